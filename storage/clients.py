@@ -1,0 +1,203 @@
+"""Clients: the pane, the card (editable, audited), the summary and current requests."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from storage.database import write
+from storage.locks import audit
+from storage.policy import Policy
+from storage.rows import RowKey
+from storage.sessions import Session
+
+EDITABLE = ("phones", "email", "notes", "do_not_call")
+
+
+@dataclass(frozen=True)
+class Appointment:
+    id: int
+    starts_at: int
+    doctor: str
+    service: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Task:
+    id: int
+    kind: str
+    title: str
+    due_at: int
+    done_at: int | None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    key: RowKey
+    operator: str
+    started_at: int
+    ended_at: int
+    mode: str
+    number: str
+    outcome: str
+    comment: str
+    callback_at: int | None
+
+
+@dataclass(frozen=True)
+class Note:
+    """An entry of a row's comment history: an attempt's comment or a stale-lock note."""
+
+    at: int
+    operator: str
+    outcome: str | None  # None for a stale-lock note
+    comment: str
+    lock_since: int | None  # for a stale-lock note: since when `operator` held the row
+
+
+@dataclass(frozen=True)
+class Client:
+    id: int
+    external_id: str | None
+    name: str
+    birth_date: str | None
+    phones: tuple[str, ...]
+    email: str
+    notes: str
+    do_not_call: bool
+
+    def age(self, today: date) -> int | None:
+        if not self.birth_date:
+            return None
+        try:
+            born = date.fromisoformat(self.birth_date)
+        except ValueError:
+            return None
+        return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def digits_of(number: str) -> str:
+    return "".join(ch for ch in number if ch.isdigit())
+
+
+def split_phones(text: str) -> list[str]:
+    """Phone numbers written one after another, separated by ';' (the first is the main one)."""
+    return [part.strip() for part in text.replace("\n", ";").split(";") if part.strip()]
+
+
+def save_phones(conn: sqlite3.Connection, client_id: int, phones: list[str]) -> None:
+    """Replace a client's numbers; call inside a write transaction."""
+    conn.execute("DELETE FROM phones WHERE client_id = ?", (client_id,))
+    conn.executemany(
+        "INSERT INTO phones (client_id, position, number, digits) VALUES (?, ?, ?, ?)",
+        [(client_id, position, number, digits_of(number))
+         for position, number in enumerate(phones, start=1)],
+    )
+
+
+def get_client(conn: sqlite3.Connection, client_id: int) -> Client | None:
+    row = conn.execute(
+        "SELECT id, external_id, name, birth_date, email, notes, do_not_call FROM clients"
+        " WHERE id = ?", (client_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    phones = tuple(r[0] for r in conn.execute(
+        "SELECT number FROM phones WHERE client_id = ? ORDER BY position", (client_id,)))
+    return Client(row[0], row[1], row[2], row[3], phones, row[4], row[5], bool(row[6]))
+
+
+def update_client(
+    conn: sqlite3.Connection, session: Session, client_id: int, changes: dict[str, object],
+    now: int,
+) -> Client:
+    """Save edits of the client card; every changed field is audited with old and new value."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise ValueError(f"these client fields cannot be edited: {', '.join(sorted(unknown))}")
+    with write(conn):
+        before = get_client(conn, client_id)
+        if before is None:
+            raise LookupError(f"client {client_id} no longer exists")
+        old: dict[str, object] = {
+            "phones": list(before.phones), "email": before.email, "notes": before.notes,
+            "do_not_call": before.do_not_call,
+        }
+        for field, value in changes.items():
+            if value == old[field]:
+                continue
+            if field == "phones":
+                assert isinstance(value, list)
+                save_phones(conn, client_id, [str(v) for v in value])
+            else:
+                conn.execute(f"UPDATE clients SET {field} = ? WHERE id = ?", (value, client_id))
+            audit(conn, now, session.operator, session.id, "card-edit", None, client_id,
+                  field=field, old=old[field], new=value)
+        after = get_client(conn, client_id)
+    assert after is not None
+    return after
+
+
+def appointments(
+    conn: sqlite3.Connection, client_id: int, *, after: int | None = None, limit: int = 1000
+) -> list[Appointment]:
+    """The client's appointments by time; with ``after``, only those starting from then."""
+    rows = conn.execute(
+        "SELECT id, starts_at, doctor, service, status FROM appointments WHERE client_id = ?"
+        " AND starts_at >= ? ORDER BY starts_at LIMIT ?",
+        (client_id, after if after is not None else -(2**62), limit),
+    ).fetchall()
+    return [Appointment(*row) for row in rows]
+
+
+def tasks(conn: sqlite3.Connection, client_id: int, *, open_only: bool = False) -> list[Task]:
+    rows = conn.execute(
+        "SELECT id, kind, title, due_at, done_at FROM tasks WHERE client_id = ?"
+        + (" AND done_at IS NULL" if open_only else "") + " ORDER BY due_at",
+        (client_id,),
+    ).fetchall()
+    return [Task(*row) for row in rows]
+
+
+def attempts(conn: sqlite3.Connection, client_id: int, *, limit: int = 1000) -> list[Attempt]:
+    """The client's call attempts, newest first."""
+    rows = conn.execute(
+        "SELECT kind, source_id, operator, started_at, ended_at, mode, number, outcome, comment,"
+        " callback_at FROM attempts WHERE client_id = ? ORDER BY ended_at DESC, id DESC LIMIT ?",
+        (client_id, limit),
+    ).fetchall()
+    return [Attempt(RowKey(r[0], r[1]), *r[2:]) for r in rows]
+
+
+def row_history(conn: sqlite3.Connection, key: RowKey, *, limit: int = 20) -> list[Note]:
+    """The row's comment history, newest first: attempts and stale-lock notes (C6, C10)."""
+    rows = conn.execute(
+        "SELECT at, operator, outcome, comment, since FROM ("
+        " SELECT ended_at AS at, id, operator, outcome, comment, NULL AS since FROM attempts"
+        "  WHERE kind = ? AND source_id = ?"
+        " UNION ALL"
+        " SELECT at, id, operator, NULL, '', since FROM row_notes WHERE kind = ? AND source_id = ?"
+        ") ORDER BY at DESC, id DESC LIMIT ?",
+        (key.kind, key.source_id, key.kind, key.source_id, limit),
+    ).fetchall()
+    return [Note(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class Requests:
+    """The client's current requests: upcoming appointments and open tasks (C2)."""
+
+    appointments: list[Appointment]
+    tasks: list[Task]
+
+
+def current_requests(
+    conn: sqlite3.Connection, policy: Policy, client_id: int, now: int
+) -> Requests:
+    today = datetime.fromtimestamp(now, policy.timezone).replace(hour=0, minute=0, second=0)
+    return Requests(
+        appointments(conn, client_id, after=int(today.timestamp())),
+        tasks(conn, client_id, open_only=True),
+    )

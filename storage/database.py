@@ -1,0 +1,188 @@
+"""The one place that opens the clinic database and runs write transactions.
+
+Every connection is made by :func:`open_database` (WAL, ``synchronous=FULL``,
+busy timeout, foreign keys, autocommit mode so that transactions are explicit)
+and every write goes through :func:`write`, which starts with
+``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes fails
+with SQLITE_BUSY_SNAPSHOT when another operator committed in between.
+
+The database file is never opened as a plain file while a connection exists:
+closing any descriptor on it drops the process's SQLite locks.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from storage.schema import APPLICATION_ID, SchemaError, migrate
+
+BUSY_TIMEOUT_MS = 5000
+NETWORK_FILE_SYSTEMS = frozenset({
+    "nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "sshfs", "9p", "afs", "ceph",
+    "glusterfs", "fuse.glusterfs", "lustre", "davfs", "fuse.davfs2", "fuse.rclone", "ncpfs",
+})
+
+
+class StorageError(Exception):
+    """A database problem, worded as one sentence for clinic staff."""
+
+    bad_input = False  # True when the file given is the problem (command exit code 2)
+
+
+class NotADatabase(StorageError):
+    bad_input = True
+
+
+class NetworkFileSystem(StorageError):
+    bad_input = True
+
+
+class DatabaseBusy(StorageError):
+    """Another program holds the write lock longer than the busy timeout; retry later."""
+
+
+class DiskFull(StorageError):
+    pass
+
+
+class ReadOnlyDatabase(StorageError):
+    pass
+
+
+def describe(error: sqlite3.Error, path: str) -> StorageError:
+    """Turn an sqlite3 error into a StorageError with a plain sentence."""
+    text = str(error).lower()
+    if "locked" in text or "busy" in text:
+        return DatabaseBusy(f"The database {path} is busy with another operator's save.")
+    if "full" in text:
+        return DiskFull(f"The disk holding {path} is full; nothing was saved.")
+    if "readonly" in text or "read-only" in text:
+        return ReadOnlyDatabase(f"The database {path} is read-only for you; nothing was saved.")
+    if "not a database" in text or "malformed" in text or "encrypted" in text:
+        return NotADatabase(f"{path} is damaged or is not a ringround database.")
+    return StorageError(f"The database {path} could not be used: {error}.")
+
+
+def database_path(conn: sqlite3.Connection) -> str:
+    row = conn.execute("PRAGMA database_list").fetchone()
+    return str(row[2]) if row else "?"
+
+
+def file_system_type(path: Path) -> str:
+    """The type of the file system holding ``path``, from /proc/mounts (Linux)."""
+    target = os.path.realpath(path)
+    best, best_type = "", "unknown"
+    try:
+        with open("/proc/mounts", encoding="utf-8") as mounts:
+            for line in mounts:
+                fields = line.split()
+                if len(fields) < 3:
+                    continue
+                point = fields[1].replace("\\040", " ")
+                inside = target == point or target.startswith(point.rstrip("/") + "/")
+                if inside and len(point) >= len(best):
+                    best, best_type = point, fields[2]
+    except OSError:
+        return "unknown"
+    return best_type
+
+
+def open_database(path: str | Path, *, create: bool = False) -> sqlite3.Connection:
+    """Open (or, with ``create``, make) the clinic database, migrated to this version.
+
+    Raises StorageError subclasses with a sentence for people; a file that is
+    not a ringround database is left exactly as it was.
+    """
+    path = Path(path)
+    shown = str(path)
+    if path.is_dir():
+        raise NotADatabase(f"{shown} is a folder, not a ringround database.")
+    exists = path.exists()
+    if not exists and not create:
+        raise NotADatabase(
+            f"There is no database at {shown} (make one with 'ringround demo' or an import)."
+        )
+    folder = path.resolve().parent
+    if not folder.is_dir():
+        raise NotADatabase(f"The folder {folder} does not exist.")
+    fs_type = file_system_type(folder)
+    if fs_type in NETWORK_FILE_SYSTEMS:
+        raise NetworkFileSystem(
+            f"{shown} is on a network file system ({fs_type}); the database must be on the "
+            "server's own disk, or operators' saves can be lost."
+        )
+    if exists and not os.access(path, os.R_OK):
+        raise ReadOnlyDatabase(f"You may not read the database {shown} (permission denied).")
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as error:
+        raise describe(error, shown) from None
+    try:
+        _prepare(conn, shown, create=create)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _prepare(conn: sqlite3.Connection, shown: str, *, create: bool) -> None:
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    except sqlite3.DatabaseError as error:
+        if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+            raise describe(error, shown) from None
+        raise NotADatabase(f"{shown} is damaged or is not a ringround database.") from None
+    if application_id != APPLICATION_ID and not (application_id == 0 and objects == 0):
+        raise NotADatabase(f"{shown} is an SQLite file, but not a ringround database.")
+    if application_id == 0 and not create:
+        raise NotADatabase(f"{shown} is empty, not a ringround database.")
+    try:
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise ReadOnlyDatabase(
+                f"The database {shown} cannot be switched to WAL mode; is it read-only?"
+            )
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.create_function("fold", 1, _fold, deterministic=True)
+        migrate(conn, shown)
+    except SchemaError as error:
+        raise NotADatabase(str(error)) from None
+    except sqlite3.Error as error:
+        raise describe(error, shown) from None
+
+
+def _fold(value: object) -> str:
+    """Case-insensitive matching for any alphabet (SQLite's lower() knows only ASCII)."""
+    return value.casefold() if isinstance(value, str) else ""
+
+
+@contextmanager
+def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Run the block as one ``BEGIN IMMEDIATE`` transaction; commit, or roll back on error.
+
+    sqlite3 errors leave as StorageError. After SQLITE_FULL or an I/O error
+    SQLite may already have rolled back, so ROLLBACK is sent only if needed.
+    """
+    path = database_path(conn)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as error:
+        raise describe(error, path) from None
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException as error:
+        if conn.in_transaction:
+            # The original error says more than a failed rollback would.
+            with suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        if isinstance(error, sqlite3.Error):
+            raise describe(error, path) from None
+        raise

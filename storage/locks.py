@@ -1,0 +1,477 @@
+"""The lock protocol: who may call a row, and saving what came of the call.
+
+Every function here runs its writes in one ``BEGIN IMMEDIATE`` transaction
+(``storage.database.write``) and records each lock event in the audit table.
+A claim bumps the row's epoch; finishing deletes the lock only where session
+and epoch are still the caller's, so an operator whose lock was taken over
+or removed can never save over the new owner.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+
+from storage.database import write
+from storage.policy import Outcome, Policy
+from storage.rows import APPOINTMENT, ITEM, TASK, RowKey, read_source
+from storage.sessions import ALIVE_SQL, Session, alive_since
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A lock as someone activating the row sees it."""
+
+    operator: str
+    session_id: int
+    since: int
+    epoch: int
+    alive: bool  # the holder's session is still running
+    stale: bool  # held longer than the policy's stale_after
+    mine: bool  # held by the asking session
+    mine_earlier: bool  # held by the same operator from another (earlier) session
+
+    @property
+    def offers_takeover(self) -> bool:
+        """Someone else's stale lock whose owner is still working (SPEC C10)."""
+        return self.stale and self.alive and not (self.mine or self.mine_earlier)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a row cannot be called now, in words the UI can render.
+
+    reason is one of: "locked", "missing", "closed", "do-not-call", "call-back",
+    "personal-call-back", "too-soon", "attempt-cap".
+    """
+
+    reason: str
+    lock: Lock | None = None
+    until: int | None = None  # when the row becomes callable (time-based reasons)
+    operator: str | None = None  # whose personal call-back it is
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A lock this session holds: the ticket needed to finish or abort the call."""
+
+    key: RowKey
+    client_id: int
+    session_id: int
+    epoch: int
+    since: int
+
+
+@dataclass(frozen=True)
+class RowState:
+    """What activating a row shows (SPEC C2, C8–C12)."""
+
+    key: RowKey
+    lock: Lock | None
+    refusal: Refusal | None  # None: the row can be called right now
+    removed_stale_lock: str | None  # operator whose dead, stale lock was just removed
+    last_comment: str | None
+
+
+class LockLost(Exception):
+    """The caller's lock was taken over or removed: nothing was saved."""
+
+    def __init__(self, holder: str | None) -> None:
+        self.holder = holder
+        who = f"taken over by {holder}" if holder else "removed"
+        super().__init__(f"Your lock on this row was {who}; nothing was saved.")
+
+
+class NotAllowed(Exception):
+    """The operator may not do this (e.g. release another operator's live lock)."""
+
+
+def audit(
+    conn: sqlite3.Connection,
+    now: int,
+    operator: str,
+    session_id: int | None,
+    event: str,
+    key: RowKey | None = None,
+    client_id: int | None = None,
+    **detail: object,
+) -> None:
+    conn.execute(
+        "INSERT INTO audit (at, operator, session_id, event, kind, source_id, client_id, detail)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (now, operator, session_id, event, key.kind if key else None,
+         key.source_id if key else None, client_id,
+         json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else ""),
+    )
+
+
+def _read_lock(
+    conn: sqlite3.Connection, policy: Policy, session: Session, key: RowKey, now: int
+) -> Lock | None:
+    row = conn.execute(
+        f"SELECT l.operator, l.session_id, l.since, l.epoch, coalesce({ALIVE_SQL}, 0)"
+        " FROM locks l LEFT JOIN sessions s ON s.id = l.session_id"
+        " WHERE l.kind = ? AND l.source_id = ?",
+        (alive_since(policy, now), key.kind, key.source_id),
+    ).fetchone()
+    if row is None:
+        return None
+    operator, session_id, since, epoch, alive = row
+    mine = session_id == session.id
+    return Lock(
+        operator=operator,
+        session_id=session_id,
+        since=since,
+        epoch=epoch,
+        alive=bool(alive),
+        stale=now - since >= policy.stale_after,
+        mine=mine,
+        mine_earlier=not mine and operator == session.operator,
+    )
+
+
+def _remove_dead_stale_lock(
+    conn: sqlite3.Connection, session: Session, key: RowKey, lock: Lock, now: int
+) -> bool:
+    """C11: inside a write transaction, delete a stale lock whose session is gone."""
+    gone = conn.execute(
+        "DELETE FROM locks WHERE kind = ? AND source_id = ? AND session_id = ? AND epoch = ?"
+        " RETURNING client_id",
+        (key.kind, key.source_id, lock.session_id, lock.epoch),
+    ).fetchone()
+    if gone is None:
+        return False
+    audit(conn, now, session.operator, session.id, "auto-removal", key, gone[0],
+          holder=lock.operator, holder_session=lock.session_id, since=lock.since)
+    return True
+
+
+def _note_stale_lock(
+    conn: sqlite3.Connection, session: Session, key: RowKey, lock: Lock, now: int
+) -> None:
+    """C10: once per lock, add a note about it to the row's comment history."""
+    noted = conn.execute(
+        "UPDATE locks SET stale_noted = 1 WHERE kind = ? AND source_id = ? AND session_id = ?"
+        " AND epoch = ? AND stale_noted = 0 RETURNING client_id",
+        (key.kind, key.source_id, lock.session_id, lock.epoch),
+    ).fetchone()
+    if noted is None:
+        return
+    conn.execute(
+        "INSERT INTO row_notes (kind, source_id, at, event, operator, since)"
+        " VALUES (?, ?, ?, 'stale-lock', ?, ?)",
+        (key.kind, key.source_id, now, lock.operator, lock.since),
+    )
+    audit(conn, now, session.operator, session.id, "stale-noted", key, noted[0],
+          holder=lock.operator, holder_session=lock.session_id, since=lock.since)
+
+
+def _expire(
+    conn: sqlite3.Connection, policy: Policy, session: Session, key: RowKey, now: int
+) -> tuple[Lock | None, str | None]:
+    """C10/C11 checks inside a write transaction: (the lock left, whose lock was removed)."""
+    lock = _read_lock(conn, policy, session, key, now)
+    if lock is None or not lock.stale:
+        return lock, None
+    if not lock.alive:
+        _remove_dead_stale_lock(conn, session, key, lock, now)
+        return None, lock.operator
+    if not (lock.mine or lock.mine_earlier):
+        _note_stale_lock(conn, session, key, lock, now)
+    return lock, None
+
+
+def _callable_refusal(
+    conn: sqlite3.Connection, policy: Policy, session: Session, key: RowKey, now: int
+) -> tuple[Refusal | None, int | None]:
+    """Whether the row may be called now, ignoring locks: (refusal, client id)."""
+    source = read_source(conn, policy, key)
+    if source is None:
+        return Refusal("missing"), None
+    state = conn.execute(
+        "SELECT closed_at, failed_attempts, not_before, callback_at, callback_operator"
+        " FROM call_rows WHERE kind = ? AND source_id = ?",
+        (key.kind, key.source_id),
+    ).fetchone()
+    closed_at, failed, not_before, callback_at, callback_operator = state or (
+        None, 0, None, None, None)
+    if not source.is_open or closed_at is not None:
+        return Refusal("closed"), source.client_id
+    do_not_call = conn.execute(
+        "SELECT do_not_call FROM clients WHERE id = ?", (source.client_id,)
+    ).fetchone()
+    if do_not_call and do_not_call[0]:
+        return Refusal("do-not-call"), source.client_id
+    if failed >= policy.max_attempts:
+        return Refusal("attempt-cap"), source.client_id
+    if callback_at is not None:
+        if callback_at > now:
+            return Refusal("call-back", until=callback_at,
+                           operator=callback_operator), source.client_id
+        handover = callback_at + policy.personal_callback_grace
+        if callback_operator not in (None, session.operator) and handover > now:
+            return Refusal("personal-call-back", until=handover,
+                           operator=callback_operator), source.client_id
+    elif not_before is not None and not_before > now:
+        return Refusal("too-soon", until=not_before), source.client_id
+    return None, source.client_id
+
+
+def last_comment(conn: sqlite3.Connection, key: RowKey) -> str | None:
+    """The newest non-empty comment written on the row, for the next caller (C6)."""
+    row = conn.execute(
+        "SELECT comment FROM attempts WHERE kind = ? AND source_id = ? AND comment != ''"
+        " ORDER BY ended_at DESC, id DESC LIMIT 1",
+        (key.kind, key.source_id),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def inspect_row(
+    conn: sqlite3.Connection, policy: Policy, session: Session, key: RowKey, now: int
+) -> RowState:
+    """Activation of a row (C12): apply C10/C11, then report lock, callability, comment.
+
+    A cheap read first; only a stale lock needs a write transaction.
+    """
+    lock = _read_lock(conn, policy, session, key, now)
+    removed = None
+    if lock is not None and lock.stale:
+        with write(conn):
+            lock, removed = _expire(conn, policy, session, key, now)
+    if lock is not None and not (lock.mine or lock.mine_earlier):
+        refusal: Refusal | None = Refusal("locked", lock=lock)
+    else:
+        refusal, _ = _callable_refusal(conn, policy, session, key, now)
+    return RowState(key, lock, refusal, removed, last_comment(conn, key))
+
+
+def claim_row(
+    conn: sqlite3.Connection,
+    policy: Policy,
+    session: Session,
+    key: RowKey,
+    now: int,
+    *,
+    take_over: Lock | None = None,
+) -> Claim | Refusal:
+    """Start a call (C4): lock the row in the transaction that checks it is still open.
+
+    A lock of the same operator's earlier session passes to this session (C9).
+    Another operator's stale lock whose owner is alive passes only when
+    ``take_over`` is that very lock (same session and epoch): a compare-and-swap,
+    so a takeover loses to a finish or claim that came first (C10).
+    """
+    with write(conn):
+        lock, _ = _expire(conn, policy, session, key, now)
+        if lock is not None and not (lock.mine or lock.mine_earlier):
+            offered = lock.offers_takeover and take_over is not None and (
+                take_over.session_id, take_over.epoch) == (lock.session_id, lock.epoch)
+            if not offered:
+                return Refusal("locked", lock=lock)
+        refusal, client_id = _callable_refusal(conn, policy, session, key, now)
+        if refusal is not None:
+            return refusal
+        assert client_id is not None
+        if lock is not None and lock.mine:
+            return Claim(key, client_id, session.id, lock.epoch, lock.since)
+        conn.execute(
+            "INSERT INTO call_rows (kind, source_id, client_id) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (key.kind, key.source_id, client_id),
+        )
+        epoch = conn.execute(
+            "UPDATE call_rows SET epoch = epoch + 1 WHERE kind = ? AND source_id = ?"
+            " RETURNING epoch",
+            (key.kind, key.source_id),
+        ).fetchone()[0]
+        if lock is None:
+            won = conn.execute(
+                "INSERT INTO locks (kind, source_id, client_id, session_id, operator, since,"
+                " epoch) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1",
+                (key.kind, key.source_id, client_id, session.id, session.operator, now, epoch),
+            ).fetchone()
+            if won is None:  # cannot happen under BEGIN IMMEDIATE; refuse rather than share
+                raise RuntimeError(f"lock on {key} appeared inside a write transaction")
+            audit(conn, now, session.operator, session.id, "claim", key, client_id)
+        else:
+            conn.execute(
+                "UPDATE locks SET session_id = ?, operator = ?, since = ?, epoch = ?,"
+                " stale_noted = 0 WHERE kind = ? AND source_id = ? AND session_id = ?"
+                " AND epoch = ?",
+                (session.id, session.operator, now, epoch, key.kind, key.source_id,
+                 lock.session_id, lock.epoch),
+            )
+            audit(conn, now, session.operator, session.id, "takeover", key, client_id,
+                  holder=lock.operator, holder_session=lock.session_id, since=lock.since)
+        return Claim(key, client_id, session.id, epoch, now)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What saving an outcome did to the row."""
+
+    closed: bool  # the row left the work lists
+    unreachable: bool  # closed because the attempt cap was reached
+
+
+def _apply_effect(
+    conn: sqlite3.Connection, policy: Policy, key: RowKey, outcome: Outcome, now: int
+) -> None:
+    """C7: change the appointment, list item or task as the outcome says."""
+    status = outcome.appointment_status
+    if outcome.closes and outcome.completes:
+        if key.kind == APPOINTMENT:
+            status = status or policy.confirmed_status
+        elif key.kind == ITEM:
+            conn.execute("UPDATE call_list_items SET processed_at = ? WHERE id = ?",
+                         (now, key.source_id))
+        elif key.kind == TASK:
+            conn.execute("UPDATE tasks SET done_at = ? WHERE id = ?", (now, key.source_id))
+    if key.kind == APPOINTMENT and status is not None:
+        conn.execute("UPDATE appointments SET status = ? WHERE id = ?", (status, key.source_id))
+
+
+def finish_call(
+    conn: sqlite3.Connection,
+    policy: Policy,
+    session: Session,
+    claim: Claim,
+    outcome_code: str,
+    comment: str,
+    now: int,
+    *,
+    callback_at: int | None = None,
+    callback_anyone: bool = False,
+    mode: str = "manual",
+    number: str = "",
+) -> Finished:
+    """C5: record the attempt, apply the effect and release the lock, all in one transaction.
+
+    Raises LockLost (and saves nothing) if the lock is no longer this claim's.
+    """
+    outcome = policy.outcome(outcome_code)
+    if outcome.asks_callback and (callback_at is None or callback_at <= now):
+        raise ValueError("this outcome needs a call-back time in the future")
+    key = claim.key
+    with write(conn):
+        released = conn.execute(
+            "DELETE FROM locks WHERE kind = ? AND source_id = ? AND session_id = ? AND epoch = ?"
+            " RETURNING since",
+            (key.kind, key.source_id, claim.session_id, claim.epoch),
+        ).fetchone()
+        if released is None:
+            holder = conn.execute(
+                "SELECT operator FROM locks WHERE kind = ? AND source_id = ?",
+                (key.kind, key.source_id),
+            ).fetchone()
+            raise LockLost(None if holder is None else str(holder[0]))
+        conn.execute(
+            "INSERT INTO attempts (kind, source_id, client_id, operator, session_id, started_at,"
+            " ended_at, mode, number, outcome, comment, callback_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (key.kind, key.source_id, claim.client_id, session.operator, session.id,
+             released[0], now, mode, number, outcome.code, comment.strip(),
+             callback_at if outcome.asks_callback else None),
+        )
+        failed = conn.execute(
+            "UPDATE call_rows SET failed_attempts = failed_attempts + ?, last_attempt_at = ?"
+            " WHERE kind = ? AND source_id = ? RETURNING failed_attempts",
+            (int(outcome.failed), now, key.kind, key.source_id),
+        ).fetchone()[0]
+        unreachable = outcome.failed and failed >= policy.max_attempts
+        closed = outcome.closes or unreachable
+        if closed:
+            conn.execute(
+                "UPDATE call_rows SET closed_at = ?, closed_reason = ?, callback_at = NULL,"
+                " callback_operator = NULL WHERE kind = ? AND source_id = ?",
+                (now, "unreachable" if unreachable and not outcome.closes else outcome.code,
+                 key.kind, key.source_id),
+            )
+        elif outcome.asks_callback:
+            conn.execute(
+                "UPDATE call_rows SET callback_at = ?, callback_operator = ?, not_before = NULL"
+                " WHERE kind = ? AND source_id = ?",
+                (callback_at, None if callback_anyone else session.operator,
+                 key.kind, key.source_id),
+            )
+        else:
+            wait = max(policy.min_gap, outcome.retry_after or 0)
+            conn.execute(
+                "UPDATE call_rows SET not_before = ?, callback_at = NULL, callback_operator = NULL"
+                " WHERE kind = ? AND source_id = ?",
+                (now + wait, key.kind, key.source_id),
+            )
+        _apply_effect(conn, policy, key, outcome, now)
+        if outcome.do_not_call:
+            conn.execute("UPDATE clients SET do_not_call = 1 WHERE id = ?", (claim.client_id,))
+            audit(conn, now, session.operator, session.id, "card-edit", key, claim.client_id,
+                  field="do_not_call", old=False, new=True)
+        audit(conn, now, session.operator, session.id, "release", key, claim.client_id,
+              outcome=outcome.code, unreachable=unreachable)
+    return Finished(closed=closed, unreachable=unreachable)
+
+
+def abort_call(conn: sqlite3.Connection, session: Session, key: RowKey, now: int) -> bool:
+    """Release one's own lock without recording an outcome (C9). False if there was none.
+
+    Works for locks of the operator's earlier sessions too; raises NotAllowed
+    for another operator's lock.
+    """
+    with write(conn):
+        row = conn.execute(
+            "SELECT operator, session_id, client_id FROM locks WHERE kind = ? AND source_id = ?",
+            (key.kind, key.source_id),
+        ).fetchone()
+        if row is None:
+            return False
+        if row[0] != session.operator:
+            raise NotAllowed(f"This row is locked by {row[0]}; only they or a supervisor "
+                             "may release it.")
+        conn.execute("DELETE FROM locks WHERE kind = ? AND source_id = ?",
+                     (key.kind, key.source_id))
+        audit(conn, now, session.operator, session.id, "abort", key, row[2],
+              holder_session=row[1])
+    return True
+
+
+def release_lock(conn: sqlite3.Connection, session: Session, key: RowKey, now: int) -> str:
+    """A supervisor releases anyone's lock (B7); returns whose it was.
+
+    Raises NotAllowed for an operator who is not a supervisor, unless the lock
+    is their own; LookupError if the row holds no lock.
+    """
+    with write(conn):
+        row = conn.execute(
+            "SELECT operator, session_id, client_id FROM locks WHERE kind = ? AND source_id = ?",
+            (key.kind, key.source_id),
+        ).fetchone()
+        if row is None:
+            raise LookupError(f"Row {key} is not locked.")
+        if not session.supervisor and row[0] != session.operator:
+            raise NotAllowed("Only a supervisor may release another operator's lock.")
+        conn.execute("DELETE FROM locks WHERE kind = ? AND source_id = ?",
+                     (key.kind, key.source_id))
+        audit(conn, now, session.operator, session.id, "release-by-supervisor", key, row[2],
+              holder=row[0], holder_session=row[1])
+    return str(row[0])
+
+
+def remove_stale_locks(
+    conn: sqlite3.Connection, policy: Policy, session: Session, now: int
+) -> int:
+    """C11 on a timer: remove every stale lock whose session is gone; returns how many."""
+    rows = conn.execute(
+        f"SELECT l.kind, l.source_id FROM locks l LEFT JOIN sessions s ON s.id = l.session_id"
+        f" WHERE l.since <= ? AND NOT coalesce({ALIVE_SQL}, 0)",
+        (now - policy.stale_after, alive_since(policy, now)),
+    ).fetchall()
+    removed = 0
+    for kind, source_id in rows:
+        key = RowKey(kind, source_id)
+        with write(conn):
+            lock = _read_lock(conn, policy, session, key, now)
+            if lock is not None and lock.stale and not lock.alive:
+                removed += _remove_dead_stale_lock(conn, session, key, lock, now)
+    return removed

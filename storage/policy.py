@@ -1,0 +1,420 @@
+"""The clinic's policy (``policy.toml``): read once at start into frozen dataclasses.
+
+A policy file is merged over :data:`DEFAULTS` key by key; an ``[[outcomes]]``
+list replaces the default outcomes whole. Every problem is reported as a
+:class:`PolicyError` naming the file, the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# The built-in defaults, identical to the shipped policy.toml (a test keeps them equal).
+DEFAULTS: dict[str, Any] = {
+    "language": "en",
+    "timezone": "Europe/Moscow",
+    "database": {"path": "/var/lib/ringround/clinic.db"},
+    "locks": {"stale_after": "15m"},
+    "sessions": {"heartbeat_every": "20s", "alive_for": "60s"},
+    "confirmation": {
+        "window": {"from_days": 1, "to_days": 1, "skip_weekends": True},
+        "statuses": ["unconfirmed", "left message", "confirmed", "cancelled"],
+        "open_statuses": ["unconfirmed", "left message"],
+        "confirmed_status": "confirmed",
+    },
+    "calls": {
+        "max_attempts": 5,
+        "min_gap": "30m",
+        "hours": "09:00-20:00",
+        "personal_callback_grace": "30m",
+    },
+    "tasks": {"callable": ["recall", "reminder", "follow-up"]},
+    "telephony": {
+        "enabled": False,
+        "backend": "asterisk-ami",
+        "host": "127.0.0.1",
+        "port": 5038,
+        "username": "ringround",
+        "secret_file": "/etc/ringround/ami.secret",
+        "context": "from-internal",
+        "ring_timeout": "30s",
+        "dial_prefix": "",
+        "extensions": {"alice": "PJSIP/101"},
+    },
+    "outcomes": [
+        {"code": "confirmed", "label": {"en": "Confirmed", "ru": "Подтверждено"},
+         "closes": True, "completes": True, "failed": False},
+        {"code": "no-answer", "label": {"en": "No answer", "ru": "Не отвечает"},
+         "retry_after": "1h", "failed": True},
+        {"code": "busy", "label": {"en": "Busy", "ru": "Занято"},
+         "retry_after": "15m", "failed": True},
+        {"code": "left-message", "label": {"en": "Left a message", "ru": "Оставлено сообщение"},
+         "appointment_status": "left message", "retry_after": "2h", "failed": True},
+        {"code": "call-back", "label": {"en": "Call back later", "ru": "Перезвонить позже"},
+         "asks_callback": True, "failed": False},
+        {"code": "cancels", "label": {"en": "Client cancels", "ru": "Клиент отменяет"},
+         "closes": True, "completes": True, "appointment_status": "cancelled", "failed": False},
+        {"code": "wrong-number", "label": {"en": "Wrong number", "ru": "Неверный номер"},
+         "closes": True, "completes": False, "failed": False},
+        {"code": "do-not-call", "label": {"en": "Do not call", "ru": "Не звонить"},
+         "closes": True, "completes": False, "do_not_call": True, "failed": False},
+    ],
+    "security": {"allow_operator_override": False, "supervisors": ["root"]},
+}
+
+LANGUAGES = ("en", "ru")
+
+
+class PolicyError(Exception):
+    """The policy file cannot be used; the message is one sentence for people."""
+
+
+@dataclass(frozen=True)
+class Window:
+    from_days: int
+    to_days: int
+    skip_weekends: bool
+
+
+@dataclass(frozen=True)
+class Hours:
+    start: time
+    end: time | None  # None means 24:00
+
+    def contains(self, moment: datetime) -> bool:
+        clock = moment.timetz().replace(tzinfo=None)
+        return self.start <= clock and (self.end is None or clock < self.end)
+
+    def __str__(self) -> str:
+        end = "24:00" if self.end is None else self.end.strftime("%H:%M")
+        return f"{self.start.strftime('%H:%M')}-{end}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: str
+    label_en: str
+    label_ru: str
+    closes: bool
+    completes: bool
+    appointment_status: str | None
+    retry_after: int | None  # seconds
+    asks_callback: bool
+    do_not_call: bool
+    failed: bool
+
+    def label(self, language: str) -> str:
+        return self.label_ru if language == "ru" else self.label_en
+
+
+@dataclass(frozen=True)
+class TelephonyPolicy:
+    enabled: bool
+    backend: str
+    host: str
+    port: int
+    username: str
+    secret_file: str
+    context: str
+    ring_timeout: int  # seconds
+    dial_prefix: str
+    extensions: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Policy:
+    source: str  # the file it came from, or "built-in defaults"
+    language: str
+    timezone: ZoneInfo
+    database_path: str
+    stale_after: int  # seconds
+    heartbeat_every: int
+    alive_for: int
+    window: Window
+    statuses: tuple[str, ...]
+    open_statuses: tuple[str, ...]
+    confirmed_status: str
+    max_attempts: int
+    min_gap: int
+    hours: Hours
+    personal_callback_grace: int
+    callable_task_kinds: tuple[str, ...]
+    telephony: TelephonyPolicy
+    outcomes: tuple[Outcome, ...]
+    allow_operator_override: bool
+    supervisors: tuple[str, ...]
+
+    def outcome(self, code: str) -> Outcome:
+        for outcome in self.outcomes:
+            if outcome.code == code:
+                return outcome
+        raise KeyError(code)
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in a duration such as "30s", "15m", "2h" or "1d"; ValueError otherwise."""
+    match = _DURATION.match(text)
+    if match is None or int(match.group(1)) == 0:
+        raise ValueError(text)
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+class _Reader:
+    """Typed access to one merged policy table, with errors that name file and key."""
+
+    def __init__(self, source: str, data: Mapping[str, Any], prefix: str = "") -> None:
+        self.source = source
+        self.data = data
+        self.prefix = prefix
+
+    def fail(self, key: str, expected: str) -> PolicyError:
+        value = self.data.get(key)
+        return PolicyError(
+            f"{self.source}: {self.prefix}{key} should be {expected}, not {value!r}."
+        )
+
+    def table(self, key: str) -> _Reader:
+        value = self.data.get(key)
+        if not isinstance(value, Mapping):
+            raise self.fail(key, "a table")
+        return _Reader(self.source, value, f"{self.prefix}{key}.")
+
+    def string(self, key: str, *, empty: bool = False) -> str:
+        value = self.data.get(key)
+        if not isinstance(value, str) or (not empty and not value.strip()):
+            raise self.fail(key, "a text" if empty else "a non-empty text")
+        return value
+
+    def flag(self, key: str) -> bool:
+        value = self.data.get(key)
+        if not isinstance(value, bool):
+            raise self.fail(key, "true or false")
+        return value
+
+    def integer(self, key: str, minimum: int) -> int:
+        value = self.data.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.fail(key, f"a whole number of at least {minimum}")
+        return value
+
+    def duration(self, key: str) -> int:
+        value = self.data.get(key)
+        try:
+            if not isinstance(value, str):
+                raise ValueError(value)
+            return parse_duration(value)
+        except ValueError:
+            raise self.fail(key, 'a positive duration such as "30s", "15m" or "2h"') from None
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value = self.data.get(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(key, "a list of texts")
+        return tuple(value)
+
+    def check_keys(self, allowed: Mapping[str, Any]) -> None:
+        for key in self.data:
+            if key not in allowed:
+                known = ", ".join(sorted(allowed))
+                raise PolicyError(
+                    f"{self.source}: unknown key {self.prefix}{key} (known keys here: {known})."
+                )
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        old = merged.get(key)
+        if isinstance(old, Mapping) and isinstance(value, Mapping) and key != "extensions":
+            merged[key] = _merge(old, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+_OUTCOME_FIELDS: dict[str, Any] = {
+    "code": None, "label": None, "closes": False, "completes": None,
+    "appointment_status": None, "retry_after": None, "asks_callback": False,
+    "do_not_call": False, "failed": None,
+}
+
+
+def _outcome(reader: _Reader, statuses: tuple[str, ...]) -> Outcome:
+    reader.check_keys(_OUTCOME_FIELDS)
+    data = {**{k: v for k, v in _OUTCOME_FIELDS.items() if v is not None}, **reader.data}
+    r = _Reader(reader.source, data, reader.prefix)
+    code = r.string("code")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", code):
+        raise r.fail("code", "a short name of lower-case letters, digits and dashes")
+    label = r.table("label")
+    label.check_keys({language: None for language in LANGUAGES})
+    closes = r.flag("closes")
+    asks_callback = r.flag("asks_callback")
+    completes = r.flag("completes") if "completes" in data else closes
+    failed = r.flag("failed") if "failed" in data else not (closes or asks_callback)
+    status = r.string("appointment_status") if "appointment_status" in data else None
+    if status is not None and status not in statuses:
+        raise r.fail("appointment_status", "one of [confirmation] statuses")
+    return Outcome(
+        code=code,
+        label_en=label.string("en"),
+        label_ru=label.string("ru"),
+        closes=closes,
+        completes=completes,
+        appointment_status=status,
+        retry_after=r.duration("retry_after") if "retry_after" in data else None,
+        asks_callback=asks_callback,
+        do_not_call=r.flag("do_not_call"),
+        failed=failed,
+    )
+
+
+def _hours(reader: _Reader, key: str) -> Hours:
+    text = reader.string(key)
+    match = _HOURS.match(text)
+    expected = 'opening hours such as "09:00-20:00"'
+    if match is None:
+        raise reader.fail(key, expected)
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2 != 0):
+        raise reader.fail(key, expected)
+    start, end = time(h1, m1), (None if h2 == 24 else time(h2, m2))
+    if end is not None and end <= start:
+        raise reader.fail(key, "opening hours that end after they start")
+    return Hours(start, end)
+
+
+def _build(source: str, data: Mapping[str, Any]) -> Policy:
+    top = _Reader(source, data)
+    top.check_keys(DEFAULTS)
+    language = top.string("language")
+    if language not in LANGUAGES:
+        raise top.fail("language", '"en" or "ru"')
+    zone_name = top.string("timezone")
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise top.fail("timezone", 'a time zone name such as "Europe/Moscow"') from None
+
+    sections = {name: top.table(name) for name in
+                ("database", "locks", "sessions", "confirmation", "calls", "tasks",
+                 "telephony", "security")}
+    for name, reader in sections.items():
+        reader.check_keys(DEFAULTS[name])
+
+    conf = sections["confirmation"]
+    window = conf.table("window")
+    window.check_keys(DEFAULTS["confirmation"]["window"])
+    from_days = window.integer("from_days", 0)
+    to_days = window.integer("to_days", from_days)
+    statuses = conf.strings("statuses")
+    open_statuses = conf.strings("open_statuses")
+    for status in open_statuses:
+        if status not in statuses:
+            raise conf.fail("open_statuses", "statuses that are all in confirmation.statuses")
+    confirmed = conf.string("confirmed_status")
+    if confirmed not in statuses or confirmed in open_statuses:
+        raise conf.fail("confirmed_status", "one of statuses that is not an open status")
+
+    tel = sections["telephony"]
+    backend = tel.string("backend")
+    if backend != "asterisk-ami":
+        raise tel.fail("backend", '"asterisk-ami"')
+    port = tel.integer("port", 1)
+    if port > 65535:
+        raise tel.fail("port", "a port number from 1 to 65535")
+    extensions = tel.table("extensions")
+    telephony = TelephonyPolicy(
+        enabled=tel.flag("enabled"),
+        backend=backend,
+        host=tel.string("host"),
+        port=port,
+        username=tel.string("username"),
+        secret_file=tel.string("secret_file"),
+        context=tel.string("context"),
+        ring_timeout=tel.duration("ring_timeout"),
+        dial_prefix=tel.string("dial_prefix", empty=True),
+        extensions={login: extensions.string(login) for login in extensions.data},
+    )
+
+    raw_outcomes = data.get("outcomes")
+    if not isinstance(raw_outcomes, list) or not raw_outcomes:
+        raise top.fail("outcomes", "a non-empty list of [[outcomes]] tables")
+    if len(raw_outcomes) > 9:
+        raise top.fail("outcomes", "at most 9 outcomes (keys 1 to 9 pick them)")
+    outcomes = []
+    for index, raw in enumerate(raw_outcomes, start=1):
+        if not isinstance(raw, Mapping):
+            raise top.fail("outcomes", "a list of [[outcomes]] tables")
+        outcomes.append(_outcome(_Reader(source, raw, f"outcomes[{index}]."), statuses))
+    codes = [o.code for o in outcomes]
+    if len(set(codes)) != len(codes):
+        raise top.fail("outcomes", "outcomes with different codes")
+    if not any(o.closes and o.completes for o in outcomes):
+        raise top.fail("outcomes", "a list with at least one outcome that closes and completes")
+
+    sec = sections["security"]
+    calls = sections["calls"]
+    sessions = sections["sessions"]
+    return Policy(
+        source=source,
+        language=language,
+        timezone=zone,
+        database_path=sections["database"].string("path"),
+        stale_after=sections["locks"].duration("stale_after"),
+        heartbeat_every=sessions.duration("heartbeat_every"),
+        alive_for=sessions.duration("alive_for"),
+        window=Window(from_days, to_days, window.flag("skip_weekends")),
+        statuses=statuses,
+        open_statuses=open_statuses,
+        confirmed_status=confirmed,
+        max_attempts=calls.integer("max_attempts", 1),
+        min_gap=calls.duration("min_gap"),
+        hours=_hours(calls, "hours"),
+        personal_callback_grace=calls.duration("personal_callback_grace"),
+        callable_task_kinds=sections["tasks"].strings("callable"),
+        telephony=telephony,
+        outcomes=tuple(outcomes),
+        allow_operator_override=sec.flag("allow_operator_override"),
+        supervisors=sec.strings("supervisors"),
+    )
+
+
+def default_policy() -> Policy:
+    """The built-in policy, the same as the shipped policy.toml."""
+    return _build("built-in defaults", DEFAULTS)
+
+
+def load_policy(path: str | Path | None) -> Policy:
+    """Read and validate a policy file merged over the defaults (defaults when None)."""
+    if path is None:
+        return default_policy()
+    source = str(path)
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise PolicyError(f"{source}: the policy file does not exist.") from None
+    except PermissionError:
+        raise PolicyError(f"{source}: the policy file cannot be read (permission denied).") \
+            from None
+    except IsADirectoryError:
+        raise PolicyError(f"{source}: this is a folder, not a policy file.") from None
+    except UnicodeDecodeError:
+        raise PolicyError(f"{source}: the policy file is not UTF-8 text.") from None
+    except tomllib.TOMLDecodeError as error:
+        raise PolicyError(f"{source}: not valid TOML ({error}).") from None
+    return _build(source, _merge(DEFAULTS, data))
+

@@ -1,0 +1,61 @@
+"""Call rows: one thing to call one client about, keyed by (kind, source id)."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from storage.policy import Policy
+
+APPOINTMENT = "appointment"
+ITEM = "item"  # an item of a call list
+TASK = "task"
+KINDS = (APPOINTMENT, ITEM, TASK)
+
+
+@dataclass(frozen=True, order=True)
+class RowKey:
+    kind: str
+    source_id: int
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.source_id}"
+
+    @classmethod
+    def parse(cls, text: str) -> RowKey:
+        """Read "appointment:12", "item:7" or "task:3"; ValueError otherwise."""
+        kind, _, number = text.strip().partition(":")
+        if kind not in KINDS or not number.isdigit():
+            raise ValueError(
+                f"{text!r} is not a row; rows look like appointment:12, item:7 or task:3"
+            )
+        return cls(kind, int(number))
+
+
+@dataclass(frozen=True)
+class Source:
+    """What the row is about, as the clinic's own records say now."""
+
+    client_id: int
+    is_open: bool  # the appointment, list item or task still needs this call
+
+
+def read_source(conn: sqlite3.Connection, policy: Policy, key: RowKey) -> Source | None:
+    """The row's client and whether its source still needs a call (None: it is gone)."""
+    if key.kind == APPOINTMENT:
+        marks = ",".join("?" * len(policy.open_statuses))
+        row = conn.execute(
+            f"SELECT client_id, status IN ({marks}) FROM appointments WHERE id = ?",
+            (*policy.open_statuses, key.source_id),
+        ).fetchone()
+    elif key.kind == ITEM:
+        row = conn.execute(
+            "SELECT i.client_id, i.processed_at IS NULL AND l.closed_at IS NULL"
+            " FROM call_list_items i JOIN call_lists l ON l.id = i.list_id WHERE i.id = ?",
+            (key.source_id,),
+        ).fetchone()
+    else:
+        row = conn.execute(
+            "SELECT client_id, done_at IS NULL FROM tasks WHERE id = ?", (key.source_id,)
+        ).fetchone()
+    return None if row is None else Source(int(row[0]), bool(row[1]))

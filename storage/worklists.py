@@ -1,0 +1,282 @@
+"""Work lists (C1): what operators pick first, and the call rows in each.
+
+The lists, in this order: appointment confirmation, every call list with
+pending items, every task kind the policy names as callable. A list is read in
+two steps so that 100,000 rows stay cheap: :func:`row_ids` gives the ordered
+source ids only, :func:`load_rows` the details of the few rows on screen.
+
+Order within a list: due call-backs first, then rows that may be called now,
+then rows not callable yet (retry delay, call-back, minimum gap) by the time
+they may be called, then rows that cannot be called at all (do-not-call,
+attempt cap). Callability is decided here, never by the UI.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from storage.policy import Policy
+from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
+from storage.sessions import ALIVE_SQL, Session, alive_since
+
+# Row groups, in list order.
+CALLBACK_DUE = 0
+CALLABLE = 1
+LATER = 2
+BLOCKED = 3
+
+
+@dataclass(frozen=True)
+class WorkList:
+    """One work list: kind "appointment" (confirmation), "item" (a call list) or "task"."""
+
+    kind: str
+    list_id: int | None = None  # the call list, for kind "item"
+    task_kind: str | None = None  # for kind "task"
+    name: str = ""  # the call list's name or the task kind
+
+
+@dataclass(frozen=True)
+class WorkListSummary:
+    work_list: WorkList
+    pending: int
+    locked_by_others: int
+
+
+@dataclass(frozen=True)
+class WorkRow:
+    """One line of a work list, as shown to the operator."""
+
+    key: RowKey
+    client_id: int
+    client: str
+    phone: str
+    subject: str
+    due: int | None
+    attempts: int
+    last_outcome: str | None
+    last_comment: str | None
+    lock_operator: str | None
+    lock_since: int | None
+    lock_alive: bool
+    lock_mine: bool  # held by this operator (this or an earlier session)
+    group: int
+    callable_from: int | None
+    callback_at: int | None
+    callback_operator: str | None
+    do_not_call: bool
+
+
+def _start_of(day: date, policy: Policy) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=policy.timezone).timestamp())
+
+
+def confirmation_days(policy: Policy, now: int) -> list[date]:
+    """The days whose appointments are confirmed today (weekends skipped if the policy says)."""
+    today = datetime.fromtimestamp(now, policy.timezone).date()
+    window = policy.window
+    days, day, counted = [], today, 0
+    if window.from_days == 0:
+        days.append(today)
+    while counted < window.to_days:
+        day += timedelta(days=1)
+        if window.skip_weekends and day.weekday() >= 5:
+            continue
+        counted += 1
+        if counted >= window.from_days:
+            days.append(day)
+    return days
+
+
+def confirmation_window(policy: Policy, now: int) -> tuple[int, int]:
+    """[start, end) of the appointment-confirmation window in seconds."""
+    days = confirmation_days(policy, now)
+    return _start_of(days[0], policy), _start_of(days[-1] + timedelta(days=1), policy)
+
+
+def end_of_today(policy: Policy, now: int) -> int:
+    today = datetime.fromtimestamp(now, policy.timezone).date()
+    return _start_of(today + timedelta(days=1), policy)
+
+
+def _source_sql(policy: Policy, work_list: WorkList, now: int) -> tuple[str, list[object]]:
+    """SELECT of (id, client_id, due, subject) for the open rows of one list."""
+    if work_list.kind == APPOINTMENT:
+        start, end = confirmation_window(policy, now)
+        marks = ",".join("?" * len(policy.open_statuses))
+        return (
+            "SELECT a.id, a.client_id, a.starts_at AS due,"
+            " trim(a.service || ' · ' || a.doctor, ' ·') AS subject FROM appointments a"
+            f" WHERE a.starts_at >= ? AND a.starts_at < ? AND a.status IN ({marks})",
+            [start, end, *policy.open_statuses],
+        )
+    if work_list.kind == ITEM:
+        return (
+            "SELECT i.id, i.client_id, NULL AS due, i.note AS subject FROM call_list_items i"
+            " JOIN call_lists cl ON cl.id = i.list_id"
+            " WHERE i.list_id = ? AND i.processed_at IS NULL AND cl.closed_at IS NULL",
+            [work_list.list_id],
+        )
+    return (
+        "SELECT t.id, t.client_id, t.due_at AS due, t.title AS subject FROM tasks t"
+        " WHERE t.kind = ? AND t.done_at IS NULL AND t.due_at < ?",
+        [work_list.task_kind, end_of_today(policy, now)],
+    )
+
+
+def _rows_sql(
+    policy: Policy, session: Session, work_list: WorkList, now: int
+) -> tuple[str, list[object]]:
+    """The open rows with their group and callable time, before ordering."""
+    source, params = _source_sql(policy, work_list, now)
+    callable_from = (
+        "CASE WHEN r.callback_at IS NOT NULL THEN"
+        " max(r.callback_at, CASE WHEN r.callback_operator IS NOT NULL"
+        " AND r.callback_operator != ? THEN r.callback_at + ? ELSE 0 END)"
+        " ELSE r.not_before END"
+    )
+    sql = f"""
+        SELECT id, client_id, due, subject, callable_from,
+            CASE WHEN do_not_call OR failed >= ? THEN {BLOCKED}
+                 WHEN coalesce(callable_from, 0) > ? THEN {LATER}
+                 WHEN callback_at IS NOT NULL THEN {CALLBACK_DUE}
+                 ELSE {CALLABLE} END AS grp
+        FROM (
+            SELECT src.id, src.client_id, src.due, src.subject, c.do_not_call,
+                coalesce(r.failed_attempts, 0) AS failed, r.callback_at,
+                {callable_from} AS callable_from
+            FROM ({source}) src
+            JOIN clients c ON c.id = src.client_id
+            LEFT JOIN call_rows r ON r.kind = ? AND r.source_id = src.id
+            WHERE r.closed_at IS NULL
+        )
+    """
+    return sql, [policy.max_attempts, now, session.operator, policy.personal_callback_grace,
+                 *params, work_list.kind]
+
+
+def row_ids(
+    conn: sqlite3.Connection,
+    policy: Policy,
+    session: Session,
+    work_list: WorkList,
+    now: int,
+    text: str = "",
+) -> list[int]:
+    """Source ids of the list's open rows in list order, optionally filtered by text.
+
+    The filter matches the client's name or any phone number (digits), or the subject.
+    """
+    sql, params = _rows_sql(policy, session, work_list, now)
+    where = ""
+    needle = text.strip().casefold()
+    if needle:
+        digits = "".join(ch for ch in needle if ch.isdigit())
+        where = (" WHERE instr(fold(subject), ?) OR client_id IN (SELECT id FROM clients"
+                 " WHERE instr(fold(name), ?))")
+        params = [*params, needle, needle]
+        if digits:
+            where += " OR client_id IN (SELECT client_id FROM phones WHERE instr(digits, ?))"
+            params.append(digits)
+    order = (f" ORDER BY grp, CASE grp WHEN {LATER} THEN callable_from ELSE coalesce(due, 0) END,"
+             " id")
+    return [row[0] for row in conn.execute(
+        f"SELECT id FROM ({sql}){where}{order}", params).fetchall()]
+
+
+def load_rows(
+    conn: sqlite3.Connection,
+    policy: Policy,
+    session: Session,
+    work_list: WorkList,
+    ids: list[int],
+    now: int,
+) -> dict[int, WorkRow]:
+    """Details of the given rows (those on screen), by source id.
+
+    Rows that have left the list since the ids were read are simply absent.
+    """
+    if not ids:
+        return {}
+    sql, params = _rows_sql(policy, session, work_list, now)
+    marks = ",".join("?" * len(ids))
+    kind = work_list.kind
+    query = f"""
+        SELECT w.id, w.client_id, c.name, c.do_not_call,
+            (SELECT number FROM phones p WHERE p.client_id = w.client_id ORDER BY position
+             LIMIT 1),
+            w.subject, w.due, w.grp, w.callable_from,
+            r.callback_at, r.callback_operator,
+            (SELECT count(*) FROM attempts a WHERE a.kind = ? AND a.source_id = w.id),
+            (SELECT outcome FROM attempts a WHERE a.kind = ? AND a.source_id = w.id
+             ORDER BY ended_at DESC, id DESC LIMIT 1),
+            (SELECT comment FROM attempts a WHERE a.kind = ? AND a.source_id = w.id
+             AND comment != '' ORDER BY ended_at DESC, id DESC LIMIT 1),
+            l.operator, l.since, coalesce({ALIVE_SQL}, 0)
+        FROM ({sql}) w
+        JOIN clients c ON c.id = w.client_id
+        LEFT JOIN call_rows r ON r.kind = ? AND r.source_id = w.id
+        LEFT JOIN locks l ON l.kind = ? AND l.source_id = w.id
+        LEFT JOIN sessions s ON s.id = l.session_id
+        WHERE w.id IN ({marks})
+    """
+    rows = conn.execute(
+        query, [kind, kind, kind, alive_since(policy, now), *params, kind, kind, *ids]
+    ).fetchall()
+    result = {}
+    for (source_id, client_id, name, do_not_call, phone, subject, due, group, callable_from,
+         callback_at, callback_operator, attempts, last_outcome, last_comment,
+         lock_operator, lock_since, lock_alive) in rows:
+        result[source_id] = WorkRow(
+            key=RowKey(kind, source_id),
+            client_id=client_id,
+            client=name,
+            phone=phone or "",
+            subject=subject or "",
+            due=due,
+            attempts=attempts,
+            last_outcome=last_outcome,
+            last_comment=last_comment,
+            lock_operator=lock_operator,
+            lock_since=lock_since,
+            lock_alive=bool(lock_alive),
+            lock_mine=lock_operator == session.operator,
+            group=group,
+            callable_from=callable_from,
+            callback_at=callback_at,
+            callback_operator=callback_operator,
+            do_not_call=bool(do_not_call),
+        )
+    return result
+
+
+def work_lists(
+    conn: sqlite3.Connection, policy: Policy, session: Session, now: int
+) -> list[WorkListSummary]:
+    """Every work list in SPEC order, with pending rows and rows locked by others.
+
+    Call lists appear only while they have pending items; the confirmation list
+    and the callable task kinds always appear, so operators see they are done.
+    """
+    lists = [WorkList(APPOINTMENT)]
+    lists += [
+        WorkList(ITEM, list_id=row[0], name=row[1]) for row in conn.execute(
+            "SELECT l.id, l.name FROM call_lists l WHERE l.closed_at IS NULL AND EXISTS"
+            " (SELECT 1 FROM call_list_items i WHERE i.list_id = l.id AND i.processed_at IS NULL)"
+            " ORDER BY l.name COLLATE NOCASE, l.id"
+        ).fetchall()
+    ]
+    lists += [WorkList(TASK, task_kind=kind, name=kind) for kind in policy.callable_task_kinds]
+    summaries = []
+    for work_list in lists:
+        sql, params = _rows_sql(policy, session, work_list, now)
+        pending, locked = conn.execute(
+            f"SELECT count(*), count(l.operator) FROM ({sql}) w LEFT JOIN locks l"
+            " ON l.kind = ? AND l.source_id = w.id AND l.operator != ?",
+            [*params, work_list.kind, session.operator],
+        ).fetchone()
+        if work_list.kind != ITEM or pending:
+            summaries.append(WorkListSummary(work_list, pending, locked))
+    return summaries
