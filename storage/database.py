@@ -91,8 +91,13 @@ def file_system_type(path: Path) -> str:
     return best_type
 
 
-def open_database(path: str | Path, *, create: bool = False) -> sqlite3.Connection:
+def open_database(
+    path: str | Path, *, create: bool = False, check_same_thread: bool = True
+) -> sqlite3.Connection:
     """Open (or, with ``create``, make) the clinic database, migrated to this version.
+
+    ``check_same_thread=False`` is for a connection that its owner hands from
+    thread to thread while making sure only one uses it at a time.
 
     Raises StorageError subclasses with a sentence for people; a file that is
     not a ringround database is left exactly as it was.
@@ -118,7 +123,10 @@ def open_database(path: str | Path, *, create: bool = False) -> sqlite3.Connecti
     if exists and not os.access(path, os.R_OK):
         raise ReadOnlyDatabase(f"You may not read the database {shown} (permission denied).")
     try:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(
+            path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=check_same_thread,
+        )
     except sqlite3.Error as error:
         raise describe(error, shown) from None
     try:

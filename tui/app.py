@@ -1,0 +1,161 @@
+"""The ringround app: one operator's session on the shared clinic database.
+
+The UI thread never touches SQLite: every database call runs in a thread
+worker through :meth:`RingroundApp.call_db`, on that thread's own connection,
+and retries while another operator's save holds the database. Changes
+committed by anyone are noticed by polling ``PRAGMA data_version`` each second
+and announced to the screens with :class:`DataChanged`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
+from typing import TypeVar
+
+from textual import work
+from textual.app import App
+from textual.message import Message
+
+from storage.connections import ChangeWatcher, ThreadConnections
+from storage.database import DatabaseBusy, StorageError, describe, open_database
+from storage.locks import remove_stale_locks
+from storage.policy import Policy
+from storage.sessions import Session, end_session, heartbeat, start_session
+from tui.i18n import _, set_language
+
+T = TypeVar("T")
+BUSY_RETRY_FOR = 120.0  # seconds a save keeps trying while another program holds the database
+POLL_EVERY = 1.0  # seconds between looks for other operators' changes (C3)
+
+
+class DataChanged(Message):
+    """Someone (maybe this app) committed to the database."""
+
+
+class RingroundApp(App[None]):
+    """The operator's app; screens: ListPicker, WorkScreen and their dialogs."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "ringround"
+    ENABLE_COMMAND_PALETTE = False
+
+    def __init__(
+        self,
+        db_path: str | Path,
+        policy: Policy,
+        session: Session,
+        *,
+        clock: Callable[[], int] | None = None,
+        poll_every: float = POLL_EVERY,
+    ) -> None:
+        super().__init__()
+        self.db_path = str(db_path)
+        self.policy = policy
+        self.session = session
+        self.clock = clock or (lambda: int(time.time()))
+        self.poll_every = poll_every
+        self.connections = ThreadConnections(db_path)
+        self.watcher = ChangeWatcher(db_path)
+        self.busy_message = ""
+
+    def now(self) -> int:
+        return self.clock()
+
+    def on_mount(self) -> None:
+        from tui.picker import ListPicker
+
+        self.push_screen(ListPicker())
+        self.set_interval(self.policy.heartbeat_every, self.beat)
+        self.set_interval(self.poll_every, self.poll)
+        self.set_interval(max(self.policy.stale_after // 4, 5), self.sweep)
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(number, self.exit)
+
+    # --- database access (thread side) ------------------------------------------
+
+    def call_db(
+        self,
+        job: Callable[[sqlite3.Connection], T],
+        on_busy: Callable[[str], None] | None = None,
+    ) -> T:
+        """Run ``job`` on this thread's connection; keep retrying while the database is busy.
+
+        Runs in a worker thread. StorageError subclasses leave with a sentence.
+        """
+        deadline = time.monotonic() + BUSY_RETRY_FOR
+        while True:
+            try:
+                result = job(self.connections.get())
+            except DatabaseBusy:
+                if time.monotonic() > deadline:
+                    raise
+                if on_busy is not None:
+                    on_busy(_("Database busy, retrying…"))
+                time.sleep(0.5)
+                continue
+            except sqlite3.Error as error:
+                raise describe(error, self.db_path) from None
+            if on_busy is not None:
+                on_busy("")
+            return result
+
+    @work(thread=True, group="heartbeat", exclusive=True, exit_on_error=False)
+    def beat(self) -> None:
+        try:
+            self.call_db(lambda conn: heartbeat(conn, self.session, self.now()))
+        except StorageError as error:
+            self.call_from_thread(self.notify, str(error), severity="error")
+
+    @work(thread=True, group="sweep", exclusive=True, exit_on_error=False)
+    def sweep(self) -> None:
+        # On failure the next activation runs the same checks anyway (C12).
+        with suppress(StorageError):
+            self.call_db(lambda conn: remove_stale_locks(conn, self.policy, self.session,
+                                                         self.now()))
+
+    @work(thread=True, group="poll", exclusive=True, exit_on_error=False)
+    def poll(self) -> None:
+        try:
+            changed = self.watcher.changed()
+        except sqlite3.Error:
+            return
+        if changed:
+            self.call_from_thread(self.announce_change)
+
+    def announce_change(self) -> None:
+        self.screen.post_message(DataChanged())
+        for screen in self.screen_stack[:-1]:
+            screen.post_message(DataChanged())
+
+    def close_database(self) -> None:
+        self.watcher.close()
+        self.connections.close_all()
+
+
+def run_app(db_path: str, policy: Policy, operator: str, supervisor: bool) -> int:
+    """Start the app for ``operator``; returns the process exit code.
+
+    The database is opened and the session started before the screen is
+    taken over, so a problem is reported as one sentence on the terminal.
+    """
+    set_language(policy.language)
+    conn = open_database(db_path)
+    try:
+        session = start_session(conn, operator, int(time.time()), supervisor=supervisor)
+        app = RingroundApp(db_path, policy, session)
+        try:
+            app.run()
+        finally:
+            app.close_database()
+            # A clean exit, SIGTERM or SIGHUP ends the session; its locks stay (C9).
+            end_session(conn, session, int(time.time()))
+    finally:
+        conn.close()
+    return 0 if app.return_code in (None, 0) else int(app.return_code)

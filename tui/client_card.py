@@ -1,0 +1,110 @@
+"""The client card: the full record; phones, e-mail, notes and do-not-call are editable.
+
+Keys: Tab moves between fields, Space toggles do-not-call, Enter in a field
+saves (every change is audited), Escape closes without saving.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Checkbox, Input, Label, Static
+
+from storage.clients import Client, get_client, split_phones, update_client
+from storage.database import StorageError
+from tui.app import RingroundApp
+from tui.i18n import _
+from tui.row_table import plain
+
+
+class ClientCard(ModalScreen[None]):
+    """See the module docstring for keys."""
+
+    BINDINGS = [Binding("escape", "close", _("Close"))]
+
+    def __init__(self, client_id: int) -> None:
+        super().__init__()
+        self.client_id = client_id
+        self.client: Client | None = None
+
+    @property
+    def ringround(self) -> RingroundApp:
+        assert isinstance(self.app, RingroundApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="client-card"):
+            yield Static(Text(_("Client card")), classes="dialog-title")
+            yield Static("", id="card-identity")
+            yield Label(_("Phones (main first, separated by ;)"))
+            yield Input(id="card-phones")
+            yield Label(_("E-mail"))
+            yield Input(id="card-email")
+            yield Label(_("Notes"))
+            yield Input(id="card-notes")
+            yield Checkbox(_("Do not call"), id="card-dnc")
+            yield Static(Text(_("Enter saves, Escape closes")), id="card-message",
+                         classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#card-phones", Input).focus()
+        self.load()
+
+    @work(thread=True, group="card", exit_on_error=False)
+    def load(self) -> None:
+        try:
+            client = self.ringround.call_db(lambda conn: get_client(conn, self.client_id))
+        except StorageError as error:
+            self.app.call_from_thread(self.say, str(error))
+            return
+        if client is not None:
+            self.app.call_from_thread(self.fill, client)
+
+    def fill(self, client: Client) -> None:
+        self.client = client
+        born = client.birth_date or _("unknown")
+        identity = Text(plain(client.name), style="bold")
+        identity.append("\n" + _("Born: {date}").format(date=born))
+        if client.external_id:
+            identity.append("   " + _("Clinic id: {id}").format(id=plain(client.external_id)))
+        self.query_one("#card-identity", Static).update(identity)
+        self.query_one("#card-phones", Input).value = "; ".join(client.phones)
+        self.query_one("#card-email", Input).value = client.email
+        self.query_one("#card-notes", Input).value = client.notes
+        self.query_one("#card-dnc", Checkbox).value = client.do_not_call
+
+    def say(self, message: str) -> None:
+        self.query_one("#card-message", Static).update(Text(message))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self.client is None:
+            return
+        changes: dict[str, object] = {
+            "phones": split_phones(self.query_one("#card-phones", Input).value),
+            "email": self.query_one("#card-email", Input).value.strip(),
+            "notes": self.query_one("#card-notes", Input).value.strip(),
+            "do_not_call": self.query_one("#card-dnc", Checkbox).value,
+        }
+        self.say(_("Saving…"))
+        self.save(changes)
+
+    @work(thread=True, group="card-save", exclusive=True, exit_on_error=False)
+    def save(self, changes: dict[str, object]) -> None:
+        app = self.ringround
+        try:
+            app.call_db(lambda conn: update_client(conn, app.session, self.client_id, changes,
+                                                   app.now()),
+                        on_busy=lambda message: app.call_from_thread(self.say, message))
+        except (StorageError, LookupError) as error:
+            self.app.call_from_thread(
+                self.say, _("Not saved: {reason} Your changes are kept.").format(reason=error))
+            return
+        self.app.call_from_thread(self.dismiss, None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,127 @@
+"""The client summary (appointments, attempts and tasks over time) and current requests.
+
+Keys: arrows and PageUp/PageDown scroll; Escape closes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from storage.clients import (
+    Appointment,
+    Task,
+    appointments,
+    attempts,
+    current_requests,
+    get_client,
+    tasks,
+)
+from storage.database import StorageError
+from tui.app import RingroundApp
+from tui.client_pane import outcome_label
+from tui.formats import local
+from tui.i18n import _
+from tui.row_table import plain
+
+
+def full_time(moment: int | None, app: RingroundApp) -> str:
+    return "" if moment is None else local(moment, app.policy).strftime("%d.%m.%Y %H:%M")
+
+
+class ClientDialog(ModalScreen[None]):
+    """A scrolling text about one client, made by ``read`` in a worker."""
+
+    BINDINGS = [Binding("escape", "close", _("Close"))]
+
+    def __init__(
+        self, client_id: int, heading: str,
+        read: Callable[[sqlite3.Connection, RingroundApp, int], Text],
+    ) -> None:
+        super().__init__()
+        self.client_id = client_id
+        self.heading = heading
+        self.read = read
+
+    @property
+    def ringround(self) -> RingroundApp:
+        assert isinstance(self.app, RingroundApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Static(Text(self.heading), classes="dialog-title")
+            with VerticalScroll(id="history-scroll"):
+                yield Static(Text(_("Reading…")), id="history-text")
+            yield Static(Text(_("Escape to close")), classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#history-scroll").focus()
+        self.load()
+
+    @work(thread=True, exit_on_error=False)
+    def load(self) -> None:
+        try:
+            text = self.ringround.call_db(
+                lambda conn: self.read(conn, self.ringround, self.client_id))
+        except StorageError as error:
+            text = Text(str(error))
+        self.app.call_from_thread(self.query_one("#history-text", Static).update, text)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def _appointment_line(a: Appointment, app: RingroundApp) -> str:
+    return f"{full_time(a.starts_at, app)}  {plain(a.service)} · {plain(a.doctor)} ({a.status})"
+
+
+def _task_line(t: Task, app: RingroundApp) -> str:
+    state = _("done {date}").format(date=full_time(t.done_at, app)) if t.done_at else _("open")
+    return f"{full_time(t.due_at, app)}  {plain(t.kind)}: {plain(t.title)} — {state}"
+
+
+def summary_text(conn: sqlite3.Connection, app: RingroundApp, client_id: int) -> Text:
+    """History of the client's appointments, call attempts and tasks."""
+    client = get_client(conn, client_id)
+    text = Text(plain(client.name) if client else "", style="bold")
+    text.append("\n\n" + _("Appointments") + "\n", style="bold underline")
+    for a in reversed(appointments(conn, client_id)):
+        text.append(_appointment_line(a, app) + "\n")
+    text.append("\n" + _("Calls") + "\n", style="bold underline")
+    for call in attempts(conn, client_id):
+        text.append(f"{full_time(call.ended_at, app)}  {plain(call.operator)}  "
+                    f"{outcome_label(app.policy, call.outcome)}")
+        if call.comment:
+            text.append(" — " + plain(call.comment))
+        text.append("\n")
+    text.append("\n" + _("Tasks") + "\n", style="bold underline")
+    for t in tasks(conn, client_id):
+        text.append(_task_line(t, app) + "\n")
+    return text
+
+
+def requests_text(conn: sqlite3.Connection, app: RingroundApp, client_id: int) -> Text:
+    """The client's upcoming appointments and open tasks."""
+    client = get_client(conn, client_id)
+    requests = current_requests(conn, app.policy, client_id, app.now())
+    text = Text(plain(client.name) if client else "", style="bold")
+    text.append("\n\n" + _("Upcoming appointments") + "\n", style="bold underline")
+    for a in requests.appointments:
+        text.append(_appointment_line(a, app) + "\n")
+    if not requests.appointments:
+        text.append(_("none") + "\n", style="dim")
+    text.append("\n" + _("Open tasks") + "\n", style="bold underline")
+    for t in requests.tasks:
+        text.append(_task_line(t, app) + "\n")
+    if not requests.tasks:
+        text.append(_("none") + "\n", style="dim")
+    return text

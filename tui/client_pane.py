@@ -1,0 +1,95 @@
+"""The client pane (C2): who the active row is about, what happened before, the lock state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+
+from storage.clients import Appointment, Client, Note
+from storage.locks import RowState
+from storage.policy import Policy
+from tui.formats import age_text, local, lock_state, refusal_text, when
+from tui.i18n import _
+from tui.row_table import plain
+from tui.steady import SteadyText
+
+
+@dataclass(frozen=True)
+class Activation:
+    """Everything activating a row read from the database, in one go."""
+
+    state: RowState
+    client: Client | None
+    upcoming: list[Appointment]
+    history: list[Note]
+
+
+def outcome_label(policy: Policy, code: str | None) -> str:
+    if code is None:
+        return ""
+    try:
+        return policy.outcome(code).label(policy.language)
+    except KeyError:
+        return code  # an outcome the policy no longer has
+
+
+def note_line(note: Note, policy: Policy, now: int) -> Text:
+    line = Text(f"{when(note.at, policy, now):>11} ", style="dim")
+    line.append(plain(note.operator)[:12].ljust(12) + " ")
+    if note.outcome is None:
+        line.append(_("Locked by {operator} since {since} for over {minutes} min").format(
+            operator=plain(note.operator), since=when(note.lock_since, policy, now),
+            minutes=policy.stale_after // 60), style="italic")
+        return line
+    line.append(outcome_label(policy, note.outcome), style="bold")
+    if note.comment:
+        line.append(" — " + plain(note.comment))
+    return line
+
+
+def state_text(state: RowState, policy: Policy, now: int) -> str:
+    """The lock/state line: what pressing c would do, or why it cannot."""
+    if state.refusal is not None:
+        return refusal_text(state.refusal, policy, now)
+    if state.lock is not None:
+        return lock_state(state.lock, policy, now)
+    if state.removed_stale_lock:
+        return _("Free — the stale lock of {operator} was removed; c to start the call").format(
+            operator=state.removed_stale_lock)
+    return _("Free — c to start the call")
+
+
+class ClientPane(SteadyText):
+    """Shows an Activation; repaints only when what it shows changes."""
+
+    def show_activation(self, activation: Activation | None, policy: Policy, now: int) -> None:
+        if activation is None or activation.client is None:
+            self.show(Text(_("No row selected."), style="dim"))
+            return
+        client = activation.client
+        text = Text()
+        text.append(plain(client.name), style="bold")
+        age = client.age(local(now, policy).date())
+        if age is not None:
+            text.append(", " + age_text(age))
+        if client.do_not_call:
+            text.append("  " + _("DO NOT CALL"), style="bold reverse")
+        text.append("\n")
+        phones = "   ".join(f"{n} {plain(p)}" for n, p in enumerate(client.phones[:9], 1))
+        text.append((phones or _("no phone number")) + "\n")
+        if activation.upcoming:
+            visits = "; ".join(
+                f"{when(a.starts_at, policy, now)} {plain(a.service)} · {plain(a.doctor)}"
+                f" ({plain(a.status)})" for a in activation.upcoming)
+            text.append(_("Next: {visits}").format(visits=visits) + "\n")
+        else:
+            text.append(_("No upcoming appointments") + "\n", style="dim")
+        if activation.history:
+            for note in activation.history:
+                text.append_text(note_line(note, policy, now))
+                text.append("\n")
+        else:
+            text.append(_("Not called before") + "\n", style="dim")
+        text.rstrip()
+        self.show(text)

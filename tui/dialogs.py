@@ -1,0 +1,63 @@
+"""Small modal dialogs: a notice to dismiss, and a yes/no question.
+
+NoticeDialog keys: Enter or Escape dismiss.
+ConfirmDialog keys: y yes, n or Escape no.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from tui.i18n import _
+
+
+class NoticeDialog(ModalScreen[None]):
+    """A warning or error the operator reads and dismisses."""
+
+    BINDINGS = [
+        Binding("enter", "close", _("OK")),
+        Binding("escape", "close", _("Close"), show=False),
+    ]
+
+    def __init__(self, message: str, *, title: str = "") -> None:
+        super().__init__(classes="notice")
+        self.message = message
+        self.title_text = title or _("Notice")
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Text(self.title_text), classes="dialog-title")
+            yield Static(Text(self.message), id="notice-message")
+            yield Static(Text(_("Enter or Escape to close")), classes="dialog-hint")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """A yes/no question; Escape means no."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", _("Yes")),
+        Binding("n", "answer(False)", _("No")),
+        Binding("escape", "answer(False)", _("No"), show=False),
+    ]
+
+    def __init__(self, question: str, *, title: str = "") -> None:
+        super().__init__(classes="confirm")
+        self.question = question
+        self.title_text = title or _("Please confirm")
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Text(self.title_text), classes="dialog-title")
+            yield Static(Text(self.question), id="confirm-question")
+            yield Static(Text(_("y — yes, n — no")), classes="dialog-hint")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

@@ -1,0 +1,119 @@
+"""The list picker (C1): the work lists in SPEC order with their counts.
+
+Keys: Up/Down choose, Enter opens the list, r refreshes, q quits.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from storage.database import StorageError
+from storage.worklists import APPOINTMENT, ITEM, WorkList, WorkListSummary, work_lists
+from tui.app import DataChanged, RingroundApp
+from tui.i18n import _, ngettext
+
+
+def list_title(work_list: WorkList) -> str:
+    if work_list.kind == APPOINTMENT:
+        return _("Appointment confirmation")
+    if work_list.kind == ITEM:
+        return work_list.name
+    return _("Tasks: {kind}").format(kind=work_list.name)
+
+
+def summary_line(summary: WorkListSummary, width: int) -> Text:
+    counts = ngettext("{count} to call", "{count} to call", summary.pending).format(
+        count=summary.pending)
+    if summary.locked_by_others:
+        counts += " · " + _("{count} locked by others").format(count=summary.locked_by_others)
+    title = list_title(summary.work_list)
+    room = max(width - len(counts) - 4, 10)
+    if len(title) > room:
+        title = title[: room - 1] + "…"
+    line = Text(title)
+    line.pad_right(room - len(title) + 2)
+    line.append(counts, style="dim" if not summary.pending else "")
+    return line
+
+
+class ListPicker(Screen[None]):
+    """See the module docstring for keys."""
+
+    BINDINGS = [
+        Binding("r", "refresh_lists", _("Refresh")),
+        Binding("q", "app.quit", _("Quit")),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.summaries: list[WorkListSummary] = []
+
+    @property
+    def ringround(self) -> RingroundApp:
+        assert isinstance(self.app, RingroundApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        app = self.ringround
+        yield Static(Text(_("Mass calling — {operator}").format(operator=app.session.operator)),
+                     id="picker-title")
+        yield OptionList(id="lists")
+        yield Static("", id="picker-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+
+    def on_screen_resume(self) -> None:
+        self.load()
+
+    @on(DataChanged)
+    def action_refresh_lists(self) -> None:
+        self.load()
+
+    @work(thread=True, group="lists", exclusive=True, exit_on_error=False)
+    def load(self) -> None:
+        app = self.ringround
+
+        def job(conn: sqlite3.Connection) -> list[WorkListSummary]:
+            return work_lists(conn, app.policy, app.session, app.now())
+
+        try:
+            summaries = app.call_db(job, on_busy=self.status_from_thread)
+        except StorageError as error:
+            self.app.call_from_thread(self.show_status, str(error))
+            return
+        self.app.call_from_thread(self.show, summaries)
+
+    def status_from_thread(self, message: str) -> None:
+        self.app.call_from_thread(self.show_status, message)
+
+    def show_status(self, message: str) -> None:
+        self.query_one("#picker-status", Static).update(Text(message))
+
+    def show(self, summaries: list[WorkListSummary]) -> None:
+        if summaries == self.summaries:
+            return  # nothing to repaint
+        options = self.query_one("#lists", OptionList)
+        highlighted = options.highlighted
+        self.summaries = summaries
+        width = max(options.size.width - 2, 40)
+        options.clear_options()
+        options.add_options([Option(summary_line(s, width)) for s in summaries])
+        if summaries:
+            options.highlighted = min(highlighted or 0, len(summaries) - 1)
+        options.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        from tui.work_screen import WorkScreen
+
+        summary = self.summaries[event.option_index]
+        self.app.push_screen(WorkScreen(summary.work_list, list_title(summary.work_list)))

@@ -1,0 +1,153 @@
+"""The result dialog (C5): pick an outcome, write a comment, save.
+
+Keys: 1…9 pick the outcome with that number and move to the comment;
+Enter in the comment (or the call-back time) saves; Escape cancels and the
+lock stays. A failed save keeps the dialog open with everything typed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Checkbox, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from storage.database import StorageError
+from storage.locks import Finished, LockLost
+from storage.policy import Outcome, Policy
+from tui.formats import parse_moment, when
+from tui.i18n import _
+
+
+@dataclass(frozen=True)
+class ResultChoice:
+    outcome: str
+    comment: str
+    callback_at: int | None
+    callback_anyone: bool
+
+
+class ResultDialog(ModalScreen[Finished | None]):
+    """See the module docstring for keys."""
+
+    BINDINGS = [Binding("escape", "cancel", _("Cancel"))]
+
+    def __init__(
+        self,
+        client: str,
+        policy: Policy,
+        now: Callable[[], int],
+        save: Callable[[ResultChoice, Callable[[str], None]], Finished],
+        *,
+        preselect: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.client = client
+        self.policy = policy
+        self.now = now
+        self.save = save
+        self.preselect = preselect
+        self.outcome: Outcome | None = None
+
+    def compose(self) -> ComposeResult:
+        language = self.policy.language
+        with Vertical(classes="dialog", id="result-dialog"):
+            yield Static(Text(_("Result of the call — {client}").format(client=self.client)),
+                         classes="dialog-title")
+            yield OptionList(*[
+                Option(f"{number} {outcome.label(language)}", id=outcome.code)
+                for number, outcome in enumerate(self.policy.outcomes, start=1)
+            ], id="outcomes")
+            yield Input(placeholder=_("Comment (Enter saves)"), id="comment")
+            with Horizontal(id="callback-row"):
+                yield Input(placeholder=_("Call back at: 15:30 or 27.11 15:30"), id="callback")
+                yield Checkbox(_("Anyone may call"), id="anyone")
+            yield Static("", id="result-message")
+
+    def on_mount(self) -> None:
+        self.query_one("#callback-row").display = False
+        options = self.query_one("#outcomes", OptionList)
+        if self.preselect is not None:
+            codes = [o.code for o in self.policy.outcomes]
+            if self.preselect in codes:
+                options.highlighted = codes.index(self.preselect)
+        options.focus()
+
+    def _choose(self, index: int) -> None:
+        self.outcome = self.policy.outcomes[index]
+        options = self.query_one("#outcomes", OptionList)
+        options.highlighted = index
+        self.query_one("#callback-row").display = self.outcome.asks_callback
+        self.say("")
+        self.query_one("#comment", Input).focus()
+
+    def on_key(self, event: object) -> None:
+        key = getattr(event, "character", None) or ""
+        focused = self.focused
+        if isinstance(focused, OptionList) and key.isdigit() and key != "0":
+            index = int(key) - 1
+            if index < len(self.policy.outcomes):
+                self._choose(index)
+            stop = getattr(event, "stop", None)
+            if callable(stop):
+                stop()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self._choose(event.option_index)
+
+    def say(self, message: str) -> None:
+        self.query_one("#result-message", Static).update(Text(message))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self.outcome is None:
+            self.say(_("Pick an outcome first (1–{count}).").format(
+                count=len(self.policy.outcomes)))
+            self.query_one("#outcomes", OptionList).focus()
+            return
+        callback_at = None
+        if self.outcome.asks_callback:
+            typed = self.query_one("#callback", Input).value
+            callback_at = parse_moment(typed, self.policy, self.now())
+            if callback_at is None or callback_at <= self.now():
+                self.say(_("Write the call-back time, e.g. 15:30 or 27.11 15:30."))
+                self.query_one("#callback", Input).focus()
+                return
+        choice = ResultChoice(
+            outcome=self.outcome.code,
+            comment=self.query_one("#comment", Input).value,
+            callback_at=callback_at,
+            callback_anyone=self.query_one("#anyone", Checkbox).value,
+        )
+        if callback_at is not None:
+            self.say(_("Saving… call back {when}").format(
+                when=when(callback_at, self.policy, self.now())))
+        else:
+            self.say(_("Saving…"))
+        self._save(choice)
+
+    @work(thread=True, exclusive=True, group="save", exit_on_error=False)
+    def _save(self, choice: ResultChoice) -> None:
+        def busy(message: str) -> None:
+            self.app.call_from_thread(self.say, message)
+
+        try:
+            finished = self.save(choice, busy)
+        except LockLost as error:
+            self.app.call_from_thread(self.say, _(str(error)))
+        except StorageError as error:
+            self.app.call_from_thread(
+                self.say, _("Not saved: {reason} Your text is kept; Enter tries again.").format(
+                    reason=error))
+        else:
+            self.app.call_from_thread(self.dismiss, finished)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,417 @@
+"""The work screen: the client pane above the rows of one work list.
+
+Keys: arrows activate a row (C12 checks run each time); c start call; f finish
+processing (result dialog); a abort processing; r refresh; k client card;
+s client summary; o current requests; / filter; Escape back to the list picker.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from storage.clients import appointments, get_client, row_history
+from storage.database import StorageError
+from storage.locks import (
+    Claim,
+    Finished,
+    Lock,
+    NotAllowed,
+    Refusal,
+    abort_call,
+    claim_row,
+    finish_call,
+    inspect_row,
+)
+from storage.rows import RowKey, read_source
+from storage.worklists import BLOCKED, CALLBACK_DUE, LATER, WorkList, WorkRow, load_rows, row_ids
+from tui.app import DataChanged, RingroundApp
+from tui.client_card import ClientCard
+from tui.client_history import ClientDialog, requests_text, summary_text
+from tui.client_pane import Activation, ClientPane, outcome_label, state_text
+from tui.dialogs import ConfirmDialog, NoticeDialog
+from tui.formats import local, refusal_text, when
+from tui.i18n import _, ngettext
+from tui.result_dialog import ResultChoice, ResultDialog
+from tui.row_table import RowTable, header_line
+from tui.steady import SteadyText
+
+T = TypeVar("T")
+HISTORY_LINES = 2
+
+
+class WorkScreen(Screen[None]):
+    """See the module docstring for keys."""
+
+    BINDINGS = [
+        Binding("c", "start_call", _("Call")),
+        Binding("f", "finish", _("Finish")),
+        Binding("a", "abort", _("Abort")),
+        Binding("r", "refresh_rows", _("Refresh")),
+        Binding("k", "card", _("Card")),
+        Binding("s", "summary", _("Summary")),
+        Binding("o", "requests", _("Requests")),
+        Binding("slash", "filter", _("Filter")),
+        Binding("escape", "back", _("Back")),
+    ]
+
+    def __init__(self, work_list: WorkList, title: str) -> None:
+        super().__init__()
+        self.work_list = work_list
+        self.list_title = title
+        self.activation: Activation | None = None
+        self.note = ""  # a refusal or result kept in the state line until the next row
+        self.filter_text = ""
+        self.busy = ""
+        self.saving: int | None = None  # the row whose result is being saved
+
+    @property
+    def ringround(self) -> RingroundApp:
+        assert isinstance(self.app, RingroundApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        yield SteadyText(id="work-title")
+        yield ClientPane(id="pane")
+        yield SteadyText(id="state")
+        yield SteadyText(id="row-header")
+        yield RowTable(self.describe_row, id="rows")
+        yield Input(placeholder=_("Filter: name, phone or subject; Enter keeps, Escape clears"),
+                    id="filter")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.query_one(RowTable).focus()
+        self.reload()
+
+    # --- database work ----------------------------------------------------------
+
+    def in_thread(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a database job from a worker thread, showing the busy state meanwhile."""
+        return self.ringround.call_db(job, on_busy=self._busy_from_thread)
+
+    def _busy_from_thread(self, message: str) -> None:
+        self.app.call_from_thread(self.show_busy, message)
+
+    def show_busy(self, message: str) -> None:
+        self.busy = message
+        self.show_title()
+
+    def report(self, error: StorageError) -> None:
+        """Show a database problem in the state line and as a dialog."""
+        self.show_state(str(error))
+        self.app.push_screen(NoticeDialog(str(error), title=_("Database problem")))
+
+    @work(thread=True, group="ids", exclusive=True, exit_on_error=False)
+    def reload(self) -> None:
+        app = self.ringround
+        try:
+            ids = self.in_thread(lambda conn: row_ids(conn, app.policy, app.session,
+                                                      self.work_list, app.now(), self.filter_text))
+        except StorageError as error:
+            self.app.call_from_thread(self.report, error)
+            return
+        self.app.call_from_thread(self.show_ids, ids)
+
+    def show_ids(self, ids: list[int]) -> None:
+        table = self.query_one(RowTable)
+        # After the operator's own save the cursor goes on to the next row
+        # rather than following the saved row to its new place.
+        table.set_ids(ids, keep_position=table.current_id == self.saving)
+        self.show_title()
+        if not ids:
+            self.activation = None
+            app = self.ringround
+            self.query_one(ClientPane).show_activation(None, app.policy, app.now())
+            self.show_state(_("Nothing left to call on this list."))
+
+    @on(RowTable.RowsWanted)
+    def want_rows(self, event: RowTable.RowsWanted) -> None:
+        self.load_rows(event.ids)
+
+    @work(thread=True, group="rows", exit_on_error=False)
+    def load_rows(self, ids: list[int]) -> None:
+        app = self.ringround
+        try:
+            rows = self.in_thread(lambda conn: load_rows(
+                conn, app.policy, app.session, self.work_list, ids, app.now()))
+        except StorageError as error:
+            self.app.call_from_thread(self.show_state, str(error))
+            return
+        self.app.call_from_thread(self.query_one(RowTable).add_rows, rows)
+
+    @on(RowTable.CursorMoved)
+    def cursor_moved(self, event: RowTable.CursorMoved) -> None:
+        self.note = ""
+        if event.source_id is not None:
+            self.activate(event.source_id)
+
+    @work(thread=True, group="activate", exclusive=True, exit_on_error=False)
+    def activate(self, source_id: int) -> None:
+        """C12: inspect the row (stale-lock rules), then read the client for the pane."""
+        app = self.ringround
+        key = RowKey(self.work_list.kind, source_id)
+
+        def job(conn: sqlite3.Connection) -> Activation:
+            now = app.now()
+            state = inspect_row(conn, app.policy, app.session, key, now)
+            source = read_source(conn, app.policy, key)
+            if source is None:
+                return Activation(state, None, [], [])
+            today = int(local(now, app.policy).replace(hour=0, minute=0, second=0).timestamp())
+            return Activation(
+                state,
+                get_client(conn, source.client_id),
+                appointments(conn, source.client_id, after=today, limit=2),
+                row_history(conn, key, limit=HISTORY_LINES),
+            )
+
+        try:
+            activation = self.in_thread(job)
+        except StorageError as error:
+            self.app.call_from_thread(self.show_state, str(error))
+            return
+        self.app.call_from_thread(self.show_activation, activation)
+
+    def show_activation(self, activation: Activation) -> None:
+        table = self.query_one(RowTable)
+        if table.current_id != activation.state.key.source_id:
+            return  # the operator has moved on meanwhile
+        self.activation = activation
+        app = self.ringround
+        self.query_one(ClientPane).show_activation(activation, app.policy, app.now())
+        self.show_state(self.note or state_text(activation.state, app.policy, app.now()))
+
+    def show_state(self, message: str) -> None:
+        self.query_one("#state", SteadyText).show(Text(message, style="bold"))
+
+    def show_title(self) -> None:
+        table = self.query_one(RowTable)
+        count = ngettext("{count} row", "{count} rows", len(table.ids)).format(
+            count=len(table.ids))
+        parts = [self.list_title, count]
+        if self.filter_text:
+            parts.append(_("filter: {text}").format(text=self.filter_text))
+        if self.busy:
+            parts.append(self.busy)
+        self.query_one("#work-title", SteadyText).show(" · ".join(parts))
+        self.query_one("#row-header", SteadyText).show(
+            header_line(table.size.width or self.size.width))
+
+    def on_resize(self) -> None:
+        self.show_title()
+
+    @on(DataChanged)
+    def data_changed(self) -> None:
+        """Another operator (or this one) committed: refresh list, rows and pane (C3)."""
+        self.query_one(RowTable).invalidate()
+        self.reload()
+        current = self.query_one(RowTable).current_id
+        if current is not None:
+            self.activate(current)
+
+    # --- rows as text -------------------------------------------------------------
+
+    def describe_row(self, row: WorkRow) -> Mapping[str, str]:
+        app = self.ringround
+        policy, now = app.policy, app.now()
+        if row.group == LATER:
+            due = ">" + when(row.callable_from, policy, now)
+        elif row.group == CALLBACK_DUE:
+            due = "!" + when(row.callback_at, policy, now)
+        elif row.group == BLOCKED:
+            due = _("do not call") if row.do_not_call else _("no tries left")
+        else:
+            due = when(row.due, policy, now)
+        lock = ""
+        if row.lock_operator:
+            lock = _("you") if row.lock_mine else row.lock_operator
+        return {
+            "lock": lock,
+            "client": row.client,
+            "phone": row.phone,
+            "subject": row.subject,
+            "due": due,
+            "attempts": str(row.attempts) if row.attempts else "",
+            "result": outcome_label(policy, row.last_outcome),
+        }
+
+    # --- actions ------------------------------------------------------------------
+
+    def current_key(self) -> RowKey | None:
+        source_id = self.query_one(RowTable).current_id
+        return None if source_id is None else RowKey(self.work_list.kind, source_id)
+
+    def refuse(self, message: str, title: str = "") -> None:
+        """Show a refusal as a dialog; it stays in the state line afterwards."""
+        self.note = message
+        self.show_state(message)
+        self.app.push_screen(NoticeDialog(message, title=title or _("Cannot call now")))
+
+    def action_start_call(self) -> None:
+        key = self.current_key()
+        if key is None:
+            return
+        app = self.ringround
+        now = app.now()
+        if not app.policy.hours.contains(local(now, app.policy)):
+            question = _("It is {time}, outside calling hours ({hours}). Call anyway?").format(
+                time=local(now, app.policy).strftime("%H:%M"), hours=app.policy.hours)
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.claim(key, None)
+
+            app.push_screen(ConfirmDialog(question, title=_("Calling hours")), answered)
+            return
+        self.claim(key, None)
+
+    @work(thread=True, group="claim", exclusive=True, exit_on_error=False)
+    def claim(self, key: RowKey, take_over: Lock | None) -> None:
+        app = self.ringround
+        try:
+            result = self.in_thread(lambda conn: claim_row(
+                conn, app.policy, app.session, key, app.now(), take_over=take_over))
+        except StorageError as error:
+            self.app.call_from_thread(self.report, error)
+            return
+        self.app.call_from_thread(self.claimed, key, result)
+
+    def claimed(self, key: RowKey, result: Claim | Refusal) -> None:
+        app = self.ringround
+        if isinstance(result, Claim):
+            self.note = ""
+            self.activate(key.source_id)
+            return
+        lock = result.lock
+        if result.reason == "locked" and lock is not None and lock.offers_takeover:
+            question = _("{operator} has held this row since {since}, over {minutes} min, and is "
+                         "still working. Remove the lock and call?").format(
+                operator=lock.operator, since=when(lock.since, app.policy, app.now()),
+                minutes=app.policy.stale_after // 60)
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.claim(key, lock)
+
+            app.push_screen(ConfirmDialog(question, title=_("Stale lock")), answered)
+            return
+        title = _("Locked") if result.reason == "locked" else ""
+        self.refuse(refusal_text(result, app.policy, app.now()), title)
+        self.activate(key.source_id)
+
+    def my_claim(self) -> Claim | None:
+        """The Claim for the active row if this session holds its lock."""
+        activation = self.activation
+        if activation is None or activation.client is None:
+            return None
+        lock = activation.state.lock
+        if lock is None or not lock.mine:
+            return None
+        return Claim(activation.state.key, activation.client.id, lock.session_id, lock.epoch,
+                     lock.since)
+
+    def action_finish(self) -> None:
+        claim = self.my_claim()
+        activation = self.activation
+        if claim is None or activation is None or activation.client is None:
+            lock = activation.state.lock if activation else None
+            if lock is not None and lock.mine_earlier:
+                self.refuse(_("This row is locked by you from an earlier session: c takes it "
+                              "over, a aborts."), _("Finish processing"))
+            else:
+                self.refuse(_("Start the call first (c)."), _("Finish processing"))
+            return
+        app = self.ringround
+
+        def save(choice: ResultChoice, busy: Callable[[str], None]) -> Finished:
+            return app.call_db(lambda conn: finish_call(
+                conn, app.policy, app.session, claim, choice.outcome, choice.comment, app.now(),
+                callback_at=choice.callback_at, callback_anyone=choice.callback_anyone),
+                on_busy=busy)
+
+        def done(finished: Finished | None) -> None:
+            if finished is not None:
+                self.note = _("Saved.") if not finished.closed else _("Saved; the row is done.")
+                self.show_state(self.note)
+                self.reload()
+
+        self.saving = claim.key.source_id
+        app.push_screen(ResultDialog(activation.client.name, app.policy, app.now, save), done)
+
+    def action_abort(self) -> None:
+        activation = self.activation
+        lock = activation.state.lock if activation else None
+        if activation is None or lock is None or not (lock.mine or lock.mine_earlier):
+            self.refuse(_("There is no call of yours on this row to abort."),
+                        _("Abort processing"))
+            return
+        self.abort(activation.state.key)
+
+    @work(thread=True, group="abort", exclusive=True, exit_on_error=False)
+    def abort(self, key: RowKey) -> None:
+        app = self.ringround
+        try:
+            self.in_thread(lambda conn: abort_call(conn, app.session, key, app.now()))
+        except NotAllowed as error:
+            self.app.call_from_thread(self.refuse, str(error))
+            return
+        except StorageError as error:
+            self.app.call_from_thread(self.report, error)
+            return
+        self.app.call_from_thread(self.aborted, key)
+
+    def aborted(self, key: RowKey) -> None:
+        self.note = _("Processing aborted; nothing was recorded.")
+        self.activate(key.source_id)
+
+    def action_refresh_rows(self) -> None:
+        self.data_changed()
+
+    def action_card(self) -> None:
+        if self.activation is not None and self.activation.client is not None:
+            self.app.push_screen(ClientCard(self.activation.client.id))
+
+    def action_summary(self) -> None:
+        if self.activation is not None and self.activation.client is not None:
+            self.app.push_screen(ClientDialog(self.activation.client.id, _("Client summary"),
+                                              summary_text))
+
+    def action_requests(self) -> None:
+        if self.activation is not None and self.activation.client is not None:
+            self.app.push_screen(ClientDialog(self.activation.client.id, _("Current requests"),
+                                              requests_text))
+
+    # --- filter -------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self.reload()
+
+    @on(Input.Submitted, "#filter")
+    def filter_kept(self) -> None:
+        self.query_one(RowTable).focus()
+
+    def action_back(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.display and box.has_focus:
+            box.value = ""
+            box.display = False
+            self.query_one(RowTable).focus()
+            return
+        self.app.pop_screen()
