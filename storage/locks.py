@@ -453,7 +453,8 @@ def release_lock(conn: sqlite3.Connection, session: Session, key: RowKey, now: i
             raise NotAllowed("Only a supervisor may release another operator's lock.")
         conn.execute("DELETE FROM locks WHERE kind = ? AND source_id = ?",
                      (key.kind, key.source_id))
-        audit(conn, now, session.operator, session.id, "release-by-supervisor", key, row[2],
+        event = "abort" if row[0] == session.operator else "release-by-supervisor"
+        audit(conn, now, session.operator, session.id, event, key, row[2],
               holder=row[0], holder_session=row[1])
     return str(row[0])
 

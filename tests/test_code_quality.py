@@ -1,4 +1,4 @@
-"""The code stays typed, linted and layered: mypy strict on storage/, ruff, no textual below tui/."""
+"""The code stays typed, linted and layered: mypy strict, ruff, no textual below tui/."""
 
 from __future__ import annotations
 

@@ -1,0 +1,120 @@
+"""Operator processes for the race and kill tests, started with multiprocessing (spawn).
+
+Each worker is one "app": its own connection, its own session and operator
+name, and the fake clock the parent hands it. Busy errors are retried as the
+app does. Results go to a JSON file, written only when the worker ends
+normally (a SIGKILLed worker leaves the database as the only witness).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from functools import partial
+from multiprocessing.synchronize import Barrier, Event
+from pathlib import Path
+from typing import TypeVar
+
+from storage.database import DatabaseBusy, open_database
+from storage.locks import Claim, claim_row, finish_call
+from storage.policy import default_policy
+from storage.rows import ITEM, RowKey
+from storage.sessions import end_session, start_session
+
+T = TypeVar("T")
+
+BUSY_GIVE_UP = 60.0  # seconds; far beyond any wait seen (notes/sqlite.md: worst 1.5 s)
+
+
+def retrying(action: Callable[[], T]) -> T:
+    """Run ``action``, again after DatabaseBusy (nothing was saved by the failed try)."""
+    deadline = time.monotonic() + BUSY_GIVE_UP
+    while True:
+        try:
+            return action()
+        except DatabaseBusy:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(random.uniform(0, 0.005))
+
+
+def claim_and_finish(
+    path: str, operator: str, source_ids: list[int], seed: int, now: int, start: Barrier,
+    out: str,
+) -> None:
+    """Go once through the rows in a shuffled order, confirming every row won.
+
+    All workers start together (``start``), so that they really race.
+    """
+    conn = open_database(path)
+    policy = default_policy()
+    session = retrying(partial(start_session, conn, operator, now))
+    start.wait(timeout=60)
+    rng = random.Random(seed)
+    order = rng.sample(source_ids, len(source_ids))
+    wins: list[int] = []
+    refusals: Counter[str] = Counter()
+    for source_id in order:
+        key = RowKey(ITEM, source_id)
+        result = retrying(partial(claim_row, conn, policy, session, key, now))
+        if isinstance(result, Claim):
+            time.sleep(rng.uniform(0, 0.001))  # on the phone, holding the lock
+            retrying(partial(finish_call, conn, policy, session, result, "confirmed", operator,
+                             now))
+            wins.append(source_id)
+        else:
+            refusals[result.reason] += 1
+    retrying(partial(end_session, conn, session, now))
+    conn.close()
+    Path(out).write_text(json.dumps({"wins": wins, "refusals": refusals}), encoding="utf-8")
+
+
+def claim_together(
+    path: str, operator: str, source_ids: list[int], barrier: Barrier, now: int, out: str
+) -> None:
+    """For each row in turn: wait for all workers, then all claim it at once."""
+    conn = open_database(path)
+    policy = default_policy()
+    session = retrying(partial(start_session, conn, operator, now))
+    results: list[list[object]] = []
+    for source_id in source_ids:
+        key = RowKey(ITEM, source_id)
+        barrier.wait(timeout=60)
+        result = retrying(partial(claim_row, conn, policy, session, key, now))
+        if isinstance(result, Claim):
+            results.append([source_id, "won", operator])
+        else:
+            holder = result.lock.operator if result.lock else None
+            results.append([source_id, result.reason, holder])
+    conn.close()
+    Path(out).write_text(json.dumps(results), encoding="utf-8")
+
+
+# Outcomes the killed workers record, with their weights.
+KILL_OUTCOMES = (("confirmed", 6), ("no-answer", 3), ("busy", 1))
+
+
+def work_until_killed(
+    path: str, operator: str, source_ids: list[int], seed: int, now: int, ready: Event
+) -> None:
+    """Claim and finish rows for ever, pausing briefly while holding each lock."""
+    rng = random.Random(seed)
+    conn = open_database(path)
+    policy = default_policy()
+    session = retrying(partial(start_session, conn, operator, now))
+    codes = [code for code, _ in KILL_OUTCOMES]
+    weights = [weight for _, weight in KILL_OUTCOMES]
+    ready.set()
+    while True:
+        for source_id in rng.sample(source_ids, len(source_ids)):
+            key = RowKey(ITEM, source_id)
+            result = retrying(partial(claim_row, conn, policy, session, key, now))
+            if not isinstance(result, Claim):
+                continue
+            time.sleep(rng.uniform(0, 0.002))  # "on the phone": a kill may land here
+            outcome = rng.choices(codes, weights)[0]
+            retrying(partial(finish_call, conn, policy, session, result, outcome, "", now))
+        time.sleep(0.01)  # nothing left to call at this moment

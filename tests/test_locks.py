@@ -1,0 +1,958 @@
+"""The lock protocol (SPEC C4–C13, B2, B3, B5) on a real file, with a fake clock."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sqlite3
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from storage.database import open_database
+from storage.locks import (
+    Claim,
+    Finished,
+    Lock,
+    LockLost,
+    NotAllowed,
+    Refusal,
+    abort_call,
+    claim_row,
+    finish_call,
+    inspect_row,
+    release_lock,
+    remove_stale_locks,
+)
+from storage.policy import Policy, default_policy
+from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
+from storage.sessions import Session, end_session, heartbeat, start_session
+from tests.conftest import NOW, Clinic
+
+MINUTE = 60
+HOUR = 60 * MINUTE
+TOMORROW_10 = NOW + 24 * HOUR
+
+
+def new_item(clinic: Clinic, name: str = "Ivan Petrov", **client: object) -> RowKey:
+    client_id = clinic.add_client(name, **client)  # type: ignore[arg-type]
+    count = clinic.scalar("SELECT count(*) FROM call_lists")
+    _, (item,) = clinic.add_call_list(f"List {count}", [client_id])
+    return RowKey(ITEM, item)
+
+
+def new_appointment(clinic: Clinic, status: str = "unconfirmed") -> RowKey:
+    client_id = clinic.add_client("Anna Smirnova")
+    return RowKey(APPOINTMENT, clinic.add_appointment(client_id, TOMORROW_10, status=status))
+
+
+def new_task(clinic: Clinic, kind: str = "recall") -> RowKey:
+    client_id = clinic.add_client("Oleg Sidorov")
+    return RowKey(TASK, clinic.add_task(client_id, kind, NOW - HOUR, title="6-month recall"))
+
+
+def claimed(
+    conn: sqlite3.Connection, policy: Policy, session: Session, key: RowKey, now: int = NOW,
+    **kwargs: object,
+) -> Claim:
+    result = claim_row(conn, policy, session, key, now, **kwargs)  # type: ignore[arg-type]
+    assert isinstance(result, Claim), result
+    return result
+
+
+def refused(
+    conn: sqlite3.Connection, policy: Policy, session: Session, key: RowKey, now: int,
+    **kwargs: object,
+) -> Refusal:
+    result = claim_row(conn, policy, session, key, now, **kwargs)  # type: ignore[arg-type]
+    assert isinstance(result, Refusal), result
+    return result
+
+
+def table(conn: sqlite3.Connection, sql: str, *params: object) -> list[tuple[object, ...]]:
+    return [tuple(row) for row in conn.execute(sql, params).fetchall()]
+
+
+def locks(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
+    return table(conn, "SELECT kind, source_id, operator, session_id, since, epoch FROM locks")
+
+
+def attempts(conn: sqlite3.Connection, key: RowKey) -> list[tuple[object, ...]]:
+    return table(conn, "SELECT operator, outcome, started_at, ended_at, comment FROM attempts"
+                 " WHERE kind = ? AND source_id = ? ORDER BY id", key.kind, key.source_id)
+
+
+def call_row(conn: sqlite3.Connection, key: RowKey) -> dict[str, object]:
+    cursor = conn.execute("SELECT * FROM call_rows WHERE kind = ? AND source_id = ?",
+                          (key.kind, key.source_id))
+    names = [d[0] for d in cursor.description]
+    row = cursor.fetchone()
+    return dict(zip(names, row, strict=True)) if row else {}
+
+
+def events(conn: sqlite3.Connection) -> list[str]:
+    return [row[0] for row in conn.execute("SELECT event FROM audit ORDER BY id")]
+
+
+def audit_rows(conn: sqlite3.Connection, event: str) -> list[dict[str, object]]:
+    cursor = conn.execute("SELECT * FROM audit WHERE event = ? ORDER BY id", (event,))
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def appointment_status(conn: sqlite3.Connection, key: RowKey) -> str:
+    return str(conn.execute("SELECT status FROM appointments WHERE id = ?",
+                            (key.source_id,)).fetchone()[0])
+
+
+# --- claim and finish: the effect of each outcome (C4, C5, C7, B1) ---------------------------
+
+
+def test_confirmed_appointment_gets_the_confirmed_status(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_appointment(clinic)
+    alice = clinic.session("alice")
+    claim = claimed(conn, policy, alice, key)
+    assert (claim.key, claim.session_id, claim.since, claim.epoch) == (key, alice.id, NOW, 1)
+    assert locks(conn) == [(APPOINTMENT, key.source_id, "alice", alice.id, NOW, 1)]
+
+    done = finish_call(conn, policy, alice, claim, "confirmed", "  will come  ", NOW + 90)
+    assert done == Finished(closed=True, unreachable=False)
+    assert appointment_status(conn, key) == "confirmed"
+    assert locks(conn) == []
+    assert attempts(conn, key) == [("alice", "confirmed", NOW, NOW + 90, "will come")]
+    row = call_row(conn, key)
+    assert row["closed_at"] == NOW + 90 and row["closed_reason"] == "confirmed"
+    assert row["failed_attempts"] == 0
+    assert events(conn) == ["claim", "release"]
+    # The row has left the list for everybody, including the one who closed it.
+    assert refused(conn, policy, clinic.session("bob"), key, NOW + 2 * HOUR).reason == "closed"
+    assert refused(conn, policy, alice, key, NOW + 2 * HOUR).reason == "closed"
+
+
+def test_client_cancels_sets_the_appointment_cancelled(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_appointment(clinic)
+    alice = clinic.session("alice")
+    finish_call(conn, policy, alice, claimed(conn, policy, alice, key), "cancels", "", NOW + 30)
+    assert appointment_status(conn, key) == "cancelled"
+    assert call_row(conn, key)["closed_reason"] == "cancels"
+
+
+def test_left_message_sets_the_status_and_keeps_the_row(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_appointment(clinic)
+    alice = clinic.session("alice")
+    done = finish_call(conn, policy, alice, claimed(conn, policy, alice, key), "left-message",
+                       "voicemail", NOW + 60)
+    assert done == Finished(closed=False, unreachable=False)
+    assert appointment_status(conn, key) == "left message"  # still an open status
+    row = call_row(conn, key)
+    assert row["closed_at"] is None and row["failed_attempts"] == 1
+    assert row["not_before"] == NOW + 60 + 2 * HOUR
+    state = inspect_row(conn, policy, alice, key, NOW + 2 * MINUTE)
+    assert state.refusal == Refusal("too-soon", until=NOW + 60 + 2 * HOUR)
+    assert state.last_comment == "voicemail"
+
+
+def test_call_list_item_becomes_processed(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    alice = clinic.session("alice")
+    finish_call(conn, policy, alice, claimed(conn, policy, alice, key), "confirmed", "", NOW + 5)
+    assert clinic.scalar("SELECT processed_at FROM call_list_items WHERE id = ?",
+                         (key.source_id,)) == NOW + 5
+
+
+def test_task_becomes_done(conn: sqlite3.Connection, clinic: Clinic, policy: Policy) -> None:
+    key = new_task(clinic)
+    alice = clinic.session("alice")
+    finish_call(conn, policy, alice, claimed(conn, policy, alice, key), "confirmed", "", NOW + 5)
+    assert clinic.scalar("SELECT done_at FROM tasks WHERE id = ?", (key.source_id,)) == NOW + 5
+
+
+@pytest.mark.parametrize("maker", [new_task, new_item, new_appointment])
+def test_wrong_number_closes_the_row_and_leaves_the_object(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy, maker: object
+) -> None:
+    key = maker(clinic)  # type: ignore[operator]
+    alice = clinic.session("alice")
+    done = finish_call(conn, policy, alice, claimed(conn, policy, alice, key), "wrong-number",
+                       "", NOW + 5)
+    assert done.closed and not done.unreachable
+    assert call_row(conn, key)["closed_reason"] == "wrong-number"
+    if key.kind == TASK:
+        assert clinic.scalar("SELECT done_at FROM tasks") is None
+    if key.kind == ITEM:
+        assert clinic.scalar("SELECT processed_at FROM call_list_items") is None
+    if key.kind == APPOINTMENT:
+        assert appointment_status(conn, key) == "unconfirmed"
+    assert refused(conn, policy, alice, key, NOW + 3 * HOUR).reason == "closed"
+
+
+def test_do_not_call_marks_the_client_and_audits_the_card(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_appointment(clinic)
+    client_id = clinic.scalar("SELECT client_id FROM appointments WHERE id = ?",
+                              (key.source_id,))
+    other = RowKey(TASK, clinic.add_task(client_id, "recall", NOW))  # type: ignore[arg-type]
+    alice = clinic.session("alice")
+    claim = claimed(conn, policy, alice, key)
+    done = finish_call(conn, policy, alice, claim, "do-not-call", "asked us to stop", NOW + 5)
+    assert done.closed
+    assert clinic.scalar("SELECT do_not_call FROM clients WHERE id = ?", (client_id,)) == 1
+    assert appointment_status(conn, key) == "unconfirmed"
+    (edit,) = audit_rows(conn, "card-edit")
+    assert (edit["operator"], edit["session_id"], edit["client_id"]) == ("alice", alice.id,
+                                                                           client_id)
+    assert json.loads(str(edit["detail"])) == {"field": "do_not_call", "old": False, "new": True}
+    # The client's other rows cannot be called any more (B5).
+    assert refused(conn, policy, clinic.session("bob"), other, NOW + HOUR).reason == "do-not-call"
+
+
+# --- refusals (C8, C6, B2, B3, B5) -----------------------------------------------------------
+
+
+def test_locked_row_names_the_holder_and_since(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    alice, bob = clinic.session("alice"), clinic.session("bob")
+    claimed(conn, policy, alice, key, NOW)
+    refusal = refused(conn, policy, bob, key, NOW + 5 * MINUTE)
+    assert refusal.reason == "locked"
+    assert refusal.lock is not None
+    assert (refusal.lock.operator, refusal.lock.session_id, refusal.lock.since) == (
+        "alice", alice.id, NOW)
+    assert not refusal.lock.stale and not refusal.lock.offers_takeover
+    assert not refusal.lock.mine and not refusal.lock.mine_earlier
+    state = inspect_row(conn, policy, bob, key, NOW + 5 * MINUTE)
+    assert state.refusal == refusal and state.lock == refusal.lock
+    assert locks(conn)[0][2:4] == ("alice", alice.id)  # unchanged
+    assert events(conn) == ["claim"]
+
+
+def test_own_lock_is_reported_as_mine_and_claiming_again_keeps_it(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    alice = clinic.session("alice")
+    first = claimed(conn, policy, alice, key, NOW)
+    state = inspect_row(conn, policy, alice, key, NOW + MINUTE)
+    assert state.lock is not None and state.lock.mine and state.refusal is None
+    assert claimed(conn, policy, alice, key, NOW + MINUTE) == first
+    assert events(conn) == ["claim"]
+
+
+def test_closed_in_the_clinic_records_is_refused(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    confirmed = new_appointment(clinic, status="confirmed")
+    assert refused(conn, policy, clinic.session("alice"), confirmed, NOW).reason == "closed"
+    key = new_task(clinic)
+    conn.execute("UPDATE tasks SET done_at = ? WHERE id = ?", (NOW, key.source_id))
+    assert refused(conn, policy, clinic.session("alice"), key, NOW).reason == "closed"
+    assert locks(conn) == []
+
+
+def test_item_of_a_closed_call_list_is_refused(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    conn.execute("UPDATE call_lists SET closed_at = ?", (NOW,))
+    assert refused(conn, policy, clinic.session("alice"), key, NOW).reason == "closed"
+
+
+def test_missing_row_is_refused(conn: sqlite3.Connection, clinic: Clinic, policy: Policy) -> None:
+    alice = clinic.session("alice")
+    assert refused(conn, policy, alice, RowKey(TASK, 999), NOW) == Refusal("missing")
+    assert inspect_row(conn, policy, alice, RowKey(ITEM, 999), NOW).refusal == Refusal("missing")
+
+
+def test_do_not_call_client_is_refused(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic, do_not_call=True)
+    alice = clinic.session("alice")
+    assert refused(conn, policy, alice, key, NOW).reason == "do-not-call"
+    assert inspect_row(conn, policy, alice, key, NOW).refusal == Refusal("do-not-call")
+    assert locks(conn) == [] and events(conn) == []
+
+
+@pytest.mark.parametrize(("outcome", "wait"), [
+    ("busy", 30 * MINUTE),  # retry_after 15m < min_gap 30m
+    ("no-answer", HOUR),  # retry_after 1h > min_gap
+    ("left-message", 2 * HOUR),
+])
+def test_too_soon_until_the_larger_of_min_gap_and_retry_delay(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy, outcome: str, wait: int
+) -> None:
+    key = new_appointment(clinic)
+    alice, bob = clinic.session("alice"), clinic.session("bob")
+    ended = NOW + 2 * MINUTE
+    finish_call(conn, policy, alice, claimed(conn, policy, alice, key), outcome, "", ended)
+    assert wait == max(policy.min_gap, policy.outcome(outcome).retry_after or 0)
+    for who in (alice, bob):
+        assert refused(conn, policy, who, key, ended + wait - 1) == Refusal(
+            "too-soon", until=ended + wait)
+    assert locks(conn) == []
+    again = claimed(conn, policy, bob, key, ended + wait)
+    assert again.epoch == 2
+
+
+def test_call_back_for_anyone_is_refused_until_due(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    alice, bob = clinic.session("alice"), clinic.session("bob")
+    back = NOW + 3 * HOUR
+    done = finish_call(conn, policy, alice, claimed(conn, policy, alice, key), "call-back",
+                       "after lunch", NOW + MINUTE, callback_at=back, callback_anyone=True)
+    assert not done.closed
+    row = call_row(conn, key)
+    assert (row["callback_at"], row["callback_operator"], row["failed_attempts"]) == (back, None, 0)
+    assert clinic.scalar("SELECT callback_at FROM attempts") == back
+    for who in (alice, bob):
+        assert refused(conn, policy, who, key, back - 1) == Refusal("call-back", until=back)
+    claimed(conn, policy, bob, key, back)
+
+
+def test_personal_call_back_is_only_mine_until_the_grace_passes(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    alice, bob = clinic.session("alice"), clinic.session("bob")
+    back = NOW + 3 * HOUR
+    finish_call(conn, policy, alice, claimed(conn, policy, alice, key), "call-back", "",
+                NOW + MINUTE, callback_at=back)
+    assert call_row(conn, key)["callback_operator"] == "alice"
+    assert refused(conn, policy, alice, key, back - 1) == Refusal(
+        "call-back", until=back, operator="alice")
+    handover = back + policy.personal_callback_grace
+    for moment in (back, handover - 1):
+        assert refused(conn, policy, bob, key, moment) == Refusal(
+            "personal-call-back", until=handover, operator="alice")
+    # Alice may call at the promised time; nobody else has claimed meanwhile.
+    claim = claimed(conn, policy, alice, key, back)
+    abort_call(conn, alice, key, back + 1)
+    assert claim.epoch == 2
+    # Once the grace has passed, anyone's.
+    assert claimed(conn, policy, bob, key, handover).session_id == bob.id
+
+
+def test_call_back_outcome_needs_a_future_time(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    alice = clinic.session("alice")
+    claim = claimed(conn, policy, alice, key)
+    for moment in (None, NOW + 10, NOW):
+        with pytest.raises(ValueError):
+            finish_call(conn, policy, alice, claim, "call-back", "", NOW + 10,
+                        callback_at=moment)
+    assert attempts(conn, key) == []
+    assert len(locks(conn)) == 1  # the lock is kept for another try
+
+
+def test_attempt_cap_closes_the_row_as_unreachable(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_appointment(clinic)
+    alice = clinic.session("alice")
+    now = NOW
+    # A call-back promise is not a failed attempt.
+    finish_call(conn, policy, alice, claimed(conn, policy, alice, key, now), "call-back", "",
+                now + 1, callback_at=now + HOUR)
+    now += HOUR
+    for number in range(1, policy.max_attempts + 1):
+        claim = claimed(conn, policy, alice, key, now)
+        done = finish_call(conn, policy, alice, claim, "no-answer", f"try {number}", now + 1)
+        last = number == policy.max_attempts
+        assert done == Finished(closed=last, unreachable=last)
+        assert call_row(conn, key)["failed_attempts"] == number
+        now += 2 * HOUR
+    row = call_row(conn, key)
+    assert row["closed_reason"] == "unreachable" and row["closed_at"] == now - 2 * HOUR + 1
+    assert appointment_status(conn, key) == "unconfirmed"  # the object is unchanged
+    assert len(attempts(conn, key)) == policy.max_attempts + 1
+    assert refused(conn, policy, alice, key, now).reason == "closed"
+    release = audit_rows(conn, "release")[-1]
+    assert json.loads(str(release["detail"])) == {"outcome": "no-answer", "unreachable": True}
+
+
+def test_attempt_cap_lowered_later_blocks_the_row(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    alice = clinic.session("alice")
+    for round_ in range(2):
+        now = NOW + round_ * 2 * HOUR
+        finish_call(conn, policy, alice, claimed(conn, policy, alice, key, now), "busy", "",
+                    now + 1)
+    stricter = dataclasses.replace(policy, max_attempts=2)
+    assert refused(conn, stricter, alice, key, NOW + 10 * HOUR).reason == "attempt-cap"
+
+
+# --- C9: the operator's own lock from an earlier session -------------------------------------
+
+
+def test_new_session_of_the_same_operator_takes_over_the_old_lock(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    crashed = clinic.session("alice", NOW)
+    old = claimed(conn, policy, crashed, key, NOW)
+    later = NOW + 5 * MINUTE  # the app died; fewer than stale_after have passed
+    again = clinic.session("alice", later)
+    state = inspect_row(conn, policy, again, key, later)
+    assert state.lock is not None and state.lock.mine_earlier and not state.lock.mine
+    assert state.refusal is None  # not "locked": it is hers
+    assert not state.lock.offers_takeover
+    claim = claimed(conn, policy, again, key, later)
+    assert claim.epoch == old.epoch + 1 and claim.session_id == again.id
+    assert locks(conn) == [(ITEM, key.source_id, "alice", again.id, later, claim.epoch)]
+    assert events(conn) == ["claim", "takeover"]
+    assert attempts(conn, key) == []
+    # The dead session's ticket is worthless now.
+    with pytest.raises(LockLost):
+        finish_call(conn, policy, crashed, old, "confirmed", "", later + 1)
+    finish_call(conn, policy, again, claim, "confirmed", "", later + 2)
+    assert [a[0:2] for a in attempts(conn, key)] == [("alice", "confirmed")]
+
+
+def test_abort_by_the_new_session_releases_the_old_lock(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    crashed = clinic.session("alice", NOW)
+    claimed(conn, policy, crashed, key, NOW)
+    again = clinic.session("alice", NOW + MINUTE)
+    assert abort_call(conn, again, key, NOW + MINUTE) is True
+    assert locks(conn) == []
+    assert attempts(conn, key) == []
+    assert call_row(conn, key)["failed_attempts"] == 0
+    (abort,) = audit_rows(conn, "abort")
+    assert (abort["operator"], abort["session_id"]) == ("alice", again.id)
+    assert json.loads(str(abort["detail"])) == {"holder_session": crashed.id}
+    assert abort_call(conn, again, key, NOW + MINUTE) is False  # nothing left to abort
+    # The row is callable at once by anyone: no outcome, no retry delay.
+    claimed(conn, policy, clinic.session("bob"), key, NOW + MINUTE)
+
+
+def test_abort_of_another_operators_lock_is_not_allowed(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    alice, bob = clinic.session("alice"), clinic.session("bob")
+    claimed(conn, policy, alice, key)
+    with pytest.raises(NotAllowed, match="alice"):
+        abort_call(conn, bob, key, NOW)
+    assert len(locks(conn)) == 1 and events(conn) == ["claim"]
+
+
+# --- C10: stale lock, owner still working ----------------------------------------------------
+
+
+def stale_live_lock(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy, key: RowKey
+) -> tuple[Session, Claim, int]:
+    """Alice holds ``key`` since NOW and is still working at NOW + stale_after."""
+    alice = clinic.session("alice")
+    claim = claimed(conn, policy, alice, key, NOW)
+    later = NOW + policy.stale_after
+    heartbeat(conn, alice, later - 1)
+    return alice, claim, later
+
+
+def test_stale_lock_of_a_live_owner_is_noted_once_and_offered(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    alice, claim, later = stale_live_lock(conn, clinic, policy, key)
+    bob, carol = clinic.session("bob", later), clinic.session("carol", later)
+    state = inspect_row(conn, policy, bob, key, later)
+    assert state.lock is not None
+    assert state.lock.stale and state.lock.alive and state.lock.offers_takeover
+    assert state.refusal == Refusal("locked", lock=state.lock)
+    assert state.removed_stale_lock is None
+    for who in (bob, carol, bob, carol):
+        inspect_row(conn, policy, who, key, later + 10)
+    refused(conn, policy, bob, key, later + 20)
+    notes = table(conn, "SELECT kind, source_id, at, event, operator, since FROM row_notes")
+    assert notes == [(ITEM, key.source_id, later, "stale-lock", "alice", NOW)]
+    assert events(conn).count("stale-noted") == 1
+    assert locks(conn)[0][2:] == ("alice", alice.id, NOW, claim.epoch)  # still Alice's
+
+
+def test_the_owner_and_her_other_sessions_do_not_note_their_own_stale_lock(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    alice, _, later = stale_live_lock(conn, clinic, policy, key)
+    state = inspect_row(conn, policy, alice, key, later)
+    assert state.lock is not None and state.lock.mine and not state.lock.offers_takeover
+    assert state.refusal is None
+    assert inspect_row(conn, policy, clinic.session("alice", later), key, later).refusal is None
+    assert clinic.scalar("SELECT count(*) FROM row_notes") == 0
+
+
+def test_just_under_stale_after_nothing_happens(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    alice = clinic.session("alice")
+    claimed(conn, policy, alice, key, NOW)  # and alice never beats again: her session is gone
+    bob = clinic.session("bob")
+    almost = NOW + policy.stale_after - 1
+    state = inspect_row(conn, policy, bob, key, almost)
+    assert state.lock is not None and not state.lock.stale and not state.lock.alive
+    assert state.refusal == Refusal("locked", lock=state.lock)
+    assert not state.lock.offers_takeover
+    assert refused(conn, policy, bob, key, almost).reason == "locked"
+    assert remove_stale_locks(conn, policy, bob, almost) == 0
+    assert len(locks(conn)) == 1
+    assert clinic.scalar("SELECT count(*) FROM row_notes") == 0
+    assert events(conn) == ["claim"]
+
+
+def test_claim_without_take_over_is_refused_and_with_it_succeeds(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_appointment(clinic)
+    alice, old, later = stale_live_lock(conn, clinic, policy, key)
+    bob = clinic.session("bob", later)
+    refusal = refused(conn, policy, bob, key, later)
+    assert refusal.reason == "locked" and refusal.lock is not None
+    assert refusal.lock.offers_takeover
+    assert locks(conn)[0][2] == "alice"
+
+    claim = claimed(conn, policy, bob, key, later + 5, take_over=refusal.lock)
+    assert claim.epoch == old.epoch + 1 and claim.session_id == bob.id and claim.since == later + 5
+    assert locks(conn) == [(APPOINTMENT, key.source_id, "bob", bob.id, later + 5, claim.epoch)]
+    assert call_row(conn, key)["epoch"] == claim.epoch
+    (takeover,) = audit_rows(conn, "takeover")
+    assert (takeover["operator"], takeover["session_id"]) == ("bob", bob.id)
+    assert json.loads(str(takeover["detail"])) == {
+        "holder": "alice", "holder_session": alice.id, "since": NOW}
+    # The new lock is fresh: it is not stale and not flagged any more.
+    state = inspect_row(conn, policy, alice, key, later + 10)
+    assert state.lock is not None and not state.lock.stale and state.lock.operator == "bob"
+    assert clinic.scalar("SELECT stale_noted FROM locks") == 0
+
+
+def test_takeover_with_an_old_epoch_is_refused(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    alice, _, later = stale_live_lock(conn, clinic, policy, key)
+    bob = clinic.session("bob", later)
+    state = inspect_row(conn, policy, bob, key, later)
+    assert state.lock is not None
+    for wrong in (dataclasses.replace(state.lock, epoch=state.lock.epoch - 1),
+                  dataclasses.replace(state.lock, session_id=bob.id)):
+        assert refused(conn, policy, bob, key, later, take_over=wrong).reason == "locked"
+    assert locks(conn)[0][2:4] == ("alice", alice.id)
+    # Carol took it over first; Bob's offer (for Alice's lock) is now out of date.
+    carol = clinic.session("carol", later)
+    claimed(conn, policy, carol, key, later + 1, take_over=state.lock)
+    late = refused(conn, policy, bob, key, later + 2, take_over=state.lock)
+    assert late.reason == "locked" and late.lock is not None and late.lock.operator == "carol"
+    assert locks(conn)[0][2] == "carol"
+    assert events(conn).count("takeover") == 1
+
+
+def test_takeover_of_a_fresh_lock_is_refused(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    alice, bob = clinic.session("alice"), clinic.session("bob")
+    claimed(conn, policy, alice, key, NOW)
+    state = inspect_row(conn, policy, bob, key, NOW + MINUTE)
+    assert state.lock is not None
+    assert refused(conn, policy, bob, key, NOW + MINUTE, take_over=state.lock).reason == "locked"
+
+
+def test_old_owner_cannot_finish_after_a_takeover(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_appointment(clinic)
+    alice, old, later = stale_live_lock(conn, clinic, policy, key)
+    bob = clinic.session("bob", later)
+    offer = inspect_row(conn, policy, bob, key, later).lock
+    claimed(conn, policy, bob, key, later, take_over=offer)
+    row_before = call_row(conn, key)
+    audit_before = events(conn)
+    with pytest.raises(LockLost) as caught:
+        finish_call(conn, policy, alice, old, "cancels", "too late", later + 1)
+    assert caught.value.holder == "bob"
+    assert "bob" in str(caught.value)
+    assert attempts(conn, key) == []
+    assert call_row(conn, key) == row_before
+    assert appointment_status(conn, key) == "unconfirmed"
+    assert events(conn) == audit_before
+    assert locks(conn)[0][2] == "bob"
+
+
+def test_finish_after_the_lock_was_removed_raises_lock_lost(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    alice = clinic.session("alice")
+    claim = claimed(conn, policy, alice, key)
+    release_lock(conn, clinic.session("root", supervisor=True), key, NOW + 1)
+    with pytest.raises(LockLost) as caught:
+        finish_call(conn, policy, alice, claim, "confirmed", "", NOW + 2)
+    assert caught.value.holder is None
+    assert attempts(conn, key) == []
+    assert clinic.scalar("SELECT processed_at FROM call_list_items") is None
+
+
+@pytest.mark.parametrize(("outcome", "reason"), [("confirmed", "closed"),
+                                                  ("no-answer", "too-soon")])
+def test_takeover_loses_to_a_finish_that_came_first(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy, outcome: str, reason: str
+) -> None:
+    key = new_item(clinic)
+    alice, claim, later = stale_live_lock(conn, clinic, policy, key)
+    bob = clinic.session("bob", later)
+    offer = inspect_row(conn, policy, bob, key, later).lock
+    assert offer is not None and offer.offers_takeover
+    finish_call(conn, policy, alice, claim, outcome, "", later + 1)  # Alice saves first
+    result = refused(conn, policy, bob, key, later + 2, take_over=offer)
+    assert result.reason == reason
+    assert locks(conn) == []
+    assert "takeover" not in events(conn)
+    assert len(attempts(conn, key)) == 1
+
+
+# --- C11: stale lock, owner gone -------------------------------------------------------------
+
+
+def test_stale_lock_of_a_gone_owner_is_removed_on_inspect(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    alice = clinic.session("alice")
+    claimed(conn, policy, alice, key, NOW)
+    later = NOW + policy.stale_after
+    bob = clinic.session("bob", later)
+    state = inspect_row(conn, policy, bob, key, later)
+    assert state.removed_stale_lock == "alice"
+    assert state.lock is None and state.refusal is None
+    assert locks(conn) == []
+    (removal,) = audit_rows(conn, "auto-removal")
+    assert (removal["operator"], removal["session_id"], removal["source_id"]) == (
+        "bob", bob.id, key.source_id)
+    assert json.loads(str(removal["detail"])) == {
+        "holder": "alice", "holder_session": alice.id, "since": NOW}
+    assert attempts(conn, key) == []
+    assert clinic.scalar("SELECT count(*) FROM row_notes") == 0
+
+
+def test_stale_lock_of_an_ended_session_is_removed_on_claim(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    alice = clinic.session("alice")
+    old = claimed(conn, policy, alice, key, NOW)
+    later = NOW + policy.stale_after
+    heartbeat(conn, alice, later - 1)
+    end_session(conn, alice, later - 1)  # a clean exit: gone although it beat just now
+    heartbeat(conn, alice, later)  # an ended session cannot come back to life
+    bob = clinic.session("bob", later)
+    claim = claimed(conn, policy, bob, key, later)
+    assert claim.epoch == old.epoch + 1
+    assert events(conn) == ["claim", "auto-removal", "claim"]
+    assert locks(conn)[0][2] == "bob"
+    with pytest.raises(LockLost):
+        finish_call(conn, policy, alice, old, "confirmed", "", later + 1)
+
+
+def test_own_stale_lock_of_a_dead_session_is_removed_like_anyones(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    claimed(conn, policy, clinic.session("alice"), key, NOW)
+    later = NOW + policy.stale_after + 1
+    state = inspect_row(conn, policy, clinic.session("alice", later), key, later)
+    assert state.removed_stale_lock == "alice" and state.lock is None
+    assert locks(conn) == []
+
+
+def test_a_live_session_keeps_its_stale_lock(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    alice = clinic.session("alice")
+    claimed(conn, policy, alice, key, NOW)
+    later = NOW + policy.stale_after
+    heartbeat(conn, alice, later - policy.alive_for)  # exactly at the edge: still alive
+    bob = clinic.session("bob", later)
+    assert remove_stale_locks(conn, policy, bob, later) == 0
+    assert inspect_row(conn, policy, bob, key, later).lock is not None
+    assert len(locks(conn)) == 1
+    # One second later her last beat is too old: gone.
+    assert remove_stale_locks(conn, policy, bob, later + 1) == 1
+    assert locks(conn) == []
+
+
+def test_remove_stale_locks_sweeps_only_stale_locks_of_gone_sessions(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    rows = [new_item(clinic, f"Client {n}") for n in range(5)]
+    gone1, gone2, working = (clinic.session(name) for name in ("gone1", "gone2", "working"))
+    claimed(conn, policy, gone1, rows[0], NOW)
+    claimed(conn, policy, gone2, rows[1], NOW)
+    claimed(conn, policy, gone1, rows[2], NOW + 10 * MINUTE)  # gone, but not stale yet
+    claimed(conn, policy, working, rows[3], NOW)  # stale, but its owner is working
+    later = NOW + policy.stale_after + MINUTE
+    heartbeat(conn, working, later)
+    sweeper = clinic.session("sweeper", later)
+    assert remove_stale_locks(conn, policy, sweeper, later) == 2
+    assert {(r[0], r[1]) for r in locks(conn)} == {(k.kind, k.source_id) for k in rows[2:4]}
+    removals = audit_rows(conn, "auto-removal")
+    assert len(removals) == 2
+    assert {r["source_id"] for r in removals} == {k.source_id for k in rows[:2]}
+    assert all(r["operator"] == "sweeper" for r in removals)
+    assert remove_stale_locks(conn, policy, sweeper, later) == 0  # nothing twice
+
+
+# --- supervisors and the audit trail (B7, B11) -----------------------------------------------
+
+
+def test_release_lock_needs_a_supervisor_for_anothers_lock(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    alice, bob = clinic.session("alice"), clinic.session("bob")
+    claimed(conn, policy, alice, key)
+    with pytest.raises(NotAllowed):
+        release_lock(conn, bob, key, NOW + 1)
+    assert len(locks(conn)) == 1
+    root = clinic.session("root", supervisor=True)
+    assert release_lock(conn, root, key, NOW + 2) == "alice"
+    assert locks(conn) == []
+    (release,) = audit_rows(conn, "release-by-supervisor")
+    assert (release["operator"], release["session_id"]) == ("root", root.id)
+    assert json.loads(str(release["detail"])) == {"holder": "alice", "holder_session": alice.id}
+    with pytest.raises(LookupError):
+        release_lock(conn, root, key, NOW + 3)
+
+
+def test_release_lock_of_ones_own_lock_is_allowed(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    alice = clinic.session("alice")
+    claimed(conn, policy, alice, key)
+    assert release_lock(conn, alice, key, NOW + 1) == "alice"
+    assert locks(conn) == []
+
+
+def test_every_lock_event_is_audited_with_who_and_when(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    rows = [new_item(clinic, f"Client {n}") for n in range(5)]
+    alice = clinic.session("alice")
+    bob = clinic.session("bob")
+    root = clinic.session("root", supervisor=True)
+    # claim + release (finish)
+    finish_call(conn, policy, alice, claimed(conn, policy, alice, rows[0], NOW), "confirmed",
+                "", NOW + 1)
+    # claim + abort
+    claimed(conn, policy, alice, rows[1], NOW + 2)
+    abort_call(conn, alice, rows[1], NOW + 3)
+    # claim + release by a supervisor
+    claimed(conn, policy, alice, rows[2], NOW + 4)
+    release_lock(conn, root, rows[2], NOW + 5)
+    # claim, then takeover of a stale lock whose owner is alive
+    claimed(conn, policy, alice, rows[3], NOW + 6)
+    # claim by a session that dies, then auto-removal
+    claimed(conn, policy, bob, rows[4], NOW + 7)
+    later = NOW + 6 + policy.stale_after
+    heartbeat(conn, alice, later)
+    carol = clinic.session("carol", later)
+    offer = inspect_row(conn, policy, carol, rows[3], later).lock
+    claimed(conn, policy, carol, rows[3], later, take_over=offer)
+    inspect_row(conn, policy, carol, rows[4], later + 1)
+
+    got = table(conn, "SELECT at, operator, session_id, event, kind, source_id FROM audit"
+                " WHERE event != 'stale-noted' ORDER BY id")
+    assert got == [
+        (NOW, "alice", alice.id, "claim", ITEM, rows[0].source_id),
+        (NOW + 1, "alice", alice.id, "release", ITEM, rows[0].source_id),
+        (NOW + 2, "alice", alice.id, "claim", ITEM, rows[1].source_id),
+        (NOW + 3, "alice", alice.id, "abort", ITEM, rows[1].source_id),
+        (NOW + 4, "alice", alice.id, "claim", ITEM, rows[2].source_id),
+        (NOW + 5, "root", root.id, "release-by-supervisor", ITEM, rows[2].source_id),
+        (NOW + 6, "alice", alice.id, "claim", ITEM, rows[3].source_id),
+        (NOW + 7, "bob", bob.id, "claim", ITEM, rows[4].source_id),
+        (later, "carol", carol.id, "takeover", ITEM, rows[3].source_id),
+        (later + 1, "carol", carol.id, "auto-removal", ITEM, rows[4].source_id),
+    ]
+    client_ids = {row[0]: row[1] for row in conn.execute(
+        "SELECT id, client_id FROM call_list_items")}
+    for source_id, client_id in conn.execute("SELECT source_id, client_id FROM audit"):
+        assert client_id == client_ids[source_id]
+
+
+# --- sessions (C13) --------------------------------------------------------------------------
+
+
+def test_session_records_who_and_beats(conn: sqlite3.Connection, clinic: Clinic) -> None:
+    alice = clinic.session("alice", NOW)
+    assert alice.operator == "alice" and not alice.supervisor
+    row = conn.execute("SELECT operator, pid, started_at, heartbeat_at, ended_at FROM sessions"
+                       " WHERE id = ?", (alice.id,)).fetchone()
+    assert tuple(row) == ("alice", os.getpid(), NOW, NOW, None)
+    heartbeat(conn, alice, NOW + 20)
+    end_session(conn, alice, NOW + 30)
+    end_session(conn, alice, NOW + 40)  # a second end keeps the first time
+    heartbeat(conn, alice, NOW + 50)
+    assert tuple(conn.execute("SELECT heartbeat_at, ended_at FROM sessions WHERE id = ?",
+                              (alice.id,)).fetchone()) == (NOW + 20, NOW + 30)
+
+
+def test_lock_offers_takeover_only_for_others_stale_live_locks() -> None:
+    base = Lock(operator="alice", session_id=1, since=NOW, epoch=1, alive=True, stale=True,
+                mine=False, mine_earlier=False)
+    assert base.offers_takeover
+    for change in ({"alive": False}, {"stale": False}, {"mine": True}, {"mine_earlier": True}):
+        assert not dataclasses.replace(base, **change).offers_takeover  # type: ignore[arg-type]
+
+
+# --- random sequences of everything operators do ---------------------------------------------
+
+
+OPERATORS = ("alice", "bob", "carol")
+OUTCOMES = ("confirmed", "no-answer", "busy", "left-message", "call-back", "wrong-number")
+
+
+class LockProtocol(RuleBasedStateMachine):
+    """Operators claim, finish, abort, crash and take over on three rows while time moves.
+
+    After every step the database must tell one consistent story, and every
+    finish must succeed exactly when the caller's lock (session and epoch) is
+    still in the locks table.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.folder = tempfile.TemporaryDirectory()
+        path = Path(self.folder.name) / "clinic.db"
+        self.conn = open_database(path, create=True)
+        self.policy = default_policy()
+        clinic = Clinic(self.conn, path)
+        client = clinic.add_client("Anna")
+        self.rows = [RowKey(APPOINTMENT, clinic.add_appointment(client, TOMORROW_10)),
+                     RowKey(TASK, clinic.add_task(client, "recall", NOW)),
+                     RowKey(ITEM, clinic.add_call_list("List", [client])[1][0])]
+        self.now = NOW
+        self.sessions = {name: clinic.session(name, NOW) for name in OPERATORS}
+        self.claims: dict[tuple[str, RowKey], Claim] = {}
+
+    def teardown(self) -> None:
+        self.conn.close()
+        self.folder.cleanup()
+
+    def current_lock(self, key: RowKey) -> tuple[object, ...] | None:
+        row = self.conn.execute("SELECT session_id, epoch FROM locks WHERE kind = ?"
+                                " AND source_id = ?", (key.kind, key.source_id)).fetchone()
+        return None if row is None else tuple(row)
+
+    @rule(seconds=st.sampled_from([1, 59, 61, 600, 899, 901, 1800, 3601, 7201]))
+    def time_passes(self, seconds: int) -> None:
+        self.now += seconds
+
+    @rule(who=st.sampled_from(OPERATORS))
+    def beat(self, who: str) -> None:
+        heartbeat(self.conn, self.sessions[who], self.now)
+
+    @rule(who=st.sampled_from(OPERATORS))
+    def app_restarts(self, who: str) -> None:
+        self.sessions[who] = start_session(self.conn, who, self.now)
+
+    @rule(who=st.sampled_from(OPERATORS), index=st.integers(0, 2), take=st.booleans())
+    def claim(self, who: str, index: int, take: bool) -> None:
+        key, session = self.rows[index], self.sessions[who]
+        offer = inspect_row(self.conn, self.policy, session, key, self.now).lock if take else None
+        result = claim_row(self.conn, self.policy, session, key, self.now, take_over=offer)
+        if isinstance(result, Claim):
+            assert self.current_lock(key) == (session.id, result.epoch)
+            self.claims[(who, key)] = result
+        elif result.reason == "locked":
+            assert result.lock is not None and result.lock.operator != who
+            assert self.current_lock(key) == (result.lock.session_id, result.lock.epoch)
+
+    @rule(who=st.sampled_from(OPERATORS), index=st.integers(0, 2),
+          outcome=st.sampled_from(OUTCOMES))
+    def finish(self, who: str, index: int, outcome: str) -> None:
+        key = self.rows[index]
+        claim = self.claims.get((who, key))
+        if claim is None:
+            return
+        mine = self.current_lock(key) == (claim.session_id, claim.epoch)
+        before = self.conn.execute("SELECT count(*) FROM attempts").fetchone()[0]
+        try:
+            finish_call(self.conn, self.policy, self.sessions[who], claim, outcome, "",
+                        self.now, callback_at=self.now + HOUR)
+        except LockLost:
+            assert not mine
+            assert self.conn.execute("SELECT count(*) FROM attempts").fetchone()[0] == before
+        else:
+            assert mine
+            assert self.current_lock(key) is None
+        del self.claims[(who, key)]
+
+    @rule(who=st.sampled_from(OPERATORS), index=st.integers(0, 2))
+    def abort(self, who: str, index: int) -> None:
+        key = self.rows[index]
+        holder = self.conn.execute("SELECT operator FROM locks WHERE kind = ? AND source_id = ?",
+                                   (key.kind, key.source_id)).fetchone()
+        try:
+            released = abort_call(self.conn, self.sessions[who], key, self.now)
+        except NotAllowed:
+            assert holder is not None and holder[0] != who
+            assert self.current_lock(key) is not None
+        else:
+            assert released == (holder is not None)
+            assert self.current_lock(key) is None
+
+    @rule(index=st.integers(0, 2))
+    def sweep(self, index: int) -> None:
+        remove_stale_locks(self.conn, self.policy, self.sessions[OPERATORS[index]], self.now)
+
+    @invariant()
+    def consistent(self) -> None:
+        conn = self.conn
+        assert table(conn, "SELECT l.kind FROM locks l JOIN call_rows r USING (kind, source_id)"
+                     " WHERE r.closed_at IS NOT NULL OR l.epoch != r.epoch") == []
+        claims = conn.execute("SELECT count(*) FROM audit WHERE event IN ('claim', 'takeover')"
+                              ).fetchone()[0]
+        assert claims == conn.execute("SELECT coalesce(sum(epoch), 0) FROM call_rows"
+                                      ).fetchone()[0]
+        assert conn.execute("SELECT count(*) FROM attempts").fetchone()[0] == conn.execute(
+            "SELECT count(*) FROM audit WHERE event = 'release'").fetchone()[0]
+        for kind, source_id, reason, failed in conn.execute(
+                "SELECT kind, source_id, closed_reason, failed_attempts FROM call_rows"
+                " WHERE closed_at IS NOT NULL").fetchall():
+            last = conn.execute("SELECT outcome FROM attempts WHERE kind = ? AND source_id = ?"
+                                " ORDER BY id DESC LIMIT 1", (kind, source_id)).fetchone()[0]
+            if reason == "unreachable":
+                assert failed == self.policy.max_attempts
+            else:
+                assert reason == last and self.policy.outcome(last).closes
+
+
+TestLockProtocol = LockProtocol.TestCase
+TestLockProtocol.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)

@@ -1,0 +1,244 @@
+"""policy.toml: the shipped file equals the built-in defaults; every mistake is named."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from datetime import datetime, time
+from pathlib import Path
+
+import pytest
+
+from storage.policy import DEFAULTS, PolicyError, default_policy, load_policy, parse_duration
+
+SHIPPED = Path(__file__).resolve().parent.parent / "policy.toml"
+
+
+def write_policy(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "clinic-policy.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def refused(tmp_path: Path, text: str, *keys: str) -> str:
+    """Load a policy that must fail; the message names the file and every key given."""
+    path = write_policy(tmp_path, text)
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    message = str(caught.value)
+    assert str(path) in message
+    for key in keys:
+        assert key in message
+    return message
+
+
+def test_shipped_policy_file_equals_the_built_in_defaults() -> None:
+    with open(SHIPPED, "rb") as handle:
+        assert tomllib.load(handle) == DEFAULTS
+
+
+def test_loading_the_shipped_file_gives_the_default_policy() -> None:
+    loaded = load_policy(SHIPPED)
+    assert loaded.source == str(SHIPPED)
+    assert dataclasses.replace(loaded, source="x") == dataclasses.replace(
+        default_policy(), source="x")
+    assert load_policy(None) == default_policy()
+
+
+def test_default_policy_values() -> None:
+    policy = default_policy()
+    assert policy.stale_after == 15 * 60
+    assert policy.alive_for == 60
+    assert policy.heartbeat_every == 20
+    assert policy.min_gap == 30 * 60
+    assert policy.max_attempts == 5
+    assert policy.hours.start == time(9) and policy.hours.end == time(20)
+    assert [o.code for o in policy.outcomes] == [
+        "confirmed", "no-answer", "busy", "left-message", "call-back", "cancels",
+        "wrong-number", "do-not-call"]
+    confirmed = policy.outcome("confirmed")
+    assert confirmed.closes and confirmed.completes and not confirmed.failed
+    assert policy.outcome("no-answer").retry_after == 3600
+    assert policy.outcome("no-answer").failed
+    assert policy.outcome("cancels").appointment_status == "cancelled"
+    assert policy.outcome("wrong-number").closes and not policy.outcome("wrong-number").completes
+    assert policy.outcome("do-not-call").do_not_call
+    assert policy.outcome("call-back").asks_callback and not policy.outcome("call-back").failed
+    with pytest.raises(KeyError):
+        policy.outcome("nonsense")
+
+
+def test_a_partial_policy_is_merged_over_the_defaults(tmp_path: Path) -> None:
+    path = write_policy(tmp_path, '[locks]\nstale_after = "5m"\n[calls]\nmax_attempts = 3\n')
+    policy = load_policy(path)
+    assert policy.stale_after == 300
+    assert policy.max_attempts == 3
+    assert policy.min_gap == default_policy().min_gap  # untouched keys keep their defaults
+    assert policy.outcomes == default_policy().outcomes
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("30s", 30), ("15m", 900), ("2h", 7200), ("1d", 86400), (" 5m ", 300)])
+def test_parse_duration(text: str, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+
+
+def test_misspelt_key_is_named(tmp_path: Path) -> None:
+    message = refused(tmp_path, '[locks]\nstale_afer = "15m"\n', "locks.stale_afer")
+    assert "stale_after" in message  # the known keys are listed
+
+
+def test_misspelt_top_level_key_is_named(tmp_path: Path) -> None:
+    refused(tmp_path, 'langauge = "ru"\n', "langauge")
+
+
+def test_misspelt_window_key_is_named(tmp_path: Path) -> None:
+    refused(tmp_path, "[confirmation]\nwindow = { from_day = 1, to_days = 1 }\n",
+            "confirmation.window.from_day")
+
+
+@pytest.mark.parametrize("value", ['"15 minutes"', '"0m"', "15", '"15"', '"-5m"', '"1w"', '""'])
+def test_bad_duration_is_refused(tmp_path: Path, value: str) -> None:
+    message = refused(tmp_path, f"[locks]\nstale_after = {value}\n", "locks.stale_after")
+    assert "duration" in message
+
+
+def test_bad_duration_in_an_outcome_is_refused(tmp_path: Path) -> None:
+    refused(tmp_path, '[[outcomes]]\ncode = "done"\nlabel = { en = "Done", ru = "Готово" }\n'
+            'closes = true\nretry_after = "soon"\n', "outcomes[1].retry_after")
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ('[calls]\nmax_attempts = "5"\n', "calls.max_attempts"),
+    ("[calls]\nmax_attempts = 0\n", "calls.max_attempts"),
+    ("[calls]\nmax_attempts = true\n", "calls.max_attempts"),
+    ('[telephony]\nenabled = "yes"\n', "telephony.enabled"),
+    ("[telephony]\nport = 70000\n", "telephony.port"),
+    ("locks = 5\n", "locks"),
+    ('[security]\nsupervisors = "root"\n', "security.supervisors"),
+    ('language = "de"\n', "language"),
+    ('timezone = "Mars/Olympus"\n', "timezone"),
+    ("[tasks]\ncallable = [1, 2]\n", "tasks.callable"),
+    ("[confirmation]\nwindow = { from_days = 2, to_days = 1 }\n", "confirmation.window.to_days"),
+    ('[confirmation]\nconfirmed_status = "maybe"\n', "confirmation.confirmed_status"),
+    ('[confirmation]\nopen_statuses = ["pending"]\n', "confirmation.open_statuses"),
+])
+def test_wrong_type_or_value_is_refused(tmp_path: Path, text: str, key: str) -> None:
+    refused(tmp_path, text, key)
+
+
+def test_unknown_outcome_field_is_refused(tmp_path: Path) -> None:
+    refused(tmp_path, '[[outcomes]]\ncode = "done"\nlabel = { en = "Done", ru = "Готово" }\n'
+            'closes = true\ncolour = "green"\n', "outcomes[1].colour")
+
+
+def test_outcome_label_needs_both_languages(tmp_path: Path) -> None:
+    refused(tmp_path, '[[outcomes]]\ncode = "done"\nlabel = { en = "Done" }\ncloses = true\n',
+            "outcomes[1].label.ru")
+
+
+@pytest.mark.parametrize("hours", [
+    "9-20", "09:00 - 20:00", "09:00-25:00", "24:00-24:00", "09:60-20:00", "09:00-24:30", "",
+    "nine to eight"])
+def test_malformed_hours_are_refused(tmp_path: Path, hours: str) -> None:
+    refused(tmp_path, f'[calls]\nhours = "{hours}"\n', "calls.hours")
+
+
+@pytest.mark.parametrize("hours", ["20:00-09:00", "10:00-10:00"])
+def test_hours_ending_before_they_start_are_refused(tmp_path: Path, hours: str) -> None:
+    message = refused(tmp_path, f'[calls]\nhours = "{hours}"\n', "calls.hours")
+    assert "end after they start" in message
+
+
+def test_hours_may_end_at_midnight(tmp_path: Path) -> None:
+    policy = load_policy(write_policy(tmp_path, '[calls]\nhours = "08:30-24:00"\n'))
+    assert policy.hours.start == time(8, 30)
+    assert policy.hours.end is None
+    assert str(policy.hours) == "08:30-24:00"
+
+
+def test_outcomes_list_replaces_the_defaults_whole(tmp_path: Path) -> None:
+    policy = load_policy(write_policy(tmp_path, """
+[[outcomes]]
+code = "reached"
+label = { en = "Reached", ru = "Дозвонились" }
+closes = true
+
+[[outcomes]]
+code = "silence"
+label = { en = "Silence", ru = "Тишина" }
+retry_after = "10m"
+"""))
+    assert [o.code for o in policy.outcomes] == ["reached", "silence"]
+    reached, silence = policy.outcomes
+    # Defaults of the fields: completes follows closes, failed = neither closes nor asks.
+    assert reached.completes and not reached.failed
+    assert silence.failed and not silence.closes and silence.retry_after == 600
+    assert reached.label("ru") == "Дозвонились" and reached.label("en") == "Reached"
+
+
+def test_outcomes_need_one_that_closes_and_completes(tmp_path: Path) -> None:
+    refused(tmp_path, '[[outcomes]]\ncode = "silence"\nlabel = { en = "S", ru = "Т" }\n',
+            "outcomes")
+
+
+def test_outcome_codes_must_differ(tmp_path: Path) -> None:
+    one = '[[outcomes]]\ncode = "ok"\nlabel = { en = "OK", ru = "Да" }\ncloses = true\n'
+    refused(tmp_path, one + one, "outcomes", "different codes")
+
+
+def test_extensions_table_replaces_the_default_one(tmp_path: Path) -> None:
+    policy = load_policy(write_policy(tmp_path, '[telephony.extensions]\nbob = "PJSIP/202"\n'))
+    assert dict(policy.telephony.extensions) == {"bob": "PJSIP/202"}
+    assert policy.telephony.host == "127.0.0.1"  # the rest of [telephony] is merged
+
+
+def test_invalid_toml_is_refused(tmp_path: Path) -> None:
+    message = refused(tmp_path, "[locks\nstale_after = 15m\n")
+    assert "TOML" in message
+
+
+def test_missing_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere.toml"
+    with pytest.raises(PolicyError, match="does not exist") as caught:
+        load_policy(path)
+    assert str(path) in str(caught.value)
+
+
+def test_appointment_status_must_be_a_confirmation_status(tmp_path: Path) -> None:
+    message = refused(tmp_path, '[[outcomes]]\ncode = "ok"\nlabel = { en = "OK", ru = "Да" }\n'
+                      'closes = true\nappointment_status = "maybe"\n',
+                      "outcomes[1].appointment_status")
+    assert "statuses" in message
+
+
+def test_appointment_status_may_be_a_status_the_policy_adds(tmp_path: Path) -> None:
+    policy = load_policy(write_policy(tmp_path, """
+[confirmation]
+statuses = ["unconfirmed", "confirmed", "cancelled", "moved"]
+open_statuses = ["unconfirmed"]
+
+[[outcomes]]
+code = "ok"
+label = { en = "OK", ru = "Да" }
+closes = true
+
+[[outcomes]]
+code = "moved"
+label = { en = "Moved", ru = "Перенесено" }
+closes = true
+appointment_status = "moved"
+"""))
+    assert policy.outcome("moved").appointment_status == "moved"
+
+
+def test_calling_hours_contain(tmp_path: Path) -> None:
+    zone = default_policy().timezone
+    hours = default_policy().hours
+    assert hours.contains(datetime(2025, 3, 12, 9, 0, tzinfo=zone))
+    assert hours.contains(datetime(2025, 3, 12, 19, 59, tzinfo=zone))
+    assert not hours.contains(datetime(2025, 3, 12, 20, 0, tzinfo=zone))
+    assert not hours.contains(datetime(2025, 3, 12, 8, 59, tzinfo=zone))
+    late = load_policy(write_policy(tmp_path, '[calls]\nhours = "18:00-24:00"\n')).hours
+    assert late.contains(datetime(2025, 3, 12, 23, 59, 59, tzinfo=zone))
+    assert not late.contains(datetime(2025, 3, 12, 0, 0, tzinfo=zone))

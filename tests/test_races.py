@@ -1,0 +1,147 @@
+"""Many operator processes on one database file: no row is ever claimed twice.
+
+Each worker is a separate process (multiprocessing, spawn) with its own
+connection and session; see tests/race_worker.py.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import sqlite3
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from storage.database import open_database
+from storage.locks import Claim, claim_row
+from storage.policy import default_policy
+from storage.rows import ITEM, RowKey
+from tests import race_worker
+from tests.conftest import NOW, Clinic
+
+SPAWN = multiprocessing.get_context("spawn")
+JOIN_TIMEOUT = 120
+
+
+def make_rows(db_path: Path, count: int) -> list[int]:
+    conn = open_database(db_path)
+    try:
+        _, items = Clinic(conn, db_path).add_clients_on_list(count)
+    finally:
+        conn.close()
+    return items
+
+
+def run_workers(targets: list[tuple[object, ...]], function: Callable[..., None]) -> None:
+    processes = [SPAWN.Process(target=function, args=args) for args in targets]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(JOIN_TIMEOUT)
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+            process.join()
+    assert [p.exitcode for p in processes] == [0] * len(processes)
+
+
+def check_database(db_path: Path, rows: list[int], wins: list[int]) -> None:
+    conn = open_database(db_path)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT count(*) FROM locks").fetchone()[0] == 0
+        attempts = conn.execute("SELECT source_id, operator, comment FROM attempts"
+                                " WHERE kind = ?", (ITEM,)).fetchall()
+        assert len(attempts) == len(rows) == len(wins)
+        assert sorted(a[0] for a in attempts) == sorted(rows)
+        assert all(a[1] == a[2] for a in attempts)  # each saved by the one who claimed it
+        processed = conn.execute("SELECT count(*) FROM call_list_items"
+                                 " WHERE processed_at IS NOT NULL").fetchone()[0]
+        assert processed == len(rows)
+        closed = conn.execute("SELECT count(*) FROM call_rows WHERE closed_reason = 'confirmed'"
+                              " AND epoch = 1").fetchone()[0]
+        assert closed == len(rows)  # every row was claimed exactly once
+        claims = conn.execute("SELECT count(*) FROM audit WHERE event = 'claim'").fetchone()[0]
+        assert claims == len(rows)
+    finally:
+        conn.close()
+
+
+def race(db_path: Path, tmp_path: Path, workers: int, count: int) -> None:
+    rows = make_rows(db_path, count)
+    outs = [tmp_path / f"worker-{n}.json" for n in range(workers)]
+    start = SPAWN.Barrier(workers)
+    run_workers([(str(db_path), f"operator{n}", rows, n, NOW, start, str(out))
+                 for n, out in enumerate(outs)], race_worker.claim_and_finish)
+    results = [json.loads(out.read_text(encoding="utf-8")) for out in outs]
+    wins = [row for result in results for row in result["wins"]]
+    assert len(wins) == len(set(wins)), "a row was claimed twice"
+    assert sorted(wins) == sorted(rows)
+    if workers > 1:  # the race was real: the rows were shared out
+        assert sum(1 for result in results if result["wins"]) > 1
+    refusals: Counter[str] = Counter()
+    for result in results:
+        refusals.update(result["refusals"])
+        assert len(result["wins"]) + sum(result["refusals"].values()) == count
+    assert set(refusals) <= {"locked", "closed"}
+    assert sum(refusals.values()) == (workers - 1) * count
+    check_database(db_path, rows, wins)
+
+
+def test_eight_processes_confirm_400_rows_without_double_claims(
+    db_path: Path, tmp_path: Path
+) -> None:
+    race(db_path, tmp_path, workers=8, count=400)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 4, 8, 16])
+def test_n_processes_race_on_one_list(db_path: Path, tmp_path: Path, workers: int) -> None:
+    race(db_path, tmp_path, workers=workers, count=60)
+
+
+def test_processes_released_together_have_exactly_one_winner(
+    db_path: Path, tmp_path: Path
+) -> None:
+    workers, rounds = 8, 30
+    rows = make_rows(db_path, rounds)
+    barrier = SPAWN.Barrier(workers)
+    outs = [tmp_path / f"worker-{n}.json" for n in range(workers)]
+    run_workers([(str(db_path), f"operator{n}", rows, barrier, NOW, str(out))
+                 for n, out in enumerate(outs)], race_worker.claim_together)
+    by_row: dict[int, list[tuple[str, str | None]]] = {row: [] for row in rows}
+    for out in outs:
+        for source_id, result, holder in json.loads(out.read_text(encoding="utf-8")):
+            by_row[source_id].append((result, holder))
+    conn = open_database(db_path)
+    try:
+        holders = dict(conn.execute("SELECT source_id, operator FROM locks").fetchall())
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        epochs = {row[0] for row in conn.execute("SELECT epoch FROM call_rows")}
+    finally:
+        conn.close()
+    assert epochs == {1}
+    for row, results in by_row.items():
+        assert len(results) == workers
+        winners = [holder for result, holder in results if result == "won"]
+        assert len(winners) == 1, f"row {row}: {results}"
+        # Everyone else was told who holds it.
+        assert sorted(results) == sorted([("won", winners[0])]
+                                         + [("locked", winners[0])] * (workers - 1))
+        assert holders[row] == winners[0]
+    # Not always the same process: the race is real.
+    assert len(set(holders.values())) > 1
+
+
+def test_same_operator_in_two_apps_takes_over_her_own_lock(
+    conn: sqlite3.Connection, clinic: Clinic
+) -> None:
+    """Why every race worker has its own operator name (C9: one's own lock passes on)."""
+    policy = default_policy()
+    _, (item,) = clinic.add_clients_on_list(1)
+    first, second = clinic.session("alice"), clinic.session("alice")
+    a = claim_row(conn, policy, first, RowKey(ITEM, item), NOW)
+    b = claim_row(conn, policy, second, RowKey(ITEM, item), NOW)
+    assert isinstance(a, Claim) and isinstance(b, Claim) and b.epoch == a.epoch + 1
