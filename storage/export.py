@@ -1,0 +1,213 @@
+"""CSV export of clinic data (``ringround export KIND``).
+
+Format, the same for every kind (``import`` reads exactly this back):
+
+- UTF-8 text, one header row, fields separated by commas and quoted only
+  when needed (RFC 4180); lines end with ``\\n``. ``bom=True`` puts a UTF-8
+  byte-order mark first so that Excel shows Cyrillic correctly; scripts and
+  LibreOffice do not need it.
+- Times are ISO 8601 in the clinic's time zone with its offset, to the second:
+  ``2026-11-27T10:30:00+03:00``. A missing time or value is an empty field.
+- Yes/no fields (``do_not_call``, ``alive``) are ``1`` or ``0``.
+- A call row is written ``kind:id``: ``appointment:12``, ``item:7``, ``task:3``.
+- ``phones`` holds the client's numbers as written, separated by ``;``, the
+  main number first.
+
+Columns by kind (the first ones are the SPEC's contract; more may be added
+at the end, never removed or reordered):
+
+- clients: id, name, phones, do_not_call, external_id, birth_date (YYYY-MM-DD),
+  email, notes
+- appointments: id, client_id, client, starts_at, doctor, service, status,
+  external_id
+- tasks: id, client_id, client, kind, title, due_at, done_at, external_id
+- calls (attempts): row, client, operator, started_at, ended_at, mode, outcome,
+  comment, number, callback_at, client_id, session
+- locks: row, client, operator, session, since, alive
+- audit: at, operator, session, event, row, client_id, detail (JSON text)
+
+Rows are read in batches by id, each batch in its own short read, so a slow
+reader of the output (a pager, a network pipe) never holds the database open
+against checkpoints. The export holds the rows that existed when it began
+(as they are when their batch is read); it is not one snapshot of the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import Any, TextIO
+
+from storage.policy import Policy
+from storage.sessions import ALIVE_SQL, alive_since
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "clients": ("id", "name", "phones", "do_not_call", "external_id", "birth_date", "email",
+                "notes"),
+    "appointments": ("id", "client_id", "client", "starts_at", "doctor", "service", "status",
+                     "external_id"),
+    "tasks": ("id", "client_id", "client", "kind", "title", "due_at", "done_at", "external_id"),
+    "calls": ("row", "client", "operator", "started_at", "ended_at", "mode", "outcome",
+              "comment", "number", "callback_at", "client_id", "session"),
+    "locks": ("row", "client", "operator", "session", "since", "alive"),
+    "audit": ("at", "operator", "session", "event", "row", "client_id", "detail"),
+}
+KINDS = tuple(COLUMNS)
+BATCH = 2000
+
+Row = Sequence[Any]
+
+
+def iso_time(seconds: int | None, policy: Policy) -> str:
+    """``2026-11-27T10:30:00+03:00`` in the clinic's zone; empty for None."""
+    if seconds is None:
+        return ""
+    return datetime.fromtimestamp(seconds, policy.timezone).isoformat()
+
+
+def _row_key(kind: str | None, source_id: int | None) -> str:
+    return "" if kind is None or source_id is None else f"{kind}:{source_id}"
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _pages(conn: sqlite3.Connection, table: str, sql: str) -> Iterator[list[Row]]:
+    """Batches of a query that ends in ``WHERE <id> > ? AND <id> <= ? ORDER BY <id> LIMIT ?``.
+
+    The first selected column is the id. Rows added after the export began
+    are left out, so it ends even while operators keep saving. Every batch is
+    fetched whole: no cursor stays open while the caller writes it out.
+    """
+    last = conn.execute(f"SELECT max(id) FROM {table}").fetchone()[0]
+    if last is None:
+        return
+    after = -(2**63)
+    while after < last:
+        rows = conn.execute(sql, (after, last, BATCH)).fetchall()
+        if not rows:
+            return
+        yield rows
+        after = rows[-1][0]
+
+
+def _clients(conn: sqlite3.Connection, policy: Policy, now: int) -> Iterator[list[str]]:
+    sql = ("SELECT id, name, do_not_call, external_id, birth_date, email, notes FROM clients"
+           " WHERE id > ? AND id <= ? ORDER BY id LIMIT ?")
+    for rows in _pages(conn, "clients", sql):
+        phones: dict[int, list[str]] = {}
+        for client_id, number in conn.execute(
+            "SELECT client_id, number FROM phones WHERE client_id BETWEEN ? AND ?"
+            " ORDER BY client_id, position", (rows[0][0], rows[-1][0]),
+        ).fetchall():
+            phones.setdefault(client_id, []).append(number)
+        for client_id, name, dnc, external_id, born, email, notes in rows:
+            yield [str(client_id), name, ";".join(phones.get(client_id, ())), "1" if dnc else "0",
+                   _text(external_id), _text(born), email, notes]
+
+
+def _appointments(conn: sqlite3.Connection, policy: Policy, now: int) -> Iterator[list[str]]:
+    sql = ("SELECT a.id, a.client_id, c.name, a.starts_at, a.doctor, a.service, a.status,"
+           " a.external_id FROM appointments a LEFT JOIN clients c ON c.id = a.client_id"
+           " WHERE a.id > ? AND a.id <= ? ORDER BY a.id LIMIT ?")
+    for rows in _pages(conn, "appointments", sql):
+        for id_, client_id, client, starts_at, doctor, service, status, external_id in rows:
+            yield [str(id_), str(client_id), _text(client), iso_time(starts_at, policy), doctor,
+                   service, status, _text(external_id)]
+
+
+def _tasks(conn: sqlite3.Connection, policy: Policy, now: int) -> Iterator[list[str]]:
+    sql = ("SELECT t.id, t.client_id, c.name, t.kind, t.title, t.due_at, t.done_at,"
+           " t.external_id FROM tasks t LEFT JOIN clients c ON c.id = t.client_id"
+           " WHERE t.id > ? AND t.id <= ? ORDER BY t.id LIMIT ?")
+    for rows in _pages(conn, "tasks", sql):
+        for id_, client_id, client, kind, title, due_at, done_at, external_id in rows:
+            yield [str(id_), str(client_id), _text(client), kind, title,
+                   iso_time(due_at, policy), iso_time(done_at, policy), _text(external_id)]
+
+
+def _calls(conn: sqlite3.Connection, policy: Policy, now: int) -> Iterator[list[str]]:
+    sql = ("SELECT a.id, a.kind, a.source_id, c.name, a.operator, a.started_at, a.ended_at,"
+           " a.mode, a.outcome, a.comment, a.number, a.callback_at, a.client_id, a.session_id"
+           " FROM attempts a LEFT JOIN clients c ON c.id = a.client_id"
+           " WHERE a.id > ? AND a.id <= ? ORDER BY a.id LIMIT ?")
+    for rows in _pages(conn, "attempts", sql):
+        for (_id, kind, source_id, client, operator, started_at, ended_at, mode, outcome,
+             comment, number, callback_at, client_id, session_id) in rows:
+            yield [_row_key(kind, source_id), _text(client), operator,
+                   iso_time(started_at, policy), iso_time(ended_at, policy), mode, outcome,
+                   comment, number, iso_time(callback_at, policy), str(client_id),
+                   str(session_id)]
+
+
+def _locks(conn: sqlite3.Connection, policy: Policy, now: int) -> Iterator[list[str]]:
+    # A handful of rows at most (one per operator calling): read at once.
+    rows = conn.execute(
+        f"SELECT l.kind, l.source_id, c.name, l.operator, l.session_id, l.since,"
+        f" coalesce({ALIVE_SQL}, 0) FROM locks l LEFT JOIN clients c ON c.id = l.client_id"
+        " LEFT JOIN sessions s ON s.id = l.session_id ORDER BY l.since, l.kind, l.source_id",
+        (alive_since(policy, now),),
+    ).fetchall()
+    for kind, source_id, client, operator, session_id, since, alive in rows:
+        yield [_row_key(kind, source_id), _text(client), operator, str(session_id),
+               iso_time(since, policy), "1" if alive else "0"]
+
+
+def _audit(conn: sqlite3.Connection, policy: Policy, now: int) -> Iterator[list[str]]:
+    sql = ("SELECT id, at, operator, session_id, event, kind, source_id, client_id, detail"
+           " FROM audit WHERE id > ? AND id <= ? ORDER BY id LIMIT ?")
+    for rows in _pages(conn, "audit", sql):
+        for _id, at, operator, session_id, event, kind, source_id, client_id, detail in rows:
+            yield [iso_time(at, policy), operator, _text(session_id), event,
+                   _row_key(kind, source_id), _text(client_id), detail]
+
+
+_READERS: dict[str, Callable[[sqlite3.Connection, Policy, int], Iterator[list[str]]]] = {
+    "clients": _clients,
+    "appointments": _appointments,
+    "tasks": _tasks,
+    "calls": _calls,
+    "locks": _locks,
+    "audit": _audit,
+}
+
+
+def export_rows(
+    conn: sqlite3.Connection, policy: Policy, kind: str, *, now: int
+) -> Iterator[list[str]]:
+    """The data rows of one kind as text fields in COLUMNS order (no header)."""
+    if kind not in _READERS:
+        raise ValueError(f"cannot export {kind!r}; choose one of {', '.join(KINDS)}")
+    return _READERS[kind](conn, policy, now)
+
+
+def export_csv(
+    conn: sqlite3.Connection,
+    policy: Policy,
+    kind: str,
+    out: TextIO,
+    *,
+    now: int,
+    bom: bool = False,
+) -> int:
+    """Write one kind as CSV with a header row to ``out``; returns the number of data rows.
+
+    ``now`` decides whether a lock's session is still alive.
+    """
+    rows = export_rows(conn, policy, kind, now=now)
+    first = next(rows, None)  # the first read fixes which rows belong to the export
+    writer = csv.writer(out, lineterminator="\n")
+    if bom:
+        out.write("\ufeff")
+    writer.writerow(COLUMNS[kind])
+    if first is None:
+        return 0
+    writer.writerow(first)
+    count = 1
+    for row in rows:
+        writer.writerow(row)
+        count += 1
+    return count

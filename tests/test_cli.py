@@ -1,0 +1,457 @@
+"""The ``ringround`` command line: a contract for scripts (SPEC "Command line").
+
+Most tests call ``tui.cli.main`` in-process; those about the installed console
+command, tracebacks, pipes and the environment run it as a real process.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storage.database import open_database
+from storage.demo import make_demo
+from storage.locks import Claim, claim_row
+from storage.policy import Policy, default_policy, load_policy
+from storage.roles import OperatorNotAllowed, is_supervisor, login_name, operator_name, user_groups
+from storage.rows import RowKey
+from storage.sessions import start_session
+from storage.worklists import confirmation_days, work_lists
+from tests.conftest import NOW, Clinic, clinic_time
+from tui import cli
+
+ME = login_name()
+SPEC_APPOINTMENT_COLUMNS = ["id", "client_id", "client", "starts_at", "doctor", "service",
+                            "status"]
+
+
+def ringround_command() -> str:
+    found = shutil.which("ringround") or str(Path(sys.executable).parent / "ringround")
+    if not os.path.exists(found):
+        pytest.skip("the ringround console command is not installed (pip install -e .)")
+    return found
+
+
+def run(*args: str, env: dict[str, str] | None = None,
+        cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items()
+                   if k not in ("RINGROUND_DB", "RINGROUND_POLICY", "RINGROUND_DEBUG")}
+    environment.update(env or {})
+    return subprocess.run([ringround_command(), *args], capture_output=True, text=True,
+                          env=environment, cwd=cwd, timeout=120, check=False)
+
+
+def call(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_sentence(err: str) -> str:
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    assert lines[0].startswith("ringround: ") and lines[0].endswith("."), err
+    return lines[0]
+
+
+def policy_file(tmp_path: Path, text: str, name: str = "policy.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def dump(path: Path) -> list[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("RINGROUND_DB", "RINGROUND_POLICY", "RINGROUND_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def demo_db(tmp_path: Path) -> Path:
+    path = tmp_path / "demo.db"
+    conn = open_database(path, create=True)
+    make_demo(conn, default_policy(), clients=60, now=int(time.time()))
+    conn.close()
+    return path
+
+
+class AppCalls:
+    """Stands in for tui.app.run_app and records how it was called."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Policy, str, bool]] = []
+
+    def __call__(self, db_path: str, policy: Policy, operator: str, supervisor: bool) -> int:
+        self.calls.append((db_path, policy, operator, supervisor))
+        return 0
+
+
+@pytest.fixture
+def app(monkeypatch: pytest.MonkeyPatch) -> AppCalls:
+    fake = AppCalls()
+    try:
+        import tui.app
+    except ImportError:
+        pytest.skip("tui.app is not written yet")
+    monkeypatch.setattr(tui.app, "run_app", fake)
+    return fake
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+def test_demo_then_check_as_a_real_command(tmp_path: Path) -> None:
+    made = run("demo", "--no-run", "--db", "x.db", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.startswith("Wrote a demo clinic to x.db: 300 clients, ")
+    assert "Open it with: ringround --db x.db" in made.stdout
+    checked = run("check", "--db", "x.db", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "PROBLEM" not in checked.stdout
+    assert checked.stderr == ""
+
+
+def test_demo_default_file_and_reuse(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = call(capsys, "demo", "--no-run")
+    assert code == 0 and "ringround-demo.db" in out
+    before = dump(tmp_path / "ringround-demo.db")
+    code, out, err = call(capsys, "demo", "--no-run")
+    assert (code, err) == (0, "")
+    assert out.startswith("Reusing the demo clinic in ringround-demo.db (300 clients, made today")
+    assert dump(tmp_path / "ringround-demo.db") == before
+
+
+def test_demo_starts_the_app_on_it(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                   app: AppCalls) -> None:
+    path = tmp_path / "d.db"
+    code, _, _ = call(capsys, "demo", "--db", str(path), "--clients", "20")
+    assert code == 0
+    [(db, policy, operator, supervisor)] = app.calls
+    assert (db, policy.source, operator) == (str(path), "built-in defaults", ME)
+    assert supervisor == (ME == "root")  # the default supervisors are ["root"]
+    code, out, _ = call(capsys, "demo", "--db", str(path))  # the second run starts it too
+    assert code == 0 and out.startswith("Reusing") and len(app.calls) == 2
+
+
+def test_demo_other_size_needs_fresh(demo_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = call(capsys, "demo", "--no-run", "--db", str(demo_db), "--clients", "80")
+    assert code == 2 and out == ""
+    assert "already holds a demo clinic with 60 clients" in one_sentence(err)
+    assert "--fresh" in err
+    code, out, _ = call(capsys, "demo", "--no-run", "--db", str(demo_db), "--clients", "80",
+                        "--fresh")
+    assert code == 0 and out.startswith(f"Replaced the demo clinic in {demo_db}: 80 clients")
+
+
+def test_a_demo_from_an_earlier_day_is_rebuilt(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "old.db"
+    conn = open_database(path, create=True)
+    make_demo(conn, default_policy(), clients=40, seed=5, now=NOW)  # March 2025
+    conn.close()
+    code, out, _ = call(capsys, "demo", "--no-run", "--db", str(path))
+    assert code == 0 and "was from Wed 12 Mar; rebuilt it for today: 40 clients" in out
+    conn = open_database(path)
+    me = start_session(conn, "tester", int(time.time()))
+    assert work_lists(conn, default_policy(), me, int(time.time()))[0].pending > 0
+    conn.close()
+
+
+def test_demo_never_touches_a_clinic_database(clinic: Clinic,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    clinic.add_client("Real Patient")
+    before = dump(clinic.path)
+    for extra in ((), ("--fresh",)):
+        code, _, err = call(capsys, "demo", "--no-run", "--db", str(clinic.path), *extra)
+        assert code == 2
+        assert "already holds clinic data" in one_sentence(err)
+    assert dump(clinic.path) == before
+
+
+def test_demo_with_100000_clients_takes_seconds(tmp_path: Path) -> None:
+    started = time.perf_counter()
+    made = run("demo", "--clients", "100000", "--no-run", "--db", "big.db", cwd=tmp_path)
+    elapsed = time.perf_counter() - started
+    assert made.returncode == 0, made.stderr
+    assert "100,000 clients" in made.stdout
+    assert elapsed < 20, f"100,000 clients took {elapsed:.1f} s"
+    exported = run("export", "clients", "--db", "big.db", cwd=tmp_path)
+    assert exported.returncode == 0
+    assert exported.stdout.count("\n") >= 100_001
+
+
+# -- the app ----------------------------------------------------------------------------------
+
+def test_the_app_gets_database_policy_and_operator(tmp_path: Path, demo_db: Path,
+                                                   capsys: pytest.CaptureFixture[str],
+                                                   app: AppCalls) -> None:
+    policy = policy_file(tmp_path, f'[database]\npath = "{demo_db}"\n'
+                                   f'[security]\nsupervisors = ["{ME}"]\n')
+    assert call(capsys, "--policy", str(policy))[0] == 0
+    assert call(capsys, "--db", str(demo_db))[0] == 0
+    (db1, policy1, op1, sup1), (db2, policy2, op2, sup2) = app.calls
+    assert (db1, policy1.source, op1, sup1) == (str(demo_db), str(policy), ME, True)
+    assert (db2, policy2.source, op2, sup2) == (str(demo_db), "built-in defaults", ME,
+                                                ME == "root")
+
+
+def test_the_app_is_not_started_without_a_database(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str],
+                                                   app: AppCalls) -> None:
+    code, _, err = call(capsys, "--db", str(tmp_path / "none.db"))
+    assert code == 2 and "There is no database at" in one_sentence(err)
+    assert app.calls == []
+
+
+def test_operator_override_only_where_allowed(tmp_path: Path, demo_db: Path,
+                                              capsys: pytest.CaptureFixture[str],
+                                              app: AppCalls) -> None:
+    code, _, err = call(capsys, "--db", str(demo_db), "--operator", "bob")
+    assert code == 2
+    assert "allow_operator_override" in one_sentence(err)
+    assert app.calls == []
+    allowed = policy_file(tmp_path, "[security]\nallow_operator_override = true\n"
+                                    'supervisors = ["bob"]\n')
+    assert call(capsys, "--db", str(demo_db), "--policy", str(allowed), "--operator", "bob")[0] == 0
+    assert [(c[2], c[3]) for c in app.calls] == [("bob", True)]
+    # Naming oneself is always allowed.
+    assert call(capsys, "--db", str(demo_db), "--operator", ME)[0] == 0
+
+
+# -- export -----------------------------------------------------------------------------------
+
+def test_export_appointments_to_confirm(tmp_path: Path) -> None:
+    assert run("demo", "--no-run", "--db", "x.db", cwd=tmp_path).returncode == 0
+    result = run("export", "appointments", "--db", "x.db", cwd=tmp_path)
+    assert result.returncode == 0 and result.stderr == ""
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert rows[0][:7] == SPEC_APPOINTMENT_COLUMNS
+    policy = default_policy()
+    days = confirmation_days(policy, int(time.time()))
+    to_confirm = [row for row in rows[1:]
+                  if datetime.fromisoformat(row[3]).date() in days and row[6] == "unconfirmed"]
+    assert len(to_confirm) >= 10
+    for row in to_confirm:
+        assert row[3].endswith("+03:00")  # the clinic's offset (Europe/Moscow)
+        assert row[2] and row[4] and row[5]
+
+
+@pytest.mark.parametrize("kind", ["clients", "appointments", "tasks", "calls", "locks", "audit"])
+def test_export_every_kind(demo_db: Path, capsys: pytest.CaptureFixture[str], kind: str) -> None:
+    code, out, err = call(capsys, "export", kind, "--db", str(demo_db))
+    assert (code, err) == (0, "")
+    assert len(list(csv.reader(io.StringIO(out)))) >= 2
+
+
+def test_export_to_a_closed_pipe_is_quiet(demo_db: Path) -> None:
+    process = subprocess.Popen([ringround_command(), "export", "audit", "--db", str(demo_db)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.readline()
+    process.stdout.close()
+    assert process.wait(timeout=60) in (0, 1)  # 1: the reader went away before the end
+    big = subprocess.run(f"{ringround_command()} export clients --db {demo_db} | head -1",
+                         shell=True, capture_output=True, text=True, check=False)
+    assert big.stdout.startswith("id,name,phones,do_not_call")
+    assert big.stderr == ""
+    assert process.stderr.read() == b""
+    process.stderr.close()
+
+
+# -- bad input --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [[], ["check"], ["export", "clients"], ["locks"],
+                                  ["demo", "--no-run"], ["locks", "--release", "task:1"]])
+def test_a_file_that_is_not_a_database(tmp_path: Path, args: list[str]) -> None:
+    path = tmp_path / "notes.db"
+    content = "Журнал звонков\n".encode() * 300
+    path.write_bytes(content)
+    result = run(*args, "--db", str(path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    if args == ["check"]:
+        assert "not a ringround database" in result.stdout
+    else:
+        assert "not a ringround database" in one_sentence(result.stderr)
+    assert "Traceback" not in result.stdout + result.stderr
+    assert path.read_bytes() == content
+    assert sorted(os.listdir(tmp_path)) == ["notes.db"]
+
+
+@pytest.mark.parametrize("args", [[], ["check"], ["export", "calls"], ["locks"],
+                                  ["demo", "--no-run"]])
+def test_a_bad_policy(tmp_path: Path, args: list[str]) -> None:
+    bad = policy_file(tmp_path, '[locks]\nstale_after = "soon"\n')
+    result = run(*args, "--policy", str(bad), "--db", str(tmp_path / "x.db"))
+    assert result.returncode == 2
+    sentence = one_sentence(result.stderr)
+    assert str(bad) in sentence and "locks.stale_after" in sentence
+    assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.parametrize("args", [["export", "patients"], ["export"], ["--frob"], ["frob"],
+                                  ["demo", "--clients", "x"], ["demo", "--clients", "3"],
+                                  ["locks", "--release"]])
+def test_usage_errors_are_one_sentence(capsys: pytest.CaptureFixture[str],
+                                       args: list[str]) -> None:
+    code, out, err = call(capsys, *args)
+    assert code == 2 and out == ""
+    assert one_sentence(err).endswith("--help').")
+
+
+def test_environment_variables(tmp_path: Path, demo_db: Path) -> None:
+    result = run("export", "clients", env={"RINGROUND_DB": str(demo_db)})
+    assert result.returncode == 0 and result.stdout.startswith("id,name,phones")
+    bad = policy_file(tmp_path, "[calls]\nmax_attempts = 0\n")
+    result = run("export", "clients", env={"RINGROUND_DB": str(demo_db),
+                                           "RINGROUND_POLICY": str(bad)})
+    assert result.returncode == 2 and "calls.max_attempts" in one_sentence(result.stderr)
+    # An option given after the command wins over the environment.
+    result = run("export", "clients", "--db", str(demo_db),
+                 env={"RINGROUND_DB": str(tmp_path / "none.db")})
+    assert result.returncode == 0
+    result = run("check", env={"RINGROUND_DB": str(tmp_path / "none.db")})
+    assert result.returncode == 2 and "none.db" in result.stdout
+
+
+# -- locks ------------------------------------------------------------------------------------
+
+def _lock(clinic: Clinic, operator: str = "alice") -> RowKey:
+    client = clinic.add_client("Иванова Анна")
+    appointment = clinic.add_appointment(client, clinic_time(2025, 3, 13, 10))
+    key = RowKey("appointment", appointment)
+    now = int(time.time())
+    session = start_session(clinic.conn, operator, now)
+    claimed = claim_row(clinic.conn, default_policy(), session, key, now)
+    assert isinstance(claimed, Claim), claimed
+    return key
+
+
+def test_locks_lists_them(clinic: Clinic, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = call(capsys, "locks", "--db", str(clinic.path))
+    assert (code, out) == (0, "No rows are locked.\n")
+    key = _lock(clinic)
+    code, out, _ = call(capsys, "locks", "--json", "--db", str(clinic.path))
+    assert code == 0
+    [entry] = json.loads(out)
+    assert entry["row"] == str(key) and entry["client"] == "Иванова Анна"
+    assert entry["operator"] == "alice" and entry["alive"] is True
+    assert isinstance(entry["session"], int)
+    assert datetime.fromisoformat(entry["since"]).utcoffset() is not None
+    code, out, _ = call(capsys, "locks", "--db", str(clinic.path))
+    header, line = out.splitlines()
+    assert header.split() == ["ROW", "CLIENT", "OPERATOR", "SESSION", "SINCE", "ALIVE"]
+    assert line.startswith(str(key)) and "alice" in line and line.endswith("yes")
+
+
+def _count(path: Path, sql: str) -> Any:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_release_refused_for_an_operator(tmp_path: Path, clinic: Clinic,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    key = _lock(clinic)
+    policy = policy_file(tmp_path, '[security]\nsupervisors = ["head-nurse"]\n')
+    sessions = _count(clinic.path, "SELECT count(*) FROM sessions")
+    code, _, err = call(capsys, "locks", "--release", str(key), "--db", str(clinic.path),
+                        "--policy", str(policy))
+    assert code == 1
+    assert "Only a supervisor may release alice's lock" in one_sentence(err)
+    assert _count(clinic.path, "SELECT count(*) FROM locks") == 1
+    assert _count(clinic.path, "SELECT count(*) FROM sessions") == sessions
+
+
+def test_release_by_a_supervisor(tmp_path: Path, clinic: Clinic,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    key = _lock(clinic)
+    policy = policy_file(tmp_path, f'[security]\nsupervisors = ["{ME}"]\n')
+    code, out, err = call(capsys, "locks", "--release", str(key), "--db", str(clinic.path),
+                          "--policy", str(policy))
+    assert (code, err) == (0, "")
+    assert out == f"Released alice's lock on {key}.\n"
+    assert _count(clinic.path, "SELECT count(*) FROM locks") == 0
+    conn = sqlite3.connect(clinic.path)
+    operator, event, session_ended = conn.execute(
+        "SELECT a.operator, a.event, s.ended_at FROM audit a JOIN sessions s"
+        " ON s.id = a.session_id ORDER BY a.id DESC LIMIT 1").fetchone()
+    conn.close()
+    assert (operator, event) == (ME, "release-by-supervisor")
+    assert session_ended is not None  # the command's own short session has ended
+    code, _, err = call(capsys, "locks", "--release", str(key), "--db", str(clinic.path),
+                        "--policy", str(policy))
+    assert code == 2 and f"Row {key} is not locked." in one_sentence(err)
+
+
+def test_release_by_group_and_override(tmp_path: Path, clinic: Clinic,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    group = sorted(user_groups())[0]
+    key = _lock(clinic)
+    by_group = policy_file(tmp_path, f'[security]\nsupervisors = ["@{group}"]\n')
+    assert call(capsys, "locks", "--release", str(key), "--db", str(clinic.path),
+                "--policy", str(by_group))[0] == 0
+    key = _lock(clinic)
+    code, _, err = call(capsys, "locks", "--release", str(key), "--db", str(clinic.path),
+                        "--operator", "bob")
+    assert code == 2 and "allow_operator_override" in one_sentence(err)
+    as_bob = policy_file(tmp_path, '[security]\nallow_operator_override = true\n'
+                                   'supervisors = ["bob"]\n', "bob.toml")
+    code, out, _ = call(capsys, "locks", "--release", str(key), "--json", "--db",
+                        str(clinic.path), "--policy", str(as_bob), "--operator", "bob")
+    assert code == 0 and json.loads(out) == {"released": str(key), "operator": "alice"}
+
+
+def test_release_of_a_bad_row(clinic: Clinic, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = call(capsys, "locks", "--release", "patient:3", "--db", str(clinic.path))
+    assert code == 2 and "rows look like appointment:12" in one_sentence(err)
+
+
+# -- roles ------------------------------------------------------------------------------------
+
+def test_operator_name(tmp_path: Path) -> None:
+    policy = default_policy()
+    assert operator_name(policy, None) == ME
+    assert operator_name(policy, ME) == ME
+    for requested in ("bob", "  "):
+        with pytest.raises(OperatorNotAllowed):
+            operator_name(policy, requested)
+    allowed = load_policy(policy_file(tmp_path, "[security]\nallow_operator_override = true\n"))
+    assert operator_name(allowed, " bob ") == "bob"
+
+
+def test_environment_does_not_change_the_login(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("USER", "the-boss")
+    monkeypatch.setenv("LOGNAME", "the-boss")
+    assert login_name() == ME != "the-boss"
+
+
+def test_supervisor_roles(tmp_path: Path) -> None:
+    policy = load_policy(policy_file(tmp_path, '[security]\nsupervisors = ["anna", "@leads"]\n'))
+    assert is_supervisor(policy, "anna", groups=set())
+    assert not is_supervisor(policy, "boris", groups={"operators"})
+    assert is_supervisor(policy, "boris", groups={"operators", "leads"})
+    assert not is_supervisor(policy, "@leads", groups=set())  # a group entry is not a name
