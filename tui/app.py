@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from textual import work
 from textual.app import App
@@ -28,6 +28,9 @@ from storage.locks import remove_stale_locks
 from storage.policy import Policy
 from storage.sessions import Session, end_session, heartbeat, start_session
 from tui.i18n import _, set_language
+
+if TYPE_CHECKING:
+    from tui.phone_calls import PhoneLine
 
 T = TypeVar("T")
 BUSY_RETRY_FOR = 120.0  # seconds a save keeps trying while another program holds the database
@@ -63,6 +66,7 @@ class RingroundApp(App[None]):
         self.connections = ThreadConnections(db_path)
         self.watcher = ChangeWatcher(db_path)
         self.busy_message = ""
+        self.phone: PhoneLine | None = None  # the PBX line, when telephony is on
 
     def now(self) -> int:
         return self.clock()
@@ -77,6 +81,15 @@ class RingroundApp(App[None]):
         loop = asyncio.get_running_loop()
         for number in (signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(number, self.exit)
+        if self.policy.telephony.enabled:
+            from tui.phone_calls import PhoneLine
+
+            self.phone = PhoneLine(self)
+            self.phone.start()  # builds the backend and connects in the background
+
+    async def on_unmount(self) -> None:
+        if self.phone is not None:
+            await self.phone.close()  # log off the exchange
 
     # --- database access (thread side) ------------------------------------------
 

@@ -33,11 +33,11 @@ def lock_state(lock: Lock, policy: Policy, now: int) -> str:
     if lock.mine:
         return _("Your call since {since} — f to finish, a to abort").format(since=since)
     if lock.mine_earlier:
-        return _("Locked by you in an earlier session since {since} — a to abort, "
-                 "c to take it over").format(since=since)
+        return _("Locked by you in an earlier session since {since} — a aborts, "
+                 "c takes it over").format(since=since)
     if lock.offers_takeover:
         return _("Locked by {operator} since {since} — over {minutes} min, still working; "
-                 "c offers to take it over").format(
+                 "c offers a takeover").format(
             operator=lock.operator, since=since, minutes=policy.stale_after // 60)
     alive = _("alive") if lock.alive else _("session gone")
     return _("Locked by {operator} since {since} — {alive}").format(

@@ -2,7 +2,8 @@
 
 Keys: 1…9 pick the outcome with that number and move to the comment;
 Enter in the comment (or the call-back time) saves; Escape cancels and the
-lock stays. A failed save keeps the dialog open with everything typed.
+lock stays. A failed save keeps the dialog open with everything typed. While
+a save runs, Enter and Escape wait for it: it cannot be called back halfway.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -55,6 +56,7 @@ class ResultDialog(ModalScreen[Finished | None]):
         self.save = save
         self.preselect = preselect
         self.outcome: Outcome | None = None
+        self.saving = False  # a save is running in a worker
 
     def compose(self) -> ComposeResult:
         language = self.policy.language
@@ -65,9 +67,13 @@ class ResultDialog(ModalScreen[Finished | None]):
                 Option(f"{number} {outcome.label(language)}", id=outcome.code)
                 for number, outcome in enumerate(self.policy.outcomes, start=1)
             ], id="outcomes")
-            yield Input(placeholder=_("Comment (Enter saves)"), id="comment")
+            # No select-on-focus: coming back from the outcomes, the next key would
+            # replace everything written so far.
+            yield Input(placeholder=_("Comment (Enter saves)"), id="comment",
+                        select_on_focus=False)
             with Horizontal(id="callback-row"):
-                yield Input(placeholder=_("Call back at: 15:30 or 27.11 15:30"), id="callback")
+                yield Input(placeholder=_("Call back at: 15:30 or 27.11 15:30"), id="callback",
+                            select_on_focus=False)
                 yield Checkbox(_("Anyone may call"), id="anyone")
             yield Static("", id="result-message")
 
@@ -78,7 +84,9 @@ class ResultDialog(ModalScreen[Finished | None]):
             codes = [o.code for o in self.policy.outcomes]
             if self.preselect in codes:
                 options.highlighted = codes.index(self.preselect)
-        options.focus()
+        # At once, before the first paint: a digit typed as soon as the dialog
+        # shows must find the outcomes focused.
+        self.set_focus(options)
 
     def _choose(self, index: int) -> None:
         self.outcome = self.policy.outcomes[index]
@@ -86,18 +94,27 @@ class ResultDialog(ModalScreen[Finished | None]):
         options.highlighted = index
         self.query_one("#callback-row").display = self.outcome.asks_callback
         self.say("")
-        self.query_one("#comment", Input).focus()
+        # At once, not after a refresh (Widget.focus): keys typed right after the
+        # digit, often in the same SSH packet, belong to the comment.
+        self.set_focus(self.query_one("#comment", Input))
 
-    def on_key(self, event: object) -> None:
-        key = getattr(event, "character", None) or ""
+    def on_key(self, event: events.Key) -> None:
+        key = event.character or ""
         focused = self.focused
-        if isinstance(focused, OptionList) and key.isdigit() and key != "0":
+        if isinstance(focused, Input):
+            if event.is_printable and key:
+                # Typed right after the digit (often in the same SSH packet), these keys
+                # went to the outcome list before the digit moved the focus: they are
+                # the start of the comment. (An Input's own keys never get here.)
+                focused.insert_text_at_cursor(key)
+                event.stop()
+            return
+        # Digits pick outcomes anywhere but in the text fields (SPEC "Keys in the app").
+        if len(key) == 1 and key in "123456789":
             index = int(key) - 1
             if index < len(self.policy.outcomes):
                 self._choose(index)
-            stop = getattr(event, "stop", None)
-            if callable(stop):
-                stop()
+            event.stop()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self._choose(event.option_index)
@@ -107,6 +124,8 @@ class ResultDialog(ModalScreen[Finished | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if self.saving:
+            return  # a second Enter would only fail on the released lock
         if self.outcome is None:
             self.say(_("Pick an outcome first (1–{count}).").format(
                 count=len(self.policy.outcomes)))
@@ -131,6 +150,7 @@ class ResultDialog(ModalScreen[Finished | None]):
                 when=when(callback_at, self.policy, self.now())))
         else:
             self.say(_("Saving…"))
+        self.saving = True
         self._save(choice)
 
     @work(thread=True, exclusive=True, group="save", exit_on_error=False)
@@ -141,13 +161,23 @@ class ResultDialog(ModalScreen[Finished | None]):
         try:
             finished = self.save(choice, busy)
         except LockLost as error:
-            self.app.call_from_thread(self.say, _(str(error)))
-        except StorageError as error:
+            self.app.call_from_thread(self.save_failed, _(str(error)))
+        except (StorageError, ValueError) as error:
+            # ValueError: e.g. the call-back time passed while the save waited.
             self.app.call_from_thread(
-                self.say, _("Not saved: {reason} Your text is kept; Enter tries again.").format(
+                self.save_failed,
+                _("Not saved: {reason} Your text is kept; Enter tries again.").format(
                     reason=error))
         else:
             self.app.call_from_thread(self.dismiss, finished)
 
+    def save_failed(self, message: str) -> None:
+        self.saving = False
+        self.say(message)
+
     def action_cancel(self) -> None:
+        if self.saving:
+            # Closing now would say "the lock stays" while the save may still succeed.
+            self.say(_("Saving… please wait."))
+            return
         self.dismiss(None)

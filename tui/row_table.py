@@ -136,11 +136,18 @@ class RowTable(ScrollView, can_focus=True):
         if keep is None or keep not in index:
             self.post_message(self.CursorMoved(self.current_id))
 
-    def add_rows(self, rows: dict[int, WorkRow], *, replace: bool = False) -> None:
-        if replace:
-            self.rows = {}
-        self.rows.update(rows)
-        self.refresh()
+    def add_rows(self, rows: dict[int, WorkRow]) -> None:
+        changed = {k: v for k, v in rows.items() if self.rows.get(k) != v}
+        if not changed:
+            return  # nothing new: write nothing to the terminal
+        self.rows.update(changed)
+        for index in self._visible_indexes():
+            if self.ids[index] in changed:
+                self.refresh_line(index)  # rows loaded off screen cost nothing
+
+    def _visible_indexes(self) -> range:
+        top = int(self.scroll_offset.y)
+        return range(top, min(top + self.size.height, len(self.ids)))
 
     def invalidate(self) -> None:
         """Forget loaded details (the data changed); ask again for what is on screen."""
@@ -160,12 +167,17 @@ class RowTable(ScrollView, can_focus=True):
 
     # --- movement ---------------------------------------------------------------
 
-    def _scroll_to_cursor(self) -> None:
+    def _scroll_to_cursor(self) -> bool:
+        """Bring the cursor into view; True if the rows scrolled.
+
+        Jump scrolling: a cursor leaving the view lands in its middle, so the
+        next half page of moves repaints two lines each instead of every line.
+        """
         top, height = int(self.scroll_offset.y), max(self.size.height, 1)
-        if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, immediate=True)
-        elif self.cursor >= top + height:
-            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
+        if top <= self.cursor < top + height:
+            return False
+        self.scroll_to(y=max(0, self.cursor - height // 2), animate=False, immediate=True)
+        return int(self.scroll_offset.y) != top
 
     def move_to(self, index: int) -> None:
         if not self.ids:
@@ -174,9 +186,11 @@ class RowTable(ScrollView, can_focus=True):
         if index == self.cursor:
             return
         old, self.cursor = self.cursor, index
-        self.refresh_line(old)
-        self.refresh_line(index)
-        self._scroll_to_cursor()
+        if not self._scroll_to_cursor():  # a scroll repaints every line anyway
+            visible = self._visible_indexes()
+            for line in (old, index):
+                if line in visible:  # a line outside would repaint the widgets around
+                    self.refresh_line(line)
         self.post_message(self.CursorMoved(self.current_id))
 
     def action_move(self, step: int) -> None:
@@ -235,4 +249,5 @@ class RowTable(ScrollView, can_focus=True):
             segments.append(Segment(set_cell_size(text, column.width), cell_style))
             segments.append(Segment(" ", style))
         strip = Strip(segments, sum(cell_len(s.text) for s in segments))
-        return strip.adjust_cell_length(width, style)
+        # One escape sequence per style rather than per cell: half the bytes per line.
+        return strip.adjust_cell_length(width, style).simplify()

@@ -1,6 +1,7 @@
 """The work screen: the client pane above the rows of one work list.
 
-Keys: arrows activate a row (C12 checks run each time); c start call; f finish
+Keys: arrows activate a row (C12 checks run each time); c start call; 1…9 PBX
+call to that number and m PBX/manual mode (telephony on, tui/phone_calls.py); f finish
 processing (result dialog); a abort processing; r refresh; k client card;
 s client summary; o current requests; / filter; Escape back to the list picker.
 """
@@ -40,6 +41,7 @@ from tui.client_pane import Activation, ClientPane, outcome_label, state_text
 from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.formats import local, refusal_text, when
 from tui.i18n import _, ngettext
+from tui.phone_calls import PHONE_BINDINGS, PhoneActions
 from tui.result_dialog import ResultChoice, ResultDialog
 from tui.row_table import RowTable, header_line
 from tui.steady import SteadyText
@@ -48,11 +50,12 @@ T = TypeVar("T")
 HISTORY_LINES = 2
 
 
-class WorkScreen(Screen[None]):
+class WorkScreen(PhoneActions, Screen[None]):
     """See the module docstring for keys."""
 
     BINDINGS = [
         Binding("c", "start_call", _("Call")),
+        *PHONE_BINDINGS,  # 1-9 and m, shown only with telephony on (tui/phone_calls.py)
         Binding("f", "finish", _("Finish")),
         Binding("a", "abort", _("Abort")),
         Binding("r", "refresh_rows", _("Refresh")),
@@ -71,7 +74,6 @@ class WorkScreen(Screen[None]):
         self.note = ""  # a refusal or result kept in the state line until the next row
         self.filter_text = ""
         self.busy = ""
-        self.saving: int | None = None  # the row whose result is being saved
 
     @property
     def ringround(self) -> RingroundApp:
@@ -112,7 +114,8 @@ class WorkScreen(Screen[None]):
         self.app.push_screen(NoticeDialog(str(error), title=_("Database problem")))
 
     @work(thread=True, group="ids", exclusive=True, exit_on_error=False)
-    def reload(self) -> None:
+    def reload(self, saved: int | None = None) -> None:
+        """Read the list's order again; ``saved`` is the row whose result was just saved."""
         app = self.ringround
         try:
             ids = self.in_thread(lambda conn: row_ids(conn, app.policy, app.session,
@@ -120,13 +123,14 @@ class WorkScreen(Screen[None]):
         except StorageError as error:
             self.app.call_from_thread(self.report, error)
             return
-        self.app.call_from_thread(self.show_ids, ids)
+        self.app.call_from_thread(self.show_ids, ids, saved)
 
-    def show_ids(self, ids: list[int]) -> None:
+    def show_ids(self, ids: list[int], saved: int | None = None) -> None:
         table = self.query_one(RowTable)
         # After the operator's own save the cursor goes on to the next row
-        # rather than following the saved row to its new place.
-        table.set_ids(ids, keep_position=table.current_id == self.saving)
+        # rather than following the saved row to its new place; any other
+        # change leaves the cursor on its row.
+        table.set_ids(ids, keep_position=saved is not None and table.current_id == saved)
         self.show_title()
         if not ids:
             self.activation = None
@@ -189,7 +193,8 @@ class WorkScreen(Screen[None]):
         self.activation = activation
         app = self.ringround
         self.query_one(ClientPane).show_activation(activation, app.policy, app.now())
-        self.show_state(self.note or state_text(activation.state, app.policy, app.now()))
+        self.show_state(self.note or self.phone_state(activation)
+                        or state_text(activation.state, app.policy, app.now()))
 
     def show_state(self, message: str) -> None:
         self.query_one("#state", SteadyText).show(Text(message, style="bold"))
@@ -203,6 +208,7 @@ class WorkScreen(Screen[None]):
             parts.append(_("filter: {text}").format(text=self.filter_text))
         if self.busy:
             parts.append(self.busy)
+        parts.extend(self.phone_title())
         self.query_one("#work-title", SteadyText).show(" · ".join(parts))
         self.query_one("#row-header", SteadyText).show(
             header_line(table.size.width or self.size.width))
@@ -213,11 +219,19 @@ class WorkScreen(Screen[None]):
     @on(DataChanged)
     def data_changed(self) -> None:
         """Another operator (or this one) committed: refresh list, rows and pane (C3)."""
-        self.query_one(RowTable).invalidate()
-        self.reload()
-        current = self.query_one(RowTable).current_id
-        if current is not None:
-            self.activate(current)
+        self.refresh_all()
+
+    def refresh_all(self, saved: int | None = None) -> None:
+        """Read the order, the visible rows and the active row again.
+
+        Also called right after this operator's own claim, abort or save, so
+        the row shows its new state at once rather than at the next poll.
+        """
+        table = self.query_one(RowTable)
+        table.invalidate()
+        self.reload(saved)
+        if table.current_id is not None:
+            self.activate(table.current_id)
 
     # --- rows as text -------------------------------------------------------------
 
@@ -258,6 +272,11 @@ class WorkScreen(Screen[None]):
         self.app.push_screen(NoticeDialog(message, title=title or _("Cannot call now")))
 
     def action_start_call(self) -> None:
+        if not self.pbx_refuses_start_call():
+            self.start_call()
+
+    def start_call(self) -> None:
+        """Claim the active row (C4), asking first outside calling hours."""
         key = self.current_key()
         if key is None:
             return
@@ -290,7 +309,8 @@ class WorkScreen(Screen[None]):
         app = self.ringround
         if isinstance(result, Claim):
             self.note = ""
-            self.activate(key.source_id)
+            self.refresh_all()
+            self.claim_won(key)  # a number key's PBX call starts now
             return
         lock = result.lock
         if result.reason == "locked" and lock is not None and lock.offers_takeover:
@@ -332,21 +352,24 @@ class WorkScreen(Screen[None]):
                 self.refuse(_("Start the call first (c)."), _("Finish processing"))
             return
         app = self.ringround
+        facts = self.call_facts(claim.key)  # a PBX call: its number and what the PBX heard
 
         def save(choice: ResultChoice, busy: Callable[[str], None]) -> Finished:
             return app.call_db(lambda conn: finish_call(
                 conn, app.policy, app.session, claim, choice.outcome, choice.comment, app.now(),
-                callback_at=choice.callback_at, callback_anyone=choice.callback_anyone),
+                callback_at=choice.callback_at, callback_anyone=choice.callback_anyone,
+                mode=facts.mode, number=facts.number),
                 on_busy=busy)
 
         def done(finished: Finished | None) -> None:
             if finished is not None:
                 self.note = _("Saved.") if not finished.closed else _("Saved; the row is done.")
                 self.show_state(self.note)
-                self.reload()
+                self.call_released(claim.key)
+                self.refresh_all(saved=claim.key.source_id)
 
-        self.saving = claim.key.source_id
-        app.push_screen(ResultDialog(activation.client.name, app.policy, app.now, save), done)
+        app.push_screen(ResultDialog(activation.client.name, app.policy, app.now, save,
+                                     preselect=facts.preselect), done)
 
     def action_abort(self) -> None:
         activation = self.activation
@@ -372,7 +395,8 @@ class WorkScreen(Screen[None]):
 
     def aborted(self, key: RowKey) -> None:
         self.note = _("Processing aborted; nothing was recorded.")
-        self.activate(key.source_id)
+        self.call_released(key)
+        self.refresh_all()
 
     def action_refresh_rows(self) -> None:
         self.data_changed()

@@ -1,0 +1,297 @@
+"""A small fixed clinic for the TUI tests, and helpers to drive RingroundApp with Pilot.
+
+Everything is deterministic: the clock is a fixed moment (Thursday 2026-11-26
+10:00 in Moscow), so tomorrow's confirmation list is Friday's appointments and
+every time shown on screen is the same on every run.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+from textual.pilot import Pilot
+from textual.widgets import Input
+from textual.worker import WorkerState
+
+from storage.clients import save_phones
+from storage.database import open_database, write
+from storage.locks import Claim, claim_row
+from storage.policy import Policy, default_policy
+from storage.rows import APPOINTMENT, RowKey
+from storage.sessions import Session, heartbeat, start_session
+from tui.app import RingroundApp
+from tui.row_table import RowTable
+from tui.work_screen import WorkScreen
+
+MOSCOW = ZoneInfo("Europe/Moscow")
+NOW = int(datetime(2026, 11, 26, 10, 0, tzinfo=MOSCOW).timestamp())  # a Thursday
+MINUTE = 60
+DAY = 24 * 60 * 60
+
+S = TypeVar("S")
+
+
+def at(day: int, hour: int, minute: int = 0) -> int:
+    """A moment in November 2026, clinic time."""
+    return int(datetime(2026, 11, day, hour, minute, tzinfo=MOSCOW).timestamp())
+
+
+class Clock:
+    """A fake clock the tests move by hand; pass ``clock`` to RingroundApp."""
+
+    def __init__(self, now: int = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@dataclass
+class Clinic:
+    """The fixed clinic on a temporary file, with the ids tests refer to."""
+
+    path: Path
+    policy: Policy
+    clients: dict[str, int] = field(default_factory=dict)
+    appointments: dict[str, int] = field(default_factory=dict)
+    call_lists: dict[str, int] = field(default_factory=dict)
+
+    def connect(self) -> sqlite3.Connection:
+        return open_database(self.path)
+
+    def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
+        conn = self.connect()
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+
+    def session(self, operator: str, now: int = NOW, *, supervisor: bool = False) -> Session:
+        conn = self.connect()
+        try:
+            return start_session(conn, operator, now, supervisor=supervisor)
+        finally:
+            conn.close()
+
+    def heartbeat(self, session: Session, now: int) -> None:
+        conn = self.connect()
+        try:
+            heartbeat(conn, session, now)
+        finally:
+            conn.close()
+
+    def claim(self, session: Session, appointment: str, now: int = NOW) -> Claim:
+        """Lock an appointment row for ``session`` as its app would (C4)."""
+        conn = self.connect()
+        try:
+            result = claim_row(conn, self.policy, session,
+                               RowKey(APPOINTMENT, self.appointments[appointment]), now)
+        finally:
+            conn.close()
+        assert isinstance(result, Claim), result
+        return result
+
+    def locks(self) -> list[tuple[Any, ...]]:
+        """(kind, source_id, operator, session_id) of every lock."""
+        return self.query(
+            "SELECT kind, source_id, operator, session_id FROM locks ORDER BY kind, source_id")
+
+    def app(self, operator: str, clock: Callable[[], int] | None = None,
+            poll_every: float = 1.0) -> RingroundApp:
+        clock = clock or Clock()
+        return RingroundApp(self.path, self.policy, self.session(operator, clock()),
+                            clock=clock, poll_every=poll_every)
+
+
+# Tomorrow's (Friday's) appointments to confirm, in list order: name -> (client, start,
+# doctor, service, status).
+TOMORROW = {
+    "ivanova": ("ivanova", at(27, 9, 30), "Орлова Е. В.", "Профессиональная гигиена",
+                "unconfirmed"),
+    "smith": ("smith", at(27, 11), "Dr. Wilson", "Check-up", "unconfirmed"),
+    "petrov": ("petrov", at(27, 12, 30), "Смирнов А. А.", "Лечение кариеса", "unconfirmed"),
+    "kowalski": ("kowalski", at(27, 15), "Dr. Wilson", "X-ray", "left message"),
+    "sidorov": ("sidorov", at(27, 16), "Орлова Е. В.", "Осмотр", "unconfirmed"),
+}
+FIRST_ROW = "ivanova"
+
+
+def build_clinic(folder: Path) -> Clinic:
+    """Write the fixed clinic into ``folder``/clinic.db."""
+    clinic = Clinic(folder / "clinic.db", default_policy())
+    conn = open_database(clinic.path, create=True)
+    people = [
+        # key, name, born, phones, e-mail, notes, do-not-call
+        ("ivanova", "Иванова Мария Петровна", "1984-03-15",
+         ["+7 916 123-45-67", "+7 495 765-43-21"], "m.ivanova@example.ru",
+         "Предпочитает звонки после 10:00", False),
+        ("smith", "John Smith", "1990-11-30", ["+7 903 555-12-12"], "john@example.com", "",
+         False),
+        ("petrov", "Петров Сергей Иванович", "1956-07-02", ["+7 926 000-11-22"], "",
+         "Hard of hearing: speak slowly", False),
+        ("kowalski", "Anna Kowalski", "2001-01-20", ["+7 915 222-33-44"], "", "", False),
+        ("sidorov", "Сидоров Пётр", "1970-05-05", ["+7 985 111-22-33"], "", "", True),
+    ]
+    with write(conn):
+        for key, name, born, phones, email, notes, dnc in people:
+            client_id = conn.execute(
+                "INSERT INTO clients (external_id, name, birth_date, email, notes, do_not_call)"
+                " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                (f"C-{key}", name, born, email, notes, int(dnc))).fetchone()[0]
+            save_phones(conn, client_id, phones)
+            clinic.clients[key] = client_id
+
+        def appointment(client: str, starts: int, doctor: str, service: str,
+                        status: str) -> int:
+            return int(conn.execute(
+                "INSERT INTO appointments (client_id, starts_at, doctor, service, status)"
+                " VALUES (?, ?, ?, ?, ?) RETURNING id",
+                (clinic.clients[client], starts, doctor, service, status)).fetchone()[0])
+
+        for name, (client, starts, doctor, service, status) in TOMORROW.items():
+            clinic.appointments[name] = appointment(client, starts, doctor, service, status)
+        # Not on the list: confirmed already, a later visit, a past one.
+        clinic.appointments["smith-confirmed"] = appointment(
+            "smith", at(27, 17), "Dr. Wilson", "Follow-up", "confirmed")
+        clinic.appointments["ivanova-later"] = appointment(
+            "ivanova", at(30, 14), "Смирнов А. А.", "Пломба", "unconfirmed")
+        clinic.appointments["ivanova-past"] = appointment(
+            "ivanova", at(2, 10), "Орлова Е. В.", "Осмотр", "confirmed")
+
+        # An earlier unsuccessful call on Petrov's appointment, with a comment (C6).
+        petrov = RowKey(APPOINTMENT, clinic.appointments["petrov"])
+        olga = conn.execute(
+            "INSERT INTO sessions (operator, pid, host, tty, started_at, heartbeat_at, ended_at)"
+            " VALUES ('olga', 1, 'clinic', '', ?, ?, ?) RETURNING id",
+            (NOW - 2 * DAY - 600, NOW - 2 * DAY, NOW - 2 * DAY)).fetchone()[0]
+        conn.execute(
+            "INSERT INTO call_rows (kind, source_id, client_id, failed_attempts,"
+            " last_attempt_at, not_before) VALUES (?, ?, ?, 1, ?, ?)",
+            (petrov.kind, petrov.source_id, clinic.clients["petrov"], NOW - 2 * DAY,
+             NOW - 2 * DAY + 3600))
+        conn.execute(
+            "INSERT INTO attempts (kind, source_id, client_id, operator, session_id,"
+            " started_at, ended_at, mode, outcome, comment) VALUES (?, ?, ?, 'olga', ?, ?, ?,"
+            " 'manual', 'no-answer', 'Попросил перезвонить после обеда')",
+            (petrov.kind, petrov.source_id, clinic.clients["petrov"], olga,
+             NOW - 2 * DAY - 60, NOW - 2 * DAY))
+
+        for list_name, members in (("Hygiene recall, 6 months", ["petrov", "kowalski"]),
+                                   ("Flu vaccination reminder", ["ivanova"])):
+            list_id = conn.execute(
+                "INSERT INTO call_lists (name, created_at, created_by) VALUES (?, ?, 'root')"
+                " RETURNING id", (list_name, NOW - 7 * DAY)).fetchone()[0]
+            clinic.call_lists[list_name] = list_id
+            for member in members:
+                conn.execute(
+                    "INSERT INTO call_list_items (list_id, client_id, note) VALUES (?, ?, ?)",
+                    (list_id, clinic.clients[member], "Last visit in May"))
+        conn.execute(
+            "INSERT INTO tasks (client_id, kind, title, due_at) VALUES (?, 'recall', ?, ?)",
+            (clinic.clients["smith"], "Recall after implant", NOW - DAY))
+        conn.execute(
+            "INSERT INTO tasks (client_id, kind, title, due_at) VALUES (?, 'reminder', ?, ?)",
+            (clinic.clients["kowalski"], "Принести снимки", NOW - MINUTE))
+    conn.close()
+    return clinic
+
+
+# --- driving the app ----------------------------------------------------------------------
+
+
+def busy(app: RingroundApp) -> bool:
+    return any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in app.workers
+               if w.group not in ("poll", "heartbeat", "sweep"))
+
+
+async def settle(pilot: Pilot[Any], timeout: float = 5.0) -> None:
+    """Wait until no database worker runs (workers may start others when they report)."""
+    app = pilot.app
+    assert isinstance(app, RingroundApp)
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while quiet < 2:
+        await pilot.pause()
+        if busy(app):
+            quiet = 0
+            if time.monotonic() > deadline:
+                raise AssertionError(f"workers still busy after {timeout} s: {list(app.workers)}")
+            await pilot.pause(0.01)
+        else:
+            quiet += 1
+
+
+async def wait_until(pilot: Pilot[Any], condition: Callable[[], S], what: str = "",
+                     timeout: float = 5.0) -> S:
+    """Wait (without fixed sleeps) until ``condition()`` is truthy; return its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        await pilot.pause()
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+        await pilot.pause(0.02)
+
+
+@asynccontextmanager
+async def running(app: RingroundApp, size: tuple[int, int] = (80, 24)
+                  ) -> AsyncIterator[Pilot[Any]]:
+    """Run the app headless; close its connections afterwards as run_app does."""
+    try:
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            yield pilot
+    finally:
+        app.close_database()
+
+
+def text_of(widget: Any) -> str:
+    """The plain text a SteadyText (``shown``) or Static (``content``) shows."""
+    shown = getattr(widget, "shown", None)
+    content = shown if shown is not None else widget.content
+    return content.plain if isinstance(content, Text) else str(content)
+
+
+def freeze_cursors(app: RingroundApp) -> None:
+    """No blinking cursor in snapshots."""
+    for screen in app.screen_stack:
+        for box in screen.query(Input):
+            box.cursor_blink = False
+
+
+async def open_list(pilot: Pilot[Any], index: int = 0) -> WorkScreen:
+    """From the list picker, open the ``index``-th work list (arrows, Enter)."""
+    app = pilot.app
+    await pilot.press(*["down"] * index, "enter")
+    screen = await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen)
+                              and app.screen.activation is not None and app.screen,
+                              "the work screen with its first row active")
+    await settle(pilot)
+    assert isinstance(screen, WorkScreen)
+    return screen
+
+
+async def go_to(pilot: Pilot[Any], screen: WorkScreen, source_id: int) -> None:
+    """Move the cursor with the arrow keys onto a row and wait for its activation."""
+    table = screen.query_one(RowTable)
+    steps = table.ids.index(source_id) - table.cursor
+    await pilot.press(*(["down"] * steps if steps > 0 else ["up"] * -steps))
+    await wait_until(pilot, lambda: screen.activation is not None
+                     and screen.activation.state.key.source_id == source_id, "activation")
+    await settle(pilot)
+
+
+def state(screen: WorkScreen) -> str:
+    """The pane's lock/state line."""
+    return text_of(screen.query_one("#state"))

@@ -1,0 +1,161 @@
+"""How the operator's screens look, at 80×24 (a Linux console) and 120×40.
+
+Deterministic: the fixed clinic of tests/clinic_fixtures.py, a clock stopped at
+Thursday 2026-11-26 10:00 Moscow time, workers waited for and cursors frozen.
+Update with ``pytest tests/test_snapshots.py --snapshot-update`` and look at
+every changed SVG before committing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from tests.clinic_fixtures import (
+    MINUTE,
+    NOW,
+    Clinic,
+    Clock,
+    build_clinic,
+    freeze_cursors,
+    open_list,
+    settle,
+    wait_until,
+)
+from tui.app import RingroundApp
+from tui.client_card import ClientCard
+from tui.dialogs import ConfirmDialog, NoticeDialog
+from tui.result_dialog import ResultDialog
+
+SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+Compare = Callable[..., bool]
+Steps = Callable[[Pilot[Any]], Awaitable[None]]
+
+
+@pytest.fixture
+def clinic(tmp_path: Path) -> Clinic:
+    """The fixed clinic of tests/clinic_fixtures.py (overrides the conftest one here)."""
+    return build_clinic(tmp_path)
+
+
+@pytest.fixture
+def apps() -> Iterator[list[RingroundApp]]:
+    """Apps made by a test; their connections are closed afterwards."""
+    made: list[RingroundApp] = []
+    yield made
+    for app in made:
+        app.close_database()
+
+
+def shoot(snap_compare: Compare, app: RingroundApp, size: tuple[int, int],
+          steps: Steps | None = None) -> bool:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        if steps is not None:
+            await steps(pilot)
+        await settle(pilot)
+        freeze_cursors(app)
+        await pilot.pause()
+
+    return snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def on_screen(app: RingroundApp, kind: type) -> Callable[[], bool]:
+    return lambda: isinstance(app.screen, kind)
+
+
+@SIZES
+def test_list_picker(snap_compare: Compare, clinic: Clinic, apps: list[RingroundApp],
+                     size: tuple[int, int]) -> None:
+    app = clinic.app("alice", clock=Clock())
+    apps.append(app)
+    assert shoot(snap_compare, app, size)
+
+
+@SIZES
+def test_work_screen_with_a_row_locked_by_another(
+    snap_compare: Compare, clinic: Clinic, apps: list[RingroundApp], size: tuple[int, int]
+) -> None:
+    olga = clinic.session("olga", NOW - 5 * MINUTE)
+    clinic.claim(olga, "smith", NOW - 5 * MINUTE)
+    clinic.heartbeat(olga, NOW)
+    app = clinic.app("alice", clock=Clock())
+    apps.append(app)
+
+    async def steps(pilot: Pilot[Any]) -> None:
+        await open_list(pilot)
+        await pilot.press("down")  # onto olga's row
+
+    assert shoot(snap_compare, app, size, steps)
+
+
+@SIZES
+def test_result_dialog(snap_compare: Compare, clinic: Clinic, apps: list[RingroundApp],
+                       size: tuple[int, int]) -> None:
+    app = clinic.app("alice", clock=Clock())
+    apps.append(app)
+
+    async def steps(pilot: Pilot[Any]) -> None:
+        await open_list(pilot)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: clinic.locks())
+        await settle(pilot)
+        await pilot.press("f")
+        await wait_until(pilot, on_screen(app, ResultDialog))
+        await pilot.press("1", *"Придёт", "space", *"к", "space", *"9:30")
+
+    assert shoot(snap_compare, app, size, steps)
+
+
+@SIZES
+def test_lock_warning(snap_compare: Compare, clinic: Clinic, apps: list[RingroundApp],
+                      size: tuple[int, int]) -> None:
+    olga = clinic.session("olga", NOW - 5 * MINUTE)
+    clinic.claim(olga, "ivanova", NOW - 5 * MINUTE)
+    clinic.heartbeat(olga, NOW)
+    app = clinic.app("alice", clock=Clock())
+    apps.append(app)
+
+    async def steps(pilot: Pilot[Any]) -> None:
+        await open_list(pilot)
+        await pilot.press("c")
+        await wait_until(pilot, on_screen(app, NoticeDialog))
+
+    assert shoot(snap_compare, app, size, steps)
+
+
+@SIZES
+def test_takeover_offer(snap_compare: Compare, clinic: Clinic, apps: list[RingroundApp],
+                        size: tuple[int, int]) -> None:
+    olga = clinic.session("olga")
+    clinic.claim(olga, "ivanova")
+    later = NOW + 16 * MINUTE
+    clinic.heartbeat(olga, later)  # stale, but olga is still working
+    app = clinic.app("alice", clock=Clock(later))
+    apps.append(app)
+
+    async def steps(pilot: Pilot[Any]) -> None:
+        await open_list(pilot)
+        await pilot.press("c")
+        await wait_until(pilot, on_screen(app, ConfirmDialog))
+
+    assert shoot(snap_compare, app, size, steps)
+
+
+@SIZES
+def test_client_card(snap_compare: Compare, clinic: Clinic, apps: list[RingroundApp],
+                     size: tuple[int, int]) -> None:
+    app = clinic.app("alice", clock=Clock())
+    apps.append(app)
+
+    async def steps(pilot: Pilot[Any]) -> None:
+        await open_list(pilot)
+        await pilot.press("k")
+        await wait_until(pilot, lambda: isinstance(app.screen, ClientCard)
+                         and app.screen.client is not None)
+
+    assert shoot(snap_compare, app, size, steps)

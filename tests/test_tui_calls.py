@@ -1,0 +1,452 @@
+"""C4–C7 and the refusals around them: start a call, save its result, abort, filter.
+
+Keys used: c start call, f finish (result dialog), 1…9 outcome, Enter saves,
+Escape cancels, / filter, End/arrows move.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual import events
+from textual.pilot import Pilot
+from textual.widgets import Input, OptionList
+
+import tui.work_screen
+from storage.database import open_database
+from storage.locks import release_lock
+from storage.rows import APPOINTMENT, RowKey
+from storage.worklists import LATER
+from tests.clinic_fixtures import (
+    Clinic,
+    Clock,
+    at,
+    build_clinic,
+    go_to,
+    open_list,
+    running,
+    settle,
+    state,
+    text_of,
+    wait_until,
+)
+from tui.app import RingroundApp
+from tui.dialogs import ConfirmDialog, NoticeDialog
+from tui.result_dialog import ResultDialog
+from tui.row_table import RowTable
+from tui.work_screen import WorkScreen
+
+
+@pytest.fixture
+def clinic(tmp_path: Path) -> Clinic:
+    """The fixed clinic of tests/clinic_fixtures.py (overrides the conftest one here)."""
+    return build_clinic(tmp_path)
+
+
+async def start_call(pilot: Pilot[None], screen: WorkScreen) -> None:
+    await pilot.press("c")
+    await wait_until(pilot, lambda: screen.activation is not None
+                     and screen.activation.state.lock is not None
+                     and screen.activation.state.lock.mine, "the call to start")
+
+
+async def result_dialog(pilot: Pilot[None], app: RingroundApp) -> ResultDialog:
+    await pilot.press("f")
+    dialog = await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog) and app.screen,
+                              "the result dialog")
+    assert isinstance(dialog, ResultDialog)
+    return dialog
+
+
+def attempts(clinic: Clinic) -> list[tuple[Any, ...]]:
+    return clinic.query("SELECT kind, source_id, operator, session_id, mode, outcome, comment"
+                        " FROM attempts WHERE operator != 'olga' ORDER BY id")
+
+
+async def test_c_claims_the_lock(clinic: Clinic) -> None:
+    app = clinic.app("alice", poll_every=600)  # the row shows the call without polling
+    ivanova = clinic.appointments["ivanova"]
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await start_call(pilot, screen)
+        assert clinic.locks() == [(APPOINTMENT, ivanova, "alice", app.session.id)]
+        assert state(screen) == "Your call since 10:00 — f to finish, a to abort"
+        await settle(pilot)
+        table = screen.query_one(RowTable)
+        assert table.rows[ivanova].lock_operator == "alice"
+        assert table.describe_row(table.rows[ivanova])["lock"] == "you"
+        assert table.render_line(0).text.startswith("you ")
+
+        await pilot.press("a")
+        await wait_until(pilot, lambda: not clinic.locks(), "the lock to go")
+        await settle(pilot)
+        assert table.rows[ivanova].lock_operator is None
+    assert clinic.query("SELECT event, operator, source_id FROM audit") == [
+        ("claim", "alice", ivanova), ("abort", "alice", ivanova)]
+
+
+async def test_saved_row_that_keeps_its_place_is_shown_afresh(clinic: Clinic) -> None:
+    """The last callable row stays where it is after "no answer"; it must not look locked."""
+    app = clinic.app("alice", poll_every=600)
+    kowalski = clinic.appointments["kowalski"]
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await go_to(pilot, screen, kowalski)
+        await start_call(pilot, screen)
+        await result_dialog(pilot, app)
+        await pilot.press("2", "enter")
+        await wait_until(pilot, lambda: app.screen is screen, "the dialog to close")
+        await settle(pilot)
+        table = screen.query_one(RowTable)
+        assert table.current_id == kowalski
+        assert table.rows[kowalski].lock_operator is None
+        assert table.rows[kowalski].group == LATER
+        assert screen.activation is not None and screen.activation.state.lock is None
+        assert "No answer" in text_of(screen.query_one("#pane"))
+        await pilot.press("f")  # no call of ours any more on this row
+        dialog = await wait_until(pilot, lambda: isinstance(app.screen, NoticeDialog)
+                                  and app.screen)
+        assert isinstance(dialog, NoticeDialog)
+        assert dialog.message == "Start the call first (c)."
+
+
+async def test_finish_saves_attempt_effect_and_release_in_one_transaction(
+    clinic: Clinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements: list[str] = []
+    real_finish = tui.work_screen.finish_call
+
+    def traced_finish(conn: sqlite3.Connection, *args: Any, **kwargs: Any) -> Any:
+        conn.set_trace_callback(statements.append)
+        try:
+            return real_finish(conn, *args, **kwargs)
+        finally:
+            conn.set_trace_callback(None)
+
+    monkeypatch.setattr(tui.work_screen, "finish_call", traced_finish)
+    app = clinic.app("alice")
+    ivanova = clinic.appointments["ivanova"]
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await start_call(pilot, screen)
+        dialog = await result_dialog(pilot, app)
+        outcomes = dialog.query_one("#outcomes", OptionList)
+        assert outcomes.has_focus
+        assert [str(outcomes.get_option_at_index(i).prompt) for i in range(3)] == [
+            "1 Confirmed", "2 No answer", "3 Busy"]
+        await pilot.press("1")
+        comment = dialog.query_one("#comment", Input)
+        assert comment.has_focus
+        await pilot.press(*"Придёт", "space", *"вовремя")
+        assert comment.value == "Придёт вовремя"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen is screen, "the dialog to close")
+        await wait_until(pilot, lambda: ivanova not in screen.query_one(RowTable).ids,
+                         "the confirmed row to leave the list")
+        await settle(pilot)
+        # The cursor stays in its place, so the next row is active.
+        assert screen.activation is not None
+        assert screen.activation.state.key.source_id == clinic.appointments["smith"]
+        assert text_of(screen.query_one("#pane")).startswith("John Smith")
+        assert state(screen) == "Free — c to start the call"
+    assert attempts(clinic) == [
+        (APPOINTMENT, ivanova, "alice", app.session.id, "manual", "confirmed",
+         "Придёт вовремя")]
+    assert clinic.locks() == []
+    assert clinic.query("SELECT status FROM appointments WHERE id = ?", ivanova) == [
+        ("confirmed",)]
+    # One BEGIN IMMEDIATE … COMMIT holds the lock release, the attempt and the effect.
+    assert statements.count("BEGIN IMMEDIATE") == 1 and statements[-1] == "COMMIT"
+    assert statements.count("COMMIT") == 1
+    body = " ".join(statements[statements.index("BEGIN IMMEDIATE"):])
+    for part in ("DELETE FROM locks", "INSERT INTO attempts", "UPDATE appointments SET status"):
+        assert part in body
+
+
+@pytest.mark.parametrize("list_index", [1, 3])
+async def test_success_completes_call_list_items_and_tasks(clinic: Clinic,
+                                                           list_index: int) -> None:
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot, list_index)
+        assert screen.activation is not None
+        key = screen.activation.state.key
+        await start_call(pilot, screen)
+        await result_dialog(pilot, app)
+        await pilot.press("1", "enter")
+        await wait_until(pilot, lambda: not screen.query_one(RowTable).ids, "an empty list")
+        await settle(pilot)
+        assert state(screen) == "Nothing left to call on this list."
+        assert text_of(screen.query_one("#pane")) == "No row selected."
+    done = {"item": "SELECT processed_at FROM call_list_items WHERE id = ?",
+            "task": "SELECT done_at FROM tasks WHERE id = ?"}[key.kind]
+    assert clinic.query(done, key.source_id) == [(at(26, 10),)]
+    assert clinic.locks() == []
+
+
+async def test_unsuccessful_outcome_keeps_the_row_dimmed_with_its_comment(
+    clinic: Clinic
+) -> None:
+    app = clinic.app("alice")
+    smith = clinic.appointments["smith"]
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await go_to(pilot, screen, smith)
+        await start_call(pilot, screen)
+        await result_dialog(pilot, app)
+        await pilot.press("2", *"Gone", "space", *"fishing", "enter")
+        table = screen.query_one(RowTable)
+        # Not callable for an hour: after the callable rows, before the do-not-call one.
+        expected = [clinic.appointments[name]
+                    for name in ("ivanova", "petrov", "kowalski", "smith", "sidorov")]
+        await wait_until(pilot, lambda: table.ids == expected, "the row to move down")
+        await settle(pilot)
+        assert clinic.locks() == []
+        row = table.rows[smith]
+        assert row.group == LATER
+        assert table.describe_row(row)["due"] == ">11:00"
+        assert table.describe_row(row)["result"] == "No answer"
+        line = table.render_line(expected.index(smith))
+        assert any(segment.style is not None and segment.style.dim for segment in line)
+        assert "John Smith" in line.text and ">11:00" in line.text
+        # The cursor went on to the next row; going back shows the comment.
+        assert screen.activation is not None
+        assert screen.activation.state.key.source_id == clinic.appointments["petrov"]
+        await go_to(pilot, screen, smith)
+        assert "10:00 alice        No answer — Gone fishing" in text_of(screen.query_one("#pane"))
+        assert state(screen) == "Not yet: may be called from 11:00."
+    assert attempts(clinic) == [
+        (APPOINTMENT, smith, "alice", app.session.id, "manual", "no-answer", "Gone fishing")]
+
+    # Anyone activating the row later sees the comment too (C6).
+    bob = clinic.app("bob")
+    async with running(bob) as pilot:
+        screen = await open_list(pilot)
+        await go_to(pilot, screen, smith)
+        assert "No answer — Gone fishing" in text_of(screen.query_one("#pane"))
+
+
+async def test_escape_in_the_result_dialog_keeps_the_lock(clinic: Clinic) -> None:
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await start_call(pilot, screen)
+        dialog = await result_dialog(pilot, app)
+        await pilot.press("2", *"draft")
+        assert dialog.query_one("#comment", Input).value == "draft"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen
+        assert state(screen) == "Your call since 10:00 — f to finish, a to abort"
+        await result_dialog(pilot, app)
+    assert clinic.locks() == [(APPOINTMENT, clinic.appointments["ivanova"], "alice",
+                               app.session.id)]
+    assert attempts(clinic) == []
+
+
+async def test_save_refused_after_takeover_keeps_the_dialog_and_the_comment(
+    clinic: Clinic
+) -> None:
+    app = clinic.app("alice")
+    ivanova = RowKey(APPOINTMENT, clinic.appointments["ivanova"])
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await start_call(pilot, screen)
+        dialog = await result_dialog(pilot, app)
+        await pilot.press("1", *"typed", "space", *"text")
+        # Meanwhile a supervisor releases the lock and bob calls the client.
+        conn = open_database(clinic.path)
+        try:
+            release_lock(conn, clinic.session("root", supervisor=True), ivanova, at(26, 10, 1))
+        finally:
+            conn.close()
+        bob = clinic.session("bob")
+        clinic.claim(bob, "ivanova")
+        await pilot.press("enter")
+        message = dialog.query_one("#result-message")
+        await wait_until(pilot, lambda: "taken over" in text_of(message), "the refusal")
+        assert text_of(message) == "Your lock on this row was taken over by bob; nothing was saved."
+        assert app.screen is dialog
+        assert dialog.query_one("#comment", Input).value == "typed text"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen
+    assert clinic.locks() == [(APPOINTMENT, ivanova.source_id, "bob", bob.id)]
+    assert attempts(clinic) == []
+
+
+async def test_abort_releases_without_an_outcome(clinic: Clinic) -> None:
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await start_call(pilot, screen)
+        await pilot.press("a")
+        await wait_until(pilot, lambda: not clinic.locks(), "the lock to go")
+        await wait_until(pilot, lambda: state(screen)
+                         == "Processing aborted; nothing was recorded.", "the abort note")
+    assert attempts(clinic) == []
+    assert [event for (event,) in clinic.query("SELECT event FROM audit ORDER BY id")] == [
+        "claim", "abort"]
+
+
+@pytest.mark.parametrize(("answer", "locked"), [("n", False), ("y", True)])
+async def test_outside_calling_hours_asks_first(clinic: Clinic, answer: str,
+                                                locked: bool) -> None:
+    app = clinic.app("alice", clock=Clock(at(26, 21, 15)))
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await pilot.press("c")
+        dialog = await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog)
+                                  and app.screen, "the calling-hours question")
+        assert isinstance(dialog, ConfirmDialog)
+        assert dialog.title_text == "Calling hours"
+        assert dialog.question == ("It is 21:15, outside calling hours (09:00-20:00). "
+                                   "Call anyway?")
+        await pilot.press(answer)
+        await settle(pilot)
+        assert app.screen is screen
+        assert bool(clinic.locks()) is locked
+
+
+async def test_do_not_call_client_is_refused(clinic: Clinic) -> None:
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await pilot.press("end")
+        await wait_until(pilot, lambda: screen.activation is not None
+                         and screen.activation.state.key.source_id
+                         == clinic.appointments["sidorov"], "the last row")
+        await settle(pilot)
+        assert "DO NOT CALL" in text_of(screen.query_one("#pane"))
+        refusal = "Do not call: the client asked not to be called."
+        assert state(screen) == refusal
+        await pilot.press("c")
+        dialog = await wait_until(pilot, lambda: isinstance(app.screen, NoticeDialog)
+                                  and app.screen, "the refusal")
+        assert isinstance(dialog, NoticeDialog)
+        assert dialog.message == refusal
+        await pilot.press("escape")  # closes the dialog, not the screen
+        await settle(pilot)
+        assert app.screen is screen
+        assert state(screen) == refusal
+    assert clinic.locks() == []
+
+
+async def test_slash_filters_the_rows(clinic: Clinic) -> None:
+    app = clinic.app("alice")
+    ids = clinic.appointments
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        table = screen.query_one(RowTable)
+        await pilot.press("slash", *"smi")
+        await settle(pilot)
+        box = screen.query_one("#filter", Input)
+        assert box.has_focus
+        assert table.ids == [ids["smith"]]
+        assert text_of(screen.query_one("#work-title")) == (
+            "Appointment confirmation · 1 row · filter: smi")
+        assert screen.activation is not None
+        assert screen.activation.state.key.source_id == ids["smith"]
+
+        async def rows_for(text: str) -> list[int]:
+            box.value = text  # as if typed: the same Input.Changed
+            await settle(pilot)
+            return table.ids
+
+        assert await rows_for("ИВАН") == [ids["ivanova"], ids["petrov"]]  # any case, Cyrillic
+        assert await rows_for("222-33") == [ids["kowalski"]]  # phone digits
+        assert await rows_for("x-ray") == [ids["kowalski"]]  # subject
+        await pilot.press("enter")  # keeps the filter, back to the rows
+        assert table.has_focus and not box.has_focus
+        await pilot.press("slash", "escape")  # clears it
+        await settle(pilot)
+        assert table.ids == [ids[name] for name in
+                             ("ivanova", "smith", "petrov", "kowalski", "sidorov")]
+        assert isinstance(app.screen, WorkScreen)
+        assert not box.display
+
+
+async def test_keys_typed_ahead_after_the_digit_go_into_the_comment(clinic: Clinic) -> None:
+    """Over SSH a digit and the first letters of the comment often arrive in one packet."""
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await start_call(pilot, screen)
+        dialog = await result_dialog(pilot, app)
+        for character in "1ok, at 9":  # all queued before the digit is handled
+            key = "space" if character == " " else character
+            app.post_message(events.Key(key, character))
+        comment = dialog.query_one("#comment", Input)
+        await wait_until(pilot, lambda: comment.value == "ok, at 9", "the typed-ahead comment")
+        assert comment.has_focus
+        assert dialog.outcome is not None and dialog.outcome.code == "confirmed"
+
+
+async def test_changing_the_outcome_keeps_the_comment_typed(clinic: Clinic) -> None:
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await start_call(pilot, screen)
+        dialog = await result_dialog(pilot, app)
+        comment = dialog.query_one("#comment", Input)
+        await pilot.press("1", *"busy")
+        await pilot.press("shift+tab")  # back to the outcomes: it was another one
+        assert dialog.query_one("#outcomes", OptionList).has_focus
+        await pilot.press("3", *" line")
+        assert comment.value == "busy line"
+        assert dialog.outcome is not None and dialog.outcome.code == "busy"
+
+
+async def test_call_back_outcome_asks_for_a_time(clinic: Clinic) -> None:
+    app = clinic.app("alice")
+    ivanova = clinic.appointments["ivanova"]
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await start_call(pilot, screen)
+        dialog = await result_dialog(pilot, app)
+        await pilot.press("5", *"at work", "enter")
+        message = dialog.query_one("#result-message")
+        assert text_of(message) == "Write the call-back time, e.g. 15:30 or 27.11 15:30."
+        callback = dialog.query_one("#callback", Input)
+        assert callback.has_focus and callback.display
+        await pilot.press(*"15:30", "enter")
+        await wait_until(pilot, lambda: app.screen is screen, "the dialog to close")
+        await settle(pilot)
+        table = screen.query_one(RowTable)
+        assert table.ids[-2:] == [ivanova, clinic.appointments["sidorov"]]
+        assert table.describe_row(table.rows[ivanova])["due"] == ">15:30"
+    assert clinic.query("SELECT callback_at, callback_operator FROM call_rows"
+                        " WHERE kind = 'appointment' AND source_id = ?", ivanova) == [
+        (at(26, 15, 30), "alice")]
+    assert attempts(clinic) == [
+        (APPOINTMENT, ivanova, "alice", app.session.id, "manual", "call-back", "at work")]
+
+
+async def test_escape_while_saving_waits_for_the_save(
+    clinic: Clinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Escape must not claim "the lock stays" while the save is still under way."""
+    real_finish = tui.work_screen.finish_call
+    release = threading.Event()
+
+    def slow_finish(*args: Any, **kwargs: Any) -> Any:
+        release.wait(5)  # another operator's long save holds the database
+        return real_finish(*args, **kwargs)
+
+    monkeypatch.setattr(tui.work_screen, "finish_call", slow_finish)
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await start_call(pilot, screen)
+        dialog = await result_dialog(pilot, app)
+        await pilot.press("1", "enter", "enter", "escape")
+        assert app.screen is dialog
+        assert text_of(dialog.query_one("#result-message")) == "Saving… please wait."
+        release.set()
+        await wait_until(pilot, lambda: app.screen is screen, "the dialog to close")
+    assert [row[5] for row in attempts(clinic)] == ["confirmed"]
+    assert clinic.locks() == []

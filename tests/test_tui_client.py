@@ -1,0 +1,174 @@
+"""C2: the client pane, and the client card (k), summary (s) and current requests (o)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from textual.geometry import Region
+from textual.widgets import Checkbox, Input
+
+from tests.clinic_fixtures import (
+    NOW,
+    Clinic,
+    build_clinic,
+    go_to,
+    open_list,
+    running,
+    settle,
+    text_of,
+    wait_until,
+)
+from tui.client_card import ClientCard
+from tui.client_history import ClientDialog
+from tui.work_screen import WorkScreen
+
+
+@pytest.fixture
+def clinic(tmp_path: Path) -> Clinic:
+    """The fixed clinic of tests/clinic_fixtures.py (overrides the conftest one here)."""
+    return build_clinic(tmp_path)
+
+
+async def test_pane_shows_client_appointments_history_and_lock_state(clinic: Clinic) -> None:
+    bob = clinic.session("bob")
+    clinic.claim(bob, "smith")
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        pane = text_of(screen.query_one("#pane")).splitlines()
+        assert pane == [
+            "Иванова Мария Петровна, 42 y.",
+            "1 +7 916 123-45-67   2 +7 495 765-43-21",
+            "Next: 27.11 09:30 Профессиональная гигиена · Орлова Е. В. (unconfirmed); "
+            "30.11 14:00 Пломба · Смирнов А. А. (unconfirmed)",
+            "Not called before",
+        ]
+        assert text_of(screen.query_one("#state")) == "Free — c to start the call"
+
+        await go_to(pilot, screen, clinic.appointments["smith"])
+        assert text_of(screen.query_one("#pane")).startswith("John Smith, 35 y.\n")
+        assert text_of(screen.query_one("#state")) == "Locked by bob since 10:00 — alive"
+
+        await go_to(pilot, screen, clinic.appointments["petrov"])
+        pane = text_of(screen.query_one("#pane"))
+        assert "Петров Сергей Иванович, 70 y." in pane
+        assert "24.11 10:00 olga         No answer — Попросил перезвонить после обеда" in pane
+
+
+async def test_card_edit_is_saved_and_audited(clinic: Clinic) -> None:
+    app = clinic.app("alice")
+    client_id = clinic.clients["ivanova"]
+    async with running(app) as pilot:
+        await open_list(pilot)
+        await pilot.press("k")
+        card = await wait_until(pilot, lambda: isinstance(app.screen, ClientCard)
+                                and app.screen.client is not None and app.screen)
+        assert isinstance(card, ClientCard)
+        identity = text_of(card.query_one("#card-identity"))
+        assert "Иванова Мария Петровна" in identity and "1984-03-15" in identity
+        phones = card.query_one("#card-phones", Input)
+        assert phones.has_focus
+        assert phones.value == "+7 916 123-45-67; +7 495 765-43-21"
+        await pilot.press("end", *"; +7 900 000-00-01")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen), "the card to close")
+    assert clinic.query("SELECT number FROM phones WHERE client_id = ? ORDER BY position",
+                        client_id) == [("+7 916 123-45-67",), ("+7 495 765-43-21",),
+                                       ("+7 900 000-00-01",)]
+    [(operator, session_id, detail)] = clinic.query(
+        "SELECT operator, session_id, detail FROM audit WHERE event = 'card-edit'"
+        " AND client_id = ?", client_id)
+    assert (operator, session_id) == ("alice", app.session.id)
+    assert json.loads(detail) == {
+        "field": "phones", "old": ["+7 916 123-45-67", "+7 495 765-43-21"],
+        "new": ["+7 916 123-45-67", "+7 495 765-43-21", "+7 900 000-00-01"]}
+
+
+async def test_card_escape_closes_without_saving(clinic: Clinic) -> None:
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        await open_list(pilot)
+        await pilot.press("k")
+        card = await wait_until(pilot, lambda: isinstance(app.screen, ClientCard)
+                                and app.screen.client is not None and app.screen)
+        assert isinstance(card, ClientCard)
+        card.query_one("#card-notes", Input).value = "changed my mind"
+        card.query_one("#card-dnc", Checkbox).value = True
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, WorkScreen)
+    assert clinic.query("SELECT notes, do_not_call FROM clients WHERE id = ?",
+                        clinic.clients["ivanova"]) == [("Предпочитает звонки после 10:00", 0)]
+    assert clinic.query("SELECT count(*) FROM audit WHERE event = 'card-edit'") == [(0,)]
+
+
+async def test_summary_and_current_requests(clinic: Clinic) -> None:
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+
+        await pilot.press("s")
+        dialog = await wait_until(pilot, lambda: isinstance(app.screen, ClientDialog)
+                                  and text_of(app.screen.query_one("#history-text"))
+                                  != "Reading…" and app.screen)
+        assert isinstance(dialog, ClientDialog)
+        assert dialog.heading == "Client summary"
+        summary = text_of(dialog.query_one("#history-text"))
+        assert summary.splitlines()[:6] == [
+            "Иванова Мария Петровна", "", "Appointments",
+            "30.11.2026 14:00  Пломба · Смирнов А. А. (unconfirmed)",
+            "27.11.2026 09:30  Профессиональная гигиена · Орлова Е. В. (unconfirmed)",
+            "02.11.2026 10:00  Осмотр · Орлова Е. В. (confirmed)",
+        ]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen
+
+        await go_to(pilot, screen, clinic.appointments["smith"])
+        await pilot.press("o")
+        dialog = await wait_until(pilot, lambda: isinstance(app.screen, ClientDialog)
+                                  and text_of(app.screen.query_one("#history-text"))
+                                  != "Reading…" and app.screen)
+        assert isinstance(dialog, ClientDialog)
+        assert dialog.heading == "Current requests"
+        assert text_of(dialog.query_one("#history-text")).splitlines() == [
+            "John Smith", "", "Upcoming appointments",
+            "27.11.2026 11:00  Check-up · Dr. Wilson (unconfirmed)",
+            "27.11.2026 17:00  Follow-up · Dr. Wilson (confirmed)",
+            "", "Open tasks",
+            "25.11.2026 10:00  recall: Recall after implant — open",
+        ]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen
+
+
+async def test_pane_keeps_the_comment_history_in_sight_at_80_columns(clinic: Clinic) -> None:
+    """Long lines are cut with an ellipsis rather than wrapped out of the pane."""
+    conn = clinic.connect()
+    try:
+        olga = clinic.session("olga", NOW - 3600)
+        for minutes, comment in ((60, "First call: no answer"),
+                                 (30, "Сказала, что перезвонит сама после обеда, если не уедет "
+                                      "на дачу до вечера пятницы")):
+            conn.execute(
+                "INSERT INTO attempts (kind, source_id, client_id, operator, session_id,"
+                " started_at, ended_at, mode, outcome, comment) VALUES ('appointment', ?, ?,"
+                " 'olga', ?, ?, ?, 'manual', 'no-answer', ?)",
+                (clinic.appointments["ivanova"], clinic.clients["ivanova"], olga.id,
+                 NOW - minutes * 60, NOW - minutes * 60, comment))
+    finally:
+        conn.close()
+    app = clinic.app("alice")
+    async with running(app, size=(80, 24)) as pilot:
+        screen = await open_list(pilot)
+        pane = screen.query_one("#pane")
+        shown = [strip.text.rstrip() for strip in
+                 pane.render_lines(Region(0, 0, *pane.outer_size))]
+        assert shown[0] == " Иванова Мария Петровна, 42 y."
+        assert shown[2].endswith("…")  # two appointments do not fit in 78 columns
+        assert shown[3].startswith("       09:30 olga         No answer — Сказала")
+        assert shown[3].endswith("…")
+        assert shown[4] == "       09:00 olga         No answer — First call: no answer"

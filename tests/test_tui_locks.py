@@ -1,0 +1,158 @@
+"""C9–C12: locks left by a crash, stale locks of live and of gone operators.
+
+Time is a fake clock moved by hand; the owners' heartbeats are written with
+storage.sessions.heartbeat, as their apps would.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from storage.rows import APPOINTMENT
+from tests.clinic_fixtures import (
+    MINUTE,
+    NOW,
+    Clinic,
+    Clock,
+    build_clinic,
+    open_list,
+    running,
+    settle,
+    state,
+    text_of,
+    wait_until,
+)
+from tui.dialogs import ConfirmDialog, NoticeDialog
+from tui.result_dialog import ResultDialog
+
+STALE = 16 * MINUTE  # past the default stale_after of 15 minutes
+
+
+@pytest.fixture
+def clinic(tmp_path: Path) -> Clinic:
+    """The fixed clinic of tests/clinic_fixtures.py (overrides the conftest one here)."""
+    return build_clinic(tmp_path)
+
+
+def events(clinic: Clinic) -> list[str]:
+    return [event for (event,) in clinic.query("SELECT event FROM audit ORDER BY id")]
+
+
+async def test_crashed_session_lock_can_be_aborted(clinic: Clinic) -> None:
+    crashed = clinic.session("alice", NOW - 5 * MINUTE)
+    clinic.claim(crashed, "ivanova", NOW - 5 * MINUTE)  # … and the app died; never ended
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        assert state(screen) == ("Locked by you in an earlier session since 09:55 — a aborts, "
+                                 "c takes it over")
+        # f is not for such a lock: it says what to do instead.
+        await pilot.press("f")
+        dialog = await wait_until(pilot, lambda: isinstance(app.screen, NoticeDialog)
+                                  and app.screen)
+        assert isinstance(dialog, NoticeDialog)
+        assert "earlier session" in dialog.message
+        await pilot.press("escape")
+        await pilot.press("a")
+        await wait_until(pilot, lambda: not clinic.locks(), "the lock to be released")
+        await wait_until(pilot, lambda: state(screen)
+                         == "Processing aborted; nothing was recorded.")
+    assert clinic.query("SELECT count(*) FROM attempts WHERE operator = 'alice'") == [(0,)]
+    [(detail,)] = clinic.query("SELECT detail FROM audit WHERE event = 'abort'"
+                               " AND session_id = ?", app.session.id)
+    assert json.loads(detail) == {"holder_session": crashed.id}
+
+
+async def test_crashed_session_lock_is_taken_over_by_c(clinic: Clinic) -> None:
+    crashed = clinic.session("alice", NOW - 5 * MINUTE)
+    clinic.claim(crashed, "ivanova", NOW - 5 * MINUTE)
+    app = clinic.app("alice")
+    ivanova = clinic.appointments["ivanova"]
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        assert state(screen).startswith("Locked by you in an earlier session")
+        await pilot.press("c")
+        await wait_until(pilot, lambda: clinic.locks() == [
+            (APPOINTMENT, ivanova, "alice", app.session.id)], "the lock to pass over")
+        await wait_until(pilot, lambda: state(screen)
+                         == "Your call since 10:00 — f to finish, a to abort")
+        await pilot.press("f")
+        await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog))
+        await pilot.press("1", "enter")
+        await wait_until(pilot, lambda: not clinic.locks())
+    assert events(clinic) == ["claim", "takeover", "release"]
+    assert clinic.query("SELECT session_id, outcome FROM attempts WHERE operator = 'alice'") == [
+        (app.session.id, "confirmed")]
+
+
+async def test_stale_lock_of_a_live_operator_is_noted_and_offered(clinic: Clinic) -> None:
+    clock = Clock(NOW)
+    olga = clinic.session("olga")
+    clinic.claim(olga, "ivanova")
+    clock.now = NOW + STALE
+    clinic.heartbeat(olga, clock.now)  # olga's app is still running
+    app = clinic.app("bob", clock=clock)
+    ivanova = clinic.appointments["ivanova"]
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        assert state(screen) == ("Locked by olga since 10:00 — over 15 min, still working; "
+                                 "c offers a takeover")
+        assert ("10:16 olga         Locked by olga since 10:00 for over 15 min"
+                in text_of(screen.query_one("#pane")))
+        # The note is written once, however often the row is activated (C10, C12).
+        await pilot.press("r")
+        await settle(pilot)
+        await pilot.press("down", "up")
+        await settle(pilot)
+        assert clinic.query("SELECT operator, since FROM row_notes") == [("olga", NOW)]
+
+        # c offers a takeover; n leaves the lock with olga, y takes it.
+        for answer in ("n", "y"):
+            await pilot.press("c")
+            dialog = await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog)
+                                      and app.screen, "the takeover offer")
+            assert isinstance(dialog, ConfirmDialog)
+            assert dialog.title_text == "Stale lock"
+            assert dialog.question.startswith("olga has held this row since 10:00, over 15 min")
+            await pilot.press(answer)
+            await settle(pilot)
+            assert app.screen is screen
+            owner = "olga" if answer == "n" else "bob"
+            assert [lock[2] for lock in clinic.locks()] == [owner]
+        await wait_until(pilot, lambda: state(screen)
+                         == "Your call since 10:16 — f to finish, a to abort")
+    assert clinic.locks() == [(APPOINTMENT, ivanova, "bob", app.session.id)]
+    assert events(clinic) == ["claim", "stale-noted", "takeover"]
+
+
+async def test_stale_lock_of_a_gone_operator_is_removed_on_activation(clinic: Clinic) -> None:
+    clock = Clock(NOW)
+    olga = clinic.session("olga")
+    clinic.claim(olga, "ivanova")
+    clock.now = NOW + STALE  # no heartbeat from olga since: her app is gone
+    app = clinic.app("bob", clock=clock)
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        assert clinic.locks() == []
+        assert state(screen) == ("Free — the stale lock of olga was removed; "
+                                 "c to start the call")
+    assert events(clinic) == ["claim", "auto-removal"]
+    assert clinic.query("SELECT count(*) FROM row_notes") == [(0,)]
+
+
+async def test_fresh_lock_of_a_gone_operator_stays_until_stale(clinic: Clinic) -> None:
+    clock = Clock(NOW)
+    olga = clinic.session("olga", NOW - 10 * MINUTE)
+    clinic.claim(olga, "ivanova", NOW - 10 * MINUTE)
+    app = clinic.app("bob", clock=clock)
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        assert state(screen) == "Locked by olga since 09:50 — session gone"
+        assert [lock[2] for lock in clinic.locks()] == ["olga"]
+        clock.now = NOW + 6 * MINUTE
+        await pilot.press("c")  # the checks run before every claim too (C12)
+        await wait_until(pilot, lambda: [lock[2] for lock in clinic.locks()] == ["bob"])
+    assert events(clinic) == ["claim", "auto-removal", "claim"]

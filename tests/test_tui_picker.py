@@ -1,0 +1,88 @@
+"""C1: the list picker lists the work lists in SPEC order with counts; Enter opens one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import OptionList
+
+from tests.clinic_fixtures import (
+    FIRST_ROW,
+    TOMORROW,
+    Clinic,
+    build_clinic,
+    running,
+    settle,
+    text_of,
+    wait_until,
+)
+from tui.picker import ListPicker
+from tui.row_table import RowTable
+from tui.work_screen import WorkScreen
+
+
+@pytest.fixture
+def clinic(tmp_path: Path) -> Clinic:
+    """The fixed clinic of tests/clinic_fixtures.py (overrides the conftest one here)."""
+    return build_clinic(tmp_path)
+
+
+def option_texts(picker: ListPicker) -> list[str]:
+    options = picker.query_one("#lists", OptionList)
+    return [" ".join(str(options.get_option_at_index(i).prompt).split())
+            for i in range(options.option_count)]
+
+
+async def test_lists_in_spec_order_with_counts(clinic: Clinic) -> None:
+    bob = clinic.session("bob")
+    clinic.claim(bob, "smith")
+    app = clinic.app("alice")
+    async with running(app):
+        assert isinstance(app.screen, ListPicker)
+        assert option_texts(app.screen) == [
+            "Appointment confirmation 5 to call · 1 locked by others",
+            "Flu vaccination reminder 1 to call",
+            "Hygiene recall, 6 months 2 to call",
+            "Tasks: recall 1 to call",
+            "Tasks: reminder 1 to call",
+            "Tasks: follow-up 0 to call",
+        ]
+        assert "alice" in text_of(app.screen.query_one("#picker-title"))
+
+
+async def test_enter_opens_the_list_and_activates_its_first_row(clinic: Clinic) -> None:
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        await pilot.press("enter")
+        screen = await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen)
+                                  and app.screen.activation is not None and app.screen,
+                                  "the work screen with an active row")
+        assert isinstance(screen, WorkScreen)
+        table = screen.query_one(RowTable)
+        assert table.ids == [clinic.appointments[name] for name in TOMORROW]
+        assert table.cursor == 0
+        assert screen.activation is not None
+        assert screen.activation.state.key.source_id == clinic.appointments[FIRST_ROW]
+        assert text_of(screen.query_one("#work-title")) == "Appointment confirmation · 5 rows"
+        assert text_of(screen.query_one("#pane")).startswith("Иванова Мария Петровна, 42 y.")
+        assert text_of(screen.query_one("#state")) == "Free — c to start the call"
+
+
+async def test_a_call_list_opens_with_its_items_and_escape_goes_back(clinic: Clinic) -> None:
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        await pilot.press("down", "down", "enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, WorkScreen)
+        assert screen.work_list.list_id == clinic.call_lists["Hygiene recall, 6 months"]
+        assert text_of(screen.query_one("#work-title")) == "Hygiene recall, 6 months · 2 rows"
+        assert text_of(screen.query_one("#pane")).startswith("Петров Сергей Иванович")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, ListPicker)
+        assert app.screen.query_one("#lists", OptionList).highlighted == 2
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
