@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from storage.database import write
+from storage.i18n import _
 from storage.locks import audit
 from storage.policy import Policy
 from storage.rows import RowKey
@@ -120,7 +121,7 @@ def update_client(
     with write(conn):
         before = get_client(conn, client_id)
         if before is None:
-            raise LookupError(f"client {client_id} no longer exists")
+            raise LookupError(_("The client {id} no longer exists.").format(id=client_id))
         old: dict[str, object] = {
             "phones": list(before.phones), "email": before.email, "notes": before.notes,
             "do_not_call": before.do_not_call,

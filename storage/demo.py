@@ -32,6 +32,7 @@ from datetime import date, datetime, time, timedelta
 from storage import demo_data as data
 from storage.clients import digits_of
 from storage.database import StorageError, database_path, write
+from storage.i18n import _
 from storage.policy import Outcome, Policy
 from storage.rows import APPOINTMENT, ITEM, TASK
 from storage.worklists import confirmation_days
@@ -120,8 +121,8 @@ def make_demo(
         if not _is_empty(conn):
             if not (replace and demo_info(conn) is not None):
                 raise DemoError(
-                    f"The database {database_path(conn)} already holds clinic data; "
-                    "the demo needs a new file (choose one with --db)."
+                    _("The database {path} already holds clinic data; the demo needs a new "
+                      "file (choose one with --db).").format(path=database_path(conn))
                 )
             for table in _TABLES:
                 conn.execute(f"DELETE FROM {table}")
@@ -361,7 +362,7 @@ class _Builder:
         """Past visits (mostly confirmed, some cancelled), today's and later appointments."""
         rng = self.rng
         for client_id in range(1, self.count + 1):
-            for _ in range(rng.choice((0, 0, 1, 1, 1, 2, 2, 3))):
+            for _visit in range(rng.choice((0, 0, 1, 1, 1, 2, 2, 3))):
                 day = self.open_day(-rng.randint(8, 730))
                 status = self.cancelled if rng.random() < 0.1 else self.confirmed
                 self.appointment(client_id, self.at(day, self.slot()), status)
@@ -404,7 +405,7 @@ class _Builder:
             for client_id, what in zip(chosen, plan, strict=False):
                 doctor, service = self.service(client_id)
                 minute = self.slot()
-                for _ in range(10):  # a free slot of that doctor, if one is found quickly
+                for _try in range(10):  # a free slot of that doctor, if one is found quickly
                     if (doctor, minute) not in booked:
                         break
                     minute = self.slot()

@@ -25,6 +25,13 @@ at the end, never removed or reordered):
   comment, number, callback_at, client_id, session
 - locks: row, client, operator, session, since, alive
 - audit: at, operator, session, event, row, client_id, detail (JSON text)
+- call-list (items of call lists): list, client_id, client, phones, note,
+  processed_at, client_external_id, state (pending / processed / given up)
+
+Filters (:class:`Filter`): ``since`` / ``until`` keep the calls started, or
+the audit events written, in ``[since, until)``; ``list_id`` keeps the calls
+of, the audit events about, or the items of one call list. Other kinds take
+no filter.
 
 Rows are read in batches by id, each batch in its own short read, so a slow
 reader of the output (a pager, a network pipe) never holds the database open
@@ -37,6 +44,7 @@ from __future__ import annotations
 import csv
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -53,9 +61,44 @@ COLUMNS: dict[str, tuple[str, ...]] = {
               "comment", "number", "callback_at", "client_id", "session"),
     "locks": ("row", "client", "operator", "session", "since", "alive"),
     "audit": ("at", "operator", "session", "event", "row", "client_id", "detail"),
+    "call-list": ("list", "client_id", "client", "phones", "note", "processed_at",
+                  "client_external_id", "state"),
 }
 KINDS = tuple(COLUMNS)
 BATCH = 2000
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which rows to export (see the module text); None: no limit."""
+
+    since: int | None = None
+    until: int | None = None
+    list_id: int | None = None
+
+    def conditions(self, time_column: str, row_kind: str, row_id: str
+                   ) -> tuple[str, list[object]]:
+        """SQL to put before ``<id> > ?`` (ending in " AND ", or empty) and its parameters."""
+        sql, params = "", list[object]()
+        if self.since is not None:
+            sql += f"{time_column} >= ? AND "
+            params.append(self.since)
+        if self.until is not None:
+            sql += f"{time_column} < ? AND "
+            params.append(self.until)
+        if self.list_id is not None:
+            sql += (f"{row_kind} = 'item' AND {row_id} IN"
+                    " (SELECT id FROM call_list_items WHERE list_id = ?) AND ")
+            params.append(self.list_id)
+        return sql, params
+
+
+FILTERS: dict[str, frozenset[str]] = {
+    "calls": frozenset({"since", "until", "list_id"}),
+    "audit": frozenset({"since", "until", "list_id"}),
+    "call-list": frozenset({"list_id"}),
+}
+"""The filters each kind takes."""
 
 Row = Sequence[Any]
 
@@ -75,8 +118,11 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _pages(conn: sqlite3.Connection, table: str, sql: str) -> Iterator[list[Row]]:
-    """Batches of a query that ends in ``WHERE <id> > ? AND <id> <= ? ORDER BY <id> LIMIT ?``.
+def _pages(conn: sqlite3.Connection, table: str, sql: str,
+           params: Sequence[object] = ()) -> Iterator[list[Row]]:
+    """Batches of a query that ends in ``<id> > ? AND <id> <= ? ORDER BY <id> LIMIT ?``.
+
+    ``params`` are those of the query's conditions before ``<id> > ?``.
 
     The first selected column is the id. Rows added after the export began
     are left out, so it ends even while operators keep saving. Every batch is
@@ -87,14 +133,15 @@ def _pages(conn: sqlite3.Connection, table: str, sql: str) -> Iterator[list[Row]
         return
     after = -(2**63)
     while after < last:
-        rows = conn.execute(sql, (after, last, BATCH)).fetchall()
+        rows = conn.execute(sql, (*params, after, last, BATCH)).fetchall()
         if not rows:
             return
         yield rows
         after = rows[-1][0]
 
 
-def _clients(conn: sqlite3.Connection, policy: Policy, now: int) -> Iterator[list[str]]:
+def _clients(conn: sqlite3.Connection, policy: Policy, now: int,
+             where: Filter) -> Iterator[list[str]]:
     sql = ("SELECT id, name, do_not_call, external_id, birth_date, email, notes FROM clients"
            " WHERE id > ? AND id <= ? ORDER BY id LIMIT ?")
     for rows in _pages(conn, "clients", sql):
@@ -109,7 +156,8 @@ def _clients(conn: sqlite3.Connection, policy: Policy, now: int) -> Iterator[lis
                    _text(external_id), _text(born), email, notes]
 
 
-def _appointments(conn: sqlite3.Connection, policy: Policy, now: int) -> Iterator[list[str]]:
+def _appointments(conn: sqlite3.Connection, policy: Policy, now: int,
+                  where: Filter) -> Iterator[list[str]]:
     sql = ("SELECT a.id, a.client_id, c.name, a.starts_at, a.doctor, a.service, a.status,"
            " a.external_id FROM appointments a LEFT JOIN clients c ON c.id = a.client_id"
            " WHERE a.id > ? AND a.id <= ? ORDER BY a.id LIMIT ?")
@@ -119,7 +167,8 @@ def _appointments(conn: sqlite3.Connection, policy: Policy, now: int) -> Iterato
                    service, status, _text(external_id)]
 
 
-def _tasks(conn: sqlite3.Connection, policy: Policy, now: int) -> Iterator[list[str]]:
+def _tasks(conn: sqlite3.Connection, policy: Policy, now: int,
+           where: Filter) -> Iterator[list[str]]:
     sql = ("SELECT t.id, t.client_id, c.name, t.kind, t.title, t.due_at, t.done_at,"
            " t.external_id FROM tasks t LEFT JOIN clients c ON c.id = t.client_id"
            " WHERE t.id > ? AND t.id <= ? ORDER BY t.id LIMIT ?")
@@ -129,12 +178,14 @@ def _tasks(conn: sqlite3.Connection, policy: Policy, now: int) -> Iterator[list[
                    iso_time(due_at, policy), iso_time(done_at, policy), _text(external_id)]
 
 
-def _calls(conn: sqlite3.Connection, policy: Policy, now: int) -> Iterator[list[str]]:
+def _calls(conn: sqlite3.Connection, policy: Policy, now: int,
+           where: Filter) -> Iterator[list[str]]:
     sql = ("SELECT a.id, a.kind, a.source_id, c.name, a.operator, a.started_at, a.ended_at,"
            " a.mode, a.outcome, a.comment, a.number, a.callback_at, a.client_id, a.session_id"
-           " FROM attempts a LEFT JOIN clients c ON c.id = a.client_id"
-           " WHERE a.id > ? AND a.id <= ? ORDER BY a.id LIMIT ?")
-    for rows in _pages(conn, "attempts", sql):
+           " FROM attempts a LEFT JOIN clients c ON c.id = a.client_id WHERE ")
+    conditions, params = where.conditions("a.started_at", "a.kind", "a.source_id")
+    sql += conditions + "a.id > ? AND a.id <= ? ORDER BY a.id LIMIT ?"
+    for rows in _pages(conn, "attempts", sql, params):
         for (_id, kind, source_id, client, operator, started_at, ended_at, mode, outcome,
              comment, number, callback_at, client_id, session_id) in rows:
             yield [_row_key(kind, source_id), _text(client), operator,
@@ -143,7 +194,8 @@ def _calls(conn: sqlite3.Connection, policy: Policy, now: int) -> Iterator[list[
                    str(session_id)]
 
 
-def _locks(conn: sqlite3.Connection, policy: Policy, now: int) -> Iterator[list[str]]:
+def _locks(conn: sqlite3.Connection, policy: Policy, now: int,
+           where: Filter) -> Iterator[list[str]]:
     # A handful of rows at most (one per operator calling): read at once.
     rows = conn.execute(
         f"SELECT l.kind, l.source_id, c.name, l.operator, l.session_id, l.since,"
@@ -156,32 +208,71 @@ def _locks(conn: sqlite3.Connection, policy: Policy, now: int) -> Iterator[list[
                iso_time(since, policy), "1" if alive else "0"]
 
 
-def _audit(conn: sqlite3.Connection, policy: Policy, now: int) -> Iterator[list[str]]:
+def _audit(conn: sqlite3.Connection, policy: Policy, now: int,
+           where: Filter) -> Iterator[list[str]]:
+    conditions, params = where.conditions("at", "kind", "source_id")
     sql = ("SELECT id, at, operator, session_id, event, kind, source_id, client_id, detail"
-           " FROM audit WHERE id > ? AND id <= ? ORDER BY id LIMIT ?")
-    for rows in _pages(conn, "audit", sql):
+           f" FROM audit WHERE {conditions}id > ? AND id <= ? ORDER BY id LIMIT ?")
+    for rows in _pages(conn, "audit", sql, params):
         for _id, at, operator, session_id, event, kind, source_id, client_id, detail in rows:
             yield [iso_time(at, policy), operator, _text(session_id), event,
                    _row_key(kind, source_id), _text(client_id), detail]
 
 
-_READERS: dict[str, Callable[[sqlite3.Connection, Policy, int], Iterator[list[str]]]] = {
+def _call_list(conn: sqlite3.Connection, policy: Policy, now: int,
+               where: Filter) -> Iterator[list[str]]:
+    list_only = "i.list_id = ? AND " if where.list_id is not None else ""
+    sql = ("SELECT i.id, l.name, i.client_id, c.name, i.note, i.processed_at, c.external_id,"
+           " r.closed_at FROM call_list_items i JOIN call_lists l ON l.id = i.list_id"
+           " LEFT JOIN clients c ON c.id = i.client_id"
+           " LEFT JOIN call_rows r ON r.kind = 'item' AND r.source_id = i.id"
+           f" WHERE {list_only}i.id > ? AND i.id <= ? ORDER BY i.id LIMIT ?")
+    params = [] if where.list_id is None else [where.list_id]
+    for rows in _pages(conn, "call_list_items", sql, params):
+        phones: dict[int, list[str]] = {}
+        client_ids = sorted({row[2] for row in rows})
+        marks = ",".join("?" * len(client_ids))
+        for client_id, number in conn.execute(
+            f"SELECT client_id, number FROM phones WHERE client_id IN ({marks})"
+            " ORDER BY client_id, position", client_ids,
+        ).fetchall():
+            phones.setdefault(client_id, []).append(number)
+        for (_id, name, client_id, client, note, processed_at, external_id,
+             row_closed_at) in rows:
+            state = ("processed" if processed_at is not None
+                     else "given up" if row_closed_at is not None else "pending")
+            yield [name, str(client_id), _text(client), ";".join(phones.get(client_id, ())),
+                   note, iso_time(processed_at, policy), _text(external_id), state]
+
+
+_READERS: dict[str, Callable[[sqlite3.Connection, Policy, int, Filter],
+                             Iterator[list[str]]]] = {
     "clients": _clients,
     "appointments": _appointments,
     "tasks": _tasks,
     "calls": _calls,
     "locks": _locks,
     "audit": _audit,
+    "call-list": _call_list,
 }
 
 
 def export_rows(
-    conn: sqlite3.Connection, policy: Policy, kind: str, *, now: int
+    conn: sqlite3.Connection, policy: Policy, kind: str, *, now: int,
+    where: Filter | None = None,
 ) -> Iterator[list[str]]:
-    """The data rows of one kind as text fields in COLUMNS order (no header)."""
+    """The data rows of one kind as text fields in COLUMNS order (no header).
+
+    ``where`` filters the rows; ValueError for a filter the kind does not take.
+    """
     if kind not in _READERS:
         raise ValueError(f"cannot export {kind!r}; choose one of {', '.join(KINDS)}")
-    return _READERS[kind](conn, policy, now)
+    where = where or Filter()
+    given = {name for name in ("since", "until", "list_id") if getattr(where, name) is not None}
+    refused = given - FILTERS.get(kind, frozenset())
+    if refused:
+        raise ValueError(f"{kind} cannot be filtered by {', '.join(sorted(refused))}")
+    return _READERS[kind](conn, policy, now, where)
 
 
 def export_csv(
@@ -192,12 +283,13 @@ def export_csv(
     *,
     now: int,
     bom: bool = False,
+    where: Filter | None = None,
 ) -> int:
     """Write one kind as CSV with a header row to ``out``; returns the number of data rows.
 
-    ``now`` decides whether a lock's session is still alive.
+    ``now`` decides whether a lock's session is still alive; ``where`` filters.
     """
-    rows = export_rows(conn, policy, kind, now=now)
+    rows = export_rows(conn, policy, kind, now=now, where=where)
     first = next(rows, None)  # the first read fixes which rows belong to the export
     writer = csv.writer(out, lineterminator="\n")
     if bom:

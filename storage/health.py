@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import grp
 import os
+import pwd
 import sqlite3
 import stat
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from storage.database import NETWORK_FILE_SYSTEMS, file_system_type
+from storage.i18n import _
 from storage.policy import Policy
 from storage.roles import login_name
 from storage.schema import APPLICATION_ID, MIGRATIONS
@@ -48,22 +50,22 @@ def exit_status(findings: list[Finding]) -> int:
 
 def check(path: str | Path, policy: Policy) -> list[Finding]:
     """Every finding about the policy (already loaded) and the database at ``path``."""
-    findings = _policy(policy)
+    findings = _policy(policy, _operators_group(path))
     shown = str(path)
     try:
         info = os.stat(path)
     except FileNotFoundError:
         return [*findings, Finding(PROBLEM, (
-            f"There is no database at {shown}; give the right file with --db, or make one with "
-            "'ringround demo' or an import."), bad_input=True)]
+            _("There is no database at {shown}; give the right file with --db, or make one with "
+              "'ringround demo' or an import.").format(shown=shown)), bad_input=True)]
     except OSError as error:
         return [*findings, Finding(PROBLEM, (
-            f"{shown} cannot be examined ({error.strerror}); ask the administrator for access "
-            "to its folder."))]
+            _("{shown} cannot be examined ({strerror}); ask the administrator for access to its "
+              "folder.").format(shown=shown, strerror=error.strerror)))]
     if not stat.S_ISREG(info.st_mode):
         return [*findings, Finding(PROBLEM, (
-            f"{shown} is not a file (it is a folder or a device); give the database file "
-            "with --db."), bad_input=True)]
+            _("{shown} is not a file (it is a folder or a device); give the database file with "
+              "--db.").format(shown=shown)), bad_input=True)]
     real = os.path.realpath(path)  # SQLite puts -wal and -shm next to the real file
     folder = os.path.dirname(real)
     findings += _file_system(shown, folder)
@@ -74,24 +76,79 @@ def check(path: str | Path, policy: Policy) -> list[Finding]:
     return findings + [f for f in _permissions(real, shown, folder) if f not in findings]
 
 
-def _policy(policy: Policy) -> list[Finding]:
-    findings = [Finding(OK, f"The policy ({policy.source}) is valid.")]
-    telephony = policy.telephony
-    if telephony.enabled and not os.access(telephony.secret_file, os.R_OK):
-        findings.append(Finding(PROBLEM, (
-            f"Telephony is on, but you cannot read the PBX password file "
-            f"{telephony.secret_file}; create it readable by the operators' group, or set "
-            "[telephony] enabled = false.")))
+def _operators_group(path: str | Path) -> str:
+    """The operators' group as deploy.md sets it up: the group of the database's folder."""
+    try:
+        return _group(os.stat(os.path.dirname(os.path.realpath(path))).st_gid)
+    except OSError:
+        return "GROUP"
+
+
+def _policy(policy: Policy, group: str) -> list[Finding]:
+    findings = [Finding(OK, _("The policy ({source}) is valid.").format(source=policy.source))]
+    if os.path.isfile(policy.source):  # not the built-in defaults
+        findings += _policy_file(policy.source, group)
+    if policy.telephony.enabled:
+        findings += _secret_file(policy.telephony.secret_file, group)
     return findings
+
+
+def _policy_file(source: str, group: str) -> list[Finding]:
+    """Every operator must read the policy; no operator may change it (roles are in it)."""
+    info = os.stat(source)
+    mode = stat.filemode(info.st_mode)
+    findings = []
+    if not info.st_mode & (stat.S_IRGRP | stat.S_IROTH):
+        findings.append(Finding(PROBLEM, (
+            _("Only its owner may read the policy {source} (mode {mode}), so operators' apps "
+              "cannot start; run chgrp {group} {source}; chmod 640 {source}.").format(
+                source=source, mode=mode, group=group))))
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        who = _("everyone") if info.st_mode & stat.S_IWOTH else _("its group")
+        findings.append(Finding(WARNING, (
+            _("The policy {source} may be changed by {who} (mode {mode}), so an operator could "
+              "make themselves a supervisor; run chmod go-w {source}.").format(
+                source=source, who=who, mode=mode))))
+    return findings
+
+
+def _secret_file(secret: str, group: str) -> list[Finding]:
+    """The PBX password: readable by the operators' group, by nobody else (as the app demands)."""
+    if not os.access(secret, os.R_OK):
+        return [Finding(PROBLEM, (
+            _("Telephony is on, but you cannot read the PBX password file {secret}; create it "
+              "readable by the operators' group (chgrp {group} {secret}; chmod 640 {secret}), or "
+              "set [telephony] enabled = false.").format(secret=secret, group=group)))]
+    info = os.stat(secret)
+    if not stat.S_ISREG(info.st_mode):
+        return [Finding(PROBLEM, (
+            _("The PBX password file {secret} is not a plain file; put the password alone on one "
+              "line in a plain file there.").format(secret=secret)))]
+    if info.st_mode & stat.S_IRWXO:
+        return [Finding(PROBLEM, (
+            _("Every user of this server may read or change the PBX password file {secret} (mode "
+              "{mode}), so ringround refuses it; run chmod 640 {secret}.").format(
+                secret=secret, mode=stat.filemode(info.st_mode))))]
+    if not info.st_mode & stat.S_IRGRP:
+        return [Finding(WARNING, (
+            _("Only {owner} may read the PBX password file {secret}, so other operators cannot "
+              "place PBX calls; run chgrp {group} {secret}; chmod 640 {secret}.").format(
+                owner=_owner(info.st_uid), secret=secret, group=group)
+        ))]
+    return [Finding(OK, (
+        _("The PBX password file {secret} is readable by its group ({group}) and by nobody "
+          "else.").format(secret=secret, group=_group(info.st_gid))))]
 
 
 def _file_system(shown: str, folder: str) -> list[Finding]:
     fs_type = file_system_type(Path(folder))
     if fs_type in NETWORK_FILE_SYSTEMS:
         return [Finding(PROBLEM, (
-            f"{shown} is on a network file system ({fs_type}), where saves can be lost; move "
-            "it to the server's own disk and change [database] path."))]
-    return [Finding(OK, f"{shown} is on a local file system ({fs_type}).")]
+            _("{shown} is on a network file system ({fs_type}), where saves can be lost; move it "
+              "to the server's own disk and change [database] path.").format(
+                shown=shown, fs_type=fs_type)))]
+    return [Finding(OK, _("{shown} is on a local file system ({fs_type}).").format(
+                            shown=shown, fs_type=fs_type))]
 
 
 def _connect(real: str) -> sqlite3.Connection:
@@ -116,18 +173,18 @@ def _database(real: str, shown: str) -> list[Finding]:
         except sqlite3.Error as error:
             return [_open_failure(real, shown, error)]
         if application_id != APPLICATION_ID:
-            what = "an empty file" if application_id == 0 and objects == 0 else (
-                "an SQLite file of another program")
+            what = _("an empty file") if application_id == 0 and objects == 0 else (
+                _("an SQLite file of another program"))
             return [Finding(PROBLEM, (
-                f"{shown} is {what}, not a ringround database; check the path given with "
-                "--db or in [database] path."), bad_input=True)]
+                _("{shown} is {what}, not a ringround database; check the path given with --db or "
+                  "in [database] path.").format(shown=shown, what=what)), bad_input=True)]
         findings = [_version(shown, version)]
         try:
             findings += _journal_and_integrity(conn, shown)
         except sqlite3.DatabaseError as error:
             return [*findings, Finding(PROBLEM, (
-                f"{shown} is damaged ({error}); stop every ringround and restore the latest "
-                "backup."))]
+                _("{shown} is damaged ({error}); stop every ringround and restore the latest "
+                  "backup.").format(shown=shown, error=error)))]
         findings.append(_write_probe(conn, shown))
         return findings
     finally:
@@ -138,21 +195,25 @@ def _open_failure(real: str, shown: str, error: sqlite3.Error) -> Finding:
     text = str(error).lower()
     if "locked" in text or "busy" in text:
         return Finding(WARNING, (
-            f"{shown} is busy: another program has held it for over {PROBE_TIMEOUT_S:g} "
-            "seconds; run the check again in a minute."))
-    if "unable to open" in text:
+            _("{shown} is busy: another program has held it for over {seconds:g} seconds; "
+              "run the check again in a minute.").format(
+                shown=shown, seconds=PROBE_TIMEOUT_S)))
+    if "unable to open" in text or "readonly" in text or "read-only" in text:
+        # SQLITE_READONLY_DIRECTORY: no -shm yet, and no right to make one beside the file.
         folder = os.path.dirname(real)
         if _read_only_file_system(folder):
             return _read_only_finding(shown)
         if not (os.access(real, os.W_OK) and os.access(folder, os.W_OK | os.X_OK)):
             return Finding(PROBLEM, (
-                f"{shown} cannot be opened because it or its folder is read-only for you (a "
-                "read-only disk, or missing permissions), and SQLite must write files next to "
-                "it; make the folder and file writable by the operators' group."))
-        return Finding(PROBLEM, f"{shown} cannot be opened ({error}); check the file and folder.")
+                _("{shown} cannot be opened because it or its folder is read-only for you (a "
+                  "read-only disk, or missing permissions), and SQLite must write files next to "
+                  "it; make the folder and file writable by the operators' group.").format(
+                    shown=shown)))
+        return Finding(PROBLEM, _("{shown} cannot be opened ({error}); check the file and "
+                                  "folder.").format(shown=shown, error=error))
     return Finding(PROBLEM, (
-        f"{shown} is damaged or is not a ringround database; check the path, or stop every "
-        "ringround and restore the latest backup."), bad_input=True)
+        _("{shown} is damaged or is not a ringround database; check the path, or stop every "
+          "ringround and restore the latest backup.").format(shown=shown)), bad_input=True)
 
 
 def _read_only_file_system(folder: str) -> bool:
@@ -164,42 +225,47 @@ def _read_only_file_system(folder: str) -> bool:
 
 def _read_only_finding(shown: str) -> Finding:
     return Finding(PROBLEM, (
-        f"{shown} is on a file system mounted read-only, so nothing can be saved; remount it "
-        "read-write or move the database to a writable disk."))
+        _("{shown} is on a file system mounted read-only, so nothing can be saved; remount it "
+          "read-write or move the database to a writable disk.").format(shown=shown)))
 
 
 def _version(shown: str, version: int) -> Finding:
     current = len(MIGRATIONS)
     if version > current:
         return Finding(PROBLEM, (
-            f"{shown} was made by a newer ringround (format {version}, this program knows "
-            f"{current}); update ringround on this server."))
+            _("{shown} was made by a newer ringround (format {version}, this program knows "
+              "{current}); update ringround on this server.").format(
+                shown=shown, version=version, current=current)))
     if version < current:
         return Finding(WARNING, (
-            f"{shown} is in an older format ({version}); ringround will upgrade it to format "
-            f"{current} the next time it opens it."))
-    return Finding(OK, f"{shown} is a ringround database (format {version}).")
+            _("{shown} is in an older format ({version}); ringround will upgrade it to format "
+              "{current} the next time it opens it.").format(
+                shown=shown, version=version, current=current)))
+    return Finding(OK, _("{shown} is a ringround database (format {version}).").format(
+                           shown=shown, version=version))
 
 
 def _journal_and_integrity(conn: sqlite3.Connection, shown: str) -> list[Finding]:
     findings = []
     mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
     if mode == "wal":
-        findings.append(Finding(OK, f"{shown} is in WAL mode."))
+        findings.append(Finding(OK, _("{shown} is in WAL mode.").format(shown=shown)))
     else:
         findings.append(Finding(PROBLEM, (
-            f"{shown} is in {mode} journal mode instead of WAL, so operators would block each "
-            "other; start ringround on it once (it switches the file to WAL) and check again.")))
+            _("{shown} is in {mode} journal mode instead of WAL, so operators would block each "
+              "other; start ringround on it once (it switches the file to WAL) and check "
+              "again.").format(shown=shown, mode=mode))))
     try:
         result = [str(row[0]) for row in conn.execute("PRAGMA integrity_check(5)").fetchall()]
     except sqlite3.DatabaseError as error:
         result = [str(error)]
     if result == ["ok"]:
-        findings.append(Finding(OK, f"{shown} passed SQLite's integrity check."))
+        findings.append(Finding(OK, _("{shown} passed SQLite's integrity check.").format(
+                                        shown=shown)))
     else:
         findings.append(Finding(PROBLEM, (
-            f"{shown} is damaged (integrity check: {result[0]}); stop every ringround and "
-            "restore the latest backup.")))
+            _("{shown} is damaged (integrity check: {result}); stop every ringround and restore "
+              "the latest backup.").format(shown=shown, result=result[0]))))
     return findings
 
 
@@ -211,14 +277,17 @@ def _write_probe(conn: sqlite3.Connection, shown: str) -> Finding:
         text = str(error).lower()
         if "locked" in text or "busy" in text:
             return Finding(WARNING, (
-                f"{shown} is busy: another program has been saving for over "
-                f"{PROBE_TIMEOUT_S:g} seconds; run the check again in a minute."))
+                _("{shown} is busy: another program has been saving for over {seconds:g} "
+                  "seconds; run the check again in a minute.").format(
+                    shown=shown, seconds=PROBE_TIMEOUT_S)))
         if "readonly" in text or "read-only" in text:
             return Finding(PROBLEM, (
-                f"{shown} is read-only for you, so nothing could be saved; make it writable "
-                "by the operators' group (chmod g+rw) or move it off a read-only disk."))
-        return Finding(PROBLEM, f"Saving to {shown} failed ({error}); check the disk.")
-    return Finding(OK, f"You can save to {shown}.")
+                _("{shown} is read-only for you, so nothing could be saved; make it writable by "
+                  "the operators' group (chmod g+rw) or move it off a read-only disk.").format(
+                    shown=shown)))
+        return Finding(PROBLEM, _("Saving to {shown} failed ({error}); check the disk.").format(
+                                    shown=shown, error=error))
+    return Finding(OK, _("You can save to {shown}.").format(shown=shown))
 
 
 def _group(gid: int) -> str:
@@ -226,6 +295,27 @@ def _group(gid: int) -> str:
         return grp.getgrgid(gid).gr_name
     except KeyError:
         return str(gid)
+
+
+def _owner(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def current_umask() -> int:
+    """This process's umask, read without changing it where Linux allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _permissions(real: str, shown: str, folder: str) -> list[Finding]:
@@ -236,21 +326,27 @@ def _permissions(real: str, shown: str, folder: str) -> list[Finding]:
     findings: list[Finding] = []
     if not os.access(real, os.R_OK | os.W_OK):
         findings.append(Finding(PROBLEM, (
-            f"You ({user}) may not write {shown}; give the operators' group write access "
-            f"(chgrp GROUP {shown}; chmod g+rw {shown}).")))
+            _("You ({user}) may not write {shown}; give the operators' group write access (chgrp "
+              "GROUP {shown}; chmod g+rw {shown}).").format(user=user, shown=shown))))
     if not os.access(folder, os.W_OK | os.X_OK):
         findings.append(Finding(PROBLEM, (
-            f"You ({user}) may not create files in {folder}, which SQLite needs for the -wal "
-            f"and -shm files; give the operators' group write access (chmod g+rwx {folder}).")))
+            _("You ({user}) may not create files in {folder}, which SQLite needs for the -wal and "
+              "-shm files; give the operators' group write access (chmod g+rwx {folder}).").format(
+                user=user, folder=folder))))
     for suffix in ("-wal", "-shm"):
         companion = real + suffix
         if os.path.exists(companion) and not os.access(companion, os.R_OK | os.W_OK):
             findings.append(Finding(PROBLEM, (
-                f"You ({user}) may not write {companion}, so you cannot save; give the "
-                f"operators' group write access (chmod g+rw {companion}).")))
+                _("You ({user}) may not write {companion}, so you cannot save; give the "
+                  "operators' group write access (chmod g+rw {companion}).").format(
+                    user=user, companion=companion))))
     findings += _group_access(real, shown, folder)
+    findings += _others_access(real, shown)
+    findings += _way_in(folder)
+    findings += _umask(folder)
     if not any(f.level != OK for f in findings):
-        findings.insert(0, Finding(OK, f"You ({user}) may read and write {shown} and its folder."))
+        findings.insert(0, Finding(OK, _("You ({user}) may read and write {shown} and its "
+                                         "folder.").format(user=user, shown=shown)))
     return findings
 
 
@@ -265,17 +361,82 @@ def _group_access(real: str, shown: str, folder: str) -> list[Finding]:
             continue
         if mode.st_mode & (stat.S_IRGRP | stat.S_IWGRP) != stat.S_IRGRP | stat.S_IWGRP:
             findings.append(Finding(WARNING, (
-                f"{label} is not writable by its group ({_group(mode.st_gid)}, mode "
-                f"{stat.filemode(mode.st_mode)}); if operators log in as different users, run "
-                f"chmod g+rw {label}.")))
+                _("{label} is not writable by its group ({group}, mode {mode}); if operators log "
+                  "in as different users, run chmod g+rw {label}.").format(
+                    label=label, group=_group(mode.st_gid), mode=stat.filemode(mode.st_mode)))))
     folder_mode = os.stat(folder)
     needed = stat.S_IWGRP | stat.S_IXGRP
     if folder_mode.st_mode & needed != needed:
         findings.append(Finding(WARNING, (
-            f"The folder {folder} is not writable by its group ({_group(folder_mode.st_gid)}); "
-            f"if operators log in as different users, run chmod g+rwx {folder}.")))
+            _("The folder {folder} is not writable by its group ({group}); if operators log in as "
+              "different users, run chmod g+rwx {folder}.").format(
+                folder=folder, group=_group(folder_mode.st_gid)))))
     elif not folder_mode.st_mode & stat.S_ISGID:
         findings.append(Finding(WARNING, (
-            f"New files in {folder} (such as the -wal file) get their creator's own group, "
-            f"which other operators may not write; run chmod g+s {folder}.")))
+            _("New files in {folder} (such as the -wal file) get their creator's own group, which "
+              "other operators may not write; run chmod g+s {folder}.").format(folder=folder))))
+    group = _group(folder_mode.st_gid)
+    for target, label in ((real, shown), (real + "-wal", shown + "-wal"),
+                          (real + "-shm", shown + "-shm")):
+        try:
+            gid = os.stat(target).st_gid
+        except FileNotFoundError:
+            continue
+        if gid != folder_mode.st_gid and folder_mode.st_mode & stat.S_IWGRP:
+            findings.append(Finding(WARNING, (
+                _("{label} belongs to the group {group}, not to its folder's group ({group2}), so "
+                  "that group's operators may not save; run chgrp {group2} {label}.").format(
+                    label=label, group=_group(gid), group2=group))))
     return findings
+
+
+def _others_access(real: str, shown: str) -> list[Finding]:
+    """The database holds patients' data: users outside the group get no access."""
+    findings = []
+    for target, label in ((real, shown), (real + "-wal", shown + "-wal")):
+        try:
+            mode = os.stat(target).st_mode
+        except FileNotFoundError:
+            continue
+        if mode & (stat.S_IROTH | stat.S_IWOTH):
+            what = _("read and change") if mode & stat.S_IWOTH else _("read")
+            findings.append(Finding(WARNING, (
+                _("Every user of this server may {what} {label} (mode {mode}), which holds "
+                  "patients' data; run chmod o-rwx {label}.").format(
+                    what=what, label=label, mode=stat.filemode(mode)))))
+    return findings
+
+
+def _way_in(folder: str) -> list[Finding]:
+    """Operators of the folder's group must be able to pass through every folder above it."""
+    info = os.stat(folder)
+    if not info.st_mode & stat.S_IWGRP:
+        return []  # not a shared folder: the group findings say what to do first
+    group_id = info.st_gid
+    for above in Path(folder).parents:
+        info = os.stat(above)
+        if info.st_mode & stat.S_IXOTH:
+            continue
+        if info.st_mode & stat.S_IXGRP and info.st_gid == group_id:
+            continue
+        return [Finding(WARNING, (
+            _("Operators of the group {group} cannot reach {folder}, because {above} is closed to "
+              "them (mode {mode}); move the database to a folder such as /var/lib/ringround, or "
+              "run chmod o+x {above}.").format(
+                group=_group(group_id), folder=folder, above=above,
+                mode=stat.filemode(info.st_mode))))]
+    return []
+
+
+def _umask(folder: str) -> list[Finding]:
+    """Files made by hand in a shared folder (a new or restored database) need g+rw."""
+    if not os.stat(folder).st_mode & stat.S_IWGRP:
+        return []  # not a shared folder: the group findings above say what to do
+    mask = current_umask()
+    if not mask & (stat.S_IRGRP | stat.S_IWGRP):
+        return []
+    return [Finding(WARNING, (
+        _("Your umask is {mask:04o}, so a file you make in {folder} (a new database, a restored "
+          "backup) would not be writable by the operators' group; run umask 002 before such work "
+          "(operators get it from their login, see docs/deploy.md).").format(
+            mask=mask, folder=folder)))]

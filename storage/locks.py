@@ -14,6 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from storage.database import write
+from storage.i18n import _
 from storage.policy import Outcome, Policy
 from storage.rows import APPOINTMENT, ITEM, TASK, RowKey, read_source
 from storage.sessions import ALIVE_SQL, Session, alive_since
@@ -79,8 +80,12 @@ class LockLost(Exception):
 
     def __init__(self, holder: str | None) -> None:
         self.holder = holder
-        who = f"taken over by {holder}" if holder else "removed"
-        super().__init__(f"Your lock on this row was {who}; nothing was saved.")
+        if holder:
+            message = _("Your lock on this row was taken over by {operator}; nothing was "
+                        "saved.").format(operator=holder)
+        else:
+            message = _("Your lock on this row was removed; nothing was saved.")
+        super().__init__(message)
 
 
 class NotAllowed(Exception):
@@ -353,7 +358,7 @@ def finish_call(
     """
     outcome = policy.outcome(outcome_code)
     if outcome.asks_callback and (callback_at is None or callback_at <= now):
-        raise ValueError("this outcome needs a call-back time in the future")
+        raise ValueError(_("This outcome needs a call-back time in the future."))
     key = claim.key
     with write(conn):
         released = conn.execute(
@@ -427,8 +432,8 @@ def abort_call(conn: sqlite3.Connection, session: Session, key: RowKey, now: int
         if row is None:
             return False
         if row[0] != session.operator:
-            raise NotAllowed(f"This row is locked by {row[0]}; only they or a supervisor "
-                             "may release it.")
+            raise NotAllowed(_("This row is locked by {operator}; only they or a supervisor "
+                               "may release it.").format(operator=row[0]))
         conn.execute("DELETE FROM locks WHERE kind = ? AND source_id = ?",
                      (key.kind, key.source_id))
         audit(conn, now, session.operator, session.id, "abort", key, row[2],
@@ -448,9 +453,9 @@ def release_lock(conn: sqlite3.Connection, session: Session, key: RowKey, now: i
             (key.kind, key.source_id),
         ).fetchone()
         if row is None:
-            raise LookupError(f"Row {key} is not locked.")
+            raise LookupError(_("Row {row} is not locked.").format(row=key))
         if not session.supervisor and row[0] != session.operator:
-            raise NotAllowed("Only a supervisor may release another operator's lock.")
+            raise NotAllowed(_("Only a supervisor may release another operator's lock."))
         conn.execute("DELETE FROM locks WHERE kind = ? AND source_id = ?",
                      (key.kind, key.source_id))
         event = "abort" if row[0] == session.operator else "release-by-supervisor"

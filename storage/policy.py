@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from storage.i18n import _
+
 # The built-in defaults, identical to the shipped policy.toml (a test keeps them equal).
 DEFAULTS: dict[str, Any] = {
     "language": "en",
@@ -36,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
         "personal_callback_grace": "30m",
     },
     "tasks": {"callable": ["recall", "reminder", "follow-up"]},
+    "phones": {"country_code": "7", "trunk_prefix": "8", "national_length": 10},
     "telephony": {
         "enabled": False,
         "backend": "asterisk-ami",
@@ -115,6 +118,15 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class PhoneRules:
+    """How the clinic's phone numbers are written, to compare them (``[phones]``)."""
+
+    country_code: str  # digits, e.g. "7"
+    trunk_prefix: str  # digits dialled before a national number, e.g. "8"; may be empty
+    national_length: int  # digits of a national number (10 in Russia); 0: any length
+
+
+@dataclass(frozen=True)
 class TelephonyPolicy:
     enabled: bool
     backend: str
@@ -132,6 +144,10 @@ class TelephonyPolicy:
 class Policy:
     source: str  # the file it came from, or "built-in defaults"
     language: str
+    # The policy file sets ``language``; when it does not, the operator's LANG or
+    # LC_MESSAGES chooses (tui.i18n.choose_language), since ``language`` then only
+    # holds the default.
+    language_given: bool
     timezone: ZoneInfo
     database_path: str
     stale_after: int  # seconds
@@ -146,6 +162,7 @@ class Policy:
     hours: Hours
     personal_callback_grace: int
     callable_task_kinds: tuple[str, ...]
+    phones: PhoneRules
     telephony: TelephonyPolicy
     outcomes: tuple[Outcome, ...]
     allow_operator_override: bool
@@ -182,31 +199,33 @@ class _Reader:
     def fail(self, key: str, expected: str) -> PolicyError:
         value = self.data.get(key)
         return PolicyError(
-            f"{self.source}: {self.prefix}{key} should be {expected}, not {value!r}."
+            _("{source}: {key} should be {expected}, not {value!r}.").format(
+                source=self.source, key=self.prefix + key, expected=expected, value=value)
         )
 
     def table(self, key: str) -> _Reader:
         value = self.data.get(key)
         if not isinstance(value, Mapping):
-            raise self.fail(key, "a table")
+            raise self.fail(key, _("a table"))
         return _Reader(self.source, value, f"{self.prefix}{key}.")
 
     def string(self, key: str, *, empty: bool = False) -> str:
         value = self.data.get(key)
         if not isinstance(value, str) or (not empty and not value.strip()):
-            raise self.fail(key, "a text" if empty else "a non-empty text")
+            raise self.fail(key, _("a text") if empty else _("a non-empty text"))
         return value
 
     def flag(self, key: str) -> bool:
         value = self.data.get(key)
         if not isinstance(value, bool):
-            raise self.fail(key, "true or false")
+            raise self.fail(key, _("true or false"))
         return value
 
     def integer(self, key: str, minimum: int) -> int:
         value = self.data.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.fail(key, f"a whole number of at least {minimum}")
+            raise self.fail(key, _("a whole number of at least {minimum}").format(
+                minimum=minimum))
         return value
 
     def duration(self, key: str) -> int:
@@ -216,12 +235,12 @@ class _Reader:
                 raise ValueError(value)
             return parse_duration(value)
         except ValueError:
-            raise self.fail(key, 'a positive duration such as "30s", "15m" or "2h"') from None
+            raise self.fail(key, _('a positive duration such as "30s", "15m" or "2h"')) from None
 
     def strings(self, key: str) -> tuple[str, ...]:
         value = self.data.get(key)
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise self.fail(key, "a list of texts")
+            raise self.fail(key, _("a list of texts"))
         return tuple(value)
 
     def check_keys(self, allowed: Mapping[str, Any]) -> None:
@@ -229,7 +248,8 @@ class _Reader:
             if key not in allowed:
                 known = ", ".join(sorted(allowed))
                 raise PolicyError(
-                    f"{self.source}: unknown key {self.prefix}{key} (known keys here: {known})."
+                    _("{source}: unknown key {key} (known keys here: {known}).").format(
+                        source=self.source, key=self.prefix + key, known=known)
                 )
 
 
@@ -257,7 +277,7 @@ def _outcome(reader: _Reader, statuses: tuple[str, ...]) -> Outcome:
     r = _Reader(reader.source, data, reader.prefix)
     code = r.string("code")
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", code):
-        raise r.fail("code", "a short name of lower-case letters, digits and dashes")
+        raise r.fail("code", _("a short name of lower-case letters, digits and dashes"))
     label = r.table("label")
     label.check_keys({language: None for language in LANGUAGES})
     closes = r.flag("closes")
@@ -266,7 +286,7 @@ def _outcome(reader: _Reader, statuses: tuple[str, ...]) -> Outcome:
     failed = r.flag("failed") if "failed" in data else not (closes or asks_callback)
     status = r.string("appointment_status") if "appointment_status" in data else None
     if status is not None and status not in statuses:
-        raise r.fail("appointment_status", "one of [confirmation] statuses")
+        raise r.fail("appointment_status", _("one of [confirmation] statuses"))
     return Outcome(
         code=code,
         label_en=label.string("en"),
@@ -284,7 +304,7 @@ def _outcome(reader: _Reader, statuses: tuple[str, ...]) -> Outcome:
 def _hours(reader: _Reader, key: str) -> Hours:
     text = reader.string(key)
     match = _HOURS.match(text)
-    expected = 'opening hours such as "09:00-20:00"'
+    expected = _('opening hours such as "09:00-20:00"')
     if match is None:
         raise reader.fail(key, expected)
     h1, m1, h2, m2 = (int(g) for g in match.groups())
@@ -292,25 +312,25 @@ def _hours(reader: _Reader, key: str) -> Hours:
         raise reader.fail(key, expected)
     start, end = time(h1, m1), (None if h2 == 24 else time(h2, m2))
     if end is not None and end <= start:
-        raise reader.fail(key, "opening hours that end after they start")
+        raise reader.fail(key, _("opening hours that end after they start"))
     return Hours(start, end)
 
 
-def _build(source: str, data: Mapping[str, Any]) -> Policy:
+def _build(source: str, data: Mapping[str, Any], *, language_given: bool = False) -> Policy:
     top = _Reader(source, data)
     top.check_keys(DEFAULTS)
     language = top.string("language")
     if language not in LANGUAGES:
-        raise top.fail("language", '"en" or "ru"')
+        raise top.fail("language", _('"en" or "ru"'))
     zone_name = top.string("timezone")
     try:
         zone = ZoneInfo(zone_name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise top.fail("timezone", 'a time zone name such as "Europe/Moscow"') from None
+        raise top.fail("timezone", _('a time zone name such as "Europe/Moscow"')) from None
 
     sections = {name: top.table(name) for name in
                 ("database", "locks", "sessions", "confirmation", "calls", "tasks",
-                 "telephony", "security")}
+                 "phones", "telephony", "security")}
     for name, reader in sections.items():
         reader.check_keys(DEFAULTS[name])
 
@@ -323,18 +343,29 @@ def _build(source: str, data: Mapping[str, Any]) -> Policy:
     open_statuses = conf.strings("open_statuses")
     for status in open_statuses:
         if status not in statuses:
-            raise conf.fail("open_statuses", "statuses that are all in confirmation.statuses")
+            raise conf.fail("open_statuses", _("statuses that are all in confirmation.statuses"))
     confirmed = conf.string("confirmed_status")
     if confirmed not in statuses or confirmed in open_statuses:
-        raise conf.fail("confirmed_status", "one of statuses that is not an open status")
+        raise conf.fail("confirmed_status", _("one of statuses that is not an open status"))
+
+    phones = sections["phones"]
+    country_code = phones.string("country_code")
+    if not re.fullmatch(r"[1-9][0-9]{0,2}", country_code):
+        raise phones.fail("country_code", _('a country calling code of 1 to 3 digits, such as "7"'))
+    trunk_prefix = phones.string("trunk_prefix", empty=True)
+    if not re.fullmatch(r"[0-9]{0,3}", trunk_prefix):
+        raise phones.fail("trunk_prefix", _('up to 3 digits, such as "8" or "0", or ""'))
+    national_length = phones.integer("national_length", 0)
+    if national_length > 15:
+        raise phones.fail("national_length", _("a number of digits from 0 to 15"))
 
     tel = sections["telephony"]
     backend = tel.string("backend")
     if backend != "asterisk-ami":
-        raise tel.fail("backend", '"asterisk-ami"')
+        raise tel.fail("backend", _('"asterisk-ami"'))
     port = tel.integer("port", 1)
     if port > 65535:
-        raise tel.fail("port", "a port number from 1 to 65535")
+        raise tel.fail("port", _("a port number from 1 to 65535"))
     extensions = tel.table("extensions")
     telephony = TelephonyPolicy(
         enabled=tel.flag("enabled"),
@@ -351,19 +382,19 @@ def _build(source: str, data: Mapping[str, Any]) -> Policy:
 
     raw_outcomes = data.get("outcomes")
     if not isinstance(raw_outcomes, list) or not raw_outcomes:
-        raise top.fail("outcomes", "a non-empty list of [[outcomes]] tables")
+        raise top.fail("outcomes", _("a non-empty list of [[outcomes]] tables"))
     if len(raw_outcomes) > 9:
-        raise top.fail("outcomes", "at most 9 outcomes (keys 1 to 9 pick them)")
+        raise top.fail("outcomes", _("at most 9 outcomes (keys 1 to 9 pick them)"))
     outcomes = []
     for index, raw in enumerate(raw_outcomes, start=1):
         if not isinstance(raw, Mapping):
-            raise top.fail("outcomes", "a list of [[outcomes]] tables")
+            raise top.fail("outcomes", _("a list of [[outcomes]] tables"))
         outcomes.append(_outcome(_Reader(source, raw, f"outcomes[{index}]."), statuses))
     codes = [o.code for o in outcomes]
     if len(set(codes)) != len(codes):
-        raise top.fail("outcomes", "outcomes with different codes")
+        raise top.fail("outcomes", _("outcomes with different codes"))
     if not any(o.closes and o.completes for o in outcomes):
-        raise top.fail("outcomes", "a list with at least one outcome that closes and completes")
+        raise top.fail("outcomes", _("a list with at least one outcome that closes and completes"))
 
     sec = sections["security"]
     calls = sections["calls"]
@@ -371,6 +402,7 @@ def _build(source: str, data: Mapping[str, Any]) -> Policy:
     return Policy(
         source=source,
         language=language,
+        language_given=language_given,
         timezone=zone,
         database_path=sections["database"].string("path"),
         stale_after=sections["locks"].duration("stale_after"),
@@ -385,6 +417,7 @@ def _build(source: str, data: Mapping[str, Any]) -> Policy:
         hours=_hours(calls, "hours"),
         personal_callback_grace=calls.duration("personal_callback_grace"),
         callable_task_kinds=sections["tasks"].strings("callable"),
+        phones=PhoneRules(country_code, trunk_prefix, national_length),
         telephony=telephony,
         outcomes=tuple(outcomes),
         allow_operator_override=sec.flag("allow_operator_override"),
@@ -406,15 +439,19 @@ def load_policy(path: str | Path | None) -> Policy:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)
     except FileNotFoundError:
-        raise PolicyError(f"{source}: the policy file does not exist.") from None
+        raise PolicyError(_("{source}: the policy file does not exist.").format(
+            source=source)) from None
     except PermissionError:
-        raise PolicyError(f"{source}: the policy file cannot be read (permission denied).") \
-            from None
+        raise PolicyError(_("{source}: the policy file cannot be read (permission "
+                            "denied).").format(source=source)) from None
     except IsADirectoryError:
-        raise PolicyError(f"{source}: this is a folder, not a policy file.") from None
+        raise PolicyError(_("{source}: this is a folder, not a policy file.").format(
+            source=source)) from None
     except UnicodeDecodeError:
-        raise PolicyError(f"{source}: the policy file is not UTF-8 text.") from None
+        raise PolicyError(_("{source}: the policy file is not UTF-8 text.").format(
+            source=source)) from None
     except tomllib.TOMLDecodeError as error:
-        raise PolicyError(f"{source}: not valid TOML ({error}).") from None
-    return _build(source, _merge(DEFAULTS, data))
+        raise PolicyError(_("{source}: not valid TOML ({error}).").format(
+            source=source, error=error)) from None
+    return _build(source, _merge(DEFAULTS, data), language_given="language" in data)
 

@@ -18,6 +18,7 @@ import grp
 import os
 import pwd
 
+from storage.i18n import _
 from storage.policy import Policy
 
 
@@ -43,11 +44,12 @@ def operator_name(policy: Policy, requested: str | None) -> str:
         return login
     name = requested.strip()
     if not name:
-        raise OperatorNotAllowed("The operator name given with --operator is empty.")
+        raise OperatorNotAllowed(_("The operator name given with --operator is empty."))
     if name != login and not policy.allow_operator_override:
         raise OperatorNotAllowed(
-            f"The policy ({policy.source}) does not allow --operator, so you work as "
-            f"your login name, {login}; set [security] allow_operator_override = true to allow it."
+            _("The policy ({policy}) does not allow --operator, so you work as your login "
+              "name, {login}; set [security] allow_operator_override = true to allow "
+              "it.").format(policy=policy.source, login=login)
         )
     return name
 

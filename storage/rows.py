@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from storage.i18n import _
 from storage.policy import Policy
 
 APPOINTMENT = "appointment"
@@ -24,10 +25,11 @@ class RowKey:
     @classmethod
     def parse(cls, text: str) -> RowKey:
         """Read "appointment:12", "item:7" or "task:3"; ValueError otherwise."""
-        kind, _, number = text.strip().partition(":")
+        kind, _colon, number = text.strip().partition(":")
         if kind not in KINDS or not number.isdigit():
             raise ValueError(
-                f"{text!r} is not a row; rows look like appointment:12, item:7 or task:3"
+                _("{text!r} is not a row; rows look like appointment:12, item:7 or "
+                  "task:3").format(text=text)
             )
         return cls(kind, int(number))
 

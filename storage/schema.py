@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from storage.i18n import _
+
 # Marks a file as a ringround database ("RiRo"), so that no other SQLite file
 # is ever migrated by mistake.
 APPLICATION_ID = 0x5269526F
@@ -172,7 +174,8 @@ def migrate(conn: sqlite3.Connection, shown: str) -> None:
     """Bring the schema up to date in one write transaction."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > len(MIGRATIONS):
-        raise SchemaError(f"{shown} was made by a newer ringround; update the program.")
+        raise SchemaError(_("{path} was made by a newer ringround; update the program.").format(
+            path=shown))
     if version == len(MIGRATIONS):
         return
     conn.execute("BEGIN IMMEDIATE")

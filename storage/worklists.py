@@ -157,6 +157,17 @@ def _rows_sql(
                  *params, work_list.kind]
 
 
+def open_rows_sql(
+    policy: Policy, session: Session, work_list: WorkList, now: int
+) -> tuple[str, list[object]]:
+    """SELECT of the list's open rows: id, client_id, due, subject, callable_from, grp.
+
+    For queries outside this module that must agree with the lists exactly
+    (storage.families: the other rows of clients sharing a phone).
+    """
+    return _rows_sql(policy, session, work_list, now)
+
+
 def row_ids(
     conn: sqlite3.Connection,
     policy: Policy,
@@ -260,17 +271,8 @@ def work_lists(
     Call lists appear only while they have pending items; the confirmation list
     and the callable task kinds always appear, so operators see they are done.
     """
-    lists = [WorkList(APPOINTMENT)]
-    lists += [
-        WorkList(ITEM, list_id=row[0], name=row[1]) for row in conn.execute(
-            "SELECT l.id, l.name FROM call_lists l WHERE l.closed_at IS NULL AND EXISTS"
-            " (SELECT 1 FROM call_list_items i WHERE i.list_id = l.id AND i.processed_at IS NULL)"
-            " ORDER BY l.name COLLATE NOCASE, l.id"
-        ).fetchall()
-    ]
-    lists += [WorkList(TASK, task_kind=kind, name=kind) for kind in policy.callable_task_kinds]
     summaries = []
-    for work_list in lists:
+    for work_list in all_work_lists(conn, policy):
         sql, params = _rows_sql(policy, session, work_list, now)
         pending, locked = conn.execute(
             f"SELECT count(*), count(l.operator) FROM ({sql}) w LEFT JOIN locks l"
@@ -280,3 +282,17 @@ def work_lists(
         if work_list.kind != ITEM or pending:
             summaries.append(WorkListSummary(work_list, pending, locked))
     return summaries
+
+
+def all_work_lists(conn: sqlite3.Connection, policy: Policy) -> list[WorkList]:
+    """The work lists in SPEC order: confirmation, open call lists with pending items, tasks."""
+    lists = [WorkList(APPOINTMENT)]
+    lists += [
+        WorkList(ITEM, list_id=row[0], name=row[1]) for row in conn.execute(
+            "SELECT l.id, l.name FROM call_lists l WHERE l.closed_at IS NULL AND EXISTS"
+            " (SELECT 1 FROM call_list_items i WHERE i.list_id = l.id AND i.processed_at IS NULL)"
+            " ORDER BY l.name COLLATE NOCASE, l.id"
+        ).fetchall()
+    ]
+    lists += [WorkList(TASK, task_kind=kind, name=kind) for kind in policy.callable_task_kinds]
+    return lists

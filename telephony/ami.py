@@ -19,21 +19,22 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from storage.i18n import N_, _
 from storage.policy import TelephonyPolicy
 from telephony.calls import CallEvent, CallStage, ClientResult, TelephonyError, normalise_number
 from telephony.secret import read_secret
 
 Message = dict[str, str]
 
-_LOST = "Lost the connection to the phone exchange."
+_LOST = N_("Lost the connection to the phone exchange.")  # translated where used
 
 # OriginateResponse Reason codes (Asterisk's AST_CONTROL_* numbers) for the operator's leg.
 _OPERATOR_REASONS = {
-    "0": "The operator's phone is unavailable (not registered or switched off).",
-    "1": "The operator's phone hung up before the call started.",
-    "3": "The operator's phone rang without an answer.",
-    "5": "The operator's phone is busy.",
-    "8": "The operator's phone rejected the call (congestion).",
+    "0": N_("The operator's phone is unavailable (not registered or switched off)."),
+    "1": N_("The operator's phone hung up before the call started."),
+    "3": N_("The operator's phone rang without an answer."),
+    "5": N_("The operator's phone is busy."),
+    "8": N_("The operator's phone rejected the call (congestion)."),
 }
 # Asterisk may report the Hangup of an unanswered operator channel before its
 # OriginateResponse; its Q.850 cause then tells the same story as a Reason code.
@@ -42,12 +43,12 @@ _CAUSE_REASONS = {"16": "1", "17": "5", "18": "3", "19": "3", "21": "8", "34": "
 
 # DialEnd DialStatus of the client's leg, when it did not answer.
 _CLIENT_FAILURES: dict[str, tuple[CallStage, ClientResult | None, str]] = {
-    "BUSY": (CallStage.FAILED, "busy", "The client's line is busy."),
-    "NOANSWER": (CallStage.FAILED, "no-answer", "The client did not answer."),
+    "BUSY": (CallStage.FAILED, "busy", N_("The client's line is busy.")),
+    "NOANSWER": (CallStage.FAILED, "no-answer", N_("The client did not answer.")),
     "CONGESTION": (CallStage.FAILED, "congestion",
-                   "The client's number could not be reached (congestion)."),
-    "CHANUNAVAIL": (CallStage.FAILED, "unavailable", "The client's number is unavailable."),
-    "CANCEL": (CallStage.ENDED, None, "The call was hung up before the client answered."),
+                   N_("The client's number could not be reached (congestion).")),
+    "CHANUNAVAIL": (CallStage.FAILED, "unavailable", N_("The client's number is unavailable.")),
+    "CANCEL": (CallStage.ENDED, None, N_("The call was hung up before the client answered.")),
 }
 
 _ORDER = {stage: index for index, stage in enumerate(CallStage)}
@@ -58,8 +59,10 @@ class _Unreachable(TelephonyError):
 
 
 def _operator_reason(code: str) -> str:
-    return _OPERATOR_REASONS.get(
-        code, f"The phone exchange could not ring the operator's phone (reason {code}).")
+    if code in _OPERATOR_REASONS:
+        return _(_OPERATOR_REASONS[code])
+    return _("The phone exchange could not ring the operator's phone (reason {code}).").format(
+        code=code)
 
 
 def _refusal(message: str, channel: str, exten: str, context: str) -> str:
@@ -67,17 +70,19 @@ def _refusal(message: str, channel: str, exten: str, context: str) -> str:
     text = message.strip().rstrip(".")
     lowered = text.lower()
     if lowered == "invalid channel":
-        return (f"The phone exchange does not accept the operator's channel {channel}; "
-                "check [telephony.extensions] in the policy.")
+        return (_("The phone exchange does not accept the operator's channel {channel}; "
+                  "check [telephony.extensions] in the policy.").format(channel=channel))
     if lowered == "extension does not exist":
-        return (f"The phone exchange cannot dial {exten} from context {context}; "
-                "check the number and the policy's [telephony] context.")
+        return (_("The phone exchange cannot dial {exten} from context {context}; check "
+                  "the number and the policy's [telephony] context.").format(
+            exten=exten, context=context))
     if lowered == "permission denied" or lowered.startswith("originate access forbidden"):
-        return ("The phone exchange does not let ringround place calls; its manager user "
-                "needs write=originate.")
+        return (_("The phone exchange does not let ringround place calls; its manager user needs "
+                  "write=originate."))
     if lowered == "invalid timeout":
-        return "The phone exchange refused the ring timeout; check ring_timeout in the policy."
-    return f"The phone exchange refused the call: {text or 'no reason given'}."
+        return _("The phone exchange refused the ring timeout; check ring_timeout in the policy.")
+    return _("The phone exchange refused the call: {reason}.").format(
+        reason=text or _("no reason given"))
 
 
 _LINE_BREAKS = re.compile(r"[\r\n]+")
@@ -182,25 +187,29 @@ class AmiBackend:
     async def connect(self) -> None:
         async with self._connect_lock:
             if self._closed:
-                raise TelephonyError("The connection to the phone exchange has been closed.")
+                raise TelephonyError(_("The connection to the phone exchange has been closed."))
             if self.connected:
                 return
             await self._log_in(read_secret(self._policy.secret_file))
 
     async def _log_in(self, secret: str) -> None:
         host, port = self._policy.host, self._policy.port
-        advice = "check that it is running and the policy's [telephony] host and port"
+        advice = _("check that it is running and the policy's [telephony] host and port")
         try:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(host, port), self._connect_timeout)
         except TimeoutError:
-            raise _Unreachable(f"The phone exchange at {host}:{port} did not answer within "
-                               f"{self._connect_timeout:g} s; {advice}.") from None
+            raise _Unreachable(_("The phone exchange at {host}:{port} did not answer "
+                                 "within {connect_timeout:g} s; {advice}.").format(
+                host=host, port=port, connect_timeout=self._connect_timeout,
+                advice=advice)) from None
         except OSError as error:
             why = (error.strerror if isinstance(error, socket.gaierror) or not error.errno
                    else os.strerror(error.errno))
-            raise _Unreachable(f"Cannot reach the phone exchange at {host}:{port} "
-                               f"({(why or str(error)).lower()}); {advice}.") from None
+            raise _Unreachable(_("Cannot reach the phone exchange at {host}:{port} "
+                                 "({reason}); {advice}.").format(
+                host=host, port=port, reason=(why or str(error)).lower(),
+                advice=advice)) from None
         greeted = False
         try:
             banner = await asyncio.wait_for(reader.readline(), self._connect_timeout)
@@ -211,8 +220,9 @@ class AmiBackend:
             if not greeted:  # also when cancelled: no connection is left open behind us
                 writer.close()
         if not greeted:
-            raise _Unreachable(f"The service at {host}:{port} did not greet like an Asterisk "
-                               f"manager interface; {advice}.")
+            raise _Unreachable(_("The service at {host}:{port} did not greet like an "
+                                 "Asterisk manager interface; {advice}.").format(
+                host=host, port=port, advice=advice))
         _keep_alive(writer)
         self._writer = writer
         self._reader_task = asyncio.create_task(self._read_loop(reader, writer))
@@ -222,18 +232,21 @@ class AmiBackend:
         if reply.get("Response") != "Success":
             self._connection_ended(writer)
             raise TelephonyError(
-                f"The phone exchange refused the login of {self._policy.username!r}; check "
-                "the username and the secret file in the policy's [telephony] section.")
+                _("The phone exchange refused the login of {username!r}; check the "
+                  "username and the secret file in the policy's [telephony] section.").format(
+                    username=self._policy.username))
         self._logged_in = True
 
     async def place_call(self, operator: str, number: str, reference: str) -> str:
         channel = self._policy.extensions.get(operator)
         if not channel:
-            raise TelephonyError(f"No phone extension is configured for operator {operator!r}; "
-                                 "add one under [telephony.extensions] in the policy.")
+            raise TelephonyError(_("No phone extension is configured for operator "
+                                   "{operator!r}; add one under [telephony.extensions] "
+                                   "in the policy.").format(operator=operator))
         exten = normalise_number(number, self._policy.dial_prefix)
         if exten == self._policy.dial_prefix:
-            raise TelephonyError(f"The number {number!r} has no digits to dial.")
+            raise TelephonyError(_("The number {number!r} has no digits to dial.").format(
+                number=number))
         await self.connect()
         call = _Call(str(uuid.uuid4()))
         # Registered before sending: events may follow the reply before we resume.
@@ -278,7 +291,8 @@ class AmiBackend:
         message = reply.get("Message", "")
         if reply.get("Response") != "Success" and message.lower() != "no such channel":
             raise TelephonyError(
-                f"The phone exchange would not hang up the call: {message or 'no reason given'}.")
+                _("The phone exchange would not hang up the call: {reason}.").format(
+                    reason=message or _("no reason given")))
 
     async def close(self) -> None:
         if self._closed:
@@ -308,7 +322,7 @@ class AmiBackend:
         """Send one action and wait, bounded, for the response with its ActionID."""
         writer = self._writer
         if writer is None:
-            raise _Unreachable(_LOST)
+            raise _Unreachable(_(_LOST))
         action_id = action_id or f"ringround-{next(self._action_ids)}"
         reply: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._replies[action_id] = reply
@@ -323,7 +337,7 @@ class AmiBackend:
             raise _Unreachable("The phone exchange did not reply in time.") from None
         except OSError:
             self._connection_ended(writer)
-            raise _Unreachable(_LOST) from None
+            raise _Unreachable(_(_LOST)) from None
         finally:
             self._replies.pop(action_id, None)
 
@@ -345,11 +359,11 @@ class AmiBackend:
         writer.close()
         for reply in self._replies.values():
             if not reply.done():
-                reply.set_exception(_Unreachable(_LOST))
+                reply.set_exception(_Unreachable(_(_LOST)))
         for call in list(self._calls.values()):
             # A call not yet queued is reported by place_call's exception instead.
             if call.stage is not None and not self._closed:
-                self._finish(call, CallStage.FAILED, _LOST)
+                self._finish(call, CallStage.FAILED, _(_LOST))
             self._forget(call)
         if was_logged_in and not self._closed and (
                 self._reconnect_task is None or self._reconnect_task.done()):
@@ -414,8 +428,9 @@ class AmiBackend:
                 call.client_answered = True
             else:
                 stage, result, reason = _CLIENT_FAILURES.get(status, (
-                    CallStage.FAILED, None, f"The client's line could not be reached ({status})."))
-                self._finish(call, stage, reason, result)
+                    CallStage.FAILED, None, _("The client's line could not be reached "
+                                              "({status}).").format(status=status)))
+                self._finish(call, stage, _(reason), result)
         elif name == "BridgeEnter" and (own or call.client_answered):
             self._advance(call, CallStage.CONNECTED, "answered")
         elif name == "Hangup" and own:
@@ -425,7 +440,7 @@ class AmiBackend:
             elif call.stage is CallStage.CONNECTED:
                 self._finish(call, CallStage.ENDED, None, "answered")
             else:
-                self._finish(call, CallStage.ENDED, "The call ended before the client answered.")
+                self._finish(call, CallStage.ENDED, _("The call ended before the client answered."))
             self._forget(call)
 
     def _operator_answered(self, call: _Call) -> None:
@@ -437,7 +452,7 @@ class AmiBackend:
     def _ring_expired(self, call: _Call) -> None:
         if not call.answered:
             # Also what happens when the manager user lacks read=call: no event ever comes.
-            self._finish(call, CallStage.FAILED, "The operator's phone did not answer in time.")
+            self._finish(call, CallStage.FAILED, _("The operator's phone did not answer in time."))
 
     def _advance(self, call: _Call, stage: CallStage, result: ClientResult | None = None) -> None:
         """Move forward only: a late or repeated event never takes a call back."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from storage.i18n import _
 from telephony.calls import CallEvent, TelephonyError
 
 
@@ -19,7 +20,7 @@ class ManualBackend:
 
     async def place_call(self, operator: str, number: str, reference: str) -> str:
         raise TelephonyError(
-            "Telephony is off in the policy, so calls are dialled by hand on the phone."
+            _("Telephony is off in the policy, so calls are dialled by hand on the phone.")
         )
 
     async def events(self) -> AsyncIterator[CallEvent]:

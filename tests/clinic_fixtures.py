@@ -29,6 +29,7 @@ from storage.policy import Policy, default_policy
 from storage.rows import APPOINTMENT, RowKey
 from storage.sessions import Session, heartbeat, start_session
 from tui.app import RingroundApp
+from tui.picker import ListPicker
 from tui.row_table import RowTable
 from tui.work_screen import WorkScreen
 
@@ -273,6 +274,8 @@ def freeze_cursors(app: RingroundApp) -> None:
 async def open_list(pilot: Pilot[Any], index: int = 0) -> WorkScreen:
     """From the list picker, open the ``index``-th work list (arrows, Enter)."""
     app = pilot.app
+    await wait_until(pilot, lambda: isinstance(app.screen, ListPicker) and app.screen.summaries,
+                     "the list picker with its lists")
     await pilot.press(*["down"] * index, "enter")
     screen = await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen)
                               and app.screen.activation is not None and app.screen,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import stat
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,15 +35,27 @@ def _demo(path: Path, policy: Policy) -> None:
 
 
 @pytest.fixture
-def shared_folder(tmp_path: Path) -> Path:
-    """A folder set up as the SPEC asks: group-writable, setgid, with a group-writable db."""
-    folder = tmp_path / "shared"
-    folder.mkdir()
+def shared_folder() -> Iterator[Path]:
+    """A folder set up as the SPEC asks: group-writable, setgid, with a group-writable db.
+
+    Made right in the system's temporary folder: pytest's own tmp_path is closed
+    to other users (mode 700), which the check rightly reports.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="rr-shared-"))
     os.chmod(folder, 0o2770)
-    return folder
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_a_healthy_database(shared_folder: Path, policy: Policy) -> None:
+@pytest.fixture
+def group_umask() -> Iterator[None]:
+    """umask 002, as deploy.md gives operators and administrators."""
+    before = os.umask(0o002)
+    yield
+    os.umask(before)
+
+
+def test_a_healthy_database(shared_folder: Path, policy: Policy, group_umask: None) -> None:
     path = shared_folder / "clinic.db"
     _demo(path, policy)
     os.chmod(path, 0o660)

@@ -40,9 +40,18 @@ def test_shipped_policy_file_equals_the_built_in_defaults() -> None:
 def test_loading_the_shipped_file_gives_the_default_policy() -> None:
     loaded = load_policy(SHIPPED)
     assert loaded.source == str(SHIPPED)
-    assert dataclasses.replace(loaded, source="x") == dataclasses.replace(
+    # The shipped file sets the language; the built-in defaults leave it to LANG.
+    assert loaded.language_given and not default_policy().language_given
+    assert dataclasses.replace(loaded, source="x", language_given=False) == dataclasses.replace(
         default_policy(), source="x")
     assert load_policy(None) == default_policy()
+
+
+def test_the_language_counts_as_given_only_when_the_file_sets_it(tmp_path: Path) -> None:
+    unset = load_policy(write_policy(tmp_path, '[calls]\nmax_attempts = 3\n'))
+    assert unset.language == "en" and not unset.language_given
+    given = load_policy(write_policy(tmp_path, 'language = "ru"\n'))
+    assert given.language == "ru" and given.language_given
 
 
 def test_default_policy_values() -> None:

@@ -67,7 +67,8 @@ async def test_card_edit_is_saved_and_audited(clinic: Clinic) -> None:
                                 and app.screen.client is not None and app.screen)
         assert isinstance(card, ClientCard)
         identity = text_of(card.query_one("#card-identity"))
-        assert "Иванова Мария Петровна" in identity and "1984-03-15" in identity
+        # Dates in the language's conventions (British English in English; tui/formats.py).
+        assert "Иванова Мария Петровна" in identity and "15 March 1984" in identity
         phones = card.query_one("#card-phones", Input)
         assert phones.has_focus
         assert phones.value == "+7 916 123-45-67; +7 495 765-43-21"
@@ -118,9 +119,9 @@ async def test_summary_and_current_requests(clinic: Clinic) -> None:
         summary = text_of(dialog.query_one("#history-text"))
         assert summary.splitlines()[:6] == [
             "Иванова Мария Петровна", "", "Appointments",
-            "30.11.2026 14:00  Пломба · Смирнов А. А. (unconfirmed)",
-            "27.11.2026 09:30  Профессиональная гигиена · Орлова Е. В. (unconfirmed)",
-            "02.11.2026 10:00  Осмотр · Орлова Е. В. (confirmed)",
+            "30/11/2026, 14:00  Пломба · Смирнов А. А. (unconfirmed)",
+            "27/11/2026, 09:30  Профессиональная гигиена · Орлова Е. В. (unconfirmed)",
+            "02/11/2026, 10:00  Осмотр · Орлова Е. В. (confirmed)",
         ]
         await pilot.press("escape")
         await settle(pilot)
@@ -135,10 +136,10 @@ async def test_summary_and_current_requests(clinic: Clinic) -> None:
         assert dialog.heading == "Current requests"
         assert text_of(dialog.query_one("#history-text")).splitlines() == [
             "John Smith", "", "Upcoming appointments",
-            "27.11.2026 11:00  Check-up · Dr. Wilson (unconfirmed)",
-            "27.11.2026 17:00  Follow-up · Dr. Wilson (confirmed)",
+            "27/11/2026, 11:00  Check-up · Dr. Wilson (unconfirmed)",
+            "27/11/2026, 17:00  Follow-up · Dr. Wilson (confirmed)",
             "", "Open tasks",
-            "25.11.2026 10:00  recall: Recall after implant — open",
+            "25/11/2026, 10:00  recall: Recall after implant — open",
         ]
         await pilot.press("escape")
         await settle(pilot)

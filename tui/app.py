@@ -21,13 +21,21 @@ from typing import TYPE_CHECKING, TypeVar
 from textual import work
 from textual.app import App
 from textual.message import Message
+from textual.screen import ModalScreen
 
 from storage.connections import ChangeWatcher, ThreadConnections
-from storage.database import DatabaseBusy, StorageError, describe, open_database
+from storage.database import (
+    DatabaseBusy,
+    StorageError,
+    check_integrity,
+    describe,
+    open_database,
+)
 from storage.locks import remove_stale_locks
 from storage.policy import Policy
 from storage.sessions import Session, end_session, heartbeat, start_session
-from tui.i18n import _, set_language
+from storage.worklists import WorkListSummary, work_lists
+from tui.i18n import _, choose_language, set_language
 
 if TYPE_CHECKING:
     from tui.phone_calls import PhoneLine
@@ -56,8 +64,11 @@ class RingroundApp(App[None]):
         *,
         clock: Callable[[], int] | None = None,
         poll_every: float = POLL_EVERY,
+        lists: list[WorkListSummary] | None = None,
     ) -> None:
         super().__init__()
+        # The work lists read before start, so that the list picker's first paint shows them.
+        self.first_lists = lists
         self.db_path = str(db_path)
         self.policy = policy
         self.session = session
@@ -143,9 +154,16 @@ class RingroundApp(App[None]):
             self.call_from_thread(self.announce_change)
 
     def announce_change(self) -> None:
-        self.screen.post_message(DataChanged())
-        for screen in self.screen_stack[:-1]:
+        """Tell the screens the operator can see: the top one and those under its dialogs.
+
+        A screen hidden under another full screen reads again when it is resumed.
+        (Any message to it would make Textual flush its pending updates as a
+        repaint of the whole top screen: kilobytes over SSH at every commit.)
+        """
+        for screen in reversed(self.screen_stack):
             screen.post_message(DataChanged())
+            if not isinstance(screen, ModalScreen):
+                break
 
     def close_database(self) -> None:
         self.watcher.close()
@@ -155,14 +173,21 @@ class RingroundApp(App[None]):
 def run_app(db_path: str, policy: Policy, operator: str, supervisor: bool) -> int:
     """Start the app for ``operator``; returns the process exit code.
 
-    The database is opened and the session started before the screen is
-    taken over, so a problem is reported as one sentence on the terminal.
+    The database is opened, the session started and the work lists read
+    before the screen is taken over, so a problem is reported as one sentence
+    on the terminal and the first screen already shows the lists.
     """
-    set_language(policy.language)
+    set_language(choose_language(policy))
     conn = open_database(db_path)
     try:
+        check_integrity(conn, db_path)  # a damaged file is refused before the first write
         session = start_session(conn, operator, int(time.time()), supervisor=supervisor)
-        app = RingroundApp(db_path, policy, session)
+        try:
+            lists = work_lists(conn, policy, session, int(time.time()))
+        except sqlite3.Error as error:
+            end_session(conn, session, int(time.time()))
+            raise describe(error, db_path) from None
+        app = RingroundApp(db_path, policy, session, lists=lists)
         try:
             app.run()
         finally:

@@ -17,19 +17,21 @@ from textual.widgets import Checkbox, Input, Label, Static
 from storage.clients import Client, get_client, split_phones, update_client
 from storage.database import StorageError
 from tui.app import RingroundApp
-from tui.i18n import _
+from tui.formats import birth_date_text
+from tui.i18n import N_, _
 from tui.row_table import plain
 
 
 class ClientCard(ModalScreen[None]):
     """See the module docstring for keys."""
 
-    BINDINGS = [Binding("escape", "close", _("Close"))]
+    BINDINGS = [Binding("escape", "close", N_("Close"))]
 
     def __init__(self, client_id: int) -> None:
         super().__init__()
         self.client_id = client_id
         self.client: Client | None = None
+        self.shown: dict[str, str] = {}  # the text each field was filled with
 
     @property
     def ringround(self) -> RingroundApp:
@@ -66,15 +68,17 @@ class ClientCard(ModalScreen[None]):
 
     def fill(self, client: Client) -> None:
         self.client = client
-        born = client.birth_date or _("unknown")
+        born = birth_date_text(client.birth_date) or _("unknown")
         identity = Text(plain(client.name), style="bold")
         identity.append("\n" + _("Born: {date}").format(date=born))
         if client.external_id:
             identity.append("   " + _("Clinic id: {id}").format(id=plain(client.external_id)))
         self.query_one("#card-identity", Static).update(identity)
-        self.query_one("#card-phones", Input).value = "; ".join(client.phones)
-        self.query_one("#card-email", Input).value = client.email
-        self.query_one("#card-notes", Input).value = client.notes
+        # Control characters show as "?" (tui.row_table.plain), never reaching the terminal.
+        self.shown = {"phones": "; ".join(plain(phone) for phone in client.phones),
+                      "email": plain(client.email), "notes": plain(client.notes)}
+        for field, text in self.shown.items():
+            self.query_one(f"#card-{field}", Input).value = text
         self.query_one("#card-dnc", Checkbox).value = client.do_not_call
 
     def say(self, message: str) -> None:
@@ -84,12 +88,15 @@ class ClientCard(ModalScreen[None]):
         event.stop()
         if self.client is None:
             return
-        changes: dict[str, object] = {
-            "phones": split_phones(self.query_one("#card-phones", Input).value),
-            "email": self.query_one("#card-email", Input).value.strip(),
-            "notes": self.query_one("#card-notes", Input).value.strip(),
-            "do_not_call": self.query_one("#card-dnc", Checkbox).value,
-        }
+        # Only the fields the operator changed: one shown with "?" for a control
+        # character must not overwrite the stored text with the "?".
+        typed = {field: self.query_one(f"#card-{field}", Input).value for field in self.shown}
+        changes: dict[str, object] = {"do_not_call": self.query_one("#card-dnc", Checkbox).value}
+        if typed["phones"] != self.shown["phones"]:
+            changes["phones"] = split_phones(typed["phones"])
+        for field in ("email", "notes"):
+            if typed[field] != self.shown[field]:
+                changes[field] = typed[field].strip()
         self.say(_("Saving…"))
         self.save(changes)
 

@@ -28,19 +28,20 @@ from storage.clients import (
 from storage.database import StorageError
 from tui.app import RingroundApp
 from tui.client_pane import outcome_label
-from tui.formats import local
-from tui.i18n import _
+from tui.formats import full_time as time_text
+from tui.formats import status_text, task_kind_text
+from tui.i18n import N_, _
 from tui.row_table import plain
 
 
 def full_time(moment: int | None, app: RingroundApp) -> str:
-    return "" if moment is None else local(moment, app.policy).strftime("%d.%m.%Y %H:%M")
+    return time_text(moment, app.policy)
 
 
 class ClientDialog(ModalScreen[None]):
     """A scrolling text about one client, made by ``read`` in a worker."""
 
-    BINDINGS = [Binding("escape", "close", _("Close"))]
+    BINDINGS = [Binding("escape", "close", N_("Close"))]
 
     def __init__(
         self, client_id: int, heading: str,
@@ -81,12 +82,14 @@ class ClientDialog(ModalScreen[None]):
 
 
 def _appointment_line(a: Appointment, app: RingroundApp) -> str:
-    return f"{full_time(a.starts_at, app)}  {plain(a.service)} · {plain(a.doctor)} ({a.status})"
+    return (f"{full_time(a.starts_at, app)}  {plain(a.service)} · {plain(a.doctor)}"
+            f" ({plain(status_text(a.status))})")
 
 
 def _task_line(t: Task, app: RingroundApp) -> str:
     state = _("done {date}").format(date=full_time(t.done_at, app)) if t.done_at else _("open")
-    return f"{full_time(t.due_at, app)}  {plain(t.kind)}: {plain(t.title)} — {state}"
+    kind = plain(task_kind_text(t.kind))
+    return f"{full_time(t.due_at, app)}  {kind}: {plain(t.title)} — {state}"
 
 
 def summary_text(conn: sqlite3.Connection, app: RingroundApp, client_id: int) -> Text:

@@ -7,11 +7,21 @@ from dataclasses import dataclass
 from rich.text import Text
 
 from storage.clients import Appointment, Client, Note
+from storage.families import FamilyRow
 from storage.locks import RowState
 from storage.policy import Policy
-from tui.formats import age_text, local, lock_state, refusal_text, when
-from tui.i18n import _
+from tui.formats import (
+    age_text,
+    local,
+    lock_state,
+    moment_text,
+    refusal_text,
+    status_text,
+    when,
+)
+from tui.i18n import _, current_language
 from tui.row_table import plain
+from tui.same_phone import family_line
 from tui.steady import SteadyText
 
 
@@ -23,13 +33,15 @@ class Activation:
     client: Client | None
     upcoming: list[Appointment]
     history: list[Note]
+    family: tuple[FamilyRow, ...] = ()  # other open rows on this client's phone (B6)
 
 
 def outcome_label(policy: Policy, code: str | None) -> str:
+    """The outcome's label from the policy, in the language of the screens."""
     if code is None:
         return ""
     try:
-        return policy.outcome(code).label(policy.language)
+        return policy.outcome(code).label(current_language())
     except KeyError:
         return code  # an outcome the policy no longer has
 
@@ -39,7 +51,7 @@ def note_line(note: Note, policy: Policy, now: int) -> Text:
     line.append(plain(note.operator)[:12].ljust(12) + " ")
     if note.outcome is None:
         line.append(_("Locked by {operator} since {since} for over {minutes} min").format(
-            operator=plain(note.operator), since=when(note.lock_since, policy, now),
+            operator=plain(note.operator), since=moment_text(note.lock_since, policy, now),
             minutes=policy.stale_after // 60), style="italic")
         return line
     line.append(outcome_label(policy, note.outcome), style="bold")
@@ -80,8 +92,9 @@ class ClientPane(SteadyText):
         text.append((phones or _("no phone number")) + "\n")
         if activation.upcoming:
             visits = "; ".join(
+                # Compact: the line is cut at 80 columns, the service must still show.
                 f"{when(a.starts_at, policy, now)} {plain(a.service)} · {plain(a.doctor)}"
-                f" ({plain(a.status)})" for a in activation.upcoming)
+                f" ({plain(status_text(a.status))})" for a in activation.upcoming)
             text.append(_("Next: {visits}").format(visits=visits) + "\n")
         else:
             text.append(_("No upcoming appointments") + "\n", style="dim")
@@ -91,5 +104,7 @@ class ClientPane(SteadyText):
                 text.append("\n")
         else:
             text.append(_("Not called before") + "\n", style="dim")
+        if activation.family:
+            text.append_text(family_line(activation.family, policy, now))
         text.rstrip()
         self.show(text)

@@ -13,15 +13,15 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tui.i18n import _
+from tui.i18n import N_, _
 
 
 class NoticeDialog(ModalScreen[None]):
     """A warning or error the operator reads and dismisses."""
 
     BINDINGS = [
-        Binding("enter", "close", _("OK")),
-        Binding("escape", "close", _("Close"), show=False),
+        Binding("enter", "close", N_("OK")),
+        Binding("escape", "close", N_("Close"), show=False),
     ]
 
     def __init__(self, message: str, *, title: str = "") -> None:
@@ -43,9 +43,9 @@ class ConfirmDialog(ModalScreen[bool]):
     """A yes/no question; Escape means no."""
 
     BINDINGS = [
-        Binding("y", "answer(True)", _("Yes")),
-        Binding("n", "answer(False)", _("No")),
-        Binding("escape", "answer(False)", _("No"), show=False),
+        Binding("y", "answer(True)", N_("Yes")),
+        Binding("n", "answer(False)", N_("No")),
+        Binding("escape", "answer(False)", N_("No"), show=False),
     ]
 
     def __init__(self, question: str, *, title: str = "") -> None:

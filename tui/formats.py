@@ -1,20 +1,114 @@
-"""Words and times as operators read them: lock states, refusals, clinic-local times."""
+"""Words, times and numbers as operators read them: lock states, refusals, clinic-local times.
+
+Times are shown in the clinic's time zone (policy.timezone). In the narrow
+columns (the rows' "due" column, the pane's history lines) :func:`when` keeps
+the compact "10:32" / "27.11 10:32", the same form the operator types for a
+call-back; sentences and dialogs use :func:`moment_text`, in the language's
+conventions through Babel (CLDR): «27 ноября, 10:30», "27 Nov, 10:30".
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+
+from babel.dates import format_date, format_skeleton
+from babel.numbers import format_decimal
 
 from storage.locks import Lock, Refusal
 from storage.policy import Policy
-from tui.i18n import _
+from tui.i18n import _, babel_locale, current_language, ngettext
+
+# A day of this year in a sentence: the full month name in Russian («27 ноября»;
+# CLDR's short one is «нояб.»), the short one in English ("27 Nov").
+DAY_SKELETON = {"ru": "MMMMd", "en": "MMMd"}
 
 
 def local(moment: int, policy: Policy) -> datetime:
     return datetime.fromtimestamp(moment, policy.timezone)
 
 
+def _tidy(text: str) -> str:
+    """CLDR's narrow no-break space (U+202F, «2026 г.») is missing from console fonts."""
+    return text.replace("\u202f", "\u00a0")
+
+
+def number(value: int | float) -> str:
+    """A number with the language's digit grouping: "12,345", «12 345»."""
+    return _tidy(format_decimal(value, locale=babel_locale()))
+
+
+def clock_text(moment: datetime) -> str:
+    """The time of day, 24-hour: "10:30"."""
+    return _tidy(format_skeleton("Hm", moment, locale=babel_locale()))
+
+
+def day_text(day: date | datetime, *, year: bool = False) -> str:
+    """«27 ноября», "27 Nov"; with ``year`` «27 ноября 2026 г.», "27 November 2026"."""
+    locale = babel_locale()
+    if year:
+        return _tidy(format_date(day, "long", locale=locale))
+    skeleton = DAY_SKELETON.get(current_language(), "MMMd")
+    return _tidy(format_skeleton(skeleton, day, locale=locale))
+
+
+def weekday_text(day: date | datetime) -> str:
+    """A day with its weekday: "Fri 27 Nov", «пт, 27 нояб.»."""
+    return _tidy(format_skeleton("MMMEd", day, locale=babel_locale()))
+
+
+def _glue(day: str, clock: str) -> str:
+    """A date and a time joined as the language does ("{1}, {0}": «27 ноября, 10:30»)."""
+    pattern = str(babel_locale().datetime_formats["medium"])
+    return pattern.replace("{1}", day).replace("{0}", clock)
+
+
+def moment_text(moment: int | None, policy: Policy, now: int) -> str:
+    """"10:30" today, «27 ноября, 10:30» / "27 Nov, 10:30" another day ("" for no time).
+
+    A day in another year shows the year as well.
+    """
+    if moment is None:
+        return ""
+    shown, today = local(moment, policy), local(now, policy)
+    if shown.date() == today.date():
+        return clock_text(shown)
+    return _glue(day_text(shown, year=shown.year != today.year), clock_text(shown))
+
+
+def full_time(moment: int | None, policy: Policy) -> str:
+    """A date and time in a list of history: «27.11.2026, 10:30», "27/11/2026, 10:30"."""
+    if moment is None:
+        return ""
+    shown = local(moment, policy)
+    day = _tidy(format_skeleton("yMd", shown, locale=babel_locale()))
+    return _glue(day, clock_text(shown))
+
+
+def birth_date_text(text: str | None) -> str:
+    """A birth date stored as "1984-03-15": «15 марта 1984 г.» ("" for none)."""
+    if not text:
+        return ""
+    try:
+        return day_text(date.fromisoformat(text), year=True)
+    except ValueError:
+        return text  # written some other way: shown as it is
+
+
+def status_text(status: str) -> str:
+    """An appointment status of the default policy in words; a clinic's own as it is."""
+    words = {"unconfirmed": _("unconfirmed"), "left message": _("left message"),
+             "confirmed": _("confirmed"), "cancelled": _("cancelled")}
+    return words.get(status, status)
+
+
+def task_kind_text(kind: str) -> str:
+    """A task kind of the default policy in words; a clinic's own as it is."""
+    words = {"recall": _("recall"), "reminder": _("reminder"), "follow-up": _("follow-up")}
+    return words.get(kind, kind)
+
+
 def when(moment: int | None, policy: Policy, now: int) -> str:
-    """"10:32" today, "27.11 10:32" on another day, "" for no time."""
+    """Compact, for narrow columns: "10:32" today, "27.11 10:32" on another day, "" for none."""
     if moment is None:
         return ""
     shown, today = local(moment, policy), local(now, policy)
@@ -24,12 +118,14 @@ def when(moment: int | None, policy: Policy, now: int) -> str:
 
 
 def age_text(age: int | None) -> str:
-    return "" if age is None else _("{age} y.").format(age=age)
+    if age is None:
+        return ""
+    return ngettext("{age} y.", "{age} y.", age).format(age=age)
 
 
 def lock_state(lock: Lock, policy: Policy, now: int) -> str:
     """The pane's sentence about a lock (C8, C9, C10)."""
-    since = when(lock.since, policy, now)
+    since = moment_text(lock.since, policy, now)
     if lock.mine:
         return _("Your call since {since} — f to finish, a to abort").format(since=since)
     if lock.mine_earlier:
@@ -46,7 +142,7 @@ def lock_state(lock: Lock, policy: Policy, now: int) -> str:
 
 def refusal_text(refusal: Refusal, policy: Policy, now: int) -> str:
     """Why the row cannot be called now, as one sentence."""
-    until = when(refusal.until, policy, now)
+    until = moment_text(refusal.until, policy, now)
     if refusal.reason == "locked" and refusal.lock is not None:
         return lock_state(refusal.lock, policy, now)
     texts = {

@@ -37,7 +37,7 @@ from telephony import (
     backend_for,
     normalise_number,
 )
-from tui.i18n import _
+from tui.i18n import N_, _
 
 if TYPE_CHECKING:
     from tui.app import RingroundApp
@@ -51,9 +51,9 @@ CLOSE_WITHIN = 3.0  # seconds the backend gets to log off when the app exits
 PRESELECT: dict[ClientResult, str] = {"busy": "busy", "no-answer": "no-answer"}
 
 PHONE_BINDINGS = [
-    Binding("1", "dial(1)", _("Dial"), key_display="1-9"),
+    Binding("1", "dial(1)", N_("Dial"), key_display="1-9"),
     *(Binding(str(n), f"dial({n})", show=False) for n in range(2, 10)),
-    Binding("m", "switch_mode", _("Mode")),
+    Binding("m", "switch_mode", N_("Mode")),
     # With telephony off the two above are disabled (check_action) and these answer instead.
     Binding("1,2,3,4,5,6,7,8,9,m", "telephony_off", show=False),
 ]

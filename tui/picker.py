@@ -1,6 +1,7 @@
 """The list picker (C1): the work lists in SPEC order with their counts.
 
-Keys: Up/Down choose, Enter opens the list, r refreshes, q quits.
+Keys: Up/Down choose, Enter opens the list, r refreshes, q quits; for
+supervisors v opens the supervisor screen and p the reports (tui/supervisor_keys.py).
 """
 
 from __future__ import annotations
@@ -12,28 +13,34 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from storage.database import StorageError
 from storage.worklists import APPOINTMENT, ITEM, WorkList, WorkListSummary, work_lists
 from tui.app import DataChanged, RingroundApp
-from tui.i18n import _, ngettext
+from tui.footer import Footer
+from tui.formats import number, task_kind_text
+from tui.i18n import N_, _, ngettext
+from tui.row_table import plain
+from tui.supervisor_keys import SUPERVISOR_BINDINGS, SupervisorKeys
 
 
 def list_title(work_list: WorkList) -> str:
     if work_list.kind == APPOINTMENT:
         return _("Appointment confirmation")
     if work_list.kind == ITEM:
-        return work_list.name
-    return _("Tasks: {kind}").format(kind=work_list.name)
+        return plain(work_list.name)  # a call list's name comes from the data (imports)
+    return _("Tasks: {kind}").format(kind=task_kind_text(work_list.name))
 
 
 def summary_line(summary: WorkListSummary, width: int) -> Text:
     counts = ngettext("{count} to call", "{count} to call", summary.pending).format(
-        count=summary.pending)
+        count=number(summary.pending))
     if summary.locked_by_others:
-        counts += " · " + _("{count} locked by others").format(count=summary.locked_by_others)
+        counts += " · " + ngettext("{count} locked by others", "{count} locked by others",
+                                   summary.locked_by_others).format(
+            count=number(summary.locked_by_others))
     title = list_title(summary.work_list)
     room = max(width - len(counts) - 4, 10)
     if len(title) > room:
@@ -44,17 +51,19 @@ def summary_line(summary: WorkListSummary, width: int) -> Text:
     return line
 
 
-class ListPicker(Screen[None]):
+class ListPicker(SupervisorKeys, Screen[None]):
     """See the module docstring for keys."""
 
     BINDINGS = [
-        Binding("r", "refresh_lists", _("Refresh")),
-        Binding("q", "app.quit", _("Quit")),
+        Binding("r", "refresh_lists", N_("Refresh")),
+        Binding("q", "app.quit", N_("Quit")),
+        *SUPERVISOR_BINDINGS,  # v and p, shown to supervisors only
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.summaries: list[WorkListSummary] = []
+        self.shown_width = 0  # the width the lines were laid out for
 
     @property
     def ringround(self) -> RingroundApp:
@@ -70,10 +79,13 @@ class ListPicker(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.load()
+        app = self.ringround
+        if app.first_lists is not None:  # read before start: painted in the first frame
+            self.show(app.first_lists)
+            app.first_lists = None
 
     def on_screen_resume(self) -> None:
-        self.load()
+        self.load()  # also the first load: a pushed screen is resumed once mounted
 
     @on(DataChanged)
     def action_refresh_lists(self) -> None:
@@ -97,15 +109,20 @@ class ListPicker(Screen[None]):
         self.app.call_from_thread(self.show_status, message)
 
     def show_status(self, message: str) -> None:
-        self.query_one("#picker-status", Static).update(Text(message))
+        status = self.query_one("#picker-status", Static)
+        if str(status.content) != message:  # the same line again writes nothing
+            status.update(Text(message))
 
     def show(self, summaries: list[WorkListSummary]) -> None:
-        if summaries == self.summaries:
-            return  # nothing to repaint
         options = self.query_one("#lists", OptionList)
+        # Before the first layout the list has no size yet: the screen's width less its gutter.
+        inner = options.size.width or self.app.size.width - options.styles.gutter.width
+        width = max(inner - 2, 40)
+        if summaries == self.summaries and width == self.shown_width:
+            return  # nothing to repaint
         highlighted = options.highlighted
         self.summaries = summaries
-        width = max(options.size.width - 2, 40)
+        self.shown_width = width
         options.clear_options()
         options.add_options([Option(summary_line(s, width)) for s in summaries])
         if summaries:

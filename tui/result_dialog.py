@@ -2,8 +2,10 @@
 
 Keys: 1…9 pick the outcome with that number and move to the comment;
 Enter in the comment (or the call-back time) saves; Escape cancels and the
-lock stays. A failed save keeps the dialog open with everything typed. While
-a save runs, Enter and Escape wait for it: it cannot be called back halfway.
+lock stays. With other open rows on the same phone (B6), Tab reaches the
+"same outcome for N other rows" box: Space ticks it, Enter there saves. A
+failed save keeps the dialog open with everything typed. While a save runs,
+Enter and Escape wait for it: it cannot be called back halfway.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from textual.widgets.option_list import Option
 from storage.database import StorageError
 from storage.locks import Finished, LockLost
 from storage.policy import Outcome, Policy
-from tui.formats import parse_moment, when
-from tui.i18n import _
+from tui.formats import moment_text, parse_moment
+from tui.i18n import N_, _, current_language
+from tui.row_table import plain
+from tui.same_phone import checkbox_label
 
 
 @dataclass(frozen=True)
@@ -33,12 +37,22 @@ class ResultChoice:
     comment: str
     callback_at: int | None
     callback_anyone: bool
+    family: bool = False  # the same outcome for the other rows of this phone (B6)
+
+
+class FamilyBox(Checkbox, inherit_bindings=False):
+    """The same-phone checkbox: Space ticks it, Enter saves the dialog (not a toggle)."""
+
+    BINDINGS = [Binding("space", "toggle_button", show=False)]
 
 
 class ResultDialog(ModalScreen[Finished | None]):
     """See the module docstring for keys."""
 
-    BINDINGS = [Binding("escape", "cancel", _("Cancel"))]
+    BINDINGS = [
+        Binding("escape", "cancel", N_("Cancel")),
+        Binding("enter", "submit", show=False),  # on the same-phone box; fields submit alone
+    ]
 
     def __init__(
         self,
@@ -48,8 +62,10 @@ class ResultDialog(ModalScreen[Finished | None]):
         save: Callable[[ResultChoice, Callable[[str], None]], Finished],
         *,
         preselect: str | None = None,
+        family: int = 0,
     ) -> None:
         super().__init__()
+        self.family = family  # other open rows on the client's phone
         self.client = client
         self.policy = policy
         self.now = now
@@ -59,9 +75,9 @@ class ResultDialog(ModalScreen[Finished | None]):
         self.saving = False  # a save is running in a worker
 
     def compose(self) -> ComposeResult:
-        language = self.policy.language
+        language = current_language()  # the policy has each outcome's label in both
         with Vertical(classes="dialog", id="result-dialog"):
-            yield Static(Text(_("Result of the call — {client}").format(client=self.client)),
+            yield Static(Text(_("Result of the call — {client}").format(client=plain(self.client))),
                          classes="dialog-title")
             yield OptionList(*[
                 Option(f"{number} {outcome.label(language)}", id=outcome.code)
@@ -72,9 +88,12 @@ class ResultDialog(ModalScreen[Finished | None]):
             yield Input(placeholder=_("Comment (Enter saves)"), id="comment",
                         select_on_focus=False)
             with Horizontal(id="callback-row"):
-                yield Input(placeholder=_("Call back at: 15:30 or 27.11 15:30"), id="callback",
+                # Short: the field is half the dialog wide (27 columns to write in).
+                yield Input(placeholder=_("When: 15:30 or 27.11 15:30"), id="callback",
                             select_on_focus=False)
                 yield Checkbox(_("Anyone may call"), id="anyone")
+            if self.family:
+                yield FamilyBox(checkbox_label(self.family), id="family")
             yield Static("", id="result-message")
 
     def on_mount(self) -> None:
@@ -124,6 +143,9 @@ class ResultDialog(ModalScreen[Finished | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        self.action_submit()
+
+    def action_submit(self) -> None:
         if self.saving:
             return  # a second Enter would only fail on the released lock
         if self.outcome is None:
@@ -144,10 +166,11 @@ class ResultDialog(ModalScreen[Finished | None]):
             comment=self.query_one("#comment", Input).value,
             callback_at=callback_at,
             callback_anyone=self.query_one("#anyone", Checkbox).value,
+            family=bool(self.family) and self.query_one("#family", Checkbox).value,
         )
         if callback_at is not None:
             self.say(_("Saving… call back {when}").format(
-                when=when(callback_at, self.policy, self.now())))
+                when=moment_text(callback_at, self.policy, self.now())))
         else:
             self.say(_("Saving…"))
         self.saving = True
@@ -161,7 +184,7 @@ class ResultDialog(ModalScreen[Finished | None]):
         try:
             finished = self.save(choice, busy)
         except LockLost as error:
-            self.app.call_from_thread(self.save_failed, _(str(error)))
+            self.app.call_from_thread(self.save_failed, str(error))
         except (StorageError, ValueError) as error:
             # ValueError: e.g. the call-back time passed while the save waited.
             self.app.call_from_thread(

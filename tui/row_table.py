@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
@@ -26,6 +27,7 @@ from storage.worklists import BLOCKED, CALLBACK_DUE, LATER, WorkRow
 from tui.i18n import _
 
 PAGE_MARGIN = 40  # rows loaded beyond the screen, so scrolling rarely waits
+PAINT_HOLD = 0.03  # seconds a cursor move waits at most for the owner's answer
 
 
 def plain(text: str) -> str:
@@ -106,6 +108,7 @@ class RowTable(ScrollView, can_focus=True):
         self.rows: dict[int, WorkRow] = {}
         self.cursor = 0
         self._asked: set[int] = set()
+        self._held: AbstractContextManager[None] | None = None  # see _hold_paint
 
     # --- data -----------------------------------------------------------------
 
@@ -186,12 +189,34 @@ class RowTable(ScrollView, can_focus=True):
         if index == self.cursor:
             return
         old, self.cursor = self.cursor, index
+        self._hold_paint()
         if not self._scroll_to_cursor():  # a scroll repaints every line anyway
             visible = self._visible_indexes()
             for line in (old, index):
                 if line in visible:  # a line outside would repaint the widgets around
                     self.refresh_line(line)
         self.post_message(self.CursorMoved(self.current_id))
+
+    def _hold_paint(self) -> None:
+        """Hold screen updates until the owner has answered the move (:meth:`release_paint`).
+
+        The answer to CursorMoved (the client pane) comes a few milliseconds
+        later; painted together, cursor and pane take one screen update instead
+        of two, and so one frame (Textual paints at most every 1/60 s, and its
+        second frame after a pause comes one to two frame times late) and one
+        write to the terminal. Released after PAINT_HOLD at the latest.
+        """
+        if self._held is None:
+            self._held = self.app.batch_update()
+            self._held.__enter__()
+            self.app.set_timer(PAINT_HOLD, self.release_paint)  # the app's: runs on any screen
+
+    def release_paint(self) -> None:
+        """Let the screen paint what changed since the cursor moved."""
+        held, self._held = self._held, None
+        if held is not None:
+            held.__exit__(None, None, None)
+            self.screen.check_idle()  # the screen schedules its update when idle
 
     def action_move(self, step: int) -> None:
         self.move_to(self.cursor + step)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import TypeVar
 
 from rich.text import Text
@@ -17,10 +18,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from storage.clients import appointments, get_client, row_history
 from storage.database import StorageError
+from storage.families import FamilyFinished, family_rows, finish_family
 from storage.locks import (
     Claim,
     Finished,
@@ -39,11 +41,13 @@ from tui.client_card import ClientCard
 from tui.client_history import ClientDialog, requests_text, summary_text
 from tui.client_pane import Activation, ClientPane, outcome_label, state_text
 from tui.dialogs import ConfirmDialog, NoticeDialog
-from tui.formats import local, refusal_text, when
-from tui.i18n import _, ngettext
+from tui.footer import Footer
+from tui.formats import clock_text, local, moment_text, number, refusal_text, when
+from tui.i18n import N_, _, ngettext
 from tui.phone_calls import PHONE_BINDINGS, PhoneActions
 from tui.result_dialog import ResultChoice, ResultDialog
 from tui.row_table import RowTable, header_line
+from tui.same_phone import saved_note, skipped_text
 from tui.steady import SteadyText
 
 T = TypeVar("T")
@@ -54,17 +58,20 @@ class WorkScreen(PhoneActions, Screen[None]):
     """See the module docstring for keys."""
 
     BINDINGS = [
-        Binding("c", "start_call", _("Call")),
+        # Descriptions are msgids, translated by tui.footer.Footer when it draws them.
+        Binding("c", "start_call", N_("Call")),
         *PHONE_BINDINGS,  # 1-9 and m, shown only with telephony on (tui/phone_calls.py)
-        Binding("f", "finish", _("Finish")),
-        Binding("a", "abort", _("Abort")),
-        Binding("r", "refresh_rows", _("Refresh")),
-        Binding("k", "card", _("Card")),
-        Binding("s", "summary", _("Summary")),
-        Binding("o", "requests", _("Requests")),
-        Binding("slash", "filter", _("Filter")),
-        Binding("escape", "back", _("Back")),
+        Binding("f", "finish", N_("Finish")),
+        Binding("a", "abort", N_("Abort")),
+        Binding("r", "refresh_rows", N_("Refresh")),
+        Binding("k", "card", N_("Card")),
+        Binding("s", "summary", N_("Summary")),
+        Binding("o", "requests", N_("Requests")),
+        Binding("slash", "filter", N_("Filter")),
+        Binding("escape", "back", N_("Back")),
     ]
+    # Keys the footer may leave out when it is too narrow for all (Russian, telephony on).
+    FOOTER_SPARE = ("refresh_rows", "filter", "requests", "summary")
 
     def __init__(self, work_list: WorkList, title: str) -> None:
         super().__init__()
@@ -177,6 +184,7 @@ class WorkScreen(PhoneActions, Screen[None]):
                 get_client(conn, source.client_id),
                 appointments(conn, source.client_id, after=today, limit=2),
                 row_history(conn, key, limit=HISTORY_LINES),
+                tuple(family_rows(conn, app.policy, app.session, source.client_id, now)),
             )
 
         try:
@@ -195,6 +203,7 @@ class WorkScreen(PhoneActions, Screen[None]):
         self.query_one(ClientPane).show_activation(activation, app.policy, app.now())
         self.show_state(self.note or self.phone_state(activation)
                         or state_text(activation.state, app.policy, app.now()))
+        table.release_paint()  # cursor and pane go out in one screen update
 
     def show_state(self, message: str) -> None:
         self.query_one("#state", SteadyText).show(Text(message, style="bold"))
@@ -202,7 +211,7 @@ class WorkScreen(PhoneActions, Screen[None]):
     def show_title(self) -> None:
         table = self.query_one(RowTable)
         count = ngettext("{count} row", "{count} rows", len(table.ids)).format(
-            count=len(table.ids))
+            count=number(len(table.ids)))
         parts = [self.list_title, count]
         if self.filter_text:
             parts.append(_("filter: {text}").format(text=self.filter_text))
@@ -284,7 +293,7 @@ class WorkScreen(PhoneActions, Screen[None]):
         now = app.now()
         if not app.policy.hours.contains(local(now, app.policy)):
             question = _("It is {time}, outside calling hours ({hours}). Call anyway?").format(
-                time=local(now, app.policy).strftime("%H:%M"), hours=app.policy.hours)
+                time=clock_text(local(now, app.policy)), hours=app.policy.hours)
 
             def answered(yes: bool | None) -> None:
                 if yes:
@@ -316,7 +325,7 @@ class WorkScreen(PhoneActions, Screen[None]):
         if result.reason == "locked" and lock is not None and lock.offers_takeover:
             question = _("{operator} has held this row since {since}, over {minutes} min, and is "
                          "still working. Remove the lock and call?").format(
-                operator=lock.operator, since=when(lock.since, app.policy, app.now()),
+                operator=lock.operator, since=moment_text(lock.since, app.policy, app.now()),
                 minutes=app.policy.stale_after // 60)
 
             def answered(yes: bool | None) -> None:
@@ -354,22 +363,35 @@ class WorkScreen(PhoneActions, Screen[None]):
         app = self.ringround
         facts = self.call_facts(claim.key)  # a PBX call: its number and what the PBX heard
 
+        family = activation.family  # same phone (B6): settled too if the operator ticks it
+
         def save(choice: ResultChoice, busy: Callable[[str], None]) -> Finished:
-            return app.call_db(lambda conn: finish_call(
+            finish = (partial(finish_family, family=[row.key for row in family])
+                      if choice.family else finish_call)  # the family in the same transaction
+            return app.call_db(lambda conn: finish(
                 conn, app.policy, app.session, claim, choice.outcome, choice.comment, app.now(),
                 callback_at=choice.callback_at, callback_anyone=choice.callback_anyone,
                 mode=facts.mode, number=facts.number),
                 on_busy=busy)
 
         def done(finished: Finished | None) -> None:
-            if finished is not None:
+            # A save that lands while the app is closing (SIGHUP, SIGTERM) is in the
+            # database already; this screen's widgets may be gone: nothing to show.
+            if finished is not None and self.is_attached:
                 self.note = _("Saved.") if not finished.closed else _("Saved; the row is done.")
+                if isinstance(finished, FamilyFinished) and (finished.settled or finished.skipped):
+                    self.note += " " + saved_note(finished)
+                    if finished.skipped:
+                        app.push_screen(NoticeDialog(skipped_text(
+                            finished, family, app.policy, app.now()), title=_("Same phone")))
+                    else:  # the state line changes with the next row; this stays a moment
+                        self.notify(saved_note(finished), title=_("Same phone"))
                 self.show_state(self.note)
                 self.call_released(claim.key)
                 self.refresh_all(saved=claim.key.source_id)
 
         app.push_screen(ResultDialog(activation.client.name, app.policy, app.now, save,
-                                     preselect=facts.preselect), done)
+                                     preselect=facts.preselect, family=len(family)), done)
 
     def action_abort(self) -> None:
         activation = self.activation

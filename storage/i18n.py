@@ -1,0 +1,44 @@
+"""Sentences for people from storage/ and telephony/, translated through gettext.
+
+The layers below ``tui/`` do not know where the catalogs live or which
+language was chosen: :func:`tui.i18n.set_language` installs the translations
+here, and until then (or without catalogs) every message is the English
+source text. Mark a message with ``_("...")`` where it is built, with
+``{name}`` placeholders filled by ``.format`` after translation, so that the
+catalog holds one whole sentence (``pybabel extract`` finds it; see README,
+"Translations"). Counts go through :func:`ngettext` for the plural forms.
+"""
+
+from __future__ import annotations
+
+import gettext
+
+_translation: gettext.NullTranslations = gettext.NullTranslations()
+_language = "en"
+
+
+def install(translation: gettext.NullTranslations, language: str) -> None:
+    """Use ``translation`` for every later message (called by tui.i18n.set_language)."""
+    global _translation, _language
+    _translation = translation
+    _language = language
+
+
+def current_language() -> str:
+    """The language messages are shown in now: "en" or "ru"."""
+    return _language
+
+
+def _(message: str) -> str:
+    """``message`` in the current language."""
+    return _translation.gettext(message)
+
+
+def ngettext(singular: str, plural: str, count: int) -> str:
+    """The form of a message for ``count`` (Russian has three)."""
+    return _translation.ngettext(singular, plural, count)
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalog without translating it now (translated where shown)."""
+    return message

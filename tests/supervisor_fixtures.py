@@ -1,0 +1,110 @@
+"""Data for the supervisor, report and same-phone tests, on the fixed clinic of clinic_fixtures.
+
+Everything is deterministic (fixed clock, fixed host names), so that the
+snapshots are the same on every machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from storage.database import write
+from storage.locks import Claim, claim_row
+from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
+from storage.sessions import Session
+from tests.clinic_fixtures import MINUTE, NOW, Clinic, Clock, at
+from tui.app import RingroundApp
+
+
+def supervisor_app(clinic: Clinic, operator: str = "root",
+                   clock: Callable[[], int] | None = None) -> RingroundApp:
+    """The app of a supervisor (the policy's default supervisor is root)."""
+    clock = clock or Clock()
+    session = clinic.session(operator, clock(), supervisor=True)
+    app = RingroundApp(clinic.path, clinic.policy, session, clock=clock)
+    fixed_places(clinic)
+    return app
+
+
+def fixed_places(clinic: Clinic) -> None:
+    """Host and terminal of every session as on the clinic's server, not this machine's."""
+    conn = clinic.connect()
+    try:
+        with write(conn):
+            conn.execute("UPDATE sessions SET host = 'clinic-srv', tty = '/dev/pts/' || id")
+    finally:
+        conn.close()
+
+
+def operators_at_work(clinic: Clinic) -> dict[str, Session]:
+    """olga calls Smith (5 min); bob a Hygiene-recall item (20 min: stale, still working);
+    carol's app died 10 minutes into a call on Kowalski (gone; not stale yet)."""
+    olga = clinic.session("olga", NOW - 60 * MINUTE)
+    bob = clinic.session("bob", NOW - 90 * MINUTE)
+    carol = clinic.session("carol", NOW - 30 * MINUTE)
+    clinic.claim(olga, "smith", NOW - 5 * MINUTE)
+    clinic.claim(carol, "kowalski", NOW - 10 * MINUTE)
+    conn = clinic.connect()
+    try:
+        item = conn.execute(
+            "SELECT id FROM call_list_items WHERE list_id = ? AND client_id = ?",
+            (clinic.call_lists["Hygiene recall, 6 months"], clinic.clients["kowalski"]),
+        ).fetchone()[0]
+        claimed = claim_row(conn, clinic.policy, bob, RowKey(ITEM, item), NOW - 20 * MINUTE)
+        assert isinstance(claimed, Claim), claimed
+    finally:
+        conn.close()
+    for session in (olga, bob):
+        clinic.heartbeat(session, NOW - 15)
+    clinic.heartbeat(carol, NOW - 10 * MINUTE)  # the last beat before the crash
+    return {"olga": olga, "bob": bob, "carol": carol}
+
+
+# Calls of the last days: (operator, kind, row name, start, outcome). Row names are keys of
+# clinic.appointments, "item:<client>" (their call-list item) or "task:<client>".
+CALLS = [
+    ("alice", APPOINTMENT, "ivanova-later", at(24, 9, 10), "confirmed"),
+    ("alice", APPOINTMENT, "kowalski", at(24, 9, 40), "no-answer"),
+    ("alice", ITEM, "item:ivanova", at(23, 11, 5), "busy"),
+    ("bob", APPOINTMENT, "smith", at(25, 10, 0), "no-answer"),
+    ("bob", ITEM, "item:petrov", at(25, 10, 30), "wrong-number"),
+    ("alice", APPOINTMENT, "ivanova", at(26, 9, 20), "confirmed"),
+    ("bob", TASK, "task:kowalski", at(26, 9, 30), "left-message"),
+    ("alice", TASK, "task:smith", at(26, 9, 45), "cancels"),
+]
+
+
+def record_calls(clinic: Clinic) -> None:
+    """Write CALLS as finished attempts (the fixture already has olga's call of 24.11)."""
+    conn = clinic.connect()
+    try:
+        with write(conn):
+            sessions = {
+                operator: conn.execute(
+                    "INSERT INTO sessions (operator, pid, host, tty, started_at, heartbeat_at,"
+                    " ended_at) VALUES (?, 1, 'clinic-srv', '', ?, ?, ?) RETURNING id",
+                    (operator, at(24, 8), at(24, 8), at(24, 8))).fetchone()[0]
+                for operator in ("alice", "bob")
+            }
+            for operator, kind, name, started, outcome in CALLS:
+                if kind == APPOINTMENT:
+                    source = clinic.appointments[name]
+                    client = conn.execute("SELECT client_id FROM appointments WHERE id = ?",
+                                          (source,)).fetchone()[0]
+                elif kind == ITEM:
+                    client = clinic.clients[name.split(":")[1]]
+                    source = conn.execute(
+                        "SELECT id FROM call_list_items WHERE client_id = ? ORDER BY id",
+                        (client,)).fetchone()[0]
+                else:
+                    client = clinic.clients[name.split(":")[1]]
+                    source = conn.execute("SELECT id FROM tasks WHERE client_id = ?",
+                                          (client,)).fetchone()[0]
+                conn.execute(
+                    "INSERT INTO attempts (kind, source_id, client_id, operator, session_id,"
+                    " started_at, ended_at, mode, outcome, comment)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'manual', ?, '')",
+                    (kind, source, client, operator, sessions[operator], started, started + 90,
+                     outcome))
+    finally:
+        conn.close()

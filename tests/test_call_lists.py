@@ -1,0 +1,133 @@
+"""Call lists: counts, and closing, reopening and deleting them (supervisor only, audited)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from storage.call_lists import (
+    ListInUse,
+    NoSuchList,
+    close_list,
+    delete_list,
+    find_list,
+    list_summaries,
+    reopen_list,
+)
+from storage.database import write
+from storage.locks import Claim, NotAllowed, claim_row, finish_call
+from storage.policy import Policy
+from storage.rows import ITEM, RowKey
+from storage.sessions import Session
+from storage.worklists import work_lists
+from tests.conftest import NOW, Clinic
+
+
+def dump(conn: sqlite3.Connection) -> list[str]:
+    return list(conn.iterdump())
+
+
+def call(clinic: Clinic, policy: Policy, session: Session, item: int, outcome: str,
+         at: int = NOW) -> None:
+    claim = claim_row(clinic.conn, policy, session, RowKey(ITEM, item), at)
+    assert isinstance(claim, Claim)
+    finish_call(clinic.conn, policy, session, claim, outcome, "", at + 60)
+
+
+def audit_events(conn: sqlite3.Connection) -> list[tuple[str, str, dict[str, object]]]:
+    return [(event, operator, json.loads(detail)) for event, operator, detail in conn.execute(
+        "SELECT event, operator, detail FROM audit WHERE event LIKE 'list-%' ORDER BY id")]
+
+
+@pytest.fixture
+def flu(clinic: Clinic, policy: Policy) -> list[int]:
+    """The list "Flu" with four clients: one processed, one given up, two pending."""
+    clients = [clinic.add_client(f"Client {n}") for n in range(4)]
+    _, items = clinic.add_call_list("Flu", clients)
+    alice = clinic.session("alice")
+    call(clinic, policy, alice, items[0], "confirmed")
+    call(clinic, policy, alice, items[1], "wrong-number")
+    return items
+
+
+def test_summaries_count_pending_processed_and_given_up(clinic: Clinic, flu: list[int]) -> None:
+    clinic.add_call_list("Another", [])
+    found = list_summaries(clinic.conn)
+    assert [(s.name, s.items, s.pending, s.processed, s.given_up, s.is_open) for s in found] == [
+        ("Another", 0, 0, 0, 0, True), ("Flu", 4, 2, 1, 1, True)]
+    assert find_list(clinic.conn, "Flu") == found[1]
+    with pytest.raises(NoSuchList):
+        find_list(clinic.conn, "flu")  # names are exact
+
+
+def test_closing_needs_a_supervisor(clinic: Clinic, policy: Policy, flu: list[int]) -> None:
+    operator = clinic.session("olga")
+    before = dump(clinic.conn)
+    for change in (close_list, reopen_list):
+        with pytest.raises(NotAllowed):
+            change(clinic.conn, operator, "Flu", NOW)
+    with pytest.raises(NotAllowed):
+        delete_list(clinic.conn, operator, "Flu", NOW)
+    assert dump(clinic.conn) == before
+
+
+def test_close_and_reopen(clinic: Clinic, policy: Policy, flu: list[int]) -> None:
+    boss = clinic.session("head-nurse", supervisor=True)
+    alice = clinic.session("alice")
+    names = [w.work_list.name for w in work_lists(clinic.conn, policy, alice, NOW)]
+    assert "Flu" in names
+    closed = close_list(clinic.conn, boss, "Flu", NOW + 5)
+    assert closed.closed_at == NOW + 5 and not closed.is_open and closed.pending == 2
+    assert "Flu" not in [w.work_list.name for w in work_lists(clinic.conn, policy, alice, NOW)]
+    close_list(clinic.conn, boss, "Flu", NOW + 9)  # again: nothing changes
+    assert find_list(clinic.conn, "Flu").closed_at == NOW + 5
+    opened = reopen_list(clinic.conn, boss, "Flu", NOW + 10)
+    assert opened.is_open
+    assert "Flu" in [w.work_list.name for w in work_lists(clinic.conn, policy, alice, NOW)]
+    list_id = opened.id
+    assert audit_events(clinic.conn) == [
+        ("list-close", "head-nurse", {"list": "Flu", "list_id": list_id, "pending": 2}),
+        ("list-reopen", "head-nurse", {"list": "Flu", "list_id": list_id,
+                                       "closed_at": NOW + 5}),
+    ]
+    with pytest.raises(NoSuchList):
+        close_list(clinic.conn, boss, "Nope", NOW)
+
+
+def test_a_list_with_calls_is_not_deleted(clinic: Clinic, flu: list[int]) -> None:
+    boss = clinic.session("head-nurse", supervisor=True)
+    before = dump(clinic.conn)
+    with pytest.raises(ListInUse, match="2 recorded calls; close it instead"):
+        delete_list(clinic.conn, boss, "Flu", NOW)
+    assert dump(clinic.conn) == before
+
+
+def test_a_list_being_called_is_not_deleted(clinic: Clinic, policy: Policy) -> None:
+    _, items = clinic.add_call_list("Recall", [clinic.add_client("Anna")])
+    alice = clinic.session("alice")
+    assert isinstance(claim_row(clinic.conn, policy, alice, RowKey(ITEM, items[0]), NOW), Claim)
+    boss = clinic.session("head-nurse", supervisor=True)
+    with pytest.raises(ListInUse, match="locked by alice"):
+        delete_list(clinic.conn, boss, "Recall", NOW)
+    assert find_list(clinic.conn, "Recall").items == 1
+
+
+def test_delete_a_list_made_by_mistake(clinic: Clinic, policy: Policy) -> None:
+    keep_id, keep_items = clinic.add_call_list("Keep", [clinic.add_client("Anna")])
+    list_id, _ = clinic.add_call_list("Oops", [clinic.add_client(f"C{n}") for n in range(3)])
+    # A claim that was aborted leaves call state behind: it goes with the list.
+    with write(clinic.conn):
+        clinic.conn.execute("INSERT INTO call_rows (kind, source_id, client_id) SELECT 'item',"
+                            " id, client_id FROM call_list_items")
+    boss = clinic.session("head-nurse", supervisor=True)
+    assert delete_list(clinic.conn, boss, "Oops", NOW) == 3
+    assert [s.name for s in list_summaries(clinic.conn)] == ["Keep"]
+    assert clinic.scalar("SELECT count(*) FROM call_list_items") == 1
+    assert clinic.conn.execute("SELECT source_id FROM call_rows").fetchall() == [
+        (keep_items[0],)]
+    assert audit_events(clinic.conn) == [
+        ("list-delete", "head-nurse", {"list": "Oops", "list_id": list_id, "items": 3,
+                                       "created_at": NOW, "created_by": "root"})]
+    assert keep_id != list_id

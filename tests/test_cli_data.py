@@ -1,0 +1,475 @@
+"""Data in and out on the command line: import, export filters, lists, report, audit.
+
+Exit codes: 0 done; 2 bad input (a CSV file with problems, a list that does
+not exist, a bad date, a filter a kind does not take); 1 a refusal (not a
+supervisor, a list in use). Never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import grp
+import io
+import json
+import os
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from storage.clients import update_client
+from storage.csv_import import KINDS as IMPORT_KINDS
+from storage.database import open_database
+from storage.demo import make_demo
+from storage.export import export_csv
+from storage.locks import Claim, abort_call, claim_row, finish_call
+from storage.policy import default_policy
+from storage.roles import login_name
+from storage.rows import APPOINTMENT, ITEM, RowKey
+from tests.conftest import NOW, Clinic, clinic_time
+from tests.test_import import mutate, mutation
+from tui import cli
+
+ME = login_name()
+
+
+def call(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    code = cli.main([str(arg) for arg in args])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def dump(path: Path) -> list[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()
+
+
+def policy_file(tmp_path: Path, supervisors: list[str], name: str = "policy.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(f"[security]\nsupervisors = {json.dumps(supervisors)}\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("RINGROUND_DB", "RINGROUND_POLICY", "RINGROUND_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def boss(tmp_path: Path) -> Path:
+    """A policy in which the user running the tests is a supervisor."""
+    return policy_file(tmp_path, [ME], "boss.toml")
+
+
+@pytest.fixture
+def operator(tmp_path: Path) -> Path:
+    """A policy in which the user running the tests is not a supervisor."""
+    return policy_file(tmp_path, ["head-nurse", "@no-such-group-here"], "operator.toml")
+
+
+@pytest.fixture(scope="module")
+def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli-demo") / "demo.db"
+    conn = open_database(path, create=True)
+    make_demo(conn, default_policy(), clients=40, now=int(time.time()))
+    conn.close()
+    return path
+
+
+@pytest.fixture
+def demo(demo_file: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "demo.db"
+    shutil.copyfile(demo_file, copy)
+    return copy
+
+
+# -- import -------------------------------------------------------------------------------------
+
+def test_import_and_reimport(tmp_path: Path, db_path: Path,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    file = tmp_path / "clients.csv"
+    file.write_text("external_id;name;phones\nA1;Анна;8 916 123-45-67\nA2;Борис;\n",
+                    encoding="utf-8-sig")
+    code, out, err = call(capsys, "import", "clients", file, "--db", db_path)
+    assert (code, err) == (0, "")
+    assert out == f"Imported {file} (2 rows): added 2, updated 0, unchanged 0.\n"
+    code, out, _ = call(capsys, "import", "clients", file, "--db", db_path)
+    assert out == f"Imported {file} (2 rows): added 0, updated 0, unchanged 2.\n"
+
+
+def test_a_bad_file_lists_its_problems_and_changes_nothing(
+        tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    file = tmp_path / "bad.csv"
+    file.write_text("name,birth_date\n" + "".join(f"C{n},31.02.1990\n" for n in range(23)) +
+                    "Good,\n", encoding="utf-8")
+    before = dump(db_path)
+    code, out, err = call(capsys, "import", "clients", file, "--db", db_path)
+    assert (code, out) == (2, "")
+    lines = err.splitlines()
+    assert lines[0] == f"ringround: {file}: 23 problems; nothing was imported."
+    assert lines[1] == ("  line 2, column birth_date: '31.02.1990' is not a date such as "
+                        "1980-02-29 or 29.02.1980.")
+    assert lines[20].startswith("  line 21, column birth_date:")
+    assert lines[21:] == ["  and 3 more."]
+    assert dump(db_path) == before
+
+
+def test_dry_run(tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    file = tmp_path / "c.csv"
+    file.write_text("name\nАнна\n", encoding="utf-8")
+    before = dump(db_path)
+    code, out, _ = call(capsys, "import", "clients", file, "--db", db_path, "--dry-run")
+    assert code == 0
+    assert out == (f"Dry run of {file} (1 rows): would add 1, update 0, leave 0 unchanged; "
+                   "nothing was changed.\n")
+    assert dump(db_path) == before
+
+
+def test_an_import_makes_a_missing_database_only_when_it_succeeds(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "new.db"
+    bad, good = tmp_path / "bad.csv", tmp_path / "good.csv"
+    bad.write_text("name,phones\nАнна,none\n", encoding="utf-8")
+    good.write_text("name,phones\nАнна,+7 916 123-45-67\n", encoding="utf-8")
+    assert call(capsys, "import", "clients", bad, "--db", db)[0] == 2
+    code, out, _ = call(capsys, "import", "clients", good, "--db", db, "--dry-run")
+    assert code == 0 and out.endswith("did not exist; the import would make it.\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "good.csv"]
+    code, out, _ = call(capsys, "import", "clients", good, "--db", db)
+    assert code == 0 and out.endswith(f"The database {db} did not exist; it was made.\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "good.csv", "new.db"]
+    code, out, _ = call(capsys, "export", "clients", "--db", db)
+    assert out.splitlines()[1] == "1,Анна,+7 916 123-45-67,0,,,,"
+
+
+def test_import_from_standard_input(db_path: Path, capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO("name\nАнна\n".encode())))
+    code, out, _ = call(capsys, "import", "clients", "-", "--db", db_path)
+    assert code == 0 and out.startswith("Imported standard input (1 rows): added 1")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["clients", "missing.csv"], "There is no file missing.csv."),
+    (["clients", "."], ". is a folder, not a CSV file."),
+    (["clients", "c.csv", "--name", "X"], "--name is for importing a call list, not clients."),
+    (["call-list", "c.csv", "--name", " "], "The call list's name given with --name is empty."),
+    (["patients", "c.csv"], "'patients' is not one of"),
+])
+def test_import_arguments(tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str],
+                          monkeypatch: pytest.MonkeyPatch, args: list[str],
+                          message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c.csv").write_text("name\nA\n", encoding="utf-8")
+    code, out, err = call(capsys, "import", *args, "--db", db_path)
+    assert code == 2 and out == ""
+    assert message in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("kind", IMPORT_KINDS)
+def test_export_then_import_changes_nothing(demo: Path, tmp_path: Path, boss: Path,
+                                            capsys: pytest.CaptureFixture[str],
+                                            kind: str) -> None:
+    before = dump(demo)
+    for bom in ([], ["--bom"]):
+        code, text, _ = call(capsys, "export", kind, "--db", demo, *bom)
+        assert code == 0
+        file = tmp_path / f"{kind}.csv"
+        file.write_text(text, encoding="utf-8")
+        code, out, err = call(capsys, "import", kind, file, "--db", demo, "--policy", boss)
+        assert (code, err) == (0, ""), err
+        assert ": added 0, updated 0, unchanged " in out
+        assert dump(demo) == before
+
+
+# -- call lists -----------------------------------------------------------------------------------
+
+def test_lists_create_show_close_reopen_delete(clinic: Clinic, tmp_path: Path, boss: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("Anna", "Boris"):
+        clinic.add_client(name)
+    db = clinic.path
+    file = tmp_path / "flu.csv"
+    file.write_text("client_id,note\n1,Flu shot\n2,\n", encoding="utf-8")
+    code, out, _ = call(capsys, "lists", "create", "Flu 2025", file, "--db", db, "--policy", boss)
+    assert code == 0
+    assert out == (f'Imported {file} (2 rows): added 2, updated 0, unchanged 0; made the call '
+                   'list "Flu 2025".\n')
+    code, out, err = call(capsys, "lists", "create", "Flu 2025", file, "--db", db,
+                          "--policy", boss)
+    assert code == 2 and "a call list named 'Flu 2025' already exists" in err
+    code, out, _ = call(capsys, "lists", "--db", db)
+    header, row = out.splitlines()
+    assert header.split() == ["LIST", "STATE", "ITEMS", "PENDING", "PROCESSED", "GIVEN", "UP",
+                              "CREATED", "BY"]
+    assert row.split()[:6] == ["Flu", "2025", "open", "2", "2", "0"]
+    code, out, _ = call(capsys, "lists", "--json", "--db", db)
+    assert [(d["name"], d["open"], d["pending"]) for d in json.loads(out)] == [
+        ("Flu 2025", True, 2)]
+    code, out, _ = call(capsys, "lists", "close", "Flu 2025", "--db", db, "--policy", boss)
+    assert (code, out) == (0, "Closed the call list 'Flu 2025'; 2 pending items will not be "
+                              "called.\n")
+    assert json.loads(call(capsys, "lists", "--json", "--db", db)[1])[0]["open"] is False
+    code, out, _ = call(capsys, "lists", "reopen", "Flu 2025", "--db", db, "--policy", boss)
+    assert (code, out) == (0, "The call list 'Flu 2025' is open; 2 pending items.\n")
+    code, out, _ = call(capsys, "lists", "delete", "Flu 2025", "--db", db, "--policy", boss)
+    assert (code, out) == (0, "Deleted the call list 'Flu 2025' and its 2 items.\n")
+    assert call(capsys, "lists", "--db", db)[1] == (
+        "There are no call lists (make one with 'ringround lists create').\n")
+    events = [row[0] for row in clinic.conn.execute(
+        "SELECT event FROM audit WHERE operator = ? ORDER BY id", (ME,))]
+    assert events == ["list-create", "import", "list-close", "list-reopen", "list-delete"]
+
+
+def test_import_call_list_with_name(clinic: Clinic, tmp_path: Path, boss: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    clinic.add_client("Anna")
+    file = tmp_path / "l.csv"
+    file.write_text("id,name\n1,Anna\n", encoding="utf-8")
+    code, out, _ = call(capsys, "import", "call-list", file, "--name", "Recall", "--db",
+                        clinic.path, "--policy", boss)
+    assert code == 0 and 'made the call list "Recall"' in out
+    code, out, _ = call(capsys, "import", "call-list", file, "--name", "Recall", "--db",
+                        clinic.path, "--policy", boss)
+    assert code == 0 and "unchanged 1." in out
+
+
+@pytest.mark.parametrize("args", [
+    ["lists", "create", "New", "{file}"],
+    ["import", "call-list", "{file}", "--name", "New"],
+    ["lists", "close", "Flu"],
+    ["lists", "reopen", "Flu"],
+    ["lists", "delete", "Flu"],
+    ["report", "--since", "2025-03-01"],
+])
+def test_supervisor_actions_refuse_an_operator(clinic: Clinic, tmp_path: Path, operator: Path,
+                                               capsys: pytest.CaptureFixture[str],
+                                               args: list[str]) -> None:
+    clinic.add_call_list("Flu", [clinic.add_client("Anna")])
+    file = tmp_path / "l.csv"
+    file.write_text("client_id\n1\n", encoding="utf-8")
+    before = dump(clinic.path)
+    code, out, err = call(capsys, *[a.format(file=file) for a in args], "--db", clinic.path,
+                          "--policy", operator)
+    assert (code, out) == (1, "")
+    assert err.startswith("ringround: Only a supervisor may ") and f"{ME} is not one" in err
+    assert dump(clinic.path) == before
+
+
+def test_supervisor_by_group(clinic: Clinic, tmp_path: Path,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    group = grp.getgrgid(os.getgid()).gr_name
+    by_group = policy_file(tmp_path, [f"@{group}"])
+    clinic.add_call_list("Flu", [clinic.add_client("Anna")])
+    assert call(capsys, "lists", "close", "Flu", "--db", clinic.path, "--policy", by_group)[0] == 0
+
+
+def test_list_refusals(clinic: Clinic, boss: Path,
+                       capsys: pytest.CaptureFixture[str]) -> None:
+    _, items = clinic.add_call_list("Flu", [clinic.add_client("Anna")])
+    code, _, err = call(capsys, "lists", "close", "Nope", "--db", clinic.path, "--policy", boss)
+    assert code == 2
+    assert err == ("ringround: There is no call list named 'Nope' ('ringround lists' shows "
+                   "them).\n")
+    alice = clinic.session("alice")
+    claim = claim_row(clinic.conn, default_policy(), alice, RowKey(ITEM, items[0]), NOW)
+    assert isinstance(claim, Claim)
+    code, _, err = call(capsys, "lists", "delete", "Flu", "--db", clinic.path, "--policy", boss)
+    assert code == 1 and "locked by alice" in err
+    finish_call(clinic.conn, default_policy(), alice, claim, "no-answer", "", NOW + 60)
+    code, _, err = call(capsys, "lists", "delete", "Flu", "--db", clinic.path, "--policy", boss)
+    assert code == 1 and "has 1 recorded call; close it instead" in err
+
+
+# -- report -------------------------------------------------------------------------------------
+
+@pytest.fixture
+def called(clinic: Clinic) -> Clinic:
+    policy = default_policy()
+    anna = clinic.add_client("Анна")
+    visit = clinic.add_appointment(anna, clinic_time(2025, 3, 13, 10))
+    _, items = clinic.add_call_list("Flu", [anna])
+    for who, key, outcome, at in (
+            ("alice", RowKey(APPOINTMENT, visit), "no-answer", clinic_time(2025, 3, 12, 10)),
+            ("bob", RowKey(ITEM, items[0]), "confirmed", clinic_time(2025, 3, 12, 11)),
+            ("alice", RowKey(APPOINTMENT, visit), "confirmed", clinic_time(2025, 3, 14, 9))):
+        session = clinic.session(who)
+        claim = claim_row(clinic.conn, policy, session, key, at)
+        assert isinstance(claim, Claim)
+        finish_call(clinic.conn, policy, session, claim, outcome, "", at + 60)
+    return clinic
+
+
+def test_report_by_operator_and_list(called: Clinic, boss: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = call(capsys, "report", "--since", "2025-03-12", "--until", "12.03.2025",
+                        "--db", called.path, "--policy", boss)
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [(r["operator"], r["calls"], r["successful"], r["success_rate"]) for r in rows] == [
+        ("alice", "1", "0", "0.000"), ("bob", "1", "1", "1.000")]
+    code, out, _ = call(capsys, "report", "--since", "2025-03-12", "--by", "list", "--bom",
+                        "--db", called.path, "--policy", boss)
+    assert out.startswith("\ufefflist_kind,list,calls,")
+    rows = list(csv.DictReader(io.StringIO(out.removeprefix("\ufeff"))))
+    assert [(r["list_kind"], r["list"], r["calls"]) for r in rows] == [
+        ("confirmation", "", "2"), ("call-list", "Flu", "1")]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--since", "March"], "--since 'March' is not a date or time"),
+    (["--since", "2025-03-12", "--until", "2025-03-01"], "The report's period ends before"),
+    (["--by", "doctor"], "'doctor' is not one of"),
+])
+def test_report_arguments(called: Clinic, boss: Path, capsys: pytest.CaptureFixture[str],
+                          args: list[str], message: str) -> None:
+    code, out, err = call(capsys, "report", *args, "--db", called.path, "--policy", boss)
+    assert (code, out) == (2, "")
+    assert message in err
+
+
+# -- export filters and the audit -----------------------------------------------------------------
+
+def test_export_since_until_and_list(called: Clinic, capsys: pytest.CaptureFixture[str]) -> None:
+    db = called.path
+
+    def rows(*args: str) -> list[dict[str, str]]:
+        code, out, err = call(capsys, "export", *args, "--db", db)
+        assert code == 0, err
+        return list(csv.DictReader(io.StringIO(out)))
+
+    assert len(rows("calls")) == 3
+    assert [r["started_at"] for r in rows("calls", "--since", "13.03.2025")] == [
+        "2025-03-14T09:00:00+03:00"]
+    assert [r["operator"] for r in rows("calls", "--until", "2025-03-12")] == ["alice", "bob"]
+    assert [r["operator"] for r in rows("calls", "--until", "2025-03-12 10:30")] == ["alice"]
+    assert [r["row"] for r in rows("calls", "--list", "Flu")] == ["item:1"]
+    assert {r["row"] for r in rows("audit", "--list", "Flu")} == {"item:1"}
+    assert [r["event"] for r in rows("audit", "--since", "2025-03-14")] == ["claim", "release"]
+    items = rows("call-list", "--name", "Flu")
+    assert items == [{"list": "Flu", "client_id": "1", "client": "Анна", "phones":
+                      "+7 900 000-00-00", "note": "", "processed_at": items[0]["processed_at"],
+                      "client_external_id": "", "state": "processed"}]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["clients", "--since", "2025-03-01"], "'export clients' takes no --since (only calls "
+                                           "and audit do)."),
+    (["locks", "--list", "Flu"], "'export locks' takes no --list (only calls and audit and "
+                                 "call-list do)."),
+    (["calls", "--list", "Nope"], "There is no call list named 'Nope'"),
+    (["calls", "--since", "soon"], "--since 'soon' is not a date or time"),
+])
+def test_export_filter_mistakes(called: Clinic, capsys: pytest.CaptureFixture[str],
+                                args: list[str], message: str) -> None:
+    code, out, err = call(capsys, "export", *args, "--db", called.path)
+    assert (code, out) == (2, "")
+    assert message in err
+
+
+def test_export_audit_has_lock_events_and_card_edits(clinic: Clinic,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    policy = default_policy()
+    anna = clinic.add_client("Анна")
+    visit = clinic.add_appointment(anna, clinic_time(2025, 3, 13, 10))
+    key = RowKey(APPOINTMENT, visit)
+    alice = clinic.session("alice")
+    claim = claim_row(clinic.conn, policy, alice, key, NOW)
+    assert isinstance(claim, Claim)
+    abort_call(clinic.conn, alice, key, NOW + 10)
+    claim = claim_row(clinic.conn, policy, alice, key, NOW + 20)
+    assert isinstance(claim, Claim)
+    finish_call(clinic.conn, policy, alice, claim, "no-answer", "", NOW + 30)
+    update_client(clinic.conn, clinic.session("bob"), anna, {"notes": "Evenings"}, NOW + 40)
+    _, out, _ = call(capsys, "export", "audit", "--db", clinic.path)
+    rows = [(r["at"], r["operator"], r["event"], r["row"], r["client_id"])
+            for r in csv.DictReader(io.StringIO(out))]
+    row = f"appointment:{visit}"
+    assert rows == [
+        ("2025-03-12T10:00:00+03:00", "alice", "claim", row, str(anna)),
+        ("2025-03-12T10:00:10+03:00", "alice", "abort", row, str(anna)),
+        ("2025-03-12T10:00:20+03:00", "alice", "claim", row, str(anna)),
+        ("2025-03-12T10:00:30+03:00", "alice", "release", row, str(anna)),
+        ("2025-03-12T10:00:40+03:00", "bob", "card-edit", "", str(anna)),
+    ]
+    detail = json.loads(list(csv.DictReader(io.StringIO(out)))[-1]["detail"])
+    assert detail == {"field": "notes", "old": "", "new": "Evenings"}
+
+
+# -- progress -----------------------------------------------------------------------------------
+
+def test_the_progress_bar_is_only_for_terminals(monkeypatch: pytest.MonkeyPatch) -> None:
+    with cli._progress("x.csv") as progress:  # standard error is not a terminal under pytest
+        assert progress is None
+    bar = cli._ProgressBar("x.csv")
+    bar("reading", 10, 100)  # within the first moment: nothing is shown yet
+    assert bar.bar is None
+    monkeypatch.setattr(cli._ProgressBar, "DELAY", 0.0)
+    bar = cli._ProgressBar("x.csv")
+    try:
+        bar("reading", 10, 100)
+        bar("checking", 5, 5)
+        assert set(bar.tasks) == {"reading", "checking"}
+    finally:
+        bar.close()
+
+
+# -- property: the command never ends in a traceback or a partial import ------------------------
+
+@pytest.fixture(scope="module")
+def cli_base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, bytes]]:
+    folder = tmp_path_factory.mktemp("cli-fuzz")
+    path = folder / "base.db"
+    conn = open_database(path, create=True)
+    make_demo(conn, default_policy(), clients=12, now=NOW)
+    files: dict[str, bytes] = {}
+    for kind in IMPORT_KINDS:
+        out = io.StringIO()
+        export_csv(conn, default_policy(), kind, out, now=NOW)
+        files[kind] = out.getvalue().encode()
+    conn.close()
+    return path, files
+
+
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(kind=st.sampled_from(IMPORT_KINDS),
+       mutations=st.lists(mutation, max_size=4),
+       garbage=st.one_of(st.none(), st.binary(max_size=200)),
+       dry_run=st.booleans())
+def test_the_import_command_ends_cleanly(
+        cli_base: tuple[Path, dict[str, bytes]], tmp_path: Path, kind: str,
+        mutations: list[tuple[str, int, bytes]], garbage: bytes | None, dry_run: bool) -> None:
+    db = tmp_path / "fuzz.db"
+    shutil.copyfile(cli_base[0], db)
+    file = tmp_path / "in.csv"
+    file.write_bytes(garbage if garbage is not None else mutate(cli_base[1][kind], mutations))
+    before = dump(db)
+    out, err = io.StringIO(), io.StringIO()
+    args = ["import", kind, str(file), "--db", str(db)] + (["--dry-run"] if dry_run else [])
+    if kind == "call-list" and garbage is not None:
+        args += ["--name", "Fuzz"]
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(args)
+    text = out.getvalue() + err.getvalue()
+    assert code in (0, 2), text
+    assert "Traceback" not in text and "unexpected error" not in text
+    if code == 2:
+        assert out.getvalue() == ""
+        assert err.getvalue().startswith(f"ringround: {file}: ")
+        assert "\n  line " in err.getvalue()
+        assert dump(db) == before
+    else:
+        assert out.getvalue().startswith(("Imported ", "Dry run of "))
+        if dry_run:
+            assert dump(db) == before

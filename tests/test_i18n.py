@@ -1,0 +1,309 @@
+"""Russian and English (issue 7): complete catalogs, plural forms, dates, the language rule.
+
+The catalog test extracts the messages afresh with Babel (babel.cfg, the
+same keywords as README "Translations"), so a message added anywhere without
+a Russian translation fails here, as does a translation that lost or renamed
+a ``{placeholder}``.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import gettext
+import io
+import re
+import subprocess
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.frontend import CommandLineInterface
+from babel.messages.mofile import read_mo, write_mo
+from babel.messages.pofile import read_po
+from textual.widgets import OptionList
+from textual.widgets._footer import FooterKey
+
+from storage.database import NotADatabase, open_database
+from storage.policy import PolicyError, default_policy, load_policy
+from tests.clinic_fixtures import MOSCOW, NOW, Clinic, at, build_clinic, open_list, running
+from tests.clinic_fixtures import wait_until as wait_for
+from tui import cli
+from tui.app import RingroundApp
+from tui.formats import age_text, full_time, moment_text, number, weekday_text
+from tui.i18n import (
+    LOCALE_DIR,
+    _,
+    choose_language,
+    current_language,
+    language_from_environment,
+    ngettext,
+    set_language,
+)
+from tui.picker import ListPicker
+from tui.result_dialog import ResultDialog
+from tui.work_screen import WorkScreen
+
+ROOT = Path(__file__).resolve().parent.parent
+PO = LOCALE_DIR / "ru" / "LC_MESSAGES" / "ringround.po"
+MO = PO.with_suffix(".mo")
+PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+
+
+@pytest.fixture(autouse=True)
+def english_afterwards() -> Iterator[None]:
+    yield
+    set_language("en")
+
+
+def fresh_template(folder: Path) -> Catalog:
+    """Every message in the source today, extracted as README "Translations" says."""
+    pot = folder / "ringround.pot"
+    CommandLineInterface().run([
+        "pybabel", "-q", "extract", "-F", str(ROOT / "babel.cfg"), "--no-default-keywords",
+        "-k", "_", "-k", "ngettext:1,2", "-k", "N_", "-o", str(pot), str(ROOT)])
+    with open(pot, "rb") as handle:
+        return read_po(handle)
+
+
+def russian() -> Catalog:
+    with open(PO, "rb") as handle:
+        return read_po(handle, locale="ru")
+
+
+def test_every_message_in_the_source_has_a_russian_translation(tmp_path: Path) -> None:
+    template = fresh_template(tmp_path)
+    assert len(template) > 300  # the extraction really ran over tui/, storage/, telephony/
+    ru = russian()
+    untranslated, broken = [], []
+    for message in template:
+        if not message.id:
+            continue
+        found = ru.get(message.id)
+        if found is None or found.fuzzy:
+            untranslated.append(message.id)
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = found.string if isinstance(found.string, tuple) else (found.string,)
+        if not all(s.strip() for s in strings) or (len(ids) == 2 and len(strings) != 3):
+            untranslated.append(message.id)
+            continue
+        wanted = {p for i in ids for p in PLACEHOLDER.findall(i)}
+        for string in strings:
+            used = set(PLACEHOLDER.findall(string))
+            if not used <= wanted or (len(ids) == 1 and used != wanted):
+                broken.append((message.id, string))
+    assert untranslated == [], f"{len(untranslated)} messages have no Russian translation"
+    assert broken == [], "translations whose {placeholders} differ from the English"
+
+
+def test_the_help_texts_of_the_command_line_are_in_the_catalog(tmp_path: Path) -> None:
+    ids = {m.id for m in fresh_template(tmp_path)}
+    assert "Shared mass-calling lists for clinic phone operators.\n\nWithout a command, " \
+           "starts the app on the clinic's database." in ids
+    assert "How many clients the demo clinic has." in ids
+    assert "Usage:" in ids and "Show this message and exit." in ids  # Click's own words
+
+
+def test_the_catalog_compiles_and_the_shipped_mo_matches_the_po() -> None:
+    ru = russian()
+    assert ru.plural_forms.startswith("nplurals=3;")
+    assert list(ru.check()) == []  # Babel's checkers: placeholders, plural counts
+    compiled = io.BytesIO()
+    write_mo(compiled, ru)
+    assert compiled.getvalue()
+    with open(MO, "rb") as handle:
+        shipped = read_mo(handle)
+    def table(catalog: Catalog) -> dict[object, object]:
+        return {m.id if isinstance(m.id, str) else tuple(m.id):
+                m.string if isinstance(m.string, str) else tuple(m.string)
+                for m in catalog if m.id}
+
+    assert table(shipped) == table(ru), \
+        "tui/locale/ru/LC_MESSAGES/ringround.mo is out of date: run pybabel compile"
+    translation = gettext.GNUTranslations(io.BytesIO(compiled.getvalue()))
+    assert translation.gettext("Refresh") == "Обновить"
+
+
+def test_the_compiled_catalog_is_not_ignored_by_git() -> None:
+    """The .mo ships in the wheel (hatchling takes tui/'s files), so it must be committed."""
+    result = subprocess.run(["git", "check-ignore", "-q", str(MO)], cwd=ROOT, check=False)
+    assert result.returncode == 1
+
+
+def test_russian_plural_forms() -> None:
+    set_language("ru")
+
+    def to_call(count: int) -> str:
+        return ngettext("{count} to call", "{count} to call", count).format(count=count)
+
+    assert [to_call(n) for n in (1, 2, 5, 11, 21, 22, 25, 111, 0)] == [
+        "1 звонок", "2 звонка", "5 звонков", "11 звонков", "21 звонок", "22 звонка",
+        "25 звонков", "111 звонков", "0 звонков"]
+    assert [age_text(n) for n in (41, 42, 45)] == ["41 год", "42 года", "45 лет"]
+    rows = [ngettext("{count} row", "{count} rows", n).format(count=n) for n in (1, 3, 7)]
+    assert rows == ["1 строка", "3 строки", "7 строк"]
+    set_language("en")
+    assert [to_call(n) for n in (1, 2)] == ["1 to call", "2 to call"]
+    rows = [ngettext("{count} row", "{count} rows", n).format(count=n) for n in (1, 3)]
+    assert rows == ["1 row", "3 rows"]
+
+
+def test_dates_times_and_numbers_follow_the_language() -> None:
+    policy = default_policy()  # Europe/Moscow
+    tomorrow, today = at(27, 10, 30), at(26, 15, 5)
+    next_year = int(datetime(2027, 1, 5, 9, 0, tzinfo=MOSCOW).timestamp())
+    set_language("ru")
+    assert moment_text(tomorrow, policy, NOW) == "27 ноября, 10:30"
+    assert moment_text(today, policy, NOW) == "15:05"
+    assert moment_text(next_year, policy, NOW) == "5 января 2027\u00a0г., 09:00"
+    assert full_time(tomorrow, policy) == "27.11.2026, 10:30"
+    assert weekday_text(datetime(2026, 11, 27)) == "пт, 27 нояб."
+    assert number(12345) == "12\u00a0345"
+    set_language("en")
+    assert moment_text(tomorrow, policy, NOW) == "27 Nov, 10:30"
+    assert moment_text(next_year, policy, NOW) == "5 January 2027, 09:00"
+    assert full_time(tomorrow, policy) == "27/11/2026, 10:30"
+    assert weekday_text(datetime(2026, 11, 27)) == "Fri 27 Nov"
+    assert number(12345) == "12,345"
+
+
+def test_times_are_shown_in_the_clinic_time_zone(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text('timezone = "Asia/Vladivostok"\n', encoding="utf-8")
+    far_east = load_policy(path)
+    set_language("ru")
+    # 10:30 in Moscow on 27 November is 17:30 in Vladivostok.
+    assert moment_text(at(27, 10, 30), far_east, NOW) == "27 ноября, 17:30"
+
+
+def test_language_from_the_policy_file_else_the_environment_else_english(
+        tmp_path: Path) -> None:
+    built_in = default_policy()  # language = "en", but not given by a file
+    assert choose_language(built_in, {"LANG": "ru_RU.UTF-8"}) == "ru"
+    assert choose_language(built_in, {"LANG": "en_GB.UTF-8"}) == "en"
+    assert choose_language(built_in, {}) == "en"
+    assert choose_language(built_in, {"LANG": "C.UTF-8"}) == "en"
+    assert choose_language(None, {"LANG": "ru_RU.UTF-8", "LC_MESSAGES": "en_US.UTF-8"}) == "en"
+    assert choose_language(None, {"LANG": "en_US.UTF-8", "LC_ALL": "ru_RU.UTF-8"}) == "ru"
+    assert language_from_environment({"LC_MESSAGES": "ru_UA.UTF-8"}) == "ru"
+    path = tmp_path / "policy.toml"
+    path.write_text('language = "en"\n', encoding="utf-8")
+    assert choose_language(load_policy(path), {"LANG": "ru_RU.UTF-8"}) == "en"
+    path.write_text('language = "ru"\n', encoding="utf-8")
+    assert choose_language(load_policy(path), {"LANG": "C"}) == "ru"
+    set_language("ru")
+    assert current_language() == "ru" and _("Refresh") == "Обновить"
+    set_language("xx")  # not a language of ringround: English
+    assert current_language() == "en" and _("Refresh") == "Refresh"
+
+
+def test_storage_and_policy_messages_are_translated(tmp_path: Path) -> None:
+    set_language("ru")
+    with pytest.raises(NotADatabase, match=r"Базы .* нет"):
+        open_database(tmp_path / "missing.db")
+    path = tmp_path / "policy.toml"
+    path.write_text('[locks]\nstale_after = "soon"\n', encoding="utf-8")
+    with pytest.raises(PolicyError, match=r"locks\.stale_after — ожидается положительная"):
+        load_policy(path)
+
+
+def test_command_line_speaks_the_environments_language(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("LC_ALL", "LC_MESSAGES", "LANGUAGE", "RINGROUND_DB", "RINGROUND_POLICY"):
+        monkeypatch.delenv(name, raising=False)
+    missing = str(tmp_path / "missing.db")
+    monkeypatch.setenv("LANG", "ru_RU.UTF-8")
+    assert cli.main(["locks", "--db", missing]) == 2
+    assert "Базы" in capsys.readouterr().err
+    assert cli.main(["--help"]) == 0
+    help_text = capsys.readouterr().out
+    assert "Использование:" in help_text and "Общие списки массового обзвона" in help_text
+    # A policy file that sets the language wins over LANG.
+    english = tmp_path / "en.toml"
+    english.write_text('language = "en"\n', encoding="utf-8")
+    assert cli.main(["locks", "--db", missing, "--policy", str(english)]) == 2
+    assert "There is no database" in capsys.readouterr().err
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    assert cli.main(["--help"]) == 0
+    assert "Usage:" in capsys.readouterr().out  # the English help is back
+
+
+@pytest.fixture
+def clinic(tmp_path: Path) -> Clinic:
+    return build_clinic(tmp_path)
+
+
+def footer_labels(app: RingroundApp) -> list[str]:
+    return [key.description for key in app.screen.query(FooterKey)]
+
+
+async def test_key_labels_follow_the_language_chosen_after_import(clinic: Clinic) -> None:
+    """BINDINGS were made at import in English; the footer shows them in Russian."""
+    set_language("ru")
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        assert footer_labels(app) == ["Обновить", "Выход"]
+        await open_list(pilot)
+        labels = footer_labels(app)
+        assert labels[:3] == ["Звонок", "Завершить", "Прервать"] and labels[-1] == "Назад"
+        await pilot.press("c")
+        await wait_for(pilot, lambda: clinic.locks())
+        await pilot.press("f")
+        dialog = await wait_for(pilot, lambda: isinstance(app.screen, ResultDialog)
+                                and app.screen)
+        options = dialog.query_one("#outcomes", OptionList)
+        outcomes = [str(options.get_option_at_index(i).prompt)
+                    for i in range(options.option_count)]
+        assert outcomes[0] == "1 Подтверждено" and outcomes[4] == "5 Перезвонить позже"
+    set_language("en")
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        assert footer_labels(app) == ["Refresh", "Quit"]
+
+
+async def test_the_footer_fits_80_columns_in_russian_with_telephony_on(
+        clinic: Clinic) -> None:
+    set_language("ru")
+    policy = dataclasses.replace(clinic.policy, telephony=dataclasses.replace(
+        clinic.policy.telephony, enabled=True))
+    app = RingroundApp(clinic.path, policy, clinic.session("alice"), clock=lambda: NOW)
+    try:  # not running(): the PBX line keeps its worker busy (there is no PBX here)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, ListPicker)
+                           and app.screen.summaries)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, WorkScreen)
+                           and app.screen.activation is not None)
+            await pilot.pause(0.2)
+            keys = list(app.screen.query(FooterKey))
+    finally:
+        app.close_database()
+    assert keys and all(key.region.right <= 80 for key in keys)
+    shown = [key.description for key in keys]
+    for label in ("Звонок", "Набор", "Режим", "Завершить", "Прервать", "Назад"):
+        assert label in shown
+
+
+def test_key_labels_are_marked_for_the_footer_to_translate() -> None:
+    """Binding descriptions are N_ msgids (tui.footer translates them); no textual Footer."""
+    wrong = []
+    for path in sorted((ROOT / "tui").glob("*.py")):
+        if path.name == "footer.py":
+            continue  # the one place built on textual's Footer
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "textual.widgets" and any(
+                    alias.name == "Footer" for alias in node.names):
+                wrong.append(f"{path.name}: imports textual's Footer; use tui.footer.Footer")
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id == "Binding"):
+                described = [*node.args[2:3], *(k.value for k in node.keywords
+                                                if k.arg == "description")]
+                for arg in described:
+                    if isinstance(arg, ast.Call) and getattr(arg.func, "id", "") == "_":
+                        wrong.append(f"{path.name}:{node.lineno}: Binding(..., _(...)); use N_")
+    assert wrong == []

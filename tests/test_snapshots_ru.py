@@ -1,0 +1,114 @@
+"""How the operator's screens look in Russian at 80×24 (issue 7: the layout holds).
+
+The same fixed clinic and stopped clock as tests/test_snapshots.py, with the
+language switched to Russian for the test (and back to English afterwards).
+Footer keys use the short labels («Звонок», «Завершить», …); the full ones
+from SPEC («Завершить обработку», «Заблокировано: …») show in titles and
+state lines. Update with ``pytest tests/test_snapshots_ru.py --snapshot-update``
+and look at every changed SVG before committing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from tests.clinic_fixtures import (
+    MINUTE,
+    NOW,
+    Clinic,
+    Clock,
+    build_clinic,
+    open_list,
+    settle,
+    wait_until,
+)
+from tests.test_snapshots import Compare, on_screen, shoot
+from tui.app import RingroundApp
+from tui.dialogs import NoticeDialog
+from tui.i18n import set_language
+from tui.result_dialog import ResultDialog
+
+SIZE = (80, 24)
+
+
+@pytest.fixture(autouse=True)
+def russian() -> Iterator[None]:
+    set_language("ru")
+    yield
+    set_language("en")
+
+
+@pytest.fixture
+def clinic(tmp_path: Path) -> Clinic:
+    return build_clinic(tmp_path)
+
+
+@pytest.fixture
+def apps() -> Iterator[list[RingroundApp]]:
+    made: list[RingroundApp] = []
+    yield made
+    for app in made:
+        app.close_database()
+
+
+def test_list_picker_ru(snap_compare: Compare, clinic: Clinic,
+                        apps: list[RingroundApp]) -> None:
+    olga = clinic.session("olga", NOW - 5 * MINUTE)
+    clinic.claim(olga, "smith", NOW - 5 * MINUTE)  # «1 занят другими»
+    clinic.heartbeat(olga, NOW)
+    app = clinic.app("alice", clock=Clock())
+    apps.append(app)
+    assert shoot(snap_compare, app, SIZE)
+
+
+def test_work_screen_ru(snap_compare: Compare, clinic: Clinic,
+                        apps: list[RingroundApp]) -> None:
+    olga = clinic.session("olga", NOW - 5 * MINUTE)
+    clinic.claim(olga, "smith", NOW - 5 * MINUTE)
+    clinic.heartbeat(olga, NOW)
+    app = clinic.app("alice", clock=Clock())
+    apps.append(app)
+
+    async def steps(pilot: Pilot[Any]) -> None:
+        await open_list(pilot)
+        await pilot.press("down")  # onto olga's row: «Заблокировано: olga, с 09:55 — в сети»
+
+    assert shoot(snap_compare, app, SIZE, steps)
+
+
+def test_result_dialog_ru(snap_compare: Compare, clinic: Clinic,
+                          apps: list[RingroundApp]) -> None:
+    app = clinic.app("alice", clock=Clock())
+    apps.append(app)
+
+    async def steps(pilot: Pilot[Any]) -> None:
+        await open_list(pilot)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: clinic.locks())
+        await settle(pilot)
+        await pilot.press("f")
+        await wait_until(pilot, on_screen(app, ResultDialog))
+        await pilot.press("5")  # «Перезвонить позже»: the call-back time row shows too
+
+    assert shoot(snap_compare, app, SIZE, steps)
+
+
+def test_lock_warning_ru(snap_compare: Compare, clinic: Clinic,
+                         apps: list[RingroundApp]) -> None:
+    olga = clinic.session("olga", NOW - 5 * MINUTE)
+    clinic.claim(olga, "ivanova", NOW - 5 * MINUTE)
+    clinic.heartbeat(olga, NOW)
+    app = clinic.app("alice", clock=Clock())
+    apps.append(app)
+
+    async def steps(pilot: Pilot[Any]) -> None:
+        await open_list(pilot)
+        await pilot.press("c")
+        await wait_until(pilot, on_screen(app, NoticeDialog))
+
+    assert shoot(snap_compare, app, SIZE, steps)

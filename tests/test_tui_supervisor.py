@@ -1,0 +1,249 @@
+"""B7 and B9 on screen: the supervisor screen (v) and the reports (p), supervisors only.
+
+Keys used: v supervisor screen, p reports (list picker); u release, y/n, Escape
+(supervisor screen); t/w/m period, o/l grouping (reports).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.text import Text
+from textual.widgets import DataTable
+
+from storage.database import write
+from storage.rows import APPOINTMENT
+from tests.clinic_fixtures import (
+    MINUTE,
+    NOW,
+    Clinic,
+    build_clinic,
+    running,
+    settle,
+    text_of,
+    wait_until,
+)
+from tests.supervisor_fixtures import operators_at_work, record_calls, supervisor_app
+from tui.dialogs import ConfirmDialog, NoticeDialog
+from tui.picker import ListPicker
+from tui.report_screen import ReportScreen
+from tui.supervisor_screen import SupervisorScreen
+
+
+@pytest.fixture
+def clinic(tmp_path: Path) -> Clinic:
+    """The fixed clinic of tests/clinic_fixtures.py (overrides the conftest one here)."""
+    return build_clinic(tmp_path)
+
+
+def rows_of(table: DataTable[Any]) -> list[tuple[str, ...]]:
+    return [tuple(cell.plain if isinstance(cell, Text) else str(cell)
+                  for cell in table.get_row_at(index)) for index in range(table.row_count)]
+
+
+async def open_supervisor_screen(pilot: Any) -> SupervisorScreen:
+    app = pilot.app
+    await pilot.press("v")
+    screen = await wait_until(pilot, lambda: isinstance(app.screen, SupervisorScreen)
+                              and app.screen.overview is not None and app.screen,
+                              "the supervisor screen with its listings")
+    await settle(pilot)
+    assert isinstance(screen, SupervisorScreen)
+    return screen
+
+
+async def test_supervisor_sees_who_works_on_what_and_releases_a_lock(clinic: Clinic) -> None:
+    sessions = operators_at_work(clinic)
+    app = supervisor_app(clinic)
+    async with running(app) as pilot:
+        screen = await open_supervisor_screen(pilot)
+        online = rows_of(screen.query_one("#online", DataTable))
+        assert [row[0] for row in online] == ["bob", "olga", "root"]  # carol's app died
+        assert online[1] == ("olga", "clinic-srv pts/2", "09:00", "15 s ago", "1")
+        held = rows_of(screen.query_one("#held", DataTable))
+        assert held == [
+            ("bob", "Anna Kowalski", "Hygiene recall, 6 mo…", "09:40", "20 min", "stale"),
+            ("carol", "Anna Kowalski", "27.11 15:00 X-ray", "09:50", "10 min", "gone"),
+            ("olga", "John Smith", "27.11 11:00 Check-up", "09:55", "5 min", "working"),
+        ]
+        assert text_of(screen.query_one("#supervisor-title")) == (
+            "Supervisor · 3 online · 3 locks · held by 3 operators")
+        # olga's lock: the third line.
+        await pilot.press("down", "down", "u")
+        dialog = await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog)
+                                  and app.screen)
+        assert isinstance(dialog, ConfirmDialog)
+        assert dialog.question.startswith("Release the lock of olga on John Smith")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: len(clinic.locks()) == 2, "olga's lock to go")
+        await wait_until(pilot, lambda: len(rows_of(screen.query_one("#held", DataTable))) == 2)
+        assert text_of(screen.query_one("#supervisor-status")) == (
+            "Released the lock of olga on John Smith.")
+        assert [row[0] for row in rows_of(screen.query_one("#held", DataTable))] == [
+            "bob", "carol"]
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ListPicker))
+    assert ("olga",) not in [(lock[2],) for lock in clinic.locks()]
+    [(operator, session_id, kind, source_id, detail)] = clinic.query(
+        "SELECT operator, session_id, kind, source_id, detail FROM audit"
+        " WHERE event = 'release-by-supervisor'")
+    assert (operator, session_id, kind, source_id) == (
+        "root", app.session.id, APPOINTMENT, clinic.appointments["smith"])
+    assert json.loads(detail) == {"holder": "olga", "holder_session": sessions["olga"].id}
+
+
+async def test_no_keeps_the_lock(clinic: Clinic) -> None:
+    operators_at_work(clinic)
+    app = supervisor_app(clinic)
+    async with running(app) as pilot:
+        await open_supervisor_screen(pilot)
+        await pilot.press("u")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, SupervisorScreen))
+        await settle(pilot)
+    assert len(clinic.locks()) == 3
+    assert clinic.query("SELECT count(*) FROM audit WHERE event LIKE 'release%'") == [(0,)]
+
+
+async def test_a_lock_that_changed_meanwhile_is_left_alone(clinic: Clinic) -> None:
+    olga = clinic.session("olga")
+    clinic.claim(olga, "smith", NOW - 5 * MINUTE)
+    clinic.heartbeat(olga, NOW)
+    app = supervisor_app(clinic)
+    async with running(app) as pilot:
+        await open_supervisor_screen(pilot)
+        # olga finishes and claims the row again before the supervisor says yes.
+        conn = clinic.connect()
+        try:
+            with write(conn):
+                conn.execute("DELETE FROM locks")
+        finally:
+            conn.close()
+        clinic.claim(olga, "smith", NOW)
+        await pilot.press("u")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        screen = await wait_until(pilot, lambda: isinstance(app.screen, SupervisorScreen)
+                                  and app.screen)
+        await wait_until(pilot, lambda: "changed meanwhile"
+                         in text_of(screen.query_one("#supervisor-status")))
+    assert [lock[2] for lock in clinic.locks()] == ["olga"]
+
+
+async def test_the_keys_show_to_supervisors_only(clinic: Clinic) -> None:
+    app = supervisor_app(clinic)
+    async with running(app) as pilot:
+        bindings = app.screen.active_bindings
+        assert (bindings["v"].binding.action, bindings["v"].binding.show) == (
+            "supervisor_screen", True)
+        assert (bindings["p"].binding.action, bindings["p"].binding.show) == (
+            "report_screen", True)
+        await pilot.press("p")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen))
+
+
+async def test_an_operator_cannot_open_the_supervisor_screen_or_reports(
+    clinic: Clinic
+) -> None:
+    operators_at_work(clinic)
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        picker = app.screen
+        assert isinstance(picker, ListPicker)
+        bindings = picker.active_bindings
+        assert not bindings["v"].binding.show and not bindings["p"].binding.show
+        for key in ("v", "p"):
+            await pilot.press(key)
+            dialog = await wait_until(pilot, lambda: isinstance(app.screen, NoticeDialog)
+                                      and app.screen)
+            assert isinstance(dialog, NoticeDialog)
+            assert dialog.message == ("The supervisor screen and the reports are for "
+                                      "supervisors only; alice is not one in the policy.")
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: app.screen is picker)
+        # Pushed by other means, the screens still get nothing: storage checks the role.
+        app.push_screen(SupervisorScreen())
+        screen = await wait_until(pilot, lambda: isinstance(app.screen, SupervisorScreen)
+                                  and app.screen)
+        await settle(pilot)
+        assert text_of(screen.query_one("#supervisor-status")).startswith(
+            "Only a supervisor may see who is online")
+        assert screen.query_one("#held", DataTable).row_count == 0
+        await pilot.press("u")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmDialog)
+        app.pop_screen()
+        app.push_screen(ReportScreen())
+        report = await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen)
+                                  and app.screen)
+        await settle(pilot)
+        assert text_of(report.query_one("#report-status")) == (
+            "Only a supervisor may see reports.")
+        assert report.query_one("#report", DataTable).row_count == 0
+    assert len(clinic.locks()) == 3
+
+
+async def test_report_numbers_per_operator_and_per_list(clinic: Clinic) -> None:
+    record_calls(clinic)
+    app = supervisor_app(clinic)
+    async with running(app) as pilot:
+        await pilot.press("p")
+        screen = await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen)
+                                  and app.screen.report is not None and app.screen)
+        assert isinstance(screen, ReportScreen)
+        await settle(pilot)
+        table = screen.query_one("#report", DataTable)
+        assert text_of(screen.query_one("#report-title")) == (
+            "Reports · per operator · today, 26 Nov")
+        # Today: alice confirmed and took a cancellation (both successes), bob left a message.
+        assert [row[:5] for row in rows_of(table)] == [
+            ("alice", "2", "2", "100%", "2.0"),
+            ("bob", "1", "0", "0%", "1.0"),
+            ("All", "3", "2", "67%", "1.5"),
+        ]
+        assert text_of(screen.query_one("#report-outcomes")) == (
+            "alice: Confirmed 1 · Client cancels 1")
+        assert not screen.query_one("#report-chart").display  # one day: no chart by day
+
+        await pilot.press("w")
+        await wait_until(pilot, lambda: screen.report is not None
+                         and len(screen.report.days) == 7, "the week's report")
+        await settle(pilot)
+        assert [row[:5] for row in rows_of(table)] == [
+            ("alice", "5", "3", "60%", "1.7"),  # 5 calls in 3 active hours
+            ("bob", "3", "0", "0%", "1.5"),
+            ("olga", "1", "0", "0%", "1.0"),  # the fixture's call of 24.11
+            ("All", "9", "3", "33%", "1.5"),
+        ]
+        bars = [row[5] for row in rows_of(table)]
+        assert bars[0] == "█" * screen.bar_width and bars[3] == ""  # the biggest, the total
+        assert len(bars[1]) < len(bars[0]) and len(bars[2]) < len(bars[1])
+        assert screen.query_one("#report-chart").display
+        assert text_of(screen.query_one("#report-chart-title")) == "Calls by day: 9 in all"
+        await pilot.press("down")
+        await wait_until(pilot, lambda: text_of(screen.query_one("#report-outcomes"))
+                         == "bob: No answer 1 · Left a message 1 · Wrong number 1")
+
+        await pilot.press("l")
+        await wait_until(pilot, lambda: screen.report is not None
+                         and screen.report.by == "list", "the report per list")
+        await settle(pilot)
+        assert [row[:4] for row in rows_of(table)] == [
+            ("Appointment confirmation", "5", "2", "40%"),
+            ("Flu vaccination reminder", "1", "0", "0%"),
+            ("Hygiene recall, 6 months", "1", "0", "0%"),
+            ("Tasks: recall", "1", "1", "100%"),
+            ("Tasks: reminder", "1", "0", "0%"),
+            ("All", "9", "3", "33%"),
+        ]
+        await pilot.press("m")
+        await wait_until(pilot, lambda: screen.report is not None
+                         and len(screen.report.days) == 30, "the month's report")
+        assert text_of(screen.query_one("#report-title")) == (
+            "Reports · per work list · last 30 days, 28 Oct – 26 Nov")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ListPicker))
