@@ -9,7 +9,8 @@ from datetime import date, datetime
 from storage.database import write
 from storage.i18n import _
 from storage.locks import audit
-from storage.policy import Policy
+from storage.phones import phone_key
+from storage.policy import PhoneRules, Policy
 from storage.rows import RowKey
 from storage.sessions import Session
 
@@ -79,21 +80,19 @@ class Client:
         return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
-def digits_of(number: str) -> str:
-    return "".join(ch for ch in number if ch.isdigit())
-
-
 def split_phones(text: str) -> list[str]:
     """Phone numbers written one after another, separated by ';' (the first is the main one)."""
     return [part.strip() for part in text.replace("\n", ";").split(";") if part.strip()]
 
 
-def save_phones(conn: sqlite3.Connection, client_id: int, phones: list[str]) -> None:
-    """Replace a client's numbers; call inside a write transaction."""
+def save_phones(
+    conn: sqlite3.Connection, rules: PhoneRules, client_id: int, phones: list[str]
+) -> None:
+    """Replace a client's numbers, keyed by the policy's [phones] rules (inside a write)."""
     conn.execute("DELETE FROM phones WHERE client_id = ?", (client_id,))
     conn.executemany(
         "INSERT INTO phones (client_id, position, number, digits) VALUES (?, ?, ?, ?)",
-        [(client_id, position, number, digits_of(number))
+        [(client_id, position, number, phone_key(number, rules))
          for position, number in enumerate(phones, start=1)],
     )
 
@@ -111,8 +110,8 @@ def get_client(conn: sqlite3.Connection, client_id: int) -> Client | None:
 
 
 def update_client(
-    conn: sqlite3.Connection, session: Session, client_id: int, changes: dict[str, object],
-    now: int,
+    conn: sqlite3.Connection, policy: Policy, session: Session, client_id: int,
+    changes: dict[str, object], now: int,
 ) -> Client:
     """Save edits of the client card; every changed field is audited with old and new value."""
     unknown = set(changes) - set(EDITABLE)
@@ -131,7 +130,7 @@ def update_client(
                 continue
             if field == "phones":
                 assert isinstance(value, list)
-                save_phones(conn, client_id, [str(v) for v in value])
+                save_phones(conn, policy.phones, client_id, [str(v) for v in value])
             else:
                 conn.execute(f"UPDATE clients SET {field} = ? WHERE id = ?", (value, client_id))
             audit(conn, now, session.operator, session.id, "card-edit", None, client_id,

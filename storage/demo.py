@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from storage import demo_data as data
-from storage.clients import digits_of
 from storage.database import StorageError, database_path, write
 from storage.i18n import _
+from storage.phones import phone_key
 from storage.policy import Outcome, Policy
 from storage.rows import APPOINTMENT, ITEM, TASK
 from storage.worklists import confirmation_days
@@ -312,7 +312,8 @@ class _Builder:
             email = self.email(first, surname, born, child)
             self.rows.clients.append((client_id, f"C{client_id:06d}", name,
                                       born.isoformat() if born else None, email, note, 0))
-            self.rows.phones += [(client_id, position, number, digits_of(number))
+            rules = self.policy.phones
+            self.rows.phones += [(client_id, position, number, phone_key(number, rules))
                                  for position, number in enumerate(phones, start=1)]
             self.children.append(child)
         self.mark_do_not_call()

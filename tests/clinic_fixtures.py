@@ -148,7 +148,7 @@ def build_clinic(folder: Path) -> Clinic:
                 "INSERT INTO clients (external_id, name, birth_date, email, notes, do_not_call)"
                 " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 (f"C-{key}", name, born, email, notes, int(dnc))).fetchone()[0]
-            save_phones(conn, client_id, phones)
+            save_phones(conn, clinic.policy.phones, client_id, phones)
             clinic.clients[key] = client_id
 
         def appointment(client: str, starts: int, doctor: str, service: str,

@@ -390,7 +390,7 @@ def test_export_audit_has_lock_events_and_card_edits(clinic: Clinic,
     claim = claim_row(clinic.conn, policy, alice, key, NOW + 20)
     assert isinstance(claim, Claim)
     finish_call(clinic.conn, policy, alice, claim, "no-answer", "", NOW + 30)
-    update_client(clinic.conn, clinic.session("bob"), anna, {"notes": "Evenings"}, NOW + 40)
+    update_client(clinic.conn, policy, clinic.session("bob"), anna, {"notes": "Evenings"}, NOW + 40)
     _, out, _ = call(capsys, "export", "audit", "--db", clinic.path)
     rows = [(r["at"], r["operator"], r["event"], r["row"], r["client_id"])
             for r in csv.DictReader(io.StringIO(out))]

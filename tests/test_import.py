@@ -542,7 +542,7 @@ def test_an_export_restores_what_changed_since(demo: sqlite3.Connection, policy:
                                 ).fetchone()[0]
     from storage.sessions import start_session
     session = start_session(demo, "olga", NOW)
-    update_client(demo, session, session_less, {"notes": "changed", "email": "x@y"}, NOW)
+    update_client(demo, policy, session, session_less, {"notes": "changed", "email": "x@y"}, NOW)
     result = run_import(demo, policy, "clients", text)
     assert (result.updated, result.changed_fields) == (1, {"email": 1, "notes": 1})
     assert clients_table(demo) == before

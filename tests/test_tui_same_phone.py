@@ -46,7 +46,7 @@ def add_family(clinic: Clinic) -> dict[str, int]:
                 client_id = int(conn.execute(
                     "INSERT INTO clients (name, do_not_call) VALUES (?, ?) RETURNING id",
                     (name, int(do_not_call))).fetchone()[0])
-                save_phones(conn, client_id, [HOME])
+                save_phones(conn, clinic.policy.phones, client_id, [HOME])
                 return client_id
 
             son = client("Иванов Пётр Сергеевич", False)

@@ -56,7 +56,7 @@ def build_db(path: Path) -> dict[str, int]:
         for hour, (key, (name, phones)) in enumerate(CLIENTS.items(), start=9):
             client = conn.execute("INSERT INTO clients (name) VALUES (?) RETURNING id",
                                   (name,)).fetchone()[0]
-            save_phones(conn, client, phones)
+            save_phones(conn, default_policy().phones, client, phones)
             ids[key] = conn.execute(
                 "INSERT INTO appointments (client_id, starts_at, doctor, service, status)"
                 " VALUES (?, ?, 'Dr. Wilson', 'Check-up', 'unconfirmed') RETURNING id",

@@ -120,8 +120,8 @@ def test_full_scenario_writes_only_inside_begin_immediate(
         fresh = claim_row(conn, policy, bob, rows[6], later + 3)
         assert isinstance(fresh, Claim)
         finish_call(conn, policy, bob, fresh, "do-not-call", "", later + 4)
-        update_client(conn, bob, client, {"notes": "asked for evenings", "phones": ["+7 1"]},
-                      later + 5)
+        update_client(conn, policy, bob, client,
+                      {"notes": "asked for evenings", "phones": ["+7 1"]}, later + 5)
         end_session(conn, alice, later + 6)
         assert remove_stale_locks(conn, policy, bob, later + policy.stale_after) == 1  # rows[4]
         end_session(conn, bob, later + policy.stale_after + 1)

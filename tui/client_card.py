@@ -104,8 +104,8 @@ class ClientCard(ModalScreen[None]):
     def save(self, changes: dict[str, object]) -> None:
         app = self.ringround
         try:
-            app.call_db(lambda conn: update_client(conn, app.session, self.client_id, changes,
-                                                   app.now()),
+            app.call_db(lambda conn: update_client(conn, app.policy, app.session, self.client_id,
+                                                   changes, app.now()),
                         on_busy=lambda message: app.call_from_thread(self.say, message))
         except (StorageError, LookupError) as error:
             self.app.call_from_thread(
