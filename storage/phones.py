@@ -25,9 +25,7 @@ Rules, in order (``digits`` below means every digit of the written number):
 from __future__ import annotations
 
 import re
-import sqlite3
 
-from storage.database import write
 from storage.i18n import _
 from storage.policy import PhoneRules
 
@@ -63,21 +61,3 @@ def phone_problem(number: str) -> str | None:
     if not digits_only(number):
         return _("{number!r} has no digits").format(number=number)
     return None
-
-
-def rekey_phones(conn: sqlite3.Connection, rules: PhoneRules) -> int:
-    """Bring the ``digits`` of every stored number to these rules; returns how many changed.
-
-    For numbers saved before the rules applied (or after the policy's
-    ``[phones]`` changed), so that shared numbers are found again.
-    """
-    with write(conn):
-        changed = []
-        for client_id, position, number, digits in conn.execute(
-                "SELECT client_id, position, number, digits FROM phones").fetchall():
-            key = phone_key(number, rules)
-            if key != digits:
-                changed.append((key, client_id, position))
-        conn.executemany("UPDATE phones SET digits = ? WHERE client_id = ? AND position = ?",
-                         changed)
-    return len(changed)

@@ -35,7 +35,7 @@ from storage.database import open_database, write
 from storage.demo import make_demo
 from storage.export import export_csv
 from storage.locks import NotAllowed
-from storage.phones import phone_key, rekey_phones
+from storage.phones import phone_key
 from storage.policy import PhoneRules, Policy, PolicyError, default_policy, load_policy
 from tests.conftest import CLINIC_ZONE, NOW, Clinic, clinic_time
 
@@ -115,14 +115,6 @@ def test_phone_keys_where_numbers_differ_in_length() -> None:
     assert phone_key("+49 30 1234567", germany) == "49301234567"
     assert phone_key("1234567", germany) == "1234567"
     assert phone_key("0", germany) == "0"
-
-
-def test_numbers_saved_before_the_rules_can_be_rekeyed(clinic: Clinic) -> None:
-    anna = clinic.add_client("Anna", ("8 916 123-45-67", "+7 916 123-45-67", "101"))
-    assert [d for _, d in phones_of(clinic.conn, anna)] == ["89161234567", "79161234567", "101"]
-    assert rekey_phones(clinic.conn, RUSSIA) == 1
-    assert [d for _, d in phones_of(clinic.conn, anna)] == ["79161234567", "79161234567", "101"]
-    assert rekey_phones(clinic.conn, RUSSIA) == 0
 
 
 def test_phone_rules_in_the_policy(tmp_path: Path) -> None:
