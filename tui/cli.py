@@ -34,13 +34,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from click.core import ParameterSource
 
-from storage import health
-from storage.backup import backup_database
 from storage.call_lists import (
     ListInUse,
     NoSuchList,
@@ -53,7 +51,6 @@ from storage.call_lists import (
 from storage.csv_import import KINDS as IMPORT_KINDS
 from storage.csv_import import BadFile, describe_result, import_csv, parse_date, parse_moment
 from storage.database import StorageError, describe, open_database
-from storage.demo import DemoError, DemoSummary, demo_info, demo_is_current, make_demo
 from storage.export import FILTERS, KINDS, Filter, export_csv, export_rows, iso_time
 from storage.locks import NotAllowed, release_lock
 from storage.policy import Policy, PolicyError, load_policy
@@ -73,6 +70,12 @@ from tui.i18n import (
     ngettext,
     set_language,
 )
+
+if TYPE_CHECKING:
+    from storage.demo import DemoSummary
+
+# The modules of demo, check and backup are imported by those commands only: the app's
+# start (and its start-up time, BENCHMARKS.md) does not pay for them.
 
 DEMO_FILE = "ringround-demo.db"
 EXIT_FAILURE = 1
@@ -265,6 +268,8 @@ def demo(ctx: click.Context, db: str | None, policy_path: str | None, clients: i
     Run again, it starts the app on the demo already there; a demo from an
     earlier day is rebuilt so that there are always appointments to confirm.
     """
+    from storage.demo import DemoError, demo_info, demo_is_current, make_demo
+
     settings = _settings(ctx, db, policy_path, operator)
     # The demo's names and notes in the language the operator will see (tui.i18n).
     policy = dataclasses.replace(settings.policy(), language=current_language())
@@ -316,6 +321,8 @@ def demo(ctx: click.Context, db: str | None, policy_path: str | None, clients: i
 
 def _level(level: str) -> str:
     """A finding's level as ``check`` prints it (at most 8 letters in every language)."""
+    from storage import health
+
     return {health.OK: _("ok"), health.WARNING: _("warning"),
             health.PROBLEM: _("PROBLEM")}[level]
 
@@ -329,6 +336,8 @@ def check(ctx: click.Context, db: str | None, policy_path: str | None) -> int:
     Exits 0 when there are no problems (warnings allowed), 1 with problems,
     2 when the file is not a ringround database.
     """
+    from storage import health
+
     settings = _settings(ctx, db, policy_path)
     policy = settings.policy()
     findings = health.check(settings.db or policy.database_path, policy)
@@ -360,6 +369,8 @@ def backup(ctx: click.Context, destination: str, db: str | None,
     Uses SQLite's backup API, so operators may keep working; the copy is
     checked with PRAGMA integrity_check and only then renamed into place.
     """
+    from storage.backup import backup_database
+
     settings = _settings(ctx, db, policy_path)
     policy = settings.policy()
     path = settings.db or policy.database_path

@@ -64,6 +64,7 @@ class ListPicker(SupervisorKeys, Screen[None]):
         super().__init__()
         self.summaries: list[WorkListSummary] = []
         self.shown_width = 0  # the width the lines were laid out for
+        self.fresh = False  # showing the lists read at start, not yet resumed
 
     @property
     def ringround(self) -> RingroundApp:
@@ -83,9 +84,13 @@ class ListPicker(SupervisorKeys, Screen[None]):
         if app.first_lists is not None:  # read before start: painted in the first frame
             self.show(app.first_lists)
             app.first_lists = None
+            self.fresh = True
 
     def on_screen_resume(self) -> None:
-        self.load()  # also the first load: a pushed screen is resumed once mounted
+        if self.fresh:  # the lists read at start are on screen: no second reading now
+            self.fresh = False
+            return
+        self.load()  # also the first load when nothing was read at start
 
     @on(DataChanged)
     def action_refresh_lists(self) -> None:

@@ -1,0 +1,152 @@
+"""Claim → finish throughput: N operator processes work one call list to the end.
+
+For each N, ringround (``storage.locks``) and the bare ``sqlite3`` loop (see
+benchmarks/throughput_worker.py) take turns on fresh copies of the same
+database in the same folder, ``REPEATS`` times each; the median run counts.
+Throughput is rows finished per second of wall time, from the moment all
+workers are released together until the last one is done. Afterwards the
+database must show every row finished exactly once: one attempt per row, no
+lock left, ``integrity_check`` ok — and no row won by two workers.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import shutil
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks import throughput_worker
+from benchmarks.databases import build_call_list
+from storage.database import open_database
+
+SPAWN = multiprocessing.get_context("spawn")
+PROCESSES = (1, 2, 4, 8, 16)
+REPEATS = 3
+ROWS = 1_500  # per run: every worker goes through all of them
+
+
+@dataclass(frozen=True)
+class Run:
+    rows_per_s: float
+    claims: list[tuple[float, bool]]  # seconds each claim took, and whether it won
+    double_claims: int
+
+
+@dataclass(frozen=True)
+class Result:
+    processes: int
+    rows: int
+    ringround: float  # rows per second, median run
+    bare: float
+    double_claims: int  # over every run, both kinds
+    claim_p50_ms: float
+    claim_p99_ms: float
+    claim_max_ms: float
+    won_p99_ms: float  # claims that won their row
+
+    @property
+    def ratio(self) -> float:
+        return self.ringround / self.bare
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _run(template: Path, folder: Path, processes: int, rows: int,
+         worker: Callable[..., None], tag: str) -> Run:
+    path = folder / f"{tag}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(template, path)  # the template is closed and checkpointed
+    outs = [folder / f"{tag}-{n}.json" for n in range(processes)]
+    start = SPAWN.Barrier(processes)
+    ids = list(range(1, rows + 1))
+    workers = [SPAWN.Process(target=worker, args=(str(path), f"op{n}", ids, n, start,
+                                                  str(outs[n])))
+               for n in range(processes)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(600)
+    codes = [process.exitcode for process in workers]
+    if codes != [0] * processes:
+        raise RuntimeError(f"{tag}: a worker failed (exit codes {codes})")
+    reports = [json.loads(out.read_text(encoding="utf-8")) for out in outs]
+    wins = [row for report in reports for row in report["wins"]]
+    claims = [(seconds, won) for report in reports for seconds, won in report["claims"]]
+    elapsed = max(r["ended"] for r in reports) - min(r["started"] for r in reports)
+    _check(path, rows, wins)
+    return Run(len(set(wins)) / elapsed, claims, len(wins) - len(set(wins)))
+
+
+def _check(path: Path, rows: int, wins: list[int]) -> None:
+    """Every row finished once; the workers' wins agree with the database."""
+    conn = open_database(path)
+    try:
+        one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
+        problems = []
+        if sorted(set(wins)) != list(range(1, rows + 1)):
+            problems.append("not every row was finished")
+        if one("SELECT count(*) FROM locks"):
+            problems.append("locks were left")
+        if one("SELECT count(*) FROM attempts") != rows:
+            problems.append("attempts != rows")
+        if one("SELECT count(*) FROM (SELECT source_id FROM attempts GROUP BY source_id"
+               " HAVING count(*) > 1)"):
+            problems.append("a row has two attempts")
+        if one("SELECT count(*) FROM call_list_items WHERE processed_at IS NULL"):
+            problems.append("a row is not processed")
+        if one("PRAGMA integrity_check") != "ok":
+            problems.append("integrity_check failed")
+        if problems:
+            raise AssertionError(f"{path.name}: {'; '.join(problems)}")
+    finally:
+        conn.close()
+
+
+def measure(folder: Path, rows: int, processes: tuple[int, ...] = PROCESSES,
+            repeats: int = REPEATS, say: Callable[[str], None] = print) -> list[Result]:
+    folder.mkdir(parents=True, exist_ok=True)
+    template = folder / "throughput-template.db"
+    if not template.exists():
+        build_call_list(template, rows, history=False)
+    results = []
+    for n in processes:
+        ours: list[Run] = []
+        bare: list[Run] = []
+        for repeat in range(repeats):
+            bare.append(_run(template, folder, n, rows, throughput_worker.bare_worker,
+                             f"bare-{n}-{repeat}"))
+            ours.append(_run(template, folder, n, rows, throughput_worker.ringround_worker,
+                             f"ringround-{n}-{repeat}"))
+        claims = [seconds for run in ours for seconds, _ in run.claims]
+        won = [seconds for run in ours for seconds, won in run.claims if won]
+        result = Result(
+            processes=n,
+            rows=rows,
+            ringround=statistics.median(run.rows_per_s for run in ours),
+            bare=statistics.median(run.rows_per_s for run in bare),
+            double_claims=sum(run.double_claims for run in ours + bare),
+            claim_p50_ms=percentile(claims, 0.50) * 1000,
+            claim_p99_ms=percentile(claims, 0.99) * 1000,
+            claim_max_ms=max(claims) * 1000,
+            won_p99_ms=percentile(won, 0.99) * 1000,
+        )
+        say(f"  N={n:2}: ringround {result.ringround:7.0f} rows/s, bare {result.bare:7.0f} "
+            f"rows/s ({result.ratio:.0%}); claim p50 {result.claim_p50_ms:.2f} ms, p99 "
+            f"{result.claim_p99_ms:.2f} ms (winning claims {result.won_p99_ms:.2f} ms), "
+            f"max {result.claim_max_ms:.1f} ms; double claims {result.double_claims}")
+        results.append(result)
+        for leftover in folder.glob("*-*-*.*"):
+            if leftover != template:
+                leftover.unlink()
+    return results

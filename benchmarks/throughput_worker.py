@@ -1,0 +1,178 @@
+"""One operator process of the claim → finish benchmark (started with multiprocessing, spawn).
+
+Both kinds of worker go once through every row of the list in their own
+shuffled order, claiming each row and, when they win it, finishing it with a
+closing outcome, each transaction on their own connection:
+
+- :func:`ringround_worker` calls ``storage.locks.claim_row`` and ``finish_call``
+  (retrying busy errors as the app's ``call_db`` does);
+- :func:`bare_worker` runs the same two transactions in bare ``sqlite3``: the
+  same pragmas (WAL, ``synchronous=FULL``, 5 s busy timeout), ``BEGIN
+  IMMEDIATE``, and the same rows written (lock, epoch, claim audit; then the
+  lock deleted where session and epoch are ours, the attempt, the call row
+  closed, the list item processed, the release audit), but with no more
+  statements than that needs and no Python layers around them.
+
+Each worker writes what it saw to a JSON file: when it started and ended
+(``time.monotonic``, one clock for every process), the rows it won and how
+long each claim took and whether it won.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import sqlite3
+import time
+from collections.abc import Callable
+from functools import partial
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+from typing import TypeVar
+
+from storage.database import DatabaseBusy, open_database
+from storage.locks import Claim, Refusal, claim_row, finish_call
+from storage.policy import default_policy
+from storage.rows import ITEM, RowKey
+from storage.sessions import end_session, start_session
+
+T = TypeVar("T")
+
+
+def _retrying(action: Callable[[], T]) -> T:
+    """As RingroundApp.call_db: after a busy error (5 s waited), wait 0.5 s and try again."""
+    while True:
+        try:
+            return action()
+        except DatabaseBusy:
+            time.sleep(0.5)
+
+
+def _report(out: str, started: float, ended: float, wins: list[int],
+            claims: list[tuple[float, bool]]) -> None:
+    Path(out).write_text(json.dumps({"started": started, "ended": ended, "wins": wins,
+                                     "claims": claims}), encoding="utf-8")
+
+
+def ringround_worker(path: str, operator: str, ids: list[int], seed: int, start: Barrier,
+                     out: str) -> None:
+    conn = open_database(path)
+    policy = default_policy()
+    session = _retrying(lambda: start_session(conn, operator, int(time.time())))
+    order = random.Random(seed).sample(ids, len(ids))
+    wins: list[int] = []
+    claims: list[tuple[float, bool]] = []  # seconds, won
+    start.wait(timeout=120)
+    started = time.monotonic()
+    def claim(key: RowKey) -> Claim | Refusal:
+        return claim_row(conn, policy, session, key, int(time.time()))
+
+    def finish(won: Claim) -> None:
+        finish_call(conn, policy, session, won, "confirmed", "", int(time.time()))
+
+    for source_id in order:
+        began = time.perf_counter()
+        result = _retrying(partial(claim, RowKey(ITEM, source_id)))
+        claims.append((time.perf_counter() - began, isinstance(result, Claim)))
+        if isinstance(result, Claim):
+            _retrying(partial(finish, result))
+            wins.append(source_id)
+    ended = time.monotonic()
+    _retrying(lambda: end_session(conn, session, int(time.time())))
+    conn.close()
+    _report(out, started, ended, wins, claims)
+
+
+def _bare_connection(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, timeout=5.0)
+    conn.execute("PRAGMA busy_timeout = 5000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+def _bare(conn: sqlite3.Connection, action: Callable[[], T]) -> T:
+    """One transaction: BEGIN IMMEDIATE, the action, COMMIT; busy errors try again."""
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            time.sleep(0.5)
+            continue
+        try:
+            result = action()
+            conn.execute("COMMIT")
+            return result
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+
+def bare_worker(path: str, operator: str, ids: list[int], seed: int, start: Barrier,
+                out: str) -> None:
+    conn = _bare_connection(path)
+    now = int(time.time())
+    session = _bare(conn, lambda: conn.execute(
+        "INSERT INTO sessions (operator, pid, host, tty, started_at, heartbeat_at)"
+        " VALUES (?, ?, ?, '', ?, ?) RETURNING id",
+        (operator, os.getpid(), socket.gethostname(), now, now)).fetchone()[0])
+    order = random.Random(seed).sample(ids, len(ids))
+    wins: list[int] = []
+    claims: list[tuple[float, bool]] = []  # seconds, won
+
+    def claim(source_id: int) -> tuple[int, int] | None:
+        now = int(time.time())
+        row = conn.execute(
+            "SELECT i.client_id, i.processed_at IS NULL AND l.kind IS NULL FROM call_list_items i"
+            " LEFT JOIN locks l ON l.kind = 'item' AND l.source_id = i.id WHERE i.id = ?",
+            (source_id,)).fetchone()
+        if not row[1]:
+            return None
+        epoch = conn.execute(
+            "INSERT INTO call_rows (kind, source_id, client_id, epoch) VALUES ('item', ?, ?, 1)"
+            " ON CONFLICT DO UPDATE SET epoch = epoch + 1 RETURNING epoch",
+            (source_id, row[0])).fetchone()[0]
+        conn.execute(
+            "INSERT INTO locks (kind, source_id, client_id, session_id, operator, since, epoch)"
+            " VALUES ('item', ?, ?, ?, ?, ?, ?)",
+            (source_id, row[0], session, operator, now, epoch))
+        conn.execute(
+            "INSERT INTO audit (at, operator, session_id, event, kind, source_id, client_id)"
+            " VALUES (?, ?, ?, 'claim', 'item', ?, ?)", (now, operator, session, source_id, row[0]))
+        return row[0], epoch
+
+    def finish(source_id: int, client_id: int, epoch: int) -> None:
+        now = int(time.time())
+        since = conn.execute(
+            "DELETE FROM locks WHERE kind = 'item' AND source_id = ? AND session_id = ?"
+            " AND epoch = ? RETURNING since", (source_id, session, epoch)).fetchone()
+        assert since is not None, "lost a lock nobody else could take"
+        conn.execute(
+            "INSERT INTO attempts (kind, source_id, client_id, operator, session_id, started_at,"
+            " ended_at, mode, outcome) VALUES ('item', ?, ?, ?, ?, ?, ?, 'manual', 'confirmed')",
+            (source_id, client_id, operator, session, since[0], now))
+        conn.execute(
+            "UPDATE call_rows SET last_attempt_at = ?, closed_at = ?, closed_reason = 'confirmed'"
+            " WHERE kind = 'item' AND source_id = ?", (now, now, source_id))
+        conn.execute("UPDATE call_list_items SET processed_at = ? WHERE id = ?", (now, source_id))
+        conn.execute(
+            "INSERT INTO audit (at, operator, session_id, event, kind, source_id, client_id)"
+            " VALUES (?, ?, ?, 'release', 'item', ?, ?)",
+            (now, operator, session, source_id, client_id))
+
+    start.wait(timeout=120)
+    started = time.monotonic()
+    for source_id in order:
+        began = time.perf_counter()
+        won = _bare(conn, partial(claim, source_id))
+        claims.append((time.perf_counter() - began, won is not None))
+        if won is not None:
+            client_id, epoch = won
+            _bare(conn, partial(finish, source_id, client_id, epoch))
+            wins.append(source_id)
+    ended = time.monotonic()
+    conn.close()
+    _report(out, started, ended, wins, claims)

@@ -1,0 +1,108 @@
+"""Fault: another program holds the write lock (BEGIN IMMEDIATE) for a long time.
+
+The app must stay responsive, say "Database busy, retrying…", and once the
+other program lets go commit what the operator was doing — exactly once.
+
+The issue says 30 s; the outside process here holds the lock for
+``HOLD`` = 8 s, and the test releases it only after checking the busy state.
+Any hold longer than the busy timeout (storage.database.BUSY_TIMEOUT_MS, 5 s)
+and shorter than the app's BUSY_RETRY_FOR (120 s) takes the same path — the
+save fails with SQLITE_BUSY after 5 s, the app shows the busy state and tries
+again every 0.5 s + 5 s — a 30-second hold only repeats the retry more times,
+and would add 44 s to the suite for nothing that 8 s does not show.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual.widgets import Input, Static
+
+from storage.database import BUSY_TIMEOUT_MS
+from tests.clinic_fixtures import (
+    FIRST_ROW,
+    Clinic,
+    Clock,
+    build_clinic,
+    running,
+    settle,
+    text_of,
+    wait_until,
+)
+from tests.operator_steps import open_first_list, open_result_dialog
+from tests.outside_process import Outside
+from tui.app import BUSY_RETRY_FOR
+from tui.client_card import ClientCard
+
+HOLD = 8.0
+BUSY = "Database busy, retrying…"
+COMMENT = "Перезвонила сама: придёт в пятницу"
+WAIT = BUSY_TIMEOUT_MS / 1000 + 10  # the busy state shows after the busy timeout
+
+
+def title(app: Any) -> str:
+    return text_of(app.screen.query_one("#work-title"))
+
+
+def attempts(clinic: Clinic, appointment: str) -> list[tuple[Any, ...]]:
+    return clinic.query("SELECT outcome, comment, operator FROM attempts WHERE kind = 'appointment'"
+                        " AND source_id = ?", clinic.appointments[appointment])
+
+
+async def test_a_long_write_lock_keeps_the_app_responsive_and_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    assert BUSY_TIMEOUT_MS / 1000 < HOLD < BUSY_RETRY_FOR
+    clinic = build_clinic(tmp_path)
+    app = clinic.app("alice", clock=Clock())
+    row = clinic.appointments[FIRST_ROW]
+    async with running(app) as pilot:
+        screen = await open_first_list(pilot)
+
+        # 1. A claim while the database is held: the work screen's title says busy,
+        #    the operator can still read a client card, the claim lands afterwards.
+        with Outside(clinic.path, "write") as writer:
+            await pilot.press("c")
+            await wait_until(pilot, lambda: BUSY in title(app), "the busy state in the title",
+                             timeout=WAIT)
+            await pilot.press("k")  # the client card: read while the write lock is held
+            await wait_until(pilot, lambda: isinstance(app.screen, ClientCard)
+                             and app.screen.client is not None, "the client card", timeout=5)
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: app.screen is screen, "the work screen again")
+            assert clinic.locks() == []  # nothing got through
+            await pilot.pause(max(0.0, HOLD - writer.held_for))
+        assert writer.held_for >= HOLD
+        await wait_until(pilot, lambda: clinic.locks(), "the claim after the release",
+                         timeout=WAIT)
+        await wait_until(pilot, lambda: BUSY not in title(app), "the busy state to go")
+        assert [(kind, source, who) for kind, source, who, _ in clinic.locks()] == [
+            ("appointment", row, "alice")]
+        await settle(pilot)
+
+        # 2. Saving the outcome while the database is held.
+        dialog = await open_result_dialog(pilot, "1", COMMENT)
+        assert dialog.query_one("#comment", Input).value == COMMENT
+        message = dialog.query_one("#result-message", Static)
+        with Outside(clinic.path, "write") as writer:
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: BUSY in text_of(message), "the busy state",
+                             timeout=WAIT)
+            await pilot.press("escape")  # handled at once: the dialog asks to wait
+            await wait_until(pilot, lambda: "please wait" in text_of(message), "the answer")
+            assert app.screen is dialog
+            assert attempts(clinic, FIRST_ROW) == []
+            await pilot.pause(max(0.0, HOLD - writer.held_for))
+        assert writer.held_for >= HOLD
+        await wait_until(pilot, lambda: app.screen is screen, "the saved dialog to close",
+                         timeout=WAIT)
+        await settle(pilot)
+        await pilot.pause(1.0)  # a retry that saved twice would show by now
+
+    assert attempts(clinic, FIRST_ROW) == [("confirmed", COMMENT, "alice")]
+    assert clinic.locks() == []
+    assert clinic.query("SELECT count(*) FROM audit WHERE event = 'release' AND source_id = ?",
+                        row) == [(1,)]
+    assert clinic.query("SELECT status FROM appointments WHERE id = ?", row) == [("confirmed",)]
+    assert clinic.query("PRAGMA integrity_check") == [("ok",)]
