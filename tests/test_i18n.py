@@ -307,3 +307,19 @@ def test_key_labels_are_marked_for_the_footer_to_translate() -> None:
                     if isinstance(arg, ast.Call) and getattr(arg.func, "id", "") == "_":
                         wrong.append(f"{path.name}:{node.lineno}: Binding(..., _(...)); use N_")
     assert wrong == []
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_whole_numbers_group_digits_as_babel_does(language: str) -> None:
+    """number() skips Babel's locale data for whole numbers; it must say what Babel says."""
+    from babel.numbers import format_decimal
+
+    from tui.i18n import babel_locale
+
+    set_language(language)
+    try:
+        for value in (0, 7, 999, 1000, 12345, 100000, 1234567, -4321):
+            expected = format_decimal(value, locale=babel_locale()).replace("\u202f", "\u00a0")
+            assert number(value) == expected
+    finally:
+        set_language("en")
