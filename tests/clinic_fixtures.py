@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -269,6 +269,24 @@ def freeze_cursors(app: RingroundApp) -> None:
     for screen in app.screen_stack:
         for box in screen.query(Input):
             box.cursor_blink = False
+
+
+Compare = Callable[..., bool]
+Steps = Callable[[Pilot[Any]], Awaitable[None]]
+
+
+def shoot(snap_compare: Compare, app: RingroundApp, size: tuple[int, int],
+          steps: Steps | None = None) -> bool:
+    """Take a snapshot of ``app`` after ``steps``, with workers done and cursors frozen."""
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        if steps is not None:
+            await steps(pilot)
+        await settle(pilot)
+        freeze_cursors(app)
+        await pilot.pause()
+
+    return snap_compare(app, terminal_size=size, run_before=run_before)
 
 
 async def open_list(pilot: Pilot[Any], index: int = 0) -> WorkScreen:

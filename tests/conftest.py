@@ -12,12 +12,16 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from storage.database import open_database, write
 from storage.policy import Policy, default_policy
 from storage.sessions import Session, start_session
+
+if TYPE_CHECKING:
+    from tui.app import RingroundApp
 
 CLINIC_ZONE = default_policy().timezone
 
@@ -146,3 +150,12 @@ def clinic(conn: sqlite3.Connection, db_path: Path) -> Clinic:
 @pytest.fixture
 def policy() -> Policy:
     return default_policy()
+
+
+@pytest.fixture
+def apps() -> Iterator[list[RingroundApp]]:
+    """Apps made by a test; their database connections are closed afterwards."""
+    made: list[RingroundApp] = []
+    yield made
+    for app in made:
+        app.close_database()

@@ -12,7 +12,7 @@ data chose.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from textual.pilot import Pilot
 from storage.clients import save_phones
 from storage.database import open_database, write
 from storage.policy import default_policy
-from tests.clinic_fixtures import NOW, Clock, at, freeze_cursors, settle, wait_until
+from tests.clinic_fixtures import NOW, Clock, Compare, at, settle, shoot, wait_until
 from tests.operator_steps import claim_active_row
 from tests.pty_app import PtyApp, ringround_argv
 from tui.app import RingroundApp
@@ -31,9 +31,6 @@ from tui.client_history import ClientDialog
 from tui.picker import ListPicker
 from tui.result_dialog import ResultDialog
 from tui.work_screen import WorkScreen
-
-Compare = Callable[..., bool]
-Steps = Callable[[Pilot[Any]], Awaitable[None]]
 
 # Client names, in list order (the items are listed in the order they were added).
 NAMES = {
@@ -138,24 +135,13 @@ async def open_hostile_list(pilot: Pilot[Any], moves: int = 0) -> WorkScreen:
     return screen
 
 
-def shoot(snap_compare: Compare, app: RingroundApp, steps: Steps) -> bool:
-    async def run_before(pilot: Pilot[Any]) -> None:
-        await settle(pilot)
-        await steps(pilot)
-        await settle(pilot)
-        freeze_cursors(app)
-        await pilot.pause()
-
-    return snap_compare(app, terminal_size=(80, 24), run_before=run_before)
-
-
 def test_hostile_text_in_the_list_picker(snap_compare: Compare,
                                          hostile_app: RingroundApp) -> None:
     async def steps(pilot: Pilot[Any]) -> None:
         await wait_until(pilot, lambda: isinstance(hostile_app.screen, ListPicker)
                          and hostile_app.screen.summaries, "the list picker")
 
-    assert shoot(snap_compare, hostile_app, steps)
+    assert shoot(snap_compare, hostile_app, (80, 24), steps)
 
 
 def test_hostile_text_in_the_work_screen(snap_compare: Compare,
@@ -163,7 +149,7 @@ def test_hostile_text_in_the_work_screen(snap_compare: Compare,
     async def steps(pilot: Pilot[Any]) -> None:
         await open_hostile_list(pilot, moves=0)  # the markup row, with a hostile comment
 
-    assert shoot(snap_compare, hostile_app, steps)
+    assert shoot(snap_compare, hostile_app, (80, 24), steps)
 
 
 def test_a_10000_character_name_in_the_work_screen(snap_compare: Compare,
@@ -171,7 +157,7 @@ def test_a_10000_character_name_in_the_work_screen(snap_compare: Compare,
     async def steps(pilot: Pilot[Any]) -> None:
         await open_hostile_list(pilot, moves=1)
 
-    assert shoot(snap_compare, hostile_app, steps)
+    assert shoot(snap_compare, hostile_app, (80, 24), steps)
 
 
 def test_a_10000_character_name_in_the_result_dialog(snap_compare: Compare,
@@ -182,7 +168,7 @@ def test_a_10000_character_name_in_the_result_dialog(snap_compare: Compare,
         await pilot.press("f")
         await wait_until(pilot, lambda: isinstance(hostile_app.screen, ResultDialog), "dialog")
 
-    assert shoot(snap_compare, hostile_app, steps)
+    assert shoot(snap_compare, hostile_app, (80, 24), steps)
 
 
 def test_hostile_text_in_the_client_card(snap_compare: Compare,
@@ -193,7 +179,7 @@ def test_hostile_text_in_the_client_card(snap_compare: Compare,
         await wait_until(pilot, lambda: isinstance(hostile_app.screen, ClientCard)
                          and hostile_app.screen.client is not None, "the client card")
 
-    assert shoot(snap_compare, hostile_app, steps)
+    assert shoot(snap_compare, hostile_app, (80, 24), steps)
 
 
 def test_hostile_text_in_the_client_summary(snap_compare: Compare,
@@ -203,7 +189,7 @@ def test_hostile_text_in_the_client_summary(snap_compare: Compare,
         await pilot.press("s")
         await wait_until(pilot, lambda: isinstance(hostile_app.screen, ClientDialog), "summary")
 
-    assert shoot(snap_compare, hostile_app, steps)
+    assert shoot(snap_compare, hostile_app, (80, 24), steps)
 
 
 # --- the real program on a terminal -----------------------------------------------------

@@ -8,7 +8,7 @@ every changed SVG before committing it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,11 @@ from tests.clinic_fixtures import (
     NOW,
     Clinic,
     Clock,
+    Compare,
     build_clinic,
-    freeze_cursors,
     open_list,
     settle,
+    shoot,
     wait_until,
 )
 from tui.app import RingroundApp
@@ -32,36 +33,12 @@ from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.result_dialog import ResultDialog
 
 SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
-Compare = Callable[..., bool]
-Steps = Callable[[Pilot[Any]], Awaitable[None]]
 
 
 @pytest.fixture
 def clinic(tmp_path: Path) -> Clinic:
     """The fixed clinic of tests/clinic_fixtures.py (overrides the conftest one here)."""
     return build_clinic(tmp_path)
-
-
-@pytest.fixture
-def apps() -> Iterator[list[RingroundApp]]:
-    """Apps made by a test; their connections are closed afterwards."""
-    made: list[RingroundApp] = []
-    yield made
-    for app in made:
-        app.close_database()
-
-
-def shoot(snap_compare: Compare, app: RingroundApp, size: tuple[int, int],
-          steps: Steps | None = None) -> bool:
-    async def run_before(pilot: Pilot[Any]) -> None:
-        await settle(pilot)
-        if steps is not None:
-            await steps(pilot)
-        await settle(pilot)
-        freeze_cursors(app)
-        await pilot.pause()
-
-    return snap_compare(app, terminal_size=size, run_before=run_before)
 
 
 def on_screen(app: RingroundApp, kind: type) -> Callable[[], bool]:

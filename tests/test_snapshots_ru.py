@@ -22,12 +22,14 @@ from tests.clinic_fixtures import (
     NOW,
     Clinic,
     Clock,
+    Compare,
     build_clinic,
     open_list,
     settle,
+    shoot,
     wait_until,
 )
-from tests.test_snapshots import Compare, on_screen, shoot
+from tests.test_snapshots import on_screen
 from tui.app import RingroundApp
 from tui.dialogs import NoticeDialog
 from tui.i18n import set_language
@@ -46,14 +48,6 @@ def russian() -> Iterator[None]:
 @pytest.fixture
 def clinic(tmp_path: Path) -> Clinic:
     return build_clinic(tmp_path)
-
-
-@pytest.fixture
-def apps() -> Iterator[list[RingroundApp]]:
-    made: list[RingroundApp] = []
-    yield made
-    for app in made:
-        app.close_database()
 
 
 def test_list_picker_ru(snap_compare: Compare, clinic: Clinic,

@@ -9,7 +9,6 @@ and look at every changed SVG before committing it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,11 @@ from textual.pilot import Pilot
 from tests.clinic_fixtures import (
     Clinic,
     Clock,
+    Compare,
     build_clinic,
-    freeze_cursors,
     open_list,
     settle,
+    shoot,
     wait_until,
 )
 from tests.supervisor_fixtures import operators_at_work, record_calls, supervisor_app
@@ -33,35 +33,12 @@ from tui.result_dialog import ResultDialog
 from tui.supervisor_screen import SupervisorScreen
 
 SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
-Compare = Callable[..., bool]
-Steps = Callable[[Pilot[Any]], Awaitable[None]]
 
 
 @pytest.fixture
 def clinic(tmp_path: Path) -> Clinic:
     """The fixed clinic of tests/clinic_fixtures.py (overrides the conftest one here)."""
     return build_clinic(tmp_path)
-
-
-@pytest.fixture
-def apps() -> Iterator[list[RingroundApp]]:
-    """Apps made by a test; their connections are closed afterwards."""
-    made: list[RingroundApp] = []
-    yield made
-    for app in made:
-        app.close_database()
-
-
-def shoot(snap_compare: Compare, app: RingroundApp, size: tuple[int, int],
-          steps: Steps) -> bool:
-    async def run_before(pilot: Pilot[Any]) -> None:
-        await settle(pilot)
-        await steps(pilot)
-        await settle(pilot)
-        freeze_cursors(app)
-        await pilot.pause()
-
-    return snap_compare(app, terminal_size=size, run_before=run_before)
 
 
 @SIZES
