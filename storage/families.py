@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from storage.database import write
 from storage.locks import Claim, Finished, Refusal, audit, claim_row, finish_call
 from storage.policy import Policy
-from storage.rows import RowKey
+from storage.rows import RowKey, read_source
 from storage.sessions import Session
 from storage.worklists import WorkList, all_work_lists, open_rows_sql
 
@@ -115,15 +115,11 @@ def family_rows(
     ]
 
 
-def _client_name(conn: sqlite3.Connection, key: RowKey) -> str:
+def _client_name(conn: sqlite3.Connection, policy: Policy, key: RowKey) -> str:
     """The client of any row, for the report of a skipped one ("" if the row is gone)."""
-    table = {"appointment": "appointments", "item": "call_list_items", "task": "tasks"}
-    if key.kind not in table:
-        return ""
-    row = conn.execute(
-        f"SELECT c.name FROM {table[key.kind]} s JOIN clients c ON c.id = s.client_id"
-        " WHERE s.id = ?", (key.source_id,),
-    ).fetchone()
+    source = read_source(conn, policy, key)
+    row = None if source is None else conn.execute(
+        "SELECT name FROM clients WHERE id = ?", (source.client_id,)).fetchone()
     return "" if row is None else str(row[0])
 
 
@@ -162,7 +158,8 @@ def finish_family(
         for key in sorted(set(family) - {claim.key}):
             row = current.get(key)
             if row is None:
-                skipped.append(FamilySkip(key, _client_name(conn, key), Refusal(NOT_FAMILY)))
+                name = _client_name(conn, policy, key)
+                skipped.append(FamilySkip(key, name, Refusal(NOT_FAMILY)))
                 continue
             result = claim_row(conn, policy, session, key, now)
             if isinstance(result, Refusal):
