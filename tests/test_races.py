@@ -12,6 +12,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,7 +71,14 @@ def check_database(db_path: Path, rows: list[int], wins: list[int]) -> None:
         conn.close()
 
 
-def race(db_path: Path, tmp_path: Path, workers: int, count: int) -> None:
+def race(db_path: Path, tmp_path: Path, workers: int, count: int) -> list[dict[str, Any]]:
+    """Let ``workers`` processes go through ``count`` rows; return what each one reports.
+
+    Whether the rows end up shared out depends on the scheduler (a fast
+    worker may finish a short list before the others wake), so only the
+    long race below checks that; contention on every single row is proven
+    by the barrier test.
+    """
     rows = make_rows(db_path, count)
     outs = [tmp_path / f"worker-{n}.json" for n in range(workers)]
     start = SPAWN.Barrier(workers)
@@ -80,8 +88,6 @@ def race(db_path: Path, tmp_path: Path, workers: int, count: int) -> None:
     wins = [row for result in results for row in result["wins"]]
     assert len(wins) == len(set(wins)), "a row was claimed twice"
     assert sorted(wins) == sorted(rows)
-    if workers > 1:  # the race was real: the rows were shared out
-        assert sum(1 for result in results if result["wins"]) > 1
     refusals: Counter[str] = Counter()
     for result in results:
         refusals.update(result["refusals"])
@@ -89,12 +95,15 @@ def race(db_path: Path, tmp_path: Path, workers: int, count: int) -> None:
     assert set(refusals) <= {"locked", "closed"}
     assert sum(refusals.values()) == (workers - 1) * count
     check_database(db_path, rows, wins)
+    return results
 
 
 def test_eight_processes_confirm_400_rows_without_double_claims(
     db_path: Path, tmp_path: Path
 ) -> None:
-    race(db_path, tmp_path, workers=8, count=400)
+    results = race(db_path, tmp_path, workers=8, count=400)
+    # 400 rows take far longer than waking eight processes: the rows were shared out.
+    assert sum(1 for result in results if result["wins"]) > 1
 
 
 @pytest.mark.parametrize("workers", [1, 2, 4, 8, 16])
