@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -89,11 +90,18 @@ def save_phones(
     conn: sqlite3.Connection, rules: PhoneRules, client_id: int, phones: list[str]
 ) -> None:
     """Replace a client's numbers, keyed by the policy's [phones] rules (inside a write)."""
+    store_phones(conn, client_id, [(number, phone_key(number, rules)) for number in phones])
+
+
+def store_phones(
+    conn: sqlite3.Connection, client_id: int, keyed: Sequence[tuple[str, str]]
+) -> None:
+    """Replace a client's numbers with (number, phone key) pairs, main first (inside a write)."""
     conn.execute("DELETE FROM phones WHERE client_id = ?", (client_id,))
     conn.executemany(
         "INSERT INTO phones (client_id, position, number, digits) VALUES (?, ?, ?, ?)",
-        [(client_id, position, number, phone_key(number, rules))
-         for position, number in enumerate(phones, start=1)],
+        [(client_id, position, number, key)
+         for position, (number, key) in enumerate(keyed, start=1)],
     )
 
 

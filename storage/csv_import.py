@@ -131,6 +131,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from storage.clients import store_phones
 from storage.database import write
 from storage.i18n import _, ngettext
 from storage.locks import NotAllowed, audit
@@ -856,11 +857,7 @@ def _apply_clients(conn: sqlite3.Connection, plan: _Plan, operator: str, now: in
             sets = ", ".join(f"{column} = ?" for column in new)
             conn.execute(f"UPDATE clients SET {sets} WHERE id = ?", (*new.values(), update.id))
         if numbers is not None:
-            conn.execute("DELETE FROM phones WHERE client_id = ?", (update.id,))
-            conn.executemany(
-                "INSERT INTO phones (client_id, position, number, digits) VALUES (?, ?, ?, ?)",
-                [(update.id, position, number, key)
-                 for position, (number, key) in enumerate(numbers, start=1)])
+            store_phones(conn, update.id, numbers)
         for column, value in update.new.items():
             old = update.old[column]
             if column == "phones":
