@@ -93,6 +93,34 @@ def save_phones(
     store_phones(conn, client_id, [(number, phone_key(number, rules)) for number in phones])
 
 
+def rekey_phones(conn: sqlite3.Connection, rules: PhoneRules) -> int:
+    """Key every stored number again if the policy's [phones] rules changed since it was keyed.
+
+    Clients sharing a phone (B6) are found by the keys, so keys made by
+    other rules would hide them. Returns how many numbers got a new key;
+    costs one read when the rules are the ones the numbers were keyed with.
+    """
+    wanted = f"{rules.country_code} {rules.trunk_prefix} {rules.national_length}"
+    if _setting(conn, "phone_rules") == wanted:
+        return 0
+    with write(conn):
+        if _setting(conn, "phone_rules") == wanted:  # another operator's start did it
+            return 0
+        changed = [(key, client_id, position) for client_id, position, number, digits
+                   in conn.execute("SELECT client_id, position, number, digits FROM phones")
+                   if (key := phone_key(number, rules)) != digits]
+        conn.executemany("UPDATE phones SET digits = ? WHERE client_id = ? AND position = ?",
+                         changed)
+        conn.execute("INSERT INTO settings (name, value) VALUES ('phone_rules', ?)"
+                      " ON CONFLICT (name) DO UPDATE SET value = excluded.value", (wanted,))
+    return len(changed)
+
+
+def _setting(conn: sqlite3.Connection, name: str) -> str | None:
+    row = conn.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
+    return None if row is None else str(row[0])
+
+
 def store_phones(
     conn: sqlite3.Connection, client_id: int, keyed: Sequence[tuple[str, str]]
 ) -> None:

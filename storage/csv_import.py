@@ -131,7 +131,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from storage.clients import store_phones
+from storage.clients import rekey_phones, store_phones
 from storage.database import write
 from storage.i18n import _, ngettext
 from storage.locks import NotAllowed, audit
@@ -1106,6 +1106,7 @@ def import_csv(
         plan = plan_it()
     else:
         with write(conn):
+            rekey_phones(conn, policy.phones)  # matched numbers compare keys of today's rules
             plan = plan_it()
             if plan.inserts or plan.updates or plan.lists_created:
                 if kind == "clients":

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from storage import demo_data as data
+from storage.clients import rekey_phones
 from storage.database import StorageError, database_path, write
 from storage.i18n import _
 from storage.phones import phone_key
@@ -126,6 +127,7 @@ def make_demo(
                 )
             for table in _TABLES:
                 conn.execute(f"DELETE FROM {table}")
+        rekey_phones(conn, policy.phones)  # no numbers yet: records the rules they are keyed by
         builder.insert(conn)
     return builder.summary()
 

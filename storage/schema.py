@@ -163,6 +163,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX audit_by_time ON audit(at);
     """,
+    # 2: what the stored data was made with, such as the phone rules that keyed the numbers.
+    """
+    CREATE TABLE settings (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
 )
 
 

@@ -14,13 +14,14 @@ from storage.clients import (
     attempts,
     current_requests,
     get_client,
+    rekey_phones,
     row_history,
     split_phones,
     tasks,
     update_client,
 )
 from storage.locks import Claim, claim_row, finish_call, inspect_row
-from storage.policy import Policy
+from storage.policy import PhoneRules, Policy
 from storage.rows import ITEM, RowKey
 from storage.sessions import heartbeat
 from tests.conftest import NOW, Clinic, clinic_time
@@ -180,3 +181,25 @@ def test_current_requests_are_upcoming_appointments_and_open_tasks(
     assert len(appointments(conn, anna)) == 4
     assert len(tasks(conn, anna)) == 3
     assert [a.id for a in appointments(conn, anna, after=NOW, limit=1)] == [tomorrow]
+
+
+def test_numbers_are_keyed_again_when_the_phone_rules_change(
+    conn: sqlite3.Connection, clinic: Clinic
+) -> None:
+    """Shared numbers (B6) are found by their keys: new [phones] rules re-key them once."""
+    trunk = clinic.add_client("Trunk", ("8 916 123-45-67",))
+    plus = clinic.add_client("Plus", ("+7 916 123 45 67",))
+
+    def keys() -> dict[int, str]:
+        return dict(conn.execute("SELECT client_id, digits FROM phones"))
+
+    assert keys() == {trunk: "89161234567", plus: "79161234567"}  # keyed by no rules
+    russia = PhoneRules(country_code="7", trunk_prefix="8", national_length=10)
+    assert rekey_phones(conn, russia) == 1
+    assert keys() == {trunk: "79161234567", plus: "79161234567"}
+    assert rekey_phones(conn, russia) == 0  # the same rules: nothing to do
+    bare = PhoneRules(country_code="7", trunk_prefix="", national_length=0)
+    assert rekey_phones(conn, bare) == 1
+    assert keys() == {trunk: "89161234567", plus: "79161234567"}
+    assert conn.execute("SELECT value FROM settings WHERE name = 'phone_rules'"
+                        ).fetchone() == ("7  0",)

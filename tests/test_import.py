@@ -13,6 +13,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -130,6 +131,18 @@ def test_phone_rules_in_the_policy(tmp_path: Path) -> None:
         path.write_text(f"[phones]\n{text}\n", encoding="utf-8")
         with pytest.raises(PolicyError, match=key.replace(".", r"\.")):
             load_policy(path)
+
+
+def test_an_import_under_new_phone_rules_keys_stored_numbers_again(
+    conn: sqlite3.Connection, policy: Policy
+) -> None:
+    """Numbers already stored are compared with the file's by keys of the same rules."""
+    run_import(conn, policy, "clients", "external_id,name,phones\nA1,Anna,030 1234567\n")
+    assert phones_of(conn, 1) == [("030 1234567", "70301234567")]  # ten digits: Russian
+    germany = replace(policy, phones=PhoneRules("49", "0", 0))
+    run_import(conn, germany, "clients", "external_id,name,phones\nB1,Berta,+49 30 1234567\n")
+    assert phones_of(conn, 1) == [("030 1234567", "49301234567")]
+    assert phones_of(conn, 2) == [("+49 30 1234567", "49301234567")]
 
 
 # -- clients ------------------------------------------------------------------------------------

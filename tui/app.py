@@ -23,6 +23,7 @@ from textual.app import App
 from textual.message import Message
 from textual.screen import ModalScreen
 
+from storage.clients import rekey_phones
 from storage.connections import ChangeWatcher, ThreadConnections
 from storage.database import (
     DatabaseBusy,
@@ -181,6 +182,7 @@ def run_app(db_path: str, policy: Policy, operator: str, supervisor: bool) -> in
     conn = open_database(db_path)
     try:
         check_integrity(conn, db_path)  # a damaged file is refused before the first write
+        rekey_phones(conn, policy.phones)  # after a change of the policy's [phones] rules
         session = start_session(conn, operator, int(time.time()), supervisor=supervisor)
         try:
             lists = work_lists(conn, policy, session, int(time.time()))
