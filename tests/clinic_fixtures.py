@@ -214,7 +214,12 @@ def busy(app: RingroundApp) -> bool:
                if w.group not in ("poll", "heartbeat", "sweep"))
 
 
-async def settle(pilot: Pilot[Any], timeout: float = 5.0) -> None:
+# How long the helpers wait before a test fails: far beyond what a loaded CI machine
+# needs, since the waits end as soon as the condition holds.
+PATIENCE = 20.0
+
+
+async def settle(pilot: Pilot[Any], timeout: float = PATIENCE) -> None:
     """Wait until no database worker runs (workers may start others when they report)."""
     app = pilot.app
     assert isinstance(app, RingroundApp)
@@ -232,7 +237,7 @@ async def settle(pilot: Pilot[Any], timeout: float = 5.0) -> None:
 
 
 async def wait_until(pilot: Pilot[Any], condition: Callable[[], S], what: str = "",
-                     timeout: float = 5.0) -> S:
+                     timeout: float = PATIENCE) -> S:
     """Wait (without fixed sleeps) until ``condition()`` is truthy; return its value."""
     deadline = time.monotonic() + timeout
     while True:

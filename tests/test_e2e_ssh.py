@@ -406,7 +406,7 @@ def test_two_operators_over_ssh(operators: tuple[User, User], sshd: Server,
     assert clinic.query("SELECT processed_at IS NOT NULL FROM call_list_items WHERE id = ?",
                         (anna,)) == [(1,)]
     assert lock_of(anna) == []
-    bob.wait_for(lambda s: CLIENTS[0] not in s, "Anna's row to leave Bob's list", timeout=5)
+    bob.wait_for(lambda s: CLIENTS[0] not in s, "Anna's row to leave Bob's list")
 
     # 3. Alice calls Boris, and her SSH connection is cut mid-call.
     alice.wait_for(lambda s: active(s) == CLIENTS[1] and FREE in s, "Boris, free")
@@ -444,7 +444,7 @@ def test_two_operators_over_ssh(operators: tuple[User, User], sshd: Server,
     bob.wait_for(lambda s: MINE not in s, "Bob's abort")
     for terminal in (alice, bob):
         terminal.keys("Escape")
-        terminal.wait_for_text("Mass calling —", timeout=5)
+        terminal.wait_for_text("Mass calling —")
         terminal.keys("q")
     for terminal in (alice, bob):
         assert terminal.exit_status() == 0, terminal.screen() + terminal.details()

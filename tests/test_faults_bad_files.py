@@ -52,7 +52,7 @@ def start_on(path: Path) -> tuple[int, list[str]]:
             code = app.wait_exit(30)
         except subprocess.TimeoutExpired:
             raise AssertionError(f"ringround started on {path.name}:\n{app.text()}") from None
-        app.wait_until(lambda: app.closed, "the end of the output", timeout=5)
+        app.wait_until(lambda: app.closed, "the end of the output")
         lines = [line.strip() for line in visible(app.output()).splitlines() if line.strip()]
     finally:
         app.close()

@@ -66,7 +66,7 @@ async def test_a_long_write_lock_keeps_the_app_responsive_and_loses_nothing(
                              timeout=WAIT)
             await pilot.press("k")  # the client card: read while the write lock is held
             await wait_until(pilot, lambda: isinstance(app.screen, ClientCard)
-                             and app.screen.client is not None, "the client card", timeout=5)
+                             and app.screen.client is not None, "the client card")
             await pilot.press("escape")
             await wait_until(pilot, lambda: app.screen is screen, "the work screen again")
             assert clinic.locks() == []  # nothing got through

@@ -70,7 +70,7 @@ async def test_disk_full_keeps_the_comment_and_saves_once_space_is_freed(tmp_pat
 
             filler.unlink()
             await pilot.press("enter")  # the comment field still has the focus
-            await wait_until(pilot, lambda: app.screen is screen, "the save", timeout=15)
+            await wait_until(pilot, lambda: app.screen is screen, "the save")
 
         attempts, lock, closed_at, status = state_of(clinic, row)
         assert (attempts, lock, status) == (1, None, "confirmed")  # the lock went with the save

@@ -231,7 +231,7 @@ def test_no_byte_the_data_chose_reaches_the_terminal(tmp_path: Path) -> None:
         app.wait_quiet(0.2)
         app.send("q")
         assert app.wait_exit(20) == 0
-        app.wait_until(lambda: app.closed, "the end of the output", timeout=5)
+        app.wait_until(lambda: app.closed, "the end of the output")
         written = app.output()
     finally:
         app.close()

@@ -127,7 +127,7 @@ def play(db: Path, policy: Path, turn: Round, conn: sqlite3.Connection) -> None:
                 time.sleep(turn.delay)
         app.signal(turn.signal)
         code = app.wait_exit(20)
-        app.wait_until(lambda: app.closed, "the end of the output", timeout=5)
+        app.wait_until(lambda: app.closed, "the end of the output")
         last_words = app.text()[-600:]
     finally:
         app.close()
