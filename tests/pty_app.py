@@ -54,7 +54,7 @@ def ringround_argv() -> list[str]:
     if beside.exists():
         return [str(beside)]
     found = shutil.which("ringround")
-    return [found] if found else [sys.executable, "-m", "tui.cli"]
+    return [found] if found else [sys.executable, "-m", "tui"]
 
 
 def terminal_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -51,7 +51,7 @@ while True:
 
 def ringround(*args: str) -> subprocess.CompletedProcess[str]:
     beside = Path(sys.executable).parent / "ringround"
-    command = [str(beside)] if beside.exists() else [sys.executable, "-m", "tui.cli"]
+    command = [str(beside)] if beside.exists() else [sys.executable, "-m", "tui"]
     environment = {k: v for k, v in os.environ.items()
                    if k not in ("RINGROUND_DB", "RINGROUND_POLICY")}
     return subprocess.run([*command, *args], capture_output=True, text=True, cwd=ROOT,

@@ -455,3 +455,15 @@ def test_supervisor_roles(tmp_path: Path) -> None:
     assert not is_supervisor(policy, "boris", groups={"operators"})
     assert is_supervisor(policy, "boris", groups={"operators", "leads"})
     assert not is_supervisor(policy, "@leads", groups=set())  # a group entry is not a name
+
+
+# -- start-up ---------------------------------------------------------------------------------
+
+def test_the_app_starts_without_loading_the_import_export_and_report_code() -> None:
+    data_modules = ("storage.csv_import", "storage.export", "storage.call_lists",
+                    "storage.reports", "tui.cli_data")
+    code = f"import sys, tui.cli; print([m for m in {data_modules!r} if m in sys.modules])"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -33,7 +33,7 @@ from storage.roles import login_name
 from storage.rows import APPOINTMENT, ITEM, RowKey
 from tests.conftest import NOW, Clinic, clinic_time
 from tests.test_import import mutate, mutation
-from tui import cli
+from tui import cli, cli_data
 
 ME = login_name()
 
@@ -409,13 +409,13 @@ def test_export_audit_has_lock_events_and_card_edits(clinic: Clinic,
 # -- progress -----------------------------------------------------------------------------------
 
 def test_the_progress_bar_is_only_for_terminals(monkeypatch: pytest.MonkeyPatch) -> None:
-    with cli._progress("x.csv") as progress:  # standard error is not a terminal under pytest
+    with cli_data._progress("x.csv") as progress:  # standard error is not a terminal under pytest
         assert progress is None
-    bar = cli._ProgressBar("x.csv")
+    bar = cli_data._ProgressBar("x.csv")
     bar("reading", 10, 100)  # within the first moment: nothing is shown yet
     assert bar.bar is None
-    monkeypatch.setattr(cli._ProgressBar, "DELAY", 0.0)
-    bar = cli._ProgressBar("x.csv")
+    monkeypatch.setattr(cli_data._ProgressBar, "DELAY", 0.0)
+    bar = cli_data._ProgressBar("x.csv")
     try:
         bar("reading", 10, 100)
         bar("checking", 5, 5)

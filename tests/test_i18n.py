@@ -104,6 +104,7 @@ def test_the_help_texts_of_the_command_line_are_in_the_catalog(tmp_path: Path) -
     assert "Shared mass-calling lists for clinic phone operators.\n\nWithout a command, " \
            "starts the app on the clinic's database." in ids
     assert "How many clients the demo clinic has." in ids
+    assert "Check the file and say what would change, changing nothing." in ids  # cli_data.py
     assert "Usage:" in ids and "Show this message and exit." in ids  # Click's own words
 
 

@@ -1,4 +1,4 @@
-"""A pybabel extraction method for the command line (babel.cfg maps tui/cli.py to it).
+"""A pybabel extraction method for the command line (babel.cfg maps tui/cli*.py to it).
 
 Besides the usual ``_()``/``ngettext()`` messages (Babel's own Python
 extractor), it takes the texts Click shows in ``--help`` that are not written

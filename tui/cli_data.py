@@ -1,0 +1,461 @@
+"""The data commands of ``ringround``: ``export``, ``import``, ``lists`` and ``report``.
+
+tui/cli.py loads this module only when one of them (or ``--help``) is used,
+so that starting the app does not import the CSV, call-list and report code
+(BENCHMARKS.md, start-up). Exit codes and messages: tui/cli.py's docstring.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import datetime, timedelta
+from typing import Any
+
+import click
+
+from storage.call_lists import (
+    ListInUse,
+    NoSuchList,
+    close_list,
+    delete_list,
+    find_list,
+    list_summaries,
+    reopen_list,
+)
+from storage.csv_import import KINDS as IMPORT_KINDS
+from storage.csv_import import BadFile, describe_result, import_csv, parse_date, parse_moment
+from storage.export import FILTERS, KINDS, Filter, export_csv, iso_time
+from storage.locks import NotAllowed
+from storage.policy import Policy
+from storage.reports import BY as REPORT_BY
+from storage.reports import build_report, write_report_csv
+from storage.roles import is_supervisor, operator_name
+from storage.sessions import Session, end_session, start_session
+from tui.cli import (
+    EXIT_BAD_INPUT,
+    Failure,
+    Settings,
+    _database,
+    _settings,
+    db_options,
+    operator_option,
+)
+from tui.i18n import _, ngettext
+
+# -- export -----------------------------------------------------------------------------------
+
+@click.command()
+@click.argument("kind", type=click.Choice(KINDS), metavar="KIND")
+@db_options
+@click.option("--bom", is_flag=True,
+              help="Start with a byte-order mark, so that Excel reads Cyrillic correctly.")
+@click.option("--since", metavar="DATE",
+              help="calls, audit: only those from DATE (a date, 'today', or a time) on.")
+@click.option("--until", metavar="DATE",
+              help="calls, audit: only those before the end of DATE (or before a time).")
+@click.option("--list", "--name", "list_name", metavar="NAME",
+              help="calls, audit, call-list: only those of the call list NAME.")
+@click.pass_context
+def export(ctx: click.Context, kind: str, db: str | None, policy_path: str | None,
+           bom: bool, since: str | None, until: str | None, list_name: str | None) -> int:
+    """Write KIND as CSV (UTF-8, header row) to standard output.
+
+    KIND: clients, appointments, tasks, calls (attempts), locks, audit,
+    call-list (the items of call lists).
+    """
+    settings = _settings(ctx, db, policy_path)
+    policy = settings.policy()
+    path = settings.db or policy.database_path
+    takes = FILTERS.get(kind, frozenset())
+    for option, value, name in (("--since", since, "since"), ("--until", until, "until"),
+                                ("--list", list_name, "list_id")):
+        if value is not None and name not in takes:
+            which = " and ".join(k for k in KINDS if name in FILTERS.get(k, frozenset()))
+            raise Failure(_("'export {kind}' takes no {option} (only {which} do).").format(
+                kind=kind, option=option, which=which),
+                          EXIT_BAD_INPUT)
+    start = _moment_option("--since", since, policy, end=False)
+    end = _moment_option("--until", until, policy, end=True)
+    out = sys.stdout
+    if isinstance(out, io.TextIOWrapper):
+        out.reconfigure(encoding="utf-8")
+    with _database(path) as conn:
+        list_id = None if list_name is None else _call_list_id(conn, list_name)
+        export_csv(conn, policy, kind, out, now=int(time.time()), bom=bom,
+                   where=Filter(since=start, until=end, list_id=list_id))
+    out.flush()
+    return 0
+
+
+def _moment_option(option: str, text: str | None, policy: Policy, *, end: bool) -> int | None:
+    """--since / --until: a date (its start; with ``end``, the end of it) or a time."""
+    if text is None:
+        return None
+    value = text.strip().casefold()
+    today = datetime.now(policy.timezone).date()
+    days = {"today": today, "yesterday": today - timedelta(days=1),
+            "сегодня": today, "вчера": today - timedelta(days=1)}
+    try:
+        day = days[value] if value in days else parse_date(value)
+    except ValueError:
+        day = None
+    if day is not None:
+        day += timedelta(days=1 if end else 0)
+        return int(datetime(day.year, day.month, day.day, tzinfo=policy.timezone).timestamp())
+    try:
+        return parse_moment(text, policy.timezone, date_alone=False)
+    except (ValueError, OverflowError):
+        raise Failure(_("{option} {text!r} is not a date or time such as 2026-11-27, "
+                        "27.11.2026, 2026-11-27 10:30 or today.").format(option=option, text=text),
+                      EXIT_BAD_INPUT) from None
+
+
+def _call_list_id(conn: sqlite3.Connection, name: str) -> int:
+    try:
+        return find_list(conn, name).id
+    except NoSuchList:
+        raise Failure(_("There is no call list named {name!r} ('ringround lists' shows "
+                        "them).").format(name=name),
+                      EXIT_BAD_INPUT) from None
+
+
+# -- import -----------------------------------------------------------------------------------
+
+class _ProgressBar:
+    """A rich progress bar on standard error, shown once work has taken over a moment."""
+
+    DELAY = 0.7  # seconds
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.started = time.monotonic()
+        self.bar: Any = None
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if self.bar is None:
+            if time.monotonic() - self.started < self.DELAY:
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                                TaskProgressColumn(), console=Console(stderr=True),
+                                transient=True)
+            self.bar.start()
+        if phase not in self.tasks:
+            label = {"reading": _("Reading {file}").format(file=self.title),
+                     "checking": _("Checking"), "writing": _("Writing")}.get(phase, phase)
+            self.tasks[phase] = self.bar.add_task(label, total=total)
+        self.bar.update(self.tasks[phase], completed=done, total=total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@contextmanager
+def _progress(title: str) -> Iterator[_ProgressBar | None]:
+    """A progress callback when standard error is a terminal, else None."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    bar = _ProgressBar(title)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+def _read_file(name: str) -> bytes:
+    """The bytes of FILE ('-': standard input); a missing or unreadable file is bad input."""
+    if name == "-":
+        return sys.stdin.buffer.read()
+    try:
+        with open(name, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise Failure(_("There is no file {name}.").format(name=name), EXIT_BAD_INPUT) from None
+    except IsADirectoryError:
+        raise Failure(_("{name} is a folder, not a CSV file.").format(name=name),
+                      EXIT_BAD_INPUT) from None
+    except PermissionError:
+        raise Failure(_("You may not read {name} (permission denied).").format(name=name),
+                      EXIT_BAD_INPUT) from None
+
+
+def _import(settings: Settings, kind: str, file: str, *, list_name: str | None,
+            dry_run: bool, create_only: bool = False) -> int:
+    """Import FILE into the database (made if missing, only once the file imported cleanly)."""
+    policy = settings.policy()
+    name = operator_name(policy, settings.operator)
+    supervisor = is_supervisor(policy, name)
+    if kind == "call-list" and not supervisor:
+        raise Failure(_("Only a supervisor may build call lists, and {name} is not one "
+                        "in the policy ({source}).").format(name=name, source=policy.source))
+    if kind == "call-list" and list_name is not None and not list_name.strip():
+        raise Failure(_("The call list's name given with --name is empty."), EXIT_BAD_INPUT)
+    if kind != "call-list" and list_name is not None:
+        raise Failure(_("--name is for importing a call list, not {kind}.").format(kind=kind),
+                      EXIT_BAD_INPUT)
+    data = _read_file(file)
+    source = _("standard input") if file == "-" else file
+    path = settings.db or policy.database_path
+    fresh = not os.path.exists(path)
+    target = path
+    if fresh:  # import into a new file beside it; it takes the name only when all went well
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise Failure(_("The folder {folder} does not exist.").format(folder=folder),
+                          EXIT_BAD_INPUT)
+        target = os.path.join(folder, f".{os.path.basename(path)}.import-{os.getpid()}")
+    try:
+        with _database(target, create=fresh) as conn, _progress(source) as progress:
+            result = import_csv(conn, policy, kind, data, source=source, operator=name,
+                                supervisor=supervisor, now=int(time.time()),
+                                list_name=list_name, create_only=create_only,
+                                dry_run=dry_run, progress=progress)
+        if fresh and not dry_run:
+            try:
+                os.link(target, path)  # never over a database made meanwhile
+            except FileExistsError:
+                raise Failure(_("A database appeared at {path} during the import; "
+                                "nothing was imported, run the import again.").format(
+                    path=path)) from None
+    except BadFile as bad:
+        click.echo(f"ringround: {bad}.", err=True)
+        for line in bad.details():
+            click.echo(f"  {line}", err=True)
+        return EXIT_BAD_INPUT
+    except NotAllowed as error:
+        raise Failure(str(error)) from None
+    finally:
+        if fresh:
+            for suffix in ("", "-wal", "-shm"):
+                with suppress(FileNotFoundError):
+                    os.unlink(target + suffix)
+    click.echo(describe_result(result))
+    if fresh:
+        click.echo((_("The database {path} did not exist; the import would make it.")
+                    if dry_run else _("The database {path} did not exist; it was made.")).format(
+            path=path))
+    return 0
+
+
+@click.command("import")
+@click.argument("kind", type=click.Choice(IMPORT_KINDS), metavar="KIND")
+@click.argument("file", metavar="FILE.csv")
+@db_options
+@click.option("--name", "list_name", metavar="NAME",
+              help="call-list: the list to fill (made if there is none of that name).")
+@click.option("--dry-run", is_flag=True,
+              help="Check the file and say what would change, changing nothing.")
+@operator_option
+@click.pass_context
+def import_command(ctx: click.Context, kind: str, file: str, db: str | None,
+                   policy_path: str | None, list_name: str | None, dry_run: bool,
+                   operator: str | None) -> int:
+    """Import FILE.csv ('-' for standard input) into the database.
+
+    KIND: clients, appointments, tasks, call-list (needs --name or a list
+    column, and the supervisor role). Rows with an id or external_id that is
+    already there update it; others are added. A file with any problem
+    changes nothing: every problem is listed with its line and column (exit
+    code 2). Accepts what 'ringround export' writes; UTF-8 with or without a
+    byte-order mark, separated by commas or semicolons.
+    """
+    settings = _settings(ctx, db, policy_path, operator)
+    return _import(settings, kind, file, list_name=list_name, dry_run=dry_run)
+
+
+# -- call lists -------------------------------------------------------------------------------
+
+def _when(seconds: int | None, policy: Policy) -> str:
+    if seconds is None:
+        return ""
+    return datetime.fromtimestamp(seconds, policy.timezone).strftime("%Y-%m-%d %H:%M")
+
+
+def _print_table(table: list[tuple[str, ...]], right: frozenset[int] = frozenset()) -> None:
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    for line in table:
+        click.echo("  ".join(cell.rjust(width) if i in right else cell.ljust(width)
+                             for i, (cell, width) in enumerate(zip(line, widths, strict=True))
+                             ).rstrip())
+
+
+@click.group(invoke_without_command=True)
+@db_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def lists(ctx: click.Context, db: str | None, policy_path: str | None, as_json: bool) -> int:
+    """Show the call lists with their pending and processed items; or change one.
+
+    'given up' items were closed without result (wrong number, do not call,
+    too many attempts). Closing, reopening and deleting need the supervisor role.
+    """
+    settings = _settings(ctx, db, policy_path)
+    ctx.obj = settings
+    if ctx.invoked_subcommand is not None:
+        return 0
+    policy = settings.policy()
+    with _database(settings.db or policy.database_path) as conn:
+        found = list_summaries(conn)
+    if as_json:
+        click.echo(json.dumps([
+            {"name": s.name, "open": s.is_open, "items": s.items, "pending": s.pending,
+             "processed": s.processed, "given_up": s.given_up, "created_by": s.created_by,
+             "created_at": iso_time(s.created_at, policy),
+             "closed_at": iso_time(s.closed_at, policy) or None}
+            for s in found], ensure_ascii=False, indent=2))
+    elif not found:
+        click.echo(_("There are no call lists (make one with 'ringround lists create')."))
+    else:
+        _print_table([(_("LIST"), _("STATE"), _("ITEMS"), _("PENDING"), _("PROCESSED"),
+                       _("GIVEN UP"), _("CREATED"), _("BY"))] + [
+            (s.name, _("open") if s.is_open else _("closed"), str(s.items), str(s.pending),
+             str(s.processed), str(s.given_up), _when(s.created_at, policy), s.created_by)
+            for s in found], right=frozenset({2, 3, 4, 5}))
+    return 0
+
+
+@lists.command("create")
+@click.argument("name")
+@click.argument("file", metavar="FILE.csv")
+@db_options
+@click.option("--dry-run", is_flag=True,
+              help="Check the file and say what the list would hold, changing nothing.")
+@operator_option
+@click.pass_context
+def lists_create(ctx: click.Context, name: str, file: str, db: str | None,
+                 policy_path: str | None, dry_run: bool, operator: str | None) -> int:
+    """Make the call list NAME from FILE.csv (as 'import call-list'; needs the supervisor role).
+
+    The file names one client per row by client_id or client_external_id (a
+    clients export will do); a note column says what the call is about.
+    """
+    settings = _settings(ctx, db, policy_path, operator)
+    return _import(settings, "call-list", file, list_name=name, dry_run=dry_run,
+                   create_only=True)
+
+
+def _change_list(ctx: click.Context, db: str | None, policy_path: str | None,
+                 operator: str | None, name: str, doing: str,
+                 change: Callable[[sqlite3.Connection, Session, str, int], Any]) -> Any:
+    """Run a supervisor's change of a call list in a short session of its own."""
+    settings = _settings(ctx, db, policy_path, operator)
+    policy = settings.policy()
+    who = operator_name(policy, settings.operator)
+    if not is_supervisor(policy, who):
+        raise Failure(_("Only a supervisor may {doing} a call list, and {who} is not "
+                        "one in the policy ({source}).").format(
+            doing=doing, who=who, source=policy.source))
+    with _database(settings.db or policy.database_path) as conn:
+        _call_list_id(conn, name)  # a missing list is bad input (exit 2)
+        session = start_session(conn, who, int(time.time()), supervisor=True)
+        try:
+            return change(conn, session, name, int(time.time()))
+        except NoSuchList as error:
+            raise Failure(str(error), EXIT_BAD_INPUT) from None
+        except (NotAllowed, ListInUse) as error:
+            raise Failure(str(error)) from None
+        finally:
+            end_session(conn, session, int(time.time()))
+
+
+@lists.command("close")
+@click.argument("name")
+@db_options
+@operator_option
+@click.pass_context
+def lists_close(ctx: click.Context, name: str, db: str | None, policy_path: str | None,
+                operator: str | None) -> int:
+    """Close the call list NAME: its pending items leave the work lists (supervisor)."""
+    closed = _change_list(ctx, db, policy_path, operator, name, _("close"), close_list)
+    click.echo(ngettext("Closed the call list {name!r}; {count} pending item will not be called.",
+                        "Closed the call list {name!r}; {count} pending items will not be "
+                        "called.", closed.pending).format(name=closed.name, count=closed.pending))
+    return 0
+
+
+@lists.command("reopen")
+@click.argument("name")
+@db_options
+@operator_option
+@click.pass_context
+def lists_reopen(ctx: click.Context, name: str, db: str | None, policy_path: str | None,
+                 operator: str | None) -> int:
+    """Open the closed call list NAME again (supervisor)."""
+    opened = _change_list(ctx, db, policy_path, operator, name, _("reopen"), reopen_list)
+    click.echo(ngettext("The call list {name!r} is open; {count} pending item.",
+                        "The call list {name!r} is open; {count} pending items.",
+                        opened.pending).format(name=opened.name, count=opened.pending))
+    return 0
+
+
+@lists.command("delete")
+@click.argument("name")
+@db_options
+@operator_option
+@click.pass_context
+def lists_delete(ctx: click.Context, name: str, db: str | None, policy_path: str | None,
+                 operator: str | None) -> int:
+    """Delete the call list NAME and its items (supervisor; only a list nobody has called)."""
+    items = _change_list(ctx, db, policy_path, operator, name, _("delete"), delete_list)
+    click.echo(ngettext("Deleted the call list {name!r} and its {count} item.",
+                        "Deleted the call list {name!r} and its {count} items.",
+                        items).format(name=name, count=items))
+    return 0
+
+
+# -- report -----------------------------------------------------------------------------------
+
+@click.command()
+@db_options
+@click.option("--since", metavar="DATE", default="today", show_default=True,
+              help="The first day (or a time) of the period.")
+@click.option("--until", metavar="DATE",
+              help="The last day of the period (or a time it ends before); default: now.")
+@click.option("--by", type=click.Choice(REPORT_BY), default="operator", show_default=True,
+              help="One row per operator, or per work list.")
+@click.option("--bom", is_flag=True,
+              help="Start with a byte-order mark, so that Excel reads Cyrillic correctly.")
+@operator_option
+@click.pass_context
+def report(ctx: click.Context, db: str | None, policy_path: str | None, since: str,
+           until: str | None, by: str, bom: bool, operator: str | None) -> int:
+    """Calls, outcomes, success rate and calls per hour as CSV (supervisor).
+
+    A call counts in the period it started in. success_rate: calls whose
+    outcome closes and completes the row, divided by calls. calls_per_hour:
+    calls divided by active_hours, the clock hours in which each operator
+    made at least one such call.
+    """
+    settings = _settings(ctx, db, policy_path, operator)
+    policy = settings.policy()
+    who = operator_name(policy, settings.operator)
+    supervisor = is_supervisor(policy, who)
+    if not supervisor:
+        raise Failure(_("Only a supervisor may see reports, and {who} is not one in the "
+                        "policy ({source}).").format(who=who, source=policy.source))
+    start = _moment_option("--since", since, policy, end=False)
+    end = _moment_option("--until", until, policy, end=True)
+    assert start is not None
+    end = int(time.time()) + 1 if end is None else end
+    if end <= start:
+        raise Failure(_("The report's period ends before it begins."), EXIT_BAD_INPUT)
+    out = sys.stdout
+    if isinstance(out, io.TextIOWrapper):
+        out.reconfigure(encoding="utf-8")
+    with _database(settings.db or policy.database_path) as conn:
+        made = build_report(conn, policy, since=start, until=end, by=by, supervisor=supervisor)
+    write_report_csv(made, policy, out, bom=bom)
+    out.flush()
+    return 0
