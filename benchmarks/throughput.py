@@ -92,7 +92,9 @@ def _check(path: Path, rows: int, wins: list[int]) -> None:
     """Every row finished once; the workers' wins agree with the database."""
     conn = open_database(path)
     try:
-        one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
+        def one(sql: str) -> object:
+            return conn.execute(sql).fetchone()[0]
+
         problems = []
         if sorted(set(wins)) != list(range(1, rows + 1)):
             problems.append("not every row was finished")

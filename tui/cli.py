@@ -323,10 +323,10 @@ def demo(ctx: click.Context, db: str | None, policy_path: str | None, clients: i
                 path=path, made=made, described=_described(summary)))
         else:
             made = clock_text(datetime.fromtimestamp(info.made_at, policy.timezone))
-            clients = ngettext("{count} client", "{count} clients", info.clients).format(
+            counted = ngettext("{count} client", "{count} clients", info.clients).format(
                 count=number(info.clients))
             click.echo(_("Reusing the demo clinic in {path} ({clients}, made today at {time}); "
-                         "add --fresh to start over.").format(path=path, clients=clients,
+                         "add --fresh to start over.").format(path=path, clients=counted,
                                                               time=made))
     if no_run:
         click.echo(_("Open it with: {open_hint}").format(open_hint=_open_hint(path, settings)))
@@ -514,7 +514,7 @@ def _translate_help(command: click.Command) -> None:
     for item in items:
         original = item.__dict__.setdefault("_help_msgid", getattr(item, "help", None))
         if original:
-            item.help = _(inspect.cleandoc(original))  # type: ignore[union-attr]
+            item.help = _(inspect.cleandoc(original))
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             _translate_help(sub)

@@ -13,7 +13,7 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from typing import Any
@@ -283,7 +283,7 @@ def _when(seconds: int | None, policy: Policy) -> str:
     return datetime.fromtimestamp(seconds, policy.timezone).strftime("%Y-%m-%d %H:%M")
 
 
-def _print_table(table: list[tuple[str, ...]], right: frozenset[int] = frozenset()) -> None:
+def _print_table(table: Sequence[tuple[str, ...]], right: frozenset[int] = frozenset()) -> None:
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     for line in table:
         click.echo("  ".join(cell.rjust(width) if i in right else cell.ljust(width)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import ast
 import inspect
 from collections.abc import Collection, Iterator, Mapping
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from babel.messages.extract import extract_python
 
+# What an extraction method yields and pybabel's extract() unpacks:
+# (lineno, funcname, message or messages, comments).
 Extracted = tuple[int, str | None, str | tuple[str, ...], list[str]]
 
 
@@ -43,6 +45,11 @@ def extract_cli(fileobj: IO[bytes], keywords: Mapping[str, Any], comment_tags: C
     """Babel extraction method: the usual messages plus the help texts."""
     data = fileobj.read()
     fileobj.seek(0)
-    yield from extract_python(fileobj, keywords, comment_tags, options)  # type: ignore[arg-type]
+    # Babel annotates extract_python as yielding (lineno, message, comments, context), but
+    # it yields (lineno, funcname, message, comments) like every extraction method; and it
+    # types options as a TypedDict private to babel.
+    python_messages = extract_python(fileobj, keywords, comment_tags,
+                                     options)  # type: ignore[arg-type]
+    yield from cast(Iterator[Extracted], python_messages)
     for lineno, text in help_texts(data.decode(options.get("encoding", "utf-8"))):
         yield lineno, None, text, []

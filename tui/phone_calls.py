@@ -384,10 +384,8 @@ class PhoneActions:
     pending_dial: PendingDial | None = None
 
     if TYPE_CHECKING:
-        ringround: RingroundApp
         activation: Activation | None
         note: str
-        app: RingroundApp
         refuse: Callable[..., None]
         show_state: Callable[[str], None]
         show_title: Callable[[], None]
@@ -396,6 +394,9 @@ class PhoneActions:
         current_key: Callable[[], RowKey | None]
         activate: Callable[[int], object]
         notify: Callable[..., None]
+
+        @property
+        def ringround(self) -> RingroundApp: ...
 
     @property
     def phone(self) -> PhoneLine | None:

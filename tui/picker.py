@@ -17,7 +17,8 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from storage.database import StorageError
-from storage.worklists import APPOINTMENT, ITEM, WorkList, WorkListSummary, work_lists
+from storage.rows import APPOINTMENT, ITEM
+from storage.worklists import WorkList, WorkListSummary, work_lists
 from tui.app import DataChanged, RingroundApp
 from tui.footer import Footer
 from tui.formats import number, task_kind_text

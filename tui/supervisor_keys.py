@@ -31,8 +31,10 @@ class SupervisorKeys:
     """Mixed into ListPicker: the keys above and what they open."""
 
     if TYPE_CHECKING:
-        ringround: RingroundApp
         app: App[None]
+
+        @property
+        def ringround(self) -> RingroundApp: ...
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         supervisor = self.ringround.session.supervisor

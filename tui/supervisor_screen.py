@@ -109,7 +109,8 @@ class SupervisorScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield SteadyText(id="supervisor-title")
         yield Static(Text(_("Online")), classes="section-title")
-        online = DataTable(id="online", cursor_type="none", zebra_stripes=False)
+        online: DataTable[str | Text] = DataTable(id="online", cursor_type="none",
+                                                  zebra_stripes=False)
         online.can_focus = False
         yield online
         yield Static(Text(_("Locks — u releases the chosen one")), classes="section-title")
