@@ -101,6 +101,12 @@ class Clinic:
         assert isinstance(result, Claim), result
         return result
 
+    def held_by_olga(self, appointment: str) -> None:
+        """Olga has held ``appointment`` for five minutes and is still working (alive)."""
+        olga = self.session("olga", NOW - 5 * MINUTE)
+        self.claim(olga, appointment, NOW - 5 * MINUTE)
+        self.heartbeat(olga, NOW)
+
     def locks(self) -> list[tuple[Any, ...]]:
         """(kind, source_id, operator, session_id) of every lock."""
         return self.query(

@@ -57,9 +57,7 @@ def test_list_picker(snap_compare: Compare, clinic: Clinic, apps: list[Ringround
 def test_work_screen_with_a_row_locked_by_another(
     snap_compare: Compare, clinic: Clinic, apps: list[RingroundApp], size: tuple[int, int]
 ) -> None:
-    olga = clinic.session("olga", NOW - 5 * MINUTE)
-    clinic.claim(olga, "smith", NOW - 5 * MINUTE)
-    clinic.heartbeat(olga, NOW)
+    clinic.held_by_olga("smith")
     app = clinic.app("alice", clock=Clock())
     apps.append(app)
 
@@ -91,9 +89,7 @@ def test_result_dialog(snap_compare: Compare, clinic: Clinic, apps: list[Ringrou
 @SIZES
 def test_lock_warning(snap_compare: Compare, clinic: Clinic, apps: list[RingroundApp],
                       size: tuple[int, int]) -> None:
-    olga = clinic.session("olga", NOW - 5 * MINUTE)
-    clinic.claim(olga, "ivanova", NOW - 5 * MINUTE)
-    clinic.heartbeat(olga, NOW)
+    clinic.held_by_olga("ivanova")
     app = clinic.app("alice", clock=Clock())
     apps.append(app)
 

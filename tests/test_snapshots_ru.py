@@ -18,8 +18,6 @@ import pytest
 from textual.pilot import Pilot
 
 from tests.clinic_fixtures import (
-    MINUTE,
-    NOW,
     Clinic,
     Clock,
     Compare,
@@ -52,9 +50,7 @@ def clinic(tmp_path: Path) -> Clinic:
 
 def test_list_picker_ru(snap_compare: Compare, clinic: Clinic,
                         apps: list[RingroundApp]) -> None:
-    olga = clinic.session("olga", NOW - 5 * MINUTE)
-    clinic.claim(olga, "smith", NOW - 5 * MINUTE)  # «1 занят другими»
-    clinic.heartbeat(olga, NOW)
+    clinic.held_by_olga("smith")  # «1 занят другими»
     app = clinic.app("alice", clock=Clock())
     apps.append(app)
     assert shoot(snap_compare, app, SIZE)
@@ -62,9 +58,7 @@ def test_list_picker_ru(snap_compare: Compare, clinic: Clinic,
 
 def test_work_screen_ru(snap_compare: Compare, clinic: Clinic,
                         apps: list[RingroundApp]) -> None:
-    olga = clinic.session("olga", NOW - 5 * MINUTE)
-    clinic.claim(olga, "smith", NOW - 5 * MINUTE)
-    clinic.heartbeat(olga, NOW)
+    clinic.held_by_olga("smith")
     app = clinic.app("alice", clock=Clock())
     apps.append(app)
 
@@ -94,9 +88,7 @@ def test_result_dialog_ru(snap_compare: Compare, clinic: Clinic,
 
 def test_lock_warning_ru(snap_compare: Compare, clinic: Clinic,
                          apps: list[RingroundApp]) -> None:
-    olga = clinic.session("olga", NOW - 5 * MINUTE)
-    clinic.claim(olga, "ivanova", NOW - 5 * MINUTE)
-    clinic.heartbeat(olga, NOW)
+    clinic.held_by_olga("ivanova")
     app = clinic.app("alice", clock=Clock())
     apps.append(app)
 
