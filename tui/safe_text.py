@@ -1,0 +1,59 @@
+"""The one way stored text reaches a terminal: :func:`safe_text`.
+
+Names, comments, notes, phones and list names come from imports and from other
+operators, so they may hold bytes a terminal obeys: ``ESC ] 0 ; … BEL`` sets the
+window title, ``ESC ] 52 ; c ; …`` writes the clipboard, ``ESC [ 2 J`` clears
+the screen, the C1 byte U+009B starts a sequence on its own, and the bidi
+overrides (U+202E …) make text read backwards. Every widget, notice, dialog and
+every command-line line meant for people passes data through :func:`safe_text`
+first; data formats (CSV, JSON, XLSX) keep the data exactly instead.
+
+The rule, chosen so that an admin can still see *what* is stored:
+
+- C0 controls (U+0000–U+001F) and DEL become their Unicode control pictures,
+  one cell wide: ESC shows as ``␛``, BEL as ``␇``, TAB as ``␉``, NUL as ``␀``,
+  DEL as ``␡``.
+- C1 controls (U+0080–U+009F), the bidi controls (U+061C, U+200E, U+200F,
+  U+202A–U+202E, U+2066–U+2069), the line and paragraph separators
+  (U+2028, U+2029) and lone surrogates (which no terminal can be sent) become
+  ``�`` (U+FFFD), the usual sign for "a character that cannot be shown here".
+- With ``keep_newlines=True`` (multi-line notes and comments shown over
+  several lines) a line feed, or a CR LF pair, stays a line break; a lone CR
+  still shows as ``␍``, since it would move the cursor back over the line.
+
+Everything else (letters of any script, emoji with their joiners, spaces) is
+left alone. Rich/Textual markup is a separate matter: text that is not meant
+as markup is passed as ``Text`` or through ``rich.markup.escape``.
+"""
+
+from __future__ import annotations
+
+import re
+
+REPLACEMENT = "\ufffd"
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def _table() -> dict[int, str]:
+    table = {code: chr(0x2400 + code) for code in range(0x20)}  # ␀ … ␟
+    table[0x7F] = "\u2421"  # ␡
+    for code in range(0x80, 0xA0):
+        table[code] = REPLACEMENT
+    for char in BIDI_CONTROLS + "\u2028\u2029":
+        table[ord(char)] = REPLACEMENT
+    for code in range(0xD800, 0xE000):
+        table[code] = REPLACEMENT
+    return table
+
+
+_SHOWN = _table()
+_LINE = re.compile(r"\r?\n")
+
+
+def safe_text(text: str, *, keep_newlines: bool = False) -> str:
+    """``text`` with every character a terminal would obey made visible (see the module)."""
+    if text.isprintable():  # the common case: no control, format or separator character
+        return text
+    if keep_newlines:
+        return "\n".join(line.translate(_SHOWN) for line in _LINE.split(text))
+    return text.translate(_SHOWN)
