@@ -10,6 +10,9 @@ The file
 - Fields separated by commas, semicolons (what spreadsheet programs in Russia
   write) or tabs: the separator is the one the header line uses most.
   Quoting as in RFC 4180; fields may hold separators and line breaks in quotes.
+- An apostrophe before ``=``, ``+``, ``-``, ``@``, a tab, a carriage return or
+  another apostrophe at the start of a field is dropped: export puts it there
+  so that spreadsheet programs show such fields as text (storage/cells.py).
 - Empty lines, and lines whose fields are all empty, are skipped.
 - Whatever ``ringround export KIND`` writes, ``import KIND`` reads back, and
   importing an export of the same database changes nothing.
@@ -131,6 +134,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from storage.cells import restored
 from storage.clients import rekey_phones, store_phones
 from storage.database import write
 from storage.i18n import _, ngettext
@@ -530,7 +534,10 @@ def _required_columns(kind: str, columns: set[str], list_name: str | None) -> li
 
 
 def _records(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """(line where the record starts, fields); csv.Error leaves as _Bad at that line."""
+    """(line where the record starts, fields); csv.Error leaves as _BrokenCsv at that line.
+
+    Fields come back as written before export neutralised them (storage/cells.py).
+    """
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     while True:
         line = reader.line_num + 1
@@ -540,7 +547,7 @@ def _records(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
             return
         except csv.Error as error:
             raise _BrokenCsv(line, str(error)) from None
-        yield line, record
+        yield line, [restored(field) for field in record]
 
 
 class _BrokenCsv(Exception):

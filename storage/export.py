@@ -3,7 +3,11 @@
 Format, the same for every kind (``import`` reads exactly this back):
 
 - UTF-8 text, one header row, fields separated by commas and quoted only
-  when needed (RFC 4180); lines end with ``\\n``. ``bom=True`` puts a UTF-8
+  when needed (RFC 4180: a comma, a quote, a carriage return or a line feed);
+  lines end with ``\\n``. A field a spreadsheet would evaluate (it starts
+  with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) gets an
+  apostrophe before it, and one starting with an apostrophe gets one more;
+  ``import`` removes them again (storage/cells.py). ``bom=True`` puts a UTF-8
   byte-order mark first so that Excel shows Cyrillic correctly; scripts and
   LibreOffice do not need it.
 - Times are ISO 8601 in the clinic's time zone with its offset, to the second:
@@ -41,13 +45,14 @@ against checkpoints. The export holds the rows that existed when it began
 
 from __future__ import annotations
 
-import csv
+import itertools
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
+from storage.cells import write_csv
 from storage.policy import Policy
 from storage.sessions import ALIVE_SQL, alive_since
 
@@ -291,15 +296,5 @@ def export_csv(
     """
     rows = export_rows(conn, policy, kind, now=now, where=where)
     first = next(rows, None)  # the first read fixes which rows belong to the export
-    writer = csv.writer(out, lineterminator="\n")
-    if bom:
-        out.write("\ufeff")
-    writer.writerow(COLUMNS[kind])
-    if first is None:
-        return 0
-    writer.writerow(first)
-    count = 1
-    for row in rows:
-        writer.writerow(row)
-        count += 1
-    return count
+    return write_csv(out, COLUMNS[kind], itertools.chain(() if first is None else (first,), rows),
+                     bom=bom)

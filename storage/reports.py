@@ -26,7 +26,6 @@ Reports need the supervisor role (B7): :func:`build_report` raises
 
 from __future__ import annotations
 
-import csv
 import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Mapping
@@ -34,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TextIO
 
+from storage.cells import write_csv
 from storage.i18n import _
 from storage.locks import NotAllowed
 from storage.policy import Policy
@@ -193,19 +193,17 @@ def report_columns(report: Report) -> tuple[str, ...]:
 
 
 def write_report_csv(report: Report, policy: Policy, out: TextIO, *, bom: bool = False) -> int:
-    """Write the report as CSV (the export format: UTF-8, header row); returns data rows."""
-    writer = csv.writer(out, lineterminator="\n")
-    if bom:
-        out.write("\ufeff")
-    writer.writerow(report_columns(report))
+    """Write the report as CSV (the export format, storage/cells.py); returns data rows."""
     zone = policy.timezone
+    rows = []
     for row in report.rows:
         group = [row.name] if report.by == "operator" else [row.list_kind or "", row.name]
-        writer.writerow([
+        rows.append([
             *group, str(row.calls), *(str(row.outcomes[c]) for c in report.outcome_codes),
             str(row.successful), f"{row.success_rate:.3f}", str(row.active_hours),
             f"{row.calls_per_hour:.2f}",
             datetime.fromtimestamp(row.first_call, zone).isoformat(),
             datetime.fromtimestamp(row.last_call, zone).isoformat(),
         ])
+    write_csv(out, report_columns(report), rows, bom=bom)
     return len(report.rows)

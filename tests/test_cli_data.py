@@ -149,7 +149,7 @@ def test_an_import_makes_a_missing_database_only_when_it_succeeds(
     assert code == 0 and out.endswith(f"The database {db} did not exist; it was made.\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "good.csv", "new.db"]
     code, out, _ = call(capsys, "export", "clients", "--db", db)
-    assert out.splitlines()[1] == "1,Анна,+7 916 123-45-67,0,,,,"
+    assert out.splitlines()[1] == "1,Анна,'+7 916 123-45-67,0,,,,"
 
 
 def test_import_from_standard_input(db_path: Path, capsys: pytest.CaptureFixture[str],
@@ -358,7 +358,7 @@ def test_export_since_until_and_list(called: Clinic, capsys: pytest.CaptureFixtu
     assert [r["event"] for r in rows("audit", "--since", "2025-03-14")] == ["claim", "release"]
     items = rows("call-list", "--name", "Flu")
     assert items == [{"list": "Flu", "client_id": "1", "client": "Анна", "phones":
-                      "+7 900 000-00-00", "note": "", "processed_at": items[0]["processed_at"],
+                      "'+7 900 000-00-00", "note": "", "processed_at": items[0]["processed_at"],
                       "client_external_id": "", "state": "processed"}]
 
 

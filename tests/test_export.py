@@ -55,7 +55,7 @@ def test_clients(clinic: Clinic, policy: Policy) -> None:
     _, rows = _export(clinic.conn, policy, "clients")
     assert rows[0] == {
         "id": str(first), "name": "Иванова Анна Сергеевна",
-        "phones": "+7 916 123-45-67;+7 495 000-11-22", "do_not_call": "0", "external_id": "",
+        "phones": "'+7 916 123-45-67;+7 495 000-11-22", "do_not_call": "0", "external_id": "",
         "birth_date": "1980-02-29", "email": "anna@example.ru",
         "notes": 'Says "call after 6",\nnot before',
     }
@@ -177,4 +177,4 @@ def test_phones_of_a_batch_boundary_client(clinic: Clinic, policy: Policy,
         clinic.add_client(f"Client {n}", tuple(f"+7 900 000-00-{n}{p}" for p in range(n % 3 + 1)))
     _, rows = _export(clinic.conn, policy, "clients")
     assert [r["phones"].count(";") for r in rows] == [0, 1, 2, 0, 1]
-    assert rows[4]["phones"] == "+7 900 000-00-40;+7 900 000-00-41"
+    assert rows[4]["phones"] == "'+7 900 000-00-40;+7 900 000-00-41"  # storage/cells.py

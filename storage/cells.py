@@ -1,0 +1,67 @@
+"""CSV cells that are safe in a spreadsheet and come back exactly (SPEC "CSV safety").
+
+A spreadsheet program evaluates a cell that starts with ``=``, ``+``, ``-`` or
+``@`` (and, after trimming, one that starts with a tab or carriage return):
+a client named ``=HYPERLINK("http://x/","Open")`` becomes a live link, notes
+``=1+1`` become ``2``, a phone ``+79161230002`` loses its ``+``. So every field
+we write that starts with one of those characters gets an apostrophe put
+before it, the usual guidance, and shows as text. To keep the change
+reversible, a field that already starts with an apostrophe gets one more.
+
+Reading undoes exactly that: an apostrophe followed by one of the characters
+above (or by a second apostrophe) is dropped; any other apostrophe is data
+(``'Tis``). So export → import → export gives the same bytes.
+
+Fields holding the separator, a quote, a carriage return or a line feed are
+quoted (RFC 4180). Python's csv module would leave a lone carriage return
+unquoted when lines end with ``\\n``, which splits the record when it is read
+back; this writer does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TextIO
+
+EVALUATED = frozenset("=+-@\t\r")
+"""First characters that make a spreadsheet program read a cell as a formula or a number."""
+MARK = "'"
+_NEEDS_QUOTES = frozenset(',"\r\n')
+
+
+def neutralised(text: str) -> str:
+    """``text`` as a cell that no spreadsheet evaluates (see the module text)."""
+    if text and (text[0] in EVALUATED or text[0] == MARK):
+        return MARK + text
+    return text
+
+
+def restored(text: str) -> str:
+    """The text that :func:`neutralised` turned into ``text``."""
+    if len(text) > 1 and text[0] == MARK and (text[1] in EVALUATED or text[1] == MARK):
+        return text[1:]
+    return text
+
+
+def csv_line(fields: Iterable[str]) -> str:
+    """One CSV record, neutralised and quoted where needed, ending in ``\\n``."""
+    cells = []
+    for field in fields:
+        cell = neutralised(field)
+        if any(ch in _NEEDS_QUOTES for ch in cell):
+            cell = '"' + cell.replace('"', '""') + '"'
+        cells.append(cell)
+    return ",".join(cells) + "\n"
+
+
+def write_csv(out: TextIO, header: Iterable[str], rows: Iterable[Iterable[str]], *,
+              bom: bool = False) -> int:
+    """Write a header and rows as safe CSV (see the module text); returns the number of rows."""
+    if bom:
+        out.write("\ufeff")
+    out.write(csv_line(header))
+    count = 0
+    for row in rows:
+        out.write(csv_line(row))
+        count += 1
+    return count
