@@ -9,6 +9,11 @@ with SQLITE_BUSY_SNAPSHOT when another operator committed in between.
 
 The database file is never opened as a plain file while a connection exists:
 closing any descriptor on it drops the process's SQLite locks.
+
+A user who may not write the database file is refused before SQLite sees
+the file, except by commands that only read, which get a strictly read-only
+connection (:func:`read_only_connection`): either way no -wal or -shm file is
+made by that user (docs/deploy.md, "Users who may only read").
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from urllib.parse import quote
 
 from storage.i18n import _
-from storage.schema import APPLICATION_ID, SchemaError, migrate
+from storage.schema import APPLICATION_ID, MIGRATIONS, SchemaError, migrate
 
 BUSY_TIMEOUT_MS = 5000
 # After a long read transaction of another program has let the WAL grow (checkpoints
@@ -102,12 +108,17 @@ def file_system_type(path: Path) -> str:
 
 
 def open_database(
-    path: str | Path, *, create: bool = False, check_same_thread: bool = True
+    path: str | Path, *, create: bool = False, check_same_thread: bool = True,
+    reading: bool = False,
 ) -> sqlite3.Connection:
     """Open (or, with ``create``, make) the clinic database, migrated to this version.
 
     ``check_same_thread=False`` is for a connection that its owner hands from
     thread to thread while making sure only one uses it at a time.
+
+    ``reading`` is for commands that only read (exports, reports, listing
+    locks): a user who may read but not write the file gets a strictly
+    read-only connection instead of a refusal.
 
     Raises StorageError subclasses with a sentence for people; a file that is
     not a ringround database is left exactly as it was.
@@ -135,6 +146,14 @@ def open_database(
     if exists and not os.access(path, os.R_OK):
         raise ReadOnlyDatabase(
             _("You may not read the database {path} (permission denied).").format(path=shown))
+    if exists and not os.access(path, os.W_OK):
+        if not reading:
+            raise ReadOnlyDatabase(_(
+                "The database {path} is read-only for you, so nothing could be saved; ask the "
+                "administrator to add you to the operators' group (see docs/deploy.md)."
+            ).format(path=shown))
+        return _prepared(read_only_connection(path, check_same_thread=check_same_thread),
+                         shown, create=False, writable=False)
     try:
         conn = sqlite3.connect(
             path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
@@ -142,15 +161,54 @@ def open_database(
         )
     except sqlite3.Error as error:
         raise describe(error, shown) from None
+    return _prepared(conn, shown, create=create, writable=True)
+
+
+def read_only_connection(
+    path: str | Path, *, timeout_ms: int = BUSY_TIMEOUT_MS, check_same_thread: bool = True
+) -> sqlite3.Connection:
+    """A connection that only reads and makes no file beside the database.
+
+    SQLite makes missing -wal and -shm files even for a connection opened
+    with ``mode=ro``, owned by the reader and with the database's mode, and
+    such files can stop the operators. So: when neither exists, nobody has the
+    database open and every save is in the file itself, which is read as
+    ``immutable`` (no locks, no side files); when both exist (operators at
+    work), they are used read-only (``readonly_shm``: SQLite fails rather than
+    make a missing one). One without the other is refused with a sentence.
+    """
+    shown = str(path)
+    side_files = [os.path.exists(f"{path}{suffix}") for suffix in ("-wal", "-shm")]
+    if any(side_files) and not all(side_files):
+        raise ReadOnlyDatabase(_(
+            "The database {path} is read-only for you and its -wal or -shm file is missing, "
+            "so it cannot be read without making one; ask an operator to start and quit "
+            "ringround, then try again."
+        ).format(path=shown))
+    options = "mode=ro&readonly_shm=1" if all(side_files) else "mode=ro&immutable=1"
     try:
-        _prepare(conn, shown, create=create)
+        conn = sqlite3.connect(
+            f"file:{quote(os.path.realpath(path))}?{options}", uri=True, isolation_level=None,
+            timeout=timeout_ms / 1000, check_same_thread=check_same_thread,
+        )
+        conn.execute("PRAGMA query_only = ON")
+    except sqlite3.Error as error:
+        raise describe(error, shown) from None
+    return conn
+
+
+def _prepared(
+    conn: sqlite3.Connection, shown: str, *, create: bool, writable: bool
+) -> sqlite3.Connection:
+    try:
+        _prepare(conn, shown, create=create, writable=writable)
     except BaseException:
         conn.close()
         raise
     return conn
 
 
-def _prepare(conn: sqlite3.Connection, shown: str, *, create: bool) -> None:
+def _prepare(conn: sqlite3.Connection, shown: str, *, create: bool, writable: bool) -> None:
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         application_id = conn.execute("PRAGMA application_id").fetchone()[0]
@@ -172,6 +230,10 @@ def _prepare(conn: sqlite3.Connection, shown: str, *, create: bool) -> None:
             path=shown))
     if application_id == 0 and not create:
         raise NotADatabase(_("{path} is empty, not a ringround database.").format(path=shown))
+    if not writable:
+        _check_version(conn, shown)
+        conn.create_function("fold", 1, _fold, deterministic=True)
+        return
     try:
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
@@ -188,6 +250,19 @@ def _prepare(conn: sqlite3.Connection, shown: str, *, create: bool) -> None:
         raise NotADatabase(str(error)) from None
     except sqlite3.Error as error:
         raise describe(error, shown) from None
+
+
+def _check_version(conn: sqlite3.Connection, shown: str) -> None:
+    """A database read without migrating must be in this version's format already."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise NotADatabase(_("{path} was made by a newer ringround; update the program.").format(
+            path=shown))
+    if version < len(MIGRATIONS):
+        raise ReadOnlyDatabase(_(
+            "The database {path} is in an older format, which ringround brings up to date the "
+            "next time an operator starts it; you may only read it, so try again after that."
+        ).format(path=shown))
 
 
 def check_integrity(conn: sqlite3.Connection, path: str | Path) -> None:

@@ -23,7 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from storage.database import NETWORK_FILE_SYSTEMS, file_system_type
+from storage.database import (
+    NETWORK_FILE_SYSTEMS,
+    StorageError,
+    file_system_type,
+    read_only_connection,
+)
 from storage.i18n import _
 from storage.policy import Policy
 from storage.roles import login_name
@@ -151,8 +156,12 @@ def _file_system(shown: str, folder: str) -> list[Finding]:
                             shown=shown, fs_type=fs_type))]
 
 
-def _connect(real: str) -> sqlite3.Connection:
-    # mode=rw: never create the file; SQLite falls back to read-only where it must.
+def _connect(real: str, writable: bool) -> sqlite3.Connection:
+    if not writable:
+        # Read strictly: a reader's -wal and -shm files could stop the operators; the
+        # permission findings say what is wrong.
+        return read_only_connection(real, timeout_ms=int(PROBE_TIMEOUT_S * 1000))
+    # mode=rw: never create the file.
     conn = sqlite3.connect(f"file:{quote(real)}?mode=rw", uri=True, isolation_level=None,
                            timeout=PROBE_TIMEOUT_S)
     conn.execute(f"PRAGMA busy_timeout = {int(PROBE_TIMEOUT_S * 1000)}")
@@ -161,10 +170,13 @@ def _connect(real: str) -> sqlite3.Connection:
 
 def _database(real: str, shown: str) -> list[Finding]:
     """What SQLite says: is it ringround's, its version, WAL, integrity, can we write."""
+    writable = os.access(real, os.W_OK)
     try:
-        conn = _connect(real)
+        conn = _connect(real, writable)
     except sqlite3.Error as error:
         return [_open_failure(real, shown, error)]
+    except StorageError as error:
+        return [Finding(PROBLEM, str(error))]
     try:
         try:
             application_id = conn.execute("PRAGMA application_id").fetchone()[0]
@@ -180,12 +192,13 @@ def _database(real: str, shown: str) -> list[Finding]:
                   "in [database] path.").format(shown=shown, what=what)), bad_input=True)]
         findings = [_version(shown, version)]
         try:
-            findings += _journal_and_integrity(conn, shown)
+            findings += _journal_and_integrity(conn, shown, writable)
         except sqlite3.DatabaseError as error:
             return [*findings, Finding(PROBLEM, (
                 _("{shown} is damaged ({error}); stop every ringround and restore the latest "
                   "backup.").format(shown=shown, error=error)))]
-        findings.append(_write_probe(conn, shown))
+        if writable:
+            findings.append(_write_probe(conn, shown))
         return findings
     finally:
         conn.close()
@@ -245,12 +258,17 @@ def _version(shown: str, version: int) -> Finding:
                            shown=shown, version=version))
 
 
-def _journal_and_integrity(conn: sqlite3.Connection, shown: str) -> list[Finding]:
+def _journal_and_integrity(
+    conn: sqlite3.Connection, shown: str, writable: bool
+) -> list[Finding]:
     findings = []
-    mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+    # A strictly read-only connection to an unused database reads it as immutable, and
+    # then SQLite reports the "delete" journal mode whatever the file's mode is: the
+    # journal mode is checked only by users who may write the file.
+    mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() if writable else ""
     if mode == "wal":
         findings.append(Finding(OK, _("{shown} is in WAL mode.").format(shown=shown)))
-    else:
+    elif writable:
         findings.append(Finding(PROBLEM, (
             _("{shown} is in {mode} journal mode instead of WAL, so operators would block each "
               "other; start ringround on it once (it switches the file to WAL) and check "

@@ -128,9 +128,15 @@ def operator_option(command: F) -> F:
 
 
 @contextmanager
-def _database(path: str, *, create: bool = False) -> Iterator[sqlite3.Connection]:
-    """An open database for one command; SQLite errors become sentences naming the file."""
-    conn = open_database(path, create=create)
+def _database(
+    path: str, *, create: bool = False, reading: bool = False
+) -> Iterator[sqlite3.Connection]:
+    """An open database for one command; SQLite errors become sentences naming the file.
+
+    ``reading``: the command only reads, so a user who may not write the file
+    still gets a (strictly read-only) connection.
+    """
+    conn = open_database(path, create=create, reading=reading)
     try:
         yield conn
     except sqlite3.Error as error:
@@ -418,7 +424,7 @@ def locks(ctx: click.Context, db: str | None, policy_path: str | None, as_json: 
         return _release(path, policy, settings, release, as_json)
     from storage.export import export_rows
 
-    with _database(path) as conn:
+    with _database(path, reading=True) as conn:
         rows = list(export_rows(conn, policy, "locks", now=int(time.time())))
     if as_json:
         click.echo(json.dumps([

@@ -86,7 +86,7 @@ def export(ctx: click.Context, kind: str, db: str | None, policy_path: str | Non
     out = sys.stdout
     if isinstance(out, io.TextIOWrapper):
         out.reconfigure(encoding="utf-8")
-    with _database(path) as conn:
+    with _database(path, reading=True) as conn:
         list_id = None if list_name is None else _call_list_id(conn, list_name)
         export_csv(conn, policy, kind, out, now=int(time.time()), bom=bom,
                    where=Filter(since=start, until=end, list_id=list_id))
@@ -306,7 +306,7 @@ def lists(ctx: click.Context, db: str | None, policy_path: str | None, as_json: 
     if ctx.invoked_subcommand is not None:
         return 0
     policy = settings.policy()
-    with _database(settings.db or policy.database_path) as conn:
+    with _database(settings.db or policy.database_path, reading=True) as conn:
         found = list_summaries(conn)
     if as_json:
         click.echo(json.dumps([
@@ -454,7 +454,7 @@ def report(ctx: click.Context, db: str | None, policy_path: str | None, since: s
     out = sys.stdout
     if isinstance(out, io.TextIOWrapper):
         out.reconfigure(encoding="utf-8")
-    with _database(settings.db or policy.database_path) as conn:
+    with _database(settings.db or policy.database_path, reading=True) as conn:
         made = build_report(conn, policy, since=start, until=end, by=by, supervisor=supervisor)
     write_report_csv(made, policy, out, bom=bom)
     out.flush()
