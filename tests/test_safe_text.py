@@ -36,6 +36,7 @@ def test_nothing_a_terminal_obeys_survives(text: str) -> None:
 def test_one_character_shows_as_one_character(text: str) -> None:
     # Layout stays predictable: nothing is dropped or widened, only replaced in place.
     assert len(safe_text(text)) == len(text)
+    assert len(safe_text(text, keep_newlines=True)) == len(text)
 
 
 @settings(max_examples=300, derandomize=True)
@@ -55,7 +56,7 @@ def test_controls_show_as_their_pictures() -> None:
 
 def test_newlines_kept_only_when_asked() -> None:
     assert safe_text("one\ntwo\r\nthree\rfour") == "one␊two␍␊three␍four"
-    assert safe_text("one\ntwo\r\nthree\rfour", keep_newlines=True) == "one\ntwo\nthree␍four"
+    assert safe_text("one\ntwo\r\nthree\rfour", keep_newlines=True) == "one\ntwo␍\nthree␍four"
 
 
 def test_names_in_every_script_and_emoji_are_untouched() -> None:

@@ -17,9 +17,12 @@ The rule, chosen so that an admin can still see *what* is stored:
   U+202A–U+202E, U+2066–U+2069), the line and paragraph separators
   (U+2028, U+2029) and lone surrogates (which no terminal can be sent) become
   ``�`` (U+FFFD), the usual sign for "a character that cannot be shown here".
-- With ``keep_newlines=True`` (multi-line notes and comments shown over
-  several lines) a line feed, or a CR LF pair, stays a line break; a lone CR
-  still shows as ``␍``, since it would move the cursor back over the line.
+- With ``keep_newlines=True`` (multi-line notes, and whole messages that
+  have their own line breaks) a line feed stays a line break; a CR still shows
+  as ``␍``, since it would move the cursor back over the line.
+
+Each character becomes exactly one character, so the result is as long as the
+text, and spans of a ``rich.text.Text`` built on it stay where they were.
 
 Everything else (letters of any script, emoji with their joiners, spaces) is
 left alone. Rich/Textual markup is a separate matter: text that is not meant
@@ -27,8 +30,6 @@ as markup is passed as ``Text`` or through ``rich.markup.escape``.
 """
 
 from __future__ import annotations
-
-import re
 
 REPLACEMENT = "\ufffd"
 BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
@@ -47,13 +48,11 @@ def _table() -> dict[int, str]:
 
 
 _SHOWN = _table()
-_LINE = re.compile(r"\r?\n")
+_SHOWN_KEEPING_LINES = {**_SHOWN, ord("\n"): "\n"}
 
 
 def safe_text(text: str, *, keep_newlines: bool = False) -> str:
     """``text`` with every character a terminal would obey made visible (see the module)."""
     if text.isprintable():  # the common case: no control, format or separator character
         return text
-    if keep_newlines:
-        return "\n".join(line.translate(_SHOWN) for line in _LINE.split(text))
-    return text.translate(_SHOWN)
+    return text.translate(_SHOWN_KEEPING_LINES if keep_newlines else _SHOWN)
