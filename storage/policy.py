@@ -177,6 +177,63 @@ class Policy:
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+# -- bounds and relations (issue 12) ---------------------------------------------------------
+# Every number, duration and day count has sane bounds: a value outside them is a
+# typo, or would overflow the date arithmetic at start ("99999999999999999999d"),
+# and is refused like any other mistake. Durations are in seconds. Outcomes'
+# keys are listed as "outcomes.KEY". policy.toml and docs/policy.md say the same.
+MINUTE, HOUR, DAY = 60, 3600, 86400
+LIMITS: dict[str, tuple[int, int]] = {
+    "locks.stale_after": (MINUTE, DAY),
+    "sessions.heartbeat_every": (1, 10 * MINUTE),
+    "sessions.alive_for": (2, HOUR),
+    "confirmation.window.from_days": (0, 365),
+    "confirmation.window.to_days": (0, 365),
+    "calls.max_attempts": (1, 100),
+    "calls.min_gap": (1, 30 * DAY),
+    "calls.personal_callback_grace": (1, 30 * DAY),
+    "outcomes.retry_after": (1, 30 * DAY),
+    "telephony.port": (1, 65535),
+    "telephony.ring_timeout": (1, 10 * MINUTE),
+}
+
+
+def duration_text(seconds: int) -> str:
+    """Seconds written as policy.toml writes them, in the largest whole unit: "15m", "1d"."""
+    for unit in ("d", "h", "m"):
+        if seconds % _UNIT_SECONDS[unit] == 0:
+            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+def _check_relations(policy: Policy, readers: Mapping[str, _Reader]) -> None:
+    """What must hold between settings for the app to work as they say.
+
+    - sessions.alive_for >= 2 × heartbeat_every: one late heartbeat (a busy disk)
+      must not make a working operator's session count as gone, which would
+      remove its live locks;
+    - locks.stale_after >= sessions.alive_for: a lock is not stale before its
+      session could even be seen as gone;
+    - telephony.ring_timeout < locks.stale_after: a row is not offered for
+      takeover while the operator's phone is still ringing for it.
+    (window.to_days >= from_days is checked where it is read.)
+    """
+    sessions, locks, telephony = readers["sessions"], readers["locks"], readers["telephony"]
+    if policy.alive_for < 2 * policy.heartbeat_every:
+        raise sessions.fail("alive_for", _(
+            "at least twice sessions.heartbeat_every ({every}), so that one late heartbeat "
+            "does not make a working session count as gone").format(
+            every=duration_text(policy.heartbeat_every)))
+    if policy.stale_after < policy.alive_for:
+        raise locks.fail("stale_after", _(
+            "at least sessions.alive_for ({alive})").format(
+            alive=duration_text(policy.alive_for)))
+    if policy.telephony.ring_timeout >= policy.stale_after:
+        raise telephony.fail("ring_timeout", _(
+            "shorter than locks.stale_after ({stale})").format(
+            stale=duration_text(policy.stale_after)))
+
 _HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
 
@@ -195,6 +252,10 @@ class _Reader:
         self.source = source
         self.data = data
         self.prefix = prefix
+
+    def limits(self, key: str) -> tuple[int, int] | None:
+        """The bounds of ``key`` in :data:`LIMITS` (an outcome's keys as "outcomes.KEY")."""
+        return LIMITS.get(re.sub(r"\[\d+\]", "", self.prefix + key))
 
     def fail(self, key: str, expected: str) -> PolicyError:
         value = self.data.get(key)
@@ -223,19 +284,31 @@ class _Reader:
 
     def integer(self, key: str, minimum: int) -> int:
         value = self.data.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.fail(key, _("a whole number of at least {minimum}").format(
-                minimum=minimum))
+        limits = self.limits(key)
+        if limits is not None:
+            minimum = max(minimum, limits[0])
+        if (isinstance(value, bool) or not isinstance(value, int) or value < minimum
+                or (limits is not None and value > limits[1])):
+            if limits is None:
+                raise self.fail(key, _("a whole number of at least {minimum}").format(
+                    minimum=minimum))
+            raise self.fail(key, _("a whole number from {minimum} to {maximum}").format(
+                minimum=minimum, maximum=limits[1]))
         return value
 
     def duration(self, key: str) -> int:
         value = self.data.get(key)
+        limits = self.limits(key)
         try:
             if not isinstance(value, str):
                 raise ValueError(value)
-            return parse_duration(value)
+            seconds = parse_duration(value)
         except ValueError:
             raise self.fail(key, _('a positive duration such as "30s", "15m" or "2h"')) from None
+        if limits is not None and not limits[0] <= seconds <= limits[1]:
+            raise self.fail(key, _("a duration from {shortest} to {longest}").format(
+                shortest=duration_text(limits[0]), longest=duration_text(limits[1])))
+        return seconds
 
     def strings(self, key: str) -> tuple[str, ...]:
         value = self.data.get(key)
@@ -364,8 +437,6 @@ def _build(source: str, data: Mapping[str, Any], *, language_given: bool = False
     if backend != "asterisk-ami":
         raise tel.fail("backend", _('"asterisk-ami"'))
     port = tel.integer("port", 1)
-    if port > 65535:
-        raise tel.fail("port", _("a port number from 1 to 65535"))
     extensions = tel.table("extensions")
     telephony = TelephonyPolicy(
         enabled=tel.flag("enabled"),
@@ -399,7 +470,7 @@ def _build(source: str, data: Mapping[str, Any], *, language_given: bool = False
     sec = sections["security"]
     calls = sections["calls"]
     sessions = sections["sessions"]
-    return Policy(
+    policy = Policy(
         source=source,
         language=language,
         language_given=language_given,
@@ -423,6 +494,8 @@ def _build(source: str, data: Mapping[str, Any], *, language_given: bool = False
         allow_operator_override=sec.flag("allow_operator_override"),
         supervisors=sec.strings("supervisors"),
     )
+    _check_relations(policy, sections)
+    return policy
 
 
 def default_policy() -> Policy:

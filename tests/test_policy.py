@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 import tomllib
 from datetime import datetime, time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from storage.policy import _OUTCOME_FIELDS as _OUTCOME_KEYS
 from storage.policy import DEFAULTS, PolicyError, default_policy, load_policy, parse_duration
 
 SHIPPED = Path(__file__).resolve().parent.parent / "policy.toml"
@@ -251,3 +256,121 @@ def test_calling_hours_contain(tmp_path: Path) -> None:
     late = load_policy(write_policy(tmp_path, '[calls]\nhours = "18:00-24:00"\n')).hours
     assert late.contains(datetime(2025, 3, 12, 23, 59, 59, tzinfo=zone))
     assert not late.contains(datetime(2025, 3, 12, 0, 0, tzinfo=zone))
+
+
+# --- bounds and relations (a policy that passes check also runs) --------------------------
+
+@pytest.mark.parametrize(("text", "key"), [
+    ("[calls]\nmax_attempts = 99999999999999999999\n", "calls.max_attempts"),
+    ("[calls]\nmax_attempts = 101\n", "calls.max_attempts"),
+    ('[locks]\nstale_after = "99999999999999999999d"\n', "locks.stale_after"),
+    ('[locks]\nstale_after = "2d"\n', "locks.stale_after"),
+    ('[locks]\nstale_after = "30s"\n', "locks.stale_after"),  # "over 0 min" otherwise
+    ("[confirmation]\nwindow = { from_days = 1, to_days = 5000000 }\n",
+     "confirmation.window.to_days"),
+    ("[confirmation]\nwindow = { from_days = 400, to_days = 400 }\n",
+     "confirmation.window.from_days"),
+    ('[sessions]\nheartbeat_every = "11m"\nalive_for = "1h"\n', "sessions.heartbeat_every"),
+    ('[sessions]\nalive_for = "2h"\n', "sessions.alive_for"),
+    ('[calls]\nmin_gap = "31d"\n', "calls.min_gap"),
+    ('[calls]\npersonal_callback_grace = "99999999h"\n', "calls.personal_callback_grace"),
+    ('[telephony]\nring_timeout = "11m"\n', "telephony.ring_timeout"),
+    ("[telephony]\nport = 0\n", "telephony.port"),
+    ('[phones]\nnational_length = 16\n', "phones.national_length"),
+])
+def test_values_out_of_bounds_are_refused(tmp_path: Path, text: str, key: str) -> None:
+    message = refused(tmp_path, text, key)
+    assert " from " in message  # the bounds are named
+
+
+def test_an_outcome_retry_after_out_of_bounds_is_refused(tmp_path: Path) -> None:
+    message = refused(tmp_path, '[[outcomes]]\ncode = "done"\nlabel = { en = "Done", ru = "Готово"'
+                      ' }\ncloses = true\nretry_after = "9999d"\n', "outcomes[1].retry_after")
+    assert "from 1s to 30d" in message
+
+
+@pytest.mark.parametrize(("text", "key", "other"), [
+    ('[sessions]\nheartbeat_every = "60s"\nalive_for = "60s"\n', "sessions.alive_for",
+     "sessions.heartbeat_every"),
+    ('[sessions]\nheartbeat_every = "90s"\nalive_for = "60s"\n', "sessions.alive_for",
+     "sessions.heartbeat_every"),
+    ('[sessions]\nheartbeat_every = "31s"\nalive_for = "60s"\n', "sessions.alive_for",
+     "sessions.heartbeat_every"),
+    ('[locks]\nstale_after = "1m"\n[sessions]\nalive_for = "2m"\n', "locks.stale_after",
+     "sessions.alive_for"),
+    ('[locks]\nstale_after = "1m"\n[telephony]\nring_timeout = "1m"\n', "telephony.ring_timeout",
+     "locks.stale_after"),
+])
+def test_settings_that_contradict_each_other_are_refused(tmp_path: Path, text: str, key: str,
+                                                         other: str) -> None:
+    refused(tmp_path, text, key, other)
+
+
+def test_values_at_the_bounds_are_taken(tmp_path: Path) -> None:
+    policy = load_policy(write_policy(tmp_path, (
+        '[locks]\nstale_after = "1d"\n[sessions]\nheartbeat_every = "30s"\nalive_for = "60s"\n'
+        "[confirmation]\nwindow = { from_days = 0, to_days = 365, skip_weekends = false }\n"
+        '[calls]\nmax_attempts = 100\nmin_gap = "30d"\n'
+        '[telephony]\nring_timeout = "10m"\n')))
+    assert (policy.stale_after, policy.heartbeat_every, policy.alive_for) == (86400, 30, 60)
+    assert (policy.window.to_days, policy.max_attempts, policy.min_gap) == (365, 100, 30 * 86400)
+    assert policy.telephony.ring_timeout == 600
+
+
+def test_every_bounded_key_is_a_key_of_the_policy() -> None:
+    # A renamed key would otherwise lose its bounds unnoticed (the defaults load, so they
+    # are within them).
+    from storage.policy import LIMITS
+
+    for dotted in LIMITS:
+        *tables, key = dotted.split(".")
+        if tables == ["outcomes"]:
+            assert key in _OUTCOME_KEYS, dotted
+            continue
+        data: Any = DEFAULTS
+        for table in tables:
+            data = data[table]
+        assert key in data, dotted
+
+
+# --- the real command line: check and every command refuse such a policy at start -------
+
+ISSUE_EXAMPLES = {
+    "sessions.alive_for": '[sessions]\nheartbeat_every = "60s"\nalive_for = "60s"\n',
+    "calls.max_attempts": "[calls]\nmax_attempts = 99999999999999999999\n",
+    "locks.stale_after": '[locks]\nstale_after = "99999999999999999999d"\n',
+    "confirmation.window.to_days":
+        "[confirmation]\nwindow = { from_days = 1, to_days = 5000000 }\n",
+}
+COMMANDS = [[], ["check"], ["locks"], ["lists"], ["export", "clients"], ["demo", "--no-run"],
+            ["import", "clients", "clients.csv"], ["backup", "copy.db"], ["report"]]
+
+
+def ringround(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("RINGROUND_")}
+    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True,
+                          cwd=folder, env=environment, timeout=120, check=False)
+
+
+def refused_at_start(folder: Path, policy: Path, key: str, args: list[str]) -> None:
+    result = ringround(folder, *args, "--policy", str(policy), "--db", str(folder / "clinic.db"))
+    assert result.returncode == 2, (args, result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert str(policy) in lines[0] and key in lines[0], lines[0]
+    assert result.stdout == ""
+    assert not (folder / "clinic.db").exists()  # nothing was made
+
+
+@pytest.mark.parametrize("key", ISSUE_EXAMPLES)
+@pytest.mark.parametrize("args", [[], ["check"]], ids=["app", "check"])
+def test_check_and_the_app_refuse_the_issue_examples(tmp_path: Path, key: str,
+                                                     args: list[str]) -> None:
+    refused_at_start(tmp_path, write_policy(tmp_path, ISSUE_EXAMPLES[key]), key, args)
+
+
+@pytest.mark.parametrize("args", COMMANDS[2:], ids=" ".join)
+def test_every_command_refuses_a_policy_out_of_bounds(tmp_path: Path, args: list[str]) -> None:
+    (tmp_path / "clients.csv").write_text("name,phones\nАнна,+79161234567\n", encoding="utf-8")
+    refused_at_start(tmp_path, write_policy(tmp_path, ISSUE_EXAMPLES["locks.stale_after"]),
+                     "locks.stale_after", args)
