@@ -10,7 +10,8 @@ closing outcome, each transaction on their own connection:
   same pragmas (WAL, ``synchronous=FULL``, 5 s busy timeout), ``BEGIN
   IMMEDIATE``, and the same rows written (lock, epoch, claim audit; then the
   lock deleted where session and epoch are ours, the attempt, the call row
-  closed, the list item processed, the release audit), but with no more
+  closed, the list item processed, the release audit, each audit entry chained by
+  ``storage.audit.audit``), but with no more
   statements than that needs and no Python layers around them.
 
 Each worker writes what it saw to a JSON file: when it started and ended
@@ -32,6 +33,7 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import TypeVar
 
+from storage.audit import audit
 from storage.database import DatabaseBusy, open_database
 from storage.locks import Claim, Refusal, claim_row, finish_call
 from storage.policy import default_policy
@@ -139,9 +141,8 @@ def bare_worker(path: str, operator: str, ids: list[int], seed: int, start: Barr
             "INSERT INTO locks (kind, source_id, client_id, session_id, operator, since, epoch)"
             " VALUES ('item', ?, ?, ?, ?, ?, ?)",
             (source_id, row[0], session, operator, now, epoch))
-        conn.execute(
-            "INSERT INTO audit (at, operator, session_id, event, kind, source_id, client_id)"
-            " VALUES (?, ?, ?, 'claim', 'item', ?, ?)", (now, operator, session, source_id, row[0]))
+        # The audit entry, chained to the one before (the same few statements as the app's).
+        audit(conn, now, operator, session, "claim", RowKey(ITEM, source_id), row[0])
         return row[0], epoch
 
     def finish(source_id: int, client_id: int, epoch: int) -> None:
@@ -158,10 +159,7 @@ def bare_worker(path: str, operator: str, ids: list[int], seed: int, start: Barr
             "UPDATE call_rows SET last_attempt_at = ?, closed_at = ?, closed_reason = 'confirmed'"
             " WHERE kind = 'item' AND source_id = ?", (now, now, source_id))
         conn.execute("UPDATE call_list_items SET processed_at = ? WHERE id = ?", (now, source_id))
-        conn.execute(
-            "INSERT INTO audit (at, operator, session_id, event, kind, source_id, client_id)"
-            " VALUES (?, ?, ?, 'release', 'item', ?, ?)",
-            (now, operator, session, source_id, client_id))
+        audit(conn, now, operator, session, "release", RowKey(ITEM, source_id), client_id)
 
     start.wait(timeout=120)
     started = time.monotonic()

@@ -21,9 +21,10 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from storage.audit import audit
 from storage.database import write
 from storage.i18n import _, ngettext
-from storage.locks import NotAllowed, audit
+from storage.locks import NotAllowed
 from storage.rows import ITEM
 from storage.sessions import Session
 

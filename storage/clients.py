@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from storage.audit import audit
 from storage.database import write
 from storage.i18n import _
-from storage.locks import audit
 from storage.phones import phone_key
 from storage.policy import PhoneRules, Policy
 from storage.rows import RowKey

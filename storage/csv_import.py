@@ -134,11 +134,12 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from storage.audit import audit
 from storage.cells import restored
 from storage.clients import rekey_phones, store_phones
 from storage.database import write
 from storage.i18n import _, ngettext
-from storage.locks import NotAllowed, audit
+from storage.locks import NotAllowed
 from storage.phones import phone_key, phone_problem
 from storage.policy import Policy
 

@@ -30,12 +30,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from storage import demo_data as data
+from storage.audit import audit
 from storage.clients import rekey_phones
 from storage.database import StorageError, database_path, write
 from storage.i18n import _
 from storage.phones import phone_key
 from storage.policy import Outcome, Policy
-from storage.rows import APPOINTMENT, ITEM, TASK
+from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
 from storage.worklists import confirmation_days
 
 DEMO_EVENT = "demo"
@@ -127,6 +128,8 @@ def make_demo(
                 )
             for table in _TABLES:
                 conn.execute(f"DELETE FROM {table}")
+            # A new demo starts a new audit trail (ids from 1), not a trail with its head cut.
+            conn.execute("DELETE FROM sqlite_sequence WHERE name = 'audit'")
         rekey_phones(conn, policy.phones)  # no numbers yet: records the rules they are keyed by
         builder.insert(conn)
     return builder.summary()
@@ -518,11 +521,7 @@ class _Builder:
     def insert(self, conn: sqlite3.Connection) -> None:
         """Insert everything; call inside a write transaction on an empty database."""
         rows = self.rows
-        conn.execute(
-            "INSERT INTO audit (at, operator, session_id, event, detail) VALUES (?, ?, NULL, ?, ?)",
-            (self.now, "ringround", DEMO_EVENT,
-             json.dumps({"clients": self.count, "seed": self.seed}, sort_keys=True)),
-        )
+        audit(conn, self.now, "ringround", None, DEMO_EVENT, clients=self.count, seed=self.seed)
         # The first operator's app stopped during a call (no clean exit); the second's ended.
         sessions = [self.session(conn, operator, ended=index > 0)
                     for index, operator in enumerate(data.OPERATORS)]
@@ -575,11 +574,8 @@ class _Builder:
             " VALUES (?, ?, ?, ?, ?, ?, 1)",
             (kind, source_id, client_id, session_id, data.OPERATORS[0], since),
         )
-        conn.execute(
-            "INSERT INTO audit (at, operator, session_id, event, kind, source_id, client_id)"
-            " VALUES (?, ?, ?, 'claim', ?, ?, ?)",
-            (since, data.OPERATORS[0], session_id, kind, source_id, client_id),
-        )
+        audit(conn, since, data.OPERATORS[0], session_id, "claim", RowKey(kind, source_id),
+              client_id)
 
     def summary(self) -> DemoSummary:
         rows = self.rows

@@ -20,16 +20,19 @@ import pwd
 import sqlite3
 import stat
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
+from storage.admin_log import field
+from storage.audit import Entry, verify_chain
 from storage.database import (
     NETWORK_FILE_SYSTEMS,
     StorageError,
     file_system_type,
     read_only_connection,
 )
-from storage.i18n import _
+from storage.i18n import _, ngettext
 from storage.policy import Policy
 from storage.roles import login_name
 from storage.schema import APPLICATION_ID, MIGRATIONS
@@ -53,8 +56,13 @@ def exit_status(findings: list[Finding]) -> int:
     return 1 if any(f.level == PROBLEM for f in findings) else 0
 
 
-def check(path: str | Path, policy: Policy) -> list[Finding]:
-    """Every finding about the policy (already loaded) and the database at ``path``."""
+def check(path: str | Path, policy: Policy, *,
+          noted_audit: tuple[int, str] | None = None) -> list[Finding]:
+    """Every finding about the policy (already loaded) and the database at ``path``.
+
+    ``noted_audit`` is an audit entry's (id, hash) that an earlier check printed
+    and the administrator kept: the trail must still hold it unchanged.
+    """
     findings = _policy(policy, _operators_group(path))
     shown = str(path)
     try:
@@ -74,7 +82,7 @@ def check(path: str | Path, policy: Policy) -> list[Finding]:
     real = os.path.realpath(path)  # SQLite puts -wal and -shm next to the real file
     folder = os.path.dirname(real)
     findings += _file_system(shown, folder)
-    database = _database(real, shown)
+    database = _database(real, shown, policy, noted_audit)
     findings += database
     if any(f.bad_input for f in database):
         return findings
@@ -168,8 +176,9 @@ def _connect(real: str, writable: bool) -> sqlite3.Connection:
     return conn
 
 
-def _database(real: str, shown: str) -> list[Finding]:
-    """What SQLite says: is it ringround's, its version, WAL, integrity, can we write."""
+def _database(real: str, shown: str, policy: Policy,
+              noted_audit: tuple[int, str] | None) -> list[Finding]:
+    """What SQLite says: ringround's? its version, WAL, integrity, the audit chain, can we write."""
     writable = os.access(real, os.W_OK)
     try:
         conn = _connect(real, writable)
@@ -197,11 +206,67 @@ def _database(real: str, shown: str) -> list[Finding]:
             return [*findings, Finding(PROBLEM, (
                 _("{shown} is damaged ({error}); stop every ringround and restore the latest "
                   "backup.").format(shown=shown, error=error)))]
+        if version == len(MIGRATIONS) and all(f.level == OK for f in findings):
+            findings += _audit_trail(conn, policy, noted_audit)
         if writable:
             findings.append(_write_probe(conn, shown))
         return findings
     finally:
         conn.close()
+
+
+def _audit_trail(conn: sqlite3.Connection, policy: Policy,
+                 noted: tuple[int, str] | None) -> list[Finding]:
+    """Is every audit entry still as written, in its place, none removed (storage.audit)?"""
+
+    def describe(entry: Entry) -> str:
+        at = datetime.fromtimestamp(entry.at, policy.timezone).strftime("%Y-%m-%d %H:%M")
+        return f"{entry.id} ({at}, {field(entry.operator)}, {field(entry.event)})"
+
+    try:
+        report = verify_chain(conn, describe)
+        kept = None if noted is None else conn.execute(
+            "SELECT hash FROM audit WHERE id = ?", (noted[0],)).fetchone()
+    except sqlite3.Error as error:
+        return [Finding(PROBLEM, _("The audit trail could not be read ({error}); stop every "
+                                   "ringround and restore the latest backup.").format(
+            error=error))]
+    if report.problem is not None:
+        findings = [Finding(PROBLEM, ngettext(
+            "The audit trail was tampered with: {problem}; the {count} entry before that is "
+            "intact. Compare with the latest backup (docs/audit.md).",
+            "The audit trail was tampered with: {problem}; the {count} entries before that are "
+            "intact. Compare with the latest backup (docs/audit.md).", report.entries).format(
+            problem=report.problem, count=report.entries))]
+    elif report.head is None:
+        findings = [Finding(OK, _("The audit trail is empty."))]
+    else:
+        findings = [Finding(OK, ngettext(
+            "The audit trail is intact: {count} entry; the newest, {entry}, has the hash {hash}. "
+            "Keep this line away from the server and compare later with 'ringround check "
+            "--audit-entry {id}:{hash}' (docs/audit.md).",
+            "The audit trail is intact: {count} entries; the newest, {entry}, has the hash "
+            "{hash}. Keep this line away from the server and compare later with 'ringround check "
+            "--audit-entry {id}:{hash}' (docs/audit.md).", report.entries).format(
+            count=report.entries, entry=describe(report.head), hash=report.head.hash,
+            id=report.head.id))]
+    if noted is not None:
+        findings.append(_noted_entry(noted, None if kept is None else str(kept[0])))
+    return findings
+
+
+def _noted_entry(noted: tuple[int, str], stored: str | None) -> Finding:
+    entry, wanted = noted
+    if stored == wanted:
+        return Finding(OK, _("Audit entry {entry} still has the hash you noted, so it and every "
+                             "entry before it are as they were then.").format(entry=entry))
+    if stored is None:
+        return Finding(PROBLEM, _("Audit entry {entry}, whose hash you noted, is gone: the trail "
+                                  "was cut or rewritten since (docs/audit.md).").format(
+            entry=entry))
+    return Finding(PROBLEM, _("Audit entry {entry} no longer has the hash you noted: the trail "
+                              "was rewritten at or before that entry (docs/audit.md).").format(
+        entry=entry))
 
 
 def _open_failure(real: str, shown: str, error: sqlite3.Error) -> Finding:

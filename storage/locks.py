@@ -9,10 +9,10 @@ or removed can never save over the new owner.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 
+from storage.audit import audit
 from storage.database import write
 from storage.i18n import _
 from storage.policy import Outcome, Policy
@@ -90,25 +90,6 @@ class LockLost(Exception):
 
 class NotAllowed(Exception):
     """The operator may not do this (e.g. release another operator's live lock)."""
-
-
-def audit(
-    conn: sqlite3.Connection,
-    now: int,
-    operator: str,
-    session_id: int | None,
-    event: str,
-    key: RowKey | None = None,
-    client_id: int | None = None,
-    **detail: object,
-) -> None:
-    conn.execute(
-        "INSERT INTO audit (at, operator, session_id, event, kind, source_id, client_id, detail)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (now, operator, session_id, event, key.kind if key else None,
-         key.source_id if key else None, client_id,
-         json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else ""),
-    )
 
 
 def _read_lock(

@@ -8,14 +8,48 @@ kind is "appointment", "item" (of a call list) or "task".
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
+from storage.audit import chain_existing
 from storage.i18n import _
 
 # Marks a file as a ringround database ("RiRo"), so that no other SQLite file
 # is ever migrated by mistake.
 APPLICATION_ID = 0x5269526F
 
-MIGRATIONS: tuple[str, ...] = (
+_CHAINED_AUDIT = """
+    CREATE TABLE audit_chained (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: deleting the newest entries shows
+        at INTEGER NOT NULL,
+        operator TEXT NOT NULL,
+        session_id INTEGER,
+        event TEXT NOT NULL,
+        kind TEXT,
+        source_id INTEGER,
+        client_id INTEGER,
+        detail TEXT NOT NULL DEFAULT '',
+        prev_hash TEXT NOT NULL,              -- the hash of the entry before (storage.audit)
+        hash TEXT NOT NULL                    -- SHA-256 of prev_hash and this entry's content
+    );
+    INSERT INTO audit_chained (id, at, operator, session_id, event, kind, source_id, client_id,
+                               detail, prev_hash, hash)
+        SELECT id, at, operator, session_id, event, kind, source_id, client_id, detail, '', ''
+        FROM audit ORDER BY id;
+    DROP TABLE audit;
+    ALTER TABLE audit_chained RENAME TO audit;
+    CREATE INDEX audit_by_time ON audit(at);
+"""
+
+
+def _chain_audit(conn: sqlite3.Connection) -> None:
+    """3: the audit trail becomes a hash chain; the entries already there are chained."""
+    for statement in _statements(_CHAINED_AUDIT):
+        conn.execute(statement)
+    chain_existing(conn)
+
+
+# Each step is SQL, or a function for what SQL alone cannot do; all run in one transaction.
+MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     # 1: the clinic model, call state, locks, attempts and audit.
     """
     CREATE TABLE clients (
@@ -170,6 +204,7 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
+    _chain_audit,
 )
 
 
@@ -190,7 +225,11 @@ def migrate(conn: sqlite3.Connection, shown: str) -> None:
         # Read again inside the write lock: another operator may have migrated meanwhile.
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         for number in range(version, len(MIGRATIONS)):
-            for statement in _statements(MIGRATIONS[number]):
+            step = MIGRATIONS[number]
+            if callable(step):
+                step(conn)
+                continue
+            for statement in _statements(step):
                 conn.execute(statement)
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from storage import export
+from storage.audit import audit
 from storage.database import open_database, write
 from storage.demo import make_demo
 from storage.export import COLUMNS, KINDS, export_csv
@@ -138,7 +139,9 @@ class CheckpointingWriter(io.StringIO):
         self.checks = 0
 
     def write(self, text: str) -> int:
-        self.other.execute("INSERT INTO audit (at, operator, event) VALUES (0, 'x', 'probe')")
+        self.other.execute("BEGIN IMMEDIATE")
+        audit(self.other, 0, "x", None, "probe")
+        self.other.execute("COMMIT")
         self.other.execute("INSERT INTO tasks (client_id, kind, due_at) VALUES (1, 'x', 0)")
         busy, _, _ = self.other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         assert busy == 0, "the export holds a read transaction while writing"
@@ -153,8 +156,8 @@ def test_streams_in_short_reads(tmp_path: Path, policy: Policy, monkeypatch: pyt
     conn = open_database(path, create=True)
     make_demo(conn, policy, clients=200, now=NOW)
     with write(conn):
-        conn.executemany("INSERT INTO audit (at, operator, event) VALUES (?, 'x', 'test')",
-                         [(NOW + n,) for n in range(20)])
+        for n in range(20):
+            audit(conn, NOW + n, "x", None, "test")
     monkeypatch.setattr(export, "BATCH", 2)
     expected = list(csv.reader(io.StringIO(_export(conn, policy, kind)[0])))
     out = CheckpointingWriter(path)

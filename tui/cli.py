@@ -350,11 +350,28 @@ def _level(level: str) -> str:
             health.PROBLEM: _("PROBLEM")}[level]
 
 
+def _noted_audit_entry(ctx: click.Context, param: click.Parameter,
+                       value: str | None) -> tuple[int, str] | None:
+    if value is None:
+        return None
+    entry, _colon, digest = value.partition(":")
+    digest = digest.strip().lower()
+    if not entry.strip().isdigit() or len(digest) != 64 or any(
+            c not in "0123456789abcdef" for c in digest):
+        raise click.BadParameter(_("expected ID:HASH as an earlier check printed it, such as "
+                                   "1234:9f86d0…"), ctx=ctx, param=param)
+    return int(entry), digest
+
+
 @cli.command()
 @db_options
+@click.option("--audit-entry", "noted_audit", metavar="ID:HASH", callback=_noted_audit_entry,
+              help="An audit entry and its hash as an earlier check printed them; check that "
+                   "the trail still holds it unchanged.")
 @click.pass_context
-def check(ctx: click.Context, db: str | None, policy_path: str | None) -> int:
-    """Check the policy and the database: integrity, WAL, local disk, permissions.
+def check(ctx: click.Context, db: str | None, policy_path: str | None,
+          noted_audit: tuple[int, str] | None) -> int:
+    """Check the policy and the database: integrity, WAL, local disk, permissions, audit trail.
 
     Exits 0 when there are no problems (warnings allowed), 1 with problems,
     2 when the file is not a ringround database.
@@ -363,7 +380,8 @@ def check(ctx: click.Context, db: str | None, policy_path: str | None) -> int:
 
     settings = _settings(ctx, db, policy_path)
     policy = settings.policy()
-    findings = health.check(settings.db or policy.database_path, policy)
+    findings = health.check(settings.db or policy.database_path, policy,
+                            noted_audit=noted_audit)
     for finding in findings:
         click.echo(f"{_level(finding.level):<8} {finding.text}")
     problems = sum(f.level == health.PROBLEM for f in findings)
