@@ -896,7 +896,8 @@ def _plan_dated(conn: sqlite3.Connection, policy: Policy, table: _Table, kind: s
         if target is None:
             missing = [c for c in required if row.values.get(c) is None]
             if client_id is None:
-                missing.append("client_id or client_external_id")
+                missing.append(_("{column} or {other}").format(column="client_id",
+                                                              other="client_external_id"))
             if missing:
                 column = missing[0] if missing[0] in required else "client_id"
                 plan.problems.append(Problem(row.line, column, _(

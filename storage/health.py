@@ -98,7 +98,8 @@ def _operators_group(path: str | Path) -> str:
 
 
 def _policy(policy: Policy, group: str) -> list[Finding]:
-    findings = [Finding(OK, _("The policy ({source}) is valid.").format(source=policy.source))]
+    findings = [Finding(OK, _("The policy ({source}) is valid.").format(
+        source=policy.shown_source))]
     if os.path.isfile(policy.source):  # not the built-in defaults
         findings += _policy_file(policy.source, group)
     if policy.telephony.enabled:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from storage.i18n import _
+from storage.i18n import N_, _
 
 # The built-in defaults, identical to the shipped policy.toml (a test keeps them equal).
 DEFAULTS: dict[str, Any] = {
@@ -140,9 +140,12 @@ class TelephonyPolicy:
     extensions: Mapping[str, str]
 
 
+BUILT_IN = N_("built-in defaults")  # the source of the policy when no file is used
+
+
 @dataclass(frozen=True)
 class Policy:
-    source: str  # the file it came from, or "built-in defaults"
+    source: str  # the file it came from, or BUILT_IN
     language: str
     # The policy file sets ``language``; when it does not, the operator's LANG or
     # LC_MESSAGES chooses (tui.i18n.choose_language), since ``language`` then only
@@ -167,6 +170,11 @@ class Policy:
     outcomes: tuple[Outcome, ...]
     allow_operator_override: bool
     supervisors: tuple[str, ...]
+
+    @property
+    def shown_source(self) -> str:
+        """The policy's source as people read it: the file, or "built-in defaults" translated."""
+        return _(BUILT_IN) if self.source == BUILT_IN else self.source
 
     def outcome(self, code: str) -> Outcome:
         for outcome in self.outcomes:
@@ -500,7 +508,7 @@ def _build(source: str, data: Mapping[str, Any], *, language_given: bool = False
 
 def default_policy() -> Policy:
     """The built-in policy, the same as the shipped policy.toml."""
-    return _build("built-in defaults", DEFAULTS)
+    return _build(BUILT_IN, DEFAULTS)
 
 
 def load_policy(path: str | Path | None) -> Policy:

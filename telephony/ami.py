@@ -334,7 +334,7 @@ class AmiBackend:
         except TimeoutError:
             # An exchange that stops replying is as good as gone; start afresh next time.
             self._connection_ended(writer)
-            raise _Unreachable("The phone exchange did not reply in time.") from None
+            raise _Unreachable(_("The phone exchange did not reply in time.")) from None
         except OSError:
             self._connection_ended(writer)
             raise _Unreachable(_(_LOST)) from None

@@ -107,6 +107,26 @@ def test_import_and_reimport(tmp_path: Path, db_path: Path,
     assert out == f"Imported {file} (2 rows): added 0, updated 0, unchanged 2.\n"
 
 
+def test_import_help_names_every_separator_and_tabs_work(
+    tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = call(capsys, "import", "--help")
+    assert code == 0
+    assert "separated by commas, semicolons or tabs" in " ".join(out.split())
+    file = tmp_path / "clients.tsv"
+    file.write_text("external_id\tname\tphones\n"
+                    "A1\tАнна, старшая\t8 916 123-45-67; 8 495 000-00-01\n", encoding="utf-8")
+    code, out, err = call(capsys, "import", "clients", file, "--db", db_path)
+    assert (code, err) == (0, ""), out
+    conn = sqlite3.connect(db_path)
+    try:
+        assert conn.execute("SELECT name FROM clients").fetchall() == [("Анна, старшая",)]
+        assert conn.execute("SELECT number FROM phones ORDER BY position").fetchall() == [
+            ("8 916 123-45-67",), ("8 495 000-00-01",)]
+    finally:
+        conn.close()
+
+
 def test_a_bad_file_lists_its_problems_and_changes_nothing(
         tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     file = tmp_path / "bad.csv"

@@ -480,7 +480,7 @@ def _release(path: str, policy: Policy, settings: Settings, text: str, as_json: 
         if not supervisor and holder[0] != name:
             raise Failure(_("Only a supervisor may release {holder}'s lock, and {name} "
                             "is not one in the policy ({source}).").format(
-                holder=holder[0], name=name, source=policy.source))
+                holder=holder[0], name=name, source=policy.shown_source))
         # A short session of its own, so that the audit shows where the release came from.
         session = start_session(conn, name, int(time.time()), supervisor=supervisor)
         try:
@@ -587,7 +587,7 @@ def main(argv: list[str] | None = None) -> int:
     except StorageError as error:
         return _fail(str(error), EXIT_BAD_INPUT if error.bad_input else EXIT_FAILURE)
     except sqlite3.Error as error:
-        stored = describe(error, "in use")
+        stored = describe(error, _("(the one in use)"))
         return _fail(str(stored), EXIT_BAD_INPUT if stored.bad_input else EXIT_FAILURE)
     except BrokenPipeError:  # the reader of the output went away: stop quietly
         _quiet_stdout()

@@ -199,7 +199,7 @@ def _import(settings: Settings, kind: str, file: str, *, list_name: str | None,
     supervisor = is_supervisor(policy, name)
     if kind == "call-list" and not supervisor:
         raise Failure(_("Only a supervisor may build call lists, and {name} is not one "
-                        "in the policy ({source}).").format(name=name, source=policy.source))
+                        "in the policy ({source}).").format(name=name, source=policy.shown_source))
     if kind == "call-list" and list_name is not None and not list_name.strip():
         raise Failure(_("The call list's name given with --name is empty."), EXIT_BAD_INPUT)
     if kind != "call-list" and list_name is not None:
@@ -269,7 +269,7 @@ def import_command(ctx: click.Context, kind: str, file: str, db: str | None,
     already there update it; others are added. A file with any problem
     changes nothing: every problem is listed with its line and column (exit
     code 2). Accepts what 'ringround export' writes; UTF-8 with or without a
-    byte-order mark, separated by commas or semicolons.
+    byte-order mark, separated by commas, semicolons or tabs.
     """
     settings = _settings(ctx, db, policy_path, operator)
     return _import(settings, kind, file, list_name=list_name, dry_run=dry_run)
@@ -356,7 +356,7 @@ def _change_list(ctx: click.Context, db: str | None, policy_path: str | None,
     if not is_supervisor(policy, who):
         raise Failure(_("Only a supervisor may {doing} a call list, and {who} is not "
                         "one in the policy ({source}).").format(
-            doing=doing, who=who, source=policy.source))
+            doing=doing, who=who, source=policy.shown_source))
     with _database(settings.db or policy.database_path) as conn:
         _call_list_id(conn, name)  # a missing list is bad input (exit 2)
         session = start_session(conn, who, int(time.time()), supervisor=True)
@@ -444,7 +444,7 @@ def report(ctx: click.Context, db: str | None, policy_path: str | None, since: s
     supervisor = is_supervisor(policy, who)
     if not supervisor:
         raise Failure(_("Only a supervisor may see reports, and {who} is not one in the "
-                        "policy ({source}).").format(who=who, source=policy.source))
+                        "policy ({source}).").format(who=who, source=policy.shown_source))
     start = _moment_option("--since", since, policy, end=False)
     end = _moment_option("--until", until, policy, end=True)
     assert start is not None
