@@ -11,8 +11,9 @@ The copy is written to a hidden temporary file in the destination's folder,
 checked with ``PRAGMA integrity_check``, flushed to disk and only then renamed
 over the destination, so a destination file is always either the old backup
 or a complete, checked new one. The live database, and its -wal, -shm and
--journal files, are never a destination. The copy gets the live file's
-permissions for owner and group, never for others (it holds patient data).
+-journal files, are never a destination. The copy gets mode 0660 and the
+group of its folder, whatever the umask, so that it can be restored as it is
+(storage/file_modes.py); others get no access (it holds patient data).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 
 from storage.database import StorageError, describe, open_database
+from storage.file_modes import share_with_group
 from storage.i18n import _
 
 COMPANIONS = ("-wal", "-shm", "-journal")
@@ -148,8 +150,7 @@ def backup_database(source: str | Path, destination: str | Path, *,
             raise BackupFailed(_("The copy of {source} failed SQLite's integrity check "
                                  "({verdict}); nothing was written to {target}.").format(
                 source=source, verdict=verdict, target=target))
-        mode = stat.S_IMODE(os.stat(source).st_mode) & 0o770 | stat.S_IRUSR | stat.S_IWUSR
-        os.chmod(temporary, mode)
+        share_with_group(temporary)
         _fsync(temporary)
         os.replace(temporary, target)
         _fsync(target.parent, folder=True)

@@ -18,6 +18,7 @@ made by that user (docs/deploy.md, "Users who may only read").
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import quote
 
+from storage.file_modes import create_database_file, share_companions
 from storage.i18n import _
 from storage.schema import APPLICATION_ID, MIGRATIONS, SchemaError, migrate
 
@@ -154,6 +156,8 @@ def open_database(
             ).format(path=shown))
         return _prepared(read_only_connection(path, check_same_thread=check_same_thread),
                          shown, create=False, writable=False)
+    if not exists:
+        _create(path, shown, folder)
     try:
         conn = sqlite3.connect(
             path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
@@ -161,7 +165,10 @@ def open_database(
         )
     except sqlite3.Error as error:
         raise describe(error, shown) from None
-    return _prepared(conn, shown, create=create, writable=True)
+    conn = _prepared(conn, shown, create=create, writable=True)
+    if not exists:
+        share_companions(path)
+    return conn
 
 
 def read_only_connection(
@@ -208,6 +215,24 @@ def _prepared(
     return conn
 
 
+def _create(path: Path, shown: str, folder: Path) -> None:
+    """Make the file of a new database, mode 0660 and its folder's group (storage/file_modes.py)."""
+    try:
+        create_database_file(path)
+    except FileExistsError:
+        pass  # made by another program meanwhile: opened, and checked, as it is
+    except OSError as error:
+        if error.errno == errno.ENOSPC:
+            raise DiskFull(_("The disk holding {path} is full; nothing was saved.").format(
+                path=shown)) from None
+        if isinstance(error, PermissionError) or error.errno == errno.EROFS:
+            raise ReadOnlyDatabase(_("You may not make files in {folder}, so the database {path} "
+                                     "cannot be made there.").format(folder=folder, path=shown)
+                                   ) from None
+        raise StorageError(_("The database {path} could not be used: {error}.").format(
+            path=shown, error=error.strerror)) from None
+
+
 def _prepare(conn: sqlite3.Connection, shown: str, *, create: bool, writable: bool) -> None:
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -216,9 +241,11 @@ def _prepare(conn: sqlite3.Connection, shown: str, *, create: bool, writable: bo
     except sqlite3.DatabaseError as error:
         if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
             raise describe(error, shown) from None
-        if isinstance(error, sqlite3.OperationalError) and "unable to open" in str(error):
+        if isinstance(error, sqlite3.OperationalError) and (
+                "unable to open" in str(error) or "readonly" in str(error)):
             # WAL needs the -wal and -shm files beside the database: the folder or
-            # those files are not writable for this user.
+            # those files are not writable for this user (SQLITE_CANTOPEN, or
+            # SQLITE_READONLY_DIRECTORY when only the folder is closed).
             raise ReadOnlyDatabase(_(
                 "You may not write the folder of {path} or its -wal and -shm files; ask the "
                 "administrator to add you to the operators' group (see docs/deploy.md)."

@@ -41,6 +41,10 @@ OK = "ok"
 WARNING = "warning"
 PROBLEM = "problem"
 PROBE_TIMEOUT_S = 2.0
+# Free bytes on the database's disk below which saves fail (a save writes a few pages to
+# the -wal file; a checkpoint may need more), and below which they soon will.
+DISK_FULL_BELOW = 1_000_000
+DISK_LOW_BELOW = 64_000_000
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,10 @@ def check(path: str | Path, policy: Policy, *,
     real = os.path.realpath(path)  # SQLite puts -wal and -shm next to the real file
     folder = os.path.dirname(real)
     findings += _file_system(shown, folder)
-    database = _database(real, shown, policy, noted_audit)
+    space = _free_space(shown, folder)
+    findings += space
+    database = _database(real, shown, policy, noted_audit,
+                         disk_full=any(f.level == PROBLEM for f in space))
     findings += database
     if any(f.bad_input for f in database):
         return findings
@@ -165,6 +172,27 @@ def _file_system(shown: str, folder: str) -> list[Finding]:
                             shown=shown, fs_type=fs_type))]
 
 
+def _free_space(shown: str, folder: str) -> list[Finding]:
+    """A full disk fails every save (SQLite needs room in the -wal file); a nearly full one soon."""
+    try:
+        info = os.statvfs(folder)
+    except OSError:
+        return []
+    free = info.f_bavail * info.f_frsize  # what a user who is not root may still use
+    megabytes = free / 1_000_000
+    if free < DISK_FULL_BELOW:
+        return [Finding(PROBLEM, (
+            _("The disk holding {shown} is full ({free:.1f} MB free), so operators cannot save "
+              "calls; free some space on it (old backups, logs) before work goes on.").format(
+                shown=shown, free=megabytes)))]
+    if free < DISK_LOW_BELOW:
+        return [Finding(WARNING, (
+            _("The disk holding {shown} is nearly full ({free:.1f} MB free); free some space on "
+              "it before operators' saves fail.").format(shown=shown, free=megabytes)))]
+    return [Finding(OK, _("The disk holding {shown} has {free:.1f} MB free.").format(
+        shown=shown, free=megabytes))]
+
+
 def _connect(real: str, writable: bool) -> sqlite3.Connection:
     if not writable:
         # Read strictly: a reader's -wal and -shm files could stop the operators; the
@@ -178,13 +206,17 @@ def _connect(real: str, writable: bool) -> sqlite3.Connection:
 
 
 def _database(real: str, shown: str, policy: Policy,
-              noted_audit: tuple[int, str] | None) -> list[Finding]:
-    """What SQLite says: ringround's? its version, WAL, integrity, the audit chain, can we write."""
+              noted_audit: tuple[int, str] | None, *, disk_full: bool) -> list[Finding]:
+    """What SQLite says: ringround's? its version, WAL, integrity, the audit chain, can we write.
+
+    On a full disk the write probe is left out: starting a transaction needs no
+    room, so it would pass although no save can.
+    """
     writable = os.access(real, os.W_OK)
     try:
         conn = _connect(real, writable)
     except sqlite3.Error as error:
-        return [_open_failure(real, shown, error)]
+        return [_open_failure(real, shown, error, disk_full=disk_full)]
     except StorageError as error:
         return [Finding(PROBLEM, str(error))]
     try:
@@ -193,7 +225,7 @@ def _database(real: str, shown: str, policy: Policy,
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         except sqlite3.Error as error:
-            return [_open_failure(real, shown, error)]
+            return [_open_failure(real, shown, error, disk_full=disk_full)]
         if application_id != APPLICATION_ID:
             what = _("an empty file") if application_id == 0 and objects == 0 else (
                 _("an SQLite file of another program"))
@@ -209,7 +241,7 @@ def _database(real: str, shown: str, policy: Policy,
                   "backup.").format(shown=shown, error=error)))]
         if version == len(MIGRATIONS) and all(f.level == OK for f in findings):
             findings += _audit_trail(conn, policy, noted_audit)
-        if writable:
+        if writable and not disk_full:
             findings.append(_write_probe(conn, shown))
         return findings
     finally:
@@ -270,8 +302,13 @@ def _noted_entry(noted: tuple[int, str], stored: str | None) -> Finding:
         entry=entry))
 
 
-def _open_failure(real: str, shown: str, error: sqlite3.Error) -> Finding:
+def _open_failure(real: str, shown: str, error: sqlite3.Error, *, disk_full: bool) -> Finding:
     text = str(error).lower()
+    if disk_full and "not a database" not in text and "malformed" not in text:
+        # SQLite could not make the -shm file it needs to read a WAL database.
+        return Finding(PROBLEM, (
+            _("{shown} cannot be opened while its disk is full ({error}).").format(
+                shown=shown, error=error)))
     if "locked" in text or "busy" in text:
         return Finding(WARNING, (
             _("{shown} is busy: another program has held it for over {seconds:g} seconds; "

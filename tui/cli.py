@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from click.core import ParameterSource
 
-from storage.database import StorageError, describe, open_database
+from storage.database import StorageError, check_integrity, describe, open_database
 from storage.locks import NotAllowed, release_lock
 from storage.policy import Policy, PolicyError, load_policy
 from storage.roles import OperatorNotAllowed, is_supervisor, operator_name
@@ -129,15 +129,19 @@ def operator_option(command: F) -> F:
 
 @contextmanager
 def _database(
-    path: str, *, create: bool = False, reading: bool = False
+    path: str, *, create: bool = False, reading: bool = False, writes: bool = False
 ) -> Iterator[sqlite3.Connection]:
     """An open database for one command; SQLite errors become sentences naming the file.
 
     ``reading``: the command only reads, so a user who may not write the file
-    still gets a (strictly read-only) connection.
+    still gets a (strictly read-only) connection. ``writes``: the command may
+    write, so a damaged database is refused before anything is written to it,
+    with the app's own check.
     """
     conn = open_database(path, create=create, reading=reading)
     try:
+        if writes:
+            check_integrity(conn, path)
         yield conn
     except sqlite3.Error as error:
         raise describe(error, path) from None
@@ -301,7 +305,7 @@ def demo(ctx: click.Context, db: str | None, policy_path: str | None, clients: i
     explicit = {param for param in ("clients", "seed")
                 if ctx.get_parameter_source(param) is not ParameterSource.DEFAULT}
     now = int(time.time())
-    with _database(path, create=True) as conn:
+    with _database(path, create=True, writes=True) as conn:
         info = demo_info(conn)
         if info is None:
             summary = make_demo(conn, policy, clients=clients, seed=seed, now=now)
@@ -472,7 +476,7 @@ def _release(path: str, policy: Policy, settings: Settings, text: str, as_json: 
         raise Failure(f"{str(error)[0].upper()}{str(error)[1:]}.", EXIT_BAD_INPUT) from None
     name = operator_name(policy, settings.operator)
     supervisor = is_supervisor(policy, name)
-    with _database(path) as conn:
+    with _database(path, writes=True) as conn:
         holder = conn.execute("SELECT operator FROM locks WHERE kind = ? AND source_id = ?",
                               (key.kind, key.source_id)).fetchone()
         if holder is None:

@@ -217,7 +217,8 @@ def _import(settings: Settings, kind: str, file: str, *, list_name: str | None,
                           EXIT_BAD_INPUT)
         target = os.path.join(folder, f".{os.path.basename(path)}.import-{os.getpid()}")
     try:
-        with _database(target, create=fresh) as conn, _progress(source) as progress:
+        with _database(target, create=fresh, writes=True) as conn, \
+                _progress(source) as progress:
             result = import_csv(conn, policy, kind, data, source=source, operator=name,
                                 supervisor=supervisor, now=int(time.time()),
                                 list_name=list_name, create_only=create_only,
@@ -357,7 +358,7 @@ def _change_list(ctx: click.Context, db: str | None, policy_path: str | None,
         raise Failure(_("Only a supervisor may {doing} a call list, and {who} is not "
                         "one in the policy ({source}).").format(
             doing=doing, who=who, source=policy.shown_source))
-    with _database(settings.db or policy.database_path) as conn:
+    with _database(settings.db or policy.database_path, writes=True) as conn:
         _call_list_id(conn, name)  # a missing list is bad input (exit 2)
         session = start_session(conn, who, int(time.time()), supervisor=True)
         try:

@@ -1,0 +1,53 @@
+"""New database files are shared with the operators' group, whatever the umask.
+
+docs/deploy.md keeps the database in a folder that belongs to the operators'
+group; every operator must be able to write the database and its -wal and
+-shm files. A file made by ``demo``, by an import into a new database or by
+``backup`` therefore gets mode 0660 and its folder's group, even when the
+admin's umask is 022 or 077 (SQLite then gives the -wal and -shm files it
+makes the database file's mode). Users outside the group get nothing: the
+files hold patients' data.
+
+The database file is changed by path (chmod, chown), never through a
+descriptor of our own, except when it is made: closing any descriptor on a
+database drops the process's SQLite locks on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+DATABASE_MODE = 0o660
+COMPANIONS = ("-wal", "-shm")
+
+
+def share_with_group(path: str | Path) -> None:
+    """Give ``path`` mode 0660 and the group of its folder (where this user may)."""
+    os.chmod(path, DATABASE_MODE)
+    folder_gid = os.stat(os.path.dirname(os.path.abspath(path))).st_gid
+    if os.stat(path).st_gid != folder_gid:
+        # Only root, or a member of that group, may; check warns about the rest.
+        with contextlib.suppress(PermissionError):
+            os.chown(path, -1, folder_gid)
+
+
+def create_database_file(path: str | Path) -> None:
+    """Make the empty file of a new database, shared with its folder's group.
+
+    Raises FileExistsError when there is a file already (nothing is changed
+    then) and OSError when the folder does not let us make one.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, DATABASE_MODE)
+    os.close(fd)  # nothing holds the new file open yet: closing drops no SQLite lock
+    share_with_group(path)
+
+
+def share_companions(path: str | Path) -> None:
+    """The -wal and -shm files of a database we made: its folder's group, mode 0660."""
+    for suffix in COMPANIONS:
+        companion = f"{path}{suffix}"
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(companion).st_uid == os.geteuid():
+                share_with_group(companion)
