@@ -30,8 +30,9 @@ from tui.i18n import LOCALE_DIR
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("tui", "storage", "telephony")
 MARKERS = frozenset({"_", "N_", "ngettext"})
-# Two words in a row: "Saving failed", "did not"; not an id such as "card-phones".
-WORDS = re.compile(r"[A-Za-z]{2,}[,;:]? [A-Za-z']{2,}")
+# Two words in a row ("Saving failed", "did not"; not an id such as "card-phones"), or a
+# sentence of one word ("Interrupted.").
+WORDS = re.compile(r"[A-Za-z]{2,}[,;:]? [A-Za-z']{2,}|^[A-Z][a-z]+[.!?]$")
 
 # Calls whose text is for the machine or the programmer, never shown to operators.
 NOT_FOR_PEOPLE_CALLS = frozenset({
@@ -147,6 +148,7 @@ def show(app, error):
     raise TelephonyError(f"The exchange {name} did not reply.")
     raise TelephonyError(_("The exchange {name} did not reply.").format(name=name))
     click.echo("Nothing to do.".format())
+    fail("Interrupted.", 130)
     Static("", id="card-message", classes="dialog wide")
     conn.execute("SELECT id FROM clients WHERE name = ?", (name,))
     text.append(name, "bold underline")
@@ -158,7 +160,8 @@ def show(app, error):
     assert found == [(3, "notify", "The list was saved."),
                      (5, "TelephonyError", "The exchange  did not reply."),
                      (7, "echo", "Nothing to do."),
-                     (12, "=", "Call lists")]
+                     (8, "fail", "Interrupted."),
+                     (13, "=", "Call lists")]
 
 
 def test_every_message_shown_to_people_is_marked_for_translation() -> None:

@@ -192,6 +192,14 @@ def _run_app(db: str, policy: Policy, operator: str) -> int:
     return run_app(db, policy, operator, is_supervisor(policy, operator))
 
 
+# Click's shell completion, switched on by this environment variable (click.shell_completion).
+SHELL_COMPLETION = (
+    'eval "$(_RINGROUND_COMPLETE=bash_source ringround)"',
+    'eval "$(_RINGROUND_COMPLETE=zsh_source ringround)"',
+    "_RINGROUND_COMPLETE=fish_source ringround > ~/.config/fish/completions/ringround.fish",
+)
+
+
 class _LazyGroup(click.Group):
     """A group that imports some commands on first use (Click's "lazily loading subcommands").
 
@@ -206,6 +214,17 @@ class _LazyGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy_subcommands})
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """How to turn on Tab completion, with the lines to copy kept whole (not wrapped)."""
+        formatter.write_paragraph()
+        formatter.write_text(_(
+            "Tab completes commands, options and kinds once the shell is told how: in bash "
+            "add the first line below to ~/.bashrc, in zsh the second to ~/.zshrc; in fish "
+            "run the third once. Each command's own --help says more."))
+        formatter.write_paragraph()
+        for line in SHELL_COMPLETION:
+            formatter.write(f"{'':>{formatter.current_indent + 2}}{line}\n")
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy_subcommands and cmd_name not in self.commands:
@@ -278,7 +297,7 @@ def _open_hint(path: str, settings: Settings) -> str:
     return " ".join(shlex.quote(word) for word in words)
 
 
-@cli.command()
+@cli.command(short_help="Write a demo clinic and start the app on it.")
 @db_options_for(N_("The database file (default: $RINGROUND_DB, else ringround-demo.db)."))
 @click.option("--clients", type=click.IntRange(10, 1_000_000), default=300, show_default=True,
               help="How many clients the demo clinic has.")
@@ -367,7 +386,7 @@ def _noted_audit_entry(ctx: click.Context, param: click.Parameter,
     return int(entry), digest
 
 
-@cli.command()
+@cli.command(short_help="Check the policy and the database; exit 0 only if all is well.")
 @db_options
 @click.option("--audit-entry", "noted_audit", metavar="ID:HASH", callback=_noted_audit_entry,
               help="An audit entry and its hash as an earlier check printed them; check that "
@@ -403,7 +422,7 @@ def check(ctx: click.Context, db: str | None, policy_path: str | None,
 
 # -- backup -----------------------------------------------------------------------------------
 
-@cli.command()
+@cli.command(short_help="A consistent copy of the database, safe while operators work.")
 @click.argument("destination", metavar="DEST")
 @db_options
 @click.pass_context
@@ -429,7 +448,7 @@ def backup(ctx: click.Context, destination: str, db: str | None,
 
 # -- locks ------------------------------------------------------------------------------------
 
-@cli.command()
+@cli.command(short_help="List the locked rows (who is calling whom), or release one.")
 @db_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--release", metavar="ROW",
@@ -540,9 +559,11 @@ def _translate_help(command: click.Command) -> None:
     """
     items: list[click.Command | click.Parameter] = [command, *command.params]
     for item in items:
-        original = item.__dict__.setdefault("_help_msgid", getattr(item, "help", None))
-        if original:
-            item.help = _(inspect.cleandoc(original))
+        for attribute in ("help", "short_help"):
+            original = item.__dict__.setdefault(f"_{attribute}_msgid",
+                                                getattr(item, attribute, None))
+            if original:
+                setattr(item, attribute, _(inspect.cleandoc(original)))
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             _translate_help(sub)
@@ -581,7 +602,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.UsageError as error:
         return _fail(_usage_sentence(error), EXIT_BAD_INPUT)
     except click.Abort:  # click's form of Ctrl-C
-        return _fail("Interrupted.", EXIT_INTERRUPTED)
+        return _fail(_("Interrupted."), EXIT_INTERRUPTED)
     except click.ClickException as error:
         return _fail(error.format_message(), error.exit_code)
     except Failure as error:
@@ -604,7 +625,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(_("ringround stopped because of a system error: {reason}").format(
             reason=reason), EXIT_FAILURE)
     except KeyboardInterrupt:
-        return _fail("Interrupted.", EXIT_INTERRUPTED)
+        return _fail(_("Interrupted."), EXIT_INTERRUPTED)
     except Exception as error:
         if os.environ.get("RINGROUND_DEBUG"):
             raise

@@ -51,7 +51,7 @@ from tui.i18n import _, ngettext
 
 # -- export -----------------------------------------------------------------------------------
 
-@click.command()
+@click.command(short_help="CSV of clients, appointments, tasks, calls, locks or the audit.")
 @click.argument("kind", type=click.Choice(KINDS), metavar="KIND")
 @db_options
 @click.option("--bom", is_flag=True,
@@ -250,7 +250,7 @@ def _import(settings: Settings, kind: str, file: str, *, list_name: str | None,
     return 0
 
 
-@click.command("import")
+@click.command("import", short_help="Import clients, appointments, tasks or a call list.")
 @click.argument("kind", type=click.Choice(IMPORT_KINDS), metavar="KIND")
 @click.argument("file", metavar="FILE.csv")
 @db_options
@@ -292,7 +292,8 @@ def _print_table(table: Sequence[tuple[str, ...]], right: frozenset[int] = froze
                              ).rstrip())
 
 
-@click.group(invoke_without_command=True)
+@click.group(invoke_without_command=True,
+             short_help="Call lists and their counts; make, close, reopen or delete one.")
 @db_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
@@ -327,7 +328,7 @@ def lists(ctx: click.Context, db: str | None, policy_path: str | None, as_json: 
     return 0
 
 
-@lists.command("create")
+@lists.command("create", short_help="Make the call list NAME from FILE.csv (supervisors).")
 @click.argument("name")
 @click.argument("file", metavar="FILE.csv")
 @db_options
@@ -371,7 +372,7 @@ def _change_list(ctx: click.Context, db: str | None, policy_path: str | None,
             end_session(conn, session, int(time.time()))
 
 
-@lists.command("close")
+@lists.command("close", short_help="Close the call list NAME (supervisors).")
 @click.argument("name")
 @db_options
 @operator_option
@@ -386,7 +387,7 @@ def lists_close(ctx: click.Context, name: str, db: str | None, policy_path: str 
     return 0
 
 
-@lists.command("reopen")
+@lists.command("reopen", short_help="Open the closed call list NAME again (supervisors).")
 @click.argument("name")
 @db_options
 @operator_option
@@ -401,7 +402,7 @@ def lists_reopen(ctx: click.Context, name: str, db: str | None, policy_path: str
     return 0
 
 
-@lists.command("delete")
+@lists.command("delete", short_help="Delete the call list NAME and its items (supervisors).")
 @click.argument("name")
 @db_options
 @operator_option
@@ -418,7 +419,7 @@ def lists_delete(ctx: click.Context, name: str, db: str | None, policy_path: str
 
 # -- report -----------------------------------------------------------------------------------
 
-@click.command()
+@click.command(short_help="Calls, outcomes, success rate, calls per hour as CSV (supervisors).")
 @db_options
 @click.option("--since", metavar="DATE", default="today", show_default=True,
               help="The first day (or a time) of the period.")

@@ -2,7 +2,7 @@
 
 Besides the usual ``_()``/``ngettext()`` messages (Babel's own Python
 extractor), it takes the texts Click shows in ``--help`` that are not written
-as calls: command docstrings and ``help="..."`` literals, cleaned as Click
+as calls: command docstrings and ``help="..."`` and ``short_help="..."`` literals, cleaned as Click
 shows them (``inspect.cleandoc``). ``tui.cli._translate_help`` looks them up
 under the same msgids.
 """
@@ -28,13 +28,13 @@ def _is_command(decorator: ast.expr) -> bool:
 
 
 def help_texts(source: str) -> Iterator[tuple[int, str]]:
-    """(line, text) of every command docstring and ``help=`` literal in ``source``."""
+    """(line, text) of every command docstring and ``help=``/``short_help=`` literal."""
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.FunctionDef) and any(map(_is_command, node.decorator_list)):
             doc = ast.get_docstring(node, clean=True)
             if doc:
                 yield node.lineno, doc
-        elif isinstance(node, ast.keyword) and node.arg == "help":
+        elif isinstance(node, ast.keyword) and node.arg in ("help", "short_help"):
             value = node.value
             if isinstance(value, ast.Constant) and isinstance(value.value, str) and value.value:
                 yield value.lineno, inspect.cleandoc(value.value)
