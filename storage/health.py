@@ -60,14 +60,15 @@ def exit_status(findings: list[Finding]) -> int:
     return 1 if any(f.level == PROBLEM for f in findings) else 0
 
 
-def check(path: str | Path, policy: Policy, *,
+def check(path: str | Path, policy: Policy, *, found: str = "",
           noted_audit: tuple[int, str] | None = None) -> list[Finding]:
     """Every finding about the policy (already loaded) and the database at ``path``.
 
+    ``found`` says which policy file applies and how it was found (storage.policy_files);
     ``noted_audit`` is an audit entry's (id, hash) that an earlier check printed
     and the administrator kept: the trail must still hold it unchanged.
     """
-    findings = _policy(policy, _operators_group(path))
+    findings = _policy(policy, found, _operators_group(path))
     shown = str(path)
     try:
         info = os.stat(path)
@@ -104,8 +105,8 @@ def _operators_group(path: str | Path) -> str:
         return "GROUP"
 
 
-def _policy(policy: Policy, group: str) -> list[Finding]:
-    findings = [Finding(OK, _("The policy ({source}) is valid.").format(
+def _policy(policy: Policy, found: str, group: str) -> list[Finding]:
+    findings = [Finding(OK, found or _("The policy ({source}) is valid.").format(
         source=policy.shown_source))]
     if os.path.isfile(policy.source):  # not the built-in defaults
         findings += _policy_file(policy.source, group)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from storage import policy_files
 from storage.database import open_database, write
 from storage.policy import Policy, default_policy
 from storage.sessions import Session, start_session
@@ -125,6 +126,15 @@ class Clinic:
 
     def scalar(self, sql: str, params: tuple[object, ...] = ()) -> object:
         return self.conn.execute(sql, params).fetchone()[0]
+
+
+@pytest.fixture(autouse=True)
+def no_installed_policy(tmp_path_factory: pytest.TempPathFactory,
+                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands run in a test see no /etc/ringround or ~/.config policy of this machine."""
+    elsewhere = tmp_path_factory.mktemp("no-policy-here")
+    monkeypatch.setattr(policy_files, "SYSTEM_POLICY", elsewhere / "etc-policy.toml")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(elsewhere / "config"))
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """The ``ringround`` command (SPEC "Command line").
 
 Every command takes ``--db PATH`` and ``--policy PATH`` after its own name
-(or before it, or from RINGROUND_DB / RINGROUND_POLICY). Without ``--db`` the
+(or before it, or from RINGROUND_DB / RINGROUND_POLICY; without either, the
+policy is found as storage/policy_files.py says). Without ``--db`` the
 app, ``check``, ``backup``, ``export`` and ``locks`` use the policy's
 [database] path; ``demo`` uses ringround-demo.db.
 
@@ -42,7 +43,8 @@ from click.core import ParameterSource
 
 from storage.database import StorageError, check_integrity, describe, open_database
 from storage.locks import NotAllowed, release_lock
-from storage.policy import Policy, PolicyError, load_policy
+from storage.policy import Policy, PolicyError
+from storage.policy_files import PolicyChoice, find_policy
 from storage.roles import OperatorNotAllowed, is_supervisor, operator_name
 from storage.rows import RowKey
 from storage.sessions import end_session, start_session
@@ -87,8 +89,12 @@ class Settings:
     policy_path: str | None
     operator: str | None
 
+    def policy_choice(self) -> PolicyChoice:
+        """The policy file that applies (storage.policy_files: --policy, RINGROUND_POLICY, ...)."""
+        return find_policy(self.policy_path, os.environ)
+
     def policy(self) -> Policy:
-        policy = load_policy(self.policy_path)
+        policy = self.policy_choice().load()
         set_language(choose_language(policy))  # the policy's language, when its file sets one
         return policy
 
@@ -101,13 +107,16 @@ def _settings(ctx: click.Context, db: str | None, policy_path: str | None,
                     operator or parent.operator)
 
 
+POLICY_HELP = N_("The clinic's policy.toml (default: $RINGROUND_POLICY, else "
+                 "/etc/ringround/policy.toml, else ~/.config/ringround/policy.toml, else the "
+                 "built-in defaults, which 'ringround policy --default' prints).")
+
+
 def db_options_for(db_help: str) -> Callable[[F], F]:
     """--db and --policy, as every subcommand takes them after its name; ``db_help`` is --db's."""
     def decorate(command: F) -> F:
         command = click.option(
-            "--policy", "policy_path", metavar="PATH",
-            help="The clinic's policy.toml (default: $RINGROUND_POLICY, else built-in "
-                 "defaults).",
+            "--policy", "policy_path", metavar="PATH", help=POLICY_HELP,
         )(command)
         return click.option(
             "--db", metavar="PATH",
@@ -244,8 +253,7 @@ class _LazyGroup(click.Group):
                                "report": "tui.cli_data:report"})
 @click.option("--db", envvar="RINGROUND_DB", metavar="PATH",
               help="The database file (default: the policy's [database] path).")
-@click.option("--policy", "policy_path", envvar="RINGROUND_POLICY", metavar="PATH",
-              help="The clinic's policy.toml (default: built-in defaults).")
+@click.option("--policy", "policy_path", metavar="PATH", help=POLICY_HELP)
 @operator_option
 @click.version_option(package_name="ringround", message="%(prog)s %(version)s")
 @click.pass_context
@@ -404,7 +412,7 @@ def check(ctx: click.Context, db: str | None, policy_path: str | None,
     settings = _settings(ctx, db, policy_path)
     policy = settings.policy()
     findings = health.check(settings.db or policy.database_path, policy,
-                            noted_audit=noted_audit)
+                            found=settings.policy_choice().verdict(), noted_audit=noted_audit)
     for finding in findings:
         click.echo(f"{_level(finding.level):<8} {finding.text}")
     problems = sum(f.level == health.PROBLEM for f in findings)
@@ -418,6 +426,33 @@ def check(ctx: click.Context, db: str | None, policy_path: str | None,
     else:
         click.echo(_("All is well."))
     return health.exit_status(findings)
+
+
+# -- policy -----------------------------------------------------------------------------------
+
+@cli.command("policy")
+@db_options
+@click.option("--default", "show_default", is_flag=True,
+              help="Print the documented default policy.toml, to start a clinic's own from.")
+@click.pass_context
+def policy_command(ctx: click.Context, db: str | None, policy_path: str | None,
+                   show_default: bool) -> int:
+    """Say which policy file applies here and check it; or print the default one.
+
+    The policy is the file given with --policy, else the one named by
+    RINGROUND_POLICY, else /etc/ringround/policy.toml, else
+    ringround/policy.toml in your configuration folder (~/.config), else the
+    built-in defaults.
+    """
+    from storage.policy_files import default_text
+
+    if show_default:
+        click.echo(default_text(), nl=False)
+        return 0
+    settings = _settings(ctx, db, policy_path)
+    settings.policy()  # a policy that is not valid stops here, with exit code 2
+    click.echo(settings.policy_choice().verdict())
+    return 0
 
 
 # -- backup -----------------------------------------------------------------------------------
