@@ -170,6 +170,8 @@ class AmiBackend:
         self._retry_delay = retry_delay
         self._max_retry_delay = max_retry_delay
         self._writer: asyncio.StreamWriter | None = None
+        self.greeting = ""  # the exchange's banner line, e.g. "Asterisk Call Manager/5.0.1"
+        self.login_answer = ""  # the Message of its reply to our Login
         self._logged_in = False
         self._closed = False
         self._reader_task: asyncio.Task[None] | None = None
@@ -223,6 +225,7 @@ class AmiBackend:
             raise _Unreachable(_("The service at {host}:{port} did not greet like an "
                                  "Asterisk manager interface; {advice}.").format(
                 host=host, port=port, advice=advice))
+        self.greeting = banner.decode("utf-8", "replace").strip()
         _keep_alive(writer)
         self._writer = writer
         self._reader_task = asyncio.create_task(self._read_loop(reader, writer))
@@ -235,7 +238,13 @@ class AmiBackend:
                 _("The phone exchange refused the login of {username!r}; check the "
                   "username and the secret file in the policy's [telephony] section.").format(
                     username=self._policy.username))
+        self.login_answer = reply.get("Message", "")
         self._logged_in = True
+
+    async def ping(self) -> Message:
+        """Log in if needed and send a Ping; the exchange's reply (``ringround check``)."""
+        await self.connect()
+        return await self._request([("Action", "Ping")])
 
     async def place_call(self, operator: str, number: str, reference: str) -> str:
         channel = self._policy.extensions.get(operator)

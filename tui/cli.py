@@ -402,7 +402,10 @@ def _noted_audit_entry(ctx: click.Context, param: click.Parameter,
 @click.pass_context
 def check(ctx: click.Context, db: str | None, policy_path: str | None,
           noted_audit: tuple[int, str] | None) -> int:
-    """Check the policy and the database: integrity, WAL, local disk, permissions, audit trail.
+    """Check the policy, the database (integrity, WAL, disk, permissions, audit), the PBX.
+
+    With telephony on, it logs in to the phone exchange as the app would,
+    sends a ping and logs off.
 
     Exits 0 when there are no problems (warnings allowed), 1 with problems,
     2 when the file is not a ringround database.
@@ -413,6 +416,10 @@ def check(ctx: click.Context, db: str | None, policy_path: str | None,
     policy = settings.policy()
     findings = health.check(settings.db or policy.database_path, policy,
                             found=settings.policy_choice().verdict(), noted_audit=noted_audit)
+    if policy.telephony.enabled:
+        from telephony.exchange_check import check_exchange
+
+        findings.append(check_exchange(policy.telephony))
     for finding in findings:
         click.echo(f"{_level(finding.level):<8} {finding.text}")
     problems = sum(f.level == health.PROBLEM for f in findings)
@@ -430,7 +437,7 @@ def check(ctx: click.Context, db: str | None, policy_path: str | None,
 
 # -- policy -----------------------------------------------------------------------------------
 
-@cli.command("policy")
+@cli.command("policy", short_help="Say which policy file applies, or print the default one.")
 @db_options
 @click.option("--default", "show_default", is_flag=True,
               help="Print the documented default policy.toml, to start a clinic's own from.")
