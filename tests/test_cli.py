@@ -101,9 +101,12 @@ class AppCalls:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, Policy, str, bool]] = []
+        self.notices: list[str] = []
 
-    def __call__(self, db_path: str, policy: Policy, operator: str, supervisor: bool) -> int:
+    def __call__(self, db_path: str, policy: Policy, operator: str, supervisor: bool, *,
+                 notice: str = "") -> int:
         self.calls.append((db_path, policy, operator, supervisor))
+        self.notices.append(notice)
         return 0
 
 
@@ -146,13 +149,16 @@ def test_demo_default_file_and_reuse(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_demo_starts_the_app_on_it(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                    app: AppCalls) -> None:
     path = tmp_path / "d.db"
-    code, _, _ = call(capsys, "demo", "--db", str(path), "--clients", "20")
+    code, out, _ = call(capsys, "demo", "--db", str(path), "--clients", "20")
     assert code == 0
     [(db, policy, operator, supervisor)] = app.calls
     assert (db, policy.source, operator) == (str(path), "built-in defaults", ME)
     assert supervisor == (ME == "root")  # the default supervisors are ["root"]
+    # What the demo holds is said on the app's first screen, not printed behind it.
+    assert out == "" and app.notices[0].startswith(f"Wrote a demo clinic to {path}: 20 clients")
     code, out, _ = call(capsys, "demo", "--db", str(path))  # the second run starts it too
-    assert code == 0 and out.startswith("Reusing") and len(app.calls) == 2
+    assert code == 0 and out == "" and len(app.calls) == 2
+    assert app.notices[1].startswith(f"Reusing the demo clinic in {path} (20 clients")
 
 
 def test_demo_other_size_needs_fresh(demo_db: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -169,3 +169,24 @@ def test_confirm_one_appointment_in_a_real_terminal(tmp_path: Path, terminal: Te
                                 (source_id,)).fetchone() == ("confirmed",)
     finally:
         conn.close()
+
+
+def test_the_demo_says_what_it_holds_on_the_first_screen(tmp_path: Path, terminal: Terminal,
+                                                         ringround: str) -> None:
+    db = tmp_path / "demo.db"
+    terminal.start([ringround, "demo", "--db", str(db), "--clients", "40"])
+    shown = terminal.wait_for_text("Appointment confirmation")
+    joined = " ".join(shown.split())  # the notice wraps at 80 columns
+    assert f"Wrote a demo clinic to {db}: 40 clients," in joined, shown
+    assert "appointments to confirm for" in joined, shown
+    terminal.keys("Enter")
+    terminal.wait_for(lambda screen: "Appointment confirmation ·" in screen
+                      and "f Finish" in screen and "q Quit" not in screen, "the work screen")
+    terminal.keys("Escape")
+    # Said once: back on the list picker, the room goes to the lists.
+    terminal.wait_for(lambda screen: "q Quit" in screen and "f Finish" not in screen
+                      and "Wrote a demo clinic" not in screen, "the list picker without it")
+    terminal.keys("q")
+    after = terminal.wait_for_text("ringround exited with 0")
+    # Nothing was printed behind the app's screen to be found only after it quits.
+    assert "Wrote a demo clinic" not in after, after

@@ -66,10 +66,13 @@ class RingroundApp(App[None]):
         clock: Callable[[], int] | None = None,
         poll_every: float = POLL_EVERY,
         lists: list[WorkListSummary] | None = None,
+        notice: str = "",
     ) -> None:
         super().__init__()
         # The work lists read before start, so that the list picker's first paint shows them.
         self.first_lists = lists
+        # Said on the list picker until the operator first opens a list (the demo's summary).
+        self.notice = notice
         self.db_path = str(db_path)
         self.policy = policy
         self.session = session
@@ -171,8 +174,12 @@ class RingroundApp(App[None]):
         self.connections.close_all()
 
 
-def run_app(db_path: str, policy: Policy, operator: str, supervisor: bool) -> int:
+def run_app(
+    db_path: str, policy: Policy, operator: str, supervisor: bool, *, notice: str = ""
+) -> int:
     """Start the app for ``operator``; returns the process exit code.
+
+    ``notice`` is shown on the list picker until the operator opens a list.
 
     The database is opened, the session started and the work lists read
     before the screen is taken over, so a problem is reported as one sentence
@@ -189,7 +196,7 @@ def run_app(db_path: str, policy: Policy, operator: str, supervisor: bool) -> in
         except sqlite3.Error as error:
             end_session(conn, session, int(time.time()))
             raise describe(error, db_path) from None
-        app = RingroundApp(db_path, policy, session, lists=lists)
+        app = RingroundApp(db_path, policy, session, lists=lists, notice=notice)
         try:
             app.run()
         finally:

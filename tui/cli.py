@@ -59,6 +59,7 @@ from tui.i18n import (
     ngettext,
     set_language,
 )
+from tui.safe_text import safe_text
 
 if TYPE_CHECKING:
     from storage.demo import DemoSummary
@@ -192,13 +193,16 @@ def _share_new_files_with_group() -> None:
     os.umask(current & ~0o070)
 
 
-def _run_app(db: str, policy: Policy, operator: str) -> int:
-    """Start the terminal app (imported only now: the other commands do not need Textual)."""
+def _run_app(db: str, policy: Policy, operator: str, notice: str = "") -> int:
+    """Start the terminal app (imported only now: the other commands do not need Textual).
+
+    ``notice`` is shown on the app's first screen (the list picker).
+    """
     _keep_escape_short()
     _share_new_files_with_group()
     from tui.app import run_app
 
-    return run_app(db, policy, operator, is_supervisor(policy, operator))
+    return run_app(db, policy, operator, is_supervisor(policy, operator), notice=notice)
 
 
 # Click's shell completion, switched on by this environment variable (click.shell_completion).
@@ -336,12 +340,12 @@ def demo(ctx: click.Context, db: str | None, policy_path: str | None, clients: i
         info = demo_info(conn)
         if info is None:
             summary = make_demo(conn, policy, clients=clients, seed=seed, now=now)
-            click.echo(_("Wrote a demo clinic to {path}: {described}.").format(
-                path=path, described=_described(summary)))
+            said = _("Wrote a demo clinic to {path}: {described}.").format(
+                path=path, described=_described(summary))
         elif fresh:
             summary = make_demo(conn, policy, clients=clients, seed=seed, now=now, replace=True)
-            click.echo(_("Replaced the demo clinic in {path}: {described}.").format(
-                path=path, described=_described(summary)))
+            said = _("Replaced the demo clinic in {path}: {described}.").format(
+                path=path, described=_described(summary))
         elif ("clients" in explicit and clients != info.clients) or (
                 "seed" in explicit and seed != info.seed):
             raise DemoError(
@@ -355,20 +359,23 @@ def demo(ctx: click.Context, db: str | None, policy_path: str | None, clients: i
             made = weekday_text(datetime.fromtimestamp(info.made_at, policy.timezone))
             summary = make_demo(conn, policy, clients=info.clients, seed=info.seed, now=now,
                                 replace=True)
-            click.echo(_("The demo clinic in {path} was from {made}; rebuilt it for "
-                         "today: {described}.").format(
-                path=path, made=made, described=_described(summary)))
+            said = _("The demo clinic in {path} was from {made}; rebuilt it for "
+                     "today: {described}.").format(
+                path=path, made=made, described=_described(summary))
         else:
             made = clock_text(datetime.fromtimestamp(info.made_at, policy.timezone))
             counted = ngettext("{count} client", "{count} clients", info.clients).format(
                 count=number(info.clients))
-            click.echo(_("Reusing the demo clinic in {path} ({clients}, made today at {time}); "
-                         "add --fresh to start over.").format(path=path, clients=counted,
-                                                              time=made))
+            said = _("Reusing the demo clinic in {path} ({clients}, made today at {time}); "
+                     "add --fresh to start over.").format(path=path, clients=counted, time=made)
     if no_run:
-        click.echo(_("Open it with: {open_hint}").format(open_hint=_open_hint(path, settings)))
+        click.echo(safe_text(said))
+        click.echo(safe_text(_("Open it with: {open_hint}").format(
+            open_hint=_open_hint(path, settings))))
         return 0
-    return _run_app(path, policy, name)
+    # Printed now, it would be hidden by the app's screen until the app quits: the
+    # list picker shows it instead, where a new user looks first.
+    return _run_app(path, policy, name, notice=said)
 
 
 # -- check ------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from tui.footer import Footer
 from tui.formats import number, task_kind_text
 from tui.i18n import N_, _, ngettext
 from tui.row_table import plain
+from tui.safe_text import safe_text
 from tui.supervisor_keys import SUPERVISOR_BINDINGS, SupervisorKeys
 
 
@@ -76,6 +77,8 @@ class ListPicker(SupervisorKeys, Screen[None]):
         app = self.ringround
         yield Static(Text(_("Mass calling — {operator}").format(operator=app.session.operator)),
                      id="picker-title")
+        if app.notice:
+            yield Static(Text(safe_text(app.notice)), id="picker-notice")
         yield OptionList(id="lists")
         yield Static("", id="picker-status")
         yield Footer()
@@ -91,6 +94,9 @@ class ListPicker(SupervisorKeys, Screen[None]):
         if self.fresh:  # the lists read at start are on screen: no second reading now
             self.fresh = False
             return
+        if self.ringround.notice:  # read: back from the first list, the room goes to the lists
+            self.ringround.notice = ""
+            self.query_one("#picker-notice", Static).remove()
         self.load()  # also the first load when nothing was read at start
 
     @on(DataChanged)
