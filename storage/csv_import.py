@@ -140,6 +140,7 @@ from storage.clients import rekey_phones, store_phones
 from storage.database import write
 from storage.i18n import _, ngettext
 from storage.locks import NotAllowed
+from storage.names import control_character
 from storage.phones import phone_key, phone_problem
 from storage.policy import Policy
 
@@ -377,6 +378,10 @@ def _list_name(text: str, ctx: _Context) -> str:
     if len(value) > MAX_LIST_NAME:
         raise _Bad(_("is longer than {count} characters").format(
             count=MAX_LIST_NAME))
+    character = control_character(value)
+    if character is not None:
+        raise _Bad(_("holds a control character ({character}), which a call list's name "
+                     "may not").format(character=character))
     return value
 
 
@@ -1089,9 +1094,11 @@ def import_csv(
             raise NotAllowed(_("Only a supervisor may build call lists."))
         if list_name is not None:
             list_name = list_name.strip()
-            if not list_name or len(list_name) > MAX_LIST_NAME:
+            if (not list_name or len(list_name) > MAX_LIST_NAME
+                    or control_character(list_name) is not None):
                 raise ValueError(_("a call list needs a name of 1 to {count} "
-                                   "characters").format(count=MAX_LIST_NAME))
+                                   "characters, none of them a control character").format(
+                    count=MAX_LIST_NAME))
     elif list_name is not None:
         raise ValueError(_("a list name is only for importing a call list"))
     table, problems = read_table(kind, data, policy, list_name=list_name, progress=progress)

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from storage.i18n import N_, _
+from storage.names import control_character
 
 # The built-in defaults, identical to the shipped policy.toml (a test keeps them equal).
 DEFAULTS: dict[str, Any] = {
@@ -282,6 +283,8 @@ class _Reader:
         value = self.data.get(key)
         if not isinstance(value, str) or (not empty and not value.strip()):
             raise self.fail(key, _("a text") if empty else _("a non-empty text"))
+        if control_character(value) is not None:  # shown on screens (storage/names.py)
+            raise self.fail(key, _("a text without control characters"))
         return value
 
     def flag(self, key: str) -> bool:
@@ -322,6 +325,8 @@ class _Reader:
         value = self.data.get(key)
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise self.fail(key, _("a list of texts"))
+        if any(control_character(v) is not None for v in value):
+            raise self.fail(key, _("a list of texts without control characters"))
         return tuple(value)
 
     def check_keys(self, allowed: Mapping[str, Any]) -> None:

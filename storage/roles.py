@@ -19,6 +19,7 @@ import os
 import pwd
 
 from storage.i18n import _
+from storage.names import control_character
 from storage.policy import Policy
 
 
@@ -38,13 +39,29 @@ def login_name() -> str:
 
 
 def operator_name(policy: Policy, requested: str | None) -> str:
-    """The operator to work as: the login name, or ``requested`` where the policy allows it."""
+    """The operator to work as: the login name, or ``requested`` where the policy allows it.
+
+    A name holding a control character (storage.names) is refused: it would be
+    shown on every colleague's screen and in the audit.
+    """
     login = login_name()
     if requested is None:
+        character = control_character(login)
+        if character is not None:
+            raise OperatorNotAllowed(
+                _("Your login name holds a control character ({character}), which ringround "
+                  "does not take as an operator name; ask the server's administrator for a "
+                  "plain login name.").format(character=character))
         return login
     name = requested.strip()
     if not name:
         raise OperatorNotAllowed(_("The operator name given with --operator is empty."))
+    character = control_character(name)
+    if character is not None:
+        raise OperatorNotAllowed(
+            _("The operator name given with --operator holds a control character "
+              "({character}); give a name of letters, digits, spaces and punctuation.").format(
+                character=character))
     if name != login and not policy.allow_operator_override:
         raise OperatorNotAllowed(
             _("The policy ({policy}) does not allow --operator, so you work as your login "

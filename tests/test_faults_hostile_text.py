@@ -4,7 +4,7 @@ Rich and Textual markup (``[bold]``, ``[link=…]``), ANSI and OSC escape
 sequences (colour, clear screen, window title, OSC 52 "set the clipboard"),
 control characters, a 10,000-character name, right-to-left text with a bidi
 override, emoji. Everything must be shown literally — control characters
-as "?" (tui/row_table.py ``plain``) — never interpreted, with the layout
+as visible placeholders (tui/safe_text.py: ␛ for ESC, � for C1) — never interpreted, with the layout
 intact: snapshots at 80×24 of the screens that show such text, and the real
 program in a pseudo-terminal, whose every byte is searched for sequences the
 data chose.

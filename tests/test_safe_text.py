@@ -5,7 +5,9 @@ from __future__ import annotations
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tui.safe_text import BIDI_CONTROLS, safe_text
+from tui.safe_text import safe_text
+
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 
 # What the data may never put on a terminal: C0 (ESC, BEL, CR, …), DEL, C1, the bidi
 # controls, the line and paragraph separators and lone surrogates.

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 from textual import work
 from textual.app import App
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 
 from storage.clients import rekey_phones
@@ -37,6 +38,7 @@ from storage.policy import Policy
 from storage.sessions import Session, end_session, heartbeat, start_session
 from storage.worklists import WorkListSummary, work_lists
 from tui.i18n import _, choose_language, set_language
+from tui.safe_text import safe_text
 
 if TYPE_CHECKING:
     from tui.phone_calls import PhoneLine
@@ -85,6 +87,16 @@ class RingroundApp(App[None]):
 
     def now(self) -> int:
         return self.clock()
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Textual's notification, with the message shown literally and safely (tui/safe_text.py).
+
+        Notices quote names, numbers and the phone exchange's words, so they are
+        never read as markup unless a caller asks for it.
+        """
+        super().notify(safe_text(message, keep_newlines=True), title=safe_text(title),
+                       severity=severity, timeout=timeout, markup=markup)
 
     def on_mount(self) -> None:
         from tui.picker import ListPicker

@@ -28,6 +28,7 @@ import inspect
 import io
 import json
 import os
+import re
 import shlex
 import sqlite3
 import sys
@@ -43,6 +44,7 @@ from click.core import ParameterSource
 
 from storage.database import StorageError, check_integrity, describe, open_database
 from storage.locks import NotAllowed, release_lock
+from storage.names import CONTROL_CHARACTER
 from storage.policy import Policy, PolicyError
 from storage.policy_files import PolicyChoice, find_policy
 from storage.roles import OperatorNotAllowed, is_supervisor, operator_name
@@ -135,6 +137,33 @@ def operator_option(command: F) -> F:
         "--operator", metavar="NAME",
         help="Work as this operator (only if the policy allows it; default: your login).",
     )(command)
+
+
+def say(line: str, *, err: bool = False) -> None:
+    """Print one line for people (not a data format), with the data it quotes shown safely.
+
+    Names, paths and file contents quoted in messages pass through
+    tui/safe_text.py, so nothing in them reaches the terminal as a control
+    sequence (a line break in them shows as ␊); CSV and JSON output is written
+    as it is instead (click.echo).
+    """
+    click.echo(safe_text(line), err=err)
+
+
+def print_json(value: object, indent: int | None = None) -> None:
+    """JSON for scripts: the data exactly, with every control character as a \\u escape.
+
+    json.dumps escapes C0 controls itself; C1 and bidi controls, which it would
+    write as they are, are escaped here too, so that the JSON means the same and
+    is as safe on a terminal as a line from say().
+    """
+    def escaped(found: re.Match[str]) -> str:
+        character = found.group()
+        # C0 controls are json.dumps's own escapes, or the line breaks of ``indent``.
+        return character if character < " " else f"\\u{ord(character):04x}"
+
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    click.echo(CONTROL_CHARACTER.sub(escaped, text))
 
 
 @contextmanager
@@ -369,9 +398,8 @@ def demo(ctx: click.Context, db: str | None, policy_path: str | None, clients: i
             said = _("Reusing the demo clinic in {path} ({clients}, made today at {time}); "
                      "add --fresh to start over.").format(path=path, clients=counted, time=made)
     if no_run:
-        click.echo(safe_text(said))
-        click.echo(safe_text(_("Open it with: {open_hint}").format(
-            open_hint=_open_hint(path, settings))))
+        say(said)
+        say(_("Open it with: {open_hint}").format(open_hint=_open_hint(path, settings)))
         return 0
     # Printed now, it would be hidden by the app's screen until the app quits: the
     # list picker shows it instead, where a new user looks first.
@@ -428,17 +456,17 @@ def check(ctx: click.Context, db: str | None, policy_path: str | None,
 
         findings.append(check_exchange(policy.telephony))
     for finding in findings:
-        click.echo(f"{_level(finding.level):<8} {finding.text}")
+        say(f"{_level(finding.level):<8} {finding.text}")
     problems = sum(f.level == health.PROBLEM for f in findings)
     warnings = sum(f.level == health.WARNING for f in findings)
     if problems:
-        click.echo(ngettext("{count} problem found.", "{count} problems found.",
+        say(ngettext("{count} problem found.", "{count} problems found.",
                             problems).format(count=problems))
     elif warnings:
-        click.echo(ngettext("No problems; {count} warning.", "No problems; {count} warnings.",
+        say(ngettext("No problems; {count} warning.", "No problems; {count} warnings.",
                             warnings).format(count=warnings))
     else:
-        click.echo(_("All is well."))
+        say(_("All is well."))
     return health.exit_status(findings)
 
 
@@ -489,7 +517,7 @@ def backup(ctx: click.Context, destination: str, db: str | None,
     path = settings.db or policy.database_path
     made = backup_database(path, destination)
     size = made.size / 1_000_000
-    click.echo(_("Backed up {source} to {destination} ({size:.1f} MB, integrity check "
+    say(_("Backed up {source} to {destination} ({size:.1f} MB, integrity check "
                  "ok, {seconds:.1f} s).").format(
         source=made.source, destination=made.destination, size=size, seconds=made.seconds))
     return 0
@@ -517,22 +545,22 @@ def locks(ctx: click.Context, db: str | None, policy_path: str | None, as_json: 
     with _database(path, reading=True) as conn:
         rows = list(export_rows(conn, policy, "locks", now=int(time.time())))
     if as_json:
-        click.echo(json.dumps([
+        print_json([
             {"row": row, "client": client, "operator": who, "session": int(session),
              "since": since, "alive": alive == "1"}
             for row, client, who, session, since, alive in rows
-        ], ensure_ascii=False, indent=2))
+        ], indent=2)
     elif not rows:
-        click.echo(_("No rows are locked."))
+        say(_("No rows are locked."))
     else:
         table = [(_("ROW"), _("CLIENT"), _("OPERATOR"), _("SESSION"), _("SINCE"), _("ALIVE"))] + [
-            (row, client, who, session, since[:16].replace("T", " "),
+            (row, safe_text(client), safe_text(who), session, since[:16].replace("T", " "),
              _("yes") if alive == "1" else _("no"))
             for row, client, who, session, since, alive in rows
         ]
         widths = [max(len(line[i]) for line in table) for i in range(6)]
         for line in table:
-            click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths,
+            say("  ".join(cell.ljust(width) for cell, width in zip(line, widths,
                                                                           strict=True)).rstrip())
     return 0
 
@@ -564,10 +592,9 @@ def _release(path: str, policy: Policy, settings: Settings, text: str, as_json: 
         finally:
             end_session(conn, session, int(time.time()))
     if as_json:
-        click.echo(json.dumps({"released": str(key), "operator": released_from},
-                              ensure_ascii=False))
+        print_json({"released": str(key), "operator": released_from})
     else:
-        click.echo(_("Released {released_from}'s lock on {key}.").format(
+        say(_("Released {released_from}'s lock on {key}.").format(
             released_from=released_from, key=key))
     return 0
 
@@ -595,7 +622,7 @@ def _quiet_stdout() -> None:
 
 
 def _fail(message: str, code: int) -> int:
-    click.echo(f"ringround: {_sentence(message)}", err=True)
+    say(f"ringround: {_sentence(message)}", err=True)
     return code
 
 

@@ -8,7 +8,6 @@ so that starting the app does not import the CSV, call-list and report code
 from __future__ import annotations
 
 import io
-import json
 import os
 import sqlite3
 import sys
@@ -19,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from storage.call_lists import (
     ListInUse,
@@ -33,6 +33,7 @@ from storage.csv_import import KINDS as IMPORT_KINDS
 from storage.csv_import import BadFile, describe_result, import_csv, parse_date, parse_moment
 from storage.export import FILTERS, KINDS, Filter, export_csv, iso_time
 from storage.locks import NotAllowed
+from storage.names import control_character
 from storage.policy import Policy
 from storage.reports import BY as REPORT_BY
 from storage.reports import build_report, write_report_csv
@@ -46,8 +47,11 @@ from tui.cli import (
     _settings,
     db_options,
     operator_option,
+    print_json,
+    say,
 )
 from tui.i18n import _, ngettext
+from tui.safe_text import safe_text
 
 # -- export -----------------------------------------------------------------------------------
 
@@ -151,7 +155,8 @@ class _ProgressBar:
                                 transient=True)
             self.bar.start()
         if phase not in self.tasks:
-            label = {"reading": _("Reading {file}").format(file=self.title),
+            # The description is Rich markup: the file's name is escaped, and shown safely.
+            label = {"reading": _("Reading {file}").format(file=escape(safe_text(self.title))),
                      "checking": _("Checking"), "writing": _("Writing")}.get(phase, phase)
             self.tasks[phase] = self.bar.add_task(label, total=total)
         self.bar.update(self.tasks[phase], completed=done, total=total)
@@ -202,6 +207,11 @@ def _import(settings: Settings, kind: str, file: str, *, list_name: str | None,
                         "in the policy ({source}).").format(name=name, source=policy.shown_source))
     if kind == "call-list" and list_name is not None and not list_name.strip():
         raise Failure(_("The call list's name given with --name is empty."), EXIT_BAD_INPUT)
+    character = None if list_name is None else control_character(list_name)
+    if character is not None:
+        raise Failure(_("The call list's name holds a control character ({character}); give "
+                        "a name of letters, digits, spaces and punctuation.").format(
+            character=character), EXIT_BAD_INPUT)
     if kind != "call-list" and list_name is not None:
         raise Failure(_("--name is for importing a call list, not {kind}.").format(kind=kind),
                       EXIT_BAD_INPUT)
@@ -231,9 +241,9 @@ def _import(settings: Settings, kind: str, file: str, *, list_name: str | None,
                                 "nothing was imported, run the import again.").format(
                     path=path)) from None
     except BadFile as bad:
-        click.echo(f"ringround: {bad}.", err=True)
+        say(f"ringround: {bad}.", err=True)
         for line in bad.details():
-            click.echo(f"  {line}", err=True)
+            say(f"  {line}", err=True)
         return EXIT_BAD_INPUT
     except NotAllowed as error:
         raise Failure(str(error)) from None
@@ -242,9 +252,9 @@ def _import(settings: Settings, kind: str, file: str, *, list_name: str | None,
             for suffix in ("", "-wal", "-shm"):
                 with suppress(FileNotFoundError):
                     os.unlink(target + suffix)
-    click.echo(describe_result(result))
+    say(describe_result(result))
     if fresh:
-        click.echo((_("The database {path} did not exist; the import would make it.")
+        say((_("The database {path} did not exist; the import would make it.")
                     if dry_run else _("The database {path} did not exist; it was made.")).format(
             path=path))
     return 0
@@ -285,9 +295,10 @@ def _when(seconds: int | None, policy: Policy) -> str:
 
 
 def _print_table(table: Sequence[tuple[str, ...]], right: frozenset[int] = frozenset()) -> None:
+    table = [tuple(safe_text(cell) for cell in line) for line in table]  # one line per row
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     for line in table:
-        click.echo("  ".join(cell.rjust(width) if i in right else cell.ljust(width)
+        say("  ".join(cell.rjust(width) if i in right else cell.ljust(width)
                              for i, (cell, width) in enumerate(zip(line, widths, strict=True))
                              ).rstrip())
 
@@ -311,14 +322,14 @@ def lists(ctx: click.Context, db: str | None, policy_path: str | None, as_json: 
     with _database(settings.db or policy.database_path, reading=True) as conn:
         found = list_summaries(conn)
     if as_json:
-        click.echo(json.dumps([
+        print_json([
             {"name": s.name, "open": s.is_open, "items": s.items, "pending": s.pending,
              "processed": s.processed, "given_up": s.given_up, "created_by": s.created_by,
              "created_at": iso_time(s.created_at, policy),
              "closed_at": iso_time(s.closed_at, policy) or None}
-            for s in found], ensure_ascii=False, indent=2))
+            for s in found], indent=2)
     elif not found:
-        click.echo(_("There are no call lists (make one with 'ringround lists create')."))
+        say(_("There are no call lists (make one with 'ringround lists create')."))
     else:
         _print_table([(_("LIST"), _("STATE"), _("ITEMS"), _("PENDING"), _("PROCESSED"),
                        _("GIVEN UP"), _("CREATED"), _("BY"))] + [
@@ -381,7 +392,7 @@ def lists_close(ctx: click.Context, name: str, db: str | None, policy_path: str 
                 operator: str | None) -> int:
     """Close the call list NAME: its pending items leave the work lists (supervisor)."""
     closed = _change_list(ctx, db, policy_path, operator, name, _("close"), close_list)
-    click.echo(ngettext("Closed the call list {name!r}; {count} pending item will not be called.",
+    say(ngettext("Closed the call list {name!r}; {count} pending item will not be called.",
                         "Closed the call list {name!r}; {count} pending items will not be "
                         "called.", closed.pending).format(name=closed.name, count=closed.pending))
     return 0
@@ -396,7 +407,7 @@ def lists_reopen(ctx: click.Context, name: str, db: str | None, policy_path: str
                  operator: str | None) -> int:
     """Open the closed call list NAME again (supervisor)."""
     opened = _change_list(ctx, db, policy_path, operator, name, _("reopen"), reopen_list)
-    click.echo(ngettext("The call list {name!r} is open; {count} pending item.",
+    say(ngettext("The call list {name!r} is open; {count} pending item.",
                         "The call list {name!r} is open; {count} pending items.",
                         opened.pending).format(name=opened.name, count=opened.pending))
     return 0
@@ -411,7 +422,7 @@ def lists_delete(ctx: click.Context, name: str, db: str | None, policy_path: str
                  operator: str | None) -> int:
     """Delete the call list NAME and its items (supervisor; only a list nobody has called)."""
     items = _change_list(ctx, db, policy_path, operator, name, _("delete"), delete_list)
-    click.echo(ngettext("Deleted the call list {name!r} and its {count} item.",
+    say(ngettext("Deleted the call list {name!r} and its {count} item.",
                         "Deleted the call list {name!r} and its {count} items.",
                         items).format(name=name, count=items))
     return 0

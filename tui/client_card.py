@@ -19,7 +19,7 @@ from storage.database import StorageError
 from tui.app import RingroundApp
 from tui.formats import birth_date_text
 from tui.i18n import N_, _
-from tui.row_table import plain
+from tui.safe_text import safe_text
 
 
 class ClientCard(ModalScreen[None]):
@@ -69,20 +69,20 @@ class ClientCard(ModalScreen[None]):
     def fill(self, client: Client) -> None:
         self.client = client
         born = birth_date_text(client.birth_date) or _("unknown")
-        identity = Text(plain(client.name), style="bold")
+        identity = Text(safe_text(client.name), style="bold")
         identity.append("\n" + _("Born: {date}").format(date=born))
         if client.external_id:
-            identity.append("   " + _("Clinic id: {id}").format(id=plain(client.external_id)))
+            identity.append("   " + _("Clinic id: {id}").format(id=safe_text(client.external_id)))
         self.query_one("#card-identity", Static).update(identity)
         # Control characters show as "?" (tui.row_table.plain), never reaching the terminal.
-        self.shown = {"phones": "; ".join(plain(phone) for phone in client.phones),
-                      "email": plain(client.email), "notes": plain(client.notes)}
+        self.shown = {"phones": "; ".join(safe_text(phone) for phone in client.phones),
+                      "email": safe_text(client.email), "notes": safe_text(client.notes)}
         for field, text in self.shown.items():
             self.query_one(f"#card-{field}", Input).value = text
         self.query_one("#card-dnc", Checkbox).value = client.do_not_call
 
     def say(self, message: str) -> None:
-        self.query_one("#card-message", Static).update(Text(message))
+        self.query_one("#card-message", Static).update(Text(safe_text(message, keep_newlines=True)))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

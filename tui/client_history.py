@@ -31,7 +31,7 @@ from tui.client_pane import outcome_label
 from tui.formats import full_time as time_text
 from tui.formats import status_text, task_kind_text
 from tui.i18n import N_, _
-from tui.row_table import plain
+from tui.safe_text import safe_text
 
 
 def full_time(moment: int | None, app: RingroundApp) -> str:
@@ -74,7 +74,7 @@ class ClientDialog(ModalScreen[None]):
             text = self.ringround.call_db(
                 lambda conn: self.read(conn, self.ringround, self.client_id))
         except StorageError as error:
-            text = Text(str(error))
+            text = Text(safe_text(str(error), keep_newlines=True))
         self.app.call_from_thread(self.query_one("#history-text", Static).update, text)
 
     def action_close(self) -> None:
@@ -82,29 +82,29 @@ class ClientDialog(ModalScreen[None]):
 
 
 def _appointment_line(a: Appointment, app: RingroundApp) -> str:
-    return (f"{full_time(a.starts_at, app)}  {plain(a.service)} · {plain(a.doctor)}"
-            f" ({plain(status_text(a.status))})")
+    return (f"{full_time(a.starts_at, app)}  {safe_text(a.service)} · {safe_text(a.doctor)}"
+            f" ({safe_text(status_text(a.status))})")
 
 
 def _task_line(t: Task, app: RingroundApp) -> str:
     state = _("done {date}").format(date=full_time(t.done_at, app)) if t.done_at else _("open")
-    kind = plain(task_kind_text(t.kind))
-    return f"{full_time(t.due_at, app)}  {kind}: {plain(t.title)} — {state}"
+    kind = safe_text(task_kind_text(t.kind))
+    return f"{full_time(t.due_at, app)}  {kind}: {safe_text(t.title)} — {state}"
 
 
 def summary_text(conn: sqlite3.Connection, app: RingroundApp, client_id: int) -> Text:
     """History of the client's appointments, call attempts and tasks."""
     client = get_client(conn, client_id)
-    text = Text(plain(client.name) if client else "", style="bold")
+    text = Text(safe_text(client.name) if client else "", style="bold")
     text.append("\n\n" + _("Appointments") + "\n", style="bold underline")
     for a in reversed(appointments(conn, client_id)):
         text.append(_appointment_line(a, app) + "\n")
     text.append("\n" + _("Calls") + "\n", style="bold underline")
     for call in attempts(conn, client_id):
-        text.append(f"{full_time(call.ended_at, app)}  {plain(call.operator)}  "
+        text.append(f"{full_time(call.ended_at, app)}  {safe_text(call.operator)}  "
                     f"{outcome_label(app.policy, call.outcome)}")
         if call.comment:
-            text.append(" — " + plain(call.comment))
+            text.append(" — " + safe_text(call.comment))
         text.append("\n")
     text.append("\n" + _("Tasks") + "\n", style="bold underline")
     for t in tasks(conn, client_id):
@@ -116,7 +116,7 @@ def requests_text(conn: sqlite3.Connection, app: RingroundApp, client_id: int) -
     """The client's upcoming appointments and open tasks."""
     client = get_client(conn, client_id)
     requests = current_requests(conn, app.policy, client_id, app.now())
-    text = Text(plain(client.name) if client else "", style="bold")
+    text = Text(safe_text(client.name) if client else "", style="bold")
     text.append("\n\n" + _("Upcoming appointments") + "\n", style="bold underline")
     for a in requests.appointments:
         text.append(_appointment_line(a, app) + "\n")

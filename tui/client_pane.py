@@ -20,7 +20,7 @@ from tui.formats import (
     when,
 )
 from tui.i18n import _, current_language
-from tui.row_table import plain
+from tui.safe_text import safe_text
 from tui.same_phone import family_line
 from tui.steady import SteadyText
 
@@ -41,22 +41,22 @@ def outcome_label(policy: Policy, code: str | None) -> str:
     if code is None:
         return ""
     try:
-        return policy.outcome(code).label(current_language())
+        return safe_text(policy.outcome(code).label(current_language()))
     except KeyError:
-        return code  # an outcome the policy no longer has
+        return safe_text(code)  # an outcome the policy no longer has
 
 
 def note_line(note: Note, policy: Policy, now: int) -> Text:
     line = Text(f"{when(note.at, policy, now):>11} ", style="dim")
-    line.append(plain(note.operator)[:12].ljust(12) + " ")
+    line.append(safe_text(note.operator)[:12].ljust(12) + " ")
     if note.outcome is None:
         line.append(_("Locked by {operator} since {since} for over {minutes} min").format(
-            operator=plain(note.operator), since=moment_text(note.lock_since, policy, now),
+            operator=safe_text(note.operator), since=moment_text(note.lock_since, policy, now),
             minutes=policy.stale_after // 60), style="italic")
         return line
     line.append(outcome_label(policy, note.outcome), style="bold")
     if note.comment:
-        line.append(" — " + plain(note.comment))
+        line.append(" — " + safe_text(note.comment))
     return line
 
 
@@ -68,7 +68,7 @@ def state_text(state: RowState, policy: Policy, now: int) -> str:
         return lock_state(state.lock, policy, now)
     if state.removed_stale_lock:
         return _("Free — the stale lock of {operator} was removed; c to start the call").format(
-            operator=state.removed_stale_lock)
+            operator=safe_text(state.removed_stale_lock))
     return _("Free — c to start the call")
 
 
@@ -81,20 +81,20 @@ class ClientPane(SteadyText):
             return
         client = activation.client
         text = Text()
-        text.append(plain(client.name), style="bold")
+        text.append(safe_text(client.name), style="bold")
         age = client.age(local(now, policy).date())
         if age is not None:
             text.append(", " + age_text(age))
         if client.do_not_call:
             text.append("  " + _("DO NOT CALL"), style="bold reverse")
         text.append("\n")
-        phones = "   ".join(f"{n} {plain(p)}" for n, p in enumerate(client.phones[:9], 1))
+        phones = "   ".join(f"{n} {safe_text(p)}" for n, p in enumerate(client.phones[:9], 1))
         text.append((phones or _("no phone number")) + "\n")
         if activation.upcoming:
             visits = "; ".join(
                 # Compact: the line is cut at 80 columns, the service must still show.
-                f"{when(a.starts_at, policy, now)} {plain(a.service)} · {plain(a.doctor)}"
-                f" ({plain(status_text(a.status))})" for a in activation.upcoming)
+                f"{when(a.starts_at, policy, now)} {safe_text(a.service)} · {safe_text(a.doctor)}"
+                f" ({safe_text(status_text(a.status))})" for a in activation.upcoming)
             text.append(_("Next: {visits}").format(visits=visits) + "\n")
         else:
             text.append(_("No upcoming appointments") + "\n", style="dim")

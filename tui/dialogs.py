@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui.i18n import N_, _
+from tui.safe_text import safe_text
 
 
 class NoticeDialog(ModalScreen[None]):
@@ -32,7 +33,8 @@ class NoticeDialog(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text(self.title_text), classes="dialog-title")
-            yield Static(Text(self.message), id="notice-message")
+            # Messages may quote data (a name, a storage error's file name): tui/safe_text.py.
+            yield Static(Text(safe_text(self.message, keep_newlines=True)), id="notice-message")
             yield Static(Text(_("Enter or Escape to close")), classes="dialog-hint")
 
     def action_close(self) -> None:
@@ -56,7 +58,8 @@ class ConfirmDialog(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text(self.title_text), classes="dialog-title")
-            yield Static(Text(self.question), id="confirm-question")
+            yield Static(Text(safe_text(self.question, keep_newlines=True)),
+                         id="confirm-question")
             yield Static(Text(_("y — yes, n — no")), classes="dialog-hint")
 
     def action_answer(self, yes: bool) -> None:

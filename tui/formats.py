@@ -17,6 +17,7 @@ from babel.numbers import format_decimal
 from storage.locks import Lock, Refusal
 from storage.policy import Policy
 from tui.i18n import _, babel_locale, current_language, ngettext
+from tui.safe_text import safe_text
 
 # A day of this year in a sentence: the full month name in Russian («27 ноября»;
 # CLDR's short one is «нояб.»), the short one in English ("27 Nov").
@@ -142,10 +143,10 @@ def lock_state(lock: Lock, policy: Policy, now: int) -> str:
     if lock.offers_takeover:
         return _("Locked by {operator} since {since} — over {minutes} min, still working; "
                  "c offers a takeover").format(
-            operator=lock.operator, since=since, minutes=policy.stale_after // 60)
+            operator=safe_text(lock.operator), since=since, minutes=policy.stale_after // 60)
     alive = _("alive") if lock.alive else _("session gone")
     return _("Locked by {operator} since {since} — {alive}").format(
-        operator=lock.operator, since=since, alive=alive)
+        operator=safe_text(lock.operator), since=since, alive=alive)
 
 
 def refusal_text(refusal: Refusal, policy: Policy, now: int) -> str:
@@ -159,7 +160,8 @@ def refusal_text(refusal: Refusal, policy: Policy, now: int) -> str:
         "do-not-call": _("Do not call: the client asked not to be called."),
         "call-back": _("Call back at {until}.").format(until=until),
         "personal-call-back": _("{operator} promised to call back; anyone may call from "
-                                "{until}.").format(operator=refusal.operator, until=until),
+                                "{until}.").format(operator=safe_text(refusal.operator or ""),
+                                                   until=until),
         "too-soon": _("Not yet: may be called from {until}.").format(until=until),
         "attempt-cap": _("No more attempts: the limit of {count} was reached.").format(
             count=policy.max_attempts),

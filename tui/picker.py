@@ -23,7 +23,6 @@ from tui.app import DataChanged, RingroundApp
 from tui.footer import Footer
 from tui.formats import number, task_kind_text
 from tui.i18n import N_, _, ngettext
-from tui.row_table import plain
 from tui.safe_text import safe_text
 from tui.supervisor_keys import SUPERVISOR_BINDINGS, SupervisorKeys
 
@@ -32,7 +31,7 @@ def list_title(work_list: WorkList) -> str:
     if work_list.kind == APPOINTMENT:
         return _("Appointment confirmation")
     if work_list.kind == ITEM:
-        return plain(work_list.name)  # a call list's name comes from the data (imports)
+        return safe_text(work_list.name)  # a call list's name comes from the data (imports)
     return _("Tasks: {kind}").format(kind=task_kind_text(work_list.name))
 
 
@@ -75,7 +74,8 @@ class ListPicker(SupervisorKeys, Screen[None]):
 
     def compose(self) -> ComposeResult:
         app = self.ringround
-        yield Static(Text(_("Mass calling — {operator}").format(operator=app.session.operator)),
+        yield Static(Text(_("Mass calling — {operator}").format(
+            operator=safe_text(app.session.operator))),
                      id="picker-title")
         if app.notice:
             yield Static(Text(safe_text(app.notice)), id="picker-notice")
@@ -123,7 +123,7 @@ class ListPicker(SupervisorKeys, Screen[None]):
     def show_status(self, message: str) -> None:
         status = self.query_one("#picker-status", Static)
         if str(status.content) != message:  # the same line again writes nothing
-            status.update(Text(message))
+            status.update(Text(safe_text(message, keep_newlines=True)))
 
     def show(self, summaries: list[WorkListSummary]) -> None:
         options = self.query_one("#lists", OptionList)

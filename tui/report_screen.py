@@ -36,7 +36,7 @@ from tui.client_pane import outcome_label
 from tui.footer import Footer
 from tui.formats import day_text, local, number, task_kind_text
 from tui.i18n import N_, _, babel_locale
-from tui.row_table import plain
+from tui.safe_text import safe_text
 from tui.steady import SteadyText
 from tui.supervisor_screen import fit
 
@@ -65,11 +65,11 @@ def period_title(days: int, first: date, last: date) -> str:
 def group_name(row: ReportRow) -> str:
     """The line's name: an operator, or a work list as the list picker names it."""
     if row.list_kind is None:
-        return plain(row.name)
+        return safe_text(row.name)
     if row.list_kind == CONFIRMATION:
         return _("Appointment confirmation")
     if row.list_kind == CALL_LIST:
-        return plain(row.name)
+        return safe_text(row.name)
     return _("Tasks: {kind}").format(kind=task_kind_text(row.name))
 
 

@@ -27,7 +27,7 @@ from storage.locks import Finished, LockLost
 from storage.policy import Outcome, Policy
 from tui.formats import moment_text, parse_moment
 from tui.i18n import N_, _, current_language
-from tui.row_table import plain
+from tui.safe_text import safe_text
 from tui.same_phone import checkbox_label
 
 
@@ -77,8 +77,8 @@ class ResultDialog(ModalScreen[Finished | None]):
     def compose(self) -> ComposeResult:
         language = current_language()  # the policy has each outcome's label in both
         with Vertical(classes="dialog", id="result-dialog"):
-            yield Static(Text(_("Result of the call — {client}").format(client=plain(self.client))),
-                         classes="dialog-title")
+            yield Static(Text(_("Result of the call — {client}").format(
+                client=safe_text(self.client))), classes="dialog-title")
             yield OptionList(*[
                 Option(f"{number} {outcome.label(language)}", id=outcome.code)
                 for number, outcome in enumerate(self.policy.outcomes, start=1)
@@ -139,7 +139,8 @@ class ResultDialog(ModalScreen[Finished | None]):
         self._choose(event.option_index)
 
     def say(self, message: str) -> None:
-        self.query_one("#result-message", Static).update(Text(message))
+        self.query_one("#result-message", Static).update(
+            Text(safe_text(message, keep_newlines=True)))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

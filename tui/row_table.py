@@ -9,7 +9,6 @@ Keys: Up/Down move the cursor, PageUp/PageDown a page, Home/End to the ends.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -25,14 +24,10 @@ from textual.strip import Strip
 
 from storage.worklists import BLOCKED, CALLBACK_DUE, LATER, WorkRow
 from tui.i18n import _
+from tui.safe_text import safe_text
 
 PAGE_MARGIN = 40  # rows loaded beyond the screen, so scrolling rarely waits
 PAINT_HOLD = 0.03  # seconds a cursor move waits at most for the owner's answer
-
-
-def plain(text: str) -> str:
-    """Text from the database made safe for the terminal: control characters become '?'."""
-    return "".join("?" if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in text)
 
 
 @dataclass(frozen=True)
@@ -266,7 +261,7 @@ class RowTable(ScrollView, can_focus=True):
         cells = self.describe_row(row) if row is not None else {"client": "…"}
         segments: list[Segment] = []
         for column in layout:
-            text = plain(cells.get(column.key, ""))
+            text = safe_text(cells.get(column.key, ""))
             cell_style = style
             if column.key == "lock" and row is not None and row.lock_operator:
                 part = "row-table--mine" if row.lock_mine else "row-table--others"

@@ -6,7 +6,10 @@ window title, ``ESC ] 52 ; c ; …`` writes the clipboard, ``ESC [ 2 J`` clears
 the screen, the C1 byte U+009B starts a sequence on its own, and the bidi
 overrides (U+202E …) make text read backwards. Every widget, notice, dialog and
 every command-line line meant for people passes data through :func:`safe_text`
-first; data formats (CSV, JSON, XLSX) keep the data exactly instead.
+first, where the data joins the words around it; the widgets that show
+whole messages (dialogs, notices, the state lines, command-line errors) pass
+them through it once more, because a message from below tui/ may quote data.
+Data formats (CSV, JSON, XLSX) keep the data exactly instead.
 
 The rule, chosen so that an admin can still see *what* is stored:
 
@@ -24,6 +27,8 @@ The rule, chosen so that an admin can still see *what* is stored:
 Each character becomes exactly one character, so the result is as long as the
 text, and spans of a ``rich.text.Text`` built on it stay where they were.
 
+The set of such characters is defined once, in storage/names.py, where names
+that identify operators and call lists are refused when they hold one.
 Everything else (letters of any script, emoji with their joiners, spaces) is
 left alone. Rich/Textual markup is a separate matter: text that is not meant
 as markup is passed as ``Text`` or through ``rich.markup.escape``.
@@ -31,19 +36,15 @@ as markup is passed as ``Text`` or through ``rich.markup.escape``.
 
 from __future__ import annotations
 
+from storage.names import UNSHOWABLE
+
 REPLACEMENT = "\ufffd"
-BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 
 
 def _table() -> dict[int, str]:
-    table = {code: chr(0x2400 + code) for code in range(0x20)}  # ␀ … ␟
+    table = {code: REPLACEMENT for first, last in UNSHOWABLE for code in range(first, last + 1)}
+    table.update({code: chr(0x2400 + code) for code in range(0x20)})  # ␀ … ␟
     table[0x7F] = "\u2421"  # ␡
-    for code in range(0x80, 0xA0):
-        table[code] = REPLACEMENT
-    for char in BIDI_CONTROLS + "\u2028\u2029":
-        table[ord(char)] = REPLACEMENT
-    for code in range(0xD800, 0xE000):
-        table[code] = REPLACEMENT
     return table
 
 

@@ -18,12 +18,12 @@ from storage.policy import Policy
 from storage.rows import APPOINTMENT, ITEM
 from tui.formats import refusal_text, task_kind_text, when
 from tui.i18n import _, ngettext
-from tui.row_table import plain
+from tui.safe_text import safe_text
 
 
 def short_name(name: str) -> str:
     """"Иванова Мария Петровна" -> "Иванова М. П.": a family's rows fit on one line."""
-    words = plain(name).split()
+    words = safe_text(name).split()
     if len(words) < 2:
         return " ".join(words)
     return " ".join([words[0], *(word[0] + "." for word in words[1:3])])
@@ -34,9 +34,9 @@ def row_about(row: FamilyRow, policy: Policy, now: int) -> str:
     if row.key.kind == APPOINTMENT:
         return _("appointment {time}").format(time=when(row.due, policy, now))
     if row.key.kind == ITEM:
-        return plain(row.work_list.name)
+        return safe_text(row.work_list.name)
     kind = task_kind_text(row.work_list.name)
-    return f"{kind}: {plain(row.subject)}" if row.subject else kind
+    return f"{kind}: {safe_text(row.subject)}" if row.subject else kind
 
 
 def family_line(rows: Sequence[FamilyRow], policy: Policy, now: int) -> Text:
@@ -48,7 +48,7 @@ def family_line(rows: Sequence[FamilyRow], policy: Policy, now: int) -> Text:
         about = row_about(row, policy, now)
         if row.lock_operator and not row.lock_mine:
             about = _("{about}, locked by {operator}").format(
-                about=about, operator=plain(row.lock_operator))
+                about=about, operator=safe_text(row.lock_operator))
         line.append(short_name(row.client), style="bold")
         line.append(f" ({about})")
     return line

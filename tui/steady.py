@@ -8,6 +8,8 @@ from textual.css.scalar import Unit
 from textual.geometry import Region
 from textual.widget import Widget
 
+from tui.safe_text import safe_text
+
 
 def _line_key(line: Text) -> tuple[object, ...]:
     return line.plain, tuple(line.spans), str(line.style)
@@ -37,7 +39,9 @@ class SteadyText(Widget):
         return self.shown
 
     def show(self, text: str | Text) -> None:
-        new = text if isinstance(text, Text) else Text(text)
+        """Show ``text``, with any character a terminal would obey made visible (safe_text)."""
+        new = text.copy() if isinstance(text, Text) else Text(text)
+        new.plain = safe_text(new.plain, keep_newlines=True)  # as long as before: spans stay
         if _line_key(new) == _line_key(self.shown):
             return
         old, self.shown = self.shown, new

@@ -13,6 +13,7 @@ from textual.binding import Binding
 
 from tui.dialogs import NoticeDialog
 from tui.i18n import N_, _
+from tui.safe_text import safe_text
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -58,5 +59,5 @@ class SupervisorKeys:
         self.app.push_screen(NoticeDialog(
             _("The supervisor screen and the reports are for supervisors only; "
               "{operator} is not one in the policy.").format(
-                operator=self.ringround.session.operator),
+                operator=safe_text(self.ringround.session.operator)),
             title=_("Supervisors only")))

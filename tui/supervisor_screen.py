@@ -35,7 +35,7 @@ from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.footer import Footer
 from tui.formats import local, moment_text, task_kind_text, when
 from tui.i18n import N_, _, ngettext
-from tui.row_table import plain
+from tui.safe_text import safe_text
 from tui.steady import SteadyText
 
 Cells = tuple[tuple[str | Text, ...], ...]
@@ -70,11 +70,11 @@ def lock_widths(total: int) -> tuple[int, int]:
 def lock_about(lock: HeldLock, policy: Policy, now: int) -> str:
     """What the locked row is about: the appointment's time and service, the list, the task."""
     if lock.key.kind == APPOINTMENT:
-        return f"{when(lock.starts_at, policy, now)} {plain(lock.subject)}".strip()
+        return f"{when(lock.starts_at, policy, now)} {safe_text(lock.subject)}".strip()
     if lock.key.kind == ITEM:
-        return plain(lock.list_name)
+        return safe_text(lock.list_name)
     kind = task_kind_text(lock.list_name)
-    return f"{kind}: {plain(lock.subject)}" if lock.subject else kind
+    return f"{kind}: {safe_text(lock.subject)}" if lock.subject else kind
 
 
 @dataclass(frozen=True)
@@ -198,8 +198,8 @@ class SupervisorScreen(Screen[None]):
     def session_cells(self, session: OnlineSession, now: int) -> tuple[str | Text, ...]:
         policy = self.ringround.policy
         terminal = session.tty.removeprefix("/dev/")
-        place = f"{plain(session.host)} {plain(terminal)}".strip()
-        return (plain(session.operator), place, when(session.started_at, policy, now),
+        place = f"{safe_text(session.host)} {safe_text(terminal)}".strip()
+        return (safe_text(session.operator), place, when(session.started_at, policy, now),
                 _("{time} ago").format(time=duration_text(now - session.heartbeat_at)),
                 str(session.locks) if session.locks else "")
 
@@ -214,7 +214,7 @@ class SupervisorScreen(Screen[None]):
         else:
             state = Text(_("working"))
         return (
-            fit(plain(lock.operator), 9), fit(plain(lock.client), self.client_width),
+            fit(safe_text(lock.operator), 9), fit(safe_text(lock.client), self.client_width),
             fit(lock_about(lock, policy, now), self.row_width),
             since.strftime("%H:%M" if today else "%d.%m"), duration_text(now - lock.since),
             state,
@@ -237,7 +237,7 @@ class SupervisorScreen(Screen[None]):
         policy, now = app.policy, app.now()
         question = _("Release the lock of {operator} on {client} ({about}), held since {since}? "
                      "Nothing is recorded for the call; the row is free for everyone.").format(
-            operator=plain(lock.operator), client=plain(lock.client),
+            operator=safe_text(lock.operator), client=safe_text(lock.client),
             about=lock_about(lock, policy, now), since=moment_text(lock.since, policy, now))
 
         def answered(yes: bool | None) -> None:
@@ -265,7 +265,7 @@ class SupervisorScreen(Screen[None]):
     def released(self, lock: HeldLock, released: bool) -> None:
         if released:
             self.note = _("Released the lock of {operator} on {client}.").format(
-                operator=plain(lock.operator), client=plain(lock.client))
+                operator=safe_text(lock.operator), client=safe_text(lock.client))
         else:
             self.note = _("That lock has changed meanwhile; nothing was released. Look again.")
         self.say(self.note)

@@ -47,6 +47,7 @@ from tui.i18n import N_, _, ngettext
 from tui.phone_calls import PHONE_BINDINGS, PhoneActions
 from tui.result_dialog import ResultChoice, ResultDialog
 from tui.row_table import RowTable, header_line
+from tui.safe_text import safe_text
 from tui.same_phone import saved_note, skipped_text
 from tui.steady import SteadyText
 
@@ -325,7 +326,8 @@ class WorkScreen(PhoneActions, Screen[None]):
         if result.reason == "locked" and lock is not None and lock.offers_takeover:
             question = _("{operator} has held this row since {since}, over {minutes} min, and is "
                          "still working. Remove the lock and call?").format(
-                operator=lock.operator, since=moment_text(lock.since, app.policy, app.now()),
+                operator=safe_text(lock.operator),
+                since=moment_text(lock.since, app.policy, app.now()),
                 minutes=app.policy.stale_after // 60)
 
             def answered(yes: bool | None) -> None:
