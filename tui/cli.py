@@ -493,7 +493,7 @@ def policy_command(ctx: click.Context, db: str | None, policy_path: str | None,
         return 0
     settings = _settings(ctx, db, policy_path)
     settings.policy()  # a policy that is not valid stops here, with exit code 2
-    click.echo(settings.policy_choice().verdict())
+    say(settings.policy_choice().verdict())
     return 0
 
 
