@@ -31,12 +31,20 @@ class Lock:
     alive: bool  # the holder's session is still running
     stale: bool  # held longer than the policy's stale_after
     mine: bool  # held by the asking session
-    mine_earlier: bool  # held by the same operator from another (earlier) session
+    mine_earlier: bool  # held by the same operator's session that is gone (C9)
+    mine_elsewhere: bool  # held by the same operator's other live session (another window)
+    host: str = ""  # where the holder's session runs: the server's name
+    tty: str = ""  # and its terminal (e.g. /dev/pts/3), as the session recorded them
+
+    @property
+    def ours(self) -> bool:
+        """Held by the asking operator, in this session or another."""
+        return self.mine or self.mine_earlier or self.mine_elsewhere
 
     @property
     def offers_takeover(self) -> bool:
         """Someone else's stale lock whose owner is still working (SPEC C10)."""
-        return self.stale and self.alive and not (self.mine or self.mine_earlier)
+        return self.stale and self.alive and not self.ours
 
 
 @dataclass(frozen=True)
@@ -78,9 +86,12 @@ class RowState:
 class LockLost(Exception):
     """The caller's lock was taken over or removed: nothing was saved."""
 
-    def __init__(self, holder: str | None) -> None:
+    def __init__(self, holder: str | None, *, own_window: bool = False) -> None:
         self.holder = holder
-        if holder:
+        if own_window:
+            message = _("This call was taken over in another window of yours; nothing was "
+                        "saved here.")
+        elif holder:
             message = _("Your lock on this row was taken over by {operator}; nothing was "
                         "saved.").format(operator=holder)
         else:
@@ -96,15 +107,17 @@ def _read_lock(
     conn: sqlite3.Connection, policy: Policy, session: Session, key: RowKey, now: int
 ) -> Lock | None:
     row = conn.execute(
-        f"SELECT l.operator, l.session_id, l.since, l.epoch, coalesce({ALIVE_SQL}, 0)"
+        f"SELECT l.operator, l.session_id, l.since, l.epoch, coalesce({ALIVE_SQL}, 0),"
+        " coalesce(s.host, ''), coalesce(s.tty, '')"
         " FROM locks l LEFT JOIN sessions s ON s.id = l.session_id"
         " WHERE l.kind = ? AND l.source_id = ?",
         (alive_since(policy, now), key.kind, key.source_id),
     ).fetchone()
     if row is None:
         return None
-    operator, session_id, since, epoch, alive = row
+    operator, session_id, since, epoch, alive, host, tty = row
     mine = session_id == session.id
+    other_own = not mine and operator == session.operator
     return Lock(
         operator=operator,
         session_id=session_id,
@@ -113,7 +126,10 @@ def _read_lock(
         alive=bool(alive),
         stale=now - since >= policy.stale_after,
         mine=mine,
-        mine_earlier=not mine and operator == session.operator,
+        mine_earlier=other_own and not alive,
+        mine_elsewhere=other_own and bool(alive),
+        host=host,
+        tty=tty,
     )
 
 
@@ -163,7 +179,7 @@ def _expire(
     if not lock.alive:
         _remove_dead_stale_lock(conn, session, key, lock, now)
         return None, lock.operator
-    if not (lock.mine or lock.mine_earlier):
+    if not lock.ours:
         _note_stale_lock(conn, session, key, lock, now)
     return lock, None
 
@@ -244,16 +260,18 @@ def claim_row(
 ) -> Claim | Refusal:
     """Start a call (C4): lock the row in the transaction that checks it is still open.
 
-    A lock of the same operator's earlier session passes to this session (C9).
-    Another operator's stale lock whose owner is alive passes only when
-    ``take_over`` is that very lock (same session and epoch): a compare-and-swap,
-    so a takeover loses to a finish or claim that came first (C10).
+    A lock of the same operator's session that is gone passes to this session
+    (C9). Two locks pass only when ``take_over`` is that very lock (same session
+    and epoch), which the operator confirmed: another operator's stale lock
+    whose owner is alive (C10), and the operator's own call open in their other
+    live window. It is a compare-and-swap, so a takeover loses to a finish or
+    claim that came first.
     """
     with write(conn):
         lock, _ = _expire(conn, policy, session, key, now)
         if lock is not None and not (lock.mine or lock.mine_earlier):
-            offered = lock.offers_takeover and take_over is not None and (
-                take_over.session_id, take_over.epoch) == (lock.session_id, lock.epoch)
+            offered = (lock.offers_takeover or lock.mine_elsewhere) and take_over is not None \
+                and (take_over.session_id, take_over.epoch) == (lock.session_id, lock.epoch)
             if not offered:
                 return Refusal("locked", lock=lock)
         refusal, client_id = _callable_refusal(conn, policy, session, key, now)
@@ -290,7 +308,8 @@ def claim_row(
                  lock.session_id, lock.epoch),
             )
             audit(conn, now, session.operator, session.id, "takeover", key, client_id,
-                  holder=lock.operator, holder_session=lock.session_id, since=lock.since)
+                  holder=lock.operator, holder_session=lock.session_id, since=lock.since,
+                  holder_alive=lock.alive)
         return Claim(key, client_id, session.id, epoch, now)
 
 
@@ -352,7 +371,9 @@ def finish_call(
                 "SELECT operator FROM locks WHERE kind = ? AND source_id = ?",
                 (key.kind, key.source_id),
             ).fetchone()
-            raise LockLost(None if holder is None else str(holder[0]))
+            if holder is None:
+                raise LockLost(None)
+            raise LockLost(str(holder[0]), own_window=holder[0] == session.operator)
         conn.execute(
             "INSERT INTO attempts (kind, source_id, client_id, operator, session_id, started_at,"
             " ended_at, mode, number, outcome, comment, callback_at)"
@@ -399,26 +420,30 @@ def finish_call(
     return Finished(closed=closed, unreachable=unreachable)
 
 
-def abort_call(conn: sqlite3.Connection, session: Session, key: RowKey, now: int) -> bool:
+def abort_call(
+    conn: sqlite3.Connection, policy: Policy, session: Session, key: RowKey, now: int
+) -> bool:
     """Release one's own lock without recording an outcome (C9). False if there was none.
 
-    Works for locks of the operator's earlier sessions too; raises NotAllowed
-    for another operator's lock.
+    Works for locks of the operator's sessions that are gone too; raises
+    NotAllowed for another operator's lock and for the operator's own call
+    open in their other live window (that window may still save it).
     """
     with write(conn):
-        row = conn.execute(
-            "SELECT operator, session_id, client_id FROM locks WHERE kind = ? AND source_id = ?",
-            (key.kind, key.source_id),
-        ).fetchone()
-        if row is None:
+        lock = _read_lock(conn, policy, session, key, now)
+        if lock is None:
             return False
-        if row[0] != session.operator:
+        if lock.mine_elsewhere:
+            raise NotAllowed(_("This call is open in your other window; finish or abort it "
+                               "there, or take it over here with c."))
+        if not lock.ours:
             raise NotAllowed(_("This row is locked by {operator}; only they or a supervisor "
-                               "may release it.").format(operator=row[0]))
-        conn.execute("DELETE FROM locks WHERE kind = ? AND source_id = ?",
-                     (key.kind, key.source_id))
-        audit(conn, now, session.operator, session.id, "abort", key, row[2],
-              holder_session=row[1])
+                               "may release it.").format(operator=lock.operator))
+        client_id = conn.execute(
+            "DELETE FROM locks WHERE kind = ? AND source_id = ? RETURNING client_id",
+            (key.kind, key.source_id)).fetchone()[0]
+        audit(conn, now, session.operator, session.id, "abort", key, client_id,
+              holder_session=lock.session_id)
     return True
 
 

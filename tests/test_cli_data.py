@@ -406,7 +406,7 @@ def test_export_audit_has_lock_events_and_card_edits(clinic: Clinic,
     alice = clinic.session("alice")
     claim = claim_row(clinic.conn, policy, alice, key, NOW)
     assert isinstance(claim, Claim)
-    abort_call(clinic.conn, alice, key, NOW + 10)
+    abort_call(clinic.conn, policy, alice, key, NOW + 10)
     claim = claim_row(clinic.conn, policy, alice, key, NOW + 20)
     assert isinstance(claim, Claim)
     finish_call(clinic.conn, policy, alice, claim, "no-answer", "", NOW + 30)

@@ -344,7 +344,7 @@ def test_personal_call_back_is_only_mine_until_the_grace_passes(
             "personal-call-back", until=handover, operator="alice")
     # Alice may call at the promised time; nobody else has claimed meanwhile.
     claim = claimed(conn, policy, alice, key, back)
-    abort_call(conn, alice, key, back + 1)
+    abort_call(conn, policy, alice, key, back + 1)
     assert claim.epoch == 2
     # Once the grace has passed, anyone's.
     assert claimed(conn, policy, bob, key, handover).session_id == bob.id
@@ -436,17 +436,18 @@ def test_abort_by_the_new_session_releases_the_old_lock(
     key = new_item(clinic)
     crashed = clinic.session("alice", NOW)
     claimed(conn, policy, crashed, key, NOW)
-    again = clinic.session("alice", NOW + MINUTE)
-    assert abort_call(conn, again, key, NOW + MINUTE) is True
+    back = NOW + policy.alive_for + 1  # the crashed session is gone by now
+    again = clinic.session("alice", back)
+    assert abort_call(conn, policy, again, key, back) is True
     assert locks(conn) == []
     assert attempts(conn, key) == []
     assert call_row(conn, key)["failed_attempts"] == 0
     (abort,) = audit_rows(conn, "abort")
     assert (abort["operator"], abort["session_id"]) == ("alice", again.id)
     assert json.loads(str(abort["detail"])) == {"holder_session": crashed.id}
-    assert abort_call(conn, again, key, NOW + MINUTE) is False  # nothing left to abort
+    assert abort_call(conn, policy, again, key, back) is False  # nothing left to abort
     # The row is callable at once by anyone: no outcome, no retry delay.
-    claimed(conn, policy, clinic.session("bob"), key, NOW + MINUTE)
+    claimed(conn, policy, clinic.session("bob"), key, back)
 
 
 def test_abort_of_another_operators_lock_is_not_allowed(
@@ -456,7 +457,7 @@ def test_abort_of_another_operators_lock_is_not_allowed(
     alice, bob = clinic.session("alice"), clinic.session("bob")
     claimed(conn, policy, alice, key)
     with pytest.raises(NotAllowed, match="alice"):
-        abort_call(conn, bob, key, NOW)
+        abort_call(conn, policy, bob, key, NOW)
     assert len(locks(conn)) == 1 and events(conn) == ["claim"]
 
 
@@ -502,7 +503,9 @@ def test_the_owner_and_her_other_sessions_do_not_note_their_own_stale_lock(
     state = inspect_row(conn, policy, alice, key, later)
     assert state.lock is not None and state.lock.mine and not state.lock.offers_takeover
     assert state.refusal is None
-    assert inspect_row(conn, policy, clinic.session("alice", later), key, later).refusal is None
+    other = inspect_row(conn, policy, clinic.session("alice", later), key, later)
+    assert other.lock is not None and other.lock.mine_elsewhere  # her other window
+    assert not other.lock.offers_takeover
     assert clinic.scalar("SELECT count(*) FROM row_notes") == 0
 
 
@@ -543,7 +546,7 @@ def test_claim_without_take_over_is_refused_and_with_it_succeeds(
     (takeover,) = audit_rows(conn, "takeover")
     assert (takeover["operator"], takeover["session_id"]) == ("bob", bob.id)
     assert json.loads(str(takeover["detail"])) == {
-        "holder": "alice", "holder_session": alice.id, "since": NOW}
+        "holder": "alice", "holder_session": alice.id, "holder_alive": True, "since": NOW}
     # The new lock is fresh: it is not stale and not flagged any more.
     state = inspect_row(conn, policy, alice, key, later + 10)
     assert state.lock is not None and not state.lock.stale and state.lock.operator == "bob"
@@ -771,7 +774,7 @@ def test_every_lock_event_is_audited_with_who_and_when(
                 "", NOW + 1)
     # claim + abort
     claimed(conn, policy, alice, rows[1], NOW + 2)
-    abort_call(conn, alice, rows[1], NOW + 3)
+    abort_call(conn, policy, alice, rows[1], NOW + 3)
     # claim + release by a supervisor
     claimed(conn, policy, alice, rows[2], NOW + 4)
     release_lock(conn, root, rows[2], NOW + 5)
@@ -825,9 +828,10 @@ def test_session_records_who_and_beats(conn: sqlite3.Connection, clinic: Clinic)
 
 def test_lock_offers_takeover_only_for_others_stale_live_locks() -> None:
     base = Lock(operator="alice", session_id=1, since=NOW, epoch=1, alive=True, stale=True,
-                mine=False, mine_earlier=False)
+                mine=False, mine_earlier=False, mine_elsewhere=False)
     assert base.offers_takeover
-    for change in ({"alive": False}, {"stale": False}, {"mine": True}, {"mine_earlier": True}):
+    for change in ({"alive": False}, {"stale": False}, {"mine": True}, {"mine_earlier": True},
+                   {"mine_elsewhere": True}):
         assert not dataclasses.replace(base, **change).offers_takeover  # type: ignore[arg-type]
 
 
@@ -891,8 +895,9 @@ class LockProtocol(RuleBasedStateMachine):
             assert self.current_lock(key) == (session.id, result.epoch)
             self.claims[(who, key)] = result
         elif result.reason == "locked":
-            assert result.lock is not None and result.lock.operator != who
-            assert self.current_lock(key) == (result.lock.session_id, result.lock.epoch)
+            lock = result.lock
+            assert lock is not None and (lock.operator != who or lock.mine_elsewhere)
+            assert self.current_lock(key) == (lock.session_id, lock.epoch)
 
     @rule(who=st.sampled_from(OPERATORS), index=st.integers(0, 2),
           outcome=st.sampled_from(OUTCOMES))
@@ -917,12 +922,11 @@ class LockProtocol(RuleBasedStateMachine):
     @rule(who=st.sampled_from(OPERATORS), index=st.integers(0, 2))
     def abort(self, who: str, index: int) -> None:
         key = self.rows[index]
-        holder = self.conn.execute("SELECT operator FROM locks WHERE kind = ? AND source_id = ?",
-                                   (key.kind, key.source_id)).fetchone()
+        holder = inspect_row(self.conn, self.policy, self.sessions[who], key, self.now).lock
         try:
-            released = abort_call(self.conn, self.sessions[who], key, self.now)
+            released = abort_call(self.conn, self.policy, self.sessions[who], key, self.now)
         except NotAllowed:
-            assert holder is not None and holder[0] != who
+            assert holder is not None and (holder.operator != who or holder.mine_elsewhere)
             assert self.current_lock(key) is not None
         else:
             assert released == (holder is not None)
@@ -956,3 +960,117 @@ class LockProtocol(RuleBasedStateMachine):
 
 TestLockProtocol = LockProtocol.TestCase
 TestLockProtocol.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
+
+
+# --- one operator, two windows: a live session's lock is not "yours from earlier" ------------
+
+
+def test_a_call_open_in_the_operators_other_window_does_not_pass_silently(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    first = clinic.session("alice", NOW)
+    claim = claimed(conn, policy, first, key, NOW)
+    second = clinic.session("alice", NOW + 10)  # the first window still beats
+    heartbeat(conn, first, NOW + 20)
+    state = inspect_row(conn, policy, second, key, NOW + 30)
+    lock = state.lock
+    assert lock is not None and lock.mine_elsewhere
+    assert not (lock.mine or lock.mine_earlier or lock.offers_takeover)
+    assert (lock.session_id, lock.since) == (first.id, NOW)
+    host, tty = conn.execute("SELECT host, tty FROM sessions WHERE id = ?",
+                             (first.id,)).fetchone()
+    assert (lock.host, lock.tty) == (host, tty)  # where that window is, to tell the operator
+    assert state.refusal == Refusal("locked", lock=lock)
+    # c without the operator's yes changes nothing; a refuses.
+    assert refused(conn, policy, second, key, NOW + 30) == Refusal("locked", lock=lock)
+    with pytest.raises(NotAllowed, match="other window"):
+        abort_call(conn, policy, second, key, NOW + 30)
+    assert locks(conn) == [(ITEM, key.source_id, "alice", first.id, NOW, claim.epoch)]
+    assert events(conn) == ["claim"]
+    # The first window saves as usual.
+    finish_call(conn, policy, first, claim, "confirmed", "", NOW + 40)
+    assert [a[0:2] for a in attempts(conn, key)] == [("alice", "confirmed")]
+
+
+def test_the_other_windows_call_moves_only_on_an_explicit_yes(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    first = clinic.session("alice", NOW)
+    old = claimed(conn, policy, first, key, NOW)
+    second = clinic.session("alice", NOW + 10)
+    offer = inspect_row(conn, policy, second, key, NOW + 10).lock
+    claim = claimed(conn, policy, second, key, NOW + 20, take_over=offer)
+    assert (claim.session_id, claim.epoch) == (second.id, old.epoch + 1)
+    (takeover,) = audit_rows(conn, "takeover")
+    assert (takeover["operator"], takeover["session_id"]) == ("alice", second.id)
+    assert json.loads(str(takeover["detail"])) == {
+        "holder": "alice", "holder_session": first.id, "holder_alive": True, "since": NOW}
+    # The first window learns at its next save that nothing was saved there.
+    with pytest.raises(LockLost, match="another window of yours; nothing was saved"):
+        finish_call(conn, policy, first, old, "confirmed", "", NOW + 30)
+    assert attempts(conn, key) == []
+    # ... and sees the call as open in its other window now.
+    back = inspect_row(conn, policy, first, key, NOW + 30).lock
+    assert back is not None and back.mine_elsewhere and back.session_id == second.id
+    finish_call(conn, policy, second, claim, "confirmed", "", NOW + 40)
+    assert [a[0:2] for a in attempts(conn, key)] == [("alice", "confirmed")]
+
+
+def test_a_yes_given_to_an_older_lock_moves_nothing(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    first = clinic.session("alice", NOW)
+    claim = claimed(conn, policy, first, key, NOW)
+    second = clinic.session("alice", NOW + 10)
+    offer = inspect_row(conn, policy, second, key, NOW + 10).lock
+    # Meanwhile the first window saved and called again: a new lock, a new epoch.
+    finish_call(conn, policy, first, claim, "busy", "", NOW + 15)
+    later = NOW + 15 + policy.min_gap
+    for window in (first, second):
+        heartbeat(conn, window, later)
+    again = claimed(conn, policy, first, key, later)
+    result = refused(conn, policy, second, key, later + 1, take_over=offer)
+    assert result.reason == "locked" and result.lock is not None
+    assert result.lock.epoch == again.epoch
+    assert locks(conn)[0][3] == first.id
+
+
+def test_once_the_other_window_is_gone_its_call_is_yours_from_earlier(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    key = new_item(clinic)
+    first = clinic.session("alice", NOW)
+    claimed(conn, policy, first, key, NOW)
+    second = clinic.session("alice", NOW + 10)
+    for gone, at in ((False, NOW + policy.alive_for), (True, NOW + policy.alive_for + 1)):
+        lock = inspect_row(conn, policy, second, key, at).lock
+        assert lock is not None and (lock.mine_earlier, lock.mine_elsewhere) == (gone, not gone)
+    end_session(conn, first, NOW + 20)  # a clean exit (or a hung-up terminal) ends it at once
+    lock = inspect_row(conn, policy, second, key, NOW + 21).lock
+    assert lock is not None and lock.mine_earlier and not lock.alive
+    claim = claimed(conn, policy, second, key, NOW + 22)  # C9: no question asked
+    assert claim.session_id == second.id
+    (takeover,) = audit_rows(conn, "takeover")
+    assert json.loads(str(takeover["detail"]))["holder_alive"] is False
+
+
+def test_same_phone_rows_held_in_the_other_window_are_skipped(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+) -> None:
+    from storage.families import finish_family
+
+    phone = "+7 900 555-00-11"
+    mother = clinic.add_client("Mother", (phone,))
+    child = clinic.add_client("Child", (phone,))
+    _, (mine, theirs) = clinic.add_call_list("Recall", [mother, child])
+    first = clinic.session("alice", NOW)
+    claimed(conn, policy, first, RowKey(ITEM, theirs), NOW)
+    second = clinic.session("alice", NOW + 10)
+    claim = claimed(conn, policy, second, RowKey(ITEM, mine), NOW + 10)
+    done = finish_family(conn, policy, second, claim, "confirmed", "", NOW + 20,
+                         family=[RowKey(ITEM, theirs)])
+    assert [skip.refusal.reason for skip in done.skipped] == ["locked"]
+    assert locks(conn)[0][2:4] == ("alice", first.id)  # still the first window's

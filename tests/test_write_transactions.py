@@ -100,10 +100,10 @@ def test_full_scenario_writes_only_inside_begin_immediate(
         assert isinstance(claim_row(conn, policy, gone, rows[5], NOW), Claim)
         assert isinstance(claim_row(conn, policy, alice, rows[0], NOW), Claim)  # already hers
         finish_call(conn, policy, alice, claims[rows[0]], "no-answer", "nobody", NOW + 60)
-        assert abort_call(conn, alice, rows[1], NOW + 70)
+        assert abort_call(conn, policy, alice, rows[1], NOW + 70)
         assert release_lock(conn, root, rows[2], NOW + 80) == "alice"
         with pytest.raises(NotAllowed):
-            abort_call(conn, bob, rows[3], NOW + 90)
+            abort_call(conn, policy, bob, rows[3], NOW + 90)
 
         later = NOW + policy.stale_after
         heartbeat(conn, alice, later)

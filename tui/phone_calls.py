@@ -321,7 +321,8 @@ class PhoneLine:
 
         def release() -> None:
             try:
-                app.call_db(lambda conn: abort_call(conn, app.session, call.key, app.now()))
+                app.call_db(lambda conn: abort_call(conn, app.policy, app.session,
+                                                    call.key, app.now()))
             except (StorageError, NotAllowed) as error:
                 app.call_from_thread(self.announce, call.key, f"{reason} {error}")
                 return

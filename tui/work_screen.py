@@ -408,7 +408,7 @@ class WorkScreen(PhoneActions, Screen[None]):
     def abort(self, key: RowKey) -> None:
         app = self.ringround
         try:
-            self.in_thread(lambda conn: abort_call(conn, app.session, key, app.now()))
+            self.in_thread(lambda conn: abort_call(conn, app.policy, app.session, key, app.now()))
         except NotAllowed as error:
             self.app.call_from_thread(self.refuse, str(error))
             return
