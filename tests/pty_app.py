@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import select
 import shutil
 import signal
 import struct
@@ -94,6 +95,7 @@ class PtyApp:
         self.closed = False
         self.sent_at = self.started  # when the last key was sent
         self._changed = threading.Condition()
+        self._hanging_up = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -103,10 +105,18 @@ class PtyApp:
 
     def _read(self) -> None:
         while True:
-            try:
-                data = os.read(self.master, 65536)
-            except OSError:  # EIO: every slave descriptor is closed (the program ended)
-                data = b""
+            # A short wait rather than a blocking read, so that hang_up can stop this thread
+            # before it closes the master side (a read in progress would keep it open).
+            if not select.select([self.master], [], [], 0.05)[0]:
+                if self._hanging_up.is_set():
+                    data = b""
+                else:
+                    continue
+            else:
+                try:
+                    data = os.read(self.master, 65536)
+                except OSError:  # EIO: every slave descriptor is closed (the program ended)
+                    data = b""
             with self._changed:
                 if not data:
                     self.closed = True
@@ -180,6 +190,17 @@ class PtyApp:
         if self.process.poll() is None:
             os.kill(self.process.pid, number)
 
+    def hang_up(self) -> None:
+        """Close the master side, as sshd does when the link drops: the terminal hangs up.
+
+        No signal is sent with it (the pty is not the program's controlling
+        terminal): the program sees only that its input has ended.
+        """
+        self._hanging_up.set()
+        self._reader.join(10)
+        os.close(self.master)
+        self.master = -1
+
     def wait_exit(self, timeout: float = 15.0) -> int:
         """The exit status (negative: killed by that signal)."""
         return self.process.wait(timeout)
@@ -198,4 +219,5 @@ class PtyApp:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
         self._reader.join(5)
-        os.close(self.master)
+        if self.master >= 0:
+            os.close(self.master)

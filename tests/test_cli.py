@@ -118,6 +118,7 @@ def app(monkeypatch: pytest.MonkeyPatch) -> AppCalls:
     except ImportError:
         pytest.skip("tui.app is not written yet")
     monkeypatch.setattr(tui.app, "run_app", fake)
+    monkeypatch.setattr(cli, "has_terminal", lambda: True)  # as if typed in a terminal
     return fake
 
 
@@ -229,6 +230,39 @@ def test_the_app_is_not_started_without_a_database(tmp_path: Path,
     code, _, err = call(capsys, "--db", str(tmp_path / "none.db"))
     assert code == 2 and "There is no database at" in one_sentence(err)
     assert app.calls == []
+
+
+@pytest.mark.parametrize("stdin_is_terminal", [False, True])
+def test_the_app_refuses_to_start_without_a_terminal(demo_db: Path,
+                                                     stdin_is_terminal: bool) -> None:
+    """ssh host command, sftp and scp give pipes: no app, no session row, exit 2."""
+    before = dump(demo_db)
+    if stdin_is_terminal:  # a terminal for input, output to a pipe: still no app
+        master, slave = os.openpty()
+        try:
+            result = subprocess.run([ringround_command(), "--db", str(demo_db)], stdin=slave,
+                                    capture_output=True, text=True, timeout=120, check=False)
+        finally:
+            os.close(slave)
+            os.close(master)
+    else:
+        result = run("--db", str(demo_db))
+    assert result.returncode == 2, result.stderr
+    assert "The app needs a terminal" in one_sentence(result.stderr)
+    assert result.stdout == ""
+    assert dump(demo_db) == before  # no session written
+    # Commands work without one.
+    checked = run("export", "clients", "--db", str(demo_db))
+    assert checked.returncode == 0 and checked.stdout.startswith("id,"), checked.stderr
+
+
+def test_the_demo_without_a_terminal_is_refused_before_it_is_written(tmp_path: Path) -> None:
+    result = run("demo", "--db", "d.db", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "needs a terminal" in one_sentence(result.stderr)
+    assert not (tmp_path / "d.db").exists()
+    made = run("demo", "--no-run", "--db", "d.db", cwd=tmp_path)  # --no-run needs none
+    assert made.returncode == 0, made.stderr
 
 
 def test_operator_override_only_where_allowed(tmp_path: Path, demo_db: Path,

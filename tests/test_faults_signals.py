@@ -12,7 +12,8 @@ has exactly one closing attempt, no closed row has a lock, every attempt was
 saved with its release in one transaction, ``integrity_check`` is ok. The
 next round's operator (the same login) finds the rows of the killed
 sessions locked by "you from an earlier session" and takes them over with
-``c`` (C9 again).
+``c`` (C9 again) — or, while a killed session's last heartbeat is still
+recent, as "open in your other window", which ``c`` takes over after a ``y``.
 
 The rounds run in two lanes at once, each on a database of its own, so that
 the 50 rounds take about a minute on two cores.
@@ -112,9 +113,19 @@ def play(db: Path, policy: Path, turn: Round, conn: sqlite3.Connection) -> None:
         for _ in range(turn.moves):
             app.send("down")
         app.wait_quiet(0.2)
+        mark = app.size
         app.send("c")
+        # A killed session's heartbeat is recent for alive_for more: its row counts as open
+        # in the operator's other window, and c asks before it moves here. y moves it.
+        asked = "Take it over here?"
+        app.wait_until(lambda: asked in app.text(mark) or one(
+            conn, "SELECT 1 FROM locks WHERE session_id = ?", session),
+            f"round {turn.number}: the claim or the question")
+        if asked in app.text(mark):
+            app.send("y")
         source = wait_for_value(conn, "SELECT source_id FROM locks WHERE session_id = ?",
                                 session, what=f"round {turn.number}: the claim")
+        app.wait_for("f to finish", since=mark)  # the screen knows the call is this window's
         if turn.moment != "calling":
             app.wait_quiet(0.1)
             mark = app.size

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import sqlite3
+import sys
+import termios
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 BUSY_RETRY_FOR = 120.0  # seconds a save keeps trying while another program holds the database
 POLL_EVERY = 1.0  # seconds between looks for other operators' changes (C3)
+TERMINAL_CHECK_EVERY = 1.0  # seconds between looks whether the terminal has hung up
 
 
 class DataChanged(Message):
@@ -69,8 +72,10 @@ class RingroundApp(App[None]):
         poll_every: float = POLL_EVERY,
         lists: list[WorkListSummary] | None = None,
         notice: str = "",
+        terminal: int | None = None,
     ) -> None:
         super().__init__()
+        self.terminal = terminal  # the terminal's descriptor, watched for a hang-up
         # The work lists read before start, so that the list picker's first paint shows them.
         self.first_lists = lists
         # Said on the list picker until the operator first opens a list (the demo's summary).
@@ -108,6 +113,8 @@ class RingroundApp(App[None]):
         loop = asyncio.get_running_loop()
         for number in (signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(number, self.exit)
+        if self.terminal is not None:
+            self.set_interval(TERMINAL_CHECK_EVERY, self.check_terminal)
         if self.policy.telephony.enabled:
             from tui.phone_calls import PhoneLine
 
@@ -117,6 +124,21 @@ class RingroundApp(App[None]):
     async def on_unmount(self) -> None:
         if self.phone is not None:
             await self.phone.close()  # log off the exchange
+
+    def check_terminal(self) -> None:
+        """End the app (and so the session) when its terminal has hung up.
+
+        A dropped SSH link normally brings SIGHUP. When it does not reach this
+        process (a login wrapper that ignores it and keeps waiting, a program
+        started in the background), the terminal's input has simply ended:
+        reads return nothing, the screen is never seen again, and the session
+        would stay alive for ever. A hung-up terminal refuses tcgetattr.
+        """
+        assert self.terminal is not None
+        try:
+            termios.tcgetattr(self.terminal)
+        except (termios.error, OSError):
+            self.exit()
 
     # --- database access (thread side) ------------------------------------------
 
@@ -208,12 +230,14 @@ def run_app(
         except sqlite3.Error as error:
             end_session(conn, session, int(time.time()))
             raise describe(error, db_path) from None
-        app = RingroundApp(db_path, policy, session, lists=lists, notice=notice)
+        app = RingroundApp(db_path, policy, session, lists=lists, notice=notice,
+                           terminal=sys.__stdin__.fileno() if sys.__stdin__ else None)
         try:
             app.run()
         finally:
             app.close_database()
-            # A clean exit, SIGTERM or SIGHUP ends the session; its locks stay (C9).
+            # A clean exit, SIGTERM, SIGHUP or a hung-up terminal ends the session; its
+            # locks stay (C9) and then follow the rules for a session that is gone.
             end_session(conn, session, int(time.time()))
     finally:
         conn.close()

@@ -222,6 +222,29 @@ def _share_new_files_with_group() -> None:
     os.umask(current & ~0o070)
 
 
+def has_terminal() -> bool:
+    """Whether standard input and output are both a terminal, as the app needs."""
+    try:
+        return all(stream is not None and os.isatty(stream.fileno())
+                   for stream in (sys.stdin, sys.stdout))
+    except (OSError, ValueError, io.UnsupportedOperation):  # closed or not a real file
+        return False
+
+
+def _need_terminal() -> None:
+    """Refuse to start the app without a terminal, before any session is written.
+
+    ``ssh host command``, sftp and scp give the program pipes, not a terminal:
+    an app started there would never see a key, never end, and count as a live
+    session. Commands (check, export, import, ...) work without one.
+    """
+    if not has_terminal():
+        raise Failure(_("The app needs a terminal, and standard input or output is not one: "
+                        "log in with a terminal (ssh -t) or at the console; commands such as "
+                        "ringround check or ringround export work without one."),
+                      EXIT_BAD_INPUT)
+
+
 def _run_app(db: str, policy: Policy, operator: str, notice: str = "") -> int:
     """Start the terminal app (imported only now: the other commands do not need Textual).
 
@@ -305,6 +328,7 @@ def cli(ctx: click.Context, db: str | None, policy_path: str | None,
     path = settings.db or policy.database_path
     with _database(path):  # a clear message now rather than inside the app
         pass
+    _need_terminal()
     return _run_app(path, policy, name)
 
 
@@ -360,6 +384,8 @@ def demo(ctx: click.Context, db: str | None, policy_path: str | None, clients: i
     settings = _settings(ctx, db, policy_path, operator)
     # The demo's names and notes in the language the operator will see (tui.i18n).
     policy = dataclasses.replace(settings.policy(), language=current_language())
+    if not no_run:
+        _need_terminal()  # before the demo is written, not after
     name = operator_name(policy, settings.operator)
     path = settings.db or DEMO_FILE
     explicit = {param for param in ("clients", "seed")

@@ -132,6 +132,12 @@ def age_text(age: int | None) -> str:
     return ngettext("{age} y.", "{age} y.", age).format(age=age)
 
 
+def lock_place(lock: Lock) -> str:
+    """Where the lock's session runs, as HOST/TTY ("clinic/pts/3"); "" when unknown."""
+    terminal = lock.tty.removeprefix("/dev/")
+    return safe_text("/".join(part for part in (lock.host, terminal) if part))
+
+
 def lock_state(lock: Lock, policy: Policy, now: int) -> str:
     """The pane's sentence about a lock (C8, C9, C10)."""
     since = moment_text(lock.since, policy, now)
@@ -140,6 +146,9 @@ def lock_state(lock: Lock, policy: Policy, now: int) -> str:
     if lock.mine_earlier:
         return _("Locked by you in an earlier session since {since} — a aborts, "
                  "c takes it over").format(since=since)
+    if lock.mine_elsewhere:
+        return _("Open in your other window (since {since}, on {place}) — c asks to move it "
+                 "here").format(since=since, place=lock_place(lock))
     if lock.offers_takeover:
         return _("Locked by {operator} since {since} — over {minutes} min, still working; "
                  "c offers a takeover").format(

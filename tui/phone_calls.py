@@ -477,7 +477,7 @@ class PhoneActions:
         lock = activation.state.lock
         self.pending_dial = PendingDial(key, position, number,
                                         had_lock=lock is not None
-                                        and (lock.mine or lock.mine_earlier))
+                                        and lock.ours)
         self.start_call()  # the same claim as c: refusals, takeover, calling hours
 
     # --- hooks the work screen calls --------------------------------------------------

@@ -42,7 +42,15 @@ from tui.client_history import ClientDialog, requests_text, summary_text
 from tui.client_pane import Activation, ClientPane, outcome_label, state_text
 from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.footer import Footer
-from tui.formats import clock_text, local, moment_text, number, refusal_text, when
+from tui.formats import (
+    clock_text,
+    local,
+    lock_place,
+    moment_text,
+    number,
+    refusal_text,
+    when,
+)
 from tui.i18n import N_, _, ngettext
 from tui.phone_calls import PHONE_BINDINGS, PhoneActions
 from tui.result_dialog import ResultChoice, ResultDialog
@@ -336,9 +344,27 @@ class WorkScreen(PhoneActions, Screen[None]):
 
             app.push_screen(ConfirmDialog(question, title=_("Stale lock")), answered)
             return
+        if result.reason == "locked" and lock is not None and lock.mine_elsewhere:
+            self.ask_to_move(key, lock)
+            return
         title = _("Locked") if result.reason == "locked" else ""
         self.refuse(refusal_text(result, app.policy, app.now()), title)
         self.activate(key.source_id)
+
+    def ask_to_move(self, key: RowKey, lock: Lock) -> None:
+        """The operator's own call is open in their other window: move it here only on a yes."""
+        app = self.ringround
+        question = _("This call is open in your other window (since {since}, on {place}). "
+                     "Take it over here? Whatever that window has not saved yet is lost.").format(
+            since=moment_text(lock.since, app.policy, app.now()), place=lock_place(lock))
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.claim(key, lock)
+            else:
+                self.activate(key.source_id)
+
+        app.push_screen(ConfirmDialog(question, title=_("Your other window")), answered)
 
     def my_claim(self) -> Claim | None:
         """The Claim for the active row if this session holds its lock."""
@@ -359,6 +385,9 @@ class WorkScreen(PhoneActions, Screen[None]):
             if lock is not None and lock.mine_earlier:
                 self.refuse(_("This row is locked by you from an earlier session: c takes it "
                               "over, a aborts."), _("Finish processing"))
+            elif lock is not None and lock.mine_elsewhere:
+                self.refuse(_("This call is open in your other window: finish it there, or "
+                              "take it over here with c."), _("Finish processing"))
             else:
                 self.refuse(_("Start the call first (c)."), _("Finish processing"))
             return
@@ -398,6 +427,10 @@ class WorkScreen(PhoneActions, Screen[None]):
     def action_abort(self) -> None:
         activation = self.activation
         lock = activation.state.lock if activation else None
+        if lock is not None and lock.mine_elsewhere:
+            self.refuse(_("This call is open in your other window; finish or abort it "
+                          "there, or take it over here with c."), _("Abort processing"))
+            return
         if activation is None or lock is None or not (lock.mine or lock.mine_earlier):
             self.refuse(_("There is no call of yours on this row to abort."),
                         _("Abort processing"))

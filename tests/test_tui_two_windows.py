@@ -1,0 +1,150 @@
+"""One operator, two windows: a call open in the other live window is not "yours from earlier".
+
+The other window is a second session of the same operator that keeps beating
+(written with storage.sessions as its app would); the app under test is the
+window the operator is looking at. Only a session that is gone passes its
+locks silently (C9, tests/test_tui_locks.py); a live one's call moves only
+when the operator answers y.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from storage.database import open_database
+from storage.locks import claim_row, inspect_row
+from storage.rows import APPOINTMENT, RowKey
+from storage.sessions import Session
+from tests.clinic_fixtures import (
+    MINUTE,
+    NOW,
+    Clinic,
+    Clock,
+    build_clinic,
+    open_list,
+    running,
+    settle,
+    state,
+    text_of,
+    wait_until,
+)
+from tui.dialogs import ConfirmDialog, NoticeDialog
+from tui.result_dialog import ResultDialog
+
+OTHER_WINDOW = "Open in your other window (since 10:00, on clinic/pts/3) — c asks to move it here"
+
+
+@pytest.fixture
+def clinic(tmp_path: Path) -> Clinic:
+    return build_clinic(tmp_path)
+
+
+def other_window(clinic: Clinic, now: int = NOW) -> Session:
+    """Alice's first window: a live session on clinic's /dev/pts/3."""
+    first = clinic.session("alice", now)
+    conn = open_database(clinic.path)
+    try:
+        with conn:
+            conn.execute("UPDATE sessions SET host = 'clinic', tty = '/dev/pts/3' WHERE id = ?",
+                         (first.id,))
+    finally:
+        conn.close()
+    return first
+
+
+def holders(clinic: Clinic) -> list[int]:
+    return [lock[3] for lock in clinic.locks()]
+
+
+async def test_the_other_windows_call_moves_only_on_yes(clinic: Clinic) -> None:
+    first = other_window(clinic)
+    clinic.claim(first, "ivanova")
+    clock = Clock(NOW + MINUTE)
+    clinic.heartbeat(first, clock.now)  # still working there
+    app = clinic.app("alice", clock=clock)
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        assert state(screen) == OTHER_WINDOW
+        # f and a say where the call is; nothing moves.
+        for key, title in (("f", "Finish processing"), ("a", "Abort processing")):
+            await pilot.press(key)
+            dialog = await wait_until(pilot, lambda: isinstance(app.screen, NoticeDialog)
+                                      and app.screen, "the notice")
+            assert isinstance(dialog, NoticeDialog)
+            assert dialog.title_text == title
+            assert "open in your other window" in dialog.message
+            await pilot.press("escape")
+            await settle(pilot)
+        assert holders(clinic) == [first.id]
+        # c asks; n keeps the call where it is, y moves it here.
+        for answer in ("n", "y"):
+            await pilot.press("c")
+            dialog = await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog)
+                                      and app.screen, "the question")
+            assert isinstance(dialog, ConfirmDialog)
+            assert dialog.title_text == "Your other window"
+            assert dialog.question == (
+                "This call is open in your other window (since 10:00, on clinic/pts/3). Take "
+                "it over here? Whatever that window has not saved yet is lost.")
+            await pilot.press(answer)
+            await settle(pilot)
+            assert app.screen is screen
+            assert holders(clinic) == [first.id if answer == "n" else app.session.id]
+        await wait_until(pilot, lambda: state(screen)
+                         == "Your call since 10:01 — f to finish, a to abort")
+    [(detail,)] = clinic.query("SELECT detail FROM audit WHERE event = 'takeover'")
+    assert json.loads(detail) == {"holder": "alice", "holder_session": first.id,
+                                  "holder_alive": True, "since": NOW}
+
+
+async def test_the_window_that_lost_its_call_is_told_and_saves_nothing(clinic: Clinic) -> None:
+    clock = Clock(NOW)
+    app = clinic.app("alice", clock=clock, poll_every=0.1)
+    ivanova = RowKey(APPOINTMENT, clinic.appointments["ivanova"])
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: state(screen)
+                         == "Your call since 10:00 — f to finish, a to abort")
+        await pilot.press("f")
+        dialog = await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog)
+                                  and app.screen, "the result dialog")
+        assert isinstance(dialog, ResultDialog)
+        await pilot.press("1", *"said yes")
+        # Meanwhile Alice opens a second window and says y to moving the call there.
+        second = other_window(clinic, NOW + 30)
+        conn = open_database(clinic.path)
+        try:
+            offer = inspect_row(conn, clinic.policy, second, ivanova, NOW + 30).lock
+            assert offer is not None and offer.mine_elsewhere
+            claim_row(conn, clinic.policy, second, ivanova, NOW + 30, take_over=offer)
+        finally:
+            conn.close()
+        await pilot.press("enter")
+        message = dialog.query_one("#result-message")
+        await wait_until(pilot, lambda: "nothing was saved" in text_of(message), "the refusal")
+        assert text_of(message) == ("This call was taken over in another window of yours; "
+                                    "nothing was saved here.")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen
+        await wait_until(pilot, lambda: state(screen) == OTHER_WINDOW,
+                         "the state line to say where the call is now")
+    assert holders(clinic) == [second.id]
+    assert clinic.query("SELECT count(*) FROM attempts WHERE operator = 'alice'") == [(0,)]
+
+
+async def test_a_gone_windows_call_is_still_yours_from_earlier(clinic: Clinic) -> None:
+    first = other_window(clinic, NOW - 2 * MINUTE)
+    clinic.claim(first, "ivanova", NOW - 2 * MINUTE)  # no heartbeat since: that app is gone
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        assert state(screen) == ("Locked by you in an earlier session since 09:58 — a aborts, "
+                                 "c takes it over")
+        await pilot.press("c")  # C9: no question
+        await wait_until(pilot, lambda: holders(clinic) == [app.session.id], "the take-over")
+        assert not isinstance(app.screen, ConfirmDialog)
