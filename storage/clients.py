@@ -51,13 +51,15 @@ class Attempt:
 
 @dataclass(frozen=True)
 class Note:
-    """An entry of a row's comment history: an attempt's comment or a stale-lock note."""
+    """An entry of a row's comment history: an attempt, a stale-lock note or a written note."""
 
     at: int
-    operator: str
-    outcome: str | None  # None for a stale-lock note
+    operator: str  # who called; for a stale-lock note the lock's holder; a note's writer
+    outcome: str | None  # None for the notes that are not attempts
     comment: str
     lock_since: int | None  # for a stale-lock note: since when `operator` held the row
+    event: str = "attempt"  # "attempt", "stale-lock" or "note"
+    written_by: str | None = None  # who noticed a stale lock (None: the system)
 
 
 @dataclass(frozen=True)
@@ -210,11 +212,13 @@ def attempts(conn: sqlite3.Connection, client_id: int, *, limit: int = 1000) -> 
 def row_history(conn: sqlite3.Connection, key: RowKey, *, limit: int = 20) -> list[Note]:
     """The row's comment history, newest first: attempts and stale-lock notes (C6, C10)."""
     rows = conn.execute(
-        "SELECT at, operator, outcome, comment, since FROM ("
-        " SELECT ended_at AS at, id, operator, outcome, comment, NULL AS since FROM attempts"
+        "SELECT at, operator, outcome, comment, since, event, written_by FROM ("
+        " SELECT ended_at AS at, id, operator, outcome, comment, NULL AS since,"
+        "  'attempt' AS event, NULL AS written_by FROM attempts"
         "  WHERE kind = ? AND source_id = ?"
         " UNION ALL"
-        " SELECT at, id, operator, NULL, '', since FROM row_notes WHERE kind = ? AND source_id = ?"
+        " SELECT at, id, operator, NULL, comment, CASE event WHEN 'stale-lock' THEN since END,"
+        "  event, written_by FROM row_notes WHERE kind = ? AND source_id = ?"
         ") ORDER BY at DESC, id DESC LIMIT ?",
         (key.kind, key.source_id, key.kind, key.source_id, limit),
     ).fetchall()

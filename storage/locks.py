@@ -161,9 +161,9 @@ def _note_stale_lock(
     if noted is None:
         return
     conn.execute(
-        "INSERT INTO row_notes (kind, source_id, at, event, operator, since)"
-        " VALUES (?, ?, ?, 'stale-lock', ?, ?)",
-        (key.kind, key.source_id, now, lock.operator, lock.since),
+        "INSERT INTO row_notes (kind, source_id, at, event, operator, since, written_by)"
+        " VALUES (?, ?, ?, 'stale-lock', ?, ?, ?)",
+        (key.kind, key.source_id, now, lock.operator, lock.since, session.operator),
     )
     audit(conn, now, session.operator, session.id, "stale-noted", key, noted[0],
           holder=lock.operator, holder_session=lock.session_id, since=lock.since)

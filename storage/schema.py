@@ -172,7 +172,8 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     CREATE INDEX attempts_by_time ON attempts(ended_at);
 
     -- Notes in a row's comment history that are not attempts. The only event
-    -- so far is 'stale-lock': `operator` has held the row since `since`.
+    -- so far is 'stale-lock': `operator` has held the row since `since`
+    -- (migration 4 adds 'note' and the columns written_by and comment).
     CREATE TABLE row_notes (
         id INTEGER PRIMARY KEY,
         kind TEXT NOT NULL,
@@ -205,6 +206,13 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     );
     """,
     _chain_audit,
+    # 4: who wrote each row note, and notes written by hand. A 'stale-lock' note is written
+    # by whoever saw the stale lock (`written_by`; NULL for the system), not by its holder;
+    # a 'note' is an operator's comment kept when their call was taken over (`operator`).
+    """
+    ALTER TABLE row_notes ADD COLUMN written_by TEXT;
+    ALTER TABLE row_notes ADD COLUMN comment TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 
