@@ -13,9 +13,10 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
-from storage.database import write
 from storage.audit import audit
+from storage.database import write
 from storage.locks import abort_call
+from storage.policy import Policy
 from storage.rows import RowKey
 from storage.sessions import Session
 
@@ -55,11 +56,13 @@ def open_calls(conn: sqlite3.Connection, session: Session) -> list[OpenCall]:
             for kind, source_id, name, since in rows]
 
 
-def abort_open_calls(conn: sqlite3.Connection, session: Session, now: int) -> list[RowKey]:
+def abort_open_calls(
+    conn: sqlite3.Connection, policy: Policy, session: Session, now: int
+) -> list[RowKey]:
     """Release every lock of ``session`` without recording an outcome; the rows released."""
     released = []
     for call in open_calls(conn, session):
-        if abort_call(conn, session, call.key, now):
+        if abort_call(conn, policy, session, call.key, now):
             released.append(call.key)
     return released
 

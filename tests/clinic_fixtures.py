@@ -327,3 +327,8 @@ async def go_to(pilot: Pilot[Any], screen: WorkScreen, source_id: int) -> None:
 def state(screen: WorkScreen) -> str:
     """The pane's lock/state line."""
     return text_of(screen.query_one("#state"))
+
+
+def notices(app: RingroundApp) -> list[str]:
+    """The short notices (toasts) the app has shown and not yet taken away."""
+    return [notification.message for notification in app._notifications]

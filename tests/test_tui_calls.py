@@ -27,6 +27,7 @@ from tests.clinic_fixtures import (
     at,
     build_clinic,
     go_to,
+    notices,
     open_list,
     running,
     settle,
@@ -248,10 +249,12 @@ async def test_escape_in_the_result_dialog_keeps_the_lock(clinic: Clinic) -> Non
     assert attempts(clinic) == []
 
 
-async def test_save_refused_after_takeover_keeps_the_dialog_and_the_comment(
+async def test_save_refused_after_takeover_keeps_the_comment_and_offers_a_note(
     clinic: Clinic
 ) -> None:
-    app = clinic.app("alice")
+    # The app looks for others' changes only once a minute here: the takeover is
+    # found by the save itself.
+    app = clinic.app("alice", poll_every=60)
     ivanova = RowKey(APPOINTMENT, clinic.appointments["ivanova"])
     async with running(app) as pilot:
         screen = await open_list(pilot)
@@ -269,13 +272,42 @@ async def test_save_refused_after_takeover_keeps_the_dialog_and_the_comment(
         await pilot.press("enter")
         message = dialog.query_one("#result-message")
         await wait_until(pilot, lambda: "taken over" in text_of(message), "the refusal")
-        assert text_of(message) == "Your lock on this row was taken over by bob; nothing was saved."
+        assert text_of(message) == (
+            "Your lock on this row was taken over by bob; nothing was saved. Your comment is "
+            "kept: Enter saves it as a note on the row, Escape drops it.")
         assert app.screen is dialog
         assert dialog.query_one("#comment", Input).value == "typed text"
-        await pilot.press("escape")
+        await pilot.press("enter")  # keep the comment as a note on the row
+        await wait_until(pilot, lambda: app.screen is screen, "the dialog to close")
         await settle(pilot)
-        assert app.screen is screen
+        assert "Your comment was saved as a note on the row." in notices(app)
+        assert "typed text" in text_of(screen.query_one("#pane"))
     assert clinic.locks() == [(APPOINTMENT, ivanova.source_id, "bob", bob.id)]
+    assert attempts(clinic) == []
+    assert clinic.query("SELECT event, operator, written_by, comment FROM row_notes") == [
+        ("note", "alice", "alice", "typed text")]
+
+
+async def test_escape_drops_the_comment_of_a_lost_call(clinic: Clinic) -> None:
+    app = clinic.app("alice", poll_every=60)
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await start_call(pilot, screen)
+        dialog = await result_dialog(pilot, app)
+        await pilot.press("1", *"draft")
+        bob = clinic.session("bob")
+        conn = open_database(clinic.path)
+        try:
+            release_lock(conn, clinic.session("root", supervisor=True),
+                         RowKey(APPOINTMENT, clinic.appointments["ivanova"]), at(26, 10, 1))
+        finally:
+            conn.close()
+        clinic.claim(bob, "ivanova")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: dialog.lost, "the lost call")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is screen, "the dialog to close")
+    assert clinic.query("SELECT count(*) FROM row_notes") == [(0,)]
     assert attempts(clinic) == []
 
 
@@ -286,8 +318,10 @@ async def test_abort_releases_without_an_outcome(clinic: Clinic) -> None:
         await start_call(pilot, screen)
         await pilot.press("a")
         await wait_until(pilot, lambda: not clinic.locks(), "the lock to go")
-        await wait_until(pilot, lambda: state(screen)
-                         == "Processing aborted; nothing was recorded.", "the abort note")
+        await wait_until(pilot, lambda: "Processing aborted; nothing was recorded."
+                         in notices(app), "the abort notice")
+        # The state line tells the row's state, not what just happened to it.
+        await wait_until(pilot, lambda: state(screen) == "Free — c to start the call")
     assert attempts(clinic) == []
     assert [event for (event,) in clinic.query("SELECT event FROM audit ORDER BY id")] == [
         "claim", "abort"]

@@ -18,6 +18,7 @@ from tests.clinic_fixtures import (
     Clinic,
     Clock,
     build_clinic,
+    notices,
     open_list,
     running,
     settle,
@@ -58,8 +59,9 @@ async def test_crashed_session_lock_can_be_aborted(clinic: Clinic) -> None:
         await pilot.press("escape")
         await pilot.press("a")
         await wait_until(pilot, lambda: not clinic.locks(), "the lock to be released")
-        await wait_until(pilot, lambda: state(screen)
-                         == "Processing aborted; nothing was recorded.")
+        await wait_until(pilot, lambda: "Processing aborted; nothing was recorded."
+                         in notices(app))
+        await wait_until(pilot, lambda: state(screen) == "Free — c to start the call")
     assert clinic.query("SELECT count(*) FROM attempts WHERE operator = 'alice'") == [(0,)]
     [(detail,)] = clinic.query("SELECT detail FROM audit WHERE event = 'abort'"
                                " AND session_id = ?", app.session.id)
@@ -100,14 +102,16 @@ async def test_stale_lock_of_a_live_operator_is_noted_and_offered(clinic: Clinic
         screen = await open_list(pilot)
         assert state(screen) == ("Locked by olga since 10:00 — over 15 min, still working; "
                                  "c offers a takeover")
-        assert ("10:16 olga         Locked by olga since 10:00 for over 15 min"
+        # The note is bob's, who saw the stale lock, not olga's (issue 14, item 8).
+        assert ("10:16 bob          Locked by olga since 10:00 for over 15 min"
                 in text_of(screen.query_one("#pane")))
         # The note is written once, however often the row is activated (C10, C12).
         await pilot.press("r")
         await settle(pilot)
         await pilot.press("down", "up")
         await settle(pilot)
-        assert clinic.query("SELECT operator, since FROM row_notes") == [("olga", NOW)]
+        assert clinic.query("SELECT operator, since, written_by FROM row_notes") == [
+            ("olga", NOW, "bob")]
 
         # c offers a takeover; n leaves the lock with olga, y takes it.
         for answer in ("n", "y"):

@@ -35,10 +35,19 @@ from storage.database import (
     describe,
     open_database,
 )
-from storage.locks import remove_stale_locks
+from storage.locks import NotAllowed, remove_stale_locks
+from storage.open_calls import (
+    LostCall,
+    OpenCall,
+    abort_open_calls,
+    last_audit_id,
+    lost_calls,
+    open_calls,
+)
 from storage.policy import Policy
 from storage.sessions import Session, end_session, heartbeat, start_session
 from storage.worklists import WorkListSummary, work_lists
+from tui.formats import moment_text
 from tui.i18n import _, choose_language, set_language
 from tui.safe_text import safe_text
 
@@ -53,6 +62,25 @@ TERMINAL_CHECK_EVERY = 1.0  # seconds between looks whether the terminal has hun
 
 class DataChanged(Message):
     """Someone (maybe this app) committed to the database."""
+
+
+def lost_text(call: LostCall, policy: Policy, now: int) -> str:
+    """A sentence telling the operator who ended their call, and when."""
+    values = {"client": safe_text(call.client), "operator": safe_text(call.by),
+              "time": moment_text(call.at, policy, now)}
+    if call.event == "takeover":
+        return _("{operator} took over your call with {client} at {time}.").format(**values)
+    if call.event == "release-by-supervisor":
+        return _("Supervisor {operator} released your call with {client} at {time}.").format(
+            **values)
+    return _("Your lock on {client} was removed at {time} as stale.").format(**values)
+
+
+def open_calls_question(calls: list[OpenCall], leaving: str) -> str:
+    """Ask whether to abort the open calls before ``leaving`` (a short phrase)."""
+    names = ", ".join(safe_text(call.client) for call in calls)
+    return _("You have an open call with {clients}. Abort it (nothing is recorded) and "
+             "{leaving}?").format(clients=names, leaving=leaving)
 
 
 class RingroundApp(App[None]):
@@ -89,6 +117,8 @@ class RingroundApp(App[None]):
         self.watcher = ChangeWatcher(db_path)
         self.busy_message = ""
         self.phone: PhoneLine | None = None  # the PBX line, when telephony is on
+        self.audit_seen: int | None = None  # lost calls are looked for after this audit entry
+        self.leaving = False  # a question about open calls is on screen
 
     def now(self) -> int:
         return self.clock()
@@ -107,6 +137,8 @@ class RingroundApp(App[None]):
         from tui.picker import ListPicker
 
         self.push_screen(ListPicker())
+        self.run_worker(self.note_audit_start, thread=True, group="audit-start",
+                        exit_on_error=False)
         self.set_interval(self.policy.heartbeat_every, self.beat)
         self.set_interval(self.poll_every, self.poll)
         self.set_interval(max(self.policy.stale_after // 4, 5), self.sweep)
@@ -120,6 +152,76 @@ class RingroundApp(App[None]):
 
             self.phone = PhoneLine(self)
             self.phone.start()  # builds the backend and connects in the background
+
+    # --- quitting with an open call (SPEC: asks first) -----------------------------
+
+    async def action_quit(self) -> None:
+        """q, ctrl+q, ctrl+c: quit, asking first while a call of this session is open."""
+        self.leave(_("quit"), self.exit)
+
+    def action_help_quit(self) -> None:
+        self.leave(_("quit"), self.exit)  # ctrl+c quits as operators expect (Textual hints)
+
+    def leave(self, leaving: str, then: Callable[[], object]) -> None:
+        """Run ``then`` at once, or after aborting this session's open calls if the operator
+        says y; n keeps everything as it is. ``leaving`` completes "Abort it and …?"."""
+        if self.leaving:
+            return
+        self.leaving = True
+        self.run_worker(lambda: self._leave(leaving, then), thread=True, group="leave",
+                        exit_on_error=False)
+
+    def _leave(self, leaving: str, then: Callable[[], object]) -> None:
+        try:
+            calls = self.call_db(lambda conn: open_calls(conn, self.session))
+        except StorageError as error:
+            self.call_from_thread(self._not_left, str(error))
+            return
+        self.call_from_thread(self._ask_to_leave, calls, leaving, then)
+
+    def _ask_to_leave(self, calls: list[OpenCall], leaving: str,
+                      then: Callable[[], object]) -> None:
+        from tui.dialogs import ConfirmDialog
+
+        if not calls:
+            self.leaving = False
+            then()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                self.leaving = False
+                return
+            self.run_worker(lambda: self._abort_and_leave(then), thread=True, group="leave",
+                            exit_on_error=False)
+
+        self.push_screen(ConfirmDialog(
+            open_calls_question(calls, leaving), title=_("Open call"),
+            hint=_("y — abort the call and {leaving}, n — stay").format(leaving=leaving)),
+            answered)
+
+    def _abort_and_leave(self, then: Callable[[], object]) -> None:
+        try:
+            released = self.call_db(lambda conn: abort_open_calls(conn, self.policy, self.session,
+                                                                   self.now()))
+        except (StorageError, NotAllowed) as error:
+            self.call_from_thread(self._not_left, str(error))
+            return
+
+        def done() -> None:
+            self.leaving = False
+            if self.phone is not None:
+                for key in released:
+                    self.phone.forget(key)
+            then()
+
+        self.call_from_thread(done)
+
+    def _not_left(self, message: str) -> None:
+        from tui.dialogs import NoticeDialog
+
+        self.leaving = False
+        self.push_screen(NoticeDialog(message, title=_("Database problem")))
 
     async def on_unmount(self) -> None:
         if self.phone is not None:
@@ -168,6 +270,11 @@ class RingroundApp(App[None]):
                 on_busy("")
             return result
 
+    def note_audit_start(self) -> None:
+        """Lost calls are those ended after the app started (see :meth:`calls_lost`)."""
+        with suppress(StorageError):
+            self.audit_seen = self.call_db(last_audit_id)
+
     @work(thread=True, group="heartbeat", exclusive=True, exit_on_error=False)
     def beat(self) -> None:
         try:
@@ -188,8 +295,35 @@ class RingroundApp(App[None]):
             changed = self.watcher.changed()
         except sqlite3.Error:
             return
-        if changed:
-            self.call_from_thread(self.announce_change)
+        if not changed:
+            return
+        lost: list[LostCall] = []
+        seen = self.audit_seen
+        if seen is not None:
+            with suppress(StorageError):
+                lost, self.audit_seen = self.call_db(
+                    lambda conn: lost_calls(conn, self.session, seen))
+        if lost:
+            self.call_from_thread(self.calls_lost, lost)
+        self.call_from_thread(self.announce_change)
+
+    def calls_lost(self, lost: list[LostCall]) -> None:
+        """Tell the operator at once that a colleague or a supervisor ended their call.
+
+        A result dialog open on that row keeps what was typed (ResultDialog.lock_lost).
+        """
+        from tui.dialogs import NoticeDialog
+        from tui.result_dialog import ResultDialog
+
+        for call in lost:
+            if self.phone is not None:
+                self.phone.forget(call.key)
+            text = lost_text(call, self.policy, self.now())
+            screen = self.screen
+            if isinstance(screen, ResultDialog) and screen.row_key == call.key:
+                screen.lock_lost(text)
+            else:
+                self.push_screen(NoticeDialog(text, title=_("Your call was taken")))
 
     def announce_change(self) -> None:
         """Tell the screens the operator can see: the top one and those under its dialogs.

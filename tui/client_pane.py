@@ -12,6 +12,7 @@ from storage.locks import RowState
 from storage.policy import Policy
 from tui.formats import (
     age_text,
+    duration_text,
     local,
     lock_state,
     moment_text,
@@ -47,14 +48,21 @@ def outcome_label(policy: Policy, code: str | None) -> str:
 
 
 def note_line(note: Note, policy: Policy, now: int) -> Text:
+    """One line of the row's history: when, who wrote it, what it says."""
     line = Text(f"{when(note.at, policy, now):>11} ", style="dim")
-    line.append(safe_text(note.operator)[:12].ljust(12) + " ")
-    if note.outcome is None:
-        line.append(_("Locked by {operator} since {since} for over {minutes} min").format(
+    if note.event == "stale-lock":
+        # Written by whoever saw the stale lock (or the system), not by its holder.
+        writer = safe_text(note.written_by) if note.written_by else _("system")
+        line.append(writer[:12].ljust(12) + " ")
+        line.append(_("Locked by {operator} since {since} for over {duration}").format(
             operator=safe_text(note.operator), since=moment_text(note.lock_since, policy, now),
-            minutes=policy.stale_after // 60), style="italic")
+            duration=duration_text(policy.stale_after)), style="italic")
         return line
-    line.append(outcome_label(policy, note.outcome), style="bold")
+    line.append(safe_text(note.operator)[:12].ljust(12) + " ")
+    if note.event == "note":
+        line.append(_("Note"), style="bold")
+    else:
+        line.append(outcome_label(policy, note.outcome), style="bold")
     if note.comment:
         line.append(" — " + safe_text(note.comment))
     return line

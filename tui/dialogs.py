@@ -50,17 +50,18 @@ class ConfirmDialog(ModalScreen[bool]):
         Binding("escape", "answer(False)", N_("No"), show=False),
     ]
 
-    def __init__(self, question: str, *, title: str = "") -> None:
+    def __init__(self, question: str, *, title: str = "", hint: str = "") -> None:
         super().__init__(classes="confirm")
         self.question = question
         self.title_text = title or _("Please confirm")
+        self.hint = hint or _("y — yes, n — no")
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text(self.title_text), classes="dialog-title")
             yield Static(Text(safe_text(self.question, keep_newlines=True)),
                          id="confirm-question")
-            yield Static(Text(_("y — yes, n — no")), classes="dialog-hint")
+            yield Static(Text(self.hint), classes="dialog-hint")
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)

@@ -126,6 +126,13 @@ def when(moment: int | None, policy: Policy, now: int) -> str:
     return shown.strftime("%d.%m %H:%M")
 
 
+def duration_text(seconds: int) -> str:
+    """A policy duration in words: "45 s" below a minute, "15 min" above."""
+    if seconds < 60:
+        return _("{count} s").format(count=seconds)
+    return _("{count} min").format(count=seconds // 60)
+
+
 def age_text(age: int | None) -> str:
     if age is None:
         return ""
@@ -150,9 +157,10 @@ def lock_state(lock: Lock, policy: Policy, now: int) -> str:
         return _("Open in your other window (since {since}, on {place}) — c asks to move it "
                  "here").format(since=since, place=lock_place(lock))
     if lock.offers_takeover:
-        return _("Locked by {operator} since {since} — over {minutes} min, still working; "
+        return _("Locked by {operator} since {since} — over {duration}, still working; "
                  "c offers a takeover").format(
-            operator=safe_text(lock.operator), since=since, minutes=policy.stale_after // 60)
+            operator=safe_text(lock.operator), since=since,
+            duration=duration_text(policy.stale_after))
     alive = _("alive") if lock.alive else _("session gone")
     return _("Locked by {operator} since {since} — {alive}").format(
         operator=safe_text(lock.operator), since=since, alive=alive)

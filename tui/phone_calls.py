@@ -376,7 +376,7 @@ class CallFacts:
 class PhoneActions:
     """The work screen's telephony keys and state line; mixed into WorkScreen.
 
-    The screen provides ``ringround``, ``activation``, ``note``, ``current_key()``,
+    The screen provides ``ringround``, ``activation``, ``current_key()``,
     ``start_call()``, ``refuse()``, ``show_state()``, ``show_title()``,
     ``show_activation()`` and calls :meth:`claim_won`, :meth:`call_released`,
     :meth:`phone_state`, :meth:`phone_title` and :meth:`call_facts`.
@@ -386,7 +386,6 @@ class PhoneActions:
 
     if TYPE_CHECKING:
         activation: Activation | None
-        note: str
         refuse: Callable[..., None]
         show_state: Callable[[str], None]
         show_title: Callable[[], None]

@@ -2,7 +2,9 @@
 
 Keys: 1…9 pick the outcome with that number and move to the comment;
 Enter in the comment (or the call-back time) saves; Escape cancels and the
-lock stays. With other open rows on the same phone (B6), Tab reaches the
+lock stays. If the call is taken over or released meanwhile, the dialog says
+so and keeps the comment: Enter then saves it as a note on the row, Escape
+drops it. With other open rows on the same phone (B6), Tab reaches the
 "same outcome for N other rows" box: Space ticks it, Enter there saves. A
 failed save keeps the dialog open with everything typed. While a save runs,
 Enter and Escape wait for it: it cannot be called back halfway.
@@ -25,6 +27,7 @@ from textual.widgets.option_list import Option
 from storage.database import StorageError
 from storage.locks import Finished, LockLost
 from storage.policy import Outcome, Policy
+from storage.rows import RowKey
 from tui.formats import moment_text, parse_moment
 from tui.i18n import N_, _, current_language
 from tui.safe_text import safe_text
@@ -63,8 +66,13 @@ class ResultDialog(ModalScreen[Finished | None]):
         *,
         preselect: str | None = None,
         family: int = 0,
+        row_key: RowKey | None = None,
+        keep: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__()
+        self.row_key = row_key  # the row whose call this is
+        self.keep = keep  # saves a comment as a note on the row (in a worker thread)
+        self.lost = False  # the call was taken over or released: only a note can be saved
         self.family = family  # other open rows on the client's phone
         self.client = client
         self.policy = policy
@@ -146,9 +154,29 @@ class ResultDialog(ModalScreen[Finished | None]):
         event.stop()
         self.action_submit()
 
+    def lock_lost(self, message: str) -> None:
+        """The call is no longer this operator's: say so, keep what was typed."""
+        self.lost = True
+        self.saving = False
+        if self.query_one("#comment", Input).value.strip() and self.keep is not None:
+            self.say(message + " " + _("Your comment is kept: Enter saves it as a note on the "
+                                       "row, Escape drops it."))
+        else:
+            self.say(message + " " + _("Escape closes."))
+        self.set_focus(self.query_one("#comment", Input))
+
     def action_submit(self) -> None:
         if self.saving:
             return  # a second Enter would only fail on the released lock
+        if self.lost:
+            comment = self.query_one("#comment", Input).value.strip()
+            if not comment or self.keep is None:
+                self.dismiss(None)
+                return
+            self.say(_("Saving…"))
+            self.saving = True
+            self._keep(comment)
+            return
         if self.outcome is None:
             self.say(_("Pick an outcome first (1–{count}).").format(
                 count=len(self.policy.outcomes)))
@@ -185,7 +213,7 @@ class ResultDialog(ModalScreen[Finished | None]):
         try:
             finished = self.save(choice, busy)
         except LockLost as error:
-            self.app.call_from_thread(self.save_failed, str(error))
+            self.app.call_from_thread(self.lock_lost, str(error))
         except (StorageError, ValueError) as error:
             # ValueError: e.g. the call-back time passed while the save waited.
             self.app.call_from_thread(
@@ -194,6 +222,24 @@ class ResultDialog(ModalScreen[Finished | None]):
                     reason=error))
         else:
             self.app.call_from_thread(self.dismiss, finished)
+
+    @work(thread=True, exclusive=True, group="save", exit_on_error=False)
+    def _keep(self, comment: str) -> None:
+        assert self.keep is not None
+        try:
+            self.keep(comment)
+        except StorageError as error:
+            self.app.call_from_thread(
+                self.save_failed,
+                _("Not saved: {reason} Your text is kept; Enter tries again.").format(
+                    reason=error))
+            return
+        self.app.call_from_thread(self.kept)
+
+    def kept(self) -> None:
+        self.app.notify(_("Your comment was saved as a note on the row."),
+                        title=_("Note saved"), markup=False)
+        self.dismiss(None)
 
     def save_failed(self, message: str) -> None:
         self.saving = False

@@ -3,7 +3,14 @@
 Keys: arrows activate a row (C12 checks run each time); c start call; 1…9 PBX
 call to that number and m PBX/manual mode (telephony on, tui/phone_calls.py); f finish
 processing (result dialog); a abort processing; r refresh; k client card;
-s client summary; o current requests; / filter; Escape back to the list picker.
+s client summary; o current requests; / filter; Escape back to the list picker
+(asking first while a call is open).
+
+The state line under the pane always tells the active row's true state (its
+lock, or why it cannot be called); it is read again every few seconds while
+shown, so a colleague's app that died shows as "session gone" without moving.
+Hints and refusals come as dialogs, results of the operator's own actions as
+short notices: neither overwrites the state line.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from storage.locks import (
     finish_call,
     inspect_row,
 )
+from storage.open_calls import save_note
 from storage.rows import RowKey, read_source
 from storage.worklists import BLOCKED, CALLBACK_DUE, LATER, WorkList, WorkRow, load_rows, row_ids
 from tui.app import DataChanged, RingroundApp
@@ -44,8 +52,10 @@ from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.footer import Footer
 from tui.formats import (
     clock_text,
+    duration_text,
     local,
     lock_place,
+    lock_state,
     moment_text,
     number,
     refusal_text,
@@ -61,6 +71,7 @@ from tui.steady import SteadyText
 
 T = TypeVar("T")
 HISTORY_LINES = 2
+RECHECK_EVERY = 2.0  # seconds between readings of the shown row's state (liveness, times)
 
 
 class WorkScreen(PhoneActions, Screen[None]):
@@ -87,7 +98,6 @@ class WorkScreen(PhoneActions, Screen[None]):
         self.work_list = work_list
         self.list_title = title
         self.activation: Activation | None = None
-        self.note = ""  # a refusal or result kept in the state line until the next row
         self.filter_text = ""
         self.busy = ""
 
@@ -110,6 +120,27 @@ class WorkScreen(PhoneActions, Screen[None]):
         self.query_one("#filter", Input).display = False
         self.query_one(RowTable).focus()
         self.reload()
+        self.set_interval(RECHECK_EVERY, self.recheck)
+
+    def in_sight(self) -> bool:
+        """This screen is on top, or only dialogs are above it."""
+        for screen in reversed(self.app.screen_stack):
+            if screen is self:
+                return True
+            if not screen.is_modal:
+                return False
+        return False
+
+    def recheck(self) -> None:
+        """Read the shown row's state again: a holder's session may have gone meanwhile,
+        a lock may have turned stale, a row may have become callable."""
+        table = self.query_one(RowTable)
+        if table.current_id is None or not self.in_sight():
+            return
+        if any(worker.group == "activate" and not worker.is_finished
+               for worker in self.workers):
+            return  # a reading is on its way already
+        self.activate(table.current_id)
 
     # --- database work ----------------------------------------------------------
 
@@ -125,8 +156,7 @@ class WorkScreen(PhoneActions, Screen[None]):
         self.show_title()
 
     def report(self, error: StorageError) -> None:
-        """Show a database problem in the state line and as a dialog."""
-        self.show_state(str(error))
+        """Show a database problem as a dialog."""
         self.app.push_screen(NoticeDialog(str(error), title=_("Database problem")))
 
     @work(thread=True, group="ids", exclusive=True, exit_on_error=False)
@@ -152,7 +182,11 @@ class WorkScreen(PhoneActions, Screen[None]):
             self.activation = None
             app = self.ringround
             self.query_one(ClientPane).show_activation(None, app.policy, app.now())
-            self.show_state(_("Nothing left to call on this list."))
+            if self.filter_text:
+                self.show_state(_("Nothing on this list matches the filter “{text}”.").format(
+                    text=self.filter_text))
+            else:
+                self.show_state(_("Nothing left to call on this list."))
 
     @on(RowTable.RowsWanted)
     def want_rows(self, event: RowTable.RowsWanted) -> None:
@@ -171,7 +205,6 @@ class WorkScreen(PhoneActions, Screen[None]):
 
     @on(RowTable.CursorMoved)
     def cursor_moved(self, event: RowTable.CursorMoved) -> None:
-        self.note = ""
         if event.source_id is not None:
             self.activate(event.source_id)
 
@@ -210,11 +243,12 @@ class WorkScreen(PhoneActions, Screen[None]):
         self.activation = activation
         app = self.ringround
         self.query_one(ClientPane).show_activation(activation, app.policy, app.now())
-        self.show_state(self.note or self.phone_state(activation)
+        self.show_state(self.phone_state(activation)
                         or state_text(activation.state, app.policy, app.now()))
         table.release_paint()  # cursor and pane go out in one screen update
 
     def show_state(self, message: str) -> None:
+        """The state line: the active row's state (or why it could not be read)."""
         self.query_one("#state", SteadyText).show(Text(message, style="bold"))
 
     def show_title(self) -> None:
@@ -284,10 +318,12 @@ class WorkScreen(PhoneActions, Screen[None]):
         return None if source_id is None else RowKey(self.work_list.kind, source_id)
 
     def refuse(self, message: str, title: str = "") -> None:
-        """Show a refusal as a dialog; it stays in the state line afterwards."""
-        self.note = message
-        self.show_state(message)
+        """Show a refusal or hint as a dialog; the state line keeps the row's state."""
         self.app.push_screen(NoticeDialog(message, title=title or _("Cannot call now")))
+
+    def tell(self, message: str, title: str = "") -> None:
+        """A short notice of what the operator's own action did (it fades by itself)."""
+        self.notify(message, title=title, markup=False)
 
     def action_start_call(self) -> None:
         if not self.pbx_refuses_start_call():
@@ -326,17 +362,16 @@ class WorkScreen(PhoneActions, Screen[None]):
     def claimed(self, key: RowKey, result: Claim | Refusal) -> None:
         app = self.ringround
         if isinstance(result, Claim):
-            self.note = ""
             self.refresh_all()
             self.claim_won(key)  # a number key's PBX call starts now
             return
         lock = result.lock
         if result.reason == "locked" and lock is not None and lock.offers_takeover:
-            question = _("{operator} has held this row since {since}, over {minutes} min, and is "
+            question = _("{operator} has held this row since {since}, over {duration}, and is "
                          "still working. Remove the lock and call?").format(
                 operator=safe_text(lock.operator),
                 since=moment_text(lock.since, app.policy, app.now()),
-                minutes=app.policy.stale_after // 60)
+                duration=duration_text(app.policy.stale_after))
 
             def answered(yes: bool | None) -> None:
                 if yes:
@@ -388,6 +423,9 @@ class WorkScreen(PhoneActions, Screen[None]):
             elif lock is not None and lock.mine_elsewhere:
                 self.refuse(_("This call is open in your other window: finish it there, or "
                               "take it over here with c."), _("Finish processing"))
+            elif lock is not None:  # someone else's: say whose, not "start the call"
+                app = self.ringround
+                self.refuse(lock_state(lock, app.policy, app.now()), _("Finish processing"))
             else:
                 self.refuse(_("Start the call first (c)."), _("Finish processing"))
             return
@@ -408,21 +446,25 @@ class WorkScreen(PhoneActions, Screen[None]):
         def done(finished: Finished | None) -> None:
             # A save that lands while the app is closing (SIGHUP, SIGTERM) is in the
             # database already; this screen's widgets may be gone: nothing to show.
+            if finished is None and self.is_attached:
+                self.refresh_all()  # a lost call: show the row's new state and any note
             if finished is not None and self.is_attached:
-                self.note = _("Saved.") if not finished.closed else _("Saved; the row is done.")
+                note = _("Saved.") if not finished.closed else _("Saved; the row is done.")
                 if isinstance(finished, FamilyFinished) and (finished.settled or finished.skipped):
-                    self.note += " " + saved_note(finished)
+                    note += " " + saved_note(finished)
                     if finished.skipped:
                         app.push_screen(NoticeDialog(skipped_text(
                             finished, family, app.policy, app.now()), title=_("Same phone")))
-                    else:  # the state line changes with the next row; this stays a moment
-                        self.notify(saved_note(finished), title=_("Same phone"))
-                self.show_state(self.note)
+                self.tell(note)
                 self.call_released(claim.key)
                 self.refresh_all(saved=claim.key.source_id)
 
+        def keep(comment: str) -> None:  # the call was lost: the comment becomes a note
+            app.call_db(lambda conn: save_note(conn, app.session, claim.key, comment, app.now()))
+
         app.push_screen(ResultDialog(activation.client.name, app.policy, app.now, save,
-                                     preselect=facts.preselect, family=len(family)), done)
+                                     preselect=facts.preselect, family=len(family),
+                                     row_key=claim.key, keep=keep), done)
 
     def action_abort(self) -> None:
         activation = self.activation
@@ -451,7 +493,7 @@ class WorkScreen(PhoneActions, Screen[None]):
         self.app.call_from_thread(self.aborted, key)
 
     def aborted(self, key: RowKey) -> None:
-        self.note = _("Processing aborted; nothing was recorded.")
+        self.tell(_("Processing aborted; nothing was recorded."))
         self.call_released(key)
         self.refresh_all()
 
@@ -495,4 +537,4 @@ class WorkScreen(PhoneActions, Screen[None]):
             box.display = False
             self.query_one(RowTable).focus()
             return
-        self.app.pop_screen()
+        self.ringround.leave(_("go back to the lists"), self.app.pop_screen)

@@ -1,0 +1,167 @@
+"""Quitting or leaving the work list with an open call asks first (SPEC "quitting with an
+open call"): y aborts the call (nothing recorded) and leaves, n stays with the call.
+
+Every way out is covered: q on the list picker (after Escape), ctrl+q, ctrl+c, and
+Escape on the work screen. Without an open call they leave at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from storage.rows import APPOINTMENT
+from tests.clinic_fixtures import (
+    Clinic,
+    build_clinic,
+    open_list,
+    running,
+    settle,
+    wait_until,
+)
+from tui.app import RingroundApp
+from tui.dialogs import ConfirmDialog
+from tui.i18n import set_language
+from tui.picker import ListPicker
+from tui.work_screen import WorkScreen
+
+
+@pytest.fixture
+def clinic(tmp_path: Path) -> Clinic:
+    return build_clinic(tmp_path)
+
+
+@pytest.fixture
+def russian() -> Iterator[None]:
+    set_language("ru")
+    yield
+    set_language("en")
+
+
+def attempts(clinic: Clinic) -> list[tuple[object, ...]]:
+    return clinic.query("SELECT operator, outcome FROM attempts WHERE operator = 'alice'")
+
+
+async def call_and_ask(pilot: Pilot[None], clinic: Clinic, *keys: str) -> ConfirmDialog:
+    """Start a call on the first row, press ``keys``; return the question shown."""
+    app = pilot.app
+    screen = await open_list(pilot)
+    await pilot.press("c")
+    await wait_until(pilot, lambda: clinic.locks(), "the call to start")
+    await wait_until(pilot, lambda: screen.activation is not None
+                     and screen.activation.state.lock is not None, "the lock in the pane")
+    await pilot.press(*keys)
+    dialog = await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog)
+                              and app.screen, "the question")
+    assert isinstance(dialog, ConfirmDialog)
+    return dialog
+
+
+@pytest.mark.parametrize("keys", [("ctrl+q",), ("ctrl+c",)], ids=["ctrl+q", "ctrl+c"])
+async def test_quitting_with_an_open_call_asks_and_n_stays(clinic: Clinic,
+                                                           keys: tuple[str, ...]) -> None:
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        dialog = await call_and_ask(pilot, clinic, *keys)
+        assert dialog.title_text == "Open call"
+        assert dialog.question == ("You have an open call with Иванова Мария Петровна. Abort "
+                                   "it (nothing is recorded) and quit?")
+        assert dialog.hint == "y — abort the call and quit, n — stay"
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen), "the work screen")
+        await settle(pilot)
+        assert app.is_running
+    assert [lock[2] for lock in clinic.locks()] == ["alice"]
+
+
+@pytest.mark.parametrize("keys", [("ctrl+q",), ("ctrl+c",)], ids=["ctrl+q", "ctrl+c"])
+async def test_quitting_with_an_open_call_y_aborts_and_quits(clinic: Clinic,
+                                                             keys: tuple[str, ...]) -> None:
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        await call_and_ask(pilot, clinic, *keys)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: not app.is_running, "the app to end")
+    assert clinic.locks() == []
+    assert attempts(clinic) == []
+    assert [e for (e,) in clinic.query("SELECT event FROM audit ORDER BY id")] == [
+        "claim", "abort"]
+
+
+async def test_escape_with_an_open_call_asks_then_q_quits(clinic: Clinic) -> None:
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        dialog = await call_and_ask(pilot, clinic, "escape")
+        assert dialog.question.endswith("and go back to the lists?")
+        await pilot.press("n")  # stays on the call
+        await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen), "the work screen")
+        assert clinic.locks()
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: isinstance(app.screen, ListPicker), "the list picker")
+        assert clinic.locks() == []
+        await pilot.press("q")  # nothing open any more: quits at once
+        await wait_until(pilot, lambda: not app.is_running, "the app to end")
+    assert attempts(clinic) == []
+
+
+async def test_q_on_the_picker_asks_for_a_call_left_open(clinic: Clinic) -> None:
+    # A call of this session that is open while the picker shows (e.g. the lock was
+    # taken by a PBX dial just before Escape): q still asks.
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ListPicker), "the list picker")
+        clinic.claim(app.session, "smith")
+        await pilot.press("q")
+        dialog = await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog)
+                                  and app.screen, "the question")
+        assert isinstance(dialog, ConfirmDialog)
+        assert "John Smith" in dialog.question
+        await pilot.press("y")
+        await wait_until(pilot, lambda: not app.is_running, "the app to end")
+    assert clinic.locks() == []
+
+
+async def test_quitting_without_a_call_does_not_ask(clinic: Clinic) -> None:
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        await open_list(pilot)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ListPicker), "the list picker")
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running, "the app to end")
+
+
+async def test_quitting_with_an_open_call_asks_in_russian(clinic: Clinic,
+                                                          russian: None) -> None:
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        dialog = await call_and_ask(pilot, clinic, "ctrl+q")
+        assert dialog.title_text == "Открытый звонок"
+        assert dialog.question == ("У вас открыт звонок: Иванова Мария Петровна. Прервать его "
+                                   "(ничего не запишется) и выйти?")
+        assert dialog.hint == "y — прервать звонок и выйти, n — остаться"
+        await pilot.press("y")
+        await wait_until(pilot, lambda: not app.is_running, "the app to end")
+    assert clinic.locks() == []
+
+
+def test_a_lock_of_this_session_is_what_counts(clinic: Clinic) -> None:
+    """Rows held by other sessions of the operator are not "open calls" of this one."""
+    from storage.open_calls import open_calls
+
+    earlier = clinic.session("alice")
+    clinic.claim(earlier, "smith")
+    app: RingroundApp = clinic.app("alice")
+    conn = clinic.connect()
+    try:
+        assert open_calls(conn, app.session) == []
+        [call] = open_calls(conn, earlier)
+        assert (call.key.kind, call.client) == (APPOINTMENT, "John Smith")
+    finally:
+        conn.close()
+        app.close_database()

@@ -1,0 +1,220 @@
+"""The pane's state line tells the truth, and what happens to an operator's call reaches them.
+
+- Hints and refusals come as dialogs; the state line keeps the row's state (issue 14.3).
+- A take-over or a supervisor's release is announced at once, naming who and when; a
+  comment being written is kept and may be saved as a note on the row (issue 14.4).
+- The state line is read again while shown: a holder whose app died shows as "session
+  gone" without moving (issue 17.3); stale-lock notes are the observer's, in seconds
+  below a minute (issue 14.8).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from storage.locks import Claim, claim_row, inspect_row, release_lock
+from storage.rows import APPOINTMENT, RowKey
+from tests.clinic_fixtures import (
+    MINUTE,
+    NOW,
+    Clinic,
+    Clock,
+    build_clinic,
+    go_to,
+    open_list,
+    running,
+    settle,
+    state,
+    text_of,
+    wait_until,
+)
+from tui.dialogs import NoticeDialog
+from tui.i18n import set_language
+from tui.result_dialog import ResultDialog
+from tui.work_screen import WorkScreen
+
+
+@pytest.fixture
+def clinic(tmp_path: Path) -> Clinic:
+    return build_clinic(tmp_path)
+
+
+@pytest.fixture
+def russian() -> Iterator[None]:
+    set_language("ru")
+    yield
+    set_language("en")
+
+
+async def notice(pilot: Pilot[None]) -> NoticeDialog:
+    app = pilot.app
+    dialog = await wait_until(pilot, lambda: isinstance(app.screen, NoticeDialog)
+                              and app.screen, "a notice")
+    assert isinstance(dialog, NoticeDialog)
+    return dialog
+
+
+async def start_call(pilot: Pilot[None], screen: WorkScreen) -> None:
+    await pilot.press("c")
+    await wait_until(pilot, lambda: screen.activation is not None
+                     and screen.activation.state.lock is not None
+                     and screen.activation.state.lock.mine, "the call to start")
+
+
+def release_by_root(clinic: Clinic, appointment: str, now: int = NOW) -> None:
+    conn = clinic.connect()
+    try:
+        release_lock(conn, clinic.session("root", supervisor=True),
+                     RowKey(APPOINTMENT, clinic.appointments[appointment]), now)
+    finally:
+        conn.close()
+
+
+def take_over(clinic: Clinic, operator: str, appointment: str, now: int) -> None:
+    """``operator`` takes over a stale lock of a live colleague, as their app would (C10)."""
+    session = clinic.session(operator, now)
+    key = RowKey(APPOINTMENT, clinic.appointments[appointment])
+    conn = clinic.connect()
+    try:
+        lock = inspect_row(conn, clinic.policy, session, key, now).lock
+        assert lock is not None and lock.offers_takeover
+        assert isinstance(claim_row(conn, clinic.policy, session, key, now, take_over=lock),
+                          Claim)
+    finally:
+        conn.close()
+
+
+# --- 14.3: the state line stays true -------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["f", "a", "c"])
+async def test_keys_on_a_colleagues_row_keep_the_lock_line(clinic: Clinic, key: str) -> None:
+    clinic.held_by_olga("smith")
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await go_to(pilot, screen, clinic.appointments["smith"])
+        locked = "Locked by olga since 09:55 — alive"
+        assert state(screen) == locked
+        await pilot.press(key)
+        dialog = await notice(pilot)
+        if key != "a":  # f and c name the holder too, rather than "start the call first"
+            assert dialog.message == locked
+        await pilot.press("escape")
+        await settle(pilot)
+        assert state(screen) == locked
+
+
+async def test_a_hint_on_a_free_row_is_a_dialog_not_the_state_line(clinic: Clinic) -> None:
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await pilot.press("f")
+        assert (await notice(pilot)).message == "Start the call first (c)."
+        assert state(screen) == "Free — c to start the call"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert state(screen) == "Free — c to start the call"
+
+
+# --- 14.4: a lost call is announced at once ---------------------------------------------
+
+
+async def test_a_supervisors_release_is_announced_at_once(clinic: Clinic) -> None:
+    app = clinic.app("alice", clock=Clock(NOW + 2 * MINUTE))
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await start_call(pilot, screen)
+        release_by_root(clinic, "ivanova", NOW + 2 * MINUTE)
+        dialog = await notice(pilot)
+        assert dialog.title_text == "Your call was taken"
+        assert dialog.message == ("Supervisor root released your call with Иванова Мария "
+                                  "Петровна at 10:02.")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: state(screen) == "Free — c to start the call")
+
+
+async def test_a_takeover_is_announced_at_once_in_russian(clinic: Clinic,
+                                                          russian: None) -> None:
+    clock = Clock(NOW)
+    app = clinic.app("alice", clock=clock)
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await start_call(pilot, screen)
+        later = NOW + 16 * MINUTE
+        clock.now = later
+        clinic.heartbeat(app.session, later)  # alice is still working: a takeover, not C11
+        take_over(clinic, "bob", "ivanova", later)
+        dialog = await notice(pilot)
+        assert dialog.title_text == "Ваш звонок перехвачен"
+        assert dialog.message == ("bob перехватил(а) ваш звонок клиенту Иванова Мария Петровна "
+                                  "в 10:16.")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: state(screen).startswith("Заблокировано: bob"))
+
+
+async def test_a_comment_being_written_is_kept_and_saved_as_a_note(clinic: Clinic) -> None:
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await start_call(pilot, screen)
+        await pilot.press("f")
+        dialog = await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog)
+                                  and app.screen, "the result dialog")
+        assert isinstance(dialog, ResultDialog)
+        await pilot.press("2", *"Перезвонит сама")
+        release_by_root(clinic, "ivanova")
+        message = dialog.query_one("#result-message")
+        await wait_until(pilot, lambda: "released" in text_of(message), "the notice")
+        assert text_of(message) == (
+            "Supervisor root released your call with Иванова Мария Петровна at 10:00. Your "
+            "comment is kept: Enter saves it as a note on the row, Escape drops it.")
+        assert app.screen is dialog  # no second dialog over the one being written in
+        assert dialog.query_one("#comment", Input).value == "Перезвонит сама"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen is screen, "the dialog to close")
+        await wait_until(pilot, lambda: "Note — Перезвонит сама"
+                         in text_of(screen.query_one("#pane")), "the note in the pane")
+    assert clinic.query("SELECT event, operator, comment FROM row_notes") == [
+        ("note", "alice", "Перезвонит сама")]
+    assert clinic.query("SELECT count(*) FROM attempts WHERE operator = 'alice'") == [(0,)]
+
+
+# --- 17.3 and 14.8: the state line is read again while shown ---------------------------------
+
+
+async def test_a_holder_whose_app_died_shows_as_gone_without_moving(clinic: Clinic) -> None:
+    clinic.held_by_olga("smith")  # olga's last heartbeat: NOW
+    clock = Clock(NOW)
+    app = clinic.app("alice", clock=clock)
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await go_to(pilot, screen, clinic.appointments["smith"])
+        assert state(screen) == "Locked by olga since 09:55 — alive"
+        # olga's app dies: no more heartbeats, and nothing is written to the database.
+        clock.now = NOW + clinic.policy.alive_for + 1
+        await wait_until(pilot, lambda: state(screen)
+                         == "Locked by olga since 09:55 — session gone", "session gone")
+
+
+async def test_stale_lock_note_is_the_observers_and_in_seconds(tmp_path: Path,
+                                                               russian: None) -> None:
+    clinic = build_clinic(tmp_path)
+    clinic.policy = dataclasses.replace(clinic.policy, stale_after=30)
+    olga = clinic.session("olga")
+    clinic.claim(olga, "ivanova")
+    clinic.heartbeat(olga, NOW + MINUTE)
+    app = clinic.app("bob", clock=Clock(NOW + MINUTE))
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        assert state(screen) == ("Заблокировано: olga, с 10:00 — больше 30 с, ещё работает; "
+                                 "c предложит перехват")
+        assert ("10:01 bob          Заблокировано: olga, с 10:00, дольше 30 с"
+                in text_of(screen.query_one("#pane")))
+
