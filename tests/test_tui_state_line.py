@@ -206,7 +206,8 @@ async def test_a_holder_whose_app_died_shows_as_gone_without_moving(clinic: Clin
 async def test_stale_lock_note_is_the_observers_and_in_seconds(tmp_path: Path,
                                                                russian: None) -> None:
     clinic = build_clinic(tmp_path)
-    clinic.policy = dataclasses.replace(clinic.policy, stale_after=30)
+    clinic.policy = dataclasses.replace(clinic.policy, stale_after=30, alive_for=30,
+                                        heartbeat_every=10)
     olga = clinic.session("olga")
     clinic.claim(olga, "ivanova")
     clinic.heartbeat(olga, NOW + MINUTE)
