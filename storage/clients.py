@@ -10,7 +10,7 @@ from datetime import date, datetime
 from storage.audit import audit
 from storage.database import write
 from storage.i18n import _
-from storage.phones import phone_key
+from storage.phones import phone_key, rules_signature
 from storage.policy import PhoneRules, Policy
 from storage.rows import RowKey
 from storage.sessions import Session
@@ -102,7 +102,7 @@ def rekey_phones(conn: sqlite3.Connection, rules: PhoneRules) -> int:
     other rules would hide them. Returns how many numbers got a new key;
     costs one read when the rules are the ones the numbers were keyed with.
     """
-    wanted = f"{rules.country_code} {rules.trunk_prefix} {rules.national_length}"
+    wanted = rules_signature(rules)
     if _setting(conn, "phone_rules") == wanted:
         return 0
     with write(conn):

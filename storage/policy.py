@@ -39,7 +39,8 @@ DEFAULTS: dict[str, Any] = {
         "personal_callback_grace": "30m",
     },
     "tasks": {"callable": ["recall", "reminder", "follow-up"]},
-    "phones": {"country_code": "7", "trunk_prefix": "8", "national_length": 10},
+    "phones": {"country_code": "7", "trunk_prefix": "8", "national_length": 10,
+               "international_prefix": "810"},
     "telephony": {
         "enabled": False,
         "backend": "asterisk-ami",
@@ -125,6 +126,7 @@ class PhoneRules:
     country_code: str  # digits, e.g. "7"
     trunk_prefix: str  # digits dialled before a national number, e.g. "8"; may be empty
     national_length: int  # digits of a national number (10 in Russia); 0: any length
+    international_prefix: str  # dialled before a foreign number besides "00" ("810" in Russia)
 
 
 @dataclass(frozen=True)
@@ -444,6 +446,11 @@ def _build(source: str, data: Mapping[str, Any], *, language_given: bool = False
     national_length = phones.integer("national_length", 0)
     if national_length > 15:
         raise phones.fail("national_length", _("a number of digits from 0 to 15"))
+    international_prefix = phones.string("international_prefix", empty=True)
+    if not re.fullmatch(r"[0-9]{0,4}", international_prefix) or (
+            international_prefix and international_prefix == trunk_prefix):
+        raise phones.fail("international_prefix", _(
+            'up to 4 digits other than the trunk prefix, such as "810" or "011", or ""'))
 
     tel = sections["telephony"]
     backend = tel.string("backend")
@@ -501,7 +508,7 @@ def _build(source: str, data: Mapping[str, Any], *, language_given: bool = False
         hours=_hours(calls, "hours"),
         personal_callback_grace=calls.duration("personal_callback_grace"),
         callable_task_kinds=sections["tasks"].strings("callable"),
-        phones=PhoneRules(country_code, trunk_prefix, national_length),
+        phones=PhoneRules(country_code, trunk_prefix, national_length, international_prefix),
         telephony=telephony,
         outcomes=tuple(outcomes),
         allow_operator_override=sec.flag("allow_operator_override"),

@@ -9,11 +9,12 @@ Every message meant for people (:class:`TelephonyError` and
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, Protocol
+
+from storage.phones import number_digits
 
 ClientResult = Literal["busy", "no-answer", "congestion", "unavailable", "answered"]
 """What the client's line did; "busy" and "no-answer" match the default outcome codes."""
@@ -88,5 +89,9 @@ class Backend(Protocol):
 
 
 def normalise_number(stored: str, dial_prefix: str) -> str:
-    """The number the exchange dials: ``dial_prefix``, then only the digits of ``stored`` (C4)."""
-    return dial_prefix + re.sub(r"[^0-9]", "", stored)
+    """The number the exchange dials: ``dial_prefix``, then only the digits of ``stored`` (C4).
+
+    An extension written after the number ("доб. 12") is never dialled: the
+    operator asks for it once the call is answered (storage.phones).
+    """
+    return dial_prefix + number_digits(stored)

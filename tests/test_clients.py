@@ -20,8 +20,9 @@ from storage.clients import (
     tasks,
     update_client,
 )
+from storage.database import write
 from storage.locks import Claim, claim_row, finish_call, inspect_row
-from storage.policy import PhoneRules, Policy
+from storage.policy import PhoneRules, Policy, default_policy
 from storage.rows import ITEM, RowKey
 from storage.sessions import heartbeat
 from tests.conftest import NOW, Clinic, clinic_time
@@ -194,12 +195,39 @@ def test_numbers_are_keyed_again_when_the_phone_rules_change(
         return dict(conn.execute("SELECT client_id, digits FROM phones"))
 
     assert keys() == {trunk: "89161234567", plus: "79161234567"}  # keyed by no rules
-    russia = PhoneRules(country_code="7", trunk_prefix="8", national_length=10)
+    russia = PhoneRules(country_code="7", trunk_prefix="8", national_length=10,
+                        international_prefix="810")
     assert rekey_phones(conn, russia) == 1
     assert keys() == {trunk: "79161234567", plus: "79161234567"}
     assert rekey_phones(conn, russia) == 0  # the same rules: nothing to do
-    bare = PhoneRules(country_code="7", trunk_prefix="", national_length=0)
+    bare = PhoneRules(country_code="7", trunk_prefix="", national_length=0,
+                      international_prefix="")
     assert rekey_phones(conn, bare) == 1
     assert keys() == {trunk: "89161234567", plus: "79161234567"}
     assert conn.execute("SELECT value FROM settings WHERE name = 'phone_rules'"
-                        ).fetchone() == ("7  0",)
+                        ).fetchone() == ("2: 7  0 ",)
+
+
+def test_numbers_keyed_by_an_earlier_ringround_are_keyed_again(
+    conn: sqlite3.Connection, clinic: Clinic
+) -> None:
+    """Before issue 17 an extension's digits were part of the key and "8 10" was kept.
+
+    A database keyed then (its settings say by which rules) is keyed again
+    once, so that one number has one key: clients sharing it are found (B6).
+    """
+    office = clinic.add_client("Office", ("+7 495 123-45-67 доб. 12",))
+    desk = clinic.add_client("Desk", ("8 495 123 45 67",))
+    berlin = clinic.add_client("Berlin", ("8 10 49 30 1234567",))
+    cousin = clinic.add_client("Cousin", ("+49 30 1234567",))
+    with write(conn):  # as the earlier ringround left them
+        conn.executemany("UPDATE phones SET digits = ? WHERE client_id = ?", [
+            ("74951234567" + "12", office), ("74951234567", desk),
+            ("81049301234567", berlin), ("49301234567", cousin)])
+        conn.execute("INSERT INTO settings (name, value) VALUES ('phone_rules', '7 8 10')")
+    russia = default_policy().phones
+    assert rekey_phones(conn, russia) == 2
+    keys = dict(conn.execute("SELECT client_id, digits FROM phones"))
+    assert keys[office] == keys[desk] == "74951234567"
+    assert keys[berlin] == keys[cousin] == "49301234567"
+    assert rekey_phones(conn, russia) == 0

@@ -90,7 +90,7 @@ def phones_of(conn: sqlite3.Connection, client_id: int) -> list[tuple[str, str]]
 
 # -- phone numbers ------------------------------------------------------------------------------
 
-RUSSIA = PhoneRules("7", "8", 10)
+RUSSIA = PhoneRules("7", "8", 10, "810")
 
 
 @pytest.mark.parametrize(("written", "key"), [
@@ -104,6 +104,21 @@ RUSSIA = PhoneRules("7", "8", 10)
     ("101", "101"),  # an internal extension stays as it is
     ("  +7 916 123-45-67 (mother)", "79161234567"),
     ("no digits", ""),
+    # Russia's international prefix 8 10 (issue 17): one number, one key.
+    ("8 10 49 30 1234567", "49301234567"),
+    ("810 49 30 1234567", "49301234567"),
+    ("+49 30 1234567", "49301234567"),
+    ("00 49 30 1234567", "49301234567"),
+    ("8 10 1 212 555 0100", "12125550100"),
+    # Extensions are not part of the number.
+    ("+7 916 123 45 67 доб. 12", "79161234567"),
+    ("8 (916) 123-45-67, доб 12", "79161234567"),
+    ("8 916 123 45 67 доп. 3", "79161234567"),
+    ("8 495 123 45 67 вн. 105", "74951234567"),
+    ("+7 916 123 45 67 ext. 12", "79161234567"),
+    ("+7 916 123 45 67 x12", "79161234567"),
+    ("+7 916 123 45 67 #12", "79161234567"),
+    ("+7 916 123 45 67 EXT 12", "79161234567"),
 ])
 def test_phone_keys_in_russia(written: str, key: str) -> None:
     assert phone_key(written, RUSSIA) == key
@@ -111,22 +126,25 @@ def test_phone_keys_in_russia(written: str, key: str) -> None:
 
 
 def test_phone_keys_where_numbers_differ_in_length() -> None:
-    germany = PhoneRules("49", "0", 0)
+    germany = PhoneRules("49", "0", 0, "")
     assert phone_key("030 1234567", germany) == "49301234567"
+    assert phone_key("0049 30 1234567", germany) == "49301234567"
     assert phone_key("+49 30 1234567", germany) == "49301234567"
     assert phone_key("1234567", germany) == "1234567"
     assert phone_key("0", germany) == "0"
 
 
 def test_phone_rules_in_the_policy(tmp_path: Path) -> None:
-    assert default_policy().phones == PhoneRules("7", "8", 10)
+    assert default_policy().phones == PhoneRules("7", "8", 10, "810")
     path = tmp_path / "p.toml"
-    path.write_text('[phones]\ncountry_code = "49"\ntrunk_prefix = "0"\nnational_length = 0\n',
-                    encoding="utf-8")
-    assert load_policy(path).phones == PhoneRules("49", "0", 0)
+    path.write_text('[phones]\ncountry_code = "49"\ntrunk_prefix = "0"\nnational_length = 0\n'
+                    'international_prefix = ""\n', encoding="utf-8")
+    assert load_policy(path).phones == PhoneRules("49", "0", 0, "")
     for text, key in (('country_code = "+7"', "phones.country_code"),
                       ('trunk_prefix = "x"', "phones.trunk_prefix"),
                       ("national_length = 40", "phones.national_length"),
+                      ('international_prefix = "+810"', "phones.international_prefix"),
+                      ('international_prefix = "8"', "phones.international_prefix"),
                       ("country = 7", "phones.country")):
         path.write_text(f"[phones]\n{text}\n", encoding="utf-8")
         with pytest.raises(PolicyError, match=key.replace(".", r"\.")):
@@ -139,7 +157,7 @@ def test_an_import_under_new_phone_rules_keys_stored_numbers_again(
     """Numbers already stored are compared with the file's by keys of the same rules."""
     run_import(conn, policy, "clients", "external_id,name,phones\nA1,Anna,030 1234567\n")
     assert phones_of(conn, 1) == [("030 1234567", "70301234567")]  # ten digits: Russian
-    germany = replace(policy, phones=PhoneRules("49", "0", 0))
+    germany = replace(policy, phones=PhoneRules("49", "0", 0, ""))
     run_import(conn, germany, "clients", "external_id,name,phones\nB1,Berta,+49 30 1234567\n")
     assert phones_of(conn, 1) == [("030 1234567", "49301234567")]
     assert phones_of(conn, 2) == [("+49 30 1234567", "49301234567")]

@@ -131,6 +131,19 @@ async def test_originate_carries_what_the_exchange_needs(
     assert originate["Variable"] == "RINGROUND_REF=appointment:42__row_7"
 
 
+@pytest.mark.parametrize("written", ["+7 916 123-45-67 доб. 12", "8 916 123 45 67, ext. 345",
+                                     "8 (916) 123-45-67 x12", "+7 916 123-45-67 #12"])
+async def test_an_extension_is_never_sent_to_the_exchange(
+        pbx: FakeAmi, make_backend: Backends, written: str) -> None:
+    """C4 with an extension: the exchange dials the number's digits only (issue 17)."""
+    backend = make_backend(pbx.port, dial_prefix="9")
+    await backend.place_call("alice", written, "appointment:42")
+    [originate] = pbx.received("Originate")
+    digits = "979161234567" if written.startswith("+") else "989161234567"
+    assert originate["Exten"] == digits
+    assert originate["CallerID"] == f'"{digits}" <101>'  # the operator's phone shows it too
+
+
 async def test_operator_does_not_answer(pbx: FakeAmi, make_backend: Backends) -> None:
     backend = make_backend(pbx.port)
     call_id = await backend.place_call("alice", OPERATOR_NO_ANSWER, "r")

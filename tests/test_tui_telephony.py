@@ -43,8 +43,10 @@ CLIENTS = {
     "talks": ("Иванова Мария", ["+7 (916) 123-45-67", "8 495 765-43-21"]),
     "busy": ("John Busy", ["555-00-17"]),
     "no-pickup": ("Operator Away", ["555 0003"]),
+    "extension": ("Office Worker", ["+7 495 000-11-22 доб. 12"]),
 }
-NUMBERS = {"talks": "79161234567", "busy": "5550017", "no-pickup": "5550003"}
+NUMBERS = {"talks": "79161234567", "busy": "5550017", "no-pickup": "5550003",
+           "extension": "74950001122"}
 
 S = TypeVar("S")
 
@@ -230,6 +232,31 @@ async def test_number_key_dials_through_the_pbx_and_follows_the_call(
             assert locks(path) == []
             await settle(pilot)
         assert pbx.received("Logoff"), "the app logs off the exchange when it exits"
+
+
+async def test_an_extension_is_shown_to_ask_for_and_never_dialled(
+        tmp_path: Path, db: tuple[Path, dict[str, int]]) -> None:
+    path, ids = db
+    async with FakeAmi(step=0.3, call_length=0.3) as pbx:
+        app = make_app(path, telephony_policy(tmp_path, pbx.port))
+        async with on_work_screen(app, row=3) as pilot:
+            await wait_until(pilot, lambda: "PBX: connected" in title_line(app), "connected")
+            pane = work_screen(app).query_one("#pane", SteadyText).shown.plain
+            assert "Office Worker" in pane and "1 +7 495 000-11-22 ext. 12" in pane, pane
+            await pilot.press("1")
+            await wait_until(pilot, lambda: pbx.received("Originate"), "the Originate")
+            assert pbx.received("Originate")[0]["Exten"] == NUMBERS["extension"]
+            await wait_until(pilot, lambda: "connected" in state_line(app), "the client")
+            assert f"PBX call to {NUMBERS['extension']} ext. 12: connected" in state_line(app)
+            await wait_until(pilot, lambda: "The call has ended." in state_line(app), "the end")
+            await pilot.press("f")
+            await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog),
+                             "the result dialog")
+            await pilot.press("1", "enter")
+            await wait_until(pilot, lambda: attempts(path), "the saved attempt")
+            assert attempts(path) == [(ids["extension"], "confirmed", "pbx",
+                                       NUMBERS["extension"])]
+            await settle(pilot)
 
 
 async def test_client_busy_preselects_busy_and_saves_a_pbx_attempt(

@@ -16,6 +16,7 @@ from tui.formats import (
     local,
     lock_state,
     moment_text,
+    phone_text,
     refusal_text,
     status_text,
     when,
@@ -96,7 +97,8 @@ class ClientPane(SteadyText):
         if client.do_not_call:
             text.append("  " + _("DO NOT CALL"), style="bold reverse")
         text.append("\n")
-        phones = "   ".join(f"{n} {safe_text(p)}" for n, p in enumerate(client.phones[:9], 1))
+        phones = "   ".join(f"{n} {safe_text(phone_text(p))}"
+                               for n, p in enumerate(client.phones[:9], 1))
         text.append((phones or _("no phone number")) + "\n")
         if activation.upcoming:
             visits = "; ".join(

@@ -15,6 +15,7 @@ from babel.dates import format_date, format_skeleton
 from babel.numbers import format_decimal
 
 from storage.locks import Lock, Refusal
+from storage.phones import split_extension
 from storage.policy import Policy
 from tui.i18n import _, babel_locale, current_language, ngettext
 from tui.safe_text import safe_text
@@ -209,3 +210,16 @@ def parse_moment(text: str, policy: Policy, now: int) -> int | None:
     except (ValueError, IndexError):
         return None
     return int(moment.timestamp())
+
+
+def phone_text(written: str) -> str:
+    """A stored number as operators read it: the number, then "ext. 12" to ask for once answered."""
+    number, extension = split_extension(written)
+    if not extension:
+        return number
+    return _("{number} ext. {extension}").format(number=number, extension=extension)
+
+
+def extension_text(extension: str) -> str:
+    """ "ext. 12": the extension to ask for, after the number the exchange dials."""
+    return _("ext. {extension}").format(extension=extension)

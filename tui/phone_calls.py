@@ -27,6 +27,7 @@ from textual.message import Message
 
 from storage.database import StorageError
 from storage.locks import NotAllowed, abort_call
+from storage.phones import split_extension
 from storage.rows import RowKey
 from telephony import (
     Backend,
@@ -37,6 +38,7 @@ from telephony import (
     backend_for,
     normalise_number,
 )
+from tui.formats import extension_text
 from tui.i18n import N_, _
 
 if TYPE_CHECKING:
@@ -75,6 +77,7 @@ class PhoneCall:
     position: int  # which of the client's numbers, 1…9
     number: str  # what the exchange dials: dial_prefix and digits (C4)
     had_lock: bool  # the row was already locked by this session before dialling
+    extension: str = ""  # to ask for once the client answers; never dialled
     call_id: str | None = None  # None until the exchange has accepted the call
     stage: CallStage | None = None
     operator_answered: bool = False
@@ -94,6 +97,8 @@ class PhoneCall:
 def progress_text(call: PhoneCall) -> str:
     """The state line during and after a PBX call, in words."""
     number = call.number
+    if call.extension:  # "PBX call to 74951234567 ext. 12": the operator asks for it
+        number = f"{number} {extension_text(call.extension)}"
     stage = call.stage
     if call.call_id is None:
         return _("PBX call to {number}: asking the phone exchange…").format(number=number)
@@ -362,6 +367,7 @@ class PendingDial:
     position: int
     number: str
     had_lock: bool
+    extension: str = ""
 
 
 @dataclass(frozen=True)
@@ -476,7 +482,8 @@ class PhoneActions:
         lock = activation.state.lock
         self.pending_dial = PendingDial(key, position, number,
                                         had_lock=lock is not None
-                                        and lock.ours)
+                                        and lock.ours,
+                                        extension=split_extension(phones[position - 1])[1])
         self.start_call()  # the same claim as c: refusals, takeover, calling hours
 
     # --- hooks the work screen calls --------------------------------------------------
@@ -487,7 +494,8 @@ class PhoneActions:
         phone = self.phone
         if pending is None or pending.key != key or phone is None:
             return
-        call = PhoneCall(key, pending.position, pending.number, pending.had_lock)
+        call = PhoneCall(key, pending.position, pending.number, pending.had_lock,
+                         extension=pending.extension)
         phone.dial(call)
         if self.current_key() == key:
             self.show_state(progress_text(call))
