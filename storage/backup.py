@@ -136,7 +136,8 @@ def backup_database(source: str | Path, destination: str | Path, *,
                                "first (mkdir -p).").format(destination=destination))
     target = destination_for(source, destination, moment or datetime.now())
     _check_destination(source, target)
-    live = open_database(source)  # refuses a file that is not a ringround database
+    # reading: a backup user who may only read the file gets a strictly read-only connection.
+    live = open_database(source, reading=True)  # refuses a file that is not ringround's
     try:
         temporary = _copy(live, source, target)
     finally:

@@ -123,3 +123,21 @@ def test_check_names_the_problem_without_making_files(reader: Reader) -> None:
     assert len(problems) == 1 and f"may not write {reader.db}" in problems[0], out
     assert "passed SQLite's integrity check" in out
     assert reader.beside() == before
+
+
+def test_a_backup_user_copies_the_database_without_making_files(reader: Reader) -> None:
+    """A nightly backup under a login of its own that may only read the database."""
+    target = Path(tempfile.mkdtemp(prefix="rr-reader-backup-"))
+    try:
+        os.chown(target, reader.user.uid, reader.user.gid)
+        before = reader.beside()
+        code, out, err = reader.ringround("backup", str(target / "copy.db"))
+        assert code == 0, (out, err)
+        assert reader.beside() == before
+        copy = open_database(target / "copy.db", reading=True)
+        try:
+            assert copy.execute("SELECT count(*) FROM clients").fetchone() == (5,)
+        finally:
+            copy.close()
+    finally:
+        shutil.rmtree(target)
