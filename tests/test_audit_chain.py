@@ -53,7 +53,7 @@ def worked(clinic: Clinic, policy: Policy) -> Path:
         if n % 2:
             finish_call(clinic.conn, policy, session, claim, "confirmed", "ok", NOW + n)
         else:
-            assert abort_call(clinic.conn, session, key, NOW + n)
+            assert abort_call(clinic.conn, policy, session, key, NOW + n)
     assert clinic.scalar("SELECT count(*) FROM audit") == 8
     return clinic.path
 
