@@ -60,9 +60,11 @@ from storage.policy import PhoneRules
 
 _NOT_DIGITS = re.compile(r"[^0-9]+")
 # An extension at the end of a number: "доб. 12", "доб 12", "доп.12", "вн. 12",
-# "ext. 12", "extension 12", "x12", "#12", after spaces, a comma or a semicolon.
+# "ext. 12", "extension 12", "x12", "#12", after spaces, a comma or a semicolon; a
+# marker is a word of its own ("fax 12" is not "x 12").
 _EXTENSION = re.compile(
-    r"[\s,;]*(?:доб(?:авочный)?|доп|вн|ext(?:ension|n)?|x|#)\.?[\s:#]*([0-9]{1,8})\s*$",
+    r"[\s,;]*(?<![^\W\d_])(?:доб(?:авочный)?|доп|вн|ext(?:ension|n)?|x|#)"
+    r"\.?[\s:#]*([0-9]{1,8})\s*$",
     re.IGNORECASE,
 )
 # Raise when phone_key() changes, so that numbers keyed before are keyed again

@@ -36,7 +36,7 @@ from storage.database import open_database, write
 from storage.demo import make_demo
 from storage.export import export_csv
 from storage.locks import NotAllowed
-from storage.phones import phone_key
+from storage.phones import phone_key, split_extension
 from storage.policy import PhoneRules, Policy, PolicyError, default_policy, load_policy
 from tests.conftest import CLINIC_ZONE, NOW, Clinic, clinic_time
 
@@ -123,6 +123,22 @@ RUSSIA = PhoneRules("7", "8", 10, "810")
 def test_phone_keys_in_russia(written: str, key: str) -> None:
     assert phone_key(written, RUSSIA) == key
     assert phone_key(key, RUSSIA) in (key, "")  # stable
+
+
+@pytest.mark.parametrize(("written", "number", "extension"), [
+    ("+7 916 123 45 67 доб. 12", "+7 916 123 45 67", "12"),
+    ("8 (495) 123-45-67, доб 345", "8 (495) 123-45-67", "345"),
+    ("8 495 123 45 67 ДОП.3", "8 495 123 45 67", "3"),
+    ("8 495 123 45 67 вн. 105", "8 495 123 45 67", "105"),
+    ("+1 212 555 0100 ext. 12", "+1 212 555 0100", "12"),
+    ("+1 212 555 0100x12", "+1 212 555 0100", "12"),
+    ("+1 212 555 0100 #12", "+1 212 555 0100", "12"),
+    ("+7 916 123 45 67", "+7 916 123 45 67", ""),
+    ("+7 916 123 45 67 fax 12", "+7 916 123 45 67 fax 12", ""),  # not a marker of its own
+    ("доб. 12", "доб. 12", ""),  # no number to be an extension of
+])
+def test_extensions_are_taken_apart(written: str, number: str, extension: str) -> None:
+    assert split_extension(written) == (number, extension)
 
 
 def test_phone_keys_where_numbers_differ_in_length() -> None:
