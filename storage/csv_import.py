@@ -141,8 +141,22 @@ from storage.database import write
 from storage.i18n import _, ngettext
 from storage.locks import NotAllowed
 from storage.names import control_character
-from storage.phones import phone_key, phone_problem
+from storage.phones import digit_count_problem, phone_key, phone_problem
 from storage.policy import Policy
+from storage.spreadsheet import (
+    BadCell,
+    UnreadableWorkbook,
+    is_old_excel,
+    is_workbook,
+    workbook_records,
+)
+from storage.spreadsheet_damage import (
+    LikelyDuplicate,
+    LostZeros,
+    garbled_problem,
+    likely_duplicates,
+    scientific_problem,
+)
 
 KINDS = ("clients", "appointments", "tasks", "call-list")
 SHOWN_PROBLEMS = 20
@@ -207,6 +221,7 @@ class ImportResult:
     kept: int  # matched rows where a call result in the database won over the file
     changed_fields: Mapping[str, int]  # column -> updated rows where it changed
     lists_created: tuple[str, ...] = ()
+    likely_duplicates: tuple[LikelyDuplicate, ...] = ()  # new clients like known ones
 
     @property
     def changed(self) -> bool:
@@ -330,11 +345,14 @@ def _moment(date_alone: bool) -> Parser:
     return parse
 
 
+_MIDNIGHT = re.compile(r"[ T]00:00(?::00)?$")
+
+
 def _birth_date(text: str, ctx: _Context) -> str | None:
     if not text.strip():
         return None
-    try:
-        return parse_date(text).isoformat()
+    try:  # a date cell shown with its time of day (00:00) is still a date
+        return parse_date(_MIDNIGHT.sub("", text.strip())).isoformat()
     except ValueError:
         raise _Bad(_("{text!r} is not a date such as 1980-02-29 or 29.02.1980").format(
             text=text)) from None
@@ -349,6 +367,9 @@ def _phones(text: str, ctx: _Context) -> tuple[tuple[str, str], ...]:
         key = phone_key(number, ctx.policy.phones)
         if not key:
             raise _Bad(phone_problem(number) or _("is not a phone number"))
+        damaged = scientific_problem(number) or digit_count_problem(number, ctx.policy.phones)
+        if damaged:
+            raise _Bad(damaged)
         result.append((number, key))
     return tuple(result)
 
@@ -539,8 +560,12 @@ def _required_columns(kind: str, columns: set[str], list_name: str | None) -> li
     return [Problem(1, "", _("the file needs {need}").format(need=need)) for need in needs]
 
 
-def _records(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """(line where the record starts, fields); csv.Error leaves as _BrokenCsv at that line.
+Record = tuple[int, list[str], list[BadCell]]
+"""(line where the record starts, its fields, cells that hold no value to import)."""
+
+
+def _records(text: str, delimiter: str) -> Iterator[Record]:
+    """The records of a CSV text; csv.Error leaves as _Broken at that line.
 
     Fields come back as written before export neutralised them (storage/cells.py).
     """
@@ -552,15 +577,54 @@ def _records(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             return
         except csv.Error as error:
-            raise _BrokenCsv(line, str(error)) from None
-        yield line, [restored(field) for field in record]
+            raise _Broken(line, _("broken CSV ({reason})").format(reason=error)) from None
+        yield line, [restored(field) for field in record], []
 
 
-class _BrokenCsv(Exception):
-    def __init__(self, line: int, reason: str) -> None:
-        super().__init__(reason)
+class _Broken(Exception):
+    """The file cannot be read on from ``line``; ``problem`` says why."""
+
+    def __init__(self, line: int, problem: str) -> None:
+        super().__init__(problem)
         self.line = line
-        self.reason = reason
+        self.problem = problem
+
+
+def _csv_file(data: bytes) -> tuple[Iterator[Record], int]:
+    """The records of a CSV file, and its number of lines; _Unreadable when it is not text."""
+    text = _decode(data)
+    if not text.strip():
+        raise _Unreadable([Problem(1, "", _("the file is empty; it needs a header row naming "
+                                            "the columns"))])
+    if "\x00" in text:
+        line = text[:text.index("\x00")].count("\n") + 1
+        raise _Unreadable([Problem(line, "", _("the file holds a NUL character; it is not a CSV "
+                                               "text file"))])
+    return _records(text, _sniff(text)), text.count("\n") + 1
+
+
+def _workbook_records(data: bytes) -> Iterator[Record]:
+    """The rows of a workbook's first sheet (storage/spreadsheet.py), header first."""
+    line = 1
+    try:
+        for line, texts, bad in workbook_records(data):
+            while texts and not texts[-1] and not any(cell.column == len(texts) - 1
+                                                      for cell in bad):
+                texts.pop()  # formatted but empty cells at the end of the row
+            yield line, texts, bad
+    except UnreadableWorkbook as error:
+        raise _Broken(line, _("the workbook cannot be read ({reason})").format(
+            reason=error)) from None
+
+
+def _file_records(data: bytes) -> tuple[Iterator[Record], int]:
+    """The records of a CSV file or an Excel workbook, and about how many lines it has."""
+    if is_old_excel(data):
+        raise _Unreadable([Problem(1, "", _("the file is an old Excel workbook (.xls); save it "
+                                            "as an Excel workbook (.xlsx) or as \"CSV UTF-8\""))])
+    if is_workbook(data):
+        return _workbook_records(data), max(1, len(data) // 50)  # the progress bar's guess
+    return _csv_file(data)
 
 
 def read_table(
@@ -571,25 +635,14 @@ def read_table(
     list_name: str | None = None,
     progress: Progress | None = None,
 ) -> tuple[_Table, list[Problem]]:
-    """Read and check the file: the parsed rows, and every problem found in them."""
+    """Read and check the file (CSV or .xlsx): the parsed rows, and every problem found in them."""
     try:
-        text = _decode(data)
+        records, total_lines = _file_records(data)
+        first = next(records, None)
     except _Unreadable as unreadable:
         return _Table((), [], 0), unreadable.problems
-    if not text.strip():
-        return _Table((), [], 0), [Problem(1, "", _("the file is empty; it needs a header row "
-                                                    "naming the columns"))]
-    if "\x00" in text:
-        line = text[:text.index("\x00")].count("\n") + 1
-        return _Table((), [], 0), [Problem(line, "", _("the file holds a NUL character; it is "
-                                                       "not a CSV text file"))]
-    records = _records(text, _sniff(text))
-    problems: list[Problem] = []
-    try:
-        first = next(records, None)
-    except _BrokenCsv as broken:
-        return _Table((), [], 0), [Problem(broken.line, "", _("broken CSV ({reason})").format(
-            reason=broken.reason))]
+    except _Broken as broken:
+        return _Table((), [], 0), [Problem(broken.line, "", broken.problem)]
     if first is None or not any(name.strip() for name in first[1]):
         return _Table((), [], 0), [Problem(1, "", _("the first line must name the columns"))]
     names = first[1]
@@ -603,23 +656,29 @@ def read_table(
     spec = _SPECS[kind]
     ctx = _Context(policy.timezone, policy)
     not_empty = set(_NOT_EMPTY[kind])
-    total_lines = text.count("\n") + 1
+    workbook = is_workbook(data)  # a sheet leaves out the empty cells at the end of a row
     rows: list[_Row] = []
     count = 0
     try:
-        for line, record in records:
-            if not any(field.strip() for field in record):
+        for line, record, bad in records:
+            if not any(field.strip() for field in record) and not bad:
                 continue
             count += 1
             if progress is not None and count % _PROGRESS_EVERY == 0:
-                progress("reading", line, total_lines)
-            if len(record) != len(names):
+                progress("reading", min(line, total_lines), total_lines)
+            if len(record) > len(names) or (len(record) < len(names) and not workbook):
                 problems.append(Problem(line, "", _("has {count} fields but the header "
                                                     "has {header}").format(
                     count=len(record), header=len(names))))
                 continue
+            record = record + [""] * (len(names) - len(record))
             values: dict[str, Any] = {}
             good = True
+            for cell in bad:
+                problems.append(Problem(line, names[cell.column].strip()
+                                        if cell.column < len(names) else f"#{cell.column + 1}",
+                                        cell.reason))
+                good = False
             for column, raw in zip(columns, record, strict=True):
                 if column is None:
                     continue
@@ -627,17 +686,21 @@ def read_table(
                     problems.append(Problem(line, column, _("is empty")))
                     good = False
                     continue
+                garbled = garbled_problem(raw)
+                if garbled is not None:
+                    problems.append(Problem(line, column, garbled))
+                    good = False
+                    continue
                 try:
                     values[column] = spec.parsers[column](raw, ctx)
-                except _Bad as bad:
-                    problems.append(Problem(line, column, str(bad)))
+                except _Bad as bad_value:
+                    problems.append(Problem(line, column, str(bad_value)))
                     good = False
             if good:
                 rows.append(_Row(line, values))
-    except _BrokenCsv as broken:
-        problems.append(Problem(broken.line, "", _("broken CSV ({reason}); the rest of "
-                                                   "the file was not read").format(
-            reason=broken.reason)))
+    except _Broken as broken:
+        problems.append(Problem(broken.line, "", _("{problem}; the rest of the file was not "
+                                                   "read").format(problem=broken.problem)))
     if progress is not None:
         progress("reading", total_lines, total_lines)
     return _Table(tuple(c for c in columns if c is not None), rows, count), problems
@@ -664,6 +727,7 @@ class _Plan:
     lists_created: dict[str, int] = field(default_factory=dict)  # name -> first line
     list_ids: dict[str, int] = field(default_factory=dict)
     touched_lists: set[str] = field(default_factory=set)  # lists with items added or updated
+    likely_duplicates: list[LikelyDuplicate] = field(default_factory=list)
 
 
 def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
@@ -702,6 +766,7 @@ class _Matcher:
     def __init__(self, conn: sqlite3.Connection, table: str, noun: str) -> None:
         self.ids, self.external = _keys(conn, table)
         self.external_of = {id_: ext for ext, id_ in self.external.items()}
+        self.lost_zeros = LostZeros(self.external)
         self.noun = noun
         self.lines_of_target: dict[int, int] = {}
         self.lines_of_external: dict[str, int] = {}
@@ -733,6 +798,10 @@ class _Matcher:
                 return False, None
         elif ext is not None:
             target = self.external.get(ext)
+            damaged = self.lost_zeros.problem(ext) if target is None else None
+            if damaged is not None:
+                problems.append(Problem(row.line, "external_id", damaged))
+                return False, None
         if ext is not None:
             earlier = self.lines_of_external.get(ext)
             if earlier is not None:
@@ -757,6 +826,7 @@ class _Clients:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.ids, self.external = _keys(conn, "clients")
+        self.lost_zeros = LostZeros(self.external)
 
     def resolve(self, row: _Row, problems: list[Problem]) -> tuple[bool, int | None]:
         """(usable, the client meant or None when the row names none)."""
@@ -771,8 +841,8 @@ class _Clients:
             return True, client_id
         owner = self.external.get(ext)
         if owner is None:
-            problems.append(Problem(row.line, "client_external_id",
-                                    _("no client has the external id {ext!r}").format(ext=ext)))
+            problems.append(Problem(row.line, "client_external_id", self.lost_zeros.problem(ext)
+                                    or _("no client has the external id {ext!r}").format(ext=ext)))
             return False, None
         if client_id is not None and owner != client_id:
             problems.append(Problem(row.line, "client_external_id",
@@ -843,6 +913,9 @@ def _plan_clients(conn: sqlite3.Connection, policy: Policy, table: _Table,
         else:
             plan.unchanged += 1
         plan.kept += kept
+    plan.likely_duplicates = likely_duplicates(conn, [
+        (values["line"], values["name"], [key for _, key in values.get("phones", ())])
+        for values in plan.inserts])
     return plan
 
 
@@ -1141,6 +1214,7 @@ def import_csv(
         kept=plan.kept,
         changed_fields=dict(Counter(c for u in plan.updates for c in u.new).most_common()),
         lists_created=tuple(plan.lists_created),
+        likely_duplicates=tuple(plan.likely_duplicates),
     )
 
 

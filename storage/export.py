@@ -1,4 +1,4 @@
-"""CSV export of clinic data (``ringround export KIND``).
+"""CSV and Excel export of clinic data (``ringround export KIND [-o FILE]``).
 
 Format, the same for every kind (``import`` reads exactly this back):
 
@@ -16,6 +16,9 @@ Format, the same for every kind (``import`` reads exactly this back):
 - A call row is written ``kind:id``: ``appointment:12``, ``item:7``, ``task:3``.
 - ``phones`` holds the client's numbers as written, separated by ``;``, the
   main number first.
+
+``export_workbook`` writes the same rows and columns as an Excel workbook,
+with text cells and date cells (storage/spreadsheet.py).
 
 Columns by kind (the first ones are the SPEC's contract; more may be added
 at the end, never removed or reordered):
@@ -50,11 +53,13 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TextIO
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
 
 from storage.cells import write_csv
 from storage.policy import Policy
 from storage.sessions import ALIVE_SQL, alive_since
+from storage.spreadsheet import write_workbook
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "clients": ("id", "name", "phones", "do_not_call", "external_id", "birth_date", "email",
@@ -298,3 +303,17 @@ def export_csv(
     first = next(rows, None)  # the first read fixes which rows belong to the export
     return write_csv(out, COLUMNS[kind], itertools.chain(() if first is None else (first,), rows),
                      bom=bom)
+
+
+def export_workbook(
+    conn: sqlite3.Connection,
+    policy: Policy,
+    kind: str,
+    out: str | Path | BinaryIO,
+    *,
+    now: int,
+    where: Filter | None = None,
+) -> int:
+    """Write one kind as an Excel workbook (storage/spreadsheet.py); returns the data rows."""
+    rows = export_rows(conn, policy, kind, now=now, where=where)
+    return write_workbook(out, kind, COLUMNS[kind], rows, policy.timezone)

@@ -126,3 +126,43 @@ def phone_problem(number: str) -> str | None:
     if not digits_only(number):
         return _("{number!r} has no digits").format(number=number)
     return None
+
+
+MAX_DIGITS = 15  # ITU-T E.164: no international number is longer
+MIN_FOREIGN_DIGITS = 7  # the shortest international numbers (country code included)
+
+
+def digit_count_problem(number: str, rules: PhoneRules) -> str | None:
+    """Why ``number`` has too few or too many digits under the policy's rules, or None.
+
+    With ``national_length`` N, a number of the clinic's country must come to
+    the country code and N digits (storage.phones.phone_key); a number of
+    another country (written with ``+`` or an international prefix) to 7 to 15
+    digits. A number the rules leave as written is taken as the clinic's country's.
+    An extension (``доб. 12``) is not counted.
+    """
+    key = phone_key(number, rules)
+    if not key:
+        return None
+    country, length = rules.country_code, rules.national_length
+    written = split_extension(number)[0]  # an extension's digits do not count
+    foreign = not key.startswith(country) and (
+        written.lstrip().startswith("+") or key != digits_only(written))
+    if foreign or not length:
+        if len(key) > MAX_DIGITS:
+            return _("{number!r} has {count} digits, more than any phone number (at most "
+                     "{most})").format(number=number, count=len(key), most=MAX_DIGITS)
+        if len(key) < MIN_FOREIGN_DIGITS:
+            return _("{number!r} has too few digits for a phone number").format(number=number)
+        return None
+    if key.startswith(country) and len(key) == len(country) + length:
+        return None
+    written_with_country = written.lstrip().startswith("+") or key != digits_only(written)
+    national = len(key) - len(country) if written_with_country else len(key)
+    prefixes = f"{rules.trunk_prefix} / +{country}" if rules.trunk_prefix else f"+{country}"
+    if national <= length:
+        return _("{number!r} has too few digits: numbers here have {length} after "
+                 "{prefixes}").format(number=number, length=length, prefixes=prefixes)
+    return _("{number!r} has too many digits: numbers here have {length} after {prefixes} "
+             "(write a number of another country with + and its country code)").format(
+        number=number, length=length, prefixes=prefixes)

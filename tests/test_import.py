@@ -206,19 +206,21 @@ def test_new_clients_with_phones_dates_and_flags(conn: sqlite3.Connection,
 
 def test_reimport_by_external_id_updates_instead_of_duplicating(
         conn: sqlite3.Connection, policy: Policy) -> None:
-    run_import(conn, policy, "clients", "external_id,name,phones\nA1,Anna,111\nA2,Boris,222\n")
-    result = run_import(conn, policy, "clients",
-                        "external_id,name,phones\nA1,Anna K,111\nA2,Boris,333;444\nA3,Vera,5\n")
+    run_import(conn, policy, "clients",
+               "external_id,name,phones\nA1,Anna,9160000111\nA2,Boris,9160000222\n")
+    result = run_import(conn, policy, "clients", "external_id,name,phones\nA1,Anna K,9160000111\n"
+                        "A2,Boris,9160000333;9160000444\nA3,Vera,9160000005\n")
     assert (result.added, result.updated, result.unchanged) == (1, 2, 0)
     assert result.changed_fields == {"name": 1, "phones": 1}
     assert [row[1:3] for row in clients_table(conn)] == [("A1", "Anna K"), ("A2", "Boris"),
                                                          ("A3", "Vera")]
-    assert [n for n, _ in phones_of(conn, 2)] == ["333", "444"]
+    assert [n for n, _ in phones_of(conn, 2)] == ["9160000333", "9160000444"]
     edits = conn.execute("SELECT client_id, detail FROM audit WHERE event = 'card-edit'"
                          " ORDER BY id").fetchall()
     assert edits == [
         (1, '{"field": "name", "new": "Anna K", "old": "Anna", "via": "import"}'),
-        (2, '{"field": "phones", "new": ["333", "444"], "old": ["222"], "via": "import"}'),
+        (2, '{"field": "phones", "new": ["9160000333", "9160000444"], "old": ["9160000222"],'
+            ' "via": "import"}'),
     ]
 
 
@@ -300,10 +302,11 @@ def test_header_problems(conn: sqlite3.Connection, policy: Policy) -> None:
 
 
 def test_encodings_separators_and_line_ends(conn: sqlite3.Connection, policy: Policy) -> None:
-    text = "Name ; External ID ; Phones\r\nАнна;A1;\"1;2\"\r\nБорис;A2;3\r\n"
+    text = ("Name ; External ID ; Phones\r\nАнна;A1;\"89160000001;89160000002\"\r\n"
+            "Борис;A2;89160000003\r\n")
     result = run_import(conn, policy, "clients", b"\xef\xbb\xbf" + text.encode())
     assert result.added == 2
-    assert [n for n, _ in phones_of(conn, 1)] == ["1", "2"]
+    assert [n for n, _ in phones_of(conn, 1)] == ["89160000001", "89160000002"]
     tabbed = run_import(conn, policy, "clients", "external_id\tname\nA1\tАнна К\n")
     assert tabbed.changed_fields == {"name": 1}
     cp1251 = "external_id,name\nA3,Вера\n".encode("cp1251")
@@ -605,7 +608,8 @@ def fuzz_base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     policy = default_policy()
     make_demo(conn, policy, clients=12, now=NOW)
     files = {kind: exported(conn, policy, EXPORTED[kind]) for kind in KINDS}
-    files["clients"] += ',Новый Клиент,"8 916 000-00-01;+7 495 1",1,NEWC,01.02.1990,,"a;b"\n'
+    files["clients"] += (',Новый Клиент,"8 916 000-00-01;+7 495 100-00-00",1,NEWC,01.02.1990,,'
+                         '"a;b"\n')
     files["appointments"] += ",1,,13.03.2025 10:30,Dr,Check,,NEWAPP\n"
     files["tasks"] += ",2,,recall,Title,2025-03-13,,NEWTASK\n"
     files["call-list"] += "Fresh list,3,,,note,,,\n"

@@ -11,6 +11,7 @@ import io
 import os
 import sqlite3
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -31,7 +32,8 @@ from storage.call_lists import (
 )
 from storage.csv_import import KINDS as IMPORT_KINDS
 from storage.csv_import import BadFile, describe_result, import_csv, parse_date, parse_moment
-from storage.export import FILTERS, KINDS, Filter, export_csv, iso_time
+from storage.export import FILTERS, KINDS, Filter, export_csv, export_workbook, iso_time
+from storage.health import current_umask
 from storage.locks import NotAllowed
 from storage.names import control_character
 from storage.policy import Policy
@@ -58,8 +60,11 @@ from tui.safe_text import safe_text
 @click.command(short_help="CSV of clients, appointments, tasks, calls, locks or the audit.")
 @click.argument("kind", type=click.Choice(KINDS), metavar="KIND")
 @db_options
+@click.option("-o", "--output", metavar="FILE",
+              help="Write to FILE instead of standard output: FILE.xlsx makes an Excel "
+                   "workbook, FILE.csv a CSV file.")
 @click.option("--bom", is_flag=True,
-              help="Start with a byte-order mark, so that Excel reads Cyrillic correctly.")
+              help="CSV: start with a byte-order mark, so that Excel reads Cyrillic correctly.")
 @click.option("--since", metavar="DATE",
               help="calls, audit: only those from DATE (a date, 'today', or a time) on.")
 @click.option("--until", metavar="DATE",
@@ -68,11 +73,16 @@ from tui.safe_text import safe_text
               help="calls, audit, call-list: only those of the call list NAME.")
 @click.pass_context
 def export(ctx: click.Context, kind: str, db: str | None, policy_path: str | None,
-           bom: bool, since: str | None, until: str | None, list_name: str | None) -> int:
-    """Write KIND as CSV (UTF-8, header row) to standard output.
+           output: str | None, bom: bool, since: str | None, until: str | None,
+           list_name: str | None) -> int:
+    """Write KIND as CSV (UTF-8, header row) to standard output, or to a file with -o.
 
     KIND: clients, appointments, tasks, calls (attempts), locks, audit,
-    call-list (the items of call lists).
+    call-list (the items of call lists). With -o FILE.xlsx the same columns
+    go into an Excel workbook: names, phones, ids and notes as text cells,
+    times as date cells in the clinic's time zone, no encoding to choose.
+    In CSV a cell that a spreadsheet would evaluate (starting with = + - @)
+    gets an apostrophe before it, which import removes.
     """
     settings = _settings(ctx, db, policy_path)
     policy = settings.policy()
@@ -85,17 +95,68 @@ def export(ctx: click.Context, kind: str, db: str | None, policy_path: str | Non
             raise Failure(_("'export {kind}' takes no {option} (only {which} do).").format(
                 kind=kind, option=option, which=which),
                           EXIT_BAD_INPUT)
+    workbook = output is not None and _output_kind(output) == ".xlsx"
+    if workbook and bom:
+        raise Failure(_("--bom is for CSV files; an Excel workbook needs none."), EXIT_BAD_INPUT)
     start = _moment_option("--since", since, policy, end=False)
     end = _moment_option("--until", until, policy, end=True)
-    out = sys.stdout
-    if isinstance(out, io.TextIOWrapper):
-        out.reconfigure(encoding="utf-8")
     with _database(path, reading=True) as conn:
         list_id = None if list_name is None else _call_list_id(conn, list_name)
-        export_csv(conn, policy, kind, out, now=int(time.time()), bom=bom,
-                   where=Filter(since=start, until=end, list_id=list_id))
-    out.flush()
+        where = Filter(since=start, until=end, list_id=list_id)
+        now = int(time.time())
+        if output is None:
+            out = sys.stdout
+            if isinstance(out, io.TextIOWrapper):
+                out.reconfigure(encoding="utf-8")
+            export_csv(conn, policy, kind, out, now=now, bom=bom, where=where)
+            out.flush()
+            return 0
+        with _new_file(output) as temporary:
+            if workbook:
+                count = export_workbook(conn, policy, kind, temporary, now=now, where=where)
+            else:
+                with open(temporary, "w", encoding="utf-8", newline="") as handle:
+                    count = export_csv(conn, policy, kind, handle, now=now, bom=bom, where=where)
+    say(ngettext("Wrote {count} row to {file}.", "Wrote {count} rows to {file}.",
+                 count).format(count=count, file=output))
     return 0
+
+
+def _output_kind(name: str) -> str:
+    """The -o file's kind by its name: ".csv" or ".xlsx"; anything else is bad input."""
+    suffix = os.path.splitext(name)[1].lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise Failure(_("{name}: the file's name must end in .xlsx (an Excel workbook) or .csv "
+                        "(a CSV file).").format(name=name), EXIT_BAD_INPUT)
+    return suffix
+
+
+@contextmanager
+def _new_file(name: str) -> Iterator[str]:
+    """A temporary file beside ``name`` to write; it replaces ``name`` once the block ends well.
+
+    A failed export (a full disk, an interruption) leaves no half file and an
+    earlier file of that name untouched. The file gets the mode a new file of
+    this user gets (umask), like any file the admin saves.
+    """
+    folder = os.path.dirname(os.path.abspath(name))
+    if not os.path.isdir(folder):
+        raise Failure(_("The folder {folder} does not exist.").format(folder=folder),
+                      EXIT_BAD_INPUT)
+    if os.path.isdir(name):
+        raise Failure(_("{name} is a folder; give the name of the file to write.").format(
+            name=name), EXIT_BAD_INPUT)
+    fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(name)}.", suffix=".tmp",
+                                     dir=folder)
+    os.close(fd)
+    try:
+        yield temporary
+        os.chmod(temporary, 0o666 & ~current_umask())
+        os.replace(temporary, name)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
 
 
 def _moment_option(option: str, text: str | None, policy: Policy, *, end: bool) -> int | None:
@@ -253,6 +314,16 @@ def _import(settings: Settings, kind: str, file: str, *, list_name: str | None,
                 with suppress(FileNotFoundError):
                     os.unlink(target + suffix)
     say(describe_result(result))
+    if result.likely_duplicates:
+        say(ngettext(
+            "Likely duplicate (the same name and phone number); check before importing:",
+            "Likely duplicates (the same name and phone number); check before importing:",
+            len(result.likely_duplicates)) if dry_run else ngettext(
+            "Added as new, but likely a duplicate (the same name and phone number):",
+            "Added as new, but likely duplicates (the same name and phone number):",
+            len(result.likely_duplicates)))
+        for duplicate in result.likely_duplicates:
+            say(f"  {duplicate}.")
     if fresh:
         say((_("The database {path} did not exist; the import would make it.")
                     if dry_run else _("The database {path} did not exist; it was made.")).format(
@@ -262,7 +333,7 @@ def _import(settings: Settings, kind: str, file: str, *, list_name: str | None,
 
 @click.command("import", short_help="Import clients, appointments, tasks or a call list.")
 @click.argument("kind", type=click.Choice(IMPORT_KINDS), metavar="KIND")
-@click.argument("file", metavar="FILE.csv")
+@click.argument("file", metavar="FILE")
 @db_options
 @click.option("--name", "list_name", metavar="NAME",
               help="call-list: the list to fill (made if there is none of that name).")
@@ -273,14 +344,20 @@ def _import(settings: Settings, kind: str, file: str, *, list_name: str | None,
 def import_command(ctx: click.Context, kind: str, file: str, db: str | None,
                    policy_path: str | None, list_name: str | None, dry_run: bool,
                    operator: str | None) -> int:
-    """Import FILE.csv ('-' for standard input) into the database.
+    """Import FILE, a CSV file or an Excel workbook (.xlsx), into the database.
 
     KIND: clients, appointments, tasks, call-list (needs --name or a list
     column, and the supervisor role). Rows with an id or external_id that is
     already there update it; others are added. A file with any problem
     changes nothing: every problem is listed with its line and column (exit
-    code 2). Accepts what 'ringround export' writes; UTF-8 with or without a
-    byte-order mark, separated by commas, semicolons or tabs.
+    code 2). Accepts what 'ringround export' writes. A CSV file ('-' for
+    standard input) is UTF-8, with or without a byte-order mark, separated
+    by commas, semicolons or tabs. A workbook is read from its first sheet,
+    whose first row names the columns; date cells are clinic time. Refused
+    as damaged by a spreadsheet: garbled Cyrillic (a wrong code page), phone
+    numbers in scientific notation or with too few or too many digits, and
+    external ids that lost their leading zeros. --dry-run also lists new
+    clients who look like clients already there (same name and phone).
     """
     settings = _settings(ctx, db, policy_path, operator)
     return _import(settings, kind, file, list_name=list_name, dry_run=dry_run)
@@ -341,7 +418,7 @@ def lists(ctx: click.Context, db: str | None, policy_path: str | None, as_json: 
 
 @lists.command("create", short_help="Make the call list NAME from FILE.csv (supervisors).")
 @click.argument("name")
-@click.argument("file", metavar="FILE.csv")
+@click.argument("file", metavar="FILE")
 @db_options
 @click.option("--dry-run", is_flag=True,
               help="Check the file and say what the list would hold, changing nothing.")
@@ -349,7 +426,7 @@ def lists(ctx: click.Context, db: str | None, policy_path: str | None, as_json: 
 @click.pass_context
 def lists_create(ctx: click.Context, name: str, file: str, db: str | None,
                  policy_path: str | None, dry_run: bool, operator: str | None) -> int:
-    """Make the call list NAME from FILE.csv (as 'import call-list'; needs the supervisor role).
+    """Make the call list NAME from FILE, CSV or .xlsx ('import call-list'; supervisor role).
 
     The file names one client per row by client_id or client_external_id (a
     clients export will do); a note column says what the call is about.
