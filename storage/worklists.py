@@ -17,9 +17,12 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from storage.policy import Policy
+from storage.phones import digits_only, phone_key
+from storage.policy import PhoneRules, Policy
 from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
 from storage.sessions import ALIVE_SQL, Session, alive_since
+
+MAX_NUMBER_DIGITS = 15  # the longest international number (ITU-T E.164)
 
 # Row groups, in list order.
 CALLBACK_DUE = 0
@@ -40,9 +43,13 @@ class WorkList:
 
 @dataclass(frozen=True)
 class WorkListSummary:
+    """A work list's counts, as the list picker shows them."""
+
     work_list: WorkList
-    pending: int
-    locked_by_others: int
+    pending: int  # every open row, callable or not
+    locked_by_others: int  # open rows another operator holds now
+    callable_now: int = 0  # may be called now and nobody else holds them
+    later: int = 0  # not callable yet (retry delay, call-back, minimum gap), nobody else holds
 
 
 @dataclass(frozen=True)
@@ -168,6 +175,27 @@ def open_rows_sql(
     return _rows_sql(policy, session, work_list, now)
 
 
+def number_starts(text: str, rules: PhoneRules) -> list[str]:
+    """The keys (storage.phones.phone_key) that a number starting as ``text`` may begin with.
+
+    A half-typed number is keyed as if the rest were typed too (zeros added
+    for every possible length), so the policy's own rules turn "8916 222" and
+    "916 222" into "7916222" (the trunk prefix or the missing country code),
+    whatever the rules are; an added zero that the key does not keep was not
+    a real end of the number and gives nothing.
+    """
+    digits = digits_only(text)
+    starts = []
+    for added in range(0, MAX_NUMBER_DIGITS - len(digits) + 1):
+        key = phone_key(text + "0" * added, rules)
+        if added and not key.endswith("0" * added):
+            continue
+        start = key[: len(key) - added]
+        if start and start != digits and start not in starts:
+            starts.append(start)
+    return starts
+
+
 def row_ids(
     conn: sqlite3.Connection,
     policy: Policy,
@@ -178,7 +206,9 @@ def row_ids(
 ) -> list[int]:
     """Source ids of the list's open rows in list order, optionally filtered by text.
 
-    The filter matches the client's name or any phone number (digits), or the subject.
+    The filter matches the client's name or the subject, or a phone number as people
+    type its start: "8916 222", "+7 916", "916-222" and "(916) 222" find the same
+    client (:func:`number_starts`); digits also match anywhere in a number ("45-67").
     """
     sql, params = _rows_sql(policy, session, work_list, now)
     where = ""
@@ -189,8 +219,10 @@ def row_ids(
                  " WHERE instr(fold(name), ?))")
         params = [*params, needle, needle]
         if digits:
-            where += " OR client_id IN (SELECT client_id FROM phones WHERE instr(digits, ?))"
-            params.append(digits)
+            starts = number_starts(text, policy.phones)
+            where += (" OR client_id IN (SELECT client_id FROM phones WHERE instr(digits, ?)"
+                      + " OR digits LIKE ?" * len(starts) + ")")
+            params += [digits, *(start + "%" for start in starts)]
     order = (f" ORDER BY grp, CASE grp WHEN {LATER} THEN callable_from ELSE coalesce(due, 0) END,"
              " id")
     return [row[0] for row in conn.execute(
@@ -274,13 +306,17 @@ def work_lists(
     summaries = []
     for work_list in all_work_lists(conn, policy):
         sql, params = _rows_sql(policy, session, work_list, now)
-        pending, locked = conn.execute(
-            f"SELECT count(*), count(l.operator) FROM ({sql}) w LEFT JOIN locks l"
+        # One query per list: the counts come from the same rows the list shows.
+        pending, locked, callable_now, later = conn.execute(
+            "SELECT count(*), count(l.operator),"
+            f" coalesce(sum(l.operator IS NULL AND grp IN ({CALLBACK_DUE}, {CALLABLE})), 0),"
+            f" coalesce(sum(l.operator IS NULL AND grp = {LATER}), 0)"
+            f" FROM ({sql}) w LEFT JOIN locks l"
             " ON l.kind = ? AND l.source_id = w.id AND l.operator != ?",
             [*params, work_list.kind, session.operator],
         ).fetchone()
         if work_list.kind != ITEM or pending:
-            summaries.append(WorkListSummary(work_list, pending, locked))
+            summaries.append(WorkListSummary(work_list, pending, locked, callable_now, later))
     return summaries
 
 

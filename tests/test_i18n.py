@@ -138,16 +138,18 @@ def test_russian_plural_forms() -> None:
     set_language("ru")
 
     def to_call(count: int) -> str:
-        return ngettext("{count} to call", "{count} to call", count).format(count=count)
+        return ngettext("{count} to call now", "{count} to call now", count).format(
+            count=count)
 
     assert [to_call(n) for n in (1, 2, 5, 11, 21, 22, 25, 111, 0)] == [
-        "1 звонок", "2 звонка", "5 звонков", "11 звонков", "21 звонок", "22 звонка",
-        "25 звонков", "111 звонков", "0 звонков"]
+        "1 звонок сейчас", "2 звонка сейчас", "5 звонков сейчас", "11 звонков сейчас",
+        "21 звонок сейчас", "22 звонка сейчас", "25 звонков сейчас", "111 звонков сейчас",
+        "0 звонков сейчас"]
     assert [age_text(n) for n in (41, 42, 45)] == ["41 год", "42 года", "45 лет"]
     rows = [ngettext("{count} row", "{count} rows", n).format(count=n) for n in (1, 3, 7)]
     assert rows == ["1 строка", "3 строки", "7 строк"]
     set_language("en")
-    assert [to_call(n) for n in (1, 2)] == ["1 to call", "2 to call"]
+    assert [to_call(n) for n in (1, 2)] == ["1 to call now", "2 to call now"]
     rows = [ngettext("{count} row", "{count} rows", n).format(count=n) for n in (1, 3)]
     assert rows == ["1 row", "3 rows"]
 

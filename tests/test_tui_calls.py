@@ -37,6 +37,7 @@ from tests.clinic_fixtures import (
 )
 from tui.app import RingroundApp
 from tui.dialogs import ConfirmDialog, NoticeDialog
+from tui.i18n import set_language
 from tui.result_dialog import ResultDialog
 from tui.row_table import RowTable
 from tui.work_screen import WorkScreen
@@ -394,6 +395,11 @@ async def test_slash_filters_the_rows(clinic: Clinic) -> None:
         assert await rows_for("ИВАН") == [ids["ivanova"], ids["petrov"]]  # any case, Cyrillic
         assert await rows_for("222-33") == [ids["kowalski"]]  # phone digits
         assert await rows_for("x-ray") == [ids["kowalski"]]  # subject
+        # Numbers as people type them, by the policy's phone rules (issue 14.7).
+        for typed in ("8915 222", "+7 915", "915-222", "8 (915) 222-33"):
+            assert await rows_for(typed) == [ids["kowalski"]], typed
+        assert await rows_for("8916 999") == []
+        assert state(screen) == "Nothing on this list matches the filter “8916 999”."
         await pilot.press("enter")  # keeps the filter, back to the rows
         assert table.has_focus and not box.has_focus
         await pilot.press("slash", "escape")  # clears it
@@ -402,6 +408,23 @@ async def test_slash_filters_the_rows(clinic: Clinic) -> None:
                              ("ivanova", "smith", "petrov", "kowalski", "sidorov")]
         assert isinstance(app.screen, WorkScreen)
         assert not box.display
+
+
+async def test_an_empty_filter_result_says_so_in_russian(clinic: Clinic) -> None:
+    set_language("ru")
+    try:
+        app = clinic.app("alice")
+        async with running(app) as pilot:
+            screen = await open_list(pilot)
+            await pilot.press("slash", *"8903 555")
+            await settle(pilot)
+            assert screen.query_one(RowTable).ids == [clinic.appointments["smith"]]
+            await pilot.press("backspace", "backspace", "backspace", *"999")
+            await wait_until(pilot, lambda: not screen.query_one(RowTable).ids, "no rows")
+            await wait_until(pilot, lambda: state(screen)
+                             == "В этом списке нет строк по фильтру «8903 999».")
+    finally:
+        set_language("en")
 
 
 async def test_keys_typed_ahead_after_the_digit_go_into_the_comment(clinic: Clinic) -> None:

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 from textual.widgets import OptionList
 
+from storage.database import write
 from tests.clinic_fixtures import (
     FIRST_ROW,
+    NOW,
     TOMORROW,
     Clinic,
     build_clinic,
@@ -17,6 +19,7 @@ from tests.clinic_fixtures import (
     text_of,
     wait_until,
 )
+from tui.i18n import set_language
 from tui.picker import ListPicker
 from tui.row_table import RowTable
 from tui.work_screen import WorkScreen
@@ -40,15 +43,61 @@ async def test_lists_in_spec_order_with_counts(clinic: Clinic) -> None:
     app = clinic.app("alice")
     async with running(app):
         assert isinstance(app.screen, ListPicker)
+        # Sidorov (do not call) is in none of the counts; Smith is bob's.
         assert option_texts(app.screen) == [
-            "Appointment confirmation 5 to call · 1 locked by others",
-            "Flu vaccination reminder 1 to call",
-            "Hygiene recall, 6 months 2 to call",
-            "Tasks: recall 1 to call",
-            "Tasks: reminder 1 to call",
-            "Tasks: follow-up 0 to call",
+            "Appointment confirmation 3 to call now · 1 locked by others",
+            "Flu vaccination reminder 1 to call now",
+            "Hygiene recall, 6 months 2 to call now",
+            "Tasks: recall 1 to call now",
+            "Tasks: reminder 1 to call now",
+            "Tasks: follow-up 0 to call now",
         ]
         assert "alice" in text_of(app.screen.query_one("#picker-title"))
+
+
+def call_back_later(clinic: Clinic, appointment: str) -> None:
+    """A call-back promised for this afternoon: the row is not callable before then."""
+    conn = clinic.connect()
+    try:
+        with write(conn):
+            conn.execute(
+                "INSERT INTO call_rows (kind, source_id, client_id, callback_at)"
+                " SELECT 'appointment', id, client_id, ? FROM appointments WHERE id = ?",
+                (NOW + 5 * 60 * 60, clinic.appointments[appointment]))
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("en", "Appointment confirmation 2 to call now · 1 later · 1 locked by others"),
+    ("ru", "Подтверждение записей 2 звонка сейчас · 1 позже · 1 занят другими"),
+])
+async def test_counts_tell_now_later_and_locked_apart(clinic: Clinic, language: str,
+                                                      expected: str) -> None:
+    clinic.held_by_olga("smith")
+    call_back_later(clinic, "kowalski")
+    set_language(language)
+    try:
+        app = clinic.app("alice")
+        async with running(app):
+            assert isinstance(app.screen, ListPicker)
+            assert option_texts(app.screen)[0] == expected
+    finally:
+        set_language("en")
+
+
+async def test_counts_take_a_short_form_at_60_columns(clinic: Clinic) -> None:
+    clinic.held_by_olga("smith")
+    call_back_later(clinic, "kowalski")
+    set_language("ru")
+    try:
+        app = clinic.app("alice")
+        async with running(app, size=(60, 20)):
+            assert isinstance(app.screen, ListPicker)
+            assert option_texts(app.screen)[0] == (
+                "Подтверждение записей 2 сейчас · 1 позже · 1 занят")
+    finally:
+        set_language("en")
 
 
 async def test_enter_opens_the_list_and_activates_its_first_row(clinic: Clinic) -> None:

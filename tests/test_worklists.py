@@ -254,6 +254,23 @@ def test_work_lists_in_spec_order_with_counts(
     assert [s.locked_by_others for s in alice_view] == [0, 0, 0, 0, 0, 0]
 
 
+def test_work_list_counts_now_later_and_locked_by_others(
+    conn: sqlite3.Connection, clinic: Clinic, policy: Policy,
+    mixed_list: tuple[WorkList, dict[str, int]],
+) -> None:
+    """The picker's "N to call now · M later · K locked by others" (issue 14.5)."""
+    def counts(session: Session) -> tuple[int, int, int]:
+        [recall] = [s for s in work_lists(conn, policy, session, NOW)
+                    if s.work_list.name == "Recall"]
+        return recall.callable_now, recall.later, recall.locked_by_others
+
+    # Bob: "due" and "callable" now; Alice's personal call-back, the call-back in 30
+    # minutes and the retry later; Alice's lock; do-not-call and closed in none.
+    assert counts(clinic.session("bob")) == (2, 3, 1)
+    # Alice: her lock and her own due call-back are hers to call now.
+    assert counts(clinic.session("alice")) == (4, 2, 0)
+
+
 def test_call_list_disappears_when_its_last_item_is_done(
     conn: sqlite3.Connection, clinic: Clinic, policy: Policy
 ) -> None:
@@ -303,6 +320,15 @@ def named_list(clinic: Clinic) -> tuple[WorkList, dict[str, int]]:
     ("123-45-67", ["maria"]),
     ("555 12", ["ivan"]),  # the second number counts too
     ("7946", ["john"]),
+    # Numbers as people type their start (issue 14.7): trunk prefix 8, +7, a national
+    # number without either, with brackets and dashes; all keyed by the policy's rules.
+    ("8916 123", ["maria"]),
+    ("+7 916", ["maria"]),
+    ("916-123", ["maria"]),
+    ("8 (916) 123-45", ["maria"]),
+    ("8903 555", ["ivan"]),
+    ("+7 903 555", ["ivan"]),
+    ("8916 999", []),
     ("петров", ["maria"]),
     ("Сидоров", []),
     ("", ["maria", "ivan", "john"]),

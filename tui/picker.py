@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -35,20 +36,43 @@ def list_title(work_list: WorkList) -> str:
     return _("Tasks: {kind}").format(kind=task_kind_text(work_list.name))
 
 
-def summary_line(summary: WorkListSummary, width: int) -> Text:
-    counts = ngettext("{count} to call", "{count} to call", summary.pending).format(
-        count=number(summary.pending))
+def counts_text(summary: WorkListSummary, *, short: bool = False) -> str:
+    """"12 to call now · 3 later · 1 locked by others" (``short``: "12 now · 3 later · 1 locked").
+
+    Rows nobody can call (do not call, no tries left) are in none of the counts;
+    "later" and "locked" show only when there are such rows.
+    """
+    if short:
+        parts = [ngettext("{count} now", "{count} now", summary.callable_now)]
+        later = ngettext("{count} later", "{count} later", summary.later)
+        locked = ngettext("{count} locked", "{count} locked", summary.locked_by_others)
+    else:
+        parts = [ngettext("{count} to call now", "{count} to call now", summary.callable_now)]
+        later = ngettext("{count} later", "{count} later", summary.later)
+        locked = ngettext("{count} locked by others", "{count} locked by others",
+                          summary.locked_by_others)
+    texts = [parts[0].format(count=number(summary.callable_now))]
+    if summary.later:
+        texts.append(later.format(count=number(summary.later)))
     if summary.locked_by_others:
-        counts += " · " + ngettext("{count} locked by others", "{count} locked by others",
-                                   summary.locked_by_others).format(
-            count=number(summary.locked_by_others))
+        texts.append(locked.format(count=number(summary.locked_by_others)))
+    return " · ".join(texts)
+
+
+TITLE_ROOM = 20  # columns kept for a list's name before the counts take their short form
+
+
+def summary_line(summary: WorkListSummary, width: int) -> Text:
     title = list_title(summary.work_list)
-    room = max(width - len(counts) - 4, 10)
-    if len(title) > room:
-        title = title[: room - 1] + "…"
+    counts = counts_text(summary)
+    if width - cell_len(counts) - 4 < min(cell_len(title), TITLE_ROOM):
+        counts = counts_text(summary, short=True)
+    room = max(width - cell_len(counts) - 4, 10)
+    if cell_len(title) > room:
+        title = set_cell_size(title, room - 1) + "…"
     line = Text(title)
-    line.pad_right(room - len(title) + 2)
-    line.append(counts, style="dim" if not summary.pending else "")
+    line.pad_right(room - cell_len(title) + 2)
+    line.append(counts, style="" if summary.callable_now else "dim")
     return line
 
 
