@@ -43,6 +43,17 @@ def restored(text: str) -> str:
     return text
 
 
+def text_cell(text: str) -> str:
+    """``text`` for a cell that is text by its type (a workbook's), read back by :func:`restored`.
+
+    Such a cell needs no apostrophe, so it gets one only where reading would
+    otherwise drop one (``'=x`` is written ``''=x``). Reading workbooks with
+    :func:`restored` as well lets a CSV export that a spreadsheet program opened
+    (keeping the apostrophes as text) and saved as .xlsx come back exactly.
+    """
+    return MARK + text if restored(text) != text else text
+
+
 def csv_line(fields: Iterable[str]) -> str:
     """One CSV record, neutralised and quoted where needed, ending in ``\\n``."""
     cells = []

@@ -791,8 +791,11 @@ class _Matcher:
                 return False, None
             had = self.external_of.get(id_)
             if ext is not None and had is not None and had != ext:
-                # Another identity: most likely a file from another database.
-                problems.append(Problem(row.line, "external_id", _(
+                # Its own id without the zeros a spreadsheet dropped, or another identity
+                # (most likely a file from another database).
+                lost = self.lost_zeros.problem(ext) if had.lstrip("0") == ext.lstrip("0") \
+                    else None
+                problems.append(Problem(row.line, "external_id", lost or _(
                     "{noun} {id} has the external id {had!r}, not {ext!r} (to change it, "
                     "import it empty first)").format(noun=self.noun, id=id_, had=had, ext=ext)))
                 return False, None

@@ -12,6 +12,9 @@ Writing (one sheet named after the kind, the same columns as the CSV export):
   have none), shown ``yyyy-mm-dd hh:mm:ss``; ``birth_date`` is a date cell.
 - The header row is bold and frozen; columns get widths that fit their usual
   content.
+- A text that starts with an apostrophe followed by ``=``, ``+``, ``-``,
+  ``@``, a tab, a carriage return or another apostrophe gets one more
+  apostrophe (storage/cells.py), as reading removes one from such a text.
 - Characters XML cannot hold (control characters; a carriage return would
   become a line feed) are written as the format's own ``_xHHHH_`` escapes, and
   a ``_x`` that looks like one as ``_x005F_x…``, as Excel does; reading undoes
@@ -19,8 +22,11 @@ Writing (one sheet named after the kind, the same columns as the CSV export):
 
 Reading (the first sheet; its first row names the columns, as in a CSV file):
 
-- Text cells are taken as they are (no apostrophes to remove: a workbook
-  needs no neutralising); whole numbers become their digits (a phone or id the
+- Text cells are taken as they are, except that an apostrophe before
+  ``=``, ``+``, ``-``, ``@``, a tab, a carriage return or another apostrophe
+  is dropped: a CSV export opened in a spreadsheet program keeps the
+  apostrophes that made such cells text, and saved as .xlsx it imports like
+  the CSV file would (storage/cells.py); whole numbers become their digits (a phone or id the
   spreadsheet turned into a number; import's checks catch what was lost);
   date cells become ``2026-11-27 10:30:00`` (clinic time), or ``2026-11-27``
   when the cell shows a date only; yes/no cells ``1`` / ``0``.
@@ -40,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 from zoneinfo import ZoneInfo
 
+from storage.cells import restored, text_cell
 from storage.i18n import _
 
 if TYPE_CHECKING:
@@ -89,7 +96,7 @@ def _typed(column: str, text: str, zone: ZoneInfo) -> datetime | str | None:
         return datetime.fromisoformat(text).astimezone(zone).replace(tzinfo=None)
     if column in DATE_COLUMNS:
         return datetime.combine(date.fromisoformat(text), time(0))
-    return ooxml_text(text)
+    return ooxml_text(text_cell(text))
 
 
 def write_workbook(out: str | Path | BinaryIO, kind: str, header: Sequence[str],
@@ -174,7 +181,7 @@ def _cell_text(value: object, data_type: str, number_format: str) -> str:
         return str(value)
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() and abs(value) < 1e18 else repr(value)
-    return plain_text(str(value))
+    return restored(plain_text(str(value)))
 
 
 def workbook_records(data: bytes) -> Iterator[tuple[int, list[str], list[BadCell]]]:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from storage.cells import EVALUATED, csv_line, neutralised, restored
+from storage.cells import EVALUATED, csv_line, neutralised, restored, text_cell
 from storage.locks import Claim, claim_row, finish_call
 from storage.policy import default_policy
 from storage.rows import ITEM, RowKey
@@ -54,6 +54,13 @@ def test_restored_undoes_neutralised(text: str) -> None:
     assert restored(safe) == text
     assert not safe or safe[0] not in EVALUATED
     assert neutralised(restored(safe)) == safe
+
+
+@given(st.text())
+def test_a_workbook_text_cell_reads_back_exactly(text: str) -> None:
+    cell = text_cell(text)
+    assert restored(cell) == text
+    assert cell == text or cell == "'" + text  # an apostrophe only where one would be dropped
 
 
 @pytest.mark.parametrize(("text", "cell"), [

@@ -1,0 +1,145 @@
+"""A real spreadsheet program opens our files: LibreOffice Calc, headless.
+
+``soffice --convert-to`` loads a file as Calc does when an admin opens it
+(for CSV with the options that evaluate formulas and detect numbers, as Excel
+always does), then saves it as CSV or .xlsx: what it saves is what it
+computed. No formula may run, no text may turn into a number, and a workbook
+that went through Calc must import unchanged. Skipped where LibreOffice is
+not installed (.ci/run installs libreoffice-calc-nogui).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from storage.cells import text_cell
+from tests.conftest import Clinic, clinic_time
+from tests.test_cli_data import call, clean_environment
+from tests.test_csv_safety import HOSTILE_NAMES
+
+__all__ = ["clean_environment"]  # the fixture shared with tests/test_cli_data.py
+
+# Calc's CSV filter options: comma, double quote, UTF-8 (76), from line 1, standard cells,
+# language 0, quoted fields not forced to text, detect special numbers, -, -, -, sheet -,
+# evaluate formulas: what a spreadsheet does with a CSV file at its most eager.
+EAGER_CSV = "CSV:44,34,76,1,,0,false,true,false,false,false,0,true"
+CSV_OUT = "csv:Text - txt - csv (StarCalc):44,34,76,1"
+NO_CR = tuple(name for name in HOSTILE_NAMES if "\r" not in name)  # Calc saves CR as LF
+
+
+def soffice(tmp_path: Path, to: str, file: Path, *, infilter: str | None = None) -> Path:
+    """``file`` converted by LibreOffice to ``to`` (a format, with filter options); the result."""
+    program = shutil.which("soffice")
+    if program is None:
+        pytest.skip("LibreOffice is not installed (apt-get install libreoffice-calc-nogui)")
+    out = Path(tempfile.mkdtemp(prefix="converted-", dir=tmp_path))
+    command = [program, f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}", "--headless",
+               "--norestore", "--convert-to", to, "--outdir", str(out), str(file)]
+    if infilter is not None:
+        command[4:4] = [f"--infilter={infilter}"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=240, check=False)
+    made = sorted(out.iterdir())
+    assert done.returncode == 0 and len(made) == 1, (done.stdout, done.stderr, made)
+    return made[0]
+
+
+def clinic_of(clinic: Clinic, names: tuple[str, ...]) -> None:
+    for number, name in enumerate(names):
+        client = clinic.add_client(name, ("+79161230002", f"8 916 123-45-{number:02d}"),
+                                   notes="=1+1" if number % 2 else "-5",
+                                   birth_date="1980-02-29")
+        clinic.add_appointment(client, clinic_time(2025, 3, 13, 9, 30),
+                               doctor='=HYPERLINK("http://x/","Open")', service="@SUM(1)")
+
+
+def test_calc_runs_nothing_in_our_csv(clinic: Clinic, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    clinic_of(clinic, HOSTILE_NAMES)
+    file = tmp_path / "clients.csv"
+    code, _, _ = call(capsys, "export", "clients", "--db", clinic.path, "-o", file)
+    assert code == 0
+    opened = load_workbook(soffice(tmp_path, "xlsx", file, infilter=EAGER_CSV)).active
+    assert opened is not None
+    cells = [cell for row in opened.iter_rows() for cell in row if cell.value is not None]
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []  # no formula
+    texts = [cell for cell in cells if cell.column in (2, 3, 8)]  # name, phones, notes
+    assert all(cell.data_type == "s" for cell in texts)
+    values = {str(cell.value) for cell in texts}
+    assert "Open" not in values and "2" not in values
+    assert '\'=HYPERLINK("http://x/","Open")' in values  # shown as the text it is
+    assert "'+79161230002;8 916 123-45-00" in values
+
+
+def test_a_csv_saved_as_a_workbook_by_calc_imports_unchanged(
+        clinic: Clinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Export CSV, open it in Calc, save as .xlsx, import: nothing changes; and the ids Calc
+    took for numbers are caught."""
+    clinic_of(clinic, NO_CR)
+    with clinic.conn:
+        clinic.conn.execute("UPDATE clients SET external_id = '000' || id")
+    file = tmp_path / "clients.csv"
+    assert call(capsys, "export", "clients", "--db", clinic.path, "-o", file)[0] == 0
+    saved = soffice(tmp_path, "xlsx", file, infilter=EAGER_CSV)
+    code, out, err = call(capsys, "import", "clients", saved, "--db", clinic.path)
+    assert (code, out) == (2, "")
+    problems = err.splitlines()[1:]
+    assert len(problems) == len(NO_CR)
+    assert problems[0] == (
+        "  line 2, column external_id: '1' is no external id here, but '0001' is: the "
+        "spreadsheet took the id for a number and dropped its leading zeros; format the "
+        "column as text (or export as .xlsx) and take the ids from the original again.")
+    with clinic.conn:
+        clinic.conn.execute("UPDATE clients SET external_id = 'C-' || id")
+    before = call(capsys, "export", "clients", "--db", clinic.path)[1]
+    assert call(capsys, "export", "clients", "--db", clinic.path, "-o", file)[0] == 0
+    saved = soffice(tmp_path, "xlsx", file, infilter=EAGER_CSV)
+    code, out, err = call(capsys, "import", "clients", saved, "--db", clinic.path)
+    assert (code, err) == (0, ""), err
+    assert f"added 0, updated 0, unchanged {len(NO_CR)}" in out
+    assert call(capsys, "export", "clients", "--db", clinic.path)[1] == before
+
+
+def test_calc_reads_our_workbook_as_text_and_dates(
+        clinic: Clinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clinic_of(clinic, NO_CR)
+    with clinic.conn:
+        clinic.conn.execute("UPDATE clients SET external_id = '000123' WHERE id = 1")
+    for kind in ("clients", "appointments"):
+        assert call(capsys, "export", kind, "--db", clinic.path, "-o",
+                    tmp_path / f"{kind}.xlsx")[0] == 0
+    shown = soffice(tmp_path, CSV_OUT, tmp_path / "clients.xlsx").read_text(encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO(shown, newline="")))
+    # Every text exactly (an apostrophe import would drop is doubled), none evaluated.
+    assert [row["name"] for row in rows] == [text_cell(name) for name in NO_CR]
+    assert rows[0]["phones"] == "+79161230002;8 916 123-45-00"
+    assert rows[0]["external_id"] == "000123"
+    assert [row["notes"] for row in rows[:2]] == ["-5", "=1+1"]
+    assert rows[0]["birth_date"] == "1980-02-29"
+    visits = soffice(tmp_path, CSV_OUT, tmp_path / "appointments.xlsx").read_text(
+        encoding="utf-8")
+    first = next(csv.DictReader(io.StringIO(visits, newline="")))
+    assert first["starts_at"] == "2025-03-13 09:30:00"  # a date cell, in clinic time
+    assert first["doctor"] == '=HYPERLINK("http://x/","Open")'
+    assert first["service"] == "@SUM(1)"
+
+
+def test_our_workbook_saved_again_by_calc_imports_unchanged(
+        clinic: Clinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clinic_of(clinic, NO_CR)
+    for kind in ("clients", "appointments"):
+        file = tmp_path / f"{kind}.xlsx"
+        assert call(capsys, "export", kind, "--db", clinic.path, "-o", file)[0] == 0
+        before = call(capsys, "export", kind, "--db", clinic.path)[1]
+        saved = soffice(tmp_path, "xlsx:Calc MS Excel 2007 XML", file)
+        code, out, err = call(capsys, "import", kind, saved, "--db", clinic.path)
+        assert (code, err) == (0, ""), err
+        assert ": added 0, updated 0, unchanged " in out
+        assert call(capsys, "export", kind, "--db", clinic.path)[1] == before
