@@ -17,13 +17,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from storage import admin_log
 from storage.i18n import _
 from storage.rows import RowKey
 
+# Lock events the administrator's log also gets (storage.admin_log), once committed:
+# someone's lock was removed or passed to another session.
+LOGGED_EVENTS = frozenset({"auto-removal", "takeover", "release-by-supervisor"})
 GENESIS = "0" * 64  # the prev_hash of the first entry
 _BATCH = 5000  # entries read at a time while verifying
 
@@ -69,6 +74,9 @@ def audit(
         now, operator, session_id, event, key.kind if key else None,
         key.source_id if key else None, client_id,
         json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else "")
+    if event in LOGGED_EVENTS:
+        admin_log.after_commit(conn, logging.WARNING, f"lock-{event}", operator=operator,
+                               session=session_id, row=key, client=client_id, **detail)
     prev = head_hash(conn)
     conn.execute(
         "INSERT INTO audit (at, operator, session_id, event, kind, source_id, client_id, detail,"

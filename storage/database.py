@@ -26,6 +26,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import quote
 
+from storage import admin_log
 from storage.file_modes import create_database_file, share_companions
 from storage.i18n import _
 from storage.schema import APPLICATION_ID, MIGRATIONS, SchemaError, migrate
@@ -339,6 +340,7 @@ def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         yield conn
         conn.execute("COMMIT")
     except BaseException as error:
+        admin_log.rolled_back(conn)
         if conn.in_transaction:
             # The original error says more than a failed rollback would.
             with suppress(sqlite3.Error):
@@ -346,6 +348,7 @@ def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         if isinstance(error, sqlite3.Error):
             raise describe(error, path) from None
         raise
+    admin_log.committed(conn)  # the log lines of what this transaction did (lock events)
 
 
 @contextmanager
@@ -355,10 +358,12 @@ def _savepoint(conn: sqlite3.Connection, path: str) -> Iterator[None]:
         conn.execute("SAVEPOINT nested_write")
     except sqlite3.Error as error:
         raise describe(error, path) from None
+    mark = admin_log.pending_mark(conn)
     try:
         yield
         conn.execute("RELEASE nested_write")
     except BaseException as error:
+        admin_log.rolled_back_to(conn, mark)
         if conn.in_transaction:
             with suppress(sqlite3.Error):
                 conn.execute("ROLLBACK TO nested_write")

@@ -24,7 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from storage.admin_log import field
+from storage import admin_log
+from storage.admin_log import LogTarget, field
 from storage.audit import Entry, verify_chain
 from storage.database import (
     NETWORK_FILE_SYSTEMS,
@@ -112,7 +113,44 @@ def _policy(policy: Policy, found: str, group: str) -> list[Finding]:
         findings += _policy_file(policy.source, group)
     if policy.telephony.enabled:
         findings += _secret_file(policy.telephony.secret_file, group)
+    findings.append(_admin_log(policy.log, group))
     return findings
+
+
+def _admin_log(target: LogTarget, group: str) -> Finding:
+    """Can this user's ringround write the administrator's log where [log] says?"""
+    if target.to == admin_log.OFF:
+        return Finding(OK, _("The administrator's log is off ([log] to = \"off\")."))
+    if target.to == admin_log.SYSLOG:
+        socket_path = target.syslog_socket
+        if not _is_socket(socket_path):
+            return Finding(WARNING, _(
+                "No system log listens at {socket}, so ringround's log of errors, lock "
+                "takeovers and refused logins is lost; start systemd-journald or rsyslog, or set "
+                "[log] to = \"file\".").format(socket=socket_path))
+        return Finding(OK, _("The administrator's log goes to the system log ({socket}); read it "
+                             "with journalctl -t ringround.").format(socket=socket_path))
+    path = target.file
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        return Finding(WARNING, _(
+            "The folder of the log file {path} does not exist, so ringround's log is lost; run "
+            "install -d -g {group} -m 2770 {folder}.").format(path=path, group=group,
+                                                               folder=folder))
+    if (os.path.exists(path) and not os.access(path, os.W_OK)) or not os.access(
+            folder, os.W_OK | os.X_OK):
+        return Finding(WARNING, _(
+            "You may not write the log file {path}, so your ringround's log lines are lost; "
+            "run chgrp -R {group} {folder}; chmod 2770 {folder}; chmod 660 {path}*.").format(
+            path=path, group=group, folder=folder))
+    return Finding(OK, _("The administrator's log goes to {path}.").format(path=path))
+
+
+def _is_socket(path: str) -> bool:
+    try:
+        return stat.S_ISSOCK(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _policy_file(source: str, group: str) -> list[Finding]:

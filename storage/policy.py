@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from storage.admin_log import TARGETS as LOG_TARGETS
+from storage.admin_log import LogTarget
 from storage.i18n import N_, _
 from storage.names import control_character
 
@@ -72,6 +74,8 @@ DEFAULTS: dict[str, Any] = {
          "closes": True, "completes": False, "do_not_call": True, "failed": False},
     ],
     "security": {"allow_operator_override": False, "supervisors": ["root"]},
+    "log": {"to": "syslog", "syslog_socket": "/dev/log",
+            "file": "/var/log/ringround/ringround.log", "max_mb": 10, "keep": 5},
 }
 
 LANGUAGES = ("en", "ru")
@@ -173,6 +177,7 @@ class Policy:
     outcomes: tuple[Outcome, ...]
     allow_operator_override: bool
     supervisors: tuple[str, ...]
+    log: LogTarget
 
     @property
     def shown_source(self) -> str:
@@ -207,6 +212,8 @@ LIMITS: dict[str, tuple[int, int]] = {
     "outcomes.retry_after": (1, 30 * DAY),
     "telephony.port": (1, 65535),
     "telephony.ring_timeout": (1, 10 * MINUTE),
+    "log.max_mb": (1, 1000),
+    "log.keep": (1, 100),
 }
 
 
@@ -418,7 +425,7 @@ def _build(source: str, data: Mapping[str, Any], *, language_given: bool = False
 
     sections = {name: top.table(name) for name in
                 ("database", "locks", "sessions", "confirmation", "calls", "tasks",
-                 "phones", "telephony", "security")}
+                 "phones", "telephony", "security", "log")}
     for name, reader in sections.items():
         reader.check_keys(DEFAULTS[name])
 
@@ -513,9 +520,22 @@ def _build(source: str, data: Mapping[str, Any], *, language_given: bool = False
         outcomes=tuple(outcomes),
         allow_operator_override=sec.flag("allow_operator_override"),
         supervisors=sec.strings("supervisors"),
+        log=_log_target(sections["log"]),
     )
     _check_relations(policy, sections)
     return policy
+
+
+def _log_target(log: _Reader) -> LogTarget:
+    """[log]: where the administrator's log goes (storage.admin_log)."""
+    to = log.string("to")
+    if to not in LOG_TARGETS:
+        raise log.fail("to", _('"syslog", "file" or "off"'))
+    path = log.string("file")
+    if not path.startswith("/"):
+        raise log.fail("file", _('a full path, such as "/var/log/ringround/ringround.log"'))
+    return LogTarget(to=to, syslog_socket=log.string("syslog_socket"), file=path,
+                     max_mb=log.integer("max_mb", 1), keep=log.integer("keep", 1))
 
 
 def default_policy() -> Policy:

@@ -18,6 +18,7 @@ import grp
 import os
 import pwd
 
+from storage.admin_log import log_refused_login
 from storage.i18n import _
 from storage.names import control_character
 from storage.policy import Policy
@@ -55,6 +56,7 @@ def operator_name(policy: Policy, requested: str | None) -> str:
         return login
     name = requested.strip()
     if not name:
+        log_refused_login(login, "empty --operator")
         raise OperatorNotAllowed(_("The operator name given with --operator is empty."))
     character = control_character(name)
     if character is not None:
@@ -63,6 +65,7 @@ def operator_name(policy: Policy, requested: str | None) -> str:
               "({character}); give a name of letters, digits, spaces and punctuation.").format(
                 character=character))
     if name != login and not policy.allow_operator_override:
+        log_refused_login(login, "--operator not allowed by the policy", requested=name)
         raise OperatorNotAllowed(
             _("The policy ({policy}) does not allow --operator, so you work as your login "
               "name, {login}; set [security] allow_operator_override = true to allow "

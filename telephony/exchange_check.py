@@ -15,13 +15,22 @@ from storage.i18n import _
 from storage.policy import TelephonyPolicy
 from telephony.ami import AmiBackend
 from telephony.calls import TelephonyError
+from telephony.secret import read_secret
 
 CONNECT_TIMEOUT_S = 5.0
 
 
 def check_exchange(policy: TelephonyPolicy, *,
-                   connect_timeout: float = CONNECT_TIMEOUT_S) -> Finding:
-    """One finding: the exchange's answers, or why ringround could not log in."""
+                   connect_timeout: float = CONNECT_TIMEOUT_S) -> Finding | None:
+    """One finding: the exchange's answers, or why ringround could not log in.
+
+    None when the secret file cannot be used: ``check``'s finding about that
+    file already says why, and without the secret there is nothing to try.
+    """
+    try:
+        read_secret(policy.secret_file)
+    except TelephonyError:
+        return None
     return asyncio.run(_check(policy, connect_timeout))
 
 

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 BANNER = b"Asterisk Call Manager/5.0.1\r\n"
 
@@ -312,3 +315,21 @@ class FakeAmi:
             self._event("BridgeLeave", [*bridge, *channel.fields()])
             self._hangup_event(channel, "16", "Normal Clearing")
 
+
+
+@contextmanager
+def fake_ami_in_background(**options: Any) -> Iterator[FakeAmi]:
+    """A FakeAmi serving from a thread of its own, for tests that run commands synchronously
+    (in this process, or as other processes such as ``runuser ... ringround check``)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="fake-ami", daemon=True)
+    thread.start()
+    pbx = FakeAmi(**options)
+    asyncio.run_coroutine_threadsafe(pbx.start(), loop).result(timeout=30)
+    try:
+        yield pbx
+    finally:
+        asyncio.run_coroutine_threadsafe(pbx.stop(), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=30)
+        loop.close()

@@ -110,3 +110,17 @@ def test_check_leaves_the_exchange_alone_when_telephony_is_off(
     conn.close()
     main(["check", "--db", str(db)])
     assert "phone exchange" not in capsys.readouterr().out
+
+
+async def test_an_unusable_secret_file_is_reported_once(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    """The secret file's own finding says why; no login is tried without the secret."""
+    async with FakeAmi() as pbx:
+        args = _setup(tmp_path, pbx.port)
+        os.chmod(tmp_path / "ami.secret", 0o644)
+        assert await asyncio.to_thread(main, args) == 1
+        assert pbx.actions == []
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1] == "1 problem found."
+    assert "PROBLEM  Every user of this server may read or change the PBX password file" in out

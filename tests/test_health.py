@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import sqlite3
@@ -55,10 +56,15 @@ def group_umask() -> Iterator[None]:
     os.umask(before)
 
 
-def test_a_healthy_database(shared_folder: Path, policy: Policy, group_umask: None) -> None:
+def test_a_healthy_database(shared_folder: Path, policy: Policy, group_umask: None,
+                            tmp_path: Path) -> None:
     path = shared_folder / "clinic.db"
     _demo(path, policy)
     os.chmod(path, 0o660)
+    log = tmp_path / "log" / "ringround.log"  # the log where this user may write it
+    log.parent.mkdir()
+    policy = dataclasses.replace(policy, log=dataclasses.replace(policy.log, to="file",
+                                                                 file=str(log)))
     findings = check(path, policy)
     found = levels(findings)
     assert found[PROBLEM] == [] and found[WARNING] == [], findings

@@ -29,6 +29,7 @@ import pytest
 from storage.database import open_database, write
 from storage.health import OK, PROBLEM, WARNING, Finding, check, current_umask, exit_status
 from storage.policy import Policy, default_policy, load_policy
+from tests.fake_ami import fake_ami_in_background
 from tests.unix_users import need_root_tools, reachable, ringround_command, run, temporary_users
 from tui import cli
 
@@ -70,7 +71,7 @@ def group_umask() -> Iterator[None]:
     os.umask(before)
 
 
-def lay_out(gid: int) -> Server:
+def lay_out(gid: int, pbx_port: int = 5038) -> Server:
     top = Path(tempfile.mkdtemp(prefix="rr-deploy-"))  # under /tmp, which all may enter
     os.chmod(top, 0o755)
     folder = top / "ringround"
@@ -88,8 +89,13 @@ def lay_out(gid: int) -> Server:
     os.chown(secret, -1, gid)
     os.chmod(secret, 0o640)
     policy_file = etc / "policy.toml"
-    policy_file.write_text(f'[telephony]\nenabled = true\nsecret_file = "{secret}"\n',
-                           encoding="utf-8")
+    log = top / "log"  # as /var/log/ringround: the operators' group appends to the log
+    log.mkdir()
+    os.chown(log, -1, gid)
+    os.chmod(log, 0o2770)
+    policy_file.write_text(
+        f'[telephony]\nenabled = true\nport = {pbx_port}\nsecret_file = "{secret}"\n'
+        f'[log]\nto = "file"\nfile = "{log / "ringround.log"}"\n', encoding="utf-8")
     os.chown(policy_file, -1, gid)
     os.chmod(policy_file, 0o640)
     return Server(top, folder, db, policy_file, secret)
@@ -103,8 +109,15 @@ def remove(server: Server) -> None:
 
 
 @pytest.fixture
-def server(group_umask: None) -> Iterator[Server]:
-    made = lay_out(os.getgid())
+def pbx_port() -> Iterator[int]:
+    """The phone exchange the deployment's policy names (check logs in to it)."""
+    with fake_ami_in_background() as pbx:
+        yield pbx.port
+
+
+@pytest.fixture
+def server(group_umask: None, pbx_port: int) -> Iterator[Server]:
+    made = lay_out(os.getgid(), pbx_port)
     yield made
     remove(made)
 
@@ -265,10 +278,10 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def as_operator(group_umask: None) -> Iterator[tuple[Server, str, Run]]:
+def as_operator(group_umask: None, pbx_port: int) -> Iterator[tuple[Server, str, Run]]:
     """A deployment and a way to run ``ringround ARGS`` as an operator in its group."""
     if os.geteuid() != 0:  # chmod binds this user: they can be the operator
-        made = lay_out(os.getgid())
+        made = lay_out(os.getgid(), pbx_port)
 
         def as_me(*args: str) -> subprocess.CompletedProcess[str]:
             return run(str(ringround_command()), *args, check=False, env=_environment())
@@ -281,7 +294,7 @@ def as_operator(group_umask: None) -> Iterator[tuple[Server, str, Run]]:
     need_root_tools()
     with temporary_users("rr-check-ops", ("rr_check_op",)) as (gid, users):
         user = users[0]
-        made = lay_out(gid)
+        made = lay_out(gid, pbx_port)
         try:
             with reachable(user) as command:
 

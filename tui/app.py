@@ -10,6 +10,7 @@ and announced to the screens with :class:`DataChanged`.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sqlite3
 import sys
@@ -20,12 +21,14 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from rich.text import Text
 from textual import work
 from textual.app import App
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 
+from storage.admin_log import log_crash
 from storage.clients import rekey_phones
 from storage.connections import ChangeWatcher, ThreadConnections
 from storage.database import (
@@ -132,6 +135,25 @@ class RingroundApp(App[None]):
         """
         super().notify(safe_text(message, keep_newlines=True), title=safe_text(title),
                        severity=severity, timeout=timeout, markup=markup)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """A bug: the traceback goes to the administrator's log, one sentence to the operator.
+
+        Textual would print a traceback with local variables (patients' data
+        among them) on the operator's terminal; RINGROUND_DEBUG=1 keeps it.
+        """
+        row = None
+        with suppress(Exception):  # the screen may be half-built: the row is a bonus
+            current = getattr(self.screen, "current_key", None)
+            row = current() if callable(current) else None
+        log_crash(error, operator=self.session.operator, session=self.session.id, row=row)
+        super()._handle_exception(error)
+        if not os.environ.get("RINGROUND_DEBUG"):
+            # Textual is pinned exactly (pyproject.toml); tests/test_admin_log.py checks this.
+            self._exit_renderables[:] = [Text(_(
+                "ringround stopped because of an unexpected error; the details went to the "
+                "administrator's log. What you saved is kept, and a call you were on stays "
+                "yours: start ringround again to go on."))]
 
     def on_mount(self) -> None:
         from tui.picker import ListPicker

@@ -42,12 +42,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from click.core import ParameterSource
 
-from storage.database import StorageError, check_integrity, describe, open_database
+from storage import admin_log
+from storage.database import (
+    ReadOnlyDatabase,
+    StorageError,
+    check_integrity,
+    describe,
+    open_database,
+)
 from storage.locks import NotAllowed, release_lock
 from storage.names import CONTROL_CHARACTER
 from storage.policy import Policy, PolicyError
 from storage.policy_files import PolicyChoice, find_policy
-from storage.roles import OperatorNotAllowed, is_supervisor, operator_name
+from storage.roles import OperatorNotAllowed, is_supervisor, login_name, operator_name
 from storage.rows import RowKey
 from storage.sessions import end_session, start_session
 from tui.formats import clock_text, number, weekday_text
@@ -99,6 +106,7 @@ class Settings:
     def policy(self) -> Policy:
         policy = self.policy_choice().load()
         set_language(choose_language(policy))  # the policy's language, when its file sets one
+        admin_log.configure(policy.log)  # check reports a log that cannot be written
         return policy
 
 
@@ -239,6 +247,7 @@ def _need_terminal() -> None:
     session. Commands (check, export, import, ...) work without one.
     """
     if not has_terminal():
+        admin_log.log_refused_login(login_name(), "no terminal (ssh without a tty, sftp, scp)")
         raise Failure(_("The app needs a terminal, and standard input or output is not one: "
                         "log in with a terminal (ssh -t) or at the console; commands such as "
                         "ringround check or ringround export work without one."),
@@ -326,8 +335,13 @@ def cli(ctx: click.Context, db: str | None, policy_path: str | None,
     policy = settings.policy()
     name = operator_name(policy, settings.operator)
     path = settings.db or policy.database_path
-    with _database(path):  # a clear message now rather than inside the app
-        pass
+    try:
+        with _database(path):  # a clear message now rather than inside the app
+            pass
+    except ReadOnlyDatabase:  # not in the operators' group, or the disk is read-only
+        admin_log.log_refused_login(name, "the database cannot be opened for writing",
+                                    db=path)
+        raise
     _need_terminal()
     return _run_app(path, policy, name)
 
@@ -480,7 +494,9 @@ def check(ctx: click.Context, db: str | None, policy_path: str | None,
     if policy.telephony.enabled:
         from telephony.exchange_check import check_exchange
 
-        findings.append(check_exchange(policy.telephony))
+        exchange = check_exchange(policy.telephony)
+        if exchange is not None:
+            findings.append(exchange)
     for finding in findings:
         say(f"{_level(finding.level):<8} {finding.text}")
     problems = sum(f.level == health.PROBLEM for f in findings)
@@ -729,6 +745,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail(_("Interrupted."), EXIT_INTERRUPTED)
     except Exception as error:
+        admin_log.log_crash(error, operator=login_name(), session=None)
         if os.environ.get("RINGROUND_DEBUG"):
             raise
         return _fail(_("ringround stopped because of an unexpected error ({kind}: {error}); "

@@ -17,6 +17,7 @@ each becomes a sentence in the state line and a notice.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 from textual.binding import Binding
 from textual.message import Message
 
+from storage.admin_log import log_event
 from storage.database import StorageError
 from storage.locks import NotAllowed, abort_call
 from storage.phones import split_extension
@@ -184,6 +186,7 @@ class PhoneLine:
             return
         self.connecting = True
         self.announce()
+        before = self.problem
         try:
             await backend.connect()
             self.problem = ""
@@ -194,6 +197,8 @@ class PhoneLine:
         finally:
             self.connecting = False
             self.connected = self._backend_connected()
+        if self.problem and self.problem != before:  # once per problem, not per retry
+            self._log("pbx-error", None, self.problem)
         if self.problem and not quiet:
             self.app.notify(self.problem + " " + _("Press m on the work screen to dial by hand."),
                             title=_("Phone exchange"), severity="warning", timeout=10)
@@ -214,7 +219,14 @@ class PhoneLine:
             self.connected = now
             if now:
                 self.problem = ""
+            else:
+                self._log("pbx-connection-lost", None, "")
             self.announce()
+
+    def _log(self, event: str, key: RowKey | None, reason: str) -> None:
+        """A line in the administrator's log (storage.admin_log); ``reason`` as shown."""
+        log_event(logging.ERROR, event, operator=self.app.session.operator,
+                  session=self.app.session.id, row=key, reason=reason or None)
 
     async def close(self) -> None:
         """Log off the exchange (app exit); calls on the phones carry on."""
@@ -315,6 +327,7 @@ class PhoneLine:
     def _failed(self, call: PhoneCall, reason: str) -> None:
         """No call took place: release the lock the dial took (nothing is recorded)."""
         call.stage, call.reason = CallStage.FAILED, reason
+        self._log("pbx-call-failed", call.key, reason)
         if self.calls.get(call.key) is not call:
             return  # already saved, aborted or replaced by a newer call
         del self.calls[call.key]
@@ -353,10 +366,10 @@ class PhoneLine:
     async def _hang_up(self, backend: Backend, call_id: str) -> None:
         try:
             await backend.hang_up(call_id)
-        except TelephonyError as error:
-            self.announce(None, str(error))
         except Exception as error:
-            self.announce(None, unexpected(error))
+            reason = str(error) if isinstance(error, TelephonyError) else unexpected(error)
+            self._log("pbx-error", None, reason)
+            self.announce(None, reason)
 
 
 @dataclass(frozen=True)
