@@ -138,7 +138,7 @@ def test_takeover_and_removal_are_logged(log_file: Path, clinic: Clinic, policy:
     assert isinstance(claim_row(clinic.conn, policy, anna, key, NOW, take_over=state.lock), Claim)
     assert lines(log_file) == [
         f"lock-takeover operator=anna session={anna.id} row={key} client={claim.client_id} "
-        f"holder=boris holder_session={boris.id} since={NOW - 3600}"]
+        f"holder=boris holder_session={boris.id} since={NOW - 3600} holder_alive=True"]
 
     # anna's app stops; an hour later the sweep of carla's app removes the stale lock.
     carla = clinic.session("carla", NOW + 3600)
@@ -319,3 +319,20 @@ async def test_pbx_trouble_is_logged(log_file: Path, tmp_path: Path) -> None:
     assert error == (f"pbx-error operator=alice session={app.session.id} row=- reason=\"Cannot "
                      f"reach the phone exchange at 127.0.0.1:{down} (connection refused); check "
                      "that it is running and the policy's [telephony] host and port.\"")
+
+
+def test_an_app_start_without_a_terminal_is_logged(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Under pytest standard output is not a terminal, as with ssh host cmd, sftp or scp."""
+    db = tmp_path / "clinic.db"
+    build_db(db)
+    log = tmp_path / "ringround.log"
+    policy = _policy_with_file_log(tmp_path, log)
+    try:
+        assert main(["--policy", str(policy), "--db", str(db)]) == 2
+    finally:
+        configure(OFF)
+    assert "The app needs a terminal" in capsys.readouterr().err
+    (text,) = lines(log)
+    assert re.fullmatch(r'login-refused operator=\S+ session=- row=- reason="no terminal \(ssh '
+                        r'without a tty, sftp, scp\)"', text), text

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,6 +40,14 @@ def _setup(tmp_path: Path, port: int, secret: str = "s3cret") -> list[str]:
     return ["check", "--db", str(db), "--policy", str(policy)]
 
 
+async def _patiently(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
 def _pbx_line(out: str) -> str:
     """The exchange's finding: the last one, just before the summary."""
     return out.splitlines()[-2]
@@ -53,6 +63,8 @@ async def test_check_logs_in_pings_and_logs_off(tmp_path: Path,
             f"ok       The phone exchange at 127.0.0.1:{pbx.port} (\"Asterisk Call "
             "Manager/5.0.1\") accepted the login of ringround (\"Authentication accepted\") and "
             "answered a ping (Pong); ringround logged off again.")
+        # The Logoff was sent before the command ended; the fake reads it on this loop.
+        await _patiently(lambda: bool(pbx.received("Logoff")), "the Logoff")
         assert [m["Action"] for m in pbx.actions] == ["Login", "Ping", "Logoff"]
         assert pbx.actions[0]["Username"] == "ringround"
         assert pbx.actions[0]["Secret"] == "s3cret"
