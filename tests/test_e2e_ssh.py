@@ -1,28 +1,39 @@
-"""End to end through a real OpenSSH server: two operators, as two Unix users, share one list.
+"""End to end through a real OpenSSH server, set up as docs/deploy.md tells a clinic to.
 
 The test starts its own ``sshd`` on 127.0.0.1 (its own host key and config, a
-free high port, public keys only, no PAM) and creates two Unix users in a
-group of their own, as deploy.md tells a clinic to do: the database folder
-belongs to that group with mode 2770, the database file is 660, the policy
-640. Each operator logs in with ``ssh -tt … 'umask 002; exec ringround --db DB
---policy P'`` inside tmux at 80×24 (Alice with TERM=xterm-256color, Bob with
-TERM=linux); the umask is what deploy.md's login wrapper sets.
+free high port, public keys only, no PAM) with the operators' block of
+docs/deploy.md (ForceCommand, no forwarding, keep-alive), and creates Unix
+users in a group of their own whose login shell is the guide's login program
+(ringround-login, pointed at this installation's ringround and the test's
+policy). The database folder belongs to that group with mode 2770, the
+database file is 660, the policy 640. Operators log in with ``ssh -tt
+user@host`` inside tmux at 80×24 (Alice with TERM=xterm-256color, Bob with
+TERM=linux), and land in ringround.
 
-1. Alice starts a call; Bob sees "Locked by <alice>"; Bob starts a call on
-   another row and Alice sees his lock. While nobody presses a key, nothing
-   is sent over Bob's SSH link (no idle repaints).
-2. Alice finishes her call (f, 1, comment, Enter); the row leaves Bob's list.
-3. Alice starts the next call and her SSH connection is cut (the ssh client
-   is killed): her app gets SIGHUP and ends its session, her lock stays
-   (SPEC C9) and Bob sees it as "session gone".
-4. Alice logs in again: "Locked by you in an earlier session"; a aborts it.
+- Two operators share one list: Alice starts a call, Bob sees "Locked by
+  <alice>" and calls another row, Alice sees his lock; while nobody presses a
+  key nothing is sent over Bob's link. Alice saves; the row leaves Bob's list.
+  Alice's ssh client is killed mid-call: her app gets SIGHUP and ends its
+  session, her lock stays (SPEC C9) and Bob sees "session gone"; she logs in
+  again, finds the call hers "in an earlier session" and aborts it.
+- No terminal, no session: ``ssh host command``, ``ssh -tt host bash``,
+  ``sftp``, ``scp`` (both protocols) and ``ssh -T host`` run nothing, fetch
+  nothing, and leave no ringround process and no session row.
+- A silent link: Alice's ssh client is stopped (SIGSTOP) mid-call. The
+  server's keep-alive (short here: 2 s × 3) drops the connection, her app
+  ends its session, the lock stays, Bob sees "session gone", and the stale
+  lock is removed by the normal rule (C11).
+- One operator, two windows: Alice's second window shows her first window's
+  call as open there, ``c`` asks and ``n`` moves nothing; the first window
+  saves. A ``y`` moves the next call, and the first window is told.
 
-It needs root (to create the users), ``sshd``, ``ssh``, ``ssh-keygen`` and
-``tmux``; otherwise it is skipped with the reason (.ci/run installs them and
-runs the suite as root, where a skip is a failure). Users, group and sshd are
-removed at the end. When the interpreter lives in a folder other users cannot
-enter (pyenv under /root, mode 700), the test adds search permission (o+x,
-never read) to the folders on the way for its duration and restores them.
+It needs root (to create the users), ``sshd``, ``ssh``, ``sftp``, ``scp``,
+``ssh-keygen`` and ``tmux``; otherwise it is skipped with the reason (.ci/run
+installs them and runs the suite as root, where a skip is a failure). Users,
+group and sshd are removed at the end. When the interpreter lives in a folder
+other users cannot enter (pyenv under /root, mode 700), the test adds search
+permission (o+x, never read) to the folders on the way for its duration and
+restores them.
 """
 
 from __future__ import annotations
@@ -46,6 +57,9 @@ from pathlib import Path
 import pytest
 
 from storage.database import open_database
+from storage.locks import remove_stale_locks
+from storage.policy import load_policy
+from storage.sessions import Session
 from tests.conftest import Clinic
 from tests.unix_users import User, need_root_tools, processes_of, reachable, run, temporary_users
 
@@ -86,7 +100,7 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 15.0,
 @pytest.fixture
 def operators() -> Iterator[tuple[User, User]]:
     """Two Unix users in the group GROUP (made now, removed at the end)."""
-    need_root_tools("ssh", "ssh-keygen", "tmux")
+    need_root_tools("ssh", "sftp", "scp", "ssh-keygen", "tmux")
     if not os.access(SSHD, os.X_OK):
         pytest.skip(f"{SSHD} is missing (apt-get install openssh-server)")
     with temporary_users(GROUP, (ALICE, BOB)) as (_, users):
@@ -113,9 +127,47 @@ class Server:
     log: Path  # sshd's own log
 
 
+def guide_blocks(language: str) -> list[str]:
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "deploy.md").read_text(
+        encoding="utf-8")
+    return re.findall(rf"```{language}\n(.*?)```", guide, flags=re.DOTALL)
+
+
+GUIDE_LOGIN = "/usr/local/bin/ringround-login"
+KEEP_ALIVE = (2, 3)  # ClientAliveInterval, ClientAliveCountMax for the silent-link test
+
+
 @pytest.fixture
-def sshd(operators: tuple[User, User]) -> Iterator[Server]:
-    """A private sshd on 127.0.0.1: own host key and config, public keys only, no PAM."""
+def login_shell(operators: tuple[User, User], ringround_for_all: Path,
+                shared_clinic: SharedClinic) -> Iterator[Path]:
+    """The guide's login program, for this ringround and policy: the operators' login shell."""
+    folder = Path(tempfile.mkdtemp(prefix="rr-login-"))
+    try:
+        folder.chmod(0o755)  # root's; everybody may run what is in it
+        program = folder / "ringround-login"
+        [text] = [block for block in guide_blocks("sh") if block.startswith("#!/bin/sh")]
+        for old, new in ((GUIDE_LOGIN, str(program)),
+                         ("/usr/local/bin/ringround ", f"{ringround_for_all} "),
+                         ("/etc/ringround/policy.toml", str(shared_clinic.policy))):
+            assert old in text, old
+            text = text.replace(old, new)
+        program.write_text(text, encoding="utf-8")
+        program.chmod(0o755)
+        for operator in operators:
+            run("usermod", "--shell", str(program), operator.name)
+        yield program
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def sshd(request: pytest.FixtureRequest, operators: tuple[User, User],
+         login_shell: Path) -> Iterator[Server]:
+    """A private sshd on 127.0.0.1 with the guide's operators' block; public keys only, no PAM.
+
+    Parametrised indirectly with (interval, count), it uses those keep-alive
+    settings instead of the guide's.
+    """
     folder = Path(tempfile.mkdtemp(prefix="rr-sshd-"))  # root only (mode 700)
     process: subprocess.Popen[str] | None = None
     try:
@@ -144,12 +196,9 @@ def sshd(operators: tuple[User, User]) -> Iterator[Server]:
             "PrintMotd no",
             "PrintLastLog no",
             "LogLevel VERBOSE",
-            # The operators' block of docs/deploy.md, without its ForceCommand.
-            f"Match Group {GROUP}",
-            "    DisableForwarding yes",
-            "    PermitTTY yes",
-            "",
-        ]), encoding="utf-8")
+            "Subsystem sftp internal-sftp",  # sftp that bypasses the login shell, as the guide
+            "",                              # warns: ForceCommand must close it
+        ]) + operators_block(login_shell, getattr(request, "param", None)), encoding="utf-8")
         port = free_port()
         run(SSHD, "-t", "-f", str(config), "-p", str(port))
         log = folder / "sshd.log"
@@ -174,6 +223,21 @@ def sshd(operators: tuple[User, User]) -> Iterator[Server]:
                 process.kill()
                 process.wait()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def operators_block(login_program: Path, keep_alive: tuple[int, int] | None) -> str:
+    """docs/deploy.md's Match block for the test's group, login program and keep-alive."""
+    [block] = [block for block in guide_blocks("sshd_config")
+               if block.startswith("Match Group ringround-operators")]
+    block = block.replace("Match Group ringround-operators", f"Match Group {GROUP}")
+    block = block.replace(GUIDE_LOGIN, str(login_program))
+    if keep_alive is not None:
+        block = re.sub(r"ClientAliveInterval \d+", f"ClientAliveInterval {keep_alive[0]}", block)
+        block = re.sub(r"ClientAliveCountMax \d+", f"ClientAliveCountMax {keep_alive[1]}", block)
+    for setting in ("ForceCommand", "DisableForwarding yes", "ClientAliveInterval",
+                    "ClientAliveCountMax"):
+        assert setting in block, setting
+    return block
 
 
 # -- the clinic: a shared folder, a database with one call list, a policy ------------------------
@@ -212,7 +276,8 @@ def shared_clinic(operators: tuple[User, User]) -> Iterator[SharedClinic]:
             conn.close()
         os.chmod(db, 0o660)
         policy = folder / "policy.toml"
-        policy.write_text('[calls]\nhours = "00:00-24:00"\n', encoding="utf-8")
+        policy.write_text(f'[database]\npath = "{db}"\n[calls]\nhours = "00:00-24:00"\n',
+                          encoding="utf-8")
         os.chmod(policy, 0o640)
         assert os.stat(db).st_gid == gid and os.stat(policy).st_gid == gid  # setgid folder
         yield SharedClinic(folder, db, policy, items)
@@ -317,19 +382,20 @@ def tmux_socket() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def login(socket_path: Path, server: Server, user: str, name: str, ringround: Path,
-          clinic: SharedClinic, term: str = "xterm-256color") -> Terminal:
+def ssh_options(server: Server, log: Path | None = None) -> list[str]:
+    """The client's options: the test's key and port, no known-hosts file, never a prompt."""
+    return ["-F", "/dev/null", *(["-E", str(log)] if log else []), "-i", str(server.key),
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "BatchMode=yes", "-o", "LogLevel=VERBOSE"]
+
+
+def login(socket_path: Path, server: Server, user: str, name: str,
+          term: str = "xterm-256color") -> Terminal:
+    """``ssh -tt user@host`` in a new tmux window: the operator's login shell starts ringround."""
     client_log = socket_path.parent / f"ssh-{name}.log"
     terminal = Terminal(socket_path, name, [client_log, server.log])
-    terminal.start(["ssh", "-tt", "-F", "/dev/null", "-E", str(client_log), "-i", str(server.key),
-                    "-p", str(server.port), "-o", "StrictHostKeyChecking=no",
-                    "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
-                    "-o", "LogLevel=VERBOSE", f"{user}@127.0.0.1",
-                    # What the login wrapper of docs/deploy.md does: without umask 002, a
-                    # -shm file another operator is making this instant is not yet g+w.
-                    "umask 002; exec " + shlex.join([str(ringround), "--db", str(clinic.db),
-                                                     "--policy", str(clinic.policy)])],
-                   term)
+    terminal.start(["ssh", "-tt", *ssh_options(server, client_log), "-p", str(server.port),
+                    f"{user}@127.0.0.1"], term)
     return terminal
 
 
@@ -350,9 +416,7 @@ def open_list(terminal: Terminal, first_row: str) -> None:
 # -- the test ------------------------------------------------------------------------------------
 
 def test_two_operators_over_ssh(operators: tuple[User, User], sshd: Server,
-                                ringround_for_all: Path, shared_clinic: SharedClinic,
-                                tmux_socket: Path) -> None:
-    started = time.monotonic()
+                                shared_clinic: SharedClinic, tmux_socket: Path) -> None:
     clinic = shared_clinic
     alice_user, bob_user = operators
     alice_name, bob_name = alice_user.name, bob_user.name
@@ -367,8 +431,8 @@ def test_two_operators_over_ssh(operators: tuple[User, User], sshd: Server,
                             (name,))
 
     # 1. Both log in; Alice calls Anna, Bob sees her lock and calls Carl, Alice sees his.
-    alice = login(tmux_socket, sshd, alice_name, "alice", ringround_for_all, clinic)
-    bob = login(tmux_socket, sshd, bob_name, "bob", ringround_for_all, clinic, term="linux")
+    alice = login(tmux_socket, sshd, alice_name, "alice")
+    bob = login(tmux_socket, sshd, bob_name, "bob", term="linux")
     alice.wait_for_text(f"Mass calling — {alice_name}")
     bob.wait_for_text(f"Mass calling — {bob_name}")
     open_list(alice, CLIENTS[0])
@@ -426,7 +490,7 @@ def test_two_operators_over_ssh(operators: tuple[User, User], sshd: Server,
     alice.kill()
 
     # 4. Alice logs in again: the row is hers from an earlier session; she aborts it.
-    alice = login(tmux_socket, sshd, alice_name, "alice2", ringround_for_all, clinic)
+    alice = login(tmux_socket, sshd, alice_name, "alice2")
     open_list(alice, CLIENTS[1])
     alice.wait_for_text("Locked by you in an earlier session")
     alice.keys("a")
@@ -458,22 +522,228 @@ def test_two_operators_over_ssh(operators: tuple[User, User], sshd: Server,
         assert info.st_gid == grp.getgrnam(GROUP).gr_gid, path
         if path.name.startswith("clinic.db"):
             assert info.st_mode & 0o060 == 0o060, (path, oct(info.st_mode))
-    assert time.monotonic() - started < 60
+
+
+# -- no terminal, no session ----------------------------------------------------------------------
+
+REFUSED = "This login only runs ringround: commands, file transfer and shells are not available."
+
+
+def client(*command: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """An ssh, sftp or scp client run to its end; its input is ``stdin``, never a terminal."""
+    return subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=120,
+                          check=False)
+
+
+def test_commands_file_transfer_and_shells_get_nothing(operators: tuple[User, User],
+                                                       sshd: Server,
+                                                       shared_clinic: SharedClinic,
+                                                       tmp_path: Path) -> None:
+    alice = operators[0]
+    clinic = shared_clinic
+    target = f"{alice.name}@127.0.0.1"
+    ssh = ["ssh", *ssh_options(sshd), "-p", str(sshd.port)]
+    transfer = [*ssh_options(sshd), "-P", str(sshd.port)]  # sftp and scp: -P for the port
+    ran = alice.home / "ran"
+
+    # ssh host command: nothing runs.
+    done = client(*ssh, target, f"touch {ran}")
+    assert done.returncode == 2 and REFUSED in done.stderr, done.stderr
+    # ssh -tt host bash: no shell, even with a terminal.
+    done = client(*ssh, "-tt", target, "bash")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert REFUSED in done.stdout and "$" not in done.stdout.replace(REFUSED, "")
+    # A login without a terminal: the login program starts ringround, which refuses.
+    done = client(*ssh, "-T", target)
+    assert done.returncode == 2 and "The app needs a terminal" in done.stderr, done.stderr
+    assert not ran.exists()
+
+    # sftp, scp over sftp and scp's old protocol: nothing comes out, nothing goes in.
+    batch = tmp_path / "batch"
+    batch.write_text(f"get {clinic.db} {tmp_path / 'by-sftp.db'}\n", encoding="utf-8")
+    done = client("sftp", *transfer, "-b", str(batch), target)
+    assert done.returncode != 0
+    for protocol in ([], ["-O"]):
+        done = client("scp", *transfer, *protocol, f"{target}:{clinic.db}",
+                      str(tmp_path / f"by-scp{''.join(protocol)}.db"))
+        assert done.returncode != 0, done.stderr
+        done = client("scp", *transfer, *protocol, str(batch), f"{target}:uploaded")
+        assert done.returncode != 0, done.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["batch"]
+    assert not (alice.home / "uploaded").exists()
+
+    # Nothing of Alice's is left running, and ringround never wrote a session.
+    wait_until(lambda: not processes_of(alice.uid), "Alice's processes to end", timeout=30,
+               details=lambda: str(processes_of(alice.uid)))
+    assert clinic.query("SELECT count(*) FROM sessions") == [(0,)]
+    assert clinic.query("PRAGMA integrity_check") == [("ok",)]
+
+
+# -- a silent link --------------------------------------------------------------------------------
+
+def session_of(clinic: SharedClinic, name: str) -> tuple[int, int | None]:
+    [(session, ended)] = clinic.query("SELECT id, ended_at FROM sessions WHERE operator = ?"
+                                      " AND id = (SELECT max(id) FROM sessions WHERE operator = ?)",
+                                      (name, name))
+    return int(str(session)), None if ended is None else int(str(ended))
+
+
+@pytest.mark.parametrize("sshd", [KEEP_ALIVE], indirect=True)
+def test_a_silent_link_ends_the_app_and_the_row_is_freed_by_the_rules(
+        operators: tuple[User, User], sshd: Server, shared_clinic: SharedClinic,
+        tmux_socket: Path) -> None:
+    clinic = shared_clinic
+    alice_user, bob_user = operators
+    anna = clinic.items[0]
+    alice = login(tmux_socket, sshd, alice_user.name, "alice")
+    bob = login(tmux_socket, sshd, bob_user.name, "bob")
+    open_list(alice, CLIENTS[0])
+    alice.wait_for_text(FREE)
+    alice.keys("c")
+    alice.wait_for_text(MINE)
+    session, _ = session_of(clinic, alice_user.name)
+    open_list(bob, CLIENTS[0])
+    bob.wait_for_text(f"Locked by {alice_user.name}")
+
+    # The link goes silent: Alice's ssh client stops answering, and nothing says so.
+    ssh_client = alice.ssh_pid()
+    os.kill(ssh_client, signal.SIGSTOP)
+    try:
+        wait_until(lambda: session_of(clinic, alice_user.name)[1] is not None,
+                   "the keep-alive to drop the link and Alice's app to end its session",
+                   timeout=60, details=lambda: sshd.log.read_text(errors="replace")[-3000:])
+        assert "Timeout, client not responding" in sshd.log.read_text(errors="replace")
+        wait_until(lambda: not processes_of(alice_user.uid), "Alice's app to exit", timeout=30)
+        [(operator, holder, since)] = clinic.query(
+            "SELECT operator, session_id, since FROM locks WHERE source_id = ?", (anna,))
+        assert (operator, holder) == (alice_user.name, session)  # C9: the lock stays
+        bob.wait_for_text("session gone")
+
+        # The normal rule for a gone session's lock (C11): removed once older than stale_after,
+        # here by the sweep Bob's app runs, done at that moment in Bob's name.
+        policy = load_policy(str(clinic.policy))
+        bob_session, _ = session_of(clinic, bob_user.name)
+        conn = open_database(clinic.db)
+        try:
+            removed = remove_stale_locks(conn, policy, Session(bob_session, bob_user.name),
+                                         int(str(since)) + policy.stale_after)
+        finally:
+            conn.close()
+        assert removed == 1
+        assert clinic.query("SELECT count(*) FROM locks") == [(0,)]
+        bob.wait_for_text(FREE)
+        assert clinic.query("SELECT operator, session_id FROM audit WHERE event ="
+                            " 'auto-removal'") == [(bob_user.name, bob_session)]
+    finally:
+        os.kill(ssh_client, signal.SIGKILL)
+    bob.keys("Escape")
+    bob.wait_for_text("Mass calling —")
+    bob.keys("q")
+    assert bob.exit_status() == 0, bob.screen() + bob.details()
+    alice.kill()
+
+
+# -- one operator, two windows --------------------------------------------------------------------
+
+OTHER_WINDOW = "Open in your other window"
+
+
+def flat(screen: str) -> str:
+    """The screen's words in one line, without the frames of dialogs: wrapped text is found."""
+    return " ".join(re.sub(r"[┃│┏┓┗┛━]", " ", screen).split())
+ASKED = "Take it over here?"
+
+
+def test_two_windows_of_one_operator_do_not_steal_from_each_other(
+        operators: tuple[User, User], sshd: Server, shared_clinic: SharedClinic,
+        tmux_socket: Path) -> None:
+    clinic = shared_clinic
+    name = operators[0].name
+    anna, boris, _ = clinic.items
+
+    def lock_of(item: int) -> list[tuple[object, ...]]:
+        return clinic.query("SELECT operator, session_id FROM locks WHERE source_id = ?",
+                            (item,))
+
+    first = login(tmux_socket, sshd, name, "first")
+    open_list(first, CLIENTS[0])
+    first.wait_for_text(FREE)
+    first.keys("c")
+    first.wait_for_text(MINE)
+    [(_, first_session)] = lock_of(anna)
+    second = login(tmux_socket, sshd, name, "second", term="linux")
+    open_list(second, CLIENTS[0])
+    shown = second.wait_for_text(OTHER_WINDOW)
+    [(tty,)] = clinic.query("SELECT tty FROM sessions WHERE id = ?", (first_session,))
+    assert str(tty).startswith("/dev/pts/")
+    assert str(tty).removeprefix("/dev/") in shown.replace("\n", "")  # on HOST/pts/N
+
+    # c asks; n moves nothing; a and f do nothing to the first window's call.
+    second.keys("c")
+    second.wait_for_text(ASKED)
+    second.keys("n")
+    second.wait_for(lambda s: ASKED not in s, "the question to close")
+    for key in ("a", "f"):
+        second.keys(key)
+        second.wait_for(lambda s: "open in your other window" in flat(s), "the refusal")
+        second.keys("Escape")
+        second.wait_for(lambda s: "Enter or Escape to close" not in s, "the notice to close")
+    assert lock_of(anna) == [(name, first_session)]
+
+    # The first window saves its call as if the second did not exist.
+    first.keys("f")
+    first.wait_for_text("Result of the call")
+    first.keys("1")
+    first.type(COMMENT)
+    first.wait_for_text(COMMENT)
+    first.keys("Enter")
+    first.wait_for(lambda s: "Result of the call" not in s, "the result dialog to close")
+    assert clinic.query("SELECT session_id, outcome FROM attempts") == [
+        (first_session, "confirmed")]
+    second.wait_for(lambda s: CLIENTS[0] not in s, "Anna's row to leave the second window")
+
+    # Only a yes moves a call: the first window calls Boris, the second takes it over.
+    first.wait_for(lambda s: active(s) == CLIENTS[1] and FREE in s, "Boris, free")
+    first.keys("c")
+    first.wait_for_text(MINE)
+    second.wait_for(lambda s: active(s) == CLIENTS[1] and OTHER_WINDOW in s,
+                    "Boris open in the other window")
+    second.keys("c")
+    second.wait_for_text(ASKED)
+    second.keys("y")
+    second.wait_for_text(MINE)
+    second_session, _ = session_of(clinic, name)
+    assert lock_of(boris) == [(name, second_session)]
+    # The first window is told at once, and cannot save there.
+    first.wait_for(lambda s: "taken over in your other window" in flat(s), "the notice")
+    first.keys("Escape")
+    first.wait_for(lambda s: "Your call was taken" not in s, "the notice to close")
+    first.wait_for_text(OTHER_WINDOW)
+    first.keys("f")
+    first.wait_for(lambda s: "open in your other window" in flat(s), "the refusal")
+    first.keys("Escape")
+    [(detail,)] = clinic.query("SELECT detail FROM audit WHERE event = 'takeover'")
+    assert '"holder_alive": true' in str(detail) and f'"holder_session": {first_session}' in str(
+        detail)
+    second.keys("a")
+    second.wait_for_text("Processing aborted")
+    for terminal in (first, second):
+        terminal.keys("Escape")
+        terminal.wait_for_text("Mass calling —")
+        terminal.keys("q")
+    for terminal in (first, second):
+        assert terminal.exit_status() == 0, terminal.screen() + terminal.details()
+    assert clinic.query("SELECT count(*) FROM attempts") == [(1,)]
+    assert clinic.query("SELECT count(*) FROM sessions WHERE ended_at IS NULL") == [(0,)]
 
 
 # -- the guide's SSH set-up ----------------------------------------------------------------------
-
-def _blocks(language: str) -> list[str]:
-    guide = (Path(__file__).resolve().parent.parent / "docs" / "deploy.md").read_text(
-        encoding="utf-8")
-    return re.findall(rf"```{language}\n(.*?)```", guide, flags=re.DOTALL)
-
 
 def test_the_guides_sshd_blocks_and_login_wrapper_are_valid(tmp_path: Path) -> None:
     """docs/deploy.md's sshd_config blocks pass ``sshd -t``; its login wrapper is valid sh."""
     if not os.access(SSHD, os.X_OK):
         pytest.skip(f"{SSHD} is missing (apt-get install openssh-server)")
-    blocks = _blocks("sshd_config")
+    blocks = guide_blocks("sshd_config")
     assert len(blocks) == 2 and "ForceCommand /usr/local/bin/ringround-login" in blocks[0]
     run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "host_key"))
     config = tmp_path / "sshd_config"
@@ -481,6 +751,6 @@ def test_the_guides_sshd_blocks_and_login_wrapper_are_valid(tmp_path: Path) -> N
                       encoding="utf-8")
     result = run(SSHD, "-t", "-f", str(config), check=False)
     assert result.returncode == 0, result.stderr
-    [wrapper] = [block for block in _blocks("sh") if block.startswith("#!/bin/sh")]
+    [wrapper] = [block for block in guide_blocks("sh") if block.startswith("#!/bin/sh")]
     assert "umask 002" in wrapper and "--policy /etc/ringround/policy.toml" in wrapper
     assert run("sh", "-n", "-c", wrapper, check=False).returncode == 0

@@ -67,10 +67,13 @@ class DataChanged(Message):
     """Someone (maybe this app) committed to the database."""
 
 
-def lost_text(call: LostCall, policy: Policy, now: int) -> str:
-    """A sentence telling the operator who ended their call, and when."""
+def lost_text(call: LostCall, policy: Policy, now: int, operator: str) -> str:
+    """A sentence telling ``operator`` who ended their call, and when."""
     values = {"client": safe_text(call.client), "operator": safe_text(call.by),
               "time": moment_text(call.at, policy, now)}
+    if call.event == "takeover" and call.by == operator:
+        return _("Your call with {client} was taken over in your other window at {time}; "
+                 "nothing was saved here.").format(**values)
     if call.event == "takeover":
         return _("{operator} took over your call with {client} at {time}.").format(**values)
     if call.event == "release-by-supervisor":
@@ -340,7 +343,7 @@ class RingroundApp(App[None]):
         for call in lost:
             if self.phone is not None:
                 self.phone.forget(call.key)
-            text = lost_text(call, self.policy, self.now())
+            text = lost_text(call, self.policy, self.now(), self.session.operator)
             screen = self.screen
             if isinstance(screen, ResultDialog) and screen.row_key == call.key:
                 screen.lock_lost(text)
