@@ -675,10 +675,9 @@ def read_table(
             values: dict[str, Any] = {}
             good = True
             for cell in bad:
-                problems.append(Problem(line, names[cell.column].strip()
-                                        if cell.column < len(names) else f"#{cell.column + 1}",
-                                        cell.reason))
-                good = False
+                if columns[cell.column] is not None:  # a formula in an ignored column is fine
+                    problems.append(Problem(line, names[cell.column].strip(), cell.reason))
+                    good = False
             for column, raw in zip(columns, record, strict=True):
                 if column is None:
                     continue

@@ -180,6 +180,17 @@ def test_workbook_problems(db_path: Path, tmp_path: Path, capsys: pytest.Capture
     assert dump(db_path) == before
 
 
+def test_a_formula_in_an_ignored_column_is_fine(clinic: Clinic, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    anna = clinic.add_client("Анна")
+    file = handmade(tmp_path / "tasks.xlsx", [
+        ["client_id", "client", "kind", "due_at"],
+        [anna, '=VLOOKUP(A2,Clients!A:B,2,FALSE)', "recall", datetime(2025, 3, 14, 9)]])
+    code, out, err = call(capsys, "import", "tasks", file, "--db", clinic.path)
+    assert (code, err) == (0, ""), err
+    assert "added 1" in out
+
+
 def test_an_error_value_is_refused(db_path: Path, tmp_path: Path,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     book = Workbook()
