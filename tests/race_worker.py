@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from storage.database import DatabaseBusy, open_database
-from storage.locks import Claim, claim_row, finish_call
+from storage.locks import Claim, LockLost, claim_row, finish_call
 from storage.policy import default_policy
 from storage.rows import ITEM, RowKey
 from storage.sessions import end_session, start_session
@@ -118,3 +118,62 @@ def work_until_killed(
             outcome = rng.choices(codes, weights)[0]
             retrying(partial(finish_call, conn, policy, session, result, outcome, "", now))
         time.sleep(0.01)  # nothing left to call at this moment
+
+
+def first_window(path: str, operator: str, source_ids: list[int], barrier: Barrier, now: int,
+                 out: str) -> None:
+    """One operator's first window: claims every row, then, row by row, saves the call at
+    the very moment the second window takes it over (``second_window``)."""
+    conn = open_database(path)
+    policy = default_policy()
+    session = retrying(partial(start_session, conn, operator, now))
+    claims = {}
+    for source_id in source_ids:
+        result = retrying(partial(claim_row, conn, policy, session, RowKey(ITEM, source_id), now))
+        assert isinstance(result, Claim), result
+        claims[source_id] = result
+    barrier.wait(timeout=60)  # all claimed: the second window may look
+    barrier.wait(timeout=60)  # it has looked (and asked nothing)
+    results: list[list[object]] = []
+    for source_id in source_ids:
+        barrier.wait(timeout=60)
+        try:
+            retrying(partial(finish_call, conn, policy, session, claims[source_id], "confirmed",
+                             "", now))
+        except LockLost as lost:
+            results.append([source_id, "lost", str(lost)])
+        else:
+            results.append([source_id, "saved", ""])
+    conn.close()
+    Path(out).write_text(json.dumps({"session": session.id, "results": results}),
+                         encoding="utf-8")
+
+
+def second_window(path: str, operator: str, source_ids: list[int], barrier: Barrier, now: int,
+                  out: str) -> None:
+    """The same operator's second window: c without a yes on every row, then a confirmed
+    take-over of each row racing the first window's save."""
+    conn = open_database(path)
+    policy = default_policy()
+    session = retrying(partial(start_session, conn, operator, now))
+    barrier.wait(timeout=60)
+    unasked: list[list[object]] = []
+    offers = {}
+    for source_id in source_ids:
+        key = RowKey(ITEM, source_id)
+        result = retrying(partial(claim_row, conn, policy, session, key, now))
+        lock = None if isinstance(result, Claim) else result.lock
+        unasked.append([source_id, "won" if isinstance(result, Claim) else result.reason,
+                        lock is not None and lock.mine_elsewhere])
+        offers[source_id] = lock
+    barrier.wait(timeout=60)
+    raced: list[list[object]] = []
+    for source_id in source_ids:
+        key = RowKey(ITEM, source_id)
+        barrier.wait(timeout=60)
+        result = retrying(partial(claim_row, conn, policy, session, key, now,
+                                  take_over=offers[source_id]))
+        raced.append([source_id, "won" if isinstance(result, Claim) else result.reason])
+    conn.close()
+    Path(out).write_text(json.dumps({"session": session.id, "unasked": unasked, "raced": raced}),
+                         encoding="utf-8")

@@ -154,3 +154,49 @@ def test_same_operator_in_two_apps_takes_over_her_own_lock(
     a = claim_row(conn, policy, first, RowKey(ITEM, item), NOW)
     b = claim_row(conn, policy, second, RowKey(ITEM, item), NOW)
     assert isinstance(a, Claim) and isinstance(b, Claim) and b.epoch == a.epoch + 1
+
+
+def test_two_windows_of_one_operator_never_share_a_call(tmp_path: Path) -> None:
+    """Two processes, one operator: c without a yes takes nothing from the live window; a
+    confirmed take-over racing that window's save ends with exactly one of them."""
+    db = tmp_path / "clinic.db"
+    open_database(db, create=True).close()
+    rows = make_rows(db, 30)
+    barrier = SPAWN.Barrier(2)
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    processes = [SPAWN.Process(target=race_worker.first_window,
+                               args=(str(db), "alice", rows, barrier, NOW, str(first))),
+                 SPAWN.Process(target=race_worker.second_window,
+                               args=(str(db), "alice", rows, barrier, NOW, str(second)))]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(JOIN_TIMEOUT)
+        if process.is_alive():
+            process.kill()
+            process.join()
+    assert [p.exitcode for p in processes] == [0, 0]
+    done = json.loads(first.read_text("utf-8"))
+    saved = {row: (what, text) for row, what, text in done["results"]}
+    seen = json.loads(second.read_text("utf-8"))
+    # Without a yes, every row stays the first window's, and is seen as open there.
+    assert seen["unasked"] == [[row, "locked", True] for row in rows]
+    raced = dict(seen["raced"])
+    conn = open_database(db)
+    try:
+        attempts = dict(conn.execute("SELECT source_id, session_id FROM attempts").fetchall())
+        locks = dict(conn.execute("SELECT source_id, session_id FROM locks").fetchall())
+        takeovers = conn.execute("SELECT count(*) FROM audit WHERE event = 'takeover'"
+                                 ).fetchone()[0]
+    finally:
+        conn.close()
+    for row in rows:  # exactly one of the two windows has the call
+        if saved[row][0] == "saved":
+            assert raced[row] in ("closed", "locked") and row not in locks
+            assert attempts[row] == done["session"]
+        else:
+            assert saved[row][1] == ("This call was taken over in another window of yours; "
+                                     "nothing was saved here.")
+            assert raced[row] == "won" and row not in attempts
+            assert locks[row] == seen["session"]
+    assert takeovers == sum(1 for row in rows if raced[row] == "won")
