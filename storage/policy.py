@@ -198,7 +198,7 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # Every number, duration and day count has sane bounds: a value outside them is a
 # typo, or would overflow the date arithmetic at start ("99999999999999999999d"),
 # and is refused like any other mistake. Durations are in seconds. Outcomes'
-# keys are listed as "outcomes.KEY". policy.toml and docs/policy.md say the same.
+# keys are listed as "outcomes.KEY". policy.toml and the README say the same.
 MINUTE, HOUR, DAY = 60, 3600, 86400
 LIMITS: dict[str, tuple[int, int]] = {
     "locks.stale_after": (MINUTE, DAY),
