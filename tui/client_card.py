@@ -74,7 +74,8 @@ class ClientCard(ModalScreen[None]):
         if client.external_id:
             identity.append("   " + _("Clinic id: {id}").format(id=safe_text(client.external_id)))
         self.query_one("#card-identity", Static).update(identity)
-        # Control characters show as "?" (tui.row_table.plain), never reaching the terminal.
+        # Control characters show as placeholders (tui/safe_text.py), never reaching the
+        # terminal.
         self.shown = {"phones": "; ".join(safe_text(phone) for phone in client.phones),
                       "email": safe_text(client.email), "notes": safe_text(client.notes)}
         for field, text in self.shown.items():
@@ -88,8 +89,8 @@ class ClientCard(ModalScreen[None]):
         event.stop()
         if self.client is None:
             return
-        # Only the fields the operator changed: one shown with "?" for a control
-        # character must not overwrite the stored text with the "?".
+        # Only the fields the operator changed: one shown with a placeholder for a control
+        # character (tui/safe_text.py) must not overwrite the stored text with it.
         typed = {field: self.query_one(f"#card-{field}", Input).value for field in self.shown}
         changes: dict[str, object] = {"do_not_call": self.query_one("#card-dnc", Checkbox).value}
         if typed["phones"] != self.shown["phones"]:
