@@ -34,6 +34,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from textual.drivers.headless_driver import HeadlessDriver
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from storage.clients import save_phones
 from storage.database import write
@@ -46,6 +47,7 @@ from tests.clinic_fixtures import (
     Clock,
     build_clinic,
     go_to,
+    open_list,
     settle,
     text_of,
     wait_until,
@@ -355,3 +357,42 @@ def test_a_supervisor_on_the_supervisor_screen_and_reports_sees_no_control_seque
         h: Hostility) -> None:
     written = run_walk(h, supervisor_walk, supervisor=True)
     assert_nothing_obeyed(written, h, [h.operator, h.host])
+
+
+def test_saving_the_card_keeps_stored_control_characters_the_operator_did_not_touch(
+        tmp_path: Path) -> None:
+    """The card shows placeholders; saving another change must not store them instead."""
+    clinic = build_clinic(tmp_path)
+    notes, email = "\x1b]52;c;SEVMTE8=\x07Аллергия", "anna\u202e@example.ru"
+    conn = clinic.connect()
+    try:
+        with write(conn):
+            conn.execute("UPDATE clients SET notes = ?, email = ? WHERE id = ?",
+                         (notes, email, clinic.clients["ivanova"]))
+    finally:
+        conn.close()
+    app = clinic.app("alice")
+
+    async def main() -> None:
+        try:
+            async with app.run_test(size=(100, 30)) as pilot:
+                screen = await open_list(pilot)
+                await go_to(pilot, screen, clinic.appointments["ivanova"])
+                await pilot.press("k")
+                card = await wait_screen(pilot, ClientCard, "the client card")
+                await wait_until(pilot, lambda: card.client is not None, "the client")
+                assert card.query_one("#card-notes", Input).value == "␛]52;c;SEVMTE8=␇Аллергия"
+                assert card.query_one("#card-email", Input).value == "anna\ufffd@example.ru"
+                card.query_one("#card-phones", Input).value = "+7 916 123-45-68"
+                card.query_one("#card-phones", Input).focus()
+                await pilot.press("enter")
+                await wait_until(pilot, lambda: app.screen is screen, "the save")
+                await settle(pilot)
+        finally:
+            app.close_database()
+
+    asyncio.run(main())
+    assert clinic.query("SELECT notes, email FROM clients WHERE id = ?",
+                        clinic.clients["ivanova"]) == [(notes, email)]
+    assert clinic.query("SELECT number FROM phones WHERE client_id = ? ORDER BY position",
+                        clinic.clients["ivanova"]) == [("+7 916 123-45-68",)]
