@@ -132,3 +132,46 @@ def test_client_card(snap_compare: Compare, clinic: Clinic, apps: list[Ringround
                          and app.screen.client is not None)
 
     assert shoot(snap_compare, app, size, steps)
+
+
+async def call_back_dialog(pilot: Pilot[Any], clinic: Clinic, tick: bool) -> None:
+    """The result dialog of a call-back, its time written and "Anyone may call" as asked."""
+    app = pilot.app
+    await open_list(pilot)
+    await pilot.press("c")
+    await wait_until(pilot, lambda: clinic.locks())
+    await settle(pilot)
+    await pilot.press("f")
+    await wait_until(pilot, on_screen(app, ResultDialog))
+    await pilot.press("5", *"after lunch", "tab", *"15:30", "tab")
+    if tick:
+        await pilot.press("space")
+
+
+@pytest.mark.parametrize("tick", [False, True], ids=["clear", "ticked"])
+def test_call_back_box_without_colour(snap_compare: Compare, clinic: Clinic,
+                                      apps: list[RingroundApp], tick: bool,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """NO_COLOR (and any terminal without colour): the box says [x] or [ ] in characters."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = clinic.app("alice", clock=Clock())
+    apps.append(app)
+
+    async def steps(pilot: Pilot[Any]) -> None:
+        await call_back_dialog(pilot, clinic, tick)
+
+    assert shoot(snap_compare, app, (80, 24), steps)
+
+
+def test_call_back_box_in_16_colours(snap_compare: Compare, clinic: Clinic,
+                                     apps: list[RingroundApp]) -> None:
+    """A Linux console's 16 ANSI colours (Textual's ANSI theme): the box still says [x]."""
+    app = clinic.app("alice", clock=Clock())
+    app.theme = "ansi-dark"
+    app.ansi_color = True
+    apps.append(app)
+
+    async def steps(pilot: Pilot[Any]) -> None:
+        await call_back_dialog(pilot, clinic, True)
+
+    assert shoot(snap_compare, app, (80, 24), steps)

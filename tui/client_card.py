@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Checkbox, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
 from storage.clients import Client, get_client, split_phones, update_client
 from storage.database import StorageError
@@ -20,6 +20,7 @@ from tui.app import RingroundApp
 from tui.formats import birth_date_text
 from tui.i18n import N_, _
 from tui.safe_text import safe_text
+from tui.tick_box import TickBox
 
 
 class ClientCard(ModalScreen[None]):
@@ -48,7 +49,7 @@ class ClientCard(ModalScreen[None]):
             yield Input(id="card-email")
             yield Label(_("Notes"))
             yield Input(id="card-notes")
-            yield Checkbox(_("Do not call"), id="card-dnc")
+            yield TickBox(_("Do not call"), id="card-dnc")
             yield Static(Text(_("Enter saves, Escape closes")), id="card-message",
                          classes="dialog-hint")
 
@@ -80,7 +81,7 @@ class ClientCard(ModalScreen[None]):
                       "email": safe_text(client.email), "notes": safe_text(client.notes)}
         for field, text in self.shown.items():
             self.query_one(f"#card-{field}", Input).value = text
-        self.query_one("#card-dnc", Checkbox).value = client.do_not_call
+        self.query_one("#card-dnc", TickBox).value = client.do_not_call
 
     def say(self, message: str) -> None:
         self.query_one("#card-message", Static).update(Text(safe_text(message, keep_newlines=True)))
@@ -92,7 +93,7 @@ class ClientCard(ModalScreen[None]):
         # Only the fields the operator changed: one shown with a placeholder for a control
         # character (tui/safe_text.py) must not overwrite the stored text with it.
         typed = {field: self.query_one(f"#card-{field}", Input).value for field in self.shown}
-        changes: dict[str, object] = {"do_not_call": self.query_one("#card-dnc", Checkbox).value}
+        changes: dict[str, object] = {"do_not_call": self.query_one("#card-dnc", TickBox).value}
         if typed["phones"] != self.shown["phones"]:
             changes["phones"] = split_phones(typed["phones"])
         for field in ("email", "notes"):

@@ -21,7 +21,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Checkbox, Input, OptionList, Static
+from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from storage.database import StorageError
@@ -32,6 +32,7 @@ from tui.formats import moment_text, parse_moment
 from tui.i18n import N_, _, current_language
 from tui.safe_text import safe_text
 from tui.same_phone import checkbox_label
+from tui.tick_box import TickBox
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class ResultChoice:
     family: bool = False  # the same outcome for the other rows of this phone (B6)
 
 
-class FamilyBox(Checkbox, inherit_bindings=False):
+class FamilyBox(TickBox, inherit_bindings=False):
     """The same-phone checkbox: Space ticks it, Enter saves the dialog (not a toggle)."""
 
     BINDINGS = [Binding("space", "toggle_button", show=False)]
@@ -99,7 +100,7 @@ class ResultDialog(ModalScreen[Finished | None]):
                 # Short: the field is half the dialog wide (27 columns to write in).
                 yield Input(placeholder=_("When: 15:30 or 27.11 15:30"), id="callback",
                             select_on_focus=False)
-                yield Checkbox(_("Anyone may call"), id="anyone")
+                yield TickBox(_("Anyone may call"), id="anyone")
             if self.family:
                 yield FamilyBox(checkbox_label(self.family), id="family")
             yield Static("", id="result-message")
@@ -194,8 +195,8 @@ class ResultDialog(ModalScreen[Finished | None]):
             outcome=self.outcome.code,
             comment=self.query_one("#comment", Input).value,
             callback_at=callback_at,
-            callback_anyone=self.query_one("#anyone", Checkbox).value,
-            family=bool(self.family) and self.query_one("#family", Checkbox).value,
+            callback_anyone=self.query_one("#anyone", TickBox).value,
+            family=bool(self.family) and self.query_one("#family", TickBox).value,
         )
         if callback_at is not None:
             self.say(_("Saving… call back {when}").format(

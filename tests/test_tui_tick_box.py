@@ -1,0 +1,65 @@
+"""Every checkbox shows its state in characters, not only in colour (issue 14.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.clinic_fixtures import Clinic, build_clinic, open_list, running, wait_until
+from tests.test_snapshots import call_back_dialog
+from tui.client_card import ClientCard
+from tui.i18n import set_language
+from tui.result_dialog import ResultDialog
+from tui.tick_box import TickBox
+
+
+@pytest.fixture
+def clinic(tmp_path: Path) -> Clinic:
+    return build_clinic(tmp_path)
+
+
+@pytest.fixture(params=["en", "ru"])
+def language(request: pytest.FixtureRequest) -> Iterator[str]:
+    set_language(request.param)
+    yield str(request.param)
+    set_language("en")
+
+
+def drawn(box: TickBox) -> str:
+    """What the box writes on the screen, characters only (no colour)."""
+    return "".join(strip.text for strip in box.render_lines(box.region.reset_offset))
+
+
+async def test_the_call_back_box_says_x_or_nothing(clinic: Clinic, language: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        await call_back_dialog(pilot, clinic, tick=False)
+        dialog = app.screen
+        assert isinstance(dialog, ResultDialog)
+        box = dialog.query_one("#anyone", TickBox)
+        label = "Anyone may call" if language == "en" else "Может звонить любой"
+        await wait_until(pilot, lambda: "[ ] " + label in drawn(box), "the clear box")
+        await pilot.press("space")
+        await wait_until(pilot, lambda: "[x] " + label in drawn(box), "the ticked box")
+        assert box.value
+        await pilot.press("space")
+        await wait_until(pilot, lambda: "[ ] " + label in drawn(box), "the clear box again")
+
+
+async def test_the_do_not_call_box_of_the_card_says_x(clinic: Clinic) -> None:
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        await open_list(pilot)
+        await pilot.press("k")
+        card = await wait_until(pilot, lambda: isinstance(app.screen, ClientCard)
+                                and app.screen.client is not None and app.screen)
+        assert isinstance(card, ClientCard)
+        box = card.query_one("#card-dnc", TickBox)
+        await wait_until(pilot, lambda: "[ ] Do not call" in drawn(box), "the clear box")
+        box.value = True
+        await wait_until(pilot, lambda: "[x] Do not call" in drawn(box), "the ticked box")
+
