@@ -133,11 +133,13 @@ class RingroundApp(App[None]):
                timeout: float | None = None, markup: bool = False) -> None:
         """Textual's notification, with the message shown literally and safely (tui/safe_text.py).
 
-        Notices quote names, numbers and the phone exchange's words, so they are
-        never read as markup unless a caller asks for it.
+        Notices quote names, numbers, the phone exchange's words and policy keys
+        such as ``[telephony]``, so they are never read as markup: ``markup`` is
+        ignored, since a screen's or widget's ``notify`` passes ``markup=True``
+        unless told otherwise.
         """
         super().notify(safe_text(message, keep_newlines=True), title=safe_text(title),
-                       severity=severity, timeout=timeout, markup=markup)
+                       severity=severity, timeout=timeout, markup=False)
 
     def _handle_exception(self, error: Exception) -> None:
         """A bug: the traceback goes to the administrator's log, one sentence to the operator.

@@ -89,7 +89,8 @@ class ResultDialog(ModalScreen[Finished | None]):
             yield Static(Text(_("Result of the call — {client}").format(
                 client=safe_text(self.client))), classes="dialog-title")
             yield OptionList(*[
-                Option(f"{number} {outcome.label(language)}", id=outcome.code)
+                # A policy's label is not markup: "[x] Confirmed" shows as written.
+                Option(Text(f"{number} {safe_text(outcome.label(language))}"), id=outcome.code)
                 for number, outcome in enumerate(self.policy.outcomes, start=1)
             ], id="outcomes")
             # No select-on-focus: coming back from the outcomes, the next key would
@@ -239,7 +240,7 @@ class ResultDialog(ModalScreen[Finished | None]):
 
     def kept(self) -> None:
         self.app.notify(_("Your comment was saved as a note on the row."),
-                        title=_("Note saved"), markup=False)
+                        title=_("Note saved"))
         self.dismiss(None)
 
     def save_failed(self, message: str) -> None:

@@ -323,7 +323,7 @@ class WorkScreen(PhoneActions, Screen[None]):
 
     def tell(self, message: str, title: str = "") -> None:
         """A short notice of what the operator's own action did (it fades by itself)."""
-        self.notify(message, title=title, markup=False)
+        self.notify(message, title=title)
 
     def action_start_call(self) -> None:
         if not self.pbx_refuses_start_call():
