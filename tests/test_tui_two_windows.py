@@ -34,7 +34,7 @@ from tests.clinic_fixtures import (
 from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.result_dialog import ResultDialog
 
-OTHER_WINDOW = "Open in your other window (since 10:00, on clinic/pts/3) — c asks to move it here"
+OTHER_WINDOW = "Open in your other window — c asks to move it here (since 10:00, on clinic/pts/3)"
 
 
 @pytest.fixture

@@ -155,8 +155,9 @@ def lock_state(lock: Lock, policy: Policy, now: int) -> str:
         return _("Locked by you in an earlier session since {since} — a aborts, "
                  "c takes it over").format(since=since)
     if lock.mine_elsewhere:
-        return _("Open in your other window (since {since}, on {place}) — c asks to move it "
-                 "here").format(since=since, place=lock_place(lock))
+        # The key comes first: a long host name may be cut off at the end of the line.
+        return _("Open in your other window — c asks to move it here (since {since}, on "
+                 "{place})").format(since=since, place=lock_place(lock))
     if lock.offers_takeover:
         return _("Locked by {operator} since {since} — over {duration}, still working; "
                  "c offers a takeover").format(
