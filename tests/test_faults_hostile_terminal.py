@@ -32,6 +32,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from textual import events
 from textual.drivers.headless_driver import HeadlessDriver
 from textual.pilot import Pilot
 from textual.widgets import Input
@@ -396,3 +397,43 @@ def test_saving_the_card_keeps_stored_control_characters_the_operator_did_not_to
                         clinic.clients["ivanova"]) == [(notes, email)]
     assert clinic.query("SELECT number FROM phones WHERE client_id = ? ORDER BY position",
                         clinic.clients["ivanova"]) == [("+7 916 123-45-68",)]
+
+
+def test_pasted_control_characters_are_shown_and_saved_as_placeholders(tmp_path: Path) -> None:
+    """A paste into the filter or the comment is echoed on this terminal and may be saved."""
+    clinic = build_clinic(tmp_path)
+    app = clinic.app("alice")
+    app.driver_class = TerminalCapture
+    app.written = []  # type: ignore[attr-defined]
+    hostile_paste = "\x1b]0;PASTE-MARK\x07 \u202eкомментарий\r\nsecond line"
+
+    async def main() -> None:
+        try:
+            async with app.run_test(headless=False, size=(100, 30)) as pilot:
+                screen = await open_list(pilot)
+                await go_to(pilot, screen, clinic.appointments["smith"])
+                await pilot.press("c")
+                await wait_until(pilot, lambda: screen.activation is not None
+                                 and screen.activation.state.lock is not None
+                                 and screen.activation.state.lock.mine, "the claim")
+                await pilot.press("f")
+                dialog = await wait_screen(pilot, ResultDialog, "the result dialog")
+                await pilot.press("2")  # no answer; the comment field has the focus
+                comment = dialog.query_one("#comment", Input)
+                await wait_until(pilot, lambda: comment.has_focus, "the comment field")
+                app.post_message(events.Paste(hostile_paste))
+                await wait_until(pilot, lambda: comment.value, "the pasted comment")
+                assert comment.value == "␛]0;PASTE-MARK␇ \ufffdкомментарий"  # its first line
+                await pilot.press("enter")
+                await wait_until(pilot, lambda: app.screen is screen, "the save")
+                await settle(pilot)
+        finally:
+            app.close_database()
+
+    asyncio.run(main())
+    written = "".join(app.written)  # type: ignore[attr-defined]
+    assert "PASTE-MARK" in written and "\x1b]0;PASTE" not in written
+    assert "\u202e" not in written
+    assert clinic.query("SELECT comment FROM attempts WHERE source_id = ? AND kind = ?",
+                        clinic.appointments["smith"], APPOINTMENT) == [
+        ("␛]0;PASTE-MARK␇ \ufffdкомментарий",)]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.message import Message
 from textual.notifications import SeverityLevel
@@ -140,6 +140,19 @@ class RingroundApp(App[None]):
         """
         super().notify(safe_text(message, keep_newlines=True), title=safe_text(title),
                        severity=severity, timeout=timeout, markup=False)
+
+    async def on_event(self, event: events.Event) -> None:
+        """A paste reaches the focused field with its control characters made visible.
+
+        Text pasted into the comment, the filter or the client card is echoed
+        on this terminal and may be saved for everyone: it gets what stored
+        text gets (tui/safe_text.py); a line break stays one, also a CR (PuTTY
+        pastes line ends as CR).
+        """
+        if isinstance(event, events.Paste) and not event.is_forwarded:
+            lines = event.text.replace("\r\n", "\n").replace("\r", "\n")
+            event.text = safe_text(lines, keep_newlines=True)
+        await super().on_event(event)
 
     def _handle_exception(self, error: Exception) -> None:
         """A bug: the traceback goes to the administrator's log, one sentence to the operator.
