@@ -49,6 +49,7 @@ def operator_name(policy: Policy, requested: str | None) -> str:
     if requested is None:
         character = control_character(login)
         if character is not None:
+            log_refused_login(login, "control character in the login name")
             raise OperatorNotAllowed(
                 _("Your login name holds a control character ({character}), which ringround "
                   "does not take as an operator name; ask the server's administrator for a "
@@ -60,6 +61,7 @@ def operator_name(policy: Policy, requested: str | None) -> str:
         raise OperatorNotAllowed(_("The operator name given with --operator is empty."))
     character = control_character(name)
     if character is not None:
+        log_refused_login(login, "control character in --operator", requested=name)
         raise OperatorNotAllowed(
             _("The operator name given with --operator holds a control character "
               "({character}); give a name of letters, digits, spaces and punctuation.").format(

@@ -140,7 +140,9 @@ def test_control_characters_in_a_name_are_found(name: str) -> None:
 
 def test_an_operator_name_with_control_characters_is_refused(tmp_path: Path) -> None:
     policy = tmp_path / "open.toml"
-    policy.write_text("[security]\nallow_operator_override = true\n", encoding="utf-8")
+    log = tmp_path / "ringround.log"
+    policy.write_text(f'[security]\nallow_operator_override = true\n[log]\nto = "file"\n'
+                      f'file = "{log}"\n', encoding="utf-8")
     for name, command in (("olga\x1b]0;owned\x07", []), ("olga\u202e", ["demo", "--no-run"]),
                           ("olga\x9b31m", [])):  # the app's start, and a demo
         result = ringround(tmp_path, *command, "--operator", name, "--policy", str(policy),
@@ -150,6 +152,10 @@ def test_an_operator_name_with_control_characters_is_refused(tmp_path: Path) -> 
         line = result.stderr.decode()
         assert line.count("\n") == 1 and "--operator" in line and "control character" in line
         assert not obeyed(result.stderr)
+    # The administrator's log has each refused login, with the name escaped.
+    logged = log.read_bytes()
+    assert logged.count(b'reason="control character in --operator"') == 3
+    assert not obeyed(logged)
 
 
 def test_a_login_name_with_control_characters_is_refused(monkeypatch: pytest.MonkeyPatch
