@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from storage.database import open_database
-from storage.locks import Claim, claim_row
+from storage.locks import Claim, Refusal, claim_row
 from storage.policy import default_policy
 from storage.rows import ITEM, RowKey
 from tests import race_worker
@@ -144,16 +144,18 @@ def test_processes_released_together_have_exactly_one_winner(
     assert len(set(holders.values())) > 1
 
 
-def test_same_operator_in_two_apps_takes_over_her_own_lock(
+def test_same_operator_in_two_live_apps_does_not_pass_her_lock_silently(
     conn: sqlite3.Connection, clinic: Clinic
 ) -> None:
-    """Why every race worker has its own operator name (C9: one's own lock passes on)."""
+    """One operator's two live apps (windows) never share a row without a yes: the second
+    app's plain claim is refused as "open in your other window" (C9 is for gone sessions)."""
     policy = default_policy()
     _, (item,) = clinic.add_clients_on_list(1)
     first, second = clinic.session("alice"), clinic.session("alice")
     a = claim_row(conn, policy, first, RowKey(ITEM, item), NOW)
     b = claim_row(conn, policy, second, RowKey(ITEM, item), NOW)
-    assert isinstance(a, Claim) and isinstance(b, Claim) and b.epoch == a.epoch + 1
+    assert isinstance(a, Claim) and isinstance(b, Refusal)
+    assert b.reason == "locked" and b.lock is not None and b.lock.mine_elsewhere
 
 
 def test_two_windows_of_one_operator_never_share_a_call(tmp_path: Path) -> None:
