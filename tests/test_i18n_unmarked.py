@@ -38,6 +38,7 @@ WORDS = re.compile(r"[A-Za-z]{2,}[,;:]? [A-Za-z']{2,}|^[A-Z][a-z]+[.!?]$")
 NOT_FOR_PEOPLE_CALLS = frozenset({
     "execute", "executemany", "executescript",  # SQL
     "debug", "info", "warning", "error", "exception",  # log lines (self.log, logging)
+    "log_refused_login",  # the administrator's log, in English (storage/admin_log.py)
     "startswith", "endswith", "split", "replace",  # comparing what the PBX said
 })
 # Keyword arguments that name things rather than say them.
