@@ -1,6 +1,6 @@
 """Call lists: their counts, and closing, reopening and deleting them (SPEC B7, B8).
 
-Lists are made (and filled) by importing a CSV file (storage.csv_import, kind
+Lists are made (and filled) by importing a CSV file (storage.imports, kind
 "call-list"). Closing, reopening and deleting need the supervisor role: the
 functions here check ``session.supervisor`` themselves and raise
 :class:`storage.locks.NotAllowed` otherwise. Every change is audited

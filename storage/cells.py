@@ -1,4 +1,4 @@
-"""CSV cells that are safe in a spreadsheet and come back exactly (SPEC "CSV safety").
+"""Cells that are safe in a spreadsheet and come back exactly (SPEC "CSV safety").
 
 A spreadsheet program evaluates a cell that starts with ``=``, ``+``, ``-`` or
 ``@`` (and, after trimming, one that starts with a tab or carriage return):
@@ -16,10 +16,17 @@ Fields holding the separator, a quote, a carriage return or a line feed are
 quoted (RFC 4180). Python's csv module would leave a lone carriage return
 unquoted when lines end with ``\\n``, which splits the record when it is read
 back; this writer does not.
+
+A workbook cell (.xlsx) cannot hold control characters; :func:`ooxml_text`
+writes them as the format's own ``_xHHHH_`` escapes (and a ``_x`` that looks
+like one as ``_x005F_x…``, as Excel does), and :func:`plain_text` reads both
+back (storage/export_workbook.py writes workbooks, storage/imports/workbooks.py
+reads them).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TextIO
 
@@ -27,6 +34,21 @@ EVALUATED = frozenset("=+-@\t\r")
 """First characters that make a spreadsheet program read a cell as a formula or a number."""
 MARK = "'"
 _NEEDS_QUOTES = frozenset(',"\r\n')
+
+_ESCAPE_LIKE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)")
+_NOT_IN_XML = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]")
+_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def ooxml_text(text: str) -> str:
+    """``text`` with what a cell cannot hold as the format's ``_xHHHH_`` escapes."""
+    text = _ESCAPE_LIKE.sub("_x005F_", text)
+    return _NOT_IN_XML.sub(lambda match: f"_x{ord(match.group(0)):04X}_", text)
+
+
+def plain_text(text: str) -> str:
+    """The text that :func:`ooxml_text` (or Excel) escaped."""
+    return _ESCAPED.sub(lambda match: chr(int(match.group(1), 16)), text)
 
 
 def neutralised(text: str) -> str:

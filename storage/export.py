@@ -18,7 +18,7 @@ Format, the same for every kind (``import`` reads exactly this back):
   main number first.
 
 ``export_workbook`` writes the same rows and columns as an Excel workbook,
-with text cells and date cells (storage/spreadsheet.py).
+with text cells and date cells (storage/export_workbook.py).
 
 Columns by kind (the first ones are the SPEC's contract; more may be added
 at the end, never removed or reordered):
@@ -57,9 +57,9 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from storage.cells import write_csv
+from storage.export_workbook import write_workbook
 from storage.policy import Policy
 from storage.sessions import ALIVE_SQL, alive_since
-from storage.spreadsheet import write_workbook
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "clients": ("id", "name", "phones", "do_not_call", "external_id", "birth_date", "email",
@@ -314,6 +314,6 @@ def export_workbook(
     now: int,
     where: Filter | None = None,
 ) -> int:
-    """Write one kind as an Excel workbook (storage/spreadsheet.py); returns the data rows."""
+    """Write one kind as an Excel workbook (storage/export_workbook.py); returns the data rows."""
     rows = export_rows(conn, policy, kind, now=now, where=where)
     return write_workbook(out, kind, COLUMNS[kind], rows, policy.timezone)

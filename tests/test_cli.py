@@ -500,7 +500,7 @@ def test_supervisor_roles(tmp_path: Path) -> None:
 # -- start-up ---------------------------------------------------------------------------------
 
 def test_the_app_starts_without_loading_the_import_export_and_report_code() -> None:
-    data_modules = ("storage.csv_import", "storage.export", "storage.call_lists",
+    data_modules = ("storage.imports", "storage.export", "storage.call_lists",
                     "storage.reports", "tui.cli_data")
     code = f"import sys, tui.cli; print([m for m in {data_modules!r} if m in sys.modules])"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

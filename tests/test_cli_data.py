@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from storage.clients import update_client
-from storage.csv_import import KINDS as IMPORT_KINDS
 from storage.database import open_database
 from storage.demo import make_demo
 from storage.export import export_csv
+from storage.imports import KINDS as IMPORT_KINDS
 from storage.locks import Claim, abort_call, claim_row, finish_call
 from storage.policy import default_policy
 from storage.roles import login_name

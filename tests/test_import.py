@@ -23,7 +23,10 @@ from hypothesis import strategies as st
 
 from storage import export
 from storage.clients import update_client
-from storage.csv_import import (
+from storage.database import open_database, write
+from storage.demo import make_demo
+from storage.export import export_csv
+from storage.imports import (
     KINDS,
     SHOWN_PROBLEMS,
     BadFile,
@@ -32,9 +35,6 @@ from storage.csv_import import (
     import_csv,
     parse_moment,
 )
-from storage.database import open_database, write
-from storage.demo import make_demo
-from storage.export import export_csv
 from storage.locks import NotAllowed
 from storage.phones import phone_key, split_extension
 from storage.policy import PhoneRules, Policy, PolicyError, default_policy, load_policy

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
+from storage.imports.damage import garbled_cyrillic
 from storage.phones import digit_count_problem
 from storage.policy import default_policy
-from storage.spreadsheet_damage import garbled_cyrillic
 from tests.conftest import Clinic
 from tests.test_cli_data import call, clean_environment, dump
 

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from storage.cells import text_cell
-from storage.spreadsheet import ooxml_text, plain_text
+from storage.cells import ooxml_text, plain_text, text_cell
 from tests.conftest import CLINIC_ZONE, Clinic, clinic_time
 from tests.test_cli_data import call, clean_environment, dump
 from tests.test_csv_safety import HOSTILE_NAMES

@@ -30,10 +30,10 @@ from storage.call_lists import (
     list_summaries,
     reopen_list,
 )
-from storage.csv_import import KINDS as IMPORT_KINDS
-from storage.csv_import import BadFile, describe_result, import_csv, parse_date, parse_moment
 from storage.export import FILTERS, KINDS, Filter, export_csv, export_workbook, iso_time
 from storage.health import current_umask
+from storage.imports import KINDS as IMPORT_KINDS
+from storage.imports import BadFile, describe_result, import_csv, parse_date, parse_moment
 from storage.locks import NotAllowed
 from storage.names import control_character
 from storage.policy import Policy

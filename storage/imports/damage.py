@@ -1,6 +1,6 @@
 """What a spreadsheet program typically does to a file on its way to an import, recognised.
 
-An import refuses these (storage/csv_import.py names the line and column), so
+An import refuses these (naming the line and column), so
 that damaged data never reaches the operators:
 
 - Cyrillic read with the wrong code page and saved again: UTF-8 taken for
@@ -16,7 +16,7 @@ that damaged data never reaches the operators:
   spreadsheet took the id for a number.
 - The same person twice: a new client with the name (ignoring case and
   spaces) and a phone number (compared by digits) of a client already there,
-  or of another new row; ``import --dry-run`` lists them (storage.csv_import).
+  or of another new row; ``import --dry-run`` lists them (storage/imports/clients.py).
 """
 
 from __future__ import annotations

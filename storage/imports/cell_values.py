@@ -1,0 +1,200 @@
+"""The values of an import's cells: ids, keys, texts, yes/no, times, dates, phone numbers.
+
+Each reader takes the cell's text as written (storage/cells.py has already
+undone export's apostrophe) and the policy, and returns the value to store or
+raises :class:`BadValue` whose message says what is wrong with the cell. The
+forms each accepts are listed in the package text (storage/imports/__init__.py).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from storage.i18n import _
+from storage.imports.damage import scientific_problem
+from storage.names import control_character
+from storage.phones import digit_count_problem, phone_key, phone_problem
+from storage.policy import Policy
+
+MAX_LIST_NAME = 200
+
+
+class BadValue(Exception):
+    """A value that cannot be read; the message is the reason."""
+
+
+Parser = Callable[[str, Policy], Any]
+
+
+def identifier(text: str, policy: Policy) -> int | None:
+    """ringround's id of a record: a whole number from 1; empty: none."""
+    value = text.strip()
+    if not value:
+        return None
+    if not value.isascii() or not value.isdigit() or len(value) > 18 or int(value) == 0:
+        raise BadValue(_("{text!r} is not an id (a whole number from 1)").format(text=text))
+    return int(value)
+
+
+def external_key(text: str, policy: Policy) -> str | None:
+    """An external id or another code: surrounding spaces removed; empty: none."""
+    value = text.strip()
+    if len(value) > 200:
+        raise BadValue(_("is longer than 200 characters"))
+    return value or None
+
+
+def free_text(text: str, policy: Policy) -> str:
+    """A note, an email, a title: exactly as written."""
+    return text
+
+
+def full_name(text: str, policy: Policy) -> str:
+    """A client's full name: as written, but not blank."""
+    if not text.strip():
+        raise BadValue(_("is empty"))
+    return text
+
+
+_YES = frozenset({"1", "yes", "y", "true", "да", "д"})
+_NO = frozenset({"", "0", "no", "n", "false", "нет", "н"})
+
+
+def yes_no(text: str, policy: Policy) -> bool:
+    """Yes or no (1/0, yes/no, true/false, y/n, да/нет); empty is no."""
+    value = text.strip().casefold()
+    if value in _YES:
+        return True
+    if value in _NO:
+        return False
+    raise BadValue(_("{text!r} is not yes or no (1 or 0)").format(text=text))
+
+
+_DOTTED = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_date(text: str) -> date:
+    """``2026-11-27`` or ``27.11.2026``; ValueError otherwise."""
+    value = text.strip()
+    match = _DOTTED.fullmatch(value)
+    if match is not None and match.group(4) is None:
+        day = date(int(match.group(3)), int(match.group(2)), int(match.group(1)))
+    elif _ISO_DATE.fullmatch(value):
+        day = date.fromisoformat(value)
+    else:
+        raise ValueError(text)
+    if not 1900 <= day.year <= 2199:
+        raise ValueError(text)
+    return day
+
+
+def parse_moment(text: str, zone: ZoneInfo, *, date_alone: bool) -> int:
+    """Seconds since 1970 of a time as the package text describes; ValueError otherwise.
+
+    ``date_alone``: a date without a time of day is accepted (00:00 in ``zone``).
+    """
+    value = text.strip()
+    match = _DOTTED.fullmatch(value)
+    if match is not None:
+        day, month, year, hour, minute, second = match.groups()
+        if hour is None and not date_alone:
+            raise ValueError(text)
+        when = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0),
+                        int(second or 0))
+    else:
+        if not value or (_ISO_DATE.fullmatch(value) and not date_alone):
+            raise ValueError(text)
+        when = datetime.fromisoformat(value)
+    if not 1900 <= when.year <= 2199:
+        raise ValueError(text)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=zone)
+    return math.floor(when.timestamp())
+
+
+def time_reader(date_alone: bool) -> Parser:
+    """A reader of times (empty: none); ``date_alone``: a date alone means 00:00."""
+    example = _("2026-11-27 or 27.11.2026, with or without a time") if date_alone else \
+        "2026-11-27 10:30 or 27.11.2026 10:30"
+
+    def parse(text: str, policy: Policy) -> int | None:
+        if not text.strip():
+            return None
+        try:
+            return parse_moment(text, policy.timezone, date_alone=date_alone)
+        except (ValueError, OverflowError):
+            raise BadValue(_("{text!r} is not a time such as {example}").format(
+                text=text, example=example)) from None
+    return parse
+
+
+_MIDNIGHT = re.compile(r"[ T]00:00(?::00)?$")
+
+
+def birth_date(text: str, policy: Policy) -> str | None:
+    """A date, stored as ``YYYY-MM-DD``; empty: unknown."""
+    if not text.strip():
+        return None
+    try:  # a date cell shown with its time of day (00:00) is still a date
+        return parse_date(_MIDNIGHT.sub("", text.strip())).isoformat()
+    except ValueError:
+        raise BadValue(_("{text!r} is not a date such as 1980-02-29 or 29.02.1980").format(
+            text=text)) from None
+
+
+def phone_numbers(text: str, policy: Policy) -> tuple[tuple[str, str], ...]:
+    """Numbers separated by ``;`` (or line breaks), main first: (as written, key) each."""
+    numbers = [part.strip() for part in text.replace("\r", "\n").replace("\n", ";").split(";")]
+    result = []
+    for number in numbers:
+        if not number:
+            continue
+        key = phone_key(number, policy.phones)
+        if not key:
+            raise BadValue(phone_problem(number) or _("is not a phone number"))
+        damaged = scientific_problem(number) or digit_count_problem(number, policy.phones)
+        if damaged:
+            raise BadValue(damaged)
+        result.append((number, key))
+    return tuple(result)
+
+
+def confirmation_status(text: str, policy: Policy) -> str | None:
+    """A confirmation status of the policy, in the policy's spelling; empty: none."""
+    value = text.strip()
+    if not value:
+        return None
+    for status in policy.statuses:
+        if status.casefold() == value.casefold():
+            return status
+    raise BadValue(_("{text!r} is not a status of the policy ({items})").format(
+        text=text, items=', '.join(policy.statuses)))
+
+
+def task_kind(text: str, policy: Policy) -> str:
+    """A task's kind (recall, reminder, ...): spaces removed, not empty."""
+    value = text.strip()
+    if not value:
+        raise BadValue(_("is empty"))
+    return value
+
+
+def call_list_name(text: str, policy: Policy) -> str:
+    """A call list's name: spaces removed, 1 to MAX_LIST_NAME characters, no control ones."""
+    value = text.strip()
+    if not value:
+        raise BadValue(_("is empty"))
+    if len(value) > MAX_LIST_NAME:
+        raise BadValue(_("is longer than {count} characters").format(
+            count=MAX_LIST_NAME))
+    character = control_character(value)
+    if character is not None:
+        raise BadValue(_("holds a control character ({character}), which a call list's name "
+                     "may not").format(character=character))
+    return value

@@ -1,0 +1,131 @@
+"""Reading a file the admin gives us into records: CSV text or an Excel workbook.
+
+A CSV file is UTF-8 text, with or without a byte-order mark; other encodings
+are refused with the line of the first bad byte. Its separator is the one the
+header line uses most (``,`` ``;`` or a tab). Quoting is RFC 4180's; fields
+come back as written before export neutralised them (storage/cells.py).
+
+A workbook (.xlsx) is read by storage/imports/workbooks.py; an old Excel file
+(.xls) is refused with a sentence saying how to save it instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+from storage.cells import restored
+from storage.i18n import _
+from storage.imports.problems import Problem
+from storage.imports.workbooks import (
+    BadCell,
+    UnreadableWorkbook,
+    is_old_excel,
+    is_workbook,
+    workbook_records,
+)
+
+
+class Unreadable(Exception):
+    """The file cannot be read at all; ``problems`` say why."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(problems)
+        self.problems = problems
+
+
+class Broken(Exception):
+    """The file cannot be read on from ``line``; ``problem`` says why."""
+
+    def __init__(self, line: int, problem: str) -> None:
+        super().__init__(problem)
+        self.line = line
+        self.problem = problem
+
+
+def _decode(data: bytes) -> str:
+    """The file's text without a byte-order mark; BadFile-style problems when not UTF-8."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise Unreadable([Problem(
+            line, "", _("the file is not UTF-8 text (byte 0x{byte:02x}); save it from "
+                        "the spreadsheet as \"CSV UTF-8\"").format(
+                byte=data[error.start]))]) from None
+
+
+def _sniff(text: str) -> str:
+    """The separator the header line uses most: ``,`` (on a tie or none), ``;`` or a tab."""
+    counts = {",": 0, ";": 0, "\t": 0}
+    quoted = False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in "\r\n":
+            break
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(counts.values())
+    return next(sep for sep, n in counts.items() if n == best)
+
+
+Record = tuple[int, list[str], list[BadCell]]
+"""(line where the record starts, its fields, cells that hold no value to import)."""
+
+
+def _records(text: str, delimiter: str) -> Iterator[Record]:
+    """The records of a CSV text; csv.Error leaves as Broken at that line.
+
+    Fields come back as written before export neutralised them (storage/cells.py).
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    while True:
+        line = reader.line_num + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise Broken(line, _("broken CSV ({reason})").format(reason=error)) from None
+        yield line, [restored(field) for field in record], []
+
+
+def _csv_file(data: bytes) -> tuple[Iterator[Record], int]:
+    """The records of a CSV file, and its number of lines; Unreadable when it is not text."""
+    text = _decode(data)
+    if not text.strip():
+        raise Unreadable([Problem(1, "", _("the file is empty; it needs a header row naming "
+                                           "the columns"))])
+    if "\x00" in text:
+        line = text[:text.index("\x00")].count("\n") + 1
+        raise Unreadable([Problem(line, "", _("the file holds a NUL character; it is not a CSV "
+                                              "text file"))])
+    return _records(text, _sniff(text)), text.count("\n") + 1
+
+
+def _workbook_records(data: bytes) -> Iterator[Record]:
+    """The rows of a workbook's first sheet (storage/imports/workbooks.py), header first."""
+    line = 1
+    try:
+        for line, texts, bad in workbook_records(data):
+            while texts and not texts[-1] and not any(cell.column == len(texts) - 1
+                                                      for cell in bad):
+                texts.pop()  # formatted but empty cells at the end of the row
+            yield line, texts, bad
+    except UnreadableWorkbook as error:
+        raise Broken(line, _("the workbook cannot be read ({reason})").format(
+            reason=error)) from None
+
+
+def file_records(data: bytes) -> tuple[Iterator[Record], int]:
+    """The records of a CSV file or an Excel workbook, and about how many lines it has."""
+    if is_old_excel(data):
+        raise Unreadable([Problem(1, "", _("the file is an old Excel workbook (.xls); save it "
+                                           "as an Excel workbook (.xlsx) or as \"CSV UTF-8\""))])
+    if is_workbook(data):
+        return _workbook_records(data), max(1, len(data) // 50)  # the progress bar's guess
+    return _csv_file(data)

@@ -1,0 +1,170 @@
+"""The import itself: check the whole file, plan every change, then write them in one go.
+
+Every row is checked first (storage/imports/checking.py), then planned against
+the database by its kind's spec; the changes are written in one write
+transaction that plans again inside it, so the references (ids, external ids,
+clients) are checked against what the database holds at the moment of
+writing. Any problem leaves the database exactly as it was and is reported as
+a :class:`BadFile` listing every problem with its line and column. A dry run
+only plans, outside any transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from storage.audit import audit
+from storage.clients import rekey_phones
+from storage.database import write
+from storage.i18n import _, ngettext
+from storage.imports.cell_values import MAX_LIST_NAME
+from storage.imports.checking import read_table
+from storage.imports.damage import LikelyDuplicate
+from storage.imports.kinds import KINDS, SPECS
+from storage.imports.problems import BadFile, Progress
+from storage.imports.spec import ImportJob, KindSpec, Plan, Table
+from storage.locks import NotAllowed
+from storage.names import control_character
+from storage.policy import Policy
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did (or, with dry_run, would do)."""
+
+    kind: str
+    source: str
+    dry_run: bool
+    rows: int  # data rows read
+    added: int
+    updated: int
+    unchanged: int
+    kept: int  # matched rows where a call result in the database won over the file
+    changed_fields: Mapping[str, int]  # column -> updated rows where it changed
+    lists_created: tuple[str, ...] = ()
+    likely_duplicates: tuple[LikelyDuplicate, ...] = ()  # new clients like known ones
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.lists_created)
+
+
+def import_csv(
+    conn: sqlite3.Connection,
+    policy: Policy,
+    kind: str,
+    data: bytes,
+    *,
+    source: str,
+    operator: str,
+    supervisor: bool,
+    now: int,
+    list_name: str | None = None,
+    create_only: bool = False,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import one CSV file of ``kind`` (see the package text) in one write transaction.
+
+    ``source`` names the file in messages and the audit. ``list_name`` is the
+    call list (kind "call-list"); ``create_only`` refuses a list that exists.
+    With ``dry_run`` nothing is written (the database is only read).
+
+    Raises BadFile (nothing changed) for any problem in the file, NotAllowed
+    when a call list is imported by someone who is not a supervisor, and
+    ValueError for a kind or list name that makes no sense.
+    """
+    spec = SPECS.get(kind)
+    if spec is None:
+        raise ValueError(_("cannot import {kind!r}; choose one of {items}").format(
+            kind=kind, items=', '.join(KINDS)))
+    if spec.builds_lists:
+        if not supervisor:
+            raise NotAllowed(_("Only a supervisor may build call lists."))
+        if list_name is not None:
+            list_name = list_name.strip()
+            if (not list_name or len(list_name) > MAX_LIST_NAME
+                    or control_character(list_name) is not None):
+                raise ValueError(_("a call list needs a name of 1 to {count} "
+                                   "characters, none of them a control character").format(
+                    count=MAX_LIST_NAME))
+    elif list_name is not None:
+        raise ValueError(_("a list name is only for importing a call list"))
+    table, problems = read_table(spec, data, policy, list_name=list_name, progress=progress)
+    if problems and not table.rows:
+        raise BadFile(source, problems)
+
+    job = ImportJob(spec, conn, policy, table, operator, now, list_name, create_only, progress)
+
+    def plan_it() -> Plan:
+        plan = spec.plan(job)
+        if problems or plan.problems:
+            raise BadFile(source, [*problems, *plan.problems])
+        return plan
+
+    if dry_run or problems:
+        # Reads only, outside any transaction: the plan is a preview (or a list of
+        # problems); the real import plans again inside its write transaction.
+        plan = plan_it()
+    else:
+        with write(conn):
+            rekey_phones(conn, policy.phones)  # matched numbers compare keys of today's rules
+            plan = plan_it()
+            if plan.inserts or plan.updates or plan.lists_created:
+                spec.apply(job, plan)
+                audit(conn, now, operator, None, "import", None, None, **_audit_detail(
+                    spec, source, table, plan))
+    if progress is not None:
+        progress("writing", 1, 1)
+    return ImportResult(
+        kind=kind, source=source, dry_run=dry_run, rows=table.count,
+        added=len(plan.inserts), updated=len(plan.updates), unchanged=plan.unchanged,
+        kept=plan.kept,
+        changed_fields=dict(Counter(c for u in plan.updates for c in u.new).most_common()),
+        lists_created=tuple(plan.lists_created),
+        likely_duplicates=tuple(plan.likely_duplicates),
+    )
+
+
+def _audit_detail(spec: KindSpec, source: str, table: Table, plan: Plan) -> dict[str, object]:
+    detail: dict[str, object] = {
+        "kind": spec.kind, "file": source, "rows": table.count, "added": len(plan.inserts),
+        "updated": len(plan.updates), "unchanged": plan.unchanged,
+    }
+    if spec.builds_lists:
+        detail["lists"] = sorted(plan.touched_lists)
+    return detail
+
+
+def describe_result(result: ImportResult) -> str:
+    """One sentence saying what the import did (or would do)."""
+    fields = ", ".join(f"{name} {count:,}" for name, count in result.changed_fields.items())
+    updated = f"{result.updated:,}" + (f" ({fields})" if fields else "")
+    kept = (ngettext("; {count} kept a call result the file would have undone",
+                     "; {count} kept a call result the file would have undone",
+                     result.kept).format(count=f"{result.kept:,}") if result.kept else "")
+    lists = ""
+    if result.lists_created:
+        names = ", ".join(json.dumps(name, ensure_ascii=False) for name in result.lists_created)
+        count = len(result.lists_created)
+        lists = (ngettext("; would make the call list {names}",
+                          "; would make the call lists {names}", count)
+                 if result.dry_run else
+                 ngettext("; made the call list {names}", "; made the call lists {names}",
+                          count)).format(names=names)
+    # "rows" after 1 as well: scripts read these lines (tests/test_cli_data.py).
+    rows = ngettext("{count} rows", "{count} rows", result.rows).format(
+        count=f"{result.rows:,}")
+    if result.dry_run:
+        return _("Dry run of {source} ({rows}): would add {added}, update {updated}, leave "
+                 "{unchanged} unchanged{kept}{lists}; nothing was changed.").format(
+            source=result.source, rows=rows, added=f"{result.added:,}", updated=updated,
+            unchanged=f"{result.unchanged:,}", kept=kept, lists=lists)
+    return _("Imported {source} ({rows}): added {added}, updated {updated}, unchanged "
+             "{unchanged}{kept}{lists}.").format(
+        source=result.source, rows=rows, added=f"{result.added:,}", updated=updated,
+        unchanged=f"{result.unchanged:,}", kept=kept, lists=lists)

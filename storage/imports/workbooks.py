@@ -1,0 +1,113 @@
+"""Reading an Excel workbook (.xlsx) given to ``import KIND FILE.xlsx``: its first sheet.
+
+The first row names the columns, as in a CSV file (``export KIND -o FILE.xlsx``
+writes such a workbook: storage/export_workbook.py).
+
+- Text cells are taken as they are, except that an apostrophe before
+  ``=``, ``+``, ``-``, ``@``, a tab, a carriage return or another apostrophe
+  is dropped: a CSV export opened in a spreadsheet program keeps the
+  apostrophes that made such cells text, and saved as .xlsx it imports like
+  the CSV file would (storage/cells.py); whole numbers become their digits (a phone or id the
+  spreadsheet turned into a number; import's checks catch what was lost);
+  date cells become ``2026-11-27 10:30:00`` (clinic time), or ``2026-11-27``
+  when the cell shows a date only; yes/no cells ``1`` / ``0``.
+- A formula or an error value (``#N/A``) is refused with its row and column:
+  ringround imports values, and a formula's result is not stored in every
+  file.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from storage.cells import plain_text, restored
+from storage.i18n import _
+
+XLSX_MAGIC = b"PK\x03\x04"  # a ZIP archive, which an .xlsx file is
+OLD_EXCEL_MAGIC = b"\xd0\xcf\x11\xe0"  # .xls (Excel 97-2003) and other OLE files
+
+
+@dataclass(frozen=True)
+class BadCell:
+    """A cell that holds no value to import: its column (from 0) and why."""
+
+    column: int
+    reason: str
+
+
+class UnreadableWorkbook(Exception):
+    """The file is not a workbook that can be read; the message says why."""
+
+
+def is_workbook(data: bytes) -> bool:
+    return data.startswith(XLSX_MAGIC)
+
+
+def is_old_excel(data: bytes) -> bool:
+    return data.startswith(OLD_EXCEL_MAGIC)
+
+
+def _cell_text(value: object, data_type: str, number_format: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, datetime):
+        if value.microsecond >= 500_000:  # a serial number's rounding: the nearest second
+            value += timedelta(seconds=1)
+        value = value.replace(microsecond=0)
+        if value.time() == time(0) and "h" not in number_format.lower():
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e18 else repr(value)
+    return restored(plain_text(str(value)))
+
+
+def workbook_records(data: bytes) -> Iterator[tuple[int, list[str], list[BadCell]]]:
+    """(row number, the cells as text, cells that cannot be imported) of the first sheet.
+
+    The header row comes first. Raises UnreadableWorkbook for a file openpyxl
+    cannot read (when opening it, or later while rows are read).
+    """
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    except Exception as error:  # openpyxl raises many kinds on a damaged or foreign ZIP file
+        raise UnreadableWorkbook(str(error) or type(error).__name__) from None
+    try:
+        if not book.worksheets:
+            raise UnreadableWorkbook(_("it has no sheet"))
+        sheet = book.worksheets[0]
+        try:
+            for number, row in enumerate(sheet.iter_rows(), start=1):
+                texts: list[str] = []
+                bad: list[BadCell] = []
+                for column, cell in enumerate(row):
+                    if cell.data_type == "f":
+                        bad.append(BadCell(column, _(
+                            "is a formula ({formula}); ringround imports values, so paste the "
+                            "column as values first").format(formula=cell.value)))
+                        texts.append("")
+                    elif cell.data_type == "e":
+                        bad.append(BadCell(column, _("holds the error value {error}").format(
+                            error=cell.value)))
+                        texts.append("")
+                    else:
+                        texts.append(_cell_text(cell.value, cell.data_type,
+                                                getattr(cell, "number_format", None) or ""))
+                yield number, texts, bad
+        except UnreadableWorkbook:
+            raise
+        except Exception as error:  # a damaged sheet inside a readable archive
+            raise UnreadableWorkbook(str(error) or type(error).__name__) from None
+    finally:
+        book.close()
