@@ -61,3 +61,31 @@ def read_source(conn: sqlite3.Connection, policy: Policy, key: RowKey) -> Source
             "SELECT client_id, done_at IS NULL FROM tasks WHERE id = ?", (key.source_id,)
         ).fetchone()
     return None if row is None else Source(int(row[0]), bool(row[1]))
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What the call is about, for the client pane: why the operator is calling."""
+
+    kind: str
+    at: int | None  # the appointment's start or the task's due time
+    title: str  # the service, the call list's name, or the task kind
+    detail: str  # the doctor, the item's note, or the task's title
+    status: str = ""  # the appointment's confirmation status
+
+
+def read_subject(conn: sqlite3.Connection, key: RowKey) -> Subject | None:
+    """The row's subject as its source says now (None: the source is gone)."""
+    if key.kind == APPOINTMENT:
+        row = conn.execute(
+            "SELECT starts_at, service, doctor, status FROM appointments WHERE id = ?",
+            (key.source_id,)).fetchone()
+        return None if row is None else Subject(key.kind, row[0], row[1], row[2], row[3])
+    if key.kind == ITEM:
+        row = conn.execute(
+            "SELECT l.name, i.note FROM call_list_items i JOIN call_lists l ON l.id = i.list_id"
+            " WHERE i.id = ?", (key.source_id,)).fetchone()
+        return None if row is None else Subject(key.kind, None, row[0], row[1])
+    row = conn.execute("SELECT due_at, kind, title FROM tasks WHERE id = ?",
+                       (key.source_id,)).fetchone()
+    return None if row is None else Subject(key.kind, row[0], row[1], row[2])

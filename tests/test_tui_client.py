@@ -41,8 +41,10 @@ async def test_pane_shows_client_appointments_history_and_lock_state(clinic: Cli
         assert pane == [
             "Иванова Мария Петровна, 42 y.",
             "1 +7 916 123-45-67   2 +7 495 765-43-21",
-            "Next: 27.11 09:30 Профессиональная гигиена · Орлова Е. В. (unconfirmed); "
-            "30.11 14:00 Пломба · Смирнов А. А. (unconfirmed)",
+            # The appointment this call confirms on a line of its own; the past visit
+            # (2 November) is not "next".
+            "Confirm: 27.11 09:30 Профессиональная гигиена · Орлова Е. В. (unconfirmed)",
+            "Next: 30.11 14:00 Пломба · Смирнов А. А. (unconfirmed)",
             "Not called before",
         ]
         assert text_of(screen.query_one("#state")) == "Free — c to start the call"
@@ -169,7 +171,8 @@ async def test_pane_keeps_the_comment_history_in_sight_at_80_columns(clinic: Cli
         shown = [strip.text.rstrip() for strip in
                  pane.render_lines(Region(0, 0, *pane.outer_size))]
         assert shown[0] == " Иванова Мария Петровна, 42 y."
-        assert shown[2].endswith("…")  # two appointments do not fit in 78 columns
-        assert shown[3].startswith("       09:30 olga         No answer — Сказала")
-        assert shown[3].endswith("…")
-        assert shown[4] == "       09:00 olga         No answer — First call: no answer"
+        assert shown[2] == (" Confirm: 27.11 09:30 Профессиональная гигиена · Орлова Е. В. "
+                            "(unconfirmed)")
+        assert shown[4].startswith("       09:30 olga         No answer — Сказала")
+        assert shown[4].endswith("…")
+        assert shown[5] == "       09:00 olga         No answer — First call: no answer"

@@ -1,4 +1,10 @@
-"""The client pane (C2): who the active row is about, what happened before, the lock state."""
+"""The client pane (C2): who the active row is about, what happened before, the lock state.
+
+Seven lines: name and age; phones; what this call is about (the appointment to
+confirm, the call list's note, the task's title); the client's other upcoming
+appointments; the last two entries of the row's history; other rows on the
+same phone. Each line is cut with "…" rather than wrapped.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from storage.clients import Appointment, Client, Note
 from storage.families import FamilyRow
 from storage.locks import RowState
 from storage.policy import Policy
+from storage.rows import APPOINTMENT, ITEM, Subject
 from tui.formats import (
     age_text,
     duration_text,
@@ -19,6 +26,7 @@ from tui.formats import (
     phone_text,
     refusal_text,
     status_text,
+    task_kind_text,
     when,
 )
 from tui.i18n import _, current_language
@@ -36,6 +44,7 @@ class Activation:
     upcoming: list[Appointment]
     history: list[Note]
     family: tuple[FamilyRow, ...] = ()  # other open rows on this client's phone (B6)
+    subject: Subject | None = None  # what the call is about
 
 
 def outcome_label(policy: Policy, code: str | None) -> str:
@@ -66,6 +75,33 @@ def note_line(note: Note, policy: Policy, now: int) -> Text:
         line.append(outcome_label(policy, note.outcome), style="bold")
     if note.comment:
         line.append(" — " + safe_text(note.comment))
+    return line
+
+
+def visit_text(visit: Appointment, policy: Policy, now: int) -> str:
+    """"27.11 09:30 Check-up · Dr. Wilson (unconfirmed)": compact, the service early."""
+    return (f"{when(visit.starts_at, policy, now)} {safe_text(visit.service)} · "
+            f"{safe_text(visit.doctor)} ({safe_text(status_text(visit.status))})")
+
+
+def subject_line(subject: Subject, policy: Policy, now: int) -> Text:
+    """Why this call: the appointment to confirm, the call list's note, the task's title.
+
+    Its own line, first after the phones, so that it shows whole at 80 columns.
+    """
+    line = Text()
+    if subject.kind == APPOINTMENT:
+        line.append(_("Confirm:") + " ", style="bold")
+        line.append(visit_text(Appointment(0, subject.at or 0, subject.detail, subject.title,
+                                           subject.status), policy, now))
+    elif subject.kind == ITEM:
+        line.append(safe_text(subject.title) + ":", style="bold")
+        line.append(" " + (safe_text(subject.detail) or _("no note")))
+    else:
+        line.append(_("Task ({kind}, due {time}):").format(
+            kind=task_kind_text(subject.title), time=when(subject.at, policy, now)),
+            style="bold")
+        line.append(" " + (safe_text(subject.detail) or _("no title")))
     return line
 
 
@@ -100,12 +136,14 @@ class ClientPane(SteadyText):
         phones = "   ".join(f"{n} {safe_text(phone_text(p))}"
                                for n, p in enumerate(client.phones[:9], 1))
         text.append((phones or _("no phone number")) + "\n")
+        if activation.subject is not None:
+            text.append_text(subject_line(activation.subject, policy, now))
+        text.append("\n")
         if activation.upcoming:
-            visits = "; ".join(
-                # Compact: the line is cut at 80 columns, the service must still show.
-                f"{when(a.starts_at, policy, now)} {safe_text(a.service)} · {safe_text(a.doctor)}"
-                f" ({safe_text(status_text(a.status))})" for a in activation.upcoming)
+            visits = "; ".join(visit_text(a, policy, now) for a in activation.upcoming)
             text.append(_("Next: {visits}").format(visits=visits) + "\n")
+        elif activation.subject is not None and activation.subject.kind == APPOINTMENT:
+            text.append(_("No other upcoming appointments") + "\n", style="dim")
         else:
             text.append(_("No upcoming appointments") + "\n", style="dim")
         if activation.history:

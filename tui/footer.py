@@ -6,9 +6,11 @@ footer translates each description when it draws its keys (on every
 recompose), so every screen's keys show in the language chosen at start.
 
 Russian words are longer, and telephony adds keys: when the keys do not fit
-the width, the footer leaves out those the screen lists in ``FOOTER_SPARE``
-(action names, the first left out first) rather than cut the last ones off.
-The keys still work; README and the SPEC list them all.
+the width, the keys the screen lists in ``FOOTER_SPARE`` (action names, the
+least needed first) are shown as the key alone ("r" rather than "r Refresh"),
+and only if that is still too wide are they left out, in the same order,
+rather than cut the last ones off. The keys still work; README and the SPEC
+list them all.
 
 Use it instead of ``textual.widgets.Footer`` on every screen.
 """
@@ -31,37 +33,48 @@ class Footer(TextualFooter):
 
     _fitted_width = 0  # the width the keys were last fitted to
 
-    def _left_out(self) -> set[str]:
-        """The actions whose keys stay out of the footer so that the rest fit its width."""
+    def _fit(self) -> tuple[set[str], set[str]]:
+        """(actions shown as the key alone, actions left out) so that the keys fit the width."""
         width = self.size.width
         spare = list(getattr(self.screen, "FOOTER_SPARE", ()))
         if not width or not spare:
-            return set()
-        shown: dict[str, int] = {}
+            return set(), set()
+        keys: dict[str, int] = {}
+        words: dict[str, int] = {}
         for _node, binding, _enabled, _tooltip in self.screen.active_bindings.values():
-            if not binding.show or binding.action in shown:
+            if not binding.show or binding.action in keys:
                 continue
             if binding.group is not None:
-                return set()  # grouped keys are drawn differently: leave them as they are
-            key = cell_len(self.app.get_key_display(binding))
+                return set(), set()  # grouped keys are drawn differently: leave them be
+            keys[binding.action] = cell_len(self.app.get_key_display(binding)) + 1  # margin
             text = cell_len(_(binding.description)) if binding.description else 0
-            # compact: "k text" and a margin; otherwise " k " and "text ".
-            shown[binding.action] = key + text + 2 if self.compact else key + text + 3
+            # compact: "k text"; otherwise " k " and "text ".
+            words[binding.action] = text + 1 if self.compact else text + 2
+        bare: set[str] = set()
         left_out: set[str] = set()
-        while sum(shown.values()) > width and spare:
-            action = spare.pop(0)
-            if action in shown:
+        for action in spare:  # first the least needed keys lose their words…
+            if sum(keys.values()) + sum(words.values()) <= width:
+                break
+            if action in words:
+                bare.add(action)
+                del words[action]
+        for action in spare:  # …then, if still too wide, the keys themselves
+            if sum(keys.values()) + sum(words.values()) <= width:
+                break
+            if action in keys:
                 left_out.add(action)
-                del shown[action]
-        return left_out
+                del keys[action]
+        return bare, left_out
 
     def compose(self) -> ComposeResult:
         self._fitted_width = self.size.width
-        left_out = self._left_out()
+        bare, left_out = self._fit()
         for widget in super().compose():
             if isinstance(widget, FooterKey):
                 if widget.action in left_out:
                     continue
+                if widget.action in bare:
+                    widget.description = ""
                 if widget.description:
                     widget.description = _(widget.description)
                 if widget.tooltip and isinstance(widget.tooltip, str):

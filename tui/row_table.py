@@ -38,18 +38,32 @@ class Column:
 
 
 def columns(total: int) -> list[Column]:
-    """Column widths for a terminal width; the subject shows when there is room for it."""
-    fixed = [
-        Column("lock", _("Lock"), 9), Column("client", _("Client"), 20),
+    """Column widths for a terminal width: nothing is cut in the middle of a time.
+
+    Narrow terminals first narrow the client's name and the last result, then
+    drop the last result and the tries; wide ones get the subject as well.
+    """
+    shown = [
+        Column("lock", _("Lock"), 9), Column("client", _("Client"), 14),
         Column("phone", _("Phone"), 17), Column("due", _("Due"), 11),
-        Column("attempts", _("Tries"), 5), Column("result", _("Last result"), 13),
+        Column("attempts", _("Tries"), 5), Column("result", _("Last result"), 9),
     ]
-    spare = total - sum(c.width + 1 for c in fixed)
+    for optional in ("result", "attempts"):
+        if sum(c.width + 1 for c in shown) <= total:
+            break
+        shown = [c for c in shown if c.key != optional]
+    spare = total - sum(c.width + 1 for c in shown)
+    for key, widest in (("client", 20), ("result", 13)):
+        for index, column in enumerate(shown):
+            if column.key == key and spare > 0:
+                grow = min(spare, widest - column.width)
+                shown[index] = Column(key, column.title, column.width + grow)
+                spare -= grow
     if spare >= 8:
-        fixed.insert(3, Column("subject", _("Subject"), spare - 1))
-    else:
-        fixed[1] = Column("client", _("Client"), fixed[1].width + max(spare, 0))
-    return fixed
+        shown.insert(3, Column("subject", _("Subject"), spare - 1))
+    elif spare > 0:
+        shown[1] = Column("client", shown[1].title, shown[1].width + spare)
+    return shown
 
 
 def header_line(total: int) -> str:

@@ -42,7 +42,7 @@ from storage.locks import (
     inspect_row,
 )
 from storage.open_calls import save_note
-from storage.rows import RowKey, read_source
+from storage.rows import APPOINTMENT, RowKey, read_source, read_subject
 from storage.worklists import BLOCKED, CALLBACK_DUE, LATER, WorkList, WorkRow, load_rows, row_ids
 from tui.app import DataChanged, RingroundApp
 from tui.client_card import ClientCard
@@ -90,8 +90,11 @@ class WorkScreen(PhoneActions, Screen[None]):
         Binding("slash", "filter", N_("Filter")),
         Binding("escape", "back", N_("Back")),
     ]
-    # Keys the footer may leave out when it is too narrow for all (Russian, telephony on).
-    FOOTER_SPARE = ("refresh_rows", "filter", "requests", "summary")
+    # Keys whose words the footer drops when it is too narrow for all (Russian, 60 columns,
+    # telephony on), the least needed first: refresh happens by itself every second; the
+    # summary, card and requests are looked at less often than the filter is used. The
+    # call keys (c, 1-9, m, f, a) and Escape always keep their words.
+    FOOTER_SPARE = ("refresh_rows", "summary", "card", "requests", "filter")
 
     def __init__(self, work_list: WorkList, title: str) -> None:
         super().__init__()
@@ -220,13 +223,17 @@ class WorkScreen(PhoneActions, Screen[None]):
             source = read_source(conn, app.policy, key)
             if source is None:
                 return Activation(state, None, [], [])
-            today = int(local(now, app.policy).replace(hour=0, minute=0, second=0).timestamp())
+            # "Next" is what is still to come: not a visit already begun today, and not
+            # the appointment this call confirms (shown on its own line).
+            upcoming = [a for a in appointments(conn, source.client_id, after=now, limit=3)
+                        if not (key.kind == APPOINTMENT and a.id == key.source_id)]
             return Activation(
                 state,
                 get_client(conn, source.client_id),
-                appointments(conn, source.client_id, after=today, limit=2),
+                upcoming[:2],
                 row_history(conn, key, limit=HISTORY_LINES),
                 tuple(family_rows(conn, app.policy, app.session, source.client_id, now)),
+                read_subject(conn, key),
             )
 
         try:

@@ -1,0 +1,89 @@
+"""The client pane says why the operator is calling, at 80 columns (issue 14.2 and 14.6).
+
+The appointment to confirm, the call list's note and the task's title each have
+a line of their own; "Next:" lists what is still to come, never a visit already
+begun and never the appointment being confirmed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from storage.database import write
+from tests.clinic_fixtures import Clinic, at, build_clinic, open_list, running, text_of
+from tui.i18n import set_language
+
+
+@pytest.fixture
+def clinic(tmp_path: Path) -> Clinic:
+    return build_clinic(tmp_path)
+
+
+@pytest.fixture
+def russian() -> Iterator[None]:
+    set_language("ru")
+    yield
+    set_language("en")
+
+
+def pane_lines(screen: object) -> list[str]:
+    from tui.work_screen import WorkScreen
+
+    assert isinstance(screen, WorkScreen)
+    return text_of(screen.query_one("#pane")).splitlines()
+
+
+def add_visit_today(clinic: Clinic) -> None:
+    """Ivanova was seen at 09:30 today (it is 10:00): that visit is not "next"."""
+    conn = clinic.connect()
+    try:
+        with write(conn):
+            conn.execute(
+                "INSERT INTO appointments (client_id, starts_at, doctor, service, status)"
+                " VALUES (?, ?, 'Орлова Е. В.', 'Консультация', 'confirmed')",
+                (clinic.clients["ivanova"], at(26, 9, 30)))
+    finally:
+        conn.close()
+
+
+async def test_the_appointment_to_confirm_comes_first_and_past_visits_are_not_next(
+        clinic: Clinic) -> None:
+    add_visit_today(clinic)
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        assert pane_lines(screen)[2:4] == [
+            "Confirm: 27.11 09:30 Профессиональная гигиена · Орлова Е. В. (unconfirmed)",
+            "Next: 30.11 14:00 Пломба · Смирнов А. А. (unconfirmed)",
+        ]
+
+
+async def test_a_call_lists_note_is_shown_in_russian(clinic: Clinic, russian: None) -> None:
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot, index=1)  # "Flu vaccination reminder": Ivanova
+        lines = pane_lines(screen)
+        assert lines[2] == "Flu vaccination reminder: Last visit in May"
+        assert lines[3] == ("Записи: 27.11 09:30 Профессиональная гигиена · Орлова Е. В. "
+                            "(не подтверждена); 30.11 14:00 Пломба · Смирнов А. А. "
+                            "(не подтверждена)")
+
+
+async def test_a_tasks_title_is_shown(clinic: Clinic) -> None:
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot, index=3)  # "Tasks: recall": Smith
+        lines = pane_lines(screen)
+        assert lines[2] == "Task (recall, due 25.11 10:00): Recall after implant"
+        assert lines[3] == ("Next: 27.11 11:00 Check-up · Dr. Wilson (unconfirmed); "
+                            "27.11 17:00 Follow-up · Dr. Wilson (confirmed)")
+
+
+async def test_a_tasks_title_is_shown_in_russian(clinic: Clinic, russian: None) -> None:
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot, index=4)  # "Tasks: reminder": Kowalski
+        assert pane_lines(screen)[2] == ("Задача (напоминание, срок 09:59): Принести снимки")

@@ -1,0 +1,76 @@
+"""Small terminals keep the essential keys and whole times (issue 14.9).
+
+At 60×20 and in Russian at 80×24 the footer keeps every key of the work screen:
+the call keys and Escape keep their words; refresh, summary, card, requests and
+filter give up their words first (in that order), so nothing is cut off. The
+rows' Due column is never cut in the middle of a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from textual.widgets._footer import FooterKey
+
+from tests.clinic_fixtures import Clinic, build_clinic, open_list, running
+from tui.i18n import set_language
+from tui.row_table import RowTable, columns
+
+ALL_KEYS = ["c", "f", "a", "r", "k", "s", "o", "/", "esc"]
+
+
+@pytest.fixture
+def clinic(tmp_path: Path) -> Clinic:
+    return build_clinic(tmp_path)
+
+
+@pytest.fixture(params=["en", "ru"])
+def language(request: pytest.FixtureRequest) -> Iterator[str]:
+    set_language(request.param)
+    yield str(request.param)
+    set_language("en")
+
+
+def footer(screen: object) -> list[tuple[str, str, int]]:
+    from tui.work_screen import WorkScreen
+
+    assert isinstance(screen, WorkScreen)
+    return [(key.key_display, key.description, key.region.right)
+            for key in screen.query(FooterKey)]
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24)], ids=["60x20", "80x24"])
+async def test_every_work_screen_key_stays_in_the_footer(clinic: Clinic, language: str,
+                                                         size: tuple[int, int]) -> None:
+    app = clinic.app("alice")
+    async with running(app, size=size) as pilot:
+        screen = await open_list(pilot)
+        keys = footer(screen)
+    assert [key for key, _words, _right in keys] == ALL_KEYS
+    assert all(right <= size[0] for _key, _words, right in keys)
+    words = {key: description for key, description, _right in keys}
+    for key in ("c", "f", "a", "esc"):
+        assert words[key], key  # the call keys and Escape keep their words
+    if size == (60, 20):
+        assert words["r"] == "" and words["s"] == ""  # the least needed lose theirs first
+    if language == "en" and size == (80, 24):
+        assert all(words.values())  # English fits whole at 80 columns
+
+
+@pytest.mark.parametrize("width", range(55, 130))  # 55: lock, name, phone and due, at least
+def test_the_due_column_is_never_cut(width: int) -> None:
+    layout = columns(width)
+    due = next(column for column in layout if column.key == "due")
+    assert due.width == len("27.11 10:30")
+    assert sum(column.width + 1 for column in layout) <= width
+
+
+async def test_rows_at_60_columns_show_whole_times(clinic: Clinic) -> None:
+    app = clinic.app("alice")
+    async with running(app, size=(60, 20)) as pilot:
+        screen = await open_list(pilot)
+        table = screen.query_one(RowTable)
+        lines = [strip.text for strip in table.render_lines(table.region.reset_offset)]
+    assert lines[0].rstrip().endswith("27.11 09:30")
