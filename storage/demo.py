@@ -61,6 +61,7 @@ class DemoInfo:
     clients: int
     seed: int
     made_at: int
+    language: str = "en"  # the language of its names, services and notes ("en" or "ru")
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,9 @@ def demo_info(conn: sqlite3.Connection) -> DemoInfo | None:
         return None
     try:
         detail = json.loads(row[1])
-        return DemoInfo(int(detail["clients"]), int(detail["seed"]), int(row[0]))
+        # Demos written before the language was recorded were in English.
+        return DemoInfo(int(detail["clients"]), int(detail["seed"]), int(row[0]),
+                        str(detail.get("language", "en")))
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -93,6 +96,11 @@ def demo_info(conn: sqlite3.Connection) -> DemoInfo | None:
 def demo_is_current(info: DemoInfo, policy: Policy, now: int) -> bool:
     """Whether a demo made at ``info.made_at`` still has today's appointments to confirm."""
     return confirmation_days(policy, info.made_at) == confirmation_days(policy, now)
+
+
+def demo_speaks(info: DemoInfo, policy: Policy) -> bool:
+    """Whether the demo's names and notes are in the policy's language (else it is rebuilt)."""
+    return info.language == (policy.language if policy.language in data.TEXTS else "en")
 
 
 def _is_empty(conn: sqlite3.Connection) -> bool:
@@ -521,7 +529,8 @@ class _Builder:
     def insert(self, conn: sqlite3.Connection) -> None:
         """Insert everything; call inside a write transaction on an empty database."""
         rows = self.rows
-        audit(conn, self.now, "ringround", None, DEMO_EVENT, clients=self.count, seed=self.seed)
+        audit(conn, self.now, "ringround", None, DEMO_EVENT, clients=self.count, seed=self.seed,
+              language=self.lang)
         # The first operator's app stopped during a call (no clean exit); the second's ended.
         sessions = [self.session(conn, operator, ended=index > 0)
                     for index, operator in enumerate(data.OPERATORS)]

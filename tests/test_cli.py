@@ -172,6 +172,35 @@ def test_demo_other_size_needs_fresh(demo_db: Path, capsys: pytest.CaptureFixtur
     assert code == 0 and out.startswith(f"Replaced the demo clinic in {demo_db}: 80 clients")
 
 
+def test_a_demo_speaks_the_language_of_the_screens(tmp_path: Path) -> None:
+    """Issue 14.10: with language = "ru" the demo's lists, services and tasks are Russian,
+    also when an English demo is already there (it is rebuilt, same size and seed)."""
+    english = run("demo", "--no-run", "--db", "d.db", "--clients", "30", cwd=tmp_path)
+    assert english.returncode == 0, english.stderr
+    names = "SELECT name FROM call_lists ORDER BY name"
+    assert [name for (name,) in sqlite3.connect(tmp_path / "d.db").execute(names)] == [
+        "Flu vaccination reminder", "Hygiene recall, 6 months"]
+    policy = policy_file(tmp_path, 'language = "ru"\n', "ru.toml")
+    russian = run("demo", "--no-run", "--db", "d.db", "--policy", str(policy), cwd=tmp_path)
+    assert russian.returncode == 0, russian.stderr
+    assert russian.stdout.startswith(
+        "Демонстрационная клиника в d.db была на другом языке; она пересоздана на языке "
+        "экрана: 30 клиентов")
+    conn = sqlite3.connect(tmp_path / "d.db")
+    try:
+        assert [name for (name,) in conn.execute(names)] == [
+            "Напоминание о прививке от гриппа", "Профгигиена: прошло 6 месяцев"]
+        services = {service for (service,) in conn.execute("SELECT service FROM appointments")}
+        assert services and all(not service.isascii() for service in services)
+        titles = {title for (title,) in conn.execute("SELECT title FROM tasks")}
+        assert titles and all(not title.isascii() for title in titles)
+    finally:
+        conn.close()
+    again = run("demo", "--no-run", "--db", "d.db", "--policy", str(policy), cwd=tmp_path)
+    assert again.stdout.startswith("Открываю демонстрационную клинику в d.db (30 клиентов")
+    assert "пересоздана" not in again.stdout  # already Russian: reused as it is
+
+
 def test_a_demo_from_an_earlier_day_is_rebuilt(tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "old.db"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sqlite3
 from datetime import datetime, timedelta
@@ -11,7 +12,7 @@ import pytest
 
 from storage import demo_data
 from storage.database import open_database
-from storage.demo import DemoError, demo_info, demo_is_current, make_demo
+from storage.demo import DemoError, demo_info, demo_is_current, demo_speaks, make_demo
 from storage.policy import Policy, default_policy, load_policy
 from storage.sessions import Session
 from storage.worklists import confirmation_days, confirmation_window, work_lists
@@ -146,6 +147,8 @@ def test_the_demo_marks_itself(tmp_path: Path) -> None:
     conn = _demo(tmp_path / "demo.db", clients=50, seed=3)
     info = demo_info(conn)
     assert info is not None and (info.clients, info.seed, info.made_at) == (50, 3, NOW)
+    assert info.language == "en" and demo_speaks(info, policy)
+    assert not demo_speaks(info, dataclasses.replace(policy, language="ru"))
     assert demo_is_current(info, policy, NOW + 3600)
     assert not demo_is_current(info, policy, NOW + 86400)
 

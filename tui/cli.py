@@ -393,7 +393,7 @@ def demo(ctx: click.Context, db: str | None, policy_path: str | None, clients: i
     Run again, it starts the app on the demo already there; a demo from an
     earlier day is rebuilt so that there are always appointments to confirm.
     """
-    from storage.demo import DemoError, demo_info, demo_is_current, make_demo
+    from storage.demo import DemoError, demo_info, demo_is_current, demo_speaks, make_demo
 
     settings = _settings(ctx, db, policy_path, operator)
     # The demo's names and notes in the language the operator will see (tui.i18n).
@@ -424,6 +424,12 @@ def demo(ctx: click.Context, db: str | None, policy_path: str | None, clients: i
                         "{count} client", "{count} clients", info.clients).format(
                         count=number(info.clients)))
             )
+        elif not demo_speaks(info, policy):
+            summary = make_demo(conn, policy, clients=info.clients, seed=info.seed, now=now,
+                                replace=True)
+            said = _("The demo clinic in {path} was written in another language; rebuilt it "
+                     "in the language of the screens: {described}.").format(
+                path=path, described=_described(summary))
         elif not demo_is_current(info, policy, now):
             made = weekday_text(datetime.fromtimestamp(info.made_at, policy.timezone))
             summary = make_demo(conn, policy, clients=info.clients, seed=info.seed, now=now,
