@@ -46,6 +46,7 @@ PROBE_TIMEOUT_S = 2.0
 # the -wal file; a checkpoint may need more), and below which they soon will.
 DISK_FULL_BELOW = 1_000_000
 DISK_LOW_BELOW = 64_000_000
+SHOWN_PARTS = 5  # missing parts of the schema named in the finding
 
 
 @dataclass(frozen=True)
@@ -279,12 +280,31 @@ def _database(real: str, shown: str, policy: Policy,
                 _("{shown} is damaged ({error}); stop every ringround and restore the latest "
                   "backup.").format(shown=shown, error=error)))]
         if version == len(MIGRATIONS) and all(f.level == OK for f in findings):
+            findings.append(_schema(conn, shown))
             findings += _audit_trail(conn, policy, noted_audit)
         if writable and not disk_full:
             findings.append(_write_probe(conn, shown))
         return findings
     finally:
         conn.close()
+
+
+def _schema(conn: sqlite3.Connection, shown: str) -> Finding:
+    """Does the file hold every table, column, index and trigger of its format?"""
+    # Imported here: only the check needs sqlite-utils (export and import load this module).
+    from storage.schema_parts import missing_parts
+
+    missing = missing_parts(conn)
+    if not missing:
+        return Finding(OK, _("{shown} has every table, column, index and trigger of its "
+                             "format.").format(shown=shown))
+    shown_parts = ", ".join(missing[:SHOWN_PARTS])
+    if len(missing) > SHOWN_PARTS:
+        shown_parts += _(" and {count} more").format(count=len(missing) - SHOWN_PARTS)
+    return Finding(PROBLEM, _(
+        "{shown} lacks parts of its format ({parts}): another program or a person changed it; "
+        "stop every ringround and restore the latest backup.").format(
+        shown=shown, parts=shown_parts))
 
 
 def _audit_trail(conn: sqlite3.Connection, policy: Policy,

@@ -135,6 +135,32 @@ def test_damage_is_found(tmp_path: Path, policy: Policy) -> None:
     assert any("damaged" in t for t in levels(findings)[PROBLEM]), findings
 
 
+def test_missing_parts_of_the_schema_are_named(tmp_path: Path, policy: Policy) -> None:
+    path = tmp_path / "clinic.db"
+    _demo(path, policy)
+    healthy = check(path, policy)
+    assert f"{path} has every table, column, index and trigger of its format." in \
+        levels(healthy)[OK]
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE row_notes")  # named alone, not with its columns and index
+    conn.execute("ALTER TABLE call_lists DROP COLUMN closed_at")
+    for index in ("phones_by_digits", "tasks_by_kind", "tasks_by_client", "items_by_list"):
+        conn.execute(f"DROP INDEX {index}")
+    conn.commit()
+    conn.close()
+    findings = check(path, policy)
+    assert exit_status(findings) == 1
+    assert levels(findings)[PROBLEM] == [
+        f"{path} lacks parts of its format (index phones_by_digits, index tasks_by_client, "
+        "index tasks_by_kind, column call_lists.closed_at, index items_by_list and 1 more): "
+        "another program or a person changed it; stop every ringround and restore the "
+        "latest backup."]
+    conn = sqlite3.connect(path)  # the check changed nothing
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    assert "row_notes" not in tables and "phones_by_digits" not in tables
+
+
 def test_network_file_system(tmp_path: Path, policy: Policy,
                              monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "clinic.db"
