@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 
 from storage.database import StorageError, describe, open_database
+from storage.errors import EXIT_BAD_INPUT
 from storage.file_modes import share_with_group
 from storage.i18n import _
 
@@ -38,7 +39,7 @@ COMPANIONS = ("-wal", "-shm", "-journal")
 class BadDestination(StorageError):
     """The destination cannot be used (the live database, a missing folder...)."""
 
-    bad_input = True
+    exit_code = EXIT_BAD_INPUT
 
 
 class BackupFailed(StorageError):

@@ -3,7 +3,7 @@
 Lists are made (and filled) by importing a CSV file (storage.imports, kind
 "call-list"). Closing, reopening and deleting need the supervisor role: the
 functions here check ``session.supervisor`` themselves and raise
-:class:`storage.locks.NotAllowed` otherwise. Every change is audited
+:class:`storage.errors.NotAllowed` otherwise. Every change is audited
 (events ``list-close``, ``list-reopen``, ``list-delete``; ``list-create`` is
 written by the import).
 
@@ -23,13 +23,13 @@ from dataclasses import dataclass
 
 from storage.audit import audit
 from storage.database import write
+from storage.errors import BadInput, NotAllowed, RingroundError
 from storage.i18n import _, ngettext
-from storage.locks import NotAllowed
 from storage.rows import ITEM
 from storage.sessions import Session
 
 
-class NoSuchList(LookupError):
+class NoSuchList(BadInput):
     """There is no call list of that name."""
 
     def __init__(self, name: str) -> None:
@@ -37,7 +37,7 @@ class NoSuchList(LookupError):
         self.name = name
 
 
-class ListInUse(Exception):
+class ListInUse(RingroundError):
     """The list cannot be deleted now; the message says why and what to do instead."""
 
 

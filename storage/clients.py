@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from storage.audit import audit
-from storage.database import write
+from storage.database import StorageError, write
 from storage.i18n import _
 from storage.phones import phone_key, rules_signature
 from storage.policy import PhoneRules, Policy
@@ -16,6 +16,10 @@ from storage.rows import RowKey
 from storage.sessions import Session
 
 EDITABLE = ("phones", "email", "notes", "do_not_call")
+
+
+class ClientGone(StorageError):
+    """The client was removed (by an import) while someone was editing the card."""
 
 
 @dataclass(frozen=True)
@@ -158,7 +162,7 @@ def update_client(
     with write(conn):
         before = get_client(conn, client_id)
         if before is None:
-            raise LookupError(_("The client {id} no longer exists.").format(id=client_id))
+            raise ClientGone(_("The client {id} no longer exists.").format(id=client_id))
         old: dict[str, object] = {
             "phones": list(before.phones), "email": before.email, "notes": before.notes,
             "do_not_call": before.do_not_call,

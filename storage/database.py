@@ -27,9 +27,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from storage import admin_log
+from storage.errors import EXIT_BAD_INPUT, RingroundError
 from storage.file_modes import create_database_file, share_companions
 from storage.i18n import _
-from storage.schema import APPLICATION_ID, MIGRATIONS, SchemaError, migrate
+from storage.schema import APPLICATION_ID, MIGRATIONS, migrate
 
 BUSY_TIMEOUT_MS = 5000
 # After a long read transaction of another program has let the WAL grow (checkpoints
@@ -42,18 +43,16 @@ NETWORK_FILE_SYSTEMS = frozenset({
 })
 
 
-class StorageError(Exception):
-    """A database problem, worded as one sentence for clinic staff."""
-
-    bad_input = False  # True when the file given is the problem (command exit code 2)
+class StorageError(RingroundError):
+    """A problem with the database or with what it holds, as one sentence for clinic staff."""
 
 
 class NotADatabase(StorageError):
-    bad_input = True
+    exit_code = EXIT_BAD_INPUT
 
 
 class NetworkFileSystem(StorageError):
-    bad_input = True
+    exit_code = EXIT_BAD_INPUT
 
 
 class DatabaseBusy(StorageError):
@@ -273,20 +272,24 @@ def _prepare(conn: sqlite3.Connection, shown: str, *, create: bool, writable: bo
         conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.create_function("fold", 1, _fold, deterministic=True)
-        migrate(conn, shown)
-    except SchemaError as error:
-        raise NotADatabase(str(error)) from None
+        _refuse_newer(conn, shown)
+        migrate(conn)
     except sqlite3.Error as error:
         raise describe(error, shown) from None
 
 
-def _check_version(conn: sqlite3.Connection, shown: str) -> None:
-    """A database read without migrating must be in this version's format already."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
+def _refuse_newer(conn: sqlite3.Connection, shown: str) -> int:
+    """The database's format version; NotADatabase if a newer ringround made it."""
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > len(MIGRATIONS):
         raise NotADatabase(_("{path} was made by a newer ringround; update the program.").format(
             path=shown))
-    if version < len(MIGRATIONS):
+    return version
+
+
+def _check_version(conn: sqlite3.Connection, shown: str) -> None:
+    """A database read without migrating must be in this version's format already."""
+    if _refuse_newer(conn, shown) < len(MIGRATIONS):
         raise ReadOnlyDatabase(_(
             "The database {path} is in an older format, which ringround brings up to date the "
             "next time an operator starts it; you may only read it, so try again after that."

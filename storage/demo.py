@@ -33,6 +33,7 @@ from storage import demo_data as data
 from storage.audit import audit
 from storage.clients import rekey_phones
 from storage.database import StorageError, database_path, write
+from storage.errors import EXIT_BAD_INPUT
 from storage.i18n import _
 from storage.phones import phone_key
 from storage.policy import Outcome, Policy
@@ -51,7 +52,7 @@ _TABLES = ("locks", "row_notes", "attempts", "call_rows", "audit", "call_list_it
 class DemoError(StorageError):
     """The database already holds other data (the demo never mixes with a clinic's)."""
 
-    bad_input = True
+    exit_code = EXIT_BAD_INPUT
 
 
 @dataclass(frozen=True)

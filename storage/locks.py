@@ -13,7 +13,8 @@ import sqlite3
 from dataclasses import dataclass
 
 from storage.audit import audit
-from storage.database import write
+from storage.database import StorageError, write
+from storage.errors import EXIT_BAD_INPUT, NotAllowed, RingroundError
 from storage.i18n import _
 from storage.policy import Outcome, Policy
 from storage.rows import APPOINTMENT, ITEM, TASK, RowKey, read_source
@@ -83,7 +84,19 @@ class RowState:
     last_comment: str | None
 
 
-class LockLost(Exception):
+class CallBackNotInFuture(StorageError):
+    """The outcome asks for a call-back, and no time in the future was given."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class NotLocked(StorageError):
+    """A lock was to be released, and the row holds none."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class LockLost(RingroundError):
     """The caller's lock was taken over or removed: nothing was saved."""
 
     def __init__(self, holder: str | None, *, own_window: bool = False) -> None:
@@ -97,10 +110,6 @@ class LockLost(Exception):
         else:
             message = _("Your lock on this row was removed; nothing was saved.")
         super().__init__(message)
-
-
-class NotAllowed(Exception):
-    """The operator may not do this (e.g. release another operator's live lock)."""
 
 
 def _read_lock(
@@ -358,7 +367,7 @@ def finish_call(
     """
     outcome = policy.outcome(outcome_code)
     if outcome.asks_callback and (callback_at is None or callback_at <= now):
-        raise ValueError(_("This outcome needs a call-back time in the future."))
+        raise CallBackNotInFuture(_("This outcome needs a call-back time in the future."))
     key = claim.key
     with write(conn):
         released = conn.execute(
@@ -451,7 +460,7 @@ def release_lock(conn: sqlite3.Connection, session: Session, key: RowKey, now: i
     """A supervisor releases anyone's lock (B7); returns whose it was.
 
     Raises NotAllowed for an operator who is not a supervisor, unless the lock
-    is their own; LookupError if the row holds no lock.
+    is their own; NotLocked if the row holds no lock.
     """
     with write(conn):
         row = conn.execute(
@@ -459,7 +468,7 @@ def release_lock(conn: sqlite3.Connection, session: Session, key: RowKey, now: i
             (key.kind, key.source_id),
         ).fetchone()
         if row is None:
-            raise LookupError(_("Row {row} is not locked.").format(row=key))
+            raise NotLocked(_("Row {row} is not locked.").format(row=key))
         if not session.supervisor and row[0] != session.operator:
             raise NotAllowed(_("Only a supervisor may release another operator's lock."))
         conn.execute("DELETE FROM locks WHERE kind = ? AND source_id = ?",

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from storage.admin_log import TARGETS as LOG_TARGETS
 from storage.admin_log import LogTarget
+from storage.errors import BadInput
 from storage.i18n import N_, _
 from storage.names import control_character
 
@@ -81,7 +82,7 @@ DEFAULTS: dict[str, Any] = {
 LANGUAGES = ("en", "ru")
 
 
-class PolicyError(Exception):
+class PolicyError(BadInput):
     """The policy file cannot be used; the message is one sentence for people."""
 
 

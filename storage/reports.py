@@ -21,7 +21,7 @@ Groups by list: ``confirmation`` (appointment confirmation), ``call-list``
 (one per call list, by name) and ``task`` (one per task kind).
 
 Reports need the supervisor role (B7): :func:`build_report` raises
-:class:`storage.locks.NotAllowed` otherwise.
+:class:`storage.errors.NotAllowed` otherwise.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from datetime import date, datetime, timedelta
 from typing import TextIO
 
 from storage.cells import write_csv
+from storage.errors import NotAllowed
 from storage.i18n import _
-from storage.locks import NotAllowed
 from storage.policy import Policy
 from storage.rows import APPOINTMENT, ITEM, TASK
 

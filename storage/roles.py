@@ -19,12 +19,13 @@ import os
 import pwd
 
 from storage.admin_log import log_refused_login
+from storage.errors import BadInput
 from storage.i18n import _
 from storage.names import control_character
 from storage.policy import Policy
 
 
-class OperatorNotAllowed(Exception):
+class OperatorNotAllowed(BadInput):
     """``--operator`` was given but the policy does not allow it (a bad argument)."""
 
 

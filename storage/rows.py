@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from storage.errors import BadInput
 from storage.i18n import _
 from storage.policy import Policy
 
@@ -12,6 +13,10 @@ APPOINTMENT = "appointment"
 ITEM = "item"  # an item of a call list
 TASK = "task"
 KINDS = (APPOINTMENT, ITEM, TASK)
+
+
+class NotARow(BadInput):
+    """The text given for a row is not one (rows look like appointment:12)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -24,10 +29,10 @@ class RowKey:
 
     @classmethod
     def parse(cls, text: str) -> RowKey:
-        """Read "appointment:12", "item:7" or "task:3"; ValueError otherwise."""
+        """Read "appointment:12", "item:7" or "task:3"; NotARow otherwise."""
         kind, _colon, number = text.strip().partition(":")
         if kind not in KINDS or not number.isdigit():
-            raise ValueError(
+            raise NotARow(
                 _("{text!r} is not a row; rows look like appointment:12, item:7 or "
                   "task:3").format(text=text)
             )

@@ -11,7 +11,6 @@ import sqlite3
 from collections.abc import Callable
 
 from storage.audit import chain_existing
-from storage.i18n import _
 
 # Marks a file as a ringround database ("RiRo"), so that no other SQLite file
 # is ever migrated by mistake.
@@ -216,17 +215,14 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
 )
 
 
-class SchemaError(Exception):
-    """The database was made by a newer ringround."""
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema up to date in one write transaction.
 
-
-def migrate(conn: sqlite3.Connection, shown: str) -> None:
-    """Bring the schema up to date in one write transaction."""
+    The caller has refused a database made by a newer ringround
+    (storage/database.py: _refuse_newer).
+    """
     version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > len(MIGRATIONS):
-        raise SchemaError(_("{path} was made by a newer ringround; update the program.").format(
-            path=shown))
-    if version == len(MIGRATIONS):
+    if version >= len(MIGRATIONS):
         return
     conn.execute("BEGIN IMMEDIATE")
     try:

@@ -1,7 +1,7 @@
 """The supervisor's view (SPEC B7): who is online, what each operator holds, and release.
 
 Everything here needs the supervisor role: each function checks
-``session.supervisor`` itself and raises :class:`storage.locks.NotAllowed`
+``session.supervisor`` itself and raises :class:`storage.errors.NotAllowed`
 otherwise, whatever the screen offered. Releases go through
 :func:`storage.locks.release_lock`, which audits them.
 """
@@ -12,8 +12,9 @@ import sqlite3
 from dataclasses import dataclass
 
 from storage.database import write
+from storage.errors import NotAllowed
 from storage.i18n import _
-from storage.locks import NotAllowed, release_lock
+from storage.locks import release_lock
 from storage.policy import Policy
 from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
 from storage.sessions import ALIVE_SQL, Session, alive_since

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, Protocol
 
+from storage.errors import RingroundError
 from storage.phones import number_digits
 
 ClientResult = Literal["busy", "no-answer", "congestion", "unavailable", "answered"]
 """What the client's line did; "busy" and "no-answer" match the default outcome codes."""
 
 
-class TelephonyError(Exception):
+class TelephonyError(RingroundError):
     """The exchange refused or cannot be reached; the message is one sentence for people."""
 
 

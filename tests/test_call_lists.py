@@ -17,7 +17,8 @@ from storage.call_lists import (
     reopen_list,
 )
 from storage.database import write
-from storage.locks import Claim, NotAllowed, claim_row, finish_call
+from storage.errors import NotAllowed
+from storage.locks import Claim, claim_row, finish_call
 from storage.policy import Policy
 from storage.rows import ITEM, RowKey
 from storage.sessions import Session

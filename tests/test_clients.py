@@ -10,6 +10,7 @@ import pytest
 
 from storage.clients import (
     Client,
+    ClientGone,
     appointments,
     attempts,
     current_requests,
@@ -118,7 +119,7 @@ def test_update_client_rejects_fields_that_are_not_editable(
 def test_update_of_a_missing_client(
     conn: sqlite3.Connection, clinic: Clinic, policy: Policy
 ) -> None:
-    with pytest.raises(LookupError):
+    with pytest.raises(ClientGone):
         update_client(conn, policy, clinic.session("alice"), 999, {"notes": "x"}, NOW)
     assert card_edits(conn) == []
 

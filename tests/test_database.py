@@ -22,6 +22,7 @@ from storage.database import (
     file_system_type,
     open_database,
 )
+from storage.errors import EXIT_BAD_INPUT
 from storage.schema import APPLICATION_ID, MIGRATIONS
 
 
@@ -50,7 +51,7 @@ def test_garbage_file_is_refused_and_left_alone(tmp_path: Path, create: bool) ->
     with pytest.raises(NotADatabase) as caught:
         open_database(path, create=create)
     assert str(path) in str(caught.value)
-    assert caught.value.bad_input
+    assert caught.value.exit_code == EXIT_BAD_INPUT
     assert_untouched(path, before)
 
 
@@ -191,7 +192,7 @@ def test_network_file_system_is_refused_before_creating_anything(
     path = tmp_path / "clinic.db"
     with pytest.raises(NetworkFileSystem, match="nfs4") as caught:
         open_database(path, create=True)
-    assert caught.value.bad_input
+    assert caught.value.exit_code == EXIT_BAD_INPUT
     assert str(path) in str(caught.value)
     assert seen == [tmp_path.resolve()]
     assert list(tmp_path.iterdir()) == []  # nothing was created

@@ -25,6 +25,7 @@ from storage import export
 from storage.clients import update_client
 from storage.database import open_database, write
 from storage.demo import make_demo
+from storage.errors import NotAllowed
 from storage.export import export_csv
 from storage.imports import (
     KINDS,
@@ -35,7 +36,6 @@ from storage.imports import (
     import_csv,
     parse_moment,
 )
-from storage.locks import NotAllowed
 from storage.phones import phone_key, split_extension
 from storage.policy import PhoneRules, Policy, PolicyError, default_policy, load_policy
 from tests.conftest import CLINIC_ZONE, NOW, Clinic, clinic_time

@@ -15,12 +15,14 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from storage.database import open_database
+from storage.errors import NotAllowed
 from storage.locks import (
+    CallBackNotInFuture,
     Claim,
     Finished,
     Lock,
     LockLost,
-    NotAllowed,
+    NotLocked,
     Refusal,
     abort_call,
     claim_row,
@@ -357,7 +359,7 @@ def test_call_back_outcome_needs_a_future_time(
     alice = clinic.session("alice")
     claim = claimed(conn, policy, alice, key)
     for moment in (None, NOW + 10, NOW):
-        with pytest.raises(ValueError):
+        with pytest.raises(CallBackNotInFuture):
             finish_call(conn, policy, alice, claim, "call-back", "", NOW + 10,
                         callback_at=moment)
     assert attempts(conn, key) == []
@@ -748,7 +750,7 @@ def test_release_lock_needs_a_supervisor_for_anothers_lock(
     (release,) = audit_rows(conn, "release-by-supervisor")
     assert (release["operator"], release["session_id"]) == ("root", root.id)
     assert json.loads(str(release["detail"])) == {"holder": "alice", "holder_session": alice.id}
-    with pytest.raises(LookupError):
+    with pytest.raises(NotLocked):
         release_lock(conn, root, key, NOW + 3)
 
 

@@ -10,7 +10,8 @@ from datetime import date
 import pytest
 
 from storage.database import write
-from storage.locks import Claim, NotAllowed, claim_row, finish_call
+from storage.errors import NotAllowed
+from storage.locks import Claim, claim_row, finish_call
 from storage.policy import Policy
 from storage.reports import Report, build_report, report_columns, write_report_csv
 from storage.rows import APPOINTMENT, ITEM, TASK, RowKey

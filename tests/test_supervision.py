@@ -8,7 +8,8 @@ import json
 import pytest
 
 from storage.database import write
-from storage.locks import Claim, NotAllowed, claim_row
+from storage.errors import NotAllowed
+from storage.locks import Claim, claim_row
 from storage.policy import Policy
 from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
 from storage.sessions import end_session, heartbeat

@@ -38,7 +38,8 @@ from storage.database import (
     describe,
     open_database,
 )
-from storage.locks import NotAllowed, remove_stale_locks
+from storage.errors import NotAllowed
+from storage.locks import remove_stale_locks
 from storage.open_calls import (
     LostCall,
     OpenCall,

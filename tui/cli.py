@@ -43,18 +43,13 @@ import click
 from click.core import ParameterSource
 
 from storage import admin_log
-from storage.database import (
-    ReadOnlyDatabase,
-    StorageError,
-    check_integrity,
-    describe,
-    open_database,
-)
-from storage.locks import NotAllowed, release_lock
+from storage.database import ReadOnlyDatabase, check_integrity, describe, open_database
+from storage.errors import EXIT_BAD_INPUT, EXIT_FAILURE, BadInput, NotAllowed, RingroundError
+from storage.locks import NotLocked, release_lock
 from storage.names import CONTROL_CHARACTER
-from storage.policy import Policy, PolicyError
+from storage.policy import Policy
 from storage.policy_files import PolicyChoice, find_policy
-from storage.roles import OperatorNotAllowed, is_supervisor, login_name, operator_name
+from storage.roles import is_supervisor, login_name, operator_name
 from storage.rows import RowKey
 from storage.sessions import end_session, start_session
 from tui.formats import clock_text, number, weekday_text
@@ -78,19 +73,9 @@ if TYPE_CHECKING:
 # the app's start (and its start-up time, BENCHMARKS.md) does not pay for them.
 
 DEMO_FILE = "ringround-demo.db"
-EXIT_FAILURE = 1
-EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class Failure(Exception):
-    """A refusal or failure worded for people, with its exit code."""
-
-    def __init__(self, message: str, code: int = EXIT_FAILURE) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -248,10 +233,9 @@ def _need_terminal() -> None:
     """
     if not has_terminal():
         admin_log.log_refused_login(login_name(), "no terminal (ssh without a tty, sftp, scp)")
-        raise Failure(_("The app needs a terminal, and standard input or output is not one: "
-                        "log in with a terminal (ssh -t) or at the console; commands such as "
-                        "ringround check or ringround export work without one."),
-                      EXIT_BAD_INPUT)
+        raise BadInput(_("The app needs a terminal, and standard input or output is not one: "
+                         "log in with a terminal (ssh -t) or at the console; commands such as "
+                         "ringround check or ringround export work without one."))
 
 
 def _run_app(db: str, policy: Policy, operator: str, notice: str = "") -> int:
@@ -614,29 +598,22 @@ def locks(ctx: click.Context, db: str | None, policy_path: str | None, as_json: 
 
 
 def _release(path: str, policy: Policy, settings: Settings, text: str, as_json: bool) -> int:
-    try:
-        key = RowKey.parse(text)
-    except ValueError as error:
-        raise Failure(f"{str(error)[0].upper()}{str(error)[1:]}.", EXIT_BAD_INPUT) from None
+    key = RowKey.parse(text)
     name = operator_name(policy, settings.operator)
     supervisor = is_supervisor(policy, name)
     with _database(path, writes=True) as conn:
         holder = conn.execute("SELECT operator FROM locks WHERE kind = ? AND source_id = ?",
                               (key.kind, key.source_id)).fetchone()
         if holder is None:
-            raise Failure(_("Row {key} is not locked.").format(key=key), EXIT_BAD_INPUT)
+            raise NotLocked(_("Row {key} is not locked.").format(key=key))
         if not supervisor and holder[0] != name:
-            raise Failure(_("Only a supervisor may release {holder}'s lock, and {name} "
-                            "is not one in the policy ({source}).").format(
+            raise NotAllowed(_("Only a supervisor may release {holder}'s lock, and {name} "
+                               "is not one in the policy ({source}).").format(
                 holder=holder[0], name=name, source=policy.shown_source))
         # A short session of its own, so that the audit shows where the release came from.
         session = start_session(conn, name, int(time.time()), supervisor=supervisor)
         try:
             released_from = release_lock(conn, session, key, int(time.time()))
-        except NotAllowed as error:
-            raise Failure(str(error)) from None
-        except LookupError:
-            raise Failure(_("Row {key} is not locked.").format(key=key), EXIT_BAD_INPUT) from None
         finally:
             end_session(conn, session, int(time.time()))
     if as_json:
@@ -725,38 +702,48 @@ def main(argv: list[str] | None = None) -> int:
         result = cli.main(args=argv, prog_name="ringround", standalone_mode=False)
     except click.UsageError as error:
         return _fail(_usage_sentence(error), EXIT_BAD_INPUT)
-    except click.Abort:  # click's form of Ctrl-C
-        return _fail(_("Interrupted."), EXIT_INTERRUPTED)
     except click.ClickException as error:
         return _fail(error.format_message(), error.exit_code)
-    except Failure as error:
-        return _fail(str(error), error.code)
-    except (PolicyError, OperatorNotAllowed) as error:
-        return _fail(str(error), EXIT_BAD_INPUT)
-    except StorageError as error:
-        return _fail(str(error), EXIT_BAD_INPUT if error.bad_input else EXIT_FAILURE)
-    except sqlite3.Error as error:
-        stored = describe(error, _("(the one in use)"))
-        return _fail(str(stored), EXIT_BAD_INPUT if stored.bad_input else EXIT_FAILURE)
+    except (click.Abort, KeyboardInterrupt):  # click.Abort: click's form of Ctrl-C
+        return _fail(_("Interrupted."), EXIT_INTERRUPTED)
     except BrokenPipeError:  # the reader of the output went away: stop quietly
         _quiet_stdout()
         return EXIT_FAILURE
-    except OSError as error:
+    except Exception as error:
+        known = family_member(error)
+        if known is None:
+            return _bug(error)
+        return _fail(str(known), known.exit_code)
+    return int(result or 0)
+
+
+def family_member(error: Exception) -> RingroundError | None:
+    """The error as staff are told about it; None for a bug.
+
+    Besides the family itself (storage/errors.py), SQLite's and the system's
+    errors reach here from the environment (a full disk, a file that vanished,
+    a database another program damaged), not from a mistake in ringround.
+    """
+    if isinstance(error, RingroundError):
+        return error
+    if isinstance(error, sqlite3.Error):
+        return describe(error, _("(the one in use)"))
+    if isinstance(error, OSError):
         reason = error.strerror or str(error)
         if error.filename:
-            return _fail(_("ringround could not use {filename}: {reason}").format(
-                filename=error.filename, reason=reason), EXIT_FAILURE)
-        return _fail(_("ringround stopped because of a system error: {reason}").format(
-            reason=reason), EXIT_FAILURE)
-    except KeyboardInterrupt:
-        return _fail(_("Interrupted."), EXIT_INTERRUPTED)
-    except Exception as error:
-        admin_log.log_crash(error, operator=login_name(), session=None)
-        if os.environ.get("RINGROUND_DEBUG"):
-            raise
-        return _fail(_("ringround stopped because of an unexpected error ({kind}: {error}); "
-                       "run it again with RINGROUND_DEBUG=1 to see the details").format(
-            kind=type(error).__name__, error=error),
-                     EXIT_FAILURE)
-    return int(result or 0)
+            return RingroundError(_("ringround could not use {filename}: {reason}").format(
+                filename=error.filename, reason=reason))
+        return RingroundError(_("ringround stopped because of a system error: {reason}").format(
+            reason=reason))
+    return None
+
+
+def _bug(error: Exception) -> int:
+    """Anything else is a mistake in ringround: its traceback goes to the administrator's log."""
+    admin_log.log_crash(error, operator=login_name(), session=None)
+    if os.environ.get("RINGROUND_DEBUG"):
+        raise error
+    return _fail(_("ringround stopped because of a bug ({kind}: {error}); the details went to "
+                   "the administrator's log, and RINGROUND_DEBUG=1 shows them here.").format(
+        kind=type(error).__name__, error=error), EXIT_FAILURE)
 

@@ -22,7 +22,6 @@ import click
 from rich.markup import escape
 
 from storage.call_lists import (
-    ListInUse,
     NoSuchList,
     close_list,
     delete_list,
@@ -30,11 +29,12 @@ from storage.call_lists import (
     list_summaries,
     reopen_list,
 )
+from storage.database import StorageError
+from storage.errors import EXIT_BAD_INPUT, BadInput, NotAllowed
 from storage.export import FILTERS, KINDS, Filter, export_csv, export_workbook, iso_time
 from storage.health import current_umask
 from storage.imports import KINDS as IMPORT_KINDS
 from storage.imports import BadFile, describe_result, import_csv, parse_date, parse_moment
-from storage.locks import NotAllowed
 from storage.names import control_character
 from storage.policy import Policy
 from storage.reports import BY as REPORT_BY
@@ -42,8 +42,6 @@ from storage.reports import build_report, write_report_csv
 from storage.roles import is_supervisor, operator_name
 from storage.sessions import Session, end_session, start_session
 from tui.cli import (
-    EXIT_BAD_INPUT,
-    Failure,
     Settings,
     _database,
     _settings,
@@ -92,12 +90,11 @@ def export(ctx: click.Context, kind: str, db: str | None, policy_path: str | Non
                                 ("--list", list_name, "list_id")):
         if value is not None and name not in takes:
             which = " and ".join(k for k in KINDS if name in FILTERS.get(k, frozenset()))
-            raise Failure(_("'export {kind}' takes no {option} (only {which} do).").format(
-                kind=kind, option=option, which=which),
-                          EXIT_BAD_INPUT)
+            raise BadInput(_("'export {kind}' takes no {option} (only {which} do).").format(
+                kind=kind, option=option, which=which))
     workbook = output is not None and _output_kind(output) == ".xlsx"
     if workbook and bom:
-        raise Failure(_("--bom is for CSV files; an Excel workbook needs none."), EXIT_BAD_INPUT)
+        raise BadInput(_("--bom is for CSV files; an Excel workbook needs none."))
     start = _moment_option("--since", since, policy, end=False)
     end = _moment_option("--until", until, policy, end=True)
     with _database(path, reading=True) as conn:
@@ -126,8 +123,8 @@ def _output_kind(name: str) -> str:
     """The -o file's kind by its name: ".csv" or ".xlsx"; anything else is bad input."""
     suffix = os.path.splitext(name)[1].lower()
     if suffix not in (".csv", ".xlsx"):
-        raise Failure(_("{name}: the file's name must end in .xlsx (an Excel workbook) or .csv "
-                        "(a CSV file).").format(name=name), EXIT_BAD_INPUT)
+        raise BadInput(_("{name}: the file's name must end in .xlsx (an Excel workbook) or .csv "
+                        "(a CSV file).").format(name=name))
     return suffix
 
 
@@ -141,11 +138,10 @@ def _new_file(name: str) -> Iterator[str]:
     """
     folder = os.path.dirname(os.path.abspath(name))
     if not os.path.isdir(folder):
-        raise Failure(_("The folder {folder} does not exist.").format(folder=folder),
-                      EXIT_BAD_INPUT)
+        raise BadInput(_("The folder {folder} does not exist.").format(folder=folder))
     if os.path.isdir(name):
-        raise Failure(_("{name} is a folder; give the name of the file to write.").format(
-            name=name), EXIT_BAD_INPUT)
+        raise BadInput(_("{name} is a folder; give the name of the file to write.").format(
+            name=name))
     fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(name)}.", suffix=".tmp",
                                      dir=folder)
     os.close(fd)
@@ -177,18 +173,17 @@ def _moment_option(option: str, text: str | None, policy: Policy, *, end: bool) 
     try:
         return parse_moment(text, policy.timezone, date_alone=False)
     except (ValueError, OverflowError):
-        raise Failure(_("{option} {text!r} is not a date or time such as 2026-11-27, "
-                        "27.11.2026, 2026-11-27 10:30 or today.").format(option=option, text=text),
-                      EXIT_BAD_INPUT) from None
+        raise BadInput(_("{option} {text!r} is not a date or time such as 2026-11-27, "
+                         "27.11.2026, 2026-11-27 10:30 or today.").format(
+            option=option, text=text)) from None
 
 
 def _call_list_id(conn: sqlite3.Connection, name: str) -> int:
     try:
         return find_list(conn, name).id
     except NoSuchList:
-        raise Failure(_("There is no call list named {name!r} ('ringround lists' shows "
-                        "them).").format(name=name),
-                      EXIT_BAD_INPUT) from None
+        raise BadInput(_("There is no call list named {name!r} ('ringround lists' shows "
+                        "them).").format(name=name)) from None
 
 
 # -- import -----------------------------------------------------------------------------------
@@ -248,13 +243,12 @@ def _read_file(name: str) -> bytes:
         with open(name, "rb") as handle:
             return handle.read()
     except FileNotFoundError:
-        raise Failure(_("There is no file {name}.").format(name=name), EXIT_BAD_INPUT) from None
+        raise BadInput(_("There is no file {name}.").format(name=name)) from None
     except IsADirectoryError:
-        raise Failure(_("{name} is a folder, not a CSV file.").format(name=name),
-                      EXIT_BAD_INPUT) from None
+        raise BadInput(_("{name} is a folder, not a CSV file.").format(name=name)) from None
     except PermissionError:
-        raise Failure(_("You may not read {name} (permission denied).").format(name=name),
-                      EXIT_BAD_INPUT) from None
+        raise BadInput(_("You may not read {name} (permission denied).").format(
+            name=name)) from None
 
 
 def _import(settings: Settings, kind: str, file: str, *, list_name: str | None,
@@ -264,18 +258,17 @@ def _import(settings: Settings, kind: str, file: str, *, list_name: str | None,
     name = operator_name(policy, settings.operator)
     supervisor = is_supervisor(policy, name)
     if kind == "call-list" and not supervisor:
-        raise Failure(_("Only a supervisor may build call lists, and {name} is not one "
+        raise NotAllowed(_("Only a supervisor may build call lists, and {name} is not one "
                         "in the policy ({source}).").format(name=name, source=policy.shown_source))
     if kind == "call-list" and list_name is not None and not list_name.strip():
-        raise Failure(_("The call list's name given with --name is empty."), EXIT_BAD_INPUT)
+        raise BadInput(_("The call list's name given with --name is empty."))
     character = None if list_name is None else control_character(list_name)
     if character is not None:
-        raise Failure(_("The call list's name holds a control character ({character}); give "
+        raise BadInput(_("The call list's name holds a control character ({character}); give "
                         "a name of letters, digits, spaces and punctuation.").format(
-            character=character), EXIT_BAD_INPUT)
+            character=character))
     if kind != "call-list" and list_name is not None:
-        raise Failure(_("--name is for importing a call list, not {kind}.").format(kind=kind),
-                      EXIT_BAD_INPUT)
+        raise BadInput(_("--name is for importing a call list, not {kind}.").format(kind=kind))
     data = _read_file(file)
     source = _("standard input") if file == "-" else file
     path = settings.db or policy.database_path
@@ -284,8 +277,7 @@ def _import(settings: Settings, kind: str, file: str, *, list_name: str | None,
     if fresh:  # import into a new file beside it; it takes the name only when all went well
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
-            raise Failure(_("The folder {folder} does not exist.").format(folder=folder),
-                          EXIT_BAD_INPUT)
+            raise BadInput(_("The folder {folder} does not exist.").format(folder=folder))
         target = os.path.join(folder, f".{os.path.basename(path)}.import-{os.getpid()}")
     try:
         with _database(target, create=fresh, writes=True) as conn, \
@@ -298,7 +290,7 @@ def _import(settings: Settings, kind: str, file: str, *, list_name: str | None,
             try:
                 os.link(target, path)  # never over a database made meanwhile
             except FileExistsError:
-                raise Failure(_("A database appeared at {path} during the import; "
+                raise StorageError(_("A database appeared at {path} during the import; "
                                 "nothing was imported, run the import again.").format(
                     path=path)) from None
     except BadFile as bad:
@@ -306,8 +298,6 @@ def _import(settings: Settings, kind: str, file: str, *, list_name: str | None,
         for line in bad.details():
             say(f"  {line}", err=True)
         return EXIT_BAD_INPUT
-    except NotAllowed as error:
-        raise Failure(str(error)) from None
     finally:
         if fresh:
             for suffix in ("", "-wal", "-shm"):
@@ -444,7 +434,7 @@ def _change_list(ctx: click.Context, db: str | None, policy_path: str | None,
     policy = settings.policy()
     who = operator_name(policy, settings.operator)
     if not is_supervisor(policy, who):
-        raise Failure(_("Only a supervisor may {doing} a call list, and {who} is not "
+        raise NotAllowed(_("Only a supervisor may {doing} a call list, and {who} is not "
                         "one in the policy ({source}).").format(
             doing=doing, who=who, source=policy.shown_source))
     with _database(settings.db or policy.database_path, writes=True) as conn:
@@ -452,10 +442,6 @@ def _change_list(ctx: click.Context, db: str | None, policy_path: str | None,
         session = start_session(conn, who, int(time.time()), supervisor=True)
         try:
             return change(conn, session, name, int(time.time()))
-        except NoSuchList as error:
-            raise Failure(str(error), EXIT_BAD_INPUT) from None
-        except (NotAllowed, ListInUse) as error:
-            raise Failure(str(error)) from None
         finally:
             end_session(conn, session, int(time.time()))
 
@@ -533,14 +519,14 @@ def report(ctx: click.Context, db: str | None, policy_path: str | None, since: s
     who = operator_name(policy, settings.operator)
     supervisor = is_supervisor(policy, who)
     if not supervisor:
-        raise Failure(_("Only a supervisor may see reports, and {who} is not one in the "
+        raise NotAllowed(_("Only a supervisor may see reports, and {who} is not one in the "
                         "policy ({source}).").format(who=who, source=policy.shown_source))
     start = _moment_option("--since", since, policy, end=False)
     end = _moment_option("--until", until, policy, end=True)
     assert start is not None
     end = int(time.time()) + 1 if end is None else end
     if end <= start:
-        raise Failure(_("The report's period ends before it begins."), EXIT_BAD_INPUT)
+        raise BadInput(_("The report's period ends before it begins."))
     out = sys.stdout
     if isinstance(out, io.TextIOWrapper):
         out.reconfigure(encoding="utf-8")

@@ -28,7 +28,8 @@ from textual.message import Message
 
 from storage.admin_log import log_event
 from storage.database import StorageError
-from storage.locks import NotAllowed, abort_call
+from storage.errors import NotAllowed
+from storage.locks import abort_call
 from storage.phones import split_extension
 from storage.rows import RowKey
 from telephony import (

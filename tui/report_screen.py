@@ -28,7 +28,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from storage.database import StorageError
-from storage.locks import NotAllowed
+from storage.errors import NotAllowed
 from storage.policy import Policy
 from storage.reports import CALL_LIST, CONFIRMATION, Report, ReportRow, build_report
 from tui.app import DataChanged, RingroundApp

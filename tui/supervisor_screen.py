@@ -26,7 +26,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from storage.database import StorageError
-from storage.locks import NotAllowed
+from storage.errors import NotAllowed
 from storage.policy import Policy
 from storage.rows import APPOINTMENT, ITEM
 from storage.supervision import HeldLock, OnlineSession, Overview, overview, release_held_lock

@@ -29,12 +29,12 @@ from textual.widgets import Input
 
 from storage.clients import appointments, get_client, row_history
 from storage.database import StorageError
+from storage.errors import NotAllowed
 from storage.families import FamilyFinished, family_rows, finish_family
 from storage.locks import (
     Claim,
     Finished,
     Lock,
-    NotAllowed,
     Refusal,
     abort_call,
     claim_row,

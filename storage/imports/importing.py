@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from storage.audit import audit
 from storage.clients import rekey_phones
 from storage.database import write
+from storage.errors import BadInput, NotAllowed
 from storage.i18n import _, ngettext
 from storage.imports.cell_values import MAX_LIST_NAME
 from storage.imports.checking import read_table
@@ -27,7 +28,6 @@ from storage.imports.damage import LikelyDuplicate
 from storage.imports.kinds import KINDS, SPECS
 from storage.imports.problems import BadFile, Progress
 from storage.imports.spec import ImportJob, KindSpec, Plan, Table
-from storage.locks import NotAllowed
 from storage.names import control_character
 from storage.policy import Policy
 
@@ -76,11 +76,11 @@ def import_csv(
 
     Raises BadFile (nothing changed) for any problem in the file, NotAllowed
     when a call list is imported by someone who is not a supervisor, and
-    ValueError for a kind or list name that makes no sense.
+    BadInput for a kind or list name that makes no sense.
     """
     spec = SPECS.get(kind)
     if spec is None:
-        raise ValueError(_("cannot import {kind!r}; choose one of {items}").format(
+        raise BadInput(_("cannot import {kind!r}; choose one of {items}").format(
             kind=kind, items=', '.join(KINDS)))
     if spec.builds_lists:
         if not supervisor:
@@ -89,11 +89,11 @@ def import_csv(
             list_name = list_name.strip()
             if (not list_name or len(list_name) > MAX_LIST_NAME
                     or control_character(list_name) is not None):
-                raise ValueError(_("a call list needs a name of 1 to {count} "
+                raise BadInput(_("a call list needs a name of 1 to {count} "
                                    "characters, none of them a control character").format(
                     count=MAX_LIST_NAME))
     elif list_name is not None:
-        raise ValueError(_("a list name is only for importing a call list"))
+        raise BadInput(_("a list name is only for importing a call list"))
     table, problems = read_table(spec, data, policy, list_name=list_name, progress=progress)
     if problems and not table.rows:
         raise BadFile(source, problems)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from storage.errors import BadInput
 from storage.i18n import _, ngettext
 
 SHOWN_PROBLEMS = 20
@@ -36,10 +37,9 @@ class Problem:
         return _("line {line}: {reason}").format(line=self.line, reason=self.reason)
 
 
-class BadFile(Exception):
+class BadFile(BadInput):
     """The file cannot be imported; nothing was changed. Holds every problem found."""
 
-    bad_input = True
 
     def __init__(self, source: str, problems: Sequence[Problem]) -> None:
         self.source = source
