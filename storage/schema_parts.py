@@ -46,7 +46,7 @@ def _expected() -> tuple[tuple[str, str, str], ...]:
     """The parts of a database that the migrations have just made."""
     conn = sqlite3.connect(":memory:", isolation_level=None)
     try:
-        migrate(conn, ":memory:")
+        migrate(conn)
         return _parts(conn)
     finally:
         conn.close()
