@@ -22,7 +22,7 @@ from storage.imports.cell_values import (
 )
 from storage.imports.matching import ClientRefs, diff
 from storage.imports.problems import PROGRESS_EVERY, Problem
-from storage.imports.spec import ImportJob, KindSpec, Plan, Row
+from storage.imports.spec import ImportJob, KindSpec, Plan, Row, stays_done
 
 
 def _needs(columns: set[str], list_name: str | None) -> list[str]:
@@ -92,12 +92,10 @@ def _plan(job: ImportJob) -> Plan:
             changed = True
         else:
             item_id, note, processed = existing
-            kept = False
-            if "processed_at" in values and values["processed_at"] is None:
-                kept = processed is not None
-                del values["processed_at"]
+            stored = {"note": note, "processed_at": processed}
+            kept = job.spec.keep_results(values, stored, job.policy)
             before = len(plan.updates)
-            diff(plan, row, item_id, values, {"note": note, "processed_at": processed}, kept)
+            diff(plan, row, item_id, values, stored, kept)
             changed = len(plan.updates) > before
         if changed:
             plan.touched_lists.add(name)
@@ -143,6 +141,7 @@ CALL_LIST = KindSpec(
     not_empty=("list",),
     needs=_needs,
     columns=("note", "processed_at"),
+    keep_results=stays_done("processed_at"),
     plan=_plan,
     apply=_apply,
     builds_lists=True,

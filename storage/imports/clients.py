@@ -10,6 +10,8 @@ the audit as a card edit made "via import".
 
 from __future__ import annotations
 
+from typing import Any
+
 from storage.audit import audit
 from storage.clients import store_phones
 from storage.i18n import N_, _
@@ -26,12 +28,22 @@ from storage.imports.damage import likely_duplicates
 from storage.imports.matching import Matcher, chunks, current_values
 from storage.imports.problems import PROGRESS_EVERY, Problem
 from storage.imports.spec import ImportJob, KindSpec, Plan, Row, Update
+from storage.policy import Policy
 
 
 def _needs(columns: set[str], list_name: str | None) -> list[str]:
     if columns & {"id", "external_id"} or "name" in columns:
         return []
     return [_("a name column (or id or external_id to update clients)")]
+
+
+def _keep_do_not_call(values: dict[str, Any], stored: dict[str, Any], policy: Policy) -> bool:
+    """``do_not_call`` is set by an import but never cleared."""
+    if "do_not_call" not in values:
+        return False
+    wanted = bool(values["do_not_call"])
+    values["do_not_call"] = int(wanted or stored["do_not_call"])
+    return wanted != bool(values["do_not_call"])
 
 
 def _plan(job: ImportJob) -> Plan:
@@ -68,10 +80,7 @@ def _plan(job: ImportJob) -> Plan:
             plan.inserts.append({"line": row.line, **values})
             continue
         wanted = {k: v for k, v in values.items() if k != "id"}
-        kept = False
-        if "do_not_call" in wanted:
-            wanted["do_not_call"] = int(wanted["do_not_call"] or current[target]["do_not_call"])
-            kept = bool(values["do_not_call"]) != bool(wanted["do_not_call"])
+        kept = job.spec.keep_results(wanted, current[target], job.policy)
         phones = wanted.pop("phones", None)
         new = {k: v for k, v in wanted.items() if current[target][k] != v}
         old = {k: current[target][k] for k in new}
@@ -136,6 +145,7 @@ CLIENTS = KindSpec(
     not_empty=("name",),
     needs=_needs,
     columns=("external_id", "name", "birth_date", "email", "notes", "do_not_call"),
+    keep_results=_keep_do_not_call,
     plan=_plan,
     apply=_apply,
 )

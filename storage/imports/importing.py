@@ -68,7 +68,7 @@ def import_csv(
     dry_run: bool = False,
     progress: Progress | None = None,
 ) -> ImportResult:
-    """Import one CSV file of ``kind`` (see the package text) in one write transaction.
+    """Import one file (CSV or .xlsx) of ``kind`` (see the package text) in one write transaction.
 
     ``source`` names the file in messages and the audit. ``list_name`` is the
     call list (kind "call-list"); ``create_only`` refuses a list that exists.

@@ -78,8 +78,25 @@ class ImportJob:
     progress: Progress | None
 
 
+KeepRule = Callable[[dict[str, Any], dict[str, Any], Policy], bool]
+"""Drops from (or changes in) a matched row's values what would undo the result of a call,
+given the record as stored; True if the file lost to the database that way ("kept")."""
+
+
 def _nothing_kept(values: dict[str, Any], stored: dict[str, Any], policy: Policy) -> bool:
     return False
+
+
+def stays_done(column: str) -> KeepRule:
+    """The rule that an empty ``column`` (done_at, processed_at) leaves a done record done."""
+
+    def keep(values: dict[str, Any], stored: dict[str, Any], policy: Policy) -> bool:
+        if column not in values or values[column] is not None:
+            return False
+        del values[column]
+        return stored[column] is not None
+
+    return keep
 
 
 def _no_defaults(values: dict[str, Any], policy: Policy) -> None:
@@ -108,6 +125,5 @@ class KindSpec:
     """Column present -> a stored column its rules need, read with it."""
     fill_new: Callable[[dict[str, Any], Policy], None] = _no_defaults
     """Fills in a new record's values that depend on the policy."""
-    keep_results: Callable[[dict[str, Any], dict[str, Any], Policy], bool] = _nothing_kept
-    """Drops from a matched row's values what would undo a call's result; True if it did."""
+    keep_results: KeepRule = _nothing_kept  # an import never undoes the result of a call
     builds_lists: bool = False  # call-list: supervisors only, --name, lists in the audit

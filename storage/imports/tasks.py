@@ -6,8 +6,6 @@ An empty ``done_at`` keeps a done task done (counted as "kept").
 
 from __future__ import annotations
 
-from typing import Any
-
 from storage.i18n import N_, _
 from storage.imports.cell_values import (
     external_key,
@@ -17,8 +15,7 @@ from storage.imports.cell_values import (
     time_reader,
 )
 from storage.imports.client_records import apply_client_records, plan_client_records
-from storage.imports.spec import KindSpec
-from storage.policy import Policy
+from storage.imports.spec import KindSpec, stays_done
 
 
 def _needs(columns: set[str], list_name: str | None) -> list[str]:
@@ -29,13 +26,6 @@ def _needs(columns: set[str], list_name: str | None) -> list[str]:
     if not columns & {"client_id", "client_external_id"}:
         needs.append(_("a client_id or client_external_id column"))
     return needs
-
-
-def _keep_done(values: dict[str, Any], stored: dict[str, Any], policy: Policy) -> bool:
-    if "done_at" not in values or values["done_at"] is not None:
-        return False
-    del values["done_at"]
-    return stored["done_at"] is not None  # a done task stays done
 
 
 TASKS = KindSpec(
@@ -53,7 +43,7 @@ TASKS = KindSpec(
     columns=("client_id", "kind", "title", "due_at", "done_at", "external_id"),
     required=("kind", "due_at"),
     defaults={"title": ""},
-    keep_results=_keep_done,
+    keep_results=stays_done("done_at"),
     plan=plan_client_records,
     apply=apply_client_records,
 )
