@@ -57,7 +57,7 @@ CHANGES = [
     "picker's first frame shows them (and they are not read twice); whole numbers are "
     "grouped without loading Babel's CLDR data (~20 ms); the modules of `demo`, `check` and "
     "`backup` are imported by those commands only, and `export`, `import`, `lists` and "
-    "`report` live in tui/cli_data.py, loaded on first use (~15 ms). Before: 1.72× (0.394 s "
+    "`report` live in cli/data.py, loaded on first use (~15 ms). Before: 1.72× (0.394 s "
     "against 0.229 s), then 1.48–1.51×. What is left above the minimal app: importing click "
     "and the storage modules (~30 ms), opening the database with an integrity check and "
     "starting the session (~10 ms), the bigger screen and its footer (~25 ms).",

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from storage import admin_log
 from storage.admin_log import LogTarget, configure, field, log_event, log_refused_login
 from storage.audit import audit
@@ -39,7 +40,6 @@ from tests.test_tui_telephony import (
     telephony_policy,
     wait_until,
 )
-from tui.cli import main
 
 OFF = LogTarget("off", "/dev/log", "/var/log/ringround/ringround.log", 10, 5)
 LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} ringround\[(\d+)\]: (.*)$")

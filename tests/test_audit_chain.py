@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from storage.audit import GENESIS, Entry, audit, entry_hash, verify_chain
 from storage.database import DatabaseBusy, open_database, write
 from storage.demo import make_demo
@@ -25,7 +26,6 @@ from storage.policy import Policy
 from storage.rows import APPOINTMENT, RowKey
 from storage.schema import APPLICATION_ID, MIGRATIONS, _statements
 from tests.conftest import NOW, Clinic
-from tui.cli import main
 
 
 def _describe(entry: Entry) -> str:

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from storage import backup as backup_module
 from storage.backup import BackupFailed, BadDestination, backup_database
 from storage.database import NotADatabase, open_database, write
 from tests.conftest import Clinic
-from tui import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -217,7 +217,7 @@ def test_refused_destinations_change_nothing(live: Path, tmp_path: Path,
         }[where]
         with pytest.raises(BadDestination):
             backup_database(live, target)
-        code = cli.main(["backup", "--db", str(live), str(target)])
+        code = main(["backup", "--db", str(live), str(target)])
         _, err = capsys.readouterr()
         assert code == 2
         assert err.startswith("ringround: ") and err.count("\n") == 1 and "Traceback" not in err
@@ -232,7 +232,7 @@ def test_not_a_database_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixtu
     notes.write_bytes(b"minutes of the staff meeting\n" * 100)
     with pytest.raises(NotADatabase):
         backup_database(notes, tmp_path / "copy.db")
-    assert cli.main(["backup", "--db", str(notes), str(tmp_path / "copy.db")]) == 2
+    assert main(["backup", "--db", str(notes), str(tmp_path / "copy.db")]) == 2
     assert "not a ringround database" in capsys.readouterr().err
     assert sorted(os.listdir(tmp_path)) == ["notes.db"]
 
@@ -247,7 +247,7 @@ def test_a_copy_failing_its_check_leaves_the_old_backup(live: Path, tmp_path: Pa
     monkeypatch.setattr(backup_module, "_integrity", lambda path: "*** in database main ***")
     with pytest.raises(BackupFailed, match="failed SQLite's integrity check"):
         backup_database(live, target)
-    assert cli.main(["backup", "--db", str(live), str(target)]) == 1
+    assert main(["backup", "--db", str(live), str(target)]) == 1
     err = capsys.readouterr().err
     assert "integrity check" in err and err.count("\n") == 1
     assert target.read_bytes() == old

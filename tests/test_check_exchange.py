@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from storage.database import open_database
 from storage.demo import make_demo
 from storage.policy import default_policy
 from tests.conftest import NOW
 from tests.fake_ami import FakeAmi
-from tui.cli import main
 
 
 def _setup(tmp_path: Path, port: int, secret: str = "s3cret") -> list[str]:

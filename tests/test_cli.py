@@ -1,6 +1,6 @@
 """The ``ringround`` command line: a contract for scripts (SPEC "Command line").
 
-Most tests call ``tui.cli.main`` in-process; those about the installed console
+Most tests call ``cli.main.main`` in-process; those about the installed console
 command, tracebacks, pipes and the environment run it as a real process.
 """
 
@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from cli import commands
+from cli.main import main
 from storage.database import open_database
 from storage.demo import make_demo
 from storage.locks import Claim, claim_row
@@ -30,7 +32,6 @@ from storage.rows import RowKey
 from storage.sessions import start_session
 from storage.worklists import confirmation_days, work_lists
 from tests.conftest import NOW, Clinic, clinic_time
-from tui import cli
 
 ME = login_name()
 SPEC_APPOINTMENT_COLUMNS = ["id", "client_id", "client", "starts_at", "doctor", "service",
@@ -54,7 +55,7 @@ def run(*args: str, env: dict[str, str] | None = None,
 
 
 def call(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = cli.main(list(args))
+    code = main(list(args))
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -118,7 +119,7 @@ def app(monkeypatch: pytest.MonkeyPatch) -> AppCalls:
     except ImportError:
         pytest.skip("tui.app is not written yet")
     monkeypatch.setattr(tui.app, "run_app", fake)
-    monkeypatch.setattr(cli, "has_terminal", lambda: True)  # as if typed in a terminal
+    monkeypatch.setattr(commands, "has_terminal", lambda: True)  # as if typed in a terminal
     return fake
 
 
@@ -530,8 +531,8 @@ def test_supervisor_roles(tmp_path: Path) -> None:
 
 def test_the_app_starts_without_loading_the_import_export_and_report_code() -> None:
     data_modules = ("storage.imports", "storage.export", "storage.call_lists",
-                    "storage.reports", "tui.cli_data")
-    code = f"import sys, tui.cli; print([m for m in {data_modules!r} if m in sys.modules])"
+                    "storage.reports", "cli.data", "textual")
+    code = f"import sys, cli.main; print([m for m in {data_modules!r} if m in sys.modules])"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60, check=False)
     assert result.returncode == 0, result.stderr

@@ -22,6 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cli import data as cli_data
+from cli.main import main
 from storage.clients import update_client
 from storage.database import open_database
 from storage.demo import make_demo
@@ -33,13 +35,12 @@ from storage.roles import login_name
 from storage.rows import APPOINTMENT, ITEM, RowKey
 from tests.conftest import NOW, Clinic, clinic_time
 from tests.test_import import mutate, mutation
-from tui import cli, cli_data
 
 ME = login_name()
 
 
 def call(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    code = cli.main([str(arg) for arg in args])
+    code = main([str(arg) for arg in args])
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     return code, out, err
@@ -480,7 +481,7 @@ def test_the_import_command_ends_cleanly(
     if kind == "call-list" and garbage is not None:
         args += ["--name", "Fuzz"]
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main(args)
+        code = main(args)
     text = out.getvalue() + err.getvalue()
     assert code in (0, 2), text
     assert "Traceback" not in text and "unexpected error" not in text

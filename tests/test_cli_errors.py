@@ -22,12 +22,12 @@ import pytest
 
 import storage
 import telephony
+from cli.main import main
 from storage.admin_log import LogTarget, configure
 from storage.call_lists import NoSuchList
 from storage.errors import EXIT_BAD_INPUT, EXIT_FAILURE, RingroundError
 from storage.imports.problems import BadFile, Problem
 from storage.locks import LockLost
-from tui.cli import main
 
 SENTENCE = "The sentence for staff."
 OFF = LogTarget("off", "/dev/log", "/var/log/ringround/ringround.log", 10, 5)
@@ -169,3 +169,14 @@ def test_real_members_from_a_real_process(tmp_path: Path) -> None:
         assert done.stdout == "" and done.stderr.count("\n") == 1, (args, done.stderr)
         assert done.stderr.startswith("ringround: ") and words in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("package", ["cli", "tui"])
+def test_python_dash_m_runs_the_command(package: str, tmp_path: Path) -> None:
+    """``python -m cli`` (and ``python -m tui``, as older scripts call it) is ringround."""
+    done = subprocess.run([sys.executable, "-m", package, "locks", "--release", "nonsense",
+                           "--db", str(tmp_path / "none.db")], capture_output=True, text=True,
+                          timeout=120, check=False, env={**os.environ, "LANGUAGE": "en",
+                                                         "LC_ALL": "C.UTF-8"})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("ringround: ") and done.stderr.count("\n") == 1

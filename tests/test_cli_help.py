@@ -16,8 +16,8 @@ from pathlib import Path
 import click
 import pytest
 
-from tui import cli
-from tui.cli import SHELL_COMPLETION
+from cli.root import SHELL_COMPLETION
+from cli.root import ringround as root_group
 from tui.i18n import _, set_language
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +63,7 @@ def all_commands(group: click.Group, ctx: click.Context) -> list[click.Command]:
 
 
 def test_every_command_has_a_one_line_summary_of_its_own() -> None:
-    commands = all_commands(cli.cli, click.Context(cli.cli))
+    commands = all_commands(root_group, click.Context(root_group))
     assert len(commands) >= 12  # eight commands and the four changes of a call list
     # Click would otherwise cut the docstring's first sentence off with "...".
     without = [c.name for c in commands if not c.short_help]
@@ -76,8 +76,8 @@ def test_help_lists_every_command_whole_in_the_language(language: str, heading: 
     ru = language.startswith("ru")
     set_language("ru" if ru else "en")
     try:
-        for path, group in (((), cli.cli), (("lists",), cli.cli.get_command(
-                click.Context(cli.cli), "lists"))):
+        for path, group in (((), root_group), (("lists",), root_group.get_command(
+                click.Context(root_group), "lists"))):
             assert isinstance(group, click.Group)
             shown = listed(ringround(*path, "--help", language=language), heading)
             ctx = click.Context(group)
@@ -96,7 +96,7 @@ def test_help_lists_every_command_whole_in_the_language(language: str, heading: 
 
 def test_the_readme_table_has_every_command() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for name in cli.cli.list_commands(click.Context(cli.cli)):
+    for name in root_group.list_commands(click.Context(root_group)):
         assert f"| `ringround {name}" in readme, name
 
 

@@ -28,6 +28,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from cli.output import print_json
 from storage import roles
 from storage.names import control_character
 from storage.policy import default_policy
@@ -39,7 +40,6 @@ from tests.test_faults_hostile_terminal import (
     hostile_clinic,
     hostility,
 )
-from tui import cli
 
 ME = login_name()
 BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
@@ -205,7 +205,7 @@ def test_policy_texts_with_control_characters_are_refused(tmp_path: Path) -> Non
 
 def test_json_escapes_what_json_dumps_would_print_raw(capsys: pytest.CaptureFixture[str]
                                                       ) -> None:
-    cli.print_json({"name": "a\x9b2J\u202eb\x1b"})
+    print_json({"name": "a\x9b2J\u202eb\x1b"})
     out = capsys.readouterr().out
     assert not obeyed(out.encode())
     assert json.loads(out) == {"name": "a\x9b2J\u202eb\x1b"}

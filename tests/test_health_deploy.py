@@ -26,12 +26,13 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from storage.database import open_database, write
 from storage.health import OK, PROBLEM, WARNING, Finding, check, current_umask, exit_status
 from storage.policy import Policy, default_policy, load_policy
 from tests.fake_ami import fake_ami_in_background
 from tests.unix_users import need_root_tools, reachable, ringround_command, run, temporary_users
-from tui import cli
+from tui.start import keep_escape_short
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -259,7 +260,7 @@ def test_the_command_prints_one_line_per_finding(server: Server,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     os.chmod(server.db, 0o664)
     os.chmod(server.secret, 0o644)
-    code = cli.main(["check", "--db", str(server.db), "--policy", str(server.policy_file)])
+    code = main(["check", "--db", str(server.db), "--policy", str(server.policy_file)])
     out = capsys.readouterr().out
     assert code == 1
     lines = out.splitlines()
@@ -392,8 +393,8 @@ def test_operator_may_not_read_the_secret(as_operator: tuple[Server, str, Run]) 
 def test_escape_delay_is_kept_short(given: str | None, used: str) -> None:
     """ESCDELAY (ms) as Textual reads it when the app starts; curses' 1000 would feel dead."""
     code = ("import os, sys\n"
-            "from tui import cli\n"
-            "cli._keep_escape_short()\n"
+            "from tui.start import keep_escape_short\n"
+            "keep_escape_short()\n"
             "import textual.constants as c\n"
             "print(os.environ['ESCDELAY'], round(c.ESCAPE_DELAY * 1000))\n")
     environment = {k: v for k, v in os.environ.items() if k != "ESCDELAY"}
@@ -410,7 +411,7 @@ def test_escape_delay_when_textual_is_already_loaded(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(textual.constants, "ESCAPE_DELAY", 1.0)
     monkeypatch.setenv("ESCDELAY", "1000")
-    cli._keep_escape_short()
+    keep_escape_short()
     assert textual.constants.ESCAPE_DELAY == 0.25
 
 

@@ -26,11 +26,11 @@ from babel.messages.pofile import read_po
 from textual.widgets import OptionList
 from textual.widgets._footer import FooterKey
 
+from cli.main import main
 from storage.database import NotADatabase, open_database
 from storage.policy import PolicyError, default_policy, load_policy
 from tests.clinic_fixtures import MOSCOW, NOW, Clinic, at, build_clinic, open_list, running
 from tests.clinic_fixtures import wait_until as wait_for
-from tui import cli
 from tui.app import RingroundApp
 from tui.formats import age_text, full_time, moment_text, number, weekday_text
 from tui.i18n import (
@@ -104,7 +104,7 @@ def test_the_help_texts_of_the_command_line_are_in_the_catalog(tmp_path: Path) -
     assert "Shared mass-calling lists for clinic phone operators.\n\nWithout a command, " \
            "starts the app on the clinic's database." in ids
     assert "How many clients the demo clinic has." in ids
-    assert "Check the file and say what would change, changing nothing." in ids  # cli_data.py
+    assert "Check the file and say what would change, changing nothing." in ids  # cli/data.py
     assert "Usage:" in ids and "Show this message and exit." in ids  # Click's own words
 
 
@@ -220,18 +220,18 @@ def test_command_line_speaks_the_environments_language(
         monkeypatch.delenv(name, raising=False)
     missing = str(tmp_path / "missing.db")
     monkeypatch.setenv("LANG", "ru_RU.UTF-8")
-    assert cli.main(["locks", "--db", missing]) == 2
+    assert main(["locks", "--db", missing]) == 2
     assert "Базы" in capsys.readouterr().err
-    assert cli.main(["--help"]) == 0
+    assert main(["--help"]) == 0
     help_text = capsys.readouterr().out
     assert "Использование:" in help_text and "Общие списки массового обзвона" in help_text
     # A policy file that sets the language wins over LANG.
     english = tmp_path / "en.toml"
     english.write_text('language = "en"\n', encoding="utf-8")
-    assert cli.main(["locks", "--db", missing, "--policy", str(english)]) == 2
+    assert main(["locks", "--db", missing, "--policy", str(english)]) == 2
     assert "There is no database" in capsys.readouterr().err
     monkeypatch.setenv("LANG", "C.UTF-8")
-    assert cli.main(["--help"]) == 0
+    assert main(["--help"]) == 0
     assert "Usage:" in capsys.readouterr().out  # the English help is back
 
 

@@ -2,13 +2,13 @@
 
 tests/test_i18n.py checks that every *marked* message has a Russian
 translation; this test finds the ones nobody marked. It reads the source of
-tui/, storage/ and telephony/ and looks at every text written in the code
+cli/, tui/, storage/ and telephony/ and looks at every text written in the code
 (a string, the literal parts of an f-string, the text before ``.format``)
 that is given to a call — ``notify``, ``Static``, ``click.echo``, an
 exception raised, anything — or set as a widget's title, tooltip or
 placeholder, and has words in it. Such a text must be inside
 ``_()``, ``N_()`` or ``ngettext()``, or be in the Russian catalogue already
-(the command line's ``--help`` texts, which tui/i18n_extract.py extracts).
+(the command line's ``--help`` texts, which cli/i18n_extract.py extracts).
 
 What is not for people is told apart by where it goes (SQL, log lines, Rich
 styles, widget ids and CSS classes) or listed below with the reason.
@@ -28,7 +28,7 @@ from babel.messages.pofile import read_po
 from tui.i18n import LOCALE_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("tui", "storage", "telephony")
+PACKAGES = ("cli", "tui", "storage", "telephony")
 MARKERS = frozenset({"_", "N_", "ngettext"})
 # Two words in a row ("Saving failed", "did not"; not an id such as "card-phones"), or a
 # sentence of one word ("Interrupted.").

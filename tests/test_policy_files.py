@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from storage import policy_files
 from storage.policy import PolicyError, default_policy
 from storage.policy_files import (
@@ -25,7 +26,6 @@ from storage.policy_files import (
     default_text,
     find_policy,
 )
-from tui.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,7 +1,7 @@
-"""``python -m tui``: the ringround command where its console script is not on PATH."""
+"""``python -m tui``: the same as ``python -m cli`` (the ringround command), as scripts call it."""
 
 import sys
 
-from tui.cli import main
+from cli.main import main
 
 sys.exit(main())

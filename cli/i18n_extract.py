@@ -1,9 +1,9 @@
-"""A pybabel extraction method for the command line (babel.cfg maps tui/cli*.py to it).
+"""A pybabel extraction method for the command line (babel.cfg maps cli/ to it).
 
 Besides the usual ``_()``/``ngettext()`` messages (Babel's own Python
 extractor), it takes the texts Click shows in ``--help`` that are not written
 as calls: command docstrings and ``help="..."`` and ``short_help="..."`` literals, cleaned as Click
-shows them (``inspect.cleandoc``). ``tui.cli._translate_help`` looks them up
+shows them (``inspect.cleandoc``). ``cli.help.translate_help`` looks them up
 under the same msgids.
 """
 

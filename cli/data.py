@@ -1,8 +1,8 @@
 """The data commands of ``ringround``: ``export``, ``import``, ``lists`` and ``report``.
 
-tui/cli.py loads this module only when one of them (or ``--help``) is used,
+cli/root.py loads this module only when one of them (or ``--help``) is used,
 so that starting the app does not import the CSV, call-list and report code
-(BENCHMARKS.md, start-up). Exit codes and messages: tui/cli.py's docstring.
+(BENCHMARKS.md, start-up). Exit codes and messages: cli/__init__.py.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from typing import Any
 import click
 from rich.markup import escape
 
+from cli.options import Settings, db_options, operator_option, settings_for, use_database
+from cli.output import print_json, say
 from storage.call_lists import (
     NoSuchList,
     close_list,
@@ -41,15 +43,6 @@ from storage.reports import BY as REPORT_BY
 from storage.reports import build_report, write_report_csv
 from storage.roles import is_supervisor, operator_name
 from storage.sessions import Session, end_session, start_session
-from tui.cli import (
-    Settings,
-    _database,
-    _settings,
-    db_options,
-    operator_option,
-    print_json,
-    say,
-)
 from tui.i18n import _, ngettext
 from tui.safe_text import safe_text
 
@@ -82,7 +75,7 @@ def export(ctx: click.Context, kind: str, db: str | None, policy_path: str | Non
     In CSV a cell that a spreadsheet would evaluate (starting with = + - @)
     gets an apostrophe before it, which import removes.
     """
-    settings = _settings(ctx, db, policy_path)
+    settings = settings_for(ctx, db, policy_path)
     policy = settings.policy()
     path = settings.db or policy.database_path
     takes = FILTERS.get(kind, frozenset())
@@ -97,7 +90,7 @@ def export(ctx: click.Context, kind: str, db: str | None, policy_path: str | Non
         raise BadInput(_("--bom is for CSV files; an Excel workbook needs none."))
     start = _moment_option("--since", since, policy, end=False)
     end = _moment_option("--until", until, policy, end=True)
-    with _database(path, reading=True) as conn:
+    with use_database(path, reading=True) as conn:
         list_id = None if list_name is None else _call_list_id(conn, list_name)
         where = Filter(since=start, until=end, list_id=list_id)
         now = int(time.time())
@@ -280,7 +273,7 @@ def _import(settings: Settings, kind: str, file: str, *, list_name: str | None,
             raise BadInput(_("The folder {folder} does not exist.").format(folder=folder))
         target = os.path.join(folder, f".{os.path.basename(path)}.import-{os.getpid()}")
     try:
-        with _database(target, create=fresh, writes=True) as conn, \
+        with use_database(target, create=fresh, writes=True) as conn, \
                 _progress(source) as progress:
             result = import_csv(conn, policy, kind, data, source=source, operator=name,
                                 supervisor=supervisor, now=int(time.time()),
@@ -349,7 +342,7 @@ def import_command(ctx: click.Context, kind: str, file: str, db: str | None,
     external ids that lost their leading zeros. --dry-run also lists new
     clients who look like clients already there (same name and phone).
     """
-    settings = _settings(ctx, db, policy_path, operator)
+    settings = settings_for(ctx, db, policy_path, operator)
     return _import(settings, kind, file, list_name=list_name, dry_run=dry_run)
 
 
@@ -381,12 +374,12 @@ def lists(ctx: click.Context, db: str | None, policy_path: str | None, as_json: 
     'given up' items were closed without result (wrong number, do not call,
     too many attempts). Closing, reopening and deleting need the supervisor role.
     """
-    settings = _settings(ctx, db, policy_path)
+    settings = settings_for(ctx, db, policy_path)
     ctx.obj = settings
     if ctx.invoked_subcommand is not None:
         return 0
     policy = settings.policy()
-    with _database(settings.db or policy.database_path, reading=True) as conn:
+    with use_database(settings.db or policy.database_path, reading=True) as conn:
         found = list_summaries(conn)
     if as_json:
         print_json([
@@ -421,7 +414,7 @@ def lists_create(ctx: click.Context, name: str, file: str, db: str | None,
     The file names one client per row by client_id or client_external_id (a
     clients export will do); a note column says what the call is about.
     """
-    settings = _settings(ctx, db, policy_path, operator)
+    settings = settings_for(ctx, db, policy_path, operator)
     return _import(settings, "call-list", file, list_name=name, dry_run=dry_run,
                    create_only=True)
 
@@ -430,14 +423,14 @@ def _change_list(ctx: click.Context, db: str | None, policy_path: str | None,
                  operator: str | None, name: str, doing: str,
                  change: Callable[[sqlite3.Connection, Session, str, int], Any]) -> Any:
     """Run a supervisor's change of a call list in a short session of its own."""
-    settings = _settings(ctx, db, policy_path, operator)
+    settings = settings_for(ctx, db, policy_path, operator)
     policy = settings.policy()
     who = operator_name(policy, settings.operator)
     if not is_supervisor(policy, who):
         raise NotAllowed(_("Only a supervisor may {doing} a call list, and {who} is not "
                         "one in the policy ({source}).").format(
             doing=doing, who=who, source=policy.shown_source))
-    with _database(settings.db or policy.database_path, writes=True) as conn:
+    with use_database(settings.db or policy.database_path, writes=True) as conn:
         _call_list_id(conn, name)  # a missing list is bad input (exit 2)
         session = start_session(conn, who, int(time.time()), supervisor=True)
         try:
@@ -514,7 +507,7 @@ def report(ctx: click.Context, db: str | None, policy_path: str | None, since: s
     calls divided by active_hours, the clock hours in which each operator
     made at least one such call.
     """
-    settings = _settings(ctx, db, policy_path, operator)
+    settings = settings_for(ctx, db, policy_path, operator)
     policy = settings.policy()
     who = operator_name(policy, settings.operator)
     supervisor = is_supervisor(policy, who)
@@ -530,7 +523,7 @@ def report(ctx: click.Context, db: str | None, policy_path: str | None, since: s
     out = sys.stdout
     if isinstance(out, io.TextIOWrapper):
         out.reconfigure(encoding="utf-8")
-    with _database(settings.db or policy.database_path, reading=True) as conn:
+    with use_database(settings.db or policy.database_path, reading=True) as conn:
         made = build_report(conn, policy, since=start, until=end, by=by, supervisor=supervisor)
     write_report_csv(made, policy, out, bom=bom)
     out.flush()

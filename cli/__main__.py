@@ -1,0 +1,7 @@
+"""``python -m cli``: the ringround command where its console script is not on PATH."""
+
+import sys
+
+from cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,46 @@
+"""The entry point of the ``ringround`` command (pyproject: [project.scripts])."""
+
+from __future__ import annotations
+
+import gettext
+
+import click
+
+from cli.errors import (
+    EXIT_INTERRUPTED,
+    bug,
+    fail,
+    family_member,
+    quiet_stdout,
+    usage_sentence,
+)
+from cli.help import translate_help
+from cli.root import ringround
+from storage.errors import EXIT_BAD_INPUT, EXIT_FAILURE
+from tui.i18n import DOMAIN, LOCALE_DIR, _, choose_language, set_language
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (never raises, never a traceback)."""
+    # The environment's language until a command reads the policy (Settings.policy).
+    set_language(choose_language(None))
+    gettext.bindtextdomain(DOMAIN, LOCALE_DIR)  # Click's own words (cli/help.py)
+    gettext.textdomain(DOMAIN)
+    translate_help(ringround)
+    try:
+        result = ringround.main(args=argv, prog_name="ringround", standalone_mode=False)
+    except click.UsageError as error:
+        return fail(usage_sentence(error), EXIT_BAD_INPUT)
+    except click.ClickException as error:
+        return fail(error.format_message(), error.exit_code)
+    except (click.Abort, KeyboardInterrupt):  # click.Abort: click's form of Ctrl-C
+        return fail(_("Interrupted."), EXIT_INTERRUPTED)
+    except BrokenPipeError:  # the reader of the output went away: stop quietly
+        quiet_stdout()
+        return EXIT_FAILURE
+    except Exception as error:
+        known = family_member(error)
+        if known is None:
+            return bug(error)
+        return fail(str(known), known.exit_code)
+    return int(result or 0)

@@ -1,0 +1,97 @@
+"""What every command shares: its settings (--db, --policy, --operator) and its database."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from storage import admin_log
+from storage.database import check_integrity, describe, open_database
+from storage.policy import Policy
+from storage.policy_files import PolicyChoice, find_policy
+from tui.i18n import N_, choose_language, set_language
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: str | None
+    policy_path: str | None
+    operator: str | None
+
+    def policy_choice(self) -> PolicyChoice:
+        """The policy file that applies (storage.policy_files: --policy, RINGROUND_POLICY, ...)."""
+        return find_policy(self.policy_path, os.environ)
+
+    def policy(self) -> Policy:
+        policy = self.policy_choice().load()
+        set_language(choose_language(policy))  # the policy's language, when its file sets one
+        admin_log.configure(policy.log)  # check reports a log that cannot be written
+        return policy
+
+
+def settings_for(ctx: click.Context, db: str | None, policy_path: str | None,
+              operator: str | None = None) -> Settings:
+    """A subcommand's own options win over those given before it (or in the environment)."""
+    parent = ctx.find_object(Settings) or Settings(None, None, None)
+    return Settings(db or parent.db, policy_path or parent.policy_path,
+                    operator or parent.operator)
+
+
+POLICY_HELP = N_("The clinic's policy.toml (default: $RINGROUND_POLICY, else "
+                 "/etc/ringround/policy.toml, else ~/.config/ringround/policy.toml, else the "
+                 "built-in defaults, which 'ringround policy --default' prints).")
+
+
+def db_options_for(db_help: str) -> Callable[[F], F]:
+    """--db and --policy, as every subcommand takes them after its name; ``db_help`` is --db's."""
+    def decorate(command: F) -> F:
+        command = click.option(
+            "--policy", "policy_path", metavar="PATH", help=POLICY_HELP,
+        )(command)
+        return click.option(
+            "--db", metavar="PATH",
+            help=db_help,
+        )(command)
+    return decorate
+
+
+db_options = db_options_for(N_("The database file (default: $RINGROUND_DB, else the policy's "
+                                 "[database] path)."))
+
+
+def operator_option(command: F) -> F:
+    return click.option(
+        "--operator", metavar="NAME",
+        help="Work as this operator (only if the policy allows it; default: your login).",
+    )(command)
+
+
+
+@contextmanager
+def use_database(
+    path: str, *, create: bool = False, reading: bool = False, writes: bool = False
+) -> Iterator[sqlite3.Connection]:
+    """An open database for one command; SQLite errors become sentences naming the file.
+
+    ``reading``: the command only reads, so a user who may not write the file
+    still gets a (strictly read-only) connection. ``writes``: the command may
+    write, so a damaged database is refused before anything is written to it,
+    with the app's own check.
+    """
+    conn = open_database(path, create=create, reading=reading)
+    try:
+        if writes:
+            check_integrity(conn, path)
+        yield conn
+    except sqlite3.Error as error:
+        raise describe(error, path) from None
+    finally:
+        conn.close()

@@ -1,0 +1,91 @@
+"""The root group: ``ringround`` alone starts the app; its subcommands, some loaded late.
+
+The commands of cli/commands.py are cheap to load (each imports its storage
+modules when it runs); export, import, lists and report (cli/data.py) are
+imported on first use (_LazyGroup), so the app's start (and its start-up
+time, BENCHMARKS.md) does not pay for them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from cli.commands import backup, check, demo, locks, policy_command, start
+from cli.help import translate_help
+from cli.options import POLICY_HELP, Settings, operator_option
+from tui.i18n import _
+
+# Click's shell completion, switched on by this environment variable (click.shell_completion).
+SHELL_COMPLETION = (
+    'eval "$(_RINGROUND_COMPLETE=bash_source ringround)"',
+    'eval "$(_RINGROUND_COMPLETE=zsh_source ringround)"',
+    "_RINGROUND_COMPLETE=fish_source ringround > ~/.config/fish/completions/ringround.fish",
+)
+
+
+class _LazyGroup(click.Group):
+    """A group that imports some commands on first use (Click's "lazily loading subcommands").
+
+    ``lazy_subcommands`` maps a command's name to ``"module:attribute"``; the
+    module is imported when the command is run or ``--help`` lists it.
+    """
+
+    def __init__(self, *args: Any, lazy_subcommands: dict[str, str] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_subcommands = dict(lazy_subcommands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_subcommands})
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """How to turn on Tab completion, with the lines to copy kept whole (not wrapped)."""
+        formatter.write_paragraph()
+        formatter.write_text(_(
+            "Tab completes commands, options and kinds once the shell is told how: in bash "
+            "add the first line below to ~/.bashrc, in zsh the second to ~/.zshrc; in fish "
+            "run the third once. Each command's own --help says more."))
+        formatter.write_paragraph()
+        for line in SHELL_COMPLETION:
+            formatter.write(f"{'':>{formatter.current_indent + 2}}{line}\n")
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_subcommands and cmd_name not in self.commands:
+            module, attribute = self.lazy_subcommands[cmd_name].split(":")
+            command = getattr(importlib.import_module(module), attribute)
+            assert isinstance(command, click.Command), self.lazy_subcommands[cmd_name]
+            translate_help(command)  # main() translated only the commands loaded before it
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]},
+             lazy_subcommands={"export": "cli.data:export",
+                               "import": "cli.data:import_command",
+                               "lists": "cli.data:lists",
+                               "report": "cli.data:report"})
+@click.option("--db", envvar="RINGROUND_DB", metavar="PATH",
+              help="The database file (default: the policy's [database] path).")
+@click.option("--policy", "policy_path", metavar="PATH", help=POLICY_HELP)
+@operator_option
+@click.version_option(package_name="ringround", message="%(prog)s %(version)s")
+@click.pass_context
+def ringround(ctx: click.Context, db: str | None, policy_path: str | None,
+              operator: str | None) -> int:
+    """Shared mass-calling lists for clinic phone operators.
+
+    Without a command, starts the app on the clinic's database.
+    """
+    settings = Settings(db, policy_path, operator)
+    ctx.obj = settings
+    if ctx.invoked_subcommand is not None:
+        return 0
+    return start(settings)
+
+
+for command in (demo, check, policy_command, backup, locks):
+    ringround.add_command(command)

@@ -1,0 +1,59 @@
+"""The app's start from the command line: the terminal settings, then the app.
+
+Kept apart from tui/app.py so that the settings are made before Textual is
+imported (it reads ESCDELAY once, on import); the command line imports this
+module only when the app starts.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from storage.policy import Policy
+
+ESCAPE_DELAY_MS = 100  # Textual's own default
+ESCAPE_DELAY_MAX_MS = 250
+
+
+def keep_escape_short() -> None:
+    """Keep the wait that tells Escape from an arrow key's escape sequence short.
+
+    A lone ESC byte may be the start of a key's sequence, so Textual waits
+    ESCDELAY milliseconds (read once, when Textual is imported) for more bytes.
+    Some profiles set ESCDELAY=1000 for curses programs, which would make Escape
+    feel dead for a second: honour ESCDELAY up to ESCAPE_DELAY_MAX_MS only.
+    """
+    try:
+        wanted = int(os.environ.get("ESCDELAY", ESCAPE_DELAY_MS))
+    except ValueError:
+        wanted = ESCAPE_DELAY_MS
+    delay = min(max(wanted, 1), ESCAPE_DELAY_MAX_MS)
+    os.environ["ESCDELAY"] = str(delay)
+    constants = sys.modules.get("textual.constants")
+    if constants is not None:  # already imported (tests): the parser reads it on every ESC
+        constants.ESCAPE_DELAY = delay / 1000  # type: ignore[attr-defined]
+
+
+def share_new_files_with_group() -> None:
+    """Clear the group bits of the umask.
+
+    SQLite makes the -wal and -shm files with the creator's umask before it
+    gives them the database's mode; with umask 022 another operator starting
+    at that moment finds them read-only.
+    """
+    current = os.umask(0)
+    os.umask(current & ~0o070)
+
+
+
+def start_app(db: str, policy: Policy, operator: str, supervisor: bool, notice: str = "") -> int:
+    """Make the terminal settings, then run the app (tui/app.py: run_app); its exit code.
+
+    ``notice`` is shown on the app's first screen (the list picker).
+    """
+    keep_escape_short()
+    share_new_files_with_group()
+    from tui.app import run_app
+
+    return run_app(db, policy, operator, supervisor, notice=notice)
