@@ -117,7 +117,7 @@ def _output_kind(name: str) -> str:
     suffix = os.path.splitext(name)[1].lower()
     if suffix not in (".csv", ".xlsx"):
         raise BadInput(_("{name}: the file's name must end in .xlsx (an Excel workbook) or .csv "
-                        "(a CSV file).").format(name=name))
+                         "(a CSV file).").format(name=name))
     return suffix
 
 
@@ -176,7 +176,7 @@ def _call_list_id(conn: sqlite3.Connection, name: str) -> int:
         return find_list(conn, name).id
     except NoSuchList:
         raise BadInput(_("There is no call list named {name!r} ('ringround lists' shows "
-                        "them).").format(name=name)) from None
+                         "them).").format(name=name)) from None
 
 
 # -- import -----------------------------------------------------------------------------------
@@ -252,13 +252,14 @@ def _import(settings: Settings, kind: str, file: str, *, list_name: str | None,
     supervisor = is_supervisor(policy, name)
     if kind == "call-list" and not supervisor:
         raise NotAllowed(_("Only a supervisor may build call lists, and {name} is not one "
-                        "in the policy ({source}).").format(name=name, source=policy.shown_source))
+                           "in the policy ({source}).").format(
+            name=name, source=policy.shown_source))
     if kind == "call-list" and list_name is not None and not list_name.strip():
         raise BadInput(_("The call list's name given with --name is empty."))
     character = None if list_name is None else control_character(list_name)
     if character is not None:
         raise BadInput(_("The call list's name holds a control character ({character}); give "
-                        "a name of letters, digits, spaces and punctuation.").format(
+                         "a name of letters, digits, spaces and punctuation.").format(
             character=character))
     if kind != "call-list" and list_name is not None:
         raise BadInput(_("--name is for importing a call list, not {kind}.").format(kind=kind))
@@ -284,7 +285,7 @@ def _import(settings: Settings, kind: str, file: str, *, list_name: str | None,
                 os.link(target, path)  # never over a database made meanwhile
             except FileExistsError:
                 raise StorageError(_("A database appeared at {path} during the import; "
-                                "nothing was imported, run the import again.").format(
+                                     "nothing was imported, run the import again.").format(
                     path=path)) from None
     except BadFile as bad:
         say(f"ringround: {bad}.", err=True)
@@ -428,7 +429,7 @@ def _change_list(ctx: click.Context, db: str | None, policy_path: str | None,
     who = operator_name(policy, settings.operator)
     if not is_supervisor(policy, who):
         raise NotAllowed(_("Only a supervisor may {doing} a call list, and {who} is not "
-                        "one in the policy ({source}).").format(
+                           "one in the policy ({source}).").format(
             doing=doing, who=who, source=policy.shown_source))
     with use_database(settings.db or policy.database_path, writes=True) as conn:
         _call_list_id(conn, name)  # a missing list is bad input (exit 2)
@@ -513,7 +514,7 @@ def report(ctx: click.Context, db: str | None, policy_path: str | None, since: s
     supervisor = is_supervisor(policy, who)
     if not supervisor:
         raise NotAllowed(_("Only a supervisor may see reports, and {who} is not one in the "
-                        "policy ({source}).").format(who=who, source=policy.shown_source))
+                           "policy ({source}).").format(who=who, source=policy.shown_source))
     start = _moment_option("--since", since, policy, end=False)
     end = _moment_option("--until", until, policy, end=True)
     assert start is not None
