@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{traffic.idle_seconds:.0f} s, peak RSS {traffic.peak_rss_mib:.0f} MiB")
 
         say("start-up against a minimal Textual app")
-        figures.startup = terminal.measure_startup(demo)
+        figures.startup = terminal.measure_startup(demo, 0)
         say(f"  ringround {terminal.median(figures.startup.ringround_s):.3f} s, minimal app "
             f"{terminal.median(figures.startup.minimal_s):.3f} s")
     finally:

@@ -14,6 +14,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from storage.changes import bulk_load
 from storage.database import open_database, write
 
 LIST_NAME = "Hygiene recall, 6 months"
@@ -34,7 +35,7 @@ def build_call_list(path: Path, rows: int, *, history: bool = True, seed: int = 
     now = int(time.time())
     conn = open_database(path, create=True)
     try:
-        with write(conn):
+        with write(conn), bulk_load(conn):
             clients, phones, items = [], [], []
             for n in range(1, rows + 1):
                 if n % 7 == 0:

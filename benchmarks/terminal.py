@@ -9,12 +9,19 @@ terminal, which is what crosses an SSH connection.
   ``REFRESHES`` presses of ``r``, and one idle minute with no key pressed;
   each key's bytes are those written until the program has been quiet for
   ``QUIET`` seconds. The time from writing a key to the last byte of its
-  answer is kept too (what the operator sees, terminal included).
+  answer is kept too (what the operator sees, terminal included). Each
+  move's bytes are compared with the least redraw of the same change: the
+  stream is replayed into a terminal emulator and the screens before and
+  after the move are compared (benchmarks/screen.py).
 - memory: VmHWM (peak resident set) of the same process at the end, with
-  the 100,000-row list open and walked through.
-- start-up: from starting the command to the list picker showing its counts
-  (the demo clinic), against a minimal Textual app (one Static) reaching its
-  first paint, alternately, ``STARTS`` times each after two warm-ups of each.
+  the 100,000-row list open and walked through; and of a process that opens
+  the 1,000,000-row list and pages through it (``PAGES`` PageDowns, End,
+  ``PAGES`` PageUps), with its resident set (VmRSS) sampled as it goes.
+- start-up: from starting the command to the list picker's first paint (its
+  title; the lists' counts follow), against a minimal Textual app (one
+  Static) reaching its first paint, alternately, ``STARTS`` times each after
+  two warm-ups of each; and, for comparison, until the counts show.
+- check: ``ringround check`` (without ``--full``) from start to exit.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks.operators import open_operator
+from benchmarks.screen import Replay, minimal_redraw
 from storage.database import open_database
 from tests.pty_app import PtyApp, ringround_argv, terminal_env
 
@@ -35,6 +44,9 @@ REFRESHES = 10
 IDLE_SECONDS = 60.0
 QUIET = 0.25
 STARTS = 15
+PAGES = 300
+FIRST_PAINT = "Mass calling"
+END = b"\x1b[F"  # the End key
 
 MINIMAL_APP = """
 from textual.app import App
@@ -51,6 +63,7 @@ Minimal().run()
 @dataclass
 class Traffic:
     move_bytes: list[int] = field(default_factory=list)
+    move_minimal: list[int] = field(default_factory=list)  # the least redraw of each move
     move_ms: list[float] = field(default_factory=list)  # key written -> last byte of the answer
     refresh_bytes: list[int] = field(default_factory=list)
     idle_bytes: int = 0
@@ -63,8 +76,17 @@ class Traffic:
 
 @dataclass
 class Startup:
-    ringround_s: list[float] = field(default_factory=list)
+    rows: int
+    ringround_s: list[float] = field(default_factory=list)  # to the first paint
+    counted_s: list[float] = field(default_factory=list)  # to the lists' counts
     minimal_s: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Paging:
+    rows: int
+    rss_mib: list[float] = field(default_factory=list)  # sampled while paging
+    peak_mib: float = 0.0
 
 
 def _env() -> dict[str, str]:
@@ -98,9 +120,14 @@ def measure_traffic(db: Path, idle_seconds: float = IDLE_SECONDS,
         app.wait_for(" rows", since=mark, timeout=60)
         app.wait_quiet(1.0)
         result.open_bytes = app.size - mark
+        replay = Replay()
+        replay.feed(app.output())
         for _ in range(MOVES):
+            before, mark = replay.snapshot(), app.size
             written, ms = _key(app, "down")
+            replay.feed(app.output(mark))
             result.move_bytes.append(written)
+            result.move_minimal.append(minimal_redraw(before, replay.snapshot()))
             result.move_ms.append(ms)
         for _ in range(REFRESHES):
             written, _ms = _key(app, "r")
@@ -130,10 +157,11 @@ def measure_traffic(db: Path, idle_seconds: float = IDLE_SECONDS,
     return result
 
 
-def _time_start(argv: list[str], ready: str) -> float:
+def _time_start(argv: list[str], *ready: str) -> list[float]:
+    """Seconds from start until each of ``ready`` shows, in turn."""
     app = PtyApp(argv, env=_env())
     try:
-        return app.wait_for(ready, timeout=60) - app.started
+        return [app.wait_for(text, timeout=120) - app.started for text in ready]
     finally:
         app.close()
 
@@ -145,17 +173,58 @@ def make_demo(path: Path) -> None:
         raise RuntimeError(f"ringround demo failed: {done.stderr.strip()}")
 
 
-def measure_startup(demo_db: Path, starts: int = STARTS) -> Startup:
-    ours = [*ringround_argv(), "--db", str(demo_db)]
+def measure_startup(db: Path, rows: int, starts: int = STARTS) -> Startup:
+    ours = [*ringround_argv(), "--db", str(db)]
     minimal = [sys.executable, "-c", MINIMAL_APP]
-    result = Startup()
+    result = Startup(rows)
     for _ in range(2):  # warm-up: compiled modules cached, files in the page cache
-        _time_start(ours, "to call")
+        _time_start(ours, FIRST_PAINT, "to call")
         _time_start(minimal, "minimal app ready")
     for _ in range(starts):
-        result.ringround_s.append(_time_start(ours, "to call"))
-        result.minimal_s.append(_time_start(minimal, "minimal app ready"))
+        painted, counted = _time_start(ours, FIRST_PAINT, "to call")
+        result.ringround_s.append(painted)
+        result.counted_s.append(counted)
+        result.minimal_s.append(_time_start(minimal, "minimal app ready")[0])
     return result
+
+
+def measure_paging(db: Path, rows: int, pages: int = PAGES) -> Paging:
+    """Open the list of ``db`` and page through it (module docstring); memory as it goes."""
+    result = Paging(rows)
+    app = open_operator(db)
+    try:
+        walk: list[list[str | bytes]] = [["pagedown"] * pages, [END], ["pageup"] * pages]
+        for keys in walk:
+            for number, key in enumerate(keys):
+                app.send(key)
+                time.sleep(0.01)
+                if number % 25 == 0:
+                    app.wait_quiet(0.1, timeout=60)
+                    result.rss_mib.append(_rss_kib(app.pid) / 1024)
+        app.wait_quiet(0.5, timeout=60)
+        result.rss_mib.append(_rss_kib(app.pid) / 1024)
+        result.peak_mib = app.peak_rss_kib() / 1024
+    finally:
+        app.close()
+    return result
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise LookupError("no VmRSS in /proc status")
+
+
+def measure_check(db: Path, times: int = 3, *options: str) -> list[float]:
+    """Seconds ``ringround check`` takes on ``db`` (with ``options``), ``times`` runs."""
+    took = []
+    for _ in range(times):
+        began = time.monotonic()
+        subprocess.run([*ringround_argv(), "check", "--db", str(db), *options],
+                       capture_output=True, timeout=600, check=False, env=_env())
+        took.append(time.monotonic() - began)
+    return took
 
 
 def median(values: list[float]) -> float:

@@ -2,9 +2,13 @@
 
 For each N, ringround (``storage.locks``) and the bare ``sqlite3`` loop (see
 benchmarks/throughput_worker.py) take turns on fresh copies of the same
-database in the same folder, ``REPEATS`` times each; the median run counts.
-Throughput is rows finished per second of wall time, from the moment all
-workers are released together until the last one is done. Afterwards the
+database in the same folder, ``REPEATS`` pairs of runs (bare, then ringround);
+the ratio is the median of the pairs' ratios, so a slow moment of the shared
+machine weighs on both runs of its pair alike. Throughput is rows finished per
+second of wall time, from the moment all workers are released together until
+the last one is done. The worst latency is judged over the transactions that
+did work: winning claims and finishes (a refused claim, most of them from
+N = 4 on, returns at once and would hide the waits in a percentile). Afterwards the
 database must show every row finished exactly once: one attempt per row, no
 lock left, ``integrity_check`` ok — and no row won by two workers.
 """
@@ -33,6 +37,7 @@ ROWS = 1_500  # per run: every worker goes through all of them
 class Run:
     rows_per_s: float
     claims: list[tuple[float, bool]]  # seconds each claim took, and whether it won
+    finishes: list[float]  # seconds each finish took
     double_claims: int
 
 
@@ -42,15 +47,20 @@ class Result:
     rows: int
     ringround: float  # rows per second, median run
     bare: float
+    ratio: float  # median over the pairs of ringround / bare
     double_claims: int  # over every run, both kinds
     claim_p50_ms: float
     claim_p99_ms: float
     claim_max_ms: float
     won_p99_ms: float  # claims that won their row
+    won_max_ms: float
+    finish_p99_ms: float
+    finish_max_ms: float
 
     @property
-    def ratio(self) -> float:
-        return self.ringround / self.bare
+    def worst_ms(self) -> float:
+        """The longest winning claim or finish: what an operator waits at worst."""
+        return max(self.won_max_ms, self.finish_max_ms)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -83,9 +93,10 @@ def _run(template: Path, folder: Path, processes: int, rows: int,
     reports = [json.loads(out.read_text(encoding="utf-8")) for out in outs]
     wins = [row for report in reports for row in report["wins"]]
     claims = [(seconds, won) for report in reports for seconds, won in report["claims"]]
+    finishes = [seconds for report in reports for seconds in report["finishes"]]
     elapsed = max(r["ended"] for r in reports) - min(r["started"] for r in reports)
     _check(path, rows, wins)
-    return Run(len(set(wins)) / elapsed, claims, len(wins) - len(set(wins)))
+    return Run(len(set(wins)) / elapsed, claims, finishes, len(wins) - len(set(wins)))
 
 
 def _check(path: Path, rows: int, wins: list[int]) -> None:
@@ -132,21 +143,29 @@ def measure(folder: Path, rows: int, processes: tuple[int, ...] = PROCESSES,
                              f"ringround-{n}-{repeat}"))
         claims = [seconds for run in ours for seconds, _ in run.claims]
         won = [seconds for run in ours for seconds, won in run.claims if won]
+        finishes = [seconds for run in ours for seconds in run.finishes]
         result = Result(
             processes=n,
             rows=rows,
             ringround=statistics.median(run.rows_per_s for run in ours),
             bare=statistics.median(run.rows_per_s for run in bare),
+            ratio=statistics.median(a.rows_per_s / b.rows_per_s for a, b in zip(ours, bare,
+                                                                               strict=True)),
             double_claims=sum(run.double_claims for run in ours + bare),
             claim_p50_ms=percentile(claims, 0.50) * 1000,
             claim_p99_ms=percentile(claims, 0.99) * 1000,
             claim_max_ms=max(claims) * 1000,
             won_p99_ms=percentile(won, 0.99) * 1000,
+            won_max_ms=max(won) * 1000,
+            finish_p99_ms=percentile(finishes, 0.99) * 1000,
+            finish_max_ms=max(finishes) * 1000,
         )
         say(f"  N={n:2}: ringround {result.ringround:7.0f} rows/s, bare {result.bare:7.0f} "
             f"rows/s ({result.ratio:.0%}); claim p50 {result.claim_p50_ms:.2f} ms, p99 "
             f"{result.claim_p99_ms:.2f} ms (winning claims {result.won_p99_ms:.2f} ms), "
-            f"max {result.claim_max_ms:.1f} ms; double claims {result.double_claims}")
+            f"max {result.claim_max_ms:.1f} ms; finish p99 {result.finish_p99_ms:.2f} ms; worst "
+            f"winning claim or finish {result.worst_ms:.1f} ms; double claims "
+            f"{result.double_claims}")
         results.append(result)
         for leftover in folder.glob("*-*-*.*"):
             if leftover != template:

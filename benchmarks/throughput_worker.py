@@ -16,7 +16,7 @@ closing outcome, each transaction on their own connection:
 
 Each worker writes what it saw to a JSON file: when it started and ended
 (``time.monotonic``, one clock for every process), the rows it won and how
-long each claim took and whether it won.
+long each claim took and whether it won, and how long each finish took.
 """
 
 from __future__ import annotations
@@ -53,9 +53,9 @@ def _retrying(action: Callable[[], T]) -> T:
 
 
 def _report(out: str, started: float, ended: float, wins: list[int],
-            claims: list[tuple[float, bool]]) -> None:
+            claims: list[tuple[float, bool]], finishes: list[float]) -> None:
     Path(out).write_text(json.dumps({"started": started, "ended": ended, "wins": wins,
-                                     "claims": claims}), encoding="utf-8")
+                                     "claims": claims, "finishes": finishes}), encoding="utf-8")
 
 
 def ringround_worker(path: str, operator: str, ids: list[int], seed: int, start: Barrier,
@@ -66,6 +66,7 @@ def ringround_worker(path: str, operator: str, ids: list[int], seed: int, start:
     order = random.Random(seed).sample(ids, len(ids))
     wins: list[int] = []
     claims: list[tuple[float, bool]] = []  # seconds, won
+    finishes: list[float] = []  # seconds
     start.wait(timeout=120)
     started = time.monotonic()
     def claim(key: RowKey) -> Claim | Refusal:
@@ -79,12 +80,14 @@ def ringround_worker(path: str, operator: str, ids: list[int], seed: int, start:
         result = _retrying(partial(claim, RowKey(ITEM, source_id)))
         claims.append((time.perf_counter() - began, isinstance(result, Claim)))
         if isinstance(result, Claim):
+            began = time.perf_counter()
             _retrying(partial(finish, result))
+            finishes.append(time.perf_counter() - began)
             wins.append(source_id)
     ended = time.monotonic()
     _retrying(lambda: end_session(conn, session, int(time.time())))
     conn.close()
-    _report(out, started, ended, wins, claims)
+    _report(out, started, ended, wins, claims, finishes)
 
 
 def _bare_connection(path: str) -> sqlite3.Connection:
@@ -124,6 +127,7 @@ def bare_worker(path: str, operator: str, ids: list[int], seed: int, start: Barr
     order = random.Random(seed).sample(ids, len(ids))
     wins: list[int] = []
     claims: list[tuple[float, bool]] = []  # seconds, won
+    finishes: list[float] = []  # seconds
 
     def claim(source_id: int) -> tuple[int, int] | None:
         now = int(time.time())
@@ -169,8 +173,10 @@ def bare_worker(path: str, operator: str, ids: list[int], seed: int, start: Barr
         claims.append((time.perf_counter() - began, won is not None))
         if won is not None:
             client_id, epoch = won
+            began = time.perf_counter()
             _bare(conn, partial(finish, source_id, client_id, epoch))
+            finishes.append(time.perf_counter() - began)
             wins.append(source_id)
     ended = time.monotonic()
     conn.close()
-    _report(out, started, ended, wins, claims)
+    _report(out, started, ended, wins, claims, finishes)

@@ -227,13 +227,17 @@ def _noted_audit_entry(ctx: click.Context, param: click.Parameter,
 @click.option("--audit-entry", "noted_audit", metavar="ID:HASH", callback=_noted_audit_entry,
               help="An audit entry and its hash as an earlier check printed them; check that "
                    "the trail still holds it unchanged.")
+@click.option("--full", is_flag=True,
+              help="Also run SQLite's integrity check, which reads the whole file (seconds for "
+                   "a big database).")
 @click.pass_context
 def check(ctx: click.Context, db: str | None, policy_path: str | None,
-          noted_audit: tuple[int, str] | None) -> int:
-    """Check the policy, the database (integrity, WAL, disk, permissions, audit), the PBX.
+          noted_audit: tuple[int, str] | None, full: bool) -> int:
+    """Check the policy, the database (WAL, disk, permissions, audit), the PBX.
 
-    With telephony on, it logs in to the phone exchange as the app would,
-    sends a ping and logs off.
+    With --full also SQLite's integrity check of every page. With telephony
+    on, it logs in to the phone exchange as the app would, sends a ping and
+    logs off.
 
     Exits 0 when there are no problems (warnings allowed), 1 with problems,
     2 when the file is not a ringround database.
@@ -243,7 +247,8 @@ def check(ctx: click.Context, db: str | None, policy_path: str | None,
     settings = settings_for(ctx, db, policy_path)
     policy = settings.policy()
     findings = health.check(settings.db or policy.database_path, policy,
-                            found=settings.policy_choice().verdict(), noted_audit=noted_audit)
+                            found=settings.policy_choice().verdict(), noted_audit=noted_audit,
+                            full=full)
     if policy.telephony.enabled:
         from telephony.exchange_check import check_exchange
 

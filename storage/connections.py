@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from storage.changes import Changes, changes_since, latest
 from storage.database import open_database
 
 
@@ -41,26 +42,35 @@ class ThreadConnections:
 
 
 class ChangeWatcher:
-    """Tells cheaply whether anyone committed since the last look (PRAGMA data_version).
+    """Tells cheaply what others committed since the last look.
 
-    data_version is per connection, so the watcher keeps one connection of its
-    own, used by one thread at a time (the guard), whichever thread that is.
+    First ``PRAGMA data_version`` (no read of the file: it changes when anyone
+    commits); only when it moved, the change feed (storage.changes). So an idle
+    clinic costs one pragma a second, and a heartbeat, which changes nothing
+    shown, an empty read of the feed. data_version is per connection, so the
+    watcher keeps one connection of its own, used by one thread at a time (the
+    guard), whichever thread that is.
     """
 
     def __init__(self, path: str | Path) -> None:
         self._conn = open_database(path, check_same_thread=False)
         self._guard = threading.Lock()
         self._version = self._read()
+        self._seq = latest(self._conn)
 
     def _read(self) -> int:
         return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
-    def changed(self) -> bool:
+    def changes(self) -> Changes | None:
+        """What changed since the last call; None when nobody committed at all."""
         with self._guard:
             version = self._read()
-            changed = version != self._version
+            if version == self._version:
+                return None
             self._version = version
-            return changed
+            found = changes_since(self._conn, self._seq)
+            self._seq = found.seq
+            return found
 
     def close(self) -> None:
         with self._guard:

@@ -31,6 +31,7 @@ from datetime import date, datetime, time, timedelta
 
 from storage import demo_data as data
 from storage.audit import audit
+from storage.changes import bulk_load
 from storage.clients import rekey_phones
 from storage.database import StorageError, database_path, write
 from storage.errors import EXIT_BAD_INPUT
@@ -140,7 +141,8 @@ def make_demo(
             # A new demo starts a new audit trail (ids from 1), not a trail with its head cut.
             conn.execute("DELETE FROM sqlite_sequence WHERE name = 'audit'")
         rekey_phones(conn, policy.phones)  # no numbers yet: records the rules they are keyed by
-        builder.insert(conn)
+        with bulk_load(conn):  # a new clinic: no change feed for each of its rows
+            builder.insert(conn)
     return builder.summary()
 
 

@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Callable
 
 from storage.audit import chain_existing
+from storage.changes import TRIGGERS
 
 # Marks a file as a ringround database ("RiRo"), so that no other SQLite file
 # is ever migrated by mistake.
@@ -211,6 +212,12 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     """
     ALTER TABLE row_notes ADD COLUMN written_by TEXT;
     ALTER TABLE row_notes ADD COLUMN comment TEXT NOT NULL DEFAULT '';
+    """,
+    # 5: the change feed that open screens follow (storage/changes.py), filled by triggers;
+    # the open call-backs, which a big list's first page is read from (worklists.first_rows).
+    ";\n".join(TRIGGERS) + """;
+    CREATE INDEX call_rows_open_callbacks ON call_rows(kind, source_id)
+        WHERE callback_at IS NOT NULL AND closed_at IS NULL;
     """,
 )
 

@@ -8,6 +8,7 @@ import sqlite3
 import sys
 from dataclasses import dataclass
 
+from storage.changes import prune
 from storage.database import write
 from storage.policy import Policy
 
@@ -43,11 +44,13 @@ def start_session(
 
 
 def heartbeat(conn: sqlite3.Connection, session: Session, now: int) -> None:
+    """The session is alive; also the moment old changes are pruned from the change feed."""
     with write(conn):
         conn.execute(
             "UPDATE sessions SET heartbeat_at = ? WHERE id = ? AND ended_at IS NULL",
             (now, session.id),
         )
+        prune(conn)
 
 
 def end_session(conn: sqlite3.Connection, session: Session, now: int) -> None:

@@ -2,8 +2,8 @@
 
 The lists, in this order: appointment confirmation, every call list with
 pending items, every task kind the policy names as callable. A list is read in
-two steps so that 100,000 rows stay cheap: :func:`row_ids` gives the ordered
-source ids only, :func:`load_rows` the details of the few rows on screen.
+two steps so that 100,000 rows stay cheap: :func:`row_order` gives the ordered
+source ids with their sort keys only, :func:`load_rows` the details of the few rows on screen.
 
 Order within a list: due call-backs first, then rows that may be called now,
 then rows not callable yet (retry delay, call-back, minimum gap) by the time
@@ -14,6 +14,7 @@ attempt cap). Callability is decided here, never by the UI.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -50,6 +51,11 @@ class WorkListSummary:
     locked_by_others: int  # open rows another operator holds now
     callable_now: int = 0  # may be called now and nobody else holds them
     later: int = 0  # not callable yet (retry delay, call-back, minimum gap), nobody else holds
+
+    @property
+    def listed(self) -> bool:
+        """Call lists show only while they have pending items; the others always."""
+        return self.work_list.kind != ITEM or self.pending > 0
 
 
 @dataclass(frozen=True)
@@ -196,6 +202,120 @@ def number_starts(text: str, rules: PhoneRules) -> list[str]:
     return starts
 
 
+OrderEntry = tuple[int, int, int]
+"""(source id, group, time): the list is ordered by (group, time, source id)."""
+
+
+def row_order(
+    conn: sqlite3.Connection,
+    policy: Policy,
+    session: Session,
+    work_list: WorkList,
+    now: int,
+    text: str = "",
+    *,
+    only: Collection[int] | None = None,
+    clients: Collection[int] = (),
+) -> Iterator[OrderEntry]:
+    """The list's open rows in list order, optionally filtered by text, with their sort keys.
+
+    The filter matches the client's name or the subject, or a phone number as people
+    type its start: "8916 222", "+7 916", "916-222" and "(916) 222" find the same
+    client (:func:`number_starts`); digits also match anywhere in a number ("45-67").
+    ``only`` (source ids) and ``clients`` (client ids) ask for just
+    those rows, as they are now: what a screen re-reads after a change
+    (storage.changes); rows that left the list are simply absent. Each of
+    those is looked up by its own index (an OR of the two would make SQLite
+    read the whole list).
+    """
+    if only is None and not clients:
+        yield from _ordered(conn, policy, session, work_list, now, text, "", [])
+        return
+    found: dict[int, OrderEntry] = {}
+    for column, values in (("id", only or ()), ("client_id", clients)):
+        if values:
+            condition = f"{column} IN ({','.join('?' * len(values))})"
+            found.update((entry[0], entry) for entry in _ordered(
+                conn, policy, session, work_list, now, text, condition, list(values)))
+    yield from sorted(found.values(), key=lambda entry: (entry[1], entry[2], entry[0]))
+
+
+def _ordered(
+    conn: sqlite3.Connection,
+    policy: Policy,
+    session: Session,
+    work_list: WorkList,
+    now: int,
+    text: str,
+    condition: str,
+    values: list[object],
+) -> Iterator[OrderEntry]:
+    sql, params = _rows_sql(policy, session, work_list, now)
+    conditions = [condition] if condition else []
+    params = [*params, *values]
+    needle = text.strip().casefold()
+    if needle:
+        digits = "".join(ch for ch in needle if ch.isdigit())
+        matches = ("(instr(fold(subject), ?) OR client_id IN (SELECT id FROM clients"
+                   " WHERE instr(fold(name), ?))")
+        params = [*params, needle, needle]
+        if digits:
+            starts = number_starts(text, policy.phones)
+            matches += (" OR client_id IN (SELECT client_id FROM phones WHERE instr(digits, ?)"
+                        + " OR digits LIKE ?" * len(starts) + ")")
+            params += [digits, *(start + "%" for start in starts)]
+        conditions.append(matches + ")")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    at = f"CASE grp WHEN {LATER} THEN callable_from ELSE coalesce(due, 0) END"
+    cursor = conn.execute(f"SELECT id, grp, {at} AS at FROM ({sql}){where} ORDER BY grp, at, id",
+                          params)
+    # Read to the end at once (an unfinished cursor would hold a read transaction), a batch
+    # at a time: a million rows never exist as a million Python tuples.
+    while batch := cursor.fetchmany(10_000):
+        yield from batch
+
+
+def first_rows(
+    conn: sqlite3.Connection,
+    policy: Policy,
+    session: Session,
+    work_list: WorkList,
+    now: int,
+    count: int,
+) -> list[OrderEntry]:
+    """The first ``count`` rows of the list in list order, without reading the whole list.
+
+    What a screen paints first while :func:`row_order` reads everything (a
+    second or more at a million rows): the call-backs that are due (few, from
+    the partial index of call-backs), then callable rows, found by walking the
+    list's source in its index order a batch at a time (most rows of a big list
+    were never called, and come in that order). Rows not callable yet or not at
+    all come after those and are left to the full reading, so fewer than
+    ``count`` may come back.
+    """
+    kind = work_list.kind
+    callbacks = [row[0] for row in conn.execute(
+        "SELECT source_id FROM call_rows WHERE kind = ? AND callback_at IS NOT NULL"
+        " AND closed_at IS NULL", (kind,)).fetchall()]
+    found = [e for e in row_order(conn, policy, session, work_list, now, only=callbacks)
+             if e[1] == CALLBACK_DUE] if callbacks else []
+    source, params = _source_sql(policy, work_list, now)
+    order = {APPOINTMENT: "due", ITEM: "id", TASK: "due"}[kind]
+    after: tuple[int, int] = (-(2**62), -1)  # (the walk's sort value, id) read so far
+    while len(found) < count:
+        batch = conn.execute(
+            f"SELECT id, coalesce({order}, 0) FROM ({source})"
+            f" WHERE ({order}, id) > (?, ?) ORDER BY {order}, id LIMIT ?",
+            [*params, *after, count * 4]).fetchall()
+        if not batch:
+            break
+        after = (int(batch[-1][1]), int(batch[-1][0]))
+        wanted = [row[0] for row in batch]
+        found += [e for e in row_order(conn, policy, session, work_list, now, only=wanted)
+                  if e[1] == CALLABLE]
+    return found[:count]
+
+
 def row_ids(
     conn: sqlite3.Connection,
     policy: Policy,
@@ -204,29 +324,8 @@ def row_ids(
     now: int,
     text: str = "",
 ) -> list[int]:
-    """Source ids of the list's open rows in list order, optionally filtered by text.
-
-    The filter matches the client's name or the subject, or a phone number as people
-    type its start: "8916 222", "+7 916", "916-222" and "(916) 222" find the same
-    client (:func:`number_starts`); digits also match anywhere in a number ("45-67").
-    """
-    sql, params = _rows_sql(policy, session, work_list, now)
-    where = ""
-    needle = text.strip().casefold()
-    if needle:
-        digits = "".join(ch for ch in needle if ch.isdigit())
-        where = (" WHERE instr(fold(subject), ?) OR client_id IN (SELECT id FROM clients"
-                 " WHERE instr(fold(name), ?))")
-        params = [*params, needle, needle]
-        if digits:
-            starts = number_starts(text, policy.phones)
-            where += (" OR client_id IN (SELECT client_id FROM phones WHERE instr(digits, ?)"
-                      + " OR digits LIKE ?" * len(starts) + ")")
-            params += [digits, *(start + "%" for start in starts)]
-    order = (f" ORDER BY grp, CASE grp WHEN {LATER} THEN callable_from ELSE coalesce(due, 0) END,"
-             " id")
-    return [row[0] for row in conn.execute(
-        f"SELECT id FROM ({sql}){where}{order}", params).fetchall()]
+    """Source ids of the list's open rows in list order (see :func:`row_order`)."""
+    return [entry[0] for entry in row_order(conn, policy, session, work_list, now, text)]
 
 
 def load_rows(
@@ -303,21 +402,26 @@ def work_lists(
     Call lists appear only while they have pending items; the confirmation list
     and the callable task kinds always appear, so operators see they are done.
     """
-    summaries = []
-    for work_list in all_work_lists(conn, policy):
-        sql, params = _rows_sql(policy, session, work_list, now)
-        # One query per list: the counts come from the same rows the list shows.
-        pending, locked, callable_now, later = conn.execute(
-            "SELECT count(*), count(l.operator),"
-            f" coalesce(sum(l.operator IS NULL AND grp IN ({CALLBACK_DUE}, {CALLABLE})), 0),"
-            f" coalesce(sum(l.operator IS NULL AND grp = {LATER}), 0)"
-            f" FROM ({sql}) w LEFT JOIN locks l"
-            " ON l.kind = ? AND l.source_id = w.id AND l.operator != ?",
-            [*params, work_list.kind, session.operator],
-        ).fetchone()
-        if work_list.kind != ITEM or pending:
-            summaries.append(WorkListSummary(work_list, pending, locked, callable_now, later))
-    return summaries
+    summaries = [summarize(conn, policy, session, work_list, now)
+                 for work_list in all_work_lists(conn, policy)]
+    return [summary for summary in summaries if summary.listed]
+
+
+def summarize(
+    conn: sqlite3.Connection, policy: Policy, session: Session, work_list: WorkList, now: int
+) -> WorkListSummary:
+    """One list's counts (a reading of the whole list: done off the first paint)."""
+    sql, params = _rows_sql(policy, session, work_list, now)
+    # One query per list: the counts come from the same rows the list shows.
+    pending, locked, callable_now, later = conn.execute(
+        "SELECT count(*), count(l.operator),"
+        f" coalesce(sum(l.operator IS NULL AND grp IN ({CALLBACK_DUE}, {CALLABLE})), 0),"
+        f" coalesce(sum(l.operator IS NULL AND grp = {LATER}), 0)"
+        f" FROM ({sql}) w LEFT JOIN locks l"
+        " ON l.kind = ? AND l.source_id = w.id AND l.operator != ?",
+        [*params, work_list.kind, session.operator],
+    ).fetchone()
+    return WorkListSummary(work_list, pending, locked, callable_now, later)
 
 
 def all_work_lists(conn: sqlite3.Connection, policy: Policy) -> list[WorkList]:

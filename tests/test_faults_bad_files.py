@@ -2,7 +2,8 @@
 
 Each time the real ``ringround`` command is started on the file in a
 pseudo-terminal (tests/pty_app.py), as an operator would. It must stop before
-taking over the screen, with one sentence and a non-zero exit code (2 for a
+writing anything (a damaged file is found by the integrity check, which runs
+beside the first paint), with one sentence and a non-zero exit code (2 for a
 file that is not a usable database, 1 for one it may not write), no
 traceback — and leave the file exactly as it was (same bytes, same mtime,
 nothing deleted).
@@ -27,6 +28,7 @@ from tests.pty_app import PtyApp, ringround_argv, visible
 from tests.tiny_disk import tiny_disk
 
 PAGE = 4096
+LEAVE_SCREEN = b"\x1b[?1049l"  # back from the alternate screen to the shell's
 OLD = 1_600_000_000  # an mtime no run of the test can produce by writing
 
 
@@ -53,7 +55,12 @@ def start_on(path: Path) -> tuple[int, list[str]]:
         except subprocess.TimeoutExpired:
             raise AssertionError(f"ringround started on {path.name}:\n{app.text()}") from None
         app.wait_until(lambda: app.closed, "the end of the output")
-        lines = [line.strip() for line in visible(app.output()).splitlines() if line.strip()]
+        output = app.output()
+        # The integrity check runs beside the first paint (on a big file the list picker
+        # shows first): what counts is what stays on the terminal after the screen is left.
+        left = output.rfind(LEAVE_SCREEN)
+        lines = [line.strip() for line in visible(output[left:] if left >= 0 else output
+                                                  ).splitlines() if line.strip()]
     finally:
         app.close()
     return code, lines

@@ -117,7 +117,7 @@ def test_a_writing_command_refuses_without_making_files(reader: Reader) -> None:
 
 def test_check_names_the_problem_without_making_files(reader: Reader) -> None:
     before = reader.beside()
-    code, out, err = reader.ringround("check")
+    code, out, err = reader.ringround("check", "--full")
     assert code == 1, (out, err)
     problems = [line for line in out.splitlines() if line.startswith("PROBLEM")]
     assert len(problems) == 1 and f"may not write {reader.db}" in problems[0], out

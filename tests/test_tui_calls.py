@@ -205,7 +205,7 @@ async def test_unsuccessful_outcome_keeps_the_row_dimmed_with_its_comment(
         # Not callable for an hour: after the callable rows, before the do-not-call one.
         expected = [clinic.appointments[name]
                     for name in ("ivanova", "petrov", "kowalski", "smith", "sidorov")]
-        await wait_until(pilot, lambda: table.ids == expected, "the row to move down")
+        await wait_until(pilot, lambda: list(table.ids) == expected, "the row to move down")
         await settle(pilot)
         assert clinic.locks() == []
         row = table.rows[smith]
@@ -381,7 +381,7 @@ async def test_slash_filters_the_rows(clinic: Clinic) -> None:
         await settle(pilot)
         box = screen.query_one("#filter", Input)
         assert box.has_focus
-        assert table.ids == [ids["smith"]]
+        assert list(table.ids) == [ids["smith"]]
         assert text_of(screen.query_one("#work-title")) == (
             "Appointment confirmation · 1 row · filter: smi")
         assert screen.activation is not None
@@ -390,7 +390,7 @@ async def test_slash_filters_the_rows(clinic: Clinic) -> None:
         async def rows_for(text: str) -> list[int]:
             box.value = text  # as if typed: the same Input.Changed
             await settle(pilot)
-            return table.ids
+            return list(table.ids)
 
         assert await rows_for("ИВАН") == [ids["ivanova"], ids["petrov"]]  # any case, Cyrillic
         assert await rows_for("222-33") == [ids["kowalski"]]  # phone digits
@@ -404,7 +404,7 @@ async def test_slash_filters_the_rows(clinic: Clinic) -> None:
         assert table.has_focus and not box.has_focus
         await pilot.press("slash", "escape")  # clears it
         await settle(pilot)
-        assert table.ids == [ids[name] for name in
+        assert list(table.ids) == [ids[name] for name in
                              ("ivanova", "smith", "petrov", "kowalski", "sidorov")]
         assert isinstance(app.screen, WorkScreen)
         assert not box.display
@@ -474,7 +474,7 @@ async def test_call_back_outcome_asks_for_a_time(clinic: Clinic) -> None:
         await wait_until(pilot, lambda: app.screen is screen, "the dialog to close")
         await settle(pilot)
         table = screen.query_one(RowTable)
-        assert table.ids[-2:] == [ivanova, clinic.appointments["sidorov"]]
+        assert list(table.ids[-2:]) == [ivanova, clinic.appointments["sidorov"]]
         assert table.describe_row(table.rows[ivanova])["due"] == ">15:30"
     assert clinic.query("SELECT callback_at, callback_operator FROM call_rows"
                         " WHERE kind = 'appointment' AND source_id = ?", ivanova) == [

@@ -109,7 +109,7 @@ async def test_enter_opens_the_list_and_activates_its_first_row(clinic: Clinic) 
                                   "the work screen with an active row")
         assert isinstance(screen, WorkScreen)
         table = screen.query_one(RowTable)
-        assert table.ids == [clinic.appointments[name] for name in TOMORROW]
+        assert list(table.ids) == [clinic.appointments[name] for name in TOMORROW]
         assert table.cursor == 0
         assert screen.activation is not None
         assert screen.activation.state.key.source_id == clinic.appointments[FIRST_ROW]

@@ -3,8 +3,9 @@
 The UI thread never touches SQLite: every database call runs in a thread
 worker through :meth:`RingroundApp.call_db`, on that thread's own connection,
 and retries while another operator's save holds the database. Changes
-committed by anyone are noticed by polling ``PRAGMA data_version`` each second
-and announced to the screens with :class:`DataChanged`.
+committed by anyone are noticed by polling ``PRAGMA data_version`` each second,
+read from the change feed (storage.changes) and announced to the screens with
+:class:`DataChanged`, which re-read only what changed.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import signal
 import sqlite3
 import sys
 import termios
+import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -29,6 +32,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 
 from storage.admin_log import log_crash
+from storage.changes import Changes
 from storage.clients import rekey_phones
 from storage.connections import ChangeWatcher, ThreadConnections
 from storage.database import (
@@ -50,7 +54,7 @@ from storage.open_calls import (
 )
 from storage.policy import Policy
 from storage.sessions import Session, end_session, heartbeat, start_session
-from storage.worklists import WorkListSummary, work_lists
+from storage.worklists import WorkList, all_work_lists
 from tui.formats import moment_text
 from tui.i18n import _, choose_language, set_language
 from tui.safe_text import safe_text
@@ -65,7 +69,24 @@ TERMINAL_CHECK_EVERY = 1.0  # seconds between looks whether the terminal has hun
 
 
 class DataChanged(Message):
-    """Someone (maybe this app) committed to the database."""
+    """Someone (maybe this app) committed to the database; ``changes`` says what changed."""
+
+    def __init__(self, changes: Changes) -> None:
+        super().__init__()
+        self.changes = changes
+
+
+@dataclass(frozen=True)
+class SessionStart:
+    """A session the app starts itself, after its first paint (see :func:`run_app`).
+
+    ``start`` runs in a worker thread; a StorageError from it ends the app, and
+    :func:`run_app` then says the sentence.
+    """
+
+    operator: str
+    supervisor: bool
+    start: Callable[[], Session]
 
 
 def lost_text(call: LostCall, policy: Policy, now: int, operator: str) -> str:
@@ -101,23 +122,34 @@ class RingroundApp(App[None]):
         self,
         db_path: str | Path,
         policy: Policy,
-        session: Session,
+        session: Session | SessionStart,
         *,
         clock: Callable[[], int] | None = None,
         poll_every: float = POLL_EVERY,
-        lists: list[WorkListSummary] | None = None,
+        lists: list[WorkList] | None = None,
         notice: str = "",
         terminal: int | None = None,
     ) -> None:
         super().__init__()
         self.terminal = terminal  # the terminal's descriptor, watched for a hang-up
-        # The work lists read before start, so that the list picker's first paint shows them.
+        # The work lists read before start, so that the list picker's first paint shows them
+        # (their counts follow).
         self.first_lists = lists
         # Said on the list picker until the operator first opens a list (the demo's summary).
         self.notice = notice
         self.db_path = str(db_path)
         self.policy = policy
-        self.session = session
+        self.operator = session.operator
+        self.supervisor = session.supervisor
+        self._session: Session | None = None
+        self._session_ready = threading.Event()
+        self._start: SessionStart | None = None
+        self.start_failure: StorageError | None = None  # why the session could not start
+        if isinstance(session, Session):
+            self._session = session
+            self._session_ready.set()
+        else:
+            self._start = session
         self.clock = clock or (lambda: int(time.time()))
         self.poll_every = poll_every
         self.connections = ThreadConnections(db_path)
@@ -129,6 +161,33 @@ class RingroundApp(App[None]):
 
     def now(self) -> int:
         return self.clock()
+
+    @property
+    def session(self) -> Session:
+        """This app's session; waits until it has started (the first moments, in workers).
+
+        Screens use :attr:`operator` and :attr:`supervisor` where they only need those.
+        """
+        self._session_ready.wait()
+        if self._session is None:
+            assert self.start_failure is not None
+            raise self.start_failure
+        return self._session
+
+    @property
+    def session_started(self) -> Session | None:
+        return self._session
+
+    @work(thread=True, group="session", exit_on_error=False)
+    def start_session(self) -> None:
+        assert self._start is not None
+        try:
+            self._session = self._start.start()
+        except StorageError as error:
+            self.start_failure = error
+            self.call_from_thread(self.exit, return_code=error.exit_code)
+        finally:
+            self._session_ready.set()
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:
@@ -165,7 +224,8 @@ class RingroundApp(App[None]):
         with suppress(Exception):  # the screen may be half-built: the row is a bonus
             current = getattr(self.screen, "current_key", None)
             row = current() if callable(current) else None
-        log_crash(error, operator=self.session.operator, session=self.session.id, row=row)
+        started = self.session_started
+        log_crash(error, operator=self.operator, session=started.id if started else None, row=row)
         super()._handle_exception(error)
         if not os.environ.get("RINGROUND_DEBUG"):
             # Textual is pinned exactly (pyproject.toml); tests/test_admin_log.py checks this.
@@ -180,6 +240,8 @@ class RingroundApp(App[None]):
         self.push_screen(ListPicker())
         self.run_worker(self.note_audit_start, thread=True, group="audit-start",
                         exit_on_error=False)
+        if self._start is not None:
+            self.start_session()
         self.set_interval(self.policy.heartbeat_every, self.beat)
         self.set_interval(self.poll_every, self.poll)
         self.set_interval(max(self.policy.stale_after // 4, 5), self.sweep)
@@ -333,20 +395,20 @@ class RingroundApp(App[None]):
     @work(thread=True, group="poll", exclusive=True, exit_on_error=False)
     def poll(self) -> None:
         try:
-            changed = self.watcher.changed()
+            changes = self.watcher.changes()
         except sqlite3.Error:
             return
-        if not changed:
+        if changes is None:
             return
         lost: list[LostCall] = []
         seen = self.audit_seen
-        if seen is not None:
+        if seen is not None and not changes.nothing:  # a call of ours ends with a row change
             with suppress(StorageError):
                 lost, self.audit_seen = self.call_db(
                     lambda conn: lost_calls(conn, self.session, seen))
         if lost:
             self.call_from_thread(self.calls_lost, lost)
-        self.call_from_thread(self.announce_change)
+        self.call_from_thread(self.announce_change, changes)
 
     def calls_lost(self, lost: list[LostCall]) -> None:
         """Tell the operator at once that a colleague or a supervisor ended their call.
@@ -359,14 +421,14 @@ class RingroundApp(App[None]):
         for call in lost:
             if self.phone is not None:
                 self.phone.forget(call.key)
-            text = lost_text(call, self.policy, self.now(), self.session.operator)
+            text = lost_text(call, self.policy, self.now(), self.operator)
             screen = self.screen
             if isinstance(screen, ResultDialog) and screen.row_key == call.key:
                 screen.lock_lost(text)
             else:
                 self.push_screen(NoticeDialog(text, title=_("Your call was taken")))
 
-    def announce_change(self) -> None:
+    def announce_change(self, changes: Changes) -> None:
         """Tell the screens the operator can see: the top one and those under its dialogs.
 
         A screen hidden under another full screen reads again when it is resumed.
@@ -374,7 +436,7 @@ class RingroundApp(App[None]):
         repaint of the whole top screen: kilobytes over SSH at every commit.)
         """
         for screen in reversed(self.screen_stack):
-            screen.post_message(DataChanged())
+            screen.post_message(DataChanged(changes))
             if not isinstance(screen, ModalScreen):
                 break
 
@@ -390,30 +452,45 @@ def run_app(
 
     ``notice`` is shown on the list picker until the operator opens a list.
 
-    The database is opened, the session started and the work lists read
-    before the screen is taken over, so a problem is reported as one sentence
-    on the terminal and the first screen already shows the lists.
+    The database is opened and the names of the work lists read before the
+    screen is taken over, so a file that is not a database is reported as one
+    sentence on the terminal and the first screen already shows the lists.
+    What grows with the database runs after the first paint, in a worker:
+    the integrity check (``PRAGMA quick_check`` reads every page: seconds at a
+    million rows), which must pass before anything is written, then the session
+    start; and the lists' counts. A damaged file found then ends the app with
+    the same sentence, nothing written.
     """
     set_language(choose_language(policy))
-    conn = open_database(db_path)
-    try:
+    conn = open_database(db_path, check_same_thread=False)  # the start runs in a worker
+
+    def start() -> Session:
         check_integrity(conn, db_path)  # a damaged file is refused before the first write
-        rekey_phones(conn, policy.phones)  # after a change of the policy's [phones] rules
-        session = start_session(conn, operator, int(time.time()), supervisor=supervisor)
         try:
-            lists = work_lists(conn, policy, session, int(time.time()))
+            rekey_phones(conn, policy.phones)  # after a change of the policy's [phones] rules
+            return start_session(conn, operator, int(time.time()), supervisor=supervisor)
         except sqlite3.Error as error:
-            end_session(conn, session, int(time.time()))
             raise describe(error, db_path) from None
-        app = RingroundApp(db_path, policy, session, lists=lists, notice=notice,
+
+    try:
+        try:
+            lists = all_work_lists(conn, policy)
+        except sqlite3.Error as error:
+            raise describe(error, db_path) from None
+        app = RingroundApp(db_path, policy, SessionStart(operator, supervisor, start),
+                           lists=lists, notice=notice,
                            terminal=sys.__stdin__.fileno() if sys.__stdin__ else None)
         try:
             app.run()
         finally:
             app.close_database()
-            # A clean exit, SIGTERM, SIGHUP or a hung-up terminal ends the session; its
-            # locks stay (C9) and then follow the rules for a session that is gone.
-            end_session(conn, session, int(time.time()))
+            session = app.session_started
+            if session is not None:
+                # A clean exit, SIGTERM, SIGHUP or a hung-up terminal ends the session; its
+                # locks stay (C9) and then follow the rules for a session that is gone.
+                end_session(conn, session, int(time.time()))
+        if app.start_failure is not None:
+            raise app.start_failure
     finally:
         conn.close()
     return 0 if app.return_code in (None, 0) else int(app.return_code)

@@ -275,7 +275,7 @@ class PhoneLine:
             if backend is None:
                 raise TelephonyError(_("The connection to the phone exchange is still being "
                                        "set up; try again in a moment."))
-            call_id = await backend.place_call(self.app.session.operator, call.number,
+            call_id = await backend.place_call(self.app.operator, call.number,
                                                str(call.key))
         except TelephonyError as error:
             self._failed(call, str(error))

@@ -7,6 +7,7 @@ supervisors v opens the supervisor screen and p the reports (tui/supervisor_keys
 from __future__ import annotations
 
 import sqlite3
+import threading
 
 from rich.cells import cell_len, set_cell_size
 from rich.text import Text
@@ -14,18 +15,22 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from storage.changes import CLIENT, LIST
 from storage.database import StorageError
 from storage.rows import APPOINTMENT, ITEM
-from storage.worklists import WorkList, WorkListSummary, work_lists
+from storage.worklists import WorkList, WorkListSummary, summarize, work_lists
 from tui.app import DataChanged, RingroundApp
 from tui.footer import Footer
 from tui.formats import number, task_kind_text
 from tui.i18n import N_, _, ngettext
 from tui.safe_text import safe_text
 from tui.supervisor_keys import SUPERVISOR_BINDINGS, SupervisorKeys
+
+RECOUNT_EVERY = 3.0  # seconds: changes to a list's rows are gathered this long before a count
 
 
 def list_title(work_list: WorkList) -> str:
@@ -62,17 +67,18 @@ def counts_text(summary: WorkListSummary, *, short: bool = False) -> str:
 TITLE_ROOM = 20  # columns kept for a list's name before the counts take their short form
 
 
-def summary_line(summary: WorkListSummary, width: int) -> Text:
-    title = list_title(summary.work_list)
-    counts = counts_text(summary)
-    if width - cell_len(counts) - 4 < min(cell_len(title), TITLE_ROOM):
+def summary_line(work_list: WorkList, summary: WorkListSummary | None, width: int) -> Text:
+    """The list's line; its counts once they are read (``…`` until then)."""
+    title = list_title(work_list)
+    counts = counts_text(summary) if summary is not None else "…"
+    if summary is not None and width - cell_len(counts) - 4 < min(cell_len(title), TITLE_ROOM):
         counts = counts_text(summary, short=True)
     room = max(width - cell_len(counts) - 4, 10)
     if cell_len(title) > room:
         title = set_cell_size(title, room - 1) + "…"
     line = Text(title)
     line.pad_right(room - cell_len(title) + 2)
-    line.append(counts, style="" if summary.callable_now else "dim")
+    line.append(counts, style="" if summary is not None and summary.callable_now else "dim")
     return line
 
 
@@ -87,9 +93,13 @@ class ListPicker(SupervisorKeys, Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.summaries: list[WorkListSummary] = []
+        self.lists: list[WorkList] = []  # in SPEC order
+        self.counts: dict[WorkList, WorkListSummary] = {}  # the lists counted so far
         self.shown_width = 0  # the width the lines were laid out for
         self.fresh = False  # showing the lists read at start, not yet resumed
+        self.stale: set[WorkList] = set()  # lists whose rows changed since they were counted
+        self.recount_timer: Timer | None = None
+        self.load_guard = threading.Lock()
 
     @property
     def ringround(self) -> RingroundApp:
@@ -99,7 +109,7 @@ class ListPicker(SupervisorKeys, Screen[None]):
     def compose(self) -> ComposeResult:
         app = self.ringround
         yield Static(Text(_("Mass calling — {operator}").format(
-            operator=safe_text(app.session.operator))),
+            operator=safe_text(app.operator))),
                      id="picker-title")
         if app.notice:
             yield Static(Text(safe_text(app.notice)), id="picker-notice")
@@ -110,9 +120,10 @@ class ListPicker(SupervisorKeys, Screen[None]):
     def on_mount(self) -> None:
         app = self.ringround
         if app.first_lists is not None:  # read before start: painted in the first frame
-            self.show(app.first_lists)
+            self.show(app.first_lists, {})
             app.first_lists = None
             self.fresh = True
+            self.load()  # the counts, off the first paint
 
     def on_screen_resume(self) -> None:
         if self.fresh:  # the lists read at start are on screen: no second reading now
@@ -123,23 +134,72 @@ class ListPicker(SupervisorKeys, Screen[None]):
             self.query_one("#picker-notice", Static).remove()
         self.load()  # also the first load when nothing was read at start
 
-    @on(DataChanged)
+    @property
+    def summaries(self) -> list[WorkListSummary]:
+        """The lists with their counts, once every one is counted ([] until then)."""
+        if any(work_list not in self.counts for work_list in self.lists):
+            return []
+        return [self.counts[work_list] for work_list in self.lists]
+
     def action_refresh_lists(self) -> None:
         self.load()
 
-    @work(thread=True, group="lists", exclusive=True, exit_on_error=False)
-    def load(self) -> None:
+    @on(DataChanged)
+    def data_changed(self, event: DataChanged) -> None:
+        """Count again only the lists whose rows changed, at most every RECOUNT_EVERY seconds.
+
+        A list's count reads the whole list, so a busy clinic's stream of
+        changes is gathered first; commits that change no row (heartbeats) cost
+        nothing.
+        """
+        changes = event.changes
+        if changes.nothing:
+            return
+        if not changes.complete:
+            self.load()
+            return
+        for change in changes.changes:
+            affected = [w for w in self.lists if w.kind == change.kind and (
+                change.kind != ITEM or w.list_id == change.list_id)]
+            if change.kind in (CLIENT, LIST) or (change.kind == ITEM and not affected
+                                                  and change.list_id is not None):
+                self.load()  # a list may come or go, or any list's rows changed
+                return
+            self.stale.update(affected)
+        if self.stale and self.recount_timer is None:
+            self.recount_timer = self.set_timer(RECOUNT_EVERY, self.recount)
+
+    def recount(self) -> None:
+        self.recount_timer = None
+        stale, self.stale = self.stale, set()
+        self.load(frozenset(stale))
+
+    @work(thread=True, group="lists", exit_on_error=False)
+    def load(self, only: frozenset[WorkList] | None = None) -> None:
+        """Read the lists and count them (``only``: count just these again)."""
         app = self.ringround
 
-        def job(conn: sqlite3.Connection) -> list[WorkListSummary]:
-            return work_lists(conn, app.policy, app.session, app.now())
+        def job(conn: sqlite3.Connection) -> tuple[list[WorkList], list[WorkListSummary]]:
+            if only is None:
+                summaries = work_lists(conn, app.policy, app.session, app.now())
+                return [s.work_list for s in summaries], summaries
+            return self.lists, [summarize(conn, app.policy, app.session, work_list, app.now())
+                                for work_list in only]
 
-        try:
-            summaries = app.call_db(job, on_busy=self.status_from_thread)
-        except StorageError as error:
-            self.app.call_from_thread(self.show_status, str(error))
-            return
-        self.app.call_from_thread(self.show, summaries)
+        with self.load_guard:  # readings are shown in the order they were made
+            try:
+                lists, summaries = app.call_db(job, on_busy=self.status_from_thread)
+            except StorageError as error:
+                self.app.call_from_thread(self.show_status, str(error))
+                return
+            self.app.call_from_thread(self.counted, lists, summaries, only is None)
+
+    def counted(self, lists: list[WorkList], summaries: list[WorkListSummary],
+                whole: bool) -> None:
+        counts = {} if whole else dict(self.counts)
+        counts.update((s.work_list, s) for s in summaries)
+        listed = [w for w in lists if w not in counts or counts[w].listed]
+        self.show(listed, counts)
 
     def status_from_thread(self, message: str) -> None:
         self.app.call_from_thread(self.show_status, message)
@@ -149,24 +209,24 @@ class ListPicker(SupervisorKeys, Screen[None]):
         if str(status.content) != message:  # the same line again writes nothing
             status.update(Text(safe_text(message, keep_newlines=True)))
 
-    def show(self, summaries: list[WorkListSummary]) -> None:
+    def show(self, lists: list[WorkList], counts: dict[WorkList, WorkListSummary]) -> None:
         options = self.query_one("#lists", OptionList)
         # Before the first layout the list has no size yet: the screen's width less its gutter.
         inner = options.size.width or self.app.size.width - options.styles.gutter.width
         width = max(inner - 2, 40)
-        if summaries == self.summaries and width == self.shown_width:
+        if lists == self.lists and counts == self.counts and width == self.shown_width:
             return  # nothing to repaint
         highlighted = options.highlighted
-        self.summaries = summaries
+        self.lists, self.counts = lists, counts
         self.shown_width = width
         options.clear_options()
-        options.add_options([Option(summary_line(s, width)) for s in summaries])
-        if summaries:
-            options.highlighted = min(highlighted or 0, len(summaries) - 1)
+        options.add_options([Option(summary_line(w, counts.get(w), width)) for w in lists])
+        if lists:
+            options.highlighted = min(highlighted or 0, len(lists) - 1)
         options.focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         from tui.work_screen import WorkScreen
 
-        summary = self.summaries[event.option_index]
-        self.app.push_screen(WorkScreen(summary.work_list, list_title(summary.work_list)))
+        work_list = self.lists[event.option_index]
+        self.app.push_screen(WorkScreen(work_list, list_title(work_list)))

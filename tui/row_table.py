@@ -1,15 +1,19 @@
 """The rows of a work list, drawn line by line so that 100,000 rows cost no more than 20.
 
-Only the ordered source ids are kept for the whole list; the details of the
-rows on screen are asked for with :class:`RowTable.RowsWanted` and arrive
-through :meth:`RowTable.add_rows`. Moving the cursor repaints two lines.
+Only the ordered source ids are kept for the whole list (a typed array, 8 bytes
+a row); the details of the rows on screen are asked for with
+:class:`RowTable.RowsWanted` and arrive through :meth:`RowTable.add_rows`, and
+only those near the screen are kept (at most :data:`KEEP_ROWS`), so paging
+through a million rows costs no more memory than one page. Moving the cursor
+repaints two lines.
 
 Keys: Up/Down move the cursor, PageUp/PageDown a page, Home/End to the ends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from array import array
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
@@ -27,6 +31,7 @@ from tui.i18n import _
 from tui.safe_text import safe_text
 
 PAGE_MARGIN = 40  # rows loaded beyond the screen, so scrolling rarely waits
+KEEP_ROWS = 1000  # details kept at most; those farthest from the screen are dropped first
 PAINT_HOLD = 0.03  # seconds a cursor move waits at most for the owner's answer
 
 
@@ -64,6 +69,20 @@ def columns(total: int) -> list[Column]:
     elif spare > 0:
         shown[1] = Column("client", shown[1].title, shown[1].width + spare)
     return shown
+
+
+def _position(ids: Sequence[int], source_id: int | None, near: int) -> int | None:
+    """Where ``source_id`` is in ``ids``, looked for around ``near`` first; None if absent."""
+    if source_id is None:
+        return None
+    if 0 <= near < len(ids) and ids[near] == source_id:
+        return near
+    for start, stop in ((max(0, near - 100), min(len(ids), near + 100)), (0, len(ids))):
+        try:
+            return ids.index(source_id, start, stop)
+        except ValueError:
+            continue
+    return None
 
 
 def header_line(total: int) -> str:
@@ -113,7 +132,7 @@ class RowTable(ScrollView, can_focus=True):
     ) -> None:
         super().__init__(id=id)
         self.describe_row = describe_row
-        self.ids: list[int] = []
+        self.ids: Sequence[int] = array("q")
         self.rows: dict[int, WorkRow] = {}
         self.cursor = 0
         self._asked: set[int] = set()
@@ -125,7 +144,7 @@ class RowTable(ScrollView, can_focus=True):
     def current_id(self) -> int | None:
         return self.ids[self.cursor] if 0 <= self.cursor < len(self.ids) else None
 
-    def set_ids(self, ids: list[int], *, keep_position: bool = False) -> None:
+    def set_ids(self, ids: Sequence[int], *, keep_position: bool = False) -> None:
         """A fresh order of the list.
 
         The cursor stays on its row while that row is still listed, so that
@@ -135,17 +154,16 @@ class RowTable(ScrollView, can_focus=True):
         if ids == self.ids:
             return
         keep = None if keep_position else self.current_id
-        index = {source_id: i for i, source_id in enumerate(ids)}
+        found = _position(ids, keep, self.cursor)
         self.ids = ids
-        self.rows = {k: v for k, v in self.rows.items() if k in index}
         self._asked.clear()
         self.virtual_size = Size(self.size.width, len(ids))
         old_cursor = self.cursor
-        self.cursor = max(0, index[keep] if keep in index else min(old_cursor, len(ids) - 1))
+        self.cursor = max(0, found if found is not None else min(old_cursor, len(ids) - 1))
         self._scroll_to_cursor()
         self.refresh()
         self._want_visible()
-        if keep is None or keep not in index:
+        if found is None:
             self.post_message(self.CursorMoved(self.current_id))
 
     def add_rows(self, rows: dict[int, WorkRow]) -> None:
@@ -156,6 +174,22 @@ class RowTable(ScrollView, can_focus=True):
         for index in self._visible_indexes():
             if self.ids[index] in changed:
                 self.refresh_line(index)  # rows loaded off screen cost nothing
+        if len(self.rows) > KEEP_ROWS:
+            self._drop_far_rows()
+
+    def _drop_far_rows(self) -> None:
+        """Keep only the details of the rows around the screen (what scrolling back needs)."""
+        top = int(self.scroll_offset.y)
+        start = max(0, top - PAGE_MARGIN)
+        near = set(self.ids[start:top + self.size.height + PAGE_MARGIN])
+        self.rows = {k: v for k, v in self.rows.items() if k in near}
+        self._asked &= near
+
+    def forget(self, ids: Collection[int]) -> None:
+        """These rows changed: those on screen are asked for again (and repainted if they
+        look different); the others are read when they come into view."""
+        self._asked.difference_update(ids)
+        self._want_visible()
 
     def _visible_indexes(self) -> range:
         top = int(self.scroll_offset.y)

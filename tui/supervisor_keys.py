@@ -38,7 +38,7 @@ class SupervisorKeys:
         def ringround(self) -> RingroundApp: ...
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        supervisor = self.ringround.session.supervisor
+        supervisor = self.ringround.supervisor
         if action in ("supervisor_screen", "report_screen"):
             return supervisor
         if action == "supervisors_only":
@@ -59,5 +59,5 @@ class SupervisorKeys:
         self.app.push_screen(NoticeDialog(
             _("The supervisor screen and the reports are for supervisors only; "
               "{operator} is not one in the policy.").format(
-                operator=safe_text(self.ringround.session.operator)),
+                operator=safe_text(self.ringround.operator)),
             title=_("Supervisors only")))

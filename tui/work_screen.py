@@ -16,6 +16,8 @@ short notices: neither overwrites the state line.
 from __future__ import annotations
 
 import sqlite3
+import threading
+from array import array
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import TypeVar
@@ -25,12 +27,15 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Input
 
+from storage.changes import CLIENT, LIST
 from storage.clients import appointments, get_client, row_history
 from storage.database import StorageError
 from storage.errors import NotAllowed
 from storage.families import FamilyFinished, family_rows, finish_family
+from storage.list_order import ListOrder
 from storage.locks import (
     Claim,
     Finished,
@@ -43,7 +48,17 @@ from storage.locks import (
 )
 from storage.open_calls import save_note
 from storage.rows import APPOINTMENT, RowKey, read_source, read_subject
-from storage.worklists import BLOCKED, CALLBACK_DUE, LATER, WorkList, WorkRow, load_rows, row_ids
+from storage.worklists import (
+    BLOCKED,
+    CALLBACK_DUE,
+    LATER,
+    WorkList,
+    WorkRow,
+    end_of_today,
+    first_rows,
+    load_rows,
+    row_order,
+)
 from tui.app import DataChanged, RingroundApp
 from tui.client_card import ClientCard
 from tui.client_history import ClientDialog, requests_text, summary_text
@@ -72,6 +87,8 @@ from tui.steady import SteadyText
 T = TypeVar("T")
 HISTORY_LINES = 2
 RECHECK_EVERY = 2.0  # seconds between readings of the shown row's state (liveness, times)
+FIRST_PAGE = 100  # rows painted before the whole order of a big list is read
+DUE_CHECK_MAX = 3600  # seconds: timers far ahead are set again, so a changed clock is seen
 
 
 class WorkScreen(PhoneActions, Screen[None]):
@@ -103,6 +120,12 @@ class WorkScreen(PhoneActions, Screen[None]):
         self.activation: Activation | None = None
         self.filter_text = ""
         self.busy = ""
+        self.order: ListOrder | None = None  # the list's order, kept by worker threads
+        self.order_guard = threading.Lock()
+        self.due_timer: Timer | None = None
+        self.read_until = 2**62  # the order was read for the day ending then
+        self.partial = False  # showing only the first page while the whole order is read
+        self.activations = 0  # readings of the active row asked for (the newest is shown)
 
     @property
     def ringround(self) -> RingroundApp:
@@ -124,6 +147,7 @@ class WorkScreen(PhoneActions, Screen[None]):
         self.query_one(RowTable).focus()
         self.reload()
         self.set_interval(RECHECK_EVERY, self.recheck)
+        self.set_interval(self.ringround.policy.heartbeat_every, self.look_again)
 
     def in_sight(self) -> bool:
         """This screen is on top, or only dialogs are above it."""
@@ -162,24 +186,73 @@ class WorkScreen(PhoneActions, Screen[None]):
         """Show a database problem as a dialog."""
         self.app.push_screen(NoticeDialog(str(error), title=_("Database problem")))
 
-    @work(thread=True, group="ids", exclusive=True, exit_on_error=False)
+    @work(thread=True, group="ids", exit_on_error=False)
     def reload(self, saved: int | None = None) -> None:
-        """Read the list's order again; ``saved`` is the row whose result was just saved."""
-        app = self.ringround
-        try:
-            ids = self.in_thread(lambda conn: row_ids(conn, app.policy, app.session,
-                                                      self.work_list, app.now(), self.filter_text))
-        except StorageError as error:
-            self.app.call_from_thread(self.report, error)
-            return
-        self.app.call_from_thread(self.show_ids, ids, saved)
+        """Read the list's order again; ``saved`` is the row whose result was just saved.
 
-    def show_ids(self, ids: list[int], saved: int | None = None) -> None:
+        When the list opens, its first page is read and painted first
+        (worklists.first_rows): the whole order of a million rows takes a
+        second or more, and the cursor keeps its row when it arrives.
+        """
+        app = self.ringround
+        with self.order_guard:  # one reading of the order at a time, shown in turn
+            try:
+                if self.order is None and not self.filter_text:
+                    first = self.in_thread(lambda conn: first_rows(
+                        conn, app.policy, app.session, self.work_list, app.now(),
+                        FIRST_PAGE))
+                    if len(first) == FIRST_PAGE:  # else the whole list is small: read it
+                        self.app.call_from_thread(self.show_ids, array("q", [e[0] for e in first]),
+                                                  None, True)
+                order = self.in_thread(lambda conn: ListOrder(row_order(
+                    conn, app.policy, app.session, self.work_list, app.now(), self.filter_text)))
+            except StorageError as error:
+                self.app.call_from_thread(self.report, error)
+                return
+            self.order = order
+            self.read_until = end_of_today(app.policy, app.now())
+            self.app.call_from_thread(self.show_ids, array("q", order.ids), saved)
+
+    @work(thread=True, group="ids", exit_on_error=False)
+    def follow(self, rows: frozenset[int], clients: frozenset[int] = frozenset(),
+               saved: int | None = None) -> None:
+        """Read again only the rows that changed (storage.changes) and move them into place."""
+        app = self.ringround
+        with self.order_guard:
+            if self.order is None:
+                return  # the first reading of the order is still to come and sees them
+            order = self.order
+            try:
+                entries = self.in_thread(lambda conn: list(row_order(
+                    conn, app.policy, app.session, self.work_list, app.now(), self.filter_text,
+                    only=rows, clients=clients)))
+            except StorageError as error:
+                self.app.call_from_thread(self.show_state, str(error))
+                return
+            changed = rows | {entry[0] for entry in entries}
+            moved = order.update(changed, entries)
+            ids = array("q", order.ids) if moved else None
+            self.app.call_from_thread(self.rows_changed, ids, changed, saved)
+
+    def rows_changed(self, ids: array[int] | None, changed: frozenset[int],
+                     saved: int | None) -> None:
         table = self.query_one(RowTable)
+        if ids is not None:
+            self.show_ids(ids, saved)
+        table.forget(changed)  # those on screen are read again
+        self.plan_due_rows()
+        if table.current_id in changed:
+            self.activate(table.current_id)
+
+    def show_ids(self, ids: array[int], saved: int | None = None, first: bool = False) -> None:
+        """Show the list's order (``first``: only its first page, the rest is being read)."""
+        table = self.query_one(RowTable)
+        self.partial = first
         # After the operator's own save the cursor goes on to the next row
         # rather than following the saved row to its new place; any other
         # change leaves the cursor on its row.
         table.set_ids(ids, keep_position=saved is not None and table.current_id == saved)
+        self.plan_due_rows()
         self.show_title()
         if not ids:
             self.activation = None
@@ -211,9 +284,17 @@ class WorkScreen(PhoneActions, Screen[None]):
         if event.source_id is not None:
             self.activate(event.source_id)
 
-    @work(thread=True, group="activate", exclusive=True, exit_on_error=False)
     def activate(self, source_id: int) -> None:
-        """C12: inspect the row (stale-lock rules), then read the client for the pane."""
+        """C12: inspect the row (stale-lock rules), then read the client for the pane.
+
+        Only the newest reading is shown: one begun earlier (before a claim, say)
+        that happens to end later must not put an older state in the pane.
+        """
+        self.activations += 1
+        self.read_activation(source_id, self.activations)
+
+    @work(thread=True, group="activate", exit_on_error=False)
+    def read_activation(self, source_id: int, ticket: int) -> None:
         app = self.ringround
         key = RowKey(self.work_list.kind, source_id)
 
@@ -241,7 +322,11 @@ class WorkScreen(PhoneActions, Screen[None]):
         except StorageError as error:
             self.app.call_from_thread(self.show_state, str(error))
             return
-        self.app.call_from_thread(self.show_activation, activation)
+        self.app.call_from_thread(self.newest_activation, activation, ticket)
+
+    def newest_activation(self, activation: Activation, ticket: int) -> None:
+        if ticket == self.activations:
+            self.show_activation(activation)
 
     def show_activation(self, activation: Activation) -> None:
         table = self.query_one(RowTable)
@@ -262,6 +347,8 @@ class WorkScreen(PhoneActions, Screen[None]):
         table = self.query_one(RowTable)
         count = ngettext("{count} row", "{count} rows", len(table.ids)).format(
             count=number(len(table.ids)))
+        if self.partial:
+            count = _("counting rows…")
         parts = [self.list_title, count]
         if self.filter_text:
             parts.append(_("filter: {text}").format(text=self.filter_text))
@@ -276,21 +363,70 @@ class WorkScreen(PhoneActions, Screen[None]):
         self.show_title()
 
     @on(DataChanged)
-    def data_changed(self) -> None:
-        """Another operator (or this one) committed: refresh list, rows and pane (C3)."""
-        self.refresh_all()
+    def data_changed(self, event: DataChanged) -> None:
+        """Someone (maybe this operator) committed: follow what changed in this list (C3).
+
+        A commit that changed nothing shown here (a heartbeat, another list)
+        costs nothing; a few changed rows cost a reading of those rows.
+        """
+        changes = event.changes
+        if changes.nothing:
+            return
+        work_list = self.work_list
+        if not changes.complete or any(
+                c.kind == LIST and c.ref == work_list.list_id for c in changes.changes):
+            self.refresh_all()
+            return
+        rows = frozenset(c.ref for c in changes.changes if c.kind == work_list.kind and (
+            c.list_id is None or c.list_id == work_list.list_id))
+        clients = frozenset(c.ref for c in changes.changes if c.kind == CLIENT)
+        if rows or clients:
+            self.follow(rows, clients)
 
     def refresh_all(self, saved: int | None = None) -> None:
-        """Read the order, the visible rows and the active row again.
-
-        Also called right after this operator's own claim, abort or save, so
-        the row shows its new state at once rather than at the next poll.
-        """
+        """Read the order, the visible rows and the active row again (the r key)."""
         table = self.query_one(RowTable)
         table.invalidate()
         self.reload(saved)
         if table.current_id is not None:
             self.activate(table.current_id)
+
+    def refresh_row(self, key: RowKey, saved: int | None = None) -> None:
+        """This operator's own claim, abort or save: the row shows its new state at once.
+
+        (Other rows it changed, e.g. of a family, follow with the next change poll.)
+        """
+        self.follow(frozenset({key.source_id}), saved=saved)
+        self.activate(key.source_id)
+
+    def plan_due_rows(self) -> None:
+        """Wake up when the first waiting row becomes callable, to move it up (time alone)."""
+        if self.due_timer is not None:
+            self.due_timer.stop()
+            self.due_timer = None
+        due = self.order.next_due() if self.order is not None else None
+        if due is not None:
+            delay = max(due - self.ringround.now(), 0) + 1
+            self.due_timer = self.set_timer(min(delay, DUE_CHECK_MAX), self.rows_come_due)
+
+    def rows_come_due(self) -> None:
+        self.due_timer = None
+        order = self.order
+        due = order.due_by(self.ringround.now()) if order is not None else []
+        if due:
+            self.follow(frozenset(due))
+        else:
+            self.plan_due_rows()
+
+    def look_again(self) -> None:
+        """Read the rows on screen again now and then: times shown and colleagues' sessions
+        age without any write (costs the rows on screen, not the list; repaints only what
+        changed; the active row has its own :meth:`recheck`).
+        A new day changes which appointments and tasks are listed: all is read again."""
+        if self.ringround.now() >= self.read_until:
+            self.refresh_all()
+            return
+        self.query_one(RowTable).invalidate()
 
     # --- rows as text -------------------------------------------------------------
 
@@ -369,7 +505,7 @@ class WorkScreen(PhoneActions, Screen[None]):
     def claimed(self, key: RowKey, result: Claim | Refusal) -> None:
         app = self.ringround
         if isinstance(result, Claim):
-            self.refresh_all()
+            self.refresh_row(key)
             self.claim_won(key)  # a number key's PBX call starts now
             return
         lock = result.lock
@@ -464,7 +600,7 @@ class WorkScreen(PhoneActions, Screen[None]):
                             finished, family, app.policy, app.now()), title=_("Same phone")))
                 self.tell(note)
                 self.call_released(claim.key)
-                self.refresh_all(saved=claim.key.source_id)
+                self.refresh_row(claim.key, saved=claim.key.source_id)
 
         def keep(comment: str) -> None:  # the call was lost: the comment becomes a note
             app.call_db(lambda conn: save_note(conn, app.session, claim.key, comment, app.now()))
@@ -502,10 +638,10 @@ class WorkScreen(PhoneActions, Screen[None]):
     def aborted(self, key: RowKey) -> None:
         self.tell(_("Processing aborted; nothing was recorded."))
         self.call_released(key)
-        self.refresh_all()
+        self.refresh_row(key)
 
     def action_refresh_rows(self) -> None:
-        self.data_changed()
+        self.refresh_all()
 
     def action_card(self) -> None:
         if self.activation is not None and self.activation.client is not None:
