@@ -1,10 +1,10 @@
-"""Run every benchmark and write BENCHMARKS.md: ``python -m benchmarks`` (about 4–5 minutes).
+"""Run every benchmark and write BENCHMARKS.md: ``python -m benchmarks`` (about 20 minutes).
 
 Options: ``--out FILE`` (default BENCHMARKS.md beside this folder), ``--dir
 FOLDER`` for the databases (default: a new folder under the system's temporary
 folder; all runs of one benchmark share it, so ringround and the bare loop use
-the same disk), ``--quick`` for a short trial run (fewer repeats and moves, a
-10-second "idle minute"; its figures are not for the record).
+the same disk), ``--quick`` for a short trial run (fewer repeats, moves and
+operators, short idle periods; its figures are not for the record).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import app_timing, terminal, throughput
+from benchmarks import app_timing, operators, terminal, throughput
 from benchmarks.databases import build_call_list
 from benchmarks.machine import describe, load_average
-from benchmarks.report import Figures, write_report
+from benchmarks.report import BIG, OPERATORS, SIZES, USUAL, Figures, write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,41 +40,65 @@ def main(argv: list[str] | None = None) -> int:
     def say(text: str) -> None:
         print(f"[{time.monotonic() - began:5.0f} s] {text}", flush=True)
 
+    idle_seconds, crowd = operators.IDLE_SECONDS, OPERATORS
     if args.quick:
         app_timing.MOVES_DOWN, app_timing.MOVES_UP, app_timing.OPENS = 40, 20, 2
-        terminal.MOVES, terminal.STARTS = 40, 3
+        terminal.MOVES, terminal.STARTS, terminal.PAGES = 40, 3, 60
+        operators.MOVES = 20
+        idle_seconds, crowd = 10.0, (1, 2, 3)
     try:
         say("building the databases")
-        small, big, demo = folder / "list-1000.db", folder / "list-100000.db", folder / "demo.db"
-        build_call_list(small, 1_000)
-        build_call_list(big, 100_000)
-        terminal.make_demo(demo)
+        lists = {rows: folder / f"list-{rows}.db" for rows in SIZES}
+        for rows, path in lists.items():
+            if not path.exists():
+                build_call_list(path, rows)
 
         say("claim -> finish throughput, ringround against the bare sqlite3 loop")
         figures.throughput = throughput.measure(
             folder / "throughput", rows=throughput.ROWS,
-            repeats=1 if args.quick else throughput.REPEATS,
-            say=say)
+            repeats=1 if args.quick else throughput.REPEATS, say=say)
 
-        for rows, path in ((1_000, small), (100_000, big)):
+        for rows, path in lists.items():
             say(f"row activation and opening the list, {rows:,} rows (headless app)")
             timings = app_timing.measure(path, rows)
             say(f"  activation {app_timing.summary(timings.activations_ms)}; "
                 f"open {app_timing.summary(timings.opens_ms)}")
             figures.app[rows] = timings
 
-        say("terminal traffic and memory, 100,000 rows, real program on a pty")
-        figures.traffic = terminal.measure_traffic(
-            big, idle_seconds=10.0 if args.quick else terminal.IDLE_SECONDS, say=say)
-        traffic = figures.traffic
-        say(f"  per move {statistics.mean(traffic.move_bytes):.0f} B on average, per refresh "
-            f"{statistics.mean(traffic.refresh_bytes):.0f} B, idle {traffic.idle_bytes} B in "
-            f"{traffic.idle_seconds:.0f} s, peak RSS {traffic.peak_rss_mib:.0f} MiB")
+        for rows, path in lists.items():
+            say(f"start-up against a minimal Textual app, and check, {rows:,} rows")
+            figures.startup[rows] = startup = terminal.measure_startup(path, rows)
+            figures.checks[rows] = terminal.measure_check(path)
+            say(f"  first paint {terminal.median(startup.ringround_s):.3f} s, minimal app "
+                f"{terminal.median(startup.minimal_s):.3f} s; check "
+                f"{statistics.median(figures.checks[rows]):.2f} s")
+        figures.full_check = terminal.measure_check(lists[BIG], 1, "--full")
 
-        say("start-up against a minimal Textual app")
-        figures.startup = terminal.measure_startup(demo, 0)
-        say(f"  ringround {terminal.median(figures.startup.ringround_s):.3f} s, minimal app "
-            f"{terminal.median(figures.startup.minimal_s):.3f} s")
+        say("terminal traffic and memory, 100,000 rows, real program on a pty")
+        figures.traffic = traffic = terminal.measure_traffic(
+            lists[USUAL], idle_seconds=10.0 if args.quick else terminal.IDLE_SECONDS, say=say)
+        say(f"  per move {statistics.mean(traffic.move_bytes):.0f} B on average (least redraw "
+            f"{statistics.mean(traffic.move_minimal):.0f} B), idle {traffic.idle_bytes} B in "
+            f"{traffic.idle_seconds:.0f} s, peak RSS {traffic.peak_rss_mib:.0f} MiB")
+        say(f"memory paging through {BIG:,} rows")
+        figures.paging = terminal.measure_paging(lists[BIG], BIG)
+        say(f"  peak RSS {figures.paging.peak_mib:.0f} MiB")
+
+        say("idle operators against minimal Textual apps")
+        for k in crowd:
+            figures.idle.append(operators.measure_idle(lists[USUAL], USUAL, k, idle_seconds,
+                                                       say=say))
+        for rows in (SIZES[0], BIG):
+            figures.idle.append(operators.measure_idle(lists[rows], rows, crowd[1],
+                                                       idle_seconds, say=say))
+
+        say("row activation while others work")
+        for k in crowd:
+            figures.load.append(operators.measure_load(lists[USUAL], USUAL, k, k, folder,
+                                                       say=say))
+        for rows in (SIZES[0], BIG):
+            figures.load.append(operators.measure_load(lists[rows], rows, crowd[-1],
+                                                       crowd[-1], folder, say=say))
     finally:
         if args.dir is None:
             shutil.rmtree(folder, ignore_errors=True)

@@ -44,11 +44,11 @@ from tui.picker import ListPicker
 from tui.row_table import RowTable
 from tui.work_screen import WorkScreen
 
-MOVES_DOWN = 150
-MOVES_UP = 50
+MOVES_DOWN = 100
+MOVES_UP = 40
 OPENS = 5
 PAUSE = 0.2  # seconds between key presses, as an operator reads the pane
-WAIT = 10.0  # seconds before a measurement counts as hung
+WAIT = 60.0  # seconds before a measurement counts as hung
 
 
 @dataclass
@@ -206,6 +206,10 @@ async def _measure(path: Path, rows: int) -> Timings:
             probe = Probe(app)
             for number in range(OPENS):
                 await _open(pilot, probe, timings)
+                # A big list paints its first page first: let the whole order arrive.
+                await _until(pilot, lambda: isinstance(app.screen, WorkScreen)
+                             and app.screen.order is not None and not app.screen.partial,
+                             "the whole order")
                 if number < OPENS - 1:
                     await pilot.pause(0.2)
                     await pilot.press("escape")

@@ -166,13 +166,6 @@ def _time_start(argv: list[str], *ready: str) -> list[float]:
         app.close()
 
 
-def make_demo(path: Path) -> None:
-    done = subprocess.run([*ringround_argv(), "demo", "--no-run", "--db", str(path)],
-                          capture_output=True, text=True, timeout=300, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"ringround demo failed: {done.stderr.strip()}")
-
-
 def measure_startup(db: Path, rows: int, starts: int = STARTS) -> Startup:
     ours = [*ringround_argv(), "--db", str(db)]
     minimal = [sys.executable, "-c", MINIMAL_APP]
