@@ -41,6 +41,7 @@ from storage.locks import (
     Finished,
     Lock,
     Refusal,
+    RowState,
     abort_call,
     claim_row,
     finish_call,
@@ -160,14 +161,40 @@ class WorkScreen(PhoneActions, Screen[None]):
 
     def recheck(self) -> None:
         """Read the shown row's state again: a holder's session may have gone meanwhile,
-        a lock may have turned stale, a row may have become callable."""
+        a lock may have turned stale, a row may have become callable.
+
+        Only the lock state is read (one small reading: this runs every RECHECK_EVERY
+        seconds on every idle desk); the client, history and same-phone rows are read
+        again only when that state changed. Times shown are brought up to date.
+        """
         table = self.query_one(RowTable)
         if table.current_id is None or not self.in_sight():
             return
         if any(worker.group == "activate" and not worker.is_finished
                for worker in self.workers):
             return  # a reading is on its way already
-        self.activate(table.current_id)
+        self.read_state(table.current_id, self.activations)
+
+    @work(thread=True, group="activate", exit_on_error=False)
+    def read_state(self, source_id: int, ticket: int) -> None:
+        app = self.ringround
+        key = RowKey(self.work_list.kind, source_id)
+        try:
+            state = self.in_thread(lambda conn: inspect_row(conn, app.policy, app.session, key,
+                                                            app.now()))
+        except StorageError as error:
+            self.app.call_from_thread(self.show_state, str(error))
+            return
+        self.app.call_from_thread(self.state_read, state, ticket)
+
+    def state_read(self, state: RowState, ticket: int) -> None:
+        activation = self.activation
+        if ticket != self.activations or activation is None or activation.state.key != state.key:
+            return  # the operator has moved on, or a full reading is on its way
+        if state != activation.state:
+            self.activate(state.key.source_id)
+            return
+        self.show_activation(activation)  # the same state: only the times shown move on
 
     # --- database work ----------------------------------------------------------
 
