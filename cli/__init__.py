@@ -1,4 +1,4 @@
-"""The ``ringround`` command (SPEC "Command line"), beside tui/, storage/ and telephony/.
+"""The ``ringround`` command (README, "Commands"), beside tui/, storage/ and telephony/.
 
 Every command takes ``--db PATH`` and ``--policy PATH`` after its own name
 (or before it, or from RINGROUND_DB / RINGROUND_POLICY; without either, the

@@ -1,4 +1,4 @@
-"""Call lists: their counts, and closing, reopening and deleting them (SPEC B7, B8).
+"""Call lists: their counts, and closing, reopening and deleting them (B7, B8).
 
 Lists are made (and filled) by importing a CSV file (storage.imports, kind
 "call-list"). Closing, reopening and deleting need the supervisor role: the

@@ -1,4 +1,4 @@
-"""Cells that are safe in a spreadsheet and come back exactly (SPEC "CSV safety").
+"""Cells that are safe in a spreadsheet and come back exactly (README, "Spreadsheets"; B8).
 
 A spreadsheet program evaluates a cell that starts with ``=``, ``+``, ``-`` or
 ``@`` (and, after trimming, one that starts with a tab or carriage return):

@@ -20,7 +20,7 @@ Format, the same for every kind (``import`` reads exactly this back):
 ``export_workbook`` writes the same rows and columns as an Excel workbook,
 with text cells and date cells (storage/export_workbook.py).
 
-Columns by kind (the first ones are the SPEC's contract; more may be added
+Columns by kind (the first ones are a contract with the clinic's scripts; more may be added
 at the end, never removed or reordered):
 
 - clients: id, name, phones, do_not_call, external_id, birth_date (YYYY-MM-DD),

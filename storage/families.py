@@ -1,4 +1,4 @@
-"""Same phone, several rows (SPEC B6): families who share a number, settled by one call.
+"""Same phone, several rows (B6): families who share a number, settled by one call.
 
 When a mother confirms her own appointment she can often confirm her
 children's too. :func:`family_rows` finds the other open rows, on every work

@@ -8,7 +8,7 @@ exit code: 0 without problems (warnings allowed), 2 when the file is not a
 ringround database at all, 1 for other problems.
 
 The check changes nothing: the database is opened through SQLite only (never
-with ``open()``, see notes/sqlite.md), never created, never switched to WAL
+with ``open()``, see docs/sqlite.md), never created, never switched to WAL
 or upgraded, and the write test is ``BEGIN IMMEDIATE`` followed by ``ROLLBACK``.
 """
 

@@ -44,7 +44,7 @@ class Lock:
 
     @property
     def offers_takeover(self) -> bool:
-        """Someone else's stale lock whose owner is still working (SPEC C10)."""
+        """Someone else's stale lock whose owner is still working (C10)."""
         return self.stale and self.alive and not self.ours
 
 
@@ -75,7 +75,7 @@ class Claim:
 
 @dataclass(frozen=True)
 class RowState:
-    """What activating a row shows (SPEC C2, C8–C12)."""
+    """What activating a row shows (C2, C8–C12)."""
 
     key: RowKey
     lock: Lock | None

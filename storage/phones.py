@@ -1,7 +1,7 @@
 """Phone numbers: kept as written, compared by their digits in international form.
 
 A number is stored twice (table ``phones``): ``number`` exactly as the clinic
-wrote it (what operators read, and what the PBX dials, SPEC C4) and
+wrote it (what operators read, and what the PBX dials, C4) and
 ``digits``, the key that finds the same number written differently (clients
 sharing a phone, B6). With the policy's ``[phones]`` rules for Russia (country
 code 7, trunk prefix 8, 10-digit national numbers, international prefix 810)

@@ -1,6 +1,6 @@
 """Which policy file applies: ``--policy``, ``RINGROUND_POLICY``, the server's, the user's.
 
-The order (SPEC "Additions", policy lookup): the file given with ``--policy``;
+The order (README, "The policy"): the file given with ``--policy``;
 else the file named by the environment variable ``RINGROUND_POLICY``; else
 ``/etc/ringround/policy.toml`` if it exists; else ``ringround/policy.toml`` in
 the user's configuration folder (``$XDG_CONFIG_HOME``, by default

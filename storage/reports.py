@@ -1,4 +1,4 @@
-"""Reports (SPEC B9): calls per operator or per list over a period, as typed rows and CSV.
+"""Reports (B9): calls per operator or per list over a period, as typed rows and CSV.
 
 A call is one recorded attempt; it belongs to the period when it *started*
 in ``[since, until)``. For each group (an operator, or a work list):

@@ -1,4 +1,4 @@
-"""Who is working: the operator's name and whether they are a supervisor (SPEC B7).
+"""Who is working: the operator's name and whether they are a supervisor (B7).
 
 The operator is the OS login of the process's user id (from the password
 database, not from $USER or $LOGNAME, which anyone can set). ``--operator``

@@ -54,7 +54,7 @@ def heartbeat(conn: sqlite3.Connection, session: Session, now: int) -> None:
 
 
 def end_session(conn: sqlite3.Connection, session: Session, now: int) -> None:
-    """A clean exit: the session is gone at once (its locks stay, SPEC C9)."""
+    """A clean exit: the session is gone at once (its locks stay, C9)."""
     with write(conn):
         conn.execute(
             "UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL",

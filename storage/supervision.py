@@ -1,4 +1,4 @@
-"""The supervisor's view (SPEC B7): who is online, what each operator holds, and release.
+"""The supervisor's view (B7): who is online, what each operator holds, and release.
 
 Everything here needs the supervisor role: each function checks
 ``session.supervisor`` itself and raises :class:`storage.errors.NotAllowed`
@@ -22,7 +22,7 @@ from storage.sessions import ALIVE_SQL, Session, alive_since
 
 @dataclass(frozen=True)
 class OnlineSession:
-    """A running app whose heartbeat is recent (SPEC C13)."""
+    """A running app whose heartbeat is recent (C13)."""
 
     id: int
     operator: str

@@ -397,7 +397,7 @@ def load_rows(
 def work_lists(
     conn: sqlite3.Connection, policy: Policy, session: Session, now: int
 ) -> list[WorkListSummary]:
-    """Every work list in SPEC order, with pending rows and rows locked by others.
+    """Every work list in the picker's order (C1), with pending rows and rows locked by others.
 
     Call lists appear only while they have pending items; the confirmation list
     and the callable task kinds always appear, so operators see they are done.
@@ -425,7 +425,7 @@ def summarize(
 
 
 def all_work_lists(conn: sqlite3.Connection, policy: Policy) -> list[WorkList]:
-    """The work lists in SPEC order: confirmation, open call lists with pending items, tasks."""
+    """The work lists in the picker's order (C1): confirmation, open call lists with pending items, tasks."""
     lists = [WorkList(APPOINTMENT)]
     lists += [
         WorkList(ITEM, list_id=row[0], name=row[1]) for row in conn.execute(

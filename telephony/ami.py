@@ -4,7 +4,7 @@
 dialplan (``context``) dials the client and bridges the two. We send our own
 ``ChannelId`` (it becomes the operator channel's ``Uniqueid`` and every other
 channel's ``Linkedid``) and use it as the call id, so each event maps to its
-call without guessing. Wire facts: notes/telephony.md.
+call without guessing. Wire facts: docs/telephony.md.
 """
 
 from __future__ import annotations

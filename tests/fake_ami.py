@@ -1,6 +1,6 @@
 """A fake Asterisk Manager Interface (AMI) on 127.0.0.1: the wire protocol without a PBX.
 
-It follows notes/telephony.md: the banner, ``Key: Value`` lines ending in CRLF
+It follows docs/telephony.md: the banner, ``Key: Value`` lines ending in CRLF
 with a blank line after each message, the login rules (a refusal comes after a
 pause and then the connection closes; anything before login is "Permission
 denied"), Originate's immediate errors, ``Async: true`` queuing, and then the

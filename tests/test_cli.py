@@ -1,4 +1,4 @@
-"""The ``ringround`` command line: a contract for scripts (SPEC "Command line").
+"""The ``ringround`` command line: a contract for scripts (README, "Commands").
 
 Most tests call ``cli.main.main`` in-process; those about the installed console
 command, tracebacks, pipes and the environment run it as a real process.

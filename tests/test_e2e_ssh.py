@@ -14,7 +14,7 @@ TERM=linux), and land in ringround.
   <alice>" and calls another row, Alice sees his lock; while nobody presses a
   key nothing is sent over Bob's link. Alice saves; the row leaves Bob's list.
   Alice's ssh client is killed mid-call: her app gets SIGHUP and ends its
-  session, her lock stays (SPEC C9) and Bob sees "session gone"; she logs in
+  session, her lock stays (C9) and Bob sees "session gone"; she logs in
   again, finds the call hers "in an earlier session" and aborts it.
 - No terminal, no session: ``ssh host command``, ``ssh -tt host bash``,
   ``sftp``, ``scp`` (both protocols) and ``ssh -T host`` run nothing, fetch

@@ -1,7 +1,7 @@
 """Fault: another program keeps a read transaction open for a long time while operators save.
 
 A reader pins its snapshot, so no checkpoint can pass it and the WAL grows
-with every save (notes/sqlite.md: 4 MB to 39 MB in 6,000 writes). While it
+with every save (docs/sqlite.md; measured: 4 MB to 39 MB in 6,000 writes). While it
 lasts the app must keep saving; once it ends, the app's own next saves must
 checkpoint and cut the WAL file back (storage.database.WAL_SIZE_LIMIT), and
 the app must hold no read transaction of its own: a full checkpoint by

@@ -6,7 +6,7 @@ with ``c`` and then, at a random moment — during the call, with the result
 dialog open and a comment typed, or just after Enter saved it — sends one of
 the three signals. SIGHUP (the SSH connection dropped) and SIGTERM must end
 the session cleanly (``ended_at`` set, exit code 0); SIGKILL leaves it as it
-was. In every case the lock of an unsaved call stays (SPEC C9), a saved call
+was. In every case the lock of an unsaved call stays (C9), a saved call
 left no lock, and the database tells one consistent story: every closed row
 has exactly one closing attempt, no closed row has a lock, every attempt was
 saved with its release in one transaction, ``integrity_check`` is ok. The

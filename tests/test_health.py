@@ -37,7 +37,7 @@ def _demo(path: Path, policy: Policy) -> None:
 
 @pytest.fixture
 def shared_folder() -> Iterator[Path]:
-    """A folder set up as the SPEC asks: group-writable, setgid, with a group-writable db.
+    """A folder set up as docs/deploy.md asks: group-writable, setgid, with a group-writable db.
 
     Made right in the system's temporary folder: pytest's own tmp_path is closed
     to other users (mode 700), which the check rightly reports.
@@ -126,7 +126,7 @@ def test_damage_is_found(tmp_path: Path, policy: Policy) -> None:
     page_size = conn.execute("PRAGMA page_size").fetchone()[0]
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     conn.close()
-    # No connection is open in this process now (see notes/sqlite.md): overwrite a page.
+    # No connection is open in this process now (see docs/sqlite.md): overwrite a page.
     with open(path, "r+b") as handle:
         handle.seek(page_size * (pages // 2))
         handle.write(b"\xff" * page_size)

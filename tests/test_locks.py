@@ -1,4 +1,4 @@
-"""The lock protocol (SPEC C4–C13, B2, B3, B5) on a real file, with a fake clock."""
+"""The lock protocol (C4–C13, B2, B3, B5) on a real file, with a fake clock."""
 
 from __future__ import annotations
 

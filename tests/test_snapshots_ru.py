@@ -3,7 +3,7 @@
 The same fixed clinic and stopped clock as tests/test_snapshots.py, with the
 language switched to Russian for the test (and back to English afterwards).
 Footer keys use the short labels («Звонок», «Завершить», …); the full ones
-from SPEC («Завершить обработку», «Заблокировано: …») show in titles and
+(«Завершить обработку», «Заблокировано: …») show in titles and
 state lines. Update with ``pytest tests/test_snapshots_ru.py --snapshot-update``
 and look at every changed SVG before committing it.
 """

@@ -1,5 +1,5 @@
-"""Quitting or leaving the work list with an open call asks first (SPEC "quitting with an
-open call"): y aborts the call (nothing recorded) and leaves, n stays with the call.
+"""Quitting or leaving the work list with an open call asks first (README, "Using it";
+C9): y aborts the call (nothing recorded) and leaves, n stays with the call.
 
 Every way out is covered: q on the list picker (after Escape), ctrl+q, ctrl+c, and
 Escape on the work screen. Without an open call they leave at once.

@@ -1,4 +1,4 @@
-"""C1: the list picker lists the work lists in SPEC order with counts; Enter opens one."""
+"""C1: the list picker lists the work lists in the order of C1 with counts; Enter opens one."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every write runs inside ``BEGIN IMMEDIATE`` … ``COMMIT``/``ROLLBACK`` (notes/sqlite.md).
+"""Every write runs inside ``BEGIN IMMEDIATE`` … ``COMMIT``/``ROLLBACK`` (docs/sqlite.md).
 
 A deferred transaction that reads and then writes fails with
 SQLITE_BUSY_SNAPSHOT when another operator committed in between, and the

@@ -256,7 +256,7 @@ class RingroundApp(App[None]):
             self.phone = PhoneLine(self)
             self.phone.start()  # builds the backend and connects in the background
 
-    # --- quitting with an open call (SPEC: asks first) -----------------------------
+    # --- quitting with an open call (asks first) -----------------------------
 
     async def action_quit(self) -> None:
         """q, ctrl+q, ctrl+c: quit, asking first while a call of this session is open."""

@@ -9,8 +9,8 @@ Russian words are longer, and telephony adds keys: when the keys do not fit
 the width, the keys the screen lists in ``FOOTER_SPARE`` (action names, the
 least needed first) are shown as the key alone ("r" rather than "r Refresh"),
 and only if that is still too wide are they left out, in the same order,
-rather than cut the last ones off. The keys still work; README and the SPEC
-list them all.
+rather than cut the last ones off. The keys still work; the README
+lists them all.
 
 Use it instead of ``textual.widgets.Footer`` on every screen.
 """

@@ -453,7 +453,7 @@ class PhoneActions:
             self.show_activation(self.activation)
 
     def pbx_refuses_start_call(self) -> bool:
-        """SPEC C4: in PBX mode ``c`` points to the number keys and ``m``."""
+        """C4: in PBX mode ``c`` points to the number keys and ``m``."""
         phone = self.phone
         if phone is None or not phone.pbx_mode:
             return False

@@ -1,4 +1,4 @@
-"""The list picker (C1): the work lists in SPEC order with their counts.
+"""The list picker (C1): the work lists in the order of C1 with their counts.
 
 Keys: Up/Down choose, Enter opens the list, r refreshes, q quits; for
 supervisors v opens the supervisor screen and p the reports (tui/supervisor_keys.py).

@@ -1,4 +1,4 @@
-"""The report screen (SPEC B9): calls per operator or per work list over a period.
+"""The report screen (B9): calls per operator or per work list over a period.
 
 Opened with p on the list picker, by supervisors only (storage.reports
 refuses anyone else). A table shows for each operator (or work list) the

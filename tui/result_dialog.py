@@ -138,7 +138,7 @@ class ResultDialog(ModalScreen[Finished | None]):
                 focused.insert_text_at_cursor(key)
                 event.stop()
             return
-        # Digits pick outcomes anywhere but in the text fields (SPEC "Keys in the app").
+        # Digits pick outcomes anywhere but in the text fields (README, "Using it").
         if len(key) == 1 and key in "123456789":
             index = int(key) - 1
             if index < len(self.policy.outcomes):

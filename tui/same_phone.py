@@ -1,4 +1,4 @@
-"""Same phone, several rows (SPEC B6) as the operator reads it.
+"""Same phone, several rows (B6) as the operator reads it.
 
 The client pane's "Same phone:" line names the other open rows of clients who
 share a number with this one (storage.families.family_rows); the result

@@ -1,4 +1,4 @@
-"""The list picker's supervisor keys (SPEC B7): v the supervisor screen, p reports.
+"""The list picker's supervisor keys (B7): v the supervisor screen, p reports.
 
 Shown in the footer to supervisors only. An operator pressing either key is
 told that it is for supervisors; the storage functions behind both screens

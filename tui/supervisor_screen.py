@@ -1,4 +1,4 @@
-"""The supervisor screen (SPEC B7): who is online and what each operator holds, with release.
+"""The supervisor screen (B7): who is online and what each operator holds, with release.
 
 Opened with v on the list picker, by supervisors only (storage.supervision
 refuses anyone else, whatever the screen offers). The upper table lists the
