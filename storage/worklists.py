@@ -425,7 +425,7 @@ def summarize(
 
 
 def all_work_lists(conn: sqlite3.Connection, policy: Policy) -> list[WorkList]:
-    """The work lists in the picker's order (C1): confirmation, open call lists with pending items, tasks."""
+    """The work lists in the picker's order (C1): confirmation, open call lists, tasks."""
     lists = [WorkList(APPOINTMENT)]
     lists += [
         WorkList(ITEM, list_id=row[0], name=row[1]) for row in conn.execute(

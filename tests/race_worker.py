@@ -26,7 +26,7 @@ from storage.sessions import end_session, start_session
 
 T = TypeVar("T")
 
-BUSY_GIVE_UP = 60.0  # seconds; far beyond any wait seen (docs/sqlite.md: SQLite's waits are unfair; worst seen 1.5 s)
+BUSY_GIVE_UP = 60.0  # seconds; far beyond any wait seen (docs/sqlite.md; worst seen 1.5 s)
 
 
 def retrying(action: Callable[[], T]) -> T:

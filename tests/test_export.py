@@ -1,4 +1,5 @@
-"""CSV export: the documented columns (storage/export.py), ISO times with the clinic's offset, streaming in short reads."""
+"""CSV export: the documented columns (storage/export.py), ISO times with the clinic's
+offset, streaming in short reads."""
 
 from __future__ import annotations
 
