@@ -93,7 +93,7 @@ class ListPicker(SupervisorKeys, Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.lists: list[WorkList] = []  # in SPEC order
+        self.lists: list[WorkList] = []  # in the order of C1
         self.counts: dict[WorkList, WorkListSummary] = {}  # the lists counted so far
         self.shown_width = 0  # the width the lines were laid out for
         self.fresh = False  # showing the lists read at start, not yet resumed
