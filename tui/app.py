@@ -241,7 +241,7 @@ class RingroundApp(App[None]):
         self.run_worker(self.note_audit_start, thread=True, group="audit-start",
                         exit_on_error=False)
         if self._start is not None:
-            self.start_session()
+            self.call_after_refresh(self.start_session)  # reads every page: after the paint
         self.set_interval(self.policy.heartbeat_every, self.beat)
         self.set_interval(self.poll_every, self.poll)
         self.set_interval(max(self.policy.stale_after // 4, 5), self.sweep)

@@ -123,7 +123,7 @@ class ListPicker(SupervisorKeys, Screen[None]):
             self.show(app.first_lists, {})
             app.first_lists = None
             self.fresh = True
-            self.load()  # the counts, off the first paint
+            self.call_after_refresh(self.load)  # the counts read whole lists: after the paint
 
     def on_screen_resume(self) -> None:
         if self.fresh:  # the lists read at start are on screen: no second reading now
