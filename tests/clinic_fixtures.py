@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -242,8 +242,8 @@ async def settle(pilot: Pilot[Any], timeout: float = PATIENCE) -> None:
             quiet += 1
 
 
-async def wait_until(pilot: Pilot[Any], condition: Callable[[], S], what: str = "",
-                     timeout: float = PATIENCE) -> S:
+async def wait_until(pilot: Pilot[Any], condition: Callable[[], S | Literal[False] | None],
+                     what: str = "", timeout: float = PATIENCE) -> S:
     """Wait (without fixed sleeps) until ``condition()`` is truthy; return its value."""
     deadline = time.monotonic() + timeout
     while True:

@@ -128,7 +128,7 @@ def test_a_rewritten_entry_with_a_fresh_hash_breaks_the_next_link(worked: Path) 
         "SELECT prev_hash, json_array(at, 'mallory', session_id, event, kind, source_id,"
         " client_id, detail) FROM audit WHERE id = 3").fetchone()
     conn.close()
-    forged = entry_hash(prev, tuple(json.loads(content)))  # type: ignore[arg-type]
+    forged = entry_hash(prev, tuple(json.loads(content)))
     with _raw(worked) as raw:
         raw.execute("UPDATE audit SET operator = 'mallory', hash = ? WHERE id = 3", (forged,))
     conn = open_database(worked)

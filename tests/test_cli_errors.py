@@ -34,7 +34,7 @@ OFF = LogTarget("off", "/dev/log", "/var/log/ringround/ringround.log", 10, 5)
 
 # Members whose constructor takes more than the sentence.
 MADE: dict[str, Callable[[], RingroundError]] = {
-    "BadFile": lambda: BadFile("clients.csv", [Problem(line=3, column=None, reason="broken")]),
+    "BadFile": lambda: BadFile("clients.csv", [Problem(line=3, column="", reason="broken")]),
     "NoSuchList": lambda: NoSuchList("Flu jabs"),
     "LockLost": lambda: LockLost("alice"),
 }

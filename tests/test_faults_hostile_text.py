@@ -237,5 +237,5 @@ def test_no_byte_the_data_chose_reaches_the_terminal(tmp_path: Path) -> None:
         app.close()
     found = {sequence: written.count(sequence) for sequence in FORBIDDEN if sequence in written}
     assert not found, f"the data's own sequences reached the terminal: {found}"
-    for mark in (b"RED-MARK", b"CLEAR-MARK", b"COMMENT-MARK", b"LIST-MARK"):
-        assert mark in written, mark  # shown (literally), not dropped
+    for marker in (b"RED-MARK", b"CLEAR-MARK", b"COMMENT-MARK", b"LIST-MARK"):
+        assert marker in written, marker  # shown (literally), not dropped

@@ -184,7 +184,7 @@ def test_unwritable_file_and_folder(shared_folder: Path, policy: Policy,
     def access(target: str | os.PathLike[str], mode: int) -> bool:
         return not mode & os.W_OK and real_access(target, mode)
 
-    monkeypatch.setattr(health.os, "access", access)
+    monkeypatch.setattr(os, "access", access)
     problems = levels(check(path, policy))[PROBLEM]
     assert any("may not write" in t and "chmod g+rw" in t for t in problems), problems
     assert any("may not create files in" in t and "chmod g+rwx" in t for t in problems), problems

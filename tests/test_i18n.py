@@ -14,13 +14,13 @@ import gettext
 import io
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog
-from babel.messages.frontend import CommandLineInterface
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 from textual.widgets import OptionList
@@ -61,9 +61,10 @@ def english_afterwards() -> Iterator[None]:
 def fresh_template(folder: Path) -> Catalog:
     """Every message in the source today, extracted as README "Translations" says."""
     pot = folder / "ringround.pot"
-    CommandLineInterface().run([
-        "pybabel", "-q", "extract", "-F", str(ROOT / "babel.cfg"), "--no-default-keywords",
-        "-k", "_", "-k", "ngettext:1,2", "-k", "N_", "-o", str(pot), str(ROOT)])
+    subprocess.run([
+        sys.executable, "-m", "babel.messages.frontend", "-q", "extract",
+        "-F", str(ROOT / "babel.cfg"), "--no-default-keywords",
+        "-k", "_", "-k", "ngettext:1,2", "-k", "N_", "-o", str(pot), str(ROOT)], check=True)
     with open(pot, "rb") as handle:
         return read_po(handle)
 
@@ -85,8 +86,8 @@ def test_every_message_in_the_source_has_a_russian_translation(tmp_path: Path) -
         if found is None or found.fuzzy:
             untranslated.append(message.id)
             continue
-        ids = message.id if isinstance(message.id, tuple) else (message.id,)
-        strings = found.string if isinstance(found.string, tuple) else (found.string,)
+        ids = (message.id,) if isinstance(message.id, str) else tuple(message.id)
+        strings = (found.string,) if isinstance(found.string, str) else tuple(found.string or ())
         if not all(s.strip() for s in strings) or (len(ids) == 2 and len(strings) != 3):
             untranslated.append(message.id)
             continue
@@ -119,7 +120,7 @@ def test_the_catalog_compiles_and_the_shipped_mo_matches_the_po() -> None:
         shipped = read_mo(handle)
     def table(catalog: Catalog) -> dict[object, object]:
         return {m.id if isinstance(m.id, str) else tuple(m.id):
-                m.string if isinstance(m.string, str) else tuple(m.string)
+                m.string if isinstance(m.string, str) else tuple(m.string or ())
                 for m in catalog if m.id}
 
     assert table(shipped) == table(ru), \

@@ -137,6 +137,7 @@ def test_client_card(snap_compare: Compare, clinic: Clinic, apps: list[Ringround
 async def call_back_dialog(pilot: Pilot[Any], clinic: Clinic, tick: bool) -> None:
     """The result dialog of a call-back, its time written and "Anyone may call" as asked."""
     app = pilot.app
+    assert isinstance(app, RingroundApp)
     await open_list(pilot)
     await pilot.press("c")
     await wait_until(pilot, lambda: clinic.locks())

@@ -16,6 +16,7 @@ from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
 
+import storage.locks
 import tui.work_screen
 from storage.database import open_database
 from storage.locks import release_lock
@@ -120,7 +121,7 @@ async def test_finish_saves_attempt_effect_and_release_in_one_transaction(
     clinic: Clinic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     statements: list[str] = []
-    real_finish = tui.work_screen.finish_call
+    real_finish = storage.locks.finish_call
 
     def traced_finish(conn: sqlite3.Connection, *args: Any, **kwargs: Any) -> Any:
         conn.set_trace_callback(statements.append)
@@ -487,7 +488,7 @@ async def test_escape_while_saving_waits_for_the_save(
     clinic: Clinic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Escape must not claim "the lock stays" while the save is still under way."""
-    real_finish = tui.work_screen.finish_call
+    real_finish = storage.locks.finish_call
     release = threading.Event()
 
     def slow_finish(*args: Any, **kwargs: Any) -> Any:

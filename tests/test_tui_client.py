@@ -37,8 +37,7 @@ async def test_pane_shows_client_appointments_history_and_lock_state(clinic: Cli
     app = clinic.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot)
-        pane = text_of(screen.query_one("#pane")).splitlines()
-        assert pane == [
+        assert text_of(screen.query_one("#pane")).splitlines() == [
             "Иванова Мария Петровна, 42 y.",
             "1 +7 916 123-45-67   2 +7 495 765-43-21",
             # The appointment this call confirms on a line of its own; the past visit

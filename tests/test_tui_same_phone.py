@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from textual.widgets import Checkbox
 
+import storage.families
 import tui.work_screen
 from storage.clients import save_phones
 from storage.database import write
@@ -31,6 +32,7 @@ from tests.clinic_fixtures import (
 from tui.app import RingroundApp
 from tui.dialogs import NoticeDialog
 from tui.result_dialog import FamilyBox, ResultDialog
+from tui.row_table import RowTable
 from tui.work_screen import WorkScreen
 
 HOME = "+7 495 765-43-21"  # Ivanova's second number
@@ -91,7 +93,7 @@ async def test_one_save_settles_the_family(clinic: Clinic,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     ids = add_family(clinic)
     statements: list[str] = []
-    real_finish = tui.work_screen.finish_family
+    real_finish = storage.families.finish_family
 
     def traced_finish(conn: sqlite3.Connection, *args: Any, **kwargs: Any) -> Any:
         conn.set_trace_callback(statements.append)
@@ -127,7 +129,8 @@ async def test_one_save_settles_the_family(clinic: Clinic,
         ]
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is screen)
-        await wait_until(pilot, lambda: ids["son-visit"] not in screen.query_one("#rows").ids,
+        rows = screen.query_one("#rows", RowTable)
+        await wait_until(pilot, lambda: ids["son-visit"] not in rows.ids,
                          "the son's appointment to leave the list")
         await settle(pilot)
     settled = clinic.query("SELECT kind, source_id, operator, outcome, comment FROM attempts"

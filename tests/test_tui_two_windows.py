@@ -71,11 +71,10 @@ async def test_the_other_windows_call_moves_only_on_yes(clinic: Clinic) -> None:
         # f and a say where the call is; nothing moves.
         for key, title in (("f", "Finish processing"), ("a", "Abort processing")):
             await pilot.press(key)
-            dialog = await wait_until(pilot, lambda: isinstance(app.screen, NoticeDialog)
+            notice = await wait_until(pilot, lambda: isinstance(app.screen, NoticeDialog)
                                       and app.screen, "the notice")
-            assert isinstance(dialog, NoticeDialog)
-            assert dialog.title_text == title
-            assert "open in your other window" in dialog.message
+            assert notice.title_text == title
+            assert "open in your other window" in notice.message
             await pilot.press("escape")
             await settle(pilot)
         assert holders(clinic) == [first.id]

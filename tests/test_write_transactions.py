@@ -17,10 +17,10 @@ import pytest
 
 from storage.clients import update_client
 from storage.database import DatabaseBusy, StorageError, open_database, write
+from storage.errors import NotAllowed
 from storage.locks import (
     Claim,
     LockLost,
-    NotAllowed,
     abort_call,
     claim_row,
     finish_call,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import Cell
 
 from storage.cells import ooxml_text, plain_text, text_cell
 from tests.conftest import CLINIC_ZONE, Clinic, clinic_time
@@ -67,6 +68,7 @@ def test_export_writes_text_cells_date_cells_and_a_frozen_bold_header(
     assert first["id"].value == "1"
     for row in sheet.iter_rows(min_row=2):
         for name, cell in zip(header, row, strict=True):
+            assert isinstance(cell, Cell)  # not a merged one
             if name == "birth_date":
                 assert cell.is_date and cell.value == datetime(1980, 2, 29)
                 assert cell.number_format == "yyyy-mm-dd"
@@ -78,6 +80,7 @@ def test_export_writes_text_cells_date_cells_and_a_frozen_bold_header(
     visit = load_workbook(visits).active
     assert visit is not None
     starts = visit.cell(2, 4)
+    assert isinstance(starts, Cell)
     assert starts.is_date and starts.number_format == "yyyy-mm-dd hh:mm:ss"
     assert starts.value == datetime(2025, 3, 13, 9, 30)  # clinic time, no zone
     assert visit.cell(2, 5).value == "=1+1" and visit.cell(2, 5).data_type == "s"
@@ -248,13 +251,14 @@ def test_export_output_choices(clinic: Clinic, tmp_path: Path,
     with_bom = tmp_path / "bom.csv"
     assert call(capsys, "export", "clients", "--db", clinic.path, "-o", with_bom, "--bom")[0] == 0
     assert with_bom.read_bytes() == b"\xef\xbb\xbf" + stdout.encode()
-    for args, message in (
+    mistakes: tuple[tuple[list[str | Path], str], ...] = (
             (["-o", tmp_path / "c.ods"], "c.ods: the file's name must end in .xlsx (an Excel "
                                          "workbook) or .csv (a CSV file)."),
             (["-o", tmp_path / "c.xlsx", "--bom"], "--bom is for CSV files; an Excel workbook "
                                                    "needs none."),
             (["-o", tmp_path / "none" / "c.xlsx"], f"The folder {tmp_path / 'none'} does not "
-                                                   "exist.")):
+                                                   "exist."))
+    for args, message in mistakes:
         code, out, err = call(capsys, "export", "clients", "--db", clinic.path, *args)
         assert (code, out) == (2, "")
         assert err.startswith("ringround: ") and err.endswith(f"{message}\n"), err
