@@ -28,6 +28,7 @@ from storage.locks import Claim, claim_row
 from storage.policy import Policy, default_policy
 from storage.rows import APPOINTMENT, RowKey
 from storage.sessions import Session, heartbeat, start_session
+from tests.waiting import PATIENCE, POLL
 from tui.app import RingroundApp
 from tui.picker import ListPicker
 from tui.row_table import RowTable
@@ -220,11 +221,6 @@ def busy(app: RingroundApp) -> bool:
                if w.group not in ("poll", "heartbeat", "sweep"))
 
 
-# How long the helpers wait before a test fails: far beyond what a loaded CI machine
-# needs, since the waits end as soon as the condition holds.
-PATIENCE = 20.0
-
-
 async def settle(pilot: Pilot[Any], timeout: float = PATIENCE) -> None:
     """Wait until no database worker runs (workers may start others when they report)."""
     app = pilot.app
@@ -237,7 +233,7 @@ async def settle(pilot: Pilot[Any], timeout: float = PATIENCE) -> None:
             quiet = 0
             if time.monotonic() > deadline:
                 raise AssertionError(f"workers still busy after {timeout} s: {list(app.workers)}")
-            await pilot.pause(0.01)
+            await pilot.pause(POLL)
         else:
             quiet += 1
 
@@ -253,7 +249,7 @@ async def wait_until(pilot: Pilot[Any], condition: Callable[[], S | Literal[Fals
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
-        await pilot.pause(0.02)
+        await pilot.pause(POLL)
 
 
 @asynccontextmanager

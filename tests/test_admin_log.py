@@ -29,6 +29,7 @@ from storage.locks import Claim, claim_row, release_lock, remove_stale_locks
 from storage.policy import Policy
 from storage.rows import APPOINTMENT, RowKey
 from storage.sessions import heartbeat
+from tests.clinic_fixtures import wait_until
 from tests.conftest import NOW, Clinic
 from tests.fake_ami import FakeAmi
 from tests.test_tui_telephony import (
@@ -38,7 +39,6 @@ from tests.test_tui_telephony import (
     notice,
     on_work_screen,
     telephony_policy,
-    wait_until,
 )
 
 OFF = LogTarget("off", "/dev/log", "/var/log/ringround/ringround.log", 10, 5)

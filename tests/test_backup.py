@@ -17,7 +17,6 @@ import stat
 import subprocess
 import sys
 import threading
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from storage import backup as backup_module
 from storage.backup import BackupFailed, BadDestination, backup_database
 from storage.database import NotADatabase, open_database, write
 from tests.conftest import Clinic
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,12 +74,14 @@ class Load:
         for line in self.process.stdout:
             self.committed = int(line)
 
-    def wait_for(self, count: int, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while self.committed < count:
+    def wait_for(self, count: int) -> None:
+        """Until the load has committed ``count`` transactions (it must not end before)."""
+        def done() -> bool:
             assert self.process.poll() is None, self.process.stderr.read()  # type: ignore[union-attr]
-            assert time.monotonic() < deadline, f"the load committed only {self.committed}"
-            time.sleep(0.01)
+            return self.committed >= count
+
+        wait_until(done, f"{count} transactions of the load",
+                   details=lambda: f"it committed {self.committed}")
 
     def stop(self) -> None:
         self.process.terminate()

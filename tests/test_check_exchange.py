@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,6 +20,7 @@ from storage.demo import make_demo
 from storage.policy import default_policy
 from tests.conftest import NOW
 from tests.fake_ami import FakeAmi
+from tests.waiting import wait_until_async
 
 
 def _setup(tmp_path: Path, port: int, secret: str = "s3cret") -> list[str]:
@@ -40,14 +39,6 @@ def _setup(tmp_path: Path, port: int, secret: str = "s3cret") -> list[str]:
     return ["check", "--db", str(db), "--policy", str(policy)]
 
 
-async def _patiently(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
 def _pbx_line(out: str) -> str:
     """The exchange's finding: the last one, just before the summary."""
     return out.splitlines()[-2]
@@ -64,7 +55,7 @@ async def test_check_logs_in_pings_and_logs_off(tmp_path: Path,
             "Manager/5.0.1\") accepted the login of ringround (\"Authentication accepted\") and "
             "answered a ping (Pong); ringround logged off again.")
         # The Logoff was sent before the command ended; the fake reads it on this loop.
-        await _patiently(lambda: bool(pbx.received("Logoff")), "the Logoff")
+        await wait_until_async(lambda: pbx.received("Logoff"), "the Logoff")
         assert [m["Action"] for m in pbx.actions] == ["Login", "Ping", "Logoff"]
         assert pbx.actions[0]["Username"] == "ringround"
         assert pbx.actions[0]["Secret"] == "s3cret"

@@ -62,6 +62,7 @@ from storage.policy import load_policy
 from storage.sessions import Session
 from tests.conftest import Clinic
 from tests.unix_users import User, need_root_tools, processes_of, reachable, run, temporary_users
+from tests.waiting import wait_until
 
 SSHD = "/usr/sbin/sshd"
 GROUP = "rr-e2e-ops"
@@ -84,15 +85,6 @@ def parent_of(pid: int) -> int:
             return int(handle.read().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):
         return -1
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0,
-               details: Callable[[], str] = lambda: "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}\n{details()}")
-        time.sleep(0.05)
 
 
 # -- the machine: users, sshd, a reachable ringround ---------------------------------------------

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.waiting import PATIENCE, wait_until
+
 COMMENT = "E2E tmux: confirmed by phone"
 FREE = "c to start the call"
 
@@ -63,17 +65,19 @@ class Terminal:
         self.tmux("send-keys", "-t", self.name, "-l", text)
 
     def wait_for(self, condition: Callable[[str], bool], what: str,
-                 timeout: float = 15.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            shown = self.screen()
-            if condition(shown):
-                return shown
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}; the screen shows:\n{shown}")
-            time.sleep(0.05)
+                 timeout: float = PATIENCE) -> str:
+        """Until the screen shows what ``condition`` looks for; the screen then."""
+        shown = ""
 
-    def wait_for_text(self, text: str, timeout: float = 15.0) -> str:
+        def check() -> bool:
+            nonlocal shown
+            shown = self.screen()
+            return condition(shown)
+
+        wait_until(check, what, timeout, details=lambda: f"the screen shows:\n{shown}")
+        return shown
+
+    def wait_for_text(self, text: str, timeout: float = PATIENCE) -> str:
         return self.wait_for(lambda shown: text in shown, repr(text), timeout)
 
     def close(self) -> None:

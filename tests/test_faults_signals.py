@@ -32,6 +32,7 @@ from pathlib import Path
 from storage.database import open_database, write
 from tests.conftest import NOW
 from tests.pty_app import PtyApp, ringround_argv
+from tests.waiting import wait_until
 
 ROUNDS = 50
 LANES = 2
@@ -87,24 +88,12 @@ def one(conn: sqlite3.Connection, sql: str, *params: object) -> object:
     return None if row is None else row[0]
 
 
-def wait_for_value(conn: sqlite3.Connection, sql: str, *params: object,
-                   what: str, timeout: float = 15.0) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = one(conn, sql, *params)
-        if value is not None:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
 def play(db: Path, policy: Path, turn: Round, conn: sqlite3.Connection) -> None:
     """One round: start, open the list, call, signal at the planned moment, check."""
     app = PtyApp([*ringround_argv(), "--db", str(db), "--policy", str(policy)])
     try:
-        session = wait_for_value(conn, "SELECT id FROM sessions WHERE pid = ?", app.pid,
-                                 what="the session")
+        session = wait_until(lambda: one(conn, "SELECT id FROM sessions WHERE pid = ?", app.pid),
+                             "the session")
         app.wait_for("to call", timeout=30)
         app.wait_quiet(0.2)
         mark = app.size
@@ -123,8 +112,8 @@ def play(db: Path, policy: Path, turn: Round, conn: sqlite3.Connection) -> None:
             f"round {turn.number}: the claim or the question")
         if asked in app.text(mark):
             app.send("y")
-        source = wait_for_value(conn, "SELECT source_id FROM locks WHERE session_id = ?",
-                                session, what=f"round {turn.number}: the claim")
+        source = wait_until(lambda: one(conn, "SELECT source_id FROM locks WHERE session_id = ?",
+                                        session), f"round {turn.number}: the claim")
         app.wait_for("f to finish", since=mark)  # the screen knows the call is this window's
         if turn.moment != "calling":
             app.wait_quiet(0.1)

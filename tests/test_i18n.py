@@ -29,8 +29,16 @@ from textual.widgets._footer import FooterKey
 from cli.main import main
 from storage.database import NotADatabase, open_database
 from storage.policy import PolicyError, default_policy, load_policy
-from tests.clinic_fixtures import MOSCOW, NOW, Clinic, at, build_clinic, open_list, running
-from tests.clinic_fixtures import wait_until as wait_for
+from tests.clinic_fixtures import (
+    MOSCOW,
+    NOW,
+    Clinic,
+    at,
+    build_clinic,
+    open_list,
+    running,
+    wait_until,
+)
 from tui.app import RingroundApp
 from tui.formats import age_text, full_time, moment_text, number, weekday_text
 from tui.i18n import (
@@ -255,9 +263,9 @@ async def test_key_labels_follow_the_language_chosen_after_import(clinic: Clinic
         labels = footer_labels(app)
         assert labels[:3] == ["Звонок", "Завершить", "Прервать"] and labels[-1] == "Назад"
         await pilot.press("c")
-        await wait_for(pilot, lambda: clinic.locks())
+        await wait_until(pilot, lambda: clinic.locks())
         await pilot.press("f")
-        dialog = await wait_for(pilot, lambda: isinstance(app.screen, ResultDialog)
+        dialog = await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog)
                                 and app.screen)
         options = dialog.query_one("#outcomes", OptionList)
         outcomes = [str(options.get_option_at_index(i).prompt)
@@ -277,13 +285,16 @@ async def test_the_footer_fits_80_columns_in_russian_with_telephony_on(
     app = RingroundApp(clinic.path, policy, clinic.session("alice"), clock=lambda: NOW)
     try:  # not running(): the PBX line keeps its worker busy (there is no PBX here)
         async with app.run_test(size=(80, 24)) as pilot:
-            await wait_for(pilot, lambda: isinstance(app.screen, ListPicker)
+            await wait_until(pilot, lambda: isinstance(app.screen, ListPicker)
                            and app.screen.summaries)
             await pilot.press("enter")
-            await wait_for(pilot, lambda: isinstance(app.screen, WorkScreen)
+            await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen)
                            and app.screen.activation is not None)
-            await pilot.pause(0.2)
-            keys = list(app.screen.query(FooterKey))
+            def laid_out() -> list[FooterKey]:
+                keys = list(app.screen.query(FooterKey))
+                return keys if keys and all(key.region.width for key in keys) else []
+
+            keys = await wait_until(pilot, laid_out, "the footer's keys in place")
     finally:
         app.close_database()
     assert keys and all(key.region.right <= 80 for key in keys)

@@ -20,6 +20,7 @@ from tests.fake_ami import (
     UNKNOWN_EXTENSION,
     FakeAmi,
 )
+from tests.waiting import PATIENCE, wait_until_async
 
 S = CallStage
 ANSWERING = "+7 (916) 123-45-67"
@@ -64,7 +65,7 @@ async def make_backend(secret_file: Path) -> AsyncIterator[Backends]:
 
 
 async def stages_until(backend: AmiBackend, call_id: str, last: CallStage,
-                       timeout: float = 2.0) -> list[CallEvent]:
+                       timeout: float = PATIENCE) -> list[CallEvent]:
     """The events of one call, up to and including the first one at stage ``last``."""
     seen: list[CallEvent] = []
     async with asyncio.timeout(timeout):
@@ -290,9 +291,7 @@ async def test_exchange_restart_between_calls(pbx: FakeAmi, make_backend: Backen
     assert (await stages_until(backend, first, S.ENDED))[-1].stage is S.ENDED
 
     await pbx.stop()
-    async with asyncio.timeout(1):
-        while backend.connected:
-            await asyncio.sleep(0.01)
+    await wait_until_async(lambda: not backend.connected, "the lost connection")
     await pbx.start()
 
     second = await backend.place_call("alice", ANSWERING, "r2")
@@ -313,9 +312,7 @@ async def test_lost_connection_fails_the_call_and_reconnects_in_background(
     assert not backend.connected
 
     await pbx.start()
-    async with asyncio.timeout(2):
-        while not backend.connected:
-            await asyncio.sleep(0.01)
+    await wait_until_async(lambda: backend.connected, "the connection again")
     assert len(pbx.received("Login")) == 2
 
 
@@ -325,9 +322,7 @@ async def test_close_logs_off_and_ends_the_event_stream(
     await backend.connect()
     await backend.close()
     assert not backend.connected
-    async with asyncio.timeout(1):
-        while not pbx.received("Logoff"):
-            await asyncio.sleep(0.01)
+    await wait_until_async(lambda: pbx.received("Logoff"), "the Logoff")
     async with asyncio.timeout(1):
         assert [event async for event in backend.events()] == []
     with pytest.raises(TelephonyError, match="closed"):

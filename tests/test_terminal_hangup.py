@@ -21,6 +21,7 @@ from storage.rows import ITEM, RowKey
 from storage.sessions import start_session
 from tests.conftest import NOW
 from tests.pty_app import PtyApp, ringround_argv
+from tests.waiting import wait_until
 
 POLICY = '[calls]\nhours = "00:00-24:00"\n'  # the real clock: any time of day may call
 
@@ -28,16 +29,6 @@ POLICY = '[calls]\nhours = "00:00-24:00"\n'  # the real clock: any time of day m
 def one(conn: sqlite3.Connection, sql: str, *params: object) -> object:
     row = conn.execute(sql, params).fetchone()
     return None if row is None else row[0]
-
-
-def wait_for_value(conn: sqlite3.Connection, sql: str, *params: object, what: str,
-                   timeout: float = 20.0) -> object:
-    deadline = time.monotonic() + timeout
-    while (value := one(conn, sql, *params)) is None:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.02)
-    return value
 
 
 def test_a_hung_up_terminal_ends_the_app_and_its_session_and_keeps_the_lock(
@@ -56,8 +47,8 @@ def test_a_hung_up_terminal_ends_the_app_and_its_session_and_keeps_the_lock(
                              [(1,), (2,), (3,)])
         app = PtyApp([*ringround_argv(), "--db", str(db), "--policy", str(policy)])
         try:
-            session = wait_for_value(conn, "SELECT id FROM sessions WHERE pid = ?", app.pid,
-                                     what="the session")
+            session = wait_until(
+                lambda: one(conn, "SELECT id FROM sessions WHERE pid = ?", app.pid), "the session")
             app.wait_for("Recall", timeout=30)
             app.wait_quiet(0.2)
             mark = app.size
@@ -65,8 +56,8 @@ def test_a_hung_up_terminal_ends_the_app_and_its_session_and_keeps_the_lock(
             app.wait_for(" rows", since=mark)
             app.wait_quiet(0.2)
             app.send("c")
-            source = wait_for_value(conn, "SELECT source_id FROM locks WHERE session_id = ?",
-                                    session, what="the claim")
+            source = wait_until(lambda: one(
+                conn, "SELECT source_id FROM locks WHERE session_id = ?", session), "the claim")
             app.hang_up()
             code = app.wait_exit(30)
         finally:

@@ -53,7 +53,7 @@ async def test_r_refreshes_the_list_and_the_pane(clinic: Clinic) -> None:
         confirm_elsewhere(clinic, "smith")
         bob = clinic.session("bob")
         clinic.claim(bob, "ivanova")
-        await pilot.pause(0.1)
+        await pilot.pause(0.1)  # a moment passes: nothing refreshes by itself (poll_every)
         await settle(pilot)
         assert len(table.ids) == 5
         assert text_of(screen.query_one("#state")) == "Free — c to start the call"

@@ -8,8 +8,7 @@ unanswered, any other number answers and talks.
 from __future__ import annotations
 
 import socket
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +24,7 @@ from storage.clients import save_phones
 from storage.database import open_database, write
 from storage.policy import Policy, default_policy, load_policy
 from storage.sessions import start_session
-from tests.clinic_fixtures import notices
+from tests.clinic_fixtures import notices, wait_until
 from tests.fake_ami import FakeAmi
 from tui.app import RingroundApp
 from tui.dialogs import ConfirmDialog, NoticeDialog
@@ -122,19 +121,6 @@ def make_app(path: Path, policy: Policy, now: int = NOW) -> RingroundApp:
 def busy(app: RingroundApp) -> bool:
     return any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in app.workers
                if w.group not in ("poll", "heartbeat", "sweep", "telephony"))
-
-
-async def wait_until(pilot: Pilot[Any], condition: Callable[[], S], what: str,
-                     timeout: float = 5.0) -> S:
-    deadline = time.monotonic() + timeout
-    while True:
-        await pilot.pause()
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await pilot.pause(0.02)
 
 
 async def settle(pilot: Pilot[Any]) -> None:
