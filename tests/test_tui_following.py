@@ -8,7 +8,7 @@ functions the screens call; how long they take is for the benchmarks.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ def readings(monkeypatch: pytest.MonkeyPatch) -> Readings:
     seen = Readings()
 
     def row_order(*args: Any, only: Collection[int] | None = None,
-                  **kwargs: Any) -> list[worklists.OrderEntry]:
+                  **kwargs: Any) -> Iterator[worklists.OrderEntry]:
         seen.orders.append(None if only is None else frozenset(only))
         return worklists.row_order(*args, only=only, **kwargs)
 
