@@ -42,7 +42,7 @@ async def test_pane_shows_client_appointments_history_and_lock_state(clinic: Cli
             "1 +7 916 123-45-67   2 +7 495 765-43-21",
             # The appointment this call confirms on a line of its own; the past visit
             # (2 November) is not "next".
-            "Confirm: 27.11 09:30 Профессиональная гигиена · Орлова Е. В. (unconfirmed)",
+            "Confirm: 27.11 09:30 Профессиональная гигиена · Орлова Е. В.",
             "Next: 30.11 14:00 Пломба · Смирнов А. А. (unconfirmed)",
             "Not called before",
         ]
@@ -170,8 +170,7 @@ async def test_pane_keeps_the_comment_history_in_sight_at_80_columns(clinic: Cli
         shown = [strip.text.rstrip() for strip in
                  pane.render_lines(Region(0, 0, *pane.outer_size))]
         assert shown[0] == " Иванова Мария Петровна, 42 y."
-        assert shown[2] == (" Confirm: 27.11 09:30 Профессиональная гигиена · Орлова Е. В. "
-                            "(unconfirmed)")
+        assert shown[2] == " Confirm: 27.11 09:30 Профессиональная гигиена · Орлова Е. В."
         assert shown[4].startswith("       09:30 olga         No answer — Сказала")
         assert shown[4].endswith("…")
         assert shown[5] == "       09:00 olga         No answer — First call: no answer"

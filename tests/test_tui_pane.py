@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from storage.database import write
-from tests.clinic_fixtures import Clinic, at, build_clinic, open_list, running, text_of
+from tests.clinic_fixtures import Clinic, at, build_clinic, go_to, open_list, running, text_of
 from tui.i18n import set_language
 
 
@@ -56,9 +56,19 @@ async def test_the_appointment_to_confirm_comes_first_and_past_visits_are_not_ne
     async with running(app) as pilot:
         screen = await open_list(pilot)
         assert pane_lines(screen)[2:4] == [
-            "Confirm: 27.11 09:30 Профессиональная гигиена · Орлова Е. В. (unconfirmed)",
+            "Confirm: 27.11 09:30 Профессиональная гигиена · Орлова Е. В.",
             "Next: 30.11 14:00 Пломба · Смирнов А. А. (unconfirmed)",
         ]
+
+
+async def test_a_later_status_of_the_appointment_to_confirm_is_shown_in_russian(
+        clinic: Clinic, russian: None) -> None:
+    app = clinic.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await go_to(pilot, screen, clinic.appointments["kowalski"])
+        assert pane_lines(screen)[2] == (
+            "Подтвердить: 27.11 15:00 X-ray · Dr. Wilson (оставлено сообщение)")
 
 
 async def test_a_call_lists_note_is_shown_in_russian(clinic: Clinic, russian: None) -> None:

@@ -92,8 +92,12 @@ def subject_line(subject: Subject, policy: Policy, now: int) -> Text:
     line = Text()
     if subject.kind == APPOINTMENT:
         line.append(_("Confirm:") + " ", style="bold")
-        line.append(visit_text(Appointment(0, subject.at or 0, subject.detail, subject.title,
-                                           subject.status), policy, now))
+        line.append(f"{when(subject.at, policy, now)} {safe_text(subject.title)} · "
+                    f"{safe_text(subject.detail)}")
+        # Every row of this list is still to confirm: only a later status says more
+        # ("left message"), and leaving the first one out keeps the line within 80 columns.
+        if policy.statuses and subject.status != policy.statuses[0]:
+            line.append(f" ({safe_text(status_text(subject.status))})")
     elif subject.kind == ITEM:
         line.append(safe_text(subject.title) + ":", style="bold")
         line.append(" " + (safe_text(subject.detail) or _("no note")))
