@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
+from storage.open_calls import open_calls
 from storage.rows import APPOINTMENT
 from tests.clinic_fixtures import (
     Clinic,
@@ -22,7 +23,6 @@ from tests.clinic_fixtures import (
     settle,
     wait_until,
 )
-from tui.app import RingroundApp
 from tui.dialogs import ConfirmDialog
 from tui.i18n import set_language
 from tui.picker import ListPicker
@@ -152,16 +152,13 @@ async def test_quitting_with_an_open_call_asks_in_russian(clinic: Clinic,
 
 def test_a_lock_of_this_session_is_what_counts(clinic: Clinic) -> None:
     """Rows held by other sessions of the operator are not "open calls" of this one."""
-    from storage.open_calls import open_calls
-
     earlier = clinic.session("alice")
     clinic.claim(earlier, "smith")
-    app: RingroundApp = clinic.app("alice")
+    now = clinic.session("alice")
     conn = clinic.connect()
     try:
-        assert open_calls(conn, app.session) == []
+        assert open_calls(conn, now) == []
         [call] = open_calls(conn, earlier)
         assert (call.key.kind, call.client) == (APPOINTMENT, "John Smith")
     finally:
         conn.close()
-        app.close_database()
