@@ -65,7 +65,8 @@ def language(request: pytest.FixtureRequest) -> Iterator[str]:
 
 @pytest.fixture(params=SIZES, ids=["80x24", "120x40"])
 def size(request: pytest.FixtureRequest) -> tuple[int, int]:
-    return tuple(request.param)  # type: ignore[return-value]
+    width, height = request.param
+    return width, height
 
 
 def test_picker_counts(snap_compare: Compare, clinic: Clinic, apps: list[RingroundApp],
