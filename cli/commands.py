@@ -11,7 +11,6 @@ import io
 import os
 import shlex
 import sys
-import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -20,6 +19,7 @@ from click.core import ParameterSource
 
 from cli.options import (
     Settings,
+    database_now,
     db_options,
     db_options_for,
     operator_option,
@@ -151,7 +151,7 @@ def demo(ctx: click.Context, db: str | None, policy_path: str | None, clients: i
     path = settings.db or DEMO_FILE
     explicit = {param for param in ("clients", "seed")
                 if ctx.get_parameter_source(param) is not ParameterSource.DEFAULT}
-    now = int(time.time())
+    now = database_now(path)
     with use_database(path, create=True, writes=True) as conn:
         info = demo_info(conn)
         if info is None:
@@ -343,7 +343,7 @@ def locks(ctx: click.Context, db: str | None, policy_path: str | None, as_json: 
     from storage.export import export_rows
 
     with use_database(path, reading=True) as conn:
-        rows = list(export_rows(conn, policy, "locks", now=int(time.time())))
+        rows = list(export_rows(conn, policy, "locks", now=database_now(path)))
     if as_json:
         print_json([
             {"row": row, "client": client, "operator": who, "session": int(session),
@@ -379,11 +379,11 @@ def _release(path: str, policy: Policy, settings: Settings, text: str, as_json: 
                                "is not one in the policy ({source}).").format(
                 holder=holder[0], name=name, source=policy.shown_source))
         # A short session of its own, so that the audit shows where the release came from.
-        session = start_session(conn, name, int(time.time()), supervisor=supervisor)
+        session = start_session(conn, name, database_now(path), supervisor=supervisor)
         try:
-            released_from = release_lock(conn, session, key, int(time.time()))
+            released_from = release_lock(conn, session, key, database_now(path))
         finally:
-            end_session(conn, session, int(time.time()))
+            end_session(conn, session, database_now(path))
     if as_json:
         print_json({"released": str(key), "operator": released_from})
     else:

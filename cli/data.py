@@ -21,7 +21,14 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from cli.options import Settings, db_options, operator_option, settings_for, use_database
+from cli.options import (
+    Settings,
+    database_now,
+    db_options,
+    operator_option,
+    settings_for,
+    use_database,
+)
 from cli.output import print_json, say
 from storage.call_lists import (
     NoSuchList,
@@ -93,7 +100,7 @@ def export(ctx: click.Context, kind: str, db: str | None, policy_path: str | Non
     with use_database(path, reading=True) as conn:
         list_id = None if list_name is None else _call_list_id(conn, list_name)
         where = Filter(since=start, until=end, list_id=list_id)
-        now = int(time.time())
+        now = database_now(path)
         if output is None:
             out = sys.stdout
             if isinstance(out, io.TextIOWrapper):
@@ -277,7 +284,7 @@ def _import(settings: Settings, kind: str, file: str, *, list_name: str | None,
         with use_database(target, create=fresh, writes=True) as conn, \
                 _progress(source) as progress:
             result = import_csv(conn, policy, kind, data, source=source, operator=name,
-                                supervisor=supervisor, now=int(time.time()),
+                                supervisor=supervisor, now=database_now(target),
                                 list_name=list_name, create_only=create_only,
                                 dry_run=dry_run, progress=progress)
         if fresh and not dry_run:
@@ -431,13 +438,14 @@ def _change_list(ctx: click.Context, db: str | None, policy_path: str | None,
         raise NotAllowed(_("Only a supervisor may {doing} a call list, and {who} is not "
                            "one in the policy ({source}).").format(
             doing=doing, who=who, source=policy.shown_source))
-    with use_database(settings.db or policy.database_path, writes=True) as conn:
+    path = settings.db or policy.database_path
+    with use_database(path, writes=True) as conn:
         _call_list_id(conn, name)  # a missing list is bad input (exit 2)
-        session = start_session(conn, who, int(time.time()), supervisor=True)
+        session = start_session(conn, who, database_now(path), supervisor=True)
         try:
-            return change(conn, session, name, int(time.time()))
+            return change(conn, session, name, database_now(path))
         finally:
-            end_session(conn, session, int(time.time()))
+            end_session(conn, session, database_now(path))
 
 
 @lists.command("close", short_help="Close the call list NAME (supervisors).")
@@ -518,13 +526,14 @@ def report(ctx: click.Context, db: str | None, policy_path: str | None, since: s
     start = _moment_option("--since", since, policy, end=False)
     end = _moment_option("--until", until, policy, end=True)
     assert start is not None
-    end = int(time.time()) + 1 if end is None else end
+    path = settings.db or policy.database_path
+    end = database_now(path) + 1 if end is None else end
     if end <= start:
         raise BadInput(_("The report's period ends before it begins."))
     out = sys.stdout
     if isinstance(out, io.TextIOWrapper):
         out.reconfigure(encoding="utf-8")
-    with use_database(settings.db or policy.database_path, reading=True) as conn:
+    with use_database(path, reading=True) as conn:
         made = build_report(conn, policy, since=start, until=end, by=by, supervisor=supervisor)
     write_report_csv(made, policy, out, bom=bom)
     out.flush()

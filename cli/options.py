@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 import click
 
 from storage import admin_log
-from storage.database import check_integrity, describe, open_database
+from storage.database import check_integrity, describe
+from storage.engine import open_engine
 from storage.policy import Policy
 from storage.policy_files import PolicyChoice, find_policy
 from tui.i18n import N_, choose_language, set_language
@@ -86,7 +87,7 @@ def use_database(
     write, so a damaged database is refused before anything is written to it,
     with the app's own check.
     """
-    conn = open_database(path, create=create, reading=reading)
+    conn = open_engine(path).connect(create=create, reading=reading)
     try:
         if writes:
             check_integrity(conn, path)
@@ -95,3 +96,8 @@ def use_database(
         raise describe(error, path) from None
     finally:
         conn.close()
+
+
+def database_now(path: str) -> int:
+    """Now, on the clock of the database at ``path`` (its engine's: storage/engine.py)."""
+    return open_engine(path).now()

@@ -3,7 +3,7 @@
 Each entry stores ``prev_hash`` (the hash of the entry before it; 64 zeros for
 the first) and ``hash``, the SHA-256 of ``prev_hash`` followed by the entry's
 content (:func:`entry_hash`). :func:`audit` reads the newest entry's hash
-inside the caller's ``BEGIN IMMEDIATE`` transaction, so entries written by
+inside the caller's write transaction, so entries written by
 several operators at once still form one line. ``id`` is AUTOINCREMENT: SQLite
 then remembers the highest id ever given (``sqlite_sequence``), which shows
 when the newest entries were deleted.
@@ -62,9 +62,9 @@ def audit(
     client_id: int | None = None,
     **detail: object,
 ) -> None:
-    """Append one entry; only inside a write transaction (storage.database.write).
+    """Append one entry; only inside a write transaction (storage.engine.write).
 
-    The previous hash must be read in the same ``BEGIN IMMEDIATE`` transaction
+    The previous hash must be read in the same write transaction
     as the insert: otherwise two operators saving at once could both chain to
     the same entry.
     """

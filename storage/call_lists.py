@@ -22,7 +22,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from storage.audit import audit
-from storage.database import write
+from storage.engine import write
 from storage.errors import BadInput, NotAllowed, RingroundError
 from storage.i18n import _, ngettext
 from storage.rows import ITEM

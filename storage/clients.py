@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from storage.audit import audit
-from storage.database import StorageError, write
+from storage.database import StorageError
+from storage.engine import write
 from storage.i18n import _
 from storage.phones import phone_key, rules_signature
 from storage.policy import PhoneRules, Policy

@@ -1,4 +1,4 @@
-"""The one place that opens the clinic database and runs write transactions.
+"""The SQLite engine's opening and write transactions (behind storage/engine.py).
 
 Every connection is made by :func:`open_database` (WAL, ``synchronous=FULL``,
 a WAL size limit, busy timeout, foreign keys, autocommit mode so that

@@ -33,7 +33,8 @@ from storage import demo_data as data
 from storage.audit import audit
 from storage.changes import bulk_load
 from storage.clients import rekey_phones
-from storage.database import StorageError, database_path, write
+from storage.database import StorageError, database_path
+from storage.engine import write
 from storage.errors import EXIT_BAD_INPUT
 from storage.i18n import _
 from storage.phones import phone_key

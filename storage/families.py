@@ -20,7 +20,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from storage.audit import audit
-from storage.database import write
+from storage.engine import write
 from storage.locks import Claim, Finished, Refusal, claim_row, finish_call
 from storage.policy import Policy
 from storage.rows import RowKey, read_source

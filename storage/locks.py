@@ -1,7 +1,10 @@
 """The lock protocol: who may call a row, and saving what came of the call.
 
-Every function here runs its writes in one ``BEGIN IMMEDIATE`` transaction
-(``storage.database.write``) and records each lock event in the audit table.
+Every function here runs its writes in one write transaction
+(``storage.engine.write``: ``BEGIN IMMEDIATE`` on SQLite, so nobody commits
+between what a step reads and what it writes) and records each lock event in
+the audit table. Times come in as ``now``, read by the caller from the
+engine's clock (docs/design.md, "The storage seam").
 A claim bumps the row's epoch; finishing deletes the lock only where session
 and epoch are still the caller's, so an operator whose lock was taken over
 or removed can never save over the new owner.
@@ -13,7 +16,8 @@ import sqlite3
 from dataclasses import dataclass
 
 from storage.audit import audit
-from storage.database import StorageError, write
+from storage.database import StorageError
+from storage.engine import write
 from storage.errors import EXIT_BAD_INPUT, NotAllowed, RingroundError
 from storage.i18n import _
 from storage.policy import Outcome, Policy
@@ -305,7 +309,7 @@ def claim_row(
                 " epoch) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1",
                 (key.kind, key.source_id, client_id, session.id, session.operator, now, epoch),
             ).fetchone()
-            if won is None:  # cannot happen under BEGIN IMMEDIATE; refuse rather than share
+            if won is None:  # cannot happen in a write transaction; refuse, never share
                 raise RuntimeError(f"lock on {key} appeared inside a write transaction")
             audit(conn, now, session.operator, session.id, "claim", key, client_id)
         else:

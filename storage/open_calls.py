@@ -14,7 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from storage.audit import audit
-from storage.database import write
+from storage.engine import write
 from storage.locks import abort_call
 from storage.policy import Policy
 from storage.rows import RowKey

@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 
 from storage.changes import prune
-from storage.database import write
+from storage.engine import write
 from storage.policy import Policy
 
 

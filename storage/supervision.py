@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from storage.database import write
+from storage.engine import write
 from storage.errors import NotAllowed
 from storage.i18n import _
 from storage.locks import release_lock

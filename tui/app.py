@@ -1,11 +1,13 @@
 """The ringround app: one operator's session on the shared clinic database.
 
-The UI thread never touches SQLite: every database call runs in a thread
-worker through :meth:`RingroundApp.call_db`, on that thread's own connection,
-and retries while another operator's save holds the database. Changes
-committed by anyone are noticed by polling ``PRAGMA data_version`` each second,
-read from the change feed (storage.changes) and announced to the screens with
-:class:`DataChanged`, which re-read only what changed.
+The UI thread never touches the database: every database call runs in a
+thread worker through :meth:`RingroundApp.call_db`, on that thread's own
+connection, and retries while another operator's save holds the database.
+The database is reached through its engine (storage/engine.py): connections,
+the clock (:meth:`RingroundApp.now`) and the watch on commits. Changes
+committed by anyone are noticed each second (for SQLite ``PRAGMA
+data_version``), read from the change feed (storage.changes) and announced to
+the screens with :class:`DataChanged`, which re-read only what changed.
 """
 
 from __future__ import annotations
@@ -34,14 +36,14 @@ from textual.screen import ModalScreen
 from storage.admin_log import log_crash
 from storage.changes import Changes
 from storage.clients import rekey_phones
-from storage.connections import ChangeWatcher, ThreadConnections
+from storage.connections import ThreadConnections
 from storage.database import (
     DatabaseBusy,
     StorageError,
     check_integrity,
     describe,
-    open_database,
 )
+from storage.engine import open_engine
 from storage.errors import NotAllowed
 from storage.locks import remove_stale_locks
 from storage.open_calls import (
@@ -150,10 +152,11 @@ class RingroundApp(App[None]):
             self._session_ready.set()
         else:
             self._start = session
-        self.clock = clock or (lambda: int(time.time()))
+        self.engine = open_engine(db_path)
+        self.clock = clock or self.engine.now  # tests give a fake clock
         self.poll_every = poll_every
-        self.connections = ThreadConnections(db_path)
-        self.watcher = ChangeWatcher(db_path)
+        self.connections = ThreadConnections(self.engine)
+        self.watcher = self.engine.watch()
         self.busy_message = ""
         self.phone: PhoneLine | None = None  # the PBX line, when telephony is on
         self.audit_seen: int | None = None  # lost calls are looked for after this audit entry
@@ -462,13 +465,14 @@ def run_app(
     the same sentence, nothing written.
     """
     set_language(choose_language(policy))
-    conn = open_database(db_path, check_same_thread=False)  # the start runs in a worker
+    engine = open_engine(db_path)
+    conn = engine.connect(shared=True)  # the start runs in a worker
 
     def start() -> Session:
         check_integrity(conn, db_path)  # a damaged file is refused before the first write
         try:
             rekey_phones(conn, policy.phones)  # after a change of the policy's [phones] rules
-            return start_session(conn, operator, int(time.time()), supervisor=supervisor)
+            return start_session(conn, operator, engine.now(), supervisor=supervisor)
         except sqlite3.Error as error:
             raise describe(error, db_path) from None
 
@@ -488,7 +492,7 @@ def run_app(
             if session is not None:
                 # A clean exit, SIGTERM, SIGHUP or a hung-up terminal ends the session; its
                 # locks stay (C9) and then follow the rules for a session that is gone.
-                end_session(conn, session, int(time.time()))
+                end_session(conn, session, engine.now())
         if app.start_failure is not None:
             raise app.start_failure
     finally:

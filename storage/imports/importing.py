@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from storage.audit import audit
 from storage.clients import rekey_phones
-from storage.database import write
+from storage.engine import write
 from storage.errors import BadInput, NotAllowed
 from storage.i18n import _, ngettext
 from storage.imports.cell_values import MAX_LIST_NAME

@@ -1,0 +1,83 @@
+"""The SQLite engine: one database file on the clinic server's own disk (storage/engine.py).
+
+Opening and write transactions are storage/database.py's (WAL,
+``synchronous=FULL``, busy handling, ``BEGIN IMMEDIATE``); noticing commits is
+:class:`ChangeWatcher`; the clock is the server's own. Every session of an
+SQLite database runs on the one computer that holds the file (WAL needs
+shared memory, docs/sqlite.md), so that computer's clock is the one clock all
+of them share, and liveness and staleness mean the same for every operator.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+from storage.changes import Changes, changes_since, latest
+from storage.database import open_database, write
+
+
+class SqliteEngine:
+    """An SQLite database file; follows storage.engine.Engine."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.location = str(path)
+
+    def connect(self, *, create: bool = False, reading: bool = False,
+                shared: bool = False) -> sqlite3.Connection:
+        return open_database(self.path, create=create, reading=reading,
+                             check_same_thread=not shared)
+
+    def write(self, conn: sqlite3.Connection) -> AbstractContextManager[sqlite3.Connection]:
+        return write(conn)
+
+    def watch(self) -> ChangeWatcher:
+        conn = self.connect(shared=True)
+        try:
+            return ChangeWatcher(conn)
+        except BaseException:
+            conn.close()
+            raise
+
+    def now(self) -> int:
+        return int(time.time())
+
+
+class ChangeWatcher:
+    """Tells cheaply what others committed since the last look.
+
+    First ``PRAGMA data_version`` (no read of the file: it changes when anyone
+    commits); only when it moved, the change feed (storage.changes). So an idle
+    clinic costs one pragma a second, and a heartbeat, which changes nothing
+    shown, an empty read of the feed. data_version is per connection, so the
+    watcher keeps one connection of its own, used by one thread at a time (the
+    guard), whichever thread that is.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._guard = threading.Lock()
+        self._version = self._read()
+        self._seq = latest(self._conn)
+
+    def _read(self) -> int:
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def changes(self) -> Changes | None:
+        """What changed since the last call; None when nobody committed at all."""
+        with self._guard:
+            version = self._read()
+            if version == self._version:
+                return None
+            self._version = version
+            found = changes_since(self._conn, self._seq)
+            self._seq = found.seq
+            return found
+
+    def close(self) -> None:
+        with self._guard:
+            self._conn.close()
