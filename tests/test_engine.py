@@ -11,6 +11,7 @@ import ast
 import json
 import re
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -63,8 +64,9 @@ def test_the_sqlite_engine_opens_writes_watches_and_tells_the_time(
         watch.close()
         conn.close()
         other.close()
-    monkeypatch.setattr(sqlite_engine.time, "time", lambda: NOW + 0.75)
-    assert engine.now() == NOW  # whole seconds, from the server's own clock
+    with monkeypatch.context() as patch:
+        patch.setattr(time, "time", lambda: NOW + 0.75)
+        assert engine.now() == NOW  # whole seconds, from the server's own clock
 
 
 def test_the_storage_modules_leave_engine_specific_statements_to_the_engine() -> None:
