@@ -189,18 +189,27 @@ async def test_a_comment_being_written_is_kept_and_saved_as_a_note(clinic: Clini
 # --- 17.3 and 14.8: the state line is read again while shown ---------------------------------
 
 
-async def test_a_holder_whose_app_died_shows_as_gone_without_moving(clinic: Clinic) -> None:
+@pytest.mark.parametrize(("language", "alive", "gone"), [
+    ("en", "Locked by olga since 09:55 — alive", "Locked by olga since 09:55 — session gone"),
+    ("ru", "Заблокировано: olga, с 09:55 — в сети",
+     "Заблокировано: olga, с 09:55 — сеанс завершён"),
+])
+async def test_a_holder_whose_app_died_shows_as_gone_without_moving(
+        clinic: Clinic, language: str, alive: str, gone: str) -> None:
     clinic.held_by_olga("smith")  # olga's last heartbeat: NOW
     clock = Clock(NOW)
-    app = clinic.app("alice", clock=clock)
-    async with running(app) as pilot:
-        screen = await open_list(pilot)
-        await go_to(pilot, screen, clinic.appointments["smith"])
-        assert state(screen) == "Locked by olga since 09:55 — alive"
-        # olga's app dies: no more heartbeats, and nothing is written to the database.
-        clock.now = NOW + clinic.policy.alive_for + 1
-        await wait_until(pilot, lambda: state(screen)
-                         == "Locked by olga since 09:55 — session gone", "session gone")
+    set_language(language)
+    try:
+        app = clinic.app("alice", clock=clock)
+        async with running(app) as pilot:
+            screen = await open_list(pilot)
+            await go_to(pilot, screen, clinic.appointments["smith"])
+            assert state(screen) == alive
+            # olga's app dies: no more heartbeats, and nothing is written to the database.
+            clock.now = NOW + clinic.policy.alive_for + 1
+            await wait_until(pilot, lambda: state(screen) == gone, "session gone")
+    finally:
+        set_language("en")
 
 
 async def test_stale_lock_note_is_the_observers_and_in_seconds(tmp_path: Path,
