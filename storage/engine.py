@@ -6,9 +6,9 @@ does its own way is an :class:`Engine`:
 - opening a connection (:meth:`Engine.connect`): for SQLite a file on the
   server's own disk, WAL, ``synchronous=FULL``, busy handling, the schema
   migrated (storage/database.py);
-- starting a write transaction (:func:`write`): for SQLite ``BEGIN
-  IMMEDIATE``, so a transaction that reads and then writes cannot be
-  overtaken;
+- starting a write transaction (:func:`write`, which picks the engine by the
+  connection): for SQLite ``BEGIN IMMEDIATE``, so a transaction that reads
+  and then writes cannot be overtaken;
 - noticing other sessions' commits (:meth:`Engine.watch`): for SQLite
   ``PRAGMA data_version`` and then the change feed (storage/changes.py);
 - the clock that liveness and staleness are measured by (:meth:`Engine.now`).
@@ -58,10 +58,6 @@ class Engine(Protocol):
         """
         ...
 
-    def write(self, conn: sqlite3.Connection) -> AbstractContextManager[sqlite3.Connection]:
-        """The block as one write transaction that nobody can overtake; see :func:`write`."""
-        ...
-
     def watch(self) -> ChangeWatch:
         """A watch on other sessions' commits, with a connection of its own."""
         ...
@@ -79,9 +75,11 @@ def open_engine(location: str | Path) -> Engine:
 def write(conn: sqlite3.Connection) -> AbstractContextManager[sqlite3.Connection]:
     """Run the block as one write transaction on ``conn``, begun as its engine begins one.
 
-    Commits at the end, rolls back on an error (which leaves as StorageError);
-    a write inside a write is a savepoint of the outer one, so several protocol
-    steps can be one transaction. Every connection today is SQLite's: ``BEGIN
-    IMMEDIATE`` (storage/database.py).
+    What reads inside it cannot change before it commits; it commits at the
+    end and rolls back on an error (which leaves as StorageError); a write
+    inside a write is a savepoint of the outer one, so several protocol steps
+    can be one transaction. The engine is told by the connection, since the
+    code that writes holds only that: every connection today is SQLite's,
+    begun with ``BEGIN IMMEDIATE`` (storage/database.py).
     """
     return sqlite_write(conn)

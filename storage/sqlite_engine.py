@@ -1,7 +1,8 @@
 """The SQLite engine: one database file on the clinic server's own disk (storage/engine.py).
 
 Opening and write transactions are storage/database.py's (WAL,
-``synchronous=FULL``, busy handling, ``BEGIN IMMEDIATE``); noticing commits is
+``synchronous=FULL``, busy handling; ``BEGIN IMMEDIATE``, which
+storage.engine.write begins for SQLite connections); noticing commits is
 :class:`ChangeWatcher`; the clock is the server's own. Every session of an
 SQLite database runs on the one computer that holds the file (WAL needs
 shared memory, docs/sqlite.md), so that computer's clock is the one clock all
@@ -13,11 +14,10 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from contextlib import AbstractContextManager
 from pathlib import Path
 
 from storage.changes import Changes, changes_since, latest
-from storage.database import open_database, write
+from storage.database import open_database
 
 
 class SqliteEngine:
@@ -31,9 +31,6 @@ class SqliteEngine:
                 shared: bool = False) -> sqlite3.Connection:
         return open_database(self.path, create=create, reading=reading,
                              check_same_thread=not shared)
-
-    def write(self, conn: sqlite3.Connection) -> AbstractContextManager[sqlite3.Connection]:
-        return write(conn)
 
     def watch(self) -> ChangeWatcher:
         conn = self.connect(shared=True)

@@ -50,7 +50,7 @@ def test_the_sqlite_engine_opens_writes_watches_and_tells_the_time(
     watch = engine.watch()
     try:
         assert watch.changes() is None  # nobody committed yet
-        with engine.write(other):
+        with write(other):
             other.execute("INSERT INTO call_lists (name, created_at, created_by)"
                           " VALUES ('Recall', ?, 'olga')", (NOW,))
         seen = watch.changes()
