@@ -1,8 +1,9 @@
-"""A small fixed clinic for the TUI tests, and helpers to drive RingroundApp with Pilot.
+"""The app tests' clinic (``DeskClinic``, the ``desk`` fixture) and helpers to drive RingroundApp.
 
-Everything is deterministic: the clock is a fixed moment (Thursday 2026-11-26
-10:00 in Moscow), so tomorrow's confirmation list is Friday's appointments and
-every time shown on screen is the same on every run.
+Everything is deterministic: the clock is a fixed moment, ``DESK_NOW``
+(Thursday 2026-11-26 10:00 in Moscow), so tomorrow's confirmation list is
+Friday's appointments and every time shown on screen is the same on every run.
+The storage tests' clinic is another one: tests/stored_clinic.py.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from tui.row_table import RowTable
 from tui.work_screen import WorkScreen
 
 MOSCOW = ZoneInfo("Europe/Moscow")
-NOW = int(datetime(2026, 11, 26, 10, 0, tzinfo=MOSCOW).timestamp())  # a Thursday
+DESK_NOW = int(datetime(2026, 11, 26, 10, 0, tzinfo=MOSCOW).timestamp())  # a Thursday
 MINUTE = 60
 DAY = 24 * 60 * 60
 
@@ -50,7 +51,7 @@ def at(day: int, hour: int, minute: int = 0) -> int:
 class Clock:
     """A fake clock the tests move by hand; pass ``clock`` to RingroundApp."""
 
-    def __init__(self, now: int = NOW) -> None:
+    def __init__(self, now: int = DESK_NOW) -> None:
         self.now = now
 
     def __call__(self) -> int:
@@ -58,7 +59,7 @@ class Clock:
 
 
 @dataclass
-class Clinic:
+class DeskClinic:
     """The fixed clinic on a temporary file, with the ids tests refer to."""
 
     path: Path
@@ -77,7 +78,7 @@ class Clinic:
         finally:
             conn.close()
 
-    def session(self, operator: str, now: int = NOW, *, supervisor: bool = False) -> Session:
+    def session(self, operator: str, now: int = DESK_NOW, *, supervisor: bool = False) -> Session:
         conn = self.connect()
         try:
             return start_session(conn, operator, now, supervisor=supervisor)
@@ -91,7 +92,7 @@ class Clinic:
         finally:
             conn.close()
 
-    def claim(self, session: Session, appointment: str, now: int = NOW) -> Claim:
+    def claim(self, session: Session, appointment: str, now: int = DESK_NOW) -> Claim:
         """Lock an appointment row for ``session`` as its app would (C4)."""
         conn = self.connect()
         try:
@@ -104,9 +105,9 @@ class Clinic:
 
     def held_by_olga(self, appointment: str) -> None:
         """Olga has held ``appointment`` for five minutes and is still working (alive)."""
-        olga = self.session("olga", NOW - 5 * MINUTE)
-        self.claim(olga, appointment, NOW - 5 * MINUTE)
-        self.heartbeat(olga, NOW)
+        olga = self.session("olga", DESK_NOW - 5 * MINUTE)
+        self.claim(olga, appointment, DESK_NOW - 5 * MINUTE)
+        self.heartbeat(olga, DESK_NOW)
 
     def locks(self) -> list[tuple[Any, ...]]:
         """(kind, source_id, operator, session_id) of every lock."""
@@ -133,10 +134,10 @@ TOMORROW = {
 FIRST_ROW = "ivanova"
 
 
-def build_clinic(folder: Path) -> Clinic:
+def build_desk(folder: Path) -> DeskClinic:
     """Write the fixed clinic into ``folder``/clinic.db."""
-    clinic = Clinic(folder / "clinic.db", default_policy())
-    conn = open_database(clinic.path, create=True)
+    desk = DeskClinic(folder / "clinic.db", default_policy())
+    conn = open_database(desk.path, create=True)
     people = [
         # key, name, born, phones, e-mail, notes, do-not-call
         ("ivanova", "Иванова Мария Петровна", "1984-03-15",
@@ -155,62 +156,62 @@ def build_clinic(folder: Path) -> Clinic:
                 "INSERT INTO clients (external_id, name, birth_date, email, notes, do_not_call)"
                 " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 (f"C-{key}", name, born, email, notes, int(dnc))).fetchone()[0]
-            save_phones(conn, clinic.policy.phones, client_id, phones)
-            clinic.clients[key] = client_id
+            save_phones(conn, desk.policy.phones, client_id, phones)
+            desk.clients[key] = client_id
 
         def appointment(client: str, starts: int, doctor: str, service: str,
                         status: str) -> int:
             return int(conn.execute(
                 "INSERT INTO appointments (client_id, starts_at, doctor, service, status)"
                 " VALUES (?, ?, ?, ?, ?) RETURNING id",
-                (clinic.clients[client], starts, doctor, service, status)).fetchone()[0])
+                (desk.clients[client], starts, doctor, service, status)).fetchone()[0])
 
         for name, (client, starts, doctor, service, status) in TOMORROW.items():
-            clinic.appointments[name] = appointment(client, starts, doctor, service, status)
+            desk.appointments[name] = appointment(client, starts, doctor, service, status)
         # Not on the list: confirmed already, a later visit, a past one.
-        clinic.appointments["smith-confirmed"] = appointment(
+        desk.appointments["smith-confirmed"] = appointment(
             "smith", at(27, 17), "Dr. Wilson", "Follow-up", "confirmed")
-        clinic.appointments["ivanova-later"] = appointment(
+        desk.appointments["ivanova-later"] = appointment(
             "ivanova", at(30, 14), "Смирнов А. А.", "Пломба", "unconfirmed")
-        clinic.appointments["ivanova-past"] = appointment(
+        desk.appointments["ivanova-past"] = appointment(
             "ivanova", at(2, 10), "Орлова Е. В.", "Осмотр", "confirmed")
 
         # An earlier unsuccessful call on Petrov's appointment, with a comment (C6).
-        petrov = RowKey(APPOINTMENT, clinic.appointments["petrov"])
+        petrov = RowKey(APPOINTMENT, desk.appointments["petrov"])
         olga = conn.execute(
             "INSERT INTO sessions (operator, pid, host, tty, started_at, heartbeat_at, ended_at)"
             " VALUES ('olga', 1, 'clinic', '', ?, ?, ?) RETURNING id",
-            (NOW - 2 * DAY - 600, NOW - 2 * DAY, NOW - 2 * DAY)).fetchone()[0]
+            (DESK_NOW - 2 * DAY - 600, DESK_NOW - 2 * DAY, DESK_NOW - 2 * DAY)).fetchone()[0]
         conn.execute(
             "INSERT INTO call_rows (kind, source_id, client_id, failed_attempts,"
             " last_attempt_at, not_before) VALUES (?, ?, ?, 1, ?, ?)",
-            (petrov.kind, petrov.source_id, clinic.clients["petrov"], NOW - 2 * DAY,
-             NOW - 2 * DAY + 3600))
+            (petrov.kind, petrov.source_id, desk.clients["petrov"], DESK_NOW - 2 * DAY,
+             DESK_NOW - 2 * DAY + 3600))
         conn.execute(
             "INSERT INTO attempts (kind, source_id, client_id, operator, session_id,"
             " started_at, ended_at, mode, outcome, comment) VALUES (?, ?, ?, 'olga', ?, ?, ?,"
             " 'manual', 'no-answer', 'Попросил перезвонить после обеда')",
-            (petrov.kind, petrov.source_id, clinic.clients["petrov"], olga,
-             NOW - 2 * DAY - 60, NOW - 2 * DAY))
+            (petrov.kind, petrov.source_id, desk.clients["petrov"], olga,
+             DESK_NOW - 2 * DAY - 60, DESK_NOW - 2 * DAY))
 
         for list_name, members in (("Hygiene recall, 6 months", ["petrov", "kowalski"]),
                                    ("Flu vaccination reminder", ["ivanova"])):
             list_id = conn.execute(
                 "INSERT INTO call_lists (name, created_at, created_by) VALUES (?, ?, 'root')"
-                " RETURNING id", (list_name, NOW - 7 * DAY)).fetchone()[0]
-            clinic.call_lists[list_name] = list_id
+                " RETURNING id", (list_name, DESK_NOW - 7 * DAY)).fetchone()[0]
+            desk.call_lists[list_name] = list_id
             for member in members:
                 conn.execute(
                     "INSERT INTO call_list_items (list_id, client_id, note) VALUES (?, ?, ?)",
-                    (list_id, clinic.clients[member], "Last visit in May"))
+                    (list_id, desk.clients[member], "Last visit in May"))
         conn.execute(
             "INSERT INTO tasks (client_id, kind, title, due_at) VALUES (?, 'recall', ?, ?)",
-            (clinic.clients["smith"], "Recall after implant", NOW - DAY))
+            (desk.clients["smith"], "Recall after implant", DESK_NOW - DAY))
         conn.execute(
             "INSERT INTO tasks (client_id, kind, title, due_at) VALUES (?, 'reminder', ?, ?)",
-            (clinic.clients["kowalski"], "Принести снимки", NOW - MINUTE))
+            (desk.clients["kowalski"], "Принести снимки", DESK_NOW - MINUTE))
     conn.close()
-    return clinic
+    return desk
 
 
 # --- driving the app ----------------------------------------------------------------------

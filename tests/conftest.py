@@ -1,131 +1,25 @@
-"""Shared fixtures: a fresh ringround database file and plain-SQL helpers to fill it.
+"""Fixtures every test may use: a fresh database file, the two clinics, no installed policy.
 
 Storage tests always use a real file in tmp_path (WAL and several processes
-only exist on files). Records are added with plain SQL inside
-``storage.database.write`` so that the tests do not depend on the import or
-demo code they may be checking.
+only exist on files). ``clinic`` is an empty clinic the test fills row by row
+(tests/stored_clinic.py); ``desk`` is the fixed clinic the app tests work
+through (tests/clinic_fixtures.py).
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
 from storage import policy_files
-from storage.database import open_database, write
+from storage.database import open_database
 from storage.policy import Policy, default_policy
-from storage.sessions import Session, start_session
-
-if TYPE_CHECKING:
-    from tui.app import RingroundApp
-
-CLINIC_ZONE = default_policy().timezone
-
-# Wednesday 12 March 2025, 10:00 in the clinic's time zone: a working day
-# whose "tomorrow" is a working day too.
-NOW = int(datetime(2025, 3, 12, 10, 0, tzinfo=CLINIC_ZONE).timestamp())
-
-
-def clinic_time(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> int:
-    """Seconds since 1970 of a wall-clock moment in the clinic's time zone."""
-    return int(datetime(year, month, day, hour, minute, tzinfo=CLINIC_ZONE).timestamp())
-
-
-class Clinic:
-    """Adds clients, appointments, tasks and call lists to one database."""
-
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
-        self.conn = conn
-        self.path = path
-
-    def add_client(
-        self,
-        name: str = "Client",
-        phones: tuple[str, ...] = ("+7 900 000-00-00",),
-        *,
-        birth_date: str | None = None,
-        do_not_call: bool = False,
-        email: str = "",
-        notes: str = "",
-    ) -> int:
-        with write(self.conn):
-            client_id = int(self.conn.execute(
-                "INSERT INTO clients (name, birth_date, email, notes, do_not_call)"
-                " VALUES (?, ?, ?, ?, ?) RETURNING id",
-                (name, birth_date, email, notes, int(do_not_call)),
-            ).fetchone()[0])
-            self.conn.executemany(
-                "INSERT INTO phones (client_id, position, number, digits) VALUES (?, ?, ?, ?)",
-                [(client_id, position, number, "".join(c for c in number if c.isdigit()))
-                 for position, number in enumerate(phones, start=1)],
-            )
-        return client_id
-
-    def add_appointment(
-        self,
-        client_id: int,
-        starts_at: int,
-        *,
-        status: str = "unconfirmed",
-        doctor: str = "Dr. House",
-        service: str = "Check-up",
-    ) -> int:
-        with write(self.conn):
-            return int(self.conn.execute(
-                "INSERT INTO appointments (client_id, starts_at, doctor, service, status)"
-                " VALUES (?, ?, ?, ?, ?) RETURNING id",
-                (client_id, starts_at, doctor, service, status),
-            ).fetchone()[0])
-
-    def add_task(
-        self, client_id: int, kind: str, due_at: int, *, title: str = "", done_at: int | None = None
-    ) -> int:
-        with write(self.conn):
-            return int(self.conn.execute(
-                "INSERT INTO tasks (client_id, kind, title, due_at, done_at)"
-                " VALUES (?, ?, ?, ?, ?) RETURNING id",
-                (client_id, kind, title, due_at, done_at),
-            ).fetchone()[0])
-
-    def add_call_list(
-        self, name: str, client_ids: list[int], *, created_at: int = NOW
-    ) -> tuple[int, list[int]]:
-        """A call list with one pending item per client: (list id, item ids in order)."""
-        with write(self.conn):
-            list_id = int(self.conn.execute(
-                "INSERT INTO call_lists (name, created_at, created_by) VALUES (?, ?, 'root')"
-                " RETURNING id",
-                (name, created_at),
-            ).fetchone()[0])
-            items = [int(self.conn.execute(
-                "INSERT INTO call_list_items (list_id, client_id) VALUES (?, ?) RETURNING id",
-                (list_id, client_id),
-            ).fetchone()[0]) for client_id in client_ids]
-        return list_id, items
-
-    def add_clients_on_list(self, count: int, name: str = "List") -> tuple[int, list[int]]:
-        """``count`` new clients, each with one item on a new call list."""
-        with write(self.conn):
-            self.conn.executemany(
-                "INSERT INTO clients (name) VALUES (?)",
-                [(f"Client {n}",) for n in range(count)],
-            )
-            ids = [row[0] for row in self.conn.execute(
-                "SELECT id FROM clients ORDER BY id DESC LIMIT ?", (count,))]
-        return self.add_call_list(name, sorted(ids))
-
-    def session(
-        self, operator: str = "alice", now: int = NOW, *, supervisor: bool = False
-    ) -> Session:
-        return start_session(self.conn, operator, now, supervisor=supervisor)
-
-    def scalar(self, sql: str, params: tuple[object, ...] = ()) -> object:
-        return self.conn.execute(sql, params).fetchone()[0]
+from tests.clinic_fixtures import DeskClinic, build_desk
+from tests.stored_clinic import StoredClinic
+from tui.app import RingroundApp
 
 
 @pytest.fixture(autouse=True)
@@ -153,8 +47,15 @@ def conn(db_path: Path) -> Iterator[sqlite3.Connection]:
 
 
 @pytest.fixture
-def clinic(conn: sqlite3.Connection, db_path: Path) -> Clinic:
-    return Clinic(conn, db_path)
+def clinic(conn: sqlite3.Connection, db_path: Path) -> StoredClinic:
+    """An empty clinic on a fresh file, filled by the test (tests/stored_clinic.py)."""
+    return StoredClinic(conn, db_path)
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> DeskClinic:
+    """The fixed clinic of the app tests, on a file of its own (tests/clinic_fixtures.py)."""
+    return build_desk(tmp_path)
 
 
 @pytest.fixture

@@ -12,23 +12,23 @@ from storage.database import write
 from storage.locks import Claim, claim_row
 from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
 from storage.sessions import Session
-from tests.clinic_fixtures import MINUTE, NOW, Clinic, Clock, at
+from tests.clinic_fixtures import DESK_NOW, MINUTE, Clock, DeskClinic, at
 from tui.app import RingroundApp
 
 
-def supervisor_app(clinic: Clinic, operator: str = "root",
+def supervisor_app(desk: DeskClinic, operator: str = "root",
                    clock: Callable[[], int] | None = None) -> RingroundApp:
     """The app of a supervisor (the policy's default supervisor is root)."""
     clock = clock or Clock()
-    session = clinic.session(operator, clock(), supervisor=True)
-    app = RingroundApp(clinic.path, clinic.policy, session, clock=clock)
-    fixed_places(clinic)
+    session = desk.session(operator, clock(), supervisor=True)
+    app = RingroundApp(desk.path, desk.policy, session, clock=clock)
+    fixed_places(desk)
     return app
 
 
-def fixed_places(clinic: Clinic) -> None:
+def fixed_places(desk: DeskClinic) -> None:
     """Host and terminal of every session as on the clinic's server, not this machine's."""
-    conn = clinic.connect()
+    conn = desk.connect()
     try:
         with write(conn):
             conn.execute("UPDATE sessions SET host = 'clinic-srv', tty = '/dev/pts/' || id")
@@ -36,27 +36,27 @@ def fixed_places(clinic: Clinic) -> None:
         conn.close()
 
 
-def operators_at_work(clinic: Clinic) -> dict[str, Session]:
+def operators_at_work(desk: DeskClinic) -> dict[str, Session]:
     """olga calls Smith (5 min); bob a Hygiene-recall item (20 min: stale, still working);
     carol's app died 10 minutes into a call on Kowalski (gone; not stale yet)."""
-    olga = clinic.session("olga", NOW - 60 * MINUTE)
-    bob = clinic.session("bob", NOW - 90 * MINUTE)
-    carol = clinic.session("carol", NOW - 30 * MINUTE)
-    clinic.claim(olga, "smith", NOW - 5 * MINUTE)
-    clinic.claim(carol, "kowalski", NOW - 10 * MINUTE)
-    conn = clinic.connect()
+    olga = desk.session("olga", DESK_NOW - 60 * MINUTE)
+    bob = desk.session("bob", DESK_NOW - 90 * MINUTE)
+    carol = desk.session("carol", DESK_NOW - 30 * MINUTE)
+    desk.claim(olga, "smith", DESK_NOW - 5 * MINUTE)
+    desk.claim(carol, "kowalski", DESK_NOW - 10 * MINUTE)
+    conn = desk.connect()
     try:
         item = conn.execute(
             "SELECT id FROM call_list_items WHERE list_id = ? AND client_id = ?",
-            (clinic.call_lists["Hygiene recall, 6 months"], clinic.clients["kowalski"]),
+            (desk.call_lists["Hygiene recall, 6 months"], desk.clients["kowalski"]),
         ).fetchone()[0]
-        claimed = claim_row(conn, clinic.policy, bob, RowKey(ITEM, item), NOW - 20 * MINUTE)
+        claimed = claim_row(conn, desk.policy, bob, RowKey(ITEM, item), DESK_NOW - 20 * MINUTE)
         assert isinstance(claimed, Claim), claimed
     finally:
         conn.close()
     for session in (olga, bob):
-        clinic.heartbeat(session, NOW - 15)
-    clinic.heartbeat(carol, NOW - 10 * MINUTE)  # the last beat before the crash
+        desk.heartbeat(session, DESK_NOW - 15)
+    desk.heartbeat(carol, DESK_NOW - 10 * MINUTE)  # the last beat before the crash
     return {"olga": olga, "bob": bob, "carol": carol}
 
 
@@ -74,9 +74,9 @@ CALLS = [
 ]
 
 
-def record_calls(clinic: Clinic) -> None:
+def record_calls(desk: DeskClinic) -> None:
     """Write CALLS as finished attempts (the fixture already has olga's call of 24.11)."""
-    conn = clinic.connect()
+    conn = desk.connect()
     try:
         with write(conn):
             sessions = {
@@ -88,16 +88,16 @@ def record_calls(clinic: Clinic) -> None:
             }
             for operator, kind, name, started, outcome in CALLS:
                 if kind == APPOINTMENT:
-                    source = clinic.appointments[name]
+                    source = desk.appointments[name]
                     client = conn.execute("SELECT client_id FROM appointments WHERE id = ?",
                                           (source,)).fetchone()[0]
                 elif kind == ITEM:
-                    client = clinic.clients[name.split(":")[1]]
+                    client = desk.clients[name.split(":")[1]]
                     source = conn.execute(
                         "SELECT id FROM call_list_items WHERE client_id = ? ORDER BY id",
                         (client,)).fetchone()[0]
                 else:
-                    client = clinic.clients[name.split(":")[1]]
+                    client = desk.clients[name.split(":")[1]]
                     source = conn.execute("SELECT id FROM tasks WHERE client_id = ?",
                                           (client,)).fetchone()[0]
                 conn.execute(

@@ -30,8 +30,8 @@ from storage.policy import Policy
 from storage.rows import APPOINTMENT, RowKey
 from storage.sessions import heartbeat
 from tests.clinic_fixtures import wait_until
-from tests.conftest import NOW, Clinic
 from tests.fake_ami import FakeAmi
+from tests.stored_clinic import NOW, StoredClinic
 from tests.test_tui_telephony import (
     build_db,
     free_port,
@@ -126,7 +126,8 @@ def test_a_log_that_cannot_be_written_stays_quiet(tmp_path: Path,
 
 # -- lock events, once committed ------------------------------------------------------------
 
-def test_takeover_and_removal_are_logged(log_file: Path, clinic: Clinic, policy: Policy) -> None:
+def test_takeover_and_removal_are_logged(
+        log_file: Path, clinic: StoredClinic, policy: Policy) -> None:
     key = RowKey(APPOINTMENT, clinic.add_appointment(clinic.add_client(), NOW + 86400))
     boris = clinic.session("boris", NOW - 3600)
     claim = claim_row(clinic.conn, policy, boris, key, NOW - 3600)
@@ -148,7 +149,8 @@ def test_takeover_and_removal_are_logged(log_file: Path, clinic: Clinic, policy:
         f"client={claim.client_id} holder=anna holder_session={anna.id} since={NOW}")
 
 
-def test_a_supervisor_release_is_logged(log_file: Path, clinic: Clinic, policy: Policy) -> None:
+def test_a_supervisor_release_is_logged(
+        log_file: Path, clinic: StoredClinic, policy: Policy) -> None:
     key = RowKey(APPOINTMENT, clinic.add_appointment(clinic.add_client(), NOW + 86400))
     anna = clinic.session("anna")
     assert isinstance(claim_row(clinic.conn, policy, anna, key, NOW), Claim)
@@ -161,7 +163,7 @@ def test_a_supervisor_release_is_logged(log_file: Path, clinic: Clinic, policy: 
 
 
 def test_nothing_is_logged_for_a_transaction_rolled_back(log_file: Path,
-                                                         clinic: Clinic) -> None:
+                                                         clinic: StoredClinic) -> None:
     key = RowKey(APPOINTMENT, 1)
     with pytest.raises(RuntimeError), write(clinic.conn):
         audit(clinic.conn, NOW, "anna", 1, "takeover", key, 1, holder="boris")

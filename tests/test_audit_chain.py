@@ -25,7 +25,7 @@ from storage.locks import Claim, abort_call, claim_row, finish_call
 from storage.policy import Policy
 from storage.rows import APPOINTMENT, RowKey
 from storage.schema import APPLICATION_ID, MIGRATIONS, _statements
-from tests.conftest import NOW, Clinic
+from tests.stored_clinic import NOW, StoredClinic
 
 
 def _describe(entry: Entry) -> str:
@@ -42,7 +42,7 @@ def _raw(path: Path) -> sqlite3.Connection:
 
 
 @pytest.fixture
-def worked(clinic: Clinic, policy: Policy) -> Path:
+def worked(clinic: StoredClinic, policy: Policy) -> Path:
     """A clinic where alice claimed, finished and aborted calls: a trail of 8 entries."""
     session = clinic.session("alice")
     for n in range(4):

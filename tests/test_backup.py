@@ -26,7 +26,7 @@ from cli.main import main
 from storage import backup as backup_module
 from storage.backup import BackupFailed, BadDestination, backup_database
 from storage.database import NotADatabase, open_database, write
-from tests.conftest import Clinic
+from tests.stored_clinic import StoredClinic
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,7 +191,7 @@ def test_an_existing_backup_is_replaced_whole(live: Path, tmp_path: Path) -> Non
     backup_database(live, target)
     conn = open_database(live)
     try:
-        Clinic(conn, live).add_client("Added after the first backup")
+        StoredClinic(conn, live).add_client("Added after the first backup")
     finally:
         conn.close()
     backup_database(live, target)

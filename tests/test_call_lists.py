@@ -23,14 +23,14 @@ from storage.policy import Policy
 from storage.rows import ITEM, RowKey
 from storage.sessions import Session
 from storage.worklists import work_lists
-from tests.conftest import NOW, Clinic
+from tests.stored_clinic import NOW, StoredClinic
 
 
 def dump(conn: sqlite3.Connection) -> list[str]:
     return list(conn.iterdump())
 
 
-def call(clinic: Clinic, policy: Policy, session: Session, item: int, outcome: str,
+def call(clinic: StoredClinic, policy: Policy, session: Session, item: int, outcome: str,
          at: int = NOW) -> None:
     claim = claim_row(clinic.conn, policy, session, RowKey(ITEM, item), at)
     assert isinstance(claim, Claim)
@@ -43,7 +43,7 @@ def audit_events(conn: sqlite3.Connection) -> list[tuple[str, str, dict[str, obj
 
 
 @pytest.fixture
-def flu(clinic: Clinic, policy: Policy) -> list[int]:
+def flu(clinic: StoredClinic, policy: Policy) -> list[int]:
     """The list "Flu" with four clients: one processed, one given up, two pending."""
     clients = [clinic.add_client(f"Client {n}") for n in range(4)]
     _, items = clinic.add_call_list("Flu", clients)
@@ -53,7 +53,8 @@ def flu(clinic: Clinic, policy: Policy) -> list[int]:
     return items
 
 
-def test_summaries_count_pending_processed_and_given_up(clinic: Clinic, flu: list[int]) -> None:
+def test_summaries_count_pending_processed_and_given_up(
+        clinic: StoredClinic, flu: list[int]) -> None:
     clinic.add_call_list("Another", [])
     found = list_summaries(clinic.conn)
     assert [(s.name, s.items, s.pending, s.processed, s.given_up, s.is_open) for s in found] == [
@@ -63,7 +64,7 @@ def test_summaries_count_pending_processed_and_given_up(clinic: Clinic, flu: lis
         find_list(clinic.conn, "flu")  # names are exact
 
 
-def test_closing_needs_a_supervisor(clinic: Clinic, policy: Policy, flu: list[int]) -> None:
+def test_closing_needs_a_supervisor(clinic: StoredClinic, policy: Policy, flu: list[int]) -> None:
     operator = clinic.session("olga")
     before = dump(clinic.conn)
     for change in (close_list, reopen_list):
@@ -74,7 +75,7 @@ def test_closing_needs_a_supervisor(clinic: Clinic, policy: Policy, flu: list[in
     assert dump(clinic.conn) == before
 
 
-def test_close_and_reopen(clinic: Clinic, policy: Policy, flu: list[int]) -> None:
+def test_close_and_reopen(clinic: StoredClinic, policy: Policy, flu: list[int]) -> None:
     boss = clinic.session("head-nurse", supervisor=True)
     alice = clinic.session("alice")
     names = [w.work_list.name for w in work_lists(clinic.conn, policy, alice, NOW)]
@@ -97,7 +98,7 @@ def test_close_and_reopen(clinic: Clinic, policy: Policy, flu: list[int]) -> Non
         close_list(clinic.conn, boss, "Nope", NOW)
 
 
-def test_a_list_with_calls_is_not_deleted(clinic: Clinic, flu: list[int]) -> None:
+def test_a_list_with_calls_is_not_deleted(clinic: StoredClinic, flu: list[int]) -> None:
     boss = clinic.session("head-nurse", supervisor=True)
     before = dump(clinic.conn)
     with pytest.raises(ListInUse, match="2 recorded calls; close it instead"):
@@ -105,7 +106,7 @@ def test_a_list_with_calls_is_not_deleted(clinic: Clinic, flu: list[int]) -> Non
     assert dump(clinic.conn) == before
 
 
-def test_a_list_being_called_is_not_deleted(clinic: Clinic, policy: Policy) -> None:
+def test_a_list_being_called_is_not_deleted(clinic: StoredClinic, policy: Policy) -> None:
     _, items = clinic.add_call_list("Recall", [clinic.add_client("Anna")])
     alice = clinic.session("alice")
     assert isinstance(claim_row(clinic.conn, policy, alice, RowKey(ITEM, items[0]), NOW), Claim)
@@ -115,7 +116,7 @@ def test_a_list_being_called_is_not_deleted(clinic: Clinic, policy: Policy) -> N
     assert find_list(clinic.conn, "Recall").items == 1
 
 
-def test_delete_a_list_made_by_mistake(clinic: Clinic, policy: Policy) -> None:
+def test_delete_a_list_made_by_mistake(clinic: StoredClinic, policy: Policy) -> None:
     keep_id, keep_items = clinic.add_call_list("Keep", [clinic.add_client("Anna")])
     list_id, _ = clinic.add_call_list("Oops", [clinic.add_client(f"C{n}") for n in range(3)])
     # A claim that was aborted leaves call state behind: it goes with the list.

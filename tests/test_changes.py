@@ -23,7 +23,7 @@ from storage.policy import Policy
 from storage.rows import APPOINTMENT, ITEM, RowKey
 from storage.sessions import end_session, heartbeat
 from storage.worklists import WorkList, row_order
-from tests.conftest import NOW, Clinic
+from tests.stored_clinic import NOW, StoredClinic
 
 
 def recorded(conn: sqlite3.Connection, since: int) -> set[Change]:
@@ -32,7 +32,7 @@ def recorded(conn: sqlite3.Connection, since: int) -> set[Change]:
     return set(found.changes)
 
 
-def test_heartbeats_and_session_starts_record_nothing(clinic: Clinic) -> None:
+def test_heartbeats_and_session_starts_record_nothing(clinic: StoredClinic) -> None:
     alice = clinic.session("alice")
     since = latest(clinic.conn)
     for n in range(3):
@@ -41,7 +41,7 @@ def test_heartbeats_and_session_starts_record_nothing(clinic: Clinic) -> None:
     assert changes_since(clinic.conn, since).nothing
 
 
-def test_claim_finish_and_abort_record_their_row_with_its_list(clinic: Clinic,
+def test_claim_finish_and_abort_record_their_row_with_its_list(clinic: StoredClinic,
                                                                policy: Policy) -> None:
     list_id, (first, second) = clinic.add_clients_on_list(2)
     alice = clinic.session("alice")
@@ -58,7 +58,8 @@ def test_claim_finish_and_abort_record_their_row_with_its_list(clinic: Clinic,
     assert recorded(clinic.conn, since) == {Change(ITEM, second, list_id)}
 
 
-def test_a_session_that_ends_records_the_rows_it_holds(clinic: Clinic, policy: Policy) -> None:
+def test_a_session_that_ends_records_the_rows_it_holds(
+        clinic: StoredClinic, policy: Policy) -> None:
     client = clinic.add_client("Ivanova")
     appointment = clinic.add_appointment(client, NOW + 86400)
     alice = clinic.session("alice")
@@ -69,7 +70,7 @@ def test_a_session_that_ends_records_the_rows_it_holds(clinic: Clinic, policy: P
     assert recorded(clinic.conn, since) == {Change(APPOINTMENT, appointment, None)}
 
 
-def test_card_edits_and_list_changes_name_the_client_and_the_list(clinic: Clinic,
+def test_card_edits_and_list_changes_name_the_client_and_the_list(clinic: StoredClinic,
                                                                   policy: Policy) -> None:
     client = clinic.add_client("Petrov")
     list_id, _items = clinic.add_call_list("Flu", [client])
@@ -82,7 +83,7 @@ def test_card_edits_and_list_changes_name_the_client_and_the_list(clinic: Clinic
     assert Change(LIST, list_id, None) in recorded(clinic.conn, since)
 
 
-def test_a_reader_too_far_behind_is_told_to_read_everything(clinic: Clinic) -> None:
+def test_a_reader_too_far_behind_is_told_to_read_everything(clinic: StoredClinic) -> None:
     client = clinic.add_client("Sidorov")
     start = latest(clinic.conn)
     with write(clinic.conn):
@@ -101,7 +102,7 @@ def test_a_reader_too_far_behind_is_told_to_read_everything(clinic: Clinic) -> N
 
 
 def test_a_bulk_load_leaves_the_triggers_and_sends_readers_to_read_everything(
-        clinic: Clinic) -> None:
+        clinic: StoredClinic) -> None:
     client = clinic.add_client("Before")
     since = latest(clinic.conn)
     triggers = clinic.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'")
@@ -118,7 +119,7 @@ def test_a_bulk_load_leaves_the_triggers_and_sends_readers_to_read_everything(
     assert recorded(clinic.conn, since) == {Change(CLIENT, client, None)}
 
 
-def test_a_bare_sqlite_writer_is_recorded_too(clinic: Clinic, db_path: object) -> None:
+def test_a_bare_sqlite_writer_is_recorded_too(clinic: StoredClinic, db_path: object) -> None:
     """The triggers live in the file: a write by another program is followed as well."""
     client = clinic.add_client("Outside")
     since = latest(clinic.conn)
@@ -132,7 +133,7 @@ def test_a_bare_sqlite_writer_is_recorded_too(clinic: Clinic, db_path: object) -
 
 @pytest.mark.parametrize("seed", range(5))
 def test_following_changes_row_by_row_gives_the_order_a_full_reading_gives(
-        clinic: Clinic, policy: Policy, seed: int) -> None:
+        clinic: StoredClinic, policy: Policy, seed: int) -> None:
     """ListOrder.update with the changed rows read again equals reading the whole list."""
     rng = random.Random(seed)
     list_id, items = clinic.add_clients_on_list(60)

@@ -18,8 +18,8 @@ from cli.main import main
 from storage.database import open_database
 from storage.demo import make_demo
 from storage.policy import default_policy
-from tests.conftest import NOW
 from tests.fake_ami import FakeAmi
+from tests.stored_clinic import NOW
 from tests.waiting import wait_until_async
 
 

@@ -32,7 +32,7 @@ from storage.roles import OperatorNotAllowed, is_supervisor, login_name, operato
 from storage.rows import RowKey
 from storage.sessions import start_session
 from storage.worklists import confirmation_days, work_lists
-from tests.conftest import NOW, Clinic, clinic_time
+from tests.stored_clinic import NOW, StoredClinic, clinic_time
 
 ME = login_name()
 SPEC_APPOINTMENT_COLUMNS = ["id", "client_id", "client", "starts_at", "doctor", "service",
@@ -213,7 +213,7 @@ def test_a_demo_from_an_earlier_day_is_rebuilt(tmp_path: Path,
     conn.close()
 
 
-def test_demo_never_touches_a_clinic_database(clinic: Clinic,
+def test_demo_never_touches_a_clinic_database(clinic: StoredClinic,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     clinic.add_client("Real Patient")
     before = dump(clinic.path)
@@ -402,7 +402,7 @@ def test_environment_variables(tmp_path: Path, demo_db: Path) -> None:
 
 # -- locks ------------------------------------------------------------------------------------
 
-def _lock(clinic: Clinic, operator: str = "alice") -> RowKey:
+def _lock(clinic: StoredClinic, operator: str = "alice") -> RowKey:
     client = clinic.add_client("Иванова Анна")
     appointment = clinic.add_appointment(client, clinic_time(2025, 3, 13, 10))
     key = RowKey("appointment", appointment)
@@ -413,7 +413,7 @@ def _lock(clinic: Clinic, operator: str = "alice") -> RowKey:
     return key
 
 
-def test_locks_lists_them(clinic: Clinic, capsys: pytest.CaptureFixture[str]) -> None:
+def test_locks_lists_them(clinic: StoredClinic, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = call(capsys, "locks", "--db", str(clinic.path))
     assert (code, out) == (0, "No rows are locked.\n")
     key = _lock(clinic)
@@ -438,7 +438,7 @@ def _count(path: Path, sql: str) -> Any:
         conn.close()
 
 
-def test_release_refused_for_an_operator(tmp_path: Path, clinic: Clinic,
+def test_release_refused_for_an_operator(tmp_path: Path, clinic: StoredClinic,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     key = _lock(clinic)
     policy = policy_file(tmp_path, '[security]\nsupervisors = ["head-nurse"]\n')
@@ -451,7 +451,7 @@ def test_release_refused_for_an_operator(tmp_path: Path, clinic: Clinic,
     assert _count(clinic.path, "SELECT count(*) FROM sessions") == sessions
 
 
-def test_release_by_a_supervisor(tmp_path: Path, clinic: Clinic,
+def test_release_by_a_supervisor(tmp_path: Path, clinic: StoredClinic,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     key = _lock(clinic)
     policy = policy_file(tmp_path, f'[security]\nsupervisors = ["{ME}"]\n')
@@ -472,7 +472,7 @@ def test_release_by_a_supervisor(tmp_path: Path, clinic: Clinic,
     assert code == 2 and f"Row {key} is not locked." in one_sentence(err)
 
 
-def test_release_by_group_and_override(tmp_path: Path, clinic: Clinic,
+def test_release_by_group_and_override(tmp_path: Path, clinic: StoredClinic,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     group = sorted(user_groups())[0]
     key = _lock(clinic)
@@ -490,7 +490,7 @@ def test_release_by_group_and_override(tmp_path: Path, clinic: Clinic,
     assert code == 0 and json.loads(out) == {"released": str(key), "operator": "alice"}
 
 
-def test_release_of_a_bad_row(clinic: Clinic, capsys: pytest.CaptureFixture[str]) -> None:
+def test_release_of_a_bad_row(clinic: StoredClinic, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = call(capsys, "locks", "--release", "patient:3", "--db", str(clinic.path))
     assert code == 2 and "rows look like appointment:12" in one_sentence(err)
 

@@ -33,7 +33,7 @@ from storage.locks import Claim, abort_call, claim_row, finish_call
 from storage.policy import default_policy
 from storage.roles import login_name
 from storage.rows import APPOINTMENT, ITEM, RowKey
-from tests.conftest import NOW, Clinic, clinic_time
+from tests.stored_clinic import NOW, StoredClinic, clinic_time
 from tests.test_import import mutate, mutation
 
 ME = login_name()
@@ -215,7 +215,7 @@ def test_export_then_import_changes_nothing(demo: Path, tmp_path: Path, boss: Pa
 
 # -- call lists -----------------------------------------------------------------------------------
 
-def test_lists_create_show_close_reopen_delete(clinic: Clinic, tmp_path: Path, boss: Path,
+def test_lists_create_show_close_reopen_delete(clinic: StoredClinic, tmp_path: Path, boss: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     for name in ("Anna", "Boris"):
         clinic.add_client(name)
@@ -252,7 +252,7 @@ def test_lists_create_show_close_reopen_delete(clinic: Clinic, tmp_path: Path, b
     assert events == ["list-create", "import", "list-close", "list-reopen", "list-delete"]
 
 
-def test_import_call_list_with_name(clinic: Clinic, tmp_path: Path, boss: Path,
+def test_import_call_list_with_name(clinic: StoredClinic, tmp_path: Path, boss: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     clinic.add_client("Anna")
     file = tmp_path / "l.csv"
@@ -273,7 +273,7 @@ def test_import_call_list_with_name(clinic: Clinic, tmp_path: Path, boss: Path,
     ["lists", "delete", "Flu"],
     ["report", "--since", "2025-03-01"],
 ])
-def test_supervisor_actions_refuse_an_operator(clinic: Clinic, tmp_path: Path, operator: Path,
+def test_supervisor_actions_refuse_an_operator(clinic: StoredClinic, tmp_path: Path, operator: Path,
                                                capsys: pytest.CaptureFixture[str],
                                                args: list[str]) -> None:
     clinic.add_call_list("Flu", [clinic.add_client("Anna")])
@@ -287,7 +287,7 @@ def test_supervisor_actions_refuse_an_operator(clinic: Clinic, tmp_path: Path, o
     assert dump(clinic.path) == before
 
 
-def test_supervisor_by_group(clinic: Clinic, tmp_path: Path,
+def test_supervisor_by_group(clinic: StoredClinic, tmp_path: Path,
                              capsys: pytest.CaptureFixture[str]) -> None:
     group = grp.getgrgid(os.getgid()).gr_name
     by_group = policy_file(tmp_path, [f"@{group}"])
@@ -295,7 +295,7 @@ def test_supervisor_by_group(clinic: Clinic, tmp_path: Path,
     assert call(capsys, "lists", "close", "Flu", "--db", clinic.path, "--policy", by_group)[0] == 0
 
 
-def test_list_refusals(clinic: Clinic, boss: Path,
+def test_list_refusals(clinic: StoredClinic, boss: Path,
                        capsys: pytest.CaptureFixture[str]) -> None:
     _, items = clinic.add_call_list("Flu", [clinic.add_client("Anna")])
     code, _, err = call(capsys, "lists", "close", "Nope", "--db", clinic.path, "--policy", boss)
@@ -315,7 +315,7 @@ def test_list_refusals(clinic: Clinic, boss: Path,
 # -- report -------------------------------------------------------------------------------------
 
 @pytest.fixture
-def called(clinic: Clinic) -> Clinic:
+def called(clinic: StoredClinic) -> StoredClinic:
     policy = default_policy()
     anna = clinic.add_client("Анна")
     visit = clinic.add_appointment(anna, clinic_time(2025, 3, 13, 10))
@@ -331,7 +331,7 @@ def called(clinic: Clinic) -> Clinic:
     return clinic
 
 
-def test_report_by_operator_and_list(called: Clinic, boss: Path,
+def test_report_by_operator_and_list(called: StoredClinic, boss: Path,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = call(capsys, "report", "--since", "2025-03-12", "--until", "12.03.2025",
                         "--db", called.path, "--policy", boss)
@@ -352,7 +352,7 @@ def test_report_by_operator_and_list(called: Clinic, boss: Path,
     (["--since", "2025-03-12", "--until", "2025-03-01"], "The report's period ends before"),
     (["--by", "doctor"], "'doctor' is not one of"),
 ])
-def test_report_arguments(called: Clinic, boss: Path, capsys: pytest.CaptureFixture[str],
+def test_report_arguments(called: StoredClinic, boss: Path, capsys: pytest.CaptureFixture[str],
                           args: list[str], message: str) -> None:
     code, out, err = call(capsys, "report", *args, "--db", called.path, "--policy", boss)
     assert (code, out) == (2, "")
@@ -361,7 +361,8 @@ def test_report_arguments(called: Clinic, boss: Path, capsys: pytest.CaptureFixt
 
 # -- export filters and the audit -----------------------------------------------------------------
 
-def test_export_since_until_and_list(called: Clinic, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_since_until_and_list(
+        called: StoredClinic, capsys: pytest.CaptureFixture[str]) -> None:
     db = called.path
 
     def rows(*args: str) -> list[dict[str, str]]:
@@ -391,14 +392,14 @@ def test_export_since_until_and_list(called: Clinic, capsys: pytest.CaptureFixtu
     (["calls", "--list", "Nope"], "There is no call list named 'Nope'"),
     (["calls", "--since", "soon"], "--since 'soon' is not a date or time"),
 ])
-def test_export_filter_mistakes(called: Clinic, capsys: pytest.CaptureFixture[str],
+def test_export_filter_mistakes(called: StoredClinic, capsys: pytest.CaptureFixture[str],
                                 args: list[str], message: str) -> None:
     code, out, err = call(capsys, "export", *args, "--db", called.path)
     assert (code, out) == (2, "")
     assert message in err
 
 
-def test_export_audit_has_lock_events_and_card_edits(clinic: Clinic,
+def test_export_audit_has_lock_events_and_card_edits(clinic: StoredClinic,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     policy = default_policy()
     anna = clinic.add_client("Анна")

@@ -26,7 +26,7 @@ from storage.locks import Claim, claim_row, finish_call, inspect_row
 from storage.policy import PhoneRules, Policy, default_policy
 from storage.rows import ITEM, RowKey
 from storage.sessions import heartbeat
-from tests.conftest import NOW, Clinic, clinic_time
+from tests.stored_clinic import NOW, StoredClinic, clinic_time
 
 MINUTE = 60
 HOUR = 60 * MINUTE
@@ -38,7 +38,7 @@ def card_edits(conn: sqlite3.Connection) -> list[tuple[str, int, int, dict[str, 
         " ORDER BY id")]
 
 
-def test_get_client(conn: sqlite3.Connection, clinic: Clinic) -> None:
+def test_get_client(conn: sqlite3.Connection, clinic: StoredClinic) -> None:
     anna = clinic.add_client("Анна Смирнова", ("+7 900 111-22-33", "8 (495) 1"),
                              birth_date="1980-06-15", email="anna@example.org", notes="VIP")
     client = get_client(conn, anna)
@@ -64,7 +64,7 @@ def test_phone_text_helpers() -> None:
 
 
 def test_update_client_audits_each_changed_field(
-    conn: sqlite3.Connection, clinic: Clinic
+    conn: sqlite3.Connection, clinic: StoredClinic
 , policy: Policy) -> None:
     anna = clinic.add_client("Anna", ("+7 900 1",), email="old@example.org", notes="")
     alice = clinic.session("alice")
@@ -92,7 +92,7 @@ def test_update_client_audits_each_changed_field(
 
 
 def test_unchanged_fields_are_not_audited(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     anna = clinic.add_client("Anna", ("+7 900 1",), email="a@example.org")
     alice = clinic.session("alice")
@@ -105,7 +105,7 @@ def test_unchanged_fields_are_not_audited(
 
 @pytest.mark.parametrize("field", ["name", "birth_date", "id", "external_id"])
 def test_update_client_rejects_fields_that_are_not_editable(
-    conn: sqlite3.Connection, clinic: Clinic, field: str
+    conn: sqlite3.Connection, clinic: StoredClinic, field: str
 , policy: Policy) -> None:
     anna = clinic.add_client("Anna", email="a@example.org")
     with pytest.raises(ValueError, match=field):
@@ -117,7 +117,7 @@ def test_update_client_rejects_fields_that_are_not_editable(
 
 
 def test_update_of_a_missing_client(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     with pytest.raises(ClientGone):
         update_client(conn, policy, clinic.session("alice"), 999, {"notes": "x"}, NOW)
@@ -125,7 +125,7 @@ def test_update_of_a_missing_client(
 
 
 def test_row_history_merges_attempts_and_stale_lock_notes_newest_first(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     anna = clinic.add_client("Anna")
     _, (item,) = clinic.add_call_list("Recall", [anna])
@@ -160,7 +160,7 @@ def test_row_history_merges_attempts_and_stale_lock_notes_newest_first(
 
 
 def test_current_requests_are_upcoming_appointments_and_open_tasks(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     anna = clinic.add_client("Anna")
     other = clinic.add_client("Boris")
@@ -186,7 +186,7 @@ def test_current_requests_are_upcoming_appointments_and_open_tasks(
 
 
 def test_numbers_are_keyed_again_when_the_phone_rules_change(
-    conn: sqlite3.Connection, clinic: Clinic
+    conn: sqlite3.Connection, clinic: StoredClinic
 ) -> None:
     """Shared numbers (B6) are found by their keys: new [phones] rules re-key them once."""
     trunk = clinic.add_client("Trunk", ("8 916 123-45-67",))
@@ -210,7 +210,7 @@ def test_numbers_are_keyed_again_when_the_phone_rules_change(
 
 
 def test_numbers_keyed_by_an_earlier_ringround_are_keyed_again(
-    conn: sqlite3.Connection, clinic: Clinic
+    conn: sqlite3.Connection, clinic: StoredClinic
 ) -> None:
     """Before issue 17 an extension's digits were part of the key and "8 10" was kept.
 

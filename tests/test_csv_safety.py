@@ -17,7 +17,7 @@ from storage.cells import EVALUATED, csv_line, neutralised, restored, text_cell
 from storage.locks import Claim, claim_row, finish_call
 from storage.policy import default_policy
 from storage.rows import ITEM, RowKey
-from tests.conftest import NOW, Clinic
+from tests.stored_clinic import NOW, StoredClinic
 from tests.test_cli_data import boss, call, clean_environment
 
 __all__ = ["boss", "clean_environment"]  # fixtures shared with tests/test_cli_data.py
@@ -42,7 +42,7 @@ HOSTILE_NAMES = (
 PHONES = ("+79161230002", "+7 916 123-45-67", "8 916 123-45-68", "-9161234569")
 
 
-def hostile_clinic(clinic: Clinic) -> None:
+def hostile_clinic(clinic: StoredClinic) -> None:
     for number, name in enumerate(HOSTILE_NAMES):
         clinic.add_client(name, (PHONES[number % len(PHONES)], "+7 495 000-11-22"),
                           notes=HOSTILE_NAMES[-1 - number], email="=1+1")
@@ -85,7 +85,7 @@ def test_line_breaks_and_quotes_are_quoted() -> None:
 
 
 def test_export_has_no_cell_a_spreadsheet_evaluates(
-        clinic: Clinic, capsys: pytest.CaptureFixture[str]) -> None:
+        clinic: StoredClinic, capsys: pytest.CaptureFixture[str]) -> None:
     hostile_clinic(clinic)
     code, text, err = call(capsys, "export", "clients", "--db", clinic.path)
     assert (code, err) == (0, "")
@@ -101,7 +101,7 @@ def test_export_has_no_cell_a_spreadsheet_evaluates(
 
 
 def test_export_import_export_is_byte_identical(
-        clinic: Clinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     hostile_clinic(clinic)
     code, first, _ = call(capsys, "export", "clients", "--db", clinic.path)
     assert code == 0
@@ -114,7 +114,7 @@ def test_export_import_export_is_byte_identical(
 
 
 def test_a_new_database_gets_the_same_clients_back(
-        clinic: Clinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Import into another database (as another program re-quoted it): the same export."""
     hostile_clinic(clinic)
     first = call(capsys, "export", "clients", "--db", clinic.path)[1]
@@ -131,7 +131,7 @@ def test_a_new_database_gets_the_same_clients_back(
 
 
 def test_report_names_are_neutralised(
-        clinic: Clinic, boss: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        clinic: StoredClinic, boss: Path, capsys: pytest.CaptureFixture[str]) -> None:
     policy = default_policy()
     client = clinic.add_client("Anna")
     _, items = clinic.add_call_list("=cmd|' /C calc'!A0", [client])

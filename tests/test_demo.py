@@ -16,7 +16,7 @@ from storage.demo import DemoError, demo_info, demo_is_current, demo_speaks, mak
 from storage.policy import Policy, default_policy, load_policy
 from storage.sessions import Session
 from storage.worklists import confirmation_days, confirmation_window, work_lists
-from tests.conftest import NOW, Clinic
+from tests.stored_clinic import NOW, StoredClinic
 
 MOBILE = re.compile(r"^\+7 9\d\d \d{3}-\d\d-\d\d$")
 ANY_PHONE = re.compile(r"^(\+7 \d{3} |8 \(\d{3}\) )\d{3}-\d\d-\d\d$")
@@ -164,7 +164,7 @@ def test_replacing_a_demo(tmp_path: Path) -> None:
     assert info is not None and (info.clients, info.seed) == (60, 2)
 
 
-def test_never_written_over_clinic_data(clinic: Clinic) -> None:
+def test_never_written_over_clinic_data(clinic: StoredClinic) -> None:
     clinic.add_client("Real Patient")
     before = _dump(clinic.path)
     for replace in (False, True):

@@ -60,7 +60,7 @@ from storage.database import open_database
 from storage.locks import remove_stale_locks
 from storage.policy import load_policy
 from storage.sessions import Session
-from tests.conftest import Clinic
+from tests.stored_clinic import StoredClinic
 from tests.unix_users import User, need_root_tools, processes_of, reachable, run, temporary_users
 from tests.waiting import wait_until
 
@@ -260,7 +260,7 @@ def shared_clinic(operators: tuple[User, User]) -> Iterator[SharedClinic]:
         db = folder / "clinic.db"
         conn = open_database(db, create=True)
         try:
-            clinic = Clinic(conn, db)
+            clinic = StoredClinic(conn, db)
             ids = [clinic.add_client(name, (f"+7 900 000-00-0{n}",))
                    for n, name in enumerate(CLIENTS, start=1)]
             _, items = clinic.add_call_list(LIST, ids)

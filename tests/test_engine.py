@@ -24,7 +24,7 @@ from storage.policy import Policy
 from storage.roles import login_name
 from storage.rows import RowKey
 from storage.sessions import start_session
-from tests.conftest import NOW, Clinic, clinic_time
+from tests.stored_clinic import NOW, StoredClinic, clinic_time
 from tui.app import RingroundApp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,7 +94,7 @@ def test_the_storage_modules_write_through_the_seam() -> None:
     assert "from storage.engine import write" in locks
 
 
-def test_the_app_runs_on_the_engines_clock(clinic: Clinic, policy: Policy,
+def test_the_app_runs_on_the_engines_clock(clinic: StoredClinic, policy: Policy,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sqlite_engine.SqliteEngine, "now", lambda self: NOW + 42)
     app = RingroundApp(clinic.path, policy, clinic.session("alice"))
@@ -110,7 +110,7 @@ def test_the_app_runs_on_the_engines_clock(clinic: Clinic, policy: Policy,
 
 
 def test_commands_take_now_from_the_engines_clock(
-        tmp_path: Path, clinic: Clinic, policy: Policy, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path, clinic: StoredClinic, policy: Policy, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     client = clinic.add_client("Иванова Анна")
     key = RowKey("appointment", clinic.add_appointment(client, clinic_time(2025, 3, 13, 10)))

@@ -18,7 +18,7 @@ from storage.export import COLUMNS, KINDS, export_csv
 from storage.locks import Claim, claim_row, finish_call
 from storage.policy import Policy
 from storage.rows import RowKey
-from tests.conftest import NOW, Clinic, clinic_time
+from tests.stored_clinic import NOW, StoredClinic, clinic_time
 
 SPEC_COLUMNS = {
     "clients": ["id", "name", "phones", "do_not_call"],
@@ -49,7 +49,7 @@ def test_every_kind_has_its_header_even_when_empty(conn: sqlite3.Connection, pol
         assert list(COLUMNS[kind][:len(SPEC_COLUMNS[kind])]) == SPEC_COLUMNS[kind]
 
 
-def test_clients(clinic: Clinic, policy: Policy) -> None:
+def test_clients(clinic: StoredClinic, policy: Policy) -> None:
     first = clinic.add_client("Иванова Анна Сергеевна", ("+7 916 123-45-67", "+7 495 000-11-22"),
                               birth_date="1980-02-29", email="anna@example.ru",
                               notes='Says "call after 6",\nnot before')
@@ -65,7 +65,7 @@ def test_clients(clinic: Clinic, policy: Policy) -> None:
     assert rows[1]["phones"] == "" and rows[1]["do_not_call"] == "1"
 
 
-def test_appointments_and_tasks_in_clinic_time(clinic: Clinic, policy: Policy) -> None:
+def test_appointments_and_tasks_in_clinic_time(clinic: StoredClinic, policy: Policy) -> None:
     client = clinic.add_client("Петров Пётр Петрович")
     appointment = clinic.add_appointment(client, clinic_time(2025, 3, 13, 10, 30),
                                          doctor="Петрова А. В.", service="Осмотр")
@@ -85,7 +85,7 @@ def test_appointments_and_tasks_in_clinic_time(clinic: Clinic, policy: Policy) -
     }]
 
 
-def test_calls_locks_and_audit(clinic: Clinic, policy: Policy) -> None:
+def test_calls_locks_and_audit(clinic: StoredClinic, policy: Policy) -> None:
     client = clinic.add_client("Client A")
     appointment = clinic.add_appointment(client, clinic_time(2025, 3, 13, 11))
     other = clinic.add_appointment(client, clinic_time(2025, 3, 13, 12))
@@ -119,7 +119,7 @@ def test_calls_locks_and_audit(clinic: Clinic, policy: Policy) -> None:
     assert '"outcome": "no-answer"' in audit[1]["detail"]
 
 
-def test_bom_for_excel(clinic: Clinic, policy: Policy) -> None:
+def test_bom_for_excel(clinic: StoredClinic, policy: Policy) -> None:
     clinic.add_client("Ёлкина Зоя")
     text, rows = _export(clinic.conn, policy, "clients", bom=True)
     assert text.startswith("\ufeffid,name,")
@@ -174,7 +174,7 @@ def test_streams_in_short_reads(tmp_path: Path, policy: Policy, monkeypatch: pyt
         conn.close()
 
 
-def test_phones_of_a_batch_boundary_client(clinic: Clinic, policy: Policy,
+def test_phones_of_a_batch_boundary_client(clinic: StoredClinic, policy: Policy,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(export, "BATCH", 2)
     for n in range(5):

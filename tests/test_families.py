@@ -21,7 +21,7 @@ from storage.locks import Claim, LockLost, claim_row, finish_call
 from storage.policy import Policy
 from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
 from storage.worklists import CALLABLE, LATER
-from tests.conftest import NOW, Clinic, clinic_time
+from tests.stored_clinic import NOW, StoredClinic, clinic_time
 from tests.test_write_transactions import check_transactions
 
 TOMORROW = clinic_time(2025, 3, 13, 10)  # inside the default confirmation window
@@ -31,7 +31,7 @@ HOME = "+7 (495) 111-22-33"
 class Family:
     """Mother, son and daughter on one home number; a neighbour on another."""
 
-    def __init__(self, clinic: Clinic) -> None:
+    def __init__(self, clinic: StoredClinic) -> None:
         self.mother = clinic.add_client("Иванова Мария", ("+7 916 000-00-01", HOME))
         self.son = clinic.add_client("Иванов Пётр", ("74951112233",))  # same digits
         self.daughter = clinic.add_client("Иванова Анна", ("8 999 000-00-02", HOME))
@@ -54,11 +54,11 @@ class Family:
 
 
 @pytest.fixture
-def family(clinic: Clinic) -> Family:
+def family(clinic: StoredClinic) -> Family:
     return Family(clinic)
 
 
-def claim(clinic: Clinic, policy: Policy, key: RowKey, operator: str = "alice",
+def claim(clinic: StoredClinic, policy: Policy, key: RowKey, operator: str = "alice",
           now: int = NOW) -> Claim:
     result = claim_row(clinic.conn, policy, clinic.session(operator, now), key, now)
     assert isinstance(result, Claim), result
@@ -66,7 +66,7 @@ def claim(clinic: Clinic, policy: Policy, key: RowKey, operator: str = "alice",
 
 
 def test_family_rows_are_other_clients_open_rows_on_every_list(
-    clinic: Clinic, policy: Policy, family: Family
+    clinic: StoredClinic, policy: Policy, family: Family
 ) -> None:
     alice = clinic.session("alice")
     rows = family_rows(clinic.conn, policy, alice, family.mother, NOW)
@@ -87,7 +87,7 @@ def test_family_rows_are_other_clients_open_rows_on_every_list(
 
 
 def test_family_rows_show_locks_and_rows_not_callable_yet(
-    clinic: Clinic, policy: Policy, family: Family
+    clinic: StoredClinic, policy: Policy, family: Family
 ) -> None:
     bob_claim = claim(clinic, policy, family.son_visit, "bob")
     assert bob_claim.key == family.son_visit
@@ -99,14 +99,14 @@ def test_family_rows_show_locks_and_rows_not_callable_yet(
     assert rows[family.daughter_task].group == LATER  # the retry delay (C6)
 
 
-def test_a_number_without_digits_makes_no_family(clinic: Clinic, policy: Policy) -> None:
+def test_a_number_without_digits_makes_no_family(clinic: StoredClinic, policy: Policy) -> None:
     first = clinic.add_client("A", ("ask at reception",))
     second = clinic.add_client("B", ("ask at reception",))
     clinic.add_appointment(second, TOMORROW)
     assert family_rows(clinic.conn, policy, clinic.session(), first, NOW) == []
 
 
-def test_one_save_settles_the_family(clinic: Clinic, policy: Policy, family: Family) -> None:
+def test_one_save_settles_the_family(clinic: StoredClinic, policy: Policy, family: Family) -> None:
     alice = clinic.session("alice")
     main = claim_row(clinic.conn, policy, alice, family.mother_visit, NOW)
     assert isinstance(main, Claim)
@@ -141,7 +141,7 @@ def test_one_save_settles_the_family(clinic: Clinic, policy: Policy, family: Fam
 
 
 def test_rows_that_may_not_be_called_are_skipped_and_reported(
-    clinic: Clinic, policy: Policy, family: Family
+    clinic: StoredClinic, policy: Policy, family: Family
 ) -> None:
     bob = clinic.session("bob")
     assert isinstance(claim_row(clinic.conn, policy, bob, family.son_visit, NOW), Claim)
@@ -168,7 +168,7 @@ def test_rows_that_may_not_be_called_are_skipped_and_reported(
 
 
 def test_a_lost_lock_saves_nothing_for_anyone(
-    clinic: Clinic, policy: Policy, family: Family
+    clinic: StoredClinic, policy: Policy, family: Family
 ) -> None:
     alice = clinic.session("alice")
     main = claim_row(clinic.conn, policy, alice, family.mother_visit, NOW)
@@ -183,7 +183,7 @@ def test_a_lost_lock_saves_nothing_for_anyone(
 
 
 def test_a_failure_halfway_undoes_the_whole_save(
-    clinic: Clinic, policy: Policy, family: Family, monkeypatch: pytest.MonkeyPatch
+    clinic: StoredClinic, policy: Policy, family: Family, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alice = clinic.session("alice")
     main = claim_row(clinic.conn, policy, alice, family.mother_visit, NOW)
@@ -214,7 +214,7 @@ def test_a_family_save_is_one_begin_immediate(
     statements: list[str] = []
     conn = open_database(tmp_path / "clinic.db", create=True)
     try:
-        clinic = Clinic(conn, tmp_path / "clinic.db")
+        clinic = StoredClinic(conn, tmp_path / "clinic.db")
         family = Family(clinic)
         alice = clinic.session("alice")
         main = claim_row(conn, policy, alice, family.mother_visit, NOW)
@@ -230,7 +230,7 @@ def test_a_family_save_is_one_begin_immediate(
     assert (seen["begin"], seen["commit"], seen["rollback"]) == (1, 1, 0)
 
 
-def test_nested_writes_are_savepoints(clinic: Clinic) -> None:
+def test_nested_writes_are_savepoints(clinic: StoredClinic) -> None:
     conn = clinic.conn
     with write(conn):
         conn.execute("INSERT INTO clients (name) VALUES ('outer')")
@@ -245,7 +245,7 @@ def test_nested_writes_are_savepoints(clinic: Clinic) -> None:
 
 
 def test_a_number_shared_by_a_whole_care_home_lists_a_limited_family(
-    clinic: Clinic, policy: Policy
+    clinic: StoredClinic, policy: Policy
 ) -> None:
     home = "+7 495 000-00-00"
     first = clinic.add_client("Resident 0", (home,))

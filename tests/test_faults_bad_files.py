@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from storage.database import open_database
-from tests.clinic_fixtures import build_clinic
+from tests.clinic_fixtures import build_desk
 from tests.pty_app import PtyApp, ringround_argv, visible
 from tests.tiny_disk import tiny_disk
 
@@ -85,15 +85,15 @@ def assert_refused(path: Path, code: int, *words: str) -> None:
 def closed_clinic(folder: Path) -> Path:
     """The fixed clinic, checkpointed and closed: the whole database in one file."""
     folder.mkdir(parents=True, exist_ok=True)
-    clinic = build_clinic(folder)
-    conn = open_database(clinic.path)
+    desk = build_desk(folder)
+    conn = open_database(desk.path)
     try:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()
-    assert not Path(f"{clinic.path}-wal").exists()
-    os.utime(clinic.path, (OLD, OLD))
-    return clinic.path
+    assert not Path(f"{desk.path}-wal").exists()
+    os.utime(desk.path, (OLD, OLD))
+    return desk.path
 
 
 def test_a_garbage_file_is_refused_and_left_alone(tmp_path: Path) -> None:

@@ -24,9 +24,9 @@ from textual.widgets import Input, Static
 import storage.database
 from tests.clinic_fixtures import (
     FIRST_ROW,
-    Clinic,
     Clock,
-    build_clinic,
+    DeskClinic,
+    build_desk,
     running,
     settle,
     text_of,
@@ -54,24 +54,24 @@ def title(app: Any) -> str:
     return text_of(app.screen.query_one("#work-title"))
 
 
-def attempts(clinic: Clinic, appointment: str) -> list[tuple[Any, ...]]:
-    return clinic.query("SELECT outcome, comment, operator FROM attempts WHERE kind = 'appointment'"
-                        " AND source_id = ?", clinic.appointments[appointment])
+def attempts(desk: DeskClinic, appointment: str) -> list[tuple[Any, ...]]:
+    return desk.query("SELECT outcome, comment, operator FROM attempts WHERE kind = 'appointment'"
+                        " AND source_id = ?", desk.appointments[appointment])
 
 
 async def test_a_long_write_lock_keeps_the_app_responsive_and_loses_nothing(
     tmp_path: Path,
 ) -> None:
     assert BUSY_TIMEOUT < HOLD < BUSY_RETRY_FOR
-    clinic = build_clinic(tmp_path)
-    app = clinic.app("alice", clock=Clock())
-    row = clinic.appointments[FIRST_ROW]
+    desk = build_desk(tmp_path)
+    app = desk.app("alice", clock=Clock())
+    row = desk.appointments[FIRST_ROW]
     async with running(app) as pilot:
         screen = await open_first_list(pilot)
 
         # 1. A claim while the database is held: the work screen's title says busy,
         #    the operator can still read a client card, the claim lands afterwards.
-        with Outside(clinic.path, "write") as writer:
+        with Outside(desk.path, "write") as writer:
             await pilot.press("c")
             await wait_until(pilot, lambda: BUSY in title(app), "the busy state in the title")
             await pilot.press("k")  # the client card: read while the write lock is held
@@ -79,12 +79,12 @@ async def test_a_long_write_lock_keeps_the_app_responsive_and_loses_nothing(
                              and app.screen.client is not None, "the client card")
             await pilot.press("escape")
             await wait_until(pilot, lambda: app.screen is screen, "the work screen again")
-            assert clinic.locks() == []  # nothing got through
+            assert desk.locks() == []  # nothing got through
             await pilot.pause(max(0.0, HOLD - writer.held_for))  # the hold is the point
         assert writer.held_for >= HOLD
-        await wait_until(pilot, lambda: clinic.locks(), "the claim after the release")
+        await wait_until(pilot, lambda: desk.locks(), "the claim after the release")
         await wait_until(pilot, lambda: BUSY not in title(app), "the busy state to go")
-        assert [(kind, source, who) for kind, source, who, _ in clinic.locks()] == [
+        assert [(kind, source, who) for kind, source, who, _ in desk.locks()] == [
             ("appointment", row, "alice")]
         await settle(pilot)
 
@@ -92,22 +92,22 @@ async def test_a_long_write_lock_keeps_the_app_responsive_and_loses_nothing(
         dialog = await open_result_dialog(pilot, "1", COMMENT)
         assert dialog.query_one("#comment", Input).value == COMMENT
         message = dialog.query_one("#result-message", Static)
-        with Outside(clinic.path, "write") as writer:
+        with Outside(desk.path, "write") as writer:
             await pilot.press("enter")
             await wait_until(pilot, lambda: BUSY in text_of(message), "the busy state")
             await pilot.press("escape")  # handled at once: the dialog asks to wait
             await wait_until(pilot, lambda: "please wait" in text_of(message), "the answer")
             assert app.screen is dialog
-            assert attempts(clinic, FIRST_ROW) == []
+            assert attempts(desk, FIRST_ROW) == []
             await pilot.pause(max(0.0, HOLD - writer.held_for))  # the hold is the point
         assert writer.held_for >= HOLD
         await wait_until(pilot, lambda: app.screen is screen, "the saved dialog to close")
         await settle(pilot)
         await pilot.pause(1.0)  # a retry that saved twice would show by now
 
-    assert attempts(clinic, FIRST_ROW) == [("confirmed", COMMENT, "alice")]
-    assert clinic.locks() == []
-    assert clinic.query("SELECT count(*) FROM audit WHERE event = 'release' AND source_id = ?",
+    assert attempts(desk, FIRST_ROW) == [("confirmed", COMMENT, "alice")]
+    assert desk.locks() == []
+    assert desk.query("SELECT count(*) FROM audit WHERE event = 'release' AND source_id = ?",
                         row) == [(1,)]
-    assert clinic.query("SELECT status FROM appointments WHERE id = ?", row) == [("confirmed",)]
-    assert clinic.query("PRAGMA integrity_check") == [("ok",)]
+    assert desk.query("SELECT status FROM appointments WHERE id = ?", row) == [("confirmed",)]
+    assert desk.query("PRAGMA integrity_check") == [("ok",)]

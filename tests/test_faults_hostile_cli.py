@@ -75,16 +75,16 @@ def test_no_command_prints_a_control_sequence_from_the_data(h: Hostility, path_p
                                                            ) -> None:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        clinic, colleague = hostile_clinic(folder, h)
-        db = str(clinic.path)
+        desk, colleague = hostile_clinic(folder, h)
+        db = str(desk.path)
         boss = folder / "boss.toml"
         boss.write_text(f"[security]\nsupervisors = {json.dumps([ME])}\n", encoding="utf-8")
         (folder / "bad.csv").write_text(
             f"name,phones,birth_date,email\n{json.dumps(h.names[0].text)},"
             f"{json.dumps(h.phone.text)},{json.dumps(h.notes.text)},x\n", encoding="utf-8")
         hostile_path = folder / ("clinic " + without_nul(path_part).replace("/", "") + ".db")
-        list_name = clinic.query("SELECT name FROM call_lists ORDER BY id LIMIT 1")[0][0]
-        ivanova = clinic.appointments["ivanova"]
+        list_name = desk.query("SELECT name FROM call_lists ORDER BY id LIMIT 1")[0][0]
+        ivanova = desk.appointments["ivanova"]
         runs = {
             "locks": ["locks", "--db", db],
             "lists": ["lists", "--db", db],
@@ -168,15 +168,15 @@ def test_a_login_name_with_control_characters_is_refused(monkeypatch: pytest.Mon
 def test_a_call_list_name_with_control_characters_is_refused(tmp_path: Path) -> None:
     clinic_folder = tmp_path / "clinic"
     clinic_folder.mkdir()
-    from tests.clinic_fixtures import build_clinic
+    from tests.clinic_fixtures import build_desk
 
-    clinic = build_clinic(clinic_folder)
+    desk = build_desk(clinic_folder)
     boss = tmp_path / "boss.toml"
     boss.write_text(f"[security]\nsupervisors = {json.dumps([ME])}\n", encoding="utf-8")
     members = tmp_path / "members.csv"
     members.write_text("client_external_id,note\nC-smith,recall\n", encoding="utf-8")
-    before = clinic.query("SELECT name FROM call_lists ORDER BY id")
-    db = ["--db", str(clinic.path), "--policy", str(boss)]
+    before = desk.query("SELECT name FROM call_lists ORDER BY id")
+    db = ["--db", str(desk.path), "--policy", str(boss)]
     for args in (["lists", "create", "Recall \x1b]0;owned\x07", str(members)],
                  ["import", "call-list", str(members), "--name", "Recall \u202e"]):
         result = ringround(tmp_path, *args, *db)
@@ -189,7 +189,7 @@ def test_a_call_list_name_with_control_characters_is_refused(tmp_path: Path) -> 
     assert result.returncode == 2
     assert b"line 2" in result.stderr and b"list" in result.stderr
     assert b"control character" in result.stderr and not obeyed(result.stderr)
-    assert clinic.query("SELECT name FROM call_lists ORDER BY id") == before  # nothing made
+    assert desk.query("SELECT name FROM call_lists ORDER BY id") == before  # nothing made
 
 
 def test_policy_texts_with_control_characters_are_refused(tmp_path: Path) -> None:

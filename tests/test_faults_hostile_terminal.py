@@ -43,10 +43,10 @@ from storage.locks import Claim, claim_row, finish_call
 from storage.rows import APPOINTMENT, RowKey
 from storage.sessions import Session, heartbeat, start_session
 from tests.clinic_fixtures import (
-    NOW,
-    Clinic,
+    DESK_NOW,
     Clock,
-    build_clinic,
+    DeskClinic,
+    build_desk,
     go_to,
     open_list,
     settle,
@@ -141,53 +141,53 @@ hostility = st.builds(
 # --- the clinic and the terminal -----------------------------------------------------------
 
 
-def hostile_clinic(folder: Path, h: Hostility) -> tuple[Clinic, Session]:
+def hostile_clinic(folder: Path, h: Hostility) -> tuple[DeskClinic, Session]:
     """The fixed clinic (tests/clinic_fixtures.py) with every shown field made hostile.
 
     Tomorrow's rows: Ivanova is locked by the colleague (alive), Smith's lock is
     stale while the colleague still works (takeover offer), Petrov has the
     colleague's personal call-back, Kowalski is free and shares Ivanova's phone.
     """
-    clinic = build_clinic(folder)
-    conn = clinic.connect()
+    desk = build_desk(folder)
+    conn = desk.connect()
     try:
         with write(conn):
             for key, name in zip(("ivanova", "smith", "petrov", "kowalski", "sidorov"), h.names,
                                  strict=True):
                 conn.execute("UPDATE clients SET name = ?, external_id = ?, email = ?, notes = ?"
                              " WHERE id = ?", (name.text, f"{key}-{h.external_id.text}",
-                                               h.email.text, h.notes.text, clinic.clients[key]))
+                                               h.email.text, h.notes.text, desk.clients[key]))
             conn.execute("UPDATE appointments SET doctor = ?, service = ?", (h.doctor.text,
                                                                               h.service.text))
             conn.execute("UPDATE call_lists SET name = name || ? ", (h.list_name.text,))
             conn.execute("UPDATE call_list_items SET note = ?", (h.item_note.text,))
             conn.execute("UPDATE tasks SET title = ?", (h.task_title.text,))
-            save_phones(conn, clinic.policy.phones, clinic.clients["ivanova"],
+            save_phones(conn, desk.policy.phones, desk.clients["ivanova"],
                         ["+7 916 123-45-67", h.phone.text])
-            save_phones(conn, clinic.policy.phones, clinic.clients["kowalski"],
+            save_phones(conn, desk.policy.phones, desk.clients["kowalski"],
                         ["+7 916 123-45-67"])
-        colleague = start_session(conn, h.operator.text, NOW - 200 * MINUTE)
+        colleague = start_session(conn, h.operator.text, DESK_NOW - 200 * MINUTE)
         with write(conn):
             conn.execute("UPDATE sessions SET host = ?, tty = ? WHERE id = ?",
                          (h.host.text, h.terminal.text, colleague.id))
-        kowalski = RowKey(APPOINTMENT, clinic.appointments["kowalski"])
-        earlier = claim_row(conn, clinic.policy, colleague, kowalski, NOW - 180 * MINUTE)
+        kowalski = RowKey(APPOINTMENT, desk.appointments["kowalski"])
+        earlier = claim_row(conn, desk.policy, colleague, kowalski, DESK_NOW - 180 * MINUTE)
         assert isinstance(earlier, Claim)  # long enough ago to be called again now
-        finish_call(conn, clinic.policy, colleague, earlier, "no-answer", h.comment.text,
-                    NOW - 179 * MINUTE)
-        for row, since in (("ivanova", NOW - 5 * MINUTE), ("smith", NOW - 20 * MINUTE)):
-            held = claim_row(conn, clinic.policy, colleague,
-                             RowKey(APPOINTMENT, clinic.appointments[row]), since)
+        finish_call(conn, desk.policy, colleague, earlier, "no-answer", h.comment.text,
+                    DESK_NOW - 179 * MINUTE)
+        for row, since in (("ivanova", DESK_NOW - 5 * MINUTE), ("smith", DESK_NOW - 20 * MINUTE)):
+            held = claim_row(conn, desk.policy, colleague,
+                             RowKey(APPOINTMENT, desk.appointments[row]), since)
             assert isinstance(held, Claim), held
-        heartbeat(conn, colleague, NOW)
+        heartbeat(conn, colleague, DESK_NOW)
         with write(conn):
             conn.execute("UPDATE call_rows SET callback_at = ?, callback_operator = ?"
                          " WHERE kind = ? AND source_id = ?",
-                         (NOW - 5 * MINUTE, h.operator.text, APPOINTMENT,
-                          clinic.appointments["petrov"]))
+                         (DESK_NOW - 5 * MINUTE, h.operator.text, APPOINTMENT,
+                          desk.appointments["petrov"]))
     finally:
         conn.close()
-    return clinic, colleague
+    return desk, colleague
 
 
 class TerminalCapture(HeadlessDriver):
@@ -216,13 +216,13 @@ def assert_nothing_obeyed(written: str, h: Hostility, shown: list[Hostile]) -> N
         assert value.first_mark in written, value.first_mark
 
 
-def run_walk(h: Hostility, walk: Callable[[Pilot[Any], Clinic, Session], Any],
+def run_walk(h: Hostility, walk: Callable[[Pilot[Any], DeskClinic, Session], Any],
              supervisor: bool) -> str:
     """Run the app on the hostile clinic, walk, and return every string it wrote."""
     with tempfile.TemporaryDirectory() as folder:
-        clinic, colleague = hostile_clinic(Path(folder), h)
-        session = clinic.session("alice", supervisor=supervisor)
-        app = RingroundApp(clinic.path, clinic.policy, session, clock=Clock())
+        desk, colleague = hostile_clinic(Path(folder), h)
+        session = desk.session("alice", supervisor=supervisor)
+        app = RingroundApp(desk.path, desk.policy, session, clock=Clock())
         app.driver_class = TerminalCapture
         app.written = []  # type: ignore[attr-defined]
 
@@ -230,7 +230,7 @@ def run_walk(h: Hostility, walk: Callable[[Pilot[Any], Clinic, Session], Any],
             try:
                 async with app.run_test(headless=False, size=(100, 30)) as pilot:
                     await settle(pilot)
-                    await walk(pilot, clinic, colleague)
+                    await walk(pilot, desk, colleague)
             finally:
                 app.close_database()
 
@@ -254,7 +254,7 @@ async def dismiss(pilot: Pilot[Any], screen: Any, key: str = "escape") -> None:
 # --- the walks ------------------------------------------------------------------------------
 
 
-async def operator_walk(pilot: Pilot[Any], clinic: Clinic, colleague: Session) -> None:
+async def operator_walk(pilot: Pilot[Any], desk: DeskClinic, colleague: Session) -> None:
     app = pilot.app
     await wait_until(pilot, lambda: isinstance(app.screen, ListPicker) and app.screen.summaries,
                      "the list picker")
@@ -265,22 +265,22 @@ async def operator_walk(pilot: Pilot[Any], clinic: Clinic, colleague: Session) -
     await settle(pilot)
     assert isinstance(screen, WorkScreen)
     # Ivanova: locked by the colleague; c is refused with their name.
-    await go_to(pilot, screen, clinic.appointments["ivanova"])
+    await go_to(pilot, screen, desk.appointments["ivanova"])
     await pilot.press("c")
     await wait_screen(pilot, NoticeDialog, "the lock refusal")
     await dismiss(pilot, screen)
     # Smith: a stale lock of a colleague still working: c offers a takeover.
-    await go_to(pilot, screen, clinic.appointments["smith"])
+    await go_to(pilot, screen, desk.appointments["smith"])
     await pilot.press("c")
     await wait_screen(pilot, ConfirmDialog, "the takeover offer")
     await dismiss(pilot, screen, "n")
     # Petrov: the colleague's personal call-back.
-    await go_to(pilot, screen, clinic.appointments["petrov"])
+    await go_to(pilot, screen, desk.appointments["petrov"])
     await pilot.press("c")
     await wait_screen(pilot, NoticeDialog, "the call-back refusal")
     await dismiss(pilot, screen)
     # Kowalski: card, summary, requests; a call the colleague takes over before the save.
-    kowalski = clinic.appointments["kowalski"]
+    kowalski = desk.appointments["kowalski"]
     await go_to(pilot, screen, kowalski)
     for key, kind in (("k", ClientCard), ("s", ClientDialog), ("o", ClientDialog)):
         await pilot.press(key)
@@ -290,7 +290,7 @@ async def operator_walk(pilot: Pilot[Any], clinic: Clinic, colleague: Session) -
     await wait_until(pilot, lambda: screen.activation is not None
                      and screen.activation.state.lock is not None
                      and screen.activation.state.lock.mine, "the claim")
-    conn = clinic.connect()
+    conn = desk.connect()
     try:
         with write(conn):  # as a takeover does: the colleague's session, a new epoch
             conn.execute("UPDATE locks SET session_id = ?, operator = ?, epoch = epoch + 1"
@@ -320,7 +320,7 @@ async def operator_walk(pilot: Pilot[Any], clinic: Clinic, colleague: Session) -
     await settle(pilot)
 
 
-async def supervisor_walk(pilot: Pilot[Any], clinic: Clinic, colleague: Session) -> None:
+async def supervisor_walk(pilot: Pilot[Any], desk: DeskClinic, colleague: Session) -> None:
     app = pilot.app
     picker = await wait_screen(pilot, ListPicker, "the list picker")
     await pilot.press("v")
@@ -363,22 +363,22 @@ def test_a_supervisor_on_the_supervisor_screen_and_reports_sees_no_control_seque
 def test_saving_the_card_keeps_stored_control_characters_the_operator_did_not_touch(
         tmp_path: Path) -> None:
     """The card shows placeholders; saving another change must not store them instead."""
-    clinic = build_clinic(tmp_path)
+    desk = build_desk(tmp_path)
     notes, email = "\x1b]52;c;SEVMTE8=\x07Аллергия", "anna\u202e@example.ru"
-    conn = clinic.connect()
+    conn = desk.connect()
     try:
         with write(conn):
             conn.execute("UPDATE clients SET notes = ?, email = ? WHERE id = ?",
-                         (notes, email, clinic.clients["ivanova"]))
+                         (notes, email, desk.clients["ivanova"]))
     finally:
         conn.close()
-    app = clinic.app("alice")
+    app = desk.app("alice")
 
     async def main() -> None:
         try:
             async with app.run_test(size=(100, 30)) as pilot:
                 screen = await open_list(pilot)
-                await go_to(pilot, screen, clinic.appointments["ivanova"])
+                await go_to(pilot, screen, desk.appointments["ivanova"])
                 await pilot.press("k")
                 card = await wait_screen(pilot, ClientCard, "the client card")
                 await wait_until(pilot, lambda: card.client is not None, "the client")
@@ -393,16 +393,16 @@ def test_saving_the_card_keeps_stored_control_characters_the_operator_did_not_to
             app.close_database()
 
     asyncio.run(main())
-    assert clinic.query("SELECT notes, email FROM clients WHERE id = ?",
-                        clinic.clients["ivanova"]) == [(notes, email)]
-    assert clinic.query("SELECT number FROM phones WHERE client_id = ? ORDER BY position",
-                        clinic.clients["ivanova"]) == [("+7 916 123-45-68",)]
+    assert desk.query("SELECT notes, email FROM clients WHERE id = ?",
+                        desk.clients["ivanova"]) == [(notes, email)]
+    assert desk.query("SELECT number FROM phones WHERE client_id = ? ORDER BY position",
+                        desk.clients["ivanova"]) == [("+7 916 123-45-68",)]
 
 
 def test_pasted_control_characters_are_shown_and_saved_as_placeholders(tmp_path: Path) -> None:
     """A paste into the filter or the comment is echoed on this terminal and may be saved."""
-    clinic = build_clinic(tmp_path)
-    app = clinic.app("alice")
+    desk = build_desk(tmp_path)
+    app = desk.app("alice")
     app.driver_class = TerminalCapture
     app.written = []  # type: ignore[attr-defined]
     hostile_paste = "\x1b]0;PASTE-MARK\x07 \u202eкомментарий\r\nsecond line"
@@ -411,7 +411,7 @@ def test_pasted_control_characters_are_shown_and_saved_as_placeholders(tmp_path:
         try:
             async with app.run_test(headless=False, size=(100, 30)) as pilot:
                 screen = await open_list(pilot)
-                await go_to(pilot, screen, clinic.appointments["smith"])
+                await go_to(pilot, screen, desk.appointments["smith"])
                 await pilot.press("c")
                 await wait_until(pilot, lambda: screen.activation is not None
                                  and screen.activation.state.lock is not None
@@ -434,6 +434,6 @@ def test_pasted_control_characters_are_shown_and_saved_as_placeholders(tmp_path:
     written = "".join(app.written)  # type: ignore[attr-defined]
     assert "PASTE-MARK" in written and "\x1b]0;PASTE" not in written
     assert "\u202e" not in written
-    assert clinic.query("SELECT comment FROM attempts WHERE source_id = ? AND kind = ?",
-                        clinic.appointments["smith"], APPOINTMENT) == [
+    assert desk.query("SELECT comment FROM attempts WHERE source_id = ? AND kind = ?",
+                        desk.appointments["smith"], APPOINTMENT) == [
         ("␛]0;PASTE-MARK␇ \ufffdкомментарий",)]

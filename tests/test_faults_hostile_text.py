@@ -22,7 +22,7 @@ from textual.pilot import Pilot
 from storage.clients import save_phones
 from storage.database import open_database, write
 from storage.policy import default_policy
-from tests.clinic_fixtures import NOW, Clock, Compare, at, settle, shoot, wait_until
+from tests.clinic_fixtures import DESK_NOW, Clock, Compare, at, settle, shoot, wait_until
 from tests.operator_steps import claim_active_row
 from tests.pty_app import PtyApp, ringround_argv
 from tui.app import RingroundApp
@@ -68,7 +68,7 @@ def build_hostile_clinic(folder: Path) -> Path:
         with write(conn):
             list_id = conn.execute(
                 "INSERT INTO call_lists (name, created_at, created_by) VALUES (?, ?, 'root')"
-                " RETURNING id", (LIST_NAME, NOW - 86400)).fetchone()[0]
+                " RETURNING id", (LIST_NAME, DESK_NOW - 86400)).fetchone()[0]
             for number, (key, name) in enumerate(NAMES.items()):
                 client = conn.execute(
                     "INSERT INTO clients (external_id, name, birth_date, email, notes)"
@@ -88,12 +88,13 @@ def build_hostile_clinic(folder: Path) -> Path:
                     session = conn.execute(
                         "INSERT INTO sessions (operator, pid, host, tty, started_at,"
                         " heartbeat_at, ended_at) VALUES ('olga\x1b[31m', 1, 'h', '', ?, ?, ?)"
-                        " RETURNING id", (NOW - 7200, NOW - 3600, NOW - 3600)).fetchone()[0]
+                        " RETURNING id",
+                        (DESK_NOW - 7200, DESK_NOW - 3600, DESK_NOW - 3600)).fetchone()[0]
                     conn.execute(
                         "INSERT INTO attempts (kind, source_id, client_id, operator, session_id,"
                         " started_at, ended_at, mode, outcome, comment) VALUES ('item', ?, ?,"
                         " 'olga\x1b[31m', ?, ?, ?, 'manual', 'no-answer', ?)",
-                        (item, client, session, NOW - 3660, NOW - 3600, COMMENT))
+                        (item, client, session, DESK_NOW - 3660, DESK_NOW - 3600, COMMENT))
     finally:
         conn.close()
     return path
@@ -109,7 +110,7 @@ def hostile_app(tmp_path: Path) -> Iterator[RingroundApp]:
     path = build_hostile_clinic(tmp_path)
     conn = open_database(path)
     try:
-        session = start_session(conn, "alice", NOW)
+        session = start_session(conn, "alice", DESK_NOW)
     finally:
         conn.close()
     app = RingroundApp(path, default_policy(), session, clock=Clock())

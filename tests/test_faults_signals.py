@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storage.database import open_database, write
-from tests.conftest import NOW
 from tests.pty_app import PtyApp, ringround_argv
+from tests.stored_clinic import NOW
 from tests.waiting import wait_until
 
 ROUNDS = 50

@@ -19,7 +19,7 @@ from storage.database import open_database
 from storage.demo import make_demo
 from storage.health import OK, PROBLEM, WARNING, Finding, check, exit_status
 from storage.policy import Policy, load_policy
-from tests.conftest import NOW
+from tests.stored_clinic import NOW
 
 
 def levels(findings: list[Finding]) -> dict[str, list[str]]:

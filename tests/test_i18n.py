@@ -30,11 +30,10 @@ from cli.main import main
 from storage.database import NotADatabase, open_database
 from storage.policy import PolicyError, default_policy, load_policy
 from tests.clinic_fixtures import (
+    DESK_NOW,
     MOSCOW,
-    NOW,
-    Clinic,
+    DeskClinic,
     at,
-    build_clinic,
     open_list,
     running,
     wait_until,
@@ -168,15 +167,15 @@ def test_dates_times_and_numbers_follow_the_language() -> None:
     tomorrow, today = at(27, 10, 30), at(26, 15, 5)
     next_year = int(datetime(2027, 1, 5, 9, 0, tzinfo=MOSCOW).timestamp())
     set_language("ru")
-    assert moment_text(tomorrow, policy, NOW) == "27 ноября, 10:30"
-    assert moment_text(today, policy, NOW) == "15:05"
-    assert moment_text(next_year, policy, NOW) == "5 января 2027\u00a0г., 09:00"
+    assert moment_text(tomorrow, policy, DESK_NOW) == "27 ноября, 10:30"
+    assert moment_text(today, policy, DESK_NOW) == "15:05"
+    assert moment_text(next_year, policy, DESK_NOW) == "5 января 2027\u00a0г., 09:00"
     assert full_time(tomorrow, policy) == "27.11.2026, 10:30"
     assert weekday_text(datetime(2026, 11, 27)) == "пт, 27 нояб."
     assert number(12345) == "12\u00a0345"
     set_language("en")
-    assert moment_text(tomorrow, policy, NOW) == "27 Nov, 10:30"
-    assert moment_text(next_year, policy, NOW) == "5 January 2027, 09:00"
+    assert moment_text(tomorrow, policy, DESK_NOW) == "27 Nov, 10:30"
+    assert moment_text(next_year, policy, DESK_NOW) == "5 January 2027, 09:00"
     assert full_time(tomorrow, policy) == "27/11/2026, 10:30"
     assert weekday_text(datetime(2026, 11, 27)) == "Fri 27 Nov"
     assert number(12345) == "12,345"
@@ -188,7 +187,7 @@ def test_times_are_shown_in_the_clinic_time_zone(tmp_path: Path) -> None:
     far_east = load_policy(path)
     set_language("ru")
     # 10:30 in Moscow on 27 November is 17:30 in Vladivostok.
-    assert moment_text(at(27, 10, 30), far_east, NOW) == "27 ноября, 17:30"
+    assert moment_text(at(27, 10, 30), far_east, DESK_NOW) == "27 ноября, 17:30"
 
 
 def test_language_from_the_policy_file_else_the_environment_else_english(
@@ -244,26 +243,21 @@ def test_command_line_speaks_the_environments_language(
     assert "Usage:" in capsys.readouterr().out  # the English help is back
 
 
-@pytest.fixture
-def clinic(tmp_path: Path) -> Clinic:
-    return build_clinic(tmp_path)
-
-
 def footer_labels(app: RingroundApp) -> list[str]:
     return [key.description for key in app.screen.query(FooterKey)]
 
 
-async def test_key_labels_follow_the_language_chosen_after_import(clinic: Clinic) -> None:
+async def test_key_labels_follow_the_language_chosen_after_import(desk: DeskClinic) -> None:
     """BINDINGS were made at import in English; the footer shows them in Russian."""
     set_language("ru")
-    app = clinic.app("alice")
+    app = desk.app("alice")
     async with running(app) as pilot:
         assert footer_labels(app) == ["Обновить", "Выход"]
         await open_list(pilot)
         labels = footer_labels(app)
         assert labels[:3] == ["Звонок", "Завершить", "Прервать"] and labels[-1] == "Назад"
         await pilot.press("c")
-        await wait_until(pilot, lambda: clinic.locks())
+        await wait_until(pilot, lambda: desk.locks())
         await pilot.press("f")
         dialog = await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog)
                                 and app.screen)
@@ -272,17 +266,17 @@ async def test_key_labels_follow_the_language_chosen_after_import(clinic: Clinic
                     for i in range(options.option_count)]
         assert outcomes[0] == "1 Подтверждено" and outcomes[4] == "5 Перезвонить позже"
     set_language("en")
-    app = clinic.app("alice")
+    app = desk.app("alice")
     async with running(app) as pilot:
         assert footer_labels(app) == ["Refresh", "Quit"]
 
 
 async def test_the_footer_fits_80_columns_in_russian_with_telephony_on(
-        clinic: Clinic) -> None:
+        desk: DeskClinic) -> None:
     set_language("ru")
-    policy = dataclasses.replace(clinic.policy, telephony=dataclasses.replace(
-        clinic.policy.telephony, enabled=True))
-    app = RingroundApp(clinic.path, policy, clinic.session("alice"), clock=lambda: NOW)
+    policy = dataclasses.replace(desk.policy, telephony=dataclasses.replace(
+        desk.policy.telephony, enabled=True))
+    app = RingroundApp(desk.path, policy, desk.session("alice"), clock=lambda: DESK_NOW)
     try:  # not running(): the PBX line keeps its worker busy (there is no PBX here)
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_until(pilot, lambda: isinstance(app.screen, ListPicker)

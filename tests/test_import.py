@@ -37,7 +37,7 @@ from storage.imports import (
 )
 from storage.phones import phone_key, split_extension
 from storage.policy import PhoneRules, Policy, PolicyError, default_policy, load_policy
-from tests.conftest import CLINIC_ZONE, NOW, Clinic, clinic_time
+from tests.stored_clinic import CLINIC_ZONE, NOW, StoredClinic, clinic_time
 
 EXPORTED = {"clients": "clients", "appointments": "appointments", "tasks": "tasks",
             "call-list": "call-list"}
@@ -223,7 +223,7 @@ def test_reimport_by_external_id_updates_instead_of_duplicating(
     ]
 
 
-def test_update_by_id_and_columns_left_out_are_kept(clinic: Clinic, policy: Policy) -> None:
+def test_update_by_id_and_columns_left_out_are_kept(clinic: StoredClinic, policy: Policy) -> None:
     first = clinic.add_client("Anna", ("+7 900 000-00-01",), email="a@x.ru", notes="keep")
     result = run_import(clinic.conn, policy, "clients", f"id,email\n{first},new@x.ru\n")
     assert (result.added, result.updated) == (0, 1)
@@ -243,7 +243,7 @@ def test_a_file_from_another_database_is_refused(conn: sqlite3.Connection,
     assert run_import(conn, policy, "clients", "id,external_id\n1,X9\n").updated == 1
 
 
-def test_an_import_never_clears_do_not_call(clinic: Clinic, policy: Policy) -> None:
+def test_an_import_never_clears_do_not_call(clinic: StoredClinic, policy: Policy) -> None:
     client = clinic.add_client("Anna", do_not_call=True)
     result = run_import(clinic.conn, policy, "clients", f"id,name,do_not_call\n{client},Anna,0\n")
     assert (result.updated, result.unchanged, result.kept) == (0, 1, 1)
@@ -251,7 +251,7 @@ def test_an_import_never_clears_do_not_call(clinic: Clinic, policy: Policy) -> N
     assert "kept a call result" in describe_result(result)
 
 
-def test_client_problems_name_line_and_column(clinic: Clinic, policy: Policy) -> None:
+def test_client_problems_name_line_and_column(clinic: StoredClinic, policy: Policy) -> None:
     existing = clinic.add_client("Anna")
     with write(clinic.conn):
         clinic.conn.execute("UPDATE clients SET external_id = 'TAKEN' WHERE id = ?", (existing,))
@@ -336,7 +336,7 @@ def test_at_most_twenty_problems_are_shown(conn: sqlite3.Connection, policy: Pol
     assert str(caught.value) == "test.csv: 25 problems; nothing was imported"
 
 
-def test_dry_run_changes_nothing(clinic: Clinic, policy: Policy) -> None:
+def test_dry_run_changes_nothing(clinic: StoredClinic, policy: Policy) -> None:
     clinic.add_client("Anna")
     before = dump(clinic.conn)
     result = run_import(clinic.conn, policy, "clients", "id,name\n1,Anna K\n,Boris\n",
@@ -372,7 +372,7 @@ def test_a_date_alone_is_midnight_where_allowed() -> None:
 
 # -- appointments and tasks -----------------------------------------------------------------------
 
-def test_appointments_by_client_external_id(clinic: Clinic, policy: Policy) -> None:
+def test_appointments_by_client_external_id(clinic: StoredClinic, policy: Policy) -> None:
     run_import(clinic.conn, policy, "clients", "external_id,name\nP1,Anna\nP2,Boris\n")
     text = ("external_id,client_external_id,starts_at,doctor,service,status\n"
             "V1,P1,13.03.2025 10:30,Dr. Who,Check-up,\n"
@@ -387,7 +387,7 @@ def test_appointments_by_client_external_id(clinic: Clinic, policy: Policy) -> N
     assert (again.added, again.updated, again.unchanged) == (0, 0, 2)
 
 
-def test_appointment_problems(clinic: Clinic, policy: Policy) -> None:
+def test_appointment_problems(clinic: StoredClinic, policy: Policy) -> None:
     anna = clinic.add_client("Anna")
     problems = refused(clinic.conn, policy, "appointments", (
         "client_id,client_external_id,starts_at,status\n"
@@ -409,7 +409,7 @@ def test_appointment_problems(clinic: Clinic, policy: Policy) -> None:
 
 
 def test_reimport_never_reopens_a_confirmed_appointment_at_the_same_time(
-        clinic: Clinic, policy: Policy) -> None:
+        clinic: StoredClinic, policy: Policy) -> None:
     anna = clinic.add_client("Anna")
     start = clinic_time(2025, 3, 13, 10)
     confirmed = clinic.add_appointment(anna, start, status="confirmed")
@@ -427,7 +427,7 @@ def test_reimport_never_reopens_a_confirmed_appointment_at_the_same_time(
     assert cancelled.changed_fields == {"status": 1}
 
 
-def test_tasks_and_done_tasks_stay_done(clinic: Clinic, policy: Policy) -> None:
+def test_tasks_and_done_tasks_stay_done(clinic: StoredClinic, policy: Policy) -> None:
     anna = clinic.add_client("Anna")
     text = ("external_id,client_id,kind,title,due_at,done_at\n"
             f"T1,{anna},recall,Six months,13.03.2025,\n"
@@ -452,7 +452,7 @@ def test_tasks_and_done_tasks_stay_done(clinic: Clinic, policy: Policy) -> None:
 
 # -- call lists ---------------------------------------------------------------------------------
 
-def test_call_list_from_a_clients_export(clinic: Clinic, policy: Policy) -> None:
+def test_call_list_from_a_clients_export(clinic: StoredClinic, policy: Policy) -> None:
     for name in ("Anna", "Boris", "Vera"):
         clinic.add_client(name)
     clients_csv = exported(clinic.conn, policy, "clients")
@@ -475,7 +475,7 @@ def test_call_list_from_a_clients_export(clinic: Clinic, policy: Policy) -> None
         "the file names no clients; a new call list needs at least one"]
 
 
-def test_call_list_items_notes_and_processed_items(clinic: Clinic, policy: Policy) -> None:
+def test_call_list_items_notes_and_processed_items(clinic: StoredClinic, policy: Policy) -> None:
     anna, boris = clinic.add_client("Anna"), clinic.add_client("Boris")
     _, (item, _) = clinic.add_call_list("Flu", [anna, boris])
     with write(clinic.conn):
@@ -499,7 +499,7 @@ def test_call_list_items_notes_and_processed_items(clinic: Clinic, policy: Polic
     ]
 
 
-def test_a_closed_list_takes_no_new_items(clinic: Clinic, policy: Policy) -> None:
+def test_a_closed_list_takes_no_new_items(clinic: StoredClinic, policy: Policy) -> None:
     anna, boris = clinic.add_client("Anna"), clinic.add_client("Boris")
     clinic.add_call_list("Flu", [anna])
     with write(clinic.conn):
@@ -511,7 +511,7 @@ def test_a_closed_list_takes_no_new_items(clinic: Clinic, policy: Policy) -> Non
         "line 3: the call list 'Flu' is closed; reopen it first ('ringround lists reopen')"]
 
 
-def test_only_a_supervisor_builds_call_lists(clinic: Clinic, policy: Policy) -> None:
+def test_only_a_supervisor_builds_call_lists(clinic: StoredClinic, policy: Policy) -> None:
     anna = clinic.add_client("Anna")
     before = dump(clinic.conn)
     with pytest.raises(NotAllowed):

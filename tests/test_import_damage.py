@@ -11,7 +11,7 @@ from openpyxl import Workbook
 from storage.imports.damage import garbled_cyrillic
 from storage.phones import digit_count_problem
 from storage.policy import default_policy
-from tests.conftest import Clinic
+from tests.stored_clinic import StoredClinic
 from tests.test_cli_data import call, clean_environment, dump
 
 __all__ = ["clean_environment"]  # the fixture shared with tests/test_cli_data.py
@@ -118,7 +118,7 @@ def test_phone_cells_that_are_numbers_in_scientific_notation(
         "numbers from the original again."]
 
 
-def test_an_external_id_that_lost_its_zeros(clinic: Clinic, tmp_path: Path,
+def test_an_external_id_that_lost_its_zeros(clinic: StoredClinic, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     client = clinic.add_client("Анна")
     with clinic.conn:
@@ -138,7 +138,7 @@ def test_an_external_id_that_lost_its_zeros(clinic: Clinic, tmp_path: Path,
     assert call(capsys, "import", "clients", fine, "--db", clinic.path)[0] == 0
 
 
-def test_dry_run_lists_likely_duplicates(clinic: Clinic, tmp_path: Path,
+def test_dry_run_lists_likely_duplicates(clinic: StoredClinic, tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     known = clinic.add_client("Сидоров Иван", ("+7 916 123-45-67",))
     file = write(tmp_path / "c.csv", "name,phones\n"

@@ -22,7 +22,7 @@ from storage.policy import Policy, default_policy
 from storage.rows import ITEM, RowKey
 from storage.sessions import start_session
 from tests import race_worker
-from tests.conftest import NOW, Clinic
+from tests.stored_clinic import NOW, StoredClinic
 
 SPAWN = multiprocessing.get_context("spawn")
 ROUNDS = 20
@@ -114,7 +114,7 @@ def test_writers_killed_at_random_moments(db_path: Path) -> None:
     policy = default_policy()
     conn = open_database(db_path)
     try:
-        _, rows = Clinic(conn, db_path).add_clients_on_list(ROWS)
+        _, rows = StoredClinic(conn, db_path).add_clients_on_list(ROWS)
         rng = random.Random(20250312)
         orphans_seen = 0
         now = NOW

@@ -21,7 +21,7 @@ import pytest
 from openpyxl import load_workbook
 
 from storage.cells import text_cell
-from tests.conftest import Clinic, clinic_time
+from tests.stored_clinic import StoredClinic, clinic_time
 from tests.test_cli_data import call, clean_environment
 from tests.test_csv_safety import HOSTILE_NAMES
 
@@ -51,7 +51,7 @@ def soffice(tmp_path: Path, to: str, file: Path, *, infilter: str | None = None)
     return made[0]
 
 
-def clinic_of(clinic: Clinic, names: tuple[str, ...]) -> None:
+def clinic_of(clinic: StoredClinic, names: tuple[str, ...]) -> None:
     for number, name in enumerate(names):
         client = clinic.add_client(name, ("+79161230002", f"8 916 123-45-{number:02d}"),
                                    notes="=1+1" if number % 2 else "-5",
@@ -60,7 +60,7 @@ def clinic_of(clinic: Clinic, names: tuple[str, ...]) -> None:
                                doctor='=HYPERLINK("http://x/","Open")', service="@SUM(1)")
 
 
-def test_calc_runs_nothing_in_our_csv(clinic: Clinic, tmp_path: Path,
+def test_calc_runs_nothing_in_our_csv(clinic: StoredClinic, tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     clinic_of(clinic, HOSTILE_NAMES)
     file = tmp_path / "clients.csv"
@@ -79,7 +79,7 @@ def test_calc_runs_nothing_in_our_csv(clinic: Clinic, tmp_path: Path,
 
 
 def test_a_csv_saved_as_a_workbook_by_calc_imports_unchanged(
-        clinic: Clinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Export CSV, open it in Calc, save as .xlsx, import: nothing changes; and the ids Calc
     took for numbers are caught."""
     clinic_of(clinic, NO_CR)
@@ -108,7 +108,7 @@ def test_a_csv_saved_as_a_workbook_by_calc_imports_unchanged(
 
 
 def test_calc_reads_our_workbook_as_text_and_dates(
-        clinic: Clinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     clinic_of(clinic, NO_CR)
     with clinic.conn:
         clinic.conn.execute("UPDATE clients SET external_id = '000123' WHERE id = 1")
@@ -132,7 +132,7 @@ def test_calc_reads_our_workbook_as_text_and_dates(
 
 
 def test_our_workbook_saved_again_by_calc_imports_unchanged(
-        clinic: Clinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     clinic_of(clinic, NO_CR)
     for kind in ("clients", "appointments"):
         file = tmp_path / f"{kind}.xlsx"

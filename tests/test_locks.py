@@ -34,26 +34,26 @@ from storage.locks import (
 from storage.policy import Policy, default_policy
 from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
 from storage.sessions import Session, end_session, heartbeat, start_session
-from tests.conftest import NOW, Clinic
+from tests.stored_clinic import NOW, StoredClinic
 
 MINUTE = 60
 HOUR = 60 * MINUTE
 TOMORROW_10 = NOW + 24 * HOUR
 
 
-def new_item(clinic: Clinic, name: str = "Ivan Petrov", **client: object) -> RowKey:
+def new_item(clinic: StoredClinic, name: str = "Ivan Petrov", **client: object) -> RowKey:
     client_id = clinic.add_client(name, **client)  # type: ignore[arg-type]
     count = clinic.scalar("SELECT count(*) FROM call_lists")
     _, (item,) = clinic.add_call_list(f"List {count}", [client_id])
     return RowKey(ITEM, item)
 
 
-def new_appointment(clinic: Clinic, status: str = "unconfirmed") -> RowKey:
+def new_appointment(clinic: StoredClinic, status: str = "unconfirmed") -> RowKey:
     client_id = clinic.add_client("Anna Smirnova")
     return RowKey(APPOINTMENT, clinic.add_appointment(client_id, TOMORROW_10, status=status))
 
 
-def new_task(clinic: Clinic, kind: str = "recall") -> RowKey:
+def new_task(clinic: StoredClinic, kind: str = "recall") -> RowKey:
     client_id = clinic.add_client("Oleg Sidorov")
     return RowKey(TASK, clinic.add_task(client_id, kind, NOW - HOUR, title="6-month recall"))
 
@@ -116,7 +116,7 @@ def appointment_status(conn: sqlite3.Connection, key: RowKey) -> str:
 
 
 def test_confirmed_appointment_gets_the_confirmed_status(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_appointment(clinic)
     alice = clinic.session("alice")
@@ -139,7 +139,7 @@ def test_confirmed_appointment_gets_the_confirmed_status(
 
 
 def test_client_cancels_sets_the_appointment_cancelled(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_appointment(clinic)
     alice = clinic.session("alice")
@@ -149,7 +149,7 @@ def test_client_cancels_sets_the_appointment_cancelled(
 
 
 def test_left_message_sets_the_status_and_keeps_the_row(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_appointment(clinic)
     alice = clinic.session("alice")
@@ -166,7 +166,7 @@ def test_left_message_sets_the_status_and_keeps_the_row(
 
 
 def test_call_list_item_becomes_processed(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice = clinic.session("alice")
@@ -175,7 +175,7 @@ def test_call_list_item_becomes_processed(
                          (key.source_id,)) == NOW + 5
 
 
-def test_task_becomes_done(conn: sqlite3.Connection, clinic: Clinic, policy: Policy) -> None:
+def test_task_becomes_done(conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy) -> None:
     key = new_task(clinic)
     alice = clinic.session("alice")
     finish_call(conn, policy, alice, claimed(conn, policy, alice, key), "confirmed", "", NOW + 5)
@@ -184,7 +184,7 @@ def test_task_becomes_done(conn: sqlite3.Connection, clinic: Clinic, policy: Pol
 
 @pytest.mark.parametrize("maker", [new_task, new_item, new_appointment])
 def test_wrong_number_closes_the_row_and_leaves_the_object(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy, maker: object
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy, maker: object
 ) -> None:
     key = maker(clinic)  # type: ignore[operator]
     alice = clinic.session("alice")
@@ -202,7 +202,7 @@ def test_wrong_number_closes_the_row_and_leaves_the_object(
 
 
 def test_do_not_call_marks_the_client_and_audits_the_card(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_appointment(clinic)
     client_id = clinic.scalar("SELECT client_id FROM appointments WHERE id = ?",
@@ -226,7 +226,7 @@ def test_do_not_call_marks_the_client_and_audits_the_card(
 
 
 def test_locked_row_names_the_holder_and_since(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice, bob = clinic.session("alice"), clinic.session("bob")
@@ -245,7 +245,7 @@ def test_locked_row_names_the_holder_and_since(
 
 
 def test_own_lock_is_reported_as_mine_and_claiming_again_keeps_it(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice = clinic.session("alice")
@@ -257,7 +257,7 @@ def test_own_lock_is_reported_as_mine_and_claiming_again_keeps_it(
 
 
 def test_closed_in_the_clinic_records_is_refused(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     confirmed = new_appointment(clinic, status="confirmed")
     assert refused(conn, policy, clinic.session("alice"), confirmed, NOW).reason == "closed"
@@ -268,21 +268,22 @@ def test_closed_in_the_clinic_records_is_refused(
 
 
 def test_item_of_a_closed_call_list_is_refused(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     conn.execute("UPDATE call_lists SET closed_at = ?", (NOW,))
     assert refused(conn, policy, clinic.session("alice"), key, NOW).reason == "closed"
 
 
-def test_missing_row_is_refused(conn: sqlite3.Connection, clinic: Clinic, policy: Policy) -> None:
+def test_missing_row_is_refused(
+        conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy) -> None:
     alice = clinic.session("alice")
     assert refused(conn, policy, alice, RowKey(TASK, 999), NOW) == Refusal("missing")
     assert inspect_row(conn, policy, alice, RowKey(ITEM, 999), NOW).refusal == Refusal("missing")
 
 
 def test_do_not_call_client_is_refused(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic, do_not_call=True)
     alice = clinic.session("alice")
@@ -297,7 +298,7 @@ def test_do_not_call_client_is_refused(
     ("left-message", 2 * HOUR),
 ])
 def test_too_soon_until_the_larger_of_min_gap_and_retry_delay(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy, outcome: str, wait: int
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy, outcome: str, wait: int
 ) -> None:
     key = new_appointment(clinic)
     alice, bob = clinic.session("alice"), clinic.session("bob")
@@ -313,7 +314,7 @@ def test_too_soon_until_the_larger_of_min_gap_and_retry_delay(
 
 
 def test_call_back_for_anyone_is_refused_until_due(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice, bob = clinic.session("alice"), clinic.session("bob")
@@ -330,7 +331,7 @@ def test_call_back_for_anyone_is_refused_until_due(
 
 
 def test_personal_call_back_is_only_mine_until_the_grace_passes(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice, bob = clinic.session("alice"), clinic.session("bob")
@@ -353,7 +354,7 @@ def test_personal_call_back_is_only_mine_until_the_grace_passes(
 
 
 def test_call_back_outcome_needs_a_future_time(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice = clinic.session("alice")
@@ -367,7 +368,7 @@ def test_call_back_outcome_needs_a_future_time(
 
 
 def test_attempt_cap_closes_the_row_as_unreachable(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_appointment(clinic)
     alice = clinic.session("alice")
@@ -393,7 +394,7 @@ def test_attempt_cap_closes_the_row_as_unreachable(
 
 
 def test_attempt_cap_lowered_later_blocks_the_row(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice = clinic.session("alice")
@@ -409,7 +410,7 @@ def test_attempt_cap_lowered_later_blocks_the_row(
 
 
 def test_new_session_of_the_same_operator_takes_over_the_old_lock(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     crashed = clinic.session("alice", NOW)
@@ -433,7 +434,7 @@ def test_new_session_of_the_same_operator_takes_over_the_old_lock(
 
 
 def test_abort_by_the_new_session_releases_the_old_lock(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     crashed = clinic.session("alice", NOW)
@@ -453,7 +454,7 @@ def test_abort_by_the_new_session_releases_the_old_lock(
 
 
 def test_abort_of_another_operators_lock_is_not_allowed(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice, bob = clinic.session("alice"), clinic.session("bob")
@@ -467,7 +468,7 @@ def test_abort_of_another_operators_lock_is_not_allowed(
 
 
 def stale_live_lock(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy, key: RowKey
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy, key: RowKey
 ) -> tuple[Session, Claim, int]:
     """Alice holds ``key`` since NOW and is still working at NOW + stale_after."""
     alice = clinic.session("alice")
@@ -478,7 +479,7 @@ def stale_live_lock(
 
 
 def test_stale_lock_of_a_live_owner_is_noted_once_and_offered(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice, claim, later = stale_live_lock(conn, clinic, policy, key)
@@ -498,7 +499,7 @@ def test_stale_lock_of_a_live_owner_is_noted_once_and_offered(
 
 
 def test_the_owner_and_her_other_sessions_do_not_note_their_own_stale_lock(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice, _, later = stale_live_lock(conn, clinic, policy, key)
@@ -512,7 +513,7 @@ def test_the_owner_and_her_other_sessions_do_not_note_their_own_stale_lock(
 
 
 def test_just_under_stale_after_nothing_happens(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice = clinic.session("alice")
@@ -531,7 +532,7 @@ def test_just_under_stale_after_nothing_happens(
 
 
 def test_claim_without_take_over_is_refused_and_with_it_succeeds(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_appointment(clinic)
     alice, old, later = stale_live_lock(conn, clinic, policy, key)
@@ -556,7 +557,7 @@ def test_claim_without_take_over_is_refused_and_with_it_succeeds(
 
 
 def test_takeover_with_an_old_epoch_is_refused(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice, _, later = stale_live_lock(conn, clinic, policy, key)
@@ -577,7 +578,7 @@ def test_takeover_with_an_old_epoch_is_refused(
 
 
 def test_takeover_of_a_fresh_lock_is_refused(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice, bob = clinic.session("alice"), clinic.session("bob")
@@ -588,7 +589,7 @@ def test_takeover_of_a_fresh_lock_is_refused(
 
 
 def test_old_owner_cannot_finish_after_a_takeover(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_appointment(clinic)
     alice, old, later = stale_live_lock(conn, clinic, policy, key)
@@ -609,7 +610,7 @@ def test_old_owner_cannot_finish_after_a_takeover(
 
 
 def test_finish_after_the_lock_was_removed_raises_lock_lost(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice = clinic.session("alice")
@@ -625,7 +626,7 @@ def test_finish_after_the_lock_was_removed_raises_lock_lost(
 @pytest.mark.parametrize(("outcome", "reason"), [("confirmed", "closed"),
                                                   ("no-answer", "too-soon")])
 def test_takeover_loses_to_a_finish_that_came_first(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy, outcome: str, reason: str
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy, outcome: str, reason: str
 ) -> None:
     key = new_item(clinic)
     alice, claim, later = stale_live_lock(conn, clinic, policy, key)
@@ -644,7 +645,7 @@ def test_takeover_loses_to_a_finish_that_came_first(
 
 
 def test_stale_lock_of_a_gone_owner_is_removed_on_inspect(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice = clinic.session("alice")
@@ -665,7 +666,7 @@ def test_stale_lock_of_a_gone_owner_is_removed_on_inspect(
 
 
 def test_stale_lock_of_an_ended_session_is_removed_on_claim(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice = clinic.session("alice")
@@ -684,7 +685,7 @@ def test_stale_lock_of_an_ended_session_is_removed_on_claim(
 
 
 def test_own_stale_lock_of_a_dead_session_is_removed_like_anyones(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     claimed(conn, policy, clinic.session("alice"), key, NOW)
@@ -695,7 +696,7 @@ def test_own_stale_lock_of_a_dead_session_is_removed_like_anyones(
 
 
 def test_a_live_session_keeps_its_stale_lock(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice = clinic.session("alice")
@@ -712,7 +713,7 @@ def test_a_live_session_keeps_its_stale_lock(
 
 
 def test_remove_stale_locks_sweeps_only_stale_locks_of_gone_sessions(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     rows = [new_item(clinic, f"Client {n}") for n in range(5)]
     gone1, gone2, working = (clinic.session(name) for name in ("gone1", "gone2", "working"))
@@ -736,7 +737,7 @@ def test_remove_stale_locks_sweeps_only_stale_locks_of_gone_sessions(
 
 
 def test_release_lock_needs_a_supervisor_for_anothers_lock(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice, bob = clinic.session("alice"), clinic.session("bob")
@@ -755,7 +756,7 @@ def test_release_lock_needs_a_supervisor_for_anothers_lock(
 
 
 def test_release_lock_of_ones_own_lock_is_allowed(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice = clinic.session("alice")
@@ -765,7 +766,7 @@ def test_release_lock_of_ones_own_lock_is_allowed(
 
 
 def test_every_lock_event_is_audited_with_who_and_when(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     rows = [new_item(clinic, f"Client {n}") for n in range(5)]
     alice = clinic.session("alice")
@@ -814,7 +815,7 @@ def test_every_lock_event_is_audited_with_who_and_when(
 # --- sessions (C13) --------------------------------------------------------------------------
 
 
-def test_session_records_who_and_beats(conn: sqlite3.Connection, clinic: Clinic) -> None:
+def test_session_records_who_and_beats(conn: sqlite3.Connection, clinic: StoredClinic) -> None:
     alice = clinic.session("alice", NOW)
     assert alice.operator == "alice" and not alice.supervisor
     row = conn.execute("SELECT operator, pid, started_at, heartbeat_at, ended_at FROM sessions"
@@ -858,7 +859,7 @@ class LockProtocol(RuleBasedStateMachine):
         path = Path(self.folder.name) / "clinic.db"
         self.conn = open_database(path, create=True)
         self.policy = default_policy()
-        clinic = Clinic(self.conn, path)
+        clinic = StoredClinic(self.conn, path)
         client = clinic.add_client("Anna")
         self.rows = [RowKey(APPOINTMENT, clinic.add_appointment(client, TOMORROW_10)),
                      RowKey(TASK, clinic.add_task(client, "recall", NOW)),
@@ -968,7 +969,7 @@ TestLockProtocol.settings = settings(max_examples=40, stateful_step_count=30, de
 
 
 def test_a_call_open_in_the_operators_other_window_does_not_pass_silently(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     first = clinic.session("alice", NOW)
@@ -996,7 +997,7 @@ def test_a_call_open_in_the_operators_other_window_does_not_pass_silently(
 
 
 def test_the_other_windows_call_moves_only_on_an_explicit_yes(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     first = clinic.session("alice", NOW)
@@ -1021,7 +1022,7 @@ def test_the_other_windows_call_moves_only_on_an_explicit_yes(
 
 
 def test_a_yes_given_to_an_older_lock_moves_nothing(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     first = clinic.session("alice", NOW)
@@ -1041,7 +1042,7 @@ def test_a_yes_given_to_an_older_lock_moves_nothing(
 
 
 def test_once_the_other_window_is_gone_its_call_is_yours_from_earlier(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     first = clinic.session("alice", NOW)
@@ -1060,7 +1061,7 @@ def test_once_the_other_window_is_gone_its_call_is_yours_from_earlier(
 
 
 def test_same_phone_rows_held_in_the_other_window_are_skipped(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     from storage.families import finish_family
 

@@ -21,7 +21,7 @@ from storage.locks import Claim, Refusal, claim_row
 from storage.policy import default_policy
 from storage.rows import ITEM, RowKey
 from tests import race_worker
-from tests.conftest import NOW, Clinic
+from tests.stored_clinic import NOW, StoredClinic
 
 SPAWN = multiprocessing.get_context("spawn")
 JOIN_TIMEOUT = 120
@@ -30,7 +30,7 @@ JOIN_TIMEOUT = 120
 def make_rows(db_path: Path, count: int) -> list[int]:
     conn = open_database(db_path)
     try:
-        _, items = Clinic(conn, db_path).add_clients_on_list(count)
+        _, items = StoredClinic(conn, db_path).add_clients_on_list(count)
     finally:
         conn.close()
     return items
@@ -145,7 +145,7 @@ def test_processes_released_together_have_exactly_one_winner(
 
 
 def test_same_operator_in_two_live_apps_does_not_pass_her_lock_silently(
-    conn: sqlite3.Connection, clinic: Clinic
+    conn: sqlite3.Connection, clinic: StoredClinic
 ) -> None:
     """One operator's two live apps (windows) never share a row without a yes: the second
     app's plain claim is refused as "open in your other window" (C9 is for gone sessions)."""

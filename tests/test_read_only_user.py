@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from storage.database import open_database, write
-from tests.clinic_fixtures import build_clinic
+from tests.clinic_fixtures import build_desk
 from tests.unix_users import User, need_root_tools, reachable, run, temporary_users
 
 
@@ -52,7 +52,7 @@ def reader() -> Iterator[Reader]:
     top = Path(tempfile.mkdtemp(prefix="rr-reader-"))  # under /tmp, which all may enter
     try:
         os.chmod(top, 0o777)
-        build_clinic(top)
+        build_desk(top)
         db = top / "clinic.db"
         conn = open_database(db)
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -16,13 +16,13 @@ from storage.policy import Policy
 from storage.reports import Report, build_report, report_columns, write_report_csv
 from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
 from storage.sessions import Session
-from tests.conftest import Clinic, clinic_time
+from tests.stored_clinic import StoredClinic, clinic_time
 
 DAY1 = clinic_time(2025, 3, 12)
 DAY3 = clinic_time(2025, 3, 14)
 
 
-def call(clinic: Clinic, policy: Policy, session: Session, key: RowKey, outcome: str,
+def call(clinic: StoredClinic, policy: Policy, session: Session, key: RowKey, outcome: str,
          at: int) -> None:
     claim = claim_row(clinic.conn, policy, session, key, at)
     assert isinstance(claim, Claim), claim
@@ -30,7 +30,7 @@ def call(clinic: Clinic, policy: Policy, session: Session, key: RowKey, outcome:
 
 
 @pytest.fixture
-def calls(clinic: Clinic, policy: Policy) -> Clinic:
+def calls(clinic: StoredClinic, policy: Policy) -> StoredClinic:
     """Five calls by alice and bob over two days, on each kind of work list."""
     anna, boris, vera = (clinic.add_client(name) for name in ("Anna", "Boris", "Vera"))
     visit = clinic.add_appointment(anna, clinic_time(2025, 3, 14, 10))
@@ -49,7 +49,7 @@ def calls(clinic: Clinic, policy: Policy) -> Clinic:
     return clinic
 
 
-def test_by_operator(calls: Clinic, policy: Policy) -> None:
+def test_by_operator(calls: StoredClinic, policy: Policy) -> None:
     report = build_report(calls.conn, policy, since=DAY1, until=DAY3, by="operator",
                           supervisor=True)
     assert report.days == (date(2025, 3, 12), date(2025, 3, 13))
@@ -71,7 +71,7 @@ def test_by_operator(calls: Clinic, policy: Policy) -> None:
     assert (report.total.calls, report.total.successful, report.total.active_hours) == (5, 2, 4)
 
 
-def test_by_list(calls: Clinic, policy: Policy) -> None:
+def test_by_list(calls: StoredClinic, policy: Policy) -> None:
     report = build_report(calls.conn, policy, since=DAY1, until=DAY3, by="list",
                           supervisor=True)
     assert [(r.list_kind, r.name, r.calls, r.successful, r.active_hours)
@@ -82,7 +82,7 @@ def test_by_list(calls: Clinic, policy: Policy) -> None:
     ]
 
 
-def test_the_period_counts_calls_by_their_start(calls: Clinic, policy: Policy) -> None:
+def test_the_period_counts_calls_by_their_start(calls: StoredClinic, policy: Policy) -> None:
     report = build_report(calls.conn, policy, since=clinic_time(2025, 3, 12, 10, 10),
                           until=clinic_time(2025, 3, 13), by="operator", supervisor=True)
     assert [(r.name, r.calls) for r in report.rows] == [("alice", 2), ("bob", 1)]
@@ -95,13 +95,13 @@ def test_the_period_counts_calls_by_their_start(calls: Clinic, policy: Policy) -
         build_report(calls.conn, policy, since=DAY1, until=DAY3, by="doctor", supervisor=True)
 
 
-def test_only_a_supervisor_sees_reports(calls: Clinic, policy: Policy) -> None:
+def test_only_a_supervisor_sees_reports(calls: StoredClinic, policy: Policy) -> None:
     with pytest.raises(NotAllowed):
         build_report(calls.conn, policy, since=DAY1, until=DAY3, by="operator",
                      supervisor=False)
 
 
-def test_outcomes_the_policy_no_longer_has(calls: Clinic, policy: Policy) -> None:
+def test_outcomes_the_policy_no_longer_has(calls: StoredClinic, policy: Policy) -> None:
     with write(calls.conn):
         calls.conn.execute("UPDATE attempts SET outcome = 'calls' WHERE outcome = 'busy'")
     report = build_report(calls.conn, policy, since=DAY1, until=DAY3, by="operator",
@@ -113,7 +113,7 @@ def test_outcomes_the_policy_no_longer_has(calls: Clinic, policy: Policy) -> Non
     assert len(set(header)) == len(header)
 
 
-def test_csv(calls: Clinic, policy: Policy) -> None:
+def test_csv(calls: StoredClinic, policy: Policy) -> None:
     report = build_report(calls.conn, policy, since=DAY1, until=DAY3, by="list",
                           supervisor=True)
     out = io.StringIO()
@@ -130,7 +130,7 @@ def test_csv(calls: Clinic, policy: Policy) -> None:
     }
 
 
-def test_report_rows_are_typed_for_screens(calls: Clinic, policy: Policy) -> None:
+def test_report_rows_are_typed_for_screens(calls: StoredClinic, policy: Policy) -> None:
     report = build_report(calls.conn, policy, since=DAY1, until=DAY3, by="operator",
                           supervisor=True)
     assert isinstance(report, Report)

@@ -9,19 +9,17 @@ every changed SVG before committing it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
 
 from tests.clinic_fixtures import (
+    DESK_NOW,
     MINUTE,
-    NOW,
-    Clinic,
     Clock,
     Compare,
-    build_clinic,
+    DeskClinic,
     open_list,
     settle,
     shoot,
@@ -35,30 +33,24 @@ from tui.result_dialog import ResultDialog
 SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 
 
-@pytest.fixture
-def clinic(tmp_path: Path) -> Clinic:
-    """The fixed clinic of tests/clinic_fixtures.py (overrides the conftest one here)."""
-    return build_clinic(tmp_path)
-
-
 def on_screen(app: RingroundApp, kind: type) -> Callable[[], bool]:
     return lambda: isinstance(app.screen, kind)
 
 
 @SIZES
-def test_list_picker(snap_compare: Compare, clinic: Clinic, apps: list[RingroundApp],
+def test_list_picker(snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp],
                      size: tuple[int, int]) -> None:
-    app = clinic.app("alice", clock=Clock())
+    app = desk.app("alice", clock=Clock())
     apps.append(app)
     assert shoot(snap_compare, app, size)
 
 
 @SIZES
 def test_work_screen_with_a_row_locked_by_another(
-    snap_compare: Compare, clinic: Clinic, apps: list[RingroundApp], size: tuple[int, int]
+    snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp], size: tuple[int, int]
 ) -> None:
-    clinic.held_by_olga("smith")
-    app = clinic.app("alice", clock=Clock())
+    desk.held_by_olga("smith")
+    app = desk.app("alice", clock=Clock())
     apps.append(app)
 
     async def steps(pilot: Pilot[Any]) -> None:
@@ -69,15 +61,15 @@ def test_work_screen_with_a_row_locked_by_another(
 
 
 @SIZES
-def test_result_dialog(snap_compare: Compare, clinic: Clinic, apps: list[RingroundApp],
+def test_result_dialog(snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp],
                        size: tuple[int, int]) -> None:
-    app = clinic.app("alice", clock=Clock())
+    app = desk.app("alice", clock=Clock())
     apps.append(app)
 
     async def steps(pilot: Pilot[Any]) -> None:
         await open_list(pilot)
         await pilot.press("c")
-        await wait_until(pilot, lambda: clinic.locks())
+        await wait_until(pilot, lambda: desk.locks())
         await settle(pilot)
         await pilot.press("f")
         await wait_until(pilot, on_screen(app, ResultDialog))
@@ -87,10 +79,10 @@ def test_result_dialog(snap_compare: Compare, clinic: Clinic, apps: list[Ringrou
 
 
 @SIZES
-def test_lock_warning(snap_compare: Compare, clinic: Clinic, apps: list[RingroundApp],
+def test_lock_warning(snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp],
                       size: tuple[int, int]) -> None:
-    clinic.held_by_olga("ivanova")
-    app = clinic.app("alice", clock=Clock())
+    desk.held_by_olga("ivanova")
+    app = desk.app("alice", clock=Clock())
     apps.append(app)
 
     async def steps(pilot: Pilot[Any]) -> None:
@@ -102,13 +94,13 @@ def test_lock_warning(snap_compare: Compare, clinic: Clinic, apps: list[Ringroun
 
 
 @SIZES
-def test_takeover_offer(snap_compare: Compare, clinic: Clinic, apps: list[RingroundApp],
+def test_takeover_offer(snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp],
                         size: tuple[int, int]) -> None:
-    olga = clinic.session("olga")
-    clinic.claim(olga, "ivanova")
-    later = NOW + 16 * MINUTE
-    clinic.heartbeat(olga, later)  # stale, but olga is still working
-    app = clinic.app("alice", clock=Clock(later))
+    olga = desk.session("olga")
+    desk.claim(olga, "ivanova")
+    later = DESK_NOW + 16 * MINUTE
+    desk.heartbeat(olga, later)  # stale, but olga is still working
+    app = desk.app("alice", clock=Clock(later))
     apps.append(app)
 
     async def steps(pilot: Pilot[Any]) -> None:
@@ -120,9 +112,9 @@ def test_takeover_offer(snap_compare: Compare, clinic: Clinic, apps: list[Ringro
 
 
 @SIZES
-def test_client_card(snap_compare: Compare, clinic: Clinic, apps: list[RingroundApp],
+def test_client_card(snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp],
                      size: tuple[int, int]) -> None:
-    app = clinic.app("alice", clock=Clock())
+    app = desk.app("alice", clock=Clock())
     apps.append(app)
 
     async def steps(pilot: Pilot[Any]) -> None:
@@ -134,13 +126,13 @@ def test_client_card(snap_compare: Compare, clinic: Clinic, apps: list[Ringround
     assert shoot(snap_compare, app, size, steps)
 
 
-async def call_back_dialog(pilot: Pilot[Any], clinic: Clinic, tick: bool) -> None:
+async def call_back_dialog(pilot: Pilot[Any], desk: DeskClinic, tick: bool) -> None:
     """The result dialog of a call-back, its time written and "Anyone may call" as asked."""
     app = pilot.app
     assert isinstance(app, RingroundApp)
     await open_list(pilot)
     await pilot.press("c")
-    await wait_until(pilot, lambda: clinic.locks())
+    await wait_until(pilot, lambda: desk.locks())
     await settle(pilot)
     await pilot.press("f")
     await wait_until(pilot, on_screen(app, ResultDialog))
@@ -150,29 +142,29 @@ async def call_back_dialog(pilot: Pilot[Any], clinic: Clinic, tick: bool) -> Non
 
 
 @pytest.mark.parametrize("tick", [False, True], ids=["clear", "ticked"])
-def test_call_back_box_without_colour(snap_compare: Compare, clinic: Clinic,
+def test_call_back_box_without_colour(snap_compare: Compare, desk: DeskClinic,
                                       apps: list[RingroundApp], tick: bool,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """NO_COLOR (and any terminal without colour): the box says [x] or [ ] in characters."""
     monkeypatch.setenv("NO_COLOR", "1")
-    app = clinic.app("alice", clock=Clock())
+    app = desk.app("alice", clock=Clock())
     apps.append(app)
 
     async def steps(pilot: Pilot[Any]) -> None:
-        await call_back_dialog(pilot, clinic, tick)
+        await call_back_dialog(pilot, desk, tick)
 
     assert shoot(snap_compare, app, (80, 24), steps)
 
 
-def test_call_back_box_in_16_colours(snap_compare: Compare, clinic: Clinic,
+def test_call_back_box_in_16_colours(snap_compare: Compare, desk: DeskClinic,
                                      apps: list[RingroundApp]) -> None:
     """A Linux console's 16 ANSI colours (Textual's ANSI theme): the box still says [x]."""
-    app = clinic.app("alice", clock=Clock())
+    app = desk.app("alice", clock=Clock())
     app.theme = "ansi-dark"
     app.ansi_color = True
     apps.append(app)
 
     async def steps(pilot: Pilot[Any]) -> None:
-        await call_back_dialog(pilot, clinic, True)
+        await call_back_dialog(pilot, desk, True)
 
     assert shoot(snap_compare, app, (80, 24), steps)

@@ -11,17 +11,15 @@ and look at every changed SVG before committing it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
 
 from tests.clinic_fixtures import (
-    Clinic,
     Clock,
     Compare,
-    build_clinic,
+    DeskClinic,
     open_list,
     settle,
     shoot,
@@ -43,23 +41,18 @@ def russian() -> Iterator[None]:
     set_language("en")
 
 
-@pytest.fixture
-def clinic(tmp_path: Path) -> Clinic:
-    return build_clinic(tmp_path)
-
-
-def test_list_picker_ru(snap_compare: Compare, clinic: Clinic,
+def test_list_picker_ru(snap_compare: Compare, desk: DeskClinic,
                         apps: list[RingroundApp]) -> None:
-    clinic.held_by_olga("smith")  # «1 занят другими»
-    app = clinic.app("alice", clock=Clock())
+    desk.held_by_olga("smith")  # «1 занят другими»
+    app = desk.app("alice", clock=Clock())
     apps.append(app)
     assert shoot(snap_compare, app, SIZE)
 
 
-def test_work_screen_ru(snap_compare: Compare, clinic: Clinic,
+def test_work_screen_ru(snap_compare: Compare, desk: DeskClinic,
                         apps: list[RingroundApp]) -> None:
-    clinic.held_by_olga("smith")
-    app = clinic.app("alice", clock=Clock())
+    desk.held_by_olga("smith")
+    app = desk.app("alice", clock=Clock())
     apps.append(app)
 
     async def steps(pilot: Pilot[Any]) -> None:
@@ -69,15 +62,15 @@ def test_work_screen_ru(snap_compare: Compare, clinic: Clinic,
     assert shoot(snap_compare, app, SIZE, steps)
 
 
-def test_result_dialog_ru(snap_compare: Compare, clinic: Clinic,
+def test_result_dialog_ru(snap_compare: Compare, desk: DeskClinic,
                           apps: list[RingroundApp]) -> None:
-    app = clinic.app("alice", clock=Clock())
+    app = desk.app("alice", clock=Clock())
     apps.append(app)
 
     async def steps(pilot: Pilot[Any]) -> None:
         await open_list(pilot)
         await pilot.press("c")
-        await wait_until(pilot, lambda: clinic.locks())
+        await wait_until(pilot, lambda: desk.locks())
         await settle(pilot)
         await pilot.press("f")
         await wait_until(pilot, on_screen(app, ResultDialog))
@@ -86,10 +79,10 @@ def test_result_dialog_ru(snap_compare: Compare, clinic: Clinic,
     assert shoot(snap_compare, app, SIZE, steps)
 
 
-def test_lock_warning_ru(snap_compare: Compare, clinic: Clinic,
+def test_lock_warning_ru(snap_compare: Compare, desk: DeskClinic,
                          apps: list[RingroundApp]) -> None:
-    clinic.held_by_olga("ivanova")
-    app = clinic.app("alice", clock=Clock())
+    desk.held_by_olga("ivanova")
+    app = desk.app("alice", clock=Clock())
     apps.append(app)
 
     async def steps(pilot: Pilot[Any]) -> None:

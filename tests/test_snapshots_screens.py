@@ -11,7 +11,6 @@ look at every changed SVG before committing it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,11 +20,10 @@ from storage.database import write
 from storage.locks import release_lock
 from storage.rows import APPOINTMENT, RowKey
 from tests.clinic_fixtures import (
-    NOW,
-    Clinic,
+    DESK_NOW,
     Clock,
     Compare,
-    build_clinic,
+    DeskClinic,
     open_list,
     settle,
     shoot,
@@ -41,19 +39,19 @@ LANGUAGES = ["en", "ru"]
 
 
 @pytest.fixture
-def clinic(tmp_path: Path) -> Clinic:
-    clinic = build_clinic(tmp_path)
-    clinic.held_by_olga("smith")
-    conn = clinic.connect()
+def desk_at_work(desk: DeskClinic) -> DeskClinic:
+    """The fixed clinic at work: olga holds Smith's row, Kowalski is to be called back."""
+    desk.held_by_olga("smith")
+    conn = desk.connect()
     try:  # Kowalski asked to be called back this afternoon: "later" in the picker
         with write(conn):
             conn.execute(
                 "INSERT INTO call_rows (kind, source_id, client_id, callback_at)"
                 " VALUES ('appointment', ?, ?, ?)",
-                (clinic.appointments["kowalski"], clinic.clients["kowalski"], NOW + 5 * 3600))
+                (desk.appointments["kowalski"], desk.clients["kowalski"], DESK_NOW + 5 * 3600))
     finally:
         conn.close()
-    return clinic
+    return desk
 
 
 @pytest.fixture(params=LANGUAGES)
@@ -69,17 +67,17 @@ def size(request: pytest.FixtureRequest) -> tuple[int, int]:
     return width, height
 
 
-def test_picker_counts(snap_compare: Compare, clinic: Clinic, apps: list[RingroundApp],
+def test_picker_counts(snap_compare: Compare, desk_at_work: DeskClinic, apps: list[RingroundApp],
                        language: str, size: tuple[int, int]) -> None:
-    app = clinic.app("alice", clock=Clock())
+    app = desk_at_work.app("alice", clock=Clock())
     apps.append(app)
     assert shoot(snap_compare, app, size)
 
 
-def test_work_screen_on_a_colleagues_row(snap_compare: Compare, clinic: Clinic,
+def test_work_screen_on_a_colleagues_row(snap_compare: Compare, desk_at_work: DeskClinic,
                                          apps: list[RingroundApp], language: str,
                                          size: tuple[int, int]) -> None:
-    app = clinic.app("alice", clock=Clock())
+    app = desk_at_work.app("alice", clock=Clock())
     apps.append(app)
 
     async def steps(pilot: Pilot[Any]) -> None:
@@ -91,10 +89,10 @@ def test_work_screen_on_a_colleagues_row(snap_compare: Compare, clinic: Clinic,
     assert shoot(snap_compare, app, size, steps)
 
 
-def test_call_list_with_its_note(snap_compare: Compare, clinic: Clinic,
+def test_call_list_with_its_note(snap_compare: Compare, desk_at_work: DeskClinic,
                                  apps: list[RingroundApp], language: str,
                                  size: tuple[int, int]) -> None:
-    app = clinic.app("alice", clock=Clock())
+    app = desk_at_work.app("alice", clock=Clock())
     apps.append(app)
 
     async def steps(pilot: Pilot[Any]) -> None:
@@ -103,16 +101,16 @@ def test_call_list_with_its_note(snap_compare: Compare, clinic: Clinic,
     assert shoot(snap_compare, app, size, steps)
 
 
-def test_quitting_with_an_open_call(snap_compare: Compare, clinic: Clinic,
+def test_quitting_with_an_open_call(snap_compare: Compare, desk_at_work: DeskClinic,
                                     apps: list[RingroundApp], language: str,
                                     size: tuple[int, int]) -> None:
-    app = clinic.app("alice", clock=Clock())
+    app = desk_at_work.app("alice", clock=Clock())
     apps.append(app)
 
     async def steps(pilot: Pilot[Any]) -> None:
         await open_list(pilot)
         await pilot.press("c")
-        await wait_until(pilot, lambda: len(clinic.locks()) == 2)
+        await wait_until(pilot, lambda: len(desk_at_work.locks()) == 2)
         await settle(pilot)
         await pilot.press("ctrl+q")
         await wait_until(pilot, on_screen(app, ConfirmDialog))
@@ -120,21 +118,21 @@ def test_quitting_with_an_open_call(snap_compare: Compare, clinic: Clinic,
     assert shoot(snap_compare, app, size, steps)
 
 
-def test_a_supervisor_released_the_call(snap_compare: Compare, clinic: Clinic,
+def test_a_supervisor_released_the_call(snap_compare: Compare, desk_at_work: DeskClinic,
                                         apps: list[RingroundApp], language: str,
                                         size: tuple[int, int]) -> None:
-    app = clinic.app("alice", clock=Clock())
+    app = desk_at_work.app("alice", clock=Clock())
     apps.append(app)
 
     async def steps(pilot: Pilot[Any]) -> None:
         await open_list(pilot)
         await pilot.press("c")
-        await wait_until(pilot, lambda: len(clinic.locks()) == 2)
+        await wait_until(pilot, lambda: len(desk_at_work.locks()) == 2)
         await settle(pilot)
-        conn = clinic.connect()
+        conn = desk_at_work.connect()
         try:
-            release_lock(conn, clinic.session("root", NOW, supervisor=True),
-                         RowKey(APPOINTMENT, clinic.appointments["ivanova"]), NOW)
+            release_lock(conn, desk_at_work.session("root", DESK_NOW, supervisor=True),
+                         RowKey(APPOINTMENT, desk_at_work.appointments["ivanova"]), DESK_NOW)
         finally:
             conn.close()
         await wait_until(pilot, on_screen(app, NoticeDialog))
@@ -142,12 +140,12 @@ def test_a_supervisor_released_the_call(snap_compare: Compare, clinic: Clinic,
     assert shoot(snap_compare, app, size, steps)
 
 
-def test_work_screen_at_60x20_in_russian(snap_compare: Compare, clinic: Clinic,
+def test_work_screen_at_60x20_in_russian(snap_compare: Compare, desk_at_work: DeskClinic,
                                          apps: list[RingroundApp]) -> None:
     """The smallest terminal we support: every key in the footer, whole times in Due."""
     set_language("ru")
     try:
-        app = clinic.app("alice", clock=Clock())
+        app = desk_at_work.app("alice", clock=Clock())
         apps.append(app)
 
         async def steps(pilot: Pilot[Any]) -> None:

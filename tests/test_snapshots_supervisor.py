@@ -9,17 +9,15 @@ and look at every changed SVG before committing it.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
 
 from tests.clinic_fixtures import (
-    Clinic,
     Clock,
     Compare,
-    build_clinic,
+    DeskClinic,
     open_list,
     settle,
     shoot,
@@ -35,17 +33,11 @@ from tui.supervisor_screen import SupervisorScreen
 SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 
 
-@pytest.fixture
-def clinic(tmp_path: Path) -> Clinic:
-    """The fixed clinic of tests/clinic_fixtures.py (overrides the conftest one here)."""
-    return build_clinic(tmp_path)
-
-
 @SIZES
-def test_supervisor_screen(snap_compare: Compare, clinic: Clinic, apps: list[RingroundApp],
+def test_supervisor_screen(snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp],
                            size: tuple[int, int]) -> None:
-    operators_at_work(clinic)
-    app = supervisor_app(clinic)
+    operators_at_work(desk)
+    app = supervisor_app(desk)
     apps.append(app)
 
     async def steps(pilot: Pilot[Any]) -> None:
@@ -59,11 +51,11 @@ def test_supervisor_screen(snap_compare: Compare, clinic: Clinic, apps: list[Rin
 
 
 @SIZES
-def test_report_per_operator_last_7_days(snap_compare: Compare, clinic: Clinic,
+def test_report_per_operator_last_7_days(snap_compare: Compare, desk: DeskClinic,
                                          apps: list[RingroundApp],
                                          size: tuple[int, int]) -> None:
-    record_calls(clinic)
-    app = supervisor_app(clinic)
+    record_calls(desk)
+    app = supervisor_app(desk)
     apps.append(app)
 
     async def steps(pilot: Pilot[Any]) -> None:
@@ -77,10 +69,10 @@ def test_report_per_operator_last_7_days(snap_compare: Compare, clinic: Clinic,
     assert shoot(snap_compare, app, size, steps)
 
 
-def test_report_per_list_today(snap_compare: Compare, clinic: Clinic,
+def test_report_per_list_today(snap_compare: Compare, desk: DeskClinic,
                                apps: list[RingroundApp]) -> None:
-    record_calls(clinic)
-    app = supervisor_app(clinic)
+    record_calls(desk)
+    app = supervisor_app(desk)
     apps.append(app)
 
     async def steps(pilot: Pilot[Any]) -> None:
@@ -94,16 +86,16 @@ def test_report_per_list_today(snap_compare: Compare, clinic: Clinic,
     assert shoot(snap_compare, app, (80, 24), steps)
 
 
-def test_same_phone_line_and_box(snap_compare: Compare, clinic: Clinic,
+def test_same_phone_line_and_box(snap_compare: Compare, desk: DeskClinic,
                                  apps: list[RingroundApp]) -> None:
-    add_family(clinic)
-    app = clinic.app("alice", clock=Clock())
+    add_family(desk)
+    app = desk.app("alice", clock=Clock())
     apps.append(app)
 
     async def steps(pilot: Pilot[Any]) -> None:
         await open_list(pilot)
         await pilot.press("c")
-        await wait_until(pilot, lambda: clinic.locks())
+        await wait_until(pilot, lambda: desk.locks())
         await settle(pilot)
         await pilot.press("f")
         await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog))
@@ -112,10 +104,10 @@ def test_same_phone_line_and_box(snap_compare: Compare, clinic: Clinic,
     assert shoot(snap_compare, app, (80, 24), steps)
 
 
-def test_same_phone_line_in_the_pane(snap_compare: Compare, clinic: Clinic,
+def test_same_phone_line_in_the_pane(snap_compare: Compare, desk: DeskClinic,
                                      apps: list[RingroundApp]) -> None:
-    add_family(clinic)
-    app = clinic.app("alice", clock=Clock())
+    add_family(desk)
+    app = desk.app("alice", clock=Clock())
     apps.append(app)
 
     async def steps(pilot: Pilot[Any]) -> None:

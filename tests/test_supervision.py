@@ -19,14 +19,14 @@ from storage.supervision import (
     overview,
     release_held_lock,
 )
-from tests.conftest import NOW, Clinic, clinic_time
+from tests.stored_clinic import NOW, StoredClinic, clinic_time
 
 TOMORROW = clinic_time(2025, 3, 13, 10)
 MINUTE = 60
 
 
 @pytest.fixture
-def rows(clinic: Clinic) -> list[RowKey]:
+def rows(clinic: StoredClinic) -> list[RowKey]:
     anna = clinic.add_client("Anna")
     boris = clinic.add_client("Boris")
     vera = clinic.add_client("Vera")
@@ -36,7 +36,7 @@ def rows(clinic: Clinic) -> list[RowKey]:
     return [RowKey(APPOINTMENT, visit), RowKey(ITEM, item), RowKey(TASK, task)]
 
 
-def test_operators_may_not_supervise(clinic: Clinic, policy: Policy,
+def test_operators_may_not_supervise(clinic: StoredClinic, policy: Policy,
                                      rows: list[RowKey]) -> None:
     alice = clinic.session("alice")
     bob = clinic.session("bob")
@@ -53,7 +53,7 @@ def test_operators_may_not_supervise(clinic: Clinic, policy: Policy,
     assert clinic.scalar("SELECT count(*) FROM audit WHERE event LIKE 'release%'") == 0
 
 
-def test_who_is_online(clinic: Clinic, policy: Policy, rows: list[RowKey]) -> None:
+def test_who_is_online(clinic: StoredClinic, policy: Policy, rows: list[RowKey]) -> None:
     alice = clinic.session("alice", NOW - 30 * MINUTE)
     bob = clinic.session("bob", NOW - 10 * MINUTE)
     gone = clinic.session("carol", NOW - 60 * MINUTE)  # killed: stopped beating long ago
@@ -74,7 +74,7 @@ def test_who_is_online(clinic: Clinic, policy: Policy, rows: list[RowKey]) -> No
     assert all(s.pid > 0 and s.host for s in online)
 
 
-def test_what_each_operator_holds(clinic: Clinic, policy: Policy, rows: list[RowKey]) -> None:
+def test_what_each_operator_holds(clinic: StoredClinic, policy: Policy, rows: list[RowKey]) -> None:
     alice = clinic.session("alice", NOW - 30 * MINUTE)
     gone = clinic.session("carol", NOW - 60 * MINUTE)
     root = clinic.session("root", NOW, supervisor=True)
@@ -95,7 +95,7 @@ def test_what_each_operator_holds(clinic: Clinic, policy: Policy, rows: list[Row
     assert [s.operator for s in seen.sessions] == ["alice", "root"]
 
 
-def test_release_of_a_held_lock_is_audited(clinic: Clinic, policy: Policy,
+def test_release_of_a_held_lock_is_audited(clinic: StoredClinic, policy: Policy,
                                           rows: list[RowKey]) -> None:
     bob = clinic.session("bob")
     root = clinic.session("root", supervisor=True)
@@ -111,7 +111,7 @@ def test_release_of_a_held_lock_is_audited(clinic: Clinic, policy: Policy,
 
 
 def test_a_lock_that_changed_meanwhile_is_not_released(
-    clinic: Clinic, policy: Policy, rows: list[RowKey]
+    clinic: StoredClinic, policy: Policy, rows: list[RowKey]
 ) -> None:
     bob = clinic.session("bob")
     root = clinic.session("root", supervisor=True)

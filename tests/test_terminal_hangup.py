@@ -19,8 +19,8 @@ from storage.locks import inspect_row
 from storage.policy import default_policy
 from storage.rows import ITEM, RowKey
 from storage.sessions import start_session
-from tests.conftest import NOW
 from tests.pty_app import PtyApp, ringround_argv
+from tests.stored_clinic import NOW
 from tests.waiting import wait_until
 
 POLICY = '[calls]\nhours = "00:00-24:00"\n'  # the real clock: any time of day may call

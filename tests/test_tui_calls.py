@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,10 +22,9 @@ from storage.locks import release_lock
 from storage.rows import APPOINTMENT, RowKey
 from storage.worklists import LATER
 from tests.clinic_fixtures import (
-    Clinic,
     Clock,
+    DeskClinic,
     at,
-    build_clinic,
     go_to,
     notices,
     open_list,
@@ -44,12 +42,6 @@ from tui.row_table import RowTable
 from tui.work_screen import WorkScreen
 
 
-@pytest.fixture
-def clinic(tmp_path: Path) -> Clinic:
-    """The fixed clinic of tests/clinic_fixtures.py (overrides the conftest one here)."""
-    return build_clinic(tmp_path)
-
-
 async def start_call(pilot: Pilot[None], screen: WorkScreen) -> None:
     await pilot.press("c")
     await wait_until(pilot, lambda: screen.activation is not None
@@ -65,18 +57,18 @@ async def result_dialog(pilot: Pilot[None], app: RingroundApp) -> ResultDialog:
     return dialog
 
 
-def attempts(clinic: Clinic) -> list[tuple[Any, ...]]:
-    return clinic.query("SELECT kind, source_id, operator, session_id, mode, outcome, comment"
+def attempts(desk: DeskClinic) -> list[tuple[Any, ...]]:
+    return desk.query("SELECT kind, source_id, operator, session_id, mode, outcome, comment"
                         " FROM attempts WHERE operator != 'olga' ORDER BY id")
 
 
-async def test_c_claims_the_lock(clinic: Clinic) -> None:
-    app = clinic.app("alice", poll_every=600)  # the row shows the call without polling
-    ivanova = clinic.appointments["ivanova"]
+async def test_c_claims_the_lock(desk: DeskClinic) -> None:
+    app = desk.app("alice", poll_every=600)  # the row shows the call without polling
+    ivanova = desk.appointments["ivanova"]
     async with running(app) as pilot:
         screen = await open_list(pilot)
         await start_call(pilot, screen)
-        assert clinic.locks() == [(APPOINTMENT, ivanova, "alice", app.session.id)]
+        assert desk.locks() == [(APPOINTMENT, ivanova, "alice", app.session.id)]
         assert state(screen) == "Your call since 10:00 — f to finish, a to abort"
         await settle(pilot)
         table = screen.query_one(RowTable)
@@ -85,17 +77,17 @@ async def test_c_claims_the_lock(clinic: Clinic) -> None:
         assert table.render_line(0).text.startswith("you ")
 
         await pilot.press("a")
-        await wait_until(pilot, lambda: not clinic.locks(), "the lock to go")
+        await wait_until(pilot, lambda: not desk.locks(), "the lock to go")
         await settle(pilot)
         assert table.rows[ivanova].lock_operator is None
-    assert clinic.query("SELECT event, operator, source_id FROM audit") == [
+    assert desk.query("SELECT event, operator, source_id FROM audit") == [
         ("claim", "alice", ivanova), ("abort", "alice", ivanova)]
 
 
-async def test_saved_row_that_keeps_its_place_is_shown_afresh(clinic: Clinic) -> None:
+async def test_saved_row_that_keeps_its_place_is_shown_afresh(desk: DeskClinic) -> None:
     """The last callable row stays where it is after "no answer"; it must not look locked."""
-    app = clinic.app("alice", poll_every=600)
-    kowalski = clinic.appointments["kowalski"]
+    app = desk.app("alice", poll_every=600)
+    kowalski = desk.appointments["kowalski"]
     async with running(app) as pilot:
         screen = await open_list(pilot)
         await go_to(pilot, screen, kowalski)
@@ -118,7 +110,7 @@ async def test_saved_row_that_keeps_its_place_is_shown_afresh(clinic: Clinic) ->
 
 
 async def test_finish_saves_attempt_effect_and_release_in_one_transaction(
-    clinic: Clinic, monkeypatch: pytest.MonkeyPatch
+    desk: DeskClinic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     statements: list[str] = []
     real_finish = storage.locks.finish_call
@@ -131,8 +123,8 @@ async def test_finish_saves_attempt_effect_and_release_in_one_transaction(
             conn.set_trace_callback(None)
 
     monkeypatch.setattr(tui.work_screen, "finish_call", traced_finish)
-    app = clinic.app("alice")
-    ivanova = clinic.appointments["ivanova"]
+    app = desk.app("alice")
+    ivanova = desk.appointments["ivanova"]
     async with running(app) as pilot:
         screen = await open_list(pilot)
         await start_call(pilot, screen)
@@ -153,14 +145,14 @@ async def test_finish_saves_attempt_effect_and_release_in_one_transaction(
         await settle(pilot)
         # The cursor stays in its place, so the next row is active.
         assert screen.activation is not None
-        assert screen.activation.state.key.source_id == clinic.appointments["smith"]
+        assert screen.activation.state.key.source_id == desk.appointments["smith"]
         assert text_of(screen.query_one("#pane")).startswith("John Smith")
         assert state(screen) == "Free — c to start the call"
-    assert attempts(clinic) == [
+    assert attempts(desk) == [
         (APPOINTMENT, ivanova, "alice", app.session.id, "manual", "confirmed",
          "Придёт вовремя")]
-    assert clinic.locks() == []
-    assert clinic.query("SELECT status FROM appointments WHERE id = ?", ivanova) == [
+    assert desk.locks() == []
+    assert desk.query("SELECT status FROM appointments WHERE id = ?", ivanova) == [
         ("confirmed",)]
     # One BEGIN IMMEDIATE … COMMIT holds the lock release, the attempt and the effect.
     assert statements.count("BEGIN IMMEDIATE") == 1 and statements[-1] == "COMMIT"
@@ -171,9 +163,9 @@ async def test_finish_saves_attempt_effect_and_release_in_one_transaction(
 
 
 @pytest.mark.parametrize("list_index", [1, 3])
-async def test_success_completes_call_list_items_and_tasks(clinic: Clinic,
+async def test_success_completes_call_list_items_and_tasks(desk: DeskClinic,
                                                            list_index: int) -> None:
-    app = clinic.app("alice")
+    app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot, list_index)
         assert screen.activation is not None
@@ -187,15 +179,15 @@ async def test_success_completes_call_list_items_and_tasks(clinic: Clinic,
         assert text_of(screen.query_one("#pane")) == "No row selected."
     done = {"item": "SELECT processed_at FROM call_list_items WHERE id = ?",
             "task": "SELECT done_at FROM tasks WHERE id = ?"}[key.kind]
-    assert clinic.query(done, key.source_id) == [(at(26, 10),)]
-    assert clinic.locks() == []
+    assert desk.query(done, key.source_id) == [(at(26, 10),)]
+    assert desk.locks() == []
 
 
 async def test_unsuccessful_outcome_keeps_the_row_dimmed_with_its_comment(
-    clinic: Clinic
+    desk: DeskClinic
 ) -> None:
-    app = clinic.app("alice")
-    smith = clinic.appointments["smith"]
+    app = desk.app("alice")
+    smith = desk.appointments["smith"]
     async with running(app) as pilot:
         screen = await open_list(pilot)
         await go_to(pilot, screen, smith)
@@ -204,11 +196,11 @@ async def test_unsuccessful_outcome_keeps_the_row_dimmed_with_its_comment(
         await pilot.press("2", *"Gone", "space", *"fishing", "enter")
         table = screen.query_one(RowTable)
         # Not callable for an hour: after the callable rows, before the do-not-call one.
-        expected = [clinic.appointments[name]
+        expected = [desk.appointments[name]
                     for name in ("ivanova", "petrov", "kowalski", "smith", "sidorov")]
         await wait_until(pilot, lambda: list(table.ids) == expected, "the row to move down")
         await settle(pilot)
-        assert clinic.locks() == []
+        assert desk.locks() == []
         row = table.rows[smith]
         assert row.group == LATER
         assert table.describe_row(row)["due"] == ">11:00"
@@ -218,23 +210,23 @@ async def test_unsuccessful_outcome_keeps_the_row_dimmed_with_its_comment(
         assert "John Smith" in line.text and ">11:00" in line.text
         # The cursor went on to the next row; going back shows the comment.
         assert screen.activation is not None
-        assert screen.activation.state.key.source_id == clinic.appointments["petrov"]
+        assert screen.activation.state.key.source_id == desk.appointments["petrov"]
         await go_to(pilot, screen, smith)
         assert "10:00 alice        No answer — Gone fishing" in text_of(screen.query_one("#pane"))
         assert state(screen) == "Not yet: may be called from 11:00."
-    assert attempts(clinic) == [
+    assert attempts(desk) == [
         (APPOINTMENT, smith, "alice", app.session.id, "manual", "no-answer", "Gone fishing")]
 
     # Anyone activating the row later sees the comment too (C6).
-    bob = clinic.app("bob")
+    bob = desk.app("bob")
     async with running(bob) as pilot:
         screen = await open_list(pilot)
         await go_to(pilot, screen, smith)
         assert "No answer — Gone fishing" in text_of(screen.query_one("#pane"))
 
 
-async def test_escape_in_the_result_dialog_keeps_the_lock(clinic: Clinic) -> None:
-    app = clinic.app("alice")
+async def test_escape_in_the_result_dialog_keeps_the_lock(desk: DeskClinic) -> None:
+    app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot)
         await start_call(pilot, screen)
@@ -246,31 +238,31 @@ async def test_escape_in_the_result_dialog_keeps_the_lock(clinic: Clinic) -> Non
         assert app.screen is screen
         assert state(screen) == "Your call since 10:00 — f to finish, a to abort"
         await result_dialog(pilot, app)
-    assert clinic.locks() == [(APPOINTMENT, clinic.appointments["ivanova"], "alice",
+    assert desk.locks() == [(APPOINTMENT, desk.appointments["ivanova"], "alice",
                                app.session.id)]
-    assert attempts(clinic) == []
+    assert attempts(desk) == []
 
 
 async def test_save_refused_after_takeover_keeps_the_comment_and_offers_a_note(
-    clinic: Clinic
+    desk: DeskClinic
 ) -> None:
     # The app looks for others' changes only once a minute here: the takeover is
     # found by the save itself.
-    app = clinic.app("alice", poll_every=60)
-    ivanova = RowKey(APPOINTMENT, clinic.appointments["ivanova"])
+    app = desk.app("alice", poll_every=60)
+    ivanova = RowKey(APPOINTMENT, desk.appointments["ivanova"])
     async with running(app) as pilot:
         screen = await open_list(pilot)
         await start_call(pilot, screen)
         dialog = await result_dialog(pilot, app)
         await pilot.press("1", *"typed", "space", *"text")
         # Meanwhile a supervisor releases the lock and bob calls the client.
-        conn = open_database(clinic.path)
+        conn = open_database(desk.path)
         try:
-            release_lock(conn, clinic.session("root", supervisor=True), ivanova, at(26, 10, 1))
+            release_lock(conn, desk.session("root", supervisor=True), ivanova, at(26, 10, 1))
         finally:
             conn.close()
-        bob = clinic.session("bob")
-        clinic.claim(bob, "ivanova")
+        bob = desk.session("bob")
+        desk.claim(bob, "ivanova")
         await pilot.press("enter")
         message = dialog.query_one("#result-message")
         await wait_until(pilot, lambda: "taken over" in text_of(message), "the refusal")
@@ -284,55 +276,55 @@ async def test_save_refused_after_takeover_keeps_the_comment_and_offers_a_note(
         await settle(pilot)
         assert "Your comment was saved as a note on the row." in notices(app)
         assert "typed text" in text_of(screen.query_one("#pane"))
-    assert clinic.locks() == [(APPOINTMENT, ivanova.source_id, "bob", bob.id)]
-    assert attempts(clinic) == []
-    assert clinic.query("SELECT event, operator, written_by, comment FROM row_notes") == [
+    assert desk.locks() == [(APPOINTMENT, ivanova.source_id, "bob", bob.id)]
+    assert attempts(desk) == []
+    assert desk.query("SELECT event, operator, written_by, comment FROM row_notes") == [
         ("note", "alice", "alice", "typed text")]
 
 
-async def test_escape_drops_the_comment_of_a_lost_call(clinic: Clinic) -> None:
-    app = clinic.app("alice", poll_every=60)
+async def test_escape_drops_the_comment_of_a_lost_call(desk: DeskClinic) -> None:
+    app = desk.app("alice", poll_every=60)
     async with running(app) as pilot:
         screen = await open_list(pilot)
         await start_call(pilot, screen)
         dialog = await result_dialog(pilot, app)
         await pilot.press("1", *"draft")
-        bob = clinic.session("bob")
-        conn = open_database(clinic.path)
+        bob = desk.session("bob")
+        conn = open_database(desk.path)
         try:
-            release_lock(conn, clinic.session("root", supervisor=True),
-                         RowKey(APPOINTMENT, clinic.appointments["ivanova"]), at(26, 10, 1))
+            release_lock(conn, desk.session("root", supervisor=True),
+                         RowKey(APPOINTMENT, desk.appointments["ivanova"]), at(26, 10, 1))
         finally:
             conn.close()
-        clinic.claim(bob, "ivanova")
+        desk.claim(bob, "ivanova")
         await pilot.press("enter")
         await wait_until(pilot, lambda: dialog.lost, "the lost call")
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is screen, "the dialog to close")
-    assert clinic.query("SELECT count(*) FROM row_notes") == [(0,)]
-    assert attempts(clinic) == []
+    assert desk.query("SELECT count(*) FROM row_notes") == [(0,)]
+    assert attempts(desk) == []
 
 
-async def test_abort_releases_without_an_outcome(clinic: Clinic) -> None:
-    app = clinic.app("alice")
+async def test_abort_releases_without_an_outcome(desk: DeskClinic) -> None:
+    app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot)
         await start_call(pilot, screen)
         await pilot.press("a")
-        await wait_until(pilot, lambda: not clinic.locks(), "the lock to go")
+        await wait_until(pilot, lambda: not desk.locks(), "the lock to go")
         await wait_until(pilot, lambda: "Processing aborted; nothing was recorded."
                          in notices(app), "the abort notice")
         # The state line tells the row's state, not what just happened to it.
         await wait_until(pilot, lambda: state(screen) == "Free — c to start the call")
-    assert attempts(clinic) == []
-    assert [event for (event,) in clinic.query("SELECT event FROM audit ORDER BY id")] == [
+    assert attempts(desk) == []
+    assert [event for (event,) in desk.query("SELECT event FROM audit ORDER BY id")] == [
         "claim", "abort"]
 
 
 @pytest.mark.parametrize(("answer", "locked"), [("n", False), ("y", True)])
-async def test_outside_calling_hours_asks_first(clinic: Clinic, answer: str,
+async def test_outside_calling_hours_asks_first(desk: DeskClinic, answer: str,
                                                 locked: bool) -> None:
-    app = clinic.app("alice", clock=Clock(at(26, 21, 15)))
+    app = desk.app("alice", clock=Clock(at(26, 21, 15)))
     async with running(app) as pilot:
         screen = await open_list(pilot)
         await pilot.press("c")
@@ -345,17 +337,17 @@ async def test_outside_calling_hours_asks_first(clinic: Clinic, answer: str,
         await pilot.press(answer)
         await settle(pilot)
         assert app.screen is screen
-        assert bool(clinic.locks()) is locked
+        assert bool(desk.locks()) is locked
 
 
-async def test_do_not_call_client_is_refused(clinic: Clinic) -> None:
-    app = clinic.app("alice")
+async def test_do_not_call_client_is_refused(desk: DeskClinic) -> None:
+    app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot)
         await pilot.press("end")
         await wait_until(pilot, lambda: screen.activation is not None
                          and screen.activation.state.key.source_id
-                         == clinic.appointments["sidorov"], "the last row")
+                         == desk.appointments["sidorov"], "the last row")
         await settle(pilot)
         assert "DO NOT CALL" in text_of(screen.query_one("#pane"))
         refusal = "Do not call: the client asked not to be called."
@@ -369,12 +361,12 @@ async def test_do_not_call_client_is_refused(clinic: Clinic) -> None:
         await settle(pilot)
         assert app.screen is screen
         assert state(screen) == refusal
-    assert clinic.locks() == []
+    assert desk.locks() == []
 
 
-async def test_slash_filters_the_rows(clinic: Clinic) -> None:
-    app = clinic.app("alice")
-    ids = clinic.appointments
+async def test_slash_filters_the_rows(desk: DeskClinic) -> None:
+    app = desk.app("alice")
+    ids = desk.appointments
     async with running(app) as pilot:
         screen = await open_list(pilot)
         table = screen.query_one(RowTable)
@@ -411,15 +403,15 @@ async def test_slash_filters_the_rows(clinic: Clinic) -> None:
         assert not box.display
 
 
-async def test_an_empty_filter_result_says_so_in_russian(clinic: Clinic) -> None:
+async def test_an_empty_filter_result_says_so_in_russian(desk: DeskClinic) -> None:
     set_language("ru")
     try:
-        app = clinic.app("alice")
+        app = desk.app("alice")
         async with running(app) as pilot:
             screen = await open_list(pilot)
             await pilot.press("slash", *"8903 555")
             await settle(pilot)
-            assert list(screen.query_one(RowTable).ids) == [clinic.appointments["smith"]]
+            assert list(screen.query_one(RowTable).ids) == [desk.appointments["smith"]]
             await pilot.press("backspace", "backspace", "backspace", *"999")
             await wait_until(pilot, lambda: not screen.query_one(RowTable).ids, "no rows")
             await wait_until(pilot, lambda: state(screen)
@@ -428,9 +420,9 @@ async def test_an_empty_filter_result_says_so_in_russian(clinic: Clinic) -> None
         set_language("en")
 
 
-async def test_keys_typed_ahead_after_the_digit_go_into_the_comment(clinic: Clinic) -> None:
+async def test_keys_typed_ahead_after_the_digit_go_into_the_comment(desk: DeskClinic) -> None:
     """Over SSH a digit and the first letters of the comment often arrive in one packet."""
-    app = clinic.app("alice")
+    app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot)
         await start_call(pilot, screen)
@@ -444,8 +436,8 @@ async def test_keys_typed_ahead_after_the_digit_go_into_the_comment(clinic: Clin
         assert dialog.outcome is not None and dialog.outcome.code == "confirmed"
 
 
-async def test_changing_the_outcome_keeps_the_comment_typed(clinic: Clinic) -> None:
-    app = clinic.app("alice")
+async def test_changing_the_outcome_keeps_the_comment_typed(desk: DeskClinic) -> None:
+    app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot)
         await start_call(pilot, screen)
@@ -459,9 +451,9 @@ async def test_changing_the_outcome_keeps_the_comment_typed(clinic: Clinic) -> N
         assert dialog.outcome is not None and dialog.outcome.code == "busy"
 
 
-async def test_call_back_outcome_asks_for_a_time(clinic: Clinic) -> None:
-    app = clinic.app("alice")
-    ivanova = clinic.appointments["ivanova"]
+async def test_call_back_outcome_asks_for_a_time(desk: DeskClinic) -> None:
+    app = desk.app("alice")
+    ivanova = desk.appointments["ivanova"]
     async with running(app) as pilot:
         screen = await open_list(pilot)
         await start_call(pilot, screen)
@@ -475,17 +467,17 @@ async def test_call_back_outcome_asks_for_a_time(clinic: Clinic) -> None:
         await wait_until(pilot, lambda: app.screen is screen, "the dialog to close")
         await settle(pilot)
         table = screen.query_one(RowTable)
-        assert list(table.ids[-2:]) == [ivanova, clinic.appointments["sidorov"]]
+        assert list(table.ids[-2:]) == [ivanova, desk.appointments["sidorov"]]
         assert table.describe_row(table.rows[ivanova])["due"] == ">15:30"
-    assert clinic.query("SELECT callback_at, callback_operator FROM call_rows"
+    assert desk.query("SELECT callback_at, callback_operator FROM call_rows"
                         " WHERE kind = 'appointment' AND source_id = ?", ivanova) == [
         (at(26, 15, 30), "alice")]
-    assert attempts(clinic) == [
+    assert attempts(desk) == [
         (APPOINTMENT, ivanova, "alice", app.session.id, "manual", "call-back", "at work")]
 
 
 async def test_escape_while_saving_waits_for_the_save(
-    clinic: Clinic, monkeypatch: pytest.MonkeyPatch
+    desk: DeskClinic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Escape must not claim "the lock stays" while the save is still under way."""
     real_finish = storage.locks.finish_call
@@ -496,7 +488,7 @@ async def test_escape_while_saving_waits_for_the_save(
         return real_finish(*args, **kwargs)
 
     monkeypatch.setattr(tui.work_screen, "finish_call", slow_finish)
-    app = clinic.app("alice")
+    app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot)
         await start_call(pilot, screen)
@@ -506,5 +498,5 @@ async def test_escape_while_saving_waits_for_the_save(
         assert text_of(dialog.query_one("#result-message")) == "Saving… please wait."
         release.set()
         await wait_until(pilot, lambda: app.screen is screen, "the dialog to close")
-    assert [row[5] for row in attempts(clinic)] == ["confirmed"]
-    assert clinic.locks() == []
+    assert [row[5] for row in attempts(desk)] == ["confirmed"]
+    assert desk.locks() == []

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
 from textual.geometry import Region
 from textual.widgets import Checkbox, Input
 
 from tests.clinic_fixtures import (
-    NOW,
-    Clinic,
-    build_clinic,
+    DESK_NOW,
+    DeskClinic,
     go_to,
     open_list,
     running,
@@ -25,16 +22,10 @@ from tui.client_history import ClientDialog
 from tui.work_screen import WorkScreen
 
 
-@pytest.fixture
-def clinic(tmp_path: Path) -> Clinic:
-    """The fixed clinic of tests/clinic_fixtures.py (overrides the conftest one here)."""
-    return build_clinic(tmp_path)
-
-
-async def test_pane_shows_client_appointments_history_and_lock_state(clinic: Clinic) -> None:
-    bob = clinic.session("bob")
-    clinic.claim(bob, "smith")
-    app = clinic.app("alice")
+async def test_pane_shows_client_appointments_history_and_lock_state(desk: DeskClinic) -> None:
+    bob = desk.session("bob")
+    desk.claim(bob, "smith")
+    app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot)
         assert text_of(screen.query_one("#pane")).splitlines() == [
@@ -48,19 +39,19 @@ async def test_pane_shows_client_appointments_history_and_lock_state(clinic: Cli
         ]
         assert text_of(screen.query_one("#state")) == "Free — c to start the call"
 
-        await go_to(pilot, screen, clinic.appointments["smith"])
+        await go_to(pilot, screen, desk.appointments["smith"])
         assert text_of(screen.query_one("#pane")).startswith("John Smith, 35 y.\n")
         assert text_of(screen.query_one("#state")) == "Locked by bob since 10:00 — alive"
 
-        await go_to(pilot, screen, clinic.appointments["petrov"])
+        await go_to(pilot, screen, desk.appointments["petrov"])
         pane = text_of(screen.query_one("#pane"))
         assert "Петров Сергей Иванович, 70 y." in pane
         assert "24.11 10:00 olga         No answer — Попросил перезвонить после обеда" in pane
 
 
-async def test_card_edit_is_saved_and_audited(clinic: Clinic) -> None:
-    app = clinic.app("alice")
-    client_id = clinic.clients["ivanova"]
+async def test_card_edit_is_saved_and_audited(desk: DeskClinic) -> None:
+    app = desk.app("alice")
+    client_id = desk.clients["ivanova"]
     async with running(app) as pilot:
         await open_list(pilot)
         await pilot.press("k")
@@ -76,10 +67,10 @@ async def test_card_edit_is_saved_and_audited(clinic: Clinic) -> None:
         await pilot.press("end", *"; +7 900 000-00-01")
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen), "the card to close")
-    assert clinic.query("SELECT number FROM phones WHERE client_id = ? ORDER BY position",
+    assert desk.query("SELECT number FROM phones WHERE client_id = ? ORDER BY position",
                         client_id) == [("+7 916 123-45-67",), ("+7 495 765-43-21",),
                                        ("+7 900 000-00-01",)]
-    [(operator, session_id, detail)] = clinic.query(
+    [(operator, session_id, detail)] = desk.query(
         "SELECT operator, session_id, detail FROM audit WHERE event = 'card-edit'"
         " AND client_id = ?", client_id)
     assert (operator, session_id) == ("alice", app.session.id)
@@ -88,8 +79,8 @@ async def test_card_edit_is_saved_and_audited(clinic: Clinic) -> None:
         "new": ["+7 916 123-45-67", "+7 495 765-43-21", "+7 900 000-00-01"]}
 
 
-async def test_card_escape_closes_without_saving(clinic: Clinic) -> None:
-    app = clinic.app("alice")
+async def test_card_escape_closes_without_saving(desk: DeskClinic) -> None:
+    app = desk.app("alice")
     async with running(app) as pilot:
         await open_list(pilot)
         await pilot.press("k")
@@ -101,13 +92,13 @@ async def test_card_escape_closes_without_saving(clinic: Clinic) -> None:
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, WorkScreen)
-    assert clinic.query("SELECT notes, do_not_call FROM clients WHERE id = ?",
-                        clinic.clients["ivanova"]) == [("Предпочитает звонки после 10:00", 0)]
-    assert clinic.query("SELECT count(*) FROM audit WHERE event = 'card-edit'") == [(0,)]
+    assert desk.query("SELECT notes, do_not_call FROM clients WHERE id = ?",
+                        desk.clients["ivanova"]) == [("Предпочитает звонки после 10:00", 0)]
+    assert desk.query("SELECT count(*) FROM audit WHERE event = 'card-edit'") == [(0,)]
 
 
-async def test_summary_and_current_requests(clinic: Clinic) -> None:
-    app = clinic.app("alice")
+async def test_summary_and_current_requests(desk: DeskClinic) -> None:
+    app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot)
 
@@ -128,7 +119,7 @@ async def test_summary_and_current_requests(clinic: Clinic) -> None:
         await settle(pilot)
         assert app.screen is screen
 
-        await go_to(pilot, screen, clinic.appointments["smith"])
+        await go_to(pilot, screen, desk.appointments["smith"])
         await pilot.press("o")
         dialog = await wait_until(pilot, lambda: isinstance(app.screen, ClientDialog)
                                   and text_of(app.screen.query_one("#history-text"))
@@ -147,11 +138,11 @@ async def test_summary_and_current_requests(clinic: Clinic) -> None:
         assert app.screen is screen
 
 
-async def test_pane_keeps_the_comment_history_in_sight_at_80_columns(clinic: Clinic) -> None:
+async def test_pane_keeps_the_comment_history_in_sight_at_80_columns(desk: DeskClinic) -> None:
     """Long lines are cut with an ellipsis rather than wrapped out of the pane."""
-    conn = clinic.connect()
+    conn = desk.connect()
     try:
-        olga = clinic.session("olga", NOW - 3600)
+        olga = desk.session("olga", DESK_NOW - 3600)
         for minutes, comment in ((60, "First call: no answer"),
                                  (30, "Сказала, что перезвонит сама после обеда, если не уедет "
                                       "на дачу до вечера пятницы")):
@@ -159,11 +150,11 @@ async def test_pane_keeps_the_comment_history_in_sight_at_80_columns(clinic: Cli
                 "INSERT INTO attempts (kind, source_id, client_id, operator, session_id,"
                 " started_at, ended_at, mode, outcome, comment) VALUES ('appointment', ?, ?,"
                 " 'olga', ?, ?, ?, 'manual', 'no-answer', ?)",
-                (clinic.appointments["ivanova"], clinic.clients["ivanova"], olga.id,
-                 NOW - minutes * 60, NOW - minutes * 60, comment))
+                (desk.appointments["ivanova"], desk.clients["ivanova"], olga.id,
+                 DESK_NOW - minutes * 60, DESK_NOW - minutes * 60, comment))
     finally:
         conn.close()
-    app = clinic.app("alice")
+    app = desk.app("alice")
     async with running(app, size=(80, 24)) as pilot:
         screen = await open_list(pilot)
         pane = screen.query_one("#pane")

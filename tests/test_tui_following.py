@@ -9,7 +9,6 @@ functions the screens call; how long they take is for the benchmarks.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,16 +16,11 @@ import pytest
 from storage import worklists
 from storage.database import write
 from storage.sessions import heartbeat
-from tests.clinic_fixtures import Clinic, build_clinic, open_list, running, settle, wait_until
+from tests.clinic_fixtures import DeskClinic, open_list, running, settle, wait_until
 from tui import picker as picker_module
 from tui import work_screen
 from tui.picker import ListPicker
 from tui.row_table import KEEP_ROWS, PAGE_MARGIN, RowTable
-
-
-@pytest.fixture
-def clinic(tmp_path: Path) -> Clinic:
-    return build_clinic(tmp_path)
 
 
 class Readings:
@@ -60,15 +54,15 @@ def readings(monkeypatch: pytest.MonkeyPatch) -> Readings:
     return seen
 
 
-async def test_heartbeats_make_no_screen_read_anything(clinic: Clinic,
+async def test_heartbeats_make_no_screen_read_anything(desk: DeskClinic,
                                                        readings: Readings) -> None:
-    app = clinic.app("alice", poll_every=0.1)
-    bob = clinic.session("bob")
+    app = desk.app("alice", poll_every=0.1)
+    bob = desk.session("bob")
     async with running(app) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, ListPicker)
                          and app.screen.summaries, "the counted lists")
         counted = readings.counts
-        conn = clinic.connect()
+        conn = desk.connect()
         try:
             for n in range(3):  # bob's app beats; each commit moves data_version
                 heartbeat(conn, bob, 1_741_762_800 + n)
@@ -80,7 +74,7 @@ async def test_heartbeats_make_no_screen_read_anything(clinic: Clinic,
         screen = await open_list(pilot)
         await settle(pilot)
         assert readings.orders == [None]  # the one reading when the list opened
-        conn = clinic.connect()
+        conn = desk.connect()
         try:
             for n in range(3):
                 heartbeat(conn, bob, 1_741_762_900 + n)
@@ -92,16 +86,16 @@ async def test_heartbeats_make_no_screen_read_anything(clinic: Clinic,
         assert screen.query_one(RowTable).ids  # still showing its rows
 
 
-async def test_a_colleagues_claim_reads_that_row_only(clinic: Clinic,
+async def test_a_colleagues_claim_reads_that_row_only(desk: DeskClinic,
                                                       readings: Readings) -> None:
-    app = clinic.app("alice", poll_every=0.1)
-    bob = clinic.session("bob")
-    ivanova = clinic.appointments["ivanova"]
+    app = desk.app("alice", poll_every=0.1)
+    bob = desk.session("bob")
+    ivanova = desk.appointments["ivanova"]
     async with running(app) as pilot:
         screen = await open_list(pilot)
         table = screen.query_one(RowTable)
         await settle(pilot)
-        clinic.claim(bob, "ivanova")
+        desk.claim(bob, "ivanova")
         await wait_until(pilot, lambda: ivanova in table.rows
                          and table.rows[ivanova].lock_operator == "bob", "bob's lock")
         await settle(pilot)
@@ -109,15 +103,15 @@ async def test_a_colleagues_claim_reads_that_row_only(clinic: Clinic,
 
 
 async def test_the_picker_counts_again_only_the_list_that_changed(
-        clinic: Clinic, readings: Readings) -> None:
-    app = clinic.app("alice", poll_every=0.1)
-    bob = clinic.session("bob")
+        desk: DeskClinic, readings: Readings) -> None:
+    app = desk.app("alice", poll_every=0.1)
+    bob = desk.session("bob")
     async with running(app) as pilot:
         picker = await wait_until(pilot, lambda: isinstance(app.screen, ListPicker)
                                   and app.screen.summaries and app.screen)
         assert isinstance(picker, ListPicker)
         before = readings.counts
-        clinic.claim(bob, "ivanova")
+        desk.claim(bob, "ivanova")
         await wait_until(pilot, lambda: picker.summaries[0].locked_by_others == 1,
                          "the count of rows locked by others")
         assert readings.counts == before + 1  # one list counted, not all of them
@@ -125,8 +119,8 @@ async def test_the_picker_counts_again_only_the_list_that_changed(
 
 
 async def test_paging_through_a_long_list_keeps_only_the_rows_near_the_screen(
-        clinic: Clinic) -> None:
-    conn = clinic.connect()
+        desk: DeskClinic) -> None:
+    conn = desk.connect()
     try:
         with write(conn):
             conn.executemany("INSERT INTO clients (id, name) VALUES (?, ?)",
@@ -137,7 +131,7 @@ async def test_paging_through_a_long_list_keeps_only_the_rows_near_the_screen(
                              [(list_id, 10_000 + n) for n in range(3 * KEEP_ROWS)])
     finally:
         conn.close()
-    app = clinic.app("alice", poll_every=600)
+    app = desk.app("alice", poll_every=600)
     async with running(app) as pilot:
         picker = await wait_until(pilot, lambda: isinstance(app.screen, ListPicker)
                                   and app.screen.summaries and app.screen)

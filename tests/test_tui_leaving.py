@@ -8,7 +8,6 @@ Escape on the work screen. Without an open call they leave at once.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
@@ -16,8 +15,7 @@ from textual.pilot import Pilot
 from storage.open_calls import open_calls
 from storage.rows import APPOINTMENT
 from tests.clinic_fixtures import (
-    Clinic,
-    build_clinic,
+    DeskClinic,
     open_list,
     running,
     settle,
@@ -30,27 +28,22 @@ from tui.work_screen import WorkScreen
 
 
 @pytest.fixture
-def clinic(tmp_path: Path) -> Clinic:
-    return build_clinic(tmp_path)
-
-
-@pytest.fixture
 def russian() -> Iterator[None]:
     set_language("ru")
     yield
     set_language("en")
 
 
-def attempts(clinic: Clinic) -> list[tuple[object, ...]]:
-    return clinic.query("SELECT operator, outcome FROM attempts WHERE operator = 'alice'")
+def attempts(desk: DeskClinic) -> list[tuple[object, ...]]:
+    return desk.query("SELECT operator, outcome FROM attempts WHERE operator = 'alice'")
 
 
-async def call_and_ask(pilot: Pilot[None], clinic: Clinic, *keys: str) -> ConfirmDialog:
+async def call_and_ask(pilot: Pilot[None], desk: DeskClinic, *keys: str) -> ConfirmDialog:
     """Start a call on the first row, press ``keys``; return the question shown."""
     app = pilot.app
     screen = await open_list(pilot)
     await pilot.press("c")
-    await wait_until(pilot, lambda: clinic.locks(), "the call to start")
+    await wait_until(pilot, lambda: desk.locks(), "the call to start")
     await wait_until(pilot, lambda: screen.activation is not None
                      and screen.activation.state.lock is not None, "the lock in the pane")
     await pilot.press(*keys)
@@ -61,11 +54,11 @@ async def call_and_ask(pilot: Pilot[None], clinic: Clinic, *keys: str) -> Confir
 
 
 @pytest.mark.parametrize("keys", [("ctrl+q",), ("ctrl+c",)], ids=["ctrl+q", "ctrl+c"])
-async def test_quitting_with_an_open_call_asks_and_n_stays(clinic: Clinic,
+async def test_quitting_with_an_open_call_asks_and_n_stays(desk: DeskClinic,
                                                            keys: tuple[str, ...]) -> None:
-    app = clinic.app("alice")
+    app = desk.app("alice")
     async with running(app) as pilot:
-        dialog = await call_and_ask(pilot, clinic, *keys)
+        dialog = await call_and_ask(pilot, desk, *keys)
         assert dialog.title_text == "Open call"
         assert dialog.question == ("You have an open call with Иванова Мария Петровна. Abort "
                                    "it (nothing is recorded) and quit?")
@@ -74,48 +67,48 @@ async def test_quitting_with_an_open_call_asks_and_n_stays(clinic: Clinic,
         await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen), "the work screen")
         await settle(pilot)
         assert app.is_running
-    assert [lock[2] for lock in clinic.locks()] == ["alice"]
+    assert [lock[2] for lock in desk.locks()] == ["alice"]
 
 
 @pytest.mark.parametrize("keys", [("ctrl+q",), ("ctrl+c",)], ids=["ctrl+q", "ctrl+c"])
-async def test_quitting_with_an_open_call_y_aborts_and_quits(clinic: Clinic,
+async def test_quitting_with_an_open_call_y_aborts_and_quits(desk: DeskClinic,
                                                              keys: tuple[str, ...]) -> None:
-    app = clinic.app("alice")
+    app = desk.app("alice")
     async with running(app) as pilot:
-        await call_and_ask(pilot, clinic, *keys)
+        await call_and_ask(pilot, desk, *keys)
         await pilot.press("y")
         await wait_until(pilot, lambda: not app.is_running, "the app to end")
-    assert clinic.locks() == []
-    assert attempts(clinic) == []
-    assert [e for (e,) in clinic.query("SELECT event FROM audit ORDER BY id")] == [
+    assert desk.locks() == []
+    assert attempts(desk) == []
+    assert [e for (e,) in desk.query("SELECT event FROM audit ORDER BY id")] == [
         "claim", "abort"]
 
 
-async def test_escape_with_an_open_call_asks_then_q_quits(clinic: Clinic) -> None:
-    app = clinic.app("alice")
+async def test_escape_with_an_open_call_asks_then_q_quits(desk: DeskClinic) -> None:
+    app = desk.app("alice")
     async with running(app) as pilot:
-        dialog = await call_and_ask(pilot, clinic, "escape")
+        dialog = await call_and_ask(pilot, desk, "escape")
         assert dialog.question.endswith("and go back to the lists?")
         await pilot.press("n")  # stays on the call
         await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen), "the work screen")
-        assert clinic.locks()
+        assert desk.locks()
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
         await pilot.press("y")
         await wait_until(pilot, lambda: isinstance(app.screen, ListPicker), "the list picker")
-        assert clinic.locks() == []
+        assert desk.locks() == []
         await pilot.press("q")  # nothing open any more: quits at once
         await wait_until(pilot, lambda: not app.is_running, "the app to end")
-    assert attempts(clinic) == []
+    assert attempts(desk) == []
 
 
-async def test_q_on_the_picker_asks_for_a_call_left_open(clinic: Clinic) -> None:
+async def test_q_on_the_picker_asks_for_a_call_left_open(desk: DeskClinic) -> None:
     # A call of this session that is open while the picker shows (e.g. the lock was
     # taken by a PBX dial just before Escape): q still asks.
-    app = clinic.app("alice")
+    app = desk.app("alice")
     async with running(app) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, ListPicker), "the list picker")
-        clinic.claim(app.session, "smith")
+        desk.claim(app.session, "smith")
         await pilot.press("q")
         dialog = await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog)
                                   and app.screen, "the question")
@@ -123,11 +116,11 @@ async def test_q_on_the_picker_asks_for_a_call_left_open(clinic: Clinic) -> None
         assert "John Smith" in dialog.question
         await pilot.press("y")
         await wait_until(pilot, lambda: not app.is_running, "the app to end")
-    assert clinic.locks() == []
+    assert desk.locks() == []
 
 
-async def test_quitting_without_a_call_does_not_ask(clinic: Clinic) -> None:
-    app = clinic.app("alice")
+async def test_quitting_without_a_call_does_not_ask(desk: DeskClinic) -> None:
+    app = desk.app("alice")
     async with running(app) as pilot:
         await open_list(pilot)
         await pilot.press("escape")
@@ -136,26 +129,26 @@ async def test_quitting_without_a_call_does_not_ask(clinic: Clinic) -> None:
         await wait_until(pilot, lambda: not app.is_running, "the app to end")
 
 
-async def test_quitting_with_an_open_call_asks_in_russian(clinic: Clinic,
+async def test_quitting_with_an_open_call_asks_in_russian(desk: DeskClinic,
                                                           russian: None) -> None:
-    app = clinic.app("alice")
+    app = desk.app("alice")
     async with running(app) as pilot:
-        dialog = await call_and_ask(pilot, clinic, "ctrl+q")
+        dialog = await call_and_ask(pilot, desk, "ctrl+q")
         assert dialog.title_text == "Открытый звонок"
         assert dialog.question == ("У вас открыт звонок: Иванова Мария Петровна. Прервать его "
                                    "(ничего не запишется) и выйти?")
         assert dialog.hint == "y — прервать звонок и выйти, n — остаться"
         await pilot.press("y")
         await wait_until(pilot, lambda: not app.is_running, "the app to end")
-    assert clinic.locks() == []
+    assert desk.locks() == []
 
 
-def test_a_lock_of_this_session_is_what_counts(clinic: Clinic) -> None:
+def test_a_lock_of_this_session_is_what_counts(desk: DeskClinic) -> None:
     """Rows held by other sessions of the operator are not "open calls" of this one."""
-    earlier = clinic.session("alice")
-    clinic.claim(earlier, "smith")
-    now = clinic.session("alice")
-    conn = clinic.connect()
+    earlier = desk.session("alice")
+    desk.claim(earlier, "smith")
+    now = desk.session("alice")
+    conn = desk.connect()
     try:
         assert open_calls(conn, now) == []
         [call] = open_calls(conn, earlier)

@@ -7,17 +7,13 @@ storage.sessions.heartbeat, as their apps would.
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
-import pytest
 
 from storage.rows import APPOINTMENT
 from tests.clinic_fixtures import (
+    DESK_NOW,
     MINUTE,
-    NOW,
-    Clinic,
     Clock,
-    build_clinic,
+    DeskClinic,
     notices,
     open_list,
     running,
@@ -32,20 +28,14 @@ from tui.result_dialog import ResultDialog
 STALE = 16 * MINUTE  # past the default stale_after of 15 minutes
 
 
-@pytest.fixture
-def clinic(tmp_path: Path) -> Clinic:
-    """The fixed clinic of tests/clinic_fixtures.py (overrides the conftest one here)."""
-    return build_clinic(tmp_path)
+def events(desk: DeskClinic) -> list[str]:
+    return [event for (event,) in desk.query("SELECT event FROM audit ORDER BY id")]
 
 
-def events(clinic: Clinic) -> list[str]:
-    return [event for (event,) in clinic.query("SELECT event FROM audit ORDER BY id")]
-
-
-async def test_crashed_session_lock_can_be_aborted(clinic: Clinic) -> None:
-    crashed = clinic.session("alice", NOW - 5 * MINUTE)
-    clinic.claim(crashed, "ivanova", NOW - 5 * MINUTE)  # … and the app died; never ended
-    app = clinic.app("alice")
+async def test_crashed_session_lock_can_be_aborted(desk: DeskClinic) -> None:
+    crashed = desk.session("alice", DESK_NOW - 5 * MINUTE)
+    desk.claim(crashed, "ivanova", DESK_NOW - 5 * MINUTE)  # … and the app died; never ended
+    app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot)
         assert state(screen) == ("Locked by you in an earlier session since 09:55 — a aborts, "
@@ -58,46 +48,46 @@ async def test_crashed_session_lock_can_be_aborted(clinic: Clinic) -> None:
         assert "earlier session" in dialog.message
         await pilot.press("escape")
         await pilot.press("a")
-        await wait_until(pilot, lambda: not clinic.locks(), "the lock to be released")
+        await wait_until(pilot, lambda: not desk.locks(), "the lock to be released")
         await wait_until(pilot, lambda: "Processing aborted; nothing was recorded."
                          in notices(app))
         await wait_until(pilot, lambda: state(screen) == "Free — c to start the call")
-    assert clinic.query("SELECT count(*) FROM attempts WHERE operator = 'alice'") == [(0,)]
-    [(detail,)] = clinic.query("SELECT detail FROM audit WHERE event = 'abort'"
+    assert desk.query("SELECT count(*) FROM attempts WHERE operator = 'alice'") == [(0,)]
+    [(detail,)] = desk.query("SELECT detail FROM audit WHERE event = 'abort'"
                                " AND session_id = ?", app.session.id)
     assert json.loads(detail) == {"holder_session": crashed.id}
 
 
-async def test_crashed_session_lock_is_taken_over_by_c(clinic: Clinic) -> None:
-    crashed = clinic.session("alice", NOW - 5 * MINUTE)
-    clinic.claim(crashed, "ivanova", NOW - 5 * MINUTE)
-    app = clinic.app("alice")
-    ivanova = clinic.appointments["ivanova"]
+async def test_crashed_session_lock_is_taken_over_by_c(desk: DeskClinic) -> None:
+    crashed = desk.session("alice", DESK_NOW - 5 * MINUTE)
+    desk.claim(crashed, "ivanova", DESK_NOW - 5 * MINUTE)
+    app = desk.app("alice")
+    ivanova = desk.appointments["ivanova"]
     async with running(app) as pilot:
         screen = await open_list(pilot)
         assert state(screen).startswith("Locked by you in an earlier session")
         await pilot.press("c")
-        await wait_until(pilot, lambda: clinic.locks() == [
+        await wait_until(pilot, lambda: desk.locks() == [
             (APPOINTMENT, ivanova, "alice", app.session.id)], "the lock to pass over")
         await wait_until(pilot, lambda: state(screen)
                          == "Your call since 10:00 — f to finish, a to abort")
         await pilot.press("f")
         await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog))
         await pilot.press("1", "enter")
-        await wait_until(pilot, lambda: not clinic.locks())
-    assert events(clinic) == ["claim", "takeover", "release"]
-    assert clinic.query("SELECT session_id, outcome FROM attempts WHERE operator = 'alice'") == [
+        await wait_until(pilot, lambda: not desk.locks())
+    assert events(desk) == ["claim", "takeover", "release"]
+    assert desk.query("SELECT session_id, outcome FROM attempts WHERE operator = 'alice'") == [
         (app.session.id, "confirmed")]
 
 
-async def test_stale_lock_of_a_live_operator_is_noted_and_offered(clinic: Clinic) -> None:
-    clock = Clock(NOW)
-    olga = clinic.session("olga")
-    clinic.claim(olga, "ivanova")
-    clock.now = NOW + STALE
-    clinic.heartbeat(olga, clock.now)  # olga's app is still running
-    app = clinic.app("bob", clock=clock)
-    ivanova = clinic.appointments["ivanova"]
+async def test_stale_lock_of_a_live_operator_is_noted_and_offered(desk: DeskClinic) -> None:
+    clock = Clock(DESK_NOW)
+    olga = desk.session("olga")
+    desk.claim(olga, "ivanova")
+    clock.now = DESK_NOW + STALE
+    desk.heartbeat(olga, clock.now)  # olga's app is still running
+    app = desk.app("bob", clock=clock)
+    ivanova = desk.appointments["ivanova"]
     async with running(app) as pilot:
         screen = await open_list(pilot)
         assert state(screen) == ("Locked by olga since 10:00 — over 15 min, still working; "
@@ -110,8 +100,8 @@ async def test_stale_lock_of_a_live_operator_is_noted_and_offered(clinic: Clinic
         await settle(pilot)
         await pilot.press("down", "up")
         await settle(pilot)
-        assert clinic.query("SELECT operator, since, written_by FROM row_notes") == [
-            ("olga", NOW, "bob")]
+        assert desk.query("SELECT operator, since, written_by FROM row_notes") == [
+            ("olga", DESK_NOW, "bob")]
 
         # c offers a takeover; n leaves the lock with olga, y takes it.
         for answer in ("n", "y"):
@@ -125,38 +115,38 @@ async def test_stale_lock_of_a_live_operator_is_noted_and_offered(clinic: Clinic
             await settle(pilot)
             assert app.screen is screen
             owner = "olga" if answer == "n" else "bob"
-            assert [lock[2] for lock in clinic.locks()] == [owner]
+            assert [lock[2] for lock in desk.locks()] == [owner]
         await wait_until(pilot, lambda: state(screen)
                          == "Your call since 10:16 — f to finish, a to abort")
-    assert clinic.locks() == [(APPOINTMENT, ivanova, "bob", app.session.id)]
-    assert events(clinic) == ["claim", "stale-noted", "takeover"]
+    assert desk.locks() == [(APPOINTMENT, ivanova, "bob", app.session.id)]
+    assert events(desk) == ["claim", "stale-noted", "takeover"]
 
 
-async def test_stale_lock_of_a_gone_operator_is_removed_on_activation(clinic: Clinic) -> None:
-    clock = Clock(NOW)
-    olga = clinic.session("olga")
-    clinic.claim(olga, "ivanova")
-    clock.now = NOW + STALE  # no heartbeat from olga since: her app is gone
-    app = clinic.app("bob", clock=clock)
+async def test_stale_lock_of_a_gone_operator_is_removed_on_activation(desk: DeskClinic) -> None:
+    clock = Clock(DESK_NOW)
+    olga = desk.session("olga")
+    desk.claim(olga, "ivanova")
+    clock.now = DESK_NOW + STALE  # no heartbeat from olga since: her app is gone
+    app = desk.app("bob", clock=clock)
     async with running(app) as pilot:
         screen = await open_list(pilot)
-        assert clinic.locks() == []
+        assert desk.locks() == []
         assert state(screen) == ("Free — the stale lock of olga was removed; "
                                  "c to start the call")
-    assert events(clinic) == ["claim", "auto-removal"]
-    assert clinic.query("SELECT count(*) FROM row_notes") == [(0,)]
+    assert events(desk) == ["claim", "auto-removal"]
+    assert desk.query("SELECT count(*) FROM row_notes") == [(0,)]
 
 
-async def test_fresh_lock_of_a_gone_operator_stays_until_stale(clinic: Clinic) -> None:
-    clock = Clock(NOW)
-    olga = clinic.session("olga", NOW - 10 * MINUTE)
-    clinic.claim(olga, "ivanova", NOW - 10 * MINUTE)
-    app = clinic.app("bob", clock=clock)
+async def test_fresh_lock_of_a_gone_operator_stays_until_stale(desk: DeskClinic) -> None:
+    clock = Clock(DESK_NOW)
+    olga = desk.session("olga", DESK_NOW - 10 * MINUTE)
+    desk.claim(olga, "ivanova", DESK_NOW - 10 * MINUTE)
+    app = desk.app("bob", clock=clock)
     async with running(app) as pilot:
         screen = await open_list(pilot)
         assert state(screen) == "Locked by olga since 09:50 — session gone"
-        assert [lock[2] for lock in clinic.locks()] == ["olga"]
-        clock.now = NOW + 6 * MINUTE
+        assert [lock[2] for lock in desk.locks()] == ["olga"]
+        clock.now = DESK_NOW + 6 * MINUTE
         await pilot.press("c")  # the checks run before every claim too (C12)
-        await wait_until(pilot, lambda: [lock[2] for lock in clinic.locks()] == ["bob"])
-    assert events(clinic) == ["claim", "auto-removal", "claim"]
+        await wait_until(pilot, lambda: [lock[2] for lock in desk.locks()] == ["bob"])
+    assert events(desk) == ["claim", "auto-removal", "claim"]

@@ -6,22 +6,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from textual.widget import Widget
 from textual.widgets import OptionList
 from textual.widgets._toast import Toast
 
-from tests.clinic_fixtures import Clinic, build_clinic, open_list, running, wait_until
+from tests.clinic_fixtures import DeskClinic, open_list, running, wait_until
 from tui.dialogs import NoticeDialog
 from tui.i18n import _, set_language
 from tui.result_dialog import ResultDialog
-
-
-@pytest.fixture
-def clinic(tmp_path: Path) -> Clinic:
-    return build_clinic(tmp_path)
 
 
 @pytest.fixture(params=["en", "ru"])
@@ -36,12 +30,12 @@ def drawn(widget: Widget) -> str:
     return "\n".join(strip.text for strip in widget.render_lines(widget.region.reset_offset))
 
 
-async def test_policy_keys_in_notices_are_shown(clinic: Clinic, language: str) -> None:
+async def test_policy_keys_in_notices_are_shown(desk: DeskClinic, language: str) -> None:
     # The phone exchange's advice names a policy section; it reaches the operator as a
     # short notice (from a screen) and as a dialog.
     advice = _("check that it is running and the policy's [telephony] host and port")
     assert "[telephony]" in advice
-    app = clinic.app("alice")
+    app = desk.app("alice")
     try:
         # Notices (toasts) are drawn only when asked for in a test.
         async with app.run_test(size=(80, 24), notifications=True) as pilot:
@@ -62,16 +56,16 @@ async def test_policy_keys_in_notices_are_shown(clinic: Clinic, language: str) -
         app.close_database()
 
 
-async def test_brackets_in_outcome_labels_are_shown(clinic: Clinic, language: str) -> None:
-    first = clinic.policy.outcomes[0]
+async def test_brackets_in_outcome_labels_are_shown(desk: DeskClinic, language: str) -> None:
+    first = desk.policy.outcomes[0]
     label = dataclasses.replace(first, label_en="[b]Confirmed[/b]", label_ru="[b]Да[/b]")
-    clinic.policy = dataclasses.replace(clinic.policy,
-                                        outcomes=(label, *clinic.policy.outcomes[1:]))
-    app = clinic.app("alice")
+    desk.policy = dataclasses.replace(desk.policy,
+                                        outcomes=(label, *desk.policy.outcomes[1:]))
+    app = desk.app("alice")
     async with running(app) as pilot:
         await open_list(pilot)
         await pilot.press("c")
-        await wait_until(pilot, lambda: clinic.locks(), "the call")
+        await wait_until(pilot, lambda: desk.locks(), "the call")
         await pilot.press("f")
         dialog = await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog)
                                   and app.screen, "the result dialog")

@@ -8,18 +8,12 @@ begun and never the appointment being confirmed.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from storage.database import write
-from tests.clinic_fixtures import Clinic, at, build_clinic, go_to, open_list, running, text_of
+from tests.clinic_fixtures import DeskClinic, at, go_to, open_list, running, text_of
 from tui.i18n import set_language
-
-
-@pytest.fixture
-def clinic(tmp_path: Path) -> Clinic:
-    return build_clinic(tmp_path)
 
 
 @pytest.fixture
@@ -36,23 +30,23 @@ def pane_lines(screen: object) -> list[str]:
     return text_of(screen.query_one("#pane")).splitlines()
 
 
-def add_visit_today(clinic: Clinic) -> None:
+def add_visit_today(desk: DeskClinic) -> None:
     """Ivanova was seen at 09:30 today (it is 10:00): that visit is not "next"."""
-    conn = clinic.connect()
+    conn = desk.connect()
     try:
         with write(conn):
             conn.execute(
                 "INSERT INTO appointments (client_id, starts_at, doctor, service, status)"
                 " VALUES (?, ?, 'Орлова Е. В.', 'Консультация', 'confirmed')",
-                (clinic.clients["ivanova"], at(26, 9, 30)))
+                (desk.clients["ivanova"], at(26, 9, 30)))
     finally:
         conn.close()
 
 
 async def test_the_appointment_to_confirm_comes_first_and_past_visits_are_not_next(
-        clinic: Clinic) -> None:
-    add_visit_today(clinic)
-    app = clinic.app("alice")
+        desk: DeskClinic) -> None:
+    add_visit_today(desk)
+    app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot)
         assert pane_lines(screen)[2:4] == [
@@ -62,17 +56,17 @@ async def test_the_appointment_to_confirm_comes_first_and_past_visits_are_not_ne
 
 
 async def test_a_later_status_of_the_appointment_to_confirm_is_shown_in_russian(
-        clinic: Clinic, russian: None) -> None:
-    app = clinic.app("alice")
+        desk: DeskClinic, russian: None) -> None:
+    app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot)
-        await go_to(pilot, screen, clinic.appointments["kowalski"])
+        await go_to(pilot, screen, desk.appointments["kowalski"])
         assert pane_lines(screen)[2] == (
             "Подтвердить: 27.11 15:00 X-ray · Dr. Wilson (оставлено сообщение)")
 
 
-async def test_a_call_lists_note_is_shown_in_russian(clinic: Clinic, russian: None) -> None:
-    app = clinic.app("alice")
+async def test_a_call_lists_note_is_shown_in_russian(desk: DeskClinic, russian: None) -> None:
+    app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot, index=1)  # "Flu vaccination reminder": Ivanova
         lines = pane_lines(screen)
@@ -82,8 +76,8 @@ async def test_a_call_lists_note_is_shown_in_russian(clinic: Clinic, russian: No
                             "(не подтверждена)")
 
 
-async def test_a_tasks_title_is_shown(clinic: Clinic) -> None:
-    app = clinic.app("alice")
+async def test_a_tasks_title_is_shown(desk: DeskClinic) -> None:
+    app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot, index=3)  # "Tasks: recall": Smith
         lines = pane_lines(screen)
@@ -92,8 +86,8 @@ async def test_a_tasks_title_is_shown(clinic: Clinic) -> None:
                             "27.11 17:00 Follow-up · Dr. Wilson (confirmed)")
 
 
-async def test_a_tasks_title_is_shown_in_russian(clinic: Clinic, russian: None) -> None:
-    app = clinic.app("alice")
+async def test_a_tasks_title_is_shown_in_russian(desk: DeskClinic, russian: None) -> None:
+    app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot, index=4)  # "Tasks: reminder": Kowalski
         assert pane_lines(screen)[2] == ("Задача (напоминание, срок 09:59): Принести снимки")

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from textual.widgets import OptionList
 
 from storage.database import write
 from tests.clinic_fixtures import (
+    DESK_NOW,
     FIRST_ROW,
-    NOW,
     TOMORROW,
-    Clinic,
-    build_clinic,
+    DeskClinic,
     running,
     settle,
     text_of,
@@ -25,22 +22,16 @@ from tui.row_table import RowTable
 from tui.work_screen import WorkScreen
 
 
-@pytest.fixture
-def clinic(tmp_path: Path) -> Clinic:
-    """The fixed clinic of tests/clinic_fixtures.py (overrides the conftest one here)."""
-    return build_clinic(tmp_path)
-
-
 def option_texts(picker: ListPicker) -> list[str]:
     options = picker.query_one("#lists", OptionList)
     return [" ".join(str(options.get_option_at_index(i).prompt).split())
             for i in range(options.option_count)]
 
 
-async def test_lists_in_spec_order_with_counts(clinic: Clinic) -> None:
-    bob = clinic.session("bob")
-    clinic.claim(bob, "smith")
-    app = clinic.app("alice")
+async def test_lists_in_spec_order_with_counts(desk: DeskClinic) -> None:
+    bob = desk.session("bob")
+    desk.claim(bob, "smith")
+    app = desk.app("alice")
     async with running(app):
         assert isinstance(app.screen, ListPicker)
         # Sidorov (do not call) is in none of the counts; Smith is bob's.
@@ -55,15 +46,15 @@ async def test_lists_in_spec_order_with_counts(clinic: Clinic) -> None:
         assert "alice" in text_of(app.screen.query_one("#picker-title"))
 
 
-def call_back_later(clinic: Clinic, appointment: str) -> None:
+def call_back_later(desk: DeskClinic, appointment: str) -> None:
     """A call-back promised for this afternoon: the row is not callable before then."""
-    conn = clinic.connect()
+    conn = desk.connect()
     try:
         with write(conn):
             conn.execute(
                 "INSERT INTO call_rows (kind, source_id, client_id, callback_at)"
                 " SELECT 'appointment', id, client_id, ? FROM appointments WHERE id = ?",
-                (NOW + 5 * 60 * 60, clinic.appointments[appointment]))
+                (DESK_NOW + 5 * 60 * 60, desk.appointments[appointment]))
     finally:
         conn.close()
 
@@ -72,13 +63,13 @@ def call_back_later(clinic: Clinic, appointment: str) -> None:
     ("en", "Appointment confirmation 2 to call now · 1 later · 1 locked by others"),
     ("ru", "Подтверждение записей 2 звонка сейчас · 1 позже · 1 занят другими"),
 ])
-async def test_counts_tell_now_later_and_locked_apart(clinic: Clinic, language: str,
+async def test_counts_tell_now_later_and_locked_apart(desk: DeskClinic, language: str,
                                                       expected: str) -> None:
-    clinic.held_by_olga("smith")
-    call_back_later(clinic, "kowalski")
+    desk.held_by_olga("smith")
+    call_back_later(desk, "kowalski")
     set_language(language)
     try:
-        app = clinic.app("alice")
+        app = desk.app("alice")
         async with running(app):
             assert isinstance(app.screen, ListPicker)
             assert option_texts(app.screen)[0] == expected
@@ -86,12 +77,12 @@ async def test_counts_tell_now_later_and_locked_apart(clinic: Clinic, language: 
         set_language("en")
 
 
-async def test_counts_take_a_short_form_at_60_columns(clinic: Clinic) -> None:
-    clinic.held_by_olga("smith")
-    call_back_later(clinic, "kowalski")
+async def test_counts_take_a_short_form_at_60_columns(desk: DeskClinic) -> None:
+    desk.held_by_olga("smith")
+    call_back_later(desk, "kowalski")
     set_language("ru")
     try:
-        app = clinic.app("alice")
+        app = desk.app("alice")
         async with running(app, size=(60, 20)):
             assert isinstance(app.screen, ListPicker)
             assert option_texts(app.screen)[0] == (
@@ -100,8 +91,8 @@ async def test_counts_take_a_short_form_at_60_columns(clinic: Clinic) -> None:
         set_language("en")
 
 
-async def test_enter_opens_the_list_and_activates_its_first_row(clinic: Clinic) -> None:
-    app = clinic.app("alice")
+async def test_enter_opens_the_list_and_activates_its_first_row(desk: DeskClinic) -> None:
+    app = desk.app("alice")
     async with running(app) as pilot:
         await pilot.press("enter")
         screen = await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen)
@@ -109,23 +100,23 @@ async def test_enter_opens_the_list_and_activates_its_first_row(clinic: Clinic) 
                                   "the work screen with an active row")
         assert isinstance(screen, WorkScreen)
         table = screen.query_one(RowTable)
-        assert list(table.ids) == [clinic.appointments[name] for name in TOMORROW]
+        assert list(table.ids) == [desk.appointments[name] for name in TOMORROW]
         assert table.cursor == 0
         assert screen.activation is not None
-        assert screen.activation.state.key.source_id == clinic.appointments[FIRST_ROW]
+        assert screen.activation.state.key.source_id == desk.appointments[FIRST_ROW]
         assert text_of(screen.query_one("#work-title")) == "Appointment confirmation · 5 rows"
         assert text_of(screen.query_one("#pane")).startswith("Иванова Мария Петровна, 42 y.")
         assert text_of(screen.query_one("#state")) == "Free — c to start the call"
 
 
-async def test_a_call_list_opens_with_its_items_and_escape_goes_back(clinic: Clinic) -> None:
-    app = clinic.app("alice")
+async def test_a_call_list_opens_with_its_items_and_escape_goes_back(desk: DeskClinic) -> None:
+    app = desk.app("alice")
     async with running(app) as pilot:
         await pilot.press("down", "down", "enter")
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, WorkScreen)
-        assert screen.work_list.list_id == clinic.call_lists["Hygiene recall, 6 months"]
+        assert screen.work_list.list_id == desk.call_lists["Hygiene recall, 6 months"]
         assert text_of(screen.query_one("#work-title")) == "Hygiene recall, 6 months · 2 rows"
         assert text_of(screen.query_one("#pane")).startswith("Петров Сергей Иванович")
         await pilot.press("escape")

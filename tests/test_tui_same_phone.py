@@ -7,7 +7,6 @@ Space ticks it, Enter saves, Escape closes the notice.
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,10 +18,9 @@ from storage.clients import save_phones
 from storage.database import write
 from storage.rows import APPOINTMENT, ITEM, TASK
 from tests.clinic_fixtures import (
-    NOW,
-    Clinic,
+    DESK_NOW,
+    DeskClinic,
     at,
-    build_clinic,
     open_list,
     running,
     settle,
@@ -38,17 +36,17 @@ from tui.work_screen import WorkScreen
 HOME = "+7 495 765-43-21"  # Ivanova's second number
 
 
-def add_family(clinic: Clinic) -> dict[str, int]:
+def add_family(desk: DeskClinic) -> dict[str, int]:
     """Ivanova's son (an appointment tomorrow and a reminder) and her daughter (do not call,
     on the flu list) share her home number."""
-    conn = clinic.connect()
+    conn = desk.connect()
     try:
         with write(conn):
             def client(name: str, do_not_call: bool) -> int:
                 client_id = int(conn.execute(
                     "INSERT INTO clients (name, do_not_call) VALUES (?, ?) RETURNING id",
                     (name, int(do_not_call))).fetchone()[0])
-                save_phones(conn, clinic.policy.phones, client_id, [HOME])
+                save_phones(conn, desk.policy.phones, client_id, [HOME])
                 return client_id
 
             son = client("Иванов Пётр Сергеевич", False)
@@ -61,20 +59,14 @@ def add_family(clinic: Clinic) -> dict[str, int]:
                 "son-task": conn.execute(
                     "INSERT INTO tasks (client_id, kind, title, due_at)"
                     " VALUES (?, 'reminder', 'Принести анализы', ?) RETURNING id",
-                    (son, NOW - 3600)).fetchone()[0],
+                    (son, DESK_NOW - 3600)).fetchone()[0],
                 "daughter-item": conn.execute(
                     "INSERT INTO call_list_items (list_id, client_id) VALUES (?, ?) RETURNING id",
-                    (clinic.call_lists["Flu vaccination reminder"], daughter)).fetchone()[0],
+                    (desk.call_lists["Flu vaccination reminder"], daughter)).fetchone()[0],
             }
     finally:
         conn.close()
     return ids
-
-
-@pytest.fixture
-def clinic(tmp_path: Path) -> Clinic:
-    """The fixed clinic of tests/clinic_fixtures.py (overrides the conftest one here)."""
-    return build_clinic(tmp_path)
 
 
 async def result_dialog(pilot: Any, app: RingroundApp, screen: WorkScreen) -> ResultDialog:
@@ -89,9 +81,9 @@ async def result_dialog(pilot: Any, app: RingroundApp, screen: WorkScreen) -> Re
     return dialog
 
 
-async def test_one_save_settles_the_family(clinic: Clinic,
+async def test_one_save_settles_the_family(desk: DeskClinic,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    ids = add_family(clinic)
+    ids = add_family(desk)
     statements: list[str] = []
     real_finish = storage.families.finish_family
 
@@ -103,7 +95,7 @@ async def test_one_save_settles_the_family(clinic: Clinic,
             conn.set_trace_callback(None)
 
     monkeypatch.setattr(tui.work_screen, "finish_family", traced_finish)
-    app = clinic.app("alice")
+    app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot)
         pane = text_of(screen.query_one("#pane"))
@@ -133,33 +125,33 @@ async def test_one_save_settles_the_family(clinic: Clinic,
         await wait_until(pilot, lambda: ids["son-visit"] not in rows.ids,
                          "the son's appointment to leave the list")
         await settle(pilot)
-    settled = clinic.query("SELECT kind, source_id, operator, outcome, comment FROM attempts"
+    settled = desk.query("SELECT kind, source_id, operator, outcome, comment FROM attempts"
                            " WHERE operator = 'alice' ORDER BY kind, source_id")
     assert settled == [
-        (APPOINTMENT, clinic.appointments["ivanova"], "alice", "confirmed", "Вся семья"),
+        (APPOINTMENT, desk.appointments["ivanova"], "alice", "confirmed", "Вся семья"),
         (APPOINTMENT, ids["son-visit"], "alice", "confirmed", "Вся семья"),
         (TASK, ids["son-task"], "alice", "confirmed", "Вся семья"),
     ]
-    assert clinic.query("SELECT status FROM appointments WHERE id IN (?, ?)",
-                        clinic.appointments["ivanova"], ids["son-visit"]) == [
+    assert desk.query("SELECT status FROM appointments WHERE id IN (?, ?)",
+                        desk.appointments["ivanova"], ids["son-visit"]) == [
         ("confirmed",), ("confirmed",)]
-    assert clinic.query("SELECT done_at FROM tasks WHERE id = ?", ids["son-task"]) == [(NOW,)]
-    assert clinic.query("SELECT processed_at FROM call_list_items WHERE id = ?",
+    assert desk.query("SELECT done_at FROM tasks WHERE id = ?", ids["son-task"]) == [(DESK_NOW,)]
+    assert desk.query("SELECT processed_at FROM call_list_items WHERE id = ?",
                         ids["daughter-item"]) == [(None,)]
-    assert clinic.locks() == []
+    assert desk.locks() == []
     # One save, one transaction.
     assert [s for s in statements if s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))] == [
         "BEGIN IMMEDIATE", "COMMIT"]
-    assert [(kind, source_id) for kind, source_id in clinic.query(
+    assert [(kind, source_id) for kind, source_id in desk.query(
         "SELECT kind, source_id FROM audit WHERE event = 'family-settled' ORDER BY id")] == [
         (APPOINTMENT, ids["son-visit"]), (TASK, ids["son-task"])]
-    assert ITEM not in {kind for kind, in clinic.query(
+    assert ITEM not in {kind for kind, in desk.query(
         "SELECT kind FROM audit WHERE event IN ('claim', 'release')")}
 
 
-async def test_without_the_box_only_the_call_is_saved(clinic: Clinic) -> None:
-    ids = add_family(clinic)
-    app = clinic.app("alice")
+async def test_without_the_box_only_the_call_is_saved(desk: DeskClinic) -> None:
+    ids = add_family(desk)
+    app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot)
         dialog = await result_dialog(pilot, app, screen)
@@ -175,7 +167,7 @@ async def test_without_the_box_only_the_call_is_saved(clinic: Clinic) -> None:
         assert "Same phone" not in text_of(screen.query_one("#pane"))
         dialog = await result_dialog(pilot, app, screen)
         assert not dialog.query("#family")
-    assert clinic.query("SELECT kind, source_id FROM attempts WHERE operator = 'alice'") == [
-        (APPOINTMENT, clinic.appointments["ivanova"])]
-    assert clinic.query("SELECT status FROM appointments WHERE id = ?",
+    assert desk.query("SELECT kind, source_id FROM attempts WHERE operator = 'alice'") == [
+        (APPOINTMENT, desk.appointments["ivanova"])]
+    assert desk.query("SELECT status FROM appointments WHERE id = ?",
                         ids["son-visit"]) == [("unconfirmed",)]

@@ -9,21 +9,15 @@ rows' Due column is never cut in the middle of a time.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from textual.widgets._footer import FooterKey
 
-from tests.clinic_fixtures import Clinic, build_clinic, open_list, running
+from tests.clinic_fixtures import DeskClinic, open_list, running
 from tui.i18n import set_language
 from tui.row_table import RowTable, columns
 
 ALL_KEYS = ["c", "f", "a", "r", "k", "s", "o", "/", "esc"]
-
-
-@pytest.fixture
-def clinic(tmp_path: Path) -> Clinic:
-    return build_clinic(tmp_path)
 
 
 @pytest.fixture(params=["en", "ru"])
@@ -42,9 +36,9 @@ def footer(screen: object) -> list[tuple[str, str, int]]:
 
 
 @pytest.mark.parametrize("size", [(60, 20), (80, 24)], ids=["60x20", "80x24"])
-async def test_every_work_screen_key_stays_in_the_footer(clinic: Clinic, language: str,
+async def test_every_work_screen_key_stays_in_the_footer(desk: DeskClinic, language: str,
                                                          size: tuple[int, int]) -> None:
-    app = clinic.app("alice")
+    app = desk.app("alice")
     async with running(app, size=size) as pilot:
         screen = await open_list(pilot)
         keys = footer(screen)
@@ -67,8 +61,8 @@ def test_the_due_column_is_never_cut(width: int) -> None:
     assert sum(column.width + 1 for column in layout) <= width
 
 
-async def test_rows_at_60_columns_show_whole_times(clinic: Clinic) -> None:
-    app = clinic.app("alice")
+async def test_rows_at_60_columns_show_whole_times(desk: DeskClinic) -> None:
+    app = desk.app("alice")
     async with running(app, size=(60, 20)) as pilot:
         screen = await open_list(pilot)
         table = screen.query_one(RowTable)

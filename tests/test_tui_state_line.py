@@ -21,11 +21,11 @@ from textual.widgets import Input
 from storage.locks import Claim, claim_row, inspect_row, release_lock
 from storage.rows import APPOINTMENT, RowKey
 from tests.clinic_fixtures import (
+    DESK_NOW,
     MINUTE,
-    NOW,
-    Clinic,
     Clock,
-    build_clinic,
+    DeskClinic,
+    build_desk,
     go_to,
     open_list,
     running,
@@ -38,11 +38,6 @@ from tui.dialogs import NoticeDialog
 from tui.i18n import set_language
 from tui.result_dialog import ResultDialog
 from tui.work_screen import WorkScreen
-
-
-@pytest.fixture
-def clinic(tmp_path: Path) -> Clinic:
-    return build_clinic(tmp_path)
 
 
 @pytest.fixture
@@ -67,24 +62,24 @@ async def start_call(pilot: Pilot[None], screen: WorkScreen) -> None:
                      and screen.activation.state.lock.mine, "the call to start")
 
 
-def release_by_root(clinic: Clinic, appointment: str, now: int = NOW) -> None:
-    conn = clinic.connect()
+def release_by_root(desk: DeskClinic, appointment: str, now: int = DESK_NOW) -> None:
+    conn = desk.connect()
     try:
-        release_lock(conn, clinic.session("root", supervisor=True),
-                     RowKey(APPOINTMENT, clinic.appointments[appointment]), now)
+        release_lock(conn, desk.session("root", supervisor=True),
+                     RowKey(APPOINTMENT, desk.appointments[appointment]), now)
     finally:
         conn.close()
 
 
-def take_over(clinic: Clinic, operator: str, appointment: str, now: int) -> None:
+def take_over(desk: DeskClinic, operator: str, appointment: str, now: int) -> None:
     """``operator`` takes over a stale lock of a live colleague, as their app would (C10)."""
-    session = clinic.session(operator, now)
-    key = RowKey(APPOINTMENT, clinic.appointments[appointment])
-    conn = clinic.connect()
+    session = desk.session(operator, now)
+    key = RowKey(APPOINTMENT, desk.appointments[appointment])
+    conn = desk.connect()
     try:
-        lock = inspect_row(conn, clinic.policy, session, key, now).lock
+        lock = inspect_row(conn, desk.policy, session, key, now).lock
         assert lock is not None and lock.offers_takeover
-        assert isinstance(claim_row(conn, clinic.policy, session, key, now, take_over=lock),
+        assert isinstance(claim_row(conn, desk.policy, session, key, now, take_over=lock),
                           Claim)
     finally:
         conn.close()
@@ -94,12 +89,12 @@ def take_over(clinic: Clinic, operator: str, appointment: str, now: int) -> None
 
 
 @pytest.mark.parametrize("key", ["f", "a", "c"])
-async def test_keys_on_a_colleagues_row_keep_the_lock_line(clinic: Clinic, key: str) -> None:
-    clinic.held_by_olga("smith")
-    app = clinic.app("alice")
+async def test_keys_on_a_colleagues_row_keep_the_lock_line(desk: DeskClinic, key: str) -> None:
+    desk.held_by_olga("smith")
+    app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot)
-        await go_to(pilot, screen, clinic.appointments["smith"])
+        await go_to(pilot, screen, desk.appointments["smith"])
         locked = "Locked by olga since 09:55 — alive"
         assert state(screen) == locked
         await pilot.press(key)
@@ -111,8 +106,8 @@ async def test_keys_on_a_colleagues_row_keep_the_lock_line(clinic: Clinic, key: 
         assert state(screen) == locked
 
 
-async def test_a_hint_on_a_free_row_is_a_dialog_not_the_state_line(clinic: Clinic) -> None:
-    app = clinic.app("alice")
+async def test_a_hint_on_a_free_row_is_a_dialog_not_the_state_line(desk: DeskClinic) -> None:
+    app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot)
         await pilot.press("f")
@@ -126,12 +121,12 @@ async def test_a_hint_on_a_free_row_is_a_dialog_not_the_state_line(clinic: Clini
 # --- 14.4: a lost call is announced at once ---------------------------------------------
 
 
-async def test_a_supervisors_release_is_announced_at_once(clinic: Clinic) -> None:
-    app = clinic.app("alice", clock=Clock(NOW + 2 * MINUTE))
+async def test_a_supervisors_release_is_announced_at_once(desk: DeskClinic) -> None:
+    app = desk.app("alice", clock=Clock(DESK_NOW + 2 * MINUTE))
     async with running(app) as pilot:
         screen = await open_list(pilot)
         await start_call(pilot, screen)
-        release_by_root(clinic, "ivanova", NOW + 2 * MINUTE)
+        release_by_root(desk, "ivanova", DESK_NOW + 2 * MINUTE)
         dialog = await notice(pilot)
         assert dialog.title_text == "Your call was taken"
         assert dialog.message == ("Supervisor root released your call with Иванова Мария "
@@ -140,17 +135,17 @@ async def test_a_supervisors_release_is_announced_at_once(clinic: Clinic) -> Non
         await wait_until(pilot, lambda: state(screen) == "Free — c to start the call")
 
 
-async def test_a_takeover_is_announced_at_once_in_russian(clinic: Clinic,
+async def test_a_takeover_is_announced_at_once_in_russian(desk: DeskClinic,
                                                           russian: None) -> None:
-    clock = Clock(NOW)
-    app = clinic.app("alice", clock=clock)
+    clock = Clock(DESK_NOW)
+    app = desk.app("alice", clock=clock)
     async with running(app) as pilot:
         screen = await open_list(pilot)
         await start_call(pilot, screen)
-        later = NOW + 16 * MINUTE
+        later = DESK_NOW + 16 * MINUTE
         clock.now = later
-        clinic.heartbeat(app.session, later)  # alice is still working: a takeover, not C11
-        take_over(clinic, "bob", "ivanova", later)
+        desk.heartbeat(app.session, later)  # alice is still working: a takeover, not C11
+        take_over(desk, "bob", "ivanova", later)
         dialog = await notice(pilot)
         assert dialog.title_text == "Ваш звонок перехвачен"
         assert dialog.message == ("bob перехватил(а) ваш звонок клиенту Иванова Мария Петровна "
@@ -159,8 +154,8 @@ async def test_a_takeover_is_announced_at_once_in_russian(clinic: Clinic,
         await wait_until(pilot, lambda: state(screen).startswith("Заблокировано: bob"))
 
 
-async def test_a_comment_being_written_is_kept_and_saved_as_a_note(clinic: Clinic) -> None:
-    app = clinic.app("alice")
+async def test_a_comment_being_written_is_kept_and_saved_as_a_note(desk: DeskClinic) -> None:
+    app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot)
         await start_call(pilot, screen)
@@ -169,7 +164,7 @@ async def test_a_comment_being_written_is_kept_and_saved_as_a_note(clinic: Clini
                                   and app.screen, "the result dialog")
         assert isinstance(dialog, ResultDialog)
         await pilot.press("2", *"Перезвонит сама")
-        release_by_root(clinic, "ivanova")
+        release_by_root(desk, "ivanova")
         message = dialog.query_one("#result-message")
         await wait_until(pilot, lambda: "released" in text_of(message), "the notice")
         assert text_of(message) == (
@@ -181,9 +176,9 @@ async def test_a_comment_being_written_is_kept_and_saved_as_a_note(clinic: Clini
         await wait_until(pilot, lambda: app.screen is screen, "the dialog to close")
         await wait_until(pilot, lambda: "Note — Перезвонит сама"
                          in text_of(screen.query_one("#pane")), "the note in the pane")
-    assert clinic.query("SELECT event, operator, comment FROM row_notes") == [
+    assert desk.query("SELECT event, operator, comment FROM row_notes") == [
         ("note", "alice", "Перезвонит сама")]
-    assert clinic.query("SELECT count(*) FROM attempts WHERE operator = 'alice'") == [(0,)]
+    assert desk.query("SELECT count(*) FROM attempts WHERE operator = 'alice'") == [(0,)]
 
 
 # --- 17.3 and 14.8: the state line is read again while shown ---------------------------------
@@ -195,18 +190,18 @@ async def test_a_comment_being_written_is_kept_and_saved_as_a_note(clinic: Clini
      "Заблокировано: olga, с 09:55 — сеанс завершён"),
 ])
 async def test_a_holder_whose_app_died_shows_as_gone_without_moving(
-        clinic: Clinic, language: str, alive: str, gone: str) -> None:
-    clinic.held_by_olga("smith")  # olga's last heartbeat: NOW
-    clock = Clock(NOW)
+        desk: DeskClinic, language: str, alive: str, gone: str) -> None:
+    desk.held_by_olga("smith")  # olga's last heartbeat: NOW
+    clock = Clock(DESK_NOW)
     set_language(language)
     try:
-        app = clinic.app("alice", clock=clock)
+        app = desk.app("alice", clock=clock)
         async with running(app) as pilot:
             screen = await open_list(pilot)
-            await go_to(pilot, screen, clinic.appointments["smith"])
+            await go_to(pilot, screen, desk.appointments["smith"])
             assert state(screen) == alive
             # olga's app dies: no more heartbeats, and nothing is written to the database.
-            clock.now = NOW + clinic.policy.alive_for + 1
+            clock.now = DESK_NOW + desk.policy.alive_for + 1
             await wait_until(pilot, lambda: state(screen) == gone, "session gone")
     finally:
         set_language("en")
@@ -214,13 +209,13 @@ async def test_a_holder_whose_app_died_shows_as_gone_without_moving(
 
 async def test_stale_lock_note_is_the_observers_and_in_seconds(tmp_path: Path,
                                                                russian: None) -> None:
-    clinic = build_clinic(tmp_path)
-    clinic.policy = dataclasses.replace(clinic.policy, stale_after=30, alive_for=30,
+    desk = build_desk(tmp_path)
+    desk.policy = dataclasses.replace(desk.policy, stale_after=30, alive_for=30,
                                         heartbeat_every=10)
-    olga = clinic.session("olga")
-    clinic.claim(olga, "ivanova")
-    clinic.heartbeat(olga, NOW + MINUTE)
-    app = clinic.app("bob", clock=Clock(NOW + MINUTE))
+    olga = desk.session("olga")
+    desk.claim(olga, "ivanova")
+    desk.heartbeat(olga, DESK_NOW + MINUTE)
+    app = desk.app("bob", clock=Clock(DESK_NOW + MINUTE))
     async with running(app) as pilot:
         screen = await open_list(pilot)
         assert state(screen) == ("Заблокировано: olga, с 10:00 — больше 30 с, ещё работает; "

@@ -7,20 +7,17 @@ Keys used: v supervisor screen, p reports (list picker); u release, y/n, Escape
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-import pytest
 from rich.text import Text
 from textual.widgets import DataTable
 
 from storage.database import write
 from storage.rows import APPOINTMENT
 from tests.clinic_fixtures import (
+    DESK_NOW,
     MINUTE,
-    NOW,
-    Clinic,
-    build_clinic,
+    DeskClinic,
     running,
     settle,
     text_of,
@@ -31,12 +28,6 @@ from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.picker import ListPicker
 from tui.report_screen import ReportScreen
 from tui.supervisor_screen import SupervisorScreen
-
-
-@pytest.fixture
-def clinic(tmp_path: Path) -> Clinic:
-    """The fixed clinic of tests/clinic_fixtures.py (overrides the conftest one here)."""
-    return build_clinic(tmp_path)
 
 
 def rows_of(table: DataTable[Any]) -> list[tuple[str, ...]]:
@@ -55,9 +46,9 @@ async def open_supervisor_screen(pilot: Any) -> SupervisorScreen:
     return screen
 
 
-async def test_supervisor_sees_who_works_on_what_and_releases_a_lock(clinic: Clinic) -> None:
-    sessions = operators_at_work(clinic)
-    app = supervisor_app(clinic)
+async def test_supervisor_sees_who_works_on_what_and_releases_a_lock(desk: DeskClinic) -> None:
+    sessions = operators_at_work(desk)
+    app = supervisor_app(desk)
     async with running(app) as pilot:
         screen = await open_supervisor_screen(pilot)
         online = rows_of(screen.query_one("#online", DataTable))
@@ -78,7 +69,7 @@ async def test_supervisor_sees_who_works_on_what_and_releases_a_lock(clinic: Cli
         assert isinstance(dialog, ConfirmDialog)
         assert dialog.question.startswith("Release the lock of olga on John Smith")
         await pilot.press("y")
-        await wait_until(pilot, lambda: len(clinic.locks()) == 2, "olga's lock to go")
+        await wait_until(pilot, lambda: len(desk.locks()) == 2, "olga's lock to go")
         await wait_until(pilot, lambda: len(rows_of(screen.query_one("#held", DataTable))) == 2)
         assert text_of(screen.query_one("#supervisor-status")) == (
             "Released the lock of olga on John Smith.")
@@ -86,18 +77,18 @@ async def test_supervisor_sees_who_works_on_what_and_releases_a_lock(clinic: Cli
             "bob", "carol"]
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, ListPicker))
-    assert ("olga",) not in [(lock[2],) for lock in clinic.locks()]
-    [(operator, session_id, kind, source_id, detail)] = clinic.query(
+    assert ("olga",) not in [(lock[2],) for lock in desk.locks()]
+    [(operator, session_id, kind, source_id, detail)] = desk.query(
         "SELECT operator, session_id, kind, source_id, detail FROM audit"
         " WHERE event = 'release-by-supervisor'")
     assert (operator, session_id, kind, source_id) == (
-        "root", app.session.id, APPOINTMENT, clinic.appointments["smith"])
+        "root", app.session.id, APPOINTMENT, desk.appointments["smith"])
     assert json.loads(detail) == {"holder": "olga", "holder_session": sessions["olga"].id}
 
 
-async def test_no_keeps_the_lock(clinic: Clinic) -> None:
-    operators_at_work(clinic)
-    app = supervisor_app(clinic)
+async def test_no_keeps_the_lock(desk: DeskClinic) -> None:
+    operators_at_work(desk)
+    app = supervisor_app(desk)
     async with running(app) as pilot:
         await open_supervisor_screen(pilot)
         await pilot.press("u")
@@ -105,25 +96,25 @@ async def test_no_keeps_the_lock(clinic: Clinic) -> None:
         await pilot.press("n")
         await wait_until(pilot, lambda: isinstance(app.screen, SupervisorScreen))
         await settle(pilot)
-    assert len(clinic.locks()) == 3
-    assert clinic.query("SELECT count(*) FROM audit WHERE event LIKE 'release%'") == [(0,)]
+    assert len(desk.locks()) == 3
+    assert desk.query("SELECT count(*) FROM audit WHERE event LIKE 'release%'") == [(0,)]
 
 
-async def test_a_lock_that_changed_meanwhile_is_left_alone(clinic: Clinic) -> None:
-    olga = clinic.session("olga")
-    clinic.claim(olga, "smith", NOW - 5 * MINUTE)
-    clinic.heartbeat(olga, NOW)
-    app = supervisor_app(clinic)
+async def test_a_lock_that_changed_meanwhile_is_left_alone(desk: DeskClinic) -> None:
+    olga = desk.session("olga")
+    desk.claim(olga, "smith", DESK_NOW - 5 * MINUTE)
+    desk.heartbeat(olga, DESK_NOW)
+    app = supervisor_app(desk)
     async with running(app) as pilot:
         await open_supervisor_screen(pilot)
         # olga finishes and claims the row again before the supervisor says yes.
-        conn = clinic.connect()
+        conn = desk.connect()
         try:
             with write(conn):
                 conn.execute("DELETE FROM locks")
         finally:
             conn.close()
-        clinic.claim(olga, "smith", NOW)
+        desk.claim(olga, "smith", DESK_NOW)
         await pilot.press("u")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")
@@ -131,11 +122,11 @@ async def test_a_lock_that_changed_meanwhile_is_left_alone(clinic: Clinic) -> No
                                   and app.screen)
         await wait_until(pilot, lambda: "changed meanwhile"
                          in text_of(screen.query_one("#supervisor-status")))
-    assert [lock[2] for lock in clinic.locks()] == ["olga"]
+    assert [lock[2] for lock in desk.locks()] == ["olga"]
 
 
-async def test_the_keys_show_to_supervisors_only(clinic: Clinic) -> None:
-    app = supervisor_app(clinic)
+async def test_the_keys_show_to_supervisors_only(desk: DeskClinic) -> None:
+    app = supervisor_app(desk)
     async with running(app) as pilot:
         bindings = app.screen.active_bindings
         assert (bindings["v"].binding.action, bindings["v"].binding.show) == (
@@ -147,10 +138,10 @@ async def test_the_keys_show_to_supervisors_only(clinic: Clinic) -> None:
 
 
 async def test_an_operator_cannot_open_the_supervisor_screen_or_reports(
-    clinic: Clinic
+    desk: DeskClinic
 ) -> None:
-    operators_at_work(clinic)
-    app = clinic.app("alice")
+    operators_at_work(desk)
+    app = desk.app("alice")
     async with running(app) as pilot:
         picker = app.screen
         assert isinstance(picker, ListPicker)
@@ -184,12 +175,12 @@ async def test_an_operator_cannot_open_the_supervisor_screen_or_reports(
         assert text_of(report.query_one("#report-status")) == (
             "Only a supervisor may see reports.")
         assert report.query_one("#report", DataTable).row_count == 0
-    assert len(clinic.locks()) == 3
+    assert len(desk.locks()) == 3
 
 
-async def test_report_numbers_per_operator_and_per_list(clinic: Clinic) -> None:
-    record_calls(clinic)
-    app = supervisor_app(clinic)
+async def test_report_numbers_per_operator_and_per_list(desk: DeskClinic) -> None:
+    record_calls(desk)
+    app = supervisor_app(desk)
     async with running(app) as pilot:
         await pilot.press("p")
         screen = await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen)

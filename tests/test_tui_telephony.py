@@ -24,7 +24,7 @@ from storage.clients import save_phones
 from storage.database import open_database, write
 from storage.policy import Policy, default_policy, load_policy
 from storage.sessions import start_session
-from tests.clinic_fixtures import notices, wait_until
+from tests.clinic_fixtures import DESK_NOW, notices, wait_until
 from tests.fake_ami import FakeAmi
 from tui.app import RingroundApp
 from tui.dialogs import ConfirmDialog, NoticeDialog
@@ -33,7 +33,6 @@ from tui.steady import SteadyText
 from tui.work_screen import WorkScreen
 
 MOSCOW = ZoneInfo("Europe/Moscow")
-NOW = int(datetime(2026, 11, 26, 10, 0, tzinfo=MOSCOW).timestamp())  # Thursday, in hours
 EVENING = int(datetime(2026, 11, 26, 21, 0, tzinfo=MOSCOW).timestamp())  # after hours
 TOMORROW = datetime(2026, 11, 27, tzinfo=MOSCOW)
 
@@ -109,7 +108,7 @@ def attempts(path: Path) -> list[tuple[Any, ...]]:
     return query(path, "SELECT source_id, outcome, mode, number FROM attempts")
 
 
-def make_app(path: Path, policy: Policy, now: int = NOW) -> RingroundApp:
+def make_app(path: Path, policy: Policy, now: int = DESK_NOW) -> RingroundApp:
     conn = open_database(path)
     try:
         session = start_session(conn, "alice", now)

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.clinic_fixtures import Clinic, build_clinic, open_list, running, wait_until
+from tests.clinic_fixtures import DeskClinic, open_list, running, wait_until
 from tests.test_snapshots import call_back_dialog
 from tui.client_card import ClientCard
 from tui.i18n import set_language
 from tui.result_dialog import ResultDialog
 from tui.tick_box import TickBox
-
-
-@pytest.fixture
-def clinic(tmp_path: Path) -> Clinic:
-    return build_clinic(tmp_path)
 
 
 @pytest.fixture(params=["en", "ru"])
@@ -32,12 +26,12 @@ def drawn(box: TickBox) -> str:
     return "".join(strip.text for strip in box.render_lines(box.region.reset_offset))
 
 
-async def test_the_call_back_box_says_x_or_nothing(clinic: Clinic, language: str,
+async def test_the_call_back_box_says_x_or_nothing(desk: DeskClinic, language: str,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
-    app = clinic.app("alice")
+    app = desk.app("alice")
     async with running(app) as pilot:
-        await call_back_dialog(pilot, clinic, tick=False)
+        await call_back_dialog(pilot, desk, tick=False)
         dialog = app.screen
         assert isinstance(dialog, ResultDialog)
         box = dialog.query_one("#anyone", TickBox)
@@ -50,8 +44,8 @@ async def test_the_call_back_box_says_x_or_nothing(clinic: Clinic, language: str
         await wait_until(pilot, lambda: "[ ] " + label in drawn(box), "the clear box again")
 
 
-async def test_the_do_not_call_box_of_the_card_says_x(clinic: Clinic) -> None:
-    app = clinic.app("alice")
+async def test_the_do_not_call_box_of_the_card_says_x(desk: DeskClinic) -> None:
+    app = desk.app("alice")
     async with running(app) as pilot:
         await open_list(pilot)
         await pilot.press("k")

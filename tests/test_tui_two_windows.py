@@ -10,20 +10,16 @@ when the operator answers y.
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
-import pytest
 
 from storage.database import open_database
 from storage.locks import claim_row, inspect_row
 from storage.rows import APPOINTMENT, RowKey
 from storage.sessions import Session
 from tests.clinic_fixtures import (
+    DESK_NOW,
     MINUTE,
-    NOW,
-    Clinic,
     Clock,
-    build_clinic,
+    DeskClinic,
     open_list,
     running,
     settle,
@@ -37,15 +33,10 @@ from tui.result_dialog import ResultDialog
 OTHER_WINDOW = "Open in your other window — c asks to move it here (since 10:00, on clinic/pts/3)"
 
 
-@pytest.fixture
-def clinic(tmp_path: Path) -> Clinic:
-    return build_clinic(tmp_path)
-
-
-def other_window(clinic: Clinic, now: int = NOW) -> Session:
+def other_window(desk: DeskClinic, now: int = DESK_NOW) -> Session:
     """Alice's first window: a live session on clinic's /dev/pts/3."""
-    first = clinic.session("alice", now)
-    conn = open_database(clinic.path)
+    first = desk.session("alice", now)
+    conn = open_database(desk.path)
     try:
         with conn:
             conn.execute("UPDATE sessions SET host = 'clinic', tty = '/dev/pts/3' WHERE id = ?",
@@ -55,16 +46,16 @@ def other_window(clinic: Clinic, now: int = NOW) -> Session:
     return first
 
 
-def holders(clinic: Clinic) -> list[int]:
-    return [lock[3] for lock in clinic.locks()]
+def holders(desk: DeskClinic) -> list[int]:
+    return [lock[3] for lock in desk.locks()]
 
 
-async def test_the_other_windows_call_moves_only_on_yes(clinic: Clinic) -> None:
-    first = other_window(clinic)
-    clinic.claim(first, "ivanova")
-    clock = Clock(NOW + MINUTE)
-    clinic.heartbeat(first, clock.now)  # still working there
-    app = clinic.app("alice", clock=clock)
+async def test_the_other_windows_call_moves_only_on_yes(desk: DeskClinic) -> None:
+    first = other_window(desk)
+    desk.claim(first, "ivanova")
+    clock = Clock(DESK_NOW + MINUTE)
+    desk.heartbeat(first, clock.now)  # still working there
+    app = desk.app("alice", clock=clock)
     async with running(app) as pilot:
         screen = await open_list(pilot)
         assert state(screen) == OTHER_WINDOW
@@ -77,7 +68,7 @@ async def test_the_other_windows_call_moves_only_on_yes(clinic: Clinic) -> None:
             assert "open in your other window" in notice.message
             await pilot.press("escape")
             await settle(pilot)
-        assert holders(clinic) == [first.id]
+        assert holders(desk) == [first.id]
         # c asks; n keeps the call where it is, y moves it here.
         for answer in ("n", "y"):
             await pilot.press("c")
@@ -91,18 +82,18 @@ async def test_the_other_windows_call_moves_only_on_yes(clinic: Clinic) -> None:
             await pilot.press(answer)
             await settle(pilot)
             assert app.screen is screen
-            assert holders(clinic) == [first.id if answer == "n" else app.session.id]
+            assert holders(desk) == [first.id if answer == "n" else app.session.id]
         await wait_until(pilot, lambda: state(screen)
                          == "Your call since 10:01 — f to finish, a to abort")
-    [(detail,)] = clinic.query("SELECT detail FROM audit WHERE event = 'takeover'")
+    [(detail,)] = desk.query("SELECT detail FROM audit WHERE event = 'takeover'")
     assert json.loads(detail) == {"holder": "alice", "holder_session": first.id,
-                                  "holder_alive": True, "since": NOW}
+                                  "holder_alive": True, "since": DESK_NOW}
 
 
-async def test_the_window_that_lost_its_call_is_told_and_saves_nothing(clinic: Clinic) -> None:
-    clock = Clock(NOW)
-    app = clinic.app("alice", clock=clock, poll_every=0.1)
-    ivanova = RowKey(APPOINTMENT, clinic.appointments["ivanova"])
+async def test_the_window_that_lost_its_call_is_told_and_saves_nothing(desk: DeskClinic) -> None:
+    clock = Clock(DESK_NOW)
+    app = desk.app("alice", clock=clock, poll_every=0.1)
+    ivanova = RowKey(APPOINTMENT, desk.appointments["ivanova"])
     async with running(app) as pilot:
         screen = await open_list(pilot)
         await pilot.press("c")
@@ -114,12 +105,12 @@ async def test_the_window_that_lost_its_call_is_told_and_saves_nothing(clinic: C
         assert isinstance(dialog, ResultDialog)
         await pilot.press("1", *"said yes")
         # Meanwhile Alice opens a second window and says y to moving the call there.
-        second = other_window(clinic, NOW + 30)
-        conn = open_database(clinic.path)
+        second = other_window(desk, DESK_NOW + 30)
+        conn = open_database(desk.path)
         try:
-            offer = inspect_row(conn, clinic.policy, second, ivanova, NOW + 30).lock
+            offer = inspect_row(conn, desk.policy, second, ivanova, DESK_NOW + 30).lock
             assert offer is not None and offer.mine_elsewhere
-            claim_row(conn, clinic.policy, second, ivanova, NOW + 30, take_over=offer)
+            claim_row(conn, desk.policy, second, ivanova, DESK_NOW + 30, take_over=offer)
         finally:
             conn.close()
         # The open result dialog is told at once (the next look at the database).
@@ -133,18 +124,18 @@ async def test_the_window_that_lost_its_call_is_told_and_saves_nothing(clinic: C
         assert app.screen is screen
         await wait_until(pilot, lambda: state(screen) == OTHER_WINDOW,
                          "the state line to say where the call is now")
-    assert holders(clinic) == [second.id]
-    assert clinic.query("SELECT count(*) FROM attempts WHERE operator = 'alice'") == [(0,)]
+    assert holders(desk) == [second.id]
+    assert desk.query("SELECT count(*) FROM attempts WHERE operator = 'alice'") == [(0,)]
 
 
-async def test_a_gone_windows_call_is_still_yours_from_earlier(clinic: Clinic) -> None:
-    first = other_window(clinic, NOW - 2 * MINUTE)
-    clinic.claim(first, "ivanova", NOW - 2 * MINUTE)  # no heartbeat since: that app is gone
-    app = clinic.app("alice")
+async def test_a_gone_windows_call_is_still_yours_from_earlier(desk: DeskClinic) -> None:
+    first = other_window(desk, DESK_NOW - 2 * MINUTE)
+    desk.claim(first, "ivanova", DESK_NOW - 2 * MINUTE)  # no heartbeat since: that app is gone
+    app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot)
         assert state(screen) == ("Locked by you in an earlier session since 09:58 — a aborts, "
                                  "c takes it over")
         await pilot.press("c")  # C9: no question
-        await wait_until(pilot, lambda: holders(clinic) == [app.session.id], "the take-over")
+        await wait_until(pilot, lambda: holders(desk) == [app.session.id], "the take-over")
         assert not isinstance(app.screen, ConfirmDialog)

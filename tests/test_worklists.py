@@ -24,7 +24,7 @@ from storage.worklists import (
     row_ids,
     work_lists,
 )
-from tests.conftest import NOW, Clinic, clinic_time
+from tests.stored_clinic import NOW, StoredClinic, clinic_time
 
 MINUTE = 60
 HOUR = 60 * MINUTE
@@ -89,7 +89,7 @@ def test_window_follows_the_clinic_time_zone(policy: Policy) -> None:
 
 
 def test_confirmation_list_holds_open_appointments_inside_the_window(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     client = clinic.add_client("Anna")
     inside = [
@@ -106,7 +106,7 @@ def test_confirmation_list_holds_open_appointments_inside_the_window(
 
 
 def test_friday_confirmation_list_holds_mondays_appointments(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     client = clinic.add_client("Anna")
     clinic.add_appointment(client, clinic_time(2025, 3, 15, 10))  # Saturday
@@ -119,7 +119,7 @@ def test_friday_confirmation_list_holds_mondays_appointments(
 
 @pytest.fixture
 def mixed_list(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> tuple[WorkList, dict[str, int]]:
     """A call list with a row in each state, as Bob sees it at NOW."""
     names = ["callable", "due", "personal", "soon-callback", "retry", "do-not-call", "closed",
@@ -148,7 +148,7 @@ def mixed_list(
 
 
 def test_order_due_call_backs_then_callable_then_later_then_blocked(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy,
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy,
     mixed_list: tuple[WorkList, dict[str, int]],
 ) -> None:
     work_list, rows = mixed_list
@@ -169,7 +169,7 @@ def test_order_due_call_backs_then_callable_then_later_then_blocked(
 
 
 def test_own_personal_call_back_is_due_for_its_operator(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy,
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy,
     mixed_list: tuple[WorkList, dict[str, int]],
 ) -> None:
     work_list, rows = mixed_list
@@ -183,7 +183,7 @@ def test_own_personal_call_back_is_due_for_its_operator(
 
 
 def test_later_rows_become_callable_as_time_passes(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy,
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy,
     mixed_list: tuple[WorkList, dict[str, int]],
 ) -> None:
     work_list, rows = mixed_list
@@ -198,7 +198,7 @@ def test_later_rows_become_callable_as_time_passes(
 
 
 def test_appointments_order_by_start_within_a_group(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     client = clinic.add_client("Anna")
     late = clinic.add_appointment(client, clinic_time(2025, 3, 13, 17))
@@ -214,7 +214,7 @@ def test_appointments_order_by_start_within_a_group(
 
 
 def test_work_lists_in_spec_order_with_counts(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy,
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy,
     mixed_list: tuple[WorkList, dict[str, int]],
 ) -> None:
     work_list, _ = mixed_list
@@ -255,7 +255,7 @@ def test_work_lists_in_spec_order_with_counts(
 
 
 def test_work_list_counts_now_later_and_locked_by_others(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy,
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy,
     mixed_list: tuple[WorkList, dict[str, int]],
 ) -> None:
     """The picker's "N to call now · M later · K locked by others" (issue 14.5)."""
@@ -272,7 +272,7 @@ def test_work_list_counts_now_later_and_locked_by_others(
 
 
 def test_call_list_disappears_when_its_last_item_is_done(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     client = clinic.add_client("Anna")
     _, (item,) = clinic.add_call_list("Only one", [client])
@@ -284,7 +284,7 @@ def test_call_list_disappears_when_its_last_item_is_done(
 
 
 def test_task_list_holds_open_tasks_due_by_today(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     client = clinic.add_client("Anna")
     overdue = clinic.add_task(client, "recall", NOW - 30 * 24 * HOUR)
@@ -299,7 +299,7 @@ def test_task_list_holds_open_tasks_due_by_today(
 
 
 @pytest.fixture
-def named_list(clinic: Clinic) -> tuple[WorkList, dict[str, int]]:
+def named_list(clinic: StoredClinic) -> tuple[WorkList, dict[str, int]]:
     people = {
         "maria": clinic.add_client("Иванова Мария Петровна", ("+7 (916) 123-45-67",)),
         "ivan": clinic.add_client("Иванов Иван", ("8 495 700-00-01", "+7 903 555 12 34")),
@@ -334,7 +334,7 @@ def named_list(clinic: Clinic) -> tuple[WorkList, dict[str, int]]:
     ("", ["maria", "ivan", "john"]),
 ])
 def test_filter_by_name_or_phone(
-    conn: sqlite3.Connection, clinic: Clinic, policy: Policy,
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy,
     named_list: tuple[WorkList, dict[str, int]], text: str, who: list[str],
 ) -> None:
     work_list, items = named_list
@@ -342,7 +342,7 @@ def test_filter_by_name_or_phone(
     assert ids == [items[name] for name in who]
 
 
-def test_filter_by_subject(conn: sqlite3.Connection, clinic: Clinic, policy: Policy) -> None:
+def test_filter_by_subject(conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy) -> None:
     client = clinic.add_client("Anna")
     root = clinic.add_appointment(client, clinic_time(2025, 3, 13, 10), service="Root canal",
                                   doctor="Д-р Ёлкина")
@@ -355,7 +355,7 @@ def test_filter_by_subject(conn: sqlite3.Connection, clinic: Clinic, policy: Pol
 # --- the rows on screen ----------------------------------------------------------------------
 
 
-def test_load_rows_fields(conn: sqlite3.Connection, clinic: Clinic, policy: Policy) -> None:
+def test_load_rows_fields(conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy) -> None:
     anna = clinic.add_client("Anna Smirnova", ("+7 900 111-22-33", "+7 900 999-88-77"))
     first = clinic.add_appointment(anna, clinic_time(2025, 3, 13, 10), service="Cleaning",
                                    doctor="Dr. Lee")

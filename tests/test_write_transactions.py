@@ -31,7 +31,7 @@ from storage.locks import (
 from storage.policy import default_policy
 from storage.rows import ITEM, RowKey
 from storage.sessions import end_session, heartbeat, start_session
-from tests.conftest import NOW, Clinic
+from tests.stored_clinic import NOW, StoredClinic
 
 WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b", re.IGNORECASE)
 WRITING_PRAGMA = re.compile(r"^\s*PRAGMA\s+(user_version|application_id)\s*=", re.IGNORECASE)
@@ -81,7 +81,7 @@ def test_full_scenario_writes_only_inside_begin_immediate(
     policy = default_policy()
     conn = open_database(tmp_path / "clinic.db", create=True)  # the migration too
     try:
-        clinic = Clinic(conn, tmp_path / "clinic.db")
+        clinic = StoredClinic(conn, tmp_path / "clinic.db")
         _, items = clinic.add_clients_on_list(7)
         rows = [RowKey(ITEM, item) for item in items]
         client = int(str(clinic.scalar("SELECT client_id FROM call_list_items WHERE id = ?",

@@ -17,7 +17,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import Cell
 
 from storage.cells import ooxml_text, plain_text, text_cell
-from tests.conftest import CLINIC_ZONE, Clinic, clinic_time
+from tests.stored_clinic import CLINIC_ZONE, StoredClinic, clinic_time
 from tests.test_cli_data import call, clean_environment, dump
 from tests.test_csv_safety import HOSTILE_NAMES
 
@@ -26,7 +26,7 @@ __all__ = ["clean_environment"]  # the fixture shared with tests/test_cli_data.p
 TERMINAL_TRICKS = ("\x1b]0;owned\x07Title", "\x1b[2JClear", "_x0041_ looks escaped", "\x00nul")
 
 
-def hostile_clinic(clinic: Clinic) -> None:
+def hostile_clinic(clinic: StoredClinic) -> None:
     names = (*HOSTILE_NAMES, *TERMINAL_TRICKS)
     for number, name in enumerate(names):
         client = clinic.add_client(name, ("+79161230002", "8 916 123-45-6" + str(number % 10)),
@@ -44,7 +44,7 @@ def test_text_escapes_come_back_exactly() -> None:
 
 
 def test_export_writes_text_cells_date_cells_and_a_frozen_bold_header(
-        clinic: Clinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     hostile_clinic(clinic)
     clients, visits = tmp_path / "clients.xlsx", tmp_path / "visits.xlsx"
     code, out, err = call(capsys, "export", "clients", "--db", clinic.path, "-o", clients)
@@ -88,7 +88,8 @@ def test_export_writes_text_cells_date_cells_and_a_frozen_bold_header(
 
 @pytest.mark.parametrize("kind", ["clients", "appointments"])
 def test_export_then_import_changes_nothing(
-        clinic: Clinic, tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str) -> None:
+        clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        kind: str) -> None:
     hostile_clinic(clinic)
     file = tmp_path / f"{kind}.xlsx"
     assert call(capsys, "export", kind, "--db", clinic.path, "-o", file)[0] == 0
@@ -100,7 +101,7 @@ def test_export_then_import_changes_nothing(
 
 
 def test_a_workbook_fills_a_new_database_exactly(
-        clinic: Clinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Without its id column (new clients), a workbook gives the same CSV export back."""
     hostile_clinic(clinic)
     file = tmp_path / "clients.xlsx"
@@ -128,7 +129,7 @@ def handmade(path: Path, rows: list[list[object]]) -> Path:
     return path
 
 
-def test_a_handmade_workbook(clinic: Clinic, tmp_path: Path,
+def test_a_handmade_workbook(clinic: StoredClinic, tmp_path: Path,
                              capsys: pytest.CaptureFixture[str]) -> None:
     anna = clinic.add_client("Анна")
     clients = handmade(tmp_path / "clients.xlsx", [
@@ -182,7 +183,7 @@ def test_workbook_problems(db_path: Path, tmp_path: Path, capsys: pytest.Capture
     assert dump(db_path) == before
 
 
-def test_a_formula_in_an_ignored_column_is_fine(clinic: Clinic, tmp_path: Path,
+def test_a_formula_in_an_ignored_column_is_fine(clinic: StoredClinic, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     anna = clinic.add_client("Анна")
     file = handmade(tmp_path / "tasks.xlsx", [
@@ -235,7 +236,7 @@ def test_a_zip_that_is_not_a_workbook(db_path: Path, tmp_path: Path,
     assert code == 2 and "  line 1: the workbook cannot be read (" in err
 
 
-def test_export_output_choices(clinic: Clinic, tmp_path: Path,
+def test_export_output_choices(clinic: StoredClinic, tmp_path: Path,
                                capsys: pytest.CaptureFixture[str]) -> None:
     hostile_clinic(clinic)
     stdout = call(capsys, "export", "clients", "--db", clinic.path)[1]
@@ -266,7 +267,7 @@ def test_export_output_choices(clinic: Clinic, tmp_path: Path,
         "bom.csv", "clients.CSV"]
 
 
-def test_workbook_times_are_clinic_time(clinic: Clinic, tmp_path: Path,
+def test_workbook_times_are_clinic_time(clinic: StoredClinic, tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     client = clinic.add_client("Anna")
     clinic.add_task(client, "recall", clinic_time(2025, 3, 14, 8, 5),
