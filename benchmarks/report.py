@@ -60,7 +60,7 @@ NOTES = [
 ]
 
 CHANGES = [
-    "- Idle is free (issue 16): every change a list shows is recorded by triggers in a "
+    "- Idle is free (docs/performance.md): every change a list shows is recorded by triggers in a "
     "`changes` table in the same transaction; the app reads it only after `PRAGMA "
     "data_version` moved, and screens re-read only the changed rows (by their index) and "
     "move them into place in a kept order; the picker recounts only the lists that changed. "
@@ -75,7 +75,7 @@ CHANGES = [
     "`check` reads every page only with `--full`; opening a list paints its first page "
     "first; the row cache keeps only rows near the screen and the order lives in typed "
     "arrays. Before at 1M rows: start-up 1.30 s (7.9×), open 1.17 s, 211 MiB, `check` 2.5 s.",
-    "- Earlier (issue 10): table lines as one escape sequence per style, jump scrolling, "
+    "- Earlier: table lines as one escape sequence per style, jump scrolling, "
     "only changed cells of the pane repainted, cursor and pane in one screen update, lazy "
     "imports of the data commands.",
 ]

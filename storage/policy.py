@@ -195,7 +195,7 @@ class Policy:
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-# -- bounds and relations (issue 12) ---------------------------------------------------------
+# -- bounds and relations --------------------------------------------------------------------
 # Every number, duration and day count has sane bounds: a value outside them is a
 # typo, or would overflow the date arithmetic at start ("99999999999999999999d"),
 # and is refused like any other mistake. Durations are in seconds. Outcomes'

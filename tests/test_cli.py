@@ -171,7 +171,7 @@ def test_demo_other_size_needs_fresh(demo_db: Path, capsys: pytest.CaptureFixtur
 
 
 def test_a_demo_speaks_the_language_of_the_screens(tmp_path: Path) -> None:
-    """Issue 14.10: with language = "ru" the demo's lists, services and tasks are Russian,
+    """With language = "ru" the demo's lists, services and tasks are Russian,
     also when an English demo is already there (it is rebuilt, same size and seed)."""
     english = run("demo", "--no-run", "--db", "d.db", "--clients", "30", cwd=tmp_path)
     assert english.returncode == 0, english.stderr

@@ -212,7 +212,7 @@ def test_numbers_are_keyed_again_when_the_phone_rules_change(
 def test_numbers_keyed_by_an_earlier_ringround_are_keyed_again(
     conn: sqlite3.Connection, clinic: StoredClinic
 ) -> None:
-    """Before issue 17 an extension's digits were part of the key and "8 10" was kept.
+    """In older databases an extension's digits were part of the key and "8 10" was kept.
 
     A database keyed then (its settings say by which rules) is keyed again
     once, so that one number has one key: clients sharing it are found (B6).

@@ -1,4 +1,4 @@
-"""Russian and English (issue 7): complete catalogs, plural forms, dates, the language rule.
+"""Russian and English (B10): complete catalogs, plural forms, dates, the language rule.
 
 The catalog test extracts the messages afresh with Babel (babel.cfg, the
 same keywords as README "Translations"), so a message added anywhere without

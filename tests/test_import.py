@@ -103,7 +103,7 @@ RUSSIA = PhoneRules("7", "8", 10, "810")
     ("101", "101"),  # an internal extension stays as it is
     ("  +7 916 123-45-67 (mother)", "79161234567"),
     ("no digits", ""),
-    # Russia's international prefix 8 10 (issue 17): one number, one key.
+    # Russia's international prefix 8 10: one number, one key.
     ("8 10 49 30 1234567", "49301234567"),
     ("810 49 30 1234567", "49301234567"),
     ("+49 30 1234567", "49301234567"),

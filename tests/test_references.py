@@ -2,8 +2,8 @@
 
 A comment or docstring that names a page (``docs/design.md``, ``README.md``)
 names one that exists; a behaviour code (``C12``, ``B6``) is defined in
-docs/behaviour.md; nothing points to notes kept outside the repository. Links
-between the Markdown pages resolve too.
+docs/behaviour.md; nothing points to notes, a specification or issues kept
+outside the repository. Links between the Markdown pages resolve too.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ CODE_FOLDERS = ("storage", "tui", "cli", "telephony", "benchmarks", "tests")
 PAGE = re.compile(r"(?<![\w/.-])((?:[\w-]+/)*[\w-]+\.md)\b")
 CODE = re.compile(r"\b([CB][1-9]\d?)\b(?! control)")  # "C0/C1 controls" are Unicode's
 LINK = re.compile(r"\]\(([^)#\s]+\.md)(?:#[^)]*)?\)")
-OUTSIDE = re.compile(r"\b(?:notes/[\w-]+\.md|SPEC\b)")
+OUTSIDE = re.compile(r"\b(?:notes/[\w-]+\.md|SPEC\b|[Ii]ssue \d+)")  # not in the repository
 
 
 def python_files() -> list[Path]:

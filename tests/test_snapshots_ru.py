@@ -1,4 +1,4 @@
-"""How the operator's screens look in Russian at 80×24 (issue 7: the layout holds).
+"""How the operator's screens look in Russian at 80×24 (B10: the layout holds).
 
 The same fixed clinic and stopped clock as tests/test_snapshots.py, with the
 language switched to Russian for the test (and back to English afterwards).

@@ -1,4 +1,4 @@
-"""The screens issue 14 changed, in English and Russian, at 80×24 and 120×40, and at 60×20.
+"""The work screens (C1, C2, C8, B6), in English and Russian, at 80×24 and 120×40, and at 60×20.
 
 The fixed clinic and stopped clock of tests/test_snapshots.py. Shown: the work
 screen with the reason for the call and a colleague's lock; the list picker's

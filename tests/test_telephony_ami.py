@@ -135,7 +135,7 @@ async def test_originate_carries_what_the_exchange_needs(
                                      "8 (916) 123-45-67 x12", "+7 916 123-45-67 #12"])
 async def test_an_extension_is_never_sent_to_the_exchange(
         pbx: FakeAmi, make_backend: Backends, written: str) -> None:
-    """C4 with an extension: the exchange dials the number's digits only (issue 17)."""
+    """C4 with an extension: the exchange dials the number's digits only."""
     backend = make_backend(pbx.port, dial_prefix="9")
     await backend.place_call("alice", written, "appointment:42")
     [originate] = pbx.received("Originate")

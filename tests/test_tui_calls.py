@@ -388,7 +388,7 @@ async def test_slash_filters_the_rows(desk: DeskClinic) -> None:
         assert await rows_for("ИВАН") == [ids["ivanova"], ids["petrov"]]  # any case, Cyrillic
         assert await rows_for("222-33") == [ids["kowalski"]]  # phone digits
         assert await rows_for("x-ray") == [ids["kowalski"]]  # subject
-        # Numbers as people type them, by the policy's phone rules (issue 14.7).
+        # Numbers as people type them, by the policy's phone rules (README, "Phone numbers").
         for typed in ("8915 222", "+7 915", "915-222", "8 (915) 222-33"):
             assert await rows_for(typed) == [ids["kowalski"]], typed
         assert await rows_for("8916 999") == []

@@ -92,7 +92,7 @@ async def test_stale_lock_of_a_live_operator_is_noted_and_offered(desk: DeskClin
         screen = await open_list(pilot)
         assert state(screen) == ("Locked by olga since 10:00 — over 15 min, still working; "
                                  "c offers a takeover")
-        # The note is bob's, who saw the stale lock, not olga's (issue 14, item 8).
+        # The note is bob's, who saw the stale lock, not olga's (C10).
         assert ("10:16 bob          Locked by olga since 10:00 for over 15 min"
                 in text_of(screen.query_one("#pane")))
         # The note is written once, however often the row is activated (C10, C12).

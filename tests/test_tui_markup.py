@@ -1,5 +1,5 @@
 """Text that is not markup is shown as written: policy keys such as ``[telephony]`` in
-notices, square brackets in a policy's outcome labels (issue 14.11), in English and Russian.
+notices, square brackets in a policy's outcome labels (B1), in English and Russian.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The client pane says why the operator is calling, at 80 columns (issue 14.2 and 14.6).
+"""The client pane says why the operator is calling, at 80 columns (C2).
 
 The appointment to confirm, the call list's note and the task's title each have
 a line of their own; "Next:" lists what is still to come, never a visit already

@@ -1,4 +1,4 @@
-"""Small terminals keep the essential keys and whole times (issue 14.9).
+"""Small terminals keep the essential keys and whole times (README, "Using it").
 
 At 60×20 and in Russian at 80×24 the footer keeps every key of the work screen:
 the call keys and Escape keep their words; refresh, summary, card, requests and

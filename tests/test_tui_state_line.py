@@ -1,11 +1,11 @@
 """The pane's state line tells the truth, and what happens to an operator's call reaches them.
 
-- Hints and refusals come as dialogs; the state line keeps the row's state (issue 14.3).
+- Hints and refusals come as dialogs; the state line keeps the row's state (C2).
 - A take-over or a supervisor's release is announced at once, naming who and when; a
-  comment being written is kept and may be saved as a note on the row (issue 14.4).
+  comment being written is kept and may be saved as a note on the row (C10).
 - The state line is read again while shown: a holder whose app died shows as "session
-  gone" without moving (issue 17.3); stale-lock notes are the observer's, in seconds
-  below a minute (issue 14.8).
+  gone" without moving (C13); stale-lock notes are the observer's, in seconds
+  below a minute (C10).
 """
 
 from __future__ import annotations

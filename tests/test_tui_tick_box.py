@@ -1,4 +1,4 @@
-"""Every checkbox shows its state in characters, not only in colour (issue 14.1)."""
+"""Every checkbox shows its state in characters, not only in colour (README, "Using it")."""
 
 from __future__ import annotations
 

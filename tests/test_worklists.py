@@ -258,7 +258,7 @@ def test_work_list_counts_now_later_and_locked_by_others(
     conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy,
     mixed_list: tuple[WorkList, dict[str, int]],
 ) -> None:
-    """The picker's "N to call now · M later · K locked by others" (issue 14.5)."""
+    """The picker's "N to call now · M later · K locked by others" (C1)."""
     def counts(session: Session) -> tuple[int, int, int]:
         [recall] = [s for s in work_lists(conn, policy, session, NOW)
                     if s.work_list.name == "Recall"]
@@ -320,7 +320,7 @@ def named_list(clinic: StoredClinic) -> tuple[WorkList, dict[str, int]]:
     ("123-45-67", ["maria"]),
     ("555 12", ["ivan"]),  # the second number counts too
     ("7946", ["john"]),
-    # Numbers as people type their start (issue 14.7): trunk prefix 8, +7, a national
+    # Numbers as people type their start (README, "Phone numbers"): trunk prefix 8, +7, a national
     # number without either, with brackets and dashes; all keyed by the policy's rules.
     ("8916 123", ["maria"]),
     ("+7 916", ["maria"]),
