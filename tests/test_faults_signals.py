@@ -3,7 +3,8 @@
 Each round starts the real ``ringround`` command in a pseudo-terminal
 (tests/pty_app.py), opens the call list, moves down a few rows, starts a call
 with ``c`` and then, at a random moment — during the call, with the result
-dialog open and a comment typed, or just after Enter saved it — sends one of
+dialog open and a comment typed, a few milliseconds after Enter (the save
+racing the signal), or once the save is in the database — sends one of
 the three signals. SIGHUP (the SSH connection dropped) and SIGTERM must end
 the session cleanly (``ended_at`` set, exit code 0); SIGKILL leaves it as it
 was. In every case the lock of an unsaved call stays (C9), a saved call
@@ -38,7 +39,7 @@ ROUNDS = 50
 LANES = 2
 ROWS = 60
 SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGKILL)
-MOMENTS = ("calling", "dialog", "saving")
+MOMENTS = ("calling", "dialog", "saving", "saved")
 POLICY = '[calls]\nhours = "00:00-24:00"\n'  # the real clock: any time of day may call
 
 
@@ -124,7 +125,11 @@ def play(db: Path, policy: Path, turn: Round, conn: sqlite3.Connection) -> None:
             app.wait_for(f"Раунд {turn.number}", since=mark)
             if turn.moment == "saving":
                 app.send("enter")
-                time.sleep(turn.delay)
+                time.sleep(turn.delay)  # the point: the signal races the save
+            elif turn.moment == "saved":
+                app.send("enter")
+                wait_until(lambda: one(conn, "SELECT 1 FROM attempts WHERE session_id = ?",
+                                       session), f"round {turn.number}: the save")
         app.signal(turn.signal)
         code = app.wait_exit(20)
         app.wait_until(lambda: app.closed, "the end of the output")
@@ -151,8 +156,10 @@ def check_round(conn: sqlite3.Connection, turn: Round, session: int, source: int
                 session, source)
     holder = one(conn, "SELECT session_id FROM locks WHERE kind = 'item' AND source_id = ?",
                  source)
-    if turn.moment != "saving":
+    if turn.moment in ("calling", "dialog"):
         assert saved == 0, label
+    if turn.moment == "saved":
+        assert saved == 1, label
     if saved:
         assert saved == 1 and holder is None, f"{label}: saved {saved}, lock {holder}"
     else:
