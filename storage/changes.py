@@ -34,7 +34,6 @@ from dataclasses import dataclass
 KEEP = 10_000  # changes kept for readers that fall behind (a few minutes of a busy clinic)
 FOLLOW_AT_MOST = 2_000  # more changes than this at once: read everything again
 
-ROW_KINDS = ("appointment", "item", "task")
 CLIENT = "client"
 LIST = "list"
 

@@ -316,18 +316,6 @@ def first_rows(
     return found[:count]
 
 
-def row_ids(
-    conn: sqlite3.Connection,
-    policy: Policy,
-    session: Session,
-    work_list: WorkList,
-    now: int,
-    text: str = "",
-) -> list[int]:
-    """Source ids of the list's open rows in list order (see :func:`row_order`)."""
-    return [entry[0] for entry in row_order(conn, policy, session, work_list, now, text)]
-
-
 def load_rows(
     conn: sqlite3.Connection,
     policy: Policy,

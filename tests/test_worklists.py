@@ -21,10 +21,16 @@ from storage.worklists import (
     confirmation_days,
     confirmation_window,
     load_rows,
-    row_ids,
+    row_order,
     work_lists,
 )
 from tests.stored_clinic import NOW, StoredClinic, clinic_time
+
+
+def row_ids(conn: sqlite3.Connection, policy: Policy, session: Session, work_list: WorkList,
+            now: int, text: str = "") -> list[int]:
+    """The list's source ids in list order."""
+    return [entry[0] for entry in row_order(conn, policy, session, work_list, now, text)]
 
 MINUTE = 60
 HOUR = 60 * MINUTE
