@@ -4,12 +4,16 @@ Options: ``--out FILE`` (default BENCHMARKS.md beside this folder), ``--dir
 FOLDER`` for the databases (default: a new folder under the system's temporary
 folder; all runs of one benchmark share it, so ringround and the bare loop use
 the same disk), ``--quick`` for a short trial run (fewer repeats, moves and
-operators, short idle periods; its figures are not for the record).
+operators, short idle periods; its figures are not for the record). With
+``--dir`` the figures are kept there too (figures.pickle), and ``--again PART``
+(throughput, check) measures just that part again and rewrites the report with
+the rest as kept.
 """
 
 from __future__ import annotations
 
 import argparse
+import pickle
 import shutil
 import statistics
 import sys
@@ -23,6 +27,7 @@ from benchmarks.machine import describe, load_average
 from benchmarks.report import BIG, OPERATORS, SIZES, USUAL, Figures, write_report
 
 ROOT = Path(__file__).resolve().parent.parent
+KEPT = "figures.pickle"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--dir", type=Path, default=None)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--again", choices=("throughput", "check"), action="append")
     args = parser.parse_args(argv)
+    if args.again:
+        return again(args.dir, args.again, args.out)
 
     folder = args.dir or Path(tempfile.mkdtemp(prefix="ringround-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -105,7 +113,29 @@ def main(argv: list[str] | None = None) -> int:
     figures.load_after = load_average()
     figures.seconds = time.monotonic() - began
     write_report(figures, args.out)
+    if args.dir is not None:
+        (folder / KEPT).write_bytes(pickle.dumps(figures))
     say(f"wrote {args.out}")
+    return 0 if figures.all_met() else 1
+
+
+def again(folder: Path | None, parts: list[str], out: Path) -> int:
+    """Measure ``parts`` again on the databases of an earlier run in ``folder``."""
+    if folder is None or not (folder / KEPT).exists():
+        sys.exit("--again needs the --dir of an earlier full run")
+    figures: Figures = pickle.loads((folder / KEPT).read_bytes())
+    if "throughput" in parts:
+        shutil.rmtree(folder / "throughput", ignore_errors=True)
+        figures.throughput = throughput.measure(folder / "throughput", rows=throughput.ROWS,
+                                                repeats=throughput.REPEATS)
+    if "check" in parts:
+        for rows in SIZES:
+            figures.checks[rows] = terminal.measure_check(folder / f"list-{rows}.db")
+        figures.full_check = terminal.measure_check(folder / f"list-{BIG}.db", 1, "--full")
+    figures.load_after = load_average()
+    figures.again = sorted(set(figures.again) | set(parts))
+    write_report(figures, out)
+    (folder / KEPT).write_bytes(pickle.dumps(figures))
     return 0 if figures.all_met() else 1
 
 

@@ -97,6 +97,7 @@ class Figures:
     load: list[Load] = field(default_factory=list)
     load_after: str = ""
     seconds: float = 0.0
+    again: list[str] = field(default_factory=list)  # parts measured again later (--again)
 
     # --- lookups ------------------------------------------------------------------
 
@@ -340,7 +341,9 @@ def write_report(figures: Figures, path: Path) -> None:
         *figures.machine.lines(),
         f"- Load average before / after: {figures.load_before} / {figures.load_after} "
         "(other programs were running too)",
-        f"- Whole run: {figures.seconds / 60:.1f} minutes",
+        f"- Whole run: {figures.seconds / 60:.1f} minutes"
+        + (f"; measured again afterwards: {', '.join(figures.again)} (load average then "
+           f"{figures.load_after})" if figures.again else ""),
         "",
         "## Results",
         "",

@@ -161,6 +161,7 @@ class RingroundApp(App[None]):
         self.phone: PhoneLine | None = None  # the PBX line, when telephony is on
         self.audit_seen: int | None = None  # lost calls are looked for after this audit entry
         self.leaving = False  # a question about open calls is on screen
+        self.closing = threading.Event()  # set when the database is closed: the poll stops
 
     def now(self) -> int:
         return self.clock()
@@ -246,7 +247,7 @@ class RingroundApp(App[None]):
         if self._start is not None:
             self.call_after_refresh(self.start_session)  # reads every page: after the paint
         self.set_interval(self.policy.heartbeat_every, self.beat)
-        self.set_interval(self.poll_every, self.poll)
+        threading.Thread(target=self.watch_changes, name="ringround-changes", daemon=True).start()
         self.set_interval(max(self.policy.stale_after // 4, 5), self.sweep)
         loop = asyncio.get_running_loop()
         for number in (signal.SIGTERM, signal.SIGHUP):
@@ -395,7 +396,19 @@ class RingroundApp(App[None]):
             self.call_db(lambda conn: remove_stale_locks(conn, self.policy, self.session,
                                                          self.now()))
 
-    @work(thread=True, group="poll", exclusive=True, exit_on_error=False)
+    def watch_changes(self) -> None:
+        """Look for others' changes every poll_every seconds, on a thread of its own.
+
+        One thread for the app's life rather than a Textual worker a second:
+        when nobody committed, a look is one PRAGMA and nothing else (no
+        thread started, no message to the app).
+        """
+        while not self.closing.wait(self.poll_every):
+            try:
+                self.poll()
+            except RuntimeError:  # the app has stopped: call_from_thread refuses
+                return
+
     def poll(self) -> None:
         try:
             changes = self.watcher.changes()
@@ -444,6 +457,7 @@ class RingroundApp(App[None]):
                 break
 
     def close_database(self) -> None:
+        self.closing.set()
         self.watcher.close()
         self.connections.close_all()
 

@@ -19,6 +19,7 @@ import sqlite3
 import threading
 from array import array
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import partial
 from typing import TypeVar
 
@@ -168,12 +169,23 @@ class WorkScreen(PhoneActions, Screen[None]):
         again only when that state changed. Times shown are brought up to date.
         """
         table = self.query_one(RowTable)
-        if table.current_id is None or not self.in_sight():
+        if table.current_id is None or not self.in_sight() or not self.ages():
             return
         if any(worker.group == "activate" and not worker.is_finished
                for worker in self.workers):
             return  # a reading is on its way already
         self.read_state(table.current_id, self.activations)
+
+    def ages(self) -> bool:
+        """Whether the shown row's state can change with time alone: it has a lock (its
+        holder's session and its age) or waits until a moment. A free row changes only
+        with a write, which the change feed brings."""
+        activation = self.activation
+        if activation is None:
+            return True
+        state = activation.state
+        return state.lock is not None or (state.refusal is not None
+                                          and state.refusal.until is not None)
 
     @work(thread=True, group="activate", exit_on_error=False)
     def read_state(self, source_id: int, ticket: int) -> None:
@@ -359,6 +371,14 @@ class WorkScreen(PhoneActions, Screen[None]):
         table = self.query_one(RowTable)
         if table.current_id != activation.state.key.source_id:
             return  # the operator has moved on meanwhile
+        previous = self.activation
+        if (previous is not None and previous.state.key == activation.state.key
+                and previous.state.removed_stale_lock and activation.state.lock is None
+                and not activation.state.removed_stale_lock):
+            # Read again (the removal itself came back through the change feed): the
+            # state line keeps saying whose stale lock went until the operator moves on.
+            activation = replace(activation, state=replace(
+                activation.state, removed_stale_lock=previous.state.removed_stale_lock))
         self.activation = activation
         app = self.ringround
         self.query_one(ClientPane).show_activation(activation, app.policy, app.now())
