@@ -5,7 +5,7 @@ shuffled order, claiming each row and, when they win it, finishing it with a
 closing outcome, each transaction on their own connection:
 
 - :func:`ringround_worker` calls ``storage.locks.claim_row`` and ``finish_call``
-  (retrying busy errors as the app's ``call_db`` does);
+  (retrying busy errors as the app's ``Database.call`` does (tui/database_work.py));
 - :func:`bare_worker` runs the same two transactions in bare ``sqlite3``: the
   same pragmas (WAL, ``synchronous=FULL``, 5 s busy timeout), ``BEGIN
   IMMEDIATE``, and the same rows written (lock, epoch, claim audit; then the
@@ -44,7 +44,7 @@ T = TypeVar("T")
 
 
 def _retrying(action: Callable[[], T]) -> T:
-    """As RingroundApp.call_db: after a busy error (5 s waited), wait 0.5 s and try again."""
+    """As the app's Database.call (tui/database_work.py): after a busy error, wait and retry."""
     while True:
         try:
             return action()

@@ -34,8 +34,8 @@ from tests.clinic_fixtures import (
 )
 from tests.operator_steps import open_first_list, open_result_dialog
 from tests.outside_process import Outside
-from tui.app import BUSY_RETRY_FOR
 from tui.client_card import ClientCard
+from tui.database_work import BUSY_RETRY_FOR
 
 BUSY_TIMEOUT = 0.5  # seconds
 HOLD = 3.0  # seconds the outside program keeps the write lock: six busy timeouts

@@ -1,13 +1,13 @@
 """The ringround app: one operator's session on the shared clinic database.
 
-The UI thread never touches the database: every database call runs in a
-thread worker through :meth:`RingroundApp.call_db`, on that thread's own
-connection, and retries while another operator's save holds the database.
-The database is reached through its engine (storage/engine.py): connections,
-the clock (:meth:`RingroundApp.now`) and the watch on commits. Changes
-committed by anyone are noticed each second (for SQLite ``PRAGMA
-data_version``), read from the change feed (storage.changes) and announced to
-the screens with :class:`DataChanged`, which re-read only what changed.
+The app is the screens' desk (tui/desk.py): they see it only through that
+interface. The UI thread never touches the database: every database job runs
+in a worker thread (tui/database_work.py). The database is reached through its
+engine (storage/engine.py): connections, the clock (:meth:`RingroundApp.now`)
+and the watch on commits. Changes committed by anyone are noticed each second
+(for SQLite ``PRAGMA data_version``), read from the change feed
+(storage.changes) and announced to the screens with :class:`DataChanged`,
+which re-read only what changed.
 """
 
 from __future__ import annotations
@@ -19,32 +19,25 @@ import sqlite3
 import sys
 import termios
 import threading
-import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import events, work
 from textual.app import App
-from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
+from textual.worker import WorkerFailed
 
 from storage.admin_log import log_crash
 from storage.changes import Changes
 from storage.clients import rekey_phones
-from storage.connections import ThreadConnections
-from storage.database import (
-    DatabaseBusy,
-    StorageError,
-    check_integrity,
-    describe,
-)
+from storage.database import StorageError, check_integrity, describe
 from storage.engine import open_engine
-from storage.errors import NotAllowed
+from storage.errors import RingroundError
 from storage.locks import remove_stale_locks
 from storage.open_calls import (
     LostCall,
@@ -55,27 +48,22 @@ from storage.open_calls import (
     open_calls,
 )
 from storage.policy import Policy
+from storage.rows import RowKey
 from storage.sessions import Session, end_session, heartbeat, start_session
 from storage.worklists import WorkList, all_work_lists
+from tui.database_work import Database
+from tui.desk import Desk
+from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.formats import moment_text
 from tui.i18n import _, choose_language, set_language
+from tui.messages import DataChanged
+from tui.phone_line import PhoneLine
+from tui.picker import ListPicker
+from tui.result_dialog import ResultDialog
 from tui.safe_text import safe_text
 
-if TYPE_CHECKING:
-    from tui.phone_calls import PhoneLine
-
-T = TypeVar("T")
-BUSY_RETRY_FOR = 120.0  # seconds a save keeps trying while another program holds the database
 POLL_EVERY = 1.0  # seconds between looks for other operators' changes (C3)
 TERMINAL_CHECK_EVERY = 1.0  # seconds between looks whether the terminal has hung up
-
-
-class DataChanged(Message):
-    """Someone (maybe this app) committed to the database; ``changes`` says what changed."""
-
-    def __init__(self, changes: Changes) -> None:
-        super().__init__()
-        self.changes = changes
 
 
 @dataclass(frozen=True)
@@ -114,7 +102,7 @@ def open_calls_question(calls: list[OpenCall], leaving: str) -> str:
 
 
 class RingroundApp(App[None]):
-    """The operator's app; screens: ListPicker, WorkScreen and their dialogs."""
+    """The operator's app, the desk of its screens: ListPicker, WorkScreen and their dialogs."""
 
     CSS_PATH = "app.tcss"
     TITLE = "ringround"
@@ -139,7 +127,6 @@ class RingroundApp(App[None]):
         self.first_lists = lists
         # Said on the list picker until the operator first opens a list (the demo's summary).
         self.notice = notice
-        self.db_path = str(db_path)
         self.policy = policy
         self.operator = session.operator
         self.supervisor = session.supervisor
@@ -155,7 +142,7 @@ class RingroundApp(App[None]):
         self.engine = open_engine(db_path)
         self.clock = clock or self.engine.now  # tests give a fake clock
         self.poll_every = poll_every
-        self.connections = ThreadConnections(self.engine)
+        self.database = Database(self.engine, db_path)
         self.watcher = self.engine.watch()
         self.busy_message = ""
         self.phone: PhoneLine | None = None  # the PBX line, when telephony is on
@@ -224,6 +211,8 @@ class RingroundApp(App[None]):
         Textual would print a traceback with local variables (patients' data
         among them) on the operator's terminal; RINGROUND_DEBUG=1 keeps it.
         """
+        if isinstance(error, WorkerFailed):  # a bug in a worker: log what the worker raised
+            error = error.error if isinstance(error.error, Exception) else error
         row = None
         with suppress(Exception):  # the screen may be half-built: the row is a bonus
             current = getattr(self.screen, "current_key", None)
@@ -239,8 +228,6 @@ class RingroundApp(App[None]):
                 "yours: start ringround again to go on."))]
 
     def on_mount(self) -> None:
-        from tui.picker import ListPicker
-
         self.push_screen(ListPicker())
         self.run_worker(self.note_audit_start, thread=True, group="audit-start",
                         exit_on_error=False)
@@ -255,9 +242,8 @@ class RingroundApp(App[None]):
         if self.terminal is not None:
             self.set_interval(TERMINAL_CHECK_EVERY, self.check_terminal)
         if self.policy.telephony.enabled:
-            from tui.phone_calls import PhoneLine
-
-            self.phone = PhoneLine(self)
+            self.phone = PhoneLine(self, self.database, self.policy, self.operator,
+                                   lambda: self.session, self.now)
             self.phone.start()  # builds the backend and connects in the background
 
     # --- quitting with an open call (asks first) -----------------------------
@@ -275,21 +261,12 @@ class RingroundApp(App[None]):
         if self.leaving:
             return
         self.leaving = True
-        self.run_worker(lambda: self._leave(leaving, then), thread=True, group="leave",
-                        exit_on_error=False)
-
-    def _leave(self, leaving: str, then: Callable[[], object]) -> None:
-        try:
-            calls = self.call_db(lambda conn: open_calls(conn, self.session))
-        except StorageError as error:
-            self.call_from_thread(self._not_left, str(error))
-            return
-        self.call_from_thread(self._ask_to_leave, calls, leaving, then)
+        self.database.work(self, lambda conn: open_calls(conn, self.session),
+                           lambda calls: self._ask_to_leave(calls, leaving, then),
+                           self._not_left, group="leave")
 
     def _ask_to_leave(self, calls: list[OpenCall], leaving: str,
                       then: Callable[[], object]) -> None:
-        from tui.dialogs import ConfirmDialog
-
         if not calls:
             self.leaving = False
             then()
@@ -299,36 +276,25 @@ class RingroundApp(App[None]):
             if not yes:
                 self.leaving = False
                 return
-            self.run_worker(lambda: self._abort_and_leave(then), thread=True, group="leave",
-                            exit_on_error=False)
+            self.database.work(
+                self, lambda conn: abort_open_calls(conn, self.policy, self.session, self.now()),
+                lambda released: self._left(released, then), self._not_left, group="leave")
 
         self.push_screen(ConfirmDialog(
             open_calls_question(calls, leaving), title=_("Open call"),
             hint=_("y — abort the call and {leaving}, n — stay").format(leaving=leaving)),
             answered)
 
-    def _abort_and_leave(self, then: Callable[[], object]) -> None:
-        try:
-            released = self.call_db(lambda conn: abort_open_calls(conn, self.policy, self.session,
-                                                                   self.now()))
-        except (StorageError, NotAllowed) as error:
-            self.call_from_thread(self._not_left, str(error))
-            return
-
-        def done() -> None:
-            self.leaving = False
-            if self.phone is not None:
-                for key in released:
-                    self.phone.forget(key)
-            then()
-
-        self.call_from_thread(done)
-
-    def _not_left(self, message: str) -> None:
-        from tui.dialogs import NoticeDialog
-
+    def _left(self, released: list[RowKey], then: Callable[[], object]) -> None:
         self.leaving = False
-        self.push_screen(NoticeDialog(message, title=_("Database problem")))
+        if self.phone is not None:
+            for key in released:
+                self.phone.forget(key)
+        then()
+
+    def _not_left(self, error: RingroundError) -> None:
+        self.leaving = False
+        self.push_screen(NoticeDialog(str(error), title=_("Database problem")))
 
     async def on_unmount(self) -> None:
         if self.phone is not None:
@@ -349,51 +315,24 @@ class RingroundApp(App[None]):
         except (termios.error, OSError):
             self.exit()
 
-    # --- database access (thread side) ------------------------------------------
-
-    def call_db(
-        self,
-        job: Callable[[sqlite3.Connection], T],
-        on_busy: Callable[[str], None] | None = None,
-    ) -> T:
-        """Run ``job`` on this thread's connection; keep retrying while the database is busy.
-
-        Runs in a worker thread. StorageError subclasses leave with a sentence.
-        """
-        deadline = time.monotonic() + BUSY_RETRY_FOR
-        while True:
-            try:
-                result = job(self.connections.get())
-            except DatabaseBusy:
-                if time.monotonic() > deadline:
-                    raise
-                if on_busy is not None:
-                    on_busy(_("Database busy, retrying…"))
-                time.sleep(0.5)
-                continue
-            except sqlite3.Error as error:
-                raise describe(error, self.db_path) from None
-            if on_busy is not None:
-                on_busy("")
-            return result
+    # --- the app's own database work (worker threads) ------------------------------
 
     def note_audit_start(self) -> None:
         """Lost calls are those ended after the app started (see :meth:`calls_lost`)."""
         with suppress(StorageError):
-            self.audit_seen = self.call_db(last_audit_id)
+            self.audit_seen = self.database.call(last_audit_id)
 
-    @work(thread=True, group="heartbeat", exclusive=True, exit_on_error=False)
     def beat(self) -> None:
-        try:
-            self.call_db(lambda conn: heartbeat(conn, self.session, self.now()))
-        except StorageError as error:
-            self.call_from_thread(self.notify, str(error), severity="error")
+        self.database.work(self, lambda conn: heartbeat(conn, self.session, self.now()),
+                           lambda _beaten: None,
+                           lambda error: self.notify(str(error), severity="error"),
+                           group="heartbeat")
 
     @work(thread=True, group="sweep", exclusive=True, exit_on_error=False)
     def sweep(self) -> None:
         # On failure the next activation runs the same checks anyway (C12).
         with suppress(StorageError):
-            self.call_db(lambda conn: remove_stale_locks(conn, self.policy, self.session,
+            self.database.call(lambda conn: remove_stale_locks(conn, self.policy, self.session,
                                                          self.now()))
 
     def watch_changes(self) -> None:
@@ -420,7 +359,7 @@ class RingroundApp(App[None]):
         seen = self.audit_seen
         if seen is not None and not changes.nothing:  # a call of ours ends with a row change
             with suppress(StorageError):
-                lost, self.audit_seen = self.call_db(
+                lost, self.audit_seen = self.database.call(
                     lambda conn: lost_calls(conn, self.session, seen))
         if lost:
             self.call_from_thread(self.calls_lost, lost)
@@ -431,9 +370,6 @@ class RingroundApp(App[None]):
 
         A result dialog open on that row keeps what was typed (ResultDialog.lock_lost).
         """
-        from tui.dialogs import NoticeDialog
-        from tui.result_dialog import ResultDialog
-
         for call in lost:
             if self.phone is not None:
                 self.phone.forget(call.key)
@@ -459,7 +395,11 @@ class RingroundApp(App[None]):
     def close_database(self) -> None:
         self.closing.set()
         self.watcher.close()
-        self.connections.close_all()
+        self.database.close()
+
+
+if TYPE_CHECKING:
+    _DESK: type[Desk] = RingroundApp  # the app is what its screens take it for (tui/desk.py)
 
 
 def run_app(

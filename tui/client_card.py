@@ -7,7 +7,6 @@ saves (every change is audited), Escape closes without saving.
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -15,15 +14,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from storage.clients import Client, get_client, split_phones, update_client
-from storage.database import StorageError
-from tui.app import RingroundApp
+from tui.desk import AtTheDesk
 from tui.formats import birth_date_text
 from tui.i18n import N_, _
 from tui.safe_text import safe_text
 from tui.tick_box import TickBox
 
 
-class ClientCard(ModalScreen[None]):
+class ClientCard(AtTheDesk, ModalScreen[None]):
     """See the module docstring for keys."""
 
     BINDINGS = [Binding("escape", "close", N_("Close"))]
@@ -33,11 +31,6 @@ class ClientCard(ModalScreen[None]):
         self.client_id = client_id
         self.client: Client | None = None
         self.shown: dict[str, str] = {}  # the text each field was filled with
-
-    @property
-    def ringround(self) -> RingroundApp:
-        assert isinstance(self.app, RingroundApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="client-card"):
@@ -57,17 +50,13 @@ class ClientCard(ModalScreen[None]):
         self.query_one("#card-phones", Input).focus()
         self.load()
 
-    @work(thread=True, group="card", exit_on_error=False)
     def load(self) -> None:
-        try:
-            client = self.ringround.call_db(lambda conn: get_client(conn, self.client_id))
-        except StorageError as error:
-            self.app.call_from_thread(self.say, str(error))
-            return
-        if client is not None:
-            self.app.call_from_thread(self.fill, client)
+        self.on_database(lambda conn: get_client(conn, self.client_id), self.fill,
+                         lambda error: self.say(str(error)), group="card")
 
-    def fill(self, client: Client) -> None:
+    def fill(self, client: Client | None) -> None:
+        if client is None:
+            return  # removed meanwhile: the fields stay empty and Enter saves nothing
         self.client = client
         born = birth_date_text(client.birth_date) or _("unknown")
         identity = Text(safe_text(client.name), style="bold")
@@ -102,18 +91,15 @@ class ClientCard(ModalScreen[None]):
         self.say(_("Saving…"))
         self.save(changes)
 
-    @work(thread=True, group="card-save", exclusive=True, exit_on_error=False)
     def save(self, changes: dict[str, object]) -> None:
-        app = self.ringround
-        try:
-            app.call_db(lambda conn: update_client(conn, app.policy, app.session, self.client_id,
-                                                   changes, app.now()),
-                        on_busy=lambda message: app.call_from_thread(self.say, message))
-        except (StorageError, LookupError) as error:
-            self.app.call_from_thread(
-                self.say, _("Not saved: {reason} Your changes are kept.").format(reason=error))
-            return
-        self.app.call_from_thread(self.dismiss, None)
+        desk = self.desk
+        self.on_database(
+            lambda conn: update_client(conn, desk.policy, desk.session, self.client_id, changes,
+                                       desk.now()),
+            lambda _saved: self.dismiss(None),
+            lambda error: self.say(_("Not saved: {reason} Your changes are kept.").format(
+                reason=error)),
+            group="card-save", on_busy=self.say)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -9,7 +9,6 @@ import sqlite3
 from collections.abc import Callable
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -25,37 +24,31 @@ from storage.clients import (
     get_client,
     tasks,
 )
-from storage.database import StorageError
-from tui.app import RingroundApp
 from tui.client_pane import outcome_label
+from tui.desk import AtTheDesk, Desk
 from tui.formats import full_time as time_text
 from tui.formats import status_text, task_kind_text
 from tui.i18n import N_, _
 from tui.safe_text import safe_text
 
 
-def full_time(moment: int | None, app: RingroundApp) -> str:
-    return time_text(moment, app.policy)
+def full_time(moment: int | None, desk: Desk) -> str:
+    return time_text(moment, desk.policy)
 
 
-class ClientDialog(ModalScreen[None]):
+class ClientDialog(AtTheDesk, ModalScreen[None]):
     """A scrolling text about one client, made by ``read`` in a worker."""
 
     BINDINGS = [Binding("escape", "close", N_("Close"))]
 
     def __init__(
         self, client_id: int, heading: str,
-        read: Callable[[sqlite3.Connection, RingroundApp, int], Text],
+        read: Callable[[sqlite3.Connection, Desk, int], Text],
     ) -> None:
         super().__init__()
         self.client_id = client_id
         self.heading = heading
         self.read = read
-
-    @property
-    def ringround(self) -> RingroundApp:
-        assert isinstance(self.app, RingroundApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
@@ -68,63 +61,63 @@ class ClientDialog(ModalScreen[None]):
         self.query_one("#history-scroll").focus()
         self.load()
 
-    @work(thread=True, exit_on_error=False)
     def load(self) -> None:
-        try:
-            text = self.ringround.call_db(
-                lambda conn: self.read(conn, self.ringround, self.client_id))
-        except StorageError as error:
-            text = Text(safe_text(str(error), keep_newlines=True))
-        self.app.call_from_thread(self.query_one("#history-text", Static).update, text)
+        desk = self.desk
+        self.on_database(lambda conn: self.read(conn, desk, self.client_id), self.show,
+                         lambda error: self.show(Text(safe_text(str(error), keep_newlines=True))),
+                         group="client-history")
+
+    def show(self, text: Text) -> None:
+        self.query_one("#history-text", Static).update(text)
 
     def action_close(self) -> None:
         self.dismiss(None)
 
 
-def _appointment_line(a: Appointment, app: RingroundApp) -> str:
-    return (f"{full_time(a.starts_at, app)}  {safe_text(a.service)} · {safe_text(a.doctor)}"
+def _appointment_line(a: Appointment, desk: Desk) -> str:
+    return (f"{full_time(a.starts_at, desk)}  {safe_text(a.service)} · {safe_text(a.doctor)}"
             f" ({safe_text(status_text(a.status))})")
 
 
-def _task_line(t: Task, app: RingroundApp) -> str:
-    state = _("done {date}").format(date=full_time(t.done_at, app)) if t.done_at else _("open")
+def _task_line(t: Task, desk: Desk) -> str:
+    state = _("done {date}").format(date=full_time(t.done_at, desk)) if t.done_at else _("open")
     kind = safe_text(task_kind_text(t.kind))
-    return f"{full_time(t.due_at, app)}  {kind}: {safe_text(t.title)} — {state}"
+    return f"{full_time(t.due_at, desk)}  {kind}: {safe_text(t.title)} — {state}"
 
 
-def summary_text(conn: sqlite3.Connection, app: RingroundApp, client_id: int) -> Text:
+def summary_text(conn: sqlite3.Connection, desk: Desk, client_id: int) -> Text:
     """History of the client's appointments, call attempts and tasks."""
     client = get_client(conn, client_id)
     text = Text(safe_text(client.name) if client else "", style="bold")
     text.append("\n\n" + _("Appointments") + "\n", style="bold underline")
     for a in reversed(appointments(conn, client_id)):
-        text.append(_appointment_line(a, app) + "\n")
+        text.append(_appointment_line(a, desk) + "\n")
     text.append("\n" + _("Calls") + "\n", style="bold underline")
     for call in attempts(conn, client_id):
-        text.append(f"{full_time(call.ended_at, app)}  {safe_text(call.operator)}  "
-                    f"{outcome_label(app.policy, call.outcome)}")
+        text.append(f"{full_time(call.ended_at, desk)}  {safe_text(call.operator)}  "
+                    f"{outcome_label(desk.policy, call.outcome)}")
         if call.comment:
             text.append(" — " + safe_text(call.comment))
         text.append("\n")
     text.append("\n" + _("Tasks") + "\n", style="bold underline")
     for t in tasks(conn, client_id):
-        text.append(_task_line(t, app) + "\n")
+        text.append(_task_line(t, desk) + "\n")
     return text
 
 
-def requests_text(conn: sqlite3.Connection, app: RingroundApp, client_id: int) -> Text:
+def requests_text(conn: sqlite3.Connection, desk: Desk, client_id: int) -> Text:
     """The client's upcoming appointments and open tasks."""
     client = get_client(conn, client_id)
-    requests = current_requests(conn, app.policy, client_id, app.now())
+    requests = current_requests(conn, desk.policy, client_id, desk.now())
     text = Text(safe_text(client.name) if client else "", style="bold")
     text.append("\n\n" + _("Upcoming appointments") + "\n", style="bold underline")
     for a in requests.appointments:
-        text.append(_appointment_line(a, app) + "\n")
+        text.append(_appointment_line(a, desk) + "\n")
     if not requests.appointments:
         text.append(_("none") + "\n", style="dim")
     text.append("\n" + _("Open tasks") + "\n", style="bold underline")
     for t in requests.tasks:
-        text.append(_task_line(t, app) + "\n")
+        text.append(_task_line(t, desk) + "\n")
     if not requests.tasks:
         text.append(_("none") + "\n", style="dim")
     return text

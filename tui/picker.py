@@ -11,7 +11,7 @@ import threading
 
 from rich.cells import cell_len, set_cell_size
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -20,13 +20,14 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from storage.changes import CLIENT, LIST
-from storage.database import StorageError
 from storage.rows import APPOINTMENT, ITEM
 from storage.worklists import WorkList, WorkListSummary, summarize, work_lists
-from tui.app import DataChanged, RingroundApp
+from tui.database_work import deliver, in_worker
+from tui.desk import AtTheDesk
 from tui.footer import Footer
 from tui.formats import number, task_kind_text
 from tui.i18n import N_, _, ngettext
+from tui.messages import DataChanged
 from tui.safe_text import safe_text
 from tui.supervisor_keys import SUPERVISOR_BINDINGS, SupervisorKeys
 
@@ -82,7 +83,7 @@ def summary_line(work_list: WorkList, summary: WorkListSummary | None, width: in
     return line
 
 
-class ListPicker(SupervisorKeys, Screen[None]):
+class ListPicker(SupervisorKeys, AtTheDesk, Screen[None]):
     """See the module docstring for keys."""
 
     BINDINGS = [
@@ -101,27 +102,22 @@ class ListPicker(SupervisorKeys, Screen[None]):
         self.recount_timer: Timer | None = None
         self.load_guard = threading.Lock()
 
-    @property
-    def ringround(self) -> RingroundApp:
-        assert isinstance(self.app, RingroundApp)
-        return self.app
-
     def compose(self) -> ComposeResult:
-        app = self.ringround
+        desk = self.desk
         yield Static(Text(_("Mass calling — {operator}").format(
-            operator=safe_text(app.operator))),
+            operator=safe_text(desk.operator))),
                      id="picker-title")
-        if app.notice:
-            yield Static(Text(safe_text(app.notice)), id="picker-notice")
+        if desk.notice:
+            yield Static(Text(safe_text(desk.notice)), id="picker-notice")
         yield OptionList(id="lists")
         yield Static("", id="picker-status")
         yield Footer()
 
     def on_mount(self) -> None:
-        app = self.ringround
-        if app.first_lists is not None:  # read before start: painted in the first frame
-            self.show(app.first_lists, {})
-            app.first_lists = None
+        desk = self.desk
+        if desk.first_lists is not None:  # read before start: painted in the first frame
+            self.show(desk.first_lists, {})
+            desk.first_lists = None
             self.fresh = True
             self.call_after_refresh(self.load)  # the counts read whole lists: after the paint
 
@@ -129,8 +125,8 @@ class ListPicker(SupervisorKeys, Screen[None]):
         if self.fresh:  # the lists read at start are on screen: no second reading now
             self.fresh = False
             return
-        if self.ringround.notice:  # read: back from the first list, the room goes to the lists
-            self.ringround.notice = ""
+        if self.desk.notice:  # read: back from the first list, the room goes to the lists
+            self.desk.notice = ""
             self.query_one("#picker-notice", Static).remove()
         self.load()  # also the first load when nothing was read at start
 
@@ -174,25 +170,25 @@ class ListPicker(SupervisorKeys, Screen[None]):
         stale, self.stale = self.stale, set()
         self.load(frozenset(stale))
 
-    @work(thread=True, group="lists", exit_on_error=False)
     def load(self, only: frozenset[WorkList] | None = None) -> None:
         """Read the lists and count them (``only``: count just these again)."""
-        app = self.ringround
+        desk = self.desk
 
         def job(conn: sqlite3.Connection) -> tuple[list[WorkList], list[WorkListSummary]]:
             if only is None:
-                summaries = work_lists(conn, app.policy, app.session, app.now())
+                summaries = work_lists(conn, desk.policy, desk.session, desk.now())
                 return [s.work_list for s in summaries], summaries
-            return self.lists, [summarize(conn, app.policy, app.session, work_list, app.now())
+            return self.lists, [summarize(conn, desk.policy, desk.session, work_list, desk.now())
                                 for work_list in only]
 
-        with self.load_guard:  # readings are shown in the order they were made
-            try:
-                lists, summaries = app.call_db(job, on_busy=self.status_from_thread)
-            except StorageError as error:
-                self.app.call_from_thread(self.show_status, str(error))
-                return
-            self.app.call_from_thread(self.counted, lists, summaries, only is None)
+        def read() -> None:
+            with self.load_guard:  # readings are shown in the order they were made
+                lists, summaries = desk.database.call(
+                    job, on_busy=lambda message: deliver(self, self.show_status, message))
+                deliver(self, lambda found: self.counted(*found, only is None), (lists, summaries))
+
+        in_worker(self, read, lambda _shown: None, lambda error: self.show_status(str(error)),
+                  group="lists", exclusive=False)
 
     def counted(self, lists: list[WorkList], summaries: list[WorkListSummary],
                 whole: bool) -> None:
@@ -200,9 +196,6 @@ class ListPicker(SupervisorKeys, Screen[None]):
         counts.update((s.work_list, s) for s in summaries)
         listed = [w for w in lists if w not in counts or counts[w].listed]
         self.show(listed, counts)
-
-    def status_from_thread(self, message: str) -> None:
-        self.app.call_from_thread(self.show_status, message)
 
     def show_status(self, message: str) -> None:
         status = self.query_one("#picker-status", Static)

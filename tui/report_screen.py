@@ -20,22 +20,21 @@ from datetime import date, datetime, timedelta
 
 from babel.numbers import format_decimal
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from storage.database import StorageError
-from storage.errors import NotAllowed
 from storage.policy import Policy
 from storage.reports import CALL_LIST, CONFIRMATION, Report, ReportRow, build_report
-from tui.app import DataChanged, RingroundApp
 from tui.client_pane import outcome_label
+from tui.desk import AtTheDesk
 from tui.footer import Footer
 from tui.formats import day_text, local, number, task_kind_text
 from tui.i18n import N_, _, babel_locale
+from tui.messages import DataChanged
 from tui.safe_text import safe_text
 from tui.steady import SteadyText
 from tui.supervisor_screen import fit
@@ -146,7 +145,7 @@ class DayChart(Widget):
         return Text("\n".join(lines))
 
 
-class ReportScreen(Screen[None]):
+class ReportScreen(AtTheDesk, Screen[None]):
     """See the module docstring for keys."""
 
     BINDINGS = [
@@ -166,11 +165,6 @@ class ReportScreen(Screen[None]):
         self.report: Report | None = None
         self.shown_columns: tuple[str, int] | None = None  # (by, terminal width)
         self.bar_width = 20  # the bar column's cells, set with the columns
-
-    @property
-    def ringround(self) -> RingroundApp:
-        assert isinstance(self.app, RingroundApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         yield SteadyText(id="report-title")
@@ -209,31 +203,28 @@ class ReportScreen(Screen[None]):
 
     # --- reading --------------------------------------------------------------------
 
-    @work(thread=True, group="report", exclusive=True, exit_on_error=False)
     def load(self) -> None:
-        app = self.ringround
+        desk = self.desk
         days, by = self.days, self.by
-        since, until = period(app.policy, app.now(), days)
+        since, until = period(desk.policy, desk.now(), days)
 
         def job(conn: sqlite3.Connection) -> Report:
-            return build_report(conn, app.policy, since=since, until=until, by=by,
-                                supervisor=app.session.supervisor)
+            return build_report(conn, desk.policy, since=since, until=until, by=by,
+                                supervisor=desk.session.supervisor)
 
-        try:
-            report = app.call_db(job)
-        except (StorageError, NotAllowed, ValueError) as error:
-            self.app.call_from_thread(self.say, str(error))
-            return
-        self.app.call_from_thread(self.show, report, days)
+        # A ValueError from build_report is a bug (the keys offer only valid periods and
+        # groupings): it goes to the crash handler, not to the status line.
+        self.on_database(job, lambda report: self.show(report, days),
+                         lambda error: self.say(str(error)), group="report")
 
     def say(self, message: str) -> None:
         self.query_one("#report-status", SteadyText).show(Text(message, style="bold"))
 
     def show_title(self) -> None:
-        app = self.ringround
-        since, until = period(app.policy, app.now(), self.days)
-        first = local(since, app.policy).date()
-        last = local(until - 1, app.policy).date()
+        desk = self.desk
+        since, until = period(desk.policy, desk.now(), self.days)
+        first = local(since, desk.policy).date()
+        last = local(until - 1, desk.policy).date()
         by = _("per operator") if self.by == "operator" else _("per work list")
         self.query_one("#report-title", SteadyText).show(
             " · ".join([_("Reports"), by, period_title(self.days, first, last)]))
@@ -302,5 +293,5 @@ class ReportScreen(Screen[None]):
         line = lines[index]
         name = group_name(line) if index < len(report.rows) else _("All")
         text = Text(name + ": ", style="bold")
-        text.append(outcome_text(line, self.ringround.policy))
+        text.append(outcome_text(line, self.desk.policy))
         panel.update(text)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import events, work
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -24,10 +24,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from storage.database import StorageError
+from storage.errors import RingroundError
 from storage.locks import Finished, LockLost
 from storage.policy import Outcome, Policy
 from storage.rows import RowKey
+from tui.database_work import deliver, in_worker
 from tui.formats import moment_text, parse_moment
 from tui.i18n import N_, _, current_language
 from tui.safe_text import safe_text
@@ -207,36 +208,25 @@ class ResultDialog(ModalScreen[Finished | None]):
         self.saving = True
         self._save(choice)
 
-    @work(thread=True, exclusive=True, group="save", exit_on_error=False)
     def _save(self, choice: ResultChoice) -> None:
-        def busy(message: str) -> None:
-            self.app.call_from_thread(self.say, message)
+        def failed(error: RingroundError) -> None:
+            if isinstance(error, LockLost):
+                self.lock_lost(str(error))
+            else:
+                self.not_saved(error)
 
-        try:
-            finished = self.save(choice, busy)
-        except LockLost as error:
-            self.app.call_from_thread(self.lock_lost, str(error))
-        except (StorageError, ValueError) as error:
-            # ValueError: e.g. the call-back time passed while the save waited.
-            self.app.call_from_thread(
-                self.save_failed,
-                _("Not saved: {reason} Your text is kept; Enter tries again.").format(
-                    reason=error))
-        else:
-            self.app.call_from_thread(self.dismiss, finished)
+        in_worker(self, lambda: self.save(choice, lambda message: deliver(self, self.say, message)),
+                  self.dismiss, failed, group="save")
 
-    @work(thread=True, exclusive=True, group="save", exit_on_error=False)
     def _keep(self, comment: str) -> None:
-        assert self.keep is not None
-        try:
-            self.keep(comment)
-        except StorageError as error:
-            self.app.call_from_thread(
-                self.save_failed,
-                _("Not saved: {reason} Your text is kept; Enter tries again.").format(
-                    reason=error))
-            return
-        self.app.call_from_thread(self.kept)
+        keep = self.keep
+        assert keep is not None
+        in_worker(self, lambda: keep(comment), lambda _kept: self.kept(), self.not_saved,
+                  group="save")
+
+    def not_saved(self, error: RingroundError) -> None:
+        self.save_failed(_("Not saved: {reason} Your text is kept; Enter tries again.").format(
+            reason=error))
 
     def kept(self) -> None:
         self.app.notify(_("Your comment was saved as a note on the row."),

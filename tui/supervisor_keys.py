@@ -7,18 +7,12 @@ check the role again (storage.supervision, storage.reports).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual.binding import Binding
 
+from tui.desk import AtTheDesk
 from tui.dialogs import NoticeDialog
 from tui.i18n import N_, _
 from tui.safe_text import safe_text
-
-if TYPE_CHECKING:
-    from textual.app import App
-
-    from tui.app import RingroundApp
 
 SUPERVISOR_BINDINGS = [
     Binding("v", "supervisor_screen", N_("Supervisor")),
@@ -28,17 +22,11 @@ SUPERVISOR_BINDINGS = [
 ]
 
 
-class SupervisorKeys:
+class SupervisorKeys(AtTheDesk):
     """Mixed into ListPicker: the keys above and what they open."""
 
-    if TYPE_CHECKING:
-        app: App[None]
-
-        @property
-        def ringround(self) -> RingroundApp: ...
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        supervisor = self.ringround.supervisor
+        supervisor = self.desk.supervisor
         if action in ("supervisor_screen", "report_screen"):
             return supervisor
         if action == "supervisors_only":
@@ -59,5 +47,5 @@ class SupervisorKeys:
         self.app.push_screen(NoticeDialog(
             _("The supervisor screen and the reports are for supervisors only; "
               "{operator} is not one in the policy.").format(
-                operator=safe_text(self.ringround.operator)),
+                operator=safe_text(self.desk.operator)),
             title=_("Supervisors only")))

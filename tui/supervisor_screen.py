@@ -19,22 +19,22 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
-from storage.database import StorageError
-from storage.errors import NotAllowed
+from storage.errors import RingroundError
 from storage.policy import Policy
 from storage.rows import APPOINTMENT, ITEM
 from storage.supervision import HeldLock, OnlineSession, Overview, overview, release_held_lock
-from tui.app import DataChanged, RingroundApp
+from tui.desk import AtTheDesk
 from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.footer import Footer
 from tui.formats import local, moment_text, task_kind_text, when
 from tui.i18n import N_, _, ngettext
+from tui.messages import DataChanged
 from tui.safe_text import safe_text
 from tui.steady import SteadyText
 
@@ -85,7 +85,7 @@ class Shown:
     locks: Cells
 
 
-class SupervisorScreen(Screen[None]):
+class SupervisorScreen(AtTheDesk, Screen[None]):
     """See the module docstring for keys."""
 
     BINDINGS = [
@@ -100,11 +100,6 @@ class SupervisorScreen(Screen[None]):
         self.shown: Shown | None = None
         self.note = ""  # the outcome of the last release, kept in the status line
         self.client_width, self.row_width = lock_widths(80)
-
-    @property
-    def ringround(self) -> RingroundApp:
-        assert isinstance(self.app, RingroundApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         yield SteadyText(id="supervisor-title")
@@ -143,27 +138,21 @@ class SupervisorScreen(Screen[None]):
     def action_refresh_overview(self) -> None:
         self.load()
 
-    @work(thread=True, group="overview", exclusive=True, exit_on_error=False)
     def load(self) -> None:
-        app = self.ringround
+        desk = self.desk
 
         def job(conn: sqlite3.Connection) -> Overview:
-            return overview(conn, app.policy, app.session, app.now())
+            return overview(conn, desk.policy, desk.session, desk.now())
 
-        try:
-            seen = app.call_db(job)
-        except (StorageError, NotAllowed) as error:
-            self.app.call_from_thread(self.say, str(error))
-            return
-        self.app.call_from_thread(self.show, seen)
+        self.on_database(job, self.show, lambda error: self.say(str(error)), group="overview")
 
     def say(self, message: str) -> None:
         self.query_one("#supervisor-status", SteadyText).show(Text(message, style="bold"))
 
     def show(self, seen: Overview) -> None:
         self.overview = seen
-        app = self.ringround
-        now = app.now()
+        desk = self.desk
+        now = desk.now()
         holding = len({lock.operator for lock in seen.locks})
         self.query_one("#supervisor-title", SteadyText).show(" · ".join([
             _("Supervisor"),
@@ -196,7 +185,7 @@ class SupervisorScreen(Screen[None]):
         self.say(self.note or ("" if seen.locks else _("Nobody holds a row now.")))
 
     def session_cells(self, session: OnlineSession, now: int) -> tuple[str | Text, ...]:
-        policy = self.ringround.policy
+        policy = self.desk.policy
         terminal = session.tty.removeprefix("/dev/")
         place = f"{safe_text(session.host)} {safe_text(terminal)}".strip()
         return (safe_text(session.operator), place, when(session.started_at, policy, now),
@@ -204,7 +193,7 @@ class SupervisorScreen(Screen[None]):
                 str(session.locks) if session.locks else "")
 
     def lock_cells(self, lock: HeldLock, now: int) -> tuple[str | Text, ...]:
-        policy = self.ringround.policy
+        policy = self.desk.policy
         since = local(lock.since, policy)
         today = local(now, policy).date() == since.date()
         if not lock.alive:
@@ -233,8 +222,8 @@ class SupervisorScreen(Screen[None]):
         if lock is None:
             self.say(_("There is no lock to release."))
             return
-        app = self.ringround
-        policy, now = app.policy, app.now()
+        desk = self.desk
+        policy, now = desk.policy, desk.now()
         question = _("Release the lock of {operator} on {client} ({about}), held since {since}? "
                      "Nothing is recorded for the call; the row is free for everyone.").format(
             operator=safe_text(lock.operator), client=safe_text(lock.client),
@@ -244,20 +233,16 @@ class SupervisorScreen(Screen[None]):
             if yes:
                 self.release(lock)
 
-        app.push_screen(ConfirmDialog(question, title=_("Release lock")), answered)
+        self.app.push_screen(ConfirmDialog(question, title=_("Release lock")), answered)
 
-    @work(thread=True, group="release", exclusive=True, exit_on_error=False)
     def release(self, lock: HeldLock) -> None:
-        app = self.ringround
-        try:
-            released = app.call_db(
-                lambda conn: release_held_lock(conn, app.session, lock, app.now()))
-        except (StorageError, NotAllowed) as error:
-            self.app.call_from_thread(self.refused, str(error))
-            return
-        self.app.call_from_thread(self.released, lock, released)
+        desk = self.desk
+        self.on_database(lambda conn: release_held_lock(conn, desk.session, lock, desk.now()),
+                         lambda released: self.released(lock, released), self.refused,
+                         group="release")
 
-    def refused(self, message: str) -> None:
+    def refused(self, error: RingroundError) -> None:
+        message = str(error)
         self.note = message
         self.say(message)
         self.app.push_screen(NoticeDialog(message, title=_("Release lock")))

@@ -24,7 +24,7 @@ from functools import partial
 from typing import TypeVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -33,8 +33,7 @@ from textual.widgets import Input
 
 from storage.changes import CLIENT, LIST
 from storage.clients import appointments, get_client, row_history
-from storage.database import StorageError
-from storage.errors import NotAllowed
+from storage.errors import NotAllowed, RingroundError
 from storage.families import FamilyFinished, family_rows, finish_family
 from storage.list_order import ListOrder
 from storage.locks import (
@@ -61,10 +60,11 @@ from storage.worklists import (
     load_rows,
     row_order,
 )
-from tui.app import DataChanged, RingroundApp
 from tui.client_card import ClientCard
 from tui.client_history import ClientDialog, requests_text, summary_text
 from tui.client_pane import Activation, ClientPane, outcome_label, state_text
+from tui.database_work import deliver, in_worker
+from tui.desk import AtTheDesk
 from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.footer import Footer
 from tui.formats import (
@@ -79,6 +79,7 @@ from tui.formats import (
     when,
 )
 from tui.i18n import N_, _, ngettext
+from tui.messages import DataChanged
 from tui.phone_calls import PHONE_BINDINGS, PhoneActions
 from tui.result_dialog import ResultChoice, ResultDialog
 from tui.row_table import RowTable, header_line
@@ -93,7 +94,7 @@ FIRST_PAGE = 100  # rows painted before the whole order of a big list is read
 DUE_CHECK_MAX = 3600  # seconds: timers far ahead are set again, so a changed clock is seen
 
 
-class WorkScreen(PhoneActions, Screen[None]):
+class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
     """See the module docstring for keys."""
 
     BINDINGS = [
@@ -129,11 +130,6 @@ class WorkScreen(PhoneActions, Screen[None]):
         self.partial = False  # showing only the first page while the whole order is read
         self.activations = 0  # readings of the active row asked for (the newest is shown)
 
-    @property
-    def ringround(self) -> RingroundApp:
-        assert isinstance(self.app, RingroundApp)
-        return self.app
-
     def compose(self) -> ComposeResult:
         yield SteadyText(id="work-title")
         yield ClientPane(id="pane")
@@ -149,7 +145,7 @@ class WorkScreen(PhoneActions, Screen[None]):
         self.query_one(RowTable).focus()
         self.reload()
         self.set_interval(RECHECK_EVERY, self.recheck)
-        self.set_interval(self.ringround.policy.heartbeat_every, self.look_again)
+        self.set_interval(self.desk.policy.heartbeat_every, self.look_again)
 
     def in_sight(self) -> bool:
         """This screen is on top, or only dialogs are above it."""
@@ -187,17 +183,13 @@ class WorkScreen(PhoneActions, Screen[None]):
         return state.lock is not None or (state.refusal is not None
                                           and state.refusal.until is not None)
 
-    @work(thread=True, group="activate", exit_on_error=False)
     def read_state(self, source_id: int, ticket: int) -> None:
-        app = self.ringround
+        desk = self.desk
         key = RowKey(self.work_list.kind, source_id)
-        try:
-            state = self.in_thread(lambda conn: inspect_row(conn, app.policy, app.session, key,
-                                                            app.now()))
-        except StorageError as error:
-            self.app.call_from_thread(self.show_state, str(error))
-            return
-        self.app.call_from_thread(self.state_read, state, ticket)
+        self.in_worker(lambda conn: inspect_row(conn, desk.policy, desk.session, key, desk.now()),
+                       lambda state: self.state_read(state, ticket),
+                       lambda error: self.show_state(str(error)), group="activate",
+                       exclusive=False)
 
     def state_read(self, state: RowState, ticket: int) -> None:
         activation = self.activation
@@ -210,22 +202,26 @@ class WorkScreen(PhoneActions, Screen[None]):
 
     # --- database work ----------------------------------------------------------
 
+    def in_worker(self, job: Callable[[sqlite3.Connection], T], done: Callable[[T], object],
+                  failed: Callable[[RingroundError], object], *, group: str,
+                  exclusive: bool = True) -> None:
+        """Run a database job in a worker, showing the busy state in the title meanwhile."""
+        self.on_database(job, done, failed, group=group, exclusive=exclusive,
+                         on_busy=self.show_busy)
+
     def in_thread(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """Run a database job from a worker thread, showing the busy state meanwhile."""
-        return self.ringround.call_db(job, on_busy=self._busy_from_thread)
-
-    def _busy_from_thread(self, message: str) -> None:
-        self.app.call_from_thread(self.show_busy, message)
+        return self.desk.database.call(job, on_busy=lambda message: deliver(
+            self, self.show_busy, message))
 
     def show_busy(self, message: str) -> None:
         self.busy = message
         self.show_title()
 
-    def report(self, error: StorageError) -> None:
+    def report(self, error: RingroundError) -> None:
         """Show a database problem as a dialog."""
         self.app.push_screen(NoticeDialog(str(error), title=_("Database problem")))
 
-    @work(thread=True, group="ids", exit_on_error=False)
     def reload(self, saved: int | None = None) -> None:
         """Read the list's order again; ``saved`` is the row whose result was just saved.
 
@@ -233,45 +229,45 @@ class WorkScreen(PhoneActions, Screen[None]):
         (worklists.first_rows): the whole order of a million rows takes a
         second or more, and the cursor keeps its row when it arrives.
         """
-        app = self.ringround
-        with self.order_guard:  # one reading of the order at a time, shown in turn
-            try:
+        desk = self.desk
+
+        def read() -> None:
+            with self.order_guard:  # one reading of the order at a time, shown in turn
                 if self.order is None and not self.filter_text:
                     first = self.in_thread(lambda conn: first_rows(
-                        conn, app.policy, app.session, self.work_list, app.now(),
+                        conn, desk.policy, desk.session, self.work_list, desk.now(),
                         FIRST_PAGE))
                     if len(first) == FIRST_PAGE:  # else the whole list is small: read it
-                        self.app.call_from_thread(self.show_ids, array("q", [e[0] for e in first]),
-                                                  None, True)
+                        deliver(self, lambda ids: self.show_ids(ids, None, True),
+                                array("q", [e[0] for e in first]))
                 order = self.in_thread(lambda conn: ListOrder(row_order(
-                    conn, app.policy, app.session, self.work_list, app.now(), self.filter_text)))
-            except StorageError as error:
-                self.app.call_from_thread(self.report, error)
-                return
-            self.order = order
-            self.read_until = end_of_today(app.policy, app.now())
-            self.app.call_from_thread(self.show_ids, array("q", order.ids), saved)
+                    conn, desk.policy, desk.session, self.work_list, desk.now(), self.filter_text)))
+                self.order = order
+                self.read_until = end_of_today(desk.policy, desk.now())
+                deliver(self, lambda ids: self.show_ids(ids, saved), array("q", order.ids))
 
-    @work(thread=True, group="ids", exit_on_error=False)
+        in_worker(self, read, lambda _shown: None, self.report, group="ids", exclusive=False)
+
     def follow(self, rows: frozenset[int], clients: frozenset[int] = frozenset(),
                saved: int | None = None) -> None:
         """Read again only the rows that changed (storage.changes) and move them into place."""
-        app = self.ringround
-        with self.order_guard:
-            if self.order is None:
-                return  # the first reading of the order is still to come and sees them
-            order = self.order
-            try:
+        desk = self.desk
+
+        def read() -> None:
+            with self.order_guard:
+                if self.order is None:
+                    return  # the first reading of the order is still to come and sees them
+                order = self.order
                 entries = self.in_thread(lambda conn: list(row_order(
-                    conn, app.policy, app.session, self.work_list, app.now(), self.filter_text,
+                    conn, desk.policy, desk.session, self.work_list, desk.now(), self.filter_text,
                     only=rows, clients=clients)))
-            except StorageError as error:
-                self.app.call_from_thread(self.show_state, str(error))
-                return
-            changed = rows | {entry[0] for entry in entries}
-            moved = order.update(changed, entries)
-            ids = array("q", order.ids) if moved else None
-            self.app.call_from_thread(self.rows_changed, ids, changed, saved)
+                changed = rows | {entry[0] for entry in entries}
+                moved = order.update(changed, entries)
+                ids = array("q", order.ids) if moved else None
+                deliver(self, lambda ids: self.rows_changed(ids, changed, saved), ids)
+
+        in_worker(self, read, lambda _shown: None, lambda error: self.show_state(str(error)),
+                  group="ids", exclusive=False)
 
     def rows_changed(self, ids: array[int] | None, changed: frozenset[int],
                      saved: int | None) -> None:
@@ -295,8 +291,8 @@ class WorkScreen(PhoneActions, Screen[None]):
         self.show_title()
         if not ids:
             self.activation = None
-            app = self.ringround
-            self.query_one(ClientPane).show_activation(None, app.policy, app.now())
+            desk = self.desk
+            self.query_one(ClientPane).show_activation(None, desk.policy, desk.now())
             if self.filter_text:
                 self.show_state(_("Nothing on this list matches the filter “{text}”.").format(
                     text=self.filter_text))
@@ -307,16 +303,12 @@ class WorkScreen(PhoneActions, Screen[None]):
     def want_rows(self, event: RowTable.RowsWanted) -> None:
         self.load_rows(event.ids)
 
-    @work(thread=True, group="rows", exit_on_error=False)
     def load_rows(self, ids: list[int]) -> None:
-        app = self.ringround
-        try:
-            rows = self.in_thread(lambda conn: load_rows(
-                conn, app.policy, app.session, self.work_list, ids, app.now()))
-        except StorageError as error:
-            self.app.call_from_thread(self.show_state, str(error))
-            return
-        self.app.call_from_thread(self.query_one(RowTable).add_rows, rows)
+        desk = self.desk
+        self.in_worker(lambda conn: load_rows(conn, desk.policy, desk.session, self.work_list,
+                                              ids, desk.now()),
+                       self.query_one(RowTable).add_rows,
+                       lambda error: self.show_state(str(error)), group="rows", exclusive=False)
 
     @on(RowTable.CursorMoved)
     def cursor_moved(self, event: RowTable.CursorMoved) -> None:
@@ -332,15 +324,14 @@ class WorkScreen(PhoneActions, Screen[None]):
         self.activations += 1
         self.read_activation(source_id, self.activations)
 
-    @work(thread=True, group="activate", exit_on_error=False)
     def read_activation(self, source_id: int, ticket: int) -> None:
-        app = self.ringround
+        desk = self.desk
         key = RowKey(self.work_list.kind, source_id)
 
         def job(conn: sqlite3.Connection) -> Activation:
-            now = app.now()
-            state = inspect_row(conn, app.policy, app.session, key, now)
-            source = read_source(conn, app.policy, key)
+            now = desk.now()
+            state = inspect_row(conn, desk.policy, desk.session, key, now)
+            source = read_source(conn, desk.policy, key)
             if source is None:
                 return Activation(state, None, [], [])
             # "Next" is what is still to come: not a visit already begun today, and not
@@ -352,16 +343,13 @@ class WorkScreen(PhoneActions, Screen[None]):
                 get_client(conn, source.client_id),
                 upcoming[:2],
                 row_history(conn, key, limit=HISTORY_LINES),
-                tuple(family_rows(conn, app.policy, app.session, source.client_id, now)),
+                tuple(family_rows(conn, desk.policy, desk.session, source.client_id, now)),
                 read_subject(conn, key),
             )
 
-        try:
-            activation = self.in_thread(job)
-        except StorageError as error:
-            self.app.call_from_thread(self.show_state, str(error))
-            return
-        self.app.call_from_thread(self.newest_activation, activation, ticket)
+        self.in_worker(job, lambda activation: self.newest_activation(activation, ticket),
+                       lambda error: self.show_state(str(error)), group="activate",
+                       exclusive=False)
 
     def newest_activation(self, activation: Activation, ticket: int) -> None:
         if ticket == self.activations:
@@ -380,10 +368,10 @@ class WorkScreen(PhoneActions, Screen[None]):
             activation = replace(activation, state=replace(
                 activation.state, removed_stale_lock=previous.state.removed_stale_lock))
         self.activation = activation
-        app = self.ringround
-        self.query_one(ClientPane).show_activation(activation, app.policy, app.now())
+        desk = self.desk
+        self.query_one(ClientPane).show_activation(activation, desk.policy, desk.now())
         self.show_state(self.phone_state(activation)
-                        or state_text(activation.state, app.policy, app.now()))
+                        or state_text(activation.state, desk.policy, desk.now()))
         table.release_paint()  # cursor and pane go out in one screen update
 
     def show_state(self, message: str) -> None:
@@ -453,13 +441,13 @@ class WorkScreen(PhoneActions, Screen[None]):
             self.due_timer = None
         due = self.order.next_due() if self.order is not None else None
         if due is not None:
-            delay = max(due - self.ringround.now(), 0) + 1
+            delay = max(due - self.desk.now(), 0) + 1
             self.due_timer = self.set_timer(min(delay, DUE_CHECK_MAX), self.rows_come_due)
 
     def rows_come_due(self) -> None:
         self.due_timer = None
         order = self.order
-        due = order.due_by(self.ringround.now()) if order is not None else []
+        due = order.due_by(self.desk.now()) if order is not None else []
         if due:
             self.follow(frozenset(due))
         else:
@@ -470,7 +458,7 @@ class WorkScreen(PhoneActions, Screen[None]):
         age without any write (costs the rows on screen, not the list; repaints only what
         changed; the active row has its own :meth:`recheck`).
         A new day changes which appointments and tasks are listed: all is read again."""
-        if self.ringround.now() >= self.read_until:
+        if self.desk.now() >= self.read_until:
             self.refresh_all()
             return
         self.query_one(RowTable).invalidate()
@@ -478,8 +466,8 @@ class WorkScreen(PhoneActions, Screen[None]):
     # --- rows as text -------------------------------------------------------------
 
     def describe_row(self, row: WorkRow) -> Mapping[str, str]:
-        app = self.ringround
-        policy, now = app.policy, app.now()
+        desk = self.desk
+        policy, now = desk.policy, desk.now()
         if row.group == LATER:
             due = ">" + when(row.callable_from, policy, now)
         elif row.group == CALLBACK_DUE:
@@ -524,33 +512,28 @@ class WorkScreen(PhoneActions, Screen[None]):
         key = self.current_key()
         if key is None:
             return
-        app = self.ringround
-        now = app.now()
-        if not app.policy.hours.contains(local(now, app.policy)):
+        desk = self.desk
+        now = desk.now()
+        if not desk.policy.hours.contains(local(now, desk.policy)):
             question = _("It is {time}, outside calling hours ({hours}). Call anyway?").format(
-                time=clock_text(local(now, app.policy)), hours=app.policy.hours)
+                time=clock_text(local(now, desk.policy)), hours=desk.policy.hours)
 
             def answered(yes: bool | None) -> None:
                 if yes:
                     self.claim(key, None)
 
-            app.push_screen(ConfirmDialog(question, title=_("Calling hours")), answered)
+            self.app.push_screen(ConfirmDialog(question, title=_("Calling hours")), answered)
             return
         self.claim(key, None)
 
-    @work(thread=True, group="claim", exclusive=True, exit_on_error=False)
     def claim(self, key: RowKey, take_over: Lock | None) -> None:
-        app = self.ringround
-        try:
-            result = self.in_thread(lambda conn: claim_row(
-                conn, app.policy, app.session, key, app.now(), take_over=take_over))
-        except StorageError as error:
-            self.app.call_from_thread(self.report, error)
-            return
-        self.app.call_from_thread(self.claimed, key, result)
+        desk = self.desk
+        self.in_worker(lambda conn: claim_row(conn, desk.policy, desk.session, key, desk.now(),
+                                              take_over=take_over),
+                       lambda result: self.claimed(key, result), self.report, group="claim")
 
     def claimed(self, key: RowKey, result: Claim | Refusal) -> None:
-        app = self.ringround
+        desk = self.desk
         if isinstance(result, Claim):
             self.refresh_row(key)
             self.claim_won(key)  # a number key's PBX call starts now
@@ -560,28 +543,28 @@ class WorkScreen(PhoneActions, Screen[None]):
             question = _("{operator} has held this row since {since}, over {duration}, and is "
                          "still working. Remove the lock and call?").format(
                 operator=safe_text(lock.operator),
-                since=moment_text(lock.since, app.policy, app.now()),
-                duration=duration_text(app.policy.stale_after))
+                since=moment_text(lock.since, desk.policy, desk.now()),
+                duration=duration_text(desk.policy.stale_after))
 
             def answered(yes: bool | None) -> None:
                 if yes:
                     self.claim(key, lock)
 
-            app.push_screen(ConfirmDialog(question, title=_("Stale lock")), answered)
+            self.app.push_screen(ConfirmDialog(question, title=_("Stale lock")), answered)
             return
         if result.reason == "locked" and lock is not None and lock.mine_elsewhere:
             self.ask_to_move(key, lock)
             return
         title = _("Locked") if result.reason == "locked" else ""
-        self.refuse(refusal_text(result, app.policy, app.now()), title)
+        self.refuse(refusal_text(result, desk.policy, desk.now()), title)
         self.activate(key.source_id)
 
     def ask_to_move(self, key: RowKey, lock: Lock) -> None:
         """The operator's own call is open in their other window: move it here only on a yes."""
-        app = self.ringround
+        desk = self.desk
         question = _("This call is open in your other window (since {since}, on {place}). "
                      "Take it over here? Whatever that window has not saved yet is lost.").format(
-            since=moment_text(lock.since, app.policy, app.now()), place=lock_place(lock))
+            since=moment_text(lock.since, desk.policy, desk.now()), place=lock_place(lock))
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -589,7 +572,7 @@ class WorkScreen(PhoneActions, Screen[None]):
             else:
                 self.activate(key.source_id)
 
-        app.push_screen(ConfirmDialog(question, title=_("Your other window")), answered)
+        self.app.push_screen(ConfirmDialog(question, title=_("Your other window")), answered)
 
     def my_claim(self) -> Claim | None:
         """The Claim for the active row if this session holds its lock."""
@@ -614,12 +597,12 @@ class WorkScreen(PhoneActions, Screen[None]):
                 self.refuse(_("This call is open in your other window: finish it there, or "
                               "take it over here with c."), _("Finish processing"))
             elif lock is not None:  # someone else's: say whose, not "start the call"
-                app = self.ringround
-                self.refuse(lock_state(lock, app.policy, app.now()), _("Finish processing"))
+                desk = self.desk
+                self.refuse(lock_state(lock, desk.policy, desk.now()), _("Finish processing"))
             else:
                 self.refuse(_("Start the call first (c)."), _("Finish processing"))
             return
-        app = self.ringround
+        desk = self.desk
         facts = self.call_facts(claim.key)  # a PBX call: its number and what the PBX heard
 
         family = activation.family  # same phone (B6): settled too if the operator ticks it
@@ -627,8 +610,8 @@ class WorkScreen(PhoneActions, Screen[None]):
         def save(choice: ResultChoice, busy: Callable[[str], None]) -> Finished:
             finish = (partial(finish_family, family=[row.key for row in family])
                       if choice.family else finish_call)  # the family in the same transaction
-            return app.call_db(lambda conn: finish(
-                conn, app.policy, app.session, claim, choice.outcome, choice.comment, app.now(),
+            return desk.database.call(lambda conn: finish(
+                conn, desk.policy, desk.session, claim, choice.outcome, choice.comment, desk.now(),
                 callback_at=choice.callback_at, callback_anyone=choice.callback_anyone,
                 mode=facts.mode, number=facts.number),
                 on_busy=busy)
@@ -643,18 +626,19 @@ class WorkScreen(PhoneActions, Screen[None]):
                 if isinstance(finished, FamilyFinished) and (finished.settled or finished.skipped):
                     note += " " + saved_note(finished)
                     if finished.skipped:
-                        app.push_screen(NoticeDialog(skipped_text(
-                            finished, family, app.policy, app.now()), title=_("Same phone")))
+                        self.app.push_screen(NoticeDialog(skipped_text(
+                            finished, family, desk.policy, desk.now()), title=_("Same phone")))
                 self.tell(note)
                 self.call_released(claim.key)
                 self.refresh_row(claim.key, saved=claim.key.source_id)
 
         def keep(comment: str) -> None:  # the call was lost: the comment becomes a note
-            app.call_db(lambda conn: save_note(conn, app.session, claim.key, comment, app.now()))
+            desk.database.call(lambda conn: save_note(conn, desk.session, claim.key, comment,
+                                                      desk.now()))
 
-        app.push_screen(ResultDialog(activation.client.name, app.policy, app.now, save,
-                                     preselect=facts.preselect, family=len(family),
-                                     row_key=claim.key, keep=keep), done)
+        self.app.push_screen(ResultDialog(activation.client.name, desk.policy, desk.now, save,
+                                          preselect=facts.preselect, family=len(family),
+                                          row_key=claim.key, keep=keep), done)
 
     def action_abort(self) -> None:
         activation = self.activation
@@ -669,18 +653,17 @@ class WorkScreen(PhoneActions, Screen[None]):
             return
         self.abort(activation.state.key)
 
-    @work(thread=True, group="abort", exclusive=True, exit_on_error=False)
     def abort(self, key: RowKey) -> None:
-        app = self.ringround
-        try:
-            self.in_thread(lambda conn: abort_call(conn, app.policy, app.session, key, app.now()))
-        except NotAllowed as error:
-            self.app.call_from_thread(self.refuse, str(error))
-            return
-        except StorageError as error:
-            self.app.call_from_thread(self.report, error)
-            return
-        self.app.call_from_thread(self.aborted, key)
+        desk = self.desk
+
+        def failed(error: RingroundError) -> None:
+            if isinstance(error, NotAllowed):
+                self.refuse(str(error))
+            else:
+                self.report(error)
+
+        self.in_worker(lambda conn: abort_call(conn, desk.policy, desk.session, key, desk.now()),
+                       lambda _released: self.aborted(key), failed, group="abort")
 
     def aborted(self, key: RowKey) -> None:
         self.tell(_("Processing aborted; nothing was recorded."))
@@ -727,4 +710,4 @@ class WorkScreen(PhoneActions, Screen[None]):
             box.display = False
             self.query_one(RowTable).focus()
             return
-        self.ringround.leave(_("go back to the lists"), self.app.pop_screen)
+        self.desk.leave(_("go back to the lists"), self.app.pop_screen)

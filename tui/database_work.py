@@ -1,0 +1,136 @@
+"""Database work of the app: each job runs in a worker thread, its answer comes back to the screen.
+
+The UI thread never touches SQLite. :meth:`Database.call` runs one job on the
+calling thread's own connection, refuses to run on the UI thread, and retries
+while another operator's save holds the database. :meth:`Database.work` is the
+one way a screen, the app or the phone line has a job done: it starts a named
+worker (:func:`in_worker`) and, back on the UI thread, calls ``done`` with the
+job's result or ``failed`` with the refusal (an error that carries a sentence
+for the operator: a :class:`RingroundError`). Any other exception is a bug: it ends
+the worker and reaches the app's crash handler (``RingroundApp._handle_exception``),
+never a "Not saved: …" line.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from textual.dom import DOMNode
+from textual.worker import Worker
+
+from storage.connections import ThreadConnections
+from storage.database import DatabaseBusy, describe
+from storage.engine import Engine
+from storage.errors import RingroundError
+from tui.i18n import _
+
+T = TypeVar("T")
+V = TypeVar("V")
+BUSY_RETRY_FOR = 120.0  # seconds a save keeps trying while another program holds the database
+BUSY_PAUSE = 0.5  # seconds between two tries
+
+
+def deliver(node: DOMNode, callback: Callable[[V], object], value: V) -> None:
+    """From a worker thread: ``callback(value)`` on the UI thread, while ``node`` is shown.
+
+    A dialog closed or a screen left before its job ended has nothing to show;
+    neither has an app that is leaving.
+    """
+    app = node.app
+
+    def on_ui_thread() -> None:
+        if node is app or node.is_attached:
+            callback(value)
+
+    if app.return_code is None:  # set once the app exits
+        app.call_from_thread(on_ui_thread)
+
+
+def in_worker(node: DOMNode, task: Callable[[], T], done: Callable[[T], object],
+              failed: Callable[[RingroundError], object], *, group: str,
+              exclusive: bool = True) -> Worker[None]:
+    """Run ``task`` in a thread worker of ``node`` (group ``group``); answer on the UI thread.
+
+    ``done(result)`` or ``failed(refusal)`` is called there, unless ``node``
+    has left the screen meanwhile (see :func:`deliver`); a refusal is a
+    :class:`RingroundError`, whose text is the sentence for the operator.
+    ``exclusive`` cancels the group's earlier task first, so the answer shown
+    is that of the latest. Any other exception is a bug and reaches the app's
+    crash handler (the worker exits on error).
+    """
+
+    def run() -> None:
+        try:
+            result = task()
+        except RingroundError as refusal:
+            deliver(node, failed, refusal)
+            return
+        deliver(node, done, result)
+
+    return node.run_worker(run, name=group, group=group, thread=True, exclusive=exclusive,
+                           exit_on_error=True)
+
+
+class Database:
+    """The shared clinic file as the app uses it: one connection per worker thread.
+
+    Made on the UI thread (by the app), which it then refuses to run jobs on.
+    """
+
+    def __init__(self, engine: Engine, db_path: str | Path) -> None:
+        self.path = str(db_path)  # named in the sentences of database errors
+        self.connections = ThreadConnections(engine)
+        self.ui_thread = threading.get_ident()
+
+    def call(self, job: Callable[[sqlite3.Connection], T],
+             on_busy: Callable[[str], None] | None = None) -> T:
+        """Run ``job`` on this thread's connection; keep retrying while the database is busy.
+
+        Runs in a worker thread: on the UI thread it would freeze every key
+        while another operator's save holds the file, so it refuses (a bug).
+        ``on_busy`` is told "Database busy, retrying…" and then "" on this
+        thread. StorageError subclasses leave with a sentence.
+        """
+        if threading.get_ident() == self.ui_thread:
+            raise AssertionError("a database job was started on the UI thread; use a worker")
+        deadline = time.monotonic() + BUSY_RETRY_FOR
+        while True:
+            try:
+                result = job(self.connections.get())
+            except DatabaseBusy:
+                if time.monotonic() > deadline:
+                    raise
+                if on_busy is not None:
+                    on_busy(_("Database busy, retrying…"))
+                time.sleep(BUSY_PAUSE)
+                continue
+            except sqlite3.Error as error:
+                raise describe(error, self.path) from None
+            if on_busy is not None:
+                on_busy("")
+            return result
+
+    def work(self, node: DOMNode, job: Callable[[sqlite3.Connection], T],
+             done: Callable[[T], object], failed: Callable[[RingroundError], object], *,
+             group: str, exclusive: bool = True,
+             on_busy: Callable[[str], object] | None = None) -> Worker[None]:
+        """Run ``job`` in a worker of ``node`` (see :func:`in_worker`).
+
+        ``on_busy`` is told on the UI thread while the database is busy.
+        """
+
+        def busy(message: str) -> None:
+            if on_busy is not None:
+                deliver(node, on_busy, message)
+
+        return in_worker(node, lambda: self.call(job, busy if on_busy is not None else None),
+                         done, failed, group=group, exclusive=exclusive)
+
+    def close(self) -> None:
+        """Close every thread's connection; only when no worker uses them any more."""
+        self.connections.close_all()
