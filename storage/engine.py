@@ -36,7 +36,11 @@ class ChangeWatch(Protocol):
     """Tells what others committed since the last look; used by one thread at a time."""
 
     def changes(self) -> Changes | None:
-        """What changed since the last call; None when nobody committed at all."""
+        """What changed since the last call; None when nobody committed at all.
+
+        Raises StorageError when the database cannot be read just now; the
+        next call reports what changed meanwhile.
+        """
         ...
 
     def close(self) -> None: ...

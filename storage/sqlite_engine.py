@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from storage.changes import Changes, changes_since, latest
-from storage.database import open_database
+from storage.database import database_path, describe, open_database
 
 
 class SqliteEngine:
@@ -57,6 +57,7 @@ class ChangeWatcher:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
+        self._shown = database_path(conn)
         self._guard = threading.Lock()
         self._version = self._read()
         self._seq = latest(self._conn)
@@ -67,11 +68,14 @@ class ChangeWatcher:
     def changes(self) -> Changes | None:
         """What changed since the last call; None when nobody committed at all."""
         with self._guard:
-            version = self._read()
-            if version == self._version:
-                return None
+            try:
+                version = self._read()
+                if version == self._version:
+                    return None
+                found = changes_since(self._conn, self._seq)
+            except sqlite3.Error as error:
+                raise describe(error, self._shown) from None
             self._version = version
-            found = changes_since(self._conn, self._seq)
             self._seq = found.seq
             return found
 

@@ -18,6 +18,7 @@ import pytest
 
 from cli.main import main
 from storage import sqlite_engine
+from storage.database import StorageError
 from storage.engine import Engine, open_engine, write
 from storage.locks import Claim, claim_row
 from storage.policy import Policy
@@ -131,3 +132,10 @@ def test_commands_take_now_from_the_engines_clock(
     finally:
         conn.close()
     assert (at, event) == (later, "release-by-supervisor")
+
+
+def test_a_watch_that_cannot_read_says_so_in_the_storage_errors_words(db_path: Path) -> None:
+    watch = open_engine(db_path).watch()
+    watch.close()
+    with pytest.raises(StorageError, match=re.escape(str(db_path))):
+        watch.changes()

@@ -351,8 +351,8 @@ class RingroundApp(App[None]):
     def poll(self) -> None:
         try:
             changes = self.watcher.changes()
-        except sqlite3.Error:
-            return
+        except StorageError:
+            return  # the next look reports what changed meanwhile
         if changes is None:
             return
         lost: list[LostCall] = []
