@@ -6,8 +6,8 @@ folder; all runs of one benchmark share it, so ringround and the bare loop use
 the same disk), ``--quick`` for a short trial run (fewer repeats, moves and
 operators, short idle periods; its figures are not for the record). With
 ``--dir`` the figures are kept there too (figures.pickle), and ``--again PART``
-(throughput, check) measures just that part again and rewrites the report with
-the rest as kept.
+(throughput, app, startup, check) measures just that part again, on the same
+databases, and rewrites the report with the rest as kept.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--dir", type=Path, default=None)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--again", choices=("throughput", "check"), action="append")
+    parser.add_argument("--again", choices=("throughput", "app", "startup", "check"),
+                        action="append")
     args = parser.parse_args(argv)
     if args.again:
         return again(args.dir, args.again, args.out)
@@ -128,6 +129,12 @@ def again(folder: Path | None, parts: list[str], out: Path) -> int:
         shutil.rmtree(folder / "throughput", ignore_errors=True)
         figures.throughput = throughput.measure(folder / "throughput", rows=throughput.ROWS,
                                                 repeats=throughput.REPEATS)
+    if "app" in parts:
+        for rows in SIZES:
+            figures.app[rows] = app_timing.measure(folder / f"list-{rows}.db", rows)
+    if "startup" in parts:
+        for rows in SIZES:
+            figures.startup[rows] = terminal.measure_startup(folder / f"list-{rows}.db", rows)
     if "check" in parts:
         for rows in SIZES:
             figures.checks[rows] = terminal.measure_check(folder / f"list-{rows}.db")
