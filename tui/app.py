@@ -221,7 +221,7 @@ class RingroundApp(App[None]):
         log_crash(error, operator=self.operator, session=started.id if started else None, row=row)
         super()._handle_exception(error)
         if not os.environ.get("RINGROUND_DEBUG"):
-            # Textual is pinned exactly (pyproject.toml); tests/test_admin_log.py checks this.
+            # Textual is pinned exactly (pyproject.toml); tests/tui/test_admin_log.py checks this.
             self._exit_renderables[:] = [Text(_(
                 "ringround stopped because of an unexpected error; the details went to the "
                 "administrator's log. What you saved is kept, and a call you were on stays "

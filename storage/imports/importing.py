@@ -156,7 +156,7 @@ def describe_result(result: ImportResult) -> str:
                  if result.dry_run else
                  ngettext("; made the call list {names}", "; made the call lists {names}",
                           count)).format(names=names)
-    # "rows" after 1 as well: scripts read these lines (tests/test_cli_data.py).
+    # "rows" after 1 as well: scripts read these lines (tests/cli/test_cli_data.py).
     rows = ngettext("{count} rows", "{count} rows", result.rows).format(
         count=f"{result.rows:,}")
     if result.dry_run:

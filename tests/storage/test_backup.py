@@ -29,7 +29,7 @@ from storage.database import NotADatabase, open_database, write
 from tests.stored_clinic import StoredClinic
 from tests.waiting import wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 WRITER = r"""
 import sys

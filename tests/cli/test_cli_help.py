@@ -20,7 +20,7 @@ from cli.root import SHELL_COMPLETION
 from cli.root import ringround as root_group
 from tui.i18n import _, set_language
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 

@@ -21,8 +21,8 @@ from storage.locks import Claim, LockLost, claim_row, finish_call
 from storage.policy import Policy
 from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
 from storage.worklists import CALLABLE, LATER
+from tests.storage.test_write_transactions import check_transactions
 from tests.stored_clinic import NOW, StoredClinic, clinic_time
-from tests.test_write_transactions import check_transactions
 
 TOMORROW = clinic_time(2025, 3, 13, 10)  # inside the default confirmation window
 HOME = "+7 (495) 111-22-33"

@@ -2,7 +2,7 @@
 
 The login program is run with ``sh`` exactly as the guide prints it, with the
 path of ringround replaced by a stand-in that records how it was called; the
-real SSH server's side of it is tests/test_e2e_ssh.py.
+real SSH server's side of it is tests/e2e/test_e2e_ssh.py.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from storage.database import open_database
 from tests.pty_app import ringround_argv
 
-GUIDE = Path(__file__).resolve().parent.parent / "docs" / "deploy.md"
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
 LOGIN = "/usr/local/bin/ringround-login"
 
 

@@ -1,10 +1,10 @@
 """The work screens (C1, C2, C8, B6), in English and Russian, at 80×24 and 120×40, and at 60×20.
 
-The fixed clinic and stopped clock of tests/test_snapshots.py. Shown: the work
+The fixed clinic and stopped clock of tests/tui/test_snapshots.py. Shown: the work
 screen with the reason for the call and a colleague's lock; the list picker's
 counts (now · later · locked); the question when quitting with an open call;
 the notice of a supervisor's release; the list of a call list with its note.
-Update with ``pytest tests/test_snapshots_screens.py --snapshot-update`` and
+Update with ``pytest tests/tui/test_snapshots_screens.py --snapshot-update`` and
 look at every changed SVG before committing it.
 """
 
@@ -29,7 +29,7 @@ from tests.clinic_fixtures import (
     shoot,
     wait_until,
 )
-from tests.test_snapshots import on_screen
+from tests.tui.test_snapshots import on_screen
 from tui.app import RingroundApp
 from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.i18n import set_language

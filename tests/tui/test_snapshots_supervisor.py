@@ -3,7 +3,7 @@
 Deterministic: the fixed clinic of tests/clinic_fixtures.py with the operators,
 calls and host names of tests/supervisor_fixtures.py, a clock stopped at
 Thursday 2026-11-26 10:00 Moscow time, workers waited for and cursors frozen.
-Update with ``pytest tests/test_snapshots_supervisor.py --snapshot-update``
+Update with ``pytest tests/tui/test_snapshots_supervisor.py --snapshot-update``
 and look at every changed SVG before committing it.
 """
 
@@ -24,7 +24,7 @@ from tests.clinic_fixtures import (
     wait_until,
 )
 from tests.supervisor_fixtures import operators_at_work, record_calls, supervisor_app
-from tests.test_tui_same_phone import add_family
+from tests.tui.test_tui_same_phone import add_family
 from tui.app import RingroundApp
 from tui.report_screen import ReportScreen
 from tui.result_dialog import ResultDialog

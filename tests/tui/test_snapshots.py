@@ -2,7 +2,7 @@
 
 Deterministic: the fixed clinic of tests/clinic_fixtures.py, a clock stopped at
 Thursday 2026-11-26 10:00 Moscow time, workers waited for and cursors frozen.
-Update with ``pytest tests/test_snapshots.py --snapshot-update`` and look at
+Update with ``pytest tests/tui/test_snapshots.py --snapshot-update`` and look at
 every changed SVG before committing it.
 """
 

@@ -34,7 +34,7 @@ from tests.fake_ami import fake_ami_in_background
 from tests.unix_users import need_root_tools, reachable, ringround_command, run, temporary_users
 from tui.start import keep_escape_short
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def levels(findings: list[Finding]) -> dict[str, list[str]]:

@@ -28,7 +28,7 @@ from storage.sessions import start_session
 from tests.stored_clinic import NOW, StoredClinic, clinic_time
 from tui.app import RingroundApp
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 STORAGE = ROOT / "storage"
 ENGINE_MODULES = {"engine.py", "sqlite_engine.py", "database.py"}
 # About the SQLite file itself, and so SQLite's on any engine (docs/design.md):

@@ -33,8 +33,8 @@ from storage.locks import Claim, abort_call, claim_row, finish_call
 from storage.policy import default_policy
 from storage.roles import login_name
 from storage.rows import APPOINTMENT, ITEM, RowKey
+from tests.storage.test_import import mutate, mutation
 from tests.stored_clinic import NOW, StoredClinic, clinic_time
-from tests.test_import import mutate, mutation
 
 ME = login_name()
 

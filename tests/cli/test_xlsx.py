@@ -1,7 +1,7 @@
 """Excel workbooks both ways: ``export KIND -o FILE.xlsx`` and ``import KIND FILE.xlsx``.
 
 The files are read and written here with openpyxl, as another program would;
-tests/test_libreoffice.py opens them in a real spreadsheet program.
+tests/cli/test_libreoffice.py opens them in a real spreadsheet program.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import Cell
 
 from storage.cells import ooxml_text, plain_text, text_cell
+from tests.cli.test_cli_data import call, clean_environment, dump
+from tests.cli.test_csv_safety import HOSTILE_NAMES
 from tests.stored_clinic import CLINIC_ZONE, StoredClinic, clinic_time
-from tests.test_cli_data import call, clean_environment, dump
-from tests.test_csv_safety import HOSTILE_NAMES
 
-__all__ = ["clean_environment"]  # the fixture shared with tests/test_cli_data.py
+__all__ = ["clean_environment"]  # the fixture shared with tests/cli/test_cli_data.py
 
 TERMINAL_TRICKS = ("\x1b]0;owned\x07Title", "\x1b[2JClear", "_x0041_ looks escaped", "\x00nul")
 

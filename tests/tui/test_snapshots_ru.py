@@ -1,10 +1,10 @@
 """How the operator's screens look in Russian at 80×24 (B10: the layout holds).
 
-The same fixed clinic and stopped clock as tests/test_snapshots.py, with the
+The same fixed clinic and stopped clock as tests/tui/test_snapshots.py, with the
 language switched to Russian for the test (and back to English afterwards).
 Footer keys use the short labels («Звонок», «Завершить», …); the full ones
 («Завершить обработку», «Заблокировано: …») show in titles and
-state lines. Update with ``pytest tests/test_snapshots_ru.py --snapshot-update``
+state lines. Update with ``pytest tests/tui/test_snapshots_ru.py --snapshot-update``
 and look at every changed SVG before committing it.
 """
 
@@ -25,7 +25,7 @@ from tests.clinic_fixtures import (
     shoot,
     wait_until,
 )
-from tests.test_snapshots import on_screen
+from tests.tui.test_snapshots import on_screen
 from tui.app import RingroundApp
 from tui.dialogs import NoticeDialog
 from tui.i18n import set_language

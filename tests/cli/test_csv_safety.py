@@ -1,6 +1,6 @@
 """CSV safety: no cell a spreadsheet would evaluate, quoted line breaks, exact round trips.
 
-The spreadsheet program itself opens these files in tests/test_libreoffice.py.
+The spreadsheet program itself opens these files in tests/cli/test_libreoffice.py.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from storage.cells import EVALUATED, csv_line, neutralised, restored, text_cell
 from storage.locks import Claim, claim_row, finish_call
 from storage.policy import default_policy
 from storage.rows import ITEM, RowKey
+from tests.cli.test_cli_data import boss, call, clean_environment
 from tests.stored_clinic import NOW, StoredClinic
-from tests.test_cli_data import boss, call, clean_environment
 
-__all__ = ["boss", "clean_environment"]  # fixtures shared with tests/test_cli_data.py
+__all__ = ["boss", "clean_environment"]  # fixtures shared with tests/cli/test_cli_data.py
 
 HOSTILE_NAMES = (
     '=HYPERLINK("http://x/","Open")',

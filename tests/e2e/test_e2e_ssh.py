@@ -120,7 +120,7 @@ class Server:
 
 
 def guide_blocks(language: str) -> list[str]:
-    guide = (Path(__file__).resolve().parent.parent / "docs" / "deploy.md").read_text(
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text(
         encoding="utf-8")
     return re.findall(rf"```{language}\n(.*?)```", guide, flags=re.DOTALL)
 

@@ -16,7 +16,7 @@ import pytest
 from storage.policy import _OUTCOME_FIELDS as _OUTCOME_KEYS
 from storage.policy import DEFAULTS, PolicyError, default_policy, load_policy, parse_duration
 
-SHIPPED = Path(__file__).resolve().parent.parent / "policy.toml"
+SHIPPED = Path(__file__).resolve().parents[2] / "policy.toml"
 
 
 def write_policy(tmp_path: Path, text: str) -> Path:

@@ -32,7 +32,7 @@ from storage.sessions import heartbeat
 from tests.clinic_fixtures import wait_until
 from tests.fake_ami import FakeAmi
 from tests.stored_clinic import NOW, StoredClinic
-from tests.test_tui_telephony import (
+from tests.tui.test_tui_telephony import (
     build_db,
     free_port,
     make_app,

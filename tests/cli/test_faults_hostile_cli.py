@@ -1,13 +1,13 @@
 """Fault: hostile text through every command of the real ``ringround`` (separate processes).
 
-The hostile clinic of tests/test_faults_hostile_terminal.py (Hypothesis values
+The hostile clinic of tests/tui/test_faults_hostile_terminal.py (Hypothesis values
 in every field, a colleague with a hostile name holding locks) is shown by
 every command that prints for people — ``locks``, ``lists``, ``check``,
 ``locks --release``, ``lists close/reopen``, errors that quote a file's
 contents, a list's name or a path — and nothing the data chose may reach the
 terminal: no ESC, BEL, C1 or bidi control in what they print. ``--json`` keeps
 the data exactly (decoded, it equals what is stored). CSV exports keep the
-data exactly by design and are not looked at here (tests/test_export.py).
+data exactly by design and are not looked at here (tests/storage/test_export.py).
 
 Names that identify someone or something are refused where they are given:
 ``--operator``, the login (in-process, with the login replaced), a call
@@ -33,7 +33,7 @@ from storage import roles
 from storage.names import control_character
 from storage.policy import default_policy
 from storage.roles import OperatorNotAllowed, login_name
-from tests.test_faults_hostile_terminal import (
+from tests.tui.test_faults_hostile_terminal import (
     Hostile,
     Hostility,
     hostile,

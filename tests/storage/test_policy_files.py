@@ -27,7 +27,7 @@ from storage.policy_files import (
     find_policy,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _policy(path: Path, language: str) -> Path:

@@ -20,12 +20,12 @@ import pytest
 
 from storage.backup import backup_database
 from storage.database import open_database
-from tests.test_cli_data import call, clean_environment, policy_file
-from tests.test_faults_bad_files import PAGE, Snapshot, closed_clinic
+from tests.cli.test_cli_data import call, clean_environment, policy_file
+from tests.e2e.test_faults_bad_files import PAGE, Snapshot, closed_clinic
 from tests.tiny_disk import fill, tiny_disk
 from tests.unix_users import need_root_tools, reachable, run, temporary_users
 
-__all__ = ["clean_environment"]  # the fixture shared with tests/test_cli_data.py
+__all__ = ["clean_environment"]  # the fixture shared with tests/cli/test_cli_data.py
 
 
 # -- a damaged database: no writing command writes to it -----------------------------------------

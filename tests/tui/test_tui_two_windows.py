@@ -3,7 +3,7 @@
 The other window is a second session of the same operator that keeps beating
 (written with storage.sessions as its app would); the app under test is the
 window the operator is looking at. Only a session that is gone passes its
-locks silently (C9, tests/test_tui_locks.py); a live one's call moves only
+locks silently (C9, tests/tui/test_tui_locks.py); a live one's call moves only
 when the operator answers y.
 """
 

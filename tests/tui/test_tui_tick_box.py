@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.clinic_fixtures import DeskClinic, open_list, running, wait_until
-from tests.test_snapshots import call_back_dialog
+from tests.tui.test_snapshots import call_back_dialog
 from tui.client_card import ClientCard
 from tui.i18n import set_language
 from tui.result_dialog import ResultDialog
