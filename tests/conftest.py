@@ -1,13 +1,20 @@
-"""Fixtures every test may use: a fresh database file, the two clinics, no installed policy.
+"""Fixtures every test may use: a fresh database file, the two clinics, nothing of this machine.
 
-Storage tests always use a real file in tmp_path (WAL and several processes
-only exist on files). ``clinic`` is an empty clinic the test fills row by row
+The tests are in folders by layer: storage/, cli/, tui/, telephony/ and e2e/
+(real terminals, SSH, Unix users, several processes), each with the fixtures of
+its own in its conftest.py; the checks of the whole repository (code quality,
+translations, references) are here. Helpers shared by several folders are
+modules here: stored_clinic, clinic_fixtures, waiting, pty_app, unix_users...
+
+Tests always use a real file in tmp_path (WAL and several processes only exist
+on files). ``clinic`` is an empty clinic the test fills row by row
 (tests/stored_clinic.py); ``desk`` is the fixed clinic the app tests work
 through (tests/clinic_fixtures.py).
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,16 +26,18 @@ from storage.database import open_database
 from storage.policy import Policy, default_policy
 from tests.clinic_fixtures import DeskClinic, build_desk
 from tests.stored_clinic import StoredClinic
-from tui.app import RingroundApp
 
 
 @pytest.fixture(autouse=True)
-def no_installed_policy(tmp_path_factory: pytest.TempPathFactory,
-                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """Commands run in a test see no /etc/ringround or ~/.config policy of this machine."""
+def nothing_of_this_machine(tmp_path_factory: pytest.TempPathFactory,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands run in a test see no /etc/ringround or ~/.config policy of this machine,
+    and no RINGROUND_* variable of the shell that started the tests."""
     elsewhere = tmp_path_factory.mktemp("no-policy-here")
     monkeypatch.setattr(policy_files, "SYSTEM_POLICY", elsewhere / "etc-policy.toml")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(elsewhere / "config"))
+    for name in ("RINGROUND_DB", "RINGROUND_POLICY", "RINGROUND_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
@@ -64,9 +73,8 @@ def policy() -> Policy:
 
 
 @pytest.fixture
-def apps() -> Iterator[list[RingroundApp]]:
-    """Apps made by a test; their database connections are closed afterwards."""
-    made: list[RingroundApp] = []
-    yield made
-    for app in made:
-        app.close_database()
+def group_umask() -> Iterator[None]:
+    """umask 002, as deploy.md gives operators and administrators."""
+    before = os.umask(0o002)
+    yield
+    os.umask(before)

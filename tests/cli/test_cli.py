@@ -32,6 +32,7 @@ from storage.roles import OperatorNotAllowed, is_supervisor, login_name, operato
 from storage.rows import RowKey
 from storage.sessions import start_session
 from storage.worklists import confirmation_days, work_lists
+from tests.command_line import dump
 from tests.stored_clinic import NOW, StoredClinic, clinic_time
 
 ME = login_name()
@@ -74,19 +75,6 @@ def policy_file(tmp_path: Path, text: str, name: str = "policy.toml") -> Path:
     path.write_text(text, encoding="utf-8")
     return path
 
-
-def dump(path: Path) -> list[str]:
-    conn = sqlite3.connect(path)
-    try:
-        return list(conn.iterdump())
-    finally:
-        conn.close()
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("RINGROUND_DB", "RINGROUND_POLICY", "RINGROUND_DEBUG"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

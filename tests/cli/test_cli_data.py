@@ -33,49 +33,11 @@ from storage.locks import Claim, abort_call, claim_row, finish_call
 from storage.policy import default_policy
 from storage.roles import login_name
 from storage.rows import APPOINTMENT, ITEM, RowKey
+from tests.command_line import call, dump, supervisors_policy
 from tests.storage.test_import import mutate, mutation
 from tests.stored_clinic import NOW, StoredClinic, clinic_time
 
 ME = login_name()
-
-
-def call(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    code = main([str(arg) for arg in args])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
-
-
-def dump(path: Path) -> list[str]:
-    conn = sqlite3.connect(path)
-    try:
-        return list(conn.iterdump())
-    finally:
-        conn.close()
-
-
-def policy_file(tmp_path: Path, supervisors: list[str], name: str = "policy.toml") -> Path:
-    path = tmp_path / name
-    path.write_text(f"[security]\nsupervisors = {json.dumps(supervisors)}\n", encoding="utf-8")
-    return path
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("RINGROUND_DB", "RINGROUND_POLICY", "RINGROUND_DEBUG"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def boss(tmp_path: Path) -> Path:
-    """A policy in which the user running the tests is a supervisor."""
-    return policy_file(tmp_path, [ME], "boss.toml")
-
-
-@pytest.fixture
-def operator(tmp_path: Path) -> Path:
-    """A policy in which the user running the tests is not a supervisor."""
-    return policy_file(tmp_path, ["head-nurse", "@no-such-group-here"], "operator.toml")
 
 
 @pytest.fixture(scope="module")
@@ -290,7 +252,7 @@ def test_supervisor_actions_refuse_an_operator(clinic: StoredClinic, tmp_path: P
 def test_supervisor_by_group(clinic: StoredClinic, tmp_path: Path,
                              capsys: pytest.CaptureFixture[str]) -> None:
     group = grp.getgrgid(os.getgid()).gr_name
-    by_group = policy_file(tmp_path, [f"@{group}"])
+    by_group = supervisors_policy(tmp_path, [f"@{group}"])
     clinic.add_call_list("Flu", [clinic.add_client("Anna")])
     assert call(capsys, "lists", "close", "Flu", "--db", clinic.path, "--policy", by_group)[0] == 0
 

@@ -17,10 +17,8 @@ from storage.cells import EVALUATED, csv_line, neutralised, restored, text_cell
 from storage.locks import Claim, claim_row, finish_call
 from storage.policy import default_policy
 from storage.rows import ITEM, RowKey
-from tests.cli.test_cli_data import boss, call, clean_environment
+from tests.command_line import call
 from tests.stored_clinic import NOW, StoredClinic
-
-__all__ = ["boss", "clean_environment"]  # fixtures shared with tests/cli/test_cli_data.py
 
 HOSTILE_NAMES = (
     '=HYPERLINK("http://x/","Open")',

@@ -11,10 +11,8 @@ from openpyxl import Workbook
 from storage.imports.damage import garbled_cyrillic
 from storage.phones import digit_count_problem
 from storage.policy import default_policy
-from tests.cli.test_cli_data import call, clean_environment, dump
+from tests.command_line import call, dump
 from tests.stored_clinic import StoredClinic
-
-__all__ = ["clean_environment"]  # the fixture shared with tests/cli/test_cli_data.py
 
 GARBLED = {
     "Ð¡Ð¸Ð´Ð¾Ñ€Ð¾Ð² Ð˜Ð²Ð°Ð½": "Сидоров Иван",  # UTF-8 read as Windows-1252

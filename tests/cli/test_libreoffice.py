@@ -21,11 +21,9 @@ import pytest
 from openpyxl import load_workbook
 
 from storage.cells import text_cell
-from tests.cli.test_cli_data import call, clean_environment
 from tests.cli.test_csv_safety import HOSTILE_NAMES
+from tests.command_line import call
 from tests.stored_clinic import StoredClinic, clinic_time
-
-__all__ = ["clean_environment"]  # the fixture shared with tests/cli/test_cli_data.py
 
 # Calc's CSV filter options: comma, double quote, UTF-8 (76), from line 1, standard cells,
 # language 0, quoted fields not forced to text, detect special numbers, -, -, -, sheet -,

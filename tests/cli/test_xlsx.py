@@ -17,11 +17,9 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import Cell
 
 from storage.cells import ooxml_text, plain_text, text_cell
-from tests.cli.test_cli_data import call, clean_environment, dump
 from tests.cli.test_csv_safety import HOSTILE_NAMES
+from tests.command_line import call, dump
 from tests.stored_clinic import CLINIC_ZONE, StoredClinic, clinic_time
-
-__all__ = ["clean_environment"]  # the fixture shared with tests/cli/test_cli_data.py
 
 TERMINAL_TRICKS = ("\x1b]0;owned\x07Title", "\x1b[2JClear", "_x0041_ looks escaped", "\x00nul")
 

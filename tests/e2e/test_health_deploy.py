@@ -65,12 +65,6 @@ class Server:
         return load_policy(self.policy_file)
 
 
-@pytest.fixture
-def group_umask() -> Iterator[None]:
-    before = os.umask(0o002)
-    yield
-    os.umask(before)
-
 
 def lay_out(gid: int, pbx_port: int = 5038) -> Server:
     top = Path(tempfile.mkdtemp(prefix="rr-deploy-"))  # under /tmp, which all may enter

@@ -20,13 +20,10 @@ import pytest
 
 from storage.backup import backup_database
 from storage.database import open_database
-from tests.cli.test_cli_data import call, clean_environment, policy_file
+from tests.command_line import call, supervisors_policy
 from tests.e2e.test_faults_bad_files import PAGE, Snapshot, closed_clinic
 from tests.tiny_disk import fill, tiny_disk
 from tests.unix_users import need_root_tools, reachable, run, temporary_users
-
-__all__ = ["clean_environment"]  # the fixture shared with tests/cli/test_cli_data.py
-
 
 # -- a damaged database: no writing command writes to it -----------------------------------------
 
@@ -78,7 +75,7 @@ def test_writing_commands_refuse_a_damaged_database(
     file.write_text("client_id,name\n1,Анна\n", encoding="utf-8")
     from storage.roles import login_name
 
-    boss = policy_file(tmp_path, [login_name()], "boss.toml")
+    boss = supervisors_policy(tmp_path, [login_name()], "boss.toml")
     before = Snapshot.of(path)
     args = [arg.format(csv=file, boss=boss) for arg in WRITING_COMMANDS[command]]
     code, out, err = call(capsys, *args, "--db", path)

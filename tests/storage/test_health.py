@@ -48,13 +48,6 @@ def shared_folder() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture
-def group_umask() -> Iterator[None]:
-    """umask 002, as deploy.md gives operators and administrators."""
-    before = os.umask(0o002)
-    yield
-    os.umask(before)
-
 
 def test_a_healthy_database(shared_folder: Path, policy: Policy, group_umask: None,
                             tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ and look at every changed SVG before committing it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,17 +27,12 @@ from tests.clinic_fixtures import (
 from tests.tui.test_snapshots import on_screen
 from tui.app import RingroundApp
 from tui.dialogs import NoticeDialog
-from tui.i18n import set_language
 from tui.result_dialog import ResultDialog
 
 SIZE = (80, 24)
 
 
-@pytest.fixture(autouse=True)
-def russian() -> Iterator[None]:
-    set_language("ru")
-    yield
-    set_language("en")
+pytestmark = pytest.mark.usefixtures("russian")
 
 
 def test_list_picker_ru(snap_compare: Compare, desk: DeskClinic,

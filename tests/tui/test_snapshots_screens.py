@@ -10,7 +10,6 @@ look at every changed SVG before committing it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -35,7 +34,6 @@ from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.i18n import set_language
 
 SIZES = [(80, 24), (120, 40)]
-LANGUAGES = ["en", "ru"]
 
 
 @pytest.fixture
@@ -53,12 +51,6 @@ def desk_at_work(desk: DeskClinic) -> DeskClinic:
         conn.close()
     return desk
 
-
-@pytest.fixture(params=LANGUAGES)
-def language(request: pytest.FixtureRequest) -> Iterator[str]:
-    set_language(request.param)
-    yield str(request.param)
-    set_language("en")
 
 
 @pytest.fixture(params=SIZES, ids=["80x24", "120x40"])

@@ -7,8 +7,6 @@ Escape on the work screen. Without an open call they leave at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from textual.pilot import Pilot
 
@@ -22,16 +20,8 @@ from tests.clinic_fixtures import (
     wait_until,
 )
 from tui.dialogs import ConfirmDialog
-from tui.i18n import set_language
 from tui.picker import ListPicker
 from tui.work_screen import WorkScreen
-
-
-@pytest.fixture
-def russian() -> Iterator[None]:
-    set_language("ru")
-    yield
-    set_language("en")
 
 
 def attempts(desk: DeskClinic) -> list[tuple[object, ...]]:

@@ -5,24 +5,15 @@ notices, square brackets in a policy's outcome labels (B1), in English and Russi
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
-import pytest
 from textual.widget import Widget
 from textual.widgets import OptionList
 from textual.widgets._toast import Toast
 
 from tests.clinic_fixtures import DeskClinic, open_list, running, wait_until
 from tui.dialogs import NoticeDialog
-from tui.i18n import _, set_language
+from tui.i18n import _
 from tui.result_dialog import ResultDialog
-
-
-@pytest.fixture(params=["en", "ru"])
-def language(request: pytest.FixtureRequest) -> Iterator[str]:
-    set_language(request.param)
-    yield str(request.param)
-    set_language("en")
 
 
 def drawn(widget: Widget) -> str:

@@ -7,20 +7,8 @@ begun and never the appointment being confirmed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from storage.database import write
 from tests.clinic_fixtures import DeskClinic, at, go_to, open_list, running, text_of
-from tui.i18n import set_language
-
-
-@pytest.fixture
-def russian() -> Iterator[None]:
-    set_language("ru")
-    yield
-    set_language("en")
 
 
 def pane_lines(screen: object) -> list[str]:

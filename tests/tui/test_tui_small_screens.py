@@ -8,23 +8,14 @@ rows' Due column is never cut in the middle of a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from textual.widgets._footer import FooterKey
 
 from tests.clinic_fixtures import DeskClinic, open_list, running
-from tui.i18n import set_language
 from tui.row_table import RowTable, columns
 
 ALL_KEYS = ["c", "f", "a", "r", "k", "s", "o", "/", "esc"]
 
-
-@pytest.fixture(params=["en", "ru"])
-def language(request: pytest.FixtureRequest) -> Iterator[str]:
-    set_language(request.param)
-    yield str(request.param)
-    set_language("en")
 
 
 def footer(screen: object) -> list[tuple[str, str, int]]:

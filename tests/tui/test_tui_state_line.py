@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,13 +37,6 @@ from tui.dialogs import NoticeDialog
 from tui.i18n import set_language
 from tui.result_dialog import ResultDialog
 from tui.work_screen import WorkScreen
-
-
-@pytest.fixture
-def russian() -> Iterator[None]:
-    set_language("ru")
-    yield
-    set_language("en")
 
 
 async def notice(pilot: Pilot[None]) -> NoticeDialog:

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.clinic_fixtures import DeskClinic, open_list, running, wait_until
 from tests.tui.test_snapshots import call_back_dialog
 from tui.client_card import ClientCard
-from tui.i18n import set_language
 from tui.result_dialog import ResultDialog
 from tui.tick_box import TickBox
-
-
-@pytest.fixture(params=["en", "ru"])
-def language(request: pytest.FixtureRequest) -> Iterator[str]:
-    set_language(request.param)
-    yield str(request.param)
-    set_language("en")
 
 
 def drawn(box: TickBox) -> str:
