@@ -219,7 +219,7 @@ def test_no_byte_the_data_chose_reaches_the_terminal(tmp_path: Path) -> None:
             if row in (0, 1, 3):  # the result dialog's title carries the name
                 mark = app.size
                 app.send("c")
-                app.wait_quiet(0.3)
+                app.wait_for("f to finish", since=mark)  # the call is this window's
                 app.send("f")
                 app.wait_for("Result of the call", since=mark)
                 app.wait_quiet(0.2)
