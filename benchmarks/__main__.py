@@ -35,8 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--dir", type=Path, default=None)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--again", choices=("throughput", "app", "startup", "check"),
-                        action="append")
+    parser.add_argument(
+        "--again", choices=("throughput", "app", "startup", "check"), action="append"
+    )
     args = parser.parse_args(argv)
     if args.again:
         return again(args.dir, args.again, args.out)
@@ -64,50 +65,62 @@ def main(argv: list[str] | None = None) -> int:
 
         say("claim -> finish throughput, ringround against the bare sqlite3 loop")
         figures.throughput = throughput.measure(
-            folder / "throughput", rows=throughput.ROWS,
-            repeats=1 if args.quick else throughput.REPEATS, say=say)
+            folder / "throughput",
+            rows=throughput.ROWS,
+            repeats=1 if args.quick else throughput.REPEATS,
+            say=say,
+        )
 
         for rows, path in lists.items():
             say(f"row activation and opening the list, {rows:,} rows (headless app)")
             timings = app_timing.measure(path, rows)
-            say(f"  activation {app_timing.summary(timings.activations_ms)}; "
-                f"open {app_timing.summary(timings.opens_ms)}")
+            say(
+                f"  activation {app_timing.summary(timings.activations_ms)}; "
+                f"open {app_timing.summary(timings.opens_ms)}"
+            )
             figures.app[rows] = timings
 
         for rows, path in lists.items():
             say(f"start-up against a minimal Textual app, and check, {rows:,} rows")
             figures.startup[rows] = startup = terminal.measure_startup(path, rows)
             figures.checks[rows] = terminal.measure_check(path)
-            say(f"  first paint {terminal.median(startup.ringround_s):.3f} s, minimal app "
+            say(
+                f"  first paint {terminal.median(startup.ringround_s):.3f} s, minimal app "
                 f"{terminal.median(startup.minimal_s):.3f} s; check "
-                f"{statistics.median(figures.checks[rows]):.2f} s")
+                f"{statistics.median(figures.checks[rows]):.2f} s"
+            )
         figures.full_check = terminal.measure_check(lists[BIG], 1, "--full")
 
         say("terminal traffic and memory, 100,000 rows, real program on a pty")
         figures.traffic = traffic = terminal.measure_traffic(
-            lists[USUAL], idle_seconds=10.0 if args.quick else terminal.IDLE_SECONDS, say=say)
-        say(f"  per move {statistics.mean(traffic.move_bytes):.0f} B on average (least redraw "
+            lists[USUAL], idle_seconds=10.0 if args.quick else terminal.IDLE_SECONDS, say=say
+        )
+        say(
+            f"  per move {statistics.mean(traffic.move_bytes):.0f} B on average (least redraw "
             f"{statistics.mean(traffic.move_minimal):.0f} B), idle {traffic.idle_bytes} B in "
-            f"{traffic.idle_seconds:.0f} s, peak RSS {traffic.peak_rss_mib:.0f} MiB")
+            f"{traffic.idle_seconds:.0f} s, peak RSS {traffic.peak_rss_mib:.0f} MiB"
+        )
         say(f"memory paging through {BIG:,} rows")
         figures.paging = terminal.measure_paging(lists[BIG], BIG)
         say(f"  peak RSS {figures.paging.peak_mib:.0f} MiB")
 
         say("idle operators against minimal Textual apps")
         for k in crowd:
-            figures.idle.append(operators.measure_idle(lists[USUAL], USUAL, k, idle_seconds,
-                                                       say=say))
+            figures.idle.append(
+                operators.measure_idle(lists[USUAL], USUAL, k, idle_seconds, say=say)
+            )
         for rows in (SIZES[0], BIG):
-            figures.idle.append(operators.measure_idle(lists[rows], rows, crowd[1],
-                                                       idle_seconds, say=say))
+            figures.idle.append(
+                operators.measure_idle(lists[rows], rows, crowd[1], idle_seconds, say=say)
+            )
 
         say("row activation while others work")
         for k in crowd:
-            figures.load.append(operators.measure_load(lists[USUAL], USUAL, k, k, folder,
-                                                       say=say))
+            figures.load.append(operators.measure_load(lists[USUAL], USUAL, k, k, folder, say=say))
         for rows in (SIZES[0], BIG):
-            figures.load.append(operators.measure_load(lists[rows], rows, crowd[-1],
-                                                       crowd[-1], folder, say=say))
+            figures.load.append(
+                operators.measure_load(lists[rows], rows, crowd[-1], crowd[-1], folder, say=say)
+            )
     finally:
         if args.dir is None:
             shutil.rmtree(folder, ignore_errors=True)
@@ -127,8 +140,9 @@ def again(folder: Path | None, parts: list[str], out: Path) -> int:
     figures: Figures = pickle.loads((folder / KEPT).read_bytes())
     if "throughput" in parts:
         shutil.rmtree(folder / "throughput", ignore_errors=True)
-        figures.throughput = throughput.measure(folder / "throughput", rows=throughput.ROWS,
-                                                repeats=throughput.REPEATS)
+        figures.throughput = throughput.measure(
+            folder / "throughput", rows=throughput.ROWS, repeats=throughput.REPEATS
+        )
     if "app" in parts:
         for rows in SIZES:
             figures.app[rows] = app_timing.measure(folder / f"list-{rows}.db", rows)

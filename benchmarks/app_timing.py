@@ -151,8 +151,11 @@ async def _open(pilot: Pilot[Any], probe: Probe, timings: Timings) -> None:
     """Enter on the call list in the picker; time until its first rows are painted."""
     app = pilot.app
     assert isinstance(app, RingroundApp)
-    await _until(pilot, lambda: isinstance(app.screen, ListPicker) and app.screen.summaries,
-                 "the list picker's counts")
+    await _until(
+        pilot,
+        lambda: isinstance(app.screen, ListPicker) and app.screen.summaries,
+        "the list picker's counts",
+    )
     picker = app.screen
     assert isinstance(picker, ListPicker)
     index = next(i for i, s in enumerate(picker.summaries) if s.work_list.kind == "item")
@@ -207,9 +210,15 @@ async def _measure(path: Path, rows: int) -> Timings:
             for number in range(OPENS):
                 await _open(pilot, probe, timings)
                 # A big list paints its first page first: let the whole order arrive.
-                await _until(pilot, lambda: isinstance(app.screen, WorkScreen)
-                             and app.screen.order is not None and not app.screen.partial,
-                             "the whole order")
+                await _until(
+                    pilot,
+                    lambda: (
+                        isinstance(app.screen, WorkScreen)
+                        and app.screen.order is not None
+                        and not app.screen.partial
+                    ),
+                    "the whole order",
+                )
                 if number < OPENS - 1:
                     await pilot.pause(0.2)
                     await pilot.press("escape")
@@ -231,5 +240,4 @@ def measure(path: Path, rows: int) -> Timings:
 def summary(values: list[float]) -> str:
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return (f"median {statistics.median(ordered):.1f} ms, p95 {p95:.1f} ms, "
-            f"max {ordered[-1]:.1f} ms")
+    return f"median {statistics.median(ordered):.1f} ms, p95 {p95:.1f} ms, max {ordered[-1]:.1f} ms"

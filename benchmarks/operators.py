@@ -129,8 +129,13 @@ def _minimal() -> PtyApp:
     return app
 
 
-def measure_idle(db: Path, rows: int, operators: int, seconds: float = IDLE_SECONDS,
-                 say: Callable[[str], None] = print) -> Idle:
+def measure_idle(
+    db: Path,
+    rows: int,
+    operators: int,
+    seconds: float = IDLE_SECONDS,
+    say: Callable[[str], None] = print,
+) -> Idle:
     result = Idle(operators, rows)
     ours: list[PtyApp] = []
     minimal: list[PtyApp] = []
@@ -145,19 +150,22 @@ def measure_idle(db: Path, rows: int, operators: int, seconds: float = IDLE_SECO
         began = time.monotonic()
         time.sleep(seconds)
         result.seconds = time.monotonic() - began
-        result.ringround_cpu_s = sum(cpu_seconds(a.pid) - b for a, b in zip(ours, before[0],
-                                                                             strict=True))
-        result.minimal_cpu_s = sum(cpu_seconds(a.pid) - b for a, b in zip(minimal, before[1],
-                                                                          strict=True))
-        result.bytes_written = sum(app.size - mark for app, mark in zip(ours, marks,
-                                                                        strict=True))
+        result.ringround_cpu_s = sum(
+            cpu_seconds(a.pid) - b for a, b in zip(ours, before[0], strict=True)
+        )
+        result.minimal_cpu_s = sum(
+            cpu_seconds(a.pid) - b for a, b in zip(minimal, before[1], strict=True)
+        )
+        result.bytes_written = sum(app.size - mark for app, mark in zip(ours, marks, strict=True))
     finally:
         for app in ours + minimal:
             app.close()
-    say(f"  idle, {operators} operators, {rows:,} rows: ringround "
+    say(
+        f"  idle, {operators} operators, {rows:,} rows: ringround "
         f"{result.per_minute(result.ringround_cpu_s):.2f} CPU-s/min, minimal apps "
         f"{result.per_minute(result.minimal_cpu_s):.2f} ({result.ratio:.2f}×); "
-        f"{result.bytes_written} B written")
+        f"{result.bytes_written} B written"
+    )
     return result
 
 
@@ -167,8 +175,12 @@ def working_operator(path: str, operator: str, seed: int, stop: Event, out: str)
     policy = default_policy()
     rng = random.Random(seed)
     session = _retry(lambda: start_session(conn, operator, int(time.time())))
-    ids = [row[0] for row in conn.execute(
-        "SELECT id FROM call_list_items WHERE processed_at IS NULL").fetchall()]
+    ids = [
+        row[0]
+        for row in conn.execute(
+            "SELECT id FROM call_list_items WHERE processed_at IS NULL"
+        ).fetchall()
+    ]
     changes, beat = 0, time.monotonic()
     while not stop.is_set():
         key = RowKey(ITEM, rng.choice(ids))
@@ -177,8 +189,9 @@ def working_operator(path: str, operator: str, seed: int, stop: Event, out: str)
             changes += 1
             stop.wait(rng.uniform(*TALK))
             outcome = rng.choice(("confirmed", "no-answer"))
-            _retry(partial(finish_call, conn, policy, session, claim, outcome, "",
-                           int(time.time())))
+            _retry(
+                partial(finish_call, conn, policy, session, claim, outcome, "", int(time.time()))
+            )
             changes += 1
         stop.wait(rng.uniform(*PAUSE))
         if time.monotonic() - beat > policy.heartbeat_every:
@@ -197,8 +210,9 @@ def _retry(action: Callable[[], T]) -> T:
             time.sleep(0.5)
 
 
-def _activation_ms(app: PtyApp, replay: Replay, fed: int, line: int | None) -> tuple[float, int,
-                                                                                      int | None]:
+def _activation_ms(
+    app: PtyApp, replay: Replay, fed: int, line: int | None
+) -> tuple[float, int, int | None]:
     """Send Down; ms until the cursor left ``line`` and the pane shows the new row's phone
     (GIVE_UP seconds when that is not seen by then: the walk goes on)."""
     sent = time.monotonic()
@@ -221,14 +235,22 @@ def _activation_ms(app: PtyApp, replay: Replay, fed: int, line: int | None) -> t
     return GIVE_UP * 1000, fed, replay.reversed_line()  # not seen: counted as GIVE_UP
 
 
-def measure_load(db: Path, rows: int, working: int, idle: int, folder: Path,
-                 moves: int = MOVES, say: Callable[[str], None] = print) -> Load:
+def measure_load(
+    db: Path,
+    rows: int,
+    working: int,
+    idle: int,
+    folder: Path,
+    moves: int = MOVES,
+    say: Callable[[str], None] = print,
+) -> Load:
     result = Load(working, idle, rows)
     stop = SPAWN.Event()
     outs = [folder / f"working-{n}.txt" for n in range(working)]
-    workers = [SPAWN.Process(target=working_operator,
-                             args=(str(db), f"worker{n}", n, stop, str(outs[n])))
-               for n in range(working)]
+    workers = [
+        SPAWN.Process(target=working_operator, args=(str(db), f"worker{n}", n, stop, str(outs[n])))
+        for n in range(working)
+    ]
     idlers: list[PtyApp] = []
     measured: PtyApp | None = None
     try:
@@ -256,10 +278,11 @@ def measure_load(db: Path, rows: int, working: int, idle: int, folder: Path,
             process.join(60)
         for app in [*idlers, *([measured] if measured else [])]:
             app.close()
-    result.row_changes = sum(int(out.read_text(encoding="utf-8")) for out in outs
-                             if out.exists())
+    result.row_changes = sum(int(out.read_text(encoding="utf-8")) for out in outs if out.exists())
     ordered = sorted(result.activations_ms)
-    say(f"  load, {working} working + {idle} idle, {rows:,} rows: activation p95 "
+    say(
+        f"  load, {working} working + {idle} idle, {rows:,} rows: activation p95 "
         f"{ordered[int(0.95 * (len(ordered) - 1))]:.0f} ms, max {ordered[-1]:.0f} ms; "
-        f"{result.row_changes} claims and finishes")
+        f"{result.row_changes} claims and finishes"
+    )
     return result

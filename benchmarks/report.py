@@ -102,8 +102,7 @@ class Figures:
     # --- lookups ------------------------------------------------------------------
 
     def idle_at(self, rows: int, operators_: int) -> Idle | None:
-        return next((i for i in self.idle if i.rows == rows and i.operators == operators_),
-                    None)
+        return next((i for i in self.idle if i.rows == rows and i.operators == operators_), None)
 
     def load_at(self, rows: int, working: int) -> Load | None:
         return next((r for r in self.load if r.rows == rows and r.working == working), None)
@@ -116,85 +115,107 @@ class Figures:
         for i in sorted(self.idle, key=lambda i: (i.rows, i.operators)):
             per_ours = i.per_minute(i.ringround_cpu_s) / i.operators
             per_minimal = i.per_minute(i.minimal_cpu_s) / i.operators
-            rows.append((
-                f"idle operators, K = {i.operators}, {i.rows:,} rows",
-                f"**{i.ratio:.2f}×** the CPU of {i.operators} minimal apps ({per_ours:.2f} vs "
-                f"{per_minimal:.2f} CPU-s/min each, {i.seconds:.0f} s); "
-                f"{i.bytes_written} B written",
-                "≤ 2× at K = 10 and 20; not growing with the list",
-                i.ratio <= TARGET_IDLE_RATIO,
-            ))
+            rows.append(
+                (
+                    f"idle operators, K = {i.operators}, {i.rows:,} rows",
+                    f"**{i.ratio:.2f}×** the CPU of {i.operators} minimal apps ({per_ours:.2f} vs "
+                    f"{per_minimal:.2f} CPU-s/min each, {i.seconds:.0f} s); "
+                    f"{i.bytes_written} B written",
+                    "≤ 2× at K = 10 and 20; not growing with the list",
+                    i.ratio <= TARGET_IDLE_RATIO,
+                )
+            )
         for run in sorted(self.load, key=lambda run: (run.rows, run.working)):
             p95 = percentile(run.activations_ms, 0.95)
-            rows.append((
-                f"row activation under load, {run.working} working + {run.idle} idle, "
-                f"{run.rows:,} rows (pty)",
-                f"**p95 {p95:.0f} ms**; median {statistics.median(run.activations_ms):.0f} ms,"
-                f" max {max(run.activations_ms):.0f} ms ({len(run.activations_ms)} activations;"
-                f" {run.row_changes / run.seconds:.1f} claims and finishes a second meanwhile)",
-                "p95 ≤ 30 ms (20 + 20 at 100,000 rows)",
-                p95 <= TARGET_ACTIVATION_P95_MS if run.working >= 20 else None,
-            ))
+            rows.append(
+                (
+                    f"row activation under load, {run.working} working + {run.idle} idle, "
+                    f"{run.rows:,} rows (pty)",
+                    f"**p95 {p95:.0f} ms**; median {statistics.median(run.activations_ms):.0f} ms,"
+                    f" max {max(run.activations_ms):.0f} ms ({len(run.activations_ms)} activations;"
+                    f" {run.row_changes / run.seconds:.1f} claims and finishes a second meanwhile)",
+                    "p95 ≤ 30 ms (20 + 20 at 100,000 rows)",
+                    p95 <= TARGET_ACTIVATION_P95_MS if run.working >= 20 else None,
+                )
+            )
         for r in self.throughput:
             worst_met = r.worst_ms <= TARGET_WORST_MS if r.processes >= 16 else None
-            rows.append((
-                f"claim → finish, N = {r.processes}",
-                f"{r.ringround:,.0f} rows/s vs bare {r.bare:,.0f} rows/s, **{r.ratio:.0%}** "
-                f"(median of pairs); claim p99 {r.claim_p99_ms:.2f} ms, **worst winning claim "
-                f"or finish {r.worst_ms:.0f} ms** (claims {r.won_max_ms:.0f}, finishes "
-                f"{r.finish_max_ms:.0f}); **{r.double_claims} double claims**",
-                "≥ 70 %; worst ≤ 250 ms at N = 16; p99 claim ≤ 50 ms; 0 double claims",
-                r.ratio >= TARGET_RATIO and r.claim_p99_ms <= TARGET_CLAIM_P99_MS
-                and r.double_claims == 0 and worst_met is not False,
-            ))
+            rows.append(
+                (
+                    f"claim → finish, N = {r.processes}",
+                    f"{r.ringround:,.0f} rows/s vs bare {r.bare:,.0f} rows/s, **{r.ratio:.0%}** "
+                    f"(median of pairs); claim p99 {r.claim_p99_ms:.2f} ms, **worst winning claim "
+                    f"or finish {r.worst_ms:.0f} ms** (claims {r.won_max_ms:.0f}, finishes "
+                    f"{r.finish_max_ms:.0f}); **{r.double_claims} double claims**",
+                    "≥ 70 %; worst ≤ 250 ms at N = 16; p99 claim ≤ 50 ms; 0 double claims",
+                    r.ratio >= TARGET_RATIO
+                    and r.claim_p99_ms <= TARGET_CLAIM_P99_MS
+                    and r.double_claims == 0
+                    and worst_met is not False,
+                )
+            )
         for count, t in sorted(self.app.items()):
             p95 = percentile(t.activations_ms, 0.95)
-            rows.append((
-                f"row activation, {count:,} pending rows (headless)",
-                f"**p95 {p95:.1f} ms**; median {statistics.median(t.activations_ms):.1f} ms, "
-                f"max {max(t.activations_ms):.0f} ms ({len(t.activations_ms)} activations)",
-                "p95 ≤ 30 ms",
-                p95 <= TARGET_ACTIVATION_P95_MS,
-            ))
+            rows.append(
+                (
+                    f"row activation, {count:,} pending rows (headless)",
+                    f"**p95 {p95:.1f} ms**; median {statistics.median(t.activations_ms):.1f} ms, "
+                    f"max {max(t.activations_ms):.0f} ms ({len(t.activations_ms)} activations)",
+                    "p95 ≤ 30 ms",
+                    p95 <= TARGET_ACTIVATION_P95_MS,
+                )
+            )
         for count, t in sorted(self.app.items()):
             worst = max(t.opens_ms)
             limit = TARGET_BIG_OPEN_MS if count >= BIG else TARGET_OPEN_S * 1000
-            rows.append((
-                f"open a work list, {count:,} rows (Enter → first rows painted)",
-                f"median {statistics.median(t.opens_ms):.0f} ms, **max {worst:.0f} ms** "
-                f"({len(t.opens_ms)} opens)",
-                "≤ 300 ms at 1,000,000 rows; ≤ 1 s at 100,000",
-                worst <= limit,
-            ))
+            rows.append(
+                (
+                    f"open a work list, {count:,} rows (Enter → first rows painted)",
+                    f"median {statistics.median(t.opens_ms):.0f} ms, **max {worst:.0f} ms** "
+                    f"({len(t.opens_ms)} opens)",
+                    "≤ 300 ms at 1,000,000 rows; ≤ 1 s at 100,000",
+                    worst <= limit,
+                )
+            )
         for count, s in sorted(self.startup.items()):
             ours, minimal = terminal.median(s.ringround_s), terminal.median(s.minimal_s)
-            rows.append((
-                f"start-up, {count:,} rows (to the first paint)",
-                f"ringround {ours:.3f} s vs minimal Textual app {minimal:.3f} s = "
-                f"**{ours / minimal:.2f}×**; counts shown after {terminal.median(s.counted_s):.2f} "
-                f"s (medians of {len(s.ringround_s)})",
-                "≤ 1.3× the minimal app",
-                ours / minimal <= TARGET_STARTUP_RATIO,
-            ))
+            rows.append(
+                (
+                    f"start-up, {count:,} rows (to the first paint)",
+                    f"ringround {ours:.3f} s vs minimal Textual app {minimal:.3f} s = "
+                    f"**{ours / minimal:.2f}×**; counts shown after "
+                    f"{terminal.median(s.counted_s):.2f} "
+                    f"s (medians of {len(s.ringround_s)})",
+                    "≤ 1.3× the minimal app",
+                    ours / minimal <= TARGET_STARTUP_RATIO,
+                )
+            )
         for count, took in sorted(self.checks.items()):
-            extra = (f"; `check --full` {statistics.median(self.full_check):.1f} s"
-                     if count == BIG and self.full_check else "")
-            rows.append((
-                f"`ringround check`, {count:,} rows",
-                f"**{statistics.median(took):.2f} s** (median of {len(took)}){extra}",
-                "≤ 1 s at 1,000,000 rows",
-                statistics.median(took) <= TARGET_CHECK_S,
-            ))
+            extra = (
+                f"; `check --full` {statistics.median(self.full_check):.1f} s"
+                if count == BIG and self.full_check
+                else ""
+            )
+            rows.append(
+                (
+                    f"`ringround check`, {count:,} rows",
+                    f"**{statistics.median(took):.2f} s** (median of {len(took)}){extra}",
+                    "≤ 1 s at 1,000,000 rows",
+                    statistics.median(took) <= TARGET_CHECK_S,
+                )
+            )
         if self.paging is not None:
             p = self.paging
-            rows.append((
-                f"memory paging through {p.rows:,} rows",
-                f"**peak RSS {p.peak_mib:.0f} MiB**; RSS while paging {min(p.rss_mib):.0f}–"
-                f"{max(p.rss_mib):.0f} MiB, at the end {p.rss_mib[-1]:.0f} MiB "
-                f"({terminal.PAGES} PageDowns, End, {terminal.PAGES} PageUps)",
-                "≤ 120 MiB and bounded",
-                p.peak_mib <= TARGET_BIG_RSS_MIB,
-            ))
+            rows.append(
+                (
+                    f"memory paging through {p.rows:,} rows",
+                    f"**peak RSS {p.peak_mib:.0f} MiB**; RSS while paging {min(p.rss_mib):.0f}–"
+                    f"{max(p.rss_mib):.0f} MiB, at the end {p.rss_mib[-1]:.0f} MiB "
+                    f"({terminal.PAGES} PageDowns, End, {terminal.PAGES} PageUps)",
+                    "≤ 120 MiB and bounded",
+                    p.peak_mib <= TARGET_BIG_RSS_MIB,
+                )
+            )
         if self.traffic is not None:
             rows += self._traffic_rows(self.traffic)
         return rows
@@ -206,25 +227,40 @@ class Figures:
         per_minute = tr.idle_bytes * 60.0 / tr.idle_seconds if tr.idle_seconds else 0.0
         ms = tr.move_ms
         return [
-            ("terminal traffic per cursor move (80×24, 100,000 rows)",
-             f"**mean {statistics.mean(moves):.0f} B = {ratio:.2f}× the least redraw** (mean "
-             f"{least:.0f} B); median {statistics.median(moves):.0f} B, max {max(moves)} B "
-             f"({len(moves)} moves)",
-             "≤ 1.2× the least redraw; ≤ 1 KB",
-             ratio <= TARGET_MOVE_RATIO and statistics.mean(moves) <= TARGET_MOVE_BYTES),
-            ("terminal traffic per refresh (`r`)",
-             f"**mean {statistics.mean(tr.refresh_bytes):.0f} B**, max {max(tr.refresh_bytes)} B"
-             f" ({len(tr.refresh_bytes)} refreshes, nothing changed)",
-             "(no repaint when nothing changed)", None),
-            ("terminal traffic per idle minute",
-             f"**{tr.idle_bytes} B in {tr.idle_seconds:.0f} s** ({per_minute:.0f} B/min)",
-             "0 bytes", tr.idle_bytes == TARGET_IDLE_BYTES),
-            ("key → screen in the real terminal (extra)",
-             f"median {statistics.median(ms):.0f} ms, p95 {percentile(ms, 0.95):.0f} ms, "
-             f"max {max(ms):.0f} ms", "(for comparison with row activation)", None),
-            ("memory with a 100,000-row list open",
-             f"**peak RSS {tr.peak_rss_mib:.0f} MiB** (after opening and walking the list)",
-             "≤ 200 MB", tr.peak_rss_mib * 1.048576 <= TARGET_RSS_MIB),
+            (
+                "terminal traffic per cursor move (80×24, 100,000 rows)",
+                f"**mean {statistics.mean(moves):.0f} B = {ratio:.2f}× the least redraw** (mean "
+                f"{least:.0f} B); median {statistics.median(moves):.0f} B, max {max(moves)} B "
+                f"({len(moves)} moves)",
+                "≤ 1.2× the least redraw; ≤ 1 KB",
+                ratio <= TARGET_MOVE_RATIO and statistics.mean(moves) <= TARGET_MOVE_BYTES,
+            ),
+            (
+                "terminal traffic per refresh (`r`)",
+                f"**mean {statistics.mean(tr.refresh_bytes):.0f} B**, max {max(tr.refresh_bytes)} B"
+                f" ({len(tr.refresh_bytes)} refreshes, nothing changed)",
+                "(no repaint when nothing changed)",
+                None,
+            ),
+            (
+                "terminal traffic per idle minute",
+                f"**{tr.idle_bytes} B in {tr.idle_seconds:.0f} s** ({per_minute:.0f} B/min)",
+                "0 bytes",
+                tr.idle_bytes == TARGET_IDLE_BYTES,
+            ),
+            (
+                "key → screen in the real terminal (extra)",
+                f"median {statistics.median(ms):.0f} ms, p95 {percentile(ms, 0.95):.0f} ms, "
+                f"max {max(ms):.0f} ms",
+                "(for comparison with row activation)",
+                None,
+            ),
+            (
+                "memory with a 100,000-row list open",
+                f"**peak RSS {tr.peak_rss_mib:.0f} MiB** (after opening and walking the list)",
+                "≤ 200 MB",
+                tr.peak_rss_mib * 1.048576 <= TARGET_RSS_MIB,
+            ),
         ]
 
     def all_met(self) -> bool:
@@ -234,6 +270,7 @@ class Figures:
 
     def by_rows(self) -> list[tuple[str, str, list[float | None]]]:
         """(figure, unit, value at 10k, 100k, 1M)."""
+
         def each(get: Callable[[int], float | None]) -> list[float | None]:
             return [get(n) for n in SIZES]
 
@@ -269,6 +306,7 @@ class Figures:
 
     def by_operators(self) -> list[tuple[str, str, list[float | None]]]:
         """(figure, unit, value at 1, 10, 20 operators), at 100,000 rows."""
+
         def idle(k: int) -> float | None:
             found = self.idle_at(USUAL, k)
             return found.ratio if found else None
@@ -284,8 +322,7 @@ class Figures:
         return [
             ("idle CPU / minimal apps", "×", [idle(k) for k in OPERATORS]),
             ("idle CPU per operator", "CPU-s/min", [idle_each(k) for k in OPERATORS]),
-            ("row activation p95, K working + K idle (pty)", "ms",
-             [loaded(k) for k in OPERATORS]),
+            ("row activation p95, K working + K idle (pty)", "ms", [loaded(k) for k in OPERATORS]),
         ]
 
 
@@ -309,12 +346,19 @@ def _chart(title: str, labels: Sequence[str], values: list[float | None]) -> str
     return "\n".join(line.rstrip() for line in text.splitlines())
 
 
-def _curves(title: str, labels: Sequence[str],
-            series: list[tuple[str, str, list[float | None]]]) -> list[str]:
-    lines = [f"### {title}", "", "| figure | " + " | ".join(labels) + " |",
-             "|---|" + "---|" * len(labels)]
-    lines += [f"| {name} ({unit}) | " + " | ".join(_value(v) for v in values) + " |"
-              for name, unit, values in series]
+def _curves(
+    title: str, labels: Sequence[str], series: list[tuple[str, str, list[float | None]]]
+) -> list[str]:
+    lines = [
+        f"### {title}",
+        "",
+        "| figure | " + " | ".join(labels) + " |",
+        "|---|" + "---|" * len(labels),
+    ]
+    lines += [
+        f"| {name} ({unit}) | " + " | ".join(_value(v) for v in values) + " |"
+        for name, unit, values in series
+    ]
     lines += ["", "```text"]
     for name, unit, values in series:
         if any(v is not None for v in values):
@@ -333,8 +377,11 @@ def write_report(figures: Figures, path: Path) -> None:
         "",
     ]
     if figures.quick:
-        lines += ["**Quick trial run (`--quick`): fewer repeats and shorter idle periods; "
-                  "not the figures of record.**", ""]
+        lines += [
+            "**Quick trial run (`--quick`): fewer repeats and shorter idle periods; "
+            "not the figures of record.**",
+            "",
+        ]
     lines += [
         "## Machine",
         "",
@@ -342,25 +389,34 @@ def write_report(figures: Figures, path: Path) -> None:
         f"- Load average before / after: {figures.load_before} / {figures.load_after} "
         "(other programs were running too)",
         f"- Whole run: {figures.seconds / 60:.1f} minutes"
-        + (f"; measured again afterwards: {', '.join(figures.again)} (load average then "
-           f"{figures.load_after})" if figures.again else ""),
+        + (
+            f"; measured again afterwards: {', '.join(figures.again)} (load average then "
+            f"{figures.load_after})"
+            if figures.again
+            else ""
+        ),
         "",
         "## Results",
         "",
         "| what | measured | target | met |",
         "|---|---|---|---|",
     ]
-    lines += [f"| {what} | {measured} | {target} | {_met(met)} |"
-              for what, measured, target, met in figures.rows()]
+    lines += [
+        f"| {what} | {measured} | {target} | {_met(met)} |"
+        for what, measured, target, met in figures.rows()
+    ]
     lines += ["", "## Growth", ""]
     lines += _curves("With the list's size", ["10k", "100k", "1M"], figures.by_rows())
-    lines += _curves("With the number of operators (100,000 rows)", ["1", "10", "20"],
-                     figures.by_operators())
+    lines += _curves(
+        "With the number of operators (100,000 rows)", ["1", "10", "20"], figures.by_operators()
+    )
     lines += ["## Notes on the figures", "", *NOTES]
     lines += ["", "## Changes made to meet the targets", "", *CHANGES]
     lines += ["", "## How each figure is measured", ""]
-    lines += [_section(module) for module in
-              (throughput, throughput_worker, app_timing, terminal, operators)]
+    lines += [
+        _section(module)
+        for module in (throughput, throughput_worker, app_timing, terminal, operators)
+    ]
     path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
 
 

@@ -22,8 +22,16 @@ COLOUR_CODE = 8  # "38;5;123": what one colour costs in an SGR sequence
 
 
 def _style(char: Char) -> tuple[object, ...]:
-    return (char.fg, char.bg, char.bold, char.italics, char.underscore, char.strikethrough,
-            char.reverse, char.blink)
+    return (
+        char.fg,
+        char.bg,
+        char.bold,
+        char.italics,
+        char.underscore,
+        char.strikethrough,
+        char.reverse,
+        char.blink,
+    )
 
 
 def _sgr_cost(style: tuple[object, ...]) -> int:
@@ -53,8 +61,9 @@ class Replay:
 
     def snapshot(self) -> Snapshot:
         buffer = self.screen.buffer
-        return [[buffer[y][x] for x in range(self.screen.columns)]
-                for y in range(self.screen.lines)]
+        return [
+            [buffer[y][x] for x in range(self.screen.columns)] for y in range(self.screen.lines)
+        ]
 
     def line(self, y: int) -> str:
         return "".join(char.data for char in self.snapshot()[y])
@@ -81,8 +90,7 @@ def minimal_redraw(before: Snapshot, after: Snapshot) -> int:
                 gap = range(at, x) if at is not None else range(0)
                 rewrite = sum(len(new[g].data.encode()) for g in gap)
                 move = _move_cost(y, x)
-                if at is not None and rewrite < move and all(
-                        _style(new[g]) == style for g in gap):
+                if at is not None and rewrite < move and all(_style(new[g]) == style for g in gap):
                     total += rewrite
                 else:
                     total += move

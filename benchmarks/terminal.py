@@ -106,8 +106,9 @@ def _key(app: PtyApp, key: str) -> tuple[int, float]:
     return written, max(0.0, app.last_write() - sent) * 1000 if written else 0.0
 
 
-def measure_traffic(db: Path, idle_seconds: float = IDLE_SECONDS,
-                    say: Callable[[str], None] = print) -> Traffic:
+def measure_traffic(
+    db: Path, idle_seconds: float = IDLE_SECONDS, say: Callable[[str], None] = print
+) -> Traffic:
     result = Traffic()
     app = PtyApp([*ringround_argv(), "--db", str(db)], env=_env())
     try:
@@ -149,8 +150,9 @@ def measure_traffic(db: Path, idle_seconds: float = IDLE_SECONDS,
         app.close()
     conn = open_database(db)
     try:
-        row = conn.execute("SELECT ended_at FROM sessions WHERE pid = ? ORDER BY id DESC LIMIT 1",
-                           (pid,)).fetchone()
+        row = conn.execute(
+            "SELECT ended_at FROM sessions WHERE pid = ? ORDER BY id DESC LIMIT 1", (pid,)
+        ).fetchone()
         result.session_ended = row is not None and row[0] is not None
     finally:
         conn.close()
@@ -214,8 +216,13 @@ def measure_check(db: Path, times: int = 3, *options: str) -> list[float]:
     took = []
     for _ in range(times):
         began = time.monotonic()
-        subprocess.run([*ringround_argv(), "check", "--db", str(db), *options],
-                       capture_output=True, timeout=600, check=False, env=_env())
+        subprocess.run(
+            [*ringround_argv(), "check", "--db", str(db), *options],
+            capture_output=True,
+            timeout=600,
+            check=False,
+            env=_env(),
+        )
         took.append(time.monotonic() - began)
     return took
 

@@ -71,8 +71,9 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[index]
 
 
-def _run(template: Path, folder: Path, processes: int, rows: int,
-         worker: Callable[..., None], tag: str) -> Run:
+def _run(
+    template: Path, folder: Path, processes: int, rows: int, worker: Callable[..., None], tag: str
+) -> Run:
     path = folder / f"{tag}.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -80,9 +81,10 @@ def _run(template: Path, folder: Path, processes: int, rows: int,
     outs = [folder / f"{tag}-{n}.json" for n in range(processes)]
     start = SPAWN.Barrier(processes)
     ids = list(range(1, rows + 1))
-    workers = [SPAWN.Process(target=worker, args=(str(path), f"op{n}", ids, n, start,
-                                                  str(outs[n])))
-               for n in range(processes)]
+    workers = [
+        SPAWN.Process(target=worker, args=(str(path), f"op{n}", ids, n, start, str(outs[n])))
+        for n in range(processes)
+    ]
     for process in workers:
         process.start()
     for process in workers:
@@ -103,6 +105,7 @@ def _check(path: Path, rows: int, wins: list[int]) -> None:
     """Every row finished once; the workers' wins agree with the database."""
     conn = open_database(path)
     try:
+
         def one(sql: str) -> object:
             return conn.execute(sql).fetchone()[0]
 
@@ -113,8 +116,10 @@ def _check(path: Path, rows: int, wins: list[int]) -> None:
             problems.append("locks were left")
         if one("SELECT count(*) FROM attempts") != rows:
             problems.append("attempts != rows")
-        if one("SELECT count(*) FROM (SELECT source_id FROM attempts GROUP BY source_id"
-               " HAVING count(*) > 1)"):
+        if one(
+            "SELECT count(*) FROM (SELECT source_id FROM attempts GROUP BY source_id"
+            " HAVING count(*) > 1)"
+        ):
             problems.append("a row has two attempts")
         if one("SELECT count(*) FROM call_list_items WHERE processed_at IS NULL"):
             problems.append("a row is not processed")
@@ -126,8 +131,13 @@ def _check(path: Path, rows: int, wins: list[int]) -> None:
         conn.close()
 
 
-def measure(folder: Path, rows: int, processes: tuple[int, ...] = PROCESSES,
-            repeats: int = REPEATS, say: Callable[[str], None] = print) -> list[Result]:
+def measure(
+    folder: Path,
+    rows: int,
+    processes: tuple[int, ...] = PROCESSES,
+    repeats: int = REPEATS,
+    say: Callable[[str], None] = print,
+) -> list[Result]:
     folder.mkdir(parents=True, exist_ok=True)
     template = folder / "throughput-template.db"
     if not template.exists():
@@ -137,10 +147,19 @@ def measure(folder: Path, rows: int, processes: tuple[int, ...] = PROCESSES,
         ours: list[Run] = []
         bare: list[Run] = []
         for repeat in range(repeats):
-            bare.append(_run(template, folder, n, rows, throughput_worker.bare_worker,
-                             f"bare-{n}-{repeat}"))
-            ours.append(_run(template, folder, n, rows, throughput_worker.ringround_worker,
-                             f"ringround-{n}-{repeat}"))
+            bare.append(
+                _run(template, folder, n, rows, throughput_worker.bare_worker, f"bare-{n}-{repeat}")
+            )
+            ours.append(
+                _run(
+                    template,
+                    folder,
+                    n,
+                    rows,
+                    throughput_worker.ringround_worker,
+                    f"ringround-{n}-{repeat}",
+                )
+            )
         claims = [seconds for run in ours for seconds, _ in run.claims]
         won = [seconds for run in ours for seconds, won in run.claims if won]
         finishes = [seconds for run in ours for seconds in run.finishes]
@@ -149,8 +168,9 @@ def measure(folder: Path, rows: int, processes: tuple[int, ...] = PROCESSES,
             rows=rows,
             ringround=statistics.median(run.rows_per_s for run in ours),
             bare=statistics.median(run.rows_per_s for run in bare),
-            ratio=statistics.median(a.rows_per_s / b.rows_per_s for a, b in zip(ours, bare,
-                                                                               strict=True)),
+            ratio=statistics.median(
+                a.rows_per_s / b.rows_per_s for a, b in zip(ours, bare, strict=True)
+            ),
             double_claims=sum(run.double_claims for run in ours + bare),
             claim_p50_ms=percentile(claims, 0.50) * 1000,
             claim_p99_ms=percentile(claims, 0.99) * 1000,
@@ -160,12 +180,14 @@ def measure(folder: Path, rows: int, processes: tuple[int, ...] = PROCESSES,
             finish_p99_ms=percentile(finishes, 0.99) * 1000,
             finish_max_ms=max(finishes) * 1000,
         )
-        say(f"  N={n:2}: ringround {result.ringround:7.0f} rows/s, bare {result.bare:7.0f} "
+        say(
+            f"  N={n:2}: ringround {result.ringround:7.0f} rows/s, bare {result.bare:7.0f} "
             f"rows/s ({result.ratio:.0%}); claim p50 {result.claim_p50_ms:.2f} ms, p99 "
             f"{result.claim_p99_ms:.2f} ms (winning claims {result.won_p99_ms:.2f} ms), "
             f"max {result.claim_max_ms:.1f} ms; finish p99 {result.finish_p99_ms:.2f} ms; worst "
             f"winning claim or finish {result.worst_ms:.1f} ms; double claims "
-            f"{result.double_claims}")
+            f"{result.double_claims}"
+        )
         results.append(result)
         for leftover in folder.glob("*-*-*.*"):
             if leftover != template:

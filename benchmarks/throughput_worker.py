@@ -52,14 +52,31 @@ def _retrying(action: Callable[[], T]) -> T:
             time.sleep(0.5)
 
 
-def _report(out: str, started: float, ended: float, wins: list[int],
-            claims: list[tuple[float, bool]], finishes: list[float]) -> None:
-    Path(out).write_text(json.dumps({"started": started, "ended": ended, "wins": wins,
-                                     "claims": claims, "finishes": finishes}), encoding="utf-8")
+def _report(
+    out: str,
+    started: float,
+    ended: float,
+    wins: list[int],
+    claims: list[tuple[float, bool]],
+    finishes: list[float],
+) -> None:
+    Path(out).write_text(
+        json.dumps(
+            {
+                "started": started,
+                "ended": ended,
+                "wins": wins,
+                "claims": claims,
+                "finishes": finishes,
+            }
+        ),
+        encoding="utf-8",
+    )
 
 
-def ringround_worker(path: str, operator: str, ids: list[int], seed: int, start: Barrier,
-                     out: str) -> None:
+def ringround_worker(
+    path: str, operator: str, ids: list[int], seed: int, start: Barrier, out: str
+) -> None:
     conn = open_database(path)
     policy = default_policy()
     session = _retrying(lambda: start_session(conn, operator, int(time.time())))
@@ -69,6 +86,7 @@ def ringround_worker(path: str, operator: str, ids: list[int], seed: int, start:
     finishes: list[float] = []  # seconds
     start.wait(timeout=120)
     started = time.monotonic()
+
     def claim(key: RowKey) -> Claim | Refusal:
         return claim_row(conn, policy, session, key, int(time.time()))
 
@@ -116,14 +134,19 @@ def _bare(conn: sqlite3.Connection, action: Callable[[], T]) -> T:
             raise
 
 
-def bare_worker(path: str, operator: str, ids: list[int], seed: int, start: Barrier,
-                out: str) -> None:
+def bare_worker(
+    path: str, operator: str, ids: list[int], seed: int, start: Barrier, out: str
+) -> None:
     conn = _bare_connection(path)
     now = int(time.time())
-    session = _bare(conn, lambda: conn.execute(
-        "INSERT INTO sessions (operator, pid, host, tty, started_at, heartbeat_at)"
-        " VALUES (?, ?, ?, '', ?, ?) RETURNING id",
-        (operator, os.getpid(), socket.gethostname(), now, now)).fetchone()[0])
+    session = _bare(
+        conn,
+        lambda: conn.execute(
+            "INSERT INTO sessions (operator, pid, host, tty, started_at, heartbeat_at)"
+            " VALUES (?, ?, ?, '', ?, ?) RETURNING id",
+            (operator, os.getpid(), socket.gethostname(), now, now),
+        ).fetchone()[0],
+    )
     order = random.Random(seed).sample(ids, len(ids))
     wins: list[int] = []
     claims: list[tuple[float, bool]] = []  # seconds, won
@@ -134,17 +157,20 @@ def bare_worker(path: str, operator: str, ids: list[int], seed: int, start: Barr
         row = conn.execute(
             "SELECT i.client_id, i.processed_at IS NULL AND l.kind IS NULL FROM call_list_items i"
             " LEFT JOIN locks l ON l.kind = 'item' AND l.source_id = i.id WHERE i.id = ?",
-            (source_id,)).fetchone()
+            (source_id,),
+        ).fetchone()
         if not row[1]:
             return None
         epoch = conn.execute(
             "INSERT INTO call_rows (kind, source_id, client_id, epoch) VALUES ('item', ?, ?, 1)"
             " ON CONFLICT DO UPDATE SET epoch = epoch + 1 RETURNING epoch",
-            (source_id, row[0])).fetchone()[0]
+            (source_id, row[0]),
+        ).fetchone()[0]
         conn.execute(
             "INSERT INTO locks (kind, source_id, client_id, session_id, operator, since, epoch)"
             " VALUES ('item', ?, ?, ?, ?, ?, ?)",
-            (source_id, row[0], session, operator, now, epoch))
+            (source_id, row[0], session, operator, now, epoch),
+        )
         # The audit entry, chained to the one before (the same few statements as the app's).
         audit(conn, now, operator, session, "claim", RowKey(ITEM, source_id), row[0])
         return row[0], epoch
@@ -153,15 +179,20 @@ def bare_worker(path: str, operator: str, ids: list[int], seed: int, start: Barr
         now = int(time.time())
         since = conn.execute(
             "DELETE FROM locks WHERE kind = 'item' AND source_id = ? AND session_id = ?"
-            " AND epoch = ? RETURNING since", (source_id, session, epoch)).fetchone()
+            " AND epoch = ? RETURNING since",
+            (source_id, session, epoch),
+        ).fetchone()
         assert since is not None, "lost a lock nobody else could take"
         conn.execute(
             "INSERT INTO attempts (kind, source_id, client_id, operator, session_id, started_at,"
             " ended_at, mode, outcome) VALUES ('item', ?, ?, ?, ?, ?, ?, 'manual', 'confirmed')",
-            (source_id, client_id, operator, session, since[0], now))
+            (source_id, client_id, operator, session, since[0], now),
+        )
         conn.execute(
             "UPDATE call_rows SET last_attempt_at = ?, closed_at = ?, closed_reason = 'confirmed'"
-            " WHERE kind = 'item' AND source_id = ?", (now, now, source_id))
+            " WHERE kind = 'item' AND source_id = ?",
+            (now, now, source_id),
+        )
         conn.execute("UPDATE call_list_items SET processed_at = ? WHERE id = ?", (now, source_id))
         audit(conn, now, operator, session, "release", RowKey(ITEM, source_id), client_id)
 

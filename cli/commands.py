@@ -48,8 +48,9 @@ DEMO_FILE = "ringround-demo.db"
 def has_terminal() -> bool:
     """Whether standard input and output are both a terminal, as the app needs."""
     try:
-        return all(stream is not None and os.isatty(stream.fileno())
-                   for stream in (sys.stdin, sys.stdout))
+        return all(
+            stream is not None and os.isatty(stream.fileno()) for stream in (sys.stdin, sys.stdout)
+        )
     except (OSError, ValueError, io.UnsupportedOperation):  # closed or not a real file
         return False
 
@@ -63,9 +64,13 @@ def _need_terminal() -> None:
     """
     if not has_terminal():
         admin_log.log_refused_login(login_name(), "no terminal (ssh without a tty, sftp, scp)")
-        raise BadInput(_("The app needs a terminal, and standard input or output is not one: "
-                         "log in with a terminal (ssh -t) or at the console; commands such as "
-                         "ringround check or ringround export work without one."))
+        raise BadInput(
+            _(
+                "The app needs a terminal, and standard input or output is not one: "
+                "log in with a terminal (ssh -t) or at the console; commands such as "
+                "ringround check or ringround export work without one."
+            )
+        )
 
 
 def _run_app(db: str, policy: Policy, operator: str, notice: str = "") -> int:
@@ -77,6 +82,7 @@ def _run_app(db: str, policy: Policy, operator: str, notice: str = "") -> int:
 
 # -- the app ------------------------------------------------------------------------------------
 
+
 def start(settings: Settings) -> int:
     """``ringround`` without a command: the app on the clinic's database."""
     policy = settings.policy()
@@ -86,8 +92,7 @@ def start(settings: Settings) -> int:
         with use_database(path):  # a clear message now rather than inside the app
             pass
     except ReadOnlyDatabase:  # not in the operators' group, or the disk is read-only
-        admin_log.log_refused_login(name, "the database cannot be opened for writing",
-                                    db=path)
+        admin_log.log_refused_login(name, "the database cannot be opened for writing", db=path)
         raise
     _need_terminal()
     return _run_app(path, policy, name)
@@ -95,25 +100,33 @@ def start(settings: Settings) -> int:
 
 # -- demo -------------------------------------------------------------------------------------
 
+
 def _days(summary: DemoSummary) -> str:
     return ", ".join(weekday_text(day) for day in summary.confirmation_days)
 
 
 def _described(summary: DemoSummary) -> str:
     s = summary
-    return _("{clients}, {appointments} to confirm for {days}, {lists} with {calls}, "
-             "{tasks}").format(
+    return _(
+        "{clients}, {appointments} to confirm for {days}, {lists} with {calls}, {tasks}"
+    ).format(
         clients=ngettext("{count} client", "{count} clients", s.clients).format(
-            count=number(s.clients)),
-        appointments=ngettext("{count} appointment", "{count} appointments",
-                              s.to_confirm).format(count=number(s.to_confirm)),
+            count=number(s.clients)
+        ),
+        appointments=ngettext("{count} appointment", "{count} appointments", s.to_confirm).format(
+            count=number(s.to_confirm)
+        ),
         days=_days(s),
         lists=ngettext("{count} call list", "{count} call lists", s.call_lists).format(
-            count=number(s.call_lists)),
+            count=number(s.call_lists)
+        ),
         calls=ngettext("{count} pending call", "{count} pending calls", s.pending_items).format(
-            count=number(s.pending_items)),
+            count=number(s.pending_items)
+        ),
         tasks=ngettext("{count} task due", "{count} tasks due", s.open_tasks).format(
-            count=number(s.open_tasks)))
+            count=number(s.open_tasks)
+        ),
+    )
 
 
 def _open_hint(path: str, settings: Settings) -> str:
@@ -125,16 +138,34 @@ def _open_hint(path: str, settings: Settings) -> str:
 
 @click.command(short_help="Write a demo clinic and start the app on it.")
 @db_options_for(N_("The database file (default: $RINGROUND_DB, else ringround-demo.db)."))
-@click.option("--clients", type=click.IntRange(10, 1_000_000), default=300, show_default=True,
-              help="How many clients the demo clinic has.")
-@click.option("--seed", type=int, default=1, show_default=True,
-              help="The same seed always gives the same clinic.")
+@click.option(
+    "--clients",
+    type=click.IntRange(10, 1_000_000),
+    default=300,
+    show_default=True,
+    help="How many clients the demo clinic has.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=1,
+    show_default=True,
+    help="The same seed always gives the same clinic.",
+)
 @click.option("--no-run", is_flag=True, help="Only write the demo; do not start the app.")
 @click.option("--fresh", is_flag=True, help="Replace an existing demo with a new one.")
 @operator_option
 @click.pass_context
-def demo(ctx: click.Context, db: str | None, policy_path: str | None, clients: int, seed: int,
-         no_run: bool, fresh: bool, operator: str | None) -> int:
+def demo(
+    ctx: click.Context,
+    db: str | None,
+    policy_path: str | None,
+    clients: int,
+    seed: int,
+    no_run: bool,
+    fresh: bool,
+    operator: str | None,
+) -> int:
     """Write a demo clinic (default file ringround-demo.db) and start the app on it.
 
     Run again, it starts the app on the demo already there; a demo from an
@@ -149,47 +180,64 @@ def demo(ctx: click.Context, db: str | None, policy_path: str | None, clients: i
         _need_terminal()  # before the demo is written, not after
     name = operator_name(policy, settings.operator)
     path = settings.db or DEMO_FILE
-    explicit = {param for param in ("clients", "seed")
-                if ctx.get_parameter_source(param) is not ParameterSource.DEFAULT}
+    explicit = {
+        param
+        for param in ("clients", "seed")
+        if ctx.get_parameter_source(param) is not ParameterSource.DEFAULT
+    }
     now = database_now(path)
     with use_database(path, create=True, writes=True) as conn:
         info = demo_info(conn)
         if info is None:
             summary = make_demo(conn, policy, clients=clients, seed=seed, now=now)
             said = _("Wrote a demo clinic to {path}: {described}.").format(
-                path=path, described=_described(summary))
+                path=path, described=_described(summary)
+            )
         elif fresh:
             summary = make_demo(conn, policy, clients=clients, seed=seed, now=now, replace=True)
             said = _("Replaced the demo clinic in {path}: {described}.").format(
-                path=path, described=_described(summary))
+                path=path, described=_described(summary)
+            )
         elif ("clients" in explicit and clients != info.clients) or (
-                "seed" in explicit and seed != info.seed):
+            "seed" in explicit and seed != info.seed
+        ):
             raise DemoError(
-                _("{path} already holds a demo clinic with {clients} (seed {seed}); add --fresh "
-                  "to replace it, or choose another file with --db.").format(
-                    path=path, seed=info.seed, clients=ngettext(
-                        "{count} client", "{count} clients", info.clients).format(
-                        count=number(info.clients)))
+                _(
+                    "{path} already holds a demo clinic with {clients} (seed {seed}); add --fresh "
+                    "to replace it, or choose another file with --db."
+                ).format(
+                    path=path,
+                    seed=info.seed,
+                    clients=ngettext("{count} client", "{count} clients", info.clients).format(
+                        count=number(info.clients)
+                    ),
+                )
             )
         elif not demo_speaks(info, policy):
-            summary = make_demo(conn, policy, clients=info.clients, seed=info.seed, now=now,
-                                replace=True)
-            said = _("The demo clinic in {path} was written in another language; rebuilt it "
-                     "in the language of the screens: {described}.").format(
-                path=path, described=_described(summary))
+            summary = make_demo(
+                conn, policy, clients=info.clients, seed=info.seed, now=now, replace=True
+            )
+            said = _(
+                "The demo clinic in {path} was written in another language; rebuilt it "
+                "in the language of the screens: {described}."
+            ).format(path=path, described=_described(summary))
         elif not demo_is_current(info, policy, now):
             made = weekday_text(datetime.fromtimestamp(info.made_at, policy.timezone))
-            summary = make_demo(conn, policy, clients=info.clients, seed=info.seed, now=now,
-                                replace=True)
-            said = _("The demo clinic in {path} was from {made}; rebuilt it for "
-                     "today: {described}.").format(
-                path=path, made=made, described=_described(summary))
+            summary = make_demo(
+                conn, policy, clients=info.clients, seed=info.seed, now=now, replace=True
+            )
+            said = _(
+                "The demo clinic in {path} was from {made}; rebuilt it for today: {described}."
+            ).format(path=path, made=made, described=_described(summary))
         else:
             made = clock_text(datetime.fromtimestamp(info.made_at, policy.timezone))
             counted = ngettext("{count} client", "{count} clients", info.clients).format(
-                count=number(info.clients))
-            said = _("Reusing the demo clinic in {path} ({clients}, made today at {time}); "
-                     "add --fresh to start over.").format(path=path, clients=counted, time=made)
+                count=number(info.clients)
+            )
+            said = _(
+                "Reusing the demo clinic in {path} ({clients}, made today at {time}); "
+                "add --fresh to start over."
+            ).format(path=path, clients=counted, time=made)
     if no_run:
         say(said)
         say(_("Open it with: {open_hint}").format(open_hint=_open_hint(path, settings)))
@@ -201,38 +249,58 @@ def demo(ctx: click.Context, db: str | None, policy_path: str | None, clients: i
 
 # -- check ------------------------------------------------------------------------------------
 
+
 def _level(level: str) -> str:
     """A finding's level as ``check`` prints it (at most 8 letters in every language)."""
     from storage import health
 
-    return {health.OK: _("ok"), health.WARNING: _("warning"),
-            health.PROBLEM: _("PROBLEM")}[level]
+    return {health.OK: _("ok"), health.WARNING: _("warning"), health.PROBLEM: _("PROBLEM")}[level]
 
 
-def _noted_audit_entry(ctx: click.Context, param: click.Parameter,
-                       value: str | None) -> tuple[int, str] | None:
+def _noted_audit_entry(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[int, str] | None:
     if value is None:
         return None
     entry, _colon, digest = value.partition(":")
     digest = digest.strip().lower()
-    if not entry.strip().isdigit() or len(digest) != 64 or any(
-            c not in "0123456789abcdef" for c in digest):
-        raise click.BadParameter(_("expected ID:HASH as an earlier check printed it, such as "
-                                   "1234:9f86d0…"), ctx=ctx, param=param)
+    if (
+        not entry.strip().isdigit()
+        or len(digest) != 64
+        or any(c not in "0123456789abcdef" for c in digest)
+    ):
+        raise click.BadParameter(
+            _("expected ID:HASH as an earlier check printed it, such as 1234:9f86d0…"),
+            ctx=ctx,
+            param=param,
+        )
     return int(entry), digest
 
 
 @click.command(short_help="Check the policy and the database; exit 0 only if all is well.")
 @db_options
-@click.option("--audit-entry", "noted_audit", metavar="ID:HASH", callback=_noted_audit_entry,
-              help="An audit entry and its hash as an earlier check printed them; check that "
-                   "the trail still holds it unchanged.")
-@click.option("--full", is_flag=True,
-              help="Also run SQLite's integrity check, which reads the whole file (seconds for "
-                   "a big database).")
+@click.option(
+    "--audit-entry",
+    "noted_audit",
+    metavar="ID:HASH",
+    callback=_noted_audit_entry,
+    help="An audit entry and its hash as an earlier check printed them; check that "
+    "the trail still holds it unchanged.",
+)
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Also run SQLite's integrity check, which reads the whole file (seconds for "
+    "a big database).",
+)
 @click.pass_context
-def check(ctx: click.Context, db: str | None, policy_path: str | None,
-          noted_audit: tuple[int, str] | None, full: bool) -> int:
+def check(
+    ctx: click.Context,
+    db: str | None,
+    policy_path: str | None,
+    noted_audit: tuple[int, str] | None,
+    full: bool,
+) -> int:
     """Check the policy, the database (WAL, disk, permissions, audit), the PBX.
 
     With --full also SQLite's integrity check of every page. With telephony
@@ -246,9 +314,13 @@ def check(ctx: click.Context, db: str | None, policy_path: str | None,
 
     settings = settings_for(ctx, db, policy_path)
     policy = settings.policy()
-    findings = health.check(settings.db or policy.database_path, policy,
-                            found=settings.policy_choice().verdict(), noted_audit=noted_audit,
-                            full=full)
+    findings = health.check(
+        settings.db or policy.database_path,
+        policy,
+        found=settings.policy_choice().verdict(),
+        noted_audit=noted_audit,
+        full=full,
+    )
     if policy.telephony.enabled:
         from telephony.exchange_check import check_exchange
 
@@ -260,11 +332,17 @@ def check(ctx: click.Context, db: str | None, policy_path: str | None,
     problems = sum(f.level == health.PROBLEM for f in findings)
     warnings = sum(f.level == health.WARNING for f in findings)
     if problems:
-        say(ngettext("{count} problem found.", "{count} problems found.",
-                            problems).format(count=problems))
+        say(
+            ngettext("{count} problem found.", "{count} problems found.", problems).format(
+                count=problems
+            )
+        )
     elif warnings:
-        say(ngettext("No problems; {count} warning.", "No problems; {count} warnings.",
-                            warnings).format(count=warnings))
+        say(
+            ngettext(
+                "No problems; {count} warning.", "No problems; {count} warnings.", warnings
+            ).format(count=warnings)
+        )
     else:
         say(_("All is well."))
     return health.exit_status(findings)
@@ -272,13 +350,19 @@ def check(ctx: click.Context, db: str | None, policy_path: str | None,
 
 # -- policy -----------------------------------------------------------------------------------
 
+
 @click.command("policy", short_help="Say which policy file applies, or print the default one.")
 @db_options
-@click.option("--default", "show_default", is_flag=True,
-              help="Print the documented default policy.toml, to start a clinic's own from.")
+@click.option(
+    "--default",
+    "show_default",
+    is_flag=True,
+    help="Print the documented default policy.toml, to start a clinic's own from.",
+)
 @click.pass_context
-def policy_command(ctx: click.Context, db: str | None, policy_path: str | None,
-                   show_default: bool) -> int:
+def policy_command(
+    ctx: click.Context, db: str | None, policy_path: str | None, show_default: bool
+) -> int:
     """Say which policy file applies here and check it; or print the default one.
 
     The policy is the file given with --policy, else the one named by
@@ -299,12 +383,12 @@ def policy_command(ctx: click.Context, db: str | None, policy_path: str | None,
 
 # -- backup -----------------------------------------------------------------------------------
 
+
 @click.command(short_help="A consistent copy of the database, safe while operators work.")
 @click.argument("destination", metavar="DEST")
 @db_options
 @click.pass_context
-def backup(ctx: click.Context, destination: str, db: str | None,
-           policy_path: str | None) -> int:
+def backup(ctx: click.Context, destination: str, db: str | None, policy_path: str | None) -> int:
     """Copy the database to DEST (a file, or a folder for a dated file), safely while in use.
 
     Uses SQLite's backup API, so operators may keep working; the copy is
@@ -317,23 +401,36 @@ def backup(ctx: click.Context, destination: str, db: str | None,
     path = settings.db or policy.database_path
     made = backup_database(path, destination)
     size = made.size / 1_000_000
-    say(_("Backed up {source} to {destination} ({size:.1f} MB, integrity check "
-                 "ok, {seconds:.1f} s).").format(
-        source=made.source, destination=made.destination, size=size, seconds=made.seconds))
+    say(
+        _(
+            "Backed up {source} to {destination} ({size:.1f} MB, integrity check "
+            "ok, {seconds:.1f} s)."
+        ).format(source=made.source, destination=made.destination, size=size, seconds=made.seconds)
+    )
     return 0
 
 
 # -- locks ------------------------------------------------------------------------------------
 
+
 @click.command(short_help="List the locked rows (who is calling whom), or release one.")
 @db_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("--release", metavar="ROW",
-              help="Release the lock on ROW (e.g. appointment:12); needs the supervisor role.")
+@click.option(
+    "--release",
+    metavar="ROW",
+    help="Release the lock on ROW (e.g. appointment:12); needs the supervisor role.",
+)
 @operator_option
 @click.pass_context
-def locks(ctx: click.Context, db: str | None, policy_path: str | None, as_json: bool,
-          release: str | None, operator: str | None) -> int:
+def locks(
+    ctx: click.Context,
+    db: str | None,
+    policy_path: str | None,
+    as_json: bool,
+    release: str | None,
+    operator: str | None,
+) -> int:
     """List the locked rows (who is calling whom), or release one."""
     settings = settings_for(ctx, db, policy_path, operator)
     policy = settings.policy()
@@ -345,23 +442,41 @@ def locks(ctx: click.Context, db: str | None, policy_path: str | None, as_json: 
     with use_database(path, reading=True) as conn:
         rows = list(export_rows(conn, policy, "locks", now=database_now(path)))
     if as_json:
-        print_json([
-            {"row": row, "client": client, "operator": who, "session": int(session),
-             "since": since, "alive": alive == "1"}
-            for row, client, who, session, since, alive in rows
-        ], indent=2)
+        print_json(
+            [
+                {
+                    "row": row,
+                    "client": client,
+                    "operator": who,
+                    "session": int(session),
+                    "since": since,
+                    "alive": alive == "1",
+                }
+                for row, client, who, session, since, alive in rows
+            ],
+            indent=2,
+        )
     elif not rows:
         say(_("No rows are locked."))
     else:
         table = [(_("ROW"), _("CLIENT"), _("OPERATOR"), _("SESSION"), _("SINCE"), _("ALIVE"))] + [
-            (row, safe_text(client), safe_text(who), session, since[:16].replace("T", " "),
-             _("yes") if alive == "1" else _("no"))
+            (
+                row,
+                safe_text(client),
+                safe_text(who),
+                session,
+                since[:16].replace("T", " "),
+                _("yes") if alive == "1" else _("no"),
+            )
             for row, client, who, session, since, alive in rows
         ]
         widths = [max(len(line[i]) for line in table) for i in range(6)]
         for line in table:
-            say("  ".join(cell.ljust(width) for cell, width in zip(line, widths,
-                                                                          strict=True)).rstrip())
+            say(
+                "  ".join(
+                    cell.ljust(width) for cell, width in zip(line, widths, strict=True)
+                ).rstrip()
+            )
     return 0
 
 
@@ -370,14 +485,18 @@ def _release(path: str, policy: Policy, settings: Settings, text: str, as_json: 
     name = operator_name(policy, settings.operator)
     supervisor = is_supervisor(policy, name)
     with use_database(path, writes=True) as conn:
-        holder = conn.execute("SELECT operator FROM locks WHERE kind = ? AND source_id = ?",
-                              (key.kind, key.source_id)).fetchone()
+        holder = conn.execute(
+            "SELECT operator FROM locks WHERE kind = ? AND source_id = ?", (key.kind, key.source_id)
+        ).fetchone()
         if holder is None:
             raise NotLocked(_("Row {key} is not locked.").format(key=key))
         if not supervisor and holder[0] != name:
-            raise NotAllowed(_("Only a supervisor may release {holder}'s lock, and {name} "
-                               "is not one in the policy ({source}).").format(
-                holder=holder[0], name=name, source=policy.shown_source))
+            raise NotAllowed(
+                _(
+                    "Only a supervisor may release {holder}'s lock, and {name} "
+                    "is not one in the policy ({source})."
+                ).format(holder=holder[0], name=name, source=policy.shown_source)
+            )
         # A short session of its own, so that the audit shows where the release came from.
         session = start_session(conn, name, database_now(path), supervisor=supervisor)
         try:
@@ -387,6 +506,9 @@ def _release(path: str, policy: Policy, settings: Settings, text: str, as_json: 
     if as_json:
         print_json({"released": str(key), "operator": released_from})
     else:
-        say(_("Released {released_from}'s lock on {key}.").format(
-            released_from=released_from, key=key))
+        say(
+            _("Released {released_from}'s lock on {key}.").format(
+                released_from=released_from, key=key
+            )
+        )
     return 0

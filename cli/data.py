@@ -55,24 +55,51 @@ from tui.safe_text import safe_text
 
 # -- export -----------------------------------------------------------------------------------
 
+
 @click.command(short_help="CSV of clients, appointments, tasks, calls, locks or the audit.")
 @click.argument("kind", type=click.Choice(KINDS), metavar="KIND")
 @db_options
-@click.option("-o", "--output", metavar="FILE",
-              help="Write to FILE instead of standard output: FILE.xlsx makes an Excel "
-                   "workbook, FILE.csv a CSV file.")
-@click.option("--bom", is_flag=True,
-              help="CSV: start with a byte-order mark, so that Excel reads Cyrillic correctly.")
-@click.option("--since", metavar="DATE",
-              help="calls, audit: only those from DATE (a date, 'today', or a time) on.")
-@click.option("--until", metavar="DATE",
-              help="calls, audit: only those before the end of DATE (or before a time).")
-@click.option("--list", "--name", "list_name", metavar="NAME",
-              help="calls, audit, call-list: only those of the call list NAME.")
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    help="Write to FILE instead of standard output: FILE.xlsx makes an Excel "
+    "workbook, FILE.csv a CSV file.",
+)
+@click.option(
+    "--bom",
+    is_flag=True,
+    help="CSV: start with a byte-order mark, so that Excel reads Cyrillic correctly.",
+)
+@click.option(
+    "--since",
+    metavar="DATE",
+    help="calls, audit: only those from DATE (a date, 'today', or a time) on.",
+)
+@click.option(
+    "--until",
+    metavar="DATE",
+    help="calls, audit: only those before the end of DATE (or before a time).",
+)
+@click.option(
+    "--list",
+    "--name",
+    "list_name",
+    metavar="NAME",
+    help="calls, audit, call-list: only those of the call list NAME.",
+)
 @click.pass_context
-def export(ctx: click.Context, kind: str, db: str | None, policy_path: str | None,
-           output: str | None, bom: bool, since: str | None, until: str | None,
-           list_name: str | None) -> int:
+def export(
+    ctx: click.Context,
+    kind: str,
+    db: str | None,
+    policy_path: str | None,
+    output: str | None,
+    bom: bool,
+    since: str | None,
+    until: str | None,
+    list_name: str | None,
+) -> int:
     """Write KIND as CSV (UTF-8, header row) to standard output, or to a file with -o.
 
     KIND: clients, appointments, tasks, calls (attempts), locks, audit,
@@ -86,12 +113,18 @@ def export(ctx: click.Context, kind: str, db: str | None, policy_path: str | Non
     policy = settings.policy()
     path = settings.db or policy.database_path
     takes = FILTERS.get(kind, frozenset())
-    for option, value, name in (("--since", since, "since"), ("--until", until, "until"),
-                                ("--list", list_name, "list_id")):
+    for option, value, name in (
+        ("--since", since, "since"),
+        ("--until", until, "until"),
+        ("--list", list_name, "list_id"),
+    ):
         if value is not None and name not in takes:
             which = " and ".join(k for k in KINDS if name in FILTERS.get(k, frozenset()))
-            raise BadInput(_("'export {kind}' takes no {option} (only {which} do).").format(
-                kind=kind, option=option, which=which))
+            raise BadInput(
+                _("'export {kind}' takes no {option} (only {which} do).").format(
+                    kind=kind, option=option, which=which
+                )
+            )
     workbook = output is not None and _output_kind(output) == ".xlsx"
     if workbook and bom:
         raise BadInput(_("--bom is for CSV files; an Excel workbook needs none."))
@@ -114,8 +147,11 @@ def export(ctx: click.Context, kind: str, db: str | None, policy_path: str | Non
             else:
                 with open(temporary, "w", encoding="utf-8", newline="") as handle:
                     count = export_csv(conn, policy, kind, handle, now=now, bom=bom, where=where)
-    say(ngettext("Wrote {count} row to {file}.", "Wrote {count} rows to {file}.",
-                 count).format(count=count, file=output))
+    say(
+        ngettext("Wrote {count} row to {file}.", "Wrote {count} rows to {file}.", count).format(
+            count=count, file=output
+        )
+    )
     return 0
 
 
@@ -123,8 +159,12 @@ def _output_kind(name: str) -> str:
     """The -o file's kind by its name: ".csv" or ".xlsx"; anything else is bad input."""
     suffix = os.path.splitext(name)[1].lower()
     if suffix not in (".csv", ".xlsx"):
-        raise BadInput(_("{name}: the file's name must end in .xlsx (an Excel workbook) or .csv "
-                         "(a CSV file).").format(name=name))
+        raise BadInput(
+            _(
+                "{name}: the file's name must end in .xlsx (an Excel workbook) or .csv "
+                "(a CSV file)."
+            ).format(name=name)
+        )
     return suffix
 
 
@@ -140,10 +180,12 @@ def _new_file(name: str) -> Iterator[str]:
     if not os.path.isdir(folder):
         raise BadInput(_("The folder {folder} does not exist.").format(folder=folder))
     if os.path.isdir(name):
-        raise BadInput(_("{name} is a folder; give the name of the file to write.").format(
-            name=name))
-    fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(name)}.", suffix=".tmp",
-                                     dir=folder)
+        raise BadInput(
+            _("{name} is a folder; give the name of the file to write.").format(name=name)
+        )
+    fd, temporary = tempfile.mkstemp(
+        prefix=f".{os.path.basename(name)}.", suffix=".tmp", dir=folder
+    )
     os.close(fd)
     try:
         yield temporary
@@ -161,8 +203,12 @@ def _moment_option(option: str, text: str | None, policy: Policy, *, end: bool) 
         return None
     value = text.strip().casefold()
     today = datetime.now(policy.timezone).date()
-    days = {"today": today, "yesterday": today - timedelta(days=1),
-            "сегодня": today, "вчера": today - timedelta(days=1)}
+    days = {
+        "today": today,
+        "yesterday": today - timedelta(days=1),
+        "сегодня": today,
+        "вчера": today - timedelta(days=1),
+    }
     try:
         day = days[value] if value in days else parse_date(value)
     except ValueError:
@@ -173,20 +219,27 @@ def _moment_option(option: str, text: str | None, policy: Policy, *, end: bool) 
     try:
         return parse_moment(text, policy.timezone, date_alone=False)
     except (ValueError, OverflowError):
-        raise BadInput(_("{option} {text!r} is not a date or time such as 2026-11-27, "
-                         "27.11.2026, 2026-11-27 10:30 or today.").format(
-            option=option, text=text)) from None
+        raise BadInput(
+            _(
+                "{option} {text!r} is not a date or time such as 2026-11-27, "
+                "27.11.2026, 2026-11-27 10:30 or today."
+            ).format(option=option, text=text)
+        ) from None
 
 
 def _call_list_id(conn: sqlite3.Connection, name: str) -> int:
     try:
         return find_list(conn, name).id
     except NoSuchList:
-        raise BadInput(_("There is no call list named {name!r} ('ringround lists' shows "
-                         "them).").format(name=name)) from None
+        raise BadInput(
+            _("There is no call list named {name!r} ('ringround lists' shows them).").format(
+                name=name
+            )
+        ) from None
 
 
 # -- import -----------------------------------------------------------------------------------
+
 
 class _ProgressBar:
     """A rich progress bar on standard error, shown once work has taken over a moment."""
@@ -206,14 +259,21 @@ class _ProgressBar:
             from rich.console import Console
             from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
-                                TaskProgressColumn(), console=Console(stderr=True),
-                                transient=True)
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
             self.bar.start()
         if phase not in self.tasks:
             # The description is Rich markup: the file's name is escaped, and shown safely.
-            label = {"reading": _("Reading {file}").format(file=escape(safe_text(self.title))),
-                     "checking": _("Checking"), "writing": _("Writing")}.get(phase, phase)
+            label = {
+                "reading": _("Reading {file}").format(file=escape(safe_text(self.title))),
+                "checking": _("Checking"),
+                "writing": _("Writing"),
+            }.get(phase, phase)
             self.tasks[phase] = self.bar.add_task(label, total=total)
         self.bar.update(self.tasks[phase], completed=done, total=total)
 
@@ -247,27 +307,41 @@ def _read_file(name: str) -> bytes:
     except IsADirectoryError:
         raise BadInput(_("{name} is a folder, not a CSV file.").format(name=name)) from None
     except PermissionError:
-        raise BadInput(_("You may not read {name} (permission denied).").format(
-            name=name)) from None
+        raise BadInput(
+            _("You may not read {name} (permission denied).").format(name=name)
+        ) from None
 
 
-def _import(settings: Settings, kind: str, file: str, *, list_name: str | None,
-            dry_run: bool, create_only: bool = False) -> int:
+def _import(
+    settings: Settings,
+    kind: str,
+    file: str,
+    *,
+    list_name: str | None,
+    dry_run: bool,
+    create_only: bool = False,
+) -> int:
     """Import FILE into the database (made if missing, only once the file imported cleanly)."""
     policy = settings.policy()
     name = operator_name(policy, settings.operator)
     supervisor = is_supervisor(policy, name)
     if kind == "call-list" and not supervisor:
-        raise NotAllowed(_("Only a supervisor may build call lists, and {name} is not one "
-                           "in the policy ({source}).").format(
-            name=name, source=policy.shown_source))
+        raise NotAllowed(
+            _(
+                "Only a supervisor may build call lists, and {name} is not one "
+                "in the policy ({source})."
+            ).format(name=name, source=policy.shown_source)
+        )
     if kind == "call-list" and list_name is not None and not list_name.strip():
         raise BadInput(_("The call list's name given with --name is empty."))
     character = None if list_name is None else control_character(list_name)
     if character is not None:
-        raise BadInput(_("The call list's name holds a control character ({character}); give "
-                         "a name of letters, digits, spaces and punctuation.").format(
-            character=character))
+        raise BadInput(
+            _(
+                "The call list's name holds a control character ({character}); give "
+                "a name of letters, digits, spaces and punctuation."
+            ).format(character=character)
+        )
     if kind != "call-list" and list_name is not None:
         raise BadInput(_("--name is for importing a call list, not {kind}.").format(kind=kind))
     data = _read_file(file)
@@ -281,19 +355,31 @@ def _import(settings: Settings, kind: str, file: str, *, list_name: str | None,
             raise BadInput(_("The folder {folder} does not exist.").format(folder=folder))
         target = os.path.join(folder, f".{os.path.basename(path)}.import-{os.getpid()}")
     try:
-        with use_database(target, create=fresh, writes=True) as conn, \
-                _progress(source) as progress:
-            result = import_csv(conn, policy, kind, data, source=source, operator=name,
-                                supervisor=supervisor, now=database_now(target),
-                                list_name=list_name, create_only=create_only,
-                                dry_run=dry_run, progress=progress)
+        with use_database(target, create=fresh, writes=True) as conn, _progress(source) as progress:
+            result = import_csv(
+                conn,
+                policy,
+                kind,
+                data,
+                source=source,
+                operator=name,
+                supervisor=supervisor,
+                now=database_now(target),
+                list_name=list_name,
+                create_only=create_only,
+                dry_run=dry_run,
+                progress=progress,
+            )
         if fresh and not dry_run:
             try:
                 os.link(target, path)  # never over a database made meanwhile
             except FileExistsError:
-                raise StorageError(_("A database appeared at {path} during the import; "
-                                     "nothing was imported, run the import again.").format(
-                    path=path)) from None
+                raise StorageError(
+                    _(
+                        "A database appeared at {path} during the import; "
+                        "nothing was imported, run the import again."
+                    ).format(path=path)
+                ) from None
     except BadFile as bad:
         say(f"ringround: {bad}.", err=True)
         for line in bad.details():
@@ -306,19 +392,29 @@ def _import(settings: Settings, kind: str, file: str, *, list_name: str | None,
                     os.unlink(target + suffix)
     say(describe_result(result))
     if result.likely_duplicates:
-        say(ngettext(
-            "Likely duplicate (the same name and phone number); check before importing:",
-            "Likely duplicates (the same name and phone number); check before importing:",
-            len(result.likely_duplicates)) if dry_run else ngettext(
-            "Added as new, but likely a duplicate (the same name and phone number):",
-            "Added as new, but likely duplicates (the same name and phone number):",
-            len(result.likely_duplicates)))
+        say(
+            ngettext(
+                "Likely duplicate (the same name and phone number); check before importing:",
+                "Likely duplicates (the same name and phone number); check before importing:",
+                len(result.likely_duplicates),
+            )
+            if dry_run
+            else ngettext(
+                "Added as new, but likely a duplicate (the same name and phone number):",
+                "Added as new, but likely duplicates (the same name and phone number):",
+                len(result.likely_duplicates),
+            )
+        )
         for duplicate in result.likely_duplicates:
             say(f"  {duplicate}.")
     if fresh:
-        say((_("The database {path} did not exist; the import would make it.")
-                    if dry_run else _("The database {path} did not exist; it was made.")).format(
-            path=path))
+        say(
+            (
+                _("The database {path} did not exist; the import would make it.")
+                if dry_run
+                else _("The database {path} did not exist; it was made.")
+            ).format(path=path)
+        )
     return 0
 
 
@@ -326,15 +422,27 @@ def _import(settings: Settings, kind: str, file: str, *, list_name: str | None,
 @click.argument("kind", type=click.Choice(IMPORT_KINDS), metavar="KIND")
 @click.argument("file", metavar="FILE")
 @db_options
-@click.option("--name", "list_name", metavar="NAME",
-              help="call-list: the list to fill (made if there is none of that name).")
-@click.option("--dry-run", is_flag=True,
-              help="Check the file and say what would change, changing nothing.")
+@click.option(
+    "--name",
+    "list_name",
+    metavar="NAME",
+    help="call-list: the list to fill (made if there is none of that name).",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Check the file and say what would change, changing nothing."
+)
 @operator_option
 @click.pass_context
-def import_command(ctx: click.Context, kind: str, file: str, db: str | None,
-                   policy_path: str | None, list_name: str | None, dry_run: bool,
-                   operator: str | None) -> int:
+def import_command(
+    ctx: click.Context,
+    kind: str,
+    file: str,
+    db: str | None,
+    policy_path: str | None,
+    list_name: str | None,
+    dry_run: bool,
+    operator: str | None,
+) -> int:
     """Import FILE, a CSV file or an Excel workbook (.xlsx), into the database.
 
     KIND: clients, appointments, tasks, call-list (needs --name or a list
@@ -356,6 +464,7 @@ def import_command(ctx: click.Context, kind: str, file: str, db: str | None,
 
 # -- call lists -------------------------------------------------------------------------------
 
+
 def _when(seconds: int | None, policy: Policy) -> str:
     if seconds is None:
         return ""
@@ -366,13 +475,18 @@ def _print_table(table: Sequence[tuple[str, ...]], right: frozenset[int] = froze
     table = [tuple(safe_text(cell) for cell in line) for line in table]  # one line per row
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     for line in table:
-        say("  ".join(cell.rjust(width) if i in right else cell.ljust(width)
-                             for i, (cell, width) in enumerate(zip(line, widths, strict=True))
-                             ).rstrip())
+        say(
+            "  ".join(
+                cell.rjust(width) if i in right else cell.ljust(width)
+                for i, (cell, width) in enumerate(zip(line, widths, strict=True))
+            ).rstrip()
+        )
 
 
-@click.group(invoke_without_command=True,
-             short_help="Call lists and their counts; make, close, reopen or delete one.")
+@click.group(
+    invoke_without_command=True,
+    short_help="Call lists and their counts; make, close, reopen or delete one.",
+)
 @db_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
@@ -390,20 +504,54 @@ def lists(ctx: click.Context, db: str | None, policy_path: str | None, as_json: 
     with use_database(settings.db or policy.database_path, reading=True) as conn:
         found = list_summaries(conn)
     if as_json:
-        print_json([
-            {"name": s.name, "open": s.is_open, "items": s.items, "pending": s.pending,
-             "processed": s.processed, "given_up": s.given_up, "created_by": s.created_by,
-             "created_at": iso_time(s.created_at, policy),
-             "closed_at": iso_time(s.closed_at, policy) or None}
-            for s in found], indent=2)
+        print_json(
+            [
+                {
+                    "name": s.name,
+                    "open": s.is_open,
+                    "items": s.items,
+                    "pending": s.pending,
+                    "processed": s.processed,
+                    "given_up": s.given_up,
+                    "created_by": s.created_by,
+                    "created_at": iso_time(s.created_at, policy),
+                    "closed_at": iso_time(s.closed_at, policy) or None,
+                }
+                for s in found
+            ],
+            indent=2,
+        )
     elif not found:
         say(_("There are no call lists (make one with 'ringround lists create')."))
     else:
-        _print_table([(_("LIST"), _("STATE"), _("ITEMS"), _("PENDING"), _("PROCESSED"),
-                       _("GIVEN UP"), _("CREATED"), _("BY"))] + [
-            (s.name, _("open") if s.is_open else _("closed"), str(s.items), str(s.pending),
-             str(s.processed), str(s.given_up), _when(s.created_at, policy), s.created_by)
-            for s in found], right=frozenset({2, 3, 4, 5}))
+        _print_table(
+            [
+                (
+                    _("LIST"),
+                    _("STATE"),
+                    _("ITEMS"),
+                    _("PENDING"),
+                    _("PROCESSED"),
+                    _("GIVEN UP"),
+                    _("CREATED"),
+                    _("BY"),
+                )
+            ]
+            + [
+                (
+                    s.name,
+                    _("open") if s.is_open else _("closed"),
+                    str(s.items),
+                    str(s.pending),
+                    str(s.processed),
+                    str(s.given_up),
+                    _when(s.created_at, policy),
+                    s.created_by,
+                )
+                for s in found
+            ],
+            right=frozenset({2, 3, 4, 5}),
+        )
     return 0
 
 
@@ -411,33 +559,51 @@ def lists(ctx: click.Context, db: str | None, policy_path: str | None, as_json: 
 @click.argument("name")
 @click.argument("file", metavar="FILE")
 @db_options
-@click.option("--dry-run", is_flag=True,
-              help="Check the file and say what the list would hold, changing nothing.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check the file and say what the list would hold, changing nothing.",
+)
 @operator_option
 @click.pass_context
-def lists_create(ctx: click.Context, name: str, file: str, db: str | None,
-                 policy_path: str | None, dry_run: bool, operator: str | None) -> int:
+def lists_create(
+    ctx: click.Context,
+    name: str,
+    file: str,
+    db: str | None,
+    policy_path: str | None,
+    dry_run: bool,
+    operator: str | None,
+) -> int:
     """Make the call list NAME from FILE, CSV or .xlsx ('import call-list'; supervisor role).
 
     The file names one client per row by client_id or client_external_id (a
     clients export will do); a note column says what the call is about.
     """
     settings = settings_for(ctx, db, policy_path, operator)
-    return _import(settings, "call-list", file, list_name=name, dry_run=dry_run,
-                   create_only=True)
+    return _import(settings, "call-list", file, list_name=name, dry_run=dry_run, create_only=True)
 
 
-def _change_list(ctx: click.Context, db: str | None, policy_path: str | None,
-                 operator: str | None, name: str, doing: str,
-                 change: Callable[[sqlite3.Connection, Session, str, int], Any]) -> Any:
+def _change_list(
+    ctx: click.Context,
+    db: str | None,
+    policy_path: str | None,
+    operator: str | None,
+    name: str,
+    doing: str,
+    change: Callable[[sqlite3.Connection, Session, str, int], Any],
+) -> Any:
     """Run a supervisor's change of a call list in a short session of its own."""
     settings = settings_for(ctx, db, policy_path, operator)
     policy = settings.policy()
     who = operator_name(policy, settings.operator)
     if not is_supervisor(policy, who):
-        raise NotAllowed(_("Only a supervisor may {doing} a call list, and {who} is not "
-                           "one in the policy ({source}).").format(
-            doing=doing, who=who, source=policy.shown_source))
+        raise NotAllowed(
+            _(
+                "Only a supervisor may {doing} a call list, and {who} is not "
+                "one in the policy ({source})."
+            ).format(doing=doing, who=who, source=policy.shown_source)
+        )
     path = settings.db or policy.database_path
     with use_database(path, writes=True) as conn:
         _call_list_id(conn, name)  # a missing list is bad input (exit 2)
@@ -453,13 +619,18 @@ def _change_list(ctx: click.Context, db: str | None, policy_path: str | None,
 @db_options
 @operator_option
 @click.pass_context
-def lists_close(ctx: click.Context, name: str, db: str | None, policy_path: str | None,
-                operator: str | None) -> int:
+def lists_close(
+    ctx: click.Context, name: str, db: str | None, policy_path: str | None, operator: str | None
+) -> int:
     """Close the call list NAME: its pending items leave the work lists (supervisor)."""
     closed = _change_list(ctx, db, policy_path, operator, name, _("close"), close_list)
-    say(ngettext("Closed the call list {name!r}; {count} pending item will not be called.",
-                        "Closed the call list {name!r}; {count} pending items will not be "
-                        "called.", closed.pending).format(name=closed.name, count=closed.pending))
+    say(
+        ngettext(
+            "Closed the call list {name!r}; {count} pending item will not be called.",
+            "Closed the call list {name!r}; {count} pending items will not be called.",
+            closed.pending,
+        ).format(name=closed.name, count=closed.pending)
+    )
     return 0
 
 
@@ -468,13 +639,18 @@ def lists_close(ctx: click.Context, name: str, db: str | None, policy_path: str 
 @db_options
 @operator_option
 @click.pass_context
-def lists_reopen(ctx: click.Context, name: str, db: str | None, policy_path: str | None,
-                 operator: str | None) -> int:
+def lists_reopen(
+    ctx: click.Context, name: str, db: str | None, policy_path: str | None, operator: str | None
+) -> int:
     """Open the closed call list NAME again (supervisor)."""
     opened = _change_list(ctx, db, policy_path, operator, name, _("reopen"), reopen_list)
-    say(ngettext("The call list {name!r} is open; {count} pending item.",
-                        "The call list {name!r} is open; {count} pending items.",
-                        opened.pending).format(name=opened.name, count=opened.pending))
+    say(
+        ngettext(
+            "The call list {name!r} is open; {count} pending item.",
+            "The call list {name!r} is open; {count} pending items.",
+            opened.pending,
+        ).format(name=opened.name, count=opened.pending)
+    )
     return 0
 
 
@@ -483,32 +659,62 @@ def lists_reopen(ctx: click.Context, name: str, db: str | None, policy_path: str
 @db_options
 @operator_option
 @click.pass_context
-def lists_delete(ctx: click.Context, name: str, db: str | None, policy_path: str | None,
-                 operator: str | None) -> int:
+def lists_delete(
+    ctx: click.Context, name: str, db: str | None, policy_path: str | None, operator: str | None
+) -> int:
     """Delete the call list NAME and its items (supervisor; only a list nobody has called)."""
     items = _change_list(ctx, db, policy_path, operator, name, _("delete"), delete_list)
-    say(ngettext("Deleted the call list {name!r} and its {count} item.",
-                        "Deleted the call list {name!r} and its {count} items.",
-                        items).format(name=name, count=items))
+    say(
+        ngettext(
+            "Deleted the call list {name!r} and its {count} item.",
+            "Deleted the call list {name!r} and its {count} items.",
+            items,
+        ).format(name=name, count=items)
+    )
     return 0
 
 
 # -- report -----------------------------------------------------------------------------------
 
+
 @click.command(short_help="Calls, outcomes, success rate, calls per hour as CSV (supervisors).")
 @db_options
-@click.option("--since", metavar="DATE", default="today", show_default=True,
-              help="The first day (or a time) of the period.")
-@click.option("--until", metavar="DATE",
-              help="The last day of the period (or a time it ends before); default: now.")
-@click.option("--by", type=click.Choice(REPORT_BY), default="operator", show_default=True,
-              help="One row per operator, or per work list.")
-@click.option("--bom", is_flag=True,
-              help="Start with a byte-order mark, so that Excel reads Cyrillic correctly.")
+@click.option(
+    "--since",
+    metavar="DATE",
+    default="today",
+    show_default=True,
+    help="The first day (or a time) of the period.",
+)
+@click.option(
+    "--until",
+    metavar="DATE",
+    help="The last day of the period (or a time it ends before); default: now.",
+)
+@click.option(
+    "--by",
+    type=click.Choice(REPORT_BY),
+    default="operator",
+    show_default=True,
+    help="One row per operator, or per work list.",
+)
+@click.option(
+    "--bom",
+    is_flag=True,
+    help="Start with a byte-order mark, so that Excel reads Cyrillic correctly.",
+)
 @operator_option
 @click.pass_context
-def report(ctx: click.Context, db: str | None, policy_path: str | None, since: str,
-           until: str | None, by: str, bom: bool, operator: str | None) -> int:
+def report(
+    ctx: click.Context,
+    db: str | None,
+    policy_path: str | None,
+    since: str,
+    until: str | None,
+    by: str,
+    bom: bool,
+    operator: str | None,
+) -> int:
     """Calls, outcomes, success rate and calls per hour as CSV (supervisor).
 
     A call counts in the period it started in. success_rate: calls whose
@@ -521,8 +727,11 @@ def report(ctx: click.Context, db: str | None, policy_path: str | None, since: s
     who = operator_name(policy, settings.operator)
     supervisor = is_supervisor(policy, who)
     if not supervisor:
-        raise NotAllowed(_("Only a supervisor may see reports, and {who} is not one in the "
-                           "policy ({source}).").format(who=who, source=policy.shown_source))
+        raise NotAllowed(
+            _(
+                "Only a supervisor may see reports, and {who} is not one in the policy ({source})."
+            ).format(who=who, source=policy.shown_source)
+        )
     start = _moment_option("--since", since, policy, end=False)
     end = _moment_option("--until", until, policy, end=True)
     assert start is not None

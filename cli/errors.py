@@ -49,7 +49,6 @@ def fail(message: str, code: int) -> int:
     return code
 
 
-
 def family_member(error: Exception) -> RingroundError | None:
     """The error as staff are told about it; None for a bug.
 
@@ -64,10 +63,14 @@ def family_member(error: Exception) -> RingroundError | None:
     if isinstance(error, OSError):
         reason = error.strerror or str(error)
         if error.filename:
-            return RingroundError(_("ringround could not use {filename}: {reason}").format(
-                filename=error.filename, reason=reason))
-        return RingroundError(_("ringround stopped because of a system error: {reason}").format(
-            reason=reason))
+            return RingroundError(
+                _("ringround could not use {filename}: {reason}").format(
+                    filename=error.filename, reason=reason
+                )
+            )
+        return RingroundError(
+            _("ringround stopped because of a system error: {reason}").format(reason=reason)
+        )
     return None
 
 
@@ -76,6 +79,10 @@ def bug(error: Exception) -> int:
     admin_log.log_crash(error, operator=login_name(), session=None)
     if os.environ.get("RINGROUND_DEBUG"):
         raise error
-    return fail(_("ringround stopped because of a bug ({kind}: {error}); the details went to "
-                   "the administrator's log, and RINGROUND_DEBUG=1 shows them here.").format(
-        kind=type(error).__name__, error=error), EXIT_FAILURE)
+    return fail(
+        _(
+            "ringround stopped because of a bug ({kind}: {error}); the details went to "
+            "the administrator's log, and RINGROUND_DEBUG=1 shows them here."
+        ).format(kind=type(error).__name__, error=error),
+        EXIT_FAILURE,
+    )

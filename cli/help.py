@@ -19,8 +19,9 @@ def translate_help(command: click.Command) -> None:
     items: list[click.Command | click.Parameter] = [command, *command.params]
     for item in items:
         for attribute in ("help", "short_help"):
-            original = item.__dict__.setdefault(f"_{attribute}_msgid",
-                                                getattr(item, attribute, None))
+            original = item.__dict__.setdefault(
+                f"_{attribute}_msgid", getattr(item, attribute, None)
+            )
             if original:
                 setattr(item, attribute, _(inspect.cleandoc(original)))
     if isinstance(command, click.Group):
@@ -43,7 +44,7 @@ def _click_messages() -> None:
     _("Option {name!r} does not take a value.")
     ngettext("{value!r} is not {choice}.", "{value!r} is not one of {choices}.", 2)
     ngettext("Did you mean {possibility}?", "(Did you mean one of: {possibilities}?)", 2)
-    ngettext("Got unexpected extra argument ({args})",
-             "Got unexpected extra arguments ({args})", 2)
-    ngettext("Option {name!r} requires an argument.",
-             "Option {name!r} requires {nargs} arguments.", 2)
+    ngettext("Got unexpected extra argument ({args})", "Got unexpected extra arguments ({args})", 2)
+    ngettext(
+        "Option {name!r} requires an argument.", "Option {name!r} requires {nargs} arguments.", 2
+    )

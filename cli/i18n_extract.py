@@ -40,16 +40,19 @@ def help_texts(source: str) -> Iterator[tuple[int, str]]:
                 yield value.lineno, inspect.cleandoc(value.value)
 
 
-def extract_cli(fileobj: IO[bytes], keywords: Mapping[str, Any], comment_tags: Collection[str],
-                options: Mapping[str, Any]) -> Iterator[Extracted]:
+def extract_cli(
+    fileobj: IO[bytes],
+    keywords: Mapping[str, Any],
+    comment_tags: Collection[str],
+    options: Mapping[str, Any],
+) -> Iterator[Extracted]:
     """Babel extraction method: the usual messages plus the help texts."""
     data = fileobj.read()
     fileobj.seek(0)
     # Babel annotates extract_python as yielding (lineno, message, comments, context), but
     # it yields (lineno, funcname, message, comments) like every extraction method; and it
     # types options as a TypedDict private to babel.
-    python_messages = extract_python(fileobj, keywords, comment_tags,
-                                     options)  # type: ignore[arg-type]
+    python_messages = extract_python(fileobj, keywords, comment_tags, options)  # type: ignore[arg-type]
     yield from cast(Iterator[Extracted], python_messages)
     for lineno, text in help_texts(data.decode(options.get("encoding", "utf-8"))):
         yield lineno, None, text, []

@@ -38,42 +38,51 @@ class Settings:
         return policy
 
 
-def settings_for(ctx: click.Context, db: str | None, policy_path: str | None,
-              operator: str | None = None) -> Settings:
+def settings_for(
+    ctx: click.Context, db: str | None, policy_path: str | None, operator: str | None = None
+) -> Settings:
     """A subcommand's own options win over those given before it (or in the environment)."""
     parent = ctx.find_object(Settings) or Settings(None, None, None)
-    return Settings(db or parent.db, policy_path or parent.policy_path,
-                    operator or parent.operator)
+    return Settings(db or parent.db, policy_path or parent.policy_path, operator or parent.operator)
 
 
-POLICY_HELP = N_("The clinic's policy.toml (default: $RINGROUND_POLICY, else "
-                 "/etc/ringround/policy.toml, else ~/.config/ringround/policy.toml, else the "
-                 "built-in defaults, which 'ringround policy --default' prints).")
+POLICY_HELP = N_(
+    "The clinic's policy.toml (default: $RINGROUND_POLICY, else "
+    "/etc/ringround/policy.toml, else ~/.config/ringround/policy.toml, else the "
+    "built-in defaults, which 'ringround policy --default' prints)."
+)
 
 
 def db_options_for(db_help: str) -> Callable[[F], F]:
     """--db and --policy, as every subcommand takes them after its name; ``db_help`` is --db's."""
+
     def decorate(command: F) -> F:
         command = click.option(
-            "--policy", "policy_path", metavar="PATH", help=POLICY_HELP,
+            "--policy",
+            "policy_path",
+            metavar="PATH",
+            help=POLICY_HELP,
         )(command)
         return click.option(
-            "--db", metavar="PATH",
+            "--db",
+            metavar="PATH",
             help=db_help,
         )(command)
+
     return decorate
 
 
-db_options = db_options_for(N_("The database file (default: $RINGROUND_DB, else the policy's "
-                                 "[database] path)."))
+db_options = db_options_for(
+    N_("The database file (default: $RINGROUND_DB, else the policy's [database] path).")
+)
 
 
 def operator_option(command: F) -> F:
     return click.option(
-        "--operator", metavar="NAME",
+        "--operator",
+        metavar="NAME",
         help="Work as this operator (only if the policy allows it; default: your login).",
     )(command)
-
 
 
 @contextmanager

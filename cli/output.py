@@ -29,6 +29,7 @@ def print_json(value: object, indent: int | None = None) -> None:
     write as they are, are escaped here too, so that the JSON means the same and
     is as safe on a terminal as a line from say().
     """
+
     def escaped(found: re.Match[str]) -> str:
         character = found.group()
         # C0 controls are json.dumps's own escapes, or the line breaks of ``indent``.

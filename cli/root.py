@@ -33,8 +33,9 @@ class _LazyGroup(click.Group):
     module is imported when the command is run or ``--help`` lists it.
     """
 
-    def __init__(self, *args: Any, lazy_subcommands: dict[str, str] | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, lazy_subcommands: dict[str, str] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.lazy_subcommands = dict(lazy_subcommands or {})
 
@@ -44,10 +45,13 @@ class _LazyGroup(click.Group):
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """How to turn on Tab completion, with the lines to copy kept whole (not wrapped)."""
         formatter.write_paragraph()
-        formatter.write_text(_(
-            "Tab completes commands, options and kinds once the shell is told how: in bash "
-            "add the first line below to ~/.bashrc, in zsh the second to ~/.zshrc; in fish "
-            "run the third once. Each command's own --help says more."))
+        formatter.write_text(
+            _(
+                "Tab completes commands, options and kinds once the shell is told how: in bash "
+                "add the first line below to ~/.bashrc, in zsh the second to ~/.zshrc; in fish "
+                "run the third once. Each command's own --help says more."
+            )
+        )
         formatter.write_paragraph()
         for line in SHELL_COMPLETION:
             formatter.write(f"{'':>{formatter.current_indent + 2}}{line}\n")
@@ -62,20 +66,30 @@ class _LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
-@click.group(cls=_LazyGroup, invoke_without_command=True,
-             context_settings={"help_option_names": ["-h", "--help"]},
-             lazy_subcommands={"export": "cli.data:export",
-                               "import": "cli.data:import_command",
-                               "lists": "cli.data:lists",
-                               "report": "cli.data:report"})
-@click.option("--db", envvar="RINGROUND_DB", metavar="PATH",
-              help="The database file (default: the policy's [database] path).")
+@click.group(
+    cls=_LazyGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    lazy_subcommands={
+        "export": "cli.data:export",
+        "import": "cli.data:import_command",
+        "lists": "cli.data:lists",
+        "report": "cli.data:report",
+    },
+)
+@click.option(
+    "--db",
+    envvar="RINGROUND_DB",
+    metavar="PATH",
+    help="The database file (default: the policy's [database] path).",
+)
 @click.option("--policy", "policy_path", metavar="PATH", help=POLICY_HELP)
 @operator_option
 @click.version_option(package_name="ringround", message="%(prog)s %(version)s")
 @click.pass_context
-def ringround(ctx: click.Context, db: str | None, policy_path: str | None,
-              operator: str | None) -> int:
+def ringround(
+    ctx: click.Context, db: str | None, policy_path: str | None, operator: str | None
+) -> int:
     """Shared mass-calling lists for clinic phone operators.
 
     Without a command, starts the app on the clinic's database.

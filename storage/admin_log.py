@@ -77,25 +77,41 @@ def field(value: object) -> str:
     return escaped
 
 
-def line(event: str, operator: str | None, session: int | None, row: object,
-         **fields: object) -> str:
+def line(
+    event: str, operator: str | None, session: int | None, row: object, **fields: object
+) -> str:
     """One log line: the event, then operator, session, row and the other fields."""
     pairs = {"operator": operator, "session": session, "row": row, **fields}
     return " ".join([field(event), *(f"{key}={field(value)}" for key, value in pairs.items())])
 
 
-def log_event(level: int, event: str, *, operator: str | None, session: int | None,
-              row: object = None, **fields: object) -> None:
+def log_event(
+    level: int,
+    event: str,
+    *,
+    operator: str | None,
+    session: int | None,
+    row: object = None,
+    **fields: object,
+) -> None:
     """Write one line now (``level``: logging.ERROR, WARNING or INFO)."""
     LOGGER.log(level, line(event, operator, session, row, **fields))
 
 
-def log_crash(error: BaseException, *, operator: str | None, session: int | None,
-              row: object = None) -> None:
+def log_crash(
+    error: BaseException, *, operator: str | None, session: int | None, row: object = None
+) -> None:
     """An unexpected error, with its traceback (escaped into the one line)."""
     trace = "".join(traceback.format_exception(error)).rstrip("\n")
-    log_event(logging.CRITICAL, "crash", operator=operator, session=session, row=row,
-              error=f"{type(error).__name__}: {error}", traceback=trace)
+    log_event(
+        logging.CRITICAL,
+        "crash",
+        operator=operator,
+        session=session,
+        row=row,
+        error=f"{type(error).__name__}: {error}",
+        traceback=trace,
+    )
 
 
 def log_refused_login(operator: str | None, reason: str, **fields: object) -> None:
@@ -103,8 +119,9 @@ def log_refused_login(operator: str | None, reason: str, **fields: object) -> No
 
     ``operator`` is the login name; ``reason`` a few English words.
     """
-    log_event(logging.WARNING, "login-refused", operator=operator, session=None,
-              reason=reason, **fields)
+    log_event(
+        logging.WARNING, "login-refused", operator=operator, session=None, reason=reason, **fields
+    )
 
 
 # -- lines that wait for their transaction ---------------------------------------------------
@@ -114,11 +131,18 @@ def log_refused_login(operator: str | None, reason: str, **fields: object) -> No
 _pending: dict[int, list[tuple[int, str]]] = {}
 
 
-def after_commit(conn: sqlite3.Connection, level: int, event: str, *, operator: str | None,
-                 session: int | None, row: object = None, **fields: object) -> None:
+def after_commit(
+    conn: sqlite3.Connection,
+    level: int,
+    event: str,
+    *,
+    operator: str | None,
+    session: int | None,
+    row: object = None,
+    **fields: object,
+) -> None:
     """Log this line if and when the connection's open transaction commits."""
-    _pending.setdefault(id(conn), []).append(
-        (level, line(event, operator, session, row, **fields)))
+    _pending.setdefault(id(conn), []).append((level, line(event, operator, session, row, **fields)))
 
 
 def pending_mark(conn: sqlite3.Connection) -> int:
@@ -141,6 +165,7 @@ def rolled_back(conn: sqlite3.Connection) -> None:
 
 
 # -- where the lines go ---------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class LogTarget:
@@ -209,8 +234,9 @@ class _SharedLogFile(_Quiet, logging.handlers.RotatingFileHandler):
         return stream
 
 
-_FILE_FORMAT = logging.Formatter("%(asctime)s ringround[%(process)d]: %(message)s",
-                                 datefmt="%Y-%m-%dT%H:%M:%S%z")
+_FILE_FORMAT = logging.Formatter(
+    "%(asctime)s ringround[%(process)d]: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z"
+)
 
 
 def configure(target: LogTarget) -> None:
@@ -226,13 +252,19 @@ def configure(target: LogTarget) -> None:
             old.close()
     handler: logging.Handler
     if target.to == SYSLOG:
-        handler = _SystemLog(address=target.syslog_socket,
-                             facility=logging.handlers.SysLogHandler.LOG_USER)
+        handler = _SystemLog(
+            address=target.syslog_socket, facility=logging.handlers.SysLogHandler.LOG_USER
+        )
         handler.ident = f"ringround[{os.getpid()}]: "
         handler.setFormatter(logging.Formatter("%(message)s"))
     elif target.to == FILE:
-        handler = _SharedLogFile(target.file, maxBytes=target.max_mb * 1024 * 1024,
-                                 backupCount=target.keep, encoding="utf-8", delay=True)
+        handler = _SharedLogFile(
+            target.file,
+            maxBytes=target.max_mb * 1024 * 1024,
+            backupCount=target.keep,
+            encoding="utf-8",
+            delay=True,
+        )
         handler.setFormatter(_FILE_FORMAT)
     else:
         return

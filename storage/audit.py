@@ -71,12 +71,26 @@ def audit(
     if not conn.in_transaction:
         raise RuntimeError("an audit entry must be written inside a write transaction")
     content: Content = (
-        now, operator, session_id, event, key.kind if key else None,
-        key.source_id if key else None, client_id,
-        json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else "")
+        now,
+        operator,
+        session_id,
+        event,
+        key.kind if key else None,
+        key.source_id if key else None,
+        client_id,
+        json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else "",
+    )
     if event in LOGGED_EVENTS:
-        admin_log.after_commit(conn, logging.WARNING, f"lock-{event}", operator=operator,
-                               session=session_id, row=key, client=client_id, **detail)
+        admin_log.after_commit(
+            conn,
+            logging.WARNING,
+            f"lock-{event}",
+            operator=operator,
+            session=session_id,
+            row=key,
+            client=client_id,
+            **detail,
+        )
     prev = head_hash(conn)
     conn.execute(
         "INSERT INTO audit (at, operator, session_id, event, kind, source_id, client_id, detail,"
@@ -125,7 +139,8 @@ def _entries(conn: sqlite3.Connection) -> Iterator[Entry]:
         rows = conn.execute(
             "SELECT id, at, operator, session_id, event, kind, source_id, client_id, detail,"
             " prev_hash, hash FROM audit WHERE id > ? ORDER BY id LIMIT ?",
-            (last, _BATCH)).fetchall()
+            (last, _BATCH),
+        ).fetchall()
         for row in rows:
             yield Entry(row[0], tuple(row[1:9]), row[9], row[10])
         if len(rows) < _BATCH:
@@ -136,24 +151,25 @@ def _entries(conn: sqlite3.Connection) -> Iterator[Entry]:
 def _missing(first: int, last: int) -> str:
     if first == last:
         return _("audit entry {id} is missing (deleted)").format(id=first)
-    return _("audit entries {first} to {last} are missing (deleted)").format(
-        first=first, last=last)
+    return _("audit entries {first} to {last} are missing (deleted)").format(first=first, last=last)
 
 
 def _break(entry: Entry, before: Entry | None, describe: Describe) -> str | None:
     """Why ``entry`` does not continue the chain after ``before`` (None: it does)."""
     if entry_hash(entry.prev_hash, entry.content) != entry.hash:
         return _("audit entry {entry} was changed after it was written").format(
-            entry=describe(entry))
+            entry=describe(entry)
+        )
     expected = GENESIS if before is None else before.hash
     if entry.prev_hash == expected:
         return None
     first_missing = 1 if before is None else before.id + 1
     if entry.id > first_missing:
         return _missing(first_missing, entry.id - 1)
-    return _("audit entry {entry} does not follow entry {before}: entries were reordered, or "
-             "one was rewritten or removed and the rest renumbered").format(
-        entry=describe(entry), before=before.id if before is not None else 0)
+    return _(
+        "audit entry {entry} does not follow entry {before}: entries were reordered, or "
+        "one was rewritten or removed and the rest renumbered"
+    ).format(entry=describe(entry), before=before.id if before is not None else 0)
 
 
 def verify_chain(conn: sqlite3.Connection, describe: Describe) -> ChainReport:
@@ -179,8 +195,10 @@ def chain_existing(conn: sqlite3.Connection) -> None:
     prev = GENESIS
     last = 0
     while rows := conn.execute(
-            "SELECT id, at, operator, session_id, event, kind, source_id, client_id, detail"
-            " FROM audit WHERE id > ? ORDER BY id LIMIT ?", (last, _BATCH)).fetchall():
+        "SELECT id, at, operator, session_id, event, kind, source_id, client_id, detail"
+        " FROM audit WHERE id > ? ORDER BY id LIMIT ?",
+        (last, _BATCH),
+    ).fetchall():
         updates = []
         for row in rows:
             digest = entry_hash(prev, tuple(row[1:]))

@@ -75,25 +75,39 @@ def _check_destination(source: Path, target: Path) -> None:
     live = Path(os.path.realpath(source))
     if _same_file(target, live):
         raise BadDestination(
-            _("{shown} is the live database itself; give another file or a folder for the "
-              "backup.").format(shown=shown))
+            _(
+                "{shown} is the live database itself; give another file or a folder for the backup."
+            ).format(shown=shown)
+        )
     real = Path(os.path.realpath(target))
     for suffix in COMPANIONS:
         if real == Path(f"{live}{suffix}"):
             raise BadDestination(
-                _("{shown} is the live database's {suffix} file, which must never be replaced; "
-                  "give another file or a folder for the backup.").format(
-                    shown=shown, suffix=suffix))
+                _(
+                    "{shown} is the live database's {suffix} file, which must never be replaced; "
+                    "give another file or a folder for the backup."
+                ).format(shown=shown, suffix=suffix)
+            )
     folder = real.parent
     if not folder.is_dir():
-        raise BadDestination(_("The folder {folder} for the backup does not exist; create it "
-                               "first (mkdir -p).").format(folder=folder))
+        raise BadDestination(
+            _(
+                "The folder {folder} for the backup does not exist; create it first (mkdir -p)."
+            ).format(folder=folder)
+        )
     if target.exists() and not stat.S_ISREG(os.stat(target).st_mode):
-        raise BadDestination(_("{shown} exists and is not a plain file; give a file or a "
-                               "folder.").format(shown=shown))
+        raise BadDestination(
+            _("{shown} exists and is not a plain file; give a file or a folder.").format(
+                shown=shown
+            )
+        )
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise BackupFailed(_("You may not create files in {folder}; choose a folder you may "
-                             "write, or ask the administrator.").format(folder=folder))
+        raise BackupFailed(
+            _(
+                "You may not create files in {folder}; choose a folder you may "
+                "write, or ask the administrator."
+            ).format(folder=folder)
+        )
 
 
 def _remove(path: Path) -> None:
@@ -122,8 +136,9 @@ def _integrity(path: Path) -> str:
     return "ok" if rows == ["ok"] else (rows[0] if rows else _("no answer"))
 
 
-def backup_database(source: str | Path, destination: str | Path, *,
-                    moment: datetime | None = None) -> Backup:
+def backup_database(
+    source: str | Path, destination: str | Path, *, moment: datetime | None = None
+) -> Backup:
     """Copy the ringround database ``source`` to ``destination`` (a file or a folder).
 
     Raises BadDestination for a destination that cannot be used (nothing is
@@ -133,8 +148,12 @@ def backup_database(source: str | Path, destination: str | Path, *,
     source = Path(source)
     started = time.monotonic()
     if str(destination).endswith(os.sep) and not Path(destination).is_dir():
-        raise BadDestination(_("The folder {destination} for the backup does not exist; create it "
-                               "first (mkdir -p).").format(destination=destination))
+        raise BadDestination(
+            _(
+                "The folder {destination} for the backup does not exist; create it "
+                "first (mkdir -p)."
+            ).format(destination=destination)
+        )
     target = destination_for(source, destination, moment or datetime.now())
     _check_destination(source, target)
     # reading: a backup user who may only read the file gets a strictly read-only connection.
@@ -149,9 +168,12 @@ def backup_database(source: str | Path, destination: str | Path, *,
         except sqlite3.Error as error:
             verdict = str(error)
         if verdict != "ok":
-            raise BackupFailed(_("The copy of {source} failed SQLite's integrity check "
-                                 "({verdict}); nothing was written to {target}.").format(
-                source=source, verdict=verdict, target=target))
+            raise BackupFailed(
+                _(
+                    "The copy of {source} failed SQLite's integrity check "
+                    "({verdict}); nothing was written to {target}."
+                ).format(source=source, verdict=verdict, target=target)
+            )
         share_with_group(temporary)
         _fsync(temporary)
         os.replace(temporary, target)
@@ -159,19 +181,21 @@ def backup_database(source: str | Path, destination: str | Path, *,
     except BaseException:
         _remove(temporary)
         raise
-    return Backup(str(source), str(target), os.stat(target).st_size,
-                  time.monotonic() - started)
+    return Backup(str(source), str(target), os.stat(target).st_size, time.monotonic() - started)
 
 
 def _copy(live: sqlite3.Connection, source: Path, target: Path) -> Path:
     """The live database copied into a new hidden file beside ``target``; returns its path."""
     try:
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                    dir=os.path.dirname(os.path.abspath(target)))
+        fd, name = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".tmp", dir=os.path.dirname(os.path.abspath(target))
+        )
     except OSError as error:
-        raise BackupFailed(_("A file for the backup cannot be made in {parent} "
-                             "({strerror}).").format(parent=target.parent,
-                                                     strerror=error.strerror)) from None
+        raise BackupFailed(
+            _("A file for the backup cannot be made in {parent} ({strerror}).").format(
+                parent=target.parent, strerror=error.strerror
+            )
+        ) from None
     os.close(fd)  # an empty file is an empty database; nothing else holds it open
     temporary = Path(name)
     try:

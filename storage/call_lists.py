@@ -74,7 +74,8 @@ def list_summaries(conn: sqlite3.Connection) -> list[CallListSummary]:
     """Every call list, open ones first, then by name, with its item counts."""
     rows = conn.execute(
         _SUMMARY_SQL + " GROUP BY l.id ORDER BY l.closed_at IS NOT NULL,"
-        " l.name COLLATE NOCASE, l.id").fetchall()
+        " l.name COLLATE NOCASE, l.id"
+    ).fetchall()
     return [CallListSummary(*row) for row in rows]
 
 
@@ -88,12 +89,14 @@ def find_list(conn: sqlite3.Connection, name: str) -> CallListSummary:
 
 def _require_supervisor(session: Session, doing: str) -> None:
     if not session.supervisor:
-        raise NotAllowed(_("Only a supervisor may {doing}; {operator} is not one.").format(
-            doing=doing, operator=session.operator))
+        raise NotAllowed(
+            _("Only a supervisor may {doing}; {operator} is not one.").format(
+                doing=doing, operator=session.operator
+            )
+        )
 
 
-def close_list(conn: sqlite3.Connection, session: Session, name: str,
-               now: int) -> CallListSummary:
+def close_list(conn: sqlite3.Connection, session: Session, name: str, now: int) -> CallListSummary:
     """Close the list: its pending items leave the work lists (nothing else changes).
 
     Closing a closed list changes nothing. Operators calling one of its rows
@@ -104,21 +107,40 @@ def close_list(conn: sqlite3.Connection, session: Session, name: str,
         found = find_list(conn, name)
         if found.is_open:
             conn.execute("UPDATE call_lists SET closed_at = ? WHERE id = ?", (now, found.id))
-            audit(conn, now, session.operator, session.id, "list-close", None, None,
-                  list=found.name, list_id=found.id, pending=found.pending)
+            audit(
+                conn,
+                now,
+                session.operator,
+                session.id,
+                "list-close",
+                None,
+                None,
+                list=found.name,
+                list_id=found.id,
+                pending=found.pending,
+            )
     return find_list(conn, name)
 
 
-def reopen_list(conn: sqlite3.Connection, session: Session, name: str,
-                now: int) -> CallListSummary:
+def reopen_list(conn: sqlite3.Connection, session: Session, name: str, now: int) -> CallListSummary:
     """Open a closed list again: its pending items are back on the work lists."""
     _require_supervisor(session, _("reopen a call list"))
     with write(conn):
         found = find_list(conn, name)
         if not found.is_open:
             conn.execute("UPDATE call_lists SET closed_at = NULL WHERE id = ?", (found.id,))
-            audit(conn, now, session.operator, session.id, "list-reopen", None, None,
-                  list=found.name, list_id=found.id, closed_at=found.closed_at)
+            audit(
+                conn,
+                now,
+                session.operator,
+                session.id,
+                "list-reopen",
+                None,
+                None,
+                list=found.name,
+                list_id=found.id,
+                closed_at=found.closed_at,
+            )
     return find_list(conn, name)
 
 
@@ -135,27 +157,53 @@ def delete_list(conn: sqlite3.Connection, session: Session, name: str, now: int)
         items = "SELECT id FROM call_list_items WHERE list_id = ?"
         calls = conn.execute(
             f"SELECT count(*) FROM attempts WHERE kind = ? AND source_id IN ({items})",
-            (ITEM, found.id)).fetchone()[0]
+            (ITEM, found.id),
+        ).fetchone()[0]
         if calls:
-            raise ListInUse(ngettext(
-                "The call list {name!r} has {count} recorded call; close it instead, so that "
-                "reports keep it.",
-                "The call list {name!r} has {count} recorded calls; close it instead, so that "
-                "reports keep them.", calls).format(name=name, count=calls))
-        holders = [row[0] for row in conn.execute(
-            f"SELECT DISTINCT operator FROM locks WHERE kind = ? AND source_id IN ({items})"
-            " ORDER BY operator", (ITEM, found.id))]
+            raise ListInUse(
+                ngettext(
+                    "The call list {name!r} has {count} recorded call; close it instead, so that "
+                    "reports keep it.",
+                    "The call list {name!r} has {count} recorded calls; close it instead, so that "
+                    "reports keep them.",
+                    calls,
+                ).format(name=name, count=calls)
+            )
+        holders = [
+            row[0]
+            for row in conn.execute(
+                f"SELECT DISTINCT operator FROM locks WHERE kind = ? AND source_id IN ({items})"
+                " ORDER BY operator",
+                (ITEM, found.id),
+            )
+        ]
         if holders:
-            raise ListInUse(_("Rows of the call list {name!r} are locked by {operators}; wait "
-                              "for them or release the locks first.").format(
-                name=name, operators=", ".join(holders)))
-        conn.execute(f"DELETE FROM call_rows WHERE kind = ? AND source_id IN ({items})",
-                     (ITEM, found.id))
-        conn.execute(f"DELETE FROM row_notes WHERE kind = ? AND source_id IN ({items})",
-                     (ITEM, found.id))
+            raise ListInUse(
+                _(
+                    "Rows of the call list {name!r} are locked by {operators}; wait "
+                    "for them or release the locks first."
+                ).format(name=name, operators=", ".join(holders))
+            )
+        conn.execute(
+            f"DELETE FROM call_rows WHERE kind = ? AND source_id IN ({items})", (ITEM, found.id)
+        )
+        conn.execute(
+            f"DELETE FROM row_notes WHERE kind = ? AND source_id IN ({items})", (ITEM, found.id)
+        )
         conn.execute("DELETE FROM call_list_items WHERE list_id = ?", (found.id,))
         conn.execute("DELETE FROM call_lists WHERE id = ?", (found.id,))
-        audit(conn, now, session.operator, session.id, "list-delete", None, None,
-              list=found.name, list_id=found.id, items=found.items,
-              created_at=found.created_at, created_by=found.created_by)
+        audit(
+            conn,
+            now,
+            session.operator,
+            session.id,
+            "list-delete",
+            None,
+            None,
+            list=found.name,
+            list_id=found.id,
+            items=found.items,
+            created_at=found.created_at,
+            created_by=found.created_by,
+        )
     return found.items

@@ -87,8 +87,9 @@ def csv_line(fields: Iterable[str]) -> str:
     return ",".join(cells) + "\n"
 
 
-def write_csv(out: TextIO, header: Iterable[str], rows: Iterable[Iterable[str]], *,
-              bom: bool = False) -> int:
+def write_csv(
+    out: TextIO, header: Iterable[str], rows: Iterable[Iterable[str]], *, bom: bool = False
+) -> int:
     """Write a header and rows as safe CSV (see the module text); returns the number of rows."""
     if bom:
         out.write("\ufeff")

@@ -69,7 +69,9 @@ def changes_since(conn: sqlite3.Connection, since: int) -> Changes:
     """The changes committed after ``since`` (one statement, so one consistent view)."""
     rows = conn.execute(
         "SELECT seq, kind, ref, list_id, (SELECT min(seq) FROM changes) FROM changes"
-        " WHERE seq > ? ORDER BY seq LIMIT ?", (since, FOLLOW_AT_MOST + 1)).fetchall()
+        " WHERE seq > ? ORDER BY seq LIMIT ?",
+        (since, FOLLOW_AT_MOST + 1),
+    ).fetchall()
     if not rows:
         return Changes(since, since, frozenset(), True)
     first = rows[0][4]
@@ -104,13 +106,17 @@ def bulk_load(conn: sqlite3.Connection) -> Iterator[None]:
 
 
 def _trigger(name: str, event: str, table: str, values: str) -> str:
-    return (f"CREATE TRIGGER changes_{name} AFTER {event} ON {table} BEGIN"
-            f" INSERT INTO changes (kind, ref, list_id) VALUES ({values}); END")
+    return (
+        f"CREATE TRIGGER changes_{name} AFTER {event} ON {table} BEGIN"
+        f" INSERT INTO changes (kind, ref, list_id) VALUES ({values}); END"
+    )
 
 
 def _item_list(ref: str) -> str:
-    return (f"CASE {ref}.kind WHEN 'item' THEN (SELECT list_id FROM call_list_items"
-            f" WHERE id = {ref}.source_id) END")
+    return (
+        f"CASE {ref}.kind WHEN 'item' THEN (SELECT list_id FROM call_list_items"
+        f" WHERE id = {ref}.source_id) END"
+    )
 
 
 def _state(table: str, events: tuple[str, ...]) -> list[str]:
@@ -118,8 +124,14 @@ def _state(table: str, events: tuple[str, ...]) -> list[str]:
     statements = []
     for event in events:
         ref = "OLD" if event == "DELETE" else "NEW"
-        statements.append(_trigger(f"{table}_{event.lower()}", event, table,
-                                   f"{ref}.kind, {ref}.source_id, {_item_list(ref)}"))
+        statements.append(
+            _trigger(
+                f"{table}_{event.lower()}",
+                event,
+                table,
+                f"{ref}.kind, {ref}.source_id, {_item_list(ref)}",
+            )
+        )
     return statements
 
 
@@ -129,8 +141,9 @@ def _source(table: str, kind: str, list_column: str | None) -> list[str]:
     for event in ("INSERT", "UPDATE", "DELETE"):
         ref = "OLD" if event == "DELETE" else "NEW"
         list_id = f"{ref}.{list_column}" if list_column else "NULL"
-        statements.append(_trigger(f"{table}_{event.lower()}", event, table,
-                                   f"'{kind}', {ref}.id, {list_id}"))
+        statements.append(
+            _trigger(f"{table}_{event.lower()}", event, table, f"'{kind}', {ref}.id, {list_id}")
+        )
     return statements
 
 
@@ -138,8 +151,9 @@ def _simple(table: str, kind: str, column: str, events: tuple[str, ...]) -> list
     statements = []
     for event in events:
         ref = "OLD" if event == "DELETE" else "NEW"
-        statements.append(_trigger(f"{table}_{event.lower()}", event, table,
-                                   f"'{kind}', {ref}.{column}, NULL"))
+        statements.append(
+            _trigger(f"{table}_{event.lower()}", event, table, f"'{kind}', {ref}.{column}, NULL")
+        )
     return statements
 
 

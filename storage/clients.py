@@ -113,13 +113,21 @@ def rekey_phones(conn: sqlite3.Connection, rules: PhoneRules) -> int:
     with write(conn):
         if _setting(conn, "phone_rules") == wanted:  # another operator's start did it
             return 0
-        changed = [(key, client_id, position) for client_id, position, number, digits
-                   in conn.execute("SELECT client_id, position, number, digits FROM phones")
-                   if (key := phone_key(number, rules)) != digits]
-        conn.executemany("UPDATE phones SET digits = ? WHERE client_id = ? AND position = ?",
-                         changed)
-        conn.execute("INSERT INTO settings (name, value) VALUES ('phone_rules', ?)"
-                      " ON CONFLICT (name) DO UPDATE SET value = excluded.value", (wanted,))
+        changed = [
+            (key, client_id, position)
+            for client_id, position, number, digits in conn.execute(
+                "SELECT client_id, position, number, digits FROM phones"
+            )
+            if (key := phone_key(number, rules)) != digits
+        ]
+        conn.executemany(
+            "UPDATE phones SET digits = ? WHERE client_id = ? AND position = ?", changed
+        )
+        conn.execute(
+            "INSERT INTO settings (name, value) VALUES ('phone_rules', ?)"
+            " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (wanted,),
+        )
     return len(changed)
 
 
@@ -135,26 +143,37 @@ def store_phones(
     conn.execute("DELETE FROM phones WHERE client_id = ?", (client_id,))
     conn.executemany(
         "INSERT INTO phones (client_id, position, number, digits) VALUES (?, ?, ?, ?)",
-        [(client_id, position, number, key)
-         for position, (number, key) in enumerate(keyed, start=1)],
+        [
+            (client_id, position, number, key)
+            for position, (number, key) in enumerate(keyed, start=1)
+        ],
     )
 
 
 def get_client(conn: sqlite3.Connection, client_id: int) -> Client | None:
     row = conn.execute(
         "SELECT id, external_id, name, birth_date, email, notes, do_not_call FROM clients"
-        " WHERE id = ?", (client_id,),
+        " WHERE id = ?",
+        (client_id,),
     ).fetchone()
     if row is None:
         return None
-    phones = tuple(r[0] for r in conn.execute(
-        "SELECT number FROM phones WHERE client_id = ? ORDER BY position", (client_id,)))
+    phones = tuple(
+        r[0]
+        for r in conn.execute(
+            "SELECT number FROM phones WHERE client_id = ? ORDER BY position", (client_id,)
+        )
+    )
     return Client(row[0], row[1], row[2], row[3], phones, row[4], row[5], bool(row[6]))
 
 
 def update_client(
-    conn: sqlite3.Connection, policy: Policy, session: Session, client_id: int,
-    changes: dict[str, object], now: int,
+    conn: sqlite3.Connection,
+    policy: Policy,
+    session: Session,
+    client_id: int,
+    changes: dict[str, object],
+    now: int,
 ) -> Client:
     """Save edits of the client card; every changed field is audited with old and new value."""
     unknown = set(changes) - set(EDITABLE)
@@ -165,7 +184,9 @@ def update_client(
         if before is None:
             raise ClientGone(_("The client {id} no longer exists.").format(id=client_id))
         old: dict[str, object] = {
-            "phones": list(before.phones), "email": before.email, "notes": before.notes,
+            "phones": list(before.phones),
+            "email": before.email,
+            "notes": before.notes,
             "do_not_call": before.do_not_call,
         }
         for field, value in changes.items():
@@ -176,8 +197,18 @@ def update_client(
                 save_phones(conn, policy.phones, client_id, [str(v) for v in value])
             else:
                 conn.execute(f"UPDATE clients SET {field} = ? WHERE id = ?", (value, client_id))
-            audit(conn, now, session.operator, session.id, "card-edit", None, client_id,
-                  field=field, old=old[field], new=value)
+            audit(
+                conn,
+                now,
+                session.operator,
+                session.id,
+                "card-edit",
+                None,
+                client_id,
+                field=field,
+                old=old[field],
+                new=value,
+            )
         after = get_client(conn, client_id)
     assert after is not None
     return after
@@ -198,7 +229,8 @@ def appointments(
 def tasks(conn: sqlite3.Connection, client_id: int, *, open_only: bool = False) -> list[Task]:
     rows = conn.execute(
         "SELECT id, kind, title, due_at, done_at FROM tasks WHERE client_id = ?"
-        + (" AND done_at IS NULL" if open_only else "") + " ORDER BY due_at",
+        + (" AND done_at IS NULL" if open_only else "")
+        + " ORDER BY due_at",
         (client_id,),
     ).fetchall()
     return [Task(*row) for row in rows]

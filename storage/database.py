@@ -42,10 +42,27 @@ WRITE_RETRY = (0.0002, 0.001)  # seconds between looks for the write lock (_begi
 # cannot pass it), the next restart of the WAL cuts the file back to this size. Twice
 # the usual size at an automatic checkpoint (1000 pages), so normal work never cuts.
 WAL_SIZE_LIMIT = 8 * 1024 * 1024
-NETWORK_FILE_SYSTEMS = frozenset({
-    "nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "sshfs", "9p", "afs", "ceph",
-    "glusterfs", "fuse.glusterfs", "lustre", "davfs", "fuse.davfs2", "fuse.rclone", "ncpfs",
-})
+NETWORK_FILE_SYSTEMS = frozenset(
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "fuse.sshfs",
+        "sshfs",
+        "9p",
+        "afs",
+        "ceph",
+        "glusterfs",
+        "fuse.glusterfs",
+        "lustre",
+        "davfs",
+        "fuse.davfs2",
+        "fuse.rclone",
+        "ncpfs",
+    }
+)
 
 
 class StorageError(RingroundError):
@@ -77,17 +94,21 @@ def describe(error: sqlite3.Error, path: str) -> StorageError:
     text = str(error).lower()
     if "locked" in text or "busy" in text:
         return DatabaseBusy(
-            _("The database {path} is busy with another operator's save.").format(path=path))
+            _("The database {path} is busy with another operator's save.").format(path=path)
+        )
     if "full" in text:
         return DiskFull(_("The disk holding {path} is full; nothing was saved.").format(path=path))
     if "readonly" in text or "read-only" in text:
         return ReadOnlyDatabase(
-            _("The database {path} is read-only for you; nothing was saved.").format(path=path))
+            _("The database {path} is read-only for you; nothing was saved.").format(path=path)
+        )
     if "not a database" in text or "malformed" in text or "encrypted" in text:
-        return NotADatabase(_("{path} is damaged or is not a ringround database.").format(
-            path=path))
-    return StorageError(_("The database {path} could not be used: {error}.").format(
-        path=path, error=error))
+        return NotADatabase(
+            _("{path} is damaged or is not a ringround database.").format(path=path)
+        )
+    return StorageError(
+        _("The database {path} could not be used: {error}.").format(path=path, error=error)
+    )
 
 
 def database_path(conn: sqlite3.Connection) -> str:
@@ -115,7 +136,10 @@ def file_system_type(path: Path) -> str:
 
 
 def open_database(
-    path: str | Path, *, create: bool = False, check_same_thread: bool = True,
+    path: str | Path,
+    *,
+    create: bool = False,
+    check_same_thread: bool = True,
     reading: bool = False,
 ) -> sqlite3.Connection:
     """Open (or, with ``create``, make) the clinic database, migrated to this version.
@@ -137,8 +161,9 @@ def open_database(
     exists = path.exists()
     if not exists and not create:
         raise NotADatabase(
-            _("There is no database at {path} (make one with 'ringround demo' or an "
-              "import).").format(path=shown)
+            _(
+                "There is no database at {path} (make one with 'ringround demo' or an import)."
+            ).format(path=shown)
         )
     folder = path.resolve().parent
     if not folder.is_dir():
@@ -146,26 +171,36 @@ def open_database(
     fs_type = file_system_type(folder)
     if fs_type in NETWORK_FILE_SYSTEMS:
         raise NetworkFileSystem(
-            _("{path} is on a network file system ({type}); the database must be on the "
-              "server's own disk, or operators' saves can be lost.").format(path=shown,
-                                                                              type=fs_type)
+            _(
+                "{path} is on a network file system ({type}); the database must be on the "
+                "server's own disk, or operators' saves can be lost."
+            ).format(path=shown, type=fs_type)
         )
     if exists and not os.access(path, os.R_OK):
         raise ReadOnlyDatabase(
-            _("You may not read the database {path} (permission denied).").format(path=shown))
+            _("You may not read the database {path} (permission denied).").format(path=shown)
+        )
     if exists and not os.access(path, os.W_OK):
         if not reading:
-            raise ReadOnlyDatabase(_(
-                "The database {path} is read-only for you, so nothing could be saved; ask the "
-                "administrator to add you to the operators' group (see docs/deploy.md)."
-            ).format(path=shown))
-        return _prepared(read_only_connection(path, check_same_thread=check_same_thread),
-                         shown, create=False, writable=False)
+            raise ReadOnlyDatabase(
+                _(
+                    "The database {path} is read-only for you, so nothing could be saved; ask the "
+                    "administrator to add you to the operators' group (see docs/deploy.md)."
+                ).format(path=shown)
+            )
+        return _prepared(
+            read_only_connection(path, check_same_thread=check_same_thread),
+            shown,
+            create=False,
+            writable=False,
+        )
     if not exists:
         _create(path, shown, folder)
     try:
         conn = sqlite3.connect(
-            path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
+            path,
+            isolation_level=None,
+            timeout=BUSY_TIMEOUT_MS / 1000,
             check_same_thread=check_same_thread,
         )
     except sqlite3.Error as error:
@@ -192,16 +227,21 @@ def read_only_connection(
     shown = str(path)
     side_files = [os.path.exists(f"{path}{suffix}") for suffix in ("-wal", "-shm")]
     if any(side_files) and not all(side_files):
-        raise ReadOnlyDatabase(_(
-            "The database {path} is read-only for you and its -wal or -shm file is missing, "
-            "so it cannot be read without making one; ask an operator to start and quit "
-            "ringround, then try again."
-        ).format(path=shown))
+        raise ReadOnlyDatabase(
+            _(
+                "The database {path} is read-only for you and its -wal or -shm file is missing, "
+                "so it cannot be read without making one; ask an operator to start and quit "
+                "ringround, then try again."
+            ).format(path=shown)
+        )
     options = "mode=ro&readonly_shm=1" if all(side_files) else "mode=ro&immutable=1"
     try:
         conn = sqlite3.connect(
-            f"file:{quote(os.path.realpath(path))}?{options}", uri=True, isolation_level=None,
-            timeout=timeout_ms / 1000, check_same_thread=check_same_thread,
+            f"file:{quote(os.path.realpath(path))}?{options}",
+            uri=True,
+            isolation_level=None,
+            timeout=timeout_ms / 1000,
+            check_same_thread=check_same_thread,
         )
         conn.execute("PRAGMA query_only = ON")
     except sqlite3.Error as error:
@@ -228,14 +268,21 @@ def _create(path: Path, shown: str, folder: Path) -> None:
         pass  # made by another program meanwhile: opened, and checked, as it is
     except OSError as error:
         if error.errno == errno.ENOSPC:
-            raise DiskFull(_("The disk holding {path} is full; nothing was saved.").format(
-                path=shown)) from None
+            raise DiskFull(
+                _("The disk holding {path} is full; nothing was saved.").format(path=shown)
+            ) from None
         if isinstance(error, PermissionError) or error.errno == errno.EROFS:
-            raise ReadOnlyDatabase(_("You may not make files in {folder}, so the database {path} "
-                                     "cannot be made there.").format(folder=folder, path=shown)
-                                   ) from None
-        raise StorageError(_("The database {path} could not be used: {error}.").format(
-            path=shown, error=error.strerror)) from None
+            raise ReadOnlyDatabase(
+                _(
+                    "You may not make files in {folder}, so the database {path} "
+                    "cannot be made there."
+                ).format(folder=folder, path=shown)
+            ) from None
+        raise StorageError(
+            _("The database {path} could not be used: {error}.").format(
+                path=shown, error=error.strerror
+            )
+        ) from None
 
 
 def _prepare(conn: sqlite3.Connection, shown: str, *, create: bool, writable: bool) -> None:
@@ -247,19 +294,24 @@ def _prepare(conn: sqlite3.Connection, shown: str, *, create: bool, writable: bo
         if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
             raise describe(error, shown) from None
         if isinstance(error, sqlite3.OperationalError) and (
-                "unable to open" in str(error) or "readonly" in str(error)):
+            "unable to open" in str(error) or "readonly" in str(error)
+        ):
             # WAL needs the -wal and -shm files beside the database: the folder or
             # those files are not writable for this user (SQLITE_CANTOPEN, or
             # SQLITE_READONLY_DIRECTORY when only the folder is closed).
-            raise ReadOnlyDatabase(_(
-                "You may not write the folder of {path} or its -wal and -shm files; ask the "
-                "administrator to add you to the operators' group (see docs/deploy.md)."
-            ).format(path=shown)) from None
-        raise NotADatabase(_("{path} is damaged or is not a ringround database.").format(
-            path=shown)) from None
+            raise ReadOnlyDatabase(
+                _(
+                    "You may not write the folder of {path} or its -wal and -shm files; ask the "
+                    "administrator to add you to the operators' group (see docs/deploy.md)."
+                ).format(path=shown)
+            ) from None
+        raise NotADatabase(
+            _("{path} is damaged or is not a ringround database.").format(path=shown)
+        ) from None
     if application_id != APPLICATION_ID and not (application_id == 0 and objects == 0):
-        raise NotADatabase(_("{path} is an SQLite file, but not a ringround database.").format(
-            path=shown))
+        raise NotADatabase(
+            _("{path} is an SQLite file, but not a ringround database.").format(path=shown)
+        )
     if application_id == 0 and not create:
         raise NotADatabase(_("{path} is empty, not a ringround database.").format(path=shown))
     if not writable:
@@ -271,7 +323,8 @@ def _prepare(conn: sqlite3.Connection, shown: str, *, create: bool, writable: bo
         if str(mode).lower() != "wal":
             raise ReadOnlyDatabase(
                 _("The database {path} cannot be switched to WAL mode; is it read-only?").format(
-                    path=shown)
+                    path=shown
+                )
             )
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
@@ -287,18 +340,21 @@ def _refuse_newer(conn: sqlite3.Connection, shown: str) -> int:
     """The database's format version; NotADatabase if a newer ringround made it."""
     version: int = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > len(MIGRATIONS):
-        raise NotADatabase(_("{path} was made by a newer ringround; update the program.").format(
-            path=shown))
+        raise NotADatabase(
+            _("{path} was made by a newer ringround; update the program.").format(path=shown)
+        )
     return version
 
 
 def _check_version(conn: sqlite3.Connection, shown: str) -> None:
     """A database read without migrating must be in this version's format already."""
     if _refuse_newer(conn, shown) < len(MIGRATIONS):
-        raise ReadOnlyDatabase(_(
-            "The database {path} is in an older format, which ringround brings up to date the "
-            "next time an operator starts it; you may only read it, so try again after that."
-        ).format(path=shown))
+        raise ReadOnlyDatabase(
+            _(
+                "The database {path} is in an older format, which ringround brings up to date the "
+                "next time an operator starts it; you may only read it, so try again after that."
+            ).format(path=shown)
+        )
 
 
 def check_integrity(conn: sqlite3.Connection, path: str | Path) -> None:
@@ -313,8 +369,10 @@ def check_integrity(conn: sqlite3.Connection, path: str | Path) -> None:
         verdict = []
     if verdict != ["ok"]:
         raise NotADatabase(
-            _("The database {path} is damaged, so nothing was changed in it; stop every "
-              "ringround, run 'ringround check' and restore the latest backup.").format(path=path)
+            _(
+                "The database {path} is damaged, so nothing was changed in it; stop every "
+                "ringround, run 'ringround check' and restore the latest backup."
+            ).format(path=path)
         )
 
 

@@ -47,8 +47,20 @@ MIN_CLIENTS = 10
 CLINIC_SLOTS = tuple(range(9 * 60, 19 * 60 + 1, 30))  # appointment start minutes, 09:00-19:30
 
 # Tables in an order that deletes children before parents.
-_TABLES = ("locks", "row_notes", "attempts", "call_rows", "audit", "call_list_items",
-           "call_lists", "tasks", "appointments", "phones", "clients", "sessions")
+_TABLES = (
+    "locks",
+    "row_notes",
+    "attempts",
+    "call_rows",
+    "audit",
+    "call_list_items",
+    "call_lists",
+    "tasks",
+    "appointments",
+    "phones",
+    "clients",
+    "sessions",
+)
 
 
 class DemoError(StorageError):
@@ -83,15 +95,20 @@ class DemoSummary:
 
 def demo_info(conn: sqlite3.Connection) -> DemoInfo | None:
     """The demo marker of this database, or None if it is not a demo."""
-    row = conn.execute("SELECT at, detail FROM audit WHERE event = ? ORDER BY id DESC LIMIT 1",
-                       (DEMO_EVENT,)).fetchone()
+    row = conn.execute(
+        "SELECT at, detail FROM audit WHERE event = ? ORDER BY id DESC LIMIT 1", (DEMO_EVENT,)
+    ).fetchone()
     if row is None:
         return None
     try:
         detail = json.loads(row[1])
         # Demos written before the language was recorded were in English.
-        return DemoInfo(int(detail["clients"]), int(detail["seed"]), int(row[0]),
-                        str(detail.get("language", "en")))
+        return DemoInfo(
+            int(detail["clients"]),
+            int(detail["seed"]),
+            int(row[0]),
+            str(detail.get("language", "en")),
+        )
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -134,8 +151,10 @@ def make_demo(
         if not _is_empty(conn):
             if not (replace and demo_info(conn) is not None):
                 raise DemoError(
-                    _("The database {path} already holds clinic data; the demo needs a new "
-                      "file (choose one with --db).").format(path=database_path(conn))
+                    _(
+                        "The database {path} already holds clinic data; the demo needs a new "
+                        "file (choose one with --db)."
+                    ).format(path=database_path(conn))
                 )
             for table in _TABLES:
                 conn.execute(f"DELETE FROM {table}")
@@ -147,13 +166,23 @@ def make_demo(
     return builder.summary()
 
 
-def _find(policy: Policy, *, closes: bool, completes: bool | None = None,
-          status: str | None = None, callback: bool = False) -> Outcome | None:
+def _find(
+    policy: Policy,
+    *,
+    closes: bool,
+    completes: bool | None = None,
+    status: str | None = None,
+    callback: bool = False,
+) -> Outcome | None:
     """The policy's first outcome of this sort (the demo's earlier calls use it)."""
     for outcome in policy.outcomes:
-        if (outcome.closes == closes and completes in (None, outcome.completes)
-                and outcome.appointment_status == status and outcome.asks_callback == callback
-                and not outcome.do_not_call):
+        if (
+            outcome.closes == closes
+            and completes in (None, outcome.completes)
+            and outcome.appointment_status == status
+            and outcome.asks_callback == callback
+            and not outcome.do_not_call
+        ):
             return outcome
     return None
 
@@ -169,8 +198,9 @@ ItemRow = tuple[int, int, int, str, int | None]
 AttemptRow = tuple[str, int, int, str, int, int, int, str, str, str, str, int | None]
 # kind, source, client, epoch, failed, last attempt, not_before, callback_at,
 # callback_operator, closed_at, closed_reason
-CallRow = tuple[str, int, int, int, int, int, int | None, int | None, str | None, int | None,
-                str | None]
+CallRow = tuple[
+    str, int, int, int, int, int, int | None, int | None, str | None, int | None, str | None
+]
 
 
 @dataclass
@@ -211,11 +241,13 @@ class _Builder:
         self.outcomes = {
             "confirmed": _find(policy, closes=True, completes=True),
             "left": _find(policy, closes=False, status=self.left)
-            if self.left != self.unconfirmed else None,
+            if self.left != self.unconfirmed
+            else None,
             "no-answer": _find(policy, closes=False),
             "call-back": _find(policy, closes=False, callback=True),
             "cancelled": _find(policy, closes=True, completes=True, status=self.cancelled)
-            if self.cancelled != self.confirmed else None,
+            if self.cancelled != self.confirmed
+            else None,
         }
 
     # -- time ----------------------------------------------------------------
@@ -327,11 +359,22 @@ class _Builder:
                 family = (male_surname, phones[0])
             note = rng.choice(notes) if rng.random() < 0.12 else ""
             email = self.email(first, surname, born, child)
-            self.rows.clients.append((client_id, f"C{client_id:06d}", name,
-                                      born.isoformat() if born else None, email, note, 0))
+            self.rows.clients.append(
+                (
+                    client_id,
+                    f"C{client_id:06d}",
+                    name,
+                    born.isoformat() if born else None,
+                    email,
+                    note,
+                    0,
+                )
+            )
             rules = self.policy.phones
-            self.rows.phones += [(client_id, position, number, phone_key(number, rules))
-                                 for position, number in enumerate(phones, start=1)]
+            self.rows.phones += [
+                (client_id, position, number, phone_key(number, rules))
+                for position, number in enumerate(phones, start=1)
+            ]
             self.children.append(child)
         self.mark_do_not_call()
 
@@ -368,12 +411,26 @@ class _Builder:
             if both or self.children[client_id] == (key in data.CHILD_SERVICES):
                 return doctor, self.text[key]
 
-    def appointment(self, client_id: int, starts_at: int, status: str,
-                    doctor_service: tuple[str, str] | None = None) -> int:
+    def appointment(
+        self,
+        client_id: int,
+        starts_at: int,
+        status: str,
+        doctor_service: tuple[str, str] | None = None,
+    ) -> int:
         appointment_id = len(self.rows.appointments) + 1
         doctor, service = doctor_service or self.service(client_id)
-        self.rows.appointments.append((appointment_id, f"A{appointment_id:07d}", client_id,
-                                       starts_at, doctor, service, status))
+        self.rows.appointments.append(
+            (
+                appointment_id,
+                f"A{appointment_id:07d}",
+                client_id,
+                starts_at,
+                doctor,
+                service,
+                status,
+            )
+        )
         return appointment_id
 
     def make_history(self) -> None:
@@ -399,13 +456,20 @@ class _Builder:
 
         Every state appears at least once, so even a small demo shows them all.
         """
+
         def share(fraction: float) -> int:
             return max(1, round(size * fraction))
 
-        plan = (["left"] * share(0.12) + ["confirmed"] * share(0.15)
-                + ["cancelled"] * share(0.05) + ["recent"] * share(0.03)
-                + ["no-answer"] * share(0.06) + ["call-back-due"]
-                + ["call-back-later"] * share(0.01) + ["lock"] * first_day)
+        plan = (
+            ["left"] * share(0.12)
+            + ["confirmed"] * share(0.15)
+            + ["cancelled"] * share(0.05)
+            + ["recent"] * share(0.03)
+            + ["no-answer"] * share(0.06)
+            + ["call-back-due"]
+            + ["call-back-later"] * share(0.01)
+            + ["lock"] * first_day
+        )
         plan += ["open"] * max(0, size - len(plan))
         self.rng.shuffle(plan)
         return plan
@@ -428,10 +492,14 @@ class _Builder:
                         break
                     minute = self.slot()
                 booked.add((doctor, minute))
-                status = {"left": self.left, "confirmed": self.confirmed,
-                          "cancelled": self.cancelled}.get(what, self.unconfirmed)
-                appointment_id = self.appointment(client_id, self.at(day, minute), status,
-                                                  (doctor, service))
+                status = {
+                    "left": self.left,
+                    "confirmed": self.confirmed,
+                    "cancelled": self.cancelled,
+                }.get(what, self.unconfirmed)
+                appointment_id = self.appointment(
+                    client_id, self.at(day, minute), status, (doctor, service)
+                )
                 self.confirmation_calls(appointment_id, client_id, what)
 
     def confirmation_calls(self, appointment_id: int, client_id: int, what: str) -> None:
@@ -448,8 +516,16 @@ class _Builder:
         elif what == "lock":
             self.lock = (*key, self.now - 180)
 
-    def attempt(self, kind: str, source_id: int, client_id: int, what: str, ended: int,
-                *, callback: int | None = None) -> None:
+    def attempt(
+        self,
+        kind: str,
+        source_id: int,
+        client_id: int,
+        what: str,
+        ended: int,
+        *,
+        callback: int | None = None,
+    ) -> None:
         """One earlier call on a row, with the row's calling state as finish_call leaves it."""
         outcome = self.outcomes.get(what)
         if outcome is None:
@@ -458,35 +534,64 @@ class _Builder:
         started = ended - rng.randint(40, 240)
         operator_session = rng.randrange(len(data.OPERATORS))
         callback_at = self.now + callback if outcome.asks_callback and callback else None
-        comment = data.COMMENTS[self.lang].get(
-            "item-no-answer" if kind == ITEM else what, "") if rng.random() < 0.8 else ""
-        self.rows.attempts.append((
-            kind, source_id, client_id, data.OPERATORS[operator_session], operator_session,
-            started, ended, "manual", "", outcome.code, comment, callback_at,
-        ))
+        comment = (
+            data.COMMENTS[self.lang].get("item-no-answer" if kind == ITEM else what, "")
+            if rng.random() < 0.8
+            else ""
+        )
+        self.rows.attempts.append(
+            (
+                kind,
+                source_id,
+                client_id,
+                data.OPERATORS[operator_session],
+                operator_session,
+                started,
+                ended,
+                "manual",
+                "",
+                outcome.code,
+                comment,
+                callback_at,
+            )
+        )
         closed = outcome.closes
         wait = max(self.policy.min_gap, outcome.retry_after or 0)
         not_before = None if closed or callback_at else ended + wait
-        self.rows.call_rows.append((
-            kind, source_id, client_id, 1, int(outcome.failed), ended, not_before, callback_at,
-            None, ended if closed else None, outcome.code if closed else None,
-        ))
+        self.rows.call_rows.append(
+            (
+                kind,
+                source_id,
+                client_id,
+                1,
+                int(outcome.failed),
+                ended,
+                not_before,
+                callback_at,
+                None,
+                ended if closed else None,
+                outcome.code if closed else None,
+            )
+        )
 
     # -- call lists and tasks ------------------------------------------------
 
     def make_call_lists(self) -> None:
         rng = self.rng
         created = self.now - 3 * 86400
-        self.rows.lists = [(1, self.text["hygiene-list"], created, data.OPERATORS[0]),
-                           (2, self.text["flu-list"], created, data.OPERATORS[0])]
+        self.rows.lists = [
+            (1, self.text["hygiene-list"], created, data.OPERATORS[0]),
+            (2, self.text["flu-list"], created, data.OPERATORS[0]),
+        ]
         hygiene = self.callable_clients(max(8, self.count // 12))
         if len(self.do_not_call) > 1:
             hygiene.append(self.do_not_call[1])
         for client_id in hygiene:
             day = self.open_day(-rng.randint(182, 215))
             doctor, service = self.service(client_id, only="hygiene")
-            self.appointment(client_id, self.at(day, self.slot()), self.confirmed,
-                             (doctor, service))
+            self.appointment(
+                client_id, self.at(day, self.slot()), self.confirmed, (doctor, service)
+            )
             note = self.text["last-cleaning"].format(date=day.isoformat(), doctor=doctor)
             self.list_item(1, client_id, note)
         flu_notes = data.FLU_NOTES[self.lang]
@@ -518,8 +623,17 @@ class _Builder:
             else:
                 due = self.at(self.open_day(-rng.randint(3, 60)), 9 * 60)
                 done = due + rng.randint(1, 48) * 3600
-            self.rows.tasks.append((task_id, f"T{task_id:06d}", client_id, kind, title, due,
-                                    min(done, self.now) if done is not None else None))
+            self.rows.tasks.append(
+                (
+                    task_id,
+                    f"T{task_id:06d}",
+                    client_id,
+                    kind,
+                    title,
+                    due,
+                    min(done, self.now) if done is not None else None,
+                )
+            )
 
     def build(self) -> None:
         self.make_clients()
@@ -533,24 +647,49 @@ class _Builder:
     def insert(self, conn: sqlite3.Connection) -> None:
         """Insert everything; call inside a write transaction on an empty database."""
         rows = self.rows
-        audit(conn, self.now, "ringround", None, DEMO_EVENT, clients=self.count, seed=self.seed,
-              language=self.lang)
+        audit(
+            conn,
+            self.now,
+            "ringround",
+            None,
+            DEMO_EVENT,
+            clients=self.count,
+            seed=self.seed,
+            language=self.lang,
+        )
         # The first operator's app stopped during a call (no clean exit); the second's ended.
-        sessions = [self.session(conn, operator, ended=index > 0)
-                    for index, operator in enumerate(data.OPERATORS)]
-        conn.executemany("INSERT INTO clients (id, external_id, name, birth_date, email, notes,"
-                         " do_not_call) VALUES (?, ?, ?, ?, ?, ?, ?)", rows.clients)
-        conn.executemany("INSERT INTO phones (client_id, position, number, digits)"
-                         " VALUES (?, ?, ?, ?)", rows.phones)
-        conn.executemany("INSERT INTO appointments (id, external_id, client_id, starts_at,"
-                         " doctor, service, status) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         rows.appointments)
-        conn.executemany("INSERT INTO tasks (id, external_id, client_id, kind, title, due_at,"
-                         " done_at) VALUES (?, ?, ?, ?, ?, ?, ?)", rows.tasks)
-        conn.executemany("INSERT INTO call_lists (id, name, created_at, created_by)"
-                         " VALUES (?, ?, ?, ?)", rows.lists)
-        conn.executemany("INSERT INTO call_list_items (id, list_id, client_id, note,"
-                         " processed_at) VALUES (?, ?, ?, ?, ?)", rows.items)
+        sessions = [
+            self.session(conn, operator, ended=index > 0)
+            for index, operator in enumerate(data.OPERATORS)
+        ]
+        conn.executemany(
+            "INSERT INTO clients (id, external_id, name, birth_date, email, notes,"
+            " do_not_call) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows.clients,
+        )
+        conn.executemany(
+            "INSERT INTO phones (client_id, position, number, digits) VALUES (?, ?, ?, ?)",
+            rows.phones,
+        )
+        conn.executemany(
+            "INSERT INTO appointments (id, external_id, client_id, starts_at,"
+            " doctor, service, status) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows.appointments,
+        )
+        conn.executemany(
+            "INSERT INTO tasks (id, external_id, client_id, kind, title, due_at,"
+            " done_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows.tasks,
+        )
+        conn.executemany(
+            "INSERT INTO call_lists (id, name, created_at, created_by) VALUES (?, ?, ?, ?)",
+            rows.lists,
+        )
+        conn.executemany(
+            "INSERT INTO call_list_items (id, list_id, client_id, note,"
+            " processed_at) VALUES (?, ?, ?, ?, ?)",
+            rows.items,
+        )
         conn.executemany(
             "INSERT INTO attempts (kind, source_id, client_id, operator, session_id, started_at,"
             " ended_at, mode, number, outcome, comment, callback_at)"
@@ -560,7 +699,9 @@ class _Builder:
         conn.executemany(
             "INSERT INTO call_rows (kind, source_id, client_id, epoch, failed_attempts,"
             " last_attempt_at, not_before, callback_at, callback_operator, closed_at,"
-            " closed_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows.call_rows)
+            " closed_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows.call_rows,
+        )
         if self.lock is not None:
             self.insert_lock(conn, sessions[0])
 
@@ -587,14 +728,14 @@ class _Builder:
             " VALUES (?, ?, ?, ?, ?, ?, 1)",
             (kind, source_id, client_id, session_id, data.OPERATORS[0], since),
         )
-        audit(conn, since, data.OPERATORS[0], session_id, "claim", RowKey(kind, source_id),
-              client_id)
+        audit(
+            conn, since, data.OPERATORS[0], session_id, "claim", RowKey(kind, source_id), client_id
+        )
 
     def summary(self) -> DemoSummary:
         rows = self.rows
         open_statuses = set(self.policy.open_statuses)
-        window = [a for a in rows.appointments
-                  if a[6] in open_statuses and self.in_window(a[3])]
+        window = [a for a in rows.appointments if a[6] in open_statuses and self.in_window(a[3])]
         closed = {(r[0], r[1]) for r in rows.call_rows if r[9] is not None}
         end_of_today = self.at(self.today + timedelta(days=1), 0)
         kinds = set(self.policy.callable_task_kinds)
@@ -607,13 +748,17 @@ class _Builder:
             call_lists=len(rows.lists),
             pending_items=sum(i[4] is None and (ITEM, i[0]) not in closed for i in rows.items),
             tasks=len(rows.tasks),
-            open_tasks=sum(t[6] is None and t[3] in kinds and t[5] < end_of_today
-                           and (TASK, t[0]) not in closed for t in rows.tasks),
+            open_tasks=sum(
+                t[6] is None
+                and t[3] in kinds
+                and t[5] < end_of_today
+                and (TASK, t[0]) not in closed
+                for t in rows.tasks
+            ),
             do_not_call=len(self.do_not_call),
         )
 
     def in_window(self, starts_at: int) -> bool:
         if not self.days:
             return False
-        return self.at(self.days[0], 0) <= starts_at < self.at(
-            self.days[-1] + timedelta(days=1), 0)
+        return self.at(self.days[0], 0) <= starts_at < self.at(self.days[-1] + timedelta(days=1), 0)

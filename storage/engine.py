@@ -51,8 +51,9 @@ class Engine(Protocol):
 
     location: str  # the database as messages name it (a file path; never a password)
 
-    def connect(self, *, create: bool = False, reading: bool = False,
-                shared: bool = False) -> sqlite3.Connection:
+    def connect(
+        self, *, create: bool = False, reading: bool = False, shared: bool = False
+    ) -> sqlite3.Connection:
         """A connection, the schema brought up to date; StorageError with a sentence if not.
 
         ``create``: make the database if there is none. ``reading``: the caller

@@ -62,17 +62,53 @@ from storage.policy import Policy
 from storage.sessions import ALIVE_SQL, alive_since
 
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "clients": ("id", "name", "phones", "do_not_call", "external_id", "birth_date", "email",
-                "notes"),
-    "appointments": ("id", "client_id", "client", "starts_at", "doctor", "service", "status",
-                     "external_id"),
+    "clients": (
+        "id",
+        "name",
+        "phones",
+        "do_not_call",
+        "external_id",
+        "birth_date",
+        "email",
+        "notes",
+    ),
+    "appointments": (
+        "id",
+        "client_id",
+        "client",
+        "starts_at",
+        "doctor",
+        "service",
+        "status",
+        "external_id",
+    ),
     "tasks": ("id", "client_id", "client", "kind", "title", "due_at", "done_at", "external_id"),
-    "calls": ("row", "client", "operator", "started_at", "ended_at", "mode", "outcome",
-              "comment", "number", "callback_at", "client_id", "session"),
+    "calls": (
+        "row",
+        "client",
+        "operator",
+        "started_at",
+        "ended_at",
+        "mode",
+        "outcome",
+        "comment",
+        "number",
+        "callback_at",
+        "client_id",
+        "session",
+    ),
     "locks": ("row", "client", "operator", "session", "since", "alive"),
     "audit": ("at", "operator", "session", "event", "row", "client_id", "detail"),
-    "call-list": ("list", "client_id", "client", "phones", "note", "processed_at",
-                  "client_external_id", "state"),
+    "call-list": (
+        "list",
+        "client_id",
+        "client",
+        "phones",
+        "note",
+        "processed_at",
+        "client_external_id",
+        "state",
+    ),
 }
 KINDS = tuple(COLUMNS)
 BATCH = 2000
@@ -86,8 +122,7 @@ class Filter:
     until: int | None = None
     list_id: int | None = None
 
-    def conditions(self, time_column: str, row_kind: str, row_id: str
-                   ) -> tuple[str, list[object]]:
+    def conditions(self, time_column: str, row_kind: str, row_id: str) -> tuple[str, list[object]]:
         """SQL to put before ``<id> > ?`` (ending in " AND ", or empty) and its parameters."""
         sql, params = "", list[object]()
         if self.since is not None:
@@ -97,8 +132,10 @@ class Filter:
             sql += f"{time_column} < ? AND "
             params.append(self.until)
         if self.list_id is not None:
-            sql += (f"{row_kind} = 'item' AND {row_id} IN"
-                    " (SELECT id FROM call_list_items WHERE list_id = ?) AND ")
+            sql += (
+                f"{row_kind} = 'item' AND {row_id} IN"
+                " (SELECT id FROM call_list_items WHERE list_id = ?) AND "
+            )
             params.append(self.list_id)
         return sql, params
 
@@ -128,8 +165,9 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _pages(conn: sqlite3.Connection, table: str, sql: str,
-           params: Sequence[object] = ()) -> Iterator[list[Row]]:
+def _pages(
+    conn: sqlite3.Connection, table: str, sql: str, params: Sequence[object] = ()
+) -> Iterator[list[Row]]:
     """Batches of a query that ends in ``<id> > ? AND <id> <= ? ORDER BY <id> LIMIT ?``.
 
     ``params`` are those of the query's conditions before ``<id> > ?``.
@@ -150,62 +188,124 @@ def _pages(conn: sqlite3.Connection, table: str, sql: str,
         after = rows[-1][0]
 
 
-def _clients(conn: sqlite3.Connection, policy: Policy, now: int,
-             where: Filter) -> Iterator[list[str]]:
-    sql = ("SELECT id, name, do_not_call, external_id, birth_date, email, notes FROM clients"
-           " WHERE id > ? AND id <= ? ORDER BY id LIMIT ?")
+def _clients(
+    conn: sqlite3.Connection, policy: Policy, now: int, where: Filter
+) -> Iterator[list[str]]:
+    sql = (
+        "SELECT id, name, do_not_call, external_id, birth_date, email, notes FROM clients"
+        " WHERE id > ? AND id <= ? ORDER BY id LIMIT ?"
+    )
     for rows in _pages(conn, "clients", sql):
         phones: dict[int, list[str]] = {}
         for client_id, number in conn.execute(
             "SELECT client_id, number FROM phones WHERE client_id BETWEEN ? AND ?"
-            " ORDER BY client_id, position", (rows[0][0], rows[-1][0]),
+            " ORDER BY client_id, position",
+            (rows[0][0], rows[-1][0]),
         ).fetchall():
             phones.setdefault(client_id, []).append(number)
         for client_id, name, dnc, external_id, born, email, notes in rows:
-            yield [str(client_id), name, ";".join(phones.get(client_id, ())), "1" if dnc else "0",
-                   _text(external_id), _text(born), email, notes]
+            yield [
+                str(client_id),
+                name,
+                ";".join(phones.get(client_id, ())),
+                "1" if dnc else "0",
+                _text(external_id),
+                _text(born),
+                email,
+                notes,
+            ]
 
 
-def _appointments(conn: sqlite3.Connection, policy: Policy, now: int,
-                  where: Filter) -> Iterator[list[str]]:
-    sql = ("SELECT a.id, a.client_id, c.name, a.starts_at, a.doctor, a.service, a.status,"
-           " a.external_id FROM appointments a LEFT JOIN clients c ON c.id = a.client_id"
-           " WHERE a.id > ? AND a.id <= ? ORDER BY a.id LIMIT ?")
+def _appointments(
+    conn: sqlite3.Connection, policy: Policy, now: int, where: Filter
+) -> Iterator[list[str]]:
+    sql = (
+        "SELECT a.id, a.client_id, c.name, a.starts_at, a.doctor, a.service, a.status,"
+        " a.external_id FROM appointments a LEFT JOIN clients c ON c.id = a.client_id"
+        " WHERE a.id > ? AND a.id <= ? ORDER BY a.id LIMIT ?"
+    )
     for rows in _pages(conn, "appointments", sql):
         for id_, client_id, client, starts_at, doctor, service, status, external_id in rows:
-            yield [str(id_), str(client_id), _text(client), iso_time(starts_at, policy), doctor,
-                   service, status, _text(external_id)]
+            yield [
+                str(id_),
+                str(client_id),
+                _text(client),
+                iso_time(starts_at, policy),
+                doctor,
+                service,
+                status,
+                _text(external_id),
+            ]
 
 
-def _tasks(conn: sqlite3.Connection, policy: Policy, now: int,
-           where: Filter) -> Iterator[list[str]]:
-    sql = ("SELECT t.id, t.client_id, c.name, t.kind, t.title, t.due_at, t.done_at,"
-           " t.external_id FROM tasks t LEFT JOIN clients c ON c.id = t.client_id"
-           " WHERE t.id > ? AND t.id <= ? ORDER BY t.id LIMIT ?")
+def _tasks(
+    conn: sqlite3.Connection, policy: Policy, now: int, where: Filter
+) -> Iterator[list[str]]:
+    sql = (
+        "SELECT t.id, t.client_id, c.name, t.kind, t.title, t.due_at, t.done_at,"
+        " t.external_id FROM tasks t LEFT JOIN clients c ON c.id = t.client_id"
+        " WHERE t.id > ? AND t.id <= ? ORDER BY t.id LIMIT ?"
+    )
     for rows in _pages(conn, "tasks", sql):
         for id_, client_id, client, kind, title, due_at, done_at, external_id in rows:
-            yield [str(id_), str(client_id), _text(client), kind, title,
-                   iso_time(due_at, policy), iso_time(done_at, policy), _text(external_id)]
+            yield [
+                str(id_),
+                str(client_id),
+                _text(client),
+                kind,
+                title,
+                iso_time(due_at, policy),
+                iso_time(done_at, policy),
+                _text(external_id),
+            ]
 
 
-def _calls(conn: sqlite3.Connection, policy: Policy, now: int,
-           where: Filter) -> Iterator[list[str]]:
-    sql = ("SELECT a.id, a.kind, a.source_id, c.name, a.operator, a.started_at, a.ended_at,"
-           " a.mode, a.outcome, a.comment, a.number, a.callback_at, a.client_id, a.session_id"
-           " FROM attempts a LEFT JOIN clients c ON c.id = a.client_id WHERE ")
+def _calls(
+    conn: sqlite3.Connection, policy: Policy, now: int, where: Filter
+) -> Iterator[list[str]]:
+    sql = (
+        "SELECT a.id, a.kind, a.source_id, c.name, a.operator, a.started_at, a.ended_at,"
+        " a.mode, a.outcome, a.comment, a.number, a.callback_at, a.client_id, a.session_id"
+        " FROM attempts a LEFT JOIN clients c ON c.id = a.client_id WHERE "
+    )
     conditions, params = where.conditions("a.started_at", "a.kind", "a.source_id")
     sql += conditions + "a.id > ? AND a.id <= ? ORDER BY a.id LIMIT ?"
     for rows in _pages(conn, "attempts", sql, params):
-        for (_id, kind, source_id, client, operator, started_at, ended_at, mode, outcome,
-             comment, number, callback_at, client_id, session_id) in rows:
-            yield [_row_key(kind, source_id), _text(client), operator,
-                   iso_time(started_at, policy), iso_time(ended_at, policy), mode, outcome,
-                   comment, number, iso_time(callback_at, policy), str(client_id),
-                   str(session_id)]
+        for (
+            _id,
+            kind,
+            source_id,
+            client,
+            operator,
+            started_at,
+            ended_at,
+            mode,
+            outcome,
+            comment,
+            number,
+            callback_at,
+            client_id,
+            session_id,
+        ) in rows:
+            yield [
+                _row_key(kind, source_id),
+                _text(client),
+                operator,
+                iso_time(started_at, policy),
+                iso_time(ended_at, policy),
+                mode,
+                outcome,
+                comment,
+                number,
+                iso_time(callback_at, policy),
+                str(client_id),
+                str(session_id),
+            ]
 
 
-def _locks(conn: sqlite3.Connection, policy: Policy, now: int,
-           where: Filter) -> Iterator[list[str]]:
+def _locks(
+    conn: sqlite3.Connection, policy: Policy, now: int, where: Filter
+) -> Iterator[list[str]]:
     # A handful of rows at most (one per operator calling): read at once.
     rows = conn.execute(
         f"SELECT l.kind, l.source_id, c.name, l.operator, l.session_id, l.since,"
@@ -214,29 +314,48 @@ def _locks(conn: sqlite3.Connection, policy: Policy, now: int,
         (alive_since(policy, now),),
     ).fetchall()
     for kind, source_id, client, operator, session_id, since, alive in rows:
-        yield [_row_key(kind, source_id), _text(client), operator, str(session_id),
-               iso_time(since, policy), "1" if alive else "0"]
+        yield [
+            _row_key(kind, source_id),
+            _text(client),
+            operator,
+            str(session_id),
+            iso_time(since, policy),
+            "1" if alive else "0",
+        ]
 
 
-def _audit(conn: sqlite3.Connection, policy: Policy, now: int,
-           where: Filter) -> Iterator[list[str]]:
+def _audit(
+    conn: sqlite3.Connection, policy: Policy, now: int, where: Filter
+) -> Iterator[list[str]]:
     conditions, params = where.conditions("at", "kind", "source_id")
-    sql = ("SELECT id, at, operator, session_id, event, kind, source_id, client_id, detail"
-           f" FROM audit WHERE {conditions}id > ? AND id <= ? ORDER BY id LIMIT ?")
+    sql = (
+        "SELECT id, at, operator, session_id, event, kind, source_id, client_id, detail"
+        f" FROM audit WHERE {conditions}id > ? AND id <= ? ORDER BY id LIMIT ?"
+    )
     for rows in _pages(conn, "audit", sql, params):
         for _id, at, operator, session_id, event, kind, source_id, client_id, detail in rows:
-            yield [iso_time(at, policy), operator, _text(session_id), event,
-                   _row_key(kind, source_id), _text(client_id), detail]
+            yield [
+                iso_time(at, policy),
+                operator,
+                _text(session_id),
+                event,
+                _row_key(kind, source_id),
+                _text(client_id),
+                detail,
+            ]
 
 
-def _call_list(conn: sqlite3.Connection, policy: Policy, now: int,
-               where: Filter) -> Iterator[list[str]]:
+def _call_list(
+    conn: sqlite3.Connection, policy: Policy, now: int, where: Filter
+) -> Iterator[list[str]]:
     list_only = "i.list_id = ? AND " if where.list_id is not None else ""
-    sql = ("SELECT i.id, l.name, i.client_id, c.name, i.note, i.processed_at, c.external_id,"
-           " r.closed_at FROM call_list_items i JOIN call_lists l ON l.id = i.list_id"
-           " LEFT JOIN clients c ON c.id = i.client_id"
-           " LEFT JOIN call_rows r ON r.kind = 'item' AND r.source_id = i.id"
-           f" WHERE {list_only}i.id > ? AND i.id <= ? ORDER BY i.id LIMIT ?")
+    sql = (
+        "SELECT i.id, l.name, i.client_id, c.name, i.note, i.processed_at, c.external_id,"
+        " r.closed_at FROM call_list_items i JOIN call_lists l ON l.id = i.list_id"
+        " LEFT JOIN clients c ON c.id = i.client_id"
+        " LEFT JOIN call_rows r ON r.kind = 'item' AND r.source_id = i.id"
+        f" WHERE {list_only}i.id > ? AND i.id <= ? ORDER BY i.id LIMIT ?"
+    )
     params = [] if where.list_id is None else [where.list_id]
     for rows in _pages(conn, "call_list_items", sql, params):
         phones: dict[int, list[str]] = {}
@@ -244,19 +363,31 @@ def _call_list(conn: sqlite3.Connection, policy: Policy, now: int,
         marks = ",".join("?" * len(client_ids))
         for client_id, number in conn.execute(
             f"SELECT client_id, number FROM phones WHERE client_id IN ({marks})"
-            " ORDER BY client_id, position", client_ids,
+            " ORDER BY client_id, position",
+            client_ids,
         ).fetchall():
             phones.setdefault(client_id, []).append(number)
-        for (_id, name, client_id, client, note, processed_at, external_id,
-             row_closed_at) in rows:
-            state = ("processed" if processed_at is not None
-                     else "given up" if row_closed_at is not None else "pending")
-            yield [name, str(client_id), _text(client), ";".join(phones.get(client_id, ())),
-                   note, iso_time(processed_at, policy), _text(external_id), state]
+        for _id, name, client_id, client, note, processed_at, external_id, row_closed_at in rows:
+            state = (
+                "processed"
+                if processed_at is not None
+                else "given up"
+                if row_closed_at is not None
+                else "pending"
+            )
+            yield [
+                name,
+                str(client_id),
+                _text(client),
+                ";".join(phones.get(client_id, ())),
+                note,
+                iso_time(processed_at, policy),
+                _text(external_id),
+                state,
+            ]
 
 
-_READERS: dict[str, Callable[[sqlite3.Connection, Policy, int, Filter],
-                             Iterator[list[str]]]] = {
+_READERS: dict[str, Callable[[sqlite3.Connection, Policy, int, Filter], Iterator[list[str]]]] = {
     "clients": _clients,
     "appointments": _appointments,
     "tasks": _tasks,
@@ -268,7 +399,11 @@ _READERS: dict[str, Callable[[sqlite3.Connection, Policy, int, Filter],
 
 
 def export_rows(
-    conn: sqlite3.Connection, policy: Policy, kind: str, *, now: int,
+    conn: sqlite3.Connection,
+    policy: Policy,
+    kind: str,
+    *,
+    now: int,
     where: Filter | None = None,
 ) -> Iterator[list[str]]:
     """The data rows of one kind as text fields in COLUMNS order (no header).
@@ -301,8 +436,9 @@ def export_csv(
     """
     rows = export_rows(conn, policy, kind, now=now, where=where)
     first = next(rows, None)  # the first read fixes which rows belong to the export
-    return write_csv(out, COLUMNS[kind], itertools.chain(() if first is None else (first,), rows),
-                     bom=bom)
+    return write_csv(
+        out, COLUMNS[kind], itertools.chain(() if first is None else (first,), rows), bom=bom
+    )
 
 
 def export_workbook(

@@ -21,6 +21,7 @@ One sheet named after the kind, the same columns as the CSV export:
   a ``_x`` that looks like one as ``_x005F_x…``, as Excel does
   (storage/cells.py); reading undoes both, so every text comes back exactly.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -34,19 +35,54 @@ from storage.cells import ooxml_text, text_cell
 if TYPE_CHECKING:
     from openpyxl.cell.cell import Cell
 
-TIME_COLUMNS = frozenset({"starts_at", "due_at", "done_at", "started_at", "ended_at",
-                          "callback_at", "since", "at", "processed_at"})
+TIME_COLUMNS = frozenset(
+    {
+        "starts_at",
+        "due_at",
+        "done_at",
+        "started_at",
+        "ended_at",
+        "callback_at",
+        "since",
+        "at",
+        "processed_at",
+    }
+)
 DATE_COLUMNS = frozenset({"birth_date"})
 TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 DATE_FORMAT = "yyyy-mm-dd"
 TEXT_FORMAT = "@"
 WIDTHS = {  # in characters; other columns get DEFAULT_WIDTH
-    "id": 8, "client_id": 10, "row": 16, "session": 9, "do_not_call": 12, "alive": 7,
-    "name": 34, "client": 34, "phones": 30, "number": 18, "email": 26, "notes": 40,
-    "note": 40, "comment": 40, "title": 30, "detail": 50, "doctor": 24, "service": 24,
-    "list": 26, "operator": 14, "outcome": 16, "status": 14, "kind": 12, "event": 14,
-    "mode": 9, "state": 11, "external_id": 14, "client_external_id": 18,
-    **dict.fromkeys(TIME_COLUMNS, 20), **dict.fromkeys(DATE_COLUMNS, 12),
+    "id": 8,
+    "client_id": 10,
+    "row": 16,
+    "session": 9,
+    "do_not_call": 12,
+    "alive": 7,
+    "name": 34,
+    "client": 34,
+    "phones": 30,
+    "number": 18,
+    "email": 26,
+    "notes": 40,
+    "note": 40,
+    "comment": 40,
+    "title": 30,
+    "detail": 50,
+    "doctor": 24,
+    "service": 24,
+    "list": 26,
+    "operator": 14,
+    "outcome": 16,
+    "status": 14,
+    "kind": 12,
+    "event": 14,
+    "mode": 9,
+    "state": 11,
+    "external_id": 14,
+    "client_external_id": 18,
+    **dict.fromkeys(TIME_COLUMNS, 20),
+    **dict.fromkeys(DATE_COLUMNS, 12),
 }
 DEFAULT_WIDTH = 16
 
@@ -62,8 +98,13 @@ def _typed(column: str, text: str, zone: ZoneInfo) -> datetime | str | None:
     return ooxml_text(text_cell(text))
 
 
-def write_workbook(out: str | Path | BinaryIO, kind: str, header: Sequence[str],
-                   rows: Iterable[Sequence[str]], zone: ZoneInfo) -> int:
+def write_workbook(
+    out: str | Path | BinaryIO,
+    kind: str,
+    header: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    zone: ZoneInfo,
+) -> int:
     """Write the rows of one export kind as a workbook (see the module text); returns rows.
 
     ``rows`` are the text fields of the CSV export (storage.export.export_rows):
@@ -79,8 +120,7 @@ def write_workbook(out: str | Path | BinaryIO, kind: str, header: Sequence[str],
     sheet = book.create_sheet(kind)
     sheet.freeze_panes = "A2"
     for number, column in enumerate(header, start=1):
-        sheet.column_dimensions[get_column_letter(number)].width = WIDTHS.get(column,
-                                                                               DEFAULT_WIDTH)
+        sheet.column_dimensions[get_column_letter(number)].width = WIDTHS.get(column, DEFAULT_WIDTH)
     bold = Font(bold=True)
 
     def cell(column: str, value: datetime | str | None, *, head: bool = False) -> Cell:
@@ -97,8 +137,12 @@ def write_workbook(out: str | Path | BinaryIO, kind: str, header: Sequence[str],
     sheet.append([cell(column, column, head=True) for column in header])
     count = 0
     for row in rows:
-        sheet.append([cell(column, _typed(column, text, zone))
-                      for column, text in zip(header, row, strict=True)])
+        sheet.append(
+            [
+                cell(column, _typed(column, text, zone))
+                for column, text in zip(header, row, strict=True)
+            ]
+        )
         count += 1
     book.save(out)
     return count

@@ -75,8 +75,12 @@ _SHARING_SQL = (
 
 def sharing_clients(conn: sqlite3.Connection, client_id: int) -> list[int]:
     """Other clients with a phone number whose digits equal one of ``client_id``'s numbers."""
-    return [row[0] for row in conn.execute(
-        f"SELECT DISTINCT client_id FROM ({_SHARING_SQL}) ORDER BY client_id", (client_id,))]
+    return [
+        row[0]
+        for row in conn.execute(
+            f"SELECT DISTINCT client_id FROM ({_SHARING_SQL}) ORDER BY client_id", (client_id,)
+        )
+    ]
 
 
 def family_rows(
@@ -100,7 +104,8 @@ def family_rows(
         sql, list_params = open_rows_sql(policy, session, work_list, now)
         parts.append(
             f"SELECT {index} AS list_index, ? AS kind, w.id, w.client_id, w.due, w.subject,"
-            f" w.grp FROM ({sql}) w WHERE w.client_id IN ({marks})")
+            f" w.grp FROM ({sql}) w WHERE w.client_id IN ({marks})"
+        )
         params += [work_list.kind, *list_params, *others]
     rows = conn.execute(
         "SELECT f.list_index, f.kind, f.id, f.client_id, c.name, f.subject, f.due, f.grp,"
@@ -112,9 +117,15 @@ def family_rows(
     ).fetchall()
     return [
         FamilyRow(
-            key=RowKey(kind, source_id), work_list=lists[index], client_id=client,
-            client=name, subject=subject or "", due=due, group=group,
-            lock_operator=lock_operator, lock_mine=lock_operator == session.operator,
+            key=RowKey(kind, source_id),
+            work_list=lists[index],
+            client_id=client,
+            client=name,
+            subject=subject or "",
+            due=due,
+            group=group,
+            lock_operator=lock_operator,
+            lock_mine=lock_operator == session.operator,
         )
         for index, kind, source_id, client, name, subject, due, group, lock_operator in rows
     ]
@@ -123,8 +134,11 @@ def family_rows(
 def _client_name(conn: sqlite3.Connection, policy: Policy, key: RowKey) -> str:
     """The client of any row, for the report of a skipped one ("" if the row is gone)."""
     source = read_source(conn, policy, key)
-    row = None if source is None else conn.execute(
-        "SELECT name FROM clients WHERE id = ?", (source.client_id,)).fetchone()
+    row = (
+        None
+        if source is None
+        else conn.execute("SELECT name FROM clients WHERE id = ?", (source.client_id,)).fetchone()
+    )
     return "" if row is None else str(row[0])
 
 
@@ -153,11 +167,24 @@ def finish_family(
     naming the call's row).
     """
     with write(conn):
-        current = {row.key: row for row in family_rows(
-            conn, policy, session, claim.client_id, now)} if family else {}
-        finished = finish_call(conn, policy, session, claim, outcome_code, comment, now,
-                               callback_at=callback_at, callback_anyone=callback_anyone,
-                               mode=mode, number=number)
+        current = (
+            {row.key: row for row in family_rows(conn, policy, session, claim.client_id, now)}
+            if family
+            else {}
+        )
+        finished = finish_call(
+            conn,
+            policy,
+            session,
+            claim,
+            outcome_code,
+            comment,
+            now,
+            callback_at=callback_at,
+            callback_anyone=callback_anyone,
+            mode=mode,
+            number=number,
+        )
         settled: list[FamilyRow] = []
         skipped: list[FamilySkip] = []
         for key in sorted(set(family) - {claim.key}):
@@ -170,13 +197,36 @@ def finish_family(
             if isinstance(result, Refusal):
                 skipped.append(FamilySkip(key, row.client, result))
                 continue
-            finish_call(conn, policy, session, result, outcome_code, comment, now,
-                        callback_at=callback_at, callback_anyone=callback_anyone,
-                        mode=mode, number=number)
-            audit(conn, now, session.operator, session.id, "family-settled", key,
-                  result.client_id, call=str(claim.key), outcome=outcome_code)
+            finish_call(
+                conn,
+                policy,
+                session,
+                result,
+                outcome_code,
+                comment,
+                now,
+                callback_at=callback_at,
+                callback_anyone=callback_anyone,
+                mode=mode,
+                number=number,
+            )
+            audit(
+                conn,
+                now,
+                session.operator,
+                session.id,
+                "family-settled",
+                key,
+                result.client_id,
+                call=str(claim.key),
+                outcome=outcome_code,
+            )
             settled.append(row)
     order = list(current)
     settled.sort(key=lambda row: order.index(row.key))
-    return FamilyFinished(closed=finished.closed, unreachable=finished.unreachable,
-                          settled=tuple(settled), skipped=tuple(skipped))
+    return FamilyFinished(
+        closed=finished.closed,
+        unreachable=finished.unreachable,
+        settled=tuple(settled),
+        skipped=tuple(skipped),
+    )

@@ -62,8 +62,14 @@ def exit_status(findings: list[Finding]) -> int:
     return 1 if any(f.level == PROBLEM for f in findings) else 0
 
 
-def check(path: str | Path, policy: Policy, *, found: str = "",
-          noted_audit: tuple[int, str] | None = None, full: bool = False) -> list[Finding]:
+def check(
+    path: str | Path,
+    policy: Policy,
+    *,
+    found: str = "",
+    noted_audit: tuple[int, str] | None = None,
+    full: bool = False,
+) -> list[Finding]:
     """Every finding about the policy (already loaded) and the database at ``path``.
 
     ``full`` adds SQLite's integrity check, which reads every page of the file
@@ -80,24 +86,62 @@ def check(path: str | Path, policy: Policy, *, found: str = "",
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        return [*findings, Finding(PROBLEM, (
-            _("There is no database at {shown}; give the right file with --db, or make one with "
-              "'ringround demo' or an import.").format(shown=shown)), bad_input=True)]
+        return [
+            *findings,
+            Finding(
+                PROBLEM,
+                (
+                    _(
+                        "There is no database at {shown}; give the right file with --db, or make "
+                        "one with "
+                        "'ringround demo' or an import."
+                    ).format(shown=shown)
+                ),
+                bad_input=True,
+            ),
+        ]
     except OSError as error:
-        return [*findings, Finding(PROBLEM, (
-            _("{shown} cannot be examined ({strerror}); ask the administrator for access to its "
-              "folder.").format(shown=shown, strerror=error.strerror)))]
+        return [
+            *findings,
+            Finding(
+                PROBLEM,
+                (
+                    _(
+                        "{shown} cannot be examined ({strerror}); ask the administrator for "
+                        "access to its "
+                        "folder."
+                    ).format(shown=shown, strerror=error.strerror)
+                ),
+            ),
+        ]
     if not stat.S_ISREG(info.st_mode):
-        return [*findings, Finding(PROBLEM, (
-            _("{shown} is not a file (it is a folder or a device); give the database file with "
-              "--db.").format(shown=shown)), bad_input=True)]
+        return [
+            *findings,
+            Finding(
+                PROBLEM,
+                (
+                    _(
+                        "{shown} is not a file (it is a folder or a device); give the database "
+                        "file with "
+                        "--db."
+                    ).format(shown=shown)
+                ),
+                bad_input=True,
+            ),
+        ]
     real = os.path.realpath(path)  # SQLite puts -wal and -shm next to the real file
     folder = os.path.dirname(real)
     findings += _file_system(shown, folder)
     space = _free_space(shown, folder)
     findings += space
-    database = _database(real, shown, policy, noted_audit,
-                         disk_full=any(f.level == PROBLEM for f in space), full=full)
+    database = _database(
+        real,
+        shown,
+        policy,
+        noted_audit,
+        disk_full=any(f.level == PROBLEM for f in space),
+        full=full,
+    )
     findings += database
     if any(f.bad_input for f in database):
         return findings
@@ -113,8 +157,11 @@ def _operators_group(path: str | Path) -> str:
 
 
 def _policy(policy: Policy, found: str, group: str) -> list[Finding]:
-    findings = [Finding(OK, found or _("The policy ({source}) is valid.").format(
-        source=policy.shown_source))]
+    findings = [
+        Finding(
+            OK, found or _("The policy ({source}) is valid.").format(source=policy.shown_source)
+        )
+    ]
     if os.path.isfile(policy.source):  # not the built-in defaults
         findings += _policy_file(policy.source, group)
     if policy.telephony.enabled:
@@ -126,29 +173,46 @@ def _policy(policy: Policy, found: str, group: str) -> list[Finding]:
 def _admin_log(target: LogTarget, group: str) -> Finding:
     """Can this user's ringround write the administrator's log where [log] says?"""
     if target.to == admin_log.OFF:
-        return Finding(OK, _("The administrator's log is off ([log] to = \"off\")."))
+        return Finding(OK, _('The administrator\'s log is off ([log] to = "off").'))
     if target.to == admin_log.SYSLOG:
         socket_path = target.syslog_socket
         if not _is_socket(socket_path):
-            return Finding(WARNING, _(
-                "No system log listens at {socket}, so ringround's log of errors, lock "
-                "takeovers and refused logins is lost; start systemd-journald or rsyslog, or set "
-                "[log] to = \"file\".").format(socket=socket_path))
-        return Finding(OK, _("The administrator's log goes to the system log ({socket}); read it "
-                             "with journalctl -t ringround.").format(socket=socket_path))
+            return Finding(
+                WARNING,
+                _(
+                    "No system log listens at {socket}, so ringround's log of errors, lock "
+                    "takeovers and refused logins is lost; start systemd-journald or rsyslog, or "
+                    "set "
+                    '[log] to = "file".'
+                ).format(socket=socket_path),
+            )
+        return Finding(
+            OK,
+            _(
+                "The administrator's log goes to the system log ({socket}); read it "
+                "with journalctl -t ringround."
+            ).format(socket=socket_path),
+        )
     path = target.file
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
-        return Finding(WARNING, _(
-            "The folder of the log file {path} does not exist, so ringround's log is lost; run "
-            "install -d -g {group} -m 2770 {folder}.").format(path=path, group=group,
-                                                               folder=folder))
+        return Finding(
+            WARNING,
+            _(
+                "The folder of the log file {path} does not exist, so ringround's log is lost; run "
+                "install -d -g {group} -m 2770 {folder}."
+            ).format(path=path, group=group, folder=folder),
+        )
     if (os.path.exists(path) and not os.access(path, os.W_OK)) or not os.access(
-            folder, os.W_OK | os.X_OK):
-        return Finding(WARNING, _(
-            "You may not write the log file {path}, so your ringround's log lines are lost; "
-            "run chgrp -R {group} {folder}; chmod 2770 {folder}; chmod 660 {path}*.").format(
-            path=path, group=group, folder=folder))
+        folder, os.W_OK | os.X_OK
+    ):
+        return Finding(
+            WARNING,
+            _(
+                "You may not write the log file {path}, so your ringround's log lines are lost; "
+                "run chgrp -R {group} {folder}; chmod 2770 {folder}; chmod 660 {path}*."
+            ).format(path=path, group=group, folder=folder),
+        )
     return Finding(OK, _("The administrator's log goes to {path}.").format(path=path))
 
 
@@ -165,56 +229,129 @@ def _policy_file(source: str, group: str) -> list[Finding]:
     mode = stat.filemode(info.st_mode)
     findings = []
     if not info.st_mode & (stat.S_IRGRP | stat.S_IROTH):
-        findings.append(Finding(PROBLEM, (
-            _("Only its owner may read the policy {source} (mode {mode}), so operators' apps "
-              "cannot start; run chgrp {group} {source}; chmod 640 {source}.").format(
-                source=source, mode=mode, group=group))))
+        findings.append(
+            Finding(
+                PROBLEM,
+                (
+                    _(
+                        "Only its owner may read the policy {source} (mode {mode}), so operators' "
+                        "apps "
+                        "cannot start; run chgrp {group} {source}; chmod 640 {source}."
+                    ).format(source=source, mode=mode, group=group)
+                ),
+            )
+        )
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         who = _("everyone") if info.st_mode & stat.S_IWOTH else _("its group")
-        findings.append(Finding(WARNING, (
-            _("The policy {source} may be changed by {who} (mode {mode}), so an operator could "
-              "make themselves a supervisor; run chmod go-w {source}.").format(
-                source=source, who=who, mode=mode))))
+        findings.append(
+            Finding(
+                WARNING,
+                (
+                    _(
+                        "The policy {source} may be changed by {who} (mode {mode}), so an "
+                        "operator could "
+                        "make themselves a supervisor; run chmod go-w {source}."
+                    ).format(source=source, who=who, mode=mode)
+                ),
+            )
+        )
     return findings
 
 
 def _secret_file(secret: str, group: str) -> list[Finding]:
     """The PBX password: readable by the operators' group, by nobody else (as the app demands)."""
     if not os.access(secret, os.R_OK):
-        return [Finding(PROBLEM, (
-            _("Telephony is on, but you cannot read the PBX password file {secret}; create it "
-              "readable by the operators' group (chgrp {group} {secret}; chmod 640 {secret}), or "
-              "set [telephony] enabled = false.").format(secret=secret, group=group)))]
+        return [
+            Finding(
+                PROBLEM,
+                (
+                    _(
+                        "Telephony is on, but you cannot read the PBX password file {secret}; "
+                        "create it "
+                        "readable by the operators' group (chgrp {group} {secret}; chmod 640 "
+                        "{secret}), or "
+                        "set [telephony] enabled = false."
+                    ).format(secret=secret, group=group)
+                ),
+            )
+        ]
     info = os.stat(secret)
     if not stat.S_ISREG(info.st_mode):
-        return [Finding(PROBLEM, (
-            _("The PBX password file {secret} is not a plain file; put the password alone on one "
-              "line in a plain file there.").format(secret=secret)))]
+        return [
+            Finding(
+                PROBLEM,
+                (
+                    _(
+                        "The PBX password file {secret} is not a plain file; put the password "
+                        "alone on one "
+                        "line in a plain file there."
+                    ).format(secret=secret)
+                ),
+            )
+        ]
     if info.st_mode & stat.S_IRWXO:
-        return [Finding(PROBLEM, (
-            _("Every user of this server may read or change the PBX password file {secret} (mode "
-              "{mode}), so ringround refuses it; run chmod 640 {secret}.").format(
-                secret=secret, mode=stat.filemode(info.st_mode))))]
+        return [
+            Finding(
+                PROBLEM,
+                (
+                    _(
+                        "Every user of this server may read or change the PBX password file "
+                        "{secret} (mode "
+                        "{mode}), so ringround refuses it; run chmod 640 {secret}."
+                    ).format(secret=secret, mode=stat.filemode(info.st_mode))
+                ),
+            )
+        ]
     if not info.st_mode & stat.S_IRGRP:
-        return [Finding(WARNING, (
-            _("Only {owner} may read the PBX password file {secret}, so other operators cannot "
-              "place PBX calls; run chgrp {group} {secret}; chmod 640 {secret}.").format(
-                owner=_owner(info.st_uid), secret=secret, group=group)
-        ))]
-    return [Finding(OK, (
-        _("The PBX password file {secret} is readable by its group ({group}) and by nobody "
-          "else.").format(secret=secret, group=_group(info.st_gid))))]
+        return [
+            Finding(
+                WARNING,
+                (
+                    _(
+                        "Only {owner} may read the PBX password file {secret}, so other operators "
+                        "cannot "
+                        "place PBX calls; run chgrp {group} {secret}; chmod 640 {secret}."
+                    ).format(owner=_owner(info.st_uid), secret=secret, group=group)
+                ),
+            )
+        ]
+    return [
+        Finding(
+            OK,
+            (
+                _(
+                    "The PBX password file {secret} is readable by its group ({group}) and by "
+                    "nobody "
+                    "else."
+                ).format(secret=secret, group=_group(info.st_gid))
+            ),
+        )
+    ]
 
 
 def _file_system(shown: str, folder: str) -> list[Finding]:
     fs_type = file_system_type(Path(folder))
     if fs_type in NETWORK_FILE_SYSTEMS:
-        return [Finding(PROBLEM, (
-            _("{shown} is on a network file system ({fs_type}), where saves can be lost; move it "
-              "to the server's own disk and change [database] path.").format(
-                shown=shown, fs_type=fs_type)))]
-    return [Finding(OK, _("{shown} is on a local file system ({fs_type}).").format(
-                            shown=shown, fs_type=fs_type))]
+        return [
+            Finding(
+                PROBLEM,
+                (
+                    _(
+                        "{shown} is on a network file system ({fs_type}), where saves can be "
+                        "lost; move it "
+                        "to the server's own disk and change [database] path."
+                    ).format(shown=shown, fs_type=fs_type)
+                ),
+            )
+        ]
+    return [
+        Finding(
+            OK,
+            _("{shown} is on a local file system ({fs_type}).").format(
+                shown=shown, fs_type=fs_type
+            ),
+        )
+    ]
 
 
 def _free_space(shown: str, folder: str) -> list[Finding]:
@@ -226,16 +363,39 @@ def _free_space(shown: str, folder: str) -> list[Finding]:
     free = info.f_bavail * info.f_frsize  # what a user who is not root may still use
     megabytes = free / 1_000_000
     if free < DISK_FULL_BELOW:
-        return [Finding(PROBLEM, (
-            _("The disk holding {shown} is full ({free:.1f} MB free), so operators cannot save "
-              "calls; free some space on it (old backups, logs) before work goes on.").format(
-                shown=shown, free=megabytes)))]
+        return [
+            Finding(
+                PROBLEM,
+                (
+                    _(
+                        "The disk holding {shown} is full ({free:.1f} MB free), so operators "
+                        "cannot save "
+                        "calls; free some space on it (old backups, logs) before work goes on."
+                    ).format(shown=shown, free=megabytes)
+                ),
+            )
+        ]
     if free < DISK_LOW_BELOW:
-        return [Finding(WARNING, (
-            _("The disk holding {shown} is nearly full ({free:.1f} MB free); free some space on "
-              "it before operators' saves fail.").format(shown=shown, free=megabytes)))]
-    return [Finding(OK, _("The disk holding {shown} has {free:.1f} MB free.").format(
-        shown=shown, free=megabytes))]
+        return [
+            Finding(
+                WARNING,
+                (
+                    _(
+                        "The disk holding {shown} is nearly full ({free:.1f} MB free); free some "
+                        "space on "
+                        "it before operators' saves fail."
+                    ).format(shown=shown, free=megabytes)
+                ),
+            )
+        ]
+    return [
+        Finding(
+            OK,
+            _("The disk holding {shown} has {free:.1f} MB free.").format(
+                shown=shown, free=megabytes
+            ),
+        )
+    ]
 
 
 def _connect(real: str, writable: bool) -> sqlite3.Connection:
@@ -244,15 +404,22 @@ def _connect(real: str, writable: bool) -> sqlite3.Connection:
         # permission findings say what is wrong.
         return read_only_connection(real, timeout_ms=int(PROBE_TIMEOUT_S * 1000))
     # mode=rw: never create the file.
-    conn = sqlite3.connect(f"file:{quote(real)}?mode=rw", uri=True, isolation_level=None,
-                           timeout=PROBE_TIMEOUT_S)
+    conn = sqlite3.connect(
+        f"file:{quote(real)}?mode=rw", uri=True, isolation_level=None, timeout=PROBE_TIMEOUT_S
+    )
     conn.execute(f"PRAGMA busy_timeout = {int(PROBE_TIMEOUT_S * 1000)}")
     return conn
 
 
-def _database(real: str, shown: str, policy: Policy,
-              noted_audit: tuple[int, str] | None, *, disk_full: bool,
-              full: bool) -> list[Finding]:
+def _database(
+    real: str,
+    shown: str,
+    policy: Policy,
+    noted_audit: tuple[int, str] | None,
+    *,
+    disk_full: bool,
+    full: bool,
+) -> list[Finding]:
     """What SQLite says: ringround's? its version, WAL, integrity, the audit chain, can we write.
 
     On a full disk the write probe is left out: starting a transaction needs no
@@ -273,18 +440,41 @@ def _database(real: str, shown: str, policy: Policy,
         except sqlite3.Error as error:
             return [_open_failure(real, shown, error, disk_full=disk_full)]
         if application_id != APPLICATION_ID:
-            what = _("an empty file") if application_id == 0 and objects == 0 else (
-                _("an SQLite file of another program"))
-            return [Finding(PROBLEM, (
-                _("{shown} is {what}, not a ringround database; check the path given with --db or "
-                  "in [database] path.").format(shown=shown, what=what)), bad_input=True)]
+            what = (
+                _("an empty file")
+                if application_id == 0 and objects == 0
+                else (_("an SQLite file of another program"))
+            )
+            return [
+                Finding(
+                    PROBLEM,
+                    (
+                        _(
+                            "{shown} is {what}, not a ringround database; check the path given "
+                            "with --db or "
+                            "in [database] path."
+                        ).format(shown=shown, what=what)
+                    ),
+                    bad_input=True,
+                )
+            ]
         findings = [_version(shown, version)]
         try:
             findings += _journal_and_integrity(conn, shown, writable, full)
         except sqlite3.DatabaseError as error:
-            return [*findings, Finding(PROBLEM, (
-                _("{shown} is damaged ({error}); stop every ringround and restore the latest "
-                  "backup.").format(shown=shown, error=error)))]
+            return [
+                *findings,
+                Finding(
+                    PROBLEM,
+                    (
+                        _(
+                            "{shown} is damaged ({error}); stop every ringround and restore the "
+                            "latest "
+                            "backup."
+                        ).format(shown=shown, error=error)
+                    ),
+                ),
+            ]
         if version == len(MIGRATIONS) and all(f.level == OK for f in findings):
             findings.append(_schema(conn, shown))
             findings += _audit_trail(conn, policy, noted_audit)
@@ -302,19 +492,27 @@ def _schema(conn: sqlite3.Connection, shown: str) -> Finding:
 
     missing = missing_parts(conn)
     if not missing:
-        return Finding(OK, _("{shown} has every table, column, index and trigger of its "
-                             "format.").format(shown=shown))
+        return Finding(
+            OK,
+            _("{shown} has every table, column, index and trigger of its format.").format(
+                shown=shown
+            ),
+        )
     shown_parts = ", ".join(missing[:SHOWN_PARTS])
     if len(missing) > SHOWN_PARTS:
         shown_parts += _(" and {count} more").format(count=len(missing) - SHOWN_PARTS)
-    return Finding(PROBLEM, _(
-        "{shown} lacks parts of its format ({parts}): another program or a person changed it; "
-        "stop every ringround and restore the latest backup.").format(
-        shown=shown, parts=shown_parts))
+    return Finding(
+        PROBLEM,
+        _(
+            "{shown} lacks parts of its format ({parts}): another program or a person changed it; "
+            "stop every ringround and restore the latest backup."
+        ).format(shown=shown, parts=shown_parts),
+    )
 
 
-def _audit_trail(conn: sqlite3.Connection, policy: Policy,
-                 noted: tuple[int, str] | None) -> list[Finding]:
+def _audit_trail(
+    conn: sqlite3.Connection, policy: Policy, noted: tuple[int, str] | None
+) -> list[Finding]:
     """Is every audit entry still as written, in its place, none removed (storage.audit)?"""
 
     def describe(entry: Entry) -> str:
@@ -323,31 +521,60 @@ def _audit_trail(conn: sqlite3.Connection, policy: Policy,
 
     try:
         report = verify_chain(conn, describe)
-        kept = None if noted is None else conn.execute(
-            "SELECT hash FROM audit WHERE id = ?", (noted[0],)).fetchone()
+        kept = (
+            None
+            if noted is None
+            else conn.execute("SELECT hash FROM audit WHERE id = ?", (noted[0],)).fetchone()
+        )
     except sqlite3.Error as error:
-        return [Finding(PROBLEM, _("The audit trail could not be read ({error}); stop every "
-                                   "ringround and restore the latest backup.").format(
-            error=error))]
+        return [
+            Finding(
+                PROBLEM,
+                _(
+                    "The audit trail could not be read ({error}); stop every "
+                    "ringround and restore the latest backup."
+                ).format(error=error),
+            )
+        ]
     if report.problem is not None:
-        findings = [Finding(PROBLEM, ngettext(
-            "The audit trail was tampered with: {problem}; the {count} entry before that is "
-            "intact. Compare with the latest backup (docs/audit.md).",
-            "The audit trail was tampered with: {problem}; the {count} entries before that are "
-            "intact. Compare with the latest backup (docs/audit.md).", report.entries).format(
-            problem=report.problem, count=report.entries))]
+        findings = [
+            Finding(
+                PROBLEM,
+                ngettext(
+                    "The audit trail was tampered with: {problem}; the {count} entry before that "
+                    "is "
+                    "intact. Compare with the latest backup (docs/audit.md).",
+                    "The audit trail was tampered with: {problem}; the {count} entries before "
+                    "that are "
+                    "intact. Compare with the latest backup (docs/audit.md).",
+                    report.entries,
+                ).format(problem=report.problem, count=report.entries),
+            )
+        ]
     elif report.head is None:
         findings = [Finding(OK, _("The audit trail is empty."))]
     else:
-        findings = [Finding(OK, ngettext(
-            "The audit trail is intact: {count} entry; the newest, {entry}, has the hash {hash}. "
-            "Keep this line away from the server and compare later with 'ringround check "
-            "--audit-entry {id}:{hash}' (docs/audit.md).",
-            "The audit trail is intact: {count} entries; the newest, {entry}, has the hash "
-            "{hash}. Keep this line away from the server and compare later with 'ringround check "
-            "--audit-entry {id}:{hash}' (docs/audit.md).", report.entries).format(
-            count=report.entries, entry=describe(report.head), hash=report.head.hash,
-            id=report.head.id))]
+        findings = [
+            Finding(
+                OK,
+                ngettext(
+                    "The audit trail is intact: {count} entry; the newest, {entry}, has the hash "
+                    "{hash}. "
+                    "Keep this line away from the server and compare later with 'ringround check "
+                    "--audit-entry {id}:{hash}' (docs/audit.md).",
+                    "The audit trail is intact: {count} entries; the newest, {entry}, has the hash "
+                    "{hash}. Keep this line away from the server and compare later with "
+                    "'ringround check "
+                    "--audit-entry {id}:{hash}' (docs/audit.md).",
+                    report.entries,
+                ).format(
+                    count=report.entries,
+                    entry=describe(report.head),
+                    hash=report.head.hash,
+                    id=report.head.id,
+                ),
+            )
+        ]
     if noted is not None:
         findings.append(_noted_entry(noted, None if kept is None else str(kept[0])))
     return findings
@@ -356,45 +583,85 @@ def _audit_trail(conn: sqlite3.Connection, policy: Policy,
 def _noted_entry(noted: tuple[int, str], stored: str | None) -> Finding:
     entry, wanted = noted
     if stored == wanted:
-        return Finding(OK, _("Audit entry {entry} still has the hash you noted, so it and every "
-                             "entry before it are as they were then.").format(entry=entry))
+        return Finding(
+            OK,
+            _(
+                "Audit entry {entry} still has the hash you noted, so it and every "
+                "entry before it are as they were then."
+            ).format(entry=entry),
+        )
     if stored is None:
-        return Finding(PROBLEM, _("Audit entry {entry}, whose hash you noted, is gone: the trail "
-                                  "was cut or rewritten since (docs/audit.md).").format(
-            entry=entry))
-    return Finding(PROBLEM, _("Audit entry {entry} no longer has the hash you noted: the trail "
-                              "was rewritten at or before that entry (docs/audit.md).").format(
-        entry=entry))
+        return Finding(
+            PROBLEM,
+            _(
+                "Audit entry {entry}, whose hash you noted, is gone: the trail "
+                "was cut or rewritten since (docs/audit.md)."
+            ).format(entry=entry),
+        )
+    return Finding(
+        PROBLEM,
+        _(
+            "Audit entry {entry} no longer has the hash you noted: the trail "
+            "was rewritten at or before that entry (docs/audit.md)."
+        ).format(entry=entry),
+    )
 
 
 def _open_failure(real: str, shown: str, error: sqlite3.Error, *, disk_full: bool) -> Finding:
     text = str(error).lower()
     if disk_full and "not a database" not in text and "malformed" not in text:
         # SQLite could not make the -shm file it needs to read a WAL database.
-        return Finding(PROBLEM, (
-            _("{shown} cannot be opened while its disk is full ({error}).").format(
-                shown=shown, error=error)))
+        return Finding(
+            PROBLEM,
+            (
+                _("{shown} cannot be opened while its disk is full ({error}).").format(
+                    shown=shown, error=error
+                )
+            ),
+        )
     if "locked" in text or "busy" in text:
-        return Finding(WARNING, (
-            _("{shown} is busy: another program has held it for over {seconds:g} seconds; "
-              "run the check again in a minute.").format(
-                shown=shown, seconds=PROBE_TIMEOUT_S)))
+        return Finding(
+            WARNING,
+            (
+                _(
+                    "{shown} is busy: another program has held it for over {seconds:g} seconds; "
+                    "run the check again in a minute."
+                ).format(shown=shown, seconds=PROBE_TIMEOUT_S)
+            ),
+        )
     if "unable to open" in text or "readonly" in text or "read-only" in text:
         # SQLITE_READONLY_DIRECTORY: no -shm yet, and no right to make one beside the file.
         folder = os.path.dirname(real)
         if _read_only_file_system(folder):
             return _read_only_finding(shown)
         if not (os.access(real, os.W_OK) and os.access(folder, os.W_OK | os.X_OK)):
-            return Finding(PROBLEM, (
-                _("{shown} cannot be opened because it or its folder is read-only for you (a "
-                  "read-only disk, or missing permissions), and SQLite must write files next to "
-                  "it; make the folder and file writable by the operators' group.").format(
-                    shown=shown)))
-        return Finding(PROBLEM, _("{shown} cannot be opened ({error}); check the file and "
-                                  "folder.").format(shown=shown, error=error))
-    return Finding(PROBLEM, (
-        _("{shown} is damaged or is not a ringround database; check the path, or stop every "
-          "ringround and restore the latest backup.").format(shown=shown)), bad_input=True)
+            return Finding(
+                PROBLEM,
+                (
+                    _(
+                        "{shown} cannot be opened because it or its folder is read-only for you (a "
+                        "read-only disk, or missing permissions), and SQLite must write files "
+                        "next to "
+                        "it; make the folder and file writable by the operators' group."
+                    ).format(shown=shown)
+                ),
+            )
+        return Finding(
+            PROBLEM,
+            _("{shown} cannot be opened ({error}); check the file and folder.").format(
+                shown=shown, error=error
+            ),
+        )
+    return Finding(
+        PROBLEM,
+        (
+            _(
+                "{shown} is damaged or is not a ringround database; check the path, or stop every "
+                "ringround and restore the latest backup."
+            ).format(shown=shown)
+        ),
+        bad_input=True,
+    )
 
 
 def _read_only_file_system(folder: str) -> bool:
@@ -405,25 +672,47 @@ def _read_only_file_system(folder: str) -> bool:
 
 
 def _read_only_finding(shown: str) -> Finding:
-    return Finding(PROBLEM, (
-        _("{shown} is on a file system mounted read-only, so nothing can be saved; remount it "
-          "read-write or move the database to a writable disk.").format(shown=shown)))
+    return Finding(
+        PROBLEM,
+        (
+            _(
+                "{shown} is on a file system mounted read-only, so nothing can be saved; remount "
+                "it "
+                "read-write or move the database to a writable disk."
+            ).format(shown=shown)
+        ),
+    )
 
 
 def _version(shown: str, version: int) -> Finding:
     current = len(MIGRATIONS)
     if version > current:
-        return Finding(PROBLEM, (
-            _("{shown} was made by a newer ringround (format {version}, this program knows "
-              "{current}); update ringround on this server.").format(
-                shown=shown, version=version, current=current)))
+        return Finding(
+            PROBLEM,
+            (
+                _(
+                    "{shown} was made by a newer ringround (format {version}, this program knows "
+                    "{current}); update ringround on this server."
+                ).format(shown=shown, version=version, current=current)
+            ),
+        )
     if version < current:
-        return Finding(WARNING, (
-            _("{shown} is in an older format ({version}); ringround will upgrade it to format "
-              "{current} the next time it opens it.").format(
-                shown=shown, version=version, current=current)))
-    return Finding(OK, _("{shown} is a ringround database (format {version}).").format(
-                           shown=shown, version=version))
+        return Finding(
+            WARNING,
+            (
+                _(
+                    "{shown} is in an older format ({version}); ringround will upgrade it to "
+                    "format "
+                    "{current} the next time it opens it."
+                ).format(shown=shown, version=version, current=current)
+            ),
+        )
+    return Finding(
+        OK,
+        _("{shown} is a ringround database (format {version}).").format(
+            shown=shown, version=version
+        ),
+    )
 
 
 def _journal_and_integrity(
@@ -437,26 +726,51 @@ def _journal_and_integrity(
     if mode == "wal":
         findings.append(Finding(OK, _("{shown} is in WAL mode.").format(shown=shown)))
     elif writable:
-        findings.append(Finding(PROBLEM, (
-            _("{shown} is in {mode} journal mode instead of WAL, so operators would block each "
-              "other; start ringround on it once (it switches the file to WAL) and check "
-              "again.").format(shown=shown, mode=mode))))
+        findings.append(
+            Finding(
+                PROBLEM,
+                (
+                    _(
+                        "{shown} is in {mode} journal mode instead of WAL, so operators would "
+                        "block each "
+                        "other; start ringround on it once (it switches the file to WAL) and check "
+                        "again."
+                    ).format(shown=shown, mode=mode)
+                ),
+            )
+        )
     if not full:
-        findings.append(Finding(OK, _(
-            "{shown}: its pages were not all read; 'ringround check --full' runs SQLite's "
-            "integrity check too (it reads the whole file).").format(shown=shown)))
+        findings.append(
+            Finding(
+                OK,
+                _(
+                    "{shown}: its pages were not all read; 'ringround check --full' runs SQLite's "
+                    "integrity check too (it reads the whole file)."
+                ).format(shown=shown),
+            )
+        )
         return findings
     try:
         result = [str(row[0]) for row in conn.execute("PRAGMA integrity_check(5)").fetchall()]
     except sqlite3.DatabaseError as error:
         result = [str(error)]
     if result == ["ok"]:
-        findings.append(Finding(OK, _("{shown} passed SQLite's integrity check.").format(
-                                        shown=shown)))
+        findings.append(
+            Finding(OK, _("{shown} passed SQLite's integrity check.").format(shown=shown))
+        )
     else:
-        findings.append(Finding(PROBLEM, (
-            _("{shown} is damaged (integrity check: {result}); stop every ringround and restore "
-              "the latest backup.").format(shown=shown, result=result[0]))))
+        findings.append(
+            Finding(
+                PROBLEM,
+                (
+                    _(
+                        "{shown} is damaged (integrity check: {result}); stop every ringround and "
+                        "restore "
+                        "the latest backup."
+                    ).format(shown=shown, result=result[0])
+                ),
+            )
+        )
     return findings
 
 
@@ -467,17 +781,32 @@ def _write_probe(conn: sqlite3.Connection, shown: str) -> Finding:
     except sqlite3.Error as error:
         text = str(error).lower()
         if "locked" in text or "busy" in text:
-            return Finding(WARNING, (
-                _("{shown} is busy: another program has been saving for over {seconds:g} "
-                  "seconds; run the check again in a minute.").format(
-                    shown=shown, seconds=PROBE_TIMEOUT_S)))
+            return Finding(
+                WARNING,
+                (
+                    _(
+                        "{shown} is busy: another program has been saving for over {seconds:g} "
+                        "seconds; run the check again in a minute."
+                    ).format(shown=shown, seconds=PROBE_TIMEOUT_S)
+                ),
+            )
         if "readonly" in text or "read-only" in text:
-            return Finding(PROBLEM, (
-                _("{shown} is read-only for you, so nothing could be saved; make it writable by "
-                  "the operators' group (chmod g+rw) or move it off a read-only disk.").format(
-                    shown=shown)))
-        return Finding(PROBLEM, _("Saving to {shown} failed ({error}); check the disk.").format(
-                                    shown=shown, error=error))
+            return Finding(
+                PROBLEM,
+                (
+                    _(
+                        "{shown} is read-only for you, so nothing could be saved; make it "
+                        "writable by "
+                        "the operators' group (chmod g+rw) or move it off a read-only disk."
+                    ).format(shown=shown)
+                ),
+            )
+        return Finding(
+            PROBLEM,
+            _("Saving to {shown} failed ({error}); check the disk.").format(
+                shown=shown, error=error
+            ),
+        )
     return Finding(OK, _("You can save to {shown}.").format(shown=shown))
 
 
@@ -516,68 +845,140 @@ def _permissions(real: str, shown: str, folder: str) -> list[Finding]:
     user = login_name()
     findings: list[Finding] = []
     if not os.access(real, os.R_OK | os.W_OK):
-        findings.append(Finding(PROBLEM, (
-            _("You ({user}) may not write {shown}; give the operators' group write access (chgrp "
-              "GROUP {shown}; chmod g+rw {shown}).").format(user=user, shown=shown))))
+        findings.append(
+            Finding(
+                PROBLEM,
+                (
+                    _(
+                        "You ({user}) may not write {shown}; give the operators' group write "
+                        "access (chgrp "
+                        "GROUP {shown}; chmod g+rw {shown})."
+                    ).format(user=user, shown=shown)
+                ),
+            )
+        )
     if not os.access(folder, os.W_OK | os.X_OK):
-        findings.append(Finding(PROBLEM, (
-            _("You ({user}) may not create files in {folder}, which SQLite needs for the -wal and "
-              "-shm files; give the operators' group write access (chmod g+rwx {folder}).").format(
-                user=user, folder=folder))))
+        findings.append(
+            Finding(
+                PROBLEM,
+                (
+                    _(
+                        "You ({user}) may not create files in {folder}, which SQLite needs for "
+                        "the -wal and "
+                        "-shm files; give the operators' group write access (chmod g+rwx {folder})."
+                    ).format(user=user, folder=folder)
+                ),
+            )
+        )
     for suffix in ("-wal", "-shm"):
         companion = real + suffix
         if os.path.exists(companion) and not os.access(companion, os.R_OK | os.W_OK):
-            findings.append(Finding(PROBLEM, (
-                _("You ({user}) may not write {companion}, so you cannot save; give the "
-                  "operators' group write access (chmod g+rw {companion}).").format(
-                    user=user, companion=companion))))
+            findings.append(
+                Finding(
+                    PROBLEM,
+                    (
+                        _(
+                            "You ({user}) may not write {companion}, so you cannot save; give the "
+                            "operators' group write access (chmod g+rw {companion})."
+                        ).format(user=user, companion=companion)
+                    ),
+                )
+            )
     findings += _group_access(real, shown, folder)
     findings += _others_access(real, shown)
     findings += _way_in(folder)
     findings += _umask(folder)
     if not any(f.level != OK for f in findings):
-        findings.insert(0, Finding(OK, _("You ({user}) may read and write {shown} and its "
-                                         "folder.").format(user=user, shown=shown)))
+        findings.insert(
+            0,
+            Finding(
+                OK,
+                _("You ({user}) may read and write {shown} and its folder.").format(
+                    user=user, shown=shown
+                ),
+            ),
+        )
     return findings
 
 
 def _group_access(real: str, shown: str, folder: str) -> list[Finding]:
     """Warnings for what other operators (other Unix users in the group) could not do."""
     findings = []
-    for target, label in ((real, shown), (real + "-wal", shown + "-wal"),
-                          (real + "-shm", shown + "-shm")):
+    for target, label in (
+        (real, shown),
+        (real + "-wal", shown + "-wal"),
+        (real + "-shm", shown + "-shm"),
+    ):
         try:
             mode = os.stat(target)
         except FileNotFoundError:
             continue
         if mode.st_mode & (stat.S_IRGRP | stat.S_IWGRP) != stat.S_IRGRP | stat.S_IWGRP:
-            findings.append(Finding(WARNING, (
-                _("{label} is not writable by its group ({group}, mode {mode}); if operators log "
-                  "in as different users, run chmod g+rw {label}.").format(
-                    label=label, group=_group(mode.st_gid), mode=stat.filemode(mode.st_mode)))))
+            findings.append(
+                Finding(
+                    WARNING,
+                    (
+                        _(
+                            "{label} is not writable by its group ({group}, mode {mode}); if "
+                            "operators log "
+                            "in as different users, run chmod g+rw {label}."
+                        ).format(
+                            label=label, group=_group(mode.st_gid), mode=stat.filemode(mode.st_mode)
+                        )
+                    ),
+                )
+            )
     folder_mode = os.stat(folder)
     needed = stat.S_IWGRP | stat.S_IXGRP
     if folder_mode.st_mode & needed != needed:
-        findings.append(Finding(WARNING, (
-            _("The folder {folder} is not writable by its group ({group}); if operators log in as "
-              "different users, run chmod g+rwx {folder}.").format(
-                folder=folder, group=_group(folder_mode.st_gid)))))
+        findings.append(
+            Finding(
+                WARNING,
+                (
+                    _(
+                        "The folder {folder} is not writable by its group ({group}); if operators "
+                        "log in as "
+                        "different users, run chmod g+rwx {folder}."
+                    ).format(folder=folder, group=_group(folder_mode.st_gid))
+                ),
+            )
+        )
     elif not folder_mode.st_mode & stat.S_ISGID:
-        findings.append(Finding(WARNING, (
-            _("New files in {folder} (such as the -wal file) get their creator's own group, which "
-              "other operators may not write; run chmod g+s {folder}.").format(folder=folder))))
+        findings.append(
+            Finding(
+                WARNING,
+                (
+                    _(
+                        "New files in {folder} (such as the -wal file) get their creator's own "
+                        "group, which "
+                        "other operators may not write; run chmod g+s {folder}."
+                    ).format(folder=folder)
+                ),
+            )
+        )
     group = _group(folder_mode.st_gid)
-    for target, label in ((real, shown), (real + "-wal", shown + "-wal"),
-                          (real + "-shm", shown + "-shm")):
+    for target, label in (
+        (real, shown),
+        (real + "-wal", shown + "-wal"),
+        (real + "-shm", shown + "-shm"),
+    ):
         try:
             gid = os.stat(target).st_gid
         except FileNotFoundError:
             continue
         if gid != folder_mode.st_gid and folder_mode.st_mode & stat.S_IWGRP:
-            findings.append(Finding(WARNING, (
-                _("{label} belongs to the group {group}, not to its folder's group ({group2}), so "
-                  "that group's operators may not save; run chgrp {group2} {label}.").format(
-                    label=label, group=_group(gid), group2=group))))
+            findings.append(
+                Finding(
+                    WARNING,
+                    (
+                        _(
+                            "{label} belongs to the group {group}, not to its folder's group "
+                            "({group2}), so "
+                            "that group's operators may not save; run chgrp {group2} {label}."
+                        ).format(label=label, group=_group(gid), group2=group)
+                    ),
+                )
+            )
     return findings
 
 
@@ -591,10 +992,18 @@ def _others_access(real: str, shown: str) -> list[Finding]:
             continue
         if mode & (stat.S_IROTH | stat.S_IWOTH):
             what = _("read and change") if mode & stat.S_IWOTH else _("read")
-            findings.append(Finding(WARNING, (
-                _("Every user of this server may {what} {label} (mode {mode}), which holds "
-                  "patients' data; run chmod o-rwx {label}.").format(
-                    what=what, label=label, mode=stat.filemode(mode)))))
+            findings.append(
+                Finding(
+                    WARNING,
+                    (
+                        _(
+                            "Every user of this server may {what} {label} (mode {mode}), which "
+                            "holds "
+                            "patients' data; run chmod o-rwx {label}."
+                        ).format(what=what, label=label, mode=stat.filemode(mode))
+                    ),
+                )
+            )
     return findings
 
 
@@ -610,12 +1019,25 @@ def _way_in(folder: str) -> list[Finding]:
             continue
         if info.st_mode & stat.S_IXGRP and info.st_gid == group_id:
             continue
-        return [Finding(WARNING, (
-            _("Operators of the group {group} cannot reach {folder}, because {above} is closed to "
-              "them (mode {mode}); move the database to a folder such as /var/lib/ringround, or "
-              "run chmod o+x {above}.").format(
-                group=_group(group_id), folder=folder, above=above,
-                mode=stat.filemode(info.st_mode))))]
+        return [
+            Finding(
+                WARNING,
+                (
+                    _(
+                        "Operators of the group {group} cannot reach {folder}, because {above} is "
+                        "closed to "
+                        "them (mode {mode}); move the database to a folder such as "
+                        "/var/lib/ringround, or "
+                        "run chmod o+x {above}."
+                    ).format(
+                        group=_group(group_id),
+                        folder=folder,
+                        above=above,
+                        mode=stat.filemode(info.st_mode),
+                    )
+                ),
+            )
+        ]
     return []
 
 
@@ -626,8 +1048,17 @@ def _umask(folder: str) -> list[Finding]:
     mask = current_umask()
     if not mask & (stat.S_IRGRP | stat.S_IWGRP):
         return []
-    return [Finding(WARNING, (
-        _("Your umask is {mask:04o}, so a file you make in {folder} (a new database, a restored "
-          "backup) would not be writable by the operators' group; run umask 002 before such work "
-          "(operators get it from their login, see docs/deploy.md).").format(
-            mask=mask, folder=folder)))]
+    return [
+        Finding(
+            WARNING,
+            (
+                _(
+                    "Your umask is {mask:04o}, so a file you make in {folder} (a new database, a "
+                    "restored "
+                    "backup) would not be writable by the operators' group; run umask 002 before "
+                    "such work "
+                    "(operators get it from their login, see docs/deploy.md)."
+                ).format(mask=mask, folder=folder)
+            ),
+        )
+    ]

@@ -84,8 +84,12 @@ class ListOrder:
         """Waiting rows whose time has come by ``now``: they must be read again."""
         index = self.first_later()
         due = []
-        while index is not None and index < len(self.ids) and self.groups[index] == LATER \
-                and self.times[index] <= now:
+        while (
+            index is not None
+            and index < len(self.ids)
+            and self.groups[index] == LATER
+            and self.times[index] <= now
+        ):
             due.append(self.ids[index])
             index += 1
         return due

@@ -106,11 +106,13 @@ class LockLost(RingroundError):
     def __init__(self, holder: str | None, *, own_window: bool = False) -> None:
         self.holder = holder
         if own_window:
-            message = _("This call was taken over in another window of yours; nothing was "
-                        "saved here.")
+            message = _(
+                "This call was taken over in another window of yours; nothing was saved here."
+            )
         elif holder:
-            message = _("Your lock on this row was taken over by {operator}; nothing was "
-                        "saved.").format(operator=holder)
+            message = _(
+                "Your lock on this row was taken over by {operator}; nothing was saved."
+            ).format(operator=holder)
         else:
             message = _("Your lock on this row was removed; nothing was saved.")
         super().__init__(message)
@@ -157,8 +159,18 @@ def _remove_dead_stale_lock(
     ).fetchone()
     if gone is None:
         return False
-    audit(conn, now, session.operator, session.id, "auto-removal", key, gone[0],
-          holder=lock.operator, holder_session=lock.session_id, since=lock.since)
+    audit(
+        conn,
+        now,
+        session.operator,
+        session.id,
+        "auto-removal",
+        key,
+        gone[0],
+        holder=lock.operator,
+        holder_session=lock.session_id,
+        since=lock.since,
+    )
     return True
 
 
@@ -178,8 +190,18 @@ def _note_stale_lock(
         " VALUES (?, ?, ?, 'stale-lock', ?, ?, ?)",
         (key.kind, key.source_id, now, lock.operator, lock.since, session.operator),
     )
-    audit(conn, now, session.operator, session.id, "stale-noted", key, noted[0],
-          holder=lock.operator, holder_session=lock.session_id, since=lock.since)
+    audit(
+        conn,
+        now,
+        session.operator,
+        session.id,
+        "stale-noted",
+        key,
+        noted[0],
+        holder=lock.operator,
+        holder_session=lock.session_id,
+        since=lock.since,
+    )
 
 
 def _expire(
@@ -210,7 +232,12 @@ def _callable_refusal(
         (key.kind, key.source_id),
     ).fetchone()
     closed_at, failed, not_before, callback_at, callback_operator = state or (
-        None, 0, None, None, None)
+        None,
+        0,
+        None,
+        None,
+        None,
+    )
     if not source.is_open or closed_at is not None:
         return Refusal("closed"), source.client_id
     do_not_call = conn.execute(
@@ -222,12 +249,14 @@ def _callable_refusal(
         return Refusal("attempt-cap"), source.client_id
     if callback_at is not None:
         if callback_at > now:
-            return Refusal("call-back", until=callback_at,
-                           operator=callback_operator), source.client_id
+            return Refusal(
+                "call-back", until=callback_at, operator=callback_operator
+            ), source.client_id
         handover = callback_at + policy.personal_callback_grace
         if callback_operator not in (None, session.operator) and handover > now:
-            return Refusal("personal-call-back", until=handover,
-                           operator=callback_operator), source.client_id
+            return Refusal(
+                "personal-call-back", until=handover, operator=callback_operator
+            ), source.client_id
     elif not_before is not None and not_before > now:
         return Refusal("too-soon", until=not_before), source.client_id
     return None, source.client_id
@@ -283,8 +312,11 @@ def claim_row(
     with write(conn):
         lock, _ = _expire(conn, policy, session, key, now)
         if lock is not None and not (lock.mine or lock.mine_earlier):
-            offered = (lock.offers_takeover or lock.mine_elsewhere) and take_over is not None \
+            offered = (
+                (lock.offers_takeover or lock.mine_elsewhere)
+                and take_over is not None
                 and (take_over.session_id, take_over.epoch) == (lock.session_id, lock.epoch)
+            )
             if not offered:
                 return Refusal("locked", lock=lock)
         refusal, client_id = _callable_refusal(conn, policy, session, key, now)
@@ -317,12 +349,30 @@ def claim_row(
                 "UPDATE locks SET session_id = ?, operator = ?, since = ?, epoch = ?,"
                 " stale_noted = 0 WHERE kind = ? AND source_id = ? AND session_id = ?"
                 " AND epoch = ?",
-                (session.id, session.operator, now, epoch, key.kind, key.source_id,
-                 lock.session_id, lock.epoch),
+                (
+                    session.id,
+                    session.operator,
+                    now,
+                    epoch,
+                    key.kind,
+                    key.source_id,
+                    lock.session_id,
+                    lock.epoch,
+                ),
             )
-            audit(conn, now, session.operator, session.id, "takeover", key, client_id,
-                  holder=lock.operator, holder_session=lock.session_id, since=lock.since,
-                  holder_alive=lock.alive)
+            audit(
+                conn,
+                now,
+                session.operator,
+                session.id,
+                "takeover",
+                key,
+                client_id,
+                holder=lock.operator,
+                holder_session=lock.session_id,
+                since=lock.since,
+                holder_alive=lock.alive,
+            )
         return Claim(key, client_id, session.id, epoch, now)
 
 
@@ -343,8 +393,9 @@ def _apply_effect(
         if key.kind == APPOINTMENT:
             status = status or policy.confirmed_status
         elif key.kind == ITEM:
-            conn.execute("UPDATE call_list_items SET processed_at = ? WHERE id = ?",
-                         (now, key.source_id))
+            conn.execute(
+                "UPDATE call_list_items SET processed_at = ? WHERE id = ?", (now, key.source_id)
+            )
         elif key.kind == TASK:
             conn.execute("UPDATE tasks SET done_at = ? WHERE id = ?", (now, key.source_id))
     if key.kind == APPOINTMENT and status is not None:
@@ -391,9 +442,20 @@ def finish_call(
             "INSERT INTO attempts (kind, source_id, client_id, operator, session_id, started_at,"
             " ended_at, mode, number, outcome, comment, callback_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (key.kind, key.source_id, claim.client_id, session.operator, session.id,
-             released[0], now, mode, number, outcome.code, comment.strip(),
-             callback_at if outcome.asks_callback else None),
+            (
+                key.kind,
+                key.source_id,
+                claim.client_id,
+                session.operator,
+                session.id,
+                released[0],
+                now,
+                mode,
+                number,
+                outcome.code,
+                comment.strip(),
+                callback_at if outcome.asks_callback else None,
+            ),
         )
         failed = conn.execute(
             "UPDATE call_rows SET failed_attempts = failed_attempts + ?, last_attempt_at = ?"
@@ -406,15 +468,23 @@ def finish_call(
             conn.execute(
                 "UPDATE call_rows SET closed_at = ?, closed_reason = ?, callback_at = NULL,"
                 " callback_operator = NULL WHERE kind = ? AND source_id = ?",
-                (now, "unreachable" if unreachable and not outcome.closes else outcome.code,
-                 key.kind, key.source_id),
+                (
+                    now,
+                    "unreachable" if unreachable and not outcome.closes else outcome.code,
+                    key.kind,
+                    key.source_id,
+                ),
             )
         elif outcome.asks_callback:
             conn.execute(
                 "UPDATE call_rows SET callback_at = ?, callback_operator = ?, not_before = NULL"
                 " WHERE kind = ? AND source_id = ?",
-                (callback_at, None if callback_anyone else session.operator,
-                 key.kind, key.source_id),
+                (
+                    callback_at,
+                    None if callback_anyone else session.operator,
+                    key.kind,
+                    key.source_id,
+                ),
             )
         else:
             wait = max(policy.min_gap, outcome.retry_after or 0)
@@ -426,10 +496,29 @@ def finish_call(
         _apply_effect(conn, policy, key, outcome, now)
         if outcome.do_not_call:
             conn.execute("UPDATE clients SET do_not_call = 1 WHERE id = ?", (claim.client_id,))
-            audit(conn, now, session.operator, session.id, "card-edit", key, claim.client_id,
-                  field="do_not_call", old=False, new=True)
-        audit(conn, now, session.operator, session.id, "release", key, claim.client_id,
-              outcome=outcome.code, unreachable=unreachable)
+            audit(
+                conn,
+                now,
+                session.operator,
+                session.id,
+                "card-edit",
+                key,
+                claim.client_id,
+                field="do_not_call",
+                old=False,
+                new=True,
+            )
+        audit(
+            conn,
+            now,
+            session.operator,
+            session.id,
+            "release",
+            key,
+            claim.client_id,
+            outcome=outcome.code,
+            unreachable=unreachable,
+        )
     return Finished(closed=closed, unreachable=unreachable)
 
 
@@ -447,16 +536,32 @@ def abort_call(
         if lock is None:
             return False
         if lock.mine_elsewhere:
-            raise NotAllowed(_("This call is open in your other window; finish or abort it "
-                               "there, or take it over here with c."))
+            raise NotAllowed(
+                _(
+                    "This call is open in your other window; finish or abort it "
+                    "there, or take it over here with c."
+                )
+            )
         if not lock.ours:
-            raise NotAllowed(_("This row is locked by {operator}; only they or a supervisor "
-                               "may release it.").format(operator=lock.operator))
+            raise NotAllowed(
+                _(
+                    "This row is locked by {operator}; only they or a supervisor may release it."
+                ).format(operator=lock.operator)
+            )
         client_id = conn.execute(
             "DELETE FROM locks WHERE kind = ? AND source_id = ? RETURNING client_id",
-            (key.kind, key.source_id)).fetchone()[0]
-        audit(conn, now, session.operator, session.id, "abort", key, client_id,
-              holder_session=lock.session_id)
+            (key.kind, key.source_id),
+        ).fetchone()[0]
+        audit(
+            conn,
+            now,
+            session.operator,
+            session.id,
+            "abort",
+            key,
+            client_id,
+            holder_session=lock.session_id,
+        )
     return True
 
 
@@ -475,17 +580,25 @@ def release_lock(conn: sqlite3.Connection, session: Session, key: RowKey, now: i
             raise NotLocked(_("Row {row} is not locked.").format(row=key))
         if not session.supervisor and row[0] != session.operator:
             raise NotAllowed(_("Only a supervisor may release another operator's lock."))
-        conn.execute("DELETE FROM locks WHERE kind = ? AND source_id = ?",
-                     (key.kind, key.source_id))
+        conn.execute(
+            "DELETE FROM locks WHERE kind = ? AND source_id = ?", (key.kind, key.source_id)
+        )
         event = "abort" if row[0] == session.operator else "release-by-supervisor"
-        audit(conn, now, session.operator, session.id, event, key, row[2],
-              holder=row[0], holder_session=row[1])
+        audit(
+            conn,
+            now,
+            session.operator,
+            session.id,
+            event,
+            key,
+            row[2],
+            holder=row[0],
+            holder_session=row[1],
+        )
     return str(row[0])
 
 
-def remove_stale_locks(
-    conn: sqlite3.Connection, policy: Policy, session: Session, now: int
-) -> int:
+def remove_stale_locks(conn: sqlite3.Connection, policy: Policy, session: Session, now: int) -> int:
     """C11 on a timer: remove every stale lock whose session is gone; returns how many."""
     rows = conn.execute(
         f"SELECT l.kind, l.source_id FROM locks l LEFT JOIN sessions s ON s.id = l.session_id"

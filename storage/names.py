@@ -17,11 +17,18 @@ import re
 # (Arabic letter mark, LRM, RLM, the embeddings and overrides, the isolates), the line
 # and paragraph separators, and lone surrogates (which cannot even be encoded).
 UNSHOWABLE: tuple[tuple[int, int], ...] = (
-    (0x00, 0x1F), (0x7F, 0x9F), (0x061C, 0x061C), (0x200E, 0x200F), (0x2028, 0x2029),
-    (0x202A, 0x202E), (0x2066, 0x2069), (0xD800, 0xDFFF),
+    (0x00, 0x1F),
+    (0x7F, 0x9F),
+    (0x061C, 0x061C),
+    (0x200E, 0x200F),
+    (0x2028, 0x2029),
+    (0x202A, 0x202E),
+    (0x2066, 0x2069),
+    (0xD800, 0xDFFF),
 )
-CONTROL_CHARACTER = re.compile("[" + "".join(f"\\u{first:04x}-\\u{last:04x}"
-                                             for first, last in UNSHOWABLE) + "]")
+CONTROL_CHARACTER = re.compile(
+    "[" + "".join(f"\\u{first:04x}-\\u{last:04x}" for first, last in UNSHOWABLE) + "]"
+)
 
 
 def control_character(name: str) -> str | None:

@@ -52,8 +52,7 @@ def open_calls(conn: sqlite3.Connection, session: Session) -> list[OpenCall]:
         " ORDER BY l.since, l.kind, l.source_id",
         (session.id,),
     ).fetchall()
-    return [OpenCall(RowKey(kind, source_id), name, since)
-            for kind, source_id, name, since in rows]
+    return [OpenCall(RowKey(kind, source_id), name, since) for kind, source_id, name, since in rows]
 
 
 def abort_open_calls(
@@ -111,7 +110,14 @@ def save_note(
         conn.execute(
             "INSERT INTO row_notes (kind, source_id, at, event, operator, since, written_by,"
             " comment) VALUES (?, ?, ?, 'note', ?, ?, ?, ?)",
-            (key.kind, key.source_id, now, session.operator, now, session.operator,
-             comment.strip()),
+            (
+                key.kind,
+                key.source_id,
+                now,
+                session.operator,
+                now,
+                session.operator,
+                comment.strip(),
+            ),
         )
         audit(conn, now, session.operator, session.id, "note", key)

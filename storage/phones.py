@@ -84,9 +84,9 @@ def split_extension(written: str) -> tuple[str, str]:
     is kept as a (short) number.
     """
     match = _EXTENSION.search(written)
-    if match is None or not digits_only(written[:match.start()]):
+    if match is None or not digits_only(written[: match.start()]):
         return written.strip(), ""
-    return written[:match.start()].strip(), match.group(1)
+    return written[: match.start()].strip(), match.group(1)
 
 
 def number_digits(written: str) -> str:
@@ -102,23 +102,25 @@ def phone_key(number: str, rules: PhoneRules) -> str:
         return digits
     for prefix in ("00", rules.international_prefix):
         if prefix and digits.startswith(prefix) and len(digits) > len(prefix):
-            return digits[len(prefix):]
+            return digits[len(prefix) :]
     country, trunk, length = rules.country_code, rules.trunk_prefix, rules.national_length
     if length:
         if len(digits) == length:
             return country + digits
         if trunk and len(digits) == len(trunk) + length and digits.startswith(trunk):
-            return country + digits[len(trunk):]
+            return country + digits[len(trunk) :]
         return digits
     if trunk and digits.startswith(trunk) and len(digits) > len(trunk):
-        return country + digits[len(trunk):]
+        return country + digits[len(trunk) :]
     return digits
 
 
 def rules_signature(rules: PhoneRules) -> str:
     """What the stored keys were made with: the rules and the way of keying (KEYING)."""
-    return (f"{KEYING}: {rules.country_code} {rules.trunk_prefix} {rules.national_length} "
-            f"{rules.international_prefix}")
+    return (
+        f"{KEYING}: {rules.country_code} {rules.trunk_prefix} {rules.national_length} "
+        f"{rules.international_prefix}"
+    )
 
 
 def phone_problem(number: str) -> str | None:
@@ -147,11 +149,13 @@ def digit_count_problem(number: str, rules: PhoneRules) -> str | None:
     country, length = rules.country_code, rules.national_length
     written = split_extension(number)[0]  # an extension's digits do not count
     foreign = not key.startswith(country) and (
-        written.lstrip().startswith("+") or key != digits_only(written))
+        written.lstrip().startswith("+") or key != digits_only(written)
+    )
     if foreign or not length:
         if len(key) > MAX_DIGITS:
-            return _("{number!r} has {count} digits, more than any phone number (at most "
-                     "{most})").format(number=number, count=len(key), most=MAX_DIGITS)
+            return _(
+                "{number!r} has {count} digits, more than any phone number (at most {most})"
+            ).format(number=number, count=len(key), most=MAX_DIGITS)
         if len(key) < MIN_FOREIGN_DIGITS:
             return _("{number!r} has too few digits for a phone number").format(number=number)
         return None
@@ -161,8 +165,10 @@ def digit_count_problem(number: str, rules: PhoneRules) -> str | None:
     national = len(key) - len(country) if written_with_country else len(key)
     prefixes = f"{rules.trunk_prefix} / +{country}" if rules.trunk_prefix else f"+{country}"
     if national <= length:
-        return _("{number!r} has too few digits: numbers here have {length} after "
-                 "{prefixes}").format(number=number, length=length, prefixes=prefixes)
-    return _("{number!r} has too many digits: numbers here have {length} after {prefixes} "
-             "(write a number of another country with + and its country code)").format(
-        number=number, length=length, prefixes=prefixes)
+        return _(
+            "{number!r} has too few digits: numbers here have {length} after {prefixes}"
+        ).format(number=number, length=length, prefixes=prefixes)
+    return _(
+        "{number!r} has too many digits: numbers here have {length} after {prefixes} "
+        "(write a number of another country with + and its country code)"
+    ).format(number=number, length=length, prefixes=prefixes)

@@ -42,8 +42,12 @@ DEFAULTS: dict[str, Any] = {
         "personal_callback_grace": "30m",
     },
     "tasks": {"callable": ["recall", "reminder", "follow-up"]},
-    "phones": {"country_code": "7", "trunk_prefix": "8", "national_length": 10,
-               "international_prefix": "810"},
+    "phones": {
+        "country_code": "7",
+        "trunk_prefix": "8",
+        "national_length": 10,
+        "international_prefix": "810",
+    },
     "telephony": {
         "enabled": False,
         "backend": "asterisk-ami",
@@ -57,26 +61,70 @@ DEFAULTS: dict[str, Any] = {
         "extensions": {"alice": "PJSIP/101"},
     },
     "outcomes": [
-        {"code": "confirmed", "label": {"en": "Confirmed", "ru": "Подтверждено"},
-         "closes": True, "completes": True, "failed": False},
-        {"code": "no-answer", "label": {"en": "No answer", "ru": "Не отвечает"},
-         "retry_after": "1h", "failed": True},
-        {"code": "busy", "label": {"en": "Busy", "ru": "Занято"},
-         "retry_after": "15m", "failed": True},
-        {"code": "left-message", "label": {"en": "Left a message", "ru": "Оставлено сообщение"},
-         "appointment_status": "left message", "retry_after": "2h", "failed": True},
-        {"code": "call-back", "label": {"en": "Call back later", "ru": "Перезвонить позже"},
-         "asks_callback": True, "failed": False},
-        {"code": "cancels", "label": {"en": "Client cancels", "ru": "Клиент отменяет"},
-         "closes": True, "completes": True, "appointment_status": "cancelled", "failed": False},
-        {"code": "wrong-number", "label": {"en": "Wrong number", "ru": "Неверный номер"},
-         "closes": True, "completes": False, "failed": False},
-        {"code": "do-not-call", "label": {"en": "Do not call", "ru": "Не звонить"},
-         "closes": True, "completes": False, "do_not_call": True, "failed": False},
+        {
+            "code": "confirmed",
+            "label": {"en": "Confirmed", "ru": "Подтверждено"},
+            "closes": True,
+            "completes": True,
+            "failed": False,
+        },
+        {
+            "code": "no-answer",
+            "label": {"en": "No answer", "ru": "Не отвечает"},
+            "retry_after": "1h",
+            "failed": True,
+        },
+        {
+            "code": "busy",
+            "label": {"en": "Busy", "ru": "Занято"},
+            "retry_after": "15m",
+            "failed": True,
+        },
+        {
+            "code": "left-message",
+            "label": {"en": "Left a message", "ru": "Оставлено сообщение"},
+            "appointment_status": "left message",
+            "retry_after": "2h",
+            "failed": True,
+        },
+        {
+            "code": "call-back",
+            "label": {"en": "Call back later", "ru": "Перезвонить позже"},
+            "asks_callback": True,
+            "failed": False,
+        },
+        {
+            "code": "cancels",
+            "label": {"en": "Client cancels", "ru": "Клиент отменяет"},
+            "closes": True,
+            "completes": True,
+            "appointment_status": "cancelled",
+            "failed": False,
+        },
+        {
+            "code": "wrong-number",
+            "label": {"en": "Wrong number", "ru": "Неверный номер"},
+            "closes": True,
+            "completes": False,
+            "failed": False,
+        },
+        {
+            "code": "do-not-call",
+            "label": {"en": "Do not call", "ru": "Не звонить"},
+            "closes": True,
+            "completes": False,
+            "do_not_call": True,
+            "failed": False,
+        },
     ],
     "security": {"allow_operator_override": False, "supervisors": ["root"]},
-    "log": {"to": "syslog", "syslog_socket": "/dev/log",
-            "file": "/var/log/ringround/ringround.log", "max_mb": 10, "keep": 5},
+    "log": {
+        "to": "syslog",
+        "syslog_socket": "/dev/log",
+        "file": "/var/log/ringround/ringround.log",
+        "max_mb": 10,
+        "keep": 5,
+    },
 }
 
 LANGUAGES = ("en", "ru")
@@ -240,18 +288,28 @@ def _check_relations(policy: Policy, readers: Mapping[str, _Reader]) -> None:
     """
     sessions, locks, telephony = readers["sessions"], readers["locks"], readers["telephony"]
     if policy.alive_for < 2 * policy.heartbeat_every:
-        raise sessions.fail("alive_for", _(
-            "at least twice sessions.heartbeat_every ({every}), so that one late heartbeat "
-            "does not make a working session count as gone").format(
-            every=duration_text(policy.heartbeat_every)))
+        raise sessions.fail(
+            "alive_for",
+            _(
+                "at least twice sessions.heartbeat_every ({every}), so that one late heartbeat "
+                "does not make a working session count as gone"
+            ).format(every=duration_text(policy.heartbeat_every)),
+        )
     if policy.stale_after < policy.alive_for:
-        raise locks.fail("stale_after", _(
-            "at least sessions.alive_for ({alive})").format(
-            alive=duration_text(policy.alive_for)))
+        raise locks.fail(
+            "stale_after",
+            _("at least sessions.alive_for ({alive})").format(
+                alive=duration_text(policy.alive_for)
+            ),
+        )
     if policy.telephony.ring_timeout >= policy.stale_after:
-        raise telephony.fail("ring_timeout", _(
-            "shorter than locks.stale_after ({stale})").format(
-            stale=duration_text(policy.stale_after)))
+        raise telephony.fail(
+            "ring_timeout",
+            _("shorter than locks.stale_after ({stale})").format(
+                stale=duration_text(policy.stale_after)
+            ),
+        )
+
 
 _HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
@@ -280,7 +338,8 @@ class _Reader:
         value = self.data.get(key)
         return PolicyError(
             _("{source}: {key} should be {expected}, not {value!r}.").format(
-                source=self.source, key=self.prefix + key, expected=expected, value=value)
+                source=self.source, key=self.prefix + key, expected=expected, value=value
+            )
         )
 
     def table(self, key: str) -> _Reader:
@@ -308,13 +367,22 @@ class _Reader:
         limits = self.limits(key)
         if limits is not None:
             minimum = max(minimum, limits[0])
-        if (isinstance(value, bool) or not isinstance(value, int) or value < minimum
-                or (limits is not None and value > limits[1])):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < minimum
+            or (limits is not None and value > limits[1])
+        ):
             if limits is None:
-                raise self.fail(key, _("a whole number of at least {minimum}").format(
-                    minimum=minimum))
-            raise self.fail(key, _("a whole number from {minimum} to {maximum}").format(
-                minimum=minimum, maximum=limits[1]))
+                raise self.fail(
+                    key, _("a whole number of at least {minimum}").format(minimum=minimum)
+                )
+            raise self.fail(
+                key,
+                _("a whole number from {minimum} to {maximum}").format(
+                    minimum=minimum, maximum=limits[1]
+                ),
+            )
         return value
 
     def duration(self, key: str) -> int:
@@ -327,8 +395,12 @@ class _Reader:
         except ValueError:
             raise self.fail(key, _('a positive duration such as "30s", "15m" or "2h"')) from None
         if limits is not None and not limits[0] <= seconds <= limits[1]:
-            raise self.fail(key, _("a duration from {shortest} to {longest}").format(
-                shortest=duration_text(limits[0]), longest=duration_text(limits[1])))
+            raise self.fail(
+                key,
+                _("a duration from {shortest} to {longest}").format(
+                    shortest=duration_text(limits[0]), longest=duration_text(limits[1])
+                ),
+            )
         return seconds
 
     def strings(self, key: str) -> tuple[str, ...]:
@@ -345,7 +417,8 @@ class _Reader:
                 known = ", ".join(sorted(allowed))
                 raise PolicyError(
                     _("{source}: unknown key {key} (known keys here: {known}).").format(
-                        source=self.source, key=self.prefix + key, known=known)
+                        source=self.source, key=self.prefix + key, known=known
+                    )
                 )
 
 
@@ -361,9 +434,15 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, An
 
 
 _OUTCOME_FIELDS: dict[str, Any] = {
-    "code": None, "label": None, "closes": False, "completes": None,
-    "appointment_status": None, "retry_after": None, "asks_callback": False,
-    "do_not_call": False, "failed": None,
+    "code": None,
+    "label": None,
+    "closes": False,
+    "completes": None,
+    "appointment_status": None,
+    "retry_after": None,
+    "asks_callback": False,
+    "do_not_call": False,
+    "failed": None,
 }
 
 
@@ -424,9 +503,21 @@ def _build(source: str, data: Mapping[str, Any], *, language_given: bool = False
     except (ZoneInfoNotFoundError, ValueError):
         raise top.fail("timezone", _('a time zone name such as "Europe/Moscow"')) from None
 
-    sections = {name: top.table(name) for name in
-                ("database", "locks", "sessions", "confirmation", "calls", "tasks",
-                 "phones", "telephony", "security", "log")}
+    sections = {
+        name: top.table(name)
+        for name in (
+            "database",
+            "locks",
+            "sessions",
+            "confirmation",
+            "calls",
+            "tasks",
+            "phones",
+            "telephony",
+            "security",
+            "log",
+        )
+    }
     for name, reader in sections.items():
         reader.check_keys(DEFAULTS[name])
 
@@ -456,9 +547,12 @@ def _build(source: str, data: Mapping[str, Any], *, language_given: bool = False
         raise phones.fail("national_length", _("a number of digits from 0 to 15"))
     international_prefix = phones.string("international_prefix", empty=True)
     if not re.fullmatch(r"[0-9]{0,4}", international_prefix) or (
-            international_prefix and international_prefix == trunk_prefix):
-        raise phones.fail("international_prefix", _(
-            'up to 4 digits other than the trunk prefix, such as "810" or "011", or ""'))
+        international_prefix and international_prefix == trunk_prefix
+    ):
+        raise phones.fail(
+            "international_prefix",
+            _('up to 4 digits other than the trunk prefix, such as "810" or "011", or ""'),
+        )
 
     tel = sections["telephony"]
     backend = tel.string("backend")
@@ -535,8 +629,13 @@ def _log_target(log: _Reader) -> LogTarget:
     path = log.string("file")
     if not path.startswith("/"):
         raise log.fail("file", _('a full path, such as "/var/log/ringround/ringround.log"'))
-    return LogTarget(to=to, syslog_socket=log.string("syslog_socket"), file=path,
-                     max_mb=log.integer("max_mb", 1), keep=log.integer("keep", 1))
+    return LogTarget(
+        to=to,
+        syslog_socket=log.string("syslog_socket"),
+        file=path,
+        max_mb=log.integer("max_mb", 1),
+        keep=log.integer("keep", 1),
+    )
 
 
 def default_policy() -> Policy:
@@ -553,19 +652,23 @@ def load_policy(path: str | Path | None) -> Policy:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)
     except FileNotFoundError:
-        raise PolicyError(_("{source}: the policy file does not exist.").format(
-            source=source)) from None
+        raise PolicyError(
+            _("{source}: the policy file does not exist.").format(source=source)
+        ) from None
     except PermissionError:
-        raise PolicyError(_("{source}: the policy file cannot be read (permission "
-                            "denied).").format(source=source)) from None
+        raise PolicyError(
+            _("{source}: the policy file cannot be read (permission denied).").format(source=source)
+        ) from None
     except IsADirectoryError:
-        raise PolicyError(_("{source}: this is a folder, not a policy file.").format(
-            source=source)) from None
+        raise PolicyError(
+            _("{source}: this is a folder, not a policy file.").format(source=source)
+        ) from None
     except UnicodeDecodeError:
-        raise PolicyError(_("{source}: the policy file is not UTF-8 text.").format(
-            source=source)) from None
+        raise PolicyError(
+            _("{source}: the policy file is not UTF-8 text.").format(source=source)
+        ) from None
     except tomllib.TOMLDecodeError as error:
-        raise PolicyError(_("{source}: not valid TOML ({error}).").format(
-            source=source, error=error)) from None
+        raise PolicyError(
+            _("{source}: not valid TOML ({error}).").format(source=source, error=error)
+        ) from None
     return _build(source, _merge(DEFAULTS, data), language_given="language" in data)
-

@@ -48,9 +48,10 @@ class PolicyChoice:
         """The sentence ``check`` shows once the policy has loaded: which file, how found."""
         if self.path is None:
             places = ", ".join(str(path) for path in self.looked_in)
-            return _("No policy file was given, and there is none in {places}; the built-in "
-                     "defaults apply ('ringround policy --default' prints them).").format(
-                places=places)
+            return _(
+                "No policy file was given, and there is none in {places}; the built-in "
+                "defaults apply ('ringround policy --default' prints them)."
+            ).format(places=places)
         how = {
             GIVEN: _("given with --policy"),
             ENVIRONMENT: _("named by {variable}").format(variable=ENVIRONMENT_VARIABLE),

@@ -90,8 +90,9 @@ class _Group:
     last: int = 0
     by_day: Counter[date] = field(default_factory=Counter)
 
-    def add(self, operator: str, started: int, moment: datetime, outcome: str,
-            success: bool) -> None:
+    def add(
+        self, operator: str, started: int, moment: datetime, outcome: str, success: bool
+    ) -> None:
         self.calls += 1
         self.outcomes[outcome] += 1
         self.successful += success
@@ -100,13 +101,18 @@ class _Group:
         self.last = max(self.last, started)
         self.by_day[moment.date()] += 1
 
-    def row(self, name: str, list_kind: str | None, codes: tuple[str, ...],
-            days: tuple[date, ...]) -> ReportRow:
+    def row(
+        self, name: str, list_kind: str | None, codes: tuple[str, ...], days: tuple[date, ...]
+    ) -> ReportRow:
         return ReportRow(
-            name=name, list_kind=list_kind, calls=self.calls,
+            name=name,
+            list_kind=list_kind,
+            calls=self.calls,
             outcomes={code: self.outcomes[code] for code in codes},
-            successful=self.successful, active_hours=len(self.hours),
-            first_call=self.first or 0, last_call=self.last,
+            successful=self.successful,
+            active_hours=len(self.hours),
+            first_call=self.first or 0,
+            last_call=self.last,
             calls_by_day=tuple(self.by_day[day] for day in days),
         )
 
@@ -118,7 +124,12 @@ def _days(policy: Policy, since: int, until: int) -> tuple[date, ...]:
 
 
 def build_report(
-    conn: sqlite3.Connection, policy: Policy, *, since: int, until: int, by: str,
+    conn: sqlite3.Connection,
+    policy: Policy,
+    *,
+    since: int,
+    until: int,
+    by: str,
     supervisor: bool,
 ) -> Report:
     """The report of calls started in ``[since, until)``, grouped ``by`` operator or list."""
@@ -148,17 +159,24 @@ def build_report(
         success = outcome in successful
         seen_codes.add(outcome)
         key: tuple[str | None, str] = (
-            (None, operator) if by == "operator"
-            else (_LIST_KINDS.get(kind, kind), list_name or ""))
+            (None, operator) if by == "operator" else (_LIST_KINDS.get(kind, kind), list_name or "")
+        )
         groups[key].add(operator, started, moment, outcome, success)
         total.add(operator, started, moment, outcome, success)
     codes = tuple(o.code for o in policy.outcomes) + tuple(
-        sorted(seen_codes - {o.code for o in policy.outcomes}))
+        sorted(seen_codes - {o.code for o in policy.outcomes})
+    )
     days = _days(policy, since, until)
     return Report(
-        by=by, since=since, until=until, outcome_codes=codes, days=days,
-        rows=tuple(groups[key].row(key[1], key[0], codes, days)
-                   for key in sorted(groups, key=lambda k: _order(policy, k))),
+        by=by,
+        since=since,
+        until=until,
+        outcome_codes=codes,
+        days=days,
+        rows=tuple(
+            groups[key].row(key[1], key[0], codes, days)
+            for key in sorted(groups, key=lambda k: _order(policy, k))
+        ),
         total=total.row("", None, codes, days) if total.calls else None,
     )
 
@@ -175,8 +193,15 @@ def _order(policy: Policy, key: tuple[str | None, str]) -> tuple[int, int, str]:
     return (3, kinds.index(name) if name in kinds else len(kinds), name)
 
 
-FIXED_COLUMNS = ("calls", "successful", "success_rate", "active_hours", "calls_per_hour",
-                 "first_call", "last_call")
+FIXED_COLUMNS = (
+    "calls",
+    "successful",
+    "success_rate",
+    "active_hours",
+    "calls_per_hour",
+    "first_call",
+    "last_call",
+)
 
 
 def report_columns(report: Report) -> tuple[str, ...]:
@@ -187,8 +212,7 @@ def report_columns(report: Report) -> tuple[str, ...]:
     """
     group = ("operator",) if report.by == "operator" else ("list_kind", "list")
     taken = {*group, *FIXED_COLUMNS}
-    outcomes = tuple(f"outcome_{code}" if code in taken else code
-                     for code in report.outcome_codes)
+    outcomes = tuple(f"outcome_{code}" if code in taken else code for code in report.outcome_codes)
     return (*group, "calls", *outcomes, *FIXED_COLUMNS[1:])
 
 
@@ -198,12 +222,18 @@ def write_report_csv(report: Report, policy: Policy, out: TextIO, *, bom: bool =
     rows = []
     for row in report.rows:
         group = [row.name] if report.by == "operator" else [row.list_kind or "", row.name]
-        rows.append([
-            *group, str(row.calls), *(str(row.outcomes[c]) for c in report.outcome_codes),
-            str(row.successful), f"{row.success_rate:.3f}", str(row.active_hours),
-            f"{row.calls_per_hour:.2f}",
-            datetime.fromtimestamp(row.first_call, zone).isoformat(),
-            datetime.fromtimestamp(row.last_call, zone).isoformat(),
-        ])
+        rows.append(
+            [
+                *group,
+                str(row.calls),
+                *(str(row.outcomes[c]) for c in report.outcome_codes),
+                str(row.successful),
+                f"{row.success_rate:.3f}",
+                str(row.active_hours),
+                f"{row.calls_per_hour:.2f}",
+                datetime.fromtimestamp(row.first_call, zone).isoformat(),
+                datetime.fromtimestamp(row.last_call, zone).isoformat(),
+            ]
+        )
     write_csv(out, report_columns(report), rows, bom=bom)
     return len(report.rows)

@@ -52,9 +52,12 @@ def operator_name(policy: Policy, requested: str | None) -> str:
         if character is not None:
             log_refused_login(login, "control character in the login name")
             raise OperatorNotAllowed(
-                _("Your login name holds a control character ({character}), which ringround "
-                  "does not take as an operator name; ask the server's administrator for a "
-                  "plain login name.").format(character=character))
+                _(
+                    "Your login name holds a control character ({character}), which ringround "
+                    "does not take as an operator name; ask the server's administrator for a "
+                    "plain login name."
+                ).format(character=character)
+            )
         return login
     name = requested.strip()
     if not name:
@@ -64,15 +67,19 @@ def operator_name(policy: Policy, requested: str | None) -> str:
     if character is not None:
         log_refused_login(login, "control character in --operator", requested=name)
         raise OperatorNotAllowed(
-            _("The operator name given with --operator holds a control character "
-              "({character}); give a name of letters, digits, spaces and punctuation.").format(
-                character=character))
+            _(
+                "The operator name given with --operator holds a control character "
+                "({character}); give a name of letters, digits, spaces and punctuation."
+            ).format(character=character)
+        )
     if name != login and not policy.allow_operator_override:
         log_refused_login(login, "--operator not allowed by the policy", requested=name)
         raise OperatorNotAllowed(
-            _("The policy ({policy}) does not allow --operator, so you work as your login "
-              "name, {login}; set [security] allow_operator_override = true to allow "
-              "it.").format(policy=policy.source, login=login)
+            _(
+                "The policy ({policy}) does not allow --operator, so you work as your login "
+                "name, {login}; set [security] allow_operator_override = true to allow "
+                "it."
+            ).format(policy=policy.source, login=login)
         )
     return name
 

@@ -33,8 +33,9 @@ class RowKey:
         kind, _colon, number = text.strip().partition(":")
         if kind not in KINDS or not number.isdigit():
             raise NotARow(
-                _("{text!r} is not a row; rows look like appointment:12, item:7 or "
-                  "task:3").format(text=text)
+                _("{text!r} is not a row; rows look like appointment:12, item:7 or task:3").format(
+                    text=text
+                )
             )
         return cls(kind, int(number))
 
@@ -84,13 +85,17 @@ def read_subject(conn: sqlite3.Connection, key: RowKey) -> Subject | None:
     if key.kind == APPOINTMENT:
         row = conn.execute(
             "SELECT starts_at, service, doctor, status FROM appointments WHERE id = ?",
-            (key.source_id,)).fetchone()
+            (key.source_id,),
+        ).fetchone()
         return None if row is None else Subject(key.kind, row[0], row[1], row[2], row[3])
     if key.kind == ITEM:
         row = conn.execute(
             "SELECT l.name, i.note FROM call_list_items i JOIN call_lists l ON l.id = i.list_id"
-            " WHERE i.id = ?", (key.source_id,)).fetchone()
+            " WHERE i.id = ?",
+            (key.source_id,),
+        ).fetchone()
         return None if row is None else Subject(key.kind, None, row[0], row[1])
-    row = conn.execute("SELECT due_at, kind, title FROM tasks WHERE id = ?",
-                       (key.source_id,)).fetchone()
+    row = conn.execute(
+        "SELECT due_at, kind, title FROM tasks WHERE id = ?", (key.source_id,)
+    ).fetchone()
     return None if row is None else Subject(key.kind, row[0], row[1], row[2])

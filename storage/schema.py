@@ -215,7 +215,8 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     """,
     # 5: the change feed that open screens follow (storage/changes.py), filled by triggers;
     # the open call-backs, which a big list's first page is read from (worklists.first_rows).
-    ";\n".join(TRIGGERS) + """;
+    ";\n".join(TRIGGERS)
+    + """;
     CREATE INDEX call_rows_open_callbacks ON call_rows(kind, source_id)
         WHERE callback_at IS NOT NULL AND closed_at IS NULL;
     """,

@@ -32,11 +32,11 @@ def _parts(conn: sqlite3.Connection) -> tuple[tuple[str, str, str], ...]:
         if table.name.startswith("sqlite_"):
             continue  # SQLite's own (sqlite_sequence comes and goes with AUTOINCREMENT rows)
         parts.append(("table", table.name, table.name))
-        parts += [("column", f"{table.name}.{column.name}", table.name)
-                  for column in table.columns]
+        parts += [("column", f"{table.name}.{column.name}", table.name) for column in table.columns]
         # Indexes made by CREATE INDEX; those a constraint implies come with their table.
-        parts += [("index", index.name, table.name) for index in table.indexes
-                  if index.origin == "c"]
+        parts += [
+            ("index", index.name, table.name) for index in table.indexes if index.origin == "c"
+        ]
     parts += [("trigger", trigger.name, trigger.table) for trigger in db.triggers]
     return tuple(parts)
 
@@ -58,10 +58,17 @@ def missing_parts(conn: sqlite3.Connection) -> list[str]:
     A missing table is named alone, without its columns, indexes and triggers.
     ``conn`` must be at the current format (PRAGMA user_version); it is only read.
     """
-    words = {"table": _("table {name}"), "column": _("column {name}"),
-             "index": _("index {name}"), "trigger": _("trigger {name}")}
+    words = {
+        "table": _("table {name}"),
+        "column": _("column {name}"),
+        "index": _("index {name}"),
+        "trigger": _("trigger {name}"),
+    }
     present = set(_parts(conn))
     missing = [part for part in _expected() if part not in present]
     missing_tables = {table for kind, _name, table in missing if kind == "table"}
-    return [words[kind].format(name=name) for kind, name, table in missing
-            if kind == "table" or table not in missing_tables]
+    return [
+        words[kind].format(name=name)
+        for kind, name, table in missing
+        if kind == "table" or table not in missing_tables
+    ]

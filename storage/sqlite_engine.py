@@ -27,10 +27,12 @@ class SqliteEngine:
         self.path = Path(path)
         self.location = str(path)
 
-    def connect(self, *, create: bool = False, reading: bool = False,
-                shared: bool = False) -> sqlite3.Connection:
-        return open_database(self.path, create=create, reading=reading,
-                             check_same_thread=not shared)
+    def connect(
+        self, *, create: bool = False, reading: bool = False, shared: bool = False
+    ) -> sqlite3.Connection:
+        return open_database(
+            self.path, create=create, reading=reading, check_same_thread=not shared
+        )
 
     def watch(self) -> ChangeWatcher:
         conn = self.connect(shared=True)

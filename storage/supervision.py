@@ -67,8 +67,10 @@ def _require_supervisor(session: Session, message: str) -> None:
 
 
 def _may_look(session: Session) -> None:
-    _require_supervisor(session, _("Only a supervisor may see who is online and what they "
-                                   "hold; {operator} is not one."))
+    _require_supervisor(
+        session,
+        _("Only a supervisor may see who is online and what they hold; {operator} is not one."),
+    )
 
 
 def online_sessions(
@@ -105,31 +107,63 @@ def held_locks(
         " LEFT JOIN call_lists cl ON cl.id = i.list_id"
         " LEFT JOIN tasks t ON l.kind = ? AND t.id = l.source_id"
         " ORDER BY l.operator, l.since, l.kind, l.source_id",
-        (ITEM, TASK, APPOINTMENT, TASK, APPOINTMENT, alive_since(policy, now), APPOINTMENT,
-         ITEM, TASK),
+        (
+            ITEM,
+            TASK,
+            APPOINTMENT,
+            TASK,
+            APPOINTMENT,
+            alive_since(policy, now),
+            APPOINTMENT,
+            ITEM,
+            TASK,
+        ),
     ).fetchall()
     return [
         HeldLock(
-            key=RowKey(kind, source_id), client_id=client_id, client=client,
-            list_name=list_name or "", subject=subject or "", starts_at=starts_at,
+            key=RowKey(kind, source_id),
+            client_id=client_id,
+            client=client,
+            list_name=list_name or "",
+            subject=subject or "",
+            starts_at=starts_at,
             operator=operator,
-            session_id=session_id, host=host, tty=tty, since=since, epoch=epoch,
-            alive=bool(alive), stale=now - since >= policy.stale_after,
+            session_id=session_id,
+            host=host,
+            tty=tty,
+            since=since,
+            epoch=epoch,
+            alive=bool(alive),
+            stale=now - since >= policy.stale_after,
         )
-        for (kind, source_id, client_id, client, list_name, subject, starts_at, operator,
-             session_id, host, tty, since, epoch, alive) in rows
+        for (
+            kind,
+            source_id,
+            client_id,
+            client,
+            list_name,
+            subject,
+            starts_at,
+            operator,
+            session_id,
+            host,
+            tty,
+            since,
+            epoch,
+            alive,
+        ) in rows
     ]
 
 
 def overview(conn: sqlite3.Connection, policy: Policy, session: Session, now: int) -> Overview:
     """Both listings of the supervisor screen."""
-    return Overview(tuple(online_sessions(conn, policy, session, now)),
-                    tuple(held_locks(conn, policy, session, now)))
+    return Overview(
+        tuple(online_sessions(conn, policy, session, now)),
+        tuple(held_locks(conn, policy, session, now)),
+    )
 
 
-def release_held_lock(
-    conn: sqlite3.Connection, session: Session, lock: HeldLock, now: int
-) -> bool:
+def release_held_lock(conn: sqlite3.Connection, session: Session, lock: HeldLock, now: int) -> bool:
     """Release ``lock`` if the row still holds exactly that lock (same session and claim).
 
     False, and nothing released, when the lock has gone or passed to someone
@@ -137,12 +171,12 @@ def release_held_lock(
     release a different operator's call. Audited as ``release-by-supervisor``
     (``abort`` for the supervisor's own lock).
     """
-    _require_supervisor(session, _("Only a supervisor may release another operator's lock; "
-                                   "{operator} is not one."))
+    _require_supervisor(
+        session, _("Only a supervisor may release another operator's lock; {operator} is not one.")
+    )
     with write(conn):
         same = conn.execute(
-            "SELECT 1 FROM locks WHERE kind = ? AND source_id = ? AND session_id = ?"
-            " AND epoch = ?",
+            "SELECT 1 FROM locks WHERE kind = ? AND source_id = ? AND session_id = ? AND epoch = ?",
             (lock.key.kind, lock.key.source_id, lock.session_id, lock.epoch),
         ).fetchone()
         if same is None:

@@ -166,8 +166,14 @@ def _rows_sql(
             WHERE r.closed_at IS NULL
         )
     """
-    return sql, [policy.max_attempts, now, session.operator, policy.personal_callback_grace,
-                 *params, work_list.kind]
+    return sql, [
+        policy.max_attempts,
+        now,
+        session.operator,
+        policy.personal_callback_grace,
+        *params,
+        work_list.kind,
+    ]
 
 
 def open_rows_sql(
@@ -235,8 +241,12 @@ def row_order(
     for column, values in (("id", only or ()), ("client_id", clients)):
         if values:
             condition = f"{column} IN ({','.join('?' * len(values))})"
-            found.update((entry[0], entry) for entry in _ordered(
-                conn, policy, session, work_list, now, text, condition, list(values)))
+            found.update(
+                (entry[0], entry)
+                for entry in _ordered(
+                    conn, policy, session, work_list, now, text, condition, list(values)
+                )
+            )
     yield from sorted(found.values(), key=lambda entry: (entry[1], entry[2], entry[0]))
 
 
@@ -256,19 +266,25 @@ def _ordered(
     needle = text.strip().casefold()
     if needle:
         digits = "".join(ch for ch in needle if ch.isdigit())
-        matches = ("(instr(fold(subject), ?) OR client_id IN (SELECT id FROM clients"
-                   " WHERE instr(fold(name), ?))")
+        matches = (
+            "(instr(fold(subject), ?) OR client_id IN (SELECT id FROM clients"
+            " WHERE instr(fold(name), ?))"
+        )
         params = [*params, needle, needle]
         if digits:
             starts = number_starts(text, policy.phones)
-            matches += (" OR client_id IN (SELECT client_id FROM phones WHERE instr(digits, ?)"
-                        + " OR digits LIKE ?" * len(starts) + ")")
+            matches += (
+                " OR client_id IN (SELECT client_id FROM phones WHERE instr(digits, ?)"
+                + " OR digits LIKE ?" * len(starts)
+                + ")"
+            )
             params += [digits, *(start + "%" for start in starts)]
         conditions.append(matches + ")")
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     at = f"CASE grp WHEN {LATER} THEN callable_from ELSE coalesce(due, 0) END"
-    cursor = conn.execute(f"SELECT id, grp, {at} AS at FROM ({sql}){where} ORDER BY grp, at, id",
-                          params)
+    cursor = conn.execute(
+        f"SELECT id, grp, {at} AS at FROM ({sql}){where} ORDER BY grp, at, id", params
+    )
     # Read to the end at once (an unfinished cursor would hold a read transaction), a batch
     # at a time: a million rows never exist as a million Python tuples.
     while batch := cursor.fetchmany(10_000):
@@ -294,11 +310,23 @@ def first_rows(
     ``count`` may come back.
     """
     kind = work_list.kind
-    callbacks = [row[0] for row in conn.execute(
-        "SELECT source_id FROM call_rows WHERE kind = ? AND callback_at IS NOT NULL"
-        " AND closed_at IS NULL", (kind,)).fetchall()]
-    found = [e for e in row_order(conn, policy, session, work_list, now, only=callbacks)
-             if e[1] == CALLBACK_DUE] if callbacks else []
+    callbacks = [
+        row[0]
+        for row in conn.execute(
+            "SELECT source_id FROM call_rows WHERE kind = ? AND callback_at IS NOT NULL"
+            " AND closed_at IS NULL",
+            (kind,),
+        ).fetchall()
+    ]
+    found = (
+        [
+            e
+            for e in row_order(conn, policy, session, work_list, now, only=callbacks)
+            if e[1] == CALLBACK_DUE
+        ]
+        if callbacks
+        else []
+    )
     source, params = _source_sql(policy, work_list, now)
     order = {APPOINTMENT: "due", ITEM: "id", TASK: "due"}[kind]
     after: tuple[int, int] = (-(2**62), -1)  # (the walk's sort value, id) read so far
@@ -306,13 +334,17 @@ def first_rows(
         batch = conn.execute(
             f"SELECT id, coalesce({order}, 0) FROM ({source})"
             f" WHERE ({order}, id) > (?, ?) ORDER BY {order}, id LIMIT ?",
-            [*params, *after, count * 4]).fetchall()
+            [*params, *after, count * 4],
+        ).fetchall()
         if not batch:
             break
         after = (int(batch[-1][1]), int(batch[-1][0]))
         wanted = [row[0] for row in batch]
-        found += [e for e in row_order(conn, policy, session, work_list, now, only=wanted)
-                  if e[1] == CALLABLE]
+        found += [
+            e
+            for e in row_order(conn, policy, session, work_list, now, only=wanted)
+            if e[1] == CALLABLE
+        ]
     return found[:count]
 
 
@@ -356,9 +388,25 @@ def load_rows(
         query, [kind, kind, kind, alive_since(policy, now), *params, kind, kind, *ids]
     ).fetchall()
     result = {}
-    for (source_id, client_id, name, do_not_call, phone, subject, due, group, callable_from,
-         callback_at, callback_operator, attempts, last_outcome, last_comment,
-         lock_operator, lock_since, lock_alive) in rows:
+    for (
+        source_id,
+        client_id,
+        name,
+        do_not_call,
+        phone,
+        subject,
+        due,
+        group,
+        callable_from,
+        callback_at,
+        callback_operator,
+        attempts,
+        last_outcome,
+        last_comment,
+        lock_operator,
+        lock_since,
+        lock_alive,
+    ) in rows:
         result[source_id] = WorkRow(
             key=RowKey(kind, source_id),
             client_id=client_id,
@@ -390,8 +438,10 @@ def work_lists(
     Call lists appear only while they have pending items; the confirmation list
     and the callable task kinds always appear, so operators see they are done.
     """
-    summaries = [summarize(conn, policy, session, work_list, now)
-                 for work_list in all_work_lists(conn, policy)]
+    summaries = [
+        summarize(conn, policy, session, work_list, now)
+        for work_list in all_work_lists(conn, policy)
+    ]
     return [summary for summary in summaries if summary.listed]
 
 
@@ -416,7 +466,8 @@ def all_work_lists(conn: sqlite3.Connection, policy: Policy) -> list[WorkList]:
     """The work lists in the picker's order (C1): confirmation, open call lists, tasks."""
     lists = [WorkList(APPOINTMENT)]
     lists += [
-        WorkList(ITEM, list_id=row[0], name=row[1]) for row in conn.execute(
+        WorkList(ITEM, list_id=row[0], name=row[1])
+        for row in conn.execute(
             "SELECT l.id, l.name FROM call_lists l WHERE l.closed_at IS NULL AND EXISTS"
             " (SELECT 1 FROM call_list_items i WHERE i.list_id = l.id AND i.processed_at IS NULL)"
             " ORDER BY l.name COLLATE NOCASE, l.id"

@@ -38,15 +38,27 @@ _OPERATOR_REASONS = {
 }
 # Asterisk may report the Hangup of an unanswered operator channel before its
 # OriginateResponse; its Q.850 cause then tells the same story as a Reason code.
-_CAUSE_REASONS = {"16": "1", "17": "5", "18": "3", "19": "3", "21": "8", "34": "8", "38": "8",
-                  "41": "8", "42": "8"}
+_CAUSE_REASONS = {
+    "16": "1",
+    "17": "5",
+    "18": "3",
+    "19": "3",
+    "21": "8",
+    "34": "8",
+    "38": "8",
+    "41": "8",
+    "42": "8",
+}
 
 # DialEnd DialStatus of the client's leg, when it did not answer.
 _CLIENT_FAILURES: dict[str, tuple[CallStage, ClientResult | None, str]] = {
     "BUSY": (CallStage.FAILED, "busy", N_("The client's line is busy.")),
     "NOANSWER": (CallStage.FAILED, "no-answer", N_("The client did not answer.")),
-    "CONGESTION": (CallStage.FAILED, "congestion",
-                   N_("The client's number could not be reached (congestion).")),
+    "CONGESTION": (
+        CallStage.FAILED,
+        "congestion",
+        N_("The client's number could not be reached (congestion)."),
+    ),
     "CHANUNAVAIL": (CallStage.FAILED, "unavailable", N_("The client's number is unavailable.")),
     "CANCEL": (CallStage.ENDED, None, N_("The call was hung up before the client answered.")),
 }
@@ -62,7 +74,8 @@ def _operator_reason(code: str) -> str:
     if code in _OPERATOR_REASONS:
         return _(_OPERATOR_REASONS[code])
     return _("The phone exchange could not ring the operator's phone (reason {code}).").format(
-        code=code)
+        code=code
+    )
 
 
 def _refusal(message: str, channel: str, exten: str, context: str) -> str:
@@ -70,19 +83,25 @@ def _refusal(message: str, channel: str, exten: str, context: str) -> str:
     text = message.strip().rstrip(".")
     lowered = text.lower()
     if lowered == "invalid channel":
-        return (_("The phone exchange does not accept the operator's channel {channel}; "
-                  "check [telephony.extensions] in the policy.").format(channel=channel))
+        return _(
+            "The phone exchange does not accept the operator's channel {channel}; "
+            "check [telephony.extensions] in the policy."
+        ).format(channel=channel)
     if lowered == "extension does not exist":
-        return (_("The phone exchange cannot dial {exten} from context {context}; check "
-                  "the number and the policy's [telephony] context.").format(
-            exten=exten, context=context))
+        return _(
+            "The phone exchange cannot dial {exten} from context {context}; check "
+            "the number and the policy's [telephony] context."
+        ).format(exten=exten, context=context)
     if lowered == "permission denied" or lowered.startswith("originate access forbidden"):
-        return (_("The phone exchange does not let ringround place calls; its manager user needs "
-                  "write=originate."))
+        return _(
+            "The phone exchange does not let ringround place calls; its manager user needs "
+            "write=originate."
+        )
     if lowered == "invalid timeout":
         return _("The phone exchange refused the ring timeout; check ring_timeout in the policy.")
     return _("The phone exchange refused the call: {reason}.").format(
-        reason=text or _("no reason given"))
+        reason=text or _("no reason given")
+    )
 
 
 _LINE_BREAKS = re.compile(r"[\r\n]+")
@@ -199,19 +218,26 @@ class AmiBackend:
         advice = _("check that it is running and the policy's [telephony] host and port")
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(host, port), self._connect_timeout)
+                asyncio.open_connection(host, port), self._connect_timeout
+            )
         except TimeoutError:
-            raise _Unreachable(_("The phone exchange at {host}:{port} did not answer "
-                                 "within {connect_timeout:g} s; {advice}.").format(
-                host=host, port=port, connect_timeout=self._connect_timeout,
-                advice=advice)) from None
+            raise _Unreachable(
+                _(
+                    "The phone exchange at {host}:{port} did not answer "
+                    "within {connect_timeout:g} s; {advice}."
+                ).format(host=host, port=port, connect_timeout=self._connect_timeout, advice=advice)
+            ) from None
         except OSError as error:
-            why = (error.strerror if isinstance(error, socket.gaierror) or not error.errno
-                   else os.strerror(error.errno))
-            raise _Unreachable(_("Cannot reach the phone exchange at {host}:{port} "
-                                 "({reason}); {advice}.").format(
-                host=host, port=port, reason=(why or str(error)).lower(),
-                advice=advice)) from None
+            why = (
+                error.strerror
+                if isinstance(error, socket.gaierror) or not error.errno
+                else os.strerror(error.errno)
+            )
+            raise _Unreachable(
+                _("Cannot reach the phone exchange at {host}:{port} ({reason}); {advice}.").format(
+                    host=host, port=port, reason=(why or str(error)).lower(), advice=advice
+                )
+            ) from None
         greeted = False
         try:
             banner = await asyncio.wait_for(reader.readline(), self._connect_timeout)
@@ -222,22 +248,33 @@ class AmiBackend:
             if not greeted:  # also when cancelled: no connection is left open behind us
                 writer.close()
         if not greeted:
-            raise _Unreachable(_("The service at {host}:{port} did not greet like an "
-                                 "Asterisk manager interface; {advice}.").format(
-                host=host, port=port, advice=advice))
+            raise _Unreachable(
+                _(
+                    "The service at {host}:{port} did not greet like an "
+                    "Asterisk manager interface; {advice}."
+                ).format(host=host, port=port, advice=advice)
+            )
         self.greeting = banner.decode("utf-8", "replace").strip()
         _keep_alive(writer)
         self._writer = writer
         self._reader_task = asyncio.create_task(self._read_loop(reader, writer))
         # Events: call is what makes OriginateResponse, Dial*, Bridge* and Hangup arrive.
-        reply = await self._request([("Action", "Login"), ("Username", self._policy.username),
-                                     ("Secret", secret), ("Events", "call")])
+        reply = await self._request(
+            [
+                ("Action", "Login"),
+                ("Username", self._policy.username),
+                ("Secret", secret),
+                ("Events", "call"),
+            ]
+        )
         if reply.get("Response") != "Success":
             self._connection_ended(writer)
             raise TelephonyError(
-                _("The phone exchange refused the login of {username!r}; check the "
-                  "username and the secret file in the policy's [telephony] section.").format(
-                    username=self._policy.username))
+                _(
+                    "The phone exchange refused the login of {username!r}; check the "
+                    "username and the secret file in the policy's [telephony] section."
+                ).format(username=self._policy.username)
+            )
         self.login_answer = reply.get("Message", "")
         self._logged_in = True
 
@@ -249,39 +286,48 @@ class AmiBackend:
     async def place_call(self, operator: str, number: str, reference: str) -> str:
         channel = self._policy.extensions.get(operator)
         if not channel:
-            raise TelephonyError(_("No phone extension is configured for operator "
-                                   "{operator!r}; add one under [telephony.extensions] "
-                                   "in the policy.").format(operator=operator))
+            raise TelephonyError(
+                _(
+                    "No phone extension is configured for operator "
+                    "{operator!r}; add one under [telephony.extensions] "
+                    "in the policy."
+                ).format(operator=operator)
+            )
         exten = normalise_number(number, self._policy.dial_prefix)
         if exten == self._policy.dial_prefix:
-            raise TelephonyError(_("The number {number!r} has no digits to dial.").format(
-                number=number))
+            raise TelephonyError(
+                _("The number {number!r} has no digits to dial.").format(number=number)
+            )
         await self.connect()
         call = _Call(str(uuid.uuid4()))
         # Registered before sending: events may follow the reply before we resume.
         self._calls[call.call_id] = call
         try:
-            reply = await self._request([
-                ("Action", "Originate"),
-                ("Channel", channel),
-                ("Context", self._policy.context),
-                ("Exten", exten),
-                ("Priority", "1"),
-                ("CallerID", _caller_id(channel, exten)),
-                ("Timeout", str(self._policy.ring_timeout * 1000)),
-                ("Async", "true"),
-                ("ChannelId", call.call_id),
-                # Commas would split the value into several variables.
-                ("Variable", "RINGROUND_REF=" + re.sub(r"[^\w.:/@-]", "_", reference)),
-            ], action_id=call.call_id)
+            reply = await self._request(
+                [
+                    ("Action", "Originate"),
+                    ("Channel", channel),
+                    ("Context", self._policy.context),
+                    ("Exten", exten),
+                    ("Priority", "1"),
+                    ("CallerID", _caller_id(channel, exten)),
+                    ("Timeout", str(self._policy.ring_timeout * 1000)),
+                    ("Async", "true"),
+                    ("ChannelId", call.call_id),
+                    # Commas would split the value into several variables.
+                    ("Variable", "RINGROUND_REF=" + re.sub(r"[^\w.:/@-]", "_", reference)),
+                ],
+                action_id=call.call_id,
+            )
         except TelephonyError:
             self._forget(call)
             raise
         if reply.get("Response") != "Success":
             # An immediate refusal is a setting or a number problem: retrying cannot help.
             self._forget(call)
-            raise TelephonyError(_refusal(reply.get("Message", ""), channel, exten,
-                                          self._policy.context))
+            raise TelephonyError(
+                _refusal(reply.get("Message", ""), channel, exten, self._policy.context)
+            )
         return call.call_id
 
     async def events(self) -> AsyncIterator[CallEvent]:
@@ -295,13 +341,16 @@ class AmiBackend:
             return  # already over: ended, failed at once, or lost with the connection
         # Asterisk takes a Uniqueid where a channel name is expected, so the hang-up
         # works even before any event has told us the channel's name.
-        reply = await self._request([("Action", "Hangup"),
-                                     ("Channel", call.channel or call.call_id)])
+        reply = await self._request(
+            [("Action", "Hangup"), ("Channel", call.channel or call.call_id)]
+        )
         message = reply.get("Message", "")
         if reply.get("Response") != "Success" and message.lower() != "no such channel":
             raise TelephonyError(
                 _("The phone exchange would not hang up the call: {reason}.").format(
-                    reason=message or _("no reason given")))
+                    reason=message or _("no reason given")
+                )
+            )
 
     async def close(self) -> None:
         if self._closed:
@@ -316,8 +365,7 @@ class AmiBackend:
                 if self._logged_in:
                     # A Logoff lets Asterisk log a clean goodbye, not a dropped session.
                     with contextlib.suppress(OSError, TimeoutError):
-                        writer.write(_encode([("Action", "Logoff"),
-                                              ("ActionID", "ringround-bye")]))
+                        writer.write(_encode([("Action", "Logoff"), ("ActionID", "ringround-bye")]))
                         await asyncio.wait_for(writer.drain(), 1.0)
                 self._connection_ended(writer)
         for task in (self._reader_task, self._reconnect_task):
@@ -326,8 +374,9 @@ class AmiBackend:
                 await asyncio.gather(task, return_exceptions=True)
         self._events.put_nowait(None)
 
-    async def _request(self, fields: Sequence[tuple[str, str]],
-                       action_id: str | None = None) -> Message:
+    async def _request(
+        self, fields: Sequence[tuple[str, str]], action_id: str | None = None
+    ) -> Message:
         """Send one action and wait, bounded, for the response with its ActionID."""
         writer = self._writer
         if writer is None:
@@ -350,8 +399,7 @@ class AmiBackend:
         finally:
             self._replies.pop(action_id, None)
 
-    async def _read_loop(self, reader: asyncio.StreamReader,
-                         writer: asyncio.StreamWriter) -> None:
+    async def _read_loop(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while (message := await _read_message(reader)) is not None:
                 self._dispatch(message)
@@ -374,8 +422,11 @@ class AmiBackend:
             if call.stage is not None and not self._closed:
                 self._finish(call, CallStage.FAILED, _(_LOST))
             self._forget(call)
-        if was_logged_in and not self._closed and (
-                self._reconnect_task is None or self._reconnect_task.done()):
+        if (
+            was_logged_in
+            and not self._closed
+            and (self._reconnect_task is None or self._reconnect_task.done())
+        ):
             self._reconnect_task = asyncio.create_task(self._reconnect())
 
     async def _reconnect(self) -> None:
@@ -402,15 +453,21 @@ class AmiBackend:
             # Handled here, not in place_call: the events that follow are dispatched first.
             self._advance(call, CallStage.OPERATOR_RINGING)
             call.timer = asyncio.get_running_loop().call_later(
-                self._policy.ring_timeout + self._answer_margin, self._ring_expired, call)
+                self._policy.ring_timeout + self._answer_margin, self._ring_expired, call
+            )
         reply = self._replies.get(action_id)
         if reply is not None and not reply.done():
             reply.set_result(message)
 
     def _on_event(self, event: Message) -> None:
-        call = next((self._calls[key] for key in (event.get("ActionID"), event.get("Uniqueid"),
-                                                  event.get("Linkedid")) if key in self._calls),
-                    None)
+        call = next(
+            (
+                self._calls[key]
+                for key in (event.get("ActionID"), event.get("Uniqueid"), event.get("Linkedid"))
+                if key in self._calls
+            ),
+            None,
+        )
         if call is None:
             return
         name = event["Event"]
@@ -436,9 +493,16 @@ class AmiBackend:
             if status == "ANSWER":
                 call.client_answered = True
             else:
-                stage, result, reason = _CLIENT_FAILURES.get(status, (
-                    CallStage.FAILED, None, _("The client's line could not be reached "
-                                              "({status}).").format(status=status)))
+                stage, result, reason = _CLIENT_FAILURES.get(
+                    status,
+                    (
+                        CallStage.FAILED,
+                        None,
+                        _("The client's line could not be reached ({status}).").format(
+                            status=status
+                        ),
+                    ),
+                )
                 self._finish(call, stage, _(reason), result)
         elif name == "BridgeEnter" and (own or call.client_answered):
             self._advance(call, CallStage.CONNECTED, "answered")
@@ -468,14 +532,16 @@ class AmiBackend:
         if call.stage is None or _ORDER[stage] > _ORDER[call.stage]:  # final stages come last
             self._emit(call, stage, None, result)
 
-    def _finish(self, call: _Call, stage: CallStage, reason: str | None,
-                result: ClientResult | None = None) -> None:
+    def _finish(
+        self, call: _Call, stage: CallStage, reason: str | None, result: ClientResult | None = None
+    ) -> None:
         if not call.final:
             call.stop_timer()
             self._emit(call, stage, reason, result)
 
-    def _emit(self, call: _Call, stage: CallStage, reason: str | None,
-              result: ClientResult | None) -> None:
+    def _emit(
+        self, call: _Call, stage: CallStage, reason: str | None, result: ClientResult | None
+    ) -> None:
         call.stage = stage
         self._events.put_nowait(CallEvent(call.call_id, stage, reason, result))
 

@@ -20,8 +20,9 @@ from telephony.secret import read_secret
 CONNECT_TIMEOUT_S = 5.0
 
 
-def check_exchange(policy: TelephonyPolicy, *,
-                   connect_timeout: float = CONNECT_TIMEOUT_S) -> Finding | None:
+def check_exchange(
+    policy: TelephonyPolicy, *, connect_timeout: float = CONNECT_TIMEOUT_S
+) -> Finding | None:
     """One finding: the exchange's answers, or why ringround could not log in.
 
     None when the secret file cannot be used: ``check``'s finding about that
@@ -35,8 +36,7 @@ def check_exchange(policy: TelephonyPolicy, *,
 
 
 async def _check(policy: TelephonyPolicy, connect_timeout: float) -> Finding:
-    backend = AmiBackend(policy, connect_timeout=connect_timeout,
-                         reply_timeout=2 * connect_timeout)
+    backend = AmiBackend(policy, connect_timeout=connect_timeout, reply_timeout=2 * connect_timeout)
     try:
         reply = await backend.ping()
     except TelephonyError as error:
@@ -44,14 +44,28 @@ async def _check(policy: TelephonyPolicy, connect_timeout: float) -> Finding:
     finally:
         await backend.close()  # sends Logoff when logged in
     if reply.get("Response") != "Success":
-        return Finding(PROBLEM, _(
-            "The phone exchange at {host}:{port} accepted the login but refused a ping "
-            "({answer}); check the manager user's rights in its manager.conf.").format(
-            host=policy.host, port=policy.port,
-            answer=field(reply.get("Message") or reply.get("Response"))))
-    return Finding(OK, _(
-        "The phone exchange at {host}:{port} ({greeting}) accepted the login of {username} "
-        "({answer}) and answered a ping ({ping}); ringround logged off again.").format(
-        host=policy.host, port=policy.port, greeting=field(backend.greeting),
-        username=field(policy.username), answer=field(backend.login_answer),
-        ping=field(reply.get("Ping") or reply.get("Response"))))
+        return Finding(
+            PROBLEM,
+            _(
+                "The phone exchange at {host}:{port} accepted the login but refused a ping "
+                "({answer}); check the manager user's rights in its manager.conf."
+            ).format(
+                host=policy.host,
+                port=policy.port,
+                answer=field(reply.get("Message") or reply.get("Response")),
+            ),
+        )
+    return Finding(
+        OK,
+        _(
+            "The phone exchange at {host}:{port} ({greeting}) accepted the login of {username} "
+            "({answer}) and answered a ping ({ping}); ringround logged off again."
+        ).format(
+            host=policy.host,
+            port=policy.port,
+            greeting=field(backend.greeting),
+            username=field(policy.username),
+            answer=field(backend.login_answer),
+            ping=field(reply.get("Ping") or reply.get("Response")),
+        ),
+    )

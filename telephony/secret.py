@@ -23,12 +23,15 @@ def read_secret(path: str | Path) -> str:
         try:
             mode = os.fstat(fd).st_mode
             if not stat.S_ISREG(mode):
-                raise TelephonyError(_("The secret file {path} is not a plain file.").format(
-                    path=path))
+                raise TelephonyError(
+                    _("The secret file {path} is not a plain file.").format(path=path)
+                )
             if mode & 0o007:
                 raise TelephonyError(
-                    _("The secret file {path} can be read or changed by other users; "
-                      "run chmod 640 {path} (or chmod 600).").format(path=path)
+                    _(
+                        "The secret file {path} can be read or changed by other users; "
+                        "run chmod 640 {path} (or chmod 600)."
+                    ).format(path=path)
                 )
             with open(fd, "rb", closefd=False) as handle:
                 data = handle.read()
@@ -36,27 +39,35 @@ def read_secret(path: str | Path) -> str:
             os.close(fd)
     except FileNotFoundError:
         raise TelephonyError(
-            _("The secret file {path} does not exist; create it, or fix secret_file in "
-              "the policy's [telephony] section.").format(path=path)
+            _(
+                "The secret file {path} does not exist; create it, or fix secret_file in "
+                "the policy's [telephony] section."
+            ).format(path=path)
         ) from None
     except PermissionError:
         raise TelephonyError(
-            _("The secret file {path} cannot be read by this user; give it to the "
-              "operators' group with chmod 640.").format(path=path)
+            _(
+                "The secret file {path} cannot be read by this user; give it to the "
+                "operators' group with chmod 640."
+            ).format(path=path)
         ) from None
     except OSError as error:
-        raise TelephonyError(_("The secret file {path} cannot be read ({strerror}).").format(
-            path=path, strerror=error.strerror)) \
-            from None
+        raise TelephonyError(
+            _("The secret file {path} cannot be read ({strerror}).").format(
+                path=path, strerror=error.strerror
+            )
+        ) from None
     try:
         secret = data.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError:
-        raise TelephonyError(_("The secret file {path} is not UTF-8 text.").format(
-            path=path)) from None
+        raise TelephonyError(
+            _("The secret file {path} is not UTF-8 text.").format(path=path)
+        ) from None
     if not secret:
         raise TelephonyError(_("The secret file {path} is empty.").format(path=path))
     if "\n" in secret or "\r" in secret:
         # A second line would end the AMI header early and be sent as a header of its own.
-        raise TelephonyError(_("The secret file {path} must hold the secret on one line.").format(
-            path=path))
+        raise TelephonyError(
+            _("The secret file {path} must hold the secret on one line.").format(path=path)
+        )
     return secret

@@ -96,8 +96,9 @@ class DeskClinic:
         """Lock an appointment row for ``session`` as its app would (C4)."""
         conn = self.connect()
         try:
-            result = claim_row(conn, self.policy, session,
-                               RowKey(APPOINTMENT, self.appointments[appointment]), now)
+            result = claim_row(
+                conn, self.policy, session, RowKey(APPOINTMENT, self.appointments[appointment]), now
+            )
         finally:
             conn.close()
         assert isinstance(result, Claim), result
@@ -112,20 +113,32 @@ class DeskClinic:
     def locks(self) -> list[tuple[Any, ...]]:
         """(kind, source_id, operator, session_id) of every lock."""
         return self.query(
-            "SELECT kind, source_id, operator, session_id FROM locks ORDER BY kind, source_id")
+            "SELECT kind, source_id, operator, session_id FROM locks ORDER BY kind, source_id"
+        )
 
-    def app(self, operator: str, clock: Callable[[], int] | None = None,
-            poll_every: float = 1.0) -> RingroundApp:
+    def app(
+        self, operator: str, clock: Callable[[], int] | None = None, poll_every: float = 1.0
+    ) -> RingroundApp:
         clock = clock or Clock()
-        return RingroundApp(self.path, self.policy, self.session(operator, clock()),
-                            clock=clock, poll_every=poll_every)
+        return RingroundApp(
+            self.path,
+            self.policy,
+            self.session(operator, clock()),
+            clock=clock,
+            poll_every=poll_every,
+        )
 
 
 # Tomorrow's (Friday's) appointments to confirm, in list order: name -> (client, start,
 # doctor, service, status).
 TOMORROW = {
-    "ivanova": ("ivanova", at(27, 9, 30), "Орлова Е. В.", "Профессиональная гигиена",
-                "unconfirmed"),
+    "ivanova": (
+        "ivanova",
+        at(27, 9, 30),
+        "Орлова Е. В.",
+        "Профессиональная гигиена",
+        "unconfirmed",
+    ),
     "smith": ("smith", at(27, 11), "Dr. Wilson", "Check-up", "unconfirmed"),
     "petrov": ("petrov", at(27, 12, 30), "Смирнов А. А.", "Лечение кариеса", "unconfirmed"),
     "kowalski": ("kowalski", at(27, 15), "Dr. Wilson", "X-ray", "left message"),
@@ -140,13 +153,25 @@ def build_desk(folder: Path) -> DeskClinic:
     conn = open_database(desk.path, create=True)
     people = [
         # key, name, born, phones, e-mail, notes, do-not-call
-        ("ivanova", "Иванова Мария Петровна", "1984-03-15",
-         ["+7 916 123-45-67", "+7 495 765-43-21"], "m.ivanova@example.ru",
-         "Предпочитает звонки после 10:00", False),
-        ("smith", "John Smith", "1990-11-30", ["+7 903 555-12-12"], "john@example.com", "",
-         False),
-        ("petrov", "Петров Сергей Иванович", "1956-07-02", ["+7 926 000-11-22"], "",
-         "Hard of hearing: speak slowly", False),
+        (
+            "ivanova",
+            "Иванова Мария Петровна",
+            "1984-03-15",
+            ["+7 916 123-45-67", "+7 495 765-43-21"],
+            "m.ivanova@example.ru",
+            "Предпочитает звонки после 10:00",
+            False,
+        ),
+        ("smith", "John Smith", "1990-11-30", ["+7 903 555-12-12"], "john@example.com", "", False),
+        (
+            "petrov",
+            "Петров Сергей Иванович",
+            "1956-07-02",
+            ["+7 926 000-11-22"],
+            "",
+            "Hard of hearing: speak slowly",
+            False,
+        ),
         ("kowalski", "Anna Kowalski", "2001-01-20", ["+7 915 222-33-44"], "", "", False),
         ("sidorov", "Сидоров Пётр", "1970-05-05", ["+7 985 111-22-33"], "", "", True),
     ]
@@ -155,61 +180,88 @@ def build_desk(folder: Path) -> DeskClinic:
             client_id = conn.execute(
                 "INSERT INTO clients (external_id, name, birth_date, email, notes, do_not_call)"
                 " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                (f"C-{key}", name, born, email, notes, int(dnc))).fetchone()[0]
+                (f"C-{key}", name, born, email, notes, int(dnc)),
+            ).fetchone()[0]
             save_phones(conn, desk.policy.phones, client_id, phones)
             desk.clients[key] = client_id
 
-        def appointment(client: str, starts: int, doctor: str, service: str,
-                        status: str) -> int:
-            return int(conn.execute(
-                "INSERT INTO appointments (client_id, starts_at, doctor, service, status)"
-                " VALUES (?, ?, ?, ?, ?) RETURNING id",
-                (desk.clients[client], starts, doctor, service, status)).fetchone()[0])
+        def appointment(client: str, starts: int, doctor: str, service: str, status: str) -> int:
+            return int(
+                conn.execute(
+                    "INSERT INTO appointments (client_id, starts_at, doctor, service, status)"
+                    " VALUES (?, ?, ?, ?, ?) RETURNING id",
+                    (desk.clients[client], starts, doctor, service, status),
+                ).fetchone()[0]
+            )
 
         for name, (client, starts, doctor, service, status) in TOMORROW.items():
             desk.appointments[name] = appointment(client, starts, doctor, service, status)
         # Not on the list: confirmed already, a later visit, a past one.
         desk.appointments["smith-confirmed"] = appointment(
-            "smith", at(27, 17), "Dr. Wilson", "Follow-up", "confirmed")
+            "smith", at(27, 17), "Dr. Wilson", "Follow-up", "confirmed"
+        )
         desk.appointments["ivanova-later"] = appointment(
-            "ivanova", at(30, 14), "Смирнов А. А.", "Пломба", "unconfirmed")
+            "ivanova", at(30, 14), "Смирнов А. А.", "Пломба", "unconfirmed"
+        )
         desk.appointments["ivanova-past"] = appointment(
-            "ivanova", at(2, 10), "Орлова Е. В.", "Осмотр", "confirmed")
+            "ivanova", at(2, 10), "Орлова Е. В.", "Осмотр", "confirmed"
+        )
 
         # An earlier unsuccessful call on Petrov's appointment, with a comment (C6).
         petrov = RowKey(APPOINTMENT, desk.appointments["petrov"])
         olga = conn.execute(
             "INSERT INTO sessions (operator, pid, host, tty, started_at, heartbeat_at, ended_at)"
             " VALUES ('olga', 1, 'clinic', '', ?, ?, ?) RETURNING id",
-            (DESK_NOW - 2 * DAY - 600, DESK_NOW - 2 * DAY, DESK_NOW - 2 * DAY)).fetchone()[0]
+            (DESK_NOW - 2 * DAY - 600, DESK_NOW - 2 * DAY, DESK_NOW - 2 * DAY),
+        ).fetchone()[0]
         conn.execute(
             "INSERT INTO call_rows (kind, source_id, client_id, failed_attempts,"
             " last_attempt_at, not_before) VALUES (?, ?, ?, 1, ?, ?)",
-            (petrov.kind, petrov.source_id, desk.clients["petrov"], DESK_NOW - 2 * DAY,
-             DESK_NOW - 2 * DAY + 3600))
+            (
+                petrov.kind,
+                petrov.source_id,
+                desk.clients["petrov"],
+                DESK_NOW - 2 * DAY,
+                DESK_NOW - 2 * DAY + 3600,
+            ),
+        )
         conn.execute(
             "INSERT INTO attempts (kind, source_id, client_id, operator, session_id,"
             " started_at, ended_at, mode, outcome, comment) VALUES (?, ?, ?, 'olga', ?, ?, ?,"
             " 'manual', 'no-answer', 'Попросил перезвонить после обеда')",
-            (petrov.kind, petrov.source_id, desk.clients["petrov"], olga,
-             DESK_NOW - 2 * DAY - 60, DESK_NOW - 2 * DAY))
+            (
+                petrov.kind,
+                petrov.source_id,
+                desk.clients["petrov"],
+                olga,
+                DESK_NOW - 2 * DAY - 60,
+                DESK_NOW - 2 * DAY,
+            ),
+        )
 
-        for list_name, members in (("Hygiene recall, 6 months", ["petrov", "kowalski"]),
-                                   ("Flu vaccination reminder", ["ivanova"])):
+        for list_name, members in (
+            ("Hygiene recall, 6 months", ["petrov", "kowalski"]),
+            ("Flu vaccination reminder", ["ivanova"]),
+        ):
             list_id = conn.execute(
                 "INSERT INTO call_lists (name, created_at, created_by) VALUES (?, ?, 'root')"
-                " RETURNING id", (list_name, DESK_NOW - 7 * DAY)).fetchone()[0]
+                " RETURNING id",
+                (list_name, DESK_NOW - 7 * DAY),
+            ).fetchone()[0]
             desk.call_lists[list_name] = list_id
             for member in members:
                 conn.execute(
                     "INSERT INTO call_list_items (list_id, client_id, note) VALUES (?, ?, ?)",
-                    (list_id, desk.clients[member], "Last visit in May"))
+                    (list_id, desk.clients[member], "Last visit in May"),
+                )
         conn.execute(
             "INSERT INTO tasks (client_id, kind, title, due_at) VALUES (?, 'recall', ?, ?)",
-            (desk.clients["smith"], "Recall after implant", DESK_NOW - DAY))
+            (desk.clients["smith"], "Recall after implant", DESK_NOW - DAY),
+        )
         conn.execute(
             "INSERT INTO tasks (client_id, kind, title, due_at) VALUES (?, 'reminder', ?, ?)",
-            (desk.clients["kowalski"], "Принести снимки", DESK_NOW - MINUTE))
+            (desk.clients["kowalski"], "Принести снимки", DESK_NOW - MINUTE),
+        )
     conn.close()
     return desk
 
@@ -218,8 +270,11 @@ def build_desk(folder: Path) -> DeskClinic:
 
 
 def busy(app: RingroundApp) -> bool:
-    return any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in app.workers
-               if w.group not in ("poll", "heartbeat", "sweep"))
+    return any(
+        w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+        for w in app.workers
+        if w.group not in ("poll", "heartbeat", "sweep")
+    )
 
 
 async def settle(pilot: Pilot[Any], timeout: float = PATIENCE) -> None:
@@ -239,8 +294,12 @@ async def settle(pilot: Pilot[Any], timeout: float = PATIENCE) -> None:
             quiet += 1
 
 
-async def wait_until(pilot: Pilot[Any], condition: Callable[[], S | Literal[False] | None],
-                     what: str = "", timeout: float = PATIENCE) -> S:
+async def wait_until(
+    pilot: Pilot[Any],
+    condition: Callable[[], S | Literal[False] | None],
+    what: str = "",
+    timeout: float = PATIENCE,
+) -> S:
     """Wait (without fixed sleeps) until ``condition()`` is truthy; return its value."""
     deadline = time.monotonic() + timeout
     while True:
@@ -254,8 +313,7 @@ async def wait_until(pilot: Pilot[Any], condition: Callable[[], S | Literal[Fals
 
 
 @asynccontextmanager
-async def running(app: RingroundApp, size: tuple[int, int] = (80, 24)
-                  ) -> AsyncIterator[Pilot[Any]]:
+async def running(app: RingroundApp, size: tuple[int, int] = (80, 24)) -> AsyncIterator[Pilot[Any]]:
     """Run the app headless; close its connections afterwards as run_app does."""
     try:
         async with app.run_test(size=size) as pilot:
@@ -283,9 +341,11 @@ Compare = Callable[..., bool]
 Steps = Callable[[Pilot[Any]], Awaitable[None]]
 
 
-def shoot(snap_compare: Compare, app: RingroundApp, size: tuple[int, int],
-          steps: Steps | None = None) -> bool:
+def shoot(
+    snap_compare: Compare, app: RingroundApp, size: tuple[int, int], steps: Steps | None = None
+) -> bool:
     """Take a snapshot of ``app`` after ``steps``, with workers done and cursors frozen."""
+
     async def run_before(pilot: Pilot[Any]) -> None:
         await settle(pilot)
         if steps is not None:
@@ -300,12 +360,19 @@ def shoot(snap_compare: Compare, app: RingroundApp, size: tuple[int, int],
 async def open_list(pilot: Pilot[Any], index: int = 0) -> WorkScreen:
     """From the list picker, open the ``index``-th work list (arrows, Enter)."""
     app = pilot.app
-    await wait_until(pilot, lambda: isinstance(app.screen, ListPicker) and app.screen.summaries,
-                     "the list picker with its lists")
+    await wait_until(
+        pilot,
+        lambda: isinstance(app.screen, ListPicker) and app.screen.summaries,
+        "the list picker with its lists",
+    )
     await pilot.press(*["down"] * index, "enter")
-    screen = await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen)
-                              and app.screen.activation is not None and app.screen,
-                              "the work screen with its first row active")
+    screen = await wait_until(
+        pilot,
+        lambda: (
+            isinstance(app.screen, WorkScreen) and app.screen.activation is not None and app.screen
+        ),
+        "the work screen with its first row active",
+    )
     await settle(pilot)
     assert isinstance(screen, WorkScreen)
     return screen
@@ -316,8 +383,13 @@ async def go_to(pilot: Pilot[Any], screen: WorkScreen, source_id: int) -> None:
     table = screen.query_one(RowTable)
     steps = table.ids.index(source_id) - table.cursor
     await pilot.press(*(["down"] * steps if steps > 0 else ["up"] * -steps))
-    await wait_until(pilot, lambda: screen.activation is not None
-                     and screen.activation.state.key.source_id == source_id, "activation")
+    await wait_until(
+        pilot,
+        lambda: (
+            screen.activation is not None and screen.activation.state.key.source_id == source_id
+        ),
+        "activation",
+    )
     await settle(pilot)
 
 

@@ -29,8 +29,9 @@ from tests.stored_clinic import StoredClinic
 
 
 @pytest.fixture(autouse=True)
-def nothing_of_this_machine(tmp_path_factory: pytest.TempPathFactory,
-                            monkeypatch: pytest.MonkeyPatch) -> None:
+def nothing_of_this_machine(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Commands run in a test see no /etc/ringround or ~/.config policy of this machine,
     and no RINGROUND_* variable of the shell that started the tests."""
     elsewhere = tmp_path_factory.mktemp("no-policy-here")

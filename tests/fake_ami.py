@@ -63,10 +63,20 @@ class _Channel:
     context: str
 
     def fields(self, prefix: str = "") -> Fields:
-        return [(prefix + key, value) for key, value in (
-            ("Channel", self.name), ("ChannelState", "6"), ("ChannelStateDesc", "Up"),
-            ("CallerIDNum", self.exten), ("Context", self.context), ("Exten", self.exten),
-            ("Priority", "1"), ("Uniqueid", self.uniqueid), ("Linkedid", self.linkedid))]
+        return [
+            (prefix + key, value)
+            for key, value in (
+                ("Channel", self.name),
+                ("ChannelState", "6"),
+                ("ChannelStateDesc", "Up"),
+                ("CallerIDNum", self.exten),
+                ("Context", self.context),
+                ("Exten", self.exten),
+                ("Priority", "1"),
+                ("Uniqueid", self.uniqueid),
+                ("Linkedid", self.linkedid),
+            )
+        ]
 
 
 @dataclass
@@ -85,12 +95,19 @@ class FakeAmi:
     answered call by itself (None: only a Hangup action or a stop ends it).
     """
 
-    def __init__(self, *, username: str = "ringround", secret: str = "s3cret",
-                 endpoints: tuple[str, ...] = ("PJSIP/101", "PJSIP/102",
-                                               "Local/101@from-internal"),
-                 contexts: tuple[str, ...] = ("from-internal",), auth_delay: float = 0.05,
-                 step: float = 0.02, call_length: float | None = None,
-                 originate_allowed: bool = True, hangup_before_response: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        username: str = "ringround",
+        secret: str = "s3cret",
+        endpoints: tuple[str, ...] = ("PJSIP/101", "PJSIP/102", "Local/101@from-internal"),
+        contexts: tuple[str, ...] = ("from-internal",),
+        auth_delay: float = 0.05,
+        step: float = 0.02,
+        call_length: float | None = None,
+        originate_allowed: bool = True,
+        hangup_before_response: bool = False,
+    ) -> None:
         self.username, self.secret = username, secret
         self.endpoints, self.contexts = endpoints, contexts
         self.auth_delay = auth_delay  # Asterisk pauses about 1 s before refusing a login
@@ -109,8 +126,12 @@ class FakeAmi:
         await self.start()
         return self
 
-    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                        trace: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         await self.stop()
 
     async def start(self) -> None:
@@ -175,7 +196,8 @@ class FakeAmi:
             wanted = message.get("Events", "on").lower()
             session.user = self.username
             session.call_events = wanted in ("on", "yes", "true", "all") or "call" in [
-                part.strip() for part in wanted.split(",")]
+                part.strip() for part in wanted.split(",")
+            ]
             respond("Success", "Authentication accepted")
         elif action == "logoff":
             respond("Goodbye", "Thanks for all the fish.")
@@ -183,15 +205,24 @@ class FakeAmi:
         elif session.user is None:
             respond("Error", "Permission denied")
         elif action == "ping":
-            session.send([("Response", "Success"), *echo, ("Ping", "Pong"),
-                          ("Timestamp", f"{time.time():.6f}")])
+            session.send(
+                [
+                    ("Response", "Success"),
+                    *echo,
+                    ("Ping", "Pong"),
+                    ("Timestamp", f"{time.time():.6f}"),
+                ]
+            )
         elif action == "originate":
             self._originate(message, respond)
         elif action == "hangup":
             self._hangup(message.get("Channel", ""), respond)
         else:
-            respond("Error", f"Invalid/unknown command: {message['Action']}. Use Action: "
-                    "ListCommands to show available commands.")
+            respond(
+                "Error",
+                f"Invalid/unknown command: {message['Action']}. Use Action: "
+                "ListCommands to show available commands.",
+            )
         return True
 
     def _refusal(self, message: dict[str, str]) -> str | None:
@@ -222,8 +253,9 @@ class FakeAmi:
         name, number = message["Channel"], next(self._numbers)
         uniqueid = message.get("ChannelId") or f"{time.time():.0f}.{number}"
         suffix = ";1" if name.startswith("Local/") else ""
-        operator = _Channel(f"{name}-{number:08x}{suffix}", uniqueid, uniqueid,
-                            message["Exten"], message["Context"])
+        operator = _Channel(
+            f"{name}-{number:08x}{suffix}", uniqueid, uniqueid, message["Exten"], message["Context"]
+        )
         call = _Call(operator, message.get("ActionID"))
         self._calls[uniqueid] = call
         respond("Success", "Originate successfully queued")
@@ -247,11 +279,20 @@ class FakeAmi:
 
     def _originate_response(self, call: _Call, reason: str) -> None:
         op = call.operator
-        self._event("OriginateResponse", [
-            *([("ActionID", call.action_id)] if call.action_id else []),
-            ("Response", "Success" if reason == "4" else "Failure"), ("Channel", op.name),
-            ("Context", op.context), ("Exten", op.exten), ("Reason", reason),
-            ("Uniqueid", op.uniqueid), ("CallerIDNum", op.exten), ("CallerIDName", op.exten)])
+        self._event(
+            "OriginateResponse",
+            [
+                *([("ActionID", call.action_id)] if call.action_id else []),
+                ("Response", "Success" if reason == "4" else "Failure"),
+                ("Channel", op.name),
+                ("Context", op.context),
+                ("Exten", op.exten),
+                ("Reason", reason),
+                ("Uniqueid", op.uniqueid),
+                ("CallerIDNum", op.exten),
+                ("CallerIDName", op.exten),
+            ],
+        )
 
     def _hangup_event(self, channel: _Channel, cause: str, text: str) -> None:
         self._event("Hangup", [*channel.fields(), ("Cause", cause), ("Cause-txt", text)])
@@ -276,8 +317,11 @@ class FakeAmi:
                 return
             self._event("Newchannel", op.fields())
             hung_up = await self._wait(call, self.step)  # the operator's phone rings
-            reason, cause, text = (("1", "16", "Normal Clearing") if hung_up
-                                   else _OPERATOR_FAILURES.get(op.exten, ("4", "", "")))
+            reason, cause, text = (
+                ("1", "16", "Normal Clearing")
+                if hung_up
+                else _OPERATOR_FAILURES.get(op.exten, ("4", "", ""))
+            )
             if reason != "4":
                 if self.hangup_before_response:
                     self._hangup_event(op, cause, text)
@@ -293,8 +337,9 @@ class FakeAmi:
     async def _client_leg(self, call: _Call) -> None:
         op = call.operator
         number = next(self._numbers)
-        client = _Channel(f"PJSIP/trunk-{number:08x}", f"{op.uniqueid}.client", op.uniqueid,
-                          op.exten, op.context)
+        client = _Channel(
+            f"PJSIP/trunk-{number:08x}", f"{op.uniqueid}.client", op.uniqueid, op.exten, op.context
+        )
         dial = [*op.fields(), *client.fields("Dest"), ("DialString", f"trunk/{op.exten}")]
         self._event("DialBegin", dial)
         cancelled = await self._wait(call, self.step)
@@ -306,15 +351,18 @@ class FakeAmi:
                 await self._wait(call, self.step)  # the operator hears the tone, then hangs up
             self._hangup_event(op, "16", "Normal Clearing")
             return
-        bridge = [("BridgeUniqueid", f"bridge-{number}"), ("BridgeType", "basic"),
-                  ("BridgeTechnology", "simple_bridge"), ("BridgeNumChannels", "2")]
+        bridge = [
+            ("BridgeUniqueid", f"bridge-{number}"),
+            ("BridgeType", "basic"),
+            ("BridgeTechnology", "simple_bridge"),
+            ("BridgeNumChannels", "2"),
+        ]
         for channel in (op, client):
             self._event("BridgeEnter", [*bridge, *channel.fields()])
         await self._wait(call, self.call_length)
         for channel in (client, op):
             self._event("BridgeLeave", [*bridge, *channel.fields()])
             self._hangup_event(channel, "16", "Normal Clearing")
-
 
 
 @contextmanager

@@ -16,11 +16,17 @@ from tui.work_screen import WorkScreen
 async def open_first_list(pilot: Pilot[Any]) -> WorkScreen:
     """Enter on the list picker's first list (appointment confirmation); wait for its first row."""
     app = pilot.app
-    await wait_until(pilot, lambda: isinstance(app.screen, ListPicker) and app.screen.summaries,
-                     "the list picker's counts")
+    await wait_until(
+        pilot,
+        lambda: isinstance(app.screen, ListPicker) and app.screen.summaries,
+        "the list picker's counts",
+    )
     await pilot.press("enter")
-    await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen)
-                     and app.screen.activation is not None, "the first row's activation")
+    await wait_until(
+        pilot,
+        lambda: isinstance(app.screen, WorkScreen) and app.screen.activation is not None,
+        "the first row's activation",
+    )
     await settle(pilot)
     assert isinstance(app.screen, WorkScreen)
     return app.screen
@@ -29,8 +35,12 @@ async def open_first_list(pilot: Pilot[Any]) -> WorkScreen:
 def holds_active_row(screen: WorkScreen, source_id: int | None) -> bool:
     activation = screen.activation
     lock = activation.state.lock if activation else None
-    return (activation is not None and activation.state.key.source_id == source_id
-            and lock is not None and lock.mine)
+    return (
+        activation is not None
+        and activation.state.key.source_id == source_id
+        and lock is not None
+        and lock.mine
+    )
 
 
 async def claim_active_row(pilot: Pilot[Any], screen: WorkScreen) -> int:

@@ -22,13 +22,19 @@ class Outside:
         assert mode in ("write", "read")
         self.process = subprocess.Popen(
             [sys.executable, __file__, str(path), mode],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert self.process.stdout is not None
         line = self.process.stdout.readline().strip()
         if line != "held":
             self.process.kill()
-            raise RuntimeError(f"the outside process did not take the lock: {line!r} "
-                               f"{self.process.stderr.read() if self.process.stderr else ''}")
+            raise RuntimeError(
+                f"the outside process did not take the lock: {line!r} "
+                f"{self.process.stderr.read() if self.process.stderr else ''}"
+            )
         self.since = time.monotonic()
         self.released_at: float | None = None
 
@@ -52,8 +58,12 @@ class Outside:
     def __enter__(self) -> Outside:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         try:
             if error is None:
                 self.release()

@@ -60,8 +60,11 @@ def ringround_argv() -> list[str]:
 
 def terminal_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a common SSH login: xterm-256color, UTF-8, nothing of ours."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("RINGROUND_", "TEXTUAL", "PYTEST", "COLUMNS", "LINES"))}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("RINGROUND_", "TEXTUAL", "PYTEST", "COLUMNS", "LINES"))
+    }
     env.update({"TERM": "xterm-256color", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"})
     env.pop("NO_COLOR", None)
     env.pop("COLORTERM", None)
@@ -77,16 +80,29 @@ def visible(data: bytes) -> str:
 class PtyApp:
     """One program on a pty; see the module docstring."""
 
-    def __init__(self, argv: list[str], *, columns: int = 80, lines: int = 24,
-                 env: Mapping[str, str] | None = None, cwd: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        *,
+        columns: int = 80,
+        lines: int = 24,
+        env: Mapping[str, str] | None = None,
+        cwd: str | Path | None = None,
+    ) -> None:
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
         self.started = time.monotonic()
         try:
             self.process = subprocess.Popen(
-                argv, stdin=slave, stdout=slave, stderr=slave, cwd=cwd,
+                argv,
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                cwd=cwd,
                 env=dict(env) if env is not None else terminal_env(),
-                start_new_session=True, close_fds=True)
+                start_new_session=True,
+                close_fds=True,
+            )
         finally:
             os.close(slave)
         self.master = master
@@ -141,8 +157,7 @@ class PtyApp:
         with self._changed:
             return self.chunks[-1][0] if self.chunks else self.started
 
-    def wait_until(self, condition: Callable[[], object], what: str,
-                   timeout: float = 15.0) -> None:
+    def wait_until(self, condition: Callable[[], object], what: str, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
         with self._changed:
             while not condition():
@@ -150,7 +165,8 @@ class PtyApp:
                 if left <= 0:
                     raise AssertionError(
                         f"timed out after {timeout} s waiting for {what}; the program "
-                        f"{self._state()} and showed lately:\n{self._tail()}")
+                        f"{self._state()} and showed lately:\n{self._tail()}"
+                    )
                 self._changed.wait(min(left, 0.05))
 
     def wait_for(self, text: str, since: int = 0, timeout: float = 15.0) -> float:

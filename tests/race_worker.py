@@ -42,7 +42,12 @@ def retrying(action: Callable[[], T]) -> T:
 
 
 def claim_and_finish(
-    path: str, operator: str, source_ids: list[int], seed: int, now: int, start: Barrier,
+    path: str,
+    operator: str,
+    source_ids: list[int],
+    seed: int,
+    now: int,
+    start: Barrier,
     out: str,
 ) -> None:
     """Go once through the rows in a shuffled order, confirming every row won.
@@ -62,8 +67,9 @@ def claim_and_finish(
         result = retrying(partial(claim_row, conn, policy, session, key, now))
         if isinstance(result, Claim):
             time.sleep(rng.uniform(0, 0.001))  # on the phone, holding the lock
-            retrying(partial(finish_call, conn, policy, session, result, "confirmed", operator,
-                             now))
+            retrying(
+                partial(finish_call, conn, policy, session, result, "confirmed", operator, now)
+            )
             wins.append(source_id)
         else:
             refusals[result.reason] += 1
@@ -120,8 +126,9 @@ def work_until_killed(
         time.sleep(0.01)  # nothing left to call at this moment
 
 
-def first_window(path: str, operator: str, source_ids: list[int], barrier: Barrier, now: int,
-                 out: str) -> None:
+def first_window(
+    path: str, operator: str, source_ids: list[int], barrier: Barrier, now: int, out: str
+) -> None:
     """One operator's first window: claims every row, then, row by row, saves the call at
     the very moment the second window takes it over (``second_window``)."""
     conn = open_database(path)
@@ -138,19 +145,20 @@ def first_window(path: str, operator: str, source_ids: list[int], barrier: Barri
     for source_id in source_ids:
         barrier.wait(timeout=60)
         try:
-            retrying(partial(finish_call, conn, policy, session, claims[source_id], "confirmed",
-                             "", now))
+            retrying(
+                partial(finish_call, conn, policy, session, claims[source_id], "confirmed", "", now)
+            )
         except LockLost as lost:
             results.append([source_id, "lost", str(lost)])
         else:
             results.append([source_id, "saved", ""])
     conn.close()
-    Path(out).write_text(json.dumps({"session": session.id, "results": results}),
-                         encoding="utf-8")
+    Path(out).write_text(json.dumps({"session": session.id, "results": results}), encoding="utf-8")
 
 
-def second_window(path: str, operator: str, source_ids: list[int], barrier: Barrier, now: int,
-                  out: str) -> None:
+def second_window(
+    path: str, operator: str, source_ids: list[int], barrier: Barrier, now: int, out: str
+) -> None:
     """The same operator's second window: c without a yes on every row, then a confirmed
     take-over of each row racing the first window's save."""
     conn = open_database(path)
@@ -163,17 +171,24 @@ def second_window(path: str, operator: str, source_ids: list[int], barrier: Barr
         key = RowKey(ITEM, source_id)
         result = retrying(partial(claim_row, conn, policy, session, key, now))
         lock = None if isinstance(result, Claim) else result.lock
-        unasked.append([source_id, "won" if isinstance(result, Claim) else result.reason,
-                        lock is not None and lock.mine_elsewhere])
+        unasked.append(
+            [
+                source_id,
+                "won" if isinstance(result, Claim) else result.reason,
+                lock is not None and lock.mine_elsewhere,
+            ]
+        )
         offers[source_id] = lock
     barrier.wait(timeout=60)
     raced: list[list[object]] = []
     for source_id in source_ids:
         key = RowKey(ITEM, source_id)
         barrier.wait(timeout=60)
-        result = retrying(partial(claim_row, conn, policy, session, key, now,
-                                  take_over=offers[source_id]))
+        result = retrying(
+            partial(claim_row, conn, policy, session, key, now, take_over=offers[source_id])
+        )
         raced.append([source_id, "won" if isinstance(result, Claim) else result.reason])
     conn.close()
-    Path(out).write_text(json.dumps({"session": session.id, "unasked": unasked, "raced": raced}),
-                         encoding="utf-8")
+    Path(out).write_text(
+        json.dumps({"session": session.id, "unasked": unasked, "raced": raced}), encoding="utf-8"
+    )

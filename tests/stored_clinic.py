@@ -46,15 +46,19 @@ class StoredClinic:
         notes: str = "",
     ) -> int:
         with write(self.conn):
-            client_id = int(self.conn.execute(
-                "INSERT INTO clients (name, birth_date, email, notes, do_not_call)"
-                " VALUES (?, ?, ?, ?, ?) RETURNING id",
-                (name, birth_date, email, notes, int(do_not_call)),
-            ).fetchone()[0])
+            client_id = int(
+                self.conn.execute(
+                    "INSERT INTO clients (name, birth_date, email, notes, do_not_call)"
+                    " VALUES (?, ?, ?, ?, ?) RETURNING id",
+                    (name, birth_date, email, notes, int(do_not_call)),
+                ).fetchone()[0]
+            )
             self.conn.executemany(
                 "INSERT INTO phones (client_id, position, number, digits) VALUES (?, ?, ?, ?)",
-                [(client_id, position, number, "".join(c for c in number if c.isdigit()))
-                 for position, number in enumerate(phones, start=1)],
+                [
+                    (client_id, position, number, "".join(c for c in number if c.isdigit()))
+                    for position, number in enumerate(phones, start=1)
+                ],
             )
         return client_id
 
@@ -68,36 +72,48 @@ class StoredClinic:
         service: str = "Check-up",
     ) -> int:
         with write(self.conn):
-            return int(self.conn.execute(
-                "INSERT INTO appointments (client_id, starts_at, doctor, service, status)"
-                " VALUES (?, ?, ?, ?, ?) RETURNING id",
-                (client_id, starts_at, doctor, service, status),
-            ).fetchone()[0])
+            return int(
+                self.conn.execute(
+                    "INSERT INTO appointments (client_id, starts_at, doctor, service, status)"
+                    " VALUES (?, ?, ?, ?, ?) RETURNING id",
+                    (client_id, starts_at, doctor, service, status),
+                ).fetchone()[0]
+            )
 
     def add_task(
         self, client_id: int, kind: str, due_at: int, *, title: str = "", done_at: int | None = None
     ) -> int:
         with write(self.conn):
-            return int(self.conn.execute(
-                "INSERT INTO tasks (client_id, kind, title, due_at, done_at)"
-                " VALUES (?, ?, ?, ?, ?) RETURNING id",
-                (client_id, kind, title, due_at, done_at),
-            ).fetchone()[0])
+            return int(
+                self.conn.execute(
+                    "INSERT INTO tasks (client_id, kind, title, due_at, done_at)"
+                    " VALUES (?, ?, ?, ?, ?) RETURNING id",
+                    (client_id, kind, title, due_at, done_at),
+                ).fetchone()[0]
+            )
 
     def add_call_list(
         self, name: str, client_ids: list[int], *, created_at: int = NOW
     ) -> tuple[int, list[int]]:
         """A call list with one pending item per client: (list id, item ids in order)."""
         with write(self.conn):
-            list_id = int(self.conn.execute(
-                "INSERT INTO call_lists (name, created_at, created_by) VALUES (?, ?, 'root')"
-                " RETURNING id",
-                (name, created_at),
-            ).fetchone()[0])
-            items = [int(self.conn.execute(
-                "INSERT INTO call_list_items (list_id, client_id) VALUES (?, ?) RETURNING id",
-                (list_id, client_id),
-            ).fetchone()[0]) for client_id in client_ids]
+            list_id = int(
+                self.conn.execute(
+                    "INSERT INTO call_lists (name, created_at, created_by) VALUES (?, ?, 'root')"
+                    " RETURNING id",
+                    (name, created_at),
+                ).fetchone()[0]
+            )
+            items = [
+                int(
+                    self.conn.execute(
+                        "INSERT INTO call_list_items (list_id, client_id) VALUES (?, ?) RETURNING "
+                        "id",
+                        (list_id, client_id),
+                    ).fetchone()[0]
+                )
+                for client_id in client_ids
+            ]
         return list_id, items
 
     def add_clients_on_list(self, count: int, name: str = "List") -> tuple[int, list[int]]:
@@ -107,8 +123,12 @@ class StoredClinic:
                 "INSERT INTO clients (name) VALUES (?)",
                 [(f"Client {n}",) for n in range(count)],
             )
-            ids = [row[0] for row in self.conn.execute(
-                "SELECT id FROM clients ORDER BY id DESC LIMIT ?", (count,))]
+            ids = [
+                row[0]
+                for row in self.conn.execute(
+                    "SELECT id FROM clients ORDER BY id DESC LIMIT ?", (count,)
+                )
+            ]
         return self.add_call_list(name, sorted(ids))
 
     def session(

@@ -16,8 +16,9 @@ from tests.clinic_fixtures import DESK_NOW, MINUTE, Clock, DeskClinic, at
 from tui.app import RingroundApp
 
 
-def supervisor_app(desk: DeskClinic, operator: str = "root",
-                   clock: Callable[[], int] | None = None) -> RingroundApp:
+def supervisor_app(
+    desk: DeskClinic, operator: str = "root", clock: Callable[[], int] | None = None
+) -> RingroundApp:
     """The app of a supervisor (the policy's default supervisor is root)."""
     clock = clock or Clock()
     session = desk.session(operator, clock(), supervisor=True)
@@ -83,28 +84,40 @@ def record_calls(desk: DeskClinic) -> None:
                 operator: conn.execute(
                     "INSERT INTO sessions (operator, pid, host, tty, started_at, heartbeat_at,"
                     " ended_at) VALUES (?, 1, 'clinic-srv', '', ?, ?, ?) RETURNING id",
-                    (operator, at(24, 8), at(24, 8), at(24, 8))).fetchone()[0]
+                    (operator, at(24, 8), at(24, 8), at(24, 8)),
+                ).fetchone()[0]
                 for operator in ("alice", "bob")
             }
             for operator, kind, name, started, outcome in CALLS:
                 if kind == APPOINTMENT:
                     source = desk.appointments[name]
-                    client = conn.execute("SELECT client_id FROM appointments WHERE id = ?",
-                                          (source,)).fetchone()[0]
+                    client = conn.execute(
+                        "SELECT client_id FROM appointments WHERE id = ?", (source,)
+                    ).fetchone()[0]
                 elif kind == ITEM:
                     client = desk.clients[name.split(":")[1]]
                     source = conn.execute(
-                        "SELECT id FROM call_list_items WHERE client_id = ? ORDER BY id",
-                        (client,)).fetchone()[0]
+                        "SELECT id FROM call_list_items WHERE client_id = ? ORDER BY id", (client,)
+                    ).fetchone()[0]
                 else:
                     client = desk.clients[name.split(":")[1]]
-                    source = conn.execute("SELECT id FROM tasks WHERE client_id = ?",
-                                          (client,)).fetchone()[0]
+                    source = conn.execute(
+                        "SELECT id FROM tasks WHERE client_id = ?", (client,)
+                    ).fetchone()[0]
                 conn.execute(
                     "INSERT INTO attempts (kind, source_id, client_id, operator, session_id,"
                     " started_at, ended_at, mode, outcome, comment)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, 'manual', ?, '')",
-                    (kind, source, client, operator, sessions[operator], started, started + 90,
-                     outcome))
+                    (
+                        kind,
+                        source,
+                        client,
+                        operator,
+                        sessions[operator],
+                        started,
+                        started + 90,
+                        outcome,
+                    ),
+                )
     finally:
         conn.close()

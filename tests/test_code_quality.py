@@ -1,5 +1,5 @@
-"""The code stays typed, linted and layered: mypy strict, ruff, no textual below tui/ or in
-cli/, no import circles."""
+"""The code stays typed, linted, formatted and layered: mypy strict, ruff check and ruff
+format, no textual below tui/ or in cli/, no import circles."""
 
 from __future__ import annotations
 
@@ -17,6 +17,12 @@ def run(*command: str) -> subprocess.CompletedProcess[str]:
 
 def test_ruff_is_clean() -> None:
     result = run(sys.executable, "-m", "ruff", "check", ".")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_leaves_the_code_as_it_is() -> None:
+    """One formatter for the whole repository: ruff format (line length 100, pyproject.toml)."""
+    result = run(sys.executable, "-m", "ruff", "format", "--check", ".")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -75,8 +81,11 @@ def import_graph() -> dict[str, set[str]]:
     """Module -> the modules of our packages it imports: every import statement, also
     those inside functions and under ``if TYPE_CHECKING`` (a type-only circle is a
     circle of the design all the same)."""
-    files = {module_name(path): path for package in PACKAGES
-             for path in sorted((ROOT / package).rglob("*.py"))}
+    files = {
+        module_name(path): path
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+    }
     graph: dict[str, set[str]] = {name: set() for name in files}
     for name, path in files.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
@@ -89,8 +98,10 @@ def import_graph() -> dict[str, set[str]]:
                     anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                     base = ".".join([*anchor, *([base] if base else [])])
                 # "from pkg import module" names a module; "from module import name" does not
-                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in files else base
-                           for alias in node.names]
+                targets = [
+                    f"{base}.{alias.name}" if f"{base}.{alias.name}" in files else base
+                    for alias in node.names
+                ]
             else:
                 continue
             for target in targets:

@@ -68,10 +68,28 @@ def english_afterwards() -> Iterator[None]:
 def fresh_template(folder: Path) -> Catalog:
     """Every message in the source today, extracted as README "Translations" says."""
     pot = folder / "ringround.pot"
-    subprocess.run([
-        sys.executable, "-m", "babel.messages.frontend", "-q", "extract",
-        "-F", str(ROOT / "babel.cfg"), "--no-default-keywords",
-        "-k", "_", "-k", "ngettext:1,2", "-k", "N_", "-o", str(pot), str(ROOT)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "-q",
+            "extract",
+            "-F",
+            str(ROOT / "babel.cfg"),
+            "--no-default-keywords",
+            "-k",
+            "_",
+            "-k",
+            "ngettext:1,2",
+            "-k",
+            "N_",
+            "-o",
+            str(pot),
+            str(ROOT),
+        ],
+        check=True,
+    )
     with open(pot, "rb") as handle:
         return read_po(handle)
 
@@ -109,8 +127,10 @@ def test_every_message_in_the_source_has_a_russian_translation(tmp_path: Path) -
 
 def test_the_help_texts_of_the_command_line_are_in_the_catalog(tmp_path: Path) -> None:
     ids = {m.id for m in fresh_template(tmp_path)}
-    assert "Shared mass-calling lists for clinic phone operators.\n\nWithout a command, " \
-           "starts the app on the clinic's database." in ids
+    assert (
+        "Shared mass-calling lists for clinic phone operators.\n\nWithout a command, "
+        "starts the app on the clinic's database." in ids
+    )
     assert "How many clients the demo clinic has." in ids
     assert "Check the file and say what would change, changing nothing." in ids  # cli/data.py
     assert "Usage:" in ids and "Show this message and exit." in ids  # Click's own words
@@ -125,13 +145,19 @@ def test_the_catalog_compiles_and_the_shipped_mo_matches_the_po() -> None:
     assert compiled.getvalue()
     with open(MO, "rb") as handle:
         shipped = read_mo(handle)
-    def table(catalog: Catalog) -> dict[object, object]:
-        return {m.id if isinstance(m.id, str) else tuple(m.id):
-                m.string if isinstance(m.string, str) else tuple(m.string or ())
-                for m in catalog if m.id}
 
-    assert table(shipped) == table(ru), \
+    def table(catalog: Catalog) -> dict[object, object]:
+        return {
+            m.id if isinstance(m.id, str) else tuple(m.id): m.string
+            if isinstance(m.string, str)
+            else tuple(m.string or ())
+            for m in catalog
+            if m.id
+        }
+
+    assert table(shipped) == table(ru), (
         "tui/locale/ru/LC_MESSAGES/ringround.mo is out of date: run pybabel compile"
+    )
     translation = gettext.GNUTranslations(io.BytesIO(compiled.getvalue()))
     assert translation.gettext("Refresh") == "Обновить"
 
@@ -146,13 +172,19 @@ def test_russian_plural_forms() -> None:
     set_language("ru")
 
     def to_call(count: int) -> str:
-        return ngettext("{count} to call now", "{count} to call now", count).format(
-            count=count)
+        return ngettext("{count} to call now", "{count} to call now", count).format(count=count)
 
     assert [to_call(n) for n in (1, 2, 5, 11, 21, 22, 25, 111, 0)] == [
-        "1 звонок сейчас", "2 звонка сейчас", "5 звонков сейчас", "11 звонков сейчас",
-        "21 звонок сейчас", "22 звонка сейчас", "25 звонков сейчас", "111 звонков сейчас",
-        "0 звонков сейчас"]
+        "1 звонок сейчас",
+        "2 звонка сейчас",
+        "5 звонков сейчас",
+        "11 звонков сейчас",
+        "21 звонок сейчас",
+        "22 звонка сейчас",
+        "25 звонков сейчас",
+        "111 звонков сейчас",
+        "0 звонков сейчас",
+    ]
     assert [age_text(n) for n in (41, 42, 45)] == ["41 год", "42 года", "45 лет"]
     rows = [ngettext("{count} row", "{count} rows", n).format(count=n) for n in (1, 3, 7)]
     assert rows == ["1 строка", "3 строки", "7 строк"]
@@ -190,8 +222,7 @@ def test_times_are_shown_in_the_clinic_time_zone(tmp_path: Path) -> None:
     assert moment_text(at(27, 10, 30), far_east, DESK_NOW) == "27 ноября, 17:30"
 
 
-def test_language_from_the_policy_file_else_the_environment_else_english(
-        tmp_path: Path) -> None:
+def test_language_from_the_policy_file_else_the_environment_else_english(tmp_path: Path) -> None:
     built_in = default_policy()  # language = "en", but not given by a file
     assert choose_language(built_in, {"LANG": "ru_RU.UTF-8"}) == "ru"
     assert choose_language(built_in, {"LANG": "en_GB.UTF-8"}) == "en"
@@ -222,8 +253,8 @@ def test_storage_and_policy_messages_are_translated(tmp_path: Path) -> None:
 
 
 def test_command_line_speaks_the_environments_language(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     for name in ("LC_ALL", "LC_MESSAGES", "LANGUAGE", "RINGROUND_DB", "RINGROUND_POLICY"):
         monkeypatch.delenv(name, raising=False)
     missing = str(tmp_path / "missing.db")
@@ -259,11 +290,11 @@ async def test_key_labels_follow_the_language_chosen_after_import(desk: DeskClin
         await pilot.press("c")
         await wait_until(pilot, lambda: desk.locks())
         await pilot.press("f")
-        dialog = await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog)
-                                and app.screen)
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, ResultDialog) and app.screen
+        )
         options = dialog.query_one("#outcomes", OptionList)
-        outcomes = [str(options.get_option_at_index(i).prompt)
-                    for i in range(options.option_count)]
+        outcomes = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
         assert outcomes[0] == "1 Подтверждено" and outcomes[4] == "5 Перезвонить позже"
     set_language("en")
     app = desk.app("alice")
@@ -271,19 +302,23 @@ async def test_key_labels_follow_the_language_chosen_after_import(desk: DeskClin
         assert footer_labels(app) == ["Refresh", "Quit"]
 
 
-async def test_the_footer_fits_80_columns_in_russian_with_telephony_on(
-        desk: DeskClinic) -> None:
+async def test_the_footer_fits_80_columns_in_russian_with_telephony_on(desk: DeskClinic) -> None:
     set_language("ru")
-    policy = dataclasses.replace(desk.policy, telephony=dataclasses.replace(
-        desk.policy.telephony, enabled=True))
+    policy = dataclasses.replace(
+        desk.policy, telephony=dataclasses.replace(desk.policy.telephony, enabled=True)
+    )
     app = RingroundApp(desk.path, policy, desk.session("alice"), clock=lambda: DESK_NOW)
     try:  # not running(): the PBX line keeps its worker busy (there is no PBX here)
         async with app.run_test(size=(80, 24)) as pilot:
-            await wait_until(pilot, lambda: isinstance(app.screen, ListPicker)
-                           and app.screen.summaries)
+            await wait_until(
+                pilot, lambda: isinstance(app.screen, ListPicker) and app.screen.summaries
+            )
             await pilot.press("enter")
-            await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen)
-                           and app.screen.activation is not None)
+            await wait_until(
+                pilot,
+                lambda: isinstance(app.screen, WorkScreen) and app.screen.activation is not None,
+            )
+
             def laid_out() -> list[FooterKey]:
                 keys = list(app.screen.query(FooterKey))
                 return keys if keys and all(key.region.width for key in keys) else []
@@ -305,13 +340,21 @@ def test_key_labels_are_marked_for_the_footer_to_translate() -> None:
             continue  # the one place built on textual's Footer
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module == "textual.widgets" and any(
-                    alias.name == "Footer" for alias in node.names):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "textual.widgets"
+                and any(alias.name == "Footer" for alias in node.names)
+            ):
                 wrong.append(f"{path.name}: imports textual's Footer; use tui.footer.Footer")
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                    and node.func.id == "Binding"):
-                described = [*node.args[2:3], *(k.value for k in node.keywords
-                                                if k.arg == "description")]
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "Binding"
+            ):
+                described = [
+                    *node.args[2:3],
+                    *(k.value for k in node.keywords if k.arg == "description"),
+                ]
                 for arg in described:
                     if isinstance(arg, ast.Call) and getattr(arg.func, "id", "") == "_":
                         wrong.append(f"{path.name}:{node.lineno}: Binding(..., _(...)); use N_")

@@ -35,22 +35,36 @@ MARKERS = frozenset({"_", "N_", "ngettext"})
 WORDS = re.compile(r"[A-Za-z]{2,}[,;:]? [A-Za-z']{2,}|^[A-Z][a-z]+[.!?]$")
 
 # Calls whose text is for the machine or the programmer, never shown to operators.
-NOT_FOR_PEOPLE_CALLS = frozenset({
-    "execute", "executemany", "executescript",  # SQL
-    "debug", "info", "warning", "error", "exception",  # log lines (self.log, logging)
-    "log_refused_login",  # the administrator's log, in English (storage/admin_log.py)
-    "startswith", "endswith", "split", "replace",  # comparing what the PBX said
-})
+NOT_FOR_PEOPLE_CALLS = frozenset(
+    {
+        "execute",
+        "executemany",
+        "executescript",  # SQL
+        "debug",
+        "info",
+        "warning",
+        "error",
+        "exception",  # log lines (self.log, logging)
+        "log_refused_login",  # the administrator's log, in English (storage/admin_log.py)
+        "startswith",
+        "endswith",
+        "split",
+        "replace",  # comparing what the PBX said
+    }
+)
 # Keyword arguments that name things rather than say them.
 NOT_FOR_PEOPLE_KEYWORDS = frozenset({"id", "classes", "name", "group", "style", "metavar"})
 # Attributes of widgets and screens that Textual shows.
-SHOWN_ATTRIBUTES = frozenset({"title", "sub_title", "border_title", "border_subtitle",
-                              "tooltip", "placeholder"})
-STYLE_WORDS = frozenset({"bold", "italic", "underline", "reverse", "dim", "strike", "blink",
-                         "not", "on", "wide"})
+SHOWN_ATTRIBUTES = frozenset(
+    {"title", "sub_title", "border_title", "border_subtitle", "tooltip", "placeholder"}
+)
+STYLE_WORDS = frozenset(
+    {"bold", "italic", "underline", "reverse", "dim", "strike", "blink", "not", "on", "wide"}
+)
 # Exceptions that only a bug can raise: their text is for the programmer.
-PROGRAMMING_ERRORS = frozenset({"AssertionError", "RuntimeError", "NotImplementedError",
-                                "TypeError"})
+PROGRAMMING_ERRORS = frozenset(
+    {"AssertionError", "RuntimeError", "NotImplementedError", "TypeError"}
+)
 # ValueErrors below storage/ whose callers check the same thing first with a translated
 # sentence of their own, so their text reaches no operator: (file, start of the text).
 CHECKED_BY_THE_CALLER = {
@@ -92,8 +106,11 @@ def _text(node: ast.expr) -> str | None:
         return node.value
     if isinstance(node, ast.JoinedStr):
         return "".join(str(v.value) for v in node.values if isinstance(v, ast.Constant))
-    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "format"):
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "format"
+    ):
         return _text(node.func.value)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return f"{_text(node.left) or ''} {_text(node.right) or ''}"
@@ -111,8 +128,11 @@ def _marked(tree: ast.AST) -> set[int]:
 
 def _raised(tree: ast.AST) -> dict[int, str]:
     """The calls that make a raised exception: id of the call -> the exception's name."""
-    return {id(node.exc): _name(node.exc.func) for node in ast.walk(tree)
-            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)}
+    return {
+        id(node.exc): _name(node.exc.func)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
+    }
 
 
 def unmarked(source: str, file: str) -> Iterator[Literal]:
@@ -121,7 +141,8 @@ def unmarked(source: str, file: str) -> Iterator[Literal]:
     marked, raised = _marked(tree), _raised(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Attribute) and t.attr in SHOWN_ATTRIBUTES for t in node.targets):
+            isinstance(t, ast.Attribute) and t.attr in SHOWN_ATTRIBUTES for t in node.targets
+        ):
             text = _text(node.value)
             if text is not None and id(node.value) not in marked and WORDS.search(text):
                 yield Literal(file, node.lineno, "=", text)
@@ -130,8 +151,10 @@ def unmarked(source: str, file: str) -> Iterator[Literal]:
         call = _name(node.func)
         if call in NOT_FOR_PEOPLE_CALLS or raised.get(id(node)) in PROGRAMMING_ERRORS:
             continue
-        given = [*node.args, *(k.value for k in node.keywords
-                              if k.arg not in NOT_FOR_PEOPLE_KEYWORDS)]
+        given = [
+            *node.args,
+            *(k.value for k in node.keywords if k.arg not in NOT_FOR_PEOPLE_KEYWORDS),
+        ]
         for argument in given:
             text = _text(argument)
             if text is None or id(argument) in marked or not WORDS.search(text):
@@ -142,7 +165,7 @@ def unmarked(source: str, file: str) -> Iterator[Literal]:
 
 
 def test_the_scan_finds_unmarked_messages_and_passes_marked_ones() -> None:
-    source = '''
+    source = """
 def show(app, error):
     app.notify("The list was saved.")
     app.notify(_("The list was saved."))
@@ -156,13 +179,15 @@ def show(app, error):
     raise AssertionError("cannot happen here")
     self.sub_title = "Call lists"
     self.title = _("Call lists")
-'''
+"""
     found = sorted((f.line, f.call, f.text) for f in unmarked(source, "example.py"))
-    assert found == [(3, "notify", "The list was saved."),
-                     (5, "TelephonyError", "The exchange  did not reply."),
-                     (7, "echo", "Nothing to do."),
-                     (8, "fail", "Interrupted."),
-                     (13, "=", "Call lists")]
+    assert found == [
+        (3, "notify", "The list was saved."),
+        (5, "TelephonyError", "The exchange  did not reply."),
+        (7, "echo", "Nothing to do."),
+        (8, "fail", "Interrupted."),
+        (13, "=", "Call lists"),
+    ]
 
 
 def test_every_message_shown_to_people_is_marked_for_translation() -> None:
@@ -176,9 +201,9 @@ def test_every_message_shown_to_people_is_marked_for_translation() -> None:
         for literal in unmarked(path.read_text(encoding="utf-8"), file):
             if inspect.cleandoc(literal.text) in catalogue:  # a --help text, extracted
                 continue
-            if any(file == f and literal.text.startswith(start)
-                   for f, start in CHECKED_BY_THE_CALLER):
+            if any(
+                file == f and literal.text.startswith(start) for f, start in CHECKED_BY_THE_CALLER
+            ):
                 continue
             found.append(str(literal))
-    assert found == [], "texts shown to people but not marked for translation:\n" + "\n".join(
-        found)
+    assert found == [], "texts shown to people but not marked for translation:\n" + "\n".join(found)

@@ -22,15 +22,21 @@ def tiny_disk(folder: Path, size: str = "4m") -> Iterator[Path]:
     if os.geteuid() != 0:
         pytest.skip("a full disk is simulated with a tmpfs mount, which needs root")
     folder.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs",
-                              str(folder)], capture_output=True, text=True, check=False)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:
         yield folder
     finally:
-        if subprocess.run(["umount", str(folder)], capture_output=True,
-                          check=False).returncode != 0:
+        if (
+            subprocess.run(["umount", str(folder)], capture_output=True, check=False).returncode
+            != 0
+        ):
             subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
 
 

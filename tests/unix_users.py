@@ -36,13 +36,17 @@ MARK = "ringround test user"
 LOCK_FILE = "/tmp/ringround-test-users.lock"
 
 
-def run(*command: str, check: bool = True, timeout: float = 60,
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                            check=False, env=env)
+def run(
+    *command: str, check: bool = True, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, check=False, env=env
+    )
     if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}): "
-                             f"{result.stderr.strip() or result.stdout.strip()}")
+        raise AssertionError(
+            f"{' '.join(command)} failed ({result.returncode}): "
+            f"{result.stderr.strip() or result.stdout.strip()}"
+        )
     return result
 
 
@@ -112,7 +116,8 @@ def _machine_lock(timeout: float = 300) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     raise AssertionError(
-                        f"another test run held {LOCK_FILE} for {timeout:g} s") from None
+                        f"another test run held {LOCK_FILE} for {timeout:g} s"
+                    ) from None
                 time.sleep(0.2)
         try:
             yield
@@ -149,11 +154,24 @@ def _users(group: str, names: tuple[str, ...]) -> Iterator[tuple[int, list[User]
     try:
         for name in names:
             # "*" rather than useradd's "!": sshd without PAM refuses a locked account.
-            run("useradd", "--create-home", "--shell", "/bin/sh", "--groups", group,
-                "--comment", MARK, "--password", "*", name)
+            run(
+                "useradd",
+                "--create-home",
+                "--shell",
+                "/bin/sh",
+                "--groups",
+                group,
+                "--comment",
+                MARK,
+                "--password",
+                "*",
+                name,
+            )
             made.append(name)
-        users = [User(e.pw_name, e.pw_uid, e.pw_gid, Path(e.pw_dir))
-                 for e in (pwd.getpwnam(name) for name in names)]
+        users = [
+            User(e.pw_name, e.pw_uid, e.pw_gid, Path(e.pw_dir))
+            for e in (pwd.getpwnam(name) for name in names)
+        ]
         yield grp.getgrnam(group).gr_gid, users
     finally:
         for name in made:
@@ -188,7 +206,8 @@ def reachable(user: User) -> Iterator[Path]:
         tried = run("runuser", "-u", user.name, "--", str(command), "--version", check=False)
         assert tried.returncode == 0, (
             f"{user.name} cannot run {command} even with search permission on "
-            f"{[str(f) for f in modes]}: {tried.stderr.strip()}")
+            f"{[str(f) for f in modes]}: {tried.stderr.strip()}"
+        )
         yield command
     finally:
         for folder, mode in modes.items():

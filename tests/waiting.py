@@ -27,8 +27,12 @@ PATIENCE = 30.0
 POLL = 0.02
 
 
-def wait_until(condition: Callable[[], S | Literal[False] | None], what: str,
-               timeout: float = PATIENCE, details: Callable[[], str] = lambda: "") -> S:
+def wait_until(
+    condition: Callable[[], S | Literal[False] | None],
+    what: str,
+    timeout: float = PATIENCE,
+    details: Callable[[], str] = lambda: "",
+) -> S:
     """Block until ``condition()`` is truthy; return its value."""
     deadline = time.monotonic() + timeout
     while not (value := condition()):
@@ -38,8 +42,9 @@ def wait_until(condition: Callable[[], S | Literal[False] | None], what: str,
     return value
 
 
-async def wait_until_async(condition: Callable[[], S | Literal[False] | None], what: str,
-                           timeout: float = PATIENCE) -> S:
+async def wait_until_async(
+    condition: Callable[[], S | Literal[False] | None], what: str, timeout: float = PATIENCE
+) -> S:
     """Wait (letting the event loop run) until ``condition()`` is truthy; return its value."""
     deadline = time.monotonic() + timeout
     while not (value := condition()):

@@ -81,24 +81,31 @@ class SessionStart:
 
 def lost_text(call: LostCall, policy: Policy, now: int, operator: str) -> str:
     """A sentence telling ``operator`` who ended their call, and when."""
-    values = {"client": safe_text(call.client), "operator": safe_text(call.by),
-              "time": moment_text(call.at, policy, now)}
+    values = {
+        "client": safe_text(call.client),
+        "operator": safe_text(call.by),
+        "time": moment_text(call.at, policy, now),
+    }
     if call.event == "takeover" and call.by == operator:
-        return _("Your call with {client} was taken over in your other window at {time}; "
-                 "nothing was saved here.").format(**values)
+        return _(
+            "Your call with {client} was taken over in your other window at {time}; "
+            "nothing was saved here."
+        ).format(**values)
     if call.event == "takeover":
         return _("{operator} took over your call with {client} at {time}.").format(**values)
     if call.event == "release-by-supervisor":
         return _("Supervisor {operator} released your call with {client} at {time}.").format(
-            **values)
+            **values
+        )
     return _("Your lock on {client} was removed at {time} as stale.").format(**values)
 
 
 def open_calls_question(calls: list[OpenCall], leaving: str) -> str:
     """Ask whether to abort the open calls before ``leaving`` (a short phrase)."""
     names = ", ".join(safe_text(call.client) for call in calls)
-    return _("You have an open call with {clients}. Abort it (nothing is recorded) and "
-             "{leaving}?").format(clients=names, leaving=leaving)
+    return _(
+        "You have an open call with {clients}. Abort it (nothing is recorded) and {leaving}?"
+    ).format(clients=names, leaving=leaving)
 
 
 class RingroundApp(App[None]):
@@ -180,8 +187,15 @@ class RingroundApp(App[None]):
         finally:
             self._session_ready.set()
 
-    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
-               timeout: float | None = None, markup: bool = False) -> None:
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
         """Textual's notification, with the message shown literally and safely (tui/safe_text.py).
 
         Notices quote names, numbers, the phone exchange's words and policy keys
@@ -189,8 +203,13 @@ class RingroundApp(App[None]):
         ignored, since a screen's or widget's ``notify`` passes ``markup=True``
         unless told otherwise.
         """
-        super().notify(safe_text(message, keep_newlines=True), title=safe_text(title),
-                       severity=severity, timeout=timeout, markup=False)
+        super().notify(
+            safe_text(message, keep_newlines=True),
+            title=safe_text(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     async def on_event(self, event: events.Event) -> None:
         """A paste reaches the focused field with its control characters made visible.
@@ -222,15 +241,21 @@ class RingroundApp(App[None]):
         super()._handle_exception(error)
         if not os.environ.get("RINGROUND_DEBUG"):
             # Textual is pinned exactly (pyproject.toml); tests/tui/test_admin_log.py checks this.
-            self._exit_renderables[:] = [Text(_(
-                "ringround stopped because of an unexpected error; the details went to the "
-                "administrator's log. What you saved is kept, and a call you were on stays "
-                "yours: start ringround again to go on."))]
+            self._exit_renderables[:] = [
+                Text(
+                    _(
+                        "ringround stopped because of an unexpected error; the details went to the "
+                        "administrator's log. What you saved is kept, and a call you were on stays "
+                        "yours: start ringround again to go on."
+                    )
+                )
+            ]
 
     def on_mount(self) -> None:
         self.push_screen(ListPicker())
-        self.run_worker(self.note_audit_start, thread=True, group="audit-start",
-                        exit_on_error=False)
+        self.run_worker(
+            self.note_audit_start, thread=True, group="audit-start", exit_on_error=False
+        )
         if self._start is not None:
             self.call_after_refresh(self.start_session)  # reads every page: after the paint
         self.set_interval(self.policy.heartbeat_every, self.beat)
@@ -242,8 +267,9 @@ class RingroundApp(App[None]):
         if self.terminal is not None:
             self.set_interval(TERMINAL_CHECK_EVERY, self.check_terminal)
         if self.policy.telephony.enabled:
-            self.phone = PhoneLine(self, self.database, self.policy, self.operator,
-                                   lambda: self.session, self.now)
+            self.phone = PhoneLine(
+                self, self.database, self.policy, self.operator, lambda: self.session, self.now
+            )
             self.phone.start()  # builds the backend and connects in the background
 
     # --- quitting with an open call (asks first) -----------------------------
@@ -261,12 +287,17 @@ class RingroundApp(App[None]):
         if self.leaving:
             return
         self.leaving = True
-        self.database.work(self, lambda conn: open_calls(conn, self.session),
-                           lambda calls: self._ask_to_leave(calls, leaving, then),
-                           self._not_left, group="leave")
+        self.database.work(
+            self,
+            lambda conn: open_calls(conn, self.session),
+            lambda calls: self._ask_to_leave(calls, leaving, then),
+            self._not_left,
+            group="leave",
+        )
 
-    def _ask_to_leave(self, calls: list[OpenCall], leaving: str,
-                      then: Callable[[], object]) -> None:
+    def _ask_to_leave(
+        self, calls: list[OpenCall], leaving: str, then: Callable[[], object]
+    ) -> None:
         if not calls:
             self.leaving = False
             then()
@@ -277,13 +308,21 @@ class RingroundApp(App[None]):
                 self.leaving = False
                 return
             self.database.work(
-                self, lambda conn: abort_open_calls(conn, self.policy, self.session, self.now()),
-                lambda released: self._left(released, then), self._not_left, group="leave")
+                self,
+                lambda conn: abort_open_calls(conn, self.policy, self.session, self.now()),
+                lambda released: self._left(released, then),
+                self._not_left,
+                group="leave",
+            )
 
-        self.push_screen(ConfirmDialog(
-            open_calls_question(calls, leaving), title=_("Open call"),
-            hint=_("y — abort the call and {leaving}, n — stay").format(leaving=leaving)),
-            answered)
+        self.push_screen(
+            ConfirmDialog(
+                open_calls_question(calls, leaving),
+                title=_("Open call"),
+                hint=_("y — abort the call and {leaving}, n — stay").format(leaving=leaving),
+            ),
+            answered,
+        )
 
     def _left(self, released: list[RowKey], then: Callable[[], object]) -> None:
         self.leaving = False
@@ -323,17 +362,21 @@ class RingroundApp(App[None]):
             self.audit_seen = self.database.call(last_audit_id)
 
     def beat(self) -> None:
-        self.database.work(self, lambda conn: heartbeat(conn, self.session, self.now()),
-                           lambda _beaten: None,
-                           lambda error: self.notify(str(error), severity="error"),
-                           group="heartbeat")
+        self.database.work(
+            self,
+            lambda conn: heartbeat(conn, self.session, self.now()),
+            lambda _beaten: None,
+            lambda error: self.notify(str(error), severity="error"),
+            group="heartbeat",
+        )
 
     @work(thread=True, group="sweep", exclusive=True, exit_on_error=False)
     def sweep(self) -> None:
         # On failure the next activation runs the same checks anyway (C12).
         with suppress(StorageError):
-            self.database.call(lambda conn: remove_stale_locks(conn, self.policy, self.session,
-                                                         self.now()))
+            self.database.call(
+                lambda conn: remove_stale_locks(conn, self.policy, self.session, self.now())
+            )
 
     def watch_changes(self) -> None:
         """Look for others' changes every poll_every seconds, on a thread of its own.
@@ -360,7 +403,8 @@ class RingroundApp(App[None]):
         if seen is not None and not changes.nothing:  # a call of ours ends with a row change
             with suppress(StorageError):
                 lost, self.audit_seen = self.database.call(
-                    lambda conn: lost_calls(conn, self.session, seen))
+                    lambda conn: lost_calls(conn, self.session, seen)
+                )
         if lost:
             self.call_from_thread(self.calls_lost, lost)
         self.call_from_thread(self.announce_change, changes)
@@ -435,9 +479,14 @@ def run_app(
             lists = all_work_lists(conn, policy)
         except sqlite3.Error as error:
             raise describe(error, db_path) from None
-        app = RingroundApp(db_path, policy, SessionStart(operator, supervisor, start),
-                           lists=lists, notice=notice,
-                           terminal=sys.__stdin__.fileno() if sys.__stdin__ else None)
+        app = RingroundApp(
+            db_path,
+            policy,
+            SessionStart(operator, supervisor, start),
+            lists=lists,
+            notice=notice,
+            terminal=sys.__stdin__.fileno() if sys.__stdin__ else None,
+        )
         try:
             app.run()
         finally:

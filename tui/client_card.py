@@ -43,16 +43,21 @@ class ClientCard(AtTheDesk, ModalScreen[None]):
             yield Label(_("Notes"))
             yield Input(id="card-notes")
             yield TickBox(_("Do not call"), id="card-dnc")
-            yield Static(Text(_("Enter saves, Escape closes")), id="card-message",
-                         classes="dialog-hint")
+            yield Static(
+                Text(_("Enter saves, Escape closes")), id="card-message", classes="dialog-hint"
+            )
 
     def on_mount(self) -> None:
         self.query_one("#card-phones", Input).focus()
         self.load()
 
     def load(self) -> None:
-        self.on_database(lambda conn: get_client(conn, self.client_id), self.fill,
-                         lambda error: self.say(str(error)), group="card")
+        self.on_database(
+            lambda conn: get_client(conn, self.client_id),
+            self.fill,
+            lambda error: self.say(str(error)),
+            group="card",
+        )
 
     def fill(self, client: Client | None) -> None:
         if client is None:
@@ -66,8 +71,11 @@ class ClientCard(AtTheDesk, ModalScreen[None]):
         self.query_one("#card-identity", Static).update(identity)
         # Control characters show as placeholders (tui/safe_text.py), never reaching the
         # terminal.
-        self.shown = {"phones": "; ".join(safe_text(phone) for phone in client.phones),
-                      "email": safe_text(client.email), "notes": safe_text(client.notes)}
+        self.shown = {
+            "phones": "; ".join(safe_text(phone) for phone in client.phones),
+            "email": safe_text(client.email),
+            "notes": safe_text(client.notes),
+        }
         for field, text in self.shown.items():
             self.query_one(f"#card-{field}", Input).value = text
         self.query_one("#card-dnc", TickBox).value = client.do_not_call
@@ -94,12 +102,16 @@ class ClientCard(AtTheDesk, ModalScreen[None]):
     def save(self, changes: dict[str, object]) -> None:
         desk = self.desk
         self.on_database(
-            lambda conn: update_client(conn, desk.policy, desk.session, self.client_id, changes,
-                                       desk.now()),
+            lambda conn: update_client(
+                conn, desk.policy, desk.session, self.client_id, changes, desk.now()
+            ),
             lambda _saved: self.dismiss(None),
-            lambda error: self.say(_("Not saved: {reason} Your changes are kept.").format(
-                reason=error)),
-            group="card-save", on_busy=self.say)
+            lambda error: self.say(
+                _("Not saved: {reason} Your changes are kept.").format(reason=error)
+            ),
+            group="card-save",
+            on_busy=self.say,
+        )
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -42,7 +42,9 @@ class ClientDialog(AtTheDesk, ModalScreen[None]):
     BINDINGS = [Binding("escape", "close", N_("Close"))]
 
     def __init__(
-        self, client_id: int, heading: str,
+        self,
+        client_id: int,
+        heading: str,
         read: Callable[[sqlite3.Connection, Desk, int], Text],
     ) -> None:
         super().__init__()
@@ -63,9 +65,12 @@ class ClientDialog(AtTheDesk, ModalScreen[None]):
 
     def load(self) -> None:
         desk = self.desk
-        self.on_database(lambda conn: self.read(conn, desk, self.client_id), self.show,
-                         lambda error: self.show(Text(safe_text(str(error), keep_newlines=True))),
-                         group="client-history")
+        self.on_database(
+            lambda conn: self.read(conn, desk, self.client_id),
+            self.show,
+            lambda error: self.show(Text(safe_text(str(error), keep_newlines=True))),
+            group="client-history",
+        )
 
     def show(self, text: Text) -> None:
         self.query_one("#history-text", Static).update(text)
@@ -75,8 +80,10 @@ class ClientDialog(AtTheDesk, ModalScreen[None]):
 
 
 def _appointment_line(a: Appointment, desk: Desk) -> str:
-    return (f"{full_time(a.starts_at, desk)}  {safe_text(a.service)} · {safe_text(a.doctor)}"
-            f" ({safe_text(status_text(a.status))})")
+    return (
+        f"{full_time(a.starts_at, desk)}  {safe_text(a.service)} · {safe_text(a.doctor)}"
+        f" ({safe_text(status_text(a.status))})"
+    )
 
 
 def _task_line(t: Task, desk: Desk) -> str:
@@ -94,8 +101,10 @@ def summary_text(conn: sqlite3.Connection, desk: Desk, client_id: int) -> Text:
         text.append(_appointment_line(a, desk) + "\n")
     text.append("\n" + _("Calls") + "\n", style="bold underline")
     for call in attempts(conn, client_id):
-        text.append(f"{full_time(call.ended_at, desk)}  {safe_text(call.operator)}  "
-                    f"{outcome_label(desk.policy, call.outcome)}")
+        text.append(
+            f"{full_time(call.ended_at, desk)}  {safe_text(call.operator)}  "
+            f"{outcome_label(desk.policy, call.outcome)}"
+        )
         if call.comment:
             text.append(" — " + safe_text(call.comment))
         text.append("\n")

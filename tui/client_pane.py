@@ -64,9 +64,14 @@ def note_line(note: Note, policy: Policy, now: int) -> Text:
         # Written by whoever saw the stale lock (or the system), not by its holder.
         writer = safe_text(note.written_by) if note.written_by else _("system")
         line.append(writer[:12].ljust(12) + " ")
-        line.append(_("Locked by {operator} since {since} for over {duration}").format(
-            operator=safe_text(note.operator), since=moment_text(note.lock_since, policy, now),
-            duration=duration_text(policy.stale_after)), style="italic")
+        line.append(
+            _("Locked by {operator} since {since} for over {duration}").format(
+                operator=safe_text(note.operator),
+                since=moment_text(note.lock_since, policy, now),
+                duration=duration_text(policy.stale_after),
+            ),
+            style="italic",
+        )
         return line
     line.append(safe_text(note.operator)[:12].ljust(12) + " ")
     if note.event == "note":
@@ -79,9 +84,11 @@ def note_line(note: Note, policy: Policy, now: int) -> Text:
 
 
 def visit_text(visit: Appointment, policy: Policy, now: int) -> str:
-    """"27.11 09:30 Check-up · Dr. Wilson (unconfirmed)": compact, the service early."""
-    return (f"{when(visit.starts_at, policy, now)} {safe_text(visit.service)} · "
-            f"{safe_text(visit.doctor)} ({safe_text(status_text(visit.status))})")
+    """ "27.11 09:30 Check-up · Dr. Wilson (unconfirmed)": compact, the service early."""
+    return (
+        f"{when(visit.starts_at, policy, now)} {safe_text(visit.service)} · "
+        f"{safe_text(visit.doctor)} ({safe_text(status_text(visit.status))})"
+    )
 
 
 def subject_line(subject: Subject, policy: Policy, now: int) -> Text:
@@ -92,8 +99,10 @@ def subject_line(subject: Subject, policy: Policy, now: int) -> Text:
     line = Text()
     if subject.kind == APPOINTMENT:
         line.append(_("Confirm:") + " ", style="bold")
-        line.append(f"{when(subject.at, policy, now)} {safe_text(subject.title)} · "
-                    f"{safe_text(subject.detail)}")
+        line.append(
+            f"{when(subject.at, policy, now)} {safe_text(subject.title)} · "
+            f"{safe_text(subject.detail)}"
+        )
         # Every row of this list is still to confirm: only a later status says more
         # ("left message"), and leaving the first one out keeps the line within 80 columns.
         if policy.statuses and subject.status != policy.statuses[0]:
@@ -102,9 +111,12 @@ def subject_line(subject: Subject, policy: Policy, now: int) -> Text:
         line.append(safe_text(subject.title) + ":", style="bold")
         line.append(" " + (safe_text(subject.detail) or _("no note")))
     else:
-        line.append(_("Task ({kind}, due {time}):").format(
-            kind=task_kind_text(subject.title), time=when(subject.at, policy, now)),
-            style="bold")
+        line.append(
+            _("Task ({kind}, due {time}):").format(
+                kind=task_kind_text(subject.title), time=when(subject.at, policy, now)
+            ),
+            style="bold",
+        )
         line.append(" " + (safe_text(subject.detail) or _("no title")))
     return line
 
@@ -117,7 +129,8 @@ def state_text(state: RowState, policy: Policy, now: int) -> str:
         return lock_state(state.lock, policy, now)
     if state.removed_stale_lock:
         return _("Free — the stale lock of {operator} was removed; c to start the call").format(
-            operator=safe_text(state.removed_stale_lock))
+            operator=safe_text(state.removed_stale_lock)
+        )
     return _("Free — c to start the call")
 
 
@@ -137,8 +150,9 @@ class ClientPane(SteadyText):
         if client.do_not_call:
             text.append("  " + _("DO NOT CALL"), style="bold reverse")
         text.append("\n")
-        phones = "   ".join(f"{n} {safe_text(phone_text(p))}"
-                               for n, p in enumerate(client.phones[:9], 1))
+        phones = "   ".join(
+            f"{n} {safe_text(phone_text(p))}" for n, p in enumerate(client.phones[:9], 1)
+        )
         text.append((phones or _("no phone number")) + "\n")
         if activation.subject is not None:
             text.append_text(subject_line(activation.subject, policy, now))

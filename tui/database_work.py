@@ -51,9 +51,15 @@ def deliver(node: DOMNode, callback: Callable[[V], object], value: V) -> None:
         app.call_from_thread(on_ui_thread)
 
 
-def in_worker(node: DOMNode, task: Callable[[], T], done: Callable[[T], object],
-              failed: Callable[[RingroundError], object], *, group: str,
-              exclusive: bool = True) -> Worker[None]:
+def in_worker(
+    node: DOMNode,
+    task: Callable[[], T],
+    done: Callable[[T], object],
+    failed: Callable[[RingroundError], object],
+    *,
+    group: str,
+    exclusive: bool = True,
+) -> Worker[None]:
     """Run ``task`` in a thread worker of ``node`` (group ``group``); answer on the UI thread.
 
     ``done(result)`` or ``failed(refusal)`` is called there, unless ``node``
@@ -72,8 +78,9 @@ def in_worker(node: DOMNode, task: Callable[[], T], done: Callable[[T], object],
             return
         deliver(node, done, result)
 
-    return node.run_worker(run, name=group, group=group, thread=True, exclusive=exclusive,
-                           exit_on_error=True)
+    return node.run_worker(
+        run, name=group, group=group, thread=True, exclusive=exclusive, exit_on_error=True
+    )
 
 
 class Database:
@@ -87,8 +94,9 @@ class Database:
         self.connections = ThreadConnections(engine)
         self.ui_thread = threading.get_ident()
 
-    def call(self, job: Callable[[sqlite3.Connection], T],
-             on_busy: Callable[[str], None] | None = None) -> T:
+    def call(
+        self, job: Callable[[sqlite3.Connection], T], on_busy: Callable[[str], None] | None = None
+    ) -> T:
         """Run ``job`` on this thread's connection; keep retrying while the database is busy.
 
         Runs in a worker thread: on the UI thread it would freeze every key
@@ -115,10 +123,17 @@ class Database:
                 on_busy("")
             return result
 
-    def work(self, node: DOMNode, job: Callable[[sqlite3.Connection], T],
-             done: Callable[[T], object], failed: Callable[[RingroundError], object], *,
-             group: str, exclusive: bool = True,
-             on_busy: Callable[[str], object] | None = None) -> Worker[None]:
+    def work(
+        self,
+        node: DOMNode,
+        job: Callable[[sqlite3.Connection], T],
+        done: Callable[[T], object],
+        failed: Callable[[RingroundError], object],
+        *,
+        group: str,
+        exclusive: bool = True,
+        on_busy: Callable[[str], object] | None = None,
+    ) -> Worker[None]:
         """Run ``job`` in a worker of ``node`` (see :func:`in_worker`).
 
         ``on_busy`` is told on the UI thread while the database is busy.
@@ -128,8 +143,14 @@ class Database:
             if on_busy is not None:
                 deliver(node, on_busy, message)
 
-        return in_worker(node, lambda: self.call(job, busy if on_busy is not None else None),
-                         done, failed, group=group, exclusive=exclusive)
+        return in_worker(
+            node,
+            lambda: self.call(job, busy if on_busy is not None else None),
+            done,
+            failed,
+            group=group,
+            exclusive=exclusive,
+        )
 
     def close(self) -> None:
         """Close every thread's connection; only when no worker uses them any more."""

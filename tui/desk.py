@@ -75,10 +75,17 @@ class AtTheDesk(_Node):
     def desk(self) -> Desk:
         return desk_of(self.app)
 
-    def on_database(self, job: Callable[[sqlite3.Connection], T],
-                    done: Callable[[T], object], failed: Callable[[RingroundError], object], *,
-                    group: str, exclusive: bool = True,
-                    on_busy: Callable[[str], object] | None = None) -> Worker[None]:
+    def on_database(
+        self,
+        job: Callable[[sqlite3.Connection], T],
+        done: Callable[[T], object],
+        failed: Callable[[RingroundError], object],
+        *,
+        group: str,
+        exclusive: bool = True,
+        on_busy: Callable[[str], object] | None = None,
+    ) -> Worker[None]:
         """Run ``job`` in this screen's worker group ``group``; see :meth:`Database.work`."""
-        return self.desk.database.work(self, job, done, failed, group=group,
-                                       exclusive=exclusive, on_busy=on_busy)
+        return self.desk.database.work(
+            self, job, done, failed, group=group, exclusive=exclusive, on_busy=on_busy
+        )

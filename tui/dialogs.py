@@ -59,8 +59,7 @@ class ConfirmDialog(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text(self.title_text), classes="dialog-title")
-            yield Static(Text(safe_text(self.question, keep_newlines=True)),
-                         id="confirm-question")
+            yield Static(Text(safe_text(self.question, keep_newlines=True)), id="confirm-question")
             yield Static(Text(self.hint), classes="dialog-hint")
 
     def action_answer(self, yes: bool) -> None:

@@ -73,7 +73,7 @@ def _glue(day: str, clock: str) -> str:
 
 
 def moment_text(moment: int | None, policy: Policy, now: int) -> str:
-    """"10:30" today, «27 ноября, 10:30» / "27 Nov, 10:30" another day ("" for no time).
+    """ "10:30" today, «27 ноября, 10:30» / "27 Nov, 10:30" another day ("" for no time).
 
     A day in another year shows the year as well.
     """
@@ -106,8 +106,12 @@ def birth_date_text(text: str | None) -> str:
 
 def status_text(status: str) -> str:
     """An appointment status of the default policy in words; a clinic's own as it is."""
-    words = {"unconfirmed": _("unconfirmed"), "left message": _("left message"),
-             "confirmed": _("confirmed"), "cancelled": _("cancelled")}
+    words = {
+        "unconfirmed": _("unconfirmed"),
+        "left message": _("left message"),
+        "confirmed": _("confirmed"),
+        "cancelled": _("cancelled"),
+    }
     return words.get(status, status)
 
 
@@ -152,20 +156,27 @@ def lock_state(lock: Lock, policy: Policy, now: int) -> str:
     if lock.mine:
         return _("Your call since {since} — f to finish, a to abort").format(since=since)
     if lock.mine_earlier:
-        return _("Locked by you in an earlier session since {since} — a aborts, "
-                 "c takes it over").format(since=since)
+        return _(
+            "Locked by you in an earlier session since {since} — a aborts, c takes it over"
+        ).format(since=since)
     if lock.mine_elsewhere:
         # The key comes first: a long host name may be cut off at the end of the line.
-        return _("Open in your other window — c asks to move it here (since {since}, on "
-                 "{place})").format(since=since, place=lock_place(lock))
+        return _(
+            "Open in your other window — c asks to move it here (since {since}, on {place})"
+        ).format(since=since, place=lock_place(lock))
     if lock.offers_takeover:
-        return _("Locked by {operator} since {since} — over {duration}, still working; "
-                 "c offers a takeover").format(
-            operator=safe_text(lock.operator), since=since,
-            duration=duration_text(policy.stale_after))
+        return _(
+            "Locked by {operator} since {since} — over {duration}, still working; "
+            "c offers a takeover"
+        ).format(
+            operator=safe_text(lock.operator),
+            since=since,
+            duration=duration_text(policy.stale_after),
+        )
     alive = _("alive") if lock.alive else _("session gone")
     return _("Locked by {operator} since {since} — {alive}").format(
-        operator=safe_text(lock.operator), since=since, alive=alive)
+        operator=safe_text(lock.operator), since=since, alive=alive
+    )
 
 
 def refusal_text(refusal: Refusal, policy: Policy, now: int) -> str:
@@ -178,12 +189,13 @@ def refusal_text(refusal: Refusal, policy: Policy, now: int) -> str:
         "closed": _("This row is already done; it will leave the list."),
         "do-not-call": _("Do not call: the client asked not to be called."),
         "call-back": _("Call back at {until}.").format(until=until),
-        "personal-call-back": _("{operator} promised to call back; anyone may call from "
-                                "{until}.").format(operator=safe_text(refusal.operator or ""),
-                                                   until=until),
+        "personal-call-back": _(
+            "{operator} promised to call back; anyone may call from {until}."
+        ).format(operator=safe_text(refusal.operator or ""), until=until),
         "too-soon": _("Not yet: may be called from {until}.").format(until=until),
         "attempt-cap": _("No more attempts: the limit of {count} was reached.").format(
-            count=policy.max_attempts),
+            count=policy.max_attempts
+        ),
     }
     return texts.get(refusal.reason, refusal.reason)
 

@@ -28,8 +28,17 @@ from babel import Locale
 from storage.i18n import N_, _, current_language, install, ngettext
 from storage.policy import LANGUAGES, Policy
 
-__all__ = ["LOCALE_DIR", "N_", "_", "babel_locale", "choose_language", "current_language",
-           "language_from_environment", "ngettext", "set_language"]
+__all__ = [
+    "LOCALE_DIR",
+    "N_",
+    "_",
+    "babel_locale",
+    "choose_language",
+    "current_language",
+    "language_from_environment",
+    "ngettext",
+    "set_language",
+]
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "ringround"
@@ -42,13 +51,12 @@ _locales: dict[str, Locale] = {}
 def set_language(code: str) -> None:
     """Switch every later message to ``code`` ("en" or "ru")."""
     code = code if code in LANGUAGES else "en"
-    translation = gettext.translation(DOMAIN, localedir=LOCALE_DIR, languages=[code],
-                                      fallback=True)
+    translation = gettext.translation(DOMAIN, localedir=LOCALE_DIR, languages=[code], fallback=True)
     install(translation, code)
 
 
 def language_from_environment(environ: Mapping[str, str] | None = None) -> str:
-    """"ru" when the locale for messages is Russian (LC_ALL, else LC_MESSAGES, else LANG)."""
+    """ "ru" when the locale for messages is Russian (LC_ALL, else LC_MESSAGES, else LANG)."""
     environ = os.environ if environ is None else environ
     for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = environ.get(name, "")

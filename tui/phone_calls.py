@@ -49,26 +49,24 @@ def progress_text(call: PhoneCall) -> str:
     if call.call_id is None:
         return _("PBX call to {number}: asking the phone exchange…").format(number=number)
     if stage is CallStage.OPERATOR_RINGING:
-        return _("PBX call to {number}: your phone is ringing — pick it up").format(
-            number=number)
+        return _("PBX call to {number}: your phone is ringing — pick it up").format(number=number)
     if stage is CallStage.OPERATOR_ANSWERED:
-        return _("PBX call to {number}: you answered; dialling the client…").format(
-            number=number)
+        return _("PBX call to {number}: you answered; dialling the client…").format(number=number)
     if stage is CallStage.CLIENT_RINGING:
         return _("PBX call to {number}: the client's phone is ringing…").format(number=number)
     if stage is CallStage.CONNECTED:
-        return _("PBX call to {number}: connected — f to finish when done").format(
-            number=number)
+        return _("PBX call to {number}: connected — f to finish when done").format(number=number)
     if stage is CallStage.ENDED:
         reason = call.reason or _("The call has ended.")
         return _("PBX call to {number}: {reason} f to finish, a to abort").format(
-            number=number, reason=reason)
+            number=number, reason=reason
+        )
     if stage is CallStage.FAILED:
         reason = call.reason or _("The call failed.")
         return _("PBX call to {number}: {reason} f to finish, a to abort").format(
-            number=number, reason=reason)
+            number=number, reason=reason
+        )
     return _("PBX call to {number}").format(number=number)
-
 
 
 @dataclass(frozen=True)
@@ -128,8 +126,10 @@ class PhoneActions(CallWatcher, AtTheDesk):
     # --- keys -----------------------------------------------------------------------
 
     def action_telephony_off(self) -> None:
-        self.notify(_("Telephony is off in the policy: dial by hand, then c starts the call."),
-                    title=_("Telephony"))
+        self.notify(
+            _("Telephony is off in the policy: dial by hand, then c starts the call."),
+            title=_("Telephony"),
+        )
 
     def action_switch_mode(self) -> None:
         phone = self.phone
@@ -152,8 +152,13 @@ class PhoneActions(CallWatcher, AtTheDesk):
         phone = self.phone
         if phone is None or not phone.pbx_mode:
             return False
-        self.refuse(_("PBX mode: press a number key 1-9 to call that number through the "
-                      "phone exchange, or m to switch to manual mode."), _("Start call"))
+        self.refuse(
+            _(
+                "PBX mode: press a number key 1-9 to call that number through the "
+                "phone exchange, or m to switch to manual mode."
+            ),
+            _("Start call"),
+        )
         return True
 
     def action_dial(self, position: int) -> None:
@@ -163,8 +168,13 @@ class PhoneActions(CallWatcher, AtTheDesk):
             return
         title = _("PBX call")
         if not phone.pbx_mode:
-            self.refuse(_("Manual mode: dial by hand and press c, or press m to call through "
-                          "the phone exchange."), title)
+            self.refuse(
+                _(
+                    "Manual mode: dial by hand and press c, or press m to call through "
+                    "the phone exchange."
+                ),
+                title,
+            )
             return
         key = self.current_key()
         activation = self.activation
@@ -175,24 +185,35 @@ class PhoneActions(CallWatcher, AtTheDesk):
             return
         phones = activation.client.phones
         if not 1 <= position <= len(phones):
-            self.refuse(_("This client has no phone number {position}.").format(
-                position=position), title)
+            self.refuse(
+                _("This client has no phone number {position}.").format(position=position), title
+            )
             return
         live = phone.live_call()
         if live is not None:
-            self.refuse(_("The PBX call to {number} is still in progress; wait for it to end "
-                          "(or a on its row aborts it).").format(number=live.number), title)
+            self.refuse(
+                _(
+                    "The PBX call to {number} is still in progress; wait for it to end "
+                    "(or a on its row aborts it)."
+                ).format(number=live.number),
+                title,
+            )
             return
         number = normalise_number(phones[position - 1], phone.settings.dial_prefix)
         if number == phone.settings.dial_prefix:
-            self.refuse(_("The number {number} has no digits to dial.").format(
-                number=phones[position - 1]), title)
+            self.refuse(
+                _("The number {number} has no digits to dial.").format(number=phones[position - 1]),
+                title,
+            )
             return
         lock = activation.state.lock
-        self.pending_dial = PendingDial(key, position, number,
-                                        had_lock=lock is not None
-                                        and lock.ours,
-                                        extension=split_extension(phones[position - 1])[1])
+        self.pending_dial = PendingDial(
+            key,
+            position,
+            number,
+            had_lock=lock is not None and lock.ours,
+            extension=split_extension(phones[position - 1])[1],
+        )
         self.start_call()  # the same claim as c: refusals, takeover, calling hours
 
     # --- hooks the work screen calls --------------------------------------------------
@@ -203,8 +224,9 @@ class PhoneActions(CallWatcher, AtTheDesk):
         phone = self.phone
         if pending is None or pending.key != key or phone is None:
             return
-        call = PhoneCall(key, pending.position, pending.number, pending.had_lock,
-                         extension=pending.extension)
+        call = PhoneCall(
+            key, pending.position, pending.number, pending.had_lock, extension=pending.extension
+        )
         phone.dial(call)
         if self.current_key() == key:
             self.show_state(progress_text(call))
@@ -227,8 +249,12 @@ class PhoneActions(CallWatcher, AtTheDesk):
         if call is not None:
             return progress_text(call)
         state = activation.state
-        if (phone.pbx_mode and state.refusal is None and state.lock is None
-                and not state.removed_stale_lock):
+        if (
+            phone.pbx_mode
+            and state.refusal is None
+            and state.lock is None
+            and not state.removed_stale_lock
+        ):
             return _("Free — 1-9 call a number through the phone exchange")
         return ""
 
@@ -252,8 +278,9 @@ class PhoneActions(CallWatcher, AtTheDesk):
             if key is None or key == current:
                 self.refuse(message.notice, _("Phone exchange"))
             else:
-                self.notify(message.notice, title=_("Phone exchange"), severity="warning",
-                            timeout=10)
+                self.notify(
+                    message.notice, title=_("Phone exchange"), severity="warning", timeout=10
+                )
         if key is None or key != current:
             return
         activation = self.activation

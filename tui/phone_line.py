@@ -45,8 +45,7 @@ CLOSE_WITHIN = 3.0  # seconds the backend gets to log off when the app exits
 def unexpected(error: BaseException) -> str:
     """A backend failure nobody foresaw, as a sentence (the app must not crash on it)."""
     detail = str(error) or type(error).__name__
-    return _("The phone exchange connection failed unexpectedly ({detail}).").format(
-        detail=detail)
+    return _("The phone exchange connection failed unexpectedly ({detail}).").format(detail=detail)
 
 
 @dataclass
@@ -90,8 +89,15 @@ class CallWatcher:
 class PhoneLine:
     """The app's line to the exchange: backend, connection state, mode and calls."""
 
-    def __init__(self, app: App[Any], database: Database, policy: Policy, operator: str,
-                 session: Callable[[], Session], clock: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        app: App[Any],
+        database: Database,
+        policy: Policy,
+        operator: str,
+        session: Callable[[], Session],
+        clock: Callable[[], int],
+    ) -> None:
         """``session`` gives the operator's session once it has started (see tui/app.py)."""
         self.app = app
         self.database = database
@@ -113,8 +119,7 @@ class PhoneLine:
 
     def start(self) -> None:
         """Build the backend and connect, in the background; watch the connection."""
-        self.app.run_worker(self._run(), name="telephony", group="telephony",
-                            exit_on_error=False)
+        self.app.run_worker(self._run(), name="telephony", group="telephony", exit_on_error=False)
         self.app.set_interval(WATCH_EVERY, self._watch)
 
     async def _run(self) -> None:
@@ -159,8 +164,12 @@ class PhoneLine:
         if self.problem and self.problem != before:  # once per problem, not per retry
             self._log("pbx-error", None, self.problem)
         if self.problem and not quiet:
-            self.app.notify(self.problem + " " + _("Press m on the work screen to dial by hand."),
-                            title=_("Phone exchange"), severity="warning", timeout=10)
+            self.app.notify(
+                self.problem + " " + _("Press m on the work screen to dial by hand."),
+                title=_("Phone exchange"),
+                severity="warning",
+                timeout=10,
+            )
         self.announce()
 
     def _backend_connected(self) -> bool:
@@ -184,8 +193,14 @@ class PhoneLine:
 
     def _log(self, event: str, key: RowKey | None, reason: str) -> None:
         """A line in the administrator's log (storage.admin_log); ``reason`` as shown."""
-        log_event(logging.ERROR, event, operator=self.operator,
-                  session=self.session().id, row=key, reason=reason or None)
+        log_event(
+            logging.ERROR,
+            event,
+            operator=self.operator,
+            session=self.session().id,
+            row=key,
+            reason=reason or None,
+        )
 
     async def close(self) -> None:
         """Log off the exchange (app exit); calls on the phones carry on."""
@@ -231,10 +246,13 @@ class PhoneLine:
         backend = self.backend
         try:
             if backend is None:
-                raise TelephonyError(_("The connection to the phone exchange is still being "
-                                       "set up; try again in a moment."))
-            call_id = await backend.place_call(self.operator, call.number,
-                                               str(call.key))
+                raise TelephonyError(
+                    _(
+                        "The connection to the phone exchange is still being "
+                        "set up; try again in a moment."
+                    )
+                )
+            call_id = await backend.place_call(self.operator, call.number, str(call.key))
         except TelephonyError as error:
             self._failed(call, str(error))
             return
@@ -268,18 +286,23 @@ class PhoneLine:
         if call.stage is not None and call.stage.final:
             return
         call.stage = event.stage
-        if event.stage in (CallStage.OPERATOR_ANSWERED, CallStage.CLIENT_RINGING,
-                           CallStage.CONNECTED):
+        if event.stage in (
+            CallStage.OPERATOR_ANSWERED,
+            CallStage.CLIENT_RINGING,
+            CallStage.CONNECTED,
+        ):
             call.operator_answered = True
         if event.client_result is not None:
             call.client_result = event.client_result
         if event.reason:
             call.reason = event.reason
-        if (event.stage is CallStage.FAILED and not call.operator_answered
-                and call.client_result is None):
+        if (
+            event.stage is CallStage.FAILED
+            and not call.operator_answered
+            and call.client_result is None
+        ):
             # The operator's phone never answered: no call took place.
-            self._failed(call, event.reason or _("The phone exchange could not ring your "
-                                                 "phone."))
+            self._failed(call, event.reason or _("The phone exchange could not ring your phone."))
             return
         self.announce(call.key)
 
@@ -291,16 +314,20 @@ class PhoneLine:
             return  # already saved, aborted or replaced by a newer call
         del self.calls[call.key]
         if call.had_lock:
-            self.announce(call.key, reason + " " + _("The row stays locked by you: f to finish, "
-                                                     "a to abort."))
+            self.announce(
+                call.key, reason + " " + _("The row stays locked by you: f to finish, a to abort.")
+            )
             return
         self.database.work(
-            self.app, lambda conn: abort_call(conn, self.policy, self.session(), call.key,
-                                              self.clock()),
-            done=lambda _released: self.announce(call.key, reason + " " + _(
-                "The lock was released; nothing was recorded.")),
+            self.app,
+            lambda conn: abort_call(conn, self.policy, self.session(), call.key, self.clock()),
+            done=lambda _released: self.announce(
+                call.key, reason + " " + _("The lock was released; nothing was recorded.")
+            ),
             failed=lambda error: self.announce(call.key, f"{reason} {error}"),
-            group="phone-release", exclusive=False)
+            group="phone-release",
+            exclusive=False,
+        )
 
     def forget(self, key: RowKey) -> None:
         """The row's result was saved or its call aborted: stop following its call.
@@ -313,8 +340,9 @@ class PhoneLine:
             return
         backend = self.backend
         if backend is not None and call.call_id is not None:
-            self.app.run_worker(self._hang_up(backend, call.call_id), group="phone-hang-up",
-                                exit_on_error=False)
+            self.app.run_worker(
+                self._hang_up(backend, call.call_id), group="phone-hang-up", exit_on_error=False
+            )
 
     async def _hang_up(self, backend: Backend, call_id: str) -> None:
         try:

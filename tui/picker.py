@@ -43,7 +43,7 @@ def list_title(work_list: WorkList) -> str:
 
 
 def counts_text(summary: WorkListSummary, *, short: bool = False) -> str:
-    """"12 to call now · 3 later · 1 locked by others" (``short``: "12 now · 3 later · 1 locked").
+    """ "12 to call now · 3 later · 1 locked by others" (``short``: "12 now · 3 later · 1 locked").
 
     Rows nobody can call (do not call, no tries left) are in none of the counts;
     "later" and "locked" show only when there are such rows.
@@ -55,8 +55,9 @@ def counts_text(summary: WorkListSummary, *, short: bool = False) -> str:
     else:
         parts = [ngettext("{count} to call now", "{count} to call now", summary.callable_now)]
         later = ngettext("{count} later", "{count} later", summary.later)
-        locked = ngettext("{count} locked by others", "{count} locked by others",
-                          summary.locked_by_others)
+        locked = ngettext(
+            "{count} locked by others", "{count} locked by others", summary.locked_by_others
+        )
     texts = [parts[0].format(count=number(summary.callable_now))]
     if summary.later:
         texts.append(later.format(count=number(summary.later)))
@@ -104,9 +105,10 @@ class ListPicker(SupervisorKeys, AtTheDesk, Screen[None]):
 
     def compose(self) -> ComposeResult:
         desk = self.desk
-        yield Static(Text(_("Mass calling — {operator}").format(
-            operator=safe_text(desk.operator))),
-                     id="picker-title")
+        yield Static(
+            Text(_("Mass calling — {operator}").format(operator=safe_text(desk.operator))),
+            id="picker-title",
+        )
         if desk.notice:
             yield Static(Text(safe_text(desk.notice)), id="picker-notice")
         yield OptionList(id="lists")
@@ -155,10 +157,14 @@ class ListPicker(SupervisorKeys, AtTheDesk, Screen[None]):
             self.load()
             return
         for change in changes.changes:
-            affected = [w for w in self.lists if w.kind == change.kind and (
-                change.kind != ITEM or w.list_id == change.list_id)]
-            if change.kind in (CLIENT, LIST) or (change.kind == ITEM and not affected
-                                                  and change.list_id is not None):
+            affected = [
+                w
+                for w in self.lists
+                if w.kind == change.kind and (change.kind != ITEM or w.list_id == change.list_id)
+            ]
+            if change.kind in (CLIENT, LIST) or (
+                change.kind == ITEM and not affected and change.list_id is not None
+            ):
                 self.load()  # a list may come or go, or any list's rows changed
                 return
             self.stale.update(affected)
@@ -178,20 +184,28 @@ class ListPicker(SupervisorKeys, AtTheDesk, Screen[None]):
             if only is None:
                 summaries = work_lists(conn, desk.policy, desk.session, desk.now())
                 return [s.work_list for s in summaries], summaries
-            return self.lists, [summarize(conn, desk.policy, desk.session, work_list, desk.now())
-                                for work_list in only]
+            return self.lists, [
+                summarize(conn, desk.policy, desk.session, work_list, desk.now())
+                for work_list in only
+            ]
 
         def read() -> None:
             with self.load_guard:  # readings are shown in the order they were made
                 lists, summaries = desk.database.call(
-                    job, on_busy=lambda message: deliver(self, self.show_status, message))
+                    job, on_busy=lambda message: deliver(self, self.show_status, message)
+                )
                 deliver(self, lambda found: self.counted(*found, only is None), (lists, summaries))
 
-        in_worker(self, read, lambda _shown: None, lambda error: self.show_status(str(error)),
-                  group="lists", exclusive=False)
+        in_worker(
+            self,
+            read,
+            lambda _shown: None,
+            lambda error: self.show_status(str(error)),
+            group="lists",
+            exclusive=False,
+        )
 
-    def counted(self, lists: list[WorkList], summaries: list[WorkListSummary],
-                whole: bool) -> None:
+    def counted(self, lists: list[WorkList], summaries: list[WorkListSummary], whole: bool) -> None:
         counts = {} if whole else dict(self.counts)
         counts.update((s.work_list, s) for s in summaries)
         listed = [w for w in lists if w not in counts or counts[w].listed]

@@ -58,7 +58,8 @@ def period_title(days: int, first: date, last: date) -> str:
     if days == 1:
         return _("today, {day}").format(day=day_text(last))
     return _("last {count} days, {first} – {last}").format(
-        count=days, first=day_text(first), last=day_text(last))
+        count=days, first=day_text(first), last=day_text(last)
+    )
 
 
 def group_name(row: ReportRow) -> str:
@@ -91,8 +92,7 @@ def percent(rate: float) -> str:
 
 def outcome_text(row: ReportRow, policy: Policy) -> str:
     """The outcomes of a line that occurred, most frequent first."""
-    counts = sorted(((n, code) for code, n in row.outcomes.items() if n),
-                    key=lambda pair: -pair[0])
+    counts = sorted(((n, code) for code, n in row.outcomes.items() if n), key=lambda pair: -pair[0])
     if not counts:
         return _("no calls")
     return " · ".join(f"{outcome_label(policy, code)} {number(n)}" for n, code in counts)
@@ -127,8 +127,11 @@ class DayChart(Widget):
         rows = height - 1 - numbers
         lines = []
         if numbers:
-            lines.append(" ".join(str(value).center(bar) if value else " " * bar
-                                  for value in self.values).rstrip())
+            lines.append(
+                " ".join(
+                    str(value).center(bar) if value else " " * bar for value in self.values
+                ).rstrip()
+            )
         for line in reversed(range(rows)):
             cells = []
             for value in self.values:
@@ -140,7 +143,7 @@ class DayChart(Widget):
         labels = [" "] * ((bar + 1) * count + 2)
         for index, day in enumerate(self.days[::step]):
             column = index * step * (bar + 1)
-            labels[column:column + 2] = list(str(day.day).ljust(2))
+            labels[column : column + 2] = list(str(day.day).ljust(2))
         lines.append("".join(labels).rstrip())
         return Text("\n".join(lines))
 
@@ -209,13 +212,23 @@ class ReportScreen(AtTheDesk, Screen[None]):
         since, until = period(desk.policy, desk.now(), days)
 
         def job(conn: sqlite3.Connection) -> Report:
-            return build_report(conn, desk.policy, since=since, until=until, by=by,
-                                supervisor=desk.session.supervisor)
+            return build_report(
+                conn,
+                desk.policy,
+                since=since,
+                until=until,
+                by=by,
+                supervisor=desk.session.supervisor,
+            )
 
         # A ValueError from build_report is a bug (the keys offer only valid periods and
         # groupings): it goes to the crash handler, not to the status line.
-        self.on_database(job, lambda report: self.show(report, days),
-                         lambda error: self.say(str(error)), group="report")
+        self.on_database(
+            job,
+            lambda report: self.show(report, days),
+            lambda error: self.say(str(error)),
+            group="report",
+        )
 
     def say(self, message: str) -> None:
         self.query_one("#report-status", SteadyText).show(Text(message, style="bold"))
@@ -227,7 +240,8 @@ class ReportScreen(AtTheDesk, Screen[None]):
         last = local(until - 1, desk.policy).date()
         by = _("per operator") if self.by == "operator" else _("per work list")
         self.query_one("#report-title", SteadyText).show(
-            " · ".join([_("Reports"), by, period_title(self.days, first, last)]))
+            " · ".join([_("Reports"), by, period_title(self.days, first, last)])
+        )
 
     def show(self, report: Report, days: int) -> None:
         if days != self.days or report.by != self.by:
@@ -241,8 +255,11 @@ class ReportScreen(AtTheDesk, Screen[None]):
         if self.shown_columns != (report.by, width):
             self.shown_columns = (report.by, width)
             table.clear(columns=True)
-            table.add_column(_("Operator") if report.by == "operator" else _("Work list"),
-                             width=name_width, key="name")
+            table.add_column(
+                _("Operator") if report.by == "operator" else _("Work list"),
+                width=name_width,
+                key="name",
+            )
             table.add_column(_("Calls"), width=5, key="calls")
             table.add_column(_("Success"), width=7, key="successful")
             table.add_column(_("Rate"), width=5, key="rate")
@@ -267,19 +284,28 @@ class ReportScreen(AtTheDesk, Screen[None]):
         if several:
             total = report.total.calls if report.total is not None else 0
             chart_title.show(_("Calls by day: {count} in all").format(count=number(total)))
-            by_day = report.total.calls_by_day if report.total is not None else (
-                (0,) * len(report.days))
+            by_day = (
+                report.total.calls_by_day if report.total is not None else ((0,) * len(report.days))
+            )
             chart.show(by_day, report.days)
         self.say("" if report.rows else _("No calls in this period."))
 
-    def cells(self, row: ReportRow, name: str, biggest: int, *, bold: bool = False
-              ) -> tuple[Text, ...]:
+    def cells(
+        self, row: ReportRow, name: str, biggest: int, *, bold: bool = False
+    ) -> tuple[Text, ...]:
         style = "bold" if bold else ""
-        values = (name, number(row.calls), number(row.successful), percent(row.success_rate),
-                  decimal(row.calls_per_hour) if row.active_hours else "",
-                  hbar(row.calls, biggest, self.bar_width))
-        return tuple(Text(value, style=style, justify="right" if 0 < index < 5 else "left")
-                     for index, value in enumerate(values))
+        values = (
+            name,
+            number(row.calls),
+            number(row.successful),
+            percent(row.success_rate),
+            decimal(row.calls_per_hour) if row.active_hours else "",
+            hbar(row.calls, biggest, self.bar_width),
+        )
+        return tuple(
+            Text(value, style=style, justify="right" if 0 < index < 5 else "left")
+            for index, value in enumerate(values)
+        )
 
     @on(DataTable.RowHighlighted, "#report")
     def show_outcomes(self) -> None:

@@ -87,21 +87,28 @@ class ResultDialog(ModalScreen[Finished | None]):
     def compose(self) -> ComposeResult:
         language = current_language()  # the policy has each outcome's label in both
         with Vertical(classes="dialog", id="result-dialog"):
-            yield Static(Text(_("Result of the call — {client}").format(
-                client=safe_text(self.client))), classes="dialog-title")
-            yield OptionList(*[
-                # A policy's label is not markup: "[x] Confirmed" shows as written.
-                Option(Text(f"{number} {safe_text(outcome.label(language))}"), id=outcome.code)
-                for number, outcome in enumerate(self.policy.outcomes, start=1)
-            ], id="outcomes")
+            yield Static(
+                Text(_("Result of the call — {client}").format(client=safe_text(self.client))),
+                classes="dialog-title",
+            )
+            yield OptionList(
+                *[
+                    # A policy's label is not markup: "[x] Confirmed" shows as written.
+                    Option(Text(f"{number} {safe_text(outcome.label(language))}"), id=outcome.code)
+                    for number, outcome in enumerate(self.policy.outcomes, start=1)
+                ],
+                id="outcomes",
+            )
             # No select-on-focus: coming back from the outcomes, the next key would
             # replace everything written so far.
-            yield Input(placeholder=_("Comment (Enter saves)"), id="comment",
-                        select_on_focus=False)
+            yield Input(placeholder=_("Comment (Enter saves)"), id="comment", select_on_focus=False)
             with Horizontal(id="callback-row"):
                 # Short: the field is half the dialog wide (27 columns to write in).
-                yield Input(placeholder=_("When: 15:30 or 27.11 15:30"), id="callback",
-                            select_on_focus=False)
+                yield Input(
+                    placeholder=_("When: 15:30 or 27.11 15:30"),
+                    id="callback",
+                    select_on_focus=False,
+                )
                 yield TickBox(_("Anyone may call"), id="anyone")
             if self.family:
                 yield FamilyBox(checkbox_label(self.family), id="family")
@@ -151,7 +158,8 @@ class ResultDialog(ModalScreen[Finished | None]):
 
     def say(self, message: str) -> None:
         self.query_one("#result-message", Static).update(
-            Text(safe_text(message, keep_newlines=True)))
+            Text(safe_text(message, keep_newlines=True))
+        )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -162,8 +170,11 @@ class ResultDialog(ModalScreen[Finished | None]):
         self.lost = True
         self.saving = False
         if self.query_one("#comment", Input).value.strip() and self.keep is not None:
-            self.say(message + " " + _("Your comment is kept: Enter saves it as a note on the "
-                                       "row, Escape drops it."))
+            self.say(
+                message
+                + " "
+                + _("Your comment is kept: Enter saves it as a note on the row, Escape drops it.")
+            )
         else:
             self.say(message + " " + _("Escape closes."))
         self.set_focus(self.query_one("#comment", Input))
@@ -181,8 +192,9 @@ class ResultDialog(ModalScreen[Finished | None]):
             self._keep(comment)
             return
         if self.outcome is None:
-            self.say(_("Pick an outcome first (1–{count}).").format(
-                count=len(self.policy.outcomes)))
+            self.say(
+                _("Pick an outcome first (1–{count}).").format(count=len(self.policy.outcomes))
+            )
             self.query_one("#outcomes", OptionList).focus()
             return
         callback_at = None
@@ -201,8 +213,11 @@ class ResultDialog(ModalScreen[Finished | None]):
             family=bool(self.family) and self.query_one("#family", TickBox).value,
         )
         if callback_at is not None:
-            self.say(_("Saving… call back {when}").format(
-                when=moment_text(callback_at, self.policy, self.now())))
+            self.say(
+                _("Saving… call back {when}").format(
+                    when=moment_text(callback_at, self.policy, self.now())
+                )
+            )
         else:
             self.say(_("Saving…"))
         self.saving = True
@@ -215,22 +230,28 @@ class ResultDialog(ModalScreen[Finished | None]):
             else:
                 self.not_saved(error)
 
-        in_worker(self, lambda: self.save(choice, lambda message: deliver(self, self.say, message)),
-                  self.dismiss, failed, group="save")
+        in_worker(
+            self,
+            lambda: self.save(choice, lambda message: deliver(self, self.say, message)),
+            self.dismiss,
+            failed,
+            group="save",
+        )
 
     def _keep(self, comment: str) -> None:
         keep = self.keep
         assert keep is not None
-        in_worker(self, lambda: keep(comment), lambda _kept: self.kept(), self.not_saved,
-                  group="save")
+        in_worker(
+            self, lambda: keep(comment), lambda _kept: self.kept(), self.not_saved, group="save"
+        )
 
     def not_saved(self, error: RingroundError) -> None:
-        self.save_failed(_("Not saved: {reason} Your text is kept; Enter tries again.").format(
-            reason=error))
+        self.save_failed(
+            _("Not saved: {reason} Your text is kept; Enter tries again.").format(reason=error)
+        )
 
     def kept(self) -> None:
-        self.app.notify(_("Your comment was saved as a note on the row."),
-                        title=_("Note saved"))
+        self.app.notify(_("Your comment was saved as a note on the row."), title=_("Note saved"))
         self.dismiss(None)
 
     def save_failed(self, message: str) -> None:

@@ -49,9 +49,12 @@ def columns(total: int) -> list[Column]:
     drop the last result and the tries; wide ones get the subject as well.
     """
     shown = [
-        Column("lock", _("Lock"), 9), Column("client", _("Client"), 14),
-        Column("phone", _("Phone"), 17), Column("due", _("Due"), 11),
-        Column("attempts", _("Tries"), 5), Column("result", _("Last result"), 9),
+        Column("lock", _("Lock"), 9),
+        Column("client", _("Client"), 14),
+        Column("phone", _("Phone"), 17),
+        Column("due", _("Due"), 11),
+        Column("attempts", _("Tries"), 5),
+        Column("result", _("Last result"), 9),
     ]
     for optional in ("result", "attempts"):
         if sum(c.width + 1 for c in shown) <= total:
@@ -101,8 +104,12 @@ class RowTable(ScrollView, can_focus=True):
         Binding("end", "jump(-1)", show=False),
     ]
     COMPONENT_CLASSES = {
-        "row-table--cursor", "row-table--later", "row-table--callback",
-        "row-table--others", "row-table--mine", "row-table--header",
+        "row-table--cursor",
+        "row-table--later",
+        "row-table--callback",
+        "row-table--others",
+        "row-table--mine",
+        "row-table--header",
     }
     DEFAULT_CSS = """
     RowTable { height: 1fr; overflow-x: hidden; scrollbar-size-vertical: 1; }
@@ -181,7 +188,7 @@ class RowTable(ScrollView, can_focus=True):
         """Keep only the details of the rows around the screen (what scrolling back needs)."""
         top = int(self.scroll_offset.y)
         start = max(0, top - PAGE_MARGIN)
-        near = set(self.ids[start:top + self.size.height + PAGE_MARGIN])
+        near = set(self.ids[start : top + self.size.height + PAGE_MARGIN])
         self.rows = {k: v for k, v in self.rows.items() if k in near}
         self._asked &= near
 

@@ -22,7 +22,7 @@ from tui.safe_text import safe_text
 
 
 def short_name(name: str) -> str:
-    """"Иванова Мария Петровна" -> "Иванова М. П.": a family's rows fit on one line."""
+    """ "Иванова Мария Петровна" -> "Иванова М. П.": a family's rows fit on one line."""
     words = safe_text(name).split()
     if len(words) < 2:
         return " ".join(words)
@@ -40,7 +40,7 @@ def row_about(row: FamilyRow, policy: Policy, now: int) -> str:
 
 
 def family_line(rows: Sequence[FamilyRow], policy: Policy, now: int) -> Text:
-    """"Same phone: Иванов П. (appointment 27.11 10:30), …", locks of others named."""
+    """ "Same phone: Иванов П. (appointment 27.11 10:30), …", locks of others named."""
     line = Text(_("Same phone:") + " ", style="bold")
     for index, row in enumerate(rows):
         if index:
@@ -48,41 +48,57 @@ def family_line(rows: Sequence[FamilyRow], policy: Policy, now: int) -> Text:
         about = row_about(row, policy, now)
         if row.lock_operator and not row.lock_mine:
             about = _("{about}, locked by {operator}").format(
-                about=about, operator=safe_text(row.lock_operator))
+                about=about, operator=safe_text(row.lock_operator)
+            )
         line.append(short_name(row.client), style="bold")
         line.append(f" ({about})")
     return line
 
 
 def checkbox_label(count: int) -> str:
-    return ngettext("Same outcome for {count} other row of this phone",
-                    "Same outcome for {count} other rows of this phone", count).format(
-        count=count)
+    return ngettext(
+        "Same outcome for {count} other row of this phone",
+        "Same outcome for {count} other rows of this phone",
+        count,
+    ).format(count=count)
 
 
 def saved_note(finished: FamilyFinished) -> str:
     """For the state line after a family save ("" when the checkbox was not ticked)."""
     parts = []
     if finished.settled:
-        parts.append(ngettext("Also saved for {count} other row of this phone.",
-                              "Also saved for {count} other rows of this phone.",
-                              len(finished.settled)).format(count=len(finished.settled)))
+        parts.append(
+            ngettext(
+                "Also saved for {count} other row of this phone.",
+                "Also saved for {count} other rows of this phone.",
+                len(finished.settled),
+            ).format(count=len(finished.settled))
+        )
     if finished.skipped:
-        parts.append(ngettext("{count} row skipped.", "{count} rows skipped.",
-                              len(finished.skipped)).format(count=len(finished.skipped)))
+        parts.append(
+            ngettext("{count} row skipped.", "{count} rows skipped.", len(finished.skipped)).format(
+                count=len(finished.skipped)
+            )
+        )
     return " ".join(parts)
 
 
-def skipped_text(finished: FamilyFinished, shown: Sequence[FamilyRow], policy: Policy,
-                 now: int) -> str:
+def skipped_text(
+    finished: FamilyFinished, shown: Sequence[FamilyRow], policy: Policy, now: int
+) -> str:
     """One line per skipped row: whose, about what, and why it was left alone."""
     rows = {row.key: row for row in shown}
     settled = len(finished.settled)
-    lines = [ngettext("Saved for this call and {count} other row of this phone.",
-                      "Saved for this call and {count} other rows of this phone.",
-                      settled).format(count=settled) if settled
-             else _("Saved for this call only."),
-             _("Left as they are:")]
+    lines = [
+        ngettext(
+            "Saved for this call and {count} other row of this phone.",
+            "Saved for this call and {count} other rows of this phone.",
+            settled,
+        ).format(count=settled)
+        if settled
+        else _("Saved for this call only."),
+        _("Left as they are:"),
+    ]
     for skip in finished.skipped:
         row = rows.get(skip.key)
         who = short_name(skip.client or (row.client if row else str(skip.key)))

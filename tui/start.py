@@ -46,7 +46,6 @@ def share_new_files_with_group() -> None:
     os.umask(current & ~0o070)
 
 
-
 def start_app(db: str, policy: Policy, operator: str, supervisor: bool, notice: str = "") -> int:
     """Make the terminal settings, then run the app (tui/app.py: run_app); its exit code.
 

@@ -44,8 +44,12 @@ class SupervisorKeys(AtTheDesk):
         self.app.push_screen(ReportScreen())
 
     def action_supervisors_only(self) -> None:
-        self.app.push_screen(NoticeDialog(
-            _("The supervisor screen and the reports are for supervisors only; "
-              "{operator} is not one in the policy.").format(
-                operator=safe_text(self.desk.operator)),
-            title=_("Supervisors only")))
+        self.app.push_screen(
+            NoticeDialog(
+                _(
+                    "The supervisor screen and the reports are for supervisors only; "
+                    "{operator} is not one in the policy."
+                ).format(operator=safe_text(self.desk.operator)),
+                title=_("Supervisors only"),
+            )
+        )

@@ -49,8 +49,9 @@ def duration_text(seconds: int) -> str:
         return _("{count} s").format(count=seconds)
     if seconds < 3600:
         return _("{count} min").format(count=seconds // 60)
-    return _("{hours} h {minutes:02d} min").format(hours=seconds // 3600,
-                                                  minutes=seconds % 3600 // 60)
+    return _("{hours} h {minutes:02d} min").format(
+        hours=seconds // 3600, minutes=seconds % 3600 // 60
+    )
 
 
 def fit(text: str, width: int) -> str:
@@ -104,8 +105,9 @@ class SupervisorScreen(AtTheDesk, Screen[None]):
     def compose(self) -> ComposeResult:
         yield SteadyText(id="supervisor-title")
         yield Static(Text(_("Online")), classes="section-title")
-        online: DataTable[str | Text] = DataTable(id="online", cursor_type="none",
-                                                  zebra_stripes=False)
+        online: DataTable[str | Text] = DataTable(
+            id="online", cursor_type="none", zebra_stripes=False
+        )
         online.can_focus = False
         yield online
         yield Static(Text(_("Locks — u releases the chosen one")), classes="section-title")
@@ -154,17 +156,26 @@ class SupervisorScreen(AtTheDesk, Screen[None]):
         desk = self.desk
         now = desk.now()
         holding = len({lock.operator for lock in seen.locks})
-        self.query_one("#supervisor-title", SteadyText).show(" · ".join([
-            _("Supervisor"),
-            ngettext("{count} online", "{count} online", len(seen.sessions)).format(
-                count=len(seen.sessions)),
-            ngettext("{count} lock", "{count} locks", len(seen.locks)).format(
-                count=len(seen.locks)),
-            ngettext("held by {count} operator", "held by {count} operators", holding).format(
-                count=holding),
-        ]))
-        shown = Shown(tuple(self.session_cells(s, now) for s in seen.sessions),
-                      tuple(self.lock_cells(lock, now) for lock in seen.locks))
+        self.query_one("#supervisor-title", SteadyText).show(
+            " · ".join(
+                [
+                    _("Supervisor"),
+                    ngettext("{count} online", "{count} online", len(seen.sessions)).format(
+                        count=len(seen.sessions)
+                    ),
+                    ngettext("{count} lock", "{count} locks", len(seen.locks)).format(
+                        count=len(seen.locks)
+                    ),
+                    ngettext(
+                        "held by {count} operator", "held by {count} operators", holding
+                    ).format(count=holding),
+                ]
+            )
+        )
+        shown = Shown(
+            tuple(self.session_cells(s, now) for s in seen.sessions),
+            tuple(self.lock_cells(lock, now) for lock in seen.locks),
+        )
         if shown == self.shown:
             return  # nothing to repaint
         previous = self.shown
@@ -188,9 +199,13 @@ class SupervisorScreen(AtTheDesk, Screen[None]):
         policy = self.desk.policy
         terminal = session.tty.removeprefix("/dev/")
         place = f"{safe_text(session.host)} {safe_text(terminal)}".strip()
-        return (safe_text(session.operator), place, when(session.started_at, policy, now),
-                _("{time} ago").format(time=duration_text(now - session.heartbeat_at)),
-                str(session.locks) if session.locks else "")
+        return (
+            safe_text(session.operator),
+            place,
+            when(session.started_at, policy, now),
+            _("{time} ago").format(time=duration_text(now - session.heartbeat_at)),
+            str(session.locks) if session.locks else "",
+        )
 
     def lock_cells(self, lock: HeldLock, now: int) -> tuple[str | Text, ...]:
         policy = self.desk.policy
@@ -203,9 +218,11 @@ class SupervisorScreen(AtTheDesk, Screen[None]):
         else:
             state = Text(_("working"))
         return (
-            fit(safe_text(lock.operator), 9), fit(safe_text(lock.client), self.client_width),
+            fit(safe_text(lock.operator), 9),
+            fit(safe_text(lock.client), self.client_width),
             fit(lock_about(lock, policy, now), self.row_width),
-            since.strftime("%H:%M" if today else "%d.%m"), duration_text(now - lock.since),
+            since.strftime("%H:%M" if today else "%d.%m"),
+            duration_text(now - lock.since),
             state,
         )
 
@@ -224,10 +241,15 @@ class SupervisorScreen(AtTheDesk, Screen[None]):
             return
         desk = self.desk
         policy, now = desk.policy, desk.now()
-        question = _("Release the lock of {operator} on {client} ({about}), held since {since}? "
-                     "Nothing is recorded for the call; the row is free for everyone.").format(
-            operator=safe_text(lock.operator), client=safe_text(lock.client),
-            about=lock_about(lock, policy, now), since=moment_text(lock.since, policy, now))
+        question = _(
+            "Release the lock of {operator} on {client} ({about}), held since {since}? "
+            "Nothing is recorded for the call; the row is free for everyone."
+        ).format(
+            operator=safe_text(lock.operator),
+            client=safe_text(lock.client),
+            about=lock_about(lock, policy, now),
+            since=moment_text(lock.since, policy, now),
+        )
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -237,9 +259,12 @@ class SupervisorScreen(AtTheDesk, Screen[None]):
 
     def release(self, lock: HeldLock) -> None:
         desk = self.desk
-        self.on_database(lambda conn: release_held_lock(conn, desk.session, lock, desk.now()),
-                         lambda released: self.released(lock, released), self.refused,
-                         group="release")
+        self.on_database(
+            lambda conn: release_held_lock(conn, desk.session, lock, desk.now()),
+            lambda released: self.released(lock, released),
+            self.refused,
+            group="release",
+        )
 
     def refused(self, error: RingroundError) -> None:
         message = str(error)
@@ -250,7 +275,8 @@ class SupervisorScreen(AtTheDesk, Screen[None]):
     def released(self, lock: HeldLock, released: bool) -> None:
         if released:
             self.note = _("Released the lock of {operator} on {client}.").format(
-                operator=safe_text(lock.operator), client=safe_text(lock.client))
+                operator=safe_text(lock.operator), client=safe_text(lock.client)
+            )
         else:
             self.note = _("That lock has changed meanwhile; nothing was released. Look again.")
         self.say(self.note)

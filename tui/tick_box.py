@@ -21,5 +21,6 @@ class TickBox(Checkbox):
 
     @property
     def _button(self) -> Content:
-        return Content.styled(TICKED if self.value else CLEAR,
-                              self.get_visual_style("toggle--button"))
+        return Content.styled(
+            TICKED if self.value else CLEAR, self.get_visual_style("toggle--button")
+        )

@@ -136,8 +136,9 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         yield SteadyText(id="state")
         yield SteadyText(id="row-header")
         yield RowTable(self.describe_row, id="rows")
-        yield Input(placeholder=_("Filter: name, phone or subject; Enter keeps, Escape clears"),
-                    id="filter")
+        yield Input(
+            placeholder=_("Filter: name, phone or subject; Enter keeps, Escape clears"), id="filter"
+        )
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -167,8 +168,7 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         table = self.query_one(RowTable)
         if table.current_id is None or not self.in_sight() or not self.ages():
             return
-        if any(worker.group == "activate" and not worker.is_finished
-               for worker in self.workers):
+        if any(worker.group == "activate" and not worker.is_finished for worker in self.workers):
             return  # a reading is on its way already
         self.read_state(table.current_id, self.activations)
 
@@ -180,16 +180,20 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         if activation is None:
             return True
         state = activation.state
-        return state.lock is not None or (state.refusal is not None
-                                          and state.refusal.until is not None)
+        return state.lock is not None or (
+            state.refusal is not None and state.refusal.until is not None
+        )
 
     def read_state(self, source_id: int, ticket: int) -> None:
         desk = self.desk
         key = RowKey(self.work_list.kind, source_id)
-        self.in_worker(lambda conn: inspect_row(conn, desk.policy, desk.session, key, desk.now()),
-                       lambda state: self.state_read(state, ticket),
-                       lambda error: self.show_state(str(error)), group="activate",
-                       exclusive=False)
+        self.in_worker(
+            lambda conn: inspect_row(conn, desk.policy, desk.session, key, desk.now()),
+            lambda state: self.state_read(state, ticket),
+            lambda error: self.show_state(str(error)),
+            group="activate",
+            exclusive=False,
+        )
 
     def state_read(self, state: RowState, ticket: int) -> None:
         activation = self.activation
@@ -202,17 +206,25 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
 
     # --- database work ----------------------------------------------------------
 
-    def in_worker(self, job: Callable[[sqlite3.Connection], T], done: Callable[[T], object],
-                  failed: Callable[[RingroundError], object], *, group: str,
-                  exclusive: bool = True) -> None:
+    def in_worker(
+        self,
+        job: Callable[[sqlite3.Connection], T],
+        done: Callable[[T], object],
+        failed: Callable[[RingroundError], object],
+        *,
+        group: str,
+        exclusive: bool = True,
+    ) -> None:
         """Run a database job in a worker, showing the busy state in the title meanwhile."""
-        self.on_database(job, done, failed, group=group, exclusive=exclusive,
-                         on_busy=self.show_busy)
+        self.on_database(
+            job, done, failed, group=group, exclusive=exclusive, on_busy=self.show_busy
+        )
 
     def in_thread(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """Run a database job from a worker thread, showing the busy state meanwhile."""
-        return self.desk.database.call(job, on_busy=lambda message: deliver(
-            self, self.show_busy, message))
+        return self.desk.database.call(
+            job, on_busy=lambda message: deliver(self, self.show_busy, message)
+        )
 
     def show_busy(self, message: str) -> None:
         self.busy = message
@@ -234,22 +246,38 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         def read() -> None:
             with self.order_guard:  # one reading of the order at a time, shown in turn
                 if self.order is None and not self.filter_text:
-                    first = self.in_thread(lambda conn: first_rows(
-                        conn, desk.policy, desk.session, self.work_list, desk.now(),
-                        FIRST_PAGE))
+                    first = self.in_thread(
+                        lambda conn: first_rows(
+                            conn, desk.policy, desk.session, self.work_list, desk.now(), FIRST_PAGE
+                        )
+                    )
                     if len(first) == FIRST_PAGE:  # else the whole list is small: read it
-                        deliver(self, lambda ids: self.show_ids(ids, None, True),
-                                array("q", [e[0] for e in first]))
-                order = self.in_thread(lambda conn: ListOrder(row_order(
-                    conn, desk.policy, desk.session, self.work_list, desk.now(), self.filter_text)))
+                        deliver(
+                            self,
+                            lambda ids: self.show_ids(ids, None, True),
+                            array("q", [e[0] for e in first]),
+                        )
+                order = self.in_thread(
+                    lambda conn: ListOrder(
+                        row_order(
+                            conn,
+                            desk.policy,
+                            desk.session,
+                            self.work_list,
+                            desk.now(),
+                            self.filter_text,
+                        )
+                    )
+                )
                 self.order = order
                 self.read_until = end_of_today(desk.policy, desk.now())
                 deliver(self, lambda ids: self.show_ids(ids, saved), array("q", order.ids))
 
         in_worker(self, read, lambda _shown: None, self.report, group="ids", exclusive=False)
 
-    def follow(self, rows: frozenset[int], clients: frozenset[int] = frozenset(),
-               saved: int | None = None) -> None:
+    def follow(
+        self, rows: frozenset[int], clients: frozenset[int] = frozenset(), saved: int | None = None
+    ) -> None:
         """Read again only the rows that changed (storage.changes) and move them into place."""
         desk = self.desk
 
@@ -258,19 +286,37 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
                 if self.order is None:
                     return  # the first reading of the order is still to come and sees them
                 order = self.order
-                entries = self.in_thread(lambda conn: list(row_order(
-                    conn, desk.policy, desk.session, self.work_list, desk.now(), self.filter_text,
-                    only=rows, clients=clients)))
+                entries = self.in_thread(
+                    lambda conn: list(
+                        row_order(
+                            conn,
+                            desk.policy,
+                            desk.session,
+                            self.work_list,
+                            desk.now(),
+                            self.filter_text,
+                            only=rows,
+                            clients=clients,
+                        )
+                    )
+                )
                 changed = rows | {entry[0] for entry in entries}
                 moved = order.update(changed, entries)
                 ids = array("q", order.ids) if moved else None
                 deliver(self, lambda ids: self.rows_changed(ids, changed, saved), ids)
 
-        in_worker(self, read, lambda _shown: None, lambda error: self.show_state(str(error)),
-                  group="ids", exclusive=False)
+        in_worker(
+            self,
+            read,
+            lambda _shown: None,
+            lambda error: self.show_state(str(error)),
+            group="ids",
+            exclusive=False,
+        )
 
-    def rows_changed(self, ids: array[int] | None, changed: frozenset[int],
-                     saved: int | None) -> None:
+    def rows_changed(
+        self, ids: array[int] | None, changed: frozenset[int], saved: int | None
+    ) -> None:
         table = self.query_one(RowTable)
         if ids is not None:
             self.show_ids(ids, saved)
@@ -294,8 +340,11 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
             desk = self.desk
             self.query_one(ClientPane).show_activation(None, desk.policy, desk.now())
             if self.filter_text:
-                self.show_state(_("Nothing on this list matches the filter “{text}”.").format(
-                    text=self.filter_text))
+                self.show_state(
+                    _("Nothing on this list matches the filter “{text}”.").format(
+                        text=self.filter_text
+                    )
+                )
             else:
                 self.show_state(_("Nothing left to call on this list."))
 
@@ -305,10 +354,15 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
 
     def load_rows(self, ids: list[int]) -> None:
         desk = self.desk
-        self.in_worker(lambda conn: load_rows(conn, desk.policy, desk.session, self.work_list,
-                                              ids, desk.now()),
-                       self.query_one(RowTable).add_rows,
-                       lambda error: self.show_state(str(error)), group="rows", exclusive=False)
+        self.in_worker(
+            lambda conn: load_rows(
+                conn, desk.policy, desk.session, self.work_list, ids, desk.now()
+            ),
+            self.query_one(RowTable).add_rows,
+            lambda error: self.show_state(str(error)),
+            group="rows",
+            exclusive=False,
+        )
 
     @on(RowTable.CursorMoved)
     def cursor_moved(self, event: RowTable.CursorMoved) -> None:
@@ -336,8 +390,11 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
                 return Activation(state, None, [], [])
             # "Next" is what is still to come: not a visit already begun today, and not
             # the appointment this call confirms (shown on its own line).
-            upcoming = [a for a in appointments(conn, source.client_id, after=now, limit=3)
-                        if not (key.kind == APPOINTMENT and a.id == key.source_id)]
+            upcoming = [
+                a
+                for a in appointments(conn, source.client_id, after=now, limit=3)
+                if not (key.kind == APPOINTMENT and a.id == key.source_id)
+            ]
             return Activation(
                 state,
                 get_client(conn, source.client_id),
@@ -347,9 +404,13 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
                 read_subject(conn, key),
             )
 
-        self.in_worker(job, lambda activation: self.newest_activation(activation, ticket),
-                       lambda error: self.show_state(str(error)), group="activate",
-                       exclusive=False)
+        self.in_worker(
+            job,
+            lambda activation: self.newest_activation(activation, ticket),
+            lambda error: self.show_state(str(error)),
+            group="activate",
+            exclusive=False,
+        )
 
     def newest_activation(self, activation: Activation, ticket: int) -> None:
         if ticket == self.activations:
@@ -360,18 +421,27 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         if table.current_id != activation.state.key.source_id:
             return  # the operator has moved on meanwhile
         previous = self.activation
-        if (previous is not None and previous.state.key == activation.state.key
-                and previous.state.removed_stale_lock and activation.state.lock is None
-                and not activation.state.removed_stale_lock):
+        if (
+            previous is not None
+            and previous.state.key == activation.state.key
+            and previous.state.removed_stale_lock
+            and activation.state.lock is None
+            and not activation.state.removed_stale_lock
+        ):
             # Read again (the removal itself came back through the change feed): the
             # state line keeps saying whose stale lock went until the operator moves on.
-            activation = replace(activation, state=replace(
-                activation.state, removed_stale_lock=previous.state.removed_stale_lock))
+            activation = replace(
+                activation,
+                state=replace(
+                    activation.state, removed_stale_lock=previous.state.removed_stale_lock
+                ),
+            )
         self.activation = activation
         desk = self.desk
         self.query_one(ClientPane).show_activation(activation, desk.policy, desk.now())
-        self.show_state(self.phone_state(activation)
-                        or state_text(activation.state, desk.policy, desk.now()))
+        self.show_state(
+            self.phone_state(activation) or state_text(activation.state, desk.policy, desk.now())
+        )
         table.release_paint()  # cursor and pane go out in one screen update
 
     def show_state(self, message: str) -> None:
@@ -381,7 +451,8 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
     def show_title(self) -> None:
         table = self.query_one(RowTable)
         count = ngettext("{count} row", "{count} rows", len(table.ids)).format(
-            count=number(len(table.ids)))
+            count=number(len(table.ids))
+        )
         if self.partial:
             count = _("counting rows…")
         parts = [self.list_title, count]
@@ -392,7 +463,8 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         parts.extend(self.phone_title())
         self.query_one("#work-title", SteadyText).show(" · ".join(parts))
         self.query_one("#row-header", SteadyText).show(
-            header_line(table.size.width or self.size.width))
+            header_line(table.size.width or self.size.width)
+        )
 
     def on_resize(self) -> None:
         self.show_title()
@@ -409,11 +481,15 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
             return
         work_list = self.work_list
         if not changes.complete or any(
-                c.kind == LIST and c.ref == work_list.list_id for c in changes.changes):
+            c.kind == LIST and c.ref == work_list.list_id for c in changes.changes
+        ):
             self.refresh_all()
             return
-        rows = frozenset(c.ref for c in changes.changes if c.kind == work_list.kind and (
-            c.list_id is None or c.list_id == work_list.list_id))
+        rows = frozenset(
+            c.ref
+            for c in changes.changes
+            if c.kind == work_list.kind and (c.list_id is None or c.list_id == work_list.list_id)
+        )
         clients = frozenset(c.ref for c in changes.changes if c.kind == CLIENT)
         if rows or clients:
             self.follow(rows, clients)
@@ -516,7 +592,8 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         now = desk.now()
         if not desk.policy.hours.contains(local(now, desk.policy)):
             question = _("It is {time}, outside calling hours ({hours}). Call anyway?").format(
-                time=clock_text(local(now, desk.policy)), hours=desk.policy.hours)
+                time=clock_text(local(now, desk.policy)), hours=desk.policy.hours
+            )
 
             def answered(yes: bool | None) -> None:
                 if yes:
@@ -528,9 +605,14 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
 
     def claim(self, key: RowKey, take_over: Lock | None) -> None:
         desk = self.desk
-        self.in_worker(lambda conn: claim_row(conn, desk.policy, desk.session, key, desk.now(),
-                                              take_over=take_over),
-                       lambda result: self.claimed(key, result), self.report, group="claim")
+        self.in_worker(
+            lambda conn: claim_row(
+                conn, desk.policy, desk.session, key, desk.now(), take_over=take_over
+            ),
+            lambda result: self.claimed(key, result),
+            self.report,
+            group="claim",
+        )
 
     def claimed(self, key: RowKey, result: Claim | Refusal) -> None:
         desk = self.desk
@@ -540,11 +622,14 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
             return
         lock = result.lock
         if result.reason == "locked" and lock is not None and lock.offers_takeover:
-            question = _("{operator} has held this row since {since}, over {duration}, and is "
-                         "still working. Remove the lock and call?").format(
+            question = _(
+                "{operator} has held this row since {since}, over {duration}, and is "
+                "still working. Remove the lock and call?"
+            ).format(
                 operator=safe_text(lock.operator),
                 since=moment_text(lock.since, desk.policy, desk.now()),
-                duration=duration_text(desk.policy.stale_after))
+                duration=duration_text(desk.policy.stale_after),
+            )
 
             def answered(yes: bool | None) -> None:
                 if yes:
@@ -562,9 +647,10 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
     def ask_to_move(self, key: RowKey, lock: Lock) -> None:
         """The operator's own call is open in their other window: move it here only on a yes."""
         desk = self.desk
-        question = _("This call is open in your other window (since {since}, on {place}). "
-                     "Take it over here? Whatever that window has not saved yet is lost.").format(
-            since=moment_text(lock.since, desk.policy, desk.now()), place=lock_place(lock))
+        question = _(
+            "This call is open in your other window (since {since}, on {place}). "
+            "Take it over here? Whatever that window has not saved yet is lost."
+        ).format(since=moment_text(lock.since, desk.policy, desk.now()), place=lock_place(lock))
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -582,8 +668,9 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         lock = activation.state.lock
         if lock is None or not lock.mine:
             return None
-        return Claim(activation.state.key, activation.client.id, lock.session_id, lock.epoch,
-                     lock.since)
+        return Claim(
+            activation.state.key, activation.client.id, lock.session_id, lock.epoch, lock.since
+        )
 
     def action_finish(self) -> None:
         claim = self.my_claim()
@@ -591,11 +678,21 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         if claim is None or activation is None or activation.client is None:
             lock = activation.state.lock if activation else None
             if lock is not None and lock.mine_earlier:
-                self.refuse(_("This row is locked by you from an earlier session: c takes it "
-                              "over, a aborts."), _("Finish processing"))
+                self.refuse(
+                    _(
+                        "This row is locked by you from an earlier session: c takes it "
+                        "over, a aborts."
+                    ),
+                    _("Finish processing"),
+                )
             elif lock is not None and lock.mine_elsewhere:
-                self.refuse(_("This call is open in your other window: finish it there, or "
-                              "take it over here with c."), _("Finish processing"))
+                self.refuse(
+                    _(
+                        "This call is open in your other window: finish it there, or "
+                        "take it over here with c."
+                    ),
+                    _("Finish processing"),
+                )
             elif lock is not None:  # someone else's: say whose, not "start the call"
                 desk = self.desk
                 self.refuse(lock_state(lock, desk.policy, desk.now()), _("Finish processing"))
@@ -608,13 +705,27 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         family = activation.family  # same phone (B6): settled too if the operator ticks it
 
         def save(choice: ResultChoice, busy: Callable[[str], None]) -> Finished:
-            finish = (partial(finish_family, family=[row.key for row in family])
-                      if choice.family else finish_call)  # the family in the same transaction
-            return desk.database.call(lambda conn: finish(
-                conn, desk.policy, desk.session, claim, choice.outcome, choice.comment, desk.now(),
-                callback_at=choice.callback_at, callback_anyone=choice.callback_anyone,
-                mode=facts.mode, number=facts.number),
-                on_busy=busy)
+            finish = (
+                partial(finish_family, family=[row.key for row in family])
+                if choice.family
+                else finish_call
+            )  # the family in the same transaction
+            return desk.database.call(
+                lambda conn: finish(
+                    conn,
+                    desk.policy,
+                    desk.session,
+                    claim,
+                    choice.outcome,
+                    choice.comment,
+                    desk.now(),
+                    callback_at=choice.callback_at,
+                    callback_anyone=choice.callback_anyone,
+                    mode=facts.mode,
+                    number=facts.number,
+                ),
+                on_busy=busy,
+            )
 
         def done(finished: Finished | None) -> None:
             # A save that lands while the app is closing (SIGHUP, SIGTERM) is in the
@@ -626,30 +737,49 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
                 if isinstance(finished, FamilyFinished) and (finished.settled or finished.skipped):
                     note += " " + saved_note(finished)
                     if finished.skipped:
-                        self.app.push_screen(NoticeDialog(skipped_text(
-                            finished, family, desk.policy, desk.now()), title=_("Same phone")))
+                        self.app.push_screen(
+                            NoticeDialog(
+                                skipped_text(finished, family, desk.policy, desk.now()),
+                                title=_("Same phone"),
+                            )
+                        )
                 self.tell(note)
                 self.call_released(claim.key)
                 self.refresh_row(claim.key, saved=claim.key.source_id)
 
         def keep(comment: str) -> None:  # the call was lost: the comment becomes a note
-            desk.database.call(lambda conn: save_note(conn, desk.session, claim.key, comment,
-                                                      desk.now()))
+            desk.database.call(
+                lambda conn: save_note(conn, desk.session, claim.key, comment, desk.now())
+            )
 
-        self.app.push_screen(ResultDialog(activation.client.name, desk.policy, desk.now, save,
-                                          preselect=facts.preselect, family=len(family),
-                                          row_key=claim.key, keep=keep), done)
+        self.app.push_screen(
+            ResultDialog(
+                activation.client.name,
+                desk.policy,
+                desk.now,
+                save,
+                preselect=facts.preselect,
+                family=len(family),
+                row_key=claim.key,
+                keep=keep,
+            ),
+            done,
+        )
 
     def action_abort(self) -> None:
         activation = self.activation
         lock = activation.state.lock if activation else None
         if lock is not None and lock.mine_elsewhere:
-            self.refuse(_("This call is open in your other window; finish or abort it "
-                          "there, or take it over here with c."), _("Abort processing"))
+            self.refuse(
+                _(
+                    "This call is open in your other window; finish or abort it "
+                    "there, or take it over here with c."
+                ),
+                _("Abort processing"),
+            )
             return
         if activation is None or lock is None or not (lock.mine or lock.mine_earlier):
-            self.refuse(_("There is no call of yours on this row to abort."),
-                        _("Abort processing"))
+            self.refuse(_("There is no call of yours on this row to abort."), _("Abort processing"))
             return
         self.abort(activation.state.key)
 
@@ -662,8 +792,12 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
             else:
                 self.report(error)
 
-        self.in_worker(lambda conn: abort_call(conn, desk.policy, desk.session, key, desk.now()),
-                       lambda _released: self.aborted(key), failed, group="abort")
+        self.in_worker(
+            lambda conn: abort_call(conn, desk.policy, desk.session, key, desk.now()),
+            lambda _released: self.aborted(key),
+            failed,
+            group="abort",
+        )
 
     def aborted(self, key: RowKey) -> None:
         self.tell(_("Processing aborted; nothing was recorded."))
@@ -679,13 +813,15 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
 
     def action_summary(self) -> None:
         if self.activation is not None and self.activation.client is not None:
-            self.app.push_screen(ClientDialog(self.activation.client.id, _("Client summary"),
-                                              summary_text))
+            self.app.push_screen(
+                ClientDialog(self.activation.client.id, _("Client summary"), summary_text)
+            )
 
     def action_requests(self) -> None:
         if self.activation is not None and self.activation.client is not None:
-            self.app.push_screen(ClientDialog(self.activation.client.id, _("Current requests"),
-                                              requests_text))
+            self.app.push_screen(
+                ClientDialog(self.activation.client.id, _("Current requests"), requests_text)
+            )
 
     # --- filter -------------------------------------------------------------------
 

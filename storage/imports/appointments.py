@@ -47,8 +47,11 @@ def _keep_closed_status(values: dict[str, Any], stored: dict[str, Any], policy: 
     moved = values.get("starts_at", stored["starts_at"]) != stored["starts_at"]
     if status is None:
         del values["status"]
-    elif (status in policy.open_statuses and stored["status"] not in policy.open_statuses
-          and not moved):
+    elif (
+        status in policy.open_statuses
+        and stored["status"] not in policy.open_statuses
+        and not moved
+    ):
         del values["status"]
         return bool(status != stored["status"])
     return False
@@ -59,9 +62,14 @@ APPOINTMENTS = KindSpec(
     table="appointments",
     noun=N_("appointment"),
     parsers={
-        "id": identifier, "client_id": identifier, "client_external_id": external_key,
-        "starts_at": time_reader(date_alone=False), "doctor": free_text, "service": free_text,
-        "status": confirmation_status, "external_id": external_key,
+        "id": identifier,
+        "client_id": identifier,
+        "client_external_id": external_key,
+        "starts_at": time_reader(date_alone=False),
+        "doctor": free_text,
+        "service": free_text,
+        "status": confirmation_status,
+        "external_id": external_key,
     },
     ignored=frozenset({"client"}),
     not_empty=("starts_at",),

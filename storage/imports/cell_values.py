@@ -105,8 +105,9 @@ def parse_moment(text: str, zone: ZoneInfo, *, date_alone: bool) -> int:
         day, month, year, hour, minute, second = match.groups()
         if hour is None and not date_alone:
             raise ValueError(text)
-        when = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0),
-                        int(second or 0))
+        when = datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0)
+        )
     else:
         if not value or (_ISO_DATE.fullmatch(value) and not date_alone):
             raise ValueError(text)
@@ -120,8 +121,11 @@ def parse_moment(text: str, zone: ZoneInfo, *, date_alone: bool) -> int:
 
 def time_reader(date_alone: bool) -> Parser:
     """A reader of times (empty: none); ``date_alone``: a date alone means 00:00."""
-    example = _("2026-11-27 or 27.11.2026, with or without a time") if date_alone else \
-        "2026-11-27 10:30 or 27.11.2026 10:30"
+    example = (
+        _("2026-11-27 or 27.11.2026, with or without a time")
+        if date_alone
+        else "2026-11-27 10:30 or 27.11.2026 10:30"
+    )
 
     def parse(text: str, policy: Policy) -> int | None:
         if not text.strip():
@@ -129,8 +133,10 @@ def time_reader(date_alone: bool) -> Parser:
         try:
             return parse_moment(text, policy.timezone, date_alone=date_alone)
         except (ValueError, OverflowError):
-            raise BadValue(_("{text!r} is not a time such as {example}").format(
-                text=text, example=example)) from None
+            raise BadValue(
+                _("{text!r} is not a time such as {example}").format(text=text, example=example)
+            ) from None
+
     return parse
 
 
@@ -144,8 +150,9 @@ def birth_date(text: str, policy: Policy) -> str | None:
     try:  # a date cell shown with its time of day (00:00) is still a date
         return parse_date(_MIDNIGHT.sub("", text.strip())).isoformat()
     except ValueError:
-        raise BadValue(_("{text!r} is not a date such as 1980-02-29 or 29.02.1980").format(
-            text=text)) from None
+        raise BadValue(
+            _("{text!r} is not a date such as 1980-02-29 or 29.02.1980").format(text=text)
+        ) from None
 
 
 def phone_numbers(text: str, policy: Policy) -> tuple[tuple[str, str], ...]:
@@ -173,8 +180,11 @@ def confirmation_status(text: str, policy: Policy) -> str | None:
     for status in policy.statuses:
         if status.casefold() == value.casefold():
             return status
-    raise BadValue(_("{text!r} is not a status of the policy ({items})").format(
-        text=text, items=', '.join(policy.statuses)))
+    raise BadValue(
+        _("{text!r} is not a status of the policy ({items})").format(
+            text=text, items=", ".join(policy.statuses)
+        )
+    )
 
 
 def task_kind(text: str, policy: Policy) -> str:
@@ -191,10 +201,12 @@ def call_list_name(text: str, policy: Policy) -> str:
     if not value:
         raise BadValue(_("is empty"))
     if len(value) > MAX_LIST_NAME:
-        raise BadValue(_("is longer than {count} characters").format(
-            count=MAX_LIST_NAME))
+        raise BadValue(_("is longer than {count} characters").format(count=MAX_LIST_NAME))
     character = control_character(value)
     if character is not None:
-        raise BadValue(_("holds a control character ({character}), which a call list's name "
-                     "may not").format(character=character))
+        raise BadValue(
+            _("holds a control character ({character}), which a call list's name may not").format(
+                character=character
+            )
+        )
     return value

@@ -41,16 +41,26 @@ def _header(spec: KindSpec, names: list[str]) -> tuple[list[str | None], list[Pr
             result.append(None)
             continue
         if canonical not in spec.parsers and canonical not in spec.ignored:
-            problems.append(Problem(1, written.strip(), _("unknown column for {kind} "
-                                                          "(known: {items})").format(
-                kind=spec.kind, items=', '.join(known))))
+            problems.append(
+                Problem(
+                    1,
+                    written.strip(),
+                    _("unknown column for {kind} (known: {items})").format(
+                        kind=spec.kind, items=", ".join(known)
+                    ),
+                )
+            )
             result.append(None)
             continue
         if canonical in seen:
-            also = "" if seen[canonical] == written.strip() else \
-                _(" (as {name!r})").format(name=seen[canonical])
-            problems.append(Problem(1, written.strip(), _("this column appears "
-                                                          "twice{also}").format(also=also)))
+            also = (
+                ""
+                if seen[canonical] == written.strip()
+                else _(" (as {name!r})").format(name=seen[canonical])
+            )
+            problems.append(
+                Problem(1, written.strip(), _("this column appears twice{also}").format(also=also))
+            )
             result.append(None)
             continue
         seen[canonical] = written.strip()
@@ -81,8 +91,10 @@ def read_table(
     if spec.builds_lists and list_name is not None:
         columns = [None if c == "list" else c for c in columns]  # --name wins
     present = {c for c in columns if c is not None}
-    problems += [Problem(1, "", _("the file needs {need}").format(need=need))
-                 for need in spec.needs(present, list_name)]
+    problems += [
+        Problem(1, "", _("the file needs {need}").format(need=need))
+        for need in spec.needs(present, list_name)
+    ]
     if problems:
         return Table((), [], 0), problems
     not_empty = set(spec.not_empty)
@@ -97,9 +109,15 @@ def read_table(
             if progress is not None and count % PROGRESS_EVERY == 0:
                 progress("reading", min(line, total_lines), total_lines)
             if len(record) > len(names) or (len(record) < len(names) and not workbook):
-                problems.append(Problem(line, "", _("has {count} fields but the header "
-                                                    "has {header}").format(
-                    count=len(record), header=len(names))))
+                problems.append(
+                    Problem(
+                        line,
+                        "",
+                        _("has {count} fields but the header has {header}").format(
+                            count=len(record), header=len(names)
+                        ),
+                    )
+                )
                 continue
             record = record + [""] * (len(names) - len(record))
             values: dict[str, Any] = {}
@@ -128,8 +146,13 @@ def read_table(
             if good:
                 rows.append(Row(line, values))
     except Broken as broken:
-        problems.append(Problem(broken.line, "", _("{problem}; the rest of the file was not "
-                                                   "read").format(problem=broken.problem)))
+        problems.append(
+            Problem(
+                broken.line,
+                "",
+                _("{problem}; the rest of the file was not read").format(problem=broken.problem),
+            )
+        )
     if progress is not None:
         progress("reading", total_lines, total_lines)
     return Table(tuple(c for c in columns if c is not None), rows, count), problems

@@ -31,23 +31,36 @@ def plan_client_records(job: ImportJob) -> Plan:
         if target is None:
             missing = [c for c in spec.required if row.values.get(c) is None]
             if client_id is None:
-                missing.append(_("{column} or {other}").format(column="client_id",
-                                                              other="client_external_id"))
+                missing.append(
+                    _("{column} or {other}").format(column="client_id", other="client_external_id")
+                )
             if missing:
                 column = missing[0] if missing[0] in spec.required else "client_id"
-                plan.problems.append(Problem(row.line, column, _(
-                    "a new {noun} needs {columns}").format(
-                    noun=noun, columns=_(" and ").join(missing))))
+                plan.problems.append(
+                    Problem(
+                        row.line,
+                        column,
+                        _("a new {noun} needs {columns}").format(
+                            noun=noun, columns=_(" and ").join(missing)
+                        ),
+                    )
+                )
                 continue
         matched.append((row, target, client_id))
-    present = [c for c in spec.columns if c in table.columns or
-               (c == "client_id" and "client_external_id" in table.columns)]
+    present = [
+        c
+        for c in spec.columns
+        if c in table.columns or (c == "client_id" and "client_external_id" in table.columns)
+    ]
     for column, needed in spec.also_read.items():
         if column in present and needed not in present:
             present.append(needed)
     targets = [t for _, t, _ in matched if t is not None]
-    current = (current_values(job.conn, spec.table, present, targets) if present
-               else {t: {} for t in targets})
+    current = (
+        current_values(job.conn, spec.table, present, targets)
+        if present
+        else {t: {} for t in targets}
+    )
     for done, (row, target, client_id) in enumerate(matched, start=1):
         if progress is not None and done % PROGRESS_EVERY == 0:
             progress("checking", done, len(matched))
@@ -70,8 +83,10 @@ def apply_client_records(job: ImportJob, plan: Plan) -> None:
     marks = ", ".join("?" * len(spec.columns))
     job.conn.executemany(
         f"INSERT INTO {spec.table} ({columns}) VALUES ({marks})",
-        [tuple(v.get(c, spec.defaults.get(c)) for c in spec.columns) for v in plan.inserts])
+        [tuple(v.get(c, spec.defaults.get(c)) for c in spec.columns) for v in plan.inserts],
+    )
     for update in plan.updates:
         sets = ", ".join(f"{column} = ?" for column in update.new)
-        job.conn.execute(f"UPDATE {spec.table} SET {sets} WHERE id = ?",
-                         (*update.new.values(), update.id))
+        job.conn.execute(
+            f"UPDATE {spec.table} SET {sets} WHERE id = ?", (*update.new.values(), update.id)
+        )

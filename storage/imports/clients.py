@@ -61,16 +61,21 @@ def _plan(job: ImportJob) -> Plan:
         matched.append((row, target))
     fields = [c for c in job.spec.columns if c in table.columns]
     targets = [t for _, t in matched if t is not None]
-    current = (current_values(conn, job.spec.table, fields, targets) if fields
-               else {t: {} for t in targets})
+    current = (
+        current_values(conn, job.spec.table, fields, targets)
+        if fields
+        else {t: {} for t in targets}
+    )
     if "phones" in table.columns:
         for client_id in current:
             current[client_id]["phones"] = ()
         for chunk in chunks(sorted(current)):
             marks = ",".join("?" * len(chunk))
             for client_id, number in conn.execute(
-                    f"SELECT client_id, number FROM phones WHERE client_id IN ({marks})"
-                    " ORDER BY client_id, position", chunk):
+                f"SELECT client_id, number FROM phones WHERE client_id IN ({marks})"
+                " ORDER BY client_id, position",
+                chunk,
+            ):
                 current[client_id]["phones"] += (number,)
     for done, (row, target) in enumerate(matched, start=1):
         if progress is not None and done % PROGRESS_EVERY == 0:
@@ -92,9 +97,13 @@ def _plan(job: ImportJob) -> Plan:
         else:
             plan.unchanged += 1
         plan.kept += kept
-    plan.likely_duplicates = likely_duplicates(conn, [
-        (values["line"], values["name"], [key for _, key in values.get("phones", ())])
-        for values in plan.inserts])
+    plan.likely_duplicates = likely_duplicates(
+        conn,
+        [
+            (values["line"], values["name"], [key for _, key in values.get("phones", ())])
+            for values in plan.inserts
+        ],
+    )
     return plan
 
 
@@ -104,15 +113,29 @@ def _apply(job: ImportJob, plan: Plan) -> None:
     clients, phones = [], []
     for offset, values in enumerate(plan.inserts):
         client_id = next_id + offset
-        clients.append((client_id, values.get("external_id"), values["name"],
-                        values.get("birth_date"), values.get("email", ""),
-                        values.get("notes", ""), int(values.get("do_not_call", False))))
-        phones += [(client_id, position, number, key)
-                   for position, (number, key) in enumerate(values.get("phones", ()), start=1)]
-    conn.executemany("INSERT INTO clients (id, external_id, name, birth_date, email, notes,"
-                     " do_not_call) VALUES (?, ?, ?, ?, ?, ?, ?)", clients)
-    conn.executemany("INSERT INTO phones (client_id, position, number, digits)"
-                     " VALUES (?, ?, ?, ?)", phones)
+        clients.append(
+            (
+                client_id,
+                values.get("external_id"),
+                values["name"],
+                values.get("birth_date"),
+                values.get("email", ""),
+                values.get("notes", ""),
+                int(values.get("do_not_call", False)),
+            )
+        )
+        phones += [
+            (client_id, position, number, key)
+            for position, (number, key) in enumerate(values.get("phones", ()), start=1)
+        ]
+    conn.executemany(
+        "INSERT INTO clients (id, external_id, name, birth_date, email, notes,"
+        " do_not_call) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        clients,
+    )
+    conn.executemany(
+        "INSERT INTO phones (client_id, position, number, digits) VALUES (?, ?, ?, ?)", phones
+    )
     if progress is not None:
         progress("writing", len(plan.inserts), len(plan.inserts) + len(plan.updates))
     for update in plan.updates:
@@ -129,8 +152,19 @@ def _apply(job: ImportJob, plan: Plan) -> None:
                 value, old = [n for n, _ in value], list(old)
             elif column == "do_not_call":
                 value, old = bool(value), bool(old)
-            audit(conn, now, operator, None, "card-edit", None, update.id,
-                  field=column, old=old, new=value, via="import")
+            audit(
+                conn,
+                now,
+                operator,
+                None,
+                "card-edit",
+                None,
+                update.id,
+                field=column,
+                old=old,
+                new=value,
+                via="import",
+            )
 
 
 CLIENTS = KindSpec(
@@ -138,8 +172,13 @@ CLIENTS = KindSpec(
     table="clients",
     noun=N_("client"),
     parsers={
-        "id": identifier, "name": full_name, "phones": phone_numbers, "do_not_call": yes_no,
-        "external_id": external_key, "birth_date": birth_date, "email": free_text,
+        "id": identifier,
+        "name": full_name,
+        "phones": phone_numbers,
+        "do_not_call": yes_no,
+        "external_id": external_key,
+        "birth_date": birth_date,
+        "email": free_text,
         "notes": free_text,
     },
     not_empty=("name",),

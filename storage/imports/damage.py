@@ -80,22 +80,26 @@ def garbled_problem(text: str) -> str | None:
     fixed = garbled_cyrillic(text)
     if fixed is None:
         return None
-    return _("{text!r} looks like Cyrillic read with the wrong code page (it was probably "
-             "{fixed!r}); save the file as \"CSV UTF-8\" or as an Excel workbook (.xlsx) from "
-             "the original").format(text=_shortened(text), fixed=_shortened(fixed))
+    return _(
+        "{text!r} looks like Cyrillic read with the wrong code page (it was probably "
+        '{fixed!r}); save the file as "CSV UTF-8" or as an Excel workbook (.xlsx) from '
+        "the original"
+    ).format(text=_shortened(text), fixed=_shortened(fixed))
 
 
 def _shortened(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def scientific_problem(number: str) -> str | None:
     """Why a phone number written like ``7,9161E+10`` cannot be imported, or None."""
     if _SCIENTIFIC.fullmatch(number) is None:
         return None
-    return _("{number!r} is a number in scientific notation, so the spreadsheet has lost its "
-             "last digits; format the phone column as text and take the numbers from the "
-             "original again").format(number=number)
+    return _(
+        "{number!r} is a number in scientific notation, so the spreadsheet has lost its "
+        "last digits; format the phone column as text and take the numbers from the "
+        "original again"
+    ).format(number=number)
 
 
 class LostZeros:
@@ -114,10 +118,11 @@ class LostZeros:
         meant = self._by_value.get(ext.lstrip("0"))
         if meant is None or meant == ext:
             return None
-        return _("{ext!r} is no external id here, but {meant!r} is: the spreadsheet took the id "
-                 "for a number and dropped its leading zeros; format the column as text (or "
-                 "export as .xlsx) and take the ids from the original again").format(
-            ext=ext, meant=meant)
+        return _(
+            "{ext!r} is no external id here, but {meant!r} is: the spreadsheet took the id "
+            "for a number and dropped its leading zeros; format the column as text (or "
+            "export as .xlsx) and take the ids from the original again"
+        ).format(ext=ext, meant=meant)
 
 
 def person_key(name: str) -> str:
@@ -136,24 +141,28 @@ class LikelyDuplicate:
 
     def __str__(self) -> str:
         if self.client_id is not None:
-            return _("line {line}: {name!r} has the name and a phone number of client "
-                     "{client}").format(line=self.line, name=self.name, client=self.client_id)
-        return _("line {line}: {name!r} has the name and a phone number of line {earlier} "
-                 "of the file").format(line=self.line, name=self.name,
-                                       earlier=self.earlier_line)
+            return _(
+                "line {line}: {name!r} has the name and a phone number of client {client}"
+            ).format(line=self.line, name=self.name, client=self.client_id)
+        return _(
+            "line {line}: {name!r} has the name and a phone number of line {earlier} of the file"
+        ).format(line=self.line, name=self.name, earlier=self.earlier_line)
 
 
-def likely_duplicates(conn: sqlite3.Connection,
-                      new: Sequence[tuple[int, str, Sequence[str]]]) -> list[LikelyDuplicate]:
+def likely_duplicates(
+    conn: sqlite3.Connection, new: Sequence[tuple[int, str, Sequence[str]]]
+) -> list[LikelyDuplicate]:
     """New clients, as (line, name, phone keys), who look like someone already known."""
     keys = sorted({key for _, _, phone_keys in new for key in phone_keys})
     known: dict[str, list[tuple[int, str]]] = {}
     for start in range(0, len(keys), _CHUNK):
-        chunk = keys[start:start + _CHUNK]
+        chunk = keys[start : start + _CHUNK]
         marks = ",".join("?" * len(chunk))
         for digits, client_id, name in conn.execute(
-                "SELECT p.digits, c.id, c.name FROM phones p JOIN clients c ON c.id = p.client_id"
-                f" WHERE p.digits IN ({marks}) ORDER BY c.id", chunk):
+            "SELECT p.digits, c.id, c.name FROM phones p JOIN clients c ON c.id = p.client_id"
+            f" WHERE p.digits IN ({marks}) ORDER BY c.id",
+            chunk,
+        ):
             known.setdefault(digits, []).append((client_id, name))
     found: list[LikelyDuplicate] = []
     in_file: dict[tuple[str, str], int] = {}
@@ -161,8 +170,9 @@ def likely_duplicates(conn: sqlite3.Connection,
         person = person_key(name)
         match: LikelyDuplicate | None = None
         for key in phone_keys:
-            client = next((id_ for id_, other in known.get(key, ()) if person_key(other) == person),
-                          None)
+            client = next(
+                (id_ for id_, other in known.get(key, ()) if person_key(other) == person), None
+            )
             earlier = in_file.get((person, key))
             if client is not None or earlier is not None:
                 match = LikelyDuplicate(line, name, client, None if client is not None else earlier)

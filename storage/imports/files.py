@@ -51,11 +51,19 @@ def _decode(data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + 1
-        raise Unreadable([Problem(
-            line, "", _("the file is not UTF-8 text (byte 0x{byte:02x}); save it from "
-                        "the spreadsheet as \"CSV UTF-8\"").format(
-                byte=data[error.start]))]) from None
+        line = data[: error.start].count(b"\n") + 1
+        raise Unreadable(
+            [
+                Problem(
+                    line,
+                    "",
+                    _(
+                        "the file is not UTF-8 text (byte 0x{byte:02x}); save it from "
+                        'the spreadsheet as "CSV UTF-8"'
+                    ).format(byte=data[error.start]),
+                )
+            ]
+        ) from None
 
 
 def _sniff(text: str) -> str:
@@ -98,12 +106,14 @@ def _csv_file(data: bytes) -> tuple[Iterator[Record], int]:
     """The records of a CSV file, and its number of lines; Unreadable when it is not text."""
     text = _decode(data)
     if not text.strip():
-        raise Unreadable([Problem(1, "", _("the file is empty; it needs a header row naming "
-                                           "the columns"))])
+        raise Unreadable(
+            [Problem(1, "", _("the file is empty; it needs a header row naming the columns"))]
+        )
     if "\x00" in text:
-        line = text[:text.index("\x00")].count("\n") + 1
-        raise Unreadable([Problem(line, "", _("the file holds a NUL character; it is not a CSV "
-                                              "text file"))])
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise Unreadable(
+            [Problem(line, "", _("the file holds a NUL character; it is not a CSV text file"))]
+        )
     return _records(text, _sniff(text)), text.count("\n") + 1
 
 
@@ -112,20 +122,32 @@ def _workbook_records(data: bytes) -> Iterator[Record]:
     line = 1
     try:
         for line, texts, bad in workbook_records(data):
-            while texts and not texts[-1] and not any(cell.column == len(texts) - 1
-                                                      for cell in bad):
+            while (
+                texts and not texts[-1] and not any(cell.column == len(texts) - 1 for cell in bad)
+            ):
                 texts.pop()  # formatted but empty cells at the end of the row
             yield line, texts, bad
     except UnreadableWorkbook as error:
-        raise Broken(line, _("the workbook cannot be read ({reason})").format(
-            reason=error)) from None
+        raise Broken(
+            line, _("the workbook cannot be read ({reason})").format(reason=error)
+        ) from None
 
 
 def file_records(data: bytes) -> tuple[Iterator[Record], int]:
     """The records of a CSV file or an Excel workbook, and about how many lines it has."""
     if is_old_excel(data):
-        raise Unreadable([Problem(1, "", _("the file is an old Excel workbook (.xls); save it "
-                                           "as an Excel workbook (.xlsx) or as \"CSV UTF-8\""))])
+        raise Unreadable(
+            [
+                Problem(
+                    1,
+                    "",
+                    _(
+                        "the file is an old Excel workbook (.xls); save it "
+                        'as an Excel workbook (.xlsx) or as "CSV UTF-8"'
+                    ),
+                )
+            ]
+        )
     if is_workbook(data):
         return _workbook_records(data), max(1, len(data) // 50)  # the progress bar's guess
     return _csv_file(data)

@@ -80,18 +80,27 @@ def import_csv(
     """
     spec = SPECS.get(kind)
     if spec is None:
-        raise BadInput(_("cannot import {kind!r}; choose one of {items}").format(
-            kind=kind, items=', '.join(KINDS)))
+        raise BadInput(
+            _("cannot import {kind!r}; choose one of {items}").format(
+                kind=kind, items=", ".join(KINDS)
+            )
+        )
     if spec.builds_lists:
         if not supervisor:
             raise NotAllowed(_("Only a supervisor may build call lists."))
         if list_name is not None:
             list_name = list_name.strip()
-            if (not list_name or len(list_name) > MAX_LIST_NAME
-                    or control_character(list_name) is not None):
-                raise BadInput(_("a call list needs a name of 1 to {count} "
-                                   "characters, none of them a control character").format(
-                    count=MAX_LIST_NAME))
+            if (
+                not list_name
+                or len(list_name) > MAX_LIST_NAME
+                or control_character(list_name) is not None
+            ):
+                raise BadInput(
+                    _(
+                        "a call list needs a name of 1 to {count} "
+                        "characters, none of them a control character"
+                    ).format(count=MAX_LIST_NAME)
+                )
     elif list_name is not None:
         raise BadInput(_("a list name is only for importing a call list"))
     table, problems = read_table(spec, data, policy, list_name=list_name, progress=progress)
@@ -116,13 +125,26 @@ def import_csv(
             plan = plan_it()
             if plan.inserts or plan.updates or plan.lists_created:
                 spec.apply(job, plan)
-                audit(conn, now, operator, None, "import", None, None, **_audit_detail(
-                    spec, source, table, plan))
+                audit(
+                    conn,
+                    now,
+                    operator,
+                    None,
+                    "import",
+                    None,
+                    None,
+                    **_audit_detail(spec, source, table, plan),
+                )
     if progress is not None:
         progress("writing", 1, 1)
     return ImportResult(
-        kind=kind, source=source, dry_run=dry_run, rows=table.count,
-        added=len(plan.inserts), updated=len(plan.updates), unchanged=plan.unchanged,
+        kind=kind,
+        source=source,
+        dry_run=dry_run,
+        rows=table.count,
+        added=len(plan.inserts),
+        updated=len(plan.updates),
+        unchanged=plan.unchanged,
         kept=plan.kept,
         changed_fields=dict(Counter(c for u in plan.updates for c in u.new).most_common()),
         lists_created=tuple(plan.lists_created),
@@ -132,8 +154,12 @@ def import_csv(
 
 def _audit_detail(spec: KindSpec, source: str, table: Table, plan: Plan) -> dict[str, object]:
     detail: dict[str, object] = {
-        "kind": spec.kind, "file": source, "rows": table.count, "added": len(plan.inserts),
-        "updated": len(plan.updates), "unchanged": plan.unchanged,
+        "kind": spec.kind,
+        "file": source,
+        "rows": table.count,
+        "added": len(plan.inserts),
+        "updated": len(plan.updates),
+        "unchanged": plan.unchanged,
     }
     if spec.builds_lists:
         detail["lists"] = sorted(plan.touched_lists)
@@ -144,27 +170,50 @@ def describe_result(result: ImportResult) -> str:
     """One sentence saying what the import did (or would do)."""
     fields = ", ".join(f"{name} {count:,}" for name, count in result.changed_fields.items())
     updated = f"{result.updated:,}" + (f" ({fields})" if fields else "")
-    kept = (ngettext("; {count} kept a call result the file would have undone",
-                     "; {count} kept a call result the file would have undone",
-                     result.kept).format(count=f"{result.kept:,}") if result.kept else "")
+    kept = (
+        ngettext(
+            "; {count} kept a call result the file would have undone",
+            "; {count} kept a call result the file would have undone",
+            result.kept,
+        ).format(count=f"{result.kept:,}")
+        if result.kept
+        else ""
+    )
     lists = ""
     if result.lists_created:
         names = ", ".join(json.dumps(name, ensure_ascii=False) for name in result.lists_created)
         count = len(result.lists_created)
-        lists = (ngettext("; would make the call list {names}",
-                          "; would make the call lists {names}", count)
-                 if result.dry_run else
-                 ngettext("; made the call list {names}", "; made the call lists {names}",
-                          count)).format(names=names)
+        lists = (
+            ngettext(
+                "; would make the call list {names}", "; would make the call lists {names}", count
+            )
+            if result.dry_run
+            else ngettext("; made the call list {names}", "; made the call lists {names}", count)
+        ).format(names=names)
     # "rows" after 1 as well: scripts read these lines (tests/cli/test_cli_data.py).
-    rows = ngettext("{count} rows", "{count} rows", result.rows).format(
-        count=f"{result.rows:,}")
+    rows = ngettext("{count} rows", "{count} rows", result.rows).format(count=f"{result.rows:,}")
     if result.dry_run:
-        return _("Dry run of {source} ({rows}): would add {added}, update {updated}, leave "
-                 "{unchanged} unchanged{kept}{lists}; nothing was changed.").format(
-            source=result.source, rows=rows, added=f"{result.added:,}", updated=updated,
-            unchanged=f"{result.unchanged:,}", kept=kept, lists=lists)
-    return _("Imported {source} ({rows}): added {added}, updated {updated}, unchanged "
-             "{unchanged}{kept}{lists}.").format(
-        source=result.source, rows=rows, added=f"{result.added:,}", updated=updated,
-        unchanged=f"{result.unchanged:,}", kept=kept, lists=lists)
+        return _(
+            "Dry run of {source} ({rows}): would add {added}, update {updated}, leave "
+            "{unchanged} unchanged{kept}{lists}; nothing was changed."
+        ).format(
+            source=result.source,
+            rows=rows,
+            added=f"{result.added:,}",
+            updated=updated,
+            unchanged=f"{result.unchanged:,}",
+            kept=kept,
+            lists=lists,
+        )
+    return _(
+        "Imported {source} ({rows}): added {added}, updated {updated}, unchanged "
+        "{unchanged}{kept}{lists}."
+    ).format(
+        source=result.source,
+        rows=rows,
+        added=f"{result.added:,}",
+        updated=updated,
+        unchanged=f"{result.unchanged:,}",
+        kept=kept,
+        lists=lists,
+    )

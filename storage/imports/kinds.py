@@ -8,6 +8,5 @@ from storage.imports.clients import CLIENTS
 from storage.imports.spec import KindSpec
 from storage.imports.tasks import TASKS
 
-SPECS: dict[str, KindSpec] = {spec.kind: spec for spec in (CLIENTS, APPOINTMENTS, TASKS,
-                                                            CALL_LIST)}
+SPECS: dict[str, KindSpec] = {spec.kind: spec for spec in (CLIENTS, APPOINTMENTS, TASKS, CALL_LIST)}
 KINDS = tuple(SPECS)

@@ -25,19 +25,19 @@ CHUNK = 500  # ids per "IN (...)" query
 
 def chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
     for start in range(0, len(values), CHUNK):
-        yield values[start:start + CHUNK]
+        yield values[start : start + CHUNK]
 
 
-def current_values(conn: sqlite3.Connection, table: str, columns: Sequence[str],
-             ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+def current_values(
+    conn: sqlite3.Connection, table: str, columns: Sequence[str], ids: Iterable[int]
+) -> dict[int, dict[str, Any]]:
     """The given columns of the rows with these ids, by id."""
     result: dict[int, dict[str, Any]] = {}
     wanted = sorted(set(ids))
     select = ", ".join(columns)
     for chunk in chunks(wanted):
         marks = ",".join("?" * len(chunk))
-        for row in conn.execute(f"SELECT id, {select} FROM {table} WHERE id IN ({marks})",
-                                chunk):
+        for row in conn.execute(f"SELECT id, {select} FROM {table} WHERE id IN ({marks})", chunk):
             result[row[0]] = dict(zip(columns, row[1:], strict=True))
     return result
 
@@ -71,26 +71,45 @@ class Matcher:
         target: int | None = None
         if id_ is not None:
             if id_ not in self.ids:
-                problems.append(Problem(row.line, "id", _(
-                    "there is no {noun} {id} in this database (leave id empty to add "
-                    "one)").format(noun=self.noun, id=id_)))
+                problems.append(
+                    Problem(
+                        row.line,
+                        "id",
+                        _(
+                            "there is no {noun} {id} in this database (leave id empty to add one)"
+                        ).format(noun=self.noun, id=id_),
+                    )
+                )
                 return False, None
             target = id_
             owner = self.external.get(ext) if ext is not None else None
             if owner is not None and owner != id_:
-                problems.append(Problem(row.line, "external_id", _(
-                    "{ext!r} is already the external id of {noun} {owner}").format(
-                    ext=ext, noun=self.noun, owner=owner)))
+                problems.append(
+                    Problem(
+                        row.line,
+                        "external_id",
+                        _("{ext!r} is already the external id of {noun} {owner}").format(
+                            ext=ext, noun=self.noun, owner=owner
+                        ),
+                    )
+                )
                 return False, None
             had = self.external_of.get(id_)
             if ext is not None and had is not None and had != ext:
                 # Its own id without the zeros a spreadsheet dropped, or another identity
                 # (most likely a file from another database).
-                lost = self.lost_zeros.problem(ext) if had.lstrip("0") == ext.lstrip("0") \
-                    else None
-                problems.append(Problem(row.line, "external_id", lost or _(
-                    "{noun} {id} has the external id {had!r}, not {ext!r} (to change it, "
-                    "import it empty first)").format(noun=self.noun, id=id_, had=had, ext=ext)))
+                lost = self.lost_zeros.problem(ext) if had.lstrip("0") == ext.lstrip("0") else None
+                problems.append(
+                    Problem(
+                        row.line,
+                        "external_id",
+                        lost
+                        or _(
+                            "{noun} {id} has the external id {had!r}, not {ext!r} (to change it, "
+                            "import it empty first)"
+                        ).format(noun=self.noun, id=id_, had=had, ext=ext),
+                    )
+                )
                 return False, None
         elif ext is not None:
             target = self.external.get(ext)
@@ -101,17 +120,25 @@ class Matcher:
         if ext is not None:
             earlier = self.lines_of_external.get(ext)
             if earlier is not None:
-                problems.append(Problem(row.line, "external_id",
-                                        _("{ext!r} is on line {earlier} already").format(
-                                            ext=ext, earlier=earlier)))
+                problems.append(
+                    Problem(
+                        row.line,
+                        "external_id",
+                        _("{ext!r} is on line {earlier} already").format(ext=ext, earlier=earlier),
+                    )
+                )
                 return False, None
             self.lines_of_external[ext] = row.line
         if target is not None:
             earlier = self.lines_of_target.get(target)
             if earlier is not None:
-                problems.append(Problem(row.line, "id" if id_ is not None else "external_id",
-                                        _("the same {noun} as line {line}").format(
-                                            noun=self.noun, line=earlier)))
+                problems.append(
+                    Problem(
+                        row.line,
+                        "id" if id_ is not None else "external_id",
+                        _("the same {noun} as line {line}").format(noun=self.noun, line=earlier),
+                    )
+                )
                 return False, None
             self.lines_of_target[target] = row.line
         return True, target
@@ -129,28 +156,44 @@ class ClientRefs:
         client_id = row.values.get("client_id")
         ext = row.values.get("client_external_id")
         if client_id is not None and client_id not in self.ids:
-            problems.append(Problem(row.line, "client_id", _("there is no client "
-                                                             "{client_id}").format(
-                client_id=client_id)))
+            problems.append(
+                Problem(
+                    row.line,
+                    "client_id",
+                    _("there is no client {client_id}").format(client_id=client_id),
+                )
+            )
             return False, None
         if ext is None:
             return True, client_id
         owner = self.external.get(ext)
         if owner is None:
-            problems.append(Problem(row.line, "client_external_id", self.lost_zeros.problem(ext)
-                                    or _("no client has the external id {ext!r}").format(ext=ext)))
+            problems.append(
+                Problem(
+                    row.line,
+                    "client_external_id",
+                    self.lost_zeros.problem(ext)
+                    or _("no client has the external id {ext!r}").format(ext=ext),
+                )
+            )
             return False, None
         if client_id is not None and owner != client_id:
-            problems.append(Problem(row.line, "client_external_id",
-                                    _("{ext!r} is client {owner}, but client_id is "
-                                      "{client_id}").format(
-                                        ext=ext, owner=owner, client_id=client_id)))
+            problems.append(
+                Problem(
+                    row.line,
+                    "client_external_id",
+                    _("{ext!r} is client {owner}, but client_id is {client_id}").format(
+                        ext=ext, owner=owner, client_id=client_id
+                    ),
+                )
+            )
             return False, None
         return True, owner
 
 
-def diff(plan: Plan, row: Row, target: int, wanted: dict[str, Any],
-          current: dict[str, Any], kept: bool) -> None:
+def diff(
+    plan: Plan, row: Row, target: int, wanted: dict[str, Any], current: dict[str, Any], kept: bool
+) -> None:
     """Record an update of ``target`` with the columns that differ."""
     new = {k: v for k, v in wanted.items() if current[k] != v}
     if new:

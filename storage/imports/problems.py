@@ -33,21 +33,25 @@ class Problem:
             return self.reason
         if self.column:
             return _("line {line}, column {column}: {reason}").format(
-                line=self.line, column=self.column, reason=self.reason)
+                line=self.line, column=self.column, reason=self.reason
+            )
         return _("line {line}: {reason}").format(line=self.line, reason=self.reason)
 
 
 class BadFile(BadInput):
     """The file cannot be imported; nothing was changed. Holds every problem found."""
 
-
     def __init__(self, source: str, problems: Sequence[Problem]) -> None:
         self.source = source
         self.problems = sorted(problems)
         count = len(self.problems)
-        super().__init__(ngettext("{source}: {count} problem; nothing was imported",
-                                  "{source}: {count} problems; nothing was imported",
-                                  count).format(source=source, count=count))
+        super().__init__(
+            ngettext(
+                "{source}: {count} problem; nothing was imported",
+                "{source}: {count} problems; nothing was imported",
+                count,
+            ).format(source=source, count=count)
+        )
 
     def details(self, limit: int = SHOWN_PROBLEMS) -> list[str]:
         """The first ``limit`` problems as sentences, then "and N more"."""

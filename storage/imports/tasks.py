@@ -21,8 +21,11 @@ from storage.imports.spec import KindSpec, stays_done
 def _needs(columns: set[str], list_name: str | None) -> list[str]:
     if columns & {"id", "external_id"}:
         return []
-    needs = [_("a {column} column (or id or external_id to update tasks)").format(column=column)
-             for column in ("kind", "due_at") if column not in columns]
+    needs = [
+        _("a {column} column (or id or external_id to update tasks)").format(column=column)
+        for column in ("kind", "due_at")
+        if column not in columns
+    ]
     if not columns & {"client_id", "client_external_id"}:
         needs.append(_("a client_id or client_external_id column"))
     return needs
@@ -33,9 +36,14 @@ TASKS = KindSpec(
     table="tasks",
     noun=N_("task"),
     parsers={
-        "id": identifier, "client_id": identifier, "client_external_id": external_key,
-        "kind": task_kind, "title": free_text, "due_at": time_reader(date_alone=True),
-        "done_at": time_reader(date_alone=True), "external_id": external_key,
+        "id": identifier,
+        "client_id": identifier,
+        "client_external_id": external_key,
+        "kind": task_kind,
+        "title": free_text,
+        "due_at": time_reader(date_alone=True),
+        "done_at": time_reader(date_alone=True),
+        "external_id": external_key,
     },
     ignored=frozenset({"client"}),
     not_empty=("kind", "due_at"),

@@ -93,17 +93,32 @@ def workbook_records(data: bytes) -> Iterator[tuple[int, list[str], list[BadCell
                 bad: list[BadCell] = []
                 for column, cell in enumerate(row):
                     if cell.data_type == "f":
-                        bad.append(BadCell(column, _(
-                            "is a formula ({formula}); ringround imports values, so paste the "
-                            "column as values first").format(formula=cell.value)))
+                        bad.append(
+                            BadCell(
+                                column,
+                                _(
+                                    "is a formula ({formula}); ringround imports values, so paste "
+                                    "the "
+                                    "column as values first"
+                                ).format(formula=cell.value),
+                            )
+                        )
                         texts.append("")
                     elif cell.data_type == "e":
-                        bad.append(BadCell(column, _("holds the error value {error}").format(
-                            error=cell.value)))
+                        bad.append(
+                            BadCell(
+                                column, _("holds the error value {error}").format(error=cell.value)
+                            )
+                        )
                         texts.append("")
                     else:
-                        texts.append(_cell_text(cell.value, cell.data_type,
-                                                getattr(cell, "number_format", None) or ""))
+                        texts.append(
+                            _cell_text(
+                                cell.value,
+                                cell.data_type,
+                                getattr(cell, "number_format", None) or "",
+                            )
+                        )
                 yield number, texts, bad
         except UnreadableWorkbook:
             raise

@@ -36,8 +36,7 @@ from tests.command_line import dump
 from tests.stored_clinic import NOW, StoredClinic, clinic_time
 
 ME = login_name()
-SPEC_APPOINTMENT_COLUMNS = ["id", "client_id", "client", "starts_at", "doctor", "service",
-                            "status"]
+SPEC_APPOINTMENT_COLUMNS = ["id", "client_id", "client", "starts_at", "doctor", "service", "status"]
 
 
 def ringround_command() -> str:
@@ -47,13 +46,24 @@ def ringround_command() -> str:
     return found
 
 
-def run(*args: str, env: dict[str, str] | None = None,
-        cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items()
-                   if k not in ("RINGROUND_DB", "RINGROUND_POLICY", "RINGROUND_DEBUG")}
+def run(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RINGROUND_DB", "RINGROUND_POLICY", "RINGROUND_DEBUG")
+    }
     environment.update(env or {})
-    return subprocess.run([ringround_command(), *args], capture_output=True, text=True,
-                          env=environment, cwd=cwd, timeout=120, check=False)
+    return subprocess.run(
+        [ringround_command(), *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
 
 
 def call(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -76,7 +86,6 @@ def policy_file(tmp_path: Path, text: str, name: str = "policy.toml") -> Path:
     return path
 
 
-
 @pytest.fixture
 def demo_db(tmp_path: Path) -> Path:
     path = tmp_path / "demo.db"
@@ -93,8 +102,9 @@ class AppCalls:
         self.calls: list[tuple[str, Policy, str, bool]] = []
         self.notices: list[str] = []
 
-    def __call__(self, db_path: str, policy: Policy, operator: str, supervisor: bool, *,
-                 notice: str = "") -> int:
+    def __call__(
+        self, db_path: str, policy: Policy, operator: str, supervisor: bool, *, notice: str = ""
+    ) -> int:
         self.calls.append((db_path, policy, operator, supervisor))
         self.notices.append(notice)
         return 0
@@ -110,6 +120,7 @@ def app(monkeypatch: pytest.MonkeyPatch) -> AppCalls:
 
 # -- demo -------------------------------------------------------------------------------------
 
+
 def test_demo_then_check_as_a_real_command(tmp_path: Path) -> None:
     made = run("demo", "--no-run", "--db", "x.db", cwd=tmp_path)
     assert made.returncode == 0, made.stderr
@@ -121,8 +132,9 @@ def test_demo_then_check_as_a_real_command(tmp_path: Path) -> None:
     assert checked.stderr == ""
 
 
-def test_demo_default_file_and_reuse(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_default_file_and_reuse(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     code, out, _ = call(capsys, "demo", "--no-run")
     assert code == 0 and "ringround-demo.db" in out
@@ -133,8 +145,9 @@ def test_demo_default_file_and_reuse(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert dump(tmp_path / "ringround-demo.db") == before
 
 
-def test_demo_starts_the_app_on_it(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                   app: AppCalls) -> None:
+def test_demo_starts_the_app_on_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], app: AppCalls
+) -> None:
     path = tmp_path / "d.db"
     code, out, _ = call(capsys, "demo", "--db", str(path), "--clients", "20")
     assert code == 0
@@ -153,8 +166,9 @@ def test_demo_other_size_needs_fresh(demo_db: Path, capsys: pytest.CaptureFixtur
     assert code == 2 and out == ""
     assert "already holds a demo clinic with 60 clients" in one_sentence(err)
     assert "--fresh" in err
-    code, out, _ = call(capsys, "demo", "--no-run", "--db", str(demo_db), "--clients", "80",
-                        "--fresh")
+    code, out, _ = call(
+        capsys, "demo", "--no-run", "--db", str(demo_db), "--clients", "80", "--fresh"
+    )
     assert code == 0 and out.startswith(f"Replaced the demo clinic in {demo_db}: 80 clients")
 
 
@@ -165,17 +179,22 @@ def test_a_demo_speaks_the_language_of_the_screens(tmp_path: Path) -> None:
     assert english.returncode == 0, english.stderr
     names = "SELECT name FROM call_lists ORDER BY name"
     assert [name for (name,) in sqlite3.connect(tmp_path / "d.db").execute(names)] == [
-        "Flu vaccination reminder", "Hygiene recall, 6 months"]
+        "Flu vaccination reminder",
+        "Hygiene recall, 6 months",
+    ]
     policy = policy_file(tmp_path, 'language = "ru"\n', "ru.toml")
     russian = run("demo", "--no-run", "--db", "d.db", "--policy", str(policy), cwd=tmp_path)
     assert russian.returncode == 0, russian.stderr
     assert russian.stdout.startswith(
         "Демонстрационная клиника в d.db была на другом языке; она пересоздана на языке "
-        "экрана: 30 клиентов")
+        "экрана: 30 клиентов"
+    )
     conn = sqlite3.connect(tmp_path / "d.db")
     try:
         assert [name for (name,) in conn.execute(names)] == [
-            "Напоминание о прививке от гриппа", "Профгигиена: прошло 6 месяцев"]
+            "Напоминание о прививке от гриппа",
+            "Профгигиена: прошло 6 месяцев",
+        ]
         services = {service for (service,) in conn.execute("SELECT service FROM appointments")}
         assert services and all(not service.isascii() for service in services)
         titles = {title for (title,) in conn.execute("SELECT title FROM tasks")}
@@ -187,8 +206,9 @@ def test_a_demo_speaks_the_language_of_the_screens(tmp_path: Path) -> None:
     assert "пересоздана" not in again.stdout  # already Russian: reused as it is
 
 
-def test_a_demo_from_an_earlier_day_is_rebuilt(tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_demo_from_an_earlier_day_is_rebuilt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "old.db"
     conn = open_database(path, create=True)
     make_demo(conn, default_policy(), clients=40, seed=5, now=NOW)  # March 2025
@@ -201,8 +221,9 @@ def test_a_demo_from_an_earlier_day_is_rebuilt(tmp_path: Path,
     conn.close()
 
 
-def test_demo_never_touches_a_clinic_database(clinic: StoredClinic,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_never_touches_a_clinic_database(
+    clinic: StoredClinic, capsys: pytest.CaptureFixture[str]
+) -> None:
     clinic.add_client("Real Patient")
     before = dump(clinic.path)
     for extra in ((), ("--fresh",)):
@@ -224,37 +245,45 @@ def test_demo_with_100000_clients(tmp_path: Path) -> None:
 
 # -- the app ----------------------------------------------------------------------------------
 
-def test_the_app_gets_database_policy_and_operator(tmp_path: Path, demo_db: Path,
-                                                   capsys: pytest.CaptureFixture[str],
-                                                   app: AppCalls) -> None:
-    policy = policy_file(tmp_path, f'[database]\npath = "{demo_db}"\n'
-                                   f'[security]\nsupervisors = ["{ME}"]\n')
+
+def test_the_app_gets_database_policy_and_operator(
+    tmp_path: Path, demo_db: Path, capsys: pytest.CaptureFixture[str], app: AppCalls
+) -> None:
+    policy = policy_file(
+        tmp_path, f'[database]\npath = "{demo_db}"\n[security]\nsupervisors = ["{ME}"]\n'
+    )
     assert call(capsys, "--policy", str(policy))[0] == 0
     assert call(capsys, "--db", str(demo_db))[0] == 0
     (db1, policy1, op1, sup1), (db2, policy2, op2, sup2) = app.calls
     assert (db1, policy1.source, op1, sup1) == (str(demo_db), str(policy), ME, True)
-    assert (db2, policy2.source, op2, sup2) == (str(demo_db), "built-in defaults", ME,
-                                                ME == "root")
+    assert (db2, policy2.source, op2, sup2) == (str(demo_db), "built-in defaults", ME, ME == "root")
 
 
-def test_the_app_is_not_started_without_a_database(tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str],
-                                                   app: AppCalls) -> None:
+def test_the_app_is_not_started_without_a_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], app: AppCalls
+) -> None:
     code, _, err = call(capsys, "--db", str(tmp_path / "none.db"))
     assert code == 2 and "There is no database at" in one_sentence(err)
     assert app.calls == []
 
 
 @pytest.mark.parametrize("stdin_is_terminal", [False, True])
-def test_the_app_refuses_to_start_without_a_terminal(demo_db: Path,
-                                                     stdin_is_terminal: bool) -> None:
+def test_the_app_refuses_to_start_without_a_terminal(
+    demo_db: Path, stdin_is_terminal: bool
+) -> None:
     """ssh host command, sftp and scp give pipes: no app, no session row, exit 2."""
     before = dump(demo_db)
     if stdin_is_terminal:  # a terminal for input, output to a pipe: still no app
         master, slave = os.openpty()
         try:
-            result = subprocess.run([ringround_command(), "--db", str(demo_db)], stdin=slave,
-                                    capture_output=True, text=True, timeout=120, check=False)
+            result = subprocess.run(
+                [ringround_command(), "--db", str(demo_db)],
+                stdin=slave,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
         finally:
             os.close(slave)
             os.close(master)
@@ -278,15 +307,16 @@ def test_the_demo_without_a_terminal_is_refused_before_it_is_written(tmp_path: P
     assert made.returncode == 0, made.stderr
 
 
-def test_operator_override_only_where_allowed(tmp_path: Path, demo_db: Path,
-                                              capsys: pytest.CaptureFixture[str],
-                                              app: AppCalls) -> None:
+def test_operator_override_only_where_allowed(
+    tmp_path: Path, demo_db: Path, capsys: pytest.CaptureFixture[str], app: AppCalls
+) -> None:
     code, _, err = call(capsys, "--db", str(demo_db), "--operator", "bob")
     assert code == 2
     assert "allow_operator_override" in one_sentence(err)
     assert app.calls == []
-    allowed = policy_file(tmp_path, "[security]\nallow_operator_override = true\n"
-                                    'supervisors = ["bob"]\n')
+    allowed = policy_file(
+        tmp_path, '[security]\nallow_operator_override = true\nsupervisors = ["bob"]\n'
+    )
     assert call(capsys, "--db", str(demo_db), "--policy", str(allowed), "--operator", "bob")[0] == 0
     assert [(c[2], c[3]) for c in app.calls] == [("bob", True)]
     # Naming oneself is always allowed.
@@ -294,6 +324,7 @@ def test_operator_override_only_where_allowed(tmp_path: Path, demo_db: Path,
 
 
 # -- export -----------------------------------------------------------------------------------
+
 
 def test_export_appointments_to_confirm(tmp_path: Path) -> None:
     assert run("demo", "--no-run", "--db", "x.db", cwd=tmp_path).returncode == 0
@@ -303,8 +334,11 @@ def test_export_appointments_to_confirm(tmp_path: Path) -> None:
     assert rows[0][:7] == SPEC_APPOINTMENT_COLUMNS
     policy = default_policy()
     days = confirmation_days(policy, int(time.time()))
-    to_confirm = [row for row in rows[1:]
-                  if datetime.fromisoformat(row[3]).date() in days and row[6] == "unconfirmed"]
+    to_confirm = [
+        row
+        for row in rows[1:]
+        if datetime.fromisoformat(row[3]).date() in days and row[6] == "unconfirmed"
+    ]
     assert len(to_confirm) >= 10
     for row in to_confirm:
         assert row[3].endswith("+03:00")  # the clinic's offset (Europe/Moscow)
@@ -319,14 +353,22 @@ def test_export_every_kind(demo_db: Path, capsys: pytest.CaptureFixture[str], ki
 
 
 def test_export_to_a_closed_pipe_is_quiet(demo_db: Path) -> None:
-    process = subprocess.Popen([ringround_command(), "export", "audit", "--db", str(demo_db)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [ringround_command(), "export", "audit", "--db", str(demo_db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert process.stdout is not None and process.stderr is not None
     process.stdout.readline()
     process.stdout.close()
     assert process.wait(timeout=60) in (0, 1)  # 1: the reader went away before the end
-    big = subprocess.run(f"{ringround_command()} export clients --db {demo_db} | head -1",
-                         shell=True, capture_output=True, text=True, check=False)
+    big = subprocess.run(
+        f"{ringround_command()} export clients --db {demo_db} | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert big.stdout.startswith("id,name,phones,do_not_call")
     assert big.stderr == ""
     assert process.stderr.read() == b""
@@ -335,8 +377,18 @@ def test_export_to_a_closed_pipe_is_quiet(demo_db: Path) -> None:
 
 # -- bad input --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("args", [[], ["check"], ["export", "clients"], ["locks"],
-                                  ["demo", "--no-run"], ["locks", "--release", "task:1"]])
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["check"],
+        ["export", "clients"],
+        ["locks"],
+        ["demo", "--no-run"],
+        ["locks", "--release", "task:1"],
+    ],
+)
 def test_a_file_that_is_not_a_database(tmp_path: Path, args: list[str]) -> None:
     path = tmp_path / "notes.db"
     content = "Журнал звонков\n".encode() * 300
@@ -352,8 +404,9 @@ def test_a_file_that_is_not_a_database(tmp_path: Path, args: list[str]) -> None:
     assert sorted(os.listdir(tmp_path)) == ["notes.db"]
 
 
-@pytest.mark.parametrize("args", [[], ["check"], ["export", "calls"], ["locks"],
-                                  ["demo", "--no-run"]])
+@pytest.mark.parametrize(
+    "args", [[], ["check"], ["export", "calls"], ["locks"], ["demo", "--no-run"]]
+)
 def test_a_bad_policy(tmp_path: Path, args: list[str]) -> None:
     bad = policy_file(tmp_path, '[locks]\nstale_after = "soon"\n')
     result = run(*args, "--policy", str(bad), "--db", str(tmp_path / "x.db"))
@@ -363,11 +416,19 @@ def test_a_bad_policy(tmp_path: Path, args: list[str]) -> None:
     assert not (tmp_path / "x.db").exists()
 
 
-@pytest.mark.parametrize("args", [["export", "patients"], ["export"], ["--frob"], ["frob"],
-                                  ["demo", "--clients", "x"], ["demo", "--clients", "3"],
-                                  ["locks", "--release"]])
-def test_usage_errors_are_one_sentence(capsys: pytest.CaptureFixture[str],
-                                       args: list[str]) -> None:
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["export", "patients"],
+        ["export"],
+        ["--frob"],
+        ["frob"],
+        ["demo", "--clients", "x"],
+        ["demo", "--clients", "3"],
+        ["locks", "--release"],
+    ],
+)
+def test_usage_errors_are_one_sentence(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
     code, out, err = call(capsys, *args)
     assert code == 2 and out == ""
     assert one_sentence(err).endswith("--help').")
@@ -377,18 +438,21 @@ def test_environment_variables(tmp_path: Path, demo_db: Path) -> None:
     result = run("export", "clients", env={"RINGROUND_DB": str(demo_db)})
     assert result.returncode == 0 and result.stdout.startswith("id,name,phones")
     bad = policy_file(tmp_path, "[calls]\nmax_attempts = 0\n")
-    result = run("export", "clients", env={"RINGROUND_DB": str(demo_db),
-                                           "RINGROUND_POLICY": str(bad)})
+    result = run(
+        "export", "clients", env={"RINGROUND_DB": str(demo_db), "RINGROUND_POLICY": str(bad)}
+    )
     assert result.returncode == 2 and "calls.max_attempts" in one_sentence(result.stderr)
     # An option given after the command wins over the environment.
-    result = run("export", "clients", "--db", str(demo_db),
-                 env={"RINGROUND_DB": str(tmp_path / "none.db")})
+    result = run(
+        "export", "clients", "--db", str(demo_db), env={"RINGROUND_DB": str(tmp_path / "none.db")}
+    )
     assert result.returncode == 0
     result = run("check", env={"RINGROUND_DB": str(tmp_path / "none.db")})
     assert result.returncode == 2 and "none.db" in result.stdout
 
 
 # -- locks ------------------------------------------------------------------------------------
+
 
 def _lock(clinic: StoredClinic, operator: str = "alice") -> RowKey:
     client = clinic.add_client("Иванова Анна")
@@ -426,55 +490,86 @@ def _count(path: Path, sql: str) -> Any:
         conn.close()
 
 
-def test_release_refused_for_an_operator(tmp_path: Path, clinic: StoredClinic,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_release_refused_for_an_operator(
+    tmp_path: Path, clinic: StoredClinic, capsys: pytest.CaptureFixture[str]
+) -> None:
     key = _lock(clinic)
     policy = policy_file(tmp_path, '[security]\nsupervisors = ["head-nurse"]\n')
     sessions = _count(clinic.path, "SELECT count(*) FROM sessions")
-    code, _, err = call(capsys, "locks", "--release", str(key), "--db", str(clinic.path),
-                        "--policy", str(policy))
+    code, _, err = call(
+        capsys, "locks", "--release", str(key), "--db", str(clinic.path), "--policy", str(policy)
+    )
     assert code == 1
     assert "Only a supervisor may release alice's lock" in one_sentence(err)
     assert _count(clinic.path, "SELECT count(*) FROM locks") == 1
     assert _count(clinic.path, "SELECT count(*) FROM sessions") == sessions
 
 
-def test_release_by_a_supervisor(tmp_path: Path, clinic: StoredClinic,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_release_by_a_supervisor(
+    tmp_path: Path, clinic: StoredClinic, capsys: pytest.CaptureFixture[str]
+) -> None:
     key = _lock(clinic)
     policy = policy_file(tmp_path, f'[security]\nsupervisors = ["{ME}"]\n')
-    code, out, err = call(capsys, "locks", "--release", str(key), "--db", str(clinic.path),
-                          "--policy", str(policy))
+    code, out, err = call(
+        capsys, "locks", "--release", str(key), "--db", str(clinic.path), "--policy", str(policy)
+    )
     assert (code, err) == (0, "")
     assert out == f"Released alice's lock on {key}.\n"
     assert _count(clinic.path, "SELECT count(*) FROM locks") == 0
     conn = sqlite3.connect(clinic.path)
     operator, event, session_ended = conn.execute(
         "SELECT a.operator, a.event, s.ended_at FROM audit a JOIN sessions s"
-        " ON s.id = a.session_id ORDER BY a.id DESC LIMIT 1").fetchone()
+        " ON s.id = a.session_id ORDER BY a.id DESC LIMIT 1"
+    ).fetchone()
     conn.close()
     assert (operator, event) == (ME, "release-by-supervisor")
     assert session_ended is not None  # the command's own short session has ended
-    code, _, err = call(capsys, "locks", "--release", str(key), "--db", str(clinic.path),
-                        "--policy", str(policy))
+    code, _, err = call(
+        capsys, "locks", "--release", str(key), "--db", str(clinic.path), "--policy", str(policy)
+    )
     assert code == 2 and f"Row {key} is not locked." in one_sentence(err)
 
 
-def test_release_by_group_and_override(tmp_path: Path, clinic: StoredClinic,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_release_by_group_and_override(
+    tmp_path: Path, clinic: StoredClinic, capsys: pytest.CaptureFixture[str]
+) -> None:
     group = sorted(user_groups())[0]
     key = _lock(clinic)
     by_group = policy_file(tmp_path, f'[security]\nsupervisors = ["@{group}"]\n')
-    assert call(capsys, "locks", "--release", str(key), "--db", str(clinic.path),
-                "--policy", str(by_group))[0] == 0
+    assert (
+        call(
+            capsys,
+            "locks",
+            "--release",
+            str(key),
+            "--db",
+            str(clinic.path),
+            "--policy",
+            str(by_group),
+        )[0]
+        == 0
+    )
     key = _lock(clinic)
-    code, _, err = call(capsys, "locks", "--release", str(key), "--db", str(clinic.path),
-                        "--operator", "bob")
+    code, _, err = call(
+        capsys, "locks", "--release", str(key), "--db", str(clinic.path), "--operator", "bob"
+    )
     assert code == 2 and "allow_operator_override" in one_sentence(err)
-    as_bob = policy_file(tmp_path, '[security]\nallow_operator_override = true\n'
-                                   'supervisors = ["bob"]\n', "bob.toml")
-    code, out, _ = call(capsys, "locks", "--release", str(key), "--json", "--db",
-                        str(clinic.path), "--policy", str(as_bob), "--operator", "bob")
+    as_bob = policy_file(
+        tmp_path, '[security]\nallow_operator_override = true\nsupervisors = ["bob"]\n', "bob.toml"
+    )
+    code, out, _ = call(
+        capsys,
+        "locks",
+        "--release",
+        str(key),
+        "--json",
+        "--db",
+        str(clinic.path),
+        "--policy",
+        str(as_bob),
+        "--operator",
+        "bob",
+    )
     assert code == 0 and json.loads(out) == {"released": str(key), "operator": "alice"}
 
 
@@ -484,6 +579,7 @@ def test_release_of_a_bad_row(clinic: StoredClinic, capsys: pytest.CaptureFixtur
 
 
 # -- roles ------------------------------------------------------------------------------------
+
 
 def test_operator_name(tmp_path: Path) -> None:
     policy = default_policy()
@@ -512,11 +608,19 @@ def test_supervisor_roles(tmp_path: Path) -> None:
 
 # -- start-up ---------------------------------------------------------------------------------
 
+
 def test_the_app_starts_without_loading_the_import_export_and_report_code() -> None:
-    data_modules = ("storage.imports", "storage.export", "storage.call_lists",
-                    "storage.reports", "cli.data", "textual")
+    data_modules = (
+        "storage.imports",
+        "storage.export",
+        "storage.call_lists",
+        "storage.reports",
+        "cli.data",
+        "textual",
+    )
     code = f"import sys, cli.main; print([m for m in {data_modules!r} if m in sys.modules])"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

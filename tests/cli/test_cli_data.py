@@ -58,11 +58,14 @@ def demo(demo_file: Path, tmp_path: Path) -> Path:
 
 # -- import -------------------------------------------------------------------------------------
 
-def test_import_and_reimport(tmp_path: Path, db_path: Path,
-                             capsys: pytest.CaptureFixture[str]) -> None:
+
+def test_import_and_reimport(
+    tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     file = tmp_path / "clients.csv"
-    file.write_text("external_id;name;phones\nA1;Анна;8 916 123-45-67\nA2;Борис;\n",
-                    encoding="utf-8-sig")
+    file.write_text(
+        "external_id;name;phones\nA1;Анна;8 916 123-45-67\nA2;Борис;\n", encoding="utf-8-sig"
+    )
     code, out, err = call(capsys, "import", "clients", file, "--db", db_path)
     assert (code, err) == (0, "")
     assert out == f"Imported {file} (2 rows): added 2, updated 0, unchanged 0.\n"
@@ -71,37 +74,47 @@ def test_import_and_reimport(tmp_path: Path, db_path: Path,
 
 
 def test_import_help_names_every_separator_and_tabs_work(
-    tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    db_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     code, out, _ = call(capsys, "import", "--help")
     assert code == 0
     assert "separated by commas, semicolons or tabs" in " ".join(out.split())
     file = tmp_path / "clients.tsv"
-    file.write_text("external_id\tname\tphones\n"
-                    "A1\tАнна, старшая\t8 916 123-45-67; 8 495 000-00-01\n", encoding="utf-8")
+    file.write_text(
+        "external_id\tname\tphones\nA1\tАнна, старшая\t8 916 123-45-67; 8 495 000-00-01\n",
+        encoding="utf-8",
+    )
     code, out, err = call(capsys, "import", "clients", file, "--db", db_path)
     assert (code, err) == (0, ""), out
     conn = sqlite3.connect(db_path)
     try:
         assert conn.execute("SELECT name FROM clients").fetchall() == [("Анна, старшая",)]
         assert conn.execute("SELECT number FROM phones ORDER BY position").fetchall() == [
-            ("8 916 123-45-67",), ("8 495 000-00-01",)]
+            ("8 916 123-45-67",),
+            ("8 495 000-00-01",),
+        ]
     finally:
         conn.close()
 
 
 def test_a_bad_file_lists_its_problems_and_changes_nothing(
-        tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     file = tmp_path / "bad.csv"
-    file.write_text("name,birth_date\n" + "".join(f"C{n},31.02.1990\n" for n in range(23)) +
-                    "Good,\n", encoding="utf-8")
+    file.write_text(
+        "name,birth_date\n" + "".join(f"C{n},31.02.1990\n" for n in range(23)) + "Good,\n",
+        encoding="utf-8",
+    )
     before = dump(db_path)
     code, out, err = call(capsys, "import", "clients", file, "--db", db_path)
     assert (code, out) == (2, "")
     lines = err.splitlines()
     assert lines[0] == f"ringround: {file}: 23 problems; nothing was imported."
-    assert lines[1] == ("  line 2, column birth_date: '31.02.1990' is not a date such as "
-                        "1980-02-29 or 29.02.1980.")
+    assert lines[1] == (
+        "  line 2, column birth_date: '31.02.1990' is not a date such as 1980-02-29 or 29.02.1980."
+    )
     assert lines[20].startswith("  line 21, column birth_date:")
     assert lines[21:] == ["  and 3 more."]
     assert dump(db_path) == before
@@ -113,13 +126,16 @@ def test_dry_run(tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[st
     before = dump(db_path)
     code, out, _ = call(capsys, "import", "clients", file, "--db", db_path, "--dry-run")
     assert code == 0
-    assert out == (f"Dry run of {file} (1 rows): would add 1, update 0, leave 0 unchanged; "
-                   "nothing was changed.\n")
+    assert out == (
+        f"Dry run of {file} (1 rows): would add 1, update 0, leave 0 unchanged; "
+        "nothing was changed.\n"
+    )
     assert dump(db_path) == before
 
 
 def test_an_import_makes_a_missing_database_only_when_it_succeeds(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "new.db"
     bad, good = tmp_path / "bad.csv", tmp_path / "good.csv"
     bad.write_text("name,phones\nАнна,none\n", encoding="utf-8")
@@ -135,23 +151,32 @@ def test_an_import_makes_a_missing_database_only_when_it_succeeds(
     assert out.splitlines()[1] == "1,Анна,'+7 916 123-45-67,0,,,,"
 
 
-def test_import_from_standard_input(db_path: Path, capsys: pytest.CaptureFixture[str],
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_import_from_standard_input(
+    db_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO("name\nАнна\n".encode())))
     code, out, _ = call(capsys, "import", "clients", "-", "--db", db_path)
     assert code == 0 and out.startswith("Imported standard input (1 rows): added 1")
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["clients", "missing.csv"], "There is no file missing.csv."),
-    (["clients", "."], ". is a folder, not a CSV file."),
-    (["clients", "c.csv", "--name", "X"], "--name is for importing a call list, not clients."),
-    (["call-list", "c.csv", "--name", " "], "The call list's name given with --name is empty."),
-    (["patients", "c.csv"], "'patients' is not one of"),
-])
-def test_import_arguments(tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str],
-                          monkeypatch: pytest.MonkeyPatch, args: list[str],
-                          message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["clients", "missing.csv"], "There is no file missing.csv."),
+        (["clients", "."], ". is a folder, not a CSV file."),
+        (["clients", "c.csv", "--name", "X"], "--name is for importing a call list, not clients."),
+        (["call-list", "c.csv", "--name", " "], "The call list's name given with --name is empty."),
+        (["patients", "c.csv"], "'patients' is not one of"),
+    ],
+)
+def test_import_arguments(
+    tmp_path: Path,
+    db_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    message: str,
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "c.csv").write_text("name\nA\n", encoding="utf-8")
     code, out, err = call(capsys, "import", *args, "--db", db_path)
@@ -160,9 +185,9 @@ def test_import_arguments(tmp_path: Path, db_path: Path, capsys: pytest.CaptureF
 
 
 @pytest.mark.parametrize("kind", IMPORT_KINDS)
-def test_export_then_import_changes_nothing(demo: Path, tmp_path: Path, boss: Path,
-                                            capsys: pytest.CaptureFixture[str],
-                                            kind: str) -> None:
+def test_export_then_import_changes_nothing(
+    demo: Path, tmp_path: Path, boss: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
     before = dump(demo)
     for bom in ([], ["--bom"]):
         code, text, _ = call(capsys, "export", kind, "--db", demo, *bom)
@@ -177,8 +202,10 @@ def test_export_then_import_changes_nothing(demo: Path, tmp_path: Path, boss: Pa
 
 # -- call lists -----------------------------------------------------------------------------------
 
-def test_lists_create_show_close_reopen_delete(clinic: StoredClinic, tmp_path: Path, boss: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+
+def test_lists_create_show_close_reopen_delete(
+    clinic: StoredClinic, tmp_path: Path, boss: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     for name in ("Anna", "Boris"):
         clinic.add_client(name)
     db = clinic.path
@@ -186,84 +213,134 @@ def test_lists_create_show_close_reopen_delete(clinic: StoredClinic, tmp_path: P
     file.write_text("client_id,note\n1,Flu shot\n2,\n", encoding="utf-8")
     code, out, _ = call(capsys, "lists", "create", "Flu 2025", file, "--db", db, "--policy", boss)
     assert code == 0
-    assert out == (f'Imported {file} (2 rows): added 2, updated 0, unchanged 0; made the call '
-                   'list "Flu 2025".\n')
-    code, out, err = call(capsys, "lists", "create", "Flu 2025", file, "--db", db,
-                          "--policy", boss)
+    assert out == (
+        f"Imported {file} (2 rows): added 2, updated 0, unchanged 0; made the call "
+        'list "Flu 2025".\n'
+    )
+    code, out, err = call(capsys, "lists", "create", "Flu 2025", file, "--db", db, "--policy", boss)
     assert code == 2 and "a call list named 'Flu 2025' already exists" in err
     code, out, _ = call(capsys, "lists", "--db", db)
     header, row = out.splitlines()
-    assert header.split() == ["LIST", "STATE", "ITEMS", "PENDING", "PROCESSED", "GIVEN", "UP",
-                              "CREATED", "BY"]
+    assert header.split() == [
+        "LIST",
+        "STATE",
+        "ITEMS",
+        "PENDING",
+        "PROCESSED",
+        "GIVEN",
+        "UP",
+        "CREATED",
+        "BY",
+    ]
     assert row.split()[:6] == ["Flu", "2025", "open", "2", "2", "0"]
     code, out, _ = call(capsys, "lists", "--json", "--db", db)
     assert [(d["name"], d["open"], d["pending"]) for d in json.loads(out)] == [
-        ("Flu 2025", True, 2)]
+        ("Flu 2025", True, 2)
+    ]
     code, out, _ = call(capsys, "lists", "close", "Flu 2025", "--db", db, "--policy", boss)
-    assert (code, out) == (0, "Closed the call list 'Flu 2025'; 2 pending items will not be "
-                              "called.\n")
+    assert (code, out) == (
+        0,
+        "Closed the call list 'Flu 2025'; 2 pending items will not be called.\n",
+    )
     assert json.loads(call(capsys, "lists", "--json", "--db", db)[1])[0]["open"] is False
     code, out, _ = call(capsys, "lists", "reopen", "Flu 2025", "--db", db, "--policy", boss)
     assert (code, out) == (0, "The call list 'Flu 2025' is open; 2 pending items.\n")
     code, out, _ = call(capsys, "lists", "delete", "Flu 2025", "--db", db, "--policy", boss)
     assert (code, out) == (0, "Deleted the call list 'Flu 2025' and its 2 items.\n")
     assert call(capsys, "lists", "--db", db)[1] == (
-        "There are no call lists (make one with 'ringround lists create').\n")
-    events = [row[0] for row in clinic.conn.execute(
-        "SELECT event FROM audit WHERE operator = ? ORDER BY id", (ME,))]
+        "There are no call lists (make one with 'ringround lists create').\n"
+    )
+    events = [
+        row[0]
+        for row in clinic.conn.execute(
+            "SELECT event FROM audit WHERE operator = ? ORDER BY id", (ME,)
+        )
+    ]
     assert events == ["list-create", "import", "list-close", "list-reopen", "list-delete"]
 
 
-def test_import_call_list_with_name(clinic: StoredClinic, tmp_path: Path, boss: Path,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_call_list_with_name(
+    clinic: StoredClinic, tmp_path: Path, boss: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     clinic.add_client("Anna")
     file = tmp_path / "l.csv"
     file.write_text("id,name\n1,Anna\n", encoding="utf-8")
-    code, out, _ = call(capsys, "import", "call-list", file, "--name", "Recall", "--db",
-                        clinic.path, "--policy", boss)
+    code, out, _ = call(
+        capsys,
+        "import",
+        "call-list",
+        file,
+        "--name",
+        "Recall",
+        "--db",
+        clinic.path,
+        "--policy",
+        boss,
+    )
     assert code == 0 and 'made the call list "Recall"' in out
-    code, out, _ = call(capsys, "import", "call-list", file, "--name", "Recall", "--db",
-                        clinic.path, "--policy", boss)
+    code, out, _ = call(
+        capsys,
+        "import",
+        "call-list",
+        file,
+        "--name",
+        "Recall",
+        "--db",
+        clinic.path,
+        "--policy",
+        boss,
+    )
     assert code == 0 and "unchanged 1." in out
 
 
-@pytest.mark.parametrize("args", [
-    ["lists", "create", "New", "{file}"],
-    ["import", "call-list", "{file}", "--name", "New"],
-    ["lists", "close", "Flu"],
-    ["lists", "reopen", "Flu"],
-    ["lists", "delete", "Flu"],
-    ["report", "--since", "2025-03-01"],
-])
-def test_supervisor_actions_refuse_an_operator(clinic: StoredClinic, tmp_path: Path, operator: Path,
-                                               capsys: pytest.CaptureFixture[str],
-                                               args: list[str]) -> None:
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["lists", "create", "New", "{file}"],
+        ["import", "call-list", "{file}", "--name", "New"],
+        ["lists", "close", "Flu"],
+        ["lists", "reopen", "Flu"],
+        ["lists", "delete", "Flu"],
+        ["report", "--since", "2025-03-01"],
+    ],
+)
+def test_supervisor_actions_refuse_an_operator(
+    clinic: StoredClinic,
+    tmp_path: Path,
+    operator: Path,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+) -> None:
     clinic.add_call_list("Flu", [clinic.add_client("Anna")])
     file = tmp_path / "l.csv"
     file.write_text("client_id\n1\n", encoding="utf-8")
     before = dump(clinic.path)
-    code, out, err = call(capsys, *[a.format(file=file) for a in args], "--db", clinic.path,
-                          "--policy", operator)
+    code, out, err = call(
+        capsys, *[a.format(file=file) for a in args], "--db", clinic.path, "--policy", operator
+    )
     assert (code, out) == (1, "")
     assert err.startswith("ringround: Only a supervisor may ") and f"{ME} is not one" in err
     assert dump(clinic.path) == before
 
 
-def test_supervisor_by_group(clinic: StoredClinic, tmp_path: Path,
-                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_supervisor_by_group(
+    clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     group = grp.getgrgid(os.getgid()).gr_name
     by_group = supervisors_policy(tmp_path, [f"@{group}"])
     clinic.add_call_list("Flu", [clinic.add_client("Anna")])
     assert call(capsys, "lists", "close", "Flu", "--db", clinic.path, "--policy", by_group)[0] == 0
 
 
-def test_list_refusals(clinic: StoredClinic, boss: Path,
-                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_refusals(
+    clinic: StoredClinic, boss: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _, items = clinic.add_call_list("Flu", [clinic.add_client("Anna")])
     code, _, err = call(capsys, "lists", "close", "Nope", "--db", clinic.path, "--policy", boss)
     assert code == 2
-    assert err == ("ringround: There is no call list named 'Nope' ('ringround lists' shows "
-                   "them).\n")
+    assert err == (
+        "ringround: There is no call list named 'Nope' ('ringround lists' shows them).\n"
+    )
     alice = clinic.session("alice")
     claim = claim_row(clinic.conn, default_policy(), alice, RowKey(ITEM, items[0]), NOW)
     assert isinstance(claim, Claim)
@@ -276,6 +353,7 @@ def test_list_refusals(clinic: StoredClinic, boss: Path,
 
 # -- report -------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def called(clinic: StoredClinic) -> StoredClinic:
     policy = default_policy()
@@ -283,9 +361,10 @@ def called(clinic: StoredClinic) -> StoredClinic:
     visit = clinic.add_appointment(anna, clinic_time(2025, 3, 13, 10))
     _, items = clinic.add_call_list("Flu", [anna])
     for who, key, outcome, at in (
-            ("alice", RowKey(APPOINTMENT, visit), "no-answer", clinic_time(2025, 3, 12, 10)),
-            ("bob", RowKey(ITEM, items[0]), "confirmed", clinic_time(2025, 3, 12, 11)),
-            ("alice", RowKey(APPOINTMENT, visit), "confirmed", clinic_time(2025, 3, 14, 9))):
+        ("alice", RowKey(APPOINTMENT, visit), "no-answer", clinic_time(2025, 3, 12, 10)),
+        ("bob", RowKey(ITEM, items[0]), "confirmed", clinic_time(2025, 3, 12, 11)),
+        ("alice", RowKey(APPOINTMENT, visit), "confirmed", clinic_time(2025, 3, 14, 9)),
+    ):
         session = clinic.session(who)
         claim = claim_row(clinic.conn, policy, session, key, at)
         assert isinstance(claim, Claim)
@@ -293,29 +372,63 @@ def called(clinic: StoredClinic) -> StoredClinic:
     return clinic
 
 
-def test_report_by_operator_and_list(called: StoredClinic, boss: Path,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = call(capsys, "report", "--since", "2025-03-12", "--until", "12.03.2025",
-                        "--db", called.path, "--policy", boss)
+def test_report_by_operator_and_list(
+    called: StoredClinic, boss: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = call(
+        capsys,
+        "report",
+        "--since",
+        "2025-03-12",
+        "--until",
+        "12.03.2025",
+        "--db",
+        called.path,
+        "--policy",
+        boss,
+    )
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [(r["operator"], r["calls"], r["successful"], r["success_rate"]) for r in rows] == [
-        ("alice", "1", "0", "0.000"), ("bob", "1", "1", "1.000")]
-    code, out, _ = call(capsys, "report", "--since", "2025-03-12", "--by", "list", "--bom",
-                        "--db", called.path, "--policy", boss)
+        ("alice", "1", "0", "0.000"),
+        ("bob", "1", "1", "1.000"),
+    ]
+    code, out, _ = call(
+        capsys,
+        "report",
+        "--since",
+        "2025-03-12",
+        "--by",
+        "list",
+        "--bom",
+        "--db",
+        called.path,
+        "--policy",
+        boss,
+    )
     assert out.startswith("\ufefflist_kind,list,calls,")
     rows = list(csv.DictReader(io.StringIO(out.removeprefix("\ufeff"))))
     assert [(r["list_kind"], r["list"], r["calls"]) for r in rows] == [
-        ("confirmation", "", "2"), ("call-list", "Flu", "1")]
+        ("confirmation", "", "2"),
+        ("call-list", "Flu", "1"),
+    ]
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--since", "March"], "--since 'March' is not a date or time"),
-    (["--since", "2025-03-12", "--until", "2025-03-01"], "The report's period ends before"),
-    (["--by", "doctor"], "'doctor' is not one of"),
-])
-def test_report_arguments(called: StoredClinic, boss: Path, capsys: pytest.CaptureFixture[str],
-                          args: list[str], message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--since", "March"], "--since 'March' is not a date or time"),
+        (["--since", "2025-03-12", "--until", "2025-03-01"], "The report's period ends before"),
+        (["--by", "doctor"], "'doctor' is not one of"),
+    ],
+)
+def test_report_arguments(
+    called: StoredClinic,
+    boss: Path,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
+) -> None:
     code, out, err = call(capsys, "report", *args, "--db", called.path, "--policy", boss)
     assert (code, out) == (2, "")
     assert message in err
@@ -323,8 +436,10 @@ def test_report_arguments(called: StoredClinic, boss: Path, capsys: pytest.Captu
 
 # -- export filters and the audit -----------------------------------------------------------------
 
+
 def test_export_since_until_and_list(
-        called: StoredClinic, capsys: pytest.CaptureFixture[str]) -> None:
+    called: StoredClinic, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = called.path
 
     def rows(*args: str) -> list[dict[str, str]]:
@@ -334,35 +449,54 @@ def test_export_since_until_and_list(
 
     assert len(rows("calls")) == 3
     assert [r["started_at"] for r in rows("calls", "--since", "13.03.2025")] == [
-        "2025-03-14T09:00:00+03:00"]
+        "2025-03-14T09:00:00+03:00"
+    ]
     assert [r["operator"] for r in rows("calls", "--until", "2025-03-12")] == ["alice", "bob"]
     assert [r["operator"] for r in rows("calls", "--until", "2025-03-12 10:30")] == ["alice"]
     assert [r["row"] for r in rows("calls", "--list", "Flu")] == ["item:1"]
     assert {r["row"] for r in rows("audit", "--list", "Flu")} == {"item:1"}
     assert [r["event"] for r in rows("audit", "--since", "2025-03-14")] == ["claim", "release"]
     items = rows("call-list", "--name", "Flu")
-    assert items == [{"list": "Flu", "client_id": "1", "client": "Анна", "phones":
-                      "'+7 900 000-00-00", "note": "", "processed_at": items[0]["processed_at"],
-                      "client_external_id": "", "state": "processed"}]
+    assert items == [
+        {
+            "list": "Flu",
+            "client_id": "1",
+            "client": "Анна",
+            "phones": "'+7 900 000-00-00",
+            "note": "",
+            "processed_at": items[0]["processed_at"],
+            "client_external_id": "",
+            "state": "processed",
+        }
+    ]
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["clients", "--since", "2025-03-01"], "'export clients' takes no --since (only calls "
-                                           "and audit do)."),
-    (["locks", "--list", "Flu"], "'export locks' takes no --list (only calls and audit and "
-                                 "call-list do)."),
-    (["calls", "--list", "Nope"], "There is no call list named 'Nope'"),
-    (["calls", "--since", "soon"], "--since 'soon' is not a date or time"),
-])
-def test_export_filter_mistakes(called: StoredClinic, capsys: pytest.CaptureFixture[str],
-                                args: list[str], message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["clients", "--since", "2025-03-01"],
+            "'export clients' takes no --since (only calls and audit do).",
+        ),
+        (
+            ["locks", "--list", "Flu"],
+            "'export locks' takes no --list (only calls and audit and call-list do).",
+        ),
+        (["calls", "--list", "Nope"], "There is no call list named 'Nope'"),
+        (["calls", "--since", "soon"], "--since 'soon' is not a date or time"),
+    ],
+)
+def test_export_filter_mistakes(
+    called: StoredClinic, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
     code, out, err = call(capsys, "export", *args, "--db", called.path)
     assert (code, out) == (2, "")
     assert message in err
 
 
-def test_export_audit_has_lock_events_and_card_edits(clinic: StoredClinic,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_audit_has_lock_events_and_card_edits(
+    clinic: StoredClinic, capsys: pytest.CaptureFixture[str]
+) -> None:
     policy = default_policy()
     anna = clinic.add_client("Анна")
     visit = clinic.add_appointment(anna, clinic_time(2025, 3, 13, 10))
@@ -376,8 +510,10 @@ def test_export_audit_has_lock_events_and_card_edits(clinic: StoredClinic,
     finish_call(clinic.conn, policy, alice, claim, "no-answer", "", NOW + 30)
     update_client(clinic.conn, policy, clinic.session("bob"), anna, {"notes": "Evenings"}, NOW + 40)
     _, out, _ = call(capsys, "export", "audit", "--db", clinic.path)
-    rows = [(r["at"], r["operator"], r["event"], r["row"], r["client_id"])
-            for r in csv.DictReader(io.StringIO(out))]
+    rows = [
+        (r["at"], r["operator"], r["event"], r["row"], r["client_id"])
+        for r in csv.DictReader(io.StringIO(out))
+    ]
     row = f"appointment:{visit}"
     assert rows == [
         ("2025-03-12T10:00:00+03:00", "alice", "claim", row, str(anna)),
@@ -391,6 +527,7 @@ def test_export_audit_has_lock_events_and_card_edits(clinic: StoredClinic,
 
 
 # -- progress -----------------------------------------------------------------------------------
+
 
 def test_the_progress_bar_is_only_for_terminals(monkeypatch: pytest.MonkeyPatch) -> None:
     with cli_data._progress("x.csv") as progress:  # standard error is not a terminal under pytest
@@ -410,6 +547,7 @@ def test_the_progress_bar_is_only_for_terminals(monkeypatch: pytest.MonkeyPatch)
 
 # -- property: the command never ends in a traceback or a partial import ------------------------
 
+
 @pytest.fixture(scope="module")
 def cli_base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, bytes]]:
     folder = tmp_path_factory.mktemp("cli-fuzz")
@@ -425,15 +563,25 @@ def cli_base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     return path, files
 
 
-@settings(max_examples=120, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(kind=st.sampled_from(IMPORT_KINDS),
-       mutations=st.lists(mutation, max_size=4),
-       garbage=st.one_of(st.none(), st.binary(max_size=200)),
-       dry_run=st.booleans())
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    kind=st.sampled_from(IMPORT_KINDS),
+    mutations=st.lists(mutation, max_size=4),
+    garbage=st.one_of(st.none(), st.binary(max_size=200)),
+    dry_run=st.booleans(),
+)
 def test_the_import_command_ends_cleanly(
-        cli_base: tuple[Path, dict[str, bytes]], tmp_path: Path, kind: str,
-        mutations: list[tuple[str, int, bytes]], garbage: bytes | None, dry_run: bool) -> None:
+    cli_base: tuple[Path, dict[str, bytes]],
+    tmp_path: Path,
+    kind: str,
+    mutations: list[tuple[str, int, bytes]],
+    garbage: bytes | None,
+    dry_run: bool,
+) -> None:
     db = tmp_path / "fuzz.db"
     shutil.copyfile(cli_base[0], db)
     file = tmp_path / "in.csv"

@@ -41,8 +41,17 @@ MADE: dict[str, Callable[[], RingroundError]] = {
 
 # What each member names, and so the code it must exit with.
 BAD_INPUT = {
-    "BadInput", "PolicyError", "OperatorNotAllowed", "BadFile", "NoSuchList", "NotARow",
-    "NotADatabase", "NetworkFileSystem", "BadDestination", "DemoError", "CallBackNotInFuture",
+    "BadInput",
+    "PolicyError",
+    "OperatorNotAllowed",
+    "BadFile",
+    "NoSuchList",
+    "NotARow",
+    "NotADatabase",
+    "NetworkFileSystem",
+    "BadDestination",
+    "DemoError",
+    "CallBackNotInFuture",
     "NotLocked",
 }
 
@@ -83,21 +92,41 @@ def _backup_raising(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> No
 
 
 def _backup(tmp_path: Path, policy: Path) -> int:
-    return main(["backup", str(tmp_path / "copy.db"), "--policy", str(policy),
-                 "--db", str(tmp_path / "clinic.db")])
+    return main(
+        [
+            "backup",
+            str(tmp_path / "copy.db"),
+            "--policy",
+            str(policy),
+            "--db",
+            str(tmp_path / "clinic.db"),
+        ]
+    )
 
 
 def test_the_family_is_found_whole() -> None:
     names = {cls.__name__ for cls in MEMBERS}
-    assert {"RingroundError", "StorageError", "PolicyError", "TelephonyError", "LockLost",
-            "NotAllowed", "ListInUse", "BadFile"} <= names
+    assert {
+        "RingroundError",
+        "StorageError",
+        "PolicyError",
+        "TelephonyError",
+        "LockLost",
+        "NotAllowed",
+        "ListInUse",
+        "BadFile",
+    } <= names
     assert names >= BAD_INPUT  # a name in BAD_INPUT that no longer exists fails here
 
 
 @pytest.mark.parametrize("member", MEMBERS, ids=lambda cls: cls.__name__)
 def test_each_member_says_its_sentence_with_its_exit_code(
-        member: type[RingroundError], tmp_path: Path, policy_file: Path,
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    member: type[RingroundError],
+    tmp_path: Path,
+    policy_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     error = MADE[member.__name__]() if member.__name__ in MADE else member(SENTENCE)
     expected = EXIT_BAD_INPUT if member.__name__ in BAD_INPUT else EXIT_FAILURE
     assert error.exit_code == expected
@@ -109,12 +138,18 @@ def test_each_member_says_its_sentence_with_its_exit_code(
     assert not (tmp_path / "ringround.log").exists()  # not a crash: nothing for the admin
 
 
-@pytest.mark.parametrize("error", [ValueError("invalid literal for int()"),
-                                   LookupError("no such thing"), KeyError("column")],
-                         ids=lambda error: type(error).__name__)
+@pytest.mark.parametrize(
+    "error",
+    [ValueError("invalid literal for int()"), LookupError("no such thing"), KeyError("column")],
+    ids=lambda error: type(error).__name__,
+)
 def test_an_error_outside_the_family_is_shown_as_a_bug_and_logged(
-        error: Exception, tmp_path: Path, policy_file: Path,
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    error: Exception,
+    tmp_path: Path,
+    policy_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     _backup_raising(monkeypatch, error)
     assert _backup(tmp_path, policy_file) == EXIT_FAILURE
     err = capsys.readouterr().err
@@ -124,12 +159,15 @@ def test_an_error_outside_the_family_is_shown_as_a_bug_and_logged(
     assert "the administrator's log" in err and "Not saved" not in err
     (line,) = (tmp_path / "ringround.log").read_text(encoding="utf-8").splitlines()
     assert ": crash operator=" in line and f'error="{type(error).__name__}: ' in line
-    assert "traceback=\"Traceback (most recent call last):" in line
+    assert 'traceback="Traceback (most recent call last):' in line
 
 
-def test_interrupted_is_one_sentence(tmp_path: Path, policy_file: Path,
-                                     monkeypatch: pytest.MonkeyPatch,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_interrupted_is_one_sentence(
+    tmp_path: Path,
+    policy_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     _backup_raising(monkeypatch, KeyboardInterrupt())
     assert _backup(tmp_path, policy_file) == 130
     # Click ends the line the terminal's ^C was echoed on, then the one sentence.
@@ -139,13 +177,24 @@ def test_interrupted_is_one_sentence(tmp_path: Path, policy_file: Path,
 
 # -- real situations, in a process of their own -------------------------------------------------
 
+
 def _ringround(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("RINGROUND_DB", "RINGROUND_POLICY", "RINGROUND_DEBUG")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RINGROUND_DB", "RINGROUND_POLICY", "RINGROUND_DEBUG")
+    }
     env.update(LC_ALL="C.UTF-8", LANGUAGE="en", HOME=str(cwd))
     script = Path(sys.executable).with_name("ringround")
-    return subprocess.run([str(script), *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [str(script), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_real_members_from_a_real_process(tmp_path: Path) -> None:
@@ -157,11 +206,11 @@ def test_real_members_from_a_real_process(tmp_path: Path) -> None:
     made = _ringround("demo", "--no-run", "--clients", "10", "--db", "clinic.db", cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     cases = [
-        (("policy", "--policy", str(bad_policy)), 2, "stale_after"),         # PolicyError
-        (("locks", "--db", str(not_a_db)), 2, "not a ringround database"),   # NotADatabase
+        (("policy", "--policy", str(bad_policy)), 2, "stale_after"),  # PolicyError
+        (("locks", "--db", str(not_a_db)), 2, "not a ringround database"),  # NotADatabase
         (("locks", "--release", "nonsense", "--db", "clinic.db"), 2, "is not a row"),  # NotARow
         (("locks", "--release", "task:999", "--db", "clinic.db"), 2, "is not locked"),  # NotLocked
-        (("backup", "clinic.db", "--db", "clinic.db"), 2, "clinic.db"),      # BadDestination
+        (("backup", "clinic.db", "--db", "clinic.db"), 2, "clinic.db"),  # BadDestination
     ]
     for args, code, words in cases:
         done = _ringround(*args, cwd=tmp_path)
@@ -174,9 +223,22 @@ def test_real_members_from_a_real_process(tmp_path: Path) -> None:
 @pytest.mark.parametrize("package", ["cli", "tui"])
 def test_python_dash_m_runs_the_command(package: str, tmp_path: Path) -> None:
     """``python -m cli`` (and ``python -m tui``, as older scripts call it) is ringround."""
-    done = subprocess.run([sys.executable, "-m", package, "locks", "--release", "nonsense",
-                           "--db", str(tmp_path / "none.db")], capture_output=True, text=True,
-                          timeout=120, check=False, env={**os.environ, "LANGUAGE": "en",
-                                                         "LC_ALL": "C.UTF-8"})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            package,
+            "locks",
+            "--release",
+            "nonsense",
+            "--db",
+            str(tmp_path / "none.db"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "LANGUAGE": "en", "LC_ALL": "C.UTF-8"},
+    )
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("ringround: ") and done.stderr.count("\n") == 1

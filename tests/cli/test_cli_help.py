@@ -24,14 +24,23 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
-def ringround(*args: str, language: str = "C.UTF-8",
-              extra: dict[str, str] | None = None) -> str:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("LC_ALL", "LC_MESSAGES", "LANGUAGE", "RINGROUND_POLICY")}
-    env.update(LANG=language, COLUMNS="80", PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-               **(extra or {}))
-    result = subprocess.run([str(BIN / "ringround"), *args], capture_output=True, text=True,
-                            env=env, timeout=60, check=False)
+def ringround(*args: str, language: str = "C.UTF-8", extra: dict[str, str] | None = None) -> str:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("LC_ALL", "LC_MESSAGES", "LANGUAGE", "RINGROUND_POLICY")
+    }
+    env.update(
+        LANG=language, COLUMNS="80", PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", **(extra or {})
+    )
+    result = subprocess.run(
+        [str(BIN / "ringround"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0 and result.stderr == "", result.stderr
     return result.stdout
 
@@ -70,14 +79,17 @@ def test_every_command_has_a_one_line_summary_of_its_own() -> None:
     assert without == [], "commands that need a short_help"
 
 
-@pytest.mark.parametrize(("language", "heading"), [("C.UTF-8", "Commands:"),
-                                                   ("ru_RU.UTF-8", "Команды:")])
+@pytest.mark.parametrize(
+    ("language", "heading"), [("C.UTF-8", "Commands:"), ("ru_RU.UTF-8", "Команды:")]
+)
 def test_help_lists_every_command_whole_in_the_language(language: str, heading: str) -> None:
     ru = language.startswith("ru")
     set_language("ru" if ru else "en")
     try:
-        for path, group in (((), root_group), (("lists",), root_group.get_command(
-                click.Context(root_group), "lists"))):
+        for path, group in (
+            ((), root_group),
+            (("lists",), root_group.get_command(click.Context(root_group), "lists")),
+        ):
             assert isinstance(group, click.Group)
             shown = listed(ringround(*path, "--help", language=language), heading)
             ctx = click.Context(group)
@@ -123,13 +135,21 @@ def test_bash_completes_commands_and_kinds_with_the_documented_line() -> None:
         pytest.skip("bash is not installed")
 
     def complete(*words: str) -> list[str]:
-        program = (f"{SHELL_COMPLETION[0]}\n"
-                   f"COMP_WORDS=({' '.join(words)}); COMP_CWORD={len(words) - 1}\n"
-                   "_ringround_completion ringround\n"
-                   'printf "%s\\n" "${COMPREPLY[@]}"\n')
+        program = (
+            f"{SHELL_COMPLETION[0]}\n"
+            f"COMP_WORDS=({' '.join(words)}); COMP_CWORD={len(words) - 1}\n"
+            "_ringround_completion ringround\n"
+            'printf "%s\\n" "${COMPREPLY[@]}"\n'
+        )
         env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-        result = subprocess.run([bash, "--norc", "-c", program], capture_output=True,
-                                text=True, env=env, timeout=60, check=False)
+        result = subprocess.run(
+            [bash, "--norc", "-c", program],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
         assert result.returncode == 0, result.stderr
         return result.stdout.split()
 

@@ -42,8 +42,12 @@ PHONES = ("+79161230002", "+7 916 123-45-67", "8 916 123-45-68", "-9161234569")
 
 def hostile_clinic(clinic: StoredClinic) -> None:
     for number, name in enumerate(HOSTILE_NAMES):
-        clinic.add_client(name, (PHONES[number % len(PHONES)], "+7 495 000-11-22"),
-                          notes=HOSTILE_NAMES[-1 - number], email="=1+1")
+        clinic.add_client(
+            name,
+            (PHONES[number % len(PHONES)], "+7 495 000-11-22"),
+            notes=HOSTILE_NAMES[-1 - number],
+            email="=1+1",
+        )
 
 
 @given(st.text())
@@ -61,10 +65,20 @@ def test_a_workbook_text_cell_reads_back_exactly(text: str) -> None:
     assert cell == text or cell == "'" + text  # an apostrophe only where one would be dropped
 
 
-@pytest.mark.parametrize(("text", "cell"), [
-    ("=1+1", "'=1+1"), ("+7 916", "'+7 916"), ("-5", "'-5"), ("@SUM(1)", "'@SUM(1)"),
-    ("\tx", "'\tx"), ("'Tis", "''Tis"), ("Anna", "Anna"), ("", ""), ("a=b", "a=b"),
-])
+@pytest.mark.parametrize(
+    ("text", "cell"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+7 916", "'+7 916"),
+        ("-5", "'-5"),
+        ("@SUM(1)", "'@SUM(1)"),
+        ("\tx", "'\tx"),
+        ("'Tis", "''Tis"),
+        ("Anna", "Anna"),
+        ("", ""),
+        ("a=b", "a=b"),
+    ],
+)
 def test_neutralised_cells(text: str, cell: str) -> None:
     assert neutralised(text) == cell
 
@@ -77,13 +91,15 @@ def test_only_a_marked_apostrophe_is_dropped_on_reading() -> None:
 
 def test_line_breaks_and_quotes_are_quoted() -> None:
     assert csv_line(["a\rb", "c\nd", 'say "x"', "plain", "x,y"]) == (
-        '"a\rb","c\nd","say ""x""",plain,"x,y"\n')
+        '"a\rb","c\nd","say ""x""",plain,"x,y"\n'
+    )
     record = next(csv.reader(io.StringIO(csv_line(["a\rb", "=1"]), newline="")))
     assert record == ["a\rb", "'=1"]
 
 
 def test_export_has_no_cell_a_spreadsheet_evaluates(
-        clinic: StoredClinic, capsys: pytest.CaptureFixture[str]) -> None:
+    clinic: StoredClinic, capsys: pytest.CaptureFixture[str]
+) -> None:
     hostile_clinic(clinic)
     code, text, err = call(capsys, "export", "clients", "--db", clinic.path)
     assert (code, err) == (0, "")
@@ -99,7 +115,8 @@ def test_export_has_no_cell_a_spreadsheet_evaluates(
 
 
 def test_export_import_export_is_byte_identical(
-        clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     hostile_clinic(clinic)
     code, first, _ = call(capsys, "export", "clients", "--db", clinic.path)
     assert code == 0
@@ -112,14 +129,16 @@ def test_export_import_export_is_byte_identical(
 
 
 def test_a_new_database_gets_the_same_clients_back(
-        clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Import into another database (as another program re-quoted it): the same export."""
     hostile_clinic(clinic)
     first = call(capsys, "export", "clients", "--db", clinic.path)[1]
     records = list(csv.reader(io.StringIO(first, newline="")))
     requoted = io.StringIO()
     csv.writer(requoted, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerows(
-        record[1:] for record in records)  # without ids: new clients
+        record[1:] for record in records
+    )  # without ids: new clients
     file = tmp_path / "clients.csv"
     file.write_text(requoted.getvalue(), encoding="utf-8", newline="")
     other = tmp_path / "other.db"
@@ -129,7 +148,8 @@ def test_a_new_database_gets_the_same_clients_back(
 
 
 def test_report_names_are_neutralised(
-        clinic: StoredClinic, boss: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clinic: StoredClinic, boss: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     policy = default_policy()
     client = clinic.add_client("Anna")
     _, items = clinic.add_call_list("=cmd|' /C calc'!A0", [client])
@@ -138,8 +158,20 @@ def test_report_names_are_neutralised(
     assert isinstance(claim, Claim)
     finish_call(clinic.conn, policy, session, claim, "confirmed", "", NOW + 60)
     for by in ("operator", "list"):
-        code, text, err = call(capsys, "report", "--db", clinic.path, "--policy", boss,
-                               "--by", by, "--since", "2025-03-12", "--until", "2025-03-12")
+        code, text, err = call(
+            capsys,
+            "report",
+            "--db",
+            clinic.path,
+            "--policy",
+            boss,
+            "--by",
+            by,
+            "--since",
+            "2025-03-12",
+            "--until",
+            "2025-03-12",
+        )
         assert (code, err) == (0, ""), err
         records = list(csv.reader(io.StringIO(text, newline="")))
         for record in records:

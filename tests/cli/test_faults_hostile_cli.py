@@ -47,15 +47,26 @@ BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069
 
 def ringround(folder: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("RINGROUND_")}
-    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True,
-                          cwd=folder, env=environment, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "tui", *args],
+        capture_output=True,
+        cwd=folder,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
 
 
 def obeyed(output: bytes) -> list[str]:
     """Characters a terminal would obey in ``output`` (line breaks are the command's own)."""
     text = output.decode("utf-8", errors="replace")
-    return sorted({f"U+{ord(c):04X}" for c in text if (c < " " and c != "\n")
-                   or "\x7f" <= c <= "\x9f" or c in BIDI + "\u2028\u2029"})
+    return sorted(
+        {
+            f"U+{ord(c):04X}"
+            for c in text
+            if (c < " " and c != "\n") or "\x7f" <= c <= "\x9f" or c in BIDI + "\u2028\u2029"
+        }
+    )
 
 
 def without_nul(value: Hostile) -> str:
@@ -63,16 +74,20 @@ def without_nul(value: Hostile) -> str:
     return value.text.replace("\x00", "")
 
 
-CLI_SETTINGS = settings(max_examples=2, derandomize=True, deadline=None,
-                        phases=(Phase.explicit, Phase.generate),
-                        suppress_health_check=[HealthCheck.too_slow,
-                                               HealthCheck.data_too_large])
+CLI_SETTINGS = settings(
+    max_examples=2,
+    derandomize=True,
+    deadline=None,
+    phases=(Phase.explicit, Phase.generate),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @CLI_SETTINGS
 @given(hostility, hostile("QF"))
-def test_no_command_prints_a_control_sequence_from_the_data(h: Hostility, path_part: Hostile
-                                                           ) -> None:
+def test_no_command_prints_a_control_sequence_from_the_data(
+    h: Hostility, path_part: Hostile
+) -> None:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         desk, colleague = hostile_clinic(folder, h)
@@ -81,7 +96,9 @@ def test_no_command_prints_a_control_sequence_from_the_data(h: Hostility, path_p
         boss.write_text(f"[security]\nsupervisors = {json.dumps([ME])}\n", encoding="utf-8")
         (folder / "bad.csv").write_text(
             f"name,phones,birth_date,email\n{json.dumps(h.names[0].text)},"
-            f"{json.dumps(h.phone.text)},{json.dumps(h.notes.text)},x\n", encoding="utf-8")
+            f"{json.dumps(h.phone.text)},{json.dumps(h.notes.text)},x\n",
+            encoding="utf-8",
+        )
         hostile_path = folder / ("clinic " + without_nul(path_part).replace("/", "") + ".db")
         list_name = desk.query("SELECT name FROM call_lists ORDER BY id LIMIT 1")[0][0]
         ivanova = desk.appointments["ivanova"]
@@ -90,12 +107,31 @@ def test_no_command_prints_a_control_sequence_from_the_data(h: Hostility, path_p
             "lists": ["lists", "--db", db],
             "check": ["check", "--db", db],
             "import errors": ["import", "clients", "bad.csv", "--db", db],
-            "no such list": ["export", "call-list", "--list", without_nul(h.list_name) + "?",
-                             "--db", db],
-            "release": ["locks", "--release", f"appointment:{ivanova}", "--db", db,
-                        "--policy", str(boss)],
-            "demo in a hostile path": ["demo", "--no-run", "--clients", "10", "--db",
-                                       str(hostile_path)],
+            "no such list": [
+                "export",
+                "call-list",
+                "--list",
+                without_nul(h.list_name) + "?",
+                "--db",
+                db,
+            ],
+            "release": [
+                "locks",
+                "--release",
+                f"appointment:{ivanova}",
+                "--db",
+                db,
+                "--policy",
+                str(boss),
+            ],
+            "demo in a hostile path": [
+                "demo",
+                "--no-run",
+                "--clients",
+                "10",
+                "--db",
+                str(hostile_path),
+            ],
             "backup to a hostile path": ["backup", str(hostile_path) + ".copy", "--db", db],
             "policy from a hostile path": ["policy", "--policy", str(boss), "--db", db],
         }
@@ -113,8 +149,9 @@ def test_no_command_prints_a_control_sequence_from_the_data(h: Hostility, path_p
         assert h.operator.first_mark in shown and h.names[1].first_mark in shown  # Smith
         # JSON: exactly the data, decodable, and as safe on a terminal.
         for args, field, expected in (
-                (["locks", "--json"], "operator", colleague.operator),
-                (["lists", "--json"], "name", list_name)):
+            (["locks", "--json"], "operator", colleague.operator),
+            (["lists", "--json"], "name", list_name),
+        ):
             result = ringround(folder, *args, "--db", db)
             assert result.returncode == 0 and not obeyed(result.stdout), result.stdout
             assert expected in {row[field] for row in json.loads(result.stdout)}
@@ -125,28 +162,44 @@ def test_no_command_prints_a_control_sequence_from_the_data(h: Hostility, path_p
 names_with_controls = st.builds(
     lambda before, control, after: before + control + after,
     st.text(st.sampled_from("ab Жё"), max_size=3),
-    st.sampled_from(["\x1b]0;x\x07", "\x1b[2J", "\x9b", "\u202e", "\x07", "\t", "\n", "\x7f",
-                     "\u2066"]),
-    st.text(st.sampled_from("ab Жё"), max_size=3))
+    st.sampled_from(
+        ["\x1b]0;x\x07", "\x1b[2J", "\x9b", "\u202e", "\x07", "\t", "\n", "\x7f", "\u2066"]
+    ),
+    st.text(st.sampled_from("ab Жё"), max_size=3),
+)
 
 
 @settings(max_examples=20, derandomize=True)
 @given(names_with_controls)
 def test_control_characters_in_a_name_are_found(name: str) -> None:
     assert control_character(name) is not None
-    assert control_character(name.translate({ord(c): None for c in name if not c.isalnum()}
-                                            )) is None
+    assert (
+        control_character(name.translate({ord(c): None for c in name if not c.isalnum()})) is None
+    )
 
 
 def test_an_operator_name_with_control_characters_is_refused(tmp_path: Path) -> None:
     policy = tmp_path / "open.toml"
     log = tmp_path / "ringround.log"
-    policy.write_text(f'[security]\nallow_operator_override = true\n[log]\nto = "file"\n'
-                      f'file = "{log}"\n', encoding="utf-8")
-    for name, command in (("olga\x1b]0;owned\x07", []), ("olga\u202e", ["demo", "--no-run"]),
-                          ("olga\x9b31m", [])):  # the app's start, and a demo
-        result = ringround(tmp_path, *command, "--operator", name, "--policy", str(policy),
-                           "--db", str(tmp_path / "clinic.db"))
+    policy.write_text(
+        f'[security]\nallow_operator_override = true\n[log]\nto = "file"\nfile = "{log}"\n',
+        encoding="utf-8",
+    )
+    for name, command in (
+        ("olga\x1b]0;owned\x07", []),
+        ("olga\u202e", ["demo", "--no-run"]),
+        ("olga\x9b31m", []),
+    ):  # the app's start, and a demo
+        result = ringround(
+            tmp_path,
+            *command,
+            "--operator",
+            name,
+            "--policy",
+            str(policy),
+            "--db",
+            str(tmp_path / "clinic.db"),
+        )
         assert result.returncode == 2, result.stderr
         assert not (tmp_path / "clinic.db").exists()
         line = result.stderr.decode()
@@ -158,8 +211,7 @@ def test_an_operator_name_with_control_characters_is_refused(tmp_path: Path) -> 
     assert not obeyed(logged)
 
 
-def test_a_login_name_with_control_characters_is_refused(monkeypatch: pytest.MonkeyPatch
-                                                         ) -> None:
+def test_a_login_name_with_control_characters_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(roles, "login_name", lambda: "olga\x1b[2J")
     with pytest.raises(OperatorNotAllowed, match="login name holds a control character"):
         roles.operator_name(default_policy(), None)
@@ -177,8 +229,10 @@ def test_a_call_list_name_with_control_characters_is_refused(tmp_path: Path) -> 
     members.write_text("client_external_id,note\nC-smith,recall\n", encoding="utf-8")
     before = desk.query("SELECT name FROM call_lists ORDER BY id")
     db = ["--db", str(desk.path), "--policy", str(boss)]
-    for args in (["lists", "create", "Recall \x1b]0;owned\x07", str(members)],
-                 ["import", "call-list", str(members), "--name", "Recall \u202e"]):
+    for args in (
+        ["lists", "create", "Recall \x1b]0;owned\x07", str(members)],
+        ["import", "call-list", str(members), "--name", "Recall \u202e"],
+    ):
         result = ringround(tmp_path, *args, *db)
         assert result.returncode == 2, result.stderr
         assert result.stderr.decode().count("\n") == 1 and b"control character" in result.stderr
@@ -194,17 +248,19 @@ def test_a_call_list_name_with_control_characters_is_refused(tmp_path: Path) -> 
 
 def test_policy_texts_with_control_characters_are_refused(tmp_path: Path) -> None:
     policy = tmp_path / "policy.toml"
-    policy.write_text('[calls]\nhours = "09:00-20:00"\n[[outcomes]]\ncode = "done"\n'
-                      'label = { en = "Done \\u001b]0;x\\u0007", ru = "Готово" }\ncloses = true\n',
-                      encoding="utf-8")
-    result = ringround(tmp_path, "check", "--policy", str(policy), "--db",
-                       str(tmp_path / "clinic.db"))
+    policy.write_text(
+        '[calls]\nhours = "09:00-20:00"\n[[outcomes]]\ncode = "done"\n'
+        'label = { en = "Done \\u001b]0;x\\u0007", ru = "Готово" }\ncloses = true\n',
+        encoding="utf-8",
+    )
+    result = ringround(
+        tmp_path, "check", "--policy", str(policy), "--db", str(tmp_path / "clinic.db")
+    )
     assert result.returncode == 2
     assert b"outcomes[1].label.en" in result.stderr and not obeyed(result.stderr)
 
 
-def test_json_escapes_what_json_dumps_would_print_raw(capsys: pytest.CaptureFixture[str]
-                                                      ) -> None:
+def test_json_escapes_what_json_dumps_would_print_raw(capsys: pytest.CaptureFixture[str]) -> None:
     print_json({"name": "a\x9b2J\u202eb\x1b"})
     out = capsys.readouterr().out
     assert not obeyed(out.encode())

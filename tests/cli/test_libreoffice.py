@@ -39,8 +39,17 @@ def soffice(tmp_path: Path, to: str, file: Path, *, infilter: str | None = None)
     if program is None:
         pytest.skip("LibreOffice is not installed (apt-get install libreoffice-calc-nogui)")
     out = Path(tempfile.mkdtemp(prefix="converted-", dir=tmp_path))
-    command = [program, f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}", "--headless",
-               "--norestore", "--convert-to", to, "--outdir", str(out), str(file)]
+    command = [
+        program,
+        f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}",
+        "--headless",
+        "--norestore",
+        "--convert-to",
+        to,
+        "--outdir",
+        str(out),
+        str(file),
+    ]
     if infilter is not None:
         command[4:4] = [f"--infilter={infilter}"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=240, check=False)
@@ -51,15 +60,23 @@ def soffice(tmp_path: Path, to: str, file: Path, *, infilter: str | None = None)
 
 def clinic_of(clinic: StoredClinic, names: tuple[str, ...]) -> None:
     for number, name in enumerate(names):
-        client = clinic.add_client(name, ("+79161230002", f"8 916 123-45-{number:02d}"),
-                                   notes="=1+1" if number % 2 else "-5",
-                                   birth_date="1980-02-29")
-        clinic.add_appointment(client, clinic_time(2025, 3, 13, 9, 30),
-                               doctor='=HYPERLINK("http://x/","Open")', service="@SUM(1)")
+        client = clinic.add_client(
+            name,
+            ("+79161230002", f"8 916 123-45-{number:02d}"),
+            notes="=1+1" if number % 2 else "-5",
+            birth_date="1980-02-29",
+        )
+        clinic.add_appointment(
+            client,
+            clinic_time(2025, 3, 13, 9, 30),
+            doctor='=HYPERLINK("http://x/","Open")',
+            service="@SUM(1)",
+        )
 
 
-def test_calc_runs_nothing_in_our_csv(clinic: StoredClinic, tmp_path: Path,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_calc_runs_nothing_in_our_csv(
+    clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     clinic_of(clinic, HOSTILE_NAMES)
     file = tmp_path / "clients.csv"
     code, _, _ = call(capsys, "export", "clients", "--db", clinic.path, "-o", file)
@@ -77,7 +94,8 @@ def test_calc_runs_nothing_in_our_csv(clinic: StoredClinic, tmp_path: Path,
 
 
 def test_a_csv_saved_as_a_workbook_by_calc_imports_unchanged(
-        clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Export CSV, open it in Calc, save as .xlsx, import: nothing changes; and the ids Calc
     took for numbers are caught."""
     clinic_of(clinic, NO_CR)
@@ -93,7 +111,8 @@ def test_a_csv_saved_as_a_workbook_by_calc_imports_unchanged(
     assert problems[0] == (
         "  line 2, column external_id: '1' is no external id here, but '0001' is: the "
         "spreadsheet took the id for a number and dropped its leading zeros; format the "
-        "column as text (or export as .xlsx) and take the ids from the original again.")
+        "column as text (or export as .xlsx) and take the ids from the original again."
+    )
     with clinic.conn:
         clinic.conn.execute("UPDATE clients SET external_id = 'C-' || id")
     before = call(capsys, "export", "clients", "--db", clinic.path)[1]
@@ -106,13 +125,16 @@ def test_a_csv_saved_as_a_workbook_by_calc_imports_unchanged(
 
 
 def test_calc_reads_our_workbook_as_text_and_dates(
-        clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     clinic_of(clinic, NO_CR)
     with clinic.conn:
         clinic.conn.execute("UPDATE clients SET external_id = '000123' WHERE id = 1")
     for kind in ("clients", "appointments"):
-        assert call(capsys, "export", kind, "--db", clinic.path, "-o",
-                    tmp_path / f"{kind}.xlsx")[0] == 0
+        assert (
+            call(capsys, "export", kind, "--db", clinic.path, "-o", tmp_path / f"{kind}.xlsx")[0]
+            == 0
+        )
     shown = soffice(tmp_path, CSV_OUT, tmp_path / "clients.xlsx").read_text(encoding="utf-8")
     rows = list(csv.DictReader(io.StringIO(shown, newline="")))
     # Every text exactly (an apostrophe import would drop is doubled), none evaluated.
@@ -121,8 +143,7 @@ def test_calc_reads_our_workbook_as_text_and_dates(
     assert rows[0]["external_id"] == "000123"
     assert [row["notes"] for row in rows[:2]] == ["-5", "=1+1"]
     assert rows[0]["birth_date"] == "1980-02-29"
-    visits = soffice(tmp_path, CSV_OUT, tmp_path / "appointments.xlsx").read_text(
-        encoding="utf-8")
+    visits = soffice(tmp_path, CSV_OUT, tmp_path / "appointments.xlsx").read_text(encoding="utf-8")
     first = next(csv.DictReader(io.StringIO(visits, newline="")))
     assert first["starts_at"] == "2025-03-13 09:30:00"  # a date cell, in clinic time
     assert first["doctor"] == '=HYPERLINK("http://x/","Open")'
@@ -130,7 +151,8 @@ def test_calc_reads_our_workbook_as_text_and_dates(
 
 
 def test_our_workbook_saved_again_by_calc_imports_unchanged(
-        clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     clinic_of(clinic, NO_CR)
     for kind in ("clients", "appointments"):
         file = tmp_path / f"{kind}.xlsx"

@@ -27,10 +27,15 @@ TERMINAL_TRICKS = ("\x1b]0;owned\x07Title", "\x1b[2JClear", "_x0041_ looks escap
 def hostile_clinic(clinic: StoredClinic) -> None:
     names = (*HOSTILE_NAMES, *TERMINAL_TRICKS)
     for number, name in enumerate(names):
-        client = clinic.add_client(name, ("+79161230002", "8 916 123-45-6" + str(number % 10)),
-                                   notes=names[-1 - number], birth_date="1980-02-29")
-        clinic.add_appointment(client, clinic_time(2025, 3, 13, 9 + number % 8, 30),
-                               doctor="=1+1", service="@SUM(1)")
+        client = clinic.add_client(
+            name,
+            ("+79161230002", "8 916 123-45-6" + str(number % 10)),
+            notes=names[-1 - number],
+            birth_date="1980-02-29",
+        )
+        clinic.add_appointment(
+            client, clinic_time(2025, 3, 13, 9 + number % 8, 30), doctor="=1+1", service="@SUM(1)"
+        )
     with clinic.conn:
         clinic.conn.execute("UPDATE clients SET external_id = '000123' WHERE id = 1")
 
@@ -42,7 +47,8 @@ def test_text_escapes_come_back_exactly() -> None:
 
 
 def test_export_writes_text_cells_date_cells_and_a_frozen_bold_header(
-        clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     hostile_clinic(clinic)
     clients, visits = tmp_path / "clients.xlsx", tmp_path / "visits.xlsx"
     code, out, err = call(capsys, "export", "clients", "--db", clinic.path, "-o", clients)
@@ -55,8 +61,16 @@ def test_export_writes_text_cells_date_cells_and_a_frozen_bold_header(
     assert sheet is not None and sheet.title == "clients"
     assert sheet.freeze_panes == "A2"
     header = [cell.value for cell in sheet[1]]
-    assert header == ["id", "name", "phones", "do_not_call", "external_id", "birth_date",
-                      "email", "notes"]
+    assert header == [
+        "id",
+        "name",
+        "phones",
+        "do_not_call",
+        "external_id",
+        "birth_date",
+        "email",
+        "notes",
+    ]
     assert all(cell.font.b for cell in sheet[1])
     assert sheet.column_dimensions["B"].width == 34 and sheet.column_dimensions["H"].width == 40
     first = {name: cell for name, cell in zip(header, sheet[2], strict=True)}
@@ -73,7 +87,8 @@ def test_export_writes_text_cells_date_cells_and_a_frozen_bold_header(
             elif cell.value is not None:
                 assert cell.data_type == "s" and cell.number_format == "@", (name, cell.value)
     assert [sheet.cell(row, 2).value for row in range(2, total + 2)] == [
-        ooxml_text(text_cell(name)) for name in (*HOSTILE_NAMES, *TERMINAL_TRICKS)]
+        ooxml_text(text_cell(name)) for name in (*HOSTILE_NAMES, *TERMINAL_TRICKS)
+    ]
     assert sheet.cell(14, 2).value == "''=already marked"  # one more, as import drops one
     visit = load_workbook(visits).active
     assert visit is not None
@@ -86,8 +101,8 @@ def test_export_writes_text_cells_date_cells_and_a_frozen_bold_header(
 
 @pytest.mark.parametrize("kind", ["clients", "appointments"])
 def test_export_then_import_changes_nothing(
-        clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-        kind: str) -> None:
+    clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
     hostile_clinic(clinic)
     file = tmp_path / f"{kind}.xlsx"
     assert call(capsys, "export", kind, "--db", clinic.path, "-o", file)[0] == 0
@@ -99,7 +114,8 @@ def test_export_then_import_changes_nothing(
 
 
 def test_a_workbook_fills_a_new_database_exactly(
-        clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Without its id column (new clients), a workbook gives the same CSV export back."""
     hostile_clinic(clinic)
     file = tmp_path / "clients.xlsx"
@@ -112,8 +128,10 @@ def test_a_workbook_fills_a_new_database_exactly(
     other = tmp_path / "other.db"
     code, _, err = call(capsys, "import", "clients", file, "--db", other)
     assert (code, err) == (0, ""), err
-    assert call(capsys, "export", "clients", "--db", other)[1] == call(
-        capsys, "export", "clients", "--db", clinic.path)[1]
+    assert (
+        call(capsys, "export", "clients", "--db", other)[1]
+        == call(capsys, "export", "clients", "--db", clinic.path)[1]
+    )
 
 
 def handmade(path: Path, rows: list[list[object]]) -> Path:
@@ -127,49 +145,68 @@ def handmade(path: Path, rows: list[list[object]]) -> Path:
     return path
 
 
-def test_a_handmade_workbook(clinic: StoredClinic, tmp_path: Path,
-                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_handmade_workbook(
+    clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     anna = clinic.add_client("Анна")
-    clients = handmade(tmp_path / "clients.xlsx", [
-        ["Name", "Phones", "Birth date", "External ID", "Do not call", None, None],
-        ["Борис", 79161230002, datetime(1975, 5, 6), 4711, True],
-        ["Вера", "+7 916 123-00-03", None, "A-1", False, None, None],
-        [None, None, None, None, None],  # an empty row in the middle
-        ["Галина", 9161230004, datetime(1990, 1, 2), None, None],
-    ])
+    clients = handmade(
+        tmp_path / "clients.xlsx",
+        [
+            ["Name", "Phones", "Birth date", "External ID", "Do not call", None, None],
+            ["Борис", 79161230002, datetime(1975, 5, 6), 4711, True],
+            ["Вера", "+7 916 123-00-03", None, "A-1", False, None, None],
+            [None, None, None, None, None],  # an empty row in the middle
+            ["Галина", 9161230004, datetime(1990, 1, 2), None, None],
+        ],
+    )
     code, out, err = call(capsys, "import", "clients", clients, "--db", clinic.path)
     assert (code, err) == (0, ""), err
     assert out.startswith(f"Imported {clients} (3 rows): added 3,")
     rows = clinic.conn.execute(
         "SELECT c.name, c.birth_date, c.external_id, c.do_not_call, p.number, p.digits"
         " FROM clients c JOIN phones p ON p.client_id = c.id WHERE c.id > ? ORDER BY c.id",
-        (anna,)).fetchall()
-    assert rows == [("Борис", "1975-05-06", "4711", 1, "79161230002", "79161230002"),
-                    ("Вера", None, "A-1", 0, "+7 916 123-00-03", "79161230003"),
-                    ("Галина", "1990-01-02", None, 0, "9161230004", "79161230004")]
-    tasks = handmade(tmp_path / "tasks.xlsx", [
-        ["client_id", "kind", "due_at", "title"],
-        [anna, "recall", datetime(2025, 3, 14, 0, 0), "Midnight"],
-        [anna, "recall", datetime(2025, 3, 14, 10, 30, 0, 999_600), "Rounded"],
-    ])
+        (anna,),
+    ).fetchall()
+    assert rows == [
+        ("Борис", "1975-05-06", "4711", 1, "79161230002", "79161230002"),
+        ("Вера", None, "A-1", 0, "+7 916 123-00-03", "79161230003"),
+        ("Галина", "1990-01-02", None, 0, "9161230004", "79161230004"),
+    ]
+    tasks = handmade(
+        tmp_path / "tasks.xlsx",
+        [
+            ["client_id", "kind", "due_at", "title"],
+            [anna, "recall", datetime(2025, 3, 14, 0, 0), "Midnight"],
+            [anna, "recall", datetime(2025, 3, 14, 10, 30, 0, 999_600), "Rounded"],
+        ],
+    )
     code, out, err = call(capsys, "import", "tasks", tasks, "--db", clinic.path)
     assert (code, err) == (0, ""), err
     due = [row[0] for row in clinic.conn.execute("SELECT due_at FROM tasks ORDER BY id")]
     assert due == [clinic_time(2025, 3, 14), clinic_time(2025, 3, 14, 10, 30) + 1]
 
 
-@pytest.mark.parametrize(("rows", "problem"), [
-    ([["name", "notes"], ["Анна", 1.5]], None),  # a number as text: fine
-    ([["name", "phones"], ["Анна", "=A1"]],
-     "line 2, column phones: is a formula (=A1); ringround imports values, so paste the "
-     "column as values first."),
-    ([["name"], ["Анна"], ["Борис", "extra"]],
-     "line 3: has 2 fields but the header has 1."),
-    ([["name", None, "name "]], "line 1, column #2: this column has no name."),
-    ([[None], ["Анна"]], "line 1: the first line must name the columns."),
-])
-def test_workbook_problems(db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                           rows: list[list[object]], problem: str | None) -> None:
+@pytest.mark.parametrize(
+    ("rows", "problem"),
+    [
+        ([["name", "notes"], ["Анна", 1.5]], None),  # a number as text: fine
+        (
+            [["name", "phones"], ["Анна", "=A1"]],
+            "line 2, column phones: is a formula (=A1); ringround imports values, so paste the "
+            "column as values first.",
+        ),
+        ([["name"], ["Анна"], ["Борис", "extra"]], "line 3: has 2 fields but the header has 1."),
+        ([["name", None, "name "]], "line 1, column #2: this column has no name."),
+        ([[None], ["Анна"]], "line 1: the first line must name the columns."),
+    ],
+)
+def test_workbook_problems(
+    db_path: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    rows: list[list[object]],
+    problem: str | None,
+) -> None:
     file = handmade(tmp_path / "in.xlsx", rows)
     before = dump(db_path)
     code, out, err = call(capsys, "import", "clients", file, "--db", db_path)
@@ -181,19 +218,25 @@ def test_workbook_problems(db_path: Path, tmp_path: Path, capsys: pytest.Capture
     assert dump(db_path) == before
 
 
-def test_a_formula_in_an_ignored_column_is_fine(clinic: StoredClinic, tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_formula_in_an_ignored_column_is_fine(
+    clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     anna = clinic.add_client("Анна")
-    file = handmade(tmp_path / "tasks.xlsx", [
-        ["client_id", "client", "kind", "due_at"],
-        [anna, '=VLOOKUP(A2,Clients!A:B,2,FALSE)', "recall", datetime(2025, 3, 14, 9)]])
+    file = handmade(
+        tmp_path / "tasks.xlsx",
+        [
+            ["client_id", "client", "kind", "due_at"],
+            [anna, "=VLOOKUP(A2,Clients!A:B,2,FALSE)", "recall", datetime(2025, 3, 14, 9)],
+        ],
+    )
     code, out, err = call(capsys, "import", "tasks", file, "--db", clinic.path)
     assert (code, err) == (0, ""), err
     assert "added 1" in out
 
 
-def test_an_error_value_is_refused(db_path: Path, tmp_path: Path,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_error_value_is_refused(
+    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     book = Workbook()
     sheet = book.active
     assert sheet is not None
@@ -207,15 +250,21 @@ def test_an_error_value_is_refused(db_path: Path, tmp_path: Path,
     assert "  line 2, column notes: holds the error value #N/A." in err.splitlines()
 
 
-@pytest.mark.parametrize(("data", "problem"), [
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600),
-     "line 1: the file is an old Excel workbook (.xls); save it as an Excel workbook (.xlsx) "
-     "or as \"CSV UTF-8\"."),
-    (b"PK\x03\x04" + bytes(100), "line 1: the workbook cannot be read ("),
-])
-def test_files_that_are_not_workbooks(db_path: Path, tmp_path: Path,
-                                      capsys: pytest.CaptureFixture[str], data: bytes,
-                                      problem: str) -> None:
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600),
+            "line 1: the file is an old Excel workbook (.xls); save it as an Excel workbook "
+            "(.xlsx) "
+            'or as "CSV UTF-8".',
+        ),
+        (b"PK\x03\x04" + bytes(100), "line 1: the workbook cannot be read ("),
+    ],
+)
+def test_files_that_are_not_workbooks(
+    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], data: bytes, problem: str
+) -> None:
     file = tmp_path / "in.xlsx"
     file.write_bytes(data)
     code, out, err = call(capsys, "import", "clients", file, "--db", db_path)
@@ -223,8 +272,9 @@ def test_files_that_are_not_workbooks(db_path: Path, tmp_path: Path,
     assert err.splitlines()[1].startswith(f"  {problem}"), err
 
 
-def test_a_zip_that_is_not_a_workbook(db_path: Path, tmp_path: Path,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_zip_that_is_not_a_workbook(
+    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import zipfile
 
     file = tmp_path / "in.xlsx"
@@ -234,8 +284,9 @@ def test_a_zip_that_is_not_a_workbook(db_path: Path, tmp_path: Path,
     assert code == 2 and "  line 1: the workbook cannot be read (" in err
 
 
-def test_export_output_choices(clinic: StoredClinic, tmp_path: Path,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_output_choices(
+    clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     hostile_clinic(clinic)
     stdout = call(capsys, "export", "clients", "--db", clinic.path)[1]
     file = tmp_path / "clients.CSV"
@@ -251,25 +302,33 @@ def test_export_output_choices(clinic: StoredClinic, tmp_path: Path,
     assert call(capsys, "export", "clients", "--db", clinic.path, "-o", with_bom, "--bom")[0] == 0
     assert with_bom.read_bytes() == b"\xef\xbb\xbf" + stdout.encode()
     mistakes: tuple[tuple[list[str | Path], str], ...] = (
-            (["-o", tmp_path / "c.ods"], "c.ods: the file's name must end in .xlsx (an Excel "
-                                         "workbook) or .csv (a CSV file)."),
-            (["-o", tmp_path / "c.xlsx", "--bom"], "--bom is for CSV files; an Excel workbook "
-                                                   "needs none."),
-            (["-o", tmp_path / "none" / "c.xlsx"], f"The folder {tmp_path / 'none'} does not "
-                                                   "exist."))
+        (
+            ["-o", tmp_path / "c.ods"],
+            "c.ods: the file's name must end in .xlsx (an Excel workbook) or .csv (a CSV file).",
+        ),
+        (
+            ["-o", tmp_path / "c.xlsx", "--bom"],
+            "--bom is for CSV files; an Excel workbook needs none.",
+        ),
+        (["-o", tmp_path / "none" / "c.xlsx"], f"The folder {tmp_path / 'none'} does not exist."),
+    )
     for args, message in mistakes:
         code, out, err = call(capsys, "export", "clients", "--db", clinic.path, *args)
         assert (code, out) == (2, "")
         assert err.startswith("ringround: ") and err.endswith(f"{message}\n"), err
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("clinic")) == [
-        "bom.csv", "clients.CSV"]
+        "bom.csv",
+        "clients.CSV",
+    ]
 
 
-def test_workbook_times_are_clinic_time(clinic: StoredClinic, tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_workbook_times_are_clinic_time(
+    clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     client = clinic.add_client("Anna")
-    clinic.add_task(client, "recall", clinic_time(2025, 3, 14, 8, 5),
-                    done_at=clinic_time(2025, 3, 15, 23, 59))
+    clinic.add_task(
+        client, "recall", clinic_time(2025, 3, 14, 8, 5), done_at=clinic_time(2025, 3, 15, 23, 59)
+    )
     file = tmp_path / "tasks.xlsx"
     assert call(capsys, "export", "tasks", "--db", clinic.path, "-o", file)[0] == 0
     sheet = load_workbook(io.BytesIO(file.read_bytes())).active
@@ -277,4 +336,5 @@ def test_workbook_times_are_clinic_time(clinic: StoredClinic, tmp_path: Path,
     assert sheet["F2"].value == datetime(2025, 3, 14, 8, 5)
     assert sheet["G2"].value == datetime(2025, 3, 15, 23, 59)
     assert datetime(2025, 3, 14, 8, 5, tzinfo=CLINIC_ZONE).timestamp() == clinic_time(
-        2025, 3, 14, 8, 5)
+        2025, 3, 14, 8, 5
+    )

@@ -89,6 +89,7 @@ def parent_of(pid: int) -> int:
 
 # -- the machine: users, sshd, a reachable ringround ---------------------------------------------
 
+
 @pytest.fixture
 def operators() -> Iterator[tuple[User, User]]:
     """Two Unix users in the group GROUP (made now, removed at the end)."""
@@ -120,8 +121,7 @@ class Server:
 
 
 def guide_blocks(language: str) -> list[str]:
-    guide = (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text(
-        encoding="utf-8")
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text(encoding="utf-8")
     return re.findall(rf"```{language}\n(.*?)```", guide, flags=re.DOTALL)
 
 
@@ -130,17 +130,20 @@ KEEP_ALIVE = (2, 3)  # ClientAliveInterval, ClientAliveCountMax for the silent-l
 
 
 @pytest.fixture
-def login_shell(operators: tuple[User, User], ringround_for_all: Path,
-                shared_clinic: SharedClinic) -> Iterator[Path]:
+def login_shell(
+    operators: tuple[User, User], ringround_for_all: Path, shared_clinic: SharedClinic
+) -> Iterator[Path]:
     """The guide's login program, for this ringround and policy: the operators' login shell."""
     folder = Path(tempfile.mkdtemp(prefix="rr-login-"))
     try:
         folder.chmod(0o755)  # root's; everybody may run what is in it
         program = folder / "ringround-login"
         [text] = [block for block in guide_blocks("sh") if block.startswith("#!/bin/sh")]
-        for old, new in ((GUIDE_LOGIN, str(program)),
-                         ("/usr/local/bin/ringround ", f"{ringround_for_all} "),
-                         ("/etc/ringround/policy.toml", str(shared_clinic.policy))):
+        for old, new in (
+            (GUIDE_LOGIN, str(program)),
+            ("/usr/local/bin/ringround ", f"{ringround_for_all} "),
+            ("/etc/ringround/policy.toml", str(shared_clinic.policy)),
+        ):
             assert old in text, old
             text = text.replace(old, new)
         program.write_text(text, encoding="utf-8")
@@ -153,8 +156,9 @@ def login_shell(operators: tuple[User, User], ringround_for_all: Path,
 
 
 @pytest.fixture
-def sshd(request: pytest.FixtureRequest, operators: tuple[User, User],
-         login_shell: Path) -> Iterator[Server]:
+def sshd(
+    request: pytest.FixtureRequest, operators: tuple[User, User], login_shell: Path
+) -> Iterator[Server]:
     """A private sshd on 127.0.0.1 with the guide's operators' block; public keys only, no PAM.
 
     Parametrised indirectly with (interval, count), it uses those keep-alive
@@ -174,37 +178,48 @@ def sshd(request: pytest.FixtureRequest, operators: tuple[User, User],
                 os.chown(path, operator.uid, -1)
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation folder
         config = folder / "sshd_config"
-        config.write_text("\n".join([
-            "ListenAddress 127.0.0.1",
-            f"HostKey {folder / 'host_key'}",
-            f"PidFile {folder / 'sshd.pid'}",
-            "UsePAM no",
-            "StrictModes no",
-            "PubkeyAuthentication yes",
-            "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no",
-            "AuthorizedKeysFile .ssh/authorized_keys",
-            f"AllowUsers {ALICE} {BOB}",
-            "PrintMotd no",
-            "PrintLastLog no",
-            "LogLevel VERBOSE",
-            "Subsystem sftp internal-sftp",  # sftp that bypasses the login shell, as the guide
-            "",                              # warns: ForceCommand must close it
-        ]) + operators_block(login_shell, getattr(request, "param", None)), encoding="utf-8")
+        config.write_text(
+            "\n".join(
+                [
+                    "ListenAddress 127.0.0.1",
+                    f"HostKey {folder / 'host_key'}",
+                    f"PidFile {folder / 'sshd.pid'}",
+                    "UsePAM no",
+                    "StrictModes no",
+                    "PubkeyAuthentication yes",
+                    "PasswordAuthentication no",
+                    "KbdInteractiveAuthentication no",
+                    "AuthorizedKeysFile .ssh/authorized_keys",
+                    f"AllowUsers {ALICE} {BOB}",
+                    "PrintMotd no",
+                    "PrintLastLog no",
+                    "LogLevel VERBOSE",
+                    "Subsystem sftp "
+                    "internal-sftp",  # sftp that bypasses the login shell, as the guide
+                    "",  # warns: ForceCommand must close it
+                ]
+            )
+            + operators_block(login_shell, getattr(request, "param", None)),
+            encoding="utf-8",
+        )
         port = free_port()
         run(SSHD, "-t", "-f", str(config), "-p", str(port))
         log = folder / "sshd.log"
         process = subprocess.Popen(
             [SSHD, "-D", "-e", "-f", str(config), "-p", str(port)],
-            stdout=subprocess.DEVNULL, stderr=log.open("w"), text=True)
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("w"),
+            text=True,
+        )
 
         def listening() -> bool:
             assert process is not None and process.poll() is None, log.read_text()
             with socket.socket() as probe:
                 return probe.connect_ex(("127.0.0.1", port)) == 0
 
-        wait_until(listening, f"sshd to listen on port {port}", timeout=30,
-                   details=lambda: log.read_text())
+        wait_until(
+            listening, f"sshd to listen on port {port}", timeout=30, details=lambda: log.read_text()
+        )
         yield Server(port, folder / "client_key", log)
     finally:
         if process is not None:
@@ -219,20 +234,28 @@ def sshd(request: pytest.FixtureRequest, operators: tuple[User, User],
 
 def operators_block(login_program: Path, keep_alive: tuple[int, int] | None) -> str:
     """docs/deploy.md's Match block for the test's group, login program and keep-alive."""
-    [block] = [block for block in guide_blocks("sshd_config")
-               if block.startswith("Match Group ringround-operators")]
+    [block] = [
+        block
+        for block in guide_blocks("sshd_config")
+        if block.startswith("Match Group ringround-operators")
+    ]
     block = block.replace("Match Group ringround-operators", f"Match Group {GROUP}")
     block = block.replace(GUIDE_LOGIN, str(login_program))
     if keep_alive is not None:
         block = re.sub(r"ClientAliveInterval \d+", f"ClientAliveInterval {keep_alive[0]}", block)
         block = re.sub(r"ClientAliveCountMax \d+", f"ClientAliveCountMax {keep_alive[1]}", block)
-    for setting in ("ForceCommand", "DisableForwarding yes", "ClientAliveInterval",
-                    "ClientAliveCountMax"):
+    for setting in (
+        "ForceCommand",
+        "DisableForwarding yes",
+        "ClientAliveInterval",
+        "ClientAliveCountMax",
+    ):
         assert setting in block, setting
     return block
 
 
 # -- the clinic: a shared folder, a database with one call list, a policy ------------------------
+
 
 @dataclass
 class SharedClinic:
@@ -261,15 +284,18 @@ def shared_clinic(operators: tuple[User, User]) -> Iterator[SharedClinic]:
         conn = open_database(db, create=True)
         try:
             clinic = StoredClinic(conn, db)
-            ids = [clinic.add_client(name, (f"+7 900 000-00-0{n}",))
-                   for n, name in enumerate(CLIENTS, start=1)]
+            ids = [
+                clinic.add_client(name, (f"+7 900 000-00-0{n}",))
+                for n, name in enumerate(CLIENTS, start=1)
+            ]
             _, items = clinic.add_call_list(LIST, ids)
         finally:
             conn.close()
         os.chmod(db, 0o660)
         policy = folder / "policy.toml"
-        policy.write_text(f'[database]\npath = "{db}"\n[calls]\nhours = "00:00-24:00"\n',
-                          encoding="utf-8")
+        policy.write_text(
+            f'[database]\npath = "{db}"\n[calls]\nhours = "00:00-24:00"\n', encoding="utf-8"
+        )
         os.chmod(policy, 0o640)
         assert os.stat(db).st_gid == gid and os.stat(policy).st_gid == gid  # setgid folder
         yield SharedClinic(folder, db, policy, items)
@@ -278,6 +304,7 @@ def shared_clinic(operators: tuple[User, User]) -> Iterator[SharedClinic]:
 
 
 # -- terminals -----------------------------------------------------------------------------------
+
 
 class Terminal:
     """One tmux session (80×24) running one ssh client."""
@@ -292,9 +319,23 @@ class Terminal:
 
     def start(self, command: list[str], term: str) -> None:
         # The shell stays to print ssh's exit status; the pane stays after that (remain-on-exit).
-        line = f"{shlex.join(command)}; echo \"{ENDED} $?\""
-        self.tmux("new-session", "-d", "-s", self.name, "-x", "80", "-y", "24",
-                  "env", f"TERM={term}", "LANG=C.UTF-8", "sh", "-c", line)
+        line = f'{shlex.join(command)}; echo "{ENDED} $?"'
+        self.tmux(
+            "new-session",
+            "-d",
+            "-s",
+            self.name,
+            "-x",
+            "80",
+            "-y",
+            "24",
+            "env",
+            f"TERM={term}",
+            "LANG=C.UTF-8",
+            "sh",
+            "-c",
+            line,
+        )
 
     def ssh_pid(self) -> int:
         """The ssh client's process id: the child of the pane's shell."""
@@ -326,8 +367,7 @@ class Terminal:
     def type(self, text: str) -> None:
         self.tmux("send-keys", "-t", self.name, "-l", text)
 
-    def wait_for(self, condition: Callable[[str], bool], what: str,
-                 timeout: float = 30.0) -> str:
+    def wait_for(self, condition: Callable[[str], bool], what: str, timeout: float = 30.0) -> str:
         shown = ""
 
         def check() -> bool:
@@ -336,11 +376,16 @@ class Terminal:
             if condition(shown):
                 return True
             assert ENDED not in shown, (
-                f"{self.name}'s ssh ended; the screen shows:\n{shown}\n{self.details()}")
+                f"{self.name}'s ssh ended; the screen shows:\n{shown}\n{self.details()}"
+            )
             return False
 
-        wait_until(check, f"{what} on {self.name}'s screen", timeout,
-                   details=lambda: f"the screen shows:\n{shown}\n{self.details()}")
+        wait_until(
+            check,
+            f"{what} on {self.name}'s screen",
+            timeout,
+            details=lambda: f"the screen shows:\n{shown}\n{self.details()}",
+        )
         return shown
 
     def details(self) -> str:
@@ -366,8 +411,20 @@ def tmux_socket() -> Iterator[Path]:
     conf.write_text("set -g remain-on-exit on\nset -g status off\n", encoding="utf-8")
     socket_path = folder / "sock"
     try:
-        run("tmux", "-u", "-S", str(socket_path), "-f", str(conf), "start-server", ";",
-            "set", "-g", "exit-empty", "off")
+        run(
+            "tmux",
+            "-u",
+            "-S",
+            str(socket_path),
+            "-f",
+            str(conf),
+            "start-server",
+            ";",
+            "set",
+            "-g",
+            "exit-empty",
+            "off",
+        )
         yield socket_path
     finally:
         run("tmux", "-S", str(socket_path), "kill-server", check=False)
@@ -376,18 +433,40 @@ def tmux_socket() -> Iterator[Path]:
 
 def ssh_options(server: Server, log: Path | None = None) -> list[str]:
     """The client's options: the test's key and port, no known-hosts file, never a prompt."""
-    return ["-F", "/dev/null", *(["-E", str(log)] if log else []), "-i", str(server.key),
-            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "BatchMode=yes", "-o", "LogLevel=VERBOSE"]
+    return [
+        "-F",
+        "/dev/null",
+        *(["-E", str(log)] if log else []),
+        "-i",
+        str(server.key),
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "LogLevel=VERBOSE",
+    ]
 
 
-def login(socket_path: Path, server: Server, user: str, name: str,
-          term: str = "xterm-256color") -> Terminal:
+def login(
+    socket_path: Path, server: Server, user: str, name: str, term: str = "xterm-256color"
+) -> Terminal:
     """``ssh -tt user@host`` in a new tmux window: the operator's login shell starts ringround."""
     client_log = socket_path.parent / f"ssh-{name}.log"
     terminal = Terminal(socket_path, name, [client_log, server.log])
-    terminal.start(["ssh", "-tt", *ssh_options(server, client_log), "-p", str(server.port),
-                    f"{user}@127.0.0.1"], term)
+    terminal.start(
+        [
+            "ssh",
+            "-tt",
+            *ssh_options(server, client_log),
+            "-p",
+            str(server.port),
+            f"{user}@127.0.0.1",
+        ],
+        term,
+    )
     return terminal
 
 
@@ -407,20 +486,24 @@ def open_list(terminal: Terminal, first_row: str) -> None:
 
 # -- the test ------------------------------------------------------------------------------------
 
-def test_two_operators_over_ssh(operators: tuple[User, User], sshd: Server,
-                                shared_clinic: SharedClinic, tmux_socket: Path) -> None:
+
+def test_two_operators_over_ssh(
+    operators: tuple[User, User], sshd: Server, shared_clinic: SharedClinic, tmux_socket: Path
+) -> None:
     clinic = shared_clinic
     alice_user, bob_user = operators
     alice_name, bob_name = alice_user.name, bob_user.name
     anna, boris, carl = clinic.items
 
     def lock_of(item: int) -> list[tuple[object, ...]]:
-        return clinic.query("SELECT operator, session_id FROM locks WHERE kind = 'item'"
-                            " AND source_id = ?", (item,))
+        return clinic.query(
+            "SELECT operator, session_id FROM locks WHERE kind = 'item' AND source_id = ?", (item,)
+        )
 
     def sessions_of(name: str) -> list[tuple[object, ...]]:
-        return clinic.query("SELECT id, ended_at FROM sessions WHERE operator = ? ORDER BY id",
-                            (name,))
+        return clinic.query(
+            "SELECT id, ended_at FROM sessions WHERE operator = ? ORDER BY id", (name,)
+        )
 
     # 1. Both log in; Alice calls Anna, Bob sees her lock and calls Carl, Alice sees his.
     alice = login(tmux_socket, sshd, alice_name, "alice")
@@ -458,9 +541,11 @@ def test_two_operators_over_ssh(operators: tuple[User, User], sshd: Server,
     alice.keys("Enter")
     alice.wait_for(lambda s: "Result of the call" not in s, "the result dialog to close")
     assert clinic.query("SELECT operator, outcome, comment FROM attempts") == [
-        (alice_name, "confirmed", COMMENT)]
-    assert clinic.query("SELECT processed_at IS NOT NULL FROM call_list_items WHERE id = ?",
-                        (anna,)) == [(1,)]
+        (alice_name, "confirmed", COMMENT)
+    ]
+    assert clinic.query(
+        "SELECT processed_at IS NOT NULL FROM call_list_items WHERE id = ?", (anna,)
+    ) == [(1,)]
     assert lock_of(anna) == []
     bob.wait_for(lambda s: CLIENTS[0] not in s, "Anna's row to leave Bob's list")
 
@@ -471,9 +556,12 @@ def test_two_operators_over_ssh(operators: tuple[User, User], sshd: Server,
     [(first_session,)] = [(sid,) for sid, ended in sessions_of(alice_name)]
     assert lock_of(boris) == [(alice_name, first_session)]
     os.kill(alice.ssh_pid(), signal.SIGKILL)  # the ssh client: the network "goes away"
-    wait_until(lambda: sessions_of(alice_name)[0][1] is not None,
-               "Alice's session to end after SIGHUP", timeout=30,
-               details=lambda: f"sessions: {sessions_of(alice_name)}")
+    wait_until(
+        lambda: sessions_of(alice_name)[0][1] is not None,
+        "Alice's session to end after SIGHUP",
+        timeout=30,
+        details=lambda: f"sessions: {sessions_of(alice_name)}",
+    )
     assert lock_of(boris) == [(alice_name, first_session)]  # C9: the lock stays
     wait_until(lambda: not processes_of(alice_user.uid), "Alice's app to exit", timeout=30)
     bob.keys("Up")
@@ -488,8 +576,9 @@ def test_two_operators_over_ssh(operators: tuple[User, User], sshd: Server,
     alice.keys("a")
     alice.wait_for_text("Processing aborted")
     assert lock_of(boris) == []
-    assert clinic.query("SELECT operator FROM audit WHERE event = 'abort' AND source_id = ?",
-                        (boris,)) == [(alice_name,)]
+    assert clinic.query(
+        "SELECT operator FROM audit WHERE event = 'abort' AND source_id = ?", (boris,)
+    ) == [(alice_name,)]
     assert clinic.query("SELECT count(*) FROM attempts") == [(1,)]  # abort records nothing
     bob.wait_for(lambda s: f"Locked by {alice_name}" not in s, "Bob to see Boris free")
 
@@ -523,14 +612,14 @@ REFUSED = "This login only runs ringround: commands, file transfer and shells ar
 
 def client(*command: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     """An ssh, sftp or scp client run to its end; its input is ``stdin``, never a terminal."""
-    return subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=120,
-                          check=False)
+    return subprocess.run(
+        command, input=stdin, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
-def test_commands_file_transfer_and_shells_get_nothing(operators: tuple[User, User],
-                                                       sshd: Server,
-                                                       shared_clinic: SharedClinic,
-                                                       tmp_path: Path) -> None:
+def test_commands_file_transfer_and_shells_get_nothing(
+    operators: tuple[User, User], sshd: Server, shared_clinic: SharedClinic, tmp_path: Path
+) -> None:
     alice = operators[0]
     clinic = shared_clinic
     target = f"{alice.name}@127.0.0.1"
@@ -556,8 +645,13 @@ def test_commands_file_transfer_and_shells_get_nothing(operators: tuple[User, Us
     done = client("sftp", *transfer, "-b", str(batch), target)
     assert done.returncode != 0
     for protocol in ([], ["-O"]):
-        done = client("scp", *transfer, *protocol, f"{target}:{clinic.db}",
-                      str(tmp_path / f"by-scp{''.join(protocol)}.db"))
+        done = client(
+            "scp",
+            *transfer,
+            *protocol,
+            f"{target}:{clinic.db}",
+            str(tmp_path / f"by-scp{''.join(protocol)}.db"),
+        )
         assert done.returncode != 0, done.stderr
         done = client("scp", *transfer, *protocol, str(batch), f"{target}:uploaded")
         assert done.returncode != 0, done.stderr
@@ -565,25 +659,32 @@ def test_commands_file_transfer_and_shells_get_nothing(operators: tuple[User, Us
     assert not (alice.home / "uploaded").exists()
 
     # Nothing of Alice's is left running, and ringround never wrote a session.
-    wait_until(lambda: not processes_of(alice.uid), "Alice's processes to end", timeout=30,
-               details=lambda: str(processes_of(alice.uid)))
+    wait_until(
+        lambda: not processes_of(alice.uid),
+        "Alice's processes to end",
+        timeout=30,
+        details=lambda: str(processes_of(alice.uid)),
+    )
     assert clinic.query("SELECT count(*) FROM sessions") == [(0,)]
     assert clinic.query("PRAGMA integrity_check") == [("ok",)]
 
 
 # -- a silent link --------------------------------------------------------------------------------
 
+
 def session_of(clinic: SharedClinic, name: str) -> tuple[int, int | None]:
-    [(session, ended)] = clinic.query("SELECT id, ended_at FROM sessions WHERE operator = ?"
-                                      " AND id = (SELECT max(id) FROM sessions WHERE operator = ?)",
-                                      (name, name))
+    [(session, ended)] = clinic.query(
+        "SELECT id, ended_at FROM sessions WHERE operator = ?"
+        " AND id = (SELECT max(id) FROM sessions WHERE operator = ?)",
+        (name, name),
+    )
     return int(str(session)), None if ended is None else int(str(ended))
 
 
 @pytest.mark.parametrize("sshd", [KEEP_ALIVE], indirect=True)
 def test_a_silent_link_ends_the_app_and_the_row_is_freed_by_the_rules(
-        operators: tuple[User, User], sshd: Server, shared_clinic: SharedClinic,
-        tmux_socket: Path) -> None:
+    operators: tuple[User, User], sshd: Server, shared_clinic: SharedClinic, tmux_socket: Path
+) -> None:
     clinic = shared_clinic
     alice_user, bob_user = operators
     anna = clinic.items[0]
@@ -601,13 +702,17 @@ def test_a_silent_link_ends_the_app_and_the_row_is_freed_by_the_rules(
     ssh_client = alice.ssh_pid()
     os.kill(ssh_client, signal.SIGSTOP)
     try:
-        wait_until(lambda: session_of(clinic, alice_user.name)[1] is not None,
-                   "the keep-alive to drop the link and Alice's app to end its session",
-                   timeout=60, details=lambda: sshd.log.read_text(errors="replace")[-3000:])
+        wait_until(
+            lambda: session_of(clinic, alice_user.name)[1] is not None,
+            "the keep-alive to drop the link and Alice's app to end its session",
+            timeout=60,
+            details=lambda: sshd.log.read_text(errors="replace")[-3000:],
+        )
         assert "Timeout, client not responding" in sshd.log.read_text(errors="replace")
         wait_until(lambda: not processes_of(alice_user.uid), "Alice's app to exit", timeout=30)
         [(operator, holder, since)] = clinic.query(
-            "SELECT operator, session_id, since FROM locks WHERE source_id = ?", (anna,))
+            "SELECT operator, session_id, since FROM locks WHERE source_id = ?", (anna,)
+        )
         assert (operator, holder) == (alice_user.name, session)  # C9: the lock stays
         bob.wait_for_text("session gone")
 
@@ -617,15 +722,20 @@ def test_a_silent_link_ends_the_app_and_the_row_is_freed_by_the_rules(
         bob_session, _ = session_of(clinic, bob_user.name)
         conn = open_database(clinic.db)
         try:
-            removed = remove_stale_locks(conn, policy, Session(bob_session, bob_user.name),
-                                         int(str(since)) + policy.stale_after)
+            removed = remove_stale_locks(
+                conn,
+                policy,
+                Session(bob_session, bob_user.name),
+                int(str(since)) + policy.stale_after,
+            )
         finally:
             conn.close()
         assert removed == 1
         assert clinic.query("SELECT count(*) FROM locks") == [(0,)]
         bob.wait_for_text(FREE)
-        assert clinic.query("SELECT operator, session_id FROM audit WHERE event ="
-                            " 'auto-removal'") == [(bob_user.name, bob_session)]
+        assert clinic.query(
+            "SELECT operator, session_id FROM audit WHERE event = 'auto-removal'"
+        ) == [(bob_user.name, bob_session)]
     finally:
         os.kill(ssh_client, signal.SIGKILL)
     bob.keys("Escape")
@@ -643,19 +753,20 @@ OTHER_WINDOW = "Open in your other window"
 def flat(screen: str) -> str:
     """The screen's words in one line, without the frames of dialogs: wrapped text is found."""
     return " ".join(re.sub(r"[┃│┏┓┗┛━]", " ", screen).split())
+
+
 ASKED = "Take it over here?"
 
 
 def test_two_windows_of_one_operator_do_not_steal_from_each_other(
-        operators: tuple[User, User], sshd: Server, shared_clinic: SharedClinic,
-        tmux_socket: Path) -> None:
+    operators: tuple[User, User], sshd: Server, shared_clinic: SharedClinic, tmux_socket: Path
+) -> None:
     clinic = shared_clinic
     name = operators[0].name
     anna, boris, _ = clinic.items
 
     def lock_of(item: int) -> list[tuple[object, ...]]:
-        return clinic.query("SELECT operator, session_id FROM locks WHERE source_id = ?",
-                            (item,))
+        return clinic.query("SELECT operator, session_id FROM locks WHERE source_id = ?", (item,))
 
     first = login(tmux_socket, sshd, name, "first")
     open_list(first, CLIENTS[0])
@@ -691,15 +802,17 @@ def test_two_windows_of_one_operator_do_not_steal_from_each_other(
     first.keys("Enter")
     first.wait_for(lambda s: "Result of the call" not in s, "the result dialog to close")
     assert clinic.query("SELECT session_id, outcome FROM attempts") == [
-        (first_session, "confirmed")]
+        (first_session, "confirmed")
+    ]
     second.wait_for(lambda s: CLIENTS[0] not in s, "Anna's row to leave the second window")
 
     # Only a yes moves a call: the first window calls Boris, the second takes it over.
     first.wait_for(lambda s: active(s) == CLIENTS[1] and FREE in s, "Boris, free")
     first.keys("c")
     first.wait_for_text(MINE)
-    second.wait_for(lambda s: active(s) == CLIENTS[1] and OTHER_WINDOW in s,
-                    "Boris open in the other window")
+    second.wait_for(
+        lambda s: active(s) == CLIENTS[1] and OTHER_WINDOW in s, "Boris open in the other window"
+    )
     second.keys("c")
     second.wait_for_text(ASKED)
     second.keys("y")
@@ -716,7 +829,8 @@ def test_two_windows_of_one_operator_do_not_steal_from_each_other(
     first.keys("Escape")
     [(detail,)] = clinic.query("SELECT detail FROM audit WHERE event = 'takeover'")
     assert '"holder_alive": true' in str(detail) and f'"holder_session": {first_session}' in str(
-        detail)
+        detail
+    )
     second.keys("a")
     second.wait_for_text("Processing aborted")
     for terminal in (first, second):
@@ -731,6 +845,7 @@ def test_two_windows_of_one_operator_do_not_steal_from_each_other(
 
 # -- the guide's SSH set-up ----------------------------------------------------------------------
 
+
 def test_the_guides_sshd_blocks_and_login_wrapper_are_valid(tmp_path: Path) -> None:
     """docs/deploy.md's sshd_config blocks pass ``sshd -t``; its login wrapper is valid sh."""
     if not os.access(SSHD, os.X_OK):
@@ -739,8 +854,9 @@ def test_the_guides_sshd_blocks_and_login_wrapper_are_valid(tmp_path: Path) -> N
     assert len(blocks) == 2 and "ForceCommand /usr/local/bin/ringround-login" in blocks[0]
     run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "host_key"))
     config = tmp_path / "sshd_config"
-    config.write_text(f"HostKey {tmp_path / 'host_key'}\nUsePAM no\n" + "".join(blocks),
-                      encoding="utf-8")
+    config.write_text(
+        f"HostKey {tmp_path / 'host_key'}\nUsePAM no\n" + "".join(blocks), encoding="utf-8"
+    )
     result = run(SSHD, "-t", "-f", str(config), check=False)
     assert result.returncode == 0, result.stderr
     [wrapper] = [block for block in guide_blocks("sh") if block.startswith("#!/bin/sh")]

@@ -43,17 +43,36 @@ class Terminal:
         self.name = name
 
     def tmux(self, *args: str) -> str:
-        result = subprocess.run(["tmux", "-u", "-S", str(self.socket), *args],
-                                capture_output=True, text=True, timeout=10, check=False)
+        result = subprocess.run(
+            ["tmux", "-u", "-S", str(self.socket), *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
         assert result.returncode == 0, f"tmux {' '.join(args)}: {result.stderr}"
         return result.stdout
 
     def start(self, command: list[str], width: int = 80, height: int = 24) -> None:
         # The shell line stays after the app ends, so that its exit code can be read.
-        line = (f"{shlex.join(command)}; echo \"ringround exited with $?\"; sleep 120")
-        self.tmux("new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
-                  "env", "LC_ALL=C.UTF-8", "LANG=C.UTF-8", "TERM=xterm-256color",
-                  "sh", "-c", line)
+        line = f'{shlex.join(command)}; echo "ringround exited with $?"; sleep 120'
+        self.tmux(
+            "new-session",
+            "-d",
+            "-s",
+            self.name,
+            "-x",
+            str(width),
+            "-y",
+            str(height),
+            "env",
+            "LC_ALL=C.UTF-8",
+            "LANG=C.UTF-8",
+            "TERM=xterm-256color",
+            "sh",
+            "-c",
+            line,
+        )
 
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", self.name)
@@ -64,8 +83,9 @@ class Terminal:
     def type(self, text: str) -> None:
         self.tmux("send-keys", "-t", self.name, "-l", text)
 
-    def wait_for(self, condition: Callable[[str], bool], what: str,
-                 timeout: float = PATIENCE) -> str:
+    def wait_for(
+        self, condition: Callable[[str], bool], what: str, timeout: float = PATIENCE
+    ) -> str:
         """Until the screen shows what ``condition`` looks for; the screen then."""
         shown = ""
 
@@ -81,8 +101,12 @@ class Terminal:
         return self.wait_for(lambda shown: text in shown, repr(text), timeout)
 
     def close(self) -> None:
-        subprocess.run(["tmux", "-S", str(self.socket), "kill-server"],
-                       capture_output=True, timeout=10, check=False)
+        subprocess.run(
+            ["tmux", "-S", str(self.socket), "kill-server"],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
 
 
 @pytest.fixture
@@ -104,21 +128,27 @@ def ringround() -> str:
     command = ringround_command()
     if command is None:
         pytest.skip("the ringround console command is not installed (pip install -e .)")
-    result = subprocess.run([command, "demo", "--help"], capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [command, "demo", "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
     if result.returncode != 0:
         pytest.skip(f"`ringround demo` is not available yet: {result.stderr.strip()}")
     return command
 
 
-def test_confirm_one_appointment_in_a_real_terminal(tmp_path: Path, terminal: Terminal,
-                                                    ringround: str) -> None:
+def test_confirm_one_appointment_in_a_real_terminal(
+    tmp_path: Path, terminal: Terminal, ringround: str
+) -> None:
     db = tmp_path / "demo.db"
     policy = tmp_path / "policy.toml"
     policy.write_text('[calls]\nhours = "00:00-24:00"\n', encoding="utf-8")
-    made = subprocess.run([ringround, "demo", "--no-run", "--db", str(db),
-                           "--policy", str(policy)],
-                          capture_output=True, text=True, timeout=120, check=False)
+    made = subprocess.run(
+        [ringround, "demo", "--no-run", "--db", str(db), "--policy", str(policy)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert made.returncode == 0, made.stderr
     started = int(time.time())
 
@@ -154,29 +184,35 @@ def test_confirm_one_appointment_in_a_real_terminal(tmp_path: Path, terminal: Te
     conn = sqlite3.connect(db)
     try:
         attempts = conn.execute(
-            "SELECT id, kind, source_id, outcome, session_id, mode FROM attempts"
-            " WHERE comment = ?", (COMMENT,)).fetchall()
+            "SELECT id, kind, source_id, outcome, session_id, mode FROM attempts WHERE comment = ?",
+            (COMMENT,),
+        ).fetchall()
         assert len(attempts) == 1, attempts
         _, kind, source_id, outcome, session_id, mode = attempts[0]
         assert (outcome, mode) == ("confirmed", "manual")
-        assert conn.execute("SELECT count(*) FROM attempts WHERE session_id = ?",
-                            (session_id,)).fetchone() == (1,)
-        assert conn.execute("SELECT count(*) FROM locks WHERE session_id = ? OR"
-                            " (kind = ? AND source_id = ?)",
-                            (session_id, kind, source_id)).fetchone() == (0,)
+        assert conn.execute(
+            "SELECT count(*) FROM attempts WHERE session_id = ?", (session_id,)
+        ).fetchone() == (1,)
+        assert conn.execute(
+            "SELECT count(*) FROM locks WHERE session_id = ? OR (kind = ? AND source_id = ?)",
+            (session_id, kind, source_id),
+        ).fetchone() == (0,)
         started_at, ended_at = conn.execute(
-            "SELECT started_at, ended_at FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            "SELECT started_at, ended_at FROM sessions WHERE id = ?", (session_id,)
+        ).fetchone()
         assert started_at >= started - 5
         assert ended_at is not None and ended_at >= started_at
         if kind == "appointment":
-            assert conn.execute("SELECT status FROM appointments WHERE id = ?",
-                                (source_id,)).fetchone() == ("confirmed",)
+            assert conn.execute(
+                "SELECT status FROM appointments WHERE id = ?", (source_id,)
+            ).fetchone() == ("confirmed",)
     finally:
         conn.close()
 
 
-def test_the_demo_says_what_it_holds_on_the_first_screen(tmp_path: Path, terminal: Terminal,
-                                                         ringround: str) -> None:
+def test_the_demo_says_what_it_holds_on_the_first_screen(
+    tmp_path: Path, terminal: Terminal, ringround: str
+) -> None:
     db = tmp_path / "demo.db"
     terminal.start([ringround, "demo", "--db", str(db), "--clients", "40"])
     shown = terminal.wait_for_text("Appointment confirmation")
@@ -184,12 +220,22 @@ def test_the_demo_says_what_it_holds_on_the_first_screen(tmp_path: Path, termina
     assert f"Wrote a demo clinic to {db}: 40 clients," in joined, shown
     assert "appointments to confirm for" in joined, shown
     terminal.keys("Enter")
-    terminal.wait_for(lambda screen: "Appointment confirmation ·" in screen
-                      and "f Finish" in screen and "q Quit" not in screen, "the work screen")
+    terminal.wait_for(
+        lambda screen: (
+            "Appointment confirmation ·" in screen
+            and "f Finish" in screen
+            and "q Quit" not in screen
+        ),
+        "the work screen",
+    )
     terminal.keys("Escape")
     # Said once: back on the list picker, the room goes to the lists.
-    terminal.wait_for(lambda screen: "q Quit" in screen and "f Finish" not in screen
-                      and "Wrote a demo clinic" not in screen, "the list picker without it")
+    terminal.wait_for(
+        lambda screen: (
+            "q Quit" in screen and "f Finish" not in screen and "Wrote a demo clinic" not in screen
+        ),
+        "the list picker without it",
+    )
     terminal.keys("q")
     after = terminal.wait_for_text("ringround exited with 0")
     # Nothing was printed behind the app's screen to be found only after it quits.

@@ -42,8 +42,12 @@ class Snapshot:
     @classmethod
     def of(cls, path: Path) -> Snapshot:
         info = os.stat(path)  # nothing of ours runs on the file now: reading it is safe
-        return cls(hashlib.sha256(path.read_bytes()).hexdigest(), info.st_mtime_ns,
-                   info.st_size, frozenset(p.name for p in path.parent.iterdir()))
+        return cls(
+            hashlib.sha256(path.read_bytes()).hexdigest(),
+            info.st_mtime_ns,
+            info.st_size,
+            frozenset(p.name for p in path.parent.iterdir()),
+        )
 
 
 def start_on(path: Path) -> tuple[int, list[str]]:
@@ -59,8 +63,11 @@ def start_on(path: Path) -> tuple[int, list[str]]:
         # The integrity check runs beside the first paint (on a big file the list picker
         # shows first): what counts is what stays on the terminal after the screen is left.
         left = output.rfind(LEAVE_SCREEN)
-        lines = [line.strip() for line in visible(output[left:] if left >= 0 else output
-                                                  ).splitlines() if line.strip()]
+        lines = [
+            line.strip()
+            for line in visible(output[left:] if left >= 0 else output).splitlines()
+            if line.strip()
+        ]
     finally:
         app.close()
     return code, lines
@@ -78,7 +85,10 @@ def assert_refused(path: Path, code: int, *words: str) -> None:
     assert str(path) in line, line
     after = Snapshot.of(path)
     assert (after.digest, after.mtime_ns, after.size) == (
-        before.digest, before.mtime_ns, before.size), "the file was rewritten"
+        before.digest,
+        before.mtime_ns,
+        before.size,
+    ), "the file was rewritten"
     assert before.names <= after.names, f"deleted: {before.names - after.names}"
 
 
@@ -121,8 +131,7 @@ def test_overwritten_pages_are_refused_and_left_alone(tmp_path: Path, where: str
 
 def root_only() -> None:
     if os.geteuid() != 0:
-        pytest.skip("as root chmod does not stop writes: chattr +i and a read-only mount "
-                    "need root")
+        pytest.skip("as root chmod does not stop writes: chattr +i and a read-only mount need root")
 
 
 def test_an_immutable_database_is_refused_and_left_alone(tmp_path: Path) -> None:

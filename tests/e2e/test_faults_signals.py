@@ -57,8 +57,17 @@ def plan(seed: int) -> list[Round]:
     rng = random.Random(seed)
     signals = [SIGNALS[n % 3] for n in range(ROUNDS)]
     rng.shuffle(signals)
-    return [Round(n, signals[n], rng.choice(MOMENTS), rng.randrange(4), rng.choice("12"),
-                  rng.uniform(0, 0.03)) for n in range(ROUNDS)]
+    return [
+        Round(
+            n,
+            signals[n],
+            rng.choice(MOMENTS),
+            rng.randrange(4),
+            rng.choice("12"),
+            rng.uniform(0, 0.03),
+        )
+        for n in range(ROUNDS)
+    ]
 
 
 def make_lane(folder: Path) -> tuple[Path, Path]:
@@ -67,16 +76,23 @@ def make_lane(folder: Path) -> tuple[Path, Path]:
     conn = open_database(db, create=True)
     try:
         with write(conn):
-            conn.executemany("INSERT INTO clients (id, name) VALUES (?, ?)",
-                             [(n, f"Клиент {n}") for n in range(1, ROWS + 1)])
-            conn.executemany("INSERT INTO phones (client_id, position, number, digits)"
-                             " VALUES (?, 1, ?, ?)",
-                             [(n, f"+7 900 000-{n:04d}", f"7900000{n:04d}")
-                              for n in range(1, ROWS + 1)])
-            conn.execute("INSERT INTO call_lists (id, name, created_at, created_by)"
-                         " VALUES (1, 'Recall', ?, 'root')", (NOW,))
-            conn.executemany("INSERT INTO call_list_items (list_id, client_id) VALUES (1, ?)",
-                             [(n,) for n in range(1, ROWS + 1)])
+            conn.executemany(
+                "INSERT INTO clients (id, name) VALUES (?, ?)",
+                [(n, f"Клиент {n}") for n in range(1, ROWS + 1)],
+            )
+            conn.executemany(
+                "INSERT INTO phones (client_id, position, number, digits) VALUES (?, 1, ?, ?)",
+                [(n, f"+7 900 000-{n:04d}", f"7900000{n:04d}") for n in range(1, ROWS + 1)],
+            )
+            conn.execute(
+                "INSERT INTO call_lists (id, name, created_at, created_by)"
+                " VALUES (1, 'Recall', ?, 'root')",
+                (NOW,),
+            )
+            conn.executemany(
+                "INSERT INTO call_list_items (list_id, client_id) VALUES (1, ?)",
+                [(n,) for n in range(1, ROWS + 1)],
+            )
     finally:
         conn.close()
     policy = folder / "policy.toml"
@@ -93,8 +109,9 @@ def play(db: Path, policy: Path, turn: Round, conn: sqlite3.Connection) -> None:
     """One round: start, open the list, call, signal at the planned moment, check."""
     app = PtyApp([*ringround_argv(), "--db", str(db), "--policy", str(policy)])
     try:
-        session = wait_until(lambda: one(conn, "SELECT id FROM sessions WHERE pid = ?", app.pid),
-                             "the session")
+        session = wait_until(
+            lambda: one(conn, "SELECT id FROM sessions WHERE pid = ?", app.pid), "the session"
+        )
         app.wait_for("to call", timeout=30)
         app.wait_quiet(0.2)
         mark = app.size
@@ -108,13 +125,19 @@ def play(db: Path, policy: Path, turn: Round, conn: sqlite3.Connection) -> None:
         # A killed session's heartbeat is recent for alive_for more: its row counts as open
         # in the operator's other window, and c asks before it moves here. y moves it.
         asked = "Take it over here?"
-        app.wait_until(lambda: asked in app.text(mark) or one(
-            conn, "SELECT 1 FROM locks WHERE session_id = ?", session),
-            f"round {turn.number}: the claim or the question")
+        app.wait_until(
+            lambda: (
+                asked in app.text(mark)
+                or one(conn, "SELECT 1 FROM locks WHERE session_id = ?", session)
+            ),
+            f"round {turn.number}: the claim or the question",
+        )
         if asked in app.text(mark):
             app.send("y")
-        source = wait_until(lambda: one(conn, "SELECT source_id FROM locks WHERE session_id = ?",
-                                        session), f"round {turn.number}: the claim")
+        source = wait_until(
+            lambda: one(conn, "SELECT source_id FROM locks WHERE session_id = ?", session),
+            f"round {turn.number}: the claim",
+        )
         app.wait_for("f to finish", since=mark)  # the screen knows the call is this window's
         if turn.moment != "calling":
             app.wait_quiet(0.1)
@@ -128,20 +151,34 @@ def play(db: Path, policy: Path, turn: Round, conn: sqlite3.Connection) -> None:
                 time.sleep(turn.delay)  # the point: the signal races the save
             elif turn.moment == "saved":
                 app.send("enter")
-                wait_until(lambda: one(conn, "SELECT 1 FROM attempts WHERE session_id = ?",
-                                       session), f"round {turn.number}: the save")
+                wait_until(
+                    lambda: one(conn, "SELECT 1 FROM attempts WHERE session_id = ?", session),
+                    f"round {turn.number}: the save",
+                )
         app.signal(turn.signal)
         code = app.wait_exit(20)
         app.wait_until(lambda: app.closed, "the end of the output")
         last_words = app.text()[-600:]
     finally:
         app.close()
-    check_round(conn, turn, int(session), int(source), code,  # type: ignore[call-overload]
-                last_words)
+    check_round(
+        conn,
+        turn,
+        int(session),  # type: ignore[call-overload]
+        int(source),  # type: ignore[call-overload]
+        code,
+        last_words,
+    )
 
 
-def check_round(conn: sqlite3.Connection, turn: Round, session: int, source: int,
-                code: int, last_words: str = "") -> None:
+def check_round(
+    conn: sqlite3.Connection,
+    turn: Round,
+    session: int,
+    source: int,
+    code: int,
+    last_words: str = "",
+) -> None:
     label = f"round {turn.number} ({signal.Signals(turn.signal).name} while {turn.moment})"
     if code not in (0, -signal.SIGKILL):
         label += f"; the app's last words: {last_words!r}"
@@ -152,10 +189,13 @@ def check_round(conn: sqlite3.Connection, turn: Round, session: int, source: int
     else:
         assert code == 0, f"{label}: exit code {code}"
         assert ended is not None, f"{label}: the session was not ended"
-    saved = one(conn, "SELECT count(*) FROM attempts WHERE session_id = ? AND source_id = ?",
-                session, source)
-    holder = one(conn, "SELECT session_id FROM locks WHERE kind = 'item' AND source_id = ?",
-                 source)
+    saved = one(
+        conn,
+        "SELECT count(*) FROM attempts WHERE session_id = ? AND source_id = ?",
+        session,
+        source,
+    )
+    holder = one(conn, "SELECT session_id FROM locks WHERE kind = 'item' AND source_id = ?", source)
     if turn.moment in ("calling", "dialog"):
         assert saved == 0, label
     if turn.moment == "saved":
@@ -175,19 +215,34 @@ def check_consistent(conn: sqlite3.Connection, label: str) -> None:
         "  AND a.outcome = 'confirmed'),"
         " (SELECT count(*) FROM locks l WHERE l.kind = r.kind AND l.source_id = r.source_id),"
         " (SELECT processed_at FROM call_list_items i WHERE i.id = r.source_id)"
-        " FROM call_rows r WHERE r.closed_at IS NOT NULL").fetchall()
+        " FROM call_rows r WHERE r.closed_at IS NOT NULL"
+    ).fetchall()
     for source, reason, closing, locks, processed in closed:
         assert (reason, closing, locks) == ("confirmed", 1, 0), f"{label}: row {source}"
         assert processed is not None, f"{label}: row {source}"
-    assert one(conn, "SELECT count(*) FROM attempts a JOIN locks l USING (kind, source_id)"
-                     " JOIN call_rows r USING (kind, source_id)"
-                     " WHERE r.closed_at IS NOT NULL") == 0, label
+    assert (
+        one(
+            conn,
+            "SELECT count(*) FROM attempts a JOIN locks l USING (kind, source_id)"
+            " JOIN call_rows r USING (kind, source_id)"
+            " WHERE r.closed_at IS NOT NULL",
+        )
+        == 0
+    ), label
     assert one(conn, "SELECT count(*) FROM call_list_items WHERE processed_at IS NOT NULL") == len(
-        closed), label
+        closed
+    ), label
     assert one(conn, "SELECT count(*) FROM attempts") == one(
-        conn, "SELECT count(*) FROM audit WHERE event = 'release'"), label
-    assert one(conn, "SELECT count(*) FROM locks l JOIN call_rows r USING (kind, source_id)"
-                     " WHERE l.epoch != r.epoch") == 0, label
+        conn, "SELECT count(*) FROM audit WHERE event = 'release'"
+    ), label
+    assert (
+        one(
+            conn,
+            "SELECT count(*) FROM locks l JOIN call_rows r USING (kind, source_id)"
+            " WHERE l.epoch != r.epoch",
+        )
+        == 0
+    ), label
 
 
 def run_lane(folder: Path, turns: list[Round]) -> dict[str, int]:
@@ -199,8 +254,11 @@ def run_lane(folder: Path, turns: list[Round]) -> dict[str, int]:
         return {
             "saved": int(one(conn, "SELECT count(*) FROM attempts")),  # type: ignore[call-overload]
             "locks": int(one(conn, "SELECT count(*) FROM locks")),  # type: ignore[call-overload]
-            "takeovers": int(one(  # type: ignore[call-overload]
-                conn, "SELECT count(*) FROM audit WHERE event = 'takeover'")),
+            "takeovers": int(
+                one(  # type: ignore[call-overload]
+                    conn, "SELECT count(*) FROM audit WHERE event = 'takeover'"
+                )
+            ),
         }
     finally:
         conn.close()

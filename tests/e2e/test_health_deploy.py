@@ -65,7 +65,6 @@ class Server:
         return load_policy(self.policy_file)
 
 
-
 def lay_out(gid: int, pbx_port: int = 5038) -> Server:
     top = Path(tempfile.mkdtemp(prefix="rr-deploy-"))  # under /tmp, which all may enter
     os.chmod(top, 0o755)
@@ -90,7 +89,9 @@ def lay_out(gid: int, pbx_port: int = 5038) -> Server:
     os.chmod(log, 0o2770)
     policy_file.write_text(
         f'[telephony]\nenabled = true\nport = {pbx_port}\nsecret_file = "{secret}"\n'
-        f'[log]\nto = "file"\nfile = "{log / "ringround.log"}"\n', encoding="utf-8")
+        f'[log]\nto = "file"\nfile = "{log / "ringround.log"}"\n',
+        encoding="utf-8",
+    )
     os.chown(policy_file, -1, gid)
     os.chmod(policy_file, 0o640)
     return Server(top, folder, db, policy_file, secret)
@@ -119,6 +120,7 @@ def server(group_umask: None, pbx_port: int) -> Iterator[Server]:
 
 # -- what os.stat shows --------------------------------------------------------------------------
 
+
 def test_the_documented_layout_is_all_well(server: Server) -> None:
     findings = check(server.db, server.policy())
     found = levels(findings)
@@ -131,8 +133,12 @@ def test_the_documented_layout_is_all_well(server: Server) -> None:
 def test_database_open_to_every_user(server: Server) -> None:
     os.chmod(server.db, 0o664)
     warnings = levels(check(server.db, server.policy()))[WARNING]
-    only(warnings, f"Every user of this server may read {server.db}", "patients' data",
-         f"chmod o-rwx {server.db}")
+    only(
+        warnings,
+        f"Every user of this server may read {server.db}",
+        "patients' data",
+        f"chmod o-rwx {server.db}",
+    )
     os.chmod(server.db, 0o666)
     warnings = levels(check(server.db, server.policy()))[WARNING]
     only(warnings, "may read and change", f"chmod o-rwx {server.db}")
@@ -143,8 +149,9 @@ def test_wal_and_shm_not_writable_by_the_group(server: Server) -> None:
     try:
         os.chmod(f"{server.db}-wal", 0o640)
         warnings = levels(check(server.db, server.policy()))[WARNING]
-        only(warnings, f"{server.db}-wal is not writable by its group",
-             f"chmod g+rw {server.db}-wal")
+        only(
+            warnings, f"{server.db}-wal is not writable by its group", f"chmod g+rw {server.db}-wal"
+        )
     finally:
         holder.close()
 
@@ -162,11 +169,17 @@ def busy_database(path: Path) -> sqlite3.Connection:
 
 def test_folder_without_setgid_or_group_write(server: Server) -> None:
     os.chmod(server.folder, 0o770)
-    only(levels(check(server.db, server.policy()))[WARNING], "creator's own group",
-         f"chmod g+s {server.folder}")
+    only(
+        levels(check(server.db, server.policy()))[WARNING],
+        "creator's own group",
+        f"chmod g+s {server.folder}",
+    )
     os.chmod(server.folder, 0o2750)
-    only(levels(check(server.db, server.policy()))[WARNING], "not writable by its group",
-         f"chmod g+rwx {server.folder}")
+    only(
+        levels(check(server.db, server.policy()))[WARNING],
+        "not writable by its group",
+        f"chmod g+rwx {server.folder}",
+    )
 
 
 def _another_group() -> int:
@@ -187,15 +200,22 @@ def test_database_in_another_group_than_its_folder(server: Server) -> None:
     other = _another_group()
     os.chown(server.db, -1, other)
     group = grp.getgrgid(os.stat(server.folder).st_gid).gr_name
-    only(levels(check(server.db, server.policy()))[WARNING], "not to its folder's group",
-         f"chgrp {group} {server.db}")
+    only(
+        levels(check(server.db, server.policy()))[WARNING],
+        "not to its folder's group",
+        f"chgrp {group} {server.db}",
+    )
 
 
 def test_a_closed_folder_on_the_way(server: Server) -> None:
     os.chmod(server.top, 0o700)
     warnings = levels(check(server.db, server.policy()))[WARNING]
-    only(warnings, f"cannot reach {server.folder}", f"{server.top} is closed to them",
-         f"chmod o+x {server.top}")
+    only(
+        warnings,
+        f"cannot reach {server.folder}",
+        f"{server.top} is closed to them",
+        f"chmod o+x {server.top}",
+    )
     os.chmod(server.top, 0o711)  # search only is enough
     assert levels(check(server.db, server.policy()))[WARNING] == []
 
@@ -203,8 +223,7 @@ def test_a_closed_folder_on_the_way(server: Server) -> None:
 def test_umask_advice(server: Server) -> None:
     os.umask(0o022)
     assert current_umask() == 0o022
-    only(levels(check(server.db, server.policy()))[WARNING], "Your umask is 0022",
-         "umask 002")
+    only(levels(check(server.db, server.policy()))[WARNING], "Your umask is 0022", "umask 002")
     os.umask(0o077)
     only(levels(check(server.db, server.policy()))[WARNING], "Your umask is 0077")
     os.umask(0o002)
@@ -218,12 +237,19 @@ def test_policy_file_modes(server: Server) -> None:
     policy = server.policy()  # loaded first: root could read it anyway
     os.chmod(server.policy_file, 0o600)
     findings = check(server.db, policy)
-    only(levels(findings)[PROBLEM], f"Only its owner may read the policy {server.policy_file}",
-         f"chmod 640 {server.policy_file}")
+    only(
+        levels(findings)[PROBLEM],
+        f"Only its owner may read the policy {server.policy_file}",
+        f"chmod 640 {server.policy_file}",
+    )
     assert exit_status(findings) == 1
     os.chmod(server.policy_file, 0o664)
-    only(levels(check(server.db, policy))[WARNING], "may be changed by its group",
-         "supervisor", f"chmod go-w {server.policy_file}")
+    only(
+        levels(check(server.db, policy))[WARNING],
+        "may be changed by its group",
+        "supervisor",
+        f"chmod go-w {server.policy_file}",
+    )
     os.chmod(server.policy_file, 0o646)
     only(levels(check(server.db, policy))[WARNING], "may be changed by everyone")
     os.chmod(server.policy_file, 0o644)
@@ -234,24 +260,37 @@ def test_secret_file_modes(server: Server) -> None:
     policy = server.policy()
     os.chmod(server.secret, 0o644)
     findings = check(server.db, policy)
-    only(levels(findings)[PROBLEM], f"may read or change the PBX password file {server.secret}",
-         "refuses it", f"chmod 640 {server.secret}")
+    only(
+        levels(findings)[PROBLEM],
+        f"may read or change the PBX password file {server.secret}",
+        "refuses it",
+        f"chmod 640 {server.secret}",
+    )
     assert exit_status(findings) == 1
     os.chmod(server.secret, 0o600)
-    only(levels(check(server.db, policy))[WARNING], "may read the PBX password file",
-         "other operators cannot place PBX calls", f"chmod 640 {server.secret}")
+    only(
+        levels(check(server.db, policy))[WARNING],
+        "may read the PBX password file",
+        "other operators cannot place PBX calls",
+        f"chmod 640 {server.secret}",
+    )
     server.secret.unlink()
     server.secret.mkdir()
     only(levels(check(server.db, policy))[PROBLEM], "is not a plain file")
     server.secret.rmdir()
-    only(levels(check(server.db, policy))[PROBLEM], "cannot read the PBX password file",
-         f"chmod 640 {server.secret}", "enabled = false")
+    only(
+        levels(check(server.db, policy))[PROBLEM],
+        "cannot read the PBX password file",
+        f"chmod 640 {server.secret}",
+        "enabled = false",
+    )
     disabled = default_policy()
     assert not [t for t in levels(check(server.db, disabled))[PROBLEM] if "PBX" in t]
 
 
-def test_the_command_prints_one_line_per_finding(server: Server,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_command_prints_one_line_per_finding(
+    server: Server, capsys: pytest.CaptureFixture[str]
+) -> None:
     os.chmod(server.db, 0o664)
     os.chmod(server.secret, 0o644)
     code = main(["check", "--db", str(server.db), "--policy", str(server.policy_file)])
@@ -294,8 +333,16 @@ def as_operator(group_umask: None, pbx_port: int) -> Iterator[tuple[Server, str,
             with reachable(user) as command:
 
                 def as_user(*args: str) -> subprocess.CompletedProcess[str]:
-                    return run("runuser", "-u", user.name, "--", str(command), *args,
-                               check=False, env=_environment())
+                    return run(
+                        "runuser",
+                        "-u",
+                        user.name,
+                        "--",
+                        str(command),
+                        *args,
+                        check=False,
+                        env=_environment(),
+                    )
 
                 yield made, user.name, as_user
         finally:
@@ -303,8 +350,11 @@ def as_operator(group_umask: None, pbx_port: int) -> Iterator[tuple[Server, str,
 
 
 def _environment() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items()
-            if k not in ("RINGROUND_DB", "RINGROUND_POLICY", "RINGROUND_DEBUG")}
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RINGROUND_DB", "RINGROUND_POLICY", "RINGROUND_DEBUG")
+    }
 
 
 def _login() -> str:
@@ -346,8 +396,12 @@ def test_operator_may_not_write_the_folder(as_operator: tuple[Server, str, Run])
     result = _check(server, ringround)
     assert result.returncode == 1, result.stdout
     found = problems(result)
-    assert [t for t in found if ("folder" in t and "writable by the operators' group" in t)
-            or f"may not create files in {server.folder}" in t], found
+    assert [
+        t
+        for t in found
+        if ("folder" in t and "writable by the operators' group" in t)
+        or f"may not create files in {server.folder}" in t
+    ], found
 
 
 def test_operator_may_not_write_the_wal(as_operator: tuple[Server, str, Run]) -> None:
@@ -367,8 +421,9 @@ def test_operator_may_not_read_the_policy(as_operator: tuple[Server, str, Run]) 
     os.chmod(server.policy_file, 0o600 if os.geteuid() == 0 else 0o000)
     result = _check(server, ringround)
     assert result.returncode == 2
-    assert result.stderr == (f"ringround: {server.policy_file}: the policy file cannot be read "
-                             "(permission denied).\n")
+    assert result.stderr == (
+        f"ringround: {server.policy_file}: the policy file cannot be read (permission denied).\n"
+    )
 
 
 def test_operator_may_not_read_the_secret(as_operator: tuple[Server, str, Run]) -> None:
@@ -376,26 +431,40 @@ def test_operator_may_not_read_the_secret(as_operator: tuple[Server, str, Run]) 
     os.chmod(server.secret, 0o600 if os.geteuid() == 0 else 0o000)
     result = _check(server, ringround)
     assert result.returncode == 1, result.stdout
-    only(problems(result), f"cannot read the PBX password file {server.secret}",
-         f"chmod 640 {server.secret}")
+    only(
+        problems(result),
+        f"cannot read the PBX password file {server.secret}",
+        f"chmod 640 {server.secret}",
+    )
 
 
 # -- terminals -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("given", "used"), [(None, "100"), ("1000", "250"), ("25", "25"),
-                                             ("soon", "100"), ("0", "1")])
+
+@pytest.mark.parametrize(
+    ("given", "used"), [(None, "100"), ("1000", "250"), ("25", "25"), ("soon", "100"), ("0", "1")]
+)
 def test_escape_delay_is_kept_short(given: str | None, used: str) -> None:
     """ESCDELAY (ms) as Textual reads it when the app starts; curses' 1000 would feel dead."""
-    code = ("import os, sys\n"
-            "from tui.start import keep_escape_short\n"
-            "keep_escape_short()\n"
-            "import textual.constants as c\n"
-            "print(os.environ['ESCDELAY'], round(c.ESCAPE_DELAY * 1000))\n")
+    code = (
+        "import os, sys\n"
+        "from tui.start import keep_escape_short\n"
+        "keep_escape_short()\n"
+        "import textual.constants as c\n"
+        "print(os.environ['ESCDELAY'], round(c.ESCAPE_DELAY * 1000))\n"
+    )
     environment = {k: v for k, v in os.environ.items() if k != "ESCDELAY"}
     if given is not None:
         environment["ESCDELAY"] = given
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=ROOT, env=environment, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=environment,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [used, used]
 

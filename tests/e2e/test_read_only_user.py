@@ -35,15 +35,23 @@ class Reader:
     db: Path  # owned by root, mode 0644: readable, not writable, by the reader
 
     def ringround(self, *args: str) -> tuple[int, str, str]:
-        result = run("runuser", "-u", self.user.name, "--", str(self.command), *args,
-                     "--db", str(self.db), check=False)
+        result = run(
+            "runuser",
+            "-u",
+            self.user.name,
+            "--",
+            str(self.command),
+            *args,
+            "--db",
+            str(self.db),
+            check=False,
+        )
         assert "Traceback" not in result.stderr, result.stderr
         return result.returncode, result.stdout, result.stderr
 
     def beside(self) -> dict[str, tuple[int, int]]:
         """The files in the database's folder: name -> (owner, mode)."""
-        return {p.name: (p.stat().st_uid, p.stat().st_mode & 0o7777)
-                for p in self.folder.iterdir()}
+        return {p.name: (p.stat().st_uid, p.stat().st_mode & 0o7777) for p in self.folder.iterdir()}
 
 
 @pytest.fixture
@@ -59,8 +67,10 @@ def reader() -> Iterator[Reader]:
         conn.close()  # the last connection: SQLite removes -wal and -shm
         os.chmod(db, 0o644)
         assert sorted(p.name for p in top.iterdir()) == ["clinic.db"]
-        with temporary_users("rrreaders", ("rrreader",)) as (_, users), \
-                reachable(users[0]) as command:
+        with (
+            temporary_users("rrreaders", ("rrreader",)) as (_, users),
+            reachable(users[0]) as command,
+        ):
             yield Reader(users[0], command, top, db)
     finally:
         shutil.rmtree(top, ignore_errors=True)
@@ -109,8 +119,9 @@ def test_a_writing_command_refuses_without_making_files(reader: Reader) -> None:
         shutil.rmtree(csv.parent)
     conn = sqlite3.connect(f"file:{reader.db}?mode=ro", uri=True)
     try:
-        assert conn.execute("SELECT count(*) FROM clients WHERE name = 'Новый Клиент'"
-                            ).fetchone() == (0,)
+        assert conn.execute(
+            "SELECT count(*) FROM clients WHERE name = 'Новый Клиент'"
+        ).fetchone() == (0,)
     finally:
         conn.close()
 

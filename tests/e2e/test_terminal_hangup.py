@@ -39,16 +39,23 @@ def test_a_hung_up_terminal_ends_the_app_and_its_session_and_keeps_the_lock(
     conn = open_database(db, create=True)
     try:
         with write(conn):
-            conn.executemany("INSERT INTO clients (id, name) VALUES (?, ?)",
-                             [(n, f"Клиент {n}") for n in (1, 2, 3)])
-            conn.execute("INSERT INTO call_lists (id, name, created_at, created_by)"
-                         " VALUES (1, 'Recall', ?, 'root')", (NOW,))
-            conn.executemany("INSERT INTO call_list_items (list_id, client_id) VALUES (1, ?)",
-                             [(1,), (2,), (3,)])
+            conn.executemany(
+                "INSERT INTO clients (id, name) VALUES (?, ?)",
+                [(n, f"Клиент {n}") for n in (1, 2, 3)],
+            )
+            conn.execute(
+                "INSERT INTO call_lists (id, name, created_at, created_by)"
+                " VALUES (1, 'Recall', ?, 'root')",
+                (NOW,),
+            )
+            conn.executemany(
+                "INSERT INTO call_list_items (list_id, client_id) VALUES (1, ?)", [(1,), (2,), (3,)]
+            )
         app = PtyApp([*ringround_argv(), "--db", str(db), "--policy", str(policy)])
         try:
             session = wait_until(
-                lambda: one(conn, "SELECT id FROM sessions WHERE pid = ?", app.pid), "the session")
+                lambda: one(conn, "SELECT id FROM sessions WHERE pid = ?", app.pid), "the session"
+            )
             app.wait_for("Recall", timeout=30)
             app.wait_quiet(0.2)
             mark = app.size
@@ -56,8 +63,10 @@ def test_a_hung_up_terminal_ends_the_app_and_its_session_and_keeps_the_lock(
             app.wait_for(" rows", since=mark)
             app.wait_quiet(0.2)
             app.send("c")
-            source = wait_until(lambda: one(
-                conn, "SELECT source_id FROM locks WHERE session_id = ?", session), "the claim")
+            source = wait_until(
+                lambda: one(conn, "SELECT source_id FROM locks WHERE session_id = ?", session),
+                "the claim",
+            )
             app.hang_up()
             code = app.wait_exit(30)
         finally:
@@ -69,8 +78,9 @@ def test_a_hung_up_terminal_ends_the_app_and_its_session_and_keeps_the_lock(
         # The operator's next session finds the call hers from earlier (C9), with no wait.
         operator = one(conn, "SELECT operator FROM sessions WHERE id = ?", session)
         again = start_session(conn, str(operator), int(time.time()))
-        lock = inspect_row(conn, default_policy(), again, RowKey(ITEM, int(str(source))),
-                           int(time.time())).lock
+        lock = inspect_row(
+            conn, default_policy(), again, RowKey(ITEM, int(str(source))), int(time.time())
+        ).lock
         assert lock is not None and lock.mine_earlier and not lock.alive
     finally:
         conn.close()

@@ -27,6 +27,7 @@ from tests.unix_users import need_root_tools, reachable, run, temporary_users
 
 # -- a damaged database: no writing command writes to it -----------------------------------------
 
+
 @pytest.fixture(scope="module")
 def good_clinic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return closed_clinic(tmp_path_factory.mktemp("good"))
@@ -40,8 +41,12 @@ def damaged_copy(good: Path, folder: Path) -> Path:
     damage is for the integrity check to find.
     """
     with closing(sqlite3.connect(f"file:{good}?mode=ro", uri=True)) as reader:
-        pages = [int(row[0]) for row in reader.execute(
-            "SELECT pageno FROM dbstat WHERE name IN ('clients', 'phones', 'call_rows')")]
+        pages = [
+            int(row[0])
+            for row in reader.execute(
+                "SELECT pageno FROM dbstat WHERE name IN ('clients', 'phones', 'call_rows')"
+            )
+        ]
     assert pages
     path = folder / "clinic.db"
     shutil.copyfile(good, path)
@@ -68,8 +73,8 @@ WRITING_COMMANDS = {
 
 @pytest.mark.parametrize("command", WRITING_COMMANDS)
 def test_writing_commands_refuse_a_damaged_database(
-        good_clinic: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-        command: str) -> None:
+    good_clinic: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
     path = damaged_copy(good_clinic, tmp_path)
     file = tmp_path / "clients.csv"
     file.write_text("client_id,name\n1,Анна\n", encoding="utf-8")
@@ -80,14 +85,17 @@ def test_writing_commands_refuse_a_damaged_database(
     args = [arg.format(csv=file, boss=boss) for arg in WRITING_COMMANDS[command]]
     code, out, err = call(capsys, *args, "--db", path)
     assert (code, out) == (2, ""), err
-    assert err == (f"ringround: The database {path} is damaged, so nothing was changed in it; "
-                   "stop every ringround, run 'ringround check' and restore the latest "
-                   "backup.\n")
+    assert err == (
+        f"ringround: The database {path} is damaged, so nothing was changed in it; "
+        "stop every ringround, run 'ringround check' and restore the latest "
+        "backup.\n"
+    )
     after = Snapshot.of(path)
     assert (after.digest, after.size) == (before.digest, before.size)
 
 
 # -- a folder the operator may not write -----------------------------------------------------------
+
 
 @pytest.fixture
 def closed_folder() -> Iterator[tuple[Path, Path, list[str]]]:
@@ -116,16 +124,17 @@ def closed_folder() -> Iterator[tuple[Path, Path, list[str]]]:
 
 
 def test_a_folder_the_operator_may_not_write_is_named(
-        closed_folder: tuple[Path, Path, list[str]]) -> None:
+    closed_folder: tuple[Path, Path, list[str]],
+) -> None:
     db, file, as_operator = closed_folder
     env = {k: v for k, v in os.environ.items() if not k.startswith("RINGROUND_")}
-    for args in (["export", "clients"], ["import", "clients", str(file)], ["lists"],
-                 ["locks"]):
+    for args in (["export", "clients"], ["import", "clients", str(file)], ["lists"], ["locks"]):
         result = run(*as_operator, *args, "--db", str(db), check=False, env=env)
         assert result.returncode == 1, (args, result.stdout, result.stderr)
         assert result.stderr == (
             f"ringround: You may not write the folder of {db} or its -wal and -shm files; ask "
-            "the administrator to add you to the operators' group (see docs/deploy.md).\n"), args
+            "the administrator to add you to the operators' group (see docs/deploy.md).\n"
+        ), args
     result = run(*as_operator, "check", "--db", str(db), check=False, env=env)
     assert result.returncode == 1
     assert "damaged" not in result.stdout
@@ -133,6 +142,7 @@ def test_a_folder_the_operator_may_not_write_is_named(
 
 
 # -- check on a full disk ------------------------------------------------------------------------
+
 
 def test_check_reports_a_full_disk(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with tiny_disk(tmp_path / "disk", "70m") as disk:  # just over the "nearly full" mark
@@ -145,14 +155,14 @@ def test_check_reports_a_full_disk(tmp_path: Path, capsys: pytest.CaptureFixture
         filler = fill(disk)
         code, out, _ = call(capsys, "check", "--db", db)
         assert code == 1, out
-        assert (f"PROBLEM  The disk holding {db} is full (0.0 MB free), so operators cannot "
-                "save calls; free some space on it (old backups, logs) before work goes on.\n"
-                ) in out
+        assert (
+            f"PROBLEM  The disk holding {db} is full (0.0 MB free), so operators cannot "
+            "save calls; free some space on it (old backups, logs) before work goes on.\n"
+        ) in out
         assert "You can save" not in out and "damaged" not in out
         filler.unlink()
         with open(filler, "wb") as some:  # leave 4 MB: not full, nearly
-            some.write(b"\0" * (os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
-                                - 4_000_000))
+            some.write(b"\0" * (os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize - 4_000_000))
         code, out, _ = call(capsys, "check", "--db", db)
         assert code == 0, out
         assert f"warning  The disk holding {db} is nearly full (" in out
@@ -160,6 +170,7 @@ def test_check_reports_a_full_disk(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 # -- new database files: mode 0660 and the folder's group, whatever the umask ----------------------
+
 
 @pytest.fixture
 def other_group_folder(tmp_path: Path) -> Iterator[tuple[Path, int]]:
@@ -188,8 +199,8 @@ def shared(path: Path, gid: int) -> bool:
 
 
 def test_new_database_files_are_shared_with_the_group(
-        other_group_folder: tuple[Path, int], tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    other_group_folder: tuple[Path, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder, gid = other_group_folder
     demo = folder / "demo.db"
     assert call(capsys, "demo", "--no-run", "--clients", "10", "--db", demo)[0] == 0
@@ -209,11 +220,16 @@ def test_new_database_files_are_shared_with_the_group(
     finally:
         conn.close()
     assert sorted(p.name for p in folder.iterdir()) == [
-        "backup.db", "demo.db", "imported.db", "open.db"]
+        "backup.db",
+        "demo.db",
+        "imported.db",
+        "open.db",
+    ]
 
 
 def test_a_new_database_in_a_folder_we_may_not_write(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     if os.geteuid() == 0:
         folder = tmp_path / "closed"
         folder.mkdir()
@@ -227,5 +243,7 @@ def test_a_new_database_in_a_folder_we_may_not_write(
         if os.geteuid() == 0:
             subprocess.run(["chattr", "-i", str(folder)], check=True)
     assert (code, out) == (1, "")
-    assert err == (f"ringround: You may not make files in {folder}, so the database "
-                   f"{folder / 'demo.db'} cannot be made there.\n")
+    assert err == (
+        f"ringround: You may not make files in {folder}, so the database "
+        f"{folder / 'demo.db'} cannot be made there.\n"
+    )

@@ -66,8 +66,9 @@ def test_the_protocol_writes_an_unbroken_chain(worked: Path) -> None:
     assert report.head is not None and report.head.id == 8
     first = conn.execute("SELECT prev_hash FROM audit WHERE id = 1").fetchone()[0]
     assert first == GENESIS
-    links = conn.execute("SELECT a.prev_hash = b.hash FROM audit a JOIN audit b"
-                         " ON b.id = a.id - 1").fetchall()
+    links = conn.execute(
+        "SELECT a.prev_hash = b.hash FROM audit a JOIN audit b ON b.id = a.id - 1"
+    ).fetchall()
     assert links == [(1,)] * 7
     conn.close()
 
@@ -76,8 +77,7 @@ def test_an_altered_entry_is_named(worked: Path) -> None:
     with _raw(worked) as raw:
         raw.execute("UPDATE audit SET operator = 'mallory' WHERE id = 3")
     conn = open_database(worked)
-    assert _problem(conn) == ("audit entry 3 (mallory, claim) was changed after it was "
-                              "written")
+    assert _problem(conn) == ("audit entry 3 (mallory, claim) was changed after it was written")
     conn.close()
 
 
@@ -117,7 +117,8 @@ def test_reordered_entries_are_named(worked: Path) -> None:
     conn = open_database(worked)
     assert _problem(conn) == (
         "audit entry 3 (alice, release) does not follow entry 2: entries were reordered, or one "
-        "was rewritten or removed and the rest renumbered")
+        "was rewritten or removed and the rest renumbered"
+    )
     conn.close()
 
 
@@ -126,20 +127,23 @@ def test_a_rewritten_entry_with_a_fresh_hash_breaks_the_next_link(worked: Path) 
     conn = open_database(worked)
     prev, content = conn.execute(
         "SELECT prev_hash, json_array(at, 'mallory', session_id, event, kind, source_id,"
-        " client_id, detail) FROM audit WHERE id = 3").fetchone()
+        " client_id, detail) FROM audit WHERE id = 3"
+    ).fetchone()
     conn.close()
     forged = entry_hash(prev, tuple(json.loads(content)))
     with _raw(worked) as raw:
         raw.execute("UPDATE audit SET operator = 'mallory', hash = ? WHERE id = 3", (forged,))
     conn = open_database(worked)
     problem = _problem(conn)
-    assert problem is not None and problem.startswith("audit entry 4 (alice, release) does not "
-                                                      "follow entry 3")
+    assert problem is not None and problem.startswith(
+        "audit entry 4 (alice, release) does not follow entry 3"
+    )
     conn.close()
 
 
-def test_check_names_each_tampering(worked: Path, policy: Policy,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_names_each_tampering(
+    worked: Path, policy: Policy, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`ringround check` prints the break with the entry's time and exits 1."""
     assert main(["check", "--db", str(worked)]) in (0, 1)  # the test folder's mode may warn
     intact = capsys.readouterr().out
@@ -148,20 +152,24 @@ def test_check_names_each_tampering(worked: Path, policy: Policy,
         raw.execute("DELETE FROM audit WHERE id = 2")
     assert main(["check", "--db", str(worked)]) == 1
     out = capsys.readouterr().out
-    assert ("PROBLEM  The audit trail was tampered with: audit entry 2 is missing (deleted); the "
-            "1 entry before that is intact.") in out
+    assert (
+        "PROBLEM  The audit trail was tampered with: audit entry 2 is missing (deleted); the "
+        "1 entry before that is intact."
+    ) in out
     with _raw(worked) as raw:
         raw.execute("UPDATE audit SET event = 'release' WHERE id = 1")
     problems = [f.text for f in check(worked, policy) if f.level == PROBLEM]
-    assert any("audit entry 1 (2025-03-12 10:00, alice, release) was changed after it was written"
-               in text for text in problems), problems
+    assert any(
+        "audit entry 1 (2025-03-12 10:00, alice, release) was changed after it was written" in text
+        for text in problems
+    ), problems
 
 
 def test_check_escapes_control_characters_in_names(worked: Path, policy: Policy) -> None:
     with _raw(worked) as raw:
         raw.execute("UPDATE audit SET operator = 'eve\x1b[2J\nok' WHERE id = 1")
     texts = [f.text for f in check(worked, policy) if f.level == PROBLEM]
-    assert any('eve\\x1b[2J\\x0aok, claim' in text for text in texts), texts
+    assert any("eve\\x1b[2J\\x0aok, claim" in text for text in texts), texts
     assert not any("\x1b" in text or "\n" in text for text in texts)
 
 
@@ -192,12 +200,16 @@ def test_migration_chains_an_older_trail(tmp_path: Path) -> None:
     old.execute("PRAGMA user_version = 2")
     old.executemany(
         "INSERT INTO audit (id, at, operator, session_id, event, detail) VALUES (?, ?, ?, ?, ?, ?)",
-        [(n, NOW + n, f"op{n}", None, "card-edit", '{"field": "notes"}') for n in (1, 2, 5)])
+        [(n, NOW + n, f"op{n}", None, "card-edit", '{"field": "notes"}') for n in (1, 2, 5)],
+    )
     old.close()
     conn = open_database(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert conn.execute("SELECT id, operator FROM audit ORDER BY id").fetchall() == [
-        (1, "op1"), (2, "op2"), (5, "op5")]
+        (1, "op1"),
+        (2, "op2"),
+        (5, "op5"),
+    ]
     # Ids missing before the chain existed are not a break: the chain links what was there.
     report = verify_chain(conn, _describe)
     assert report.problem is None and report.entries == 3
@@ -232,8 +244,10 @@ def test_concurrent_writers_keep_one_chain(db_path: Path) -> None:
     processes = 4
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(processes)
-    workers = [context.Process(target=_writer, args=(str(db_path), f"op{n}", start))
-               for n in range(processes)]
+    workers = [
+        context.Process(target=_writer, args=(str(db_path), f"op{n}", start))
+        for n in range(processes)
+    ]
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -248,9 +262,9 @@ def test_concurrent_writers_keep_one_chain(db_path: Path) -> None:
     conn.close()
 
 
-
-def test_check_compares_a_noted_entry(worked: Path, policy: Policy,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_compares_a_noted_entry(
+    worked: Path, policy: Policy, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The head a check printed, kept off the server, shows a tail rewritten consistently."""
     main(["check", "--db", str(worked)])
     printed = capsys.readouterr().out
@@ -263,22 +277,28 @@ def test_check_compares_a_noted_entry(worked: Path, policy: Policy,
     # Someone with the code rewrites entry 5 and recomputes every hash after it: the chain
     # itself is whole again, but the noted entry's hash is not what it was.
     conn = open_database(worked)
-    rows = conn.execute("SELECT id, at, operator, session_id, event, kind, source_id, client_id,"
-                        " detail, prev_hash FROM audit WHERE id >= 5 ORDER BY id").fetchall()
+    rows = conn.execute(
+        "SELECT id, at, operator, session_id, event, kind, source_id, client_id,"
+        " detail, prev_hash FROM audit WHERE id >= 5 ORDER BY id"
+    ).fetchall()
     conn.close()
     with _raw(worked) as raw:
         prev = rows[0][9]
         for row in rows:
             content = (row[1], "mallory" if row[0] == 5 else row[2], *row[3:9])
             digest_now = entry_hash(prev, content)
-            raw.execute("UPDATE audit SET operator = ?, prev_hash = ?, hash = ? WHERE id = ?",
-                        (content[1], prev, digest_now, row[0]))
+            raw.execute(
+                "UPDATE audit SET operator = ?, prev_hash = ?, hash = ? WHERE id = ?",
+                (content[1], prev, digest_now, row[0]),
+            )
             prev = digest_now
     assert main(["check", "--db", str(worked), "--audit-entry", noted]) == 1
     out = capsys.readouterr().out
     assert "ok       The audit trail is intact: 8 entries" in out
-    assert ("PROBLEM  Audit entry 8 no longer has the hash you noted: the trail was rewritten at "
-            "or before that entry") in out
+    assert (
+        "PROBLEM  Audit entry 8 no longer has the hash you noted: the trail was rewritten at "
+        "or before that entry"
+    ) in out
 
     with _raw(worked) as raw:
         raw.execute("DELETE FROM audit WHERE id = 8")
@@ -287,8 +307,9 @@ def test_check_compares_a_noted_entry(worked: Path, policy: Policy,
     assert "PROBLEM  Audit entry 8, whose hash you noted, is gone" in capsys.readouterr().out
 
 
-def test_check_refuses_a_malformed_noted_entry(worked: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_refuses_a_malformed_noted_entry(
+    worked: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["check", "--db", str(worked), "--audit-entry", "8:abc"]) == 2
     err = capsys.readouterr().err
     assert "expected ID:HASH as an earlier check printed it" in err

@@ -52,19 +52,31 @@ while True:
 def ringround(*args: str) -> subprocess.CompletedProcess[str]:
     beside = Path(sys.executable).parent / "ringround"
     command = [str(beside)] if beside.exists() else [sys.executable, "-m", "tui"]
-    environment = {k: v for k, v in os.environ.items()
-                   if k not in ("RINGROUND_DB", "RINGROUND_POLICY")}
-    return subprocess.run([*command, *args], capture_output=True, text=True, cwd=ROOT,
-                          env=environment, timeout=120, check=False)
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("RINGROUND_DB", "RINGROUND_POLICY")
+    }
+    return subprocess.run(
+        [*command, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
 
 
 class Load:
     """The writer process and the last number it reported as committed."""
 
     def __init__(self, db: Path) -> None:
-        self.process = subprocess.Popen([sys.executable, "-c", WRITER, str(db)], cwd=ROOT,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(db)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.committed = 0
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -76,12 +88,16 @@ class Load:
 
     def wait_for(self, count: int) -> None:
         """Until the load has committed ``count`` transactions (it must not end before)."""
+
         def done() -> bool:
             assert self.process.poll() is None, self.process.stderr.read()  # type: ignore[union-attr]
             return self.committed >= count
 
-        wait_until(done, f"{count} transactions of the load",
-                   details=lambda: f"it committed {self.committed}")
+        wait_until(
+            done,
+            f"{count} transactions of the load",
+            details=lambda: f"it committed {self.committed}",
+        )
 
     def stop(self) -> None:
         self.process.terminate()
@@ -95,7 +111,8 @@ def loaded_clients(path: Path) -> list[int]:
     try:
         rows = conn.execute(
             "SELECT c.name, count(p.client_id) FROM clients c LEFT JOIN phones p"
-            " ON p.client_id = c.id WHERE c.name LIKE 'load %' GROUP BY c.id").fetchall()
+            " ON p.client_id = c.id WHERE c.name LIKE 'load %' GROUP BY c.id"
+        ).fetchall()
     finally:
         conn.close()
     assert all(phones == 2 for _, phones in rows), "a transaction was copied in half"
@@ -118,16 +135,17 @@ def live(tmp_path: Path) -> Path:
     conn = open_database(path, create=True)
     try:
         with write(conn):
-            conn.executemany("INSERT INTO clients (name, notes) VALUES (?, ?)",
-                             [(f"Client {n}", "x" * 200) for n in range(20_000)])
+            conn.executemany(
+                "INSERT INTO clients (name, notes) VALUES (?, ?)",
+                [(f"Client {n}", "x" * 200) for n in range(20_000)],
+            )
     finally:
         conn.close()
     os.chmod(path, 0o660)
     return path
 
 
-def test_backups_during_a_write_load_restore_to_sound_databases(live: Path,
-                                                                 tmp_path: Path) -> None:
+def test_backups_during_a_write_load_restore_to_sound_databases(live: Path, tmp_path: Path) -> None:
     backups = tmp_path / "backups"
     backups.mkdir()
     load = Load(live)
@@ -155,8 +173,9 @@ def test_backups_during_a_write_load_restore_to_sound_databases(live: Path,
         conn = open_database(restored)  # what the app does on start
         try:
             assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-            assert conn.execute("SELECT count(*) FROM clients WHERE name NOT LIKE 'load %'"
-                                ).fetchone() == (20_000,)
+            assert conn.execute(
+                "SELECT count(*) FROM clients WHERE name NOT LIKE 'load %'"
+            ).fetchone() == (20_000,)
         finally:
             conn.close()
         checked = ringround("check", "--db", str(restored))
@@ -167,8 +186,7 @@ def test_backups_during_a_write_load_restore_to_sound_databases(live: Path,
     assert len(loaded_clients(live)) >= final
 
 
-def test_a_folder_gets_a_dated_file_with_no_access_for_others(live: Path,
-                                                             tmp_path: Path) -> None:
+def test_a_folder_gets_a_dated_file_with_no_access_for_others(live: Path, tmp_path: Path) -> None:
     folder = tmp_path / "backups"
     folder.mkdir()
     made = backup_database(live, folder, moment=datetime(2025, 3, 12, 22, 30, 5))
@@ -197,25 +215,29 @@ def test_an_existing_backup_is_replaced_whole(live: Path, tmp_path: Path) -> Non
     backup_database(live, target)
     copy = sqlite3.connect(target)
     try:
-        assert copy.execute("SELECT count(*) FROM clients WHERE name = ?",
-                            ("Added after the first backup",)).fetchone() == (1,)
+        assert copy.execute(
+            "SELECT count(*) FROM clients WHERE name = ?", ("Added after the first backup",)
+        ).fetchone() == (1,)
     finally:
         copy.close()
     assert sorted(os.listdir(tmp_path)) == ["clinic-monday.db", "live"]
 
 
 @pytest.mark.parametrize("where", ["itself", "wal", "shm", "link", "missing-folder"])
-def test_refused_destinations_change_nothing(live: Path, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str],
-                                            where: str) -> None:
+def test_refused_destinations_change_nothing(
+    live: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
     conn = open_database(live)  # keeps the -wal and -shm files there
     try:
         before = sorted(os.listdir(live.parent))
         if where == "link":
             os.link(live, tmp_path / "hard-link.db")
         target = {
-            "itself": live, "wal": Path(f"{live}-wal"), "shm": Path(f"{live}-shm"),
-            "link": tmp_path / "hard-link.db", "missing-folder": tmp_path / "no" / "x.db",
+            "itself": live,
+            "wal": Path(f"{live}-wal"),
+            "shm": Path(f"{live}-shm"),
+            "link": tmp_path / "hard-link.db",
+            "missing-folder": tmp_path / "no" / "x.db",
         }[where]
         with pytest.raises(BadDestination):
             backup_database(live, target)
@@ -239,10 +261,9 @@ def test_not_a_database_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert sorted(os.listdir(tmp_path)) == ["notes.db"]
 
 
-def test_a_copy_failing_its_check_leaves_the_old_backup(live: Path, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str]
-                                                         ) -> None:
+def test_a_copy_failing_its_check_leaves_the_old_backup(
+    live: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     target = tmp_path / "copy.db"
     backup_database(live, target)
     old = target.read_bytes()

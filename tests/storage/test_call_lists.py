@@ -30,16 +30,21 @@ def dump(conn: sqlite3.Connection) -> list[str]:
     return list(conn.iterdump())
 
 
-def call(clinic: StoredClinic, policy: Policy, session: Session, item: int, outcome: str,
-         at: int = NOW) -> None:
+def call(
+    clinic: StoredClinic, policy: Policy, session: Session, item: int, outcome: str, at: int = NOW
+) -> None:
     claim = claim_row(clinic.conn, policy, session, RowKey(ITEM, item), at)
     assert isinstance(claim, Claim)
     finish_call(clinic.conn, policy, session, claim, outcome, "", at + 60)
 
 
 def audit_events(conn: sqlite3.Connection) -> list[tuple[str, str, dict[str, object]]]:
-    return [(event, operator, json.loads(detail)) for event, operator, detail in conn.execute(
-        "SELECT event, operator, detail FROM audit WHERE event LIKE 'list-%' ORDER BY id")]
+    return [
+        (event, operator, json.loads(detail))
+        for event, operator, detail in conn.execute(
+            "SELECT event, operator, detail FROM audit WHERE event LIKE 'list-%' ORDER BY id"
+        )
+    ]
 
 
 @pytest.fixture
@@ -54,11 +59,14 @@ def flu(clinic: StoredClinic, policy: Policy) -> list[int]:
 
 
 def test_summaries_count_pending_processed_and_given_up(
-        clinic: StoredClinic, flu: list[int]) -> None:
+    clinic: StoredClinic, flu: list[int]
+) -> None:
     clinic.add_call_list("Another", [])
     found = list_summaries(clinic.conn)
     assert [(s.name, s.items, s.pending, s.processed, s.given_up, s.is_open) for s in found] == [
-        ("Another", 0, 0, 0, 0, True), ("Flu", 4, 2, 1, 1, True)]
+        ("Another", 0, 0, 0, 0, True),
+        ("Flu", 4, 2, 1, 1, True),
+    ]
     assert find_list(clinic.conn, "Flu") == found[1]
     with pytest.raises(NoSuchList):
         find_list(clinic.conn, "flu")  # names are exact
@@ -91,8 +99,7 @@ def test_close_and_reopen(clinic: StoredClinic, policy: Policy, flu: list[int]) 
     list_id = opened.id
     assert audit_events(clinic.conn) == [
         ("list-close", "head-nurse", {"list": "Flu", "list_id": list_id, "pending": 2}),
-        ("list-reopen", "head-nurse", {"list": "Flu", "list_id": list_id,
-                                       "closed_at": NOW + 5}),
+        ("list-reopen", "head-nurse", {"list": "Flu", "list_id": list_id, "closed_at": NOW + 5}),
     ]
     with pytest.raises(NoSuchList):
         close_list(clinic.conn, boss, "Nope", NOW)
@@ -121,15 +128,26 @@ def test_delete_a_list_made_by_mistake(clinic: StoredClinic, policy: Policy) -> 
     list_id, _ = clinic.add_call_list("Oops", [clinic.add_client(f"C{n}") for n in range(3)])
     # A claim that was aborted leaves call state behind: it goes with the list.
     with write(clinic.conn):
-        clinic.conn.execute("INSERT INTO call_rows (kind, source_id, client_id) SELECT 'item',"
-                            " id, client_id FROM call_list_items")
+        clinic.conn.execute(
+            "INSERT INTO call_rows (kind, source_id, client_id) SELECT 'item',"
+            " id, client_id FROM call_list_items"
+        )
     boss = clinic.session("head-nurse", supervisor=True)
     assert delete_list(clinic.conn, boss, "Oops", NOW) == 3
     assert [s.name for s in list_summaries(clinic.conn)] == ["Keep"]
     assert clinic.scalar("SELECT count(*) FROM call_list_items") == 1
-    assert clinic.conn.execute("SELECT source_id FROM call_rows").fetchall() == [
-        (keep_items[0],)]
+    assert clinic.conn.execute("SELECT source_id FROM call_rows").fetchall() == [(keep_items[0],)]
     assert audit_events(clinic.conn) == [
-        ("list-delete", "head-nurse", {"list": "Oops", "list_id": list_id, "items": 3,
-                                       "created_at": NOW, "created_by": "root"})]
+        (
+            "list-delete",
+            "head-nurse",
+            {
+                "list": "Oops",
+                "list_id": list_id,
+                "items": 3,
+                "created_at": NOW,
+                "created_by": "root",
+            },
+        )
+    ]
     assert keep_id != list_id

@@ -41,8 +41,9 @@ def test_heartbeats_and_session_starts_record_nothing(clinic: StoredClinic) -> N
     assert changes_since(clinic.conn, since).nothing
 
 
-def test_claim_finish_and_abort_record_their_row_with_its_list(clinic: StoredClinic,
-                                                               policy: Policy) -> None:
+def test_claim_finish_and_abort_record_their_row_with_its_list(
+    clinic: StoredClinic, policy: Policy
+) -> None:
     list_id, (first, second) = clinic.add_clients_on_list(2)
     alice = clinic.session("alice")
     since = latest(clinic.conn)
@@ -59,19 +60,22 @@ def test_claim_finish_and_abort_record_their_row_with_its_list(clinic: StoredCli
 
 
 def test_a_session_that_ends_records_the_rows_it_holds(
-        clinic: StoredClinic, policy: Policy) -> None:
+    clinic: StoredClinic, policy: Policy
+) -> None:
     client = clinic.add_client("Ivanova")
     appointment = clinic.add_appointment(client, NOW + 86400)
     alice = clinic.session("alice")
-    assert isinstance(claim_row(clinic.conn, policy, alice, RowKey(APPOINTMENT, appointment),
-                                NOW), Claim)
+    assert isinstance(
+        claim_row(clinic.conn, policy, alice, RowKey(APPOINTMENT, appointment), NOW), Claim
+    )
     since = latest(clinic.conn)
     end_session(clinic.conn, alice, NOW + 30)
     assert recorded(clinic.conn, since) == {Change(APPOINTMENT, appointment, None)}
 
 
-def test_card_edits_and_list_changes_name_the_client_and_the_list(clinic: StoredClinic,
-                                                                  policy: Policy) -> None:
+def test_card_edits_and_list_changes_name_the_client_and_the_list(
+    clinic: StoredClinic, policy: Policy
+) -> None:
     client = clinic.add_client("Petrov")
     list_id, _items = clinic.add_call_list("Flu", [client])
     root = clinic.session("root", supervisor=True)
@@ -102,13 +106,15 @@ def test_a_reader_too_far_behind_is_told_to_read_everything(clinic: StoredClinic
 
 
 def test_a_bulk_load_leaves_the_triggers_and_sends_readers_to_read_everything(
-        clinic: StoredClinic) -> None:
+    clinic: StoredClinic,
+) -> None:
     client = clinic.add_client("Before")
     since = latest(clinic.conn)
     triggers = clinic.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'")
     with write(clinic.conn), bulk_load(clinic.conn):
-        clinic.conn.executemany("INSERT INTO clients (name) VALUES (?)",
-                                [(f"C{n}",) for n in range(100)])
+        clinic.conn.executemany(
+            "INSERT INTO clients (name) VALUES (?)", [(f"C{n}",) for n in range(100)]
+        )
         clinic.conn.execute("UPDATE clients SET name = 'x' WHERE id = ?", (client,))
     assert clinic.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'") == triggers
     assert clinic.scalar("SELECT count(*) FROM changes") == 1
@@ -133,7 +139,8 @@ def test_a_bare_sqlite_writer_is_recorded_too(clinic: StoredClinic, db_path: obj
 
 @pytest.mark.parametrize("seed", range(5))
 def test_following_changes_row_by_row_gives_the_order_a_full_reading_gives(
-        clinic: StoredClinic, policy: Policy, seed: int) -> None:
+    clinic: StoredClinic, policy: Policy, seed: int
+) -> None:
     """ListOrder.update with the changed rows read again equals reading the whole list."""
     rng = random.Random(seed)
     list_id, items = clinic.add_clients_on_list(60)
@@ -154,8 +161,7 @@ def test_following_changes_row_by_row_gives_the_order_a_full_reading_gives(
         changed = {c.ref for c in changes_since(clinic.conn, since).changes if c.kind == ITEM}
         due = set(order.due_by(now))  # waiting rows whose time has come move up too
         again = frozenset(changed | due)
-        order.update(again, row_order(clinic.conn, policy, sessions[0], work_list, now,
-                                      only=again))
+        order.update(again, row_order(clinic.conn, policy, sessions[0], work_list, now, only=again))
         full = row_order(clinic.conn, policy, sessions[0], work_list, now)
         assert list(order.ids) == [entry[0] for entry in full]
 

@@ -33,27 +33,47 @@ HOUR = 60 * MINUTE
 
 
 def card_edits(conn: sqlite3.Connection) -> list[tuple[str, int, int, dict[str, object]]]:
-    return [(row[0], row[1], row[2], json.loads(row[3])) for row in conn.execute(
-        "SELECT operator, session_id, client_id, detail FROM audit WHERE event = 'card-edit'"
-        " ORDER BY id")]
+    return [
+        (row[0], row[1], row[2], json.loads(row[3]))
+        for row in conn.execute(
+            "SELECT operator, session_id, client_id, detail FROM audit WHERE event = 'card-edit'"
+            " ORDER BY id"
+        )
+    ]
 
 
 def test_get_client(conn: sqlite3.Connection, clinic: StoredClinic) -> None:
-    anna = clinic.add_client("Анна Смирнова", ("+7 900 111-22-33", "8 (495) 1"),
-                             birth_date="1980-06-15", email="anna@example.org", notes="VIP")
+    anna = clinic.add_client(
+        "Анна Смирнова",
+        ("+7 900 111-22-33", "8 (495) 1"),
+        birth_date="1980-06-15",
+        email="anna@example.org",
+        notes="VIP",
+    )
     client = get_client(conn, anna)
-    assert client == Client(anna, None, "Анна Смирнова", "1980-06-15",
-                            ("+7 900 111-22-33", "8 (495) 1"), "anna@example.org", "VIP", False)
+    assert client == Client(
+        anna,
+        None,
+        "Анна Смирнова",
+        "1980-06-15",
+        ("+7 900 111-22-33", "8 (495) 1"),
+        "anna@example.org",
+        "VIP",
+        False,
+    )
     assert get_client(conn, 999) is None
 
 
-@pytest.mark.parametrize(("born", "today", "age"), [
-    ("1980-06-15", date(2025, 6, 14), 44),
-    ("1980-06-15", date(2025, 6, 15), 45),
-    ("2024-02-29", date(2025, 2, 28), 0),
-    (None, date(2025, 1, 1), None),
-    ("15.06.1980", date(2025, 1, 1), None),
-])
+@pytest.mark.parametrize(
+    ("born", "today", "age"),
+    [
+        ("1980-06-15", date(2025, 6, 14), 44),
+        ("1980-06-15", date(2025, 6, 15), 45),
+        ("2024-02-29", date(2025, 2, 28), 0),
+        (None, date(2025, 1, 1), None),
+        ("15.06.1980", date(2025, 1, 1), None),
+    ],
+)
 def test_age(born: str | None, today: date, age: int | None) -> None:
     assert Client(1, None, "X", born, (), "", "", False).age(today) == age
 
@@ -64,29 +84,48 @@ def test_phone_text_helpers() -> None:
 
 
 def test_update_client_audits_each_changed_field(
-    conn: sqlite3.Connection, clinic: StoredClinic
-, policy: Policy) -> None:
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+) -> None:
     anna = clinic.add_client("Anna", ("+7 900 1",), email="old@example.org", notes="")
     alice = clinic.session("alice")
-    after = update_client(conn, policy, alice, anna, {
-        "email": "new@example.org",
-        "notes": "Prefers mornings",
-        "phones": ["+7 900 2", "8 (495) 3"],
-        "do_not_call": True,
-    }, NOW)
+    after = update_client(
+        conn,
+        policy,
+        alice,
+        anna,
+        {
+            "email": "new@example.org",
+            "notes": "Prefers mornings",
+            "phones": ["+7 900 2", "8 (495) 3"],
+            "do_not_call": True,
+        },
+        NOW,
+    )
     assert after.email == "new@example.org" and after.notes == "Prefers mornings"
     assert after.phones == ("+7 900 2", "8 (495) 3") and after.do_not_call
     assert after == get_client(conn, anna)
-    assert [tuple(r) for r in conn.execute(
-        "SELECT position, number, digits FROM phones WHERE client_id = ? ORDER BY position",
-        (anna,))] == [(1, "+7 900 2", "79002"), (2, "8 (495) 3", "84953")]
+    assert [
+        tuple(r)
+        for r in conn.execute(
+            "SELECT position, number, digits FROM phones WHERE client_id = ? ORDER BY position",
+            (anna,),
+        )
+    ] == [(1, "+7 900 2", "79002"), (2, "8 (495) 3", "84953")]
     assert sorted(card_edits(conn), key=lambda r: str(r[3]["field"])) == [
         ("alice", alice.id, anna, {"field": "do_not_call", "old": False, "new": True}),
-        ("alice", alice.id, anna, {"field": "email", "old": "old@example.org",
-                                   "new": "new@example.org"}),
+        (
+            "alice",
+            alice.id,
+            anna,
+            {"field": "email", "old": "old@example.org", "new": "new@example.org"},
+        ),
         ("alice", alice.id, anna, {"field": "notes", "old": "", "new": "Prefers mornings"}),
-        ("alice", alice.id, anna, {"field": "phones", "old": ["+7 900 1"],
-                                   "new": ["+7 900 2", "8 (495) 3"]}),
+        (
+            "alice",
+            alice.id,
+            anna,
+            {"field": "phones", "old": ["+7 900 1"], "new": ["+7 900 2", "8 (495) 3"]},
+        ),
     ]
     assert clinic.scalar("SELECT at FROM audit WHERE event = 'card-edit' LIMIT 1") == NOW
 
@@ -96,8 +135,14 @@ def test_unchanged_fields_are_not_audited(
 ) -> None:
     anna = clinic.add_client("Anna", ("+7 900 1",), email="a@example.org")
     alice = clinic.session("alice")
-    update_client(conn, policy, alice, anna, {"email": "a@example.org", "phones": ["+7 900 1"],
-                                      "notes": "x"}, NOW)
+    update_client(
+        conn,
+        policy,
+        alice,
+        anna,
+        {"email": "a@example.org", "phones": ["+7 900 1"], "notes": "x"},
+        NOW,
+    )
     assert [r[3]["field"] for r in card_edits(conn)] == ["notes"]
     update_client(conn, policy, alice, anna, {"notes": "x"}, NOW + 1)
     assert len(card_edits(conn)) == 1
@@ -105,12 +150,18 @@ def test_unchanged_fields_are_not_audited(
 
 @pytest.mark.parametrize("field", ["name", "birth_date", "id", "external_id"])
 def test_update_client_rejects_fields_that_are_not_editable(
-    conn: sqlite3.Connection, clinic: StoredClinic, field: str
-, policy: Policy) -> None:
+    conn: sqlite3.Connection, clinic: StoredClinic, field: str, policy: Policy
+) -> None:
     anna = clinic.add_client("Anna", email="a@example.org")
     with pytest.raises(ValueError, match=field):
-        update_client(conn, policy, clinic.session("alice"), anna,
-                      {field: "Someone else", "email": "b@example.org"}, NOW)
+        update_client(
+            conn,
+            policy,
+            clinic.session("alice"),
+            anna,
+            {field: "Someone else", "email": "b@example.org"},
+            NOW,
+        )
     client = get_client(conn, anna)
     assert client is not None and client.name == "Anna" and client.email == "a@example.org"
     assert card_edits(conn) == []
@@ -156,7 +207,9 @@ def test_row_history_merges_attempts_and_stale_lock_notes_newest_first(
     assert row_history(conn, RowKey(ITEM, item + 1)) == []
     # The client's attempts, newest first.
     assert [(a.key, a.outcome, a.comment) for a in attempts(conn, anna)] == [
-        (key, "busy", "line busy"), (key, "no-answer", "no one home")]
+        (key, "busy", "line busy"),
+        (key, "no-answer", "no one home"),
+    ]
 
 
 def test_current_requests_are_upcoming_appointments_and_open_tasks(
@@ -196,17 +249,18 @@ def test_numbers_are_keyed_again_when_the_phone_rules_change(
         return dict(conn.execute("SELECT client_id, digits FROM phones"))
 
     assert keys() == {trunk: "89161234567", plus: "79161234567"}  # keyed by no rules
-    russia = PhoneRules(country_code="7", trunk_prefix="8", national_length=10,
-                        international_prefix="810")
+    russia = PhoneRules(
+        country_code="7", trunk_prefix="8", national_length=10, international_prefix="810"
+    )
     assert rekey_phones(conn, russia) == 1
     assert keys() == {trunk: "79161234567", plus: "79161234567"}
     assert rekey_phones(conn, russia) == 0  # the same rules: nothing to do
-    bare = PhoneRules(country_code="7", trunk_prefix="", national_length=0,
-                      international_prefix="")
+    bare = PhoneRules(country_code="7", trunk_prefix="", national_length=0, international_prefix="")
     assert rekey_phones(conn, bare) == 1
     assert keys() == {trunk: "89161234567", plus: "79161234567"}
-    assert conn.execute("SELECT value FROM settings WHERE name = 'phone_rules'"
-                        ).fetchone() == ("2: 7  0 ",)
+    assert conn.execute("SELECT value FROM settings WHERE name = 'phone_rules'").fetchone() == (
+        "2: 7  0 ",
+    )
 
 
 def test_numbers_keyed_by_an_earlier_ringround_are_keyed_again(
@@ -222,9 +276,15 @@ def test_numbers_keyed_by_an_earlier_ringround_are_keyed_again(
     berlin = clinic.add_client("Berlin", ("8 10 49 30 1234567",))
     cousin = clinic.add_client("Cousin", ("+49 30 1234567",))
     with write(conn):  # as the earlier ringround left them
-        conn.executemany("UPDATE phones SET digits = ? WHERE client_id = ?", [
-            ("74951234567" + "12", office), ("74951234567", desk),
-            ("81049301234567", berlin), ("49301234567", cousin)])
+        conn.executemany(
+            "UPDATE phones SET digits = ? WHERE client_id = ?",
+            [
+                ("74951234567" + "12", office),
+                ("74951234567", desk),
+                ("81049301234567", berlin),
+                ("49301234567", cousin),
+            ],
+        )
         conn.execute("INSERT INTO settings (name, value) VALUES ('phone_rules', '7 8 10')")
     russia = default_policy().phones
     assert rekey_phones(conn, russia) == 2

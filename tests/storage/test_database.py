@@ -139,18 +139,32 @@ def test_connection_settings(db_path: Path) -> None:
         assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == storage.database.BUSY_TIMEOUT_MS
         assert conn.isolation_level is None  # transactions are explicit
         assert conn.execute("SELECT fold('ИВАНОВ Straße')").fetchone()[0] == "иванов strasse"
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master"
-                                                 " WHERE type = 'table'")}
-        assert {"clients", "phones", "appointments", "tasks", "call_lists", "call_list_items",
-                "sessions", "call_rows", "locks", "attempts", "row_notes", "audit"} <= tables
+        tables = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        assert {
+            "clients",
+            "phones",
+            "appointments",
+            "tasks",
+            "call_lists",
+            "call_list_items",
+            "sessions",
+            "call_rows",
+            "locks",
+            "attempts",
+            "row_notes",
+            "audit",
+        } <= tables
     finally:
         conn.close()
 
 
 def test_foreign_keys_are_enforced(conn: sqlite3.Connection) -> None:
     with pytest.raises(StorageError), storage.database.write(conn):
-        conn.execute("INSERT INTO appointments (client_id, starts_at, status)"
-                     " VALUES (999, 0, 'unconfirmed')")
+        conn.execute(
+            "INSERT INTO appointments (client_id, starts_at, status) VALUES (999, 0, 'unconfirmed')"
+        )
     assert conn.execute("SELECT count(*) FROM appointments").fetchone()[0] == 0
 
 
@@ -269,14 +283,17 @@ def test_read_only_connection_refuses_writes_with_a_clear_error(db_path: Path) -
         conn.close()
 
 
-@pytest.mark.parametrize(("message", "kind"), [
-    ("database is locked", DatabaseBusy),
-    ("database or disk is full", DiskFull),
-    ("attempt to write a readonly database", ReadOnlyDatabase),
-    ("file is not a database", NotADatabase),
-    ("database disk image is malformed", NotADatabase),
-    ("no such table: x", StorageError),
-])
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ("database is locked", DatabaseBusy),
+        ("database or disk is full", DiskFull),
+        ("attempt to write a readonly database", ReadOnlyDatabase),
+        ("file is not a database", NotADatabase),
+        ("database disk image is malformed", NotADatabase),
+        ("no such table: x", StorageError),
+    ],
+)
 def test_describe_turns_sqlite_errors_into_sentences(message: str, kind: type) -> None:
     error = describe(sqlite3.OperationalError(message), "/srv/clinic.db")
     assert type(error) is kind

@@ -24,8 +24,9 @@ CYRILLIC_NAME = re.compile(r"^[А-ЯЁ][а-яё]+ [А-ЯЁ][а-яё]+ [А-ЯЁ][
 ME = Session(10_000, "tester")
 
 
-def _demo(path: Path, policy: Policy | None = None, *, clients: int = 300, seed: int = 1,
-          now: int = NOW) -> sqlite3.Connection:
+def _demo(
+    path: Path, policy: Policy | None = None, *, clients: int = 300, seed: int = 1, now: int = NOW
+) -> sqlite3.Connection:
     conn = open_database(path, create=True)
     make_demo(conn, policy or default_policy(), clients=clients, seed=seed, now=now)
     return conn
@@ -57,16 +58,24 @@ def test_the_demo_is_a_plausible_clinic(tmp_path: Path) -> None:
     numbers = [row[0] for row in conn.execute("SELECT number FROM phones WHERE position = 1")]
     assert all(MOBILE.match(n) for n in numbers)
     assert all(ANY_PHONE.match(row[0]) for row in conn.execute("SELECT number FROM phones"))
-    per_client = dict(conn.execute(
-        "SELECT n, count(*) FROM (SELECT count(*) AS n FROM phones GROUP BY client_id) GROUP BY n"))
+    per_client = dict(
+        conn.execute(
+            "SELECT n, count(*) FROM (SELECT count(*) AS n FROM phones GROUP BY client_id) GROUP "
+            "BY n"
+        )
+    )
     assert set(per_client) == {1, 2, 3}
-    shared = conn.execute("SELECT count(*) FROM (SELECT digits FROM phones GROUP BY digits"
-                          " HAVING count(DISTINCT client_id) > 1)").fetchone()[0]
+    shared = conn.execute(
+        "SELECT count(*) FROM (SELECT digits FROM phones GROUP BY digits"
+        " HAVING count(DISTINCT client_id) > 1)"
+    ).fetchone()[0]
     assert shared >= 2  # families sharing a number
     assert conn.execute("SELECT count(*) FROM clients WHERE email LIKE '%@%.%'").fetchone()[0] > 50
     assert conn.execute("SELECT count(*) FROM clients WHERE do_not_call").fetchone()[0] >= 2
-    assert conn.execute("SELECT count(*) FROM clients WHERE birth_date IS NOT NULL"
-                        ).fetchone()[0] > 250
+    assert (
+        conn.execute("SELECT count(*) FROM clients WHERE birth_date IS NOT NULL").fetchone()[0]
+        > 250
+    )
     assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
 
@@ -81,28 +90,46 @@ def test_the_demo_fills_every_work_list(tmp_path: Path) -> None:
     assert by_name[("item", "Flu vaccination reminder")].pending >= 5
     for kind in policy.callable_task_kinds:
         assert by_name[("task", kind)].pending >= 1, kind
-    statuses = dict(conn.execute(
-        "SELECT status, count(*) FROM appointments WHERE starts_at >= ? AND starts_at < ?"
-        " GROUP BY status", confirmation_window(policy, NOW)).fetchall())
+    statuses = dict(
+        conn.execute(
+            "SELECT status, count(*) FROM appointments WHERE starts_at >= ? AND starts_at < ?"
+            " GROUP BY status",
+            confirmation_window(policy, NOW),
+        ).fetchall()
+    )
     assert statuses["unconfirmed"] > statuses["left message"] > 0
     assert statuses["confirmed"] > 0
-    assert conn.execute("SELECT count(*) FROM appointments WHERE starts_at < ?",
-                        (NOW - 86400,)).fetchone()[0] > 100  # past visits
-    assert conn.execute("SELECT count(*) FROM appointments WHERE starts_at > ?",
-                        (confirmation_window(policy, NOW)[1],)).fetchone()[0] > 10
+    assert (
+        conn.execute(
+            "SELECT count(*) FROM appointments WHERE starts_at < ?", (NOW - 86400,)
+        ).fetchone()[0]
+        > 100
+    )  # past visits
+    assert (
+        conn.execute(
+            "SELECT count(*) FROM appointments WHERE starts_at > ?",
+            (confirmation_window(policy, NOW)[1],),
+        ).fetchone()[0]
+        > 10
+    )
     assert conn.execute("SELECT count(*) FROM tasks WHERE done_at IS NOT NULL").fetchone()[0] > 0
     assert conn.execute("SELECT count(*) FROM call_list_items WHERE note != ''").fetchone()[0] > 0
     # Earlier calls left comments for the next caller, with consistent calling state.
     assert conn.execute("SELECT count(*) FROM attempts WHERE comment != ''").fetchone()[0] > 0
-    assert conn.execute(
-        "SELECT count(*) FROM attempts a LEFT JOIN call_rows r ON r.kind = a.kind"
-        " AND r.source_id = a.source_id WHERE r.kind IS NULL").fetchone()[0] == 0
+    assert (
+        conn.execute(
+            "SELECT count(*) FROM attempts a LEFT JOIN call_rows r ON r.kind = a.kind"
+            " AND r.source_id = a.source_id WHERE r.kind IS NULL"
+        ).fetchone()[0]
+        == 0
+    )
 
 
 @pytest.mark.parametrize("day_offset", range(7))
 @pytest.mark.parametrize("hour", [0, 10, 23])
-def test_appointments_to_confirm_whatever_the_weekday(tmp_path: Path, day_offset: int,
-                                                      hour: int) -> None:
+def test_appointments_to_confirm_whatever_the_weekday(
+    tmp_path: Path, day_offset: int, hour: int
+) -> None:
     policy = default_policy()
     start = datetime.fromtimestamp(NOW, policy.timezone).replace(hour=hour, minute=30)
     now = int((start + timedelta(days=day_offset)).timestamp())
@@ -113,7 +140,8 @@ def test_appointments_to_confirm_whatever_the_weekday(tmp_path: Path, day_offset
     assert lists[0].pending >= 3
     days = confirmation_days(policy, now)
     for (starts_at,) in conn.execute(
-            "SELECT starts_at FROM appointments WHERE starts_at >= ? AND starts_at < ?", window):
+        "SELECT starts_at FROM appointments WHERE starts_at >= ? AND starts_at < ?", window
+    ):
         moment = datetime.fromtimestamp(starts_at, policy.timezone)
         assert moment.date() in days
         assert (9, 0) <= (moment.hour, moment.minute) <= (19, 30)  # clinic hours
@@ -121,14 +149,20 @@ def test_appointments_to_confirm_whatever_the_weekday(tmp_path: Path, day_offset
 
 def test_a_wider_window_and_russian_texts(tmp_path: Path) -> None:
     path = tmp_path / "policy.toml"
-    path.write_text('language = "ru"\n[confirmation]\n'
-                    "window = { from_days = 1, to_days = 3, skip_weekends = true }\n",
-                    encoding="utf-8")
+    path.write_text(
+        'language = "ru"\n[confirmation]\n'
+        "window = { from_days = 1, to_days = 3, skip_weekends = true }\n",
+        encoding="utf-8",
+    )
     policy = load_policy(path)
     conn = _demo(tmp_path / "demo.db", policy)
-    days = {datetime.fromtimestamp(row[0], policy.timezone).date() for row in conn.execute(
-        "SELECT starts_at FROM appointments WHERE starts_at >= ? AND starts_at < ?",
-        confirmation_window(policy, NOW))}
+    days = {
+        datetime.fromtimestamp(row[0], policy.timezone).date()
+        for row in conn.execute(
+            "SELECT starts_at FROM appointments WHERE starts_at >= ? AND starts_at < ?",
+            confirmation_window(policy, NOW),
+        )
+    }
     assert days == set(confirmation_days(policy, NOW)) and len(days) == 3
     names = {row[0] for row in conn.execute("SELECT name FROM call_lists")}
     assert names == {"Профгигиена: прошло 6 месяцев", "Напоминание о прививке от гриппа"}

@@ -36,7 +36,8 @@ ENGINE_MODULES = {"engine.py", "sqlite_engine.py", "database.py"}
 SQLITE_FILE_MODULES = {"schema.py", "backup.py", "health.py", "schema_parts.py"}
 ENGINE_SPECIFIC = re.compile(
     r"""execute\(\s*f?["'](?:BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|PRAGMA)"""
-    r"""|sqlite3\.connect\(|time\.time\(""")
+    r"""|sqlite3\.connect\(|time\.time\("""
+)
 
 
 def storage_modules() -> list[Path]:
@@ -44,7 +45,8 @@ def storage_modules() -> list[Path]:
 
 
 def test_the_sqlite_engine_opens_writes_watches_and_tells_the_time(
-        db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     engine: Engine = open_engine(db_path)
     assert engine.location == str(db_path)
     conn, other = engine.connect(), engine.connect(shared=True)
@@ -52,8 +54,11 @@ def test_the_sqlite_engine_opens_writes_watches_and_tells_the_time(
     try:
         assert watch.changes() is None  # nobody committed yet
         with write(other):
-            other.execute("INSERT INTO call_lists (name, created_at, created_by)"
-                          " VALUES ('Recall', ?, 'olga')", (NOW,))
+            other.execute(
+                "INSERT INTO call_lists (name, created_at, created_by)"
+                " VALUES ('Recall', ?, 'olga')",
+                (NOW,),
+            )
         seen = watch.changes()
         assert seen is not None and seen.complete and seen.changes
         assert watch.changes() is None  # told once
@@ -71,9 +76,12 @@ def test_the_sqlite_engine_opens_writes_watches_and_tells_the_time(
 
 
 def test_the_storage_modules_leave_engine_specific_statements_to_the_engine() -> None:
-    found = [f"{path.relative_to(ROOT)}: {match.group(0)}" for path in storage_modules()
-             if path.name not in ENGINE_MODULES | SQLITE_FILE_MODULES
-             for match in ENGINE_SPECIFIC.finditer(path.read_text(encoding="utf-8"))]
+    found = [
+        f"{path.relative_to(ROOT)}: {match.group(0)}"
+        for path in storage_modules()
+        if path.name not in ENGINE_MODULES | SQLITE_FILE_MODULES
+        for match in ENGINE_SPECIFIC.finditer(path.read_text(encoding="utf-8"))
+    ]
     assert found == []
     assert ENGINE_SPECIFIC.search((STORAGE / "database.py").read_text(encoding="utf-8"))
 
@@ -86,7 +94,9 @@ def test_the_storage_modules_write_through_the_seam() -> None:
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module in (
-                    "storage.database", "storage.sqlite_engine"):
+                "storage.database",
+                "storage.sqlite_engine",
+            ):
                 names = {alias.name for alias in node.names}
                 if names & {"write", "open_database", "SqliteEngine", "ChangeWatcher"}:
                     takers.append(f"{path.relative_to(ROOT)}: {sorted(names)}")
@@ -95,8 +105,9 @@ def test_the_storage_modules_write_through_the_seam() -> None:
     assert "from storage.engine import write" in locks
 
 
-def test_the_app_runs_on_the_engines_clock(clinic: StoredClinic, policy: Policy,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_app_runs_on_the_engines_clock(
+    clinic: StoredClinic, policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sqlite_engine.SqliteEngine, "now", lambda self: NOW + 42)
     app = RingroundApp(clinic.path, policy, clinic.session("alice"))
     try:
@@ -111,8 +122,12 @@ def test_the_app_runs_on_the_engines_clock(clinic: StoredClinic, policy: Policy,
 
 
 def test_commands_take_now_from_the_engines_clock(
-        tmp_path: Path, clinic: StoredClinic, policy: Policy, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path,
+    clinic: StoredClinic,
+    policy: Policy,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     client = clinic.add_client("Иванова Анна")
     key = RowKey("appointment", clinic.add_appointment(client, clinic_time(2025, 3, 13, 10)))
     alice = start_session(clinic.conn, "alice", NOW)
@@ -124,8 +139,12 @@ def test_commands_take_now_from_the_engines_clock(
     assert entry["alive"] is False  # judged at the engine's "now", not the test's wall clock
     policy_path = tmp_path / "policy.toml"
     policy_path.write_text(f'[security]\nsupervisors = ["{login_name()}"]\n', encoding="utf-8")
-    assert main(["locks", "--release", str(key), "--db", str(clinic.path),
-                 "--policy", str(policy_path)]) == 0
+    assert (
+        main(
+            ["locks", "--release", str(key), "--db", str(clinic.path), "--policy", str(policy_path)]
+        )
+        == 0
+    )
     conn = sqlite3.connect(clinic.path)
     try:
         at, event = conn.execute("SELECT at, event FROM audit ORDER BY id DESC LIMIT 1").fetchone()

@@ -23,14 +23,14 @@ from tests.stored_clinic import NOW, StoredClinic, clinic_time
 SPEC_COLUMNS = {
     "clients": ["id", "name", "phones", "do_not_call"],
     "appointments": ["id", "client_id", "client", "starts_at", "doctor", "service", "status"],
-    "calls": ["row", "client", "operator", "started_at", "ended_at", "mode", "outcome",
-              "comment"],
+    "calls": ["row", "client", "operator", "started_at", "ended_at", "mode", "outcome", "comment"],
     "locks": ["row", "client", "operator", "session", "since", "alive"],
 }
 
 
-def _export(conn: sqlite3.Connection, policy: Policy, kind: str, *, now: int = NOW,
-            bom: bool = False) -> tuple[str, list[dict[str, str]]]:
+def _export(
+    conn: sqlite3.Connection, policy: Policy, kind: str, *, now: int = NOW, bom: bool = False
+) -> tuple[str, list[dict[str, str]]]:
     out = io.StringIO()
     count = export_csv(conn, policy, kind, out, now=now, bom=bom)
     text = out.getvalue()
@@ -40,25 +40,34 @@ def _export(conn: sqlite3.Connection, policy: Policy, kind: str, *, now: int = N
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_every_kind_has_its_header_even_when_empty(conn: sqlite3.Connection, policy: Policy,
-                                                   kind: str) -> None:
+def test_every_kind_has_its_header_even_when_empty(
+    conn: sqlite3.Connection, policy: Policy, kind: str
+) -> None:
     text, rows = _export(conn, policy, kind)
     assert text == ",".join(COLUMNS[kind]) + "\n"
     assert rows == []
     if kind in SPEC_COLUMNS:
-        assert list(COLUMNS[kind][:len(SPEC_COLUMNS[kind])]) == SPEC_COLUMNS[kind]
+        assert list(COLUMNS[kind][: len(SPEC_COLUMNS[kind])]) == SPEC_COLUMNS[kind]
 
 
 def test_clients(clinic: StoredClinic, policy: Policy) -> None:
-    first = clinic.add_client("Иванова Анна Сергеевна", ("+7 916 123-45-67", "+7 495 000-11-22"),
-                              birth_date="1980-02-29", email="anna@example.ru",
-                              notes='Says "call after 6",\nnot before')
+    first = clinic.add_client(
+        "Иванова Анна Сергеевна",
+        ("+7 916 123-45-67", "+7 495 000-11-22"),
+        birth_date="1980-02-29",
+        email="anna@example.ru",
+        notes='Says "call after 6",\nnot before',
+    )
     clinic.add_client("Smith, John", (), do_not_call=True)
     _, rows = _export(clinic.conn, policy, "clients")
     assert rows[0] == {
-        "id": str(first), "name": "Иванова Анна Сергеевна",
-        "phones": "'+7 916 123-45-67;+7 495 000-11-22", "do_not_call": "0", "external_id": "",
-        "birth_date": "1980-02-29", "email": "anna@example.ru",
+        "id": str(first),
+        "name": "Иванова Анна Сергеевна",
+        "phones": "'+7 916 123-45-67;+7 495 000-11-22",
+        "do_not_call": "0",
+        "external_id": "",
+        "birth_date": "1980-02-29",
+        "email": "anna@example.ru",
         "notes": 'Says "call after 6",\nnot before',
     }
     assert rows[1]["name"] == "Smith, John"
@@ -67,22 +76,42 @@ def test_clients(clinic: StoredClinic, policy: Policy) -> None:
 
 def test_appointments_and_tasks_in_clinic_time(clinic: StoredClinic, policy: Policy) -> None:
     client = clinic.add_client("Петров Пётр Петрович")
-    appointment = clinic.add_appointment(client, clinic_time(2025, 3, 13, 10, 30),
-                                         doctor="Петрова А. В.", service="Осмотр")
-    task = clinic.add_task(client, "recall", clinic_time(2025, 3, 12, 9), title="Recall",
-                           done_at=clinic_time(2025, 3, 12, 11, 5))
+    appointment = clinic.add_appointment(
+        client, clinic_time(2025, 3, 13, 10, 30), doctor="Петрова А. В.", service="Осмотр"
+    )
+    task = clinic.add_task(
+        client,
+        "recall",
+        clinic_time(2025, 3, 12, 9),
+        title="Recall",
+        done_at=clinic_time(2025, 3, 12, 11, 5),
+    )
     _, appointments = _export(clinic.conn, policy, "appointments")
-    assert appointments == [{
-        "id": str(appointment), "client_id": str(client), "client": "Петров Пётр Петрович",
-        "starts_at": "2025-03-13T10:30:00+03:00", "doctor": "Петрова А. В.",
-        "service": "Осмотр", "status": "unconfirmed", "external_id": "",
-    }]
+    assert appointments == [
+        {
+            "id": str(appointment),
+            "client_id": str(client),
+            "client": "Петров Пётр Петрович",
+            "starts_at": "2025-03-13T10:30:00+03:00",
+            "doctor": "Петрова А. В.",
+            "service": "Осмотр",
+            "status": "unconfirmed",
+            "external_id": "",
+        }
+    ]
     _, tasks = _export(clinic.conn, policy, "tasks")
-    assert tasks == [{
-        "id": str(task), "client_id": str(client), "client": "Петров Пётр Петрович",
-        "kind": "recall", "title": "Recall", "due_at": "2025-03-12T09:00:00+03:00",
-        "done_at": "2025-03-12T11:05:00+03:00", "external_id": "",
-    }]
+    assert tasks == [
+        {
+            "id": str(task),
+            "client_id": str(client),
+            "client": "Петров Пётр Петрович",
+            "kind": "recall",
+            "title": "Recall",
+            "due_at": "2025-03-12T09:00:00+03:00",
+            "done_at": "2025-03-12T11:05:00+03:00",
+            "external_id": "",
+        }
+    ]
 
 
 def test_calls_locks_and_audit(clinic: StoredClinic, policy: Policy) -> None:
@@ -97,16 +126,33 @@ def test_calls_locks_and_audit(clinic: StoredClinic, policy: Policy) -> None:
     claim_row(clinic.conn, policy, bob, RowKey("appointment", other), NOW + 70)
 
     _, calls = _export(clinic.conn, policy, "calls", now=NOW + 80)
-    assert calls == [{
-        "row": f"appointment:{appointment}", "client": "Client A", "operator": "alice",
-        "started_at": "2025-03-12T10:00:00+03:00", "ended_at": "2025-03-12T10:01:00+03:00",
-        "mode": "manual", "outcome": "no-answer", "comment": "Try later", "number": "",
-        "callback_at": "", "client_id": str(client), "session": str(alice.id),
-    }]
+    assert calls == [
+        {
+            "row": f"appointment:{appointment}",
+            "client": "Client A",
+            "operator": "alice",
+            "started_at": "2025-03-12T10:00:00+03:00",
+            "ended_at": "2025-03-12T10:01:00+03:00",
+            "mode": "manual",
+            "outcome": "no-answer",
+            "comment": "Try later",
+            "number": "",
+            "callback_at": "",
+            "client_id": str(client),
+            "session": str(alice.id),
+        }
+    ]
     _, locks = _export(clinic.conn, policy, "locks", now=NOW + 80)
-    assert locks == [{"row": f"appointment:{other}", "client": "Client A", "operator": "bob",
-                      "session": str(bob.id), "since": "2025-03-12T10:01:10+03:00",
-                      "alive": "1"}]
+    assert locks == [
+        {
+            "row": f"appointment:{other}",
+            "client": "Client A",
+            "operator": "bob",
+            "session": str(bob.id),
+            "since": "2025-03-12T10:01:10+03:00",
+            "alive": "1",
+        }
+    ]
     _, later = _export(clinic.conn, policy, "locks", now=NOW + 80 + policy.alive_for + 1)
     assert later[0]["alive"] == "0"
     _, audit = _export(clinic.conn, policy, "audit")
@@ -151,8 +197,9 @@ class CheckpointingWriter(io.StringIO):
 
 
 @pytest.mark.parametrize("kind", ["clients", "appointments", "tasks", "calls", "audit"])
-def test_streams_in_short_reads(tmp_path: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch,
-                                kind: str) -> None:
+def test_streams_in_short_reads(
+    tmp_path: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
     path = tmp_path / "demo.db"
     conn = open_database(path, create=True)
     make_demo(conn, policy, clients=200, now=NOW)
@@ -174,8 +221,9 @@ def test_streams_in_short_reads(tmp_path: Path, policy: Policy, monkeypatch: pyt
         conn.close()
 
 
-def test_phones_of_a_batch_boundary_client(clinic: StoredClinic, policy: Policy,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_phones_of_a_batch_boundary_client(
+    clinic: StoredClinic, policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(export, "BATCH", 2)
     for n in range(5):
         clinic.add_client(f"Client {n}", tuple(f"+7 900 000-00-{n}{p}" for p in range(n % 3 + 1)))

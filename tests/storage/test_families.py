@@ -38,13 +38,15 @@ class Family:
         self.neighbour = clinic.add_client("Сидоров", ("+7 495 111-22-34",))
         self.mother_visit = RowKey(APPOINTMENT, clinic.add_appointment(self.mother, TOMORROW))
         self.mother_recall = RowKey(TASK, clinic.add_task(self.mother, "recall", NOW - 3600))
-        self.son_visit = RowKey(APPOINTMENT, clinic.add_appointment(
-            self.son, TOMORROW + 1800, service="Осмотр"))
+        self.son_visit = RowKey(
+            APPOINTMENT, clinic.add_appointment(self.son, TOMORROW + 1800, service="Осмотр")
+        )
         _, (son_item, neighbour_item) = clinic.add_call_list("Flu", [self.son, self.neighbour])
         self.son_item = RowKey(ITEM, son_item)
         self.neighbour_item = RowKey(ITEM, neighbour_item)
-        self.daughter_task = RowKey(TASK, clinic.add_task(self.daughter, "reminder", NOW - 60,
-                                                          title="Снимки"))
+        self.daughter_task = RowKey(
+            TASK, clinic.add_task(self.daughter, "reminder", NOW - 60, title="Снимки")
+        )
         # Not open: confirmed already, a task done, a task kind nobody calls, next week.
         clinic.add_appointment(self.son, TOMORROW + 3600, status="confirmed")
         clinic.add_task(self.daughter, "recall", NOW - 60, done_at=NOW - 30)
@@ -58,8 +60,9 @@ def family(clinic: StoredClinic) -> Family:
     return Family(clinic)
 
 
-def claim(clinic: StoredClinic, policy: Policy, key: RowKey, operator: str = "alice",
-          now: int = NOW) -> Claim:
+def claim(
+    clinic: StoredClinic, policy: Policy, key: RowKey, operator: str = "alice", now: int = NOW
+) -> Claim:
     result = claim_row(clinic.conn, policy, clinic.session(operator, now), key, now)
     assert isinstance(result, Claim), result
     return result
@@ -74,14 +77,20 @@ def test_family_rows_are_other_clients_open_rows_on_every_list(
     assert [row.key for row in rows] == family.all
     son_visit, son_item, daughter_task = rows
     assert (son_visit.client, son_visit.subject, son_visit.due, son_visit.group) == (
-        "Иванов Пётр", "Осмотр · Dr. House", TOMORROW + 1800, CALLABLE)
-    assert (son_item.work_list.kind, son_item.work_list.name, son_item.due) == (
-        ITEM, "Flu", None)
+        "Иванов Пётр",
+        "Осмотр · Dr. House",
+        TOMORROW + 1800,
+        CALLABLE,
+    )
+    assert (son_item.work_list.kind, son_item.work_list.name, son_item.due) == (ITEM, "Flu", None)
     assert (daughter_task.work_list.task_kind, daughter_task.subject) == ("reminder", "Снимки")
     assert all(row.lock_operator is None and not row.lock_mine for row in rows)
     # From the son's side: his mother's and sister's rows, not his own.
     assert [row.key for row in family_rows(clinic.conn, policy, alice, family.son, NOW)] == [
-        family.mother_visit, family.mother_recall, family.daughter_task]
+        family.mother_visit,
+        family.mother_recall,
+        family.daughter_task,
+    ]
     # A number nobody else has: no family.
     assert family_rows(clinic.conn, policy, alice, family.neighbour, NOW) == []
 
@@ -93,8 +102,12 @@ def test_family_rows_show_locks_and_rows_not_callable_yet(
     assert bob_claim.key == family.son_visit
     no_answer = claim(clinic, policy, family.daughter_task)
     finish_call(clinic.conn, policy, clinic.session("alice"), no_answer, "no-answer", "", NOW)
-    rows = {row.key: row for row in family_rows(
-        clinic.conn, policy, clinic.session("alice"), family.mother, NOW + 60)}
+    rows = {
+        row.key: row
+        for row in family_rows(
+            clinic.conn, policy, clinic.session("alice"), family.mother, NOW + 60
+        )
+    }
     assert rows[family.son_visit].lock_operator == "bob"
     assert rows[family.daughter_task].group == LATER  # the retry delay (C6)
 
@@ -110,34 +123,57 @@ def test_one_save_settles_the_family(clinic: StoredClinic, policy: Policy, famil
     alice = clinic.session("alice")
     main = claim_row(clinic.conn, policy, alice, family.mother_visit, NOW)
     assert isinstance(main, Claim)
-    done = finish_family(clinic.conn, policy, alice, main, "confirmed", "Вся семья придёт",
-                         NOW + 120, family=family.all)
+    done = finish_family(
+        clinic.conn,
+        policy,
+        alice,
+        main,
+        "confirmed",
+        "Вся семья придёт",
+        NOW + 120,
+        family=family.all,
+    )
     assert isinstance(done, FamilyFinished)
     assert done.closed and not done.unreachable
     assert [row.key for row in done.settled] == family.all
     assert done.skipped == ()
     attempts = clinic.conn.execute(
-        "SELECT kind, source_id, operator, outcome, comment FROM attempts ORDER BY id").fetchall()
-    assert attempts == [(key.kind, key.source_id, "alice", "confirmed", "Вся семья придёт")
-                        for key in [family.mother_visit, *sorted(family.all)]]
-    assert clinic.scalar("SELECT status FROM appointments WHERE id = ?",
-                         (family.son_visit.source_id,)) == "confirmed"
-    assert clinic.scalar("SELECT processed_at FROM call_list_items WHERE id = ?",
-                         (family.son_item.source_id,)) == NOW + 120
-    assert clinic.scalar("SELECT done_at FROM tasks WHERE id = ?",
-                         (family.daughter_task.source_id,)) == NOW + 120
+        "SELECT kind, source_id, operator, outcome, comment FROM attempts ORDER BY id"
+    ).fetchall()
+    assert attempts == [
+        (key.kind, key.source_id, "alice", "confirmed", "Вся семья придёт")
+        for key in [family.mother_visit, *sorted(family.all)]
+    ]
+    assert (
+        clinic.scalar("SELECT status FROM appointments WHERE id = ?", (family.son_visit.source_id,))
+        == "confirmed"
+    )
+    assert (
+        clinic.scalar(
+            "SELECT processed_at FROM call_list_items WHERE id = ?", (family.son_item.source_id,)
+        )
+        == NOW + 120
+    )
+    assert (
+        clinic.scalar("SELECT done_at FROM tasks WHERE id = ?", (family.daughter_task.source_id,))
+        == NOW + 120
+    )
     assert clinic.scalar("SELECT count(*) FROM locks") == 0
     # Each family row has its own claim and release, and says which call settled it.
     audit = clinic.conn.execute(
         "SELECT event, kind, source_id, detail FROM audit WHERE event = 'family-settled'"
-        " ORDER BY id").fetchall()
+        " ORDER BY id"
+    ).fetchall()
     assert [(kind, source_id) for _, kind, source_id, _ in audit] == [
-        (key.kind, key.source_id) for key in sorted(family.all)]
+        (key.kind, key.source_id) for key in sorted(family.all)
+    ]
     assert json.loads(audit[0][3]) == {"call": str(family.mother_visit), "outcome": "confirmed"}
     assert clinic.scalar("SELECT count(*) FROM audit WHERE event = 'claim'") == 4
     # The mother's own other row (her recall task) is not family: untouched.
-    assert clinic.scalar("SELECT done_at FROM tasks WHERE id = ?",
-                         (family.mother_recall.source_id,)) is None
+    assert (
+        clinic.scalar("SELECT done_at FROM tasks WHERE id = ?", (family.mother_recall.source_id,))
+        is None
+    )
 
 
 def test_rows_that_may_not_be_called_are_skipped_and_reported(
@@ -146,13 +182,20 @@ def test_rows_that_may_not_be_called_are_skipped_and_reported(
     bob = clinic.session("bob")
     assert isinstance(claim_row(clinic.conn, policy, bob, family.son_visit, NOW), Claim)
     with write(clinic.conn):
-        clinic.conn.execute("UPDATE clients SET do_not_call = 1 WHERE id = ?",
-                            (family.daughter,))
+        clinic.conn.execute("UPDATE clients SET do_not_call = 1 WHERE id = ?", (family.daughter,))
     alice = clinic.session("alice")
     main = claim_row(clinic.conn, policy, alice, family.mother_visit, NOW)
     assert isinstance(main, Claim)
-    done = finish_family(clinic.conn, policy, alice, main, "confirmed", "", NOW + 60,
-                         family=[*family.all, family.neighbour_item])
+    done = finish_family(
+        clinic.conn,
+        policy,
+        alice,
+        main,
+        "confirmed",
+        "",
+        NOW + 60,
+        family=[*family.all, family.neighbour_item],
+    )
     assert [row.key for row in done.settled] == [family.son_item]
     skipped = {skip.key: (skip.client, skip.refusal.reason) for skip in done.skipped}
     assert skipped == {
@@ -163,8 +206,13 @@ def test_rows_that_may_not_be_called_are_skipped_and_reported(
     locked = next(s for s in done.skipped if s.key == family.son_visit)
     assert locked.refusal.lock is not None and locked.refusal.lock.operator == "bob"
     assert clinic.conn.execute("SELECT operator FROM locks").fetchall() == [("bob",)]
-    assert clinic.scalar("SELECT processed_at FROM call_list_items WHERE id = ?",
-                         (family.neighbour_item.source_id,)) is None
+    assert (
+        clinic.scalar(
+            "SELECT processed_at FROM call_list_items WHERE id = ?",
+            (family.neighbour_item.source_id,),
+        )
+        is None
+    )
 
 
 def test_a_lost_lock_saves_nothing_for_anyone(
@@ -176,8 +224,9 @@ def test_a_lost_lock_saves_nothing_for_anyone(
     with write(clinic.conn):
         clinic.conn.execute("DELETE FROM locks")  # released by a supervisor meanwhile
     with pytest.raises(LockLost):
-        finish_family(clinic.conn, policy, alice, main, "confirmed", "", NOW + 60,
-                      family=family.all)
+        finish_family(
+            clinic.conn, policy, alice, main, "confirmed", "", NOW + 60, family=family.all
+        )
     assert clinic.scalar("SELECT count(*) FROM attempts") == 0
     assert clinic.scalar("SELECT count(*) FROM locks") == 0
 
@@ -198,14 +247,18 @@ def test_a_failure_halfway_undoes_the_whole_save(
 
     monkeypatch.setattr(storage.families, "finish_call", failing_finish)
     with pytest.raises(Exception, match="full"):
-        finish_family(clinic.conn, policy, alice, main, "confirmed", "", NOW + 60,
-                      family=family.all)
+        finish_family(
+            clinic.conn, policy, alice, main, "confirmed", "", NOW + 60, family=family.all
+        )
     assert not clinic.conn.in_transaction
     assert clinic.scalar("SELECT count(*) FROM attempts") == 0
     assert clinic.conn.execute("SELECT kind, source_id, operator FROM locks").fetchall() == [
-        (APPOINTMENT, family.mother_visit.source_id, "alice")]  # still hers: may save again
-    assert clinic.scalar("SELECT status FROM appointments WHERE id = ?",
-                         (family.son_visit.source_id,)) == "unconfirmed"
+        (APPOINTMENT, family.mother_visit.source_id, "alice")
+    ]  # still hers: may save again
+    assert (
+        clinic.scalar("SELECT status FROM appointments WHERE id = ?", (family.son_visit.source_id,))
+        == "unconfirmed"
+    )
 
 
 def test_a_family_save_is_one_begin_immediate(
@@ -220,8 +273,17 @@ def test_a_family_save_is_one_begin_immediate(
         main = claim_row(conn, policy, alice, family.mother_visit, NOW)
         assert isinstance(main, Claim)
         conn.set_trace_callback(statements.append)
-        done = finish_family(conn, policy, alice, main, "call-back", "", NOW + 60,
-                             family=family.all, callback_at=NOW + 7200)
+        done = finish_family(
+            conn,
+            policy,
+            alice,
+            main,
+            "call-back",
+            "",
+            NOW + 60,
+            family=family.all,
+            callback_at=NOW + 7200,
+        )
         conn.set_trace_callback(None)
     finally:
         conn.close()
@@ -241,7 +303,9 @@ def test_nested_writes_are_savepoints(clinic: StoredClinic) -> None:
             conn.execute("INSERT INTO clients (name) VALUES ('inner, kept')")
     assert not conn.in_transaction
     assert [r[0] for r in conn.execute("SELECT name FROM clients ORDER BY id")] == [
-        "outer", "inner, kept"]
+        "outer",
+        "inner, kept",
+    ]
 
 
 def test_a_number_shared_by_a_whole_care_home_lists_a_limited_family(
@@ -250,8 +314,9 @@ def test_a_number_shared_by_a_whole_care_home_lists_a_limited_family(
     home = "+7 495 000-00-00"
     first = clinic.add_client("Resident 0", (home,))
     for number in range(1, FAMILY_LIMIT + 11):
-        clinic.add_appointment(clinic.add_client(f"Resident {number}", (home,)),
-                               TOMORROW + number * 60)
+        clinic.add_appointment(
+            clinic.add_client(f"Resident {number}", (home,)), TOMORROW + number * 60
+        )
     rows = family_rows(clinic.conn, policy, clinic.session(), first, NOW)
     assert len(rows) == FAMILY_LIMIT
     assert [row.due for row in rows] == sorted(row.due or 0 for row in rows)

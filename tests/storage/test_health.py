@@ -48,23 +48,30 @@ def shared_folder() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-
-def test_a_healthy_database(shared_folder: Path, policy: Policy, group_umask: None,
-                            tmp_path: Path) -> None:
+def test_a_healthy_database(
+    shared_folder: Path, policy: Policy, group_umask: None, tmp_path: Path
+) -> None:
     path = shared_folder / "clinic.db"
     _demo(path, policy)
     os.chmod(path, 0o660)
     log = tmp_path / "log" / "ringround.log"  # the log where this user may write it
     log.parent.mkdir()
-    policy = dataclasses.replace(policy, log=dataclasses.replace(policy.log, to="file",
-                                                                 file=str(log)))
+    policy = dataclasses.replace(
+        policy, log=dataclasses.replace(policy.log, to="file", file=str(log))
+    )
     findings = check(path, policy)
     found = levels(findings)
     assert found[PROBLEM] == [] and found[WARNING] == [], findings
     assert exit_status(findings) == 0
     text = " ".join(found[OK])
-    for expected in ("policy (built-in defaults) is valid", "local file system",
-                     "ringround database", "WAL mode", "integrity check", "You can save"):
+    for expected in (
+        "policy (built-in defaults) is valid",
+        "local file system",
+        "ringround database",
+        "WAL mode",
+        "integrity check",
+        "You can save",
+    ):
         assert expected in text
     assert sorted(os.listdir(shared_folder)) == ["clinic.db"]  # no -wal/-shm left behind
 
@@ -133,8 +140,9 @@ def test_missing_parts_of_the_schema_are_named(tmp_path: Path, policy: Policy) -
     path = tmp_path / "clinic.db"
     _demo(path, policy)
     healthy = check(path, policy)
-    assert f"{path} has every table, column, index and trigger of its format." in \
-        levels(healthy)[OK]
+    assert (
+        f"{path} has every table, column, index and trigger of its format." in levels(healthy)[OK]
+    )
     conn = sqlite3.connect(path)
     conn.execute("DROP TABLE row_notes")  # named alone, not with its columns and index
     conn.execute("ALTER TABLE call_lists DROP COLUMN closed_at")
@@ -148,26 +156,31 @@ def test_missing_parts_of_the_schema_are_named(tmp_path: Path, policy: Policy) -
         f"{path} lacks parts of its format (index phones_by_digits, index tasks_by_client, "
         "index tasks_by_kind, column call_lists.closed_at, index items_by_list and 1 more): "
         "another program or a person changed it; stop every ringround and restore the "
-        "latest backup."]
+        "latest backup."
+    ]
     conn = sqlite3.connect(path)  # the check changed nothing
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     conn.close()
     assert "row_notes" not in tables and "phones_by_digits" not in tables
 
 
-def test_network_file_system(tmp_path: Path, policy: Policy,
-                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_network_file_system(
+    tmp_path: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "clinic.db"
     _demo(path, policy)
     monkeypatch.setattr(health, "file_system_type", lambda folder: "nfs4")
     findings = check(path, policy)
     assert exit_status(findings) == 1
-    assert any("network file system (nfs4)" in t and "server's own disk" in t
-               for t in levels(findings)[PROBLEM])
+    assert any(
+        "network file system (nfs4)" in t and "server's own disk" in t
+        for t in levels(findings)[PROBLEM]
+    )
 
 
-def test_unwritable_file_and_folder(shared_folder: Path, policy: Policy,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unwritable_file_and_folder(
+    shared_folder: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # As root, chmod does not stop writes: pretend the OS refuses them instead.
     path = shared_folder / "clinic.db"
     _demo(path, policy)
@@ -193,8 +206,9 @@ def test_group_permissions_are_warnings(tmp_path: Path, policy: Policy) -> None:
     os.chmod(path, 0o644)
     findings = check(path, policy)
     warnings = levels(findings)[WARNING]
-    assert any("not writable by its group" in t and f"chmod g+rw {path}" in t
-               for t in warnings), warnings
+    assert any("not writable by its group" in t and f"chmod g+rw {path}" in t for t in warnings), (
+        warnings
+    )
     assert any(f"chmod g+rwx {folder}" in t for t in warnings), warnings
     assert exit_status(findings) == 0  # warnings do not fail the check
 
@@ -204,8 +218,9 @@ def test_group_permissions_are_warnings(tmp_path: Path, policy: Policy) -> None:
 
 def test_telephony_secret_must_be_readable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     policy_file = tmp_path / "policy.toml"
-    policy_file.write_text(f'[telephony]\nenabled = true\nsecret_file = "{tmp_path}/none"\n',
-                           encoding="utf-8")
+    policy_file.write_text(
+        f'[telephony]\nenabled = true\nsecret_file = "{tmp_path}/none"\n', encoding="utf-8"
+    )
     policy = load_policy(policy_file)
     path = tmp_path / "clinic.db"
     _demo(path, policy)
@@ -220,8 +235,11 @@ def read_only_mount(tmp_path: Path) -> Iterator[Path]:
         pytest.skip("mounting a file system needs root")
     point = tmp_path / "mnt"
     point.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(point)],
-                          capture_output=True, check=False)
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(point)],
+        capture_output=True,
+        check=False,
+    )
     if made.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
     try:

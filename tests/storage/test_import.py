@@ -39,21 +39,44 @@ from storage.phones import phone_key, split_extension
 from storage.policy import PhoneRules, Policy, PolicyError, default_policy, load_policy
 from tests.stored_clinic import CLINIC_ZONE, NOW, StoredClinic, clinic_time
 
-EXPORTED = {"clients": "clients", "appointments": "appointments", "tasks": "tasks",
-            "call-list": "call-list"}
+EXPORTED = {
+    "clients": "clients",
+    "appointments": "appointments",
+    "tasks": "tasks",
+    "call-list": "call-list",
+}
 
 
-def run_import(conn: sqlite3.Connection, policy: Policy, kind: str, text: str | bytes, *,
-               list_name: str | None = None, dry_run: bool = False,
-               create_only: bool = False, operator: str = "admin") -> ImportResult:
+def run_import(
+    conn: sqlite3.Connection,
+    policy: Policy,
+    kind: str,
+    text: str | bytes,
+    *,
+    list_name: str | None = None,
+    dry_run: bool = False,
+    create_only: bool = False,
+    operator: str = "admin",
+) -> ImportResult:
     data = text.encode("utf-8") if isinstance(text, str) else text
-    return import_csv(conn, policy, kind, data, source="test.csv", operator=operator,
-                      supervisor=True, now=NOW, list_name=list_name, dry_run=dry_run,
-                      create_only=create_only)
+    return import_csv(
+        conn,
+        policy,
+        kind,
+        data,
+        source="test.csv",
+        operator=operator,
+        supervisor=True,
+        now=NOW,
+        list_name=list_name,
+        dry_run=dry_run,
+        create_only=create_only,
+    )
 
 
-def refused(conn: sqlite3.Connection, policy: Policy, kind: str, text: str | bytes,
-            **options: object) -> list[str]:
+def refused(
+    conn: sqlite3.Connection, policy: Policy, kind: str, text: str | bytes, **options: object
+) -> list[str]:
     """Import that must fail: the database stays the same; returns the problems as text."""
     before = dump(conn)
     with pytest.raises(BadFile) as caught:
@@ -78,13 +101,16 @@ def rows_of(text: str) -> list[dict[str, str]]:
 
 
 def clients_table(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
-    return conn.execute("SELECT id, external_id, name, birth_date, email, notes, do_not_call"
-                        " FROM clients ORDER BY id").fetchall()
+    return conn.execute(
+        "SELECT id, external_id, name, birth_date, email, notes, do_not_call"
+        " FROM clients ORDER BY id"
+    ).fetchall()
 
 
 def phones_of(conn: sqlite3.Connection, client_id: int) -> list[tuple[str, str]]:
-    return conn.execute("SELECT number, digits FROM phones WHERE client_id = ? ORDER BY"
-                        " position", (client_id,)).fetchall()
+    return conn.execute(
+        "SELECT number, digits FROM phones WHERE client_id = ? ORDER BY position", (client_id,)
+    ).fetchall()
 
 
 # -- phone numbers ------------------------------------------------------------------------------
@@ -92,50 +118,56 @@ def phones_of(conn: sqlite3.Connection, client_id: int) -> list[tuple[str, str]]
 RUSSIA = PhoneRules("7", "8", 10, "810")
 
 
-@pytest.mark.parametrize(("written", "key"), [
-    ("+7 (916) 123-45-67", "79161234567"),
-    ("8 916 123-45-67", "79161234567"),
-    ("916 123 45 67", "79161234567"),
-    ("79161234567", "79161234567"),
-    ("8 (495) 000-11-22", "74950001122"),
-    ("+44 20 7946 0958", "442079460958"),
-    ("0044 20 7946 0958", "442079460958"),
-    ("101", "101"),  # an internal extension stays as it is
-    ("  +7 916 123-45-67 (mother)", "79161234567"),
-    ("no digits", ""),
-    # Russia's international prefix 8 10: one number, one key.
-    ("8 10 49 30 1234567", "49301234567"),
-    ("810 49 30 1234567", "49301234567"),
-    ("+49 30 1234567", "49301234567"),
-    ("00 49 30 1234567", "49301234567"),
-    ("8 10 1 212 555 0100", "12125550100"),
-    # Extensions are not part of the number.
-    ("+7 916 123 45 67 доб. 12", "79161234567"),
-    ("8 (916) 123-45-67, доб 12", "79161234567"),
-    ("8 916 123 45 67 доп. 3", "79161234567"),
-    ("8 495 123 45 67 вн. 105", "74951234567"),
-    ("+7 916 123 45 67 ext. 12", "79161234567"),
-    ("+7 916 123 45 67 x12", "79161234567"),
-    ("+7 916 123 45 67 #12", "79161234567"),
-    ("+7 916 123 45 67 EXT 12", "79161234567"),
-])
+@pytest.mark.parametrize(
+    ("written", "key"),
+    [
+        ("+7 (916) 123-45-67", "79161234567"),
+        ("8 916 123-45-67", "79161234567"),
+        ("916 123 45 67", "79161234567"),
+        ("79161234567", "79161234567"),
+        ("8 (495) 000-11-22", "74950001122"),
+        ("+44 20 7946 0958", "442079460958"),
+        ("0044 20 7946 0958", "442079460958"),
+        ("101", "101"),  # an internal extension stays as it is
+        ("  +7 916 123-45-67 (mother)", "79161234567"),
+        ("no digits", ""),
+        # Russia's international prefix 8 10: one number, one key.
+        ("8 10 49 30 1234567", "49301234567"),
+        ("810 49 30 1234567", "49301234567"),
+        ("+49 30 1234567", "49301234567"),
+        ("00 49 30 1234567", "49301234567"),
+        ("8 10 1 212 555 0100", "12125550100"),
+        # Extensions are not part of the number.
+        ("+7 916 123 45 67 доб. 12", "79161234567"),
+        ("8 (916) 123-45-67, доб 12", "79161234567"),
+        ("8 916 123 45 67 доп. 3", "79161234567"),
+        ("8 495 123 45 67 вн. 105", "74951234567"),
+        ("+7 916 123 45 67 ext. 12", "79161234567"),
+        ("+7 916 123 45 67 x12", "79161234567"),
+        ("+7 916 123 45 67 #12", "79161234567"),
+        ("+7 916 123 45 67 EXT 12", "79161234567"),
+    ],
+)
 def test_phone_keys_in_russia(written: str, key: str) -> None:
     assert phone_key(written, RUSSIA) == key
     assert phone_key(key, RUSSIA) in (key, "")  # stable
 
 
-@pytest.mark.parametrize(("written", "number", "extension"), [
-    ("+7 916 123 45 67 доб. 12", "+7 916 123 45 67", "12"),
-    ("8 (495) 123-45-67, доб 345", "8 (495) 123-45-67", "345"),
-    ("8 495 123 45 67 ДОП.3", "8 495 123 45 67", "3"),
-    ("8 495 123 45 67 вн. 105", "8 495 123 45 67", "105"),
-    ("+1 212 555 0100 ext. 12", "+1 212 555 0100", "12"),
-    ("+1 212 555 0100x12", "+1 212 555 0100", "12"),
-    ("+1 212 555 0100 #12", "+1 212 555 0100", "12"),
-    ("+7 916 123 45 67", "+7 916 123 45 67", ""),
-    ("+7 916 123 45 67 fax 12", "+7 916 123 45 67 fax 12", ""),  # not a marker of its own
-    ("доб. 12", "доб. 12", ""),  # no number to be an extension of
-])
+@pytest.mark.parametrize(
+    ("written", "number", "extension"),
+    [
+        ("+7 916 123 45 67 доб. 12", "+7 916 123 45 67", "12"),
+        ("8 (495) 123-45-67, доб 345", "8 (495) 123-45-67", "345"),
+        ("8 495 123 45 67 ДОП.3", "8 495 123 45 67", "3"),
+        ("8 495 123 45 67 вн. 105", "8 495 123 45 67", "105"),
+        ("+1 212 555 0100 ext. 12", "+1 212 555 0100", "12"),
+        ("+1 212 555 0100x12", "+1 212 555 0100", "12"),
+        ("+1 212 555 0100 #12", "+1 212 555 0100", "12"),
+        ("+7 916 123 45 67", "+7 916 123 45 67", ""),
+        ("+7 916 123 45 67 fax 12", "+7 916 123 45 67 fax 12", ""),  # not a marker of its own
+        ("доб. 12", "доб. 12", ""),  # no number to be an extension of
+    ],
+)
 def test_extensions_are_taken_apart(written: str, number: str, extension: str) -> None:
     assert split_extension(written) == (number, extension)
 
@@ -152,15 +184,20 @@ def test_phone_keys_where_numbers_differ_in_length() -> None:
 def test_phone_rules_in_the_policy(tmp_path: Path) -> None:
     assert default_policy().phones == PhoneRules("7", "8", 10, "810")
     path = tmp_path / "p.toml"
-    path.write_text('[phones]\ncountry_code = "49"\ntrunk_prefix = "0"\nnational_length = 0\n'
-                    'international_prefix = ""\n', encoding="utf-8")
+    path.write_text(
+        '[phones]\ncountry_code = "49"\ntrunk_prefix = "0"\nnational_length = 0\n'
+        'international_prefix = ""\n',
+        encoding="utf-8",
+    )
     assert load_policy(path).phones == PhoneRules("49", "0", 0, "")
-    for text, key in (('country_code = "+7"', "phones.country_code"),
-                      ('trunk_prefix = "x"', "phones.trunk_prefix"),
-                      ("national_length = 40", "phones.national_length"),
-                      ('international_prefix = "+810"', "phones.international_prefix"),
-                      ('international_prefix = "8"', "phones.international_prefix"),
-                      ("country = 7", "phones.country")):
+    for text, key in (
+        ('country_code = "+7"', "phones.country_code"),
+        ('trunk_prefix = "x"', "phones.trunk_prefix"),
+        ("national_length = 40", "phones.national_length"),
+        ('international_prefix = "+810"', "phones.international_prefix"),
+        ('international_prefix = "8"', "phones.international_prefix"),
+        ("country = 7", "phones.country"),
+    ):
         path.write_text(f"[phones]\n{text}\n", encoding="utf-8")
         with pytest.raises(PolicyError, match=key.replace(".", r"\.")):
             load_policy(path)
@@ -180,12 +217,14 @@ def test_an_import_under_new_phone_rules_keys_stored_numbers_again(
 
 # -- clients ------------------------------------------------------------------------------------
 
-def test_new_clients_with_phones_dates_and_flags(conn: sqlite3.Connection,
-                                                 policy: Policy) -> None:
-    text = ("external_id,name,phones,do_not_call,birth_date,email,notes\n"
-            'A1,Иванова Анна,"8 916 123-45-67; +7 495 000-11-22",0,29.02.1980,a@b.ru,"x, ""y"""\n'
-            "A2,Smith John,9161234567,да,,,\n"
-            "A3,Nobody,,,1990-01-31,,\n")
+
+def test_new_clients_with_phones_dates_and_flags(conn: sqlite3.Connection, policy: Policy) -> None:
+    text = (
+        "external_id,name,phones,do_not_call,birth_date,email,notes\n"
+        'A1,Иванова Анна,"8 916 123-45-67; +7 495 000-11-22",0,29.02.1980,a@b.ru,"x, ""y"""\n'
+        "A2,Smith John,9161234567,да,,,\n"
+        "A3,Nobody,,,1990-01-31,,\n"
+    )
     result = run_import(conn, policy, "clients", text)
     assert (result.added, result.updated, result.unchanged, result.rows) == (3, 0, 0, 3)
     assert clients_table(conn) == [
@@ -194,32 +233,57 @@ def test_new_clients_with_phones_dates_and_flags(conn: sqlite3.Connection,
         (3, "A3", "Nobody", "1990-01-31", "", "", 0),
     ]
     # Kept as written; compared by the digits in international form.
-    assert phones_of(conn, 1) == [("8 916 123-45-67", "79161234567"),
-                                  ("+7 495 000-11-22", "74950001122")]
+    assert phones_of(conn, 1) == [
+        ("8 916 123-45-67", "79161234567"),
+        ("+7 495 000-11-22", "74950001122"),
+    ]
     assert phones_of(conn, 2) == [("9161234567", "79161234567")]
     assert phones_of(conn, 3) == []
     event = conn.execute("SELECT operator, event, detail FROM audit").fetchall()
-    assert event == [("admin", "import", '{"added": 3, "file": "test.csv", "kind": "clients",'
-                                         ' "rows": 3, "unchanged": 0, "updated": 0}')]
+    assert event == [
+        (
+            "admin",
+            "import",
+            '{"added": 3, "file": "test.csv", "kind": "clients",'
+            ' "rows": 3, "unchanged": 0, "updated": 0}',
+        )
+    ]
 
 
 def test_reimport_by_external_id_updates_instead_of_duplicating(
-        conn: sqlite3.Connection, policy: Policy) -> None:
-    run_import(conn, policy, "clients",
-               "external_id,name,phones\nA1,Anna,9160000111\nA2,Boris,9160000222\n")
-    result = run_import(conn, policy, "clients", "external_id,name,phones\nA1,Anna K,9160000111\n"
-                        "A2,Boris,9160000333;9160000444\nA3,Vera,9160000005\n")
+    conn: sqlite3.Connection, policy: Policy
+) -> None:
+    run_import(
+        conn,
+        policy,
+        "clients",
+        "external_id,name,phones\nA1,Anna,9160000111\nA2,Boris,9160000222\n",
+    )
+    result = run_import(
+        conn,
+        policy,
+        "clients",
+        "external_id,name,phones\nA1,Anna K,9160000111\n"
+        "A2,Boris,9160000333;9160000444\nA3,Vera,9160000005\n",
+    )
     assert (result.added, result.updated, result.unchanged) == (1, 2, 0)
     assert result.changed_fields == {"name": 1, "phones": 1}
-    assert [row[1:3] for row in clients_table(conn)] == [("A1", "Anna K"), ("A2", "Boris"),
-                                                         ("A3", "Vera")]
+    assert [row[1:3] for row in clients_table(conn)] == [
+        ("A1", "Anna K"),
+        ("A2", "Boris"),
+        ("A3", "Vera"),
+    ]
     assert [n for n, _ in phones_of(conn, 2)] == ["9160000333", "9160000444"]
-    edits = conn.execute("SELECT client_id, detail FROM audit WHERE event = 'card-edit'"
-                         " ORDER BY id").fetchall()
+    edits = conn.execute(
+        "SELECT client_id, detail FROM audit WHERE event = 'card-edit' ORDER BY id"
+    ).fetchall()
     assert edits == [
         (1, '{"field": "name", "new": "Anna K", "old": "Anna", "via": "import"}'),
-        (2, '{"field": "phones", "new": ["9160000333", "9160000444"], "old": ["9160000222"],'
-            ' "via": "import"}'),
+        (
+            2,
+            '{"field": "phones", "new": ["9160000333", "9160000444"], "old": ["9160000222"],'
+            ' "via": "import"}',
+        ),
     ]
 
 
@@ -231,8 +295,7 @@ def test_update_by_id_and_columns_left_out_are_kept(clinic: StoredClinic, policy
     assert phones_of(clinic.conn, first)[0][0] == "+7 900 000-00-01"
 
 
-def test_a_file_from_another_database_is_refused(conn: sqlite3.Connection,
-                                                 policy: Policy) -> None:
+def test_a_file_from_another_database_is_refused(conn: sqlite3.Connection, policy: Policy) -> None:
     run_import(conn, policy, "clients", "external_id,name\nA1,Anna\nA2,Boris\n")
     assert refused(conn, policy, "clients", "id,external_id,name\n1,X9,Vera\n2,A1,Boris\n") == [
         "line 2, column external_id: client 1 has the external id 'A1', not 'X9' (to change "
@@ -255,19 +318,24 @@ def test_client_problems_name_line_and_column(clinic: StoredClinic, policy: Poli
     existing = clinic.add_client("Anna")
     with write(clinic.conn):
         clinic.conn.execute("UPDATE clients SET external_id = 'TAKEN' WHERE id = ?", (existing,))
-    problems = refused(clinic.conn, policy, "clients", (
-        "id;external_id;name;phones;do_not_call;birth_date\n"
-        ";N1;Boris;abc;0;\n"              # 2: phone without digits
-        ";N2;Vera;;maybe;31.02.1990\n"    # 3: flag and date
-        "999;;Galina;;;\n"                # 4: no such id
-        f"{existing};TAKEN;Anna;;;\n"     # 5: fine
-        ";TAKEN;Dmitry;;;\n"              # 6: external id repeated
-        ";;;;;\n"                         # an empty line is skipped
-        ";N7;;;;\n"                       # 8: empty name
-        "x;N8;Egor;;;\n"                  # 9: bad id
-        ";N9;Fedor;1;0\n"                 # 10: too few fields
-        f"{existing};;Anna again;;;\n"    # 11: the same client as line 5
-    ))
+    problems = refused(
+        clinic.conn,
+        policy,
+        "clients",
+        (
+            "id;external_id;name;phones;do_not_call;birth_date\n"
+            ";N1;Boris;abc;0;\n"  # 2: phone without digits
+            ";N2;Vera;;maybe;31.02.1990\n"  # 3: flag and date
+            "999;;Galina;;;\n"  # 4: no such id
+            f"{existing};TAKEN;Anna;;;\n"  # 5: fine
+            ";TAKEN;Dmitry;;;\n"  # 6: external id repeated
+            ";;;;;\n"  # an empty line is skipped
+            ";N7;;;;\n"  # 8: empty name
+            "x;N8;Egor;;;\n"  # 9: bad id
+            ";N9;Fedor;1;0\n"  # 10: too few fields
+            f"{existing};;Anna again;;;\n"  # 11: the same client as line 5
+        ),
+    )
     assert problems == [
         "line 2, column phones: 'abc' has no digits",
         "line 3, column birth_date: '31.02.1990' is not a date such as 1980-02-29 or 29.02.1980",
@@ -288,21 +356,25 @@ def test_header_problems(conn: sqlite3.Connection, policy: Policy) -> None:
         "email, external_id, id, name, notes, phones)",
     ]
     assert refused(conn, policy, "clients", "email,notes\nx,y\n") == [
-        "line 1: the file needs a name column (or id or external_id to update clients)"]
+        "line 1: the file needs a name column (or id or external_id to update clients)"
+    ]
     assert refused(conn, policy, "clients", "") == [
-        "line 1: the file is empty; it needs a header row naming the columns"]
+        "line 1: the file is empty; it needs a header row naming the columns"
+    ]
     assert refused(conn, policy, "clients", "name,,phones\n") == [
-        "line 1, column #2: this column has no name"]
+        "line 1, column #2: this column has no name"
+    ]
     assert refused(conn, policy, "appointments", "doctor\nx\n") == [
         "line 1: the file needs a client_id or client_external_id column",
-        "line 1: the file needs a starts_at column (or id or external_id to update "
-        "appointments)",
+        "line 1: the file needs a starts_at column (or id or external_id to update appointments)",
     ]
 
 
 def test_encodings_separators_and_line_ends(conn: sqlite3.Connection, policy: Policy) -> None:
-    text = ("Name ; External ID ; Phones\r\nАнна;A1;\"89160000001;89160000002\"\r\n"
-            "Борис;A2;89160000003\r\n")
+    text = (
+        'Name ; External ID ; Phones\r\nАнна;A1;"89160000001;89160000002"\r\n'
+        "Борис;A2;89160000003\r\n"
+    )
     result = run_import(conn, policy, "clients", b"\xef\xbb\xbf" + text.encode())
     assert result.added == 2
     assert [n for n, _ in phones_of(conn, 1)] == ["89160000001", "89160000002"]
@@ -311,18 +383,19 @@ def test_encodings_separators_and_line_ends(conn: sqlite3.Connection, policy: Po
     cp1251 = "external_id,name\nA3,Вера\n".encode("cp1251")
     assert refused(conn, policy, "clients", cp1251) == [
         "line 2: the file is not UTF-8 text (byte 0xc2); save it from the spreadsheet as "
-        "\"CSV UTF-8\""]
-    assert refused(conn, policy, "clients", 'name\n"Анна\n')[0].startswith(
-        "line 2: broken CSV")
+        '"CSV UTF-8"'
+    ]
+    assert refused(conn, policy, "clients", 'name\n"Анна\n')[0].startswith("line 2: broken CSV")
     assert refused(conn, policy, "clients", "name\nA\x00\n") == [
-        "line 2: the file holds a NUL character; it is not a CSV text file"]
+        "line 2: the file holds a NUL character; it is not a CSV text file"
+    ]
 
 
-def test_problem_lines_count_quoted_line_breaks(conn: sqlite3.Connection,
-                                                policy: Policy) -> None:
+def test_problem_lines_count_quoted_line_breaks(conn: sqlite3.Connection, policy: Policy) -> None:
     text = 'name,notes,birth_date\nAnna,"one\ntwo\nthree",\nBoris,,never\n'
     assert refused(conn, policy, "clients", text) == [
-        "line 5, column birth_date: 'never' is not a date such as 1980-02-29 or 29.02.1980"]
+        "line 5, column birth_date: 'never' is not a date such as 1980-02-29 or 29.02.1980"
+    ]
 
 
 def test_at_most_twenty_problems_are_shown(conn: sqlite3.Connection, policy: Policy) -> None:
@@ -339,28 +412,38 @@ def test_at_most_twenty_problems_are_shown(conn: sqlite3.Connection, policy: Pol
 def test_dry_run_changes_nothing(clinic: StoredClinic, policy: Policy) -> None:
     clinic.add_client("Anna")
     before = dump(clinic.conn)
-    result = run_import(clinic.conn, policy, "clients", "id,name\n1,Anna K\n,Boris\n",
-                        dry_run=True)
+    result = run_import(clinic.conn, policy, "clients", "id,name\n1,Anna K\n,Boris\n", dry_run=True)
     assert (result.added, result.updated, result.dry_run) == (1, 1, True)
     assert dump(clinic.conn) == before
-    assert describe_result(result).startswith("Dry run of test.csv (2 rows): would add 1, "
-                                              "update 1 (name 1)")
+    assert describe_result(result).startswith(
+        "Dry run of test.csv (2 rows): would add 1, update 1 (name 1)"
+    )
 
 
 # -- times --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("written", [
-    "2025-03-13T10:30:00+03:00", "2025-03-13 10:30", "2025-03-13T10:30", "13.03.2025 10:30",
-    "13.03.2025 10:30:00", "2025-03-13T07:30:00Z", "2025-03-13T09:30:00+02:00",
-    " 2025-03-13 10:30:00.9 ",
-])
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "2025-03-13T10:30:00+03:00",
+        "2025-03-13 10:30",
+        "2025-03-13T10:30",
+        "13.03.2025 10:30",
+        "13.03.2025 10:30:00",
+        "2025-03-13T07:30:00Z",
+        "2025-03-13T09:30:00+02:00",
+        " 2025-03-13 10:30:00.9 ",
+    ],
+)
 def test_times_are_clinic_local_unless_they_say(written: str) -> None:
-    assert parse_moment(written, CLINIC_ZONE, date_alone=False) == clinic_time(2025, 3, 13, 10,
-                                                                              30)
+    assert parse_moment(written, CLINIC_ZONE, date_alone=False) == clinic_time(2025, 3, 13, 10, 30)
 
 
-@pytest.mark.parametrize("written", ["2025-03-13", "13.03.2025", "10:30", "tomorrow",
-                                     "32.01.2025 10:00", "1800-01-01 10:00", ""])
+@pytest.mark.parametrize(
+    "written",
+    ["2025-03-13", "13.03.2025", "10:30", "tomorrow", "32.01.2025 10:00", "1800-01-01 10:00", ""],
+)
 def test_times_that_are_refused(written: str) -> None:
     with pytest.raises(ValueError):
         parse_moment(written, CLINIC_ZONE, date_alone=False)
@@ -372,14 +455,18 @@ def test_a_date_alone_is_midnight_where_allowed() -> None:
 
 # -- appointments and tasks -----------------------------------------------------------------------
 
+
 def test_appointments_by_client_external_id(clinic: StoredClinic, policy: Policy) -> None:
     run_import(clinic.conn, policy, "clients", "external_id,name\nP1,Anna\nP2,Boris\n")
-    text = ("external_id,client_external_id,starts_at,doctor,service,status\n"
-            "V1,P1,13.03.2025 10:30,Dr. Who,Check-up,\n"
-            "V2,P2,2025-03-13T12:00:00+03:00,Dr. Who,X-ray,confirmed\n")
+    text = (
+        "external_id,client_external_id,starts_at,doctor,service,status\n"
+        "V1,P1,13.03.2025 10:30,Dr. Who,Check-up,\n"
+        "V2,P2,2025-03-13T12:00:00+03:00,Dr. Who,X-ray,confirmed\n"
+    )
     assert run_import(clinic.conn, policy, "appointments", text).added == 2
-    assert clinic.conn.execute("SELECT external_id, client_id, starts_at, status FROM"
-                               " appointments ORDER BY id").fetchall() == [
+    assert clinic.conn.execute(
+        "SELECT external_id, client_id, starts_at, status FROM appointments ORDER BY id"
+    ).fetchall() == [
         ("V1", 1, clinic_time(2025, 3, 13, 10, 30), "unconfirmed"),
         ("V2", 2, clinic_time(2025, 3, 13, 12), "confirmed"),
     ]
@@ -389,14 +476,19 @@ def test_appointments_by_client_external_id(clinic: StoredClinic, policy: Policy
 
 def test_appointment_problems(clinic: StoredClinic, policy: Policy) -> None:
     anna = clinic.add_client("Anna")
-    problems = refused(clinic.conn, policy, "appointments", (
-        "client_id,client_external_id,starts_at,status\n"
-        f"{anna},,2025-03-13 10:00,maybe\n"
-        "77,,2025-03-13 10:00,\n"
-        ",NOPE,2025-03-13 10:00,\n"
-        f"{anna},,2025-03-13,\n"
-        ",,2025-03-13 10:00,\n"
-    ))
+    problems = refused(
+        clinic.conn,
+        policy,
+        "appointments",
+        (
+            "client_id,client_external_id,starts_at,status\n"
+            f"{anna},,2025-03-13 10:00,maybe\n"
+            "77,,2025-03-13 10:00,\n"
+            ",NOPE,2025-03-13 10:00,\n"
+            f"{anna},,2025-03-13,\n"
+            ",,2025-03-13 10:00,\n"
+        ),
+    )
     assert problems == [
         "line 2, column status: 'maybe' is not a status of the policy (unconfirmed, "
         "left message, confirmed, cancelled)",
@@ -409,32 +501,42 @@ def test_appointment_problems(clinic: StoredClinic, policy: Policy) -> None:
 
 
 def test_reimport_never_reopens_a_confirmed_appointment_at_the_same_time(
-        clinic: StoredClinic, policy: Policy) -> None:
+    clinic: StoredClinic, policy: Policy
+) -> None:
     anna = clinic.add_client("Anna")
     start = clinic_time(2025, 3, 13, 10)
     confirmed = clinic.add_appointment(anna, start, status="confirmed")
     open_one = clinic.add_appointment(anna, start + 3600, status="left message")
     moved = clinic.add_appointment(anna, start + 7200, status="cancelled")
-    text = (f"id,client_id,starts_at,status\n{confirmed},{anna},13.03.2025 10:00,unconfirmed\n"
-            f"{open_one},{anna},13.03.2025 11:00,unconfirmed\n"
-            f"{moved},{anna},14.03.2025 12:00,unconfirmed\n")
+    text = (
+        f"id,client_id,starts_at,status\n{confirmed},{anna},13.03.2025 10:00,unconfirmed\n"
+        f"{open_one},{anna},13.03.2025 11:00,unconfirmed\n"
+        f"{moved},{anna},14.03.2025 12:00,unconfirmed\n"
+    )
     result = run_import(clinic.conn, policy, "appointments", text)
     assert (result.updated, result.unchanged, result.kept) == (2, 1, 1)
     assert clinic.conn.execute("SELECT status FROM appointments ORDER BY id").fetchall() == [
-        ("confirmed",), ("unconfirmed",), ("unconfirmed",)]
-    cancelled = run_import(clinic.conn, policy, "appointments",
-                           f"id,status\n{confirmed},cancelled\n")
+        ("confirmed",),
+        ("unconfirmed",),
+        ("unconfirmed",),
+    ]
+    cancelled = run_import(
+        clinic.conn, policy, "appointments", f"id,status\n{confirmed},cancelled\n"
+    )
     assert cancelled.changed_fields == {"status": 1}
 
 
 def test_tasks_and_done_tasks_stay_done(clinic: StoredClinic, policy: Policy) -> None:
     anna = clinic.add_client("Anna")
-    text = ("external_id,client_id,kind,title,due_at,done_at\n"
-            f"T1,{anna},recall,Six months,13.03.2025,\n"
-            f"T2,{anna},reminder,,2025-03-14 09:00,2025-03-12 11:00\n")
+    text = (
+        "external_id,client_id,kind,title,due_at,done_at\n"
+        f"T1,{anna},recall,Six months,13.03.2025,\n"
+        f"T2,{anna},reminder,,2025-03-14 09:00,2025-03-12 11:00\n"
+    )
     assert run_import(clinic.conn, policy, "tasks", text).added == 2
-    assert clinic.conn.execute("SELECT kind, title, due_at, done_at FROM tasks ORDER BY id"
-                               ).fetchall() == [
+    assert clinic.conn.execute(
+        "SELECT kind, title, due_at, done_at FROM tasks ORDER BY id"
+    ).fetchall() == [
         ("recall", "Six months", clinic_time(2025, 3, 13), None),
         ("reminder", "", clinic_time(2025, 3, 14, 9), clinic_time(2025, 3, 12, 11)),
     ]
@@ -452,43 +554,48 @@ def test_tasks_and_done_tasks_stay_done(clinic: StoredClinic, policy: Policy) ->
 
 # -- call lists ---------------------------------------------------------------------------------
 
+
 def test_call_list_from_a_clients_export(clinic: StoredClinic, policy: Policy) -> None:
     for name in ("Anna", "Boris", "Vera"):
         clinic.add_client(name)
     clients_csv = exported(clinic.conn, policy, "clients")
     result = run_import(clinic.conn, policy, "call-list", clients_csv, list_name=" Recall ")
     assert (result.added, result.lists_created) == (3, ("Recall",))
-    assert clinic.conn.execute("SELECT name, created_by, created_at FROM call_lists"
-                               ).fetchall() == [("Recall", "admin", NOW)]
+    assert clinic.conn.execute(
+        "SELECT name, created_by, created_at FROM call_lists"
+    ).fetchall() == [("Recall", "admin", NOW)]
     assert clinic.scalar("SELECT count(*) FROM call_list_items WHERE processed_at IS NULL") == 3
     events = [row[0] for row in clinic.conn.execute("SELECT event FROM audit ORDER BY id")]
     assert events == ["list-create", "import"]
     # Again: nothing new; create_only refuses an existing list.
-    assert run_import(clinic.conn, policy, "call-list", clients_csv,
-                      list_name="Recall").unchanged == 3
-    assert refused(clinic.conn, policy, "call-list", clients_csv, list_name="Recall",
-                   create_only=True) == [
+    assert (
+        run_import(clinic.conn, policy, "call-list", clients_csv, list_name="Recall").unchanged == 3
+    )
+    assert refused(
+        clinic.conn, policy, "call-list", clients_csv, list_name="Recall", create_only=True
+    ) == [
         "a call list named 'Recall' already exists (import into it with 'ringround import "
-        "call-list --name')"]
-    assert refused(clinic.conn, policy, "call-list", "client_id\n", list_name="Empty",
-                   create_only=True) == [
-        "the file names no clients; a new call list needs at least one"]
+        "call-list --name')"
+    ]
+    assert refused(
+        clinic.conn, policy, "call-list", "client_id\n", list_name="Empty", create_only=True
+    ) == ["the file names no clients; a new call list needs at least one"]
 
 
 def test_call_list_items_notes_and_processed_items(clinic: StoredClinic, policy: Policy) -> None:
     anna, boris = clinic.add_client("Anna"), clinic.add_client("Boris")
     _, (item, _) = clinic.add_call_list("Flu", [anna, boris])
     with write(clinic.conn):
-        clinic.conn.execute("UPDATE call_list_items SET processed_at = ? WHERE id = ?",
-                            (NOW, item))
+        clinic.conn.execute("UPDATE call_list_items SET processed_at = ? WHERE id = ?", (NOW, item))
     text = f"list,client_id,note,processed_at\nFlu,{anna},,\nFlu,{boris},Asked in March,\n"
     result = run_import(clinic.conn, policy, "call-list", text)
     assert (result.updated, result.unchanged, result.kept) == (1, 1, 1)
-    assert clinic.conn.execute("SELECT client_id, note, processed_at FROM call_list_items"
-                               " ORDER BY id").fetchall() == [(anna, "", NOW),
-                                                             (boris, "Asked in March", None)]
-    assert refused(clinic.conn, policy, "call-list",
-                   f"list,client_id\nFlu,{anna}\nFlu,{anna}\n,{boris}\n") == [
+    assert clinic.conn.execute(
+        "SELECT client_id, note, processed_at FROM call_list_items ORDER BY id"
+    ).fetchall() == [(anna, "", NOW), (boris, "Asked in March", None)]
+    assert refused(
+        clinic.conn, policy, "call-list", f"list,client_id\nFlu,{anna}\nFlu,{anna}\n,{boris}\n"
+    ) == [
         f"line 3, column client_id: client {anna} is on line 2 already",
         "line 4, column list: is empty",
     ]
@@ -504,28 +611,49 @@ def test_a_closed_list_takes_no_new_items(clinic: StoredClinic, policy: Policy) 
     clinic.add_call_list("Flu", [anna])
     with write(clinic.conn):
         clinic.conn.execute("UPDATE call_lists SET closed_at = ?", (NOW,))
-    assert run_import(clinic.conn, policy, "call-list", f"client_id\n{anna}\n",
-                      list_name="Flu").unchanged == 1
-    assert refused(clinic.conn, policy, "call-list", f"client_id\n{anna}\n{boris}\n",
-                   list_name="Flu") == [
-        "line 3: the call list 'Flu' is closed; reopen it first ('ringround lists reopen')"]
+    assert (
+        run_import(
+            clinic.conn, policy, "call-list", f"client_id\n{anna}\n", list_name="Flu"
+        ).unchanged
+        == 1
+    )
+    assert refused(
+        clinic.conn, policy, "call-list", f"client_id\n{anna}\n{boris}\n", list_name="Flu"
+    ) == ["line 3: the call list 'Flu' is closed; reopen it first ('ringround lists reopen')"]
 
 
 def test_only_a_supervisor_builds_call_lists(clinic: StoredClinic, policy: Policy) -> None:
     anna = clinic.add_client("Anna")
     before = dump(clinic.conn)
     with pytest.raises(NotAllowed):
-        import_csv(clinic.conn, policy, "call-list", f"client_id\n{anna}\n".encode(),
-                   source="x.csv", operator="olga", supervisor=False, now=NOW,
-                   list_name="Flu")
+        import_csv(
+            clinic.conn,
+            policy,
+            "call-list",
+            f"client_id\n{anna}\n".encode(),
+            source="x.csv",
+            operator="olga",
+            supervisor=False,
+            now=NOW,
+            list_name="Flu",
+        )
     assert dump(clinic.conn) == before
     # Clients, appointments and tasks are not supervisor work.
-    result = import_csv(clinic.conn, policy, "clients", b"name\nBoris\n", source="x.csv",
-                        operator="olga", supervisor=False, now=NOW)
+    result = import_csv(
+        clinic.conn,
+        policy,
+        "clients",
+        b"name\nBoris\n",
+        source="x.csv",
+        operator="olga",
+        supervisor=False,
+        now=NOW,
+    )
     assert result.added == 1
 
 
 # -- round trips --------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -549,14 +677,14 @@ def demo(demo_file: Path, tmp_path: Path) -> Iterator[sqlite3.Connection]:
 def spreadsheet_style(text: str) -> bytes:
     """The same table as Excel's "CSV UTF-8" in a Russian locale writes it."""
     out = io.StringIO()
-    csv.writer(out, delimiter=";", lineterminator="\r\n").writerows(
-        csv.reader(io.StringIO(text)))
+    csv.writer(out, delimiter=";", lineterminator="\r\n").writerows(csv.reader(io.StringIO(text)))
     return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_export_then_import_changes_nothing(demo: sqlite3.Connection, policy: Policy,
-                                            kind: str) -> None:
+def test_export_then_import_changes_nothing(
+    demo: sqlite3.Connection, policy: Policy, kind: str
+) -> None:
     text = exported(demo, policy, EXPORTED[kind])
     assert len(rows_of(text)) > 5
     before = dump(demo)
@@ -568,20 +696,24 @@ def test_export_then_import_changes_nothing(demo: sqlite3.Connection, policy: Po
 
 
 def test_the_demo_has_what_the_round_trips_need(demo: sqlite3.Connection) -> None:
-    for sql in ("SELECT count(*) FROM clients WHERE do_not_call",
-                "SELECT count(*) FROM tasks WHERE done_at IS NOT NULL",
-                "SELECT count(*) FROM call_list_items WHERE processed_at IS NOT NULL",
-                "SELECT count(*) FROM appointments WHERE status = 'confirmed'",
-                "SELECT count(*) FROM phones WHERE number LIKE '8 %'"):
+    for sql in (
+        "SELECT count(*) FROM clients WHERE do_not_call",
+        "SELECT count(*) FROM tasks WHERE done_at IS NOT NULL",
+        "SELECT count(*) FROM call_list_items WHERE processed_at IS NOT NULL",
+        "SELECT count(*) FROM appointments WHERE status = 'confirmed'",
+        "SELECT count(*) FROM phones WHERE number LIKE '8 %'",
+    ):
         assert demo.execute(sql).fetchone()[0] > 0, sql
 
 
 def test_an_export_restores_what_changed_since(demo: sqlite3.Connection, policy: Policy) -> None:
     text = exported(demo, policy, "clients")
     before = clients_table(demo)
-    session_less = demo.execute("SELECT id FROM clients WHERE NOT do_not_call LIMIT 1"
-                                ).fetchone()[0]
+    session_less = demo.execute("SELECT id FROM clients WHERE NOT do_not_call LIMIT 1").fetchone()[
+        0
+    ]
     from storage.sessions import start_session
+
     session = start_session(demo, "olga", NOW)
     update_client(demo, policy, session, session_less, {"notes": "changed", "email": "x@y"}, NOW)
     result = run_import(demo, policy, "clients", text)
@@ -589,14 +721,16 @@ def test_an_export_restores_what_changed_since(demo: sqlite3.Connection, policy:
     assert clients_table(demo) == before
 
 
-def test_call_list_export_reads_in_batches(demo: sqlite3.Connection, policy: Policy,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_call_list_export_reads_in_batches(
+    demo: sqlite3.Connection, policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     whole = exported(demo, policy, "call-list")
     monkeypatch.setattr(export, "BATCH", 3)
     assert exported(demo, policy, "call-list") == whole
 
 
 # -- properties: any bytes end cleanly ----------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def fuzz_base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, bytes]]:
@@ -607,8 +741,9 @@ def fuzz_base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     policy = default_policy()
     make_demo(conn, policy, clients=12, now=NOW)
     files = {kind: exported(conn, policy, EXPORTED[kind]) for kind in KINDS}
-    files["clients"] += (',Новый Клиент,"8 916 000-00-01;+7 495 100-00-00",1,NEWC,01.02.1990,,'
-                         '"a;b"\n')
+    files["clients"] += (
+        ',Новый Клиент,"8 916 000-00-01;+7 495 100-00-00",1,NEWC,01.02.1990,,"a;b"\n'
+    )
     files["appointments"] += ",1,,13.03.2025 10:30,Dr,Check,,NEWAPP\n"
     files["tasks"] += ",2,,recall,Title,2025-03-13,,NEWTASK\n"
     files["call-list"] += "Fresh list,3,,,note,,,\n"
@@ -616,9 +751,32 @@ def fuzz_base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     return path, {kind: text.encode("utf-8") for kind, text in files.items()}
 
 
-INTERESTING = [b",", b";", b'"', b"\n", b"\r\n", b"\r", b"\x00", b"\xff", b"\xef\xbb\xbf",
-               b" ", b"1", b"0", b"-", b":", b".", b"+", b"a", "Я".encode(), b"\t", b"9" * 25,
-               b"2025-02-30", b"31.12.1899", b"id", b"external_id"]
+INTERESTING = [
+    b",",
+    b";",
+    b'"',
+    b"\n",
+    b"\r\n",
+    b"\r",
+    b"\x00",
+    b"\xff",
+    b"\xef\xbb\xbf",
+    b" ",
+    b"1",
+    b"0",
+    b"-",
+    b":",
+    b".",
+    b"+",
+    b"a",
+    "Я".encode(),
+    b"\t",
+    b"9" * 25,
+    b"2025-02-30",
+    b"31.12.1899",
+    b"id",
+    b"external_id",
+]
 
 mutation = st.tuples(
     st.sampled_from(["insert", "delete", "replace", "duplicate-line", "drop-line", "cut"]),
@@ -636,9 +794,9 @@ def mutate(data: bytes, mutations: list[tuple[str, int, bytes]]) -> bytes:
         if operation == "insert":
             data = data[:at] + piece + data[at:]
         elif operation == "delete":
-            data = data[:at] + data[at + 1 + where % 7:]
+            data = data[:at] + data[at + 1 + where % 7 :]
         elif operation == "replace":
-            data = data[:at] + piece + data[at + len(piece):]
+            data = data[:at] + piece + data[at + len(piece) :]
         elif operation == "cut":
             data = data[:at]
         else:
@@ -668,13 +826,22 @@ class Fuzz:
         conn = open_database(path)
         try:
             before = dump(conn)
-            counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                      for t in ("clients", "appointments", "tasks", "call_list_items")}
+            counts = {
+                t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                for t in ("clients", "appointments", "tasks", "call_list_items")
+            }
             try:
-                result = import_csv(conn, self.policy, kind, data, source="fuzz.csv",
-                                    operator="admin", supervisor=True, now=NOW,
-                                    list_name="Fuzz" if kind == "call-list" and
-                                    self.runs % 2 else None)
+                result = import_csv(
+                    conn,
+                    self.policy,
+                    kind,
+                    data,
+                    source="fuzz.csv",
+                    operator="admin",
+                    supervisor=True,
+                    now=NOW,
+                    list_name="Fuzz" if kind == "call-list" and self.runs % 2 else None,
+                )
             except BadFile as bad:
                 assert bad.problems
                 assert all(p.line >= 1 for p in bad.problems), bad.problems
@@ -684,10 +851,16 @@ class Fuzz:
                 assert not conn.in_transaction
             # A clean import accounts for every row, all of it written.
             assert result.added + result.updated + result.unchanged == result.rows
-            table = {"clients": "clients", "appointments": "appointments", "tasks": "tasks",
-                     "call-list": "call_list_items"}[kind]
-            assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == \
-                counts[table] + result.added
+            table = {
+                "clients": "clients",
+                "appointments": "appointments",
+                "tasks": "tasks",
+                "call-list": "call_list_items",
+            }[kind]
+            assert (
+                conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                == counts[table] + result.added
+            )
             if not result.changed:
                 assert dump(conn) == before
             assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
@@ -697,14 +870,17 @@ class Fuzz:
 
 
 @pytest.fixture(scope="module")
-def fuzz(fuzz_base: tuple[Path, dict[str, bytes]],
-         tmp_path_factory: pytest.TempPathFactory) -> Fuzz:
+def fuzz(
+    fuzz_base: tuple[Path, dict[str, bytes]], tmp_path_factory: pytest.TempPathFactory
+) -> Fuzz:
     return Fuzz(fuzz_base[0], tmp_path_factory.mktemp("runs"))
 
 
-FAST = settings(max_examples=250, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                       HealthCheck.too_slow])
+FAST = settings(
+    max_examples=250,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @FAST
@@ -715,37 +891,70 @@ def test_arbitrary_bytes(fuzz: Fuzz, kind: str, data: bytes) -> None:
 
 @FAST
 @given(kind=st.sampled_from(KINDS), mutations=st.lists(mutation, min_size=1, max_size=4))
-def test_mutated_valid_files(fuzz: Fuzz, fuzz_base: tuple[Path, dict[str, bytes]], kind: str,
-                             mutations: list[tuple[str, int, bytes]]) -> None:
+def test_mutated_valid_files(
+    fuzz: Fuzz,
+    fuzz_base: tuple[Path, dict[str, bytes]],
+    kind: str,
+    mutations: list[tuple[str, int, bytes]],
+) -> None:
     fuzz.check(kind, mutate(fuzz_base[1][kind], mutations))
 
 
 @FAST
-@given(kind=st.sampled_from(KINDS),
-       cells=st.lists(st.lists(st.lists(st.sampled_from(
-           [*"0123456789 .:-+;,\"\nTZaбAP", "2025-03-13", "13.03.2025 10:00", "C0", "Fuzz",
-            "confirmed", "recall"]), max_size=6).map("".join),
-           min_size=1, max_size=9), max_size=6))
-def test_valid_headers_with_arbitrary_cells(fuzz: Fuzz, fuzz_base: tuple[Path, dict[str, bytes]],
-                                            kind: str, cells: list[list[str]]) -> None:
+@given(
+    kind=st.sampled_from(KINDS),
+    cells=st.lists(
+        st.lists(
+            st.lists(
+                st.sampled_from(
+                    [
+                        *'0123456789 .:-+;,"\nTZaбAP',
+                        "2025-03-13",
+                        "13.03.2025 10:00",
+                        "C0",
+                        "Fuzz",
+                        "confirmed",
+                        "recall",
+                    ]
+                ),
+                max_size=6,
+            ).map("".join),
+            min_size=1,
+            max_size=9,
+        ),
+        max_size=6,
+    ),
+)
+def test_valid_headers_with_arbitrary_cells(
+    fuzz: Fuzz, fuzz_base: tuple[Path, dict[str, bytes]], kind: str, cells: list[list[str]]
+) -> None:
     header = next(csv.reader(io.StringIO(fuzz_base[1][kind].decode())))
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
     for row in cells:
-        writer.writerow((row * len(header))[:len(header)])
+        writer.writerow((row * len(header))[: len(header)])
     fuzz.check(kind, out.getvalue().encode())
 
 
-def test_the_valid_fuzz_files_import_cleanly(fuzz_base: tuple[Path, dict[str, bytes]],
-                                             tmp_path: Path, policy: Policy) -> None:
+def test_the_valid_fuzz_files_import_cleanly(
+    fuzz_base: tuple[Path, dict[str, bytes]], tmp_path: Path, policy: Policy
+) -> None:
     for kind in KINDS:
         shutil.copyfile(fuzz_base[0], tmp_path / f"{kind}.db")
         conn = open_database(tmp_path / f"{kind}.db")
         try:
-            result = import_csv(conn, policy, kind, fuzz_base[1][kind], source="x.csv",
-                                operator="admin", supervisor=True, now=NOW,
-                                list_name=None)
+            result = import_csv(
+                conn,
+                policy,
+                kind,
+                fuzz_base[1][kind],
+                source="x.csv",
+                operator="admin",
+                supervisor=True,
+                now=NOW,
+                list_name=None,
+            )
             assert result.added == 1 and result.unchanged == result.rows - 1
         finally:
             conn.close()
@@ -753,27 +962,44 @@ def test_the_valid_fuzz_files_import_cleanly(fuzz_base: tuple[Path, dict[str, by
 
 # -- size ---------------------------------------------------------------------------------------
 
+
 def test_100000_clients(tmp_path: Path, policy: Policy) -> None:
     """Works on 100,000 clients (how long it takes is for the benchmarks)."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";")
     writer.writerow(["external_id", "name", "phones", "birth_date", "email", "notes"])
     for n in range(100_000):
-        writer.writerow([f"C{n:06d}", f"Иванова Анна {n}", f"8 916 {n % 1000:03d}-{n % 97:02d}-67;"
-                         f"+7 495 000-{n % 100:02d}-22", "1980-02-29", f"c{n}@example.ru",
-                         "call after 6, not before"])
+        writer.writerow(
+            [
+                f"C{n:06d}",
+                f"Иванова Анна {n}",
+                f"8 916 {n % 1000:03d}-{n % 97:02d}-67;+7 495 000-{n % 100:02d}-22",
+                "1980-02-29",
+                f"c{n}@example.ru",
+                "call after 6, not before",
+            ]
+        )
     data = out.getvalue().encode()
     conn = open_database(tmp_path / "big.db", create=True)
     phases: set[str] = set()
     try:
-        result = import_csv(conn, policy, "clients", data, source="big.csv", operator="admin",
-                            supervisor=True, now=NOW,
-                            progress=lambda phase, done, total: phases.add(phase))
+        result = import_csv(
+            conn,
+            policy,
+            "clients",
+            data,
+            source="big.csv",
+            operator="admin",
+            supervisor=True,
+            now=NOW,
+            progress=lambda phase, done, total: phases.add(phase),
+        )
         assert result.added == 100_000
         assert phases == {"reading", "checking", "writing"}
         assert conn.execute("SELECT count(*) FROM phones").fetchone()[0] == 200_000
-        assert conn.execute("SELECT digits FROM phones WHERE client_id = 1 ORDER BY position"
-                            ).fetchall() == [("79160000067",), ("74950000022",)]
+        assert conn.execute(
+            "SELECT digits FROM phones WHERE client_id = 1 ORDER BY position"
+        ).fetchall() == [("79160000067",), ("74950000022",)]
     finally:
         conn.close()
 
@@ -782,8 +1008,14 @@ def test_100000_clients(tmp_path: Path, policy: Policy) -> None:
 def test_an_offset_in_the_file_wins(conn: sqlite3.Connection, policy: Policy) -> None:
     run_import(conn, policy, "clients", "external_id,name\nP,Anna\n")
     utc = datetime(2025, 3, 13, 7, 30, tzinfo=UTC)
-    run_import(conn, policy, "appointments",
-               f"client_external_id,starts_at\nP,{utc.isoformat()}\n"
-               f"P,{(utc + timedelta(hours=1)).replace(tzinfo=None).isoformat()}\n")
+    run_import(
+        conn,
+        policy,
+        "appointments",
+        f"client_external_id,starts_at\nP,{utc.isoformat()}\n"
+        f"P,{(utc + timedelta(hours=1)).replace(tzinfo=None).isoformat()}\n",
+    )
     assert [row[0] for row in conn.execute("SELECT starts_at FROM appointments ORDER BY id")] == [
-        clinic_time(2025, 3, 13, 10, 30), clinic_time(2025, 3, 13, 8, 30)]
+        clinic_time(2025, 3, 13, 10, 30),
+        clinic_time(2025, 3, 13, 8, 30),
+    ]

@@ -40,13 +40,31 @@ def check_consistent(conn: sqlite3.Connection, policy: Policy) -> None:
     """What must hold however the writers died."""
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     # Never a lock on a closed row, or on a row whose closing attempt is saved.
-    assert one(conn, "SELECT count(*) FROM locks l JOIN call_rows r USING (kind, source_id)"
-                     " WHERE r.closed_at IS NOT NULL") == 0
-    assert one(conn, "SELECT count(*) FROM locks l JOIN attempts a USING (kind, source_id)"
-                     " WHERE a.outcome = 'confirmed'") == 0
+    assert (
+        one(
+            conn,
+            "SELECT count(*) FROM locks l JOIN call_rows r USING (kind, source_id)"
+            " WHERE r.closed_at IS NOT NULL",
+        )
+        == 0
+    )
+    assert (
+        one(
+            conn,
+            "SELECT count(*) FROM locks l JOIN attempts a USING (kind, source_id)"
+            " WHERE a.outcome = 'confirmed'",
+        )
+        == 0
+    )
     # Every lock is the row's latest claim.
-    assert one(conn, "SELECT count(*) FROM locks l JOIN call_rows r USING (kind, source_id)"
-                     " WHERE l.epoch != r.epoch") == 0
+    assert (
+        one(
+            conn,
+            "SELECT count(*) FROM locks l JOIN call_rows r USING (kind, source_id)"
+            " WHERE l.epoch != r.epoch",
+        )
+        == 0
+    )
     # Each row: done <=> exactly one confirming attempt <=> closed as confirmed.
     marks = ",".join("?" * len(FAILED))
     rows = conn.execute(
@@ -73,32 +91,39 @@ def check_consistent(conn: sqlite3.Connection, policy: Policy) -> None:
         assert epoch >= total, item  # every attempt followed a claim
     # Each saved outcome was one transaction: the attempt and its release audit.
     assert one(conn, "SELECT count(*) FROM attempts") == one(
-        conn, "SELECT count(*) FROM audit WHERE event = 'release'")
+        conn, "SELECT count(*) FROM audit WHERE event = 'release'"
+    )
     # Each claim bumped the epoch and was audited in the same transaction; each lock
     # ended by a finish or an auto-removal, or is still there.
     claims = one(conn, "SELECT count(*) FROM audit WHERE event = 'claim'")
     assert claims == one(conn, "SELECT coalesce(sum(epoch), 0) FROM call_rows")
-    assert claims == (one(conn, "SELECT count(*) FROM audit WHERE event = 'release'")
-                      + one(conn, "SELECT count(*) FROM audit WHERE event = 'auto-removal'")
-                      + one(conn, "SELECT count(*) FROM locks"))
+    assert claims == (
+        one(conn, "SELECT count(*) FROM audit WHERE event = 'release'")
+        + one(conn, "SELECT count(*) FROM audit WHERE event = 'auto-removal'")
+        + one(conn, "SELECT count(*) FROM locks")
+    )
     assert one(conn, "SELECT count(*) FROM audit WHERE event = 'takeover'") == 0
 
 
 def kill_round(db_path: Path, rows: list[int], now: int, rng: random.Random) -> None:
     """Start the workers, let them work, and SIGKILL each at its own random moment."""
     ready = [SPAWN.Event() for _ in range(WORKERS)]
-    workers = [SPAWN.Process(target=race_worker.work_until_killed,
-                             args=(str(db_path), f"op-{now}-{n}", rows, rng.randrange(2**32),
-                                   now, ready[n]))
-               for n in range(WORKERS)]
+    workers = [
+        SPAWN.Process(
+            target=race_worker.work_until_killed,
+            args=(str(db_path), f"op-{now}-{n}", rows, rng.randrange(2**32), now, ready[n]),
+        )
+        for n in range(WORKERS)
+    ]
     for worker in workers:
         worker.start()
     try:
         for event in ready:
             assert event.wait(60), "a worker did not start"
         started = time.monotonic()
-        for delay, worker in sorted(((rng.uniform(0, 0.2), w) for w in workers),
-                                    key=lambda pair: pair[0]):
+        for delay, worker in sorted(
+            ((rng.uniform(0, 0.2), w) for w in workers), key=lambda pair: pair[0]
+        ):
             time.sleep(max(0.0, started + delay - time.monotonic()))
             assert worker.is_alive(), f"worker died by itself (exit code {worker.exitcode})"
             worker.kill()
@@ -135,8 +160,12 @@ def test_writers_killed_at_random_moments(db_path: Path) -> None:
         assert remove_stale_locks(conn, policy, sweeper, now) == older
         # The locks the last round left behind are fresh: nothing may happen yet.
         orphans = conn.execute("SELECT kind, source_id, operator FROM locks").fetchall()
-        assert orphans == conn.execute("SELECT kind, source_id, operator FROM locks"
-                                       " WHERE since = ?", (now,)).fetchall()
+        assert (
+            orphans
+            == conn.execute(
+                "SELECT kind, source_id, operator FROM locks WHERE since = ?", (now,)
+            ).fetchall()
+        )
         almost = now + policy.stale_after - 1
         assert remove_stale_locks(conn, policy, sweeper, almost) == 0
         assert one(conn, "SELECT count(*) FROM locks") == len(orphans)
@@ -153,11 +182,16 @@ def test_writers_killed_at_random_moments(db_path: Path) -> None:
         assert one(conn, "SELECT count(*) FROM locks") == 0
         check_consistent(conn, policy)
         # Every row that is not closed can be called again (once retry delays are over).
-        open_rows = [r[0] for r in conn.execute(
-            "SELECT i.id FROM call_list_items i LEFT JOIN call_rows r"
-            " ON r.kind = 'item' AND r.source_id = i.id WHERE r.closed_at IS NULL")]
-        assert len(open_rows) == ROWS - one(conn, "SELECT count(*) FROM call_rows"
-                                                  " WHERE closed_at IS NOT NULL")
+        open_rows = [
+            r[0]
+            for r in conn.execute(
+                "SELECT i.id FROM call_list_items i LEFT JOIN call_rows r"
+                " ON r.kind = 'item' AND r.source_id = i.id WHERE r.closed_at IS NULL"
+            )
+        ]
+        assert len(open_rows) == ROWS - one(
+            conn, "SELECT count(*) FROM call_rows WHERE closed_at IS NOT NULL"
+        )
         for source_id in open_rows[:50]:
             state = inspect_row(conn, policy, sweeper, RowKey(ITEM, source_id), now + ROUND_GAP)
             assert state.lock is None and state.refusal is None

@@ -59,7 +59,11 @@ def new_task(clinic: StoredClinic, kind: str = "recall") -> RowKey:
 
 
 def claimed(
-    conn: sqlite3.Connection, policy: Policy, session: Session, key: RowKey, now: int = NOW,
+    conn: sqlite3.Connection,
+    policy: Policy,
+    session: Session,
+    key: RowKey,
+    now: int = NOW,
     **kwargs: object,
 ) -> Claim:
     result = claim_row(conn, policy, session, key, now, **kwargs)  # type: ignore[arg-type]
@@ -68,7 +72,11 @@ def claimed(
 
 
 def refused(
-    conn: sqlite3.Connection, policy: Policy, session: Session, key: RowKey, now: int,
+    conn: sqlite3.Connection,
+    policy: Policy,
+    session: Session,
+    key: RowKey,
+    now: int,
     **kwargs: object,
 ) -> Refusal:
     result = claim_row(conn, policy, session, key, now, **kwargs)  # type: ignore[arg-type]
@@ -85,13 +93,19 @@ def locks(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
 
 
 def attempts(conn: sqlite3.Connection, key: RowKey) -> list[tuple[object, ...]]:
-    return table(conn, "SELECT operator, outcome, started_at, ended_at, comment FROM attempts"
-                 " WHERE kind = ? AND source_id = ? ORDER BY id", key.kind, key.source_id)
+    return table(
+        conn,
+        "SELECT operator, outcome, started_at, ended_at, comment FROM attempts"
+        " WHERE kind = ? AND source_id = ? ORDER BY id",
+        key.kind,
+        key.source_id,
+    )
 
 
 def call_row(conn: sqlite3.Connection, key: RowKey) -> dict[str, object]:
-    cursor = conn.execute("SELECT * FROM call_rows WHERE kind = ? AND source_id = ?",
-                          (key.kind, key.source_id))
+    cursor = conn.execute(
+        "SELECT * FROM call_rows WHERE kind = ? AND source_id = ?", (key.kind, key.source_id)
+    )
     names = [d[0] for d in cursor.description]
     row = cursor.fetchone()
     return dict(zip(names, row, strict=True)) if row else {}
@@ -108,8 +122,9 @@ def audit_rows(conn: sqlite3.Connection, event: str) -> list[dict[str, object]]:
 
 
 def appointment_status(conn: sqlite3.Connection, key: RowKey) -> str:
-    return str(conn.execute("SELECT status FROM appointments WHERE id = ?",
-                            (key.source_id,)).fetchone()[0])
+    return str(
+        conn.execute("SELECT status FROM appointments WHERE id = ?", (key.source_id,)).fetchone()[0]
+    )
 
 
 # --- claim and finish: the effect of each outcome (C4, C5, C7, B1) ---------------------------
@@ -153,8 +168,15 @@ def test_left_message_sets_the_status_and_keeps_the_row(
 ) -> None:
     key = new_appointment(clinic)
     alice = clinic.session("alice")
-    done = finish_call(conn, policy, alice, claimed(conn, policy, alice, key), "left-message",
-                       "voicemail", NOW + 60)
+    done = finish_call(
+        conn,
+        policy,
+        alice,
+        claimed(conn, policy, alice, key),
+        "left-message",
+        "voicemail",
+        NOW + 60,
+    )
     assert done == Finished(closed=False, unreachable=False)
     assert appointment_status(conn, key) == "left message"  # still an open status
     row = call_row(conn, key)
@@ -171,8 +193,10 @@ def test_call_list_item_becomes_processed(
     key = new_item(clinic)
     alice = clinic.session("alice")
     finish_call(conn, policy, alice, claimed(conn, policy, alice, key), "confirmed", "", NOW + 5)
-    assert clinic.scalar("SELECT processed_at FROM call_list_items WHERE id = ?",
-                         (key.source_id,)) == NOW + 5
+    assert (
+        clinic.scalar("SELECT processed_at FROM call_list_items WHERE id = ?", (key.source_id,))
+        == NOW + 5
+    )
 
 
 def test_task_becomes_done(conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy) -> None:
@@ -188,8 +212,9 @@ def test_wrong_number_closes_the_row_and_leaves_the_object(
 ) -> None:
     key = maker(clinic)  # type: ignore[operator]
     alice = clinic.session("alice")
-    done = finish_call(conn, policy, alice, claimed(conn, policy, alice, key), "wrong-number",
-                       "", NOW + 5)
+    done = finish_call(
+        conn, policy, alice, claimed(conn, policy, alice, key), "wrong-number", "", NOW + 5
+    )
     assert done.closed and not done.unreachable
     assert call_row(conn, key)["closed_reason"] == "wrong-number"
     if key.kind == TASK:
@@ -205,8 +230,7 @@ def test_do_not_call_marks_the_client_and_audits_the_card(
     conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_appointment(clinic)
-    client_id = clinic.scalar("SELECT client_id FROM appointments WHERE id = ?",
-                              (key.source_id,))
+    client_id = clinic.scalar("SELECT client_id FROM appointments WHERE id = ?", (key.source_id,))
     other = RowKey(TASK, clinic.add_task(client_id, "recall", NOW))  # type: ignore[arg-type]
     alice = clinic.session("alice")
     claim = claimed(conn, policy, alice, key)
@@ -215,8 +239,11 @@ def test_do_not_call_marks_the_client_and_audits_the_card(
     assert clinic.scalar("SELECT do_not_call FROM clients WHERE id = ?", (client_id,)) == 1
     assert appointment_status(conn, key) == "unconfirmed"
     (edit,) = audit_rows(conn, "card-edit")
-    assert (edit["operator"], edit["session_id"], edit["client_id"]) == ("alice", alice.id,
-                                                                           client_id)
+    assert (edit["operator"], edit["session_id"], edit["client_id"]) == (
+        "alice",
+        alice.id,
+        client_id,
+    )
     assert json.loads(str(edit["detail"])) == {"field": "do_not_call", "old": False, "new": True}
     # The client's other rows cannot be called any more (B5).
     assert refused(conn, policy, clinic.session("bob"), other, NOW + HOUR).reason == "do-not-call"
@@ -235,7 +262,10 @@ def test_locked_row_names_the_holder_and_since(
     assert refusal.reason == "locked"
     assert refusal.lock is not None
     assert (refusal.lock.operator, refusal.lock.session_id, refusal.lock.since) == (
-        "alice", alice.id, NOW)
+        "alice",
+        alice.id,
+        NOW,
+    )
     assert not refusal.lock.stale and not refusal.lock.offers_takeover
     assert not refusal.lock.mine and not refusal.lock.mine_earlier
     state = inspect_row(conn, policy, bob, key, NOW + 5 * MINUTE)
@@ -276,7 +306,8 @@ def test_item_of_a_closed_call_list_is_refused(
 
 
 def test_missing_row_is_refused(
-        conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy) -> None:
+    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+) -> None:
     alice = clinic.session("alice")
     assert refused(conn, policy, alice, RowKey(TASK, 999), NOW) == Refusal("missing")
     assert inspect_row(conn, policy, alice, RowKey(ITEM, 999), NOW).refusal == Refusal("missing")
@@ -292,11 +323,14 @@ def test_do_not_call_client_is_refused(
     assert locks(conn) == [] and events(conn) == []
 
 
-@pytest.mark.parametrize(("outcome", "wait"), [
-    ("busy", 30 * MINUTE),  # retry_after 15m < min_gap 30m
-    ("no-answer", HOUR),  # retry_after 1h > min_gap
-    ("left-message", 2 * HOUR),
-])
+@pytest.mark.parametrize(
+    ("outcome", "wait"),
+    [
+        ("busy", 30 * MINUTE),  # retry_after 15m < min_gap 30m
+        ("no-answer", HOUR),  # retry_after 1h > min_gap
+        ("left-message", 2 * HOUR),
+    ],
+)
 def test_too_soon_until_the_larger_of_min_gap_and_retry_delay(
     conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy, outcome: str, wait: int
 ) -> None:
@@ -307,7 +341,8 @@ def test_too_soon_until_the_larger_of_min_gap_and_retry_delay(
     assert wait == max(policy.min_gap, policy.outcome(outcome).retry_after or 0)
     for who in (alice, bob):
         assert refused(conn, policy, who, key, ended + wait - 1) == Refusal(
-            "too-soon", until=ended + wait)
+            "too-soon", until=ended + wait
+        )
     assert locks(conn) == []
     again = claimed(conn, policy, bob, key, ended + wait)
     assert again.epoch == 2
@@ -319,8 +354,17 @@ def test_call_back_for_anyone_is_refused_until_due(
     key = new_item(clinic)
     alice, bob = clinic.session("alice"), clinic.session("bob")
     back = NOW + 3 * HOUR
-    done = finish_call(conn, policy, alice, claimed(conn, policy, alice, key), "call-back",
-                       "after lunch", NOW + MINUTE, callback_at=back, callback_anyone=True)
+    done = finish_call(
+        conn,
+        policy,
+        alice,
+        claimed(conn, policy, alice, key),
+        "call-back",
+        "after lunch",
+        NOW + MINUTE,
+        callback_at=back,
+        callback_anyone=True,
+    )
     assert not done.closed
     row = call_row(conn, key)
     assert (row["callback_at"], row["callback_operator"], row["failed_attempts"]) == (back, None, 0)
@@ -336,15 +380,25 @@ def test_personal_call_back_is_only_mine_until_the_grace_passes(
     key = new_item(clinic)
     alice, bob = clinic.session("alice"), clinic.session("bob")
     back = NOW + 3 * HOUR
-    finish_call(conn, policy, alice, claimed(conn, policy, alice, key), "call-back", "",
-                NOW + MINUTE, callback_at=back)
+    finish_call(
+        conn,
+        policy,
+        alice,
+        claimed(conn, policy, alice, key),
+        "call-back",
+        "",
+        NOW + MINUTE,
+        callback_at=back,
+    )
     assert call_row(conn, key)["callback_operator"] == "alice"
     assert refused(conn, policy, alice, key, back - 1) == Refusal(
-        "call-back", until=back, operator="alice")
+        "call-back", until=back, operator="alice"
+    )
     handover = back + policy.personal_callback_grace
     for moment in (back, handover - 1):
         assert refused(conn, policy, bob, key, moment) == Refusal(
-            "personal-call-back", until=handover, operator="alice")
+            "personal-call-back", until=handover, operator="alice"
+        )
     # Alice may call at the promised time; nobody else has claimed meanwhile.
     claim = claimed(conn, policy, alice, key, back)
     abort_call(conn, policy, alice, key, back + 1)
@@ -361,8 +415,7 @@ def test_call_back_outcome_needs_a_future_time(
     claim = claimed(conn, policy, alice, key)
     for moment in (None, NOW + 10, NOW):
         with pytest.raises(CallBackNotInFuture):
-            finish_call(conn, policy, alice, claim, "call-back", "", NOW + 10,
-                        callback_at=moment)
+            finish_call(conn, policy, alice, claim, "call-back", "", NOW + 10, callback_at=moment)
     assert attempts(conn, key) == []
     assert len(locks(conn)) == 1  # the lock is kept for another try
 
@@ -374,8 +427,16 @@ def test_attempt_cap_closes_the_row_as_unreachable(
     alice = clinic.session("alice")
     now = NOW
     # A call-back promise is not a failed attempt.
-    finish_call(conn, policy, alice, claimed(conn, policy, alice, key, now), "call-back", "",
-                now + 1, callback_at=now + HOUR)
+    finish_call(
+        conn,
+        policy,
+        alice,
+        claimed(conn, policy, alice, key, now),
+        "call-back",
+        "",
+        now + 1,
+        callback_at=now + HOUR,
+    )
     now += HOUR
     for number in range(1, policy.max_attempts + 1):
         claim = claimed(conn, policy, alice, key, now)
@@ -400,8 +461,9 @@ def test_attempt_cap_lowered_later_blocks_the_row(
     alice = clinic.session("alice")
     for round_ in range(2):
         now = NOW + round_ * 2 * HOUR
-        finish_call(conn, policy, alice, claimed(conn, policy, alice, key, now), "busy", "",
-                    now + 1)
+        finish_call(
+            conn, policy, alice, claimed(conn, policy, alice, key, now), "busy", "", now + 1
+        )
     stricter = dataclasses.replace(policy, max_attempts=2)
     assert refused(conn, stricter, alice, key, NOW + 10 * HOUR).reason == "attempt-cap"
 
@@ -549,7 +611,11 @@ def test_claim_without_take_over_is_refused_and_with_it_succeeds(
     (takeover,) = audit_rows(conn, "takeover")
     assert (takeover["operator"], takeover["session_id"]) == ("bob", bob.id)
     assert json.loads(str(takeover["detail"])) == {
-        "holder": "alice", "holder_session": alice.id, "holder_alive": True, "since": NOW}
+        "holder": "alice",
+        "holder_session": alice.id,
+        "holder_alive": True,
+        "since": NOW,
+    }
     # The new lock is fresh: it is not stale and not flagged any more.
     state = inspect_row(conn, policy, alice, key, later + 10)
     assert state.lock is not None and not state.lock.stale and state.lock.operator == "bob"
@@ -564,8 +630,10 @@ def test_takeover_with_an_old_epoch_is_refused(
     bob = clinic.session("bob", later)
     state = inspect_row(conn, policy, bob, key, later)
     assert state.lock is not None
-    for wrong in (dataclasses.replace(state.lock, epoch=state.lock.epoch - 1),
-                  dataclasses.replace(state.lock, session_id=bob.id)):
+    for wrong in (
+        dataclasses.replace(state.lock, epoch=state.lock.epoch - 1),
+        dataclasses.replace(state.lock, session_id=bob.id),
+    ):
         assert refused(conn, policy, bob, key, later, take_over=wrong).reason == "locked"
     assert locks(conn)[0][2:4] == ("alice", alice.id)
     # Carol took it over first; Bob's offer (for Alice's lock) is now out of date.
@@ -623,8 +691,9 @@ def test_finish_after_the_lock_was_removed_raises_lock_lost(
     assert clinic.scalar("SELECT processed_at FROM call_list_items") is None
 
 
-@pytest.mark.parametrize(("outcome", "reason"), [("confirmed", "closed"),
-                                                  ("no-answer", "too-soon")])
+@pytest.mark.parametrize(
+    ("outcome", "reason"), [("confirmed", "closed"), ("no-answer", "too-soon")]
+)
 def test_takeover_loses_to_a_finish_that_came_first(
     conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy, outcome: str, reason: str
 ) -> None:
@@ -658,9 +727,15 @@ def test_stale_lock_of_a_gone_owner_is_removed_on_inspect(
     assert locks(conn) == []
     (removal,) = audit_rows(conn, "auto-removal")
     assert (removal["operator"], removal["session_id"], removal["source_id"]) == (
-        "bob", bob.id, key.source_id)
+        "bob",
+        bob.id,
+        key.source_id,
+    )
     assert json.loads(str(removal["detail"])) == {
-        "holder": "alice", "holder_session": alice.id, "since": NOW}
+        "holder": "alice",
+        "holder_session": alice.id,
+        "since": NOW,
+    }
     assert attempts(conn, key) == []
     assert clinic.scalar("SELECT count(*) FROM row_notes") == 0
 
@@ -773,8 +848,9 @@ def test_every_lock_event_is_audited_with_who_and_when(
     bob = clinic.session("bob")
     root = clinic.session("root", supervisor=True)
     # claim + release (finish)
-    finish_call(conn, policy, alice, claimed(conn, policy, alice, rows[0], NOW), "confirmed",
-                "", NOW + 1)
+    finish_call(
+        conn, policy, alice, claimed(conn, policy, alice, rows[0], NOW), "confirmed", "", NOW + 1
+    )
     # claim + abort
     claimed(conn, policy, alice, rows[1], NOW + 2)
     abort_call(conn, policy, alice, rows[1], NOW + 3)
@@ -792,8 +868,11 @@ def test_every_lock_event_is_audited_with_who_and_when(
     claimed(conn, policy, carol, rows[3], later, take_over=offer)
     inspect_row(conn, policy, carol, rows[4], later + 1)
 
-    got = table(conn, "SELECT at, operator, session_id, event, kind, source_id FROM audit"
-                " WHERE event != 'stale-noted' ORDER BY id")
+    got = table(
+        conn,
+        "SELECT at, operator, session_id, event, kind, source_id FROM audit"
+        " WHERE event != 'stale-noted' ORDER BY id",
+    )
     assert got == [
         (NOW, "alice", alice.id, "claim", ITEM, rows[0].source_id),
         (NOW + 1, "alice", alice.id, "release", ITEM, rows[0].source_id),
@@ -806,8 +885,9 @@ def test_every_lock_event_is_audited_with_who_and_when(
         (later, "carol", carol.id, "takeover", ITEM, rows[3].source_id),
         (later + 1, "carol", carol.id, "auto-removal", ITEM, rows[4].source_id),
     ]
-    client_ids = {row[0]: row[1] for row in conn.execute(
-        "SELECT id, client_id FROM call_list_items")}
+    client_ids = {
+        row[0]: row[1] for row in conn.execute("SELECT id, client_id FROM call_list_items")
+    }
     for source_id, client_id in conn.execute("SELECT source_id, client_id FROM audit"):
         assert client_id == client_ids[source_id]
 
@@ -818,23 +898,42 @@ def test_every_lock_event_is_audited_with_who_and_when(
 def test_session_records_who_and_beats(conn: sqlite3.Connection, clinic: StoredClinic) -> None:
     alice = clinic.session("alice", NOW)
     assert alice.operator == "alice" and not alice.supervisor
-    row = conn.execute("SELECT operator, pid, started_at, heartbeat_at, ended_at FROM sessions"
-                       " WHERE id = ?", (alice.id,)).fetchone()
+    row = conn.execute(
+        "SELECT operator, pid, started_at, heartbeat_at, ended_at FROM sessions WHERE id = ?",
+        (alice.id,),
+    ).fetchone()
     assert tuple(row) == ("alice", os.getpid(), NOW, NOW, None)
     heartbeat(conn, alice, NOW + 20)
     end_session(conn, alice, NOW + 30)
     end_session(conn, alice, NOW + 40)  # a second end keeps the first time
     heartbeat(conn, alice, NOW + 50)
-    assert tuple(conn.execute("SELECT heartbeat_at, ended_at FROM sessions WHERE id = ?",
-                              (alice.id,)).fetchone()) == (NOW + 20, NOW + 30)
+    assert tuple(
+        conn.execute(
+            "SELECT heartbeat_at, ended_at FROM sessions WHERE id = ?", (alice.id,)
+        ).fetchone()
+    ) == (NOW + 20, NOW + 30)
 
 
 def test_lock_offers_takeover_only_for_others_stale_live_locks() -> None:
-    base = Lock(operator="alice", session_id=1, since=NOW, epoch=1, alive=True, stale=True,
-                mine=False, mine_earlier=False, mine_elsewhere=False)
+    base = Lock(
+        operator="alice",
+        session_id=1,
+        since=NOW,
+        epoch=1,
+        alive=True,
+        stale=True,
+        mine=False,
+        mine_earlier=False,
+        mine_elsewhere=False,
+    )
     assert base.offers_takeover
-    for change in ({"alive": False}, {"stale": False}, {"mine": True}, {"mine_earlier": True},
-                   {"mine_elsewhere": True}):
+    for change in (
+        {"alive": False},
+        {"stale": False},
+        {"mine": True},
+        {"mine_earlier": True},
+        {"mine_elsewhere": True},
+    ):
         assert not dataclasses.replace(base, **change).offers_takeover  # type: ignore[arg-type]
 
 
@@ -861,9 +960,11 @@ class LockProtocol(RuleBasedStateMachine):
         self.policy = default_policy()
         clinic = StoredClinic(self.conn, path)
         client = clinic.add_client("Anna")
-        self.rows = [RowKey(APPOINTMENT, clinic.add_appointment(client, TOMORROW_10)),
-                     RowKey(TASK, clinic.add_task(client, "recall", NOW)),
-                     RowKey(ITEM, clinic.add_call_list("List", [client])[1][0])]
+        self.rows = [
+            RowKey(APPOINTMENT, clinic.add_appointment(client, TOMORROW_10)),
+            RowKey(TASK, clinic.add_task(client, "recall", NOW)),
+            RowKey(ITEM, clinic.add_call_list("List", [client])[1][0]),
+        ]
         self.now = NOW
         self.sessions = {name: clinic.session(name, NOW) for name in OPERATORS}
         self.claims: dict[tuple[str, RowKey], Claim] = {}
@@ -873,8 +974,10 @@ class LockProtocol(RuleBasedStateMachine):
         self.folder.cleanup()
 
     def current_lock(self, key: RowKey) -> tuple[object, ...] | None:
-        row = self.conn.execute("SELECT session_id, epoch FROM locks WHERE kind = ?"
-                                " AND source_id = ?", (key.kind, key.source_id)).fetchone()
+        row = self.conn.execute(
+            "SELECT session_id, epoch FROM locks WHERE kind = ? AND source_id = ?",
+            (key.kind, key.source_id),
+        ).fetchone()
         return None if row is None else tuple(row)
 
     @rule(seconds=st.sampled_from([1, 59, 61, 600, 899, 901, 1800, 3601, 7201]))
@@ -902,8 +1005,9 @@ class LockProtocol(RuleBasedStateMachine):
             assert lock is not None and (lock.operator != who or lock.mine_elsewhere)
             assert self.current_lock(key) == (lock.session_id, lock.epoch)
 
-    @rule(who=st.sampled_from(OPERATORS), index=st.integers(0, 2),
-          outcome=st.sampled_from(OUTCOMES))
+    @rule(
+        who=st.sampled_from(OPERATORS), index=st.integers(0, 2), outcome=st.sampled_from(OUTCOMES)
+    )
     def finish(self, who: str, index: int, outcome: str) -> None:
         key = self.rows[index]
         claim = self.claims.get((who, key))
@@ -912,8 +1016,16 @@ class LockProtocol(RuleBasedStateMachine):
         mine = self.current_lock(key) == (claim.session_id, claim.epoch)
         before = self.conn.execute("SELECT count(*) FROM attempts").fetchone()[0]
         try:
-            finish_call(self.conn, self.policy, self.sessions[who], claim, outcome, "",
-                        self.now, callback_at=self.now + HOUR)
+            finish_call(
+                self.conn,
+                self.policy,
+                self.sessions[who],
+                claim,
+                outcome,
+                "",
+                self.now,
+                callback_at=self.now + HOUR,
+            )
         except LockLost:
             assert not mine
             assert self.conn.execute("SELECT count(*) FROM attempts").fetchone()[0] == before
@@ -942,19 +1054,31 @@ class LockProtocol(RuleBasedStateMachine):
     @invariant()
     def consistent(self) -> None:
         conn = self.conn
-        assert table(conn, "SELECT l.kind FROM locks l JOIN call_rows r USING (kind, source_id)"
-                     " WHERE r.closed_at IS NOT NULL OR l.epoch != r.epoch") == []
-        claims = conn.execute("SELECT count(*) FROM audit WHERE event IN ('claim', 'takeover')"
-                              ).fetchone()[0]
-        assert claims == conn.execute("SELECT coalesce(sum(epoch), 0) FROM call_rows"
-                                      ).fetchone()[0]
-        assert conn.execute("SELECT count(*) FROM attempts").fetchone()[0] == conn.execute(
-            "SELECT count(*) FROM audit WHERE event = 'release'").fetchone()[0]
+        assert (
+            table(
+                conn,
+                "SELECT l.kind FROM locks l JOIN call_rows r USING (kind, source_id)"
+                " WHERE r.closed_at IS NOT NULL OR l.epoch != r.epoch",
+            )
+            == []
+        )
+        claims = conn.execute(
+            "SELECT count(*) FROM audit WHERE event IN ('claim', 'takeover')"
+        ).fetchone()[0]
+        assert claims == conn.execute("SELECT coalesce(sum(epoch), 0) FROM call_rows").fetchone()[0]
+        assert (
+            conn.execute("SELECT count(*) FROM attempts").fetchone()[0]
+            == conn.execute("SELECT count(*) FROM audit WHERE event = 'release'").fetchone()[0]
+        )
         for kind, source_id, reason, failed in conn.execute(
-                "SELECT kind, source_id, closed_reason, failed_attempts FROM call_rows"
-                " WHERE closed_at IS NOT NULL").fetchall():
-            last = conn.execute("SELECT outcome FROM attempts WHERE kind = ? AND source_id = ?"
-                                " ORDER BY id DESC LIMIT 1", (kind, source_id)).fetchone()[0]
+            "SELECT kind, source_id, closed_reason, failed_attempts FROM call_rows"
+            " WHERE closed_at IS NOT NULL"
+        ).fetchall():
+            last = conn.execute(
+                "SELECT outcome FROM attempts WHERE kind = ? AND source_id = ?"
+                " ORDER BY id DESC LIMIT 1",
+                (kind, source_id),
+            ).fetchone()[0]
             if reason == "unreachable":
                 assert failed == self.policy.max_attempts
             else:
@@ -981,8 +1105,7 @@ def test_a_call_open_in_the_operators_other_window_does_not_pass_silently(
     assert lock is not None and lock.mine_elsewhere
     assert not (lock.mine or lock.mine_earlier or lock.offers_takeover)
     assert (lock.session_id, lock.since) == (first.id, NOW)
-    host, tty = conn.execute("SELECT host, tty FROM sessions WHERE id = ?",
-                             (first.id,)).fetchone()
+    host, tty = conn.execute("SELECT host, tty FROM sessions WHERE id = ?", (first.id,)).fetchone()
     assert (lock.host, lock.tty) == (host, tty)  # where that window is, to tell the operator
     assert state.refusal == Refusal("locked", lock=lock)
     # c without the operator's yes changes nothing; a refuses.
@@ -1009,7 +1132,11 @@ def test_the_other_windows_call_moves_only_on_an_explicit_yes(
     (takeover,) = audit_rows(conn, "takeover")
     assert (takeover["operator"], takeover["session_id"]) == ("alice", second.id)
     assert json.loads(str(takeover["detail"])) == {
-        "holder": "alice", "holder_session": first.id, "holder_alive": True, "since": NOW}
+        "holder": "alice",
+        "holder_session": first.id,
+        "holder_alive": True,
+        "since": NOW,
+    }
     # The first window learns at its next save that nothing was saved there.
     with pytest.raises(LockLost, match="another window of yours; nothing was saved"):
         finish_call(conn, policy, first, old, "confirmed", "", NOW + 30)
@@ -1073,7 +1200,8 @@ def test_same_phone_rows_held_in_the_other_window_are_skipped(
     claimed(conn, policy, first, RowKey(ITEM, theirs), NOW)
     second = clinic.session("alice", NOW + 10)
     claim = claimed(conn, policy, second, RowKey(ITEM, mine), NOW + 10)
-    done = finish_family(conn, policy, second, claim, "confirmed", "", NOW + 20,
-                         family=[RowKey(ITEM, theirs)])
+    done = finish_family(
+        conn, policy, second, claim, "confirmed", "", NOW + 20, family=[RowKey(ITEM, theirs)]
+    )
     assert [skip.refusal.reason for skip in done.skipped] == ["locked"]
     assert locks(conn)[0][2:4] == ("alice", first.id)  # still the first window's

@@ -48,12 +48,13 @@ def test_loading_the_shipped_file_gives_the_default_policy() -> None:
     # The shipped file sets the language; the built-in defaults leave it to LANG.
     assert loaded.language_given and not default_policy().language_given
     assert dataclasses.replace(loaded, source="x", language_given=False) == dataclasses.replace(
-        default_policy(), source="x")
+        default_policy(), source="x"
+    )
     assert load_policy(None) == default_policy()
 
 
 def test_the_language_counts_as_given_only_when_the_file_sets_it(tmp_path: Path) -> None:
-    unset = load_policy(write_policy(tmp_path, '[calls]\nmax_attempts = 3\n'))
+    unset = load_policy(write_policy(tmp_path, "[calls]\nmax_attempts = 3\n"))
     assert unset.language == "en" and not unset.language_given
     given = load_policy(write_policy(tmp_path, 'language = "ru"\n'))
     assert given.language == "ru" and given.language_given
@@ -68,8 +69,15 @@ def test_default_policy_values() -> None:
     assert policy.max_attempts == 5
     assert policy.hours.start == time(9) and policy.hours.end == time(20)
     assert [o.code for o in policy.outcomes] == [
-        "confirmed", "no-answer", "busy", "left-message", "call-back", "cancels",
-        "wrong-number", "do-not-call"]
+        "confirmed",
+        "no-answer",
+        "busy",
+        "left-message",
+        "call-back",
+        "cancels",
+        "wrong-number",
+        "do-not-call",
+    ]
     confirmed = policy.outcome("confirmed")
     assert confirmed.closes and confirmed.completes and not confirmed.failed
     assert policy.outcome("no-answer").retry_after == 3600
@@ -91,8 +99,9 @@ def test_a_partial_policy_is_merged_over_the_defaults(tmp_path: Path) -> None:
     assert policy.outcomes == default_policy().outcomes
 
 
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("30s", 30), ("15m", 900), ("2h", 7200), ("1d", 86400), (" 5m ", 300)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30s", 30), ("15m", 900), ("2h", 7200), ("1d", 86400), (" 5m ", 300)]
+)
 def test_parse_duration(text: str, seconds: int) -> None:
     assert parse_duration(text) == seconds
 
@@ -107,8 +116,11 @@ def test_misspelt_top_level_key_is_named(tmp_path: Path) -> None:
 
 
 def test_misspelt_window_key_is_named(tmp_path: Path) -> None:
-    refused(tmp_path, "[confirmation]\nwindow = { from_day = 1, to_days = 1 }\n",
-            "confirmation.window.from_day")
+    refused(
+        tmp_path,
+        "[confirmation]\nwindow = { from_day = 1, to_days = 1 }\n",
+        "confirmation.window.from_day",
+    )
 
 
 @pytest.mark.parametrize("value", ['"15 minutes"', '"0m"', "15", '"15"', '"-5m"', '"1w"', '""'])
@@ -118,42 +130,69 @@ def test_bad_duration_is_refused(tmp_path: Path, value: str) -> None:
 
 
 def test_bad_duration_in_an_outcome_is_refused(tmp_path: Path) -> None:
-    refused(tmp_path, '[[outcomes]]\ncode = "done"\nlabel = { en = "Done", ru = "Готово" }\n'
-            'closes = true\nretry_after = "soon"\n', "outcomes[1].retry_after")
+    refused(
+        tmp_path,
+        '[[outcomes]]\ncode = "done"\nlabel = { en = "Done", ru = "Готово" }\n'
+        'closes = true\nretry_after = "soon"\n',
+        "outcomes[1].retry_after",
+    )
 
 
-@pytest.mark.parametrize(("text", "key"), [
-    ('[calls]\nmax_attempts = "5"\n', "calls.max_attempts"),
-    ("[calls]\nmax_attempts = 0\n", "calls.max_attempts"),
-    ("[calls]\nmax_attempts = true\n", "calls.max_attempts"),
-    ('[telephony]\nenabled = "yes"\n', "telephony.enabled"),
-    ("[telephony]\nport = 70000\n", "telephony.port"),
-    ("locks = 5\n", "locks"),
-    ('[security]\nsupervisors = "root"\n', "security.supervisors"),
-    ('language = "de"\n', "language"),
-    ('timezone = "Mars/Olympus"\n', "timezone"),
-    ("[tasks]\ncallable = [1, 2]\n", "tasks.callable"),
-    ("[confirmation]\nwindow = { from_days = 2, to_days = 1 }\n", "confirmation.window.to_days"),
-    ('[confirmation]\nconfirmed_status = "maybe"\n', "confirmation.confirmed_status"),
-    ('[confirmation]\nopen_statuses = ["pending"]\n', "confirmation.open_statuses"),
-])
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[calls]\nmax_attempts = "5"\n', "calls.max_attempts"),
+        ("[calls]\nmax_attempts = 0\n", "calls.max_attempts"),
+        ("[calls]\nmax_attempts = true\n", "calls.max_attempts"),
+        ('[telephony]\nenabled = "yes"\n', "telephony.enabled"),
+        ("[telephony]\nport = 70000\n", "telephony.port"),
+        ("locks = 5\n", "locks"),
+        ('[security]\nsupervisors = "root"\n', "security.supervisors"),
+        ('language = "de"\n', "language"),
+        ('timezone = "Mars/Olympus"\n', "timezone"),
+        ("[tasks]\ncallable = [1, 2]\n", "tasks.callable"),
+        (
+            "[confirmation]\nwindow = { from_days = 2, to_days = 1 }\n",
+            "confirmation.window.to_days",
+        ),
+        ('[confirmation]\nconfirmed_status = "maybe"\n', "confirmation.confirmed_status"),
+        ('[confirmation]\nopen_statuses = ["pending"]\n', "confirmation.open_statuses"),
+    ],
+)
 def test_wrong_type_or_value_is_refused(tmp_path: Path, text: str, key: str) -> None:
     refused(tmp_path, text, key)
 
 
 def test_unknown_outcome_field_is_refused(tmp_path: Path) -> None:
-    refused(tmp_path, '[[outcomes]]\ncode = "done"\nlabel = { en = "Done", ru = "Готово" }\n'
-            'closes = true\ncolour = "green"\n', "outcomes[1].colour")
+    refused(
+        tmp_path,
+        '[[outcomes]]\ncode = "done"\nlabel = { en = "Done", ru = "Готово" }\n'
+        'closes = true\ncolour = "green"\n',
+        "outcomes[1].colour",
+    )
 
 
 def test_outcome_label_needs_both_languages(tmp_path: Path) -> None:
-    refused(tmp_path, '[[outcomes]]\ncode = "done"\nlabel = { en = "Done" }\ncloses = true\n',
-            "outcomes[1].label.ru")
+    refused(
+        tmp_path,
+        '[[outcomes]]\ncode = "done"\nlabel = { en = "Done" }\ncloses = true\n',
+        "outcomes[1].label.ru",
+    )
 
 
-@pytest.mark.parametrize("hours", [
-    "9-20", "09:00 - 20:00", "09:00-25:00", "24:00-24:00", "09:60-20:00", "09:00-24:30", "",
-    "nine to eight"])
+@pytest.mark.parametrize(
+    "hours",
+    [
+        "9-20",
+        "09:00 - 20:00",
+        "09:00-25:00",
+        "24:00-24:00",
+        "09:60-20:00",
+        "09:00-24:30",
+        "",
+        "nine to eight",
+    ],
+)
 def test_malformed_hours_are_refused(tmp_path: Path, hours: str) -> None:
     refused(tmp_path, f'[calls]\nhours = "{hours}"\n', "calls.hours")
 
@@ -172,7 +211,10 @@ def test_hours_may_end_at_midnight(tmp_path: Path) -> None:
 
 
 def test_outcomes_list_replaces_the_defaults_whole(tmp_path: Path) -> None:
-    policy = load_policy(write_policy(tmp_path, """
+    policy = load_policy(
+        write_policy(
+            tmp_path,
+            """
 [[outcomes]]
 code = "reached"
 label = { en = "Reached", ru = "Дозвонились" }
@@ -182,7 +224,9 @@ closes = true
 code = "silence"
 label = { en = "Silence", ru = "Тишина" }
 retry_after = "10m"
-"""))
+""",
+        )
+    )
     assert [o.code for o in policy.outcomes] == ["reached", "silence"]
     reached, silence = policy.outcomes
     # Defaults of the fields: completes follows closes, failed = neither closes nor asks.
@@ -192,8 +236,9 @@ retry_after = "10m"
 
 
 def test_outcomes_need_one_that_closes_and_completes(tmp_path: Path) -> None:
-    refused(tmp_path, '[[outcomes]]\ncode = "silence"\nlabel = { en = "S", ru = "Т" }\n',
-            "outcomes")
+    refused(
+        tmp_path, '[[outcomes]]\ncode = "silence"\nlabel = { en = "S", ru = "Т" }\n', "outcomes"
+    )
 
 
 def test_outcome_codes_must_differ(tmp_path: Path) -> None:
@@ -220,14 +265,20 @@ def test_missing_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_appointment_status_must_be_a_confirmation_status(tmp_path: Path) -> None:
-    message = refused(tmp_path, '[[outcomes]]\ncode = "ok"\nlabel = { en = "OK", ru = "Да" }\n'
-                      'closes = true\nappointment_status = "maybe"\n',
-                      "outcomes[1].appointment_status")
+    message = refused(
+        tmp_path,
+        '[[outcomes]]\ncode = "ok"\nlabel = { en = "OK", ru = "Да" }\n'
+        'closes = true\nappointment_status = "maybe"\n',
+        "outcomes[1].appointment_status",
+    )
     assert "statuses" in message
 
 
 def test_appointment_status_may_be_a_status_the_policy_adds(tmp_path: Path) -> None:
-    policy = load_policy(write_policy(tmp_path, """
+    policy = load_policy(
+        write_policy(
+            tmp_path,
+            """
 [confirmation]
 statuses = ["unconfirmed", "confirmed", "cancelled", "moved"]
 open_statuses = ["unconfirmed"]
@@ -242,7 +293,9 @@ code = "moved"
 label = { en = "Moved", ru = "Перенесено" }
 closes = true
 appointment_status = "moved"
-"""))
+""",
+        )
+    )
     assert policy.outcome("moved").appointment_status == "moved"
 
 
@@ -260,58 +313,96 @@ def test_calling_hours_contain(tmp_path: Path) -> None:
 
 # --- bounds and relations (a policy that passes check also runs) --------------------------
 
-@pytest.mark.parametrize(("text", "key"), [
-    ("[calls]\nmax_attempts = 99999999999999999999\n", "calls.max_attempts"),
-    ("[calls]\nmax_attempts = 101\n", "calls.max_attempts"),
-    ('[locks]\nstale_after = "99999999999999999999d"\n', "locks.stale_after"),
-    ('[locks]\nstale_after = "2d"\n', "locks.stale_after"),
-    ('[locks]\nstale_after = "30s"\n', "locks.stale_after"),  # "over 0 min" otherwise
-    ("[confirmation]\nwindow = { from_days = 1, to_days = 5000000 }\n",
-     "confirmation.window.to_days"),
-    ("[confirmation]\nwindow = { from_days = 400, to_days = 400 }\n",
-     "confirmation.window.from_days"),
-    ('[sessions]\nheartbeat_every = "11m"\nalive_for = "1h"\n', "sessions.heartbeat_every"),
-    ('[sessions]\nalive_for = "2h"\n', "sessions.alive_for"),
-    ('[calls]\nmin_gap = "31d"\n', "calls.min_gap"),
-    ('[calls]\npersonal_callback_grace = "99999999h"\n', "calls.personal_callback_grace"),
-    ('[telephony]\nring_timeout = "11m"\n', "telephony.ring_timeout"),
-    ("[telephony]\nport = 0\n", "telephony.port"),
-    ('[phones]\nnational_length = 16\n', "phones.national_length"),
-])
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[calls]\nmax_attempts = 99999999999999999999\n", "calls.max_attempts"),
+        ("[calls]\nmax_attempts = 101\n", "calls.max_attempts"),
+        ('[locks]\nstale_after = "99999999999999999999d"\n', "locks.stale_after"),
+        ('[locks]\nstale_after = "2d"\n', "locks.stale_after"),
+        ('[locks]\nstale_after = "30s"\n', "locks.stale_after"),  # "over 0 min" otherwise
+        (
+            "[confirmation]\nwindow = { from_days = 1, to_days = 5000000 }\n",
+            "confirmation.window.to_days",
+        ),
+        (
+            "[confirmation]\nwindow = { from_days = 400, to_days = 400 }\n",
+            "confirmation.window.from_days",
+        ),
+        ('[sessions]\nheartbeat_every = "11m"\nalive_for = "1h"\n', "sessions.heartbeat_every"),
+        ('[sessions]\nalive_for = "2h"\n', "sessions.alive_for"),
+        ('[calls]\nmin_gap = "31d"\n', "calls.min_gap"),
+        ('[calls]\npersonal_callback_grace = "99999999h"\n', "calls.personal_callback_grace"),
+        ('[telephony]\nring_timeout = "11m"\n', "telephony.ring_timeout"),
+        ("[telephony]\nport = 0\n", "telephony.port"),
+        ("[phones]\nnational_length = 16\n", "phones.national_length"),
+    ],
+)
 def test_values_out_of_bounds_are_refused(tmp_path: Path, text: str, key: str) -> None:
     message = refused(tmp_path, text, key)
     assert " from " in message  # the bounds are named
 
 
 def test_an_outcome_retry_after_out_of_bounds_is_refused(tmp_path: Path) -> None:
-    message = refused(tmp_path, '[[outcomes]]\ncode = "done"\nlabel = { en = "Done", ru = "Готово"'
-                      ' }\ncloses = true\nretry_after = "9999d"\n', "outcomes[1].retry_after")
+    message = refused(
+        tmp_path,
+        '[[outcomes]]\ncode = "done"\nlabel = { en = "Done", ru = "Готово"'
+        ' }\ncloses = true\nretry_after = "9999d"\n',
+        "outcomes[1].retry_after",
+    )
     assert "from 1s to 30d" in message
 
 
-@pytest.mark.parametrize(("text", "key", "other"), [
-    ('[sessions]\nheartbeat_every = "60s"\nalive_for = "60s"\n', "sessions.alive_for",
-     "sessions.heartbeat_every"),
-    ('[sessions]\nheartbeat_every = "90s"\nalive_for = "60s"\n', "sessions.alive_for",
-     "sessions.heartbeat_every"),
-    ('[sessions]\nheartbeat_every = "31s"\nalive_for = "60s"\n', "sessions.alive_for",
-     "sessions.heartbeat_every"),
-    ('[locks]\nstale_after = "1m"\n[sessions]\nalive_for = "2m"\n', "locks.stale_after",
-     "sessions.alive_for"),
-    ('[locks]\nstale_after = "1m"\n[telephony]\nring_timeout = "1m"\n', "telephony.ring_timeout",
-     "locks.stale_after"),
-])
-def test_settings_that_contradict_each_other_are_refused(tmp_path: Path, text: str, key: str,
-                                                         other: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "key", "other"),
+    [
+        (
+            '[sessions]\nheartbeat_every = "60s"\nalive_for = "60s"\n',
+            "sessions.alive_for",
+            "sessions.heartbeat_every",
+        ),
+        (
+            '[sessions]\nheartbeat_every = "90s"\nalive_for = "60s"\n',
+            "sessions.alive_for",
+            "sessions.heartbeat_every",
+        ),
+        (
+            '[sessions]\nheartbeat_every = "31s"\nalive_for = "60s"\n',
+            "sessions.alive_for",
+            "sessions.heartbeat_every",
+        ),
+        (
+            '[locks]\nstale_after = "1m"\n[sessions]\nalive_for = "2m"\n',
+            "locks.stale_after",
+            "sessions.alive_for",
+        ),
+        (
+            '[locks]\nstale_after = "1m"\n[telephony]\nring_timeout = "1m"\n',
+            "telephony.ring_timeout",
+            "locks.stale_after",
+        ),
+    ],
+)
+def test_settings_that_contradict_each_other_are_refused(
+    tmp_path: Path, text: str, key: str, other: str
+) -> None:
     refused(tmp_path, text, key, other)
 
 
 def test_values_at_the_bounds_are_taken(tmp_path: Path) -> None:
-    policy = load_policy(write_policy(tmp_path, (
-        '[locks]\nstale_after = "1d"\n[sessions]\nheartbeat_every = "30s"\nalive_for = "60s"\n'
-        "[confirmation]\nwindow = { from_days = 0, to_days = 365, skip_weekends = false }\n"
-        '[calls]\nmax_attempts = 100\nmin_gap = "30d"\n'
-        '[telephony]\nring_timeout = "10m"\n')))
+    policy = load_policy(
+        write_policy(
+            tmp_path,
+            (
+                '[locks]\nstale_after = "1d"\n'
+                '[sessions]\nheartbeat_every = "30s"\nalive_for = "60s"\n'
+                "[confirmation]\nwindow = { from_days = 0, to_days = 365, skip_weekends = false }\n"
+                '[calls]\nmax_attempts = 100\nmin_gap = "30d"\n'
+                '[telephony]\nring_timeout = "10m"\n'
+            ),
+        )
+    )
     assert (policy.stale_after, policy.heartbeat_every, policy.alive_for) == (86400, 30, 60)
     assert (policy.window.to_days, policy.max_attempts, policy.min_gap) == (365, 100, 30 * 86400)
     assert policy.telephony.ring_timeout == 600
@@ -339,17 +430,34 @@ ISSUE_EXAMPLES = {
     "sessions.alive_for": '[sessions]\nheartbeat_every = "60s"\nalive_for = "60s"\n',
     "calls.max_attempts": "[calls]\nmax_attempts = 99999999999999999999\n",
     "locks.stale_after": '[locks]\nstale_after = "99999999999999999999d"\n',
-    "confirmation.window.to_days":
-        "[confirmation]\nwindow = { from_days = 1, to_days = 5000000 }\n",
+    "confirmation.window.to_days": (
+        "[confirmation]\nwindow = { from_days = 1, to_days = 5000000 }\n"
+    ),
 }
-COMMANDS = [[], ["check"], ["locks"], ["lists"], ["export", "clients"], ["demo", "--no-run"],
-            ["import", "clients", "clients.csv"], ["backup", "copy.db"], ["report"]]
+COMMANDS = [
+    [],
+    ["check"],
+    ["locks"],
+    ["lists"],
+    ["export", "clients"],
+    ["demo", "--no-run"],
+    ["import", "clients", "clients.csv"],
+    ["backup", "copy.db"],
+    ["report"],
+]
 
 
 def ringround(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("RINGROUND_")}
-    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True,
-                          cwd=folder, env=environment, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "tui", *args],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
 
 
 def refused_at_start(folder: Path, policy: Path, key: str, args: list[str]) -> None:
@@ -364,13 +472,18 @@ def refused_at_start(folder: Path, policy: Path, key: str, args: list[str]) -> N
 
 @pytest.mark.parametrize("key", ISSUE_EXAMPLES)
 @pytest.mark.parametrize("args", [[], ["check"]], ids=["app", "check"])
-def test_check_and_the_app_refuse_the_issue_examples(tmp_path: Path, key: str,
-                                                     args: list[str]) -> None:
+def test_check_and_the_app_refuse_the_issue_examples(
+    tmp_path: Path, key: str, args: list[str]
+) -> None:
     refused_at_start(tmp_path, write_policy(tmp_path, ISSUE_EXAMPLES[key]), key, args)
 
 
 @pytest.mark.parametrize("args", COMMANDS[2:], ids=" ".join)
 def test_every_command_refuses_a_policy_out_of_bounds(tmp_path: Path, args: list[str]) -> None:
     (tmp_path / "clients.csv").write_text("name,phones\nАнна,+79161234567\n", encoding="utf-8")
-    refused_at_start(tmp_path, write_policy(tmp_path, ISSUE_EXAMPLES["locks.stale_after"]),
-                     "locks.stale_after", args)
+    refused_at_start(
+        tmp_path,
+        write_policy(tmp_path, ISSUE_EXAMPLES["locks.stale_after"]),
+        "locks.stale_after",
+        args,
+    )

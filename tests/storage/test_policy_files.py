@@ -72,21 +72,24 @@ def test_the_lookup_order(places: dict[str, Path], tmp_path: Path) -> None:
     assert choice.looked_in == (places["system"], places["user"])
 
 
-def test_the_user_folder_is_xdg_config_home_else_dot_config(tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch
-                                                            ) -> None:
+def test_the_user_folder_is_xdg_config_home_else_dot_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(policy_files, "SYSTEM_POLICY", tmp_path / "none.toml")
     home = tmp_path / "home"
     mine = _policy(home / ".config" / "ringround" / "policy.toml", "en")
     # No XDG_CONFIG_HOME, or a relative one (which the XDG rules say to ignore): ~/.config.
     for env in ({"HOME": str(home)}, {"HOME": str(home), "XDG_CONFIG_HOME": "rel/config"}):
         assert find_policy(None, env).path == mine
-    assert find_policy(None, {"HOME": str(home),
-                              "XDG_CONFIG_HOME": str(tmp_path / "xdg")}).path is None
+    assert (
+        find_policy(None, {"HOME": str(home), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}).path
+        is None
+    )
 
 
 def test_a_system_policy_that_cannot_be_read_is_an_error_not_skipped(
-        places: dict[str, Path], tmp_path: Path) -> None:
+    places: dict[str, Path], tmp_path: Path
+) -> None:
     """Falling through to the user's file would let an operator choose their own rules."""
     places["system"].unlink()
     places["system"].mkdir()
@@ -96,16 +99,20 @@ def test_a_system_policy_that_cannot_be_read_is_an_error_not_skipped(
         choice.load()
 
 
-def test_commands_use_the_system_policy(places: dict[str, Path], tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_commands_use_the_system_policy(
+    places: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     places["system"].write_text('[security]\nsupervisors = ["nobody-here"]\n', encoding="utf-8")
     for name, value in _env(tmp_path).items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("RINGROUND_POLICY", raising=False)
     assert main(["policy"]) == 0
     assert capsys.readouterr().out == (
-        f"The policy {places['system']} (the server's policy) is valid.\n")
+        f"The policy {places['system']} (the server's policy) is valid.\n"
+    )
     db = tmp_path / "clinic.db"
     main(["demo", "--no-run", "--clients", "10", "--db", str(db)])
     capsys.readouterr()
@@ -114,14 +121,22 @@ def test_commands_use_the_system_policy(places: dict[str, Path], tmp_path: Path,
     assert first == f"ok       The policy {places['system']} (the server's policy) is valid."
 
 
-@pytest.mark.parametrize(("how", "expected"), [
-    ("given", "(given with --policy)"),
-    ("environment", "(named by RINGROUND_POLICY)"),
-    ("user", "(your own policy, in your configuration folder)"),
-])
-def test_check_names_the_policy_it_used(places: dict[str, Path], tmp_path: Path, how: str,
-                                        expected: str, monkeypatch: pytest.MonkeyPatch,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("how", "expected"),
+    [
+        ("given", "(given with --policy)"),
+        ("environment", "(named by RINGROUND_POLICY)"),
+        ("user", "(your own policy, in your configuration folder)"),
+    ],
+)
+def test_check_names_the_policy_it_used(
+    places: dict[str, Path],
+    tmp_path: Path,
+    how: str,
+    expected: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     places["system"].unlink()
     for name, value in _env(tmp_path).items():
         monkeypatch.setenv(name, value)
@@ -136,9 +151,9 @@ def test_check_names_the_policy_it_used(places: dict[str, Path], tmp_path: Path,
     assert first == f"ok       The policy {places[how]} {expected} is valid."
 
 
-def test_check_says_when_the_built_in_defaults_apply(tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_says_when_the_built_in_defaults_apply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("RINGROUND_POLICY", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     main(["check", "--db", str(tmp_path / "none.db")])
@@ -146,14 +161,16 @@ def test_check_says_when_the_built_in_defaults_apply(tmp_path: Path,
     assert first == (
         f"ok       No policy file was given, and there is none in {policy_files.SYSTEM_POLICY}, "
         f"{tmp_path / 'config' / 'ringround' / 'policy.toml'}; the built-in defaults apply "
-        "('ringround policy --default' prints them).")
+        "('ringround policy --default' prints them)."
+    )
 
 
-def test_a_bad_policy_found_in_its_place_stops_the_command(places: dict[str, Path],
-                                                           tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch,
-                                                           capsys: pytest.CaptureFixture[str]
-                                                           ) -> None:
+def test_a_bad_policy_found_in_its_place_stops_the_command(
+    places: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     places["system"].write_text("langauge = 'en'\n", encoding="utf-8")
     monkeypatch.delenv("RINGROUND_POLICY", raising=False)
     assert main(["policy"]) == 2
@@ -173,13 +190,17 @@ def test_the_packaged_policy_is_the_documented_one() -> None:
     """storage/policy.toml ships in the wheel; policy.toml at the top is the one people read."""
     packaged = (ROOT / "storage" / "policy.toml").read_bytes()
     assert packaged == (ROOT / "policy.toml").read_bytes(), (
-        "copy policy.toml to storage/policy.toml: they must stay the same")
+        "copy policy.toml to storage/policy.toml: they must stay the same"
+    )
 
 
 def test_the_wheel_carries_the_policy(tmp_path: Path) -> None:
     """A wheel install has no source tree: the default policy must be inside the package."""
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w",
-                    str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = tmp_path.glob("ringround-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         assert archive.read("storage/policy.toml") == (ROOT / "policy.toml").read_bytes()

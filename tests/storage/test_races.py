@@ -54,16 +54,19 @@ def check_database(db_path: Path, rows: list[int], wins: list[int]) -> None:
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("SELECT count(*) FROM locks").fetchone()[0] == 0
-        attempts = conn.execute("SELECT source_id, operator, comment FROM attempts"
-                                " WHERE kind = ?", (ITEM,)).fetchall()
+        attempts = conn.execute(
+            "SELECT source_id, operator, comment FROM attempts WHERE kind = ?", (ITEM,)
+        ).fetchall()
         assert len(attempts) == len(rows) == len(wins)
         assert sorted(a[0] for a in attempts) == sorted(rows)
         assert all(a[1] == a[2] for a in attempts)  # each saved by the one who claimed it
-        processed = conn.execute("SELECT count(*) FROM call_list_items"
-                                 " WHERE processed_at IS NOT NULL").fetchone()[0]
+        processed = conn.execute(
+            "SELECT count(*) FROM call_list_items WHERE processed_at IS NOT NULL"
+        ).fetchone()[0]
         assert processed == len(rows)
-        closed = conn.execute("SELECT count(*) FROM call_rows WHERE closed_reason = 'confirmed'"
-                              " AND epoch = 1").fetchone()[0]
+        closed = conn.execute(
+            "SELECT count(*) FROM call_rows WHERE closed_reason = 'confirmed' AND epoch = 1"
+        ).fetchone()[0]
         assert closed == len(rows)  # every row was claimed exactly once
         claims = conn.execute("SELECT count(*) FROM audit WHERE event = 'claim'").fetchone()[0]
         assert claims == len(rows)
@@ -82,8 +85,13 @@ def race(db_path: Path, tmp_path: Path, workers: int, count: int) -> list[dict[s
     rows = make_rows(db_path, count)
     outs = [tmp_path / f"worker-{n}.json" for n in range(workers)]
     start = SPAWN.Barrier(workers)
-    run_workers([(str(db_path), f"operator{n}", rows, n, NOW, start, str(out))
-                 for n, out in enumerate(outs)], race_worker.claim_and_finish)
+    run_workers(
+        [
+            (str(db_path), f"operator{n}", rows, n, NOW, start, str(out))
+            for n, out in enumerate(outs)
+        ],
+        race_worker.claim_and_finish,
+    )
     results = [json.loads(out.read_text(encoding="utf-8")) for out in outs]
     wins = [row for result in results for row in result["wins"]]
     assert len(wins) == len(set(wins)), "a row was claimed twice"
@@ -111,15 +119,18 @@ def test_n_processes_race_on_one_list(db_path: Path, tmp_path: Path, workers: in
     race(db_path, tmp_path, workers=workers, count=60)
 
 
-def test_processes_released_together_have_exactly_one_winner(
-    db_path: Path, tmp_path: Path
-) -> None:
+def test_processes_released_together_have_exactly_one_winner(db_path: Path, tmp_path: Path) -> None:
     workers, rounds = 8, 30
     rows = make_rows(db_path, rounds)
     barrier = SPAWN.Barrier(workers)
     outs = [tmp_path / f"worker-{n}.json" for n in range(workers)]
-    run_workers([(str(db_path), f"operator{n}", rows, barrier, NOW, str(out))
-                 for n, out in enumerate(outs)], race_worker.claim_together)
+    run_workers(
+        [
+            (str(db_path), f"operator{n}", rows, barrier, NOW, str(out))
+            for n, out in enumerate(outs)
+        ],
+        race_worker.claim_together,
+    )
     by_row: dict[int, list[tuple[str, str | None]]] = {row: [] for row in rows}
     for out in outs:
         for source_id, result, holder in json.loads(out.read_text(encoding="utf-8")):
@@ -137,8 +148,9 @@ def test_processes_released_together_have_exactly_one_winner(
         winners = [holder for result, holder in results if result == "won"]
         assert len(winners) == 1, f"row {row}: {results}"
         # Everyone else was told who holds it.
-        assert sorted(results) == sorted([("won", winners[0])]
-                                         + [("locked", winners[0])] * (workers - 1))
+        assert sorted(results) == sorted(
+            [("won", winners[0])] + [("locked", winners[0])] * (workers - 1)
+        )
         assert holders[row] == winners[0]
     # Not always the same process: the race is real.
     assert len(set(holders.values())) > 1
@@ -166,10 +178,15 @@ def test_two_windows_of_one_operator_never_share_a_call(tmp_path: Path) -> None:
     rows = make_rows(db, 30)
     barrier = SPAWN.Barrier(2)
     first, second = tmp_path / "first.json", tmp_path / "second.json"
-    processes = [SPAWN.Process(target=race_worker.first_window,
-                               args=(str(db), "alice", rows, barrier, NOW, str(first))),
-                 SPAWN.Process(target=race_worker.second_window,
-                               args=(str(db), "alice", rows, barrier, NOW, str(second)))]
+    processes = [
+        SPAWN.Process(
+            target=race_worker.first_window, args=(str(db), "alice", rows, barrier, NOW, str(first))
+        ),
+        SPAWN.Process(
+            target=race_worker.second_window,
+            args=(str(db), "alice", rows, barrier, NOW, str(second)),
+        ),
+    ]
     for process in processes:
         process.start()
     for process in processes:
@@ -188,8 +205,9 @@ def test_two_windows_of_one_operator_never_share_a_call(tmp_path: Path) -> None:
     try:
         attempts = dict(conn.execute("SELECT source_id, session_id FROM attempts").fetchall())
         locks = dict(conn.execute("SELECT source_id, session_id FROM locks").fetchall())
-        takeovers = conn.execute("SELECT count(*) FROM audit WHERE event = 'takeover'"
-                                 ).fetchone()[0]
+        takeovers = conn.execute("SELECT count(*) FROM audit WHERE event = 'takeover'").fetchone()[
+            0
+        ]
     finally:
         conn.close()
     for row in rows:  # exactly one of the two windows has the call
@@ -197,8 +215,9 @@ def test_two_windows_of_one_operator_never_share_a_call(tmp_path: Path) -> None:
             assert raced[row] in ("closed", "locked") and row not in locks
             assert attempts[row] == done["session"]
         else:
-            assert saved[row][1] == ("This call was taken over in another window of yours; "
-                                     "nothing was saved here.")
+            assert saved[row][1] == (
+                "This call was taken over in another window of yours; nothing was saved here."
+            )
             assert raced[row] == "won" and row not in attempts
             assert locks[row] == seen["session"]
     assert takeovers == sum(1 for row in rows if raced[row] == "won")

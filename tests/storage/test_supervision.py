@@ -36,8 +36,9 @@ def rows(clinic: StoredClinic) -> list[RowKey]:
     return [RowKey(APPOINTMENT, visit), RowKey(ITEM, item), RowKey(TASK, task)]
 
 
-def test_operators_may_not_supervise(clinic: StoredClinic, policy: Policy,
-                                     rows: list[RowKey]) -> None:
+def test_operators_may_not_supervise(
+    clinic: StoredClinic, policy: Policy, rows: list[RowKey]
+) -> None:
     alice = clinic.session("alice")
     bob = clinic.session("bob")
     claimed = claim_row(clinic.conn, policy, bob, rows[0], NOW)
@@ -63,8 +64,7 @@ def test_who_is_online(clinic: StoredClinic, policy: Policy, rows: list[RowKey])
     for session in (alice, bob):
         heartbeat(clinic.conn, session, NOW - 10)
     for key, session in zip(rows, (alice, alice, gone), strict=True):
-        assert isinstance(claim_row(clinic.conn, policy, session, key, NOW - 20 * MINUTE),
-                          Claim)
+        assert isinstance(claim_row(clinic.conn, policy, session, key, NOW - 20 * MINUTE), Claim)
     online = online_sessions(clinic.conn, policy, root, NOW)
     assert [(s.operator, s.started_at, s.heartbeat_at, s.locks) for s in online] == [
         ("alice", NOW - 30 * MINUTE, NOW - 10, 2),
@@ -83,10 +83,21 @@ def test_what_each_operator_holds(clinic: StoredClinic, policy: Policy, rows: li
     claim_row(clinic.conn, policy, alice, rows[0], NOW - 5 * MINUTE)
     claim_row(clinic.conn, policy, gone, rows[1], NOW - 50 * MINUTE)
     locks = held_locks(clinic.conn, policy, root, NOW)
-    assert [(lock.operator, lock.key, lock.client, lock.list_name, lock.subject, lock.starts_at,
-             lock.since, lock.alive, lock.stale) for lock in locks] == [
-        ("alice", rows[2], "Vera", "recall", "Implant check", None, NOW - 20 * MINUTE, True,
-         True),
+    assert [
+        (
+            lock.operator,
+            lock.key,
+            lock.client,
+            lock.list_name,
+            lock.subject,
+            lock.starts_at,
+            lock.since,
+            lock.alive,
+            lock.stale,
+        )
+        for lock in locks
+    ] == [
+        ("alice", rows[2], "Vera", "recall", "Implant check", None, NOW - 20 * MINUTE, True, True),
         ("alice", rows[0], "Anna", "", "Hygiene", TOMORROW, NOW - 5 * MINUTE, True, False),
         ("carol", rows[1], "Boris", "Flu", "", None, NOW - 50 * MINUTE, False, True),
     ]
@@ -95,8 +106,9 @@ def test_what_each_operator_holds(clinic: StoredClinic, policy: Policy, rows: li
     assert [s.operator for s in seen.sessions] == ["alice", "root"]
 
 
-def test_release_of_a_held_lock_is_audited(clinic: StoredClinic, policy: Policy,
-                                          rows: list[RowKey]) -> None:
+def test_release_of_a_held_lock_is_audited(
+    clinic: StoredClinic, policy: Policy, rows: list[RowKey]
+) -> None:
     bob = clinic.session("bob")
     root = clinic.session("root", supervisor=True)
     claim_row(clinic.conn, policy, bob, rows[0], NOW)

@@ -27,10 +27,17 @@ from storage.worklists import (
 from tests.stored_clinic import NOW, StoredClinic, clinic_time
 
 
-def row_ids(conn: sqlite3.Connection, policy: Policy, session: Session, work_list: WorkList,
-            now: int, text: str = "") -> list[int]:
+def row_ids(
+    conn: sqlite3.Connection,
+    policy: Policy,
+    session: Session,
+    work_list: WorkList,
+    now: int,
+    text: str = "",
+) -> list[int]:
     """The list's source ids in list order."""
     return [entry[0] for entry in row_order(conn, policy, session, work_list, now, text)]
+
 
 MINUTE = 60
 HOUR = 60 * MINUTE
@@ -40,18 +47,35 @@ FRIDAY = clinic_time(2025, 3, 14, 15)
 SATURDAY = clinic_time(2025, 3, 15, 11)
 
 
-def claim(conn: sqlite3.Connection, policy: Policy, session: Session, key: RowKey,
-          now: int) -> Claim:
+def claim(
+    conn: sqlite3.Connection, policy: Policy, session: Session, key: RowKey, now: int
+) -> Claim:
     result = claim_row(conn, policy, session, key, now)
     assert isinstance(result, Claim), result
     return result
 
 
-def call(conn: sqlite3.Connection, policy: Policy, session: Session, key: RowKey, now: int,
-         outcome: str, comment: str = "", **kwargs: object) -> None:
+def call(
+    conn: sqlite3.Connection,
+    policy: Policy,
+    session: Session,
+    key: RowKey,
+    now: int,
+    outcome: str,
+    comment: str = "",
+    **kwargs: object,
+) -> None:
     """One whole call: claim at ``now``, save the outcome a minute later."""
-    finish_call(conn, policy, session, claim(conn, policy, session, key, now), outcome, comment,
-                now + MINUTE, **kwargs)  # type: ignore[arg-type]
+    finish_call(
+        conn,
+        policy,
+        session,
+        claim(conn, policy, session, key, now),
+        outcome,
+        comment,
+        now + MINUTE,
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 # --- the confirmation window -----------------------------------------------------------------
@@ -60,7 +84,9 @@ def call(conn: sqlite3.Connection, policy: Policy, session: Session, key: RowKey
 def test_confirmation_window_is_tomorrow(policy: Policy) -> None:
     assert confirmation_days(policy, WEDNESDAY) == [date(2025, 3, 13)]
     assert confirmation_window(policy, WEDNESDAY) == (
-        clinic_time(2025, 3, 13), clinic_time(2025, 3, 14))
+        clinic_time(2025, 3, 13),
+        clinic_time(2025, 3, 14),
+    )
 
 
 @pytest.mark.parametrize("now", [FRIDAY, SATURDAY, clinic_time(2025, 3, 16, 23, 59)])
@@ -75,12 +101,16 @@ def test_without_skip_weekends_friday_gives_saturday(policy: Policy) -> None:
 
 def test_window_of_several_days_and_from_today(policy: Policy) -> None:
     two = dataclasses.replace(policy, window=Window(1, 2, skip_weekends=True))
-    assert confirmation_days(two, clinic_time(2025, 3, 13, 9)) == [date(2025, 3, 14),
-                                                                  date(2025, 3, 17)]
+    assert confirmation_days(two, clinic_time(2025, 3, 13, 9)) == [
+        date(2025, 3, 14),
+        date(2025, 3, 17),
+    ]
     today = dataclasses.replace(policy, window=Window(0, 0, skip_weekends=True))
     assert confirmation_days(today, WEDNESDAY) == [date(2025, 3, 12)]
-    assert confirmation_window(today, WEDNESDAY) == (clinic_time(2025, 3, 12),
-                                                     clinic_time(2025, 3, 13))
+    assert confirmation_window(today, WEDNESDAY) == (
+        clinic_time(2025, 3, 12),
+        clinic_time(2025, 3, 13),
+    )
     from_today = dataclasses.replace(policy, window=Window(0, 1, skip_weekends=True))
     assert confirmation_days(from_today, FRIDAY) == [date(2025, 3, 14), date(2025, 3, 17)]
     later = dataclasses.replace(policy, window=Window(2, 3, skip_weekends=False))
@@ -128,23 +158,56 @@ def mixed_list(
     conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
 ) -> tuple[WorkList, dict[str, int]]:
     """A call list with a row in each state, as Bob sees it at NOW."""
-    names = ["callable", "due", "personal", "soon-callback", "retry", "do-not-call", "closed",
-             "locked"]
-    clients = {name: clinic.add_client(f"Client {name}", do_not_call=name == "do-not-call")
-               for name in names}
+    names = [
+        "callable",
+        "due",
+        "personal",
+        "soon-callback",
+        "retry",
+        "do-not-call",
+        "closed",
+        "locked",
+    ]
+    clients = {
+        name: clinic.add_client(f"Client {name}", do_not_call=name == "do-not-call")
+        for name in names
+    }
     list_id, items = clinic.add_call_list("Recall", list(clients.values()))
     rows = dict(zip(names, items, strict=True))
     alice = clinic.session("alice", NOW - 3 * HOUR)
     key = {name: RowKey(ITEM, item) for name, item in rows.items()}
     # A call-back for anyone, due an hour ago.
-    call(conn, policy, alice, key["due"], NOW - 3 * HOUR, "call-back",
-         callback_at=NOW - HOUR, callback_anyone=True)
+    call(
+        conn,
+        policy,
+        alice,
+        key["due"],
+        NOW - 3 * HOUR,
+        "call-back",
+        callback_at=NOW - HOUR,
+        callback_anyone=True,
+    )
     # Alice's own call-back, due ten minutes ago: Bob may take it only after the grace.
-    call(conn, policy, alice, key["personal"], NOW - 3 * HOUR, "call-back",
-         callback_at=NOW - 10 * MINUTE)
+    call(
+        conn,
+        policy,
+        alice,
+        key["personal"],
+        NOW - 3 * HOUR,
+        "call-back",
+        callback_at=NOW - 10 * MINUTE,
+    )
     # A call-back for anyone in 30 minutes.
-    call(conn, policy, alice, key["soon-callback"], NOW - 3 * HOUR, "call-back",
-         callback_at=NOW + 30 * MINUTE, callback_anyone=True)
+    call(
+        conn,
+        policy,
+        alice,
+        key["soon-callback"],
+        NOW - 3 * HOUR,
+        "call-back",
+        callback_at=NOW + 30 * MINUTE,
+        callback_anyone=True,
+    )
     # No answer a minute ago: callable again in an hour.
     call(conn, policy, alice, key["retry"], NOW - MINUTE, "no-answer", "try after 11")
     call(conn, policy, alice, key["closed"], NOW - 3 * HOUR, "wrong-number")
@@ -154,19 +217,37 @@ def mixed_list(
 
 
 def test_order_due_call_backs_then_callable_then_later_then_blocked(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy,
+    conn: sqlite3.Connection,
+    clinic: StoredClinic,
+    policy: Policy,
     mixed_list: tuple[WorkList, dict[str, int]],
 ) -> None:
     work_list, rows = mixed_list
     bob = clinic.session("bob")
     ids = row_ids(conn, policy, bob, work_list, NOW)
-    assert ids == [rows[name] for name in ("due", "callable", "locked", "personal",
-                                           "soon-callback", "retry", "do-not-call")]
+    assert ids == [
+        rows[name]
+        for name in (
+            "due",
+            "callable",
+            "locked",
+            "personal",
+            "soon-callback",
+            "retry",
+            "do-not-call",
+        )
+    ]
     shown = load_rows(conn, policy, bob, work_list, ids, NOW)
     groups = {name: shown[rows[name]].group for name in rows if name != "closed"}
-    assert groups == {"due": CALLBACK_DUE, "callable": CALLABLE, "locked": CALLABLE,
-                      "personal": LATER, "soon-callback": LATER, "retry": LATER,
-                      "do-not-call": BLOCKED}
+    assert groups == {
+        "due": CALLBACK_DUE,
+        "callable": CALLABLE,
+        "locked": CALLABLE,
+        "personal": LATER,
+        "soon-callback": LATER,
+        "retry": LATER,
+        "do-not-call": BLOCKED,
+    }
     grace = policy.personal_callback_grace
     assert shown[rows["personal"]].callable_from == NOW - 10 * MINUTE + grace
     assert shown[rows["soon-callback"]].callable_from == NOW + 30 * MINUTE
@@ -175,7 +256,9 @@ def test_order_due_call_backs_then_callable_then_later_then_blocked(
 
 
 def test_own_personal_call_back_is_due_for_its_operator(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy,
+    conn: sqlite3.Connection,
+    clinic: StoredClinic,
+    policy: Policy,
     mixed_list: tuple[WorkList, dict[str, int]],
 ) -> None:
     work_list, rows = mixed_list
@@ -189,7 +272,9 @@ def test_own_personal_call_back_is_due_for_its_operator(
 
 
 def test_later_rows_become_callable_as_time_passes(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy,
+    conn: sqlite3.Connection,
+    clinic: StoredClinic,
+    policy: Policy,
     mixed_list: tuple[WorkList, dict[str, int]],
 ) -> None:
     work_list, rows = mixed_list
@@ -220,7 +305,9 @@ def test_appointments_order_by_start_within_a_group(
 
 
 def test_work_lists_in_spec_order_with_counts(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy,
+    conn: sqlite3.Connection,
+    clinic: StoredClinic,
+    policy: Policy,
     mixed_list: tuple[WorkList, dict[str, int]],
 ) -> None:
     work_list, _ = mixed_list
@@ -243,8 +330,7 @@ def test_work_lists_in_spec_order_with_counts(
     clinic.add_task(client, "internal", NOW - HOUR)  # not a callable kind
 
     summaries = work_lists(conn, policy, bob, NOW)
-    got = [(s.work_list.kind, s.work_list.name, s.pending, s.locked_by_others)
-           for s in summaries]
+    got = [(s.work_list.kind, s.work_list.name, s.pending, s.locked_by_others) for s in summaries]
     assert got == [
         (APPOINTMENT, "", 2, 0),
         (ITEM, "allergy check", 1, 0),
@@ -261,13 +347,17 @@ def test_work_lists_in_spec_order_with_counts(
 
 
 def test_work_list_counts_now_later_and_locked_by_others(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy,
+    conn: sqlite3.Connection,
+    clinic: StoredClinic,
+    policy: Policy,
     mixed_list: tuple[WorkList, dict[str, int]],
 ) -> None:
     """The picker's "N to call now · M later · K locked by others" (C1)."""
+
     def counts(session: Session) -> tuple[int, int, int]:
-        [recall] = [s for s in work_lists(conn, policy, session, NOW)
-                    if s.work_list.name == "Recall"]
+        [recall] = [
+            s for s in work_lists(conn, policy, session, NOW) if s.work_list.name == "Recall"
+        ]
         return recall.callable_now, recall.later, recall.locked_by_others
 
     # Bob: "due" and "callable" now; Alice's personal call-back, the call-back in 30
@@ -283,8 +373,9 @@ def test_call_list_disappears_when_its_last_item_is_done(
     client = clinic.add_client("Anna")
     _, (item,) = clinic.add_call_list("Only one", [client])
     alice = clinic.session("alice")
-    assert [s.work_list.name for s in work_lists(conn, policy, alice, NOW)
-            if s.work_list.kind == ITEM] == ["Only one"]
+    assert [
+        s.work_list.name for s in work_lists(conn, policy, alice, NOW) if s.work_list.kind == ITEM
+    ] == ["Only one"]
     call(conn, policy, alice, RowKey(ITEM, item), NOW, "confirmed")
     assert [s for s in work_lists(conn, policy, alice, NOW) if s.work_list.kind == ITEM] == []
 
@@ -315,33 +406,41 @@ def named_list(clinic: StoredClinic) -> tuple[WorkList, dict[str, int]]:
     return WorkList(ITEM, list_id=list_id), dict(zip(people, items, strict=True))
 
 
-@pytest.mark.parametrize(("text", "who"), [
-    ("иванова", ["maria"]),
-    ("ИВАНОВА", ["maria"]),
-    ("Иванов", ["maria", "ivan"]),
-    ("  мария ", ["maria"]),
-    ("smith", ["john"]),
-    ("SMITH", ["john"]),
-    ("916 123", ["maria"]),
-    ("123-45-67", ["maria"]),
-    ("555 12", ["ivan"]),  # the second number counts too
-    ("7946", ["john"]),
-    # Numbers as people type their start (README, "Phone numbers"): trunk prefix 8, +7, a national
-    # number without either, with brackets and dashes; all keyed by the policy's rules.
-    ("8916 123", ["maria"]),
-    ("+7 916", ["maria"]),
-    ("916-123", ["maria"]),
-    ("8 (916) 123-45", ["maria"]),
-    ("8903 555", ["ivan"]),
-    ("+7 903 555", ["ivan"]),
-    ("8916 999", []),
-    ("петров", ["maria"]),
-    ("Сидоров", []),
-    ("", ["maria", "ivan", "john"]),
-])
+@pytest.mark.parametrize(
+    ("text", "who"),
+    [
+        ("иванова", ["maria"]),
+        ("ИВАНОВА", ["maria"]),
+        ("Иванов", ["maria", "ivan"]),
+        ("  мария ", ["maria"]),
+        ("smith", ["john"]),
+        ("SMITH", ["john"]),
+        ("916 123", ["maria"]),
+        ("123-45-67", ["maria"]),
+        ("555 12", ["ivan"]),  # the second number counts too
+        ("7946", ["john"]),
+        # Numbers as people type their start (README, "Phone numbers"): trunk prefix 8, +7,
+        # a national number without either, with brackets and dashes; all keyed by the policy's
+        # rules.
+        ("8916 123", ["maria"]),
+        ("+7 916", ["maria"]),
+        ("916-123", ["maria"]),
+        ("8 (916) 123-45", ["maria"]),
+        ("8903 555", ["ivan"]),
+        ("+7 903 555", ["ivan"]),
+        ("8916 999", []),
+        ("петров", ["maria"]),
+        ("Сидоров", []),
+        ("", ["maria", "ivan", "john"]),
+    ],
+)
 def test_filter_by_name_or_phone(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy,
-    named_list: tuple[WorkList, dict[str, int]], text: str, who: list[str],
+    conn: sqlite3.Connection,
+    clinic: StoredClinic,
+    policy: Policy,
+    named_list: tuple[WorkList, dict[str, int]],
+    text: str,
+    who: list[str],
 ) -> None:
     work_list, items = named_list
     ids = row_ids(conn, policy, clinic.session("bob"), work_list, NOW, text)
@@ -350,8 +449,9 @@ def test_filter_by_name_or_phone(
 
 def test_filter_by_subject(conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy) -> None:
     client = clinic.add_client("Anna")
-    root = clinic.add_appointment(client, clinic_time(2025, 3, 13, 10), service="Root canal",
-                                  doctor="Д-р Ёлкина")
+    root = clinic.add_appointment(
+        client, clinic_time(2025, 3, 13, 10), service="Root canal", doctor="Д-р Ёлкина"
+    )
     clinic.add_appointment(client, clinic_time(2025, 3, 13, 11), service="Cleaning")
     bob = clinic.session("bob")
     assert row_ids(conn, policy, bob, WorkList(APPOINTMENT), NOW, "CANAL") == [root]
@@ -363,8 +463,9 @@ def test_filter_by_subject(conn: sqlite3.Connection, clinic: StoredClinic, polic
 
 def test_load_rows_fields(conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy) -> None:
     anna = clinic.add_client("Anna Smirnova", ("+7 900 111-22-33", "+7 900 999-88-77"))
-    first = clinic.add_appointment(anna, clinic_time(2025, 3, 13, 10), service="Cleaning",
-                                   doctor="Dr. Lee")
+    first = clinic.add_appointment(
+        anna, clinic_time(2025, 3, 13, 10), service="Cleaning", doctor="Dr. Lee"
+    )
     second = clinic.add_appointment(anna, clinic_time(2025, 3, 13, 12), service="", doctor="")
     outside = clinic.add_appointment(anna, clinic_time(2025, 3, 20, 12))
     alice = clinic.session("alice", NOW - 2 * HOUR)
@@ -389,9 +490,14 @@ def test_load_rows_fields(conn: sqlite3.Connection, clinic: StoredClinic, policy
     two = shown[second]
     assert two.subject == ""
     assert (two.lock_operator, two.lock_since, two.lock_alive, two.lock_mine) == (
-        "alice", NOW - MINUTE, True, False)
+        "alice",
+        NOW - MINUTE,
+        True,
+        False,
+    )
     assert two.attempts == 0 and two.last_outcome is None and two.last_comment is None
-    later = load_rows(conn, policy, bob, WorkList(APPOINTMENT), [second],
-                      NOW + policy.alive_for + 1)
+    later = load_rows(
+        conn, policy, bob, WorkList(APPOINTMENT), [second], NOW + policy.alive_for + 1
+    )
     assert not later[second].lock_alive  # Alice stopped beating
     assert load_rows(conn, policy, bob, WorkList(APPOINTMENT), [], NOW) == {}

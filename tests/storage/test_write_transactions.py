@@ -84,8 +84,9 @@ def test_full_scenario_writes_only_inside_begin_immediate(
         clinic = StoredClinic(conn, tmp_path / "clinic.db")
         _, items = clinic.add_clients_on_list(7)
         rows = [RowKey(ITEM, item) for item in items]
-        client = int(str(clinic.scalar("SELECT client_id FROM call_list_items WHERE id = ?",
-                                       (items[0],))))
+        client = int(
+            str(clinic.scalar("SELECT client_id FROM call_list_items WHERE id = ?", (items[0],)))
+        )
         alice = start_session(conn, "alice", NOW)
         bob = start_session(conn, "bob", NOW)
         gone = start_session(conn, "gone", NOW)
@@ -115,20 +116,35 @@ def test_full_scenario_writes_only_inside_begin_immediate(
         assert isinstance(taken, Claim)
         with pytest.raises(LockLost):
             finish_call(conn, policy, alice, claims[rows[3]], "confirmed", "", later + 1)
-        finish_call(conn, policy, bob, taken, "call-back", "after six", later + 2,
-                    callback_at=later + 3600)
+        finish_call(
+            conn, policy, bob, taken, "call-back", "after six", later + 2, callback_at=later + 3600
+        )
         fresh = claim_row(conn, policy, bob, rows[6], later + 3)
         assert isinstance(fresh, Claim)
         finish_call(conn, policy, bob, fresh, "do-not-call", "", later + 4)
-        update_client(conn, policy, bob, client,
-                      {"notes": "asked for evenings", "phones": ["+7 1"]}, later + 5)
+        update_client(
+            conn,
+            policy,
+            bob,
+            client,
+            {"notes": "asked for evenings", "phones": ["+7 1"]},
+            later + 5,
+        )
         end_session(conn, alice, later + 6)
         assert remove_stale_locks(conn, policy, bob, later + policy.stale_after) == 1  # rows[4]
         end_session(conn, bob, later + policy.stale_after + 1)
 
         events = {row[0] for row in conn.execute("SELECT event FROM audit")}
-        assert events == {"claim", "release", "abort", "release-by-supervisor", "stale-noted",
-                          "auto-removal", "takeover", "card-edit"}
+        assert events == {
+            "claim",
+            "release",
+            "abort",
+            "release-by-supervisor",
+            "stale-noted",
+            "auto-removal",
+            "takeover",
+            "card-edit",
+        }
         assert conn.execute("SELECT count(*) FROM locks").fetchone()[0] == 0
     finally:
         conn.close()
@@ -138,8 +154,9 @@ def test_full_scenario_writes_only_inside_begin_immediate(
     assert seen["rollback"] >= 2  # LockLost and NotAllowed were rolled back
     assert seen["begin"] == seen["commit"] + seen["rollback"]
     assert seen["writes"] > 40
-    assert not any(s.strip().upper().startswith(("BEGIN DEFERRED", "BEGIN TRANSACTION"))
-                   for s in traced)
+    assert not any(
+        s.strip().upper().startswith(("BEGIN DEFERRED", "BEGIN TRANSACTION")) for s in traced
+    )
 
 
 def test_the_checker_catches_what_it_should() -> None:
@@ -151,8 +168,12 @@ def test_the_checker_catches_what_it_should() -> None:
         check_transactions(["BEGIN DEFERRED", "COMMIT"])
     with pytest.raises(AssertionError, match="open"):
         check_transactions(["BEGIN IMMEDIATE", "UPDATE x SET a = 1"])
-    assert check_transactions(["SELECT 1", "BEGIN IMMEDIATE", "  delete from x", "ROLLBACK"]) \
-        == {"begin": 1, "commit": 0, "rollback": 1, "writes": 1}
+    assert check_transactions(["SELECT 1", "BEGIN IMMEDIATE", "  delete from x", "ROLLBACK"]) == {
+        "begin": 1,
+        "commit": 0,
+        "rollback": 1,
+        "writes": 1,
+    }
 
 
 def test_write_commits_on_success_and_rolls_back_on_error(conn: sqlite3.Connection) -> None:

@@ -47,15 +47,33 @@ async def make_backend(secret_file: Path) -> AsyncIterator[Backends]:
     """Builds backends with short timeouts for a port; closes them all afterwards."""
     made: list[AmiBackend] = []
 
-    def make(port: int, *, ring_timeout: int = 5, dial_prefix: str = "",
-             extensions: dict[str, str] | None = None, **timing: float) -> AmiBackend:
+    def make(
+        port: int,
+        *,
+        ring_timeout: int = 5,
+        dial_prefix: str = "",
+        extensions: dict[str, str] | None = None,
+        **timing: float,
+    ) -> AmiBackend:
         policy = TelephonyPolicy(
-            enabled=True, backend="asterisk-ami", host="127.0.0.1", port=port,
-            username="ringround", secret_file=str(secret_file), context="from-internal",
-            ring_timeout=ring_timeout, dial_prefix=dial_prefix,
-            extensions=extensions if extensions is not None else {"alice": "PJSIP/101"})
-        options = {"connect_timeout": 1.0, "reply_timeout": 1.0, "answer_margin": 0.2,
-                   "retry_delay": 10.0, **timing}
+            enabled=True,
+            backend="asterisk-ami",
+            host="127.0.0.1",
+            port=port,
+            username="ringround",
+            secret_file=str(secret_file),
+            context="from-internal",
+            ring_timeout=ring_timeout,
+            dial_prefix=dial_prefix,
+            extensions=extensions if extensions is not None else {"alice": "PJSIP/101"},
+        )
+        options = {
+            "connect_timeout": 1.0,
+            "reply_timeout": 1.0,
+            "answer_margin": 0.2,
+            "retry_delay": 10.0,
+            **timing,
+        }
         made.append(AmiBackend(policy, **options))
         return made[-1]
 
@@ -64,8 +82,9 @@ async def make_backend(secret_file: Path) -> AsyncIterator[Backends]:
         await backend.close()
 
 
-async def stages_until(backend: AmiBackend, call_id: str, last: CallStage,
-                       timeout: float = PATIENCE) -> list[CallEvent]:
+async def stages_until(
+    backend: AmiBackend, call_id: str, last: CallStage, timeout: float = PATIENCE
+) -> list[CallEvent]:
     """The events of one call, up to and including the first one at stage ``last``."""
     seen: list[CallEvent] = []
     async with asyncio.timeout(timeout):
@@ -95,13 +114,18 @@ def free_port() -> int:
 
 
 async def test_answered_call_reports_every_stage_and_hangs_up(
-        pbx: FakeAmi, make_backend: Backends) -> None:
+    pbx: FakeAmi, make_backend: Backends
+) -> None:
     backend = make_backend(pbx.port)
     call_id = await backend.place_call("alice", ANSWERING, "appointment:42")
     assert backend.connected
     events = await stages_until(backend, call_id, S.CONNECTED)
     assert [e.stage for e in events] == [
-        S.OPERATOR_RINGING, S.OPERATOR_ANSWERED, S.CLIENT_RINGING, S.CONNECTED]
+        S.OPERATOR_RINGING,
+        S.OPERATOR_ANSWERED,
+        S.CLIENT_RINGING,
+        S.CONNECTED,
+    ]
     assert events[-1].client_result == "answered"
 
     await backend.hang_up(call_id)
@@ -113,7 +137,8 @@ async def test_answered_call_reports_every_stage_and_hangs_up(
 
 
 async def test_originate_carries_what_the_exchange_needs(
-        pbx: FakeAmi, make_backend: Backends) -> None:
+    pbx: FakeAmi, make_backend: Backends
+) -> None:
     backend = make_backend(pbx.port, dial_prefix="8", ring_timeout=25)
     call_id = await backend.place_call("alice", "(916) 123-45-67", "appointment:42, row 7")
     [login] = pbx.received("Login")
@@ -131,10 +156,18 @@ async def test_originate_carries_what_the_exchange_needs(
     assert originate["Variable"] == "RINGROUND_REF=appointment:42__row_7"
 
 
-@pytest.mark.parametrize("written", ["+7 916 123-45-67 доб. 12", "8 916 123 45 67, ext. 345",
-                                     "8 (916) 123-45-67 x12", "+7 916 123-45-67 #12"])
+@pytest.mark.parametrize(
+    "written",
+    [
+        "+7 916 123-45-67 доб. 12",
+        "8 916 123 45 67, ext. 345",
+        "8 (916) 123-45-67 x12",
+        "+7 916 123-45-67 #12",
+    ],
+)
 async def test_an_extension_is_never_sent_to_the_exchange(
-        pbx: FakeAmi, make_backend: Backends, written: str) -> None:
+    pbx: FakeAmi, make_backend: Backends, written: str
+) -> None:
     """C4 with an extension: the exchange dials the number's digits only."""
     backend = make_backend(pbx.port, dial_prefix="9")
     await backend.place_call("alice", written, "appointment:42")
@@ -172,28 +205,39 @@ async def test_operator_phone_unavailable(pbx: FakeAmi, make_backend: Backends) 
     assert events[-1].reason is not None and "unavailable" in events[-1].reason
 
 
-@pytest.mark.parametrize(("number", "result", "reason"), [
-    (CLIENT_BUSY, "busy", "The client's line is busy."),
-    (CLIENT_NO_ANSWER, "no-answer", "The client did not answer."),
-])
-async def test_client_does_not_answer(pbx: FakeAmi, make_backend: Backends, number: str,
-                                      result: str, reason: str) -> None:
+@pytest.mark.parametrize(
+    ("number", "result", "reason"),
+    [
+        (CLIENT_BUSY, "busy", "The client's line is busy."),
+        (CLIENT_NO_ANSWER, "no-answer", "The client did not answer."),
+    ],
+)
+async def test_client_does_not_answer(
+    pbx: FakeAmi, make_backend: Backends, number: str, result: str, reason: str
+) -> None:
     backend = make_backend(pbx.port)
     call_id = await backend.place_call("alice", number, "r")
     events = await stages_until(backend, call_id, S.FAILED)
     assert [e.stage for e in events] == [
-        S.OPERATOR_RINGING, S.OPERATOR_ANSWERED, S.CLIENT_RINGING, S.FAILED]
+        S.OPERATOR_RINGING,
+        S.OPERATOR_ANSWERED,
+        S.CLIENT_RINGING,
+        S.FAILED,
+    ]
     assert (events[-1].client_result, events[-1].reason) == (result, reason)
     assert await no_event_within(backend, 0.1)  # the Hangup that follows adds nothing
 
 
-@pytest.mark.parametrize(("wait_for", "last", "reason"), [
-    (S.OPERATOR_RINGING, S.FAILED, "The operator's phone hung up before the call started."),
-    (S.CLIENT_RINGING, S.ENDED, "The call was hung up before the client answered."),
-])
-async def test_hanging_up_while_a_phone_rings(pbx: FakeAmi, make_backend: Backends,
-                                              wait_for: CallStage, last: CallStage,
-                                              reason: str) -> None:
+@pytest.mark.parametrize(
+    ("wait_for", "last", "reason"),
+    [
+        (S.OPERATOR_RINGING, S.FAILED, "The operator's phone hung up before the call started."),
+        (S.CLIENT_RINGING, S.ENDED, "The call was hung up before the client answered."),
+    ],
+)
+async def test_hanging_up_while_a_phone_rings(
+    pbx: FakeAmi, make_backend: Backends, wait_for: CallStage, last: CallStage, reason: str
+) -> None:
     pbx.step = 0.3  # long enough to hang up while the phone rings
     backend = make_backend(pbx.port)
     call_id = await backend.place_call("alice", ANSWERING, "r")
@@ -206,25 +250,30 @@ async def test_hanging_up_while_a_phone_rings(pbx: FakeAmi, make_backend: Backen
 
 
 async def test_unknown_extension_is_refused_at_once_and_not_retried(
-        pbx: FakeAmi, make_backend: Backends) -> None:
+    pbx: FakeAmi, make_backend: Backends
+) -> None:
     backend = make_backend(pbx.port)
     with pytest.raises(TelephonyError) as refused:
         await backend.place_call("alice", UNKNOWN_EXTENSION, "r")
     assert str(refused.value) == (
         "The phone exchange cannot dial 5550404 from context from-internal; "
-        "check the number and the policy's [telephony] context.")
+        "check the number and the policy's [telephony] context."
+    )
     assert len(pbx.received("Originate")) == 1
     assert await no_event_within(backend, 0.1)
     assert backend.connected  # a refused call leaves the connection usable
 
 
-@pytest.mark.parametrize(("extensions", "allowed", "expected"), [
-    ({"alice": "101"}, True, "does not accept the operator's channel 101"),
-    ({"alice": "PJSIP/101"}, False, "needs write=originate"),
-])
-async def test_other_immediate_refusals(pbx: FakeAmi, make_backend: Backends,
-                                        extensions: dict[str, str], allowed: bool,
-                                        expected: str) -> None:
+@pytest.mark.parametrize(
+    ("extensions", "allowed", "expected"),
+    [
+        ({"alice": "101"}, True, "does not accept the operator's channel 101"),
+        ({"alice": "PJSIP/101"}, False, "needs write=originate"),
+    ],
+)
+async def test_other_immediate_refusals(
+    pbx: FakeAmi, make_backend: Backends, extensions: dict[str, str], allowed: bool, expected: str
+) -> None:
     pbx.originate_allowed = allowed
     backend = make_backend(pbx.port, extensions=extensions)
     with pytest.raises(TelephonyError, match=expected):
@@ -232,7 +281,8 @@ async def test_other_immediate_refusals(pbx: FakeAmi, make_backend: Backends,
 
 
 async def test_operator_without_extension_is_refused_before_connecting(
-        pbx: FakeAmi, make_backend: Backends) -> None:
+    pbx: FakeAmi, make_backend: Backends
+) -> None:
     backend = make_backend(pbx.port)
     with pytest.raises(TelephonyError, match="operator 'carol'"):
         await backend.place_call("carol", ANSWERING, "r")
@@ -248,7 +298,8 @@ async def test_exchange_down_is_one_clear_sentence(make_backend: Backends) -> No
         await backend.place_call("alice", ANSWERING, "r")
     assert str(error.value) == (
         f"Cannot reach the phone exchange at 127.0.0.1:{port} (connection refused); check "
-        "that it is running and the policy's [telephony] host and port.")
+        "that it is running and the policy's [telephony] host and port."
+    )
     assert not backend.connected
 
 
@@ -301,7 +352,8 @@ async def test_exchange_restart_between_calls(pbx: FakeAmi, make_backend: Backen
 
 
 async def test_lost_connection_fails_the_call_and_reconnects_in_background(
-        pbx: FakeAmi, make_backend: Backends) -> None:
+    pbx: FakeAmi, make_backend: Backends
+) -> None:
     backend = make_backend(pbx.port, retry_delay=0.05)
     call_id = await backend.place_call("alice", ANSWERING, "r")
     await stages_until(backend, call_id, S.CONNECTED)
@@ -317,7 +369,8 @@ async def test_lost_connection_fails_the_call_and_reconnects_in_background(
 
 
 async def test_close_logs_off_and_ends_the_event_stream(
-        pbx: FakeAmi, make_backend: Backends) -> None:
+    pbx: FakeAmi, make_backend: Backends
+) -> None:
     backend = make_backend(pbx.port)
     await backend.connect()
     await backend.close()

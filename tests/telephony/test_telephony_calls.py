@@ -19,12 +19,15 @@ from telephony import (
 )
 
 
-@pytest.mark.parametrize(("stored", "prefix", "sent"), [
-    ("+7 (916) 123-45-67", "", "79161234567"),
-    ("(916) 123-45-67", "8", "89161234567"),
-    ("916.123.45.67 ext", "9", "99161234567"),
-    ("8 916 123 45 67", "", "89161234567"),
-])
+@pytest.mark.parametrize(
+    ("stored", "prefix", "sent"),
+    [
+        ("+7 (916) 123-45-67", "", "79161234567"),
+        ("(916) 123-45-67", "8", "89161234567"),
+        ("916.123.45.67 ext", "9", "99161234567"),
+        ("8 916 123 45 67", "", "89161234567"),
+    ],
+)
 def test_normalise_number(stored: str, prefix: str, sent: str) -> None:
     assert normalise_number(stored, prefix) == sent
 
@@ -55,4 +58,3 @@ def test_backend_follows_the_policy() -> None:
     telephony = default_policy().telephony
     assert isinstance(backend_for(telephony), ManualBackend)
     assert isinstance(backend_for(replace(telephony, enabled=True)), AmiBackend)
-

@@ -29,7 +29,8 @@ def test_file_open_to_others_is_refused(tmp_path: Path, mode: int) -> None:
         read_secret(path)
     assert str(refused.value) == (
         f"The secret file {path} can be read or changed by other users; "
-        f"run chmod 640 {path} (or chmod 600).")
+        f"run chmod 640 {path} (or chmod 600)."
+    )
 
 
 def test_missing_file(tmp_path: Path) -> None:

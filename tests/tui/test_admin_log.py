@@ -46,8 +46,7 @@ LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} ringround\[(\d+)\]:
 
 
 def file_target(path: Path, *, max_mb: int = 10, keep: int = 5) -> LogTarget:
-    return LogTarget(to="file", syslog_socket="/dev/log", file=str(path), max_mb=max_mb,
-                     keep=keep)
+    return LogTarget(to="file", syslog_socket="/dev/log", file=str(path), max_mb=max_mb, keep=keep)
 
 
 @pytest.fixture
@@ -87,13 +86,21 @@ def test_field_escapes_what_could_forge_a_line_or_paint_a_terminal() -> None:
 
 
 def test_a_line_in_the_file(log_file: Path) -> None:
-    log_event(logging.ERROR, "pbx-error", operator="anna\nfake-line", session=7,
-              row=RowKey(APPOINTMENT, 5), reason="Cannot reach the exchange.")
+    log_event(
+        logging.ERROR,
+        "pbx-error",
+        operator="anna\nfake-line",
+        session=7,
+        row=RowKey(APPOINTMENT, 5),
+        reason="Cannot reach the exchange.",
+    )
     (text,) = log_file.read_text(encoding="utf-8").splitlines()
     match = LINE.match(text)
     assert match and int(match.group(1)) == os.getpid()
-    assert match.group(2) == ('pbx-error operator=anna\\x0afake-line session=7 '
-                              'row=appointment:5 reason="Cannot reach the exchange."')
+    assert match.group(2) == (
+        "pbx-error operator=anna\\x0afake-line session=7 "
+        'row=appointment:5 reason="Cannot reach the exchange."'
+    )
     assert oct(os.stat(log_file).st_mode & 0o777) == oct(0o660)
 
 
@@ -109,15 +116,20 @@ def test_a_line_on_the_system_log_socket(tmp_path: Path) -> None:
         finally:
             configure(OFF)
     # <12>: facility user (1 × 8) + priority warning (4); journald takes the name and pid.
-    assert datagram == (f"<12>ringround[{os.getpid()}]: login-refused operator=boris session=- "
-                        'row=- reason="--operator not allowed by the policy" requested=anna\x00')
+    assert datagram == (
+        f"<12>ringround[{os.getpid()}]: login-refused operator=boris session=- "
+        'row=- reason="--operator not allowed by the policy" requested=anna\x00'
+    )
 
 
-def test_a_log_that_cannot_be_written_stays_quiet(tmp_path: Path,
-                                                  capfd: pytest.CaptureFixture[str]) -> None:
+def test_a_log_that_cannot_be_written_stays_quiet(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     """Not a word on the operator's terminal (check reports it to the administrator)."""
-    for target in (LogTarget("syslog", str(tmp_path / "no.sock"), "/unused", 10, 5),
-                   file_target(tmp_path / "no-such-folder" / "ringround.log")):
+    for target in (
+        LogTarget("syslog", str(tmp_path / "no.sock"), "/unused", 10, 5),
+        file_target(tmp_path / "no-such-folder" / "ringround.log"),
+    ):
         configure(target)
         log_event(logging.ERROR, "pbx-error", operator="anna", session=1)
     configure(OFF)
@@ -126,8 +138,10 @@ def test_a_log_that_cannot_be_written_stays_quiet(tmp_path: Path,
 
 # -- lock events, once committed ------------------------------------------------------------
 
+
 def test_takeover_and_removal_are_logged(
-        log_file: Path, clinic: StoredClinic, policy: Policy) -> None:
+    log_file: Path, clinic: StoredClinic, policy: Policy
+) -> None:
     key = RowKey(APPOINTMENT, clinic.add_appointment(clinic.add_client(), NOW + 86400))
     boris = clinic.session("boris", NOW - 3600)
     claim = claim_row(clinic.conn, policy, boris, key, NOW - 3600)
@@ -139,31 +153,34 @@ def test_takeover_and_removal_are_logged(
     assert isinstance(claim_row(clinic.conn, policy, anna, key, NOW, take_over=state.lock), Claim)
     assert lines(log_file) == [
         f"lock-takeover operator=anna session={anna.id} row={key} client={claim.client_id} "
-        f"holder=boris holder_session={boris.id} since={NOW - 3600} holder_alive=True"]
+        f"holder=boris holder_session={boris.id} since={NOW - 3600} holder_alive=True"
+    ]
 
     # anna's app stops; an hour later the sweep of carla's app removes the stale lock.
     carla = clinic.session("carla", NOW + 3600)
     assert remove_stale_locks(clinic.conn, policy, carla, NOW + 3600) == 1
     assert lines(log_file)[1] == (
         f"lock-auto-removal operator=carla session={carla.id} row={key} "
-        f"client={claim.client_id} holder=anna holder_session={anna.id} since={NOW}")
+        f"client={claim.client_id} holder=anna holder_session={anna.id} since={NOW}"
+    )
 
 
 def test_a_supervisor_release_is_logged(
-        log_file: Path, clinic: StoredClinic, policy: Policy) -> None:
+    log_file: Path, clinic: StoredClinic, policy: Policy
+) -> None:
     key = RowKey(APPOINTMENT, clinic.add_appointment(clinic.add_client(), NOW + 86400))
     anna = clinic.session("anna")
     assert isinstance(claim_row(clinic.conn, policy, anna, key, NOW), Claim)
     olga = clinic.session("olga", supervisor=True)
     release_lock(clinic.conn, olga, key, NOW + 60)
     (text,) = lines(log_file)
-    assert text.startswith(f"lock-release-by-supervisor operator=olga session={olga.id} "
-                           f"row={key} ")
+    assert text.startswith(f"lock-release-by-supervisor operator=olga session={olga.id} row={key} ")
     assert f"holder=anna holder_session={anna.id}" in text
 
 
-def test_nothing_is_logged_for_a_transaction_rolled_back(log_file: Path,
-                                                         clinic: StoredClinic) -> None:
+def test_nothing_is_logged_for_a_transaction_rolled_back(
+    log_file: Path, clinic: StoredClinic
+) -> None:
     key = RowKey(APPOINTMENT, 1)
     with pytest.raises(RuntimeError), write(clinic.conn):
         audit(clinic.conn, NOW, "anna", 1, "takeover", key, 1, holder="boris")
@@ -177,11 +194,13 @@ def test_nothing_is_logged_for_a_transaction_rolled_back(log_file: Path,
             pass
         audit(clinic.conn, NOW, "anna", 1, "auto-removal", key, 1, holder="carla")
     assert lines(log_file) == [
-        f"lock-auto-removal operator=anna session=1 row={key} client=1 holder=carla"]
+        f"lock-auto-removal operator=anna session=1 row={key} client=1 holder=carla"
+    ]
     assert admin_log._pending == {}
 
 
 # -- refused logins and crashes through the command line ---------------------------------
+
 
 def _policy_with_file_log(folder: Path, log: Path, extra: str = "") -> Path:
     policy = folder / "policy.toml"
@@ -189,24 +208,30 @@ def _policy_with_file_log(folder: Path, log: Path, extra: str = "") -> Path:
     return policy
 
 
-def test_a_refused_operator_override_is_logged(tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_refused_operator_override_is_logged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     log = tmp_path / "ringround.log"
     policy = _policy_with_file_log(tmp_path, log)
     try:
-        assert main(["--policy", str(policy), "--db", str(tmp_path / "x.db"),
-                     "--operator", "olga"]) == 2
+        assert (
+            main(["--policy", str(policy), "--db", str(tmp_path / "x.db"), "--operator", "olga"])
+            == 2
+        )
     finally:
         configure(OFF)
     assert "does not allow --operator" in capsys.readouterr().err
     (text,) = lines(log)
-    assert re.fullmatch(r'login-refused operator=\S+ session=- row=- reason="--operator not '
-                        r'allowed by the policy" requested=olga', text), text
+    assert re.fullmatch(
+        r'login-refused operator=\S+ session=- row=- reason="--operator not '
+        r'allowed by the policy" requested=olga',
+        text,
+    ), text
 
 
 def test_a_crashing_command_logs_the_traceback_and_says_one_sentence(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import storage.backup
 
     def broken(*args: object) -> None:
@@ -217,14 +242,25 @@ def test_a_crashing_command_logs_the_traceback_and_says_one_sentence(
     log = tmp_path / "ringround.log"
     policy = _policy_with_file_log(tmp_path, log)
     try:
-        assert main(["backup", str(tmp_path / "copy.db"), "--policy", str(policy),
-                     "--db", str(tmp_path / "x.db")]) == 1
+        assert (
+            main(
+                [
+                    "backup",
+                    str(tmp_path / "copy.db"),
+                    "--policy",
+                    str(policy),
+                    "--db",
+                    str(tmp_path / "x.db"),
+                ]
+            )
+            == 1
+        )
     finally:
         configure(OFF)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     (text,) = lines(log)
-    assert text.startswith('crash operator=')
+    assert text.startswith("crash operator=")
     assert 'error="ZeroDivisionError: division by zero in the backup"' in text
     assert 'traceback="Traceback (most recent call last):\\x0a' in text
     assert "in broken\\x0a" in text
@@ -240,8 +276,9 @@ def _writer(path: str, number: int, start: Barrier) -> None:
     start.wait(timeout=120)
     padding = "x" * 100
     for n in range(LINES_EACH):
-        log_event(logging.INFO, "probe", operator=f"op{number}", session=number, row=n,
-                  padding=padding)
+        log_event(
+            logging.INFO, "probe", operator=f"op{number}", session=number, row=n, padding=padding
+        )
 
 
 def test_processes_share_and_rotate_one_file(tmp_path: Path) -> None:
@@ -262,8 +299,7 @@ def test_processes_share_and_rotate_one_file(tmp_path: Path) -> None:
     for file in files:
         assert file.stat().st_size <= 1024 * 1024
         for text in lines(file):
-            match = re.fullmatch(r"probe operator=op(\d) session=\d row=(\d+) padding=x{100}",
-                                 text)
+            match = re.fullmatch(r"probe operator=op(\d) session=\d row=(\d+) padding=x{100}", text)
             assert match, text
             seen[int(match.group(1))].append(int(match.group(2)))
     for rows in seen.values():
@@ -272,9 +308,13 @@ def test_processes_share_and_rotate_one_file(tmp_path: Path) -> None:
 
 # -- the app: a crash, and the phone exchange ---------------------------------------------
 
+
 async def test_an_app_crash_is_logged_and_the_operator_gets_a_sentence(
-        log_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capfd: pytest.CaptureFixture[str]) -> None:
+    log_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     """Textual would print a traceback with local variables; the operator gets one sentence."""
     monkeypatch.delenv("RINGROUND_DEBUG", raising=False)
     path = tmp_path / "clinic.db"
@@ -291,13 +331,16 @@ async def test_an_app_crash_is_logged_and_the_operator_gets_a_sentence(
             await pilot.pause(0.1)
     crash = [text for text in lines(log_file) if text.startswith("crash ")]
     assert len(crash) == 1, lines(log_file)
-    assert crash[0].startswith(f"crash operator=alice session={app.session.id} "
-                               "row=appointment:1 error=\"KeyError: 'a bug'\" ")
+    assert crash[0].startswith(
+        f"crash operator=alice session={app.session.id} "
+        "row=appointment:1 error=\"KeyError: 'a bug'\" "
+    )
     shown = capfd.readouterr().err
     assert " ".join(shown.split()) == (
         "ringround stopped because of an unexpected error; the details went to the "
         "administrator's log. What you saved is kept, and a call you were on stays yours: "
-        "start ringround again to go on.")
+        "start ringround again to go on."
+    )
 
 
 async def test_pbx_trouble_is_logged(log_file: Path, tmp_path: Path) -> None:
@@ -308,23 +351,29 @@ async def test_pbx_trouble_is_logged(log_file: Path, tmp_path: Path) -> None:
         async with on_work_screen(app, row=2) as pilot:
             await pilot.press("1")  # the operator's phone rings without an answer
             await wait_until(pilot, lambda: "rang without an answer" in notice(app), "notice")
-    assert (f"pbx-call-failed operator=alice session={app.session.id} "
-            f"row=appointment:{ids['no-pickup']} reason=\"The operator's phone rang without an "
-            "answer.\"") in lines(log_file)
+    assert (
+        f"pbx-call-failed operator=alice session={app.session.id} "
+        f"row=appointment:{ids['no-pickup']} reason=\"The operator's phone rang without an "
+        'answer."'
+    ) in lines(log_file)
 
     down = free_port()
     app = make_app(path, telephony_policy(tmp_path, down))
     async with on_work_screen(app) as pilot:
-        await wait_until(pilot, lambda: any("pbx-error" in t for t in lines(log_file)),
-                         "the log line")
+        await wait_until(
+            pilot, lambda: any("pbx-error" in t for t in lines(log_file)), "the log line"
+        )
     (error,) = [t for t in lines(log_file) if t.startswith("pbx-error")]
-    assert error == (f"pbx-error operator=alice session={app.session.id} row=- reason=\"Cannot "
-                     f"reach the phone exchange at 127.0.0.1:{down} (connection refused); check "
-                     "that it is running and the policy's [telephony] host and port.\"")
+    assert error == (
+        f'pbx-error operator=alice session={app.session.id} row=- reason="Cannot '
+        f"reach the phone exchange at 127.0.0.1:{down} (connection refused); check "
+        "that it is running and the policy's [telephony] host and port.\""
+    )
 
 
-def test_an_app_start_without_a_terminal_is_logged(tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_app_start_without_a_terminal_is_logged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Under pytest standard output is not a terminal, as with ssh host cmd, sftp or scp."""
     db = tmp_path / "clinic.db"
     build_db(db)
@@ -336,5 +385,8 @@ def test_an_app_start_without_a_terminal_is_logged(tmp_path: Path,
         configure(OFF)
     assert "The app needs a terminal" in capsys.readouterr().err
     (text,) = lines(log)
-    assert re.fullmatch(r'login-refused operator=\S+ session=- row=- reason="no terminal \(ssh '
-                        r'without a tty, sftp, scp\)"', text), text
+    assert re.fullmatch(
+        r'login-refused operator=\S+ session=- row=- reason="no terminal \(ssh '
+        r'without a tty, sftp, scp\)"',
+        text,
+    ), text

@@ -55,8 +55,11 @@ def title(app: Any) -> str:
 
 
 def attempts(desk: DeskClinic, appointment: str) -> list[tuple[Any, ...]]:
-    return desk.query("SELECT outcome, comment, operator FROM attempts WHERE kind = 'appointment'"
-                        " AND source_id = ?", desk.appointments[appointment])
+    return desk.query(
+        "SELECT outcome, comment, operator FROM attempts WHERE kind = 'appointment'"
+        " AND source_id = ?",
+        desk.appointments[appointment],
+    )
 
 
 async def test_a_long_write_lock_keeps_the_app_responsive_and_loses_nothing(
@@ -75,8 +78,11 @@ async def test_a_long_write_lock_keeps_the_app_responsive_and_loses_nothing(
             await pilot.press("c")
             await wait_until(pilot, lambda: BUSY in title(app), "the busy state in the title")
             await pilot.press("k")  # the client card: read while the write lock is held
-            await wait_until(pilot, lambda: isinstance(app.screen, ClientCard)
-                             and app.screen.client is not None, "the client card")
+            await wait_until(
+                pilot,
+                lambda: isinstance(app.screen, ClientCard) and app.screen.client is not None,
+                "the client card",
+            )
             await pilot.press("escape")
             await wait_until(pilot, lambda: app.screen is screen, "the work screen again")
             assert desk.locks() == []  # nothing got through
@@ -85,7 +91,8 @@ async def test_a_long_write_lock_keeps_the_app_responsive_and_loses_nothing(
         await wait_until(pilot, lambda: desk.locks(), "the claim after the release")
         await wait_until(pilot, lambda: BUSY not in title(app), "the busy state to go")
         assert [(kind, source, who) for kind, source, who, _ in desk.locks()] == [
-            ("appointment", row, "alice")]
+            ("appointment", row, "alice")
+        ]
         await settle(pilot)
 
         # 2. Saving the outcome while the database is held.
@@ -107,7 +114,8 @@ async def test_a_long_write_lock_keeps_the_app_responsive_and_loses_nothing(
 
     assert attempts(desk, FIRST_ROW) == [("confirmed", COMMENT, "alice")]
     assert desk.locks() == []
-    assert desk.query("SELECT count(*) FROM audit WHERE event = 'release' AND source_id = ?",
-                        row) == [(1,)]
+    assert desk.query(
+        "SELECT count(*) FROM audit WHERE event = 'release' AND source_id = ?", row
+    ) == [(1,)]
     assert desk.query("SELECT status FROM appointments WHERE id = ?", row) == [("confirmed",)]
     assert desk.query("PRAGMA integrity_check") == [("ok",)]

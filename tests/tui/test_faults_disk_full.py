@@ -27,7 +27,9 @@ def state_of(desk: DeskClinic, source_id: int) -> tuple[object, ...]:
         "SELECT (SELECT count(*) FROM attempts WHERE kind = 'appointment' AND source_id = a.id),"
         " (SELECT operator FROM locks WHERE kind = 'appointment' AND source_id = a.id),"
         " (SELECT closed_at FROM call_rows WHERE kind = 'appointment' AND source_id = a.id),"
-        " a.status FROM appointments a WHERE a.id = ?", source_id)
+        " a.status FROM appointments a WHERE a.id = ?",
+        source_id,
+    )
     return tuple(row)
 
 
@@ -56,11 +58,14 @@ async def test_disk_full_keeps_the_comment_and_saves_once_space_is_freed(tmp_pat
 
             await pilot.press("enter")
             message = dialog.query_one("#result-message", Static)
-            await wait_until(pilot, lambda: "full" in text_of(message), "the disk-full message",
-                             timeout=15)
+            await wait_until(
+                pilot, lambda: "full" in text_of(message), "the disk-full message", timeout=15
+            )
             said = text_of(message)
-            assert said == (f"Not saved: The disk holding {desk.path} is full; nothing was "
-                            "saved. Your text is kept; Enter tries again."), said
+            assert said == (
+                f"Not saved: The disk holding {desk.path} is full; nothing was "
+                "saved. Your text is kept; Enter tries again."
+            ), said
             assert "Traceback" not in said and "\n" not in said
             assert app.screen is dialog
             assert dialog.query_one("#comment", Input).value == COMMENT
@@ -75,6 +80,8 @@ async def test_disk_full_keeps_the_comment_and_saves_once_space_is_freed(tmp_pat
         attempts, lock, closed_at, status = state_of(desk, row)
         assert (attempts, lock, status) == (1, None, "confirmed")  # the lock went with the save
         assert closed_at is not None
-        assert desk.query("SELECT outcome, comment FROM attempts WHERE kind = 'appointment'"
-                            " AND source_id = ?", row) == [("confirmed", COMMENT)]
+        assert desk.query(
+            "SELECT outcome, comment FROM attempts WHERE kind = 'appointment' AND source_id = ?",
+            row,
+        ) == [("confirmed", COMMENT)]
         assert desk.query("PRAGMA integrity_check") == [("ok",)]

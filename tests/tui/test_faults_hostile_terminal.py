@@ -66,11 +66,35 @@ from tui.work_screen import WorkScreen
 
 MINUTE = 60
 BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-CONTROLS = ([chr(c) for c in range(0x20)] + [chr(c) for c in range(0x7F, 0xA0)] + list(BIDI)
-            + ["\u2028", "\u2029"])
-SEQUENCES = ["\x1b]0;", "\x1b]2;", "\x1b]52;c;SEVMTE8=", "\x1b]8;;http://evil.example\x07",
-             "\x1b[2J\x1b[H", "\x1b[31m", "\x1b[5m", "\x1b[?1049h", "\x1bP", "\x9b2J", "\x9d0;",
-             "\x90", "\u202e", "\u2066", "\x07", "\x1b", "\x00", "\x08", "\x7f", "\r", "\n"]
+CONTROLS = (
+    [chr(c) for c in range(0x20)]
+    + [chr(c) for c in range(0x7F, 0xA0)]
+    + list(BIDI)
+    + ["\u2028", "\u2029"]
+)
+SEQUENCES = [
+    "\x1b]0;",
+    "\x1b]2;",
+    "\x1b]52;c;SEVMTE8=",
+    "\x1b]8;;http://evil.example\x07",
+    "\x1b[2J\x1b[H",
+    "\x1b[31m",
+    "\x1b[5m",
+    "\x1b[?1049h",
+    "\x1bP",
+    "\x9b2J",
+    "\x9d0;",
+    "\x90",
+    "\u202e",
+    "\u2066",
+    "\x07",
+    "\x1b",
+    "\x00",
+    "\x08",
+    "\x7f",
+    "\r",
+    "\n",
+]
 
 OPERATOR_MARK = re.compile(r"QO\d")
 
@@ -91,14 +115,16 @@ class Hostile:
 
 def hostile(tag: str, *, max_pieces: int = 3) -> st.SearchStrategy[Hostile]:
     """A hostile value whose markers are ``tag`` and a digit ("QN0", "QN1", …)."""
-    sequence = st.one_of(st.sampled_from(SEQUENCES),
-                         st.text(st.sampled_from(CONTROLS), min_size=1, max_size=3))
+    sequence = st.one_of(
+        st.sampled_from(SEQUENCES), st.text(st.sampled_from(CONTROLS), min_size=1, max_size=3)
+    )
     filler = st.text(st.sampled_from("Жёx ab[/]"), max_size=4)
 
     def build(pieces: list[tuple[str, str]]) -> Hostile:
         planted = tuple((seq, f"{tag}{index}") for index, (seq, _) in enumerate(pieces))
-        text = "".join(seq + mark + fill for (seq, mark), (_, fill) in zip(planted, pieces,
-                                                                            strict=True))
+        text = "".join(
+            seq + mark + fill for (seq, mark), (_, fill) in zip(planted, pieces, strict=True)
+        )
         return Hostile(text, planted)
 
     return st.lists(st.tuples(sequence, filler), min_size=1, max_size=max_pieces).map(build)
@@ -124,18 +150,46 @@ class Hostility:
     task_title: Hostile
 
     def all(self) -> list[Hostile]:
-        return [*self.names, *(getattr(self, field) for field in (
-            "operator", "host", "terminal", "external_id", "phone", "email", "notes", "doctor",
-            "service", "list_name", "item_note", "comment", "task_title"))]
+        return [
+            *self.names,
+            *(
+                getattr(self, field)
+                for field in (
+                    "operator",
+                    "host",
+                    "terminal",
+                    "external_id",
+                    "phone",
+                    "email",
+                    "notes",
+                    "doctor",
+                    "service",
+                    "list_name",
+                    "item_note",
+                    "comment",
+                    "task_title",
+                )
+            ),
+        ]
 
 
 hostility = st.builds(
     Hostility,
     names=st.tuples(*(hostile(f"QN{letter}") for letter in "abcde")),
-    operator=hostile("QO", max_pieces=2), host=hostile("QH"), terminal=hostile("QT"),
-    external_id=hostile("QX"), phone=hostile("QP"), email=hostile("QE"), notes=hostile("QZ"),
-    doctor=hostile("QD"), service=hostile("QS"), list_name=hostile("QL"),
-    item_note=hostile("QI"), comment=hostile("QC"), task_title=hostile("QK"))
+    operator=hostile("QO", max_pieces=2),
+    host=hostile("QH"),
+    terminal=hostile("QT"),
+    external_id=hostile("QX"),
+    phone=hostile("QP"),
+    email=hostile("QE"),
+    notes=hostile("QZ"),
+    doctor=hostile("QD"),
+    service=hostile("QS"),
+    list_name=hostile("QL"),
+    item_note=hostile("QI"),
+    comment=hostile("QC"),
+    task_title=hostile("QK"),
+)
 
 
 # --- the clinic and the terminal -----------------------------------------------------------
@@ -152,39 +206,63 @@ def hostile_clinic(folder: Path, h: Hostility) -> tuple[DeskClinic, Session]:
     conn = desk.connect()
     try:
         with write(conn):
-            for key, name in zip(("ivanova", "smith", "petrov", "kowalski", "sidorov"), h.names,
-                                 strict=True):
-                conn.execute("UPDATE clients SET name = ?, external_id = ?, email = ?, notes = ?"
-                             " WHERE id = ?", (name.text, f"{key}-{h.external_id.text}",
-                                               h.email.text, h.notes.text, desk.clients[key]))
-            conn.execute("UPDATE appointments SET doctor = ?, service = ?", (h.doctor.text,
-                                                                              h.service.text))
+            for key, name in zip(
+                ("ivanova", "smith", "petrov", "kowalski", "sidorov"), h.names, strict=True
+            ):
+                conn.execute(
+                    "UPDATE clients SET name = ?, external_id = ?, email = ?, notes = ?"
+                    " WHERE id = ?",
+                    (
+                        name.text,
+                        f"{key}-{h.external_id.text}",
+                        h.email.text,
+                        h.notes.text,
+                        desk.clients[key],
+                    ),
+                )
+            conn.execute(
+                "UPDATE appointments SET doctor = ?, service = ?", (h.doctor.text, h.service.text)
+            )
             conn.execute("UPDATE call_lists SET name = name || ? ", (h.list_name.text,))
             conn.execute("UPDATE call_list_items SET note = ?", (h.item_note.text,))
             conn.execute("UPDATE tasks SET title = ?", (h.task_title.text,))
-            save_phones(conn, desk.policy.phones, desk.clients["ivanova"],
-                        ["+7 916 123-45-67", h.phone.text])
-            save_phones(conn, desk.policy.phones, desk.clients["kowalski"],
-                        ["+7 916 123-45-67"])
+            save_phones(
+                conn,
+                desk.policy.phones,
+                desk.clients["ivanova"],
+                ["+7 916 123-45-67", h.phone.text],
+            )
+            save_phones(conn, desk.policy.phones, desk.clients["kowalski"], ["+7 916 123-45-67"])
         colleague = start_session(conn, h.operator.text, DESK_NOW - 200 * MINUTE)
         with write(conn):
-            conn.execute("UPDATE sessions SET host = ?, tty = ? WHERE id = ?",
-                         (h.host.text, h.terminal.text, colleague.id))
+            conn.execute(
+                "UPDATE sessions SET host = ?, tty = ? WHERE id = ?",
+                (h.host.text, h.terminal.text, colleague.id),
+            )
         kowalski = RowKey(APPOINTMENT, desk.appointments["kowalski"])
         earlier = claim_row(conn, desk.policy, colleague, kowalski, DESK_NOW - 180 * MINUTE)
         assert isinstance(earlier, Claim)  # long enough ago to be called again now
-        finish_call(conn, desk.policy, colleague, earlier, "no-answer", h.comment.text,
-                    DESK_NOW - 179 * MINUTE)
+        finish_call(
+            conn,
+            desk.policy,
+            colleague,
+            earlier,
+            "no-answer",
+            h.comment.text,
+            DESK_NOW - 179 * MINUTE,
+        )
         for row, since in (("ivanova", DESK_NOW - 5 * MINUTE), ("smith", DESK_NOW - 20 * MINUTE)):
-            held = claim_row(conn, desk.policy, colleague,
-                             RowKey(APPOINTMENT, desk.appointments[row]), since)
+            held = claim_row(
+                conn, desk.policy, colleague, RowKey(APPOINTMENT, desk.appointments[row]), since
+            )
             assert isinstance(held, Claim), held
         heartbeat(conn, colleague, DESK_NOW)
         with write(conn):
-            conn.execute("UPDATE call_rows SET callback_at = ?, callback_operator = ?"
-                         " WHERE kind = ? AND source_id = ?",
-                         (DESK_NOW - 5 * MINUTE, h.operator.text, APPOINTMENT,
-                          desk.appointments["petrov"]))
+            conn.execute(
+                "UPDATE call_rows SET callback_at = ?, callback_operator = ?"
+                " WHERE kind = ? AND source_id = ?",
+                (DESK_NOW - 5 * MINUTE, h.operator.text, APPOINTMENT, desk.appointments["petrov"]),
+            )
     finally:
         conn.close()
     return desk, colleague
@@ -206,8 +284,13 @@ class TerminalCapture(HeadlessDriver):
 
 def assert_nothing_obeyed(written: str, h: Hostility, shown: list[Hostile]) -> None:
     rest = OWN_SEQUENCES.sub("", written)
-    bad = sorted({f"U+{ord(c):04X}" for c in rest if (c < " " and c != "\n")
-                  or "\x7f" <= c <= "\x9f" or c in BIDI + "\u2028\u2029"})
+    bad = sorted(
+        {
+            f"U+{ord(c):04X}"
+            for c in rest
+            if (c < " " and c != "\n") or "\x7f" <= c <= "\x9f" or c in BIDI + "\u2028\u2029"
+        }
+    )
     assert not bad, f"control characters reached the terminal: {bad}"
     for value in h.all():
         for sequence, mark in value.planted:
@@ -216,8 +299,9 @@ def assert_nothing_obeyed(written: str, h: Hostility, shown: list[Hostile]) -> N
         assert value.first_mark in written, value.first_mark
 
 
-def run_walk(h: Hostility, walk: Callable[[Pilot[Any], DeskClinic, Session], Any],
-             supervisor: bool) -> str:
+def run_walk(
+    h: Hostility, walk: Callable[[Pilot[Any], DeskClinic, Session], Any], supervisor: bool
+) -> str:
     """Run the app on the hostile clinic, walk, and return every string it wrote."""
     with tempfile.TemporaryDirectory() as folder:
         desk, colleague = hostile_clinic(Path(folder), h)
@@ -239,8 +323,9 @@ def run_walk(h: Hostility, walk: Callable[[Pilot[Any], DeskClinic, Session], Any
 
 
 async def wait_screen(pilot: Pilot[Any], kind: type, what: str) -> Any:
-    screen = await wait_until(pilot, lambda: isinstance(pilot.app.screen, kind)
-                              and pilot.app.screen, what)
+    screen = await wait_until(
+        pilot, lambda: isinstance(pilot.app.screen, kind) and pilot.app.screen, what
+    )
     await settle(pilot)
     return screen
 
@@ -256,8 +341,11 @@ async def dismiss(pilot: Pilot[Any], screen: Any, key: str = "escape") -> None:
 
 async def operator_walk(pilot: Pilot[Any], desk: DeskClinic, colleague: Session) -> None:
     app = pilot.app
-    await wait_until(pilot, lambda: isinstance(app.screen, ListPicker) and app.screen.summaries,
-                     "the list picker")
+    await wait_until(
+        pilot,
+        lambda: isinstance(app.screen, ListPicker) and app.screen.summaries,
+        "the list picker",
+    )
     picker = app.screen
     await pilot.press("enter")  # appointment confirmation
     screen = await wait_screen(pilot, WorkScreen, "the work screen")
@@ -287,25 +375,38 @@ async def operator_walk(pilot: Pilot[Any], desk: DeskClinic, colleague: Session)
         await wait_screen(pilot, kind, f"the {kind.__name__}")
         await dismiss(pilot, screen)
     await pilot.press("c")
-    await wait_until(pilot, lambda: screen.activation is not None
-                     and screen.activation.state.lock is not None
-                     and screen.activation.state.lock.mine, "the claim")
+    await wait_until(
+        pilot,
+        lambda: (
+            screen.activation is not None
+            and screen.activation.state.lock is not None
+            and screen.activation.state.lock.mine
+        ),
+        "the claim",
+    )
     conn = desk.connect()
     try:
         with write(conn):  # as a takeover does: the colleague's session, a new epoch
-            conn.execute("UPDATE locks SET session_id = ?, operator = ?, epoch = epoch + 1"
-                         " WHERE kind = ? AND source_id = ?",
-                         (colleague.id, colleague.operator, APPOINTMENT, kowalski))
-            conn.execute("UPDATE call_rows SET epoch = epoch + 1 WHERE kind = ? AND source_id = ?",
-                         (APPOINTMENT, kowalski))
+            conn.execute(
+                "UPDATE locks SET session_id = ?, operator = ?, epoch = epoch + 1"
+                " WHERE kind = ? AND source_id = ?",
+                (colleague.id, colleague.operator, APPOINTMENT, kowalski),
+            )
+            conn.execute(
+                "UPDATE call_rows SET epoch = epoch + 1 WHERE kind = ? AND source_id = ?",
+                (APPOINTMENT, kowalski),
+            )
     finally:
         conn.close()
     colleague_mark = OPERATOR_MARK.findall(colleague.operator)[0]
     await pilot.press("f")
     dialog = await wait_screen(pilot, ResultDialog, "the result dialog")
     await pilot.press("2", "enter")  # no answer: not saved, the row was taken over
-    await wait_until(pilot, lambda: colleague_mark in text_of(dialog.query_one("#result-message")),
-                     "the failed save naming the colleague")
+    await wait_until(
+        pilot,
+        lambda: colleague_mark in text_of(dialog.query_one("#result-message")),
+        "the failed save naming the colleague",
+    )
     await settle(pilot)
     while app.screen is not screen:
         await pilot.press("escape")
@@ -315,8 +416,14 @@ async def operator_walk(pilot: Pilot[Any], desk: DeskClinic, colleague: Session)
     await wait_until(pilot, lambda: app.screen is picker, "the list picker again")
     await pilot.press("down", "enter")
     lists_screen = await wait_screen(pilot, WorkScreen, "the call list")
-    await wait_until(pilot, lambda: lists_screen.activation is not None
-                     and lists_screen.query_one(RowTable).current_id is not None, "its first row")
+    await wait_until(
+        pilot,
+        lambda: (
+            lists_screen.activation is not None
+            and lists_screen.query_one(RowTable).current_id is not None
+        ),
+        "its first row",
+    )
     await settle(pilot)
 
 
@@ -339,10 +446,13 @@ async def supervisor_walk(pilot: Pilot[Any], desk: DeskClinic, colleague: Sessio
     await settle(pilot)
 
 
-WALK_SETTINGS = settings(max_examples=3, derandomize=True, deadline=None,
-                         phases=(Phase.explicit, Phase.generate),  # shrinking a walk is slow
-                         suppress_health_check=[HealthCheck.too_slow,
-                                                HealthCheck.data_too_large])
+WALK_SETTINGS = settings(
+    max_examples=3,
+    derandomize=True,
+    deadline=None,
+    phases=(Phase.explicit, Phase.generate),  # shrinking a walk is slow
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @WALK_SETTINGS
@@ -355,21 +465,25 @@ def test_an_operator_walking_every_screen_sees_no_control_sequence(h: Hostility)
 @WALK_SETTINGS
 @given(hostility)
 def test_a_supervisor_on_the_supervisor_screen_and_reports_sees_no_control_sequence(
-        h: Hostility) -> None:
+    h: Hostility,
+) -> None:
     written = run_walk(h, supervisor_walk, supervisor=True)
     assert_nothing_obeyed(written, h, [h.operator, h.host])
 
 
 def test_saving_the_card_keeps_stored_control_characters_the_operator_did_not_touch(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """The card shows placeholders; saving another change must not store them instead."""
     desk = build_desk(tmp_path)
     notes, email = "\x1b]52;c;SEVMTE8=\x07Аллергия", "anna\u202e@example.ru"
     conn = desk.connect()
     try:
         with write(conn):
-            conn.execute("UPDATE clients SET notes = ?, email = ? WHERE id = ?",
-                         (notes, email, desk.clients["ivanova"]))
+            conn.execute(
+                "UPDATE clients SET notes = ?, email = ? WHERE id = ?",
+                (notes, email, desk.clients["ivanova"]),
+            )
     finally:
         conn.close()
     app = desk.app("alice")
@@ -393,10 +507,12 @@ def test_saving_the_card_keeps_stored_control_characters_the_operator_did_not_to
             app.close_database()
 
     asyncio.run(main())
-    assert desk.query("SELECT notes, email FROM clients WHERE id = ?",
-                        desk.clients["ivanova"]) == [(notes, email)]
-    assert desk.query("SELECT number FROM phones WHERE client_id = ? ORDER BY position",
-                        desk.clients["ivanova"]) == [("+7 916 123-45-68",)]
+    assert desk.query("SELECT notes, email FROM clients WHERE id = ?", desk.clients["ivanova"]) == [
+        (notes, email)
+    ]
+    assert desk.query(
+        "SELECT number FROM phones WHERE client_id = ? ORDER BY position", desk.clients["ivanova"]
+    ) == [("+7 916 123-45-68",)]
 
 
 def test_pasted_control_characters_are_shown_and_saved_as_placeholders(tmp_path: Path) -> None:
@@ -413,9 +529,15 @@ def test_pasted_control_characters_are_shown_and_saved_as_placeholders(tmp_path:
                 screen = await open_list(pilot)
                 await go_to(pilot, screen, desk.appointments["smith"])
                 await pilot.press("c")
-                await wait_until(pilot, lambda: screen.activation is not None
-                                 and screen.activation.state.lock is not None
-                                 and screen.activation.state.lock.mine, "the claim")
+                await wait_until(
+                    pilot,
+                    lambda: (
+                        screen.activation is not None
+                        and screen.activation.state.lock is not None
+                        and screen.activation.state.lock.mine
+                    ),
+                    "the claim",
+                )
                 await pilot.press("f")
                 dialog = await wait_screen(pilot, ResultDialog, "the result dialog")
                 await pilot.press("2")  # no answer; the comment field has the focus
@@ -434,6 +556,8 @@ def test_pasted_control_characters_are_shown_and_saved_as_placeholders(tmp_path:
     written = "".join(app.written)  # type: ignore[attr-defined]
     assert "PASTE-MARK" in written and "\x1b]0;PASTE" not in written
     assert "\u202e" not in written
-    assert desk.query("SELECT comment FROM attempts WHERE source_id = ? AND kind = ?",
-                        desk.appointments["smith"], APPOINTMENT) == [
-        ("␛]0;PASTE-MARK␇ \ufffdкомментарий",)]
+    assert desk.query(
+        "SELECT comment FROM attempts WHERE source_id = ? AND kind = ?",
+        desk.appointments["smith"],
+        APPOINTMENT,
+    ) == [("␛]0;PASTE-MARK␇ \ufffdкомментарий",)]

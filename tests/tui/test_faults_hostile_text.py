@@ -45,8 +45,9 @@ NAMES = {
     "emoji": "Анна 👩‍⚕️🦷✨ 山田",
 }
 LIST_NAME = "[b]Список[/b] \x1b]0;LIST-MARK\x07"
-COMMENT = ("\x1b]52;c;Q09NTUVOVA==\x07COMMENT-MARK [bold]не жирный[/bold]\nвторая строка"
-           " \x1b[5mBLINK-MARK")
+COMMENT = (
+    "\x1b]52;c;Q09NTUVOVA==\x07COMMENT-MARK [bold]не жирный[/bold]\nвторая строка \x1b[5mBLINK-MARK"
+)
 DOCTOR = "[i]Dr.[/i] \x1b[7mREVERSE-MARK"
 SERVICE = "Осмотр \x1b]8;;http://evil.example\x07LINK-MARK\x1b]8;;\x07"
 PHONE = "+7 900 \x1b[5mPHONE-MARK 12-34"
@@ -54,9 +55,20 @@ NOTES = "\x1b]52;c;Tk9URVM=\x07NOTES-MARK [bold]x[/bold]"
 
 # Sequences that only the data could have put on the terminal.
 FORBIDDEN = [
-    b"\x1b]52", b"\x1b]0;", b"\x1b]8;;http://evil", b"\x1b[2J\x1b[HCLEAR", b"\x1b[31mRED",
-    b"\x1b[5mBLINK", b"\x1b[5mPHONE", b"\x1b[7mREVERSE", b"\xc2\x9b", b"\x00", b"\x08",
-    b"\x7f", b"\t", b"\xe2\x80\xae",
+    b"\x1b]52",
+    b"\x1b]0;",
+    b"\x1b]8;;http://evil",
+    b"\x1b[2J\x1b[HCLEAR",
+    b"\x1b[31mRED",
+    b"\x1b[5mBLINK",
+    b"\x1b[5mPHONE",
+    b"\x1b[7mREVERSE",
+    b"\xc2\x9b",
+    b"\x00",
+    b"\x08",
+    b"\x7f",
+    b"\t",
+    b"\xe2\x80\xae",
 ]
 
 
@@ -68,33 +80,41 @@ def build_hostile_clinic(folder: Path) -> Path:
         with write(conn):
             list_id = conn.execute(
                 "INSERT INTO call_lists (name, created_at, created_by) VALUES (?, ?, 'root')"
-                " RETURNING id", (LIST_NAME, DESK_NOW - 86400)).fetchone()[0]
+                " RETURNING id",
+                (LIST_NAME, DESK_NOW - 86400),
+            ).fetchone()[0]
             for number, (key, name) in enumerate(NAMES.items()):
                 client = conn.execute(
                     "INSERT INTO clients (external_id, name, birth_date, email, notes)"
                     " VALUES (?, ?, '1980-05-05', ?, ?) RETURNING id",
-                    (f"X-{key}\x1b[31m", name, f"{key}\x1b]52;c;RU1BSUw=\x07@example.ru",
-                     NOTES)).fetchone()[0]
-                save_phones(conn, default_policy().phones, client,
-                            [PHONE, "+7 916 000-00-0" + str(number)])
+                    (f"X-{key}\x1b[31m", name, f"{key}\x1b]52;c;RU1BSUw=\x07@example.ru", NOTES),
+                ).fetchone()[0]
+                save_phones(
+                    conn, default_policy().phones, client, [PHONE, "+7 916 000-00-0" + str(number)]
+                )
                 item = conn.execute(
                     "INSERT INTO call_list_items (list_id, client_id, note) VALUES (?, ?, ?)"
-                    " RETURNING id", (list_id, client, COMMENT)).fetchone()[0]
+                    " RETURNING id",
+                    (list_id, client, COMMENT),
+                ).fetchone()[0]
                 conn.execute(
                     "INSERT INTO appointments (client_id, starts_at, doctor, service, status)"
-                    " VALUES (?, ?, ?, ?, 'unconfirmed')", (client, at(30, 10 + number % 8),
-                                                            DOCTOR, SERVICE))
+                    " VALUES (?, ?, ?, ?, 'unconfirmed')",
+                    (client, at(30, 10 + number % 8), DOCTOR, SERVICE),
+                )
                 if key in ("markup", "emoji", "long"):  # an earlier call with a comment
                     session = conn.execute(
                         "INSERT INTO sessions (operator, pid, host, tty, started_at,"
                         " heartbeat_at, ended_at) VALUES ('olga\x1b[31m', 1, 'h', '', ?, ?, ?)"
                         " RETURNING id",
-                        (DESK_NOW - 7200, DESK_NOW - 3600, DESK_NOW - 3600)).fetchone()[0]
+                        (DESK_NOW - 7200, DESK_NOW - 3600, DESK_NOW - 3600),
+                    ).fetchone()[0]
                     conn.execute(
                         "INSERT INTO attempts (kind, source_id, client_id, operator, session_id,"
                         " started_at, ended_at, mode, outcome, comment) VALUES ('item', ?, ?,"
                         " 'olga\x1b[31m', ?, ?, ?, 'manual', 'no-answer', ?)",
-                        (item, client, session, DESK_NOW - 3660, DESK_NOW - 3600, COMMENT))
+                        (item, client, session, DESK_NOW - 3660, DESK_NOW - 3600, COMMENT),
+                    )
     finally:
         conn.close()
     return path
@@ -120,49 +140,63 @@ def hostile_app(tmp_path: Path) -> Iterator[RingroundApp]:
 
 async def open_hostile_list(pilot: Pilot[Any], moves: int = 0) -> WorkScreen:
     app = pilot.app
-    await wait_until(pilot, lambda: isinstance(app.screen, ListPicker) and app.screen.summaries,
-                     "the list picker")
+    await wait_until(
+        pilot,
+        lambda: isinstance(app.screen, ListPicker) and app.screen.summaries,
+        "the list picker",
+    )
     await pilot.press("down", "enter")  # the call list comes after appointment confirmation
-    await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen)
-                     and app.screen.activation is not None, "the first row")
+    await wait_until(
+        pilot,
+        lambda: isinstance(app.screen, WorkScreen) and app.screen.activation is not None,
+        "the first row",
+    )
     screen = app.screen
     assert isinstance(screen, WorkScreen)
     for _ in range(moves):
         await pilot.press("down")
-    await wait_until(pilot, lambda: screen.activation is not None
-                     and screen.activation.state.key.source_id == screen.query_one(
-                         "#rows").current_id, "the row's activation")  # type: ignore[attr-defined]
+    await wait_until(
+        pilot,
+        lambda: (
+            screen.activation is not None
+            and screen.activation.state.key.source_id == screen.query_one("#rows").current_id  # type: ignore[attr-defined]
+        ),
+        "the row's activation",
+    )
     await settle(pilot)
     return screen
 
 
-def test_hostile_text_in_the_list_picker(snap_compare: Compare,
-                                         hostile_app: RingroundApp) -> None:
+def test_hostile_text_in_the_list_picker(snap_compare: Compare, hostile_app: RingroundApp) -> None:
     async def steps(pilot: Pilot[Any]) -> None:
-        await wait_until(pilot, lambda: isinstance(hostile_app.screen, ListPicker)
-                         and hostile_app.screen.summaries, "the list picker")
+        await wait_until(
+            pilot,
+            lambda: isinstance(hostile_app.screen, ListPicker) and hostile_app.screen.summaries,
+            "the list picker",
+        )
 
     assert shoot(snap_compare, hostile_app, (80, 24), steps)
 
 
-def test_hostile_text_in_the_work_screen(snap_compare: Compare,
-                                         hostile_app: RingroundApp) -> None:
+def test_hostile_text_in_the_work_screen(snap_compare: Compare, hostile_app: RingroundApp) -> None:
     async def steps(pilot: Pilot[Any]) -> None:
         await open_hostile_list(pilot, moves=0)  # the markup row, with a hostile comment
 
     assert shoot(snap_compare, hostile_app, (80, 24), steps)
 
 
-def test_a_10000_character_name_in_the_work_screen(snap_compare: Compare,
-                                                   hostile_app: RingroundApp) -> None:
+def test_a_10000_character_name_in_the_work_screen(
+    snap_compare: Compare, hostile_app: RingroundApp
+) -> None:
     async def steps(pilot: Pilot[Any]) -> None:
         await open_hostile_list(pilot, moves=1)
 
     assert shoot(snap_compare, hostile_app, (80, 24), steps)
 
 
-def test_a_10000_character_name_in_the_result_dialog(snap_compare: Compare,
-                                                     hostile_app: RingroundApp) -> None:
+def test_a_10000_character_name_in_the_result_dialog(
+    snap_compare: Compare, hostile_app: RingroundApp
+) -> None:
     async def steps(pilot: Pilot[Any]) -> None:
         screen = await open_hostile_list(pilot, moves=1)
         await claim_active_row(pilot, screen)
@@ -172,19 +206,24 @@ def test_a_10000_character_name_in_the_result_dialog(snap_compare: Compare,
     assert shoot(snap_compare, hostile_app, (80, 24), steps)
 
 
-def test_hostile_text_in_the_client_card(snap_compare: Compare,
-                                         hostile_app: RingroundApp) -> None:
+def test_hostile_text_in_the_client_card(snap_compare: Compare, hostile_app: RingroundApp) -> None:
     async def steps(pilot: Pilot[Any]) -> None:
         await open_hostile_list(pilot, moves=4)  # the OSC 52 row
         await pilot.press("k")
-        await wait_until(pilot, lambda: isinstance(hostile_app.screen, ClientCard)
-                         and hostile_app.screen.client is not None, "the client card")
+        await wait_until(
+            pilot,
+            lambda: (
+                isinstance(hostile_app.screen, ClientCard) and hostile_app.screen.client is not None
+            ),
+            "the client card",
+        )
 
     assert shoot(snap_compare, hostile_app, (80, 24), steps)
 
 
-def test_hostile_text_in_the_client_summary(snap_compare: Compare,
-                                            hostile_app: RingroundApp) -> None:
+def test_hostile_text_in_the_client_summary(
+    snap_compare: Compare, hostile_app: RingroundApp
+) -> None:
     async def steps(pilot: Pilot[Any]) -> None:
         await open_hostile_list(pilot, moves=8)  # emoji, with a hostile comment
         await pilot.press("s")

@@ -38,16 +38,25 @@ def add_call_list(desk: DeskClinic, count: int) -> list[int]:
     conn = open_database(desk.path)
     try:
         with write(conn):
-            conn.executemany("INSERT INTO clients (name) VALUES (?)",
-                             [(f"Колл {n}",) for n in range(count)])
-            ids = [r[0] for r in conn.execute(
-                "SELECT id FROM clients ORDER BY id DESC LIMIT ?", (count,))]
+            conn.executemany(
+                "INSERT INTO clients (name) VALUES (?)", [(f"Колл {n}",) for n in range(count)]
+            )
+            ids = [
+                r[0]
+                for r in conn.execute("SELECT id FROM clients ORDER BY id DESC LIMIT ?", (count,))
+            ]
             list_id = conn.execute(
                 "INSERT INTO call_lists (name, created_at, created_by) VALUES"
-                " ('Colleague list', ?, 'root') RETURNING id", (DESK_NOW,)).fetchone()[0]
-            return [conn.execute("INSERT INTO call_list_items (list_id, client_id)"
-                                 " VALUES (?, ?) RETURNING id", (list_id, client)).fetchone()[0]
-                    for client in ids]
+                " ('Colleague list', ?, 'root') RETURNING id",
+                (DESK_NOW,),
+            ).fetchone()[0]
+            return [
+                conn.execute(
+                    "INSERT INTO call_list_items (list_id, client_id) VALUES (?, ?) RETURNING id",
+                    (list_id, client),
+                ).fetchone()[0]
+                for client in ids
+            ]
     finally:
         conn.close()
 
@@ -93,11 +102,19 @@ async def test_a_long_reader_leaves_a_bounded_wal_and_a_working_app(tmp_path: Pa
         assert wal_size(desk.path) == 0
         saved.append(await save_outcome(pilot, screen, "after the checkpoint"))
 
-    comments = dict(desk.query("SELECT source_id, comment FROM attempts"
-                                 " WHERE kind = 'appointment' AND operator = 'alice'"))
-    assert comments == dict(zip(saved, ["while a report reads", "still saving",
-                                        "after the report", "after the checkpoint"], strict=True))
-    assert desk.query("SELECT count(*) FROM attempts WHERE operator = 'bob'") == [
-        (COLLEAGUE_ROWS,)]
+    comments = dict(
+        desk.query(
+            "SELECT source_id, comment FROM attempts"
+            " WHERE kind = 'appointment' AND operator = 'alice'"
+        )
+    )
+    assert comments == dict(
+        zip(
+            saved,
+            ["while a report reads", "still saving", "after the report", "after the checkpoint"],
+            strict=True,
+        )
+    )
+    assert desk.query("SELECT count(*) FROM attempts WHERE operator = 'bob'") == [(COLLEAGUE_ROWS,)]
     assert desk.locks() == []
     assert desk.query("PRAGMA integrity_check") == [("ok",)]

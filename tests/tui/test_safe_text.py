@@ -11,10 +11,26 @@ BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2
 
 # What the data may never put on a terminal: C0 (ESC, BEL, CR, …), DEL, C1, the bidi
 # controls, the line and paragraph separators and lone surrogates.
-FORBIDDEN = ({chr(c) for c in range(0x20)} | {chr(c) for c in range(0x7F, 0xA0)}
-             | set(BIDI_CONTROLS) | {"\u2028", "\u2029"})
-HOSTILE = ["\x1b]0;TITLE\x07", "\x1b]52;c;SEVMTE8=\x07", "\x1b[2J\x1b[H", "\x9b31m",
-           "\u202eEVIL\u202c", "\u2066x\u2069", "\r", "\n", "\t", "\x00", "\x7f", "\ud800"]
+FORBIDDEN = (
+    {chr(c) for c in range(0x20)}
+    | {chr(c) for c in range(0x7F, 0xA0)}
+    | set(BIDI_CONTROLS)
+    | {"\u2028", "\u2029"}
+)
+HOSTILE = [
+    "\x1b]0;TITLE\x07",
+    "\x1b]52;c;SEVMTE8=\x07",
+    "\x1b[2J\x1b[H",
+    "\x9b31m",
+    "\u202eEVIL\u202c",
+    "\u2066x\u2069",
+    "\r",
+    "\n",
+    "\t",
+    "\x00",
+    "\x7f",
+    "\ud800",
+]
 
 hostile_text = st.lists(st.one_of(st.sampled_from(HOSTILE), st.text()), max_size=8).map("".join)
 
@@ -42,8 +58,13 @@ def test_one_character_shows_as_one_character(text: str) -> None:
 
 
 @settings(max_examples=300, derandomize=True)
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs"),
-                                      blacklist_characters=BIDI_CONTROLS + "\u2028\u2029")))
+@given(
+    st.text(
+        alphabet=st.characters(
+            blacklist_categories=("Cc", "Cs"), blacklist_characters=BIDI_CONTROLS + "\u2028\u2029"
+        )
+    )
+)
 def test_text_without_controls_is_left_alone(text: str) -> None:
     assert safe_text(text) == text
     assert safe_text(text, keep_newlines=True) == text

@@ -38,8 +38,9 @@ def on_screen(app: RingroundApp, kind: type) -> Callable[[], bool]:
 
 
 @SIZES
-def test_list_picker(snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp],
-                     size: tuple[int, int]) -> None:
+def test_list_picker(
+    snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp], size: tuple[int, int]
+) -> None:
     app = desk.app("alice", clock=Clock())
     apps.append(app)
     assert shoot(snap_compare, app, size)
@@ -61,8 +62,9 @@ def test_work_screen_with_a_row_locked_by_another(
 
 
 @SIZES
-def test_result_dialog(snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp],
-                       size: tuple[int, int]) -> None:
+def test_result_dialog(
+    snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp], size: tuple[int, int]
+) -> None:
     app = desk.app("alice", clock=Clock())
     apps.append(app)
 
@@ -79,8 +81,9 @@ def test_result_dialog(snap_compare: Compare, desk: DeskClinic, apps: list[Ringr
 
 
 @SIZES
-def test_lock_warning(snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp],
-                      size: tuple[int, int]) -> None:
+def test_lock_warning(
+    snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp], size: tuple[int, int]
+) -> None:
     desk.held_by_olga("ivanova")
     app = desk.app("alice", clock=Clock())
     apps.append(app)
@@ -94,8 +97,9 @@ def test_lock_warning(snap_compare: Compare, desk: DeskClinic, apps: list[Ringro
 
 
 @SIZES
-def test_takeover_offer(snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp],
-                        size: tuple[int, int]) -> None:
+def test_takeover_offer(
+    snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp], size: tuple[int, int]
+) -> None:
     olga = desk.session("olga")
     desk.claim(olga, "ivanova")
     later = DESK_NOW + 16 * MINUTE
@@ -112,16 +116,18 @@ def test_takeover_offer(snap_compare: Compare, desk: DeskClinic, apps: list[Ring
 
 
 @SIZES
-def test_client_card(snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp],
-                     size: tuple[int, int]) -> None:
+def test_client_card(
+    snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp], size: tuple[int, int]
+) -> None:
     app = desk.app("alice", clock=Clock())
     apps.append(app)
 
     async def steps(pilot: Pilot[Any]) -> None:
         await open_list(pilot)
         await pilot.press("k")
-        await wait_until(pilot, lambda: isinstance(app.screen, ClientCard)
-                         and app.screen.client is not None)
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, ClientCard) and app.screen.client is not None
+        )
 
     assert shoot(snap_compare, app, size, steps)
 
@@ -142,9 +148,13 @@ async def call_back_dialog(pilot: Pilot[Any], desk: DeskClinic, tick: bool) -> N
 
 
 @pytest.mark.parametrize("tick", [False, True], ids=["clear", "ticked"])
-def test_call_back_box_without_colour(snap_compare: Compare, desk: DeskClinic,
-                                      apps: list[RingroundApp], tick: bool,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_call_back_box_without_colour(
+    snap_compare: Compare,
+    desk: DeskClinic,
+    apps: list[RingroundApp],
+    tick: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """NO_COLOR (and any terminal without colour): the box says [x] or [ ] in characters."""
     monkeypatch.setenv("NO_COLOR", "1")
     app = desk.app("alice", clock=Clock())
@@ -156,8 +166,9 @@ def test_call_back_box_without_colour(snap_compare: Compare, desk: DeskClinic,
     assert shoot(snap_compare, app, (80, 24), steps)
 
 
-def test_call_back_box_in_16_colours(snap_compare: Compare, desk: DeskClinic,
-                                     apps: list[RingroundApp]) -> None:
+def test_call_back_box_in_16_colours(
+    snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp]
+) -> None:
     """A Linux console's 16 ANSI colours (Textual's ANSI theme): the box still says [x]."""
     app = desk.app("alice", clock=Clock())
     app.theme = "ansi-dark"

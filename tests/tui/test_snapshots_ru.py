@@ -35,16 +35,14 @@ SIZE = (80, 24)
 pytestmark = pytest.mark.usefixtures("russian")
 
 
-def test_list_picker_ru(snap_compare: Compare, desk: DeskClinic,
-                        apps: list[RingroundApp]) -> None:
+def test_list_picker_ru(snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp]) -> None:
     desk.held_by_olga("smith")  # «1 занят другими»
     app = desk.app("alice", clock=Clock())
     apps.append(app)
     assert shoot(snap_compare, app, SIZE)
 
 
-def test_work_screen_ru(snap_compare: Compare, desk: DeskClinic,
-                        apps: list[RingroundApp]) -> None:
+def test_work_screen_ru(snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp]) -> None:
     desk.held_by_olga("smith")
     app = desk.app("alice", clock=Clock())
     apps.append(app)
@@ -56,8 +54,9 @@ def test_work_screen_ru(snap_compare: Compare, desk: DeskClinic,
     assert shoot(snap_compare, app, SIZE, steps)
 
 
-def test_result_dialog_ru(snap_compare: Compare, desk: DeskClinic,
-                          apps: list[RingroundApp]) -> None:
+def test_result_dialog_ru(
+    snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp]
+) -> None:
     app = desk.app("alice", clock=Clock())
     apps.append(app)
 
@@ -73,8 +72,7 @@ def test_result_dialog_ru(snap_compare: Compare, desk: DeskClinic,
     assert shoot(snap_compare, app, SIZE, steps)
 
 
-def test_lock_warning_ru(snap_compare: Compare, desk: DeskClinic,
-                         apps: list[RingroundApp]) -> None:
+def test_lock_warning_ru(snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp]) -> None:
     desk.held_by_olga("ivanova")
     app = desk.app("alice", clock=Clock())
     apps.append(app)

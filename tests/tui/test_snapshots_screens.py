@@ -46,11 +46,11 @@ def desk_at_work(desk: DeskClinic) -> DeskClinic:
             conn.execute(
                 "INSERT INTO call_rows (kind, source_id, client_id, callback_at)"
                 " VALUES ('appointment', ?, ?, ?)",
-                (desk.appointments["kowalski"], desk.clients["kowalski"], DESK_NOW + 5 * 3600))
+                (desk.appointments["kowalski"], desk.clients["kowalski"], DESK_NOW + 5 * 3600),
+            )
     finally:
         conn.close()
     return desk
-
 
 
 @pytest.fixture(params=SIZES, ids=["80x24", "120x40"])
@@ -59,16 +59,25 @@ def size(request: pytest.FixtureRequest) -> tuple[int, int]:
     return width, height
 
 
-def test_picker_counts(snap_compare: Compare, desk_at_work: DeskClinic, apps: list[RingroundApp],
-                       language: str, size: tuple[int, int]) -> None:
+def test_picker_counts(
+    snap_compare: Compare,
+    desk_at_work: DeskClinic,
+    apps: list[RingroundApp],
+    language: str,
+    size: tuple[int, int],
+) -> None:
     app = desk_at_work.app("alice", clock=Clock())
     apps.append(app)
     assert shoot(snap_compare, app, size)
 
 
-def test_work_screen_on_a_colleagues_row(snap_compare: Compare, desk_at_work: DeskClinic,
-                                         apps: list[RingroundApp], language: str,
-                                         size: tuple[int, int]) -> None:
+def test_work_screen_on_a_colleagues_row(
+    snap_compare: Compare,
+    desk_at_work: DeskClinic,
+    apps: list[RingroundApp],
+    language: str,
+    size: tuple[int, int],
+) -> None:
     app = desk_at_work.app("alice", clock=Clock())
     apps.append(app)
 
@@ -81,9 +90,13 @@ def test_work_screen_on_a_colleagues_row(snap_compare: Compare, desk_at_work: De
     assert shoot(snap_compare, app, size, steps)
 
 
-def test_call_list_with_its_note(snap_compare: Compare, desk_at_work: DeskClinic,
-                                 apps: list[RingroundApp], language: str,
-                                 size: tuple[int, int]) -> None:
+def test_call_list_with_its_note(
+    snap_compare: Compare,
+    desk_at_work: DeskClinic,
+    apps: list[RingroundApp],
+    language: str,
+    size: tuple[int, int],
+) -> None:
     app = desk_at_work.app("alice", clock=Clock())
     apps.append(app)
 
@@ -93,9 +106,13 @@ def test_call_list_with_its_note(snap_compare: Compare, desk_at_work: DeskClinic
     assert shoot(snap_compare, app, size, steps)
 
 
-def test_quitting_with_an_open_call(snap_compare: Compare, desk_at_work: DeskClinic,
-                                    apps: list[RingroundApp], language: str,
-                                    size: tuple[int, int]) -> None:
+def test_quitting_with_an_open_call(
+    snap_compare: Compare,
+    desk_at_work: DeskClinic,
+    apps: list[RingroundApp],
+    language: str,
+    size: tuple[int, int],
+) -> None:
     app = desk_at_work.app("alice", clock=Clock())
     apps.append(app)
 
@@ -110,9 +127,13 @@ def test_quitting_with_an_open_call(snap_compare: Compare, desk_at_work: DeskCli
     assert shoot(snap_compare, app, size, steps)
 
 
-def test_a_supervisor_released_the_call(snap_compare: Compare, desk_at_work: DeskClinic,
-                                        apps: list[RingroundApp], language: str,
-                                        size: tuple[int, int]) -> None:
+def test_a_supervisor_released_the_call(
+    snap_compare: Compare,
+    desk_at_work: DeskClinic,
+    apps: list[RingroundApp],
+    language: str,
+    size: tuple[int, int],
+) -> None:
     app = desk_at_work.app("alice", clock=Clock())
     apps.append(app)
 
@@ -123,8 +144,12 @@ def test_a_supervisor_released_the_call(snap_compare: Compare, desk_at_work: Des
         await settle(pilot)
         conn = desk_at_work.connect()
         try:
-            release_lock(conn, desk_at_work.session("root", DESK_NOW, supervisor=True),
-                         RowKey(APPOINTMENT, desk_at_work.appointments["ivanova"]), DESK_NOW)
+            release_lock(
+                conn,
+                desk_at_work.session("root", DESK_NOW, supervisor=True),
+                RowKey(APPOINTMENT, desk_at_work.appointments["ivanova"]),
+                DESK_NOW,
+            )
         finally:
             conn.close()
         await wait_until(pilot, on_screen(app, NoticeDialog))
@@ -132,8 +157,9 @@ def test_a_supervisor_released_the_call(snap_compare: Compare, desk_at_work: Des
     assert shoot(snap_compare, app, size, steps)
 
 
-def test_work_screen_at_60x20_in_russian(snap_compare: Compare, desk_at_work: DeskClinic,
-                                         apps: list[RingroundApp]) -> None:
+def test_work_screen_at_60x20_in_russian(
+    snap_compare: Compare, desk_at_work: DeskClinic, apps: list[RingroundApp]
+) -> None:
     """The smallest terminal we support: every key in the footer, whole times in Due."""
     set_language("ru")
     try:

@@ -34,16 +34,19 @@ SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "12
 
 
 @SIZES
-def test_supervisor_screen(snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp],
-                           size: tuple[int, int]) -> None:
+def test_supervisor_screen(
+    snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp], size: tuple[int, int]
+) -> None:
     operators_at_work(desk)
     app = supervisor_app(desk)
     apps.append(app)
 
     async def steps(pilot: Pilot[Any]) -> None:
         await pilot.press("v")
-        await wait_until(pilot, lambda: isinstance(app.screen, SupervisorScreen)
-                         and app.screen.overview is not None)
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, SupervisorScreen) and app.screen.overview is not None,
+        )
         await settle(pilot)
         await pilot.press("down")  # the cursor on carol's lock (gone)
 
@@ -51,9 +54,9 @@ def test_supervisor_screen(snap_compare: Compare, desk: DeskClinic, apps: list[R
 
 
 @SIZES
-def test_report_per_operator_last_7_days(snap_compare: Compare, desk: DeskClinic,
-                                         apps: list[RingroundApp],
-                                         size: tuple[int, int]) -> None:
+def test_report_per_operator_last_7_days(
+    snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp], size: tuple[int, int]
+) -> None:
     record_calls(desk)
     app = supervisor_app(desk)
     apps.append(app)
@@ -63,14 +66,21 @@ def test_report_per_operator_last_7_days(snap_compare: Compare, desk: DeskClinic
         await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen))
         await settle(pilot)
         await pilot.press("w")
-        await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen)
-                         and app.screen.report is not None and len(app.screen.report.days) == 7)
+        await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ReportScreen)
+                and app.screen.report is not None
+                and len(app.screen.report.days) == 7
+            ),
+        )
 
     assert shoot(snap_compare, app, size, steps)
 
 
-def test_report_per_list_today(snap_compare: Compare, desk: DeskClinic,
-                               apps: list[RingroundApp]) -> None:
+def test_report_per_list_today(
+    snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp]
+) -> None:
     record_calls(desk)
     app = supervisor_app(desk)
     apps.append(app)
@@ -80,14 +90,21 @@ def test_report_per_list_today(snap_compare: Compare, desk: DeskClinic,
         await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen))
         await settle(pilot)
         await pilot.press("l")
-        await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen)
-                         and app.screen.report is not None and app.screen.report.by == "list")
+        await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ReportScreen)
+                and app.screen.report is not None
+                and app.screen.report.by == "list"
+            ),
+        )
 
     assert shoot(snap_compare, app, (80, 24), steps)
 
 
-def test_same_phone_line_and_box(snap_compare: Compare, desk: DeskClinic,
-                                 apps: list[RingroundApp]) -> None:
+def test_same_phone_line_and_box(
+    snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp]
+) -> None:
     add_family(desk)
     app = desk.app("alice", clock=Clock())
     apps.append(app)
@@ -104,8 +121,9 @@ def test_same_phone_line_and_box(snap_compare: Compare, desk: DeskClinic,
     assert shoot(snap_compare, app, (80, 24), steps)
 
 
-def test_same_phone_line_in_the_pane(snap_compare: Compare, desk: DeskClinic,
-                                     apps: list[RingroundApp]) -> None:
+def test_same_phone_line_in_the_pane(
+    snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp]
+) -> None:
     add_family(desk)
     app = desk.app("alice", clock=Clock())
     apps.append(app)

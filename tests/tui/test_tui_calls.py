@@ -44,22 +44,31 @@ from tui.work_screen import WorkScreen
 
 async def start_call(pilot: Pilot[None], screen: WorkScreen) -> None:
     await pilot.press("c")
-    await wait_until(pilot, lambda: screen.activation is not None
-                     and screen.activation.state.lock is not None
-                     and screen.activation.state.lock.mine, "the call to start")
+    await wait_until(
+        pilot,
+        lambda: (
+            screen.activation is not None
+            and screen.activation.state.lock is not None
+            and screen.activation.state.lock.mine
+        ),
+        "the call to start",
+    )
 
 
 async def result_dialog(pilot: Pilot[None], app: RingroundApp) -> ResultDialog:
     await pilot.press("f")
-    dialog = await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog) and app.screen,
-                              "the result dialog")
+    dialog = await wait_until(
+        pilot, lambda: isinstance(app.screen, ResultDialog) and app.screen, "the result dialog"
+    )
     assert isinstance(dialog, ResultDialog)
     return dialog
 
 
 def attempts(desk: DeskClinic) -> list[tuple[Any, ...]]:
-    return desk.query("SELECT kind, source_id, operator, session_id, mode, outcome, comment"
-                        " FROM attempts WHERE operator != 'olga' ORDER BY id")
+    return desk.query(
+        "SELECT kind, source_id, operator, session_id, mode, outcome, comment"
+        " FROM attempts WHERE operator != 'olga' ORDER BY id"
+    )
 
 
 async def test_c_claims_the_lock(desk: DeskClinic) -> None:
@@ -81,7 +90,9 @@ async def test_c_claims_the_lock(desk: DeskClinic) -> None:
         await settle(pilot)
         assert table.rows[ivanova].lock_operator is None
     assert desk.query("SELECT event, operator, source_id FROM audit") == [
-        ("claim", "alice", ivanova), ("abort", "alice", ivanova)]
+        ("claim", "alice", ivanova),
+        ("abort", "alice", ivanova),
+    ]
 
 
 async def test_saved_row_that_keeps_its_place_is_shown_afresh(desk: DeskClinic) -> None:
@@ -103,8 +114,9 @@ async def test_saved_row_that_keeps_its_place_is_shown_afresh(desk: DeskClinic) 
         assert screen.activation is not None and screen.activation.state.lock is None
         assert "No answer" in text_of(screen.query_one("#pane"))
         await pilot.press("f")  # no call of ours any more on this row
-        dialog = await wait_until(pilot, lambda: isinstance(app.screen, NoticeDialog)
-                                  and app.screen)
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, NoticeDialog) and app.screen
+        )
         assert isinstance(dialog, NoticeDialog)
         assert dialog.message == "Start the call first (c)."
 
@@ -132,7 +144,10 @@ async def test_finish_saves_attempt_effect_and_release_in_one_transaction(
         outcomes = dialog.query_one("#outcomes", OptionList)
         assert outcomes.has_focus
         assert [str(outcomes.get_option_at_index(i).prompt) for i in range(3)] == [
-            "1 Confirmed", "2 No answer", "3 Busy"]
+            "1 Confirmed",
+            "2 No answer",
+            "3 Busy",
+        ]
         await pilot.press("1")
         comment = dialog.query_one("#comment", Input)
         assert comment.has_focus
@@ -140,8 +155,11 @@ async def test_finish_saves_attempt_effect_and_release_in_one_transaction(
         assert comment.value == "Придёт вовремя"
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.screen is screen, "the dialog to close")
-        await wait_until(pilot, lambda: ivanova not in screen.query_one(RowTable).ids,
-                         "the confirmed row to leave the list")
+        await wait_until(
+            pilot,
+            lambda: ivanova not in screen.query_one(RowTable).ids,
+            "the confirmed row to leave the list",
+        )
         await settle(pilot)
         # The cursor stays in its place, so the next row is active.
         assert screen.activation is not None
@@ -149,22 +167,22 @@ async def test_finish_saves_attempt_effect_and_release_in_one_transaction(
         assert text_of(screen.query_one("#pane")).startswith("John Smith")
         assert state(screen) == "Free — c to start the call"
     assert attempts(desk) == [
-        (APPOINTMENT, ivanova, "alice", app.session.id, "manual", "confirmed",
-         "Придёт вовремя")]
+        (APPOINTMENT, ivanova, "alice", app.session.id, "manual", "confirmed", "Придёт вовремя")
+    ]
     assert desk.locks() == []
-    assert desk.query("SELECT status FROM appointments WHERE id = ?", ivanova) == [
-        ("confirmed",)]
+    assert desk.query("SELECT status FROM appointments WHERE id = ?", ivanova) == [("confirmed",)]
     # One BEGIN IMMEDIATE … COMMIT holds the lock release, the attempt and the effect.
     assert statements.count("BEGIN IMMEDIATE") == 1 and statements[-1] == "COMMIT"
     assert statements.count("COMMIT") == 1
-    body = " ".join(statements[statements.index("BEGIN IMMEDIATE"):])
+    body = " ".join(statements[statements.index("BEGIN IMMEDIATE") :])
     for part in ("DELETE FROM locks", "INSERT INTO attempts", "UPDATE appointments SET status"):
         assert part in body
 
 
 @pytest.mark.parametrize("list_index", [1, 3])
-async def test_success_completes_call_list_items_and_tasks(desk: DeskClinic,
-                                                           list_index: int) -> None:
+async def test_success_completes_call_list_items_and_tasks(
+    desk: DeskClinic, list_index: int
+) -> None:
     app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot, list_index)
@@ -177,15 +195,15 @@ async def test_success_completes_call_list_items_and_tasks(desk: DeskClinic,
         await settle(pilot)
         assert state(screen) == "Nothing left to call on this list."
         assert text_of(screen.query_one("#pane")) == "No row selected."
-    done = {"item": "SELECT processed_at FROM call_list_items WHERE id = ?",
-            "task": "SELECT done_at FROM tasks WHERE id = ?"}[key.kind]
+    done = {
+        "item": "SELECT processed_at FROM call_list_items WHERE id = ?",
+        "task": "SELECT done_at FROM tasks WHERE id = ?",
+    }[key.kind]
     assert desk.query(done, key.source_id) == [(at(26, 10),)]
     assert desk.locks() == []
 
 
-async def test_unsuccessful_outcome_keeps_the_row_dimmed_with_its_comment(
-    desk: DeskClinic
-) -> None:
+async def test_unsuccessful_outcome_keeps_the_row_dimmed_with_its_comment(desk: DeskClinic) -> None:
     app = desk.app("alice")
     smith = desk.appointments["smith"]
     async with running(app) as pilot:
@@ -196,8 +214,10 @@ async def test_unsuccessful_outcome_keeps_the_row_dimmed_with_its_comment(
         await pilot.press("2", *"Gone", "space", *"fishing", "enter")
         table = screen.query_one(RowTable)
         # Not callable for an hour: after the callable rows, before the do-not-call one.
-        expected = [desk.appointments[name]
-                    for name in ("ivanova", "petrov", "kowalski", "smith", "sidorov")]
+        expected = [
+            desk.appointments[name]
+            for name in ("ivanova", "petrov", "kowalski", "smith", "sidorov")
+        ]
         await wait_until(pilot, lambda: list(table.ids) == expected, "the row to move down")
         await settle(pilot)
         assert desk.locks() == []
@@ -215,7 +235,8 @@ async def test_unsuccessful_outcome_keeps_the_row_dimmed_with_its_comment(
         assert "10:00 alice        No answer — Gone fishing" in text_of(screen.query_one("#pane"))
         assert state(screen) == "Not yet: may be called from 11:00."
     assert attempts(desk) == [
-        (APPOINTMENT, smith, "alice", app.session.id, "manual", "no-answer", "Gone fishing")]
+        (APPOINTMENT, smith, "alice", app.session.id, "manual", "no-answer", "Gone fishing")
+    ]
 
     # Anyone activating the row later sees the comment too (C6).
     bob = desk.app("bob")
@@ -238,13 +259,12 @@ async def test_escape_in_the_result_dialog_keeps_the_lock(desk: DeskClinic) -> N
         assert app.screen is screen
         assert state(screen) == "Your call since 10:00 — f to finish, a to abort"
         await result_dialog(pilot, app)
-    assert desk.locks() == [(APPOINTMENT, desk.appointments["ivanova"], "alice",
-                               app.session.id)]
+    assert desk.locks() == [(APPOINTMENT, desk.appointments["ivanova"], "alice", app.session.id)]
     assert attempts(desk) == []
 
 
 async def test_save_refused_after_takeover_keeps_the_comment_and_offers_a_note(
-    desk: DeskClinic
+    desk: DeskClinic,
 ) -> None:
     # The app looks for others' changes only once a minute here: the takeover is
     # found by the save itself.
@@ -268,7 +288,8 @@ async def test_save_refused_after_takeover_keeps_the_comment_and_offers_a_note(
         await wait_until(pilot, lambda: "taken over" in text_of(message), "the refusal")
         assert text_of(message) == (
             "Your lock on this row was taken over by bob; nothing was saved. Your comment is "
-            "kept: Enter saves it as a note on the row, Escape drops it.")
+            "kept: Enter saves it as a note on the row, Escape drops it."
+        )
         assert app.screen is dialog
         assert dialog.query_one("#comment", Input).value == "typed text"
         await pilot.press("enter")  # keep the comment as a note on the row
@@ -279,7 +300,8 @@ async def test_save_refused_after_takeover_keeps_the_comment_and_offers_a_note(
     assert desk.locks() == [(APPOINTMENT, ivanova.source_id, "bob", bob.id)]
     assert attempts(desk) == []
     assert desk.query("SELECT event, operator, written_by, comment FROM row_notes") == [
-        ("note", "alice", "alice", "typed text")]
+        ("note", "alice", "alice", "typed text")
+    ]
 
 
 async def test_escape_drops_the_comment_of_a_lost_call(desk: DeskClinic) -> None:
@@ -292,8 +314,12 @@ async def test_escape_drops_the_comment_of_a_lost_call(desk: DeskClinic) -> None
         bob = desk.session("bob")
         conn = open_database(desk.path)
         try:
-            release_lock(conn, desk.session("root", supervisor=True),
-                         RowKey(APPOINTMENT, desk.appointments["ivanova"]), at(26, 10, 1))
+            release_lock(
+                conn,
+                desk.session("root", supervisor=True),
+                RowKey(APPOINTMENT, desk.appointments["ivanova"]),
+                at(26, 10, 1),
+            )
         finally:
             conn.close()
         desk.claim(bob, "ivanova")
@@ -312,28 +338,36 @@ async def test_abort_releases_without_an_outcome(desk: DeskClinic) -> None:
         await start_call(pilot, screen)
         await pilot.press("a")
         await wait_until(pilot, lambda: not desk.locks(), "the lock to go")
-        await wait_until(pilot, lambda: "Processing aborted; nothing was recorded."
-                         in notices(app), "the abort notice")
+        await wait_until(
+            pilot,
+            lambda: "Processing aborted; nothing was recorded." in notices(app),
+            "the abort notice",
+        )
         # The state line tells the row's state, not what just happened to it.
         await wait_until(pilot, lambda: state(screen) == "Free — c to start the call")
     assert attempts(desk) == []
     assert [event for (event,) in desk.query("SELECT event FROM audit ORDER BY id")] == [
-        "claim", "abort"]
+        "claim",
+        "abort",
+    ]
 
 
 @pytest.mark.parametrize(("answer", "locked"), [("n", False), ("y", True)])
-async def test_outside_calling_hours_asks_first(desk: DeskClinic, answer: str,
-                                                locked: bool) -> None:
+async def test_outside_calling_hours_asks_first(
+    desk: DeskClinic, answer: str, locked: bool
+) -> None:
     app = desk.app("alice", clock=Clock(at(26, 21, 15)))
     async with running(app) as pilot:
         screen = await open_list(pilot)
         await pilot.press("c")
-        dialog = await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog)
-                                  and app.screen, "the calling-hours question")
+        dialog = await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, ConfirmDialog) and app.screen,
+            "the calling-hours question",
+        )
         assert isinstance(dialog, ConfirmDialog)
         assert dialog.title_text == "Calling hours"
-        assert dialog.question == ("It is 21:15, outside calling hours (09:00-20:00). "
-                                   "Call anyway?")
+        assert dialog.question == ("It is 21:15, outside calling hours (09:00-20:00). Call anyway?")
         await pilot.press(answer)
         await settle(pilot)
         assert app.screen is screen
@@ -345,16 +379,22 @@ async def test_do_not_call_client_is_refused(desk: DeskClinic) -> None:
     async with running(app) as pilot:
         screen = await open_list(pilot)
         await pilot.press("end")
-        await wait_until(pilot, lambda: screen.activation is not None
-                         and screen.activation.state.key.source_id
-                         == desk.appointments["sidorov"], "the last row")
+        await wait_until(
+            pilot,
+            lambda: (
+                screen.activation is not None
+                and screen.activation.state.key.source_id == desk.appointments["sidorov"]
+            ),
+            "the last row",
+        )
         await settle(pilot)
         assert "DO NOT CALL" in text_of(screen.query_one("#pane"))
         refusal = "Do not call: the client asked not to be called."
         assert state(screen) == refusal
         await pilot.press("c")
-        dialog = await wait_until(pilot, lambda: isinstance(app.screen, NoticeDialog)
-                                  and app.screen, "the refusal")
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, NoticeDialog) and app.screen, "the refusal"
+        )
         assert isinstance(dialog, NoticeDialog)
         assert dialog.message == refusal
         await pilot.press("escape")  # closes the dialog, not the screen
@@ -376,7 +416,8 @@ async def test_slash_filters_the_rows(desk: DeskClinic) -> None:
         assert box.has_focus
         assert list(table.ids) == [ids["smith"]]
         assert text_of(screen.query_one("#work-title")) == (
-            "Appointment confirmation · 1 row · filter: smi")
+            "Appointment confirmation · 1 row · filter: smi"
+        )
         assert screen.activation is not None
         assert screen.activation.state.key.source_id == ids["smith"]
 
@@ -397,8 +438,9 @@ async def test_slash_filters_the_rows(desk: DeskClinic) -> None:
         assert table.has_focus and not box.has_focus
         await pilot.press("slash", "escape")  # clears it
         await settle(pilot)
-        assert list(table.ids) == [ids[name] for name in
-                             ("ivanova", "smith", "petrov", "kowalski", "sidorov")]
+        assert list(table.ids) == [
+            ids[name] for name in ("ivanova", "smith", "petrov", "kowalski", "sidorov")
+        ]
         assert isinstance(app.screen, WorkScreen)
         assert not box.display
 
@@ -414,8 +456,9 @@ async def test_an_empty_filter_result_says_so_in_russian(desk: DeskClinic) -> No
             assert list(screen.query_one(RowTable).ids) == [desk.appointments["smith"]]
             await pilot.press("backspace", "backspace", "backspace", *"999")
             await wait_until(pilot, lambda: not screen.query_one(RowTable).ids, "no rows")
-            await wait_until(pilot, lambda: state(screen)
-                             == "В этом списке нет строк по фильтру «8903 999».")
+            await wait_until(
+                pilot, lambda: state(screen) == "В этом списке нет строк по фильтру «8903 999»."
+            )
     finally:
         set_language("en")
 
@@ -469,11 +512,14 @@ async def test_call_back_outcome_asks_for_a_time(desk: DeskClinic) -> None:
         table = screen.query_one(RowTable)
         assert list(table.ids[-2:]) == [ivanova, desk.appointments["sidorov"]]
         assert table.describe_row(table.rows[ivanova])["due"] == ">15:30"
-    assert desk.query("SELECT callback_at, callback_operator FROM call_rows"
-                        " WHERE kind = 'appointment' AND source_id = ?", ivanova) == [
-        (at(26, 15, 30), "alice")]
+    assert desk.query(
+        "SELECT callback_at, callback_operator FROM call_rows"
+        " WHERE kind = 'appointment' AND source_id = ?",
+        ivanova,
+    ) == [(at(26, 15, 30), "alice")]
     assert attempts(desk) == [
-        (APPOINTMENT, ivanova, "alice", app.session.id, "manual", "call-back", "at work")]
+        (APPOINTMENT, ivanova, "alice", app.session.id, "manual", "call-back", "at work")
+    ]
 
 
 async def test_escape_while_saving_waits_for_the_save(

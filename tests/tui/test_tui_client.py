@@ -55,8 +55,12 @@ async def test_card_edit_is_saved_and_audited(desk: DeskClinic) -> None:
     async with running(app) as pilot:
         await open_list(pilot)
         await pilot.press("k")
-        card = await wait_until(pilot, lambda: isinstance(app.screen, ClientCard)
-                                and app.screen.client is not None and app.screen)
+        card = await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ClientCard) and app.screen.client is not None and app.screen
+            ),
+        )
         assert isinstance(card, ClientCard)
         identity = text_of(card.query_one("#card-identity"))
         # Dates in the language's conventions (British English in English; tui/formats.py).
@@ -67,16 +71,20 @@ async def test_card_edit_is_saved_and_audited(desk: DeskClinic) -> None:
         await pilot.press("end", *"; +7 900 000-00-01")
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen), "the card to close")
-    assert desk.query("SELECT number FROM phones WHERE client_id = ? ORDER BY position",
-                        client_id) == [("+7 916 123-45-67",), ("+7 495 765-43-21",),
-                                       ("+7 900 000-00-01",)]
+    assert desk.query(
+        "SELECT number FROM phones WHERE client_id = ? ORDER BY position", client_id
+    ) == [("+7 916 123-45-67",), ("+7 495 765-43-21",), ("+7 900 000-00-01",)]
     [(operator, session_id, detail)] = desk.query(
         "SELECT operator, session_id, detail FROM audit WHERE event = 'card-edit'"
-        " AND client_id = ?", client_id)
+        " AND client_id = ?",
+        client_id,
+    )
     assert (operator, session_id) == ("alice", app.session.id)
     assert json.loads(detail) == {
-        "field": "phones", "old": ["+7 916 123-45-67", "+7 495 765-43-21"],
-        "new": ["+7 916 123-45-67", "+7 495 765-43-21", "+7 900 000-00-01"]}
+        "field": "phones",
+        "old": ["+7 916 123-45-67", "+7 495 765-43-21"],
+        "new": ["+7 916 123-45-67", "+7 495 765-43-21", "+7 900 000-00-01"],
+    }
 
 
 async def test_card_escape_closes_without_saving(desk: DeskClinic) -> None:
@@ -84,16 +92,21 @@ async def test_card_escape_closes_without_saving(desk: DeskClinic) -> None:
     async with running(app) as pilot:
         await open_list(pilot)
         await pilot.press("k")
-        card = await wait_until(pilot, lambda: isinstance(app.screen, ClientCard)
-                                and app.screen.client is not None and app.screen)
+        card = await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ClientCard) and app.screen.client is not None and app.screen
+            ),
+        )
         assert isinstance(card, ClientCard)
         card.query_one("#card-notes", Input).value = "changed my mind"
         card.query_one("#card-dnc", Checkbox).value = True
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, WorkScreen)
-    assert desk.query("SELECT notes, do_not_call FROM clients WHERE id = ?",
-                        desk.clients["ivanova"]) == [("Предпочитает звонки после 10:00", 0)]
+    assert desk.query(
+        "SELECT notes, do_not_call FROM clients WHERE id = ?", desk.clients["ivanova"]
+    ) == [("Предпочитает звонки после 10:00", 0)]
     assert desk.query("SELECT count(*) FROM audit WHERE event = 'card-edit'") == [(0,)]
 
 
@@ -103,14 +116,21 @@ async def test_summary_and_current_requests(desk: DeskClinic) -> None:
         screen = await open_list(pilot)
 
         await pilot.press("s")
-        dialog = await wait_until(pilot, lambda: isinstance(app.screen, ClientDialog)
-                                  and text_of(app.screen.query_one("#history-text"))
-                                  != "Reading…" and app.screen)
+        dialog = await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ClientDialog)
+                and text_of(app.screen.query_one("#history-text")) != "Reading…"
+                and app.screen
+            ),
+        )
         assert isinstance(dialog, ClientDialog)
         assert dialog.heading == "Client summary"
         summary = text_of(dialog.query_one("#history-text"))
         assert summary.splitlines()[:6] == [
-            "Иванова Мария Петровна", "", "Appointments",
+            "Иванова Мария Петровна",
+            "",
+            "Appointments",
             "30/11/2026, 14:00  Пломба · Смирнов А. А. (unconfirmed)",
             "27/11/2026, 09:30  Профессиональная гигиена · Орлова Е. В. (unconfirmed)",
             "02/11/2026, 10:00  Осмотр · Орлова Е. В. (confirmed)",
@@ -121,16 +141,24 @@ async def test_summary_and_current_requests(desk: DeskClinic) -> None:
 
         await go_to(pilot, screen, desk.appointments["smith"])
         await pilot.press("o")
-        dialog = await wait_until(pilot, lambda: isinstance(app.screen, ClientDialog)
-                                  and text_of(app.screen.query_one("#history-text"))
-                                  != "Reading…" and app.screen)
+        dialog = await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ClientDialog)
+                and text_of(app.screen.query_one("#history-text")) != "Reading…"
+                and app.screen
+            ),
+        )
         assert isinstance(dialog, ClientDialog)
         assert dialog.heading == "Current requests"
         assert text_of(dialog.query_one("#history-text")).splitlines() == [
-            "John Smith", "", "Upcoming appointments",
+            "John Smith",
+            "",
+            "Upcoming appointments",
             "27/11/2026, 11:00  Check-up · Dr. Wilson (unconfirmed)",
             "27/11/2026, 17:00  Follow-up · Dr. Wilson (confirmed)",
-            "", "Open tasks",
+            "",
+            "Open tasks",
             "25/11/2026, 10:00  recall: Recall after implant — open",
         ]
         await pilot.press("escape")
@@ -143,23 +171,33 @@ async def test_pane_keeps_the_comment_history_in_sight_at_80_columns(desk: DeskC
     conn = desk.connect()
     try:
         olga = desk.session("olga", DESK_NOW - 3600)
-        for minutes, comment in ((60, "First call: no answer"),
-                                 (30, "Сказала, что перезвонит сама после обеда, если не уедет "
-                                      "на дачу до вечера пятницы")):
+        for minutes, comment in (
+            (60, "First call: no answer"),
+            (
+                30,
+                "Сказала, что перезвонит сама после обеда, если не уедет на дачу до вечера пятницы",
+            ),
+        ):
             conn.execute(
                 "INSERT INTO attempts (kind, source_id, client_id, operator, session_id,"
                 " started_at, ended_at, mode, outcome, comment) VALUES ('appointment', ?, ?,"
                 " 'olga', ?, ?, ?, 'manual', 'no-answer', ?)",
-                (desk.appointments["ivanova"], desk.clients["ivanova"], olga.id,
-                 DESK_NOW - minutes * 60, DESK_NOW - minutes * 60, comment))
+                (
+                    desk.appointments["ivanova"],
+                    desk.clients["ivanova"],
+                    olga.id,
+                    DESK_NOW - minutes * 60,
+                    DESK_NOW - minutes * 60,
+                    comment,
+                ),
+            )
     finally:
         conn.close()
     app = desk.app("alice")
     async with running(app, size=(80, 24)) as pilot:
         screen = await open_list(pilot)
         pane = screen.query_one("#pane")
-        shown = [strip.text.rstrip() for strip in
-                 pane.render_lines(Region(0, 0, *pane.outer_size))]
+        shown = [strip.text.rstrip() for strip in pane.render_lines(Region(0, 0, *pane.outer_size))]
         assert shown[0] == " Иванова Мария Петровна, 42 y."
         assert shown[2] == " Confirm: 27.11 09:30 Профессиональная гигиена · Орлова Е. В."
         assert shown[4].startswith("       09:30 olga         No answer — Сказала")

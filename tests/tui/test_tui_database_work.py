@@ -33,7 +33,8 @@ async def test_a_database_job_is_refused_on_the_ui_thread(desk: DeskClinic) -> N
 
 
 async def test_a_refusal_is_said_on_the_screen_that_asked(
-        desk: DeskClinic, monkeypatch: pytest.MonkeyPatch) -> None:
+    desk: DeskClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The client was removed meanwhile: the card says so and keeps what was typed."""
 
     def removed(*args: object) -> None:
@@ -44,20 +45,30 @@ async def test_a_refusal_is_said_on_the_screen_that_asked(
     async with running(app) as pilot:
         await open_list(pilot)
         await pilot.press("k")
-        card = await wait_until(pilot, lambda: isinstance(app.screen, ClientCard)
-                                and app.screen.client is not None and app.screen)
+        card = await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ClientCard) and app.screen.client is not None and app.screen
+            ),
+        )
         assert isinstance(card, ClientCard)
         await pilot.press("end", *" new")
         await pilot.press("enter")
-        said = await wait_until(pilot, lambda: "Not saved" in text_of(
-            card.query_one("#card-message")) and text_of(card.query_one("#card-message")))
+        said = await wait_until(
+            pilot,
+            lambda: (
+                "Not saved" in text_of(card.query_one("#card-message"))
+                and text_of(card.query_one("#card-message"))
+            ),
+        )
         assert said == ("Not saved: The client 1 no longer exists. Your changes are kept.")
         assert card.query_one("#card-phones", Input).value.endswith(" new")
         assert app.screen is card
 
 
 async def test_a_bug_in_a_job_reaches_the_crash_handler(
-        desk: DeskClinic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    desk: DeskClinic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A ValueError is a bug: logged with its traceback, never "Not saved: …"."""
     log = tmp_path / "log" / "ringround.log"
     log.parent.mkdir()
@@ -75,8 +86,14 @@ async def test_a_bug_in_a_job_reaches_the_crash_handler(
             async with running(app) as pilot:
                 await open_list(pilot)
                 await pilot.press("k")
-                card = await wait_until(pilot, lambda: isinstance(app.screen, ClientCard)
-                                        and app.screen.client is not None and app.screen)
+                card = await wait_until(
+                    pilot,
+                    lambda: (
+                        isinstance(app.screen, ClientCard)
+                        and app.screen.client is not None
+                        and app.screen
+                    ),
+                )
                 assert isinstance(card, ClientCard)
                 await pilot.press("enter")
                 await wait_until(pilot, lambda: app.return_code is not None, "the crash")

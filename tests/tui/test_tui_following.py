@@ -35,8 +35,9 @@ class Readings:
 def readings(monkeypatch: pytest.MonkeyPatch) -> Readings:
     seen = Readings()
 
-    def row_order(*args: Any, only: Collection[int] | None = None,
-                  **kwargs: Any) -> Iterator[worklists.OrderEntry]:
+    def row_order(
+        *args: Any, only: Collection[int] | None = None, **kwargs: Any
+    ) -> Iterator[worklists.OrderEntry]:
         seen.orders.append(None if only is None else frozenset(only))
         return worklists.row_order(*args, only=only, **kwargs)
 
@@ -54,13 +55,17 @@ def readings(monkeypatch: pytest.MonkeyPatch) -> Readings:
     return seen
 
 
-async def test_heartbeats_make_no_screen_read_anything(desk: DeskClinic,
-                                                       readings: Readings) -> None:
+async def test_heartbeats_make_no_screen_read_anything(
+    desk: DeskClinic, readings: Readings
+) -> None:
     app = desk.app("alice", poll_every=0.1)
     bob = desk.session("bob")
     async with running(app) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, ListPicker)
-                         and app.screen.summaries, "the counted lists")
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, ListPicker) and app.screen.summaries,
+            "the counted lists",
+        )
         counted = readings.counts
         conn = desk.connect()
         try:
@@ -86,8 +91,7 @@ async def test_heartbeats_make_no_screen_read_anything(desk: DeskClinic,
         assert screen.query_one(RowTable).ids  # still showing its rows
 
 
-async def test_a_colleagues_claim_reads_that_row_only(desk: DeskClinic,
-                                                      readings: Readings) -> None:
+async def test_a_colleagues_claim_reads_that_row_only(desk: DeskClinic, readings: Readings) -> None:
     app = desk.app("alice", poll_every=0.1)
     bob = desk.session("bob")
     ivanova = desk.appointments["ivanova"]
@@ -96,45 +100,63 @@ async def test_a_colleagues_claim_reads_that_row_only(desk: DeskClinic,
         table = screen.query_one(RowTable)
         await settle(pilot)
         desk.claim(bob, "ivanova")
-        await wait_until(pilot, lambda: ivanova in table.rows
-                         and table.rows[ivanova].lock_operator == "bob", "bob's lock")
+        await wait_until(
+            pilot,
+            lambda: ivanova in table.rows and table.rows[ivanova].lock_operator == "bob",
+            "bob's lock",
+        )
         await settle(pilot)
         assert readings.orders == [None, frozenset({ivanova})]
 
 
 async def test_the_picker_counts_again_only_the_list_that_changed(
-        desk: DeskClinic, readings: Readings) -> None:
+    desk: DeskClinic, readings: Readings
+) -> None:
     app = desk.app("alice", poll_every=0.1)
     bob = desk.session("bob")
     async with running(app) as pilot:
-        picker = await wait_until(pilot, lambda: isinstance(app.screen, ListPicker)
-                                  and app.screen.summaries and app.screen)
+        picker = await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, ListPicker) and app.screen.summaries and app.screen,
+        )
         assert isinstance(picker, ListPicker)
         before = readings.counts
         desk.claim(bob, "ivanova")
-        await wait_until(pilot, lambda: picker.summaries[0].locked_by_others == 1,
-                         "the count of rows locked by others")
+        await wait_until(
+            pilot,
+            lambda: picker.summaries[0].locked_by_others == 1,
+            "the count of rows locked by others",
+        )
         assert readings.counts == before + 1  # one list counted, not all of them
         assert len(picker.summaries) > 1
 
 
 async def test_paging_through_a_long_list_keeps_only_the_rows_near_the_screen(
-        desk: DeskClinic) -> None:
+    desk: DeskClinic,
+) -> None:
     conn = desk.connect()
     try:
         with write(conn):
-            conn.executemany("INSERT INTO clients (id, name) VALUES (?, ?)",
-                             [(10_000 + n, f"Client {n}") for n in range(3 * KEEP_ROWS)])
-            list_id = conn.execute("INSERT INTO call_lists (name, created_at, created_by)"
-                                   " VALUES ('Long', 0, 'root') RETURNING id").fetchone()[0]
-            conn.executemany("INSERT INTO call_list_items (list_id, client_id) VALUES (?, ?)",
-                             [(list_id, 10_000 + n) for n in range(3 * KEEP_ROWS)])
+            conn.executemany(
+                "INSERT INTO clients (id, name) VALUES (?, ?)",
+                [(10_000 + n, f"Client {n}") for n in range(3 * KEEP_ROWS)],
+            )
+            list_id = conn.execute(
+                "INSERT INTO call_lists (name, created_at, created_by)"
+                " VALUES ('Long', 0, 'root') RETURNING id"
+            ).fetchone()[0]
+            conn.executemany(
+                "INSERT INTO call_list_items (list_id, client_id) VALUES (?, ?)",
+                [(list_id, 10_000 + n) for n in range(3 * KEEP_ROWS)],
+            )
     finally:
         conn.close()
     app = desk.app("alice", poll_every=600)
     async with running(app) as pilot:
-        picker = await wait_until(pilot, lambda: isinstance(app.screen, ListPicker)
-                                  and app.screen.summaries and app.screen)
+        picker = await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, ListPicker) and app.screen.summaries and app.screen,
+        )
         assert isinstance(picker, ListPicker)
         index = next(i for i, w in enumerate(picker.lists) if w.name == "Long")
         screen = await open_list(pilot, index)

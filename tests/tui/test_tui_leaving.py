@@ -34,24 +34,31 @@ async def call_and_ask(pilot: Pilot[None], desk: DeskClinic, *keys: str) -> Conf
     screen = await open_list(pilot)
     await pilot.press("c")
     await wait_until(pilot, lambda: desk.locks(), "the call to start")
-    await wait_until(pilot, lambda: screen.activation is not None
-                     and screen.activation.state.lock is not None, "the lock in the pane")
+    await wait_until(
+        pilot,
+        lambda: screen.activation is not None and screen.activation.state.lock is not None,
+        "the lock in the pane",
+    )
     await pilot.press(*keys)
-    dialog = await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog)
-                              and app.screen, "the question")
+    dialog = await wait_until(
+        pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen, "the question"
+    )
     assert isinstance(dialog, ConfirmDialog)
     return dialog
 
 
 @pytest.mark.parametrize("keys", [("ctrl+q",), ("ctrl+c",)], ids=["ctrl+q", "ctrl+c"])
-async def test_quitting_with_an_open_call_asks_and_n_stays(desk: DeskClinic,
-                                                           keys: tuple[str, ...]) -> None:
+async def test_quitting_with_an_open_call_asks_and_n_stays(
+    desk: DeskClinic, keys: tuple[str, ...]
+) -> None:
     app = desk.app("alice")
     async with running(app) as pilot:
         dialog = await call_and_ask(pilot, desk, *keys)
         assert dialog.title_text == "Open call"
-        assert dialog.question == ("You have an open call with Иванова Мария Петровна. Abort "
-                                   "it (nothing is recorded) and quit?")
+        assert dialog.question == (
+            "You have an open call with Иванова Мария Петровна. Abort "
+            "it (nothing is recorded) and quit?"
+        )
         assert dialog.hint == "y — abort the call and quit, n — stay"
         await pilot.press("n")
         await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen), "the work screen")
@@ -61,8 +68,9 @@ async def test_quitting_with_an_open_call_asks_and_n_stays(desk: DeskClinic,
 
 
 @pytest.mark.parametrize("keys", [("ctrl+q",), ("ctrl+c",)], ids=["ctrl+q", "ctrl+c"])
-async def test_quitting_with_an_open_call_y_aborts_and_quits(desk: DeskClinic,
-                                                             keys: tuple[str, ...]) -> None:
+async def test_quitting_with_an_open_call_y_aborts_and_quits(
+    desk: DeskClinic, keys: tuple[str, ...]
+) -> None:
     app = desk.app("alice")
     async with running(app) as pilot:
         await call_and_ask(pilot, desk, *keys)
@@ -70,8 +78,7 @@ async def test_quitting_with_an_open_call_y_aborts_and_quits(desk: DeskClinic,
         await wait_until(pilot, lambda: not app.is_running, "the app to end")
     assert desk.locks() == []
     assert attempts(desk) == []
-    assert [e for (e,) in desk.query("SELECT event FROM audit ORDER BY id")] == [
-        "claim", "abort"]
+    assert [e for (e,) in desk.query("SELECT event FROM audit ORDER BY id")] == ["claim", "abort"]
 
 
 async def test_escape_with_an_open_call_asks_then_q_quits(desk: DeskClinic) -> None:
@@ -100,8 +107,9 @@ async def test_q_on_the_picker_asks_for_a_call_left_open(desk: DeskClinic) -> No
         await wait_until(pilot, lambda: isinstance(app.screen, ListPicker), "the list picker")
         desk.claim(app.session, "smith")
         await pilot.press("q")
-        dialog = await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog)
-                                  and app.screen, "the question")
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen, "the question"
+        )
         assert isinstance(dialog, ConfirmDialog)
         assert "John Smith" in dialog.question
         await pilot.press("y")
@@ -119,14 +127,15 @@ async def test_quitting_without_a_call_does_not_ask(desk: DeskClinic) -> None:
         await wait_until(pilot, lambda: not app.is_running, "the app to end")
 
 
-async def test_quitting_with_an_open_call_asks_in_russian(desk: DeskClinic,
-                                                          russian: None) -> None:
+async def test_quitting_with_an_open_call_asks_in_russian(desk: DeskClinic, russian: None) -> None:
     app = desk.app("alice")
     async with running(app) as pilot:
         dialog = await call_and_ask(pilot, desk, "ctrl+q")
         assert dialog.title_text == "Открытый звонок"
-        assert dialog.question == ("У вас открыт звонок: Иванова Мария Петровна. Прервать его "
-                                   "(ничего не запишется) и выйти?")
+        assert dialog.question == (
+            "У вас открыт звонок: Иванова Мария Петровна. Прервать его "
+            "(ничего не запишется) и выйти?"
+        )
         assert dialog.hint == "y — прервать звонок и выйти, n — остаться"
         await pilot.press("y")
         await wait_until(pilot, lambda: not app.is_running, "the app to end")

@@ -38,23 +38,25 @@ async def test_crashed_session_lock_can_be_aborted(desk: DeskClinic) -> None:
     app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot)
-        assert state(screen) == ("Locked by you in an earlier session since 09:55 — a aborts, "
-                                 "c takes it over")
+        assert state(screen) == (
+            "Locked by you in an earlier session since 09:55 — a aborts, c takes it over"
+        )
         # f is not for such a lock: it says what to do instead.
         await pilot.press("f")
-        dialog = await wait_until(pilot, lambda: isinstance(app.screen, NoticeDialog)
-                                  and app.screen)
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, NoticeDialog) and app.screen
+        )
         assert isinstance(dialog, NoticeDialog)
         assert "earlier session" in dialog.message
         await pilot.press("escape")
         await pilot.press("a")
         await wait_until(pilot, lambda: not desk.locks(), "the lock to be released")
-        await wait_until(pilot, lambda: "Processing aborted; nothing was recorded."
-                         in notices(app))
+        await wait_until(pilot, lambda: "Processing aborted; nothing was recorded." in notices(app))
         await wait_until(pilot, lambda: state(screen) == "Free — c to start the call")
     assert desk.query("SELECT count(*) FROM attempts WHERE operator = 'alice'") == [(0,)]
-    [(detail,)] = desk.query("SELECT detail FROM audit WHERE event = 'abort'"
-                               " AND session_id = ?", app.session.id)
+    [(detail,)] = desk.query(
+        "SELECT detail FROM audit WHERE event = 'abort' AND session_id = ?", app.session.id
+    )
     assert json.loads(detail) == {"holder_session": crashed.id}
 
 
@@ -67,17 +69,22 @@ async def test_crashed_session_lock_is_taken_over_by_c(desk: DeskClinic) -> None
         screen = await open_list(pilot)
         assert state(screen).startswith("Locked by you in an earlier session")
         await pilot.press("c")
-        await wait_until(pilot, lambda: desk.locks() == [
-            (APPOINTMENT, ivanova, "alice", app.session.id)], "the lock to pass over")
-        await wait_until(pilot, lambda: state(screen)
-                         == "Your call since 10:00 — f to finish, a to abort")
+        await wait_until(
+            pilot,
+            lambda: desk.locks() == [(APPOINTMENT, ivanova, "alice", app.session.id)],
+            "the lock to pass over",
+        )
+        await wait_until(
+            pilot, lambda: state(screen) == "Your call since 10:00 — f to finish, a to abort"
+        )
         await pilot.press("f")
         await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog))
         await pilot.press("1", "enter")
         await wait_until(pilot, lambda: not desk.locks())
     assert events(desk) == ["claim", "takeover", "release"]
     assert desk.query("SELECT session_id, outcome FROM attempts WHERE operator = 'alice'") == [
-        (app.session.id, "confirmed")]
+        (app.session.id, "confirmed")
+    ]
 
 
 async def test_stale_lock_of_a_live_operator_is_noted_and_offered(desk: DeskClinic) -> None:
@@ -90,24 +97,30 @@ async def test_stale_lock_of_a_live_operator_is_noted_and_offered(desk: DeskClin
     ivanova = desk.appointments["ivanova"]
     async with running(app) as pilot:
         screen = await open_list(pilot)
-        assert state(screen) == ("Locked by olga since 10:00 — over 15 min, still working; "
-                                 "c offers a takeover")
+        assert state(screen) == (
+            "Locked by olga since 10:00 — over 15 min, still working; c offers a takeover"
+        )
         # The note is bob's, who saw the stale lock, not olga's (C10).
-        assert ("10:16 bob          Locked by olga since 10:00 for over 15 min"
-                in text_of(screen.query_one("#pane")))
+        assert "10:16 bob          Locked by olga since 10:00 for over 15 min" in text_of(
+            screen.query_one("#pane")
+        )
         # The note is written once, however often the row is activated (C10, C12).
         await pilot.press("r")
         await settle(pilot)
         await pilot.press("down", "up")
         await settle(pilot)
         assert desk.query("SELECT operator, since, written_by FROM row_notes") == [
-            ("olga", DESK_NOW, "bob")]
+            ("olga", DESK_NOW, "bob")
+        ]
 
         # c offers a takeover; n leaves the lock with olga, y takes it.
         for answer in ("n", "y"):
             await pilot.press("c")
-            dialog = await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog)
-                                      and app.screen, "the takeover offer")
+            dialog = await wait_until(
+                pilot,
+                lambda: isinstance(app.screen, ConfirmDialog) and app.screen,
+                "the takeover offer",
+            )
             assert isinstance(dialog, ConfirmDialog)
             assert dialog.title_text == "Stale lock"
             assert dialog.question.startswith("olga has held this row since 10:00, over 15 min")
@@ -116,8 +129,9 @@ async def test_stale_lock_of_a_live_operator_is_noted_and_offered(desk: DeskClin
             assert app.screen is screen
             owner = "olga" if answer == "n" else "bob"
             assert [lock[2] for lock in desk.locks()] == [owner]
-        await wait_until(pilot, lambda: state(screen)
-                         == "Your call since 10:16 — f to finish, a to abort")
+        await wait_until(
+            pilot, lambda: state(screen) == "Your call since 10:16 — f to finish, a to abort"
+        )
     assert desk.locks() == [(APPOINTMENT, ivanova, "bob", app.session.id)]
     assert events(desk) == ["claim", "stale-noted", "takeover"]
 
@@ -131,8 +145,7 @@ async def test_stale_lock_of_a_gone_operator_is_removed_on_activation(desk: Desk
     async with running(app) as pilot:
         screen = await open_list(pilot)
         assert desk.locks() == []
-        assert state(screen) == ("Free — the stale lock of olga was removed; "
-                                 "c to start the call")
+        assert state(screen) == ("Free — the stale lock of olga was removed; c to start the call")
     assert events(desk) == ["claim", "auto-removal"]
     assert desk.query("SELECT count(*) FROM row_notes") == [(0,)]
 

@@ -32,17 +32,25 @@ async def test_policy_keys_in_notices_are_shown(desk: DeskClinic, language: str)
         async with app.run_test(size=(80, 24), notifications=True) as pilot:
             screen = await open_list(pilot)
             screen.notify(advice, title=_("Phone exchange"))
-            toast = await wait_until(pilot, lambda: next(iter(app.screen.query(Toast)), None),
-                                     "the notice")
-            await wait_until(pilot, lambda: "[telephony]" in " ".join(drawn(toast).split()),
-                             "the key in the notice")
+            toast = await wait_until(
+                pilot, lambda: next(iter(app.screen.query(Toast)), None), "the notice"
+            )
+            await wait_until(
+                pilot,
+                lambda: "[telephony]" in " ".join(drawn(toast).split()),
+                "the key in the notice",
+            )
             app.push_screen(NoticeDialog(advice, title=_("Phone exchange")))
-            dialog = await wait_until(pilot, lambda: isinstance(app.screen, NoticeDialog)
-                                      and app.screen, "the dialog")
+            dialog = await wait_until(
+                pilot, lambda: isinstance(app.screen, NoticeDialog) and app.screen, "the dialog"
+            )
             assert isinstance(dialog, NoticeDialog)
             message = dialog.query_one("#notice-message")
-            await wait_until(pilot, lambda: "[telephony]" in " ".join(drawn(message).split()),
-                             "the key in the dialog")
+            await wait_until(
+                pilot,
+                lambda: "[telephony]" in " ".join(drawn(message).split()),
+                "the key in the dialog",
+            )
     finally:
         app.close_database()
 
@@ -50,16 +58,16 @@ async def test_policy_keys_in_notices_are_shown(desk: DeskClinic, language: str)
 async def test_brackets_in_outcome_labels_are_shown(desk: DeskClinic, language: str) -> None:
     first = desk.policy.outcomes[0]
     label = dataclasses.replace(first, label_en="[b]Confirmed[/b]", label_ru="[b]Да[/b]")
-    desk.policy = dataclasses.replace(desk.policy,
-                                        outcomes=(label, *desk.policy.outcomes[1:]))
+    desk.policy = dataclasses.replace(desk.policy, outcomes=(label, *desk.policy.outcomes[1:]))
     app = desk.app("alice")
     async with running(app) as pilot:
         await open_list(pilot)
         await pilot.press("c")
         await wait_until(pilot, lambda: desk.locks(), "the call")
         await pilot.press("f")
-        dialog = await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog)
-                                  and app.screen, "the result dialog")
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, ResultDialog) and app.screen, "the result dialog"
+        )
         assert isinstance(dialog, ResultDialog)
         options = dialog.query_one("#outcomes", OptionList)
         expected = "1 [b]Confirmed[/b]" if language == "en" else "1 [b]Да[/b]"

@@ -26,13 +26,15 @@ def add_visit_today(desk: DeskClinic) -> None:
             conn.execute(
                 "INSERT INTO appointments (client_id, starts_at, doctor, service, status)"
                 " VALUES (?, ?, 'Орлова Е. В.', 'Консультация', 'confirmed')",
-                (desk.clients["ivanova"], at(26, 9, 30)))
+                (desk.clients["ivanova"], at(26, 9, 30)),
+            )
     finally:
         conn.close()
 
 
 async def test_the_appointment_to_confirm_comes_first_and_past_visits_are_not_next(
-        desk: DeskClinic) -> None:
+    desk: DeskClinic,
+) -> None:
     add_visit_today(desk)
     app = desk.app("alice")
     async with running(app) as pilot:
@@ -44,13 +46,15 @@ async def test_the_appointment_to_confirm_comes_first_and_past_visits_are_not_ne
 
 
 async def test_a_later_status_of_the_appointment_to_confirm_is_shown_in_russian(
-        desk: DeskClinic, russian: None) -> None:
+    desk: DeskClinic, russian: None
+) -> None:
     app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot)
         await go_to(pilot, screen, desk.appointments["kowalski"])
         assert pane_lines(screen)[2] == (
-            "Подтвердить: 27.11 15:00 X-ray · Dr. Wilson (оставлено сообщение)")
+            "Подтвердить: 27.11 15:00 X-ray · Dr. Wilson (оставлено сообщение)"
+        )
 
 
 async def test_a_call_lists_note_is_shown_in_russian(desk: DeskClinic, russian: None) -> None:
@@ -59,9 +63,11 @@ async def test_a_call_lists_note_is_shown_in_russian(desk: DeskClinic, russian: 
         screen = await open_list(pilot, index=1)  # "Flu vaccination reminder": Ivanova
         lines = pane_lines(screen)
         assert lines[2] == "Flu vaccination reminder: Last visit in May"
-        assert lines[3] == ("Записи: 27.11 09:30 Профессиональная гигиена · Орлова Е. В. "
-                            "(не подтверждена); 30.11 14:00 Пломба · Смирнов А. А. "
-                            "(не подтверждена)")
+        assert lines[3] == (
+            "Записи: 27.11 09:30 Профессиональная гигиена · Орлова Е. В. "
+            "(не подтверждена); 30.11 14:00 Пломба · Смирнов А. А. "
+            "(не подтверждена)"
+        )
 
 
 async def test_a_tasks_title_is_shown(desk: DeskClinic) -> None:
@@ -70,8 +76,10 @@ async def test_a_tasks_title_is_shown(desk: DeskClinic) -> None:
         screen = await open_list(pilot, index=3)  # "Tasks: recall": Smith
         lines = pane_lines(screen)
         assert lines[2] == "Task (recall, due 25.11 10:00): Recall after implant"
-        assert lines[3] == ("Next: 27.11 11:00 Check-up · Dr. Wilson (unconfirmed); "
-                            "27.11 17:00 Follow-up · Dr. Wilson (confirmed)")
+        assert lines[3] == (
+            "Next: 27.11 11:00 Check-up · Dr. Wilson (unconfirmed); "
+            "27.11 17:00 Follow-up · Dr. Wilson (confirmed)"
+        )
 
 
 async def test_a_tasks_title_is_shown_in_russian(desk: DeskClinic, russian: None) -> None:

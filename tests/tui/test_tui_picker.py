@@ -24,8 +24,10 @@ from tui.work_screen import WorkScreen
 
 def option_texts(picker: ListPicker) -> list[str]:
     options = picker.query_one("#lists", OptionList)
-    return [" ".join(str(options.get_option_at_index(i).prompt).split())
-            for i in range(options.option_count)]
+    return [
+        " ".join(str(options.get_option_at_index(i).prompt).split())
+        for i in range(options.option_count)
+    ]
 
 
 async def test_lists_in_spec_order_with_counts(desk: DeskClinic) -> None:
@@ -54,17 +56,22 @@ def call_back_later(desk: DeskClinic, appointment: str) -> None:
             conn.execute(
                 "INSERT INTO call_rows (kind, source_id, client_id, callback_at)"
                 " SELECT 'appointment', id, client_id, ? FROM appointments WHERE id = ?",
-                (DESK_NOW + 5 * 60 * 60, desk.appointments[appointment]))
+                (DESK_NOW + 5 * 60 * 60, desk.appointments[appointment]),
+            )
     finally:
         conn.close()
 
 
-@pytest.mark.parametrize(("language", "expected"), [
-    ("en", "Appointment confirmation 2 to call now · 1 later · 1 locked by others"),
-    ("ru", "Подтверждение записей 2 звонка сейчас · 1 позже · 1 занят другими"),
-])
-async def test_counts_tell_now_later_and_locked_apart(desk: DeskClinic, language: str,
-                                                      expected: str) -> None:
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", "Appointment confirmation 2 to call now · 1 later · 1 locked by others"),
+        ("ru", "Подтверждение записей 2 звонка сейчас · 1 позже · 1 занят другими"),
+    ],
+)
+async def test_counts_tell_now_later_and_locked_apart(
+    desk: DeskClinic, language: str, expected: str
+) -> None:
     desk.held_by_olga("smith")
     call_back_later(desk, "kowalski")
     set_language(language)
@@ -86,7 +93,8 @@ async def test_counts_take_a_short_form_at_60_columns(desk: DeskClinic) -> None:
         async with running(app, size=(60, 20)):
             assert isinstance(app.screen, ListPicker)
             assert option_texts(app.screen)[0] == (
-                "Подтверждение записей 2 сейчас · 1 позже · 1 занят")
+                "Подтверждение записей 2 сейчас · 1 позже · 1 занят"
+            )
     finally:
         set_language("en")
 
@@ -95,9 +103,15 @@ async def test_enter_opens_the_list_and_activates_its_first_row(desk: DeskClinic
     app = desk.app("alice")
     async with running(app) as pilot:
         await pilot.press("enter")
-        screen = await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen)
-                                  and app.screen.activation is not None and app.screen,
-                                  "the work screen with an active row")
+        screen = await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, WorkScreen)
+                and app.screen.activation is not None
+                and app.screen
+            ),
+            "the work screen with an active row",
+        )
         assert isinstance(screen, WorkScreen)
         table = screen.query_one(RowTable)
         assert list(table.ids) == [desk.appointments[name] for name in TOMORROW]

@@ -42,10 +42,14 @@ def add_family(desk: DeskClinic) -> dict[str, int]:
     conn = desk.connect()
     try:
         with write(conn):
+
             def client(name: str, do_not_call: bool) -> int:
-                client_id = int(conn.execute(
-                    "INSERT INTO clients (name, do_not_call) VALUES (?, ?) RETURNING id",
-                    (name, int(do_not_call))).fetchone()[0])
+                client_id = int(
+                    conn.execute(
+                        "INSERT INTO clients (name, do_not_call) VALUES (?, ?) RETURNING id",
+                        (name, int(do_not_call)),
+                    ).fetchone()[0]
+                )
                 save_phones(conn, desk.policy.phones, client_id, [HOME])
                 return client_id
 
@@ -55,14 +59,17 @@ def add_family(desk: DeskClinic) -> dict[str, int]:
                 "son-visit": conn.execute(
                     "INSERT INTO appointments (client_id, starts_at, doctor, service, status)"
                     " VALUES (?, ?, 'Орлова Е. В.', 'Осмотр', 'unconfirmed') RETURNING id",
-                    (son, at(27, 13))).fetchone()[0],
+                    (son, at(27, 13)),
+                ).fetchone()[0],
                 "son-task": conn.execute(
                     "INSERT INTO tasks (client_id, kind, title, due_at)"
                     " VALUES (?, 'reminder', 'Принести анализы', ?) RETURNING id",
-                    (son, DESK_NOW - 3600)).fetchone()[0],
+                    (son, DESK_NOW - 3600),
+                ).fetchone()[0],
                 "daughter-item": conn.execute(
                     "INSERT INTO call_list_items (list_id, client_id) VALUES (?, ?) RETURNING id",
-                    (desk.call_lists["Flu vaccination reminder"], daughter)).fetchone()[0],
+                    (desk.call_lists["Flu vaccination reminder"], daughter),
+                ).fetchone()[0],
             }
     finally:
         conn.close()
@@ -71,9 +78,15 @@ def add_family(desk: DeskClinic) -> dict[str, int]:
 
 async def result_dialog(pilot: Any, app: RingroundApp, screen: WorkScreen) -> ResultDialog:
     await pilot.press("c")
-    await wait_until(pilot, lambda: screen.activation is not None
-                     and screen.activation.state.lock is not None
-                     and screen.activation.state.lock.mine, "the call to start")
+    await wait_until(
+        pilot,
+        lambda: (
+            screen.activation is not None
+            and screen.activation.state.lock is not None
+            and screen.activation.state.lock.mine
+        ),
+        "the call to start",
+    )
     await settle(pilot)
     await pilot.press("f")
     dialog = await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog) and app.screen)
@@ -81,8 +94,9 @@ async def result_dialog(pilot: Any, app: RingroundApp, screen: WorkScreen) -> Re
     return dialog
 
 
-async def test_one_save_settles_the_family(desk: DeskClinic,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_one_save_settles_the_family(
+    desk: DeskClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ids = add_family(desk)
     statements: list[str] = []
     real_finish = storage.families.finish_family
@@ -101,7 +115,8 @@ async def test_one_save_settles_the_family(desk: DeskClinic,
         pane = text_of(screen.query_one("#pane"))
         assert pane.splitlines()[-1] == (
             "Same phone: Иванов П. С. (appointment 27.11 13:00), Иванова А. (Flu vaccination "
-            "reminder), Иванов П. С. (reminder: Принести анализы)")
+            "reminder), Иванов П. С. (reminder: Принести анализы)"
+        )
         dialog = await result_dialog(pilot, app, screen)
         box = dialog.query_one("#family", FamilyBox)
         assert str(box.label) == "Same outcome for 3 other rows of this phone"
@@ -110,8 +125,11 @@ async def test_one_save_settles_the_family(desk: DeskClinic,
         await pilot.press("space")
         assert box.value
         await pilot.press("enter")  # on the box: saves (does not untick it)
-        notice = await wait_until(pilot, lambda: isinstance(app.screen, NoticeDialog)
-                                  and app.screen, "the notice of the skipped row")
+        notice = await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, NoticeDialog) and app.screen,
+            "the notice of the skipped row",
+        )
         assert isinstance(notice, NoticeDialog)
         assert notice.message.splitlines() == [
             "Saved for this call and 2 other rows of this phone.",
@@ -122,31 +140,45 @@ async def test_one_save_settles_the_family(desk: DeskClinic,
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is screen)
         rows = screen.query_one("#rows", RowTable)
-        await wait_until(pilot, lambda: ids["son-visit"] not in rows.ids,
-                         "the son's appointment to leave the list")
+        await wait_until(
+            pilot,
+            lambda: ids["son-visit"] not in rows.ids,
+            "the son's appointment to leave the list",
+        )
         await settle(pilot)
-    settled = desk.query("SELECT kind, source_id, operator, outcome, comment FROM attempts"
-                           " WHERE operator = 'alice' ORDER BY kind, source_id")
+    settled = desk.query(
+        "SELECT kind, source_id, operator, outcome, comment FROM attempts"
+        " WHERE operator = 'alice' ORDER BY kind, source_id"
+    )
     assert settled == [
         (APPOINTMENT, desk.appointments["ivanova"], "alice", "confirmed", "Вся семья"),
         (APPOINTMENT, ids["son-visit"], "alice", "confirmed", "Вся семья"),
         (TASK, ids["son-task"], "alice", "confirmed", "Вся семья"),
     ]
-    assert desk.query("SELECT status FROM appointments WHERE id IN (?, ?)",
-                        desk.appointments["ivanova"], ids["son-visit"]) == [
-        ("confirmed",), ("confirmed",)]
+    assert desk.query(
+        "SELECT status FROM appointments WHERE id IN (?, ?)",
+        desk.appointments["ivanova"],
+        ids["son-visit"],
+    ) == [("confirmed",), ("confirmed",)]
     assert desk.query("SELECT done_at FROM tasks WHERE id = ?", ids["son-task"]) == [(DESK_NOW,)]
-    assert desk.query("SELECT processed_at FROM call_list_items WHERE id = ?",
-                        ids["daughter-item"]) == [(None,)]
+    assert desk.query(
+        "SELECT processed_at FROM call_list_items WHERE id = ?", ids["daughter-item"]
+    ) == [(None,)]
     assert desk.locks() == []
     # One save, one transaction.
     assert [s for s in statements if s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))] == [
-        "BEGIN IMMEDIATE", "COMMIT"]
-    assert [(kind, source_id) for kind, source_id in desk.query(
-        "SELECT kind, source_id FROM audit WHERE event = 'family-settled' ORDER BY id")] == [
-        (APPOINTMENT, ids["son-visit"]), (TASK, ids["son-task"])]
-    assert ITEM not in {kind for kind, in desk.query(
-        "SELECT kind FROM audit WHERE event IN ('claim', 'release')")}
+        "BEGIN IMMEDIATE",
+        "COMMIT",
+    ]
+    assert [
+        (kind, source_id)
+        for kind, source_id in desk.query(
+            "SELECT kind, source_id FROM audit WHERE event = 'family-settled' ORDER BY id"
+        )
+    ] == [(APPOINTMENT, ids["son-visit"]), (TASK, ids["son-task"])]
+    assert ITEM not in {
+        kind for (kind,) in desk.query("SELECT kind FROM audit WHERE event IN ('claim', 'release')")
+    }
 
 
 async def test_without_the_box_only_the_call_is_saved(desk: DeskClinic) -> None:
@@ -160,14 +192,21 @@ async def test_without_the_box_only_the_call_is_saved(desk: DeskClinic) -> None:
         await wait_until(pilot, lambda: app.screen is screen, "the dialog to close")
         await settle(pilot)
         # The cursor went on to John Smith, who shares no number: no same-phone line, no box.
-        await wait_until(pilot, lambda: screen.activation is not None
-                         and screen.activation.client is not None
-                         and screen.activation.client.name == "John Smith")
+        await wait_until(
+            pilot,
+            lambda: (
+                screen.activation is not None
+                and screen.activation.client is not None
+                and screen.activation.client.name == "John Smith"
+            ),
+        )
         await settle(pilot)
         assert "Same phone" not in text_of(screen.query_one("#pane"))
         dialog = await result_dialog(pilot, app, screen)
         assert not dialog.query("#family")
     assert desk.query("SELECT kind, source_id FROM attempts WHERE operator = 'alice'") == [
-        (APPOINTMENT, desk.appointments["ivanova"])]
-    assert desk.query("SELECT status FROM appointments WHERE id = ?",
-                        ids["son-visit"]) == [("unconfirmed",)]
+        (APPOINTMENT, desk.appointments["ivanova"])
+    ]
+    assert desk.query("SELECT status FROM appointments WHERE id = ?", ids["son-visit"]) == [
+        ("unconfirmed",)
+    ]

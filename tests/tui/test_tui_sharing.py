@@ -23,8 +23,9 @@ def confirm_elsewhere(desk: DeskClinic, name: str) -> None:
     """Another program (e.g. the clinic's own system) confirms an appointment."""
     conn = desk.connect()
     try:
-        conn.execute("UPDATE appointments SET status = 'confirmed' WHERE id = ?",
-                     (desk.appointments[name],))
+        conn.execute(
+            "UPDATE appointments SET status = 'confirmed' WHERE id = ?", (desk.appointments[name],)
+        )
     finally:
         conn.close()
 
@@ -63,12 +64,14 @@ async def test_other_commits_appear_without_pressing_anything(desk: DeskClinic) 
         screen = await open_list(pilot)
         table = screen.query_one(RowTable)
         confirm_elsewhere(desk, "petrov")  # no key is pressed from here on
-        await wait_until(pilot, lambda: desk.appointments["petrov"] not in table.ids,
-                         "the confirmed row to vanish")
+        await wait_until(
+            pilot,
+            lambda: desk.appointments["petrov"] not in table.ids,
+            "the confirmed row to vanish",
+        )
         # The picker, underneath, is refreshed as well.
         await pilot.press("escape")
-        picker = await wait_until(pilot, lambda: isinstance(app.screen, ListPicker)
-                                  and app.screen)
+        picker = await wait_until(pilot, lambda: isinstance(app.screen, ListPicker) and app.screen)
         assert isinstance(picker, ListPicker)
         await wait_until(pilot, lambda: picker.summaries and picker.summaries[0].pending == 4)
 
@@ -103,25 +106,35 @@ async def test_two_operators_on_one_file(desk: DeskClinic) -> None:
     async with running(alice) as alice_pilot, running(bob) as bob_pilot:
         alice_screen = await open_list(alice_pilot)
         await alice_pilot.press("c")
-        await wait_until(alice_pilot, lambda: desk.locks() == [
-            (APPOINTMENT, ivanova, "alice", alice.session.id)], "alice's lock")
+        await wait_until(
+            alice_pilot,
+            lambda: desk.locks() == [(APPOINTMENT, ivanova, "alice", alice.session.id)],
+            "alice's lock",
+        )
 
         # Bob's picker counts alice's call; the list's first row is the one she is on.
         picker = bob.screen
         assert isinstance(picker, ListPicker)
-        await wait_until(bob_pilot, lambda: picker.summaries
-                         and picker.summaries[0].locked_by_others == 1, "bob's counts")
+        await wait_until(
+            bob_pilot,
+            lambda: picker.summaries and picker.summaries[0].locked_by_others == 1,
+            "bob's counts",
+        )
         bob_screen = await open_list(bob_pilot)
         assert active_id(bob_screen) == ivanova
         warning = "Locked by alice since 10:00 — alive"
-        await wait_until(bob_pilot, lambda: text_of(bob_screen.query_one("#state")) == warning,
-                         "the lock in bob's pane")
+        await wait_until(
+            bob_pilot,
+            lambda: text_of(bob_screen.query_one("#state")) == warning,
+            "the lock in bob's pane",
+        )
         bob_table = bob_screen.query_one(RowTable)
         assert bob_table.describe_row(bob_table.rows[ivanova])["lock"] == "alice"
 
         await bob_pilot.press("c")
-        dialog = await wait_until(bob_pilot, lambda: isinstance(bob.screen, NoticeDialog)
-                                  and bob.screen, "bob's warning")
+        dialog = await wait_until(
+            bob_pilot, lambda: isinstance(bob.screen, NoticeDialog) and bob.screen, "bob's warning"
+        )
         assert isinstance(dialog, NoticeDialog)
         assert dialog.title_text == "Locked"
         assert dialog.message == warning
@@ -134,12 +147,16 @@ async def test_two_operators_on_one_file(desk: DeskClinic) -> None:
         await alice_pilot.press("f")
         await wait_until(alice_pilot, lambda: isinstance(alice.screen, ResultDialog))
         await alice_pilot.press("1", *"ok", "enter")
-        await wait_until(bob_pilot, lambda: ivanova not in bob_table.ids,
-                         "the row to leave bob's list")
+        await wait_until(
+            bob_pilot, lambda: ivanova not in bob_table.ids, "the row to leave bob's list"
+        )
         await wait_until(bob_pilot, lambda: active_id(bob_screen) == desk.appointments["smith"])
         await settle(bob_pilot)
         assert text_of(bob_screen.query_one("#state")) == "Free — c to start the call"
         assert ivanova not in alice_screen.query_one(RowTable).ids
-    assert desk.query("SELECT operator, outcome, comment FROM attempts WHERE source_id = ?"
-                        " AND kind = 'appointment'", ivanova) == [("alice", "confirmed", "ok")]
+    assert desk.query(
+        "SELECT operator, outcome, comment FROM attempts WHERE source_id = ?"
+        " AND kind = 'appointment'",
+        ivanova,
+    ) == [("alice", "confirmed", "ok")]
     assert desk.locks() == []

@@ -17,18 +17,17 @@ from tui.row_table import RowTable, columns
 ALL_KEYS = ["c", "f", "a", "r", "k", "s", "o", "/", "esc"]
 
 
-
 def footer(screen: object) -> list[tuple[str, str, int]]:
     from tui.work_screen import WorkScreen
 
     assert isinstance(screen, WorkScreen)
-    return [(key.key_display, key.description, key.region.right)
-            for key in screen.query(FooterKey)]
+    return [(key.key_display, key.description, key.region.right) for key in screen.query(FooterKey)]
 
 
 @pytest.mark.parametrize("size", [(60, 20), (80, 24)], ids=["60x20", "80x24"])
-async def test_every_work_screen_key_stays_in_the_footer(desk: DeskClinic, language: str,
-                                                         size: tuple[int, int]) -> None:
+async def test_every_work_screen_key_stays_in_the_footer(
+    desk: DeskClinic, language: str, size: tuple[int, int]
+) -> None:
     app = desk.app("alice")
     async with running(app, size=size) as pilot:
         screen = await open_list(pilot)

@@ -41,24 +41,35 @@ from tui.work_screen import WorkScreen
 
 async def notice(pilot: Pilot[None]) -> NoticeDialog:
     app = pilot.app
-    dialog = await wait_until(pilot, lambda: isinstance(app.screen, NoticeDialog)
-                              and app.screen, "a notice")
+    dialog = await wait_until(
+        pilot, lambda: isinstance(app.screen, NoticeDialog) and app.screen, "a notice"
+    )
     assert isinstance(dialog, NoticeDialog)
     return dialog
 
 
 async def start_call(pilot: Pilot[None], screen: WorkScreen) -> None:
     await pilot.press("c")
-    await wait_until(pilot, lambda: screen.activation is not None
-                     and screen.activation.state.lock is not None
-                     and screen.activation.state.lock.mine, "the call to start")
+    await wait_until(
+        pilot,
+        lambda: (
+            screen.activation is not None
+            and screen.activation.state.lock is not None
+            and screen.activation.state.lock.mine
+        ),
+        "the call to start",
+    )
 
 
 def release_by_root(desk: DeskClinic, appointment: str, now: int = DESK_NOW) -> None:
     conn = desk.connect()
     try:
-        release_lock(conn, desk.session("root", supervisor=True),
-                     RowKey(APPOINTMENT, desk.appointments[appointment]), now)
+        release_lock(
+            conn,
+            desk.session("root", supervisor=True),
+            RowKey(APPOINTMENT, desk.appointments[appointment]),
+            now,
+        )
     finally:
         conn.close()
 
@@ -71,8 +82,7 @@ def take_over(desk: DeskClinic, operator: str, appointment: str, now: int) -> No
     try:
         lock = inspect_row(conn, desk.policy, session, key, now).lock
         assert lock is not None and lock.offers_takeover
-        assert isinstance(claim_row(conn, desk.policy, session, key, now, take_over=lock),
-                          Claim)
+        assert isinstance(claim_row(conn, desk.policy, session, key, now, take_over=lock), Claim)
     finally:
         conn.close()
 
@@ -121,14 +131,14 @@ async def test_a_supervisors_release_is_announced_at_once(desk: DeskClinic) -> N
         release_by_root(desk, "ivanova", DESK_NOW + 2 * MINUTE)
         dialog = await notice(pilot)
         assert dialog.title_text == "Your call was taken"
-        assert dialog.message == ("Supervisor root released your call with Иванова Мария "
-                                  "Петровна at 10:02.")
+        assert dialog.message == (
+            "Supervisor root released your call with Иванова Мария Петровна at 10:02."
+        )
         await pilot.press("escape")
         await wait_until(pilot, lambda: state(screen) == "Free — c to start the call")
 
 
-async def test_a_takeover_is_announced_at_once_in_russian(desk: DeskClinic,
-                                                          russian: None) -> None:
+async def test_a_takeover_is_announced_at_once_in_russian(desk: DeskClinic, russian: None) -> None:
     clock = Clock(DESK_NOW)
     app = desk.app("alice", clock=clock)
     async with running(app) as pilot:
@@ -140,8 +150,9 @@ async def test_a_takeover_is_announced_at_once_in_russian(desk: DeskClinic,
         take_over(desk, "bob", "ivanova", later)
         dialog = await notice(pilot)
         assert dialog.title_text == "Ваш звонок перехвачен"
-        assert dialog.message == ("bob перехватил(а) ваш звонок клиенту Иванова Мария Петровна "
-                                  "в 10:16.")
+        assert dialog.message == (
+            "bob перехватил(а) ваш звонок клиенту Иванова Мария Петровна в 10:16."
+        )
         await pilot.press("escape")
         await wait_until(pilot, lambda: state(screen).startswith("Заблокировано: bob"))
 
@@ -152,8 +163,9 @@ async def test_a_comment_being_written_is_kept_and_saved_as_a_note(desk: DeskCli
         screen = await open_list(pilot)
         await start_call(pilot, screen)
         await pilot.press("f")
-        dialog = await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog)
-                                  and app.screen, "the result dialog")
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, ResultDialog) and app.screen, "the result dialog"
+        )
         assert isinstance(dialog, ResultDialog)
         await pilot.press("2", *"Перезвонит сама")
         release_by_root(desk, "ivanova")
@@ -161,28 +173,40 @@ async def test_a_comment_being_written_is_kept_and_saved_as_a_note(desk: DeskCli
         await wait_until(pilot, lambda: "released" in text_of(message), "the notice")
         assert text_of(message) == (
             "Supervisor root released your call with Иванова Мария Петровна at 10:00. Your "
-            "comment is kept: Enter saves it as a note on the row, Escape drops it.")
+            "comment is kept: Enter saves it as a note on the row, Escape drops it."
+        )
         assert app.screen is dialog  # no second dialog over the one being written in
         assert dialog.query_one("#comment", Input).value == "Перезвонит сама"
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.screen is screen, "the dialog to close")
-        await wait_until(pilot, lambda: "Note — Перезвонит сама"
-                         in text_of(screen.query_one("#pane")), "the note in the pane")
+        await wait_until(
+            pilot,
+            lambda: "Note — Перезвонит сама" in text_of(screen.query_one("#pane")),
+            "the note in the pane",
+        )
     assert desk.query("SELECT event, operator, comment FROM row_notes") == [
-        ("note", "alice", "Перезвонит сама")]
+        ("note", "alice", "Перезвонит сама")
+    ]
     assert desk.query("SELECT count(*) FROM attempts WHERE operator = 'alice'") == [(0,)]
 
 
 # --- 17.3 and 14.8: the state line is read again while shown ---------------------------------
 
 
-@pytest.mark.parametrize(("language", "alive", "gone"), [
-    ("en", "Locked by olga since 09:55 — alive", "Locked by olga since 09:55 — session gone"),
-    ("ru", "Заблокировано: olga, с 09:55 — в сети",
-     "Заблокировано: olga, с 09:55 — сеанс завершён"),
-])
+@pytest.mark.parametrize(
+    ("language", "alive", "gone"),
+    [
+        ("en", "Locked by olga since 09:55 — alive", "Locked by olga since 09:55 — session gone"),
+        (
+            "ru",
+            "Заблокировано: olga, с 09:55 — в сети",
+            "Заблокировано: olga, с 09:55 — сеанс завершён",
+        ),
+    ],
+)
 async def test_a_holder_whose_app_died_shows_as_gone_without_moving(
-        desk: DeskClinic, language: str, alive: str, gone: str) -> None:
+    desk: DeskClinic, language: str, alive: str, gone: str
+) -> None:
     desk.held_by_olga("smith")  # olga's last heartbeat: NOW
     clock = Clock(DESK_NOW)
     set_language(language)
@@ -199,19 +223,20 @@ async def test_a_holder_whose_app_died_shows_as_gone_without_moving(
         set_language("en")
 
 
-async def test_stale_lock_note_is_the_observers_and_in_seconds(tmp_path: Path,
-                                                               russian: None) -> None:
+async def test_stale_lock_note_is_the_observers_and_in_seconds(
+    tmp_path: Path, russian: None
+) -> None:
     desk = build_desk(tmp_path)
-    desk.policy = dataclasses.replace(desk.policy, stale_after=30, alive_for=30,
-                                        heartbeat_every=10)
+    desk.policy = dataclasses.replace(desk.policy, stale_after=30, alive_for=30, heartbeat_every=10)
     olga = desk.session("olga")
     desk.claim(olga, "ivanova")
     desk.heartbeat(olga, DESK_NOW + MINUTE)
     app = desk.app("bob", clock=Clock(DESK_NOW + MINUTE))
     async with running(app) as pilot:
         screen = await open_list(pilot)
-        assert state(screen) == ("Заблокировано: olga, с 10:00 — больше 30 с, ещё работает; "
-                                 "c предложит перехват")
-        assert ("10:01 bob          Заблокировано: olga, с 10:00, дольше 30 с"
-                in text_of(screen.query_one("#pane")))
-
+        assert state(screen) == (
+            "Заблокировано: olga, с 10:00 — больше 30 с, ещё работает; c предложит перехват"
+        )
+        assert "10:01 bob          Заблокировано: olga, с 10:00, дольше 30 с" in text_of(
+            screen.query_one("#pane")
+        )

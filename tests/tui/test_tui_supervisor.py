@@ -31,16 +31,26 @@ from tui.supervisor_screen import SupervisorScreen
 
 
 def rows_of(table: DataTable[Any]) -> list[tuple[str, ...]]:
-    return [tuple(cell.plain if isinstance(cell, Text) else str(cell)
-                  for cell in table.get_row_at(index)) for index in range(table.row_count)]
+    return [
+        tuple(
+            cell.plain if isinstance(cell, Text) else str(cell) for cell in table.get_row_at(index)
+        )
+        for index in range(table.row_count)
+    ]
 
 
 async def open_supervisor_screen(pilot: Any) -> SupervisorScreen:
     app = pilot.app
     await pilot.press("v")
-    screen = await wait_until(pilot, lambda: isinstance(app.screen, SupervisorScreen)
-                              and app.screen.overview is not None and app.screen,
-                              "the supervisor screen with its listings")
+    screen = await wait_until(
+        pilot,
+        lambda: (
+            isinstance(app.screen, SupervisorScreen)
+            and app.screen.overview is not None
+            and app.screen
+        ),
+        "the supervisor screen with its listings",
+    )
     await settle(pilot)
     assert isinstance(screen, SupervisorScreen)
     return screen
@@ -61,28 +71,35 @@ async def test_supervisor_sees_who_works_on_what_and_releases_a_lock(desk: DeskC
             ("olga", "John Smith", "27.11 11:00 Check-up", "09:55", "5 min", "working"),
         ]
         assert text_of(screen.query_one("#supervisor-title")) == (
-            "Supervisor · 3 online · 3 locks · held by 3 operators")
+            "Supervisor · 3 online · 3 locks · held by 3 operators"
+        )
         # olga's lock: the third line.
         await pilot.press("down", "down", "u")
-        dialog = await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog)
-                                  and app.screen)
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen
+        )
         assert isinstance(dialog, ConfirmDialog)
         assert dialog.question.startswith("Release the lock of olga on John Smith")
         await pilot.press("y")
         await wait_until(pilot, lambda: len(desk.locks()) == 2, "olga's lock to go")
         await wait_until(pilot, lambda: len(rows_of(screen.query_one("#held", DataTable))) == 2)
         assert text_of(screen.query_one("#supervisor-status")) == (
-            "Released the lock of olga on John Smith.")
-        assert [row[0] for row in rows_of(screen.query_one("#held", DataTable))] == [
-            "bob", "carol"]
+            "Released the lock of olga on John Smith."
+        )
+        assert [row[0] for row in rows_of(screen.query_one("#held", DataTable))] == ["bob", "carol"]
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, ListPicker))
     assert ("olga",) not in [(lock[2],) for lock in desk.locks()]
     [(operator, session_id, kind, source_id, detail)] = desk.query(
         "SELECT operator, session_id, kind, source_id, detail FROM audit"
-        " WHERE event = 'release-by-supervisor'")
+        " WHERE event = 'release-by-supervisor'"
+    )
     assert (operator, session_id, kind, source_id) == (
-        "root", app.session.id, APPOINTMENT, desk.appointments["smith"])
+        "root",
+        app.session.id,
+        APPOINTMENT,
+        desk.appointments["smith"],
+    )
     assert json.loads(detail) == {"holder": "olga", "holder_session": sessions["olga"].id}
 
 
@@ -118,10 +135,12 @@ async def test_a_lock_that_changed_meanwhile_is_left_alone(desk: DeskClinic) -> 
         await pilot.press("u")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")
-        screen = await wait_until(pilot, lambda: isinstance(app.screen, SupervisorScreen)
-                                  and app.screen)
-        await wait_until(pilot, lambda: "changed meanwhile"
-                         in text_of(screen.query_one("#supervisor-status")))
+        screen = await wait_until(
+            pilot, lambda: isinstance(app.screen, SupervisorScreen) and app.screen
+        )
+        await wait_until(
+            pilot, lambda: "changed meanwhile" in text_of(screen.query_one("#supervisor-status"))
+        )
     assert [lock[2] for lock in desk.locks()] == ["olga"]
 
 
@@ -130,16 +149,15 @@ async def test_the_keys_show_to_supervisors_only(desk: DeskClinic) -> None:
     async with running(app) as pilot:
         bindings = app.screen.active_bindings
         assert (bindings["v"].binding.action, bindings["v"].binding.show) == (
-            "supervisor_screen", True)
-        assert (bindings["p"].binding.action, bindings["p"].binding.show) == (
-            "report_screen", True)
+            "supervisor_screen",
+            True,
+        )
+        assert (bindings["p"].binding.action, bindings["p"].binding.show) == ("report_screen", True)
         await pilot.press("p")
         await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen))
 
 
-async def test_an_operator_cannot_open_the_supervisor_screen_or_reports(
-    desk: DeskClinic
-) -> None:
+async def test_an_operator_cannot_open_the_supervisor_screen_or_reports(desk: DeskClinic) -> None:
     operators_at_work(desk)
     app = desk.app("alice")
     async with running(app) as pilot:
@@ -149,31 +167,36 @@ async def test_an_operator_cannot_open_the_supervisor_screen_or_reports(
         assert not bindings["v"].binding.show and not bindings["p"].binding.show
         for key in ("v", "p"):
             await pilot.press(key)
-            dialog = await wait_until(pilot, lambda: isinstance(app.screen, NoticeDialog)
-                                      and app.screen)
+            dialog = await wait_until(
+                pilot, lambda: isinstance(app.screen, NoticeDialog) and app.screen
+            )
             assert isinstance(dialog, NoticeDialog)
-            assert dialog.message == ("The supervisor screen and the reports are for "
-                                      "supervisors only; alice is not one in the policy.")
+            assert dialog.message == (
+                "The supervisor screen and the reports are for "
+                "supervisors only; alice is not one in the policy."
+            )
             await pilot.press("escape")
             await wait_until(pilot, lambda: app.screen is picker)
         # Pushed by other means, the screens still get nothing: storage checks the role.
         app.push_screen(SupervisorScreen())
-        screen = await wait_until(pilot, lambda: isinstance(app.screen, SupervisorScreen)
-                                  and app.screen)
+        screen = await wait_until(
+            pilot, lambda: isinstance(app.screen, SupervisorScreen) and app.screen
+        )
         await settle(pilot)
         assert text_of(screen.query_one("#supervisor-status")).startswith(
-            "Only a supervisor may see who is online")
+            "Only a supervisor may see who is online"
+        )
         assert screen.query_one("#held", DataTable).row_count == 0
         await pilot.press("u")
         await settle(pilot)
         assert not isinstance(app.screen, ConfirmDialog)
         app.pop_screen()
         app.push_screen(ReportScreen())
-        report = await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen)
-                                  and app.screen)
+        report = await wait_until(
+            pilot, lambda: isinstance(app.screen, ReportScreen) and app.screen
+        )
         await settle(pilot)
-        assert text_of(report.query_one("#report-status")) == (
-            "Only a supervisor may see reports.")
+        assert text_of(report.query_one("#report-status")) == ("Only a supervisor may see reports.")
         assert report.query_one("#report", DataTable).row_count == 0
     assert len(desk.locks()) == 3
 
@@ -183,13 +206,20 @@ async def test_report_numbers_per_operator_and_per_list(desk: DeskClinic) -> Non
     app = supervisor_app(desk)
     async with running(app) as pilot:
         await pilot.press("p")
-        screen = await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen)
-                                  and app.screen.report is not None and app.screen)
+        screen = await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ReportScreen)
+                and app.screen.report is not None
+                and app.screen
+            ),
+        )
         assert isinstance(screen, ReportScreen)
         await settle(pilot)
         table = screen.query_one("#report", DataTable)
         assert text_of(screen.query_one("#report-title")) == (
-            "Reports · per operator · today, 26 Nov")
+            "Reports · per operator · today, 26 Nov"
+        )
         # Today: alice confirmed and took a cancellation (both successes), bob left a message.
         assert [row[:5] for row in rows_of(table)] == [
             ("alice", "2", "2", "100%", "2.0"),
@@ -197,12 +227,16 @@ async def test_report_numbers_per_operator_and_per_list(desk: DeskClinic) -> Non
             ("All", "3", "2", "67%", "1.5"),
         ]
         assert text_of(screen.query_one("#report-outcomes")) == (
-            "alice: Confirmed 1 · Client cancels 1")
+            "alice: Confirmed 1 · Client cancels 1"
+        )
         assert not screen.query_one("#report-chart").display  # one day: no chart by day
 
         await pilot.press("w")
-        await wait_until(pilot, lambda: screen.report is not None
-                         and len(screen.report.days) == 7, "the week's report")
+        await wait_until(
+            pilot,
+            lambda: screen.report is not None and len(screen.report.days) == 7,
+            "the week's report",
+        )
         await settle(pilot)
         assert [row[:5] for row in rows_of(table)] == [
             ("alice", "5", "3", "60%", "1.7"),  # 5 calls in 3 active hours
@@ -216,12 +250,20 @@ async def test_report_numbers_per_operator_and_per_list(desk: DeskClinic) -> Non
         assert screen.query_one("#report-chart").display
         assert text_of(screen.query_one("#report-chart-title")) == "Calls by day: 9 in all"
         await pilot.press("down")
-        await wait_until(pilot, lambda: text_of(screen.query_one("#report-outcomes"))
-                         == "bob: No answer 1 · Left a message 1 · Wrong number 1")
+        await wait_until(
+            pilot,
+            lambda: (
+                text_of(screen.query_one("#report-outcomes"))
+                == "bob: No answer 1 · Left a message 1 · Wrong number 1"
+            ),
+        )
 
         await pilot.press("l")
-        await wait_until(pilot, lambda: screen.report is not None
-                         and screen.report.by == "list", "the report per list")
+        await wait_until(
+            pilot,
+            lambda: screen.report is not None and screen.report.by == "list",
+            "the report per list",
+        )
         await settle(pilot)
         assert [row[:4] for row in rows_of(table)] == [
             ("Appointment confirmation", "5", "2", "40%"),
@@ -232,9 +274,13 @@ async def test_report_numbers_per_operator_and_per_list(desk: DeskClinic) -> Non
             ("All", "9", "3", "33%"),
         ]
         await pilot.press("m")
-        await wait_until(pilot, lambda: screen.report is not None
-                         and len(screen.report.days) == 30, "the month's report")
+        await wait_until(
+            pilot,
+            lambda: screen.report is not None and len(screen.report.days) == 30,
+            "the month's report",
+        )
         assert text_of(screen.query_one("#report-title")) == (
-            "Reports · per work list · last 30 days, 28 Oct – 26 Nov")
+            "Reports · per work list · last 30 days, 28 Oct – 26 Nov"
+        )
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, ListPicker))

@@ -43,8 +43,12 @@ CLIENTS = {
     "no-pickup": ("Operator Away", ["555 0003"]),
     "extension": ("Office Worker", ["+7 495 000-11-22 доб. 12"]),
 }
-NUMBERS = {"talks": "79161234567", "busy": "5550017", "no-pickup": "5550003",
-           "extension": "74950001122"}
+NUMBERS = {
+    "talks": "79161234567",
+    "busy": "5550017",
+    "no-pickup": "5550003",
+    "extension": "74950001122",
+}
 
 S = TypeVar("S")
 
@@ -55,13 +59,15 @@ def build_db(path: Path) -> dict[str, int]:
     ids: dict[str, int] = {}
     with write(conn):
         for hour, (key, (name, phones)) in enumerate(CLIENTS.items(), start=9):
-            client = conn.execute("INSERT INTO clients (name) VALUES (?) RETURNING id",
-                                  (name,)).fetchone()[0]
+            client = conn.execute(
+                "INSERT INTO clients (name) VALUES (?) RETURNING id", (name,)
+            ).fetchone()[0]
             save_phones(conn, default_policy().phones, client, phones)
             ids[key] = conn.execute(
                 "INSERT INTO appointments (client_id, starts_at, doctor, service, status)"
                 " VALUES (?, ?, 'Dr. Wilson', 'Check-up', 'unconfirmed') RETURNING id",
-                (client, int(TOMORROW.replace(hour=hour).timestamp()))).fetchone()[0]
+                (client, int(TOMORROW.replace(hour=hour).timestamp())),
+            ).fetchone()[0]
     conn.close()
     return ids
 
@@ -118,8 +124,11 @@ def make_app(path: Path, policy: Policy, now: int = DESK_NOW) -> RingroundApp:
 
 
 def busy(app: RingroundApp) -> bool:
-    return any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in app.workers
-               if w.group not in ("poll", "heartbeat", "sweep", "telephony"))
+    return any(
+        w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+        for w in app.workers
+        if w.group not in ("poll", "heartbeat", "sweep", "telephony")
+    )
 
 
 async def settle(pilot: Pilot[Any]) -> None:
@@ -159,8 +168,9 @@ async def on_work_screen(app: RingroundApp, row: int = 0) -> AsyncIterator[Pilot
             for _ in range(row):
                 await pilot.press("down")
                 await settle(pilot)
-            await wait_until(pilot, lambda: work_screen(app).activation is not None,
-                             "the first activation")
+            await wait_until(
+                pilot, lambda: work_screen(app).activation is not None, "the first activation"
+            )
             yield pilot
     finally:
         app.close_database()
@@ -173,7 +183,8 @@ def db(tmp_path: Path) -> tuple[Path, dict[str, int]]:
 
 
 async def test_number_key_dials_through_the_pbx_and_follows_the_call(
-        tmp_path: Path, db: tuple[Path, dict[str, int]]) -> None:
+    tmp_path: Path, db: tuple[Path, dict[str, int]]
+) -> None:
     path, ids = db
     async with FakeAmi(step=0.3, call_length=0.3) as pbx:
         app = make_app(path, telephony_policy(tmp_path, pbx.port))
@@ -190,8 +201,11 @@ async def test_number_key_dials_through_the_pbx_and_follows_the_call(
 
             screen.show_state = record  # type: ignore[method-assign]
             await pilot.press("1")
-            await wait_until(pilot, lambda: "your phone is ringing" in state_line(app),
-                             "the operator's phone ringing")
+            await wait_until(
+                pilot,
+                lambda: "your phone is ringing" in state_line(app),
+                "the operator's phone ringing",
+            )
             assert locks(path) == [(ids["talks"], "alice")]
             originate = pbx.received("Originate")
             assert len(originate) == 1
@@ -199,16 +213,21 @@ async def test_number_key_dials_through_the_pbx_and_follows_the_call(
             assert originate[0]["Exten"] == NUMBERS["talks"]
             assert originate[0]["Variable"] == f"RINGROUND_REF=appointment:{ids['talks']}"
             await wait_until(pilot, lambda: "The call has ended." in state_line(app), "the end")
-            stages = ["your phone is ringing", "the client's phone is ringing", "connected",
-                      "The call has ended."]
+            stages = [
+                "your phone is ringing",
+                "the client's phone is ringing",
+                "connected",
+                "The call has ended.",
+            ]
             progress = [next((s for s in stages if s in text), None) for text in seen]
             firsts = [s for i, s in enumerate(progress) if s and s not in progress[:i]]
             assert firsts == stages, seen
             assert locks(path) == [(ids["talks"], "alice")]
 
             await pilot.press("f")
-            await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog),
-                             "the result dialog")
+            await wait_until(
+                pilot, lambda: isinstance(app.screen, ResultDialog), "the result dialog"
+            )
             dialog = app.screen
             assert dialog.query_one("#outcomes", OptionList).highlighted == 0  # no preselect
             await pilot.press("1", "enter")
@@ -220,7 +239,8 @@ async def test_number_key_dials_through_the_pbx_and_follows_the_call(
 
 
 async def test_an_extension_is_shown_to_ask_for_and_never_dialled(
-        tmp_path: Path, db: tuple[Path, dict[str, int]]) -> None:
+    tmp_path: Path, db: tuple[Path, dict[str, int]]
+) -> None:
     path, ids = db
     async with FakeAmi(step=0.3, call_length=0.3) as pbx:
         app = make_app(path, telephony_policy(tmp_path, pbx.port))
@@ -235,28 +255,33 @@ async def test_an_extension_is_shown_to_ask_for_and_never_dialled(
             assert f"PBX call to {NUMBERS['extension']} ext. 12: connected" in state_line(app)
             await wait_until(pilot, lambda: "The call has ended." in state_line(app), "the end")
             await pilot.press("f")
-            await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog),
-                             "the result dialog")
+            await wait_until(
+                pilot, lambda: isinstance(app.screen, ResultDialog), "the result dialog"
+            )
             await pilot.press("1", "enter")
             await wait_until(pilot, lambda: attempts(path), "the saved attempt")
-            assert attempts(path) == [(ids["extension"], "confirmed", "pbx",
-                                       NUMBERS["extension"])]
+            assert attempts(path) == [(ids["extension"], "confirmed", "pbx", NUMBERS["extension"])]
             await settle(pilot)
 
 
 async def test_client_busy_preselects_busy_and_saves_a_pbx_attempt(
-        tmp_path: Path, db: tuple[Path, dict[str, int]]) -> None:
+    tmp_path: Path, db: tuple[Path, dict[str, int]]
+) -> None:
     path, ids = db
     async with FakeAmi() as pbx:
         app = make_app(path, telephony_policy(tmp_path, pbx.port))
         async with on_work_screen(app, row=1) as pilot:
             await pilot.press("1")
-            await wait_until(pilot, lambda: "The client's line is busy." in state_line(app),
-                             "busy in the state line")
+            await wait_until(
+                pilot,
+                lambda: "The client's line is busy." in state_line(app),
+                "busy in the state line",
+            )
             assert locks(path) == [(ids["busy"], "alice")]
             await pilot.press("f")
-            await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog),
-                             "the result dialog")
+            await wait_until(
+                pilot, lambda: isinstance(app.screen, ResultDialog), "the result dialog"
+            )
             dialog = app.screen
             codes = [outcome.code for outcome in app.policy.outcomes]
             options = dialog.query_one("#outcomes", OptionList)
@@ -271,7 +296,8 @@ async def test_client_busy_preselects_busy_and_saves_a_pbx_attempt(
 
 
 async def test_operator_not_answering_releases_the_lock_and_records_nothing(
-        tmp_path: Path, db: tuple[Path, dict[str, int]]) -> None:
+    tmp_path: Path, db: tuple[Path, dict[str, int]]
+) -> None:
     path, _ids = db
     async with FakeAmi() as pbx:
         app = make_app(path, telephony_policy(tmp_path, pbx.port))
@@ -294,15 +320,20 @@ async def test_operator_not_answering_releases_the_lock_and_records_nothing(
 
 
 async def test_pbx_down_says_why_leaves_no_lock_and_manual_mode_still_calls(
-        tmp_path: Path, db: tuple[Path, dict[str, int]]) -> None:
+    tmp_path: Path, db: tuple[Path, dict[str, int]]
+) -> None:
     path, ids = db
     app = make_app(path, telephony_policy(tmp_path, free_port()))
     async with on_work_screen(app) as pilot:
-        await wait_until(pilot, lambda: "PBX: not connected" in title_line(app),
-                         "the title saying the exchange is down")
+        await wait_until(
+            pilot,
+            lambda: "PBX: not connected" in title_line(app),
+            "the title saying the exchange is down",
+        )
         await pilot.press("1")
-        await wait_until(pilot, lambda: "Cannot reach the phone exchange" in notice(app),
-                         "the sentence")
+        await wait_until(
+            pilot, lambda: "Cannot reach the phone exchange" in notice(app), "the sentence"
+        )
         await wait_until(pilot, lambda: not locks(path), "no lock left")
         await pilot.press("escape")
         await settle(pilot)
@@ -326,7 +357,8 @@ async def test_pbx_down_says_why_leaves_no_lock_and_manual_mode_still_calls(
 
 
 async def test_c_in_pbx_mode_points_to_the_number_keys(
-        tmp_path: Path, db: tuple[Path, dict[str, int]]) -> None:
+    tmp_path: Path, db: tuple[Path, dict[str, int]]
+) -> None:
     path, _ids = db
     async with FakeAmi() as pbx:
         app = make_app(path, telephony_policy(tmp_path, pbx.port))
@@ -346,21 +378,26 @@ async def test_c_in_pbx_mode_points_to_the_number_keys(
 
 
 async def test_calling_hours_are_asked_before_a_pbx_call(
-        tmp_path: Path, db: tuple[Path, dict[str, int]]) -> None:
+    tmp_path: Path, db: tuple[Path, dict[str, int]]
+) -> None:
     path, ids = db
     async with FakeAmi(step=1.0) as pbx:  # the operator's phone rings for a second
         app = make_app(path, telephony_policy(tmp_path, pbx.port), now=EVENING)
         async with on_work_screen(app) as pilot:
             await pilot.press("2")
-            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog),
-                             "the calling-hours question")
+            await wait_until(
+                pilot, lambda: isinstance(app.screen, ConfirmDialog), "the calling-hours question"
+            )
             assert pbx.received("Originate") == []
             await pilot.press("y")
             await wait_until(pilot, lambda: pbx.received("Originate"), "the Originate")
             assert pbx.received("Originate")[0]["Exten"] == "84957654321"  # second number
             assert locks(path) == [(ids["talks"], "alice")]
-            await wait_until(pilot, lambda: "your phone is ringing" in state_line(app),
-                             "the operator's phone ringing")
+            await wait_until(
+                pilot,
+                lambda: "your phone is ringing" in state_line(app),
+                "the operator's phone ringing",
+            )
             await pilot.press("a")  # abort while ringing: the call is hung up, nothing recorded
             await wait_until(pilot, lambda: not locks(path), "the abort")
             await wait_until(pilot, lambda: pbx.received("Hangup"), "the Hangup")
@@ -371,7 +408,8 @@ async def test_calling_hours_are_asked_before_a_pbx_call(
 
 
 async def test_telephony_off_shows_nothing_and_keys_say_so(
-        tmp_path: Path, db: tuple[Path, dict[str, int]]) -> None:
+    tmp_path: Path, db: tuple[Path, dict[str, int]]
+) -> None:
     path, _ids = db
     app = make_app(path, default_policy())
     async with on_work_screen(app) as pilot:

@@ -16,8 +16,9 @@ def drawn(box: TickBox) -> str:
     return "".join(strip.text for strip in box.render_lines(box.region.reset_offset))
 
 
-async def test_the_call_back_box_says_x_or_nothing(desk: DeskClinic, language: str,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_call_back_box_says_x_or_nothing(
+    desk: DeskClinic, language: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     app = desk.app("alice")
     async with running(app) as pilot:
@@ -39,11 +40,14 @@ async def test_the_do_not_call_box_of_the_card_says_x(desk: DeskClinic) -> None:
     async with running(app) as pilot:
         await open_list(pilot)
         await pilot.press("k")
-        card = await wait_until(pilot, lambda: isinstance(app.screen, ClientCard)
-                                and app.screen.client is not None and app.screen)
+        card = await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ClientCard) and app.screen.client is not None and app.screen
+            ),
+        )
         assert isinstance(card, ClientCard)
         box = card.query_one("#card-dnc", TickBox)
         await wait_until(pilot, lambda: "[ ] Do not call" in drawn(box), "the clear box")
         box.value = True
         await wait_until(pilot, lambda: "[x] Do not call" in drawn(box), "the ticked box")
-

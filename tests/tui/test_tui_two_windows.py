@@ -39,8 +39,9 @@ def other_window(desk: DeskClinic, now: int = DESK_NOW) -> Session:
     conn = open_database(desk.path)
     try:
         with conn:
-            conn.execute("UPDATE sessions SET host = 'clinic', tty = '/dev/pts/3' WHERE id = ?",
-                         (first.id,))
+            conn.execute(
+                "UPDATE sessions SET host = 'clinic', tty = '/dev/pts/3' WHERE id = ?", (first.id,)
+            )
     finally:
         conn.close()
     return first
@@ -62,8 +63,9 @@ async def test_the_other_windows_call_moves_only_on_yes(desk: DeskClinic) -> Non
         # f and a say where the call is; nothing moves.
         for key, title in (("f", "Finish processing"), ("a", "Abort processing")):
             await pilot.press(key)
-            notice = await wait_until(pilot, lambda: isinstance(app.screen, NoticeDialog)
-                                      and app.screen, "the notice")
+            notice = await wait_until(
+                pilot, lambda: isinstance(app.screen, NoticeDialog) and app.screen, "the notice"
+            )
             assert notice.title_text == title
             assert "open in your other window" in notice.message
             await pilot.press("escape")
@@ -72,22 +74,29 @@ async def test_the_other_windows_call_moves_only_on_yes(desk: DeskClinic) -> Non
         # c asks; n keeps the call where it is, y moves it here.
         for answer in ("n", "y"):
             await pilot.press("c")
-            dialog = await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog)
-                                      and app.screen, "the question")
+            dialog = await wait_until(
+                pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen, "the question"
+            )
             assert isinstance(dialog, ConfirmDialog)
             assert dialog.title_text == "Your other window"
             assert dialog.question == (
                 "This call is open in your other window (since 10:00, on clinic/pts/3). Take "
-                "it over here? Whatever that window has not saved yet is lost.")
+                "it over here? Whatever that window has not saved yet is lost."
+            )
             await pilot.press(answer)
             await settle(pilot)
             assert app.screen is screen
             assert holders(desk) == [first.id if answer == "n" else app.session.id]
-        await wait_until(pilot, lambda: state(screen)
-                         == "Your call since 10:01 — f to finish, a to abort")
+        await wait_until(
+            pilot, lambda: state(screen) == "Your call since 10:01 — f to finish, a to abort"
+        )
     [(detail,)] = desk.query("SELECT detail FROM audit WHERE event = 'takeover'")
-    assert json.loads(detail) == {"holder": "alice", "holder_session": first.id,
-                                  "holder_alive": True, "since": DESK_NOW}
+    assert json.loads(detail) == {
+        "holder": "alice",
+        "holder_session": first.id,
+        "holder_alive": True,
+        "since": DESK_NOW,
+    }
 
 
 async def test_the_window_that_lost_its_call_is_told_and_saves_nothing(desk: DeskClinic) -> None:
@@ -97,11 +106,13 @@ async def test_the_window_that_lost_its_call_is_told_and_saves_nothing(desk: Des
     async with running(app) as pilot:
         screen = await open_list(pilot)
         await pilot.press("c")
-        await wait_until(pilot, lambda: state(screen)
-                         == "Your call since 10:00 — f to finish, a to abort")
+        await wait_until(
+            pilot, lambda: state(screen) == "Your call since 10:00 — f to finish, a to abort"
+        )
         await pilot.press("f")
-        dialog = await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog)
-                                  and app.screen, "the result dialog")
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, ResultDialog) and app.screen, "the result dialog"
+        )
         assert isinstance(dialog, ResultDialog)
         await pilot.press("1", *"said yes")
         # Meanwhile Alice opens a second window and says y to moving the call there.
@@ -118,12 +129,16 @@ async def test_the_window_that_lost_its_call_is_told_and_saves_nothing(desk: Des
         await wait_until(pilot, lambda: "nothing was saved" in text_of(message), "the notice")
         assert text_of(message).startswith(
             "Your call with Иванова Мария Петровна was taken over in your other window at "
-            "10:00; nothing was saved here.")
+            "10:00; nothing was saved here."
+        )
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen is screen
-        await wait_until(pilot, lambda: state(screen) == OTHER_WINDOW,
-                         "the state line to say where the call is now")
+        await wait_until(
+            pilot,
+            lambda: state(screen) == OTHER_WINDOW,
+            "the state line to say where the call is now",
+        )
     assert holders(desk) == [second.id]
     assert desk.query("SELECT count(*) FROM attempts WHERE operator = 'alice'") == [(0,)]
 
@@ -134,8 +149,9 @@ async def test_a_gone_windows_call_is_still_yours_from_earlier(desk: DeskClinic)
     app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot)
-        assert state(screen) == ("Locked by you in an earlier session since 09:58 — a aborts, "
-                                 "c takes it over")
+        assert state(screen) == (
+            "Locked by you in an earlier session since 09:58 — a aborts, c takes it over"
+        )
         await pilot.press("c")  # C9: no question
         await wait_until(pilot, lambda: holders(desk) == [app.session.id], "the take-over")
         assert not isinstance(app.screen, ConfirmDialog)
