@@ -351,7 +351,7 @@ class Terminal:
 
     def output_while_idle(self, seconds: float) -> bytes:
         """What the program writes to the terminal in ``seconds`` without a key pressed."""
-        time.sleep(0.5)  # let the last change settle
+        self.wait_still()
         out = self.socket.parent / f"{self.name}.out"
         self.tmux("pipe-pane", "-o", "-t", self.name, f"cat >> {shlex.quote(str(out))}")
         time.sleep(seconds)
@@ -360,6 +360,16 @@ class Terminal:
 
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", self.name)
+
+    def wait_still(self) -> None:
+        """Wait until the screen stops changing: the last ten looks show the same."""
+        seen = [self.screen()]
+
+        def unchanged() -> bool:
+            seen.append(self.screen())
+            return len(seen) > 10 and len(set(seen[-10:])) == 1
+
+        wait_until(unchanged, "the screen to stop changing")
 
     def keys(self, *keys: str) -> None:
         self.tmux("send-keys", "-t", self.name, *keys)

@@ -328,7 +328,7 @@ async def test_an_app_crash_is_logged_and_the_operator_gets_a_sentence(
     with pytest.raises(KeyError):
         async with on_work_screen(app) as pilot:
             app.call_later(boom)
-            await pilot.pause(0.1)
+            await wait_until(pilot, lambda: not app.is_running, "the app to stop on the bug")
     crash = [text for text in lines(log_file) if text.startswith("crash ")]
     assert len(crash) == 1, lines(log_file)
     assert crash[0].startswith(
