@@ -14,28 +14,14 @@ import sqlite3
 import time
 from pathlib import Path
 
+from storage import demo_data
 from storage.changes import bulk_load
 from storage.database import open_database, write
 
 LIST_NAME = "Hygiene recall, 6 months"
 DAY = 24 * 3600
 
-SURNAMES = (
-    "Иванов",
-    "Смирнов",
-    "Кузнецов",
-    "Попов",
-    "Васильев",
-    "Петров",
-    "Соколов",
-    "Михайлов",
-    "Новиков",
-    "Фёдоров",
-    "Морозов",
-    "Волков",
-    "Алексеев",
-    "Лебедев",
-)
+SURNAMES = demo_data.SURNAMES[:14]  # the demo's first surnames, as before
 FIRST = (
     "Александр",
     "Мария",
