@@ -27,6 +27,10 @@ from storage.policy import Policy, default_policy
 from tests.clinic_fixtures import DeskClinic, build_desk
 from tests.stored_clinic import StoredClinic
 
+# The real PostgreSQL server of the tests and its fixtures (postgres_server,
+# postgres_url, restart_server).
+pytest_plugins = ("tests.postgres_server",)
+
 
 @pytest.fixture(autouse=True)
 def nothing_of_this_machine(
