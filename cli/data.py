@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import sqlite3
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ from storage.call_lists import (
     list_summaries,
     reopen_list,
 )
+from storage.connection import Connection
 from storage.database import StorageError
 from storage.errors import EXIT_BAD_INPUT, BadInput, NotAllowed
 from storage.export import FILTERS, KINDS, Filter, export_csv, export_workbook, iso_time
@@ -227,7 +227,7 @@ def _moment_option(option: str, text: str | None, policy: Policy, *, end: bool) 
         ) from None
 
 
-def _call_list_id(conn: sqlite3.Connection, name: str) -> int:
+def _call_list_id(conn: Connection, name: str) -> int:
     try:
         return find_list(conn, name).id
     except NoSuchList:
@@ -591,7 +591,7 @@ def _change_list(
     operator: str | None,
     name: str,
     doing: str,
-    change: Callable[[sqlite3.Connection, Session, str, int], Any],
+    change: Callable[[Connection, Session, str, int], Any],
 ) -> Any:
     """Run a supervisor's change of a call list in a short session of its own."""
     settings = settings_for(ctx, db, policy_path, operator)

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from storage import admin_log
+from storage.connection import Connection
 from storage.database import check_integrity, describe
 from storage.engine import open_engine
 from storage.policy import Policy
@@ -88,7 +89,7 @@ def operator_option(command: F) -> F:
 @contextmanager
 def use_database(
     path: str, *, create: bool = False, reading: bool = False, writes: bool = False
-) -> Iterator[sqlite3.Connection]:
+) -> Iterator[Connection]:
     """An open database for one command; SQLite errors become sentences naming the file.
 
     ``reading``: the command only reads, so a user who may not write the file

@@ -31,10 +31,11 @@ import io
 import logging
 import logging.handlers
 import os
-import sqlite3
 import traceback
 import unicodedata
 from dataclasses import dataclass
+
+from storage.connection import Connection
 
 LOGGER = logging.getLogger("ringround")
 LOGGER.addHandler(logging.NullHandler())  # never Python's last-resort output on stderr
@@ -132,7 +133,7 @@ _pending: dict[int, list[tuple[int, str]]] = {}
 
 
 def after_commit(
-    conn: sqlite3.Connection,
+    conn: Connection,
     level: int,
     event: str,
     *,
@@ -145,22 +146,22 @@ def after_commit(
     _pending.setdefault(id(conn), []).append((level, line(event, operator, session, row, **fields)))
 
 
-def pending_mark(conn: sqlite3.Connection) -> int:
+def pending_mark(conn: Connection) -> int:
     """Where a savepoint starts (see :func:`rolled_back_to`)."""
     return len(_pending.get(id(conn), ()))
 
 
-def rolled_back_to(conn: sqlite3.Connection, mark: int) -> None:
+def rolled_back_to(conn: Connection, mark: int) -> None:
     """A savepoint was rolled back: forget the lines written since ``mark``."""
     del _pending.get(id(conn), [])[mark:]
 
 
-def committed(conn: sqlite3.Connection) -> None:
+def committed(conn: Connection) -> None:
     for level, text in _pending.pop(id(conn), []):
         LOGGER.log(level, text)
 
 
-def rolled_back(conn: sqlite3.Connection) -> None:
+def rolled_back(conn: Connection) -> None:
     _pending.pop(id(conn), None)
 
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from storage import admin_log
+from storage.connection import Connection
 from storage.i18n import _
 from storage.rows import RowKey
 
@@ -46,14 +46,14 @@ def entry_hash(prev_hash: str, content: Content) -> str:
     return hashlib.sha256((prev_hash + payload).encode("utf-8")).hexdigest()
 
 
-def head_hash(conn: sqlite3.Connection) -> str:
+def head_hash(conn: Connection) -> str:
     """The newest entry's hash (one read of the id index's last entry)."""
     row = conn.execute("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
     return GENESIS if row is None else str(row[0])
 
 
 def audit(
-    conn: sqlite3.Connection,
+    conn: Connection,
     now: int,
     operator: str,
     session_id: int | None,
@@ -133,7 +133,7 @@ class ChainReport:
 Describe = Callable[[Entry], str]  # "17 (2026-12-04 10:31, alice, claim)": an entry for people
 
 
-def _entries(conn: sqlite3.Connection) -> Iterator[Entry]:
+def _entries(conn: Connection) -> Iterator[Entry]:
     last = 0
     while True:
         rows = conn.execute(
@@ -172,7 +172,7 @@ def _break(entry: Entry, before: Entry | None, describe: Describe) -> str | None
     ).format(entry=describe(entry), before=before.id if before is not None else 0)
 
 
-def verify_chain(conn: sqlite3.Connection, describe: Describe) -> ChainReport:
+def verify_chain(conn: Connection, describe: Describe) -> ChainReport:
     """Walk the whole trail in id order; report the first break, or the newest entry."""
     count = 0
     before: Entry | None = None
@@ -190,7 +190,7 @@ def verify_chain(conn: sqlite3.Connection, describe: Describe) -> ChainReport:
     return ChainReport(count, before, None)
 
 
-def chain_existing(conn: sqlite3.Connection) -> None:
+def chain_existing(conn: Connection) -> None:
     """Give every entry of an unchained trail its hashes, in id order (schema migration 3)."""
     prev = GENESIS
     last = 0

@@ -18,10 +18,10 @@ An item's state:
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
 from storage.audit import audit
+from storage.connection import Connection
 from storage.engine import write
 from storage.errors import BadInput, NotAllowed, RingroundError
 from storage.i18n import _, ngettext
@@ -70,7 +70,7 @@ _SUMMARY_SQL = """
 """
 
 
-def list_summaries(conn: sqlite3.Connection) -> list[CallListSummary]:
+def list_summaries(conn: Connection) -> list[CallListSummary]:
     """Every call list, open ones first, then by name, with its item counts."""
     rows = conn.execute(
         _SUMMARY_SQL + " GROUP BY l.id ORDER BY l.closed_at IS NOT NULL,"
@@ -79,7 +79,7 @@ def list_summaries(conn: sqlite3.Connection) -> list[CallListSummary]:
     return [CallListSummary(*row) for row in rows]
 
 
-def find_list(conn: sqlite3.Connection, name: str) -> CallListSummary:
+def find_list(conn: Connection, name: str) -> CallListSummary:
     """The list called exactly ``name``; NoSuchList otherwise."""
     row = conn.execute(_SUMMARY_SQL + " WHERE l.name = ? GROUP BY l.id", (name,)).fetchone()
     if row is None:
@@ -96,7 +96,7 @@ def _require_supervisor(session: Session, doing: str) -> None:
         )
 
 
-def close_list(conn: sqlite3.Connection, session: Session, name: str, now: int) -> CallListSummary:
+def close_list(conn: Connection, session: Session, name: str, now: int) -> CallListSummary:
     """Close the list: its pending items leave the work lists (nothing else changes).
 
     Closing a closed list changes nothing. Operators calling one of its rows
@@ -122,7 +122,7 @@ def close_list(conn: sqlite3.Connection, session: Session, name: str, now: int) 
     return find_list(conn, name)
 
 
-def reopen_list(conn: sqlite3.Connection, session: Session, name: str, now: int) -> CallListSummary:
+def reopen_list(conn: Connection, session: Session, name: str, now: int) -> CallListSummary:
     """Open a closed list again: its pending items are back on the work lists."""
     _require_supervisor(session, _("reopen a call list"))
     with write(conn):
@@ -144,7 +144,7 @@ def reopen_list(conn: sqlite3.Connection, session: Session, name: str, now: int)
     return find_list(conn, name)
 
 
-def delete_list(conn: sqlite3.Connection, session: Session, name: str, now: int) -> int:
+def delete_list(conn: Connection, session: Session, name: str, now: int) -> int:
     """Delete the list and its items; returns how many items went with it.
 
     Meant for a list made by mistake: a list with recorded calls is refused

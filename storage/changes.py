@@ -26,10 +26,11 @@ own notifications.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+from storage.connection import Connection
 
 KEEP = 10_000  # changes kept for readers that fall behind (a few minutes of a busy clinic)
 FOLLOW_AT_MOST = 2_000  # more changes than this at once: read everything again
@@ -59,13 +60,13 @@ class Changes:
         return self.complete and not self.changes
 
 
-def latest(conn: sqlite3.Connection) -> int:
+def latest(conn: Connection) -> int:
     """The newest sequence number (0 for none): where a reader that has just read starts."""
     row = conn.execute("SELECT max(seq) FROM changes").fetchone()
     return int(row[0] or 0)
 
 
-def changes_since(conn: sqlite3.Connection, since: int) -> Changes:
+def changes_since(conn: Connection, since: int) -> Changes:
     """The changes committed after ``since`` (one statement, so one consistent view)."""
     rows = conn.execute(
         "SELECT seq, kind, ref, list_id, (SELECT min(seq) FROM changes) FROM changes"
@@ -82,13 +83,13 @@ def changes_since(conn: sqlite3.Connection, since: int) -> Changes:
     return Changes(since, rows[-1][0], found, True)
 
 
-def prune(conn: sqlite3.Connection) -> None:
+def prune(conn: Connection) -> None:
     """Forget all but the newest KEEP changes; only inside a write transaction."""
     conn.execute("DELETE FROM changes WHERE seq <= (SELECT max(seq) FROM changes) - ?", (KEEP,))
 
 
 @contextmanager
-def bulk_load(conn: sqlite3.Connection) -> Iterator[None]:
+def bulk_load(conn: Connection) -> Iterator[None]:
     """Fill many rows without a change recorded for each (the demo clinic, benchmarks).
 
     Only inside a write transaction. The triggers are dropped and made again

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from storage.audit import audit
+from storage.connection import Connection
 from storage.database import StorageError
 from storage.engine import write
 from storage.i18n import _
@@ -93,14 +93,12 @@ def split_phones(text: str) -> list[str]:
     return [part.strip() for part in text.replace("\n", ";").split(";") if part.strip()]
 
 
-def save_phones(
-    conn: sqlite3.Connection, rules: PhoneRules, client_id: int, phones: list[str]
-) -> None:
+def save_phones(conn: Connection, rules: PhoneRules, client_id: int, phones: list[str]) -> None:
     """Replace a client's numbers, keyed by the policy's [phones] rules (inside a write)."""
     store_phones(conn, client_id, [(number, phone_key(number, rules)) for number in phones])
 
 
-def rekey_phones(conn: sqlite3.Connection, rules: PhoneRules) -> int:
+def rekey_phones(conn: Connection, rules: PhoneRules) -> int:
     """Key every stored number again if the policy's [phones] rules changed since it was keyed.
 
     Clients sharing a phone (B6) are found by the keys, so keys made by
@@ -131,14 +129,12 @@ def rekey_phones(conn: sqlite3.Connection, rules: PhoneRules) -> int:
     return len(changed)
 
 
-def _setting(conn: sqlite3.Connection, name: str) -> str | None:
+def _setting(conn: Connection, name: str) -> str | None:
     row = conn.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
     return None if row is None else str(row[0])
 
 
-def store_phones(
-    conn: sqlite3.Connection, client_id: int, keyed: Sequence[tuple[str, str]]
-) -> None:
+def store_phones(conn: Connection, client_id: int, keyed: Sequence[tuple[str, str]]) -> None:
     """Replace a client's numbers with (number, phone key) pairs, main first (inside a write)."""
     conn.execute("DELETE FROM phones WHERE client_id = ?", (client_id,))
     conn.executemany(
@@ -150,7 +146,7 @@ def store_phones(
     )
 
 
-def get_client(conn: sqlite3.Connection, client_id: int) -> Client | None:
+def get_client(conn: Connection, client_id: int) -> Client | None:
     row = conn.execute(
         "SELECT id, external_id, name, birth_date, email, notes, do_not_call FROM clients"
         " WHERE id = ?",
@@ -168,7 +164,7 @@ def get_client(conn: sqlite3.Connection, client_id: int) -> Client | None:
 
 
 def update_client(
-    conn: sqlite3.Connection,
+    conn: Connection,
     policy: Policy,
     session: Session,
     client_id: int,
@@ -215,7 +211,7 @@ def update_client(
 
 
 def appointments(
-    conn: sqlite3.Connection, client_id: int, *, after: int | None = None, limit: int = 1000
+    conn: Connection, client_id: int, *, after: int | None = None, limit: int = 1000
 ) -> list[Appointment]:
     """The client's appointments by time; with ``after``, only those starting from then."""
     rows = conn.execute(
@@ -226,7 +222,7 @@ def appointments(
     return [Appointment(*row) for row in rows]
 
 
-def tasks(conn: sqlite3.Connection, client_id: int, *, open_only: bool = False) -> list[Task]:
+def tasks(conn: Connection, client_id: int, *, open_only: bool = False) -> list[Task]:
     rows = conn.execute(
         "SELECT id, kind, title, due_at, done_at FROM tasks WHERE client_id = ?"
         + (" AND done_at IS NULL" if open_only else "")
@@ -236,7 +232,7 @@ def tasks(conn: sqlite3.Connection, client_id: int, *, open_only: bool = False) 
     return [Task(*row) for row in rows]
 
 
-def attempts(conn: sqlite3.Connection, client_id: int, *, limit: int = 1000) -> list[Attempt]:
+def attempts(conn: Connection, client_id: int, *, limit: int = 1000) -> list[Attempt]:
     """The client's call attempts, newest first."""
     rows = conn.execute(
         "SELECT kind, source_id, operator, started_at, ended_at, mode, number, outcome, comment,"
@@ -246,7 +242,7 @@ def attempts(conn: sqlite3.Connection, client_id: int, *, limit: int = 1000) -> 
     return [Attempt(RowKey(r[0], r[1]), *r[2:]) for r in rows]
 
 
-def row_history(conn: sqlite3.Connection, key: RowKey, *, limit: int = 20) -> list[Note]:
+def row_history(conn: Connection, key: RowKey, *, limit: int = 20) -> list[Note]:
     """The row's comment history, newest first: attempts and stale-lock notes (C6, C10)."""
     rows = conn.execute(
         "SELECT at, operator, outcome, comment, since, event, written_by FROM ("
@@ -270,9 +266,7 @@ class Requests:
     tasks: list[Task]
 
 
-def current_requests(
-    conn: sqlite3.Connection, policy: Policy, client_id: int, now: int
-) -> Requests:
+def current_requests(conn: Connection, policy: Policy, client_id: int, now: int) -> Requests:
     today = datetime.fromtimestamp(now, policy.timezone).replace(hour=0, minute=0, second=0)
     return Requests(
         appointments(conn, client_id, after=int(today.timestamp())),

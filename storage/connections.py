@@ -6,9 +6,9 @@ the thread that made it), opened by the engine like every other connection.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 
+from storage.connection import Connection
 from storage.engine import Engine
 
 
@@ -19,10 +19,10 @@ class ThreadConnections:
         self.engine = engine
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._all: list[sqlite3.Connection] = []
+        self._all: list[Connection] = []
 
-    def get(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+    def get(self) -> Connection:
+        conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self.engine.connect(shared=True)
             self._local.conn = conn

@@ -31,6 +31,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from storage import admin_log
+from storage.connection import Connection
 from storage.errors import EXIT_BAD_INPUT, RingroundError
 from storage.file_modes import create_database_file, share_companions
 from storage.i18n import _
@@ -111,7 +112,7 @@ def describe(error: sqlite3.Error, path: str) -> StorageError:
     )
 
 
-def database_path(conn: sqlite3.Connection) -> str:
+def database_path(conn: Connection) -> str:
     row = conn.execute("PRAGMA database_list").fetchone()
     return str(row[2]) if row else "?"
 
@@ -357,7 +358,7 @@ def _check_version(conn: sqlite3.Connection, shown: str) -> None:
         )
 
 
-def check_integrity(conn: sqlite3.Connection, path: str | Path) -> None:
+def check_integrity(conn: Connection, path: str | Path) -> None:
     """Refuse a damaged database before anything is written to it (the app's start).
 
     ``PRAGMA quick_check`` reads every page once (about 70 ms for 100,000 clients

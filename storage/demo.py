@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -33,6 +32,7 @@ from storage import demo_data as data
 from storage.audit import audit
 from storage.changes import bulk_load
 from storage.clients import rekey_phones
+from storage.connection import Connection
 from storage.database import StorageError, database_path
 from storage.engine import write
 from storage.errors import EXIT_BAD_INPUT
@@ -93,7 +93,7 @@ class DemoSummary:
     do_not_call: int
 
 
-def demo_info(conn: sqlite3.Connection) -> DemoInfo | None:
+def demo_info(conn: Connection) -> DemoInfo | None:
     """The demo marker of this database, or None if it is not a demo."""
     row = conn.execute(
         "SELECT at, detail FROM audit WHERE event = ? ORDER BY id DESC LIMIT 1", (DEMO_EVENT,)
@@ -123,7 +123,7 @@ def demo_speaks(info: DemoInfo, policy: Policy) -> bool:
     return info.language == (policy.language if policy.language in data.TEXTS else "en")
 
 
-def _is_empty(conn: sqlite3.Connection) -> bool:
+def _is_empty(conn: Connection) -> bool:
     row = conn.execute(
         "SELECT NOT EXISTS (SELECT 1 FROM clients) AND NOT EXISTS (SELECT 1 FROM call_lists)"
     ).fetchone()
@@ -131,7 +131,7 @@ def _is_empty(conn: sqlite3.Connection) -> bool:
 
 
 def make_demo(
-    conn: sqlite3.Connection,
+    conn: Connection,
     policy: Policy,
     *,
     clients: int = 300,
@@ -644,7 +644,7 @@ class _Builder:
 
     # -- writing -------------------------------------------------------------
 
-    def insert(self, conn: sqlite3.Connection) -> None:
+    def insert(self, conn: Connection) -> None:
         """Insert everything; call inside a write transaction on an empty database."""
         rows = self.rows
         audit(
@@ -705,7 +705,7 @@ class _Builder:
         if self.lock is not None:
             self.insert_lock(conn, sessions[0])
 
-    def session(self, conn: sqlite3.Connection, operator: str, *, ended: bool) -> int:
+    def session(self, conn: Connection, operator: str, *, ended: bool) -> int:
         """A demo operator's session, gone two minutes ago (ended, or its app stopped)."""
         gone = self.now - 120
         row = conn.execute(
@@ -715,7 +715,7 @@ class _Builder:
         ).fetchone()
         return int(row[0])
 
-    def insert_lock(self, conn: sqlite3.Connection, session_id: int) -> None:
+    def insert_lock(self, conn: Connection, session_id: int) -> None:
         """A row whose operator's app stopped during a call (shown as locked, C8/C11)."""
         assert self.lock is not None
         kind, source_id, client_id, since = self.lock

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 from storage.changes import Changes
+from storage.connection import Connection
 from storage.database import write as sqlite_write
 from storage.sqlite_engine import SqliteEngine
 
@@ -53,7 +54,7 @@ class Engine(Protocol):
 
     def connect(
         self, *, create: bool = False, reading: bool = False, shared: bool = False
-    ) -> sqlite3.Connection:
+    ) -> Connection:
         """A connection, the schema brought up to date; StorageError with a sentence if not.
 
         ``create``: make the database if there is none. ``reading``: the caller
@@ -77,7 +78,7 @@ def open_engine(location: str | Path) -> Engine:
     return SqliteEngine(location)
 
 
-def write(conn: sqlite3.Connection) -> AbstractContextManager[sqlite3.Connection]:
+def write(conn: Connection) -> AbstractContextManager[Connection]:
     """Run the block as one write transaction on ``conn``, begun as its engine begins one.
 
     What reads inside it cannot change before it commits; it commits at the
@@ -87,4 +88,6 @@ def write(conn: sqlite3.Connection) -> AbstractContextManager[sqlite3.Connection
     code that writes holds only that: every connection today is SQLite's,
     begun with ``BEGIN IMMEDIATE`` (storage/database.py).
     """
+    if not isinstance(conn, sqlite3.Connection):
+        raise TypeError(f"no engine makes connections like {conn!r}")
     return sqlite_write(conn)

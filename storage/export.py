@@ -49,7 +49,6 @@ against checkpoints. The export holds the rows that existed when it began
 from __future__ import annotations
 
 import itertools
-import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,6 +56,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from storage.cells import write_csv
+from storage.connection import Connection
 from storage.export_workbook import write_workbook
 from storage.policy import Policy
 from storage.sessions import ALIVE_SQL, alive_since
@@ -166,7 +166,7 @@ def _text(value: Any) -> str:
 
 
 def _pages(
-    conn: sqlite3.Connection, table: str, sql: str, params: Sequence[object] = ()
+    conn: Connection, table: str, sql: str, params: Sequence[object] = ()
 ) -> Iterator[list[Row]]:
     """Batches of a query that ends in ``<id> > ? AND <id> <= ? ORDER BY <id> LIMIT ?``.
 
@@ -188,9 +188,7 @@ def _pages(
         after = rows[-1][0]
 
 
-def _clients(
-    conn: sqlite3.Connection, policy: Policy, now: int, where: Filter
-) -> Iterator[list[str]]:
+def _clients(conn: Connection, policy: Policy, now: int, where: Filter) -> Iterator[list[str]]:
     sql = (
         "SELECT id, name, do_not_call, external_id, birth_date, email, notes FROM clients"
         " WHERE id > ? AND id <= ? ORDER BY id LIMIT ?"
@@ -216,9 +214,7 @@ def _clients(
             ]
 
 
-def _appointments(
-    conn: sqlite3.Connection, policy: Policy, now: int, where: Filter
-) -> Iterator[list[str]]:
+def _appointments(conn: Connection, policy: Policy, now: int, where: Filter) -> Iterator[list[str]]:
     sql = (
         "SELECT a.id, a.client_id, c.name, a.starts_at, a.doctor, a.service, a.status,"
         " a.external_id FROM appointments a LEFT JOIN clients c ON c.id = a.client_id"
@@ -238,9 +234,7 @@ def _appointments(
             ]
 
 
-def _tasks(
-    conn: sqlite3.Connection, policy: Policy, now: int, where: Filter
-) -> Iterator[list[str]]:
+def _tasks(conn: Connection, policy: Policy, now: int, where: Filter) -> Iterator[list[str]]:
     sql = (
         "SELECT t.id, t.client_id, c.name, t.kind, t.title, t.due_at, t.done_at,"
         " t.external_id FROM tasks t LEFT JOIN clients c ON c.id = t.client_id"
@@ -260,9 +254,7 @@ def _tasks(
             ]
 
 
-def _calls(
-    conn: sqlite3.Connection, policy: Policy, now: int, where: Filter
-) -> Iterator[list[str]]:
+def _calls(conn: Connection, policy: Policy, now: int, where: Filter) -> Iterator[list[str]]:
     sql = (
         "SELECT a.id, a.kind, a.source_id, c.name, a.operator, a.started_at, a.ended_at,"
         " a.mode, a.outcome, a.comment, a.number, a.callback_at, a.client_id, a.session_id"
@@ -303,9 +295,7 @@ def _calls(
             ]
 
 
-def _locks(
-    conn: sqlite3.Connection, policy: Policy, now: int, where: Filter
-) -> Iterator[list[str]]:
+def _locks(conn: Connection, policy: Policy, now: int, where: Filter) -> Iterator[list[str]]:
     # A handful of rows at most (one per operator calling): read at once.
     rows = conn.execute(
         f"SELECT l.kind, l.source_id, c.name, l.operator, l.session_id, l.since,"
@@ -324,9 +314,7 @@ def _locks(
         ]
 
 
-def _audit(
-    conn: sqlite3.Connection, policy: Policy, now: int, where: Filter
-) -> Iterator[list[str]]:
+def _audit(conn: Connection, policy: Policy, now: int, where: Filter) -> Iterator[list[str]]:
     conditions, params = where.conditions("at", "kind", "source_id")
     sql = (
         "SELECT id, at, operator, session_id, event, kind, source_id, client_id, detail"
@@ -345,9 +333,7 @@ def _audit(
             ]
 
 
-def _call_list(
-    conn: sqlite3.Connection, policy: Policy, now: int, where: Filter
-) -> Iterator[list[str]]:
+def _call_list(conn: Connection, policy: Policy, now: int, where: Filter) -> Iterator[list[str]]:
     list_only = "i.list_id = ? AND " if where.list_id is not None else ""
     sql = (
         "SELECT i.id, l.name, i.client_id, c.name, i.note, i.processed_at, c.external_id,"
@@ -387,7 +373,7 @@ def _call_list(
             ]
 
 
-_READERS: dict[str, Callable[[sqlite3.Connection, Policy, int, Filter], Iterator[list[str]]]] = {
+_READERS: dict[str, Callable[[Connection, Policy, int, Filter], Iterator[list[str]]]] = {
     "clients": _clients,
     "appointments": _appointments,
     "tasks": _tasks,
@@ -399,7 +385,7 @@ _READERS: dict[str, Callable[[sqlite3.Connection, Policy, int, Filter], Iterator
 
 
 def export_rows(
-    conn: sqlite3.Connection,
+    conn: Connection,
     policy: Policy,
     kind: str,
     *,
@@ -421,7 +407,7 @@ def export_rows(
 
 
 def export_csv(
-    conn: sqlite3.Connection,
+    conn: Connection,
     policy: Policy,
     kind: str,
     out: TextIO,
@@ -442,7 +428,7 @@ def export_csv(
 
 
 def export_workbook(
-    conn: sqlite3.Connection,
+    conn: Connection,
     policy: Policy,
     kind: str,
     out: str | Path | BinaryIO,

@@ -15,11 +15,11 @@ are skipped and reported, never forced.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from storage.audit import audit
+from storage.connection import Connection
 from storage.engine import write
 from storage.locks import Claim, Finished, Refusal, claim_row, finish_call
 from storage.policy import Policy
@@ -73,7 +73,7 @@ _SHARING_SQL = (
 )
 
 
-def sharing_clients(conn: sqlite3.Connection, client_id: int) -> list[int]:
+def sharing_clients(conn: Connection, client_id: int) -> list[int]:
     """Other clients with a phone number whose digits equal one of ``client_id``'s numbers."""
     return [
         row[0]
@@ -84,7 +84,7 @@ def sharing_clients(conn: sqlite3.Connection, client_id: int) -> list[int]:
 
 
 def family_rows(
-    conn: sqlite3.Connection, policy: Policy, session: Session, client_id: int, now: int
+    conn: Connection, policy: Policy, session: Session, client_id: int, now: int
 ) -> list[FamilyRow]:
     """The open rows (any work list) of other clients sharing a phone with ``client_id``.
 
@@ -131,7 +131,7 @@ def family_rows(
     ]
 
 
-def _client_name(conn: sqlite3.Connection, policy: Policy, key: RowKey) -> str:
+def _client_name(conn: Connection, policy: Policy, key: RowKey) -> str:
     """The client of any row, for the report of a skipped one ("" if the row is gone)."""
     source = read_source(conn, policy, key)
     row = (
@@ -143,7 +143,7 @@ def _client_name(conn: sqlite3.Connection, policy: Policy, key: RowKey) -> str:
 
 
 def finish_family(
-    conn: sqlite3.Connection,
+    conn: Connection,
     policy: Policy,
     session: Session,
     claim: Claim,

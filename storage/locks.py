@@ -12,10 +12,10 @@ or removed can never save over the new owner.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
 from storage.audit import audit
+from storage.connection import Connection
 from storage.database import StorageError
 from storage.engine import write
 from storage.errors import EXIT_BAD_INPUT, NotAllowed, RingroundError
@@ -119,7 +119,7 @@ class LockLost(RingroundError):
 
 
 def _read_lock(
-    conn: sqlite3.Connection, policy: Policy, session: Session, key: RowKey, now: int
+    conn: Connection, policy: Policy, session: Session, key: RowKey, now: int
 ) -> Lock | None:
     row = conn.execute(
         f"SELECT l.operator, l.session_id, l.since, l.epoch, coalesce({ALIVE_SQL}, 0),"
@@ -149,7 +149,7 @@ def _read_lock(
 
 
 def _remove_dead_stale_lock(
-    conn: sqlite3.Connection, session: Session, key: RowKey, lock: Lock, now: int
+    conn: Connection, session: Session, key: RowKey, lock: Lock, now: int
 ) -> bool:
     """C11: inside a write transaction, delete a stale lock whose session is gone."""
     gone = conn.execute(
@@ -174,9 +174,7 @@ def _remove_dead_stale_lock(
     return True
 
 
-def _note_stale_lock(
-    conn: sqlite3.Connection, session: Session, key: RowKey, lock: Lock, now: int
-) -> None:
+def _note_stale_lock(conn: Connection, session: Session, key: RowKey, lock: Lock, now: int) -> None:
     """C10: once per lock, add a note about it to the row's comment history."""
     noted = conn.execute(
         "UPDATE locks SET stale_noted = 1 WHERE kind = ? AND source_id = ? AND session_id = ?"
@@ -205,7 +203,7 @@ def _note_stale_lock(
 
 
 def _expire(
-    conn: sqlite3.Connection, policy: Policy, session: Session, key: RowKey, now: int
+    conn: Connection, policy: Policy, session: Session, key: RowKey, now: int
 ) -> tuple[Lock | None, str | None]:
     """C10/C11 checks inside a write transaction: (the lock left, whose lock was removed)."""
     lock = _read_lock(conn, policy, session, key, now)
@@ -220,7 +218,7 @@ def _expire(
 
 
 def _callable_refusal(
-    conn: sqlite3.Connection, policy: Policy, session: Session, key: RowKey, now: int
+    conn: Connection, policy: Policy, session: Session, key: RowKey, now: int
 ) -> tuple[Refusal | None, int | None]:
     """Whether the row may be called now, ignoring locks: (refusal, client id)."""
     source = read_source(conn, policy, key)
@@ -262,7 +260,7 @@ def _callable_refusal(
     return None, source.client_id
 
 
-def last_comment(conn: sqlite3.Connection, key: RowKey) -> str | None:
+def last_comment(conn: Connection, key: RowKey) -> str | None:
     """The newest non-empty comment written on the row, for the next caller (C6)."""
     row = conn.execute(
         "SELECT comment FROM attempts WHERE kind = ? AND source_id = ? AND comment != ''"
@@ -273,7 +271,7 @@ def last_comment(conn: sqlite3.Connection, key: RowKey) -> str | None:
 
 
 def inspect_row(
-    conn: sqlite3.Connection, policy: Policy, session: Session, key: RowKey, now: int
+    conn: Connection, policy: Policy, session: Session, key: RowKey, now: int
 ) -> RowState:
     """Activation of a row (C12): apply C10/C11, then report lock, callability, comment.
 
@@ -292,7 +290,7 @@ def inspect_row(
 
 
 def claim_row(
-    conn: sqlite3.Connection,
+    conn: Connection,
     policy: Policy,
     session: Session,
     key: RowKey,
@@ -385,7 +383,7 @@ class Finished:
 
 
 def _apply_effect(
-    conn: sqlite3.Connection, policy: Policy, key: RowKey, outcome: Outcome, now: int
+    conn: Connection, policy: Policy, key: RowKey, outcome: Outcome, now: int
 ) -> None:
     """C7: change the appointment, list item or task as the outcome says."""
     status = outcome.appointment_status
@@ -403,7 +401,7 @@ def _apply_effect(
 
 
 def finish_call(
-    conn: sqlite3.Connection,
+    conn: Connection,
     policy: Policy,
     session: Session,
     claim: Claim,
@@ -522,9 +520,7 @@ def finish_call(
     return Finished(closed=closed, unreachable=unreachable)
 
 
-def abort_call(
-    conn: sqlite3.Connection, policy: Policy, session: Session, key: RowKey, now: int
-) -> bool:
+def abort_call(conn: Connection, policy: Policy, session: Session, key: RowKey, now: int) -> bool:
     """Release one's own lock without recording an outcome (C9). False if there was none.
 
     Works for locks of the operator's sessions that are gone too; raises
@@ -565,7 +561,7 @@ def abort_call(
     return True
 
 
-def release_lock(conn: sqlite3.Connection, session: Session, key: RowKey, now: int) -> str:
+def release_lock(conn: Connection, session: Session, key: RowKey, now: int) -> str:
     """A supervisor releases anyone's lock (B7); returns whose it was.
 
     Raises NotAllowed for an operator who is not a supervisor, unless the lock
@@ -598,7 +594,7 @@ def release_lock(conn: sqlite3.Connection, session: Session, key: RowKey, now: i
     return str(row[0])
 
 
-def remove_stale_locks(conn: sqlite3.Connection, policy: Policy, session: Session, now: int) -> int:
+def remove_stale_locks(conn: Connection, policy: Policy, session: Session, now: int) -> int:
     """C11 on a timer: remove every stale lock whose session is gone; returns how many."""
     rows = conn.execute(
         f"SELECT l.kind, l.source_id FROM locks l LEFT JOIN sessions s ON s.id = l.session_id"

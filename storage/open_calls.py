@@ -10,10 +10,10 @@ once rather than when they try to save.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 
 from storage.audit import audit
+from storage.connection import Connection
 from storage.engine import write
 from storage.locks import abort_call
 from storage.policy import Policy
@@ -44,7 +44,7 @@ class LostCall:
     event: str  # one of LOSING_EVENTS
 
 
-def open_calls(conn: sqlite3.Connection, session: Session) -> list[OpenCall]:
+def open_calls(conn: Connection, session: Session) -> list[OpenCall]:
     """The rows locked by ``session``, oldest first."""
     rows = conn.execute(
         "SELECT l.kind, l.source_id, c.name, l.since FROM locks l"
@@ -55,9 +55,7 @@ def open_calls(conn: sqlite3.Connection, session: Session) -> list[OpenCall]:
     return [OpenCall(RowKey(kind, source_id), name, since) for kind, source_id, name, since in rows]
 
 
-def abort_open_calls(
-    conn: sqlite3.Connection, policy: Policy, session: Session, now: int
-) -> list[RowKey]:
+def abort_open_calls(conn: Connection, policy: Policy, session: Session, now: int) -> list[RowKey]:
     """Release every lock of ``session`` without recording an outcome; the rows released."""
     released = []
     for call in open_calls(conn, session):
@@ -66,14 +64,12 @@ def abort_open_calls(
     return released
 
 
-def last_audit_id(conn: sqlite3.Connection) -> int:
+def last_audit_id(conn: Connection) -> int:
     """Where to start looking for lost calls: the newest audit entry now."""
     return int(conn.execute("SELECT coalesce(max(id), 0) FROM audit").fetchone()[0])
 
 
-def lost_calls(
-    conn: sqlite3.Connection, session: Session, after: int
-) -> tuple[list[LostCall], int]:
+def lost_calls(conn: Connection, session: Session, after: int) -> tuple[list[LostCall], int]:
     """Locks of ``session`` ended by others in audit entries newer than ``after``.
 
     Returns them and the newest audit id seen (the next ``after``). Reads only
@@ -98,9 +94,7 @@ def lost_calls(
     return lost, newest
 
 
-def save_note(
-    conn: sqlite3.Connection, session: Session, key: RowKey, comment: str, now: int
-) -> None:
+def save_note(conn: Connection, session: Session, key: RowKey, comment: str, now: int) -> None:
     """Add the operator's comment to the row's history as a note (no attempt, no lock).
 
     For a comment written while the call was taken over or released: it is

@@ -26,7 +26,6 @@ Reports need the supervisor role (B7): :func:`build_report` raises
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from datetime import date, datetime, timedelta
 from typing import TextIO
 
 from storage.cells import write_csv
+from storage.connection import Connection
 from storage.errors import NotAllowed
 from storage.i18n import _
 from storage.policy import Policy
@@ -124,7 +124,7 @@ def _days(policy: Policy, since: int, until: int) -> tuple[date, ...]:
 
 
 def build_report(
-    conn: sqlite3.Connection,
+    conn: Connection,
     policy: Policy,
     *,
     since: int,

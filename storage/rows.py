@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
+from storage.connection import Connection
 from storage.errors import BadInput
 from storage.i18n import _
 from storage.policy import Policy
@@ -48,7 +48,7 @@ class Source:
     is_open: bool  # the appointment, list item or task still needs this call
 
 
-def read_source(conn: sqlite3.Connection, policy: Policy, key: RowKey) -> Source | None:
+def read_source(conn: Connection, policy: Policy, key: RowKey) -> Source | None:
     """The row's client and whether its source still needs a call (None: it is gone)."""
     if key.kind == APPOINTMENT:
         marks = ",".join("?" * len(policy.open_statuses))
@@ -80,7 +80,7 @@ class Subject:
     status: str = ""  # the appointment's confirmation status
 
 
-def read_subject(conn: sqlite3.Connection, key: RowKey) -> Subject | None:
+def read_subject(conn: Connection, key: RowKey) -> Subject | None:
     """The row's subject as its source says now (None: the source is gone)."""
     if key.kind == APPOINTMENT:
         row = conn.execute(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 import sys
 from dataclasses import dataclass
 
 from storage.changes import prune
+from storage.connection import Connection
 from storage.engine import write
 from storage.policy import Policy
 
@@ -32,7 +32,7 @@ def _terminal() -> str:
 
 
 def start_session(
-    conn: sqlite3.Connection, operator: str, now: int, *, supervisor: bool = False
+    conn: Connection, operator: str, now: int, *, supervisor: bool = False
 ) -> Session:
     with write(conn):
         row = conn.execute(
@@ -43,7 +43,7 @@ def start_session(
     return Session(int(row[0]), operator, supervisor)
 
 
-def heartbeat(conn: sqlite3.Connection, session: Session, now: int) -> None:
+def heartbeat(conn: Connection, session: Session, now: int) -> None:
     """The session is alive; also the moment old changes are pruned from the change feed."""
     with write(conn):
         conn.execute(
@@ -53,7 +53,7 @@ def heartbeat(conn: sqlite3.Connection, session: Session, now: int) -> None:
         prune(conn)
 
 
-def end_session(conn: sqlite3.Connection, session: Session, now: int) -> None:
+def end_session(conn: Connection, session: Session, now: int) -> None:
     """A clean exit: the session is gone at once (its locks stay, C9)."""
     with write(conn):
         conn.execute(

@@ -8,9 +8,9 @@ otherwise, whatever the screen offered. Releases go through
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
+from storage.connection import Connection
 from storage.engine import write
 from storage.errors import NotAllowed
 from storage.i18n import _
@@ -74,7 +74,7 @@ def _may_look(session: Session) -> None:
 
 
 def online_sessions(
-    conn: sqlite3.Connection, policy: Policy, session: Session, now: int
+    conn: Connection, policy: Policy, session: Session, now: int
 ) -> list[OnlineSession]:
     """Sessions alive now, by operator, with how many rows each holds."""
     _may_look(session)
@@ -87,9 +87,7 @@ def online_sessions(
     return [OnlineSession(*row) for row in rows]
 
 
-def held_locks(
-    conn: sqlite3.Connection, policy: Policy, session: Session, now: int
-) -> list[HeldLock]:
+def held_locks(conn: Connection, policy: Policy, session: Session, now: int) -> list[HeldLock]:
     """Every lock, by operator and then oldest first, with what the row is about."""
     _may_look(session)
     rows = conn.execute(
@@ -155,7 +153,7 @@ def held_locks(
     ]
 
 
-def overview(conn: sqlite3.Connection, policy: Policy, session: Session, now: int) -> Overview:
+def overview(conn: Connection, policy: Policy, session: Session, now: int) -> Overview:
     """Both listings of the supervisor screen."""
     return Overview(
         tuple(online_sessions(conn, policy, session, now)),
@@ -163,7 +161,7 @@ def overview(conn: sqlite3.Connection, policy: Policy, session: Session, now: in
     )
 
 
-def release_held_lock(conn: sqlite3.Connection, session: Session, lock: HeldLock, now: int) -> bool:
+def release_held_lock(conn: Connection, session: Session, lock: HeldLock, now: int) -> bool:
     """Release ``lock`` if the row still holds exactly that lock (same session and claim).
 
     False, and nothing released, when the lock has gone or passed to someone

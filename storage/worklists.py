@@ -13,11 +13,11 @@ attempt cap). Callability is decided here, never by the UI.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from storage.connection import Connection
 from storage.phones import digits_only, phone_key
 from storage.policy import PhoneRules, Policy
 from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
@@ -213,7 +213,7 @@ OrderEntry = tuple[int, int, int]
 
 
 def row_order(
-    conn: sqlite3.Connection,
+    conn: Connection,
     policy: Policy,
     session: Session,
     work_list: WorkList,
@@ -251,7 +251,7 @@ def row_order(
 
 
 def _ordered(
-    conn: sqlite3.Connection,
+    conn: Connection,
     policy: Policy,
     session: Session,
     work_list: WorkList,
@@ -292,7 +292,7 @@ def _ordered(
 
 
 def first_rows(
-    conn: sqlite3.Connection,
+    conn: Connection,
     policy: Policy,
     session: Session,
     work_list: WorkList,
@@ -349,7 +349,7 @@ def first_rows(
 
 
 def load_rows(
-    conn: sqlite3.Connection,
+    conn: Connection,
     policy: Policy,
     session: Session,
     work_list: WorkList,
@@ -431,7 +431,7 @@ def load_rows(
 
 
 def work_lists(
-    conn: sqlite3.Connection, policy: Policy, session: Session, now: int
+    conn: Connection, policy: Policy, session: Session, now: int
 ) -> list[WorkListSummary]:
     """Every work list in the picker's order (C1), with pending rows and rows locked by others.
 
@@ -446,7 +446,7 @@ def work_lists(
 
 
 def summarize(
-    conn: sqlite3.Connection, policy: Policy, session: Session, work_list: WorkList, now: int
+    conn: Connection, policy: Policy, session: Session, work_list: WorkList, now: int
 ) -> WorkListSummary:
     """One list's counts (a reading of the whole list: done off the first paint)."""
     sql, params = _rows_sql(policy, session, work_list, now)
@@ -462,7 +462,7 @@ def summarize(
     return WorkListSummary(work_list, pending, locked, callable_now, later)
 
 
-def all_work_lists(conn: sqlite3.Connection, policy: Policy) -> list[WorkList]:
+def all_work_lists(conn: Connection, policy: Policy) -> list[WorkList]:
     """The work lists in the picker's order (C1): confirmation, open call lists, tasks."""
     lists = [WorkList(APPOINTMENT)]
     lists += [

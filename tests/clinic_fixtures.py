@@ -8,7 +8,6 @@ The storage tests' clinic is another one: tests/stored_clinic.py.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -24,7 +23,9 @@ from textual.widgets import Input
 from textual.worker import WorkerState
 
 from storage.clients import save_phones
-from storage.database import open_database, write
+from storage.connection import Connection
+from storage.database import open_database
+from storage.engine import write
 from storage.locks import Claim, claim_row
 from storage.policy import Policy, default_policy
 from storage.rows import APPOINTMENT, RowKey
@@ -68,7 +69,7 @@ class DeskClinic:
     appointments: dict[str, int] = field(default_factory=dict)
     call_lists: dict[str, int] = field(default_factory=dict)
 
-    def connect(self) -> sqlite3.Connection:
+    def connect(self) -> Connection:
         return open_database(self.path)
 
     def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:

@@ -15,13 +15,13 @@ through (tests/clinic_fixtures.py).
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from storage import policy_files
+from storage.connection import Connection
 from storage.database import open_database
 from storage.policy import Policy, default_policy
 from tests.clinic_fixtures import DeskClinic, build_desk
@@ -54,14 +54,14 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def conn(db_path: Path) -> Iterator[sqlite3.Connection]:
+def conn(db_path: Path) -> Iterator[Connection]:
     connection = open_database(db_path)
     yield connection
     connection.close()
 
 
 @pytest.fixture
-def clinic(conn: sqlite3.Connection, db_path: Path) -> StoredClinic:
+def clinic(conn: Connection, db_path: Path) -> StoredClinic:
     """An empty clinic on a fresh file, filled by the test (tests/stored_clinic.py)."""
     return StoredClinic(conn, db_path)
 

@@ -8,11 +8,11 @@ instead; each has its fixture in tests/conftest.py (``clinic`` and ``desk``).
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from pathlib import Path
 
-from storage.database import write
+from storage.connection import Connection
+from storage.engine import write
 from storage.policy import default_policy
 from storage.sessions import Session, start_session
 
@@ -31,7 +31,7 @@ def clinic_time(year: int, month: int, day: int, hour: int = 0, minute: int = 0)
 class StoredClinic:
     """Adds clients, appointments, tasks and call lists to one database."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from storage.database import write
+from storage.engine import write
 from storage.locks import Claim, claim_row
 from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
 from storage.sessions import Session

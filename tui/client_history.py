@@ -5,7 +5,6 @@ Keys: arrows and PageUp/PageDown scroll; Escape closes.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 
 from rich.text import Text
@@ -24,6 +23,7 @@ from storage.clients import (
     get_client,
     tasks,
 )
+from storage.connection import Connection
 from tui.client_pane import outcome_label
 from tui.desk import AtTheDesk, Desk
 from tui.formats import full_time as time_text
@@ -45,7 +45,7 @@ class ClientDialog(AtTheDesk, ModalScreen[None]):
         self,
         client_id: int,
         heading: str,
-        read: Callable[[sqlite3.Connection, Desk, int], Text],
+        read: Callable[[Connection, Desk, int], Text],
     ) -> None:
         super().__init__()
         self.client_id = client_id
@@ -92,7 +92,7 @@ def _task_line(t: Task, desk: Desk) -> str:
     return f"{full_time(t.due_at, desk)}  {kind}: {safe_text(t.title)} — {state}"
 
 
-def summary_text(conn: sqlite3.Connection, desk: Desk, client_id: int) -> Text:
+def summary_text(conn: Connection, desk: Desk, client_id: int) -> Text:
     """History of the client's appointments, call attempts and tasks."""
     client = get_client(conn, client_id)
     text = Text(safe_text(client.name) if client else "", style="bold")
@@ -114,7 +114,7 @@ def summary_text(conn: sqlite3.Connection, desk: Desk, client_id: int) -> Text:
     return text
 
 
-def requests_text(conn: sqlite3.Connection, desk: Desk, client_id: int) -> Text:
+def requests_text(conn: Connection, desk: Desk, client_id: int) -> Text:
     """The client's upcoming appointments and open tasks."""
     client = get_client(conn, client_id)
     requests = current_requests(conn, desk.policy, client_id, desk.now())

@@ -23,6 +23,7 @@ from typing import TypeVar
 from textual.dom import DOMNode
 from textual.worker import Worker
 
+from storage.connection import Connection
 from storage.connections import ThreadConnections
 from storage.database import DatabaseBusy, describe
 from storage.engine import Engine
@@ -95,7 +96,7 @@ class Database:
         self.ui_thread = threading.get_ident()
 
     def call(
-        self, job: Callable[[sqlite3.Connection], T], on_busy: Callable[[str], None] | None = None
+        self, job: Callable[[Connection], T], on_busy: Callable[[str], None] | None = None
     ) -> T:
         """Run ``job`` on this thread's connection; keep retrying while the database is busy.
 
@@ -126,7 +127,7 @@ class Database:
     def work(
         self,
         node: DOMNode,
-        job: Callable[[sqlite3.Connection], T],
+        job: Callable[[Connection], T],
         done: Callable[[T], object],
         failed: Callable[[RingroundError], object],
         *,

@@ -9,7 +9,6 @@ and answers on the UI thread (tui/database_work.py).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
@@ -17,6 +16,7 @@ from textual.app import App
 from textual.dom import DOMNode
 from textual.worker import Worker
 
+from storage.connection import Connection
 from storage.errors import RingroundError
 from storage.policy import Policy
 from storage.sessions import Session
@@ -77,7 +77,7 @@ class AtTheDesk(_Node):
 
     def on_database(
         self,
-        job: Callable[[sqlite3.Connection], T],
+        job: Callable[[Connection], T],
         done: Callable[[T], object],
         failed: Callable[[RingroundError], object],
         *,

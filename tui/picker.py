@@ -6,7 +6,6 @@ supervisors v opens the supervisor screen and p the reports (tui/supervisor_keys
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 
 from rich.cells import cell_len, set_cell_size
@@ -20,6 +19,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from storage.changes import CLIENT, LIST
+from storage.connection import Connection
 from storage.rows import APPOINTMENT, ITEM
 from storage.worklists import WorkList, WorkListSummary, summarize, work_lists
 from tui.database_work import deliver, in_worker
@@ -180,7 +180,7 @@ class ListPicker(SupervisorKeys, AtTheDesk, Screen[None]):
         """Read the lists and count them (``only``: count just these again)."""
         desk = self.desk
 
-        def job(conn: sqlite3.Connection) -> tuple[list[WorkList], list[WorkListSummary]]:
+        def job(conn: Connection) -> tuple[list[WorkList], list[WorkListSummary]]:
             if only is None:
                 summaries = work_lists(conn, desk.policy, desk.session, desk.now())
                 return [s.work_list for s in summaries], summaries

@@ -14,7 +14,6 @@ Escape goes back to the list picker.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
@@ -27,6 +26,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
+from storage.connection import Connection
 from storage.policy import Policy
 from storage.reports import CALL_LIST, CONFIRMATION, Report, ReportRow, build_report
 from tui.client_pane import outcome_label
@@ -211,7 +211,7 @@ class ReportScreen(AtTheDesk, Screen[None]):
         days, by = self.days, self.by
         since, until = period(desk.policy, desk.now(), days)
 
-        def job(conn: sqlite3.Connection) -> Report:
+        def job(conn: Connection) -> Report:
             return build_report(
                 conn,
                 desk.policy,

@@ -14,7 +14,6 @@ Escape goes back to the list picker.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
@@ -25,6 +24,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
+from storage.connection import Connection
 from storage.errors import RingroundError
 from storage.policy import Policy
 from storage.rows import APPOINTMENT, ITEM
@@ -143,7 +143,7 @@ class SupervisorScreen(AtTheDesk, Screen[None]):
     def load(self) -> None:
         desk = self.desk
 
-        def job(conn: sqlite3.Connection) -> Overview:
+        def job(conn: Connection) -> Overview:
             return overview(conn, desk.policy, desk.session, desk.now())
 
         self.on_database(job, self.show, lambda error: self.say(str(error)), group="overview")

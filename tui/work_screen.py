@@ -15,7 +15,6 @@ short notices: neither overwrites the state line.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from array import array
 from collections.abc import Callable, Mapping
@@ -33,6 +32,7 @@ from textual.widgets import Input
 
 from storage.changes import CLIENT, LIST
 from storage.clients import appointments, get_client, row_history
+from storage.connection import Connection
 from storage.errors import NotAllowed, RingroundError
 from storage.families import FamilyFinished, family_rows, finish_family
 from storage.list_order import ListOrder
@@ -208,7 +208,7 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
 
     def in_worker(
         self,
-        job: Callable[[sqlite3.Connection], T],
+        job: Callable[[Connection], T],
         done: Callable[[T], object],
         failed: Callable[[RingroundError], object],
         *,
@@ -220,7 +220,7 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
             job, done, failed, group=group, exclusive=exclusive, on_busy=self.show_busy
         )
 
-    def in_thread(self, job: Callable[[sqlite3.Connection], T]) -> T:
+    def in_thread(self, job: Callable[[Connection], T]) -> T:
         """Run a database job from a worker thread, showing the busy state meanwhile."""
         return self.desk.database.call(
             job, on_busy=lambda message: deliver(self, self.show_busy, message)
@@ -382,7 +382,7 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         desk = self.desk
         key = RowKey(self.work_list.kind, source_id)
 
-        def job(conn: sqlite3.Connection) -> Activation:
+        def job(conn: Connection) -> Activation:
             now = desk.now()
             state = inspect_row(conn, desk.policy, desk.session, key, now)
             source = read_source(conn, desk.policy, key)

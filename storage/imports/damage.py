@@ -22,10 +22,10 @@ that damaged data never reaches the operators:
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from storage.connection import Connection
 from storage.i18n import _
 
 _CHUNK = 500  # values per "IN (...)" query
@@ -150,7 +150,7 @@ class LikelyDuplicate:
 
 
 def likely_duplicates(
-    conn: sqlite3.Connection, new: Sequence[tuple[int, str, Sequence[str]]]
+    conn: Connection, new: Sequence[tuple[int, str, Sequence[str]]]
 ) -> list[LikelyDuplicate]:
     """New clients, as (line, name, phone keys), who look like someone already known."""
     keys = sorted({key for _, _, phone_keys in new for key in phone_keys})

@@ -12,13 +12,13 @@ only plans, outside any transaction.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from storage.audit import audit
 from storage.clients import rekey_phones
+from storage.connection import Connection
 from storage.engine import write
 from storage.errors import BadInput, NotAllowed
 from storage.i18n import _, ngettext
@@ -54,7 +54,7 @@ class ImportResult:
 
 
 def import_csv(
-    conn: sqlite3.Connection,
+    conn: Connection,
     policy: Policy,
     kind: str,
     data: bytes,

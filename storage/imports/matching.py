@@ -11,10 +11,10 @@ call-list items) do so by ``client_id`` or ``client_external_id``.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from storage.connection import Connection
 from storage.i18n import _
 from storage.imports.damage import LostZeros
 from storage.imports.problems import Problem
@@ -29,7 +29,7 @@ def chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
 
 
 def current_values(
-    conn: sqlite3.Connection, table: str, columns: Sequence[str], ids: Iterable[int]
+    conn: Connection, table: str, columns: Sequence[str], ids: Iterable[int]
 ) -> dict[int, dict[str, Any]]:
     """The given columns of the rows with these ids, by id."""
     result: dict[int, dict[str, Any]] = {}
@@ -42,7 +42,7 @@ def current_values(
     return result
 
 
-def _keys(conn: sqlite3.Connection, table: str) -> tuple[set[int], dict[str, int]]:
+def _keys(conn: Connection, table: str) -> tuple[set[int], dict[str, int]]:
     """Every id of the table, and the id of every external id."""
     ids: set[int] = set()
     external: dict[str, int] = {}
@@ -56,7 +56,7 @@ def _keys(conn: sqlite3.Connection, table: str) -> tuple[set[int], dict[str, int
 class Matcher:
     """Finds the record a row means (by id, else external_id) and catches repeats."""
 
-    def __init__(self, conn: sqlite3.Connection, table: str, noun: str) -> None:
+    def __init__(self, conn: Connection, table: str, noun: str) -> None:
         self.ids, self.external = _keys(conn, table)
         self.external_of = {id_: ext for ext, id_ in self.external.items()}
         self.lost_zeros = LostZeros(self.external)
@@ -147,7 +147,7 @@ class Matcher:
 class ClientRefs:
     """Resolves client references (client_id / client_external_id) of rows."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.ids, self.external = _keys(conn, "clients")
         self.lost_zeros = LostZeros(self.external)
 

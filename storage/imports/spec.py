@@ -10,11 +10,11 @@ and ``apply`` (write that plan, inside the import's one write transaction).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from storage.connection import Connection
 from storage.imports.cell_values import Parser
 from storage.imports.damage import LikelyDuplicate
 from storage.imports.problems import Problem, Progress
@@ -68,7 +68,7 @@ class ImportJob:
     """One import of one checked file: what planning and applying work from."""
 
     spec: KindSpec
-    conn: sqlite3.Connection
+    conn: Connection
     policy: Policy
     table: Table
     operator: str

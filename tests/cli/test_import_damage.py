@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
+from storage import engine
 from storage.imports.damage import garbled_cyrillic
 from storage.phones import digit_count_problem
 from storage.policy import default_policy
@@ -166,7 +167,7 @@ def test_an_external_id_that_lost_its_zeros(
     clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     client = clinic.add_client("Анна")
-    with clinic.conn:
+    with engine.write(clinic.conn):
         clinic.conn.execute("UPDATE clients SET external_id = '000123' WHERE id = ?", (client,))
     clients = write(tmp_path / "c.csv", "external_id,name\n123,Анна\n0123,Анна\n000123,Анна\n")
     lost = (

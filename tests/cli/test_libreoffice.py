@@ -21,6 +21,7 @@ import pytest
 from openpyxl import load_workbook
 
 from storage.cells import text_cell
+from storage.engine import write
 from tests.cli.test_csv_safety import HOSTILE_NAMES
 from tests.command_line import call
 from tests.stored_clinic import StoredClinic, clinic_time
@@ -99,7 +100,7 @@ def test_a_csv_saved_as_a_workbook_by_calc_imports_unchanged(
     """Export CSV, open it in Calc, save as .xlsx, import: nothing changes; and the ids Calc
     took for numbers are caught."""
     clinic_of(clinic, NO_CR)
-    with clinic.conn:
+    with write(clinic.conn):
         clinic.conn.execute("UPDATE clients SET external_id = '000' || id")
     file = tmp_path / "clients.csv"
     assert call(capsys, "export", "clients", "--db", clinic.path, "-o", file)[0] == 0
@@ -113,7 +114,7 @@ def test_a_csv_saved_as_a_workbook_by_calc_imports_unchanged(
         "spreadsheet took the id for a number and dropped its leading zeros; format the "
         "column as text (or export as .xlsx) and take the ids from the original again."
     )
-    with clinic.conn:
+    with write(clinic.conn):
         clinic.conn.execute("UPDATE clients SET external_id = 'C-' || id")
     before = call(capsys, "export", "clients", "--db", clinic.path)[1]
     assert call(capsys, "export", "clients", "--db", clinic.path, "-o", file)[0] == 0
@@ -128,7 +129,7 @@ def test_calc_reads_our_workbook_as_text_and_dates(
     clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     clinic_of(clinic, NO_CR)
-    with clinic.conn:
+    with write(clinic.conn):
         clinic.conn.execute("UPDATE clients SET external_id = '000123' WHERE id = 1")
     for kind in ("clients", "appointments"):
         assert (

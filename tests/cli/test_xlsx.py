@@ -17,6 +17,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import Cell
 
 from storage.cells import ooxml_text, plain_text, text_cell
+from storage.engine import write
 from tests.cli.test_csv_safety import HOSTILE_NAMES
 from tests.command_line import call, dump
 from tests.stored_clinic import CLINIC_ZONE, StoredClinic, clinic_time
@@ -36,7 +37,7 @@ def hostile_clinic(clinic: StoredClinic) -> None:
         clinic.add_appointment(
             client, clinic_time(2025, 3, 13, 9 + number % 8, 30), doctor="=1+1", service="@SUM(1)"
         )
-    with clinic.conn:
+    with write(clinic.conn):
         clinic.conn.execute("UPDATE clients SET external_id = '000123' WHERE id = 1")
 
 

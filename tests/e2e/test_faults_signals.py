@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import random
 import signal
-import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from storage.database import open_database, write
+from storage.connection import Connection
+from storage.database import open_database
+from storage.engine import write
 from tests.pty_app import PtyApp, ringround_argv
 from tests.stored_clinic import NOW
 from tests.waiting import wait_until
@@ -100,12 +101,12 @@ def make_lane(folder: Path) -> tuple[Path, Path]:
     return db, policy
 
 
-def one(conn: sqlite3.Connection, sql: str, *params: object) -> object:
+def one(conn: Connection, sql: str, *params: object) -> object:
     row = conn.execute(sql, params).fetchone()
     return None if row is None else row[0]
 
 
-def play(db: Path, policy: Path, turn: Round, conn: sqlite3.Connection) -> None:
+def play(db: Path, policy: Path, turn: Round, conn: Connection) -> None:
     """One round: start, open the list, call, signal at the planned moment, check."""
     app = PtyApp([*ringround_argv(), "--db", str(db), "--policy", str(policy)])
     try:
@@ -172,7 +173,7 @@ def play(db: Path, policy: Path, turn: Round, conn: sqlite3.Connection) -> None:
 
 
 def check_round(
-    conn: sqlite3.Connection,
+    conn: Connection,
     turn: Round,
     session: int,
     source: int,
@@ -207,7 +208,7 @@ def check_round(
     check_consistent(conn, label)
 
 
-def check_consistent(conn: sqlite3.Connection, label: str) -> None:
+def check_consistent(conn: Connection, label: str) -> None:
     assert one(conn, "PRAGMA integrity_check") == "ok", label
     closed = conn.execute(
         "SELECT r.source_id, r.closed_reason,"

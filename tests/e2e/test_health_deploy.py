@@ -27,7 +27,9 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
-from storage.database import open_database, write
+from storage.connection import Connection
+from storage.database import open_database
+from storage.engine import write
 from storage.health import OK, PROBLEM, WARNING, Finding, check, current_umask, exit_status
 from storage.policy import Policy, default_policy, load_policy
 from tests.fake_ami import fake_ami_in_background
@@ -156,7 +158,7 @@ def test_wal_and_shm_not_writable_by_the_group(server: Server) -> None:
         holder.close()
 
 
-def busy_database(path: Path) -> sqlite3.Connection:
+def busy_database(path: Path) -> Connection:
     """A connection that keeps -wal and -shm in place, with saves in the -wal.
 
     (SQLite gives an empty -wal the database file's mode again when it opens it.)

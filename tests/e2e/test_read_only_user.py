@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from storage.database import open_database, write
+from storage.database import open_database
+from storage.engine import write
 from tests.clinic_fixtures import build_desk
 from tests.unix_users import User, need_root_tools, reachable, run, temporary_users
 

@@ -10,11 +10,12 @@ session that is gone) and keep the lock of the unsaved call (C9).
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from pathlib import Path
 
-from storage.database import open_database, write
+from storage.connection import Connection
+from storage.database import open_database
+from storage.engine import write
 from storage.locks import inspect_row
 from storage.policy import default_policy
 from storage.rows import ITEM, RowKey
@@ -26,7 +27,7 @@ from tests.waiting import wait_until
 POLICY = '[calls]\nhours = "00:00-24:00"\n'  # the real clock: any time of day may call
 
 
-def one(conn: sqlite3.Connection, sql: str, *params: object) -> object:
+def one(conn: Connection, sql: str, *params: object) -> object:
     row = conn.execute(sql, params).fetchone()
     return None if row is None else row[0]
 

@@ -18,8 +18,10 @@ import pytest
 
 from cli.main import main
 from storage.audit import GENESIS, Entry, audit, entry_hash, verify_chain
-from storage.database import DatabaseBusy, open_database, write
+from storage.connection import Connection
+from storage.database import DatabaseBusy, open_database
 from storage.demo import make_demo
+from storage.engine import write
 from storage.health import PROBLEM, check
 from storage.locks import Claim, abort_call, claim_row, finish_call
 from storage.policy import Policy
@@ -32,7 +34,7 @@ def _describe(entry: Entry) -> str:
     return f"{entry.id} ({entry.operator}, {entry.event})"
 
 
-def _problem(conn: sqlite3.Connection) -> str | None:
+def _problem(conn: Connection) -> str | None:
     return verify_chain(conn, _describe).problem
 
 
@@ -183,7 +185,7 @@ def test_a_new_demo_starts_a_new_trail(tmp_path: Path, policy: Policy) -> None:
     conn.close()
 
 
-def test_audit_refuses_to_write_outside_a_transaction(conn: sqlite3.Connection) -> None:
+def test_audit_refuses_to_write_outside_a_transaction(conn: Connection) -> None:
     with pytest.raises(RuntimeError, match="inside a write transaction"):
         audit(conn, NOW, "alice", None, "claim")
 

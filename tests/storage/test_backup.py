@@ -25,7 +25,8 @@ import pytest
 from cli.main import main
 from storage import backup as backup_module
 from storage.backup import BackupFailed, BadDestination, backup_database
-from storage.database import NotADatabase, open_database, write
+from storage.database import NotADatabase, open_database
+from storage.engine import write
 from tests.stored_clinic import StoredClinic
 from tests.waiting import wait_until
 
@@ -33,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 WRITER = r"""
 import sys
-from storage.database import open_database, write
+from storage.database import open_database
+from storage.engine import write
 
 conn = open_database(sys.argv[1])
 number = 0

@@ -16,7 +16,8 @@ from storage.call_lists import (
     list_summaries,
     reopen_list,
 )
-from storage.database import write
+from storage.connection import Connection
+from storage.engine import write
 from storage.errors import NotAllowed
 from storage.locks import Claim, claim_row, finish_call
 from storage.policy import Policy
@@ -26,7 +27,8 @@ from storage.worklists import work_lists
 from tests.stored_clinic import NOW, StoredClinic
 
 
-def dump(conn: sqlite3.Connection) -> list[str]:
+def dump(conn: Connection) -> list[str]:
+    assert isinstance(conn, sqlite3.Connection)  # SQLite's own dump
     return list(conn.iterdump())
 
 
@@ -38,7 +40,7 @@ def call(
     finish_call(clinic.conn, policy, session, claim, outcome, "", at + 60)
 
 
-def audit_events(conn: sqlite3.Connection) -> list[tuple[str, str, dict[str, object]]]:
+def audit_events(conn: Connection) -> list[tuple[str, str, dict[str, object]]]:
     return [
         (event, operator, json.loads(detail))
         for event, operator, detail in conn.execute(

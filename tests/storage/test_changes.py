@@ -16,7 +16,9 @@ from storage import changes as feed
 from storage.call_lists import close_list
 from storage.changes import CLIENT, LIST, Change, bulk_load, changes_since, latest
 from storage.clients import update_client
-from storage.database import open_database, write
+from storage.connection import Connection
+from storage.database import open_database
+from storage.engine import write
 from storage.list_order import ListOrder
 from storage.locks import Claim, abort_call, claim_row, finish_call
 from storage.policy import Policy
@@ -26,7 +28,7 @@ from storage.worklists import WorkList, row_order
 from tests.stored_clinic import NOW, StoredClinic
 
 
-def recorded(conn: sqlite3.Connection, since: int) -> set[Change]:
+def recorded(conn: Connection, since: int) -> set[Change]:
     found = changes_since(conn, since)
     assert found.complete
     return set(found.changes)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import date
 
 import pytest
@@ -21,7 +20,8 @@ from storage.clients import (
     tasks,
     update_client,
 )
-from storage.database import write
+from storage.connection import Connection
+from storage.engine import write
 from storage.locks import Claim, claim_row, finish_call, inspect_row
 from storage.policy import PhoneRules, Policy, default_policy
 from storage.rows import ITEM, RowKey
@@ -32,7 +32,7 @@ MINUTE = 60
 HOUR = 60 * MINUTE
 
 
-def card_edits(conn: sqlite3.Connection) -> list[tuple[str, int, int, dict[str, object]]]:
+def card_edits(conn: Connection) -> list[tuple[str, int, int, dict[str, object]]]:
     return [
         (row[0], row[1], row[2], json.loads(row[3]))
         for row in conn.execute(
@@ -42,7 +42,7 @@ def card_edits(conn: sqlite3.Connection) -> list[tuple[str, int, int, dict[str, 
     ]
 
 
-def test_get_client(conn: sqlite3.Connection, clinic: StoredClinic) -> None:
+def test_get_client(conn: Connection, clinic: StoredClinic) -> None:
     anna = clinic.add_client(
         "Анна Смирнова",
         ("+7 900 111-22-33", "8 (495) 1"),
@@ -84,7 +84,7 @@ def test_phone_text_helpers() -> None:
 
 
 def test_update_client_audits_each_changed_field(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     anna = clinic.add_client("Anna", ("+7 900 1",), email="old@example.org", notes="")
     alice = clinic.session("alice")
@@ -131,7 +131,7 @@ def test_update_client_audits_each_changed_field(
 
 
 def test_unchanged_fields_are_not_audited(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     anna = clinic.add_client("Anna", ("+7 900 1",), email="a@example.org")
     alice = clinic.session("alice")
@@ -150,7 +150,7 @@ def test_unchanged_fields_are_not_audited(
 
 @pytest.mark.parametrize("field", ["name", "birth_date", "id", "external_id"])
 def test_update_client_rejects_fields_that_are_not_editable(
-    conn: sqlite3.Connection, clinic: StoredClinic, field: str, policy: Policy
+    conn: Connection, clinic: StoredClinic, field: str, policy: Policy
 ) -> None:
     anna = clinic.add_client("Anna", email="a@example.org")
     with pytest.raises(ValueError, match=field):
@@ -167,16 +167,14 @@ def test_update_client_rejects_fields_that_are_not_editable(
     assert card_edits(conn) == []
 
 
-def test_update_of_a_missing_client(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
-) -> None:
+def test_update_of_a_missing_client(conn: Connection, clinic: StoredClinic, policy: Policy) -> None:
     with pytest.raises(ClientGone):
         update_client(conn, policy, clinic.session("alice"), 999, {"notes": "x"}, NOW)
     assert card_edits(conn) == []
 
 
 def test_row_history_merges_attempts_and_stale_lock_notes_newest_first(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     anna = clinic.add_client("Anna")
     _, (item,) = clinic.add_call_list("Recall", [anna])
@@ -213,7 +211,7 @@ def test_row_history_merges_attempts_and_stale_lock_notes_newest_first(
 
 
 def test_current_requests_are_upcoming_appointments_and_open_tasks(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     anna = clinic.add_client("Anna")
     other = clinic.add_client("Boris")
@@ -239,7 +237,7 @@ def test_current_requests_are_upcoming_appointments_and_open_tasks(
 
 
 def test_numbers_are_keyed_again_when_the_phone_rules_change(
-    conn: sqlite3.Connection, clinic: StoredClinic
+    conn: Connection, clinic: StoredClinic
 ) -> None:
     """Shared numbers (B6) are found by their keys: new [phones] rules re-key them once."""
     trunk = clinic.add_client("Trunk", ("8 916 123-45-67",))
@@ -264,7 +262,7 @@ def test_numbers_are_keyed_again_when_the_phone_rules_change(
 
 
 def test_numbers_keyed_by_an_earlier_ringround_are_keyed_again(
-    conn: sqlite3.Connection, clinic: StoredClinic
+    conn: Connection, clinic: StoredClinic
 ) -> None:
     """In older databases an extension's digits were part of the key and "8 10" was kept.
 

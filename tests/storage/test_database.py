@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 import storage.database
+import storage.engine
+from storage.connection import Connection
 from storage.database import (
     NETWORK_FILE_SYSTEMS,
     DatabaseBusy,
@@ -160,8 +162,8 @@ def test_connection_settings(db_path: Path) -> None:
         conn.close()
 
 
-def test_foreign_keys_are_enforced(conn: sqlite3.Connection) -> None:
-    with pytest.raises(StorageError), storage.database.write(conn):
+def test_foreign_keys_are_enforced(conn: Connection) -> None:
+    with pytest.raises(StorageError), storage.engine.write(conn):
         conn.execute(
             "INSERT INTO appointments (client_id, starts_at, status) VALUES (999, 0, 'unconfirmed')"
         )

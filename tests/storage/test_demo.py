@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from storage import demo_data
+from storage.connection import Connection
 from storage.database import open_database
 from storage.demo import DemoError, demo_info, demo_is_current, demo_speaks, make_demo
 from storage.policy import Policy, default_policy, load_policy
@@ -26,7 +27,7 @@ ME = Session(10_000, "tester")
 
 def _demo(
     path: Path, policy: Policy | None = None, *, clients: int = 300, seed: int = 1, now: int = NOW
-) -> sqlite3.Connection:
+) -> Connection:
     conn = open_database(path, create=True)
     make_demo(conn, policy or default_policy(), clients=clients, seed=seed, now=now)
     return conn

@@ -12,8 +12,10 @@ import pytest
 
 from storage import export
 from storage.audit import audit
-from storage.database import open_database, write
+from storage.connection import Connection
+from storage.database import open_database
 from storage.demo import make_demo
+from storage.engine import write
 from storage.export import COLUMNS, KINDS, export_csv
 from storage.locks import Claim, claim_row, finish_call
 from storage.policy import Policy
@@ -29,7 +31,7 @@ SPEC_COLUMNS = {
 
 
 def _export(
-    conn: sqlite3.Connection, policy: Policy, kind: str, *, now: int = NOW, bom: bool = False
+    conn: Connection, policy: Policy, kind: str, *, now: int = NOW, bom: bool = False
 ) -> tuple[str, list[dict[str, str]]]:
     out = io.StringIO()
     count = export_csv(conn, policy, kind, out, now=now, bom=bom)
@@ -41,7 +43,7 @@ def _export(
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_has_its_header_even_when_empty(
-    conn: sqlite3.Connection, policy: Policy, kind: str
+    conn: Connection, policy: Policy, kind: str
 ) -> None:
     text, rows = _export(conn, policy, kind)
     assert text == ",".join(COLUMNS[kind]) + "\n"
@@ -172,7 +174,7 @@ def test_bom_for_excel(clinic: StoredClinic, policy: Policy) -> None:
     assert rows[0]["name"] == "Ёлкина Зоя"
 
 
-def test_unknown_kind(conn: sqlite3.Connection, policy: Policy) -> None:
+def test_unknown_kind(conn: Connection, policy: Policy) -> None:
     with pytest.raises(ValueError, match="choose one of"):
         export_csv(conn, policy, "patients", io.StringIO(), now=NOW)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 import storage.families
-from storage.database import open_database, write
+from storage.database import open_database
+from storage.engine import write
 from storage.families import (
     FAMILY_LIMIT,
     NOT_FAMILY,

@@ -22,8 +22,10 @@ from hypothesis import strategies as st
 
 from storage import export
 from storage.clients import update_client
-from storage.database import open_database, write
+from storage.connection import Connection
+from storage.database import open_database
 from storage.demo import make_demo
+from storage.engine import write
 from storage.errors import NotAllowed
 from storage.export import export_csv
 from storage.imports import (
@@ -48,7 +50,7 @@ EXPORTED = {
 
 
 def run_import(
-    conn: sqlite3.Connection,
+    conn: Connection,
     policy: Policy,
     kind: str,
     text: str | bytes,
@@ -75,7 +77,7 @@ def run_import(
 
 
 def refused(
-    conn: sqlite3.Connection, policy: Policy, kind: str, text: str | bytes, **options: object
+    conn: Connection, policy: Policy, kind: str, text: str | bytes, **options: object
 ) -> list[str]:
     """Import that must fail: the database stays the same; returns the problems as text."""
     before = dump(conn)
@@ -86,11 +88,12 @@ def refused(
     return [str(problem) for problem in caught.value.problems]
 
 
-def dump(conn: sqlite3.Connection) -> list[str]:
+def dump(conn: Connection) -> list[str]:
+    assert isinstance(conn, sqlite3.Connection)  # SQLite's own dump
     return list(conn.iterdump())
 
 
-def exported(conn: sqlite3.Connection, policy: Policy, kind: str) -> str:
+def exported(conn: Connection, policy: Policy, kind: str) -> str:
     out = io.StringIO()
     export_csv(conn, policy, kind, out, now=NOW)
     return out.getvalue()
@@ -100,14 +103,14 @@ def rows_of(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
-def clients_table(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
+def clients_table(conn: Connection) -> list[tuple[object, ...]]:
     return conn.execute(
         "SELECT id, external_id, name, birth_date, email, notes, do_not_call"
         " FROM clients ORDER BY id"
     ).fetchall()
 
 
-def phones_of(conn: sqlite3.Connection, client_id: int) -> list[tuple[str, str]]:
+def phones_of(conn: Connection, client_id: int) -> list[tuple[str, str]]:
     return conn.execute(
         "SELECT number, digits FROM phones WHERE client_id = ? ORDER BY position", (client_id,)
     ).fetchall()
@@ -204,7 +207,7 @@ def test_phone_rules_in_the_policy(tmp_path: Path) -> None:
 
 
 def test_an_import_under_new_phone_rules_keys_stored_numbers_again(
-    conn: sqlite3.Connection, policy: Policy
+    conn: Connection, policy: Policy
 ) -> None:
     """Numbers already stored are compared with the file's by keys of the same rules."""
     run_import(conn, policy, "clients", "external_id,name,phones\nA1,Anna,030 1234567\n")
@@ -218,7 +221,7 @@ def test_an_import_under_new_phone_rules_keys_stored_numbers_again(
 # -- clients ------------------------------------------------------------------------------------
 
 
-def test_new_clients_with_phones_dates_and_flags(conn: sqlite3.Connection, policy: Policy) -> None:
+def test_new_clients_with_phones_dates_and_flags(conn: Connection, policy: Policy) -> None:
     text = (
         "external_id,name,phones,do_not_call,birth_date,email,notes\n"
         'A1,Иванова Анна,"8 916 123-45-67; +7 495 000-11-22",0,29.02.1980,a@b.ru,"x, ""y"""\n'
@@ -251,7 +254,7 @@ def test_new_clients_with_phones_dates_and_flags(conn: sqlite3.Connection, polic
 
 
 def test_reimport_by_external_id_updates_instead_of_duplicating(
-    conn: sqlite3.Connection, policy: Policy
+    conn: Connection, policy: Policy
 ) -> None:
     run_import(
         conn,
@@ -295,7 +298,7 @@ def test_update_by_id_and_columns_left_out_are_kept(clinic: StoredClinic, policy
     assert phones_of(clinic.conn, first)[0][0] == "+7 900 000-00-01"
 
 
-def test_a_file_from_another_database_is_refused(conn: sqlite3.Connection, policy: Policy) -> None:
+def test_a_file_from_another_database_is_refused(conn: Connection, policy: Policy) -> None:
     run_import(conn, policy, "clients", "external_id,name\nA1,Anna\nA2,Boris\n")
     assert refused(conn, policy, "clients", "id,external_id,name\n1,X9,Vera\n2,A1,Boris\n") == [
         "line 2, column external_id: client 1 has the external id 'A1', not 'X9' (to change "
@@ -349,7 +352,7 @@ def test_client_problems_name_line_and_column(clinic: StoredClinic, policy: Poli
     ]
 
 
-def test_header_problems(conn: sqlite3.Connection, policy: Policy) -> None:
+def test_header_problems(conn: Connection, policy: Policy) -> None:
     assert refused(conn, policy, "clients", "name,phone,Name\nAnna,1,2\n") == [
         "line 1, column Name: this column appears twice (as 'name')",
         "line 1, column phone: unknown column for clients (known: birth_date, do_not_call, "
@@ -370,7 +373,7 @@ def test_header_problems(conn: sqlite3.Connection, policy: Policy) -> None:
     ]
 
 
-def test_encodings_separators_and_line_ends(conn: sqlite3.Connection, policy: Policy) -> None:
+def test_encodings_separators_and_line_ends(conn: Connection, policy: Policy) -> None:
     text = (
         'Name ; External ID ; Phones\r\nАнна;A1;"89160000001;89160000002"\r\n'
         "Борис;A2;89160000003\r\n"
@@ -391,14 +394,14 @@ def test_encodings_separators_and_line_ends(conn: sqlite3.Connection, policy: Po
     ]
 
 
-def test_problem_lines_count_quoted_line_breaks(conn: sqlite3.Connection, policy: Policy) -> None:
+def test_problem_lines_count_quoted_line_breaks(conn: Connection, policy: Policy) -> None:
     text = 'name,notes,birth_date\nAnna,"one\ntwo\nthree",\nBoris,,never\n'
     assert refused(conn, policy, "clients", text) == [
         "line 5, column birth_date: 'never' is not a date such as 1980-02-29 or 29.02.1980"
     ]
 
 
-def test_at_most_twenty_problems_are_shown(conn: sqlite3.Connection, policy: Policy) -> None:
+def test_at_most_twenty_problems_are_shown(conn: Connection, policy: Policy) -> None:
     text = "name,birth_date\n" + "".join(f"C{n},bad\n" for n in range(25))
     with pytest.raises(BadFile) as caught:
         run_import(conn, policy, "clients", text)
@@ -666,7 +669,7 @@ def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def demo(demo_file: Path, tmp_path: Path) -> Iterator[sqlite3.Connection]:
+def demo(demo_file: Path, tmp_path: Path) -> Iterator[Connection]:
     copy = tmp_path / "demo.db"
     shutil.copyfile(demo_file, copy)
     conn = open_database(copy)
@@ -682,9 +685,7 @@ def spreadsheet_style(text: str) -> bytes:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_export_then_import_changes_nothing(
-    demo: sqlite3.Connection, policy: Policy, kind: str
-) -> None:
+def test_export_then_import_changes_nothing(demo: Connection, policy: Policy, kind: str) -> None:
     text = exported(demo, policy, EXPORTED[kind])
     assert len(rows_of(text)) > 5
     before = dump(demo)
@@ -695,7 +696,7 @@ def test_export_then_import_changes_nothing(
         assert dump(demo) == before
 
 
-def test_the_demo_has_what_the_round_trips_need(demo: sqlite3.Connection) -> None:
+def test_the_demo_has_what_the_round_trips_need(demo: Connection) -> None:
     for sql in (
         "SELECT count(*) FROM clients WHERE do_not_call",
         "SELECT count(*) FROM tasks WHERE done_at IS NOT NULL",
@@ -706,7 +707,7 @@ def test_the_demo_has_what_the_round_trips_need(demo: sqlite3.Connection) -> Non
         assert demo.execute(sql).fetchone()[0] > 0, sql
 
 
-def test_an_export_restores_what_changed_since(demo: sqlite3.Connection, policy: Policy) -> None:
+def test_an_export_restores_what_changed_since(demo: Connection, policy: Policy) -> None:
     text = exported(demo, policy, "clients")
     before = clients_table(demo)
     session_less = demo.execute("SELECT id FROM clients WHERE NOT do_not_call LIMIT 1").fetchone()[
@@ -722,7 +723,7 @@ def test_an_export_restores_what_changed_since(demo: sqlite3.Connection, policy:
 
 
 def test_call_list_export_reads_in_batches(
-    demo: sqlite3.Connection, policy: Policy, monkeypatch: pytest.MonkeyPatch
+    demo: Connection, policy: Policy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     whole = exported(demo, policy, "call-list")
     monkeypatch.setattr(export, "BATCH", 3)
@@ -1005,7 +1006,7 @@ def test_100000_clients(tmp_path: Path, policy: Policy) -> None:
 
 
 # keep the zone helpers honest: an offset in the file wins over the clinic's zone
-def test_an_offset_in_the_file_wins(conn: sqlite3.Connection, policy: Policy) -> None:
+def test_an_offset_in_the_file_wins(conn: Connection, policy: Policy) -> None:
     run_import(conn, policy, "clients", "external_id,name\nP,Anna\n")
     utc = datetime(2025, 3, 13, 7, 30, tzinfo=UTC)
     run_import(

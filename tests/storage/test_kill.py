@@ -12,10 +12,10 @@ from __future__ import annotations
 import multiprocessing
 import random
 import signal
-import sqlite3
 import time
 from pathlib import Path
 
+from storage.connection import Connection
 from storage.database import open_database
 from storage.locks import inspect_row, remove_stale_locks
 from storage.policy import Policy, default_policy
@@ -32,11 +32,11 @@ ROUND_GAP = 10 * 3600  # longer than any retry delay, stale_after and alive_for
 FAILED = tuple(code for code, _ in race_worker.KILL_OUTCOMES if code != "confirmed")
 
 
-def one(conn: sqlite3.Connection, sql: str) -> int:
+def one(conn: Connection, sql: str) -> int:
     return int(conn.execute(sql).fetchone()[0])
 
 
-def check_consistent(conn: sqlite3.Connection, policy: Policy) -> None:
+def check_consistent(conn: Connection, policy: Policy) -> None:
     """What must hold however the writers died."""
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     # Never a lock on a closed row, or on a row whose closing attempt is saved.

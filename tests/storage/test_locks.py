@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from storage.connection import Connection
 from storage.database import open_database
 from storage.errors import NotAllowed
 from storage.locks import (
@@ -59,7 +59,7 @@ def new_task(clinic: StoredClinic, kind: str = "recall") -> RowKey:
 
 
 def claimed(
-    conn: sqlite3.Connection,
+    conn: Connection,
     policy: Policy,
     session: Session,
     key: RowKey,
@@ -72,7 +72,7 @@ def claimed(
 
 
 def refused(
-    conn: sqlite3.Connection,
+    conn: Connection,
     policy: Policy,
     session: Session,
     key: RowKey,
@@ -84,15 +84,15 @@ def refused(
     return result
 
 
-def table(conn: sqlite3.Connection, sql: str, *params: object) -> list[tuple[object, ...]]:
+def table(conn: Connection, sql: str, *params: object) -> list[tuple[object, ...]]:
     return [tuple(row) for row in conn.execute(sql, params).fetchall()]
 
 
-def locks(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
+def locks(conn: Connection) -> list[tuple[object, ...]]:
     return table(conn, "SELECT kind, source_id, operator, session_id, since, epoch FROM locks")
 
 
-def attempts(conn: sqlite3.Connection, key: RowKey) -> list[tuple[object, ...]]:
+def attempts(conn: Connection, key: RowKey) -> list[tuple[object, ...]]:
     return table(
         conn,
         "SELECT operator, outcome, started_at, ended_at, comment FROM attempts"
@@ -102,7 +102,7 @@ def attempts(conn: sqlite3.Connection, key: RowKey) -> list[tuple[object, ...]]:
     )
 
 
-def call_row(conn: sqlite3.Connection, key: RowKey) -> dict[str, object]:
+def call_row(conn: Connection, key: RowKey) -> dict[str, object]:
     cursor = conn.execute(
         "SELECT * FROM call_rows WHERE kind = ? AND source_id = ?", (key.kind, key.source_id)
     )
@@ -111,17 +111,17 @@ def call_row(conn: sqlite3.Connection, key: RowKey) -> dict[str, object]:
     return dict(zip(names, row, strict=True)) if row else {}
 
 
-def events(conn: sqlite3.Connection) -> list[str]:
+def events(conn: Connection) -> list[str]:
     return [row[0] for row in conn.execute("SELECT event FROM audit ORDER BY id")]
 
 
-def audit_rows(conn: sqlite3.Connection, event: str) -> list[dict[str, object]]:
+def audit_rows(conn: Connection, event: str) -> list[dict[str, object]]:
     cursor = conn.execute("SELECT * FROM audit WHERE event = ? ORDER BY id", (event,))
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def appointment_status(conn: sqlite3.Connection, key: RowKey) -> str:
+def appointment_status(conn: Connection, key: RowKey) -> str:
     return str(
         conn.execute("SELECT status FROM appointments WHERE id = ?", (key.source_id,)).fetchone()[0]
     )
@@ -131,7 +131,7 @@ def appointment_status(conn: sqlite3.Connection, key: RowKey) -> str:
 
 
 def test_confirmed_appointment_gets_the_confirmed_status(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_appointment(clinic)
     alice = clinic.session("alice")
@@ -154,7 +154,7 @@ def test_confirmed_appointment_gets_the_confirmed_status(
 
 
 def test_client_cancels_sets_the_appointment_cancelled(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_appointment(clinic)
     alice = clinic.session("alice")
@@ -164,7 +164,7 @@ def test_client_cancels_sets_the_appointment_cancelled(
 
 
 def test_left_message_sets_the_status_and_keeps_the_row(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_appointment(clinic)
     alice = clinic.session("alice")
@@ -188,7 +188,7 @@ def test_left_message_sets_the_status_and_keeps_the_row(
 
 
 def test_call_list_item_becomes_processed(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice = clinic.session("alice")
@@ -199,7 +199,7 @@ def test_call_list_item_becomes_processed(
     )
 
 
-def test_task_becomes_done(conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy) -> None:
+def test_task_becomes_done(conn: Connection, clinic: StoredClinic, policy: Policy) -> None:
     key = new_task(clinic)
     alice = clinic.session("alice")
     finish_call(conn, policy, alice, claimed(conn, policy, alice, key), "confirmed", "", NOW + 5)
@@ -208,7 +208,7 @@ def test_task_becomes_done(conn: sqlite3.Connection, clinic: StoredClinic, polic
 
 @pytest.mark.parametrize("maker", [new_task, new_item, new_appointment])
 def test_wrong_number_closes_the_row_and_leaves_the_object(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy, maker: object
+    conn: Connection, clinic: StoredClinic, policy: Policy, maker: object
 ) -> None:
     key = maker(clinic)  # type: ignore[operator]
     alice = clinic.session("alice")
@@ -227,7 +227,7 @@ def test_wrong_number_closes_the_row_and_leaves_the_object(
 
 
 def test_do_not_call_marks_the_client_and_audits_the_card(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_appointment(clinic)
     client_id = clinic.scalar("SELECT client_id FROM appointments WHERE id = ?", (key.source_id,))
@@ -253,7 +253,7 @@ def test_do_not_call_marks_the_client_and_audits_the_card(
 
 
 def test_locked_row_names_the_holder_and_since(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice, bob = clinic.session("alice"), clinic.session("bob")
@@ -275,7 +275,7 @@ def test_locked_row_names_the_holder_and_since(
 
 
 def test_own_lock_is_reported_as_mine_and_claiming_again_keeps_it(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice = clinic.session("alice")
@@ -287,7 +287,7 @@ def test_own_lock_is_reported_as_mine_and_claiming_again_keeps_it(
 
 
 def test_closed_in_the_clinic_records_is_refused(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     confirmed = new_appointment(clinic, status="confirmed")
     assert refused(conn, policy, clinic.session("alice"), confirmed, NOW).reason == "closed"
@@ -298,23 +298,21 @@ def test_closed_in_the_clinic_records_is_refused(
 
 
 def test_item_of_a_closed_call_list_is_refused(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     conn.execute("UPDATE call_lists SET closed_at = ?", (NOW,))
     assert refused(conn, policy, clinic.session("alice"), key, NOW).reason == "closed"
 
 
-def test_missing_row_is_refused(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
-) -> None:
+def test_missing_row_is_refused(conn: Connection, clinic: StoredClinic, policy: Policy) -> None:
     alice = clinic.session("alice")
     assert refused(conn, policy, alice, RowKey(TASK, 999), NOW) == Refusal("missing")
     assert inspect_row(conn, policy, alice, RowKey(ITEM, 999), NOW).refusal == Refusal("missing")
 
 
 def test_do_not_call_client_is_refused(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic, do_not_call=True)
     alice = clinic.session("alice")
@@ -332,7 +330,7 @@ def test_do_not_call_client_is_refused(
     ],
 )
 def test_too_soon_until_the_larger_of_min_gap_and_retry_delay(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy, outcome: str, wait: int
+    conn: Connection, clinic: StoredClinic, policy: Policy, outcome: str, wait: int
 ) -> None:
     key = new_appointment(clinic)
     alice, bob = clinic.session("alice"), clinic.session("bob")
@@ -349,7 +347,7 @@ def test_too_soon_until_the_larger_of_min_gap_and_retry_delay(
 
 
 def test_call_back_for_anyone_is_refused_until_due(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice, bob = clinic.session("alice"), clinic.session("bob")
@@ -375,7 +373,7 @@ def test_call_back_for_anyone_is_refused_until_due(
 
 
 def test_personal_call_back_is_only_mine_until_the_grace_passes(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice, bob = clinic.session("alice"), clinic.session("bob")
@@ -408,7 +406,7 @@ def test_personal_call_back_is_only_mine_until_the_grace_passes(
 
 
 def test_call_back_outcome_needs_a_future_time(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice = clinic.session("alice")
@@ -421,7 +419,7 @@ def test_call_back_outcome_needs_a_future_time(
 
 
 def test_attempt_cap_closes_the_row_as_unreachable(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_appointment(clinic)
     alice = clinic.session("alice")
@@ -455,7 +453,7 @@ def test_attempt_cap_closes_the_row_as_unreachable(
 
 
 def test_attempt_cap_lowered_later_blocks_the_row(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice = clinic.session("alice")
@@ -472,7 +470,7 @@ def test_attempt_cap_lowered_later_blocks_the_row(
 
 
 def test_new_session_of_the_same_operator_takes_over_the_old_lock(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     crashed = clinic.session("alice", NOW)
@@ -496,7 +494,7 @@ def test_new_session_of_the_same_operator_takes_over_the_old_lock(
 
 
 def test_abort_by_the_new_session_releases_the_old_lock(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     crashed = clinic.session("alice", NOW)
@@ -516,7 +514,7 @@ def test_abort_by_the_new_session_releases_the_old_lock(
 
 
 def test_abort_of_another_operators_lock_is_not_allowed(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice, bob = clinic.session("alice"), clinic.session("bob")
@@ -530,7 +528,7 @@ def test_abort_of_another_operators_lock_is_not_allowed(
 
 
 def stale_live_lock(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy, key: RowKey
+    conn: Connection, clinic: StoredClinic, policy: Policy, key: RowKey
 ) -> tuple[Session, Claim, int]:
     """Alice holds ``key`` since NOW and is still working at NOW + stale_after."""
     alice = clinic.session("alice")
@@ -541,7 +539,7 @@ def stale_live_lock(
 
 
 def test_stale_lock_of_a_live_owner_is_noted_once_and_offered(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice, claim, later = stale_live_lock(conn, clinic, policy, key)
@@ -561,7 +559,7 @@ def test_stale_lock_of_a_live_owner_is_noted_once_and_offered(
 
 
 def test_the_owner_and_her_other_sessions_do_not_note_their_own_stale_lock(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice, _, later = stale_live_lock(conn, clinic, policy, key)
@@ -575,7 +573,7 @@ def test_the_owner_and_her_other_sessions_do_not_note_their_own_stale_lock(
 
 
 def test_just_under_stale_after_nothing_happens(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice = clinic.session("alice")
@@ -594,7 +592,7 @@ def test_just_under_stale_after_nothing_happens(
 
 
 def test_claim_without_take_over_is_refused_and_with_it_succeeds(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_appointment(clinic)
     alice, old, later = stale_live_lock(conn, clinic, policy, key)
@@ -623,7 +621,7 @@ def test_claim_without_take_over_is_refused_and_with_it_succeeds(
 
 
 def test_takeover_with_an_old_epoch_is_refused(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice, _, later = stale_live_lock(conn, clinic, policy, key)
@@ -646,7 +644,7 @@ def test_takeover_with_an_old_epoch_is_refused(
 
 
 def test_takeover_of_a_fresh_lock_is_refused(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice, bob = clinic.session("alice"), clinic.session("bob")
@@ -657,7 +655,7 @@ def test_takeover_of_a_fresh_lock_is_refused(
 
 
 def test_old_owner_cannot_finish_after_a_takeover(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_appointment(clinic)
     alice, old, later = stale_live_lock(conn, clinic, policy, key)
@@ -678,7 +676,7 @@ def test_old_owner_cannot_finish_after_a_takeover(
 
 
 def test_finish_after_the_lock_was_removed_raises_lock_lost(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice = clinic.session("alice")
@@ -695,7 +693,7 @@ def test_finish_after_the_lock_was_removed_raises_lock_lost(
     ("outcome", "reason"), [("confirmed", "closed"), ("no-answer", "too-soon")]
 )
 def test_takeover_loses_to_a_finish_that_came_first(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy, outcome: str, reason: str
+    conn: Connection, clinic: StoredClinic, policy: Policy, outcome: str, reason: str
 ) -> None:
     key = new_item(clinic)
     alice, claim, later = stale_live_lock(conn, clinic, policy, key)
@@ -714,7 +712,7 @@ def test_takeover_loses_to_a_finish_that_came_first(
 
 
 def test_stale_lock_of_a_gone_owner_is_removed_on_inspect(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice = clinic.session("alice")
@@ -741,7 +739,7 @@ def test_stale_lock_of_a_gone_owner_is_removed_on_inspect(
 
 
 def test_stale_lock_of_an_ended_session_is_removed_on_claim(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice = clinic.session("alice")
@@ -760,7 +758,7 @@ def test_stale_lock_of_an_ended_session_is_removed_on_claim(
 
 
 def test_own_stale_lock_of_a_dead_session_is_removed_like_anyones(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     claimed(conn, policy, clinic.session("alice"), key, NOW)
@@ -771,7 +769,7 @@ def test_own_stale_lock_of_a_dead_session_is_removed_like_anyones(
 
 
 def test_a_live_session_keeps_its_stale_lock(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice = clinic.session("alice")
@@ -788,7 +786,7 @@ def test_a_live_session_keeps_its_stale_lock(
 
 
 def test_remove_stale_locks_sweeps_only_stale_locks_of_gone_sessions(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     rows = [new_item(clinic, f"Client {n}") for n in range(5)]
     gone1, gone2, working = (clinic.session(name) for name in ("gone1", "gone2", "working"))
@@ -812,7 +810,7 @@ def test_remove_stale_locks_sweeps_only_stale_locks_of_gone_sessions(
 
 
 def test_release_lock_needs_a_supervisor_for_anothers_lock(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice, bob = clinic.session("alice"), clinic.session("bob")
@@ -831,7 +829,7 @@ def test_release_lock_needs_a_supervisor_for_anothers_lock(
 
 
 def test_release_lock_of_ones_own_lock_is_allowed(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     alice = clinic.session("alice")
@@ -841,7 +839,7 @@ def test_release_lock_of_ones_own_lock_is_allowed(
 
 
 def test_every_lock_event_is_audited_with_who_and_when(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     rows = [new_item(clinic, f"Client {n}") for n in range(5)]
     alice = clinic.session("alice")
@@ -895,7 +893,7 @@ def test_every_lock_event_is_audited_with_who_and_when(
 # --- sessions (C13) --------------------------------------------------------------------------
 
 
-def test_session_records_who_and_beats(conn: sqlite3.Connection, clinic: StoredClinic) -> None:
+def test_session_records_who_and_beats(conn: Connection, clinic: StoredClinic) -> None:
     alice = clinic.session("alice", NOW)
     assert alice.operator == "alice" and not alice.supervisor
     row = conn.execute(
@@ -1093,7 +1091,7 @@ TestLockProtocol.settings = settings(max_examples=40, stateful_step_count=30, de
 
 
 def test_a_call_open_in_the_operators_other_window_does_not_pass_silently(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     first = clinic.session("alice", NOW)
@@ -1120,7 +1118,7 @@ def test_a_call_open_in_the_operators_other_window_does_not_pass_silently(
 
 
 def test_the_other_windows_call_moves_only_on_an_explicit_yes(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     first = clinic.session("alice", NOW)
@@ -1149,7 +1147,7 @@ def test_the_other_windows_call_moves_only_on_an_explicit_yes(
 
 
 def test_a_yes_given_to_an_older_lock_moves_nothing(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     first = clinic.session("alice", NOW)
@@ -1169,7 +1167,7 @@ def test_a_yes_given_to_an_older_lock_moves_nothing(
 
 
 def test_once_the_other_window_is_gone_its_call_is_yours_from_earlier(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     key = new_item(clinic)
     first = clinic.session("alice", NOW)
@@ -1188,7 +1186,7 @@ def test_once_the_other_window_is_gone_its_call_is_yours_from_earlier(
 
 
 def test_same_phone_rows_held_in_the_other_window_are_skipped(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     from storage.families import finish_family
 

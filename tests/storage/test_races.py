@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from storage.connection import Connection
 from storage.database import open_database
 from storage.locks import Claim, Refusal, claim_row
 from storage.policy import default_policy
@@ -157,7 +157,7 @@ def test_processes_released_together_have_exactly_one_winner(db_path: Path, tmp_
 
 
 def test_same_operator_in_two_live_apps_does_not_pass_her_lock_silently(
-    conn: sqlite3.Connection, clinic: StoredClinic
+    conn: Connection, clinic: StoredClinic
 ) -> None:
     """One operator's two live apps (windows) never share a row without a yes: the second
     app's plain claim is refused as "open in your other window" (C9 is for gone sessions)."""

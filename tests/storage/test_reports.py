@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from storage.database import write
+from storage.engine import write
 from storage.errors import NotAllowed
 from storage.locks import Claim, claim_row, finish_call
 from storage.policy import Policy

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from storage.database import write
+from storage.engine import write
 from storage.errors import NotAllowed
 from storage.locks import Claim, claim_row
 from storage.policy import Policy

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from datetime import date
 
 import pytest
 
+from storage.connection import Connection
 from storage.locks import Claim, claim_row, finish_call
 from storage.policy import Policy, Window
 from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
@@ -28,7 +28,7 @@ from tests.stored_clinic import NOW, StoredClinic, clinic_time
 
 
 def row_ids(
-    conn: sqlite3.Connection,
+    conn: Connection,
     policy: Policy,
     session: Session,
     work_list: WorkList,
@@ -47,16 +47,14 @@ FRIDAY = clinic_time(2025, 3, 14, 15)
 SATURDAY = clinic_time(2025, 3, 15, 11)
 
 
-def claim(
-    conn: sqlite3.Connection, policy: Policy, session: Session, key: RowKey, now: int
-) -> Claim:
+def claim(conn: Connection, policy: Policy, session: Session, key: RowKey, now: int) -> Claim:
     result = claim_row(conn, policy, session, key, now)
     assert isinstance(result, Claim), result
     return result
 
 
 def call(
-    conn: sqlite3.Connection,
+    conn: Connection,
     policy: Policy,
     session: Session,
     key: RowKey,
@@ -125,7 +123,7 @@ def test_window_follows_the_clinic_time_zone(policy: Policy) -> None:
 
 
 def test_confirmation_list_holds_open_appointments_inside_the_window(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     client = clinic.add_client("Anna")
     inside = [
@@ -142,7 +140,7 @@ def test_confirmation_list_holds_open_appointments_inside_the_window(
 
 
 def test_friday_confirmation_list_holds_mondays_appointments(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     client = clinic.add_client("Anna")
     clinic.add_appointment(client, clinic_time(2025, 3, 15, 10))  # Saturday
@@ -155,7 +153,7 @@ def test_friday_confirmation_list_holds_mondays_appointments(
 
 @pytest.fixture
 def mixed_list(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> tuple[WorkList, dict[str, int]]:
     """A call list with a row in each state, as Bob sees it at NOW."""
     names = [
@@ -217,7 +215,7 @@ def mixed_list(
 
 
 def test_order_due_call_backs_then_callable_then_later_then_blocked(
-    conn: sqlite3.Connection,
+    conn: Connection,
     clinic: StoredClinic,
     policy: Policy,
     mixed_list: tuple[WorkList, dict[str, int]],
@@ -256,7 +254,7 @@ def test_order_due_call_backs_then_callable_then_later_then_blocked(
 
 
 def test_own_personal_call_back_is_due_for_its_operator(
-    conn: sqlite3.Connection,
+    conn: Connection,
     clinic: StoredClinic,
     policy: Policy,
     mixed_list: tuple[WorkList, dict[str, int]],
@@ -272,7 +270,7 @@ def test_own_personal_call_back_is_due_for_its_operator(
 
 
 def test_later_rows_become_callable_as_time_passes(
-    conn: sqlite3.Connection,
+    conn: Connection,
     clinic: StoredClinic,
     policy: Policy,
     mixed_list: tuple[WorkList, dict[str, int]],
@@ -289,7 +287,7 @@ def test_later_rows_become_callable_as_time_passes(
 
 
 def test_appointments_order_by_start_within_a_group(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     client = clinic.add_client("Anna")
     late = clinic.add_appointment(client, clinic_time(2025, 3, 13, 17))
@@ -305,7 +303,7 @@ def test_appointments_order_by_start_within_a_group(
 
 
 def test_work_lists_in_spec_order_with_counts(
-    conn: sqlite3.Connection,
+    conn: Connection,
     clinic: StoredClinic,
     policy: Policy,
     mixed_list: tuple[WorkList, dict[str, int]],
@@ -347,7 +345,7 @@ def test_work_lists_in_spec_order_with_counts(
 
 
 def test_work_list_counts_now_later_and_locked_by_others(
-    conn: sqlite3.Connection,
+    conn: Connection,
     clinic: StoredClinic,
     policy: Policy,
     mixed_list: tuple[WorkList, dict[str, int]],
@@ -368,7 +366,7 @@ def test_work_list_counts_now_later_and_locked_by_others(
 
 
 def test_call_list_disappears_when_its_last_item_is_done(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     client = clinic.add_client("Anna")
     _, (item,) = clinic.add_call_list("Only one", [client])
@@ -381,7 +379,7 @@ def test_call_list_disappears_when_its_last_item_is_done(
 
 
 def test_task_list_holds_open_tasks_due_by_today(
-    conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy
+    conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
     client = clinic.add_client("Anna")
     overdue = clinic.add_task(client, "recall", NOW - 30 * 24 * HOUR)
@@ -435,7 +433,7 @@ def named_list(clinic: StoredClinic) -> tuple[WorkList, dict[str, int]]:
     ],
 )
 def test_filter_by_name_or_phone(
-    conn: sqlite3.Connection,
+    conn: Connection,
     clinic: StoredClinic,
     policy: Policy,
     named_list: tuple[WorkList, dict[str, int]],
@@ -447,7 +445,7 @@ def test_filter_by_name_or_phone(
     assert ids == [items[name] for name in who]
 
 
-def test_filter_by_subject(conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy) -> None:
+def test_filter_by_subject(conn: Connection, clinic: StoredClinic, policy: Policy) -> None:
     client = clinic.add_client("Anna")
     root = clinic.add_appointment(
         client, clinic_time(2025, 3, 13, 10), service="Root canal", doctor="Д-р Ёлкина"
@@ -461,7 +459,7 @@ def test_filter_by_subject(conn: sqlite3.Connection, clinic: StoredClinic, polic
 # --- the rows on screen ----------------------------------------------------------------------
 
 
-def test_load_rows_fields(conn: sqlite3.Connection, clinic: StoredClinic, policy: Policy) -> None:
+def test_load_rows_fields(conn: Connection, clinic: StoredClinic, policy: Policy) -> None:
     anna = clinic.add_client("Anna Smirnova", ("+7 900 111-22-33", "+7 900 999-88-77"))
     first = clinic.add_appointment(
         anna, clinic_time(2025, 3, 13, 10), service="Cleaning", doctor="Dr. Lee"

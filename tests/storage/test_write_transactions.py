@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from storage.clients import update_client
-from storage.database import DatabaseBusy, StorageError, open_database, write
+from storage.connection import Connection
+from storage.database import DatabaseBusy, StorageError, open_database
+from storage.engine import write
 from storage.errors import NotAllowed
 from storage.locks import (
     Claim,
@@ -176,7 +178,7 @@ def test_the_checker_catches_what_it_should() -> None:
     }
 
 
-def test_write_commits_on_success_and_rolls_back_on_error(conn: sqlite3.Connection) -> None:
+def test_write_commits_on_success_and_rolls_back_on_error(conn: Connection) -> None:
     with write(conn):
         conn.execute("INSERT INTO clients (name) VALUES ('kept')")
     with pytest.raises(KeyError), write(conn):
@@ -186,7 +188,7 @@ def test_write_commits_on_success_and_rolls_back_on_error(conn: sqlite3.Connecti
     assert [r[0] for r in conn.execute("SELECT name FROM clients")] == ["kept"]
 
 
-def test_sqlite_errors_leave_write_as_storage_errors(conn: sqlite3.Connection) -> None:
+def test_sqlite_errors_leave_write_as_storage_errors(conn: Connection) -> None:
     with pytest.raises(StorageError), write(conn):
         conn.execute("INSERT INTO clients (name) VALUES ('lost')")
         conn.execute("INSERT INTO nowhere VALUES (1)")

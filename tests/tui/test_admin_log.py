@@ -24,7 +24,7 @@ from cli.main import main
 from storage import admin_log
 from storage.admin_log import LogTarget, configure, field, log_event, log_refused_login
 from storage.audit import audit
-from storage.database import write
+from storage.engine import write
 from storage.locks import Claim, claim_row, release_lock, remove_stale_locks
 from storage.policy import Policy
 from storage.rows import APPOINTMENT, RowKey

@@ -38,7 +38,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from storage.clients import save_phones
-from storage.database import write
+from storage.engine import write
 from storage.locks import Claim, claim_row, finish_call
 from storage.rows import APPOINTMENT, RowKey
 from storage.sessions import Session, heartbeat, start_session

@@ -20,7 +20,8 @@ import pytest
 from textual.pilot import Pilot
 
 from storage.clients import save_phones
-from storage.database import open_database, write
+from storage.database import open_database
+from storage.engine import write
 from storage.policy import default_policy
 from tests.clinic_fixtures import DESK_NOW, Clock, Compare, at, settle, shoot, wait_until
 from tests.operator_steps import claim_active_row

@@ -15,7 +15,8 @@ import os
 import random
 from pathlib import Path
 
-from storage.database import WAL_SIZE_LIMIT, open_database, write
+from storage.database import WAL_SIZE_LIMIT, open_database
+from storage.engine import write
 from storage.locks import Claim, claim_row, finish_call
 from storage.policy import default_policy
 from storage.rows import ITEM, RowKey

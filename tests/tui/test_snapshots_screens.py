@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from storage.database import write
+from storage.engine import write
 from storage.locks import release_lock
 from storage.rows import APPOINTMENT, RowKey
 from tests.clinic_fixtures import (

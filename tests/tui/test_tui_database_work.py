@@ -8,7 +8,6 @@ and is never shown as "Not saved: …".
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -16,11 +15,12 @@ from textual.widgets import Input
 
 from storage.admin_log import LogTarget, configure
 from storage.clients import ClientGone
+from storage.connection import Connection
 from tests.clinic_fixtures import DeskClinic, open_list, running, text_of, wait_until
 from tui.client_card import ClientCard
 
 
-def one(conn: sqlite3.Connection) -> int:
+def one(conn: Connection) -> int:
     return int(conn.execute("SELECT 1").fetchone()[0])
 
 

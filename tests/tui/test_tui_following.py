@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from storage import worklists
-from storage.database import write
+from storage.engine import write
 from storage.sessions import heartbeat
 from tests.clinic_fixtures import DeskClinic, open_list, running, settle, wait_until
 from tui import picker as picker_module

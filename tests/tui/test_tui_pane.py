@@ -7,7 +7,7 @@ begun and never the appointment being confirmed.
 
 from __future__ import annotations
 
-from storage.database import write
+from storage.engine import write
 from tests.clinic_fixtures import DeskClinic, at, go_to, open_list, running, text_of
 
 

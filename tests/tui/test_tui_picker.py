@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import OptionList
 
-from storage.database import write
+from storage.engine import write
 from tests.clinic_fixtures import (
     DESK_NOW,
     FIRST_ROW,

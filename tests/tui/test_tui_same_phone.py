@@ -15,7 +15,7 @@ from textual.widgets import Checkbox
 import storage.families
 import tui.work_screen
 from storage.clients import save_phones
-from storage.database import write
+from storage.engine import write
 from storage.rows import APPOINTMENT, ITEM, TASK
 from tests.clinic_fixtures import (
     DESK_NOW,

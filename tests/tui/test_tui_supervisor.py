@@ -12,7 +12,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
-from storage.database import write
+from storage.engine import write
 from storage.rows import APPOINTMENT
 from tests.clinic_fixtures import (
     DESK_NOW,

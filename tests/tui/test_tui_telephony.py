@@ -21,7 +21,8 @@ from textual.widgets import OptionList
 from textual.worker import WorkerState
 
 from storage.clients import save_phones
-from storage.database import open_database, write
+from storage.database import open_database
+from storage.engine import write
 from storage.policy import Policy, default_policy, load_policy
 from storage.sessions import start_session
 from tests.clinic_fixtures import DESK_NOW, notices, wait_until
