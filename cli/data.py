@@ -11,7 +11,6 @@ import io
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
@@ -29,6 +28,7 @@ from cli.options import (
     use_database,
 )
 from cli.output import print_json, say
+from cli.progress import progress_bar
 from storage.call_lists import (
     NoSuchList,
     close_list,
@@ -241,58 +241,13 @@ def _call_list_id(conn: Connection, name: str) -> int:
 # -- import -----------------------------------------------------------------------------------
 
 
-class _ProgressBar:
-    """A rich progress bar on standard error, shown once work has taken over a moment."""
-
-    DELAY = 0.7  # seconds
-
-    def __init__(self, title: str) -> None:
-        self.title = title
-        self.started = time.monotonic()
-        self.bar: Any = None
-        self.tasks: dict[str, Any] = {}
-
-    def __call__(self, phase: str, done: int, total: int) -> None:
-        if self.bar is None:
-            if time.monotonic() - self.started < self.DELAY:
-                return
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
-
-            self.bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TaskProgressColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self.bar.start()
-        if phase not in self.tasks:
-            # The description is Rich markup: the file's name is escaped, and shown safely.
-            label = {
-                "reading": _("Reading {file}").format(file=escape(safe_text(self.title))),
-                "checking": _("Checking"),
-                "writing": _("Writing"),
-            }.get(phase, phase)
-            self.tasks[phase] = self.bar.add_task(label, total=total)
-        self.bar.update(self.tasks[phase], completed=done, total=total)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-@contextmanager
-def _progress(title: str) -> Iterator[_ProgressBar | None]:
-    """A progress callback when standard error is a terminal, else None."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    bar = _ProgressBar(title)
-    try:
-        yield bar
-    finally:
-        bar.close()
+def _import_phases(source: str) -> dict[str, str]:
+    """The progress bar's line for each phase of an import (Rich markup: the name escaped)."""
+    return {
+        "reading": _("Reading {file}").format(file=escape(safe_text(source))),
+        "checking": _("Checking"),
+        "writing": _("Writing"),
+    }
 
 
 def _read_file(name: str) -> bytes:
@@ -355,7 +310,10 @@ def _import(
             raise BadInput(_("The folder {folder} does not exist.").format(folder=folder))
         target = os.path.join(folder, f".{os.path.basename(path)}.import-{os.getpid()}")
     try:
-        with use_database(target, create=fresh, writes=True) as conn, _progress(source) as progress:
+        with (
+            use_database(target, create=fresh, writes=True) as conn,
+            progress_bar(_import_phases(source)) as progress,
+        ):
             result = import_csv(
                 conn,
                 policy,

@@ -1,9 +1,9 @@
 """The root group: ``ringround`` alone starts the app; its subcommands, some loaded late.
 
 The commands of cli/commands.py are cheap to load (each imports its storage
-modules when it runs); export, import, lists and report (cli/data.py) are
-imported on first use (_LazyGroup), so the app's start (and its start-up
-time, BENCHMARKS.md) does not pay for them.
+modules when it runs); export, import, lists and report (cli/data.py)
+and copy (cli/copying.py) are imported on first use (_LazyGroup), so the
+app's start (and its start-up time, BENCHMARKS.md) does not pay for them.
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ class _LazyGroup(click.Group):
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     lazy_subcommands={
+        "copy": "cli.copying:copy",
         "export": "cli.data:export",
         "import": "cli.data:import_command",
         "lists": "cli.data:lists",

@@ -22,8 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cli import data as cli_data
 from cli.main import main
+from cli.progress import ProgressBar, progress_bar
 from storage.clients import update_client
 from storage.database import open_database
 from storage.demo import make_demo
@@ -530,17 +530,20 @@ def test_export_audit_has_lock_events_and_card_edits(
 
 
 def test_the_progress_bar_is_only_for_terminals(monkeypatch: pytest.MonkeyPatch) -> None:
-    with cli_data._progress("x.csv") as progress:  # standard error is not a terminal under pytest
+    labels = {"reading": "Reading x.csv", "checking": "Checking"}
+    with progress_bar(labels) as progress:  # standard error is not a terminal under pytest
         assert progress is None
-    bar = cli_data._ProgressBar("x.csv")
+    bar = ProgressBar(labels)
     bar("reading", 10, 100)  # within the first moment: nothing is shown yet
     assert bar.bar is None
-    monkeypatch.setattr(cli_data._ProgressBar, "DELAY", 0.0)
-    bar = cli_data._ProgressBar("x.csv")
+    monkeypatch.setattr(ProgressBar, "DELAY", 0.0)
+    bar = ProgressBar(labels)
     try:
         bar("reading", 10, 100)
         bar("checking", 5, 5)
         assert set(bar.tasks) == {"reading", "checking"}
+        shown = [task.description for task in bar.bar.tasks]
+        assert shown == ["Reading x.csv", "Checking"]
     finally:
         bar.close()
 

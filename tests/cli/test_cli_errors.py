@@ -25,6 +25,7 @@ import telephony
 from cli.main import main
 from storage.admin_log import LogTarget, configure
 from storage.call_lists import NoSuchList
+from storage.copying import CopyDiffers
 from storage.errors import EXIT_BAD_INPUT, EXIT_FAILURE, RingroundError
 from storage.imports.problems import BadFile, Problem
 from storage.locks import LockLost
@@ -37,6 +38,7 @@ MADE: dict[str, Callable[[], RingroundError]] = {
     "BadFile": lambda: BadFile("clients.csv", [Problem(line=3, column="", reason="broken")]),
     "NoSuchList": lambda: NoSuchList("Flu jabs"),
     "LockLost": lambda: LockLost("alice"),
+    "CopyDiffers": lambda: CopyDiffers(SENTENCE, []),
 }
 
 # What each member names, and so the code it must exit with.
@@ -53,6 +55,7 @@ BAD_INPUT = {
     "DemoError",
     "CallBackNotInFuture",
     "NotLocked",
+    "NotEmpty",
 }
 
 

@@ -1,0 +1,312 @@
+"""Moving a whole clinic from one database to another (``ringround copy FROM TO``).
+
+A clinic moves from its SQLite file to PostgreSQL when it joins a chain, or
+back. What moves, table by table (:data:`COPIED`, parents before children):
+everything a clinic has written - settings, clients and phones, appointments,
+tasks, call lists and their items, sessions, calling state (call_rows), locks,
+attempts, row notes and the audit trail. What does not:
+
+- ``changes``, the change feed (storage/changes.py): it only tells open
+  screens what to read again since they last looked, and a new database has
+  no open screens; the target starts a feed of its own (:func:`bulk_load`);
+- the schema's own bookkeeping (its version): both databases are at the
+  current version once opened.
+
+The copy is refused while anyone works on FROM (a live session, by the
+policy's ``alive_for``): their later saves would be missing from the copy, so
+every ringround on it must stop first. Sessions that ended or whose app
+stopped are copied, with the locks they left (C9): the moved clinic shows the
+same rows locked as the old one would. A target that holds anything is
+refused before anything is written to it.
+
+How it is done: one write transaction on each side. The one on FROM holds it
+still while it is read (no operator can start or save meanwhile); the one on
+TO receives every row, or none. Ids are kept as they are, since every
+reference and the audit chain (each entry's hash covers its content, the
+chain runs in id order) depend on them, and so is the audit trail's "highest
+id ever given", so that entries deleted from the end of FROM's trail still
+show as missing in TO's. Before TO commits, each table is read back from TO
+and compared with what was read from FROM: the row count and a checksum
+(:class:`Tally`); if anything differs TO rolls back and stays empty.
+
+The checksum is computed here in Python from the values as the engine
+returns them (integers, text, NULL), so it is the same on either engine: the
+SHA-256 of each row's JSON, added up modulo 2**256. A sum does not depend on
+the order the rows come in, which differs between engines for text keys
+(each engine sorts text by its own collation); every row still counts, a
+changed, missing or extra row changes the sum. Rows are read in primary-key
+order, a page at a time, so memory stays small for a clinic of any size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import sqlite_utils
+
+from storage.changes import bulk_load
+from storage.database import StorageError
+from storage.engine import write
+from storage.errors import EXIT_BAD_INPUT
+from storage.i18n import _, ngettext
+from storage.policy import Policy
+from storage.schema import migrate
+from storage.sessions import ALIVE_SQL, alive_since
+
+# Parents before children, so every reference points at a row already there.
+COPIED = (
+    "settings",
+    "clients",
+    "phones",
+    "appointments",
+    "tasks",
+    "call_lists",
+    "call_list_items",
+    "sessions",
+    "call_rows",
+    "locks",
+    "attempts",
+    "row_notes",
+    "audit",
+)
+# Tables of the schema that are not copied, and why (the module's docstring says more).
+NOT_COPIED = {"changes": "the change feed of open screens; the target starts its own"}
+
+PAGE = 5000  # rows read at a time
+AUDIT_MARK = "audit: highest id ever given"  # what the audit's checksum also covers
+
+Progress = Callable[[str, int, int], None]  # (table, rows copied, rows in all)
+
+
+class NotEmpty(StorageError):
+    """The target already holds a clinic's data; a copy never mixes with it."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class PeopleAtWork(StorageError):
+    """Operators are working on the source; their saves would be missing from the copy."""
+
+
+class CopyDiffers(StorageError):
+    """What the target received is not what was read from the source; it was rolled back."""
+
+    def __init__(self, message: str, tallies: Sequence[TablePair]) -> None:
+        super().__init__(message)
+        self.tallies = tuple(tallies)
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]  # the primary key: the order rows are read in, page by page
+
+
+@cache
+def tables() -> tuple[Table, ...]:
+    """The copied tables with their columns and keys, as the migrations make them.
+
+    Read with sqlite-utils from a database the migrations build in memory, so
+    a column a later migration adds is copied without a change here; the
+    PostgreSQL schema has the same tables and columns by name.
+    """
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        migrate(conn)
+        db = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
+        return tuple(
+            Table(name, tuple(db.table(name).columns_dict), tuple(db.table(name).pks))
+            for name in COPIED
+        )
+    finally:
+        conn.close()
+
+
+@dataclass
+class Tally:
+    """The row count and checksum of one table, added up row by row."""
+
+    rows: int = 0
+    sum: int = 0
+
+    def add(self, row: Sequence[object]) -> None:
+        self.rows += 1
+        self.cover(row)
+
+    def cover(self, values: Sequence[object]) -> None:
+        """Let the checksum cover ``values`` too (not a row: the count stays)."""
+        payload = json.dumps(list(values), ensure_ascii=False, separators=(",", ":"))
+        digest = hashlib.sha256(payload.encode("utf-8")).digest()
+        self.sum = (self.sum + int.from_bytes(digest, "big")) % 2**256
+
+    @property
+    def checksum(self) -> str:
+        return f"{self.sum:064x}"
+
+
+@dataclass(frozen=True)
+class TablePair:
+    """One table's tally on each side."""
+
+    table: str
+    source: Tally
+    target: Tally
+
+    @property
+    def same(self) -> bool:
+        return self.source == self.target
+
+
+def _pages(conn: sqlite3.Connection, table: Table) -> Iterator[list[tuple[object, ...]]]:
+    """The table's rows in primary-key order, PAGE at a time (the key where the last one ended)."""
+    columns = ", ".join(table.columns)
+    order = ", ".join(table.key)
+    after = f"({order}) > ({', '.join('?' for _ in table.key)})"
+    at = [table.columns.index(column) for column in table.key]
+    last: tuple[object, ...] | None = None
+    while True:
+        if last is None:
+            sql = f"SELECT {columns} FROM {table.name} ORDER BY {order} LIMIT ?"
+            params: tuple[object, ...] = (PAGE,)
+        else:
+            sql = f"SELECT {columns} FROM {table.name} WHERE {after} ORDER BY {order} LIMIT ?"
+            params = (*last, PAGE)
+        rows = [tuple(row) for row in conn.execute(sql, params).fetchall()]
+        if rows:
+            yield rows
+        if len(rows) < PAGE:
+            return
+        last = tuple(rows[-1][i] for i in at)
+
+
+def tally(conn: sqlite3.Connection, table: Table) -> Tally:
+    """Count and checksum one table as ``conn`` sees it."""
+    found = Tally()
+    for page in _pages(conn, table):
+        for row in page:
+            found.add(row)
+    if table.name == "audit":
+        found.cover((AUDIT_MARK, highest_audit_id(conn)))
+    return found
+
+
+def highest_audit_id(conn: sqlite3.Connection) -> int:
+    """The highest audit id ever given (SQLite remembers it for AUTOINCREMENT ids)."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
+    return int(row[0]) if row is not None else 0
+
+
+def _keep_audit_mark(conn: sqlite3.Connection, highest: int) -> None:
+    """Give the target the source's highest audit id, so that deleted newest entries still show."""
+    conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'audit'", (highest,))
+    conn.execute(
+        "INSERT INTO sqlite_sequence (name, seq) SELECT 'audit', ?"
+        " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'audit')",
+        (highest,),
+    )
+
+
+def _refuse_people_at_work(conn: sqlite3.Connection, shown: str, policy: Policy, now: int) -> None:
+    found = conn.execute(
+        f"SELECT DISTINCT s.operator FROM sessions s WHERE {ALIVE_SQL} ORDER BY s.operator",
+        (alive_since(policy, now),),
+    ).fetchall()
+    if found:
+        names = ", ".join(str(row[0]) for row in found)
+        raise PeopleAtWork(
+            ngettext(
+                "{names} is working in {source}; every ringround on it must stop before it "
+                "is copied, or their later saves would be missing from the copy.",
+                "{names} are working in {source}; every ringround on it must stop before it "
+                "is copied, or their later saves would be missing from the copy.",
+                len(found),
+            ).format(names=names, source=shown)
+        )
+
+
+def _refuse_not_empty(conn: sqlite3.Connection, shown: str) -> None:
+    holding = [
+        table.name
+        for table in tables()
+        if conn.execute(f"SELECT 1 FROM {table.name} LIMIT 1").fetchone() is not None
+    ]
+    if holding:
+        raise NotEmpty(
+            _(
+                "{target} is not empty (it holds {tables}); copy only into a new database, "
+                "so that nothing in it is mixed with or lost under the copy."
+            ).format(target=shown, tables=", ".join(holding))
+        )
+
+
+def copy_clinic(
+    source: sqlite3.Connection,
+    target: sqlite3.Connection,
+    *,
+    shown: tuple[str, str],
+    policy: Policy,
+    now: int,
+    progress: Progress | None = None,
+) -> list[TablePair]:
+    """Copy every table of ``source`` into the empty ``target``; the tallies of both sides.
+
+    ``shown`` names the two databases in messages, as their engines do;
+    ``now`` is on the source's clock (who is alive there). Raises NotEmpty,
+    PeopleAtWork, or CopyDiffers (after rolling the target back).
+    """
+    pairs: list[TablePair] = []
+    with write(source), write(target):
+        _refuse_people_at_work(source, shown[0], policy, now)
+        _refuse_not_empty(target, shown[1])
+        with bulk_load(target):  # no change recorded for each copied row
+            for table in tables():
+                read = _copy_table(source, target, table, progress)
+                if table.name == "audit":
+                    highest = highest_audit_id(source)
+                    read.cover((AUDIT_MARK, highest))
+                    _keep_audit_mark(target, highest)
+                pairs.append(TablePair(table.name, read, tally(target, table)))
+        differing = [pair.table for pair in pairs if not pair.same]
+        if differing:
+            raise CopyDiffers(
+                _(
+                    "The copy in {target} differs from {source} in {tables}; nothing was "
+                    "kept in {target}."
+                ).format(
+                    source=shown[0],
+                    target=shown[1],
+                    tables=", ".join(differing),
+                ),
+                pairs,
+            )
+    return pairs
+
+
+def _copy_table(
+    source: sqlite3.Connection,
+    target: sqlite3.Connection,
+    table: Table,
+    progress: Progress | None,
+) -> Tally:
+    """Insert every row of one table into the target; the tally of the rows read."""
+    read = Tally()
+    total = int(source.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0])
+    insert = (
+        f"INSERT INTO {table.name} ({', '.join(table.columns)})"
+        f" VALUES ({', '.join('?' for _ in table.columns)})"
+    )
+    if progress is not None:
+        progress(table.name, 0, total)
+    for page in _pages(source, table):
+        target.executemany(insert, page)
+        for row in page:
+            read.add(row)
+        if progress is not None:
+            progress(table.name, read.rows, max(total, read.rows))
+    return read

@@ -1,0 +1,272 @@
+"""``ringround copy FROM TO`` as a real process: a whole clinic moved, checked and refused.
+
+The copy is compared with its source here independently of the command's own
+checksums: every copied table, row by row in key order. The PostgreSQL round
+trip is in tests/cli/test_copy_postgresql.py.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from storage.copying import COPIED, NOT_COPIED, tables
+from storage.database import open_database
+from storage.policy import default_policy
+from storage.schema import migrate
+from storage.sessions import end_session, start_session
+from tests.command_line import dump
+from tests.unix_users import ringround_command
+
+
+def ringround(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("RINGROUND_DB", "RINGROUND_POLICY", "RINGROUND_DEBUG")
+    }
+    return subprocess.run(
+        [str(ringround_command()), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=cwd,
+        timeout=300,
+        check=False,
+    )
+
+
+def one_sentence(result: subprocess.CompletedProcess[str]) -> str:
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert lines[0].startswith("ringround: ") and lines[0].endswith("."), lines[0]
+    return lines[0]
+
+
+def rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every copied table's rows in key order, and the audit's highest id ever given."""
+    conn = sqlite3.connect(path)
+    try:
+        found = {
+            table.name: conn.execute(
+                f"SELECT {', '.join(table.columns)} FROM {table.name}"
+                f" ORDER BY {', '.join(table.key)}"
+            ).fetchall()
+            for table in tables()
+        }
+        found["sqlite_sequence"] = conn.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'audit'"
+        ).fetchall()
+        return found
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo clinic written by the real command (made once; tests copy it, never change it)."""
+    folder = tmp_path_factory.mktemp("copy-demo")
+    made = ringround("demo", "--no-run", "--db", "clinic.db", "--clients", "80", cwd=folder)
+    assert made.returncode == 0, made.stderr
+    return folder / "clinic.db"
+
+
+def test_every_table_of_the_schema_is_copied_or_said_why_not() -> None:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    migrate(conn)
+    schema = {
+        name
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        if not name.startswith("sqlite_")
+    }
+    assert schema == set(COPIED) | set(NOT_COPIED)
+    assert not set(COPIED) & set(NOT_COPIED)
+    assert all(table.key for table in tables())
+
+
+def test_a_demo_clinic_is_copied_whole(demo: Path, tmp_path: Path) -> None:
+    before = dump(demo)
+    copied = ringround("copy", demo, "copy.db", cwd=tmp_path)
+    assert copied.returncode == 0, copied.stderr
+    assert copied.stderr == ""
+    lines = copied.stdout.splitlines()
+    assert lines[0].split() == [
+        "TABLE",
+        "ROWS",
+        "IN",
+        "FROM",
+        "ROWS",
+        "IN",
+        "TO",
+        "CHECKSUM",
+        "SAME",
+    ]
+    table_lines = {line.split()[0]: line.split() for line in lines[1:-1]}
+    assert list(table_lines) == list(COPIED)
+    for name, (_, from_rows, to_rows, checksum, same) in table_lines.items():
+        assert from_rows == to_rows and same == "yes" and len(checksum) == 12, name
+    assert lines[-1].startswith(f"Copied {demo} to copy.db: ")
+    assert "13 tables, every row count and checksum the same" in lines[-1]
+    # The source is as it was; the copy holds every row of it, ids and all.
+    assert dump(demo) == before
+    source, copy = rows(demo), rows(tmp_path / "copy.db")
+    assert copy == source
+    assert len(source["clients"]) == 80 and source["locks"] and source["audit"]
+    assert table_lines["clients"][1] == "80"
+    # The copy's audit chain verifies, with the same newest entry and hash as the source's.
+    checks = [ringround("check", "--db", path, cwd=tmp_path) for path in (demo, "copy.db")]
+    assert [check.returncode for check in checks] == [0, 0], checks[1].stdout
+    trail = [
+        next(line for line in check.stdout.splitlines() if "audit trail is intact" in line)
+        for check in checks
+    ]
+    assert trail[0].split("has the hash")[1] == trail[1].split("has the hash")[1]
+
+
+def test_the_audit_trails_missing_newest_entries_stay_missing(demo: Path, tmp_path: Path) -> None:
+    """Ids given and deleted at the end of FROM's trail show as missing in TO's too."""
+    source = tmp_path / "cut.db"
+    source.write_bytes(demo.read_bytes())
+    conn = sqlite3.connect(source)
+    with conn:
+        conn.execute("DELETE FROM audit WHERE id = (SELECT max(id) FROM audit)")
+    newest = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()[0]
+    conn.close()
+    assert ringround("copy", source, "copy.db", cwd=tmp_path).returncode == 0
+    check = ringround("check", "--db", "copy.db", cwd=tmp_path)
+    assert check.returncode == 1
+    assert f"audit entry {newest} is missing (deleted)" in check.stdout
+
+
+def test_a_target_that_is_not_empty_is_refused_and_left_as_it_was(
+    demo: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "other.db"
+    made = ringround(
+        "demo", "--no-run", "--db", target, "--clients", "10", "--seed", "7", cwd=tmp_path
+    )
+    assert made.returncode == 0
+    before = dump(target)
+    refused = ringround("copy", demo, target, cwd=tmp_path)
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert one_sentence(refused) == (
+        f"ringround: {target} is not empty (it holds settings, clients, phones, appointments, "
+        "tasks, call_lists, call_list_items, sessions, call_rows, locks, attempts, audit); "
+        "copy only into a new database, so that nothing in it is mixed with or lost under "
+        "the copy."
+    )
+    assert dump(target) == before
+
+
+def test_an_empty_database_is_a_good_target(demo: Path, tmp_path: Path) -> None:
+    open_database(tmp_path / "empty.db", create=True).close()
+    copied = ringround("copy", demo, "empty.db", cwd=tmp_path)
+    assert copied.returncode == 0, copied.stderr
+    assert rows(tmp_path / "empty.db") == rows(demo)
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (
+            None,
+            "There is no database at {source} (make one with 'ringround demo' or an import).",
+        ),
+        (
+            b"This is a letter, not a database.\n" * 200,
+            "{source} is damaged or is not a ringround database.",
+        ),
+    ],
+    ids=["missing", "damaged"],
+)
+def test_a_source_that_is_missing_or_damaged_is_one_sentence(
+    tmp_path: Path, content: bytes | None, said: str
+) -> None:
+    source = tmp_path / "clinic.db"
+    if content is not None:
+        source.write_bytes(content)
+    refused = ringround("copy", source, "copy.db", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert one_sentence(refused) == "ringround: " + said.format(source=source)
+    assert not (tmp_path / "copy.db").exists()
+    if content is not None:
+        assert source.read_bytes() == content
+
+
+def test_a_source_with_a_damaged_page_is_refused(demo: Path, tmp_path: Path) -> None:
+    source = tmp_path / "clinic.db"
+    data = bytearray(demo.read_bytes())
+    page = 4096
+    data[3 * page : 4 * page] = b"\xff" * page  # a page in the middle, overwritten
+    source.write_bytes(bytes(data))
+    refused = ringround("copy", source, "copy.db", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "is damaged, so nothing was changed in it" in one_sentence(refused)
+    assert not (tmp_path / "copy.db").exists()
+
+
+def test_a_copy_is_refused_while_someone_works_on_the_source(demo: Path, tmp_path: Path) -> None:
+    source = tmp_path / "clinic.db"
+    source.write_bytes(demo.read_bytes())
+    conn = open_database(source)
+    session = start_session(conn, "marina", int(time.time()))
+    try:
+        refused = ringround("copy", source, "copy.db", cwd=tmp_path)
+        assert refused.returncode == 1
+        assert one_sentence(refused) == (
+            f"ringround: marina is working in {source}; every ringround on it must stop before "
+            "it is copied, or their later saves would be missing from the copy."
+        )
+        assert not (tmp_path / "copy.db").exists()
+        end_session(conn, session, int(time.time()))
+        # Once she has stopped, her ended session is copied with everything else.
+        assert ringround("copy", source, "copy.db", cwd=tmp_path).returncode == 0
+        assert rows(tmp_path / "copy.db") == rows(source)
+    finally:
+        conn.close()
+
+
+def test_the_same_database_twice_is_refused(demo: Path, tmp_path: Path) -> None:
+    os.link(demo, tmp_path / "same.db")
+    before = dump(demo)
+    refused = ringround("copy", demo, tmp_path / "same.db", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "FROM and TO are the same database" in one_sentence(refused)
+    assert dump(demo) == before
+
+
+def test_a_copy_that_differs_is_rolled_back(demo: Path, tmp_path: Path) -> None:
+    """A target that changes what it receives (here a trigger of its own) keeps nothing."""
+    target = tmp_path / "odd.db"
+    conn = open_database(target, create=True)
+    conn.execute(
+        "CREATE TRIGGER shout AFTER INSERT ON clients BEGIN"
+        " UPDATE clients SET name = upper(name) WHERE id = NEW.id; END"
+    )
+    conn.close()
+    refused = ringround("copy", demo, target, cwd=tmp_path)
+    assert refused.returncode == 1
+    assert one_sentence(refused) == (
+        f"ringround: The copy in {target} differs from {demo} in clients; nothing was kept "
+        f"in {target}."
+    )
+    clients = next(line for line in refused.stdout.splitlines() if line.startswith("clients"))
+    assert clients.split()[-1] == "NO" and "≠" in clients
+    assert all(not rows(target)[name] for name in COPIED)
+
+
+def test_the_policy_decides_who_is_still_working(demo: Path, tmp_path: Path) -> None:
+    """A session whose heartbeat is older than alive_for is gone: its app stopped (C9)."""
+    source = tmp_path / "clinic.db"
+    source.write_bytes(demo.read_bytes())
+    conn = open_database(source)
+    start_session(conn, "marina", int(time.time()) - 2 * default_policy().alive_for)
+    conn.close()
+    copied = ringround("copy", source, "copy.db", cwd=tmp_path)
+    assert copied.returncode == 0, copied.stderr
+    assert rows(tmp_path / "copy.db") == rows(source)
