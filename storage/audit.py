@@ -172,6 +172,12 @@ def _break(entry: Entry, before: Entry | None, describe: Describe) -> str | None
     ).format(entry=describe(entry), before=before.id if before is not None else 0)
 
 
+def highest_id(conn: Connection) -> int:
+    """The highest audit id ever given, even if that entry was deleted since (0 for none)."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
+    return int(row[0]) if row is not None else 0
+
+
 def verify_chain(conn: Connection, describe: Describe) -> ChainReport:
     """Walk the whole trail in id order; report the first break, or the newest entry."""
     count = 0
@@ -182,8 +188,7 @@ def verify_chain(conn: Connection, describe: Describe) -> ChainReport:
             return ChainReport(count, before, problem)
         count += 1
         before = entry
-    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
-    highest = int(row[0]) if row is not None else 0
+    highest = highest_id(conn)
     newest = before.id if before is not None else 0
     if highest > newest:
         return ChainReport(count, before, _missing(newest + 1, highest))

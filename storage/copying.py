@@ -49,7 +49,9 @@ from functools import cache
 
 import sqlite_utils
 
+from storage.audit import highest_id
 from storage.changes import bulk_load
+from storage.connection import Connection
 from storage.database import StorageError
 from storage.engine import write
 from storage.errors import EXIT_BAD_INPUT
@@ -163,7 +165,7 @@ class TablePair:
         return self.source == self.target
 
 
-def _pages(conn: sqlite3.Connection, table: Table) -> Iterator[list[tuple[object, ...]]]:
+def _pages(conn: Connection, table: Table) -> Iterator[list[tuple[object, ...]]]:
     """The table's rows in primary-key order, PAGE at a time (the key where the last one ended)."""
     columns = ", ".join(table.columns)
     order = ", ".join(table.key)
@@ -185,24 +187,18 @@ def _pages(conn: sqlite3.Connection, table: Table) -> Iterator[list[tuple[object
         last = tuple(rows[-1][i] for i in at)
 
 
-def tally(conn: sqlite3.Connection, table: Table) -> Tally:
+def tally(conn: Connection, table: Table) -> Tally:
     """Count and checksum one table as ``conn`` sees it."""
     found = Tally()
     for page in _pages(conn, table):
         for row in page:
             found.add(row)
     if table.name == "audit":
-        found.cover((AUDIT_MARK, highest_audit_id(conn)))
+        found.cover((AUDIT_MARK, highest_id(conn)))
     return found
 
 
-def highest_audit_id(conn: sqlite3.Connection) -> int:
-    """The highest audit id ever given (SQLite remembers it for AUTOINCREMENT ids)."""
-    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
-    return int(row[0]) if row is not None else 0
-
-
-def _keep_audit_mark(conn: sqlite3.Connection, highest: int) -> None:
+def _keep_audit_mark(conn: Connection, highest: int) -> None:
     """Give the target the source's highest audit id, so that deleted newest entries still show."""
     conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'audit'", (highest,))
     conn.execute(
@@ -212,7 +208,7 @@ def _keep_audit_mark(conn: sqlite3.Connection, highest: int) -> None:
     )
 
 
-def _refuse_people_at_work(conn: sqlite3.Connection, shown: str, policy: Policy, now: int) -> None:
+def _refuse_people_at_work(conn: Connection, shown: str, policy: Policy, now: int) -> None:
     found = conn.execute(
         f"SELECT DISTINCT s.operator FROM sessions s WHERE {ALIVE_SQL} ORDER BY s.operator",
         (alive_since(policy, now),),
@@ -230,7 +226,7 @@ def _refuse_people_at_work(conn: sqlite3.Connection, shown: str, policy: Policy,
         )
 
 
-def _refuse_not_empty(conn: sqlite3.Connection, shown: str) -> None:
+def _refuse_not_empty(conn: Connection, shown: str) -> None:
     holding = [
         table.name
         for table in tables()
@@ -246,8 +242,8 @@ def _refuse_not_empty(conn: sqlite3.Connection, shown: str) -> None:
 
 
 def copy_clinic(
-    source: sqlite3.Connection,
-    target: sqlite3.Connection,
+    source: Connection,
+    target: Connection,
     *,
     shown: tuple[str, str],
     policy: Policy,
@@ -268,7 +264,7 @@ def copy_clinic(
             for table in tables():
                 read = _copy_table(source, target, table, progress)
                 if table.name == "audit":
-                    highest = highest_audit_id(source)
+                    highest = highest_id(source)
                     read.cover((AUDIT_MARK, highest))
                     _keep_audit_mark(target, highest)
                 pairs.append(TablePair(table.name, read, tally(target, table)))
@@ -289,8 +285,8 @@ def copy_clinic(
 
 
 def _copy_table(
-    source: sqlite3.Connection,
-    target: sqlite3.Connection,
+    source: Connection,
+    target: Connection,
     table: Table,
     progress: Progress | None,
 ) -> Tally:
