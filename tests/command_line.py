@@ -2,14 +2,13 @@
 
 ``call`` runs ``ringround ARGS...`` through cli.main.main (as the console
 command does) and returns (exit code, standard output, standard error); no
-command may ever show a traceback. ``dump`` is a database's whole content as
-SQL, to compare before and after a command that must change nothing.
+command may ever show a traceback. What a command left in a database is read
+with tests/database_contents.py.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -22,14 +21,6 @@ def call(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, st
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     return code, out, err
-
-
-def dump(path: Path) -> list[str]:
-    conn = sqlite3.connect(path)
-    try:
-        return list(conn.iterdump())
-    finally:
-        conn.close()
 
 
 def supervisors_policy(tmp_path: Path, supervisors: list[str], name: str = "policy.toml") -> Path:

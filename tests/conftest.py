@@ -6,10 +6,19 @@ its own in its conftest.py; the checks of the whole repository (code quality,
 translations, references) are here. Helpers shared by several folders are
 modules here: stored_clinic, clinic_fixtures, waiting, pty_app, unix_users...
 
-Tests always use a real file in tmp_path (WAL and several processes only exist
-on files). ``clinic`` is an empty clinic the test fills row by row
-(tests/stored_clinic.py); ``desk`` is the fixed clinic the app tests work
-through (tests/clinic_fixtures.py).
+Tests always use a real database: a file in tmp_path (WAL and several
+processes only exist on files) or a database of its own on the tests' real
+PostgreSQL server (tests/postgres_server.py). ``clinic`` is an empty clinic the
+test fills row by row (tests/stored_clinic.py); ``desk`` is the fixed clinic
+the app tests work through (tests/clinic_fixtures.py).
+
+Both engines, one test: a test that takes ``engine_location`` (directly or
+through ``conn`` or ``clinic``) runs twice, as ``[sqlite]`` on a fresh file
+and as ``[postgresql]`` on a fresh database, and reaches it only through
+storage.engine.open_engine(location). A test about the SQLite file itself
+(backup, file modes, damage, WAL, read-only files...) runs on SQLite only: it
+is marked ``@pytest.mark.sqlite_only``, or it takes ``db_path`` (a file is
+SQLite's by nature).
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ import pytest
 
 from storage import policy_files
 from storage.connection import Connection
-from storage.database import open_database
+from storage.engine import open_engine
 from storage.policy import Policy, default_policy
 from tests.clinic_fixtures import DeskClinic, build_desk
 from tests.stored_clinic import StoredClinic
@@ -30,6 +39,28 @@ from tests.stored_clinic import StoredClinic
 # The real PostgreSQL server of the tests and its fixtures (postgres_server,
 # postgres_url, restart_server).
 pytest_plugins = ("tests.postgres_server",)
+
+ENGINES = ("sqlite", "postgresql")
+SQLITE_ONLY = "sqlite_only"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{SQLITE_ONLY}: the test is about the SQLite file itself; it runs on SQLite only",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Each test on a database runs on both engines, unless it is about SQLite's file."""
+    if "engine_location" not in metafunc.fixturenames:
+        return
+    sqlite_only = (
+        metafunc.definition.get_closest_marker(SQLITE_ONLY) is not None
+        or "db_path" in metafunc.fixturenames
+    )
+    engines = ENGINES[:1] if sqlite_only else ENGINES
+    metafunc.parametrize("engine_location", engines, indirect=True, ids=list(engines))
 
 
 @pytest.fixture(autouse=True)
@@ -46,24 +77,40 @@ def nothing_of_this_machine(
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    """A fresh, empty ringround database file (no connection left open on it)."""
-    path = tmp_path / "clinic.db"
-    open_database(path, create=True).close()
-    return path
+def engine_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty ringround database, as ``--db`` names it: a file or a postgresql:// URL.
+
+    Parametrized by pytest_generate_tests above: ``[sqlite]`` and ``[postgresql]``.
+    """
+    if request.param == "sqlite":
+        location = str(tmp_path / "clinic.db")
+    else:
+        location = request.getfixturevalue("postgres_url")
+    open_engine(location).connect(create=True).close()
+    return location
 
 
 @pytest.fixture
-def conn(db_path: Path) -> Iterator[Connection]:
-    connection = open_database(db_path)
+def db_path(engine_location: str) -> Path:
+    """A fresh, empty ringround database file (no connection left open on it).
+
+    A test that takes it is about the SQLite file and runs on SQLite only.
+    """
+    return Path(engine_location)
+
+
+@pytest.fixture
+def conn(engine_location: str) -> Iterator[Connection]:
+    """A connection to the test's fresh database, on each engine in turn."""
+    connection = open_engine(engine_location).connect()
     yield connection
     connection.close()
 
 
 @pytest.fixture
-def clinic(conn: Connection, db_path: Path) -> StoredClinic:
-    """An empty clinic on a fresh file, filled by the test (tests/stored_clinic.py)."""
-    return StoredClinic(conn, db_path)
+def clinic(conn: Connection, engine_location: str) -> StoredClinic:
+    """An empty clinic on a fresh database, filled by the test (tests/stored_clinic.py)."""
+    return StoredClinic(conn, engine_location)
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
-"""The clinic as the storage tests see it: an empty database file they fill row by row.
+"""The clinic as the storage tests see it: an empty database they fill row by row.
 
-Records are added with plain SQL inside ``storage.database.write`` so that the
+The database is a file or a PostgreSQL database (its ``location``, as
+``--db`` takes it). Records are added with plain SQL inside
+``storage.engine.write``, the same on both engines, so that the
 tests do not depend on the import or demo code they may be checking. The app
 tests use the fixed clinic of tests/clinic_fixtures.py (``DeskClinic``)
 instead; each has its fixture in tests/conftest.py (``clinic`` and ``desk``).
@@ -31,9 +33,15 @@ def clinic_time(year: int, month: int, day: int, hour: int = 0, minute: int = 0)
 class StoredClinic:
     """Adds clients, appointments, tasks and call lists to one database."""
 
-    def __init__(self, conn: Connection, path: Path) -> None:
+    def __init__(self, conn: Connection, location: str | Path) -> None:
         self.conn = conn
-        self.path = path
+        self.location = str(location)  # a file, or a postgresql:// URL
+
+    @property
+    def path(self) -> Path:
+        """The database file, for a test about SQLite's file (marked sqlite_only)."""
+        assert "://" not in self.location, f"{self.location} is not an SQLite file"
+        return Path(self.location)
 
     def add_client(
         self,

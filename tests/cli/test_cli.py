@@ -17,7 +17,6 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -32,7 +31,7 @@ from storage.roles import OperatorNotAllowed, is_supervisor, login_name, operato
 from storage.rows import RowKey
 from storage.sessions import start_session
 from storage.worklists import confirmation_days, work_lists
-from tests.command_line import dump
+from tests.database_contents import contents_at
 from tests.stored_clinic import NOW, StoredClinic, clinic_time
 
 ME = login_name()
@@ -138,11 +137,11 @@ def test_demo_default_file_and_reuse(
     monkeypatch.chdir(tmp_path)
     code, out, _ = call(capsys, "demo", "--no-run")
     assert code == 0 and "ringround-demo.db" in out
-    before = dump(tmp_path / "ringround-demo.db")
+    before = contents_at(tmp_path / "ringround-demo.db")
     code, out, err = call(capsys, "demo", "--no-run")
     assert (code, err) == (0, "")
     assert out.startswith("Reusing the demo clinic in ringround-demo.db (300 clients, made today")
-    assert dump(tmp_path / "ringround-demo.db") == before
+    assert contents_at(tmp_path / "ringround-demo.db") == before
 
 
 def test_demo_starts_the_app_on_it(
@@ -225,12 +224,12 @@ def test_demo_never_touches_a_clinic_database(
     clinic: StoredClinic, capsys: pytest.CaptureFixture[str]
 ) -> None:
     clinic.add_client("Real Patient")
-    before = dump(clinic.path)
+    before = contents_at(clinic.location)
     for extra in ((), ("--fresh",)):
-        code, _, err = call(capsys, "demo", "--no-run", "--db", str(clinic.path), *extra)
+        code, _, err = call(capsys, "demo", "--no-run", "--db", clinic.location, *extra)
         assert code == 2
         assert "already holds clinic data" in one_sentence(err)
-    assert dump(clinic.path) == before
+    assert contents_at(clinic.location) == before
 
 
 def test_demo_with_100000_clients(tmp_path: Path) -> None:
@@ -272,7 +271,7 @@ def test_the_app_refuses_to_start_without_a_terminal(
     demo_db: Path, stdin_is_terminal: bool
 ) -> None:
     """ssh host command, sftp and scp give pipes: no app, no session row, exit 2."""
-    before = dump(demo_db)
+    before = contents_at(demo_db)
     if stdin_is_terminal:  # a terminal for input, output to a pipe: still no app
         master, slave = os.openpty()
         try:
@@ -292,7 +291,7 @@ def test_the_app_refuses_to_start_without_a_terminal(
     assert result.returncode == 2, result.stderr
     assert "The app needs a terminal" in one_sentence(result.stderr)
     assert result.stdout == ""
-    assert dump(demo_db) == before  # no session written
+    assert contents_at(demo_db) == before  # no session written
     # Commands work without one.
     checked = run("export", "clients", "--db", str(demo_db))
     assert checked.returncode == 0 and checked.stdout.startswith("id,"), checked.stderr
@@ -466,28 +465,20 @@ def _lock(clinic: StoredClinic, operator: str = "alice") -> RowKey:
 
 
 def test_locks_lists_them(clinic: StoredClinic, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = call(capsys, "locks", "--db", str(clinic.path))
+    code, out, _ = call(capsys, "locks", "--db", clinic.location)
     assert (code, out) == (0, "No rows are locked.\n")
     key = _lock(clinic)
-    code, out, _ = call(capsys, "locks", "--json", "--db", str(clinic.path))
+    code, out, _ = call(capsys, "locks", "--json", "--db", clinic.location)
     assert code == 0
     [entry] = json.loads(out)
     assert entry["row"] == str(key) and entry["client"] == "Иванова Анна"
     assert entry["operator"] == "alice" and entry["alive"] is True
     assert isinstance(entry["session"], int)
     assert datetime.fromisoformat(entry["since"]).utcoffset() is not None
-    code, out, _ = call(capsys, "locks", "--db", str(clinic.path))
+    code, out, _ = call(capsys, "locks", "--db", clinic.location)
     header, line = out.splitlines()
     assert header.split() == ["ROW", "CLIENT", "OPERATOR", "SESSION", "SINCE", "ALIVE"]
     assert line.startswith(str(key)) and "alice" in line and line.endswith("yes")
-
-
-def _count(path: Path, sql: str) -> Any:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql).fetchone()[0]
-    finally:
-        conn.close()
 
 
 def test_release_refused_for_an_operator(
@@ -495,14 +486,14 @@ def test_release_refused_for_an_operator(
 ) -> None:
     key = _lock(clinic)
     policy = policy_file(tmp_path, '[security]\nsupervisors = ["head-nurse"]\n')
-    sessions = _count(clinic.path, "SELECT count(*) FROM sessions")
+    sessions = clinic.scalar("SELECT count(*) FROM sessions")
     code, _, err = call(
-        capsys, "locks", "--release", str(key), "--db", str(clinic.path), "--policy", str(policy)
+        capsys, "locks", "--release", str(key), "--db", clinic.location, "--policy", str(policy)
     )
     assert code == 1
     assert "Only a supervisor may release alice's lock" in one_sentence(err)
-    assert _count(clinic.path, "SELECT count(*) FROM locks") == 1
-    assert _count(clinic.path, "SELECT count(*) FROM sessions") == sessions
+    assert clinic.scalar("SELECT count(*) FROM locks") == 1
+    assert clinic.scalar("SELECT count(*) FROM sessions") == sessions
 
 
 def test_release_by_a_supervisor(
@@ -511,21 +502,19 @@ def test_release_by_a_supervisor(
     key = _lock(clinic)
     policy = policy_file(tmp_path, f'[security]\nsupervisors = ["{ME}"]\n')
     code, out, err = call(
-        capsys, "locks", "--release", str(key), "--db", str(clinic.path), "--policy", str(policy)
+        capsys, "locks", "--release", str(key), "--db", clinic.location, "--policy", str(policy)
     )
     assert (code, err) == (0, "")
     assert out == f"Released alice's lock on {key}.\n"
-    assert _count(clinic.path, "SELECT count(*) FROM locks") == 0
-    conn = sqlite3.connect(clinic.path)
-    operator, event, session_ended = conn.execute(
+    assert clinic.scalar("SELECT count(*) FROM locks") == 0
+    operator, event, session_ended = clinic.conn.execute(
         "SELECT a.operator, a.event, s.ended_at FROM audit a JOIN sessions s"
         " ON s.id = a.session_id ORDER BY a.id DESC LIMIT 1"
     ).fetchone()
-    conn.close()
     assert (operator, event) == (ME, "release-by-supervisor")
     assert session_ended is not None  # the command's own short session has ended
     code, _, err = call(
-        capsys, "locks", "--release", str(key), "--db", str(clinic.path), "--policy", str(policy)
+        capsys, "locks", "--release", str(key), "--db", clinic.location, "--policy", str(policy)
     )
     assert code == 2 and f"Row {key} is not locked." in one_sentence(err)
 
@@ -543,7 +532,7 @@ def test_release_by_group_and_override(
             "--release",
             str(key),
             "--db",
-            str(clinic.path),
+            clinic.location,
             "--policy",
             str(by_group),
         )[0]
@@ -551,7 +540,7 @@ def test_release_by_group_and_override(
     )
     key = _lock(clinic)
     code, _, err = call(
-        capsys, "locks", "--release", str(key), "--db", str(clinic.path), "--operator", "bob"
+        capsys, "locks", "--release", str(key), "--db", clinic.location, "--operator", "bob"
     )
     assert code == 2 and "allow_operator_override" in one_sentence(err)
     as_bob = policy_file(
@@ -564,7 +553,7 @@ def test_release_by_group_and_override(
         str(key),
         "--json",
         "--db",
-        str(clinic.path),
+        clinic.location,
         "--policy",
         str(as_bob),
         "--operator",
@@ -574,7 +563,7 @@ def test_release_by_group_and_override(
 
 
 def test_release_of_a_bad_row(clinic: StoredClinic, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = call(capsys, "locks", "--release", "patient:3", "--db", str(clinic.path))
+    code, _, err = call(capsys, "locks", "--release", "patient:3", "--db", clinic.location)
     assert code == 2 and "rows look like appointment:12" in one_sentence(err)
 
 

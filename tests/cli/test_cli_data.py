@@ -33,7 +33,8 @@ from storage.locks import Claim, abort_call, claim_row, finish_call
 from storage.policy import default_policy
 from storage.roles import login_name
 from storage.rows import APPOINTMENT, ITEM, RowKey
-from tests.command_line import call, dump, supervisors_policy
+from tests.command_line import call, supervisors_policy
+from tests.database_contents import contents_at
 from tests.storage.test_import import mutate, mutation
 from tests.stored_clinic import NOW, StoredClinic, clinic_time
 
@@ -107,7 +108,7 @@ def test_a_bad_file_lists_its_problems_and_changes_nothing(
         "name,birth_date\n" + "".join(f"C{n},31.02.1990\n" for n in range(23)) + "Good,\n",
         encoding="utf-8",
     )
-    before = dump(db_path)
+    before = contents_at(db_path)
     code, out, err = call(capsys, "import", "clients", file, "--db", db_path)
     assert (code, out) == (2, "")
     lines = err.splitlines()
@@ -117,20 +118,20 @@ def test_a_bad_file_lists_its_problems_and_changes_nothing(
     )
     assert lines[20].startswith("  line 21, column birth_date:")
     assert lines[21:] == ["  and 3 more."]
-    assert dump(db_path) == before
+    assert contents_at(db_path) == before
 
 
 def test_dry_run(tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     file = tmp_path / "c.csv"
     file.write_text("name\nАнна\n", encoding="utf-8")
-    before = dump(db_path)
+    before = contents_at(db_path)
     code, out, _ = call(capsys, "import", "clients", file, "--db", db_path, "--dry-run")
     assert code == 0
     assert out == (
         f"Dry run of {file} (1 rows): would add 1, update 0, leave 0 unchanged; "
         "nothing was changed.\n"
     )
-    assert dump(db_path) == before
+    assert contents_at(db_path) == before
 
 
 def test_an_import_makes_a_missing_database_only_when_it_succeeds(
@@ -188,7 +189,7 @@ def test_import_arguments(
 def test_export_then_import_changes_nothing(
     demo: Path, tmp_path: Path, boss: Path, capsys: pytest.CaptureFixture[str], kind: str
 ) -> None:
-    before = dump(demo)
+    before = contents_at(demo)
     for bom in ([], ["--bom"]):
         code, text, _ = call(capsys, "export", kind, "--db", demo, *bom)
         assert code == 0
@@ -197,7 +198,7 @@ def test_export_then_import_changes_nothing(
         code, out, err = call(capsys, "import", kind, file, "--db", demo, "--policy", boss)
         assert (code, err) == (0, ""), err
         assert ": added 0, updated 0, unchanged " in out
-        assert dump(demo) == before
+        assert contents_at(demo) == before
 
 
 # -- call lists -----------------------------------------------------------------------------------
@@ -208,7 +209,7 @@ def test_lists_create_show_close_reopen_delete(
 ) -> None:
     for name in ("Anna", "Boris"):
         clinic.add_client(name)
-    db = clinic.path
+    db = clinic.location
     file = tmp_path / "flu.csv"
     file.write_text("client_id,note\n1,Flu shot\n2,\n", encoding="utf-8")
     code, out, _ = call(capsys, "lists", "create", "Flu 2025", file, "--db", db, "--policy", boss)
@@ -273,7 +274,7 @@ def test_import_call_list_with_name(
         "--name",
         "Recall",
         "--db",
-        clinic.path,
+        clinic.location,
         "--policy",
         boss,
     )
@@ -286,7 +287,7 @@ def test_import_call_list_with_name(
         "--name",
         "Recall",
         "--db",
-        clinic.path,
+        clinic.location,
         "--policy",
         boss,
     )
@@ -314,13 +315,13 @@ def test_supervisor_actions_refuse_an_operator(
     clinic.add_call_list("Flu", [clinic.add_client("Anna")])
     file = tmp_path / "l.csv"
     file.write_text("client_id\n1\n", encoding="utf-8")
-    before = dump(clinic.path)
+    before = contents_at(clinic.location)
     code, out, err = call(
-        capsys, *[a.format(file=file) for a in args], "--db", clinic.path, "--policy", operator
+        capsys, *[a.format(file=file) for a in args], "--db", clinic.location, "--policy", operator
     )
     assert (code, out) == (1, "")
     assert err.startswith("ringround: Only a supervisor may ") and f"{ME} is not one" in err
-    assert dump(clinic.path) == before
+    assert contents_at(clinic.location) == before
 
 
 def test_supervisor_by_group(
@@ -329,14 +330,16 @@ def test_supervisor_by_group(
     group = grp.getgrgid(os.getgid()).gr_name
     by_group = supervisors_policy(tmp_path, [f"@{group}"])
     clinic.add_call_list("Flu", [clinic.add_client("Anna")])
-    assert call(capsys, "lists", "close", "Flu", "--db", clinic.path, "--policy", by_group)[0] == 0
+    assert (
+        call(capsys, "lists", "close", "Flu", "--db", clinic.location, "--policy", by_group)[0] == 0
+    )
 
 
 def test_list_refusals(
     clinic: StoredClinic, boss: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, items = clinic.add_call_list("Flu", [clinic.add_client("Anna")])
-    code, _, err = call(capsys, "lists", "close", "Nope", "--db", clinic.path, "--policy", boss)
+    code, _, err = call(capsys, "lists", "close", "Nope", "--db", clinic.location, "--policy", boss)
     assert code == 2
     assert err == (
         "ringround: There is no call list named 'Nope' ('ringround lists' shows them).\n"
@@ -344,10 +347,10 @@ def test_list_refusals(
     alice = clinic.session("alice")
     claim = claim_row(clinic.conn, default_policy(), alice, RowKey(ITEM, items[0]), NOW)
     assert isinstance(claim, Claim)
-    code, _, err = call(capsys, "lists", "delete", "Flu", "--db", clinic.path, "--policy", boss)
+    code, _, err = call(capsys, "lists", "delete", "Flu", "--db", clinic.location, "--policy", boss)
     assert code == 1 and "locked by alice" in err
     finish_call(clinic.conn, default_policy(), alice, claim, "no-answer", "", NOW + 60)
-    code, _, err = call(capsys, "lists", "delete", "Flu", "--db", clinic.path, "--policy", boss)
+    code, _, err = call(capsys, "lists", "delete", "Flu", "--db", clinic.location, "--policy", boss)
     assert code == 1 and "has 1 recorded call; close it instead" in err
 
 
@@ -509,7 +512,7 @@ def test_export_audit_has_lock_events_and_card_edits(
     assert isinstance(claim, Claim)
     finish_call(clinic.conn, policy, alice, claim, "no-answer", "", NOW + 30)
     update_client(clinic.conn, policy, clinic.session("bob"), anna, {"notes": "Evenings"}, NOW + 40)
-    _, out, _ = call(capsys, "export", "audit", "--db", clinic.path)
+    _, out, _ = call(capsys, "export", "audit", "--db", clinic.location)
     rows = [
         (r["at"], r["operator"], r["event"], r["row"], r["client_id"])
         for r in csv.DictReader(io.StringIO(out))
@@ -589,7 +592,7 @@ def test_the_import_command_ends_cleanly(
     shutil.copyfile(cli_base[0], db)
     file = tmp_path / "in.csv"
     file.write_bytes(garbage if garbage is not None else mutate(cli_base[1][kind], mutations))
-    before = dump(db)
+    before = contents_at(db)
     out, err = io.StringIO(), io.StringIO()
     args = ["import", kind, str(file), "--db", str(db)] + (["--dry-run"] if dry_run else [])
     if kind == "call-list" and garbage is not None:
@@ -603,8 +606,8 @@ def test_the_import_command_ends_cleanly(
         assert out.getvalue() == ""
         assert err.getvalue().startswith(f"ringround: {file}: ")
         assert "\n  line " in err.getvalue()
-        assert dump(db) == before
+        assert contents_at(db) == before
     else:
         assert out.getvalue().startswith(("Imported ", "Dry run of "))
         if dry_run:
-            assert dump(db) == before
+            assert contents_at(db) == before

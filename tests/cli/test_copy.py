@@ -20,7 +20,7 @@ from storage.database import open_database
 from storage.policy import default_policy
 from storage.schema import migrate
 from storage.sessions import end_session, start_session
-from tests.command_line import dump
+from tests.database_contents import contents_at
 from tests.unix_users import ringround_command
 
 
@@ -90,7 +90,7 @@ def test_every_table_of_the_schema_is_copied_or_said_why_not() -> None:
 
 
 def test_a_demo_clinic_is_copied_whole(demo: Path, tmp_path: Path) -> None:
-    before = dump(demo)
+    before = contents_at(demo)
     copied = ringround("copy", demo, "copy.db", cwd=tmp_path)
     assert copied.returncode == 0, copied.stderr
     assert copied.stderr == ""
@@ -113,7 +113,7 @@ def test_a_demo_clinic_is_copied_whole(demo: Path, tmp_path: Path) -> None:
     assert lines[-1].startswith(f"Copied {demo} to copy.db: ")
     assert "13 tables, every row count and checksum the same" in lines[-1]
     # The source is as it was; the copy holds every row of it, ids and all.
-    assert dump(demo) == before
+    assert contents_at(demo) == before
     source, copy = rows(demo), rows(tmp_path / "copy.db")
     assert copy == source
     assert len(source["clients"]) == 80 and source["locks"] and source["audit"]
@@ -151,7 +151,7 @@ def test_a_target_that_is_not_empty_is_refused_and_left_as_it_was(
         "demo", "--no-run", "--db", target, "--clients", "10", "--seed", "7", cwd=tmp_path
     )
     assert made.returncode == 0
-    before = dump(target)
+    before = contents_at(target)
     refused = ringround("copy", demo, target, cwd=tmp_path)
     assert refused.returncode == 2 and refused.stdout == ""
     assert one_sentence(refused) == (
@@ -160,7 +160,7 @@ def test_a_target_that_is_not_empty_is_refused_and_left_as_it_was(
         "copy only into a new database, so that nothing in it is mixed with or lost under "
         "the copy."
     )
-    assert dump(target) == before
+    assert contents_at(target) == before
 
 
 def test_an_empty_database_is_a_good_target(demo: Path, tmp_path: Path) -> None:
@@ -233,11 +233,11 @@ def test_a_copy_is_refused_while_someone_works_on_the_source(demo: Path, tmp_pat
 
 def test_the_same_database_twice_is_refused(demo: Path, tmp_path: Path) -> None:
     os.link(demo, tmp_path / "same.db")
-    before = dump(demo)
+    before = contents_at(demo)
     refused = ringround("copy", demo, tmp_path / "same.db", cwd=tmp_path)
     assert refused.returncode == 2
     assert "FROM and TO are the same database" in one_sentence(refused)
-    assert dump(demo) == before
+    assert contents_at(demo) == before
 
 
 def test_a_copy_that_differs_is_rolled_back(demo: Path, tmp_path: Path) -> None:

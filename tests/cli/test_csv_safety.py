@@ -101,7 +101,7 @@ def test_export_has_no_cell_a_spreadsheet_evaluates(
     clinic: StoredClinic, capsys: pytest.CaptureFixture[str]
 ) -> None:
     hostile_clinic(clinic)
-    code, text, err = call(capsys, "export", "clients", "--db", clinic.path)
+    code, text, err = call(capsys, "export", "clients", "--db", clinic.location)
     assert (code, err) == (0, "")
     records = list(csv.reader(io.StringIO(text, newline="")))
     assert len(records) == 1 + len(HOSTILE_NAMES)
@@ -118,14 +118,14 @@ def test_export_import_export_is_byte_identical(
     clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     hostile_clinic(clinic)
-    code, first, _ = call(capsys, "export", "clients", "--db", clinic.path)
+    code, first, _ = call(capsys, "export", "clients", "--db", clinic.location)
     assert code == 0
     file = tmp_path / "clients.csv"
     file.write_bytes(first.encode())
-    code, out, err = call(capsys, "import", "clients", file, "--db", clinic.path)
+    code, out, err = call(capsys, "import", "clients", file, "--db", clinic.location)
     assert (code, err) == (0, ""), err
     assert f"added 0, updated 0, unchanged {len(HOSTILE_NAMES)}" in out
-    assert call(capsys, "export", "clients", "--db", clinic.path)[1] == first
+    assert call(capsys, "export", "clients", "--db", clinic.location)[1] == first
 
 
 def test_a_new_database_gets_the_same_clients_back(
@@ -133,7 +133,7 @@ def test_a_new_database_gets_the_same_clients_back(
 ) -> None:
     """Import into another database (as another program re-quoted it): the same export."""
     hostile_clinic(clinic)
-    first = call(capsys, "export", "clients", "--db", clinic.path)[1]
+    first = call(capsys, "export", "clients", "--db", clinic.location)[1]
     records = list(csv.reader(io.StringIO(first, newline="")))
     requoted = io.StringIO()
     csv.writer(requoted, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerows(
@@ -162,7 +162,7 @@ def test_report_names_are_neutralised(
             capsys,
             "report",
             "--db",
-            clinic.path,
+            clinic.location,
             "--policy",
             boss,
             "--by",

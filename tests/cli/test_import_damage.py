@@ -12,7 +12,8 @@ from storage import engine
 from storage.imports.damage import garbled_cyrillic
 from storage.phones import digit_count_problem
 from storage.policy import default_policy
-from tests.command_line import call, dump
+from tests.command_line import call
+from tests.database_contents import contents_at
 from tests.stored_clinic import StoredClinic
 
 GARBLED = {
@@ -56,13 +57,13 @@ def write(path: Path, text: str) -> Path:
 
 
 def refused(
-    capsys: pytest.CaptureFixture[str], file: Path, db: Path, kind: str = "clients"
+    capsys: pytest.CaptureFixture[str], file: Path, db: str | Path, kind: str = "clients"
 ) -> list[str]:
     """The problems listed when importing ``file`` (which must change nothing)."""
-    before = dump(db)
+    before = contents_at(db)
     code, out, err = call(capsys, "import", kind, file, "--db", db)
     assert (code, out) == (2, ""), out + err
-    assert dump(db) == before
+    assert contents_at(db) == before
     lines = err.splitlines()
     assert lines[0].endswith("nothing was imported.")
     return [line.strip() for line in lines[1:]]
@@ -175,16 +176,16 @@ def test_an_external_id_that_lost_its_zeros(
         "and dropped its leading zeros; format the column as text (or export as .xlsx) and "
         "take the ids from the original again."
     )
-    assert refused(capsys, clients, clinic.path) == [
+    assert refused(capsys, clients, clinic.location) == [
         f"line 2, column external_id: '123' {lost}",
         f"line 3, column external_id: '0123' {lost}",
     ]
     visits = write(tmp_path / "a.csv", "client_external_id,starts_at\n123,2025-03-13 10:00\n")
-    assert refused(capsys, visits, clinic.path, "appointments") == [
+    assert refused(capsys, visits, clinic.location, "appointments") == [
         f"line 2, column client_external_id: '123' {lost}"
     ]
     fine = write(tmp_path / "ok.csv", "external_id,name\n000123,Анна К\n124,Борис\n")
-    assert call(capsys, "import", "clients", fine, "--db", clinic.path)[0] == 0
+    assert call(capsys, "import", "clients", fine, "--db", clinic.location)[0] == 0
 
 
 def test_dry_run_lists_likely_duplicates(
@@ -199,16 +200,16 @@ def test_dry_run_lists_likely_duplicates(
         "Петрова Анна,+7 916 555-00-01\n"
         "ПЕТРОВА АННА,8 (916) 555-00-01\n",
     )  # twice in the file
-    before = dump(clinic.path)
-    code, out, err = call(capsys, "import", "clients", file, "--db", clinic.path, "--dry-run")
+    before = contents_at(clinic.location)
+    code, out, err = call(capsys, "import", "clients", file, "--db", clinic.location, "--dry-run")
     assert (code, err) == (0, "")
     assert out.splitlines()[1:] == [
         "Likely duplicates (the same name and phone number); check before importing:",
         f"  line 2: 'сидоров  иван' has the name and a phone number of client {known}.",
         "  line 5: 'ПЕТРОВА АННА' has the name and a phone number of line 4 of the file.",
     ]
-    assert dump(clinic.path) == before
-    code, out, _ = call(capsys, "import", "clients", file, "--db", clinic.path)
+    assert contents_at(clinic.location) == before
+    code, out, _ = call(capsys, "import", "clients", file, "--db", clinic.location)
     assert code == 0
     assert out.splitlines()[1] == (
         "Added as new, but likely duplicates (the same name and phone number):"

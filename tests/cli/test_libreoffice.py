@@ -80,7 +80,7 @@ def test_calc_runs_nothing_in_our_csv(
 ) -> None:
     clinic_of(clinic, HOSTILE_NAMES)
     file = tmp_path / "clients.csv"
-    code, _, _ = call(capsys, "export", "clients", "--db", clinic.path, "-o", file)
+    code, _, _ = call(capsys, "export", "clients", "--db", clinic.location, "-o", file)
     assert code == 0
     opened = load_workbook(soffice(tmp_path, "xlsx", file, infilter=EAGER_CSV)).active
     assert opened is not None
@@ -103,9 +103,9 @@ def test_a_csv_saved_as_a_workbook_by_calc_imports_unchanged(
     with write(clinic.conn):
         clinic.conn.execute("UPDATE clients SET external_id = '000' || id")
     file = tmp_path / "clients.csv"
-    assert call(capsys, "export", "clients", "--db", clinic.path, "-o", file)[0] == 0
+    assert call(capsys, "export", "clients", "--db", clinic.location, "-o", file)[0] == 0
     saved = soffice(tmp_path, "xlsx", file, infilter=EAGER_CSV)
-    code, out, err = call(capsys, "import", "clients", saved, "--db", clinic.path)
+    code, out, err = call(capsys, "import", "clients", saved, "--db", clinic.location)
     assert (code, out) == (2, "")
     problems = err.splitlines()[1:]
     assert len(problems) == len(NO_CR)
@@ -116,13 +116,13 @@ def test_a_csv_saved_as_a_workbook_by_calc_imports_unchanged(
     )
     with write(clinic.conn):
         clinic.conn.execute("UPDATE clients SET external_id = 'C-' || id")
-    before = call(capsys, "export", "clients", "--db", clinic.path)[1]
-    assert call(capsys, "export", "clients", "--db", clinic.path, "-o", file)[0] == 0
+    before = call(capsys, "export", "clients", "--db", clinic.location)[1]
+    assert call(capsys, "export", "clients", "--db", clinic.location, "-o", file)[0] == 0
     saved = soffice(tmp_path, "xlsx", file, infilter=EAGER_CSV)
-    code, out, err = call(capsys, "import", "clients", saved, "--db", clinic.path)
+    code, out, err = call(capsys, "import", "clients", saved, "--db", clinic.location)
     assert (code, err) == (0, ""), err
     assert f"added 0, updated 0, unchanged {len(NO_CR)}" in out
-    assert call(capsys, "export", "clients", "--db", clinic.path)[1] == before
+    assert call(capsys, "export", "clients", "--db", clinic.location)[1] == before
 
 
 def test_calc_reads_our_workbook_as_text_and_dates(
@@ -133,7 +133,9 @@ def test_calc_reads_our_workbook_as_text_and_dates(
         clinic.conn.execute("UPDATE clients SET external_id = '000123' WHERE id = 1")
     for kind in ("clients", "appointments"):
         assert (
-            call(capsys, "export", kind, "--db", clinic.path, "-o", tmp_path / f"{kind}.xlsx")[0]
+            call(capsys, "export", kind, "--db", clinic.location, "-o", tmp_path / f"{kind}.xlsx")[
+                0
+            ]
             == 0
         )
     shown = soffice(tmp_path, CSV_OUT, tmp_path / "clients.xlsx").read_text(encoding="utf-8")
@@ -157,10 +159,10 @@ def test_our_workbook_saved_again_by_calc_imports_unchanged(
     clinic_of(clinic, NO_CR)
     for kind in ("clients", "appointments"):
         file = tmp_path / f"{kind}.xlsx"
-        assert call(capsys, "export", kind, "--db", clinic.path, "-o", file)[0] == 0
-        before = call(capsys, "export", kind, "--db", clinic.path)[1]
+        assert call(capsys, "export", kind, "--db", clinic.location, "-o", file)[0] == 0
+        before = call(capsys, "export", kind, "--db", clinic.location)[1]
         saved = soffice(tmp_path, "xlsx:Calc MS Excel 2007 XML", file)
-        code, out, err = call(capsys, "import", kind, saved, "--db", clinic.path)
+        code, out, err = call(capsys, "import", kind, saved, "--db", clinic.location)
         assert (code, err) == (0, ""), err
         assert ": added 0, updated 0, unchanged " in out
-        assert call(capsys, "export", kind, "--db", clinic.path)[1] == before
+        assert call(capsys, "export", kind, "--db", clinic.location)[1] == before

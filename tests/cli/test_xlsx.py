@@ -19,7 +19,8 @@ from openpyxl.cell.cell import Cell
 from storage.cells import ooxml_text, plain_text, text_cell
 from storage.engine import write
 from tests.cli.test_csv_safety import HOSTILE_NAMES
-from tests.command_line import call, dump
+from tests.command_line import call
+from tests.database_contents import contents_at
 from tests.stored_clinic import CLINIC_ZONE, StoredClinic, clinic_time
 
 TERMINAL_TRICKS = ("\x1b]0;owned\x07Title", "\x1b[2JClear", "_x0041_ looks escaped", "\x00nul")
@@ -52,11 +53,13 @@ def test_export_writes_text_cells_date_cells_and_a_frozen_bold_header(
 ) -> None:
     hostile_clinic(clinic)
     clients, visits = tmp_path / "clients.xlsx", tmp_path / "visits.xlsx"
-    code, out, err = call(capsys, "export", "clients", "--db", clinic.path, "-o", clients)
+    code, out, err = call(capsys, "export", "clients", "--db", clinic.location, "-o", clients)
     assert (code, err) == (0, "")
     total = len(HOSTILE_NAMES) + len(TERMINAL_TRICKS)
     assert out == f"Wrote {total} rows to {clients}.\n"
-    assert call(capsys, "export", "appointments", "--db", clinic.path, "--output", visits)[0] == 0
+    assert (
+        call(capsys, "export", "appointments", "--db", clinic.location, "--output", visits)[0] == 0
+    )
     book = load_workbook(clients)
     sheet = book.active
     assert sheet is not None and sheet.title == "clients"
@@ -106,12 +109,12 @@ def test_export_then_import_changes_nothing(
 ) -> None:
     hostile_clinic(clinic)
     file = tmp_path / f"{kind}.xlsx"
-    assert call(capsys, "export", kind, "--db", clinic.path, "-o", file)[0] == 0
-    before = call(capsys, "export", kind, "--db", clinic.path)[1]
-    code, out, err = call(capsys, "import", kind, file, "--db", clinic.path)
+    assert call(capsys, "export", kind, "--db", clinic.location, "-o", file)[0] == 0
+    before = call(capsys, "export", kind, "--db", clinic.location)[1]
+    code, out, err = call(capsys, "import", kind, file, "--db", clinic.location)
     assert (code, err) == (0, ""), err
     assert ": added 0, updated 0, unchanged " in out
-    assert call(capsys, "export", kind, "--db", clinic.path)[1] == before
+    assert call(capsys, "export", kind, "--db", clinic.location)[1] == before
 
 
 def test_a_workbook_fills_a_new_database_exactly(
@@ -120,7 +123,7 @@ def test_a_workbook_fills_a_new_database_exactly(
     """Without its id column (new clients), a workbook gives the same CSV export back."""
     hostile_clinic(clinic)
     file = tmp_path / "clients.xlsx"
-    assert call(capsys, "export", "clients", "--db", clinic.path, "-o", file)[0] == 0
+    assert call(capsys, "export", "clients", "--db", clinic.location, "-o", file)[0] == 0
     book = load_workbook(file)
     sheet = book.active
     assert sheet is not None
@@ -131,7 +134,7 @@ def test_a_workbook_fills_a_new_database_exactly(
     assert (code, err) == (0, ""), err
     assert (
         call(capsys, "export", "clients", "--db", other)[1]
-        == call(capsys, "export", "clients", "--db", clinic.path)[1]
+        == call(capsys, "export", "clients", "--db", clinic.location)[1]
     )
 
 
@@ -160,7 +163,7 @@ def test_a_handmade_workbook(
             ["Галина", 9161230004, datetime(1990, 1, 2), None, None],
         ],
     )
-    code, out, err = call(capsys, "import", "clients", clients, "--db", clinic.path)
+    code, out, err = call(capsys, "import", "clients", clients, "--db", clinic.location)
     assert (code, err) == (0, ""), err
     assert out.startswith(f"Imported {clients} (3 rows): added 3,")
     rows = clinic.conn.execute(
@@ -181,7 +184,7 @@ def test_a_handmade_workbook(
             [anna, "recall", datetime(2025, 3, 14, 10, 30, 0, 999_600), "Rounded"],
         ],
     )
-    code, out, err = call(capsys, "import", "tasks", tasks, "--db", clinic.path)
+    code, out, err = call(capsys, "import", "tasks", tasks, "--db", clinic.location)
     assert (code, err) == (0, ""), err
     due = [row[0] for row in clinic.conn.execute("SELECT due_at FROM tasks ORDER BY id")]
     assert due == [clinic_time(2025, 3, 14), clinic_time(2025, 3, 14, 10, 30) + 1]
@@ -209,14 +212,14 @@ def test_workbook_problems(
     problem: str | None,
 ) -> None:
     file = handmade(tmp_path / "in.xlsx", rows)
-    before = dump(db_path)
+    before = contents_at(db_path)
     code, out, err = call(capsys, "import", "clients", file, "--db", db_path)
     if problem is None:
         assert code == 0, err
         return
     assert (code, out) == (2, "")
     assert f"  {problem}" in err.splitlines(), err
-    assert dump(db_path) == before
+    assert contents_at(db_path) == before
 
 
 def test_a_formula_in_an_ignored_column_is_fine(
@@ -230,7 +233,7 @@ def test_a_formula_in_an_ignored_column_is_fine(
             [anna, "=VLOOKUP(A2,Clients!A:B,2,FALSE)", "recall", datetime(2025, 3, 14, 9)],
         ],
     )
-    code, out, err = call(capsys, "import", "tasks", file, "--db", clinic.path)
+    code, out, err = call(capsys, "import", "tasks", file, "--db", clinic.location)
     assert (code, err) == (0, ""), err
     assert "added 1" in out
 
@@ -289,18 +292,20 @@ def test_export_output_choices(
     clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     hostile_clinic(clinic)
-    stdout = call(capsys, "export", "clients", "--db", clinic.path)[1]
+    stdout = call(capsys, "export", "clients", "--db", clinic.location)[1]
     file = tmp_path / "clients.CSV"
     previous = os.umask(0o027)
     try:
-        code, out, _ = call(capsys, "export", "clients", "--db", clinic.path, "-o", file)
+        code, out, _ = call(capsys, "export", "clients", "--db", clinic.location, "-o", file)
     finally:
         os.umask(previous)
     assert code == 0 and out.startswith("Wrote ")
     assert file.read_bytes() == stdout.encode()
     assert stat.S_IMODE(os.stat(file).st_mode) == 0o640
     with_bom = tmp_path / "bom.csv"
-    assert call(capsys, "export", "clients", "--db", clinic.path, "-o", with_bom, "--bom")[0] == 0
+    assert (
+        call(capsys, "export", "clients", "--db", clinic.location, "-o", with_bom, "--bom")[0] == 0
+    )
     assert with_bom.read_bytes() == b"\xef\xbb\xbf" + stdout.encode()
     mistakes: tuple[tuple[list[str | Path], str], ...] = (
         (
@@ -314,7 +319,7 @@ def test_export_output_choices(
         (["-o", tmp_path / "none" / "c.xlsx"], f"The folder {tmp_path / 'none'} does not exist."),
     )
     for args, message in mistakes:
-        code, out, err = call(capsys, "export", "clients", "--db", clinic.path, *args)
+        code, out, err = call(capsys, "export", "clients", "--db", clinic.location, *args)
         assert (code, out) == (2, "")
         assert err.startswith("ringround: ") and err.endswith(f"{message}\n"), err
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("clinic")) == [
@@ -331,7 +336,7 @@ def test_workbook_times_are_clinic_time(
         client, "recall", clinic_time(2025, 3, 14, 8, 5), done_at=clinic_time(2025, 3, 15, 23, 59)
     )
     file = tmp_path / "tasks.xlsx"
-    assert call(capsys, "export", "tasks", "--db", clinic.path, "-o", file)[0] == 0
+    assert call(capsys, "export", "tasks", "--db", clinic.location, "-o", file)[0] == 0
     sheet = load_workbook(io.BytesIO(file.read_bytes())).active
     assert sheet is not None
     assert sheet["F2"].value == datetime(2025, 3, 14, 8, 5)

@@ -7,10 +7,11 @@ processes write at once; migration 3 chains the entries of an older file.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from storage.audit import GENESIS, Entry, audit, entry_hash, verify_chain
 from storage.connection import Connection
 from storage.database import DatabaseBusy, open_database
 from storage.demo import make_demo
-from storage.engine import write
+from storage.engine import open_engine, write
 from storage.health import PROBLEM, check
 from storage.locks import Claim, abort_call, claim_row, finish_call
 from storage.policy import Policy
@@ -38,13 +39,31 @@ def _problem(conn: Connection) -> str | None:
     return verify_chain(conn, _describe).problem
 
 
-def _raw(path: Path) -> sqlite3.Connection:
-    """A plain sqlite3 connection, as someone with write access to the file would use."""
-    return sqlite3.connect(path, isolation_level=None)
+@contextmanager
+def _raw(location: str) -> Iterator[Connection]:
+    """A connection whose statements commit one by one, outside the app's write
+    transactions: what someone with write access to the database would use."""
+    conn = open_engine(location).connect()
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _connect(location: str) -> Connection:
+    return open_engine(location).connect()
+
+
+def _forget_ids_after(raw: Connection, last: int) -> None:
+    """Make the database forget it ever gave audit ids above ``last`` (a thorough cover-up)."""
+    if isinstance(raw, sqlite3.Connection):
+        raw.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'audit'", (last,))
+    else:
+        raw.execute("SELECT setval(pg_get_serial_sequence('audit', 'id'), ?)", (last,))
 
 
 @pytest.fixture
-def worked(clinic: StoredClinic, policy: Policy) -> Path:
+def worked(clinic: StoredClinic, policy: Policy) -> str:
     """A clinic where alice claimed, finished and aborted calls: a trail of 8 entries."""
     session = clinic.session("alice")
     for n in range(4):
@@ -57,11 +76,11 @@ def worked(clinic: StoredClinic, policy: Policy) -> Path:
         else:
             assert abort_call(clinic.conn, policy, session, key, NOW + n)
     assert clinic.scalar("SELECT count(*) FROM audit") == 8
-    return clinic.path
+    return clinic.location
 
 
-def test_the_protocol_writes_an_unbroken_chain(worked: Path) -> None:
-    conn = open_database(worked)
+def test_the_protocol_writes_an_unbroken_chain(worked: str) -> None:
+    conn = _connect(worked)
     report = verify_chain(conn, _describe)
     assert report.problem is None
     assert report.entries == 8
@@ -75,48 +94,49 @@ def test_the_protocol_writes_an_unbroken_chain(worked: Path) -> None:
     conn.close()
 
 
-def test_an_altered_entry_is_named(worked: Path) -> None:
+def test_an_altered_entry_is_named(worked: str) -> None:
     with _raw(worked) as raw:
         raw.execute("UPDATE audit SET operator = 'mallory' WHERE id = 3")
-    conn = open_database(worked)
+    conn = _connect(worked)
     assert _problem(conn) == ("audit entry 3 (mallory, claim) was changed after it was written")
     conn.close()
 
 
-def test_a_deleted_entry_is_named(worked: Path) -> None:
+def test_a_deleted_entry_is_named(worked: str) -> None:
     with _raw(worked) as raw:
         raw.execute("DELETE FROM audit WHERE id = 4")
-    conn = open_database(worked)
+    conn = _connect(worked)
     assert _problem(conn) == "audit entry 4 is missing (deleted)"
     conn.close()
 
 
-def test_deleted_first_entries_are_named(worked: Path) -> None:
+def test_deleted_first_entries_are_named(worked: str) -> None:
     with _raw(worked) as raw:
         raw.execute("DELETE FROM audit WHERE id <= 2")
-    conn = open_database(worked)
+    conn = _connect(worked)
     assert _problem(conn) == "audit entries 1 to 2 are missing (deleted)"
     conn.close()
 
 
-def test_deleted_newest_entries_are_named(worked: Path) -> None:
-    """The likeliest cover-up: removing one's own latest entries. AUTOINCREMENT remembers."""
+def test_deleted_newest_entries_are_named(worked: str) -> None:
+    """The likeliest cover-up: removing one's own latest entries. The database remembers
+    the highest id it gave (SQLite's AUTOINCREMENT, PostgreSQL's identity sequence)."""
     with _raw(worked) as raw:
         raw.execute("DELETE FROM audit WHERE id >= 7")
-    conn = open_database(worked)
+    conn = _connect(worked)
     report = verify_chain(conn, _describe)
     assert report.problem == "audit entries 7 to 8 are missing (deleted)"
     assert report.entries == 6
     conn.close()
 
 
-def test_reordered_entries_are_named(worked: Path) -> None:
+def test_reordered_entries_are_named(worked: str) -> None:
     """Entries 3 and 4 swap places, each keeping its own hashes (ids swapped)."""
     with _raw(worked) as raw:
         raw.execute("UPDATE audit SET id = -1 WHERE id = 3")
         raw.execute("UPDATE audit SET id = 3 WHERE id = 4")
         raw.execute("UPDATE audit SET id = 4 WHERE id = -1")
-    conn = open_database(worked)
+    conn = _connect(worked)
     assert _problem(conn) == (
         "audit entry 3 (alice, release) does not follow entry 2: entries were reordered, or one "
         "was rewritten or removed and the rest renumbered"
@@ -124,18 +144,18 @@ def test_reordered_entries_are_named(worked: Path) -> None:
     conn.close()
 
 
-def test_a_rewritten_entry_with_a_fresh_hash_breaks_the_next_link(worked: Path) -> None:
+def test_a_rewritten_entry_with_a_fresh_hash_breaks_the_next_link(worked: str) -> None:
     """Whoever recomputes an entry's hash must recompute every later one too (docs/audit.md)."""
-    conn = open_database(worked)
-    prev, content = conn.execute(
-        "SELECT prev_hash, json_array(at, 'mallory', session_id, event, kind, source_id,"
-        " client_id, detail) FROM audit WHERE id = 3"
+    conn = _connect(worked)
+    prev, at, session, event, kind, source, client, detail = conn.execute(
+        "SELECT prev_hash, at, session_id, event, kind, source_id, client_id, detail"
+        " FROM audit WHERE id = 3"
     ).fetchone()
     conn.close()
-    forged = entry_hash(prev, tuple(json.loads(content)))
+    forged = entry_hash(prev, (at, "mallory", session, event, kind, source, client, detail))
     with _raw(worked) as raw:
         raw.execute("UPDATE audit SET operator = 'mallory', hash = ? WHERE id = 3", (forged,))
-    conn = open_database(worked)
+    conn = _connect(worked)
     problem = _problem(conn)
     assert problem is not None and problem.startswith(
         "audit entry 4 (alice, release) does not follow entry 3"
@@ -144,15 +164,15 @@ def test_a_rewritten_entry_with_a_fresh_hash_breaks_the_next_link(worked: Path) 
 
 
 def test_check_names_each_tampering(
-    worked: Path, policy: Policy, capsys: pytest.CaptureFixture[str]
+    worked: str, policy: Policy, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`ringround check` prints the break with the entry's time and exits 1."""
-    assert main(["check", "--db", str(worked)]) in (0, 1)  # the test folder's mode may warn
+    assert main(["check", "--db", worked]) in (0, 1)  # the test folder's mode may warn
     intact = capsys.readouterr().out
     assert "ok       The audit trail is intact: 8 entries; the newest, 8 (2025-03-12" in intact
     with _raw(worked) as raw:
         raw.execute("DELETE FROM audit WHERE id = 2")
-    assert main(["check", "--db", str(worked)]) == 1
+    assert main(["check", "--db", worked]) == 1
     out = capsys.readouterr().out
     assert (
         "PROBLEM  The audit trail was tampered with: audit entry 2 is missing (deleted); the "
@@ -167,7 +187,7 @@ def test_check_names_each_tampering(
     ), problems
 
 
-def test_check_escapes_control_characters_in_names(worked: Path, policy: Policy) -> None:
+def test_check_escapes_control_characters_in_names(worked: str, policy: Policy) -> None:
     with _raw(worked) as raw:
         raw.execute("UPDATE audit SET operator = 'eve\x1b[2J\nok' WHERE id = 1")
     texts = [f.text for f in check(worked, policy) if f.level == PROBLEM]
@@ -175,14 +195,12 @@ def test_check_escapes_control_characters_in_names(worked: Path, policy: Policy)
     assert not any("\x1b" in text or "\n" in text for text in texts)
 
 
-def test_a_new_demo_starts_a_new_trail(tmp_path: Path, policy: Policy) -> None:
-    conn = open_database(tmp_path / "demo.db", create=True)
+def test_a_new_demo_starts_a_new_trail(conn: Connection, policy: Policy) -> None:
     make_demo(conn, policy, clients=20, now=NOW)
     make_demo(conn, policy, clients=20, now=NOW + 86400, replace=True)
     report = verify_chain(conn, _describe)
     assert report.problem is None
     assert conn.execute("SELECT min(id) FROM audit").fetchone()[0] == 1
-    conn.close()
 
 
 def test_audit_refuses_to_write_outside_a_transaction(conn: Connection) -> None:
@@ -227,9 +245,9 @@ def test_migration_chains_an_older_trail(tmp_path: Path) -> None:
 ENTRIES_EACH = 60
 
 
-def _writer(path: str, operator: str, start: Barrier) -> None:
+def _writer(location: str, operator: str, start: Barrier) -> None:
     """One operator's process: append entries one transaction at a time, retrying busy."""
-    conn = open_database(path)
+    conn = _connect(location)
     start.wait(timeout=120)
     for n in range(ENTRIES_EACH):
         while True:
@@ -242,12 +260,12 @@ def _writer(path: str, operator: str, start: Barrier) -> None:
     conn.close()
 
 
-def test_concurrent_writers_keep_one_chain(db_path: Path) -> None:
+def test_concurrent_writers_keep_one_chain(engine_location: str) -> None:
     processes = 4
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(processes)
     workers = [
-        context.Process(target=_writer, args=(str(db_path), f"op{n}", start))
+        context.Process(target=_writer, args=(engine_location, f"op{n}", start))
         for n in range(processes)
     ]
     for worker in workers:
@@ -255,7 +273,7 @@ def test_concurrent_writers_keep_one_chain(db_path: Path) -> None:
     for worker in workers:
         worker.join(timeout=300)
         assert worker.exitcode == 0
-    conn = open_database(db_path)
+    conn = _connect(engine_location)
     report = verify_chain(conn, _describe)
     assert report.problem is None
     assert report.entries == processes * ENTRIES_EACH
@@ -265,20 +283,20 @@ def test_concurrent_writers_keep_one_chain(db_path: Path) -> None:
 
 
 def test_check_compares_a_noted_entry(
-    worked: Path, policy: Policy, capsys: pytest.CaptureFixture[str]
+    worked: str, policy: Policy, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The head a check printed, kept off the server, shows a tail rewritten consistently."""
-    main(["check", "--db", str(worked)])
+    main(["check", "--db", worked])
     printed = capsys.readouterr().out
     noted = printed.split("'ringround check --audit-entry ")[1].split("'")[0]
     entry, digest = noted.split(":")
     assert entry == "8" and len(digest) == 64
-    main(["check", "--db", str(worked), "--audit-entry", noted])
+    main(["check", "--db", worked, "--audit-entry", noted])
     assert "ok       Audit entry 8 still has the hash you noted" in capsys.readouterr().out
 
     # Someone with the code rewrites entry 5 and recomputes every hash after it: the chain
     # itself is whole again, but the noted entry's hash is not what it was.
-    conn = open_database(worked)
+    conn = _connect(worked)
     rows = conn.execute(
         "SELECT id, at, operator, session_id, event, kind, source_id, client_id,"
         " detail, prev_hash FROM audit WHERE id >= 5 ORDER BY id"
@@ -294,7 +312,7 @@ def test_check_compares_a_noted_entry(
                 (content[1], prev, digest_now, row[0]),
             )
             prev = digest_now
-    assert main(["check", "--db", str(worked), "--audit-entry", noted]) == 1
+    assert main(["check", "--db", worked, "--audit-entry", noted]) == 1
     out = capsys.readouterr().out
     assert "ok       The audit trail is intact: 8 entries" in out
     assert (
@@ -304,15 +322,15 @@ def test_check_compares_a_noted_entry(
 
     with _raw(worked) as raw:
         raw.execute("DELETE FROM audit WHERE id = 8")
-        raw.execute("UPDATE sqlite_sequence SET seq = 7 WHERE name = 'audit'")
-    assert main(["check", "--db", str(worked), "--audit-entry", noted]) == 1
+        _forget_ids_after(raw, 7)
+    assert main(["check", "--db", worked, "--audit-entry", noted]) == 1
     assert "PROBLEM  Audit entry 8, whose hash you noted, is gone" in capsys.readouterr().out
 
 
 def test_check_refuses_a_malformed_noted_entry(
-    worked: Path, capsys: pytest.CaptureFixture[str]
+    worked: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["check", "--db", str(worked), "--audit-entry", "8:abc"]) == 2
+    assert main(["check", "--db", worked, "--audit-entry", "8:abc"]) == 2
     err = capsys.readouterr().err
     assert "expected ID:HASH as an earlier check printed it" in err
     assert err.count("\n") == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
@@ -24,12 +23,8 @@ from storage.policy import Policy
 from storage.rows import ITEM, RowKey
 from storage.sessions import Session
 from storage.worklists import work_lists
+from tests.database_contents import contents
 from tests.stored_clinic import NOW, StoredClinic
-
-
-def dump(conn: Connection) -> list[str]:
-    assert isinstance(conn, sqlite3.Connection)  # SQLite's own dump
-    return list(conn.iterdump())
 
 
 def call(
@@ -76,13 +71,13 @@ def test_summaries_count_pending_processed_and_given_up(
 
 def test_closing_needs_a_supervisor(clinic: StoredClinic, policy: Policy, flu: list[int]) -> None:
     operator = clinic.session("olga")
-    before = dump(clinic.conn)
+    before = contents(clinic.conn)
     for change in (close_list, reopen_list):
         with pytest.raises(NotAllowed):
             change(clinic.conn, operator, "Flu", NOW)
     with pytest.raises(NotAllowed):
         delete_list(clinic.conn, operator, "Flu", NOW)
-    assert dump(clinic.conn) == before
+    assert contents(clinic.conn) == before
 
 
 def test_close_and_reopen(clinic: StoredClinic, policy: Policy, flu: list[int]) -> None:
@@ -109,10 +104,10 @@ def test_close_and_reopen(clinic: StoredClinic, policy: Policy, flu: list[int]) 
 
 def test_a_list_with_calls_is_not_deleted(clinic: StoredClinic, flu: list[int]) -> None:
     boss = clinic.session("head-nurse", supervisor=True)
-    before = dump(clinic.conn)
+    before = contents(clinic.conn)
     with pytest.raises(ListInUse, match="2 recorded calls; close it instead"):
         delete_list(clinic.conn, boss, "Flu", NOW)
-    assert dump(clinic.conn) == before
+    assert contents(clinic.conn) == before
 
 
 def test_a_list_being_called_is_not_deleted(clinic: StoredClinic, policy: Policy) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 import storage.database
-import storage.engine
 from storage.connection import Connection
 from storage.database import (
     NETWORK_FILE_SYSTEMS,
@@ -24,6 +23,7 @@ from storage.database import (
     file_system_type,
     open_database,
 )
+from storage.engine import write
 from storage.errors import EXIT_BAD_INPUT
 from storage.schema import APPLICATION_ID, MIGRATIONS
 
@@ -163,7 +163,7 @@ def test_connection_settings(db_path: Path) -> None:
 
 
 def test_foreign_keys_are_enforced(conn: Connection) -> None:
-    with pytest.raises(StorageError), storage.engine.write(conn):
+    with pytest.raises(StorageError), write(conn):
         conn.execute(
             "INSERT INTO appointments (client_id, starts_at, status) VALUES (999, 0, 'unconfirmed')"
         )

@@ -10,14 +10,12 @@ from __future__ import annotations
 import ast
 import json
 import re
-import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 
 from cli.main import main
-from storage import sqlite_engine
 from storage.database import StorageError
 from storage.engine import Engine, open_engine, write
 from storage.locks import Claim, claim_row
@@ -108,13 +106,13 @@ def test_the_storage_modules_write_through_the_seam() -> None:
 def test_the_app_runs_on_the_engines_clock(
     clinic: StoredClinic, policy: Policy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_engine.SqliteEngine, "now", lambda self: NOW + 42)
-    app = RingroundApp(clinic.path, policy, clinic.session("alice"))
+    monkeypatch.setattr(type(open_engine(clinic.location)), "now", lambda self: NOW + 42)
+    app = RingroundApp(clinic.location, policy, clinic.session("alice"))
     try:
         assert app.now() == NOW + 42
     finally:
         app.close_database()
-    tested = RingroundApp(clinic.path, policy, clinic.session("bob"), clock=lambda: NOW)
+    tested = RingroundApp(clinic.location, policy, clinic.session("bob"), clock=lambda: NOW)
     try:
         assert tested.now() == NOW  # a test's clock still wins
     finally:
@@ -133,23 +131,21 @@ def test_commands_take_now_from_the_engines_clock(
     alice = start_session(clinic.conn, "alice", NOW)
     assert isinstance(claim_row(clinic.conn, policy, alice, key, NOW), Claim)
     later = NOW + policy.alive_for + 1  # alice's app has not beaten since NOW
-    monkeypatch.setattr(sqlite_engine.SqliteEngine, "now", lambda self: later)
-    assert main(["locks", "--json", "--db", str(clinic.path)]) == 0
+    monkeypatch.setattr(type(open_engine(clinic.location)), "now", lambda self: later)
+    assert main(["locks", "--json", "--db", clinic.location]) == 0
     [entry] = json.loads(capsys.readouterr().out)
     assert entry["alive"] is False  # judged at the engine's "now", not the test's wall clock
     policy_path = tmp_path / "policy.toml"
     policy_path.write_text(f'[security]\nsupervisors = ["{login_name()}"]\n', encoding="utf-8")
     assert (
         main(
-            ["locks", "--release", str(key), "--db", str(clinic.path), "--policy", str(policy_path)]
+            ["locks", "--release", str(key), "--db", clinic.location, "--policy", str(policy_path)]
         )
         == 0
     )
-    conn = sqlite3.connect(clinic.path)
-    try:
-        at, event = conn.execute("SELECT at, event FROM audit ORDER BY id DESC LIMIT 1").fetchone()
-    finally:
-        conn.close()
+    at, event = clinic.conn.execute(
+        "SELECT at, event FROM audit ORDER BY id DESC LIMIT 1"
+    ).fetchone()
     assert (at, event) == (later, "release-by-supervisor")
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import shutil
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -39,6 +38,7 @@ from storage.imports import (
 )
 from storage.phones import phone_key, split_extension
 from storage.policy import PhoneRules, Policy, PolicyError, default_policy, load_policy
+from tests.database_contents import contents
 from tests.stored_clinic import CLINIC_ZONE, NOW, StoredClinic, clinic_time
 
 EXPORTED = {
@@ -80,17 +80,12 @@ def refused(
     conn: Connection, policy: Policy, kind: str, text: str | bytes, **options: object
 ) -> list[str]:
     """Import that must fail: the database stays the same; returns the problems as text."""
-    before = dump(conn)
+    before = contents(conn)
     with pytest.raises(BadFile) as caught:
         run_import(conn, policy, kind, text, **options)  # type: ignore[arg-type]
-    assert dump(conn) == before
+    assert contents(conn) == before
     assert not conn.in_transaction
     return [str(problem) for problem in caught.value.problems]
-
-
-def dump(conn: Connection) -> list[str]:
-    assert isinstance(conn, sqlite3.Connection)  # SQLite's own dump
-    return list(conn.iterdump())
 
 
 def exported(conn: Connection, policy: Policy, kind: str) -> str:
@@ -414,10 +409,10 @@ def test_at_most_twenty_problems_are_shown(conn: Connection, policy: Policy) -> 
 
 def test_dry_run_changes_nothing(clinic: StoredClinic, policy: Policy) -> None:
     clinic.add_client("Anna")
-    before = dump(clinic.conn)
+    before = contents(clinic.conn)
     result = run_import(clinic.conn, policy, "clients", "id,name\n1,Anna K\n,Boris\n", dry_run=True)
     assert (result.added, result.updated, result.dry_run) == (1, 1, True)
-    assert dump(clinic.conn) == before
+    assert contents(clinic.conn) == before
     assert describe_result(result).startswith(
         "Dry run of test.csv (2 rows): would add 1, update 1 (name 1)"
     )
@@ -627,7 +622,7 @@ def test_a_closed_list_takes_no_new_items(clinic: StoredClinic, policy: Policy) 
 
 def test_only_a_supervisor_builds_call_lists(clinic: StoredClinic, policy: Policy) -> None:
     anna = clinic.add_client("Anna")
-    before = dump(clinic.conn)
+    before = contents(clinic.conn)
     with pytest.raises(NotAllowed):
         import_csv(
             clinic.conn,
@@ -640,7 +635,7 @@ def test_only_a_supervisor_builds_call_lists(clinic: StoredClinic, policy: Polic
             now=NOW,
             list_name="Flu",
         )
-    assert dump(clinic.conn) == before
+    assert contents(clinic.conn) == before
     # Clients, appointments and tasks are not supervisor work.
     result = import_csv(
         clinic.conn,
@@ -688,12 +683,12 @@ def spreadsheet_style(text: str) -> bytes:
 def test_export_then_import_changes_nothing(demo: Connection, policy: Policy, kind: str) -> None:
     text = exported(demo, policy, EXPORTED[kind])
     assert len(rows_of(text)) > 5
-    before = dump(demo)
+    before = contents(demo)
     for data in (text.encode(), spreadsheet_style(text)):
         result = run_import(demo, policy, kind, data)
         assert (result.added, result.updated, result.rows) == (0, 0, len(rows_of(text)))
         assert not result.changed
-        assert dump(demo) == before
+        assert contents(demo) == before
 
 
 def test_the_demo_has_what_the_round_trips_need(demo: Connection) -> None:
@@ -826,7 +821,7 @@ class Fuzz:
         shutil.copyfile(self.base, path)
         conn = open_database(path)
         try:
-            before = dump(conn)
+            before = contents(conn)
             counts = {
                 t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                 for t in ("clients", "appointments", "tasks", "call_list_items")
@@ -846,7 +841,7 @@ class Fuzz:
             except BadFile as bad:
                 assert bad.problems
                 assert all(p.line >= 1 for p in bad.problems), bad.problems
-                assert dump(conn) == before  # nothing at all changed
+                assert contents(conn) == before  # nothing at all changed
                 return
             finally:
                 assert not conn.in_transaction
@@ -863,7 +858,7 @@ class Fuzz:
                 == counts[table] + result.added
             )
             if not result.changed:
-                assert dump(conn) == before
+                assert contents(conn) == before
             assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         finally:
             conn.close()

@@ -188,7 +188,7 @@ def test_write_commits_on_success_and_rolls_back_on_error(conn: Connection) -> N
     assert [r[0] for r in conn.execute("SELECT name FROM clients")] == ["kept"]
 
 
-def test_sqlite_errors_leave_write_as_storage_errors(conn: Connection) -> None:
+def test_database_errors_leave_write_as_storage_errors(conn: Connection) -> None:
     with pytest.raises(StorageError), write(conn):
         conn.execute("INSERT INTO clients (name) VALUES ('lost')")
         conn.execute("INSERT INTO nowhere VALUES (1)")
