@@ -29,6 +29,7 @@ from cli.options import (
 from cli.output import print_json, say
 from storage import admin_log
 from storage.database import ReadOnlyDatabase
+from storage.engine import is_server_address
 from storage.errors import BadInput, NotAllowed
 from storage.locks import NotLocked, release_lock
 from storage.policy import Policy
@@ -314,13 +315,24 @@ def check(
 
     settings = settings_for(ctx, db, policy_path)
     policy = settings.policy()
-    findings = health.check(
-        settings.db or policy.database_path,
-        policy,
-        found=settings.policy_choice().verdict(),
-        noted_audit=noted_audit,
-        full=full,
-    )
+    location = settings.db or policy.database_path
+    found = settings.policy_choice().verdict()
+    if is_server_address(location):
+        from storage import server_health
+
+        findings = server_health.check(location, policy, found=found)
+        if full:
+            findings.append(
+                health.Finding(
+                    health.OK,
+                    _(
+                        "--full runs SQLite's integrity check of a database file; on a "
+                        "PostgreSQL server, pg_amcheck checks its tables and indexes."
+                    ),
+                )
+            )
+    else:
+        findings = health.check(location, policy, found=found, noted_audit=noted_audit, full=full)
     if policy.telephony.enabled:
         from telephony.exchange_check import check_exchange
 

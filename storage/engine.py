@@ -91,3 +91,8 @@ def write(conn: Connection) -> AbstractContextManager[Connection]:
     if not isinstance(conn, sqlite3.Connection):
         raise TypeError(f"no engine makes connections like {conn!r}")
     return sqlite_write(conn)
+
+
+def is_server_address(location: str | Path) -> bool:
+    """Whether ``--db`` names a PostgreSQL server (a URL) rather than an SQLite file."""
+    return str(location).startswith(("postgresql://", "postgres://"))

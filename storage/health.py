@@ -7,6 +7,10 @@ cannot work safely). :func:`exit_status` turns findings into the command's
 exit code: 0 without problems (warnings allowed), 2 when the file is not a
 ringround database at all, 1 for other problems.
 
+This module checks an SQLite file; a database on a PostgreSQL server is
+storage/server_health.py's, which shares the policy's findings and the
+schema version's wording from here (it says which checks apply to which engine).
+
 The check changes nothing: the database is opened through SQLite only (never
 with ``open()``, see docs/sqlite.md), never created, never switched to WAL
 or upgraded, and the write test is ``BEGIN IMMEDIATE`` followed by ``ROLLBACK``.
@@ -27,6 +31,7 @@ from urllib.parse import quote
 from storage import admin_log
 from storage.admin_log import LogTarget, field
 from storage.audit import Entry, verify_chain
+from storage.connection import Connection
 from storage.database import (
     NETWORK_FILE_SYSTEMS,
     StorageError,
@@ -81,7 +86,7 @@ def check(
     ``noted_audit`` is an audit entry's (id, hash) that an earlier check printed
     and the administrator kept: the trail must still hold it unchanged.
     """
-    findings = _policy(policy, found, _operators_group(path))
+    findings = policy_findings(policy, found, _operators_group(path))
     shown = str(path)
     try:
         info = os.stat(path)
@@ -148,6 +153,14 @@ def check(
     return findings + [f for f in _permissions(real, shown, folder) if f not in findings]
 
 
+def policy_group(policy: Policy) -> str:
+    """The operators' group for a database on a server: the policy file's (docs/deploy.md)."""
+    try:
+        return _group(os.stat(policy.source).st_gid)
+    except OSError:
+        return "GROUP"
+
+
 def _operators_group(path: str | Path) -> str:
     """The operators' group as deploy.md sets it up: the group of the database's folder."""
     try:
@@ -156,7 +169,8 @@ def _operators_group(path: str | Path) -> str:
         return "GROUP"
 
 
-def _policy(policy: Policy, found: str, group: str) -> list[Finding]:
+def policy_findings(policy: Policy, found: str, group: str) -> list[Finding]:
+    """The policy, the PBX password file and the administrator's log: the same on both engines."""
     findings = [
         Finding(
             OK, found or _("The policy ({source}) is valid.").format(source=policy.shown_source)
@@ -458,7 +472,7 @@ def _database(
                     bad_input=True,
                 )
             ]
-        findings = [_version(shown, version)]
+        findings = [version_finding(shown, version)]
         try:
             findings += _journal_and_integrity(conn, shown, writable, full)
         except sqlite3.DatabaseError as error:
@@ -477,7 +491,7 @@ def _database(
             ]
         if version == len(MIGRATIONS) and all(f.level == OK for f in findings):
             findings.append(_schema(conn, shown))
-            findings += _audit_trail(conn, policy, noted_audit)
+            findings += audit_trail(conn, policy, noted_audit)
         if writable and not disk_full:
             findings.append(_write_probe(conn, shown))
         return findings
@@ -510,9 +524,7 @@ def _schema(conn: sqlite3.Connection, shown: str) -> Finding:
     )
 
 
-def _audit_trail(
-    conn: sqlite3.Connection, policy: Policy, noted: tuple[int, str] | None
-) -> list[Finding]:
+def audit_trail(conn: Connection, policy: Policy, noted: tuple[int, str] | None) -> list[Finding]:
     """Is every audit entry still as written, in its place, none removed (storage.audit)?"""
 
     def describe(entry: Entry) -> str:
@@ -526,7 +538,7 @@ def _audit_trail(
             if noted is None
             else conn.execute("SELECT hash FROM audit WHERE id = ?", (noted[0],)).fetchone()
         )
-    except sqlite3.Error as error:
+    except (sqlite3.Error, StorageError) as error:
         return [
             Finding(
                 PROBLEM,
@@ -684,7 +696,7 @@ def _read_only_finding(shown: str) -> Finding:
     )
 
 
-def _version(shown: str, version: int) -> Finding:
+def version_finding(shown: str, version: int) -> Finding:
     current = len(MIGRATIONS)
     if version > current:
         return Finding(

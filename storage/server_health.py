@@ -1,0 +1,467 @@
+"""``ringround check`` for a database on a PostgreSQL server (storage/health.py checks a file).
+
+What the check looks at, engine by engine:
+
+- both engines: the policy, the PBX password file and the administrator's log
+  (storage.health: ``policy_findings``); the version of ringround's tables;
+  the audit trail's hash chain (storage.audit.verify_chain, through
+  storage.health: ``audit_trail``); whether a save could start now;
+- SQLite only (storage/health.py): the file's kind, its file system and the
+  free space on its disk, WAL mode, SQLite's integrity check (``--full``),
+  the every table, column, index and trigger of the format (the file is
+  the whole database there; a server keeps its own catalogue), and the
+  Unix permissions of the file, its ``-wal``/``-shm`` and its folder, and the
+  umask;
+- PostgreSQL only (here): reaching the server (one sentence naming it and
+  what failed), its version, whether it is the primary (a standby only
+  reads) and how many standbys receive its changes, and what the connecting
+  role may do: read and write the operators' tables and add to the audit
+  trail, but not change the tables or rewrite the trail (docs/postgresql-roles.sql).
+
+The check changes nothing: it never creates or upgrades the tables, and the
+write probe takes ringround's turn to write (storage/postgres_engine.py)
+inside a transaction that it rolls back.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import conninfo
+
+from storage.health import (
+    OK,
+    PROBE_TIMEOUT_S,
+    PROBLEM,
+    WARNING,
+    Finding,
+    policy_findings,
+    policy_group,
+    version_finding,
+)
+from storage.i18n import _, ngettext
+from storage.policy import Policy
+from storage.schema import APPLICATION_ID, MIGRATIONS
+
+# The schema's version table and the writers' advisory lock, as the PostgreSQL schema makes
+# them: its migrations are numbered as SQLite's (storage/schema.py), and the lock's key is
+# ringround's application id.
+APPLICATION = "ringround"
+WRITE_LOCK = APPLICATION_ID
+OLDEST_SERVER = 13  # the oldest PostgreSQL ringround supports (docs/deploy-postgresql.md)
+CONNECT_TIMEOUT_S = 5
+# Tables the operators' role may only read and add to: an entry, once written, stays.
+APPEND_ONLY = "audit"
+# What only the owner may write: the schema's version (storage/postgres_schema.py).
+OWNERS_ONLY = "ringround_schema"
+ROW_RIGHTS = ("SELECT", "INSERT", "UPDATE", "DELETE")
+# Rights on the audit trail that would let a role rewrite it.
+REWRITING_RIGHTS = ("UPDATE", "DELETE", "TRUNCATE", "TRIGGER")
+SHOWN_GAPS = 4  # missing rights named in the finding
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where the connection goes, as the URL (or libpq's defaults) says: for messages."""
+
+    servers: str  # "db1:5432, db2:5432"
+    database: str
+    role: str
+
+
+def address(location: str) -> Address:
+    parts = conninfo.conninfo_to_dict(location)
+    hosts = str(parts.get("host") or os.environ.get("PGHOST") or "localhost").split(",")
+    ports = str(parts.get("port") or os.environ.get("PGPORT") or "5432").split(",")
+    if len(ports) == 1:
+        ports = ports * len(hosts)
+    servers = ", ".join(
+        _("the socket in {folder}").format(folder=host)
+        if host.startswith("/")
+        else f"{host}:{port or '5432'}"
+        for host, port in zip(hosts, ports, strict=False)
+    )
+    role = str(parts.get("user") or os.environ.get("PGUSER") or _login())
+    database = str(parts.get("dbname") or os.environ.get("PGDATABASE") or role)
+    return Address(servers, database, role)
+
+
+def _login() -> str:
+    import getpass
+
+    return getpass.getuser()
+
+
+def check(
+    location: str,
+    policy: Policy,
+    *,
+    found: str = "",
+) -> list[Finding]:
+    """Every finding about the policy (already loaded) and the database at the URL ``location``."""
+    findings = policy_findings(policy, found, policy_group(policy))
+    where = address(location)
+    try:
+        conn = psycopg.connect(
+            location,
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT_S,
+            application_name="ringround check",
+        )
+    except psycopg.Error as error:
+        return [*findings, unreachable(where, str(error))]
+    try:
+        # A server that stops answering mid-check ends the check, not the administrator's day.
+        conn.execute(f"SET statement_timeout = {int(PROBE_TIMEOUT_S * 5000)}")
+        findings += _server(conn, where)
+        mine = _ringrounds(conn, where)
+        if mine is not None:
+            return [*findings, mine]
+        version = _schema_version(conn)
+        findings.append(_version(where, version))
+        findings += _privileges(conn)
+        if not _standby(conn):
+            findings.append(_write_probe(conn, where))
+        return findings
+    except psycopg.Error as error:
+        return [*findings, unreachable(where, str(error))]
+    finally:
+        conn.close()
+
+
+def unreachable(where: Address, error: str) -> Finding:
+    """One sentence naming the server and what failed, from libpq's words (``error``)."""
+    text = error.lower()
+    server, role, database = where.servers, where.role, where.database
+    if "does not exist" in text and f'database "{database.lower()}"' in text:
+        return Finding(
+            PROBLEM,
+            _(
+                "The database server {server} has no database {database}; correct the address "
+                "in [database] path, or create the database (docs/deploy-postgresql.md)."
+            ).format(server=server, database=database),
+            bad_input=True,
+        )
+    if "does not exist" in text and f'role "{role.lower()}"' in text:
+        sentence = _(
+            "The database server {server} knows no role {role}; correct the address in "
+            "[database] path, or create the role (docs/deploy-postgresql.md)."
+        )
+    elif "password authentication failed" in text:
+        sentence = _(
+            "The database server {server} refused the password of the role {role}; correct "
+            "the line for it in ~/.pgpass of the user who runs ringround."
+        )
+    elif "no password supplied" in text:
+        sentence = _(
+            "The database server {server} asks for the password of the role {role}, and "
+            "ringround found none; put it in ~/.pgpass of the user who runs ringround "
+            "(docs/deploy-postgresql.md)."
+        )
+    elif "pg_hba.conf" in text:
+        sentence = _(
+            "The database server {server} does not let the role {role} connect to {database} "
+            "from here (no line for it in pg_hba.conf); add one on the server "
+            "(docs/deploy-postgresql.md)."
+        )
+    elif "connection refused" in text:
+        sentence = _(
+            "Nothing answers at {server} (connection refused); start PostgreSQL there, or "
+            "correct the address in [database] path."
+        )
+    elif "timeout expired" in text or "timed out" in text:
+        sentence = _(
+            "The database server {server} did not answer within {seconds} seconds; check that "
+            "it runs and that the network lets this server reach it."
+        )
+    elif "resolve host" in text or "translate host name" in text:
+        sentence = _(
+            "The name of the database server in {server} is not known here; correct the "
+            "address in [database] path."
+        )
+    elif "read-only" in text or "standby" in text:
+        sentence = _(
+            "No server of {server} accepts changes (each is a standby, which only reads); "
+            "promote one to primary (docs/deploy-postgresql.md)."
+        )
+    else:
+        sentence = _("The database server {server} could not be reached ({error}).")
+    first_line = error.strip().splitlines()[0] if error.strip() else ""
+    return Finding(
+        PROBLEM,
+        sentence.format(
+            server=server,
+            role=role,
+            database=database,
+            seconds=CONNECT_TIMEOUT_S,
+            error=first_line,
+        ),
+    )
+
+
+def _server(conn: psycopg.Connection[tuple[object, ...]], where: Address) -> list[Finding]:
+    """The server's version, and whether it is the primary and who follows it."""
+    number = conn.info.server_version  # 150018 for 15.18
+    shown = str(conn.execute("SHOW server_version").fetchone()[0]).split()[0]  # type: ignore[index]
+    here = f"{conn.info.host}:{conn.info.port}"
+    findings = []
+    if number // 10000 < OLDEST_SERVER:
+        findings.append(
+            Finding(
+                PROBLEM,
+                _(
+                    "The database server {server} runs PostgreSQL {version}; ringround needs "
+                    "{oldest} or newer: upgrade the server."
+                ).format(server=here, version=shown, oldest=OLDEST_SERVER),
+            )
+        )
+    else:
+        findings.append(
+            Finding(
+                OK,
+                _("The database server {server} answers: PostgreSQL {version}.").format(
+                    server=here, version=shown
+                ),
+            )
+        )
+    if _standby(conn):
+        findings.append(
+            Finding(
+                PROBLEM,
+                _(
+                    "{server} is a standby, which only reads, so no operator could save; name "
+                    "the primary first in [database] path, with target_session_attrs=read-write "
+                    "(docs/deploy-postgresql.md)."
+                ).format(server=here),
+            )
+        )
+        return findings
+    row = conn.execute("SELECT count(*) FROM pg_stat_replication").fetchone()
+    standbys = int(row[0]) if row is not None else 0  # type: ignore[call-overload]
+    if standbys:
+        findings.append(
+            Finding(
+                OK,
+                ngettext(
+                    "{server} is the primary; {count} standby receives its changes.",
+                    "{server} is the primary; {count} standbys receive its changes.",
+                    standbys,
+                ).format(server=here, count=standbys),
+            )
+        )
+    else:
+        findings.append(
+            Finding(
+                OK,
+                _(
+                    "{server} is the primary; no standby receives its changes (one that "
+                    "could take over: docs/deploy-postgresql.md)."
+                ).format(server=here),
+            )
+        )
+    return findings
+
+
+def _standby(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
+    row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+    return bool(row is not None and row[0])
+
+
+def _ringrounds(conn: psycopg.Connection[tuple[object, ...]], where: Address) -> Finding | None:
+    """None when the database holds ringround's tables; else what it is (bad input)."""
+    row = conn.execute("SELECT to_regclass('ringround_schema') IS NOT NULL").fetchone()
+    if row is not None and row[0]:
+        kinds = conn.execute("SELECT DISTINCT application FROM ringround_schema").fetchall()
+        if [tuple(kind) for kind in kinds] == [(APPLICATION,)]:
+            return None
+    else:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')"
+            " AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'"
+        ).fetchone()
+        if row is not None and row[0] == 0:
+            return Finding(
+                PROBLEM,
+                _(
+                    "The database {database} on {server} is empty, not yet a ringround "
+                    "database; fill it under the owner role with 'ringround copy' or an "
+                    "import (docs/deploy-postgresql.md), or correct [database] path."
+                ).format(database=where.database, server=where.servers),
+                bad_input=True,
+            )
+    return Finding(
+        PROBLEM,
+        _(
+            "The database {database} on {server} holds another program's tables, not "
+            "ringround's; correct the address in [database] path."
+        ).format(database=where.database, server=where.servers),
+        bad_input=True,
+    )
+
+
+def _schema_version(conn: psycopg.Connection[tuple[object, ...]]) -> int:
+    row = conn.execute("SELECT max(version) FROM ringround_schema").fetchone()
+    return int(str(row[0])) if row is not None and row[0] is not None else 0
+
+
+def _version(where: Address, version: int) -> Finding:
+    current = len(MIGRATIONS)
+    if version < current:
+        return Finding(
+            WARNING,
+            _(
+                "The database {database} is in an older format ({version}); operators' "
+                "sessions may not change its tables, so run ringround once under the owner "
+                "role to bring it to format {current} (docs/deploy-postgresql.md)."
+            ).format(database=where.database, version=version, current=current),
+        )
+    return version_finding(_("The database {database}").format(database=where.database), version)
+
+
+@dataclass(frozen=True)
+class Rights:
+    """What the connecting role may do with one table of ringround's."""
+
+    table: str
+    owns: bool
+    granted: frozenset[str]  # of ROW_RIGHTS and REWRITING_RIGHTS
+
+
+def _rights(conn: psycopg.Connection[tuple[object, ...]]) -> list[Rights]:
+    checked = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "TRIGGER")
+    rows = conn.execute(
+        "SELECT c.relname, pg_has_role(c.relowner, 'USAGE'), "
+        + ", ".join(f"has_table_privilege(c.oid, '{right}')" for right in checked)
+        + " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') ORDER BY c.relname"
+    ).fetchall()
+    return [
+        Rights(
+            str(row[0]),
+            bool(row[1]),
+            frozenset(right for right, held in zip(checked, row[2:], strict=True) if held),
+        )
+        for row in rows
+    ]
+
+
+def _privileges(conn: psycopg.Connection[tuple[object, ...]]) -> list[Finding]:
+    """May the connecting role do the operators' work, and no more (docs/postgresql-roles.sql)?"""
+    row = conn.execute(
+        "SELECT current_user, rolsuper, has_schema_privilege(current_schema(), 'CREATE'),"
+        " has_sequence_privilege(pg_get_serial_sequence('audit', 'id'), 'SELECT')"
+        " FROM pg_roles WHERE rolname = current_user"
+    ).fetchone()
+    assert row is not None  # the role connected, so it exists
+    role, superuser, creates, reads_ids = str(row[0]), bool(row[1]), bool(row[2]), bool(row[3])
+    tables = _rights(conn)
+    lacking = [
+        f"{right} {rights.table}"
+        for rights in tables
+        for right in _needed(rights.table)
+        if right not in rights.granted
+    ]
+    if not reads_ids:
+        lacking.append("SELECT audit_id_seq")
+    findings = []
+    if lacking:
+        shown = ", ".join(lacking[:SHOWN_GAPS])
+        if len(lacking) > SHOWN_GAPS:
+            shown += _(" and {count} more").format(count=len(lacking) - SHOWN_GAPS)
+        findings.append(
+            Finding(
+                PROBLEM,
+                _(
+                    "The role {role} lacks rights that operators need ({rights}); as the owner, "
+                    "run docs/postgresql-roles.sql (docs/deploy-postgresql.md)."
+                ).format(role=role, rights=shown),
+            )
+        )
+    if superuser:
+        how = _("it is a superuser")
+    elif any(rights.owns for rights in tables):
+        how = _("it owns them")
+    elif creates:
+        how = _("it may create tables")
+    elif any(rights.table == OWNERS_ONLY and rights.granted - {"SELECT"} for rights in tables):
+        how = _("it may change the schema's version")
+    else:
+        how = ""
+    if how:
+        findings.append(
+            Finding(
+                WARNING,
+                _(
+                    "The role {role} can change ringround's tables ({how}): right for the "
+                    "owner who upgrades them, wrong for operators' sessions, which must connect "
+                    "as a role that cannot (docs/postgresql-roles.sql)."
+                ).format(role=role, how=how),
+            )
+        )
+    audit = next((rights for rights in tables if rights.table == APPEND_ONLY), None)
+    rewrites = sorted(set(REWRITING_RIGHTS) & audit.granted) if audit is not None else []
+    if superuser or (audit is not None and (audit.owns or rewrites)):
+        findings.append(
+            Finding(
+                WARNING,
+                _(
+                    "The role {role} can change or delete audit entries ({how}): right for the "
+                    "owner, wrong for operators' sessions, which must only add to the trail "
+                    "(docs/postgresql-roles.sql)."
+                ).format(
+                    role=role,
+                    how=_("it is a superuser")
+                    if superuser
+                    else _("it owns the trail")
+                    if audit is not None and audit.owns
+                    else ", ".join(rewrites),
+                ),
+            )
+        )
+    if not findings:
+        findings.append(
+            Finding(
+                OK,
+                _(
+                    "The role {role} may read and write the operators' tables and add to the "
+                    "audit trail, and can neither change the tables nor rewrite the trail."
+                ).format(role=role),
+            )
+        )
+    return findings
+
+
+def _needed(table: str) -> tuple[str, ...]:
+    if table == APPEND_ONLY:
+        return ("SELECT", "INSERT")
+    if table == OWNERS_ONLY:
+        return ("SELECT",)
+    return ROW_RIGHTS
+
+
+def _write_probe(conn: psycopg.Connection[tuple[object, ...]], where: Address) -> Finding:
+    """Could a save start now? Takes ringround's turn to write and gives it back at once."""
+    try:
+        conn.execute("BEGIN")
+        conn.execute(f"SET LOCAL lock_timeout = {int(PROBE_TIMEOUT_S * 1000)}")
+        conn.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+    except psycopg.errors.LockNotAvailable:
+        return Finding(
+            WARNING,
+            _(
+                "The database {database} is busy: a program has held ringround's turn to write "
+                "for over {seconds:g} seconds, so saves wait; run the check again in a minute, "
+                "and if it stays busy, look for a stuck session in pg_stat_activity."
+            ).format(database=where.database, seconds=PROBE_TIMEOUT_S),
+        )
+    finally:
+        conn.execute("ROLLBACK")
+    return Finding(
+        OK,
+        _("Saves to {database} can start: nobody holds ringround's turn to write.").format(
+            database=where.database
+        ),
+    )

@@ -1,0 +1,111 @@
+"""``ringround check`` of a database on a PostgreSQL server: what it says when it cannot work.
+
+Each case is a real server (tests/postgres_server.py) in the state named; the
+healthy database, the roles' privileges and the audit trail on PostgreSQL are
+tests/e2e/test_deploy_postgresql.py's, which sets the roles up as
+docs/deploy-postgresql.md does.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from storage.health import OK, PROBLEM, Finding, exit_status
+from storage.policy import Policy
+from tests.postgres_server import PostgresServer, free_port
+from tests.pty_app import ringround_argv
+
+
+def server_findings(findings: list[Finding]) -> list[Finding]:
+    """The findings after the policy's (which storage/health.py's tests cover)."""
+    return [f for f in findings if "polic" not in f.text and "log" not in f.text]
+
+
+def test_nothing_listening_is_named_with_its_port(
+    policy: Policy, postgres_server: PostgresServer
+) -> None:
+    from storage import server_health
+
+    port = free_port()
+    findings = server_health.check(f"postgresql://ringround_app@127.0.0.1:{port}/clinic", policy)
+    [finding] = server_findings(findings)
+    assert finding.level == PROBLEM
+    assert f"127.0.0.1:{port}" in finding.text
+    assert "connection refused" in finding.text
+    assert exit_status(findings) == 1
+
+
+def test_a_database_the_server_does_not_have_is_bad_input(
+    policy: Policy, postgres_server: PostgresServer
+) -> None:
+    from storage import server_health
+
+    findings = server_health.check(postgres_server.url("no_such_clinic"), policy)
+    [finding] = server_findings(findings)
+    assert finding.level == PROBLEM
+    assert "has no database no_such_clinic" in finding.text
+    assert f"127.0.0.1:{postgres_server.port}" in finding.text
+    assert exit_status(findings) == 2
+
+
+def test_a_role_the_server_does_not_know(policy: Policy, postgres_server: PostgresServer) -> None:
+    from storage import server_health
+
+    url = f"postgresql://nobody_here@127.0.0.1:{postgres_server.port}/postgres"
+    findings = server_health.check(url, policy)
+    [finding] = server_findings(findings)
+    assert finding.level == PROBLEM
+    assert "knows no role nobody_here" in finding.text
+    assert exit_status(findings) == 1
+
+
+def test_an_empty_database_is_not_yet_ringrounds(policy: Policy, postgres_url: str) -> None:
+    from storage import server_health
+
+    findings = server_health.check(postgres_url, policy)
+    assert [f.level for f in server_findings(findings)][:2] == [OK, OK]  # version; primary
+    assert "PostgreSQL 1" in server_findings(findings)[0].text
+    last = findings[-1]
+    assert last.level == PROBLEM and last.bad_input
+    assert "is empty, not yet a ringround database" in last.text
+    assert exit_status(findings) == 2
+
+
+def test_another_programs_tables_are_left_alone(policy: Policy, postgres_url: str) -> None:
+    import psycopg
+
+    from storage import server_health
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE invoices (id int PRIMARY KEY, total numeric)")
+        conn.execute("INSERT INTO invoices VALUES (1, 12.50)")
+    findings = server_health.check(postgres_url, policy)
+    assert "holds another program's tables" in findings[-1].text
+    assert exit_status(findings) == 2
+    with psycopg.connect(postgres_url) as conn:
+        tables = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchall()
+        rows = conn.execute("SELECT id, total FROM invoices").fetchall()
+    assert tables == [("invoices",)]  # nothing created, nothing migrated
+    assert [(row[0], str(row[1])) for row in rows] == [(1, "12.50")]
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_the_command_names_the_server_and_exits_non_zero(
+    full: bool, postgres_server: PostgresServer
+) -> None:
+    port = free_port()
+    args = ["check", "--db", f"postgresql://ringround_app@127.0.0.1:{port}/clinic"]
+    done = subprocess.run(
+        [*ringround_argv(), *args, *(["--full"] if full else [])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"Nothing answers at 127.0.0.1:{port} (connection refused)" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
