@@ -6,8 +6,8 @@ transactions are explicit)
 and every write goes through :func:`write`, which starts with
 ``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes fails
 with SQLITE_BUSY_SNAPSHOT when another operator committed in between. Writers
-wait for their turn in short, even steps (:func:`_begin_immediate`), which
-keeps the worst wait under many writers short.
+wait for their turn asleep (storage/write_turns.py), which keeps the worst
+wait under many writers short and costs no processor time.
 
 The database file is never opened as a plain file while a connection exists:
 closing any descriptor on it drops the process's SQLite locks.
@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import errno
 import os
-import random
 import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -36,9 +34,9 @@ from storage.errors import EXIT_BAD_INPUT, RingroundError
 from storage.file_modes import create_database_file, share_companions
 from storage.i18n import _
 from storage.schema import APPLICATION_ID, MIGRATIONS, migrate
+from storage.write_turns import NoTurn, turn
 
 BUSY_TIMEOUT_MS = 5000
-WRITE_RETRY = (0.0002, 0.001)  # seconds between looks for the write lock (_begin_immediate)
 # After a long read transaction of another program has let the WAL grow (checkpoints
 # cannot pass it), the next restart of the WAL cuts the file back to this size. Twice
 # the usual size at an automatic checkpoint (1000 pages), so normal work never cuts.
@@ -94,9 +92,7 @@ def describe(error: sqlite3.Error, path: str) -> StorageError:
     """Turn an sqlite3 error into a StorageError with a plain sentence."""
     text = str(error).lower()
     if "locked" in text or "busy" in text:
-        return DatabaseBusy(
-            _("The database {path} is busy with another operator's save.").format(path=path)
-        )
+        return busy(path)
     if "full" in text:
         return DiskFull(_("The disk holding {path} is full; nothing was saved.").format(path=path))
     if "readonly" in text or "read-only" in text:
@@ -109,6 +105,12 @@ def describe(error: sqlite3.Error, path: str) -> StorageError:
         )
     return StorageError(
         _("The database {path} could not be used: {error}.").format(path=path, error=error)
+    )
+
+
+def busy(path: str) -> DatabaseBusy:
+    return DatabaseBusy(
+        _("The database {path} is busy with another operator's save.").format(path=path)
     )
 
 
@@ -389,6 +391,10 @@ def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     sqlite3 errors leave as StorageError. After SQLITE_FULL or an I/O error
     SQLite may already have rolled back, so ROLLBACK is sent only if needed.
 
+    Writers of this program take turns first (storage/write_turns.py), so
+    ``BEGIN IMMEDIATE`` normally finds the write lock free; when another
+    program holds it, SQLite's busy timeout applies.
+
     A write inside a write is a savepoint of the outer transaction, so that
     several protocol steps (e.g. claim and finish of each row of a family,
     storage.families) can be one transaction: it commits with the outer one,
@@ -400,52 +406,26 @@ def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             yield conn
         return
     try:
-        _begin_immediate(conn, path)
-    except sqlite3.Error as error:
-        raise describe(error, path) from None
-    try:
-        yield conn
-        conn.execute("COMMIT")
-    except BaseException as error:
-        admin_log.rolled_back(conn)
-        if conn.in_transaction:
-            # The original error says more than a failed rollback would.
-            with suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-        if isinstance(error, sqlite3.Error):
-            raise describe(error, path) from None
-        raise
-    admin_log.committed(conn)  # the log lines of what this transaction did (lock events)
-
-
-def _begin_immediate(conn: sqlite3.Connection, path: str) -> None:
-    """``BEGIN IMMEDIATE``, waiting for the write lock in short, even steps.
-
-    SQLite's own busy handler lets a waiting writer sleep ever longer (1, 2, 5,
-    10 … up to 100 ms at a time), so under many writers an unlucky one wakes
-    just after the lock was taken again, sleeps longer still, and can wait
-    seconds while others keep winning (measured: 4.4 s at 16 writers). Here a
-    waiting writer looks again every ``WRITE_RETRY`` (a random 0.2–1 ms, so
-    waiters do not move in step) until ``BUSY_TIMEOUT_MS`` has passed: the
-    lock goes to whoever looks first after it is free, so no writer falls
-    behind for long (worst wait ~0.1 s at 16 writers; docs/performance.md). It
-    costs nothing when nobody else is writing, the usual case at human pace.
-    The connection's own busy timeout stays for everything else (reads during
-    a WAL reset, other programs).
-    """
-    conn.execute("PRAGMA busy_timeout = 0")
-    try:
-        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-        while True:
+        with turn(path, BUSY_TIMEOUT_MS / 1000):
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as error:
-                if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+            except sqlite3.Error as error:
+                raise describe(error, path) from None
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException as error:
+                admin_log.rolled_back(conn)
+                if conn.in_transaction:
+                    # The original error says more than a failed rollback would.
+                    with suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                if isinstance(error, sqlite3.Error):
                     raise describe(error, path) from None
-            time.sleep(random.uniform(*WRITE_RETRY))
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                raise
+    except NoTurn:
+        raise busy(path) from None
+    admin_log.committed(conn)  # the log lines of what this transaction did (lock events)
 
 
 @contextmanager

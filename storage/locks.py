@@ -289,6 +289,19 @@ def inspect_row(
     return RowState(key, lock, refusal, removed, last_comment(conn, key))
 
 
+def _plain_refusal(
+    conn: sqlite3.Connection, policy: Policy, session: Session, key: RowKey, now: int
+) -> Refusal | None:
+    """Why a claim cannot pass, from plain reads; None when only the write transaction can tell."""
+    lock = _read_lock(conn, policy, session, key, now)
+    if lock is not None:
+        if lock.stale or lock.mine or lock.mine_earlier:
+            return None  # the stale rules or the operator's own lock: the write decides
+        return Refusal("locked", lock=lock)
+    refusal, _ = _callable_refusal(conn, policy, session, key, now)
+    return refusal
+
+
 def claim_row(
     conn: Connection,
     policy: Policy,
@@ -306,7 +319,18 @@ def claim_row(
     whose owner is alive (C10), and the operator's own call open in their other
     live window. It is a compare-and-swap, so a takeover loses to a finish or
     claim that came first.
+
+    A claim that a plain read already shows cannot pass (another operator's
+    lock that is not stale, a row closed or not callable now) is refused
+    without a write transaction, so it never waits for the other writers:
+    a refusal read a moment early is the one the operator would have got a
+    moment earlier. Everything that may lead to a lock is decided again
+    inside the write transaction.
     """
+    if take_over is None:
+        refusal = _plain_refusal(conn, policy, session, key, now)
+        if refusal is not None:
+            return refusal
     with write(conn):
         lock, _ = _expire(conn, policy, session, key, now)
         if lock is not None and not (lock.mine or lock.mine_earlier):

@@ -1,0 +1,117 @@
+"""Writers take turns (storage/write_turns.py): waiting asleep, giving up after the busy timeout.
+
+Another process holds the turn of a database's writers — only the turn, not
+SQLite's write lock — so a write that does not wait for its turn would go
+through at once. Run as a script this file is that process: it takes the
+turn, says "held", and keeps it until a line arrives on its standard input.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+import storage.database
+from storage.database import DatabaseBusy, StorageError, open_database, write
+from storage.write_turns import turn
+
+
+class TurnHolder:
+    def __init__(self, database: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, str(database)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        assert self.process.stdout.readline().strip() == "held"
+
+    def let_go(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write("go\n")
+        self.process.stdin.flush()
+        assert self.process.wait(30) == 0
+
+
+def settings(database: Path) -> list[tuple[str, str]]:
+    conn = open_database(database)
+    try:
+        return [
+            (str(name), str(value))
+            for name, value in conn.execute("SELECT name, value FROM settings ORDER BY name")
+        ]
+    finally:
+        conn.close()
+
+
+def save(database: Path, name: str) -> None:
+    conn = open_database(database)
+    try:
+        with write(conn):
+            conn.execute("INSERT INTO settings (name, value) VALUES (?, 'saved')", (name,))
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    path = tmp_path / "clinic.db"
+    open_database(path, create=True).close()
+    return path
+
+
+def test_a_write_waits_for_its_turn_and_then_goes_through(database: Path) -> None:
+    holder = TurnHolder(database)
+    failed: list[StorageError] = []
+
+    def waiter() -> None:
+        try:
+            save(database, "waiter")
+        except StorageError as error:
+            failed.append(error)
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    thread.join(0.5)
+    assert thread.is_alive(), "the write did not wait for the other writer's turn"
+    assert settings(database) == []
+    holder.let_go()
+    thread.join(30)
+    assert not thread.is_alive() and failed == []
+    assert settings(database) == [("waiter", "saved")]
+
+
+def test_a_turn_that_never_comes_is_a_busy_database_and_is_let_go_later(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage.database, "BUSY_TIMEOUT_MS", 200)
+    holder = TurnHolder(database)
+    with pytest.raises(DatabaseBusy, match="busy with another operator's save"):
+        save(database, "gave up")
+    holder.let_go()
+    # The thread left waiting for the abandoned turn takes it and lets it go at once.
+    save(database, "next")
+    assert settings(database) == [("next", "saved")]
+
+
+def test_a_killed_writer_leaves_no_turn_behind(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage.database, "BUSY_TIMEOUT_MS", 30_000)
+    holder = TurnHolder(database)
+    holder.process.send_signal(signal.SIGKILL)
+    holder.process.wait(30)
+    save(database, "after the kill")
+    assert settings(database) == [("after the kill", "saved")]
+
+
+if __name__ == "__main__":
+    with turn(sys.argv[1], 30):
+        print("held", flush=True)
+        sys.stdin.readline()
