@@ -290,7 +290,7 @@ def inspect_row(
 
 
 def _plain_refusal(
-    conn: sqlite3.Connection, policy: Policy, session: Session, key: RowKey, now: int
+    conn: Connection, policy: Policy, session: Session, key: RowKey, now: int
 ) -> Refusal | None:
     """Why a claim cannot pass, from plain reads; None when only the write transaction can tell."""
     lock = _read_lock(conn, policy, session, key, now)
