@@ -1,0 +1,107 @@
+"""A primary and its streaming standby, made as docs/deploy-postgresql.md step 4 makes them.
+
+Two real clusters on 127.0.0.1: a primary of its own (not the session's
+server, so its standby count is this test's alone), and a standby copied from
+it with ``pg_basebackup --write-recovery-conf`` and started, which streams the
+primary's changes. ``ringround check`` must tell them apart, and the
+application servers' address — both servers, ``target_session_attrs=read-write``
+— must reach the primary whichever server is named first.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from storage.health import OK, PROBLEM, Finding, exit_status
+from storage.policy import Policy
+from tests.postgres_server import PostgresServer, start_server, why_not_here
+from tests.waiting import wait_until
+
+
+@pytest.fixture
+def primary() -> Iterator[PostgresServer]:
+    reason = why_not_here()
+    if reason is not None:
+        pytest.skip(reason)
+    server = start_server()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.folder, ignore_errors=True)
+
+
+@pytest.fixture
+def standby(primary: PostgresServer) -> Iterator[PostgresServer]:
+    folder = Path(tempfile.mkdtemp(prefix="ringround-standby-"))
+    if primary.run_as is not None:  # the server's user must own its folder
+        shutil.chown(folder, primary.run_as, primary.run_as)
+    server = PostgresServer(primary.binaries, folder, primary.run_as)
+    try:
+        server.checked(
+            "pg_basebackup",
+            "--host", "127.0.0.1", "--port", str(primary.port), "--username", "postgres",
+            "--pgdata", str(server.data), "--write-recovery-conf", "--wal-method", "stream",
+        )  # fmt: skip
+        server.start()
+        wait_until(
+            lambda: _standbys(primary) == 1,
+            "the standby to stream the primary's changes",
+            details=lambda: server.log.read_text(errors="replace")[-2000:],
+        )
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _standbys(primary: PostgresServer) -> int:
+    import psycopg
+
+    with psycopg.connect(primary.url("postgres"), autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_stat_replication").fetchone()
+    return int(row[0]) if row is not None else 0
+
+
+def _texts(findings: list[Finding], level: str) -> list[str]:
+    return [f.text for f in findings if f.level == level]
+
+
+def test_check_tells_the_primary_from_its_standby(
+    primary: PostgresServer, standby: PostgresServer, policy: Policy
+) -> None:
+    from storage import server_health
+
+    on_primary = server_health.check(primary.url("postgres"), policy)
+    assert f"127.0.0.1:{primary.port} is the primary; 1 standby receives its changes." in (
+        _texts(on_primary, OK)
+    )
+    on_standby = server_health.check(standby.url("postgres"), policy)
+    problem = _texts(on_standby, PROBLEM)[0]  # then: the database is empty (postgres's own)
+    assert problem.startswith(f"127.0.0.1:{standby.port} is a standby, which only reads")
+    assert exit_status(on_standby) != 0
+    assert not any("Saves to" in text for text in _texts(on_standby, OK))
+
+
+def test_the_address_with_both_servers_reaches_the_primary(
+    primary: PostgresServer, standby: PostgresServer, policy: Policy
+) -> None:
+    from storage import server_health
+
+    both = (
+        f"postgresql://postgres@127.0.0.1:{standby.port},127.0.0.1:{primary.port}/postgres"
+        "?target_session_attrs=read-write"
+    )
+    findings = server_health.check(both, policy)
+    assert f"The database server 127.0.0.1:{primary.port} answers" in " ".join(_texts(findings, OK))
+    assert not any("standby, which only reads" in text for text in _texts(findings, PROBLEM))
+    only_standby = (
+        f"postgresql://postgres@127.0.0.1:{standby.port}/postgres?target_session_attrs=read-write"
+    )
+    [finding] = [f for f in server_health.check(only_standby, policy) if f.level == PROBLEM]
+    assert finding.text.startswith(f"No server of 127.0.0.1:{standby.port} accepts changes")
