@@ -1,4 +1,5 @@
-"""Everything a clinic database holds, to compare before and after: "nothing was written".
+"""Everything a clinic database holds, to compare before and after: "nothing was written";
+and whether the database itself is whole.
 
 The same on both engines: every table of the schema with all its rows, read
 through a connection the engine made (tests/conftest.py, ``engine_location``).
@@ -33,6 +34,14 @@ def contents(conn: Connection) -> Contents:
         table: sorted((tuple(row) for row in conn.execute(f"SELECT * FROM {table}")), key=repr)
         for table in table_names(conn)
     }
+
+
+def intact(conn: Connection) -> bool:
+    """SQLite's own check of every page of the file; a PostgreSQL server checks its pages
+    as it reads them (the race and kill tests look at the rows themselves as well)."""
+    if isinstance(conn, sqlite3.Connection):
+        return bool(conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
+    return True
 
 
 def contents_at(location: str | Path) -> Contents:

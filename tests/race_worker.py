@@ -1,7 +1,8 @@
 """Operator processes for the race and kill tests, started with multiprocessing (spawn).
 
-Each worker is one "app": its own connection, its own session and operator
-name, and the fake clock the parent hands it. Busy errors are retried as the
+Each worker is one "app": its own connection to the database at ``location``
+(a file or a postgresql:// URL), its own session and operator name, and the
+fake clock the parent hands it. Busy errors are retried as the
 app does. Results go to a JSON file, written only when the worker ends
 normally (a SIGKILLed worker leaves the database as the only witness).
 """
@@ -18,7 +19,8 @@ from multiprocessing.synchronize import Barrier, Event
 from pathlib import Path
 from typing import TypeVar
 
-from storage.database import DatabaseBusy, open_database
+from storage.database import DatabaseBusy
+from storage.engine import open_engine
 from storage.locks import Claim, LockLost, claim_row, finish_call
 from storage.policy import default_policy
 from storage.rows import ITEM, RowKey
@@ -42,7 +44,7 @@ def retrying(action: Callable[[], T]) -> T:
 
 
 def claim_and_finish(
-    path: str,
+    location: str,
     operator: str,
     source_ids: list[int],
     seed: int,
@@ -54,7 +56,7 @@ def claim_and_finish(
 
     All workers start together (``start``), so that they really race.
     """
-    conn = open_database(path)
+    conn = open_engine(location).connect()
     policy = default_policy()
     session = retrying(partial(start_session, conn, operator, now))
     start.wait(timeout=60)
@@ -79,10 +81,10 @@ def claim_and_finish(
 
 
 def claim_together(
-    path: str, operator: str, source_ids: list[int], barrier: Barrier, now: int, out: str
+    location: str, operator: str, source_ids: list[int], barrier: Barrier, now: int, out: str
 ) -> None:
     """For each row in turn: wait for all workers, then all claim it at once."""
-    conn = open_database(path)
+    conn = open_engine(location).connect()
     policy = default_policy()
     session = retrying(partial(start_session, conn, operator, now))
     results: list[list[object]] = []
@@ -104,11 +106,11 @@ KILL_OUTCOMES = (("confirmed", 6), ("no-answer", 3), ("busy", 1))
 
 
 def work_until_killed(
-    path: str, operator: str, source_ids: list[int], seed: int, now: int, ready: Event
+    location: str, operator: str, source_ids: list[int], seed: int, now: int, ready: Event
 ) -> None:
     """Claim and finish rows for ever, pausing briefly while holding each lock."""
     rng = random.Random(seed)
-    conn = open_database(path)
+    conn = open_engine(location).connect()
     policy = default_policy()
     session = retrying(partial(start_session, conn, operator, now))
     codes = [code for code, _ in KILL_OUTCOMES]
@@ -127,11 +129,11 @@ def work_until_killed(
 
 
 def first_window(
-    path: str, operator: str, source_ids: list[int], barrier: Barrier, now: int, out: str
+    location: str, operator: str, source_ids: list[int], barrier: Barrier, now: int, out: str
 ) -> None:
     """One operator's first window: claims every row, then, row by row, saves the call at
     the very moment the second window takes it over (``second_window``)."""
-    conn = open_database(path)
+    conn = open_engine(location).connect()
     policy = default_policy()
     session = retrying(partial(start_session, conn, operator, now))
     claims = {}
@@ -157,11 +159,11 @@ def first_window(
 
 
 def second_window(
-    path: str, operator: str, source_ids: list[int], barrier: Barrier, now: int, out: str
+    location: str, operator: str, source_ids: list[int], barrier: Barrier, now: int, out: str
 ) -> None:
     """The same operator's second window: c without a yes on every row, then a confirmed
     take-over of each row racing the first window's save."""
-    conn = open_database(path)
+    conn = open_engine(location).connect()
     policy = default_policy()
     session = retrying(partial(start_session, conn, operator, now))
     barrier.wait(timeout=60)

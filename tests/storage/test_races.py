@@ -1,7 +1,8 @@
-"""Many operator processes on one database file: no row is ever claimed twice.
+"""Many operator processes on one database: no row is ever claimed twice.
 
 Each worker is a separate process (multiprocessing, spawn) with its own
-connection and session; see tests/race_worker.py.
+connection and session; see tests/race_worker.py. Every race runs on both
+engines: an SQLite file and a PostgreSQL database (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -16,21 +17,22 @@ from typing import Any
 import pytest
 
 from storage.connection import Connection
-from storage.database import open_database
+from storage.engine import open_engine
 from storage.locks import Claim, Refusal, claim_row
 from storage.policy import default_policy
 from storage.rows import ITEM, RowKey
 from tests import race_worker
+from tests.database_contents import intact
 from tests.stored_clinic import NOW, StoredClinic
 
 SPAWN = multiprocessing.get_context("spawn")
 JOIN_TIMEOUT = 120
 
 
-def make_rows(db_path: Path, count: int) -> list[int]:
-    conn = open_database(db_path)
+def make_rows(location: str, count: int) -> list[int]:
+    conn = open_engine(location).connect()
     try:
-        _, items = StoredClinic(conn, db_path).add_clients_on_list(count)
+        _, items = StoredClinic(conn, location).add_clients_on_list(count)
     finally:
         conn.close()
     return items
@@ -49,10 +51,10 @@ def run_workers(targets: list[tuple[object, ...]], function: Callable[..., None]
     assert [p.exitcode for p in processes] == [0] * len(processes)
 
 
-def check_database(db_path: Path, rows: list[int], wins: list[int]) -> None:
-    conn = open_database(db_path)
+def check_database(location: str, rows: list[int], wins: list[int]) -> None:
+    conn = open_engine(location).connect()
     try:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert intact(conn)
         assert conn.execute("SELECT count(*) FROM locks").fetchone()[0] == 0
         attempts = conn.execute(
             "SELECT source_id, operator, comment FROM attempts WHERE kind = ?", (ITEM,)
@@ -74,7 +76,7 @@ def check_database(db_path: Path, rows: list[int], wins: list[int]) -> None:
         conn.close()
 
 
-def race(db_path: Path, tmp_path: Path, workers: int, count: int) -> list[dict[str, Any]]:
+def race(location: str, tmp_path: Path, workers: int, count: int) -> list[dict[str, Any]]:
     """Let ``workers`` processes go through ``count`` rows; return what each one reports.
 
     Whether the rows end up shared out depends on the scheduler (a fast
@@ -82,14 +84,11 @@ def race(db_path: Path, tmp_path: Path, workers: int, count: int) -> list[dict[s
     long race below checks that; contention on every single row is proven
     by the barrier test.
     """
-    rows = make_rows(db_path, count)
+    rows = make_rows(location, count)
     outs = [tmp_path / f"worker-{n}.json" for n in range(workers)]
     start = SPAWN.Barrier(workers)
     run_workers(
-        [
-            (str(db_path), f"operator{n}", rows, n, NOW, start, str(out))
-            for n, out in enumerate(outs)
-        ],
+        [(location, f"operator{n}", rows, n, NOW, start, str(out)) for n, out in enumerate(outs)],
         race_worker.claim_and_finish,
     )
     results = [json.loads(out.read_text(encoding="utf-8")) for out in outs]
@@ -102,31 +101,33 @@ def race(db_path: Path, tmp_path: Path, workers: int, count: int) -> list[dict[s
         assert len(result["wins"]) + sum(result["refusals"].values()) == count
     assert set(refusals) <= {"locked", "closed"}
     assert sum(refusals.values()) == (workers - 1) * count
-    check_database(db_path, rows, wins)
+    check_database(location, rows, wins)
     return results
 
 
 def test_eight_processes_confirm_400_rows_without_double_claims(
-    db_path: Path, tmp_path: Path
+    engine_location: str, tmp_path: Path
 ) -> None:
-    results = race(db_path, tmp_path, workers=8, count=400)
+    results = race(engine_location, tmp_path, workers=8, count=400)
     # 400 rows take far longer than waking eight processes: the rows were shared out.
     assert sum(1 for result in results if result["wins"]) > 1
 
 
 @pytest.mark.parametrize("workers", [1, 2, 4, 8, 16])
-def test_n_processes_race_on_one_list(db_path: Path, tmp_path: Path, workers: int) -> None:
-    race(db_path, tmp_path, workers=workers, count=60)
+def test_n_processes_race_on_one_list(engine_location: str, tmp_path: Path, workers: int) -> None:
+    race(engine_location, tmp_path, workers=workers, count=60)
 
 
-def test_processes_released_together_have_exactly_one_winner(db_path: Path, tmp_path: Path) -> None:
+def test_processes_released_together_have_exactly_one_winner(
+    engine_location: str, tmp_path: Path
+) -> None:
     workers, rounds = 8, 30
-    rows = make_rows(db_path, rounds)
+    rows = make_rows(engine_location, rounds)
     barrier = SPAWN.Barrier(workers)
     outs = [tmp_path / f"worker-{n}.json" for n in range(workers)]
     run_workers(
         [
-            (str(db_path), f"operator{n}", rows, barrier, NOW, str(out))
+            (engine_location, f"operator{n}", rows, barrier, NOW, str(out))
             for n, out in enumerate(outs)
         ],
         race_worker.claim_together,
@@ -135,10 +136,10 @@ def test_processes_released_together_have_exactly_one_winner(db_path: Path, tmp_
     for out in outs:
         for source_id, result, holder in json.loads(out.read_text(encoding="utf-8")):
             by_row[source_id].append((result, holder))
-    conn = open_database(db_path)
+    conn = open_engine(engine_location).connect()
     try:
         holders = dict(conn.execute("SELECT source_id, operator FROM locks").fetchall())
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert intact(conn)
         epochs = {row[0] for row in conn.execute("SELECT epoch FROM call_rows")}
     finally:
         conn.close()
@@ -170,21 +171,22 @@ def test_same_operator_in_two_live_apps_does_not_pass_her_lock_silently(
     assert b.reason == "locked" and b.lock is not None and b.lock.mine_elsewhere
 
 
-def test_two_windows_of_one_operator_never_share_a_call(tmp_path: Path) -> None:
+def test_two_windows_of_one_operator_never_share_a_call(
+    engine_location: str, tmp_path: Path
+) -> None:
     """Two processes, one operator: c without a yes takes nothing from the live window; a
     confirmed take-over racing that window's save ends with exactly one of them."""
-    db = tmp_path / "clinic.db"
-    open_database(db, create=True).close()
+    db = engine_location
     rows = make_rows(db, 30)
     barrier = SPAWN.Barrier(2)
     first, second = tmp_path / "first.json", tmp_path / "second.json"
     processes = [
         SPAWN.Process(
-            target=race_worker.first_window, args=(str(db), "alice", rows, barrier, NOW, str(first))
+            target=race_worker.first_window, args=(db, "alice", rows, barrier, NOW, str(first))
         ),
         SPAWN.Process(
             target=race_worker.second_window,
-            args=(str(db), "alice", rows, barrier, NOW, str(second)),
+            args=(db, "alice", rows, barrier, NOW, str(second)),
         ),
     ]
     for process in processes:
@@ -201,7 +203,7 @@ def test_two_windows_of_one_operator_never_share_a_call(tmp_path: Path) -> None:
     # Without a yes, every row stays the first window's, and is seen as open there.
     assert seen["unasked"] == [[row, "locked", True] for row in rows]
     raced = dict(seen["raced"])
-    conn = open_database(db)
+    conn = open_engine(db).connect()
     try:
         attempts = dict(conn.execute("SELECT source_id, session_id FROM attempts").fetchall())
         locks = dict(conn.execute("SELECT source_id, session_id FROM locks").fetchall())
