@@ -119,10 +119,11 @@ def check(
         mine = _ringrounds(conn, where)
         if mine is not None:
             return [*findings, mine]
-        version = _schema_version(conn)
-        findings.append(_version(where, version))
-        findings += _privileges(conn)
-        if not _standby(conn):
+        if _may_read(conn, OWNERS_ONLY):  # else the privileges' finding names what is missing
+            findings.append(_version(where, _schema_version(conn)))
+        rights = _privileges(conn)
+        findings += rights
+        if not _standby(conn) and all(f.level != PROBLEM for f in rights):
             findings.append(_write_probe(conn, where))
         return findings
     except psycopg.Error as error:
@@ -273,6 +274,8 @@ def _ringrounds(conn: psycopg.Connection[tuple[object, ...]], where: Address) ->
     """None when the database holds ringround's tables; else what it is (bad input)."""
     row = conn.execute("SELECT to_regclass('ringround_schema') IS NOT NULL").fetchone()
     if row is not None and row[0]:
+        if not _may_read(conn, OWNERS_ONLY):
+            return None  # a role without the operators' rights: the privileges' finding says so
         kinds = conn.execute("SELECT DISTINCT application FROM ringround_schema").fetchall()
         if [tuple(kind) for kind in kinds] == [(APPLICATION,)]:
             return None
@@ -300,6 +303,11 @@ def _ringrounds(conn: psycopg.Connection[tuple[object, ...]], where: Address) ->
         ).format(database=where.database, server=where.servers),
         bad_input=True,
     )
+
+
+def _may_read(conn: psycopg.Connection[tuple[object, ...]], table: str) -> bool:
+    row = conn.execute("SELECT has_table_privilege(%s, 'SELECT')", (table,)).fetchone()
+    return bool(row is not None and row[0])
 
 
 def _schema_version(conn: psycopg.Connection[tuple[object, ...]]) -> int:
@@ -359,13 +367,12 @@ def _privileges(conn: psycopg.Connection[tuple[object, ...]]) -> list[Finding]:
     role, superuser, creates, reads_ids = str(row[0]), bool(row[1]), bool(row[2]), bool(row[3])
     tables = _rights(conn)
     lacking = [
-        f"{right} {rights.table}"
+        f"{rights.table} ({', '.join(missing)})"
         for rights in tables
-        for right in _needed(rights.table)
-        if right not in rights.granted
+        if (missing := [right for right in _needed(rights.table) if right not in rights.granted])
     ]
     if not reads_ids:
-        lacking.append("SELECT audit_id_seq")
+        lacking.append("audit_id_seq (SELECT)")
     findings = []
     if lacking:
         shown = ", ".join(lacking[:SHOWN_GAPS])
