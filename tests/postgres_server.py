@@ -1,13 +1,11 @@
 """A real PostgreSQL server for the tests: one cluster per test session, one database per test.
 
-The tests start their own cluster from the server binaries of Debian's
-``postgresql`` package (/usr/lib/postgresql/N/bin, or ``pg_ctl`` on PATH) in a
-temporary folder: ``initdb -A trust``, listening on 127.0.0.1 on a free port
-with its Unix socket in that folder, so it never meets a system cluster on
-5432. PostgreSQL refuses to run as root; run by root, initdb and pg_ctl run
-as the ``postgres`` user (``runuser``), who owns the folder. The cluster is
-stopped with ``pg_ctl -m immediate stop`` when the session ends (or is
-interrupted) and its folder removed.
+The cluster is benchmarks/postgres_cluster.py's (the benchmarks start theirs
+the same way): the server programs of Debian's ``postgresql`` package, run as
+the ``postgres`` user when the tests run as root, on a free port of
+127.0.0.1 with its socket in its own temporary folder. It is stopped with
+``pg_ctl -m immediate stop`` when the session ends (or is interrupted) and
+its folder removed.
 
 Fixtures (registered for every test by tests/conftest.py):
 
@@ -19,195 +17,21 @@ Fixtures (registered for every test by tests/conftest.py):
 
 Without the binaries or without psycopg these fixtures skip the test with
 the reason; .ci/run installs ``postgresql`` and the test extra has psycopg,
-so under CI they always run. The server is tuned for tests only: no fsync
-(a test never survives a power cut), which makes CREATE DATABASE cheap.
+so under CI they always run. The server is tuned for tests only
+(:data:`TEST_SETTINGS`): no fsync (a test never survives a power cut), which
+makes CREATE DATABASE cheap.
 """
 
 from __future__ import annotations
 
 import atexit
-import glob
-import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Callable, Iterator
-from itertools import count
-from pathlib import Path
 
 import pytest
 
-# Who runs the server when the tests run as root (PostgreSQL refuses root).
-SERVER_USER = "postgres"
-# What a test waits at most for the server to start or stop (pg_ctl waits on
-# the server's own readiness, not on a clock); far beyond a loaded machine.
-SERVER_PATIENCE = 120
-# Tries at a free port: another program may take the chosen one before the
-# server binds it.
-PORT_TRIES = 5
+from benchmarks.postgres_cluster import PostgresServer, start_cluster, why_not_here
 
-
-def major_version(binaries: Path) -> int:
-    """15 for /usr/lib/postgresql/15/bin; 0 when the folder does not say."""
-    name = binaries.parent.name
-    return int(name) if name.isdigit() else 0
-
-
-def server_binaries() -> Path | None:
-    """The folder holding initdb and pg_ctl: the newest installed version, else pg_ctl's."""
-    folders = sorted(map(Path, glob.glob("/usr/lib/postgresql/*/bin")), key=major_version)
-    folders.reverse()
-    on_path = shutil.which("pg_ctl")
-    if on_path:
-        folders.append(Path(on_path).resolve().parent)
-    for folder in folders:
-        if (folder / "initdb").is_file() and (folder / "pg_ctl").is_file():
-            return folder
-    return None
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody listens on just now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class PostgresServer:
-    """A PostgreSQL cluster in a folder of its own, run by the tests."""
-
-    def __init__(self, binaries: Path, folder: Path, run_as: str | None) -> None:
-        self.binaries = binaries
-        self.folder = folder  # the data folder, the socket and the server's log
-        self.data = folder / "data"
-        self.log = folder / "server.log"
-        self.run_as = run_as
-        self.port = 0
-        self.started_by = os.getpid()
-        self.running = False
-        self.names = count(1)
-
-    def tool(self, name: str, *args: str) -> subprocess.CompletedProcess[str]:
-        """Run one of the server's programs (as the server's user when we are root)."""
-        command = [str(self.binaries / name), *args]
-        if self.run_as is not None:
-            command = ["runuser", "-u", self.run_as, "--", *command]
-        return subprocess.run(command, capture_output=True, text=True, cwd=self.folder, check=False)
-
-    def checked(self, name: str, *args: str) -> None:
-        done = self.tool(name, *args)
-        if done.returncode != 0:
-            server_log = self.log.read_text(errors="replace") if self.log.exists() else ""
-            raise RuntimeError(
-                f"{name} {' '.join(args)} failed ({done.returncode}):\n"
-                f"{done.stdout}{done.stderr}\n--- server log ---\n{server_log[-4000:]}"
-            )
-
-    def create_cluster(self) -> None:
-        self.checked(
-            "initdb",
-            "-D", str(self.data),
-            "-A", "trust",
-            "-U", "postgres",
-            "-E", "UTF8",
-            "--locale=C.UTF-8",
-        )  # fmt: skip
-
-    def start(self) -> None:
-        """Start on a free port of 127.0.0.1; the socket lives in the cluster's folder."""
-        for attempt in range(PORT_TRIES):
-            self.port = free_port()
-            options = (
-                f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder}"
-                " -c fsync=off -c full_page_writes=off -c max_connections=200"
-            )
-            done = self.tool(
-                "pg_ctl", "start", "-w", "-t", str(SERVER_PATIENCE),
-                "-D", str(self.data), "-l", str(self.log), "-o", options,
-            )  # fmt: skip
-            if done.returncode == 0:
-                self.running = True
-                return
-            server_log = self.log.read_text(errors="replace") if self.log.exists() else ""
-            if attempt == PORT_TRIES - 1 or "Address already in use" not in server_log:
-                raise RuntimeError(
-                    f"the test PostgreSQL did not start:\n{done.stdout}{done.stderr}\n"
-                    f"--- server log ---\n{server_log[-4000:]}"
-                )
-
-    def restart(self) -> None:
-        """Restart as an administrator would: every connection ends, the data stays."""
-        self.checked(
-            "pg_ctl", "restart", "-w", "-t", str(SERVER_PATIENCE), "-m", "fast",
-            "-D", str(self.data), "-l", str(self.log),
-        )  # fmt: skip
-
-    def stop(self) -> None:
-        """Stop at once (nothing here needs a clean shutdown); only the starting process does."""
-        if self.running and os.getpid() == self.started_by:
-            self.running = False
-            self.tool("pg_ctl", "stop", "-w", "-m", "immediate", "-D", str(self.data))
-
-    def url(self, database: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
-
-    def admin(self, statement: str) -> None:
-        """Run one statement as the server's superuser, outside a transaction."""
-        import psycopg
-
-        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(statement)
-
-    def new_database(self) -> str:
-        """A fresh, empty database; its name."""
-        name = f"test_{next(self.names)}"
-        self.admin(f"CREATE DATABASE {name}")
-        return name
-
-    def drop_database(self, name: str) -> None:
-        """Drop a test's database, ending any connection a test left open on it."""
-        self.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-def why_not_here() -> str | None:
-    """Why a PostgreSQL server cannot be run by these tests here; None when it can."""
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        return "psycopg is not installed (pip install -e '.[test]')"
-    if server_binaries() is None:
-        return (
-            "the PostgreSQL server programs (initdb, pg_ctl) are not installed"
-            " (apt-get install postgresql)"
-        )
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam(SERVER_USER)
-        except KeyError:
-            return f"running as root, and there is no {SERVER_USER} user to run the server as"
-        if shutil.which("runuser") is None:
-            return "running as root, and runuser (util-linux) is missing"
-    return None
-
-
-def start_server() -> PostgresServer:
-    """A started cluster in a new temporary folder."""
-    binaries = server_binaries()
-    assert binaries is not None
-    # Not under pytest's temporary folder: that one is private to root, and
-    # the server's user must reach its own folder.
-    folder = Path(tempfile.mkdtemp(prefix="ringround-postgresql-"))
-    run_as = None
-    if os.geteuid() == 0:
-        run_as = SERVER_USER
-        owner = pwd.getpwnam(SERVER_USER)
-        os.chown(folder, owner.pw_uid, owner.pw_gid)
-    server = PostgresServer(binaries, folder, run_as)
-    server.create_cluster()
-    server.start()
-    return server
+TEST_SETTINGS = {"fsync": "off", "full_page_writes": "off", "max_connections": "200"}
 
 
 @pytest.fixture(scope="session")
@@ -216,15 +40,14 @@ def postgres_server() -> Iterator[PostgresServer]:
     reason = why_not_here()
     if reason is not None:
         pytest.skip(reason)
-    server = start_server()
+    server = start_cluster(TEST_SETTINGS)
     # An interrupted session (Ctrl-C, an error in the session's end) still stops it.
     atexit.register(server.stop)
     try:
         yield server
     finally:
-        server.stop()
         atexit.unregister(server.stop)
-        shutil.rmtree(server.folder, ignore_errors=True)
+        server.remove()
 
 
 @pytest.fixture

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.postgres_cluster import PostgresServer, start_cluster, why_not_here
 from storage.health import OK, PROBLEM, Finding, exit_status
 from storage.policy import Policy
-from tests.postgres_server import PostgresServer, start_server, why_not_here
+from tests.postgres_server import TEST_SETTINGS
 from tests.waiting import wait_until
 
 
@@ -28,12 +29,11 @@ def primary() -> Iterator[PostgresServer]:
     reason = why_not_here()
     if reason is not None:
         pytest.skip(reason)
-    server = start_server()
+    server = start_cluster(TEST_SETTINGS)
     try:
         yield server
     finally:
-        server.stop()
-        shutil.rmtree(server.folder, ignore_errors=True)
+        server.remove()
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def standby(primary: PostgresServer) -> Iterator[PostgresServer]:
     folder = Path(tempfile.mkdtemp(prefix="ringround-standby-"))
     if primary.run_as is not None:  # the server's user must own its folder
         shutil.chown(folder, primary.run_as, primary.run_as)
-    server = PostgresServer(primary.binaries, folder, primary.run_as)
+    server = PostgresServer(primary.binaries, folder, primary.run_as, primary.settings)
     try:
         server.checked(
             "pg_basebackup",
@@ -56,8 +56,7 @@ def standby(primary: PostgresServer) -> Iterator[PostgresServer]:
         )
         yield server
     finally:
-        server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+        server.remove()
 
 
 def _standbys(primary: PostgresServer) -> int:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.postgres_server import PostgresServer
+from benchmarks.postgres_cluster import PostgresServer
 
 if TYPE_CHECKING:
     import psycopg

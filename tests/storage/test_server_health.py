@@ -13,10 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from benchmarks.postgres_cluster import PostgresServer, free_port
 from storage.health import OK, PROBLEM, WARNING, Finding, exit_status
 from storage.policy import Policy
 from storage.schema import MIGRATIONS
-from tests.postgres_server import PostgresServer, free_port
 from tests.pty_app import ringround_argv
 
 
