@@ -91,6 +91,12 @@ class NotEmpty(StorageError):
     exit_code = EXIT_BAD_INPUT
 
 
+class NothingToCopy(StorageError):
+    """The source holds no clinic (every table is empty): most likely the wrong database."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
 class PeopleAtWork(StorageError):
     """Operators are working on the source; their saves would be missing from the copy."""
 
@@ -226,12 +232,26 @@ def _refuse_people_at_work(conn: Connection, shown: str, policy: Policy, now: in
         )
 
 
-def _refuse_not_empty(conn: Connection, shown: str) -> None:
-    holding = [
+def _holding(conn: Connection) -> list[str]:
+    """The copied tables that hold at least one row."""
+    return [
         table.name
         for table in tables()
         if conn.execute(f"SELECT 1 FROM {table.name} LIMIT 1").fetchone() is not None
     ]
+
+
+def _refuse_nothing_to_copy(conn: Connection, shown: str) -> None:
+    if not _holding(conn):
+        raise NothingToCopy(
+            _(
+                "{source} holds no clinic yet (every table is empty); there is nothing to copy."
+            ).format(source=shown)
+        )
+
+
+def _refuse_not_empty(conn: Connection, shown: str) -> None:
+    holding = _holding(conn)
     if holding:
         raise NotEmpty(
             _(
@@ -254,11 +274,17 @@ def copy_clinic(
 
     ``shown`` names the two databases in messages, as their engines do;
     ``now`` is on the source's clock (who is alive there). Raises NotEmpty,
-    PeopleAtWork, or CopyDiffers (after rolling the target back).
+    NothingToCopy, PeopleAtWork, or CopyDiffers (after rolling the target back).
     """
+    # Said at once, before waiting for either side's writers; said again inside the writes,
+    # where it holds until the end. Two ways to name one database (two spellings of one
+    # server's address) are refused here too, before a second write could wait on the first.
+    _refuse_nothing_to_copy(source, shown[0])
+    _refuse_not_empty(target, shown[1])
     pairs: list[TablePair] = []
     with write(source), write(target):
         _refuse_people_at_work(source, shown[0], policy, now)
+        _refuse_nothing_to_copy(source, shown[0])
         _refuse_not_empty(target, shown[1])
         with bulk_load(target):  # no change recorded for each copied row
             for table in tables():

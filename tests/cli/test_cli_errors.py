@@ -56,6 +56,7 @@ BAD_INPUT = {
     "CallBackNotInFuture",
     "NotLocked",
     "NotEmpty",
+    "NothingToCopy",
 }
 
 

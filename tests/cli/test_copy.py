@@ -1,8 +1,7 @@
 """``ringround copy FROM TO`` as a real process: a whole clinic moved, checked and refused.
 
 The copy is compared with its source here independently of the command's own
-checksums: every copied table, row by row in key order. The PostgreSQL round
-trip is in tests/cli/test_copy_postgresql.py.
+checksums: every copied table, row by row in key order.
 """
 
 from __future__ import annotations
@@ -229,6 +228,16 @@ def test_a_copy_is_refused_while_someone_works_on_the_source(demo: Path, tmp_pat
         assert rows(tmp_path / "copy.db") == rows(source)
     finally:
         conn.close()
+
+
+def test_a_source_without_a_clinic_is_refused(tmp_path: Path) -> None:
+    open_database(tmp_path / "empty.db", create=True).close()
+    refused = ringround("copy", "empty.db", "copy.db", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert one_sentence(refused) == (
+        "ringround: empty.db holds no clinic yet (every table is empty); there is nothing to copy."
+    )
+    assert not (tmp_path / "copy.db").exists()
 
 
 def test_the_same_database_twice_is_refused(demo: Path, tmp_path: Path) -> None:
