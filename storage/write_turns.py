@@ -18,6 +18,11 @@ and SQLite never locks it. A turn is only an order of arrival; the database's
 own write lock keeps the protocol safe without it, so when the folder cannot
 be opened, the writer goes on without a turn.
 
+One thread may write two databases of one folder at once (``ringround copy``
+holds the source still while it fills the target beside it): a thread that
+already holds the folder's turn goes on without taking it again, since it
+would otherwise wait for itself.
+
 A ``flock`` wait cannot time out by itself; a writer that does not get its
 turn within the busy timeout (another process stopped in the middle of a
 write) gives up with DatabaseBusy, like a busy database, and leaves a thread
@@ -37,14 +42,25 @@ class NoTurn(Exception):
     """The turn did not come within the time allowed."""
 
 
+class _Held(threading.local):
+    """The folders whose turn this thread holds."""
+
+    def __init__(self) -> None:
+        self.folders: set[str] = set()
+
+
+_held = _Held()
+
+
 @contextmanager
 def turn(database: str, wait_for: float) -> Iterator[None]:
     """Hold this process's turn to write ``database`` for the block; NoTurn after ``wait_for``."""
+    folder = os.path.dirname(os.path.realpath(database)) or "."
+    if folder in _held.folders:
+        yield  # this thread's turn already (another database of the folder)
+        return
     try:
-        fd = os.open(
-            os.path.dirname(os.path.realpath(database)) or ".",
-            os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC,
-        )
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
         yield  # no folder to queue on: the database's write lock alone decides
         return
@@ -55,9 +71,11 @@ def turn(database: str, wait_for: float) -> Iterator[None]:
     except BaseException:
         os.close(fd)
         raise
+    _held.folders.add(folder)
     try:
         yield
     finally:
+        _held.folders.discard(folder)
         os.close(fd)  # closing lets the turn go
 
 

@@ -111,6 +111,27 @@ def test_a_killed_writer_leaves_no_turn_behind(
     assert settings(database) == [("after the kill", "saved")]
 
 
+def test_one_thread_writes_two_databases_of_one_folder_at_once(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Holding the folder's turn for one database, the thread does not wait for itself."""
+    monkeypatch.setattr(storage.database, "BUSY_TIMEOUT_MS", 200)
+    other = database.with_name("other.db")
+    first, second = open_database(database), open_database(other, create=True)
+    try:
+        with write(first), write(second):
+            first.execute("INSERT INTO settings (name, value) VALUES ('first', 'saved')")
+            second.execute("INSERT INTO settings (name, value) VALUES ('second', 'saved')")
+    finally:
+        first.close()
+        second.close()
+    assert settings(database) == [("first", "saved")]
+    assert settings(other) == [("second", "saved")]
+    # The turn was let go at the end: another process takes it at once.
+    holder = TurnHolder(database)
+    holder.let_go()
+
+
 if __name__ == "__main__":
     with turn(sys.argv[1], 30):
         print("held", flush=True)
