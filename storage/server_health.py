@@ -25,6 +25,7 @@ inside a transaction that it rolls back.
 
 from __future__ import annotations
 
+import getpass
 import os
 from dataclasses import dataclass
 
@@ -73,6 +74,12 @@ class Address:
 
 def address(location: str) -> Address:
     parts = conninfo.conninfo_to_dict(location)
+    role = str(parts.get("user") or os.environ.get("PGUSER") or getpass.getuser())
+    database = str(parts.get("dbname") or os.environ.get("PGDATABASE") or role)
+    if parts.get("service") and not parts.get("host"):  # the hosts are in the service file
+        return Address(
+            _("{name} (from the service file)").format(name=parts["service"]), database, role
+        )
     hosts = str(parts.get("host") or os.environ.get("PGHOST") or "localhost").split(",")
     ports = str(parts.get("port") or os.environ.get("PGPORT") or "5432").split(",")
     if len(ports) == 1:
@@ -83,15 +90,7 @@ def address(location: str) -> Address:
         else f"{host}:{port or '5432'}"
         for host, port in zip(hosts, ports, strict=False)
     )
-    role = str(parts.get("user") or os.environ.get("PGUSER") or _login())
-    database = str(parts.get("dbname") or os.environ.get("PGDATABASE") or role)
     return Address(servers, database, role)
-
-
-def _login() -> str:
-    import getpass
-
-    return getpass.getuser()
 
 
 def check(
@@ -111,7 +110,7 @@ def check(
             application_name="ringround check",
         )
     except psycopg.Error as error:
-        return [*findings, unreachable(where, str(error))]
+        return [*findings, unreachable(_as_tried(where, error), str(error))]
     try:
         # A server that stops answering mid-check ends the check, not the administrator's day.
         conn.execute(f"SET statement_timeout = {int(PROBE_TIMEOUT_S * 5000)}")
@@ -130,6 +129,18 @@ def check(
         return [*findings, unreachable(where, str(error))]
     finally:
         conn.close()
+
+
+def _as_tried(where: Address, error: psycopg.Error) -> Address:
+    """The role and database libpq really asked for (a service file or PG* may name them)."""
+    tried = error.pgconn
+    if tried is None:
+        return where
+    return Address(
+        where.servers,
+        tried.db.decode(errors="replace") or where.database,
+        tried.user.decode(errors="replace") or where.role,
+    )
 
 
 def unreachable(where: Address, error: str) -> Finding:
