@@ -4,9 +4,10 @@ Each entry stores ``prev_hash`` (the hash of the entry before it; 64 zeros for
 the first) and ``hash``, the SHA-256 of ``prev_hash`` followed by the entry's
 content (:func:`entry_hash`). :func:`audit` reads the newest entry's hash
 inside the caller's write transaction, so entries written by
-several operators at once still form one line. ``id`` is AUTOINCREMENT: SQLite
-then remembers the highest id ever given (``sqlite_sequence``), which shows
-when the newest entries were deleted.
+several operators at once still form one line. Ids are never reused, and the
+database remembers the highest id ever given (:func:`highest_id`; SQLite's
+AUTOINCREMENT, PostgreSQL's identity sequence), which shows when the newest
+entries were deleted.
 
 :func:`verify_chain` (``ringround check``) walks the entries in id order and
 names the first one that was changed, removed or moved. What this proves and
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from storage import admin_log
 from storage.connection import Connection
 from storage.i18n import _
+from storage.id_sequences import highest_id_given
 from storage.rows import RowKey
 
 # Lock events the administrator's log also gets (storage.admin_log), once committed:
@@ -174,8 +176,7 @@ def _break(entry: Entry, before: Entry | None, describe: Describe) -> str | None
 
 def highest_id(conn: Connection) -> int:
     """The highest audit id ever given, even if that entry was deleted since (0 for none)."""
-    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
-    return int(row[0]) if row is not None else 0
+    return highest_id_given(conn, "audit")
 
 
 def verify_chain(conn: Connection, describe: Describe) -> ChainReport:

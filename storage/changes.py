@@ -2,10 +2,11 @@
 
 Every write that changes something a work list or the list picker shows is
 recorded in the ``changes`` table, in the same transaction, by the triggers
-that migration 4 puts on the tables behind the lists (storage/schema.py,
-:data:`TRIGGERS`); so no write path can forget to record, and a write that
-changes nothing shown (a heartbeat, an audit entry) records nothing. Each
-change names one thing:
+that migration 5 puts on the tables behind the lists (:data:`FEED_TRIGGERS`,
+made by storage/schema.py on SQLite and by storage/postgres_schema.py on
+PostgreSQL, which also notifies listeners at commit); so no write path can
+forget to record, and a write that changes nothing shown (a heartbeat, an
+audit entry) records nothing. Each change names one thing:
 
 - ``appointment``, ``item`` or ``task`` with the source id: that call row (its
   lock, calling state, attempts or source changed); ``list_id`` is the call
@@ -26,17 +27,22 @@ own notifications.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from storage.connection import Connection
+from storage.id_sequences import catch_up_ids
 
 KEEP = 10_000  # changes kept for readers that fall behind (a few minutes of a busy clinic)
 FOLLOW_AT_MOST = 2_000  # more changes than this at once: read everything again
 
 CLIENT = "client"
 LIST = "list"
+# PostgreSQL: a transaction that sets this to 'on' (set_config(..., true), until it ends)
+# records no changes (bulk_load; the triggers of storage/postgres_schema.py heed it).
+QUIET = "ringround.bulk_load"
 
 
 @dataclass(frozen=True)
@@ -90,27 +96,58 @@ def prune(conn: Connection) -> None:
 
 @contextmanager
 def bulk_load(conn: Connection) -> Iterator[None]:
-    """Fill many rows without a change recorded for each (the demo clinic, benchmarks).
+    """Fill many rows without a change recorded for each (the demo clinic, a copy, benchmarks).
 
-    Only inside a write transaction. The triggers are dropped and made again
-    in the same transaction, and the changes before are forgotten with a gap
-    in ``seq``, so a screen that has the database open reads everything again.
+    Only inside a write transaction. On SQLite the triggers are dropped and
+    made again in the same transaction; on PostgreSQL the transaction sets
+    :data:`QUIET`, which its triggers heed (no DDL, so no table locks that
+    would stop readers). Either way the changes before are forgotten with a
+    gap in ``seq``, so a screen that has the database open reads everything
+    again.
     """
-    for name in _TRIGGER_NAMES:
-        conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+    on_sqlite = isinstance(conn, sqlite3.Connection)
+    if on_sqlite:
+        for trigger in FEED_TRIGGERS:
+            conn.execute(f"DROP TRIGGER IF EXISTS {trigger.name}")
+    else:
+        conn.execute("SELECT set_config(?, 'on', true)", (QUIET,))
     yield
-    for statement in TRIGGERS[1:]:
-        conn.execute(statement)
+    if on_sqlite:
+        for statement in TRIGGERS[1:]:
+            conn.execute(statement)
+    else:
+        conn.execute("SELECT set_config(?, 'off', true)", (QUIET,))
     before = latest(conn)
     conn.execute("DELETE FROM changes")
     conn.execute("INSERT INTO changes (seq, kind, ref) VALUES (?, ?, 0)", (before + 2, LIST))
+    catch_up_ids(conn)  # PostgreSQL: the next seq follows the one written here
 
 
-def _trigger(name: str, event: str, table: str, values: str) -> str:
-    return (
-        f"CREATE TRIGGER changes_{name} AFTER {event} ON {table} BEGIN"
-        f" INSERT INTO changes (kind, ref, list_id) VALUES ({values}); END"
-    )
+@dataclass(frozen=True)
+class FeedTrigger:
+    """One trigger of the change feed: after ``event`` on a row of ``table``, ``insert`` runs.
+
+    ``insert`` is one INSERT INTO changes statement reading the row as NEW (OLD
+    after a DELETE), in SQL that SQLite and PostgreSQL both accept; each engine
+    wraps it its own way (:attr:`sqlite` here, storage/postgres_schema.py there).
+    """
+
+    name: str
+    event: str  # INSERT, UPDATE, DELETE, or UPDATE OF a column
+    table: str
+    insert: str
+
+    @property
+    def sqlite(self) -> str:
+        return (
+            f"CREATE TRIGGER {self.name} AFTER {self.event} ON {self.table}"
+            f" BEGIN {self.insert}; END"
+        )
+
+
+def _trigger(name: str, event: str, table: str, values: str) -> FeedTrigger:
+    insert = f"INSERT INTO changes (kind, ref, list_id) VALUES ({values})"
+    return FeedTrigger(f"changes_{name}", event, table, insert)
 
 
 def _item_list(ref: str) -> str:
@@ -120,12 +157,12 @@ def _item_list(ref: str) -> str:
     )
 
 
-def _state(table: str, events: tuple[str, ...]) -> list[str]:
+def _state(table: str, events: tuple[str, ...]) -> list[FeedTrigger]:
     """Tables keyed by (kind, source_id): locks, call_rows, attempts, row_notes."""
-    statements = []
+    triggers = []
     for event in events:
         ref = "OLD" if event == "DELETE" else "NEW"
-        statements.append(
+        triggers.append(
             _trigger(
                 f"{table}_{event.lower()}",
                 event,
@@ -133,39 +170,40 @@ def _state(table: str, events: tuple[str, ...]) -> list[str]:
                 f"{ref}.kind, {ref}.source_id, {_item_list(ref)}",
             )
         )
-    return statements
+    return triggers
 
 
-def _source(table: str, kind: str, list_column: str | None) -> list[str]:
+def _source(table: str, kind: str, list_column: str | None) -> list[FeedTrigger]:
     """Tables that are the source of call rows: appointments, call_list_items, tasks."""
-    statements = []
+    triggers = []
     for event in ("INSERT", "UPDATE", "DELETE"):
         ref = "OLD" if event == "DELETE" else "NEW"
         list_id = f"{ref}.{list_column}" if list_column else "NULL"
-        statements.append(
+        triggers.append(
             _trigger(f"{table}_{event.lower()}", event, table, f"'{kind}', {ref}.id, {list_id}")
         )
-    return statements
+    return triggers
 
 
-def _simple(table: str, kind: str, column: str, events: tuple[str, ...]) -> list[str]:
-    statements = []
+def _simple(table: str, kind: str, column: str, events: tuple[str, ...]) -> list[FeedTrigger]:
+    triggers = []
     for event in events:
         ref = "OLD" if event == "DELETE" else "NEW"
-        statements.append(
+        triggers.append(
             _trigger(f"{table}_{event.lower()}", event, table, f"'{kind}', {ref}.{column}, NULL")
         )
-    return statements
+    return triggers
 
 
-# Migration 4 (storage/schema.py): the table and the triggers that fill it.
-TRIGGERS: tuple[str, ...] = (
-    """CREATE TABLE changes (
-        seq INTEGER PRIMARY KEY,  -- grows with every change; pruning keeps the newest
-        kind TEXT NOT NULL,       -- appointment, item, task (a call row), client or list
-        ref INTEGER NOT NULL,     -- the source id, client id or call list id
-        list_id INTEGER           -- the call list of an item
-    )""",
+_ENDED = "UPDATE OF ended_at"
+_ENDED_LOCKS = (
+    "INSERT INTO changes (kind, ref, list_id) SELECT l.kind, l.source_id,"
+    " CASE l.kind WHEN 'item' THEN (SELECT list_id FROM call_list_items WHERE id = l.source_id)"
+    " END FROM locks l WHERE l.session_id = NEW.id"
+)
+
+# What each engine's triggers record, the same rows on both.
+FEED_TRIGGERS: tuple[FeedTrigger, ...] = (
     *_state("locks", ("INSERT", "UPDATE", "DELETE")),
     *_state("call_rows", ("INSERT", "UPDATE", "DELETE")),
     *_state("attempts", ("INSERT", "UPDATE", "DELETE")),
@@ -177,10 +215,16 @@ TRIGGERS: tuple[str, ...] = (
     *_simple("phones", CLIENT, "client_id", ("INSERT", "UPDATE", "DELETE")),
     *_simple("call_lists", LIST, "id", ("INSERT", "UPDATE", "DELETE")),
     # A session that ends changes how its locks are shown (no longer alive).
-    "CREATE TRIGGER changes_session_end AFTER UPDATE OF ended_at ON sessions BEGIN"
-    " INSERT INTO changes (kind, ref, list_id) SELECT l.kind, l.source_id,"
-    " CASE l.kind WHEN 'item' THEN (SELECT list_id FROM call_list_items WHERE id = l.source_id)"
-    " END FROM locks l WHERE l.session_id = NEW.id; END",
+    FeedTrigger("changes_session_end", _ENDED, "sessions", _ENDED_LOCKS),
 )
 
-_TRIGGER_NAMES = tuple(statement.split()[2] for statement in TRIGGERS[1:])
+# Migration 5 (storage/schema.py): the table and the triggers that fill it, on SQLite.
+TRIGGERS: tuple[str, ...] = (
+    """CREATE TABLE changes (
+        seq INTEGER PRIMARY KEY,  -- grows with every change; pruning keeps the newest
+        kind TEXT NOT NULL,       -- appointment, item, task (a call row), client or list
+        ref INTEGER NOT NULL,     -- the source id, client id or call list id
+        list_id INTEGER           -- the call list of an item
+    )""",
+    *(trigger.sqlite for trigger in FEED_TRIGGERS),
+)

@@ -37,6 +37,7 @@ from storage.database import StorageError, database_path
 from storage.engine import write
 from storage.errors import EXIT_BAD_INPUT
 from storage.i18n import _
+from storage.id_sequences import catch_up_ids, set_highest_id_given
 from storage.phones import phone_key
 from storage.policy import Outcome, Policy
 from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
@@ -159,10 +160,11 @@ def make_demo(
             for table in _TABLES:
                 conn.execute(f"DELETE FROM {table}")
             # A new demo starts a new audit trail (ids from 1), not a trail with its head cut.
-            conn.execute("DELETE FROM sqlite_sequence WHERE name = 'audit'")
+            set_highest_id_given(conn, "audit", 0)
         rekey_phones(conn, policy.phones)  # no numbers yet: records the rules they are keyed by
         with bulk_load(conn):  # a new clinic: no change feed for each of its rows
             builder.insert(conn)
+        catch_up_ids(conn)  # the rows were written with their ids
     return builder.summary()
 
 

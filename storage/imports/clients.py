@@ -15,6 +15,7 @@ from typing import Any
 from storage.audit import audit
 from storage.clients import store_phones
 from storage.i18n import N_, _
+from storage.id_sequences import catch_up_ids
 from storage.imports.cell_values import (
     birth_date,
     external_key,
@@ -133,6 +134,7 @@ def _apply(job: ImportJob, plan: Plan) -> None:
         " do_not_call) VALUES (?, ?, ?, ?, ?, ?, ?)",
         clients,
     )
+    catch_up_ids(conn)  # the clients were written with their ids
     conn.executemany(
         "INSERT INTO phones (client_id, position, number, digits) VALUES (?, ?, ?, ?)", phones
     )

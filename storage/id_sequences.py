@@ -1,0 +1,78 @@
+"""The ids a table gives out: the highest ever given, and the next after ids written by hand.
+
+Each engine keeps its own count, so this is engine-specific (the connection
+tells which; nothing here imports psycopg):
+
+- SQLite: an ``INTEGER PRIMARY KEY`` takes the highest id in the table plus
+  one, so rows inserted with explicit ids need nothing more; the audit trail's
+  AUTOINCREMENT keeps the highest id ever given in ``sqlite_sequence``, even
+  after the newest entries were deleted.
+- PostgreSQL (storage/postgres_schema.py): each id is an identity column whose
+  sequence only counts up. Rows inserted with explicit ids (``ringround
+  copy``, the demo clinic, imports that number their rows) do not move it, so
+  :func:`catch_up_ids` must follow them in the same transaction, or the next
+  ordinary insert would take an id already used. Its ``last_value`` is the
+  highest id ever given.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from storage.connection import Connection
+
+
+def highest_id_given(conn: Connection, table: str) -> int:
+    """The highest id ``table`` ever gave (0 for none), even if that row is gone.
+
+    SQLite knows it only for an AUTOINCREMENT table (the audit trail).
+    """
+    if isinstance(conn, sqlite3.Connection):
+        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
+    else:
+        row = conn.execute(
+            "SELECT pg_sequence_last_value(pg_get_serial_sequence(?, 'id')::regclass)", (table,)
+        ).fetchone()
+    return int(row[0]) if row is not None and row[0] is not None else 0
+
+
+def set_highest_id_given(conn: Connection, table: str, highest: int) -> None:
+    """Make ``highest`` the highest id ``table`` ever gave, so the next id is ``highest + 1``.
+
+    0 counts from 1 again (a new demo clinic's audit trail); a copied clinic
+    keeps its source's count, so deleted newest audit entries still show.
+    SQLite keeps this only for an AUTOINCREMENT table (the audit trail).
+    """
+    if isinstance(conn, sqlite3.Connection):
+        conn.execute("DELETE FROM sqlite_sequence WHERE name = ?", (table,))
+        if highest > 0:
+            conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (table, highest))
+    else:
+        conn.execute(
+            "SELECT setval(pg_get_serial_sequence(?, 'id'), ?, ?)",
+            (table, max(highest, 1), highest > 0),
+        )
+
+
+def catch_up_ids(conn: Connection) -> None:
+    """After rows were inserted with explicit ids: the next ids follow the highest one there.
+
+    Nothing to do on SQLite. On PostgreSQL every identity sequence of the
+    schema is moved up to its column's highest value, never down (a sequence
+    ahead of the table remembers ids given to rows since deleted). Inside the
+    write transaction that inserted the rows.
+    """
+    if isinstance(conn, sqlite3.Connection):
+        return
+    columns = conn.execute(
+        "SELECT table_name, column_name FROM information_schema.columns"
+        " WHERE table_schema = current_schema() AND is_identity = 'YES'"
+        " ORDER BY table_name"
+    ).fetchall()
+    for table, column in columns:
+        conn.execute(
+            f'SELECT setval(sequence, highest) FROM (SELECT max("{column}") AS highest,'
+            f' pg_get_serial_sequence(?, ?) AS sequence FROM "{table}") AS found'
+            " WHERE highest > coalesce(pg_sequence_last_value(sequence::regclass), 0)",
+            (table, column),
+        )
