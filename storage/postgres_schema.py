@@ -52,23 +52,24 @@ APPLICATION = "ringround"  # ringround_schema.application: this database is ring
 WRITE_LOCK = APPLICATION_ID
 NOTIFY_CHANNEL = "ringround_changes"  # what the change-feed triggers notify at commit
 
-# What the shared SQL uses of SQLite's own functions, made for PostgreSQL.
+# What the shared SQL uses of SQLite's own functions, made for PostgreSQL (13 and later:
+# quoted bodies, not the SQL-standard ones of 14).
 _COMPATIBILITY = """
     -- Case-insensitive matching in any alphabet (SQLite: storage.database._fold). ICU's
     -- case mapping, whatever locale the database was made with; NULL folds to ''.
     CREATE FUNCTION fold(value TEXT) RETURNS TEXT
         LANGUAGE sql IMMUTABLE PARALLEL SAFE
-        RETURN coalesce(lower(value COLLATE "und-x-icu"), '');
+        AS $$SELECT coalesce(lower(value COLLATE "und-x-icu"), '')$$;
     CREATE FUNCTION instr(haystack TEXT, needle TEXT) RETURNS INTEGER
         LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-        RETURN strpos(haystack, needle);
+        AS $$SELECT strpos(haystack, needle)$$;
     -- SQLite's scalar max and min of two values: NULL when either is NULL (STRICT).
     CREATE FUNCTION max(a ANYCOMPATIBLE, b ANYCOMPATIBLE) RETURNS ANYCOMPATIBLE
         LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-        AS 'SELECT greatest(a, b)';
+        AS $$SELECT greatest(a, b)$$;
     CREATE FUNCTION min(a ANYCOMPATIBLE, b ANYCOMPATIBLE) RETURNS ANYCOMPATIBLE
         LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-        AS 'SELECT least(a, b)';
+        AS $$SELECT least(a, b)$$;
     -- ORDER BY name COLLATE NOCASE: upper and lower case alike, in any alphabet.
     CREATE COLLATION IF NOT EXISTS nocase
         (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
