@@ -18,9 +18,8 @@ from cli.options import POLICY_HELP, database_now, settings_for, use_database
 from cli.output import say
 from cli.progress import progress_bar
 from storage.copying import CopyDiffers, TablePair, copy_clinic, tables
-from storage.engine import open_engine
+from storage.engine import is_server_address, open_engine
 from storage.errors import BadInput
-from storage.sqlite_engine import SqliteEngine
 from tui.formats import number
 from tui.i18n import _, ngettext
 
@@ -101,8 +100,7 @@ def copy(ctx: click.Context, source: str, target: str, policy_path: str | None) 
 
 def _file(location: str) -> Path | None:
     """The file of an SQLite location; None for a database server's."""
-    engine = open_engine(location)
-    return engine.path if isinstance(engine, SqliteEngine) else None
+    return None if is_server_address(location) else Path(location)
 
 
 def _same(source: str, target: str) -> bool:
