@@ -56,6 +56,7 @@ from storage.database import StorageError
 from storage.engine import write
 from storage.errors import EXIT_BAD_INPUT
 from storage.i18n import _, ngettext
+from storage.id_sequences import catch_up_ids, set_highest_id_given
 from storage.policy import Policy
 from storage.schema import migrate
 from storage.sessions import ALIVE_SQL, alive_since
@@ -204,16 +205,6 @@ def tally(conn: Connection, table: Table) -> Tally:
     return found
 
 
-def _keep_audit_mark(conn: Connection, highest: int) -> None:
-    """Give the target the source's highest audit id, so that deleted newest entries still show."""
-    conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'audit'", (highest,))
-    conn.execute(
-        "INSERT INTO sqlite_sequence (name, seq) SELECT 'audit', ?"
-        " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'audit')",
-        (highest,),
-    )
-
-
 def _refuse_people_at_work(conn: Connection, shown: str, policy: Policy, now: int) -> None:
     found = conn.execute(
         f"SELECT DISTINCT s.operator FROM sessions s WHERE {ALIVE_SQL} ORDER BY s.operator",
@@ -292,8 +283,9 @@ def copy_clinic(
                 if table.name == "audit":
                     highest = highest_id(source)
                     read.cover((AUDIT_MARK, highest))
-                    _keep_audit_mark(target, highest)
+                    set_highest_id_given(target, "audit", highest)
                 pairs.append(TablePair(table.name, read, tally(target, table)))
+        catch_up_ids(target)  # PostgreSQL: the next new rows get ids after the copied ones
         differing = [pair.table for pair in pairs if not pair.same]
         if differing:
             raise CopyDiffers(
