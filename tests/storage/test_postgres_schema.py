@@ -284,10 +284,14 @@ def test_several_programs_starting_at_once_migrate_once(postgres_url: str, pg: C
             )
             for _ in range(PROCESSES)
         ]
-        wait_until(
-            lambda: pg.execute(waiting).fetchone()[0] == PROCESSES,
-            "every worker waiting for the writers' lock",
-        )
+
+        def all_waiting() -> bool:
+            gone = [process for process in workers if process.poll() is not None]
+            assert not gone, gone[0].communicate()[1]  # a worker that ended early says why
+            return bool(pg.execute(waiting).fetchone()[0] == PROCESSES)
+
+        # Patient: four Python processes starting on a loaded machine.
+        wait_until(all_waiting, "every worker waiting for the writers' lock", timeout=180)
         assert postgres_schema.schema_version(pg) == 0
     for process in workers:
         _out, err = process.communicate(timeout=120)
