@@ -55,11 +55,14 @@ NOTIFY_CHANNEL = "ringround_changes"  # what the change-feed triggers notify at 
 # What the shared SQL uses of SQLite's own functions, made for PostgreSQL (13 and later:
 # quoted bodies, not the SQL-standard ones of 14).
 _COMPATIBILITY = """
-    -- Case-insensitive matching in any alphabet (SQLite: storage.database._fold). ICU's
-    -- case mapping, whatever locale the database was made with; NULL folds to ''.
+    -- Case-insensitive matching in any alphabet, as storage.database._fold (Python's
+    -- casefold) on SQLite: ICU's lower case, whatever locale the database was made with,
+    -- and the two folds of casefold that lower lacks in living alphabets (German sharp s,
+    -- Greek final sigma); NULL folds to ''.
     CREATE FUNCTION fold(value TEXT) RETURNS TEXT
         LANGUAGE sql IMMUTABLE PARALLEL SAFE
-        AS $$SELECT coalesce(lower(value COLLATE "und-x-icu"), '')$$;
+        AS $$SELECT coalesce(
+            translate(replace(lower(value COLLATE "und-x-icu"), 'ß', 'ss'), 'ς', 'σ'), '')$$;
     CREATE FUNCTION instr(haystack TEXT, needle TEXT) RETURNS INTEGER
         LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
         AS $$SELECT strpos(haystack, needle)$$;
