@@ -44,13 +44,8 @@ from storage.health import (
 )
 from storage.i18n import _, ngettext
 from storage.policy import Policy
-from storage.schema import APPLICATION_ID, MIGRATIONS
+from storage.postgres_schema import APPLICATION, MIGRATIONS, WRITE_LOCK
 
-# The schema's version table and the writers' advisory lock, as the PostgreSQL schema makes
-# them: its migrations are numbered as SQLite's (storage/schema.py), and the lock's key is
-# ringround's application id.
-APPLICATION = "ringround"
-WRITE_LOCK = APPLICATION_ID
 OLDEST_SERVER = 13  # the oldest PostgreSQL ringround supports (docs/deploy-postgresql.md)
 CONNECT_TIMEOUT_S = 5
 # Tables the operators' role may only read and add to: an entry, once written, stays.
