@@ -232,6 +232,51 @@ _CLINIC = """
     CREATE INDEX audit_by_time ON audit(at);
 """
 
+
+def catch_up_function(schema: str) -> str:
+    """``ringround_catch_up_ids()``: every identity sequence of ``schema`` up to its column's max.
+
+    storage.id_sequences.catch_up_ids calls it after rows were written with
+    explicit ids. It runs with its owner's rights (SECURITY DEFINER), so the
+    operators' role, which may not set sequences (setval needs UPDATE on them,
+    which would also let it set them back), can still import clients with
+    their ids; all it can do is move a sequence forward to an id that is there.
+    Every name is quoted from the catalog, and the search path is fixed.
+    """
+    literal = schema.replace("'", "''")
+    return f"""
+        CREATE FUNCTION ringround_catch_up_ids() RETURNS void
+            LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+        AS $body$
+        DECLARE
+            found record;
+            highest bigint;
+        BEGIN
+            FOR found IN
+                SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS tab,
+                    a.attname AS col
+                FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+                JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE a.attidentity <> '' AND n.nspname = '{literal}' AND c.relkind = 'r'
+            LOOP
+                EXECUTE 'SELECT max(' || quote_ident(found.col) || ') FROM ' || found.tab
+                    INTO highest;
+                IF highest > coalesce(pg_sequence_last_value(
+                        pg_get_serial_sequence(found.tab, found.col)::regclass), 0) THEN
+                    PERFORM setval(pg_get_serial_sequence(found.tab, found.col), highest);
+                END IF;
+            END LOOP;
+        END
+        $body$"""
+
+
+def _clinic(conn: Connection) -> None:
+    """1: the clinic's tables; what the shared SQL and the ids need of PostgreSQL."""
+    _run(conn, _COMPATIBILITY + _CLINIC)
+    schema = conn.execute("SELECT current_schema()").fetchone()[0]
+    conn.execute(catch_up_function(str(schema)))
+
+
 _CHAINED_AUDIT = """
     ALTER TABLE audit
         ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '',   -- the hash of the entry before
@@ -300,8 +345,8 @@ def _change_feed(conn: Connection) -> None:
 # Step N does on PostgreSQL what storage/schema.py's step N does on SQLite.
 MIGRATIONS: tuple[str | Callable[[Connection], None], ...] = (
     # 1: the clinic model, call state, locks, attempts and audit; the functions and the
-    # collation the shared SQL needs.
-    _COMPATIBILITY + _CLINIC,
+    # collation the shared SQL needs, and the one that catches up the ids.
+    _clinic,
     # 2: what the stored data was made with, such as the phone rules that keyed the numbers.
     """
     CREATE TABLE settings (
