@@ -13,7 +13,7 @@ import click
 
 from storage import admin_log
 from storage.connection import Connection
-from storage.database import check_integrity, describe
+from storage.database import describe
 from storage.engine import open_engine
 from storage.policy import Policy
 from storage.policy_files import PolicyChoice, find_policy
@@ -97,10 +97,11 @@ def use_database(
     write, so a damaged database is refused before anything is written to it,
     with the app's own check.
     """
-    conn = open_engine(path).connect(create=create, reading=reading)
+    engine = open_engine(path)
+    conn = engine.connect(create=create, reading=reading)
     try:
         if writes:
-            check_integrity(conn, path)
+            engine.check_integrity(conn)
         yield conn
     except sqlite3.Error as error:
         raise describe(error, path) from None

@@ -88,6 +88,14 @@ class ReadOnlyDatabase(StorageError):
     pass
 
 
+class DatabaseUnreachable(StorageError):
+    """The database server does not answer (down, restarting, the network); nothing was saved.
+
+    Only a database on a server (PostgreSQL, storage/postgres_connection.py)
+    can be unreachable; the next use of the connection tries it again.
+    """
+
+
 def describe(error: sqlite3.Error, path: str) -> StorageError:
     """Turn an sqlite3 error into a StorageError with a plain sentence."""
     text = str(error).lower()

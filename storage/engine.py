@@ -5,18 +5,28 @@ does its own way is an :class:`Engine`:
 
 - opening a connection (:meth:`Engine.connect`): for SQLite a file on the
   server's own disk, WAL, ``synchronous=FULL``, busy handling, the schema
-  migrated (storage/database.py);
+  migrated (storage/database.py); for PostgreSQL a connection to the server
+  made to behave as SQLite's (storage/postgres_connection.py), the schema
+  migrated (storage/postgres_schema.py);
+- refusing a damaged database before the first write
+  (:meth:`Engine.check_integrity`);
 - starting a write transaction (:func:`write`, which picks the engine by the
-  connection): for SQLite ``BEGIN IMMEDIATE``, so a transaction that reads
-  and then writes cannot be overtaken;
+  connection): for SQLite ``BEGIN IMMEDIATE``, for PostgreSQL ``BEGIN`` and
+  the writers' advisory lock; either way writers take turns, so a
+  transaction that reads and then writes cannot be overtaken;
 - noticing other sessions' commits (:meth:`Engine.watch`): for SQLite
-  ``PRAGMA data_version`` and then the change feed (storage/changes.py);
-- the clock that liveness and staleness are measured by (:meth:`Engine.now`).
+  ``PRAGMA data_version``, for PostgreSQL LISTEN/NOTIFY, and then the change
+  feed (storage/changes.py);
+- the clock that liveness and staleness are measured by (:meth:`Engine.now`):
+  the SQLite server's own, the PostgreSQL server's for every application
+  server (:meth:`Engine.resync`).
 
 The lock protocol (storage/locks.py) and the other storage modules use
 :func:`write` from here and take ``now`` from their caller, who reads it from
 the engine's clock; so a second engine is a module of its own and one more
 case in :func:`open_engine` and :func:`write`, and no other module changes.
+Nothing on the SQLite path imports psycopg: the PostgreSQL modules are
+imported when a ``postgresql://`` location is opened.
 docs/design.md ("The storage seam") says what each engine must guarantee.
 """
 
@@ -30,6 +40,8 @@ from typing import Protocol
 from storage.changes import Changes
 from storage.connection import Connection
 from storage.database import write as sqlite_write
+from storage.errors import BadInput
+from storage.i18n import _
 from storage.sqlite_engine import SqliteEngine
 
 
@@ -68,14 +80,40 @@ class Engine(Protocol):
         """A watch on other sessions' commits, with a connection of its own."""
         ...
 
+    def check_integrity(self, conn: Connection) -> None:
+        """Refuse (NotADatabase) a damaged database before anything is written to it."""
+        ...
+
     def now(self) -> int:
         """Seconds since 1970 on the one clock every session of this database shares."""
         ...
 
+    def resync(self, conn: Connection) -> None:
+        """Read that clock again through ``conn``, if it is another computer's (the heartbeat)."""
+        ...
+
+
 
 def open_engine(location: str | Path) -> Engine:
-    """The engine for ``--db``: today every location is an SQLite file."""
-    return SqliteEngine(location)
+    """The engine for ``--db``: a ``postgresql://`` URL's server, or an SQLite file.
+
+    BadInput when the URL holds a password, or when psycopg (the extra
+    ``ringround[postgresql]``) is not installed.
+    """
+    if not is_server_address(location):
+        return SqliteEngine(location)
+    try:
+        from storage.postgres_engine import PostgresEngine
+    except ModuleNotFoundError as error:
+        if error.name is None or error.name.partition(".")[0] != "psycopg":
+            raise
+        raise BadInput(
+            _(
+                "{location} is a PostgreSQL database, and this ringround was installed without "
+                "PostgreSQL support; install it with pip install 'ringround[postgresql]'."
+            ).format(location=location)
+        ) from None
+    return PostgresEngine(str(location))
 
 
 def write(conn: Connection) -> AbstractContextManager[Connection]:
@@ -85,12 +123,15 @@ def write(conn: Connection) -> AbstractContextManager[Connection]:
     end and rolls back on an error (which leaves as StorageError); a write
     inside a write is a savepoint of the outer one, so several protocol steps
     can be one transaction. The engine is told by the connection, since the
-    code that writes holds only that: every connection today is SQLite's,
-    begun with ``BEGIN IMMEDIATE`` (storage/database.py).
+    code that writes holds only that: an SQLite connection begins with
+    ``BEGIN IMMEDIATE`` (storage/database.py), any other is PostgreSQL's
+    (storage/postgres_connection.py, imported already by whoever made it).
     """
-    if not isinstance(conn, sqlite3.Connection):
-        raise TypeError(f"no engine makes connections like {conn!r}")
-    return sqlite_write(conn)
+    if isinstance(conn, sqlite3.Connection):
+        return sqlite_write(conn)
+    from storage.postgres_connection import write as postgres_write
+
+    return postgres_write(conn)
 
 
 def is_server_address(location: str | Path) -> bool:

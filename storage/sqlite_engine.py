@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 from storage.changes import Changes, changes_since, latest
-from storage.database import database_path, describe, open_database
+from storage.connection import Connection
+from storage.database import check_integrity, database_path, describe, open_database
 
 
 class SqliteEngine:
@@ -42,8 +43,14 @@ class SqliteEngine:
             conn.close()
             raise
 
+    def check_integrity(self, conn: Connection) -> None:
+        check_integrity(conn, self.location)
+
     def now(self) -> int:
         return int(time.time())
+
+    def resync(self, conn: Connection) -> None:
+        """Nothing to read: this computer's clock is the one clock (see above)."""
 
 
 class ChangeWatcher:

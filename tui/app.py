@@ -35,7 +35,8 @@ from textual.worker import WorkerFailed
 from storage.admin_log import log_crash
 from storage.changes import Changes
 from storage.clients import rekey_phones
-from storage.database import StorageError, check_integrity, describe
+from storage.connection import Connection
+from storage.database import StorageError, describe
 from storage.engine import open_engine
 from storage.errors import RingroundError
 from storage.locks import remove_stale_locks
@@ -362,9 +363,13 @@ class RingroundApp(App[None]):
             self.audit_seen = self.database.call(last_audit_id)
 
     def beat(self) -> None:
+        def job(conn: Connection) -> None:
+            self.engine.resync(conn)  # a database server's clock is read again (storage/engine.py)
+            heartbeat(conn, self.session, self.now())
+
         self.database.work(
             self,
-            lambda conn: heartbeat(conn, self.session, self.now()),
+            job,
             lambda _beaten: None,
             lambda error: self.notify(str(error), severity="error"),
             group="heartbeat",
@@ -467,7 +472,7 @@ def run_app(
     conn = engine.connect(shared=True)  # the start runs in a worker
 
     def start() -> Session:
-        check_integrity(conn, db_path)  # a damaged file is refused before the first write
+        engine.check_integrity(conn)  # a damaged file is refused before the first write
         try:
             rekey_phones(conn, policy.phones)  # after a change of the policy's [phones] rules
             return start_session(conn, operator, engine.now(), supervisor=supervisor)

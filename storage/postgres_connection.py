@@ -1,0 +1,388 @@
+"""The PostgreSQL engine's connections and write transactions (behind storage/engine.py).
+
+storage/ is written once, for connections that behave like SQLite's in
+autocommit mode (storage/connection.py). :class:`PostgresConnection` makes a
+psycopg connection behave so:
+
+- autocommit, with transactions only where :func:`write` begins one;
+- the shared SQL's ``?`` placeholders become psycopg's ``%s`` (and a literal
+  ``%`` becomes ``%%``), once per statement text; statements without
+  parameters are sent as they are;
+- parameters are bound by psycopg on the client (``ClientCursor``), so an
+  untyped one (``? IS NULL``) means what it means on SQLite; ``True`` and
+  ``False`` are sent as 1 and 0, SQLite's flags;
+- rows are plain tuples; ``numeric`` results (``sum`` of integers, ``avg``,
+  ``extract``) come back as int when whole and float otherwise, as SQLite
+  returns them;
+- psycopg's errors leave as our StorageError family, each one sentence naming
+  the database; a connection lost (server down or restarting, network) is
+  :class:`DatabaseUnreachable`, and the next statement outside a transaction
+  connects again, so a long-running app goes on after a server restart.
+
+:func:`write` is the engine's write transaction: ``BEGIN``, then the
+writers' advisory lock (``pg_advisory_xact_lock``, held until the commit), so
+writers take turns exactly as SQLite's ``BEGIN IMMEDIATE`` makes them: what a
+write reads cannot change before it commits, with no ``FOR UPDATE`` in the
+lock protocol; readers never wait. docs/design.md ("The storage seam") says
+why and what it costs.
+"""
+
+from __future__ import annotations
+
+import re
+import select
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+import psycopg
+import psycopg.conninfo
+from psycopg import pq
+from psycopg.adapt import Buffer, Loader
+from psycopg.types.numeric import IntDumper
+
+from storage import admin_log
+from storage.connection import Connection
+from storage.database import (
+    DatabaseBusy,
+    DatabaseUnreachable,
+    DiskFull,
+    NotADatabase,
+    ReadOnlyDatabase,
+    StorageError,
+)
+from storage.i18n import _
+from storage.postgres_schema import WRITE_LOCK
+
+# How long a program waits for the server to answer a new connection (libpq waits for
+# ever by default); a URL that sets connect_timeout itself keeps its own.
+CONNECT_TIMEOUT_S = 10
+# Settings of every session; a URL's own "options" come first and win. lock_timeout is
+# SQLite's busy timeout: a writer that cannot get the writers' lock in 5 s is told the
+# database is busy. A program stopped inside a transaction (SIGSTOP, a hung terminal)
+# would hold the writers' lock and stop every operator; the server ends such a session
+# after a minute, which no transaction of ringround comes near.
+SESSION_OPTIONS = "-c lock_timeout=5000 -c idle_in_transaction_session_timeout=60000"
+# Keepalives: an application server notices a server gone from the network (no reset,
+# no FIN) within about half a minute instead of the operating system's two hours.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5}
+KEEPALIVES_COUNT = 3
+
+# Reads of an idle connection's socket before a statement: a shutting-down server sends
+# its goodbye (FATAL 57P01) and then closes, which takes two reads to see.
+GOODBYE_READS = 3
+
+_PLACEHOLDER = re.compile(r"%|\?")
+_IN_TRANSACTION = (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR)
+# SQLSTATEs that mean the server went away or is going (class 08 is the connection's own).
+_GONE = frozenset({"57P01", "57P02", "57P03"})
+_BUSY = frozenset({"55P03", "40P01", "40001", "57014"})
+_NOT_ALLOWED = frozenset({"42501", "25006"})
+
+
+@lru_cache(maxsize=1024)
+def psycopg_sql(sql: str) -> str:
+    """The shared SQL for psycopg: ``?`` -> ``%s``, ``%`` -> ``%%`` (no ``?`` in its literals)."""
+    return _PLACEHOLDER.sub(lambda found: "%s" if found.group() == "?" else "%%", sql)
+
+
+def connection_params(url: str) -> dict[str, Any]:
+    """libpq's parameters for ``url``: its own, and ours where it says nothing."""
+    params: dict[str, Any] = psycopg.conninfo.conninfo_to_dict(url)
+    params.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
+    params.setdefault("application_name", "ringround")
+    for name, value in KEEPALIVES.items():
+        params.setdefault(name, value)
+    params.setdefault("keepalives_count", KEEPALIVES_COUNT)
+    params["options"] = f"{SESSION_OPTIONS} {params.get('options', '')}".strip()
+    return params
+
+
+class _FlagDumper(IntDumper):
+    """True and False as 1 and 0: flags are integer columns, as on SQLite."""
+
+    def dump(self, obj: Any) -> Buffer | None:
+        return super().dump(int(obj))
+
+
+class _NumberLoader(Loader):
+    """``numeric`` as SQLite would return it: an int when whole, else a float."""
+
+    def load(self, data: Buffer) -> int | float:
+        value = Decimal(bytes(data).decode())
+        return int(value) if value == value.to_integral_value() else float(value)
+
+
+def open_raw(params: dict[str, Any], location: str) -> psycopg.Connection[Any]:
+    """A new autocommit psycopg connection binding on the client; StorageError if not."""
+    try:
+        raw: psycopg.Connection[Any] = psycopg.connect(
+            autocommit=True, cursor_factory=psycopg.ClientCursor, **params
+        )
+    except psycopg.Error as error:
+        raise refused(error, location) from None
+    raw.adapters.register_dumper(bool, _FlagDumper)
+    raw.adapters.register_loader("numeric", _NumberLoader)
+    return raw
+
+
+def refused(error: psycopg.Error, location: str) -> StorageError:
+    """Why a connection could not be made, as one sentence."""
+    text = str(error)
+    if error.sqlstate == "3D000" or ("database" in text and "does not exist" in text):
+        return NotADatabase(
+            _(
+                "There is no database {location} on the server; an administrator makes it "
+                "(docs/deploy-postgresql.md)."
+            ).format(location=location)
+        )
+    if error.sqlstate in ("28P01", "28000") or "password" in text or "authentication" in text:
+        return ReadOnlyDatabase(
+            _(
+                "The database server refused your login to {location}; the password belongs "
+                "in ~/.pgpass, PGPASSWORD or a service file."
+            ).format(location=location)
+        )
+    if error.sqlstate is not None and not error.sqlstate.startswith("08"):
+        return described(error, location)
+    return unreachable(location)
+
+
+def unreachable(location: str) -> DatabaseUnreachable:
+    return DatabaseUnreachable(
+        _("The database server {location} does not answer; nothing was saved.").format(
+            location=location
+        )
+    )
+
+
+def described(error: psycopg.Error, location: str) -> StorageError:
+    """A psycopg error as one sentence for clinic staff (as storage.database.describe)."""
+    state = error.sqlstate or ""
+    if isinstance(error, psycopg.OperationalError) and not state:
+        return unreachable(location)  # the connection broke: no answer, no state
+    if state.startswith("08") or state in _GONE:
+        return unreachable(location)
+    if state in _BUSY:
+        return DatabaseBusy(
+            _("The database {path} is busy with another operator's save.").format(path=location)
+        )
+    if state == "53100":
+        return DiskFull(
+            _("The disk holding {path} is full; nothing was saved.").format(path=location)
+        )
+    if state in _NOT_ALLOWED:
+        return ReadOnlyDatabase(
+            _("The database {path} is read-only for you; nothing was saved.").format(path=location)
+        )
+    detail = error.diag.message_primary or str(error).strip()
+    return StorageError(
+        _("The database {path} could not be used: {error}.").format(
+            path=location, error=detail.rstrip(".")
+        )
+    )
+
+
+class Rows:
+    """The result of one statement (storage.connection.Cursor), read from the client's copy."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self._cursor = cursor
+        # A statement that returns no rows reads as none, as on SQLite (psycopg refuses).
+        self._rows = cursor.description is not None
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    @property
+    def description(self) -> Sequence[Sequence[Any]]:
+        return self._cursor.description or ()
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone() if self._rows else None
+
+    def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall() if self._rows else []
+
+    def fetchmany(self, size: int = 1) -> list[Any]:
+        return self._cursor.fetchmany(size) if self._rows else []
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._cursor) if self._rows else iter(())
+
+
+class PostgresConnection:
+    """A psycopg connection that behaves as storage/connection.py's Connection.
+
+    Used by one thread at a time, as SQLite's. ``location`` names the
+    database in messages (the URL, which never holds a password).
+    """
+
+    def __init__(self, params: dict[str, Any], location: str) -> None:
+        self.location = location
+        self._params = params
+        self._raw = open_raw(params, location)
+        self._writing = False  # inside write(): a lost connection is not replaced meanwhile
+        self._closed = False
+
+    @property
+    def lost(self) -> bool:
+        """The server connection broke (until a statement outside a write connects again)."""
+        return self._raw.closed and not self._closed
+
+    @property
+    def raw(self) -> psycopg.Connection[Any]:
+        """The psycopg connection, made again if the old one was lost outside a write.
+
+        Between transactions a server that shut down or restarted has already
+        said so on the socket (or closed it): a look at the socket, without a
+        round trip, finds that before the next statement is sent, so the first
+        statement after a server restart runs on a new connection instead of
+        failing. A connection lost inside a write stays lost until the write
+        ends: its transaction is gone, and nothing of it may run outside it.
+        """
+        if not self._writing and not self._closed and self._said_goodbye():
+            self._raw.close()
+        if self.lost:
+            if self._writing:
+                raise unreachable(self.location)  # the transaction is gone with it
+            self._raw = open_raw(self._params, self.location)
+        return self._raw
+
+    def _said_goodbye(self) -> bool:
+        """Whether the idle server connection holds its end (a FATAL message, or EOF)."""
+        raw = self._raw
+        if raw.closed or raw.info.transaction_status != pq.TransactionStatus.IDLE:
+            return raw.closed
+        for _message in range(GOODBYE_READS):
+            if not select.select([raw.pgconn.socket], [], [], 0)[0]:
+                return False  # nothing (more) to read: the usual case
+            try:
+                raw.pgconn.consume_input()  # notifications stay with libpq for psycopg
+            except psycopg.OperationalError:
+                return True  # the end of the stream
+            if raw.pgconn.status == pq.ConnStatus.BAD:
+                return True
+        return False
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Rows:
+        raw = self.raw
+        try:
+            if parameters:
+                return Rows(raw.execute(psycopg_sql(sql), parameters))
+            return Rows(raw.execute(sql))
+        except psycopg.Error as error:
+            raise described(error, self.location) from None
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Rows:
+        cursor = self.raw.cursor()
+        try:
+            cursor.executemany(psycopg_sql(sql), parameters)
+        except psycopg.Error as error:
+            raise described(error, self.location) from None
+        return Rows(cursor)
+
+    def announcements(self) -> int:
+        """How many notifications (NOTIFY) arrived since the last call; reads only the socket.
+
+        Never connects again: a new connection would not be listening.
+        """
+        if self.lost:
+            raise unreachable(self.location)
+        try:
+            arrived = sum(1 for _notify in self._raw.notifies(timeout=0))
+        except psycopg.Error as error:
+            raise described(error, self.location) from None
+        if self._said_goodbye():  # a server going down is noticed at the first look
+            raise unreachable(self.location)
+        while self._raw.pgconn.notifies() is not None:  # read along with the goodbye check
+            arrived += 1
+        return arrived
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._writing or self._raw.info.transaction_status in _IN_TRANSACTION
+
+    def close(self) -> None:
+        self._closed = True
+        self._raw.close()
+
+    def begin_write(self) -> None:
+        """``BEGIN`` and the writers' lock, in one round trip."""
+        try:
+            self.execute(
+                f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+            )
+        except StorageError:  # the lock not had in time (busy): no transaction is left open
+            if not self.lost and self._raw.info.transaction_status != pq.TransactionStatus.IDLE:
+                with suppress(StorageError):
+                    self.execute("ROLLBACK")
+            raise
+        self._writing = True
+
+    def end_write(self, *, commit: bool) -> None:
+        """COMMIT, or ROLLBACK if the transaction is still there to roll back."""
+        try:
+            if commit:
+                try:
+                    self.execute("COMMIT")
+                except DatabaseUnreachable:
+                    raise DatabaseUnreachable(
+                        _(
+                            "The database server {location} stopped answering while saving; "
+                            "whether it was saved shows once the server answers again."
+                        ).format(location=self.location)
+                    ) from None
+            elif not self.lost:
+                with suppress(StorageError):  # the original error says more
+                    self.execute("ROLLBACK")
+        finally:
+            self._writing = False
+
+
+@contextmanager
+def write(conn: Connection) -> Iterator[Connection]:
+    """Run the block as one write transaction (storage.engine.write for PostgreSQL).
+
+    As SQLite's (storage.database.write): commit at the end, roll back on an
+    error; a write inside a write is a savepoint, so an error undoes just the
+    inner block. Errors are StorageError already. A connection lost before the
+    commit saved nothing (DatabaseUnreachable); lost during the COMMIT itself,
+    the server may have committed, which the caller cannot tell from a
+    rollback: docs/design.md says how the lock protocol stays safe then.
+    """
+    if not isinstance(conn, PostgresConnection):
+        raise TypeError(f"not a PostgreSQL connection: {conn!r}")
+    if conn.in_transaction:
+        with _savepoint(conn):
+            yield conn
+        return
+    conn.begin_write()
+    try:
+        yield conn
+        conn.end_write(commit=True)
+    except BaseException:
+        admin_log.rolled_back(conn)
+        conn.end_write(commit=False)
+        raise
+    admin_log.committed(conn)  # the log lines of what this transaction did (lock events)
+
+
+@contextmanager
+def _savepoint(conn: PostgresConnection) -> Iterator[None]:
+    """The inner part of a nested :func:`write` (savepoints of one name stack)."""
+    conn.execute("SAVEPOINT nested_write")
+    mark = admin_log.pending_mark(conn)
+    try:
+        yield
+        conn.execute("RELEASE nested_write")
+    except BaseException:
+        admin_log.rolled_back_to(conn, mark)
+        if not conn.lost:
+            with suppress(StorageError):
+                conn.execute("ROLLBACK TO nested_write")
+                conn.execute("RELEASE nested_write")
+        raise

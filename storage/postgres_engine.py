@@ -1,0 +1,172 @@
+"""The PostgreSQL engine: a clinic chain's database on a PostgreSQL server (storage/engine.py).
+
+- Opening: a psycopg connection made to behave like SQLite's
+  (storage/postgres_connection.py), the schema brought up to date
+  (storage/postgres_schema.py) inside a write, so two programs starting at
+  once migrate one after the other. The URL never holds a password: libpq
+  reads it from ~/.pgpass, PGPASSWORD or a service file.
+- Write transactions: storage/postgres_connection.py's ``write`` (BEGIN and
+  the writers' advisory lock), which storage.engine.write begins for these
+  connections.
+- Noticing commits: :class:`NotifyWatch`, LISTEN/NOTIFY; the change-feed
+  triggers notify at commit, so an idle clinic costs no query at all.
+- The clock: the database server's. Operators of a chain sit on several
+  application servers whose clocks may differ by minutes; liveness and
+  staleness compare times written by all of them, so all of them read one
+  clock. The engine keeps the difference between the server's clock and this
+  computer's, read when it first connects and again at every heartbeat
+  (:meth:`PostgresEngine.resync`), and :meth:`PostgresEngine.now` is this
+  computer's time plus that difference: no round trip per reading.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from urllib.parse import parse_qs, urlsplit
+
+from storage.changes import Changes, changes_since, latest
+from storage.connection import Connection
+from storage.database import DatabaseUnreachable, ReadOnlyDatabase
+from storage.errors import BadInput
+from storage.i18n import _
+from storage.postgres_connection import PostgresConnection, connection_params, write
+from storage.postgres_schema import MIGRATIONS, NOTIFY_CHANNEL, migrate, schema_version
+
+SERVER_CLOCK = "SELECT extract(epoch FROM clock_timestamp())"
+
+
+def checked_url(url: str) -> str:
+    """``url`` if it names a database without a password; BadInput with the sentence if not."""
+    parts = urlsplit(url)
+    try:
+        password = parts.password
+    except ValueError:
+        password = None
+    if password is not None or "password" in parse_qs(parts.query):
+        raise BadInput(
+            _(
+                "A password does not belong in the database address, where others can read it "
+                "(ps, shell history); put it in ~/.pgpass, PGPASSWORD or a service file."
+            )
+        )
+    return url
+
+
+class PostgresEngine:
+    """A database on a PostgreSQL server; follows storage.engine.Engine."""
+
+    def __init__(self, url: str) -> None:
+        self.location = checked_url(url)
+        self._params = connection_params(url)
+        self._offset: float | None = None  # the server's clock minus this computer's
+
+    def connect(
+        self, *, create: bool = False, reading: bool = False, shared: bool = False
+    ) -> PostgresConnection:
+        """A connection, the schema up to date (see storage.engine.Engine.connect).
+
+        ``reading`` and ``shared`` need nothing here: what a role may do is the
+        server's to say, and a psycopg connection may move between threads.
+        """
+        conn = PostgresConnection(self._params, self.location)
+        try:
+            if self._offset is None:
+                self.resync(conn)
+            if schema_version(conn) != len(MIGRATIONS):
+                self._migrate(conn, create=create)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _migrate(self, conn: PostgresConnection, *, create: bool) -> None:
+        try:
+            with write(conn):
+                migrate(conn, self.location, create=create)
+        except ReadOnlyDatabase:
+            raise ReadOnlyDatabase(
+                _(
+                    "The database {location} needs its tables brought up to date, which your "
+                    "role may not do; ask the administrator to start ringround once as the "
+                    "database's owner (docs/deploy-postgresql.md)."
+                ).format(location=self.location)
+            ) from None
+
+    def check_integrity(self, conn: Connection) -> None:
+        """Nothing to do: the server checks its own pages and refuses what it finds damaged."""
+
+    def watch(self) -> NotifyWatch:
+        return NotifyWatch(self)
+
+    def now(self) -> int:
+        return int(time.time() + (self._offset or 0.0))
+
+    def resync(self, conn: Connection) -> None:
+        """Read the server's clock again (the heartbeat calls this): it drifts, or is set."""
+        before = time.time()
+        server = float(conn.execute(SERVER_CLOCK).fetchone()[0])
+        after = time.time()
+        self._offset = server - (before + after) / 2
+
+
+class NotifyWatch:
+    """Tells what others committed, woken by the change feed's notifications.
+
+    One connection of its own LISTENs on the feed's channel; a look first takes
+    the notifications that arrived (no round trip), and only when one did reads
+    the change feed. A lost connection raises DatabaseUnreachable (the app says
+    so in its header); the next look connects again and, once back, reports
+    an incomplete change (read everything again), since commits made meanwhile
+    were not announced. Used by one thread at a time (the guard).
+    """
+
+    def __init__(self, engine: PostgresEngine) -> None:
+        self._engine = engine
+        self._guard = threading.Lock()
+        self._conn: PostgresConnection | None = self._listen()
+        self._seq = latest(self._conn)
+
+    def _listen(self) -> PostgresConnection:
+        conn = self._engine.connect()
+        try:
+            conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def changes(self) -> Changes | None:
+        """What changed since the last call; None when nobody committed at all."""
+        with self._guard:
+            if self._conn is None:
+                return self._back()
+            try:
+                if not self._conn.announcements():
+                    return None
+                found = changes_since(self._conn, self._seq)
+            except DatabaseUnreachable:
+                self._conn.close()
+                self._conn = None
+                raise
+            self._seq = found.seq
+            return found
+
+    def _back(self) -> Changes:
+        """Connected again after a loss: everything may have changed meanwhile."""
+        conn = self._listen()
+        try:
+            seq = latest(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        found = Changes(self._seq, seq, frozenset(), False)
+        self._seq = seq
+        return found
+
+    def close(self) -> None:
+        with self._guard:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

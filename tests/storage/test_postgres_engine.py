@@ -1,0 +1,340 @@
+"""The PostgreSQL engine's own part of the seam, on a real server (tests/postgres_server.py).
+
+What every engine must do the same way (the lock protocol, the change feed,
+the storage modules' SQL) is tested by the engine-parametrized storage tests;
+here is what only a server engine has: choosing it by URL, the connection
+that behaves as SQLite's, writers taking turns on the advisory lock, the
+server's clock, LISTEN/NOTIFY, and a server that restarts.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+import storage.postgres_connection
+from storage.changes import CLIENT, Change
+from storage.database import DatabaseBusy, DatabaseUnreachable, NotADatabase, StorageError
+from storage.engine import open_engine, write
+from storage.errors import EXIT_BAD_INPUT, BadInput
+from storage.postgres_connection import PostgresConnection, psycopg_sql
+from storage.postgres_engine import PostgresEngine
+from storage.sqlite_engine import SqliteEngine
+from tests.postgres_server import PostgresServer
+from tests.waiting import wait_until
+
+SKEW = 600  # seconds an application server's clock is wrong by, in the clock tests
+
+
+def skew_clock(monkeypatch: pytest.MonkeyPatch, seconds: int) -> None:
+    """This computer's clock (time.time) goes ``seconds`` wrong from now on."""
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + seconds)
+
+
+@pytest.fixture
+def engine(postgres_url: str) -> PostgresEngine:
+    made = open_engine(postgres_url)
+    assert isinstance(made, PostgresEngine)
+    made.connect(create=True).close()
+    return made
+
+
+@pytest.fixture
+def pg(engine: PostgresEngine) -> Iterator[PostgresConnection]:
+    conn = engine.connect()
+    yield conn
+    conn.close()
+
+
+def add_client(conn: PostgresConnection, name: str) -> int:
+    with write(conn):
+        row = conn.execute("INSERT INTO clients (name) VALUES (?) RETURNING id", (name,))
+        return int(row.fetchone()[0])
+
+
+def test_the_location_chooses_the_engine(tmp_path: Path, postgres_url: str) -> None:
+    assert isinstance(open_engine(tmp_path / "clinic.db"), SqliteEngine)
+    assert isinstance(open_engine(postgres_url), PostgresEngine)
+    other = postgres_url.replace("postgresql://", "postgres://")
+    assert open_engine(other).location == other
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://clinic:secret@db.example/ringround",
+        "postgres://clinic:@db.example/ringround",
+        "postgresql://clinic@db.example/ringround?password=secret",
+    ],
+)
+def test_a_password_in_the_url_is_refused(url: str) -> None:
+    with pytest.raises(BadInput, match=r"~/\.pgpass, PGPASSWORD or a service file") as caught:
+        open_engine(url)
+    assert caught.value.exit_code == EXIT_BAD_INPUT
+    assert "secret" not in str(caught.value)
+
+
+def test_without_psycopg_a_url_gets_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(sys.modules):
+        if name == "psycopg" or name.startswith(("psycopg.", "storage.postgres")):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # "import psycopg" fails as if missing
+    with pytest.raises(BadInput, match=r"pip install 'ringround\[postgresql\]'") as caught:
+        open_engine("postgresql://clinic@db.example/ringround")
+    assert caught.value.exit_code == EXIT_BAD_INPUT
+
+
+def test_the_sqlite_path_imports_no_psycopg(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from storage.engine import open_engine, write\n"
+        f"conn = open_engine({str(tmp_path / 'c.db')!r}).connect(create=True)\n"
+        "with write(conn):\n"
+        "    conn.execute(\"INSERT INTO clients (name) VALUES ('A')\")\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('psycopg', 'storage.postgres'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_shared_sql_is_rewritten_for_psycopg() -> None:
+    assert psycopg_sql("SELECT ? WHERE a LIKE 'x%' AND b = ?") == (
+        "SELECT %s WHERE a LIKE 'x%%' AND b = %s"
+    )
+
+
+def test_the_connection_behaves_as_sqlites(pg: PostgresConnection) -> None:
+    """Placeholders, untyped NULLs, flags, literal %, integer results, rows as tuples."""
+    assert not pg.in_transaction
+    with write(pg):
+        assert pg.in_transaction
+        pg.executemany(
+            "INSERT INTO clients (name, do_not_call) VALUES (?, ?)",
+            [("Анна 100%", True), ("Борис", False)],
+        )
+    assert not pg.in_transaction
+    rows = pg.execute(
+        "SELECT name, do_not_call FROM clients WHERE ? IS NULL AND name LIKE '%0%%' ORDER BY id",
+        (None,),
+    ).fetchall()
+    assert rows == [("Анна 100%", 1)]
+    total, average = pg.execute("SELECT sum(id), avg(do_not_call) FROM clients").fetchone()
+    assert (total, average) == (3, 0.5)
+    assert type(total) is int
+    update = pg.execute("UPDATE clients SET email = 'x' WHERE do_not_call = ?", (0,))
+    assert update.rowcount == 1
+    assert update.fetchone() is None  # a statement without rows reads as none, as on SQLite
+    assert [column[0] for column in pg.execute("SELECT id, name FROM clients").description] == [
+        "id",
+        "name",
+    ]
+
+
+def test_a_failed_write_saves_nothing_and_a_nested_one_undoes_only_itself(
+    pg: PostgresConnection,
+) -> None:
+    with pytest.raises(StorageError, match="nosuch"), write(pg):
+        pg.execute("INSERT INTO clients (name) VALUES ('Lost')")
+        pg.execute("INSERT INTO nosuch VALUES (1)")
+    assert not pg.in_transaction
+    with write(pg):
+        pg.execute("INSERT INTO clients (name) VALUES ('Kept')")
+        with pytest.raises(StorageError), write(pg):
+            pg.execute("INSERT INTO clients (name) VALUES ('Undone')")
+            pg.execute("INSERT INTO clients (name) VALUES (NULL)")
+    names = [row[0] for row in pg.execute("SELECT name FROM clients ORDER BY id")]
+    assert names == ["Kept"]
+
+
+def waiting_for_lock(pg: PostgresConnection) -> bool:
+    row = pg.execute(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    ).fetchone()
+    return bool(row[0])
+
+
+def test_writers_take_turns(engine: PostgresEngine, pg: PostgresConnection) -> None:
+    """A second write waits for the first to commit, then sees what it wrote."""
+    second = engine.connect()
+    seen: list[int] = []
+
+    def other_writer() -> None:
+        with write(second):
+            seen.append(second.execute("SELECT count(*) FROM clients").fetchone()[0])
+
+    with write(pg):
+        pg.execute("INSERT INTO clients (name) VALUES ('First')")
+        thread = threading.Thread(target=other_writer)
+        thread.start()
+        observer = engine.connect()
+        wait_until(lambda: waiting_for_lock(observer), "the second writer to wait for the lock")
+        assert seen == []
+    thread.join()
+    assert seen == [1]
+    for conn in (second, observer):
+        conn.close()
+
+
+def test_a_writer_kept_waiting_hears_that_the_database_is_busy(
+    engine: PostgresEngine, pg: PostgresConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage.postgres_connection, "SESSION_OPTIONS", "-c lock_timeout=50")
+    impatient = PostgresEngine(engine.location).connect()
+    with write(pg):
+        busy = pytest.raises(DatabaseBusy, match="busy with another operator's save")
+        with busy, write(impatient):
+            pass
+        assert not impatient.in_transaction
+    impatient.close()
+
+
+def test_now_is_the_servers_clock_whatever_this_computers_says(
+    engine: PostgresEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for skew in (-SKEW, SKEW):
+        skew_clock(monkeypatch, skew)
+        skewed = PostgresEngine(engine.location)
+        conn = skewed.connect()
+        server = conn.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()[0]
+        assert abs(skewed.now() - server) <= 2
+        conn.close()
+
+
+def test_resync_follows_a_clock_that_was_set(
+    engine: PostgresEngine, pg: PostgresConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = engine.now()
+    skew_clock(monkeypatch, SKEW)  # this computer's clock is set forward meanwhile
+    assert engine.now() >= before + SKEW - 1
+    engine.resync(pg)
+    assert abs(engine.now() - before) <= 2
+
+
+def test_the_watch_hears_commits_without_reading_when_none_came(
+    engine: PostgresEngine, pg: PostgresConnection
+) -> None:
+    watch = engine.watch()
+    try:
+        assert watch.changes() is None
+        client = add_client(pg, "Анна")
+        with write(pg):
+            pg.execute("UPDATE clients SET name = 'Анна Петровна' WHERE id = ?", (client,))
+        found = wait_until(watch.changes, "the commit to be announced")
+        assert found.complete
+        assert Change(CLIENT, client) in found.changes
+        assert watch.changes() is None
+    finally:
+        watch.close()
+
+
+def test_a_rolled_back_write_is_not_announced(
+    engine: PostgresEngine, pg: PostgresConnection
+) -> None:
+    client = add_client(pg, "Анна")
+    watch = engine.watch()
+    try:
+        with pytest.raises(StorageError), write(pg):
+            pg.execute("UPDATE clients SET name = 'X' WHERE id = ?", (client,))
+            pg.execute("INSERT INTO nosuch VALUES (1)")
+        with write(pg):
+            pg.execute("INSERT INTO settings (name, value) VALUES ('a', 'b')")  # not announced
+        marker = add_client(pg, "Marker")
+        with write(pg):
+            pg.execute("UPDATE clients SET name = 'M' WHERE id = ?", (marker,))
+        found = wait_until(watch.changes, "the marker's commit")
+        assert found.changes == {Change(CLIENT, marker)}
+    finally:
+        watch.close()
+
+
+def lost_then_back(look: Callable[[], object]) -> object:
+    """Look until the look stops failing with DatabaseUnreachable; the first success."""
+    failures: list[DatabaseUnreachable] = []
+
+    def attempt() -> object:
+        try:
+            return (look(),)
+        except DatabaseUnreachable as error:
+            failures.append(error)
+            return None
+
+    result = wait_until(attempt, "the server to answer again")
+    assert isinstance(result, tuple)
+    return result[0]
+
+
+def test_a_restarted_server_is_noticed_and_the_watch_reads_everything_again(
+    engine: PostgresEngine, restart_server: Callable[[], None]
+) -> None:
+    watch = engine.watch()
+    try:
+        restart_server()
+        with pytest.raises(DatabaseUnreachable, match="does not answer; nothing was saved"):
+            wait_until(lambda: watch.changes() is not None, "the watch to notice the restart")
+        back = lost_then_back(watch.changes)
+        assert back is not None and not back.complete  # type: ignore[attr-defined]
+        assert watch.changes() is None
+    finally:
+        watch.close()
+
+
+def test_after_a_restart_the_next_statement_connects_again(
+    pg: PostgresConnection, restart_server: Callable[[], None]
+) -> None:
+    add_client(pg, "Before")
+    restart_server()
+    assert pg.execute("SELECT count(*) FROM clients").fetchone()[0] == 1
+    add_client(pg, "After")
+    assert pg.execute("SELECT count(*) FROM clients").fetchone()[0] == 2
+
+
+def test_a_write_cut_by_a_restart_saves_nothing(
+    pg: PostgresConnection, restart_server: Callable[[], None]
+) -> None:
+    client = add_client(pg, "Анна")
+    with pytest.raises(DatabaseUnreachable, match="nothing was saved"), write(pg):
+        pg.execute("UPDATE clients SET name = 'Half' WHERE id = ?", (client,))
+        restart_server()
+        pg.execute("UPDATE clients SET email = 'half@example.org' WHERE id = ?", (client,))
+    assert not pg.in_transaction
+    assert pg.execute("SELECT name, email FROM clients").fetchall() == [("Анна", "")]
+
+
+def test_a_missing_database_and_a_silent_server_are_named(
+    postgres_server: PostgresServer,
+) -> None:
+    missing = postgres_server.url("no_such_database")
+    with pytest.raises(NotADatabase, match=r"There is no database .*no_such_database"):
+        open_engine(missing).connect()
+    with socket_nobody_listens_on() as port:
+        silent = f"postgresql://postgres@127.0.0.1:{port}/clinic"
+        with pytest.raises(DatabaseUnreachable, match=f"{port}/clinic does not answer"):
+            open_engine(silent).connect()
+
+
+class socket_nobody_listens_on:
+    """A port of 127.0.0.1 bound (so nobody else takes it) but not listening."""
+
+    def __enter__(self) -> int:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind(("127.0.0.1", 0))
+        return int(self._socket.getsockname()[1])
+
+    def __exit__(self, *_exc: object) -> None:
+        self._socket.close()
+
+
+def test_an_empty_database_is_not_taken_for_a_clinic(postgres_url: str) -> None:
+    with pytest.raises(NotADatabase, match="empty"):
+        open_engine(postgres_url).connect()
+    with psycopg.connect(postgres_url) as raw:
+        assert raw.execute("SELECT to_regclass('clients')").fetchone() == (None,)
