@@ -13,10 +13,11 @@
 - The clock: the database server's. Operators of a chain sit on several
   application servers whose clocks may differ by minutes; liveness and
   staleness compare times written by all of them, so all of them read one
-  clock. The engine keeps the difference between the server's clock and this
-  computer's, read when it first connects and again at every heartbeat
-  (:meth:`PostgresEngine.resync`), and :meth:`PostgresEngine.now` is this
-  computer's time plus that difference: no round trip per reading.
+  clock. The engine reads the server's time when it first connects and
+  again at every heartbeat (:meth:`PostgresEngine.resync`) and carries it
+  forward with this computer's monotonic clock in between
+  (:meth:`PostgresEngine.now`): no round trip per reading, and this
+  computer's wall clock, however wrong or however it is set, plays no part.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ class PostgresEngine:
     def __init__(self, url: str) -> None:
         self.location = checked_url(url)
         self._params = connection_params(url)
-        self._offset: float | None = None  # the server's clock minus this computer's
+        # The server's time, read at this computer's monotonic time: (server, monotonic).
+        self._read_at: tuple[float, float] | None = None
 
     def connect(
         self, *, create: bool = False, reading: bool = False, shared: bool = False
@@ -71,7 +73,7 @@ class PostgresEngine:
         """
         conn = PostgresConnection(self._params, self.location)
         try:
-            if self._offset is None:
+            if self._read_at is None:
                 self.resync(conn)
             if schema_version(conn) != len(MIGRATIONS):
                 self._migrate(conn, create=create)
@@ -100,14 +102,17 @@ class PostgresEngine:
         return NotifyWatch(self)
 
     def now(self) -> int:
-        return int(time.time() + (self._offset or 0.0))
+        if self._read_at is None:  # no connection made yet: nothing to compare with anyway
+            return int(time.time())
+        server, at = self._read_at
+        return int(server + time.monotonic() - at)
 
     def resync(self, conn: Connection) -> None:
         """Read the server's clock again (the heartbeat calls this): it drifts, or is set."""
-        before = time.time()
+        before = time.monotonic()
         server = float(conn.execute(SERVER_CLOCK).fetchone()[0])
-        after = time.time()
-        self._offset = server - (before + after) / 2
+        after = time.monotonic()
+        self._read_at = (server, (before + after) / 2)
 
 
 class NotifyWatch:
