@@ -252,7 +252,7 @@ def row_history(conn: Connection, key: RowKey, *, limit: int = 20) -> list[Note]
         " UNION ALL"
         " SELECT at, id, operator, NULL, comment, CASE event WHEN 'stale-lock' THEN since END,"
         "  event, written_by FROM row_notes WHERE kind = ? AND source_id = ?"
-        ") ORDER BY at DESC, id DESC LIMIT ?",
+        ") AS history ORDER BY at DESC, id DESC LIMIT ?",
         (key.kind, key.source_id, key.kind, key.source_id, limit),
     ).fetchall()
     return [Note(*row) for row in rows]

@@ -207,7 +207,7 @@ def tally(conn: Connection, table: Table) -> Tally:
 
 def _refuse_people_at_work(conn: Connection, shown: str, policy: Policy, now: int) -> None:
     found = conn.execute(
-        f"SELECT DISTINCT s.operator FROM sessions s WHERE {ALIVE_SQL} ORDER BY s.operator",
+        f"SELECT DISTINCT s.operator FROM sessions s WHERE {ALIVE_SQL} = 1 ORDER BY s.operator",
         (alive_since(policy, now),),
     ).fetchall()
     if found:

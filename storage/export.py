@@ -299,7 +299,7 @@ def _locks(conn: Connection, policy: Policy, now: int, where: Filter) -> Iterato
     # A handful of rows at most (one per operator calling): read at once.
     rows = conn.execute(
         f"SELECT l.kind, l.source_id, c.name, l.operator, l.session_id, l.since,"
-        f" coalesce({ALIVE_SQL}, 0) FROM locks l LEFT JOIN clients c ON c.id = l.client_id"
+        f" {ALIVE_SQL} FROM locks l LEFT JOIN clients c ON c.id = l.client_id"
         " LEFT JOIN sessions s ON s.id = l.session_id ORDER BY l.since, l.kind, l.source_id",
         (alive_since(policy, now),),
     ).fetchall()

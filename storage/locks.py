@@ -122,7 +122,7 @@ def _read_lock(
     conn: Connection, policy: Policy, session: Session, key: RowKey, now: int
 ) -> Lock | None:
     row = conn.execute(
-        f"SELECT l.operator, l.session_id, l.since, l.epoch, coalesce({ALIVE_SQL}, 0),"
+        f"SELECT l.operator, l.session_id, l.since, l.epoch, {ALIVE_SQL},"
         " coalesce(s.host, ''), coalesce(s.tty, '')"
         " FROM locks l LEFT JOIN sessions s ON s.id = l.session_id"
         " WHERE l.kind = ? AND l.source_id = ?",
@@ -622,7 +622,7 @@ def remove_stale_locks(conn: Connection, policy: Policy, session: Session, now: 
     """C11 on a timer: remove every stale lock whose session is gone; returns how many."""
     rows = conn.execute(
         f"SELECT l.kind, l.source_id FROM locks l LEFT JOIN sessions s ON s.id = l.session_id"
-        f" WHERE l.since <= ? AND NOT coalesce({ALIVE_SQL}, 0)",
+        f" WHERE l.since <= ? AND {ALIVE_SQL} = 0",
         (now - policy.stale_after, alive_since(policy, now)),
     ).fetchall()
     removed = 0

@@ -67,5 +67,7 @@ def alive_since(policy: Policy, now: int) -> int:
     return now - policy.alive_for
 
 
-ALIVE_SQL = "(s.ended_at IS NULL AND s.heartbeat_at >= ?)"
-"""Condition on a `sessions s` row; bind alive_since(policy, now)."""
+ALIVE_SQL = "(CASE WHEN s.ended_at IS NULL AND s.heartbeat_at >= ? THEN 1 ELSE 0 END)"
+"""1 when the `sessions s` row is alive, else 0 (also when a LEFT JOIN found none); bind
+alive_since(policy, now). An integer, not a condition, so that both engines read it alike:
+compare it (``= 1``) in a WHERE."""

@@ -81,7 +81,7 @@ def online_sessions(
     rows = conn.execute(
         "SELECT s.id, s.operator, s.pid, s.host, s.tty, s.started_at, s.heartbeat_at,"
         " (SELECT count(*) FROM locks l WHERE l.session_id = s.id)"
-        f" FROM sessions s WHERE {ALIVE_SQL} ORDER BY s.operator, s.started_at, s.id",
+        f" FROM sessions s WHERE {ALIVE_SQL} = 1 ORDER BY s.operator, s.started_at, s.id",
         (alive_since(policy, now),),
     ).fetchall()
     return [OnlineSession(*row) for row in rows]
@@ -96,7 +96,7 @@ def held_locks(conn: Connection, policy: Policy, session: Session, now: int) -> 
         " CASE l.kind WHEN ? THEN a.service WHEN ? THEN t.title END,"
         " CASE l.kind WHEN ? THEN a.starts_at END,"
         " l.operator, l.session_id, coalesce(s.host, ''), coalesce(s.tty, ''), l.since, l.epoch,"
-        f" coalesce({ALIVE_SQL}, 0)"
+        f" {ALIVE_SQL}"
         " FROM locks l"
         " LEFT JOIN sessions s ON s.id = l.session_id"
         " LEFT JOIN clients c ON c.id = l.client_id"

@@ -127,7 +127,8 @@ def _source_sql(policy: Policy, work_list: WorkList, now: int) -> tuple[str, lis
         )
     if work_list.kind == ITEM:
         return (
-            "SELECT i.id, i.client_id, NULL AS due, i.note AS subject FROM call_list_items i"
+            "SELECT i.id, i.client_id, CAST(NULL AS INTEGER) AS due, i.note AS subject"
+            " FROM call_list_items i"
             " JOIN call_lists cl ON cl.id = i.list_id"
             " WHERE i.list_id = ? AND i.processed_at IS NULL AND cl.closed_at IS NULL",
             [work_list.list_id],
@@ -152,7 +153,7 @@ def _rows_sql(
     )
     sql = f"""
         SELECT id, client_id, due, subject, callable_from,
-            CASE WHEN do_not_call OR failed >= ? THEN {BLOCKED}
+            CASE WHEN do_not_call = 1 OR failed >= ? THEN {BLOCKED}
                  WHEN coalesce(callable_from, 0) > ? THEN {LATER}
                  WHEN callback_at IS NOT NULL THEN {CALLBACK_DUE}
                  ELSE {CALLABLE} END AS grp
@@ -164,7 +165,7 @@ def _rows_sql(
             JOIN clients c ON c.id = src.client_id
             LEFT JOIN call_rows r ON r.kind = ? AND r.source_id = src.id
             WHERE r.closed_at IS NULL
-        )
+        ) AS open_rows
     """
     return sql, [
         policy.max_attempts,
@@ -267,14 +268,14 @@ def _ordered(
     if needle:
         digits = "".join(ch for ch in needle if ch.isdigit())
         matches = (
-            "(instr(fold(subject), ?) OR client_id IN (SELECT id FROM clients"
-            " WHERE instr(fold(name), ?))"
+            "(instr(fold(subject), ?) > 0 OR client_id IN (SELECT id FROM clients"
+            " WHERE instr(fold(name), ?) > 0)"
         )
         params = [*params, needle, needle]
         if digits:
             starts = number_starts(text, policy.phones)
             matches += (
-                " OR client_id IN (SELECT client_id FROM phones WHERE instr(digits, ?)"
+                " OR client_id IN (SELECT client_id FROM phones WHERE instr(digits, ?) > 0"
                 + " OR digits LIKE ?" * len(starts)
                 + ")"
             )
@@ -283,7 +284,7 @@ def _ordered(
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     at = f"CASE grp WHEN {LATER} THEN callable_from ELSE coalesce(due, 0) END"
     cursor = conn.execute(
-        f"SELECT id, grp, {at} AS at FROM ({sql}){where} ORDER BY grp, at, id", params
+        f"SELECT id, grp, {at} AS at FROM ({sql}) AS w{where} ORDER BY grp, at, id", params
     )
     # Read to the end at once (an unfinished cursor would hold a read transaction), a batch
     # at a time: a million rows never exist as a million Python tuples.
@@ -332,7 +333,7 @@ def first_rows(
     after: tuple[int, int] = (-(2**62), -1)  # (the walk's sort value, id) read so far
     while len(found) < count:
         batch = conn.execute(
-            f"SELECT id, coalesce({order}, 0) FROM ({source})"
+            f"SELECT id, coalesce({order}, 0) FROM ({source}) AS src"
             f" WHERE ({order}, id) > (?, ?) ORDER BY {order}, id LIMIT ?",
             [*params, *after, count * 4],
         ).fetchall()
@@ -376,7 +377,7 @@ def load_rows(
              ORDER BY ended_at DESC, id DESC LIMIT 1),
             (SELECT comment FROM attempts a WHERE a.kind = ? AND a.source_id = w.id
              AND comment != '' ORDER BY ended_at DESC, id DESC LIMIT 1),
-            l.operator, l.since, coalesce({ALIVE_SQL}, 0)
+            l.operator, l.since, {ALIVE_SQL}
         FROM ({sql}) w
         JOIN clients c ON c.id = w.client_id
         LEFT JOIN call_rows r ON r.kind = ? AND r.source_id = w.id
@@ -453,8 +454,9 @@ def summarize(
     # One query per list: the counts come from the same rows the list shows.
     pending, locked, callable_now, later = conn.execute(
         "SELECT count(*), count(l.operator),"
-        f" coalesce(sum(l.operator IS NULL AND grp IN ({CALLBACK_DUE}, {CALLABLE})), 0),"
-        f" coalesce(sum(l.operator IS NULL AND grp = {LATER}), 0)"
+        " coalesce(sum(CASE WHEN l.operator IS NULL"
+        f" AND grp IN ({CALLBACK_DUE}, {CALLABLE}) THEN 1 ELSE 0 END), 0),"
+        f" coalesce(sum(CASE WHEN l.operator IS NULL AND grp = {LATER} THEN 1 ELSE 0 END), 0)"
         f" FROM ({sql}) w LEFT JOIN locks l"
         " ON l.kind = ? AND l.source_id = w.id AND l.operator != ?",
         [*params, work_list.kind, session.operator],
