@@ -93,7 +93,6 @@ class Engine(Protocol):
         ...
 
 
-
 def open_engine(location: str | Path) -> Engine:
     """The engine for ``--db``: a ``postgresql://`` URL's server, or an SQLite file.
 

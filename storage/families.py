@@ -78,7 +78,8 @@ def sharing_clients(conn: Connection, client_id: int) -> list[int]:
     return [
         row[0]
         for row in conn.execute(
-            f"SELECT DISTINCT client_id FROM ({_SHARING_SQL}) AS sharing ORDER BY client_id", (client_id,)
+            f"SELECT DISTINCT client_id FROM ({_SHARING_SQL}) AS sharing ORDER BY client_id",
+            (client_id,),
         )
     ]
 

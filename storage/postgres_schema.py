@@ -307,6 +307,29 @@ _OPEN_CALLBACKS = """
 """
 
 
+_FEED_INSERT = "INSERT INTO changes (kind, ref, list_id) "
+
+
+def numbered(insert: str) -> str:
+    """The feed's INSERT, giving each change the next ``seq`` itself: the highest plus one.
+
+    As SQLite's ``INTEGER PRIMARY KEY`` does, and race-free under the writers'
+    lock the trigger holds. An identity sequence would leave a gap for every
+    change rolled back (sequences are not transactional), and
+    storage.changes.changes_since reads a gap as changes pruned away: every
+    screen would read everything again after any failed save.
+    """
+    rows = insert.removeprefix(_FEED_INSERT)
+    if rows == insert:
+        raise ValueError(f"not an insert into the change feed: {insert}")
+    return (
+        "INSERT INTO changes (seq, kind, ref, list_id)"
+        " SELECT (SELECT coalesce(max(seq), 0) FROM changes) + row_number() OVER (),"
+        " kind, CAST(ref AS BIGINT), CAST(list_id AS BIGINT)"
+        f" FROM ({rows}) AS new_changes(kind, ref, list_id)"
+    )
+
+
 def trigger_statements(trigger: FeedTrigger) -> tuple[str, str]:
     """One change-feed trigger on PostgreSQL: its function, and the trigger that calls it.
 
@@ -320,7 +343,7 @@ def trigger_statements(trigger: FeedTrigger) -> tuple[str, str]:
         BEGIN
             IF current_setting('{QUIET}', true) IS DISTINCT FROM 'on' THEN
                 PERFORM pg_advisory_xact_lock({WRITE_LOCK});
-                {trigger.insert};
+                {numbered(trigger.insert)};
                 PERFORM pg_notify('{NOTIFY_CHANNEL}', '');
             END IF;
             RETURN NULL;

@@ -22,6 +22,7 @@ import pytest
 
 import storage.postgres_connection
 import storage.postgres_engine
+from benchmarks.postgres_cluster import PostgresServer
 from storage.changes import CLIENT, Change
 from storage.database import DatabaseBusy, DatabaseUnreachable, NotADatabase, StorageError
 from storage.engine import open_engine, write
@@ -29,7 +30,6 @@ from storage.errors import EXIT_BAD_INPUT, BadInput
 from storage.postgres_connection import PostgresConnection, psycopg_sql
 from storage.postgres_engine import PostgresEngine
 from storage.sqlite_engine import SqliteEngine
-from tests.postgres_server import PostgresServer
 from tests.waiting import wait_until
 
 SKEW = 600  # seconds an application server's clock is wrong by, in the clock tests
