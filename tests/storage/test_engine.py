@@ -28,7 +28,13 @@ from tui.app import RingroundApp
 
 ROOT = Path(__file__).resolve().parents[2]
 STORAGE = ROOT / "storage"
-ENGINE_MODULES = {"engine.py", "sqlite_engine.py", "database.py"}
+ENGINE_MODULES = {
+    "engine.py",
+    "sqlite_engine.py",
+    "database.py",
+    "postgres_engine.py",
+    "postgres_connection.py",
+}
 # About the SQLite file itself, and so SQLite's on any engine (docs/design.md):
 # the schema's version pragmas, the copy by SQLite's backup API, and 'check'.
 SQLITE_FILE_MODULES = {"schema.py", "backup.py", "health.py", "schema_parts.py"}
