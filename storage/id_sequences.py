@@ -49,8 +49,8 @@ def set_highest_id_given(conn: Connection, table: str, highest: int) -> None:
             conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (table, highest))
     else:
         conn.execute(
-            "SELECT setval(pg_get_serial_sequence(?, 'id'), ?, ?)",
-            (table, max(highest, 1), highest > 0),
+            "SELECT setval(pg_get_serial_sequence(?, 'id'), greatest(?, 1), ? > 0)",
+            (table, highest, highest),
         )
 
 

@@ -14,71 +14,39 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
+import psycopg
 import pytest
 import sqlite_utils
 
 from storage import postgres_schema, schema
 from storage.audit import GENESIS, audit, entry_hash, verify_chain
 from storage.changes import bulk_load, changes_since, latest
-from storage.connection import Connection, Cursor
-from storage.database import NotADatabase, open_database
+from storage.connection import Connection
+from storage.database import NotADatabase, ReadOnlyDatabase, open_database
+from storage.engine import write
 from storage.id_sequences import catch_up_ids, highest_id_given, set_highest_id_given
+from storage.postgres_connection import PostgresConnection, connection_params
 from tests.waiting import wait_until
-
-psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e .[test])")
 
 ROOT = Path(__file__).resolve().parents[2]
 LATEST = len(postgres_schema.MIGRATIONS)
 PROCESSES = 4  # migrating at once
 
 
-class _Plain:
-    """A psycopg connection as storage code sees one: autocommit, ``?`` placeholders."""
-
-    def __init__(self, url: str) -> None:
-        self.raw = psycopg.connect(url, autocommit=True, cursor_factory=psycopg.ClientCursor)
-
-    @staticmethod
-    def _sql(sql: str) -> str:
-        return sql.replace("%", "%%").replace("?", "%s")
-
-    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
-        return cast(Cursor, self.raw.execute(self._sql(sql), parameters))
-
-    def executemany(self, sql: str, parameters: Any, /) -> Cursor:
-        cursor = self.raw.cursor()
-        cursor.executemany(self._sql(sql), list(parameters))
-        return cast(Cursor, cursor)
-
-    @property
-    def in_transaction(self) -> bool:
-        return bool(self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE)
-
-    def close(self) -> None:
-        self.raw.close()
-
-
-@contextmanager
-def _write(conn: Connection) -> Iterator[None]:
-    conn.execute("BEGIN")
-    try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+def _connect(url: str) -> PostgresConnection:
+    """A connection as the engine makes one, without the migration its connect() does."""
+    return PostgresConnection(connection_params(url), url)
 
 
 def migrate_once(url: str) -> None:
     """What one program does on start: migrate in a write transaction (run by the workers)."""
-    conn = _Plain(url)
+    conn = _connect(url)
     try:
-        with _write(conn):
+        with write(conn):
             postgres_schema.migrate(conn, url, create=True)
     finally:
         conn.close()
@@ -87,14 +55,14 @@ def migrate_once(url: str) -> None:
 @pytest.fixture
 def pg(postgres_url: str) -> Iterator[Connection]:
     """A connection to a fresh, empty PostgreSQL database."""
-    conn = _Plain(postgres_url)
+    conn = _connect(postgres_url)
     yield conn
     conn.close()
 
 
 @pytest.fixture
 def migrated(pg: Connection) -> Connection:
-    with _write(pg):
+    with write(pg):
         postgres_schema.migrate(pg, "the test database", create=True)
     return pg
 
@@ -229,7 +197,7 @@ def test_both_engines_have_the_same_number_of_migrations() -> None:
 
 def test_an_empty_database_is_migrated_and_its_version_recorded(pg: Connection) -> None:
     assert postgres_schema.schema_version(pg) == 0
-    with _write(pg):
+    with write(pg):
         postgres_schema.migrate(pg, "the test database", create=True)
     assert postgres_schema.schema_version(pg) == LATEST
     assert pg.execute("SELECT version, application FROM ringround_schema").fetchall() == [
@@ -254,7 +222,7 @@ def test_the_tables_columns_keys_indexes_and_triggers_are_sqlites(
 
 def test_migrating_again_changes_nothing(migrated: Connection) -> None:
     before = _postgres_parts(migrated)
-    with _write(migrated):
+    with write(migrated):
         postgres_schema.migrate(migrated, "the test database", create=True)
     assert _postgres_parts(migrated) == before
     assert migrated.execute("SELECT version FROM ringround_schema").fetchall() == [(LATEST,)]
@@ -272,7 +240,7 @@ def test_several_programs_starting_at_once_migrate_once(postgres_url: str, pg: C
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
         f" AND objid = {postgres_schema.WRITE_LOCK}"
     )
-    with _write(pg):
+    with write(pg):
         pg.execute(f"SELECT pg_advisory_xact_lock({postgres_schema.WRITE_LOCK})")
         workers = [
             subprocess.Popen(
@@ -304,7 +272,7 @@ def test_several_programs_starting_at_once_migrate_once(postgres_url: str, pg: C
 
 def test_an_empty_database_is_made_only_when_asked(pg: Connection) -> None:
     refused = r"^The database db\.example is empty, not yet"
-    with pytest.raises(NotADatabase, match=refused), _write(pg):
+    with pytest.raises(NotADatabase, match=refused), write(pg):
         postgres_schema.migrate(pg, "db.example", create=False)
     assert pg.execute("SELECT to_regclass('clients')").fetchone()[0] is None
 
@@ -312,7 +280,7 @@ def test_an_empty_database_is_made_only_when_asked(pg: Connection) -> None:
 def test_a_database_of_a_newer_ringround_is_refused_and_left_alone(migrated: Connection) -> None:
     migrated.execute("UPDATE ringround_schema SET version = ?", (LATEST + 1,))
     before = _postgres_parts(migrated)
-    with pytest.raises(NotADatabase) as refused, _write(migrated):
+    with pytest.raises(NotADatabase) as refused, write(migrated):
         postgres_schema.migrate(migrated, "db.example", create=True)
     assert str(refused.value) == (
         "The database db.example was made by a newer ringround; update the program."
@@ -336,7 +304,7 @@ def test_another_programs_database_is_refused_and_left_alone(
 ) -> None:
     for statement in other_program.split("; "):
         pg.execute(statement)
-    with pytest.raises(NotADatabase) as refused, _write(pg):
+    with pytest.raises(NotADatabase) as refused, write(pg):
         postgres_schema.migrate(pg, "db.example", create=True)
     assert str(refused.value) == (
         "The database db.example holds another program's tables, not a ringround database."
@@ -459,14 +427,14 @@ def test_a_change_notifies_listeners_when_it_commits_and_not_when_it_rolls_back(
     listener = psycopg.connect(postgres_url, autocommit=True)
     try:
         listener.execute(f"LISTEN {postgres_schema.NOTIFY_CHANNEL}")
-        with pytest.raises(ZeroDivisionError), _write(migrated):
+        with pytest.raises(ZeroDivisionError), write(migrated):
             migrated.execute("INSERT INTO clients (id, name) VALUES (1, 'Anna')")
             migrated.execute("INSERT INTO phones VALUES (1, 1, '+7', '7')")
             raise ZeroDivisionError
         # Notifications arrive in commit order: the marker comes after anything before it.
         migrated.execute(f"NOTIFY {postgres_schema.NOTIFY_CHANNEL}, 'marker'")
         assert _payloads_until(listener, "marker") == []
-        with _write(migrated):
+        with write(migrated):
             migrated.execute("INSERT INTO clients (id, name) VALUES (1, 'Anna')")
             migrated.execute("INSERT INTO phones VALUES (1, 1, '+7', '7')")
             migrated.execute("INSERT INTO phones VALUES (1, 2, '+8', '8')")
@@ -489,7 +457,7 @@ def test_a_bulk_load_records_nothing_and_the_feed_goes_on_after_it(migrated: Con
     migrated.execute("INSERT INTO clients (id, name) VALUES (1, 'Anna')")
     migrated.execute("INSERT INTO phones VALUES (1, 1, '+7', '7')")
     assert latest(migrated) == 1
-    with _write(migrated):
+    with write(migrated):
         with bulk_load(migrated):
             migrated.execute("INSERT INTO clients (id, name) VALUES (2, 'Boris')")
             migrated.execute("INSERT INTO phones VALUES (2, 1, '+8', '8')")
@@ -544,7 +512,7 @@ def test_nocase_sorts_upper_and_lower_case_alike(migrated: Connection) -> None:
 
 
 def test_after_explicit_ids_the_next_ids_follow_them(migrated: Connection) -> None:
-    with _write(migrated):
+    with write(migrated):
         migrated.execute("INSERT INTO clients (id, name) VALUES (1, 'Anna'), (7, 'Boris')")
         migrated.execute(
             "INSERT INTO audit (id, at, operator, event, prev_hash, hash)"
@@ -571,9 +539,9 @@ def test_the_operators_role_catches_up_ids_it_may_not_set(migrated: Connection) 
         )
         migrated.execute(f"GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO {clerk}")
         migrated.execute(f"SET ROLE {clerk}")
-        with pytest.raises(psycopg.errors.InsufficientPrivilege), _write(migrated):
+        with pytest.raises(ReadOnlyDatabase), write(migrated):
             migrated.execute("SELECT setval(pg_get_serial_sequence('clients', 'id'), 5)")
-        with _write(migrated):
+        with write(migrated):
             migrated.execute("INSERT INTO clients (id, name) VALUES (1, 'Anna'), (5, 'Boris')")
             catch_up_ids(migrated)
         migrated.execute("INSERT INTO clients (name) VALUES ('Vera')")
@@ -589,7 +557,7 @@ def test_the_highest_audit_id_ever_given_is_kept_on_both_engines(
 ) -> None:
     for conn in (migrated, lite):
         assert highest_id_given(conn, "audit") == 0
-        with _write(conn):
+        with write(conn):
             for _ in range(3):
                 audit(conn, 1, "alice", None, "claim")
         conn.execute("DELETE FROM audit WHERE id = 3")
@@ -599,20 +567,20 @@ def test_the_highest_audit_id_ever_given_is_kept_on_both_engines(
         conn.execute("DELETE FROM audit")
         set_highest_id_given(conn, "audit", 0)
         assert highest_id_given(conn, "audit") == 0
-        with _write(conn):
+        with write(conn):
             audit(conn, 2, "bob", None, "claim")
         assert conn.execute("SELECT id FROM audit").fetchall() == [(1,)]
         # A copied clinic keeps its source's count (storage/copying.py).
         set_highest_id_given(conn, "audit", 7)
         assert highest_id_given(conn, "audit") == 7
-        with _write(conn):
+        with write(conn):
             audit(conn, 3, "bob", None, "claim")
         assert conn.execute("SELECT max(id) FROM audit").fetchone()[0] == 8
 
 
 def test_migration_3_chains_the_entries_already_there_as_on_sqlite(pg: Connection) -> None:
     """A database at version 2 with an unchained trail: the hashes SQLite would give them."""
-    with _write(pg):
+    with write(pg):
         for step in postgres_schema.MIGRATIONS[:2]:
             if callable(step):
                 step(pg)
@@ -629,7 +597,7 @@ def test_migration_3_chains_the_entries_already_there_as_on_sqlite(pg: Connectio
         " detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         entries,
     )
-    with _write(pg):
+    with write(pg):
         postgres_schema.migrate(pg, "the test database", create=False)
     first = entry_hash(GENESIS, entries[0][1:])
     second = entry_hash(first, entries[1][1:])
