@@ -15,7 +15,8 @@ spells differently:
   the table instead of copying it into an AUTOINCREMENT one, then chains the
   entries already there (:func:`storage.audit.chain_existing`, as on SQLite);
 - the change-feed triggers (storage/changes.py: FEED_TRIGGERS, the same
-  INSERT on both engines) are PL/pgSQL functions that also
+  INSERT on both engines) are PL/pgSQL functions that number each change the
+  highest ``seq`` plus one (:func:`numbered`), as SQLite does, and also
   ``pg_notify('ringround_changes', '')``, which PostgreSQL delivers to every
   listener when the transaction commits, and nothing if it rolls back.
 
