@@ -3,7 +3,10 @@
 Everything is deterministic: the clock is a fixed moment, ``DESK_NOW``
 (Thursday 2026-11-26 10:00 in Moscow), so tomorrow's confirmation list is
 Friday's appointments and every time shown on screen is the same on every run.
-The storage tests' clinic is another one: tests/stored_clinic.py.
+The clinic is written to an SQLite file (the ``desk`` fixture) or, for the flows
+that must hold on both engines, to each engine in turn (``engine_desk``, on
+``engine_location``; tests/conftest.py). The storage tests' clinic is another
+one: tests/stored_clinic.py.
 """
 
 from __future__ import annotations
@@ -24,8 +27,7 @@ from textual.worker import WorkerState
 
 from storage.clients import save_phones
 from storage.connection import Connection
-from storage.database import open_database
-from storage.engine import write
+from storage.engine import open_engine, write
 from storage.locks import Claim, claim_row
 from storage.policy import Policy, default_policy
 from storage.rows import APPOINTMENT, RowKey
@@ -61,16 +63,22 @@ class Clock:
 
 @dataclass
 class DeskClinic:
-    """The fixed clinic on a temporary file, with the ids tests refer to."""
+    """The fixed clinic on a temporary file or a test database, with the ids tests refer to."""
 
-    path: Path
+    location: str  # as --db names it: a file, or a postgresql:// URL
     policy: Policy
     clients: dict[str, int] = field(default_factory=dict)
     appointments: dict[str, int] = field(default_factory=dict)
     call_lists: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def path(self) -> Path:
+        """The database file, for a test about SQLite's file."""
+        assert "://" not in self.location, f"{self.location} is not an SQLite file"
+        return Path(self.location)
+
     def connect(self) -> Connection:
-        return open_database(self.path)
+        return open_engine(self.location).connect()
 
     def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
         conn = self.connect()
@@ -122,7 +130,7 @@ class DeskClinic:
     ) -> RingroundApp:
         clock = clock or Clock()
         return RingroundApp(
-            self.path,
+            self.location,
             self.policy,
             self.session(operator, clock()),
             clock=clock,
@@ -148,10 +156,10 @@ TOMORROW = {
 FIRST_ROW = "ivanova"
 
 
-def build_desk(folder: Path) -> DeskClinic:
-    """Write the fixed clinic into ``folder``/clinic.db."""
-    desk = DeskClinic(folder / "clinic.db", default_policy())
-    conn = open_database(desk.path, create=True)
+def build_desk(folder: Path, location: str | None = None) -> DeskClinic:
+    """Write the fixed clinic into ``location`` (an empty database), else ``folder``/clinic.db."""
+    desk = DeskClinic(location or str(folder / "clinic.db"), default_policy())
+    conn = open_engine(desk.location).connect(create=True)
     people = [
         # key, name, born, phones, e-mail, notes, do-not-call
         (

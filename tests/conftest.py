@@ -10,7 +10,9 @@ Tests always use a real database: a file in tmp_path (WAL and several
 processes only exist on files) or a database of its own on the tests' real
 PostgreSQL server (tests/postgres_server.py). ``clinic`` is an empty clinic the
 test fills row by row (tests/stored_clinic.py); ``desk`` is the fixed clinic
-the app tests work through (tests/clinic_fixtures.py).
+the app tests work through (tests/clinic_fixtures.py), on a file; ``engine_desk``
+is that clinic on each engine in turn, for the app's flows (two operators,
+crash recovery, stale locks) that must hold on PostgreSQL too.
 
 Both engines, one test: a test that takes ``engine_location`` (directly or
 through ``conn`` or ``clinic``) runs twice, as ``[sqlite]`` on a fresh file
@@ -121,6 +123,12 @@ def clinic(conn: Connection, engine_location: str) -> StoredClinic:
 def desk(tmp_path: Path) -> DeskClinic:
     """The fixed clinic of the app tests, on a file of its own (tests/clinic_fixtures.py)."""
     return build_desk(tmp_path)
+
+
+@pytest.fixture
+def engine_desk(engine_location: str, tmp_path: Path) -> DeskClinic:
+    """The same clinic on each engine in turn: for the app's flows that must hold on both."""
+    return build_desk(tmp_path, engine_location)
 
 
 @pytest.fixture

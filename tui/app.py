@@ -5,14 +5,23 @@ interface. The UI thread never touches the database: every database job runs
 in a worker thread (tui/database_work.py). The database is reached through its
 engine (storage/engine.py): connections, the clock (:meth:`RingroundApp.now`)
 and the watch on commits. Changes committed by anyone are noticed each second
-(for SQLite ``PRAGMA data_version``), read from the change feed
-(storage.changes) and announced to the screens with :class:`DataChanged`,
-which re-read only what changed.
+(for SQLite ``PRAGMA data_version``, for PostgreSQL the notifications that
+arrived), read from the change feed (storage.changes) and announced to the
+screens with :class:`DataChanged`, which re-read only what changed.
+
+A database server that stops answering (PostgreSQL: down, restarting, the
+network) is noticed by the watch or by the first job that fails; every
+screen's header says so (tui/database_line.py) until a job or the watch
+reaches it again, each second; then the operator is told once and every
+screen reads again what it shows. Nothing in between is half-saved: a write
+that did not reach its commit saved nothing, and the dialog that asked for it
+says so and keeps what was typed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sqlite3
@@ -32,11 +41,11 @@ from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 from textual.worker import WorkerFailed
 
-from storage.admin_log import log_crash
-from storage.changes import Changes
+from storage.admin_log import log_crash, log_event
+from storage.changes import Changes, latest
 from storage.clients import rekey_phones
 from storage.connection import Connection
-from storage.database import StorageError, describe
+from storage.database import DatabaseUnreachable, StorageError, describe
 from storage.engine import open_engine
 from storage.errors import RingroundError
 from storage.locks import remove_stale_locks
@@ -52,6 +61,7 @@ from storage.policy import Policy
 from storage.rows import RowKey
 from storage.sessions import Session, end_session, heartbeat, start_session
 from storage.worklists import WorkList, all_work_lists
+from tui.database_line import DatabaseLine
 from tui.database_work import Database
 from tui.desk import Desk
 from tui.dialogs import ConfirmDialog, NoticeDialog
@@ -150,7 +160,9 @@ class RingroundApp(App[None]):
         self.engine = open_engine(db_path)
         self.clock = clock or self.engine.now  # tests give a fake clock
         self.poll_every = poll_every
-        self.database = Database(self.engine, db_path)
+        self.database = Database(self.engine, db_path, on_reach=self.reach_changed)
+        # The header's line while the database server does not answer (tui/database_line.py).
+        self.database_trouble = ""
         self.watcher = self.engine.watch()
         self.busy_message = ""
         self.phone: PhoneLine | None = None  # the PBX line, when telephony is on
@@ -367,11 +379,15 @@ class RingroundApp(App[None]):
             self.engine.resync(conn)  # a database server's clock is read again (storage/engine.py)
             heartbeat(conn, self.session, self.now())
 
+        def failed(error: RingroundError) -> None:
+            if not isinstance(error, DatabaseUnreachable):  # the header says that already
+                self.notify(str(error), severity="error")
+
         self.database.work(
             self,
             job,
             lambda _beaten: None,
-            lambda error: self.notify(str(error), severity="error"),
+            failed,
             group="heartbeat",
         )
 
@@ -399,8 +415,16 @@ class RingroundApp(App[None]):
     def poll(self) -> None:
         try:
             changes = self.watcher.changes()
+        except DatabaseUnreachable:
+            self.database.reached(False)  # the watch connects again at the next look
+            return
         except StorageError:
             return  # the next look reports what changed meanwhile
+        if not self.database.reachable:
+            # Lost by a job or by the watch: the header says so until the server answers a
+            # reading again (which tells reach_changed); meanwhile one reading a second.
+            with suppress(StorageError):
+                self.database.call(latest)
         if changes is None:
             return
         lost: list[LostCall] = []
@@ -440,6 +464,35 @@ class RingroundApp(App[None]):
             screen.post_message(DataChanged(changes))
             if not isinstance(screen, ModalScreen):
                 break
+
+    def reach_changed(self, reachable: bool) -> None:
+        """From a worker thread: the database server stopped answering, or answers again."""
+        started = self.session_started
+        log_event(
+            logging.INFO if reachable else logging.ERROR,
+            "database-back" if reachable else "database-unreachable",
+            operator=self.operator,
+            session=started.id if started else None,
+        )
+        if self.return_code is None and not self.closing.is_set():
+            with suppress(RuntimeError):  # the app has stopped meanwhile
+                self.call_from_thread(self.show_reach, reachable)
+
+    def show_reach(self, reachable: bool) -> None:
+        """The header of every screen, a notice when the server is back, and a fresh reading."""
+        self.database_trouble = (
+            "" if reachable else _("Database server not answering — reconnecting…")
+        )
+        for screen in self.screen_stack:
+            for line in screen.query(DatabaseLine):
+                line.show(self.database_trouble)
+        if reachable:
+            self.notify(
+                _("The database server answers again; the screen is read afresh."),
+                title=_("Database server back"),
+            )
+            # Commits made meanwhile may not have been announced: read everything again.
+            self.announce_change(Changes(0, 0, frozenset(), False))
 
     def close_database(self) -> None:
         self.closing.set()

@@ -2,7 +2,10 @@
 
 The UI thread never touches SQLite. :meth:`Database.call` runs one job on the
 calling thread's own connection, refuses to run on the UI thread, and retries
-while another operator's save holds the database. :meth:`Database.work` is the
+while another operator's save holds the database; it also keeps track of
+whether the database server answers (PostgreSQL): a job that finds it gone
+and the next one that reaches it again are told to the app, which says so in
+the screens' header (tui/database_line.py). :meth:`Database.work` is the
 one way a screen, the app or the phone line has a job done: it starts a named
 worker (:func:`in_worker`) and, back on the UI thread, calls ``done`` with the
 job's result or ``failed`` with the refusal (an error that carries a sentence
@@ -25,7 +28,7 @@ from textual.worker import Worker
 
 from storage.connection import Connection
 from storage.connections import ThreadConnections
-from storage.database import DatabaseBusy, describe
+from storage.database import DatabaseBusy, DatabaseUnreachable, describe
 from storage.engine import Engine
 from storage.errors import RingroundError
 from tui.i18n import _
@@ -85,15 +88,36 @@ def in_worker(
 
 
 class Database:
-    """The shared clinic file as the app uses it: one connection per worker thread.
+    """The shared clinic database as the app uses it: one connection per worker thread.
 
     Made on the UI thread (by the app), which it then refuses to run jobs on.
+    ``on_reach`` is told, on the worker thread that found out, when the
+    database server stops answering (False: a job failed with
+    DatabaseUnreachable) and when it answers again (True: the next job that
+    got through); an SQLite file never stops answering.
     """
 
-    def __init__(self, engine: Engine, db_path: str | Path) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        db_path: str | Path,
+        on_reach: Callable[[bool], object] | None = None,
+    ) -> None:
         self.path = str(db_path)  # named in the sentences of database errors
         self.connections = ThreadConnections(engine)
         self.ui_thread = threading.get_ident()
+        self.reachable = True
+        self._on_reach = on_reach
+        self._reach_guard = threading.Lock()
+
+    def reached(self, reachable: bool) -> None:
+        """Note whether the server answered; ``on_reach`` hears of each change once."""
+        with self._reach_guard:
+            if reachable == self.reachable:
+                return
+            self.reachable = reachable
+        if self._on_reach is not None:
+            self._on_reach(reachable)
 
     def call(
         self, job: Callable[[Connection], T], on_busy: Callable[[str], None] | None = None
@@ -103,7 +127,10 @@ class Database:
         Runs in a worker thread: on the UI thread it would freeze every key
         while another operator's save holds the file, so it refuses (a bug).
         ``on_busy`` is told "Database busy, retrying…" and then "" on this
-        thread. StorageError subclasses leave with a sentence.
+        thread. StorageError subclasses leave with a sentence. A server that
+        does not answer is not waited for (DatabaseUnreachable leaves at once:
+        whoever asked says "nothing was saved" and keeps what was typed); its
+        connection is made again by the next job.
         """
         if threading.get_ident() == self.ui_thread:
             raise AssertionError("a database job was started on the UI thread; use a worker")
@@ -118,8 +145,12 @@ class Database:
                     on_busy(_("Database busy, retrying…"))
                 time.sleep(BUSY_PAUSE)
                 continue
+            except DatabaseUnreachable:
+                self.reached(False)
+                raise
             except sqlite3.Error as error:
                 raise describe(error, self.path) from None
+            self.reached(True)
             if on_busy is not None:
                 on_busy("")
             return result

@@ -37,6 +37,7 @@ class Desk(Protocol):
     phone: PhoneLine | None  # the line to the phone exchange, when telephony is on
     first_lists: list[WorkList] | None  # the work lists read before start, once
     notice: str  # said on the list picker until the operator first opens a list
+    database_trouble: str  # the header's line while the database server does not answer
 
     @property
     def session(self) -> Session:

@@ -22,6 +22,7 @@ from storage.changes import CLIENT, LIST
 from storage.connection import Connection
 from storage.rows import APPOINTMENT, ITEM
 from storage.worklists import WorkList, WorkListSummary, summarize, work_lists
+from tui.database_line import DatabaseLine
 from tui.database_work import deliver, in_worker
 from tui.desk import AtTheDesk
 from tui.footer import Footer
@@ -109,6 +110,7 @@ class ListPicker(SupervisorKeys, AtTheDesk, Screen[None]):
             Text(_("Mass calling — {operator}").format(operator=safe_text(desk.operator))),
             id="picker-title",
         )
+        yield DatabaseLine()
         if desk.notice:
             yield Static(Text(safe_text(desk.notice)), id="picker-notice")
         yield OptionList(id="lists")

@@ -30,6 +30,7 @@ from storage.connection import Connection
 from storage.policy import Policy
 from storage.reports import CALL_LIST, CONFIRMATION, Report, ReportRow, build_report
 from tui.client_pane import outcome_label
+from tui.database_line import DatabaseLine
 from tui.desk import AtTheDesk
 from tui.footer import Footer
 from tui.formats import day_text, local, number, task_kind_text
@@ -171,6 +172,7 @@ class ReportScreen(AtTheDesk, Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield SteadyText(id="report-title")
+        yield DatabaseLine()
         yield DataTable(id="report", cursor_type="row")
         yield Static("", id="report-outcomes")
         yield SteadyText(id="report-chart-title")

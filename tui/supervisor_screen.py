@@ -29,6 +29,7 @@ from storage.errors import RingroundError
 from storage.policy import Policy
 from storage.rows import APPOINTMENT, ITEM
 from storage.supervision import HeldLock, OnlineSession, Overview, overview, release_held_lock
+from tui.database_line import DatabaseLine
 from tui.desk import AtTheDesk
 from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.footer import Footer
@@ -104,6 +105,7 @@ class SupervisorScreen(AtTheDesk, Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield SteadyText(id="supervisor-title")
+        yield DatabaseLine()
         yield Static(Text(_("Online")), classes="section-title")
         online: DataTable[str | Text] = DataTable(
             id="online", cursor_type="none", zebra_stripes=False

@@ -63,6 +63,7 @@ from storage.worklists import (
 from tui.client_card import ClientCard
 from tui.client_history import ClientDialog, requests_text, summary_text
 from tui.client_pane import Activation, ClientPane, outcome_label, state_text
+from tui.database_line import DatabaseLine
 from tui.database_work import deliver, in_worker
 from tui.desk import AtTheDesk
 from tui.dialogs import ConfirmDialog, NoticeDialog
@@ -132,6 +133,7 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield SteadyText(id="work-title")
+        yield DatabaseLine()
         yield ClientPane(id="pane")
         yield SteadyText(id="state")
         yield SteadyText(id="row-header")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from storage.rows import APPOINTMENT
 from tests.clinic_fixtures import (
     DESK_NOW,
@@ -26,6 +28,12 @@ from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.result_dialog import ResultDialog
 
 STALE = 16 * MINUTE  # past the default stale_after of 15 minutes
+
+
+@pytest.fixture
+def desk(engine_desk: DeskClinic) -> DeskClinic:
+    """These flows run on each engine in turn (tests/conftest.py: engine_desk)."""
+    return engine_desk
 
 
 def events(desk: DeskClinic) -> list[str]:

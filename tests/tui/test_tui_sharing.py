@@ -1,6 +1,8 @@
-"""C3 and C8: several operators on one database file see each other's work."""
+"""C3 and C8: several operators on one database see each other's work (on each engine)."""
 
 from __future__ import annotations
+
+import pytest
 
 from storage.rows import APPOINTMENT
 from tests.clinic_fixtures import (
@@ -17,6 +19,12 @@ from tui.picker import ListPicker
 from tui.result_dialog import ResultDialog
 from tui.row_table import RowTable
 from tui.work_screen import WorkScreen
+
+
+@pytest.fixture
+def desk(engine_desk: DeskClinic) -> DeskClinic:
+    """These flows run on each engine in turn (tests/conftest.py: engine_desk)."""
+    return engine_desk
 
 
 def confirm_elsewhere(desk: DeskClinic, name: str) -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 
-from storage.database import open_database
+import pytest
+
+from storage.engine import write
 from storage.locks import claim_row, inspect_row
 from storage.rows import APPOINTMENT, RowKey
 from storage.sessions import Session
@@ -33,12 +35,18 @@ from tui.result_dialog import ResultDialog
 OTHER_WINDOW = "Open in your other window — c asks to move it here (since 10:00, on clinic/pts/3)"
 
 
+@pytest.fixture
+def desk(engine_desk: DeskClinic) -> DeskClinic:
+    """These flows run on each engine in turn (tests/conftest.py: engine_desk)."""
+    return engine_desk
+
+
 def other_window(desk: DeskClinic, now: int = DESK_NOW) -> Session:
     """Alice's first window: a live session on clinic's /dev/pts/3."""
     first = desk.session("alice", now)
-    conn = open_database(desk.path)
+    conn = desk.connect()
     try:
-        with conn:
+        with write(conn):
             conn.execute(
                 "UPDATE sessions SET host = 'clinic', tty = '/dev/pts/3' WHERE id = ?", (first.id,)
             )
@@ -117,7 +125,7 @@ async def test_the_window_that_lost_its_call_is_told_and_saves_nothing(desk: Des
         await pilot.press("1", *"said yes")
         # Meanwhile Alice opens a second window and says y to moving the call there.
         second = other_window(desk, DESK_NOW + 30)
-        conn = open_database(desk.path)
+        conn = desk.connect()
         try:
             offer = inspect_row(conn, desk.policy, second, ivanova, DESK_NOW + 30).lock
             assert offer is not None and offer.mine_elsewhere

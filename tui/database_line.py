@@ -1,0 +1,31 @@
+"""The header line that says the database server is not answering (a database on a server).
+
+Each full screen of the app has one, right under its title; it takes no room
+while the database answers. When a job or the change watch finds the server
+gone (storage.database.DatabaseUnreachable: down, restarting, the network),
+the app shows the line on every screen and keeps reconnecting; when the
+server answers again the line goes, the operator is told once, and every
+screen reads what it shows again (tui/app.py, ``reach_changed``). An SQLite
+file never shows it.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui.desk import desk_of
+
+
+class DatabaseLine(Static):
+    """Shows the app's ``database_trouble``, or nothing (not displayed) when there is none."""
+
+    def __init__(self) -> None:
+        super().__init__("", classes="database-line")
+
+    def on_mount(self) -> None:
+        self.show(desk_of(self.app).database_trouble)  # a screen opened during the trouble
+
+    def show(self, trouble: str) -> None:
+        self.display = bool(trouble)
+        self.update(Text(trouble))
