@@ -29,6 +29,7 @@ import sys
 import termios
 import threading
 from collections.abc import Callable
+from concurrent.futures import CancelledError
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -409,7 +410,7 @@ class RingroundApp(App[None]):
         while not self.closing.wait(self.poll_every):
             try:
                 self.poll()
-            except RuntimeError:  # the app has stopped: call_from_thread refuses
+            except (RuntimeError, CancelledError):  # the app has stopped: call_from_thread refuses
                 return
 
     def poll(self) -> None:
@@ -475,7 +476,7 @@ class RingroundApp(App[None]):
             session=started.id if started else None,
         )
         if self.return_code is None and not self.closing.is_set():
-            with suppress(RuntimeError):  # the app has stopped meanwhile
+            with suppress(RuntimeError, CancelledError):  # the app has stopped meanwhile
                 self.call_from_thread(self.show_reach, reachable)
 
     def show_reach(self, reachable: bool) -> None:
