@@ -3,6 +3,8 @@
 One operator confirms one appointment of the demo clinic with keys only
 (Enter, c, f, 1, a comment, Enter, Escape, q); the database must then hold
 exactly that attempt, no lock of the session, and the session must be ended.
+It runs on each engine: ``--db`` an SQLite file, then a ``postgresql://``
+database on the tests' own server (tests/postgres_server.py).
 The screen is read with ``tmux capture-pane`` and polled until it shows what
 the next key needs.
 """
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import shlex
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from storage.engine import open_engine
 from tests.waiting import PATIENCE, wait_until
 
 COMMENT = "E2E tmux: confirmed by phone"
@@ -137,13 +139,13 @@ def ringround() -> str:
 
 
 def test_confirm_one_appointment_in_a_real_terminal(
-    tmp_path: Path, terminal: Terminal, ringround: str
+    tmp_path: Path, terminal: Terminal, ringround: str, engine_location: str
 ) -> None:
-    db = tmp_path / "demo.db"
+    db = engine_location  # an empty database: a file, or a database on the PostgreSQL server
     policy = tmp_path / "policy.toml"
     policy.write_text('[calls]\nhours = "00:00-24:00"\n', encoding="utf-8")
     made = subprocess.run(
-        [ringround, "demo", "--no-run", "--db", str(db), "--policy", str(policy)],
+        [ringround, "demo", "--no-run", "--db", db, "--policy", str(policy)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -152,7 +154,7 @@ def test_confirm_one_appointment_in_a_real_terminal(
     assert made.returncode == 0, made.stderr
     started = int(time.time())
 
-    terminal.start([ringround, "--db", str(db), "--policy", str(policy)])
+    terminal.start([ringround, "--db", db, "--policy", str(policy)])
     terminal.wait_for_text("Appointment confirmation")
     terminal.wait_for(lambda shown: "to call" in shown, "the list counts")
     terminal.keys("Enter")
@@ -181,7 +183,7 @@ def test_confirm_one_appointment_in_a_real_terminal(
     terminal.keys("q")
     terminal.wait_for_text("ringround exited with 0")
 
-    conn = sqlite3.connect(db)
+    conn = open_engine(db).connect()
     try:
         attempts = conn.execute(
             "SELECT id, kind, source_id, outcome, session_id, mode FROM attempts WHERE comment = ?",
