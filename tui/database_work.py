@@ -1,8 +1,9 @@
 """Database work of the app: each job runs in a worker thread, its answer comes back to the screen.
 
-The UI thread never touches SQLite. :meth:`Database.call` runs one job on the
-calling thread's own connection, refuses to run on the UI thread, and retries
-while another operator's save holds the database; it also keeps track of
+The UI thread never touches the database. :meth:`Database.call` runs one job
+on a connection lent for it (storage/connections.py), refuses to run on the
+UI thread, and retries while another operator's save holds the database; it
+also keeps track of
 whether the database server answers (PostgreSQL): a job that finds it gone
 and the next one that reaches it again are told to the app, which says so in
 the screens' header (tui/database_line.py). :meth:`Database.work` is the
@@ -27,7 +28,7 @@ from textual.dom import DOMNode
 from textual.worker import Worker
 
 from storage.connection import Connection
-from storage.connections import ThreadConnections
+from storage.connections import Connections
 from storage.database import DatabaseBusy, DatabaseUnreachable, describe
 from storage.engine import Engine
 from storage.errors import RingroundError
@@ -88,7 +89,7 @@ def in_worker(
 
 
 class Database:
-    """The shared clinic database as the app uses it: one connection per worker thread.
+    """The shared clinic database as the app uses it: jobs on worker threads, connections lent.
 
     Made on the UI thread (by the app), which it then refuses to run jobs on.
     ``on_reach`` is told, on the worker thread that found out, when the
@@ -104,7 +105,7 @@ class Database:
         on_reach: Callable[[bool], object] | None = None,
     ) -> None:
         self.path = str(db_path)  # named in the sentences of database errors
-        self.connections = ThreadConnections(engine)
+        self.connections = Connections(engine)
         self.ui_thread = threading.get_ident()
         self.reachable = True
         self._on_reach = on_reach
@@ -137,7 +138,8 @@ class Database:
         deadline = time.monotonic() + BUSY_RETRY_FOR
         while True:
             try:
-                result = job(self.connections.get())
+                with self.connections.borrow() as conn:
+                    result = job(conn)
             except DatabaseBusy:
                 if time.monotonic() > deadline:
                     raise
