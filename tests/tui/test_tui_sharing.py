@@ -44,14 +44,15 @@ def active_id(screen: WorkScreen) -> int | None:
 
 
 async def test_r_refreshes_the_list_and_the_pane(desk: DeskClinic) -> None:
-    app = desk.app("alice", poll_every=600)  # no automatic refresh in this test
+    app = desk.app("alice")
     async with running(app) as pilot:
         screen = await open_list(pilot)
+        app.closing.set()  # no automatic refresh in this test: the change watch stops
         table = screen.query_one(RowTable)
         confirm_elsewhere(desk, "smith")
         bob = desk.session("bob")
         desk.claim(bob, "ivanova")
-        await pilot.pause(0.1)  # a moment passes: nothing refreshes by itself (poll_every)
+        await pilot.pause(0.1)  # a moment passes: nothing refreshes by itself
         await settle(pilot)
         assert len(table.ids) == 5
         assert text_of(screen.query_one("#state")) == "Free — c to start the call"
