@@ -56,6 +56,11 @@ class ChangeWatch(Protocol):
         """
         ...
 
+    def wait(self, seconds: float) -> None:
+        """Return after ``seconds``, or sooner: when a commit may have been announced, or
+        when the watch is closed. Reads nothing (the next :meth:`changes` does)."""
+        ...
+
     def close(self) -> None: ...
 
 

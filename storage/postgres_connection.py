@@ -303,6 +303,11 @@ class PostgresConnection:
         return arrived
 
     @property
+    def socket(self) -> int:
+        """The server connection's socket, to wait on for notifications (select)."""
+        return int(self._raw.pgconn.socket)
+
+    @property
     def in_transaction(self) -> bool:
         return self._writing or self._raw.info.transaction_status in _IN_TRANSACTION
 

@@ -22,8 +22,10 @@
 
 from __future__ import annotations
 
+import select
 import threading
 import time
+from contextlib import suppress
 from urllib.parse import parse_qs, urlsplit
 
 from storage.changes import Changes, changes_since, latest
@@ -129,6 +131,7 @@ class NotifyWatch:
     def __init__(self, engine: PostgresEngine) -> None:
         self._engine = engine
         self._guard = threading.Lock()
+        self._closed = threading.Event()
         self._conn: PostgresConnection | None = self._listen()
         self._seq = latest(self._conn)
 
@@ -145,6 +148,8 @@ class NotifyWatch:
         """What changed since the last call; None when nobody committed at all."""
         with self._guard:
             if self._conn is None:
+                if self._closed.is_set():
+                    return None  # closed: never connects again
                 return self._back()
             try:
                 if not self._conn.announcements():
@@ -170,7 +175,24 @@ class NotifyWatch:
         self._seq = seq
         return found
 
+    def wait(self, seconds: float) -> None:
+        """Until the listening connection's socket has something to read (a notification,
+        or the server's goodbye), the watch is closed, or ``seconds`` have passed.
+
+        No round trip: a clinic where nobody commits costs nothing. While the
+        connection is lost, just the time: the next look connects again.
+        """
+        with self._guard:
+            conn = self._conn
+            socket = conn.socket if conn is not None and not conn.lost else None
+        if socket is None or self._closed.is_set():
+            self._closed.wait(seconds)
+            return
+        with suppress(OSError, ValueError):  # closed meanwhile: the caller looks at once
+            select.select([socket], [], [], seconds)
+
     def close(self) -> None:
+        self._closed.set()
         with self._guard:
             if self._conn is not None:
                 self._conn.close()

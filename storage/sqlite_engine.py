@@ -68,6 +68,7 @@ class ChangeWatcher:
         self._conn = conn
         self._shown = database_path(conn)
         self._guard = threading.Lock()
+        self._closed = threading.Event()
         self._version = self._read()
         self._seq = latest(self._conn)
 
@@ -88,6 +89,11 @@ class ChangeWatcher:
             self._seq = found.seq
             return found
 
+    def wait(self, seconds: float) -> None:
+        """SQLite announces nothing: the next look is after ``seconds`` (sooner if closed)."""
+        self._closed.wait(seconds)
+
     def close(self) -> None:
+        self._closed.set()
         with self._guard:
             self._conn.close()

@@ -28,6 +28,7 @@ import sqlite3
 import sys
 import termios
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import CancelledError
 from contextlib import suppress
@@ -74,7 +75,8 @@ from tui.picker import ListPicker
 from tui.result_dialog import ResultDialog
 from tui.safe_text import safe_text
 
-POLL_EVERY = 1.0  # seconds between looks for other operators' changes (C3)
+POLL_EVERY = 1.0  # at most these seconds between looks for other operators' changes (C3)
+QUICKEST_POLL = 0.25  # at least these seconds between two looks, however often others commit
 TERMINAL_CHECK_EVERY = 1.0  # seconds between looks whether the terminal has hung up
 
 
@@ -401,13 +403,22 @@ class RingroundApp(App[None]):
             )
 
     def watch_changes(self) -> None:
-        """Look for others' changes every poll_every seconds, on a thread of its own.
+        """Look for others' changes, on a thread of its own, as soon as the watch says a
+        commit may have been announced (PostgreSQL's notifications) and at the latest
+        every poll_every seconds (SQLite announces nothing).
 
         One thread for the app's life rather than a Textual worker a second:
-        when nobody committed, a look is one PRAGMA and nothing else (no
-        thread started, no message to the app).
+        when nobody committed, a look is one PRAGMA or no query at all (no
+        thread started, no message to the app). Looks are at least
+        QUICKEST_POLL apart, so a stream of commits is read in batches.
         """
-        while not self.closing.wait(self.poll_every):
+        last = 0.0
+        while not self.closing.is_set():
+            self.watcher.wait(self.poll_every)
+            pause = last + QUICKEST_POLL - time.monotonic()
+            if self.closing.wait(max(pause, 0.0)):
+                return
+            last = time.monotonic()
             try:
                 self.poll()
             except (RuntimeError, CancelledError):  # the app has stopped: call_from_thread refuses

@@ -11,8 +11,8 @@ import threading
 
 import pytest
 
+from benchmarks.postgres_cluster import PostgresServer
 from storage.engine import ChangeWatch, open_engine, write
-from tests.postgres_server import PostgresServer
 from tests.waiting import PATIENCE
 
 FOREVER = 3600.0  # a wait that only an event ends within the test

@@ -19,6 +19,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from benchmarks.postgres_cluster import PostgresServer
 from storage.rows import APPOINTMENT
 from tests.clinic_fixtures import (
     DeskClinic,
@@ -31,7 +32,6 @@ from tests.clinic_fixtures import (
     text_of,
     wait_until,
 )
-from tests.postgres_server import PostgresServer
 from tui.app import RingroundApp
 from tui.database_line import DatabaseLine
 from tui.result_dialog import ResultDialog
