@@ -130,6 +130,8 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         self.read_until = 2**62  # the order was read for the day ending then
         self.partial = False  # showing only the first page while the whole order is read
         self.activations = 0  # readings of the active row asked for (the newest is shown)
+        # The active row whose dead, stale lock one of its readings removed, and whose it was.
+        self.stale_removed: tuple[RowKey, str] | None = None
 
     def compose(self) -> ComposeResult:
         yield SteadyText(id="work-title")
@@ -415,6 +417,9 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         )
 
     def newest_activation(self, activation: Activation, ticket: int) -> None:
+        state = activation.state
+        if state.removed_stale_lock:  # said even when a newer reading overtook this one
+            self.stale_removed = (state.key, state.removed_stale_lock)
         if ticket == self.activations:
             self.show_activation(activation)
 
@@ -422,22 +427,15 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         table = self.query_one(RowTable)
         if table.current_id != activation.state.key.source_id:
             return  # the operator has moved on meanwhile
-        previous = self.activation
-        if (
-            previous is not None
-            and previous.state.key == activation.state.key
-            and previous.state.removed_stale_lock
-            and activation.state.lock is None
-            and not activation.state.removed_stale_lock
-        ):
-            # Read again (the removal itself came back through the change feed): the
-            # state line keeps saying whose stale lock went until the operator moves on.
-            activation = replace(
-                activation,
-                state=replace(
-                    activation.state, removed_stale_lock=previous.state.removed_stale_lock
-                ),
-            )
+        removed = self.stale_removed
+        if removed is not None and removed[0] != activation.state.key:
+            self.stale_removed = removed = None  # the operator moved on
+        state = activation.state
+        if removed is not None and state.lock is None and not state.removed_stale_lock:
+            # Read again (the removal itself came back through the change feed, maybe
+            # before the reading that removed it was shown): the state line keeps saying
+            # whose stale lock went until the operator moves on.
+            activation = replace(activation, state=replace(state, removed_stale_lock=removed[1]))
         self.activation = activation
         desk = self.desk
         self.query_one(ClientPane).show_activation(activation, desk.policy, desk.now())
