@@ -25,7 +25,6 @@ SQLite's by nature).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,10 +87,7 @@ def engine_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         location = str(tmp_path / "clinic.db")
     else:
-        # Until storage/postgres_engine.py lands (issue 15, under way this session).
-        if importlib.util.find_spec("storage.postgres_engine") is None:
-            pytest.skip("this ringround has no PostgreSQL engine yet")
-        location = request.getfixturevalue("postgres_url")
+        location = request.getfixturevalue("postgres_clinic_url")
     open_engine(location).connect(create=True).close()
     return location
 

@@ -1,4 +1,4 @@
-"""Operator processes for the race and kill tests, started with multiprocessing (spawn).
+"""Operator processes for the race, kill and server-restart tests (multiprocessing, spawn).
 
 Each worker is one "app": its own connection to the database at ``location``
 (a file or a postgresql:// URL), its own session and operator name, and the
@@ -19,7 +19,7 @@ from multiprocessing.synchronize import Barrier, Event
 from pathlib import Path
 from typing import TypeVar
 
-from storage.database import DatabaseBusy
+from storage.database import DatabaseBusy, DatabaseUnreachable
 from storage.engine import open_engine
 from storage.locks import Claim, LockLost, claim_row, finish_call
 from storage.policy import default_policy
@@ -194,3 +194,76 @@ def second_window(
     Path(out).write_text(
         json.dumps({"session": session.id, "unasked": unasked, "raced": raced}), encoding="utf-8"
     )
+
+
+# How long a worker keeps trying while the server restarts: far beyond a restart.
+SERVER_GIVE_UP = 120.0
+
+
+class Persisting:
+    """Runs protocol steps again while the database server is away, noting what it said.
+
+    A step that raised DatabaseUnreachable saved nothing, or (lost during its
+    COMMIT) may have saved everything: running it again is safe either way,
+    since a claim the session already holds is given back as it is, and a
+    finish whose first try was saved finds the lock gone (LockLost), which the
+    caller then settles by looking at the row.
+    """
+
+    def __init__(self) -> None:
+        self.said: list[str] = []
+
+    def __call__(self, action: Callable[[], T]) -> T:
+        deadline = time.monotonic() + SERVER_GIVE_UP
+        while True:
+            try:
+                return retrying(action)
+            except DatabaseUnreachable as lost:
+                self.said.append(str(lost))
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)  # the server is starting again; libpq would refuse at once
+
+
+def work_through_restarts(
+    location: str, operator: str, seed: int, now: int, ready: Event, out: str
+) -> None:
+    """Claim and confirm the list's open rows until none is left, through server restarts."""
+    rng = random.Random(seed)
+    persist = Persisting()
+    engine = open_engine(location)
+    conn = persist(engine.connect)
+    policy = default_policy()
+    session = persist(partial(start_session, conn, operator, now))
+    ready.set()
+
+    def open_rows() -> list[int]:
+        rows = conn.execute("SELECT id FROM call_list_items WHERE processed_at IS NULL")
+        return [int(row[0]) for row in rows]
+
+    def saved_by_me(source_id: int) -> bool:
+        return bool(
+            conn.execute(
+                "SELECT count(*) FROM attempts WHERE kind = ? AND source_id = ? AND session_id = ?",
+                (ITEM, source_id, session.id),
+            ).fetchone()[0]
+        )
+
+    wins: list[int] = []
+    while waiting := persist(open_rows):
+        for source_id in rng.sample(waiting, min(10, len(waiting))):
+            key = RowKey(ITEM, source_id)
+            result = persist(partial(claim_row, conn, policy, session, key, now))
+            if not isinstance(result, Claim):
+                continue
+            try:
+                persist(
+                    partial(finish_call, conn, policy, session, result, "confirmed", operator, now)
+                )
+            except LockLost:
+                # Only a first try whose COMMIT was cut off and yet saved ends here.
+                assert persist(partial(saved_by_me, source_id)), source_id
+            wins.append(source_id)
+    persist(partial(end_session, conn, session, now))
+    conn.close()
+    Path(out).write_text(json.dumps({"wins": wins, "said": persist.said}), encoding="utf-8")
