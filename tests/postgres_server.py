@@ -28,7 +28,6 @@ makes CREATE DATABASE cheap.
 from __future__ import annotations
 
 import atexit
-import importlib.util
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -67,9 +66,6 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def clinic_template(postgres_server: PostgresServer) -> str:
     """A database with ringround's schema and no rows, made once per session to copy."""
-    # Until storage/postgres_engine.py lands (issue 15, under way this session).
-    if importlib.util.find_spec("storage.postgres_engine") is None:
-        pytest.skip("this ringround has no PostgreSQL engine yet")
     from storage.engine import open_engine
 
     postgres_server.admin(f"CREATE DATABASE {CLINIC_TEMPLATE}")
