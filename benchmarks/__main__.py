@@ -1,4 +1,4 @@
-"""Run every benchmark and write BENCHMARKS.md: ``python -m benchmarks`` (about 20 minutes).
+"""Run every benchmark and write BENCHMARKS.md: ``python -m benchmarks`` (about 25 minutes).
 
 Options: ``--out FILE`` (default BENCHMARKS.md beside this folder), ``--dir
 FOLDER`` for the databases (default: a new folder under the system's temporary
@@ -6,8 +6,12 @@ folder; all runs of one benchmark share it, so ringround and the bare loop use
 the same disk), ``--quick`` for a short trial run (fewer repeats, moves and
 operators, short idle periods; its figures are not for the record). With
 ``--dir`` the figures are kept there too (figures.pickle), and ``--again PART``
-(throughput, app, startup, check) measures just that part again, on the same
-databases, and rewrites the report with the rest as kept.
+(throughput, postgresql, app, startup, check) measures just that part again,
+on the same databases, and rewrites the report with the rest as kept. The
+PostgreSQL part (benchmarks/postgresql.py: claim → finish on a server of its
+own, and change propagation on both engines) starts and removes its own
+cluster each time; without the server programs or psycopg the report says it
+was not measured, and why.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import app_timing, operators, terminal, throughput
+from benchmarks import app_timing, operators, postgresql, terminal, throughput
 from benchmarks.databases import build_call_list
 from benchmarks.machine import describe, load_average
 from benchmarks.report import BIG, OPERATORS, SIZES, USUAL, Figures, write_report
@@ -36,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=None)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument(
-        "--again", choices=("throughput", "app", "startup", "check"), action="append"
+        "--again", choices=("throughput", "postgresql", "app", "startup", "check"), action="append"
     )
     args = parser.parse_args(argv)
     if args.again:
@@ -68,6 +72,14 @@ def main(argv: list[str] | None = None) -> int:
             folder / "throughput",
             rows=throughput.ROWS,
             repeats=1 if args.quick else throughput.REPEATS,
+            say=say,
+        )
+
+        say("PostgreSQL: claim -> finish and change propagation, a cluster of our own")
+        figures.postgresql = postgresql.measure(
+            folder / "postgresql",
+            repeats=1 if args.quick else postgresql.REPEATS,
+            changes=5 if args.quick else postgresql.CHANGES,
             say=say,
         )
 
@@ -143,6 +155,8 @@ def again(folder: Path | None, parts: list[str], out: Path) -> int:
         figures.throughput = throughput.measure(
             folder / "throughput", rows=throughput.ROWS, repeats=throughput.REPEATS
         )
+    if "postgresql" in parts:
+        figures.postgresql = postgresql.measure(folder / "postgresql")
     if "app" in parts:
         for rows in SIZES:
             figures.app[rows] = app_timing.measure(folder / f"list-{rows}.db", rows)

@@ -129,7 +129,7 @@ def _send_key(app: RingroundApp, key: str) -> None:
     driver.send_message(event)
 
 
-async def _until(pilot: Pilot[Any], condition: Callable[[], object], what: str) -> None:
+async def until(pilot: Pilot[Any], condition: Callable[[], object], what: str) -> None:
     deadline = time.monotonic() + WAIT
     while not condition():
         if time.monotonic() > deadline:
@@ -137,13 +137,13 @@ async def _until(pilot: Pilot[Any], condition: Callable[[], object], what: str) 
         await pilot.pause(0.01)
 
 
-def _table(app: RingroundApp) -> RowTable | None:
+def table_of(app: RingroundApp) -> RowTable | None:
     screen = app.screen
     return screen.query_one(RowTable) if isinstance(screen, WorkScreen) else None
 
 
-def _first_rows_painted(app: RingroundApp) -> bool:
-    table = _table(app)
+def first_rows_painted(app: RingroundApp) -> bool:
+    table = table_of(app)
     return table is not None and bool(table.ids) and table.ids[0] in table.rows
 
 
@@ -151,7 +151,7 @@ async def _open(pilot: Pilot[Any], probe: Probe, timings: Timings) -> None:
     """Enter on the call list in the picker; time until its first rows are painted."""
     app = pilot.app
     assert isinstance(app, RingroundApp)
-    await _until(
+    await until(
         pilot,
         lambda: isinstance(app.screen, ListPicker) and app.screen.summaries,
         "the list picker's counts",
@@ -163,11 +163,11 @@ async def _open(pilot: Pilot[Any], probe: Probe, timings: Timings) -> None:
         await pilot.press("down")
     probe.activated = None
     await pilot.pause(0.1)
-    probe.expect(lambda: _first_rows_painted(app))
+    probe.expect(lambda: first_rows_painted(app))
     began = time.perf_counter()
     _send_key(app, "enter")
     timings.opens_ms.append((await probe.wait("the first rows") - began) * 1000)
-    table = _table(app)
+    table = table_of(app)
     assert table is not None
     first = table.ids[0]
     probe.expect(lambda: probe.activated == first)
@@ -179,7 +179,7 @@ async def _open(pilot: Pilot[Any], probe: Probe, timings: Timings) -> None:
 async def _activate(pilot: Pilot[Any], probe: Probe, key: str, timings: Timings) -> None:
     app = pilot.app
     assert isinstance(app, RingroundApp)
-    table = _table(app)
+    table = table_of(app)
     assert table is not None
     target = table.ids[table.cursor + (1 if key == "down" else -1)]
     probe.activated = None
@@ -210,7 +210,7 @@ async def _measure(path: Path, rows: int) -> Timings:
             for number in range(OPENS):
                 await _open(pilot, probe, timings)
                 # A big list paints its first page first: let the whole order arrive.
-                await _until(
+                await until(
                     pilot,
                     lambda: (
                         isinstance(app.screen, WorkScreen)

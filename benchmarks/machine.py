@@ -54,7 +54,8 @@ def _memory_gib() -> float:
     return 0.0
 
 
-def _disk(folder: Path) -> str:
+def file_system_of(folder: Path) -> str:
+    """``folder``, with the file system and device it is on."""
     target = os.path.realpath(folder)
     best = ("", "?", "?")
     try:
@@ -83,5 +84,5 @@ def describe(folder: Path) -> Machine:
         sqlite=sqlite3.sqlite_version,
         textual=version("textual"),
         date=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        disk=_disk(folder),
+        disk=file_system_of(folder),
     )

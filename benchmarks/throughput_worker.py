@@ -1,18 +1,22 @@
 """One operator process of the claim → finish benchmark (started with multiprocessing, spawn).
 
-Both kinds of worker go once through every row of the list in their own
-shuffled order, claiming each row and, when they win it, finishing it with a
-closing outcome, each transaction on their own connection:
+Every kind of worker goes once through every row of the list in its own
+shuffled order, claiming each row and, when it wins it, finishing it with a
+closing outcome, each transaction on its own connection:
 
 - :func:`ringround_worker` calls ``storage.locks.claim_row`` and ``finish_call``
-  (retrying busy errors as the app's ``Database.call`` does (tui/database_work.py));
+  on the database's engine (``storage.engine.open_engine``: an SQLite file or
+  a ``postgresql://`` URL) with the engine's clock, retrying busy errors as
+  the app's ``Database.call`` does (tui/database_work.py);
 - :func:`bare_worker` runs the same two transactions in bare ``sqlite3``: the
   same pragmas (WAL, ``synchronous=FULL``, 5 s busy timeout), ``BEGIN
   IMMEDIATE``, and the same rows written (lock, epoch, claim audit; then the
   lock deleted where session and epoch are ours, the attempt, the call row
   closed, the list item processed, the release audit, each audit entry chained by
   ``storage.audit.audit``), but with no more
-  statements than that needs and no Python layers around them.
+  statements than that needs and no Python layers around them;
+- :func:`bare_postgres_worker` is PostgreSQL's limit: one-row UPDATE
+  transactions in bare psycopg, a claim and a finish one each.
 
 Each worker writes what it saw to a JSON file: when it started and ended
 (``time.monotonic``, one clock for every process), the rows it won and how
@@ -34,7 +38,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from storage.audit import audit
-from storage.database import DatabaseBusy, open_database
+from storage.database import DatabaseBusy
+from storage.engine import open_engine
 from storage.locks import Claim, Refusal, claim_row, finish_call
 from storage.policy import default_policy
 from storage.rows import ITEM, RowKey
@@ -75,11 +80,12 @@ def _report(
 
 
 def ringround_worker(
-    path: str, operator: str, ids: list[int], seed: int, start: Barrier, out: str
+    location: str, operator: str, ids: list[int], seed: int, start: Barrier, out: str
 ) -> None:
-    conn = open_database(path)
+    engine = open_engine(location)
+    conn = engine.connect()
     policy = default_policy()
-    session = _retrying(lambda: start_session(conn, operator, int(time.time())))
+    session = _retrying(lambda: start_session(conn, operator, engine.now()))
     order = random.Random(seed).sample(ids, len(ids))
     wins: list[int] = []
     claims: list[tuple[float, bool]] = []  # seconds, won
@@ -88,10 +94,10 @@ def ringround_worker(
     started = time.monotonic()
 
     def claim(key: RowKey) -> Claim | Refusal:
-        return claim_row(conn, policy, session, key, int(time.time()))
+        return claim_row(conn, policy, session, key, engine.now())
 
     def finish(won: Claim) -> None:
-        finish_call(conn, policy, session, won, "confirmed", "", int(time.time()))
+        finish_call(conn, policy, session, won, "confirmed", "", engine.now())
 
     for source_id in order:
         began = time.perf_counter()
@@ -103,7 +109,7 @@ def ringround_worker(
             finishes.append(time.perf_counter() - began)
             wins.append(source_id)
     ended = time.monotonic()
-    _retrying(lambda: end_session(conn, session, int(time.time())))
+    _retrying(lambda: end_session(conn, session, engine.now()))
     conn.close()
     _report(out, started, ended, wins, claims, finishes)
 
@@ -206,6 +212,51 @@ def bare_worker(
             client_id, epoch = won
             began = time.perf_counter()
             _bare(conn, partial(finish, source_id, client_id, epoch))
+            finishes.append(time.perf_counter() - began)
+            wins.append(source_id)
+    ended = time.monotonic()
+    conn.close()
+    _report(out, started, ended, wins, claims, finishes)
+
+
+BARE_TABLE = "bare_rows"
+BARE_ROWS = f"CREATE TABLE {BARE_TABLE} (id BIGINT PRIMARY KEY, claimed_by TEXT, done_at BIGINT)"
+
+
+def bare_postgres_worker(
+    url: str, operator: str, ids: list[int], seed: int, start: Barrier, out: str
+) -> None:
+    """PostgreSQL's physical limit: one-row UPDATE transactions, the same work's shape.
+
+    Each worker goes through the rows in the same shuffled order as ringround's
+    would, on a table of ``bare_rows`` (:data:`BARE_ROWS`, one row per list
+    row): a claim is one autocommitted UPDATE of that row, where nobody
+    claimed it yet; a won claim is followed by a finish, one autocommitted
+    UPDATE of the same row. psycopg as it comes (server-side prepared
+    statements after a few runs), one connection per worker.
+    """
+    import psycopg
+
+    conn = psycopg.connect(url, autocommit=True)
+    order = random.Random(seed).sample(ids, len(ids))
+    wins: list[int] = []
+    claims: list[tuple[float, bool]] = []  # seconds, won
+    finishes: list[float] = []  # seconds
+    start.wait(timeout=120)
+    started = time.monotonic()
+    for source_id in order:
+        began = time.perf_counter()
+        won = conn.execute(
+            f"UPDATE {BARE_TABLE} SET claimed_by = %s WHERE id = %s AND claimed_by IS NULL",
+            (operator, source_id),
+        ).rowcount
+        claims.append((time.perf_counter() - began, won == 1))
+        if won == 1:
+            began = time.perf_counter()
+            conn.execute(
+                f"UPDATE {BARE_TABLE} SET done_at = %s WHERE id = %s",
+                (int(time.time()), source_id),
+            )
             finishes.append(time.perf_counter() - began)
             wins.append(source_id)
     ended = time.monotonic()
