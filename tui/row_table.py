@@ -5,7 +5,9 @@ a row); the details of the rows on screen are asked for with
 :class:`RowTable.RowsWanted` and arrive through :meth:`RowTable.add_rows`, and
 only those near the screen are kept (at most :data:`KEEP_ROWS`), so paging
 through a million rows costs no more memory than one page. Moving the cursor
-repaints two lines.
+repaints two lines; a scroll repaints each line only up to its last cell that
+looks different, and of the scrollbar only the lines its thumb leaves and
+enters (tests/tui/test_partial_repaints.py holds the screen to a full repaint).
 
 Keys: Up/Down move the cursor, PageUp/PageDown a page, Home/End to the ends.
 """
@@ -16,6 +18,7 @@ from array import array
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from math import ceil
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -24,6 +27,7 @@ from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
 from storage.worklists import BLOCKED, CALLBACK_DUE, LATER, WorkRow
@@ -88,6 +92,40 @@ def _position(ids: Sequence[int], source_id: int | None, near: int) -> int | Non
     return None
 
 
+def _cells(strip: Strip) -> list[tuple[str, Style | None]]:
+    """A strip as its cells: each cell's text and style (a wide character's second cell is "")."""
+    cells: list[tuple[str, Style | None]] = []
+    for segment in strip:
+        for char in segment.text:
+            cells.append((char, segment.style))
+            cells.extend(("", segment.style) for _ in range(cell_len(char) - 1))
+    return cells
+
+
+def _changed_end(before: Strip, after: Strip, width: int) -> int:
+    """Where the cells of ``after`` within ``width`` stop looking different from ``before``
+    (0: none does)."""
+    old, new = _cells(before), _cells(after)
+    end = 0
+    for x in range(width):
+        if x >= len(old) or x >= len(new) or old[x] != new[x]:
+            end = x + 1
+    while end < min(len(new), width) and new[end][0] == "":
+        end += 1  # a wide character is written whole
+    return end
+
+
+def _thumb(bar: ScrollBar) -> tuple[int, int] | None:
+    """Where a vertical scrollbar's thumb starts and ends, in eighths of a line, as Textual
+    draws it (textual.scrollbar.ScrollBarRender.render_bar); None when it draws none."""
+    size, virtual, window = bar.size.height, bar.window_virtual_size, bar.window_size
+    if not (window and size and virtual) or window >= virtual or size == virtual:
+        return None
+    thumb = max(1, window / (virtual / size))
+    top = int((size - thumb) * (bar.position / (virtual - window)) * 8)
+    return max(0, top), max(0, top + ceil(thumb * 8))
+
+
 def header_line(total: int) -> str:
     return " ".join(set_cell_size(c.title, c.width) for c in columns(total))
 
@@ -144,6 +182,8 @@ class RowTable(ScrollView, can_focus=True):
         self.cursor = 0
         self._asked: set[int] = set()
         self._held: AbstractContextManager[None] | None = None  # see _hold_paint
+        self._painted: dict[int, Strip] = {}  # line on screen -> what was painted there last
+        self._ends: dict[int, int] = {}  # line -> where the part of it to repaint next ends
 
     # --- data -----------------------------------------------------------------
 
@@ -199,10 +239,30 @@ class RowTable(ScrollView, can_focus=True):
         self._want_visible()
 
     def _repaint(self, index: int) -> None:
-        """Repaint one row's line, the scrollbar beside it left alone (Widget.refresh_line
-        marks the scrollbar's cell too: ~25 bytes more per line)."""
-        top = int(self.scroll_offset.y)
-        self.refresh(Region(0, index - top, self.scrollable_content_region.width, 1))
+        """Repaint what changed of one row's line on screen (see :meth:`_repaint_line`)."""
+        self._repaint_line(index - int(self.scroll_offset.y))
+
+    def _repaint_line(self, y: int) -> None:
+        """Repaint line ``y`` up to its last cell that will look different.
+
+        A line's cells are compared with the line last painted there, so a
+        scroll leaves alone the blank columns at the end of lines that stay
+        blank: Textual writes whole segments of a line, so :meth:`render_line`
+        cuts the line where the repainted part ends (``_ends``). A line not
+        painted yet is repainted whole, the scrollbar beside it left alone
+        (Widget.refresh_line marks the scrollbar's cell too).
+        """
+        width = self.scrollable_content_region.width
+        before = self._painted.get(y)
+        if before is None:
+            end = width
+        else:
+            end = _changed_end(before, self._line(int(self.scroll_offset.y) + y), width)
+        if not end:
+            return
+        end = max(end, self._ends.get(y, 0))  # two repaints before one paint: both
+        self._ends[y] = end
+        self.refresh(Region(0, y, end, 1))
 
     def _visible_indexes(self) -> range:
         top = int(self.scroll_offset.y)
@@ -284,8 +344,30 @@ class RowTable(ScrollView, can_focus=True):
         self.move_to(0 if where == 0 else len(self.ids) - 1)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
+        # ScrollView's own repaints every line and the whole scrollbar; here only
+        # what will look different.
+        if self.show_vertical_scrollbar:
+            self._move_thumb(new_value)
+        if round(old_value) != round(new_value):
+            for y in range(self.size.height):
+                self._repaint_line(y)
         self._want_visible()
+
+    def _move_thumb(self, position: float) -> None:
+        """Move the scrollbar's thumb, repainting only the lines from where it was to
+        where it goes (their mouse actions change too: above the thumb scrolls up)."""
+        bar = self.vertical_scrollbar
+        before = _thumb(bar)
+        bar.set_reactive(ScrollBar.position, bar.validate_position(position))
+        after = _thumb(bar)
+        if before == after:
+            return
+        if before is None or after is None:
+            bar.refresh()
+            return
+        first = min(before[0], after[0]) // 8
+        last = -(-max(before[1], after[1]) // 8)  # the line holding the last eighth, included
+        bar.refresh(Region(0, first, bar.size.width, last - first))
 
     def on_resize(self) -> None:
         self.virtual_size = Size(self.size.width, len(self.ids))
@@ -312,7 +394,16 @@ class RowTable(ScrollView, can_focus=True):
         return style
 
     def render_line(self, y: int) -> Strip:
-        index = int(self.scroll_offset.y) + y
+        strip = self._line(int(self.scroll_offset.y) + y)
+        self._painted[y] = strip
+        end = self._ends.pop(y, None)
+        if end is None or end >= strip.cell_length:
+            return strip
+        # A segment ending where the repainted part ends: Textual then writes only
+        # that part (splitting a segment changes no cell).
+        return Strip.join(strip.divide([end, strip.cell_length]))
+
+    def _line(self, index: int) -> Strip:
         width = self.size.width
         if index >= len(self.ids):
             return Strip.blank(width, self.rich_style)

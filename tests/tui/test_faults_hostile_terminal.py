@@ -33,7 +33,6 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from textual import events
-from textual.drivers.headless_driver import HeadlessDriver
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -53,6 +52,7 @@ from tests.clinic_fixtures import (
     text_of,
     wait_until,
 )
+from tests.terminal_capture import TerminalCapture
 from tui.app import RingroundApp
 from tui.client_card import ClientCard
 from tui.client_history import ClientDialog
@@ -266,20 +266,6 @@ def hostile_clinic(folder: Path, h: Hostility) -> tuple[DeskClinic, Session]:
     finally:
         conn.close()
     return desk, colleague
-
-
-class TerminalCapture(HeadlessDriver):
-    """A headless driver that keeps what the app writes, as a real terminal would get it."""
-
-    @property
-    def is_headless(self) -> bool:
-        return False  # so that the app renders and writes its updates
-
-    def write(self, data: str) -> None:
-        self._app.written.append(data)  # type: ignore[attr-defined]
-
-    def flush(self) -> None:
-        pass
 
 
 def assert_nothing_obeyed(written: str, h: Hostility, shown: list[Hostile]) -> None:

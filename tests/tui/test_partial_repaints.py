@@ -1,0 +1,113 @@
+"""What the terminal shows after many small repaints is what a full repaint would show.
+
+The row table repaints a line only up to its last cell that looks different
+(tui/row_table.py) and the client pane only the cells that changed
+(tui/steady.py). A mistake there leaves old characters or colours on the
+operator's screen, which the app itself never notices. So the app's bytes are
+kept (tests/terminal_capture.py) and replayed into a terminal emulator (pyte)
+while the operator walks a long list down and up across several scrolls, and
+the screen built from those small updates is compared, cell by cell, with a
+full repaint of the same moment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyte
+
+from storage.database import open_database
+from storage.engine import write
+from storage.policy import default_policy
+from tests.clinic_fixtures import DESK_NOW, Clock, DeskClinic, settle, wait_until
+from tests.terminal_capture import TerminalCapture
+from tui.picker import ListPicker
+from tui.work_screen import WorkScreen
+
+ROWS = 300
+SIZE = (80, 24)
+SURNAMES = ("Иванова", "Li", "Смирнов", "O'Neil", "Кузнецова-Рябинина", "Ng")
+
+Cell = tuple[str, str, str, bool, bool]
+
+
+def shown(written: list[str]) -> list[list[Cell]]:
+    """The screen a terminal of SIZE shows after these writes (a blank's colour is not seen)."""
+    screen = pyte.Screen(*SIZE)
+    pyte.Stream(screen).feed("".join(written))
+    return [
+        [
+            (
+                cell.data,
+                "" if cell.data == " " and not cell.reverse else cell.fg,
+                cell.bg,
+                cell.bold,
+                cell.reverse,
+            )
+            for cell in (screen.buffer[y][x] for x in range(SIZE[0]))
+        ]
+        for y in range(SIZE[1])
+    ]
+
+
+def long_list(folder: Path) -> DeskClinic:
+    desk = DeskClinic(folder / "clinic.db", default_policy())
+    conn = open_database(desk.path, create=True)
+    try:
+        with write(conn):
+            conn.executemany(
+                "INSERT INTO clients (id, name) VALUES (?, ?)",
+                [(n, f"{SURNAMES[n % len(SURNAMES)]} {'Я' * (n % 7)}{n}") for n in range(1, ROWS)],
+            )
+            conn.executemany(
+                "INSERT INTO phones (client_id, position, number, digits) VALUES (?, 1, ?, ?)",
+                [(n, f"+7 900 {n:03d}-{n % 97:02d}", f"7900{n:03d}") for n in range(1, ROWS, 3)],
+            )
+            conn.execute(
+                "INSERT INTO call_lists (id, name, created_at, created_by)"
+                " VALUES (1, 'Recall', ?, 'root')",
+                (DESK_NOW,),
+            )
+            conn.executemany(
+                "INSERT INTO call_list_items (list_id, client_id) VALUES (1, ?)",
+                [(n,) for n in range(1, ROWS)],
+            )
+    finally:
+        conn.close()
+    return desk
+
+
+async def test_small_repaints_leave_the_screen_as_a_full_repaint_would(tmp_path: Path) -> None:
+    desk = long_list(tmp_path)
+    app = desk.app("alice", clock=Clock())
+    app.driver_class = TerminalCapture
+    written: list[str] = []
+    app.written = written  # type: ignore[attr-defined]
+    async with app.run_test(size=SIZE, headless=False) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ListPicker), "the list picker")
+        await pilot.press("down", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen), "the work list")
+        await settle(pilot)
+        for keys in (["down"] * 45, ["pagedown"] * 3, ["up"] * 30, ["pageup"], ["down"] * 3):
+            for key in keys:
+                await pilot.press(key)
+                await settle(pilot)
+        await pilot.pause(0.1)
+        walked = shown(written)
+        mark = len(written)
+        for widget in app.screen.walk_children():
+            widget.refresh()  # each widget draws itself anew, none from its kept lines
+            if widget.show_vertical_scrollbar:
+                widget.vertical_scrollbar.refresh()
+        app.screen.refresh()
+        await pilot.pause(0.1)
+        repainted = shown(written[mark:])
+    app.close_database()
+    assert len(written) > mark, "the full repaint wrote nothing"
+    assert any("Recall" in "".join(cell[0] for cell in line) for line in walked)
+    for y, (line, truth) in enumerate(zip(walked, repainted, strict=True)):
+        assert line == truth, (
+            f"line {y + 1} differs from a full repaint:\n"
+            f"  shown:   {''.join(cell[0] for cell in line)!r}\n"
+            f"  repaint: {''.join(cell[0] for cell in truth)!r}"
+        )
