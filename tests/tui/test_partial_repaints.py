@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyte
+from textual.widget import Widget
 
 from storage.database import open_database
 from storage.engine import write
@@ -95,7 +96,7 @@ async def test_small_repaints_leave_the_screen_as_a_full_repaint_would(tmp_path:
         await pilot.pause(0.1)
         walked = shown(written)
         mark = len(written)
-        for widget in app.screen.walk_children():
+        for widget in app.screen.walk_children(Widget):
             widget.refresh()  # each widget draws itself anew, none from its kept lines
             if widget.show_vertical_scrollbar:
                 widget.vertical_scrollbar.refresh()
