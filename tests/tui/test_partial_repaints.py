@@ -52,8 +52,8 @@ def shown(written: list[str]) -> list[list[Cell]]:
 
 
 def long_list(folder: Path) -> DeskClinic:
-    desk = DeskClinic(folder / "clinic.db", default_policy())
-    conn = open_database(desk.path, create=True)
+    desk = DeskClinic(str(folder / "clinic.db"), default_policy())
+    conn = open_database(desk.location, create=True)
     try:
         with write(conn):
             conn.executemany(
