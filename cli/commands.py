@@ -320,7 +320,7 @@ def check(
     if is_server_address(location):
         from storage import server_health
 
-        findings = server_health.check(location, policy, found=found)
+        findings = server_health.check(location, policy, found=found, noted_audit=noted_audit)
         if full:
             findings.append(
                 health.Finding(

@@ -39,6 +39,7 @@ from storage.call_lists import (
 )
 from storage.connection import Connection
 from storage.database import StorageError
+from storage.engine import is_server_address
 from storage.errors import EXIT_BAD_INPUT, BadInput, NotAllowed
 from storage.export import FILTERS, KINDS, Filter, export_csv, export_workbook, iso_time
 from storage.health import current_umask
@@ -302,7 +303,10 @@ def _import(
     data = _read_file(file)
     source = _("standard input") if file == "-" else file
     path = settings.db or policy.database_path
-    fresh = not os.path.exists(path)
+    # A server's empty database gets the schema first (under a role that may make tables;
+    # a failed import leaves it empty); only a new file is made beside and renamed.
+    server = is_server_address(path)
+    fresh = not server and not os.path.exists(path)
     target = path
     if fresh:  # import into a new file beside it; it takes the name only when all went well
         folder = os.path.dirname(os.path.abspath(path))
@@ -311,7 +315,7 @@ def _import(
         target = os.path.join(folder, f".{os.path.basename(path)}.import-{os.getpid()}")
     try:
         with (
-            use_database(target, create=fresh, writes=True) as conn,
+            use_database(target, create=fresh or server, writes=True) as conn,
             progress_bar(_import_phases(source)) as progress,
         ):
             result = import_csv(

@@ -32,18 +32,21 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import conninfo
 
+from storage.database import StorageError
 from storage.health import (
     OK,
     PROBE_TIMEOUT_S,
     PROBLEM,
     WARNING,
     Finding,
+    audit_trail,
     policy_findings,
     policy_group,
     version_finding,
 )
 from storage.i18n import _, ngettext
 from storage.policy import Policy
+from storage.postgres_connection import PostgresConnection, connection_params
 from storage.postgres_schema import APPLICATION, MIGRATIONS, WRITE_LOCK
 
 OLDEST_SERVER = 13  # the oldest PostgreSQL ringround supports (docs/deploy-postgresql.md)
@@ -93,8 +96,12 @@ def check(
     policy: Policy,
     *,
     found: str = "",
+    noted_audit: tuple[int, str] | None = None,
 ) -> list[Finding]:
-    """Every finding about the policy (already loaded) and the database at the URL ``location``."""
+    """Every finding about the policy (already loaded) and the database at the URL ``location``.
+
+    ``found`` and ``noted_audit`` are as for storage.health.check.
+    """
     findings = policy_findings(policy, found, policy_group(policy))
     where = address(location)
     try:
@@ -113,10 +120,14 @@ def check(
         mine = _ringrounds(conn, where)
         if mine is not None:
             return [*findings, mine]
+        version = None
         if _may_read(conn, OWNERS_ONLY):  # else the privileges' finding names what is missing
-            findings.append(_version(where, _schema_version(conn)))
+            version = _schema_version(conn)
+            findings.append(_version(where, version))
         rights = _privileges(conn)
         findings += rights
+        if version == len(MIGRATIONS) and all(f.level != PROBLEM for f in rights):
+            findings += _audit(location, policy, noted_audit)
         if not _standby(conn) and all(f.level != PROBLEM for f in rights):
             findings.append(_write_probe(conn, where))
         return findings
@@ -309,6 +320,20 @@ def _ringrounds(conn: psycopg.Connection[tuple[object, ...]], where: Address) ->
         ).format(database=where.database, server=where.servers),
         bad_input=True,
     )
+
+
+def _audit(location: str, policy: Policy, noted: tuple[int, str] | None) -> list[Finding]:
+    """The audit trail's chain, verified by the code SQLite's check runs (storage.audit)."""
+    params = connection_params(location)
+    params["application_name"] = "ringround check"
+    try:
+        shared = PostgresConnection(params, location)
+    except StorageError as error:
+        return [Finding(PROBLEM, str(error))]
+    try:
+        return audit_trail(shared, policy, noted)
+    finally:
+        shared.close()
 
 
 def _may_read(conn: psycopg.Connection[tuple[object, ...]], table: str) -> bool:

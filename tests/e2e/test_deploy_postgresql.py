@@ -1,0 +1,187 @@
+"""docs/deploy-postgresql.md as written: its roles, and docs/postgresql-roles.sql, on a real server.
+
+The guide's SQL (step 2) runs as the server's superuser, exactly as printed;
+the tables are made by the guide's first import under the owner role (step
+6); then the privileges file runs as the owner (step 5). The operators' role
+must then claim and finish a call, and be refused every change to the tables
+and every rewrite of the audit trail; ``ringround check`` must say so for
+both roles. The roles are the server's, not one database's, so each test
+drops what the guide made.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from benchmarks.postgres_cluster import PostgresServer
+from tests.e2e.test_deploy_guide import blocks as deploy_blocks
+from tests.pty_app import ringround_argv
+
+ROOT = Path(__file__).resolve().parents[2]
+GUIDE = ROOT / "docs" / "deploy-postgresql.md"
+PRIVILEGES = ROOT / "docs" / "postgresql-roles.sql"
+ROLES = ("ringround_app", "ringround_operators", "ringround_owner", "replicator")
+# What the operators' role must be refused (docs/deploy-postgresql.md, step 5).
+REFUSED = (
+    "ALTER TABLE clients ADD COLUMN loyalty integer",
+    "DROP TABLE locks",
+    "CREATE TABLE evil (x integer)",
+    "UPDATE audit SET detail = 'nothing happened'",
+    "DELETE FROM audit",
+    "TRUNCATE audit",
+    "UPDATE ringround_schema SET version = 1",
+    "CREATE TRIGGER hide BEFORE INSERT ON audit FOR EACH ROW"
+    " EXECUTE FUNCTION suppress_redundant_updates_trigger()",
+)
+
+
+@dataclass(frozen=True)
+class Chain:
+    server: PostgresServer
+    owner: str  # the owner role's address
+    app: str  # the operators' sessions' address
+
+    def psql(self, url: str, script: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(self.server.binaries / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", url],
+            input=script,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    def ringround(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*ringround_argv(), *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+
+def guide_sql() -> str:
+    [script] = re.findall(r"```sql\n(.*?)```", GUIDE.read_text(encoding="utf-8"), flags=re.DOTALL)
+    return str(script)
+
+
+@pytest.fixture
+def chain(postgres_server: PostgresServer, tmp_path: Path) -> Iterator[Chain]:
+    """The roles and the database of the guide's step 2, its tables made as step 6 makes them."""
+    port = postgres_server.port
+    made = Chain(
+        postgres_server,
+        f"postgresql://ringround_owner@127.0.0.1:{port}/ringround",
+        f"postgresql://ringround_app@127.0.0.1:{port}/ringround",
+    )
+    try:
+        done = made.psql(postgres_server.url("postgres"), guide_sql())
+        assert done.returncode == 0, done.stderr
+        clients, appointments = deploy_blocks("csv")
+        (tmp_path / "first-clients.csv").write_text(clients, encoding="utf-8")
+        (tmp_path / "first-appointments.csv").write_text(appointments, encoding="utf-8")
+        for kind, name in (
+            ("clients", "first-clients.csv"),
+            ("appointments", "first-appointments.csv"),
+        ):
+            done = made.ringround("import", kind, name, "--db", made.owner, cwd=tmp_path)
+            assert done.returncode == 0, done.stdout + done.stderr
+        yield made
+    finally:
+        postgres_server.admin("DROP DATABASE IF EXISTS ringround WITH (FORCE)")
+        for role in ROLES:
+            postgres_server.admin(f"DROP ROLE IF EXISTS {role}")
+
+
+def test_the_operators_role_claims_and_finishes_and_can_change_nothing_else(
+    chain: Chain,
+) -> None:
+    import psycopg
+
+    from storage.engine import open_engine
+    from storage.locks import Claim, claim_row, finish_call
+    from storage.policy import default_policy
+    from storage.rows import APPOINTMENT, RowKey
+    from storage.sessions import start_session
+
+    before = chain.ringround("check", "--db", chain.app)
+    assert before.returncode == 1, before.stdout
+    assert "The role ringround_app lacks rights that operators need" in before.stdout
+    for _time in range(2):  # a second run (after an upgrade) changes nothing
+        done = chain.psql(chain.owner, PRIVILEGES.read_text(encoding="utf-8"))
+        assert done.returncode == 0, done.stderr
+
+    policy = default_policy()
+    engine = open_engine(chain.app)
+    conn = engine.connect()
+    try:
+        session = start_session(conn, "anna", engine.now())
+        [appointment] = conn.execute(
+            "SELECT a.id FROM appointments a JOIN clients c ON c.id = a.client_id"
+            " WHERE c.external_id = 'K-1001'"
+        ).fetchall()
+        claim = claim_row(conn, policy, session, RowKey(APPOINTMENT, appointment[0]), engine.now())
+        assert isinstance(claim, Claim)
+        finish_call(conn, policy, session, claim, "confirmed", "Придёт.", engine.now())
+        attempts = conn.execute("SELECT operator, outcome, comment FROM attempts").fetchall()
+        locks = conn.execute("SELECT count(*) FROM locks").fetchone()
+        events = conn.execute("SELECT event FROM audit ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    assert [tuple(row) for row in attempts] == [("anna", "confirmed", "Придёт.")]
+    assert locks is not None and locks[0] == 0
+    assert [row[0] for row in events][-2:] == ["claim", "release"]  # the finish releases
+
+    refused = []
+    with psycopg.connect(chain.app, autocommit=True) as raw:
+        for statement in REFUSED:
+            try:
+                raw.execute(statement)
+            except psycopg.errors.InsufficientPrivilege:
+                refused.append(statement)
+        kept = raw.execute("SELECT count(*) FROM audit").fetchone()
+    assert refused == list(REFUSED)
+    assert kept is not None and kept[0] == len(events)
+
+    operator = chain.ringround("check", "--db", chain.app)
+    assert operator.returncode == 0, operator.stdout
+    assert "The role ringround_app may read and write the operators' tables" in operator.stdout
+    assert "can change" not in operator.stdout
+    assert f"The audit trail is intact: {len(events)} entries;" in operator.stdout
+    owner = chain.ringround("check", "--db", chain.owner)
+    assert owner.returncode == 0, owner.stdout
+    assert "The role ringround_owner can change ringround's tables (it owns them)" in owner.stdout
+    assert "The role ringround_owner can change or delete audit entries" in owner.stdout
+
+
+def test_a_table_an_upgrade_adds_is_the_operators_at_once(chain: Chain) -> None:
+    done = chain.psql(chain.owner, PRIVILEGES.read_text(encoding="utf-8"))
+    assert done.returncode == 0, done.stderr
+    done = chain.psql(
+        chain.owner,
+        "CREATE TABLE reminders (id bigint GENERATED BY DEFAULT AS IDENTITY, note text);",
+    )
+    assert done.returncode == 0, done.stderr
+    done = chain.psql(chain.app, "INSERT INTO reminders (note) VALUES ('call back'); SELECT 1;")
+    assert done.returncode == 0, done.stderr
+
+
+def test_an_operators_role_that_may_rewrite_the_audit_trail_is_a_warning(chain: Chain) -> None:
+    done = chain.psql(chain.owner, PRIVILEGES.read_text(encoding="utf-8"))
+    assert done.returncode == 0, done.stderr
+    done = chain.psql(chain.owner, "GRANT UPDATE, DELETE ON audit TO ringround_operators;")
+    assert done.returncode == 0, done.stderr
+    checked = chain.ringround("check", "--db", chain.app)
+    assert checked.returncode == 0, checked.stdout
+    assert (
+        "The role ringround_app can change or delete audit entries (DELETE, UPDATE)"
+        in checked.stdout
+    )
