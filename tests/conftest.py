@@ -26,7 +26,7 @@ SQLite's by nature).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -90,6 +90,35 @@ def engine_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         location = request.getfixturevalue("postgres_clinic_url")
     open_engine(location).connect(create=True).close()
     return location
+
+
+@pytest.fixture
+def more_databases(
+    request: pytest.FixtureRequest, engine_location: str, tmp_path: Path
+) -> Iterator[Callable[[], str]]:
+    """Makes more fresh, empty databases on the test's engine, one per call: for a property
+    test whose every example starts from nothing. They are removed after the test."""
+    made: list[str] = []
+
+    def sqlite_file() -> str:
+        location = str(tmp_path / f"more-{len(made)}.db")
+        open_engine(location).connect(create=True).close()
+        made.append(location)
+        return location
+
+    def postgresql_database() -> str:
+        server = request.getfixturevalue("postgres_server")
+        name = server.new_database(template=request.getfixturevalue("clinic_template"))
+        made.append(name)
+        return str(server.url(name))
+
+    if "://" in engine_location:
+        yield postgresql_database
+        server = request.getfixturevalue("postgres_server")
+        for name in made:
+            server.drop_database(name)
+    else:
+        yield sqlite_file
 
 
 @pytest.fixture

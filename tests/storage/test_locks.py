@@ -5,16 +5,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from storage.connection import Connection
-from storage.database import open_database
+from storage.engine import open_engine
 from storage.errors import NotAllowed
 from storage.locks import (
     CallBackNotInFuture,
@@ -950,13 +949,11 @@ class LockProtocol(RuleBasedStateMachine):
     still in the locks table.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, location: str) -> None:
         super().__init__()
-        self.folder = tempfile.TemporaryDirectory()
-        path = Path(self.folder.name) / "clinic.db"
-        self.conn = open_database(path, create=True)
+        self.conn = open_engine(location).connect()
         self.policy = default_policy()
-        clinic = StoredClinic(self.conn, path)
+        clinic = StoredClinic(self.conn, location)
         client = clinic.add_client("Anna")
         self.rows = [
             RowKey(APPOINTMENT, clinic.add_appointment(client, TOMORROW_10)),
@@ -969,7 +966,6 @@ class LockProtocol(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.conn.close()
-        self.folder.cleanup()
 
     def current_lock(self, key: RowKey) -> tuple[object, ...] | None:
         row = self.conn.execute(
@@ -1083,8 +1079,16 @@ class LockProtocol(RuleBasedStateMachine):
                 assert reason == last and self.policy.outcome(last).closes
 
 
-TestLockProtocol = LockProtocol.TestCase
-TestLockProtocol.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
+def test_the_lock_protocol_tells_one_story(more_databases: Callable[[], str]) -> None:
+    """Each example on a fresh database of the engine under test."""
+
+    class OnThisEngine(LockProtocol):
+        def __init__(self) -> None:
+            super().__init__(more_databases())
+
+    run_state_machine_as_test(
+        OnThisEngine, settings=settings(max_examples=40, stateful_step_count=30, deadline=None)
+    )
 
 
 # --- one operator, two windows: a live session's lock is not "yours from earlier" ------------
