@@ -42,12 +42,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
-
-import sqlite_utils
 
 from storage.audit import highest_id
 from storage.changes import bulk_load
@@ -58,7 +55,7 @@ from storage.errors import EXIT_BAD_INPUT
 from storage.i18n import _, ngettext
 from storage.id_sequences import catch_up_ids, set_highest_id_given
 from storage.policy import Policy
-from storage.schema import migrate
+from storage.schema_parts import layouts
 from storage.sessions import ALIVE_SQL, alive_since
 
 # Parents before children, so every reference points at a row already there.
@@ -121,20 +118,11 @@ class Table:
 def tables() -> tuple[Table, ...]:
     """The copied tables with their columns and keys, as the migrations make them.
 
-    Read with sqlite-utils from a database the migrations build in memory, so
-    a column a later migration adds is copied without a change here; the
-    PostgreSQL schema has the same tables and columns by name.
+    Read from the schema itself (storage/schema_parts.py), so a column a later
+    migration adds is copied without a change here.
     """
-    conn = sqlite3.connect(":memory:", isolation_level=None)
-    try:
-        migrate(conn)
-        db = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
-        return tuple(
-            Table(name, tuple(db.table(name).columns_dict), tuple(db.table(name).pks))
-            for name in COPIED
-        )
-    finally:
-        conn.close()
+    found = layouts()
+    return tuple(Table(name, *found[name]) for name in COPIED)
 
 
 @dataclass

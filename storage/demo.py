@@ -33,8 +33,8 @@ from storage.audit import audit
 from storage.changes import bulk_load
 from storage.clients import rekey_phones
 from storage.connection import Connection
-from storage.database import StorageError, database_path
-from storage.engine import write
+from storage.database import StorageError
+from storage.engine import location_of, write
 from storage.errors import EXIT_BAD_INPUT
 from storage.i18n import _
 from storage.id_sequences import catch_up_ids, set_highest_id_given
@@ -155,7 +155,7 @@ def make_demo(
                     _(
                         "The database {path} already holds clinic data; the demo needs a new "
                         "file (choose one with --db)."
-                    ).format(path=database_path(conn))
+                    ).format(path=location_of(conn))
                 )
             for table in _TABLES:
                 conn.execute(f"DELETE FROM {table}")

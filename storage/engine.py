@@ -39,6 +39,7 @@ from typing import Protocol
 
 from storage.changes import Changes
 from storage.connection import Connection
+from storage.database import database_path
 from storage.database import write as sqlite_write
 from storage.errors import BadInput
 from storage.i18n import _
@@ -136,6 +137,16 @@ def write(conn: Connection) -> AbstractContextManager[Connection]:
     from storage.postgres_connection import write as postgres_write
 
     return postgres_write(conn)
+
+
+def location_of(conn: Connection) -> str:
+    """The database ``conn`` is connected to, as messages name it (never with a password)."""
+    if isinstance(conn, sqlite3.Connection):
+        return database_path(conn)
+    from storage.postgres_connection import PostgresConnection
+
+    assert isinstance(conn, PostgresConnection), conn
+    return conn.location
 
 
 def is_server_address(location: str | Path) -> bool:

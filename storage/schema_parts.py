@@ -52,6 +52,25 @@ def _expected() -> tuple[tuple[str, str, str], ...]:
         conn.close()
 
 
+@cache
+def layouts() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Each table's columns and primary key, as the migrations make them (storage/copying.py).
+
+    On PostgreSQL too: its schema has the same tables and columns by name.
+    """
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        migrate(conn)
+        db = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
+        return {
+            table.name: (tuple(table.columns_dict), tuple(table.pks))
+            for table in db.tables
+            if not table.name.startswith("sqlite_")
+        }
+    finally:
+        conn.close()
+
+
 def missing_parts(conn: sqlite3.Connection) -> list[str]:
     """The parts of the current format's schema that the database on ``conn`` lacks, in words.
 
