@@ -5,7 +5,8 @@ controlling terminal, so closing the pty's master side hangs the terminal up
 without sending the program any signal: the case of a login wrapper that
 ignores SIGHUP and keeps waiting, or of a program in the background. Mid-call,
 the app must end, end its session (so the lock then follows the rules for a
-session that is gone) and keep the lock of the unsaved call (C9).
+session that is gone) and keep the lock of the unsaved call (C9). On each
+engine: an SQLite file, then a database on the tests' PostgreSQL server.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ import time
 from pathlib import Path
 
 from storage.connection import Connection
-from storage.database import open_database
-from storage.engine import write
+from storage.engine import open_engine, write
 from storage.locks import inspect_row
 from storage.policy import default_policy
 from storage.rows import ITEM, RowKey
@@ -33,11 +33,11 @@ def one(conn: Connection, sql: str, *params: object) -> object:
 
 
 def test_a_hung_up_terminal_ends_the_app_and_its_session_and_keeps_the_lock(
-    tmp_path: Path,
+    tmp_path: Path, engine_location: str
 ) -> None:
-    db, policy = tmp_path / "clinic.db", tmp_path / "policy.toml"
+    db, policy = engine_location, tmp_path / "policy.toml"
     policy.write_text(POLICY, encoding="utf-8")
-    conn = open_database(db, create=True)
+    conn = open_engine(db).connect()
     try:
         with write(conn):
             conn.executemany(
@@ -52,7 +52,7 @@ def test_a_hung_up_terminal_ends_the_app_and_its_session_and_keeps_the_lock(
             conn.executemany(
                 "INSERT INTO call_list_items (list_id, client_id) VALUES (1, ?)", [(1,), (2,), (3,)]
             )
-        app = PtyApp([*ringround_argv(), "--db", str(db), "--policy", str(policy)])
+        app = PtyApp([*ringround_argv(), "--db", db, "--policy", str(policy)])
         try:
             session = wait_until(
                 lambda: one(conn, "SELECT id FROM sessions WHERE pid = ?", app.pid), "the session"
