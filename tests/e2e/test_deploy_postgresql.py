@@ -5,12 +5,15 @@ the tables are made by the guide's first import under the owner role (step
 6); then the privileges file runs as the owner (step 5). The operators' role
 must then claim and finish a call, and be refused every change to the tables
 and every rewrite of the audit trail; ``ringround check`` must say so for
-both roles. The roles are the server's, not one database's, so each test
-drops what the guide made.
+both roles. Step 7's logical copy (pg_dump, then the restore lines) must
+bring back the operators' rights and the audit trail with its newest hash.
+The roles are the server's, not one database's, so each test drops what the
+guide made.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -96,7 +99,8 @@ def chain(postgres_server: PostgresServer, tmp_path: Path) -> Iterator[Chain]:
             assert done.returncode == 0, done.stdout + done.stderr
         yield made
     finally:
-        postgres_server.admin("DROP DATABASE IF EXISTS ringround WITH (FORCE)")
+        for database in ("ringround", "ringround_restored"):
+            postgres_server.admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
         for role in ROLES:
             postgres_server.admin(f"DROP ROLE IF EXISTS {role}")
 
@@ -185,3 +189,47 @@ def test_an_operators_role_that_may_rewrite_the_audit_trail_is_a_warning(chain: 
         "The role ringround_app can change or delete audit entries (DELETE, UPDATE)"
         in checked.stdout
     )
+
+
+def guide_lines(start: str) -> list[str]:
+    """The guide's command lines that begin with ``start`` (after a cron line's time and user)."""
+    found = []
+    for line in GUIDE.read_text(encoding="utf-8").splitlines():
+        command = re.sub(r"^(?:[\d*]+ ){5}postgres |^sudo -u postgres ", "", line)
+        if command != line and command.startswith(start):
+            found.append(command)
+    return found
+
+
+def test_a_logical_copy_restores_with_the_operators_rights_and_the_audit_trail(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Step 7's pg_dump line and restore lines, as printed but for the backup folder."""
+    done = chain.psql(chain.owner, PRIVILEGES.read_text(encoding="utf-8"))
+    assert done.returncode == 0, done.stderr
+    before = chain.ringround("check", "--db", chain.app)
+    [trail] = [line for line in before.stdout.splitlines() if "audit trail is intact" in line]
+
+    # The server's own programs, run as its superuser would run them on the server.
+    server = {"PGHOST": "127.0.0.1", "PGPORT": str(chain.server.port), "PGUSER": "postgres"}
+    environment = {**os.environ, **server, "PATH": f"{chain.server.binaries}:{os.environ['PATH']}"}
+    [dump] = guide_lines("pg_dump ")
+    restore = (
+        guide_lines("createdb ")
+        + guide_lines("psql --dbname ringround_restored")
+        + guide_lines("pg_restore ")
+    )
+    assert len(restore) == 3
+    for command in [dump.replace("\\%", "%"), *restore]:
+        command = command.replace("/var/backups/postgresql", str(tmp_path))
+        command = command.replace("ringround-Mon.dump", "ringround-*.dump")
+        done = subprocess.run(
+            command, shell=True, env=environment, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, f"{command}\n{done.stderr}"
+
+    restored = chain.app.rsplit("/", 1)[0] + "/ringround_restored"
+    after = chain.ringround("check", "--db", restored)
+    assert after.returncode == 0, after.stdout
+    assert "The role ringround_app may read and write the operators' tables" in after.stdout
+    assert trail in after.stdout.splitlines()  # the same newest entry and hash
