@@ -29,7 +29,7 @@ from cli.options import (
 from cli.output import print_json, say
 from storage import admin_log
 from storage.database import ReadOnlyDatabase
-from storage.engine import is_server_address
+from storage.engine import is_server_address, open_engine
 from storage.errors import BadInput, NotAllowed
 from storage.locks import NotLocked, release_lock
 from storage.policy import Policy
@@ -318,6 +318,8 @@ def check(
     location = settings.db or policy.database_path
     found = settings.policy_choice().verdict()
     if is_server_address(location):
+        # A password in the URL, or a ringround without PostgreSQL support: one sentence.
+        open_engine(location)
         from storage import server_health
 
         findings = server_health.check(location, policy, found=found, noted_audit=noted_audit)

@@ -216,3 +216,19 @@ def test_a_superuser_or_owner_may_change_everything_a_warning_not_a_problem(
         "(docs/postgresql-roles.sql).",
     ]
     assert exit_status(findings) == 0
+
+
+def test_a_password_in_the_address_is_refused(
+    postgres_server: PostgresServer,
+) -> None:
+    url = f"postgresql://postgres:secret@127.0.0.1:{postgres_server.port}/postgres"
+    done = subprocess.run(
+        [*ringround_argv(), "check", "--db", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "A password does not belong in the database address" in done.stderr
+    assert "secret" not in done.stdout + done.stderr
