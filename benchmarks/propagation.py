@@ -2,9 +2,10 @@
 
 One app, the real RingroundApp at 80×24 in Textual's headless driver (run
 by ``App.run_test``, as in benchmarks/app_timing.py; no pty), has the call
-list open, with its real change watch: on SQLite ``PRAGMA data_version`` and
-the change feed, on PostgreSQL LISTEN/NOTIFY and the change feed, looked at
-as the app looks (``POLL_EVERY``). Another process, a colleague on a
+list open, with its real change watch: on SQLite ``PRAGMA data_version``
+once a second, on PostgreSQL a wake-up by the server's notification (LISTEN/
+NOTIFY), then the change feed; looks at least ``QUICKEST_POLL`` apart
+(tui/app.py). Another process, a colleague on a
 connection of its own, claims and finishes a row on the app's screen
 (``storage.locks``, outcome "confirmed"), which takes it off the list. The
 clock starts when the colleague's finish has committed (``finish_call``
@@ -13,7 +14,8 @@ terminal without that row (the ``App._display`` hook of
 benchmarks/app_timing.py). Both processes read ``time.perf_counter``,
 CLOCK_MONOTONIC, one clock for the whole machine. Between changes the
 colleague waits a random 0.2–1.5 s, so that commits fall at every moment of
-the app's looking cycle.
+the app's looking cycle; after the last one the app is given ``SETTLE``
+seconds to finish what the change started before it stops.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from tui.work_screen import WorkScreen
 SPAWN = multiprocessing.get_context("spawn")
 GAP = (0.2, 1.5)  # seconds between changes
 WAIT = 30.0  # seconds before a change counts as never shown
+SETTLE = 1.0  # seconds the app has after the last change before it stops
 
 
 def colleague(location: str, pipe: Pipe) -> None:
@@ -118,6 +121,7 @@ async def _measure(location: str, changes: int) -> list[float]:
                 committed = await asyncio.to_thread(ours.recv)
                 shown = await probe.wait(f"row {target} leaving the list")
                 times.append((shown - committed) * 1000)
+            await pilot.pause(SETTLE)
     finally:
         ours.send(None)
         worker.join(WAIT)

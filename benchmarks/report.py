@@ -77,12 +77,14 @@ NOTES = [
     "writes the same rows as ringround does; PostgreSQL's writes one row per commit: ringround "
     "on PostgreSQL writes four to six rows per transaction, takes the writers' advisory lock "
     "and reads before it writes, one round trip per statement.",
-    "- The PostgreSQL server runs on the same two cores as the workers (and the SQLite "
+    "- The PostgreSQL server runs on the same cores as the workers (and the SQLite "
     "figures' workers have them to themselves): at 16 and 32 processes both sides of a pair "
     "compete with the server for the CPU.",
     "- Change propagation is timed in the headless app (no pty): from the colleague's commit "
-    "to the first screen update without the finished row. It is bounded by how often the app "
-    "looks for changes (every second on both engines).",
+    "to the first screen update without the finished row. On SQLite it is bounded by the "
+    "app's look once a second; on PostgreSQL the notification wakes the app at once, but the "
+    "colleague's claim, committed a moment before the finish, has just woken it, and looks "
+    "are at least 0.25 s apart (tui/app.py QUICKEST_POLL).",
     "- The machine is shared: figures move by a few per cent from run to run (see the load "
     "average).",
 ]
