@@ -138,7 +138,12 @@ def _open_hint(path: str, settings: Settings) -> str:
 
 
 @click.command(short_help="Write a demo clinic and start the app on it.")
-@db_options_for(N_("The database file (default: $RINGROUND_DB, else ringround-demo.db)."))
+@db_options_for(
+    N_(
+        "The database: a file, or an empty PostgreSQL database's postgresql:// URL "
+        "(default: $RINGROUND_DB, else ringround-demo.db)."
+    )
+)
 @click.option(
     "--clients",
     type=click.IntRange(10, 1_000_000),
