@@ -233,3 +233,23 @@ def test_a_logical_copy_restores_with_the_operators_rights_and_the_audit_trail(
     assert after.returncode == 0, after.stdout
     assert "The role ringround_app may read and write the operators' tables" in after.stdout
     assert trail in after.stdout.splitlines()  # the same newest entry and hash
+
+
+def test_the_policys_address_names_both_servers_and_asks_for_the_primary(tmp_path: Path) -> None:
+    """Step 3's [database] path: a policy ringround accepts, an address libpq reads as meant."""
+    from psycopg import conninfo
+
+    from storage.engine import is_server_address, open_engine
+    from storage.policy import load_policy
+
+    [block] = re.findall(r"```toml\n(.*?)```", GUIDE.read_text(encoding="utf-8"), flags=re.DOTALL)
+    (tmp_path / "policy.toml").write_text(str(block), encoding="utf-8")
+    location = load_policy(tmp_path / "policy.toml").database_path
+    assert is_server_address(location)
+    assert open_engine(location).location == location  # no password in it: accepted as it is
+    parts = conninfo.conninfo_to_dict(location)
+    assert parts["host"] == "db1.clinic.lan,db2.clinic.lan"
+    assert parts["dbname"] == "ringround" and parts["user"] == "ringround_app"
+    assert parts["target_session_attrs"] == "read-write"
+    assert parts["sslmode"] == "verify-full"
+    assert "password" not in parts
