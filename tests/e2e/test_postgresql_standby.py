@@ -5,7 +5,9 @@ server, so its standby count is this test's alone), and a standby copied from
 it with ``pg_basebackup --write-recovery-conf`` and started, which streams the
 primary's changes. ``ringround check`` must tell them apart, and the
 application servers' address — both servers, ``target_session_attrs=read-write``
-— must reach the primary whichever server is named first.
+— must reach the primary whichever server is named first, and, once the
+primary is lost and the standby promoted (step 4's failover), the promoted
+one, which has every save streamed to it before.
 """
 
 from __future__ import annotations
@@ -104,3 +106,43 @@ def test_the_address_with_both_servers_reaches_the_primary(
     )
     [finding] = [f for f in server_health.check(only_standby, policy) if f.level == PROBLEM]
     assert finding.text.startswith(f"No server of 127.0.0.1:{standby.port} accepts changes")
+
+
+def _notes(server: PostgresServer) -> list[str]:
+    """The notes saved so far, as ``server`` has them (none while the table has not arrived)."""
+    import psycopg
+
+    with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
+        try:
+            return [str(row[0]) for row in conn.execute("SELECT note FROM saved ORDER BY note")]
+        except psycopg.errors.UndefinedTable:
+            return []
+
+
+def test_when_the_primary_is_lost_the_promoted_standby_takes_the_saves(
+    primary: PostgresServer, standby: PostgresServer, policy: Policy
+) -> None:
+    """Step 4's failover: the standby promoted, the same address reaches it for saves."""
+    import psycopg
+
+    from storage import server_health
+
+    with psycopg.connect(primary.url("postgres"), autocommit=True) as conn:
+        conn.execute("CREATE TABLE saved (note text)")
+        conn.execute("INSERT INTO saved VALUES ('before the crash')")
+    wait_until(lambda: _notes(standby) == ["before the crash"], "the save to reach the standby")
+    primary.stop()  # as if its machine died
+    standby.checked("pg_ctl", "promote", "-w", "-D", str(standby.data))
+
+    both = (
+        f"postgresql://postgres@127.0.0.1:{primary.port},127.0.0.1:{standby.port}/postgres"
+        "?target_session_attrs=read-write&connect_timeout=5"
+    )
+    texts = _texts(server_health.check(both, policy), OK)
+    assert f"The database server 127.0.0.1:{standby.port} answers: PostgreSQL" in " ".join(texts)
+    assert any(
+        text.startswith(f"127.0.0.1:{standby.port} is the primary; no standby") for text in texts
+    )
+    with psycopg.connect(both, autocommit=True) as conn:
+        conn.execute("INSERT INTO saved VALUES ('after the promotion')")
+    assert _notes(standby) == ["after the promotion", "before the crash"]
