@@ -409,3 +409,35 @@ def test_the_demo_never_replaces_a_clinic_on_postgresql(
     )
     assert ringround("copy", postgres_url, "back.db", cwd=tmp_path).returncode == 0
     assert rows(tmp_path / "back.db") == rows(clinic)
+
+
+def test_a_copy_from_postgresql_is_refused_while_someone_works_there(
+    demo: Path, tmp_path: Path, postgres_url: str
+) -> None:
+    assert ringround("copy", demo, postgres_url, cwd=tmp_path).returncode == 0
+    engine = open_engine(postgres_url)
+    conn = engine.connect()
+    try:
+        session = start_session(conn, "marina", engine.now())
+        refused = ringround("copy", postgres_url, "back.db", cwd=tmp_path)
+        assert refused.returncode == 1
+        assert one_sentence(refused) == (
+            f"ringround: marina is working in {postgres_url}; every ringround on it must stop "
+            "before it is copied, or their later saves would be missing from the copy."
+        )
+        assert not (tmp_path / "back.db").exists()
+        end_session(conn, session, engine.now())
+    finally:
+        conn.close()
+    assert ringround("copy", postgres_url, "back.db", cwd=tmp_path).returncode == 0
+
+
+def test_a_postgresql_database_that_does_not_exist_is_one_sentence(
+    demo: Path, tmp_path: Path, postgres_url: str
+) -> None:
+    missing = postgres_url.rsplit("/", 1)[0] + "/no_such_clinic"
+    before = contents_at(demo)
+    refused = ringround("copy", demo, missing, cwd=tmp_path)
+    assert refused.returncode != 0
+    assert "no_such_clinic" in one_sentence(refused)
+    assert contents_at(demo) == before
