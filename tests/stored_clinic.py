@@ -37,12 +37,6 @@ class StoredClinic:
         self.conn = conn
         self.location = str(location)  # a file, or a postgresql:// URL
 
-    @property
-    def path(self) -> Path:
-        """The database file, for a test about SQLite's file (marked sqlite_only)."""
-        assert "://" not in self.location, f"{self.location} is not an SQLite file"
-        return Path(self.location)
-
     def add_client(
         self,
         name: str = "Client",

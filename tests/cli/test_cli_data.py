@@ -386,7 +386,7 @@ def test_report_by_operator_and_list(
         "--until",
         "12.03.2025",
         "--db",
-        called.path,
+        called.location,
         "--policy",
         boss,
     )
@@ -405,7 +405,7 @@ def test_report_by_operator_and_list(
         "list",
         "--bom",
         "--db",
-        called.path,
+        called.location,
         "--policy",
         boss,
     )
@@ -432,7 +432,7 @@ def test_report_arguments(
     args: list[str],
     message: str,
 ) -> None:
-    code, out, err = call(capsys, "report", *args, "--db", called.path, "--policy", boss)
+    code, out, err = call(capsys, "report", *args, "--db", called.location, "--policy", boss)
     assert (code, out) == (2, "")
     assert message in err
 
@@ -443,7 +443,7 @@ def test_report_arguments(
 def test_export_since_until_and_list(
     called: StoredClinic, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = called.path
+    db = called.location
 
     def rows(*args: str) -> list[dict[str, str]]:
         code, out, err = call(capsys, "export", *args, "--db", db)
@@ -492,7 +492,7 @@ def test_export_since_until_and_list(
 def test_export_filter_mistakes(
     called: StoredClinic, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
-    code, out, err = call(capsys, "export", *args, "--db", called.path)
+    code, out, err = call(capsys, "export", *args, "--db", called.location)
     assert (code, out) == (2, "")
     assert message in err
 

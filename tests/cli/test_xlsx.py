@@ -26,8 +26,16 @@ from tests.stored_clinic import CLINIC_ZONE, StoredClinic, clinic_time
 TERMINAL_TRICKS = ("\x1b]0;owned\x07Title", "\x1b[2JClear", "_x0041_ looks escaped", "\x00nul")
 
 
-def hostile_clinic(clinic: StoredClinic) -> None:
-    names = (*HOSTILE_NAMES, *TERMINAL_TRICKS)
+def hostile_clinic(clinic: StoredClinic) -> tuple[str, ...]:
+    """Clients with hostile names, notes, doctors and services; their names.
+
+    A PostgreSQL text cannot hold NUL (ringround's import refuses NUL on both
+    engines), so the NUL name is stored on SQLite only, where another program
+    may have written it into the file.
+    """
+    names: tuple[str, ...] = (*HOSTILE_NAMES, *TERMINAL_TRICKS)
+    if "://" in clinic.location:
+        names = tuple(name for name in names if "\x00" not in name)
     for number, name in enumerate(names):
         client = clinic.add_client(
             name,
@@ -40,6 +48,7 @@ def hostile_clinic(clinic: StoredClinic) -> None:
         )
     with write(clinic.conn):
         clinic.conn.execute("UPDATE clients SET external_id = '000123' WHERE id = 1")
+    return names
 
 
 def test_text_escapes_come_back_exactly() -> None:
@@ -51,11 +60,11 @@ def test_text_escapes_come_back_exactly() -> None:
 def test_export_writes_text_cells_date_cells_and_a_frozen_bold_header(
     clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    hostile_clinic(clinic)
+    names = hostile_clinic(clinic)
     clients, visits = tmp_path / "clients.xlsx", tmp_path / "visits.xlsx"
     code, out, err = call(capsys, "export", "clients", "--db", clinic.location, "-o", clients)
     assert (code, err) == (0, "")
-    total = len(HOSTILE_NAMES) + len(TERMINAL_TRICKS)
+    total = len(names)
     assert out == f"Wrote {total} rows to {clients}.\n"
     assert (
         call(capsys, "export", "appointments", "--db", clinic.location, "--output", visits)[0] == 0
@@ -91,7 +100,7 @@ def test_export_writes_text_cells_date_cells_and_a_frozen_bold_header(
             elif cell.value is not None:
                 assert cell.data_type == "s" and cell.number_format == "@", (name, cell.value)
     assert [sheet.cell(row, 2).value for row in range(2, total + 2)] == [
-        ooxml_text(text_cell(name)) for name in (*HOSTILE_NAMES, *TERMINAL_TRICKS)
+        ooxml_text(text_cell(name)) for name in names
     ]
     assert sheet.cell(14, 2).value == "''=already marked"  # one more, as import drops one
     visit = load_workbook(visits).active
