@@ -8,15 +8,19 @@ docs/deploy-postgresql.md does.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from benchmarks.postgres_cluster import PostgresServer, free_port
+from benchmarks.postgres_cluster import PostgresServer, free_port, start_cluster, why_not_here
 from storage.health import OK, PROBLEM, WARNING, Finding, exit_status
 from storage.policy import Policy
 from storage.schema import MIGRATIONS
+from tests.postgres_server import TEST_SETTINGS
 from tests.pty_app import ringround_argv
 
 
@@ -232,3 +236,62 @@ def test_a_password_in_the_address_is_refused(
     assert done.returncode == 2
     assert "A password does not belong in the database address" in done.stderr
     assert "secret" not in done.stdout + done.stderr
+
+
+@pytest.fixture
+def password_server() -> Iterator[PostgresServer]:
+    """A cluster of its own that asks every role but its superuser for a password (scram)."""
+    reason = why_not_here()
+    if reason is not None:
+        pytest.skip(reason)
+    rules = Path(tempfile.mkdtemp(prefix="ringround-hba-"))
+    rules.chmod(0o755)  # the server's user reads the rules
+    hba = rules / "pg_hba.conf"
+    hba.write_text(
+        "host all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
+        encoding="utf-8",
+    )
+    hba.chmod(0o644)
+    server = start_cluster({**TEST_SETTINGS, "hba_file": str(hba)})
+    try:
+        server.admin("CREATE ROLE clerk LOGIN PASSWORD 'the-right-one'")
+        yield server
+    finally:
+        server.remove()
+        shutil.rmtree(rules, ignore_errors=True)
+
+
+@pytest.mark.parametrize(
+    ("pgpass", "said"),
+    [
+        (None, "asks for the password of the role clerk, and ringround found none"),
+        ("the-wrong-one", "refused the password of the role clerk"),
+    ],
+)
+def test_a_password_missing_or_refused_is_named(
+    pgpass: str | None,
+    said: str,
+    password_server: PostgresServer,
+    policy: Policy,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from storage import server_health
+
+    passfile = tmp_path / "pgpass"
+    if pgpass is not None:
+        passfile.write_text(f"*:*:*:clerk:{pgpass}\n", encoding="utf-8")
+        passfile.chmod(0o600)
+    monkeypatch.setenv("PGPASSFILE", str(passfile))
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    url = f"postgresql://clerk@127.0.0.1:{password_server.port}/postgres"
+    [finding] = server_findings(server_health.check(url, policy))
+    assert finding.level == PROBLEM
+    assert f"The database server 127.0.0.1:{password_server.port} {said}" in finding.text
+    assert "the-wrong-one" not in finding.text
+    passfile.write_text("*:*:*:clerk:the-right-one\n", encoding="utf-8")
+    passfile.chmod(0o600)
+    reached = server_findings(server_health.check(url, policy))
+    assert reached[0].text.startswith(
+        f"The database server 127.0.0.1:{password_server.port} answers"
+    )
