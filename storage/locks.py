@@ -544,6 +544,27 @@ def finish_call(
     return Finished(closed=closed, unreachable=unreachable)
 
 
+def saved_finish(conn: Connection, claim: Claim) -> Finished | None:
+    """What the finish of ``claim`` did, if it was saved already; None if it was not.
+
+    A finish whose COMMIT reached a database server that then stopped
+    answering may have been saved without its caller hearing so. Trying again
+    is refused (its lock is gone, LockLost); this tells that case apart from a
+    lock taken over or removed: the attempt the finish wrote (this session,
+    started when the claim was made) is there.
+    """
+    key = claim.key
+    row = conn.execute(
+        "SELECT r.closed_at, r.closed_reason FROM attempts a"
+        " JOIN call_rows r ON r.kind = a.kind AND r.source_id = a.source_id"
+        " WHERE a.kind = ? AND a.source_id = ? AND a.session_id = ? AND a.started_at = ?",
+        (key.kind, key.source_id, claim.session_id, claim.since),
+    ).fetchone()
+    if row is None:
+        return None
+    return Finished(closed=row[0] is not None, unreachable=row[1] == "unreachable")
+
+
 def abort_call(conn: Connection, policy: Policy, session: Session, key: RowKey, now: int) -> bool:
     """Release one's own lock without recording an outcome (C9). False if there was none.
 

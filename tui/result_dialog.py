@@ -24,6 +24,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from storage.database import DatabaseUnreachable
 from storage.errors import RingroundError
 from storage.locks import Finished, LockLost
 from storage.policy import Outcome, Policy
@@ -246,9 +247,13 @@ class ResultDialog(ModalScreen[Finished | None]):
         )
 
     def not_saved(self, error: RingroundError) -> None:
-        self.save_failed(
-            _("Not saved: {reason} Your text is kept; Enter tries again.").format(reason=error)
-        )
+        if isinstance(error, DatabaseUnreachable):
+            # Its sentence says what was saved: nothing, or (lost during the COMMIT) that
+            # the server will tell; Enter then saves, or finds it saved already.
+            message = _("{reason} Your text is kept; Enter tries again.")
+        else:
+            message = _("Not saved: {reason} Your text is kept; Enter tries again.")
+        self.save_failed(message.format(reason=error))
 
     def kept(self) -> None:
         self.app.notify(_("Your comment was saved as a note on the row."), title=_("Note saved"))

@@ -40,12 +40,14 @@ from storage.locks import (
     Claim,
     Finished,
     Lock,
+    LockLost,
     Refusal,
     RowState,
     abort_call,
     claim_row,
     finish_call,
     inspect_row,
+    saved_finish,
 )
 from storage.open_calls import save_note
 from storage.rows import APPOINTMENT, RowKey, read_source, read_subject
@@ -710,22 +712,31 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
                 if choice.family
                 else finish_call
             )  # the family in the same transaction
-            return desk.database.call(
-                lambda conn: finish(
-                    conn,
-                    desk.policy,
-                    desk.session,
-                    claim,
-                    choice.outcome,
-                    choice.comment,
-                    desk.now(),
-                    callback_at=choice.callback_at,
-                    callback_anyone=choice.callback_anyone,
-                    mode=facts.mode,
-                    number=facts.number,
-                ),
-                on_busy=busy,
-            )
+
+            def job(conn: Connection) -> Finished:
+                try:
+                    return finish(
+                        conn,
+                        desk.policy,
+                        desk.session,
+                        claim,
+                        choice.outcome,
+                        choice.comment,
+                        desk.now(),
+                        callback_at=choice.callback_at,
+                        callback_anyone=choice.callback_anyone,
+                        mode=facts.mode,
+                        number=facts.number,
+                    )
+                except LockLost:
+                    # A try after a save whose answer the database server never sent
+                    # (it went away during the COMMIT): saved then, not lost.
+                    saved = saved_finish(conn, claim)
+                    if saved is None:
+                        raise
+                    return saved
+
+            return desk.database.call(job, on_busy=busy)
 
         def done(finished: Finished | None) -> None:
             # A save that lands while the app is closing (SIGHUP, SIGTERM) is in the

@@ -29,6 +29,7 @@ from storage.locks import (
     inspect_row,
     release_lock,
     remove_stale_locks,
+    saved_finish,
 )
 from storage.policy import Policy, default_policy
 from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
@@ -686,6 +687,25 @@ def test_finish_after_the_lock_was_removed_raises_lock_lost(
     assert caught.value.holder is None
     assert attempts(conn, key) == []
     assert clinic.scalar("SELECT processed_at FROM call_list_items") is None
+
+
+def test_a_finish_saved_already_is_told_apart_from_a_lost_lock(
+    conn: Connection, clinic: StoredClinic, policy: Policy
+) -> None:
+    """A save whose answer never came (the server went during its COMMIT) is found saved."""
+    key, other = new_item(clinic), new_item(clinic, "Anna Smirnova")
+    alice = clinic.session("alice")
+    claim = claimed(conn, policy, alice, key)
+    assert saved_finish(conn, claim) is None  # nothing saved yet
+    saved = finish_call(conn, policy, alice, claim, "confirmed", "", NOW + 1)
+    with pytest.raises(LockLost):  # the try again: its lock is gone
+        finish_call(conn, policy, alice, claim, "confirmed", "", NOW + 2)
+    assert saved_finish(conn, claim) == saved == Finished(closed=True, unreachable=False)
+    assert len(attempts(conn, key)) == 1
+    # A lock removed by a supervisor was not saved.
+    removed = claimed(conn, policy, alice, other, NOW + 3)
+    release_lock(conn, clinic.session("root", supervisor=True), other, NOW + 4)
+    assert saved_finish(conn, removed) is None
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,9 @@ While the server is away every screen's header says so; once it answers
 again the line goes, the screens read afresh, and the operator claims and
 finishes as before. A save caught by the restart saves nothing: the result
 dialog says "nothing was saved" and keeps the comment, and Enter then saves it
-once. The server is kept from taking the app back (ALLOW_CONNECTIONS false)
+once. A save whose COMMIT the server carried out without its answer reaching
+the app is found saved when Enter tries again, not reported as a lost lock.
+The server is kept from taking the app back (ALLOW_CONNECTIONS false)
 for as long as a test looks at the announcement, so no step races the
 reconnection.
 """
@@ -20,8 +22,10 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from benchmarks.postgres_cluster import PostgresServer
-from storage.rows import APPOINTMENT
+from storage.locks import Claim, finish_call
+from storage.rows import APPOINTMENT, RowKey
 from tests.clinic_fixtures import (
+    DESK_NOW,
     DeskClinic,
     build_desk,
     notices,
@@ -152,8 +156,10 @@ async def test_a_save_caught_by_a_restart_saves_nothing_and_keeps_the_comment(
             holder.close()
         message = dialog.query_one("#result-message")
         await wait_until(pilot, lambda: "nothing was saved" in text_of(message), "the refusal")
-        assert text_of(message).startswith("Not saved: The database server "), text_of(message)
-        assert text_of(message).endswith("Your text is kept; Enter tries again.")
+        assert text_of(message) == (
+            f"The database server {app.engine.location} does not answer; nothing was saved."
+            " Your text is kept; Enter tries again."
+        )
         assert app.screen is dialog
         assert dialog.query_one("#comment", Input).value == COMMENT
         assert saved_attempts(desk, "ivanova") == []
@@ -178,3 +184,33 @@ def waiting_writers(server: PostgresServer, desk: DeskClinic) -> int:
         ).fetchone()
     assert row is not None
     return int(row[0])
+
+
+async def test_a_save_whose_answer_was_lost_is_found_saved_when_tried_again(
+    server_desk: DeskClinic,
+) -> None:
+    desk = server_desk
+    app = desk.app("alice", poll_every=0.2)
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await call_and_write(pilot, screen)
+        # The save reached the server, which committed it and went away before answering
+        # (its lost connection told the dialog so): the database holds the finish.
+        ivanova = RowKey(APPOINTMENT, desk.appointments["ivanova"])
+        ((session_id, epoch, since),) = desk.query(
+            "SELECT session_id, epoch, since FROM locks WHERE kind = ? AND source_id = ?",
+            ivanova.kind,
+            ivanova.source_id,
+        )
+        claim = Claim(ivanova, desk.clients["ivanova"], session_id, epoch, since)
+        conn = desk.connect()
+        try:
+            finish_call(conn, desk.policy, app.session, claim, "confirmed", COMMENT, DESK_NOW)
+        finally:
+            conn.close()
+        await pilot.press("enter")  # the operator tries again
+        await wait_until(pilot, lambda: app.screen is screen, "the dialog to close")
+        await settle(pilot)
+        assert "Saved; the row is done." in notices(app)
+        assert saved_attempts(desk, "ivanova") == [("confirmed", COMMENT)]
+        assert desk.locks() == []
