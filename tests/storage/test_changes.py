@@ -135,11 +135,12 @@ def test_a_bulk_load_leaves_the_triggers_and_sends_readers_to_read_everything(
     assert recorded(clinic.conn, since) == {Change(CLIENT, client, None)}
 
 
-def test_a_bare_sqlite_writer_is_recorded_too(clinic: StoredClinic, db_path: object) -> None:
+@pytest.mark.sqlite_only
+def test_a_bare_sqlite_writer_is_recorded_too(clinic: StoredClinic) -> None:
     """The triggers live in the file: a write by another program is followed as well."""
     client = clinic.add_client("Outside")
     since = latest(clinic.conn)
-    other = sqlite3.connect(str(db_path), isolation_level=None)
+    other = sqlite3.connect(clinic.location, isolation_level=None)
     try:
         other.execute("UPDATE clients SET do_not_call = 1 WHERE id = ?", (client,))
     finally:
