@@ -8,10 +8,9 @@ What the check looks at, engine by engine:
   storage.health: ``audit_trail``); whether a save could start now;
 - SQLite only (storage/health.py): the file's kind, its file system and the
   free space on its disk, WAL mode, SQLite's integrity check (``--full``),
-  the every table, column, index and trigger of the format (the file is
-  the whole database there; a server keeps its own catalogue), and the
-  Unix permissions of the file, its ``-wal``/``-shm`` and its folder, and the
-  umask;
+  that the file holds every table, column, index and trigger of its format
+  (storage/schema_parts.py), the Unix permissions of the file, its
+  ``-wal``/``-shm`` and its folder, and the umask;
 - PostgreSQL only (here): reaching the server (one sentence naming it and
   what failed), its version, whether it is the primary (a standby only
   reads) and how many standbys receive its changes, and what the connecting
