@@ -201,6 +201,25 @@ def test_export_then_import_changes_nothing(
         assert contents_at(demo) == before
 
 
+def test_the_policy_names_the_database_a_file_or_a_server(
+    clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --db, the policy's [database] path is used: a file, or a postgresql:// URL."""
+    clinic.add_client("Anna")
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        f'[database]\npath = "{clinic.location}"\n[security]\nsupervisors = ["{login_name()}"]\n',
+        encoding="utf-8",
+    )
+    file = tmp_path / "flu.csv"
+    file.write_text("client_id,note\n1,Flu shot\n", encoding="utf-8")
+    code, _, err = call(capsys, "lists", "create", "Flu 2025", str(file), "--policy", str(policy))
+    assert code == 0, err
+    code, out, err = call(capsys, "lists", "--json", "--policy", str(policy))
+    assert code == 0, err
+    assert [(d["name"], d["pending"]) for d in json.loads(out)] == [("Flu 2025", 1)]
+
+
 # -- call lists -----------------------------------------------------------------------------------
 
 
