@@ -1,4 +1,4 @@
-"""Run every benchmark and write BENCHMARKS.md: ``python -m benchmarks`` (about 25 minutes).
+"""Run every benchmark and write BENCHMARKS.md: ``python -m benchmarks`` (about 30 minutes).
 
 Options: ``--out FILE`` (default BENCHMARKS.md beside this folder), ``--dir
 FOLDER`` for the databases (default: a new folder under the system's temporary

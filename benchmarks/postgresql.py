@@ -14,18 +14,23 @@ the machine's cores, as the SQLite figures' workers do.
   on PostgreSQL does. Against it, in turn and in the same number of
   processes on the same server, the bare loop of one-row UPDATE transactions
   (benchmarks/throughput_worker.py, ``bare_postgres_worker``): the most this
-  server commits for the same work, so its physical limit. ``REPEATS`` pairs
-  (bare, then ringround), each on a fresh database made from one template
-  (``CREATE DATABASE … TEMPLATE``); the ratio is the median of the pairs'
-  ratios. Afterwards every row must be finished exactly once, as on SQLite.
-  The template is filled by ``storage.copying.copy_clinic`` from the SQLite
-  call list the SQLite runs use, so both engines work the same rows.
+  server commits for the same work, so its physical limit. Beside them, the
+  same bare loop with each UPDATE taking ringround's writers' turn
+  (``bare_turns_worker``): what one writer at a time costs by itself.
+  ``REPEATS`` rounds (bare, in turns, ringround), each run on a fresh
+  database made from one template (``CREATE DATABASE … TEMPLATE``); the
+  ratio is the median of the rounds' ratios of ringround to bare. Afterwards
+  every row must be finished exactly once, as on SQLite.
+  The template is filled by ``storage.copying.copy_clinic`` from an SQLite
+  call list built as the SQLite runs' is (benchmarks/databases.py), so both
+  engines work the same rows.
 - Change propagation: benchmarks/propagation.py, on an SQLite file and on a
   database of this server.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +46,9 @@ from storage.engine import open_engine
 from storage.policy import default_policy
 
 PROCESSES = (1, 4, 16, 32)
+OURS = throughput_worker.ringround_worker
+BARE = throughput_worker.bare_postgres_worker
+TURNS = throughput_worker.bare_turns_worker
 REPEATS = 3
 ROWS = throughput.ROWS
 CHANGES = 20  # changes timed from commit to screen, per engine
@@ -62,6 +70,7 @@ class PostgresFigures:
     settings: dict[str, str] = field(default_factory=dict)
     data: str = ""  # where the cluster's files were
     throughput: list[Result] = field(default_factory=list)
+    bare_in_turns: dict[int, float] = field(default_factory=dict)  # N → rows/s, median
     propagation_ms: dict[str, list[float]] = field(default_factory=dict)  # engine → times
     missing: str = ""  # why nothing was measured, when PostgreSQL could not be run here
 
@@ -86,7 +95,9 @@ def measure(
         figures = _describe(server)
         say(f"  {figures.version}")
         say("  claim -> finish on PostgreSQL, ringround against bare one-row UPDATEs")
-        figures.throughput = _throughput(server, folder, rows, processes, repeats, say)
+        figures.throughput, figures.bare_in_turns = _throughput(
+            server, folder, rows, processes, repeats, say
+        )
         say(f"  change propagation, {changes} changes per engine (headless app)")
         lists = folder / f"propagation-{PROPAGATION_ROWS}.db"
         if not lists.exists():
@@ -142,7 +153,8 @@ def _throughput(
     processes: tuple[int, ...],
     repeats: int,
     say: Callable[[str], None],
-) -> list[Result]:
+) -> tuple[list[Result], dict[int, float]]:
+    """Each N's result, and the rows per second of the bare UPDATEs in turns."""
     call_list = folder / f"throughput-{rows}.db"
     if not call_list.exists():
         build_call_list(call_list, rows, history=False)
@@ -150,17 +162,21 @@ def _throughput(
     _add_bare_rows(template_url, rows)
     template = template_url.rsplit("/", 1)[1]
     results = []
+    in_turns: dict[int, float] = {}
     for n in processes:
         ours: list[Run] = []
         bare: list[Run] = []
+        turns: list[Run] = []
         for repeat in range(repeats):
-            bare.append(_run(server, template, folder, n, rows, bare=True, tag=f"bare-{repeat}"))
-            ours.append(_run(server, template, folder, n, rows, bare=False, tag=f"ours-{repeat}"))
+            bare.append(_run(server, template, folder, n, rows, BARE, tag=f"bare-{repeat}"))
+            turns.append(_run(server, template, folder, n, rows, TURNS, tag=f"turns-{repeat}"))
+            ours.append(_run(server, template, folder, n, rows, OURS, tag=f"ours-{repeat}"))
         found = figures_of(n, rows, ours, bare)
-        say(said(found))
+        in_turns[n] = statistics.median(run.rows_per_s for run in turns)
+        say(f"{said(found)}; bare UPDATEs in turns {in_turns[n]:.0f} rows/s")
         results.append(found)
     server.drop_database(template)
-    return results
+    return results, in_turns
 
 
 def _add_bare_rows(url: str, rows: int) -> None:
@@ -180,14 +196,14 @@ def _run(
     folder: Path,
     processes: int,
     rows: int,
+    worker: Callable[..., None],
     *,
-    bare: bool,
     tag: str,
 ) -> Run:
     name = server.new_database(template)
     url = server.url(name)
     outs = [folder / f"postgresql-{tag}-{processes}-{n}.json" for n in range(processes)]
-    worker = throughput_worker.bare_postgres_worker if bare else throughput_worker.ringround_worker
+    bare = worker is not OURS
     try:
         run, wins = tally(spawn_workers(url, processes, rows, worker, outs))
         problems = _bare_problems(url, rows, wins) if bare else _problems(url, rows, wins)

@@ -16,7 +16,8 @@ closing outcome, each transaction on its own connection:
   ``storage.audit.audit``), but with no more
   statements than that needs and no Python layers around them;
 - :func:`bare_postgres_worker` is PostgreSQL's limit: one-row UPDATE
-  transactions in bare psycopg, a claim and a finish one each.
+  transactions in bare psycopg, a claim and a finish one each;
+  :func:`bare_turns_worker` the same, each taking ringround's writers' turn.
 
 Each worker writes what it saw to a JSON file: when it started and ended
 (``time.monotonic``, one clock for every process), the rows it won and how
@@ -235,27 +236,62 @@ def bare_postgres_worker(
     UPDATE of the same row. psycopg as it comes (server-side prepared
     statements after a few runs), one connection per worker.
     """
+    _bare_updates(url, operator, ids, seed, start, out, in_turns=False)
+
+
+def bare_turns_worker(
+    url: str, operator: str, ids: list[int], seed: int, start: Barrier, out: str
+) -> None:
+    """As :func:`bare_postgres_worker`, but each UPDATE takes ringround's writers' turn.
+
+    ``BEGIN`` and the writers' advisory lock (storage/postgres_schema.py's
+    ``WRITE_LOCK``, as ringround's ``write`` takes it), the UPDATE, ``COMMIT``:
+    one writer at a time, so what taking turns costs by itself shows.
+    """
+    _bare_updates(url, operator, ids, seed, start, out, in_turns=True)
+
+
+def _bare_updates(
+    url: str,
+    operator: str,
+    ids: list[int],
+    seed: int,
+    start: Barrier,
+    out: str,
+    *,
+    in_turns: bool,
+) -> None:
     import psycopg
+
+    from storage.postgres_schema import WRITE_LOCK
 
     conn = psycopg.connect(url, autocommit=True)
     order = random.Random(seed).sample(ids, len(ids))
     wins: list[int] = []
     claims: list[tuple[float, bool]] = []  # seconds, won
     finishes: list[float] = []  # seconds
+
+    def update(sql: str, values: tuple[object, ...]) -> int:
+        if not in_turns:
+            return conn.execute(sql, values).rowcount
+        conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+        count = conn.execute(sql, values).rowcount
+        conn.execute("COMMIT")
+        return count
+
     start.wait(timeout=120)
     started = time.monotonic()
     for source_id in order:
         began = time.perf_counter()
-        won = conn.execute(
+        won = update(
             f"UPDATE {BARE_TABLE} SET claimed_by = %s WHERE id = %s AND claimed_by IS NULL",
             (operator, source_id),
-        ).rowcount
+        )
         claims.append((time.perf_counter() - began, won == 1))
         if won == 1:
             began = time.perf_counter()
-            conn.execute(
-                f"UPDATE {BARE_TABLE} SET done_at = %s WHERE id = %s",
-                (int(time.time()), source_id),
+            update(
+                f"UPDATE {BARE_TABLE} SET done_at = %s WHERE id = %s", (int(time.time()), source_id)
             )
             finishes.append(time.perf_counter() - began)
             wins.append(source_id)
