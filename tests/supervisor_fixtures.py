@@ -22,7 +22,7 @@ def supervisor_app(
     """The app of a supervisor (the policy's default supervisor is root)."""
     clock = clock or Clock()
     session = desk.session(operator, clock(), supervisor=True)
-    app = RingroundApp(desk.path, desk.policy, session, clock=clock)
+    app = RingroundApp(desk.location, desk.policy, session, clock=clock)
     fixed_places(desk)
     return app
 

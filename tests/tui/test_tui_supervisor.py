@@ -1,7 +1,7 @@
 """B7 and B9 on screen: the supervisor screen (v) and the reports (p), supervisors only.
 
 Keys used: v supervisor screen, p reports (list picker); u release, y/n, Escape
-(supervisor screen); t/w/m period, o/l grouping (reports).
+(supervisor screen); t/w/m period, o/l grouping (reports). On each engine.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -28,6 +29,12 @@ from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.picker import ListPicker
 from tui.report_screen import ReportScreen
 from tui.supervisor_screen import SupervisorScreen
+
+
+@pytest.fixture
+def desk(engine_desk: DeskClinic) -> DeskClinic:
+    """The supervisor's flows run on each engine in turn (tests/conftest.py: engine_desk)."""
+    return engine_desk
 
 
 def rows_of(table: DataTable[Any]) -> list[tuple[str, ...]]:
