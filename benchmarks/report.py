@@ -33,6 +33,7 @@ BIG = 1_000_000
 USUAL = 100_000
 
 TARGET_RATIO = 0.70
+TARGETS_UP_TO = 16  # writers the SQLite throughput targets were set for
 TARGET_CLAIM_P99_MS = 50.0
 TARGET_WORST_MS = 250.0
 TARGET_ACTIVATION_P95_MS = 30.0
@@ -177,14 +178,27 @@ class Figures:
                 )
             )
         for r in self.throughput:
-            worst_met = r.worst_ms <= TARGET_WORST_MS if r.processes >= 16 else None
+            measured = (
+                f"{r.ringround:,.0f} rows/s vs bare {r.bare:,.0f} rows/s, **{r.ratio:.0%}** "
+                f"(median of pairs); claim p99 {r.claim_p99_ms:.2f} ms, **worst winning claim "
+                f"or finish {r.worst_ms:.0f} ms** (claims {r.won_max_ms:.0f}, finishes "
+                f"{r.finish_max_ms:.0f}); **{r.double_claims} double claims**"
+            )
+            if r.processes > TARGETS_UP_TO:  # measured beside PostgreSQL's N = 32
+                rows.append(
+                    (
+                        f"claim → finish, N = {r.processes}",
+                        measured,
+                        f"0 double claims (the other targets are set up to N = {TARGETS_UP_TO})",
+                        r.double_claims == 0,
+                    )
+                )
+                continue
+            worst_met = r.worst_ms <= TARGET_WORST_MS if r.processes == TARGETS_UP_TO else None
             rows.append(
                 (
                     f"claim → finish, N = {r.processes}",
-                    f"{r.ringround:,.0f} rows/s vs bare {r.bare:,.0f} rows/s, **{r.ratio:.0%}** "
-                    f"(median of pairs); claim p99 {r.claim_p99_ms:.2f} ms, **worst winning claim "
-                    f"or finish {r.worst_ms:.0f} ms** (claims {r.won_max_ms:.0f}, finishes "
-                    f"{r.finish_max_ms:.0f}); **{r.double_claims} double claims**",
+                    measured,
                     "≥ 70 %; worst ≤ 250 ms at N = 16; p99 claim ≤ 50 ms; 0 double claims",
                     r.ratio >= TARGET_RATIO
                     and r.claim_p99_ms <= TARGET_CLAIM_P99_MS
