@@ -322,7 +322,7 @@ def numbered(insert: str) -> str:
     """
     rows = insert.removeprefix(_FEED_INSERT)
     if rows == insert:
-        raise ValueError(f"not an insert into the change feed: {insert}")
+        raise RuntimeError(f"not an insert into the change feed: {insert}")
     return (
         "INSERT INTO changes (seq, kind, ref, list_id)"
         " SELECT (SELECT coalesce(max(seq), 0) FROM changes) + row_number() OVER (),"

@@ -53,7 +53,9 @@ NOT_FOR_PEOPLE_CALLS = frozenset(
     }
 )
 # Keyword arguments that name things rather than say them.
-NOT_FOR_PEOPLE_KEYWORDS = frozenset({"id", "classes", "name", "group", "style", "metavar"})
+NOT_FOR_PEOPLE_KEYWORDS = frozenset(
+    {"id", "classes", "name", "group", "style", "metavar", "application_name"}
+)
 # Attributes of widgets and screens that Textual shows.
 SHOWN_ATTRIBUTES = frozenset(
     {"title", "sub_title", "border_title", "border_subtitle", "tooltip", "placeholder"}
