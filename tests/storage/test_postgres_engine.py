@@ -24,7 +24,13 @@ import storage.postgres_connection
 import storage.postgres_engine
 from benchmarks.postgres_cluster import PostgresServer
 from storage.changes import CLIENT, Change
-from storage.database import DatabaseBusy, DatabaseUnreachable, NotADatabase, StorageError
+from storage.database import (
+    DatabaseBusy,
+    DatabaseUnreachable,
+    NotADatabase,
+    ReadOnlyDatabase,
+    StorageError,
+)
 from storage.engine import open_engine, write
 from storage.errors import EXIT_BAD_INPUT, BadInput
 from storage.postgres_connection import PostgresConnection, psycopg_sql
@@ -346,3 +352,13 @@ def test_an_empty_database_is_not_taken_for_a_clinic(postgres_url: str) -> None:
         open_engine(postgres_url).connect()
     with psycopg.connect(postgres_url) as raw:
         assert raw.execute("SELECT to_regclass('clients')").fetchone() == (None,)
+
+
+def test_a_server_that_only_reads_is_named_as_read_only(pg: PostgresConnection) -> None:
+    """A standby (or a read-only session) refuses writes: one sentence, nothing saved."""
+    pg.execute("SET default_transaction_read_only = on")
+    with pytest.raises(ReadOnlyDatabase, match="read-only for you; nothing was saved"):
+        add_client(pg, "Анна")
+    assert not pg.in_transaction
+    pg.execute("SET default_transaction_read_only = off")
+    assert pg.execute("SELECT count(*) FROM clients").fetchone()[0] == 0
