@@ -1,4 +1,4 @@
-"""C4–C7 and the refusals around them: start a call, save its result, abort, filter.
+"""C4–C7 and the refusals around them: start a call, save its result, abort, filter (each engine).
 
 Keys used: c start call, f finish (result dialog), 1…9 outcome, Enter saves,
 Escape cancels, / filter, End/arrows move.
@@ -17,7 +17,6 @@ from textual.widgets import Input, OptionList
 
 import storage.locks
 import tui.work_screen
-from storage.database import open_database
 from storage.locks import release_lock
 from storage.rows import APPOINTMENT, RowKey
 from storage.worklists import LATER
@@ -40,6 +39,12 @@ from tui.i18n import set_language
 from tui.result_dialog import ResultDialog
 from tui.row_table import RowTable
 from tui.work_screen import WorkScreen
+
+
+@pytest.fixture
+def desk(engine_desk: DeskClinic) -> DeskClinic:
+    """The call flows run on each engine in turn (tests/conftest.py: engine_desk)."""
+    return engine_desk
 
 
 async def start_call(pilot: Pilot[None], screen: WorkScreen) -> None:
@@ -72,9 +77,10 @@ def attempts(desk: DeskClinic) -> list[tuple[Any, ...]]:
 
 
 async def test_c_claims_the_lock(desk: DeskClinic) -> None:
-    app = desk.app("alice", poll_every=600)  # the row shows the call without polling
+    app = desk.app("alice")
     ivanova = desk.appointments["ivanova"]
     async with running(app) as pilot:
+        app.closing.set()  # the change watch stops: the row shows the call without polling
         screen = await open_list(pilot)
         await start_call(pilot, screen)
         assert desk.locks() == [(APPOINTMENT, ivanova, "alice", app.session.id)]
@@ -97,9 +103,10 @@ async def test_c_claims_the_lock(desk: DeskClinic) -> None:
 
 async def test_saved_row_that_keeps_its_place_is_shown_afresh(desk: DeskClinic) -> None:
     """The last callable row stays where it is after "no answer"; it must not look locked."""
-    app = desk.app("alice", poll_every=600)
+    app = desk.app("alice")
     kowalski = desk.appointments["kowalski"]
     async with running(app) as pilot:
+        app.closing.set()  # the change watch stops: the row shows its state without it
         screen = await open_list(pilot)
         await go_to(pilot, screen, kowalski)
         await start_call(pilot, screen)
@@ -121,6 +128,7 @@ async def test_saved_row_that_keeps_its_place_is_shown_afresh(desk: DeskClinic) 
         assert dialog.message == "Start the call first (c)."
 
 
+@pytest.mark.sqlite_only  # reads SQLite's statement trace
 async def test_finish_saves_attempt_effect_and_release_in_one_transaction(
     desk: DeskClinic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -266,17 +274,17 @@ async def test_escape_in_the_result_dialog_keeps_the_lock(desk: DeskClinic) -> N
 async def test_save_refused_after_takeover_keeps_the_comment_and_offers_a_note(
     desk: DeskClinic,
 ) -> None:
-    # The app looks for others' changes only once a minute here: the takeover is
-    # found by the save itself.
-    app = desk.app("alice", poll_every=60)
+    # The app's change watch is stopped here: the takeover is found by the save itself.
+    app = desk.app("alice")
     ivanova = RowKey(APPOINTMENT, desk.appointments["ivanova"])
     async with running(app) as pilot:
+        app.closing.set()  # the change watch stops: the save itself finds it
         screen = await open_list(pilot)
         await start_call(pilot, screen)
         dialog = await result_dialog(pilot, app)
         await pilot.press("1", *"typed", "space", *"text")
         # Meanwhile a supervisor releases the lock and bob calls the client.
-        conn = open_database(desk.path)
+        conn = desk.connect()
         try:
             release_lock(conn, desk.session("root", supervisor=True), ivanova, at(26, 10, 1))
         finally:
@@ -305,14 +313,15 @@ async def test_save_refused_after_takeover_keeps_the_comment_and_offers_a_note(
 
 
 async def test_escape_drops_the_comment_of_a_lost_call(desk: DeskClinic) -> None:
-    app = desk.app("alice", poll_every=60)
+    app = desk.app("alice")
     async with running(app) as pilot:
+        app.closing.set()  # the change watch stops: the save itself finds it
         screen = await open_list(pilot)
         await start_call(pilot, screen)
         dialog = await result_dialog(pilot, app)
         await pilot.press("1", *"draft")
         bob = desk.session("bob")
-        conn = open_database(desk.path)
+        conn = desk.connect()
         try:
             release_lock(
                 conn,
