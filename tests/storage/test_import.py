@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import shutil
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -653,23 +652,11 @@ def test_only_a_supervisor_builds_call_lists(clinic: StoredClinic, policy: Polic
 # -- round trips --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A demo clinic with a do-not-call client, done tasks, processed items, attempts."""
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    conn = open_database(path, create=True)
-    make_demo(conn, default_policy(), clients=60, now=NOW)
-    conn.close()
-    return path
-
-
 @pytest.fixture
-def demo(demo_file: Path, tmp_path: Path) -> Iterator[Connection]:
-    copy = tmp_path / "demo.db"
-    shutil.copyfile(demo_file, copy)
-    conn = open_database(copy)
-    yield conn
-    conn.close()
+def demo(conn: Connection) -> Connection:
+    """A demo clinic with a do-not-call client, done tasks, processed items, attempts."""
+    make_demo(conn, default_policy(), clients=60, now=NOW)
+    return conn
 
 
 def spreadsheet_style(text: str) -> bytes:
@@ -693,7 +680,7 @@ def test_export_then_import_changes_nothing(demo: Connection, policy: Policy, ki
 
 def test_the_demo_has_what_the_round_trips_need(demo: Connection) -> None:
     for sql in (
-        "SELECT count(*) FROM clients WHERE do_not_call",
+        "SELECT count(*) FROM clients WHERE do_not_call = 1",
         "SELECT count(*) FROM tasks WHERE done_at IS NOT NULL",
         "SELECT count(*) FROM call_list_items WHERE processed_at IS NOT NULL",
         "SELECT count(*) FROM appointments WHERE status = 'confirmed'",
@@ -705,9 +692,9 @@ def test_the_demo_has_what_the_round_trips_need(demo: Connection) -> None:
 def test_an_export_restores_what_changed_since(demo: Connection, policy: Policy) -> None:
     text = exported(demo, policy, "clients")
     before = clients_table(demo)
-    session_less = demo.execute("SELECT id FROM clients WHERE NOT do_not_call LIMIT 1").fetchone()[
-        0
-    ]
+    session_less = demo.execute(
+        "SELECT id FROM clients WHERE do_not_call = 0 ORDER BY id LIMIT 1"
+    ).fetchone()[0]
     from storage.sessions import start_session
 
     session = start_session(demo, "olga", NOW)
