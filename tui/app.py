@@ -303,11 +303,21 @@ class RingroundApp(App[None]):
         if self.leaving:
             return
         self.leaving = True
+
+        def not_read(error: RingroundError) -> None:
+            if isinstance(error, DatabaseUnreachable) or not self.database.reachable:
+                # Nothing can be aborted while the server is away: leave as a crash would
+                # (a call stays this operator's, found "yours from earlier" next time, C9).
+                self.leaving = False
+                then()
+            else:
+                self._not_left(error)
+
         self.database.work(
             self,
             lambda conn: open_calls(conn, self.session),
             lambda calls: self._ask_to_leave(calls, leaving, then),
-            self._not_left,
+            not_read,
             group="leave",
         )
 

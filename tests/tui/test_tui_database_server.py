@@ -6,6 +6,8 @@ finishes as before. A save caught by the restart saves nothing: the result
 dialog says "nothing was saved" and keeps the comment, and Enter then saves it
 once. A save whose COMMIT the server carried out without its answer reaching
 the app is found saved when Enter tries again, not reported as a lost lock.
+The operator can still leave while the server is away; an open call stays
+theirs, as after a crash.
 The server is kept from taking the app back (ALLOW_CONNECTIONS false)
 for as long as a test looks at the announcement, so no step races the
 reconnection.
@@ -38,6 +40,7 @@ from tests.clinic_fixtures import (
 )
 from tui.app import RingroundApp
 from tui.database_line import DatabaseLine
+from tui.picker import ListPicker
 from tui.result_dialog import ResultDialog
 from tui.work_screen import WorkScreen
 
@@ -214,3 +217,26 @@ async def test_a_save_whose_answer_was_lost_is_found_saved_when_tried_again(
         assert "Saved; the row is done." in notices(app)
         assert saved_attempts(desk, "ivanova") == [("confirmed", COMMENT)]
         assert desk.locks() == []
+
+
+async def test_the_operator_can_quit_while_the_server_is_away(
+    server_desk: DeskClinic, postgres_server: PostgresServer
+) -> None:
+    desk = server_desk
+    app = desk.app("alice", poll_every=0.2)
+    async with running(app) as pilot:
+        await open_list(pilot)
+        await pilot.press("c")  # a call open when the server goes
+        await wait_until(pilot, lambda: desk.locks(), "the claim")
+        allow_connections(postgres_server, desk, False)
+        try:
+            await restart(postgres_server)
+            await wait_until(pilot, lambda: announced(app), "the header's announcement")
+            await pilot.press("escape")  # back to the lists, then quit
+            await wait_until(pilot, lambda: isinstance(app.screen, ListPicker), "the lists")
+            await pilot.press("q")
+            await wait_until(pilot, lambda: app.return_code is not None, "the app to quit")
+        finally:
+            allow_connections(postgres_server, desk, True)
+    # The call stays hers, as after a crash (C9): her next session finds it from earlier.
+    assert desk.locks() == [(APPOINTMENT, desk.appointments["ivanova"], "alice", app.session.id)]
