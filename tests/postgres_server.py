@@ -28,7 +28,10 @@ makes CREATE DATABASE cheap.
 from __future__ import annotations
 
 import atexit
+import signal
 from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import NoReturn
 
 import pytest
 
@@ -46,13 +49,24 @@ def postgres_server() -> Iterator[PostgresServer]:
     if reason is not None:
         pytest.skip(reason)
     server = start_cluster(TEST_SETTINGS)
-    # An interrupted session (Ctrl-C, an error in the session's end) still stops it.
-    atexit.register(server.stop)
+    # An interrupted session (Ctrl-C, an error in the session's end) still stops it and
+    # removes its folder; so does one ended by SIGTERM (timeout, a CI runner giving up),
+    # which would otherwise end Python without running either.
+    atexit.register(server.remove)
+    terminated = signal.getsignal(signal.SIGTERM)
+    if terminated == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, ended_by_sigterm)
     try:
         yield server
     finally:
-        atexit.unregister(server.stop)
+        signal.signal(signal.SIGTERM, terminated)
+        atexit.unregister(server.remove)
         server.remove()
+
+
+def ended_by_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
+    """SIGTERM ends the test session as Ctrl-C does: fixtures are torn down on the way out."""
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 @pytest.fixture
