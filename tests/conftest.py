@@ -1,4 +1,5 @@
-"""Fixtures every test may use: a fresh database file, the two clinics, nothing of this machine.
+"""Fixtures every test may use: a fresh database on each engine, the two clinics, nothing of
+this machine.
 
 The tests are in folders by layer: storage/, cli/, tui/, telephony/ and e2e/
 (real terminals, SSH, Unix users, several processes), each with the fixtures of
@@ -20,7 +21,8 @@ and as ``[postgresql]`` on a fresh database, and reaches it only through
 storage.engine.open_engine(location). A test about the SQLite file itself
 (backup, file modes, damage, WAL, read-only files...) runs on SQLite only: it
 is marked ``@pytest.mark.sqlite_only``, or it takes ``db_path`` (a file is
-SQLite's by nature).
+SQLite's by nature). ``more_databases`` makes more fresh databases on the
+test's engine, for a property test whose every example starts from nothing.
 """
 
 from __future__ import annotations
