@@ -129,21 +129,33 @@ def open_raw(params: dict[str, Any], location: str) -> psycopg.Connection[Any]:
 
 
 def refused(error: psycopg.Error, location: str) -> StorageError:
-    """Why a connection could not be made, as one sentence."""
+    """Why a connection could not be made, as one sentence.
+
+    A server that answered says why (libpq's "FATAL:  ..."): no such database,
+    a password or role refused; no answer at all (refused, timed out, no such
+    host) is DatabaseUnreachable.
+    """
     text = str(error)
-    if error.sqlstate == "3D000" or ("database" in text and "does not exist" in text):
+    answer = text.rpartition("FATAL:")[2].strip().splitlines()[0] if "FATAL:" in text else ""
+    if error.sqlstate == "3D000" or ("database" in answer and "does not exist" in answer):
         return NotADatabase(
             _(
                 "There is no database {location} on the server; an administrator makes it "
                 "(docs/deploy-postgresql.md)."
             ).format(location=location)
         )
-    if error.sqlstate in ("28P01", "28000") or "password" in text or "authentication" in text:
-        return ReadOnlyDatabase(
+    if error.sqlstate == "28P01" or "password" in text:
+        return StorageError(
             _(
                 "The database server refused your login to {location}; the password belongs "
                 "in ~/.pgpass, PGPASSWORD or a service file."
             ).format(location=location)
+        )
+    if answer:
+        return StorageError(
+            _("The database {path} could not be used: {error}.").format(
+                path=location, error=answer.rstrip(".")
+            )
         )
     if error.sqlstate is not None and not error.sqlstate.startswith("08"):
         return described(error, location)

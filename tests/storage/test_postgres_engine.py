@@ -362,3 +362,14 @@ def test_a_server_that_only_reads_is_named_as_read_only(pg: PostgresConnection) 
     assert not pg.in_transaction
     pg.execute("SET default_transaction_read_only = off")
     assert pg.execute("SELECT count(*) FROM clients").fetchone()[0] == 0
+
+
+def test_an_unknown_role_is_named_not_taken_for_a_silent_server(
+    postgres_server: PostgresServer,
+) -> None:
+    url = postgres_server.url("postgres").replace("//postgres@", "//nobody_here@")
+    with pytest.raises(StorageError) as caught:
+        open_engine(url).connect()
+    assert not isinstance(caught.value, DatabaseUnreachable)
+    assert 'role "nobody_here" does not exist' in str(caught.value)
+    assert "\n" not in str(caught.value)
