@@ -28,6 +28,8 @@ import time
 from contextlib import suppress
 from urllib.parse import parse_qs, urlsplit
 
+import psycopg
+
 from storage.changes import Changes, changes_since, latest
 from storage.connection import Connection
 from storage.database import DatabaseUnreachable, ReadOnlyDatabase
@@ -61,7 +63,14 @@ class PostgresEngine:
 
     def __init__(self, url: str) -> None:
         self.location = checked_url(url)
-        self._params = connection_params(url)
+        try:
+            self._params = connection_params(url)
+        except psycopg.Error as error:
+            raise BadInput(
+                _("{location} is not a PostgreSQL address libpq understands: {error}.").format(
+                    location=url, error=str(error).rstrip(".")
+                )
+            ) from None
         # The server's time, read at this computer's monotonic time: (server, monotonic).
         self._read_at: tuple[float, float] | None = None
 

@@ -373,3 +373,9 @@ def test_an_unknown_role_is_named_not_taken_for_a_silent_server(
     assert not isinstance(caught.value, DatabaseUnreachable)
     assert 'role "nobody_here" does not exist' in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_an_address_libpq_cannot_read_is_bad_input() -> None:
+    with pytest.raises(BadInput, match=r"not a PostgreSQL address .*bogus") as caught:
+        open_engine("postgresql://db.example/ringround?bogus=1")
+    assert caught.value.exit_code == EXIT_BAD_INPUT
