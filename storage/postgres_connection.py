@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 import select
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from decimal import Decimal
@@ -69,6 +70,12 @@ SESSION_OPTIONS = "-c lock_timeout=5000 -c idle_in_transaction_session_timeout=6
 # no FIN) within about half a minute instead of the operating system's two hours.
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5}
 KEEPALIVES_COUNT = 3
+
+# A save whose COMMIT got no answer (the server restarting, the network gone) asks the
+# server, once it answers again, whether that transaction committed; this long at most,
+# about what a restart takes, before the operator is told the outcome is unknown.
+IN_DOUBT_FOR = 30.0
+IN_DOUBT_PAUSE = 0.5  # seconds between tries to reach the server again meanwhile
 
 # Reads of an idle connection's socket before a statement: a shutting-down server sends
 # its goodbye (FATAL 57P01) and then closes, which takes two reads to see.
@@ -238,6 +245,7 @@ class PostgresConnection:
         self._params = params
         self._raw = open_raw(params, location)
         self._writing = False  # inside write(): a lost connection is not replaced meanwhile
+        self._transaction = ""  # the id of the write transaction begun last (begin_write)
         self._closed = False
 
     @property
@@ -328,29 +336,58 @@ class PostgresConnection:
         self._raw.close()
 
     def begin_write(self) -> None:
-        """``BEGIN`` and the writers' lock, in one round trip."""
+        """``BEGIN``, the writers' lock and the transaction's id, in one round trip.
+
+        The id is what :meth:`end_write` asks the server about when the COMMIT
+        gets no answer.
+        """
         try:
-            self.execute(
-                f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+            cursor = self.raw.execute(
+                "BEGIN ISOLATION LEVEL READ COMMITTED;"
+                f" SELECT pg_advisory_xact_lock({WRITE_LOCK}), pg_current_xact_id()::text"
             )
-        except StorageError:  # the lock not had in time (busy): no transaction is left open
+            cursor.nextset()
+            row = cursor.fetchone()
+        except psycopg.Error as error:
+            # The lock not had in time (busy), or no server: no transaction is left open.
             if not self.lost and self._raw.info.transaction_status != pq.TransactionStatus.IDLE:
-                with suppress(StorageError):
-                    self.execute("ROLLBACK")
-            raise
+                with suppress(psycopg.Error):
+                    self._raw.execute("ROLLBACK")
+            raise described(error, self.location) from None
+        assert row is not None
+        self._transaction = str(row[1])
         self._writing = True
 
     def end_write(self, *, commit: bool) -> None:
-        """COMMIT, or ROLLBACK if the transaction is still there to roll back."""
+        """COMMIT, or ROLLBACK if the transaction is still there to roll back.
+
+        A COMMIT that gets no answer may or may not have been carried out by
+        the server. Then the server is asked, once it answers again, what
+        became of the transaction (``pg_xact_status``): committed, the save
+        stands and nothing is said; not committed, nothing was saved and the
+        operator is told so. Only a server that stays silent for
+        :data:`IN_DOUBT_FOR` leaves the outcome unknown, and says so.
+        """
         try:
             if commit:
                 try:
                     self.execute("COMMIT")
                 except DatabaseUnreachable:
+                    outcome = self._outcome(self._transaction)
+                    if outcome == "committed":
+                        return
+                    if outcome is None:
+                        raise DatabaseUnreachable(
+                            _(
+                                "The database server {location} stopped answering while "
+                                "saving; whether it was saved shows once the server answers "
+                                "again."
+                            ).format(location=self.location)
+                        ) from None
                     raise DatabaseUnreachable(
                         _(
-                            "The database server {location} stopped answering while saving; "
-                            "whether it was saved shows once the server answers again."
+                            "The connection to the database server {location} broke while "
+                            "saving; nothing was saved."
                         ).format(location=self.location)
                     ) from None
             elif not self.lost:
@@ -358,6 +395,37 @@ class PostgresConnection:
                     self.execute("ROLLBACK")
         finally:
             self._writing = False
+
+    def _outcome(self, transaction: str) -> str | None:
+        """What became of a transaction whose COMMIT got no answer: "committed", "aborted"
+        (also one the server never heard commit before it went down), or None when the
+        server did not answer for :data:`IN_DOUBT_FOR`. The new connection serves on."""
+        deadline = time.monotonic() + IN_DOUBT_FOR
+        while True:
+            status = self._ask_status(transaction)
+            if status is not None:
+                return status
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(IN_DOUBT_PAUSE)
+
+    def _ask_status(self, transaction: str) -> str | None:
+        """The transaction's status from a new connection, which then serves on; None
+        when the server does not answer yet or has not finished the transaction."""
+        try:
+            raw = open_raw(self._params, self.location)
+        except StorageError:
+            return None
+        try:
+            row = raw.execute("SELECT pg_xact_status(%s::xid8)", (transaction,)).fetchone()
+        except psycopg.Error:
+            raw.close()
+            return None
+        with suppress(psycopg.Error):
+            self._raw.close()
+        self._raw = raw
+        status = None if row is None or row[0] is None else str(row[0])
+        return None if status == "in progress" else status
 
 
 @contextmanager
@@ -368,8 +436,7 @@ def write(conn: Connection) -> Iterator[Connection]:
     error; a write inside a write is a savepoint, so an error undoes just the
     inner block. Errors are StorageError already. A connection lost before the
     commit saved nothing (DatabaseUnreachable); lost during the COMMIT itself,
-    the server may have committed, which the caller cannot tell from a
-    rollback: docs/design.md says how the lock protocol stays safe then.
+    the server is asked what became of the transaction (:meth:`PostgresConnection.end_write`).
     """
     if not isinstance(conn, PostgresConnection):
         raise TypeError(f"not a PostgreSQL connection: {conn!r}")

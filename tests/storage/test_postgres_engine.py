@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -321,6 +322,67 @@ def test_a_write_cut_by_a_restart_saves_nothing(
         pg.execute("UPDATE clients SET email = 'half@example.org' WHERE id = ?", (client,))
     assert not pg.in_transaction
     assert pg.execute("SELECT name, email FROM clients").fetchall() == [("Анна", "")]
+
+
+def test_a_commit_whose_answer_is_lost_is_looked_up_and_kept(
+    pg: PostgresConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server commits, then the connection breaks before its answer arrives."""
+    raw = pg.raw
+    real_execute = raw.execute
+
+    def answer_lost(query: Any, *args: Any, **kwargs: Any) -> Any:
+        if query == "COMMIT":
+            real_execute(query)
+            raw.close()
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        return real_execute(query, *args, **kwargs)
+
+    monkeypatch.setattr(raw, "execute", answer_lost)
+    with write(pg):
+        pg.execute("INSERT INTO settings (name, value) VALUES ('kept', 'yes')")
+    assert not pg.in_transaction
+    assert pg.execute("SELECT value FROM settings WHERE name = 'kept'").fetchall() == [("yes",)]
+
+
+def test_a_commit_cut_off_on_the_server_is_looked_up_and_nothing_was_saved(
+    pg: PostgresConnection, postgres_url: str
+) -> None:
+    """The server ends the session while the COMMIT runs (its deferred work is slow)."""
+    admin = psycopg.connect(postgres_url, autocommit=True)
+    try:
+        admin.execute(
+            "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN PERFORM pg_sleep(30); RETURN NULL; END $$"
+        )
+        admin.execute(
+            "CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON settings"
+            " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()"
+        )
+        backend = pg.execute("SELECT pg_backend_pid()").fetchone()[0]
+
+        def end_the_session_in_its_commit() -> None:
+            wait_until(
+                lambda: admin.execute(
+                    "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND query = 'COMMIT'",
+                    (backend,),
+                ).fetchone(),
+                "the COMMIT running on the server",
+            )
+            admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+
+        ender = threading.Thread(target=end_the_session_in_its_commit)
+        ender.start()
+        with (
+            pytest.raises(DatabaseUnreachable, match="broke while saving; nothing was saved"),
+            write(pg),
+        ):
+            pg.execute("INSERT INTO settings (name, value) VALUES ('lost', 'yes')")
+        ender.join(30)
+        assert not pg.in_transaction
+        assert pg.execute("SELECT count(*) FROM settings WHERE name = 'lost'").fetchone() == (0,)
+    finally:
+        admin.close()
 
 
 def test_a_missing_database_and_a_silent_server_are_named(
