@@ -2,8 +2,10 @@
 this machine.
 
 The tests are in folders by layer: storage/, cli/, tui/, telephony/ and e2e/
-(real terminals, SSH, Unix users, several processes), each with the fixtures of
-its own in its conftest.py; the checks of the whole repository (code quality,
+(real terminals, SSH, Unix users, several processes); cli/ and tui/ have
+fixtures of their own in their conftest.py, while the database fixtures below
+serve storage/, cli/, tui/ and e2e/ alike (pytest shows a folder's conftest to
+that folder only); the checks of the whole repository (code quality,
 translations, references) are here. Helpers shared by several folders are
 modules here: stored_clinic, clinic_fixtures, waiting, pty_app, unix_users...
 
