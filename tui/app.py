@@ -70,9 +70,7 @@ from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.formats import moment_text
 from tui.i18n import _, choose_language, set_language
 from tui.messages import DataChanged
-from tui.phone_line import PhoneLine
 from tui.picker import ListPicker
-from tui.result_dialog import ResultDialog
 from tui.safe_text import safe_text
 
 POLL_EVERY = 1.0  # at most these seconds between looks for other operators' changes (C3)
@@ -283,6 +281,8 @@ class RingroundApp(App[None]):
         if self.terminal is not None:
             self.set_interval(TERMINAL_CHECK_EVERY, self.check_terminal)
         if self.policy.telephony.enabled:
+            from tui.phone_line import PhoneLine  # the exchange's code, for clinics that use one
+
             self.phone = PhoneLine(
                 self, self.database, self.policy, self.operator, lambda: self.session, self.now
             )
@@ -470,6 +470,9 @@ class RingroundApp(App[None]):
                 self.phone.forget(call.key)
             text = lost_text(call, self.policy, self.now(), self.operator)
             screen = self.screen
+            # Imported here: the result dialog and its widgets are not needed to start.
+            from tui.result_dialog import ResultDialog
+
             if isinstance(screen, ResultDialog) and screen.row_key == call.key:
                 screen.lock_lost(text)
             else:
@@ -523,6 +526,8 @@ class RingroundApp(App[None]):
 
 
 if TYPE_CHECKING:
+    from tui.phone_line import PhoneLine
+
     _DESK: type[Desk] = RingroundApp  # the app is what its screens take it for (tui/desk.py)
 
 

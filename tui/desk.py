@@ -22,7 +22,9 @@ from storage.policy import Policy
 from storage.sessions import Session
 from storage.worklists import WorkList
 from tui.database_work import Database
-from tui.phone_line import PhoneLine
+
+if TYPE_CHECKING:
+    from tui.phone_line import PhoneLine  # the exchange's code is loaded only when it is used
 
 T = TypeVar("T")
 
