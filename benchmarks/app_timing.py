@@ -147,8 +147,8 @@ def first_rows_painted(app: RingroundApp) -> bool:
     return table is not None and bool(table.ids) and table.ids[0] in table.rows
 
 
-async def _open(pilot: Pilot[Any], probe: Probe, timings: Timings) -> None:
-    """Enter on the call list in the picker; time until its first rows are painted."""
+async def highlight_call_list(pilot: Pilot[Any]) -> RingroundApp:
+    """Wait for the list picker's counts and move its cursor to the call list."""
     app = pilot.app
     assert isinstance(app, RingroundApp)
     await until(
@@ -161,6 +161,12 @@ async def _open(pilot: Pilot[Any], probe: Probe, timings: Timings) -> None:
     index = next(i for i, s in enumerate(picker.summaries) if s.work_list.kind == "item")
     while picker.query_one("#lists").highlighted != index:  # type: ignore[attr-defined]
         await pilot.press("down")
+    return app
+
+
+async def _open(pilot: Pilot[Any], probe: Probe, timings: Timings) -> None:
+    """Enter on the call list in the picker; time until its first rows are painted."""
+    app = await highlight_call_list(pilot)
     probe.activated = None
     await pilot.pause(0.1)
     probe.expect(lambda: first_rows_painted(app))

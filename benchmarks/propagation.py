@@ -30,14 +30,13 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from benchmarks.app_timing import Probe, first_rows_painted, table_of, until
+from benchmarks.app_timing import Probe, first_rows_painted, highlight_call_list, table_of, until
 from storage.engine import open_engine
 from storage.locks import Claim, claim_row, finish_call
 from storage.policy import default_policy
 from storage.rows import ITEM, RowKey
 from storage.sessions import start_session
 from tui.app import RingroundApp
-from tui.picker import ListPicker
 from tui.work_screen import WorkScreen
 
 SPAWN = multiprocessing.get_context("spawn")
@@ -63,18 +62,7 @@ def colleague(location: str, pipe: Pipe) -> None:
 
 async def _open_list(pilot: Pilot[Any]) -> None:
     """Enter on the call list in the picker; wait for its rows."""
-    app = pilot.app
-    assert isinstance(app, RingroundApp)
-    await until(
-        pilot,
-        lambda: isinstance(app.screen, ListPicker) and app.screen.summaries,
-        "the list picker's counts",
-    )
-    picker = app.screen
-    assert isinstance(picker, ListPicker)
-    index = next(i for i, s in enumerate(picker.summaries) if s.work_list.kind == "item")
-    while picker.query_one("#lists").highlighted != index:  # type: ignore[attr-defined]
-        await pilot.press("down")
+    app = await highlight_call_list(pilot)
     await pilot.press("enter")
     await until(
         pilot,
