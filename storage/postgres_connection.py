@@ -47,12 +47,12 @@ from psycopg.types.numeric import IntDumper
 from storage import admin_log
 from storage.connection import Connection
 from storage.database import (
-    DatabaseBusy,
     DatabaseUnreachable,
     DiskFull,
     NotADatabase,
     ReadOnlyDatabase,
     StorageError,
+    busy,
 )
 from storage.i18n import _
 from storage.postgres_schema import WRITE_LOCK
@@ -185,9 +185,7 @@ def described(error: psycopg.Error, location: str) -> StorageError:
     if state.startswith("08") or state in _GONE:
         return unreachable(location)
     if state in _BUSY:
-        return DatabaseBusy(
-            _("The database {path} is busy with another operator's save.").format(path=location)
-        )
+        return busy(location)
     if state == "53100":
         return DiskFull(
             _("The disk holding {path} is full; nothing was saved.").format(path=location)
