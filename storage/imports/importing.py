@@ -192,28 +192,21 @@ def describe_result(result: ImportResult) -> str:
         ).format(names=names)
     # "rows" after 1 as well: scripts read these lines (tests/cli/test_cli_data.py).
     rows = ngettext("{count} rows", "{count} rows", result.rows).format(count=f"{result.rows:,}")
+    parts = {
+        "source": result.source,
+        "rows": rows,
+        "added": f"{result.added:,}",
+        "updated": updated,
+        "unchanged": f"{result.unchanged:,}",
+        "kept": kept,
+        "lists": lists,
+    }
     if result.dry_run:
         return _(
             "Dry run of {source} ({rows}): would add {added}, update {updated}, leave "
             "{unchanged} unchanged{kept}{lists}; nothing was changed."
-        ).format(
-            source=result.source,
-            rows=rows,
-            added=f"{result.added:,}",
-            updated=updated,
-            unchanged=f"{result.unchanged:,}",
-            kept=kept,
-            lists=lists,
-        )
+        ).format(**parts)
     return _(
         "Imported {source} ({rows}): added {added}, updated {updated}, unchanged "
         "{unchanged}{kept}{lists}."
-    ).format(
-        source=result.source,
-        rows=rows,
-        added=f"{result.added:,}",
-        updated=updated,
-        unchanged=f"{result.unchanged:,}",
-        kept=kept,
-        lists=lists,
-    )
+    ).format(**parts)
