@@ -44,12 +44,16 @@ def deliver(node: DOMNode, callback: Callable[[V], object], value: V) -> None:
     """From a worker thread: ``callback(value)`` on the UI thread, while ``node`` is shown.
 
     A dialog closed or a screen left before its job ended has nothing to show;
-    neither has an app that is leaving.
+    neither has an app that is leaving. Both are checked when the answer
+    arrives, as a screen being taken down is still attached while its widgets
+    go (the app's own shutdown takes its screens down the same way).
     """
     app = node.app
 
     def on_ui_thread() -> None:
-        if node is app or node.is_attached:
+        if not app.is_running:
+            return
+        if node is app or (node.is_attached and node.screen in app.screen_stack):
             callback(value)
 
     if app.return_code is None:  # set once the app exits

@@ -8,16 +8,24 @@ and is never shown as "Not saved: …".
 from __future__ import annotations
 
 import asyncio
+import threading
+from concurrent.futures import CancelledError
+from contextvars import copy_context
 from pathlib import Path
 
 import pytest
+from textual.css.query import NoMatches
 from textual.widgets import Input
 
 from storage.admin_log import LogTarget, configure
 from storage.clients import ClientGone
 from storage.connection import Connection
 from tests.clinic_fixtures import DeskClinic, open_list, running, text_of, wait_until
+from tests.waiting import wait_until_async
 from tui.client_card import ClientCard
+from tui.database_work import deliver
+from tui.row_table import RowTable
+from tui.work_screen import WorkScreen
 
 
 def one(conn: Connection) -> int:
@@ -106,3 +114,47 @@ async def test_a_bug_in_a_job_reaches_the_crash_handler(
     assert len(crash) == 1
     assert 'error="ValueError: a bug in the job"' in crash[0]
     assert "traceback=" in crash[0] and "in bug" in crash[0]  # where the bug is, for the admin
+
+
+async def test_an_answer_for_a_screen_being_left_is_dropped(desk: DeskClinic) -> None:
+    """A popped work screen loses its widgets while still attached: no answer reaches it."""
+    app = desk.app("alice")
+    heard: list[str] = []
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        app.pop_screen()  # off the stack now, its widgets removed afterwards
+        await asyncio.to_thread(deliver, screen, heard.append, "busy")
+        await pilot.pause()
+        assert app.screen is not screen
+    assert heard == []
+
+
+async def test_an_answer_arriving_while_the_app_stops_is_dropped(
+    desk: DeskClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app's shutdown takes the work screen's widgets away while the screen is still attached.
+
+    A worker's answer for that screen arriving just then (here: sent the moment
+    its row table goes) is dropped, not shown on a screen without its table.
+    """
+    app = desk.app("alice")
+    outcome: list[str] = []
+
+    def tell_busy(screen: WorkScreen) -> None:
+        try:
+            deliver(screen, screen.show_busy, "busy")
+        except CancelledError:  # the app's loop ended before it came to the answer
+            outcome.append("not answered")
+        except NoMatches as error:
+            outcome.append(f"shown on a screen without its table: {error}")
+        else:
+            outcome.append("answered")
+
+    def on_unmount(table: RowTable) -> None:
+        threading.Thread(target=copy_context().run, args=(tell_busy, table.screen)).start()
+
+    async with running(app) as pilot:
+        await open_list(pilot)
+        monkeypatch.setattr(RowTable, "on_unmount", on_unmount, raising=False)
+    said = await wait_until_async(lambda: outcome[:1], "the worker's answer")
+    assert said[0] in ("answered", "not answered")
