@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from storage import admin_log
-from storage.connection import Connection
+from storage.connection import Connection, execute_soon
 from storage.i18n import _
 from storage.id_sequences import highest_id_given
 from storage.rows import RowKey
@@ -94,7 +94,8 @@ def audit(
             **detail,
         )
     prev = head_hash(conn)
-    conn.execute(
+    execute_soon(
+        conn,
         "INSERT INTO audit (at, operator, session_id, event, kind, source_id, client_id, detail,"
         " prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (*content, prev, entry_hash(prev, content)),

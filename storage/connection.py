@@ -10,7 +10,10 @@ keep (docs/design.md, "The storage seam"):
 - ``?`` placeholders, parameters as a sequence;
 - rows are plain tuples, read by position;
 - an error leaves as the engine's own (``sqlite3.Error``) or, from PostgreSQL,
-  already as a StorageError with its sentence.
+  already as a StorageError with its sentence;
+- a statement of a write transaction whose result nobody reads may go through
+  :func:`execute_soon`: a database server gets it with the transaction's next
+  statement, one round trip for both.
 
 Only the modules of one engine (storage/database.py, storage/sqlite_engine.py,
 storage/backup.py, the file checks of storage/health.py) use more of SQLite's
@@ -20,7 +23,7 @@ connection than this.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class Cursor(Protocol):
@@ -54,3 +57,26 @@ class Connection(Protocol):
     def in_transaction(self) -> bool: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Sending(Protocol):
+    """A connection that can hold a statement back to send it with the next one."""
+
+    def execute_soon(self, sql: str, parameters: Sequence[Any] = ..., /) -> None: ...
+
+
+def execute_soon(conn: Connection, sql: str, parameters: Sequence[Any] = ()) -> None:
+    """Run a statement of a write transaction whose result nobody reads.
+
+    SQLite runs it at once. A PostgreSQL connection sends it with the
+    transaction's next statement or its COMMIT, one round trip to the server
+    for both (storage/postgres_connection.py); an error it meets there fails
+    the write as it would have failed here, and nothing of the write is saved.
+    """
+    if not conn.in_transaction:
+        raise RuntimeError("execute_soon belongs inside a write transaction")
+    if isinstance(conn, Sending):
+        conn.execute_soon(sql, parameters)
+    else:
+        conn.execute(sql, parameters)

@@ -81,6 +81,11 @@ IN_DOUBT_PAUSE = 0.5  # seconds between tries to reach the server again meanwhil
 # its goodbye (FATAL 57P01) and then closes, which takes two reads to see.
 GOODBYE_READS = 3
 
+# A write transaction's start, sent with its first statement (PostgresConnection.begin_write).
+_BEGIN_WRITE = (
+    "BEGIN ISOLATION LEVEL READ COMMITTED;"
+    f" SELECT pg_advisory_xact_lock({WRITE_LOCK}), pg_current_xact_id()::text"
+)
 _PLACEHOLDER = re.compile(r"%|\?")
 _IN_TRANSACTION = (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR)
 # SQLSTATEs that mean the server went away or is going (class 08 is the connection's own).
@@ -244,6 +249,8 @@ class PostgresConnection:
         self._raw = open_raw(params, location)
         self._writing = False  # inside write(): a lost connection is not replaced meanwhile
         self._transaction = ""  # the id of the write transaction begun last (begin_write)
+        self._begin_pending = False  # begin_write's BEGIN waits for the first statement
+        self._waiting: list[str] = []  # statements of execute_soon, bound, waiting to be sent
         self._closed = False
 
     @property
@@ -288,14 +295,63 @@ class PostgresConnection:
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Rows:
         raw = self.raw
+        text = psycopg_sql(sql) if parameters else sql
+        if not (self._begin_pending or self._waiting):
+            try:
+                return Rows(raw.execute(text, parameters or None))
+            except psycopg.Error as error:
+                raise described(error, self.location) from None
+        if parameters:
+            text = self._bound(text, parameters)
+        return Rows(self._send(raw, text))
+
+    def execute_soon(self, sql: str, parameters: Sequence[Any] = (), /) -> None:
+        """Run a statement whose result nobody reads: inside a write that has begun,
+        it waits to go to the server with the next statement (or the COMMIT), one round
+        trip for both; an error it meets there ends the write as it would have here."""
+        if not self._writing or self._begin_pending:
+            self.execute(sql, parameters)
+            return
+        self._waiting.append(self._bound(psycopg_sql(sql), parameters) if parameters else sql)
+
+    def forget_waiting(self) -> None:
+        """Drop the statements waiting to be sent: what they would do is being rolled back."""
+        self._waiting.clear()
+
+    def _bound(self, text: str, parameters: Sequence[Any]) -> str:
+        """``text`` with its parameters written in, as psycopg's client-side binding does."""
         try:
-            if parameters:
-                return Rows(raw.execute(psycopg_sql(sql), parameters))
-            return Rows(raw.execute(sql))
+            return psycopg.ClientCursor(self.raw).mogrify(text, parameters)
         except psycopg.Error as error:
             raise described(error, self.location) from None
 
+    def _send(self, raw: psycopg.Connection[Any], text: str | None) -> psycopg.Cursor[Any]:
+        """Send what waits (the write's BEGIN and lock, statements of execute_soon) and
+        ``text`` (bound already) in one round trip; the cursor is at the last result."""
+        begins = self._begin_pending
+        statements = [*([_BEGIN_WRITE] if begins else []), *self._waiting]
+        if text is not None:
+            statements.append(text)
+        self._begin_pending = False
+        self._waiting = []
+        try:
+            cursor = raw.execute("; ".join(statements))
+            results = len(statements) + (1 if begins else 0)  # BEGIN; SELECT: two results
+            if begins:
+                cursor.nextset()
+                row = cursor.fetchone()
+                assert row is not None
+                self._transaction = str(row[1])
+                results -= 1
+            for _result in range(results - 1):
+                cursor.nextset()
+        except psycopg.Error as error:
+            raise described(error, self.location) from None
+        return cursor
+
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Rows:
+        if self._begin_pending or self._waiting:
+            self._send(self.raw, None)  # psycopg sends each row alone: what waits goes first
         cursor = self.raw.cursor()
         try:
             cursor.executemany(psycopg_sql(sql), parameters)
@@ -334,26 +390,16 @@ class PostgresConnection:
         self._raw.close()
 
     def begin_write(self) -> None:
-        """``BEGIN``, the writers' lock and the transaction's id, in one round trip.
+        """Start a write transaction: ``BEGIN``, the writers' lock and the transaction's id
+        go to the server with its first statement, in the same round trip.
 
+        A connection lost while no transaction was open is made again first.
         The id is what :meth:`end_write` asks the server about when the COMMIT
         gets no answer.
         """
-        try:
-            cursor = self.raw.execute(
-                "BEGIN ISOLATION LEVEL READ COMMITTED;"
-                f" SELECT pg_advisory_xact_lock({WRITE_LOCK}), pg_current_xact_id()::text"
-            )
-            cursor.nextset()
-            row = cursor.fetchone()
-        except psycopg.Error as error:
-            # The lock not had in time (busy), or no server: no transaction is left open.
-            if not self.lost and self._raw.info.transaction_status != pq.TransactionStatus.IDLE:
-                with suppress(psycopg.Error):
-                    self._raw.execute("ROLLBACK")
-            raise described(error, self.location) from None
-        assert row is not None
-        self._transaction = str(row[1])
+        _connected = self.raw
+        self._transaction = ""
+        self._begin_pending = True
         self._writing = True
 
     def end_write(self, *, commit: bool) -> None:
@@ -366,6 +412,12 @@ class PostgresConnection:
         operator is told so. Only a server that stays silent for
         :data:`IN_DOUBT_FOR` leaves the outcome unknown, and says so.
         """
+        if not commit:
+            self.forget_waiting()
+        if self._begin_pending:  # nothing was sent: no transaction to end
+            self._begin_pending = False
+            self._writing = False
+            return
         try:
             if commit:
                 try:
@@ -463,6 +515,7 @@ def _savepoint(conn: PostgresConnection) -> Iterator[None]:
         conn.execute("RELEASE nested_write")
     except BaseException:
         admin_log.rolled_back_to(conn, mark)
+        conn.forget_waiting()  # sent after the savepoint was made, so undone with it
         if not conn.lost:
             with suppress(StorageError):
                 conn.execute("ROLLBACK TO nested_write")

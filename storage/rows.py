@@ -48,24 +48,36 @@ class Source:
     is_open: bool  # the appointment, list item or task still needs this call
 
 
+def source_sql(policy: Policy, kind: str) -> tuple[str, str, tuple[object, ...]]:
+    """How to read a row's source in SQL: (columns, tables, their parameters).
+
+    The columns are the client's id and whether the source still needs this
+    call; the tables name the source ``src`` (keyed by ``src.id``). The
+    parameters belong to the columns. :func:`read_source` and the lock
+    protocol's one-statement check (storage/locks.py) read it so.
+    """
+    if kind == APPOINTMENT:
+        marks = ",".join("?" * len(policy.open_statuses))
+        return (
+            f"src.client_id, src.status IN ({marks})",
+            "appointments src",
+            tuple(policy.open_statuses),
+        )
+    if kind == ITEM:
+        return (
+            "src.client_id, src.processed_at IS NULL AND l.closed_at IS NULL",
+            "call_list_items src JOIN call_lists l ON l.id = src.list_id",
+            (),
+        )
+    return "src.client_id, src.done_at IS NULL", "tasks src", ()
+
+
 def read_source(conn: Connection, policy: Policy, key: RowKey) -> Source | None:
     """The row's client and whether its source still needs a call (None: it is gone)."""
-    if key.kind == APPOINTMENT:
-        marks = ",".join("?" * len(policy.open_statuses))
-        row = conn.execute(
-            f"SELECT client_id, status IN ({marks}) FROM appointments WHERE id = ?",
-            (*policy.open_statuses, key.source_id),
-        ).fetchone()
-    elif key.kind == ITEM:
-        row = conn.execute(
-            "SELECT i.client_id, i.processed_at IS NULL AND l.closed_at IS NULL"
-            " FROM call_list_items i JOIN call_lists l ON l.id = i.list_id WHERE i.id = ?",
-            (key.source_id,),
-        ).fetchone()
-    else:
-        row = conn.execute(
-            "SELECT client_id, done_at IS NULL FROM tasks WHERE id = ?", (key.source_id,)
-        ).fetchone()
+    columns, tables, parameters = source_sql(policy, key.kind)
+    row = conn.execute(
+        f"SELECT {columns} FROM {tables} WHERE src.id = ?", (*parameters, key.source_id)
+    ).fetchone()
     return None if row is None else Source(int(row[0]), bool(row[1]))
 
 

@@ -198,10 +198,12 @@ def test_a_writer_kept_waiting_hears_that_the_database_is_busy(
     monkeypatch.setattr(storage.postgres_connection, "SESSION_OPTIONS", "-c lock_timeout=50")
     impatient = PostgresEngine(engine.location).connect()
     with write(pg):
+        pg.execute("INSERT INTO clients (name) VALUES ('First')")
         busy = pytest.raises(DatabaseBusy, match="busy with another operator's save")
         with busy, write(impatient):
-            pass
+            impatient.execute("INSERT INTO clients (name) VALUES ('Second')")
         assert not impatient.in_transaction
+    assert [name for (name,) in pg.execute("SELECT name FROM clients")] == ["First"]
     impatient.close()
 
 
