@@ -13,6 +13,7 @@ or removed can never save over the new owner.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from storage.audit import audit
 from storage.connection import Connection, execute_soon
@@ -118,19 +119,18 @@ class LockLost(RingroundError):
         super().__init__(message)
 
 
-def _read_lock(
-    conn: Connection, policy: Policy, session: Session, key: RowKey, now: int
-) -> Lock | None:
-    row = conn.execute(
-        f"SELECT l.operator, l.session_id, l.since, l.epoch, {ALIVE_SQL},"
-        " coalesce(s.host, ''), coalesce(s.tty, '')"
-        " FROM locks l LEFT JOIN sessions s ON s.id = l.session_id"
-        " WHERE l.kind = ? AND l.source_id = ?",
-        (alive_since(policy, now), key.kind, key.source_id),
-    ).fetchone()
-    if row is None:
+# A row's lock and whether its holder's session is alive (bind alive_since first).
+_LOCK_COLUMNS = (
+    f"l.operator, l.session_id, l.since, l.epoch, {ALIVE_SQL},"
+    " coalesce(s.host, ''), coalesce(s.tty, '')"
+)
+
+
+def _lock_of(policy: Policy, session: Session, columns: tuple[Any, ...], now: int) -> Lock | None:
+    """The lock :data:`_LOCK_COLUMNS` read; None when there is none."""
+    operator, session_id, since, epoch, alive, host, tty = columns
+    if operator is None:
         return None
-    operator, session_id, since, epoch, alive, host, tty = row
     mine = session_id == session.id
     other_own = not mine and operator == session.operator
     return Lock(
@@ -146,6 +146,51 @@ def _read_lock(
         host=host,
         tty=tty,
     )
+
+
+def _read_lock(
+    conn: Connection, policy: Policy, session: Session, key: RowKey, now: int
+) -> Lock | None:
+    row = conn.execute(
+        f"SELECT {_LOCK_COLUMNS} FROM locks l LEFT JOIN sessions s ON s.id = l.session_id"
+        " WHERE l.kind = ? AND l.source_id = ?",
+        (alive_since(policy, now), key.kind, key.source_id),
+    ).fetchone()
+    return None if row is None else _lock_of(policy, session, tuple(row), now)
+
+
+@dataclass(frozen=True)
+class _RowRead:
+    """A row as the lock protocol reads it in one statement."""
+
+    lock: Lock | None
+    refusal: Refusal | None  # why it may not be called now, locks aside; None: it may
+    client_id: int | None  # None: the source is gone
+
+
+def _read_row(
+    conn: Connection, policy: Policy, session: Session, key: RowKey, now: int
+) -> _RowRead:
+    """The row's lock and whether it may be called now, locks aside (one round trip to a
+    database server): the source, its calling state and the client's do-not-call flag."""
+    columns, table, parameters = source_sql(policy, key.kind)
+    row = conn.execute(
+        f"SELECT {_LOCK_COLUMNS}, src.id, {columns}, r.closed_at,"
+        " coalesce(r.failed_attempts, 0), r.not_before, r.callback_at, r.callback_operator,"
+        " c.do_not_call FROM (SELECT ? AS kind, ? AS source_id) k"
+        " LEFT JOIN locks l ON l.kind = k.kind AND l.source_id = k.source_id"
+        " LEFT JOIN sessions s ON s.id = l.session_id"
+        f" LEFT JOIN {table} ON src.id = k.source_id"
+        " LEFT JOIN call_rows r ON r.kind = k.kind AND r.source_id = k.source_id"
+        " LEFT JOIN clients c ON c.id = src.client_id",
+        (alive_since(policy, now), *parameters, key.kind, key.source_id),
+    ).fetchone()
+    lock = _lock_of(policy, session, tuple(row[:7]), now)
+    if row[7] is None:
+        return _RowRead(lock, Refusal("missing"), None)
+    client_id = int(row[8])
+    refusal = _refusal(policy, session, Source(client_id, bool(row[9])), tuple(row[10:]), now)
+    return _RowRead(lock, refusal, client_id)
 
 
 def _remove_dead_stale_lock(
@@ -206,7 +251,13 @@ def _expire(
     conn: Connection, policy: Policy, session: Session, key: RowKey, now: int
 ) -> tuple[Lock | None, str | None]:
     """C10/C11 checks inside a write transaction: (the lock left, whose lock was removed)."""
-    lock = _read_lock(conn, policy, session, key, now)
+    return _expire_lock(conn, session, key, _read_lock(conn, policy, session, key, now), now)
+
+
+def _expire_lock(
+    conn: Connection, session: Session, key: RowKey, lock: Lock | None, now: int
+) -> tuple[Lock | None, str | None]:
+    """:func:`_expire` of the lock read already inside the same write transaction."""
     if lock is None or not lock.stale:
         return lock, None
     if not lock.alive:
@@ -217,45 +268,27 @@ def _expire(
     return lock, None
 
 
-def _callable_refusal(
-    conn: Connection, policy: Policy, session: Session, key: RowKey, now: int
-) -> tuple[Refusal | None, int | None]:
-    """Whether the row may be called now, ignoring locks: (refusal, client id).
-
-    One statement reads the source, the row's calling state and the client's
-    do-not-call flag (one round trip to a database server, not three).
-    """
-    columns, tables, parameters = source_sql(policy, key.kind)
-    row = conn.execute(
-        f"SELECT {columns}, r.closed_at, coalesce(r.failed_attempts, 0), r.not_before,"
-        " r.callback_at, r.callback_operator, c.do_not_call"
-        f" FROM {tables} LEFT JOIN call_rows r ON r.kind = ? AND r.source_id = src.id"
-        " LEFT JOIN clients c ON c.id = src.client_id WHERE src.id = ?",
-        (*parameters, key.kind, key.source_id),
-    ).fetchone()
-    if row is None:
-        return Refusal("missing"), None
-    source = Source(int(row[0]), bool(row[1]))
-    closed_at, failed, not_before, callback_at, callback_operator, do_not_call = row[2:]
+def _refusal(
+    policy: Policy, session: Session, source: Source, state: tuple[Any, ...], now: int
+) -> Refusal | None:
+    """Why a row whose source and calling state (:func:`_read_row`) are these may not be
+    called now, locks aside; None when it may."""
+    closed_at, failed, not_before, callback_at, callback_operator, do_not_call = state
     if not source.is_open or closed_at is not None:
-        return Refusal("closed"), source.client_id
+        return Refusal("closed")
     if do_not_call:
-        return Refusal("do-not-call"), source.client_id
+        return Refusal("do-not-call")
     if failed >= policy.max_attempts:
-        return Refusal("attempt-cap"), source.client_id
+        return Refusal("attempt-cap")
     if callback_at is not None:
         if callback_at > now:
-            return Refusal(
-                "call-back", until=callback_at, operator=callback_operator
-            ), source.client_id
+            return Refusal("call-back", until=callback_at, operator=callback_operator)
         handover = callback_at + policy.personal_callback_grace
         if callback_operator not in (None, session.operator) and handover > now:
-            return Refusal(
-                "personal-call-back", until=handover, operator=callback_operator
-            ), source.client_id
+            return Refusal("personal-call-back", until=handover, operator=callback_operator)
     elif not_before is not None and not_before > now:
-        return Refusal("too-soon", until=not_before), source.client_id
-    return None, source.client_id
+        return Refusal("too-soon", until=not_before)
+    return None
 
 
 def last_comment(conn: Connection, key: RowKey) -> str | None:
@@ -275,15 +308,16 @@ def inspect_row(
 
     A cheap read first; only a stale lock needs a write transaction.
     """
-    lock = _read_lock(conn, policy, session, key, now)
+    read = _read_row(conn, policy, session, key, now)
+    lock = read.lock
     removed = None
-    if lock is not None and lock.stale:
+    if lock is not None and lock.stale:  # what C10/C11 change is the lock, nothing else read
         with write(conn):
             lock, removed = _expire(conn, policy, session, key, now)
     if lock is not None and not (lock.mine or lock.mine_earlier):
         refusal: Refusal | None = Refusal("locked", lock=lock)
     else:
-        refusal, _ = _callable_refusal(conn, policy, session, key, now)
+        refusal = read.refusal
     return RowState(key, lock, refusal, removed, last_comment(conn, key))
 
 
@@ -291,13 +325,13 @@ def _plain_refusal(
     conn: Connection, policy: Policy, session: Session, key: RowKey, now: int
 ) -> Refusal | None:
     """Why a claim cannot pass, from plain reads; None when only the write transaction can tell."""
-    lock = _read_lock(conn, policy, session, key, now)
+    read = _read_row(conn, policy, session, key, now)
+    lock = read.lock
     if lock is not None:
         if lock.stale or lock.mine or lock.mine_earlier:
             return None  # the stale rules or the operator's own lock: the write decides
         return Refusal("locked", lock=lock)
-    refusal, _ = _callable_refusal(conn, policy, session, key, now)
-    return refusal
+    return read.refusal
 
 
 def claim_row(
@@ -330,7 +364,9 @@ def claim_row(
         if refusal is not None:
             return refusal
     with write(conn):
-        lock, _ = _expire(conn, policy, session, key, now)
+        read = _read_row(conn, policy, session, key, now)
+        # C10/C11 change the lock only: what else the statement read still holds after.
+        lock, _ = _expire_lock(conn, session, key, read.lock, now)
         if lock is not None and not (lock.mine or lock.mine_earlier):
             offered = (
                 (lock.offers_takeover or lock.mine_elsewhere)
@@ -339,9 +375,9 @@ def claim_row(
             )
             if not offered:
                 return Refusal("locked", lock=lock)
-        refusal, client_id = _callable_refusal(conn, policy, session, key, now)
-        if refusal is not None:
-            return refusal
+        if read.refusal is not None:
+            return read.refusal
+        client_id = read.client_id
         assert client_id is not None
         if lock is not None and lock.mine:
             return Claim(key, client_id, session.id, lock.epoch, lock.since)

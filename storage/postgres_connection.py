@@ -90,6 +90,9 @@ _PLACEHOLDER = re.compile(r"%|\?")
 _IN_TRANSACTION = (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR)
 # SQLSTATEs that mean the server went away or is going (class 08 is the connection's own).
 _GONE = frozenset({"57P01", "57P02", "57P03"})
+# What a server says to a new connection while it starts or stops ("the database system
+# is starting up", "... is shutting down", "... is in recovery mode").
+_NOT_ACCEPTING = "the database system is"
 _BUSY = frozenset({"55P03", "40P01", "40001", "57014"})
 _NOT_ALLOWED = frozenset({"42501", "25006"})
 
@@ -145,7 +148,8 @@ def refused(error: psycopg.Error, location: str) -> StorageError:
 
     A server that answered says why (libpq's "FATAL:  ..."): no such database,
     a password or role refused; no answer at all (refused, timed out, no such
-    host) is DatabaseUnreachable.
+    host), or a server starting up or shutting down (a restart), is
+    DatabaseUnreachable: it answers again soon, and nothing was saved.
     """
     text = str(error)
     answer = text.rpartition("FATAL:")[2].strip().splitlines()[0] if "FATAL:" in text else ""
@@ -156,6 +160,8 @@ def refused(error: psycopg.Error, location: str) -> StorageError:
                 "(docs/deploy-postgresql.md)."
             ).format(location=location)
         )
+    if error.sqlstate in _GONE or _NOT_ACCEPTING in answer:
+        return unreachable(location)  # starting up, shutting down: it answers again soon
     if error.sqlstate == "28P01" or "password" in text:
         return StorageError(
             _(

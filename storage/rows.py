@@ -49,12 +49,12 @@ class Source:
 
 
 def source_sql(policy: Policy, kind: str) -> tuple[str, str, tuple[object, ...]]:
-    """How to read a row's source in SQL: (columns, tables, their parameters).
+    """How to read a row's source in SQL: (columns, table, the columns' parameters).
 
     The columns are the client's id and whether the source still needs this
-    call; the tables name the source ``src`` (keyed by ``src.id``). The
-    parameters belong to the columns. :func:`read_source` and the lock
-    protocol's one-statement check (storage/locks.py) read it so.
+    call; the table is the source, named ``src`` (keyed by ``src.id``), so
+    that a query may join it where it likes. :func:`read_source` and the lock
+    protocol's one-statement read of a row (storage/locks.py) use it.
     """
     if kind == APPOINTMENT:
         marks = ",".join("?" * len(policy.open_statuses))
@@ -65,8 +65,9 @@ def source_sql(policy: Policy, kind: str) -> tuple[str, str, tuple[object, ...]]
         )
     if kind == ITEM:
         return (
-            "src.client_id, src.processed_at IS NULL AND l.closed_at IS NULL",
-            "call_list_items src JOIN call_lists l ON l.id = src.list_id",
+            "src.client_id, src.processed_at IS NULL"
+            " AND (SELECT closed_at FROM call_lists WHERE id = src.list_id) IS NULL",
+            "call_list_items src",
             (),
         )
     return "src.client_id, src.done_at IS NULL", "tasks src", ()
@@ -74,9 +75,9 @@ def source_sql(policy: Policy, kind: str) -> tuple[str, str, tuple[object, ...]]
 
 def read_source(conn: Connection, policy: Policy, key: RowKey) -> Source | None:
     """The row's client and whether its source still needs a call (None: it is gone)."""
-    columns, tables, parameters = source_sql(policy, key.kind)
+    columns, table, parameters = source_sql(policy, key.kind)
     row = conn.execute(
-        f"SELECT {columns} FROM {tables} WHERE src.id = ?", (*parameters, key.source_id)
+        f"SELECT {columns} FROM {table} WHERE src.id = ?", (*parameters, key.source_id)
     ).fetchone()
     return None if row is None else Source(int(row[0]), bool(row[1]))
 

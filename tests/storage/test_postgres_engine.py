@@ -76,6 +76,21 @@ def test_the_location_chooses_the_engine(tmp_path: Path, postgres_url: str) -> N
     assert open_engine(other).location == other
 
 
+@pytest.mark.parametrize("state", ["starting up", "shutting down", "in recovery mode"])
+def test_a_server_starting_or_stopping_is_one_that_does_not_answer(state: str) -> None:
+    """A connection made during a server restart hears this; the caller tries again later."""
+    said = psycopg.OperationalError(
+        'connection failed: connection to server at "127.0.0.1", port 5432 failed:'
+        f" FATAL:  the database system is {state}"
+    )
+    found = storage.postgres_connection.refused(said, "postgresql://h/clinic")
+    assert isinstance(found, DatabaseUnreachable)
+    assert (
+        str(found)
+        == "The database server postgresql://h/clinic does not answer; nothing was saved."
+    )
+
+
 @pytest.mark.parametrize(
     "url",
     [
