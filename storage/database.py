@@ -26,6 +26,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from storage import admin_log
@@ -34,7 +35,7 @@ from storage.errors import EXIT_BAD_INPUT, RingroundError
 from storage.file_modes import create_database_file, share_companions
 from storage.i18n import _
 from storage.schema import APPLICATION_ID, MIGRATIONS, migrate
-from storage.write_turns import NoTurn, turn
+from storage.write_turns import NoTurn, Turn
 
 BUSY_TIMEOUT_MS = 5000
 # After a long read transaction of another program has let the WAL grow (checkpoints
@@ -123,8 +124,39 @@ def busy(path: str) -> DatabaseBusy:
 
 
 def database_path(conn: Connection) -> str:
+    if isinstance(conn, ClinicConnection):
+        return conn.writers()[0]
+    return _file_of(conn)
+
+
+def _file_of(conn: Connection) -> str:
     row = conn.execute("PRAGMA database_list").fetchone()
     return str(row[2]) if row else "?"
+
+
+class ClinicConnection(sqlite3.Connection):
+    """A connection made by :func:`open_database`: it knows its file and keeps its writers' turn.
+
+    Both are found at the first write (or the first message that names the
+    file) and kept, so a write does not ask SQLite for the file's name nor the
+    file system for its folder again (storage/write_turns.py).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._writers: tuple[str, Turn] | None = None
+
+    def writers(self) -> tuple[str, Turn]:
+        """The database file, and this connection's place in the queue of its writers."""
+        if self._writers is None:
+            path = _file_of(self)
+            self._writers = (path, Turn(path))
+        return self._writers
+
+    def close(self) -> None:
+        if self._writers is not None:
+            self._writers[1].close()
+        super().close()
 
 
 def file_system_type(path: Path) -> str:
@@ -208,15 +240,16 @@ def open_database(
     if not exists:
         _create(path, shown, folder)
     try:
-        conn = sqlite3.connect(
+        made = sqlite3.connect(
             path,
             isolation_level=None,
             timeout=BUSY_TIMEOUT_MS / 1000,
             check_same_thread=check_same_thread,
+            factory=ClinicConnection,
         )
     except sqlite3.Error as error:
         raise describe(error, shown) from None
-    conn = _prepared(conn, shown, create=create, writable=True)
+    conn = _prepared(made, shown, create=create, writable=True)
     if not exists:
         share_companions(path)
     return conn
@@ -408,13 +441,18 @@ def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     storage.families) can be one transaction: it commits with the outer one,
     and an error undoes just the inner block before it leaves.
     """
-    path = database_path(conn)
+    kept = isinstance(conn, ClinicConnection)  # the connection keeps its place in the queue
+    if isinstance(conn, ClinicConnection):
+        path, place = conn.writers()
+    else:  # one made elsewhere (a backup's copy): its place is found for this write alone
+        path = _file_of(conn)
+        place = Turn(path)
     if conn.in_transaction:
         with _savepoint(conn, path):
             yield conn
         return
     try:
-        with turn(path, BUSY_TIMEOUT_MS / 1000):
+        with place.held(BUSY_TIMEOUT_MS / 1000):
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as error:
@@ -433,6 +471,9 @@ def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
                 raise
     except NoTurn:
         raise busy(path) from None
+    finally:
+        if not kept:
+            place.close()
     admin_log.committed(conn)  # the log lines of what this transaction did (lock events)
 
 

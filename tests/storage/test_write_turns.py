@@ -17,8 +17,14 @@ from pathlib import Path
 import pytest
 
 import storage.database
-from storage.database import DatabaseBusy, StorageError, open_database, write
-from storage.write_turns import turn
+from storage.database import (
+    ClinicConnection,
+    DatabaseBusy,
+    StorageError,
+    open_database,
+    write,
+)
+from storage.write_turns import Turn
 
 
 class TurnHolder:
@@ -100,6 +106,56 @@ def test_a_turn_that_never_comes_is_a_busy_database_and_is_let_go_later(
     assert settings(database) == [("next", "saved")]
 
 
+def test_a_connection_that_gave_up_writes_once_its_turn_comes(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection keeps its place in the queue from write to write, even after giving up."""
+    monkeypatch.setattr(storage.database, "BUSY_TIMEOUT_MS", 200)
+    conn = open_database(database)
+    try:
+        holder = TurnHolder(database)
+        with pytest.raises(DatabaseBusy), write(conn):
+            conn.execute("INSERT INTO settings (name, value) VALUES ('gave up', 'saved')")
+        holder.let_go()
+        with write(conn):
+            conn.execute("INSERT INTO settings (name, value) VALUES ('next', 'saved')")
+        with write(conn):
+            conn.execute("INSERT INTO settings (name, value) VALUES ('and next', 'saved')")
+    finally:
+        conn.close()
+    assert settings(database) == [("and next", "saved"), ("next", "saved")]
+    TurnHolder(database).let_go()  # every turn was let go
+
+
+def test_two_connections_of_one_process_take_turns(database: Path) -> None:
+    """Each connection queues on its own: one holding its turn keeps the other one waiting."""
+    first, second = open_database(database), open_database(database, check_same_thread=False)
+    failed: list[StorageError] = []
+
+    def waiter() -> None:
+        try:
+            with write(second):
+                second.execute("INSERT INTO settings (name, value) VALUES ('second', 'saved')")
+        except StorageError as error:
+            failed.append(error)
+
+    try:
+        assert isinstance(first, ClinicConnection)
+        _path, place = first.writers()
+        with place.held(30):
+            thread = threading.Thread(target=waiter)
+            thread.start()
+            thread.join(0.5)
+            assert thread.is_alive(), "the second connection did not wait for the first one's turn"
+            assert settings(database) == []
+        thread.join(30)
+        assert not thread.is_alive() and failed == []
+    finally:
+        first.close()
+        second.close()
+    assert settings(database) == [("second", "saved")]
+
+
 def test_a_killed_writer_leaves_no_turn_behind(
     database: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -133,6 +189,6 @@ def test_one_thread_writes_two_databases_of_one_folder_at_once(
 
 
 if __name__ == "__main__":
-    with turn(sys.argv[1], 30):
+    with Turn(sys.argv[1]).held(30):
         print("held", flush=True)
         sys.stdin.readline()
