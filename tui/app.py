@@ -7,7 +7,10 @@ engine (storage/engine.py): connections, the clock (:meth:`RingroundApp.now`)
 and the watch on commits. Changes committed by anyone are noticed each second
 (for SQLite ``PRAGMA data_version``, for PostgreSQL the notifications that
 arrived), read from the change feed (storage.changes) and announced to the
-screens with :class:`DataChanged`, which re-read only what changed.
+screens with :class:`DataChanged`, which re-read only what changed. A commit
+that changed nothing shown (a heartbeat) is announced only to a screen that
+follows every commit (tui/messages.py): so an idle app's UI thread sleeps
+through the other operators' heartbeats.
 
 A database server that stops answering (PostgreSQL: down, restarting, the
 network) is noticed by the watch or by the first job that fails; every
@@ -40,7 +43,6 @@ from rich.text import Text
 from textual import events, work
 from textual.app import App
 from textual.notifications import SeverityLevel
-from textual.screen import ModalScreen
 from textual.worker import WorkerFailed
 
 from storage.admin_log import log_crash, log_event
@@ -69,13 +71,12 @@ from tui.desk import Desk
 from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.formats import moment_text
 from tui.i18n import _, choose_language, set_language
-from tui.messages import DataChanged
+from tui.messages import DataChanged, FollowsEveryCommit, in_sight
 from tui.picker import ListPicker
 from tui.safe_text import safe_text
 
 POLL_EVERY = 1.0  # at most these seconds between looks for other operators' changes (C3)
 QUICKEST_POLL = 0.25  # at least these seconds between two looks, however often others commit
-TERMINAL_CHECK_EVERY = 1.0  # seconds between looks whether the terminal has hung up
 
 
 @dataclass(frozen=True)
@@ -273,13 +274,11 @@ class RingroundApp(App[None]):
         if self._start is not None:
             self.call_after_refresh(self.start_session)  # reads every page: after the paint
         self.set_interval(self.policy.heartbeat_every, self.beat)
-        threading.Thread(target=self.watch_changes, name="ringround-changes", daemon=True).start()
+        threading.Thread(target=self.keep_watch, name="ringround-watch", daemon=True).start()
         self.set_interval(max(self.policy.stale_after // 4, 5), self.sweep)
         loop = asyncio.get_running_loop()
         for number in (signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(number, self.exit)
-        if self.terminal is not None:
-            self.set_interval(TERMINAL_CHECK_EVERY, self.check_terminal)
         if self.policy.telephony.enabled:
             from tui.phone_line import PhoneLine  # the exchange's code, for clinics that use one
 
@@ -365,8 +364,8 @@ class RingroundApp(App[None]):
         if self.phone is not None:
             await self.phone.close()  # log off the exchange
 
-    def check_terminal(self) -> None:
-        """End the app (and so the session) when its terminal has hung up.
+    def terminal_hung_up(self) -> bool:
+        """Whether the app's terminal has hung up (looked at by :meth:`keep_watch`, each second).
 
         A dropped SSH link normally brings SIGHUP. When it does not reach this
         process (a login wrapper that ignores it and keeps waiting, a program
@@ -374,11 +373,13 @@ class RingroundApp(App[None]):
         reads return nothing, the screen is never seen again, and the session
         would stay alive for ever. A hung-up terminal refuses tcgetattr.
         """
-        assert self.terminal is not None
+        if self.terminal is None:
+            return False
         try:
             termios.tcgetattr(self.terminal)
         except (termios.error, OSError):
-            self.exit()
+            return True
+        return False
 
     # --- the app's own database work (worker threads) ------------------------------
 
@@ -412,14 +413,15 @@ class RingroundApp(App[None]):
                 lambda conn: remove_stale_locks(conn, self.policy, self.session, self.now())
             )
 
-    def watch_changes(self) -> None:
-        """Look for others' changes, on a thread of its own, as soon as the watch says a
-        commit may have been announced (PostgreSQL's notifications) and at the latest
-        every poll_every seconds (SQLite announces nothing).
+    def keep_watch(self) -> None:
+        """Look for others' changes and at the terminal, on a thread of its own: as soon as
+        the watch says a commit may have been announced (PostgreSQL's notifications) and
+        at the latest every poll_every seconds (SQLite announces nothing).
 
-        One thread for the app's life rather than a Textual worker a second:
-        when nobody committed, a look is one PRAGMA or no query at all (no
-        thread started, no message to the app). Looks are at least
+        One thread for the app's life rather than a Textual worker or timer a second:
+        when nobody committed and the terminal is there, a look is one PRAGMA (or no
+        query at all) and one tcgetattr, and the UI thread is not woken. A hung-up
+        terminal ends the app (:meth:`terminal_hung_up`). Looks are at least
         QUICKEST_POLL apart, so a stream of commits is read in batches.
         """
         last = 0.0
@@ -430,6 +432,9 @@ class RingroundApp(App[None]):
                 return
             last = time.monotonic()
             try:
+                if self.terminal_hung_up():
+                    self.call_from_thread(self.exit)
+                    return
                 self.poll()
             except (RuntimeError, CancelledError):  # the app has stopped: call_from_thread refuses
                 return
@@ -458,6 +463,10 @@ class RingroundApp(App[None]):
                 )
         if lost:
             self.call_from_thread(self.calls_lost, lost)
+        if changes.nothing and not any(
+            isinstance(screen, FollowsEveryCommit) for screen in in_sight(self.screen_stack)
+        ):
+            return  # a heartbeat, say: no screen in sight shows what it changed
         self.call_from_thread(self.announce_change, changes)
 
     def calls_lost(self, lost: list[LostCall]) -> None:
@@ -479,16 +488,14 @@ class RingroundApp(App[None]):
                 self.push_screen(NoticeDialog(text, title=_("Your call was taken")))
 
     def announce_change(self, changes: Changes) -> None:
-        """Tell the screens the operator can see: the top one and those under its dialogs.
+        """Tell the screens the operator can see (tui/messages.py).
 
-        A screen hidden under another full screen reads again when it is resumed.
-        (Any message to it would make Textual flush its pending updates as a
-        repaint of the whole top screen: kilobytes over SSH at every commit.)
+        (Any message to a hidden screen would make Textual flush its pending
+        updates as a repaint of the whole top screen: kilobytes over SSH at every
+        commit.)
         """
-        for screen in reversed(self.screen_stack):
+        for screen in in_sight(self.screen_stack):
             screen.post_message(DataChanged(changes))
-            if not isinstance(screen, ModalScreen):
-                break
 
     def reach_changed(self, reachable: bool) -> None:
         """From a worker thread: the database server stopped answering, or answers again."""

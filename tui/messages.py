@@ -1,8 +1,22 @@
-"""Messages the app sends to its screens."""
+"""Messages the app sends to its screens, and which screens hear of a commit.
+
+Every commit anyone makes is looked at (tui/app.py), and what it changed is
+announced to the screens in sight (:func:`in_sight`) as :class:`DataChanged`.
+Most of them show only what the change feed records (storage/changes.py): a
+commit that changed nothing there (a session's heartbeat, a session started
+or ended, an audit entry) cannot change what they show, and they are not told
+of it, so an idle app sleeps through the other operators' heartbeats. A
+screen that shows more, such as the sessions and their last heartbeats, is a
+:class:`FollowsEveryCommit` and is told of every commit.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from typing import Any
+
 from textual.message import Message
+from textual.screen import Screen
 
 from storage.changes import Changes
 
@@ -13,3 +27,19 @@ class DataChanged(Message):
     def __init__(self, changes: Changes) -> None:
         super().__init__()
         self.changes = changes
+
+
+class FollowsEveryCommit:
+    """A screen that reads again at every commit, also one the change feed records nothing
+    of (see the module docstring)."""
+
+
+def in_sight(stack: Sequence[Screen[Any]]) -> Iterator[Screen[Any]]:
+    """The screens of ``stack`` the operator can see: the top one and those under its dialogs.
+
+    A screen hidden under another full screen reads again when it is resumed.
+    """
+    for screen in reversed(stack):
+        yield screen
+        if not screen.is_modal:
+            return

@@ -35,7 +35,7 @@ from tui.desk import AtTheDesk
 from tui.footer import Footer
 from tui.formats import day_text, local, number, task_kind_text
 from tui.i18n import N_, _, babel_locale
-from tui.messages import DataChanged
+from tui.messages import DataChanged, FollowsEveryCommit
 from tui.safe_text import safe_text
 from tui.steady import SteadyText
 from tui.supervisor_screen import fit
@@ -149,7 +149,7 @@ class DayChart(Widget):
         return Text("\n".join(lines))
 
 
-class ReportScreen(AtTheDesk, Screen[None]):
+class ReportScreen(FollowsEveryCommit, AtTheDesk, Screen[None]):
     """See the module docstring for keys."""
 
     BINDINGS = [

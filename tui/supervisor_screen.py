@@ -35,7 +35,7 @@ from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.footer import Footer
 from tui.formats import local, moment_text, task_kind_text, when
 from tui.i18n import N_, _, ngettext
-from tui.messages import DataChanged
+from tui.messages import DataChanged, FollowsEveryCommit
 from tui.safe_text import safe_text
 from tui.steady import SteadyText
 
@@ -87,7 +87,7 @@ class Shown:
     locks: Cells
 
 
-class SupervisorScreen(AtTheDesk, Screen[None]):
+class SupervisorScreen(FollowsEveryCommit, AtTheDesk, Screen[None]):
     """See the module docstring for keys."""
 
     BINDINGS = [

@@ -1,9 +1,11 @@
 """Idle is free: open screens follow the change feed and re-read only what changed.
 
 Heartbeats (every operator's, every 20 s) and other writes that change no row
-a screen shows must not make it read its list again; another operator's claim
-makes it read that one row. Readings are counted by wrapping the storage
-functions the screens call; how long they take is for the benchmarks.
+a screen shows must not make it read its list again, nor even wake the app's
+UI thread, unless the supervisor's overview (which shows them) is open;
+another operator's claim makes it read that one row. Readings are counted by
+wrapping the storage functions the screens call; how long they take is for
+the benchmarks.
 """
 
 from __future__ import annotations
@@ -14,13 +16,24 @@ from typing import Any
 import pytest
 
 from storage import worklists
+from storage.changes import Changes
 from storage.engine import write
 from storage.sessions import heartbeat
-from tests.clinic_fixtures import DeskClinic, open_list, running, settle, wait_until
+from tests.clinic_fixtures import (
+    DESK_NOW,
+    Clock,
+    DeskClinic,
+    open_list,
+    running,
+    settle,
+    wait_until,
+)
 from tui import picker as picker_module
 from tui import work_screen
+from tui.app import RingroundApp
 from tui.picker import ListPicker
 from tui.row_table import KEEP_ROWS, PAGE_MARGIN, RowTable
+from tui.supervisor_screen import SupervisorScreen
 
 
 class Readings:
@@ -89,6 +102,68 @@ async def test_heartbeats_make_no_screen_read_anything(
         await settle(pilot)
         assert readings.orders == [None]
         assert screen.query_one(RowTable).ids  # still showing its rows
+
+
+async def test_heartbeats_wake_only_the_supervisors_overview(
+    desk: DeskClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The list picker shows nothing a heartbeat changes: the UI thread is not even told of
+    it. The supervisor's overview shows each session's last heartbeat: it is."""
+    app = RingroundApp(
+        desk.location,
+        desk.policy,
+        desk.session("root", supervisor=True),
+        clock=Clock(),
+        poll_every=0.1,
+    )
+    announced: list[Changes] = []
+    announce = app.announce_change
+
+    def counted(changes: Changes) -> None:
+        announced.append(changes)
+        announce(changes)
+
+    monkeypatch.setattr(app, "announce_change", counted)
+    bob = desk.session("bob")
+    conn = desk.connect()
+    try:
+        async with running(app) as pilot:
+            await wait_until(
+                pilot,
+                lambda: isinstance(app.screen, ListPicker) and app.screen.summaries,
+                "the counted lists",
+            )
+            await settle(pilot)
+            for n in range(3):  # bob's app beats; each commit moves data_version
+                heartbeat(conn, bob, DESK_NOW + n)
+                await pilot.pause(0.3)
+            assert announced == []
+            await pilot.press("v")
+            screen = await wait_until(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, SupervisorScreen)
+                    and app.screen.overview is not None
+                    and app.screen
+                ),
+                "the supervisor screen",
+            )
+            assert isinstance(screen, SupervisorScreen)
+            heartbeat(conn, bob, DESK_NOW + 30)
+            await wait_until(
+                pilot,
+                lambda: (
+                    screen.overview is not None
+                    and any(
+                        s.operator == "bob" and s.heartbeat_at == DESK_NOW + 30
+                        for s in screen.overview.sessions
+                    )
+                ),
+                "bob's new heartbeat on the overview",
+            )
+            assert announced and all(changes.nothing for changes in announced)
+    finally:
+        conn.close()
 
 
 async def test_a_colleagues_claim_reads_that_row_only(desk: DeskClinic, readings: Readings) -> None:
