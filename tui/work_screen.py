@@ -82,7 +82,7 @@ from tui.formats import (
     when,
 )
 from tui.i18n import N_, _, ngettext
-from tui.messages import DataChanged
+from tui.messages import DataChanged, in_sight
 from tui.phone_calls import PHONE_BINDINGS, PhoneActions
 from tui.result_dialog import ResultChoice, ResultDialog
 from tui.row_table import RowTable, header_line
@@ -150,18 +150,14 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
         self.query_one(RowTable).focus()
+        self.recheck_timer = self.set_interval(RECHECK_EVERY, self.recheck)
+        self.rechecking = True  # nothing shown yet: see plan_recheck
         self.reload()
-        self.set_interval(RECHECK_EVERY, self.recheck)
         self.set_interval(self.desk.policy.heartbeat_every, self.look_again)
 
     def in_sight(self) -> bool:
         """This screen is on top, or only dialogs are above it."""
-        for screen in reversed(self.app.screen_stack):
-            if screen is self:
-                return True
-            if not screen.is_modal:
-                return False
-        return False
+        return self in in_sight(self.app.screen_stack)
 
     def recheck(self) -> None:
         """Read the shown row's state again: a holder's session may have gone meanwhile,
@@ -177,6 +173,18 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         if any(worker.group == "activate" and not worker.is_finished for worker in self.workers):
             return  # a reading is on its way already
         self.read_state(table.current_id, self.activations)
+
+    def plan_recheck(self) -> None:
+        """Run :meth:`recheck` only while the shown row's state ages (:meth:`ages`): an
+        operator on a free row, which only a write changes, is not woken every
+        RECHECK_EVERY seconds for nothing."""
+        if self.ages() == self.rechecking:
+            return
+        self.rechecking = not self.rechecking
+        if self.rechecking:
+            self.recheck_timer.reset()  # the next recheck RECHECK_EVERY from now
+        else:
+            self.recheck_timer.pause()
 
     def ages(self) -> bool:
         """Whether the shown row's state can change with time alone: it has a lock (its
@@ -343,6 +351,7 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         self.show_title()
         if not ids:
             self.activation = None
+            self.plan_recheck()
             desk = self.desk
             self.query_one(ClientPane).show_activation(None, desk.policy, desk.now())
             if self.filter_text:
@@ -439,6 +448,7 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
             # whose stale lock went until the operator moves on.
             activation = replace(activation, state=replace(state, removed_stale_lock=removed[1]))
         self.activation = activation
+        self.plan_recheck()
         desk = self.desk
         self.query_one(ClientPane).show_activation(activation, desk.policy, desk.now())
         self.show_state(

@@ -4,8 +4,9 @@
 - A take-over or a supervisor's release is announced at once, naming who and when; a
   comment being written is kept and may be saved as a note on the row (C10).
 - The state line is read again while shown: a holder whose app died shows as "session
-  gone" without moving (C13); stale-lock notes are the observer's, in seconds
-  below a minute (C10).
+  gone" without moving (C13), also after the operator looked at a free row
+  meanwhile (which is not read again and again: only a write changes it);
+  stale-lock notes are the observer's, in seconds below a minute (C10).
 """
 
 from __future__ import annotations
@@ -221,6 +222,30 @@ async def test_a_holder_whose_app_died_shows_as_gone_without_moving(
             await wait_until(pilot, lambda: state(screen) == gone, "session gone")
     finally:
         set_language("en")
+
+
+async def test_a_free_row_is_not_read_again_and_a_locked_one_is_after_it(
+    desk: DeskClinic,
+) -> None:
+    desk.held_by_olga("smith")  # olga's last heartbeat: NOW
+    clock = Clock(DESK_NOW)
+    app = desk.app("alice", clock=clock)
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await go_to(pilot, screen, desk.appointments["smith"])
+        assert screen.rechecking  # a lock ages: its holder's session may go
+        await go_to(pilot, screen, desk.appointments["petrov"])
+        assert state(screen).startswith("Free")
+        assert not screen.rechecking  # only a write changes a free row: the feed brings it
+        await go_to(pilot, screen, desk.appointments["smith"])
+        assert screen.rechecking
+        assert state(screen) == "Locked by olga since 09:55 — alive"
+        clock.now = DESK_NOW + desk.policy.alive_for + 1  # olga's app dies
+        await wait_until(
+            pilot,
+            lambda: state(screen) == "Locked by olga since 09:55 — session gone",
+            "session gone",
+        )
 
 
 async def test_stale_lock_note_is_the_observers_and_in_seconds(
