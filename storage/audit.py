@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -44,8 +45,12 @@ def entry_hash(prev_hash: str, content: Content) -> str:
     client_id, detail) exactly as stored; JSON keeps their types apart, so a
     number changed into text is a change too.
     """
-    payload = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256((prev_hash + payload).encode("utf-8")).hexdigest()
+    return hashlib.sha256((prev_hash + _payload(content)).encode("utf-8")).hexdigest()
+
+
+def _payload(content: Content) -> str:
+    """The text :func:`entry_hash` hashes after the previous hash."""
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":"))
 
 
 def head_hash(conn: Connection) -> str:
@@ -68,7 +73,7 @@ def audit(
 
     The previous hash must be read in the same write transaction
     as the insert: otherwise two operators saving at once could both chain to
-    the same entry.
+    the same entry. On PostgreSQL the insert reads it itself.
     """
     if not conn.in_transaction:
         raise RuntimeError("an audit entry must be written inside a write transaction")
@@ -93,12 +98,24 @@ def audit(
             client=client_id,
             **detail,
         )
-    prev = head_hash(conn)
+    if isinstance(conn, sqlite3.Connection):
+        prev = head_hash(conn)
+        conn.execute(
+            "INSERT INTO audit (at, operator, session_id, event, kind, source_id, client_id,"
+            " detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*content, prev, entry_hash(prev, content)),
+        )
+        return
+    # A database server reads the newest hash and hashes the entry (as entry_hash does:
+    # SHA-256 of the UTF-8 of the previous hash and the payload) in the statement that
+    # adds it, so it can go with the write's next statement (execute_soon): no round trip.
     execute_soon(
         conn,
         "INSERT INTO audit (at, operator, session_id, event, kind, source_id, client_id, detail,"
-        " prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (*content, prev, entry_hash(prev, content)),
+        " prev_hash, hash) SELECT ?, ?, ?, ?, ?, ?, ?, ?, head.hash,"
+        " encode(sha256(convert_to(head.hash || ?, 'UTF8')), 'hex') FROM (SELECT"
+        " coalesce((SELECT hash FROM audit ORDER BY id DESC LIMIT 1), ?) AS hash) head",
+        (*content, _payload(content), GENESIS),
     )
 
 

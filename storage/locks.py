@@ -166,6 +166,7 @@ class _RowRead:
     lock: Lock | None
     refusal: Refusal | None  # why it may not be called now, locks aside; None: it may
     client_id: int | None  # None: the source is gone
+    epoch: int  # the row's epoch (0: never claimed)
 
 
 def _read_row(
@@ -177,7 +178,7 @@ def _read_row(
     row = conn.execute(
         f"SELECT {_LOCK_COLUMNS}, src.id, {columns}, r.closed_at,"
         " coalesce(r.failed_attempts, 0), r.not_before, r.callback_at, r.callback_operator,"
-        " c.do_not_call FROM (SELECT ? AS kind, ? AS source_id) k"
+        " c.do_not_call, coalesce(r.epoch, 0) FROM (SELECT ? AS kind, ? AS source_id) k"
         " LEFT JOIN locks l ON l.kind = k.kind AND l.source_id = k.source_id"
         " LEFT JOIN sessions s ON s.id = l.session_id"
         f" LEFT JOIN {table} ON src.id = k.source_id"
@@ -186,11 +187,12 @@ def _read_row(
         (alive_since(policy, now), *parameters, key.kind, key.source_id),
     ).fetchone()
     lock = _lock_of(policy, session, tuple(row[:7]), now)
+    epoch = int(row[16])
     if row[7] is None:
-        return _RowRead(lock, Refusal("missing"), None)
+        return _RowRead(lock, Refusal("missing"), None, epoch)
     client_id = int(row[8])
-    refusal = _refusal(policy, session, Source(client_id, bool(row[9])), tuple(row[10:]), now)
-    return _RowRead(lock, refusal, client_id)
+    refusal = _refusal(policy, session, Source(client_id, bool(row[9])), tuple(row[10:16]), now)
+    return _RowRead(lock, refusal, client_id, epoch)
 
 
 def _remove_dead_stale_lock(
@@ -381,12 +383,14 @@ def claim_row(
         assert client_id is not None
         if lock is not None and lock.mine:
             return Claim(key, client_id, session.id, lock.epoch, lock.since)
-        epoch = conn.execute(
-            "INSERT INTO call_rows (kind, source_id, client_id, epoch) VALUES (?, ?, ?, 1)"
-            " ON CONFLICT (kind, source_id) DO UPDATE SET epoch = call_rows.epoch + 1"
-            " RETURNING epoch",
-            (key.kind, key.source_id, client_id),
-        ).fetchone()[0]
+        # The epoch read inside this write is the row's: nobody else writes before it ends.
+        epoch = read.epoch + 1
+        execute_soon(
+            conn,
+            "INSERT INTO call_rows (kind, source_id, client_id, epoch) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (kind, source_id) DO UPDATE SET epoch = excluded.epoch",
+            (key.kind, key.source_id, client_id, epoch),
+        )
         if lock is None:
             # No lock can appear inside a write transaction; if one did, the primary key
             # would refuse this one and the whole claim would fail: refuse, never share.
@@ -484,7 +488,8 @@ def finish_call(
     with write(conn):
         released = conn.execute(
             "DELETE FROM locks WHERE kind = ? AND source_id = ? AND session_id = ? AND epoch = ?"
-            " RETURNING since",
+            " RETURNING since, coalesce((SELECT failed_attempts FROM call_rows r"
+            " WHERE r.kind = locks.kind AND r.source_id = locks.source_id), 0)",
             (key.kind, key.source_id, claim.session_id, claim.epoch),
         ).fetchone()
         if released is None:
@@ -515,11 +520,15 @@ def finish_call(
                 callback_at if outcome.asks_callback else None,
             ),
         )
-        failed = conn.execute(
-            "UPDATE call_rows SET failed_attempts = failed_attempts + ?, last_attempt_at = ?"
-            " WHERE kind = ? AND source_id = ? RETURNING failed_attempts",
-            (int(outcome.failed), now, key.kind, key.source_id),
-        ).fetchone()[0]
+        # The count read with the lock's release is the row's: nobody else writes before
+        # this write ends.
+        failed = int(released[1]) + int(outcome.failed)
+        execute_soon(
+            conn,
+            "UPDATE call_rows SET failed_attempts = ?, last_attempt_at = ?"
+            " WHERE kind = ? AND source_id = ?",
+            (failed, now, key.kind, key.source_id),
+        )
         unreachable = outcome.failed and failed >= policy.max_attempts
         closed = outcome.closes or unreachable
         if closed:

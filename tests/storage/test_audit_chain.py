@@ -93,6 +93,34 @@ def test_the_protocol_writes_an_unbroken_chain(worked: str) -> None:
     conn.close()
 
 
+def test_entries_in_any_script_chain_alike_on_every_engine(
+    clinic: StoredClinic, policy: Policy
+) -> None:
+    """PostgreSQL hashes an entry in SQL, SQLite in Python: the verifier accepts both."""
+    session = clinic.session("Алёна 👩‍⚕️ O'Neil")
+    client = clinic.add_client("Ёлкина «Мария» 100% ?")
+    key = RowKey(APPOINTMENT, clinic.add_appointment(client, NOW + 86400))
+    claim = claim_row(clinic.conn, policy, session, key, NOW)
+    assert isinstance(claim, Claim)
+    finish_call(clinic.conn, policy, session, claim, "confirmed", "в 10% ? 'да'", NOW + 1)
+    with write(clinic.conn):
+        audit(
+            clinic.conn, NOW + 2, session.operator, session.id, "card-edit", key, client, note="ß∑"
+        )
+    report = verify_chain(clinic.conn, _describe)
+    assert report.problem is None
+    assert report.entries == 3
+    rows = clinic.conn.execute(
+        "SELECT at, operator, session_id, event, kind, source_id, client_id, detail, prev_hash,"
+        " hash FROM audit ORDER BY id"
+    ).fetchall()
+    prev = GENESIS
+    for row in rows:
+        assert row[8] == prev
+        assert row[9] == entry_hash(prev, tuple(row[:8]))
+        prev = row[9]
+
+
 def test_an_altered_entry_is_named(worked: str) -> None:
     with _raw(worked) as raw:
         raw.execute("UPDATE audit SET operator = 'mallory' WHERE id = 3")

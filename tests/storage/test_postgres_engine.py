@@ -25,6 +25,7 @@ import storage.postgres_connection
 import storage.postgres_engine
 from benchmarks.postgres_cluster import PostgresServer
 from storage.changes import CLIENT, Change
+from storage.connection import execute_soon
 from storage.database import (
     DatabaseBusy,
     DatabaseUnreachable,
@@ -220,6 +221,61 @@ def test_a_writer_kept_waiting_hears_that_the_database_is_busy(
         assert not impatient.in_transaction
     assert [name for (name,) in pg.execute("SELECT name FROM clients")] == ["First"]
     impatient.close()
+
+
+def test_a_write_that_sends_nothing_begins_nothing(
+    engine: PostgresEngine, pg: PostgresConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BEGIN and the writers' lock go with a write's first statement: none, no wait."""
+    monkeypatch.setattr(storage.postgres_connection, "SESSION_OPTIONS", "-c lock_timeout=50")
+    patient = PostgresEngine(engine.location).connect()
+    with write(pg):
+        pg.execute("INSERT INTO clients (name) VALUES ('First')")
+        with write(patient):
+            assert patient.in_transaction
+        assert not patient.in_transaction
+    patient.close()
+
+
+def test_statements_sent_later_run_in_order_within_the_write(pg: PostgresConnection) -> None:
+    with write(pg):
+        execute_soon(pg, "INSERT INTO clients (name) VALUES (?)", ("Анна 100%",))
+        execute_soon(pg, "UPDATE clients SET name = name || ? WHERE name = ?", ("!", "Анна 100%"))
+        assert pg.execute("SELECT name FROM clients").fetchall() == [("Анна 100%!",)]
+        execute_soon(pg, "UPDATE clients SET email = 'a@example.org'")
+    assert pg.execute("SELECT name, email FROM clients").fetchall() == [
+        ("Анна 100%!", "a@example.org")
+    ]
+
+
+def test_a_statement_sent_later_that_fails_fails_the_write_and_saves_nothing(
+    pg: PostgresConnection,
+) -> None:
+    with pytest.raises(StorageError, match="could not be used"), write(pg):
+        first = pg.execute("INSERT INTO clients (name) VALUES ('First') RETURNING id").fetchone()
+        execute_soon(pg, "INSERT INTO clients (id, name) VALUES (?, 'Twin')", (first[0],))
+    assert not pg.in_transaction
+    assert pg.execute("SELECT count(*) FROM clients").fetchone()[0] == 0
+    with write(pg):  # the connection serves on
+        execute_soon(pg, "INSERT INTO clients (name) VALUES ('Second')")
+    assert pg.execute("SELECT name FROM clients").fetchall() == [("Second",)]
+
+
+def test_statements_waiting_when_a_savepoint_rolls_back_are_dropped(
+    pg: PostgresConnection,
+) -> None:
+    with write(pg):
+        pg.execute("INSERT INTO clients (name) VALUES ('Kept')")
+        with pytest.raises(NotAllowedHere), write(pg):
+            execute_soon(pg, "INSERT INTO clients (name) VALUES ('Dropped')")
+            raise NotAllowedHere
+        execute_soon(pg, "INSERT INTO clients (name) VALUES ('After')")
+    names = [name for (name,) in pg.execute("SELECT name FROM clients ORDER BY id")]
+    assert names == ["Kept", "After"]
+
+
+class NotAllowedHere(Exception):
+    """What the block of a nested write raises in the test above."""
 
 
 def test_now_is_the_servers_clock_whatever_this_computers_says(
