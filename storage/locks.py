@@ -521,48 +521,27 @@ def finish_call(
             ),
         )
         # The count read with the lock's release is the row's: nobody else writes before
-        # this write ends.
+        # this write ends. One UPDATE writes the row's new state.
         failed = int(released[1]) + int(outcome.failed)
-        execute_soon(
-            conn,
-            "UPDATE call_rows SET failed_attempts = ?, last_attempt_at = ?"
-            " WHERE kind = ? AND source_id = ?",
-            (failed, now, key.kind, key.source_id),
-        )
         unreachable = outcome.failed and failed >= policy.max_attempts
         closed = outcome.closes or unreachable
         if closed:
-            execute_soon(
-                conn,
-                "UPDATE call_rows SET closed_at = ?, closed_reason = ?, callback_at = NULL,"
-                " callback_operator = NULL WHERE kind = ? AND source_id = ?",
-                (
-                    now,
-                    "unreachable" if unreachable and not outcome.closes else outcome.code,
-                    key.kind,
-                    key.source_id,
-                ),
-            )
+            reason = "unreachable" if unreachable and not outcome.closes else outcome.code
+            state = "closed_at = ?, closed_reason = ?, callback_at = NULL, callback_operator = NULL"
+            values: tuple[object, ...] = (now, reason)
         elif outcome.asks_callback:
-            execute_soon(
-                conn,
-                "UPDATE call_rows SET callback_at = ?, callback_operator = ?, not_before = NULL"
-                " WHERE kind = ? AND source_id = ?",
-                (
-                    callback_at,
-                    None if callback_anyone else session.operator,
-                    key.kind,
-                    key.source_id,
-                ),
-            )
+            state = "callback_at = ?, callback_operator = ?, not_before = NULL"
+            values = (callback_at, None if callback_anyone else session.operator)
         else:
             wait = max(policy.min_gap, outcome.retry_after or 0)
-            execute_soon(
-                conn,
-                "UPDATE call_rows SET not_before = ?, callback_at = NULL, callback_operator = NULL"
-                " WHERE kind = ? AND source_id = ?",
-                (now + wait, key.kind, key.source_id),
-            )
+            state = "not_before = ?, callback_at = NULL, callback_operator = NULL"
+            values = (now + wait,)
+        execute_soon(
+            conn,
+            f"UPDATE call_rows SET failed_attempts = ?, last_attempt_at = ?, {state}"
+            " WHERE kind = ? AND source_id = ?",
+            (failed, now, *values, key.kind, key.source_id),
+        )
         _apply_effect(conn, policy, key, outcome, now)
         if outcome.do_not_call:
             execute_soon(
