@@ -39,10 +39,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual import events, work
 from textual.app import App
 from textual.notifications import SeverityLevel
+from textual.screen import Screen
 from textual.worker import WorkerFailed
 
 from storage.admin_log import log_crash, log_event
@@ -171,9 +173,39 @@ class RingroundApp(App[None]):
         self.audit_seen: int | None = None  # lost calls are looked for after this audit entry
         self.leaving = False  # a question about open calls is on screen
         self.closing = threading.Event()  # set when the database is closed: the poll stops
+        # What waits for the list picker's first paint; None once it is on the screen.
+        self._after_paint: list[Callable[[], object]] | None = []
 
     def now(self) -> int:
         return self.clock()
+
+    def after_first_paint(self, then: Callable[[], object]) -> None:
+        """Run ``then`` once the list picker is first on the screen (at once if it was).
+
+        Work started before would compete with the first paint for the
+        interpreter: the session's start (which reads every page of an SQLite
+        file) and the lists' counts.
+        """
+        if self._after_paint is None:
+            then()
+        else:
+            self._after_paint.append(then)
+
+    def _display(self, screen: Screen[object], renderable: RenderableType | None) -> None:
+        """Textual's writing of a screen update; the picker's first frame lets the waiters go.
+
+        Textual calls this also when nothing is written: ``renderable`` is None
+        before the first layout, and an update inside a batch (a recompose) is
+        left for the next. Textual is pinned exactly (pyproject.toml) for these
+        private names; tests/tui/test_first_paint.py checks that the waiters run
+        only once the picker's title has been drawn.
+        """
+        written = renderable is not None and not self._batch_count
+        super()._display(screen, renderable)
+        if written and self._after_paint is not None and isinstance(screen, ListPicker):
+            waiting, self._after_paint = self._after_paint, None
+            for then in waiting:
+                self.call_next(then)
 
     @property
     def session(self) -> Session:
@@ -268,11 +300,7 @@ class RingroundApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(ListPicker())
-        self.run_worker(
-            self.note_audit_start, thread=True, group="audit-start", exit_on_error=False
-        )
-        if self._start is not None:
-            self.call_after_refresh(self.start_session)  # reads every page: after the paint
+        self.after_first_paint(self.start_work)
         self.set_interval(self.policy.heartbeat_every, self.beat)
         threading.Thread(target=self.keep_watch, name="ringround-watch", daemon=True).start()
         self.set_interval(max(self.policy.stale_after // 4, 5), self.sweep)
@@ -382,6 +410,14 @@ class RingroundApp(App[None]):
         return False
 
     # --- the app's own database work (worker threads) ------------------------------
+
+    def start_work(self) -> None:
+        """After the first paint: the session's start, and where the audit trail stood."""
+        self.run_worker(
+            self.note_audit_start, thread=True, group="audit-start", exit_on_error=False
+        )
+        if self._start is not None:
+            self.start_session()
 
     def note_audit_start(self) -> None:
         """Lost calls are those ended after the app started (see :meth:`calls_lost`)."""

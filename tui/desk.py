@@ -50,6 +50,10 @@ class Desk(Protocol):
         """The clinic clock: seconds since the epoch."""
         ...
 
+    def after_first_paint(self, then: Callable[[], object]) -> None:
+        """Run ``then`` once the list picker is first on the screen (at once if it was)."""
+        ...
+
     def leave(self, leaving: str, then: Callable[[], object]) -> None:
         """Run ``then``, after asking to abort this session's open calls if there are any."""
         ...

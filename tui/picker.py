@@ -123,7 +123,7 @@ class ListPicker(SupervisorKeys, AtTheDesk, Screen[None]):
             self.show(desk.first_lists, {})
             desk.first_lists = None
             self.fresh = True
-            self.call_after_refresh(self.load)  # the counts read whole lists: after the paint
+            self.desk.after_first_paint(self.load)  # the counts read whole lists
 
     def on_screen_resume(self) -> None:
         if self.fresh:  # the lists read at start are on screen: no second reading now

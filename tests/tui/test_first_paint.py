@@ -1,0 +1,64 @@
+"""What grows with the database waits for the list picker's first paint (tui/app.py).
+
+The session's start (an SQLite file's integrity check reads every page) and
+the lists' counts would otherwise compete with the first frame; they run once
+the picker has been drawn.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rich.console import RenderableType
+from textual.app import App
+from textual.screen import Screen
+
+from storage.sessions import Session
+from storage.worklists import all_work_lists
+from tests.clinic_fixtures import DeskClinic, running, wait_until
+from tui.app import RingroundApp, SessionStart
+from tui.picker import ListPicker
+
+
+async def test_the_start_and_the_counts_wait_for_the_pickers_first_frame(
+    desk: DeskClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    happened: list[str] = []
+    draw = App._display
+
+    def display(app: App[Any], screen: Screen[Any], renderable: RenderableType | None) -> None:
+        # What Textual draws: an update that exists and is not held back by a batch.
+        if renderable is not None and not app._batch_count and isinstance(screen, ListPicker):
+            happened.append("picker drawn")
+        draw(app, screen, renderable)
+
+    monkeypatch.setattr(App, "_display", display)
+    load = ListPicker.load
+
+    def counting(picker: ListPicker) -> None:
+        happened.append("counts")
+        load(picker)
+
+    monkeypatch.setattr(ListPicker, "load", counting)
+
+    def start() -> Session:
+        happened.append("session start")
+        return desk.session("alice")
+
+    conn = desk.connect()
+    try:
+        lists = all_work_lists(conn, desk.policy)
+    finally:
+        conn.close()
+    app = RingroundApp(desk.location, desk.policy, SessionStart("alice", False, start), lists=lists)
+    async with running(app) as pilot:
+        await wait_until(
+            pilot,
+            lambda: {"counts", "session start"} <= set(happened) and app.session_started,
+            "the session started and the lists counted",
+        )
+        picker = app.screen
+        assert isinstance(picker, ListPicker)
+        await wait_until(pilot, lambda: picker.summaries, "the lists' counts on the picker")
+    assert happened[0] == "picker drawn", happened
