@@ -49,7 +49,6 @@ from textual.worker import WorkerFailed
 
 from storage.admin_log import log_crash, log_event
 from storage.changes import Changes, latest
-from storage.clients import rekey_phones
 from storage.connection import Connection
 from storage.database import DatabaseUnreachable, StorageError, describe
 from storage.engine import open_engine
@@ -595,6 +594,9 @@ def run_app(
     conn = engine.connect(shared=True)  # the start runs in a worker
 
     def start() -> Session:
+        # The clients' module is loaded here, after the first paint, as only the start uses it.
+        from storage.clients import rekey_phones
+
         engine.check_integrity(conn)  # a damaged file is refused before the first write
         try:
             rekey_phones(conn, policy.phones)  # after a change of the policy's [phones] rules
