@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from storage import admin_log
-from storage.connection import Connection, execute_soon
+from storage.connection import Connection, execute_soon, preparable
 from storage.i18n import _
 from storage.id_sequences import highest_id_given
 from storage.rows import RowKey
@@ -111,10 +111,12 @@ def audit(
     # adds it, so it can go with the write's next statement (execute_soon): no round trip.
     execute_soon(
         conn,
-        "INSERT INTO audit (at, operator, session_id, event, kind, source_id, client_id, detail,"
-        " prev_hash, hash) SELECT ?, ?, ?, ?, ?, ?, ?, ?, head.hash,"
-        " encode(sha256(convert_to(head.hash || ?, 'UTF8')), 'hex') FROM (SELECT"
-        " coalesce((SELECT hash FROM audit ORDER BY id DESC LIMIT 1), ?) AS hash) head",
+        preparable(
+            "INSERT INTO audit (at, operator, session_id, event, kind, source_id, client_id,"
+            " detail, prev_hash, hash) SELECT ?, ?, ?, ?, ?, ?, ?, ?, head.hash,"
+            " encode(sha256(convert_to(head.hash || ?, 'UTF8')), 'hex') FROM (SELECT"
+            " coalesce((SELECT hash FROM audit ORDER BY id DESC LIMIT 1), ?) AS hash) head"
+        ),
         (*content, _payload(content), GENESIS),
     )
 

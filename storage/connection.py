@@ -13,7 +13,8 @@ keep (docs/design.md, "The storage seam"):
   already as a StorageError with its sentence;
 - a statement of a write transaction whose result nobody reads may go through
   :func:`execute_soon`: a database server gets it with the transaction's next
-  statement, one round trip for both.
+  statement, one round trip for both;
+- a statement sent again and again may be marked :func:`preparable`.
 
 Only the modules of one engine (storage/database.py, storage/sqlite_engine.py,
 storage/backup.py, the file checks of storage/health.py) use more of SQLite's
@@ -57,6 +58,23 @@ class Connection(Protocol):
     def in_transaction(self) -> bool: ...
 
     def close(self) -> None: ...
+
+
+# Statements marked by preparable(): a database server may prepare them (below).
+PREPARABLE: set[str] = set()
+
+
+def preparable(sql: str) -> str:
+    """Mark ``sql`` as one sent again and again, whose every parameter's type follows
+    from where it stands (a column it is compared with or written to, or a CAST).
+
+    A PostgreSQL connection then prepares it once per session, so that the
+    server parses and plans it once instead of every time
+    (storage/postgres_connection.py); SQLite caches its statements anyway.
+    Returns ``sql``.
+    """
+    PREPARABLE.add(sql)
+    return sql
 
 
 def execute_soon(conn: Connection, sql: str, parameters: Sequence[Any] = ()) -> None:

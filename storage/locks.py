@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from storage.audit import audit
-from storage.connection import Connection, execute_soon
+from storage.connection import Connection, execute_soon, preparable
 from storage.database import StorageError
 from storage.engine import write
 from storage.errors import EXIT_BAD_INPUT, NotAllowed, RingroundError
@@ -175,15 +175,19 @@ def _read_row(
     """The row's lock and whether it may be called now, locks aside (one round trip to a
     database server): the source, its calling state and the client's do-not-call flag."""
     columns, table, parameters = source_sql(policy, key.kind)
+    # The CASTs give the row's key a type of its own, so a server can prepare the statement.
     row = conn.execute(
-        f"SELECT {_LOCK_COLUMNS}, src.id, {columns}, r.closed_at,"
-        " coalesce(r.failed_attempts, 0), r.not_before, r.callback_at, r.callback_operator,"
-        " c.do_not_call, coalesce(r.epoch, 0) FROM (SELECT ? AS kind, ? AS source_id) k"
-        " LEFT JOIN locks l ON l.kind = k.kind AND l.source_id = k.source_id"
-        " LEFT JOIN sessions s ON s.id = l.session_id"
-        f" LEFT JOIN {table} ON src.id = k.source_id"
-        " LEFT JOIN call_rows r ON r.kind = k.kind AND r.source_id = k.source_id"
-        " LEFT JOIN clients c ON c.id = src.client_id",
+        preparable(
+            f"SELECT {_LOCK_COLUMNS}, src.id, {columns}, r.closed_at,"
+            " coalesce(r.failed_attempts, 0), r.not_before, r.callback_at, r.callback_operator,"
+            " c.do_not_call, coalesce(r.epoch, 0)"
+            " FROM (SELECT CAST(? AS TEXT) AS kind, CAST(? AS BIGINT) AS source_id) k"
+            " LEFT JOIN locks l ON l.kind = k.kind AND l.source_id = k.source_id"
+            " LEFT JOIN sessions s ON s.id = l.session_id"
+            f" LEFT JOIN {table} ON src.id = k.source_id"
+            " LEFT JOIN call_rows r ON r.kind = k.kind AND r.source_id = k.source_id"
+            " LEFT JOIN clients c ON c.id = src.client_id"
+        ),
         (alive_since(policy, now), *parameters, key.kind, key.source_id),
     ).fetchone()
     lock = _lock_of(policy, session, tuple(row[:7]), now)
@@ -387,8 +391,10 @@ def claim_row(
         epoch = read.epoch + 1
         execute_soon(
             conn,
-            "INSERT INTO call_rows (kind, source_id, client_id, epoch) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (kind, source_id) DO UPDATE SET epoch = excluded.epoch",
+            preparable(
+                "INSERT INTO call_rows (kind, source_id, client_id, epoch) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (kind, source_id) DO UPDATE SET epoch = excluded.epoch"
+            ),
             (key.kind, key.source_id, client_id, epoch),
         )
         if lock is None:
@@ -396,8 +402,10 @@ def claim_row(
             # would refuse this one and the whole claim would fail: refuse, never share.
             execute_soon(
                 conn,
-                "INSERT INTO locks (kind, source_id, client_id, session_id, operator, since,"
-                " epoch) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                preparable(
+                    "INSERT INTO locks (kind, source_id, client_id, session_id, operator,"
+                    " since, epoch) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                ),
                 (key.kind, key.source_id, client_id, session.id, session.operator, now, epoch),
             )
             audit(conn, now, session.operator, session.id, "claim", key, client_id)
@@ -452,14 +460,18 @@ def _apply_effect(
         elif key.kind == ITEM:
             execute_soon(
                 conn,
-                "UPDATE call_list_items SET processed_at = ? WHERE id = ?",
+                preparable("UPDATE call_list_items SET processed_at = ? WHERE id = ?"),
                 (now, key.source_id),
             )
         elif key.kind == TASK:
-            execute_soon(conn, "UPDATE tasks SET done_at = ? WHERE id = ?", (now, key.source_id))
+            execute_soon(
+                conn, preparable("UPDATE tasks SET done_at = ? WHERE id = ?"), (now, key.source_id)
+            )
     if key.kind == APPOINTMENT and status is not None:
         execute_soon(
-            conn, "UPDATE appointments SET status = ? WHERE id = ?", (status, key.source_id)
+            conn,
+            preparable("UPDATE appointments SET status = ? WHERE id = ?"),
+            (status, key.source_id),
         )
 
 
@@ -487,9 +499,12 @@ def finish_call(
     key = claim.key
     with write(conn):
         released = conn.execute(
-            "DELETE FROM locks WHERE kind = ? AND source_id = ? AND session_id = ? AND epoch = ?"
-            " RETURNING since, coalesce((SELECT failed_attempts FROM call_rows r"
-            " WHERE r.kind = locks.kind AND r.source_id = locks.source_id), 0)",
+            preparable(
+                "DELETE FROM locks WHERE kind = ? AND source_id = ? AND session_id = ?"
+                " AND epoch = ? RETURNING since, coalesce((SELECT failed_attempts"
+                " FROM call_rows r WHERE r.kind = locks.kind AND r.source_id = locks.source_id),"
+                " 0)"
+            ),
             (key.kind, key.source_id, claim.session_id, claim.epoch),
         ).fetchone()
         if released is None:
@@ -502,9 +517,11 @@ def finish_call(
             raise LockLost(str(holder[0]), own_window=holder[0] == session.operator)
         execute_soon(
             conn,
-            "INSERT INTO attempts (kind, source_id, client_id, operator, session_id, started_at,"
-            " ended_at, mode, number, outcome, comment, callback_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            preparable(
+                "INSERT INTO attempts (kind, source_id, client_id, operator, session_id,"
+                " started_at, ended_at, mode, number, outcome, comment, callback_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ),
             (
                 key.kind,
                 key.source_id,
@@ -538,8 +555,10 @@ def finish_call(
             values = (now + wait,)
         execute_soon(
             conn,
-            f"UPDATE call_rows SET failed_attempts = ?, last_attempt_at = ?, {state}"
-            " WHERE kind = ? AND source_id = ?",
+            preparable(
+                f"UPDATE call_rows SET failed_attempts = ?, last_attempt_at = ?, {state}"
+                " WHERE kind = ? AND source_id = ?"
+            ),
             (failed, now, *values, key.kind, key.source_id),
         )
         _apply_effect(conn, policy, key, outcome, now)

@@ -32,10 +32,12 @@ from __future__ import annotations
 import re
 import select
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from decimal import Decimal
 from functools import lru_cache
+from itertools import count
 from typing import Any
 
 import psycopg
@@ -45,7 +47,7 @@ from psycopg.adapt import Buffer, Loader
 from psycopg.types.numeric import IntDumper
 
 from storage import admin_log
-from storage.connection import Connection
+from storage.connection import PREPARABLE, Connection
 from storage.database import (
     DatabaseUnreachable,
     DiskFull,
@@ -77,6 +79,12 @@ KEEPALIVES_COUNT = 3
 IN_DOUBT_FOR = 30.0
 IN_DOUBT_PAUSE = 0.5  # seconds between tries to reach the server again meanwhile
 
+# A statement with parameters sent this many times is prepared on the session at the next
+# write's start (PostgresConnection._prepare_frequent).
+PREPARE_AFTER = 3
+# At most this many per session (the server keeps each one's plan), the first ones so sent.
+PREPARED_AT_MOST = 200
+
 # Reads of an idle connection's socket before a statement: a shutting-down server sends
 # its goodbye (FATAL 57P01) and then closes, which takes two reads to see.
 GOODBYE_READS = 3
@@ -95,6 +103,13 @@ _GONE = frozenset({"57P01", "57P02", "57P03"})
 _NOT_ACCEPTING = "the database system is"
 _BUSY = frozenset({"55P03", "40P01", "40001", "57014"})
 _NOT_ALLOWED = frozenset({"42501", "25006"})
+
+
+def numbered_parameters(sql: str) -> str:
+    """The shared SQL for PREPARE: each ``?`` becomes ``$1``, ``$2``... (no ``?`` in its
+    literals)."""
+    numbers = count(1)
+    return re.sub(r"\?", lambda _found: f"${next(numbers)}", sql)
 
 
 @lru_cache(maxsize=1024)
@@ -257,6 +272,11 @@ class PostgresConnection:
         self._transaction = ""  # the id of the write transaction begun last (begin_write)
         self._begin_pending = False  # begin_write's BEGIN waits for the first statement
         self._waiting: list[str] = []  # statements of execute_soon, bound, waiting to be sent
+        self._uses: Counter[str] = Counter()  # statements with parameters: times sent
+        self._to_prepare: list[str] = []  # sent PREPARE_AFTER times: prepared at the next write
+        self._prepared: dict[str, str] = {}  # statement -> its prepared name on this session
+        self._not_preparable: set[str] = set()
+        self._names = count(1)
         self._closed = False
 
     @property
@@ -281,6 +301,7 @@ class PostgresConnection:
             if self._writing:
                 raise unreachable(self.location)  # the transaction is gone with it
             self._raw = open_raw(self._params, self.location)
+            self._forget_prepared()
         return self._raw
 
     def _said_goodbye(self) -> bool:
@@ -301,7 +322,7 @@ class PostgresConnection:
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Rows:
         raw = self.raw
-        text = psycopg_sql(sql) if parameters else sql
+        text = self._text(sql, parameters)
         if not (self._begin_pending or self._waiting):
             try:
                 return Rows(raw.execute(text, parameters or None))
@@ -318,7 +339,51 @@ class PostgresConnection:
         if not self._writing or self._begin_pending:
             self.execute(sql, parameters)
             return
-        self._waiting.append(self._bound(psycopg_sql(sql), parameters) if parameters else sql)
+        text = self._text(sql, parameters)
+        self._waiting.append(self._bound(text, parameters) if parameters else text)
+
+    def _text(self, sql: str, parameters: Sequence[Any]) -> str:
+        """What to send for ``sql`` (for psycopg, parameters still apart): ``EXECUTE`` of
+        its prepared statement if it has one on this session, else the statement."""
+        if not parameters:
+            return sql
+        name = self._prepared.get(sql)
+        if name is not None:
+            return f"EXECUTE {name}({', '.join(['%s'] * len(parameters))})"
+        if sql not in PREPARABLE:
+            return psycopg_sql(sql)
+        self._uses[sql] += 1
+        if self._uses[sql] == PREPARE_AFTER and sql not in self._not_preparable:
+            self._to_prepare.append(sql)
+        return psycopg_sql(sql)
+
+    def _forget_prepared(self) -> None:
+        """A new session: the old one's prepared statements are gone with it."""
+        self._prepared.clear()
+        self._uses.clear()
+        self._to_prepare.clear()
+
+    def _prepare_frequent(self) -> None:
+        """Prepare on this session the statements marked preparable (storage.connection)
+        that were sent :data:`PREPARE_AFTER` times, so that the server parses and plans
+        each once instead of every time.
+
+        Only between transactions, one statement at a time, so that a statement
+        the server cannot prepare after all fails alone and harms nothing: it is
+        sent as before, parameters written in.
+        """
+        raw = self._raw
+        while self._to_prepare and len(self._prepared) < PREPARED_AT_MOST:
+            sql = self._to_prepare.pop(0)
+            name = f"ringround_{next(self._names)}"
+            try:
+                raw.execute(f"PREPARE {name} AS {numbered_parameters(sql)}")
+            except psycopg.Error as error:
+                if self.lost or raw.info.transaction_status != pq.TransactionStatus.IDLE:
+                    raise described(error, self.location) from None
+                self._not_preparable.add(sql)
+            else:
+                self._prepared[sql] = name
 
     def forget_waiting(self) -> None:
         """Drop the statements waiting to be sent: what they would do is being rolled back."""
@@ -404,6 +469,7 @@ class PostgresConnection:
         gets no answer.
         """
         _connected = self.raw
+        self._prepare_frequent()
         self._transaction = ""
         self._begin_pending = True
         self._writing = True
@@ -480,6 +546,7 @@ class PostgresConnection:
         with suppress(psycopg.Error):
             self._raw.close()
         self._raw = raw
+        self._forget_prepared()
         status = None if row is None or row[0] is None else str(row[0])
         return None if status == "in progress" else status
 

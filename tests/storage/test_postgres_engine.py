@@ -25,7 +25,7 @@ import storage.postgres_connection
 import storage.postgres_engine
 from benchmarks.postgres_cluster import PostgresServer
 from storage.changes import CLIENT, Change
-from storage.connection import execute_soon
+from storage.connection import execute_soon, preparable
 from storage.database import (
     DatabaseBusy,
     DatabaseUnreachable,
@@ -35,7 +35,7 @@ from storage.database import (
 )
 from storage.engine import open_engine, write
 from storage.errors import EXIT_BAD_INPUT, BadInput
-from storage.postgres_connection import PostgresConnection, psycopg_sql
+from storage.postgres_connection import PREPARE_AFTER, PostgresConnection, psycopg_sql
 from storage.postgres_engine import PostgresEngine
 from storage.sqlite_engine import SqliteEngine
 from tests.waiting import wait_until
@@ -272,6 +272,53 @@ def test_statements_waiting_when_a_savepoint_rolls_back_are_dropped(
         execute_soon(pg, "INSERT INTO clients (name) VALUES ('After')")
     names = [name for (name,) in pg.execute("SELECT name FROM clients ORDER BY id")]
     assert names == ["Kept", "After"]
+
+
+def prepared_here(conn: PostgresConnection) -> list[str]:
+    """The statements prepared on ``conn``'s session, as the server has them."""
+    rows = conn.execute("SELECT statement FROM pg_prepared_statements ORDER BY name")
+    return [statement for (statement,) in rows]
+
+
+def test_a_statement_sent_often_is_prepared_once_and_answers_alike(pg: PostgresConnection) -> None:
+    client = add_client(pg, "Анна 100% ?")
+    sql = preparable("SELECT name, id FROM clients WHERE id = ?")
+    for _ in range(PREPARE_AFTER + 3):
+        with write(pg):
+            assert pg.execute(sql, (client,)).fetchall() == [("Анна 100% ?", client)]
+            execute_soon(pg, preparable("UPDATE clients SET email = ? WHERE id = ?"), ("", client))
+    assert prepared_here(pg) == [
+        "PREPARE ringround_1 AS SELECT name, id FROM clients WHERE id = $1",
+        "PREPARE ringround_2 AS UPDATE clients SET email = $1 WHERE id = $2",
+    ]
+    with write(pg):
+        assert pg.execute(sql, (client + 1,)).fetchall() == []
+
+
+def test_a_statement_the_server_cannot_prepare_is_sent_as_before(pg: PostgresConnection) -> None:
+    sql = preparable("SELECT ? IS NULL")  # marked wrongly: nothing tells the parameter's type
+    for _ in range(PREPARE_AFTER + 3):
+        with write(pg):
+            assert pg.execute(sql, (None,)).fetchone() == (True,)
+    assert prepared_here(pg) == []
+
+
+def test_statements_are_prepared_again_after_a_server_restart(
+    pg: PostgresConnection, restart_server: Callable[[], None]
+) -> None:
+    client = add_client(pg, "Анна")
+    sql = preparable("SELECT name FROM clients WHERE id = ?")
+
+    def read_often() -> None:
+        for _ in range(PREPARE_AFTER + 1):
+            with write(pg):
+                assert pg.execute(sql, (client,)).fetchall() == [("Анна",)]
+
+    read_often()
+    assert len(prepared_here(pg)) == 1
+    restart_server()
+    read_often()  # the first statement finds the new session; nothing prepared is missed
+    assert prepared_here(pg) == ["PREPARE ringround_2 AS SELECT name FROM clients WHERE id = $1"]
 
 
 class NotAllowedHere(Exception):
