@@ -36,6 +36,9 @@ GENESIS = "0" * 64  # the prev_hash of the first entry
 _BATCH = 5000  # entries read at a time while verifying
 
 Content = tuple[int, str, int | None, str, str | None, int | None, int | None, str]
+# Made once: json.dumps with options builds an encoder for every call (inside the writers' turn).
+_CONTENT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_DETAIL_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 
 def entry_hash(prev_hash: str, content: Content) -> str:
@@ -50,7 +53,7 @@ def entry_hash(prev_hash: str, content: Content) -> str:
 
 def _payload(content: Content) -> str:
     """The text :func:`entry_hash` hashes after the previous hash."""
-    return json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+    return _CONTENT_JSON.encode(content)
 
 
 def head_hash(conn: Connection) -> str:
@@ -85,7 +88,7 @@ def audit(
         key.kind if key else None,
         key.source_id if key else None,
         client_id,
-        json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else "",
+        _DETAIL_JSON.encode(detail) if detail else "",
     )
     if event in LOGGED_EVENTS:
         admin_log.after_commit(
