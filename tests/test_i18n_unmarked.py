@@ -39,7 +39,9 @@ NOT_FOR_PEOPLE_CALLS = frozenset(
     {
         "execute",
         "executemany",
-        "executescript",  # SQL
+        "executescript",
+        "execute_soon",
+        "preparable",  # SQL
         "debug",
         "info",
         "warning",
