@@ -7,13 +7,15 @@ snapshots are the same on every machine.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from storage.engine import write
 from storage.locks import Claim, claim_row
 from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
 from storage.sessions import Session
-from tests.clinic_fixtures import DESK_NOW, MINUTE, Clock, DeskClinic, at
+from tests.clinic_fixtures import DESK_NOW, MINUTE, Clock, DeskClinic, at, settle, wait_until
 from tui.app import RingroundApp
+from tui.supervisor_screen import SupervisorScreen
 
 
 def supervisor_app(
@@ -121,3 +123,20 @@ def record_calls(desk: DeskClinic) -> None:
                 )
     finally:
         conn.close()
+
+
+async def open_supervisor_screen(pilot: Any) -> SupervisorScreen:
+    app = pilot.app
+    await pilot.press("v")
+    screen = await wait_until(
+        pilot,
+        lambda: (
+            isinstance(app.screen, SupervisorScreen)
+            and app.screen.overview is not None
+            and app.screen
+        ),
+        "the supervisor screen with its listings",
+    )
+    await settle(pilot)
+    assert isinstance(screen, SupervisorScreen)
+    return screen

@@ -28,12 +28,12 @@ from tests.clinic_fixtures import (
     settle,
     wait_until,
 )
+from tests.supervisor_fixtures import open_supervisor_screen
 from tui import picker as picker_module
 from tui import work_screen
 from tui.app import RingroundApp
 from tui.picker import ListPicker
 from tui.row_table import KEEP_ROWS, PAGE_MARGIN, RowTable
-from tui.supervisor_screen import SupervisorScreen
 
 
 class Readings:
@@ -138,17 +138,7 @@ async def test_heartbeats_wake_only_the_supervisors_overview(
                 heartbeat(conn, bob, DESK_NOW + n)
                 await pilot.pause(0.3)
             assert announced == []
-            await pilot.press("v")
-            screen = await wait_until(
-                pilot,
-                lambda: (
-                    isinstance(app.screen, SupervisorScreen)
-                    and app.screen.overview is not None
-                    and app.screen
-                ),
-                "the supervisor screen",
-            )
-            assert isinstance(screen, SupervisorScreen)
+            screen = await open_supervisor_screen(pilot)
             heartbeat(conn, bob, DESK_NOW + 30)
             await wait_until(
                 pilot,

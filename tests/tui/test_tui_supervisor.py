@@ -24,7 +24,12 @@ from tests.clinic_fixtures import (
     text_of,
     wait_until,
 )
-from tests.supervisor_fixtures import operators_at_work, record_calls, supervisor_app
+from tests.supervisor_fixtures import (
+    open_supervisor_screen,
+    operators_at_work,
+    record_calls,
+    supervisor_app,
+)
 from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.picker import ListPicker
 from tui.report_screen import ReportScreen
@@ -44,23 +49,6 @@ def rows_of(table: DataTable[Any]) -> list[tuple[str, ...]]:
         )
         for index in range(table.row_count)
     ]
-
-
-async def open_supervisor_screen(pilot: Any) -> SupervisorScreen:
-    app = pilot.app
-    await pilot.press("v")
-    screen = await wait_until(
-        pilot,
-        lambda: (
-            isinstance(app.screen, SupervisorScreen)
-            and app.screen.overview is not None
-            and app.screen
-        ),
-        "the supervisor screen with its listings",
-    )
-    await settle(pilot)
-    assert isinstance(screen, SupervisorScreen)
-    return screen
 
 
 async def test_supervisor_sees_who_works_on_what_and_releases_a_lock(desk: DeskClinic) -> None:
