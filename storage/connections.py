@@ -45,8 +45,11 @@ class Connections:
             yield conn
         finally:
             with self._lock:
-                self._lent.remove(conn)
-                keep = not self._closed and len(self._idle) < IDLE_KEPT
+                # close_all (the app closing) may have closed it meanwhile, while a job ran on.
+                lent = conn in self._lent
+                if lent:
+                    self._lent.remove(conn)
+                keep = lent and not self._closed and len(self._idle) < IDLE_KEPT
                 if keep:
                     self._idle.append(conn)
             if not keep:
@@ -59,7 +62,8 @@ class Connections:
             return len(self._idle) + len(self._lent)
 
     def close_all(self) -> None:
-        """Close every connection; only when no job uses them any more."""
+        """Close every connection. A job still running on one (the app is closing) meets a
+        closed connection; giving it back afterwards is harmless."""
         with self._lock:
             self._closed = True
             for conn in self._idle + self._lent:

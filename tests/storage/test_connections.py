@@ -51,3 +51,18 @@ def test_jobs_at_once_each_get_one_and_few_stay_open(engine_location: str) -> No
             assert latest(conn) == 0  # a kept one still works, on yet another thread
     finally:
         connections.close_all()
+
+
+def test_a_connection_closed_under_a_running_job_is_given_back_quietly(
+    engine_location: str,
+) -> None:
+    """The app closes its connections while its watch thread still has one (the app leaving)."""
+    connections = Connections(open_engine(engine_location))
+    with connections.borrow() as conn:
+        latest(conn)
+        connections.close_all()
+    assert connections.open_count == 0
+    with connections.borrow() as again:  # a job after the close gets a connection of its own
+        assert again is not conn
+        latest(again)
+    assert connections.open_count == 0
