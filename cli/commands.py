@@ -31,7 +31,6 @@ from storage import admin_log
 from storage.database import ReadOnlyDatabase
 from storage.engine import is_server_address, open_engine
 from storage.errors import BadInput, NotAllowed
-from storage.locks import NotLocked, release_lock
 from storage.policy import Policy
 from storage.roles import is_supervisor, login_name, operator_name
 from storage.rows import RowKey
@@ -500,6 +499,9 @@ def locks(
 
 
 def _release(path: str, policy: Policy, settings: Settings, text: str, as_json: bool) -> int:
+    # Loaded here: starting the app, the other path through this module, does not need it.
+    from storage.locks import NotLocked, release_lock
+
     key = RowKey.parse(text)
     name = operator_name(policy, settings.operator)
     supervisor = is_supervisor(policy, name)

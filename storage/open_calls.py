@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from storage.audit import audit
 from storage.connection import Connection
 from storage.engine import write
-from storage.locks import abort_call
 from storage.policy import Policy
 from storage.rows import RowKey
 from storage.sessions import Session
@@ -57,6 +56,10 @@ def open_calls(conn: Connection, session: Session) -> list[OpenCall]:
 
 def abort_open_calls(conn: Connection, policy: Policy, session: Session, now: int) -> list[RowKey]:
     """Release every lock of ``session`` without recording an outcome; the rows released."""
+    # The lock protocol's module is loaded here, when calls are aborted: the app imports this
+    # module at start, and the protocol is not needed before the first paint.
+    from storage.locks import abort_call
+
     released = []
     for call in open_calls(conn, session):
         if abort_call(conn, policy, session, call.key, now):

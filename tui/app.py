@@ -53,7 +53,6 @@ from storage.connection import Connection
 from storage.database import DatabaseUnreachable, StorageError, describe
 from storage.engine import open_engine
 from storage.errors import RingroundError
-from storage.locks import remove_stale_locks
 from storage.open_calls import (
     LostCall,
     OpenCall,
@@ -443,6 +442,8 @@ class RingroundApp(App[None]):
     @work(thread=True, group="sweep", exclusive=True, exit_on_error=False)
     def sweep(self) -> None:
         # On failure the next activation runs the same checks anyway (C12).
+        from storage.locks import remove_stale_locks  # the lock protocol: loaded after start
+
         with suppress(StorageError):
             self.database.call(
                 lambda conn: remove_stale_locks(conn, self.policy, self.session, self.now())

@@ -10,15 +10,18 @@ conventions through Babel (CLDR): «27 ноября, 10:30», "27 Nov, 10:30".
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from babel.dates import format_date, format_skeleton
 from babel.numbers import format_decimal
 
-from storage.locks import Lock, Refusal
 from storage.phones import split_extension
 from storage.policy import Policy
 from tui.i18n import _, babel_locale, current_language, ngettext
 from tui.safe_text import safe_text
+
+if TYPE_CHECKING:  # the lock protocol's module is loaded when a list is opened, not at start
+    from storage.locks import Lock, Refusal
 
 # A day of this year in a sentence: the full month name in Russian («27 ноября»;
 # CLDR's short one is «нояб.»), the short one in English ("27 Nov").
