@@ -1,7 +1,9 @@
 """The rows of a work list, drawn line by line so that 100,000 rows cost no more than 20.
 
-Only the ordered source ids are kept for the whole list (a typed array, 8 bytes
-a row); the details of the rows on screen are asked for with
+Only the ordered source ids are kept for the whole list: the view of the list's
+order that the screen's worker thread keeps up to date (storage/list_order.py),
+shared with it rather than copied, and replaced by a new view with each change
+that moves a row; the details of the rows on screen are asked for with
 :class:`RowTable.RowsWanted` and arrive through :meth:`RowTable.add_rows`, and
 only those near the screen are kept (at most :data:`KEEP_ROWS`), so paging
 through a million rows costs no more memory than one page. Moving the cursor
@@ -14,8 +16,7 @@ Keys: Up/Down move the cursor, PageUp/PageDown a page, Home/End to the ends.
 
 from __future__ import annotations
 
-from array import array
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from math import ceil
@@ -30,6 +31,7 @@ from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
+from storage.list_order import OrderView
 from storage.worklists import BLOCKED, CALLBACK_DUE, LATER, WorkRow
 from tui.i18n import _
 from tui.safe_text import safe_text
@@ -76,20 +78,6 @@ def columns(total: int) -> list[Column]:
     elif spare > 0:
         shown[1] = Column("client", shown[1].title, shown[1].width + spare)
     return shown
-
-
-def _position(ids: Sequence[int], source_id: int | None, near: int) -> int | None:
-    """Where ``source_id`` is in ``ids``, looked for around ``near`` first; None if absent."""
-    if source_id is None:
-        return None
-    if 0 <= near < len(ids) and ids[near] == source_id:
-        return near
-    for start, stop in ((max(0, near - 100), min(len(ids), near + 100)), (0, len(ids))):
-        try:
-            return ids.index(source_id, start, stop)
-        except ValueError:
-            continue
-    return None
 
 
 def _cells(strip: Strip) -> list[tuple[str, Style | None]]:
@@ -177,7 +165,7 @@ class RowTable(ScrollView, can_focus=True):
     ) -> None:
         super().__init__(id=id)
         self.describe_row = describe_row
-        self.ids: Sequence[int] = array("q")
+        self.ids = OrderView.read(())
         self.rows: dict[int, WorkRow] = {}
         self.cursor = 0
         self._asked: set[int] = set()
@@ -191,19 +179,25 @@ class RowTable(ScrollView, can_focus=True):
     def current_id(self) -> int | None:
         return self.ids[self.cursor] if 0 <= self.cursor < len(self.ids) else None
 
-    def set_ids(self, ids: Sequence[int], *, keep_position: bool = False) -> None:
-        """A fresh order of the list.
+    def set_ids(self, ids: OrderView, *, keep_position: bool = False) -> None:
+        """A new order of the list.
 
         The cursor stays on its row while that row is still listed, so that
         other operators' work does not move it; with ``keep_position`` (after
         the operator's own save) it stays at the same place, on the next row.
+        An order made from the one shown by a change (storage/list_order.py)
+        costs the rows it changed, not the list: the cursor's row is found by
+        its sort key, and the details of the rows loaded stay (the changed
+        rows are forgotten by the owner, :meth:`forget`).
         """
-        if ids == self.ids:
+        if ids is self.ids:
             return
-        keep = None if keep_position else self.current_id
-        found = _position(ids, keep, self.cursor)
+        found = None
+        if not keep_position and 0 <= self.cursor < len(self.ids):
+            found = ids.find_row(self.ids, self.cursor)
+        if ids.base != self.ids.version:
+            self._asked.clear()  # a fresh reading of the whole list
         self.ids = ids
-        self._asked.clear()
         self.virtual_size = Size(self.size.width, len(ids))
         old_cursor = self.cursor
         self.cursor = max(0, found if found is not None else min(old_cursor, len(ids) - 1))

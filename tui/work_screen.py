@@ -16,7 +16,6 @@ short notices: neither overwrites the state line.
 from __future__ import annotations
 
 import threading
-from array import array
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
@@ -35,7 +34,7 @@ from storage.clients import appointments, get_client, row_history
 from storage.connection import Connection
 from storage.errors import NotAllowed, RingroundError
 from storage.families import FamilyFinished, family_rows, finish_family
-from storage.list_order import ListOrder
+from storage.list_order import ListOrder, OrderView
 from storage.locks import (
     Claim,
     Finished,
@@ -267,9 +266,7 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
                     )
                     if len(first) == FIRST_PAGE:  # else the whole list is small: read it
                         deliver(
-                            self,
-                            lambda ids: self.show_ids(ids, None, True),
-                            array("q", [e[0] for e in first]),
+                            self, lambda ids: self.show_ids(ids, None, True), OrderView.read(first)
                         )
                 order = self.in_thread(
                     lambda conn: ListOrder(
@@ -285,7 +282,7 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
                 )
                 self.order = order
                 self.read_until = end_of_today(desk.policy, desk.now())
-                deliver(self, lambda ids: self.show_ids(ids, saved), array("q", order.ids))
+                deliver(self, lambda ids: self.show_ids(ids, saved), order.view)
 
         in_worker(self, read, lambda _shown: None, self.report, group="ids", exclusive=False)
 
@@ -315,8 +312,8 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
                     )
                 )
                 changed = rows | {entry[0] for entry in entries}
-                moved = order.update(changed, entries)
-                ids = array("q", order.ids) if moved else None
+                # A new view sharing all but the changed rows' chunks (no copy of the list).
+                ids = order.view if order.update(changed, entries) else None
                 deliver(self, lambda ids: self.rows_changed(ids, changed, saved), ids)
 
         in_worker(
@@ -329,7 +326,7 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         )
 
     def rows_changed(
-        self, ids: array[int] | None, changed: frozenset[int], saved: int | None
+        self, ids: OrderView | None, changed: frozenset[int], saved: int | None
     ) -> None:
         table = self.query_one(RowTable)
         if ids is not None:
@@ -339,7 +336,7 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         if table.current_id in changed:
             self.activate(table.current_id)
 
-    def show_ids(self, ids: array[int], saved: int | None = None, first: bool = False) -> None:
+    def show_ids(self, ids: OrderView, saved: int | None = None, first: bool = False) -> None:
         """Show the list's order (``first``: only its first page, the rest is being read)."""
         table = self.query_one(RowTable)
         self.partial = first
@@ -527,15 +524,18 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         if self.due_timer is not None:
             self.due_timer.stop()
             self.due_timer = None
-        due = self.order.next_due() if self.order is not None else None
+        due = self.waiting_rows().next_due()
         if due is not None:
             delay = max(due - self.desk.now(), 0) + 1
             self.due_timer = self.set_timer(min(delay, DUE_CHECK_MAX), self.rows_come_due)
 
+    def waiting_rows(self) -> OrderView:
+        """The order shown, to find the rows waiting for their time (none on a first page)."""
+        return OrderView.read(()) if self.partial else self.query_one(RowTable).ids
+
     def rows_come_due(self) -> None:
         self.due_timer = None
-        order = self.order
-        due = order.due_by(self.desk.now()) if order is not None else []
+        due = self.waiting_rows().due_by(self.desk.now())
         if due:
             self.follow(frozenset(due))
         else:

@@ -170,11 +170,11 @@ def test_following_changes_row_by_row_gives_the_order_a_full_reading_gives(
             if rng.random() < 0.8:
                 finish_call(clinic.conn, policy, who, claim, outcome, "", now + 30)
         changed = {c.ref for c in changes_since(clinic.conn, since).changes if c.kind == ITEM}
-        due = set(order.due_by(now))  # waiting rows whose time has come move up too
+        due = set(order.view.due_by(now))  # waiting rows whose time has come move up too
         again = frozenset(changed | due)
         order.update(again, row_order(clinic.conn, policy, sessions[0], work_list, now, only=again))
         full = row_order(clinic.conn, policy, sessions[0], work_list, now)
-        assert list(order.ids) == [entry[0] for entry in full]
+        assert list(order.view) == [entry[0] for entry in full]
 
 
 def test_a_new_database_records_from_its_first_write(conn: Connection) -> None:
