@@ -111,7 +111,7 @@ class OrderView(Sequence[int]):
         if index < 0:
             index += len(self)
         if not 0 <= index < len(self):
-            raise IndexError("list order index out of range")
+            raise IndexError(index)  # as a list does: beyond its end
         chunk = bisect_right(self._starts, index) - 1
         return chunk, index - self._starts[chunk]
 
@@ -141,7 +141,7 @@ class OrderView(Sequence[int]):
         for chunk, ids in enumerate(self._ids):
             if source_id in ids:
                 return self._starts[chunk] + ids.index(source_id)  # type: ignore[arg-type]
-        raise ValueError("source id not in the list order")
+        raise ValueError(source_id)  # as a list does: not in it
 
     def parts(
         self,
