@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import click
@@ -34,6 +33,8 @@ def print_json(value: object, indent: int | None = None) -> None:
         character = found.group()
         # C0 controls are json.dumps's own escapes, or the line breaks of ``indent``.
         return character if character < " " else f"\\u{ord(character):04x}"
+
+    import json  # loaded by the commands that print JSON, not at every start
 
     text = json.dumps(value, ensure_ascii=False, indent=indent)
     click.echo(CONTROL_CHARACTER.sub(escaped, text))

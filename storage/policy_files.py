@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from storage.i18n import _
@@ -91,4 +90,6 @@ def find_policy(given: str | None, environ: Mapping[str, str]) -> PolicyChoice:
 
 def default_text() -> str:
     """The documented default ``policy.toml``, shipped inside the package."""
+    from importlib import resources  # only for this command: not loaded at every start
+
     return resources.files("storage").joinpath("policy.toml").read_text(encoding="utf-8")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from storage.audit import chain_existing
 from storage.changes import TRIGGERS
 
 # Marks a file as a ringround database ("RiRo"), so that no other SQLite file
@@ -43,6 +42,8 @@ _CHAINED_AUDIT = """
 
 def _chain_audit(conn: sqlite3.Connection) -> None:
     """3: the audit trail becomes a hash chain; the entries already there are chained."""
+    from storage.audit import chain_existing  # loaded only when a file this old is migrated
+
     for statement in _statements(_CHAINED_AUDIT):
         conn.execute(statement)
     chain_existing(conn)

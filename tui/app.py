@@ -19,6 +19,11 @@ reaches it again, each second; then the operator is told once and every
 screen reads again what it shows. Nothing in between is half-saved: a write
 that did not reach its commit saved nothing, and the dialog that asked for it
 says so and keeps what was typed.
+
+What the list picker does not need for its first paint is imported where it
+is first used: the calls' module (storage.open_calls, for lost calls and
+quitting), the lock protocol (storage.locks, the sweep), the work screen and
+the dialogs that follow it (docs/performance.md, "Start-up").
 """
 
 from __future__ import annotations
@@ -53,14 +58,6 @@ from storage.connection import Connection
 from storage.database import DatabaseUnreachable, StorageError, describe
 from storage.engine import open_engine
 from storage.errors import RingroundError
-from storage.open_calls import (
-    LostCall,
-    OpenCall,
-    abort_open_calls,
-    last_audit_id,
-    lost_calls,
-    open_calls,
-)
 from storage.policy import Policy
 from storage.rows import RowKey
 from storage.sessions import Session, end_session, heartbeat, start_session
@@ -328,6 +325,7 @@ class RingroundApp(App[None]):
         if self.leaving:
             return
         self.leaving = True
+        from storage.open_calls import open_calls  # the calls' module: loaded after start
 
         def not_read(error: RingroundError) -> None:
             if isinstance(error, DatabaseUnreachable) or not self.database.reachable:
@@ -358,6 +356,8 @@ class RingroundApp(App[None]):
             if not yes:
                 self.leaving = False
                 return
+            from storage.open_calls import abort_open_calls
+
             self.database.work(
                 self,
                 lambda conn: abort_open_calls(conn, self.policy, self.session, self.now()),
@@ -419,6 +419,8 @@ class RingroundApp(App[None]):
 
     def note_audit_start(self) -> None:
         """Lost calls are those ended after the app started (see :meth:`calls_lost`)."""
+        from storage.open_calls import last_audit_id  # the calls' module: loaded after start
+
         with suppress(StorageError):
             self.audit_seen = self.database.call(last_audit_id)
 
@@ -493,6 +495,8 @@ class RingroundApp(App[None]):
         lost: list[LostCall] = []
         seen = self.audit_seen
         if seen is not None and not changes.nothing:  # a call of ours ends with a row change
+            from storage.open_calls import lost_calls
+
             with suppress(StorageError):
                 lost, self.audit_seen = self.database.call(
                     lambda conn: lost_calls(conn, self.session, seen)
@@ -569,6 +573,7 @@ class RingroundApp(App[None]):
 
 
 if TYPE_CHECKING:
+    from storage.open_calls import LostCall, OpenCall
     from tui.phone_line import PhoneLine
 
     _DESK: type[Desk] = RingroundApp  # the app is what its screens take it for (tui/desk.py)

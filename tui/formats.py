@@ -5,15 +5,16 @@ columns (the rows' "due" column, the pane's history lines) :func:`when` keeps
 the compact "10:32" / "27.11 10:32", the same form the operator types for a
 call-back; sentences and dialogs use :func:`moment_text`, in the language's
 conventions through Babel (CLDR): «27 ноября, 10:30», "27 Nov, 10:30".
+
+Babel is imported by the functions that use it, when first called: the list
+picker, the first screen, shows no date, and loading Babel's modules would
+delay its first paint (docs/performance.md).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
-
-from babel.dates import format_date, format_skeleton
-from babel.numbers import format_decimal
 
 from storage.phones import split_extension
 from storage.policy import Policy
@@ -47,16 +48,22 @@ def number(value: int | float) -> str:
     group = _GROUPING.get(current_language())
     if isinstance(value, int) and group is not None:
         return f"{value:,}".replace(",", group)  # what format_decimal gives, without CLDR data
+    from babel.numbers import format_decimal
+
     return _tidy(format_decimal(value, locale=babel_locale()))
 
 
 def clock_text(moment: datetime) -> str:
     """The time of day, 24-hour: "10:30"."""
+    from babel.dates import format_skeleton
+
     return _tidy(format_skeleton("Hm", moment, locale=babel_locale()))
 
 
 def day_text(day: date | datetime, *, year: bool = False) -> str:
     """«27 ноября», "27 Nov"; with ``year`` «27 ноября 2026 г.», "27 November 2026"."""
+    from babel.dates import format_date, format_skeleton
+
     locale = babel_locale()
     if year:
         return _tidy(format_date(day, "long", locale=locale))
@@ -66,6 +73,8 @@ def day_text(day: date | datetime, *, year: bool = False) -> str:
 
 def weekday_text(day: date | datetime) -> str:
     """A day with its weekday: "Fri 27 Nov", «пт, 27 нояб.»."""
+    from babel.dates import format_skeleton
+
     return _tidy(format_skeleton("MMMEd", day, locale=babel_locale()))
 
 
@@ -92,6 +101,8 @@ def full_time(moment: int | None, policy: Policy) -> str:
     """A date and time in a list of history: «27.11.2026, 10:30», "27/11/2026, 10:30"."""
     if moment is None:
         return ""
+    from babel.dates import format_skeleton
+
     shown = local(moment, policy)
     day = _tidy(format_skeleton("yMd", shown, locale=babel_locale()))
     return _glue(day, clock_text(shown))

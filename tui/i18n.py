@@ -22,11 +22,13 @@ import gettext
 import os
 from collections.abc import Mapping
 from pathlib import Path
-
-from babel import Locale
+from typing import TYPE_CHECKING
 
 from storage.i18n import N_, _, current_language, install, ngettext
 from storage.policy import LANGUAGES, Policy
+
+if TYPE_CHECKING:  # Babel is loaded when a date or number is first formatted (tui/formats.py)
+    from babel import Locale
 
 __all__ = [
     "LOCALE_DIR",
@@ -74,6 +76,8 @@ def choose_language(policy: Policy | None, environ: Mapping[str, str] | None = N
 
 def babel_locale() -> Locale:
     """The CLDR locale of the current language (month names, separators, plural rules)."""
+    from babel import Locale
+
     code = BABEL_LOCALES.get(current_language(), "en_GB")
     if code not in _locales:
         _locales[code] = Locale.parse(code)

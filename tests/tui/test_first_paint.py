@@ -2,11 +2,14 @@
 
 The session's start (an SQLite file's integrity check reads every page) and
 the lists' counts would otherwise compete with the first frame; they run once
-the picker has been drawn.
+the picker has been drawn. Modules the picker does not need are not loaded
+with the app either: they load where they are first used.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -62,3 +65,31 @@ async def test_the_start_and_the_counts_wait_for_the_pickers_first_frame(
         assert isinstance(picker, ListPicker)
         await wait_until(pilot, lambda: picker.summaries, "the lists' counts on the picker")
     assert happened[0] == "picker drawn", happened
+
+
+# Loaded where first used, after the first paint (docs/performance.md, "Start-up").
+NOT_BEFORE_FIRST_PAINT = (
+    "babel",  # dates and numbers in the CLDR's forms (tui/formats.py)
+    "importlib.resources",  # the shipped policy.toml, for `ringround policy --default`
+    "json",
+    "storage.audit",  # the audit trail: written by claims and finishes, read by check
+    "storage.clients",
+    "storage.locks",  # the lock protocol
+    "storage.open_calls",  # lost calls, and quitting with a call open
+    "tui.result_dialog",
+    "tui.work_screen",
+)
+
+
+def test_the_app_loads_without_what_its_first_screen_does_not_need() -> None:
+    code = (
+        "import sys\n"
+        "import cli.main, tui.start, tui.app\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {NOT_BEFORE_FIRST_PAINT!r}"
+        f" or m in {NOT_BEFORE_FIRST_PAINT!r}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
