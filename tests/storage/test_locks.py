@@ -274,6 +274,25 @@ def test_locked_row_names_the_holder_and_since(
     assert events(conn) == ["claim"]
 
 
+def test_a_closed_row_someone_still_holds_is_refused_as_locked_by_them(
+    conn: Connection, clinic: StoredClinic, policy: Policy
+) -> None:
+    """A closed call row is refused at once only when nobody holds it (storage/locks.py)."""
+    key = new_item(clinic)
+    alice, bob = clinic.session("alice"), clinic.session("bob")
+    claimed(conn, policy, alice, key, NOW)
+    # Closed behind the holder's back (another program writing to the database).
+    conn.execute(
+        "UPDATE call_rows SET closed_at = ?, closed_reason = 'confirmed'"
+        " WHERE kind = ? AND source_id = ?",
+        (NOW, key.kind, key.source_id),
+    )
+    refusal = refused(conn, policy, bob, key, NOW + MINUTE)
+    assert refusal.reason == "locked"
+    assert refusal.lock is not None and refusal.lock.operator == "alice"
+    assert locks(conn)[0][2:4] == ("alice", alice.id)
+
+
 def test_own_lock_is_reported_as_mine_and_claiming_again_keeps_it(
     conn: Connection, clinic: StoredClinic, policy: Policy
 ) -> None:
