@@ -20,8 +20,9 @@ traceback: the errors shown to staff are one family (storage/errors.py), and
 anything else is a bug, said as one and logged with its traceback in the
 administrator's log (RINGROUND_DEBUG=1 shows it on the terminal).
 
-The package: cli/main.py is the entry point (the console script), which maps
-errors once (cli/errors.py) and shows Click's help in the clinic's language
+The package: cli/launch.py is the console script's entry point (it pauses
+the garbage collector while the program loads), cli/main.py the command
+line's, which maps errors once (cli/errors.py) and shows Click's help in the clinic's language
 (cli/help.py); cli/root.py is the root group, cli/commands.py the app's start
 and the commands demo, check, policy, backup and locks; cli/data.py the data
 commands export, import, lists and report, loaded on first use so that the

@@ -8,6 +8,7 @@ app's start (and its start-up time, BENCHMARKS.md) does not pay for them.
 
 from __future__ import annotations
 
+import gc
 import importlib
 from typing import Any
 
@@ -98,6 +99,9 @@ def ringround(
     settings = Settings(db, policy_path, operator)
     ctx.obj = settings
     if ctx.invoked_subcommand is not None:
+        # The collector, paused while the program loaded (cli/launch.py), runs again; the
+        # app's waits for its first paint.
+        gc.enable()
         return 0
     return start(settings)
 

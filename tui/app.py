@@ -29,6 +29,7 @@ the dialogs that follow it (docs/performance.md, "Start-up").
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -193,11 +194,15 @@ class RingroundApp(App[None]):
         before the first layout, and an update inside a batch (a recompose) is
         left for the next. Textual is pinned exactly (pyproject.toml) for these
         private names; tests/tui/test_first_paint.py checks that the waiters run
-        only once the picker's title has been drawn.
+        only once the picker's title has been drawn. The first frame also ends
+        the garbage collector's pause of the program's loading (cli/launch.py).
         """
         written = renderable is not None and not self._batch_count
         super()._display(screen, renderable)
         if written and self._after_paint is not None and isinstance(screen, ListPicker):
+            if not gc.isenabled():  # paused while the program loaded (cli/launch.py)
+                gc.freeze()  # what was loaded lives as long as the app: later rounds skip it
+                gc.enable()
             waiting, self._after_paint = self._after_paint, None
             for then in waiting:
                 self.call_next(then)

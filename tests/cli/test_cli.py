@@ -7,6 +7,7 @@ command, tracebacks, pipes and the environment run it as a real process.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 import os
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 
 import tui.app
-from cli import commands
+from cli import commands, launch
 from cli.main import main
 from storage.database import open_database
 from storage.demo import make_demo
@@ -596,6 +597,35 @@ def test_supervisor_roles(tmp_path: Path) -> None:
 
 
 # -- start-up ---------------------------------------------------------------------------------
+
+
+def test_the_console_script_loads_the_program_with_the_collector_paused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    collecting: list[bool] = []
+
+    def run() -> int:
+        collecting.append(gc.isenabled())
+        return 0
+
+    monkeypatch.setattr("cli.main.main", run)
+    try:
+        assert launch.main() == 0
+    finally:
+        gc.enable()
+    assert collecting == [False]
+
+
+def test_a_command_runs_with_the_collector_running_again(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    gc.disable()  # as the console script leaves it (cli/launch.py)
+    try:
+        assert main(["policy", "--default"]) == 0
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+    assert "[database]" in capsys.readouterr().out
 
 
 def test_the_app_starts_without_loading_the_import_export_and_report_code() -> None:

@@ -8,6 +8,7 @@ with the app either: they load where they are first used.
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 from typing import Any
@@ -93,3 +94,23 @@ def test_the_app_loads_without_what_its_first_screen_does_not_need() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+async def test_the_collector_paused_for_the_start_runs_again_once_the_picker_is_drawn(
+    desk: DeskClinic,
+) -> None:
+    conn = desk.connect()
+    try:
+        lists = all_work_lists(conn, desk.policy)
+    finally:
+        conn.close()
+    app = RingroundApp(desk.location, desk.policy, desk.session("alice"), lists=lists)
+    gc.disable()  # as the console script does (cli/launch.py)
+    try:
+        async with running(app) as pilot:
+            await wait_until(pilot, gc.isenabled, "the collector running again")
+            assert isinstance(app.screen, ListPicker)
+            assert gc.get_freeze_count() > 0  # what was loaded is out of the collector's way
+    finally:
+        gc.unfreeze()
+        gc.enable()
