@@ -71,6 +71,10 @@ class Footer(TextualFooter):
         bare, left_out = self._fit()
         for widget in super().compose():
             if isinstance(widget, FooterKey):
+                # The key starts as compact as its footer (what binding them sets at mount), so
+                # that the binding changes nothing: otherwise every key is styled twice.
+                widget.set_reactive(FooterKey.compact, self.compact)
+                widget.set_class(self.compact, "-compact", update=False)
                 if widget.action in left_out:
                     continue
                 if widget.action in bare:
