@@ -195,14 +195,19 @@ class RowTable(ScrollView, can_focus=True):
         found = None
         if not keep_position and 0 <= self.cursor < len(self.ids):
             found = ids.find_row(self.ids, self.cursor)
-        if ids.base != self.ids.version:
+        changed = ids.base == self.ids.version
+        if not changed:
             self._asked.clear()  # a fresh reading of the whole list
         self.ids = ids
-        self.virtual_size = Size(self.size.width, len(ids))
+        self._set_length(len(ids), repaint_all=not changed)
         old_cursor = self.cursor
         self.cursor = max(0, found if found is not None else min(old_cursor, len(ids) - 1))
-        self._scroll_to_cursor()
-        self.refresh()
+        scrolled = self._scroll_to_cursor()  # a scroll repaints what it changes
+        if not changed:
+            self.refresh()
+        elif not scrolled:  # rows that moved off screen repaint nothing
+            for y in range(self.size.height):
+                self._repaint_line(y)
         self._want_visible()
         if found is None:
             self.post_message(self.CursorMoved(self.current_id))
@@ -347,12 +352,34 @@ class RowTable(ScrollView, can_focus=True):
                 self._repaint_line(y)
         self._want_visible()
 
-    def _move_thumb(self, position: float) -> None:
-        """Move the scrollbar's thumb, repainting only the lines from where it was to
-        where it goes (their mouse actions change too: above the thumb scrolls up)."""
+    def _set_length(self, length: int, *, repaint_all: bool) -> None:
+        """The list has ``length`` rows now.
+
+        Textual repaints every line and the scrollbar when the virtual size
+        changes; a change of a few rows off screen (a row leaving the list)
+        repaints only the scrollbar's lines its thumb leaves and enters, while
+        the scrollbar stays shown or hidden (else Textual lays the table out again).
+        """
+        size = Size(self.size.width, length)
+        height = self.scrollable_content_region.height
+        shown = self.virtual_size.height > height
+        if repaint_all or not self.size.height or shown != (length > height):
+            self.virtual_size = size
+            return
+        self.set_reactive(RowTable.virtual_size, size)
+        if shown:
+            self._move_thumb(self.scroll_offset.y, length)
+        self.scroll_y = self.validate_scroll_y(self.scroll_y)  # the end may have come nearer
+
+    def _move_thumb(self, position: float, length: int | None = None) -> None:
+        """Move the scrollbar's thumb (to ``position``; for a list of ``length`` rows),
+        repainting only the lines from where it was to where it goes (their mouse
+        actions change too: above the thumb scrolls up)."""
         bar = self.vertical_scrollbar
         before = _thumb(bar)
         bar.set_reactive(ScrollBar.position, bar.validate_position(position))
+        if length is not None:
+            bar.set_reactive(ScrollBar.window_virtual_size, length)
         after = _thumb(bar)
         if before == after:
             return

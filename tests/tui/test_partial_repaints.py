@@ -12,6 +12,7 @@ full repaint of the same moment.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pyte
@@ -19,10 +20,13 @@ from textual.widget import Widget
 
 from storage.database import open_database
 from storage.engine import write
+from storage.locks import Claim, claim_row, finish_call
 from storage.policy import default_policy
+from storage.rows import ITEM, RowKey
 from tests.clinic_fixtures import DESK_NOW, Clock, DeskClinic, settle, wait_until
 from tests.terminal_capture import TerminalCapture
 from tui.picker import ListPicker
+from tui.row_table import RowTable
 from tui.work_screen import WorkScreen
 
 ROWS = 300
@@ -106,6 +110,80 @@ async def test_small_repaints_leave_the_screen_as_a_full_repaint_would(tmp_path:
     app.close_database()
     assert len(written) > mark, "the full repaint wrote nothing"
     assert any("Recall" in "".join(cell[0] for cell in line) for line in walked)
+    for y, (line, truth) in enumerate(zip(walked, repainted, strict=True)):
+        assert line == truth, (
+            f"line {y + 1} differs from a full repaint:\n"
+            f"  shown:   {''.join(cell[0] for cell in line)!r}\n"
+            f"  repaint: {''.join(cell[0] for cell in truth)!r}"
+        )
+
+
+async def test_following_colleagues_changes_repaints_only_what_moved_on_screen(
+    tmp_path: Path,
+) -> None:
+    """Rows leaving the list above, below and on the screen, and a row moving down to
+    the waiting rows: the cursor keeps its row, the screen is what a full repaint
+    shows, and a row leaving far below the screen rewrites no line of the table."""
+    desk = long_list(tmp_path)
+    bob = desk.session("bob")
+    app = desk.app("alice", clock=Clock(), poll_every=0.1)
+    app.driver_class = TerminalCapture
+    written: list[str] = []
+    app.written = written  # type: ignore[attr-defined]
+
+    def finish(source_id: int, outcome: str) -> None:
+        conn = desk.connect()
+        try:
+            claim = claim_row(conn, desk.policy, bob, RowKey(ITEM, source_id), DESK_NOW)
+            assert isinstance(claim, Claim), claim
+            finish_call(conn, desk.policy, bob, claim, outcome, "", DESK_NOW + 30)
+        finally:
+            conn.close()
+
+    def followed(source_id: int, outcome: str) -> bool:
+        """The row left the list, or went down to the rows waiting for their time."""
+        if outcome == "confirmed":
+            return source_id not in table.ids
+        return table.ids.index(source_id) > top + 200
+
+    async with app.run_test(size=SIZE, headless=False) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ListPicker), "the list picker")
+        await pilot.press("down", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen), "the work list")
+        await settle(pilot)
+        for key in ["pagedown"] * 4 + ["down"] * 3:
+            await pilot.press(key)
+            await settle(pilot)
+        table = app.screen.query_one(RowTable)
+        top = int(table.scroll_offset.y)
+        mine = table.current_id
+        steps = [
+            (table.ids[len(table.ids) - 20], "confirmed"),  # far below the screen
+            (table.ids[top - 30], "confirmed"),  # above it: the rows shown move up
+            (table.ids[top + 2], "no-answer"),  # on it: waits for its retry at the end
+        ]
+        for number, (source_id, outcome) in enumerate(steps):
+            before = shown(written)
+            mark = len(written)
+            finish(source_id, outcome)
+            await wait_until(pilot, partial(followed, source_id, outcome), "the change")
+            await settle(pilot)
+            assert table.current_id == mine
+            if number == 0:  # the title's count changes; no line of the table is written
+                client = "".join(cell[0] for cell in before[12][10:24]).strip()
+                assert client and client in "".join(written[:mark])
+                assert client not in "".join(written[mark:])
+        await pilot.pause(0.1)
+        walked = shown(written)
+        mark = len(written)
+        for widget in app.screen.walk_children(Widget):
+            widget.refresh()
+            if widget.show_vertical_scrollbar:
+                widget.vertical_scrollbar.refresh()
+        app.screen.refresh()
+        await pilot.pause(0.1)
+        repainted = shown(written[mark:])
+    app.close_database()
     for y, (line, truth) in enumerate(zip(walked, repainted, strict=True)):
         assert line == truth, (
             f"line {y + 1} differs from a full repaint:\n"
