@@ -362,7 +362,7 @@ class RowTable(ScrollView, can_focus=True):
         """
         size = Size(self.size.width, length)
         height = self.scrollable_content_region.height
-        shown = self.virtual_size.height > height
+        shown = self.show_vertical_scrollbar
         if repaint_all or not self.size.height or shown != (length > height):
             self.virtual_size = size
             return
