@@ -314,7 +314,15 @@ class ListOrder:
 
     def __init__(self, entries: Iterable[OrderEntry] = ()) -> None:
         self.view = OrderView.read(entries)
-        self._keys = _ListedRows(self.view)
+        self._listed: _ListedRows | None = None
+
+    @property
+    def _keys(self) -> _ListedRows:
+        """The rows' sort keys by id, made when first needed: the screen shows a fresh
+        reading first (a pass over a million rows takes a few tenths of a second)."""
+        if self._listed is None:
+            self._listed = _ListedRows(self.view)
+        return self._listed
 
     def __len__(self) -> int:
         return len(self.view)
