@@ -1,9 +1,9 @@
 """The console script's entry point: the program loads with the garbage collector paused.
 
-Loading the program creates a hundred thousand objects that live as long as
-it does (modules, classes, functions, Textual's styles) and next to no
-garbage, yet Python's cyclic collector would walk them again and again while
-they are made: about a tenth of the work before the app's first paint. So
+Loading the program creates some 70,000 objects that live as long as it does
+(modules, classes, functions, Textual's styles) and next to no garbage, yet
+Python's cyclic collector would walk them again and again while they are
+made (docs/performance.md, "Start-up"). So
 the collector is paused here, before anything is imported, and runs again as
 soon as the loading is over: when a command starts (cli/root.py), or, for the
 app, once the list picker is on the screen (tui/app.py), which also moves what
