@@ -24,9 +24,6 @@ from tui.tick_box import TickBox
 class ClientCard(AtTheDesk, ModalScreen[None]):
     """See the module docstring for keys."""
 
-    # Read when this screen or another of the work screen's is first shown (app.tcss).
-    CSS_PATH = "work.tcss"
-
     BINDINGS = [Binding("escape", "close", N_("Close"))]
 
     def __init__(self, client_id: int) -> None:

@@ -39,9 +39,6 @@ def full_time(moment: int | None, desk: Desk) -> str:
 class ClientDialog(AtTheDesk, ModalScreen[None]):
     """A scrolling text about one client, made by ``read`` in a worker."""
 
-    # Read when this screen or another of the work screen's is first shown (app.tcss).
-    CSS_PATH = "work.tcss"
-
     BINDINGS = [Binding("escape", "close", N_("Close"))]
 
     def __init__(

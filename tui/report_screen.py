@@ -152,9 +152,6 @@ class DayChart(Widget):
 class ReportScreen(FollowsEveryCommit, AtTheDesk, Screen[None]):
     """See the module docstring for keys."""
 
-    # Read when this screen or the other supervisor's screen is first shown (app.tcss).
-    CSS_PATH = "supervisor.tcss"
-
     BINDINGS = [
         Binding("t", "period(1)", N_("Today")),
         Binding("w", "period(7)", N_("7 days")),

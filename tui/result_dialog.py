@@ -55,9 +55,6 @@ class FamilyBox(TickBox, inherit_bindings=False):
 class ResultDialog(ModalScreen[Finished | None]):
     """See the module docstring for keys."""
 
-    # Read when this screen or another of the work screen's is first shown (app.tcss).
-    CSS_PATH = "work.tcss"
-
     BINDINGS = [
         Binding("escape", "cancel", N_("Cancel")),
         Binding("enter", "submit", show=False),  # on the same-phone box; fields submit alone

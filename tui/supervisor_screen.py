@@ -90,9 +90,6 @@ class Shown:
 class SupervisorScreen(FollowsEveryCommit, AtTheDesk, Screen[None]):
     """See the module docstring for keys."""
 
-    # Read when this screen or the other supervisor's screen is first shown (app.tcss).
-    CSS_PATH = "supervisor.tcss"
-
     BINDINGS = [
         Binding("u", "release", N_("Release lock")),
         Binding("r", "refresh_overview", N_("Refresh")),

@@ -99,9 +99,6 @@ DUE_CHECK_MAX = 3600  # seconds: timers far ahead are set again, so a changed cl
 class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
     """See the module docstring for keys."""
 
-    # Read when this screen or another of the work screen's is first shown (app.tcss).
-    CSS_PATH = "work.tcss"
-
     BINDINGS = [
         # Descriptions are msgids, translated by tui.footer.Footer when it draws them.
         Binding("c", "start_call", N_("Call")),
