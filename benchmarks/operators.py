@@ -15,8 +15,10 @@ Every app here is the installed ``ringround`` command in a pty of its own at
   idle apps, as above; then one more app moves its cursor ``MOVES`` times, a
   key every ``KEY_GAP`` seconds. A row activation is timed from writing the
   key to the pty until the screen, replayed in a terminal emulator
-  (benchmarks/screen.py), shows the cursor on the new line and the client pane
-  showing that row's phone number: what the operator sees.
+  (benchmarks/screen.py), shows the cursor on the next row and the client pane
+  showing that row's phone number: what the operator sees. The row is told by
+  its phone number, not by the cursor's line, which also moves when a
+  colleague's row above it leaves the list.
 """
 
 from __future__ import annotations
@@ -210,11 +212,16 @@ def _retry(action: Callable[[], T]) -> T:
             time.sleep(0.5)
 
 
-def _activation_ms(
-    app: PtyApp, replay: Replay, fed: int, line: int | None
-) -> tuple[float, int, int | None]:
-    """Send Down; ms until the cursor left ``line`` and the pane shows the new row's phone
-    (GIVE_UP seconds when that is not seen by then: the walk goes on)."""
+def _activation_ms(app: PtyApp, replay: Replay, fed: int) -> tuple[float, int]:
+    """Send Down; ms until the cursor is on another row and the pane shows that row's phone
+    (GIVE_UP seconds when that is not seen by then: the walk goes on).
+
+    The row is told by its phone number (each client of the benchmark's list has
+    its own), not by the cursor's line: a colleague's row leaving the list above
+    the cursor moves the cursor's line without a key.
+    """
+    fed = _caught_up(app, replay, fed)
+    before = _cursor_phone(replay)
     sent = time.monotonic()
     app.send("down")
     deadline = sent + GIVE_UP
@@ -224,15 +231,30 @@ def _activation_ms(
         for arrived, data in chunks:
             fed += 1
             replay.feed(data)
-            cursor = replay.reversed_line()
-            if arrived < sent or cursor is None or cursor == line:
+            phone = _cursor_phone(replay)
+            if arrived < sent or phone is None or phone == before:
                 continue
-            phone = PHONE.search(replay.line(cursor))
             pane = "\n".join(replay.line(y) for y in range(1, 6))
-            if phone and phone.group() in pane:
-                return (arrived - sent) * 1000, fed, cursor
+            if phone in pane:
+                return (arrived - sent) * 1000, fed
         time.sleep(0.002)
-    return GIVE_UP * 1000, fed, replay.reversed_line()  # not seen: counted as GIVE_UP
+    return GIVE_UP * 1000, fed  # not seen: counted as GIVE_UP
+
+
+def _caught_up(app: PtyApp, replay: Replay, fed: int) -> int:
+    """Feed the replay what the app has written so far; returns the chunks fed."""
+    with app._changed:
+        chunks = app.chunks[fed:]
+    for _arrived, data in chunks:
+        replay.feed(data)
+    return fed + len(chunks)
+
+
+def _cursor_phone(replay: Replay) -> str | None:
+    """The phone number on the cursor's line, if the cursor is on a row."""
+    cursor = replay.reversed_line()
+    found = None if cursor is None else PHONE.search(replay.line(cursor))
+    return None if found is None else found.group()
 
 
 def measure_load(
@@ -261,14 +283,9 @@ def measure_load(
         measured = open_operator(db)
         replay = Replay()
         fed = 0
-        with measured._changed:
-            for _arrived, data in measured.chunks:
-                replay.feed(data)
-            fed = len(measured.chunks)
-        line = replay.reversed_line()
         began = time.monotonic()
         for _ in range(moves):
-            ms, fed, line = _activation_ms(measured, replay, fed, line)
+            ms, fed = _activation_ms(measured, replay, fed)
             result.activations_ms.append(ms)
             time.sleep(KEY_GAP)
         result.seconds = time.monotonic() - began
