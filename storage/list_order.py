@@ -143,6 +143,10 @@ class OrderView(Sequence[int]):
                 return self._starts[chunk] + ids.index(source_id)  # type: ignore[arg-type]
         raise ValueError(source_id)  # as a list does: not in it
 
+    def same_rows(self, other: OrderView) -> bool:
+        """Whether both views list the same rows in the same order (compared at C speed)."""
+        return len(self) == len(other) and self[:] == other[:]
+
     def parts(
         self,
     ) -> tuple[list[array[int]], list[array[int]], list[array[int]], list[SortKey]]:

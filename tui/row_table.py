@@ -192,10 +192,13 @@ class RowTable(ScrollView, can_focus=True):
         """
         if ids is self.ids:
             return
+        changed = ids.base == self.ids.version
+        if not changed and ids.same_rows(self.ids):
+            self.ids = ids  # read again (a refresh), and nothing moved: nothing to draw
+            return
         found = None
         if not keep_position and 0 <= self.cursor < len(self.ids):
             found = ids.find_row(self.ids, self.cursor)
-        changed = ids.base == self.ids.version
         if not changed:
             self._asked.clear()  # a fresh reading of the whole list
         self.ids = ids

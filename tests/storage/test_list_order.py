@@ -126,3 +126,13 @@ def test_an_empty_order_answers_as_empty() -> None:
     assert not order.update({5}, [])
     assert order.update({5}, [(5, LATER, 9)])
     holds(order.view, [(LATER, 9, 5)])
+
+
+def test_two_readings_list_the_same_rows_only_in_the_same_order() -> None:
+    rows = [(1, CALLABLE, 100), (2, CALLABLE, 100), (3, LATER, 500), (4, LATER, 600)]
+    with small_chunks():
+        first = OrderView.read(rows)
+        assert first.same_rows(OrderView.read(rows))  # chunked the same way or not
+        assert not first.same_rows(OrderView.read(rows[:3]))
+        assert not first.same_rows(OrderView.read([rows[1], rows[0], *rows[2:]]))
+    assert first.same_rows(OrderView.read(rows))  # other chunks, the same rows

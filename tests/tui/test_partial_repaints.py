@@ -190,3 +190,36 @@ async def test_following_colleagues_changes_repaints_only_what_moved_on_screen(
             f"  shown:   {''.join(cell[0] for cell in line)!r}\n"
             f"  repaint: {''.join(cell[0] for cell in truth)!r}"
         )
+
+
+async def test_a_refresh_that_finds_nothing_changed_draws_no_line_of_the_table(
+    tmp_path: Path,
+) -> None:
+    """``r`` reads the whole list again; when no row moved, the table is not drawn again
+    (no bytes for an operator who refreshes out of habit)."""
+    desk = long_list(tmp_path)
+    app = desk.app("alice", clock=Clock())
+    app.driver_class = TerminalCapture
+    written: list[str] = []
+    app.written = written  # type: ignore[attr-defined]
+    async with app.run_test(size=SIZE, headless=False) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ListPicker), "the list picker")
+        await pilot.press("down", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen), "the work list")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, WorkScreen)
+        table = screen.query_one(RowTable)
+        await wait_until(pilot, lambda: not screen.partial, "the whole list")
+        await settle(pilot)
+        order = table.ids
+        before = shown(written)
+        mark = len(written)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: table.ids is not order, "the list read again")
+        await settle(pilot)
+        assert list(table.ids) == list(order)  # nothing moved
+    app.close_database()
+    client = "".join(cell[0] for cell in before[12][10:24]).strip()
+    assert client and client in "".join(written[:mark])
+    assert client not in "".join(written[mark:])
