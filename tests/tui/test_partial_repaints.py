@@ -12,10 +12,14 @@ full repaint of the same moment.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pyte
+from textual.pilot import Pilot
 from textual.widget import Widget
 
 from storage.database import open_database
@@ -25,6 +29,7 @@ from storage.policy import default_policy
 from storage.rows import ITEM, RowKey
 from tests.clinic_fixtures import DESK_NOW, Clock, DeskClinic, settle, wait_until
 from tests.terminal_capture import TerminalCapture
+from tui.app import RingroundApp
 from tui.picker import ListPicker
 from tui.row_table import RowTable
 from tui.work_screen import WorkScreen
@@ -82,9 +87,12 @@ def long_list(folder: Path) -> DeskClinic:
     return desk
 
 
-async def test_small_repaints_leave_the_screen_as_a_full_repaint_would(tmp_path: Path) -> None:
-    desk = long_list(tmp_path)
-    app = desk.app("alice", clock=Clock())
+@asynccontextmanager
+async def work_list_written(
+    desk: DeskClinic, **options: Any
+) -> AsyncIterator[tuple[RingroundApp, Pilot[None], list[str]]]:
+    """alice's app at SIZE with the long list open; ``written``: every byte it wrote."""
+    app = desk.app("alice", clock=Clock(), **options)
     app.driver_class = TerminalCapture
     written: list[str] = []
     app.written = written  # type: ignore[attr-defined]
@@ -93,29 +101,45 @@ async def test_small_repaints_leave_the_screen_as_a_full_repaint_would(tmp_path:
         await pilot.press("down", "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen), "the work list")
         await settle(pilot)
-        for keys in (["down"] * 45, ["pagedown"] * 3, ["up"] * 30, ["pageup"], ["down"] * 3):
-            for key in keys:
-                await pilot.press(key)
-                await settle(pilot)
-        await pilot.pause(0.1)
-        walked = shown(written)
-        mark = len(written)
-        for widget in app.screen.walk_children(Widget):
-            widget.refresh()  # each widget draws itself anew, none from its kept lines
-            if widget.show_vertical_scrollbar:
-                widget.vertical_scrollbar.refresh()
-        app.screen.refresh()
-        await pilot.pause(0.1)
-        repainted = shown(written[mark:])
+        yield app, pilot, written
     app.close_database()
+
+
+async def repainted_in_full(
+    app: RingroundApp, pilot: Pilot[None], written: list[str]
+) -> tuple[list[list[Cell]], list[list[Cell]]]:
+    """(the screen as the small updates left it, the screen after a full repaint)."""
+    await pilot.pause(0.1)
+    walked = shown(written)
+    mark = len(written)
+    for widget in app.screen.walk_children(Widget):
+        widget.refresh()  # each widget draws itself anew, none from its kept lines
+        if widget.show_vertical_scrollbar:
+            widget.vertical_scrollbar.refresh()
+    app.screen.refresh()
+    await pilot.pause(0.1)
     assert len(written) > mark, "the full repaint wrote nothing"
-    assert any("Recall" in "".join(cell[0] for cell in line) for line in walked)
+    return walked, shown(written[mark:])
+
+
+def same_screen(walked: list[list[Cell]], repainted: list[list[Cell]]) -> None:
     for y, (line, truth) in enumerate(zip(walked, repainted, strict=True)):
         assert line == truth, (
             f"line {y + 1} differs from a full repaint:\n"
             f"  shown:   {''.join(cell[0] for cell in line)!r}\n"
             f"  repaint: {''.join(cell[0] for cell in truth)!r}"
         )
+
+
+async def test_small_repaints_leave_the_screen_as_a_full_repaint_would(tmp_path: Path) -> None:
+    async with work_list_written(long_list(tmp_path)) as (app, pilot, written):
+        for keys in (["down"] * 45, ["pagedown"] * 3, ["up"] * 30, ["pageup"], ["down"] * 3):
+            for key in keys:
+                await pilot.press(key)
+                await settle(pilot)
+        walked, repainted = await repainted_in_full(app, pilot, written)
+    assert any("Recall" in "".join(cell[0] for cell in line) for line in walked)
+    same_screen(walked, repainted)
 
 
 async def test_following_colleagues_changes_repaints_only_what_moved_on_screen(
@@ -126,10 +150,6 @@ async def test_following_colleagues_changes_repaints_only_what_moved_on_screen(
     shows, and a row leaving far below the screen rewrites no line of the table."""
     desk = long_list(tmp_path)
     bob = desk.session("bob")
-    app = desk.app("alice", clock=Clock(), poll_every=0.1)
-    app.driver_class = TerminalCapture
-    written: list[str] = []
-    app.written = written  # type: ignore[attr-defined]
 
     def finish(source_id: int, outcome: str) -> None:
         conn = desk.connect()
@@ -146,11 +166,7 @@ async def test_following_colleagues_changes_repaints_only_what_moved_on_screen(
             return source_id not in table.ids
         return table.ids.index(source_id) > top + 200
 
-    async with app.run_test(size=SIZE, headless=False) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, ListPicker), "the list picker")
-        await pilot.press("down", "enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen), "the work list")
-        await settle(pilot)
+    async with work_list_written(desk, poll_every=0.1) as (app, pilot, written):
         for key in ["pagedown"] * 4 + ["down"] * 3:
             await pilot.press(key)
             await settle(pilot)
@@ -173,23 +189,8 @@ async def test_following_colleagues_changes_repaints_only_what_moved_on_screen(
                 client = "".join(cell[0] for cell in before[12][10:24]).strip()
                 assert client and client in "".join(written[:mark])
                 assert client not in "".join(written[mark:])
-        await pilot.pause(0.1)
-        walked = shown(written)
-        mark = len(written)
-        for widget in app.screen.walk_children(Widget):
-            widget.refresh()
-            if widget.show_vertical_scrollbar:
-                widget.vertical_scrollbar.refresh()
-        app.screen.refresh()
-        await pilot.pause(0.1)
-        repainted = shown(written[mark:])
-    app.close_database()
-    for y, (line, truth) in enumerate(zip(walked, repainted, strict=True)):
-        assert line == truth, (
-            f"line {y + 1} differs from a full repaint:\n"
-            f"  shown:   {''.join(cell[0] for cell in line)!r}\n"
-            f"  repaint: {''.join(cell[0] for cell in truth)!r}"
-        )
+        walked, repainted = await repainted_in_full(app, pilot, written)
+    same_screen(walked, repainted)
 
 
 async def test_a_refresh_that_finds_nothing_changed_draws_no_line_of_the_table(
@@ -197,16 +198,7 @@ async def test_a_refresh_that_finds_nothing_changed_draws_no_line_of_the_table(
 ) -> None:
     """``r`` reads the whole list again; when no row moved, the table is not drawn again
     (no bytes for an operator who refreshes out of habit)."""
-    desk = long_list(tmp_path)
-    app = desk.app("alice", clock=Clock())
-    app.driver_class = TerminalCapture
-    written: list[str] = []
-    app.written = written  # type: ignore[attr-defined]
-    async with app.run_test(size=SIZE, headless=False) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, ListPicker), "the list picker")
-        await pilot.press("down", "enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen), "the work list")
-        await settle(pilot)
+    async with work_list_written(long_list(tmp_path)) as (app, pilot, written):
         screen = app.screen
         assert isinstance(screen, WorkScreen)
         table = screen.query_one(RowTable)
@@ -219,7 +211,6 @@ async def test_a_refresh_that_finds_nothing_changed_draws_no_line_of_the_table(
         await wait_until(pilot, lambda: table.ids is not order, "the list read again")
         await settle(pilot)
         assert list(table.ids) == list(order)  # nothing moved
-    app.close_database()
     client = "".join(cell[0] for cell in before[12][10:24]).strip()
     assert client and client in "".join(written[:mark])
     assert client not in "".join(written[mark:])
