@@ -23,10 +23,11 @@ administrator's log (RINGROUND_DEBUG=1 shows it on the terminal).
 The package: cli/launch.py is the console script's entry point (it pauses
 the garbage collector while the program loads), cli/main.py the command
 line's, which maps errors once (cli/errors.py) and shows Click's help in the clinic's language
-(cli/help.py); cli/root.py is the root group, cli/commands.py the app's start
-and the commands demo, check, policy, backup and locks; cli/data.py the data
-commands export, import, lists and report, loaded on first use so that the
-app's start does not pay for them. cli/options.py and cli/output.py are what
-the commands share. The app itself is imported only when it starts
+(cli/help.py); cli/root.py is the root group and cli/start.py the app's
+start. The commands are loaded on first use, so that the app's start does
+not pay for them: cli/commands.py holds demo, check, policy, backup and
+locks, cli/data.py the data commands export, import, lists and report, and
+cli/copying.py copy. cli/options.py and cli/output.py are what the commands
+share. The app itself is imported only when it starts
 (tui/start.py), so that no other command loads Textual.
 """

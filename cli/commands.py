@@ -1,16 +1,14 @@
-"""The app's start and the commands demo, check, policy, backup and locks.
+"""The commands demo, check, policy, backup and locks.
 
-Each command imports the storage modules it needs when it runs, so that
-loading this module (every start of ringround) stays cheap.
+cli/root.py loads this module when one of them is run or listed (not when
+the app starts); each command imports the storage modules it needs when it
+runs, so that listing them in ``ringround --help`` stays cheap.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
-import os
 import shlex
-import sys
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -27,12 +25,11 @@ from cli.options import (
     use_database,
 )
 from cli.output import print_json, say
-from storage import admin_log
-from storage.database import ReadOnlyDatabase
+from cli.start import need_terminal, run_app
 from storage.engine import is_server_address, open_engine
-from storage.errors import BadInput, NotAllowed
+from storage.errors import NotAllowed
 from storage.policy import Policy
-from storage.roles import is_supervisor, login_name, operator_name
+from storage.roles import is_supervisor, operator_name
 from storage.rows import RowKey
 from storage.sessions import end_session, start_session
 from tui.formats import clock_text, number, weekday_text
@@ -43,59 +40,6 @@ if TYPE_CHECKING:
     from storage.demo import DemoSummary
 
 DEMO_FILE = "ringround-demo.db"
-
-
-def has_terminal() -> bool:
-    """Whether standard input and output are both a terminal, as the app needs."""
-    try:
-        return all(
-            stream is not None and os.isatty(stream.fileno()) for stream in (sys.stdin, sys.stdout)
-        )
-    except (OSError, ValueError, io.UnsupportedOperation):  # closed or not a real file
-        return False
-
-
-def _need_terminal() -> None:
-    """Refuse to start the app without a terminal, before any session is written.
-
-    ``ssh host command``, sftp and scp give the program pipes, not a terminal:
-    an app started there would never see a key, never end, and count as a live
-    session. Commands (check, export, import, ...) work without one.
-    """
-    if not has_terminal():
-        admin_log.log_refused_login(login_name(), "no terminal (ssh without a tty, sftp, scp)")
-        raise BadInput(
-            _(
-                "The app needs a terminal, and standard input or output is not one: "
-                "log in with a terminal (ssh -t) or at the console; commands such as "
-                "ringround check or ringround export work without one."
-            )
-        )
-
-
-def _run_app(db: str, policy: Policy, operator: str, notice: str = "") -> int:
-    """Start the terminal app (imported only now: the other commands do not need Textual)."""
-    from tui.start import start_app
-
-    return start_app(db, policy, operator, is_supervisor(policy, operator), notice=notice)
-
-
-# -- the app ------------------------------------------------------------------------------------
-
-
-def start(settings: Settings) -> int:
-    """``ringround`` without a command: the app on the clinic's database."""
-    policy = settings.policy()
-    name = operator_name(policy, settings.operator)
-    path = settings.db or policy.database_path
-    try:
-        with use_database(path):  # a clear message now rather than inside the app
-            pass
-    except ReadOnlyDatabase:  # not in the operators' group, or the disk is read-only
-        admin_log.log_refused_login(name, "the database cannot be opened for writing", db=path)
-        raise
-    _need_terminal()
-    return _run_app(path, policy, name)
 
 
 # -- demo -------------------------------------------------------------------------------------
@@ -182,7 +126,7 @@ def demo(
     # The demo's names and notes in the language the operator will see (tui.i18n).
     policy = dataclasses.replace(settings.policy(), language=current_language())
     if not no_run:
-        _need_terminal()  # before the demo is written, not after
+        need_terminal()  # before the demo is written, not after
     name = operator_name(policy, settings.operator)
     path = settings.db or DEMO_FILE
     explicit = {
@@ -249,7 +193,7 @@ def demo(
         return 0
     # Printed now, it would be hidden by the app's screen until the app quits: the
     # list picker shows it instead, where a new user looks first.
-    return _run_app(path, policy, name, notice=said)
+    return run_app(path, policy, name, notice=said)
 
 
 # -- check ------------------------------------------------------------------------------------

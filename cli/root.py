@@ -1,9 +1,8 @@
-"""The root group: ``ringround`` alone starts the app; its subcommands, some loaded late.
+"""The root group: ``ringround`` alone starts the app (cli/start.py); its subcommands.
 
-The commands of cli/commands.py are cheap to load (each imports its storage
-modules when it runs); export, import, lists and report (cli/data.py)
-and copy (cli/copying.py) are imported on first use (_LazyGroup), so the
-app's start (and its start-up time, BENCHMARKS.md) does not pay for them.
+Every subcommand is imported on first use (_LazyGroup): when it runs, or when
+``ringround --help`` lists it. So the app's start (and its start-up time,
+BENCHMARKS.md) pays for none of them, nor for Click's parsing of their options.
 """
 
 from __future__ import annotations
@@ -14,9 +13,9 @@ from typing import Any
 
 import click
 
-from cli.commands import backup, check, demo, locks, policy_command, start
 from cli.help import translate_help
 from cli.options import POLICY_HELP, Settings, operator_option
+from cli.start import start
 from tui.i18n import _
 
 # Click's shell completion, switched on by this environment variable (click.shell_completion).
@@ -72,10 +71,15 @@ class _LazyGroup(click.Group):
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     lazy_subcommands={
+        "backup": "cli.commands:backup",
+        "check": "cli.commands:check",
         "copy": "cli.copying:copy",
+        "demo": "cli.commands:demo",
         "export": "cli.data:export",
         "import": "cli.data:import_command",
         "lists": "cli.data:lists",
+        "locks": "cli.commands:locks",
+        "policy": "cli.commands:policy_command",
         "report": "cli.data:report",
     },
 )
@@ -104,7 +108,3 @@ def ringround(
         gc.enable()
         return 0
     return start(settings)
-
-
-for command in (demo, check, policy_command, backup, locks):
-    ringround.add_command(command)

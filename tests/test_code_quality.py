@@ -49,7 +49,7 @@ def test_storage_and_telephony_never_import_textual() -> None:
 def test_the_command_line_loads_textual_only_to_start_the_app() -> None:
     """cli/ uses tui's text helpers (language, safe text, formats), never the app or Textual.
 
-    The app is imported by tui/start.py when it starts (cli/commands.py), so that
+    The app is imported by tui/start.py when it starts (cli/start.py), so that
     the other commands, and the terminal settings made before Textual loads,
     do not pay for it.
     """

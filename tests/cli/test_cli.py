@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 import tui.app
-from cli import commands, launch
+from cli import launch, start
 from cli.main import main
 from storage.database import open_database
 from storage.demo import make_demo
@@ -114,7 +114,7 @@ class AppCalls:
 def app(monkeypatch: pytest.MonkeyPatch) -> AppCalls:
     fake = AppCalls()
     monkeypatch.setattr(tui.app, "run_app", fake)
-    monkeypatch.setattr(commands, "has_terminal", lambda: True)  # as if typed in a terminal
+    monkeypatch.setattr(start, "has_terminal", lambda: True)  # as if typed in a terminal
     return fake
 
 

@@ -71,6 +71,9 @@ async def test_the_start_and_the_counts_wait_for_the_pickers_first_frame(
 # Loaded where first used, after the first paint (docs/performance.md, "Start-up").
 NOT_BEFORE_FIRST_PAINT = (
     "babel",  # dates and numbers in the CLDR's forms (tui/formats.py)
+    "cli.commands",  # the subcommands, loaded when one runs or --help lists them (cli/root.py)
+    "cli.copying",
+    "cli.data",
     "importlib.resources",  # the shipped policy.toml, for `ringround policy --default`
     "json",
     "storage.audit",  # the audit trail: written by claims and finishes, read by check
