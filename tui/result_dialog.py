@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -58,6 +57,12 @@ class ResultDialog(ModalScreen[Finished | None]):
     BINDINGS = [
         Binding("escape", "cancel", N_("Cancel")),
         Binding("enter", "submit", show=False),  # on the same-phone box; fields submit alone
+        # Digits pick outcomes anywhere but in the text fields (README, "Using it"). A
+        # priority binding runs as the app reads the key, before it hands on the next:
+        # keys typed right after the digit, often in the same SSH packet, then reach the
+        # comment in the order typed (a widget's own handler would run later, while the
+        # app had already sent those keys to the outcome list).
+        *(Binding(str(n), f"choose({n - 1})", show=False, priority=True) for n in range(1, 10)),
     ]
 
     def __init__(
@@ -132,27 +137,20 @@ class ResultDialog(ModalScreen[Finished | None]):
         options.highlighted = index
         self.query_one("#callback-row").display = self.outcome.asks_callback
         self.say("")
-        # At once, not after a refresh (Widget.focus): keys typed right after the
-        # digit, often in the same SSH packet, belong to the comment.
+        # At once, not after a refresh (Widget.focus): the keys typed next belong to the
+        # comment.
         self.set_focus(self.query_one("#comment", Input))
 
-    def on_key(self, event: events.Key) -> None:
-        key = event.character or ""
-        focused = self.focused
-        if isinstance(focused, Input):
-            if event.is_printable and key:
-                # Typed right after the digit (often in the same SSH packet), these keys
-                # went to the outcome list before the digit moved the focus: they are
-                # the start of the comment. (An Input's own keys never get here.)
-                focused.insert_text_at_cursor(key)
-                event.stop()
-            return
-        # Digits pick outcomes anywhere but in the text fields (README, "Using it").
-        if len(key) == 1 and key in "123456789":
-            index = int(key) - 1
-            if index < len(self.policy.outcomes):
-                self._choose(index)
-            event.stop()
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A digit picks an outcome unless a text field has the focus (it is typed there)."""
+        if action == "choose":
+            index = parameters[0]
+            in_policy = isinstance(index, int) and index < len(self.policy.outcomes)
+            return in_policy and not isinstance(self.focused, Input)
+        return True
+
+    def action_choose(self, index: int) -> None:
+        self._choose(index)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self._choose(event.option_index)
