@@ -298,8 +298,16 @@ class RingroundApp(App[None]):
                 )
             ]
 
+    def get_default_screen(self) -> Screen[None]:
+        """The list picker is the app's first screen, the one under every other.
+
+        As Textual's default screen it is made and drawn as the app starts; a
+        screen pushed from on_mount would be drawn once inside Textual's start-up
+        batch, for nothing, and again after it (docs/performance.md, "Start-up").
+        """
+        return ListPicker()
+
     def on_mount(self) -> None:
-        self.push_screen(ListPicker())
         self.after_first_paint(self.start_work)
         self.set_interval(self.policy.heartbeat_every, self.beat)
         threading.Thread(target=self.keep_watch, name="ringround-watch", daemon=True).start()

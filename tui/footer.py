@@ -20,6 +20,7 @@ from __future__ import annotations
 from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.events import Resize
+from textual.screen import Screen
 from textual.widgets import Footer as TextualFooter
 
 # Not exported by textual.widgets; textual is pinned exactly (pyproject.toml).
@@ -32,10 +33,12 @@ class Footer(TextualFooter):
     """Textual's footer with translated key descriptions, fitted to its width."""
 
     _fitted_width = 0  # the width the keys were last fitted to
+    _composed_for: tuple[tuple[str, str, str, bool, str], ...] = ()  # the keys composed
 
     def _fit(self) -> tuple[set[str], set[str]]:
         """(actions shown as the key alone, actions left out) so that the keys fit the width."""
-        width = self.size.width
+        # Before the first layout the footer has no size yet; it spans the screen's width.
+        width = self.size.width or self.app.size.width
         spare = list(getattr(self.screen, "FOOTER_SPARE", ()))
         if not width or not spare:
             return set(), set()
@@ -66,8 +69,26 @@ class Footer(TextualFooter):
                 del keys[action]
         return bare, left_out
 
+    def _shown(self) -> tuple[tuple[str, str, str, bool, str], ...]:
+        """The keys the footer shows for the screen's bindings now."""
+        return tuple(
+            (binding.key, binding.action, binding.description, enabled, tooltip)
+            for _node, binding, enabled, tooltip in self.screen.active_bindings.values()
+            if binding.show
+        )
+
+    def bindings_changed(self, screen: Screen[object]) -> None:
+        """Compose the keys again only if they changed since they were composed."""
+        if screen is self.screen and self._shown() == self._composed_for:
+            return
+        super().bindings_changed(screen)
+
     def compose(self) -> ComposeResult:
-        self._fitted_width = self.size.width
+        # The keys are in the screen's first frame: Textual's footer shows none until the
+        # screen announces its bindings, after that frame, and then draws them in another.
+        self.set_reactive(TextualFooter._bindings_ready, True)
+        self._composed_for = self._shown()
+        self._fitted_width = self.size.width or self.app.size.width
         bare, left_out = self._fit()
         for widget in super().compose():
             if isinstance(widget, FooterKey):

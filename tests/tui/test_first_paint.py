@@ -17,6 +17,7 @@ import pytest
 from rich.console import RenderableType
 from textual.app import App
 from textual.screen import Screen
+from textual.widgets._footer import FooterKey
 
 from storage.sessions import Session
 from storage.worklists import all_work_lists
@@ -66,6 +67,32 @@ async def test_the_start_and_the_counts_wait_for_the_pickers_first_frame(
         assert isinstance(picker, ListPicker)
         await wait_until(pilot, lambda: picker.summaries, "the lists' counts on the picker")
     assert happened[0] == "picker drawn", happened
+
+
+async def test_the_pickers_first_frame_is_drawn_once_with_its_keys(
+    desk: DeskClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The picker is the app's first screen and its footer's keys are composed with it.
+
+    Pushed from on_mount it was rendered inside Textual's start-up batch for
+    nothing; a footer waiting for the screen to announce its bindings drew its
+    keys only in a second frame (docs/performance.md, "Start-up").
+    """
+    frames: list[tuple[str, list[str]]] = []
+    draw = App._display
+
+    def display(app: App[Any], screen: Screen[Any], renderable: RenderableType | None) -> None:
+        if renderable is not None:
+            keys = [key.key for key in screen.query(FooterKey)]
+            frames.append((type(screen).__name__ if not app._batch_count else "held", keys))
+        draw(app, screen, renderable)
+
+    monkeypatch.setattr(App, "_display", display)
+    app = desk.app("alice")
+    async with running(app) as pilot:
+        await wait_until(pilot, lambda: app.session_started, "the session started")
+        assert [type(screen) for screen in app.screen_stack] == [ListPicker]
+    assert frames[0] == ("ListPicker", ["r", "q"]), frames
 
 
 # Loaded where first used, after the first paint (docs/performance.md, "Start-up").
