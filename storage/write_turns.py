@@ -29,22 +29,44 @@ holds the source still while it fills the target beside it): a thread that
 already holds the folder's turn goes on without taking it again, since it
 would otherwise wait for itself.
 
-A ``flock`` wait cannot time out by itself, so a writer that finds the turn
-taken waits in a thread of its own (:class:`_Waiter`; idle ones are kept and
-used again, since starting a thread for every wait cost more processor time
-than the write at 16 writers). A writer that does not get its turn within the
-busy timeout (another process stopped in the middle of a write) gives up with
-DatabaseBusy, like a busy database, and leaves its descriptor to the waiting
-thread, which lets the turn go as soon as it gets it.
+A writer that finds the turn taken waits in ``flock`` itself, so the kernel
+wakes it when the turn is let go: one wake-up per hand-off. (Waiting in a
+thread of its own and being told by it cost two more wake-ups and a
+hand-over of the interpreter's lock per write, docs/performance.md.) A
+``flock`` wait has no time limit of its own, so one watchdog thread per
+process (:class:`_Watchdog`, asleep while no wait is due) ends a wait that
+outlasts the busy timeout (another process stopped in the middle of a
+write): it sends that thread alone :data:`KICK`, a signal whose handler does
+nothing, which makes its ``flock`` return, and the writer gives up with
+DatabaseBusy, like a busy database. That wait calls ``flock`` through the
+C library: Python's own ``fcntl.flock`` would wait again after a signal
+(PEP 475). A signal is sent only to a thread that is registered as
+waiting, and a registered thread does nothing but wait, so no other system
+call of the writer (SQLite's among them) is ever interrupted. The handler is
+set when this module is first imported, by the main thread (Python lets only
+that thread set one); a program that first imports it from another thread
+(none of ringround's) has its writers ask for the turn again every few
+milliseconds instead, up to the busy timeout.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import functools
 import os
+import signal
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from types import FrameType
+
+# The signal that ends a wait which outlasted the busy timeout (its handler does nothing).
+KICK = int(signal.SIGRTMAX) - 2
+_KICK_AGAIN = 0.01  # seconds after which a kicked thread still waiting is kicked again
+_POLL_AT_MOST = 0.005  # seconds between looks, when no KICK handler could be set
+INFINITY = float("inf")
 
 
 class NoTurn(Exception):
@@ -74,14 +96,14 @@ class Turn:
         if self.folder in _held.folders:
             yield  # this thread's turn already (another database of the folder)
             return
-        fd = self._fd if self._fd >= 0 else _open_folder(self.folder)
+        if self._fd < 0:
+            self._fd = _open_folder(self.folder)
+        fd = self._fd
         if fd < 0:
             yield  # no folder to queue on: the database's write lock alone decides
             return
-        self._fd = -1  # while it waits, the descriptor may pass to a waiting thread
         if not _take(fd, wait_for):
             raise NoTurn
-        self._fd = fd
         _held.folders.add(self.folder)
         try:
             yield
@@ -108,11 +130,7 @@ def _open_folder(folder: str) -> int:
 
 
 def _take(fd: int, wait_for: float) -> bool:
-    """Take the turn on ``fd``; False after ``wait_for``, ``fd`` then left to a waiting thread.
-
-    Interrupted while waiting (Ctrl-C), ``fd`` is closed or left to the waiting
-    thread too: either way it is no longer the caller's.
-    """
+    """Take the turn on ``fd``; False after ``wait_for`` seconds (then nothing is held)."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return True
@@ -120,66 +138,122 @@ def _take(fd: int, wait_for: float) -> bool:
         pass
     except OSError:
         return True  # the file system does not queue writers: go on without a turn
-    try:
-        waiter = _idle.pop()
-    except IndexError:
-        waiter = _Waiter()
-    return waiter.wait(fd, wait_for)
+    if _kick_handled:
+        return _watchdog.wait(fd, wait_for)
+    return _poll(fd, wait_for)
 
 
-class _Waiter:
-    """A thread that waits in the kernel for the turn of one writer at a time.
+class _Wait:
+    """One thread waiting in ``flock``, as the watchdog sees it."""
 
-    The writer hands it the descriptor and waits for ``granted`` as long as it
-    may; a writer that gave up leaves the descriptor to the thread, which
-    closes it (letting the turn go) once the turn came. Either way the thread
-    then waits for the next writer among the idle ones.
-    """
+    def __init__(self, deadline: float) -> None:
+        self.thread = threading.get_ident()
+        self.deadline = deadline
+        self.kicked = False
+
+
+class _Watchdog:
+    """Ends the ``flock`` waits of this process that outlast their time (see above)."""
 
     def __init__(self) -> None:
-        self._asked = threading.Lock()  # released: a descriptor to wait on
-        self._asked.acquire()
-        self._granted = threading.Lock()  # released: the turn is taken
-        self._granted.acquire()
-        self._guard = threading.Lock()
-        self._fd = -1
-        self._given_up = False
-        threading.Thread(target=self._run, name="ringround-write-turn", daemon=True).start()
-
-    def _run(self) -> None:
-        while True:
-            self._asked.acquire()
-            with suppress(OSError):
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
-            with self._guard:
-                if self._given_up:
-                    os.close(self._fd)  # nobody waits for this turn any more
-                else:
-                    self._granted.release()
-            _idle.append(self)
+        self._guard = threading.Condition(threading.Lock())
+        self._waits: set[_Wait] = set()
+        self._asleep_until = INFINITY  # when the watchdog looks next
+        self._thread: threading.Thread | None = None
 
     def wait(self, fd: int, wait_for: float) -> bool:
-        self._fd = fd
-        self._given_up = False
-        self._asked.release()
-        try:
-            if self._granted.acquire(timeout=wait_for):
-                return True
-        except BaseException:
-            self._give_up(fd, close_if_granted=True)
-            raise
-        return not self._give_up(fd, close_if_granted=False)
-
-    def _give_up(self, fd: int, *, close_if_granted: bool) -> bool:
-        """Stop waiting; False if the turn came meanwhile (then closed, if asked, to let it go)."""
+        """Wait for the turn in ``flock``; False if the watchdog ended the wait first."""
+        waiting = _Wait(time.monotonic() + wait_for)
         with self._guard:
-            if self._granted.acquire(blocking=False):
-                if close_if_granted:
-                    os.close(fd)
-                return False
-            self._given_up = True
+            self._waits.add(waiting)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="ringround-write-turn", daemon=True
+                )
+                self._thread.start()
+            elif waiting.deadline < self._asleep_until:
+                self._guard.notify()
+        flock = _c_flock()
+        try:
+            # Another error than EINTR counts as the turn taken, as in _take.
+            while flock(fd, fcntl.LOCK_EX) == errno.EINTR:
+                # A KICK, or another signal: the main thread runs its handler here (Ctrl-C
+                # raises KeyboardInterrupt); the wait goes on unless the watchdog ended it.
+                with self._guard:
+                    if waiting.kicked:
+                        return False
             return True
+        finally:
+            with self._guard:
+                self._waits.discard(waiting)
+
+    def _run(self) -> None:
+        with self._guard:
+            while True:
+                now = time.monotonic()
+                for waiting in self._waits:
+                    if waiting.deadline <= now:
+                        # Sent again until the thread has left: one that was kicked just
+                        # before it entered flock would otherwise wait on.
+                        waiting.kicked = True
+                        waiting.deadline = now + _KICK_AGAIN
+                        signal.pthread_kill(waiting.thread, KICK)
+                self._asleep_until = min((w.deadline for w in self._waits), default=INFINITY)
+                self._guard.wait(self._asleep_until - now if self._waits else None)
+
+    def forget(self) -> None:
+        """In a child after fork: the parent's watchdog thread and waits are not here."""
+        self._guard = threading.Condition(threading.Lock())
+        self._waits = set()
+        self._asleep_until = INFINITY
+        self._thread = None
 
 
-_idle: list[_Waiter] = []  # waiting threads with nothing to wait for
-os.register_at_fork(after_in_child=_idle.clear)  # a child has none of its parent's threads
+@functools.cache
+def _c_flock() -> Callable[[int, int], int]:
+    """``flock`` through the C library: returns 0 when done, else the errno (EINTR after a
+    signal). Made at the first wait: loading ctypes would slow every program's start."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def flock(fd: int, operation: int) -> int:
+        return 0 if libc.flock(fd, operation) == 0 else ctypes.get_errno()
+
+    return flock
+
+
+def _poll(fd: int, wait_for: float) -> bool:
+    """Ask for the turn again and again (no KICK handler could be set), up to ``wait_for``."""
+    deadline = time.monotonic() + wait_for
+    pause = 0.0001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            pass
+        except OSError:
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, _POLL_AT_MOST)
+
+
+def _ignore(_signal: int, _frame: FrameType | None) -> None:
+    """KICK's handler: the signal is sent only to end a ``flock`` wait."""
+
+
+def _handle_kick() -> bool:
+    """Set KICK's handler, if this is the main thread; whether KICK may be sent."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    signal.signal(KICK, _ignore)
+    return True
+
+
+_kick_handled = _handle_kick()
+_watchdog = _Watchdog()
+os.register_at_fork(after_in_child=_watchdog.forget)

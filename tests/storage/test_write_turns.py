@@ -3,7 +3,8 @@
 Another process holds the turn of a database's writers — only the turn, not
 SQLite's write lock — so a write that does not wait for its turn would go
 through at once. Run as a script this file is that process: it takes the
-turn, says "held", and keeps it until a line arrives on its standard input.
+turn, says "held", and keeps it until a line arrives on its standard input
+(or, given "save", it says "saving" and saves: a writer to interrupt).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import storage.database
+import storage.write_turns
 from storage.database import (
     ClinicConnection,
     DatabaseBusy,
@@ -101,9 +103,109 @@ def test_a_turn_that_never_comes_is_a_busy_database_and_is_let_go_later(
     with pytest.raises(DatabaseBusy, match="busy with another operator's save"):
         save(database, "gave up")
     holder.let_go()
-    # The thread left waiting for the abandoned turn takes it and lets it go at once.
     save(database, "next")
     assert settings(database) == [("next", "saved")]
+
+
+def test_a_wait_in_another_thread_that_lasts_too_long_ends_busy(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The watchdog ends the flock wait of a thread that is not the main one (the app's writes)."""
+    monkeypatch.setattr(storage.database, "BUSY_TIMEOUT_MS", 200)
+    holder = TurnHolder(database)
+    failed: list[StorageError] = []
+
+    def waiter() -> None:
+        try:
+            save(database, "gave up")
+        except StorageError as error:
+            failed.append(error)
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive(), "the wait was not ended after the busy timeout"
+    assert [type(error) for error in failed] == [DatabaseBusy]
+    holder.let_go()
+    save(database, "next")
+    assert settings(database) == [("next", "saved")]
+
+
+def test_another_signal_does_not_end_a_wait(database: Path) -> None:
+    """A signal the program handles (a resized terminal, say) interrupts flock; the wait goes on."""
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGUSR1, lambda number, _frame: caught.append(number))
+    holder = TurnHolder(database)
+    failed: list[StorageError] = []
+
+    def waiter() -> None:
+        try:
+            save(database, "waiter")
+        except StorageError as error:
+            failed.append(error)
+
+    try:
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        thread.join(0.5)
+        assert thread.ident is not None and thread.is_alive()
+        signal.pthread_kill(thread.ident, signal.SIGUSR1)
+        thread.join(0.5)
+        assert thread.is_alive(), "the signal ended the wait"
+        assert settings(database) == []
+        holder.let_go()
+        thread.join(30)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert not thread.is_alive() and failed == []
+    assert caught == [signal.SIGUSR1]
+    assert settings(database) == [("waiter", "saved")]
+
+
+def test_ctrl_c_ends_a_wait_at_once(database: Path) -> None:
+    """An operator's Ctrl-C is not held up until the busy timeout by a wait for the turn."""
+    holder = TurnHolder(database)
+    waiting = subprocess.Popen(
+        [sys.executable, __file__, str(database), "save"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert waiting.stdout is not None
+    assert waiting.stdout.readline().strip() == "saving"
+    waiting.send_signal(signal.SIGINT)
+    _out, err = waiting.communicate(timeout=30)
+    assert "KeyboardInterrupt" in err and "DatabaseBusy" not in err
+    holder.let_go()  # still held while the other process gave up: it ended the wait itself
+    assert settings(database) == []
+
+
+def test_without_the_signal_writers_ask_again(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where no handler could be set for the watchdog's signal, writers look every few ms."""
+    monkeypatch.setattr(storage.write_turns, "_kick_handled", False)
+    monkeypatch.setattr(storage.database, "BUSY_TIMEOUT_MS", 200)
+    holder = TurnHolder(database)
+    with pytest.raises(DatabaseBusy):
+        save(database, "gave up")
+    monkeypatch.setattr(storage.database, "BUSY_TIMEOUT_MS", 30_000)
+    failed: list[StorageError] = []
+
+    def waiter() -> None:
+        try:
+            save(database, "waiter")
+        except StorageError as error:
+            failed.append(error)
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    thread.join(0.5)
+    assert thread.is_alive(), "the write did not wait for the other writer's turn"
+    holder.let_go()
+    thread.join(30)
+    assert not thread.is_alive() and failed == []
+    assert settings(database) == [("waiter", "saved")]
 
 
 def test_a_connection_that_gave_up_writes_once_its_turn_comes(
@@ -189,6 +291,10 @@ def test_one_thread_writes_two_databases_of_one_folder_at_once(
 
 
 if __name__ == "__main__":
-    with Turn(sys.argv[1]).held(30):
-        print("held", flush=True)
-        sys.stdin.readline()
+    if sys.argv[2:] == ["save"]:  # a writer that waits for the turn until it is interrupted
+        print("saving", flush=True)
+        save(Path(sys.argv[1]), "interrupted")
+    else:
+        with Turn(sys.argv[1]).held(30):
+            print("held", flush=True)
+            sys.stdin.readline()

@@ -101,6 +101,7 @@ NOT_BEFORE_FIRST_PAINT = (
     "cli.commands",  # the subcommands, loaded when one runs or --help lists them (cli/root.py)
     "cli.copying",
     "cli.data",
+    "ctypes",  # a writer's wait for its turn (storage/write_turns.py)
     "importlib.resources",  # the shipped policy.toml, for `ringround policy --default`
     "json",
     "storage.audit",  # the audit trail: written by claims and finishes, read by check
