@@ -23,8 +23,9 @@ from storage.connection import Connection
 from storage.engine import write
 from storage.locks import Claim, Finished, Refusal, claim_row, finish_call
 from storage.policy import Policy
-from storage.rows import RowKey, read_source
+from storage.rows import RowKey
 from storage.sessions import Session
+from storage.sources import read_source
 from storage.worklists import WorkList, all_work_lists, open_rows_sql
 
 FAMILY_LIMIT = 50

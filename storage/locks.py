@@ -23,8 +23,9 @@ from storage.engine import write
 from storage.errors import EXIT_BAD_INPUT, NotAllowed, RingroundError
 from storage.i18n import _
 from storage.policy import Outcome, Policy
-from storage.rows import APPOINTMENT, ITEM, TASK, RowKey, Source, source_sql
+from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
 from storage.sessions import ALIVE_SQL, Session, alive_since
+from storage.sources import Source, source_sql
 
 
 @dataclass(frozen=True)

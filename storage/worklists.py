@@ -3,7 +3,8 @@
 The lists, in this order: appointment confirmation, every call list with
 pending items, every task kind the policy names as callable. A list is read in
 two steps so that 100,000 rows stay cheap: :func:`row_order` gives the ordered
-source ids with their sort keys only, :func:`load_rows` the details of the few rows on screen.
+source ids with their sort keys only, storage/row_details.py the details of the few rows on
+screen.
 
 Order within a list: due call-backs first, then rows that may be called now,
 then rows not callable yet (retry delay, call-back, minimum gap) by the time
@@ -20,8 +21,8 @@ from datetime import date, datetime, timedelta
 from storage.connection import Connection
 from storage.phones import digits_only, phone_key
 from storage.policy import PhoneRules, Policy
-from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
-from storage.sessions import ALIVE_SQL, Session, alive_since
+from storage.rows import APPOINTMENT, ITEM, TASK
+from storage.sessions import Session
 
 MAX_NUMBER_DIGITS = 15  # the longest international number (ITU-T E.164)
 
@@ -56,30 +57,6 @@ class WorkListSummary:
     def listed(self) -> bool:
         """Call lists show only while they have pending items; the others always."""
         return self.work_list.kind != ITEM or self.pending > 0
-
-
-@dataclass(frozen=True)
-class WorkRow:
-    """One line of a work list, as shown to the operator."""
-
-    key: RowKey
-    client_id: int
-    client: str
-    phone: str
-    subject: str
-    due: int | None
-    attempts: int
-    last_outcome: str | None
-    last_comment: str | None
-    lock_operator: str | None
-    lock_since: int | None
-    lock_alive: bool
-    lock_mine: bool  # held by this operator (this or an earlier session)
-    group: int
-    callable_from: int | None
-    callback_at: int | None
-    callback_operator: str | None
-    do_not_call: bool
 
 
 def _start_of(day: date, policy: Policy) -> int:
@@ -183,7 +160,8 @@ def open_rows_sql(
     """SELECT of the list's open rows: id, client_id, due, subject, callable_from, grp.
 
     For queries outside this module that must agree with the lists exactly
-    (storage.families: the other rows of clients sharing a phone).
+    (storage.row_details: the rows on screen; storage.families: the other rows
+    of clients sharing a phone).
     """
     return _rows_sql(policy, session, work_list, now)
 
@@ -347,88 +325,6 @@ def first_rows(
             if e[1] == CALLABLE
         ]
     return found[:count]
-
-
-def load_rows(
-    conn: Connection,
-    policy: Policy,
-    session: Session,
-    work_list: WorkList,
-    ids: list[int],
-    now: int,
-) -> dict[int, WorkRow]:
-    """Details of the given rows (those on screen), by source id.
-
-    Rows that have left the list since the ids were read are simply absent.
-    """
-    if not ids:
-        return {}
-    sql, params = _rows_sql(policy, session, work_list, now)
-    marks = ",".join("?" * len(ids))
-    kind = work_list.kind
-    query = f"""
-        SELECT w.id, w.client_id, c.name, c.do_not_call,
-            (SELECT number FROM phones p WHERE p.client_id = w.client_id ORDER BY position
-             LIMIT 1),
-            w.subject, w.due, w.grp, w.callable_from,
-            r.callback_at, r.callback_operator,
-            (SELECT count(*) FROM attempts a WHERE a.kind = ? AND a.source_id = w.id),
-            (SELECT outcome FROM attempts a WHERE a.kind = ? AND a.source_id = w.id
-             ORDER BY ended_at DESC, id DESC LIMIT 1),
-            (SELECT comment FROM attempts a WHERE a.kind = ? AND a.source_id = w.id
-             AND comment != '' ORDER BY ended_at DESC, id DESC LIMIT 1),
-            l.operator, l.since, {ALIVE_SQL}
-        FROM ({sql}) w
-        JOIN clients c ON c.id = w.client_id
-        LEFT JOIN call_rows r ON r.kind = ? AND r.source_id = w.id
-        LEFT JOIN locks l ON l.kind = ? AND l.source_id = w.id
-        LEFT JOIN sessions s ON s.id = l.session_id
-        WHERE w.id IN ({marks})
-    """
-    rows = conn.execute(
-        query, [kind, kind, kind, alive_since(policy, now), *params, kind, kind, *ids]
-    ).fetchall()
-    result = {}
-    for (
-        source_id,
-        client_id,
-        name,
-        do_not_call,
-        phone,
-        subject,
-        due,
-        group,
-        callable_from,
-        callback_at,
-        callback_operator,
-        attempts,
-        last_outcome,
-        last_comment,
-        lock_operator,
-        lock_since,
-        lock_alive,
-    ) in rows:
-        result[source_id] = WorkRow(
-            key=RowKey(kind, source_id),
-            client_id=client_id,
-            client=name,
-            phone=phone or "",
-            subject=subject or "",
-            due=due,
-            attempts=attempts,
-            last_outcome=last_outcome,
-            last_comment=last_comment,
-            lock_operator=lock_operator,
-            lock_since=lock_since,
-            lock_alive=bool(lock_alive),
-            lock_mine=lock_operator == session.operator,
-            group=group,
-            callable_from=callable_from,
-            callback_at=callback_at,
-            callback_operator=callback_operator,
-            do_not_call=bool(do_not_call),
-        )
-    return result
 
 
 def work_lists(

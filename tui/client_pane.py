@@ -16,7 +16,8 @@ from storage.clients import Appointment, Client, Note
 from storage.families import FamilyRow
 from storage.locks import RowState
 from storage.policy import Policy
-from storage.rows import APPOINTMENT, ITEM, Subject
+from storage.rows import APPOINTMENT, ITEM
+from storage.sources import Subject
 from tui.formats import (
     age_text,
     duration_text,

@@ -32,7 +32,8 @@ from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
 from storage.list_order import OrderView
-from storage.worklists import BLOCKED, CALLBACK_DUE, LATER, WorkRow
+from storage.row_details import WorkRow
+from storage.worklists import BLOCKED, CALLBACK_DUE, LATER
 from tui.i18n import _
 from tui.safe_text import safe_text
 

@@ -49,16 +49,16 @@ from storage.locks import (
     saved_finish,
 )
 from storage.open_calls import save_note
-from storage.rows import APPOINTMENT, RowKey, read_source, read_subject
+from storage.row_details import WorkRow, load_rows
+from storage.rows import APPOINTMENT, RowKey
+from storage.sources import read_source, read_subject
 from storage.worklists import (
     BLOCKED,
     CALLBACK_DUE,
     LATER,
     WorkList,
-    WorkRow,
     end_of_today,
     first_rows,
-    load_rows,
     row_order,
 )
 from tui.client_card import ClientCard

@@ -10,6 +10,7 @@ import pytest
 from storage.connection import Connection
 from storage.locks import Claim, claim_row, finish_call
 from storage.policy import Policy, Window
+from storage.row_details import load_rows
 from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
 from storage.sessions import Session, heartbeat
 from storage.worklists import (
@@ -20,7 +21,6 @@ from storage.worklists import (
     WorkList,
     confirmation_days,
     confirmation_window,
-    load_rows,
     row_order,
     work_lists,
 )

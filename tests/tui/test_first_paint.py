@@ -108,6 +108,8 @@ NOT_BEFORE_FIRST_PAINT = (
     "storage.clients",
     "storage.locks",  # the lock protocol
     "storage.open_calls",  # lost calls, and quitting with a call open
+    "storage.row_details",  # the work screen's rows
+    "storage.sources",  # what a row is about, read when it is activated or claimed
     "tui.result_dialog",
     "tui.work_screen",
 )
