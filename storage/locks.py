@@ -329,12 +329,13 @@ def inspect_row(
     return RowState(key, lock, refusal, removed, last_comment(conn, key))
 
 
-# A closed row nobody holds, told from its call row and the locks alone (two index lookups):
-# what most refused claims meet when several operators go through one list.
-_CLOSED_AND_FREE = (
-    "SELECT 1 FROM call_rows r WHERE r.kind = ? AND r.source_id = ? AND r.closed_at IS NOT NULL"
-    " AND NOT EXISTS (SELECT 1 FROM locks l WHERE l.kind = r.kind AND l.source_id = r.source_id)"
+# Whether the row's call is closed (NULL: the row was never claimed, it has no call row),
+# and whether anyone holds it: from the call row and the locks alone (two index lookups).
+_CALL_STATE = (
+    "SELECT (SELECT closed_at IS NOT NULL FROM call_rows WHERE kind = ?1 AND source_id = ?2),"
+    " EXISTS (SELECT 1 FROM locks WHERE kind = ?1 AND source_id = ?2)"
 )
+_CLOSED = Refusal("closed")
 
 
 def _plain_refusal(
@@ -342,20 +343,27 @@ def _plain_refusal(
 ) -> Refusal | None:
     """Why a claim cannot pass, from plain reads; None when only the write transaction can tell.
 
-    On SQLite a row whose call is closed and that nobody holds is refused after
-    reading just that (nothing opens a closed call row again; the full read
-    would refuse it as closed too). The full read also reads the holder's
-    session, the source, its call list and the client, and after another
-    writer's commit SQLite reads every page it needs from the file again, so
-    this halves what a refused claim costs the processor (docs/performance.md).
+    On SQLite the call row and the lock are read first, and two kinds of row
+    need nothing more: one whose call is closed and that nobody holds is
+    refused (nothing opens a closed call row again; the full read would refuse
+    it as closed too), and one that nobody ever claimed nor holds goes to the
+    write, whose own read decides (the full read could only refuse it as
+    missing, closed in the clinic's records or do-not-call, which a screen
+    showed before the operator asked for it; the write refuses those too).
+    These are what most claims meet when several operators go through one
+    list. The full read also reads the holder's session, the source, its call
+    list and the client, and after another writer's commit SQLite reads every
+    page it needs from the file again, so this halves what a refused claim
+    costs the processor, and spares a won claim a read (docs/performance.md).
     A database server answers either in one round trip, so it gets the full
     read only.
     """
-    if (
-        isinstance(conn, sqlite3.Connection)
-        and conn.execute(_CLOSED_AND_FREE, (key.kind, key.source_id)).fetchone() is not None
-    ):
-        return Refusal("closed")
+    if isinstance(conn, sqlite3.Connection):
+        closed, held = conn.execute(_CALL_STATE, (key.kind, key.source_id)).fetchone()
+        if not held and closed:
+            return _CLOSED
+        if not held and closed is None:
+            return None
     read = _read_row(conn, policy, session, key, now)
     lock = read.lock
     if lock is not None:
@@ -387,8 +395,9 @@ def claim_row(
     lock that is not stale, a row closed or not callable now) is refused
     without a write transaction, so it never waits for the other writers:
     a refusal read a moment early is the one the operator would have got a
-    moment earlier. Everything that may lead to a lock is decided again
-    inside the write transaction.
+    moment earlier (on SQLite a row nobody ever claimed goes to the write
+    without that read: :func:`_plain_refusal`). Everything that may lead to a
+    lock is decided again inside the write transaction.
     """
     if take_over is None:
         refusal = _plain_refusal(conn, policy, session, key, now)
