@@ -197,7 +197,8 @@ class _Watchdog:
                         # before it entered flock would otherwise wait on.
                         waiting.kicked = True
                         waiting.deadline = now + _KICK_AGAIN
-                        signal.pthread_kill(waiting.thread, KICK)
+                        with suppress(OSError):  # a thread gone already: nothing to end
+                            signal.pthread_kill(waiting.thread, KICK)
                 self._asleep_until = min((w.deadline for w in self._waits), default=INFINITY)
                 self._guard.wait(self._asleep_until - now if self._waits else None)
 
