@@ -13,6 +13,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.events import ScreenResume
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import OptionList, Static
@@ -100,6 +101,7 @@ class ListPicker(SupervisorKeys, AtTheDesk, Screen[None]):
         self.counts: dict[WorkList, WorkListSummary] = {}  # the lists counted so far
         self.shown_width = 0  # the width the lines were laid out for
         self.fresh = False  # showing the lists read at start, not yet resumed
+        self.resumed = False  # resumed (made the current screen) at least once
         self.stale: set[WorkList] = set()  # lists whose rows changed since they were counted
         self.recount_timer: Timer | None = None
         self.load_guard = threading.Lock()
@@ -125,7 +127,13 @@ class ListPicker(SupervisorKeys, AtTheDesk, Screen[None]):
             self.fresh = True
             self.desk.after_first_paint(self.load)  # the counts read whole lists
 
-    def on_screen_resume(self) -> None:
+    def on_screen_resume(self, event: ScreenResume) -> None:
+        if not self.resumed:
+            # The first resume follows the mount at once: the styles computed then are
+            # current, and Textual need not compute every one again before the first frame
+            # (docs/performance.md, "The first frame is drawn once, whole").
+            self.resumed = True
+            event.refresh_styles = False
         if self.fresh:  # the lists read at start are on screen: no second reading now
             self.fresh = False
             return
