@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,21 @@ def save(database: Path, name: str) -> None:
         conn.close()
 
 
+def in_thread(action: Callable[[], None]) -> tuple[threading.Thread, list[StorageError]]:
+    """Run ``action`` (a save) in a thread of its own, started; the errors it raised."""
+    failed: list[StorageError] = []
+
+    def run() -> None:
+        try:
+            action()
+        except StorageError as error:
+            failed.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, failed
+
+
 @pytest.fixture
 def database(tmp_path: Path) -> Path:
     path = tmp_path / "clinic.db"
@@ -76,16 +92,7 @@ def database(tmp_path: Path) -> Path:
 
 def test_a_write_waits_for_its_turn_and_then_goes_through(database: Path) -> None:
     holder = TurnHolder(database)
-    failed: list[StorageError] = []
-
-    def waiter() -> None:
-        try:
-            save(database, "waiter")
-        except StorageError as error:
-            failed.append(error)
-
-    thread = threading.Thread(target=waiter)
-    thread.start()
+    thread, failed = in_thread(lambda: save(database, "waiter"))
     thread.join(0.5)
     assert thread.is_alive(), "the write did not wait for the other writer's turn"
     assert settings(database) == []
@@ -113,16 +120,7 @@ def test_a_wait_in_another_thread_that_lasts_too_long_ends_busy(
     """The watchdog ends the flock wait of a thread that is not the main one (the app's writes)."""
     monkeypatch.setattr(storage.database, "BUSY_TIMEOUT_MS", 200)
     holder = TurnHolder(database)
-    failed: list[StorageError] = []
-
-    def waiter() -> None:
-        try:
-            save(database, "gave up")
-        except StorageError as error:
-            failed.append(error)
-
-    thread = threading.Thread(target=waiter)
-    thread.start()
+    thread, failed = in_thread(lambda: save(database, "gave up"))
     thread.join(30)
     assert not thread.is_alive(), "the wait was not ended after the busy timeout"
     assert [type(error) for error in failed] == [DatabaseBusy]
@@ -136,17 +134,8 @@ def test_another_signal_does_not_end_a_wait(database: Path) -> None:
     caught: list[int] = []
     previous = signal.signal(signal.SIGUSR1, lambda number, _frame: caught.append(number))
     holder = TurnHolder(database)
-    failed: list[StorageError] = []
-
-    def waiter() -> None:
-        try:
-            save(database, "waiter")
-        except StorageError as error:
-            failed.append(error)
-
     try:
-        thread = threading.Thread(target=waiter)
-        thread.start()
+        thread, failed = in_thread(lambda: save(database, "waiter"))
         thread.join(0.5)
         assert thread.ident is not None and thread.is_alive()
         signal.pthread_kill(thread.ident, signal.SIGUSR1)
@@ -190,16 +179,7 @@ def test_without_the_signal_writers_ask_again(
     with pytest.raises(DatabaseBusy):
         save(database, "gave up")
     monkeypatch.setattr(storage.database, "BUSY_TIMEOUT_MS", 30_000)
-    failed: list[StorageError] = []
-
-    def waiter() -> None:
-        try:
-            save(database, "waiter")
-        except StorageError as error:
-            failed.append(error)
-
-    thread = threading.Thread(target=waiter)
-    thread.start()
+    thread, failed = in_thread(lambda: save(database, "waiter"))
     thread.join(0.5)
     assert thread.is_alive(), "the write did not wait for the other writer's turn"
     holder.let_go()
@@ -232,21 +212,16 @@ def test_a_connection_that_gave_up_writes_once_its_turn_comes(
 def test_two_connections_of_one_process_take_turns(database: Path) -> None:
     """Each connection queues on its own: one holding its turn keeps the other one waiting."""
     first, second = open_database(database), open_database(database, check_same_thread=False)
-    failed: list[StorageError] = []
 
-    def waiter() -> None:
-        try:
-            with write(second):
-                second.execute("INSERT INTO settings (name, value) VALUES ('second', 'saved')")
-        except StorageError as error:
-            failed.append(error)
+    def save_second() -> None:
+        with write(second):
+            second.execute("INSERT INTO settings (name, value) VALUES ('second', 'saved')")
 
     try:
         assert isinstance(first, ClinicConnection)
         _path, place = first.writers()
         with place.held(30):
-            thread = threading.Thread(target=waiter)
-            thread.start()
+            thread, failed = in_thread(save_second)
             thread.join(0.5)
             assert thread.is_alive(), "the second connection did not wait for the first one's turn"
             assert settings(database) == []
