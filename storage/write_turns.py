@@ -129,15 +129,21 @@ def _open_folder(folder: str) -> int:
         return -1
 
 
-def _take(fd: int, wait_for: float) -> bool:
-    """Take the turn on ``fd``; False after ``wait_for`` seconds (then nothing is held)."""
+def _take_now(fd: int) -> bool:
+    """Take the turn on ``fd`` if it is free; False if another writer holds it."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
     except BlockingIOError:
-        pass
+        return False
     except OSError:
-        return True  # the file system does not queue writers: go on without a turn
+        pass  # the file system does not queue writers: go on without a turn
+    return True
+
+
+def _take(fd: int, wait_for: float) -> bool:
+    """Take the turn on ``fd``; False after ``wait_for`` seconds (then nothing is held)."""
+    if _take_now(fd):
+        return True
     if _kick_handled:
         return _watchdog.wait(fd, wait_for)
     return _poll(fd, wait_for)
@@ -228,19 +234,13 @@ def _poll(fd: int, wait_for: float) -> bool:
     """Ask for the turn again and again (no KICK handler could be set), up to ``wait_for``."""
     deadline = time.monotonic() + wait_for
     pause = 0.0001
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            pass
-        except OSError:
-            return True
+    while not _take_now(fd):
         left = deadline - time.monotonic()
         if left <= 0:
             return False
         time.sleep(min(pause, left))
         pause = min(pause * 2, _POLL_AT_MOST)
+    return True
 
 
 def _ignore(_signal: int, _frame: FrameType | None) -> None:
