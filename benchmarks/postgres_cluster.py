@@ -19,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from itertools import count
 from pathlib import Path
 
@@ -30,6 +31,9 @@ SERVER_PATIENCE = 120
 # Tries at a free port: another program may take the chosen one before the
 # server binds it.
 PORT_TRIES = 5
+# What we wait at most for the server to end the sessions of clients that closed
+# their connections (processor_seconds_settled).
+SESSIONS_PATIENCE = 10.0
 
 
 def major_version(binaries: Path) -> int:
@@ -142,6 +146,46 @@ class PostgresServer:
         self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
 
+    def main_process(self) -> int:
+        """The server's main process (the first line of its postmaster.pid)."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
+    def processes(self) -> list[int]:
+        """The processes the server's main process runs now (sessions, writers, vacuum)."""
+        parent = str(self.main_process())
+        found = []
+        for stat in glob.glob("/proc/[0-9]*/stat"):
+            try:
+                fields = _stat_fields(stat)
+            except OSError:
+                continue  # ended meanwhile
+            if fields[1] == parent:
+                found.append(int(stat.split("/")[2]))
+        return found
+
+    def processor_seconds(self) -> float:
+        """Processor time the server has used so far: its main process, the processes it
+        runs now, and those it ran and that have ended (the kernel adds theirs to the main
+        process's once it has reaped them)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        main = _stat_fields(f"/proc/{self.main_process()}/stat")
+        total = sum(int(value) for value in main[11:15])  # utime, stime, cutime, cstime
+        for pid in self.processes():
+            try:
+                total += sum(int(value) for value in _stat_fields(f"/proc/{pid}/stat")[11:13])
+            except OSError:
+                continue  # ended this instant; a settled reading waits for that
+        return total / ticks
+
+    def processor_seconds_settled(self, processes: int) -> float:
+        """:meth:`processor_seconds` once the server runs no more than ``processes``
+        processes, so that the sessions of clients that have closed their connections
+        have ended and count (after :data:`SESSIONS_PATIENCE` seconds, whatever runs)."""
+        deadline = time.monotonic() + SESSIONS_PATIENCE
+        while len(self.processes()) > processes and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.processor_seconds()
+
     def url(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
@@ -161,6 +205,11 @@ class PostgresServer:
     def drop_database(self, name: str) -> None:
         """Drop a database, ending any connection left open on it."""
         self.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _stat_fields(stat: str) -> list[str]:
+    """The fields of a /proc/PID/stat after the command's name: state, parent, … (proc(5))."""
+    return Path(stat).read_text().rsplit(")", 1)[1].split()
 
 
 def why_not_here() -> str | None:

@@ -14,13 +14,15 @@ the machine's cores, as the SQLite figures' workers do.
   on PostgreSQL does. Against it, in turn and in the same number of
   processes on the same server, the bare loop of one-row UPDATE transactions
   (benchmarks/throughput_worker.py, ``bare_postgres_worker``): the most this
-  server commits for the same work, so its physical limit. Beside them, the
-  same bare loop with each UPDATE taking ringround's writers' turn
-  (``bare_turns_worker``): what one writer at a time costs by itself.
-  ``REPEATS`` rounds (bare, in turns, ringround), each run on a fresh
-  database made from one template (``CREATE DATABASE … TEMPLATE``); the
-  ratio is the median of the rounds' ratios of ringround to bare. Afterwards
-  every row must be finished exactly once, as on SQLite.
+  server commits for the same work, so its physical limit. ``REPEATS`` rounds
+  (bare, then ringround), each run on a fresh database made from one
+  template (``CREATE DATABASE … TEMPLATE``); the ratio is the median of the
+  rounds' ratios of ringround to bare. Afterwards every row must be finished
+  exactly once, as on SQLite. Each run also counts the processor time per
+  finished row: the server's (its processes, read from /proc, from before
+  the workers start until their sessions have ended) and the workers' (from
+  the common start to each one's end), which is what sets the pace once the
+  server and the workers share the machine's few cores.
   The template is filled by ``storage.copying.copy_clinic`` from an SQLite
   call list built as the SQLite runs' is (benchmarks/databases.py), so both
   engines work the same rows.
@@ -48,7 +50,6 @@ from storage.policy import default_policy
 PROCESSES = (1, 4, 16, 32)
 OURS = throughput_worker.ringround_worker
 BARE = throughput_worker.bare_postgres_worker
-TURNS = throughput_worker.bare_turns_worker
 REPEATS = 3
 ROWS = throughput.ROWS
 CHANGES = 20  # changes timed from commit to screen, per engine
@@ -64,13 +65,26 @@ SHOWN_SETTINGS = (
 )
 
 
+@dataclass(frozen=True)
+class Processor:
+    """Processor time per finished row, in ms: the server's and the workers'."""
+
+    server_ms: float
+    workers_ms: float
+
+    def said(self) -> str:
+        """As the report and the progress lines write it: the server's + the workers'."""
+        return f"{self.server_ms:.2f} + {self.workers_ms:.2f}"
+
+
 @dataclass
 class PostgresFigures:
     version: str = ""  # the server's own words (SELECT version())
     settings: dict[str, str] = field(default_factory=dict)
     data: str = ""  # where the cluster's files were
     throughput: list[Result] = field(default_factory=list)
-    bare_in_turns: dict[int, float] = field(default_factory=dict)  # N → rows/s, median
+    # N → (ringround's, the bare loop's), each the median over the runs
+    processor: dict[int, tuple[Processor, Processor]] = field(default_factory=dict)
     propagation_ms: dict[str, list[float]] = field(default_factory=dict)  # engine → times
     missing: str = ""  # why nothing was measured, when PostgreSQL could not be run here
 
@@ -95,7 +109,7 @@ def measure(
         figures = _describe(server)
         say(f"  {figures.version}")
         say("  claim -> finish on PostgreSQL, ringround against bare one-row UPDATEs")
-        figures.throughput, figures.bare_in_turns = _throughput(
+        figures.throughput, figures.processor = _throughput(
             server, folder, rows, processes, repeats, say
         )
         say(f"  change propagation, {changes} changes per engine (headless app)")
@@ -153,8 +167,8 @@ def _throughput(
     processes: tuple[int, ...],
     repeats: int,
     say: Callable[[str], None],
-) -> tuple[list[Result], dict[int, float]]:
-    """Each N's result, and the rows per second of the bare UPDATEs in turns."""
+) -> tuple[list[Result], dict[int, tuple[Processor, Processor]]]:
+    """Each N's result, and its processor time per row (ringround's, the bare loop's)."""
     call_list = folder / f"throughput-{rows}.db"
     if not call_list.exists():
         build_call_list(call_list, rows, history=False)
@@ -162,21 +176,30 @@ def _throughput(
     _add_bare_rows(template_url, rows)
     template = template_url.rsplit("/", 1)[1]
     results = []
-    in_turns: dict[int, float] = {}
+    processor: dict[int, tuple[Processor, Processor]] = {}
     for n in processes:
-        ours: list[Run] = []
-        bare: list[Run] = []
-        turns: list[Run] = []
+        ours: list[tuple[Run, float]] = []
+        bare: list[tuple[Run, float]] = []
         for repeat in range(repeats):
             bare.append(_run(server, template, folder, n, rows, BARE, tag=f"bare-{repeat}"))
-            turns.append(_run(server, template, folder, n, rows, TURNS, tag=f"turns-{repeat}"))
             ours.append(_run(server, template, folder, n, rows, OURS, tag=f"ours-{repeat}"))
-        found = figures_of(n, rows, ours, bare)
-        in_turns[n] = statistics.median(run.rows_per_s for run in turns)
-        say(f"{said(found)}; bare UPDATEs in turns {in_turns[n]:.0f} rows/s")
+        found = figures_of(n, rows, [run for run, _ in ours], [run for run, _ in bare])
+        processor[n] = (_per_row(ours, rows), _per_row(bare, rows))
+        say(
+            f"{said(found)}; processor ms per row (server + workers): ringround "
+            f"{processor[n][0].said()}, bare {processor[n][1].said()}"
+        )
         results.append(found)
     server.drop_database(template)
-    return results, in_turns
+    return results, processor
+
+
+def _per_row(runs: list[tuple[Run, float]], rows: int) -> Processor:
+    """The median processor time per finished row of ``runs`` (each with the server's seconds)."""
+    return Processor(
+        server_ms=statistics.median(server for _, server in runs) / rows * 1000,
+        workers_ms=statistics.median(run.processor_s for run, _ in runs) / rows * 1000,
+    )
 
 
 def _add_bare_rows(url: str, rows: int) -> None:
@@ -199,13 +222,18 @@ def _run(
     worker: Callable[..., None],
     *,
     tag: str,
-) -> Run:
+) -> tuple[Run, float]:
+    """One run, and the processor seconds the server spent on it."""
     name = server.new_database(template)
     url = server.url(name)
     outs = [folder / f"postgresql-{tag}-{processes}-{n}.json" for n in range(processes)]
     bare = worker is not OURS
     try:
-        run, wins = tally(spawn_workers(url, processes, rows, worker, outs))
+        running = len(server.processes())
+        before = server.processor_seconds()
+        reports = spawn_workers(url, processes, rows, worker, outs)
+        spent = server.processor_seconds_settled(running) - before
+        run, wins = tally(reports)
         problems = _bare_problems(url, rows, wins) if bare else _problems(url, rows, wins)
         if problems:
             raise AssertionError(f"PostgreSQL, {tag}, N = {processes}: {'; '.join(problems)}")
@@ -213,7 +241,7 @@ def _run(
         server.drop_database(name)
         for out in outs:
             out.unlink(missing_ok=True)
-    return run
+    return run, spent
 
 
 def _problems(url: str, rows: int, wins: list[int]) -> list[str]:

@@ -80,14 +80,13 @@ NOTES = [
     "on PostgreSQL writes four to six rows per transaction, takes the writers' advisory lock "
     "and reads before it writes (five round trips per claim and finish, its statements "
     "prepared once per session).",
-    '- "In turns" isolates one writer at a time on PostgreSQL: bare UPDATEs from several '
-    "processes commit together (the server flushes the WAL once for several commits), "
-    "writers in turns cannot, since the advisory lock is held until the commit has been "
-    "flushed (so that the next writer reads what the last one wrote); the ratio of "
-    'ringround to "in turns" is what ringround\'s own statements cost.',
-    "- The PostgreSQL server runs on the same cores as the workers (and the SQLite "
-    "figures' workers have them to themselves): at 16 and 32 processes both sides of a pair "
-    "compete with the server for the CPU.",
+    "- The PostgreSQL server runs on the same cores as the workers (the SQLite figures' "
+    "workers have them to themselves). The CPU/row columns give the processor time a "
+    "finished row costs, the server's + the workers' (benchmarks/postgresql.py says how it "
+    "is counted): its claim and finish and, from 2 processes on, the other processes' "
+    "refused claims of it (every process tries every row). Where both sides of a pair keep "
+    "the cores busy, their ratio of rows per second follows these costs; docs/performance.md "
+    '("What holds the ratio to the bare loop down") says where ringround\'s time goes.',
     "- Change propagation is timed in the headless app (no pty): from the colleague's commit "
     "to the first screen update without the finished row. On SQLite it is bounded by the "
     "app's look once a second; on PostgreSQL the notification wakes the app at once, but the "
@@ -290,8 +289,8 @@ class Figures:
                 (
                     f"claim → finish on PostgreSQL, N = {r.processes}",
                     f"{r.ringround:,.0f} rows/s vs bare one-row UPDATEs {r.bare:,.0f} rows/s, "
-                    f"**{r.ratio:.0%}** (median of pairs; the bare UPDATEs one writer at a "
-                    f"time: {pg.bare_in_turns.get(r.processes, float('nan')):,.0f} rows/s); "
+                    f"**{r.ratio:.0%}** (median of pairs; processor time per row, server + "
+                    f"workers: {_per_row(pg, r.processes)}); "
                     "winning claims and finishes p95 "
                     f"{r.work_p95_ms:.1f} ms, **worst {r.worst_ms:.0f} ms**; "
                     f"**{r.double_claims} double claims**",
@@ -545,22 +544,23 @@ def _both_engines(figures: Figures) -> list[str]:
         return []
     rows = next(iter({**ours, **theirs}.values())).rows
 
-    def cells(r: Result | None, *extra: str) -> str:
+    def cells(r: Result | None) -> str:
         if r is None:
-            return " | ".join(["—"] * (4 + len(extra)))
+            return " | ".join(["—"] * 4)
         return " | ".join(
             [
                 f"{r.ringround:,.0f}",
                 f"{r.bare:,.0f}",
-                *extra,
                 f"{r.ratio:.0%}",
                 f"{r.work_p95_ms:.1f} / {r.worst_ms:.0f}",
             ]
         )
 
-    def in_turns(n: int) -> str:
-        found = pg.bare_in_turns.get(n) if pg is not None else None
-        return "—" if found is None else f"{found:,.0f}"
+    def processor(n: int) -> str:
+        found = pg.processor.get(n) if pg is not None else None
+        if found is None:
+            return "— | —"
+        return " | ".join(p.said() for p in found)
 
     return [
         "## Claim → finish on both engines",
@@ -568,20 +568,29 @@ def _both_engines(figures: Figures) -> list[str]:
         "Rows finished per second by N processes going through the same call list "
         f"({rows:,} rows, every process every row), ringround against each engine's "
         "bare loop (SQLite: the same transactions in bare sqlite3; PostgreSQL: one-row UPDATE "
-        'transactions), and what a winning claim or a finish waited (p95 / max, ms). "in '
-        "turns\": the same bare UPDATEs, each taking ringround's writers' advisory lock (one "
-        "writer at a time, as every ringround write on PostgreSQL).",
+        "transactions), what a winning claim or a finish waited (p95 / max, ms), and on "
+        "PostgreSQL the processor time per finished row, in ms: the server's + the workers'.",
         "",
         "| N | SQLite ringround | bare sqlite3 | % | p95 / max ms "
-        "| PostgreSQL ringround | bare UPDATEs | in turns | % | p95 / max ms |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| PostgreSQL ringround | bare UPDATEs | % | p95 / max ms "
+        "| CPU/row ringround | CPU/row bare |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
         *(
-            f"| {n} | {cells(ours.get(n))} | {cells(theirs.get(n), in_turns(n))} |"
+            f"| {n} | {cells(ours.get(n))} | {cells(theirs.get(n))} | {processor(n)} |"
             for n in SIDE_BY_SIDE
             if n in ours or n in theirs
         ),
         "",
     ]
+
+
+def _per_row(pg: PostgresFigures, processes: int) -> str:
+    """Ringround's and the bare loop's processor time per row at ``processes``, in words."""
+    found = pg.processor.get(processes)
+    if found is None:
+        return "not measured"
+    ours, bare = found
+    return f"ringround {ours.said()} ms, bare {bare.said()} ms"
 
 
 def _section(module: object) -> str:

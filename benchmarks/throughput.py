@@ -43,6 +43,7 @@ class Run:
     claims: list[tuple[float, bool]]  # seconds each claim took, and whether it won
     finishes: list[float]  # seconds each finish took
     double_claims: int
+    processor_s: float  # the workers' processor time from their start to their end, summed
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,9 @@ def tally(reports: list[dict[str, Any]]) -> tuple[Run, list[int]]:
     claims = [(seconds, won) for report in reports for seconds, won in report["claims"]]
     finishes = [seconds for report in reports for seconds in report["finishes"]]
     elapsed = max(r["ended"] for r in reports) - min(r["started"] for r in reports)
-    return Run(len(set(wins)) / elapsed, claims, finishes, len(wins) - len(set(wins))), wins
+    doubles = len(wins) - len(set(wins))
+    processor = sum(r["processor"] for r in reports)
+    return Run(len(set(wins)) / elapsed, claims, finishes, doubles, processor), wins
 
 
 def _run(

@@ -16,12 +16,12 @@ closing outcome, each transaction on its own connection:
   ``storage.audit.audit``), but with no more
   statements than that needs and no Python layers around them;
 - :func:`bare_postgres_worker` is PostgreSQL's limit: one-row UPDATE
-  transactions in bare psycopg, a claim and a finish one each;
-  :func:`bare_turns_worker` the same, each taking ringround's writers' turn.
+  transactions in bare psycopg, a claim and a finish one each.
 
 Each worker writes what it saw to a JSON file: when it started and ended
-(``time.monotonic``, one clock for every process), the rows it won and how
-long each claim took and whether it won, and how long each finish took.
+(``time.monotonic``, one clock for every process), the processor time it used
+in between, the rows it won and how long each claim took and whether it won,
+and how long each finish took.
 """
 
 from __future__ import annotations
@@ -58,10 +58,15 @@ def _retrying(action: Callable[[], T]) -> T:
             time.sleep(0.5)
 
 
+def _times() -> tuple[float, float]:
+    """Now on the clock every process shares (monotonic), and this process's processor time."""
+    return time.monotonic(), time.process_time()
+
+
 def _report(
     out: str,
-    started: float,
-    ended: float,
+    started: tuple[float, float],
+    ended: tuple[float, float],
     wins: list[int],
     claims: list[tuple[float, bool]],
     finishes: list[float],
@@ -69,8 +74,9 @@ def _report(
     Path(out).write_text(
         json.dumps(
             {
-                "started": started,
-                "ended": ended,
+                "started": started[0],
+                "ended": ended[0],
+                "processor": ended[1] - started[1],
                 "wins": wins,
                 "claims": claims,
                 "finishes": finishes,
@@ -92,7 +98,7 @@ def ringround_worker(
     claims: list[tuple[float, bool]] = []  # seconds, won
     finishes: list[float] = []  # seconds
     start.wait(timeout=120)
-    started = time.monotonic()
+    started = _times()
 
     def claim(key: RowKey) -> Claim | Refusal:
         return claim_row(conn, policy, session, key, engine.now())
@@ -109,7 +115,7 @@ def ringround_worker(
             _retrying(partial(finish, result))
             finishes.append(time.perf_counter() - began)
             wins.append(source_id)
-    ended = time.monotonic()
+    ended = _times()
     _retrying(lambda: end_session(conn, session, engine.now()))
     conn.close()
     _report(out, started, ended, wins, claims, finishes)
@@ -204,7 +210,7 @@ def bare_worker(
         audit(conn, now, operator, session, "release", RowKey(ITEM, source_id), client_id)
 
     start.wait(timeout=120)
-    started = time.monotonic()
+    started = _times()
     for source_id in order:
         began = time.perf_counter()
         won = _bare(conn, partial(claim, source_id))
@@ -215,7 +221,7 @@ def bare_worker(
             _bare(conn, partial(finish, source_id, client_id, epoch))
             finishes.append(time.perf_counter() - began)
             wins.append(source_id)
-    ended = time.monotonic()
+    ended = _times()
     conn.close()
     _report(out, started, ended, wins, claims, finishes)
 
@@ -236,34 +242,7 @@ def bare_postgres_worker(
     UPDATE of the same row. psycopg as it comes (server-side prepared
     statements after a few runs), one connection per worker.
     """
-    _bare_updates(url, operator, ids, seed, start, out, in_turns=False)
-
-
-def bare_turns_worker(
-    url: str, operator: str, ids: list[int], seed: int, start: Barrier, out: str
-) -> None:
-    """As :func:`bare_postgres_worker`, but each UPDATE takes ringround's writers' turn.
-
-    ``BEGIN`` and the writers' advisory lock (storage/postgres_schema.py's
-    ``WRITE_LOCK``, as ringround's ``write`` takes it), the UPDATE, ``COMMIT``:
-    one writer at a time, so what taking turns costs by itself shows.
-    """
-    _bare_updates(url, operator, ids, seed, start, out, in_turns=True)
-
-
-def _bare_updates(
-    url: str,
-    operator: str,
-    ids: list[int],
-    seed: int,
-    start: Barrier,
-    out: str,
-    *,
-    in_turns: bool,
-) -> None:
     import psycopg
-
-    from storage.postgres_schema import WRITE_LOCK
 
     conn = psycopg.connect(url, autocommit=True)
     order = random.Random(seed).sample(ids, len(ids))
@@ -271,30 +250,22 @@ def _bare_updates(
     claims: list[tuple[float, bool]] = []  # seconds, won
     finishes: list[float] = []  # seconds
 
-    def update(sql: str, values: tuple[object, ...]) -> int:
-        if not in_turns:
-            return conn.execute(sql, values).rowcount
-        conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")
-        count = conn.execute(sql, values).rowcount
-        conn.execute("COMMIT")
-        return count
-
     start.wait(timeout=120)
-    started = time.monotonic()
+    started = _times()
     for source_id in order:
         began = time.perf_counter()
-        won = update(
+        won = conn.execute(
             f"UPDATE {BARE_TABLE} SET claimed_by = %s WHERE id = %s AND claimed_by IS NULL",
             (operator, source_id),
-        )
+        ).rowcount
         claims.append((time.perf_counter() - began, won == 1))
         if won == 1:
             began = time.perf_counter()
-            update(
+            conn.execute(
                 f"UPDATE {BARE_TABLE} SET done_at = %s WHERE id = %s", (int(time.time()), source_id)
             )
             finishes.append(time.perf_counter() - began)
             wins.append(source_id)
-    ended = time.monotonic()
+    ended = _times()
     conn.close()
     _report(out, started, ended, wins, claims, finishes)
