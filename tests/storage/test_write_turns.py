@@ -267,6 +267,11 @@ def test_one_thread_writes_two_databases_of_one_folder_at_once(
 
 if __name__ == "__main__":
     if sys.argv[2:] == ["save"]:  # a writer that waits for the turn until it is interrupted
+        # Ctrl-C as a program started from a shell's prompt meets it. This process inherits
+        # SIGINT as the test run had it: ignored, when a shell without job control started
+        # the run in the background (POSIX has it so), and Python then leaves it ignored.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         print("saving", flush=True)
         save(Path(sys.argv[1]), "interrupted")
     else:
