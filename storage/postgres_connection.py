@@ -85,6 +85,10 @@ PREPARE_AFTER = 3
 # At most this many per session (the server keeps each one's plan), the first ones so sent.
 PREPARED_AT_MOST = 200
 
+# What closing a connection waits at most, twice: for the server to take the cancel of a
+# statement another thread still runs on it, and for that statement to end.
+CLOSE_PATIENCE = 2.0
+
 # Reads of an idle connection's socket before a statement: a shutting-down server sends
 # its goodbye (FATAL 57P01) and then closes, which takes two reads to see.
 GOODBYE_READS = 3
@@ -457,8 +461,26 @@ class PostgresConnection:
         return self._writing or self._raw.info.transaction_status in _IN_TRANSACTION
 
     def close(self) -> None:
+        """Close the connection, also while another thread runs a statement on it.
+
+        That happens when the app closes with a job still running. psycopg
+        frees the connection at once, and a thread still inside a statement
+        would then crash the whole program; so that statement is cancelled,
+        and the close waits until it has ended (:data:`CLOSE_PATIENCE`). One
+        that outlasts that (a server that does not answer) keeps its
+        connection until the program ends, when the server sees it close.
+        """
         self._closed = True
-        self._raw.close()
+        raw = self._raw
+        if not raw.lock.acquire(blocking=False):
+            with suppress(psycopg.Error):
+                raw.cancel_safe(timeout=CLOSE_PATIENCE)
+            if not raw.lock.acquire(timeout=CLOSE_PATIENCE):
+                return
+        try:
+            raw.close()
+        finally:
+            raw.lock.release()
 
     def begin_write(self) -> None:
         """Start a write transaction: ``BEGIN``, the writers' lock and the transaction's id

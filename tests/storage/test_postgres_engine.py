@@ -223,6 +223,44 @@ def test_a_writer_kept_waiting_hears_that_the_database_is_busy(
     impatient.close()
 
 
+def sleeping(observer: PostgresConnection) -> bool:
+    row = observer.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+        " AND query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()"
+    ).fetchone()
+    return bool(row[0])
+
+
+def test_closing_a_connection_in_use_ends_its_statement_first(
+    engine: PostgresEngine, pg: PostgresConnection
+) -> None:
+    """The app closes while a job still writes on one of its connections.
+
+    psycopg frees a connection at once, under a statement another thread runs
+    on it, which can crash the whole program; the statement is cancelled and
+    ended first, and its write saves nothing.
+    """
+    busy = engine.connect()
+    failed: list[StorageError] = []
+
+    def long_write() -> None:
+        try:
+            with write(busy):
+                busy.execute("INSERT INTO clients (name) VALUES ('Half')")
+                busy.execute("SELECT pg_sleep(30)")
+        except StorageError as error:
+            failed.append(error)
+
+    thread = threading.Thread(target=long_write)
+    thread.start()
+    wait_until(lambda: sleeping(pg), "the write to reach its long statement")
+    busy.close()
+    assert not sleeping(pg), "the server still runs the statement of a closed connection"
+    thread.join(30)
+    assert not thread.is_alive() and len(failed) == 1
+    assert pg.execute("SELECT count(*) FROM clients").fetchone()[0] == 0
+
+
 def test_a_write_that_sends_nothing_begins_nothing(
     engine: PostgresEngine, pg: PostgresConnection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
