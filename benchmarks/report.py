@@ -290,7 +290,7 @@ class Figures:
                     f"claim → finish on PostgreSQL, N = {r.processes}",
                     f"{r.ringround:,.0f} rows/s vs bare one-row UPDATEs {r.bare:,.0f} rows/s, "
                     f"**{r.ratio:.0%}** (median of pairs; processor time per row, server + "
-                    f"workers: {_per_row(pg, r.processes)}); "
+                    f"workers: {_processor_said(pg, r.processes)}); "
                     "winning claims and finishes p95 "
                     f"{r.work_p95_ms:.1f} ms, **worst {r.worst_ms:.0f} ms**; "
                     f"**{r.double_claims} double claims**",
@@ -584,7 +584,7 @@ def _both_engines(figures: Figures) -> list[str]:
     ]
 
 
-def _per_row(pg: PostgresFigures, processes: int) -> str:
+def _processor_said(pg: PostgresFigures, processes: int) -> str:
     """Ringround's and the bare loop's processor time per row at ``processes``, in words."""
     found = pg.processor.get(processes)
     if found is None:
