@@ -1,4 +1,5 @@
-"""What the figures were measured on: CPU, cores, versions, date, load."""
+"""What the figures were measured on (CPU, cores, versions, date, load), and what a process
+has used of the processor (/proc)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
+
+TICK = os.sysconf("SC_CLK_TCK")  # clock ticks a second: the unit of /proc's processor times
+
+
+def process_stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command's name (proc(5)): [0] the state,
+    [1] the parent, [11] to [14] utime, stime, cutime and cstime in ticks.
+
+    OSError once the process has ended.
+    """
+    text = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    return text.rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(pid: int, *, reaped: bool = False) -> float:
+    """Processor time the process has used, all its threads; with ``reaped`` also that of
+    its children that have ended and that it has waited for."""
+    fields = process_stat(pid)
+    return sum(int(value) for value in fields[11 : 15 if reaped else 13]) / TICK
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ Every app here is the installed ``ringround`` command in a pty of its own at
 from __future__ import annotations
 
 import multiprocessing
-import os
 import random
 import re
 import time
@@ -35,6 +34,7 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import TypeVar
 
+from benchmarks.machine import cpu_seconds
 from benchmarks.screen import Replay
 from storage.database import DatabaseBusy, open_database
 from storage.locks import Claim, claim_row, finish_call
@@ -53,7 +53,6 @@ TALK = (1.0, 3.0)
 PAUSE = (0.5, 1.5)
 PHONE = re.compile(r"\+7 9\d\d \d{3}-\d\d-\d\d")
 COUNTED = re.compile(r"\d rows")
-TICK = os.sysconf("SC_CLK_TCK")
 
 MINIMAL_APP = """
 from textual.app import App
@@ -92,11 +91,6 @@ class Load:
     activations_ms: list[float] = field(default_factory=list)
     row_changes: int = 0  # claims and finishes by the working operators meanwhile
     seconds: float = 0.0
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
 
 
 def _env() -> dict[str, str]:

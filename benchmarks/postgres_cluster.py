@@ -23,6 +23,8 @@ import time
 from itertools import count
 from pathlib import Path
 
+from benchmarks.machine import cpu_seconds, process_stat
+
 # Who runs the server when we are root (PostgreSQL refuses root).
 SERVER_USER = "postgres"
 # What we wait at most for the server to start or stop (pg_ctl waits on the
@@ -154,28 +156,27 @@ class PostgresServer:
         """The processes the server's main process runs now (sessions, writers, vacuum)."""
         parent = str(self.main_process())
         found = []
-        for stat in glob.glob("/proc/[0-9]*/stat"):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
             try:
-                fields = _stat_fields(stat)
+                if process_stat(int(entry))[1] == parent:
+                    found.append(int(entry))
             except OSError:
                 continue  # ended meanwhile
-            if fields[1] == parent:
-                found.append(int(stat.split("/")[2]))
         return found
 
     def processor_seconds(self) -> float:
         """Processor time the server has used so far: its main process, the processes it
         runs now, and those it ran and that have ended (the kernel adds theirs to the main
         process's once it has reaped them)."""
-        ticks = os.sysconf("SC_CLK_TCK")
-        main = _stat_fields(f"/proc/{self.main_process()}/stat")
-        total = sum(int(value) for value in main[11:15])  # utime, stime, cutime, cstime
+        total = cpu_seconds(self.main_process(), reaped=True)
         for pid in self.processes():
             try:
-                total += sum(int(value) for value in _stat_fields(f"/proc/{pid}/stat")[11:13])
+                total += cpu_seconds(pid)
             except OSError:
                 continue  # ended this instant; a settled reading waits for that
-        return total / ticks
+        return total
 
     def processor_seconds_settled(self, processes: int) -> float:
         """:meth:`processor_seconds` once the server runs no more than ``processes``
@@ -205,11 +206,6 @@ class PostgresServer:
     def drop_database(self, name: str) -> None:
         """Drop a database, ending any connection left open on it."""
         self.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-def _stat_fields(stat: str) -> list[str]:
-    """The fields of a /proc/PID/stat after the command's name: state, parent, … (proc(5))."""
-    return Path(stat).read_text().rsplit(")", 1)[1].split()
 
 
 def why_not_here() -> str | None:

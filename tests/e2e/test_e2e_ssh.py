@@ -56,6 +56,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.machine import process_stat
 from storage.database import open_database
 from storage.locks import remove_stale_locks
 from storage.policy import load_policy
@@ -81,8 +82,7 @@ def processes() -> list[int]:
 
 def parent_of(pid: int) -> int:
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            return int(handle.read().rsplit(")", 1)[1].split()[1])
+        return int(process_stat(pid)[1])
     except (OSError, ValueError, IndexError):
         return -1
 
