@@ -64,7 +64,7 @@ from storage.rows import RowKey
 from storage.sessions import Session, end_session, heartbeat, start_session
 from storage.worklists import WorkList, all_work_lists
 from tui.database_line import DatabaseLine
-from tui.database_work import Database
+from tui.database_work import Database, deliver
 from tui.desk import Desk
 from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.formats import moment_text
@@ -515,12 +515,12 @@ class RingroundApp(App[None]):
                     lambda conn: lost_calls(conn, self.session, seen)
                 )
         if lost:
-            self.call_from_thread(self.calls_lost, lost)
+            deliver(self, self.calls_lost, lost)
         if changes.nothing and not any(
             isinstance(screen, FollowsEveryCommit) for screen in in_sight(self.screen_stack)
         ):
             return  # a heartbeat, say: no screen in sight shows what it changed
-        self.call_from_thread(self.announce_change, changes)
+        deliver(self, self.announce_change, changes)
 
     def calls_lost(self, lost: list[LostCall]) -> None:
         """Tell the operator at once that a colleague or a supervisor ended their call.

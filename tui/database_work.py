@@ -56,7 +56,9 @@ def deliver(node: DOMNode, callback: Callable[[V], object], value: V) -> None:
         if node is app or (node.is_attached and node.screen in app.screen_stack):
             callback(value)
 
-    if app.return_code is None:  # set once the app exits
+    # The app exits (its return code set) or shuts down (no longer running): a callback
+    # handed to its loop now might never run, and Python would warn of it on the terminal.
+    if app.return_code is None and app.is_running:
         app.call_from_thread(on_ui_thread)
 
 
