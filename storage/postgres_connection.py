@@ -56,6 +56,7 @@ from storage.database import (
     StorageError,
     busy,
 )
+from storage.errors import BadInput, RingroundError
 from storage.i18n import _
 from storage.postgres_schema import WRITE_LOCK
 
@@ -105,6 +106,8 @@ _GONE = frozenset({"57P01", "57P02", "57P03"})
 # What a server says to a new connection while it starts or stops ("the database system
 # is starting up", "... is shutting down", "... is in recovery mode").
 _NOT_ACCEPTING = "the database system is"
+# What psycopg says when libpq refuses the connection's parameters before trying the network.
+_NOT_STARTED = "connection is bad: "
 _BUSY = frozenset({"55P03", "40P01", "40001", "57014"})
 _NOT_ALLOWED = frozenset({"42501", "25006"})
 
@@ -162,14 +165,38 @@ def open_raw(params: dict[str, Any], location: str) -> psycopg.Connection[Any]:
     return raw
 
 
-def refused(error: psycopg.Error, location: str) -> StorageError:
+def not_an_address(location: str, reason: str) -> BadInput:
+    """The address is the problem (libpq's ``reason``), not a server that does not answer."""
+    return BadInput(
+        _("{location} is not a PostgreSQL address libpq understands: {error}.").format(
+            location=location, error=" ".join(reason.split()).rstrip(".")
+        )
+    )
+
+
+def address_refused(error: psycopg.Error, location: str) -> BadInput | None:
+    """BadInput when libpq refused a value of the address before trying the network (a port
+    of 99999, an unknown sslmode: psycopg's "connection is bad"; a timeout that is not a
+    number: its ProgrammingError); None when the connection was tried."""
+    text = str(error)
+    if isinstance(error, psycopg.ProgrammingError) or text.startswith(_NOT_STARTED):
+        return not_an_address(location, text.removeprefix(_NOT_STARTED))
+    return None
+
+
+def refused(error: psycopg.Error, location: str) -> RingroundError:
     """Why a connection could not be made, as one sentence.
 
     A server that answered says why (libpq's "FATAL:  ..."): no such database,
     a password or role refused; no answer at all (refused, timed out, no such
     host), or a server starting up or shutting down (a restart), is
-    DatabaseUnreachable: it answers again soon, and nothing was saved.
+    DatabaseUnreachable: it answers again soon, and nothing was saved. An
+    address libpq refuses before it tries the network is BadInput
+    (:func:`address_refused`): trying again cannot help.
     """
+    bad_address = address_refused(error, location)
+    if bad_address is not None:
+        return bad_address
     text = str(error)
     answer = text.rpartition("FATAL:")[2].strip().splitlines()[0] if "FATAL:" in text else ""
     if error.sqlstate == "3D000" or ("database" in answer and "does not exist" in answer):

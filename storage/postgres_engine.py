@@ -35,27 +35,45 @@ from storage.connection import Connection
 from storage.database import DatabaseUnreachable, ReadOnlyDatabase
 from storage.errors import BadInput
 from storage.i18n import _
-from storage.postgres_connection import PostgresConnection, connection_params, write
+from storage.postgres_connection import (
+    PostgresConnection,
+    connection_params,
+    not_an_address,
+    write,
+)
 from storage.postgres_schema import MIGRATIONS, NOTIFY_CHANNEL, migrate, schema_version
 
 SERVER_CLOCK = "SELECT extract(epoch FROM clock_timestamp())"
 
 
 def checked_url(url: str) -> str:
-    """``url`` if it names a database without a password; BadInput with the sentence if not."""
-    parts = urlsplit(url)
+    """``url`` if it names a database without a password; BadInput with the sentence if not.
+
+    An address whose host part cannot be read at all (a ``[`` without its
+    ``]``) is refused here too, without quoting it when it may hold a password.
+    """
     try:
-        password = parts.password
-    except ValueError:
-        password = None
-    if password is not None or "password" in parse_qs(parts.query):
+        parts = urlsplit(url)
+    except ValueError:  # "Invalid IPv6 URL"
+        if ":" in url.partition("//")[2].partition("/")[0].rpartition("@")[0]:
+            raise password_refused() from None
         raise BadInput(
-            _(
-                "A password does not belong in the database address, where others can read it "
-                "(ps, shell history); put it in ~/.pgpass, PGPASSWORD or a service file."
+            _("{location} is not a PostgreSQL address: its host part cannot be read.").format(
+                location=url
             )
-        )
+        ) from None
+    if parts.password is not None or "password" in parse_qs(parts.query):
+        raise password_refused()
     return url
+
+
+def password_refused() -> BadInput:
+    return BadInput(
+        _(
+            "A password does not belong in the database address, where others can read it "
+            "(ps, shell history); put it in ~/.pgpass, PGPASSWORD or a service file."
+        )
+    )
 
 
 class PostgresEngine:
@@ -66,11 +84,7 @@ class PostgresEngine:
         try:
             self._params = connection_params(url)
         except psycopg.Error as error:
-            raise BadInput(
-                _("{location} is not a PostgreSQL address libpq understands: {error}.").format(
-                    location=url, error=str(error).rstrip(".")
-                )
-            ) from None
+            raise not_an_address(url, str(error)) from None
         # The server's time, read at this computer's monotonic time: (server, monotonic).
         self._read_at: tuple[float, float] | None = None
 

@@ -45,7 +45,11 @@ from storage.health import (
 )
 from storage.i18n import _, ngettext
 from storage.policy import Policy
-from storage.postgres_connection import PostgresConnection, connection_params
+from storage.postgres_connection import (
+    PostgresConnection,
+    address_refused,
+    connection_params,
+)
 from storage.postgres_schema import APPLICATION, MIGRATIONS, WRITE_LOCK
 
 OLDEST_SERVER = 13  # the oldest PostgreSQL ringround supports (docs/deploy-postgresql.md)
@@ -111,6 +115,9 @@ def check(
             application_name="ringround check",
         )
     except psycopg.Error as error:
+        bad_address = address_refused(error, location)
+        if bad_address is not None:
+            return [*findings, Finding(PROBLEM, str(bad_address), bad_input=True)]
         return [*findings, unreachable(_as_tried(where, error), str(error))]
     try:
         # A server that stops answering mid-check ends the check, not the administrator's day.

@@ -98,6 +98,7 @@ def test_a_server_starting_or_stopping_is_one_that_does_not_answer(state: str) -
         "postgresql://clinic:secret@db.example/ringround",
         "postgres://clinic:@db.example/ringround",
         "postgresql://clinic@db.example/ringround?password=secret",
+        "postgresql://clinic:secret@[db.example/ringround",  # a host part urllib cannot read
     ],
 )
 def test_a_password_in_the_url_is_refused(url: str) -> None:
@@ -595,7 +596,36 @@ def test_an_unknown_role_is_named_not_taken_for_a_silent_server(
     assert "\n" not in str(caught.value)
 
 
-def test_an_address_libpq_cannot_read_is_bad_input() -> None:
-    with pytest.raises(BadInput, match=r"not a PostgreSQL address .*bogus") as caught:
-        open_engine("postgresql://db.example/ringround?bogus=1")
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("postgresql://db.example/ringround?bogus=1", "bogus"),
+        ("postgresql://[db.example/ringround", "["),  # urllib: "Invalid IPv6 URL"
+    ],
+)
+def test_an_address_libpq_cannot_read_is_bad_input(url: str, said: str) -> None:
+    with pytest.raises(BadInput, match=r"not a PostgreSQL address") as caught:
+        open_engine(url)
     assert caught.value.exit_code == EXIT_BAD_INPUT
+    assert said in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("address", "said"),
+    [
+        ("postgresql://postgres@127.0.0.1:99999/clinic", 'invalid port number: "99999"'),
+        ("postgresql://postgres@127.0.0.1:5432/clinic?sslmode=bogus", '"bogus"'),
+        ("postgresql://postgres@127.0.0.1:5432/clinic?connect_timeout=soon", "'soon'"),
+    ],
+)
+def test_an_address_whose_values_libpq_refuses_is_bad_input(address: str, said: str) -> None:
+    """libpq checks a port, an sslmode, a timeout only when it connects: still the address's
+    fault, not a server that does not answer (which would say to wait and try again)."""
+    with pytest.raises(BadInput) as caught:
+        open_engine(address).connect()
+    assert caught.value.exit_code == EXIT_BAD_INPUT
+    sentence = str(caught.value)
+    assert sentence.startswith(f"{address} is not a PostgreSQL address libpq understands: ")
+    assert said in sentence
+    assert "connection is bad" not in sentence
+    assert "\n" not in sentence

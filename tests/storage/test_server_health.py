@@ -56,6 +56,29 @@ def test_a_database_the_server_does_not_have_is_bad_input(
     assert exit_status(findings) == 2
 
 
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("postgresql://ringround_app@127.0.0.1:99999/clinic", 'invalid port number: "99999"'),
+        (
+            "postgresql://ringround_app@127.0.0.1/clinic?sslmode=bogus",
+            'invalid sslmode value: "bogus"',
+        ),
+    ],
+)
+def test_an_address_libpq_refuses_is_bad_input_not_a_server_away(
+    policy: Policy, url: str, said: str
+) -> None:
+    """libpq refuses such a value before it tries the network: the address needs correcting."""
+    from storage import server_health
+
+    findings = server_health.check(url, policy)
+    [finding] = server_findings(findings)
+    assert finding.level == PROBLEM and finding.bad_input
+    assert finding.text == f"{url} is not a PostgreSQL address libpq understands: {said}."
+    assert exit_status(findings) == 2
+
+
 def test_a_role_the_server_does_not_know(policy: Policy, postgres_server: PostgresServer) -> None:
     from storage import server_health
 
