@@ -6,7 +6,8 @@ header line uses most (``,`` ``;`` or a tab). Quoting is RFC 4180's; fields
 come back as written before export neutralised them (storage/cells.py).
 
 A workbook (.xlsx) is read by storage/imports/workbooks.py; an old Excel file
-(.xls) is refused with a sentence saying how to save it instead.
+(.xls) and an OpenDocument spreadsheet (.ods) are refused with a sentence
+saying how to save them instead.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from storage.imports.workbooks import (
     BadCell,
     UnreadableWorkbook,
     is_old_excel,
+    is_open_document,
     is_workbook,
     workbook_records,
 )
@@ -144,6 +146,19 @@ def file_records(data: bytes) -> tuple[Iterator[Record], int]:
                     _(
                         "the file is an old Excel workbook (.xls); save it "
                         'as an Excel workbook (.xlsx) or as "CSV UTF-8"'
+                    ),
+                )
+            ]
+        )
+    if is_open_document(data):
+        raise Unreadable(
+            [
+                Problem(
+                    1,
+                    "",
+                    _(
+                        "the file is an OpenDocument spreadsheet (.ods, LibreOffice's own "
+                        'format); save it as an Excel workbook (.xlsx) or as "CSV UTF-8"'
                     ),
                 )
             ]

@@ -28,6 +28,7 @@ from storage.i18n import _
 
 XLSX_MAGIC = b"PK\x03\x04"  # a ZIP archive, which an .xlsx file is
 OLD_EXCEL_MAGIC = b"\xd0\xcf\x11\xe0"  # .xls (Excel 97-2003) and other OLE files
+ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,13 @@ def is_workbook(data: bytes) -> bool:
 
 def is_old_excel(data: bytes) -> bool:
     return data.startswith(OLD_EXCEL_MAGIC)
+
+
+def is_open_document(data: bytes) -> bool:
+    """An OpenDocument spreadsheet (.ods, Calc's own format): a ZIP archive too, whose
+    first member is the file ``mimetype``, stored uncompressed, naming its kind."""
+    first_member = data[30:38]  # after the 30 bytes of the ZIP's first local header
+    return is_workbook(data) and first_member == b"mimetype" and ODS_MIMETYPE in data[:100]
 
 
 def _cell_text(value: object, data_type: str, number_format: str) -> str:

@@ -166,3 +166,23 @@ def test_our_workbook_saved_again_by_calc_imports_unchanged(
         assert (code, err) == (0, ""), err
         assert ": added 0, updated 0, unchanged " in out
         assert call(capsys, "export", kind, "--db", clinic.location)[1] == before
+
+
+def test_a_calc_spreadsheet_of_its_own_format_is_named_with_what_to_do(
+    clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Calc saves .ods unless told otherwise: the admin is told to save it as .xlsx or CSV,
+    not that "the workbook cannot be read (There is no item named '[Content_Types].xml'...)".
+    """
+    clinic_of(clinic, ("Анна Петрова",))
+    file = tmp_path / "clients.csv"
+    assert call(capsys, "export", "clients", "--db", clinic.location, "-o", file)[0] == 0
+    ods = soffice(tmp_path, "ods", file)
+    renamed = shutil.copy(ods, tmp_path / "clients.xlsx")  # the name does not decide
+    for given in (ods, renamed):
+        code, out, err = call(capsys, "import", "clients", given, "--db", clinic.location)
+        assert (code, out) == (2, "")
+        assert err.splitlines()[1:] == [
+            "  line 1: the file is an OpenDocument spreadsheet (.ods, LibreOffice's own "
+            'format); save it as an Excel workbook (.xlsx) or as "CSV UTF-8".'
+        ], err
