@@ -15,18 +15,40 @@ from storage import admin_log
 from storage.connection import Connection
 from storage.database import describe
 from storage.engine import open_engine
+from storage.errors import BadInput
 from storage.policy import Policy
 from storage.policy_files import PolicyChoice, find_policy
-from tui.i18n import N_, choose_language, set_language
+from tui.i18n import N_, _, choose_language, set_language
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
 class Settings:
+    """--db, --policy and --operator as given (None: left out); an empty one is refused.
+
+    ``--db "$CLINIC"`` with the variable unset gives an empty value, which must
+    not be taken for a left-out option: that would work on the policy's
+    database, under the defaults or as the login, not what the script meant.
+    (An empty operator name is refused by storage.roles, which names the
+    operator.) Empty RINGROUND_DB and RINGROUND_POLICY count as unset, as
+    Click and storage.policy_files read them.
+    """
+
     db: str | None
     policy_path: str | None
     operator: str | None
+
+    def __post_init__(self) -> None:
+        if self.db is not None and not self.db.strip():
+            raise BadInput(
+                _(
+                    "--db is empty; give the database (a file or a postgresql:// address), "
+                    "or leave --db out."
+                )
+            )
+        if self.policy_path is not None and not self.policy_path.strip():
+            raise BadInput(_("--policy is empty; give the policy file, or leave --policy out."))
 
     def policy_choice(self) -> PolicyChoice:
         """The policy file that applies (storage.policy_files: --policy, RINGROUND_POLICY, ...)."""
@@ -44,7 +66,11 @@ def settings_for(
 ) -> Settings:
     """A subcommand's own options win over those given before it (or in the environment)."""
     parent = ctx.find_object(Settings) or Settings(None, None, None)
-    return Settings(db or parent.db, policy_path or parent.policy_path, operator or parent.operator)
+    return Settings(
+        parent.db if db is None else db,
+        parent.policy_path if policy_path is None else policy_path,
+        parent.operator if operator is None else operator,
+    )
 
 
 POLICY_HELP = N_(

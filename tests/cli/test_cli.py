@@ -323,6 +323,34 @@ def test_operator_override_only_where_allowed(
     assert call(capsys, "--db", str(demo_db), "--operator", ME)[0] == 0
 
 
+@pytest.mark.parametrize("option", ["--db", "--policy", "--operator"])
+@pytest.mark.parametrize("before_the_command", [True, False])
+def test_an_empty_option_is_refused_not_taken_as_left_out(
+    tmp_path: Path,
+    clinic: StoredClinic,
+    capsys: pytest.CaptureFixture[str],
+    option: str,
+    before_the_command: bool,
+) -> None:
+    """``--db "$CLINIC"`` with the variable unset must not fall back to the policy's
+    database (or the defaults, or the login): the script meant another one."""
+    key = _lock(clinic)
+    policy = policy_file(
+        tmp_path,
+        f"[database]\npath = {json.dumps(clinic.location)}\n"
+        f"[security]\nallow_operator_override = true\nsupervisors = [{json.dumps(ME)}]\n",
+    )
+    given = {"--db": clinic.location, "--policy": str(policy), "--operator": "bob"}
+    given[option] = ""
+    options = [part for pair in given.items() for part in pair]
+    command = ["locks", "--release", str(key)]
+    args = [*options, *command] if before_the_command else [*command, *options]
+    code, out, err = call(capsys, *args)
+    assert (code, out) == (2, "")
+    assert f"{option} is empty" in one_sentence(err)
+    assert clinic.conn.execute("SELECT count(*) FROM locks").fetchone()[0] == 1  # still held
+
+
 # -- export -----------------------------------------------------------------------------------
 
 
