@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from storage.i18n import whole_number
 from storage.phones import split_extension
 from storage.policy import Policy
 from tui.i18n import _, babel_locale, current_language, ngettext
@@ -38,16 +39,10 @@ def _tidy(text: str) -> str:
     return text.replace("\u202f", "\u00a0")
 
 
-# CLDR's digit grouping of the shipped languages, for whole numbers: the list picker's
-# counts are on the first screen, and Babel's locale data takes ~20 ms to load.
-_GROUPING = {"en": ",", "ru": "\u00a0"}
-
-
 def number(value: int | float) -> str:
     """A number with the language's digit grouping: "12,345", «12 345»."""
-    group = _GROUPING.get(current_language())
-    if isinstance(value, int) and group is not None:
-        return f"{value:,}".replace(",", group)  # what format_decimal gives, without CLDR data
+    if isinstance(value, int):
+        return whole_number(value)  # what format_decimal gives, without CLDR data
     from babel.numbers import format_decimal
 
     return _tidy(format_decimal(value, locale=babel_locale()))

@@ -21,7 +21,7 @@ from storage.clients import rekey_phones
 from storage.connection import Connection
 from storage.engine import write
 from storage.errors import BadInput, NotAllowed
-from storage.i18n import _, ngettext
+from storage.i18n import _, ngettext, whole_number
 from storage.imports.cell_values import MAX_LIST_NAME
 from storage.imports.checking import read_table
 from storage.imports.damage import LikelyDuplicate
@@ -168,14 +168,16 @@ def _audit_detail(spec: KindSpec, source: str, table: Table, plan: Plan) -> dict
 
 def describe_result(result: ImportResult) -> str:
     """One sentence saying what the import did (or would do)."""
-    fields = ", ".join(f"{name} {count:,}" for name, count in result.changed_fields.items())
-    updated = f"{result.updated:,}" + (f" ({fields})" if fields else "")
+    fields = ", ".join(
+        f"{name} {whole_number(count)}" for name, count in result.changed_fields.items()
+    )
+    updated = whole_number(result.updated) + (f" ({fields})" if fields else "")
     kept = (
         ngettext(
             "; {count} kept a call result the file would have undone",
             "; {count} kept a call result the file would have undone",
             result.kept,
-        ).format(count=f"{result.kept:,}")
+        ).format(count=whole_number(result.kept))
         if result.kept
         else ""
     )
@@ -191,13 +193,15 @@ def describe_result(result: ImportResult) -> str:
             else ngettext("; made the call list {names}", "; made the call lists {names}", count)
         ).format(names=names)
     # "rows" after 1 as well: scripts read these lines (tests/cli/test_cli_data.py).
-    rows = ngettext("{count} rows", "{count} rows", result.rows).format(count=f"{result.rows:,}")
+    rows = ngettext("{count} rows", "{count} rows", result.rows).format(
+        count=whole_number(result.rows)
+    )
     parts = {
         "source": result.source,
         "rows": rows,
-        "added": f"{result.added:,}",
+        "added": whole_number(result.added),
         "updated": updated,
-        "unchanged": f"{result.unchanged:,}",
+        "unchanged": whole_number(result.unchanged),
         "kept": kept,
         "lists": lists,
     }

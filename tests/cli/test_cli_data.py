@@ -37,6 +37,7 @@ from tests.command_line import call, supervisors_policy
 from tests.database_contents import contents_at
 from tests.storage.test_import import mutate, mutation
 from tests.stored_clinic import NOW, StoredClinic, clinic_time
+from tui.i18n import set_language
 
 ME = login_name()
 
@@ -72,6 +73,34 @@ def test_import_and_reimport(
     assert out == f"Imported {file} (2 rows): added 2, updated 0, unchanged 0.\n"
     code, out, _ = call(capsys, "import", "clients", file, "--db", db_path)
     assert out == f"Imported {file} (2 rows): added 0, updated 0, unchanged 2.\n"
+
+
+def test_import_counts_are_grouped_as_the_language_writes_them(
+    tmp_path: Path,
+    db_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """«1,200» reads as one point two in Russian: counts take the language's grouping."""
+    file = tmp_path / "clients.csv"
+    file.write_text(
+        "name\n" + "".join(f"Клиент {number}\n" for number in range(1200)), encoding="utf-8"
+    )
+    for variable in ("LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("LANG", "ru_RU.UTF-8")
+    try:
+        code, out, err = call(capsys, "import", "clients", file, "--db", db_path, "--dry-run")
+    finally:
+        set_language("en")
+    assert (code, err) == (0, "")
+    assert out == (
+        f"Проверка {file} (1\u00a0200 строк): было бы добавлено 1\u00a0200, обновлено 0, "
+        "без изменений 0; ничего не изменено.\n"
+    )
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    code, out, _ = call(capsys, "import", "clients", file, "--db", db_path, "--dry-run")
+    assert out.startswith(f"Dry run of {file} (1,200 rows): would add 1,200, update 0, ")
 
 
 def test_import_help_names_every_separator_and_tabs_work(
