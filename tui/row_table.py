@@ -57,9 +57,9 @@ def columns(total: int) -> list[Column]:
     """
     shown = [
         Column("lock", _("Lock"), 9),
-        Column("client", _("Client"), 14),
+        Column("client", _("Client"), 13),
         Column("phone", _("Phone"), 17),
-        Column("due", _("Due"), 11),
+        Column("due", _("Due"), 12),  # ">27.11 10:30": a call-back on another day
         Column("attempts", _("Tries"), 5),
         Column("result", _("Last result"), 9),
     ]

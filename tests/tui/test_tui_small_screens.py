@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 from textual.widgets._footer import FooterKey
 
-from tests.clinic_fixtures import DeskClinic, open_list, running
+from tests.clinic_fixtures import DeskClinic, open_list, running, wait_until
+from tui.result_dialog import ResultDialog
 from tui.row_table import RowTable, columns
 
 ALL_KEYS = ["c", "f", "a", "r", "k", "s", "o", "/", "esc"]
@@ -47,7 +48,7 @@ async def test_every_work_screen_key_stays_in_the_footer(
 def test_the_due_column_is_never_cut(width: int) -> None:
     layout = columns(width)
     due = next(column for column in layout if column.key == "due")
-    assert due.width == len("27.11 10:30")
+    assert due.width == len(">27.11 10:30")  # a call-back on another day, with its mark
     assert sum(column.width + 1 for column in layout) <= width
 
 
@@ -58,3 +59,33 @@ async def test_rows_at_60_columns_show_whole_times(desk: DeskClinic) -> None:
         table = screen.query_one(RowTable)
         lines = [strip.text for strip in table.render_lines(table.region.reset_offset)]
     assert lines[0].rstrip().endswith("27.11 09:30")
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24)], ids=["60x20", "80x24"])
+async def test_a_call_back_on_another_day_shows_its_whole_time(
+    desk: DeskClinic, size: tuple[int, int]
+) -> None:
+    """A call-back on another day (">27.11 15:30", 12 characters) was cut to ">27.11 15:3"."""
+    app = desk.app("alice")
+    async with running(app, size=size) as pilot:
+        screen = await open_list(pilot)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: desk.locks(), "the call to start")
+        await pilot.press("f")
+        await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog), "the result dialog")
+        await pilot.press("5", "tab", *"27.11 15:30", "enter")
+        await wait_until(pilot, lambda: app.screen is screen, "the dialog to close")
+        table = screen.query_one(RowTable)
+        line = await wait_until(
+            pilot,
+            lambda: next(
+                (
+                    strip.text
+                    for strip in table.render_lines(table.region.reset_offset)
+                    if ">27.11" in strip.text
+                ),
+                None,
+            ),
+            "the row called back later",
+        )
+    assert ">27.11 15:30" in line
