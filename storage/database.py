@@ -42,6 +42,12 @@ BUSY_TIMEOUT_MS = 5000
 # cannot pass it), the next restart of the WAL cuts the file back to this size. Twice
 # the usual size at an automatic checkpoint (1000 pages), so normal work never cuts.
 WAL_SIZE_LIMIT = 8 * 1024 * 1024
+# Free bytes on the database's disk below which saves fail (a save writes a few pages to
+# the -wal file; a checkpoint may need more), and opening may too (the -shm file).
+DISK_FULL_BELOW = 1_000_000
+# SQLite's primary result code for a failed read or write of a file (SQLITE_IOERR); its
+# extended codes keep it in the low byte.
+SQLITE_IOERR = 10
 NETWORK_FILE_SYSTEMS = frozenset(
     {
         "nfs",
@@ -349,6 +355,14 @@ def _prepare(conn: sqlite3.Connection, shown: str, *, create: bool, writable: bo
                     "administrator to add you to the operators' group (see docs/deploy.md)."
                 ).format(path=shown)
             ) from None
+        if _is_io_error(error) and disk_full(Path(shown).parent):
+            # SQLite could not grow the -shm file it needs to read a WAL database.
+            raise DiskFull(
+                _(
+                    "{path} cannot be opened while its disk is full; free some space on it "
+                    "(old backups, logs), then try again."
+                ).format(path=shown)
+            ) from None
         raise NotADatabase(
             _("{path} is damaged or is not a ringround database.").format(path=shown)
         ) from None
@@ -378,6 +392,20 @@ def _prepare(conn: sqlite3.Connection, shown: str, *, create: bool, writable: bo
         migrate(conn)
     except sqlite3.Error as error:
         raise describe(error, shown) from None
+
+
+def _is_io_error(error: sqlite3.Error) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == SQLITE_IOERR
+
+
+def disk_full(folder: str | Path) -> bool:
+    """Whether the disk holding ``folder`` has less room than a save needs."""
+    try:
+        info = os.statvfs(folder)
+    except OSError:
+        return False
+    return info.f_bavail * info.f_frsize < DISK_FULL_BELOW  # what a user who is not root has
 
 
 def _refuse_newer(conn: sqlite3.Connection, shown: str) -> int:

@@ -33,6 +33,7 @@ from storage.admin_log import LogTarget, field
 from storage.audit import Entry, verify_chain
 from storage.connection import Connection
 from storage.database import (
+    DISK_FULL_BELOW,
     NETWORK_FILE_SYSTEMS,
     StorageError,
     file_system_type,
@@ -47,9 +48,8 @@ OK = "ok"
 WARNING = "warning"
 PROBLEM = "problem"
 PROBE_TIMEOUT_S = 2.0
-# Free bytes on the database's disk below which saves fail (a save writes a few pages to
-# the -wal file; a checkpoint may need more), and below which they soon will.
-DISK_FULL_BELOW = 1_000_000
+# Free bytes on the database's disk below which saves soon fail (below
+# storage.database.DISK_FULL_BELOW they do).
 DISK_LOW_BELOW = 64_000_000
 SHOWN_PARTS = 5  # missing parts of the schema named in the finding
 

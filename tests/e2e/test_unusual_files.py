@@ -169,6 +169,32 @@ def test_check_reports_a_full_disk(tmp_path: Path, capsys: pytest.CaptureFixture
         assert f"ok       You can save to {db}." in out
 
 
+def test_commands_on_a_full_disk_say_so_not_damaged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A closed database on a full disk cannot be opened (SQLite must make its -shm file):
+    that is a full disk, not a damaged file to restore from a backup."""
+    with tiny_disk(tmp_path / "disk", "8m") as disk:
+        db = closed_clinic(disk)
+        file = tmp_path / "clients.csv"
+        file.write_text("name\nАнна\n", encoding="utf-8")
+        filler = fill(disk)
+        before = Snapshot.of(db)
+        for args in (["export", "clients"], ["locks"], ["import", "clients", str(file)]):
+            code, out, err = call(capsys, *args, "--db", db)
+            assert (code, out) == (1, ""), (args, err)
+            assert err == (
+                f"ringround: {db} cannot be opened while its disk is full; free some space "
+                "on it (old backups, logs), then try again.\n"
+            ), args
+        after = Snapshot.of(db)
+        assert (after.digest, after.size) == (before.digest, before.size)
+        filler.unlink()
+        code, out, err = call(capsys, "export", "clients", "--db", db)
+        assert code == 0, err
+        assert out.startswith("id,name,phones,")
+
+
 # -- new database files: mode 0660 and the folder's group, whatever the umask ----------------------
 
 
