@@ -20,17 +20,22 @@ One sheet named after the kind, the same columns as the CSV export:
   become a line feed) are written as the format's own ``_xHHHH_`` escapes, and
   a ``_x`` that looks like one as ``_x005F_x…``, as Excel does
   (storage/cells.py); reading undoes both, so every text comes back exactly.
+- A text longer than a cell holds (32,767 characters, escapes included) is
+  refused with its row and column rather than cut short; CSV has no limit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 from zoneinfo import ZoneInfo
 
 from storage.cells import ooxml_text, text_cell
+from storage.errors import BadInput
+from storage.i18n import _, whole_number
 
 if TYPE_CHECKING:
     from openpyxl.cell.cell import Cell
@@ -52,6 +57,9 @@ DATE_COLUMNS = frozenset({"birth_date"})
 TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 DATE_FORMAT = "yyyy-mm-dd"
 TEXT_FORMAT = "@"
+# The most characters a cell holds (Excel's limit, which openpyxl applies by cutting the
+# text short): a longer text is refused, since the cut text would come back by import.
+CELL_LIMIT = 32_767
 WIDTHS = {  # in characters; other columns get DEFAULT_WIDTH
     "id": 8,
     "client_id": 10,
@@ -85,6 +93,15 @@ WIDTHS = {  # in characters; other columns get DEFAULT_WIDTH
     **dict.fromkeys(DATE_COLUMNS, 12),
 }
 DEFAULT_WIDTH = 16
+
+
+def _too_long(line: int, column: str) -> BadInput:
+    return BadInput(
+        _(
+            "Row {line} of the workbook, column {column}: the text is too long for a cell "
+            "({limit} characters at most); export it as CSV instead (-o FILE.csv)."
+        ).format(line=line, column=column, limit=whole_number(CELL_LIMIT))
+    )
 
 
 def _typed(column: str, text: str, zone: ZoneInfo) -> datetime | str | None:
@@ -136,13 +153,22 @@ def write_workbook(
 
     sheet.append([cell(column, column, head=True) for column in header])
     count = 0
-    for row in rows:
-        sheet.append(
-            [
-                cell(column, _typed(column, text, zone))
-                for column, text in zip(header, row, strict=True)
-            ]
-        )
-        count += 1
+    try:
+        for row in rows:
+            values = [_typed(column, text, zone) for column, text in zip(header, row, strict=True)]
+            for column, value in zip(header, values, strict=True):
+                if isinstance(value, str) and len(value) > CELL_LIMIT:
+                    raise _too_long(count + 2, column)
+            sheet.append(
+                [cell(column, value) for column, value in zip(header, values, strict=True)]
+            )
+            count += 1
+    except BaseException:
+        # openpyxl streams the rows to a file of its own: end that stream now, or Python
+        # ends it when it collects the sheet, after the file closed, and prints
+        # "Exception ignored in: <generator ...>" with a traceback under our sentence.
+        with suppress(Exception):
+            sheet.close()
+        raise
     book.save(out)
     return count

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import subprocess
 from datetime import datetime
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from storage.engine import write
 from tests.cli.test_csv_safety import HOSTILE_NAMES
 from tests.command_line import call
 from tests.database_contents import contents_at
+from tests.pty_app import ringround_argv
 from tests.stored_clinic import CLINIC_ZONE, StoredClinic, clinic_time
 
 TERMINAL_TRICKS = ("\x1b]0;owned\x07Title", "\x1b[2JClear", "_x0041_ looks escaped", "\x00nul")
@@ -353,3 +355,40 @@ def test_workbook_times_are_clinic_time(
     assert datetime(2025, 3, 14, 8, 5, tzinfo=CLINIC_ZONE).timestamp() == clinic_time(
         2025, 3, 14, 8, 5
     )
+
+
+def test_a_text_longer_than_a_workbook_cell_holds_is_refused_not_cut(
+    clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cell holds 32,767 characters: a longer note, cut to fit, would come back cut
+    when the workbook is imported again, and the client's note would be lost."""
+    clinic.add_client("Анна")
+    clinic.add_client("Борис", notes="Ж" * 32_767)  # as much as a cell holds: fine
+    file = tmp_path / "clients.xlsx"
+    assert call(capsys, "export", "clients", "--db", clinic.location, "-o", file)[0] == 0
+    long = clinic.add_client("Вера", notes="Ж" * 30_000 + "\x1b" * 400)  # _x001B_: 7 each
+    # The real command: Python reports a half-written workbook stream only as it exits.
+    done = subprocess.run(
+        [*ringround_argv(), "export", "clients", "--db", clinic.location, "-o", str(file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        "ringround: Row 4 of the workbook, column notes: the text is too long for a cell "
+        "(32,767 characters at most); export it as CSV instead (-o FILE.csv).\n"
+    )
+    earlier = load_workbook(file).worksheets[0]  # the earlier file stays as it was
+    assert earlier["H3"].value == "Ж" * 32_767
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("clinic")) == [
+        "clients.xlsx"
+    ]
+    as_csv = tmp_path / "clients.csv"
+    assert call(capsys, "export", "clients", "--db", clinic.location, "-o", as_csv)[0] == 0
+    assert call(capsys, "import", "clients", as_csv, "--db", clinic.location)[1].endswith(
+        "added 0, updated 0, unchanged 3.\n"
+    )
+    [(notes,)] = clinic.conn.execute("SELECT notes FROM clients WHERE id = ?", (long,)).fetchall()
+    assert notes == "Ж" * 30_000 + "\x1b" * 400
