@@ -92,6 +92,9 @@ def _records(text: str, delimiter: str) -> Iterator[Record]:
 
     Fields come back as written before export neutralised them (storage/cells.py).
     """
+    # No field is longer than the text, which is in memory already; Python's limit
+    # (131,072 characters) would refuse a long note that an export wrote.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     while True:
         line = reader.line_num + 1

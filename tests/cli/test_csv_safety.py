@@ -128,6 +128,22 @@ def test_export_import_export_is_byte_identical(
     assert call(capsys, "export", "clients", "--db", clinic.location)[1] == first
 
 
+def test_a_very_long_note_makes_the_round_trip(
+    clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A note pasted into the client card has no length limit, so neither has a CSV field
+    (Python's csv module refuses one over 131,072 characters unless told otherwise)."""
+    clinic.add_client("Анна", notes="Длинная заметка;\n" * 20_000)  # 340,000 characters
+    code, first, _ = call(capsys, "export", "clients", "--db", clinic.location)
+    assert code == 0
+    file = tmp_path / "clients.csv"
+    file.write_bytes(first.encode())
+    code, out, err = call(capsys, "import", "clients", file, "--db", clinic.location)
+    assert (code, err) == (0, ""), err
+    assert "added 0, updated 0, unchanged 1" in out
+    assert call(capsys, "export", "clients", "--db", clinic.location)[1] == first
+
+
 def test_a_new_database_gets_the_same_clients_back(
     clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
