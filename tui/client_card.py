@@ -17,7 +17,7 @@ from storage.clients import Client, get_client, split_phones, update_client
 from tui.desk import AtTheDesk
 from tui.formats import birth_date_text
 from tui.i18n import N_, _
-from tui.safe_text import safe_text
+from tui.safe_text import safe_text, typed_back
 from tui.tick_box import TickBox
 
 
@@ -70,7 +70,7 @@ class ClientCard(AtTheDesk, ModalScreen[None]):
             identity.append("   " + _("Clinic id: {id}").format(id=safe_text(client.external_id)))
         self.query_one("#card-identity", Static).update(identity)
         # Control characters show as placeholders (tui/safe_text.py), never reaching the
-        # terminal.
+        # terminal; those of line breaks and tabs become them again on saving.
         self.shown = {
             "phones": "; ".join(safe_text(phone) for phone in client.phones),
             "email": safe_text(client.email),
@@ -95,7 +95,7 @@ class ClientCard(AtTheDesk, ModalScreen[None]):
             changes["phones"] = split_phones(typed["phones"])
         for field in ("email", "notes"):
             if typed[field] != self.shown[field]:
-                changes[field] = typed[field].strip()
+                changes[field] = typed_back(typed[field]).strip()  # notes keep their lines
         self.say(_("Saving…"))
         self.save(changes)
 

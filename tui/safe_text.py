@@ -24,6 +24,11 @@ The rule, chosen so that an admin can still see *what* is stored:
   have their own line breaks) a line feed stays a line break; a CR still shows
   as ``␍``, since it would move the cursor back over the line.
 
+A field the operator edits shows stored text this way too (the client card's
+notes, one line): :func:`typed_back` turns the signs of a tab, a line break
+and a carriage return back into those characters when the field is saved, so
+notes keep their lines; every other sign is saved as the sign.
+
 Each character becomes exactly one character, so the result is as long as the
 text, and spans of a ``rich.text.Text`` built on it stay where they were.
 
@@ -57,3 +62,11 @@ def safe_text(text: str, *, keep_newlines: bool = False) -> str:
     if text.isprintable():  # the common case: no control, format or separator character
         return text
     return text.translate(_SHOWN_KEEPING_LINES if keep_newlines else _SHOWN)
+
+
+_WHITESPACE = {0x2409: "\t", 0x240A: "\n", 0x240D: "\r"}  # ␉ ␊ ␍
+
+
+def typed_back(shown: str) -> str:
+    """A field filled by :func:`safe_text` and edited: ␉, ␊ and ␍ become tab, line break, CR."""
+    return shown.translate(_WHITESPACE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tui.safe_text import safe_text
+from tui.safe_text import safe_text, typed_back
 
 BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 
@@ -85,3 +85,9 @@ def test_newlines_kept_only_when_asked() -> None:
 def test_names_in_every_script_and_emoji_are_untouched() -> None:
     for name in ("Сидорова Анна", "山田 太郎", "שלום עולם", "Анна 👩\u200d⚕️🦷", "O'Brien-Smith"):
         assert safe_text(name) == name
+
+
+def test_typed_back_restores_line_breaks_and_tabs_only() -> None:
+    """The card's notes keep their lines when edited; other controls stay signs."""
+    stored = "первая\r\nвторая\tтретья \x1b[2J \x07"
+    assert typed_back(safe_text(stored)) == "первая\r\nвторая\tтретья ␛[2J ␇"

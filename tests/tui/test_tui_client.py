@@ -7,6 +7,7 @@ import json
 from textual.geometry import Region
 from textual.widgets import Checkbox, Input
 
+from storage.engine import write
 from tests.clinic_fixtures import (
     DESK_NOW,
     DeskClinic,
@@ -85,6 +86,39 @@ async def test_card_edit_is_saved_and_audited(desk: DeskClinic) -> None:
         "old": ["+7 916 123-45-67", "+7 495 765-43-21"],
         "new": ["+7 916 123-45-67", "+7 495 765-43-21", "+7 900 000-00-01"],
     }
+
+
+async def test_card_edit_keeps_the_line_breaks_of_the_notes(desk: DeskClinic) -> None:
+    """Notes from the clinic's old system have line breaks; the one-line field shows them as
+    ␊ (tui/safe_text.py). Editing such notes once stored that sign instead of the break."""
+    client_id = desk.clients["ivanova"]
+    conn = desk.connect()
+    try:
+        with write(conn):
+            conn.execute(
+                "UPDATE clients SET notes = ? WHERE id = ?",
+                ("Аллергия на пенициллин\r\nЗвонить\tпосле 18:00", client_id),
+            )
+    finally:
+        conn.close()
+    app = desk.app("alice")
+    async with running(app) as pilot:
+        await open_list(pilot)
+        await pilot.press("k")
+        card = await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ClientCard) and app.screen.client is not None and app.screen
+            ),
+        )
+        assert isinstance(card, ClientCard)
+        notes = card.query_one("#card-notes", Input)
+        assert notes.value == "Аллергия на пенициллин␍␊Звонить␉после 18:00"
+        await pilot.press("tab", "tab", "end", *" (мама)", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen), "the card to close")
+    assert desk.query("SELECT notes FROM clients WHERE id = ?", client_id) == [
+        ("Аллергия на пенициллин\r\nЗвонить\tпосле 18:00 (мама)",)
+    ]
 
 
 async def test_card_escape_closes_without_saving(desk: DeskClinic) -> None:
