@@ -263,12 +263,13 @@ class RingroundApp(App[None]):
 
         Text pasted into the comment, the filter or the client card is echoed
         on this terminal and may be saved for everyone: it gets what stored
-        text gets (tui/safe_text.py); a line break stays one, also a CR (PuTTY
-        pastes line ends as CR).
+        text gets (tui/safe_text.py). Every field of the app is one line, and a
+        field keeps only the first line of a paste: the lines join with a space
+        instead (line ends as LF, CR LF, or CR as PuTTY pastes them).
         """
         if isinstance(event, events.Paste) and not event.is_forwarded:
-            lines = event.text.replace("\r\n", "\n").replace("\r", "\n")
-            event.text = safe_text(lines, keep_newlines=True)
+            lines = event.text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            event.text = safe_text(" ".join(line for line in lines if line.strip()))
         await super().on_event(event)
 
     def _handle_exception(self, error: Exception) -> None:

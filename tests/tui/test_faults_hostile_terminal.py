@@ -531,7 +531,8 @@ def test_pasted_control_characters_are_shown_and_saved_as_placeholders(tmp_path:
                 await wait_until(pilot, lambda: comment.has_focus, "the comment field")
                 app.post_message(events.Paste(hostile_paste))
                 await wait_until(pilot, lambda: comment.value, "the pasted comment")
-                assert comment.value == "␛]0;PASTE-MARK␇ \ufffdкомментарий"  # its first line
+                # Its lines joined with a space (a field is one line).
+                assert comment.value == "␛]0;PASTE-MARK␇ \ufffdкомментарий second line"
                 await pilot.press("enter")
                 await wait_until(pilot, lambda: app.screen is screen, "the save")
                 await settle(pilot)
@@ -546,4 +547,4 @@ def test_pasted_control_characters_are_shown_and_saved_as_placeholders(tmp_path:
         "SELECT comment FROM attempts WHERE source_id = ? AND kind = ?",
         desk.appointments["smith"],
         APPOINTMENT,
-    ) == [("␛]0;PASTE-MARK␇ \ufffdкомментарий",)]
+    ) == [("␛]0;PASTE-MARK␇ \ufffdкомментарий second line",)]

@@ -509,6 +509,25 @@ async def test_changing_the_outcome_keeps_the_comment_typed(desk: DeskClinic) ->
         assert dialog.outcome is not None and dialog.outcome.code == "busy"
 
 
+async def test_a_pasted_comment_of_several_lines_is_kept_whole(desk: DeskClinic) -> None:
+    """The comment is one line: a paste of several (from an e-mail, PuTTY's CR line ends)
+    kept only its first line, silently dropping the rest. Its lines now join with spaces."""
+    app = desk.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await start_call(pilot, screen)
+        dialog = await result_dialog(pilot, app)
+        await pilot.press("2", *"Сын: ")
+        app.post_message(events.Paste("перезвонить завтра\r\nпосле 18:00\rна мобильный\n"))
+        comment = dialog.query_one("#comment", Input)
+        await wait_until(pilot, lambda: "мобильный" in comment.value, "the pasted lines")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen is screen, "the dialog to close")
+    assert [row[-1] for row in attempts(desk)] == [
+        "Сын: перезвонить завтра после 18:00 на мобильный"
+    ]
+
+
 async def test_call_back_outcome_asks_for_a_time(desk: DeskClinic) -> None:
     app = desk.app("alice")
     ivanova = desk.appointments["ivanova"]
