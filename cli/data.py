@@ -7,6 +7,7 @@ so that starting the app does not import the CSV, call-list and report code
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import sys
@@ -38,7 +39,7 @@ from storage.call_lists import (
     reopen_list,
 )
 from storage.connection import Connection
-from storage.database import StorageError
+from storage.database import DiskFull, StorageError, disk_full
 from storage.engine import is_server_address
 from storage.errors import EXIT_BAD_INPUT, BadInput, NotAllowed
 from storage.export import FILTERS, KINDS, Filter, export_csv, export_workbook, iso_time
@@ -184,18 +185,31 @@ def _new_file(name: str) -> Iterator[str]:
         raise BadInput(
             _("{name} is a folder; give the name of the file to write.").format(name=name)
         )
-    fd, temporary = tempfile.mkstemp(
-        prefix=f".{os.path.basename(name)}.", suffix=".tmp", dir=folder
-    )
+    try:
+        fd, temporary = tempfile.mkstemp(
+            prefix=f".{os.path.basename(name)}.", suffix=".tmp", dir=folder
+        )
+    except OSError as error:
+        raise _disk_full(error, name, folder) from None
     os.close(fd)
     try:
         yield temporary
         os.chmod(temporary, 0o666 & ~current_umask())
         os.replace(temporary, name)
-    except BaseException:
+    except BaseException as error:
         with suppress(FileNotFoundError):
             os.unlink(temporary)
+        if isinstance(error, OSError):
+            raise _disk_full(error, name, folder) from None
         raise
+
+
+def _disk_full(error: OSError, name: str, folder: str) -> Exception:
+    """A write that failed for want of room on the file's own disk, said as such; else the
+    error as it is (a full disk elsewhere, e.g. the temporary folder, is not this one)."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT) and disk_full(folder):
+        return DiskFull(_("The disk holding {path} is full; nothing was saved.").format(path=name))
+    return error
 
 
 def _moment_option(option: str, text: str | None, policy: Policy, *, end: bool) -> int | None:

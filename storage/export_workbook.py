@@ -28,9 +28,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
+from zipfile import ZIP_DEFLATED, ZipFile
 from zoneinfo import ZoneInfo
 
 from storage.cells import ooxml_text, text_cell
@@ -132,6 +133,7 @@ def write_workbook(
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
+    from openpyxl.writer.excel import ExcelWriter
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet(kind)
@@ -163,6 +165,7 @@ def write_workbook(
                 [cell(column, value) for column, value in zip(header, values, strict=True)]
             )
             count += 1
+        sheet.close()  # here, not in the save below, where a full disk would leave it open
     except BaseException:
         # openpyxl streams the rows to a file of its own: end that stream now, or Python
         # ends it when it collects the sheet, after the file closed, and prints
@@ -170,5 +173,9 @@ def write_workbook(
         with suppress(Exception):
             sheet.close()
         raise
-    book.save(out)
+    book.properties.modified = datetime.now(tz=UTC).replace(tzinfo=None)
+    # openpyxl's own save leaves its archive to the garbage collector when a write fails
+    # (a full disk), which closes it again, fails again, and prints that on stderr.
+    with ZipFile(out, "w", ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(book, archive).write_data()
     return count

@@ -22,6 +22,7 @@ from storage.backup import backup_database
 from storage.database import open_database
 from tests.command_line import call, supervisors_policy
 from tests.e2e.test_faults_bad_files import PAGE, Snapshot, closed_clinic
+from tests.pty_app import ringround_argv
 from tests.tiny_disk import fill, tiny_disk
 from tests.unix_users import need_root_tools, reachable, run, temporary_users
 
@@ -193,6 +194,27 @@ def test_commands_on_a_full_disk_say_so_not_damaged(
         code, out, err = call(capsys, "export", "clients", "--db", db)
         assert code == 0, err
         assert out.startswith("id,name,phones,")
+
+
+@pytest.mark.parametrize("name", ["clients.csv", "clients.xlsx"])
+def test_an_export_to_a_full_disk_says_so_and_leaves_no_file(tmp_path: Path, name: str) -> None:
+    """A real process: what it leaves on standard error is all an admin sees, including
+    what Python prints while it ends (an unclosed workbook's complaint)."""
+    db = closed_clinic(tmp_path / "clinic")
+    with tiny_disk(tmp_path / "disk", "1m") as disk:
+        fill(disk)
+        output = disk / name
+        done = subprocess.run(
+            [*ringround_argv(), "export", "clients", "--db", str(db), "-o", str(output)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert (done.returncode, done.stdout) == (1, ""), done.stderr
+        assert done.stderr == (
+            f"ringround: The disk holding {output} is full; nothing was saved.\n"
+        )
+        assert sorted(p.name for p in disk.iterdir()) == ["filler"]
 
 
 # -- new database files: mode 0660 and the folder's group, whatever the umask ----------------------
