@@ -650,7 +650,8 @@ def load_policy(path: str | Path | None) -> Policy:
     source = str(path)
     try:
         with open(path, "rb") as handle:
-            data = tomllib.load(handle)
+            # UTF-8 with a byte-order mark (Windows Notepad's "UTF-8 with BOM") is UTF-8 too.
+            data = tomllib.loads(handle.read().decode("utf-8").removeprefix("\ufeff"))
     except FileNotFoundError:
         raise PolicyError(
             _("{source}: the policy file does not exist.").format(source=source)

@@ -257,6 +257,15 @@ def test_invalid_toml_is_refused(tmp_path: Path) -> None:
     assert "TOML" in message
 
 
+def test_a_file_saved_by_windows_notepad_is_read(tmp_path: Path) -> None:
+    """UTF-8 with a byte-order mark and CRLF line ends (Notepad's "UTF-8 with BOM"): still
+    UTF-8 text, not "not valid TOML (Invalid statement (at line 1, column 1))"."""
+    path = tmp_path / "policy.toml"
+    path.write_bytes('\ufefflanguage = "ru"\r\n[calls]\r\nmax_attempts = 3\r\n'.encode())
+    policy = load_policy(path)
+    assert (policy.language, policy.max_attempts) == ("ru", 3)
+
+
 def test_missing_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "nowhere.toml"
     with pytest.raises(PolicyError, match="does not exist") as caught:
