@@ -17,7 +17,11 @@ psycopg connection behave so:
 - psycopg's errors leave as our StorageError family, each one sentence naming
   the database; a connection lost (server down or restarting, network) is
   :class:`DatabaseUnreachable`, and the next statement outside a transaction
-  connects again, so a long-running app goes on after a server restart.
+  connects again, so a long-running app goes on after a server restart;
+- psycopg's own log stays silent: what it logs is a second failure it ignores
+  while the first leaves as our sentence (a batch of inserts cut short by the
+  server: "error ignored terminating <psycopg.Pipeline ...>"), and Python would
+  print it on the terminal, under the sentence.
 
 :func:`write` is the engine's write transaction: ``BEGIN``, then the
 writers' advisory lock (``pg_advisory_xact_lock``, held until the commit), so
@@ -29,6 +33,7 @@ why and what it costs.
 
 from __future__ import annotations
 
+import logging
 import re
 import select
 import time
@@ -59,6 +64,10 @@ from storage.database import (
 from storage.errors import BadInput, RingroundError
 from storage.i18n import _
 from storage.postgres_schema import WRITE_LOCK
+
+_PSYCOPG_LOG = logging.getLogger("psycopg")
+_PSYCOPG_LOG.addHandler(logging.NullHandler())  # never Python's last-resort output on stderr
+_PSYCOPG_LOG.propagate = False
 
 # How long a program waits for the server to answer a new connection (libpq waits for
 # ever by default); a URL that sets connect_timeout itself keeps its own.

@@ -131,6 +131,38 @@ def test_the_sqlite_path_imports_no_psycopg(tmp_path: Path) -> None:
     assert done.stdout.strip() == "[]"
 
 
+def test_a_batch_cut_short_says_one_sentence_and_psycopg_nothing(
+    postgres_clinic_url: str,
+) -> None:
+    """A batch of inserts (a copy, an import) the server ends halfway (a restart ends the
+    session so): the sentence, and nothing from psycopg's own log on standard error, where
+    it said "error ignored terminating <psycopg.Pipeline ...>" under the sentence."""
+    code = (
+        "import psycopg\n"
+        "from storage.database import DatabaseUnreachable\n"
+        "from storage.engine import open_engine, write\n"
+        f"url = {postgres_clinic_url!r}\n"
+        "conn = open_engine(url).connect()\n"
+        "pid = conn.execute('SELECT pg_backend_pid()').fetchone()[0]\n"
+        "def clients():\n"
+        "    for number in range(5000):\n"
+        "        if number == 10:\n"
+        "            with psycopg.connect(url, autocommit=True) as admin:\n"
+        "                admin.execute('SELECT pg_terminate_backend(%s)', (pid,))\n"
+        "        yield (f'Client {number}',)\n"
+        "try:\n"
+        "    with write(conn):\n"
+        "        conn.executemany('INSERT INTO clients (name) VALUES (?)', clients())\n"
+        "except DatabaseUnreachable as error:\n"
+        "    print(error)\n"
+        "print(conn.execute('SELECT count(*) FROM clients').fetchone()[0])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "0", done.stdout
+    assert "does not answer; nothing was saved" in done.stdout
+    assert done.stderr == ""
+
+
 def test_the_shared_sql_is_rewritten_for_psycopg() -> None:
     assert psycopg_sql("SELECT ? WHERE a LIKE 'x%' AND b = ?") == (
         "SELECT %s WHERE a LIKE 'x%%' AND b = %s"
