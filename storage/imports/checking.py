@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from storage.i18n import _
+from storage.i18n import _, ngettext
 from storage.imports.cell_values import BadValue
 from storage.imports.damage import garbled_problem
 from storage.imports.files import Broken, Unreadable, file_records
@@ -113,9 +113,11 @@ def read_table(
                     Problem(
                         line,
                         "",
-                        _("has {count} fields but the header has {header}").format(
-                            count=len(record), header=len(names)
-                        ),
+                        ngettext(
+                            "has {count} field but the header has {header}",
+                            "has {count} fields but the header has {header}",
+                            len(record),
+                        ).format(count=len(record), header=len(names)),
                     )
                 )
                 continue

@@ -346,6 +346,12 @@ def test_client_problems_name_line_and_column(clinic: StoredClinic, policy: Poli
     ]
 
 
+def test_a_record_of_one_field_is_counted_in_the_singular(conn: Connection, policy: Policy) -> None:
+    assert refused(conn, policy, "clients", "name,phones\nAnna\n") == [
+        "line 2: has 1 field but the header has 2"
+    ]
+
+
 def test_header_problems(conn: Connection, policy: Policy) -> None:
     assert refused(conn, policy, "clients", "name,phone,Name\nAnna,1,2\n") == [
         "line 1, column Name: this column appears twice (as 'name')",
