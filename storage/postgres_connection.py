@@ -118,7 +118,8 @@ _NOT_ACCEPTING = "the database system is"
 # What psycopg says when libpq refuses the connection's parameters before trying the network.
 _NOT_STARTED = "connection is bad: "
 _BUSY = frozenset({"55P03", "40P01", "40001", "57014"})
-_NOT_ALLOWED = frozenset({"42501", "25006"})
+_NO_RIGHTS = "42501"  # insufficient privilege: the role lacks a right it needs
+_READ_ONLY = "25006"  # read-only SQL transaction
 
 
 def numbered_parameters(sql: str) -> str:
@@ -256,16 +257,27 @@ def described(error: psycopg.Error, location: str) -> StorageError:
         return DiskFull(
             _("The disk holding {path} is full; nothing was saved.").format(path=location)
         )
-    if state in _NOT_ALLOWED:
+    if state == _NO_RIGHTS:
+        return ReadOnlyDatabase(
+            _(
+                "Your database role may not use {path} ({error}); an administrator gives it "
+                "the operators' rights (docs/postgresql-roles.sql)."
+            ).format(path=location, error=_primary(error))
+        )
+    if state == _READ_ONLY:  # a standby, or a session set to read only
         return ReadOnlyDatabase(
             _("The database {path} is read-only for you; nothing was saved.").format(path=location)
         )
-    detail = error.diag.message_primary or str(error).strip()
     return StorageError(
         _("The database {path} could not be used: {error}.").format(
-            path=location, error=detail.rstrip(".")
+            path=location, error=_primary(error)
         )
     )
+
+
+def _primary(error: psycopg.Error) -> str:
+    """The server's own words for an error, without its full stop."""
+    return (error.diag.message_primary or str(error).strip()).rstrip(".")
 
 
 class Rows:

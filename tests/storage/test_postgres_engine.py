@@ -617,6 +617,29 @@ def test_a_server_that_only_reads_is_named_as_read_only(pg: PostgresConnection) 
     assert pg.execute("SELECT count(*) FROM clients").fetchone()[0] == 0
 
 
+def test_a_role_without_the_operators_rights_is_told_so_not_read_only(
+    postgres_server: PostgresServer, postgres_clinic_url: str
+) -> None:
+    """A login role the administrator has not yet given the operators' rights
+    (docs/postgresql-roles.sql) may not even read: "read-only for you; nothing was
+    saved" sent them looking for the wrong thing."""
+    database = postgres_clinic_url.rsplit("/", 1)[1]
+    role = f"clerk_{database}"
+    postgres_server.admin(f"CREATE ROLE {role} LOGIN")
+    try:
+        url = postgres_clinic_url.replace("//postgres@", f"//{role}@")
+        with pytest.raises(ReadOnlyDatabase) as caught:
+            open_engine(url).connect()
+        said = str(caught.value)
+        assert "read-only" not in said
+        assert said.startswith(f"Your database role may not use {url} (permission denied for ")
+        assert said.endswith(
+            "); an administrator gives it the operators' rights (docs/postgresql-roles.sql)."
+        )
+    finally:
+        postgres_server.admin(f"DROP ROLE {role}")
+
+
 def test_an_unknown_role_is_named_not_taken_for_a_silent_server(
     postgres_server: PostgresServer,
 ) -> None:
