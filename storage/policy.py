@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from storage.admin_log import TARGETS as LOG_TARGETS
 from storage.admin_log import LogTarget
+from storage.engine import is_server_address
 from storage.errors import BadInput
 from storage.i18n import N_, _
 from storage.names import control_character
@@ -597,7 +598,7 @@ def _build(source: str, data: Mapping[str, Any], *, language_given: bool = False
         language=language,
         language_given=language_given,
         timezone=zone,
-        database_path=sections["database"].string("path"),
+        database_path=_database_path(sections["database"]),
         stale_after=sections["locks"].duration("stale_after"),
         heartbeat_every=sessions.duration("heartbeat_every"),
         alive_for=sessions.duration("alive_for"),
@@ -619,6 +620,18 @@ def _build(source: str, data: Mapping[str, Any], *, language_given: bool = False
     )
     _check_relations(policy, sections)
     return policy
+
+
+def _database_path(database: _Reader) -> str:
+    """[database] path: a full file path (operators start ringround in folders of their
+    own) or a PostgreSQL server's address."""
+    path = database.string("path")
+    if not path.startswith("/") and not is_server_address(path):
+        raise database.fail(
+            "path",
+            _('a full path, such as "/var/lib/ringround/clinic.db", or a postgresql:// address'),
+        )
+    return path
 
 
 def _log_target(log: _Reader) -> LogTarget:

@@ -266,6 +266,23 @@ def test_a_file_saved_by_windows_notepad_is_read(tmp_path: Path) -> None:
     assert (policy.language, policy.max_attempts) == ("ru", 3)
 
 
+@pytest.mark.parametrize("path", ["clinic.db", "data/clinic.db", "~/clinic.db"])
+def test_a_database_path_must_be_a_full_path(tmp_path: Path, path: str) -> None:
+    """Each operator starts ringround in a folder of their own: a relative path would give
+    each their own (missing) database, and an import run elsewhere would make a new one."""
+    message = refused(tmp_path, f'[database]\npath = "{path}"\n', "database.path")
+    assert "a full path, such as " in message
+
+
+@pytest.mark.parametrize(
+    "path", ["/srv/clinic.db", "postgresql://ringround@db1/clinic", "postgres://db1/clinic"]
+)
+def test_a_database_path_may_be_a_file_or_a_server(tmp_path: Path, path: str) -> None:
+    assert load_policy(write_policy(tmp_path, f'[database]\npath = "{path}"\n')).database_path == (
+        path
+    )
+
+
 def test_missing_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "nowhere.toml"
     with pytest.raises(PolicyError, match="does not exist") as caught:
