@@ -11,7 +11,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -323,6 +323,23 @@ def parse_duration(text: str) -> int:
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
+def toml_text(value: object) -> str:
+    """A value of a policy file written as in the file: true, 5, '15m', [...], { key = ... }.
+
+    Texts keep Python's quoting, which is TOML's literal string and shows a control
+    character as an escape, never as itself.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_text(item) for item in value) + "]"
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{k} = {toml_text(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, date | time):  # a datetime is a date too
+        return value.isoformat()
+    return repr(value)
+
+
 class _Reader:
     """Typed access to one merged policy table, with errors that name file and key."""
 
@@ -336,10 +353,18 @@ class _Reader:
         return LIMITS.get(re.sub(r"\[\d+\]", "", self.prefix + key))
 
     def fail(self, key: str, expected: str) -> PolicyError:
-        value = self.data.get(key)
+        if key not in self.data:
+            return PolicyError(
+                _("{source}: {key} is missing; it should be {expected}.").format(
+                    source=self.source, key=self.prefix + key, expected=expected
+                )
+            )
         return PolicyError(
-            _("{source}: {key} should be {expected}, not {value!r}.").format(
-                source=self.source, key=self.prefix + key, expected=expected, value=value
+            _("{source}: {key} should be {expected}, not {value}.").format(
+                source=self.source,
+                key=self.prefix + key,
+                expected=expected,
+                value=toml_text(self.data[key]),
             )
         )
 

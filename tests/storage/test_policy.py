@@ -181,6 +181,36 @@ def test_outcome_label_needs_both_languages(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            '[[outcomes]]\ncode = "done"\ncloses = true\n',
+            "outcomes[1].label is missing; it should be a table.",
+        ),
+        (
+            "[calls]\nmax_attempts = true\n",
+            "calls.max_attempts should be a whole number from 1 to 100, not true.",
+        ),
+        (
+            "[outcomes]\ncode = 'x'\n",
+            "outcomes should be a non-empty list of [[outcomes]] tables, not { code = 'x' }.",
+        ),
+        (
+            '[sessions]\nalive_for = "1m"\nheartbeat_every = "45s"\n',
+            "sessions.alive_for "
+            "should be at least twice sessions.heartbeat_every (45s), so that one late heartbeat "
+            "does not make a working session count as gone, not '1m'.",
+        ),
+    ],
+)
+def test_a_value_is_quoted_as_toml_writes_it_and_a_missing_one_said_missing(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    """Python's None, True and {'code': 'x'} mean nothing to the admin who wrote the file."""
+    assert refused(tmp_path, text) == f"{tmp_path / 'clinic-policy.toml'}: {said}"
+
+
+@pytest.mark.parametrize(
     "hours",
     [
         "9-20",
