@@ -382,6 +382,14 @@ class _Reader:
             raise self.fail(key, _("a text without control characters"))
         return value
 
+    def full_path(self, key: str, expected: str) -> str:
+        """A file's full path: each operator starts ringround in a folder of their own, so a
+        relative one would name a different file for each."""
+        value = self.string(key)
+        if not value.startswith("/"):
+            raise self.fail(key, expected)
+        return value
+
     def flag(self, key: str) -> bool:
         value = self.data.get(key)
         if not isinstance(value, bool):
@@ -592,7 +600,9 @@ def _build(source: str, data: Mapping[str, Any], *, language_given: bool = False
         host=tel.string("host"),
         port=port,
         username=tel.string("username"),
-        secret_file=tel.string("secret_file"),
+        secret_file=tel.full_path(
+            "secret_file", _('a full path, such as "/etc/ringround/ami.secret"')
+        ),
         context=tel.string("context"),
         ring_timeout=tel.duration("ring_timeout"),
         dial_prefix=tel.string("dial_prefix", empty=True),
@@ -648,15 +658,14 @@ def _build(source: str, data: Mapping[str, Any], *, language_given: bool = False
 
 
 def _database_path(database: _Reader) -> str:
-    """[database] path: a full file path (operators start ringround in folders of their
-    own) or a PostgreSQL server's address."""
+    """[database] path: a full file path or a PostgreSQL server's address."""
     path = database.string("path")
-    if not path.startswith("/") and not is_server_address(path):
-        raise database.fail(
-            "path",
-            _('a full path, such as "/var/lib/ringround/clinic.db", or a postgresql:// address'),
-        )
-    return path
+    if is_server_address(path):
+        return path
+    return database.full_path(
+        "path",
+        _('a full path, such as "/var/lib/ringround/clinic.db", or a postgresql:// address'),
+    )
 
 
 def _log_target(log: _Reader) -> LogTarget:
@@ -664,13 +673,10 @@ def _log_target(log: _Reader) -> LogTarget:
     to = log.string("to")
     if to not in LOG_TARGETS:
         raise log.fail("to", _('"syslog", "file" or "off"'))
-    path = log.string("file")
-    if not path.startswith("/"):
-        raise log.fail("file", _('a full path, such as "/var/log/ringround/ringround.log"'))
     return LogTarget(
         to=to,
         syslog_socket=log.string("syslog_socket"),
-        file=path,
+        file=log.full_path("file", _('a full path, such as "/var/log/ringround/ringround.log"')),
         max_mb=log.integer("max_mb", 1),
         keep=log.integer("keep", 1),
     )

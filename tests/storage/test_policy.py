@@ -297,11 +297,17 @@ def test_a_file_saved_by_windows_notepad_is_read(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", ["clinic.db", "data/clinic.db", "~/clinic.db"])
-def test_a_database_path_must_be_a_full_path(tmp_path: Path, path: str) -> None:
-    """Each operator starts ringround in a folder of their own: a relative path would give
-    each their own (missing) database, and an import run elsewhere would make a new one."""
-    message = refused(tmp_path, f'[database]\npath = "{path}"\n', "database.path")
-    assert "a full path, such as " in message
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [("database", "path"), ("telephony", "secret_file"), ("log", "file")],
+)
+def test_a_file_in_the_policy_must_be_a_full_path(
+    tmp_path: Path, path: str, table: str, key: str
+) -> None:
+    """Each operator starts ringround in a folder of their own: a relative path would name
+    another file for each (a missing database, or a new one made by an import run there)."""
+    message = refused(tmp_path, f'[{table}]\n{key} = "{path}"\n', f"{table}.{key}")
+    assert "should be a full path, such as " in message
 
 
 @pytest.mark.parametrize(
