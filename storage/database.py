@@ -230,6 +230,13 @@ def open_database(
             _("You may not read the database {path} (permission denied).").format(path=shown)
         )
     if exists and not os.access(path, os.W_OK):
+        if not reading and read_only_file_system(folder):  # no group or mode can help there
+            raise ReadOnlyDatabase(
+                _(
+                    "{shown} is on a file system mounted read-only, so nothing can be saved; "
+                    "remount it read-write or move the database to a writable disk."
+                ).format(shown=shown)
+            )
         if not reading:
             raise ReadOnlyDatabase(
                 _(
@@ -406,6 +413,14 @@ def disk_full(folder: str | Path) -> bool:
     except OSError:
         return False
     return info.f_bavail * info.f_frsize < DISK_FULL_BELOW  # what a user who is not root has
+
+
+def read_only_file_system(folder: str | Path) -> bool:
+    """Whether ``folder`` is on a file system mounted read-only."""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _refuse_newer(conn: sqlite3.Connection, shown: str) -> int:

@@ -38,6 +38,7 @@ from storage.database import (
     StorageError,
     file_system_type,
     read_only_connection,
+    read_only_file_system,
 )
 from storage.i18n import _, ngettext
 from storage.policy import Policy
@@ -644,7 +645,7 @@ def _open_failure(real: str, shown: str, error: sqlite3.Error, *, disk_full: boo
     if "unable to open" in text or "readonly" in text or "read-only" in text:
         # SQLITE_READONLY_DIRECTORY: no -shm yet, and no right to make one beside the file.
         folder = os.path.dirname(real)
-        if _read_only_file_system(folder):
+        if read_only_file_system(folder):
             return _read_only_finding(shown)
         if not (os.access(real, os.W_OK) and os.access(folder, os.W_OK | os.X_OK)):
             return Finding(
@@ -676,21 +677,13 @@ def _open_failure(real: str, shown: str, error: sqlite3.Error, *, disk_full: boo
     )
 
 
-def _read_only_file_system(folder: str) -> bool:
-    try:
-        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
-    except OSError:
-        return False
-
-
 def _read_only_finding(shown: str) -> Finding:
     return Finding(
         PROBLEM,
         (
             _(
-                "{shown} is on a file system mounted read-only, so nothing can be saved; remount "
-                "it "
-                "read-write or move the database to a writable disk."
+                "{shown} is on a file system mounted read-only, so nothing can be saved; "
+                "remount it read-write or move the database to a writable disk."
             ).format(shown=shown)
         ),
     )
@@ -852,7 +845,7 @@ def current_umask() -> int:
 
 def _permissions(real: str, shown: str, folder: str) -> list[Finding]:
     """The file, its folder and any -wal/-shm: writable by me, and by the operators' group."""
-    if _read_only_file_system(folder):  # chmod cannot help there
+    if read_only_file_system(folder):  # chmod cannot help there
         return [_read_only_finding(shown)]
     user = login_name()
     findings: list[Finding] = []

@@ -24,6 +24,7 @@ import pytest
 
 from storage.database import open_database
 from tests.clinic_fixtures import build_desk
+from tests.command_line import call
 from tests.pty_app import PtyApp, ringround_argv, visible
 from tests.tiny_disk import tiny_disk
 
@@ -157,3 +158,20 @@ def test_a_database_on_a_read_only_mount_is_refused_and_left_alone(
     read_only_mount: Path,
 ) -> None:
     assert_refused(read_only_mount, 1, "read-only", "may not write")
+
+
+def test_commands_name_a_read_only_mount_not_the_operators_group(
+    read_only_mount: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No group membership helps on a disk mounted read-only: the sentence says what does."""
+    file = tmp_path / "clients.csv"
+    file.write_text("name\nАнна\n", encoding="utf-8")
+    for args in (["import", "clients", str(file)], ["demo", "--no-run"]):
+        code, out, err = call(capsys, *args, "--db", read_only_mount)
+        assert (code, out) == (1, ""), err
+        assert err == (
+            f"ringround: {read_only_mount} is on a file system mounted read-only, so nothing "
+            "can be saved; remount it read-write or move the database to a writable disk.\n"
+        )
+    code, out, err = call(capsys, "export", "clients", "--db", read_only_mount)
+    assert code == 0, err  # reading needs no writing
