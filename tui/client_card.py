@@ -81,7 +81,10 @@ class ClientCard(AtTheDesk, ModalScreen[None]):
         self.query_one("#card-dnc", TickBox).value = client.do_not_call
 
     def say(self, message: str) -> None:
-        self.query_one("#card-message", Static).update(Text(safe_text(message, keep_newlines=True)))
+        shown = self.query_one("#card-message", Static)
+        shown.update(Text(safe_text(message, keep_newlines=True)))
+        # On a short terminal it may be below the edge (tui/app.tcss, .dialog).
+        self.call_after_refresh(shown.scroll_visible, animate=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -156,9 +156,10 @@ class ResultDialog(ModalScreen[Finished | None]):
         self._choose(event.option_index)
 
     def say(self, message: str) -> None:
-        self.query_one("#result-message", Static).update(
-            Text(safe_text(message, keep_newlines=True))
-        )
+        shown = self.query_one("#result-message", Static)
+        shown.update(Text(safe_text(message, keep_newlines=True)))
+        if message:  # on a short terminal it may be below the edge (tui/app.tcss, .dialog)
+            self.call_after_refresh(shown.scroll_visible, animate=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

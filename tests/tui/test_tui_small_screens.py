@@ -8,10 +8,17 @@ rows' Due column is never cut in the middle of a time.
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
+from textual.widget import Widget
+from textual.widgets import Input
 from textual.widgets._footer import FooterKey
 
-from tests.clinic_fixtures import DeskClinic, open_list, running, wait_until
+from storage.locks import release_lock
+from storage.rows import APPOINTMENT, RowKey
+from tests.clinic_fixtures import DeskClinic, at, open_list, running, text_of, wait_until
+from tui.client_card import ClientCard
 from tui.result_dialog import ResultDialog
 from tui.row_table import RowTable, columns
 
@@ -89,3 +96,82 @@ async def test_a_call_back_on_another_day_shows_its_whole_time(
             "the row called back later",
         )
     assert ">27.11 15:30" in line
+
+
+def in_sight(widget: Widget) -> bool:
+    """The whole widget is on the screen, not cut off below its dialog's edge."""
+    geometry = widget.screen.find_widget(widget)
+    return geometry.region.area > 0 and geometry.visible_region == geometry.region
+
+
+@pytest.mark.parametrize("size", [(60, 15), (60, 20), (80, 24)], ids=["60x15", "60x20", "80x24"])
+async def test_the_result_dialog_keeps_the_field_and_its_message_in_sight(
+    desk: DeskClinic, size: tuple[int, int]
+) -> None:
+    """Eight outcomes, the comment and the call-back time filled a short terminal: the
+    time field and the message under it ("write the call-back time") were cut off, and
+    Enter seemed to do nothing. The dialog scrolls to what has the focus and to its message."""
+    app = desk.app("alice")
+    async with running(app, size=size) as pilot:
+        await open_list(pilot)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: desk.locks(), "the call to start")
+        await pilot.press("f")
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, ResultDialog) and app.screen, "the dialog"
+        )
+        await pilot.press("5", *"at work", "enter")
+        callback = dialog.query_one("#callback", Input)
+        await wait_until(pilot, lambda: callback.has_focus, "the call-back field")
+        message = dialog.query_one("#result-message")
+        await wait_until(pilot, lambda: in_sight(callback) and in_sight(message), "both in sight")
+        await pilot.press("shift+tab")  # back to the comment, higher up
+        comment = dialog.query_one("#comment", Input)
+        await wait_until(pilot, lambda: comment.has_focus and in_sight(comment), "the comment")
+
+
+async def test_the_result_dialog_brings_a_lost_call_into_sight_at_60x15(desk: DeskClinic) -> None:
+    """With the comment focused, the sentence about the released call (and that Enter keeps
+    the comment as a note) is below the edge: it is scrolled into sight when it comes."""
+    app = desk.app("alice")
+    async with running(app, size=(60, 15)) as pilot:
+        await open_list(pilot)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: desk.locks(), "the call to start")
+        await pilot.press("f")
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, ResultDialog) and app.screen, "the dialog"
+        )
+        await pilot.press("2", *"занято")
+        conn = desk.connect()
+        try:
+            key = RowKey(APPOINTMENT, desk.appointments["ivanova"])
+            release_lock(conn, desk.session("root", supervisor=True), key, at(26, 10, 1))
+        finally:
+            conn.close()
+        await pilot.press("enter")
+        message = dialog.query_one("#result-message")
+        await wait_until(pilot, lambda: "Enter saves it" in text_of(message), "the lost call")
+        await wait_until(pilot, lambda: in_sight(message), "the message in sight")
+
+
+async def test_the_client_card_keeps_every_field_in_sight_at_60x15(desk: DeskClinic) -> None:
+    """The card is 23 lines: at 60x15 the notes and the do-not-call box were out of reach."""
+    app = desk.app("alice")
+    async with running(app, size=(60, 15)) as pilot:
+        await open_list(pilot)
+        await pilot.press("k")
+        card = await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, ClientCard) and app.screen.client and app.screen,
+            "the card",
+        )
+        assert isinstance(card, ClientCard)
+
+        def focused_in_sight(widget: Widget) -> bool:
+            return widget.has_focus and in_sight(widget)
+
+        for field in ("#card-phones", "#card-email", "#card-notes", "#card-dnc"):
+            widget = card.query_one(field)
+            await wait_until(pilot, partial(focused_in_sight, widget), field)
+            await pilot.press("tab")
