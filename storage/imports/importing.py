@@ -97,8 +97,8 @@ def import_csv(
             ):
                 raise BadInput(
                     _(
-                        "a call list needs a name of 1 to {count} "
-                        "characters, none of them a control character"
+                        "The call list's name must have 1 to {count} characters, none of "
+                        "them a control character."
                     ).format(count=MAX_LIST_NAME)
                 )
     elif list_name is not None:

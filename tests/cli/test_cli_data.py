@@ -196,6 +196,11 @@ def test_import_from_standard_input(
         (["clients", "."], ". is a folder, not a CSV file."),
         (["clients", "c.csv", "--name", "X"], "--name is for importing a call list, not clients."),
         (["call-list", "c.csv", "--name", " "], "The call list's name given with --name is empty."),
+        (
+            ["call-list", "c.csv", "--name", "Л" * 201],
+            "ringround: The call list's name must have 1 to 200 characters, none of them a "
+            "control character.\n",
+        ),
         (["patients", "c.csv"], "'patients' is not one of"),
     ],
 )
