@@ -7,6 +7,7 @@ worded here; anything else is a bug (:func:`bug`).
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import sqlite3
@@ -61,6 +62,13 @@ def family_member(error: Exception) -> RingroundError | None:
     if isinstance(error, sqlite3.Error):
         return describe(error, _("(the one in use)"))
     if isinstance(error, OSError):
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return RingroundError(
+                _(
+                    "A disk ringround writes to is full, so not everything was written; free "
+                    "some space on it and try again."
+                )
+            )
         reason = error.strerror or str(error)
         if error.filename:
             return RingroundError(

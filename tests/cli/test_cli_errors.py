@@ -246,3 +246,28 @@ def test_python_dash_m_runs_the_command(package: str, tmp_path: Path) -> None:
     )
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("ringround: ") and done.stderr.count("\n") == 1
+
+
+def test_output_to_a_full_disk_is_said_in_our_words(tmp_path: Path) -> None:
+    """Standard output on a full disk (/dev/full always is): not the system's English
+    "No space left on device" in a sentence about a system error."""
+    made = _ringround("demo", "--no-run", "--clients", "10", "--db", "clinic.db", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RINGROUND_")}
+    env.update(LC_ALL="C.UTF-8", LANGUAGE="en", HOME=str(tmp_path))
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [str(Path(sys.executable).with_name("ringround")), "export", "clients"],
+            cwd=tmp_path,
+            env={**env, "RINGROUND_DB": "clinic.db"},
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert done.stderr == (
+        "ringround: A disk ringround writes to is full, so not everything was written; "
+        "free some space on it and try again.\n"
+    )
