@@ -22,13 +22,21 @@ writes them as the format's own ``_xHHHH_`` escapes (and a ``_x`` that looks
 like one as ``_x005F_x…``, as Excel does), and :func:`plain_text` reads both
 back (storage/export_workbook.py writes workbooks, storage/imports/workbooks.py
 reads them).
+
+A time written without an offset is read on the clinic's clock, which may
+change for summer time: such a reading then comes twice (the hour the clocks go
+back) or never (the hour they skip). :func:`clock_readings` tells; a workbook
+writes such a time as text with its offset, and import refuses a reading that
+does not say which.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 EVALUATED = frozenset("=+-@\t\r")
 """First characters that make a spreadsheet program read a cell as a formula or a number."""
@@ -99,3 +107,13 @@ def write_csv(
         out.write(csv_line(row))
         count += 1
     return count
+
+
+def clock_readings(reading: datetime, zone: ZoneInfo) -> int:
+    """How many moments the clock of ``zone`` shows the naive time ``reading`` at: 1; 2 in
+    the hour the clocks go back; 0 in the hour they skip going forward (PEP 495's fold)."""
+    first = reading.replace(tzinfo=zone, fold=0)
+    if first.utcoffset() == reading.replace(tzinfo=zone, fold=1).utcoffset():
+        return 1
+    shown = first.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+    return 2 if shown == reading else 0

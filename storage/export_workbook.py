@@ -10,7 +10,10 @@ One sheet named after the kind, the same columns as the CSV export:
   format ``@``), never formulas and never numbers: ``=1+1`` stays those four
   characters, ``+7 916…`` keeps its plus and ``000123`` its zeros.
 - Times are date cells in the clinic's time zone, without a zone (spreadsheets
-  have none), shown ``yyyy-mm-dd hh:mm:ss``; ``birth_date`` is a date cell.
+  have none), shown ``yyyy-mm-dd hh:mm:ss``; ``birth_date`` is a date cell. A
+  time in the hour that comes twice when the clocks go back is a text cell
+  with its offset instead (``2026-10-25T02:30:00+01:00``), so that it comes
+  back as that moment, not as the other one (storage/cells.py).
 - The header row is bold and frozen; columns get widths that fit their usual
   content.
 - A text that starts with an apostrophe followed by ``=``, ``+``, ``-``,
@@ -34,7 +37,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from zipfile import ZIP_DEFLATED, ZipFile
 from zoneinfo import ZoneInfo
 
-from storage.cells import ooxml_text, text_cell
+from storage.cells import clock_readings, ooxml_text, text_cell
 from storage.errors import BadInput
 from storage.i18n import _, whole_number
 
@@ -110,7 +113,10 @@ def _typed(column: str, text: str, zone: ZoneInfo) -> datetime | str | None:
     if not text:
         return None
     if column in TIME_COLUMNS:
-        return datetime.fromisoformat(text).astimezone(zone).replace(tzinfo=None)
+        reading = datetime.fromisoformat(text).astimezone(zone).replace(tzinfo=None)
+        if clock_readings(reading, zone) != 1:  # the hour the clocks go back comes twice
+            return text  # with its offset, which says which (import reads it so)
+        return reading
     if column in DATE_COLUMNS:
         return datetime.combine(date.fromisoformat(text), time(0))
     return ooxml_text(text_cell(text))

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from storage.cells import clock_readings
 from storage.i18n import _
 from storage.imports.damage import scientific_problem
 from storage.names import control_character
@@ -99,6 +100,14 @@ def parse_moment(text: str, zone: ZoneInfo, *, date_alone: bool) -> int:
 
     ``date_alone``: a date without a time of day is accepted (00:00 in ``zone``).
     """
+    when = _written_time(text, date_alone=date_alone)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=zone)
+    return math.floor(when.timestamp())
+
+
+def _written_time(text: str, *, date_alone: bool) -> datetime:
+    """The time ``text`` names: with its offset if it gives one, else naive (clinic time)."""
     value = text.strip()
     match = _DOTTED.fullmatch(value)
     if match is not None:
@@ -114,9 +123,7 @@ def parse_moment(text: str, zone: ZoneInfo, *, date_alone: bool) -> int:
         when = datetime.fromisoformat(value)
     if not 1900 <= when.year <= 2199:
         raise ValueError(text)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=zone)
-    return math.floor(when.timestamp())
+    return when
 
 
 def time_reader(date_alone: bool) -> Parser:
@@ -131,13 +138,40 @@ def time_reader(date_alone: bool) -> Parser:
         if not text.strip():
             return None
         try:
-            return parse_moment(text, policy.timezone, date_alone=date_alone)
-        except (ValueError, OverflowError):
+            when = _written_time(text, date_alone=date_alone)
+        except ValueError:
             raise BadValue(
                 _("{text!r} is not a time such as {example}").format(text=text, example=example)
             ) from None
+        if when.tzinfo is None:
+            when = _on_the_clock(text, when, policy.timezone)
+        return math.floor(when.timestamp())
 
     return parse
+
+
+def _on_the_clock(text: str, reading: datetime, zone: ZoneInfo) -> datetime:
+    """The one moment the clinic's clock shows ``reading`` at; BadValue when there is none
+    or there are two (summer time): taking either would move the time by an hour."""
+    readings = clock_readings(reading, zone)
+    if readings == 0:
+        raise BadValue(
+            _(
+                "{text!r} is not on the clinic's clock: the clocks go forward over it that night"
+            ).format(text=text)
+        )
+    if readings == 2:
+        raise BadValue(
+            _(
+                "{text!r} comes twice on the clinic's clock, as the clocks go back that "
+                "night; write which one: {first} or {second}"
+            ).format(
+                text=text,
+                first=reading.replace(tzinfo=zone, fold=0).isoformat(),
+                second=reading.replace(tzinfo=zone, fold=1).isoformat(),
+            )
+        )
+    return reading.replace(tzinfo=zone)
 
 
 _MIDNIGHT = re.compile(r"[ T]00:00(?::00)?$")

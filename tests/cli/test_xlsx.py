@@ -10,7 +10,7 @@ import io
 import os
 import stat
 import subprocess
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -355,6 +355,34 @@ def test_workbook_times_are_clinic_time(
     assert datetime(2025, 3, 14, 8, 5, tzinfo=CLINIC_ZONE).timestamp() == clinic_time(
         2025, 3, 14, 8, 5
     )
+
+
+def test_a_time_in_the_hour_the_clocks_go_back_makes_the_round_trip(
+    clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """02:30 comes twice in Berlin on 25 October 2026; a date cell has no offset to say
+    which, so such a time is written as text with its offset, and comes back exactly."""
+    berlin = tmp_path / "berlin.toml"
+    berlin.write_text('timezone = "Europe/Berlin"\n', encoding="utf-8")
+    client = clinic.add_client("Anna")
+    for offset in (2, 1):  # 00:30 and 01:30 UTC: 02:30 summer time, then 02:30 winter time
+        at = datetime(2026, 10, 25, 2 - offset, 30, tzinfo=UTC)
+        clinic.add_appointment(client, int(at.timestamp()))
+    clinic.add_appointment(client, int(datetime(2026, 10, 25, 3, 30, tzinfo=UTC).timestamp()))
+    where: list[str | Path] = ["--db", clinic.location, "--policy", berlin]
+    before = call(capsys, "export", "appointments", *where)[1]
+    file = tmp_path / "appointments.xlsx"
+    assert call(capsys, "export", "appointments", *where, "-o", file)[0] == 0
+    sheet = load_workbook(file).worksheets[0]
+    assert {sheet[f"D{row}"].value for row in (2, 3, 4)} == {
+        "2026-10-25T02:30:00+02:00",
+        "2026-10-25T02:30:00+01:00",
+        datetime(2026, 10, 25, 4, 30),  # once only: a date cell
+    }
+    code, out, err = call(capsys, "import", "appointments", file, *where)
+    assert (code, err) == (0, ""), err
+    assert out.endswith("added 0, updated 0, unchanged 3.\n")
+    assert call(capsys, "export", "appointments", *where)[1] == before
 
 
 def test_a_text_longer_than_a_workbook_cell_holds_is_refused_not_cut(

@@ -13,6 +13,7 @@ import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -450,6 +451,33 @@ def test_times_are_clinic_local_unless_they_say(written: str) -> None:
 def test_times_that_are_refused(written: str) -> None:
     with pytest.raises(ValueError):
         parse_moment(written, CLINIC_ZONE, date_alone=False)
+
+
+def test_a_clinic_time_the_clocks_skip_or_repeat_is_refused(
+    conn: Connection, policy: Policy
+) -> None:
+    """In a clinic whose clocks change (Berlin: forward on 29 March 2026, back on 25
+    October), a time written without its offset may not exist or may come twice: taking
+    one silently would move the appointment by an hour."""
+    berlin = replace(policy, timezone=ZoneInfo("Europe/Berlin"))
+    run_import(conn, berlin, "clients", "name\nAnna\n")
+    problems = refused(
+        conn,
+        berlin,
+        "appointments",
+        "client_id,starts_at\n"
+        "1,2026-03-29 02:30\n"
+        "1,25.10.2026 02:30\n"
+        "1,2026-10-25T02:30:00+01:00\n"  # the offset says which: fine
+        "1,2026-10-25 03:30\n",  # once only: fine
+    )
+    assert problems == [
+        "line 2, column starts_at: '2026-03-29 02:30' is not on the clinic's clock: the "
+        "clocks go forward over it that night",
+        "line 3, column starts_at: '25.10.2026 02:30' comes twice on the clinic's clock, as "
+        "the clocks go back that night; write which one: 2026-10-25T02:30:00+02:00 or "
+        "2026-10-25T02:30:00+01:00",
+    ]
 
 
 def test_a_date_alone_is_midnight_where_allowed() -> None:
