@@ -231,9 +231,33 @@ def refused(error: psycopg.Error, location: str) -> RingroundError:
                 path=location, error=answer.rstrip(".")
             )
         )
+    secure = _secure_connection_failure(text)
+    if secure:
+        return StorageError(
+            _(
+                "A secure connection to the database server {location} could not be made "
+                "({reason}); check the address's sslmode and sslrootcert "
+                "(docs/deploy-postgresql.md, step 3)."
+            ).format(location=location, reason=secure)
+        )
     if error.sqlstate is not None and not error.sqlstate.startswith("08"):
         return described(error, location)
     return unreachable(location)
+
+
+def _secure_connection_failure(text: str) -> str:
+    """libpq's reason when TLS could not be set up as the address asks; else "".
+
+    A certificate authority missing or not the server's, a certificate for another name,
+    a server without TLS: the address's settings to correct, not an outage to wait out.
+    (A server restarting under TLS breaks the connection with other words: "SSL SYSCALL
+    error", "unexpected eof".) With several hosts libpq says why each failed, a line each.
+    """
+    for line in text.splitlines():
+        reason = line.rpartition(" failed: ")[2].strip()
+        if "certificate" in reason or "does not support SSL" in reason:
+            return reason.rstrip(".")
+    return ""
 
 
 def unreachable(location: str) -> DatabaseUnreachable:

@@ -588,6 +588,32 @@ def test_a_missing_database_and_a_silent_server_are_named(
             open_engine(silent).connect()
 
 
+def test_a_secure_connection_that_fails_is_named_not_a_silent_server(
+    postgres_server: PostgresServer,
+) -> None:
+    """sslmode=verify-full, as docs/deploy-postgresql.md sets it: a missing or wrong
+    certificate authority, a certificate for another name, a server without TLS are the
+    address's settings to correct; the server answers, so it is no outage to wait out."""
+    url = postgres_server.url("postgres") + "?sslmode=require"  # the test server has no TLS
+    with pytest.raises(StorageError) as caught:
+        open_engine(url).connect()
+    assert not isinstance(caught.value, DatabaseUnreachable)
+    assert str(caught.value) == (
+        f"A secure connection to the database server {url} could not be made (server does "
+        "not support SSL, but SSL was required); check the address's sslmode and "
+        "sslrootcert (docs/deploy-postgresql.md, step 3)."
+    )
+    said = storage.postgres_connection.refused(
+        psycopg.OperationalError(
+            'connection failed: connection to server at "10.0.1.11", port 5432 failed: '
+            'server certificate for "db1.clinic.lan" does not match host name "10.0.1.11"'
+        ),
+        "postgresql://ringround_app@10.0.1.11/ringround",
+    )
+    assert not isinstance(said, DatabaseUnreachable)
+    assert '(server certificate for "db1.clinic.lan" does not match host name' in str(said)
+
+
 class socket_nobody_listens_on:
     """A port of 127.0.0.1 bound (so nobody else takes it) but not listening."""
 
