@@ -29,7 +29,8 @@ from datetime import datetime
 from pathlib import Path
 
 from storage.database import StorageError, describe, open_database
-from storage.errors import EXIT_BAD_INPUT
+from storage.engine import is_server_address
+from storage.errors import EXIT_BAD_INPUT, BadInput
 from storage.file_modes import share_with_group
 from storage.i18n import _
 
@@ -141,10 +142,19 @@ def backup_database(
 ) -> Backup:
     """Copy the ringround database ``source`` to ``destination`` (a file or a folder).
 
-    Raises BadDestination for a destination that cannot be used (nothing is
+    Raises BadInput for a PostgreSQL database (the server's own tools back it
+    up), BadDestination for a destination that cannot be used (nothing is
     written then), BackupFailed or another StorageError when the copy fails;
     a failed copy leaves no file behind and an earlier backup untouched.
     """
+    if is_server_address(source):
+        raise BadInput(
+            _(
+                "The database is on a PostgreSQL server: back it up with the server's own "
+                "tools (pg_basebackup, pg_dump; docs/deploy-postgresql.md, step 7), or copy "
+                "it into an SQLite file with 'ringround copy'."
+            )
+        )
     source = Path(source)
     started = time.monotonic()
     if str(destination).endswith(os.sep) and not Path(destination).is_dir():

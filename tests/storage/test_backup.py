@@ -263,6 +263,23 @@ def test_not_a_database_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert sorted(os.listdir(tmp_path)) == ["notes.db"]
 
 
+@pytest.mark.parametrize(
+    "location", ["postgresql://clinic@db1.clinic.lan/ringround", "postgres://clinic:secret@db1/r"]
+)
+def test_a_postgresql_database_is_sent_to_the_servers_tools(
+    location: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not "There is no database at postgresql:/clinic@db1..." (the URL taken for a file)."""
+    assert main(["backup", "--db", location, str(tmp_path / "copy.db")]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "ringround: The database is on a PostgreSQL server: back it up with the server's "
+        "own tools (pg_basebackup, pg_dump; docs/deploy-postgresql.md, step 7), or copy "
+        "it into an SQLite file with 'ringround copy'.\n"
+    )
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_copy_failing_its_check_leaves_the_old_backup(
     live: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
