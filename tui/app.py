@@ -51,6 +51,7 @@ from textual import events, work
 from textual.app import App
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.widgets import Input
 from textual.worker import WorkerFailed
 
 from storage.admin_log import log_crash, log_event
@@ -69,6 +70,7 @@ from tui.desk import Desk
 from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.formats import moment_text
 from tui.i18n import _, choose_language, set_language
+from tui.keyboard_layout import latin_key
 from tui.messages import DataChanged, FollowsEveryCommit, in_sight
 from tui.picker import ListPicker
 from tui.safe_text import safe_text
@@ -259,7 +261,8 @@ class RingroundApp(App[None]):
         )
 
     async def on_event(self, event: events.Event) -> None:
-        """A paste reaches the focused field with its control characters made visible.
+        """A paste reaches the focused field with its control characters made visible, and
+        a letter of the Russian layout acts as its key outside a text field.
 
         Text pasted into the comment, the filter or the client card is echoed
         on this terminal and may be saved for everyone: it gets what stored
@@ -267,6 +270,12 @@ class RingroundApp(App[None]):
         field keeps only the first line of a paste: the lines join with a space
         instead (line ends as LF, CR LF, or CR as PuTTY pastes them).
         """
+        if (
+            isinstance(event, events.Key)
+            and not event.is_forwarded
+            and not isinstance(self.focused, Input)  # a text field takes Russian letters
+        ):
+            event = latin_key(event) or event  # tui/keyboard_layout.py
         if isinstance(event, events.Paste) and not event.is_forwarded:
             lines = event.text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
             event.text = safe_text(" ".join(line for line in lines if line.strip()))
