@@ -117,6 +117,8 @@ _GONE = frozenset({"57P01", "57P02", "57P03"})
 _NOT_ACCEPTING = "the database system is"
 # What psycopg says when libpq refuses the connection's parameters before trying the network.
 _NOT_STARTED = "connection is bad: "
+# How libpq begins what went wrong with a server it tried: then the address was readable.
+_TRIED = "connection to server "
 _BUSY = frozenset({"55P03", "40P01", "40001", "57014"})
 _NO_RIGHTS = "42501"  # insufficient privilege: the role lacks a right it needs
 _READ_ONLY = "25006"  # read-only SQL transaction
@@ -189,8 +191,11 @@ def address_refused(error: psycopg.Error, location: str) -> BadInput | None:
     of 99999, an unknown sslmode: psycopg's "connection is bad"; a timeout that is not a
     number: its ProgrammingError); None when the connection was tried."""
     text = str(error)
+    reason = text.removeprefix(_NOT_STARTED)
+    if reason.startswith(_TRIED):  # a Unix socket tried at once: no socket file, no server
+        return None
     if isinstance(error, psycopg.ProgrammingError) or text.startswith(_NOT_STARTED):
-        return not_an_address(location, text.removeprefix(_NOT_STARTED))
+        return not_an_address(location, reason)
     return None
 
 

@@ -588,6 +588,19 @@ def test_a_missing_database_and_a_silent_server_are_named(
             open_engine(silent).connect()
 
 
+def test_a_server_reached_by_its_socket_file_and_stopped_does_not_answer(
+    tmp_path: Path,
+) -> None:
+    """A server on the same computer, reached by its Unix socket (host=/var/run/postgresql)
+    and stopped: no socket file. That is an outage to wait out, not a wrong address."""
+    stopped = f"postgresql:///clinic?host={tmp_path}&port=5432"
+    with pytest.raises(DatabaseUnreachable) as caught:
+        open_engine(stopped).connect()
+    assert str(caught.value) == (
+        f"The database server {stopped} does not answer; nothing was saved."
+    )
+
+
 def test_a_secure_connection_that_fails_is_named_not_a_silent_server(
     postgres_server: PostgresServer,
 ) -> None:
