@@ -28,6 +28,7 @@ from cli.output import print_json, say
 from cli.start import need_terminal, run_app
 from storage.engine import is_server_address, open_engine
 from storage.errors import NotAllowed
+from storage.i18n import decimal_number
 from storage.policy import Policy
 from storage.roles import is_supervisor, operator_name
 from storage.rows import RowKey
@@ -365,9 +366,13 @@ def backup(ctx: click.Context, destination: str, db: str | None, policy_path: st
     size = made.size / 1_000_000
     say(
         _(
-            "Backed up {source} to {destination} ({size:.1f} MB, integrity check "
-            "ok, {seconds:.1f} s)."
-        ).format(source=made.source, destination=made.destination, size=size, seconds=made.seconds)
+            "Backed up {source} to {destination} ({size} MB, integrity check ok, {seconds} s)."
+        ).format(
+            source=made.source,
+            destination=made.destination,
+            size=decimal_number(size),
+            seconds=decimal_number(made.seconds),
+        )
     )
     return 0
 

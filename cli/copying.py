@@ -20,6 +20,7 @@ from cli.progress import progress_bar
 from storage.copying import CopyDiffers, TablePair, copy_clinic, tables
 from storage.engine import is_server_address, open_engine
 from storage.errors import BadInput
+from storage.i18n import decimal_number
 from tui.formats import number
 from tui.i18n import _, ngettext
 
@@ -84,7 +85,7 @@ def copy(ctx: click.Context, source: str, target: str, policy_path: str | None) 
     say(
         _(
             "Copied {source} to {target}: {rows} {in_tables}, every row count and checksum "
-            "the same ({seconds:.1f} s)."
+            "the same ({seconds} s)."
         ).format(
             source=shown[0],
             target=shown[1],
@@ -92,7 +93,7 @@ def copy(ctx: click.Context, source: str, target: str, policy_path: str | None) 
             in_tables=ngettext("in {count} table", "in {count} tables", len(pairs)).format(
                 count=len(pairs)
             ),
-            seconds=time.monotonic() - started,
+            seconds=decimal_number(time.monotonic() - started),
         )
     )
     return 0

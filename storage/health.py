@@ -40,7 +40,7 @@ from storage.database import (
     read_only_connection,
     read_only_file_system,
 )
-from storage.i18n import _, ngettext
+from storage.i18n import _, decimal_number, ngettext
 from storage.policy import Policy
 from storage.roles import login_name
 from storage.schema import APPLICATION_ID, MIGRATIONS
@@ -383,10 +383,10 @@ def _free_space(shown: str, folder: str) -> list[Finding]:
                 PROBLEM,
                 (
                     _(
-                        "The disk holding {shown} is full ({free:.1f} MB free), so operators "
+                        "The disk holding {shown} is full ({free} MB free), so operators "
                         "cannot save "
                         "calls; free some space on it (old backups, logs) before work goes on."
-                    ).format(shown=shown, free=megabytes)
+                    ).format(shown=shown, free=decimal_number(megabytes))
                 ),
             )
         ]
@@ -396,18 +396,18 @@ def _free_space(shown: str, folder: str) -> list[Finding]:
                 WARNING,
                 (
                     _(
-                        "The disk holding {shown} is nearly full ({free:.1f} MB free); free some "
+                        "The disk holding {shown} is nearly full ({free} MB free); free some "
                         "space on "
                         "it before operators' saves fail."
-                    ).format(shown=shown, free=megabytes)
+                    ).format(shown=shown, free=decimal_number(megabytes))
                 ),
             )
         ]
     return [
         Finding(
             OK,
-            _("The disk holding {shown} has {free:.1f} MB free.").format(
-                shown=shown, free=megabytes
+            _("The disk holding {shown} has {free} MB free.").format(
+                shown=shown, free=decimal_number(megabytes)
             ),
         )
     ]

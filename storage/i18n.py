@@ -33,12 +33,21 @@ def current_language() -> str:
 # CLDR's digit grouping of the shipped languages, for whole numbers (Babel's locale data
 # takes ~20 ms to load, too slow for the list picker's counts on the first screen).
 _GROUPING = {"en": ",", "ru": "\u00a0"}
+_DECIMAL_SIGN = {"en": ".", "ru": ","}
 
 
 def whole_number(value: int) -> str:
     """A count with the language's digit grouping: "12,345", «12 345» (a comma there would
     read as a decimal one)."""
     return f"{value:,}".replace(",", _GROUPING.get(_language, ","))
+
+
+def decimal_number(value: float, places: int = 1) -> str:
+    """A measure (megabytes, seconds) with the language's grouping and decimal sign:
+    "68,104.5", «68 104,5»."""
+    text = f"{value:,.{places}f}"
+    group, sign = _GROUPING.get(_language, ","), _DECIMAL_SIGN.get(_language, ".")
+    return "".join(group if ch == "," else sign if ch == "." else ch for ch in text)
 
 
 def _(message: str) -> str:

@@ -28,6 +28,7 @@ from textual.widgets._footer import FooterKey
 
 from cli.main import main
 from storage.database import NotADatabase, open_database
+from storage.i18n import decimal_number
 from storage.policy import PolicyError, default_policy, load_policy
 from tests.clinic_fixtures import (
     DESK_NOW,
@@ -205,12 +206,14 @@ def test_dates_times_and_numbers_follow_the_language() -> None:
     assert full_time(tomorrow, policy) == "27.11.2026, 10:30"
     assert weekday_text(datetime(2026, 11, 27)) == "пт, 27 нояб."
     assert number(12345) == "12\u00a0345"
+    assert decimal_number(68104.46) == "68\u00a0104,5"  # «свободно 68 104,5 МБ», «0,2 с»
     set_language("en")
     assert moment_text(tomorrow, policy, DESK_NOW) == "27 Nov, 10:30"
     assert moment_text(next_year, policy, DESK_NOW) == "5 January 2027, 09:00"
     assert full_time(tomorrow, policy) == "27/11/2026, 10:30"
     assert weekday_text(datetime(2026, 11, 27)) == "Fri 27 Nov"
     assert number(12345) == "12,345"
+    assert decimal_number(68104.46) == "68,104.5"
 
 
 def test_times_are_shown_in_the_clinic_time_zone(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ checksums: every copied table, row by row in key order.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import time
@@ -77,6 +78,28 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     made = ringround("demo", "--no-run", "--db", "clinic.db", "--clients", "80", cwd=folder)
     assert made.returncode == 0, made.stderr
     return folder / "clinic.db"
+
+
+def test_the_copys_figures_are_written_as_russian_writes_them(demo: Path, tmp_path: Path) -> None:
+    environment = {
+        **{name: value for name, value in os.environ.items() if not name.startswith("LC_")},
+        "LANG": "ru_RU.UTF-8",
+    }
+    done = subprocess.run(
+        [str(ringround_command()), "copy", str(demo), "copy.db"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(
+        r"База .* скопирована в copy\.db: [\d\u00a0]+ строк[а-я]* в \d+ таблиц[а-я]*, число "
+        r"строк и контрольные суммы везде совпадают \(\d+,\d с\)\.",
+        done.stdout.splitlines()[-1],
+    ), done.stdout
 
 
 def test_every_table_of_the_schema_is_copied_or_said_why_not() -> None:
