@@ -132,6 +132,7 @@ def export(
         raise BadInput(_("--bom is for CSV files; an Excel workbook needs none."))
     start = _moment_option("--since", since, policy, end=False)
     end = _moment_option("--until", until, policy, end=True)
+    _check_period(start, end)
     with use_database(path, reading=True) as conn:
         list_id = None if list_name is None else _call_list_id(conn, list_name)
         where = Filter(since=start, until=end, list_id=list_id)
@@ -210,6 +211,12 @@ def _disk_full(error: OSError, name: str, folder: str) -> Exception:
     if error.errno in (errno.ENOSPC, errno.EDQUOT) and disk_full(folder):
         return DiskFull(_("The disk holding {path} is full; nothing was saved.").format(path=name))
     return error
+
+
+def _check_period(start: int | None, end: int | None) -> None:
+    """Swapped --since and --until are refused: the empty result would look like no calls."""
+    if start is not None and end is not None and end <= start:
+        raise BadInput(_("The period ends before it begins (--until is before --since)."))
 
 
 def _moment_option(option: str, text: str | None, policy: Policy, *, end: bool) -> int | None:
@@ -713,8 +720,7 @@ def report(
     assert start is not None
     path = settings.db or policy.database_path
     end = database_now(path) + 1 if end is None else end
-    if end <= start:
-        raise BadInput(_("The report's period ends before it begins."))
+    _check_period(start, end)
     out = sys.stdout
     if isinstance(out, io.TextIOWrapper):
         out.reconfigure(encoding="utf-8")

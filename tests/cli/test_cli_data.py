@@ -474,7 +474,10 @@ def test_report_by_operator_and_list(
     ("args", "message"),
     [
         (["--since", "March"], "--since 'March' is not a date or time"),
-        (["--since", "2025-03-12", "--until", "2025-03-01"], "The report's period ends before"),
+        (
+            ["--since", "2025-03-12", "--until", "2025-03-01"],
+            "The period ends before it begins (--until is before --since).",
+        ),
         (["--by", "doctor"], "'doctor' is not one of"),
     ],
 )
@@ -540,6 +543,10 @@ def test_export_since_until_and_list(
         ),
         (["calls", "--list", "Nope"], "There is no call list named 'Nope'"),
         (["calls", "--since", "soon"], "--since 'soon' is not a date or time"),
+        (  # swapped dates would export nothing, as if there had been no calls
+            ["calls", "--since", "2025-03-12", "--until", "2025-03-01"],
+            "The period ends before it begins (--until is before --since).",
+        ),
     ],
 )
 def test_export_filter_mistakes(
