@@ -16,6 +16,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len, set_cell_size
+
 from storage.i18n import whole_number
 from storage.phones import split_extension
 from storage.policy import Policy
@@ -240,6 +242,18 @@ def phone_text(written: str) -> str:
     if not extension:
         return number
     return _("{number} ext. {extension}").format(number=number, extension=extension)
+
+
+def phone_in_column(phone: str, width: int) -> str:
+    """A number in a column ``width`` cells wide: as written if it fits, else without its
+    spaces ("+7 (916) 123-45-67" is 18: "+7(916)123-45-67", every digit kept), else cut
+    with "…", never silently one digit short."""
+    if cell_len(phone) <= width:
+        return phone
+    compact = phone.replace(" ", "")
+    if cell_len(compact) <= width:
+        return compact
+    return set_cell_size(compact, width - 1) + "…"
 
 
 def extension_text(extension: str) -> str:

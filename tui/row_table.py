@@ -34,6 +34,7 @@ from textual.strip import Strip
 from storage.list_order import OrderView
 from storage.row_details import WorkRow
 from storage.worklists import BLOCKED, CALLBACK_DUE, LATER
+from tui.formats import phone_in_column
 from tui.i18n import _
 from tui.safe_text import safe_text
 
@@ -439,6 +440,8 @@ class RowTable(ScrollView, can_focus=True):
         segments: list[Segment] = []
         for column in layout:
             text = safe_text(cells.get(column.key, ""))
+            if column.key == "phone":
+                text = phone_in_column(text, column.width)
             cell_style = style
             if column.key == "lock" and row is not None and row.lock_operator:
                 part = "row-table--mine" if row.lock_mine else "row-table--others"

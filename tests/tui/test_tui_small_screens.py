@@ -15,6 +15,8 @@ from textual.widget import Widget
 from textual.widgets import Input
 from textual.widgets._footer import FooterKey
 
+from storage.clients import save_phones
+from storage.engine import write
 from storage.locks import release_lock
 from storage.rows import APPOINTMENT, RowKey
 from tests.clinic_fixtures import DeskClinic, at, open_list, running, text_of, wait_until
@@ -175,3 +177,23 @@ async def test_the_client_card_keeps_every_field_in_sight_at_60x15(desk: DeskCli
             widget = card.query_one(field)
             await wait_until(pilot, partial(focused_in_sight, widget), field)
             await pilot.press("tab")
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)], ids=["60x20", "80x24", "120x40"])
+async def test_a_phone_written_with_brackets_keeps_every_digit_in_the_list(
+    desk: DeskClinic, size: tuple[int, int]
+) -> None:
+    """Russian clinic systems write numbers as "+7 (916) 123-45-67", 18 characters: the
+    Phone column (17) showed "+7 (916) 123-45-6", a number with a digit missing."""
+    conn = desk.connect()
+    try:
+        with write(conn):
+            save_phones(conn, desk.policy.phones, desk.clients["ivanova"], ["+7 (916) 123-45-67"])
+    finally:
+        conn.close()
+    app = desk.app("alice")
+    async with running(app, size=size) as pilot:
+        screen = await open_list(pilot)
+        table = screen.query_one(RowTable)
+        first = table.render_lines(table.region.reset_offset)[0].text
+    assert "+7(916)123-45-67" in first, first
