@@ -99,9 +99,8 @@ def db_options_for(db_help: str) -> Callable[[F], F]:
     return decorate
 
 
-db_options = db_options_for(
-    N_("The database file (default: $RINGROUND_DB, else the policy's [database] path).")
-)
+DB_HELP = N_("The database file (default: $RINGROUND_DB, else the policy's [database] path).")
+db_options = db_options_for(DB_HELP)
 
 
 def operator_option(command: F) -> F:

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from cli.help import translate_help
-from cli.options import POLICY_HELP, Settings, operator_option
+from cli.options import DB_HELP, POLICY_HELP, Settings, operator_option
 from cli.start import start
 from tui.i18n import _
 
@@ -87,7 +87,7 @@ class _LazyGroup(click.Group):
     "--db",
     envvar="RINGROUND_DB",
     metavar="PATH",
-    help="The database file (default: the policy's [database] path).",
+    help=DB_HELP,
 )
 @click.option("--policy", "policy_path", metavar="PATH", help=POLICY_HELP)
 @operator_option

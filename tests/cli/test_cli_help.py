@@ -106,6 +106,13 @@ def test_help_lists_every_command_whole_in_the_language(language: str, heading: 
         set_language("en")
 
 
+def test_every_db_option_names_the_environment_variable_it_reads() -> None:
+    """RINGROUND_DB works before a command as after it: both --help texts say so."""
+    for args in ([], ["export"]):
+        text = " ".join(ringround(*args, "--help").split())
+        assert "--db PATH The database file (default: $RINGROUND_DB, else the policy's" in text
+
+
 def test_the_readme_table_has_every_command() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for name in root_group.list_commands(click.Context(root_group)):
