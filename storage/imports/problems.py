@@ -55,10 +55,16 @@ class BadFile(BadInput):
 
     def details(self, limit: int = SHOWN_PROBLEMS) -> list[str]:
         """The first ``limit`` problems as sentences, then "and N more"."""
-        lines = [_sentence(str(problem)) for problem in self.problems[:limit]]
+        lines = [_sentence(_shown(problem)) for problem in self.problems[:limit]]
         if len(self.problems) > limit:
             lines.append(_("and {count} more.").format(count=len(self.problems) - limit))
         return lines
+
+
+def _shown(problem: Problem) -> str:
+    """A problem as a line of its own: one about the whole file starts as a sentence does."""
+    text = str(problem)
+    return text if problem.line else text[:1].upper() + text[1:]
 
 
 def _sentence(text: str) -> str:
