@@ -69,7 +69,7 @@ from tui.database_work import Database, deliver
 from tui.desk import Desk
 from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.formats import moment_text
-from tui.i18n import _, choose_language, set_language
+from tui.i18n import _, choose_language, ngettext, set_language
 from tui.keyboard_layout import latin_key
 from tui.messages import DataChanged, FollowsEveryCommit, in_sight
 from tui.picker import ListPicker
@@ -116,8 +116,10 @@ def lost_text(call: LostCall, policy: Policy, now: int, operator: str) -> str:
 def open_calls_question(calls: list[OpenCall], leaving: str) -> str:
     """Ask whether to abort the open calls before ``leaving`` (a short phrase)."""
     names = ", ".join(safe_text(call.client) for call in calls)
-    return _(
-        "You have an open call with {clients}. Abort it (nothing is recorded) and {leaving}?"
+    return ngettext(
+        "You have an open call with {clients}. Abort it (nothing is recorded) and {leaving}?",
+        "You have open calls with {clients}. Abort them (nothing is recorded) and {leaving}?",
+        len(calls),
     ).format(clients=names, leaving=leaving)
 
 
@@ -392,8 +394,12 @@ class RingroundApp(App[None]):
         self.push_screen(
             ConfirmDialog(
                 open_calls_question(calls, leaving),
-                title=_("Open call"),
-                hint=_("y — abort the call and {leaving}, n — stay").format(leaving=leaving),
+                title=ngettext("Open call", "Open calls", len(calls)),
+                hint=ngettext(
+                    "y — abort the call and {leaving}, n — stay",
+                    "y — abort the calls and {leaving}, n — stay",
+                    len(calls),
+                ).format(leaving=leaving),
             ),
             answered,
         )

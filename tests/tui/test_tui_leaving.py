@@ -142,6 +142,41 @@ async def test_quitting_with_an_open_call_asks_in_russian(desk: DeskClinic, russ
     assert desk.locks() == []
 
 
+async def test_two_open_calls_are_asked_about_as_two(desk: DeskClinic, language: str) -> None:
+    """Two rows called at once (c on one, then on another): the question once spoke of
+    "an open call with A, B" and "abort it", though y aborts both."""
+    app = desk.app("alice")
+    async with running(app) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ListPicker), "the list picker")
+        desk.claim(app.session, "ivanova")
+        desk.claim(app.session, "smith")
+        await pilot.press("q")
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen, "the question"
+        )
+        assert isinstance(dialog, ConfirmDialog)
+        said = (dialog.title_text, dialog.question, dialog.hint)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: not app.is_running, "the app to end")
+    assert desk.locks() == []
+    names = "Иванова Мария Петровна, John Smith"
+    assert (
+        said
+        == {
+            "en": (
+                "Open calls",
+                f"You have open calls with {names}. Abort them (nothing is recorded) and quit?",
+                "y — abort the calls and quit, n — stay",
+            ),
+            "ru": (
+                "Открытые звонки",
+                f"У вас открыты звонки: {names}. Прервать их (ничего не запишется) и выйти?",
+                "y — прервать звонки и выйти, n — остаться",
+            ),
+        }[language]
+    )
+
+
 def test_a_lock_of_this_session_is_what_counts(desk: DeskClinic) -> None:
     """Rows held by other sessions of the operator are not "open calls" of this one."""
     earlier = desk.session("alice")
