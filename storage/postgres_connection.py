@@ -236,7 +236,7 @@ def refused(error: psycopg.Error, location: str) -> RingroundError:
                 path=location, error=answer.rstrip(".")
             )
         )
-    secure = _secure_connection_failure(text)
+    secure = secure_connection_failure(text)
     if secure:
         return StorageError(
             _(
@@ -250,7 +250,7 @@ def refused(error: psycopg.Error, location: str) -> RingroundError:
     return unreachable(location)
 
 
-def _secure_connection_failure(text: str) -> str:
+def secure_connection_failure(text: str) -> str:
     """libpq's reason when TLS could not be set up as the address asks; else "".
 
     A certificate authority missing or not the server's, a certificate for another name,

@@ -49,6 +49,7 @@ from storage.postgres_connection import (
     PostgresConnection,
     address_refused,
     connection_params,
+    secure_connection_failure,
 )
 from storage.postgres_schema import APPLICATION, MIGRATIONS, WRITE_LOCK
 
@@ -195,6 +196,16 @@ def unreachable(where: Address, error: str) -> Finding:
             "Nothing answers at {server} (connection refused); start PostgreSQL there, or "
             "correct the address in [database] path."
         )
+    elif "on socket" in text and "no such file or directory" in text:
+        sentence = _(
+            "Nothing answers at {server} (no socket file); start PostgreSQL there, or "
+            "correct the address in [database] path."
+        )
+    elif secure_connection_failure(error):
+        sentence = _(
+            "A secure connection to {server} could not be made ({reason}); check the "
+            "address's sslmode and sslrootcert (docs/deploy-postgresql.md, step 3)."
+        )
     elif "timeout expired" in text or "timed out" in text:
         sentence = _(
             "The database server {server} did not answer within {seconds} seconds; check that "
@@ -221,6 +232,7 @@ def unreachable(where: Address, error: str) -> Finding:
             database=database,
             seconds=CONNECT_TIMEOUT_S,
             error=first_line,
+            reason=secure_connection_failure(error),
         ),
     )
 

@@ -43,6 +43,38 @@ def test_nothing_listening_is_named_with_its_port(
     assert exit_status(findings) == 1
 
 
+def test_a_stopped_server_reached_by_its_socket_is_named_with_its_folder(
+    policy: Policy, tmp_path: Path
+) -> None:
+    from storage import server_health
+
+    findings = server_health.check(f"postgresql:///clinic?host={tmp_path}", policy)
+    [finding] = server_findings(findings)
+    assert (finding.level, finding.bad_input) == (PROBLEM, False)
+    assert finding.text == (
+        f"Nothing answers at the socket in {tmp_path} (no socket file); start PostgreSQL "
+        "there, or correct the address in [database] path."
+    )
+    assert exit_status(findings) == 1
+
+
+def test_a_secure_connection_that_fails_is_named_as_such(
+    policy: Policy, postgres_server: PostgresServer
+) -> None:
+    """The test server has no TLS; a certificate authority missing or for another name is
+    said by libpq in the same place (storage/postgres_connection.py's tests)."""
+    from storage import server_health
+
+    findings = server_health.check(postgres_server.url("postgres") + "?sslmode=require", policy)
+    [finding] = server_findings(findings)
+    assert finding.level == PROBLEM
+    assert finding.text == (
+        f"A secure connection to 127.0.0.1:{postgres_server.port} could not be made (server "
+        "does not support SSL, but SSL was required); check the address's sslmode and "
+        "sslrootcert (docs/deploy-postgresql.md, step 3)."
+    )
+
+
 def test_a_database_the_server_does_not_have_is_bad_input(
     policy: Policy, postgres_server: PostgresServer
 ) -> None:
