@@ -97,10 +97,14 @@ def summary_text(conn: Connection, desk: Desk, client_id: int) -> Text:
     client = get_client(conn, client_id)
     text = Text(safe_text(client.name) if client else "", style="bold")
     text.append("\n\n" + _("Appointments") + "\n", style="bold underline")
-    for a in reversed(appointments(conn, client_id)):
+    booked = appointments(conn, client_id)
+    for a in reversed(booked):
         text.append(_appointment_line(a, desk) + "\n")
+    if not booked:
+        text.append(_("none") + "\n", style="dim")
     text.append("\n" + _("Calls") + "\n", style="bold underline")
-    for call in attempts(conn, client_id):
+    calls = attempts(conn, client_id)
+    for call in calls:
         text.append(
             f"{full_time(call.ended_at, desk)}  {safe_text(call.operator)}  "
             f"{outcome_label(desk.policy, call.outcome)}"
@@ -108,9 +112,14 @@ def summary_text(conn: Connection, desk: Desk, client_id: int) -> Text:
         if call.comment:
             text.append(" — " + safe_text(call.comment))
         text.append("\n")
+    if not calls:
+        text.append(_("none") + "\n", style="dim")
     text.append("\n" + _("Tasks") + "\n", style="bold underline")
-    for t in tasks(conn, client_id):
+    to_do = tasks(conn, client_id)
+    for t in to_do:
         text.append(_task_line(t, desk) + "\n")
+    if not to_do:
+        text.append(_("none") + "\n", style="dim")
     return text
 
 

@@ -169,6 +169,9 @@ async def test_summary_and_current_requests(desk: DeskClinic) -> None:
             "27/11/2026, 09:30  Профессиональная гигиена · Орлова Е. В. (unconfirmed)",
             "02/11/2026, 10:00  Осмотр · Орлова Е. В. (confirmed)",
         ]
+        # Never called: "none" under the heading, as in the current requests (an empty
+        # section looked like one still being read).
+        assert summary.splitlines()[6:10] == ["", "Calls", "none", ""]
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen is screen
