@@ -502,6 +502,17 @@ def _write_probe(conn: psycopg.Connection[tuple[object, ...]], where: Address) -
     """Could a save start now? Takes ringround's turn to write and gives it back at once."""
     try:
         conn.execute("BEGIN")
+        read_only = conn.execute("SHOW transaction_read_only").fetchone()
+        if read_only is not None and read_only[0] == "on":
+            return Finding(
+                PROBLEM,
+                _(
+                    "The database {database} refuses every change: its transactions are "
+                    "read-only (default_transaction_read_only is on for the server, the "
+                    "database or the role {role}), so operators cannot save; turn it off "
+                    "(ALTER DATABASE ... RESET default_transaction_read_only)."
+                ).format(database=where.database, role=where.role),
+            )
         conn.execute(f"SET LOCAL lock_timeout = {int(PROBE_TIMEOUT_S * 1000)}")
         conn.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
     except psycopg.errors.LockNotAvailable:

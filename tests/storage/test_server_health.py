@@ -350,3 +350,26 @@ def test_a_password_missing_or_refused_is_named(
     assert reached[0].text.startswith(
         f"The database server 127.0.0.1:{password_server.port} answers"
     )
+
+
+def test_a_database_set_to_refuse_changes_is_a_problem(
+    policy: Policy, postgres_server: PostgresServer, postgres_clinic_url: str
+) -> None:
+    """default_transaction_read_only, an administrator's way to freeze a database (say while
+    it was copied), left on: every operator's save fails, so check may not say all is well."""
+    from storage import server_health
+
+    database = postgres_clinic_url.rsplit("/", 1)[1]
+    postgres_server.admin(f"ALTER DATABASE {database} SET default_transaction_read_only = on")
+    findings = server_health.check(postgres_clinic_url, policy)
+    assert findings[-1] == Finding(
+        PROBLEM,
+        f"The database {database} refuses every change: its transactions are read-only "
+        "(default_transaction_read_only is on for the server, the database or the role "
+        "postgres), so operators cannot save; turn it off (ALTER DATABASE ... RESET "
+        "default_transaction_read_only).",
+    )
+    assert exit_status(findings) == 1
+    postgres_server.admin(f"ALTER DATABASE {database} RESET default_transaction_read_only")
+    findings = server_health.check(postgres_clinic_url, policy)
+    assert findings[-1].level == OK and exit_status(findings) == 0
