@@ -75,8 +75,13 @@ def read_table(
     *,
     list_name: str | None = None,
     progress: Progress | None = None,
+    stores_nul: bool,
 ) -> tuple[Table, list[Problem]]:
-    """Read and check the file (CSV or .xlsx): the parsed rows, and every problem found in them."""
+    """Read and check the file (CSV or .xlsx): the parsed rows, and every problem found in them.
+
+    ``stores_nul``: the database can store a NUL character (SQLite can, PostgreSQL cannot);
+    a CSV file holding one is refused anyway, a workbook cell can hold one (``_x0000_``).
+    """
     try:
         records, total_lines = file_records(data)
         first = next(records, None)
@@ -133,6 +138,16 @@ def read_table(
                     continue
                 if column in not_empty and not raw.strip():
                     problems.append(Problem(line, column, _("is empty")))
+                    good = False
+                    continue
+                if not stores_nul and "\x00" in raw:
+                    problems.append(
+                        Problem(
+                            line,
+                            column,
+                            _("holds a NUL character, which a PostgreSQL database cannot store"),
+                        )
+                    )
                     good = False
                     continue
                 garbled = garbled_problem(raw)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from storage.audit import audit
 from storage.clients import rekey_phones
 from storage.connection import Connection
-from storage.engine import write
+from storage.engine import is_server_address, location_of, write
 from storage.errors import BadInput, NotAllowed
 from storage.i18n import _, ngettext, whole_number
 from storage.imports.cell_values import MAX_LIST_NAME
@@ -103,7 +103,14 @@ def import_csv(
                 )
     elif list_name is not None:
         raise BadInput(_("a list name is only for importing a call list"))
-    table, problems = read_table(spec, data, policy, list_name=list_name, progress=progress)
+    table, problems = read_table(
+        spec,
+        data,
+        policy,
+        list_name=list_name,
+        progress=progress,
+        stores_nul=not is_server_address(location_of(conn)),
+    )
     if problems and not table.rows:
         raise BadFile(source, problems)
 

@@ -287,6 +287,25 @@ def test_files_that_are_not_workbooks(
     assert err.splitlines()[1].startswith(f"  {problem}"), err
 
 
+def test_a_nul_in_a_workbook_cell_is_named_where_the_database_cannot_store_it(
+    clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cell's ``_x0000_`` reads as NUL: an SQLite file keeps it (another program may have
+    written one, and a workbook brings it back exactly), PostgreSQL cannot store it, which
+    is the file's problem there (line, column, exit 2), not the database's."""
+    file = handmade(tmp_path / "in.xlsx", [["name", "notes"], ["Анна", "a_x0000_b"]])
+    before = call(capsys, "export", "clients", "--db", clinic.location)[1]
+    code, out, err = call(capsys, "import", "clients", file, "--db", clinic.location)
+    if "://" not in clinic.location:
+        assert (code, err) == (0, ""), err
+        return
+    assert (code, out) == (2, "")
+    assert err.splitlines()[1:] == [
+        "  line 2, column notes: holds a NUL character, which a PostgreSQL database cannot store."
+    ], err
+    assert call(capsys, "export", "clients", "--db", clinic.location)[1] == before
+
+
 def test_a_zip_that_is_not_a_workbook(
     db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
