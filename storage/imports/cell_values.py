@@ -144,10 +144,20 @@ def time_reader(date_alone: bool) -> Parser:
                 _("{text!r} is not a time such as {example}").format(text=text, example=example)
             ) from None
         if when.tzinfo is None:
-            when = _on_the_clock(text, when, policy.timezone)
+            if date_alone and _is_date(text):  # the day's first moment (PEP 495: fold 0)
+                when = when.replace(tzinfo=policy.timezone)
+            else:
+                when = _on_the_clock(text, when, policy.timezone)
         return math.floor(when.timestamp())
 
     return parse
+
+
+def _is_date(text: str) -> bool:
+    """Whether ``text`` is a date without a time of day."""
+    value = text.strip()
+    dotted = _DOTTED.fullmatch(value)
+    return bool(_ISO_DATE.fullmatch(value)) or (dotted is not None and dotted.group(4) is None)
 
 
 def _on_the_clock(text: str, reading: datetime, zone: ZoneInfo) -> datetime:

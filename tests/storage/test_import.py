@@ -480,6 +480,18 @@ def test_a_clinic_time_the_clocks_skip_or_repeat_is_refused(
     ]
 
 
+def test_a_date_alone_starts_its_day_even_where_midnight_is_skipped(
+    conn: Connection, policy: Policy
+) -> None:
+    """Chile puts its clocks forward at midnight (6 September 2026 begins at 01:00): a due
+    date is that day's first moment, not a refused time."""
+    santiago = replace(policy, timezone=ZoneInfo("America/Santiago"))
+    run_import(conn, santiago, "clients", "name\nAnna\n")
+    run_import(conn, santiago, "tasks", "client_id,kind,due_at\n1,recall,06.09.2026\n")
+    [(due,)] = conn.execute("SELECT due_at FROM tasks").fetchall()
+    assert datetime.fromtimestamp(due, santiago.timezone).isoformat() == "2026-09-06T01:00:00-03:00"
+
+
 def test_a_date_alone_is_midnight_where_allowed() -> None:
     assert parse_moment("13.03.2025", CLINIC_ZONE, date_alone=True) == clinic_time(2025, 3, 13)
 
