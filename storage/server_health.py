@@ -185,6 +185,12 @@ def unreachable(where: Address, error: str) -> Finding:
             "ringround found none; put it in ~/.pgpass of the user who runs ringround "
             "(docs/deploy-postgresql.md)."
         )
+    elif "permission denied for database" in text:
+        sentence = _(
+            "The database server {server} does not let the role {role} connect to {database} "
+            "(it lacks the CONNECT right); make it a member of the operators' role "
+            "(docs/deploy-postgresql.md, step 2)."
+        )
     elif "pg_hba.conf" in text:
         sentence = _(
             "The database server {server} does not let the role {role} connect to {database} "

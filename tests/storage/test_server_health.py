@@ -373,3 +373,28 @@ def test_a_database_set_to_refuse_changes_is_a_problem(
     postgres_server.admin(f"ALTER DATABASE {database} RESET default_transaction_read_only")
     findings = server_health.check(postgres_clinic_url, policy)
     assert findings[-1].level == OK and exit_status(findings) == 0
+
+
+def test_a_role_without_the_right_to_connect_is_named(
+    policy: Policy, postgres_server: PostgresServer, postgres_clinic_url: str
+) -> None:
+    """docs/deploy-postgresql.md lets only the operators' role connect: a login role not
+    yet made a member is refused by a server that answers, not a server out of reach."""
+    from storage import server_health
+
+    database = postgres_clinic_url.rsplit("/", 1)[1]
+    role = f"newcomer_{database}"
+    postgres_server.admin(f"CREATE ROLE {role} LOGIN")
+    postgres_server.admin(f"REVOKE CONNECT ON DATABASE {database} FROM PUBLIC")
+    try:
+        url = postgres_clinic_url.replace("//postgres@", f"//{role}@")
+        findings = server_health.check(url, policy)
+        assert findings[-1] == Finding(
+            PROBLEM,
+            f"The database server 127.0.0.1:{postgres_server.port} does not let the role "
+            f"{role} connect to {database} (it lacks the CONNECT right); make it a member of "
+            "the operators' role (docs/deploy-postgresql.md, step 2).",
+        )
+        assert exit_status(findings) == 1
+    finally:
+        postgres_server.admin(f"DROP ROLE {role}")
