@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gettext
+import sys
 
 import click
 
@@ -27,6 +28,14 @@ def main(argv: list[str] | None = None) -> int:
     gettext.bindtextdomain(DOMAIN, LOCALE_DIR)  # Click's own words (cli/help.py)
     gettext.textdomain(DOMAIN)
     translate_help(ringround)
+    if sys.stdout is None:  # started with standard output closed (">&-"): Python has none
+        return fail(
+            _(
+                "Standard output is closed, so there is nowhere to write what this command "
+                "says; run it with its output going to a terminal, a file or a pipe."
+            ),
+            EXIT_FAILURE,
+        )
     try:
         result = ringround.main(args=argv, prog_name="ringround", standalone_mode=False)
     except click.UsageError as error:

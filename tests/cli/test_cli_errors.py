@@ -224,6 +224,32 @@ def test_real_members_from_a_real_process(tmp_path: Path) -> None:
         assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("command", [("export", "clients"), ("locks",), ("locks", "--json")])
+def test_a_closed_standard_output_is_said_not_taken_for_a_bug(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """Started with ``>&-`` (a careless cron line): nothing can be written, which is said;
+    not 'stopped because of a bug (AttributeError ...)', nor a silent exit 0."""
+    made = _ringround("demo", "--no-run", "--clients", "10", "--db", "clinic.db", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    env = {k: v for k, v in os.environ.items() if k not in ("RINGROUND_DB", "RINGROUND_DEBUG")}
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("ringround")), *command, "--db", "clinic.db"],
+        cwd=tmp_path,
+        env={**env, "LC_ALL": "C.UTF-8", "LANGUAGE": "en", "HOME": str(tmp_path)},
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        check=False,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert done.returncode == 1
+    assert done.stderr == (
+        "ringround: Standard output is closed, so there is nowhere to write what this "
+        "command says; run it with its output going to a terminal, a file or a pipe.\n"
+    )
+
+
 @pytest.mark.parametrize("package", ["cli", "tui"])
 def test_python_dash_m_runs_the_command(package: str, tmp_path: Path) -> None:
     """``python -m cli`` (and ``python -m tui``, as older scripts call it) is ringround."""
