@@ -41,7 +41,7 @@ from storage.call_lists import (
 from storage.connection import Connection
 from storage.database import DiskFull, StorageError, disk_full
 from storage.engine import is_server_address
-from storage.errors import EXIT_BAD_INPUT, BadInput, NotAllowed
+from storage.errors import EXIT_BAD_INPUT, BadInput, NotAllowed, RingroundError
 from storage.export import FILTERS, KINDS, Filter, export_csv, export_workbook, iso_time
 from storage.health import current_umask
 from storage.imports import KINDS as IMPORT_KINDS
@@ -191,6 +191,13 @@ def _new_file(name: str) -> Iterator[str]:
             prefix=f".{os.path.basename(name)}.", suffix=".tmp", dir=folder
         )
     except OSError as error:
+        if isinstance(error, PermissionError) or error.errno == errno.EROFS:
+            raise RingroundError(
+                _(
+                    "You may not create files in {folder}; choose a folder you may "
+                    "write, or ask the administrator."
+                ).format(folder=folder)
+            ) from None
         raise _disk_full(error, name, folder) from None
     os.close(fd)
     try:

@@ -175,3 +175,20 @@ def test_commands_name_a_read_only_mount_not_the_operators_group(
         )
     code, out, err = call(capsys, "export", "clients", "--db", read_only_mount)
     assert code == 0, err  # reading needs no writing
+
+
+def test_an_export_into_a_folder_that_takes_no_files_names_the_folder(
+    read_only_mount: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not the name of the hidden file the export would have been written to first, with
+    the system's English words."""
+    folder = read_only_mount.parent
+    for name in ("calls.csv", "calls.xlsx"):
+        code, out, err = call(
+            capsys, "export", "calls", "--db", read_only_mount, "-o", folder / name
+        )
+        assert (code, out) == (1, ""), err
+        assert err == (
+            f"ringround: You may not create files in {folder}; choose a folder you may write, "
+            "or ask the administrator.\n"
+        )
