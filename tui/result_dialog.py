@@ -2,12 +2,14 @@
 
 Keys: 1…9 pick the outcome with that number and move to the comment;
 Enter in the comment (or the call-back time) saves; Escape cancels and the
-lock stays. If the call is taken over or released meanwhile, the dialog says
-so and keeps the comment: Enter then saves it as a note on the row, Escape
-drops it. With other open rows on the same phone (B6), Tab reaches the
-"same outcome for N other rows" box: Space ticks it, Enter there saves. A
-failed save keeps the dialog open with everything typed. While a save runs,
-Enter and Escape wait for it: it cannot be called back halfway.
+lock stays, and what was written comes back when the dialog opens again for
+the same call (a Draft the work screen keeps). If the call is taken over or
+released meanwhile, the dialog says so and keeps the comment: Enter then
+saves it as a note on the row, Escape drops it. With other open rows on the
+same phone (B6), Tab reaches the "same outcome for N other rows" box: Space
+ticks it, Enter there saves. A failed save keeps the dialog open with
+everything typed. While a save runs, Enter and Escape wait for it: it cannot
+be called back halfway.
 """
 
 from __future__ import annotations
@@ -45,6 +47,15 @@ class ResultChoice:
     family: bool = False  # the same outcome for the other rows of this phone (B6)
 
 
+@dataclass(frozen=True)
+class Draft:
+    """What was written in a dialog closed with Escape, for the next f on the same call."""
+
+    outcome: str | None
+    comment: str
+    callback: str  # the call-back time as typed
+
+
 class FamilyBox(TickBox, inherit_bindings=False):
     """The same-phone checkbox: Space ticks it, Enter saves the dialog (not a toggle)."""
 
@@ -76,8 +87,12 @@ class ResultDialog(ModalScreen[Finished | None]):
         family: int = 0,
         row_key: RowKey | None = None,
         keep: Callable[[str], None] | None = None,
+        draft: Draft | None = None,
+        keep_draft: Callable[[Draft], None] | None = None,
     ) -> None:
         super().__init__()
+        self.draft = draft  # written before Escape, on this same call
+        self.keep_draft = keep_draft  # takes what is written when Escape closes the dialog
         self.row_key = row_key  # the row whose call this is
         self.keep = keep  # saves a comment as a note on the row (in a worker thread)
         self.lost = False  # the call was taken over or released: only a note can be saved
@@ -123,10 +138,17 @@ class ResultDialog(ModalScreen[Finished | None]):
     def on_mount(self) -> None:
         self.query_one("#callback-row").display = False
         options = self.query_one("#outcomes", OptionList)
-        if self.preselect is not None:
-            codes = [o.code for o in self.policy.outcomes]
-            if self.preselect in codes:
-                options.highlighted = codes.index(self.preselect)
+        codes = [o.code for o in self.policy.outcomes]
+        if self.preselect in codes:
+            options.highlighted = codes.index(self.preselect)
+        if self.draft is not None:
+            self.query_one("#comment", Input).value = self.draft.comment
+            self.query_one("#callback", Input).value = self.draft.callback
+            if self.draft.outcome in codes:
+                index = codes.index(self.draft.outcome)
+                self.outcome = self.policy.outcomes[index]
+                options.highlighted = index
+                self.query_one("#callback-row").display = self.outcome.asks_callback
         # At once, before the first paint: a digit typed as soon as the dialog
         # shows must find the outcomes focused.
         self.set_focus(options)
@@ -267,4 +289,13 @@ class ResultDialog(ModalScreen[Finished | None]):
             # Closing now would say "the lock stays" while the save may still succeed.
             self.say(_("Saving… please wait."))
             return
+        comment = self.query_one("#comment", Input).value
+        if self.keep_draft is not None and not self.lost and (self.outcome or comment):
+            self.keep_draft(
+                Draft(
+                    self.outcome.code if self.outcome else None,
+                    comment,
+                    self.query_one("#callback", Input).value,
+                )
+            )
         self.dismiss(None)

@@ -83,7 +83,7 @@ from tui.formats import (
 from tui.i18n import N_, _, ngettext
 from tui.messages import DataChanged, in_sight
 from tui.phone_calls import PHONE_BINDINGS, PhoneActions
-from tui.result_dialog import ResultChoice, ResultDialog
+from tui.result_dialog import Draft, ResultChoice, ResultDialog
 from tui.row_table import RowTable, header_line
 from tui.safe_text import safe_text
 from tui.same_phone import saved_note, skipped_text
@@ -133,6 +133,7 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         self.activations = 0  # readings of the active row asked for (the newest is shown)
         # The active row whose dead, stale lock one of its readings removed, and whose it was.
         self.stale_removed: tuple[RowKey, str] | None = None
+        self.drafts: dict[Claim, Draft] = {}  # result dialogs closed with Escape, per call
 
     def compose(self) -> ComposeResult:
         yield SteadyText(id="work-title")
@@ -773,6 +774,9 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
                 lambda conn: save_note(conn, desk.session, claim.key, comment, desk.now())
             )
 
+        def keep_draft(draft: Draft) -> None:  # Escape: for the next f on this call
+            self.drafts[claim] = draft
+
         self.app.push_screen(
             ResultDialog(
                 activation.client.name,
@@ -783,6 +787,8 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
                 family=len(family),
                 row_key=claim.key,
                 keep=keep,
+                draft=self.drafts.pop(claim, None),
+                keep_draft=keep_draft,
             ),
             done,
         )
@@ -821,6 +827,7 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         )
 
     def aborted(self, key: RowKey) -> None:
+        self.drafts = {claim: d for claim, d in self.drafts.items() if claim.key != key}
         self.tell(_("Processing aborted; nothing was recorded."))
         self.call_released(key)
         self.refresh_row(key)

@@ -528,6 +528,40 @@ async def test_a_pasted_comment_of_several_lines_is_kept_whole(desk: DeskClinic)
     ]
 
 
+async def test_escape_keeps_what_was_written_for_the_same_call(desk: DeskClinic) -> None:
+    """Escape closes the dialog and the lock stays (to look at the card, say): the outcome,
+    comment and call-back time written are there again on f, until saved or aborted."""
+    app = desk.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await start_call(pilot, screen)
+        dialog = await result_dialog(pilot, app)
+        await pilot.press("5", *"на работе", "tab", *"15:30", "escape")
+        await wait_until(pilot, lambda: app.screen is screen, "the dialog to close")
+        assert [lock[2] for lock in desk.locks()] == ["alice"]
+        dialog = await result_dialog(pilot, app)
+        outcomes = dialog.query_one("#outcomes", OptionList)
+        assert outcomes.has_focus and outcomes.highlighted == 4  # as it opens (README)
+        assert dialog.query_one("#comment", Input).value == "на работе"
+        assert dialog.query_one("#callback", Input).value == "15:30"
+        await pilot.press("5", " ", *"до 18", "enter")
+        await wait_until(pilot, lambda: app.screen is screen, "the save")
+        await settle(pilot)
+        assert [row[-1] for row in attempts(desk)] == ["на работе до 18"]
+        # An aborted call leaves nothing behind for the next one.
+        await go_to(pilot, screen, desk.appointments["smith"])
+        await start_call(pilot, screen)
+        await result_dialog(pilot, app)
+        await pilot.press("2", *"занято", "escape")
+        await wait_until(pilot, lambda: app.screen is screen, "the dialog to close")
+        await pilot.press("a")
+        await wait_until(pilot, lambda: len(desk.locks()) == 0, "the abort")
+        await start_call(pilot, screen)
+        dialog = await result_dialog(pilot, app)
+        assert dialog.query_one("#comment", Input).value == ""
+        assert dialog.outcome is None
+
+
 async def test_call_back_outcome_asks_for_a_time(desk: DeskClinic) -> None:
     app = desk.app("alice")
     ivanova = desk.appointments["ivanova"]
