@@ -50,8 +50,8 @@ from storage.audit import highest_id
 from storage.changes import bulk_load
 from storage.connection import Connection
 from storage.database import StorageError
-from storage.engine import write
-from storage.errors import EXIT_BAD_INPUT
+from storage.engine import is_server_address, location_of, write
+from storage.errors import EXIT_BAD_INPUT, BadInput
 from storage.i18n import _, ngettext
 from storage.id_sequences import catch_up_ids, set_highest_id_given
 from storage.policy import Policy
@@ -253,7 +253,8 @@ def copy_clinic(
 
     ``shown`` names the two databases in messages, as their engines do;
     ``now`` is on the source's clock (who is alive there). Raises NotEmpty,
-    NothingToCopy, PeopleAtWork, or CopyDiffers (after rolling the target back).
+    NothingToCopy, PeopleAtWork, BadInput (a NUL for PostgreSQL) or CopyDiffers (after
+    rolling the target back).
     """
     # Said at once, before waiting for either side's writers; said again inside the writes,
     # where it holds until the end. Two ways to name one database (two spellings of one
@@ -267,7 +268,7 @@ def copy_clinic(
         _refuse_not_empty(target, shown[1])
         with bulk_load(target):  # no change recorded for each copied row
             for table in tables():
-                read = _copy_table(source, target, table, progress)
+                read = _copy_table(source, target, table, progress, shown[0])
                 if table.name == "audit":
                     highest = highest_id(source)
                     read.cover((AUDIT_MARK, highest))
@@ -290,11 +291,26 @@ def copy_clinic(
     return pairs
 
 
+def _refuse_nul(page: Sequence[Sequence[object]], table: Table, shown: str) -> None:
+    """A text with NUL, which PostgreSQL cannot store (an SQLite file may hold one that
+    another program wrote): BadInput naming its row and column, before the server's error."""
+    for row in page:
+        for column, value in zip(table.columns, row, strict=True):
+            if isinstance(value, str) and "\x00" in value:
+                raise BadInput(
+                    _(
+                        "{source} holds a NUL character in {table} {key}, column {column}, "
+                        "which PostgreSQL cannot store; correct it there and copy again."
+                    ).format(source=shown, table=table.name, key=row[0], column=column)
+                )
+
+
 def _copy_table(
     source: Connection,
     target: Connection,
     table: Table,
     progress: Progress | None,
+    source_shown: str,
 ) -> Tally:
     """Insert every row of one table into the target; the tally of the rows read."""
     read = Tally()
@@ -305,7 +321,10 @@ def _copy_table(
     )
     if progress is not None:
         progress(table.name, 0, total)
+    stores_nul = not is_server_address(location_of(target))
     for page in _pages(source, table):
+        if not stores_nul:
+            _refuse_nul(page, table, source_shown)
         target.executemany(insert, page)
         for row in page:
             read.add(row)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import time
@@ -316,6 +317,27 @@ def checksums(result: subprocess.CompletedProcess[str]) -> dict[str, tuple[str, 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()[1:-1]
     return {cells[0]: (cells[1], cells[2], cells[3]) for cells in map(str.split, lines)}
+
+
+def test_a_nul_that_postgresql_cannot_store_is_named_and_nothing_copied(
+    demo: Path, tmp_path: Path, postgres_url: str
+) -> None:
+    """A file another program wrote a NUL into: the table, row and column to correct,
+    exit 2, not 'could not be used: PostgreSQL text fields cannot contain NUL'."""
+    source = tmp_path / "clinic.db"
+    shutil.copyfile(demo, source)
+    conn = sqlite3.connect(source)
+    conn.execute("UPDATE clients SET notes = 'a' || char(0) || 'b' WHERE id = 7")
+    conn.commit()
+    conn.close()
+    done = ringround("copy", source, postgres_url, cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"ringround: {source} holds a NUL character in clients 7, column notes, which "
+        "PostgreSQL cannot store; correct it there and copy again.\n"
+    )
+    back = ringround("copy", postgres_url, "back.db", cwd=tmp_path)
+    assert back.returncode == 2 and "empty" in back.stderr  # nothing was kept
 
 
 def test_sqlite_to_postgresql_and_back_gives_the_same_clinic(
