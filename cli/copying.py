@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from contextlib import suppress
 from pathlib import Path
 
 import click
@@ -20,6 +19,7 @@ from cli.progress import progress_bar
 from storage.copying import CopyDiffers, TablePair, copy_clinic, tables
 from storage.engine import is_server_address, open_engine
 from storage.errors import BadInput
+from storage.file_modes import remove_database_files
 from storage.i18n import decimal_number
 from tui.formats import number
 from tui.i18n import _, ngettext
@@ -74,9 +74,7 @@ def copy(ctx: click.Context, source: str, target: str, policy_path: str | None) 
             )
     except BaseException as error:
         if new_file is not None:  # made by this copy, and holds nothing
-            for suffix in ("", "-wal", "-shm"):
-                with suppress(FileNotFoundError):
-                    os.unlink(f"{new_file}{suffix}")
+            remove_database_files(new_file)
         if isinstance(error, CopyDiffers):
             _print_tallies(error.tallies)
         raise

@@ -43,6 +43,7 @@ from storage.database import DiskFull, StorageError, disk_full
 from storage.engine import is_server_address
 from storage.errors import EXIT_BAD_INPUT, BadInput, NotAllowed, RingroundError
 from storage.export import FILTERS, KINDS, Filter, export_csv, export_workbook, iso_time
+from storage.file_modes import remove_database_files
 from storage.health import current_umask
 from storage.imports import KINDS as IMPORT_KINDS
 from storage.imports import BadFile, describe_result, import_csv, parse_date, parse_moment
@@ -377,9 +378,7 @@ def _import(
         return EXIT_BAD_INPUT
     finally:
         if fresh:
-            for suffix in ("", "-wal", "-shm"):
-                with suppress(FileNotFoundError):
-                    os.unlink(target + suffix)
+            remove_database_files(target)
     say(describe_result(result))
     if result.likely_duplicates:
         say(

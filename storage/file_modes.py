@@ -51,3 +51,15 @@ def share_companions(path: str | Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             if os.stat(companion).st_uid == os.geteuid():
                 share_with_group(companion)
+
+
+def remove_database_files(path: str | Path) -> None:
+    """Remove a database a failed command made, with its -wal and -shm files.
+
+    Best effort: a file that is not there, or a folder that lets nobody remove it (a
+    read-only disk, where nothing could be made either), is left alone; the sentence of
+    the failure itself is what the admin must see, not this one's.
+    """
+    for name in (str(path), *(f"{path}{suffix}" for suffix in COMPANIONS)):
+        with contextlib.suppress(OSError):
+            os.unlink(name)

@@ -192,3 +192,22 @@ def test_an_export_into_a_folder_that_takes_no_files_names_the_folder(
             f"ringround: You may not create files in {folder}; choose a folder you may write, "
             "or ask the administrator.\n"
         )
+
+
+def test_a_new_database_on_a_read_only_disk_is_refused_in_one_sentence(
+    read_only_mount: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """copy and import make a new database file, and remove what they made when they fail:
+    on a read-only disk that removal failed too, and its error replaced the sentence."""
+    folder = read_only_mount.parent
+    source = closed_clinic(tmp_path / "source")
+    file = tmp_path / "clients.csv"
+    file.write_text("name\nАнна\n", encoding="utf-8")
+    new = folder / "new.db"
+    for args in (["copy", str(source), str(new)], ["import", "clients", str(file), "--db", new]):
+        code, out, err = call(capsys, *args)
+        assert (code, out) == (1, ""), err
+        assert err.startswith(f"ringround: You may not make files in {folder}, so the database "), (
+            err
+        )
+        assert err.endswith(" cannot be made there.\n") and err.count("\n") == 1, err
