@@ -29,6 +29,7 @@ from textual.widgets._footer import FooterKey
 from cli.main import main
 from storage.database import NotADatabase, open_database
 from storage.i18n import decimal_number
+from storage.locks import Refusal
 from storage.policy import PolicyError, default_policy, load_policy
 from tests.clinic_fixtures import (
     DESK_NOW,
@@ -40,7 +41,14 @@ from tests.clinic_fixtures import (
     wait_until,
 )
 from tui.app import RingroundApp
-from tui.formats import age_text, full_time, moment_text, number, weekday_text
+from tui.formats import (
+    age_text,
+    full_time,
+    moment_text,
+    number,
+    refusal_text,
+    weekday_text,
+)
 from tui.i18n import (
     LOCALE_DIR,
     _,
@@ -214,6 +222,20 @@ def test_dates_times_and_numbers_follow_the_language() -> None:
     assert weekday_text(datetime(2026, 11, 27)) == "Fri 27 Nov"
     assert number(12345) == "12,345"
     assert decimal_number(68104.46) == "68,104.5"
+
+
+def test_a_call_back_refusal_reads_well_for_today_and_another_day() -> None:
+    """«Перезвонить в 27 ноября, 10:30» is not Russian: a date takes no «в»."""
+    policy = default_policy()
+    set_language("ru")
+    later, today = (
+        Refusal("call-back", until=at(27, 10, 30)),
+        Refusal("call-back", until=at(26, 15)),
+    )
+    assert refusal_text(later, policy, DESK_NOW) == "Перезвон назначен на 27 ноября, 10:30."
+    assert refusal_text(today, policy, DESK_NOW) == "Перезвон назначен на 15:00."
+    set_language("en")
+    assert refusal_text(later, policy, DESK_NOW) == "Call back at 27 Nov, 10:30."
 
 
 def test_times_are_shown_in_the_clinic_time_zone(tmp_path: Path) -> None:
