@@ -458,7 +458,7 @@ def check_integrity(conn: Connection, path: str | Path) -> None:
         raise NotADatabase(
             _(
                 "The database {path} is damaged, so nothing was changed in it; stop every "
-                "ringround, run 'ringround check' and restore the latest backup."
+                "ringround, run 'ringround check --full' and restore the latest backup."
             ).format(path=path)
         )
 

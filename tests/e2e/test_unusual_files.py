@@ -88,11 +88,24 @@ def test_writing_commands_refuse_a_damaged_database(
     assert (code, out) == (2, ""), err
     assert err == (
         f"ringround: The database {path} is damaged, so nothing was changed in it; "
-        "stop every ringround, run 'ringround check' and restore the latest "
+        "stop every ringround, run 'ringround check --full' and restore the latest "
         "backup.\n"
     )
     after = Snapshot.of(path)
     assert (after.digest, after.size) == (before.digest, before.size)
+
+
+def test_the_check_the_refusal_names_finds_the_damage(
+    good_clinic: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The admin does what the sentence says: a plain check reads too little of the file to
+    see this damage and says all is well, so the sentence names the one that reads it all."""
+    path = damaged_copy(good_clinic, tmp_path)
+    code, _, err = call(capsys, "demo", "--no-run", "--db", path)
+    assert code == 2 and "run 'ringround check --full'" in err
+    code, out, _ = call(capsys, "check", "--full", "--db", path)
+    assert code == 1, out
+    assert f"PROBLEM  {path} is damaged (integrity check: " in out
 
 
 # -- a folder the operator may not write -----------------------------------------------------------
