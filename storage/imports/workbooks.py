@@ -19,12 +19,18 @@ writes such a workbook: storage/export_workbook.py).
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from storage.cells import plain_text, restored
 from storage.i18n import _
+
+# openpyxl tells what it finds odd in a file (a date cell out of a date's range, an
+# extension it drops) as Python warnings, which Python prints on the terminal with a
+# source line; the reader names every cell it cannot import itself (BadCell).
+warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl\.")
 
 XLSX_MAGIC = b"PK\x03\x04"  # a ZIP archive, which an .xlsx file is
 OLD_EXCEL_MAGIC = b"\xd0\xcf\x11\xe0"  # .xls (Excel 97-2003) and other OLE files

@@ -306,6 +306,34 @@ def test_a_nul_in_a_workbook_cell_is_named_where_the_database_cannot_store_it(
     assert call(capsys, "export", "clients", "--db", clinic.location)[1] == before
 
 
+def test_openpyxl_says_nothing_on_the_terminal(db_path: Path, tmp_path: Path) -> None:
+    """A date cell out of a date's range makes openpyxl warn (a UserWarning, printed by
+    Python with a source line); ringround names the cell itself, so the warning stays
+    unsaid. Run as the real command: Python prints warnings only there."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["name", "birth_date"])
+    sheet.append(["Анна", 10_000_000_000])
+    sheet["B2"].number_format = "yyyy-mm-dd"
+    file = tmp_path / "in.xlsx"
+    book.save(file)
+    env = {k: v for k, v in os.environ.items() if k not in ("RINGROUND_DB", "PYTHONWARNINGS")}
+    done = subprocess.run(
+        [*ringround_argv(), "import", "clients", str(file), "--db", str(db_path)],
+        capture_output=True,
+        text=True,
+        env={**env, "LC_ALL": "C.UTF-8", "LANGUAGE": "en"},
+        timeout=120,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines() == [
+        f"ringround: {file}: 1 problem; nothing was imported.",
+        "  line 2, column birth_date: holds the error value #VALUE!",
+    ]
+
+
 def test_a_zip_that_is_not_a_workbook(
     db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
