@@ -185,6 +185,18 @@ def unreachable(where: Address, error: str) -> Finding:
             "ringround found none; put it in ~/.pgpass of the user who runs ringround "
             "(docs/deploy-postgresql.md)."
         )
+    elif "too many connections for role" in text:
+        sentence = _(
+            "The role {role} may open no more connections to {server} (its CONNECTION LIMIT "
+            "is reached); raise it (ALTER ROLE {role} CONNECTION LIMIT ...), or find who holds "
+            "them in pg_stat_activity."
+        )
+    elif "too many clients" in text:
+        sentence = _(
+            "The database server {server} takes no more connections (max_connections is "
+            "reached); raise max_connections there (docs/deploy-postgresql.md, step 1), or "
+            "find who holds them in pg_stat_activity."
+        )
     elif "permission denied for database" in text:
         sentence = _(
             "The database server {server} does not let the role {role} connect to {database} "

@@ -398,3 +398,44 @@ def test_a_role_without_the_right_to_connect_is_named(
         assert exit_status(findings) == 1
     finally:
         postgres_server.admin(f"DROP ROLE {role}")
+
+
+def test_a_role_at_its_connection_limit_is_named(
+    policy: Policy, postgres_server: PostgresServer, postgres_clinic_url: str
+) -> None:
+    """The server answers, and says no: a limit to raise, not a server to look for."""
+    from storage import server_health
+
+    role = "limited_" + postgres_clinic_url.rsplit("/", 1)[1]
+    postgres_server.admin(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 0")
+    try:
+        findings = server_health.check(
+            postgres_clinic_url.replace("//postgres@", f"//{role}@"), policy
+        )
+        assert findings[-1] == Finding(
+            PROBLEM,
+            f"The role {role} may open no more connections to 127.0.0.1:{postgres_server.port} "
+            f"(its CONNECTION LIMIT is reached); raise it (ALTER ROLE {role} CONNECTION "
+            "LIMIT ...), or find who holds them in pg_stat_activity.",
+        )
+    finally:
+        postgres_server.admin(f"DROP ROLE {role}")
+
+
+def test_a_server_out_of_connections_is_named() -> None:
+    """max_connections reached: what libpq says then (a server of 300 connections is not
+    filled in a test)."""
+    from storage import server_health
+
+    where = server_health.Address("db1.clinic.lan:5432", "ringround", "ringround_app")
+    finding = server_health.unreachable(
+        where,
+        'connection failed: connection to server at "10.0.1.11", port 5432 failed: '
+        "FATAL:  sorry, too many clients already",
+    )
+    assert finding == Finding(
+        PROBLEM,
+        "The database server db1.clinic.lan:5432 takes no more connections (max_connections "
+        "is reached); raise max_connections there (docs/deploy-postgresql.md, step 1), or "
+        "find who holds them in pg_stat_activity.",
+    )
