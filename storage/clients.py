@@ -10,8 +10,9 @@ from storage.audit import audit
 from storage.connection import Connection
 from storage.database import StorageError
 from storage.engine import write
+from storage.errors import BadInput
 from storage.i18n import _
-from storage.phones import phone_key, rules_signature
+from storage.phones import digit_count_problem, phone_key, phone_problem, rules_signature
 from storage.policy import PhoneRules, Policy
 from storage.rows import RowKey
 from storage.sessions import Session
@@ -21,6 +22,10 @@ EDITABLE = ("phones", "email", "notes", "do_not_call")
 
 class ClientGone(StorageError):
     """The client was removed (by an import) while someone was editing the card."""
+
+
+class BadPhone(BadInput):
+    """A number written on the card that the policy's [phones] rules refuse, as an import does."""
 
 
 @dataclass(frozen=True)
@@ -190,7 +195,15 @@ def update_client(
                 continue
             if field == "phones":
                 assert isinstance(value, list)
-                save_phones(conn, policy.phones, client_id, [str(v) for v in value])
+                numbers = [str(v) for v in value]
+                for number in numbers:
+                    # A number stored already (imported under other rules) stays as it is.
+                    problem = number not in before.phones and (
+                        phone_problem(number) or digit_count_problem(number, policy.phones)
+                    )
+                    if problem:
+                        raise BadPhone(problem + ".")
+                save_phones(conn, policy.phones, client_id, numbers)
             else:
                 conn.execute(f"UPDATE clients SET {field} = ? WHERE id = ?", (value, client_id))
             audit(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 import pytest
 
 from storage.clients import (
+    BadPhone,
     Client,
     ClientGone,
     appointments,
@@ -96,13 +98,13 @@ def test_update_client_audits_each_changed_field(
         {
             "email": "new@example.org",
             "notes": "Prefers mornings",
-            "phones": ["+7 900 2", "8 (495) 3"],
+            "phones": ["+7 900 200-00-02", "8 (495) 300-00-03"],
             "do_not_call": True,
         },
         NOW,
     )
     assert after.email == "new@example.org" and after.notes == "Prefers mornings"
-    assert after.phones == ("+7 900 2", "8 (495) 3") and after.do_not_call
+    assert after.phones == ("+7 900 200-00-02", "8 (495) 300-00-03") and after.do_not_call
     assert after == get_client(conn, anna)
     assert [
         tuple(r)
@@ -110,7 +112,7 @@ def test_update_client_audits_each_changed_field(
             "SELECT position, number, digits FROM phones WHERE client_id = ? ORDER BY position",
             (anna,),
         )
-    ] == [(1, "+7 900 2", "79002"), (2, "8 (495) 3", "84953")]
+    ] == [(1, "+7 900 200-00-02", "79002000002"), (2, "8 (495) 300-00-03", "74953000003")]
     assert sorted(card_edits(conn), key=lambda r: str(r[3]["field"])) == [
         ("alice", alice.id, anna, {"field": "do_not_call", "old": False, "new": True}),
         (
@@ -124,7 +126,11 @@ def test_update_client_audits_each_changed_field(
             "alice",
             alice.id,
             anna,
-            {"field": "phones", "old": ["+7 900 1"], "new": ["+7 900 2", "8 (495) 3"]},
+            {
+                "field": "phones",
+                "old": ["+7 900 1"],
+                "new": ["+7 900 200-00-02", "8 (495) 300-00-03"],
+            },
         ),
     ]
     assert clinic.scalar("SELECT at FROM audit WHERE event = 'card-edit' LIMIT 1") == NOW
@@ -290,3 +296,27 @@ def test_numbers_keyed_by_an_earlier_ringround_are_keyed_again(
     assert keys[office] == keys[desk] == "74951234567"
     assert keys[berlin] == keys[cousin] == "49301234567"
     assert rekey_phones(conn, russia) == 0
+
+
+def test_update_client_refuses_a_new_number_the_phone_rules_refuse(
+    conn: Connection, clinic: StoredClinic, policy: Policy
+) -> None:
+    """As an import does (storage/phones.py: digit_count_problem); a number stored already
+    under other rules may stay, and nothing of the edit is saved."""
+    anna = clinic.add_client("Anna", ("+7 900 1",), email="a@example.org")
+    alice = clinic.session("alice")
+    before = get_client(conn, anna)
+    for typed, problem in (
+        ("+7 916 123-45-6", "'+7 916 123-45-6' has too few digits"),
+        ("ext", "'ext' has no digits"),
+    ):
+        with pytest.raises(BadPhone, match=re.escape(problem)):
+            update_client(
+                conn, policy, alice, anna, {"phones": ["+7 900 1", typed], "notes": "x"}, NOW
+            )
+    assert get_client(conn, anna) == before
+    assert card_edits(conn) == []
+    after = update_client(
+        conn, policy, alice, anna, {"phones": ["+7 900 1", "+7 916 123-45-67"]}, NOW
+    )
+    assert after.phones == ("+7 900 1", "+7 916 123-45-67")

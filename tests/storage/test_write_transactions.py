@@ -129,7 +129,7 @@ def test_full_scenario_writes_only_inside_begin_immediate(
             policy,
             bob,
             client,
-            {"notes": "asked for evenings", "phones": ["+7 1"]},
+            {"notes": "asked for evenings", "phones": ["+7 916 100-00-01"]},
             later + 5,
         )
         end_session(conn, alice, later + 6)

@@ -121,6 +121,36 @@ async def test_card_edit_keeps_the_line_breaks_of_the_notes(desk: DeskClinic) ->
     ]
 
 
+async def test_card_refuses_a_phone_number_with_digits_missing(desk: DeskClinic) -> None:
+    """The card took "+7 916 123-45-6" (a digit short) and "12", which an import refuses
+    by the policy's [phones] rules: the next caller would dial a wrong number."""
+    app = desk.app("alice")
+    client_id = desk.clients["ivanova"]
+    async with running(app) as pilot:
+        await open_list(pilot)
+        await pilot.press("k")
+        card = await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ClientCard) and app.screen.client is not None and app.screen
+            ),
+        )
+        assert isinstance(card, ClientCard)
+        await pilot.press("end", *"; +7 916 123-45-6", "enter")
+        message = card.query_one("#card-message")
+        await wait_until(pilot, lambda: "digits" in text_of(message), "the refusal")
+        assert text_of(message) == (
+            "Not saved: '+7 916 123-45-6' has too few digits: numbers here have 10 after "
+            "8 / +7. Your changes are kept."
+        )
+        assert card.query_one("#card-phones", Input).value.endswith("; +7 916 123-45-6")
+        assert app.screen is card
+    assert desk.query(
+        "SELECT number FROM phones WHERE client_id = ? ORDER BY position", client_id
+    ) == [("+7 916 123-45-67",), ("+7 495 765-43-21",)]
+    assert desk.query("SELECT count(*) FROM audit WHERE event = 'card-edit'") == [(0,)]
+
+
 async def test_card_escape_closes_without_saving(desk: DeskClinic) -> None:
     app = desk.app("alice")
     async with running(app) as pilot:
