@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from storage.cells import clock_readings
-from storage.i18n import _
+from storage.i18n import N_, _
 from storage.imports.damage import scientific_problem
 from storage.names import control_character
 from storage.phones import digit_count_problem, phone_key, phone_problem
@@ -128,10 +128,10 @@ def _written_time(text: str, *, date_alone: bool) -> datetime:
 
 def time_reader(date_alone: bool) -> Parser:
     """A reader of times (empty: none); ``date_alone``: a date alone means 00:00."""
-    example = (
-        _("2026-11-27 or 27.11.2026, with or without a time")
+    example = (  # translated when said: the reader is made as the module loads
+        N_("2026-11-27 or 27.11.2026, with or without a time")
         if date_alone
-        else "2026-11-27 10:30 or 27.11.2026 10:30"
+        else N_("2026-11-27 10:30 or 27.11.2026 10:30")
     )
 
     def parse(text: str, policy: Policy) -> int | None:
@@ -141,7 +141,7 @@ def time_reader(date_alone: bool) -> Parser:
             when = _written_time(text, date_alone=date_alone)
         except ValueError:
             raise BadValue(
-                _("{text!r} is not a time such as {example}").format(text=text, example=example)
+                _("{text!r} is not a time such as {example}").format(text=text, example=_(example))
             ) from None
         if when.tzinfo is None:
             if date_alone and _is_date(text):  # the day's first moment (PEP 495: fold 0)

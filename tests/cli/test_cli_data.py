@@ -103,6 +103,28 @@ def test_import_counts_are_grouped_as_the_language_writes_them(
     assert out.startswith(f"Dry run of {file} (1,200 rows): would add 1,200, update 0, ")
 
 
+def test_a_bad_time_is_explained_in_the_language_of_the_screens(
+    tmp_path: Path,
+    db_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    file = tmp_path / "visits.csv"
+    file.write_text("client_id,starts_at\n1,2026-12-10 25:00\n", encoding="utf-8")
+    for variable in ("LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("LANG", "ru_RU.UTF-8")
+    try:
+        code, _, err = call(capsys, "import", "appointments", file, "--db", db_path)
+    finally:
+        set_language("en")
+    assert code == 2
+    assert err.splitlines()[1] == (
+        "  строка 2, столбец starts_at: '2026-12-10 25:00' — не время вроде "
+        "2026-11-27 10:30 или 27.11.2026 10:30."
+    )
+
+
 def test_import_help_names_every_separator_and_tabs_work(
     tmp_path: Path,
     db_path: Path,
