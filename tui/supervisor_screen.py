@@ -55,6 +55,9 @@ def duration_text(seconds: int) -> str:
     )
 
 
+HOST_WIDTH = 21  # the online table's "Host and terminal" column
+
+
 def fit(text: str, width: int) -> str:
     """``text`` in ``width`` cells, cut with an ellipsis (a table cell would just crop it)."""
     if cell_len(text) <= width:
@@ -121,9 +124,9 @@ class SupervisorScreen(FollowsEveryCommit, AtTheDesk, Screen[None]):
         self.query_one("#supervisor-title", SteadyText).show(_("Supervisor"))
         online = self.query_one("#online", DataTable)
         online.add_column(_("Operator"), width=10)
-        online.add_column(_("Host and terminal"), width=24)
+        online.add_column(_("Host and terminal"), width=HOST_WIDTH)
         online.add_column(_("Since"), width=11)
-        online.add_column(_("Heartbeat"), width=9)
+        online.add_column(_("Heartbeat"), width=12)  # «59 мин назад»: alive_for is at most 1h
         online.add_column(_("Rows"), width=4)
         held = self.query_one("#held", DataTable)
         self.client_width, self.row_width = lock_widths(self.app.size.width)
@@ -203,7 +206,7 @@ class SupervisorScreen(FollowsEveryCommit, AtTheDesk, Screen[None]):
         place = f"{safe_text(session.host)} {safe_text(terminal)}".strip()
         return (
             safe_text(session.operator),
-            place,
+            fit(place, HOST_WIDTH),
             when(session.started_at, policy, now),
             _("{time} ago").format(time=duration_text(now - session.heartbeat_at)),
             str(session.locks) if session.locks else "",

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -279,3 +280,17 @@ async def test_report_numbers_per_operator_and_per_list(desk: DeskClinic) -> Non
         )
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, ListPicker))
+
+
+async def test_every_cell_of_who_is_online_fits_its_column(desk: DeskClinic, language: str) -> None:
+    """A fixed-width column crops: the heartbeat «15 с назад» showed as «15 с наза»."""
+    operators_at_work(desk)
+    app = supervisor_app(desk)
+    async with running(app) as pilot:
+        screen = await open_supervisor_screen(pilot)
+        online = screen.query_one("#online", DataTable)
+        rows = rows_of(online)
+        widths = [column.width for column in online.ordered_columns]
+    assert rows
+    for row in rows:
+        assert all(cell_len(cell) <= width for cell, width in zip(row, widths, strict=True)), row
