@@ -687,6 +687,11 @@ def default_policy() -> Policy:
     return _build(BUILT_IN, DEFAULTS)
 
 
+# The shipped policy.toml, every setting commented, is a few kilobytes; a file far larger is
+# the wrong file (a database, a log, /dev/zero), refused before it is read whole.
+MAX_POLICY_BYTES = 2**20
+
+
 def load_policy(path: str | Path | None) -> Policy:
     """Read and validate a policy file merged over the defaults (defaults when None)."""
     if path is None:
@@ -694,8 +699,16 @@ def load_policy(path: str | Path | None) -> Policy:
     source = str(path)
     try:
         with open(path, "rb") as handle:
-            # UTF-8 with a byte-order mark (Windows Notepad's "UTF-8 with BOM") is UTF-8 too.
-            data = tomllib.loads(handle.read().decode("utf-8").removeprefix("\ufeff"))
+            content = handle.read(MAX_POLICY_BYTES + 1)
+        if len(content) > MAX_POLICY_BYTES:
+            raise PolicyError(
+                _(
+                    "{source}: this is not a policy file, it is larger than {megabytes} MB "
+                    "(a policy is a few kilobytes)."
+                ).format(source=source, megabytes=MAX_POLICY_BYTES // 2**20)
+            )
+        # UTF-8 with a byte-order mark (Windows Notepad's "UTF-8 with BOM") is UTF-8 too.
+        data = tomllib.loads(content.decode("utf-8").removeprefix("\ufeff"))
     except FileNotFoundError:
         raise PolicyError(
             _("{source}: the policy file does not exist.").format(source=source)

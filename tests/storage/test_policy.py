@@ -287,6 +287,24 @@ def test_invalid_toml_is_refused(tmp_path: Path) -> None:
     assert "TOML" in message
 
 
+def test_a_policy_file_larger_than_a_policy_can_be_is_refused(tmp_path: Path) -> None:
+    """A policy is a few kilobytes: a file of megabytes is the wrong file, refused by its
+    size before it is read whole (--policy /dev/zero would never end)."""
+    path = tmp_path / "clinic-policy.toml"
+    path.write_text("# a comment line of a valid TOML file\n" * 40_000, encoding="utf-8")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert str(caught.value) == (
+        f"{path}: this is not a policy file, it is larger than 1 MB (a policy is a few kilobytes)."
+    )
+
+
+def test_a_policy_that_never_ends_is_refused() -> None:
+    with pytest.raises(PolicyError, match="larger than 1 MB") as caught:
+        load_policy("/dev/zero")
+    assert str(caught.value).startswith("/dev/zero: ")
+
+
 def test_a_file_saved_by_windows_notepad_is_read(tmp_path: Path) -> None:
     """UTF-8 with a byte-order mark and CRLF line ends (Notepad's "UTF-8 with BOM"): still
     UTF-8 text, not "not valid TOML (Invalid statement (at line 1, column 1))"."""
