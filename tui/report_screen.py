@@ -262,12 +262,12 @@ class ReportScreen(FollowsEveryCommit, AtTheDesk, Screen[None]):
                 width=name_width,
                 key="name",
             )
-            table.add_column(_("Calls"), width=5, key="calls")
+            table.add_column(_("Calls"), width=6, key="calls")  # «Звонки»
             table.add_column(_("Success"), width=7, key="successful")
             table.add_column(_("Rate"), width=5, key="rate")
             table.add_column(_("Per hour"), width=8, key="per-hour")
             # What is left of the terminal's width (cell padding and scroll bar counted).
-            self.bar_width = min(max(width - name_width - 25 - 2 * 6 - 3, 6), 40)
+            self.bar_width = min(max(width - name_width - 26 - 2 * 6 - 3, 6), 40)
             table.add_column(_("Calls"), width=self.bar_width, key="bar")
         row = table.cursor_row
         table.clear()

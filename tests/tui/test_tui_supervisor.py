@@ -294,3 +294,27 @@ async def test_every_cell_of_who_is_online_fits_its_column(desk: DeskClinic, lan
     assert rows
     for row in rows:
         assert all(cell_len(cell) <= width for cell, width in zip(row, widths, strict=True)), row
+
+
+async def test_every_heading_of_the_report_fits_its_column(desk: DeskClinic, language: str) -> None:
+    """A fixed-width column crops its heading: «Звонки» showed as «Звонк»."""
+    record_calls(desk)
+    app = supervisor_app(desk)
+    async with running(app) as pilot:
+        await pilot.press("p")
+        screen = await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ReportScreen)
+                and app.screen.report is not None
+                and app.screen
+            ),
+        )
+        assert isinstance(screen, ReportScreen)
+        await settle(pilot)
+        for key in ("o", "l"):  # per operator, per list
+            await pilot.press(key)
+            await settle(pilot)
+            table = screen.query_one("#report", DataTable)
+            for column in table.ordered_columns:
+                assert cell_len(column.label.plain) <= column.width, column.label.plain
