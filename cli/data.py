@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -281,20 +282,35 @@ def _import_phases(source: str) -> dict[str, str]:
 
 
 def _read_file(name: str) -> bytes:
-    """The bytes of FILE ('-': standard input); a missing or unreadable file is bad input."""
+    """The bytes of FILE ('-': standard input); a missing or unreadable file is bad input.
+
+    FILE must be a file: a folder, a device (/dev/zero would never end) or a named
+    pipe (opening it would wait for a writer; it is opened without waiting, to be
+    told apart) is refused by what it is. A file of any size is read.
+    """
     if name == "-":
         return sys.stdin.buffer.read()
     try:
-        with open(name, "rb") as handle:
-            return handle.read()
+        descriptor = os.open(name, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise BadInput(_("There is no file {name}.").format(name=name)) from None
-    except IsADirectoryError:
-        raise BadInput(_("{name} is a folder, not a CSV file.").format(name=name)) from None
     except PermissionError:
         raise BadInput(
             _("You may not read {name} (permission denied).").format(name=name)
         ) from None
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        if stat.S_ISDIR(mode):
+            raise BadInput(_("{name} is a folder, not a CSV file.").format(name=name))
+        raise BadInput(
+            _(
+                "{name} is a device or a pipe, not a file; give a CSV file or a workbook "
+                "(.xlsx), or - to read standard input."
+            ).format(name=name)
+        )
+    with open(descriptor, "rb") as handle:
+        return handle.read()
 
 
 def _import(

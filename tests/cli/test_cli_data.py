@@ -211,11 +211,20 @@ def test_import_from_standard_input(
     assert code == 0 and out.startswith("Imported standard input (1 rows): added 1")
 
 
+NOT_A_FILE = (
+    "{name} is a device or a pipe, not a file; give a CSV file or a workbook (.xlsx), "
+    "or - to read standard input."
+)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["clients", "missing.csv"], "There is no file missing.csv."),
         (["clients", "."], ". is a folder, not a CSV file."),
+        (["clients", "/dev/null"], NOT_A_FILE.format(name="/dev/null")),
+        (["clients", "/dev/zero"], NOT_A_FILE.format(name="/dev/zero")),  # would never end
+        (["clients", "pipe"], NOT_A_FILE.format(name="pipe")),  # would wait for a writer
         (["clients", "c.csv", "--name", "X"], "--name is for importing a call list, not clients."),
         (["call-list", "c.csv", "--name", " "], "The call list's name given with --name is empty."),
         (
@@ -236,6 +245,7 @@ def test_import_arguments(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "c.csv").write_text("name\nA\n", encoding="utf-8")
+    os.mkfifo(tmp_path / "pipe")
     code, out, err = call(capsys, "import", *args, "--db", db_path)
     assert code == 2 and out == ""
     assert message in err and len(err.splitlines()) == 1
