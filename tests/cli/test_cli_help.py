@@ -106,6 +106,31 @@ def test_help_lists_every_command_whole_in_the_language(language: str, heading: 
         set_language("en")
 
 
+@pytest.mark.parametrize("given", ["environment", "option"])
+def test_help_and_usage_errors_speak_the_policys_language(tmp_path: Path, given: str) -> None:
+    """A clinic's policy with language = "ru" on a server whose locale is C: the help and
+    Click's own words are Russian too, as every other line the command says."""
+    policy = tmp_path / "policy.toml"
+    policy.write_text('language = "ru"\n', encoding="utf-8")
+    extra = {"RINGROUND_POLICY": str(policy)} if given == "environment" else {}
+    args = [] if given == "environment" else ["--policy", str(policy)]
+    text = ringround(*args, "--help", extra=extra)
+    assert "Команды:" in text and "Общие списки массового обзвона" in text
+    env = {k: v for k, v in os.environ.items() if k not in ("LC_ALL", "LC_MESSAGES", "LANGUAGE")}
+    done = subprocess.run(
+        [str(BIN / "ringround"), *args, "bogus"],
+        capture_output=True,
+        text=True,
+        env={**env, "LANG": "C.UTF-8", **extra},
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (
+        2,
+        "ringround: Нет команды 'bogus' (см. 'ringround --help').\n",
+    )
+
+
 def test_every_db_option_names_the_environment_variable_it_reads() -> None:
     """RINGROUND_DB works before a command as after it: both --help texts say so."""
     for args in ([], ["export"]):
