@@ -44,6 +44,7 @@ MADE: dict[str, Callable[[], RingroundError]] = {
 # What each member names, and so the code it must exit with.
 BAD_INPUT = {
     "BadInput",
+    "BadPhone",
     "PolicyError",
     "OperatorNotAllowed",
     "BadFile",
