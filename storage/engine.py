@@ -36,6 +36,7 @@ import sqlite3
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import parse_qs, urlsplit
 
 from storage.changes import Changes
 from storage.connection import Connection
@@ -107,6 +108,13 @@ def open_engine(location: str | Path) -> Engine:
     """
     if not is_server_address(location):
         return SqliteEngine(location)
+    if holds_password(str(location)):
+        raise BadInput(
+            _(
+                "A password does not belong in the database address, where others can read it "
+                "(ps, shell history); put it in ~/.pgpass, PGPASSWORD or a service file."
+            )
+        )
     try:
         from storage.postgres_engine import PostgresEngine
     except ModuleNotFoundError as error:
@@ -152,3 +160,16 @@ def location_of(conn: Connection) -> str:
 def is_server_address(location: str | Path) -> bool:
     """Whether ``--db`` names a PostgreSQL server (a URL) rather than an SQLite file."""
     return str(location).startswith(("postgresql://", "postgres://"))
+
+
+def holds_password(address: str) -> bool:
+    """Whether a server's address carries a password: ``user:password@`` or ``?password=``.
+
+    An address whose host part cannot be read (a ``[`` without its ``]``) is
+    judged by its user part alone.
+    """
+    try:
+        parts = urlsplit(address)
+    except ValueError:  # "Invalid IPv6 URL"
+        return ":" in address.partition("//")[2].partition("/")[0].rpartition("@")[0]
+    return parts.password is not None or "password" in parse_qs(parts.query)

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from storage.admin_log import TARGETS as LOG_TARGETS
 from storage.admin_log import LogTarget
-from storage.engine import is_server_address
+from storage.engine import holds_password, is_server_address
 from storage.errors import BadInput
 from storage.i18n import N_, _
 from storage.names import control_character
@@ -660,6 +660,13 @@ def _build(source: str, data: Mapping[str, Any], *, language_given: bool = False
 def _database_path(database: _Reader) -> str:
     """[database] path: a full file path or a PostgreSQL server's address."""
     path = database.string("path")
+    if is_server_address(path) and holds_password(path):  # never repeated: others read it
+        raise PolicyError(
+            _(
+                "{source}: {key} holds a password, which does not belong in the policy, where "
+                "others can read it; put it in ~/.pgpass, PGPASSWORD or a service file."
+            ).format(source=database.source, key=database.prefix + "path")
+        )
     if is_server_address(path):
         return path
     return database.full_path(

@@ -337,6 +337,27 @@ def test_a_database_path_may_be_a_file_or_a_server(tmp_path: Path, path: str) ->
     )
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        "postgresql://ringround:secret@db1/clinic",
+        "postgres://ringround@db1/clinic?password=secret",
+        "postgresql://ringround:secret@[::1/clinic",  # a host part that cannot be read
+    ],
+)
+def test_a_password_in_the_database_address_is_refused_unshown(
+    tmp_path: Path, address: str
+) -> None:
+    """Everybody may read the policy: the refusal names the file and the key, as every
+    policy error does, and never repeats the password."""
+    message = refused(tmp_path, f'[database]\npath = "{address}"\n', "database.path")
+    assert message.endswith(
+        "database.path holds a password, which does not belong in the policy, where "
+        "others can read it; put it in ~/.pgpass, PGPASSWORD or a service file."
+    )
+    assert "secret" not in message
+
+
 def test_missing_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "nowhere.toml"
     with pytest.raises(PolicyError, match="does not exist") as caught:
