@@ -360,7 +360,13 @@ def _import(
         target = os.path.join(folder, f".{os.path.basename(path)}.import-{os.getpid()}")
     try:
         with (
-            use_database(target, create=fresh or server, writes=True) as conn,
+            # A dry run saves nothing: read-only, for a user who may only read the file too.
+            use_database(
+                target,
+                create=fresh or server,
+                reading=dry_run and not fresh,
+                writes=not dry_run,
+            ) as conn,
             progress_bar(_import_phases(source)) as progress,
         ):
             result = import_csv(

@@ -127,6 +127,23 @@ def test_a_writing_command_refuses_without_making_files(reader: Reader) -> None:
         conn.close()
 
 
+def test_a_dry_run_of_an_import_only_reads(reader: Reader) -> None:
+    """--dry-run saves nothing, so a user who may only read the database may run it (an
+    admin checking tonight's file against the clinic), and it makes no file beside it."""
+    csv = Path(tempfile.mkdtemp(prefix="rr-reader-csv-")) / "clients.csv"
+    try:
+        csv.parent.chmod(0o755)
+        csv.write_text("name,phones\nНовый Клиент,+7 916 000-00-01\n", encoding="utf-8")
+        csv.chmod(0o644)
+        before = reader.beside()
+        code, out, err = reader.ringround("import", "clients", str(csv), "--dry-run")
+        assert (code, err) == (0, ""), err
+        assert out.startswith(f"Dry run of {csv} (1 rows): would add 1, update 0, ")
+        assert reader.beside() == before
+    finally:
+        shutil.rmtree(csv.parent)
+
+
 def test_check_names_the_problem_without_making_files(reader: Reader) -> None:
     before = reader.beside()
     code, out, err = reader.ringround("check", "--full")
