@@ -694,6 +694,35 @@ def default_policy() -> Policy:
     return _build(BUILT_IN, DEFAULTS)
 
 
+# tomllib's errors end with where the mistake is: "Invalid value (at line 3, column 9)"
+# or "(at end of document)" (Python 3.11 to 3.14 alike).
+_TOML_MISTAKE = re.compile(
+    r"^(?P<reason>.*) \(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)$",
+    re.DOTALL,
+)
+
+
+def _not_toml(source: str, error: str) -> PolicyError:
+    """The sentence for a file that is not TOML: where the mistake is, in the staff's
+    language, and tomllib's reason in its own English."""
+    found = _TOML_MISTAKE.match(error)
+    if found is None:
+        return PolicyError(
+            _("{source}: not valid TOML ({error}).").format(source=source, error=error)
+        )
+    if found["line"] is None:
+        return PolicyError(
+            _("{source}: not valid TOML ({reason} (at end of document)).").format(
+                source=source, reason=found["reason"]
+            )
+        )
+    return PolicyError(
+        _("{source}: not valid TOML ({reason} (at line {line}, column {column})).").format(
+            source=source, reason=found["reason"], line=found["line"], column=found["column"]
+        )
+    )
+
+
 # The shipped policy.toml, every setting commented, is a few kilobytes; a file far larger is
 # the wrong file (a database, a log, /dev/zero), refused before it is read whole.
 MAX_POLICY_BYTES = 2**20
@@ -733,7 +762,5 @@ def load_policy(path: str | Path | None) -> Policy:
             _("{source}: the policy file is not UTF-8 text.").format(source=source)
         ) from None
     except tomllib.TOMLDecodeError as error:
-        raise PolicyError(
-            _("{source}: not valid TOML ({error}).").format(source=source, error=error)
-        ) from None
+        raise _not_toml(source, str(error)) from None
     return _build(source, _merge(DEFAULTS, data), language_given="language" in data)

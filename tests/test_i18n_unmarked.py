@@ -52,6 +52,7 @@ NOT_FOR_PEOPLE_CALLS = frozenset(
         "endswith",
         "split",
         "replace",  # comparing what the PBX said
+        "compile",  # a pattern reading what a library said (tomllib's errors)
     }
 )
 # Keyword arguments that name things rather than say them.

@@ -445,6 +445,34 @@ def test_a_bad_policy(tmp_path: Path, args: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "english", "russian"),
+    [
+        (
+            '[locks\nstale_after = "15m"\n',
+            "not valid TOML (Expected ']' at the end of a table declaration "
+            "(at line 1, column 7)).",
+            "ошибка в TOML в строке 1, столбце 7 (Expected ']' at the end of a table declaration).",
+        ),
+        (
+            "[calls]\nmax_attempts = [1,",
+            "not valid TOML (Invalid value (at end of document)).",
+            "ошибка в TOML в конце файла (Invalid value).",
+        ),
+    ],
+)
+def test_a_policy_that_is_not_toml_is_told_where_in_the_staffs_language(
+    tmp_path: Path, text: str, english: str, russian: str
+) -> None:
+    """The line and column of the mistake are said in the staff's language; the reason
+    is Python's TOML reader's own English."""
+    bad = policy_file(tmp_path, text)
+    for language, wanted in (("C.UTF-8", english), ("ru_RU.UTF-8", russian)):
+        result = run("check", "--policy", str(bad), env={"LANG": language, "LC_ALL": ""})
+        assert (result.returncode, result.stdout) == (2, ""), result.stdout
+        assert one_sentence(result.stderr) == f"ringround: {bad}: {wanted}"
+
+
+@pytest.mark.parametrize(
     "args",
     [
         ["export", "patients"],
