@@ -78,10 +78,29 @@ CONNECT_TIMEOUT_S = 10
 # would hold the writers' lock and stop every operator; the server ends such a session
 # after a minute, which no transaction of ringround comes near.
 SESSION_OPTIONS = "-c lock_timeout=5000 -c idle_in_transaction_session_timeout=60000"
-# Keepalives: an application server notices a server gone from the network (no reset,
-# no FIN) within about half a minute instead of the operating system's two hours.
-KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5}
-KEEPALIVES_COUNT = 3
+# A server gone from the network (its host lost, a cable pulled, a firewall dropping
+# packets) sends nothing: no reset, no goodbye. Without these the operating system notices
+# only after about 15 minutes of resending a statement (its retransmission limit) or two
+# hours of silence on an idle connection, and meanwhile an operator's save shows "Saving..."
+# and the header does not say that the connection is lost. With them a connection to a
+# silent server ends within about 15 seconds and is reported as one that does not answer:
+# - tcp_user_timeout: what was sent (a claim, a save, its COMMIT) unacknowledged for 15 s.
+#   The server's computer acknowledges what arrives at once, however long the statement
+#   then runs, so a slow statement never trips it; 15 s still rides out a brief drop
+#   (a Wi-Fi access point changed, a link or VPN re-established), which TCP resends
+#   through several times within it.
+# - keepalives: an idle connection (the change watch's LISTEN, an app between saves) is
+#   probed after 5 s of silence, every 5 s; with tcp_user_timeout the system gives up on it
+#   once the server has been silent for 15 s, after at most 2 unanswered probes otherwise.
+#   A probe is a few bytes: nothing for a clinic's network or the server.
+# An address that sets any of these keeps its own (docs/deploy-postgresql.md, step 3).
+NETWORK_SILENCE = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 5,
+    "keepalives_count": 2,
+    "tcp_user_timeout": 15_000,  # milliseconds
+}
 
 # A save whose COMMIT got no answer (the server restarting, the network gone) asks the
 # server, once it answers again, whether that transaction committed; this long at most,
@@ -142,9 +161,8 @@ def connection_params(url: str) -> dict[str, Any]:
     params: dict[str, Any] = psycopg.conninfo.conninfo_to_dict(url)
     params.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
     params.setdefault("application_name", "ringround")
-    for name, value in KEEPALIVES.items():
+    for name, value in NETWORK_SILENCE.items():
         params.setdefault(name, value)
-    params.setdefault("keepalives_count", KEEPALIVES_COUNT)
     params["options"] = f"{SESSION_OPTIONS} {params.get('options', '')}".strip()
     return params
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import getpass
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from psycopg import conninfo
@@ -46,6 +47,7 @@ from storage.health import (
 from storage.i18n import _, ngettext
 from storage.policy import Policy
 from storage.postgres_connection import (
+    NETWORK_SILENCE,
     PostgresConnection,
     address_refused,
     connection_params,
@@ -109,12 +111,10 @@ def check(
     findings = policy_findings(policy, found, policy_group(policy))
     where = address(location)
     try:
-        conn = psycopg.connect(
-            location,
-            autocommit=True,
-            connect_timeout=CONNECT_TIMEOUT_S,
-            application_name="ringround check",
-        )
+        # A server gone silent ends the check as it ends the app's connections.
+        params: dict[str, Any] = {**NETWORK_SILENCE, **conninfo.conninfo_to_dict(location)}
+        params.update(connect_timeout=CONNECT_TIMEOUT_S, application_name="ringround check")
+        conn = psycopg.connect(autocommit=True, **params)
     except psycopg.Error as error:
         bad_address = address_refused(error, location)
         if bad_address is not None:

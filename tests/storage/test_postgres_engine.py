@@ -9,6 +9,7 @@ server's clock, LISTEN/NOTIFY, and a server that restarts.
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -23,7 +24,7 @@ import pytest
 
 import storage.postgres_connection
 import storage.postgres_engine
-from benchmarks.postgres_cluster import PostgresServer
+from benchmarks.postgres_cluster import PostgresServer, why_not_here
 from storage.changes import CLIENT, Change
 from storage.connection import execute_soon, preparable
 from storage.database import (
@@ -35,7 +36,13 @@ from storage.database import (
 )
 from storage.engine import open_engine, write
 from storage.errors import EXIT_BAD_INPUT, BadInput
-from storage.postgres_connection import PREPARE_AFTER, PostgresConnection, psycopg_sql
+from storage.postgres_connection import (
+    NETWORK_SILENCE,
+    PREPARE_AFTER,
+    PostgresConnection,
+    connection_params,
+    psycopg_sql,
+)
 from storage.postgres_engine import PostgresEngine
 from storage.sqlite_engine import SqliteEngine
 from tests.waiting import wait_until
@@ -586,6 +593,75 @@ def test_a_missing_database_and_a_silent_server_are_named(
         silent = f"postgresql://postgres@127.0.0.1:{port}/clinic"
         with pytest.raises(DatabaseUnreachable, match=f"{port}/clinic does not answer"):
             open_engine(silent).connect()
+
+
+def test_a_silent_network_is_noticed_in_seconds_unless_the_address_says_otherwise() -> None:
+    """libpq's defaults (wait for ever, or the system's 15 minutes) are replaced by ours;
+    a setting the address makes itself stays the address's."""
+    ours = connection_params("postgresql://ringround_app@db1.clinic.lan/ringround")
+    assert {name: ours[name] for name in NETWORK_SILENCE} == NETWORK_SILENCE
+    assert ours["tcp_user_timeout"] == 15_000 and ours["keepalives"] == 1
+    address = (
+        "postgresql://ringround_app@db1.clinic.lan/ringround"
+        "?tcp_user_timeout=40000&keepalives_idle=30&keepalives_count=6"
+    )
+    theirs = connection_params(address)
+    assert (theirs["tcp_user_timeout"], theirs["keepalives_idle"]) == ("40000", "30")
+    assert (theirs["keepalives_count"], theirs["keepalives_interval"]) == ("6", 5)
+    off = connection_params("host=db1.clinic.lan dbname=ringround keepalives=0 tcp_user_timeout=0")
+    assert (off["keepalives"], off["tcp_user_timeout"]) == ("0", "0")
+
+
+def why_no_network_of_its_own() -> str | None:
+    """Why tests/storage/silent_network.py cannot run here (a network namespace whose
+    loopback it takes down and up); None when it can."""
+    try:
+        tried = subprocess.run(
+            ["unshare", "--net", "ip", "link", "set", "lo", "down"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError as missing:
+        return f"{missing.filename} is not installed (apt-get install util-linux iproute2)"
+    if tried.returncode != 0:
+        return (
+            "no network namespace of its own can be made and changed here (needs root and "
+            f"iproute2): {tried.stderr.strip()}"
+        )
+    return why_not_here()
+
+
+def test_a_server_gone_silent_mid_call_is_noticed_and_nothing_is_half_saved() -> None:
+    """The server's host lost, a cable pulled, a firewall dropping packets: no reset, no
+    goodbye. The finish in flight ends as "does not answer; nothing was saved" instead of
+    "Saving..." for the system's 15 minutes; the database holds all of it or none of it;
+    the same engine claims and finishes once the network is back; the change watch's idle
+    connection is found dead too, and connects again. (The scenario runs in a network of
+    its own, as root: tests/storage/silent_network.py.)"""
+    reason = why_no_network_of_its_own()
+    if reason is not None:
+        pytest.skip(reason)
+    # Only a hang outlasts this: the scenario's own waits are 90 s each at most.
+    ran = subprocess.run(
+        ["unshare", "--net", sys.executable, "-m", "tests.storage.silent_network"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).parents[2],
+        timeout=300,
+    )
+    assert ran.returncode == 0, ran.stderr
+    seen = json.loads(ran.stdout.splitlines()[-1])
+    nothing = {"attempts": 0, "locks": 1, "processed": False}
+    whole = {"attempts": 1, "locks": 0, "processed": True}
+    assert seen["finished"].startswith("DatabaseUnreachable: The database server ")
+    assert seen["finished"].endswith(" does not answer; nothing was saved.")
+    assert seen["before"] == nothing
+    assert seen["after"] == nothing  # as the sentence says; never half
+    assert seen["saved_again"] == whole  # the operator saves again: the lock was still theirs
+    assert seen["next_call"] == whole
+    assert seen["watch"].endswith(" does not answer; nothing was saved.")
 
 
 def test_a_server_reached_by_its_socket_file_and_stopped_does_not_answer(
