@@ -96,7 +96,8 @@ class ReadOnlyDatabase(StorageError):
 
 
 class DatabaseUnreachable(StorageError):
-    """The database server does not answer (down, restarting, the network); nothing was saved.
+    """The database server does not answer (down, restarting, the network); the sentence
+    says "nothing was saved" when a save was under way (storage/postgres_connection.py).
 
     Only a database on a server (PostgreSQL, storage/postgres_connection.py)
     can be unreachable; the next use of the connection tries it again.

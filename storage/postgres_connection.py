@@ -240,7 +240,7 @@ def refused(error: psycopg.Error, location: str) -> RingroundError:
             ).format(location=location)
         )
     if error.sqlstate in _GONE or _NOT_ACCEPTING in answer:
-        return unreachable(location)  # starting up, shutting down: it answers again soon
+        return unreachable(location, saving=False)  # starting up, shutting down: back soon
     if error.sqlstate == "28P01" or "password" in text:
         return StorageError(
             _(
@@ -264,8 +264,8 @@ def refused(error: psycopg.Error, location: str) -> RingroundError:
             ).format(location=location, reason=secure)
         )
     if error.sqlstate is not None and not error.sqlstate.startswith("08"):
-        return described(error, location)
-    return unreachable(location)
+        return described(error, location, saving=False)
+    return unreachable(location, saving=False)
 
 
 def secure_connection_failure(text: str) -> str:
@@ -283,21 +283,29 @@ def secure_connection_failure(text: str) -> str:
     return ""
 
 
-def unreachable(location: str) -> DatabaseUnreachable:
-    return DatabaseUnreachable(
-        _("The database server {location} does not answer; nothing was saved.").format(
-            location=location
+def unreachable(location: str, *, saving: bool) -> DatabaseUnreachable:
+    """The server does not answer: during a save (a write transaction, which the server
+    rolls back) the sentence says that nothing was saved; while reading, or connecting
+    (:func:`refused`), no save was asked, and it says only that the server is silent."""
+    if saving:
+        return DatabaseUnreachable(
+            _("The database server {location} does not answer; nothing was saved.").format(
+                location=location
+            )
         )
+    return DatabaseUnreachable(
+        _("The database server {location} does not answer.").format(location=location)
     )
 
 
-def described(error: psycopg.Error, location: str) -> StorageError:
-    """A psycopg error as one sentence for clinic staff (as storage.database.describe)."""
+def described(error: psycopg.Error, location: str, *, saving: bool) -> StorageError:
+    """A psycopg error as one sentence for clinic staff (as storage.database.describe);
+    ``saving``: inside a write transaction."""
     state = error.sqlstate or ""
     if isinstance(error, psycopg.OperationalError) and not state:
-        return unreachable(location)  # the connection broke: no answer, no state
+        return unreachable(location, saving=saving)  # the connection broke: no answer, no state
     if state.startswith("08") or state in _GONE:
-        return unreachable(location)
+        return unreachable(location, saving=saving)
     if state in _BUSY:
         return busy(location)
     if state == "53100":
@@ -398,7 +406,7 @@ class PostgresConnection:
             self._raw.close()
         if self.lost:
             if self._writing:
-                raise unreachable(self.location)  # the transaction is gone with it
+                raise unreachable(self.location, saving=True)  # the transaction is gone with it
             self._raw = open_raw(self._params, self.location)
             self._forget_prepared()
         return self._raw
@@ -426,7 +434,7 @@ class PostgresConnection:
             try:
                 return Rows(raw.execute(text, parameters or None))
             except psycopg.Error as error:
-                raise described(error, self.location) from None
+                raise described(error, self.location, saving=self._writing) from None
         if parameters:
             text = self._bound(text, parameters)
         return Rows(self._send(raw, text))
@@ -479,7 +487,7 @@ class PostgresConnection:
                 raw.execute(f"PREPARE {name} AS {numbered_parameters(sql)}")
             except psycopg.Error as error:
                 if self.lost or raw.info.transaction_status != pq.TransactionStatus.IDLE:
-                    raise described(error, self.location) from None
+                    raise described(error, self.location, saving=self._writing) from None
                 self._not_preparable.add(sql)
             else:
                 self._prepared[sql] = name
@@ -493,7 +501,7 @@ class PostgresConnection:
         try:
             return psycopg.ClientCursor(self.raw).mogrify(text, parameters)
         except psycopg.Error as error:
-            raise described(error, self.location) from None
+            raise described(error, self.location, saving=self._writing) from None
 
     def _send(self, raw: psycopg.Connection[Any], text: str | None) -> psycopg.Cursor[Any]:
         """Send what waits (the write's BEGIN and lock, statements of execute_soon) and
@@ -516,7 +524,7 @@ class PostgresConnection:
             for _result in range(results - 1):
                 cursor.nextset()
         except psycopg.Error as error:
-            raise described(error, self.location) from None
+            raise described(error, self.location, saving=self._writing) from None
         return cursor
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Rows:
@@ -526,7 +534,7 @@ class PostgresConnection:
         try:
             cursor.executemany(psycopg_sql(sql), parameters)
         except psycopg.Error as error:
-            raise described(error, self.location) from None
+            raise described(error, self.location, saving=self._writing) from None
         return Rows(cursor)
 
     def announcements(self) -> int:
@@ -535,13 +543,13 @@ class PostgresConnection:
         Never connects again: a new connection would not be listening.
         """
         if self.lost:
-            raise unreachable(self.location)
+            raise unreachable(self.location, saving=False)
         try:
             arrived = sum(1 for _notify in self._raw.notifies(timeout=0))
         except psycopg.Error as error:
-            raise described(error, self.location) from None
+            raise described(error, self.location, saving=self._writing) from None
         if self._said_goodbye():  # a server going down is noticed at the first look
-            raise unreachable(self.location)
+            raise unreachable(self.location, saving=False)
         while self._raw.pgconn.notifies() is not None:  # read along with the goodbye check
             arrived += 1
         return arrived
@@ -585,8 +593,11 @@ class PostgresConnection:
         The id is what :meth:`end_write` asks the server about when the COMMIT
         gets no answer.
         """
-        _connected = self.raw
-        self._prepare_frequent()
+        try:
+            _connected = self.raw
+            self._prepare_frequent()
+        except DatabaseUnreachable:  # the save asked for is not begun
+            raise unreachable(self.location, saving=True) from None
         self._transaction = ""
         self._begin_pending = True
         self._writing = True

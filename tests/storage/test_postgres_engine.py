@@ -45,6 +45,7 @@ from storage.postgres_connection import (
 )
 from storage.postgres_engine import PostgresEngine
 from storage.sqlite_engine import SqliteEngine
+from tests.unix_users import ringround_command
 from tests.waiting import wait_until
 
 SKEW = 600  # seconds an application server's clock is wrong by, in the clock tests
@@ -93,10 +94,7 @@ def test_a_server_starting_or_stopping_is_one_that_does_not_answer(state: str) -
     )
     found = storage.postgres_connection.refused(said, "postgresql://h/clinic")
     assert isinstance(found, DatabaseUnreachable)
-    assert (
-        str(found)
-        == "The database server postgresql://h/clinic does not answer; nothing was saved."
-    )
+    assert str(found) == "The database server postgresql://h/clinic does not answer."
 
 
 @pytest.mark.parametrize(
@@ -491,7 +489,7 @@ def test_a_restarted_server_is_noticed_and_the_watch_reads_everything_again(
     watch = engine.watch()
     try:
         restart_server()
-        with pytest.raises(DatabaseUnreachable, match="does not answer; nothing was saved"):
+        with pytest.raises(DatabaseUnreachable, match=r"does not answer\.$"):  # only reading
             wait_until(lambda: watch.changes() is not None, "the watch to notice the restart")
         back = lost_then_back(watch.changes)
         assert back is not None and not back.complete  # type: ignore[attr-defined]
@@ -672,9 +670,28 @@ def test_a_server_reached_by_its_socket_file_and_stopped_does_not_answer(
     stopped = f"postgresql:///clinic?host={tmp_path}&port=5432"
     with pytest.raises(DatabaseUnreachable) as caught:
         open_engine(stopped).connect()
-    assert str(caught.value) == (
-        f"The database server {stopped} does not answer; nothing was saved."
+    assert str(caught.value) == f"The database server {stopped} does not answer."
+
+
+@pytest.mark.parametrize(
+    "args", [["export", "clients"], ["locks"], ["report"], ["lists"], ["check"]]
+)
+def test_a_reading_command_does_not_claim_a_save(tmp_path: Path, args: list[str]) -> None:
+    """Nothing was asked to be saved, so the sentence says only that the server is silent
+    (a save cut off says "nothing was saved": test_a_batch_cut_short_says_one_sentence_...)."""
+    stopped = f"postgresql:///clinic?host={tmp_path}&port=5432"
+    done = subprocess.run(
+        [str(ringround_command()), *args, "--db", stopped],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
     )
+    assert done.returncode == 1
+    assert "nothing was saved" not in done.stdout + done.stderr
+    if args[0] != "check":  # check says it in its own words (storage/server_health.py)
+        assert done.stderr == f"ringround: The database server {stopped} does not answer.\n"
 
 
 def test_a_secure_connection_that_fails_is_named_not_a_silent_server(
