@@ -24,6 +24,11 @@ from tui.tick_box import TickBox
 class ClientCard(AtTheDesk, ModalScreen[None]):
     """See the module docstring for keys."""
 
+    # No auto-focus (""): on_mount focuses the first field itself without scrolling to
+    # it; Textual's auto-focus scrolls it to the middle, and on a short terminal the
+    # dialog opened with whose it is (title, name) scrolled away.
+    AUTO_FOCUS = ""
+
     BINDINGS = [Binding("escape", "close", N_("Close"))]
 
     def __init__(self, client_id: int) -> None:
@@ -36,19 +41,21 @@ class ClientCard(AtTheDesk, ModalScreen[None]):
         with Vertical(classes="dialog", id="client-card"):
             yield Static(Text(_("Client card")), classes="dialog-title")
             yield Static("", id="card-identity")
+            # No select-on-focus: the next key would replace everything in the field.
             yield Label(_("Phones (main first, separated by ;)"))
-            yield Input(id="card-phones")
+            yield Input(id="card-phones", select_on_focus=False)
             yield Label(_("E-mail"))
-            yield Input(id="card-email")
+            yield Input(id="card-email", select_on_focus=False)
             yield Label(_("Notes"))
-            yield Input(id="card-notes")
+            yield Input(id="card-notes", select_on_focus=False)
             yield TickBox(_("Do not call"), id="card-dnc")
             yield Static(
                 Text(_("Enter saves, Escape closes")), id="card-message", classes="dialog-hint"
             )
 
     def on_mount(self) -> None:
-        self.query_one("#card-phones", Input).focus()
+        # Not scrolled to: on a short terminal the card opens at its top, with whose it is.
+        self.query_one("#card-phones", Input).focus(scroll_visible=False)
         self.load()
 
     def load(self) -> None:

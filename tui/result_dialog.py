@@ -65,6 +65,11 @@ class FamilyBox(TickBox, inherit_bindings=False):
 class ResultDialog(ModalScreen[Finished | None]):
     """See the module docstring for keys."""
 
+    # No auto-focus (""): on_mount focuses the first field itself without scrolling to
+    # it; Textual's auto-focus scrolls it to the middle, and on a short terminal the
+    # dialog opened with whose it is (title, name) scrolled away.
+    AUTO_FOCUS = ""
+
     BINDINGS = [
         Binding("escape", "cancel", N_("Cancel")),
         Binding("enter", "submit", show=False),  # on the same-phone box; fields submit alone
@@ -150,8 +155,9 @@ class ResultDialog(ModalScreen[Finished | None]):
                 options.highlighted = index
                 self.query_one("#callback-row").display = self.outcome.asks_callback
         # At once, before the first paint: a digit typed as soon as the dialog
-        # shows must find the outcomes focused.
-        self.set_focus(options)
+        # shows must find the outcomes focused. Not scrolled to: on a short terminal
+        # the dialog opens at its top, with whose call this is.
+        self.set_focus(options, scroll_visible=False)
 
     def _choose(self, index: int) -> None:
         self.outcome = self.policy.outcomes[index]

@@ -19,7 +19,15 @@ from storage.clients import save_phones
 from storage.engine import write
 from storage.locks import release_lock
 from storage.rows import APPOINTMENT, RowKey
-from tests.clinic_fixtures import DeskClinic, at, open_list, running, text_of, wait_until
+from tests.clinic_fixtures import (
+    DeskClinic,
+    at,
+    open_list,
+    running,
+    settle,
+    text_of,
+    wait_until,
+)
 from tui.client_card import ClientCard
 from tui.result_dialog import ResultDialog
 from tui.row_table import RowTable, columns
@@ -122,6 +130,9 @@ async def test_the_result_dialog_keeps_the_field_and_its_message_in_sight(
         dialog = await wait_until(
             pilot, lambda: isinstance(app.screen, ResultDialog) and app.screen, "the dialog"
         )
+        # It opens at its top: whose call this is stays in sight.
+        await settle(pilot)
+        assert in_sight(dialog.query_one(".dialog-title"))
         await pilot.press("5", *"at work", "enter")
         callback = dialog.query_one("#callback", Input)
         await wait_until(pilot, lambda: callback.has_focus, "the call-back field")
@@ -169,6 +180,8 @@ async def test_the_client_card_keeps_every_field_in_sight_at_60x15(desk: DeskCli
             "the card",
         )
         assert isinstance(card, ClientCard)
+        await settle(pilot)
+        assert in_sight(card.query_one("#card-identity"))  # whose card it is
 
         def focused_in_sight(widget: Widget) -> bool:
             return widget.has_focus and in_sight(widget)
