@@ -151,6 +151,23 @@ async def test_card_refuses_a_phone_number_with_digits_missing(desk: DeskClinic)
     assert desk.query("SELECT count(*) FROM audit WHERE event = 'card-edit'") == [(0,)]
 
 
+async def test_card_tab_to_the_notes_and_typing_adds_to_them(desk: DeskClinic) -> None:
+    """A field reached with Tab once had all its text selected: the first key typed
+    replaced the whole note."""
+    app = desk.app("alice")
+    async with running(app) as pilot:
+        await open_list(pilot)
+        await pilot.press("k")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, ClientCard) and app.screen.client is not None
+        )
+        await pilot.press("tab", "tab", *"; мама", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen), "the card to close")
+    assert desk.query("SELECT notes FROM clients WHERE id = ?", desk.clients["ivanova"]) == [
+        ("Предпочитает звонки после 10:00; мама",)
+    ]
+
+
 async def test_card_escape_closes_without_saving(desk: DeskClinic) -> None:
     app = desk.app("alice")
     async with running(app) as pilot:
