@@ -284,33 +284,31 @@ def _import_phases(source: str) -> dict[str, str]:
 def _read_file(name: str) -> bytes:
     """The bytes of FILE ('-': standard input); a missing or unreadable file is bad input.
 
-    FILE must be a file: a folder, a device (/dev/zero would never end) or a named
-    pipe (opening it would wait for a writer; it is opened without waiting, to be
-    told apart) is refused by what it is. A file of any size is read.
+    FILE is a file of any size, or a pipe (``import clients <(iconv ...)``), read
+    to its end as standard input is. A folder, and a device (/dev/zero would never
+    end), are refused by what they are.
     """
     if name == "-":
         return sys.stdin.buffer.read()
     try:
-        descriptor = os.open(name, os.O_RDONLY | os.O_NONBLOCK)
+        mode = os.stat(name).st_mode
+        if stat.S_ISDIR(mode):
+            raise BadInput(_("{name} is a folder, not a CSV file.").format(name=name))
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+            raise BadInput(
+                _(
+                    "{name} is a device, not a file; give a CSV file or a workbook (.xlsx), "
+                    "or - to read standard input."
+                ).format(name=name)
+            )
+        with open(name, "rb") as handle:
+            return handle.read()
     except FileNotFoundError:
         raise BadInput(_("There is no file {name}.").format(name=name)) from None
     except PermissionError:
         raise BadInput(
             _("You may not read {name} (permission denied).").format(name=name)
         ) from None
-    mode = os.fstat(descriptor).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(descriptor)
-        if stat.S_ISDIR(mode):
-            raise BadInput(_("{name} is a folder, not a CSV file.").format(name=name))
-        raise BadInput(
-            _(
-                "{name} is a device or a pipe, not a file; give a CSV file or a workbook "
-                "(.xlsx), or - to read standard input."
-            ).format(name=name)
-        )
-    with open(descriptor, "rb") as handle:
-        return handle.read()
 
 
 def _import(
