@@ -10,7 +10,7 @@ from storage.audit import audit
 from storage.connection import Connection
 from storage.database import StorageError
 from storage.engine import write
-from storage.errors import BadInput
+from storage.errors import BadInput, RingroundError
 from storage.i18n import _
 from storage.phones import digit_count_problem, phone_key, phone_problem, rules_signature
 from storage.policy import PhoneRules, Policy
@@ -26,6 +26,10 @@ class ClientGone(StorageError):
 
 class BadPhone(BadInput):
     """A number written on the card that the policy's [phones] rules refuse, as an import does."""
+
+
+class ChangedMeanwhile(RingroundError):
+    """Another operator saved a field of this card after it was shown here."""
 
 
 @dataclass(frozen=True)
@@ -175,8 +179,14 @@ def update_client(
     client_id: int,
     changes: dict[str, object],
     now: int,
+    *,
+    shown: Client | None = None,
 ) -> Client:
-    """Save edits of the client card; every changed field is audited with old and new value."""
+    """Save edits of the client card; every changed field is audited with old and new value.
+
+    ``shown`` is the client as the card showed it: a field changed since (by another
+    operator's card) is not overwritten with what this card had; ChangedMeanwhile.
+    """
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise ValueError(f"these client fields cannot be edited: {', '.join(sorted(unknown))}")
@@ -190,6 +200,20 @@ def update_client(
             "notes": before.notes,
             "do_not_call": before.do_not_call,
         }
+        if shown is not None:
+            seen: dict[str, object] = {
+                "phones": list(shown.phones),
+                "email": shown.email,
+                "notes": shown.notes,
+                "do_not_call": shown.do_not_call,
+            }
+            if any(old[field] != seen[field] for field in changes):
+                raise ChangedMeanwhile(
+                    _(
+                        "Another operator changed this card meanwhile; close it (Escape) "
+                        "and open it again to see their change."
+                    )
+                )
         for field, value in changes.items():
             if value == old[field]:
                 continue

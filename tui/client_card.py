@@ -100,7 +100,10 @@ class ClientCard(AtTheDesk, ModalScreen[None]):
         # Only the fields the operator changed: one shown with a placeholder for a control
         # character (tui/safe_text.py) must not overwrite the stored text with it.
         typed = {field: self.query_one(f"#card-{field}", Input).value for field in self.shown}
-        changes: dict[str, object] = {"do_not_call": self.query_one("#card-dnc", TickBox).value}
+        changes: dict[str, object] = {}
+        do_not_call = self.query_one("#card-dnc", TickBox).value
+        if do_not_call != self.client.do_not_call:
+            changes["do_not_call"] = do_not_call
         if typed["phones"] != self.shown["phones"]:
             changes["phones"] = split_phones(typed["phones"])
         for field in ("email", "notes"):
@@ -111,9 +114,10 @@ class ClientCard(AtTheDesk, ModalScreen[None]):
 
     def save(self, changes: dict[str, object]) -> None:
         desk = self.desk
+        shown = self.client  # a field another card saved since is not overwritten
         self.on_database(
             lambda conn: update_client(
-                conn, desk.policy, desk.session, self.client_id, changes, desk.now()
+                conn, desk.policy, desk.session, self.client_id, changes, desk.now(), shown=shown
             ),
             lambda _saved: self.dismiss(None),
             lambda error: self.say(

@@ -10,6 +10,7 @@ import pytest
 
 from storage.clients import (
     BadPhone,
+    ChangedMeanwhile,
     Client,
     ClientGone,
     appointments,
@@ -320,3 +321,35 @@ def test_update_client_refuses_a_new_number_the_phone_rules_refuse(
         conn, policy, alice, anna, {"phones": ["+7 900 1", "+7 916 123-45-67"]}, NOW
     )
     assert after.phones == ("+7 900 1", "+7 916 123-45-67")
+
+
+def test_update_client_refuses_a_field_changed_since_the_card_showed_it(
+    conn: Connection, clinic: StoredClinic, policy: Policy
+) -> None:
+    """Two operators on one card: the second save once put back the phones (or the
+    do-not-call mark) the card had shown, silently undoing the first operator's change."""
+    anna = clinic.add_client("Anna", ("+7 900 100-00-01",), email="a@example.org")
+    alice, bob = clinic.session("alice"), clinic.session("bob")
+    shown = get_client(conn, anna)  # both cards show this
+    assert shown is not None
+    update_client(
+        conn,
+        policy,
+        alice,
+        anna,
+        {"phones": ["+7 900 100-00-01", "+7 916 555-00-01"], "do_not_call": True},
+        NOW,
+        shown=shown,
+    )
+    bobs: list[dict[str, object]] = [
+        {"phones": ["+7 900 100-00-01", "+7 916 777-00-02"]},
+        {"do_not_call": False},
+    ]
+    for changes in bobs:
+        with pytest.raises(ChangedMeanwhile):
+            update_client(conn, policy, bob, anna, changes, NOW + 1, shown=shown)
+    update_client(conn, policy, bob, anna, {"notes": "evenings"}, NOW + 2, shown=shown)
+    after = get_client(conn, anna)
+    assert after is not None
+    assert after.phones == ("+7 900 100-00-01", "+7 916 555-00-01")
+    assert after.do_not_call and after.notes == "evenings"

@@ -7,6 +7,7 @@ import json
 from textual.geometry import Region
 from textual.widgets import Checkbox, Input
 
+from storage.clients import update_client
 from storage.engine import write
 from tests.clinic_fixtures import (
     DESK_NOW,
@@ -166,6 +167,40 @@ async def test_card_tab_to_the_notes_and_typing_adds_to_them(desk: DeskClinic) -
     assert desk.query("SELECT notes FROM clients WHERE id = ?", desk.clients["ivanova"]) == [
         ("Предпочитает звонки после 10:00; мама",)
     ]
+
+
+async def test_card_does_not_undo_what_another_operator_saved_meanwhile(
+    desk: DeskClinic,
+) -> None:
+    """Two cards open on one client: the later save put back the phones its card had
+    shown, silently dropping the number the other operator had just added."""
+    app = desk.app("alice")
+    client_id = desk.clients["ivanova"]
+    async with running(app) as pilot:
+        await open_list(pilot)
+        await pilot.press("k")
+        card = await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ClientCard) and app.screen.client is not None and app.screen
+            ),
+        )
+        assert isinstance(card, ClientCard)
+        bob, before = desk.session("bob"), card.client
+        assert before is not None
+        conn = desk.connect()
+        try:  # bob's card, open on the same client, saves first
+            phones = [*before.phones, "+7 916 555-00-01"]
+            update_client(conn, desk.policy, bob, client_id, {"phones": phones}, DESK_NOW)
+        finally:
+            conn.close()
+        await pilot.press("end", *"; +7 916 777-00-02", "enter")
+        message = card.query_one("#card-message")
+        await wait_until(pilot, lambda: "meanwhile" in text_of(message), "the refusal")
+        assert card.query_one("#card-phones", Input).value.endswith("; +7 916 777-00-02")
+    assert desk.query(
+        "SELECT number FROM phones WHERE client_id = ? ORDER BY position", client_id
+    ) == [("+7 916 123-45-67",), ("+7 495 765-43-21",), ("+7 916 555-00-01",)]
 
 
 async def test_card_escape_closes_without_saving(desk: DeskClinic) -> None:

@@ -45,7 +45,7 @@ async def test_a_refusal_is_said_on_the_screen_that_asked(
 ) -> None:
     """The client was removed meanwhile: the card says so and keeps what was typed."""
 
-    def removed(*args: object) -> None:
+    def removed(*args: object, **kwargs: object) -> None:
         raise ClientGone("The client 1 no longer exists.")
 
     monkeypatch.setattr("tui.client_card.update_client", removed)
@@ -83,7 +83,7 @@ async def test_a_bug_in_a_job_reaches_the_crash_handler(
     configure(LogTarget("file", "/dev/log", str(log), 10, 5))
     monkeypatch.delenv("RINGROUND_DEBUG", raising=False)
 
-    def bug(*args: object) -> None:
+    def bug(*args: object, **kwargs: object) -> None:
         raise ValueError("a bug in the job")
 
     monkeypatch.setattr("tui.client_card.update_client", bug)
