@@ -358,12 +358,10 @@ def _import(
         target = os.path.join(folder, f".{os.path.basename(path)}.import-{os.getpid()}")
     try:
         with (
-            # A dry run saves nothing: read-only, for a user who may only read the file too.
+            # A dry run saves nothing: read-only, for a user who may only read the file too;
+            # it refuses a damaged database as the import would.
             use_database(
-                target,
-                create=fresh or server,
-                reading=dry_run and not fresh,
-                writes=not dry_run,
+                target, create=fresh or server, reading=dry_run and not fresh, writes=True
             ) as conn,
             progress_bar(_import_phases(source)) as progress,
         ):

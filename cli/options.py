@@ -119,8 +119,9 @@ def use_database(
 
     ``reading``: the command only reads, so a user who may not write the file
     still gets a (strictly read-only) connection. ``writes``: the command may
-    write, so a damaged database is refused before anything is written to it,
-    with the app's own check.
+    write (or, as an import's dry run, says what it would write), so a damaged
+    database is refused before anything is written to it, with the app's own
+    check.
     """
     engine = open_engine(path)
     conn = engine.connect(create=create, reading=reading)
