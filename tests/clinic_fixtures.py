@@ -34,6 +34,7 @@ from storage.rows import APPOINTMENT, RowKey
 from storage.sessions import Session, heartbeat, start_session
 from tests.waiting import PATIENCE, POLL
 from tui.app import RingroundApp
+from tui.client_card import ClientCard
 from tui.picker import ListPicker
 from tui.row_table import RowTable
 from tui.work_screen import WorkScreen
@@ -385,6 +386,19 @@ async def open_list(pilot: Pilot[Any], index: int = 0) -> WorkScreen:
     await settle(pilot)
     assert isinstance(screen, WorkScreen)
     return screen
+
+
+async def open_card(pilot: Pilot[Any]) -> ClientCard:
+    """From the work screen, open the active row's client card (k) and wait for its client."""
+    app = pilot.app
+    await pilot.press("k")
+    card = await wait_until(
+        pilot,
+        lambda: isinstance(app.screen, ClientCard) and app.screen.client is not None and app.screen,
+        "the client card with its client",
+    )
+    assert isinstance(card, ClientCard)
+    return card
 
 
 async def go_to(pilot: Pilot[Any], screen: WorkScreen, source_id: int) -> None:

@@ -27,6 +27,7 @@ from tests.clinic_fixtures import (
     Clock,
     DeskClinic,
     build_desk,
+    open_card,
     running,
     settle,
     text_of,
@@ -34,7 +35,6 @@ from tests.clinic_fixtures import (
 )
 from tests.operator_steps import open_first_list, open_result_dialog
 from tests.outside_process import Outside
-from tui.client_card import ClientCard
 from tui.database_work import BUSY_RETRY_FOR
 
 BUSY_TIMEOUT = 0.5  # seconds
@@ -77,12 +77,7 @@ async def test_a_long_write_lock_keeps_the_app_responsive_and_loses_nothing(
         with Outside(desk.path, "write") as writer:
             await pilot.press("c")
             await wait_until(pilot, lambda: BUSY in title(app), "the busy state in the title")
-            await pilot.press("k")  # the client card: read while the write lock is held
-            await wait_until(
-                pilot,
-                lambda: isinstance(app.screen, ClientCard) and app.screen.client is not None,
-                "the client card",
-            )
+            await open_card(pilot)  # the client card: read while the write lock is held
             await pilot.press("escape")
             await wait_until(pilot, lambda: app.screen is screen, "the work screen again")
             assert desk.locks() == []  # nothing got through

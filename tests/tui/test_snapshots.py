@@ -20,13 +20,13 @@ from tests.clinic_fixtures import (
     Clock,
     Compare,
     DeskClinic,
+    open_card,
     open_list,
     settle,
     shoot,
     wait_until,
 )
 from tui.app import RingroundApp
-from tui.client_card import ClientCard
 from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.result_dialog import ResultDialog
 
@@ -124,10 +124,7 @@ def test_client_card(
 
     async def steps(pilot: Pilot[Any]) -> None:
         await open_list(pilot)
-        await pilot.press("k")
-        await wait_until(
-            pilot, lambda: isinstance(app.screen, ClientCard) and app.screen.client is not None
-        )
+        await open_card(pilot)
 
     assert shoot(snap_compare, app, size, steps)
 

@@ -13,13 +13,13 @@ from tests.clinic_fixtures import (
     DESK_NOW,
     DeskClinic,
     go_to,
+    open_card,
     open_list,
     running,
     settle,
     text_of,
     wait_until,
 )
-from tui.client_card import ClientCard
 from tui.client_history import ClientDialog
 from tui.work_screen import WorkScreen
 
@@ -56,14 +56,7 @@ async def test_card_edit_is_saved_and_audited(desk: DeskClinic) -> None:
     client_id = desk.clients["ivanova"]
     async with running(app) as pilot:
         await open_list(pilot)
-        await pilot.press("k")
-        card = await wait_until(
-            pilot,
-            lambda: (
-                isinstance(app.screen, ClientCard) and app.screen.client is not None and app.screen
-            ),
-        )
-        assert isinstance(card, ClientCard)
+        card = await open_card(pilot)
         identity = text_of(card.query_one("#card-identity"))
         # Dates in the language's conventions (British English in English; tui/formats.py).
         assert "Иванова Мария Петровна" in identity and "15 March 1984" in identity
@@ -105,14 +98,7 @@ async def test_card_edit_keeps_the_line_breaks_of_the_notes(desk: DeskClinic) ->
     app = desk.app("alice")
     async with running(app) as pilot:
         await open_list(pilot)
-        await pilot.press("k")
-        card = await wait_until(
-            pilot,
-            lambda: (
-                isinstance(app.screen, ClientCard) and app.screen.client is not None and app.screen
-            ),
-        )
-        assert isinstance(card, ClientCard)
+        card = await open_card(pilot)
         notes = card.query_one("#card-notes", Input)
         assert notes.value == "Аллергия на пенициллин␍␊Звонить␉после 18:00"
         await pilot.press("tab", "tab", "end", *" (мама)", "enter")
@@ -129,14 +115,7 @@ async def test_card_refuses_a_phone_number_with_digits_missing(desk: DeskClinic)
     client_id = desk.clients["ivanova"]
     async with running(app) as pilot:
         await open_list(pilot)
-        await pilot.press("k")
-        card = await wait_until(
-            pilot,
-            lambda: (
-                isinstance(app.screen, ClientCard) and app.screen.client is not None and app.screen
-            ),
-        )
-        assert isinstance(card, ClientCard)
+        card = await open_card(pilot)
         await pilot.press("end", *"; +7 916 123-45-6", "enter")
         message = card.query_one("#card-message")
         await wait_until(pilot, lambda: "digits" in text_of(message), "the refusal")
@@ -158,10 +137,7 @@ async def test_card_tab_to_the_notes_and_typing_adds_to_them(desk: DeskClinic) -
     app = desk.app("alice")
     async with running(app) as pilot:
         await open_list(pilot)
-        await pilot.press("k")
-        await wait_until(
-            pilot, lambda: isinstance(app.screen, ClientCard) and app.screen.client is not None
-        )
+        await open_card(pilot)
         await pilot.press("tab", "tab", *"; мама", "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen), "the card to close")
     assert desk.query("SELECT notes FROM clients WHERE id = ?", desk.clients["ivanova"]) == [
@@ -178,14 +154,7 @@ async def test_card_does_not_undo_what_another_operator_saved_meanwhile(
     client_id = desk.clients["ivanova"]
     async with running(app) as pilot:
         await open_list(pilot)
-        await pilot.press("k")
-        card = await wait_until(
-            pilot,
-            lambda: (
-                isinstance(app.screen, ClientCard) and app.screen.client is not None and app.screen
-            ),
-        )
-        assert isinstance(card, ClientCard)
+        card = await open_card(pilot)
         bob, before = desk.session("bob"), card.client
         assert before is not None
         conn = desk.connect()
@@ -207,14 +176,7 @@ async def test_card_escape_closes_without_saving(desk: DeskClinic) -> None:
     app = desk.app("alice")
     async with running(app) as pilot:
         await open_list(pilot)
-        await pilot.press("k")
-        card = await wait_until(
-            pilot,
-            lambda: (
-                isinstance(app.screen, ClientCard) and app.screen.client is not None and app.screen
-            ),
-        )
-        assert isinstance(card, ClientCard)
+        card = await open_card(pilot)
         card.query_one("#card-notes", Input).value = "changed my mind"
         card.query_one("#card-dnc", Checkbox).value = True
         await pilot.press("escape")

@@ -20,7 +20,7 @@ from textual.widgets import Input
 from storage.admin_log import LogTarget, configure
 from storage.clients import ClientGone
 from storage.connection import Connection
-from tests.clinic_fixtures import DeskClinic, open_list, running, text_of, wait_until
+from tests.clinic_fixtures import DeskClinic, open_card, open_list, running, text_of, wait_until
 from tests.waiting import wait_until_async
 from tui.client_card import ClientCard
 from tui.database_work import deliver
@@ -52,14 +52,7 @@ async def test_a_refusal_is_said_on_the_screen_that_asked(
     app = desk.app("alice")
     async with running(app) as pilot:
         await open_list(pilot)
-        await pilot.press("k")
-        card = await wait_until(
-            pilot,
-            lambda: (
-                isinstance(app.screen, ClientCard) and app.screen.client is not None and app.screen
-            ),
-        )
-        assert isinstance(card, ClientCard)
+        card = await open_card(pilot)
         await pilot.press("end", *" new")
         await pilot.press("enter")
         said = await wait_until(

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.clinic_fixtures import DeskClinic, open_list, running, wait_until
+from tests.clinic_fixtures import DeskClinic, open_card, open_list, running, wait_until
 from tests.tui.test_snapshots import call_back_dialog
-from tui.client_card import ClientCard
 from tui.result_dialog import ResultDialog
 from tui.tick_box import TickBox
 
@@ -39,14 +38,7 @@ async def test_the_do_not_call_box_of_the_card_says_x(desk: DeskClinic) -> None:
     app = desk.app("alice")
     async with running(app) as pilot:
         await open_list(pilot)
-        await pilot.press("k")
-        card = await wait_until(
-            pilot,
-            lambda: (
-                isinstance(app.screen, ClientCard) and app.screen.client is not None and app.screen
-            ),
-        )
-        assert isinstance(card, ClientCard)
+        card = await open_card(pilot)
         box = card.query_one("#card-dnc", TickBox)
         await wait_until(pilot, lambda: "[ ] Do not call" in drawn(box), "the clear box")
         box.value = True
