@@ -15,6 +15,7 @@ from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
 from storage.sessions import Session
 from tests.clinic_fixtures import DESK_NOW, MINUTE, Clock, DeskClinic, at, settle, wait_until
 from tui.app import RingroundApp
+from tui.report_screen import ReportScreen
 from tui.supervisor_screen import SupervisorScreen
 
 
@@ -139,4 +140,20 @@ async def open_supervisor_screen(pilot: Any) -> SupervisorScreen:
     )
     await settle(pilot)
     assert isinstance(screen, SupervisorScreen)
+    return screen
+
+
+async def open_report(pilot: Any) -> ReportScreen:
+    """Open the reports (p) and wait until the first report is on the screen."""
+    app = pilot.app
+    await pilot.press("p")
+    screen = await wait_until(
+        pilot,
+        lambda: (
+            isinstance(app.screen, ReportScreen) and app.screen.report is not None and app.screen
+        ),
+        "the report with its numbers",
+    )
+    await settle(pilot)
+    assert isinstance(screen, ReportScreen)
     return screen

@@ -26,6 +26,7 @@ from tests.clinic_fixtures import (
     wait_until,
 )
 from tests.supervisor_fixtures import (
+    open_report,
     open_supervisor_screen,
     operators_at_work,
     record_calls,
@@ -201,17 +202,7 @@ async def test_report_numbers_per_operator_and_per_list(desk: DeskClinic) -> Non
     record_calls(desk)
     app = supervisor_app(desk)
     async with running(app) as pilot:
-        await pilot.press("p")
-        screen = await wait_until(
-            pilot,
-            lambda: (
-                isinstance(app.screen, ReportScreen)
-                and app.screen.report is not None
-                and app.screen
-            ),
-        )
-        assert isinstance(screen, ReportScreen)
-        await settle(pilot)
+        screen = await open_report(pilot)
         table = screen.query_one("#report", DataTable)
         assert text_of(screen.query_one("#report-title")) == (
             "Reports · per operator · today, 26 Nov"
@@ -301,17 +292,7 @@ async def test_every_heading_of_the_report_fits_its_column(desk: DeskClinic, lan
     record_calls(desk)
     app = supervisor_app(desk)
     async with running(app) as pilot:
-        await pilot.press("p")
-        screen = await wait_until(
-            pilot,
-            lambda: (
-                isinstance(app.screen, ReportScreen)
-                and app.screen.report is not None
-                and app.screen
-            ),
-        )
-        assert isinstance(screen, ReportScreen)
-        await settle(pilot)
+        screen = await open_report(pilot)
         for key in ("o", "l"):  # per operator, per list
             await pilot.press(key)
             await settle(pilot)
