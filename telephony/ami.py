@@ -242,7 +242,7 @@ class AmiBackend:
         try:
             banner = await asyncio.wait_for(reader.readline(), self._connect_timeout)
             greeted = banner.startswith(b"Asterisk Call Manager/")
-        except (TimeoutError, OSError):
+        except (TimeoutError, OSError, ValueError):  # ValueError: no line break in 64 KiB
             pass
         finally:
             if not greeted:  # also when cancelled: no connection is left open behind us

@@ -315,6 +315,21 @@ async def test_silent_service_is_given_up_on(make_backend: Backends) -> None:
             await backend.connect()
 
 
+async def test_endless_first_line_is_not_a_greeting(make_backend: Backends) -> None:
+    # Another service on the port may send more than a line's worth without a line break.
+    async def flood(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"A" * 200_000)
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(flood, "127.0.0.1", 0)
+    async with server:
+        backend = make_backend(server.sockets[0].getsockname()[1])
+        with pytest.raises(TelephonyError, match="did not greet like an Asterisk manager"):
+            await backend.connect()
+        assert not backend.connected
+
+
 async def test_wrong_secret_is_refused(make_backend: Backends) -> None:
     async with FakeAmi(secret="another") as pbx:
         backend = make_backend(pbx.port)
