@@ -218,6 +218,14 @@ def _admin_log(target: LogTarget, group: str) -> Finding:
                 "install -d -g {group} -m 2770 {folder}."
             ).format(path=path, group=group, folder=folder),
         )
+    if os.path.isdir(path):
+        return Finding(
+            WARNING,
+            _(
+                "The log file {path} is not a file but a folder, so ringround's log is lost; set "
+                '[log] file to a file in it, such as file = "{example}".'
+            ).format(path=path, example=os.path.join(path, "ringround.log")),
+        )
     if (os.path.exists(path) and not os.access(path, os.W_OK)) or not os.access(
         folder, os.W_OK | os.X_OK
     ):

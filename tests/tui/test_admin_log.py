@@ -9,6 +9,7 @@ calls and an exchange that is down.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -25,8 +26,9 @@ from storage import admin_log
 from storage.admin_log import LogTarget, configure, field, log_event, log_refused_login
 from storage.audit import audit
 from storage.engine import write
+from storage.health import WARNING, Finding, policy_findings
 from storage.locks import Claim, claim_row, release_lock, remove_stale_locks
-from storage.policy import Policy
+from storage.policy import Policy, default_policy
 from storage.rows import APPOINTMENT, RowKey
 from storage.sessions import heartbeat
 from tests.clinic_fixtures import wait_until
@@ -134,6 +136,20 @@ def test_a_log_that_cannot_be_written_stays_quiet(
         log_event(logging.ERROR, "pbx-error", operator="anna", session=1)
     configure(OFF)
     assert capfd.readouterr() == ("", "")
+
+
+def test_check_says_when_the_log_file_is_a_folder(tmp_path: Path) -> None:
+    """[log] file naming a folder: no line could ever be written there, even by root."""
+    folder = tmp_path / "log"
+    folder.mkdir()
+    finding = policy_findings(
+        dataclasses.replace(default_policy(), log=file_target(folder)), "", "ringround-operators"
+    )[-1]
+    assert finding == Finding(
+        WARNING,
+        f"The log file {folder} is not a file but a folder, so ringround's log is lost; set "
+        f'[log] file to a file in it, such as file = "{folder}/ringround.log".',
+    )
 
 
 # -- lock events, once committed ------------------------------------------------------------
