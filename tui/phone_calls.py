@@ -75,7 +75,8 @@ class PendingDial:
 
     key: RowKey
     position: int
-    number: str
+    number: str  # as dialled: dial_prefix and digits
+    stored: str  # as stored, for Backend.place_call
     had_lock: bool
     extension: str = ""
 
@@ -211,6 +212,7 @@ class PhoneActions(CallWatcher, AtTheDesk):
             key,
             position,
             number,
+            phones[position - 1],
             had_lock=lock is not None and lock.ours,
             extension=split_extension(phones[position - 1])[1],
         )
@@ -225,7 +227,12 @@ class PhoneActions(CallWatcher, AtTheDesk):
         if pending is None or pending.key != key or phone is None:
             return
         call = PhoneCall(
-            key, pending.position, pending.number, pending.had_lock, extension=pending.extension
+            key,
+            pending.position,
+            pending.number,
+            pending.stored,
+            pending.had_lock,
+            extension=pending.extension,
         )
         phone.dial(call)
         if self.current_key() == key:

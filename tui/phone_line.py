@@ -55,6 +55,7 @@ class PhoneCall:
     key: RowKey
     position: int  # which of the client's numbers, 1…9
     number: str  # what the exchange dials: dial_prefix and digits (C4)
+    stored: str  # the number as stored, what Backend.place_call takes (it adds the prefix)
     had_lock: bool  # the row was already locked by this session before dialling
     extension: str = ""  # to ask for once the client answers; never dialled
     call_id: str | None = None  # None until the exchange has accepted the call
@@ -252,7 +253,7 @@ class PhoneLine:
                         "set up; try again in a moment."
                     )
                 )
-            call_id = await backend.place_call(self.operator, call.number, str(call.key))
+            call_id = await backend.place_call(self.operator, call.stored, str(call.key))
         except TelephonyError as error:
             self._failed(call, str(error))
             return

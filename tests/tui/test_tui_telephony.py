@@ -73,7 +73,9 @@ def build_db(path: Path) -> dict[str, int]:
     return ids
 
 
-def telephony_policy(folder: Path, port: int, secret: str = "s3cret") -> Policy:
+def telephony_policy(
+    folder: Path, port: int, secret: str = "s3cret", dial_prefix: str = ""
+) -> Policy:
     secret_file = folder / "ami.secret"
     secret_file.write_text(secret + "\n")
     secret_file.chmod(0o600)
@@ -85,6 +87,7 @@ host = "127.0.0.1"
 port = {port}
 secret_file = "{secret_file}"
 ring_timeout = "2s"
+dial_prefix = "{dial_prefix}"
 
 [telephony.extensions]
 alice = "PJSIP/101"
@@ -262,6 +265,29 @@ async def test_an_extension_is_shown_to_ask_for_and_never_dialled(
             await pilot.press("1", "enter")
             await wait_until(pilot, lambda: attempts(path), "the saved attempt")
             assert attempts(path) == [(ids["extension"], "confirmed", "pbx", NUMBERS["extension"])]
+            await settle(pilot)
+
+
+async def test_the_dial_prefix_is_put_before_the_number_once(
+    tmp_path: Path, db: tuple[Path, dict[str, int]]
+) -> None:
+    path, ids = db
+    async with FakeAmi(step=0.3, call_length=0.3) as pbx:
+        app = make_app(path, telephony_policy(tmp_path, pbx.port, dial_prefix="9"))
+        async with on_work_screen(app) as pilot:
+            await wait_until(pilot, lambda: "PBX: connected" in title_line(app), "connected")
+            await pilot.press("1")
+            await wait_until(pilot, lambda: pbx.received("Originate"), "the Originate")
+            assert pbx.received("Originate")[0]["Exten"] == "9" + NUMBERS["talks"]
+            assert f"PBX call to 9{NUMBERS['talks']}" in state_line(app)
+            await wait_until(pilot, lambda: "The call has ended." in state_line(app), "the end")
+            await pilot.press("f")
+            await wait_until(
+                pilot, lambda: isinstance(app.screen, ResultDialog), "the result dialog"
+            )
+            await pilot.press("1", "enter")
+            await wait_until(pilot, lambda: attempts(path), "the saved attempt")
+            assert attempts(path) == [(ids["talks"], "confirmed", "pbx", "9" + NUMBERS["talks"])]
             await settle(pilot)
 
 
