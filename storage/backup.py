@@ -11,9 +11,11 @@ The copy is written to a hidden temporary file in the destination's folder,
 checked with ``PRAGMA integrity_check``, flushed to disk and only then renamed
 over the destination, so a destination file is always either the old backup
 or a complete, checked new one. The live database, and its -wal, -shm and
--journal files, are never a destination. The copy gets mode 0660 and the
-group of its folder, whatever the umask, so that it can be restored as it is
-(storage/file_modes.py); others get no access (it holds patient data).
+-journal files, are never a destination, nor is an existing file that is not
+a database (the policy or an import file typed by mistake). The copy gets mode
+0660 and the group of its folder, whatever the umask, so that it can be
+restored as it is (storage/file_modes.py); others get no access (it holds
+patient data).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from storage.file_modes import share_with_group
 from storage.i18n import _
 
 COMPANIONS = ("-wal", "-shm", "-journal")
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database
 
 
 class BadDestination(StorageError):
@@ -102,6 +105,13 @@ def _check_destination(source: Path, target: Path) -> None:
                 shown=shown
             )
         )
+    if target.exists() and not _empty_or_database(target):
+        raise BadDestination(
+            _(
+                "{shown} exists and is not a database backup; nothing was written to it: give a "
+                "new file name or a folder for the backup."
+            ).format(shown=shown)
+        )
     if not os.access(folder, os.W_OK | os.X_OK):
         raise BackupFailed(
             _(
@@ -109,6 +119,21 @@ def _check_destination(source: Path, target: Path) -> None:
                 "write, or ask the administrator."
             ).format(folder=folder)
         )
+
+
+def _empty_or_database(path: Path) -> bool:
+    """May a backup replace this existing file: an earlier backup, or an empty file?
+
+    Anything else (the policy, an import file typed as DEST by mistake) is kept.
+    A file this user may not read is left to the rename, which the folder's
+    permissions decide.
+    """
+    try:
+        with open(path, "rb") as existing:
+            header = existing.read(len(SQLITE_HEADER))
+    except OSError:
+        return True
+    return header in (b"", SQLITE_HEADER)
 
 
 def _remove(path: Path) -> None:

@@ -253,6 +253,26 @@ def test_refused_destinations_change_nothing(
         conn.close()
 
 
+@pytest.mark.parametrize("name", ["policy.toml", "clients.csv"])
+def test_a_file_that_is_not_a_database_is_never_overwritten(
+    live: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """A slip of the hand (the policy, an import file as DEST) must not destroy that file."""
+    kept = tmp_path / name
+    kept.write_text("[database]\npath = '/var/lib/ringround/clinic.db'\n", encoding="utf-8")
+    with pytest.raises(BadDestination):
+        backup_database(live, kept)
+    code = main(["backup", "--db", str(live), str(kept)])
+    _, err = capsys.readouterr()
+    assert (code, err) == (
+        2,
+        f"ringround: {kept} exists and is not a database backup; nothing was written to it: "
+        "give a new file name or a folder for the backup.\n",
+    )
+    assert kept.read_text(encoding="utf-8") == "[database]\npath = '/var/lib/ringround/clinic.db'\n"
+    assert sorted(os.listdir(tmp_path)) == sorted(["live", name])
+
+
 def test_not_a_database_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     notes = tmp_path / "notes.db"
     notes.write_bytes(b"minutes of the staff meeting\n" * 100)
