@@ -91,8 +91,14 @@ def end_of_today(policy: Policy, now: int) -> int:
     return _start_of(today + timedelta(days=1), policy)
 
 
-def _source_sql(policy: Policy, work_list: WorkList, now: int) -> tuple[str, list[object]]:
-    """SELECT of (id, client_id, due, subject) for the open rows of one list."""
+def _source_sql(
+    policy: Policy, session: Session, work_list: WorkList, now: int
+) -> tuple[str, list[object]]:
+    """SELECT of (id, client_id, due, subject) for the open rows of one list.
+
+    An item of a call list closed while this session is calling it stays on this
+    session's list until the call is finished or aborted (storage.call_lists.close_list).
+    """
     if work_list.kind == APPOINTMENT:
         start, end = confirmation_window(policy, now)
         marks = ",".join("?" * len(policy.open_statuses))
@@ -107,8 +113,9 @@ def _source_sql(policy: Policy, work_list: WorkList, now: int) -> tuple[str, lis
             "SELECT i.id, i.client_id, CAST(NULL AS INTEGER) AS due, i.note AS subject"
             " FROM call_list_items i"
             " JOIN call_lists cl ON cl.id = i.list_id"
-            " WHERE i.list_id = ? AND i.processed_at IS NULL AND cl.closed_at IS NULL",
-            [work_list.list_id],
+            " WHERE i.list_id = ? AND i.processed_at IS NULL AND (cl.closed_at IS NULL"
+            " OR i.id IN (SELECT source_id FROM locks WHERE kind = ? AND session_id = ?))",
+            [work_list.list_id, ITEM, session.id],
         )
     return (
         "SELECT t.id, t.client_id, t.due_at AS due, t.title AS subject FROM tasks t"
@@ -121,7 +128,7 @@ def _rows_sql(
     policy: Policy, session: Session, work_list: WorkList, now: int
 ) -> tuple[str, list[object]]:
     """The open rows with their group and callable time, before ordering."""
-    source, params = _source_sql(policy, work_list, now)
+    source, params = _source_sql(policy, session, work_list, now)
     callable_from = (
         "CASE WHEN r.callback_at IS NOT NULL THEN"
         " max(r.callback_at, CASE WHEN r.callback_operator IS NOT NULL"
@@ -306,7 +313,7 @@ def first_rows(
         if callbacks
         else []
     )
-    source, params = _source_sql(policy, work_list, now)
+    source, params = _source_sql(policy, session, work_list, now)
     order = {APPOINTMENT: "due", ITEM: "id", TASK: "due"}[kind]
     after: tuple[int, int] = (-(2**62), -1)  # (the walk's sort value, id) read so far
     while len(found) < count:

@@ -123,7 +123,13 @@ def subject_line(subject: Subject, policy: Policy, now: int) -> Text:
 
 
 def state_text(state: RowState, policy: Policy, now: int) -> str:
-    """The lock/state line: what pressing c would do, or why it cannot."""
+    """The lock/state line: what pressing c would do, or why it cannot.
+
+    This session's call under way comes first: whatever happened to the row meanwhile
+    (its call list closed, say), f still saves the result and a aborts.
+    """
+    if state.lock is not None and state.lock.mine:
+        return lock_state(state.lock, policy, now)
     if state.refusal is not None:
         return refusal_text(state.refusal, policy, now)
     if state.lock is not None:

@@ -22,7 +22,7 @@ from storage.locks import Claim, claim_row, finish_call
 from storage.policy import Policy
 from storage.rows import ITEM, RowKey
 from storage.sessions import Session
-from storage.worklists import work_lists
+from storage.worklists import WorkList, row_order, work_lists
 from tests.database_contents import contents
 from tests.stored_clinic import NOW, StoredClinic
 
@@ -100,6 +100,28 @@ def test_close_and_reopen(clinic: StoredClinic, policy: Policy, flu: list[int]) 
     ]
     with pytest.raises(NoSuchList):
         close_list(clinic.conn, boss, "Nope", NOW)
+
+
+def test_a_call_under_way_on_a_closed_list_stays_on_its_callers_list(
+    clinic: StoredClinic, policy: Policy
+) -> None:
+    """Closing a list lets the call under way finish: its row stays on the caller's work
+    list (or the screen would lose the call: no row to finish it on); nobody else sees it."""
+    list_id, items = clinic.add_call_list("Recall", [clinic.add_client(f"C{n}") for n in range(2)])
+    work_list = WorkList(ITEM, list_id=list_id, name="Recall")
+    alice, bob = clinic.session("alice"), clinic.session("bob")
+    claim = claim_row(clinic.conn, policy, alice, RowKey(ITEM, items[0]), NOW)
+    assert isinstance(claim, Claim)
+    close_list(clinic.conn, clinic.session("head-nurse", supervisor=True), "Recall", NOW + 5)
+
+    def rows(session: Session) -> list[int]:
+        return [entry[0] for entry in row_order(clinic.conn, policy, session, work_list, NOW)]
+
+    assert rows(alice) == [items[0]]
+    assert rows(bob) == []
+    finish_call(clinic.conn, policy, alice, claim, "no-answer", "", NOW + 60)
+    assert rows(alice) == []
+    assert clinic.scalar("SELECT count(*) FROM attempts WHERE source_id = ?", (items[0],)) == 1
 
 
 def test_a_list_with_calls_is_not_deleted(clinic: StoredClinic, flu: list[int]) -> None:

@@ -18,6 +18,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from storage.call_lists import close_list
 from storage.locks import Claim, claim_row, inspect_row, release_lock
 from storage.rows import APPOINTMENT, RowKey
 from tests.clinic_fixtures import (
@@ -189,6 +190,35 @@ async def test_a_comment_being_written_is_kept_and_saved_as_a_note(desk: DeskCli
         ("note", "alice", "Перезвонит сама")
     ]
     assert desk.query("SELECT count(*) FROM attempts WHERE operator = 'alice'") == [(0,)]
+
+
+async def test_a_call_on_a_list_closed_meanwhile_is_still_finished(desk: DeskClinic) -> None:
+    """A supervisor closes the call list while alice calls one of its rows: her row stays,
+    the state line still says it is her call, and her result is saved."""
+    app = desk.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot, 1)
+        assert screen.work_list.name == "Flu vaccination reminder"
+        await start_call(pilot, screen)
+        conn = desk.connect()
+        try:
+            close_list(
+                conn, desk.session("root", supervisor=True), "Flu vaccination reminder", DESK_NOW
+            )
+        finally:
+            conn.close()
+        await pilot.press("r")
+        await settle(pilot)
+        assert state(screen) == "Your call since 10:00 — f to finish, a to abort"
+        await pilot.press("f")
+        await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog), "the result dialog")
+        await pilot.press("2", *"Не берёт", "enter")
+        await wait_until(
+            pilot, lambda: state(screen) == "Nothing left to call on this list.", "the row to go"
+        )
+    assert desk.query("SELECT operator, outcome, comment FROM attempts WHERE kind = 'item'") == [
+        ("alice", "no-answer", "Не берёт")
+    ]
 
 
 # --- 17.3 and 14.8: the state line is read again while shown ---------------------------------
