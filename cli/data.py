@@ -272,6 +272,21 @@ def _call_list_id(conn: Connection, name: str) -> int:
 # -- import -----------------------------------------------------------------------------------
 
 
+def _missing(path: str) -> bool:
+    """Whether there is no file at ``path``.
+
+    A file that is there but cannot be seen (its folder is closed to this user)
+    is not missing: opening the database then says so.
+    """
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def _import_phases(source: str) -> dict[str, str]:
     """The progress bar's line for each phase of an import (Rich markup: the name escaped)."""
     return {
@@ -349,7 +364,7 @@ def _import(
     # A server's empty database gets the schema first (under a role that may make tables;
     # a failed import leaves it empty); only a new file is made beside and renamed.
     server = is_server_address(path)
-    fresh = not server and not os.path.exists(path)
+    fresh = not server and _missing(path)
     target = path
     if fresh:  # import into a new file beside it; it takes the name only when all went well
         folder = os.path.dirname(os.path.abspath(path))

@@ -206,6 +206,17 @@ def open_database(
     """
     path = Path(path)
     shown = str(path)
+    try:
+        os.stat(path)
+    except PermissionError:  # a folder on the way (the database's own, 2770) is closed
+        raise ReadOnlyDatabase(
+            _(
+                "You may not open the database {path}: its folder is closed to you; ask the "
+                "administrator to add you to the operators' group (see docs/deploy.md)."
+            ).format(path=shown)
+        ) from None
+    except OSError:
+        pass  # not there: said below, as fits the command
     if path.is_dir():
         raise NotADatabase(_("{path} is a folder, not a ringround database.").format(path=shown))
     exists = path.exists()

@@ -127,6 +127,32 @@ def test_a_writing_command_refuses_without_making_files(reader: Reader) -> None:
         conn.close()
 
 
+def test_a_folder_closed_to_the_user_is_one_sentence_for_every_command(reader: Reader) -> None:
+    """Not (yet) in the operators' group: the database's folder (2770) cannot even be entered.
+
+    A new member's group counts only from their next login (docs/deploy.md), so
+    this is what a new operator meets; it must read as the read-only refusal does,
+    not as the system's bare "Permission denied".
+    """
+    csv = Path(tempfile.mkdtemp(prefix="rr-reader-csv-")) / "clients.csv"
+    try:
+        csv.parent.chmod(0o755)
+        csv.write_text("name,phones\nНовый Клиент,+7 916 000-00-01\n", encoding="utf-8")
+        csv.chmod(0o644)
+        os.chmod(reader.folder, 0o2770)  # root's group, which the reader is not in
+        for command in ((), ("export", "clients"), ("locks",), ("import", "clients", str(csv))):
+            code, out, err = reader.ringround(*command)
+            assert (code, out) == (1, ""), (command, err)
+            assert err == (
+                f"ringround: You may not open the database {reader.db}: its folder is closed "
+                "to you; ask the administrator to add you to the operators' group (see "
+                "docs/deploy.md).\n"
+            ), command
+    finally:
+        shutil.rmtree(csv.parent)
+    assert sorted(p.name for p in reader.folder.iterdir()) == ["clinic.db"]
+
+
 def test_a_dry_run_of_an_import_only_reads(reader: Reader) -> None:
     """--dry-run saves nothing, so a user who may only read the database may run it (an
     admin checking tonight's file against the clinic), and it makes no file beside it."""
