@@ -331,7 +331,12 @@ class RingroundApp(App[None]):
             from tui.phone_line import PhoneLine  # the exchange's code, for clinics that use one
 
             self.phone = PhoneLine(
-                self, self.database, self.policy, self.operator, lambda: self.session, self.now
+                self,
+                self.database,
+                self.policy,
+                self.operator,
+                lambda: self.session_started,
+                self.now,
             )
             self.phone.start()  # builds the backend and connects in the background
 

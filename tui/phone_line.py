@@ -96,10 +96,14 @@ class PhoneLine:
         database: Database,
         policy: Policy,
         operator: str,
-        session: Callable[[], Session],
+        session: Callable[[], Session | None],
         clock: Callable[[], int],
     ) -> None:
-        """``session`` gives the operator's session once it has started (see tui/app.py)."""
+        """``session`` gives the operator's session, None until it has started (tui/app.py).
+
+        It never waits: the app starts the session after its first paint, and the
+        line may have something to log before that (the exchange refused at once).
+        """
         self.app = app
         self.database = database
         self.policy = policy
@@ -198,7 +202,7 @@ class PhoneLine:
             logging.ERROR,
             event,
             operator=self.operator,
-            session=self.session().id,
+            session=session.id if (session := self.session()) else None,
             row=key,
             reason=reason or None,
         )
@@ -319,9 +323,11 @@ class PhoneLine:
                 call.key, reason + " " + _("The row stays locked by you: f to finish, a to abort.")
             )
             return
+        session = self.session()
+        assert session is not None  # a PBX call needs a row the started session locked
         self.database.work(
             self.app,
-            lambda conn: abort_call(conn, self.policy, self.session(), call.key, self.clock()),
+            lambda conn: abort_call(conn, self.policy, session, call.key, self.clock()),
             done=lambda _released: self.announce(
                 call.key, reason + " " + _("The lock was released; nothing was recorded.")
             ),

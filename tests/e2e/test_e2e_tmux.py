@@ -11,8 +11,10 @@ the next key needs.
 
 from __future__ import annotations
 
+import getpass
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -242,3 +244,31 @@ def test_the_demo_says_what_it_holds_on_the_first_screen(
     after = terminal.wait_for_text("ringround exited with 0")
     # Nothing was printed behind the app's screen to be found only after it quits.
     assert "Wrote a demo clinic" not in after, after
+
+
+def test_the_app_starts_while_the_phone_exchange_is_down(
+    tmp_path: Path, terminal: Terminal, ringround: str
+) -> None:
+    # Refused at once, before the first paint: logging it once waited for the operator's
+    # session on the event loop, which starts that session only after the first paint.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens there once the socket is closed
+    secret = tmp_path / "ami.secret"
+    secret.write_text("s3cret\n")
+    secret.chmod(0o600)
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        f'[telephony]\nenabled = true\nport = {port}\nsecret_file = "{secret}"\n'
+        f'\n[telephony.extensions]\n{getpass.getuser()} = "PJSIP/101"\n'
+    )
+    db = tmp_path / "demo.db"
+    terminal.start([ringround, "demo", "--db", str(db), "--clients", "40", "--policy", str(policy)])
+    terminal.wait_for_text("Appointment confirmation")
+    terminal.keys("Enter")
+    shown = terminal.wait_for_text("PBX: not connected")
+    assert "f Finish" in shown, shown
+    terminal.keys("m")
+    terminal.wait_for_text("manual mode (PBX: not connected)")
+    terminal.keys("c")
+    terminal.wait_for_text("Your call since")
