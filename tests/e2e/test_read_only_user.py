@@ -153,6 +153,33 @@ def test_a_folder_closed_to_the_user_is_one_sentence_for_every_command(reader: R
     assert sorted(p.name for p in reader.folder.iterdir()) == ["clinic.db"]
 
 
+def test_working_files_another_user_left_closed_are_named(reader: Reader) -> None:
+    """The database is writable, but an operator's -wal and -shm are not (a umask of 022).
+
+    The refusal names the file that stops the save and who can mend it, instead of
+    calling the (writable) database read-only.
+    """
+    os.chmod(reader.db, 0o666)
+    csv = Path(tempfile.mkdtemp(prefix="rr-reader-csv-")) / "clients.csv"
+    operator = open_database(reader.db)  # keeps -wal and -shm there
+    try:
+        csv.parent.chmod(0o755)
+        csv.write_text("name,phones\nНовый Клиент,+7 916 000-00-01\n", encoding="utf-8")
+        csv.chmod(0o644)
+        for companion in ("-wal", "-shm"):
+            os.chmod(f"{reader.db}{companion}", 0o644)  # readable, as the group's are
+        code, out, err = reader.ringround("import", "clients", str(csv))
+        assert (code, out) == (1, ""), err
+        assert err == (
+            f"ringround: You may not write {reader.db}-wal, a working file of the database, so "
+            "nothing can be saved; ask the administrator to run ringround check, which names "
+            "the fix.\n"
+        )
+    finally:
+        operator.close()
+        shutil.rmtree(csv.parent)
+
+
 def test_a_dry_run_of_an_import_only_reads(reader: Reader) -> None:
     """--dry-run saves nothing, so a user who may only read the database may run it (an
     admin checking tonight's file against the clinic), and it makes no file beside it."""
