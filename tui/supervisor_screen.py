@@ -204,9 +204,9 @@ class SupervisorScreen(FollowsEveryCommit, AtTheDesk, Screen[None]):
         policy = self.desk.policy
         terminal = session.tty.removeprefix("/dev/")
         place = f"{safe_text(session.host)} {safe_text(terminal)}".strip()
-        return (
-            safe_text(session.operator),
-            fit(place, HOST_WIDTH),
+        return (  # data as Text: a table takes a plain string as markup
+            Text(safe_text(session.operator)),
+            Text(fit(place, HOST_WIDTH)),
             when(session.started_at, policy, now),
             _("{time} ago").format(time=duration_text(now - session.heartbeat_at)),
             str(session.locks) if session.locks else "",
@@ -223,9 +223,9 @@ class SupervisorScreen(FollowsEveryCommit, AtTheDesk, Screen[None]):
         else:
             state = Text(_("working"))
         return (
-            fit(safe_text(lock.operator), 9),
-            fit(safe_text(lock.client), self.client_width),
-            fit(lock_about(lock, policy, now), self.row_width),
+            Text(fit(safe_text(lock.operator), 9)),
+            Text(fit(safe_text(lock.client), self.client_width)),
+            Text(fit(lock_about(lock, policy, now), self.row_width)),
             since.strftime("%H:%M" if today else "%d.%m"),
             duration_text(now - lock.since),
             state,

@@ -100,6 +100,29 @@ async def test_supervisor_sees_who_works_on_what_and_releases_a_lock(desk: DeskC
     assert json.loads(detail) == {"holder": "olga", "holder_session": sessions["olga"].id}
 
 
+async def test_names_that_look_like_markup_are_shown_as_they_are(desk: DeskClinic) -> None:
+    """An operator "[bold]Ева[/bold]" calling client "[red]Smith" is shown with the
+    brackets, not in bold or red: names are data, never markup."""
+    conn = desk.connect()
+    try:
+        with write(conn):
+            conn.execute(
+                "UPDATE clients SET name = '[red]Smith' WHERE id = ?", (desk.clients["smith"],)
+            )
+    finally:
+        conn.close()
+    eva = desk.session("[bold]Ева[/bold]", DESK_NOW - MINUTE)
+    desk.claim(eva, "smith", DESK_NOW - MINUTE)
+    app = supervisor_app(desk)
+    async with running(app) as pilot:
+        screen = await open_supervisor_screen(pilot)
+        shown = app.export_screenshot()
+        assert "[bold]Ева[" in shown  # who is online (the column crops the rest)
+        assert "[red]Smith" in shown
+        assert "[bold]Ев…" in shown  # the locks table's operator column, cut to fit
+        assert screen.is_current
+
+
 async def test_no_keeps_the_lock(desk: DeskClinic) -> None:
     operators_at_work(desk)
     app = supervisor_app(desk)
