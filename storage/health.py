@@ -502,7 +502,7 @@ def _database(
             findings.append(_schema(conn, shown))
             findings += audit_trail(conn, policy, noted_audit)
         if writable and not disk_full:
-            findings.append(_write_probe(conn, shown))
+            findings.append(_write_probe(conn, real, shown))
         return findings
     finally:
         conn.close()
@@ -787,7 +787,7 @@ def _journal_and_integrity(
     return findings
 
 
-def _write_probe(conn: sqlite3.Connection, shown: str) -> Finding:
+def _write_probe(conn: sqlite3.Connection, real: str, shown: str) -> Finding:
     try:
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("ROLLBACK")
@@ -804,6 +804,17 @@ def _write_probe(conn: sqlite3.Connection, shown: str) -> Finding:
                 ),
             )
         if "readonly" in text or "read-only" in text:
+            for suffix in ("-wal", "-shm"):
+                # An operator's working file the group may not write: the database itself
+                # is writable (the probe runs only then), so chmod on it would not help.
+                if os.path.exists(real + suffix) and not os.access(real + suffix, os.W_OK):
+                    return Finding(
+                        PROBLEM,
+                        _(
+                            "You cannot save to {shown}: you may not write its working file "
+                            "{companion}; run chmod g+rw {companion}."
+                        ).format(shown=shown, companion=shown + suffix),
+                    )
             return Finding(
                 PROBLEM,
                 (

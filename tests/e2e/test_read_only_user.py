@@ -175,6 +175,13 @@ def test_working_files_another_user_left_closed_are_named(reader: Reader) -> Non
             "nothing can be saved; ask the administrator to run ringround check, which names "
             "the fix.\n"
         )
+        code, out, err = reader.ringround("check")
+        assert code == 1, err
+        assert (
+            f"PROBLEM  You cannot save to {reader.db}: you may not write its working file "
+            f"{reader.db}-wal; run chmod g+rw {reader.db}-wal.\n"
+        ) in out
+        assert "read-only for you" not in out  # the database itself is writable
     finally:
         operator.close()
         shutil.rmtree(csv.parent)
