@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from storage.database import StorageError, describe, open_database
+from storage.database import StorageError, describe, open_database, read_only_file_system
 from storage.engine import is_server_address
 from storage.errors import EXIT_BAD_INPUT, BadInput
 from storage.file_modes import share_with_group
@@ -111,6 +111,13 @@ def _check_destination(source: Path, target: Path) -> None:
                 "{shown} exists and is not a database backup; nothing was written to it: give a "
                 "new file name or a folder for the backup."
             ).format(shown=shown)
+        )
+    if read_only_file_system(folder):  # no permission helps there, not even root's
+        raise BackupFailed(
+            _(
+                "The folder {folder} for the backup is on a disk mounted read-only; remount it "
+                "read-write or choose another folder."
+            ).format(folder=folder)
         )
     if not os.access(folder, os.W_OK | os.X_OK):
         raise BackupFailed(

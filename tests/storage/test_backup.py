@@ -273,6 +273,31 @@ def test_a_file_that_is_not_a_database_is_never_overwritten(
     assert sorted(os.listdir(tmp_path)) == sorted(["live", name])
 
 
+def test_a_folder_on_a_read_only_disk_is_named_as_such(live: Path, tmp_path: Path) -> None:
+    """Even root may not write there: the sentence says why, not "ask the administrator"."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a file system needs root")
+    point = tmp_path / "mnt"
+    point.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(point)],
+        capture_output=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
+    try:
+        with pytest.raises(BackupFailed) as refused:
+            backup_database(live, point / "clinic-Mon.db")
+        assert str(refused.value) == (
+            f"The folder {point} for the backup is on a disk mounted read-only; remount it "
+            "read-write or choose another folder."
+        )
+        assert os.listdir(point) == []
+    finally:
+        subprocess.run(["umount", str(point)], check=False)
+
+
 def test_not_a_database_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     notes = tmp_path / "notes.db"
     notes.write_bytes(b"minutes of the staff meeting\n" * 100)
