@@ -14,6 +14,7 @@ APPOINTMENT = "appointment"
 ITEM = "item"  # an item of a call list
 TASK = "task"
 KINDS = (APPOINTMENT, ITEM, TASK)
+LARGEST_ID = 2**63 - 1  # a 64-bit integer: the id columns of both engines
 
 
 class NotARow(BadInput):
@@ -32,7 +33,8 @@ class RowKey:
     def parse(cls, text: str) -> RowKey:
         """Read "appointment:12", "item:7" or "task:3"; NotARow otherwise."""
         kind, _colon, number = text.strip().partition(":")
-        if kind not in KINDS or not number.isdigit():
+        plain = number.isascii() and number.isdigit()  # "²" is a digit to Python, not to int()
+        if kind not in KINDS or not plain or int(number) > LARGEST_ID:
             raise NotARow(
                 _("{text!r} is not a row; rows look like appointment:12, item:7 or task:3").format(
                     text=text

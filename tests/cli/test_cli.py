@@ -576,6 +576,25 @@ def test_release_by_a_supervisor(
     assert code == 2 and f"Row {key} is not locked." in one_sentence(err)
 
 
+@pytest.mark.parametrize("row", ["item:99999999999999999999999", "task:²", "item:12 3"])
+def test_release_of_a_row_that_cannot_be_one(
+    tmp_path: Path, clinic: StoredClinic, capsys: pytest.CaptureFixture[str], row: str
+) -> None:
+    """A row number too big for the database, or digits that are not 0-9: bad input."""
+    key = _lock(clinic)
+    policy = policy_file(tmp_path, f'[security]\nsupervisors = ["{ME}"]\n')
+    code, out, err = call(
+        capsys, "locks", "--release", row, "--db", clinic.location, "--policy", str(policy)
+    )
+    assert (code, out) == (2, "")
+    assert one_sentence(err) == (
+        f"ringround: {row!r} is not a row; rows look like appointment:12, item:7 or task:3."
+    )
+    assert clinic.conn.execute("SELECT kind, source_id FROM locks").fetchall() == [
+        (key.kind, key.source_id)
+    ]
+
+
 def test_release_by_group_and_override(
     tmp_path: Path, clinic: StoredClinic, capsys: pytest.CaptureFixture[str]
 ) -> None:
