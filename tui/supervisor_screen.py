@@ -55,6 +55,7 @@ def duration_text(seconds: int) -> str:
     )
 
 
+ONLINE_OPERATOR_WIDTH = 10  # the online table's "Operator" column
 HOST_WIDTH = 21  # the online table's "Host and terminal" column
 
 
@@ -123,7 +124,7 @@ class SupervisorScreen(FollowsEveryCommit, AtTheDesk, Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#supervisor-title", SteadyText).show(_("Supervisor"))
         online = self.query_one("#online", DataTable)
-        online.add_column(_("Operator"), width=10)
+        online.add_column(_("Operator"), width=ONLINE_OPERATOR_WIDTH)
         online.add_column(_("Host and terminal"), width=HOST_WIDTH)
         online.add_column(_("Since"), width=11)
         online.add_column(_("Heartbeat"), width=12)  # «59 мин назад»: alive_for is at most 1h
@@ -205,7 +206,7 @@ class SupervisorScreen(FollowsEveryCommit, AtTheDesk, Screen[None]):
         terminal = session.tty.removeprefix("/dev/")
         place = f"{safe_text(session.host)} {safe_text(terminal)}".strip()
         return (  # data as Text: a table takes a plain string as markup
-            Text(safe_text(session.operator)),
+            Text(fit(safe_text(session.operator), ONLINE_OPERATOR_WIDTH)),
             Text(fit(place, HOST_WIDTH)),
             when(session.started_at, policy, now),
             _("{time} ago").format(time=duration_text(now - session.heartbeat_at)),
