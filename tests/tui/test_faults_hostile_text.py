@@ -247,14 +247,25 @@ def test_no_byte_the_data_chose_reaches_the_terminal(tmp_path: Path) -> None:
         app.send("down", "enter")
         app.wait_for("Список", since=0)
         app.wait_quiet(0.3)
+        # Each key waits for what it opens or closes: on a busy machine a key sent after a
+        # quiet moment alone may reach the screen before the one it was meant for.
+        dialogs = {
+            "k": "Enter saves, Escape closes",
+            "s": "Escape to close",
+            "o": "Escape to close",
+        }
         for row in range(len(NAMES)):  # every row's pane; on some the card, summary, requests
             if row:
                 app.send("down")
                 app.wait_quiet(0.2)
-            for key in ("k", "s", "o") if row in (0, 2, 4, 8) else ():
+            for key in dialogs if row in (0, 2, 4, 8) else ():
+                mark = app.size
                 app.send(key)
+                app.wait_for(dialogs[key], since=mark)
                 app.wait_quiet(0.3)
+                mark = app.size
                 app.send("escape")
+                app.wait_for("c Call", since=mark)  # the work screen drawn again, undimmed
                 app.wait_quiet(0.2)
             if row in (0, 1, 3):  # the result dialog's title carries the name
                 mark = app.size
@@ -263,9 +274,12 @@ def test_no_byte_the_data_chose_reaches_the_terminal(tmp_path: Path) -> None:
                 app.send("f")
                 app.wait_for("Result of the call", since=mark)
                 app.wait_quiet(0.2)
+                mark = app.size
                 app.send("escape")
-                app.wait_quiet(0.2)
+                app.wait_for("f to finish", since=mark)  # the dialog closed, the call still ours
+                mark = app.size
                 app.send("a")  # abort: give the row back
+                app.wait_for("Processing aborted", since=mark)
                 app.wait_quiet(0.3)
         app.send("escape")
         app.wait_for("to call", since=app.size)
