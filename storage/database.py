@@ -32,7 +32,7 @@ from urllib.parse import quote
 from storage import admin_log
 from storage.connection import Connection
 from storage.errors import EXIT_BAD_INPUT, RingroundError
-from storage.file_modes import create_database_file, share_companions
+from storage.file_modes import create_database_file, share_companions, unwritable_companion
 from storage.i18n import _
 from storage.schema import APPLICATION_ID, MIGRATIONS, migrate
 from storage.write_turns import NoTurn, Turn
@@ -112,17 +112,15 @@ def describe(error: sqlite3.Error, path: str) -> StorageError:
     if "full" in text:
         return DiskFull(_("The disk holding {path} is full; nothing was saved.").format(path=path))
     if "readonly" in text or "read-only" in text:
-        for companion in (f"{path}-wal", f"{path}-shm"):
-            # Made by an operator whose umask kept the group from writing: the database
-            # itself may be writable, so naming it would send the administrator astray.
-            if os.path.exists(companion) and not os.access(companion, os.W_OK):
-                return ReadOnlyDatabase(
-                    _(
-                        "You may not write {companion}, a working file of the database, so "
-                        "nothing can be saved; ask the administrator to run ringround check, "
-                        "which names the fix."
-                    ).format(companion=companion)
-                )
+        suffix = unwritable_companion(path)
+        if suffix is not None:
+            return ReadOnlyDatabase(
+                _(
+                    "You may not write {companion}, a working file of the database, so "
+                    "nothing can be saved; ask the administrator to run ringround check, "
+                    "which names the fix."
+                ).format(companion=path + suffix)
+            )
         return ReadOnlyDatabase(
             _("The database {path} is read-only for you; nothing was saved.").format(path=path)
         )

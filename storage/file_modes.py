@@ -53,6 +53,19 @@ def share_companions(path: str | Path) -> None:
                 share_with_group(companion)
 
 
+def unwritable_companion(path: str | Path) -> str | None:
+    """The suffix of a -wal or -shm file beside the database that this user may not write
+    (an operator's umask kept the group from writing it); None if there is none.
+
+    Saving then fails though the database itself may be writable, so a message must
+    name that file, not the database.
+    """
+    for suffix in COMPANIONS:
+        if os.path.exists(f"{path}{suffix}") and not os.access(f"{path}{suffix}", os.W_OK):
+            return suffix
+    return None
+
+
 def remove_database_files(path: str | Path) -> None:
     """Remove a database a failed command made, with its -wal and -shm files.
 

@@ -40,6 +40,7 @@ from storage.database import (
     read_only_connection,
     read_only_file_system,
 )
+from storage.file_modes import unwritable_companion
 from storage.i18n import _, decimal_number, ngettext
 from storage.policy import Policy
 from storage.roles import login_name
@@ -804,17 +805,17 @@ def _write_probe(conn: sqlite3.Connection, real: str, shown: str) -> Finding:
                 ),
             )
         if "readonly" in text or "read-only" in text:
-            for suffix in ("-wal", "-shm"):
-                # An operator's working file the group may not write: the database itself
-                # is writable (the probe runs only then), so chmod on it would not help.
-                if os.path.exists(real + suffix) and not os.access(real + suffix, os.W_OK):
-                    return Finding(
-                        PROBLEM,
-                        _(
-                            "You cannot save to {shown}: you may not write its working file "
-                            "{companion}; run chmod g+rw {companion}."
-                        ).format(shown=shown, companion=shown + suffix),
-                    )
+            # The database itself is writable (the probe runs only then), so chmod on it
+            # would not help.
+            suffix = unwritable_companion(real)
+            if suffix is not None:
+                return Finding(
+                    PROBLEM,
+                    _(
+                        "You cannot save to {shown}: you may not write its working file "
+                        "{companion}; run chmod g+rw {companion}."
+                    ).format(shown=shown, companion=shown + suffix),
+                )
             return Finding(
                 PROBLEM,
                 (
