@@ -28,12 +28,12 @@ from cli.output import print_json, say
 from cli.start import need_terminal, run_app
 from storage.engine import is_server_address, open_engine
 from storage.errors import NotAllowed
-from storage.i18n import decimal_number
+from storage.i18n import decimal_number, whole_number
 from storage.policy import Policy
 from storage.roles import is_supervisor, operator_name
 from storage.rows import RowKey
 from storage.sessions import end_session, start_session
-from tui.formats import clock_text, number, weekday_text
+from tui.formats import clock_text, weekday_text
 from tui.i18n import N_, _, current_language, ngettext
 from tui.safe_text import safe_text
 
@@ -56,20 +56,20 @@ def _described(summary: DemoSummary) -> str:
         "{clients}, {appointments} to confirm for {days}, {lists} with {calls}, {tasks}"
     ).format(
         clients=ngettext("{count} client", "{count} clients", s.clients).format(
-            count=number(s.clients)
+            count=whole_number(s.clients)
         ),
         appointments=ngettext("{count} appointment", "{count} appointments", s.to_confirm).format(
-            count=number(s.to_confirm)
+            count=whole_number(s.to_confirm)
         ),
         days=_days(s),
         lists=ngettext("{count} call list", "{count} call lists", s.call_lists).format(
-            count=number(s.call_lists)
+            count=whole_number(s.call_lists)
         ),
         calls=ngettext("{count} pending call", "{count} pending calls", s.pending_items).format(
-            count=number(s.pending_items)
+            count=whole_number(s.pending_items)
         ),
         tasks=ngettext("{count} task due", "{count} tasks due", s.open_tasks).format(
-            count=number(s.open_tasks)
+            count=whole_number(s.open_tasks)
         ),
     )
 
@@ -159,7 +159,7 @@ def demo(
                     path=path,
                     seed=info.seed,
                     clients=ngettext("{count} client", "{count} clients", info.clients).format(
-                        count=number(info.clients)
+                        count=whole_number(info.clients)
                     ),
                 )
             )
@@ -182,7 +182,7 @@ def demo(
         else:
             made = clock_text(datetime.fromtimestamp(info.made_at, policy.timezone))
             counted = ngettext("{count} client", "{count} clients", info.clients).format(
-                count=number(info.clients)
+                count=whole_number(info.clients)
             )
             said = _(
                 "Reusing the demo clinic in {path} ({clients}, made today at {time}); "

@@ -20,8 +20,7 @@ from storage.copying import CopyDiffers, TablePair, copy_clinic, tables
 from storage.engine import is_server_address, open_engine
 from storage.errors import BadInput
 from storage.file_modes import remove_database_files
-from storage.i18n import decimal_number
-from tui.formats import number
+from storage.i18n import decimal_number, whole_number
 from tui.i18n import _, ngettext
 
 SHOWN_DIGITS = 12  # of a checksum in the table (all 64 would not fit 80 columns)
@@ -87,7 +86,7 @@ def copy(ctx: click.Context, source: str, target: str, policy_path: str | None) 
         ).format(
             source=shown[0],
             target=shown[1],
-            rows=ngettext("{count} row", "{count} rows", rows).format(count=number(rows)),
+            rows=ngettext("{count} row", "{count} rows", rows).format(count=whole_number(rows)),
             in_tables=ngettext("in {count} table", "in {count} tables", len(pairs)).format(
                 count=len(pairs)
             ),
@@ -127,8 +126,8 @@ def _print_tallies(pairs: Sequence[TablePair]) -> None:
         lines.append(
             (
                 pair.table,
-                number(pair.source.rows),
-                number(pair.target.rows),
+                whole_number(pair.source.rows),
+                whole_number(pair.target.rows),
                 checksum,
                 _("yes") if pair.same else _("NO"),
             )

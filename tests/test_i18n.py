@@ -28,7 +28,7 @@ from textual.widgets._footer import FooterKey
 
 from cli.main import main
 from storage.database import NotADatabase, open_database
-from storage.i18n import decimal_number
+from storage.i18n import decimal_number, whole_number
 from storage.locks import Refusal
 from storage.policy import PolicyError, default_policy, load_policy
 from tests.clinic_fixtures import (
@@ -45,7 +45,6 @@ from tui.formats import (
     age_text,
     full_time,
     moment_text,
-    number,
     refusal_text,
     weekday_text,
 )
@@ -213,14 +212,14 @@ def test_dates_times_and_numbers_follow_the_language() -> None:
     assert moment_text(next_year, policy, DESK_NOW) == "5 января 2027\u00a0г., 09:00"
     assert full_time(tomorrow, policy) == "27.11.2026, 10:30"
     assert weekday_text(datetime(2026, 11, 27)) == "пт, 27 нояб."
-    assert number(12345) == "12\u00a0345"
+    assert whole_number(12345) == "12\u00a0345"
     assert decimal_number(68104.46) == "68\u00a0104,5"  # «свободно 68 104,5 МБ», «0,2 с»
     set_language("en")
     assert moment_text(tomorrow, policy, DESK_NOW) == "27 Nov, 10:30"
     assert moment_text(next_year, policy, DESK_NOW) == "5 January 2027, 09:00"
     assert full_time(tomorrow, policy) == "27/11/2026, 10:30"
     assert weekday_text(datetime(2026, 11, 27)) == "Fri 27 Nov"
-    assert number(12345) == "12,345"
+    assert whole_number(12345) == "12,345"
     assert decimal_number(68104.46) == "68,104.5"
 
 
@@ -388,7 +387,7 @@ def test_key_labels_are_marked_for_the_footer_to_translate() -> None:
 
 @pytest.mark.parametrize("language", ["en", "ru"])
 def test_whole_numbers_group_digits_as_babel_does(language: str) -> None:
-    """number() skips Babel's locale data for whole numbers; it must say what Babel says."""
+    """whole_number() skips Babel's locale data for whole numbers; it must say what Babel says."""
     from babel.numbers import format_decimal
 
     from tui.i18n import babel_locale
@@ -397,6 +396,6 @@ def test_whole_numbers_group_digits_as_babel_does(language: str) -> None:
     try:
         for value in (0, 7, 999, 1000, 12345, 100000, 1234567, -4321):
             expected = format_decimal(value, locale=babel_locale()).replace("\u202f", "\u00a0")
-            assert number(value) == expected
+            assert whole_number(value) == expected
     finally:
         set_language("en")

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 from rich.cells import cell_len, set_cell_size
 
-from storage.i18n import whole_number
 from storage.phones import split_extension
 from storage.policy import Policy
 from tui.i18n import _, babel_locale, current_language, ngettext
@@ -39,15 +38,6 @@ def local(moment: int, policy: Policy) -> datetime:
 def _tidy(text: str) -> str:
     """CLDR's narrow no-break space (U+202F, «2026 г.») is missing from console fonts."""
     return text.replace("\u202f", "\u00a0")
-
-
-def number(value: int | float) -> str:
-    """A number with the language's digit grouping: "12,345", «12 345»."""
-    if isinstance(value, int):
-        return whole_number(value)  # what format_decimal gives, without CLDR data
-    from babel.numbers import format_decimal
-
-    return _tidy(format_decimal(value, locale=babel_locale()))
 
 
 def clock_text(moment: datetime) -> str:

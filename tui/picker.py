@@ -21,13 +21,14 @@ from textual.widgets.option_list import Option
 
 from storage.changes import CLIENT, LIST
 from storage.connection import Connection
+from storage.i18n import whole_number
 from storage.rows import APPOINTMENT, ITEM
 from storage.worklists import WorkList, WorkListSummary, summarize, work_lists
 from tui.database_line import DatabaseLine
 from tui.database_work import deliver, in_worker
 from tui.desk import AtTheDesk
 from tui.footer import Footer
-from tui.formats import number, task_kind_text
+from tui.formats import task_kind_text
 from tui.i18n import N_, _, ngettext
 from tui.messages import DataChanged
 from tui.safe_text import safe_text
@@ -60,11 +61,11 @@ def counts_text(summary: WorkListSummary, *, short: bool = False) -> str:
         locked = ngettext(
             "{count} locked by others", "{count} locked by others", summary.locked_by_others
         )
-    texts = [parts[0].format(count=number(summary.callable_now))]
+    texts = [parts[0].format(count=whole_number(summary.callable_now))]
     if summary.later:
-        texts.append(later.format(count=number(summary.later)))
+        texts.append(later.format(count=whole_number(summary.later)))
     if summary.locked_by_others:
-        texts.append(locked.format(count=number(summary.locked_by_others)))
+        texts.append(locked.format(count=whole_number(summary.locked_by_others)))
     return " · ".join(texts)
 
 

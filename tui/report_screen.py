@@ -27,13 +27,14 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from storage.connection import Connection
+from storage.i18n import whole_number
 from storage.policy import Policy
 from storage.reports import CALL_LIST, CONFIRMATION, Report, ReportRow, build_report
 from tui.client_pane import outcome_label
 from tui.database_line import DatabaseLine
 from tui.desk import AtTheDesk
 from tui.footer import Footer
-from tui.formats import day_text, local, number, task_kind_text
+from tui.formats import day_text, local, task_kind_text
 from tui.i18n import N_, _, babel_locale
 from tui.messages import DataChanged, FollowsEveryCommit
 from tui.safe_text import safe_text
@@ -88,7 +89,7 @@ def decimal(value: float) -> str:
 
 
 def percent(rate: float) -> str:
-    return _("{value}%").format(value=number(round(rate * 100)))
+    return _("{value}%").format(value=whole_number(round(rate * 100)))
 
 
 def outcome_text(row: ReportRow, policy: Policy) -> str:
@@ -96,7 +97,7 @@ def outcome_text(row: ReportRow, policy: Policy) -> str:
     counts = sorted(((n, code) for code, n in row.outcomes.items() if n), key=lambda pair: -pair[0])
     if not counts:
         return _("no calls")
-    return " · ".join(f"{outcome_label(policy, code)} {number(n)}" for n, code in counts)
+    return " · ".join(f"{outcome_label(policy, code)} {whole_number(n)}" for n, code in counts)
 
 
 class DayChart(Widget):
@@ -285,7 +286,7 @@ class ReportScreen(FollowsEveryCommit, AtTheDesk, Screen[None]):
         chart_title.display = chart.display = several
         if several:
             total = report.total.calls if report.total is not None else 0
-            chart_title.show(_("Calls by day: {count} in all").format(count=number(total)))
+            chart_title.show(_("Calls by day: {count} in all").format(count=whole_number(total)))
             by_day = (
                 report.total.calls_by_day if report.total is not None else ((0,) * len(report.days))
             )
@@ -298,8 +299,8 @@ class ReportScreen(FollowsEveryCommit, AtTheDesk, Screen[None]):
         style = "bold" if bold else ""
         values = (
             name,
-            number(row.calls),
-            number(row.successful),
+            whole_number(row.calls),
+            whole_number(row.successful),
             percent(row.success_rate),
             decimal(row.calls_per_hour) if row.active_hours else "",
             hbar(row.calls, biggest, self.bar_width),

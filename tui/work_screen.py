@@ -34,6 +34,7 @@ from storage.clients import appointments, get_client, row_history
 from storage.connection import Connection
 from storage.errors import NotAllowed, RingroundError
 from storage.families import FamilyFinished, family_rows, finish_family
+from storage.i18n import whole_number
 from storage.list_order import ListOrder, OrderView
 from storage.locks import (
     Claim,
@@ -76,7 +77,6 @@ from tui.formats import (
     lock_place,
     lock_state,
     moment_text,
-    number,
     refusal_text,
     when,
 )
@@ -461,7 +461,7 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
     def show_title(self) -> None:
         table = self.query_one(RowTable)
         count = ngettext("{count} row", "{count} rows", len(table.ids)).format(
-            count=number(len(table.ids))
+            count=whole_number(len(table.ids))
         )
         if self.partial:
             count = _("counting rows…")
