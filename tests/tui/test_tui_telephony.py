@@ -180,6 +180,15 @@ async def on_work_screen(app: RingroundApp, row: int = 0) -> AsyncIterator[Pilot
         app.close_database()
 
 
+async def confirm_once_ended(pilot: Pilot[Any], app: RingroundApp, path: Path) -> None:
+    """Once the PBX call has ended: f, outcome 1 (confirmed), Enter; wait until it is saved."""
+    await wait_until(pilot, lambda: "The call has ended." in state_line(app), "the end")
+    await pilot.press("f")
+    await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog), "the result dialog")
+    await pilot.press("1", "enter")
+    await wait_until(pilot, lambda: attempts(path), "the saved attempt")
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> tuple[Path, dict[str, int]]:
     path = tmp_path / "clinic.db"
@@ -257,13 +266,7 @@ async def test_an_extension_is_shown_to_ask_for_and_never_dialled(
             assert pbx.received("Originate")[0]["Exten"] == NUMBERS["extension"]
             await wait_until(pilot, lambda: "connected" in state_line(app), "the client")
             assert f"PBX call to {NUMBERS['extension']} ext. 12: connected" in state_line(app)
-            await wait_until(pilot, lambda: "The call has ended." in state_line(app), "the end")
-            await pilot.press("f")
-            await wait_until(
-                pilot, lambda: isinstance(app.screen, ResultDialog), "the result dialog"
-            )
-            await pilot.press("1", "enter")
-            await wait_until(pilot, lambda: attempts(path), "the saved attempt")
+            await confirm_once_ended(pilot, app, path)
             assert attempts(path) == [(ids["extension"], "confirmed", "pbx", NUMBERS["extension"])]
             await settle(pilot)
 
@@ -280,13 +283,7 @@ async def test_the_dial_prefix_is_put_before_the_number_once(
             await wait_until(pilot, lambda: pbx.received("Originate"), "the Originate")
             assert pbx.received("Originate")[0]["Exten"] == "9" + NUMBERS["talks"]
             assert f"PBX call to 9{NUMBERS['talks']}" in state_line(app)
-            await wait_until(pilot, lambda: "The call has ended." in state_line(app), "the end")
-            await pilot.press("f")
-            await wait_until(
-                pilot, lambda: isinstance(app.screen, ResultDialog), "the result dialog"
-            )
-            await pilot.press("1", "enter")
-            await wait_until(pilot, lambda: attempts(path), "the saved attempt")
+            await confirm_once_ended(pilot, app, path)
             assert attempts(path) == [(ids["talks"], "confirmed", "pbx", "9" + NUMBERS["talks"])]
             await settle(pilot)
 
