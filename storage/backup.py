@@ -20,7 +20,6 @@ patient data).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 import stat
@@ -33,10 +32,9 @@ from pathlib import Path
 from storage.database import StorageError, describe, open_database, read_only_file_system
 from storage.engine import is_server_address
 from storage.errors import EXIT_BAD_INPUT, BadInput
-from storage.file_modes import share_with_group
+from storage.file_modes import ALL_COMPANIONS, remove_database_files, share_with_group
 from storage.i18n import _
 
-COMPANIONS = ("-wal", "-shm", "-journal")
 SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database
 
 
@@ -84,7 +82,7 @@ def _check_destination(source: Path, target: Path) -> None:
             ).format(shown=shown)
         )
     real = Path(os.path.realpath(target))
-    for suffix in COMPANIONS:
+    for suffix in ALL_COMPANIONS:
         if real == Path(f"{live}{suffix}"):
             raise BadDestination(
                 _(
@@ -141,12 +139,6 @@ def _empty_or_database(path: Path) -> bool:
     except OSError:
         return True
     return header in (b"", SQLITE_HEADER)
-
-
-def _remove(path: Path) -> None:
-    for name in (str(path), *(f"{path}{suffix}" for suffix in COMPANIONS)):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(name)
 
 
 def _fsync(path: Path, *, folder: bool = False) -> None:
@@ -221,7 +213,7 @@ def backup_database(
         os.replace(temporary, target)
         _fsync(target.parent, folder=True)
     except BaseException:
-        _remove(temporary)
+        remove_database_files(temporary)
         raise
     return Backup(str(source), str(target), os.stat(target).st_size, time.monotonic() - started)
 
@@ -247,7 +239,7 @@ def _copy(live: sqlite3.Connection, source: Path, target: Path) -> Path:
         finally:
             copy.close()
     except BaseException as error:
-        _remove(temporary)
+        remove_database_files(temporary)
         if isinstance(error, sqlite3.Error):
             raise describe(error, str(target)) from None
         raise

@@ -21,6 +21,9 @@ from pathlib import Path
 
 DATABASE_MODE = 0o660
 COMPANIONS = ("-wal", "-shm")
+# Every file SQLite may keep beside a database: a rollback journal as well, which a
+# connection not (yet) in WAL mode writes, e.g. while the backup API fills a new copy.
+ALL_COMPANIONS = (*COMPANIONS, "-journal")
 
 
 def share_with_group(path: str | Path) -> None:
@@ -67,12 +70,13 @@ def unwritable_companion(path: str | Path) -> str | None:
 
 
 def remove_database_files(path: str | Path) -> None:
-    """Remove a database a failed command made, with its -wal and -shm files.
+    """Remove a database a failed command made (a copy, an import, a backup's temporary
+    file), with its -wal, -shm and -journal files.
 
     Best effort: a file that is not there, or a folder that lets nobody remove it (a
     read-only disk, where nothing could be made either), is left alone; the sentence of
     the failure itself is what the admin must see, not this one's.
     """
-    for name in (str(path), *(f"{path}{suffix}" for suffix in COMPANIONS)):
+    for name in (str(path), *(f"{path}{suffix}" for suffix in ALL_COMPANIONS)):
         with contextlib.suppress(OSError):
             os.unlink(name)
