@@ -13,6 +13,7 @@ are written with :func:`whole_number`.
 from __future__ import annotations
 
 import gettext
+from decimal import ROUND_HALF_UP, Decimal
 
 _translation: gettext.NullTranslations = gettext.NullTranslations()
 _language = "en"
@@ -43,9 +44,15 @@ def whole_number(value: int) -> str:
 
 
 def decimal_number(value: float, places: int = 1) -> str:
-    """A measure (megabytes, seconds) with the language's grouping and decimal sign:
-    "68,104.5", «68 104,5»."""
-    text = f"{value:,.{places}f}"
+    """A measure (megabytes, seconds, calls an hour) with the language's grouping and
+    decimal sign: "68,104.5", «68 104,5».
+
+    A half rounds up, as on paper: 0.15 is "0.2" and 2.25 "2.3". Rounding the float itself
+    would give "0.1" (the float nearest 0.15 is a little below it), and the "half to even"
+    rule "2.2"; staff checking a number with a calculator would see both as errors.
+    """
+    shown = Decimal(repr(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    text = f"{shown:,.{places}f}"
     group, sign = _GROUPING.get(_language, ","), _DECIMAL_SIGN.get(_language, ".")
     return "".join(group if ch == "," else sign if ch == "." else ch for ch in text)
 

@@ -223,6 +223,22 @@ def test_dates_times_and_numbers_follow_the_language() -> None:
     assert decimal_number(68104.46) == "68,104.5"
 
 
+def test_a_decimal_half_rounds_up_as_on_paper() -> None:
+    """3 calls in 20 hours is 0.15 calls an hour, shown as 0.2 (as a calculator and school
+    round it), whatever the nearest binary fraction of 0.15 (a little below it) or the
+    "round half to even" rule would make of it; the report and the command line agree."""
+    set_language("en")
+    shown = {value: decimal_number(value) for value in (3 / 20, 0.25, 1.05, 2.25, 0.05, 0.04)}
+    assert shown == {0.15: "0.2", 0.25: "0.3", 1.05: "1.1", 2.25: "2.3", 0.05: "0.1", 0.04: "0.0"}
+    assert decimal_number(1234.55) == "1,234.6"
+    assert decimal_number(0.5, places=0) == "1"
+    set_language("ru")
+    try:
+        assert decimal_number(1234.55) == "1\u00a0234,6"
+    finally:
+        set_language("en")
+
+
 def test_a_call_back_refusal_reads_well_for_today_and_another_day() -> None:
     """«Перезвонить в 27 ноября, 10:30» is not Russian: a date takes no «в»."""
     policy = default_policy()

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from babel.numbers import format_decimal
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -27,7 +26,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from storage.connection import Connection
-from storage.i18n import whole_number
+from storage.i18n import decimal_number, whole_number
 from storage.policy import Policy
 from storage.reports import CALL_LIST, CONFIRMATION, Report, ReportRow, build_report
 from tui.client_pane import outcome_label
@@ -35,7 +34,7 @@ from tui.database_line import DatabaseLine
 from tui.desk import AtTheDesk
 from tui.footer import Footer
 from tui.formats import day_text, local, task_kind_text
-from tui.i18n import N_, _, babel_locale
+from tui.i18n import N_, _
 from tui.messages import DataChanged, FollowsEveryCommit
 from tui.safe_text import safe_text
 from tui.steady import SteadyText
@@ -81,11 +80,6 @@ def hbar(value: int, maximum: int, width: int) -> str:
         return ""
     eighths = max(round(value / maximum * width * 8), 1)
     return "█" * (eighths // 8) + (EIGHTHS[eighths % 8] if eighths % 8 else "")
-
-
-def decimal(value: float) -> str:
-    """One digit after the point, in the language's way: "1.5", «1,5»."""
-    return format_decimal(value, "#,##0.0", locale=babel_locale()).replace("\u202f", "\u00a0")
 
 
 def percent(rate: float) -> str:
@@ -302,7 +296,7 @@ class ReportScreen(FollowsEveryCommit, AtTheDesk, Screen[None]):
             whole_number(row.calls),
             whole_number(row.successful),
             percent(row.success_rate),
-            decimal(row.calls_per_hour) if row.active_hours else "",
+            decimal_number(row.calls_per_hour) if row.active_hours else "",
             hbar(row.calls, biggest, self.bar_width),
         )
         return tuple(
