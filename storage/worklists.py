@@ -96,8 +96,10 @@ def _source_sql(
 ) -> tuple[str, list[object]]:
     """SELECT of (id, client_id, due, subject) for the open rows of one list.
 
-    An item of a call list closed while this session is calling it stays on this
-    session's list until the call is finished or aborted (storage.call_lists.close_list).
+    An item of a call list closed while its operator holds it stays on that
+    operator's list until the call is finished or aborted: a call under way can
+    still be saved (storage.call_lists.close_list), and one left open by a session
+    that died can still be found and aborted (C9).
     """
     if work_list.kind == APPOINTMENT:
         start, end = confirmation_window(policy, now)
@@ -114,8 +116,8 @@ def _source_sql(
             " FROM call_list_items i"
             " JOIN call_lists cl ON cl.id = i.list_id"
             " WHERE i.list_id = ? AND i.processed_at IS NULL AND (cl.closed_at IS NULL"
-            " OR i.id IN (SELECT source_id FROM locks WHERE kind = ? AND session_id = ?))",
-            [work_list.list_id, ITEM, session.id],
+            " OR i.id IN (SELECT source_id FROM locks WHERE kind = ? AND operator = ?))",
+            [work_list.list_id, ITEM, session.operator],
         )
     return (
         "SELECT t.id, t.client_id, t.due_at AS due, t.title AS subject FROM tasks t"
@@ -344,7 +346,7 @@ def work_lists(
     """
     summaries = [
         summarize(conn, policy, session, work_list, now)
-        for work_list in all_work_lists(conn, policy)
+        for work_list in all_work_lists(conn, policy, session.operator)
     ]
     return [summary for summary in summaries if summary.listed]
 
@@ -367,15 +369,22 @@ def summarize(
     return WorkListSummary(work_list, pending, locked, callable_now, later)
 
 
-def all_work_lists(conn: Connection, policy: Policy) -> list[WorkList]:
-    """The work lists in the picker's order (C1): confirmation, open call lists, tasks."""
+def all_work_lists(conn: Connection, policy: Policy, operator: str = "") -> list[WorkList]:
+    """The work lists in the picker's order (C1): confirmation, open call lists, tasks.
+
+    With ``operator``, also the closed call lists where that operator holds a row:
+    the only way back to a call left open there (:func:`_source_sql`).
+    """
     lists = [WorkList(APPOINTMENT)]
     lists += [
         WorkList(ITEM, list_id=row[0], name=row[1])
         for row in conn.execute(
-            "SELECT l.id, l.name FROM call_lists l WHERE l.closed_at IS NULL AND EXISTS"
-            " (SELECT 1 FROM call_list_items i WHERE i.list_id = l.id AND i.processed_at IS NULL)"
-            " ORDER BY l.name COLLATE NOCASE, l.id"
+            "SELECT l.id, l.name FROM call_lists l WHERE (l.closed_at IS NULL AND EXISTS"
+            " (SELECT 1 FROM call_list_items i WHERE i.list_id = l.id AND i.processed_at IS NULL))"
+            " OR EXISTS (SELECT 1 FROM locks k JOIN call_list_items i ON i.id = k.source_id"
+            " WHERE k.kind = ? AND k.operator = ? AND i.list_id = l.id)"
+            " ORDER BY l.name COLLATE NOCASE, l.id",
+            (ITEM, operator),
         ).fetchall()
     ]
     lists += [WorkList(TASK, task_kind=kind, name=kind) for kind in policy.callable_task_kinds]

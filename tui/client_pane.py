@@ -126,10 +126,16 @@ def state_text(state: RowState, policy: Policy, now: int) -> str:
     """The lock/state line: what pressing c would do, or why it cannot.
 
     This session's call under way comes first: whatever happened to the row meanwhile
-    (its call list closed, say), f still saves the result and a aborts.
+    (its call list closed, say), f still saves the result and a aborts. A call left
+    open by the operator's earlier session on a row that cannot be called now must
+    still say that a aborts it: nothing else frees the row before the lock is stale.
     """
     if state.lock is not None and state.lock.mine:
         return lock_state(state.lock, policy, now)
+    if state.lock is not None and state.lock.mine_earlier and state.refusal is not None:
+        return _(
+            "Locked by you in an earlier session since {since} — cannot be called now; a aborts"
+        ).format(since=moment_text(state.lock.since, policy, now))
     if state.refusal is not None:
         return refusal_text(state.refusal, policy, now)
     if state.lock is not None:

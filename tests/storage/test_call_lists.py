@@ -18,10 +18,19 @@ from storage.call_lists import (
 from storage.connection import Connection
 from storage.engine import write
 from storage.errors import NotAllowed
-from storage.locks import Claim, claim_row, finish_call
+from storage.locks import (
+    Claim,
+    Refusal,
+    abort_call,
+    claim_row,
+    finish_call,
+    inspect_row,
+    remove_stale_locks,
+)
 from storage.policy import Policy
 from storage.rows import ITEM, RowKey
 from storage.sessions import Session
+from storage.supervision import held_locks
 from storage.worklists import WorkList, row_order, work_lists
 from tests.database_contents import contents
 from tests.stored_clinic import NOW, StoredClinic
@@ -122,6 +131,46 @@ def test_a_call_under_way_on_a_closed_list_stays_on_its_callers_list(
     finish_call(clinic.conn, policy, alice, claim, "no-answer", "", NOW + 60)
     assert rows(alice) == []
     assert clinic.scalar("SELECT count(*) FROM attempts WHERE source_id = ?", (items[0],)) == 1
+
+
+def test_a_call_left_open_on_a_closed_list_is_found_by_its_operator(
+    clinic: StoredClinic, policy: Policy
+) -> None:
+    """Alice's app died during a call (her session never ended), then the list was closed.
+    Back in a new session she finds the list and the row, locked by her from an earlier
+    session (C9): she cannot call it again (the list is closed), and aborts it; nobody
+    else sees the list."""
+    list_id, items = clinic.add_call_list("Recall", [clinic.add_client(f"C{n}") for n in range(2)])
+    work_list = WorkList(ITEM, list_id=list_id, name="Recall")
+    key = RowKey(ITEM, items[0])
+    crashed = clinic.session("alice")
+    assert isinstance(claim_row(clinic.conn, policy, crashed, key, NOW), Claim)
+    close_list(clinic.conn, clinic.session("head-nurse", supervisor=True), "Recall", NOW + 5)
+    back = NOW + policy.alive_for + 1  # the crashed session is gone; the lock is not stale yet
+    alice, bob = clinic.session("alice", back), clinic.session("bob", back)
+
+    def listed(session: Session) -> list[str]:
+        return [w.work_list.name for w in work_lists(clinic.conn, policy, session, back)]
+
+    def rows(session: Session) -> list[int]:
+        return [entry[0] for entry in row_order(clinic.conn, policy, session, work_list, back)]
+
+    assert "Recall" in listed(alice) and rows(alice) == [items[0]]
+    assert "Recall" not in listed(bob) and rows(bob) == []
+    state = inspect_row(clinic.conn, policy, alice, key, back)
+    assert state.lock is not None and state.lock.mine_earlier
+    assert state.refusal == Refusal("closed")
+    assert claim_row(clinic.conn, policy, alice, key, back) == Refusal("closed")
+    # The supervisor sees it too, on its list.
+    boss = clinic.session("head-nurse", back, supervisor=True)
+    assert [(h.key, h.list_name, h.alive) for h in held_locks(clinic.conn, policy, boss, back)] == [
+        (key, "Recall", False)
+    ]
+    assert remove_stale_locks(clinic.conn, policy, boss, back) == 0  # not stale yet
+    assert abort_call(clinic.conn, policy, alice, key, back) is True
+    assert clinic.scalar("SELECT count(*) FROM locks") == 0
+    assert clinic.scalar("SELECT count(*) FROM attempts") == 0
+    assert "Recall" not in listed(alice) and rows(alice) == []
 
 
 def test_a_list_with_calls_is_not_deleted(clinic: StoredClinic, flu: list[int]) -> None:

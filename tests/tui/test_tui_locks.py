@@ -10,7 +10,9 @@ import json
 
 import pytest
 
-from storage.rows import APPOINTMENT
+from storage.call_lists import close_list
+from storage.locks import Claim, claim_row
+from storage.rows import APPOINTMENT, ITEM, RowKey
 from tests.clinic_fixtures import (
     DESK_NOW,
     MINUTE,
@@ -25,6 +27,7 @@ from tests.clinic_fixtures import (
     wait_until,
 )
 from tui.dialogs import ConfirmDialog, NoticeDialog
+from tui.picker import ListPicker
 from tui.result_dialog import ResultDialog
 
 STALE = 16 * MINUTE  # past the default stale_after of 15 minutes
@@ -93,6 +96,57 @@ async def test_crashed_session_lock_is_taken_over_by_c(desk: DeskClinic) -> None
     assert desk.query("SELECT session_id, outcome FROM attempts WHERE operator = 'alice'") == [
         (app.session.id, "confirmed")
     ]
+
+
+async def test_crashed_session_lock_on_a_list_closed_since_is_found_and_aborted(
+    desk: DeskClinic,
+) -> None:
+    """Alice's app died during a call on a call list that a supervisor closed since: back,
+    she finds the list in the picker and her row on it, cannot call it again (the list
+    is closed), and aborts it; then the list is gone from her picker."""
+    flu = "Flu vaccination reminder"
+    [(item,)] = desk.query("SELECT id FROM call_list_items WHERE list_id = ?", desk.call_lists[flu])
+    crashed = desk.session("alice", DESK_NOW - 5 * MINUTE)
+    conn = desk.connect()
+    try:
+        claim = claim_row(conn, desk.policy, crashed, RowKey(ITEM, item), DESK_NOW - 5 * MINUTE)
+        assert isinstance(claim, Claim)  # … and the app died; never ended
+        close_list(conn, desk.session("root", supervisor=True), flu, DESK_NOW - MINUTE)
+    finally:
+        conn.close()
+    app = desk.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot, 1)
+        assert screen.work_list.name == flu
+        assert state(screen) == (
+            "Locked by you in an earlier session since 09:55 — cannot be called now; a aborts"
+        )
+        await pilot.press("c")
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, NoticeDialog) and app.screen
+        )
+        assert isinstance(dialog, NoticeDialog)
+        assert dialog.message == "This row is already done; it will leave the list."
+        await pilot.press("escape")
+        assert desk.locks() == [(ITEM, item, "alice", crashed.id)]
+        await pilot.press("a")
+        await wait_until(pilot, lambda: not desk.locks(), "the lock to be released")
+        await wait_until(
+            pilot, lambda: state(screen) == "Nothing left to call on this list.", "the row to go"
+        )
+        await pilot.press("escape")
+        picker = await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ListPicker)
+                and flu not in [w.name for w in app.screen.lists]
+                and app.screen
+            ),
+            "the closed list to leave the picker",
+        )
+        assert picker
+    assert desk.query("SELECT count(*) FROM attempts WHERE operator = 'alice'") == [(0,)]
+    assert events(desk) == ["claim", "list-close", "abort"]
 
 
 async def test_stale_lock_of_a_live_operator_is_noted_and_offered(desk: DeskClinic) -> None:
