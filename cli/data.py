@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from rich.markup import escape
 
 from cli.options import (
@@ -47,7 +48,16 @@ from storage.export import FILTERS, KINDS, Filter, export_csv, export_workbook, 
 from storage.file_modes import remove_database_files
 from storage.health import current_umask
 from storage.imports import KINDS as IMPORT_KINDS
-from storage.imports import BadFile, describe_result, import_csv, parse_date, parse_moment
+from storage.imports import (
+    BadFile,
+    YearOutOfRange,
+    describe_result,
+    import_csv,
+    is_date,
+    parse_date,
+    parse_moment,
+    year_out_of_range,
+)
 from storage.names import control_character
 from storage.policy import Policy
 from storage.reports import BY as REPORT_BY
@@ -233,6 +243,13 @@ def _moment_option(option: str, text: str | None, policy: Policy, *, end: bool) 
     if text is None:
         return None
     value = text.strip().casefold()
+    if not value:
+        raise BadInput(
+            _(
+                "{option} is empty; give a date or time such as 2026-11-27, 27.11.2026, "
+                "2026-11-27 10:30 or today."
+            ).format(option=option)
+        )
     today = datetime.now(policy.timezone).date()
     days = {
         "today": today,
@@ -241,14 +258,13 @@ def _moment_option(option: str, text: str | None, policy: Policy, *, end: bool) 
         "вчера": today - timedelta(days=1),
     }
     try:
-        day = days[value] if value in days else parse_date(value)
-    except ValueError:
-        day = None
-    if day is not None:
-        day += timedelta(days=1 if end else 0)
-        return int(datetime(day.year, day.month, day.day, tzinfo=policy.timezone).timestamp())
-    try:
+        day = days[value] if value in days else parse_date(value) if is_date(value) else None
+        if day is not None:
+            day += timedelta(days=1 if end else 0)
+            return int(datetime(day.year, day.month, day.day, tzinfo=policy.timezone).timestamp())
         return parse_moment(text, policy.timezone, date_alone=False)
+    except YearOutOfRange:
+        raise BadInput(f"{option} {year_out_of_range(text)}.") from None
     except (ValueError, OverflowError):
         raise BadInput(
             _(
@@ -758,7 +774,22 @@ def report(
     end = _moment_option("--until", until, policy, end=True)
     assert start is not None
     path = settings.db or policy.database_path
-    end = database_now(path) + 1 if end is None else end
+    # A period left open ends now and begins today: say so, as the admin did not type it.
+    if end is None:
+        now = database_now(path)
+        if start > now:
+            raise BadInput(
+                _("--since {since!r} is after now, where the report ends without --until.").format(
+                    since=since
+                )
+            )
+        end = now + 1
+    elif end <= start and ctx.get_parameter_source("since") is ParameterSource.DEFAULT:
+        raise BadInput(
+            _("--until {until!r} is before today, where the report begins without --since.").format(
+                until=until
+            )
+        )
     _check_period(start, end)
     out = sys.stdout
     if isinstance(out, io.TextIOWrapper):

@@ -135,7 +135,13 @@ The modules
 - importing: the import as a whole (plan, then write in one transaction).
 """
 
-from storage.imports.cell_values import parse_date, parse_moment
+from storage.imports.cell_values import (
+    YearOutOfRange,
+    is_date,
+    parse_date,
+    parse_moment,
+    year_out_of_range,
+)
 from storage.imports.importing import ImportResult, describe_result, import_csv
 from storage.imports.kinds import KINDS
 from storage.imports.problems import SHOWN_PROBLEMS, BadFile, Problem
@@ -146,8 +152,11 @@ __all__ = [
     "BadFile",
     "ImportResult",
     "Problem",
+    "YearOutOfRange",
     "describe_result",
     "import_csv",
+    "is_date",
     "parse_date",
     "parse_moment",
+    "year_out_of_range",
 ]

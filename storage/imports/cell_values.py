@@ -76,6 +76,25 @@ def yes_no(text: str, policy: Policy) -> bool:
     raise BadValue(_("{text!r} is not yes or no (1 or 0)").format(text=text))
 
 
+FIRST_YEAR, LAST_YEAR = 1900, 2199  # what a clinic's dates can be; beyond: a typo or "never"
+
+
+class YearOutOfRange(ValueError):
+    """A real date whose year is outside FIRST_YEAR..LAST_YEAR (9999-12-31, 0202-05-01)."""
+
+
+def year_out_of_range(text: str) -> str:
+    """The reason a date or time of such a year is refused, for a cell or an option."""
+    return _("{text!r} is outside the years {first} to {last}").format(
+        text=text, first=FIRST_YEAR, last=LAST_YEAR
+    )
+
+
+def _check_year(text: str, year: int) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise YearOutOfRange(text)
+
+
 _DOTTED = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -90,8 +109,7 @@ def parse_date(text: str) -> date:
         day = date.fromisoformat(value)
     else:
         raise ValueError(text)
-    if not 1900 <= day.year <= 2199:
-        raise ValueError(text)
+    _check_year(text, day.year)
     return day
 
 
@@ -121,8 +139,7 @@ def _written_time(text: str, *, date_alone: bool) -> datetime:
         if not value or (_ISO_DATE.fullmatch(value) and not date_alone):
             raise ValueError(text)
         when = datetime.fromisoformat(value)
-    if not 1900 <= when.year <= 2199:
-        raise ValueError(text)
+    _check_year(text, when.year)
     return when
 
 
@@ -139,12 +156,14 @@ def time_reader(date_alone: bool) -> Parser:
             return None
         try:
             when = _written_time(text, date_alone=date_alone)
+        except YearOutOfRange:
+            raise BadValue(year_out_of_range(text)) from None
         except ValueError:
             raise BadValue(
                 _("{text!r} is not a time such as {example}").format(text=text, example=_(example))
             ) from None
         if when.tzinfo is None:
-            if date_alone and _is_date(text):  # the day's first moment (PEP 495: fold 0)
+            if date_alone and is_date(text):  # the day's first moment (PEP 495: fold 0)
                 when = when.replace(tzinfo=policy.timezone)
             else:
                 when = _on_the_clock(text, when, policy.timezone)
@@ -153,7 +172,7 @@ def time_reader(date_alone: bool) -> Parser:
     return parse
 
 
-def _is_date(text: str) -> bool:
+def is_date(text: str) -> bool:
     """Whether ``text`` is a date without a time of day."""
     value = text.strip()
     dotted = _DOTTED.fullmatch(value)
@@ -193,6 +212,8 @@ def birth_date(text: str, policy: Policy) -> str | None:
         return None
     try:  # a date cell shown with its time of day (00:00) is still a date
         return parse_date(_MIDNIGHT.sub("", text.strip())).isoformat()
+    except YearOutOfRange:
+        raise BadValue(year_out_of_range(text)) from None
     except ValueError:
         raise BadValue(
             _("{text!r} is not a date such as 1980-02-29 or 29.02.1980").format(text=text)

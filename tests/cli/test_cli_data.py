@@ -528,6 +528,21 @@ def test_report_by_operator_and_list(
             "The period ends before it begins (--until is before --since).",
         ),
         (["--by", "doctor"], "'doctor' is not one of"),
+        (["--since", "9999-12-31"], "--since '9999-12-31' is outside the years 1900 to 2199."),
+        (["--until", "31.12.9999"], "--until '31.12.9999' is outside the years 1900 to 2199."),
+        (
+            ["--until", "9999-12-31 23:59"],
+            "--until '9999-12-31 23:59' is outside the years 1900 to 2199.",
+        ),
+        (["--since", " "], "--since is empty; give a date or time such as 2026-11-27"),
+        (  # the end is now when --until is left out: not a swapped pair the admin typed
+            ["--since", "2199-12-31"],
+            "--since '2199-12-31' is after now, where the report ends without --until.",
+        ),
+        (  # the start is today when --since is left out
+            ["--until", "2025-03-01"],
+            "--until '2025-03-01' is before today, where the report begins without --since.",
+        ),
     ],
 )
 def test_report_arguments(
@@ -592,6 +607,7 @@ def test_export_since_until_and_list(
         ),
         (["calls", "--list", "Nope"], "There is no call list named 'Nope'"),
         (["calls", "--since", "soon"], "--since 'soon' is not a date or time"),
+        (["audit", "--until", "9999-12-31"], "--until '9999-12-31' is outside the years"),
         (  # swapped dates would export nothing, as if there had been no calls
             ["calls", "--since", "2025-03-12", "--until", "2025-03-01"],
             "The period ends before it begins (--until is before --since).",

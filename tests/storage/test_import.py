@@ -347,6 +347,24 @@ def test_client_problems_name_line_and_column(clinic: StoredClinic, policy: Poli
     ]
 
 
+def test_a_year_out_of_range_is_named_as_such(clinic: StoredClinic, policy: Policy) -> None:
+    """9999-12-31 (a "never" some programs write) is a date; saying it is not one sends the
+    admin looking for a wrong format instead of the year."""
+    anna = clinic.add_client("Anna")
+    assert refused(
+        clinic.conn,
+        policy,
+        "appointments",
+        f"client_id,starts_at\n{anna},9999-12-31 10:00\n{anna},31.12.1899 10:00\n",
+    ) == [
+        "line 2, column starts_at: '9999-12-31 10:00' is outside the years 1900 to 2199",
+        "line 3, column starts_at: '31.12.1899 10:00' is outside the years 1900 to 2199",
+    ]
+    assert refused(clinic.conn, policy, "clients", "name,birth_date\nVera,0202-05-01\n") == [
+        "line 2, column birth_date: '0202-05-01' is outside the years 1900 to 2199",
+    ]
+
+
 def test_a_record_of_one_field_is_counted_in_the_singular(conn: Connection, policy: Policy) -> None:
     assert refused(conn, policy, "clients", "name,phones\nAnna\n") == [
         "line 2: has 1 field but the header has 2"
