@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.postgres_cluster import PostgresServer
+from benchmarks.postgres_cluster import PostgresServer, start_cluster, why_not_here
 from tests.e2e.test_deploy_guide import blocks as deploy_blocks
+from tests.postgres_server import TEST_SETTINGS
 from tests.pty_app import ringround_argv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,25 +51,36 @@ class Chain:
     owner: str  # the owner role's address
     app: str  # the operators' sessions' address
 
-    def psql(self, url: str, script: str) -> subprocess.CompletedProcess[str]:
+    def psql(
+        self, url: str, script: str, home: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(self.server.binaries / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", url],
             input=script,
             capture_output=True,
             text=True,
+            env=logged_in(home),
             timeout=120,
             check=False,
         )
 
-    def ringround(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def ringround(
+        self, *args: str, cwd: Path | None = None, home: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [*ringround_argv(), *args],
             cwd=cwd,
             capture_output=True,
             text=True,
+            env=logged_in(home),
             timeout=120,
             check=False,
         )
+
+
+def logged_in(home: Path | None) -> dict[str, str] | None:
+    """The environment of a user whose home folder (and so ~/.pgpass) is ``home``."""
+    return None if home is None else {**os.environ, "HOME": str(home)}
 
 
 def guide_sql() -> str:
@@ -76,33 +88,60 @@ def guide_sql() -> str:
     return str(script)
 
 
+def make_chain(
+    server: PostgresServer, tmp_path: Path, passwords: dict[str, Path] | None = None
+) -> Chain:
+    """The roles and the database of the guide's step 2, its tables made as step 6 makes them.
+
+    ``passwords``: for a server that asks for them, each role's home folder, whose
+    ~/.pgpass holds the role's password (the role's name and "-secret"), which the
+    role is given as step 2 gives it.
+    """
+    made = Chain(
+        server,
+        f"postgresql://ringround_owner@127.0.0.1:{server.port}/ringround",
+        f"postgresql://ringround_app@127.0.0.1:{server.port}/ringround",
+    )
+    done = made.psql(server.url("postgres"), guide_sql())
+    assert done.returncode == 0, done.stderr
+    homes = passwords or {}
+    for role in homes:
+        server.admin(f"ALTER ROLE {role} PASSWORD '{role}-secret'")
+    clients, appointments = deploy_blocks("csv")
+    (tmp_path / "first-clients.csv").write_text(clients, encoding="utf-8")
+    (tmp_path / "first-appointments.csv").write_text(appointments, encoding="utf-8")
+    for kind, name in (
+        ("clients", "first-clients.csv"),
+        ("appointments", "first-appointments.csv"),
+    ):
+        done = made.ringround(
+            "import",
+            kind,
+            name,
+            "--db",
+            made.owner,
+            cwd=tmp_path,
+            home=homes.get("ringround_owner"),
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    return made
+
+
+def remove_chain(server: PostgresServer) -> None:
+    """Drop what the guide made: the roles are the server's, not one database's."""
+    for database in ("ringround", "ringround_restored"):
+        server.admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+    for role in ROLES:
+        server.admin(f"DROP ROLE IF EXISTS {role}")
+
+
 @pytest.fixture
 def chain(postgres_server: PostgresServer, tmp_path: Path) -> Iterator[Chain]:
     """The roles and the database of the guide's step 2, its tables made as step 6 makes them."""
-    port = postgres_server.port
-    made = Chain(
-        postgres_server,
-        f"postgresql://ringround_owner@127.0.0.1:{port}/ringround",
-        f"postgresql://ringround_app@127.0.0.1:{port}/ringround",
-    )
     try:
-        done = made.psql(postgres_server.url("postgres"), guide_sql())
-        assert done.returncode == 0, done.stderr
-        clients, appointments = deploy_blocks("csv")
-        (tmp_path / "first-clients.csv").write_text(clients, encoding="utf-8")
-        (tmp_path / "first-appointments.csv").write_text(appointments, encoding="utf-8")
-        for kind, name in (
-            ("clients", "first-clients.csv"),
-            ("appointments", "first-appointments.csv"),
-        ):
-            done = made.ringround("import", kind, name, "--db", made.owner, cwd=tmp_path)
-            assert done.returncode == 0, done.stdout + done.stderr
-        yield made
+        yield make_chain(postgres_server, tmp_path)
     finally:
-        for database in ("ringround", "ringround_restored"):
-            postgres_server.admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        for role in ROLES:
-            postgres_server.admin(f"DROP ROLE IF EXISTS {role}")
+        remove_chain(postgres_server)
 
 
 def test_the_operators_role_claims_and_finishes_and_can_change_nothing_else(
@@ -201,16 +240,10 @@ def guide_lines(start: str) -> list[str]:
     return found
 
 
-def test_a_logical_copy_restores_with_the_operators_rights_and_the_audit_trail(
-    chain: Chain, tmp_path: Path
-) -> None:
-    """Step 7's pg_dump line and restore lines, as printed but for the backup folder."""
-    done = chain.psql(chain.owner, PRIVILEGES.read_text(encoding="utf-8"))
-    assert done.returncode == 0, done.stderr
-    before = chain.ringround("check", "--db", chain.app)
-    [trail] = [line for line in before.stdout.splitlines() if "audit trail is intact" in line]
-
-    # The server's own programs, run as its superuser would run them on the server.
+def restore_last_nights_copy(chain: Chain, folder: Path) -> str:
+    """Step 7's pg_dump line and restore lines, as printed but for the backup folder, run as
+    the server's superuser runs them on the server; the address of ringround_restored for the
+    operators' role."""
     server = {"PGHOST": "127.0.0.1", "PGPORT": str(chain.server.port), "PGUSER": "postgres"}
     environment = {**os.environ, **server, "PATH": f"{chain.server.binaries}:{os.environ['PATH']}"}
     [dump] = guide_lines("pg_dump ")
@@ -221,18 +254,81 @@ def test_a_logical_copy_restores_with_the_operators_rights_and_the_audit_trail(
     )
     assert len(restore) == 3
     for command in [dump.replace("\\%", "%"), *restore]:
-        command = command.replace("/var/backups/postgresql", str(tmp_path))
+        command = command.replace("/var/backups/postgresql", str(folder))
         command = command.replace("ringround-Mon.dump", "ringround-*.dump")
         done = subprocess.run(
             command, shell=True, env=environment, capture_output=True, text=True, timeout=120
         )
         assert done.returncode == 0, f"{command}\n{done.stderr}"
+    return chain.app.rsplit("/", 1)[0] + "/ringround_restored"
 
-    restored = chain.app.rsplit("/", 1)[0] + "/ringround_restored"
-    after = chain.ringround("check", "--db", restored)
+
+def test_a_logical_copy_restores_with_the_operators_rights_and_the_audit_trail(
+    chain: Chain, tmp_path: Path
+) -> None:
+    done = chain.psql(chain.owner, PRIVILEGES.read_text(encoding="utf-8"))
+    assert done.returncode == 0, done.stderr
+    before = chain.ringround("check", "--db", chain.app)
+    [trail] = [line for line in before.stdout.splitlines() if "audit trail is intact" in line]
+
+    after = chain.ringround("check", "--db", restore_last_nights_copy(chain, tmp_path))
     assert after.returncode == 0, after.stdout
     assert "The role ringround_app may read and write the operators' tables" in after.stdout
     assert trail in after.stdout.splitlines()  # the same newest entry and hash
+
+
+@pytest.fixture
+def password_server() -> Iterator[PostgresServer]:
+    """A server of its own that asks the guide's roles for their passwords, as step 1's
+    pg_hba.conf lines do (on 127.0.0.1, without TLS); its superuser still logs in freely."""
+    reason = why_not_here()
+    if reason is not None:
+        pytest.skip(reason)
+    server = start_cluster(TEST_SETTINGS)
+    try:
+        hba = server.data / "pg_hba.conf"
+        asks = "host all ringround_owner,ringround_app 127.0.0.1/32 scram-sha-256\n"
+        hba.write_text(asks + hba.read_text(encoding="utf-8"), encoding="utf-8")
+        server.admin("SELECT pg_reload_conf()")
+        yield server
+    finally:
+        server.remove()
+
+
+def pgpass_line(role: str, password: str, port: int) -> str:
+    """Step 3's line of ~/.pgpass, for ``role`` on this server's port."""
+    [line] = re.findall(
+        r"^echo '(.*)' > /root/ringround_app\.pgpass$",
+        GUIDE.read_text(encoding="utf-8"),
+        flags=re.MULTILINE,
+    )
+    mine = str(line).replace("THE-PASSWORD-OF-STEP-2", password).replace(":5432:", f":{port}:")
+    return mine.replace(":ringround_app:", f":{role}:") + "\n"
+
+
+def test_the_pgpass_lines_of_step_3_log_in_to_every_database_the_guide_names(
+    password_server: PostgresServer, tmp_path: Path
+) -> None:
+    """The operators' ~/.pgpass (step 3) and root's with the owner's password (step 6): the
+    import that makes the tables, the privileges file, the operator's check, and step 7's
+    check of the restored copy, each with the password from its user's file alone."""
+    homes = {"ringround_owner": tmp_path / "root", "ringround_app": tmp_path / "anna"}
+    for role, home in homes.items():
+        home.mkdir()
+        (home / ".pgpass").write_text(pgpass_line(role, f"{role}-secret", password_server.port))
+        (home / ".pgpass").chmod(0o600)
+    try:
+        chain = make_chain(password_server, tmp_path, passwords=homes)
+        privileges = PRIVILEGES.read_text(encoding="utf-8")
+        done = chain.psql(chain.owner, privileges, home=homes["ringround_owner"])
+        assert done.returncode == 0, done.stderr
+        daily = chain.ringround("check", "--db", chain.app, home=homes["ringround_app"])
+        assert daily.returncode == 0, daily.stdout
+        restored = restore_last_nights_copy(chain, tmp_path)
+        that_night = chain.ringround("check", "--db", restored, home=homes["ringround_app"])
+        assert that_night.returncode == 0, that_night.stdout
+    finally:
+        remove_chain(password_server)
 
 
 def test_the_policys_address_names_both_servers_and_asks_for_the_primary(tmp_path: Path) -> None:
