@@ -12,7 +12,6 @@ or removed can never save over the new owner.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -331,9 +330,9 @@ def inspect_row(
 
 # Whether the row's call is closed (NULL: the row was never claimed, it has no call row),
 # and whether anyone holds it: from the call row and the locks alone (two index lookups).
-_CALL_STATE = (
-    "SELECT (SELECT closed_at IS NOT NULL FROM call_rows WHERE kind = ?1 AND source_id = ?2),"
-    " EXISTS (SELECT 1 FROM locks WHERE kind = ?1 AND source_id = ?2)"
+_CALL_STATE = preparable(
+    "SELECT (SELECT closed_at IS NOT NULL FROM call_rows WHERE kind = ? AND source_id = ?),"
+    " EXISTS (SELECT 1 FROM locks WHERE kind = ? AND source_id = ?)"
 )
 _CLOSED = Refusal("closed")
 
@@ -343,8 +342,8 @@ def _plain_refusal(
 ) -> Refusal | None:
     """Why a claim cannot pass, from plain reads; None when only the write transaction can tell.
 
-    On SQLite the call row and the lock are read first, and two kinds of row
-    need nothing more: one whose call is closed and that nobody holds is
+    The call row and the lock are read first, and two kinds of row need
+    nothing more: one whose call is closed and that nobody holds is
     refused (nothing opens a closed call row again; the full read would refuse
     it as closed too), and one that nobody ever claimed nor holds goes to the
     write, whose own read decides (the full read could only refuse it as
@@ -353,17 +352,17 @@ def _plain_refusal(
     These are what most claims meet when several operators go through one
     list. The full read also reads the holder's session, the source, its call
     list and the client, and after another writer's commit SQLite reads every
-    page it needs from the file again, so this halves what a refused claim
-    costs the processor, and spares a won claim a read (docs/performance.md).
-    A database server answers either in one round trip, so it gets the full
-    read only.
+    page it needs from the file again; a database server plans and runs the
+    joins and sends the wider row, which the client then reads. So this
+    halves what a refused claim costs the processor, and spares a won claim a
+    read (docs/performance.md).
     """
-    if isinstance(conn, sqlite3.Connection):
-        closed, held = conn.execute(_CALL_STATE, (key.kind, key.source_id)).fetchone()
-        if not held and closed:
-            return _CLOSED
-        if not held and closed is None:
-            return None
+    state = (key.kind, key.source_id)
+    closed, held = conn.execute(_CALL_STATE, state + state).fetchone()
+    if not held and closed:
+        return _CLOSED
+    if not held and closed is None:
+        return None
     read = _read_row(conn, policy, session, key, now)
     lock = read.lock
     if lock is not None:
@@ -395,7 +394,7 @@ def claim_row(
     lock that is not stale, a row closed or not callable now) is refused
     without a write transaction, so it never waits for the other writers:
     a refusal read a moment early is the one the operator would have got a
-    moment earlier (on SQLite a row nobody ever claimed goes to the write
+    moment earlier (a row nobody ever claimed goes to the write
     without that read: :func:`_plain_refusal`). Everything that may lead to a
     lock is decided again inside the write transaction.
     """
