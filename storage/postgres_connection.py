@@ -64,6 +64,7 @@ from storage.database import (
 from storage.errors import BadInput, RingroundError
 from storage.i18n import _
 from storage.postgres_schema import WRITE_LOCK
+from storage.server_logins import address, as_tried, login_refused, secure_connection_failure
 
 _PSYCOPG_LOG = logging.getLogger("psycopg")
 _PSYCOPG_LOG.addHandler(logging.NullHandler())  # never Python's last-resort output on stderr
@@ -249,8 +250,10 @@ def refused(error: psycopg.Error, location: str) -> RingroundError:
             ).format(location=location)
         )
     if answer:
+        said = login_refused(as_tried(address(location), error), text)
         return StorageError(
-            _("The database {path} could not be used: {error}.").format(
+            said
+            or _("The database {path} could not be used: {error}.").format(
                 path=location, error=answer.rstrip(".")
             )
         )
@@ -266,21 +269,6 @@ def refused(error: psycopg.Error, location: str) -> RingroundError:
     if error.sqlstate is not None and not error.sqlstate.startswith("08"):
         return described(error, location, saving=False)
     return unreachable(location, saving=False)
-
-
-def secure_connection_failure(text: str) -> str:
-    """libpq's reason when TLS could not be set up as the address asks; else "".
-
-    A certificate authority missing or not the server's, a certificate for another name,
-    a server without TLS: the address's settings to correct, not an outage to wait out.
-    (A server restarting under TLS breaks the connection with other words: "SSL SYSCALL
-    error", "unexpected eof".) With several hosts libpq says why each failed, a line each.
-    """
-    for line in text.splitlines():
-        reason = line.rpartition(" failed: ")[2].strip()
-        if "certificate" in reason or "does not support SSL" in reason:
-            return reason.rstrip(".")
-    return ""
 
 
 def unreachable(location: str, *, saving: bool) -> DatabaseUnreachable:

@@ -24,8 +24,6 @@ inside a transaction that it rolls back.
 
 from __future__ import annotations
 
-import getpass
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,9 +49,15 @@ from storage.postgres_connection import (
     PostgresConnection,
     address_refused,
     connection_params,
-    secure_connection_failure,
 )
 from storage.postgres_schema import APPLICATION, MIGRATIONS, WRITE_LOCK
+from storage.server_logins import (
+    Address,
+    address,
+    as_tried,
+    login_refused,
+    secure_connection_failure,
+)
 
 OLDEST_SERVER = 13  # the oldest PostgreSQL ringround supports (docs/deploy-postgresql.md)
 CONNECT_TIMEOUT_S = 5
@@ -65,36 +69,6 @@ ROW_RIGHTS = ("SELECT", "INSERT", "UPDATE", "DELETE")
 # Rights on the audit trail that would let a role rewrite it.
 REWRITING_RIGHTS = ("UPDATE", "DELETE", "TRUNCATE", "TRIGGER")
 SHOWN_GAPS = 4  # missing rights named in the finding
-
-
-@dataclass(frozen=True)
-class Address:
-    """Where the connection goes, as the URL (or libpq's defaults) says: for messages."""
-
-    servers: str  # "db1:5432, db2:5432"
-    database: str
-    role: str
-
-
-def address(location: str) -> Address:
-    parts = conninfo.conninfo_to_dict(location)
-    role = str(parts.get("user") or os.environ.get("PGUSER") or getpass.getuser())
-    database = str(parts.get("dbname") or os.environ.get("PGDATABASE") or role)
-    if parts.get("service") and not parts.get("host"):  # the hosts are in the service file
-        return Address(
-            _("{name} (from the service file)").format(name=parts["service"]), database, role
-        )
-    hosts = str(parts.get("host") or os.environ.get("PGHOST") or "localhost").split(",")
-    ports = str(parts.get("port") or os.environ.get("PGPORT") or "5432").split(",")
-    if len(ports) == 1:
-        ports = ports * len(hosts)
-    servers = ", ".join(
-        _("the socket in {folder}").format(folder=host)
-        if host.startswith("/")
-        else f"{host}:{port or '5432'}"
-        for host, port in zip(hosts, ports, strict=False)
-    )
-    return Address(servers, database, role)
 
 
 def check(
@@ -119,7 +93,7 @@ def check(
         bad_address = address_refused(error, location)
         if bad_address is not None:
             return [*findings, Finding(PROBLEM, str(bad_address), bad_input=True)]
-        return [*findings, unreachable(_as_tried(where, error), str(error))]
+        return [*findings, unreachable(as_tried(where, error), str(error))]
     try:
         # A server that stops answering mid-check ends the check, not the administrator's day.
         conn.execute(f"SET statement_timeout = {int(PROBE_TIMEOUT_S * 5000)}")
@@ -144,18 +118,6 @@ def check(
         conn.close()
 
 
-def _as_tried(where: Address, error: psycopg.Error) -> Address:
-    """The role and database libpq really asked for (a service file or PG* may name them)."""
-    tried = error.pgconn
-    if tried is None:
-        return where
-    return Address(
-        where.servers,
-        tried.db.decode(errors="replace") or where.database,
-        tried.user.decode(errors="replace") or where.role,
-    )
-
-
 def unreachable(where: Address, error: str) -> Finding:
     """One sentence naming the server and what failed, from libpq's words (``error``)."""
     text = error.lower()
@@ -169,47 +131,10 @@ def unreachable(where: Address, error: str) -> Finding:
             ).format(server=server, database=database),
             bad_input=True,
         )
-    if "does not exist" in text and f'role "{role.lower()}"' in text:
-        sentence = _(
-            "The database server {server} knows no role {role}; correct the address in "
-            "[database] path, or create the role (docs/deploy-postgresql.md)."
-        )
-    elif "password authentication failed" in text:
-        sentence = _(
-            "The database server {server} refused the password of the role {role}; correct "
-            "the line for it in ~/.pgpass of the user who runs ringround."
-        )
-    elif "no password supplied" in text:
-        sentence = _(
-            "The database server {server} asks for the password of the role {role}, and "
-            "ringround found none; put it in ~/.pgpass of the user who runs ringround "
-            "(docs/deploy-postgresql.md)."
-        )
-    elif "too many connections for role" in text:
-        sentence = _(
-            "The role {role} may open no more connections to {server} (its CONNECTION LIMIT "
-            "is reached); raise it (ALTER ROLE {role} CONNECTION LIMIT ...), or find who holds "
-            "them in pg_stat_activity."
-        )
-    elif "too many clients" in text:
-        sentence = _(
-            "The database server {server} takes no more connections (max_connections is "
-            "reached); raise max_connections there (docs/deploy-postgresql.md, step 1), or "
-            "find who holds them in pg_stat_activity."
-        )
-    elif "permission denied for database" in text:
-        sentence = _(
-            "The database server {server} does not let the role {role} connect to {database} "
-            "(it lacks the CONNECT right); make it a member of the operators' role "
-            "(docs/deploy-postgresql.md, step 2)."
-        )
-    elif "pg_hba.conf" in text:
-        sentence = _(
-            "The database server {server} does not let the role {role} connect to {database} "
-            "from here (no line for it in pg_hba.conf); add one on the server "
-            "(docs/deploy-postgresql.md)."
-        )
-    elif "connection refused" in text:
+    refused = login_refused(where, error)
+    if refused is not None:
+        return Finding(PROBLEM, refused)
+    if "connection refused" in text:
         sentence = _(
             "Nothing answers at {server} (connection refused); start PostgreSQL there, or "
             "correct the address in [database] path."

@@ -772,6 +772,32 @@ def test_a_role_without_the_operators_rights_is_told_so_not_read_only(
         postgres_server.admin(f"DROP ROLE {role}")
 
 
+def test_a_role_that_may_not_connect_is_told_what_check_says(
+    postgres_server: PostgresServer, postgres_clinic_url: str
+) -> None:
+    """A database closed to everybody but the operators' role (docs/deploy-postgresql.md,
+    step 2) and a login role outside it: the app and every command said "could not be
+    used: permission denied for database ...", where check names the missing right and
+    what to do; now both say check's sentence."""
+    database = postgres_clinic_url.rsplit("/", 1)[1]
+    role = f"visitor_{database}"
+    postgres_server.admin(f"CREATE ROLE {role} LOGIN")
+    postgres_server.admin(f"REVOKE ALL ON DATABASE {database} FROM PUBLIC")
+    try:
+        url = postgres_clinic_url.replace("//postgres@", f"//{role}@")
+        with pytest.raises(StorageError) as caught:
+            open_engine(url).connect()
+        assert not isinstance(caught.value, DatabaseUnreachable)
+        assert str(caught.value) == (
+            f"The database server 127.0.0.1:{postgres_server.port} does not let the role "
+            f"{role} connect to {database} (it lacks the CONNECT right); make it a member of "
+            "the operators' role (docs/deploy-postgresql.md, step 2)."
+        )
+    finally:
+        postgres_server.drop_database(database)
+        postgres_server.admin(f"DROP ROLE {role}")
+
+
 def test_an_unknown_role_is_named_not_taken_for_a_silent_server(
     postgres_server: PostgresServer,
 ) -> None:
@@ -779,8 +805,11 @@ def test_an_unknown_role_is_named_not_taken_for_a_silent_server(
     with pytest.raises(StorageError) as caught:
         open_engine(url).connect()
     assert not isinstance(caught.value, DatabaseUnreachable)
-    assert 'role "nobody_here" does not exist' in str(caught.value)
-    assert "\n" not in str(caught.value)
+    assert str(caught.value) == (
+        f"The database server 127.0.0.1:{postgres_server.port} knows no role nobody_here; "
+        "correct the address in [database] path, or create the role "
+        "(docs/deploy-postgresql.md)."
+    )
 
 
 @pytest.mark.parametrize(

@@ -426,8 +426,9 @@ def test_a_server_out_of_connections_is_named() -> None:
     """max_connections reached: what libpq says then (a server of 300 connections is not
     filled in a test)."""
     from storage import server_health
+    from storage.server_logins import Address
 
-    where = server_health.Address("db1.clinic.lan:5432", "ringround", "ringround_app")
+    where = Address("db1.clinic.lan:5432", "ringround", "ringround_app")
     finding = server_health.unreachable(
         where,
         'connection failed: connection to server at "10.0.1.11", port 5432 failed: '
