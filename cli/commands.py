@@ -21,6 +21,7 @@ from cli.options import (
     db_options,
     db_options_for,
     operator_option,
+    refuse_empty,
     settings_for,
     use_database,
 )
@@ -348,7 +349,9 @@ def policy_command(
 
 
 @click.command(short_help="A consistent copy of the database, safe while operators work.")
-@click.argument("destination", metavar="DEST")
+@click.argument(
+    "destination", metavar="DEST", callback=refuse_empty(N_("the file or folder for the backup"))
+)
 @db_options
 @click.pass_context
 def backup(ctx: click.Context, destination: str, db: str | None, policy_path: str | None) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from cli.options import POLICY_HELP, database_now, settings_for, use_database
+from cli.options import POLICY_HELP, database_now, refuse_empty, settings_for, use_database
 from cli.output import say
 from cli.progress import progress_bar
 from storage.copying import CopyDiffers, TablePair, copy_clinic, tables
@@ -21,14 +21,14 @@ from storage.engine import is_server_address, open_engine
 from storage.errors import BadInput
 from storage.file_modes import remove_database_files
 from storage.i18n import decimal_number, whole_number
-from tui.i18n import _, ngettext
+from tui.i18n import N_, _, ngettext
 
 SHOWN_DIGITS = 12  # of a checksum in the table (all 64 would not fit 80 columns)
 
 
 @click.command("copy", short_help="Copy a clinic into a new database (SQLite or PostgreSQL).")
-@click.argument("source", metavar="FROM")
-@click.argument("target", metavar="TO")
+@click.argument("source", metavar="FROM", callback=refuse_empty(N_("the database to copy from")))
+@click.argument("target", metavar="TO", callback=refuse_empty(N_("the new database to copy into")))
 @click.option("--policy", "policy_path", metavar="PATH", help=POLICY_HELP)
 @click.pass_context
 def copy(ctx: click.Context, source: str, target: str, policy_path: str | None) -> int:

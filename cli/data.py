@@ -27,6 +27,7 @@ from cli.options import (
     database_now,
     db_options,
     operator_option,
+    refuse_empty,
     settings_for,
     use_database,
 )
@@ -64,8 +65,11 @@ from storage.reports import BY as REPORT_BY
 from storage.reports import build_report, write_report_csv
 from storage.roles import is_supervisor, operator_name
 from storage.sessions import Session, end_session, start_session
-from tui.i18n import _, ngettext
+from tui.i18n import N_, _, ngettext
 from tui.safe_text import safe_text
+
+IMPORT_FILE = refuse_empty(N_("the file to import"))
+LIST_NAME = refuse_empty(N_("the list's name"))
 
 # -- export -----------------------------------------------------------------------------------
 
@@ -77,6 +81,7 @@ from tui.safe_text import safe_text
     "-o",
     "--output",
     metavar="FILE",
+    callback=refuse_empty(N_("the file to write, or leave -o out")),
     help="Write to FILE instead of standard output: FILE.xlsx makes an Excel "
     "workbook, FILE.csv a CSV file.",
 )
@@ -458,7 +463,7 @@ def _import(
 
 @click.command("import", short_help="Import clients, appointments, tasks or a call list.")
 @click.argument("kind", type=click.Choice(IMPORT_KINDS), metavar="KIND")
-@click.argument("file", metavar="FILE")
+@click.argument("file", metavar="FILE", callback=IMPORT_FILE)
 @db_options
 @click.option(
     "--name",
@@ -594,8 +599,8 @@ def lists(ctx: click.Context, db: str | None, policy_path: str | None, as_json: 
 
 
 @lists.command("create", short_help="Make the call list NAME from FILE.csv (supervisors).")
-@click.argument("name")
-@click.argument("file", metavar="FILE")
+@click.argument("name", callback=LIST_NAME)
+@click.argument("file", metavar="FILE", callback=IMPORT_FILE)
 @db_options
 @click.option(
     "--dry-run",
@@ -653,7 +658,7 @@ def _change_list(
 
 
 @lists.command("close", short_help="Close the call list NAME (supervisors).")
-@click.argument("name")
+@click.argument("name", callback=LIST_NAME)
 @db_options
 @operator_option
 @click.pass_context
@@ -673,7 +678,7 @@ def lists_close(
 
 
 @lists.command("reopen", short_help="Open the closed call list NAME again (supervisors).")
-@click.argument("name")
+@click.argument("name", callback=LIST_NAME)
 @db_options
 @operator_option
 @click.pass_context
@@ -693,7 +698,7 @@ def lists_reopen(
 
 
 @lists.command("delete", short_help="Delete the call list NAME and its items (supervisors).")
-@click.argument("name")
+@click.argument("name", callback=LIST_NAME)
 @db_options
 @operator_option
 @click.pass_context

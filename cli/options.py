@@ -73,6 +73,23 @@ def settings_for(
     )
 
 
+def refuse_empty(what: str) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
+    """A Click callback refusing an empty argument (DEST, FROM, FILE, NAME, -o), naming it.
+
+    ``backup "$DEST"`` with the variable unset gives an empty argument, which taken as it
+    is was the current folder (a backup written there), "." in copy's "is a folder" or
+    "There is no file ." in import's. ``what`` (marked with N_) says what to give instead.
+    """
+
+    def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            name = param.opts[-1] if isinstance(param, click.Option) else param.human_readable_name
+            raise BadInput(_("{name} is empty; give {what}.").format(name=name, what=_(what)))
+        return value
+
+    return check
+
+
 POLICY_HELP = N_(
     "The clinic's policy.toml (default: $RINGROUND_POLICY, else "
     "/etc/ringround/policy.toml, else ~/.config/ringround/policy.toml, else the "

@@ -351,6 +351,40 @@ def test_an_empty_option_is_refused_not_taken_as_left_out(
     assert clinic.conn.execute("SELECT count(*) FROM locks").fetchone()[0] == 1  # still held
 
 
+@pytest.mark.parametrize(
+    ("args", "sentence"),
+    [
+        (["backup", "--db", "{db}", ""], "DEST is empty; give the file or folder for the backup."),
+        (["copy", "", "new.db"], "FROM is empty; give the database to copy from."),
+        (["copy", "{db}", " "], "TO is empty; give the new database to copy into."),
+        (["import", "clients", "", "--db", "{db}"], "FILE is empty; give the file to import."),
+        (
+            ["export", "clients", "-o", "", "--db", "{db}"],
+            "--output is empty; give the file to write, or leave -o out.",
+        ),
+        (["lists", "create", "", "c.csv", "--db", "{db}"], "NAME is empty; give the list's name."),
+        (["lists", "create", "Flu", "", "--db", "{db}"], "FILE is empty; give the file to import."),
+        (["lists", "delete", "", "--db", "{db}"], "NAME is empty; give the list's name."),
+    ],
+)
+def test_an_empty_argument_is_refused_by_its_name(
+    tmp_path: Path,
+    demo_db: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    sentence: str,
+) -> None:
+    """``backup "$DEST"`` with the variable unset wrote a backup into the current folder;
+    ``copy "" new.db`` said ". is a folder", ``import clients ""`` "There is no file .":
+    each names the empty argument now, and nothing is written."""
+    monkeypatch.chdir(tmp_path)
+    before = sorted(os.listdir(tmp_path))
+    code, out, err = call(capsys, *(str(demo_db) if arg == "{db}" else arg for arg in args))
+    assert (code, out, err) == (2, "", f"ringround: {sentence}\n")
+    assert sorted(os.listdir(tmp_path)) == before
+
+
 # -- export -----------------------------------------------------------------------------------
 
 
