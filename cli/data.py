@@ -177,6 +177,10 @@ def export(
 
 def _output_kind(name: str) -> str:
     """The -o file's kind by its name: ".csv" or ".xlsx"; anything else is bad input."""
+    if os.path.isdir(name):  # said first: "exports/" has no suffix, but that is not the mistake
+        raise BadInput(
+            _("{name} is a folder; give the name of the file to write.").format(name=name)
+        )
     suffix = os.path.splitext(name)[1].lower()
     if suffix not in (".csv", ".xlsx"):
         raise BadInput(
@@ -193,19 +197,21 @@ def _new_file(name: str) -> Iterator[str]:
     """A temporary file beside ``name`` to write; it replaces ``name`` once the block ends well.
 
     A failed export (a full disk, an interruption) leaves no half file and an
-    earlier file of that name untouched. The file gets the mode a new file of
-    this user gets (umask), like any file the admin saves.
+    earlier file of that name untouched. A new file gets the mode a new file of
+    this user gets (umask), like any file the admin saves. An earlier file is
+    replaced as the shell's > would overwrite it: only by a user who may write
+    it (renaming over it needs only the folder's permission), keeping its mode
+    and group (an export made private stays private), and through a symbolic
+    link the file it points to.
     """
-    folder = os.path.dirname(os.path.abspath(name))
+    target = os.path.realpath(name)
+    folder = os.path.dirname(target)
     if not os.path.isdir(folder):
         raise BadInput(_("The folder {folder} does not exist.").format(folder=folder))
-    if os.path.isdir(name):
-        raise BadInput(
-            _("{name} is a folder; give the name of the file to write.").format(name=name)
-        )
+    earlier = _earlier_file(name, target)
     try:
         fd, temporary = tempfile.mkstemp(
-            prefix=f".{os.path.basename(name)}.", suffix=".tmp", dir=folder
+            prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=folder
         )
     except OSError as error:
         if isinstance(error, PermissionError) or error.errno == errno.EROFS:
@@ -219,14 +225,35 @@ def _new_file(name: str) -> Iterator[str]:
     os.close(fd)
     try:
         yield temporary
-        os.chmod(temporary, 0o666 & ~current_umask())
-        os.replace(temporary, name)
+        if earlier is None:
+            os.chmod(temporary, 0o666 & ~current_umask())
+        else:
+            with suppress(PermissionError):  # only root, or a member of that group, may
+                os.chown(temporary, -1, earlier.st_gid)
+            os.chmod(temporary, stat.S_IMODE(earlier.st_mode))
+        os.replace(temporary, target)
     except BaseException as error:
         with suppress(FileNotFoundError):
             os.unlink(temporary)
         if isinstance(error, OSError):
             raise _disk_full(error, name, folder) from None
         raise
+
+
+def _earlier_file(name: str, target: str) -> os.stat_result | None:
+    """The file an export to ``name`` (``target``, links followed) replaces; None if none."""
+    try:
+        earlier = os.stat(target)
+    except OSError:  # none, or in a folder we may not enter: making the new file will say
+        return None
+    if not os.access(target, os.W_OK):
+        raise RingroundError(
+            _(
+                "You may not write {name}; nothing was written to it. Give another file "
+                "name, or ask its owner."
+            ).format(name=name)
+        )
+    return earlier
 
 
 def _disk_full(error: OSError, name: str, folder: str) -> Exception:

@@ -15,6 +15,8 @@ import json
 import os
 import shutil
 import sqlite3
+import stat
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -38,6 +40,7 @@ from tests.command_line import call, supervisors_policy
 from tests.database_contents import contents_at
 from tests.storage.test_import import mutate, mutation
 from tests.stored_clinic import NOW, StoredClinic, clinic_time
+from tests.unix_users import need_root_tools, reachable, run, temporary_users
 from tui.i18n import set_language
 
 ME = login_name()
@@ -555,6 +558,75 @@ def test_report_arguments(
     code, out, err = call(capsys, "report", *args, "--db", called.location, "--policy", boss)
     assert (code, out) == (2, "")
     assert message in err
+
+
+# -- export -o over an existing file ---------------------------------------------------------------
+
+
+def test_an_export_replaces_an_earlier_file_as_the_shell_would(
+    demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Replaced whole, but keeping the file's mode: an export the admin had made private
+    (0600) became readable by every user of the server (0644, the umask's), patients' data
+    and all. Through a symbolic link the file it points to is replaced, not the link."""
+    written = call(capsys, "export", "clients", "--db", demo)[1].encode()
+    private = tmp_path / "clients.csv"
+    private.write_text("the export of last week\n", encoding="utf-8")
+    os.chmod(private, 0o600)
+    previous = os.umask(0o022)
+    try:
+        assert call(capsys, "export", "clients", "--db", demo, "-o", private)[0] == 0
+        assert private.read_bytes() == written
+        assert stat.S_IMODE(os.stat(private).st_mode) == 0o600
+        latest = tmp_path / "latest.csv"
+        latest.symlink_to("clients.csv")
+        private.write_text("the export of last week\n", encoding="utf-8")
+        assert call(capsys, "export", "clients", "--db", demo, "-o", latest)[0] == 0
+    finally:
+        os.umask(previous)
+    assert latest.is_symlink() and latest.read_bytes() == written
+    assert stat.S_IMODE(os.stat(private).st_mode) == 0o600
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    code, out, err = call(capsys, "export", "clients", "--db", demo, "-o", folder)
+    assert (code, out) == (2, "")
+    assert err == f"ringround: {folder} is a folder; give the name of the file to write.\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "clients.csv",
+        "demo.db",
+        "exports",
+        "latest.csv",
+    ]
+
+
+def test_an_export_never_replaces_a_file_its_user_may_not_write(demo: Path) -> None:
+    """Renaming over a file needs only the folder's permission: an operator replaced the
+    administrator's file in a shared folder, where the shell's > refuses."""
+    need_root_tools()
+    with temporary_users("rr-export-ops", ("rr_export_op",)) as (_gid, users):
+        top = Path(tempfile.mkdtemp(prefix="rr-export-"))
+        try:
+            os.chmod(top, 0o777)  # all may make files here, as in a shared exports folder
+            shutil.copyfile(demo, top / "clinic.db")
+            os.chmod(top / "clinic.db", 0o666)
+            theirs = top / "clients.csv"
+            theirs.write_text("the administrator's\n", encoding="utf-8")
+            os.chmod(theirs, 0o644)
+            with reachable(users[0]) as command:
+                result = run(
+                    "runuser", "-u", users[0].name, "--", str(command), "export", "clients",
+                    "--db", str(top / "clinic.db"), "-o", str(theirs), check=False,
+                    env={k: v for k, v in os.environ.items() if not k.startswith("RINGROUND_")},
+                )  # fmt: skip
+            assert (result.returncode, result.stdout) == (1, "")
+            assert result.stderr == (
+                f"ringround: You may not write {theirs}; nothing was written to it. Give "
+                "another file name, or ask its owner.\n"
+            )
+            assert theirs.read_text(encoding="utf-8") == "the administrator's\n"
+            assert sorted(p.name for p in top.iterdir()) == ["clients.csv", "clinic.db"]
+        finally:
+            shutil.rmtree(top, ignore_errors=True)
 
 
 # -- export filters and the audit -----------------------------------------------------------------
