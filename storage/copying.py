@@ -112,6 +112,7 @@ class Table:
     name: str
     columns: tuple[str, ...]
     key: tuple[str, ...]  # the primary key: the order rows are read in, page by page
+    kinds: tuple[type, ...]  # what each column holds: int (INTEGER) or str (TEXT)
 
 
 @cache
@@ -253,7 +254,7 @@ def copy_clinic(
 
     ``shown`` names the two databases in messages, as their engines do;
     ``now`` is on the source's clock (who is alive there). Raises NotEmpty,
-    NothingToCopy, PeopleAtWork, BadInput (a NUL for PostgreSQL) or CopyDiffers (after
+    NothingToCopy, PeopleAtWork, BadInput (a value PostgreSQL cannot store) or CopyDiffers (after
     rolling the target back).
     """
     # Said at once, before waiting for either side's writers; said again inside the writes,
@@ -291,17 +292,44 @@ def copy_clinic(
     return pairs
 
 
-def _refuse_nul(page: Sequence[Sequence[object]], table: Table, shown: str) -> None:
-    """A text with NUL, which PostgreSQL cannot store (an SQLite file may hold one that
-    another program wrote): BadInput naming its row and column, before the server's error."""
+def _kind_of(value: object) -> str:
+    """A value's kind, in words, for a refusal."""
+    if isinstance(value, str):
+        return _("text")
+    if isinstance(value, float):
+        return _("a fraction")
+    if isinstance(value, bytes):
+        return _("binary data")
+    return _("a whole number")
+
+
+def _refuse_unstorable(page: Sequence[Sequence[object]], table: Table, shown: str) -> None:
+    """A value PostgreSQL cannot store as it is: BadInput naming its row and column, before
+    the server's error. An SQLite file keeps whatever another program wrote: a text with
+    NUL, or a value of another kind than its column's (text, a fraction or binary data in
+    an INTEGER column, which PostgreSQL refuses or rounds; binary data in a TEXT one)."""
     for row in page:
-        for column, value in zip(table.columns, row, strict=True):
+        for column, kind, value in zip(table.columns, table.kinds, row, strict=True):
             if isinstance(value, str) and "\x00" in value:
                 raise BadInput(
                     _(
                         "{source} holds a NUL character in {table} {key}, column {column}, "
                         "which PostgreSQL cannot store; correct it there and copy again."
                     ).format(source=shown, table=table.name, key=row[0], column=column)
+                )
+            if value is not None and type(value) is not kind:
+                raise BadInput(
+                    _(
+                        "{source} holds {found} in {table} {key}, column {column}, where "
+                        "PostgreSQL keeps only {kept}; correct it there and copy again."
+                    ).format(
+                        source=shown,
+                        found=_kind_of(value),
+                        table=table.name,
+                        key=row[0],
+                        column=column,
+                        kept=_("whole numbers") if kind is int else _("text"),
+                    )
                 )
 
 
@@ -321,10 +349,10 @@ def _copy_table(
     )
     if progress is not None:
         progress(table.name, 0, total)
-    stores_nul = not is_server_address(location_of(target))
+    stores_anything = not is_server_address(location_of(target))
     for page in _pages(source, table):
-        if not stores_nul:
-            _refuse_nul(page, table, source_shown)
+        if not stores_anything:
+            _refuse_unstorable(page, table, source_shown)
         target.executemany(insert, page)
         for row in page:
             read.add(row)

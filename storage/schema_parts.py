@@ -53,17 +53,22 @@ def _expected() -> tuple[tuple[str, str, str], ...]:
 
 
 @cache
-def layouts() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
-    """Each table's columns and primary key, as the migrations make them (storage/copying.py).
+def layouts() -> dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[type, ...]]]:
+    """Each table's columns, primary key and the kind of value each column holds (int for
+    INTEGER, str for TEXT), as the migrations make them (storage/copying.py).
 
-    On PostgreSQL too: its schema has the same tables and columns by name.
+    On PostgreSQL too: its schema has the same tables and columns by name, as bigint and text.
     """
     conn = sqlite3.connect(":memory:", isolation_level=None)
     try:
         migrate(conn)
         db = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
         return {
-            table.name: (tuple(table.columns_dict), tuple(table.pks))
+            table.name: (
+                tuple(table.columns_dict),
+                tuple(table.pks),
+                tuple(table.columns_dict.values()),
+            )
             for table in db.tables
             if not table.name.startswith("sqlite_")
         }

@@ -340,6 +340,51 @@ def test_a_nul_that_postgresql_cannot_store_is_named_and_nothing_copied(
     assert back.returncode == 2 and "empty" in back.stderr  # nothing was kept
 
 
+@pytest.mark.parametrize(
+    ("change", "where", "found", "kept"),
+    [
+        (
+            "UPDATE appointments SET starts_at = 'tomorrow' WHERE id = 7",
+            "appointments 7, column starts_at",
+            "text",
+            "whole numbers",
+        ),
+        (
+            "UPDATE appointments SET starts_at = 1.5 WHERE id = 7",
+            "appointments 7, column starts_at",
+            "a fraction",
+            "whole numbers",
+        ),
+        (
+            "UPDATE clients SET notes = X'00FF' WHERE id = 7",
+            "clients 7, column notes",
+            "binary data",
+            "text",
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_kind_is_named_and_nothing_copied(
+    demo: Path, tmp_path: Path, postgres_url: str, change: str, where: str, found: str, kept: str
+) -> None:
+    """SQLite keeps whatever another program writes into a column; PostgreSQL refuses it
+    ("could not be used: invalid input syntax for type bigint", naming the target), or
+    rounds it (a copy that differs, without saying where): the row and column to correct."""
+    source = tmp_path / "clinic.db"
+    shutil.copyfile(demo, source)
+    conn = sqlite3.connect(source)
+    conn.execute(change)
+    conn.commit()
+    conn.close()
+    done = ringround("copy", source, postgres_url, cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"ringround: {source} holds {found} in {where}, where PostgreSQL keeps only {kept}; "
+        "correct it there and copy again.\n"
+    )
+    back = ringround("copy", postgres_url, "back.db", cwd=tmp_path)
+    assert back.returncode == 2 and "empty" in back.stderr  # nothing was kept
+
+
 def test_sqlite_to_postgresql_and_back_gives_the_same_clinic(
     demo: Path, tmp_path: Path, postgres_url: str
 ) -> None:
