@@ -42,7 +42,7 @@ from storage.call_lists import (
     reopen_list,
 )
 from storage.connection import Connection
-from storage.database import DiskFull, StorageError, disk_full
+from storage.database import DiskFull, StorageError, disk_full, no_new_database
 from storage.engine import is_server_address
 from storage.errors import EXIT_BAD_INPUT, BadInput, NotAllowed, RingroundError
 from storage.export import FILTERS, KINDS, Filter, export_csv, export_workbook, iso_time
@@ -418,6 +418,8 @@ def _import(
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise BadInput(_("The folder {folder} does not exist.").format(folder=folder))
+        if not os.access(folder, os.W_OK | os.X_OK):  # said of the database asked for, not of
+            raise no_new_database(folder, path)  # the hidden file made first
         target = os.path.join(folder, f".{os.path.basename(path)}.import-{os.getpid()}")
     try:
         with (

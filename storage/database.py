@@ -338,6 +338,15 @@ def _prepared(
     return conn
 
 
+def no_new_database(folder: str | Path, shown: str) -> ReadOnlyDatabase:
+    """A new database ``shown`` cannot be made: this user may not make files in ``folder``."""
+    return ReadOnlyDatabase(
+        _(
+            "You may not make files in {folder}, so the database {path} cannot be made there."
+        ).format(folder=folder, path=shown)
+    )
+
+
 def _create(path: Path, shown: str, folder: Path) -> None:
     """Make the file of a new database, mode 0660 and its folder's group (storage/file_modes.py)."""
     try:
@@ -350,12 +359,7 @@ def _create(path: Path, shown: str, folder: Path) -> None:
                 _("The disk holding {path} is full; nothing was saved.").format(path=shown)
             ) from None
         if isinstance(error, PermissionError) or error.errno == errno.EROFS:
-            raise ReadOnlyDatabase(
-                _(
-                    "You may not make files in {folder}, so the database {path} "
-                    "cannot be made there."
-                ).format(folder=folder, path=shown)
-            ) from None
+            raise no_new_database(folder, shown) from None
         raise StorageError(
             _("The database {path} could not be used: {error}.").format(
                 path=shown, error=error.strerror

@@ -288,9 +288,16 @@ def test_new_database_files_are_shared_with_the_group(
     ]
 
 
+@pytest.mark.parametrize("command", ["demo", "import", "copy"])
 def test_a_new_database_in_a_folder_we_may_not_write(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
 ) -> None:
+    """The sentence names the database asked for (an import named the hidden file it makes
+    first, '.demo.db.import-4711')."""
+    clients = tmp_path / "clients.csv"
+    clients.write_text("name\nАнна\n", encoding="utf-8")
+    source = tmp_path / "source.db"
+    assert call(capsys, "import", "clients", clients, "--db", source)[0] == 0
     if os.geteuid() == 0:
         folder = tmp_path / "closed"
         folder.mkdir()
@@ -299,7 +306,13 @@ def test_a_new_database_in_a_folder_we_may_not_write(
         folder = tmp_path / "closed"
         folder.mkdir(mode=0o555)
     try:
-        code, out, err = call(capsys, "demo", "--no-run", "--db", folder / "demo.db")
+        new = str(folder / "demo.db")
+        args = {
+            "demo": ["demo", "--no-run", "--db", new],
+            "import": ["import", "clients", str(clients), "--db", new],
+            "copy": ["copy", str(source), new],
+        }[command]
+        code, out, err = call(capsys, *args)
     finally:
         if os.geteuid() == 0:
             subprocess.run(["chattr", "-i", str(folder)], check=True)
