@@ -104,6 +104,23 @@ class DatabaseUnreachable(StorageError):
     """
 
 
+class DatabaseGone(StorageError):
+    """The database file was deleted, renamed, or replaced by another file while open.
+
+    SQLite would go on writing into the file it opened, which nobody else
+    reads any more: each save would be lost to every other operator, silently.
+    """
+
+
+def database_gone(path: str) -> DatabaseGone:
+    return DatabaseGone(
+        _(
+            "The database file {path} was moved, replaced or deleted while ringround had it "
+            "open, so nothing more can be saved; ask the administrator."
+        ).format(path=path)
+    )
+
+
 def describe(error: sqlite3.Error, path: str) -> StorageError:
     """Turn an sqlite3 error into a StorageError with a plain sentence."""
     text = str(error).lower()
@@ -150,17 +167,54 @@ def _file_of(conn: Connection) -> str:
     return str(row[2]) if row else "?"
 
 
+FileIdentity = tuple[int, int]  # (device, inode): which file a path names
+
+
+def file_identity(path: str | Path) -> FileIdentity | None:
+    """Which file ``path`` names now (one stat()); None when there is none.
+
+    Raises OSError when that cannot be told (a folder on the way closed).
+    """
+    try:
+        found = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return (found.st_dev, found.st_ino)
+
+
+def still_in_place(path: str | Path, opened: FileIdentity | None) -> bool:
+    """Whether ``path`` still names the file that was opened as ``opened``.
+
+    A file deleted, renamed, or replaced by another (``mv`` of a restored copy
+    over it) is not; when the file system cannot tell (permission denied on a
+    folder), it is taken to be, and opening the database says what is wrong.
+    """
+    try:
+        now = file_identity(path)
+    except OSError:
+        return True
+    return now is not None and now == opened
+
+
 class ClinicConnection(sqlite3.Connection):
     """A connection made by :func:`open_database`: it knows its file and keeps its writers' turn.
 
     Both are found at the first write (or the first message that names the
     file) and kept, so a write does not ask SQLite for the file's name nor the
-    file system for its folder again (storage/write_turns.py).
+    file system for its folder again (storage/write_turns.py). Which file was
+    opened is noted at opening (:meth:`note_file`), so that a write can tell
+    that the file was deleted or replaced meanwhile (:func:`check_in_place`).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._writers: tuple[str, Turn] | None = None
+        self.opened: tuple[str, FileIdentity | None] | None = None
+
+    def note_file(self, path: str | Path) -> None:
+        """Remember the file just opened: its absolute path and what file that is."""
+        absolute = os.path.abspath(path)
+        self.opened = (absolute, file_identity(absolute))
 
     def writers(self) -> tuple[str, Turn]:
         """The database file, and this connection's place in the queue of its writers."""
@@ -173,6 +227,19 @@ class ClinicConnection(sqlite3.Connection):
         if self._writers is not None:
             self._writers[1].close()
         super().close()
+
+
+def check_in_place(conn: Connection) -> None:
+    """DatabaseGone when ``conn``'s file is no longer at its path (one stat()).
+
+    SQLite would go on reading and writing the file it opened, which nobody
+    else sees any more. Connections made elsewhere (read-only ones, a backup's
+    copy, PostgreSQL's) are not checked: they save nothing for others.
+    """
+    if isinstance(conn, ClinicConnection) and conn.opened is not None:
+        path, identity = conn.opened
+        if not still_in_place(path, identity):
+            raise database_gone(path)
 
 
 def file_system_type(path: Path) -> str:
@@ -283,6 +350,7 @@ def open_database(
         )
     except sqlite3.Error as error:
         raise describe(error, shown) from None
+    made.note_file(path)
     conn = _prepared(made, shown, create=create, writable=True)
     if not exists:
         share_companions(path)
@@ -526,7 +594,11 @@ def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             except sqlite3.Error as error:
                 raise describe(error, path) from None
             try:
+                # Before and after the block: a file deleted or replaced meanwhile would
+                # swallow the save (a long import or copy is checked at its end).
+                check_in_place(conn)
                 yield conn
+                check_in_place(conn)
                 conn.execute("COMMIT")
             except BaseException as error:
                 admin_log.rolled_back(conn)

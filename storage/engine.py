@@ -54,7 +54,8 @@ class ChangeWatch(Protocol):
         """What changed since the last call; None when nobody committed at all.
 
         Raises StorageError when the database cannot be read just now; the
-        next call reports what changed meanwhile.
+        next call reports what changed meanwhile. An SQLite file deleted,
+        renamed or replaced raises DatabaseGone at every look until it is back.
         """
         ...
 

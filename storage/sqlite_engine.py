@@ -18,22 +18,43 @@ from pathlib import Path
 
 from storage.changes import Changes, changes_since, latest
 from storage.connection import Connection
-from storage.database import check_integrity, database_path, describe, open_database
+from storage.database import (
+    FileIdentity,
+    check_in_place,
+    check_integrity,
+    database_gone,
+    database_path,
+    describe,
+    file_identity,
+    open_database,
+    still_in_place,
+)
 
 
 class SqliteEngine:
-    """An SQLite database file; follows storage.engine.Engine."""
+    """An SQLite database file; follows storage.engine.Engine.
+
+    The engine keeps to the file its first connection opened: once that file
+    is deleted, renamed or replaced, a new connection is refused (DatabaseGone)
+    rather than opened on whatever has the name now, or on a new empty file.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.location = str(path)
+        self._first: FileIdentity | None = None  # the file the first connection opened
 
     def connect(
         self, *, create: bool = False, reading: bool = False, shared: bool = False
     ) -> sqlite3.Connection:
-        return open_database(
+        if self._first is not None and not still_in_place(self.path, self._first):
+            raise database_gone(self.location)
+        conn = open_database(
             self.path, create=create, reading=reading, check_same_thread=not shared
         )
+        if self._first is None:
+            self._first = file_identity(self.path)
+        return conn
 
     def watch(self) -> ChangeWatcher:
         conn = self.connect(shared=True)
@@ -56,10 +77,12 @@ class SqliteEngine:
 class ChangeWatcher:
     """Tells cheaply what others committed since the last look.
 
-    First ``PRAGMA data_version`` (no read of the file: it changes when anyone
-    commits); only when it moved, the change feed (storage.changes). So an idle
-    clinic costs one pragma a second, and a heartbeat, which changes nothing
-    shown, an empty read of the feed. data_version is per connection, so the
+    First a stat() of the file: DatabaseGone when it was deleted, renamed or
+    replaced (storage.database.check_in_place). Then ``PRAGMA data_version`` (no
+    read of the file: it changes when anyone commits); only when it moved, the
+    change feed (storage.changes). So an idle clinic costs one stat and one
+    pragma a second, and a heartbeat, which changes nothing shown, an empty
+    read of the feed. data_version is per connection, so the
     watcher keeps one connection of its own, used by one thread at a time (the
     guard), whichever thread that is.
     """
@@ -78,6 +101,7 @@ class ChangeWatcher:
     def changes(self) -> Changes | None:
         """What changed since the last call; None when nobody committed at all."""
         with self._guard:
+            check_in_place(self._conn)
             try:
                 version = self._read()
                 if version == self._version:

@@ -18,7 +18,10 @@ screen's header says so (tui/database_line.py) until a job or the watch
 reaches it again, each second; then the operator is told once and every
 screen reads again what it shows. Nothing in between is half-saved: a write
 that did not reach its commit saved nothing, and the dialog that asked for it
-says so and keeps what was typed.
+says so and keeps what was typed. An SQLite file deleted, renamed or replaced
+while the app runs is noticed by the watch the same way (storage.database.DatabaseGone):
+the header names the file until it is back, and every save is refused with
+that sentence, as SQLite would go on saving into the file nobody else reads.
 
 What the list picker does not need for its first paint is imported where it
 is first used: the calls' module (storage.open_calls, for lost calls and
@@ -57,7 +60,7 @@ from textual.worker import WorkerFailed
 from storage.admin_log import log_crash, log_event
 from storage.changes import Changes, latest
 from storage.connection import Connection
-from storage.database import DatabaseUnreachable, StorageError, describe
+from storage.database import DatabaseGone, DatabaseUnreachable, StorageError, describe
 from storage.engine import open_engine
 from storage.errors import RingroundError
 from storage.policy import Policy
@@ -123,6 +126,12 @@ def open_calls_question(calls: list[OpenCall], leaving: str) -> str:
     ).format(clients=names, leaving=leaving)
 
 
+def cannot_save(error: RingroundError) -> bool:
+    """Whether nothing can be saved for now: the database server is away, or the database
+    file is gone. The header says so (tui/database_line.py); the error need not be repeated."""
+    return isinstance(error, DatabaseUnreachable | DatabaseGone)
+
+
 class RingroundApp(App[None]):
     """The operator's app, the desk of its screens: ListPicker, WorkScreen and their dialogs."""
 
@@ -165,8 +174,10 @@ class RingroundApp(App[None]):
         self.clock = clock or self.engine.now  # tests give a fake clock
         self.poll_every = poll_every
         self.database = Database(self.engine, db_path, on_reach=self.reach_changed)
-        # The header's line while the database server does not answer (tui/database_line.py).
+        # The header's line while the database server does not answer or the database file is
+        # gone (tui/database_line.py).
         self.database_trouble = ""
+        self.file_gone = False  # the watch found the database file gone (its thread alone)
         self.watcher = self.engine.watch()
         self.busy_message = ""
         self.phone: PhoneLine | None = None  # the PBX line, when telephony is on
@@ -358,13 +369,13 @@ class RingroundApp(App[None]):
         from storage.open_calls import open_calls  # the calls' module: loaded after start
 
         def not_read(error: RingroundError) -> None:
-            if isinstance(error, DatabaseUnreachable) or not self.database.reachable:
+            if cannot_save(error) or not self.database.reachable:
                 # Nothing can be aborted while the server is away: leave as a crash would
                 # (a call stays this operator's, found "yours from earlier" next time, C9).
                 self.leaving = False
                 then()
             else:
-                self._not_left(error)
+                self._not_left(error, then)
 
         self.database.work(
             self,
@@ -392,7 +403,7 @@ class RingroundApp(App[None]):
                 self,
                 lambda conn: abort_open_calls(conn, self.policy, self.session, self.now()),
                 lambda released: self._left(released, then),
-                self._not_left,
+                lambda error: self._not_left(error, then),
                 group="leave",
             )
 
@@ -416,8 +427,11 @@ class RingroundApp(App[None]):
                 self.phone.forget(key)
         then()
 
-    def _not_left(self, error: RingroundError) -> None:
+    def _not_left(self, error: RingroundError, then: Callable[[], object]) -> None:
         self.leaving = False
+        if cannot_save(error):  # nothing can be aborted: leave as a crash would (C9)
+            then()
+            return
         self.push_screen(NoticeDialog(str(error), title=_("Database problem")))
 
     async def on_unmount(self) -> None:
@@ -464,7 +478,7 @@ class RingroundApp(App[None]):
             heartbeat(conn, self.session, self.now())
 
         def failed(error: RingroundError) -> None:
-            if not isinstance(error, DatabaseUnreachable):  # the header says that already
+            if not cannot_save(error):  # the header says that already
                 self.notify(str(error), severity="error")
 
         self.database.work(
@@ -517,8 +531,13 @@ class RingroundApp(App[None]):
         except DatabaseUnreachable:
             self.database.reached(False)  # the watch connects again at the next look
             return
+        except DatabaseGone as gone:
+            self.file_changed(str(gone))
+            return
         except StorageError:
             return  # the next look reports what changed meanwhile
+        if self.file_gone:
+            self.file_changed("")  # the administrator put the file back
         if not self.database.reachable:
             # Lost by a job or by the watch: the header says so until the server answers a
             # reading again (which tells reach_changed); meanwhile one reading a second.
@@ -571,6 +590,30 @@ class RingroundApp(App[None]):
         for screen in in_sight(self.screen_stack):
             screen.post_message(DataChanged(changes))
 
+    def file_changed(self, gone: str) -> None:
+        """From the watch thread: the database file is gone (``gone`` says so), or back ("").
+
+        Told once each way: the header of every screen, and the administrator's log.
+        """
+        if self.file_gone == bool(gone):
+            return
+        self.file_gone = bool(gone)
+        started = self.session_started
+        log_event(
+            logging.ERROR if gone else logging.INFO,
+            "database-file-gone" if gone else "database-file-back",
+            operator=self.operator,
+            session=started.id if started else None,
+        )
+        deliver(self, self.show_trouble, gone)
+
+    def show_trouble(self, trouble: str) -> None:
+        """The header line of every screen: ``trouble``, or none (tui/database_line.py)."""
+        self.database_trouble = trouble
+        for screen in self.screen_stack:
+            for line in screen.query(DatabaseLine):
+                line.show(trouble)
+
     def reach_changed(self, reachable: bool) -> None:
         """From a worker thread: the database server stopped answering, or answers again."""
         started = self.session_started
@@ -586,12 +629,7 @@ class RingroundApp(App[None]):
 
     def show_reach(self, reachable: bool) -> None:
         """The header of every screen, a notice when the server is back, and a fresh reading."""
-        self.database_trouble = (
-            "" if reachable else _("Database server not answering — reconnecting…")
-        )
-        for screen in self.screen_stack:
-            for line in screen.query(DatabaseLine):
-                line.show(self.database_trouble)
+        self.show_trouble("" if reachable else _("Database server not answering — reconnecting…"))
         if reachable:
             self.notify(
                 _("The database server answers again; the screen is read afresh."),
