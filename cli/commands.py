@@ -153,9 +153,16 @@ def demo(
             "seed" in explicit and seed != info.seed
         ):
             raise DemoError(
-                _(
-                    "{path} already holds a demo clinic with {clients} (seed {seed}); add --fresh "
-                    "to replace it, or choose another file with --db."
+                (
+                    _(
+                        "{path} already holds a demo clinic with {clients} (seed {seed}); add "
+                        "--fresh to replace it, or choose another database with --db."
+                    )
+                    if is_server_address(path)
+                    else _(
+                        "{path} already holds a demo clinic with {clients} (seed {seed}); add "
+                        "--fresh to replace it, or choose another file with --db."
+                    )
                 ).format(
                     path=path,
                     seed=info.seed,

@@ -34,7 +34,7 @@ from storage.changes import bulk_load
 from storage.clients import rekey_phones
 from storage.connection import Connection
 from storage.database import StorageError
-from storage.engine import location_of, write
+from storage.engine import is_server_address, location_of, write
 from storage.errors import EXIT_BAD_INPUT
 from storage.i18n import _
 from storage.id_sequences import catch_up_ids, set_highest_id_given
@@ -152,9 +152,16 @@ def make_demo(
         if not _is_empty(conn):
             if not (replace and demo_info(conn) is not None):
                 raise DemoError(
-                    _(
-                        "The database {path} already holds clinic data; the demo needs a new "
-                        "file (choose one with --db)."
+                    (
+                        _(
+                            "The database {path} already holds clinic data; the demo needs a "
+                            "new, empty database (choose one with --db)."
+                        )
+                        if is_server_address(location_of(conn))
+                        else _(
+                            "The database {path} already holds clinic data; the demo needs a "
+                            "new file (choose one with --db)."
+                        )
                     ).format(path=location_of(conn))
                 )
             for table in _TABLES:

@@ -97,6 +97,14 @@ class PostgresEngine:
             with write(conn):
                 migrate(conn, self.location, create=create)
         except ReadOnlyDatabase:
+            if schema_version(conn) == 0:  # an empty database: there is nothing to upgrade
+                raise ReadOnlyDatabase(
+                    _(
+                        "The database {location} has no ringround tables yet, and your role may "
+                        "not make them; the administrator makes them as the database's owner "
+                        "(docs/deploy-postgresql.md, step 6)."
+                    ).format(location=self.location)
+                ) from None
             raise ReadOnlyDatabase(
                 _(
                     "The database {location} needs its tables brought up to date, which your "

@@ -466,6 +466,12 @@ def test_the_demo_clinic_on_postgresql(tmp_path: Path, postgres_url: str) -> Non
     again = ringround("demo", "--no-run", "--db", postgres_url, cwd=tmp_path)
     assert again.returncode == 0
     assert again.stdout.startswith(f"Reusing the demo clinic in {postgres_url} (80 clients, ")
+    other = ringround("demo", "--no-run", "--db", postgres_url, "--clients", "60", cwd=tmp_path)
+    assert other.returncode == 2
+    assert one_sentence(other) == (
+        f"ringround: {postgres_url} already holds a demo clinic with 80 clients (seed 1); add "
+        "--fresh to replace it, or choose another database with --db."
+    )
     # The same seed makes the same clinic on either engine, row for row.
     made = ringround("demo", "--no-run", "--db", "demo.db", "--clients", "80", cwd=tmp_path)
     assert made.returncode == 0
@@ -497,7 +503,7 @@ def test_the_demo_never_replaces_a_clinic_on_postgresql(
     assert refused.returncode == 2
     assert one_sentence(refused) == (
         f"ringround: The database {postgres_url} already holds clinic data; the demo needs a "
-        "new file (choose one with --db)."
+        "new, empty database (choose one with --db)."
     )
     assert ringround("copy", postgres_url, "back.db", cwd=tmp_path).returncode == 0
     assert rows(tmp_path / "back.db") == rows(clinic)

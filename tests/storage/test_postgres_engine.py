@@ -772,6 +772,28 @@ def test_a_role_without_the_operators_rights_is_told_so_not_read_only(
         postgres_server.admin(f"DROP ROLE {role}")
 
 
+def test_a_role_that_may_not_make_the_tables_is_not_told_to_bring_them_up_to_date(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    """An empty database and an operators' role, which may not make tables: it was told
+    the tables need "bringing up to date", of a database that has none."""
+    database = postgres_url.rsplit("/", 1)[1]
+    role = f"clerk_{database}"
+    postgres_server.admin(f"CREATE ROLE {role} LOGIN")
+    try:
+        url = postgres_url.replace("//postgres@", f"//{role}@")
+        with pytest.raises(ReadOnlyDatabase) as caught:
+            open_engine(url).connect(create=True)
+        assert str(caught.value) == (
+            f"The database {url} has no ringround tables yet, and your role may not make "
+            "them; the administrator makes them as the database's owner "
+            "(docs/deploy-postgresql.md, step 6)."
+        )
+    finally:
+        postgres_server.drop_database(database)
+        postgres_server.admin(f"DROP ROLE {role}")
+
+
 def test_a_role_that_may_not_connect_is_told_what_check_says(
     postgres_server: PostgresServer, postgres_clinic_url: str
 ) -> None:
