@@ -745,7 +745,7 @@ def load_policy(path: str | Path | None) -> Policy:
             )
         # UTF-8 with a byte-order mark (Windows Notepad's "UTF-8 with BOM") is UTF-8 too.
         data = tomllib.loads(content.decode("utf-8").removeprefix("\ufeff"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # NotADirectory: "clinic.db/policy.toml"
         raise PolicyError(
             _("{source}: the policy file does not exist.").format(source=source)
         ) from None
@@ -763,4 +763,10 @@ def load_policy(path: str | Path | None) -> Policy:
         ) from None
     except tomllib.TOMLDecodeError as error:
         raise _not_toml(source, str(error)) from None
+    except OSError as error:  # a name too long for the file system, a disk that fails
+        raise PolicyError(
+            _("{source}: the policy file cannot be read ({reason}).").format(
+                source=source, reason=error.strerror or error
+            )
+        ) from None
     return _build(source, _merge(DEFAULTS, data), language_given="language" in data)

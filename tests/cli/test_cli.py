@@ -479,6 +479,28 @@ def test_a_bad_policy(tmp_path: Path, args: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
+    ("where", "reason"),
+    [
+        ("under a file", "the policy file does not exist."),
+        ("too long a name", "the policy file cannot be read (File name too long)."),
+    ],
+)
+def test_a_policy_path_that_cannot_be_opened_is_one_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str, reason: str
+) -> None:
+    """``--policy clinic.db/policy.toml`` (a file where a folder should be), or a name longer
+    than the file system allows, ended in a traceback before any command ran."""
+    clinic_file = tmp_path / "clinic.db"
+    clinic_file.write_bytes(b"")
+    path = {
+        "under a file": clinic_file / "policy.toml",
+        "too long a name": tmp_path / f"{'p' * 300}.toml",
+    }[where]
+    code, out, err = call(capsys, "check", "--policy", str(path), "--db", str(clinic_file))
+    assert (code, out, err) == (2, "", f"ringround: {path}: {reason}\n")
+
+
+@pytest.mark.parametrize(
     ("text", "english", "russian"),
     [
         (
