@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -121,6 +122,10 @@ def database_gone(path: str) -> DatabaseGone:
     )
 
 
+# What Python's sqlite3 says of a text value that is not UTF-8 (the value follows: not shown).
+_NOT_UTF8 = re.compile(r"Could not decode to UTF-8 column '([^']*)'")
+
+
 def describe(error: sqlite3.Error, path: str) -> StorageError:
     """Turn an sqlite3 error into a StorageError with a plain sentence."""
     text = str(error).lower()
@@ -144,6 +149,14 @@ def describe(error: sqlite3.Error, path: str) -> StorageError:
     if "not a database" in text or "malformed" in text or "encrypted" in text:
         return NotADatabase(
             _("{path} is damaged or is not a ringround database.").format(path=path)
+        )
+    undecodable = _NOT_UTF8.search(str(error))
+    if undecodable is not None:  # SQLite keeps any bytes; Python reads text only as UTF-8
+        return NotADatabase(
+            _(
+                "{path} holds text that is not UTF-8 in the column {column}, which another "
+                "program wrote there; correct it there and try again."
+            ).format(path=path, column=undecodable.group(1))
         )
     return StorageError(
         _("The database {path} could not be used: {error}.").format(path=path, error=error)

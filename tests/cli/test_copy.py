@@ -340,6 +340,29 @@ def test_a_nul_that_postgresql_cannot_store_is_named_and_nothing_copied(
     assert back.returncode == 2 and "empty" in back.stderr  # nothing was kept
 
 
+def test_text_that_is_not_utf8_is_named_and_nothing_copied(
+    demo: Path, tmp_path: Path, postgres_url: str
+) -> None:
+    """Bytes that are not UTF-8 written into a text column by another program: the copy
+    (and every command reading them) said "could not be used: Could not decode to UTF-8
+    column 'notes' with text 'A�B'", exit 1; now the column to correct, exit 2."""
+    source = tmp_path / "clinic.db"
+    shutil.copyfile(demo, source)
+    conn = sqlite3.connect(source)
+    conn.execute("UPDATE clients SET notes = CAST(X'41FF42' AS TEXT) WHERE id = 7")
+    conn.commit()
+    conn.close()
+    for command in (("copy", source, postgres_url), ("export", "clients", "--db", source)):
+        done = ringround(*command, cwd=tmp_path)
+        assert (done.returncode, done.stdout) == (2, ""), command
+        assert done.stderr == (
+            f"ringround: {source} holds text that is not UTF-8 in the column notes, which "
+            "another program wrote there; correct it there and try again.\n"
+        )
+    back = ringround("copy", postgres_url, "back.db", cwd=tmp_path)
+    assert back.returncode == 2 and "empty" in back.stderr  # nothing was kept
+
+
 @pytest.mark.parametrize(
     ("change", "where", "found", "kept"),
     [
