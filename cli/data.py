@@ -125,7 +125,8 @@ def export(
     call-list (the items of call lists). With -o FILE.xlsx the same columns
     go into an Excel workbook: names, phones, ids and notes as text cells,
     times as date cells in the clinic's time zone, no encoding to choose.
-    In CSV a cell that a spreadsheet would evaluate (starting with = + - @)
+    In CSV a cell that a spreadsheet would evaluate (starting with = + - @),
+    or a text it would take for a number or a date (0012, 1,5, 01.02.2026),
     gets an apostrophe before it, which import removes.
     """
     settings = settings_for(ctx, db, policy_path)

@@ -5,12 +5,23 @@ A spreadsheet program evaluates a cell that starts with ``=``, ``+``, ``-`` or
 a client named ``=HYPERLINK("http://x/","Open")`` becomes a live link, notes
 ``=1+1`` become ``2``, a phone ``+79161230002`` loses its ``+``. So every field
 we write that starts with one of those characters gets an apostrophe put
-before it, the usual guidance, and shows as text. To keep the change
-reversible, a field that already starts with an apostrophe gets one more.
+before it, the usual guidance, and shows as text; so does one that starts so
+after spaces (which a program may trim first) or with the full-width forms
+``＝ ＋ － ＠`` (which Excel in East Asian languages may take for the plain
+ones). To keep the change reversible, a field that already starts with an
+apostrophe gets one more.
 
-Reading undoes exactly that: an apostrophe followed by one of the characters
-above (or by a second apostrophe) is dropped; any other apostrophe is data
-(``'Tis``). So export → import → export gives the same bytes.
+A spreadsheet program also turns a cell that looks like a value into that
+value: a note ``0012`` becomes ``12``, a phone ``89161230002`` a number, ``1,5``
+(in Russian) ``1.5``, ``01.02.2026`` or ``Jan 2`` a date, ``12:30`` a time,
+``TRUE`` or ``ИСТИНА`` yes. A column of texts (``as_text``: a name, a phone, a
+note, an external id) gets the apostrophe before such a field as well; a column
+of values (ids, yes/no, dates, times, a report's counts) is left to become the
+value it is.
+
+Reading undoes exactly that: an apostrophe followed by a field that would have
+been marked is dropped; any other apostrophe is data (``'Tis``). So export →
+import → export gives the same bytes.
 
 Fields holding the separator, a quote, a carriage return or a line feed are
 quoted (RFC 4180). Python's csv module would leave a lone carriage return
@@ -33,7 +44,7 @@ does not say which.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Container, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TextIO
 from zoneinfo import ZoneInfo
@@ -41,6 +52,22 @@ from zoneinfo import ZoneInfo
 EVALUATED = frozenset("=+-@\t\r")
 """First characters that make a spreadsheet program read a cell as a formula or a number."""
 MARK = "'"
+_FORMULA_AFTER_SPACES = frozenset("=+-@＝＋－＠")
+_YES_NO = frozenset({"true", "false", "истина", "ложь"})
+_MONTH = (
+    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+    r"|янв|фев|мар|апр|ма[йя]|июн|июл|авг|сен|окт|ноя|дек)[^\W\d_]*\.?"
+)
+_VALUE_FORMS = (
+    # Numbers, money, percentages, fractions, and dates and times written in digits
+    # (``1 234,5``, ``(5)``, ``$5``, ``50%``, ``1/2``, ``1-2``, ``01.02.2026 10:30 PM``).
+    re.compile(r"[(+\-.,$€£¥₽]*\d(?:[\d\s.,:/()%+\-$€£¥₽]|[eE](?=[+\-]?\d))*(?:[AaPp]\.?[Mm]\.?)?"),
+    # Dates with a month's name: ``Jan 2``, ``2-Jan``, ``2 March 2026``, ``1 янв``.
+    re.compile(
+        rf"(?:\d{{1,2}}[\s\-/.]*{_MONTH}|{_MONTH}[\s\-/.]*\d{{1,2}})(?:[\s\-/.,]*\d{{2,4}})?",
+        re.IGNORECASE,
+    ),
+)
 _NEEDS_QUOTES = frozenset(',"\r\n')
 
 _ESCAPE_LIKE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)")
@@ -59,17 +86,31 @@ def plain_text(text: str) -> str:
     return _ESCAPED.sub(lambda match: chr(int(match.group(1), 16)), text)
 
 
-def neutralised(text: str) -> str:
-    """``text`` as a cell that no spreadsheet evaluates (see the module text)."""
-    if text and (text[0] in EVALUATED or text[0] == MARK):
+def _evaluated(text: str) -> bool:
+    """Whether a spreadsheet program may read ``text`` as a formula (or it starts with MARK)."""
+    if not text:
+        return False
+    return text[0] in EVALUATED or text[0] == MARK or text.lstrip()[:1] in _FORMULA_AFTER_SPACES
+
+
+def _read_as_value(text: str) -> bool:
+    """Whether a spreadsheet program may read ``text`` as a number, date, time or yes/no."""
+    value = text.strip()
+    return value.casefold() in _YES_NO or any(form.fullmatch(value) for form in _VALUE_FORMS)
+
+
+def neutralised(text: str, *, as_text: bool = False) -> str:
+    """``text`` as a cell that no spreadsheet evaluates, nor (``as_text``) reads as a value."""
+    if _evaluated(text) or (as_text and _read_as_value(text)):
         return MARK + text
     return text
 
 
 def restored(text: str) -> str:
-    """The text that :func:`neutralised` turned into ``text``."""
-    if len(text) > 1 and text[0] == MARK and (text[1] in EVALUATED or text[1] == MARK):
-        return text[1:]
+    """The text that :func:`neutralised` turned into ``text`` (in a column of either kind)."""
+    rest = text[1:]
+    if text[:1] == MARK and (_evaluated(rest) or _read_as_value(rest)):
+        return rest
     return text
 
 
@@ -84,11 +125,14 @@ def text_cell(text: str) -> str:
     return MARK + text if restored(text) != text else text
 
 
-def csv_line(fields: Iterable[str]) -> str:
-    """One CSV record, neutralised and quoted where needed, ending in ``\\n``."""
+def csv_line(fields: Iterable[str], texts: Container[int] = ()) -> str:
+    """One CSV record, neutralised and quoted where needed, ending in ``\\n``.
+
+    ``texts``: the positions of the fields in columns of texts (see :func:`neutralised`).
+    """
     cells = []
-    for field in fields:
-        cell = neutralised(field)
+    for position, field in enumerate(fields):
+        cell = neutralised(field, as_text=position in texts)
         if any(ch in _NEEDS_QUOTES for ch in cell):
             cell = '"' + cell.replace('"', '""') + '"'
         cells.append(cell)
@@ -96,15 +140,24 @@ def csv_line(fields: Iterable[str]) -> str:
 
 
 def write_csv(
-    out: TextIO, header: Iterable[str], rows: Iterable[Iterable[str]], *, bom: bool = False
+    out: TextIO,
+    header: Sequence[str],
+    rows: Iterable[Iterable[str]],
+    *,
+    bom: bool = False,
+    texts: Container[str] = (),
 ) -> int:
-    """Write a header and rows as safe CSV (see the module text); returns the number of rows."""
+    """Write a header and rows as safe CSV (see the module text); returns the number of rows.
+
+    ``texts``: the columns of texts, whose fields must come back as written.
+    """
     if bom:
         out.write("\ufeff")
     out.write(csv_line(header))
+    positions = frozenset(n for n, column in enumerate(header) if column in texts)
     count = 0
     for row in rows:
-        out.write(csv_line(row))
+        out.write(csv_line(row, positions))
         count += 1
     return count
 

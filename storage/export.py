@@ -7,6 +7,8 @@ Format, the same for every kind (``import`` reads exactly this back):
   lines end with ``\\n``. A field a spreadsheet would evaluate (it starts
   with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) gets an
   apostrophe before it, and one starting with an apostrophe gets one more;
+  so does a field of a text column (any but VALUE_COLUMNS) that a spreadsheet
+  would read as a number, date, time or yes/no (``0012``, ``1,5``, ``12:30``);
   ``import`` removes them again (storage/cells.py). ``bom=True`` puts a UTF-8
   byte-order mark first so that Excel shows Cyrillic correctly; scripts and
   LibreOffice do not need it.
@@ -57,7 +59,7 @@ from typing import Any, BinaryIO, TextIO
 
 from storage.cells import write_csv
 from storage.connection import Connection
-from storage.export_workbook import write_workbook
+from storage.export_workbook import DATE_COLUMNS, TIME_COLUMNS, write_workbook
 from storage.policy import Policy
 from storage.sessions import ALIVE_SQL, alive_since
 
@@ -111,6 +113,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
 }
 KINDS = tuple(COLUMNS)
+VALUE_COLUMNS = frozenset({"id", "client_id", "session", "do_not_call", "alive"})
+VALUE_COLUMNS |= TIME_COLUMNS | DATE_COLUMNS
+"""Columns of ids, yes/no, dates and times; every other column holds texts (storage/cells.py)."""
 BATCH = 2000
 
 
@@ -423,7 +428,11 @@ def export_csv(
     rows = export_rows(conn, policy, kind, now=now, where=where)
     first = next(rows, None)  # the first read fixes which rows belong to the export
     return write_csv(
-        out, COLUMNS[kind], itertools.chain(() if first is None else (first,), rows), bom=bom
+        out,
+        COLUMNS[kind],
+        itertools.chain(() if first is None else (first,), rows),
+        bom=bom,
+        texts=frozenset(COLUMNS[kind]) - VALUE_COLUMNS,
     )
 
 

@@ -16,9 +16,10 @@ One sheet named after the kind, the same columns as the CSV export:
   back as that moment, not as the other one (storage/cells.py).
 - The header row is bold and frozen; columns get widths that fit their usual
   content.
-- A text that starts with an apostrophe followed by ``=``, ``+``, ``-``,
-  ``@``, a tab, a carriage return or another apostrophe gets one more
-  apostrophe (storage/cells.py), as reading removes one from such a text.
+- A text that starts with an apostrophe followed by what CSV export marks
+  (``=``, ``+``, ``-``, ``@``, a tab, a carriage return, another apostrophe, a
+  text read as a value such as ``0012``) gets one more apostrophe
+  (storage/cells.py), as reading removes one from such a text.
 - Characters XML cannot hold (control characters; a carriage return would
   become a line feed) are written as the format's own ``_xHHHH_`` escapes, and
   a ``_x`` that looks like one as ``_x005F_x…``, as Excel does

@@ -14,9 +14,11 @@ The file
 - Fields separated by commas, semicolons (what spreadsheet programs in Russia
   write) or tabs: the separator is the one the header line uses most.
   Quoting as in RFC 4180; fields may hold separators and line breaks in quotes.
-- An apostrophe before ``=``, ``+``, ``-``, ``@``, a tab, a carriage return or
-  another apostrophe at the start of a field is dropped: export puts it there
-  so that spreadsheet programs show such fields as text (storage/cells.py).
+- An apostrophe before ``=``, ``+``, ``-``, ``@``, a tab, a carriage return,
+  another apostrophe, or a text a spreadsheet would read as a number, date,
+  time or yes/no (``0012``, ``12:30``) at the start of a field is dropped:
+  export puts it there so that spreadsheet programs show such fields as text
+  (storage/cells.py).
 - Empty lines, and lines whose fields are all empty, are skipped.
 - Whatever ``ringround export KIND`` writes, ``import KIND`` reads back, and
   importing an export of the same database changes nothing.

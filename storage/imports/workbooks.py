@@ -4,10 +4,11 @@ The first row names the columns, as in a CSV file (``export KIND -o FILE.xlsx``
 writes such a workbook: storage/export_workbook.py).
 
 - Text cells are taken as they are, except that an apostrophe before
-  ``=``, ``+``, ``-``, ``@``, a tab, a carriage return or another apostrophe
-  is dropped: a CSV export opened in a spreadsheet program keeps the
-  apostrophes that made such cells text, and saved as .xlsx it imports like
-  the CSV file would (storage/cells.py); whole numbers become their digits (a phone or id the
+  ``=``, ``+``, ``-``, ``@``, a tab, a carriage return, another apostrophe or
+  a text a spreadsheet would read as a value (``0012``) is dropped: a CSV
+  export opened in a spreadsheet program keeps the apostrophes that made such
+  cells text, and saved as .xlsx it imports like the CSV file would
+  (storage/cells.py); whole numbers become their digits (a phone or id the
   spreadsheet turned into a number; import's checks catch what was lost);
   date cells become ``2026-11-27 10:30:00`` (clinic time), or ``2026-11-27``
   when the cell shows a date only; yes/no cells ``1`` / ``0``.

@@ -14,11 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from storage.cells import EVALUATED, csv_line, neutralised, restored, text_cell
+from storage.engine import write
 from storage.locks import Claim, claim_row, finish_call
 from storage.policy import default_policy
 from storage.rows import ITEM, RowKey
 from tests.command_line import call
-from tests.stored_clinic import NOW, StoredClinic
+from tests.stored_clinic import NOW, StoredClinic, clinic_time
 
 HOSTILE_NAMES = (
     '=HYPERLINK("http://x/","Open")',
@@ -38,6 +39,46 @@ HOSTILE_NAMES = (
     "Обычное Имя",
 )
 PHONES = ("+79161230002", "+7 916 123-45-67", "8 916 123-45-68", "-9161234569")
+READ_AS_VALUES = (  # texts that Calc or Excel (English or Russian) turn into a value
+    "0012",
+    " 0012",
+    "89161230002",
+    "0079161230011",
+    "1.5",
+    "1,5",
+    ".5",
+    "01.02.2026",
+    "2026-01-02",
+    "12:30",
+    "12:30 PM",
+    "3/4",
+    "1-2",
+    "1 1/2",
+    "50%",
+    "$5",
+    "5 ₽",
+    "(5)",
+    "1e5",
+    "7,9161E+10",
+    "TRUE",
+    "false",
+    "ИСТИНА",
+    "Ложь",
+    "Jan 2",
+    "2-Jan",
+    "2 March 2026",
+    "1 янв",
+)
+FORMULAS_AFTER_SPACES = (
+    " =1+1",
+    "  +2+3",
+    "\u00a0@SUM(1)",
+    "＝1+1",
+    "＋7",
+    "－3",
+    "＠SUM(1)",
+    " ＝1",
+)
 
 
 def hostile_clinic(clinic: StoredClinic) -> None:
@@ -50,12 +91,45 @@ def hostile_clinic(clinic: StoredClinic) -> None:
         )
 
 
-@given(st.text())
-def test_restored_undoes_neutralised(text: str) -> None:
-    safe = neutralised(text)
+@given(st.text(), st.booleans())
+def test_restored_undoes_neutralised(text: str, as_text: bool) -> None:
+    safe = neutralised(text, as_text=as_text)
     assert restored(safe) == text
     assert not safe or safe[0] not in EVALUATED
-    assert neutralised(restored(safe)) == safe
+    assert neutralised(restored(safe), as_text=as_text) == safe
+
+
+@given(st.sampled_from((*READ_AS_VALUES, *FORMULAS_AFTER_SPACES)), st.text())
+def test_restored_undoes_neutralised_around_values(start: str, text: str) -> None:
+    for value in (start, start + text, text + start):
+        assert restored(neutralised(value, as_text=True)) == value
+        assert restored(neutralised(value)) == value
+
+
+@pytest.mark.parametrize("text", READ_AS_VALUES)
+def test_a_text_a_spreadsheet_reads_as_a_value_is_marked_in_a_text_column(text: str) -> None:
+    """A note ``0012`` would come back from a spreadsheet as ``12``, ``1,5`` as ``1.5``,
+    ``01.02.2026`` as a date: in a text column it is marked like a formula; in a column of
+    numbers (a report's counts) it stays a number to compute with."""
+    assert neutralised(text, as_text=True) == "'" + text
+    assert neutralised(text) == text
+    assert restored("'" + text) == text
+
+
+@pytest.mark.parametrize("text", FORMULAS_AFTER_SPACES)
+def test_a_formula_after_spaces_or_in_full_width_is_marked(text: str) -> None:
+    """Spreadsheet programs may trim spaces before reading a cell, and Excel in East Asian
+    languages may take a full-width ``＝`` for ``=``."""
+    assert neutralised(text) == "'" + text
+    assert restored("'" + text) == text
+
+
+@pytest.mark.parametrize(
+    "text", ("Анна", "C-0012", "item:7", "12 apples", "a=b", "Room 12", "+", "$", "e5", "May")
+)
+def test_texts_that_stay_text_are_not_marked(text: str) -> None:
+    expected = "'" + text if text[0] in EVALUATED else text
+    assert neutralised(text, as_text=True) == expected
 
 
 @given(st.text())
@@ -126,6 +200,59 @@ def test_export_import_export_is_byte_identical(
     assert (code, err) == (0, ""), err
     assert f"added 0, updated 0, unchanged {len(HOSTILE_NAMES)}" in out
     assert call(capsys, "export", "clients", "--db", clinic.location)[1] == first
+
+
+def value_clinic(clinic: StoredClinic) -> None:
+    """Clients, appointments and tasks whose texts a spreadsheet would read as values."""
+    for number, text in enumerate(READ_AS_VALUES):
+        client = clinic.add_client(
+            text,
+            (f"8916123{number:04d}",),
+            notes=text,
+            email=READ_AS_VALUES[-1 - number],
+            birth_date="1980-02-29",
+        )
+        clinic.add_appointment(
+            client,
+            clinic_time(2025, 3, 13, 9, 30),
+            doctor=text,
+            service=READ_AS_VALUES[-1 - number],
+        )
+        clinic.add_task(client, text.strip(), clinic_time(2025, 3, 14), title=text)
+    with write(clinic.conn):
+        clinic.conn.execute("UPDATE clients SET external_id = '000' || id")
+
+
+def test_values_are_marked_in_text_columns_only(
+    clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ids, yes/no, dates and times stay plain for scripts and spreadsheets alike; every text
+    a spreadsheet would turn into a value is marked, and export → import → export holds."""
+    value_clinic(clinic)
+    for kind in ("clients", "appointments", "tasks"):
+        code, first, err = call(capsys, "export", kind, "--db", clinic.location)
+        assert (code, err) == (0, "")
+        records = list(csv.DictReader(io.StringIO(first, newline="")))
+        assert len(records) == len(READ_AS_VALUES)
+        for record in records:
+            assert record["id"].isdigit()
+            texts = {"name", "phones", "email", "notes", "external_id", "doctor", "service"}
+            texts |= {"kind", "title"}
+            for column, field in record.items():
+                if column in texts and field:
+                    assert field.startswith("'"), (column, field)
+        file = tmp_path / f"{kind}.csv"
+        file.write_text(first, encoding="utf-8", newline="")
+        code, out, err = call(capsys, "import", kind, file, "--db", clinic.location)
+        assert (code, err) == (0, ""), err
+        assert f"added 0, updated 0, unchanged {len(READ_AS_VALUES)}" in out
+        assert call(capsys, "export", kind, "--db", clinic.location)[1] == first
+    clients = call(capsys, "export", "clients", "--db", clinic.location)[1].splitlines()
+    assert clients[1] == "1,'0012,'89161230000,0,'0001,1980-02-29,'1 янв,'0012"
+    appointments = call(capsys, "export", "appointments", "--db", clinic.location)[1]
+    assert appointments.splitlines()[1] == (
+        "1,1,'0012,2025-03-13T09:30:00+03:00,'0012,'1 янв,unconfirmed,"
+    )
 
 
 def test_a_very_long_note_makes_the_round_trip(
