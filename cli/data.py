@@ -57,6 +57,7 @@ from storage.imports import (
     is_date,
     parse_date,
     parse_moment,
+    read_import_file,
     year_out_of_range,
 )
 from storage.names import control_character
@@ -348,12 +349,13 @@ def _import_phases(source: str) -> dict[str, str]:
 def _read_file(name: str) -> bytes:
     """The bytes of FILE ('-': standard input); a missing or unreadable file is bad input.
 
-    FILE is a file of any size, or a pipe (``import clients <(iconv ...)``), read
-    to its end as standard input is. A folder, and a device (/dev/zero would never
-    end), are refused by what they are.
+    FILE is a file, or a pipe (``import clients <(iconv ...)``), read as standard
+    input is, up to the most an import takes (storage.imports.files.MAX_FILE_BYTES:
+    a larger file is refused before it is read). A folder, and a device (/dev/zero
+    would never end), are refused by what they are.
     """
     if name == "-":
-        return sys.stdin.buffer.read()
+        return read_import_file(sys.stdin.buffer, _("standard input"))
     try:
         mode = os.stat(name).st_mode
         if stat.S_ISDIR(mode):
@@ -366,7 +368,7 @@ def _read_file(name: str) -> bytes:
                 ).format(name=name)
             )
         with open(name, "rb") as handle:
-            return handle.read()
+            return read_import_file(handle, name)
     except FileNotFoundError:
         raise BadInput(_("There is no file {name}.").format(name=name)) from None
     except PermissionError:

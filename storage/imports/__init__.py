@@ -4,6 +4,10 @@
 
 The file
 --------
+- At most MAX_FILE_BYTES (200 MB), and a workbook unpacking to at most
+  MAX_UNPACKED_BYTES (1,000 MB): the whole file is checked in memory before
+  anything is saved, at about 17 times its size; a larger one is refused
+  before it is read (storage/imports/files.py: read_import_file).
 - An Excel workbook (.xlsx: its first sheet, read as storage/imports/workbooks.py
   says) or a CSV file, as follows.
 - CSV: UTF-8 text, with or without a byte-order mark (Excel's "CSV UTF-8" writes
@@ -144,12 +148,15 @@ from storage.imports.cell_values import (
     parse_moment,
     year_out_of_range,
 )
+from storage.imports.files import MAX_FILE_BYTES, MAX_UNPACKED_BYTES, read_import_file
 from storage.imports.importing import ImportResult, describe_result, import_csv
 from storage.imports.kinds import KINDS
 from storage.imports.problems import SHOWN_PROBLEMS, BadFile, Problem
 
 __all__ = [
     "KINDS",
+    "MAX_FILE_BYTES",
+    "MAX_UNPACKED_BYTES",
     "SHOWN_PROBLEMS",
     "BadFile",
     "ImportResult",
@@ -160,5 +167,6 @@ __all__ = [
     "is_date",
     "parse_date",
     "parse_moment",
+    "read_import_file",
     "year_out_of_range",
 ]

@@ -14,10 +14,15 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import stat
 from collections.abc import Iterator
+from contextlib import suppress
+from typing import BinaryIO
 
 from storage.cells import restored
-from storage.i18n import _
+from storage.errors import BadInput
+from storage.i18n import _, whole_number
 from storage.imports.problems import Problem
 from storage.imports.workbooks import (
     BadCell,
@@ -25,8 +30,17 @@ from storage.imports.workbooks import (
     is_old_excel,
     is_open_document,
     is_workbook,
+    unpacked_size,
     workbook_records,
 )
+
+# The largest file an import takes (README, "At most 200 MB a file"): about two million
+# rows of clients, more than a big chain's list. A file is checked whole before anything
+# is saved, which takes about 17 times its size in memory (3.5 GB at the limit).
+MAX_FILE_BYTES = 200_000_000
+# The most a workbook (a ZIP archive) may unpack to: its rows' XML is about four and a
+# half times their CSV, so as many rows as MAX_FILE_BYTES of CSV.
+MAX_UNPACKED_BYTES = 1_000_000_000
 
 
 class Unreadable(Exception):
@@ -44,6 +58,40 @@ class Broken(Exception):
         super().__init__(problem)
         self.line = line
         self.problem = problem
+
+
+def too_big(source: str) -> BadInput:
+    return BadInput(
+        _(
+            "{file} is larger than {limit} MB, the most ringround imports at once; split it "
+            "into smaller files."
+        ).format(file=source, limit=whole_number(MAX_FILE_BYTES // 1_000_000))
+    )
+
+
+def read_import_file(handle: BinaryIO, source: str) -> bytes:
+    """The bytes of a file given to import, or BadInput when it is more than an import takes.
+
+    A file whose size is known (a regular file, also as standard input) is
+    refused by its size before a byte is read; a pipe is read up to the limit
+    and refused there. A workbook is refused when it would unpack to more than
+    MAX_UNPACKED_BYTES, from the sizes its archive lists, before a row is read.
+    """
+    with suppress(OSError, ValueError):  # a stream without a descriptor tells no size
+        found = os.fstat(handle.fileno())
+        if stat.S_ISREG(found.st_mode) and found.st_size > MAX_FILE_BYTES:
+            raise too_big(source)
+    data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise too_big(source)
+    if is_workbook(data) and unpacked_size(data) > MAX_UNPACKED_BYTES:
+        raise BadInput(
+            _(
+                "{file} is a workbook that unpacks to more than {limit} MB, the most ringround "
+                "imports at once; split it into smaller files."
+            ).format(file=source, limit=whole_number(MAX_UNPACKED_BYTES // 1_000_000))
+        )
+    return data
 
 
 def _decode(data: bytes) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import warnings
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -63,6 +64,16 @@ def is_open_document(data: bytes) -> bool:
     first member is the file ``mimetype``, stored uncompressed, naming its kind."""
     first_member = data[30:38]  # after the 30 bytes of the ZIP's first local header
     return is_workbook(data) and first_member == b"mimetype" and ODS_MIMETYPE in data[:100]
+
+
+def unpacked_size(data: bytes) -> int:
+    """What the archive's files unpack to, in bytes, as its directory lists them (nothing is
+    unpacked); 0 for an archive that cannot be read, which openpyxl then names."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return 0
 
 
 def _cell_text(value: object, data_type: str, number_format: str) -> str:

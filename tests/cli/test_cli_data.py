@@ -19,6 +19,7 @@ import stat
 import tempfile
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ from storage.database import open_database
 from storage.demo import make_demo
 from storage.export import export_csv
 from storage.imports import KINDS as IMPORT_KINDS
+from storage.imports import MAX_FILE_BYTES, MAX_UNPACKED_BYTES
 from storage.locks import Claim, abort_call, claim_row, finish_call
 from storage.policy import default_policy
 from storage.roles import login_name
@@ -41,6 +43,7 @@ from tests.database_contents import contents_at
 from tests.storage.test_import import mutate, mutation
 from tests.stored_clinic import NOW, StoredClinic, clinic_time
 from tests.unix_users import need_root_tools, reachable, run, temporary_users
+from tests.waiting import PATIENCE
 from tui.i18n import set_language
 
 ME = login_name()
@@ -233,6 +236,86 @@ def test_import_from_a_pipe(
     code, out, _ = call(capsys, "import", "clients", str(pipe), "--db", db_path)
     writer.join()
     assert code == 0 and out.startswith(f"Imported {pipe} (2 rows): added 2")
+
+
+def too_big(name: str | Path) -> str:
+    return (
+        f"ringround: {name} is larger than 200 MB, the most ringround imports at once; split "
+        "it into smaller files.\n"
+    )
+
+
+@pytest.mark.parametrize("given", ["file", "standard input"])
+def test_a_file_over_the_import_limit_is_refused_before_it_is_read(
+    tmp_path: Path,
+    db_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    given: str,
+) -> None:
+    """A 2 GB export given by mistake would take 30 GB of memory to check: its size says."""
+    huge = tmp_path / "everything.csv"
+    with huge.open("wb") as handle:  # a sparse file: nothing of it is written to the disk
+        handle.write(b"name\n")
+        handle.truncate(MAX_FILE_BYTES + 1)
+    before = contents_at(db_path)
+    if given == "file":
+        code, out, err = call(capsys, "import", "clients", huge, "--db", db_path)
+        assert (code, out, err) == (2, "", too_big(huge))
+    else:
+        with huge.open("rb") as stdin:  # ringround import clients - < everything.csv
+            monkeypatch.setattr("sys.stdin", io.TextIOWrapper(stdin))
+            code, out, err = call(capsys, "import", "clients", "-", "--db", db_path)
+            assert stdin.tell() == 0  # nothing was read
+        assert (code, out, err) == (2, "", too_big("standard input"))
+    assert contents_at(db_path) == before
+
+
+def test_a_pipe_over_the_import_limit_is_refused_at_the_limit(
+    tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pipe tells no size: it is read up to the limit, and refused there, not to its end."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    written = [0]
+
+    def endless_writer() -> None:
+        chunk = b"name\n" + b"x" * 65531
+        with contextlib.suppress(BrokenPipeError), pipe.open("wb") as handle:
+            while True:  # until the reader stops reading
+                handle.write(chunk)
+                written[0] += len(chunk)
+
+    writer = threading.Thread(target=endless_writer, daemon=True)
+    writer.start()
+    code, out, err = call(capsys, "import", "clients", str(pipe), "--db", db_path)
+    writer.join(PATIENCE)
+    assert not writer.is_alive()
+    assert (code, out, err) == (2, "", too_big(pipe))
+    assert written[0] < 2 * MAX_FILE_BYTES
+
+
+def test_a_workbook_unpacking_beyond_the_limit_is_refused_before_it_is_read(
+    tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An .xlsx is a ZIP archive: a few MB of it may unpack to gigabytes of rows."""
+    book = tmp_path / "huge.xlsx"
+    with (
+        zipfile.ZipFile(book, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive,
+        archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet,
+    ):
+        blank = b" " * (1 << 20)
+        for _ in range(MAX_UNPACKED_BYTES // len(blank) + 1):
+            sheet.write(blank)
+    assert book.stat().st_size < MAX_FILE_BYTES
+    before = contents_at(db_path)
+    code, out, err = call(capsys, "import", "clients", book, "--db", db_path)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"ringround: {book} is a workbook that unpacks to more than 1,000 MB, the most "
+        "ringround imports at once; split it into smaller files.\n"
+    )
+    assert contents_at(db_path) == before
 
 
 @pytest.mark.parametrize(
