@@ -42,7 +42,7 @@ from storage.call_lists import (
     reopen_list,
 )
 from storage.connection import Connection
-from storage.database import DiskFull, StorageError, disk_full, no_new_database
+from storage.database import DiskFull, StorageError, bad_path, disk_full, no_new_database
 from storage.engine import is_server_address
 from storage.errors import EXIT_BAD_INPUT, BadInput, NotAllowed, RingroundError
 from storage.export import FILTERS, KINDS, Filter, export_csv, export_workbook, iso_time
@@ -246,7 +246,10 @@ def _earlier_file(name: str, target: str) -> os.stat_result | None:
     """The file an export to ``name`` (``target``, links followed) replaces; None if none."""
     try:
         earlier = os.stat(target)
-    except OSError:  # none, or in a folder we may not enter: making the new file will say
+    except OSError as error:  # none, or in a folder we may not enter: making the new file says
+        named = bad_path(error, name)  # ... but not of the hidden file it makes first
+        if named is not None:
+            raise named from None
         return None
     if not os.access(target, os.W_OK):
         raise RingroundError(

@@ -17,7 +17,7 @@ import click
 
 from cli.output import say
 from storage import admin_log
-from storage.database import describe
+from storage.database import bad_path, describe
 from storage.errors import EXIT_FAILURE, RingroundError
 from storage.roles import login_name
 from tui.i18n import _
@@ -69,6 +69,9 @@ def family_member(error: Exception) -> RingroundError | None:
                     "some space on it and try again."
                 )
             )
+        named = bad_path(error, str(error.filename)) if error.filename else None
+        if named is not None:
+            return named
         reason = error.strerror or str(error)
         if error.filename:
             return RingroundError(

@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 from storage import admin_log
 from storage.connection import Connection
-from storage.errors import EXIT_BAD_INPUT, RingroundError
+from storage.errors import EXIT_BAD_INPUT, BadInput, RingroundError
 from storage.file_modes import create_database_file, share_companions, unwritable_companion
 from storage.i18n import _
 from storage.schema import APPLICATION_ID, MIGRATIONS, migrate
@@ -120,6 +120,26 @@ def database_gone(path: str) -> DatabaseGone:
             "open, so nothing more can be saved; ask the administrator."
         ).format(path=path)
     )
+
+
+def bad_path(error: OSError, shown: str) -> BadInput | None:
+    """The sentence for a path no file can have (``shown``, as the admin gave it), or None.
+
+    A name longer than the file system allows, or a file where a folder should be
+    ("clinic.db/clients.csv"), is the argument's mistake (exit 2), not a failure of
+    the system for the administrator to look into.
+    """
+    if error.errno == errno.ENAMETOOLONG:
+        return BadInput(
+            _("The name {path} is longer than the file system allows; give a shorter one.").format(
+                path=shown
+            )
+        )
+    if error.errno == errno.ENOTDIR:
+        return BadInput(
+            _("In {path}, a part before the last / is a file, not a folder.").format(path=shown)
+        )
+    return None
 
 
 # What Python's sqlite3 says of a text value that is not UTF-8 (the value follows: not shown).

@@ -36,6 +36,7 @@ from storage.database import (
     DISK_FULL_BELOW,
     NETWORK_FILE_SYSTEMS,
     StorageError,
+    bad_path,
     file_system_type,
     read_only_connection,
     read_only_file_system,
@@ -108,6 +109,9 @@ def check(
             ),
         ]
     except OSError as error:
+        named = bad_path(error, shown)
+        if named is not None:
+            return [*findings, Finding(PROBLEM, str(named), bad_input=True)]
         return [
             *findings,
             Finding(

@@ -385,6 +385,48 @@ def test_an_empty_argument_is_refused_by_its_name(
     assert sorted(os.listdir(tmp_path)) == before
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["export", "clients", "--db", "{long}.db"],
+        ["export", "clients", "--db", "{demo}", "-o", "{long}.csv"],
+        ["import", "clients", "{long}.csv", "--db", "{demo}"],
+        ["import", "clients", "{demo}", "--db", "{long}.db"],
+        ["backup", "--db", "{demo}", "{long}.db"],
+        ["copy", "{demo}", "{long}.db"],
+        ["demo", "--no-run", "--db", "{long}.db"],
+    ],
+    ids=["export --db", "export -o", "import FILE", "import --db", "backup", "copy", "demo"],
+)
+def test_a_name_too_long_for_the_file_system_is_bad_input(
+    tmp_path: Path, demo_db: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    """A file name of 300 characters: 'ringround could not use ...: File name too long' with
+    exit 1 (the export and the backup naming a hidden file of their own) - the name given
+    is the problem, so exit 2 and that name."""
+    long = tmp_path / ("n" * 300)
+    given = [arg.format(long=long, demo=demo_db) for arg in args]
+    named = next(arg for arg in given if arg.startswith(str(long)))
+    code, out, err = call(capsys, *given)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"ringround: The name {named} is longer than the file system allows; give a shorter one.\n"
+    )
+    assert sorted(os.listdir(tmp_path)) == ["demo.db"]
+
+
+def test_a_file_where_a_folder_should_be_is_bad_input(
+    tmp_path: Path, demo_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inside = demo_db / "clients.csv"
+    code, out, err = call(capsys, "import", "clients", str(inside), "--db", str(demo_db))
+    assert (code, out) == (2, "")
+    assert err == f"ringround: In {inside}, a part before the last / is a file, not a folder.\n"
+    code, out, _ = call(capsys, "check", "--db", str(inside))
+    assert code == 2
+    assert f"PROBLEM  In {inside}, a part before the last / is a file, not a folder." in out
+
+
 # -- export -----------------------------------------------------------------------------------
 
 
