@@ -33,7 +33,7 @@ from storage.audit import audit
 from storage.changes import bulk_load
 from storage.clients import rekey_phones
 from storage.connection import Connection
-from storage.database import StorageError
+from storage.database import ReadOnlyDatabase, StorageError
 from storage.engine import is_server_address, location_of, write
 from storage.errors import EXIT_BAD_INPUT
 from storage.i18n import _
@@ -164,10 +164,22 @@ def make_demo(
                         )
                     ).format(path=location_of(conn))
                 )
-            for table in _TABLES:
-                conn.execute(f"DELETE FROM {table}")
-            # A new demo starts a new audit trail (ids from 1), not a trail with its head cut.
-            set_highest_id_given(conn, "audit", 0)
+            try:
+                for table in _TABLES:
+                    conn.execute(f"DELETE FROM {table}")
+                # A new demo starts a new audit trail (ids from 1), not a trail with its head cut.
+                set_highest_id_given(conn, "audit", 0)
+            except ReadOnlyDatabase:
+                if not is_server_address(location_of(conn)):
+                    raise
+                # PostgreSQL's operators' role: the trail only grows (docs/postgresql-roles.sql).
+                raise ReadOnlyDatabase(
+                    _(
+                        "Replacing the demo clinic in {path} empties its audit trail, which your "
+                        "role may not do; run it as the database's owner "
+                        "(docs/deploy-postgresql.md)."
+                    ).format(path=location_of(conn))
+                ) from None
         rekey_phones(conn, policy.phones)  # no numbers yet: records the rules they are keyed by
         with bulk_load(conn):  # a new clinic: no change feed for each of its rows
             builder.insert(conn)

@@ -512,6 +512,40 @@ def test_the_demo_clinic_on_postgresql(tmp_path: Path, postgres_url: str) -> Non
     assert check.returncode == 0, check.stdout
 
 
+def test_an_operators_role_is_told_that_replacing_a_demo_is_the_owners(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Replacing a demo empties its audit trail, which the operators' role may not do: it
+    was told "an administrator gives it the operators' rights", which it has."""
+    import psycopg
+
+    made = ringround("demo", "--no-run", "--db", postgres_url, "--clients", "50", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    role = f"clerk_{postgres_url.rsplit('/', 1)[1]}"
+    # The operators' rights of docs/postgresql-roles.sql, given to one login role.
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
+        )
+        conn.execute(f"REVOKE UPDATE, DELETE ON audit FROM {role}")
+        conn.execute(f"GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    try:
+        clerk = postgres_url.replace("//postgres@", f"//{role}@")
+        refused = ringround("demo", "--no-run", "--fresh", "--db", clerk, cwd=tmp_path)
+        assert refused.returncode == 1
+        assert one_sentence(refused) == (
+            f"ringround: Replacing the demo clinic in {clerk} empties its audit trail, which "
+            "your role may not do; run it as the database's owner (docs/deploy-postgresql.md)."
+        )
+        kept = ringround("demo", "--no-run", "--db", postgres_url, cwd=tmp_path)
+        assert kept.stdout.startswith(f"Reusing the demo clinic in {postgres_url} (50 clients, ")
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
+
+
 def test_the_demo_never_replaces_a_clinic_on_postgresql(
     demo: Path, tmp_path: Path, postgres_url: str
 ) -> None:
