@@ -346,6 +346,37 @@ def test_a_zip_that_is_not_a_workbook(
     assert code == 2 and "  line 1: the workbook cannot be read (" in err
 
 
+def test_a_workbook_that_unpacks_a_thousandfold_is_refused_before_it_is_read(
+    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A "zip bomb": 200 KB that unpacks to 200 MB of shared strings, which openpyxl would
+    hold in memory (about 450 MB; a 2 MB file would take the clinic server's memory)."""
+    import zipfile
+
+    plain = handmade(tmp_path / "plain.xlsx", [["name"], ["Анна"]])
+    file = tmp_path / "in.xlsx"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(file, "w", zipfile.ZIP_DEFLATED) as bomb:
+        for member in source.infolist():
+            if member.filename != "xl/sharedStrings.xml":
+                bomb.writestr(member, source.read(member))
+        with bomb.open("xl/sharedStrings.xml", "w", force_zip64=True) as strings:
+            strings.write(
+                b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+            )
+            strings.write(b"<si><t>")
+            for _ in range(200):
+                strings.write(b"x" * 1_000_000)
+            strings.write(b"</t></si></sst>")
+    code, out, err = call(capsys, "import", "clients", file, "--db", db_path)
+    assert (code, out) == (2, "")
+    assert err.splitlines()[1:] == [
+        "  line 1: the workbook cannot be read (it unpacks to 200 MB, more than 100 times "
+        "its size, which only a damaged or hostile file does; save it again from the "
+        "spreadsheet program)."
+    ], err
+    assert call(capsys, "export", "clients", "--db", db_path)[1].count("\n") == 1  # the header
+
+
 def test_export_output_choices(
     clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
