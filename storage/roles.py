@@ -76,9 +76,8 @@ def operator_name(policy: Policy, requested: str | None) -> str:
         log_refused_login(login, "--operator not allowed by the policy", requested=name)
         raise OperatorNotAllowed(
             _(
-                "The policy ({policy}) does not allow --operator, so you work as your login "
-                "name, {login}; set [security] allow_operator_override = true to allow "
-                "it."
+                "The policy ({policy}) does not allow --operator; leave it out to work as "
+                "your login name, {login}, or set [security] allow_operator_override = true."
             ).format(policy=policy.source, login=login)
         )
     return name

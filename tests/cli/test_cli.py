@@ -312,7 +312,11 @@ def test_operator_override_only_where_allowed(
 ) -> None:
     code, _, err = call(capsys, "--db", str(demo_db), "--operator", "bob")
     assert code == 2
-    assert "allow_operator_override" in one_sentence(err)
+    # It said "so you work as your login name", but nothing runs: the command stops.
+    assert one_sentence(err) == (
+        "ringround: The policy (built-in defaults) does not allow --operator; leave it out to "
+        f"work as your login name, {ME}, or set [security] allow_operator_override = true."
+    )
     assert app.calls == []
     allowed = policy_file(
         tmp_path, '[security]\nallow_operator_override = true\nsupervisors = ["bob"]\n'
