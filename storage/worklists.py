@@ -91,39 +91,69 @@ def end_of_today(policy: Policy, now: int) -> int:
     return _start_of(today + timedelta(days=1), policy)
 
 
-def _source_sql(
-    policy: Policy, session: Session, work_list: WorkList, now: int
-) -> tuple[str, list[object]]:
-    """SELECT of (id, client_id, due, subject) for the open rows of one list.
-
-    An item of a call list closed while its operator holds it stays on that
-    operator's list until the call is finished or aborted: a call under way can
-    still be saved (storage.call_lists.close_list), and one left open by a session
-    that died can still be found and aborted (C9).
-    """
+def _open_sql(policy: Policy, work_list: WorkList, now: int) -> tuple[str, str, list[object]]:
+    """The list's open rows: (SELECT of id, client_id, due, subject FROM the source,
+    the condition that the row is open, the condition's parameters)."""
     if work_list.kind == APPOINTMENT:
         start, end = confirmation_window(policy, now)
         marks = ",".join("?" * len(policy.open_statuses))
         return (
             "SELECT a.id, a.client_id, a.starts_at AS due,"
-            " trim(a.service || ' · ' || a.doctor, ' ·') AS subject FROM appointments a"
-            f" WHERE a.starts_at >= ? AND a.starts_at < ? AND a.status IN ({marks})",
+            " trim(a.service || ' · ' || a.doctor, ' ·') AS subject FROM appointments a",
+            f"a.starts_at >= ? AND a.starts_at < ? AND a.status IN ({marks})",
             [start, end, *policy.open_statuses],
         )
     if work_list.kind == ITEM:
         return (
             "SELECT i.id, i.client_id, CAST(NULL AS INTEGER) AS due, i.note AS subject"
-            " FROM call_list_items i"
-            " JOIN call_lists cl ON cl.id = i.list_id"
-            " WHERE i.list_id = ? AND i.processed_at IS NULL AND (cl.closed_at IS NULL"
-            " OR i.id IN (SELECT source_id FROM locks WHERE kind = ? AND operator = ?))",
-            [work_list.list_id, ITEM, session.operator],
+            " FROM call_list_items i JOIN call_lists cl ON cl.id = i.list_id",
+            "i.list_id = ? AND i.processed_at IS NULL AND cl.closed_at IS NULL",
+            [work_list.list_id],
         )
     return (
-        "SELECT t.id, t.client_id, t.due_at AS due, t.title AS subject FROM tasks t"
-        " WHERE t.kind = ? AND t.done_at IS NULL AND t.due_at < ?",
+        "SELECT t.id, t.client_id, t.due_at AS due, t.title AS subject FROM tasks t",
+        "t.kind = ? AND t.done_at IS NULL AND t.due_at < ?",
         [work_list.task_kind, end_of_today(policy, now)],
     )
+
+
+def _held_condition(session: Session, work_list: WorkList) -> tuple[str, list[object]]:
+    """The condition (on :func:`_open_sql`'s source) that the operator holds the row and it
+    belongs to this list, with its parameters: any session of theirs, alive or gone."""
+    if work_list.kind == APPOINTMENT:
+        return (
+            "a.id IN (SELECT source_id FROM locks WHERE kind = ? AND operator = ?)",
+            [APPOINTMENT, session.operator],
+        )
+    if work_list.kind == ITEM:
+        return (
+            "i.id IN (SELECT l.source_id FROM locks l JOIN call_list_items k"
+            " ON k.id = l.source_id WHERE l.kind = ? AND l.operator = ? AND k.list_id = ?)",
+            [ITEM, session.operator, work_list.list_id],
+        )
+    return (
+        "t.id IN (SELECT l.source_id FROM locks l JOIN tasks k ON k.id = l.source_id"
+        " WHERE l.kind = ? AND l.operator = ? AND k.kind = ?)",
+        [TASK, session.operator, work_list.task_kind],
+    )
+
+
+def _source_sql(
+    policy: Policy, session: Session, work_list: WorkList, now: int
+) -> tuple[str, list[object]]:
+    """SELECT of (id, client_id, due, subject) for the rows of one list: the open ones, and
+    those the operator holds, whatever the clinic's records or a supervisor did to them
+    since (an appointment cancelled or moved by an import, a task done, the call list
+    closed). Such a row stays on its holder's list until the call is finished or aborted:
+    a call under way can still be saved (storage.call_lists.close_list), and one left
+    open by a session that died can still be found and aborted (C9).
+
+    Written as one OR, which SQLite answers from the source's index and the locks'
+    primary key (a "multi-index OR"), so that a list stays as cheap to read as before.
+    """
+    select, condition, params = _open_sql(policy, work_list, now)
+    held, held_params = _held_condition(session, work_list)
+    return f"{select} WHERE ({condition}) OR {held}", [*params, *held_params]
 
 
 def _rows_sql(
@@ -315,7 +345,10 @@ def first_rows(
         if callbacks
         else []
     )
-    source, params = _source_sql(policy, session, work_list, now)
+    # The walk reads the open rows alone, in the source's index order; rows the operator
+    # holds on a source closed since come with the whole reading.
+    select, condition, params = _open_sql(policy, work_list, now)
+    source = f"{select} WHERE {condition}"
     order = {APPOINTMENT: "due", ITEM: "id", TASK: "due"}[kind]
     after: tuple[int, int] = (-(2**62), -1)  # (the walk's sort value, id) read so far
     while len(found) < count:

@@ -8,7 +8,8 @@ from datetime import date
 import pytest
 
 from storage.connection import Connection
-from storage.locks import Claim, claim_row, finish_call
+from storage.imports import import_csv
+from storage.locks import Claim, abort_call, claim_row, finish_call
 from storage.policy import Policy, Window
 from storage.row_details import load_rows
 from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
@@ -499,3 +500,46 @@ def test_load_rows_fields(conn: Connection, clinic: StoredClinic, policy: Policy
     )
     assert not later[second].lock_alive  # Alice stopped beating
     assert load_rows(conn, policy, bob, WorkList(APPOINTMENT), [], NOW) == {}
+
+
+# --- a row the operator holds stays on their list ----------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [APPOINTMENT, TASK])
+def test_a_row_the_clinic_closed_during_a_call_stays_on_its_callers_list(
+    conn: Connection, clinic: StoredClinic, policy: Policy, kind: str
+) -> None:
+    """An import closes the row's source while alice calls it (the appointment cancelled,
+    the task done, in the clinic's own system): the row stays on her list, in every session
+    of hers, until she finishes or aborts the call, so the call never vanishes from her
+    screen nor a crashed session's lock out of her reach (C9); nobody else sees it."""
+    client = clinic.add_client("Anna")
+    if kind == APPOINTMENT:
+        source = clinic.add_appointment(client, clinic_time(2025, 3, 13, 10))
+        work_list = WorkList(APPOINTMENT)
+        closing = f"id,status\n{source},cancelled\n"
+    else:
+        source = clinic.add_task(client, "recall", WEDNESDAY - HOUR)
+        clinic.add_task(client, "reminder", WEDNESDAY - HOUR)  # another kind: another list
+        work_list = WorkList(TASK, task_kind="recall")
+        closing = f"id,done_at\n{source},2025-03-12 09:00\n"
+    key = RowKey(kind, source)
+    alice, bob = clinic.session("alice", WEDNESDAY), clinic.session("bob", WEDNESDAY)
+    claim(conn, policy, alice, key, WEDNESDAY)
+    import_csv(
+        conn,
+        policy,
+        f"{kind}s",
+        closing.encode(),
+        source="closing.csv",
+        operator="admin",
+        supervisor=True,
+        now=WEDNESDAY + MINUTE,
+    )
+    later = WEDNESDAY + 2 * MINUTE
+    again = clinic.session("alice", later)
+    assert row_ids(conn, policy, alice, work_list, later) == [source]
+    assert row_ids(conn, policy, again, work_list, later) == [source]
+    assert row_ids(conn, policy, bob, work_list, later) == []
+    assert abort_call(conn, policy, alice, key, later) is True
+    assert row_ids(conn, policy, alice, work_list, later) == []

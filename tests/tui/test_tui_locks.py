@@ -11,6 +11,7 @@ import json
 import pytest
 
 from storage.call_lists import close_list
+from storage.imports import import_csv
 from storage.locks import Claim, claim_row
 from storage.rows import APPOINTMENT, ITEM, RowKey
 from tests.clinic_fixtures import (
@@ -29,6 +30,7 @@ from tests.clinic_fixtures import (
 from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.picker import ListPicker
 from tui.result_dialog import ResultDialog
+from tui.row_table import RowTable
 
 STALE = 16 * MINUTE  # past the default stale_after of 15 minutes
 
@@ -147,6 +149,51 @@ async def test_crashed_session_lock_on_a_list_closed_since_is_found_and_aborted(
         assert picker
     assert desk.query("SELECT count(*) FROM attempts WHERE operator = 'alice'") == [(0,)]
     assert events(desk) == ["claim", "list-close", "abort"]
+
+
+async def test_a_call_whose_appointment_an_import_cancels_stays_until_finished(
+    desk: DeskClinic,
+) -> None:
+    """The clinic's system cancels the appointment (an import) while alice is calling
+    about it: her row stays on her list, still her call, and her result is saved."""
+    ivanova = desk.appointments["ivanova"]
+    app = desk.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await pilot.press("c")
+        await wait_until(
+            pilot, lambda: desk.locks() == [(APPOINTMENT, ivanova, "alice", app.session.id)]
+        )
+        conn = desk.connect()
+        try:
+            import_csv(
+                conn,
+                desk.policy,
+                "appointments",
+                f"id,status\n{ivanova},cancelled\n".encode(),
+                source="schedule.csv",
+                operator="root",
+                supervisor=True,
+                now=DESK_NOW,
+            )
+        finally:
+            conn.close()
+        await pilot.press("r")
+        await settle(pilot)
+        assert screen.query_one(RowTable).current_id == ivanova
+        assert state(screen) == "Your call since 10:00 — f to finish, a to abort"
+        await pilot.press("f")
+        await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog), "the result dialog")
+        await pilot.press("2", *"Не берёт", "enter")
+        await wait_until(pilot, lambda: not desk.locks(), "the result to be saved")
+        await wait_until(
+            pilot,
+            lambda: ivanova not in screen.query_one(RowTable).ids,
+            "the row to leave the list",
+        )
+    assert desk.query(
+        "SELECT operator, outcome, comment FROM attempts WHERE source_id = ?", ivanova
+    ) == [("alice", "no-answer", "Не берёт")]
 
 
 async def test_stale_lock_of_a_live_operator_is_noted_and_offered(desk: DeskClinic) -> None:
