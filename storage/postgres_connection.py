@@ -79,6 +79,10 @@ CONNECT_TIMEOUT_S = 10
 # would hold the writers' lock and stop every operator; the server ends such a session
 # after a minute, which no transaction of ringround comes near.
 SESSION_OPTIONS = "-c lock_timeout=5000 -c idle_in_transaction_session_timeout=60000"
+# Text travels as UTF-8 whatever PGCLIENTENCODING, the role or the database would set:
+# ringround's text is Python's, which holds every alphabet and emoji; another client
+# encoding fails on the first letter it lacks ("has no equivalent in encoding WIN1251").
+TEXT_AS_UTF8 = {"client_encoding": "UTF8"}
 # A server gone from the network (its host lost, a cable pulled, a firewall dropping
 # packets) sends nothing: no reset, no goodbye. Without these the operating system notices
 # only after about 15 minutes of resending a statement (its retransmission limit) or two
@@ -165,6 +169,7 @@ def connection_params(url: str) -> dict[str, Any]:
     for name, value in NETWORK_SILENCE.items():
         params.setdefault(name, value)
     params["options"] = f"{SESSION_OPTIONS} {params.get('options', '')}".strip()
+    params.update(TEXT_AS_UTF8)
     return params
 
 
@@ -191,9 +196,31 @@ def open_raw(params: dict[str, Any], location: str) -> psycopg.Connection[Any]:
         )
     except psycopg.Error as error:
         raise refused(error, location) from None
+    encoding = stored_encoding(raw)
+    if encoding != "UTF8":
+        raw.close()
+        raise not_utf8(location, encoding)
     raw.adapters.register_dumper(bool, _FlagDumper)
     raw.adapters.register_loader("numeric", _NumberLoader)
     return raw
+
+
+def stored_encoding(raw: psycopg.Connection[Any]) -> str:
+    """How the database stores text: the server says it when the connection starts."""
+    return raw.info.parameter_status("server_encoding") or "?"
+
+
+def not_utf8(location: str, encoding: str) -> NotADatabase:
+    """A database that stores text in another encoding than UTF-8: names and comments in
+    other alphabets, and emoji, would fail or be garbled (and SQL_ASCII stores bytes
+    without knowing them as letters), so ringround refuses it."""
+    return NotADatabase(
+        _(
+            "The database {location} stores text as {encoding}, which cannot hold every name "
+            "and comment; ringround needs a database made with ENCODING 'UTF8' "
+            "(docs/deploy-postgresql.md, step 2)."
+        ).format(location=location, encoding=encoding)
+    )
 
 
 def not_an_address(location: str, reason: str) -> BadInput:

@@ -46,9 +46,12 @@ from storage.i18n import _, ngettext
 from storage.policy import Policy
 from storage.postgres_connection import (
     NETWORK_SILENCE,
+    TEXT_AS_UTF8,
     PostgresConnection,
     address_refused,
     connection_params,
+    not_utf8,
+    stored_encoding,
 )
 from storage.postgres_schema import APPLICATION, MIGRATIONS, WRITE_LOCK
 from storage.server_logins import (
@@ -88,6 +91,7 @@ def check(
         # A server gone silent ends the check as it ends the app's connections.
         params: dict[str, Any] = {**NETWORK_SILENCE, **conninfo.conninfo_to_dict(location)}
         params.update(connect_timeout=CONNECT_TIMEOUT_S, application_name="ringround check")
+        params.update(TEXT_AS_UTF8)
         conn = psycopg.connect(autocommit=True, **params)
     except psycopg.Error as error:
         bad_address = address_refused(error, location)
@@ -98,6 +102,9 @@ def check(
         # A server that stops answering mid-check ends the check, not the administrator's day.
         conn.execute(f"SET statement_timeout = {int(PROBE_TIMEOUT_S * 5000)}")
         findings += _server(conn, where)
+        encoding = stored_encoding(conn)
+        if encoding != "UTF8":
+            return [*findings, Finding(PROBLEM, str(not_utf8(location, encoding)), bad_input=True)]
         mine = _ringrounds(conn, where)
         if mine is not None:
             return [*findings, mine]

@@ -772,6 +772,60 @@ def test_a_role_without_the_operators_rights_is_told_so_not_read_only(
         postgres_server.admin(f"DROP ROLE {role}")
 
 
+@pytest.mark.parametrize("encoding", ["WIN1251", "LATIN1", "SQL_ASCII"])
+def test_a_database_that_does_not_store_utf8_is_refused_in_one_sentence(
+    postgres_server: PostgresServer, tmp_path: Path, encoding: str
+) -> None:
+    """A database made without ENCODING 'UTF8' (an older habit of Russian set-ups: WIN1251)
+    cannot hold every name, comment and emoji: ringround stopped "because of a bug"
+    (UnicodeEncodeError) while making its tables; now it says so, and check too."""
+    name = postgres_server.new_database()
+    postgres_server.drop_database(name)
+    postgres_server.admin(
+        f"CREATE DATABASE {name} ENCODING '{encoding}' LOCALE 'C' TEMPLATE template0"
+    )
+    url = postgres_server.url(name)
+    said = (
+        f"The database {url} stores text as {encoding}, which cannot hold every name and "
+        "comment; ringround needs a database made with ENCODING 'UTF8' "
+        "(docs/deploy-postgresql.md, step 2)."
+    )
+    try:
+        with pytest.raises(NotADatabase) as caught:
+            open_engine(url).connect(create=True)
+        assert str(caught.value) == said
+        assert caught.value.exit_code == EXIT_BAD_INPUT
+        checked = subprocess.run(
+            [str(ringround_command()), "check", "--db", url],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
+        )
+        assert checked.returncode == EXIT_BAD_INPUT, checked.stdout
+        assert f"PROBLEM  {said}" in checked.stdout.splitlines()
+    finally:
+        postgres_server.drop_database(name)
+
+
+def test_text_travels_as_utf8_whatever_the_environment_asks(
+    engine: PostgresEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PGCLIENTENCODING (or a role's client_encoding) left at WIN1251: every name with a
+    letter outside it failed ("has no equivalent in encoding WIN1251")."""
+    monkeypatch.setenv("PGCLIENTENCODING", "WIN1251")
+    conn = PostgresEngine(engine.location).connect()
+    try:
+        name = "Анна Ёлкина 🙂 ß ‮"
+        client = add_client(conn, name)
+        assert (
+            conn.execute("SELECT name FROM clients WHERE id = ?", (client,)).fetchone()[0] == name
+        )
+    finally:
+        conn.close()
+
+
 def test_a_role_that_may_not_make_the_tables_is_not_told_to_bring_them_up_to_date(
     postgres_server: PostgresServer, postgres_url: str
 ) -> None:
