@@ -29,13 +29,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from storage.database import StorageError, describe, open_database, read_only_file_system
+from storage.database import (
+    SQLITE_HEADER,
+    StorageError,
+    describe,
+    open_database,
+    read_only_file_system,
+)
 from storage.engine import is_server_address
 from storage.errors import EXIT_BAD_INPUT, BadInput
 from storage.file_modes import ALL_COMPANIONS, remove_database_files, share_with_group
 from storage.i18n import _
-
-SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database
 
 
 class BadDestination(StorageError):

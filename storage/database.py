@@ -122,6 +122,9 @@ def database_gone(path: str) -> DatabaseGone:
     )
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database
+
+
 def bad_path(error: OSError, shown: str) -> BadInput | None:
     """The sentence for a path no file can have (``shown``, as the admin gave it), or None.
 

@@ -21,6 +21,7 @@ from contextlib import suppress
 from typing import BinaryIO
 
 from storage.cells import restored
+from storage.database import SQLITE_HEADER
 from storage.errors import BadInput
 from storage.i18n import _, whole_number
 from storage.imports.problems import Problem
@@ -188,6 +189,19 @@ def _workbook_records(data: bytes) -> Iterator[Record]:
 
 def file_records(data: bytes) -> tuple[Iterator[Record], int]:
     """The records of a CSV file or an Excel workbook, and about how many lines it has."""
+    if data.startswith(SQLITE_HEADER):  # "import clients clinic.db": the arguments mixed up
+        raise Unreadable(
+            [
+                Problem(
+                    1,
+                    "",
+                    _(
+                        "the file is an SQLite database, not a CSV file or a workbook: give "
+                        "the file to import after KIND, and the database with --db"
+                    ),
+                )
+            ]
+        )
     if is_old_excel(data):
         raise Unreadable(
             [

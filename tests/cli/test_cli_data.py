@@ -68,6 +68,22 @@ def demo(demo_file: Path, tmp_path: Path) -> Path:
 # -- import -------------------------------------------------------------------------------------
 
 
+def test_a_database_given_as_the_file_to_import_is_named(
+    demo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """'import clients clinic.db' (the database where the CSV file goes) said the file was
+    not UTF-8 text and should be saved from the spreadsheet as "CSV UTF-8"."""
+    before = contents_at(str(demo))
+    code, out, err = call(capsys, "import", "clients", demo, "--db", demo)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"ringround: {demo}: 1 problem; nothing was imported.\n"
+        "  line 1: the file is an SQLite database, not a CSV file or a workbook: give the "
+        "file to import after KIND, and the database with --db.\n"
+    )
+    assert contents_at(str(demo)) == before
+
+
 def test_import_and_reimport(
     tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
