@@ -41,6 +41,7 @@ class WorkList:
     list_id: int | None = None  # the call list, for kind "item"
     task_kind: str | None = None  # for kind "task"
     name: str = ""  # the call list's name or the task kind
+    closed: bool = False  # a closed call list, listed for an operator who holds a row of it
 
 
 @dataclass(frozen=True)
@@ -410,9 +411,10 @@ def all_work_lists(conn: Connection, policy: Policy, operator: str = "") -> list
     """
     lists = [WorkList(APPOINTMENT)]
     lists += [
-        WorkList(ITEM, list_id=row[0], name=row[1])
+        WorkList(ITEM, list_id=row[0], name=row[1], closed=bool(row[2]))
         for row in conn.execute(
-            "SELECT l.id, l.name FROM call_lists l WHERE (l.closed_at IS NULL AND EXISTS"
+            "SELECT l.id, l.name, l.closed_at IS NOT NULL FROM call_lists l"
+            " WHERE (l.closed_at IS NULL AND EXISTS"
             " (SELECT 1 FROM call_list_items i WHERE i.list_id = l.id AND i.processed_at IS NULL))"
             " OR EXISTS (SELECT 1 FROM locks k JOIN call_list_items i ON i.id = k.source_id"
             " WHERE k.kind = ? AND k.operator = ? AND i.list_id = l.id)"

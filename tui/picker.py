@@ -41,7 +41,8 @@ def list_title(work_list: WorkList) -> str:
     if work_list.kind == APPOINTMENT:
         return _("Appointment confirmation")
     if work_list.kind == ITEM:
-        return safe_text(work_list.name)  # a call list's name comes from the data (imports)
+        name = safe_text(work_list.name)  # a call list's name comes from the data (imports)
+        return _("{name} (closed)").format(name=name) if work_list.closed else name
     return _("Tasks: {kind}").format(kind=task_kind_text(work_list.name))
 
 

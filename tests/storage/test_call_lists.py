@@ -150,13 +150,16 @@ def test_a_call_left_open_on_a_closed_list_is_found_by_its_operator(
     alice, bob = clinic.session("alice", back), clinic.session("bob", back)
 
     def listed(session: Session) -> list[str]:
-        return [w.work_list.name for w in work_lists(clinic.conn, policy, session, back)]
+        return [
+            w.work_list.name + " (closed)" * w.work_list.closed
+            for w in work_lists(clinic.conn, policy, session, back)
+        ]
 
     def rows(session: Session) -> list[int]:
         return [entry[0] for entry in row_order(clinic.conn, policy, session, work_list, back)]
 
-    assert "Recall" in listed(alice) and rows(alice) == [items[0]]
-    assert "Recall" not in listed(bob) and rows(bob) == []
+    assert "Recall (closed)" in listed(alice) and rows(alice) == [items[0]]
+    assert "Recall (closed)" not in listed(bob) and rows(bob) == []
     state = inspect_row(clinic.conn, policy, alice, key, back)
     assert state.lock is not None and state.lock.mine_earlier
     assert state.refusal == Refusal("closed")
@@ -170,7 +173,7 @@ def test_a_call_left_open_on_a_closed_list_is_found_by_its_operator(
     assert abort_call(clinic.conn, policy, alice, key, back) is True
     assert clinic.scalar("SELECT count(*) FROM locks") == 0
     assert clinic.scalar("SELECT count(*) FROM attempts") == 0
-    assert "Recall" not in listed(alice) and rows(alice) == []
+    assert "Recall (closed)" not in listed(alice) and rows(alice) == []
 
 
 def test_a_list_with_calls_is_not_deleted(clinic: StoredClinic, flu: list[int]) -> None:

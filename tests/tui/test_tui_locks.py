@@ -120,6 +120,7 @@ async def test_crashed_session_lock_on_a_list_closed_since_is_found_and_aborted(
     async with running(app) as pilot:
         screen = await open_list(pilot, 1)
         assert screen.work_list.name == flu
+        assert text_of(screen.query_one("#work-title")).startswith(f"{flu} (closed) · 1 row")
         assert state(screen) == (
             "Locked by you in an earlier session since 09:55 — cannot be called now; a aborts"
         )
