@@ -28,7 +28,9 @@ quoted (RFC 4180). Python's csv module would leave a lone carriage return
 unquoted when lines end with ``\\n``, which splits the record when it is read
 back; this writer does not.
 
-A workbook cell (.xlsx) cannot hold control characters; :func:`ooxml_text`
+A workbook cell (.xlsx) holds at most CELL_LIMIT characters; a text that fills a
+cell (:func:`fills_a_cell`) is refused both ways, as it may have been cut. It
+cannot hold control characters; :func:`ooxml_text`
 writes them as the format's own ``_xHHHH_`` escapes (and a ``_x`` that looks
 like one as ``_x005F_x…``, as Excel does), and :func:`plain_text` reads both
 back (storage/export_workbook.py writes workbooks, storage/imports/workbooks.py
@@ -69,10 +71,25 @@ _VALUE_FORMS = (
     ),
 )
 _NEEDS_QUOTES = frozenset(',"\r\n')
+CELL_LIMIT = 32_767
+"""The most characters a workbook cell holds (Excel's and Calc's limit, counted by
+:func:`cell_length`): a longer text is cut to fit when a spreadsheet program opens it."""
 
 _ESCAPE_LIKE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)")
 _NOT_IN_XML = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]")
 _ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def cell_length(text: str) -> int:
+    """The length of ``text`` as a spreadsheet counts it: a character outside the Basic
+    Multilingual Plane (an emoji) is two (UTF-16)."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def fills_a_cell(text: str) -> bool:
+    """Whether ``text`` fills a workbook cell: as long as a spreadsheet program cuts a longer
+    text to (within one, where the next character is two), so it may have been cut."""
+    return cell_length(text) >= CELL_LIMIT - 1
 
 
 def ooxml_text(text: str) -> str:

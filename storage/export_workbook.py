@@ -24,8 +24,10 @@ One sheet named after the kind, the same columns as the CSV export:
   become a line feed) are written as the format's own ``_xHHHH_`` escapes, and
   a ``_x`` that looks like one as ``_x005F_x…``, as Excel does
   (storage/cells.py); reading undoes both, so every text comes back exactly.
-- A text longer than a cell holds (32,767 characters, escapes included) is
-  refused with its row and column rather than cut short; CSV has no limit.
+- A text longer than a cell holds (32,767 characters, escapes included, an
+  emoji counting two) is refused with its row and column rather than cut
+  short, and so is one that fills the cell, which import takes for a text a
+  spreadsheet cut (storage/cells.py): 32,765 is the most; CSV has no limit.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from zipfile import ZIP_DEFLATED, ZipFile
 from zoneinfo import ZoneInfo
 
-from storage.cells import clock_readings, ooxml_text, text_cell
+from storage.cells import CELL_LIMIT, clock_readings, fills_a_cell, ooxml_text, text_cell
 from storage.errors import BadInput
 from storage.i18n import _, whole_number
 
@@ -62,9 +64,6 @@ DATE_COLUMNS = frozenset({"birth_date"})
 TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 DATE_FORMAT = "yyyy-mm-dd"
 TEXT_FORMAT = "@"
-# The most characters a cell holds (Excel's limit, which openpyxl applies by cutting the
-# text short): a longer text is refused, since the cut text would come back by import.
-CELL_LIMIT = 32_767
 WIDTHS = {  # in characters; other columns get DEFAULT_WIDTH
     "id": 8,
     "client_id": 10,
@@ -105,7 +104,7 @@ def _too_long(line: int, column: str) -> BadInput:
         _(
             "Row {line} of the workbook, column {column}: the text is too long for a cell "
             "({limit} characters at most); export it as CSV instead (-o FILE.csv)."
-        ).format(line=line, column=column, limit=whole_number(CELL_LIMIT))
+        ).format(line=line, column=column, limit=whole_number(CELL_LIMIT - 2))
     )
 
 
@@ -166,7 +165,7 @@ def write_workbook(
         for row in rows:
             values = [_typed(column, text, zone) for column, text in zip(header, row, strict=True)]
             for column, value in zip(header, values, strict=True):
-                if isinstance(value, str) and len(value) > CELL_LIMIT:
+                if isinstance(value, str) and fills_a_cell(value):
                     raise _too_long(count + 2, column)
             sheet.append(
                 [cell(column, value) for column, value in zip(header, values, strict=True)]

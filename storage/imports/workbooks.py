@@ -12,6 +12,10 @@ writes such a workbook: storage/export_workbook.py).
   spreadsheet turned into a number; import's checks catch what was lost);
   date cells become ``2026-11-27 10:30:00`` (clinic time), or ``2026-11-27``
   when the cell shows a date only; yes/no cells ``1`` / ``0``.
+- A text that fills its cell (32,767 characters, an emoji counting two) is
+  refused with its row and column: Excel and Calc cut a longer text (a long
+  note of a CSV file they opened) to that, and the cut text would replace the
+  whole one (storage/cells.py).
 - A formula or an error value (``#N/A``) is refused with its row and column:
   ringround imports values, and a formula's result is not stored in every
   file.
@@ -34,7 +38,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zipfile import BadZipFile, ZipFile
 
-from storage.cells import plain_text, restored
+from storage.cells import CELL_LIMIT, fills_a_cell, plain_text, restored
 from storage.i18n import _, whole_number
 
 # openpyxl tells what it finds odd in a file (a date cell out of a date's range, an
@@ -155,6 +159,18 @@ def workbook_records(data: bytes) -> Iterator[tuple[int, list[str], list[BadCell
                                     "the "
                                     "column as values first"
                                 ).format(formula=cell.value),
+                            )
+                        )
+                        texts.append("")
+                    elif isinstance(cell.value, str) and fills_a_cell(cell.value):
+                        bad.append(
+                            BadCell(
+                                column,
+                                _(
+                                    "fills the cell ({limit} characters in a spreadsheet), so "
+                                    "the spreadsheet program has most likely cut the text "
+                                    "short; import the CSV file it came from instead"
+                                ).format(limit=whole_number(CELL_LIMIT)),
                             )
                         )
                         texts.append("")

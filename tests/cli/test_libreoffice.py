@@ -133,6 +133,26 @@ def test_texts_calc_would_read_as_values_come_back_exactly(
             assert call(capsys, "export", kind, "--db", clinic.location)[1] == before
 
 
+def test_a_long_note_calc_cut_short_is_refused(
+    clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CSV export holds a note of any length; Calc cuts one to a cell's 32,767 characters
+    when it opens the file, and the workbook it saves must not replace the note."""
+    clinic.add_client("Анна", notes="Длинная заметка; " * 3_000)  # 51,000 characters
+    clinic.add_client("Борис", notes="😀" * 20_000)
+    before = call(capsys, "export", "clients", "--db", clinic.location)[1]
+    file = tmp_path / "clients.csv"
+    assert call(capsys, "export", "clients", "--db", clinic.location, "-o", file)[0] == 0
+    saved = soffice(tmp_path, "xlsx", file, infilter=EAGER_CSV)
+    code, out, err = call(capsys, "import", "clients", saved, "--db", clinic.location)
+    assert (code, out) == (2, "")
+    assert [line.split(":")[0] for line in err.splitlines()[1:]] == [
+        "  line 2, column notes",
+        "  line 3, column notes",
+    ], err
+    assert call(capsys, "export", "clients", "--db", clinic.location)[1] == before
+
+
 def test_calc_reads_our_workbook_as_text_and_dates(
     clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -467,11 +467,18 @@ def test_a_text_longer_than_a_workbook_cell_holds_is_refused_not_cut(
     clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A cell holds 32,767 characters: a longer note, cut to fit, would come back cut
-    when the workbook is imported again, and the client's note would be lost."""
+    when the workbook is imported again, and the client's note would be lost. A text that
+    fills the cell is refused too, as import takes such a cell for one a spreadsheet cut."""
     clinic.add_client("Анна")
-    clinic.add_client("Борис", notes="Ж" * 32_767)  # as much as a cell holds: fine
+    clinic.add_client("Борис", notes="Ж" * 32_765)  # the most a workbook export writes
     file = tmp_path / "clients.xlsx"
     assert call(capsys, "export", "clients", "--db", clinic.location, "-o", file)[0] == 0
+    emoji = clinic.add_client("Эмодзи", notes="😀" * 16_383)  # two characters each for Excel
+    code, out, err = call(capsys, "export", "clients", "--db", clinic.location, "-o", file)
+    assert (code, out) == (2, "")
+    assert "Row 4 of the workbook, column notes: the text is too long for a cell" in err
+    with write(clinic.conn):
+        clinic.conn.execute("DELETE FROM clients WHERE id = ?", (emoji,))
     long = clinic.add_client("Вера", notes="Ж" * 30_000 + "\x1b" * 400)  # _x001B_: 7 each
     # The real command: Python reports a half-written workbook stream only as it exits.
     done = subprocess.run(
@@ -484,10 +491,10 @@ def test_a_text_longer_than_a_workbook_cell_holds_is_refused_not_cut(
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == (
         "ringround: Row 4 of the workbook, column notes: the text is too long for a cell "
-        "(32,767 characters at most); export it as CSV instead (-o FILE.csv).\n"
+        "(32,765 characters at most); export it as CSV instead (-o FILE.csv).\n"
     )
     earlier = load_workbook(file).worksheets[0]  # the earlier file stays as it was
-    assert earlier["H3"].value == "Ж" * 32_767
+    assert earlier["H3"].value == "Ж" * 32_765
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("clinic")) == [
         "clients.xlsx"
     ]
@@ -498,3 +505,27 @@ def test_a_text_longer_than_a_workbook_cell_holds_is_refused_not_cut(
     )
     [(notes,)] = clinic.conn.execute("SELECT notes FROM clients WHERE id = ?", (long,)).fetchall()
     assert notes == "Ж" * 30_000 + "\x1b" * 400
+
+
+def test_a_cell_a_spreadsheet_filled_to_its_limit_is_refused_as_cut(
+    clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Excel and Calc cut a longer text (a note pasted from a CSV file) to the 32,767
+    characters a cell holds, counting a character outside the BMP (an emoji) as two: such a
+    cell would replace the client's note with its beginning."""
+    ids = [clinic.add_client(name, notes="short") for name in ("Анна", "Борис", "Вера")]
+    rows: list[list[object]] = [
+        ["id", "notes"],
+        [ids[0], "Ж" * 32_767],
+        [ids[1], "😀" * 16_383],  # 32,766 for Excel: one more emoji would not fit
+        [ids[2], "Ж" * 32_765],
+    ]
+    file = handmade(tmp_path / "clients.xlsx", rows)
+    code, out, err = call(capsys, "import", "clients", file, "--db", clinic.location)
+    assert (code, out) == (2, "")
+    problem = (
+        "column notes: fills the cell (32,767 characters in a spreadsheet), so the spreadsheet "
+        "program has most likely cut the text short; import the CSV file it came from instead."
+    )
+    assert err.splitlines()[1:] == [f"  line 2, {problem}", f"  line 3, {problem}"], err
+    assert clinic.conn.execute("SELECT DISTINCT notes FROM clients").fetchall() == [("short",)]
