@@ -35,7 +35,7 @@ Values
   (policy ``timezone``). Where a date alone is allowed it means 00:00.
 - Dates: ``2026-11-27`` or ``27.11.2026``.
 - Yes/no: ``1``/``0``, ``yes``/``no``, ``true``/``false``, ``y``/``n``,
-  ``да``/``нет``; empty is no.
+  ``да``/``нет``, ``истина``/``ложь`` (a Russian spreadsheet's); empty is no.
 - Phone numbers: separated by ``;`` (in quotes in a ``;``-separated file), the
   main number first; each must hold at least one digit. They are stored as
   written; the digits they are compared by (shared numbers) are brought to

@@ -62,12 +62,13 @@ def full_name(text: str, policy: Policy) -> str:
     return text
 
 
-_YES = frozenset({"1", "yes", "y", "true", "да", "д"})
-_NO = frozenset({"", "0", "no", "n", "false", "нет", "н"})
+# истина/ложь: a yes/no cell as Excel and Calc in Russian write it into a CSV file.
+_YES = frozenset({"1", "yes", "y", "true", "да", "д", "истина"})
+_NO = frozenset({"", "0", "no", "n", "false", "нет", "н", "ложь"})
 
 
 def yes_no(text: str, policy: Policy) -> bool:
-    """Yes or no (1/0, yes/no, true/false, y/n, да/нет); empty is no."""
+    """Yes or no (1/0, yes/no, true/false, y/n, да/нет, истина/ложь); empty is no."""
     value = text.strip().casefold()
     if value in _YES:
         return True

@@ -413,6 +413,14 @@ def test_encodings_separators_and_line_ends(conn: Connection, policy: Policy) ->
     ]
 
 
+def test_yes_and_no_as_a_russian_spreadsheet_writes_them(conn: Connection, policy: Policy) -> None:
+    """Excel and Calc in Russian save a yes/no cell in a CSV file as ИСТИНА or ЛОЖЬ."""
+    text = "name;do_not_call\r\nАнна;ИСТИНА\r\nБорис;ЛОЖЬ\r\nВера;Истина\r\nГлеб;TRUE\r\n"
+    assert run_import(conn, policy, "clients", b"\xef\xbb\xbf" + text.encode()).added == 4
+    flags = conn.execute("SELECT name, do_not_call FROM clients ORDER BY id").fetchall()
+    assert flags == [("Анна", 1), ("Борис", 0), ("Вера", 1), ("Глеб", 1)]
+
+
 def test_problem_lines_count_quoted_line_breaks(conn: Connection, policy: Policy) -> None:
     text = 'name,notes,birth_date\nAnna,"one\ntwo\nthree",\nBoris,,never\n'
     assert refused(conn, policy, "clients", text) == [
