@@ -133,6 +133,10 @@ class PostgresEngine:
         self._read_at = (server, (before + after) / 2)
 
 
+# The first PostgreSQL that has idle_session_timeout (14; ringround runs on 13 too).
+IDLE_SESSION_TIMEOUT_SINCE = 140000
+
+
 class NotifyWatch:
     """Tells what others committed, woken by the change feed's notifications.
 
@@ -154,6 +158,11 @@ class NotifyWatch:
     def _listen(self) -> PostgresConnection:
         conn = self._engine.connect()
         try:
+            if conn.raw.info.server_version >= IDLE_SESSION_TIMEOUT_SINCE:
+                # Listening is sitting idle: a server set to end idle sessions (for the
+                # forgotten ones) would end this one whenever nobody commits for that long,
+                # and each time the app would announce the server gone and back.
+                conn.execute("SET idle_session_timeout = 0")
             conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
         except BaseException:
             conn.close()

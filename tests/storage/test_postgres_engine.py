@@ -447,6 +447,27 @@ def test_the_watch_hears_commits_without_reading_when_none_came(
         watch.close()
 
 
+def test_the_watch_stays_connected_where_the_server_ends_idle_sessions(
+    postgres_server: PostgresServer, engine: PostgresEngine, pg: PostgresConnection
+) -> None:
+    """A database (or role) with idle_session_timeout, as administrators set to end
+    forgotten sessions: the server ended the listening connection whenever nobody committed
+    for that long, and the app announced the server gone, then back, over and over."""
+    database = engine.location.rsplit("/", 1)[1]
+    postgres_server.admin(f"ALTER DATABASE {database} SET idle_session_timeout = '500ms'")
+    watch = engine.watch()
+    try:
+        time.sleep(2)  # four times as long as the server lets a session sit idle
+        assert watch.changes() is None  # not DatabaseUnreachable
+        client = add_client(pg, "Анна")
+        with write(pg):
+            pg.execute("UPDATE clients SET name = 'Анна Петровна' WHERE id = ?", (client,))
+        found = wait_until(watch.changes, "the commit to be announced")
+        assert found.complete and Change(CLIENT, client) in found.changes
+    finally:
+        watch.close()
+
+
 def test_a_rolled_back_write_is_not_announced(
     engine: PostgresEngine, pg: PostgresConnection
 ) -> None:
