@@ -35,6 +35,17 @@ def keep_escape_short() -> None:
         constants.ESCAPE_DELAY = delay / 1000  # type: ignore[attr-defined]
 
 
+def no_colours_on_a_dumb_terminal() -> None:
+    """Show the app in shades of grey, as with NO_COLOR, when TERM says ``dumb``.
+
+    A terminal announced as dumb knows no colours (docs/deploy.md, step 10,
+    offers it for that), but Textual, told by Rich that it has none, writes
+    full colour. NO_COLOR is read when the app is made.
+    """
+    if os.environ.get("TERM") == "dumb":
+        os.environ.setdefault("NO_COLOR", "1")
+
+
 def share_new_files_with_group() -> None:
     """Clear the group bits of the umask.
 
@@ -52,6 +63,7 @@ def start_app(db: str, policy: Policy, operator: str, supervisor: bool, notice: 
     ``notice`` is shown on the app's first screen (the list picker).
     """
     keep_escape_short()
+    no_colours_on_a_dumb_terminal()
     share_new_files_with_group()
     from tui.app import run_app
 

@@ -1,8 +1,10 @@
-"""docs/deploy.md as written: its first import files import; its login program runs only ringround.
+"""docs/deploy.md as written: its first import files import; its login program runs only
+ringround; its table of terminal types gives the colours it says.
 
 The login program is run with ``sh`` exactly as the guide prints it, with the
 path of ringround replaced by a stand-in that records how it was called; the
-real SSH server's side of it is tests/e2e/test_e2e_ssh.py.
+real SSH server's side of it is tests/e2e/test_e2e_ssh.py. The colours are
+read from what the real program writes to a pseudo-terminal.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from storage.database import open_database
-from tests.pty_app import ringround_argv
+from tests.pty_app import PtyApp, ringround_argv, terminal_env
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
 LOGIN = "/usr/local/bin/ringround-login"
@@ -142,3 +145,94 @@ def test_the_login_program_refuses_everything_else(
     )
     assert done.stdout == ""
     assert not record.exists()
+
+
+# -- step 10: the colours each terminal type gets -------------------------------------------------
+
+SGR = re.compile(rb"\x1b\[([0-9;]*)m")
+GREYS_16 = {30, 37, 90, 97, 40, 47, 100, 107}  # black, white and their bright forms
+# What the table's "colours used" means, in the colour forms written.
+SAYS: dict[str, Callable[[set[str]], bool]] = {
+    "16 colours": lambda forms: forms == {"16"},
+    "256 colours": lambda forms: "256" in forms and "full" not in forms,
+    "full colour": lambda forms: "full" in forms,
+}
+
+
+def colours_written(data: bytes) -> tuple[set[str], bool]:
+    """The colour forms the bytes use ("16", "256", "full") and whether every colour is a grey."""
+    forms: set[str] = set()
+    grey = True
+    for match in SGR.finditer(data):
+        codes = [int(code or 0) for code in match.group(1).split(b";")]
+        while codes:
+            code = codes.pop(0)
+            if code in (38, 48) and codes[:1] == [2]:
+                red, green, blue = codes[1:4]
+                del codes[:4]
+                forms.add("full")
+                grey = grey and red == green == blue
+            elif code in (38, 48) and codes[:1] == [5]:
+                index = codes[1]
+                del codes[:2]
+                forms.add("256")
+                grey = grey and (index >= 232 or index in (0, 7, 8, 15, 16, 231))
+            elif 30 <= code <= 37 or 40 <= code <= 47 or 90 <= code <= 97 or 100 <= code <= 107:
+                forms.add("16")
+                grey = grey and code in GREYS_16
+    return forms, grey
+
+
+def colour_table() -> list[tuple[dict[str, str], str]]:
+    """Step 10's table: the environment of each terminal type named, and the colours it says."""
+    text = GUIDE.read_text(encoding="utf-8")
+    table = text.split("| `TERM` | colours used |", 1)[1].split("\n\n", 1)[0]
+    rows = []
+    for line in table.splitlines()[2:]:
+        terms, colours = (cell.strip() for cell in line.strip("|").split("|"))
+        for term in re.findall(r"`([^`]+)`", terms):
+            name, _, value = term.partition("=")
+            rows.append(({name: value} if value else {"TERM": name}, colours))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def demo_clinic(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("colours") / "demo.db"
+    done = subprocess.run(
+        [*ringround_argv(), "demo", "--no-run", "--db", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return path
+
+
+@pytest.mark.parametrize(
+    ("environment", "colours"),
+    [*colour_table(), ({"NO_COLOR": "1"}, "no colours")],
+    ids=lambda value: (
+        ",".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else value
+    ),
+)
+def test_each_terminal_type_gets_the_colours_the_guide_says(
+    demo_clinic: Path, environment: dict[str, str], colours: str
+) -> None:
+    app = PtyApp(
+        [*ringround_argv(), "--db", str(demo_clinic)],
+        env=terminal_env({"TERM": "xterm", **environment}),
+    )
+    try:
+        app.wait_for("Mass calling", timeout=60)
+        app.send("enter")  # the first list: rows, the client pane, the footer
+        app.wait_for("Appointment confirmation ·", timeout=60)
+        app.wait_quiet()
+        forms, grey = colours_written(app.output())
+    finally:
+        app.close()
+    if colours == "no colours":
+        assert grey, (environment, forms)
+    else:
+        assert not grey and SAYS[colours](forms), (environment, colours, forms)
