@@ -1,6 +1,7 @@
 """The result dialog (C5): pick an outcome, write a comment, save.
 
-Keys: 1…9 pick the outcome with that number and move to the comment;
+Keys: 1…9 pick the outcome with that number (while the outcomes have the focus) and
+move to the comment; Tab and Shift+Tab move between the fields in the order typed;
 Enter in the comment (or the call-back time) saves; Escape cancels and the
 lock stays, and what was written comes back when the dialog opens again for
 the same call (a Draft the work screen keeps). If the call is taken over or
@@ -79,6 +80,10 @@ class ResultDialog(ModalScreen[Finished | None]):
         # comment in the order typed (a widget's own handler would run later, while the
         # app had already sent those keys to the outcome list).
         *(Binding(str(n), f"choose({n - 1})", show=False, priority=True) for n in range(1, 10)),
+        # Tab too: the call-back time typed right after it belongs to the next field, not
+        # to the comment that had the focus when the key arrived.
+        Binding("tab", "app.focus_next", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", show=False, priority=True),
     ]
 
     def __init__(
@@ -170,11 +175,13 @@ class ResultDialog(ModalScreen[Finished | None]):
         self.set_focus(self.query_one("#comment", Input))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """A digit picks an outcome unless a text field has the focus (it is typed there)."""
+        """A digit picks an outcome only where the outcomes are: in a text field it is typed
+        there, and on a tick box ("Anyone may call") it is most likely the call-back time
+        typed one Tab too far, which must not turn the call into another outcome."""
         if action == "choose":
             index = parameters[0]
             in_policy = isinstance(index, int) and index < len(self.policy.outcomes)
-            return in_policy and not isinstance(self.focused, Input)
+            return in_policy and (self.focused is None or isinstance(self.focused, OptionList))
         return True
 
     def action_choose(self, index: int) -> None:

@@ -494,6 +494,29 @@ async def test_keys_typed_ahead_after_the_digit_go_into_the_comment(desk: DeskCl
         assert dialog.outcome is not None and dialog.outcome.code == "confirmed"
 
 
+async def test_keys_typed_ahead_after_tab_go_into_the_call_back_time(desk: DeskClinic) -> None:
+    """A comment, Tab and the call-back time typed in one go (over SSH, in one packet):
+    the time went into the comment, as Tab moved the focus only after the comment had
+    taken the keys behind it; Enter then asked for the time, and a digit typed after a
+    second Tab picked another outcome from the "Anyone may call" box."""
+    app = desk.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await start_call(pilot, screen)
+        dialog = await result_dialog(pilot, app)
+        await pilot.press("5")
+        for character in "перезвонить\t15:30":
+            key = {"\t": "tab"}.get(character, character)
+            app.post_message(events.Key(key, character))
+            await asyncio.sleep(0)
+        callback = dialog.query_one("#callback", Input)
+        await wait_until(pilot, lambda: callback.value == "15:30", "the typed-ahead time")
+        assert dialog.query_one("#comment", Input).value == "перезвонить"
+        await pilot.press("tab", "1")  # on the "Anyone may call" box a digit is no outcome
+        assert dialog.outcome is not None and dialog.outcome.code == "call-back"
+        assert callback.display and callback.value == "15:30"
+
+
 async def test_changing_the_outcome_keeps_the_comment_typed(desk: DeskClinic) -> None:
     app = desk.app("alice")
     async with running(app) as pilot:
