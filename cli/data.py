@@ -42,7 +42,14 @@ from storage.call_lists import (
     reopen_list,
 )
 from storage.connection import Connection
-from storage.database import DiskFull, StorageError, bad_path, disk_full, no_new_database
+from storage.database import (
+    DiskFull,
+    StorageError,
+    bad_path,
+    disk_full,
+    missing_folder,
+    no_new_database,
+)
 from storage.engine import is_server_address
 from storage.errors import EXIT_BAD_INPUT, BadInput, NotAllowed, RingroundError
 from storage.export import FILTERS, KINDS, Filter, export_csv, export_workbook, iso_time
@@ -209,7 +216,7 @@ def _new_file(name: str) -> Iterator[str]:
     target = os.path.realpath(name)
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):
-        raise BadInput(_("The folder {folder} does not exist.").format(folder=folder))
+        raise missing_folder(folder, name)
     earlier = _earlier_file(name, target)
     try:
         fd, temporary = tempfile.mkstemp(
@@ -333,7 +340,7 @@ def _missing(path: str) -> bool:
     """
     try:
         os.stat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # the import says which of the two
         return True
     except OSError:
         return False
@@ -423,7 +430,7 @@ def _import(
     if fresh:  # import into a new file beside it; it takes the name only when all went well
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
-            raise BadInput(_("The folder {folder} does not exist.").format(folder=folder))
+            raise missing_folder(folder, path)
         if not os.access(folder, os.W_OK | os.X_OK):  # said of the database asked for, not of
             raise no_new_database(folder, path)  # the hidden file made first
         target = os.path.join(folder, f".{os.path.basename(path)}.import-{os.getpid()}")

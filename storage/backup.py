@@ -33,6 +33,8 @@ from storage.database import (
     SQLITE_HEADER,
     StorageError,
     describe,
+    file_in_the_way,
+    file_not_folder,
     open_database,
     read_only_file_system,
 )
@@ -95,6 +97,8 @@ def _check_destination(source: Path, target: Path) -> None:
                 ).format(shown=shown, suffix=suffix)
             )
     folder = real.parent
+    if file_in_the_way(folder):
+        raise file_not_folder(shown)
     if not folder.is_dir():
         raise BadDestination(
             _(
@@ -186,6 +190,8 @@ def backup_database(
     source = Path(source)
     started = time.monotonic()
     if str(destination).endswith(os.sep) and not Path(destination).is_dir():
+        if file_in_the_way(destination):
+            raise file_not_folder(str(destination))
         raise BadDestination(
             _(
                 "The folder {destination} for the backup does not exist; create it "

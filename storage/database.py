@@ -24,6 +24,7 @@ import errno
 import os
 import re
 import sqlite3
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -139,10 +140,30 @@ def bad_path(error: OSError, shown: str) -> BadInput | None:
             )
         )
     if error.errno == errno.ENOTDIR:
-        return BadInput(
-            _("In {path}, a part before the last / is a file, not a folder.").format(path=shown)
-        )
+        return file_not_folder(shown)
     return None
+
+
+def file_not_folder(shown: str) -> BadInput:
+    """``shown`` cannot be made: a file stands where a folder on its path should be."""
+    return BadInput(
+        _("In {path}, a part before the last / is a file, not a folder.").format(path=shown)
+    )
+
+
+def file_in_the_way(folder: str | Path) -> bool:
+    """Whether a file stands where ``folder``, or a folder above it, should be."""
+    try:
+        return not stat.S_ISDIR(os.stat(folder).st_mode)
+    except OSError as error:
+        return error.errno == errno.ENOTDIR
+
+
+def missing_folder(folder: str | Path, shown: str) -> BadInput:
+    """Why ``folder`` cannot hold the new file ``shown``: a file in the way, or no such folder."""
+    if file_in_the_way(folder):
+        return file_not_folder(shown)
+    return BadInput(_("The folder {folder} does not exist.").format(folder=folder))
 
 
 # What Python's sqlite3 says of a text value that is not UTF-8 (the value follows: not shown).
@@ -340,7 +361,7 @@ def open_database(
         )
     folder = path.resolve().parent
     if not folder.is_dir():
-        raise NotADatabase(_("The folder {folder} does not exist.").format(folder=folder))
+        raise missing_folder(folder, shown)
     fs_type = file_system_type(folder)
     if fs_type in NETWORK_FILE_SYSTEMS:
         raise NetworkFileSystem(

@@ -419,13 +419,39 @@ def test_a_name_too_long_for_the_file_system_is_bad_input(
     assert sorted(os.listdir(tmp_path)) == ["demo.db"]
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["import", "clients", "{demo}/clients.csv", "--db", "{demo}"],
+        ["import", "clients", "{csv}", "--db", "{demo}/new.db"],
+        ["export", "clients", "--db", "{demo}", "-o", "{demo}/clients.csv"],
+        ["backup", "--db", "{demo}", "{demo}/copy.db"],
+        ["backup", "--db", "{demo}", "{demo}/"],
+        ["copy", "{demo}", "{demo}/new.db"],
+        ["demo", "--no-run", "--db", "{demo}/new.db"],
+    ],
+    ids=["import FILE", "import --db", "export -o", "backup", "backup DEST/", "copy", "demo"],
+)
 def test_a_file_where_a_folder_should_be_is_bad_input(
-    tmp_path: Path, demo_db: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, demo_db: Path, capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:
-    inside = demo_db / "clients.csv"
-    code, out, err = call(capsys, "import", "clients", str(inside), "--db", str(demo_db))
+    """'clinic.db/new.db': 'could not use ...: Not a directory', or 'The folder .../clinic.db
+    does not exist' (it does, as a file), or for a backup to 'clinic.db/' that the folder
+    for the backup does not exist."""
+    csv_file = tmp_path / "clients.csv"
+    csv_file.write_text("name\nАнна\n", encoding="utf-8")
+    given = [arg.format(demo=demo_db, csv=csv_file) for arg in args]
+    named = next(arg for arg in given if arg.startswith(f"{demo_db}/"))
+    code, out, err = call(capsys, *given)
     assert (code, out) == (2, "")
-    assert err == f"ringround: In {inside}, a part before the last / is a file, not a folder.\n"
+    assert err == f"ringround: In {named}, a part before the last / is a file, not a folder.\n"
+    assert sorted(os.listdir(tmp_path)) == ["clients.csv", "demo.db"]
+
+
+def test_check_says_a_file_stands_where_a_folder_should_be(
+    demo_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inside = demo_db / "clinic.db"
     code, out, _ = call(capsys, "check", "--db", str(inside))
     assert code == 2
     assert f"PROBLEM  In {inside}, a part before the last / is a file, not a folder." in out

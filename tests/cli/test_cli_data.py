@@ -711,19 +711,27 @@ def test_an_export_never_replaces_a_file_its_user_may_not_write(demo: Path) -> N
             theirs = top / "clients.csv"
             theirs.write_text("the administrator's\n", encoding="utf-8")
             os.chmod(theirs, 0o644)
+            policy = top / "policy.toml"  # not whatever /etc/ringround holds meanwhile
+            policy.write_text('language = "en"\n', encoding="utf-8")
+            os.chmod(policy, 0o644)
             with reachable(users[0]) as command:
                 result = run(
                     "runuser", "-u", users[0].name, "--", str(command), "export", "clients",
-                    "--db", str(top / "clinic.db"), "-o", str(theirs), check=False,
+                    "--db", str(top / "clinic.db"), "--policy", str(policy), "-o", str(theirs),
+                    check=False,
                     env={k: v for k, v in os.environ.items() if not k.startswith("RINGROUND_")},
                 )  # fmt: skip
-            assert (result.returncode, result.stdout) == (1, "")
+            assert (result.returncode, result.stdout) == (1, ""), result.stderr
             assert result.stderr == (
                 f"ringround: You may not write {theirs}; nothing was written to it. Give "
                 "another file name, or ask its owner.\n"
             )
             assert theirs.read_text(encoding="utf-8") == "the administrator's\n"
-            assert sorted(p.name for p in top.iterdir()) == ["clients.csv", "clinic.db"]
+            assert sorted(p.name for p in top.iterdir()) == [
+                "clients.csv",
+                "clinic.db",
+                "policy.toml",
+            ]
         finally:
             shutil.rmtree(top, ignore_errors=True)
 

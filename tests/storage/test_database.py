@@ -24,7 +24,7 @@ from storage.database import (
     open_database,
 )
 from storage.engine import write
-from storage.errors import EXIT_BAD_INPUT
+from storage.errors import EXIT_BAD_INPUT, BadInput
 from storage.schema import APPLICATION_ID, MIGRATIONS
 
 
@@ -127,7 +127,7 @@ def test_folder_is_refused(tmp_path: Path) -> None:
 
 
 def test_missing_folder_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(NotADatabase, match="does not exist"):
+    with pytest.raises(BadInput, match="does not exist"):
         open_database(tmp_path / "no" / "such" / "clinic.db", create=True)
     assert not (tmp_path / "no").exists()
 
