@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -145,6 +146,56 @@ def test_the_login_program_refuses_everything_else(
     )
     assert done.stdout == ""
     assert not record.exists()
+
+
+# -- step 11: the nightly mail of the audit trail's newest hash -----------------------------------
+
+
+def cron_lines(command: str) -> list[str]:
+    """The guide's cron lines (minute hour day month weekday user command) running ``command``."""
+    return [
+        line.split(" ", 6)[6]
+        for block in blocks("cron")
+        for line in block.splitlines()
+        if re.match(r"(?:[\d*]+ ){5}root ", line) and f" {command} " in line
+    ]
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_nightly_audit_line_mails_the_newest_hash_in_the_clinics_language(
+    tmp_path: Path, language: str
+) -> None:
+    clients, _ = blocks("csv")
+    (tmp_path / "first-clients.csv").write_text(clients, encoding="utf-8")
+    db = tmp_path / "clinic.db"
+    made = subprocess.run(
+        [*ringround_argv(), "import", "clients", "first-clients.csv", "--db", str(db)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    policy = tmp_path / "policy.toml"
+    policy.write_text(f'language = "{language}"\n[database]\npath = "{db}"\n', encoding="utf-8")
+    [line] = cron_lines("check")
+    line = line.replace("/usr/local/bin/ringround ", f"{shlex.join(ringround_argv())} ")
+    line = line.replace("/etc/ringround/policy.toml", str(policy))
+    # What cron gives a job: a short PATH, no LANG; cron mails what the job prints.
+    cron = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SHELL": "/bin/sh"}
+    mailed = subprocess.run(
+        ["sh", "-c", line], capture_output=True, text=True, env=cron, timeout=120, check=False
+    )
+    found = re.findall(r"--audit-entry (\d+):([0-9a-f]{64})", mailed.stdout)
+    assert len(found) == 1 and len(mailed.stdout.splitlines()) == 1, (mailed.stdout, line)
+    [(entry, digest)] = found
+    conn = open_database(db)
+    try:
+        newest = conn.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+    finally:
+        conn.close()
+    assert (int(entry), digest) == (newest[0], newest[1])
 
 
 # -- step 10: the colours each terminal type gets -------------------------------------------------
