@@ -42,6 +42,13 @@ MAX_FILE_BYTES = 200_000_000
 # The most a workbook (a ZIP archive) may unpack to: its rows' XML is about four and a
 # half times their CSV, so as many rows as MAX_FILE_BYTES of CSV.
 MAX_UNPACKED_BYTES = 1_000_000_000
+# openpyxl holds some parts of a workbook (the shared strings) in memory whole: a "zip
+# bomb" of 200 KB that unpacks to 200 MB took 450 MB. A spreadsheet's own workbooks unpack
+# to a few times their size, so one unpacking to more than MAX_UNPACK_RATIO times (once
+# past SMALL_UNPACKED) is damaged or hostile. The sizes an archive lists bound what
+# Python's zipfile unpacks.
+MAX_UNPACK_RATIO = 100
+SMALL_UNPACKED = 50_000_000
 
 
 class Unreadable(Exception):
@@ -76,7 +83,8 @@ def read_import_file(handle: BinaryIO, source: str) -> bytes:
     A file whose size is known (a regular file, also as standard input) is
     refused by its size before a byte is read; a pipe is read up to the limit
     and refused there. A workbook is refused when it would unpack to more than
-    MAX_UNPACKED_BYTES, from the sizes its archive lists, before a row is read.
+    MAX_UNPACKED_BYTES, or to more than MAX_UNPACK_RATIO times its size, from the
+    sizes its archive lists, before a row is read.
     """
     with suppress(OSError, ValueError):  # a stream without a descriptor tells no size
         found = os.fstat(handle.fileno())
@@ -85,12 +93,21 @@ def read_import_file(handle: BinaryIO, source: str) -> bytes:
     data = handle.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         raise too_big(source)
-    if is_workbook(data) and unpacked_size(data) > MAX_UNPACKED_BYTES:
+    unpacked = unpacked_size(data) if is_workbook(data) else 0
+    if unpacked > MAX_UNPACKED_BYTES:
         raise BadInput(
             _(
                 "{file} is a workbook that unpacks to more than {limit} MB, the most ringround "
                 "imports at once; split it into smaller files."
             ).format(file=source, limit=whole_number(MAX_UNPACKED_BYTES // 1_000_000))
+        )
+    if unpacked > max(SMALL_UNPACKED, MAX_UNPACK_RATIO * len(data)):
+        raise BadInput(
+            _(
+                "{file} is a workbook that unpacks to {size} MB, more than {ratio} times its "
+                "size, which only a damaged or hostile file does; save it again from the "
+                "spreadsheet program."
+            ).format(file=source, size=whole_number(unpacked // 1_000_000), ratio=MAX_UNPACK_RATIO)
         )
     return data
 

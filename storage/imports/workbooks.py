@@ -19,13 +19,8 @@ writes such a workbook: storage/export_workbook.py).
 - A formula or an error value (``#N/A``) is refused with its row and column:
   ringround imports values, and a formula's result is not stored in every
   file.
-- A workbook is a ZIP archive, and openpyxl holds some of its parts (the
-  shared strings) in memory whole: one that unpacks to more than
-  MAX_UNPACK_RATIO times its size (past SMALL_UNPACKED bytes) is refused
-  before it is read. Such a "zip bomb" (200 KB that unpack to 200 MB took
-  450 MB of memory) would take the memory of the server the operators work
-  on; a spreadsheet's own workbooks unpack to a few times their size. The
-  sizes an archive declares bound what Python's zipfile unpacks.
+- A workbook that unpacks to too much is refused before it is read
+  (storage/imports/files.py: read_import_file).
 """
 
 from __future__ import annotations
@@ -33,10 +28,10 @@ from __future__ import annotations
 import io
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zipfile import BadZipFile, ZipFile
 
 from storage.cells import CELL_LIMIT, fills_a_cell, plain_text, restored
 from storage.i18n import _, whole_number
@@ -47,8 +42,6 @@ from storage.i18n import _, whole_number
 warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl\.")
 
 XLSX_MAGIC = b"PK\x03\x04"  # a ZIP archive, which an .xlsx file is
-MAX_UNPACK_RATIO = 100
-SMALL_UNPACKED = 50_000_000  # bytes: a workbook unpacking to less is read whatever its ratio
 OLD_EXCEL_MAGIC = b"\xd0\xcf\x11\xe0"  # .xls (Excel 97-2003) and other OLE files
 ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 
@@ -111,19 +104,27 @@ def _cell_text(value: object, data_type: str, number_format: str) -> str:
     return restored(plain_text(str(value)))
 
 
-def _unpacking_problem(data: bytes) -> str | None:
-    """Why the archive ``data`` unpacks to too much to be read (see the module text), or None."""
-    try:
-        with ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(member.file_size for member in archive.infolist())
-    except (BadZipFile, OSError, ValueError):
-        return None  # not an archive that can be read: load_workbook says why
-    if unpacked <= max(SMALL_UNPACKED, MAX_UNPACK_RATIO * len(data)):
-        return None
-    return _(
-        "it unpacks to {size} MB, more than {ratio} times its size, which only a damaged "
-        "or hostile file does; save it again from the spreadsheet program"
-    ).format(size=whole_number(unpacked // 1_000_000), ratio=MAX_UNPACK_RATIO)
+def _unreadable(error: Exception) -> UnreadableWorkbook:
+    """``error`` of openpyxl or the ZIP library, in the admin's words where we know them."""
+    if isinstance(error, zipfile.BadZipFile | zlib.error | EOFError):  # cut short, a part spoilt
+        return UnreadableWorkbook(
+            _(
+                "the file is cut short or damaged; copy it again, or save it again from the "
+                "spreadsheet program"
+            )
+        )
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    # No part a workbook has (openpyxl says "File contains no valid workbook part" with an
+    # OSError: the file is in memory, so no other OSError comes from reading it).
+    if isinstance(error, KeyError | InvalidFileException | OSError):
+        return UnreadableWorkbook(
+            _(
+                "it is a ZIP archive but not an Excel workbook; save the sheet as an Excel "
+                'workbook (.xlsx) or as "CSV UTF-8"'
+            )
+        )
+    return UnreadableWorkbook(str(error) or type(error).__name__)
 
 
 def workbook_records(data: bytes) -> Iterator[tuple[int, list[str], list[BadCell]]]:
@@ -134,13 +135,10 @@ def workbook_records(data: bytes) -> Iterator[tuple[int, list[str], list[BadCell
     """
     from openpyxl import load_workbook
 
-    problem = _unpacking_problem(data)
-    if problem is not None:
-        raise UnreadableWorkbook(problem)
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except Exception as error:  # openpyxl raises many kinds on a damaged or foreign ZIP file
-        raise UnreadableWorkbook(str(error) or type(error).__name__) from None
+        raise _unreadable(error) from None
     try:
         if not book.worksheets:
             raise UnreadableWorkbook(_("it has no sheet"))
@@ -193,6 +191,6 @@ def workbook_records(data: bytes) -> Iterator[tuple[int, list[str], list[BadCell
         except UnreadableWorkbook:
             raise
         except Exception as error:  # a damaged sheet inside a readable archive
-            raise UnreadableWorkbook(str(error) or type(error).__name__) from None
+            raise _unreadable(error) from None
     finally:
         book.close()

@@ -369,12 +369,68 @@ def test_a_workbook_that_unpacks_a_thousandfold_is_refused_before_it_is_read(
             strings.write(b"</t></si></sst>")
     code, out, err = call(capsys, "import", "clients", file, "--db", db_path)
     assert (code, out) == (2, "")
-    assert err.splitlines()[1:] == [
-        "  line 1: the workbook cannot be read (it unpacks to 200 MB, more than 100 times "
-        "its size, which only a damaged or hostile file does; save it again from the "
-        "spreadsheet program)."
-    ], err
+    assert err == (
+        f"ringround: {file} is a workbook that unpacks to 200 MB, more than 100 times its "
+        "size, which only a damaged or hostile file does; save it again from the "
+        "spreadsheet program.\n"
+    )
     assert call(capsys, "export", "clients", "--db", db_path)[1].count("\n") == 1  # the header
+
+
+def test_a_damaged_workbook_is_named_in_the_language_of_the_screens(
+    clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A workbook cut short while copying, or with a damaged part, and a ZIP archive that is
+    no workbook (a Word file renamed): a sentence in the admin's words, not the ZIP
+    library's English ("File is not a zip file", "Bad CRC-32 for file ...")."""
+    import zipfile
+
+    clinic.add_client("Анна")
+    whole = tmp_path / "whole.xlsx"
+    assert call(capsys, "export", "clients", "--db", clinic.location, "-o", whole)[0] == 0
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.xlsx"
+    cut.write_bytes(data[: len(data) // 2])
+    damaged = tmp_path / "damaged.xlsx"
+    with zipfile.ZipFile(whole) as source, zipfile.ZipFile(damaged, "w") as target:
+        for member in source.infolist():  # stored, so that a byte of data is easy to spoil
+            target.writestr(member.filename, source.read(member))
+    spoiled = bytearray(damaged.read_bytes())
+    at = spoiled.index(b"<sheetData>")
+    spoiled[at + 1 : at + 6] = b"XXXXX"
+    damaged.write_bytes(bytes(spoiled))
+    word = tmp_path / "letter.xlsx"
+    with zipfile.ZipFile(word, "w") as archive:
+        archive.writestr("word/document.xml", "<document/>")
+    document = tmp_path / "letter.docx.xlsx"  # with the parts every Office file has
+    with zipfile.ZipFile(document, "w") as archive:
+        archive.writestr(
+            "[Content_Types].xml",
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Override PartName="/word/document.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
+        )
+        archive.writestr(
+            "_rels/.rels",
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
+            '2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>',
+        )
+        archive.writestr("word/document.xml", "<document/>")
+    expected = {
+        cut: "the file is cut short or damaged; copy it again, or save it again from the "
+        "spreadsheet program",
+        damaged: "the file is cut short or damaged; copy it again, or save it again from the "
+        "spreadsheet program",
+        word: "it is a ZIP archive but not an Excel workbook; save the sheet as an Excel "
+        'workbook (.xlsx) or as "CSV UTF-8"',
+        document: "it is a ZIP archive but not an Excel workbook; save the sheet as an Excel "
+        'workbook (.xlsx) or as "CSV UTF-8"',
+    }
+    for file, problem in expected.items():
+        code, out, err = call(capsys, "import", "clients", file, "--db", clinic.location)
+        assert (code, out) == (2, "")
+        assert err.splitlines()[1:] == [f"  line 1: the workbook cannot be read ({problem})."], err
 
 
 def test_export_output_choices(
