@@ -169,8 +169,21 @@ def _records(text: str, delimiter: str) -> Iterator[Record]:
         except StopIteration:
             return
         except csv.Error as error:
-            raise Broken(line, _("broken CSV ({reason})").format(reason=error)) from None
+            raise Broken(line, _broken(error)) from None
         yield line, [restored(field) for field in record], []
+
+
+def _broken(error: csv.Error) -> str:
+    """What the csv module's ``error`` means for the file, in the admin's words where known
+    (its messages are English and name no fix)."""
+    if str(error) == "unexpected end of data":
+        return _('a field that opens with a quote (") is never closed, so the file ends inside it')
+    if "expected after" in str(error):
+        return _(
+            'a quote (") inside a field in quotes must be written twice (""), and a closing '
+            "quote must end the field"
+        )
+    return _("broken CSV ({reason})").format(reason=error)
 
 
 def _csv_file(data: bytes) -> tuple[Iterator[Record], int]:

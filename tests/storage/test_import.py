@@ -407,7 +407,7 @@ def test_encodings_separators_and_line_ends(conn: Connection, policy: Policy) ->
         "line 2: the file is not UTF-8 text (byte 0xc2); save it from the spreadsheet as "
         '"CSV UTF-8"'
     ]
-    assert refused(conn, policy, "clients", 'name\n"Анна\n')[0].startswith("line 2: broken CSV")
+    assert refused(conn, policy, "clients", 'name\n"Анна\n')[0].startswith("line 2: a field")
     assert refused(conn, policy, "clients", "name\nA\x00\n") == [
         "line 2: the file holds a NUL character; it is not a CSV text file"
     ]
@@ -419,6 +419,19 @@ def test_yes_and_no_as_a_russian_spreadsheet_writes_them(conn: Connection, polic
     assert run_import(conn, policy, "clients", b"\xef\xbb\xbf" + text.encode()).added == 4
     flags = conn.execute("SELECT name, do_not_call FROM clients ORDER BY id").fetchall()
     assert flags == [("Анна", 1), ("Борис", 0), ("Вера", 1), ("Глеб", 1)]
+
+
+def test_broken_quotes_are_explained(conn: Connection, policy: Policy) -> None:
+    """The csv module's English ("unexpected end of data", "',' expected after '"'") said
+    nothing a clinic admin could act on, in any language."""
+    assert refused(conn, policy, "clients", 'name,notes\nАнна,"сказал\nБорис,x\n') == [
+        'line 2: a field that opens with a quote (") is never closed, so the file ends inside '
+        "it; the rest of the file was not read"
+    ]
+    assert refused(conn, policy, "clients", 'name;notes\nАнна;"он сказал "да" вчера"\n') == [
+        'line 2: a quote (") inside a field in quotes must be written twice (""), and a '
+        "closing quote must end the field; the rest of the file was not read"
+    ]
 
 
 def test_problem_lines_count_quoted_line_breaks(conn: Connection, policy: Policy) -> None:
