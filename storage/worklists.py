@@ -149,12 +149,16 @@ def _source_sql(
     a call under way can still be saved (storage.call_lists.close_list), and one left
     open by a session that died can still be found and aborted (C9).
 
-    Written as one OR, which SQLite answers from the source's index and the locks'
-    primary key (a "multi-index OR"), so that a list stays as cheap to read as before.
+    Two SELECTs joined by UNION ALL (the held ones less those open anyway), each read
+    by its own index: as one OR, PostgreSQL read the whole source table, and SQLite
+    does not carry a reading's conditions (these ids, these clients) into a UNION.
     """
     select, condition, params = _open_sql(policy, work_list, now)
     held, held_params = _held_condition(session, work_list)
-    return f"{select} WHERE ({condition}) OR {held}", [*params, *held_params]
+    return (
+        f"{select} WHERE {condition} UNION ALL {select} WHERE {held} AND NOT ({condition})",
+        [*params, *held_params, *params],
+    )
 
 
 def _rows_sql(
