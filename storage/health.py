@@ -601,9 +601,30 @@ def audit_trail(conn: Connection, policy: Policy, noted: tuple[int, str] | None)
                 ),
             )
         ]
+    if report.unheld is not None:
+        findings.append(_unheld_ids(*report.unheld))
     if noted is not None:
         findings.append(_noted_entry(noted, None if kept is None else str(kept[0])))
     return findings
+
+
+def _unheld_ids(first: int, last: int) -> Finding:
+    """Ids a PostgreSQL server gave out beyond the newest entry (storage.audit.ChainReport)."""
+    if first == last:
+        said = _(
+            "Audit id {first} was given out but holds no entry: PostgreSQL skips ids after a "
+            "server crash or a switch to the standby, and for saves that did not complete; if "
+            "none of that happened, the newest entry was deleted: compare with the entry noted "
+            "last (--audit-entry, docs/audit.md)."
+        )
+    else:
+        said = _(
+            "Audit ids {first} to {last} were given out but hold no entry: PostgreSQL skips "
+            "ids after a server crash or a switch to the standby, and for saves that did not "
+            "complete; if none of that happened, the newest entries were deleted: compare with "
+            "the entry noted last (--audit-entry, docs/audit.md)."
+        )
+    return Finding(WARNING, said.format(first=first, last=last))
 
 
 def _noted_entry(noted: tuple[int, str], stored: str | None) -> Finding:

@@ -36,6 +36,18 @@ def highest_id_given(conn: Connection, table: str) -> int:
     return int(row[0]) if row is not None and row[0] is not None else 0
 
 
+def highest_id_goes_back_with_a_failed_save(conn: Connection) -> bool:
+    """Whether the highest id given is rolled back with a save that failed.
+
+    SQLite's ``sqlite_sequence`` is a table, written in the save's own
+    transaction. A PostgreSQL sequence never goes back: a save that failed still
+    used its ids, and after a server crash, or on a standby that takes over, it
+    stands up to 32 ids ahead of the last one given (the server writes that far
+    ahead to its log). There an id no row holds proves nothing by itself.
+    """
+    return isinstance(conn, sqlite3.Connection)
+
+
 def set_highest_id_given(conn: Connection, table: str, highest: int) -> None:
     """Make ``highest`` the highest id ``table`` ever gave, so the next id is ``highest + 1``.
 

@@ -563,7 +563,10 @@ def test_the_highest_audit_id_ever_given_is_kept_on_both_engines(
         conn.execute("DELETE FROM audit WHERE id = 3")
         assert highest_id_given(conn, "audit") == 3
         report = verify_chain(conn, lambda entry: str(entry.id))
-        assert report.problem == "audit entry 3 is missing (deleted)"
+        if conn is lite:
+            assert report.problem == "audit entry 3 is missing (deleted)"
+        else:  # a sequence's ids may also be skipped (a crash, a failed save): a warning
+            assert (report.problem, report.unheld) == (None, (3, 3))
         conn.execute("DELETE FROM audit")
         set_highest_id_given(conn, "audit", 0)
         assert highest_id_given(conn, "audit") == 0
