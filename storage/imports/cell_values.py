@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from storage.cells import clock_readings
 from storage.i18n import N_, _
-from storage.imports.damage import scientific_problem
+from storage.imports.damage import scientific_id_problem, scientific_problem
 from storage.names import control_character
 from storage.phones import digit_count_problem, phone_key, phone_problem
 from storage.policy import Policy
@@ -47,6 +47,9 @@ def external_key(text: str, policy: Policy) -> str | None:
     value = text.strip()
     if len(value) > 200:
         raise BadValue(_("is longer than 200 characters"))
+    damaged = scientific_id_problem(value)
+    if damaged:
+        raise BadValue(damaged)
     return value or None
 
 

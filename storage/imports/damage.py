@@ -11,7 +11,8 @@ that damaged data never reaches the operators:
   (U+00C0-U+00FF), which names in Western languages do not have, that reads as
   Cyrillic in Windows-1251.
 - Phone numbers shown in scientific notation (``7,9161E+10``): the digits
-  after the fourth or so are gone.
+  after the fourth or so are gone; so are an external id's (``1,23457E+19``,
+  or ``1.234567890123457e+19`` from a workbook's number cell).
 - An external id that lost its leading zeros (``123`` for ``000123``): the
   spreadsheet took the id for a number.
 - The same person twice: a new client with the name (ignoring case and
@@ -30,6 +31,8 @@ from storage.i18n import _
 
 _CHUNK = 500  # values per "IN (...)" query
 _SCIENTIFIC = re.compile(r"\s*[0-9]+(?:[.,][0-9]+)?\s*[eE]\s*[+-]?[0-9]+\s*")
+# An id may be a code with an E in it (``3E12``); one with the exponent's sign is a number.
+_SCIENTIFIC_ID = re.compile(r"[0-9]+(?:[.,][0-9]+)?[eE][+-][0-9]+")
 _ACCENTED_WORD = re.compile(r"[\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff]{3,}")
 _LETTERS = re.compile(r"[^\W\d_]+")
 
@@ -100,6 +103,16 @@ def scientific_problem(number: str) -> str | None:
         "last digits; format the phone column as text and take the numbers from the "
         "original again"
     ).format(number=number)
+
+
+def scientific_id_problem(key: str) -> str | None:
+    """Why an external id written like ``1,23457E+19`` cannot be imported, or None."""
+    if _SCIENTIFIC_ID.fullmatch(key) is None:
+        return None
+    return _(
+        "{key!r} is a number in scientific notation, so the spreadsheet has lost its last "
+        "digits; format the id column as text and take the ids from the original again"
+    ).format(key=key)
 
 
 class LostZeros:

@@ -214,3 +214,30 @@ def test_dry_run_lists_likely_duplicates(
     assert out.splitlines()[1] == (
         "Added as new, but likely duplicates (the same name and phone number):"
     )
+
+
+def test_an_external_id_in_scientific_notation_is_refused(
+    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A clinic system's 20-digit id opened in a spreadsheet: Excel shows and saves it as
+    ``1,23457E+19`` (CSV), a workbook keeps the number, read as ``1.234567890123457e+19``;
+    its last digits are gone, and it would add the client a second time."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["external_id", "name"])
+    sheet.append([12345678901234567890, "Анна"])
+    sheet.append(["C-3E-12", "Борис"])  # a code with an E in it: fine
+    book.save(tmp_path / "c.xlsx")
+    lost = (
+        "is a number in scientific notation, so the spreadsheet has lost its last digits; "
+        "format the id column as text and take the ids from the original again."
+    )
+    assert refused(capsys, tmp_path / "c.xlsx", db_path) == [
+        f"line 2, column external_id: '1.234567890123457e+19' {lost}"
+    ]
+    clients = write(tmp_path / "c.csv", 'external_id;name\n"1,23457E+19";Анна\n1.2E+19;Вера\n')
+    assert refused(capsys, clients, db_path) == [
+        f"line 2, column external_id: '1,23457E+19' {lost}",
+        f"line 3, column external_id: '1.2E+19' {lost}",
+    ]
