@@ -98,6 +98,8 @@ def check(
         if bad_address is not None:
             return [*findings, Finding(PROBLEM, str(bad_address), bad_input=True)]
         return [*findings, unreachable(as_tried(where, error), str(error))]
+    # The database and role libpq chose (a service file or PG* variables may name them).
+    where = Address(where.servers, conn.info.dbname, conn.info.user)
     try:
         # A server that stops answering mid-check ends the check, not the administrator's day.
         conn.execute(f"SET statement_timeout = {int(PROBE_TIMEOUT_S * 5000)}")

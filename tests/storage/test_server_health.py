@@ -258,6 +258,32 @@ def test_the_operators_rights_and_no_more_are_all_well(
     assert "can change or delete audit entries (TRUNCATE, UPDATE)" in warning
 
 
+def test_a_service_files_database_is_named_as_the_server_has_it(
+    policy: Policy,
+    postgres_server: PostgresServer,
+    postgres_clinic_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An address that names a PostgreSQL service (its host, database and role in the
+    service file): check called the database by the login name of whoever ran it ("The
+    database root is a ringround database", "Saves to root can start")."""
+    from storage import server_health
+
+    database = postgres_clinic_url.rsplit("/", 1)[1]
+    services = tmp_path / "pg_service.conf"
+    services.write_text(
+        f"[clinic]\nhost=127.0.0.1\nport={postgres_server.port}\ndbname={database}\n"
+        "user=postgres\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("PGSERVICEFILE", str(services))
+    findings = server_health.check("postgresql://?service=clinic", policy)
+    texts = [f.text for f in findings if f.level == OK]
+    assert f"The database {database} is a ringround database (format {len(MIGRATIONS)})." in texts
+    assert any(t.startswith(f"Saves to {database} can start") for t in texts), texts
+
+
 def test_a_superuser_or_owner_may_change_everything_a_warning_not_a_problem(
     policy: Policy, small_clinic: tuple[str, str]
 ) -> None:
