@@ -654,8 +654,23 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
             self.ask_to_move(key, lock)
             return
         title = _("Locked") if result.reason == "locked" else ""
-        self.refuse(refusal_text(result, desk.policy, desk.now()), title)
+        self.refuse(self.refusal_sentence(key, result), title)
         self.activate(key.source_id)
+
+    def refusal_sentence(self, key: RowKey, refusal: Refusal) -> str:
+        """Why c was refused; for a row this operator holds, also what they can still do
+        (a row they hold stays on their list until the call is finished or aborted)."""
+        desk = self.desk
+        activation = self.activation
+        lock = activation.state.lock if activation and activation.state.key == key else None
+        if refusal.reason == "closed" and lock is not None and lock.mine:
+            return _("This row needs no call any more; f still saves what came of yours.")
+        if refusal.reason == "closed" and lock is not None and lock.mine_earlier:
+            return _(
+                "This row needs no call any more; a gives back the lock your earlier "
+                "session left on it."
+            )
+        return refusal_text(refusal, desk.policy, desk.now())
 
     def ask_to_move(self, key: RowKey, lock: Lock) -> None:
         """The operator's own call is open in their other window: move it here only on a yes."""

@@ -129,7 +129,10 @@ async def test_crashed_session_lock_on_a_list_closed_since_is_found_and_aborted(
             pilot, lambda: isinstance(app.screen, NoticeDialog) and app.screen
         )
         assert isinstance(dialog, NoticeDialog)
-        assert dialog.message == "This row is already done; it will leave the list."
+        assert dialog.message == (
+            "This row needs no call any more; a gives back the lock your earlier session "
+            "left on it."
+        )
         await pilot.press("escape")
         assert desk.locks() == [(ITEM, item, "alice", crashed.id)]
         await pilot.press("a")
@@ -183,6 +186,15 @@ async def test_a_call_whose_appointment_an_import_cancels_stays_until_finished(
         await settle(pilot)
         assert screen.query_one(RowTable).current_id == ivanova
         assert state(screen) == "Your call since 10:00 — f to finish, a to abort"
+        await pilot.press("c")
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, NoticeDialog) and app.screen
+        )
+        assert isinstance(dialog, NoticeDialog)
+        assert dialog.message == (
+            "This row needs no call any more; f still saves what came of yours."
+        )
+        await pilot.press("escape")
         await pilot.press("f")
         await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog), "the result dialog")
         await pilot.press("2", *"Не берёт", "enter")
