@@ -23,6 +23,9 @@ TERM=linux), and land in ringround.
   server's keep-alive (short here: 2 s × 3) drops the connection, her app
   ends its session, the lock stays, Bob sees "session gone", and the stale
   lock is removed by the normal rule (C11).
+- The server's side goes: sshd's process for Alice's connection is killed
+  mid-call. Her app ends its session, the lock stays and Bob cannot take it;
+  she logs in again, continues the call ("in an earlier session") and saves.
 - One operator, two windows: Alice's second window shows her first window's
   call as open there, ``c`` asks and ``n`` moves nothing; the first window
   saves. A ``y`` moves the next call, and the first window is told.
@@ -753,6 +756,68 @@ def test_a_silent_link_ends_the_app_and_the_row_is_freed_by_the_rules(
     bob.keys("q")
     assert bob.exit_status() == 0, bob.screen() + bob.details()
     alice.kill()
+
+
+def test_a_killed_sshd_connection_process_ends_the_app_and_the_call_waits_for_its_operator(
+    operators: tuple[User, User], sshd: Server, shared_clinic: SharedClinic, tmux_socket: Path
+) -> None:
+    """The server's side of the link goes (sshd's process for Alice's connection is killed)."""
+    clinic = shared_clinic
+    alice_user, bob_user = operators
+    anna = clinic.items[0]
+    alice = login(tmux_socket, sshd, alice_user.name, "alice")
+    bob = login(tmux_socket, sshd, bob_user.name, "bob")
+    open_list(alice, CLIENTS[0])
+    alice.wait_for_text(FREE)
+    alice.keys("c")
+    alice.wait_for_text(MINE)
+    session, _ = session_of(clinic, alice_user.name)
+    open_list(bob, CLIENTS[0])
+    bob.wait_for_text(f"Locked by {alice_user.name}")
+
+    # Alice's ringround is the child of sshd's process for her connection, which runs as her.
+    mine = processes_of(alice_user.uid)
+    [app] = [pid for pid in mine if parent_of(pid) in mine]
+    os.kill(parent_of(app), signal.SIGKILL)
+    wait_until(
+        lambda: session_of(clinic, alice_user.name)[1] is not None,
+        "Alice's app to end its session",
+        timeout=30,
+        details=lambda: sshd.log.read_text(errors="replace")[-3000:],
+    )
+    wait_until(lambda: not processes_of(alice_user.uid), "Alice's processes to end", timeout=30)
+    assert alice.exit_status() == 255  # ssh: the connection was closed by the server
+    assert clinic.query("SELECT operator, session_id FROM locks WHERE source_id = ?", (anna,)) == [
+        (alice_user.name, session)
+    ]  # C9: the lock stays
+    bob.wait_for_text("session gone")
+    bob.keys("c")  # nobody else may take the call
+    bob.wait_for_text("Enter or Escape to close")
+    bob.keys("Escape")
+
+    # Alice logs in again: the call is hers, from an earlier session; she continues and saves it.
+    alice = login(tmux_socket, sshd, alice_user.name, "alice2")
+    open_list(alice, CLIENTS[0])
+    alice.wait_for_text("Locked by you in an earlier session")
+    alice.keys("c")
+    alice.wait_for_text(MINE)
+    alice.keys("f")
+    alice.wait_for_text("Result of the call")
+    alice.keys("1")
+    alice.keys("Enter")
+    alice.wait_for(lambda s: "Result of the call" not in s, "the result dialog to close")
+    again, _ = session_of(clinic, alice_user.name)
+    assert clinic.query("SELECT operator, session_id, outcome FROM attempts") == [
+        (alice_user.name, again, "confirmed")
+    ]
+    assert clinic.query("SELECT count(*) FROM locks") == [(0,)]
+    for terminal in (alice, bob):
+        terminal.keys("Escape")
+        terminal.wait_for_text("Mass calling —")
+        terminal.keys("q")
+    for terminal in (alice, bob):
+        assert terminal.exit_status() == 0, terminal.screen() + terminal.details()
+    assert clinic.query("SELECT count(*) FROM sessions WHERE ended_at IS NULL") == [(0,)]
 
 
 # -- one operator, two windows --------------------------------------------------------------------
