@@ -77,7 +77,7 @@ from tui.i18n import N_, _, ngettext
 from tui.safe_text import safe_text
 
 IMPORT_FILE = refuse_empty(N_("the file to import"))
-LIST_NAME = refuse_empty(N_("the list's name"))
+LIST_NAME = refuse_empty(N_("the list's name"), name=True)
 
 # -- export -----------------------------------------------------------------------------------
 
@@ -113,6 +113,7 @@ LIST_NAME = refuse_empty(N_("the list's name"))
     "--name",
     "list_name",
     metavar="NAME",
+    callback=LIST_NAME,
     help="calls, audit, call-list: only those of the call list NAME.",
 )
 @click.pass_context
@@ -407,8 +408,6 @@ def _import(
                 "in the policy ({source})."
             ).format(name=name, source=policy.shown_source)
         )
-    if kind == "call-list" and list_name is not None and not list_name.strip():
-        raise BadInput(_("The call list's name given with --name is empty."))
     character = None if list_name is None else control_character(list_name)
     if character is not None:
         raise BadInput(
@@ -511,6 +510,7 @@ def _import(
     "--name",
     "list_name",
     metavar="NAME",
+    callback=LIST_NAME,
     help="call-list: the list to fill (made if there is none of that name).",
 )
 @click.option(

@@ -73,21 +73,45 @@ def settings_for(
     )
 
 
-def refuse_empty(what: str) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
+def refuse_empty(
+    what: str, *, name: bool = False
+) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
     """A Click callback refusing an empty argument (DEST, FROM, FILE, NAME, -o), naming it.
 
     ``backup "$DEST"`` with the variable unset gives an empty argument, which taken as it
     is was the current folder (a backup written there), "." in copy's "is a folder" or
     "There is no file ." in import's. ``what`` (marked with N_) says what to give instead.
+    ``name``: the value is a name stored in the database (a call list's), so it must be
+    UTF-8 text as well; typed in a terminal set to another character set (CP1251) it
+    could be neither stored nor looked up. (A file's name may be any bytes.)
     """
 
     def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-        if value is not None and not value.strip():
-            name = param.opts[-1] if isinstance(param, click.Option) else param.human_readable_name
-            raise BadInput(_("{name} is empty; give {what}.").format(name=name, what=_(what)))
+        if value is None:
+            return value
+        shown = max(param.opts, key=len) if isinstance(param, click.Option) else None
+        shown = shown or param.human_readable_name
+        if not value.strip():
+            raise BadInput(_("{name} is empty; give {what}.").format(name=shown, what=_(what)))
+        if name and not _utf8(value):
+            raise BadInput(
+                _(
+                    "{name} is not UTF-8 text; set the terminal to UTF-8 (in PuTTY: Window, "
+                    "Translation) and type it again."
+                ).format(name=shown)
+            )
         return value
 
     return check
+
+
+def _utf8(text: str) -> bool:
+    """Whether ``text`` came as UTF-8 (other bytes arrive as lone surrogates, PEP 383)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 POLICY_HELP = N_(

@@ -126,6 +126,15 @@ def database_gone(path: str) -> DatabaseGone:
 SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database
 
 
+def file_uri(path: str | Path, options: str) -> str:
+    """SQLite's "file:" address of the file at ``path``, with ``options`` ("mode=ro").
+
+    Built from the name's bytes: a name that is not UTF-8 (made under another
+    character set) is kept exactly, where quoting its text would stop on it.
+    """
+    return f"file:{quote(os.fsencode(os.path.realpath(path)))}?{options}"
+
+
 def bad_path(error: OSError, shown: str) -> BadInput | None:
     """The sentence for a path no file can have (``shown``, as the admin gave it), or None.
 
@@ -440,7 +449,7 @@ def read_only_connection(
     options = "mode=ro&readonly_shm=1" if all(side_files) else "mode=ro&immutable=1"
     try:
         conn = sqlite3.connect(
-            f"file:{quote(os.path.realpath(path))}?{options}",
+            file_uri(path, options),
             uri=True,
             isolation_level=None,
             timeout=timeout_ms / 1000,

@@ -26,7 +26,6 @@ import stat
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import quote
 
 from storage import admin_log
 from storage.admin_log import LogTarget, field
@@ -38,6 +37,7 @@ from storage.database import (
     StorageError,
     bad_path,
     file_system_type,
+    file_uri,
     read_only_connection,
     read_only_file_system,
 )
@@ -433,7 +433,7 @@ def _connect(real: str, writable: bool) -> sqlite3.Connection:
         return read_only_connection(real, timeout_ms=int(PROBE_TIMEOUT_S * 1000))
     # mode=rw: never create the file.
     conn = sqlite3.connect(
-        f"file:{quote(real)}?mode=rw", uri=True, isolation_level=None, timeout=PROBE_TIMEOUT_S
+        file_uri(real, "mode=rw"), uri=True, isolation_level=None, timeout=PROBE_TIMEOUT_S
     )
     conn.execute(f"PRAGMA busy_timeout = {int(PROBE_TIMEOUT_S * 1000)}")
     return conn

@@ -457,6 +457,52 @@ def test_check_says_a_file_stands_where_a_folder_should_be(
     assert f"PROBLEM  In {inside}, a part before the last / is a file, not a folder." in out
 
 
+def test_a_database_named_in_another_character_set_is_checked(
+    tmp_path: Path, demo_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file name of bytes that are not UTF-8 (made in a terminal set to CP1251) stopped
+    check with "a bug (UnicodeEncodeError ...)": the file's address for SQLite was built
+    from the name as text."""
+    named = Path(os.fsdecode(bytes(tmp_path) + b"/\xea\xeb\xe8\xed\xe8\xea\xe0.db"))
+    shutil.copyfile(demo_db, named)
+    code, out, err = call(capsys, "check", "--db", str(named))
+    assert "bug" not in out + err
+    assert code == 0, out
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["lists", "close", "{name}"], "NAME"),
+        (["lists", "delete", "{name}"], "NAME"),
+        (["lists", "create", "{name}", "{csv}"], "NAME"),
+        (["export", "calls", "--list", "{name}"], "--list"),
+        (["import", "call-list", "{csv}", "--name", "{name}"], "--name"),
+    ],
+    ids=["close", "delete", "create", "export --list", "import --name"],
+)
+def test_a_list_name_typed_in_another_character_set_is_refused(
+    tmp_path: Path,
+    demo_db: Path,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    option: str,
+) -> None:
+    """«Грипп» typed in a terminal set to CP1251 reaches the command as bytes that are not
+    UTF-8: looking the list up stopped with "a bug (UnicodeEncodeError ...)", making one
+    spoke of a control character "U+DCC3"."""
+    csv_file = tmp_path / "clients.csv"
+    csv_file.write_text("name\nАнна\n", encoding="utf-8")
+    name = os.fsdecode("Грипп".encode("cp1251"))
+    given = [arg.format(name=name, csv=csv_file) for arg in args]
+    code, out, err = call(capsys, *given, "--db", str(demo_db))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"ringround: {option} is not UTF-8 text; set the terminal to UTF-8 (in PuTTY: "
+        "Window, Translation) and type it again.\n"
+    )
+
+
 # -- export -----------------------------------------------------------------------------------
 
 

@@ -342,7 +342,7 @@ def test_a_workbook_unpacking_beyond_the_limit_is_refused_before_it_is_read(
         (["clients", "/dev/null"], NOT_A_FILE.format(name="/dev/null")),
         (["clients", "/dev/zero"], NOT_A_FILE.format(name="/dev/zero")),  # would never end
         (["clients", "c.csv", "--name", "X"], "--name is for importing a call list, not clients."),
-        (["call-list", "c.csv", "--name", " "], "The call list's name given with --name is empty."),
+        (["call-list", "c.csv", "--name", " "], "--name is empty; give the list's name."),
         (
             ["call-list", "c.csv", "--name", "Л" * 201],
             "ringround: The call list's name must have 1 to 200 characters, none of them a "
