@@ -53,7 +53,11 @@ from storage.database import StorageError
 from storage.engine import is_server_address, location_of, write
 from storage.errors import EXIT_BAD_INPUT, BadInput
 from storage.i18n import _, ngettext
-from storage.id_sequences import catch_up_ids, set_highest_id_given
+from storage.id_sequences import (
+    catch_up_ids,
+    highest_id_goes_back_with_a_failed_save,
+    set_highest_id_given,
+)
 from storage.policy import Policy
 from storage.schema_parts import layouts
 from storage.sessions import ALIVE_SQL, alive_since
@@ -194,6 +198,21 @@ def tally(conn: Connection, table: Table) -> Tally:
     return found
 
 
+def _highest_to_carry(source: Connection, target: Connection) -> int:
+    """The audit trail's highest id ever given, as the target is to keep it: the source's.
+
+    But from a PostgreSQL sequence, which skips ids of its own accord (after a server
+    crash, a switch to the standby, a failed save: a warning there), into SQLite's count,
+    which takes every id no entry holds for a deleted entry: the newest entry's id, so
+    that the copy does not call those ids deleted (storage.id_sequences).
+    """
+    if highest_id_goes_back_with_a_failed_save(
+        target
+    ) and not highest_id_goes_back_with_a_failed_save(source):
+        return int(source.execute("SELECT coalesce(max(id), 0) FROM audit").fetchone()[0])
+    return highest_id(source)
+
+
 def _refuse_people_at_work(conn: Connection, shown: str, policy: Policy, now: int) -> None:
     found = conn.execute(
         f"SELECT DISTINCT s.operator FROM sessions s WHERE {ALIVE_SQL} = 1 ORDER BY s.operator",
@@ -271,7 +290,7 @@ def copy_clinic(
             for table in tables():
                 read = _copy_table(source, target, table, progress, shown[0])
                 if table.name == "audit":
-                    highest = highest_id(source)
+                    highest = _highest_to_carry(source, target)
                     read.cover((AUDIT_MARK, highest))
                     set_highest_id_given(target, "audit", highest)
                 pairs.append(TablePair(table.name, read, tally(target, table)))

@@ -428,6 +428,28 @@ def test_sqlite_to_postgresql_and_back_gives_the_same_clinic(
     assert chain.head is not None and chain.head.hash == rows(demo)["audit"][-1][-1]
 
 
+def test_ids_postgresql_skipped_are_not_called_deleted_in_an_sqlite_copy(
+    demo: Path, tmp_path: Path, postgres_url: str
+) -> None:
+    """A PostgreSQL sequence skips ids (after a crash, a switch to the standby, a failed
+    save), which check there calls a warning; copied back into an SQLite file, whose count
+    says every id no entry holds was deleted, they read "The audit trail was tampered
+    with: audit entries 3 to 35 are missing (deleted)". The copy carries the newest
+    entry's id from PostgreSQL into SQLite."""
+    import psycopg
+
+    assert ringround("copy", demo, postgres_url, cwd=tmp_path).returncode == 0
+    with psycopg.connect(postgres_url, autocommit=True) as conn:  # as after a server crash
+        conn.execute("SELECT setval('audit_id_seq', (SELECT max(id) FROM audit) + 32)")
+    there = ringround("check", "--db", postgres_url, cwd=tmp_path)
+    assert there.returncode == 0 and "were given out but hold no entry" in there.stdout
+    assert ringround("copy", postgres_url, "back.db", cwd=tmp_path).returncode == 0
+    back = ringround("check", "--db", "back.db", cwd=tmp_path)
+    assert back.returncode == 0, back.stdout
+    assert "tampered" not in back.stdout
+    assert rows(tmp_path / "back.db")["audit"] == rows(demo)["audit"]
+
+
 def test_a_postgresql_target_that_is_not_empty_is_refused(
     demo: Path, tmp_path: Path, postgres_url: str
 ) -> None:
