@@ -123,9 +123,12 @@ class Server:
     log: Path  # sshd's own log
 
 
+def guide_text() -> str:
+    return (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text(encoding="utf-8")
+
+
 def guide_blocks(language: str) -> list[str]:
-    guide = (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text(encoding="utf-8")
-    return re.findall(rf"```{language}\n(.*?)```", guide, flags=re.DOTALL)
+    return re.findall(rf"```{language}\n(.*?)```", guide_text(), flags=re.DOTALL)
 
 
 GUIDE_LOGIN = "/usr/local/bin/ringround-login"
@@ -937,3 +940,54 @@ def test_the_guides_sshd_blocks_and_login_wrapper_are_valid(tmp_path: Path) -> N
     [wrapper] = [block for block in guide_blocks("sh") if block.startswith("#!/bin/sh")]
     assert "umask 002" in wrapper and "--policy /etc/ringround/policy.toml" in wrapper
     assert run("sh", "-n", "-c", wrapper, check=False).returncode == 0
+
+
+# Step 7's groups, by the guide's names; the test's own for the server.
+STEP_7_GROUPS = {
+    "ringround-operators": GROUP,
+    "ringround-supervisors": "rr-e2e-sups",
+    "ringround-shell": "rr-e2e-shell",
+}
+
+
+def effective_settings(config: Path, user: str) -> dict[str, str]:
+    """What sshd applies to a connection of ``user`` (sshd -T: every Match block evaluated)."""
+    shown = run(SSHD, "-T", "-f", str(config), "-C", f"user={user},host=client,addr=127.0.0.1")
+    return dict(line.split(" ", 1) for line in shown.stdout.splitlines() if " " in line)
+
+
+def test_a_supervisor_who_keeps_the_login_program_stays_in_the_operators_block(
+    operators: tuple[User, User], tmp_path: Path
+) -> None:
+    """Step 7 as written: Bob, a supervisor, gets a shell and is left out of step 6's block;
+    Alice, a supervisor who works in the app only, keeps the login program - and with it the
+    block's forced ringround, no forwarding (nor, with internal-sftp, file transfer) and the
+    keep-alive that notices her dropped connection."""
+    alice, bob = operators
+    [line] = re.findall(r"`(Match Group [^`]*)`", "\n".join(guide_text().split("## 7.")[1:2]))
+    for guide_name, name in STEP_7_GROUPS.items():
+        line = re.sub(rf"\b{guide_name}\b", name, line)
+    made = [name for name in STEP_7_GROUPS.values() if name != GROUP]
+    try:
+        for name in made:
+            run("groupadd", name)
+        run("usermod", "--append", "--groups", STEP_7_GROUPS["ringround-supervisors"], alice.name)
+        run("usermod", "--append", "--groups", ",".join(made), "--shell", "/bin/bash", bob.name)
+        run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "host_key"))
+        block = operators_block(Path(GUIDE_LOGIN), None).replace(f"Match Group {GROUP}", line)
+        config = tmp_path / "sshd_config"
+        config.write_text(
+            f"HostKey {tmp_path / 'host_key'}\nUsePAM no\nSubsystem sftp internal-sftp\n{block}",
+            encoding="utf-8",
+        )
+        kept = effective_settings(config, alice.name)
+        shell = effective_settings(config, bob.name)
+    finally:
+        for name in made:
+            run("groupdel", name, check=False)
+    assert (
+        kept["forcecommand"],
+        kept["disableforwarding"],
+        kept["clientaliveinterval"],
+    ) == (GUIDE_LOGIN, "yes", "10"), line
+    assert shell["forcecommand"] == "none", line
