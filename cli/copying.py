@@ -17,6 +17,7 @@ from cli.options import POLICY_HELP, database_now, refuse_empty, settings_for, u
 from cli.output import say
 from cli.progress import progress_bar
 from storage.copying import CopyDiffers, TablePair, copy_clinic, tables
+from storage.database import SQLITE_HEADER
 from storage.engine import is_server_address, open_engine
 from storage.errors import BadInput
 from storage.file_modes import remove_database_files
@@ -53,6 +54,7 @@ def copy(ctx: click.Context, source: str, target: str, policy_path: str | None) 
                 location=source
             )
         )
+    _refuse_other_file(target)
     shown = (open_engine(source).location, open_engine(target).location)
     new_file = _new_file(target)
     started = time.monotonic()
@@ -108,6 +110,26 @@ def _same(source: str, target: str) -> bool:
     if files[0].exists() and files[1].exists():
         return os.path.samefile(files[0], files[1])
     return files[0].resolve() == files[1].resolve()
+
+
+def _refuse_other_file(target: str) -> None:
+    """TO is a file already, but no database at all (a CSV file, the policy typed as TO):
+    say so, rather than that it is damaged or not ringround's, as of a database."""
+    found = _file(target)
+    if found is None or not found.is_file():
+        return
+    try:
+        with open(found, "rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError:  # opening it as a database says what is wrong
+        return
+    if header not in (b"", SQLITE_HEADER):
+        raise BadInput(
+            _(
+                "{target} exists and is not a database; copy makes a new database: give TO "
+                "a name not taken yet."
+            ).format(target=target)
+        )
 
 
 def _new_file(target: str) -> Path | None:

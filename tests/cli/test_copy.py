@@ -225,6 +225,23 @@ def test_a_source_that_is_missing_or_damaged_is_one_sentence(
         assert source.read_bytes() == content
 
 
+@pytest.mark.parametrize("name", ["clients.csv", "policy.toml"])
+def test_a_target_that_is_some_other_file_is_named_as_such(
+    demo: Path, tmp_path: Path, name: str
+) -> None:
+    """'copy clinic.db clients.csv' said the CSV file 'is damaged or is not a ringround
+    database', as if a database had been damaged; TO is simply the wrong file."""
+    target = tmp_path / name
+    target.write_text("name\nАнна\n", encoding="utf-8")
+    refused = ringround("copy", demo, target, cwd=tmp_path)
+    assert refused.returncode == 2
+    assert one_sentence(refused) == (
+        f"ringround: {target} exists and is not a database; copy makes a new database: "
+        "give TO a name not taken yet."
+    )
+    assert target.read_text(encoding="utf-8") == "name\nАнна\n"
+
+
 def test_a_source_with_a_damaged_page_is_refused(demo: Path, tmp_path: Path) -> None:
     source = tmp_path / "clinic.db"
     data = bytearray(demo.read_bytes())
