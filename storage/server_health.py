@@ -143,7 +143,14 @@ def unreachable(where: Address, error: str) -> Finding:
     refused = login_refused(where, error)
     if refused is not None:
         return Finding(PROBLEM, refused)
-    if "connection refused" in text:
+    if "read-only" in text or "standby" in text:
+        # Before the servers that did not answer: one that answered as a standby is the
+        # one to promote (libpq names every server it tried, the standby last or not).
+        sentence = _(
+            "No server of {server} accepts changes (those that answer are standbys, which "
+            "only read); promote one to primary (docs/deploy-postgresql.md)."
+        )
+    elif "connection refused" in text:
         sentence = _(
             "Nothing answers at {server} (connection refused); start PostgreSQL there, or "
             "correct the address in [database] path."
@@ -167,11 +174,6 @@ def unreachable(where: Address, error: str) -> Finding:
         sentence = _(
             "The name of the database server in {server} is not known here; correct the "
             "address in [database] path."
-        )
-    elif "read-only" in text or "standby" in text:
-        sentence = _(
-            "No server of {server} accepts changes (each is a standby, which only reads); "
-            "promote one to primary (docs/deploy-postgresql.md)."
         )
     else:
         sentence = _("The database server {server} could not be reached ({error}).")

@@ -108,6 +108,27 @@ def test_the_address_with_both_servers_reaches_the_primary(
     assert finding.text.startswith(f"No server of 127.0.0.1:{standby.port} accepts changes")
 
 
+def test_between_losing_the_primary_and_promoting_the_standby_check_says_to_promote(
+    primary: PostgresServer, standby: PostgresServer, policy: Policy
+) -> None:
+    """The primary lost, the standby not yet promoted (docs/deploy-postgresql.md, step 4):
+    check said "Nothing answers at ... (connection refused); start PostgreSQL there", of
+    a pair one of which answered, as a standby; what to do is to promote it."""
+    from storage import server_health
+
+    primary.stop()  # as if its machine died
+    both = (
+        f"postgresql://postgres@127.0.0.1:{primary.port},127.0.0.1:{standby.port}/postgres"
+        "?target_session_attrs=read-write&connect_timeout=5"
+    )
+    [finding] = [f for f in server_health.check(both, policy) if f.level == PROBLEM]
+    assert finding.text == (
+        f"No server of 127.0.0.1:{primary.port}, 127.0.0.1:{standby.port} accepts changes "
+        "(those that answer are standbys, which only read); promote one to primary "
+        "(docs/deploy-postgresql.md)."
+    )
+
+
 def _notes(server: PostgresServer) -> list[str]:
     """The notes saved so far, as ``server`` has them (none while the table has not arrived)."""
     import psycopg
