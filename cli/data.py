@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TextIO
 
 import click
 from click.core import ParameterSource
@@ -41,6 +41,7 @@ from storage.call_lists import (
     list_summaries,
     reopen_list,
 )
+from storage.cells import Writer
 from storage.connection import Connection
 from storage.database import (
     DiskFull,
@@ -165,11 +166,8 @@ def export(
         where = Filter(since=start, until=end, list_id=list_id)
         now = database_now(path)
         if output is None:
-            out = sys.stdout
-            if isinstance(out, io.TextIOWrapper):
-                out.reconfigure(encoding="utf-8")
-            export_csv(conn, policy, kind, out, now=now, bom=bom, where=where)
-            out.flush()
+            export_csv(conn, policy, kind, _standard_output(), now=now, bom=bom, where=where)
+            sys.stdout.flush()
             return 0
         with _new_file(output) as temporary:
             if workbook:
@@ -183,6 +181,27 @@ def export(
         )
     )
     return 0
+
+
+class _ShownOnTerminal:
+    """Standard output that is a terminal: CSV for a person reading it there, every character
+    a terminal would obey made visible (tui/safe_text.py); a client named ``ESC ] 0 ; …``
+    would otherwise set the admin's window title, or worse. A file or a pipe gets the CSV
+    exactly."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+
+    def write(self, text: str, /) -> int:
+        return self._out.write(safe_text(text, keep_newlines=True))  # as long as ``text``
+
+
+def _standard_output() -> Writer:
+    """Standard output for CSV: UTF-8, and shown safely when it is a terminal."""
+    out = sys.stdout
+    if isinstance(out, io.TextIOWrapper):
+        out.reconfigure(encoding="utf-8")
+    return _ShownOnTerminal(out) if out.isatty() else out
 
 
 def _output_kind(name: str) -> str:
@@ -838,11 +857,9 @@ def report(
             )
         )
     _check_period(start, end)
-    out = sys.stdout
-    if isinstance(out, io.TextIOWrapper):
-        out.reconfigure(encoding="utf-8")
+    out = _standard_output()
     with use_database(path, reading=True) as conn:
         made = build_report(conn, policy, since=start, until=end, by=by, supervisor=supervisor)
     write_report_csv(made, policy, out, bom=bom)
-    out.flush()
+    sys.stdout.flush()
     return 0

@@ -48,7 +48,7 @@ from __future__ import annotations
 import re
 from collections.abc import Container, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 EVALUATED = frozenset("=+-@\t\r")
@@ -156,8 +156,14 @@ def csv_line(fields: Iterable[str], texts: Container[int] = ()) -> str:
     return ",".join(cells) + "\n"
 
 
+class Writer(Protocol):
+    """Where CSV text goes: a text file, standard output, or what shows it on a terminal."""
+
+    def write(self, text: str, /) -> int: ...
+
+
 def write_csv(
-    out: TextIO,
+    out: Writer,
     header: Sequence[str],
     rows: Iterable[Iterable[str]],
     *,

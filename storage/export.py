@@ -55,9 +55,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO
 
-from storage.cells import write_csv
+from storage.cells import Writer, write_csv
 from storage.connection import Connection
 from storage.export_workbook import DATE_COLUMNS, TIME_COLUMNS, write_workbook
 from storage.policy import Policy
@@ -415,7 +415,7 @@ def export_csv(
     conn: Connection,
     policy: Policy,
     kind: str,
-    out: TextIO,
+    out: Writer,
     *,
     now: int,
     bom: bool = False,

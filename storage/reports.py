@@ -30,9 +30,8 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TextIO
 
-from storage.cells import write_csv
+from storage.cells import Writer, write_csv
 from storage.connection import Connection
 from storage.errors import NotAllowed
 from storage.i18n import _
@@ -216,7 +215,7 @@ def report_columns(report: Report) -> tuple[str, ...]:
     return (*group, "calls", *outcomes, *FIXED_COLUMNS[1:])
 
 
-def write_report_csv(report: Report, policy: Policy, out: TextIO, *, bom: bool = False) -> int:
+def write_report_csv(report: Report, policy: Policy, out: Writer, *, bom: bool = False) -> int:
     """Write the report as CSV (the export format, storage/cells.py); returns data rows."""
     zone = policy.timezone
     rows = []

@@ -7,7 +7,9 @@ every command that prints for people — ``locks``, ``lists``, ``check``,
 contents, a list's name or a path — and nothing the data chose may reach the
 terminal: no ESC, BEL, C1 or bidi control in what they print. ``--json`` keeps
 the data exactly (decoded, it equals what is stored). CSV exports keep the
-data exactly by design and are not looked at here (tests/storage/test_export.py).
+data exactly by design (tests/storage/test_export.py) when they go to a file
+or a pipe; ``export`` and ``report`` printing on a terminal show it as a
+person reads it, controls made visible.
 
 Names that identify someone or something are refused where they are given:
 ``--operator``, the login (in-process, with the login replaced), a call
@@ -30,9 +32,13 @@ from hypothesis import strategies as st
 
 from cli.output import print_json
 from storage import roles
+from storage.locks import Claim, claim_row, finish_call
 from storage.names import control_character
 from storage.policy import default_policy
 from storage.roles import OperatorNotAllowed, login_name
+from storage.rows import ITEM, RowKey
+from tests.pty_app import PtyApp, ringround_argv
+from tests.stored_clinic import NOW, StoredClinic
 from tests.tui.test_faults_hostile_terminal import (
     Hostile,
     Hostility,
@@ -155,6 +161,56 @@ def test_no_command_prints_a_control_sequence_from_the_data(
             result = ringround(folder, *args, "--db", db)
             assert result.returncode == 0 and not obeyed(result.stdout), result.stdout
             assert expected in {row[field] for row in json.loads(result.stdout)}
+
+
+def on_a_terminal(args: list[str]) -> bytes:
+    """What ``ringround ARGS`` writes on a terminal (line ends as the program wrote them)."""
+    terminal = PtyApp([*ringround_argv(), *args])
+    try:
+        assert terminal.wait_exit() == 0
+        terminal.wait_until(lambda: terminal.closed, "the output to end")
+        return terminal.output().replace(b"\r\n", b"\n")
+    finally:
+        terminal.close()
+
+
+def test_csv_printed_on_a_terminal_obeys_nothing_and_piped_stays_exact(
+    clinic: StoredClinic, boss: Path, tmp_path: Path
+) -> None:
+    """``ringround export clients`` typed at the prompt printed a client named
+    ``ESC ] 0 ; … BEL`` as it is: the admin's terminal took it as a command (set the title,
+    clear the screen, write the clipboard)."""
+    name = "\x1b]0;owned\x07Анна \u202eреверс\u202c"
+    client = clinic.add_client(name, notes="\x1b[2Jclear\r\nnext", email="\x9b31m")
+    _, items = clinic.add_call_list("Список \x1b[5m", [client])
+    session = clinic.session("оператор")
+    policy = default_policy()
+    claim = claim_row(clinic.conn, policy, session, RowKey(ITEM, items[0]), NOW)
+    assert isinstance(claim, Claim)
+    finish_call(clinic.conn, policy, session, claim, "confirmed", "\x1b]52;c;bWFsd2FyZQ==\x07", NOW)
+    runs = (
+        ["export", "clients", "--db", clinic.location],
+        ["export", "calls", "--db", clinic.location],
+        [
+            "report",
+            "--by",
+            "list",
+            "--since",
+            "2025-03-12",
+            "--until",
+            "2025-03-12",
+            "--db",
+            clinic.location,
+            "--policy",
+            str(boss),
+        ],
+    )
+    for args in runs:
+        shown = on_a_terminal(args)
+        assert not obeyed(shown), (args, shown)
+        assert "␛" in shown.decode() or args[0] == "report", shown
+    piped = ringround(tmp_path, "export", "clients", "--db", clinic.location)
+    assert name.encode() in piped.stdout  # data for a program: exactly as stored
 
 
 # --- names that identify someone or something are refused where they are given ------------
