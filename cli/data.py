@@ -54,7 +54,7 @@ from storage.database import (
 from storage.engine import is_server_address
 from storage.errors import EXIT_BAD_INPUT, BadInput, NotAllowed, RingroundError
 from storage.export import FILTERS, KINDS, Filter, export_csv, export_workbook, iso_time
-from storage.file_modes import remove_database_files
+from storage.file_modes import hidden_prefix, remove_database_files
 from storage.health import current_umask
 from storage.imports import KINDS as IMPORT_KINDS
 from storage.imports import (
@@ -239,9 +239,7 @@ def _new_file(name: str) -> Iterator[str]:
         raise missing_folder(folder, name)
     earlier = _earlier_file(name, target)
     try:
-        fd, temporary = tempfile.mkstemp(
-            prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=folder
-        )
+        fd, temporary = tempfile.mkstemp(prefix=hidden_prefix(target), suffix=".tmp", dir=folder)
     except OSError as error:
         if isinstance(error, PermissionError) or error.errno == errno.EROFS:
             raise RingroundError(

@@ -40,7 +40,12 @@ from storage.database import (
 )
 from storage.engine import is_server_address
 from storage.errors import EXIT_BAD_INPUT, BadInput
-from storage.file_modes import ALL_COMPANIONS, remove_database_files, share_with_group
+from storage.file_modes import (
+    ALL_COMPANIONS,
+    hidden_prefix,
+    remove_database_files,
+    share_with_group,
+)
 from storage.i18n import _
 
 
@@ -232,7 +237,9 @@ def _copy(live: sqlite3.Connection, source: Path, target: Path) -> Path:
     """The live database copied into a new hidden file beside ``target``; returns its path."""
     try:
         fd, name = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=".tmp", dir=os.path.dirname(os.path.abspath(target))
+            prefix=hidden_prefix(target),
+            suffix=".tmp",
+            dir=os.path.dirname(os.path.abspath(target)),
         )
     except OSError as error:
         raise BackupFailed(

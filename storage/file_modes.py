@@ -80,3 +80,12 @@ def remove_database_files(path: str | Path) -> None:
     for name in (str(path), *(f"{path}{suffix}" for suffix in ALL_COMPANIONS)):
         with contextlib.suppress(OSError):
             os.unlink(name)
+
+
+def hidden_prefix(path: str | Path) -> str:
+    """The start of the name of a hidden file written beside ``path``, then renamed over it.
+
+    "." and the name's first 100 bytes: with mkstemp's 8 characters and ".tmp" it fits
+    wherever ``path`` does (255 bytes at most in a name), and still says whose it is.
+    """
+    return f".{os.fsdecode(os.fsencode(os.path.basename(path))[:100])}."

@@ -419,6 +419,23 @@ def test_a_name_too_long_for_the_file_system_is_bad_input(
     assert sorted(os.listdir(tmp_path)) == ["demo.db"]
 
 
+@pytest.mark.parametrize("command", ["export", "backup"])
+def test_a_long_name_the_file_system_allows_is_written(
+    tmp_path: Path, demo_db: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """A name of 250 characters fits (255 is the most), but the hidden file written first
+    was named after it with 14 more: 'The name .../.nnn….csv.x1y2z3.tmp is longer than the
+    file system allows', or for a backup that no file could be made in the folder."""
+    name = tmp_path / ("n" * 250 + (".csv" if command == "export" else ".db"))
+    args = {
+        "export": ["export", "clients", "--db", str(demo_db), "-o", str(name)],
+        "backup": ["backup", "--db", str(demo_db), str(name)],
+    }[command]
+    code, _, err = call(capsys, *args)
+    assert (code, err) == (0, "")
+    assert sorted(os.listdir(tmp_path)) == sorted(["demo.db", name.name])
+
+
 @pytest.mark.parametrize(
     "args",
     [
