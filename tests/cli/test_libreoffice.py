@@ -184,16 +184,19 @@ def test_calc_reads_our_workbook_as_text_and_dates(
 def test_our_workbook_saved_again_by_calc_imports_unchanged(
     clinic: StoredClinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Saved again as .xlsx or as CSV, texts, values and times come back as they were."""
     clinic_of(clinic, NO_CR)
-    for kind in ("clients", "appointments"):
+    value_clinic(clinic)
+    for kind in ("clients", "appointments", "tasks"):
         file = tmp_path / f"{kind}.xlsx"
         assert call(capsys, "export", kind, "--db", clinic.location, "-o", file)[0] == 0
         before = call(capsys, "export", kind, "--db", clinic.location)[1]
-        saved = soffice(tmp_path, "xlsx:Calc MS Excel 2007 XML", file)
-        code, out, err = call(capsys, "import", kind, saved, "--db", clinic.location)
-        assert (code, err) == (0, ""), err
-        assert ": added 0, updated 0, unchanged " in out
-        assert call(capsys, "export", kind, "--db", clinic.location)[1] == before
+        for to in ("xlsx:Calc MS Excel 2007 XML", CSV_OUT):
+            saved = soffice(tmp_path, to, file)
+            code, out, err = call(capsys, "import", kind, saved, "--db", clinic.location)
+            assert (code, err) == (0, ""), (to, err)
+            assert ": added 0, updated 0, unchanged " in out, (to, out)
+            assert call(capsys, "export", kind, "--db", clinic.location)[1] == before
 
 
 def test_a_calc_spreadsheet_of_its_own_format_is_named_with_what_to_do(
