@@ -74,7 +74,7 @@ from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.formats import moment_text
 from tui.i18n import _, choose_language, ngettext, set_language
 from tui.keyboard_layout import latin_key
-from tui.messages import DataChanged, FollowsEveryCommit, in_sight
+from tui.messages import DataChanged, FollowsEveryCommit, KeepsDrafts, in_sight
 from tui.picker import ListPicker
 from tui.safe_text import safe_text
 
@@ -565,7 +565,8 @@ class RingroundApp(App[None]):
     def calls_lost(self, lost: list[LostCall]) -> None:
         """Tell the operator at once that a colleague or a supervisor ended their call.
 
-        A result dialog open on that row keeps what was typed (ResultDialog.lock_lost).
+        A result dialog open on that row keeps what was typed (ResultDialog.lock_lost),
+        and so does one closed with Escape (KeepsDrafts).
         """
         for call in lost:
             if self.phone is not None:
@@ -577,7 +578,10 @@ class RingroundApp(App[None]):
 
             if isinstance(screen, ResultDialog) and screen.row_key == call.key:
                 screen.lock_lost(text)
-            else:
+            elif not any(
+                isinstance(keeper, KeepsDrafts) and keeper.draft_lost(call.key, text)
+                for keeper in self.screen_stack
+            ):
                 self.push_screen(NoticeDialog(text, title=_("Your call was taken")))
 
     def announce_change(self, changes: Changes) -> None:

@@ -13,12 +13,13 @@ screen that shows more, such as the sessions and their last heartbeats, is a
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from textual.message import Message
 from textual.screen import Screen
 
 from storage.changes import Changes
+from storage.rows import RowKey
 
 
 class DataChanged(Message):
@@ -32,6 +33,15 @@ class DataChanged(Message):
 class FollowsEveryCommit:
     """A screen that reads again at every commit, also one the change feed records nothing
     of (see the module docstring)."""
+
+
+@runtime_checkable
+class KeepsDrafts(Protocol):
+    """A screen that keeps what was written in result dialogs closed with Escape."""
+
+    def draft_lost(self, key: RowKey, told: str) -> bool:
+        """The call on ``key`` was taken over or released (``told`` says so): show what was
+        written for it, if anything; False when there was nothing to show."""
 
 
 def in_sight(stack: Sequence[Screen[Any]]) -> Iterator[Screen[Any]]:

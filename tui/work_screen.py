@@ -841,6 +841,40 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
             group="abort",
         )
 
+    def draft_lost(self, key: RowKey, told: str) -> bool:
+        """KeepsDrafts: a comment written for the lost call (its dialog closed with Escape)
+        was never saved: ask whether to keep it as a note on the row, as the open dialog
+        would (ResultDialog.lock_lost)."""
+        lost = [draft for claim, draft in self.drafts.items() if claim.key == key]
+        self.drafts = {claim: d for claim, d in self.drafts.items() if claim.key != key}
+        comment = next((draft.comment.strip() for draft in lost if draft.comment.strip()), "")
+        if not comment:
+            return False
+        question = _(
+            "{told} What you wrote was not saved: «{comment}». Keep it as a note on the row?"
+        ).format(told=told, comment=safe_text(comment))
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.keep_note(key, comment)
+
+        self.app.push_screen(ConfirmDialog(question, title=_("Your call was taken")), answered)
+        return True
+
+    def keep_note(self, key: RowKey, comment: str) -> None:
+        desk = self.desk
+
+        def kept(_saved: None) -> None:
+            self.tell(_("Your comment was saved as a note on the row."))
+            self.refresh_row(key)
+
+        self.in_worker(
+            lambda conn: save_note(conn, desk.session, key, comment, desk.now()),
+            kept,
+            self.report,
+            group="note",
+        )
+
     def aborted(self, key: RowKey) -> None:
         self.drafts = {claim: d for claim, d in self.drafts.items() if claim.key != key}
         self.tell(_("Processing aborted; nothing was recorded."))

@@ -12,7 +12,7 @@ import pytest
 
 from storage.call_lists import close_list
 from storage.imports import import_csv
-from storage.locks import Claim, claim_row
+from storage.locks import Claim, claim_row, release_lock
 from storage.rows import APPOINTMENT, ITEM, RowKey
 from tests.clinic_fixtures import (
     DESK_NOW,
@@ -207,6 +207,50 @@ async def test_a_call_whose_appointment_an_import_cancels_stays_until_finished(
     assert desk.query(
         "SELECT operator, outcome, comment FROM attempts WHERE source_id = ?", ivanova
     ) == [("alice", "no-answer", "Не берёт")]
+
+
+async def test_a_comment_left_in_a_closed_result_dialog_survives_a_release(
+    desk: DeskClinic,
+) -> None:
+    """Alice wrote a comment, closed the result dialog with Escape to look at the card (the
+    call stays hers), and a supervisor released her call: what she wrote was dropped
+    without a word. She is now asked whether to keep it as a note on the row."""
+    ivanova = desk.appointments["ivanova"]
+    app = desk.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: len(desk.locks()) == 1, "the call to start")
+        await pilot.press("f")
+        await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog), "the result dialog")
+        await pilot.press("2", *"Перезвонить вечером", "escape")
+        await wait_until(pilot, lambda: app.screen is screen, "the dialog to close")
+        conn = desk.connect()
+        try:
+            release_lock(
+                conn, desk.session("root", supervisor=True), RowKey(APPOINTMENT, ivanova), DESK_NOW
+            )
+        finally:
+            conn.close()
+        question = await wait_until(
+            pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen, "the question"
+        )
+        assert isinstance(question, ConfirmDialog)
+        assert question.title_text == "Your call was taken"
+        assert question.question == (
+            "Supervisor root released your call with Иванова Мария Петровна at 10:00. "
+            "What you wrote was not saved: «Перезвонить вечером». Keep it as a note on the row?"
+        )
+        await pilot.press("y")
+        await wait_until(
+            pilot,
+            lambda: (
+                desk.query("SELECT event, operator, comment FROM row_notes")
+                == [("note", "alice", "Перезвонить вечером")]
+            ),
+            "the note",
+        )
+    assert desk.query("SELECT count(*) FROM attempts WHERE operator = 'alice'") == [(0,)]
 
 
 async def test_stale_lock_of_a_live_operator_is_noted_and_offered(desk: DeskClinic) -> None:
