@@ -77,8 +77,14 @@ CONNECT_TIMEOUT_S = 10
 # SQLite's busy timeout: a writer that cannot get the writers' lock in 5 s is told the
 # database is busy. A program stopped inside a transaction (SIGSTOP, a hung terminal)
 # would hold the writers' lock and stop every operator; the server ends such a session
-# after a minute, which no transaction of ringround comes near.
-SESSION_OPTIONS = "-c lock_timeout=5000 -c idle_in_transaction_session_timeout=60000"
+# after a minute, which no transaction of ringround comes near. statement_timeout is off
+# whatever the server, database or role sets (against other programs' runaway queries):
+# ringround's statements wait for locks at most lock_timeout, and an export or a copy of a
+# big clinic may take as long as its data; cut off, it read "busy with another operator's
+# save".
+SESSION_OPTIONS = (
+    "-c lock_timeout=5000 -c idle_in_transaction_session_timeout=60000 -c statement_timeout=0"
+)
 # Text travels as UTF-8 whatever PGCLIENTENCODING, the role or the database would set:
 # ringround's text is Python's, which holds every alphabet and emoji; another client
 # encoding fails on the first letter it lacks ("has no equivalent in encoding WIN1251").

@@ -468,6 +468,22 @@ def test_the_watch_stays_connected_where_the_server_ends_idle_sessions(
         watch.close()
 
 
+def test_a_statement_timeout_the_server_sets_does_not_cut_ringrounds_statements(
+    postgres_server: PostgresServer, engine: PostgresEngine
+) -> None:
+    """A database (or role) with statement_timeout, as administrators set against other
+    programs' runaway queries: an export of a big clinic was stopped part-way, and said
+    "The database ... is busy with another operator's save". ringround's statements wait
+    for locks at most lock_timeout; the rest may take as long as the data they read."""
+    database = engine.location.rsplit("/", 1)[1]
+    postgres_server.admin(f"ALTER DATABASE {database} SET statement_timeout = '10ms'")
+    conn = engine.connect()
+    try:
+        assert conn.execute("SELECT pg_sleep(0.1), 'done'").fetchone()[1] == "done"
+    finally:
+        conn.close()
+
+
 def test_a_rolled_back_write_is_not_announced(
     engine: PostgresEngine, pg: PostgresConnection
 ) -> None:
