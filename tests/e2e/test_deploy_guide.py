@@ -198,6 +198,54 @@ def test_the_nightly_audit_line_mails_the_newest_hash_in_the_clinics_language(
     assert (int(entry), digest) == (newest[0], newest[1])
 
 
+# -- step 8: restoring a backup ------------------------------------------------------------------
+
+
+def run_ringround(*args: str, cwd: Path) -> None:
+    done = subprocess.run(
+        [*ringround_argv(), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_restoring_twice_keeps_both_databases_set_aside(tmp_path: Path) -> None:
+    """Step 8's restore lines, run as printed (for this test's folders, user and group) twice:
+    Monday's backup, then - say its check disappointed - Sunday's. The database set aside by
+    the first restore, the one with the latest work, must survive the second."""
+    folder, backups = tmp_path / "lib", tmp_path / "backups"
+    folder.mkdir()
+    backups.mkdir()
+    clients, _ = blocks("csv")
+    (tmp_path / "first-clients.csv").write_text(clients, encoding="utf-8")
+    db = folder / "clinic.db"
+    run_ringround("import", "clients", "first-clients.csv", "--db", str(db), cwd=tmp_path)
+    for day in ("Sun", "Mon"):
+        run_ringround("backup", "--db", str(db), str(backups / f"clinic-{day}.db"), cwd=tmp_path)
+    [restore] = [block for block in blocks("sh") if "# 2. Move the database" in block]
+    for old, new in (
+        ("/var/lib/ringround", str(folder)),
+        ("/var/backups/ringround", str(backups)),
+        ("-o root -g ringround-operators", f"-o {os.getuid()} -g {os.getgid()}"),
+        ("ringround check", f"{shlex.join(ringround_argv())} check --db {db}"),
+    ):
+        assert old in restore, old
+        restore = restore.replace(old, new)
+    for day in ("Mon", "Sun"):
+        subprocess.run(
+            ["sh", "-c", restore.replace("clinic-Mon.db", f"clinic-{day}.db")],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+    kept = sorted(path.relative_to(folder).parts[0] for path in folder.glob("*/clinic.db"))
+    assert len(kept) == 2, kept
+
+
 # -- step 10: the colours each terminal type gets -------------------------------------------------
 
 SGR = re.compile(rb"\x1b\[([0-9;]*)m")
