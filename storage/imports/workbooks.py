@@ -1,6 +1,7 @@
 """Reading an Excel workbook (.xlsx) given to ``import KIND FILE.xlsx``: its first sheet.
 
-The first row names the columns, as in a CSV file (``export KIND -o FILE.xlsx``
+Only the first sheet is read (an empty one, with more sheets behind it, is
+named). The first row names the columns, as in a CSV file (``export KIND -o FILE.xlsx``
 writes such a workbook: storage/export_workbook.py).
 
 - Text cells are taken as they are, except that an apostrophe before
@@ -26,6 +27,7 @@ writes such a workbook: storage/export_workbook.py).
 from __future__ import annotations
 
 import io
+import json
 import warnings
 import zipfile
 import zlib
@@ -144,6 +146,7 @@ def workbook_records(data: bytes) -> Iterator[tuple[int, list[str], list[BadCell
             raise UnreadableWorkbook(_("it has no sheet"))
         sheet = book.worksheets[0]
         try:
+            number = 0
             for number, row in enumerate(sheet.iter_rows(), start=1):
                 texts: list[str] = []
                 bad: list[BadCell] = []
@@ -188,6 +191,13 @@ def workbook_records(data: bytes) -> Iterator[tuple[int, list[str], list[BadCell
                             )
                         )
                 yield number, texts, bad
+            if number == 0 and len(book.worksheets) > 1:
+                raise UnreadableWorkbook(
+                    _(
+                        "its first sheet, {sheet}, is empty; import reads the first sheet, so "
+                        "move the sheet with the list to the front"
+                    ).format(sheet=json.dumps(sheet.title, ensure_ascii=False))
+                )
         except UnreadableWorkbook:
             raise
         except Exception as error:  # a damaged sheet inside a readable archive

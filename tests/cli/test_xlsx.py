@@ -585,3 +585,22 @@ def test_a_cell_a_spreadsheet_filled_to_its_limit_is_refused_as_cut(
     )
     assert err.splitlines()[1:] == [f"  line 2, {problem}", f"  line 3, {problem}"], err
     assert clinic.conn.execute("SELECT DISTINCT notes FROM clients").fetchall() == [("short",)]
+
+
+def test_an_empty_first_sheet_before_the_list_is_named(
+    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Import reads the first sheet; a workbook whose first sheet is empty (a notes sheet the
+    admin added in front) said "the first line must name the columns", of no sheet named."""
+    book = Workbook()
+    notes = book.active
+    assert notes is not None
+    notes.title = "Заметки"
+    book.create_sheet("Клиенты").append(["name"])
+    book.save(tmp_path / "c.xlsx")
+    code, out, err = call(capsys, "import", "clients", tmp_path / "c.xlsx", "--db", db_path)
+    assert (code, out) == (2, "")
+    assert err.splitlines()[1:] == [
+        '  line 1: the workbook cannot be read (its first sheet, "Заметки", is empty; import '
+        "reads the first sheet, so move the sheet with the list to the front)."
+    ], err
