@@ -929,7 +929,7 @@ def test_the_guides_sshd_blocks_and_login_wrapper_are_valid(tmp_path: Path) -> N
     if not os.access(SSHD, os.X_OK):
         pytest.skip(f"{SSHD} is missing (apt-get install openssh-server)")
     blocks = guide_blocks("sshd_config")
-    assert len(blocks) == 2 and "ForceCommand /usr/local/bin/ringround-login" in blocks[0]
+    assert len(blocks) == 3 and "ForceCommand /usr/local/bin/ringround-login" in blocks[0]
     run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "host_key"))
     config = tmp_path / "sshd_config"
     config.write_text(
@@ -959,10 +959,10 @@ def effective_settings(config: Path, user: str) -> dict[str, str]:
 def test_a_supervisor_who_keeps_the_login_program_stays_in_the_operators_block(
     operators: tuple[User, User], tmp_path: Path
 ) -> None:
-    """Step 7 as written: Bob, a supervisor, gets a shell and is left out of step 6's block;
-    Alice, a supervisor who works in the app only, keeps the login program - and with it the
-    block's forced ringround, no forwarding (nor, with internal-sftp, file transfer) and the
-    keep-alive that notices her dropped connection."""
+    """Step 7 as written: Bob, a supervisor, gets a shell and is left out of step 6's block
+    (but not out of its keep-alive); Alice, a supervisor who works in the app only, keeps the
+    login program - and with it the block's forced ringround, no forwarding (nor, with
+    internal-sftp, file transfer) and the keep-alive that notices her dropped connection."""
     alice, bob = operators
     [line] = re.findall(r"`(Match Group [^`]*)`", "\n".join(guide_text().split("## 7.")[1:2]))
     for guide_name, name in STEP_7_GROUPS.items():
@@ -975,6 +975,10 @@ def test_a_supervisor_who_keeps_the_login_program_stays_in_the_operators_block(
         run("usermod", "--append", "--groups", ",".join(made), "--shell", "/bin/bash", bob.name)
         run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "host_key"))
         block = operators_block(Path(GUIDE_LOGIN), None).replace(f"Match Group {GROUP}", line)
+        # The step's other blocks (those for the group given a shell), as the guide has them.
+        for other in guide_blocks("sshd_config"):
+            if other.startswith("Match Group ringround-shell"):
+                block += other.replace("ringround-shell", STEP_7_GROUPS["ringround-shell"])
         config = tmp_path / "sshd_config"
         config.write_text(
             f"HostKey {tmp_path / 'host_key'}\nUsePAM no\nSubsystem sftp internal-sftp\n{block}",
@@ -990,4 +994,5 @@ def test_a_supervisor_who_keeps_the_login_program_stays_in_the_operators_block(
         kept["disableforwarding"],
         kept["clientaliveinterval"],
     ) == (GUIDE_LOGIN, "yes", "10"), line
-    assert shell["forcecommand"] == "none", line
+    # Bob runs ringround from his shell: his dropped connection must be noticed all the same.
+    assert (shell["forcecommand"], shell["clientaliveinterval"]) == ("none", "10"), line
