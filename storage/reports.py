@@ -203,13 +203,17 @@ FIXED_COLUMNS = (
 )
 
 
+GROUP_COLUMNS = ("operator", "list_kind", "list")
+"""The columns naming what a report's row counts: by operator the first, by list the others."""
+
+
 def report_columns(report: Report) -> tuple[str, ...]:
     """The CSV header: the group, calls, one column per outcome code, then the rest.
 
     An outcome code that is also the name of a fixed column gets ``outcome_``
     before it.
     """
-    group = ("operator",) if report.by == "operator" else ("list_kind", "list")
+    group = GROUP_COLUMNS[:1] if report.by == "operator" else GROUP_COLUMNS[1:]
     taken = {*group, *FIXED_COLUMNS}
     outcomes = tuple(f"outcome_{code}" if code in taken else code for code in report.outcome_codes)
     return (*group, "calls", *outcomes, *FIXED_COLUMNS[1:])
@@ -234,5 +238,6 @@ def write_report_csv(report: Report, policy: Policy, out: Writer, *, bom: bool =
                 datetime.fromtimestamp(row.last_call, zone).isoformat(),
             ]
         )
-    write_csv(out, report_columns(report), rows, bom=bom)
+    # The group's names stay texts (a list "01.12" is no date); the counts are numbers.
+    write_csv(out, report_columns(report), rows, bom=bom, texts=GROUP_COLUMNS)
     return len(report.rows)

@@ -320,3 +320,26 @@ def test_report_names_are_neutralised(
         for record in records:
             assert all(not field or field[0] not in EVALUATED for field in record), record
         assert "'=" in records[1][0] + records[1][1]
+
+
+def test_report_names_that_look_like_values_stay_texts(
+    clinic: StoredClinic, boss: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A list named "01.12" (December's recall) would show as a date in a spreadsheet, an
+    operator "007" as 7; the counts and rates stay numbers to compute with."""
+    policy = default_policy()
+    client = clinic.add_client("Anna")
+    _, items = clinic.add_call_list("01.12", [client])
+    session = clinic.session("007")
+    claim = claim_row(clinic.conn, policy, session, RowKey(ITEM, items[0]), NOW)
+    assert isinstance(claim, Claim)
+    finish_call(clinic.conn, policy, session, claim, "confirmed", "", NOW + 60)
+    period = ("--since", "2025-03-12", "--until", "2025-03-12")
+    for by, name in (("operator", "'007"), ("list", "'01.12")):
+        code, text, err = call(
+            capsys, "report", "--db", clinic.location, "--policy", boss, "--by", by, *period
+        )
+        assert (code, err) == (0, ""), err
+        header, first = list(csv.reader(io.StringIO(text, newline="")))[:2]
+        assert first[header.index(by)] == name
+        assert first[header.index("calls")] == "1"
