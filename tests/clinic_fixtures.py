@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, OptionList
 from textual.worker import WorkerState
 
 from storage.clients import save_phones
@@ -414,6 +414,15 @@ async def go_to(pilot: Pilot[Any], screen: WorkScreen, source_id: int) -> None:
         "activation",
     )
     await settle(pilot)
+
+
+def option_texts(picker: ListPicker) -> list[str]:
+    """The list picker's lines, each with its runs of spaces made one."""
+    options = picker.query_one("#lists", OptionList)
+    return [
+        " ".join(str(options.get_option_at_index(i).prompt).split())
+        for i in range(options.option_count)
+    ]
 
 
 def state(screen: WorkScreen) -> str:

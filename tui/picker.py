@@ -50,8 +50,19 @@ def counts_text(summary: WorkListSummary, *, short: bool = False) -> str:
     """ "12 to call now · 3 later · 1 locked by others" (``short``: "12 now · 3 later · 1 locked").
 
     Rows nobody can call (do not call, no tries left) are in none of the counts;
-    "later" and "locked" show only when there are such rows.
+    "later" and "locked" show only when there are such rows. A closed call list holds
+    only the operator's own calls left open (storage.worklists): "1 call of yours left open".
     """
+    if summary.work_list.closed:
+        if short:
+            held = ngettext("{count} of yours", "{count} of yours", summary.pending)
+        else:
+            held = ngettext(
+                "{count} call of yours left open",
+                "{count} calls of yours left open",
+                summary.pending,
+            )
+        return held.format(count=whole_number(summary.pending))
     if short:
         parts = [ngettext("{count} now", "{count} now", summary.callable_now)]
         later = ngettext("{count} later", "{count} later", summary.later)

@@ -21,6 +21,7 @@ from tests.clinic_fixtures import (
     DeskClinic,
     notices,
     open_list,
+    option_texts,
     running,
     settle,
     state,
@@ -118,6 +119,16 @@ async def test_crashed_session_lock_on_a_list_closed_since_is_found_and_aborted(
         conn.close()
     app = desk.app("alice")
     async with running(app) as pilot:
+        picker = await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ListPicker)
+                and f"{flu} (closed) 1 call of yours left open" in option_texts(app.screen)
+                and app.screen
+            ),
+            "the closed list in the picker",
+        )
+        assert picker
         screen = await open_list(pilot, 1)
         assert screen.work_list.name == flu
         assert text_of(screen.query_one("#work-title")).startswith(f"{flu} (closed) · 1 row")

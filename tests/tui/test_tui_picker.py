@@ -11,6 +11,7 @@ from tests.clinic_fixtures import (
     FIRST_ROW,
     TOMORROW,
     DeskClinic,
+    option_texts,
     running,
     settle,
     text_of,
@@ -20,14 +21,6 @@ from tui.i18n import set_language
 from tui.picker import ListPicker
 from tui.row_table import RowTable
 from tui.work_screen import WorkScreen
-
-
-def option_texts(picker: ListPicker) -> list[str]:
-    options = picker.query_one("#lists", OptionList)
-    return [
-        " ".join(str(options.get_option_at_index(i).prompt).split())
-        for i in range(options.option_count)
-    ]
 
 
 async def test_lists_in_spec_order_with_counts(desk: DeskClinic) -> None:
