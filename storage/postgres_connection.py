@@ -81,9 +81,13 @@ CONNECT_TIMEOUT_S = 10
 # whatever the server, database or role sets (against other programs' runaway queries):
 # ringround's statements wait for locks at most lock_timeout, and an export or a copy of a
 # big clinic may take as long as its data; cut off, it read "busy with another operator's
-# save".
+# save". The search path is public, where ringround's tables are (docs/postgresql-roles.sql)
+# whatever the role's (PostgreSQL's advice for a secure set-up takes public off it: then
+# ringround took its own clinic for another program's tables).
+IN_SCHEMA_PUBLIC = "-c search_path=public"
 SESSION_OPTIONS = (
-    "-c lock_timeout=5000 -c idle_in_transaction_session_timeout=60000 -c statement_timeout=0"
+    "-c lock_timeout=5000 -c idle_in_transaction_session_timeout=60000 -c statement_timeout=0 "
+    + IN_SCHEMA_PUBLIC
 )
 # Text travels as UTF-8 whatever PGCLIENTENCODING, the role or the database would set:
 # ringround's text is Python's, which holds every alphabet and emoji; another client

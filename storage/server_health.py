@@ -45,6 +45,7 @@ from storage.health import (
 from storage.i18n import _, ngettext
 from storage.policy import Policy
 from storage.postgres_connection import (
+    IN_SCHEMA_PUBLIC,
     NETWORK_SILENCE,
     TEXT_AS_UTF8,
     PostgresConnection,
@@ -92,6 +93,7 @@ def check(
         params: dict[str, Any] = {**NETWORK_SILENCE, **conninfo.conninfo_to_dict(location)}
         params.update(connect_timeout=CONNECT_TIMEOUT_S, application_name="ringround check")
         params.update(TEXT_AS_UTF8)
+        params["options"] = f"{IN_SCHEMA_PUBLIC} {params.get('options', '')}".strip()
         conn = psycopg.connect(autocommit=True, **params)
     except psycopg.Error as error:
         bad_address = address_refused(error, location)

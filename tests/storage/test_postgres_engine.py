@@ -36,6 +36,8 @@ from storage.database import (
 )
 from storage.engine import open_engine, write
 from storage.errors import EXIT_BAD_INPUT, BadInput
+from storage.health import PROBLEM
+from storage.policy import Policy
 from storage.postgres_connection import (
     NETWORK_SILENCE,
     PREPARE_AFTER,
@@ -482,6 +484,26 @@ def test_a_statement_timeout_the_server_sets_does_not_cut_ringrounds_statements(
         assert conn.execute("SELECT pg_sleep(0.1), 'done'").fetchone()[1] == "done"
     finally:
         conn.close()
+
+
+def test_the_tables_are_found_where_public_is_not_on_the_search_path(
+    postgres_server: PostgresServer, postgres_clinic_url: str, policy: Policy
+) -> None:
+    """PostgreSQL's own advice for a secure set-up takes the schema public off every role's
+    search path (ALTER ROLE ALL SET search_path = "$user"): ringround then took its own
+    clinic for "another program's tables", in the app and in check. Its tables are in
+    public (docs/postgresql-roles.sql), and its sessions say so."""
+    from storage import server_health
+
+    database = postgres_clinic_url.rsplit("/", 1)[1]
+    postgres_server.admin(f"ALTER DATABASE {database} SET search_path = '\"$user\"'")
+    conn = open_engine(postgres_clinic_url).connect()
+    try:
+        assert conn.execute("SELECT count(*) FROM clients").fetchone()[0] == 0
+    finally:
+        conn.close()
+    findings = server_health.check(postgres_clinic_url, policy)
+    assert [f.text for f in findings if f.level == PROBLEM] == []
 
 
 def test_a_rolled_back_write_is_not_announced(
