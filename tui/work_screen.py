@@ -665,6 +665,8 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         lock = activation.state.lock if activation and activation.state.key == key else None
         if refusal.reason == "closed" and lock is not None and lock.mine:
             return _("This row needs no call any more; f still saves what came of yours.")
+        if refusal.reason == "closed" and lock is not None and lock.mine_elsewhere:
+            return _("This row needs no call any more; finish or abort it in your other window.")
         if refusal.reason == "closed" and lock is not None and lock.mine_earlier:
             return _(
                 "This row needs no call any more; a gives back the lock your earlier "

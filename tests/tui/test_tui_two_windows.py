@@ -14,6 +14,7 @@ import json
 import pytest
 
 from storage.engine import write
+from storage.imports import import_csv
 from storage.locks import claim_row, inspect_row
 from storage.rows import APPOINTMENT, RowKey
 from storage.sessions import Session
@@ -57,6 +58,45 @@ def other_window(desk: DeskClinic, now: int = DESK_NOW) -> Session:
 
 def holders(desk: DeskClinic) -> list[int]:
     return [lock[3] for lock in desk.locks()]
+
+
+async def test_a_call_the_clinic_closed_stays_in_the_other_window(desk: DeskClinic) -> None:
+    """The appointment of the call open in alice's other window is cancelled by an import:
+    this window still shows the row, and y to move the call here is refused, saying where
+    the call can still be finished or aborted (not that the row will leave the list)."""
+    first = other_window(desk)
+    desk.claim(first, "ivanova")
+    ivanova = desk.appointments["ivanova"]
+    conn = desk.connect()
+    try:
+        import_csv(
+            conn,
+            desk.policy,
+            "appointments",
+            f"id,status\n{ivanova},cancelled\n".encode(),
+            source="schedule.csv",
+            operator="root",
+            supervisor=True,
+            now=DESK_NOW,
+        )
+    finally:
+        conn.close()
+    clock = Clock(DESK_NOW + MINUTE)
+    desk.heartbeat(first, clock.now)
+    app = desk.app("alice", clock=clock)
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        assert state(screen) == OTHER_WINDOW
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
+        await pilot.press("y")
+        notice = await wait_until(
+            pilot, lambda: isinstance(app.screen, NoticeDialog) and app.screen, "the refusal"
+        )
+        assert notice.message == (
+            "This row needs no call any more; finish or abort it in your other window."
+        )
+    assert holders(desk) == [first.id]
 
 
 async def test_the_other_windows_call_moves_only_on_yes(desk: DeskClinic) -> None:
