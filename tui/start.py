@@ -7,8 +7,11 @@ module only when the app starts.
 
 from __future__ import annotations
 
+import codecs
+import functools
 import os
 import sys
+from collections.abc import Callable
 
 from storage.policy import Policy
 
@@ -57,6 +60,26 @@ def share_new_files_with_group() -> None:
     os.umask(current & ~0o070)
 
 
+def replacing_decoder(encoding: str) -> Callable[[], codecs.IncrementalDecoder]:
+    """The incremental decoder of ``encoding`` that puts U+FFFD for bytes it cannot decode."""
+    return functools.partial(codecs.getincrementaldecoder(encoding), errors="replace")
+
+
+def read_keys_that_are_not_utf8() -> None:
+    """Take bytes from the terminal that are not UTF-8 as replacement characters.
+
+    A terminal not set to UTF-8 (PuTTY left in Windows-1251, a KOI8-R console:
+    docs/deploy.md, step 10) sends other bytes for Russian letters. Textual's
+    input thread decodes them strictly and would end the app with a traceback
+    at the first such key; as U+FFFD (a question mark in a diamond) they show
+    where they were typed and can be deleted. Textual takes its decoder from
+    the driver module's name for it.
+    """
+    from textual.drivers import linux_driver
+
+    linux_driver.getincrementaldecoder = replacing_decoder  # type: ignore[attr-defined,assignment]
+
+
 def start_app(db: str, policy: Policy, operator: str, supervisor: bool, notice: str = "") -> int:
     """Make the terminal settings, then run the app (tui/app.py: run_app); its exit code.
 
@@ -65,6 +88,7 @@ def start_app(db: str, policy: Policy, operator: str, supervisor: bool, notice: 
     keep_escape_short()
     no_colours_on_a_dumb_terminal()
     share_new_files_with_group()
+    read_keys_that_are_not_utf8()
     from tui.app import run_app
 
     return run_app(db, policy, operator, supervisor, notice=notice)

@@ -26,6 +26,8 @@ TERM=linux), and land in ringround.
 - The server's side goes: sshd's process for Alice's connection is killed
   mid-call. Her app ends its session, the lock stays and Bob cannot take it;
   she logs in again, continues the call ("in an earlier session") and saves.
+- A terminal not set to UTF-8: bytes of Windows-1251 typed into a comment
+  show as replacement characters, and the app goes on and saves.
 - One operator, two windows: Alice's second window shows her first window's
   call as open there, ``c`` asks and ``n`` moves nothing; the first window
   saves. A ``y`` moves the next call, and the first window is told.
@@ -821,6 +823,34 @@ def test_a_killed_sshd_connection_process_ends_the_app_and_the_call_waits_for_it
     for terminal in (alice, bob):
         assert terminal.exit_status() == 0, terminal.screen() + terminal.details()
     assert clinic.query("SELECT count(*) FROM sessions WHERE ended_at IS NULL") == [(0,)]
+
+
+def test_a_terminal_not_set_to_utf8_does_not_stop_the_app(
+    operators: tuple[User, User], sshd: Server, shared_clinic: SharedClinic, tmux_socket: Path
+) -> None:
+    """An operator's terminal left in Windows-1251 (docs/deploy.md, step 10: "odd characters")
+    sends other bytes than UTF-8 for Russian letters. Typed into a comment, they show as
+    replacement characters the operator can see and delete; the app goes on and saves."""
+    clinic = shared_clinic
+    alice = login(tmux_socket, sshd, operators[0].name, "alice")
+    open_list(alice, CLIENTS[0])
+    alice.wait_for_text(FREE)
+    alice.keys("c")
+    alice.wait_for_text(MINE)
+    alice.keys("f")
+    alice.wait_for_text("Result of the call")
+    alice.keys("1")
+    alice.tmux("send-keys", "-t", alice.name, "-H", "cf", "f0", "e8")  # "При" in Windows-1251
+    alice.type(" ok")
+    alice.wait_for_text("\ufffd ok")
+    alice.keys("Enter")
+    alice.wait_for(lambda s: "Result of the call" not in s, "the result dialog to close")
+    [(comment,)] = clinic.query("SELECT comment FROM attempts")
+    assert str(comment).endswith("\ufffd ok") and set(str(comment)[:-3]) == {"\ufffd"}
+    alice.keys("Escape")
+    alice.wait_for_text("Mass calling —")
+    alice.keys("q")
+    assert alice.exit_status() == 0, alice.screen() + alice.details()
 
 
 # -- one operator, two windows --------------------------------------------------------------------
