@@ -55,22 +55,21 @@ EVALUATED = frozenset("=+-@\t\r")
 """First characters that make a spreadsheet program read a cell as a formula or a number."""
 MARK = "'"
 _FORMULA_AFTER_SPACES = frozenset("=+-@＝＋－＠")
-_YES_NO = frozenset({"true", "false", "истина", "ложь"})
 _MONTH = (
     r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
     r"|янв|фев|мар|апр|ма[йя]|июн|июл|авг|сен|окт|ноя|дек)[^\W\d_]*\.?"
 )
-_VALUE_FORMS = (
+_READ_AS_VALUE = re.compile(
+    # Yes/no, as English and Russian spreadsheets write it.
+    r"true|false|истина|ложь"
     # Numbers, money, percentages, fractions, and dates and times written in digits
     # (``1 234,5``, ``(5)``, ``$5``, ``50%``, ``1/2``, ``1-2``, ``01.02.2026 10:30 PM``).
-    re.compile(r"[(+\-.,$€£¥₽]*\d(?:[\d\s.,:/()%+\-$€£¥₽]|[eE](?=[+\-]?\d))*(?:[AaPp]\.?[Mm]\.?)?"),
+    r"|[(+\-.,$€£¥₽]*\d(?:[\d\s.,:/()%+\-$€£¥₽]|e(?=[+\-]?\d))*(?:[ap]\.?m\.?)?"
     # Dates with a month's name: ``Jan 2``, ``2-Jan``, ``2 March 2026``, ``1 янв``.
-    re.compile(
-        rf"(?:\d{{1,2}}[\s\-/.]*{_MONTH}|{_MONTH}[\s\-/.]*\d{{1,2}})(?:[\s\-/.,]*\d{{2,4}})?",
-        re.IGNORECASE,
-    ),
+    rf"|(?:\d{{1,2}}[\s\-/.]*{_MONTH}|{_MONTH}[\s\-/.]*\d{{1,2}})(?:[\s\-/.,]*\d{{2,4}})?",
+    re.IGNORECASE,
 )
-_NEEDS_QUOTES = frozenset(',"\r\n')
+_NEEDS_QUOTES = re.compile('[,"\r\n]')
 CELL_LIMIT = 32_767
 """The most characters a workbook cell holds (Excel's and Calc's limit, counted by
 :func:`cell_length`): a longer text is cut to fit when a spreadsheet program opens it."""
@@ -112,8 +111,7 @@ def _evaluated(text: str) -> bool:
 
 def _read_as_value(text: str) -> bool:
     """Whether a spreadsheet program may read ``text`` as a number, date, time or yes/no."""
-    value = text.strip()
-    return value.casefold() in _YES_NO or any(form.fullmatch(value) for form in _VALUE_FORMS)
+    return _READ_AS_VALUE.fullmatch(text.strip()) is not None
 
 
 def neutralised(text: str, *, as_text: bool = False) -> str:
@@ -150,7 +148,7 @@ def csv_line(fields: Iterable[str], texts: Container[int] = ()) -> str:
     cells = []
     for position, field in enumerate(fields):
         cell = neutralised(field, as_text=position in texts)
-        if any(ch in _NEEDS_QUOTES for ch in cell):
+        if _NEEDS_QUOTES.search(cell):
             cell = '"' + cell.replace('"', '""') + '"'
         cells.append(cell)
     return ",".join(cells) + "\n"
