@@ -34,7 +34,12 @@ from urllib.parse import quote
 from storage import admin_log
 from storage.connection import Connection
 from storage.errors import EXIT_BAD_INPUT, BadInput, RingroundError
-from storage.file_modes import create_database_file, share_companions, unwritable_companion
+from storage.file_modes import (
+    COMPANIONS,
+    create_database_file,
+    share_companions,
+    unwritable_companion,
+)
 from storage.i18n import _
 from storage.schema import APPLICATION_ID, MIGRATIONS, migrate
 from storage.write_turns import NoTurn, Turn
@@ -107,9 +112,9 @@ class DatabaseUnreachable(StorageError):
 
 
 class DatabaseGone(StorageError):
-    """The database file was deleted, renamed, or replaced by another file while open.
+    """The database file, or its -wal or -shm, was deleted, renamed, or replaced while open.
 
-    SQLite would go on writing into the file it opened, which nobody else
+    SQLite would go on writing into the files it opened, which nobody else
     reads any more: each save would be lost to every other operator, silently.
     """
 
@@ -119,6 +124,15 @@ def database_gone(path: str) -> DatabaseGone:
         _(
             "The database file {path} was moved, replaced or deleted while ringround had it "
             "open, so nothing more can be saved; ask the administrator."
+        ).format(path=path)
+    )
+
+
+def working_file_gone(path: str) -> DatabaseGone:
+    return DatabaseGone(
+        _(
+            "{path}, a working file of the database, was moved, replaced or deleted while "
+            "ringround had it open, so nothing more can be saved; ask the administrator."
         ).format(path=path)
     )
 
@@ -248,7 +262,7 @@ def file_identity(path: str | Path) -> FileIdentity | None:
     return (found.st_dev, found.st_ino)
 
 
-def still_in_place(path: str | Path, opened: FileIdentity | None) -> bool:
+def still_in_place(path: str | Path, opened: FileIdentity) -> bool:
     """Whether ``path`` still names the file that was opened as ``opened``.
 
     A file deleted, renamed, or replaced by another (``mv`` of a restored copy
@@ -267,20 +281,31 @@ class ClinicConnection(sqlite3.Connection):
 
     Both are found at the first write (or the first message that names the
     file) and kept, so a write does not ask SQLite for the file's name nor the
-    file system for its folder again (storage/write_turns.py). Which file was
-    opened is noted at opening (:meth:`note_file`), so that a write can tell
-    that the file was deleted or replaced meanwhile (:func:`check_in_place`).
+    file system for its folder again (storage/write_turns.py). Which files were
+    opened is noted at opening (:meth:`note_files`), so that a write can tell
+    that one was deleted or replaced meanwhile (:func:`check_in_place`).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._writers: tuple[str, Turn] | None = None
-        self.opened: tuple[str, FileIdentity | None] | None = None
+        self.opened_database: tuple[str, FileIdentity] | None = None
+        self.opened_working: tuple[tuple[str, FileIdentity], ...] = ()  # its -wal and -shm
 
-    def note_file(self, path: str | Path) -> None:
-        """Remember the file just opened: its absolute path and what file that is."""
+    def note_files(self, path: str | Path) -> None:
+        """Remember the files just opened, by absolute path and identity: the database, and
+        the -wal and -shm that WAL mode keeps open until this connection closes (only the
+        last connection to close removes them). One that cannot be seen is not checked."""
+        found: list[tuple[str, FileIdentity]] = []
         absolute = os.path.abspath(path)
-        self.opened = (absolute, file_identity(absolute))
+        for suffix in ("", *COMPANIONS):
+            with suppress(OSError):
+                identity = file_identity(absolute + suffix)
+                if identity is not None:
+                    found.append((absolute + suffix, identity))
+        if found and found[0][0] == absolute:
+            self.opened_database = found.pop(0)
+        self.opened_working = tuple(found)
 
     def writers(self) -> tuple[str, Turn]:
         """The database file, and this connection's place in the queue of its writers."""
@@ -295,17 +320,23 @@ class ClinicConnection(sqlite3.Connection):
         super().close()
 
 
-def check_in_place(conn: Connection) -> None:
-    """DatabaseGone when ``conn``'s file is no longer at its path (one stat()).
+def check_in_place(conn: Connection, *, working_files: bool = True) -> None:
+    """DatabaseGone when ``conn``'s file, or with ``working_files`` its -wal or -shm, is no
+    longer at its path (a stat() each).
 
-    SQLite would go on reading and writing the file it opened, which nobody
+    SQLite would go on reading and writing the files it opened, which nobody
     else sees any more. Connections made elsewhere (read-only ones, a backup's
     copy, PostgreSQL's) are not checked: they save nothing for others.
     """
-    if isinstance(conn, ClinicConnection) and conn.opened is not None:
-        path, identity = conn.opened
+    if not isinstance(conn, ClinicConnection):
+        return
+    if conn.opened_database is not None:
+        path, identity = conn.opened_database
         if not still_in_place(path, identity):
             raise database_gone(path)
+    for path, identity in conn.opened_working if working_files else ():
+        if not still_in_place(path, identity):
+            raise working_file_gone(path)
 
 
 def file_system_type(path: Path) -> str:
@@ -416,8 +447,8 @@ def open_database(
         )
     except sqlite3.Error as error:
         raise describe(error, shown) from None
-    made.note_file(path)
     conn = _prepared(made, shown, create=create, writable=True)
+    made.note_files(path)  # after the first reads, which opened (or made) the -wal and -shm
     if not exists:
         share_companions(path)
     return conn

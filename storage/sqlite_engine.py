@@ -101,7 +101,7 @@ class ChangeWatcher:
     def changes(self) -> Changes | None:
         """What changed since the last call; None when nobody committed at all."""
         with self._guard:
-            check_in_place(self._conn)
+            check_in_place(self._conn, working_files=False)  # one stat() a look
             try:
                 version = self._read()
                 if version == self._version:

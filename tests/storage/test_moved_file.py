@@ -17,6 +17,7 @@ import pytest
 from storage.connection import Connection
 from storage.database import DatabaseGone
 from storage.engine import open_engine, write
+from storage.file_modes import COMPANIONS
 from tests.gone_file import GONE, deleted, moved, moved_back, moved_to, replaced
 
 
@@ -102,3 +103,39 @@ def test_a_new_connection_to_a_replacement_is_refused(db_path: Path) -> None:
     replaced(db_path)
     with pytest.raises(DatabaseGone):
         engine.connect()
+
+
+def test_a_save_after_the_working_files_went_is_refused(db_path: Path) -> None:
+    """rm clinic.db-wal clinic.db-shm alone: the next program makes new ones, and this one's
+    saves would go on into the deleted -wal, which nobody else reads."""
+    conn = open_engine(db_path).connect()
+    try:
+        add_call_list(conn, "Before")
+        for suffix in COMPANIONS:
+            Path(f"{db_path}{suffix}").unlink()
+        with pytest.raises(DatabaseGone) as caught:
+            add_call_list(conn, "After")
+    finally:
+        conn.close()
+    assert f"{db_path}-wal" in str(caught.value), caught.value
+    assert "nothing more can be saved" in str(caught.value)
+
+
+def test_other_programs_opening_and_closing_do_not_look_like_a_move(db_path: Path) -> None:
+    """Only the last connection to close removes the working files, never while one is open."""
+    engine = open_engine(db_path)
+    conn = engine.connect()
+    try:
+        for turn in range(3):
+            other = open_engine(db_path).connect()
+            add_call_list(other, f"Other {turn}")
+            other.close()
+            add_call_list(conn, f"Mine {turn}")
+        assert len(call_lists(db_path)) == 6
+    finally:
+        conn.close()
+    again = engine.connect()  # the working files were removed by the last close: made anew
+    try:
+        add_call_list(again, "Later")
+    finally:
+        again.close()
