@@ -16,6 +16,7 @@ from storage.connection import Connection
 from storage.database import describe
 from storage.engine import open_engine
 from storage.errors import BadInput
+from storage.names import is_utf8, not_utf8
 from storage.policy import Policy
 from storage.policy_files import PolicyChoice, find_policy
 from tui.i18n import N_, _, choose_language, set_language
@@ -93,25 +94,11 @@ def refuse_empty(
         shown = shown or param.human_readable_name
         if not value.strip():
             raise BadInput(_("{name} is empty; give {what}.").format(name=shown, what=_(what)))
-        if name and not _utf8(value):
-            raise BadInput(
-                _(
-                    "{name} is not UTF-8 text; set the terminal to UTF-8 (in PuTTY: Window, "
-                    "Translation) and type it again."
-                ).format(name=shown)
-            )
+        if name and not is_utf8(value):
+            raise BadInput(not_utf8(shown))
         return value
 
     return check
-
-
-def _utf8(text: str) -> bool:
-    """Whether ``text`` came as UTF-8 (other bytes arrive as lone surrogates, PEP 383)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 POLICY_HELP = N_(

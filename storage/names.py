@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from storage.i18n import _
+
 # (first, last) code points: C0 controls, DEL and C1 controls, the bidi controls
 # (Arabic letter mark, LRM, RLM, the embeddings and overrides, the isolates), the line
 # and paragraph separators, and lone surrogates (which cannot even be encoded).
@@ -35,3 +37,21 @@ def control_character(name: str) -> str | None:
     """The first character of ``name`` a name may not hold, as "U+001B"; None when none."""
     found = CONTROL_CHARACTER.search(name)
     return None if found is None else f"U+{ord(found.group()):04X}"
+
+
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` came as UTF-8: bytes of another character set (a terminal set to
+    CP1251) arrive as lone surrogates (PEP 383), which can be neither stored nor shown."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def not_utf8(shown: str) -> str:
+    """The sentence for a name given as ``shown`` (NAME, --operator) that is not UTF-8."""
+    return _(
+        "{name} is not UTF-8 text; set the terminal to UTF-8 (in PuTTY: Window, "
+        "Translation) and type it again."
+    ).format(name=shown)

@@ -21,7 +21,7 @@ import pwd
 from storage.admin_log import log_refused_login
 from storage.errors import BadInput
 from storage.i18n import _
-from storage.names import control_character
+from storage.names import control_character, is_utf8, not_utf8
 from storage.policy import Policy
 
 
@@ -63,6 +63,9 @@ def operator_name(policy: Policy, requested: str | None) -> str:
     if not name:
         log_refused_login(login, "empty --operator")
         raise OperatorNotAllowed(_("The operator name given with --operator is empty."))
+    if not is_utf8(name):
+        log_refused_login(login, "--operator not UTF-8")
+        raise OperatorNotAllowed(not_utf8("--operator"))
     character = control_character(name)
     if character is not None:
         log_refused_login(login, "control character in --operator", requested=name)

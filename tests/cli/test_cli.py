@@ -495,8 +495,9 @@ def test_a_database_named_in_another_character_set_is_checked(
         (["lists", "create", "{name}", "{csv}"], "NAME"),
         (["export", "calls", "--list", "{name}"], "--list"),
         (["import", "call-list", "{csv}", "--name", "{name}"], "--name"),
+        (["report", "--operator", "{name}"], "--operator"),
     ],
-    ids=["close", "delete", "create", "export --list", "import --name"],
+    ids=["close", "delete", "create", "export --list", "import --name", "--operator"],
 )
 def test_a_list_name_typed_in_another_character_set_is_refused(
     tmp_path: Path,
