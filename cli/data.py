@@ -34,6 +34,7 @@ from cli.options import (
 from cli.output import print_json, say
 from cli.progress import progress_bar
 from storage.call_lists import (
+    CallListSummary,
     NoSuchList,
     close_list,
     delete_list,
@@ -725,7 +726,20 @@ def lists_close(
     ctx: click.Context, name: str, db: str | None, policy_path: str | None, operator: str | None
 ) -> int:
     """Close the call list NAME: its pending items leave the work lists (supervisor)."""
-    closed = _change_list(ctx, db, policy_path, operator, name, _("close"), close_list)
+    was_open: list[bool] = []
+
+    def close(conn: Connection, session: Session, name: str, now: int) -> CallListSummary:
+        was_open.append(find_list(conn, name).is_open)
+        return close_list(conn, session, name, now)
+
+    closed = _change_list(ctx, db, policy_path, operator, name, _("close"), close)
+    if not all(was_open):  # closing it again changes nothing: not "Closed ..." once more
+        say(
+            _("The call list {name!r} was closed already; nothing changed.").format(
+                name=closed.name
+            )
+        )
+        return 0
     say(
         ngettext(
             "Closed the call list {name!r}; {count} pending item will not be called.",

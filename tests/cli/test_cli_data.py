@@ -448,6 +448,9 @@ def test_lists_create_show_close_reopen_delete(
         "Closed the call list 'Flu 2025'; 2 pending items will not be called.\n",
     )
     assert json.loads(call(capsys, "lists", "--json", "--db", db)[1])[0]["open"] is False
+    # Closing it again changes nothing, and says so (it said "Closed ..." once more).
+    code, out, _ = call(capsys, "lists", "close", "Flu 2025", "--db", db, "--policy", boss)
+    assert (code, out) == (0, "The call list 'Flu 2025' was closed already; nothing changed.\n")
     code, out, _ = call(capsys, "lists", "reopen", "Flu 2025", "--db", db, "--policy", boss)
     assert (code, out) == (0, "The call list 'Flu 2025' is open; 2 pending items.\n")
     code, out, _ = call(capsys, "lists", "delete", "Flu 2025", "--db", db, "--policy", boss)
