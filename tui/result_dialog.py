@@ -26,7 +26,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from storage.database import DatabaseUnreachable
+from storage.database import DatabaseGone, DatabaseUnreachable
 from storage.errors import RingroundError
 from storage.locks import Finished, LockLost
 from storage.policy import Outcome, Policy
@@ -285,6 +285,13 @@ class ResultDialog(ModalScreen[Finished | None]):
             # Its sentence says what was saved: nothing, or (lost during the COMMIT) that
             # the server will tell; Enter then saves, or finds it saved already.
             message = _("{reason} Your text is kept; Enter tries again.")
+        elif isinstance(error, DatabaseGone):
+            # The engine keeps to the file it opened: Enter saves only when that very
+            # file is back at its path (a restored copy is another file), never before.
+            message = _(
+                "Not saved: {reason} Your text stays here; Enter saves it once that same "
+                "file is back in its place."
+            )
         else:
             message = _("Not saved: {reason} Your text is kept; Enter tries again.")
         self.save_failed(message.format(reason=error))

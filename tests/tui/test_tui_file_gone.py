@@ -80,3 +80,31 @@ async def test_the_header_clears_when_the_file_is_put_back(desk: DeskClinic) -> 
         moved_back(desk.path)
         await wait_until(pilot, lambda: not line.display, "the header's line to go")
         await claim_active_row(pilot, screen)  # work goes on
+
+
+async def test_a_refused_save_says_when_enter_will_save_and_it_does(desk: DeskClinic) -> None:
+    """Enter saves only once the same file is back: the refusal says so, and it holds."""
+    before = attempts_in(desk.path)
+    app = desk.app("alice")
+    async with running(app) as pilot:
+        screen = await open_first_list(pilot)
+        await claim_active_row(pilot, screen)
+        dialog = await open_result_dialog(pilot, "1", COMMENT)
+        GONE["moved"](desk.path)
+        line = screen.query_one(DatabaseLine)
+        await wait_until(pilot, lambda: line.display, "the header's line")
+
+        await pilot.press("enter")
+        message = dialog.query_one("#result-message", Static)
+        await wait_until(pilot, lambda: "Not saved" in text_of(message), "the refusal")
+        said = text_of(message)
+        assert "tries again" not in said, said
+        assert said.endswith(
+            "Your text stays here; Enter saves it once that same file is back in its place."
+        ), said
+
+        moved_back(desk.path)
+        await wait_until(pilot, lambda: not line.display, "the header's line to go")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen is screen, "the saved result")
+    assert attempts_in(desk.path) == before + 1
