@@ -30,10 +30,27 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-def usage_sentence(error: click.UsageError) -> str:
-    command = error.ctx.command_path if error.ctx is not None else "ringround"
+def usage_sentence(error: click.UsageError, root: click.Group, args: list[str]) -> str:
+    """Click's usage error as one sentence, pointing at the help of the command it is about.
+
+    An option given without its value ("export calls --since") comes without Click's
+    context, so the command is found from the words given (``args``), under ``root``.
+    """
+    command = error.ctx.command_path if error.ctx is not None else _command_path(root, args)
     message = " ".join(error.format_message().split()).rstrip(".")
     return _("{message} (see '{command} --help').").format(message=message, command=command)
+
+
+def _command_path(root: click.Group, args: list[str]) -> str:
+    """ "ringround lists create" for args naming that command (and anything after it)."""
+    command: click.Command = root
+    path = [root.name or "ringround"]
+    for arg in args:
+        if not isinstance(command, click.Group) or arg not in command.commands:
+            continue
+        command = command.commands[arg]
+        path.append(arg)
+    return " ".join(path)
 
 
 def quiet_stdout() -> None:

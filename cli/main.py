@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     before = os.environ.get("LANGUAGE")
     os.environ["LANGUAGE"] = language
     try:
-        return _run(argv)
+        return _run(args)
     finally:
         if before is None:
             del os.environ["LANGUAGE"]
@@ -62,7 +62,7 @@ def _language(args: list[str]) -> str:
     return choose_language(policy)
 
 
-def _run(argv: list[str] | None) -> int:
+def _run(args: list[str]) -> int:
     translate_help(ringround)
     if sys.stdout is None:  # started with standard output closed (">&-"): Python has none
         return fail(
@@ -73,9 +73,9 @@ def _run(argv: list[str] | None) -> int:
             EXIT_FAILURE,
         )
     try:
-        result = ringround.main(args=argv, prog_name="ringround", standalone_mode=False)
+        result = ringround.main(args=args, prog_name="ringround", standalone_mode=False)
     except click.UsageError as error:
-        return fail(usage_sentence(error), EXIT_BAD_INPUT)
+        return fail(usage_sentence(error, ringround, args), EXIT_BAD_INPUT)
     except click.ClickException as error:
         return fail(error.format_message(), error.exit_code)
     except (click.Abort, KeyboardInterrupt):  # click.Abort: click's form of Ctrl-C

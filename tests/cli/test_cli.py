@@ -682,6 +682,25 @@ def test_usage_errors_are_one_sentence(capsys: pytest.CaptureFixture[str], args:
     assert one_sentence(err).endswith("--help').")
 
 
+@pytest.mark.parametrize(
+    ("args", "command"),
+    [
+        (["locks", "--release"], "ringround locks"),
+        (["export", "calls", "--since"], "ringround export"),
+        (["--db", "x.db", "lists", "create", "--db"], "ringround lists create"),
+        (["report", "--by"], "ringround report"),
+        (["--db"], "ringround"),
+    ],
+)
+def test_an_option_without_its_value_points_to_its_commands_help(
+    capsys: pytest.CaptureFixture[str], args: list[str], command: str
+) -> None:
+    """'export calls --since' said "(see 'ringround --help')", which lists no --since."""
+    code, out, err = call(capsys, *args)
+    assert (code, out) == (2, "")
+    assert one_sentence(err).endswith(f"(see '{command} --help').")
+
+
 def test_environment_variables(tmp_path: Path, demo_db: Path) -> None:
     result = run("export", "clients", env={"RINGROUND_DB": str(demo_db)})
     assert result.returncode == 0 and result.stdout.startswith("id,name,phones")
