@@ -52,6 +52,7 @@ from rich.console import RenderableType
 from rich.text import Text
 from textual import events, work
 from textual.app import App
+from textual.driver import Driver
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Input
@@ -320,6 +321,15 @@ class RingroundApp(App[None]):
                     )
                 )
             ]
+
+    def get_driver_class(self) -> type[Driver]:
+        """On Linux, Textual's driver with its input thread's errors handed to the app."""
+        from textual.drivers.linux_driver import LinuxDriver
+
+        from tui.terminal_driver import TerminalDriver
+
+        driver = super().get_driver_class()
+        return TerminalDriver if driver is LinuxDriver else driver
 
     def get_default_screen(self) -> Screen[None]:
         """The list picker is the app's first screen, the one under every other.

@@ -33,6 +33,7 @@ from storage.rows import APPOINTMENT, RowKey
 from storage.sessions import heartbeat
 from tests.clinic_fixtures import wait_until
 from tests.fake_ami import FakeAmi
+from tests.pty_app import PtyApp, ringround_argv, terminal_env
 from tests.stored_clinic import NOW, StoredClinic
 from tests.tui.test_tui_telephony import (
     build_db,
@@ -357,6 +358,39 @@ async def test_an_app_crash_is_logged_and_the_operator_gets_a_sentence(
         "administrator's log. What you saved is kept, and a call you were on stays yours: "
         "start ringround again to go on."
     )
+
+
+def test_a_failure_of_textuals_input_thread_is_an_app_crash_like_any_other(
+    tmp_path: Path,
+) -> None:
+    """Textual reads the terminal on a thread of its own. A key sequence its parser cannot
+    take (a kitty keyboard code past any character, from a misbehaving terminal) stopped that
+    thread: Textual printed its traceback on the operator's screen, the app exited with 0 and
+    the log had nothing. Now it ends as an app crash does (the real program, on a pty)."""
+    db = tmp_path / "clinic.db"
+    build_db(db)
+    log = tmp_path / "ringround.log"
+    policy = _policy_with_file_log(tmp_path, log)
+    env = terminal_env()
+    env.pop("RINGROUND_DEBUG", None)
+    app = PtyApp([*ringround_argv(), "--db", str(db), "--policy", str(policy)], env=env)
+    try:
+        app.wait_for("Mass calling", timeout=60)
+        app.send(b"\x1b[99999999999999999999u")
+        code = app.wait_exit(30)
+        app.wait_until(lambda: app.closed, "the program's last words")
+        shown = " ".join(app.text().split())
+    finally:
+        app.close()
+    assert code == 1
+    assert "Traceback" not in shown and "OverflowError" not in shown
+    assert shown.endswith(
+        "ringround stopped because of an unexpected error; the details went to the "
+        "administrator's log. What you saved is kept, and a call you were on stays yours: "
+        "start ringround again to go on."
+    ), shown[-600:]
+    crash = [text for text in lines(log) if text.startswith("crash ")]
+    assert len(crash) == 1 and 'error="OverflowError: ' in crash[0], lines(log)
 
 
 async def test_pbx_trouble_is_logged(log_file: Path, tmp_path: Path) -> None:
