@@ -384,6 +384,14 @@ def _read_file(name: str) -> bytes:
     would never end), are refused by what they are.
     """
     if name == "-":
+        if sys.stdin.isatty():  # else it waits for the file in silence, as if hung
+            say(
+                _(
+                    "Reading the file from the keyboard: paste it, then press Ctrl-D on a new "
+                    "line (Ctrl-C stops)."
+                ),
+                err=True,
+            )
         return read_import_file(sys.stdin.buffer, _("standard input"))
     try:
         mode = os.stat(name).st_mode

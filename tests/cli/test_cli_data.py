@@ -40,6 +40,7 @@ from storage.roles import login_name
 from storage.rows import APPOINTMENT, ITEM, RowKey
 from tests.command_line import call, supervisors_policy
 from tests.database_contents import contents_at
+from tests.pty_app import PtyApp, ringround_argv
 from tests.storage.test_import import mutate, mutation
 from tests.stored_clinic import NOW, StoredClinic, clinic_time
 from tests.unix_users import need_root_tools, reachable, run, temporary_users
@@ -252,6 +253,18 @@ def test_import_from_a_pipe(
     code, out, _ = call(capsys, "import", "clients", str(pipe), "--db", db_path)
     writer.join()
     assert code == 0 and out.startswith(f"Imported {pipe} (2 rows): added 2")
+
+
+def test_importing_standard_input_from_a_terminal_says_how_to_end_it(db_path: Path) -> None:
+    """'import clients -' typed at a terminal waited for the file in silence, as if hung."""
+    terminal = PtyApp([*ringround_argv(), "import", "clients", "-", "--db", str(db_path)])
+    try:
+        terminal.wait_for("Ctrl-D")
+        terminal.send("name\r", "Анна\r", b"\x04")
+        assert terminal.wait_exit() == 0, terminal.text()
+        assert "Imported standard input (1 rows): added 1" in terminal.text()
+    finally:
+        terminal.close()
 
 
 def too_big(name: str | Path) -> str:
