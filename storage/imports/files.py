@@ -1,7 +1,8 @@
 """Reading a file the admin gives us into records: CSV text or an Excel workbook.
 
 A CSV file is UTF-8 text, with or without a byte-order mark; other encodings
-are refused with the line of the first bad byte. Its separator is the one the
+are refused with the line of the first bad byte, and so is a header line holding
+a NUL (UTF-16 without a byte-order mark, or a file that is no text). Its separator is the one the
 header line uses most (``,`` ``;`` or a tab). Quoting is RFC 4180's; fields
 come back as written before export neutralised them (storage/cells.py).
 
@@ -193,10 +194,12 @@ def _csv_file(data: bytes) -> tuple[Iterator[Record], int]:
         raise Unreadable(
             [Problem(1, "", _("the file is empty; it needs a header row naming the columns"))]
         )
-    if "\x00" in text:
-        line = text[: text.index("\x00")].count("\n") + 1
+    # A NUL in the header line: UTF-16 without a byte-order mark, or no text at all. A NUL
+    # in a field is data that an export wrote (SQLite keeps one a workbook brought); a
+    # database that cannot store it says so for that cell (storage/imports/checking.py).
+    if "\x00" in text.partition("\n")[0]:
         raise Unreadable(
-            [Problem(line, "", _("the file holds a NUL character; it is not a CSV text file"))]
+            [Problem(1, "", _("the file holds a NUL character; it is not a CSV text file"))]
         )
     return _records(text, _sniff(text)), text.count("\n") + 1
 

@@ -306,6 +306,31 @@ def test_a_nul_in_a_workbook_cell_is_named_where_the_database_cannot_store_it(
     assert call(capsys, "export", "clients", "--db", clinic.location)[1] == before
 
 
+def test_a_nul_a_workbook_brought_makes_the_csv_round_trip(
+    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What export writes, import accepts: a note with a NUL (kept by SQLite from a
+    workbook) written to CSV was refused on import ("the file holds a NUL character; it is
+    not a CSV text file"). A NUL in the header line still marks a file that is no CSV."""
+    file = handmade(tmp_path / "in.xlsx", [["name", "notes"], ["Анна", "a_x0000_b"]])
+    assert call(capsys, "import", "clients", file, "--db", db_path)[0] == 0
+    first = call(capsys, "export", "clients", "--db", db_path)[1]
+    assert "a\x00b" in first
+    exported = tmp_path / "clients.csv"
+    exported.write_text(first, encoding="utf-8", newline="")
+    code, out, err = call(capsys, "import", "clients", exported, "--db", db_path)
+    assert (code, err) == (0, ""), err
+    assert "added 0, updated 0, unchanged 1" in out
+    assert call(capsys, "export", "clients", "--db", db_path)[1] == first
+    utf16 = tmp_path / "utf16.csv"  # UTF-16 without a byte-order mark: NULs in every line
+    utf16.write_bytes("name\nАнна\n".encode("utf-16-le"))
+    code, out, err = call(capsys, "import", "clients", utf16, "--db", db_path)
+    assert (code, out) == (2, "")
+    assert err.splitlines()[1:] == [
+        "  line 1: the file holds a NUL character; it is not a CSV text file."
+    ], err
+
+
 def test_openpyxl_says_nothing_on_the_terminal(db_path: Path, tmp_path: Path) -> None:
     """A date cell out of a date's range makes openpyxl warn (a UserWarning, printed by
     Python with a source line); ringround names the cell itself, so the warning stays
