@@ -26,6 +26,7 @@ from textual.widgets import DataTable, Static
 
 from storage.connection import Connection
 from storage.errors import RingroundError
+from storage.i18n import whole_number
 from storage.policy import Policy
 from storage.rows import APPOINTMENT, ITEM
 from storage.supervision import HeldLock, OnlineSession, Overview, overview, release_held_lock
@@ -44,14 +45,22 @@ LOCK_FIXED = 9 + 5 + 10 + 7  # operator, since, for, state
 
 
 def duration_text(seconds: int) -> str:
-    """How long, briefly: "40 s", "12 min", "2 h 05 min"."""
+    """How long, briefly: "40 s", "12 min", "2 h 05 min", "10 d 05 h".
+
+    In days past a day: a lock a crashed app left days ago read "245 h 05 m", its
+    unit cut off by the column (10 wide).
+    """
     seconds = max(seconds, 0)
     if seconds < 60:
         return _("{count} s").format(count=seconds)
     if seconds < 3600:
         return _("{count} min").format(count=seconds // 60)
-    return _("{hours} h {minutes:02d} min").format(
-        hours=seconds // 3600, minutes=seconds % 3600 // 60
+    if seconds < 86400:
+        return _("{hours} h {minutes:02d} min").format(
+            hours=seconds // 3600, minutes=seconds % 3600 // 60
+        )
+    return _("{days} d {hours:02d} h").format(
+        days=whole_number(seconds // 86400), hours=seconds % 86400 // 3600
     )
 
 

@@ -17,6 +17,7 @@ from textual.widgets import DataTable
 from storage.engine import write
 from storage.rows import APPOINTMENT
 from tests.clinic_fixtures import (
+    DAY,
     DESK_NOW,
     MINUTE,
     DeskClinic,
@@ -306,6 +307,21 @@ async def test_every_cell_of_who_is_online_fits_its_column(desk: DeskClinic, lan
         rows = rows_of(online)
         widths = [column.width for column in online.ordered_columns]
     assert rows
+    for row in rows:
+        assert all(cell_len(cell) <= width for cell, width in zip(row, widths, strict=True)), row
+
+
+async def test_a_lock_left_for_days_fits_its_column(desk: DeskClinic, language: str) -> None:
+    """A lock left by a crashed app for ten days showed as «245 ч 05 м» («245 h 05 m»)."""
+    dave = desk.session("dave", DESK_NOW - 11 * DAY)
+    desk.claim(dave, "smith", DESK_NOW - 10 * DAY - 5 * 60 * MINUTE)
+    app = supervisor_app(desk)
+    async with running(app) as pilot:
+        screen = await open_supervisor_screen(pilot)
+        held = screen.query_one("#held", DataTable)
+        rows = rows_of(held)
+        widths = [column.width for column in held.ordered_columns]
+    assert [row[4] for row in rows] == ["10 d 05 h" if language == "en" else "10 д 05 ч"]
     for row in rows:
         assert all(cell_len(cell) <= width for cell, width in zip(row, widths, strict=True)), row
 
