@@ -193,6 +193,13 @@ def unreachable(where: Address, error: str) -> Finding:
     )
 
 
+def _in_english(language: str) -> bool:
+    """Whether a server's lc_messages gives its messages in English (C and POSIX do; ''
+    leaves them to the server's environment, which check cannot see)."""
+    name = language.split(".")[0]
+    return name in ("", "C", "POSIX") or name == "en" or name.startswith("en_")
+
+
 def _server(conn: psycopg.Connection[tuple[object, ...]], where: Address) -> list[Finding]:
     """The server's version, and whether it is the primary and who follows it."""
     number = conn.info.server_version  # 150018 for 15.18
@@ -216,6 +223,19 @@ def _server(conn: psycopg.Connection[tuple[object, ...]], where: Address) -> lis
                 _("The database server {server} answers: PostgreSQL {version}.").format(
                     server=here, version=shown
                 ),
+            )
+        )
+    language = str(conn.execute("SHOW lc_messages").fetchone()[0])  # type: ignore[index]
+    if not _in_english(language):
+        findings.append(
+            Finding(
+                WARNING,
+                _(
+                    "The database server {server} writes its messages in {language}; ringround "
+                    "knows a refused login (no such database, no right to it) only by its "
+                    "English words, and would tell operators that the server does not answer: "
+                    "set lc_messages = 'C.UTF-8' (docs/deploy-postgresql.md, step 1)."
+                ).format(server=here, language=language),
             )
         )
     if _standby(conn):

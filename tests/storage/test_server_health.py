@@ -284,6 +284,59 @@ def test_a_service_files_database_is_named_as_the_server_has_it(
     assert any(t.startswith(f"Saves to {database} can start") for t in texts), texts
 
 
+@pytest.fixture
+def russian_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[PostgresServer]:
+    """A server of its own whose messages are in Russian, as Debian makes a cluster on a
+    machine set up in Russian. The locale is compiled into a folder of the test's own
+    (LOCPATH: the system's locales stay as they are), from the definitions Debian's
+    PostgreSQL brings with it (locales)."""
+    reason = why_not_here()
+    if reason is not None:
+        pytest.skip(reason)
+    locales = Path(tempfile.mkdtemp(prefix="ringround-locales-"))
+    try:
+        locales.chmod(0o755)  # the server's user reads it
+        done = subprocess.run(
+            ["localedef", "-i", "ru_RU", "-f", "UTF-8", str(locales / "ru_RU.UTF-8")],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert (locales / "ru_RU.UTF-8").is_dir(), done.stderr
+        monkeypatch.setenv("LOCPATH", str(locales))
+        server = start_cluster({**TEST_SETTINGS, "lc_messages": "ru_RU.UTF-8"})
+        try:
+            yield server
+        finally:
+            server.remove()
+    finally:
+        shutil.rmtree(locales, ignore_errors=True)
+
+
+def test_a_server_speaking_another_language_is_a_warning(
+    policy: Policy, russian_server: PostgresServer
+) -> None:
+    """ringround knows a refused login by the server's English words (PostgreSQL sends no
+    code with it): on a Russian server a missing database read "does not answer".
+    check says so, and how to set it (docs/deploy-postgresql.md, step 1)."""
+    from storage import server_health
+
+    findings = server_health.check(russian_server.url("postgres"), policy)
+    assert (
+        Finding(
+            WARNING,
+            f"The database server 127.0.0.1:{russian_server.port} writes its messages in "
+            "ru_RU.UTF-8; ringround knows a refused login (no such database, no right to it) "
+            "only by its English words, and would tell operators that the server does not "
+            "answer: set lc_messages = 'C.UTF-8' (docs/deploy-postgresql.md, step 1).",
+        )
+        in findings
+    )
+    russian_server.admin("ALTER DATABASE postgres SET lc_messages = 'C.UTF-8'")
+    english = server_health.check(russian_server.url("postgres"), policy)
+    assert not any("writes its messages in" in f.text for f in english)
+
+
 def test_a_superuser_or_owner_may_change_everything_a_warning_not_a_problem(
     policy: Policy, small_clinic: tuple[str, str]
 ) -> None:
