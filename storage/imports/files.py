@@ -136,16 +136,25 @@ def _decode(data: bytes) -> str:
 
 
 def _sniff(text: str) -> str:
-    """The separator the header line uses most: ``,`` (on a tie or none), ``;`` or a tab."""
+    """The separator the header line uses most: ``,`` (on a tie or none), ``;`` or a tab.
+
+    A header of one column has none: then the line after it tells, so that a row
+    ``Анна;89161230002`` is two fields (one too many), not one name with a phone in it.
+    """
     counts = {",": 0, ";": 0, "\t": 0}
     quoted = False
+    lines = 0
+    previous = ""
     for ch in text:
         if ch == '"':
             quoted = not quoted
-        elif not quoted and ch in "\r\n":
-            break
+        elif not quoted and ch in "\r\n" and not (ch == "\n" and previous == "\r"):
+            lines += 1  # a line ends: CR LF, LF or CR
+            if lines == 2 or any(counts.values()):
+                break
         elif not quoted and ch in counts:
             counts[ch] += 1
+        previous = ch
     best = max(counts.values())
     return next(sep for sep, n in counts.items() if n == best)
 

@@ -434,6 +434,17 @@ def test_broken_quotes_are_explained(conn: Connection, policy: Policy) -> None:
     ]
 
 
+def test_a_header_of_one_column_takes_the_separator_of_the_rows(
+    conn: Connection, policy: Policy
+) -> None:
+    """A header naming one column has no separator to tell: a row "Анна;89161230002" of a
+    Russian spreadsheet was taken as one name, with the phone in it."""
+    assert refused(conn, policy, "clients", "name\r\nАнна;89161230002\r\n") == [
+        "line 2: has 2 fields but the header has 1"
+    ]
+    assert run_import(conn, policy, "clients", "name\nАнна\nБорис\n").added == 2
+
+
 def test_problem_lines_count_quoted_line_breaks(conn: Connection, policy: Policy) -> None:
     text = 'name,notes,birth_date\nAnna,"one\ntwo\nthree",\nBoris,,never\n'
     assert refused(conn, policy, "clients", text) == [
