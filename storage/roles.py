@@ -81,7 +81,7 @@ def operator_name(policy: Policy, requested: str | None) -> str:
             _(
                 "The policy ({policy}) does not allow --operator; leave it out to work as "
                 "your login name, {login}, or set [security] allow_operator_override = true."
-            ).format(policy=policy.source, login=login)
+            ).format(policy=policy.shown_source, login=login)
         )
     return name
 

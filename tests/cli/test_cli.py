@@ -327,6 +327,17 @@ def test_operator_override_only_where_allowed(
     assert call(capsys, "--db", str(demo_db), "--operator", ME)[0] == 0
 
 
+def test_the_refused_operator_override_names_the_policy_in_russian(demo_db: Path) -> None:
+    """«Политика (built-in defaults) не разрешает --operator»: the source was left in English."""
+    result = run(
+        "--db", str(demo_db), "--operator", "bob", env={"LANG": "ru_RU.UTF-8", "LC_ALL": ""}
+    )
+    assert result.returncode == 2
+    assert one_sentence(result.stderr).startswith(
+        "ringround: Политика (встроенные настройки по умолчанию) не разрешает --operator;"
+    ), result.stderr
+
+
 @pytest.mark.parametrize("option", ["--db", "--policy", "--operator"])
 @pytest.mark.parametrize("before_the_command", [True, False])
 def test_an_empty_option_is_refused_not_taken_as_left_out(
