@@ -11,7 +11,8 @@ The file
 - An Excel workbook (.xlsx: its first sheet, read as storage/imports/workbooks.py
   says) or a CSV file, as follows.
 - CSV: UTF-8 text, with or without a byte-order mark (Excel's "CSV UTF-8" writes
-  one). Other encodings are refused with the line of the first bad byte.
+  one), or UTF-16 text with one (Excel's "Unicode Text", tab-separated). Other
+  encodings are refused with the line of the first bad byte.
 - One header row naming the columns, in any order; names are matched without
   regard to case, surrounding spaces, or ``-``/space instead of ``_``. An
   unknown or repeated column is an error (usually a typo).

@@ -1,9 +1,11 @@
 """Reading a file the admin gives us into records: CSV text or an Excel workbook.
 
-A CSV file is UTF-8 text, with or without a byte-order mark; other encodings
-are refused with the line of the first bad byte, and so is a header line holding
-a NUL (UTF-16 without a byte-order mark, or a file that is no text). Its separator is the one the
-header line uses most (``,`` ``;`` or a tab). Quoting is RFC 4180's; fields
+A CSV file is UTF-8 text, with or without a byte-order mark, or UTF-16 text
+with one (what Excel saves as "Unicode Text", tab-separated: Excel 2010 has no
+"CSV UTF-8"); other encodings are refused with the line of the first bad
+byte, and so is a header line holding a NUL (UTF-16 without a byte-order
+mark, or a file that is no text). Its separator is the one the header line
+uses most (``,`` ``;`` or a tab). Quoting is RFC 4180's; fields
 come back as written before export neutralised them (storage/cells.py).
 
 A workbook (.xlsx) is read by storage/imports/workbooks.py; an old Excel file
@@ -50,6 +52,10 @@ MAX_UNPACKED_BYTES = 1_000_000_000
 # Python's zipfile unpacks.
 MAX_UNPACK_RATIO = 100
 SMALL_UNPACKED = 50_000_000
+
+
+UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
+"""How UTF-16 text with a byte-order mark begins (little-endian, big-endian)."""
 
 
 class Unreadable(Exception):
@@ -114,21 +120,25 @@ def read_import_file(handle: BinaryIO, source: str) -> bytes:
 
 
 def _decode(data: bytes) -> str:
-    """The file's text without a byte-order mark; BadFile-style problems when not UTF-8."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+    """The file's text without a byte-order mark; Unreadable when it is not text we read."""
+    if data.startswith(UTF16_MARKS):  # Excel's "Unicode Text": the codec drops the mark
+        encoding = "utf-16"
+    else:
+        encoding = "utf-8"
+        data = data.removeprefix(b"\xef\xbb\xbf")
     try:
-        return data.decode("utf-8")
+        return data.decode(encoding)
     except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
+        before = data[: error.start].decode(encoding, errors="replace")
         raise Unreadable(
             [
                 Problem(
-                    line,
+                    before.count("\n") + 1,
                     "",
                     _(
-                        "the file is not UTF-8 text (byte 0x{byte:02x}); save it from "
-                        'the spreadsheet as "CSV UTF-8"'
+                        "the file is not UTF-8 text (byte 0x{byte:02x}); save it from the "
+                        'spreadsheet as "CSV UTF-8", as "Unicode Text" or as an Excel workbook '
+                        "(.xlsx)"
                     ).format(byte=data[error.start]),
                 )
             ]

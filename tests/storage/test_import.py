@@ -405,8 +405,14 @@ def test_encodings_separators_and_line_ends(conn: Connection, policy: Policy) ->
     cp1251 = "external_id,name\nA3,Вера\n".encode("cp1251")
     assert refused(conn, policy, "clients", cp1251) == [
         "line 2: the file is not UTF-8 text (byte 0xc2); save it from the spreadsheet as "
-        '"CSV UTF-8"'
+        '"CSV UTF-8", as "Unicode Text" or as an Excel workbook (.xlsx)'
     ]
+    # Excel's "Unicode Text" (the way out of Excel 2010, which has no "CSV UTF-8"): UTF-16
+    # with a byte-order mark, separated by tabs.
+    unicode_text = "external_id\tname\r\nA4\tГалина\r\n".encode("utf-16")
+    assert run_import(conn, policy, "clients", unicode_text).added == 1
+    big_endian = "\ufeffexternal_id,name\nA5,Дина\n".encode("utf-16-be")
+    assert run_import(conn, policy, "clients", big_endian).added == 1
     assert refused(conn, policy, "clients", 'name\n"Анна\n')[0].startswith("line 2: a field")
     assert refused(conn, policy, "clients", "na\x00me\nA\n") == [
         "line 1: the file holds a NUL character; it is not a CSV text file"
