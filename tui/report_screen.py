@@ -119,13 +119,13 @@ class DayChart(Widget):
         bar = max(1, min(6, width // count - 1))
         maximum = max(self.values) or 1
         # The counts above the bars where they fit; the bars start from zero.
-        numbers = bar >= len(str(maximum)) and height >= 3
+        numbers = bar >= len(whole_number(maximum)) and height >= 3
         rows = height - 1 - numbers
         lines = []
         if numbers:
             lines.append(
                 " ".join(
-                    str(value).center(bar) if value else " " * bar for value in self.values
+                    whole_number(value).center(bar) if value else " " * bar for value in self.values
                 ).rstrip()
             )
         for line in reversed(range(rows)):

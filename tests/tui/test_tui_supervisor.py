@@ -7,11 +7,13 @@ Keys used: v supervisor screen, p reports (list picker); u release, y/n, Escape
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from rich.cells import cell_len
 from rich.text import Text
+from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
 from storage.engine import write
@@ -35,7 +37,7 @@ from tests.supervisor_fixtures import (
 )
 from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.picker import ListPicker
-from tui.report_screen import ReportScreen
+from tui.report_screen import DayChart, ReportScreen
 from tui.supervisor_screen import SupervisorScreen
 
 
@@ -338,3 +340,23 @@ async def test_every_heading_of_the_report_fits_its_column(desk: DeskClinic, lan
             table = screen.query_one("#report", DataTable)
             for column in table.ordered_columns:
                 assert cell_len(column.label.plain) <= column.width, column.label.plain
+
+
+async def test_the_counts_over_the_day_bars_are_grouped(language: str) -> None:
+    """A day of 1,200 calls read «1200» over its bar, ungrouped, in either language."""
+
+    class ChartApp(App[None]):
+        def compose(self) -> ComposeResult:
+            chart = DayChart()
+            chart.styles.height = 6
+            yield chart
+
+    first = date(2026, 11, 20)
+    app = ChartApp()
+    async with app.run_test(size=(80, 10)) as pilot:
+        chart = app.query_one(DayChart)
+        chart.show([1200, 5, 0, 7, 30, 2, 12], [first + timedelta(days=n) for n in range(7)])
+        await pilot.pause()
+        # Split at plain spaces only: the Russian group separator is a no-break space.
+        numbers = [cell for cell in chart.render().plain.splitlines()[0].split(" ") if cell]
+    assert numbers == ["1,200" if language == "en" else "1\u00a0200", "5", "7", "30", "2", "12"]
