@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import itertools
 import os
 import re
@@ -64,6 +65,33 @@ _CLIENT_FAILURES: dict[str, tuple[CallStage, ClientResult | None, str]] = {
 }
 
 _ORDER = {stage: index for index, stage in enumerate(CallStage)}
+
+
+# The system's reasons for a failed connection are English whatever the language: the
+# usual ones in the staff's words, the rare rest as the system says them.
+_NETWORK_REASONS = {
+    errno.ECONNREFUSED: N_("connection refused"),
+    errno.EHOSTUNREACH: N_("no route to host"),
+    errno.ENETUNREACH: N_("network is unreachable"),
+    errno.ETIMEDOUT: N_("connection timed out"),
+    errno.ECONNRESET: N_("connection reset by peer"),
+}
+_NAME_REASONS = {
+    socket.EAI_NONAME: N_("name or service not known"),
+    socket.EAI_AGAIN: N_("temporary failure in name resolution"),
+}
+
+
+def _network_reason(error: OSError) -> str:
+    """Why a connection failed, in a few lower-case words of the staff's language."""
+    if isinstance(error, socket.gaierror):
+        known, why = _NAME_REASONS.get(error.errno or 0), error.strerror
+    else:
+        known = _NETWORK_REASONS.get(error.errno or 0)
+        why = os.strerror(error.errno) if error.errno else error.strerror
+    if known is not None:
+        return _(known)
+    return (why or str(error)).lower()
 
 
 class _Unreachable(TelephonyError):
@@ -228,14 +256,9 @@ class AmiBackend:
                 ).format(host=host, port=port, connect_timeout=self._connect_timeout, advice=advice)
             ) from None
         except OSError as error:
-            why = (
-                error.strerror
-                if isinstance(error, socket.gaierror) or not error.errno
-                else os.strerror(error.errno)
-            )
             raise _Unreachable(
                 _("Cannot reach the phone exchange at {host}:{port} ({reason}); {advice}.").format(
-                    host=host, port=port, reason=(why or str(error)).lower(), advice=advice
+                    host=host, port=port, reason=_network_reason(error), advice=advice
                 )
             ) from None
         greeted = False

@@ -21,6 +21,7 @@ from tests.fake_ami import (
     FakeAmi,
 )
 from tests.waiting import PATIENCE, wait_until_async
+from tui.i18n import set_language
 
 S = CallStage
 ANSWERING = "+7 (916) 123-45-67"
@@ -301,6 +302,22 @@ async def test_exchange_down_is_one_clear_sentence(make_backend: Backends) -> No
         "that it is running and the policy's [telephony] host and port."
     )
     assert not backend.connected
+
+
+async def test_exchange_down_is_said_in_russian_words(make_backend: Backends) -> None:
+    """The operator's screen read «Нет связи с АТС … (connection refused)»: the system's
+    English reason inside a Russian sentence."""
+    port = free_port()
+    backend = make_backend(port)
+    set_language("ru")
+    try:
+        with pytest.raises(TelephonyError) as error:
+            await backend.place_call("alice", ANSWERING, "r")
+    finally:
+        set_language("en")
+    assert str(error.value).startswith(
+        f"Нет связи с АТС по адресу 127.0.0.1:{port} (в соединении отказано); "
+    ), str(error.value)
 
 
 async def test_silent_service_is_given_up_on(make_backend: Backends) -> None:
