@@ -111,6 +111,14 @@ class DatabaseUnreachable(StorageError):
     """
 
 
+class LoginRefused(StorageError):
+    """A database server that answered refused the login: the role, its password, its
+    CONNECT right, pg_hba.conf (storage/server_logins.py). Waiting does not help until an
+    administrator acts, so the app names the reason rather than "not answering"; the next
+    connection tries again all the same (storage/postgres_connection.py).
+    """
+
+
 class DatabaseGone(StorageError):
     """The database file, or its -wal or -shm, was deleted, renamed, or replaced while open.
 

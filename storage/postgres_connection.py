@@ -56,6 +56,7 @@ from storage.connection import PREPARABLE, Connection
 from storage.database import (
     DatabaseUnreachable,
     DiskFull,
+    LoginRefused,
     NotADatabase,
     ReadOnlyDatabase,
     StorageError,
@@ -259,7 +260,8 @@ def refused(error: psycopg.Error, location: str) -> RingroundError:
     """Why a connection could not be made, as one sentence.
 
     A server that answered says why (libpq's "FATAL:  ..."): no such database,
-    a password or role refused; no answer at all (refused, timed out, no such
+    or a login refused (LoginRefused: a password, role or right; the app names it in
+    its header, as waiting does not mend it); no answer at all (refused, timed out, no such
     host), or a server starting up or shutting down (a restart), is
     DatabaseUnreachable: it answers again soon, and nothing was saved. An
     address libpq refuses before it tries the network is BadInput
@@ -280,7 +282,7 @@ def refused(error: psycopg.Error, location: str) -> RingroundError:
     if error.sqlstate in _GONE or _NOT_ACCEPTING in answer:
         return unreachable(location, saving=False)  # starting up, shutting down: back soon
     if error.sqlstate == "28P01" or "password" in text:
-        return StorageError(
+        return LoginRefused(
             _(
                 "The database server refused your login to {location}; the password belongs "
                 "in ~/.pgpass, PGPASSWORD or a service file."
@@ -288,7 +290,7 @@ def refused(error: psycopg.Error, location: str) -> RingroundError:
         )
     if answer:
         said = login_refused(as_tried(address(location), error), text)
-        return StorageError(
+        return LoginRefused(
             said
             or _("The database {path} could not be used: {error}.").format(
                 path=location, error=answer.rstrip(".")

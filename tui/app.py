@@ -61,7 +61,13 @@ from textual.worker import WorkerFailed
 from storage.admin_log import log_crash, log_event
 from storage.changes import Changes, latest
 from storage.connection import Connection
-from storage.database import DatabaseGone, DatabaseUnreachable, StorageError, describe
+from storage.database import (
+    DatabaseGone,
+    DatabaseUnreachable,
+    LoginRefused,
+    StorageError,
+    describe,
+)
 from storage.engine import open_engine
 from storage.errors import RingroundError
 from storage.policy import Policy
@@ -128,9 +134,10 @@ def open_calls_question(calls: list[OpenCall], leaving: str) -> str:
 
 
 def cannot_save(error: RingroundError) -> bool:
-    """Whether nothing can be saved for now: the database server is away, or the database
-    file is gone. The header says so (tui/database_line.py); the error need not be repeated."""
-    return isinstance(error, DatabaseUnreachable | DatabaseGone)
+    """Whether nothing can be saved for now: the database server is away or refuses the login,
+    or the database file is gone. The header says so (tui/database_line.py); the error need
+    not be repeated."""
+    return isinstance(error, DatabaseUnreachable | DatabaseGone | LoginRefused)
 
 
 class RingroundApp(App[None]):
@@ -541,6 +548,9 @@ class RingroundApp(App[None]):
         except DatabaseUnreachable:
             self.database.reached(False)  # the watch connects again at the next look
             return
+        except LoginRefused as refusal:
+            self.database.reached(False, str(refusal))  # and tries again at the next look
+            return
         except DatabaseGone as gone:
             self.file_changed(str(gone))
             return
@@ -628,22 +638,30 @@ class RingroundApp(App[None]):
             for line in screen.query(DatabaseLine):
                 line.show(trouble)
 
-    def reach_changed(self, reachable: bool) -> None:
-        """From a worker thread: the database server stopped answering, or answers again."""
+    def reach_changed(self, reachable: bool, refusal: str) -> None:
+        """From a worker thread: the database server stopped answering, refuses the login
+        (``refusal`` says why), or lets the app through again."""
         started = self.session_started
+        event = "database-back" if reachable else "database-unreachable"
         log_event(
             logging.INFO if reachable else logging.ERROR,
-            "database-back" if reachable else "database-unreachable",
+            "database-login-refused" if refusal else event,
             operator=self.operator,
             session=started.id if started else None,
+            **({"reason": refusal} if refusal else {}),
         )
         if self.return_code is None and not self.closing.is_set():
             with suppress(RuntimeError, CancelledError):  # the app has stopped meanwhile
-                self.call_from_thread(self.show_reach, reachable)
+                self.call_from_thread(self.show_reach, reachable, refusal)
 
-    def show_reach(self, reachable: bool) -> None:
-        """The header of every screen, a notice when the server is back, and a fresh reading."""
-        self.show_trouble("" if reachable else _("Database server not answering — reconnecting…"))
+    def show_reach(self, reachable: bool, refusal: str) -> None:
+        """The header of every screen, a notice when the server is back, and a fresh reading.
+
+        A refused login is named (the sentence of check): waiting will not mend it.
+        """
+        self.show_trouble(
+            "" if reachable else refusal or _("Database server not answering — reconnecting…")
+        )
         if reachable:
             self.notify(
                 _("The database server answers again; the screen is read afresh."),

@@ -1,15 +1,17 @@
-"""The header line that says the database cannot be used: its server is not answering, or
-its file was moved, replaced or deleted.
+"""The header line that says the database cannot be used: its server is not answering or
+refuses the login, or its file was moved, replaced or deleted.
 
 Each full screen of the app has one, right under its title; it takes no room
 while the database answers. When a job or the change watch finds the server
 gone (storage.database.DatabaseUnreachable: down, restarting, the network),
-the app shows the line on every screen and keeps reconnecting; when the
-server answers again the line goes, the operator is told once, and every
-screen reads what it shows again (tui/app.py, ``reach_changed``). When the
-change watch finds an SQLite file deleted or replaced (storage.database.DatabaseGone),
-the line says so until the file is back (tui/app.py, ``poll``); every save is
-refused meanwhile.
+the app shows the line on every screen and keeps reconnecting. When the server
+answers but refuses the login (storage.database.LoginRefused: a role, password
+or right an administrator changed), the line says why in the words of
+``ringround check``, and the app keeps trying. When the server lets the app in
+again the line goes, the operator is told once, and every screen reads what it
+shows again (tui/app.py, ``reach_changed``). When the change watch finds an
+SQLite file deleted or replaced (storage.database.DatabaseGone), the line says
+so until the file is back (tui/app.py, ``poll``); every save is refused meanwhile.
 """
 
 from __future__ import annotations

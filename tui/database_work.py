@@ -29,7 +29,7 @@ from textual.worker import Worker
 
 from storage.connection import Connection
 from storage.connections import Connections
-from storage.database import DatabaseBusy, DatabaseUnreachable, describe
+from storage.database import DatabaseBusy, DatabaseUnreachable, LoginRefused, describe
 from storage.engine import Engine
 from storage.errors import RingroundError
 from tui.i18n import _
@@ -100,31 +100,35 @@ class Database:
     Made on the UI thread (by the app), which it then refuses to run jobs on.
     ``on_reach`` is told, on the worker thread that found out, when the
     database server stops answering (False: a job failed with
-    DatabaseUnreachable) and when it answers again (True: the next job that
-    got through); an SQLite file never stops answering.
+    DatabaseUnreachable), when it answers but refuses the login (False and
+    the refusal's sentence: LoginRefused, which waiting does not mend), and
+    when it lets a job through again (True); an SQLite file never stops answering.
     """
 
     def __init__(
         self,
         engine: Engine,
         db_path: str | Path,
-        on_reach: Callable[[bool], object] | None = None,
+        on_reach: Callable[[bool, str], object] | None = None,
     ) -> None:
         self.path = str(db_path)  # named in the sentences of database errors
         self.connections = Connections(engine)
         self.ui_thread = threading.get_ident()
         self.reachable = True
+        self.refusal = ""  # why the server refuses the login, while it does
         self._on_reach = on_reach
         self._reach_guard = threading.Lock()
 
-    def reached(self, reachable: bool) -> None:
-        """Note whether the server answered; ``on_reach`` hears of each change once."""
+    def reached(self, reachable: bool, refusal: str = "") -> None:
+        """Note whether the server let us through, and if not whether it refused the login
+        (``refusal``, the sentence); ``on_reach`` hears of each change once."""
         with self._reach_guard:
-            if reachable == self.reachable:
+            if (reachable, refusal) == (self.reachable, self.refusal):
                 return
             self.reachable = reachable
+            self.refusal = refusal
         if self._on_reach is not None:
-            self._on_reach(reachable)
+            self._on_reach(reachable, refusal)
 
     def call(
         self, job: Callable[[Connection], T], on_busy: Callable[[str], None] | None = None
@@ -155,6 +159,9 @@ class Database:
                 continue
             except DatabaseUnreachable:
                 self.reached(False)
+                raise
+            except LoginRefused as refusal:
+                self.reached(False, str(refusal))
                 raise
             except sqlite3.Error as error:
                 raise describe(error, self.path) from None

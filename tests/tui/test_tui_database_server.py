@@ -16,6 +16,7 @@ reconnection.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -246,3 +247,63 @@ async def test_the_operator_can_quit_while_the_server_is_away(
             allow_connections(postgres_server, desk, True)
     # The call stays hers, as after a crash (C9): her next session finds it from earlier.
     assert desk.locks() == [(APPOINTMENT, desk.appointments["ivanova"], "alice", app.session.id)]
+
+
+def in_clinic(desk: DeskClinic, *statements: str) -> None:
+    """Run ``statements`` in the clinic's database as the server's superuser."""
+    import psycopg
+
+    with psycopg.connect(desk.location, autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement.encode())
+
+
+def connect_right(server: PostgresServer, desk: DeskClinic, role: str, given: bool) -> None:
+    """Give ``role`` the CONNECT right on the clinic's database, or take it and end the
+    role's connections (as an administrator locking a role out mid-shift does)."""
+    name = database_name(desk.location)
+    if given:
+        server.admin(f"GRANT CONNECT ON DATABASE {name} TO {role}")
+        return
+    server.admin(f"REVOKE CONNECT ON DATABASE {name} FROM {role}")
+    server.admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'")
+
+
+async def test_a_login_refused_mid_shift_is_named_in_the_header_until_it_works_again(
+    server_desk: DeskClinic, postgres_server: PostgresServer
+) -> None:
+    """The server answers but refuses the operators' login (here their CONNECT right is taken
+    away and their connections ended): waiting does not help, so the header says why, in
+    the words of check, not "not answering"; once the login works again the line goes."""
+    desk = server_desk
+    name = database_name(desk.location)
+    role = f"clerk_{name}"
+    postgres_server.admin(f"CREATE ROLE {role} LOGIN")
+    postgres_server.admin(f"REVOKE CONNECT ON DATABASE {name} FROM PUBLIC")
+    connect_right(postgres_server, desk, role, True)
+    in_clinic(  # the operators' rights (docs/postgresql-roles.sql)
+        desk,
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+        f"GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
+    )
+    clerk = replace(desk, location=desk.location.replace("//postgres@", f"//{role}@"))
+    refusal = (
+        f"The database server 127.0.0.1:{postgres_server.port} does not let the role {role} "
+        f"connect to {name} (it lacks the CONNECT right); make it a member of the operators' "
+        "role (docs/deploy-postgresql.md, step 2)."
+    )
+    try:
+        app = clerk.app("alice", poll_every=0.2)
+        async with running(app) as pilot:
+            await open_list(pilot)
+            connect_right(postgres_server, desk, role, False)
+            await wait_until(
+                pilot, lambda: text_of(header(app)) == refusal, "the refusal in the header"
+            )
+            assert header(app).display
+            connect_right(postgres_server, desk, role, True)
+            await wait_until(pilot, lambda: not header(app).display, "the refusal to go")
+            assert "The database server answers again; the screen is read afresh." in notices(app)
+    finally:
+        in_clinic(desk, f"DROP OWNED BY {role}")  # its rights on the tables
+        postgres_server.admin(f"DROP ROLE {role}")
