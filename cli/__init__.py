@@ -6,7 +6,8 @@ policy is found as storage/policy_files.py says). Without ``--db`` the
 app, ``check``, ``backup``, ``export`` and ``locks`` use the policy's
 [database] path; ``demo`` uses ringround-demo.db.
 
-Exit codes: 0 success; 1 failure (including a refused ``locks --release``,
+Exit codes: 0 success; 1 failure (including a refused ``locks --release``
+or one whose row changed hands between reading and releasing its lock,
 ``lists close/reopen/delete``, ``lists create``, ``import call-list`` or
 ``report`` by someone who is not a supervisor, and ``check`` finding
 problems); 2 bad input (usage, a bad policy, ``--operator`` not allowed, a

@@ -459,30 +459,30 @@ def locks(
 
 def _release(path: str, policy: Policy, settings: Settings, text: str, as_json: bool) -> int:
     # Loaded here: starting the app, the other path through this module, does not need it.
-    from storage.locks import NotLocked, release_lock
+    from storage.locks import NotLocked, lock_holder, release_lock
 
     key = RowKey.parse(text)
     name = operator_name(policy, settings.operator)
     supervisor = is_supervisor(policy, name)
     with use_database(path, writes=True) as conn:
-        holder = conn.execute(
-            "SELECT operator FROM locks WHERE kind = ? AND source_id = ?", (key.kind, key.source_id)
-        ).fetchone()
+        holder = lock_holder(conn, key)
         if holder is None:
             raise NotLocked(_("Row {key} is not locked.").format(key=key))
-        if not supervisor and holder[0] != name:
+        if not supervisor and holder.operator != name:
             raise NotAllowed(
                 _(
                     "Only a supervisor may release {holder}'s lock, and {name} "
                     "is not one in the policy ({source})."
-                ).format(holder=holder[0], name=name, source=policy.shown_source)
+                ).format(holder=holder.operator, name=name, source=policy.shown_source)
             )
         # A short session of its own, so that the audit shows where the release came from.
         session = start_session(conn, name, database_now(path), supervisor=supervisor)
         try:
-            released_from = release_lock(conn, session, key, database_now(path))
+            # Exactly the lock read above: one that changed hands since is refused.
+            release_lock(conn, session, holder, database_now(path))
         finally:
             end_session(conn, session, database_now(path))
+    released_from = holder.operator
     if as_json:
         print_json({"released": str(key), "operator": released_from})
     else:

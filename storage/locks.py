@@ -687,25 +687,55 @@ def abort_call(conn: Connection, policy: Policy, session: Session, key: RowKey, 
     return True
 
 
-def release_lock(conn: Connection, session: Session, key: RowKey, now: int) -> str:
-    """A supervisor releases anyone's lock (B7); returns whose it was.
+@dataclass(frozen=True)
+class Holder:
+    """Whose lock a row holds, as read before someone decides to release it."""
 
-    Raises NotAllowed for an operator who is not a supervisor, unless the lock
-    is their own; NotLocked if the row holds no lock.
+    key: RowKey
+    operator: str
+    session_id: int
+    epoch: int
+
+
+class LockChangedHands(StorageError):
+    """The lock someone decided to release was finished, released or claimed anew meanwhile."""
+
+
+def lock_holder(conn: Connection, key: RowKey) -> Holder | None:
+    """Whose lock ``key`` holds now; None if it holds none."""
+    row = conn.execute(
+        "SELECT operator, session_id, epoch FROM locks WHERE kind = ? AND source_id = ?",
+        (key.kind, key.source_id),
+    ).fetchone()
+    return None if row is None else Holder(key, str(row[0]), int(row[1]), int(row[2]))
+
+
+def release_lock(conn: Connection, session: Session, holder: Holder, now: int) -> None:
+    """A supervisor releases anyone's lock (B7), an operator their own: exactly ``holder``'s.
+
+    A compare-and-swap on session and epoch: if the row changed hands since
+    ``holder`` was read (that call was finished and a colleague claimed the
+    row), releasing "the row's lock" would end a call nobody decided to end;
+    LockChangedHands says so and releases nothing. Raises NotAllowed for an
+    operator who is not a supervisor, unless the lock is their own.
     """
+    key = holder.key
+    if not session.supervisor and holder.operator != session.operator:
+        raise NotAllowed(_("Only a supervisor may release another operator's lock."))
     with write(conn):
         row = conn.execute(
-            "SELECT operator, session_id, client_id FROM locks WHERE kind = ? AND source_id = ?",
-            (key.kind, key.source_id),
+            "DELETE FROM locks WHERE kind = ? AND source_id = ? AND session_id = ? AND epoch = ?"
+            " RETURNING client_id",
+            (key.kind, key.source_id, holder.session_id, holder.epoch),
         ).fetchone()
         if row is None:
-            raise NotLocked(_("Row {row} is not locked.").format(row=key))
-        if not session.supervisor and row[0] != session.operator:
-            raise NotAllowed(_("Only a supervisor may release another operator's lock."))
-        conn.execute(
-            "DELETE FROM locks WHERE kind = ? AND source_id = ?", (key.kind, key.source_id)
-        )
-        event = "abort" if row[0] == session.operator else "release-by-supervisor"
+            raise LockChangedHands(
+                _(
+                    "The lock on row {row} changed hands meanwhile (the call was finished"
+                    " or taken over); nothing was released."
+                ).format(row=key)
+            )
+        event = "abort" if holder.operator == session.operator else "release-by-supervisor"
         audit(
             conn,
             now,
@@ -713,11 +743,10 @@ def release_lock(conn: Connection, session: Session, key: RowKey, now: int) -> s
             session.id,
             event,
             key,
-            row[2],
-            holder=row[0],
-            holder_session=row[1],
+            row[0],
+            holder=holder.operator,
+            holder_session=holder.session_id,
         )
-    return str(row[0])
 
 
 def remove_stale_locks(conn: Connection, policy: Policy, session: Session, now: int) -> int:

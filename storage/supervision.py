@@ -11,10 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from storage.connection import Connection
-from storage.engine import write
 from storage.errors import NotAllowed
 from storage.i18n import _
-from storage.locks import release_lock
+from storage.locks import Holder, LockChangedHands, release_lock
 from storage.policy import Policy
 from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
 from storage.sessions import ALIVE_SQL, Session, alive_since
@@ -172,12 +171,10 @@ def release_held_lock(conn: Connection, session: Session, lock: HeldLock, now: i
     _require_supervisor(
         session, _("Only a supervisor may release another operator's lock; {operator} is not one.")
     )
-    with write(conn):
-        same = conn.execute(
-            "SELECT 1 FROM locks WHERE kind = ? AND source_id = ? AND session_id = ? AND epoch = ?",
-            (lock.key.kind, lock.key.source_id, lock.session_id, lock.epoch),
-        ).fetchone()
-        if same is None:
-            return False
-        release_lock(conn, session, lock.key, now)
+    try:
+        release_lock(
+            conn, session, Holder(lock.key, lock.operator, lock.session_id, lock.epoch), now
+        )
+    except LockChangedHands:
+        return False
     return True

@@ -15,7 +15,9 @@ from pathlib import Path
 
 from storage.connection import Connection
 from storage.engine import write
+from storage.locks import lock_holder, release_lock
 from storage.policy import default_policy
+from storage.rows import RowKey
 from storage.sessions import Session, start_session
 
 CLINIC_ZONE = default_policy().timezone
@@ -140,3 +142,11 @@ class StoredClinic:
 
     def scalar(self, sql: str, params: tuple[object, ...] = ()) -> object:
         return self.conn.execute(sql, params).fetchone()[0]
+
+
+def release_held(conn: Connection, session: Session, key: RowKey, now: int) -> str:
+    """``session`` releases the lock ``key`` holds now; returns whose it was."""
+    holder = lock_holder(conn, key)
+    assert holder is not None, f"{key} holds no lock"
+    release_lock(conn, session, holder, now)
+    return holder.operator

@@ -19,14 +19,16 @@ from storage.locks import (
     CallBackNotInFuture,
     Claim,
     Finished,
+    Holder,
     Lock,
+    LockChangedHands,
     LockLost,
-    NotLocked,
     Refusal,
     abort_call,
     claim_row,
     finish_call,
     inspect_row,
+    lock_holder,
     release_lock,
     remove_stale_locks,
     saved_finish,
@@ -34,7 +36,7 @@ from storage.locks import (
 from storage.policy import Policy, default_policy
 from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
 from storage.sessions import Session, end_session, heartbeat, start_session
-from tests.stored_clinic import NOW, StoredClinic
+from tests.stored_clinic import NOW, StoredClinic, release_held
 
 MINUTE = 60
 HOUR = 60 * MINUTE
@@ -700,7 +702,7 @@ def test_finish_after_the_lock_was_removed_raises_lock_lost(
     key = new_item(clinic)
     alice = clinic.session("alice")
     claim = claimed(conn, policy, alice, key)
-    release_lock(conn, clinic.session("root", supervisor=True), key, NOW + 1)
+    release_held(conn, clinic.session("root", supervisor=True), key, NOW + 1)
     with pytest.raises(LockLost) as caught:
         finish_call(conn, policy, alice, claim, "confirmed", "", NOW + 2)
     assert caught.value.holder is None
@@ -723,7 +725,7 @@ def test_a_finish_saved_already_is_told_apart_from_a_lost_lock(
     assert len(attempts(conn, key)) == 1
     # A lock removed by a supervisor was not saved.
     removed = claimed(conn, policy, alice, other, NOW + 3)
-    release_lock(conn, clinic.session("root", supervisor=True), other, NOW + 4)
+    release_held(conn, clinic.session("root", supervisor=True), other, NOW + 4)
     assert saved_finish(conn, removed) is None
 
 
@@ -854,16 +856,39 @@ def test_release_lock_needs_a_supervisor_for_anothers_lock(
     alice, bob = clinic.session("alice"), clinic.session("bob")
     claimed(conn, policy, alice, key)
     with pytest.raises(NotAllowed):
-        release_lock(conn, bob, key, NOW + 1)
+        release_held(conn, bob, key, NOW + 1)
     assert len(locks(conn)) == 1
     root = clinic.session("root", supervisor=True)
-    assert release_lock(conn, root, key, NOW + 2) == "alice"
+    assert release_held(conn, root, key, NOW + 2) == "alice"
     assert locks(conn) == []
     (release,) = audit_rows(conn, "release-by-supervisor")
     assert (release["operator"], release["session_id"]) == ("root", root.id)
     assert json.loads(str(release["detail"])) == {"holder": "alice", "holder_session": alice.id}
-    with pytest.raises(NotLocked):
-        release_lock(conn, root, key, NOW + 3)
+    assert lock_holder(conn, key) is None
+
+
+def test_a_release_refuses_a_lock_that_changed_hands_since_it_was_read(
+    conn: Connection, clinic: StoredClinic, policy: Policy, engine_location: str
+) -> None:
+    """ringround locks --release reads the holder, then releases: never a newer call."""
+    key = new_appointment(clinic)
+    alice, bob = clinic.session("alice"), clinic.session("bob")
+    root = clinic.session("root", supervisor=True)
+    claim = claimed(conn, policy, alice, key)
+    seen = lock_holder(conn, key)
+    assert seen is not None and (seen.operator, seen.epoch) == ("alice", claim.epoch)
+    # Between the read and the release, on another connection: Alice ends her call
+    # and Bob claims the row.
+    other = open_engine(engine_location).connect()
+    try:
+        assert abort_call(other, policy, alice, key, NOW + 1)
+        bobs = claimed(other, policy, bob, key, NOW + 2)
+    finally:
+        other.close()
+    with pytest.raises(LockChangedHands, match="changed hands meanwhile"):
+        release_lock(conn, root, seen, NOW + 3)
+    assert lock_holder(conn, key) == Holder(key, "bob", bob.id, bobs.epoch)
+    assert audit_rows(conn, "release-by-supervisor") == []
 
 
 def test_release_lock_of_ones_own_lock_is_allowed(
@@ -872,7 +897,7 @@ def test_release_lock_of_ones_own_lock_is_allowed(
     key = new_item(clinic)
     alice = clinic.session("alice")
     claimed(conn, policy, alice, key)
-    assert release_lock(conn, alice, key, NOW + 1) == "alice"
+    assert release_held(conn, alice, key, NOW + 1) == "alice"
     assert locks(conn) == []
 
 
@@ -892,7 +917,7 @@ def test_every_lock_event_is_audited_with_who_and_when(
     abort_call(conn, policy, alice, rows[1], NOW + 3)
     # claim + release by a supervisor
     claimed(conn, policy, alice, rows[2], NOW + 4)
-    release_lock(conn, root, rows[2], NOW + 5)
+    release_held(conn, root, rows[2], NOW + 5)
     # claim, then takeover of a stale lock whose owner is alive
     claimed(conn, policy, alice, rows[3], NOW + 6)
     # claim by a session that dies, then auto-removal

@@ -27,13 +27,12 @@ from storage.locks import (
     claim_row,
     finish_call,
     inspect_row,
-    release_lock,
     remove_stale_locks,
 )
 from storage.policy import default_policy
 from storage.rows import ITEM, RowKey
 from storage.sessions import end_session, heartbeat, start_session
-from tests.stored_clinic import NOW, StoredClinic
+from tests.stored_clinic import NOW, StoredClinic, release_held
 
 WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b", re.IGNORECASE)
 WRITING_PRAGMA = re.compile(r"^\s*PRAGMA\s+(user_version|application_id)\s*=", re.IGNORECASE)
@@ -104,7 +103,7 @@ def test_full_scenario_writes_only_inside_begin_immediate(
         assert isinstance(claim_row(conn, policy, alice, rows[0], NOW), Claim)  # already hers
         finish_call(conn, policy, alice, claims[rows[0]], "no-answer", "nobody", NOW + 60)
         assert abort_call(conn, policy, alice, rows[1], NOW + 70)
-        assert release_lock(conn, root, rows[2], NOW + 80) == "alice"
+        assert release_held(conn, root, rows[2], NOW + 80) == "alice"
         with pytest.raises(NotAllowed):
             abort_call(conn, policy, bob, rows[3], NOW + 90)
 

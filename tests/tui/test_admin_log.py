@@ -27,14 +27,14 @@ from storage.admin_log import LogTarget, configure, field, log_event, log_refuse
 from storage.audit import audit
 from storage.engine import write
 from storage.health import WARNING, Finding, policy_findings
-from storage.locks import Claim, claim_row, release_lock, remove_stale_locks
+from storage.locks import Claim, claim_row, remove_stale_locks
 from storage.policy import Policy, default_policy
 from storage.rows import APPOINTMENT, RowKey
 from storage.sessions import heartbeat
 from tests.clinic_fixtures import wait_until
 from tests.fake_ami import FakeAmi
 from tests.pty_app import PtyApp, ringround_argv, terminal_env
-from tests.stored_clinic import NOW, StoredClinic
+from tests.stored_clinic import NOW, StoredClinic, release_held
 from tests.tui.test_tui_telephony import (
     build_db,
     free_port,
@@ -189,7 +189,7 @@ def test_a_supervisor_release_is_logged(
     anna = clinic.session("anna")
     assert isinstance(claim_row(clinic.conn, policy, anna, key, NOW), Claim)
     olga = clinic.session("olga", supervisor=True)
-    release_lock(clinic.conn, olga, key, NOW + 60)
+    release_held(clinic.conn, olga, key, NOW + 60)
     (text,) = lines(log_file)
     assert text.startswith(f"lock-release-by-supervisor operator=olga session={olga.id} row={key} ")
     assert f"holder=anna holder_session={anna.id}" in text

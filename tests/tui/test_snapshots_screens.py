@@ -16,7 +16,6 @@ import pytest
 from textual.pilot import Pilot
 
 from storage.engine import write
-from storage.locks import release_lock
 from storage.rows import APPOINTMENT, RowKey
 from tests.clinic_fixtures import (
     DESK_NOW,
@@ -28,6 +27,7 @@ from tests.clinic_fixtures import (
     shoot,
     wait_until,
 )
+from tests.stored_clinic import release_held
 from tests.tui.test_snapshots import on_screen
 from tui.app import RingroundApp
 from tui.dialogs import ConfirmDialog, NoticeDialog
@@ -144,7 +144,7 @@ def test_a_supervisor_released_the_call(
         await settle(pilot)
         conn = desk_at_work.connect()
         try:
-            release_lock(
+            release_held(
                 conn,
                 desk_at_work.session("root", DESK_NOW, supervisor=True),
                 RowKey(APPOINTMENT, desk_at_work.appointments["ivanova"]),

@@ -18,7 +18,6 @@ from textual.widgets import Input, OptionList
 
 import storage.locks
 import tui.work_screen
-from storage.locks import release_lock
 from storage.rows import APPOINTMENT, RowKey
 from storage.worklists import LATER
 from tests.clinic_fixtures import (
@@ -34,6 +33,7 @@ from tests.clinic_fixtures import (
     text_of,
     wait_until,
 )
+from tests.stored_clinic import release_held
 from tui.app import RingroundApp
 from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.i18n import set_language
@@ -287,7 +287,7 @@ async def test_save_refused_after_takeover_keeps_the_comment_and_offers_a_note(
         # Meanwhile a supervisor releases the lock and bob calls the client.
         conn = desk.connect()
         try:
-            release_lock(conn, desk.session("root", supervisor=True), ivanova, at(26, 10, 1))
+            release_held(conn, desk.session("root", supervisor=True), ivanova, at(26, 10, 1))
         finally:
             conn.close()
         bob = desk.session("bob")
@@ -324,7 +324,7 @@ async def test_escape_drops_the_comment_of_a_lost_call(desk: DeskClinic) -> None
         bob = desk.session("bob")
         conn = desk.connect()
         try:
-            release_lock(
+            release_held(
                 conn,
                 desk.session("root", supervisor=True),
                 RowKey(APPOINTMENT, desk.appointments["ivanova"]),

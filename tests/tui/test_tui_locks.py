@@ -12,7 +12,7 @@ import pytest
 
 from storage.call_lists import close_list
 from storage.imports import import_csv
-from storage.locks import Claim, claim_row, release_lock
+from storage.locks import Claim, claim_row
 from storage.rows import APPOINTMENT, ITEM, RowKey
 from tests.clinic_fixtures import (
     DESK_NOW,
@@ -28,6 +28,7 @@ from tests.clinic_fixtures import (
     text_of,
     wait_until,
 )
+from tests.stored_clinic import release_held
 from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.picker import ListPicker
 from tui.result_dialog import ResultDialog
@@ -238,7 +239,7 @@ async def test_a_comment_left_in_a_closed_result_dialog_survives_a_release(
         await wait_until(pilot, lambda: app.screen is screen, "the dialog to close")
         conn = desk.connect()
         try:
-            release_lock(
+            release_held(
                 conn, desk.session("root", supervisor=True), RowKey(APPOINTMENT, ivanova), DESK_NOW
             )
         finally:

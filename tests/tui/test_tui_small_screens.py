@@ -17,7 +17,6 @@ from textual.widgets._footer import FooterKey
 
 from storage.clients import save_phones
 from storage.engine import write
-from storage.locks import release_lock
 from storage.rows import APPOINTMENT, RowKey
 from tests.clinic_fixtures import (
     DeskClinic,
@@ -28,6 +27,7 @@ from tests.clinic_fixtures import (
     text_of,
     wait_until,
 )
+from tests.stored_clinic import release_held
 from tui.client_card import ClientCard
 from tui.result_dialog import ResultDialog
 from tui.row_table import RowTable, columns
@@ -159,7 +159,7 @@ async def test_the_result_dialog_brings_a_lost_call_into_sight_at_60x15(desk: De
         conn = desk.connect()
         try:
             key = RowKey(APPOINTMENT, desk.appointments["ivanova"])
-            release_lock(conn, desk.session("root", supervisor=True), key, at(26, 10, 1))
+            release_held(conn, desk.session("root", supervisor=True), key, at(26, 10, 1))
         finally:
             conn.close()
         await pilot.press("enter")

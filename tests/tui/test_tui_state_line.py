@@ -19,7 +19,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from storage.call_lists import close_list
-from storage.locks import Claim, claim_row, inspect_row, release_lock
+from storage.locks import Claim, claim_row, inspect_row
 from storage.rows import APPOINTMENT, RowKey
 from tests.clinic_fixtures import (
     DESK_NOW,
@@ -35,6 +35,7 @@ from tests.clinic_fixtures import (
     text_of,
     wait_until,
 )
+from tests.stored_clinic import release_held
 from tui.dialogs import NoticeDialog
 from tui.i18n import set_language
 from tui.result_dialog import ResultDialog
@@ -66,7 +67,7 @@ async def start_call(pilot: Pilot[None], screen: WorkScreen) -> None:
 def release_by_root(desk: DeskClinic, appointment: str, now: int = DESK_NOW) -> None:
     conn = desk.connect()
     try:
-        release_lock(
+        release_held(
             conn,
             desk.session("root", supervisor=True),
             RowKey(APPOINTMENT, desk.appointments[appointment]),
