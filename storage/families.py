@@ -229,6 +229,7 @@ def finish_family(
     return FamilyFinished(
         closed=finished.closed,
         unreachable=finished.unreachable,
+        records_changed=finished.records_changed,
         settled=tuple(settled),
         skipped=tuple(skipped),
     )

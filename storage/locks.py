@@ -24,7 +24,7 @@ from storage.i18n import _
 from storage.policy import Outcome, Policy
 from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
 from storage.sessions import ALIVE_SQL, Session, alive_since
-from storage.sources import Source, source_sql
+from storage.sources import Source, read_source, source_sql
 
 
 @dataclass(frozen=True)
@@ -480,6 +480,10 @@ class Finished:
 
     closed: bool  # the row left the work lists
     unreachable: bool  # closed because the attempt cap was reached
+    # The clinic's records closed the row's source during the call (an import cancelled or
+    # confirmed the appointment or marked the task done, the call list was closed): the
+    # outcome's effect was not applied over them.
+    records_changed: bool = False
 
 
 def _apply_effect(
@@ -525,6 +529,12 @@ def finish_call(
     """C5: record the attempt, apply the effect and release the lock, all in one transaction.
 
     Raises LockLost (and saves nothing) if the lock is no longer this claim's.
+
+    A claim is made only on an open row, so a source found closed here was
+    closed by the clinic's records during the call (an import, a list closed):
+    those are newer than what the operator knew. The attempt is recorded, counted
+    and the lock released, but the outcome changes neither the source nor the
+    row's calling state: both stay as the records left them (``records_changed``).
     """
     outcome = policy.outcome(outcome_code)
     if outcome.asks_callback and (callback_at is None or callback_at <= now):
@@ -573,28 +583,36 @@ def finish_call(
         # The count read with the lock's release is the row's: nobody else writes before
         # this write ends. One UPDATE writes the row's new state.
         failed = int(released[1]) + int(outcome.failed)
-        unreachable = outcome.failed and failed >= policy.max_attempts
-        closed = outcome.closes or unreachable
-        if closed:
+        source = read_source(conn, policy, key)
+        records_changed = source is None or not source.is_open
+        unreachable = outcome.failed and failed >= policy.max_attempts and not records_changed
+        closed = records_changed or outcome.closes or unreachable
+        if records_changed:
+            state = ""  # the attempt only: the records decide the rest
+            values: tuple[object, ...] = ()
+        elif closed:
             reason = "unreachable" if unreachable and not outcome.closes else outcome.code
-            state = "closed_at = ?, closed_reason = ?, callback_at = NULL, callback_operator = NULL"
-            values: tuple[object, ...] = (now, reason)
+            state = (
+                ", closed_at = ?, closed_reason = ?, callback_at = NULL, callback_operator = NULL"
+            )
+            values = (now, reason)
         elif outcome.asks_callback:
-            state = "callback_at = ?, callback_operator = ?, not_before = NULL"
+            state = ", callback_at = ?, callback_operator = ?, not_before = NULL"
             values = (callback_at, None if callback_anyone else session.operator)
         else:
             wait = max(policy.min_gap, outcome.retry_after or 0)
-            state = "not_before = ?, callback_at = NULL, callback_operator = NULL"
+            state = ", not_before = ?, callback_at = NULL, callback_operator = NULL"
             values = (now + wait,)
         execute_soon(
             conn,
             preparable(
-                f"UPDATE call_rows SET failed_attempts = ?, last_attempt_at = ?, {state}"
+                f"UPDATE call_rows SET failed_attempts = ?, last_attempt_at = ?{state}"
                 " WHERE kind = ? AND source_id = ?"
             ),
             (failed, now, *values, key.kind, key.source_id),
         )
-        _apply_effect(conn, policy, key, outcome, now)
+        if not records_changed:
+            _apply_effect(conn, policy, key, outcome, now)
         if outcome.do_not_call:
             execute_soon(
                 conn, "UPDATE clients SET do_not_call = 1 WHERE id = ?", (claim.client_id,)
@@ -621,8 +639,9 @@ def finish_call(
             claim.client_id,
             outcome=outcome.code,
             unreachable=unreachable,
+            **({"records_changed": True} if records_changed else {}),
         )
-    return Finished(closed=closed, unreachable=unreachable)
+    return Finished(closed=closed, unreachable=unreachable, records_changed=records_changed)
 
 
 def saved_finish(conn: Connection, claim: Claim) -> Finished | None:

@@ -51,7 +51,7 @@ from storage.locks import (
 )
 from storage.open_calls import save_note
 from storage.row_details import WorkRow, load_rows
-from storage.rows import APPOINTMENT, RowKey
+from storage.rows import APPOINTMENT, TASK, RowKey
 from storage.sources import read_source, read_subject
 from storage.worklists import (
     BLOCKED,
@@ -94,6 +94,24 @@ HISTORY_LINES = 2
 RECHECK_EVERY = 2.0  # seconds between readings of the shown row's state (liveness, times)
 FIRST_PAGE = 100  # rows painted before the whole order of a big list is read
 DUE_CHECK_MAX = 3600  # seconds: timers far ahead are set again, so a changed clock is seen
+
+
+def records_changed_text(key: RowKey) -> str:
+    """What a saved call whose source the clinic's records closed meanwhile left alone."""
+    if key.kind == APPOINTMENT:
+        return _(
+            "The appointment was changed in the clinic's records during the call and was "
+            "left as the records say; your call was recorded."
+        )
+    if key.kind == TASK:
+        return _(
+            "The task was marked done in the clinic's records during the call and was "
+            "left as the records say; your call was recorded."
+        )
+    return _(
+        "The call list was closed or this client marked called during the call; the list "
+        "was left as it is, and your call was recorded."
+    )
 
 
 class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
@@ -783,6 +801,10 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
                             )
                         )
                 self.tell(note)
+                if finished.records_changed:
+                    self.app.push_screen(
+                        NoticeDialog(records_changed_text(claim.key), title=_("Finish processing"))
+                    )
                 self.call_released(claim.key)
                 self.refresh_row(claim.key, saved=claim.key.source_id)
 

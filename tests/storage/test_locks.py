@@ -12,9 +12,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
+from storage.call_lists import close_list
 from storage.connection import Connection
 from storage.engine import open_engine
 from storage.errors import NotAllowed
+from storage.imports import import_csv
 from storage.locks import (
     CallBackNotInFuture,
     Claim,
@@ -152,6 +154,73 @@ def test_confirmed_appointment_gets_the_confirmed_status(
     assert events(conn) == ["claim", "release"]
     # The row has left the list for everybody, including the one who closed it.
     assert refused(conn, policy, clinic.session("bob"), key, NOW + 2 * HOUR).reason == "closed"
+    assert refused(conn, policy, alice, key, NOW + 2 * HOUR).reason == "closed"
+
+
+def _clinic_records_change(location: str, policy: Policy, key: RowKey) -> None:
+    """On another connection, as the clinic's side does it: an import cancels the
+    appointment or marks the task done, a supervisor closes the item's call list."""
+    other = open_engine(location).connect()
+    try:
+        if key.kind == ITEM:
+            close_list(other, start_session(other, "root", NOW, supervisor=True), "List 0", NOW + 1)
+            return
+        kind, row = (
+            ("appointments", f"{key.source_id},cancelled")
+            if key.kind == APPOINTMENT
+            else ("tasks", f"{key.source_id},2025-03-12 10:00")
+        )
+        header = "id,status" if key.kind == APPOINTMENT else "id,done_at"
+        import_csv(
+            other,
+            policy,
+            kind,
+            f"{header}\n{row}\n".encode(),
+            source="schedule.csv",
+            operator="root",
+            supervisor=True,
+            now=NOW + 1,
+        )
+    finally:
+        other.close()
+
+
+def _source_now(conn: Connection, key: RowKey) -> object:
+    if key.kind == APPOINTMENT:
+        return appointment_status(conn, key)
+    if key.kind == ITEM:
+        sql = "SELECT processed_at FROM call_list_items WHERE id = ?"
+    else:
+        sql = "SELECT done_at FROM tasks WHERE id = ?"
+    return conn.execute(sql, (key.source_id,)).fetchone()[0]
+
+
+@pytest.mark.parametrize("kind", [APPOINTMENT, ITEM, TASK])
+def test_an_outcome_leaves_a_source_the_clinics_records_closed_during_the_call(
+    conn: Connection, clinic: StoredClinic, policy: Policy, engine_location: str, kind: str
+) -> None:
+    """The clinic's records are newer than what the operator knew: "Confirmed" saved on an
+    appointment an import cancelled meanwhile (a task marked done, a list closed) records
+    the call and releases the lock, and leaves the source as the records say."""
+    makers: dict[str, Callable[[StoredClinic], RowKey]] = {
+        APPOINTMENT: new_appointment,
+        ITEM: new_item,
+        TASK: new_task,
+    }
+    key = makers[kind](clinic)
+    alice = clinic.session("alice")
+    claim = claimed(conn, policy, alice, key)
+    _clinic_records_change(engine_location, policy, key)
+    records_say = _source_now(conn, key)
+    done = finish_call(conn, policy, alice, claim, "confirmed", "will come", NOW + 90)
+    assert done == Finished(closed=True, unreachable=False, records_changed=True)
+    assert _source_now(conn, key) == records_say
+    assert locks(conn) == []
+    assert attempts(conn, key) == [("alice", "confirmed", NOW, NOW + 90, "will come")]
+    row = call_row(conn, key)
+    assert (row["closed_at"], row["last_attempt_at"]) == (None, NOW + 90)
+    (release,) = audit_rows(conn, "release")
+    assert json.loads(str(release["detail"]))["records_changed"] is True
     assert refused(conn, policy, alice, key, NOW + 2 * HOUR).reason == "closed"
 
 

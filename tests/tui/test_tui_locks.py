@@ -221,6 +221,52 @@ async def test_a_call_whose_appointment_an_import_cancels_stays_until_finished(
     ) == [("alice", "no-answer", "Не берёт")]
 
 
+async def test_confirmed_on_an_appointment_an_import_cancelled_leaves_it_cancelled(
+    desk: DeskClinic,
+) -> None:
+    """The clinic's system cancels the appointment while alice is on the phone and she
+    saves "Confirmed": her call is recorded, the appointment stays cancelled as the
+    clinic's records say, and she is told so in one sentence."""
+    ivanova = desk.appointments["ivanova"]
+    app = desk.app("alice")
+    async with running(app) as pilot:
+        await open_list(pilot)
+        await pilot.press("c")
+        await wait_until(
+            pilot, lambda: desk.locks() == [(APPOINTMENT, ivanova, "alice", app.session.id)]
+        )
+        conn = desk.connect()
+        try:
+            import_csv(
+                conn,
+                desk.policy,
+                "appointments",
+                f"id,status\n{ivanova},cancelled\n".encode(),
+                source="schedule.csv",
+                operator="root",
+                supervisor=True,
+                now=DESK_NOW,
+            )
+        finally:
+            conn.close()
+        await pilot.press("f")
+        await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog), "the result dialog")
+        await pilot.press("1", *"Придёт", "enter")
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, NoticeDialog) and app.screen, "the notice"
+        )
+        assert isinstance(dialog, NoticeDialog)
+        assert dialog.message == (
+            "The appointment was changed in the clinic's records during the call and was "
+            "left as the records say; your call was recorded."
+        )
+    assert desk.locks() == []
+    assert desk.query("SELECT status FROM appointments WHERE id = ?", ivanova) == [("cancelled",)]
+    assert desk.query(
+        "SELECT operator, outcome, comment FROM attempts WHERE source_id = ?", ivanova
+    ) == [("alice", "confirmed", "Придёт")]
+
+
 async def test_a_comment_left_in_a_closed_result_dialog_survives_a_release(
     desk: DeskClinic,
 ) -> None:
