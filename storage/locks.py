@@ -288,11 +288,12 @@ def _refusal(
     if failed >= policy.max_attempts:
         return Refusal("attempt-cap")
     if callback_at is not None:
-        if callback_at > now:
-            return Refusal("call-back", until=callback_at, operator=callback_operator)
+        # Another operator's promise: told when they may call, before the promised time too.
         handover = callback_at + policy.personal_callback_grace
         if callback_operator not in (None, session.operator) and handover > now:
             return Refusal("personal-call-back", until=handover, operator=callback_operator)
+        if callback_at > now:
+            return Refusal("call-back", until=callback_at, operator=callback_operator)
     elif not_before is not None and not_before > now:
         return Refusal("too-soon", until=not_before)
     return None

@@ -483,7 +483,9 @@ def test_personal_call_back_is_only_mine_until_the_grace_passes(
         "call-back", until=back, operator="alice"
     )
     handover = back + policy.personal_callback_grace
-    for moment in (back, handover - 1):
+    # Before the promised time too, the others hear when they may call (the list shows it):
+    # "Call back at 16:00" sent them back at 16:00 only to be refused until 16:30.
+    for moment in (back - 1, back, handover - 1):
         assert refused(conn, policy, bob, key, moment) == Refusal(
             "personal-call-back", until=handover, operator="alice"
         )
