@@ -24,10 +24,14 @@ from tests.clinic_fixtures import (
     shoot,
     wait_until,
 )
+from tests.supervisor_fixtures import operators_at_work, record_calls, supervisor_app
 from tests.tui.test_snapshots import on_screen
+from tests.tui.test_tui_same_phone import add_family
 from tui.app import RingroundApp
 from tui.dialogs import NoticeDialog
+from tui.report_screen import ReportScreen
 from tui.result_dialog import ResultDialog
+from tui.supervisor_screen import SupervisorScreen
 
 SIZE = (80, 24)
 
@@ -81,5 +85,67 @@ def test_lock_warning_ru(snap_compare: Compare, desk: DeskClinic, apps: list[Rin
         await open_list(pilot)
         await pilot.press("c")
         await wait_until(pilot, on_screen(app, NoticeDialog))
+
+    assert shoot(snap_compare, app, SIZE, steps)
+
+
+def test_tallest_result_dialog_ru(
+    snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp]
+) -> None:
+    """Call-back time, same-phone box and a refusal at once: all of it within 24 lines."""
+    add_family(desk)
+    app = desk.app("alice", clock=Clock())
+    apps.append(app)
+
+    async def steps(pilot: Pilot[Any]) -> None:
+        await open_list(pilot)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: desk.locks())
+        await settle(pilot)
+        await pilot.press("f")
+        await wait_until(pilot, on_screen(app, ResultDialog))
+        await pilot.press("5", "enter")  # no time written: «Укажите время перезвона…»
+
+    assert shoot(snap_compare, app, SIZE, steps)
+
+
+def test_supervisor_screen_ru(
+    snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp]
+) -> None:
+    operators_at_work(desk)
+    app = supervisor_app(desk)
+    apps.append(app)
+
+    async def steps(pilot: Pilot[Any]) -> None:
+        await pilot.press("v")
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, SupervisorScreen) and app.screen.overview is not None,
+        )
+        await settle(pilot)
+
+    assert shoot(snap_compare, app, SIZE, steps)
+
+
+def test_report_last_7_days_ru(
+    snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp]
+) -> None:
+    record_calls(desk)
+    app = supervisor_app(desk)
+    apps.append(app)
+
+    async def steps(pilot: Pilot[Any]) -> None:
+        await pilot.press("p")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen))
+        await settle(pilot)
+        await pilot.press("w")
+        await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ReportScreen)
+                and app.screen.report is not None
+                and len(app.screen.report.days) == 7
+            ),
+        )
 
     assert shoot(snap_compare, app, SIZE, steps)
