@@ -171,22 +171,22 @@ class SupervisorScreen(FollowsEveryCommit, AtTheDesk, Screen[None]):
         desk = self.desk
         now = desk.now()
         holding = len({lock.operator for lock in seen.locks})
-        self.query_one("#supervisor-title", SteadyText).show(
-            " · ".join(
-                [
-                    _("Supervisor"),
-                    ngettext("{count} online", "{count} online", len(seen.sessions)).format(
-                        count=len(seen.sessions)
-                    ),
-                    ngettext("{count} lock", "{count} locks", len(seen.locks)).format(
-                        count=len(seen.locks)
-                    ),
-                    ngettext(
-                        "held by {count} operator", "held by {count} operators", holding
-                    ).format(count=holding),
-                ]
+        parts = [
+            _("Supervisor"),
+            ngettext("{count} online", "{count} online", len(seen.sessions)).format(
+                count=len(seen.sessions)
+            ),
+            ngettext("{count} lock", "{count} locks", len(seen.locks)).format(
+                count=len(seen.locks)
+            ),
+        ]
+        if holding:  # not "held by 0 operators"
+            parts.append(
+                ngettext("held by {count} operator", "held by {count} operators", holding).format(
+                    count=holding
+                )
             )
-        )
+        self.query_one("#supervisor-title", SteadyText).show(" · ".join(parts))
         shown = Shown(
             tuple(self.session_cells(s, now) for s in seen.sessions),
             tuple(self.lock_cells(lock, now) for lock in seen.locks),

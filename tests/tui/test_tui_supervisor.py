@@ -103,6 +103,19 @@ async def test_supervisor_sees_who_works_on_what_and_releases_a_lock(desk: DeskC
     assert json.loads(detail) == {"holder": "olga", "holder_session": sessions["olga"].id}
 
 
+async def test_without_locks_the_title_names_no_holders(desk: DeskClinic, language: str) -> None:
+    """It said «0 блокировок · у 0 операторов» ("0 locks · held by 0 operators")."""
+    app = supervisor_app(desk)
+    async with running(app) as pilot:
+        screen = await open_supervisor_screen(pilot)
+        title = text_of(screen.query_one("#supervisor-title"))
+    assert title == (
+        "Supervisor · 1 online · 0 locks"
+        if language == "en"
+        else "Супервизор · 1 в сети · 0 блокировок"
+    )
+
+
 async def test_names_that_look_like_markup_are_shown_as_they_are(desk: DeskClinic) -> None:
     """An operator "[bold]Ева[/bold]" calling client "[red]Smith" is shown with the
     brackets, not in bold or red: names are data, never markup."""
