@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from storage.audit import audit
 from storage.connection import Connection
 from storage.engine import write
-from storage.policy import Policy
 from storage.rows import RowKey
 from storage.sessions import Session
 
@@ -54,17 +53,32 @@ def open_calls(conn: Connection, session: Session) -> list[OpenCall]:
     return [OpenCall(RowKey(kind, source_id), name, since) for kind, source_id, name, since in rows]
 
 
-def abort_open_calls(conn: Connection, policy: Policy, session: Session, now: int) -> list[RowKey]:
-    """Release every lock of ``session`` without recording an outcome; the rows released."""
-    # The lock protocol's module is loaded here, when calls are aborted: the app imports this
-    # module at start, and the protocol is not needed before the first paint.
-    from storage.locks import abort_call
+def abort_open_calls(conn: Connection, session: Session, now: int) -> list[RowKey]:
+    """Release every lock ``session`` still holds, without recording an outcome; the rows.
 
-    released = []
-    for call in open_calls(conn, session):
-        if abort_call(conn, policy, session, call.key, now):
-            released.append(call.key)
-    return released
+    One statement in one write transaction: a lock taken over since the operator was
+    asked (listed, then gone) is simply not among them, never an error on the way out.
+    """
+    with write(conn):
+        rows = conn.execute(
+            "DELETE FROM locks WHERE session_id = ? RETURNING kind, source_id, client_id",
+            (session.id,),
+        ).fetchall()
+        released = sorted(
+            (RowKey(kind, source_id), client_id) for kind, source_id, client_id in rows
+        )
+        for key, client_id in released:
+            audit(
+                conn,
+                now,
+                session.operator,
+                session.id,
+                "abort",
+                key,
+                client_id,
+                holder_session=session.id,
+            )
+    return [key for key, _client_id in released]
 
 
 def last_audit_id(conn: Connection) -> int:

@@ -191,6 +191,8 @@ class RingroundApp(App[None]):
         self.phone: PhoneLine | None = None  # the PBX line, when telephony is on
         self.audit_seen: int | None = None  # lost calls are looked for after this audit entry
         self.leaving = False  # a question about open calls is on screen
+        # That question, with what it asks about: asked again when one of its calls is lost.
+        self.leave_question: tuple[ConfirmDialog, str, Callable[[], object]] | None = None
         self.closing = threading.Event()  # set when the database is closed: the poll stops
         # What waits for the list picker's first paint; None once it is on the screen.
         self._after_paint: list[Callable[[], object]] | None = []
@@ -411,6 +413,7 @@ class RingroundApp(App[None]):
             return
 
         def answered(yes: bool | None) -> None:
+            self.leave_question = None
             if not yes:
                 self.leaving = False
                 return
@@ -418,24 +421,38 @@ class RingroundApp(App[None]):
 
             self.database.work(
                 self,
-                lambda conn: abort_open_calls(conn, self.policy, self.session, self.now()),
+                lambda conn: abort_open_calls(conn, self.session, self.now()),
                 lambda released: self._left(released, then),
                 lambda error: self._not_left(error, then),
                 group="leave",
             )
 
-        self.push_screen(
-            ConfirmDialog(
-                open_calls_question(calls, leaving),
-                title=ngettext("Open call", "Open calls", len(calls)),
-                hint=ngettext(
-                    "y — abort the call and {leaving}, n — stay",
-                    "y — abort the calls and {leaving}, n — stay",
-                    len(calls),
-                ).format(leaving=leaving),
-            ),
-            answered,
+        question = ConfirmDialog(
+            open_calls_question(calls, leaving),
+            title=ngettext("Open call", "Open calls", len(calls)),
+            hint=ngettext(
+                "y — abort the call and {leaving}, n — stay",
+                "y — abort the calls and {leaving}, n — stay",
+                len(calls),
+            ).format(leaving=leaving),
         )
+        self.leave_question = (question, leaving, then)
+        self.push_screen(question, answered)
+
+    def ask_to_leave_again(self) -> None:
+        """A call the open-calls question names was lost: that question is out of date.
+
+        It goes without an answer, and leaving starts over: asked about the calls still
+        open, or done at once when none is (the operator asked to leave; only the call
+        held them back).
+        """
+        if self.leave_question is None or self.leave_question[0] is not self.screen:
+            return
+        _question, leaving, then = self.leave_question
+        self.leave_question = None
+        self.pop_screen()  # unanswered: its callback is dropped, not called
+        self.leaving = False
+        self.leave(leaving, then)
 
     def _left(self, released: list[RowKey], then: Callable[[], object]) -> None:
         self.leaving = False
@@ -588,6 +605,7 @@ class RingroundApp(App[None]):
         A result dialog open on that row keeps what was typed (ResultDialog.lock_lost),
         and so does one closed with Escape (KeepsDrafts).
         """
+        self.ask_to_leave_again()
         for call in lost:
             if self.phone is not None:
                 self.phone.forget(call.key)

@@ -10,15 +10,17 @@ from __future__ import annotations
 import pytest
 from textual.pilot import Pilot
 
-from storage.open_calls import open_calls
-from storage.rows import APPOINTMENT
+from storage.open_calls import abort_open_calls, open_calls
+from storage.rows import APPOINTMENT, RowKey
 from tests.clinic_fixtures import (
+    DESK_NOW,
     DeskClinic,
     open_list,
     running,
     settle,
     wait_until,
 )
+from tests.stored_clinic import release_held
 from tui.dialogs import ConfirmDialog
 from tui.picker import ListPicker
 from tui.work_screen import WorkScreen
@@ -189,3 +191,76 @@ def test_a_lock_of_this_session_is_what_counts(desk: DeskClinic) -> None:
         assert (call.key.kind, call.client) == (APPOINTMENT, "John Smith")
     finally:
         conn.close()
+
+
+def taken_by_bob(desk: DeskClinic, appointment: str) -> None:
+    """A supervisor releases the call and Bob claims the row: it changed hands."""
+    conn = desk.connect()
+    try:
+        key = RowKey(APPOINTMENT, desk.appointments[appointment])
+        release_held(conn, desk.session("root", supervisor=True), key, DESK_NOW)
+    finally:
+        conn.close()
+    desk.claim(desk.session("bob"), appointment)
+
+
+async def test_a_call_taken_while_the_question_is_up_quits_without_it(desk: DeskClinic) -> None:
+    """The question about the open call stayed on screen after the call was taken over:
+    with nothing open any more, the quit the operator asked for goes ahead."""
+    app = desk.app("alice")
+    async with running(app) as pilot:
+        await call_and_ask(pilot, desk, "ctrl+q")
+        taken_by_bob(desk, "ivanova")
+        await wait_until(pilot, lambda: not app.is_running, "the app to end")
+    assert [lock[2] for lock in desk.locks()] == ["bob"]
+    assert attempts(desk) == []
+
+
+async def test_a_question_about_two_calls_is_asked_again_when_one_is_taken(
+    desk: DeskClinic,
+) -> None:
+    app = desk.app("alice")
+    async with running(app) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ListPicker), "the list picker")
+        desk.claim(app.session, "ivanova")
+        desk.claim(app.session, "smith")
+        await pilot.press("q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
+        taken_by_bob(desk, "ivanova")
+        dialog = await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ConfirmDialog)
+                and "Иванова" not in app.screen.question
+                and app.screen
+            ),
+            "the question asked again",
+        )
+        assert isinstance(dialog, ConfirmDialog)
+        assert dialog.question == (
+            "You have an open call with John Smith. Abort it (nothing is recorded) and quit?"
+        )
+        await pilot.press("y")
+        await wait_until(pilot, lambda: not app.is_running, "the app to end")
+    assert [(lock[1], lock[2]) for lock in desk.locks()] == [(desk.appointments["ivanova"], "bob")]
+
+
+def test_aborting_open_calls_leaves_a_call_taken_since_they_were_listed(
+    desk: DeskClinic,
+) -> None:
+    """Quitting lists the open calls, asks, then aborts them: a call taken over in between
+    once stopped the quit with a "Database problem" box."""
+    alice = desk.session("alice")
+    desk.claim(alice, "ivanova")
+    desk.claim(alice, "smith")
+    conn = desk.connect()
+    try:
+        listed = [call.client for call in open_calls(conn, alice)]
+        assert listed == ["Иванова Мария Петровна", "John Smith"]
+        taken_by_bob(desk, "ivanova")
+        assert abort_open_calls(conn, alice, DESK_NOW) == [
+            RowKey(APPOINTMENT, desk.appointments["smith"])
+        ]
+    finally:
+        conn.close()
+    assert [(lock[1], lock[2]) for lock in desk.locks()] == [(desk.appointments["ivanova"], "bob")]
