@@ -58,7 +58,7 @@ _CLIENT_FAILURES: dict[str, tuple[CallStage, ClientResult | None, str]] = {
     "CONGESTION": (
         CallStage.FAILED,
         "congestion",
-        N_("The client's number could not be reached (congestion)."),
+        N_("The client's number is unreachable (congestion)."),
     ),
     "CHANUNAVAIL": (CallStage.FAILED, "unavailable", N_("The client's number is unavailable.")),
     "CANCEL": (CallStage.ENDED, None, N_("The call was hung up before the client answered.")),

@@ -56,16 +56,15 @@ def progress_text(call: PhoneCall) -> str:
         return _("PBX call to {number}: the client's phone is ringing…").format(number=number)
     if stage is CallStage.CONNECTED:
         return _("PBX call to {number}: connected — f to finish when done").format(number=number)
+    # Once the call is over, the reason and the keys, without the number (the row shows
+    # it): the line is cut at 80 columns, and "PBX call to 79114195358: The client's
+    # number is unavailable. f to finish, a to a…" hid the keys.
     if stage is CallStage.ENDED:
         reason = call.reason or _("The call has ended.")
-        return _("PBX call to {number}: {reason} f to finish, a to abort").format(
-            number=number, reason=reason
-        )
+        return _("{reason} f to finish, a to abort").format(reason=reason)
     if stage is CallStage.FAILED:
         reason = call.reason or _("The call failed.")
-        return _("PBX call to {number}: {reason} f to finish, a to abort").format(
-            number=number, reason=reason
-        )
+        return _("{reason} f to finish, a to abort").format(reason=reason)
     return _("PBX call to {number}").format(number=number)
 
 

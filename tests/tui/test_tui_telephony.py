@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
+from rich.cells import cell_len
 from textual.pilot import Pilot
 from textual.widgets import OptionList
 from textual.worker import WorkerState
@@ -23,12 +24,17 @@ from textual.worker import WorkerState
 from storage.clients import save_phones
 from storage.database import open_database
 from storage.engine import write
+from storage.i18n import _
 from storage.policy import Policy, default_policy, load_policy
+from storage.rows import APPOINTMENT, RowKey
 from storage.sessions import start_session
+from telephony import CallStage
 from tests.clinic_fixtures import DESK_NOW, notices, wait_until
 from tests.fake_ami import FakeAmi
 from tui.app import RingroundApp
 from tui.dialogs import ConfirmDialog, NoticeDialog
+from tui.phone_calls import progress_text
+from tui.phone_line import PhoneCall
 from tui.result_dialog import ResultDialog
 from tui.steady import SteadyText
 from tui.work_screen import WorkScreen
@@ -452,3 +458,37 @@ async def test_telephony_off_shows_nothing_and_keys_say_so(
         await pilot.press("c")
         await wait_until(pilot, lambda: locks(path), "the plain claim")
         await settle(pilot)
+
+
+# What the exchange reports when the client's leg does not answer (telephony/ami.py).
+CLIENT_FAILURES = [
+    "The client's line is busy.",
+    "The client did not answer.",
+    "The client's number is unreachable (congestion).",
+    "The client's number is unavailable.",
+    "The call was hung up before the client answered.",
+]
+
+
+@pytest.mark.parametrize("reason", CLIENT_FAILURES)
+@pytest.mark.parametrize("stage", [CallStage.FAILED, CallStage.ENDED])
+def test_after_a_failed_pbx_call_the_state_line_keeps_its_keys_at_80_columns(
+    language: str, stage: CallStage, reason: str
+) -> None:
+    """The state line is one line cut with «…» (tui/app.tcss, #state): «Звонок через АТС на
+    79114195358: Номер клиента недоступен. f: завершить, a: п…» hid the keys."""
+    call = PhoneCall(
+        key=RowKey(APPOINTMENT, 1),
+        position=1,
+        number="79114195358",
+        stored="+7 911 419-53-58",
+        had_lock=False,
+        call_id="1",
+        stage=stage,
+        operator_answered=True,
+        reason=_(reason),
+    )
+    line = progress_text(call)
+    keys = "f to finish, a to abort" if language == "en" else "f: завершить, a: прервать"
+    assert line.endswith(keys), line
+    assert cell_len(line) <= 78, line  # 80 columns less the line's padding
