@@ -34,6 +34,7 @@ why and what it costs.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import select
 import time
@@ -154,6 +155,9 @@ _NOT_ACCEPTING = "the database system is"
 _NOT_STARTED = "connection is bad: "
 # How libpq begins what went wrong with a server it tried: then the address was readable.
 _TRIED = "connection to server "
+# What psycopg's own look-up of the host says when the port is no number (getaddrinfo's
+# EAI_SERVICE): libpq would have refused it as an invalid port number.
+_PORT_NOT_A_NUMBER = "Servname not supported"
 _BUSY = frozenset({"55P03", "40P01", "40001", "57014"})
 _NO_RIGHTS = "42501"  # insufficient privilege: the role lacks a right it needs
 _READ_ONLY = "25006"  # read-only SQL transaction
@@ -246,13 +250,17 @@ def not_an_address(location: str, reason: str) -> BadInput:
 def address_refused(error: psycopg.Error, location: str) -> BadInput | None:
     """BadInput when libpq refused a value of the address before trying the network (a port
     of 99999, an unknown sslmode: psycopg's "connection is bad"; a timeout that is not a
-    number: its ProgrammingError); None when the connection was tried."""
+    number: its ProgrammingError; a port that is not a number, which fails psycopg's look-up
+    of the host); None when the connection was tried."""
     text = str(error)
     reason = text.removeprefix(_NOT_STARTED)
     if reason.startswith(_TRIED):  # a Unix socket tried at once: no socket file, no server
         return None
     if isinstance(error, psycopg.ProgrammingError) or text.startswith(_NOT_STARTED):
         return not_an_address(location, reason)
+    if _PORT_NOT_A_NUMBER in text:
+        port = psycopg.conninfo.conninfo_to_dict(location).get("port") or os.environ.get("PGPORT")
+        return not_an_address(location, f'invalid port number: "{port}"')
     return None
 
 

@@ -965,6 +965,8 @@ def test_an_address_libpq_cannot_read_is_bad_input(url: str, said: str) -> None:
     ("address", "said"),
     [
         ("postgresql://postgres@127.0.0.1:99999/clinic", 'invalid port number: "99999"'),
+        # psycopg looks the host up itself, and a port that is no number fails that lookup
+        ("postgresql://postgres@localhost:abc/clinic", 'invalid port number: "abc"'),
         ("postgresql://postgres@127.0.0.1:5432/clinic?sslmode=bogus", '"bogus"'),
         ("postgresql://postgres@127.0.0.1:5432/clinic?connect_timeout=soon", "'soon'"),
     ],

@@ -92,6 +92,7 @@ def test_a_database_the_server_does_not_have_is_bad_input(
     ("url", "said"),
     [
         ("postgresql://ringround_app@127.0.0.1:99999/clinic", 'invalid port number: "99999"'),
+        ("postgresql://ringround_app@localhost:abc/clinic", 'invalid port number: "abc"'),
         (
             "postgresql://ringround_app@127.0.0.1/clinic?sslmode=bogus",
             'invalid sslmode value: "bogus"',
