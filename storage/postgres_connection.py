@@ -260,7 +260,7 @@ def address_refused(error: psycopg.Error, location: str) -> BadInput | None:
         return not_an_address(location, reason)
     if _PORT_NOT_A_NUMBER in text:
         port = psycopg.conninfo.conninfo_to_dict(location).get("port") or os.environ.get("PGPORT")
-        return not_an_address(location, f'invalid port number: "{port}"')
+        return not_an_address(location, _('invalid port number: "{port}"').format(port=port))
     return None
 
 
