@@ -259,7 +259,8 @@ def address_refused(error: psycopg.Error, location: str) -> BadInput | None:
     if isinstance(error, psycopg.ProgrammingError) or text.startswith(_NOT_STARTED):
         return not_an_address(location, reason)
     if _PORT_NOT_A_NUMBER in text:
-        port = psycopg.conninfo.conninfo_to_dict(location).get("port") or os.environ.get("PGPORT")
+        given = psycopg.conninfo.conninfo_to_dict(location).get("port")
+        port = given or os.environ.get("PGPORT", "")
         return not_an_address(location, _('invalid port number: "{port}"').format(port=port))
     return None
 
