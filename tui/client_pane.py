@@ -134,7 +134,7 @@ def state_text(state: RowState, policy: Policy, now: int) -> str:
         return lock_state(state.lock, policy, now)
     if state.lock is not None and state.lock.mine_earlier and state.refusal is not None:
         return _(
-            "Locked by you in an earlier session since {since} — cannot be called now; a aborts"
+            "Locked by you in an earlier session — cannot be called now; a aborts (since {since})"
         ).format(since=moment_text(state.lock.since, policy, now))
     if state.refusal is not None:
         return refusal_text(state.refusal, policy, now)

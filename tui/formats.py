@@ -156,19 +156,20 @@ def lock_state(lock: Lock, policy: Policy, now: int) -> str:
     since = moment_text(lock.since, policy, now)
     if lock.mine:
         return _("Your call since {since} — f to finish, a to abort").format(since=since)
+    # The keys before the times and places: the line is cut at the screen's edge (80
+    # columns), and a call left open yesterday ("since 27.11 10:30") cut "c takes it over".
     if lock.mine_earlier:
         return _(
-            "Locked by you in an earlier session since {since} — a aborts, c takes it over"
+            "Locked by you in an earlier session — a aborts, c takes it over (since {since})"
         ).format(since=since)
     if lock.mine_elsewhere:
-        # The key comes first: a long host name may be cut off at the end of the line.
         return _(
             "Open in your other window — c asks to move it here (since {since}, on {place})"
         ).format(since=since, place=lock_place(lock))
     if lock.offers_takeover:
         return _(
-            "Locked by {operator} since {since} — over {duration}, still working; "
-            "c offers a takeover"
+            "Locked by {operator} — over {duration}, still working; c offers a takeover "
+            "(since {since})"
         ).format(
             operator=safe_text(lock.operator),
             since=since,

@@ -6,15 +6,18 @@ storage.sessions.heartbeat, as their apps would.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
+from rich.cells import cell_len
 
 from storage.call_lists import close_list
 from storage.imports import import_csv
 from storage.locks import Claim, claim_row
 from storage.rows import APPOINTMENT, ITEM, RowKey
 from tests.clinic_fixtures import (
+    DAY,
     DESK_NOW,
     MINUTE,
     Clock,
@@ -47,6 +50,25 @@ def events(desk: DeskClinic) -> list[str]:
     return [event for (event,) in desk.query("SELECT event FROM audit ORDER BY id")]
 
 
+async def test_a_call_left_open_yesterday_shows_its_keys_at_80_columns(
+    desk: DeskClinic, language: str
+) -> None:
+    """The state line is cut at the edge: «… с 25.11 14:00 — a прерывает, c забирает се…».
+
+    A clinic may keep locks for up to a day (locks.stale_after), so a call left open
+    yesterday afternoon is still its operator's this morning."""
+    desk.policy = dataclasses.replace(desk.policy, stale_after=DAY)
+    crashed = desk.session("alice", DESK_NOW - 20 * 60 * MINUTE)
+    desk.claim(crashed, "ivanova", DESK_NOW - 20 * 60 * MINUTE)
+    app = desk.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        line = state(screen)
+    keys = "c takes it over" if language == "en" else "c забирает себе"
+    assert keys in line, line
+    assert cell_len(line[: line.index(keys) + len(keys)]) <= 78, line  # 80 less the padding
+
+
 async def test_crashed_session_lock_can_be_aborted(desk: DeskClinic) -> None:
     crashed = desk.session("alice", DESK_NOW - 5 * MINUTE)
     desk.claim(crashed, "ivanova", DESK_NOW - 5 * MINUTE)  # … and the app died; never ended
@@ -54,7 +76,7 @@ async def test_crashed_session_lock_can_be_aborted(desk: DeskClinic) -> None:
     async with running(app) as pilot:
         screen = await open_list(pilot)
         assert state(screen) == (
-            "Locked by you in an earlier session since 09:55 — a aborts, c takes it over"
+            "Locked by you in an earlier session — a aborts, c takes it over (since 09:55)"
         )
         # f is not for such a lock: it says what to do instead.
         await pilot.press("f")
@@ -134,7 +156,7 @@ async def test_crashed_session_lock_on_a_list_closed_since_is_found_and_aborted(
         assert screen.work_list.name == flu
         assert text_of(screen.query_one("#work-title")).startswith(f"{flu} (closed) · 1 row")
         assert state(screen) == (
-            "Locked by you in an earlier session since 09:55 — cannot be called now; a aborts"
+            "Locked by you in an earlier session — cannot be called now; a aborts (since 09:55)"
         )
         await pilot.press("c")
         dialog = await wait_until(
@@ -322,7 +344,7 @@ async def test_stale_lock_of_a_live_operator_is_noted_and_offered(desk: DeskClin
     async with running(app) as pilot:
         screen = await open_list(pilot)
         assert state(screen) == (
-            "Locked by olga since 10:00 — over 15 min, still working; c offers a takeover"
+            "Locked by olga — over 15 min, still working; c offers a takeover (since 10:00)"
         )
         # The note is bob's, who saw the stale lock, not olga's (C10).
         assert "10:16 bob          Locked by olga since 10:00 for over 15 min" in text_of(

@@ -291,7 +291,7 @@ async def test_stale_lock_note_is_the_observers_and_in_seconds(
     async with running(app) as pilot:
         screen = await open_list(pilot)
         assert state(screen) == (
-            "Заблокировано: olga, с 10:00 — больше 30 с, ещё работает; c предложит перехват"
+            "Заблокировано: olga — больше 30 с, ещё работает; c предложит перехват (с 10:00)"
         )
         assert "10:01 bob          Заблокировано: olga, с 10:00, дольше 30 с" in text_of(
             screen.query_one("#pane")

@@ -198,7 +198,7 @@ async def test_a_gone_windows_call_is_still_yours_from_earlier(desk: DeskClinic)
     async with running(app) as pilot:
         screen = await open_list(pilot)
         assert state(screen) == (
-            "Locked by you in an earlier session since 09:58 — a aborts, c takes it over"
+            "Locked by you in an earlier session — a aborts, c takes it over (since 09:58)"
         )
         await pilot.press("c")  # C9: no question
         await wait_until(pilot, lambda: holders(desk) == [app.session.id], "the take-over")
