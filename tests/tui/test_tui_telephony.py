@@ -492,3 +492,32 @@ def test_after_a_failed_pbx_call_the_state_line_keeps_its_keys_at_80_columns(
     keys = "f to finish, a to abort" if language == "en" else "f: завершить, a: прервать"
     assert line.endswith(keys), line
     assert cell_len(line) <= 78, line  # 80 columns less the line's padding
+
+
+@pytest.mark.parametrize(
+    "stage",
+    [
+        None,
+        CallStage.OPERATOR_RINGING,
+        CallStage.OPERATOR_ANSWERED,
+        CallStage.CLIENT_RINGING,
+        CallStage.CONNECTED,
+    ],
+)
+def test_a_pbx_call_under_way_fits_the_state_line_at_80_columns(
+    language: str, stage: CallStage | None
+) -> None:
+    """With a dial prefix and a 4-digit extension: «… доб. 1234: звонит ваш телефон —
+    снимите трубк…»."""
+    call = PhoneCall(
+        key=RowKey(APPOINTMENT, 1),
+        position=1,
+        number="979114195358",
+        stored="+7 911 419-53-58",
+        had_lock=False,
+        extension="1234",
+        call_id=None if stage is None else "1",
+        stage=stage,
+    )
+    line = progress_text(call)
+    assert cell_len(line) <= 78, line  # 80 columns less the line's padding
