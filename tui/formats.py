@@ -204,18 +204,21 @@ def refusal_text(refusal: Refusal, policy: Policy, now: int) -> str:
 
 def parse_moment(text: str, policy: Policy, now: int) -> int | None:
     """A call-back time typed by the operator: "15:30" (the next such time), "27.11 15:30"
-    or "27.11.2026 15:30", in the clinic's time zone. None if it cannot be read."""
+    or "27.11.2026 15:30", in the clinic's time zone; "15.30" for "15:30" too, as Russians
+    often write it. None if it cannot be read."""
     today = local(now, policy)
     parts = text.strip().split()
     try:
         if len(parts) == 1:
-            hour, minute = (int(p) for p in parts[0].split(":"))
+            if "." in parts[0] and _could_be_a_date(parts[0]):
+                return None  # "05.12": the 5th of December or 05:12? Asked again, not guessed
+            hour, minute = _clock(parts[0])
             moment = today.replace(hour=hour, minute=minute, second=0, microsecond=0)
             if moment.timestamp() <= now:
                 moment = moment.replace(day=today.day) + timedelta(days=1)
         elif len(parts) == 2:
             fields = [int(p) for p in parts[0].split(".")]
-            hour, minute = (int(p) for p in parts[1].split(":"))
+            hour, minute = _clock(parts[1])
             year = fields[2] if len(fields) == 3 else today.year
             moment = datetime(year, fields[1], fields[0], hour, minute, tzinfo=policy.timezone)
             if len(fields) == 2 and moment.timestamp() < now:
@@ -225,6 +228,22 @@ def parse_moment(text: str, policy: Policy, now: int) -> int | None:
     except (ValueError, IndexError):
         return None
     return int(moment.timestamp())
+
+
+def _clock(text: str) -> tuple[int, int]:
+    """Hour and minute of "15:30" or "15.30"; ValueError if ``text`` is neither."""
+    hour, minute = text.replace(".", ":", 1).split(":")
+    return int(hour), int(minute)
+
+
+def _could_be_a_date(text: str) -> bool:
+    """Whether "DD.MM" ``text`` names a day of the year ("05.12"), unlike "15.30"."""
+    day, _dot, month = text.partition(".")
+    try:
+        date(2024, int(month), int(day))  # a leap year: "29.02" is a date too
+    except ValueError:
+        return False
+    return True
 
 
 def phone_text(written: str) -> str:
