@@ -15,7 +15,7 @@ from textual.widgets import Input, Label, Static
 
 from storage.clients import Client, get_client, split_phones, update_client
 from tui.desk import AtTheDesk
-from tui.formats import birth_date_text
+from tui.formats import birth_date_text, continuing
 from tui.i18n import N_, _
 from tui.safe_text import safe_text, typed_back
 from tui.tick_box import TickBox
@@ -121,7 +121,9 @@ class ClientCard(AtTheDesk, ModalScreen[None]):
             ),
             lambda _saved: self.dismiss(None),
             lambda error: self.say(
-                _("Not saved: {reason} Your changes are kept.").format(reason=error)
+                _("Not saved: {reason} Your changes are kept.").format(
+                    reason=continuing(str(error))
+                )
             ),
             group="card-save",
             on_busy=self.say,

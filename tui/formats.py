@@ -269,3 +269,13 @@ def phone_in_column(phone: str, width: int) -> str:
 def extension_text(extension: str) -> str:
     """ "ext. 12": the extension to ask for, after the number the exchange dials."""
     return _("ext. {extension}").format(extension=extension)
+
+
+def continuing(sentence: str) -> str:
+    """``sentence`` continuing another after its colon ("Not saved: the client …"): its
+    first word in lower case when that is an ordinary word ("The", "Клиент"); a name such
+    as "PostgreSQL", "Clinic.db" or a quoted value keeps its capitals."""
+    first = sentence.split(" ", 1)[0]
+    if first.isalpha() and first.istitle():
+        return sentence[0].lower() + sentence[1:]
+    return sentence

@@ -32,7 +32,7 @@ from storage.locks import Finished, LockLost
 from storage.policy import Outcome, Policy
 from storage.rows import RowKey
 from tui.database_work import deliver, in_worker
-from tui.formats import moment_text, parse_moment
+from tui.formats import continuing, moment_text, parse_moment
 from tui.i18n import N_, _, current_language
 from tui.safe_text import safe_text
 from tui.same_phone import checkbox_label
@@ -284,8 +284,11 @@ class ResultDialog(ModalScreen[Finished | None]):
         if isinstance(error, DatabaseUnreachable):
             # Its sentence says what was saved: nothing, or (lost during the COMMIT) that
             # the server will tell; Enter then saves, or finds it saved already.
-            message = _("{reason} Your text is kept; Enter tries again.")
-        elif isinstance(error, DatabaseGone):
+            self.save_failed(
+                _("{reason} Your text is kept; Enter tries again.").format(reason=error)
+            )
+            return
+        if isinstance(error, DatabaseGone):
             # The engine keeps to the file it opened: Enter saves only when that very
             # file is back at its path (a restored copy is another file), never before.
             message = _(
@@ -294,7 +297,7 @@ class ResultDialog(ModalScreen[Finished | None]):
             )
         else:
             message = _("Not saved: {reason} Your text is kept; Enter tries again.")
-        self.save_failed(message.format(reason=error))
+        self.save_failed(message.format(reason=continuing(str(error))))
 
     def kept(self) -> None:
         self.app.notify(_("Your comment was saved as a note on the row."), title=_("Note saved"))

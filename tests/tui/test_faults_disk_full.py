@@ -63,7 +63,7 @@ async def test_disk_full_keeps_the_comment_and_saves_once_space_is_freed(tmp_pat
             )
             said = text_of(message)
             assert said == (
-                f"Not saved: The disk holding {desk.path} is full; nothing was "
+                f"Not saved: the disk holding {desk.path} is full; nothing was "
                 "saved. Your text is kept; Enter tries again."
             ), said
             assert "Traceback" not in said and "\n" not in said

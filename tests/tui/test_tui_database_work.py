@@ -62,7 +62,7 @@ async def test_a_refusal_is_said_on_the_screen_that_asked(
                 and text_of(card.query_one("#card-message"))
             ),
         )
-        assert said == ("Not saved: The client 1 no longer exists. Your changes are kept.")
+        assert said == ("Not saved: the client 1 no longer exists. Your changes are kept.")
         assert card.query_one("#card-phones", Input).value.endswith(" new")
         assert app.screen is card
 

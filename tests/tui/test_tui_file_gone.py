@@ -50,7 +50,8 @@ async def test_a_gone_file_is_said_and_nothing_more_is_saved(desk: DeskClinic, h
         await pilot.press("enter")
         message = dialog.query_one("#result-message", Static)
         await wait_until(pilot, lambda: "Not saved" in text_of(message), "the refusal")
-        assert text_of(message).startswith(f"Not saved: {said}"), text_of(message)
+        assert said.startswith("The database "), said  # continues in lower case after "Not saved:"
+        assert text_of(message).startswith(f"Not saved: t{said[1:]}"), text_of(message)
         assert app.screen is dialog
         assert dialog.query_one("#comment", Input).value == COMMENT
 
