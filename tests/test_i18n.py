@@ -418,3 +418,19 @@ def test_whole_numbers_group_digits_as_babel_does(language: str) -> None:
             assert whole_number(value) == expected
     finally:
         set_language("en")
+
+
+def test_russian_quotes_a_placeholder_with_guillemets() -> None:
+    """Russian text quotes with «…»: "(см. 'ringround --help')" read as a foreign sentence.
+    (A ``{value!r}`` placeholder still brings Python's own quotes: it has to stay as it is.)"""
+    ascii_quoted = [
+        string
+        for message in russian()
+        if message.id
+        for string in (
+            (message.string,) if isinstance(message.string, str) else message.string or ()
+        )
+        # Between the 1st and 2nd ASCII quote, the 3rd and 4th, …: the quoted parts.
+        if any(PLACEHOLDER.search(part) for part in string.split("'")[1::2])
+    ]
+    assert ascii_quoted == []
