@@ -40,6 +40,7 @@ from storage.connection import Connection
 from storage.engine import open_engine
 from storage.policy import Policy, default_policy
 from tests.clinic_fixtures import DeskClinic, build_desk
+from tests.command_env import DEFAULT_POLICY
 from tests.stored_clinic import StoredClinic
 
 # The real PostgreSQL server of the tests and its fixtures (postgres_server,
@@ -74,12 +75,23 @@ def nothing_of_this_machine(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Commands run in a test see no /etc/ringround or ~/.config policy of this machine,
-    and no RINGROUND_* variable of the shell that started the tests."""
+    and no RINGROUND_* variable of the shell that started the tests; those it runs as
+    processes of their own are told the built-in defaults by RINGROUND_POLICY."""
     elsewhere = tmp_path_factory.mktemp("no-policy-here")
     monkeypatch.setattr(policy_files, "SYSTEM_POLICY", elsewhere / "etc-policy.toml")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(elsewhere / "config"))
-    for name in ("RINGROUND_DB", "RINGROUND_POLICY", "RINGROUND_DEBUG"):
+    for name in ("RINGROUND_DB", "RINGROUND_DEBUG"):
         monkeypatch.delenv(name, raising=False)
+    # What this process's children inherit: the built-in defaults, never /etc's (a process
+    # of its own does not see SYSTEM_POLICY moved; tests/command_env.py).
+    monkeypatch.setenv(policy_files.ENVIRONMENT_VARIABLE, str(DEFAULT_POLICY))
+
+
+@pytest.fixture
+def no_policy_anywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not even RINGROUND_POLICY: ringround in the test's own process finds no policy file
+    and takes the built-in defaults (for a test of that; the server's is moved away above)."""
+    monkeypatch.delenv(policy_files.ENVIRONMENT_VARIABLE)
 
 
 @pytest.fixture

@@ -28,6 +28,8 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from tests.command_env import command_env
+
 ROOT = Path(__file__).resolve().parent.parent
 
 KEYS = {
@@ -59,11 +61,12 @@ def ringround_argv() -> list[str]:
 
 
 def terminal_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment of a common SSH login: xterm-256color, UTF-8, nothing of ours."""
+    """The environment of a common SSH login: xterm-256color, UTF-8, nothing of ours (the
+    built-in policy: tests/command_env.py)."""
     env = {
         key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("RINGROUND_", "TEXTUAL", "PYTEST", "COLUMNS", "LINES"))
+        for key, value in command_env().items()
+        if not key.startswith(("TEXTUAL", "PYTEST", "COLUMNS", "LINES"))
     }
     env.update({"TERM": "xterm-256color", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"})
     env.pop("NO_COLOR", None)

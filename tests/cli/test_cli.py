@@ -32,6 +32,7 @@ from storage.roles import OperatorNotAllowed, is_supervisor, login_name, operato
 from storage.rows import RowKey
 from storage.sessions import start_session
 from storage.worklists import confirmation_days, work_lists
+from tests.command_env import command_env, no_server_policy_here
 from tests.database_contents import contents_at
 from tests.stored_clinic import NOW, StoredClinic, clinic_time
 
@@ -49,17 +50,11 @@ def ringround_command() -> str:
 def run(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    environment = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("RINGROUND_DB", "RINGROUND_POLICY", "RINGROUND_DEBUG")
-    }
-    environment.update(env or {})
     return subprocess.run(
         [ringround_command(), *args],
         capture_output=True,
         text=True,
-        env=environment,
+        env=command_env(env),
         cwd=cwd,
         timeout=120,
         check=False,
@@ -145,6 +140,7 @@ def test_demo_default_file_and_reuse(
     assert contents_at(tmp_path / "ringround-demo.db") == before
 
 
+@pytest.mark.usefixtures("no_policy_anywhere")
 def test_demo_starts_the_app_on_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], app: AppCalls
 ) -> None:
@@ -246,6 +242,7 @@ def test_demo_with_100000_clients(tmp_path: Path) -> None:
 # -- the app ----------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("no_policy_anywhere")
 def test_the_app_gets_database_policy_and_operator(
     tmp_path: Path, demo_db: Path, capsys: pytest.CaptureFixture[str], app: AppCalls
 ) -> None:
@@ -307,6 +304,7 @@ def test_the_demo_without_a_terminal_is_refused_before_it_is_written(tmp_path: P
     assert made.returncode == 0, made.stderr
 
 
+@pytest.mark.usefixtures("no_policy_anywhere")
 def test_operator_override_only_where_allowed(
     tmp_path: Path, demo_db: Path, capsys: pytest.CaptureFixture[str], app: AppCalls
 ) -> None:
@@ -329,8 +327,13 @@ def test_operator_override_only_where_allowed(
 
 def test_the_refused_operator_override_names_the_policy_in_russian(demo_db: Path) -> None:
     """«Политика (built-in defaults) не разрешает --operator»: the source was left in English."""
+    no_server_policy_here()  # no policy file anywhere: the built-in defaults
     result = run(
-        "--db", str(demo_db), "--operator", "bob", env={"LANG": "ru_RU.UTF-8", "LC_ALL": ""}
+        "--db",
+        str(demo_db),
+        "--operator",
+        "bob",
+        env={"LANG": "ru_RU.UTF-8", "LC_ALL": "", "RINGROUND_POLICY": ""},
     )
     assert result.returncode == 2
     assert one_sentence(result.stderr).startswith(

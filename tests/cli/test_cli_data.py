@@ -38,6 +38,7 @@ from storage.locks import Claim, abort_call, claim_row, finish_call
 from storage.policy import default_policy
 from storage.roles import login_name
 from storage.rows import APPOINTMENT, ITEM, RowKey
+from tests.command_env import command_env
 from tests.command_line import call, supervisors_policy
 from tests.database_contents import contents_at
 from tests.pty_app import PtyApp, ringround_argv
@@ -735,7 +736,7 @@ def test_an_export_never_replaces_a_file_its_user_may_not_write(demo: Path) -> N
                     "runuser", "-u", users[0].name, "--", str(command), "export", "clients",
                     "--db", str(top / "clinic.db"), "--policy", str(policy), "-o", str(theirs),
                     check=False,
-                    env={k: v for k, v in os.environ.items() if not k.startswith("RINGROUND_")},
+                    env=command_env(),
                 )  # fmt: skip
             assert (result.returncode, result.stdout) == (1, ""), result.stderr
             assert result.stderr == (

@@ -29,6 +29,7 @@ from storage.copying import CopyDiffers
 from storage.errors import EXIT_BAD_INPUT, EXIT_FAILURE, RingroundError
 from storage.imports.problems import BadFile, Problem
 from storage.locks import LockLost
+from tests.command_env import command_env
 
 SENTENCE = "The sentence for staff."
 OFF = LogTarget("off", "/dev/log", "/var/log/ringround/ringround.log", 10, 5)
@@ -184,12 +185,7 @@ def test_interrupted_is_one_sentence(
 
 
 def _ringround(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("RINGROUND_DB", "RINGROUND_POLICY", "RINGROUND_DEBUG")
-    }
-    env.update(LC_ALL="C.UTF-8", LANGUAGE="en", HOME=str(cwd))
+    env = command_env({"LC_ALL": "C.UTF-8", "LANGUAGE": "en", "HOME": str(cwd)})
     script = Path(sys.executable).with_name("ringround")
     return subprocess.run(
         [str(script), *args],
@@ -280,8 +276,7 @@ def test_output_to_a_full_disk_is_said_in_our_words(tmp_path: Path) -> None:
     "No space left on device" in a sentence about a system error."""
     made = _ringround("demo", "--no-run", "--clients", "10", "--db", "clinic.db", cwd=tmp_path)
     assert made.returncode == 0, made.stderr
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RINGROUND_")}
-    env.update(LC_ALL="C.UTF-8", LANGUAGE="en", HOME=str(tmp_path))
+    env = command_env({"LC_ALL": "C.UTF-8", "LANGUAGE": "en", "HOME": str(tmp_path)})
     with open("/dev/full", "w") as full:
         done = subprocess.run(
             [str(Path(sys.executable).with_name("ringround")), "export", "clients"],

@@ -18,6 +18,7 @@ import pytest
 
 from cli.root import SHELL_COMPLETION
 from cli.root import ringround as root_group
+from tests.command_env import command_env
 from tui.i18n import _, set_language
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,11 +26,7 @@ BIN = Path(sys.executable).parent
 
 
 def ringround(*args: str, language: str = "C.UTF-8", extra: dict[str, str] | None = None) -> str:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("LC_ALL", "LC_MESSAGES", "LANGUAGE", "RINGROUND_POLICY")
-    }
+    env = {k: v for k, v in command_env().items() if k not in ("LC_ALL", "LC_MESSAGES", "LANGUAGE")}
     env.update(
         LANG=language, COLUMNS="80", PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", **(extra or {})
     )
@@ -116,7 +113,7 @@ def test_help_and_usage_errors_speak_the_policys_language(tmp_path: Path, given:
     args = [] if given == "environment" else ["--policy", str(policy)]
     text = ringround(*args, "--help", extra=extra)
     assert "Команды:" in text and "Общие списки массового обзвона" in text
-    env = {k: v for k, v in os.environ.items() if k not in ("LC_ALL", "LC_MESSAGES", "LANGUAGE")}
+    env = {k: v for k, v in command_env().items() if k not in ("LC_ALL", "LC_MESSAGES", "LANGUAGE")}
     done = subprocess.run(
         [str(BIN / "ringround"), *args, "bogus"],
         capture_output=True,

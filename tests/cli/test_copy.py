@@ -25,21 +25,17 @@ from storage.policy import default_policy
 from storage.rows import RowKey
 from storage.schema import migrate
 from storage.sessions import end_session, start_session
+from tests.command_env import command_env
 from tests.database_contents import contents_at
 from tests.unix_users import ringround_command
 
 
 def ringround(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in ("RINGROUND_DB", "RINGROUND_POLICY", "RINGROUND_DEBUG")
-    }
     return subprocess.run(
         [str(ringround_command()), *map(str, args)],
         capture_output=True,
         text=True,
-        env=environment,
+        env=command_env(),
         cwd=cwd,
         timeout=300,
         check=False,

@@ -20,7 +20,6 @@ column in the file.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from storage.names import control_character
 from storage.policy import default_policy
 from storage.roles import OperatorNotAllowed, login_name
 from storage.rows import ITEM, RowKey
+from tests.command_env import command_env
 from tests.pty_app import PtyApp, ringround_argv
 from tests.stored_clinic import NOW, StoredClinic
 from tests.tui.test_faults_hostile_terminal import (
@@ -52,12 +52,11 @@ BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069
 
 
 def ringround(folder: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("RINGROUND_")}
     return subprocess.run(
         [sys.executable, "-m", "tui", *args],
         capture_output=True,
         cwd=folder,
-        env=environment,
+        env=command_env(),
         timeout=120,
         check=False,
     )

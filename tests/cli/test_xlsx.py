@@ -20,6 +20,7 @@ from openpyxl.cell.cell import Cell
 from storage.cells import ooxml_text, plain_text, text_cell
 from storage.engine import write
 from tests.cli.test_csv_safety import HOSTILE_NAMES
+from tests.command_env import command_env
 from tests.command_line import call
 from tests.database_contents import contents_at
 from tests.pty_app import ringround_argv
@@ -343,7 +344,7 @@ def test_openpyxl_says_nothing_on_the_terminal(db_path: Path, tmp_path: Path) ->
     sheet["B2"].number_format = "yyyy-mm-dd"
     file = tmp_path / "in.xlsx"
     book.save(file)
-    env = {k: v for k, v in os.environ.items() if k not in ("RINGROUND_DB", "PYTHONWARNINGS")}
+    env = {k: v for k, v in command_env().items() if k != "PYTHONWARNINGS"}
     done = subprocess.run(
         [*ringround_argv(), "import", "clients", str(file), "--db", str(db_path)],
         capture_output=True,

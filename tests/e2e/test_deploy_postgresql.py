@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.postgres_cluster import PostgresServer, start_cluster, why_not_here
+from tests.command_env import command_env
 from tests.e2e.test_deploy_guide import blocks as deploy_blocks
 from tests.postgres_server import TEST_SETTINGS
 from tests.pty_app import ringround_argv
@@ -78,9 +79,9 @@ class Chain:
         )
 
 
-def logged_in(home: Path | None) -> dict[str, str] | None:
+def logged_in(home: Path | None) -> dict[str, str]:
     """The environment of a user whose home folder (and so ~/.pgpass) is ``home``."""
-    return None if home is None else {**os.environ, "HOME": str(home)}
+    return command_env(None if home is None else {"HOME": str(home)})
 
 
 def guide_sql() -> str:

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from storage.engine import open_engine
+from tests.command_env import DEFAULT_POLICY
 from tests.waiting import PATIENCE, wait_until
 
 COMMENT = "E2E tmux: confirmed by phone"
@@ -70,6 +71,7 @@ class Terminal:
             "-y",
             str(height),
             "env",
+            f"RINGROUND_POLICY={DEFAULT_POLICY}",  # not this machine's (tests/command_env.py)
             "LC_ALL=C.UTF-8",
             "LANG=C.UTF-8",
             "TERM=xterm-256color",

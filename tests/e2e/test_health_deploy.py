@@ -32,6 +32,7 @@ from storage.database import open_database
 from storage.engine import write
 from storage.health import OK, PROBLEM, WARNING, Finding, check, current_umask, exit_status
 from storage.policy import Policy, default_policy, load_policy
+from tests.command_env import command_env
 from tests.fake_ami import fake_ami_in_background
 from tests.unix_users import need_root_tools, reachable, ringround_command, run, temporary_users
 from tui.start import keep_escape_short
@@ -352,11 +353,7 @@ def as_operator(group_umask: None, pbx_port: int) -> Iterator[tuple[Server, str,
 
 
 def _environment() -> dict[str, str]:
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("RINGROUND_DB", "RINGROUND_POLICY", "RINGROUND_DEBUG")
-    }
+    return command_env()
 
 
 def _login() -> str:

@@ -25,6 +25,7 @@ import pytest
 from storage.database import open_database
 from storage.engine import write
 from tests.clinic_fixtures import build_desk
+from tests.command_env import command_env
 from tests.unix_users import User, need_root_tools, reachable, run, temporary_users
 
 
@@ -46,6 +47,7 @@ class Reader:
             "--db",
             str(self.db),
             check=False,
+            env=command_env(),
         )
         assert "Traceback" not in result.stderr, result.stderr
         return result.returncode, result.stdout, result.stderr

@@ -20,6 +20,7 @@ import pytest
 
 from storage.backup import backup_database
 from storage.database import open_database
+from tests.command_env import command_env
 from tests.command_line import call, supervisors_policy
 from tests.e2e.test_faults_bad_files import PAGE, Snapshot, closed_clinic
 from tests.pty_app import ringround_argv
@@ -141,7 +142,7 @@ def test_a_folder_the_operator_may_not_write_is_named(
     closed_folder: tuple[Path, Path, list[str]],
 ) -> None:
     db, file, as_operator = closed_folder
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RINGROUND_")}
+    env = command_env()
     for args in (["export", "clients"], ["import", "clients", str(file)], ["lists"], ["locks"]):
         result = run(*as_operator, *args, "--db", str(db), check=False, env=env)
         assert result.returncode == 1, (args, result.stdout, result.stderr)

@@ -27,6 +27,7 @@ from storage import backup as backup_module
 from storage.backup import BackupFailed, BadDestination, backup_database
 from storage.database import NotADatabase, open_database
 from storage.engine import write
+from tests.command_env import command_env
 from tests.stored_clinic import StoredClinic
 from tests.waiting import wait_until
 
@@ -54,15 +55,12 @@ while True:
 def ringround(*args: str) -> subprocess.CompletedProcess[str]:
     beside = Path(sys.executable).parent / "ringround"
     command = [str(beside)] if beside.exists() else [sys.executable, "-m", "tui"]
-    environment = {
-        k: v for k, v in os.environ.items() if k not in ("RINGROUND_DB", "RINGROUND_POLICY")
-    }
     return subprocess.run(
         [*command, *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env=environment,
+        env=command_env(),
         timeout=120,
         check=False,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import subprocess
 import sys
 import tomllib
@@ -15,6 +14,7 @@ import pytest
 
 from storage.policy import _OUTCOME_FIELDS as _OUTCOME_KEYS
 from storage.policy import DEFAULTS, PolicyError, default_policy, load_policy, parse_duration
+from tests.command_env import command_env
 
 SHIPPED = Path(__file__).resolve().parents[2] / "policy.toml"
 
@@ -549,13 +549,12 @@ COMMANDS = [
 
 
 def ringround(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("RINGROUND_")}
     return subprocess.run(
         [sys.executable, "-m", "tui", *args],
         capture_output=True,
         text=True,
         cwd=folder,
-        env=environment,
+        env=command_env(),
         timeout=120,
         check=False,
     )
