@@ -24,7 +24,7 @@ from storage.i18n import _
 from storage.policy import Outcome, Policy
 from storage.rows import APPOINTMENT, ITEM, TASK, RowKey
 from storage.sessions import ALIVE_SQL, Session, alive_since
-from storage.sources import Source, read_source, source_sql
+from storage.sources import Source, source_sql
 
 
 @dataclass(frozen=True)
@@ -175,21 +175,21 @@ def _read_row(
 ) -> _RowRead:
     """The row's lock and whether it may be called now, locks aside (one round trip to a
     database server): the source, its calling state and the client's do-not-call flag."""
-    columns, table, parameters = source_sql(policy, key.kind)
+    source = source_sql(policy, key.kind)
     # The CASTs give the row's key a type of its own, so a server can prepare the statement.
     row = conn.execute(
         preparable(
-            f"SELECT {_LOCK_COLUMNS}, src.id, {columns}, r.closed_at,"
+            f"SELECT {_LOCK_COLUMNS}, src.id, {source.columns}, r.closed_at,"
             " coalesce(r.failed_attempts, 0), r.not_before, r.callback_at, r.callback_operator,"
             " c.do_not_call, coalesce(r.epoch, 0)"
             " FROM (SELECT CAST(? AS TEXT) AS kind, CAST(? AS BIGINT) AS source_id) k"
             " LEFT JOIN locks l ON l.kind = k.kind AND l.source_id = k.source_id"
             " LEFT JOIN sessions s ON s.id = l.session_id"
-            f" LEFT JOIN {table} ON src.id = k.source_id"
+            f" LEFT JOIN {source.table} ON src.id = k.source_id"
             " LEFT JOIN call_rows r ON r.kind = k.kind AND r.source_id = k.source_id"
             " LEFT JOIN clients c ON c.id = src.client_id"
         ),
-        (alive_since(policy, now), *parameters, key.kind, key.source_id),
+        (alive_since(policy, now), *source.parameters, key.kind, key.source_id),
     ).fetchone()
     lock = _lock_of(policy, session, tuple(row[:7]), now)
     epoch = int(row[16])
@@ -541,15 +541,19 @@ def finish_call(
     if outcome.asks_callback and (callback_at is None or callback_at <= now):
         raise CallBackNotInFuture(_("This outcome needs a call-back time in the future."))
     key = claim.key
+    source = source_sql(policy, key.kind)
     with write(conn):
+        # The release reads, in the same statement, the row's count of failed attempts and
+        # whether its source still needs the call (NULL: the source is gone).
         released = conn.execute(
             preparable(
                 "DELETE FROM locks WHERE kind = ? AND source_id = ? AND session_id = ?"
                 " AND epoch = ? RETURNING since, coalesce((SELECT failed_attempts"
                 " FROM call_rows r WHERE r.kind = locks.kind AND r.source_id = locks.source_id),"
-                " 0)"
+                f" 0), (SELECT {source.is_open} FROM {source.table}"
+                " WHERE src.id = locks.source_id)"
             ),
-            (key.kind, key.source_id, claim.session_id, claim.epoch),
+            (key.kind, key.source_id, claim.session_id, claim.epoch, *source.parameters),
         ).fetchone()
         if released is None:
             holder = conn.execute(
@@ -584,8 +588,7 @@ def finish_call(
         # The count read with the lock's release is the row's: nobody else writes before
         # this write ends. One UPDATE writes the row's new state.
         failed = int(released[1]) + int(outcome.failed)
-        source = read_source(conn, policy, key)
-        records_changed = source is None or not source.is_open
+        records_changed = not released[2]
         unreachable = outcome.failed and failed >= policy.max_attempts and not records_changed
         closed = records_changed or outcome.closes or unreachable
         if records_changed:

@@ -23,36 +23,55 @@ class Source:
     is_open: bool  # the appointment, list item or task still needs this call
 
 
-def source_sql(policy: Policy, kind: str) -> tuple[str, str, tuple[object, ...]]:
-    """How to read a row's source in SQL: (columns, table, the columns' parameters).
+@dataclass(frozen=True)
+class SourceSql:
+    """How to read a row's source in SQL.
 
-    The columns are the client's id and whether the source still needs this
-    call; the table is the source, named ``src`` (keyed by ``src.id``), so
-    that a query may join it where it likes. :func:`read_source` and the lock
-    protocol's one-statement read of a row (storage/locks.py) use it.
+    ``table`` is the source, named ``src`` (keyed by ``src.id``), so that a
+    query may join it where it likes; ``client`` is its client's id and
+    ``is_open`` whether it still needs this call, both columns of ``src``;
+    ``parameters`` are ``is_open``'s. :func:`read_source` and the lock
+    protocol's reads of a row (storage/locks.py) use it.
     """
+
+    client: str
+    is_open: str
+    table: str
+    parameters: tuple[object, ...]
+
+    @property
+    def columns(self) -> str:
+        """The client's id and whether the source still needs this call."""
+        return f"{self.client}, {self.is_open}"
+
+
+def source_sql(policy: Policy, kind: str) -> SourceSql:
+    """How to read the source of a row of ``kind`` in SQL (:class:`SourceSql`)."""
     if kind == APPOINTMENT:
         marks = ",".join("?" * len(policy.open_statuses))
-        return (
-            f"src.client_id, src.status IN ({marks})",
+        return SourceSql(
+            "src.client_id",
+            f"src.status IN ({marks})",
             "appointments src",
             tuple(policy.open_statuses),
         )
     if kind == ITEM:
-        return (
-            "src.client_id, src.processed_at IS NULL"
+        return SourceSql(
+            "src.client_id",
+            "src.processed_at IS NULL"
             " AND (SELECT closed_at FROM call_lists WHERE id = src.list_id) IS NULL",
             "call_list_items src",
             (),
         )
-    return "src.client_id, src.done_at IS NULL", "tasks src", ()
+    return SourceSql("src.client_id", "src.done_at IS NULL", "tasks src", ())
 
 
 def read_source(conn: Connection, policy: Policy, key: RowKey) -> Source | None:
     """The row's client and whether its source still needs a call (None: it is gone)."""
-    columns, table, parameters = source_sql(policy, key.kind)
+    sql = source_sql(policy, key.kind)
     row = conn.execute(
-        f"SELECT {columns} FROM {table} WHERE src.id = ?", (*parameters, key.source_id)
+        f"SELECT {sql.columns} FROM {sql.table} WHERE src.id = ?",
+        (*sql.parameters, key.source_id),
     ).fetchone()
     return None if row is None else Source(int(row[0]), bool(row[1]))
 

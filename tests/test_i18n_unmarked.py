@@ -41,7 +41,8 @@ NOT_FOR_PEOPLE_CALLS = frozenset(
         "executemany",
         "executescript",
         "execute_soon",
-        "preparable",  # SQL
+        "preparable",
+        "SourceSql",  # SQL
         "debug",
         "info",
         "warning",
