@@ -23,6 +23,14 @@ the machine's cores, as the SQLite figures' workers do.
   the workers start until their sessions have ended) and the workers' (from
   the common start to each one's end), which is what sets the pace once the
   server and the workers share the machine's few cores.
+  At N = 1 a third kind of run gives the ceiling of ringround's statements:
+  one ringround process's work is recorded first (every text its connection
+  sent, parameters written in: ``throughput_worker.record_postgres``), then
+  each round replays that recording on its own fresh copy of the template,
+  one message per claim and one per finish, from bare psycopg
+  (``replayed_postgres_worker``): the server's whole share of ringround's
+  work, with none of the client's. Its ratio to the bare loop is the most any
+  client, however thin, could reach with these statements.
   The template is filled by ``storage.copying.copy_clinic`` from an SQLite
   call list built as the SQLite runs' is (benchmarks/databases.py), so both
   engines work the same rows.
@@ -35,6 +43,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from benchmarks import propagation, throughput, throughput_worker
@@ -50,6 +59,7 @@ from storage.policy import default_policy
 PROCESSES = (1, 4, 16, 32)
 OURS = throughput_worker.ringround_worker
 BARE = throughput_worker.bare_postgres_worker
+REPLAYED = throughput_worker.replayed_postgres_worker
 REPEATS = 3
 ROWS = throughput.ROWS
 CHANGES = 20  # changes timed from commit to screen, per engine
@@ -77,6 +87,16 @@ class Processor:
         return f"{self.server_ms:.2f} + {self.workers_ms:.2f}"
 
 
+@dataclass(frozen=True)
+class Ceiling:
+    """ringround's recorded statements replayed with no application logic, one process."""
+
+    rows_per_s: float  # median run
+    bare_rows_per_s: float  # the same rounds' bare loop, median run
+    ratio: float  # median over the rounds of replayed / bare
+    processor: Processor
+
+
 @dataclass
 class PostgresFigures:
     version: str = ""  # the server's own words (SELECT version())
@@ -85,6 +105,7 @@ class PostgresFigures:
     throughput: list[Result] = field(default_factory=list)
     # N → (ringround's, the bare loop's), each the median over the runs
     processor: dict[int, tuple[Processor, Processor]] = field(default_factory=dict)
+    ceiling: Ceiling | None = None  # at N = 1 (see the module's docstring)
     propagation_ms: dict[str, list[float]] = field(default_factory=dict)  # engine → times
     missing: str = ""  # why nothing was measured, when PostgreSQL could not be run here
 
@@ -109,7 +130,7 @@ def measure(
         figures = _describe(server)
         say(f"  {figures.version}")
         say("  claim -> finish on PostgreSQL, ringround against bare one-row UPDATEs")
-        figures.throughput, figures.processor = _throughput(
+        figures.throughput, figures.processor, figures.ceiling = _throughput(
             server, folder, rows, processes, repeats, say
         )
         say(f"  change propagation, {changes} changes per engine (headless app)")
@@ -167,22 +188,30 @@ def _throughput(
     processes: tuple[int, ...],
     repeats: int,
     say: Callable[[str], None],
-) -> tuple[list[Result], dict[int, tuple[Processor, Processor]]]:
-    """Each N's result, and its processor time per row (ringround's, the bare loop's)."""
+) -> tuple[list[Result], dict[int, tuple[Processor, Processor]], Ceiling | None]:
+    """Each N's result, its processor time per row (ringround's, the bare loop's), and at
+    N = 1 the ceiling of ringround's statements."""
     call_list = folder / f"throughput-{rows}.db"
     if not call_list.exists():
         build_call_list(call_list, rows, history=False)
     template_url = _filled(server, call_list)
     _add_bare_rows(template_url, rows)
     template = template_url.rsplit("/", 1)[1]
+    recording = _record(server, template, folder, rows)
+    replayed_worker = partial(REPLAYED, str(recording))
     results = []
     processor: dict[int, tuple[Processor, Processor]] = {}
+    ceiling = None
     for n in processes:
         ours: list[tuple[Run, float]] = []
         bare: list[tuple[Run, float]] = []
+        replayed: list[tuple[Run, float]] = []
         for repeat in range(repeats):
             bare.append(_run(server, template, folder, n, rows, BARE, tag=f"bare-{repeat}"))
             ours.append(_run(server, template, folder, n, rows, OURS, tag=f"ours-{repeat}"))
+            if n == 1:
+                tag = f"replayed-{repeat}"
+                replayed.append(_run(server, template, folder, n, rows, replayed_worker, tag=tag))
         found = figures_of(n, rows, [run for run, _ in ours], [run for run, _ in bare])
         processor[n] = (_per_row(ours, rows), _per_row(bare, rows))
         say(
@@ -190,8 +219,42 @@ def _throughput(
             f"{processor[n][0].said()}, bare {processor[n][1].said()}"
         )
         results.append(found)
+        if replayed:
+            ceiling = _ceiling(replayed, bare, rows)
+            say(
+                f"  N = 1, ringround's statements replayed with no application logic: "
+                f"{ceiling.rows_per_s:,.0f} rows/s, {ceiling.ratio:.0%} of bare; processor ms "
+                f"per row {ceiling.processor.said()}"
+            )
     server.drop_database(template)
-    return results, processor
+    recording.unlink()
+    return results, processor, ceiling
+
+
+def _record(server: PostgresServer, template: str, folder: Path, rows: int) -> Path:
+    """What one ringround process sends for every row of a fresh copy of ``template``."""
+    name = server.new_database(template)
+    recording = folder / "postgresql-recording.json"
+    try:
+        throughput_worker.record_postgres(
+            server.url(name), list(range(1, rows + 1)), str(recording)
+        )
+    finally:
+        server.drop_database(name)
+    return recording
+
+
+def _ceiling(
+    replayed: list[tuple[Run, float]], bare: list[tuple[Run, float]], rows: int
+) -> Ceiling:
+    return Ceiling(
+        rows_per_s=statistics.median(run.rows_per_s for run, _ in replayed),
+        bare_rows_per_s=statistics.median(run.rows_per_s for run, _ in bare),
+        ratio=statistics.median(
+            a.rows_per_s / b.rows_per_s for (a, _), (b, _) in zip(replayed, bare, strict=True)
+        ),
+        processor=_per_row(replayed, rows),
+    )
 
 
 def _per_row(runs: list[tuple[Run, float]], rows: int) -> Processor:
@@ -227,7 +290,7 @@ def _run(
     name = server.new_database(template)
     url = server.url(name)
     outs = [folder / f"postgresql-{tag}-{processes}-{n}.json" for n in range(processes)]
-    bare = worker is not OURS
+    bare = worker is BARE
     try:
         running = len(server.processes())
         before = server.processor_seconds()

@@ -80,6 +80,12 @@ NOTES = [
     "on PostgreSQL writes four to six rows per transaction, takes the writers' advisory lock "
     "and reads before it writes (five round trips per claim and finish, its statements "
     "prepared once per session).",
+    "- The ceiling line replays, on a fresh copy of the same database, the literal text one "
+    "ringround process sent for every row (recorded on its connection, parameters written "
+    "in), one message per claim and one per finish, from bare psycopg: the server does all "
+    "of ringround's work and the client none of its Python. No client of these statements "
+    "can do better, so where it stays under 50 % the target needs fewer or cheaper "
+    "statements on the server, not a faster client.",
     "- The PostgreSQL server runs on the same cores as the workers (the SQLite figures' "
     "workers have them to themselves). The CPU/row columns give the processor time a "
     "finished row costs, the server's + the workers' (benchmarks/postgresql.py says how it "
@@ -296,6 +302,19 @@ class Figures:
                     f"**{r.double_claims} double claims**",
                     "≥ 50 % of bare one-row UPDATEs; 0 double claims",
                     r.ratio >= TARGET_POSTGRES_RATIO and r.double_claims == 0,
+                )
+            )
+        if pg.ceiling is not None:
+            c = pg.ceiling
+            rows.append(
+                (
+                    "claim → finish on PostgreSQL, N = 1: ringround's own statements, "
+                    "replayed with no application logic",
+                    f"{c.rows_per_s:,.0f} rows/s vs bare one-row UPDATEs "
+                    f"{c.bare_rows_per_s:,.0f} rows/s, **{c.ratio:.0%}** (median of the same "
+                    f"rounds; processor time per row, server + client: {c.processor.said()} ms)",
+                    "— (the most any client can reach with these statements)",
+                    None,
                 )
             )
         for engine, times in pg.propagation_ms.items():

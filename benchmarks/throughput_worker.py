@@ -16,7 +16,10 @@ closing outcome, each transaction on its own connection:
   ``storage.audit.audit``), but with no more
   statements than that needs and no Python layers around them;
 - :func:`bare_postgres_worker` is PostgreSQL's limit: one-row UPDATE
-  transactions in bare psycopg, a claim and a finish one each.
+  transactions in bare psycopg, a claim and a finish one each;
+- :func:`replayed_postgres_worker` sends, from bare psycopg, what
+  :func:`record_postgres` recorded one ringround process sending: the
+  ceiling of ringround's own statements (benchmarks/postgresql.py).
 
 Each worker writes what it saw to a JSON file: when it started and ended
 (``time.monotonic``, one clock for every process), the processor time it used
@@ -27,6 +30,7 @@ and how long each finish took.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import random
 import socket
@@ -36,11 +40,12 @@ from collections.abc import Callable
 from functools import partial
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from storage.audit import audit
+from storage.connection import Connection
 from storage.database import DatabaseBusy
-from storage.engine import open_engine
+from storage.engine import Engine, open_engine
 from storage.locks import Claim, Refusal, claim_row, finish_call
 from storage.policy import default_policy
 from storage.rows import ITEM, RowKey
@@ -90,7 +95,19 @@ def ringround_worker(
     location: str, operator: str, ids: list[int], seed: int, start: Barrier, out: str
 ) -> None:
     engine = open_engine(location)
-    conn = engine.connect()
+    _ringround_rows(engine, engine.connect(), operator, ids, seed, start, out)
+
+
+def _ringround_rows(
+    engine: Engine,
+    conn: Connection,
+    operator: str,
+    ids: list[int],
+    seed: int,
+    start: Barrier,
+    out: str,
+) -> None:
+    """:func:`ringround_worker`'s work on a connection already made."""
     policy = default_policy()
     session = _retrying(lambda: start_session(conn, operator, engine.now()))
     order = random.Random(seed).sample(ids, len(ids))
@@ -267,5 +284,97 @@ def bare_postgres_worker(
             finishes.append(time.perf_counter() - began)
             wins.append(source_id)
     ended = _times()
+    conn.close()
+    _report(out, started, ended, wins, claims, finishes)
+
+
+def record_postgres(url: str, ids: list[int], recording: str) -> None:
+    """Run :func:`ringround_worker`'s work alone on ``url``, writing down what it sent.
+
+    Every text the connection sends the server, parameters written in, is
+    kept; they are cut into transactions after each ``COMMIT`` (a claim's
+    plain read goes with its write, a prepared statement's ``PREPARE`` with
+    the write it precedes), which must give the session's start, a claim and a
+    finish for each row, and the session's end. ``recording`` (JSON) holds
+    them for :func:`replayed_postgres_worker`.
+    """
+    import psycopg
+
+    from storage.postgres_connection import PostgresConnection
+
+    sent: list[str] = []
+
+    class Recording(psycopg.ClientCursor[Any]):
+        def execute(self, query: Any, params: Any = None, **options: Any) -> Recording:
+            sent.append(self.mogrify(query, params) if params else str(query))
+            super().execute(query, params, **options)
+            return self
+
+    engine = open_engine(url)
+    conn = engine.connect()
+    assert isinstance(conn, PostgresConnection), url
+    conn.raw.cursor_factory = Recording
+    alone = multiprocessing.get_context("spawn").Barrier(1)
+    _ringround_rows(engine, conn, "op0", ids, 0, alone, f"{recording}.report")
+    Path(f"{recording}.report").unlink()
+    transactions = _transactions(sent)
+    if len(transactions) != 2 * len(ids) + 2:
+        raise AssertionError(
+            f"recorded {len(transactions)} transactions for {len(ids)} rows, not 2 per row + 2"
+        )
+    order = random.Random(0).sample(ids, len(ids))
+    rows = [[source_id, *transactions[1 + 2 * n : 3 + 2 * n]] for n, source_id in enumerate(order)]
+    Path(recording).write_text(
+        json.dumps({"start": transactions[0], "rows": rows, "end": transactions[-1]}),
+        encoding="utf-8",
+    )
+
+
+def _transactions(sent: list[str]) -> list[str]:
+    """The texts sent, joined into one message per transaction (each ends with its COMMIT)."""
+    transactions: list[str] = []
+    pending: list[str] = []
+    for text in sent:
+        pending.append(text)
+        if text.rstrip().endswith("COMMIT"):
+            transactions.append("; ".join(pending))
+            pending = []
+    if pending:
+        raise AssertionError(f"sent outside any transaction at the end: {pending}")
+    return transactions
+
+
+def replayed_postgres_worker(
+    recording: str, url: str, operator: str, ids: list[int], seed: int, start: Barrier, out: str
+) -> None:
+    """The ceiling of ringround's statements on PostgreSQL: them, and no application logic.
+
+    On a fresh copy of the database :func:`record_postgres` ran on, this sends
+    what it recorded, the same rows in the same order, one message per claim
+    and one per finish: the fewest round trips any client could make of those
+    statements, with no Python around them but psycopg's. One process only
+    (``operator``, ``ids`` and ``seed`` are the recording's: its session's
+    id, epochs and times are written into the statements).
+    """
+    import psycopg
+
+    recorded = json.loads(Path(recording).read_text(encoding="utf-8"))
+    conn = psycopg.connect(url, autocommit=True, cursor_factory=psycopg.ClientCursor)
+    conn.execute(recorded["start"])
+    wins: list[int] = []
+    claims: list[tuple[float, bool]] = []  # seconds, won
+    finishes: list[float] = []  # seconds
+    start.wait(timeout=120)
+    started = _times()
+    for source_id, claim, finish in recorded["rows"]:
+        began = time.perf_counter()
+        conn.execute(claim)
+        claims.append((time.perf_counter() - began, True))
+        began = time.perf_counter()
+        conn.execute(finish)
+        finishes.append(time.perf_counter() - began)
+        wins.append(source_id)
+    ended = _times()
+    conn.execute(recorded["end"])
     conn.close()
     _report(out, started, ended, wins, claims, finishes)
