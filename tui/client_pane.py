@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.cells import set_cell_size
 from rich.text import Text
 
 from storage.clients import Appointment, Client, Note
@@ -21,6 +22,7 @@ from storage.sources import Subject
 from tui.formats import (
     age_text,
     duration_text,
+    fit,
     local,
     lock_state,
     moment_text,
@@ -64,7 +66,7 @@ def note_line(note: Note, policy: Policy, now: int) -> Text:
     if note.event == "stale-lock":
         # Written by whoever saw the stale lock (or the system), not by its holder.
         writer = safe_text(note.written_by) if note.written_by else _("system")
-        line.append(writer[:12].ljust(12) + " ")
+        line.append(set_cell_size(fit(writer, 12), 12) + " ")
         line.append(
             _("Locked by {operator} since {since} for over {duration}").format(
                 operator=safe_text(note.operator),
@@ -74,7 +76,7 @@ def note_line(note: Note, policy: Policy, now: int) -> Text:
             style="italic",
         )
         return line
-    line.append(safe_text(note.operator)[:12].ljust(12) + " ")
+    line.append(set_cell_size(fit(safe_text(note.operator), 12), 12) + " ")
     if note.event == "note":
         line.append(_("Note"), style="bold")
     else:

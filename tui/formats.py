@@ -254,16 +254,23 @@ def phone_text(written: str) -> str:
     return _("{number} ext. {extension}").format(number=number, extension=extension)
 
 
+def fit(text: str, width: int) -> str:
+    """``text`` in at most ``width`` cells, a cut one ending in "…": a column that just
+    crops shows a cut name or number as if it were whole."""
+    if cell_len(text) <= width:
+        return text
+    if width < 1:
+        return ""
+    return set_cell_size(text, width - 1) + "…"
+
+
 def phone_in_column(phone: str, width: int) -> str:
     """A number in a column ``width`` cells wide: as written if it fits, else without its
     spaces ("+7 (916) 123-45-67" is 18: "+7(916)123-45-67", every digit kept), else cut
     with "…", never silently one digit short."""
     if cell_len(phone) <= width:
         return phone
-    compact = phone.replace(" ", "")
-    if cell_len(compact) <= width:
-        return compact
-    return set_cell_size(compact, width - 1) + "…"
+    return fit(phone.replace(" ", ""), width)
 
 
 def extension_text(extension: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from rich.cells import cell_len, set_cell_size
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -28,7 +28,7 @@ from tui.database_line import DatabaseLine
 from tui.database_work import deliver, in_worker
 from tui.desk import AtTheDesk
 from tui.footer import Footer
-from tui.formats import task_kind_text
+from tui.formats import fit, task_kind_text
 from tui.i18n import N_, _, ngettext
 from tui.messages import DataChanged
 from tui.safe_text import safe_text
@@ -91,8 +91,7 @@ def summary_line(work_list: WorkList, summary: WorkListSummary | None, width: in
     if summary is not None and width - cell_len(counts) - 4 < min(cell_len(title), TITLE_ROOM):
         counts = counts_text(summary, short=True)
     room = max(width - cell_len(counts) - 4, 10)
-    if cell_len(title) > room:
-        title = set_cell_size(title, room - 1) + "…"
+    title = fit(title, room)
     line = Text(title)
     line.pad_right(room - cell_len(title) + 2)
     line.append(counts, style="" if summary is not None and summary.callable_now else "dim")

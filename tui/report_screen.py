@@ -33,12 +33,11 @@ from tui.client_pane import outcome_label
 from tui.database_line import DatabaseLine
 from tui.desk import AtTheDesk
 from tui.footer import Footer
-from tui.formats import day_text, local, task_kind_text
+from tui.formats import day_text, fit, local, task_kind_text
 from tui.i18n import N_, _
 from tui.messages import DataChanged, FollowsEveryCommit
 from tui.safe_text import safe_text
 from tui.steady import SteadyText
-from tui.supervisor_screen import fit
 
 PERIODS = (1, 7, 30)  # days, ending today
 EIGHTHS = " ▏▎▍▌▋▊▉█"  # a horizontal bar, in eighths of a cell

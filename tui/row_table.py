@@ -34,7 +34,7 @@ from textual.strip import Strip
 from storage.list_order import OrderView
 from storage.row_details import WorkRow
 from storage.worklists import BLOCKED, CALLBACK_DUE, LATER
-from tui.formats import phone_in_column
+from tui.formats import fit, phone_in_column
 from tui.i18n import _
 from tui.safe_text import safe_text
 
@@ -117,7 +117,7 @@ def _thumb(bar: ScrollBar) -> tuple[int, int] | None:
 
 
 def header_line(total: int) -> str:
-    return " ".join(set_cell_size(c.title, c.width) for c in columns(total))
+    return " ".join(set_cell_size(fit(c.title, c.width), c.width) for c in columns(total))
 
 
 class RowTable(ScrollView, can_focus=True):
@@ -440,8 +440,8 @@ class RowTable(ScrollView, can_focus=True):
         segments: list[Segment] = []
         for column in layout:
             text = safe_text(cells.get(column.key, ""))
-            if column.key == "phone":
-                text = phone_in_column(text, column.width)
+            # A cut name or result ends in "…"; a number first loses its spaces.
+            text = (phone_in_column if column.key == "phone" else fit)(text, column.width)
             cell_style = style
             if column.key == "lock" and row is not None and row.lock_operator:
                 part = "row-table--mine" if row.lock_mine else "row-table--others"

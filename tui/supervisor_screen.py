@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -34,7 +33,7 @@ from tui.database_line import DatabaseLine
 from tui.desk import AtTheDesk
 from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.footer import Footer
-from tui.formats import local, moment_text, task_kind_text, when
+from tui.formats import fit, local, moment_text, task_kind_text, when
 from tui.i18n import N_, _, ngettext
 from tui.messages import DataChanged, FollowsEveryCommit
 from tui.safe_text import safe_text
@@ -66,13 +65,6 @@ def duration_text(seconds: int) -> str:
 
 ONLINE_OPERATOR_WIDTH = 10  # the online table's "Operator" column
 HOST_WIDTH = 21  # the online table's "Host and terminal" column
-
-
-def fit(text: str, width: int) -> str:
-    """``text`` in ``width`` cells, cut with an ellipsis (a table cell would just crop it)."""
-    if cell_len(text) <= width:
-        return text
-    return set_cell_size(text, width - 1) + "…"
 
 
 def lock_widths(total: int) -> tuple[int, int]:

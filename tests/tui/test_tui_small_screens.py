@@ -210,3 +210,18 @@ async def test_a_phone_written_with_brackets_keeps_every_digit_in_the_list(
         table = screen.query_one(RowTable)
         first = table.render_lines(table.region.reset_offset)[0].text
     assert "+7(916)123-45-67" in first, first
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)], ids=["60x20", "80x24", "120x40"])
+async def test_a_name_cut_by_its_column_ends_in_an_ellipsis(
+    desk: DeskClinic, size: tuple[int, int]
+) -> None:
+    """"Иванова Мария Петровна" (22) in the Client column (13 to 20 cells) showed as
+    "Иванова Мария Петров", a name that looks whole: a cut cell ends in "…"."""
+    app = desk.app("alice")
+    async with running(app, size=size) as pilot:
+        screen = await open_list(pilot)
+        table = screen.query_one(RowTable)
+        first = table.render_lines(table.region.reset_offset)[0].text
+    client = next(column for column in columns(size[0]) if column.key == "client")
+    assert "Иванова Мария Петровна"[: client.width - 1] + "…" in first, first
