@@ -216,8 +216,8 @@ async def test_a_phone_written_with_brackets_keeps_every_digit_in_the_list(
 async def test_a_name_cut_by_its_column_ends_in_an_ellipsis(
     desk: DeskClinic, size: tuple[int, int]
 ) -> None:
-    """"Иванова Мария Петровна" (22) in the Client column (13 to 20 cells) showed as
-    "Иванова Мария Петров", a name that looks whole: a cut cell ends in "…"."""
+    """A name of 22 cells in the Client column (13 to 20) showed as "Иванова Мария
+    Петров", a name that looks whole: a cut cell ends in "…"."""
     app = desk.app("alice")
     async with running(app, size=size) as pilot:
         screen = await open_list(pilot)
