@@ -27,13 +27,14 @@ from storage.errors import BadInput, NotAllowed, RingroundError
 from storage.i18n import _, ngettext
 from storage.rows import ITEM
 from storage.sessions import Session
+from storage.shown import in_quotes
 
 
 class NoSuchList(BadInput):
     """There is no call list of that name."""
 
     def __init__(self, name: str) -> None:
-        super().__init__(_("There is no call list named {name!r}.").format(name=name))
+        super().__init__(_("There is no call list named '{name}'.").format(name=in_quotes(name)))
         self.name = name
 
 
@@ -162,12 +163,12 @@ def delete_list(conn: Connection, session: Session, name: str, now: int) -> int:
         if calls:
             raise ListInUse(
                 ngettext(
-                    "The call list {name!r} has {count} recorded call; close it instead, so that "
+                    "The call list '{name}' has {count} recorded call; close it instead, so that "
                     "reports keep it.",
-                    "The call list {name!r} has {count} recorded calls; close it instead, so that "
+                    "The call list '{name}' has {count} recorded calls; close it instead, so that "
                     "reports keep them.",
                     calls,
-                ).format(name=name, count=calls)
+                ).format(name=in_quotes(name), count=calls)
             )
         holders = [
             row[0]
@@ -180,9 +181,9 @@ def delete_list(conn: Connection, session: Session, name: str, now: int) -> int:
         if holders:
             raise ListInUse(
                 _(
-                    "Rows of the call list {name!r} are locked by {operators}; wait "
+                    "Rows of the call list '{name}' are locked by {operators}; wait "
                     "for them or release the locks first."
-                ).format(name=name, operators=", ".join(holders))
+                ).format(name=in_quotes(name), operators=", ".join(holders))
             )
         conn.execute(
             f"DELETE FROM call_rows WHERE kind = ? AND source_id IN ({items})", (ITEM, found.id)

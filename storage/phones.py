@@ -57,6 +57,7 @@ import re
 
 from storage.i18n import _
 from storage.policy import PhoneRules
+from storage.shown import in_quotes
 
 _NOT_DIGITS = re.compile(r"[^0-9]+")
 # An extension at the end of a number: "доб. 12", "доб 12", "доп.12", "вн. 12",
@@ -126,7 +127,7 @@ def rules_signature(rules: PhoneRules) -> str:
 def phone_problem(number: str) -> str | None:
     """Why ``number`` cannot be a phone number, or None if it can."""
     if not digits_only(number):
-        return _("{number!r} has no digits").format(number=number)
+        return _("'{number}' has no digits").format(number=in_quotes(number))
     return None
 
 
@@ -154,10 +155,12 @@ def digit_count_problem(number: str, rules: PhoneRules) -> str | None:
     if foreign or not length:
         if len(key) > MAX_DIGITS:
             return _(
-                "{number!r} has {count} digits, more than any phone number (at most {most})"
-            ).format(number=number, count=len(key), most=MAX_DIGITS)
+                "'{number}' has {count} digits, more than any phone number (at most {most})"
+            ).format(number=in_quotes(number), count=len(key), most=MAX_DIGITS)
         if len(key) < MIN_FOREIGN_DIGITS:
-            return _("{number!r} has too few digits for a phone number").format(number=number)
+            return _("'{number}' has too few digits for a phone number").format(
+                number=in_quotes(number)
+            )
         return None
     if key.startswith(country) and len(key) == len(country) + length:
         return None
@@ -166,9 +169,9 @@ def digit_count_problem(number: str, rules: PhoneRules) -> str | None:
     prefixes = f"{rules.trunk_prefix} / +{country}" if rules.trunk_prefix else f"+{country}"
     if national <= length:
         return _(
-            "{number!r} has too few digits: numbers here have {length} after {prefixes}"
-        ).format(number=number, length=length, prefixes=prefixes)
+            "'{number}' has too few digits: numbers here have {length} after {prefixes}"
+        ).format(number=in_quotes(number), length=length, prefixes=prefixes)
     return _(
-        "{number!r} has too many digits: numbers here have {length} after {prefixes} "
+        "'{number}' has too many digits: numbers here have {length} after {prefixes} "
         "(write a number of another country with + and its country code)"
-    ).format(number=number, length=length, prefixes=prefixes)
+    ).format(number=in_quotes(number), length=length, prefixes=prefixes)

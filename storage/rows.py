@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from storage.errors import BadInput
 from storage.i18n import _
+from storage.shown import in_quotes
 
 APPOINTMENT = "appointment"
 ITEM = "item"  # an item of a call list
@@ -36,8 +37,8 @@ class RowKey:
         plain = number.isascii() and number.isdigit()  # "²" is a digit to Python, not to int()
         if kind not in KINDS or not plain or int(number) > LARGEST_ID:
             raise NotARow(
-                _("{text!r} is not a row; rows look like appointment:12, item:7 or task:3").format(
-                    text=text
+                _("'{text}' is not a row; rows look like appointment:12, item:7 or task:3").format(
+                    text=in_quotes(text)
                 )
             )
         return cls(kind, int(number))

@@ -33,7 +33,8 @@ Each character becomes exactly one character, so the result is as long as the
 text, and spans of a ``rich.text.Text`` built on it stay where they were.
 
 The set of such characters is defined once, in storage/names.py, where names
-that identify operators and call lists are refused when they hold one.
+that identify operators and call lists are refused when they hold one; their signs
+are made in storage/shown.py, whose ``in_quotes`` shows a value inside a message.
 Everything else (letters of any script, emoji with their joiners, spaces) is
 left alone. Rich/Textual markup is a separate matter: text that is not meant
 as markup is passed as ``Text`` or through ``rich.markup.escape``.
@@ -41,27 +42,16 @@ as markup is passed as ``Text`` or through ``rich.markup.escape``.
 
 from __future__ import annotations
 
-from storage.names import UNSHOWABLE
+from storage.shown import SIGNS
 
-REPLACEMENT = "\ufffd"
-
-
-def _table() -> dict[int, str]:
-    table = {code: REPLACEMENT for first, last in UNSHOWABLE for code in range(first, last + 1)}
-    table.update({code: chr(0x2400 + code) for code in range(0x20)})  # ␀ … ␟
-    table[0x7F] = "\u2421"  # ␡
-    return table
-
-
-_SHOWN = _table()
-_SHOWN_KEEPING_LINES = {**_SHOWN, ord("\n"): "\n"}
+_SHOWN_KEEPING_LINES = {**SIGNS, ord("\n"): "\n"}
 
 
 def safe_text(text: str, *, keep_newlines: bool = False) -> str:
     """``text`` with every character a terminal would obey made visible (see the module)."""
     if text.isprintable():  # the common case: no control, format or separator character
         return text
-    return text.translate(_SHOWN_KEEPING_LINES if keep_newlines else _SHOWN)
+    return text.translate(_SHOWN_KEEPING_LINES if keep_newlines else SIGNS)
 
 
 _WHITESPACE = {0x2409: "\t", 0x240A: "\n", 0x240D: "\r"}  # ␉ ␊ ␍

@@ -23,6 +23,7 @@ from storage.imports.cell_values import (
 from storage.imports.matching import ClientRefs, diff
 from storage.imports.problems import PROGRESS_EVERY, Problem
 from storage.imports.spec import ImportJob, KindSpec, Plan, Row, stays_done
+from storage.shown import in_quotes
 
 
 def _needs(columns: set[str], list_name: str | None) -> list[str]:
@@ -53,10 +54,10 @@ def _plan(job: ImportJob) -> Plan:
                 0,
                 "",
                 _(
-                    "a call list named {list_name!r} already "
+                    "a call list named '{list_name}' already "
                     "exists (import into it with 'ringround "
                     "import call-list --name')"
-                ).format(list_name=list_name),
+                ).format(list_name=in_quotes(list_name)),
             )
         )
         return plan
@@ -128,9 +129,9 @@ def _plan(job: ImportJob) -> Plan:
                     row.line,
                     "list" if list_name is None else "",
                     _(
-                        "the call list {name!r} is closed; reopen it "
+                        "the call list '{name}' is closed; reopen it "
                         "first ('ringround lists reopen')"
-                    ).format(name=name),
+                    ).format(name=in_quotes(name)),
                 )
             )
     plan.list_ids = {name: lists[name][0] for name in lists}

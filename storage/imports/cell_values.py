@@ -21,6 +21,7 @@ from storage.imports.damage import scientific_id_problem, scientific_problem
 from storage.names import control_character
 from storage.phones import digit_count_problem, phone_key, phone_problem
 from storage.policy import Policy
+from storage.shown import in_quotes
 
 MAX_LIST_NAME = 200
 
@@ -38,7 +39,9 @@ def identifier(text: str, policy: Policy) -> int | None:
     if not value:
         return None
     if not value.isascii() or not value.isdigit() or len(value) > 18 or int(value) == 0:
-        raise BadValue(_("{text!r} is not an id (a whole number from 1)").format(text=text))
+        raise BadValue(
+            _("'{text}' is not an id (a whole number from 1)").format(text=in_quotes(text))
+        )
     return int(value)
 
 
@@ -77,7 +80,7 @@ def yes_no(text: str, policy: Policy) -> bool:
         return True
     if value in _NO:
         return False
-    raise BadValue(_("{text!r} is not yes or no (1 or 0)").format(text=text))
+    raise BadValue(_("'{text}' is not yes or no (1 or 0)").format(text=in_quotes(text)))
 
 
 FIRST_YEAR, LAST_YEAR = 1900, 2199  # what a clinic's dates can be; beyond: a typo or "never"
@@ -89,8 +92,8 @@ class YearOutOfRange(ValueError):
 
 def year_out_of_range(text: str) -> str:
     """The reason a date or time of such a year is refused, for a cell or an option."""
-    return _("{text!r} is outside the years {first} to {last}").format(
-        text=text, first=FIRST_YEAR, last=LAST_YEAR
+    return _("'{text}' is outside the years {first} to {last}").format(
+        text=in_quotes(text), first=FIRST_YEAR, last=LAST_YEAR
     )
 
 
@@ -164,7 +167,9 @@ def time_reader(date_alone: bool) -> Parser:
             raise BadValue(year_out_of_range(text)) from None
         except ValueError:
             raise BadValue(
-                _("{text!r} is not a time such as {example}").format(text=text, example=_(example))
+                _("'{text}' is not a time such as {example}").format(
+                    text=in_quotes(text), example=_(example)
+                )
             ) from None
         if when.tzinfo is None:
             if date_alone and is_date(text):  # the day's first moment (PEP 495: fold 0)
@@ -190,16 +195,16 @@ def _on_the_clock(text: str, reading: datetime, zone: ZoneInfo) -> datetime:
     if readings == 0:
         raise BadValue(
             _(
-                "{text!r} is not on the clinic's clock: the clocks go forward over it that night"
-            ).format(text=text)
+                "'{text}' is not on the clinic's clock: the clocks go forward over it that night"
+            ).format(text=in_quotes(text))
         )
     if readings == 2:
         raise BadValue(
             _(
-                "{text!r} comes twice on the clinic's clock, as the clocks go back that "
+                "'{text}' comes twice on the clinic's clock, as the clocks go back that "
                 "night; write which one: {first} or {second}"
             ).format(
-                text=text,
+                text=in_quotes(text),
                 first=reading.replace(tzinfo=zone, fold=0).isoformat(),
                 second=reading.replace(tzinfo=zone, fold=1).isoformat(),
             )
@@ -220,7 +225,9 @@ def birth_date(text: str, policy: Policy) -> str | None:
         raise BadValue(year_out_of_range(text)) from None
     except ValueError:
         raise BadValue(
-            _("{text!r} is not a date such as 1980-02-29 or 29.02.1980").format(text=text)
+            _("'{text}' is not a date such as 1980-02-29 or 29.02.1980").format(
+                text=in_quotes(text)
+            )
         ) from None
 
 
@@ -250,8 +257,8 @@ def confirmation_status(text: str, policy: Policy) -> str | None:
         if status.casefold() == value.casefold():
             return status
     raise BadValue(
-        _("{text!r} is not a status of the policy ({items})").format(
-            text=text, items=", ".join(policy.statuses)
+        _("'{text}' is not a status of the policy ({items})").format(
+            text=in_quotes(text), items=", ".join(policy.statuses)
         )
     )
 

@@ -21,6 +21,7 @@ from storage.imports.problems import PROGRESS_EVERY, Problem, Progress
 from storage.imports.spec import KindSpec, Row, Table
 from storage.imports.workbooks import is_workbook
 from storage.policy import Policy
+from storage.shown import in_quotes
 
 
 def _canonical(name: str) -> str:
@@ -56,7 +57,7 @@ def _header(spec: KindSpec, names: list[str]) -> tuple[list[str | None], list[Pr
             also = (
                 ""
                 if seen[canonical] == written.strip()
-                else _(" (as {name!r})").format(name=seen[canonical])
+                else _(" (as '{name}')").format(name=in_quotes(seen[canonical]))
             )
             problems.append(
                 Problem(1, written.strip(), _("this column appears twice{also}").format(also=also))

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from storage.connection import Connection
 from storage.i18n import _
+from storage.shown import in_quotes
 
 _CHUNK = 500  # values per "IN (...)" query
 _SCIENTIFIC = re.compile(r"\s*[0-9]+(?:[.,][0-9]+)?\s*[eE]\s*[+-]?[0-9]+\s*")
@@ -84,10 +85,10 @@ def garbled_problem(text: str) -> str | None:
     if fixed is None:
         return None
     return _(
-        "{text!r} looks like Cyrillic read with the wrong code page (it was probably "
-        '{fixed!r}); save the file as "CSV UTF-8" or as an Excel workbook (.xlsx) from '
+        "'{text}' looks like Cyrillic read with the wrong code page (it was probably "
+        "'{fixed}'); save the file as \"CSV UTF-8\" or as an Excel workbook (.xlsx) from "
         "the original"
-    ).format(text=_shortened(text), fixed=_shortened(fixed))
+    ).format(text=in_quotes(_shortened(text)), fixed=in_quotes(_shortened(fixed)))
 
 
 def _shortened(text: str, limit: int = 40) -> str:
@@ -99,10 +100,10 @@ def scientific_problem(number: str) -> str | None:
     if _SCIENTIFIC.fullmatch(number) is None:
         return None
     return _(
-        "{number!r} is a number in scientific notation, so the spreadsheet has lost its "
+        "'{number}' is a number in scientific notation, so the spreadsheet has lost its "
         "last digits; format the phone column as text and take the numbers from the "
         "original again"
-    ).format(number=number)
+    ).format(number=in_quotes(number))
 
 
 def scientific_id_problem(key: str) -> str | None:
@@ -110,9 +111,9 @@ def scientific_id_problem(key: str) -> str | None:
     if _SCIENTIFIC_ID.fullmatch(key) is None:
         return None
     return _(
-        "{key!r} is a number in scientific notation, so the spreadsheet has lost its last "
+        "'{key}' is a number in scientific notation, so the spreadsheet has lost its last "
         "digits; format the id column as text and take the ids from the original again"
-    ).format(key=key)
+    ).format(key=in_quotes(key))
 
 
 class LostZeros:
@@ -132,10 +133,10 @@ class LostZeros:
         if meant is None or meant == ext:
             return None
         return _(
-            "{ext!r} is no external id here, but {meant!r} is: the spreadsheet took the id "
+            "'{ext}' is no external id here, but '{meant}' is: the spreadsheet took the id "
             "for a number and dropped its leading zeros; format the column as text (or "
             "export as .xlsx) and take the ids from the original again"
-        ).format(ext=ext, meant=meant)
+        ).format(ext=in_quotes(ext), meant=in_quotes(meant))
 
 
 def person_key(name: str) -> str:
@@ -155,11 +156,11 @@ class LikelyDuplicate:
     def __str__(self) -> str:
         if self.client_id is not None:
             return _(
-                "line {line}: {name!r} has the name and a phone number of client {client}"
-            ).format(line=self.line, name=self.name, client=self.client_id)
+                "line {line}: '{name}' has the name and a phone number of client {client}"
+            ).format(line=self.line, name=in_quotes(self.name), client=self.client_id)
         return _(
-            "line {line}: {name!r} has the name and a phone number of line {earlier} of the file"
-        ).format(line=self.line, name=self.name, earlier=self.earlier_line)
+            "line {line}: '{name}' has the name and a phone number of line {earlier} of the file"
+        ).format(line=self.line, name=in_quotes(self.name), earlier=self.earlier_line)
 
 
 def likely_duplicates(

@@ -30,6 +30,7 @@ from storage.imports.problems import BadFile, Progress
 from storage.imports.spec import ImportJob, KindSpec, Plan, Table
 from storage.names import control_character
 from storage.policy import Policy
+from storage.shown import in_quotes
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,8 @@ def import_csv(
     spec = SPECS.get(kind)
     if spec is None:
         raise BadInput(
-            _("cannot import {kind!r}; choose one of {items}").format(
-                kind=kind, items=", ".join(KINDS)
+            _("cannot import '{kind}'; choose one of {items}").format(
+                kind=in_quotes(kind), items=", ".join(KINDS)
             )
         )
     if spec.builds_lists:

@@ -19,6 +19,7 @@ from storage.i18n import _
 from storage.imports.damage import LostZeros
 from storage.imports.problems import Problem
 from storage.imports.spec import Plan, Row, Update
+from storage.shown import in_quotes
 
 CHUNK = 500  # ids per "IN (...)" query
 
@@ -88,8 +89,8 @@ class Matcher:
                     Problem(
                         row.line,
                         "external_id",
-                        _("{ext!r} is already the external id of {noun} {owner}").format(
-                            ext=ext, noun=self.noun, owner=owner
+                        _("'{ext}' is already the external id of {noun} {owner}").format(
+                            ext=in_quotes(str(ext)), noun=self.noun, owner=owner
                         ),
                     )
                 )
@@ -105,9 +106,9 @@ class Matcher:
                         "external_id",
                         lost
                         or _(
-                            "{noun} {id} has the external id {had!r}, not {ext!r} (to change it, "
+                            "{noun} {id} has the external id '{had}', not '{ext}' (to change it, "
                             "import it empty first)"
-                        ).format(noun=self.noun, id=id_, had=had, ext=ext),
+                        ).format(noun=self.noun, id=id_, had=in_quotes(had), ext=in_quotes(ext)),
                     )
                 )
                 return False, None
@@ -124,7 +125,9 @@ class Matcher:
                     Problem(
                         row.line,
                         "external_id",
-                        _("{ext!r} is on line {earlier} already").format(ext=ext, earlier=earlier),
+                        _("'{ext}' is on line {earlier} already").format(
+                            ext=in_quotes(ext), earlier=earlier
+                        ),
                     )
                 )
                 return False, None
@@ -173,7 +176,7 @@ class ClientRefs:
                     row.line,
                     "client_external_id",
                     self.lost_zeros.problem(ext)
-                    or _("no client has the external id {ext!r}").format(ext=ext),
+                    or _("no client has the external id '{ext}'").format(ext=in_quotes(ext)),
                 )
             )
             return False, None
@@ -182,8 +185,8 @@ class ClientRefs:
                 Problem(
                     row.line,
                     "client_external_id",
-                    _("{ext!r} is client {owner}, but client_id is {client_id}").format(
-                        ext=ext, owner=owner, client_id=client_id
+                    _("'{ext}' is client {owner}, but client_id is {client_id}").format(
+                        ext=in_quotes(ext), owner=owner, client_id=client_id
                     ),
                 )
             )

@@ -145,7 +145,7 @@ def test_a_bad_time_is_explained_in_the_language_of_the_screens(
         set_language("en")
     assert code == 2
     assert err.splitlines()[1] == (
-        "  строка 2, столбец starts_at: '2026-12-10 25:00' — не время вроде "
+        "  строка 2, столбец starts_at: «2026-12-10 25:00» — не время вроде "
         "2026-11-27 10:30 или 27.11.2026 10:30."
     )
 

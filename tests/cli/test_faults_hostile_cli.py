@@ -320,3 +320,25 @@ def test_json_escapes_what_json_dumps_would_print_raw(capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     assert not obeyed(out.encode())
     assert json.loads(out) == {"name": "a\x9b2J\u202eb\x1b"}
+
+
+# --- a value quoted in a sentence ---------------------------------------------------------------
+
+
+def test_a_quoted_value_shows_its_controls_between_the_languages_quotes(
+    clinic: StoredClinic, tmp_path: Path
+) -> None:
+    """A message names the value it is about ("'x' is not a date"). It was quoted by
+    Python's repr, so in Russian too it came between ASCII quotes: 'весной\\x1b[K…\\n…'. The
+    quotes are now the sentence's, «…» in Russian, and the value's ESC, BEL and line break
+    show as the signs they show as everywhere (␛ ␇ ␊): still one line, nothing obeyed."""
+    russian = tmp_path / "ru.toml"
+    russian.write_text('language = "ru"\n', encoding="utf-8")
+    (tmp_path / "bad.csv").write_text(
+        'name,birth_date\nАнна,"весной\x1b[K\x07\nгода"\n', encoding="utf-8"
+    )
+    args = ["import", "clients", "bad.csv", "--db", clinic.location, "--policy", str(russian)]
+    result = ringround(tmp_path, *args)
+    assert result.returncode == 2, result.stderr
+    assert "«весной␛[K␇␊года» — не дата" in result.stderr.decode(), result.stderr.decode()
+    assert not obeyed(result.stdout + result.stderr)
