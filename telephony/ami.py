@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from storage.i18n import N_, _
 from storage.policy import TelephonyPolicy
+from storage.shown import in_quotes
 from telephony.calls import CallEvent, CallStage, ClientResult, TelephonyError, normalise_number
 from telephony.secret import read_secret
 
@@ -294,9 +295,9 @@ class AmiBackend:
             self._connection_ended(writer)
             raise TelephonyError(
                 _(
-                    "The phone exchange refused the login of {username!r}; check the "
+                    "The phone exchange refused the login of '{username}'; check the "
                     "username and the secret file in the policy's [telephony] section."
-                ).format(username=self._policy.username)
+                ).format(username=in_quotes(self._policy.username))
             )
         self.login_answer = reply.get("Message", "")
         self._logged_in = True
@@ -312,14 +313,14 @@ class AmiBackend:
             raise TelephonyError(
                 _(
                     "No phone extension is configured for operator "
-                    "{operator!r}; add one under [telephony.extensions] "
+                    "'{operator}'; add one under [telephony.extensions] "
                     "in the policy."
-                ).format(operator=operator)
+                ).format(operator=in_quotes(operator))
             )
         exten = normalise_number(number, self._policy.dial_prefix)
         if exten == self._policy.dial_prefix:
             raise TelephonyError(
-                _("The number {number!r} has no digits to dial.").format(number=number)
+                _("The number '{number}' has no digits to dial.").format(number=in_quotes(number))
             )
         await self.connect()
         call = _Call(str(uuid.uuid4()))

@@ -292,6 +292,22 @@ async def test_operator_without_extension_is_refused_before_connecting(
     assert pbx.actions == []
 
 
+async def test_a_number_without_digits_is_quoted_in_russian_words(
+    pbx: FakeAmi, make_backend: Backends
+) -> None:
+    """The number a refusal is about came in Python's quotes and escapes in Russian too
+    ('нет\\x1b[K\\n'); it is quoted «…», its ESC and line break shown as ␛ and ␊."""
+    backend = make_backend(pbx.port)
+    set_language("ru")
+    try:
+        with pytest.raises(TelephonyError) as error:
+            await backend.place_call("alice", "нет\x1b[K\n", "r")
+    finally:
+        set_language("en")
+    assert str(error.value) == "В номере «нет␛[K␊» нет цифр для набора."
+    assert pbx.actions == []
+
+
 async def test_exchange_down_is_one_clear_sentence(make_backend: Backends) -> None:
     port = free_port()
     backend = make_backend(port)
