@@ -75,6 +75,7 @@ from storage.reports import BY as REPORT_BY
 from storage.reports import build_report, write_report_csv
 from storage.roles import is_supervisor, operator_name
 from storage.sessions import Session, end_session, start_session
+from storage.shown import in_quotes
 from tui.i18n import N_, _, ngettext
 from tui.safe_text import safe_text
 
@@ -331,9 +332,9 @@ def _moment_option(option: str, text: str | None, policy: Policy, *, end: bool) 
     except (ValueError, OverflowError):
         raise BadInput(
             _(
-                "{option} {text!r} is not a date or time such as 2026-11-27, "
+                "{option} '{text}' is not a date or time such as 2026-11-27, "
                 "27.11.2026, 2026-11-27 10:30 or today."
-            ).format(option=option, text=text)
+            ).format(option=option, text=in_quotes(text))
         ) from None
 
 
@@ -342,8 +343,8 @@ def _call_list_id(conn: Connection, name: str) -> int:
         return find_list(conn, name).id
     except NoSuchList:
         raise BadInput(
-            _("There is no call list named {name!r} ('ringround lists' shows them).").format(
-                name=name
+            _("There is no call list named '{name}' ('ringround lists' shows them).").format(
+                name=in_quotes(name)
             )
         ) from None
 
@@ -743,17 +744,17 @@ def lists_close(
     closed = _change_list(ctx, db, policy_path, operator, name, _("close"), close)
     if not all(was_open):  # closing it again changes nothing: not "Closed ..." once more
         say(
-            _("The call list {name!r} was closed already; nothing changed.").format(
-                name=closed.name
+            _("The call list '{name}' was closed already; nothing changed.").format(
+                name=in_quotes(closed.name)
             )
         )
         return 0
     say(
         ngettext(
-            "Closed the call list {name!r}; {count} pending item will not be called.",
-            "Closed the call list {name!r}; {count} pending items will not be called.",
+            "Closed the call list '{name}'; {count} pending item will not be called.",
+            "Closed the call list '{name}'; {count} pending items will not be called.",
             closed.pending,
-        ).format(name=closed.name, count=closed.pending)
+        ).format(name=in_quotes(closed.name), count=closed.pending)
     )
     return 0
 
@@ -770,10 +771,10 @@ def lists_reopen(
     opened = _change_list(ctx, db, policy_path, operator, name, _("reopen"), reopen_list)
     say(
         ngettext(
-            "The call list {name!r} is open; {count} pending item.",
-            "The call list {name!r} is open; {count} pending items.",
+            "The call list '{name}' is open; {count} pending item.",
+            "The call list '{name}' is open; {count} pending items.",
             opened.pending,
-        ).format(name=opened.name, count=opened.pending)
+        ).format(name=in_quotes(opened.name), count=opened.pending)
     )
     return 0
 
@@ -790,10 +791,10 @@ def lists_delete(
     items = _change_list(ctx, db, policy_path, operator, name, _("delete"), delete_list)
     say(
         ngettext(
-            "Deleted the call list {name!r} and its {count} item.",
-            "Deleted the call list {name!r} and its {count} items.",
+            "Deleted the call list '{name}' and its {count} item.",
+            "Deleted the call list '{name}' and its {count} items.",
             items,
-        ).format(name=name, count=items)
+        ).format(name=in_quotes(name), count=items)
     )
     return 0
 
@@ -865,15 +866,15 @@ def report(
         now = database_now(path)
         if start > now:
             raise BadInput(
-                _("--since {since!r} is after now, where the report ends without --until.").format(
-                    since=since
+                _("--since '{since}' is after now, where the report ends without --until.").format(
+                    since=in_quotes(since)
                 )
             )
         end = now + 1
     elif end <= start and ctx.get_parameter_source("since") is ParameterSource.DEFAULT:
         raise BadInput(
-            _("--until {until!r} is before today, where the report begins without --since.").format(
-                until=until
+            _("--until '{until}' is before today, where the report begins without --since.").format(
+                until=in_quotes(str(until))
             )
         )
     _check_period(start, end)

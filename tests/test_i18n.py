@@ -422,7 +422,7 @@ def test_whole_numbers_group_digits_as_babel_does(language: str) -> None:
 
 def test_russian_quotes_a_placeholder_with_guillemets() -> None:
     """Russian text quotes with «…»: "(см. 'ringround --help')" read as a foreign sentence.
-    (A ``{value!r}`` placeholder still brings Python's own quotes: it has to stay as it is.)"""
+    (Click's own ``{value!r}`` placeholders still bring Python's quotes: Click fills them.)"""
     ascii_quoted = [
         string
         for message in russian()
@@ -434,3 +434,18 @@ def test_russian_quotes_a_placeholder_with_guillemets() -> None:
         if any(PLACEHOLDER.search(part) for part in string.split("'")[1::2])
     ]
     assert ascii_quoted == []
+
+
+def test_a_value_is_quoted_by_the_sentence_not_by_repr(tmp_path: Path) -> None:
+    """``{name!r}`` put Python's quotes into every language ('Грипп' in a Russian sentence,
+    which quotes «Грипп»), out of the translator's hands. The quotes are the sentence's,
+    and the value between them goes through storage.shown.in_quotes, which escapes what
+    repr did. Only Click's own messages keep ``!r``: Click fills them (cli/help.py)."""
+    with_repr = [
+        message.id
+        for message in fresh_template(tmp_path)
+        if message.id
+        and "!r}" in str(message.id)
+        and not all(path.endswith("cli/help.py") for path, _line in message.locations)
+    ]
+    assert with_repr == []

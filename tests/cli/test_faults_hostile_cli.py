@@ -333,7 +333,9 @@ def test_a_quoted_value_shows_its_controls_between_the_languages_quotes(
     quotes are now the sentence's, «…» in Russian, and the value's ESC, BEL and line break
     show as the signs they show as everywhere (␛ ␇ ␊): still one line, nothing obeyed."""
     russian = tmp_path / "ru.toml"
-    russian.write_text('language = "ru"\n', encoding="utf-8")
+    russian.write_text(
+        f'language = "ru"\n[security]\nsupervisors = {json.dumps([ME])}\n', encoding="utf-8"
+    )
     (tmp_path / "bad.csv").write_text(
         'name,birth_date\nАнна,"весной\x1b[K\x07\nгода"\n', encoding="utf-8"
     )
@@ -342,3 +344,9 @@ def test_a_quoted_value_shows_its_controls_between_the_languages_quotes(
     assert result.returncode == 2, result.stderr
     assert "«весной␛[K␇␊года» — не дата" in result.stderr.decode(), result.stderr.decode()
     assert not obeyed(result.stdout + result.stderr)
+    args = ["lists", "close", "Грипп\x1b[K\nвесна", "--db", clinic.location, "--policy"]
+    result = ringround(tmp_path, *args, str(russian))
+    assert (result.returncode, result.stderr.decode()) == (
+        2,
+        "ringround: Списка обзвона «Грипп␛[K␊весна» нет (их показывает «ringround lists»).\n",
+    )
