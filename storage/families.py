@@ -162,7 +162,8 @@ def finish_family(
     """C5 for the call and the same outcome for the ``family`` rows, in one transaction.
 
     The call itself is saved as :func:`storage.locks.finish_call` saves it
-    (LockLost: nothing at all is saved); with no ``family`` that is all. Each
+    (LockLost: nothing at all is saved; an appointment moved meanwhile: its
+    lock released, no family row settled); with no ``family`` that is all. Each
     family row must still be one of :func:`family_rows` of the call's client;
     it is then claimed and finished under the usual rules, and skipped with the
     refusal when they say no. Every settled row is audited (``family-settled``,
@@ -187,6 +188,8 @@ def finish_family(
             mode=mode,
             number=number,
         )
+        if finished.moved is not None:  # the call itself was not saved: nor are the others
+            return FamilyFinished(closed=False, unreachable=False, moved=finished.moved)
         settled: list[FamilyRow] = []
         skipped: list[FamilySkip] = []
         for key in sorted(set(family) - {claim.key}):

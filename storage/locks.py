@@ -168,6 +168,7 @@ class _RowRead:
     refusal: Refusal | None  # why it may not be called now, locks aside; None: it may
     client_id: int | None  # None: the source is gone
     epoch: int  # the row's epoch (0: never claimed)
+    shown: tuple[Any, Any]  # what a claim shows of the source (SourceSql.shown)
 
 
 def _read_row(
@@ -181,7 +182,7 @@ def _read_row(
         preparable(
             f"SELECT {_LOCK_COLUMNS}, src.id, {source.columns}, r.closed_at,"
             " coalesce(r.failed_attempts, 0), r.not_before, r.callback_at, r.callback_operator,"
-            " c.do_not_call, coalesce(r.epoch, 0)"
+            f" c.do_not_call, coalesce(r.epoch, 0), {', '.join(source.shown)}"
             " FROM (SELECT CAST(? AS TEXT) AS kind, CAST(? AS BIGINT) AS source_id) k"
             " LEFT JOIN locks l ON l.kind = k.kind AND l.source_id = k.source_id"
             " LEFT JOIN sessions s ON s.id = l.session_id"
@@ -192,12 +193,12 @@ def _read_row(
         (alive_since(policy, now), *source.parameters, key.kind, key.source_id),
     ).fetchone()
     lock = _lock_of(policy, session, tuple(row[:7]), now)
-    epoch = int(row[16])
+    epoch, shown = int(row[16]), (row[17], row[18])
     if row[7] is None:
-        return _RowRead(lock, Refusal("missing"), None, epoch)
+        return _RowRead(lock, Refusal("missing"), None, epoch, shown)
     client_id = int(row[8])
     refusal = _refusal(policy, session, Source(client_id, bool(row[9])), tuple(row[10:16]), now)
-    return _RowRead(lock, refusal, client_id, epoch)
+    return _RowRead(lock, refusal, client_id, epoch, shown)
 
 
 def _remove_dead_stale_lock(
@@ -438,21 +439,32 @@ def claim_row(
                 conn,
                 preparable(
                     "INSERT INTO locks (kind, source_id, client_id, session_id, operator,"
-                    " since, epoch) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    " since, epoch, shown_starts_at, shown_doctor) VALUES (?, ?, ?, ?, ?, ?, ?,"
+                    " ?, ?)"
                 ),
-                (key.kind, key.source_id, client_id, session.id, session.operator, now, epoch),
+                (
+                    key.kind,
+                    key.source_id,
+                    client_id,
+                    session.id,
+                    session.operator,
+                    now,
+                    epoch,
+                    *read.shown,
+                ),
             )
             audit(conn, now, session.operator, session.id, "claim", key, client_id)
         else:
             conn.execute(
                 "UPDATE locks SET session_id = ?, operator = ?, since = ?, epoch = ?,"
-                " stale_noted = 0 WHERE kind = ? AND source_id = ? AND session_id = ?"
-                " AND epoch = ?",
+                " stale_noted = 0, shown_starts_at = ?, shown_doctor = ? WHERE kind = ?"
+                " AND source_id = ? AND session_id = ? AND epoch = ?",
                 (
                     session.id,
                     session.operator,
                     now,
                     epoch,
+                    *read.shown,
                     key.kind,
                     key.source_id,
                     lock.session_id,
@@ -476,6 +488,16 @@ def claim_row(
 
 
 @dataclass(frozen=True)
+class Moved:
+    """An open appointment the clinic's records moved since it was claimed."""
+
+    shown_at: int  # its start and doctor as the claim showed them to the operator
+    shown_doctor: str
+    starts_at: int  # and as the records say now
+    doctor: str
+
+
+@dataclass(frozen=True)
 class Finished:
     """What saving an outcome did to the row."""
 
@@ -485,6 +507,17 @@ class Finished:
     # confirmed the appointment or marked the task done, the call list was closed): the
     # outcome's effect was not applied over them.
     records_changed: bool = False
+    # The clinic's records moved the appointment during the call: nothing was saved but the
+    # lock's release; the patient agreed to what the operator was shown, not to this.
+    moved: Moved | None = None
+
+
+def _moved(shown: tuple[Any, ...], now: tuple[Any, ...]) -> Moved | None:
+    """The move of the appointment a lock showed as ``shown`` (NULLs: not an appointment, or
+    claimed before migration 6) and the records say is ``now``; None if it did not move."""
+    if shown[0] is None or now[0] is None or tuple(shown) == tuple(now):
+        return None
+    return Moved(int(shown[0]), str(shown[1]), int(now[0]), str(now[1]))
 
 
 def _apply_effect(
@@ -531,6 +564,11 @@ def finish_call(
 
     Raises LockLost (and saves nothing) if the lock is no longer this claim's.
 
+    An appointment still open but moved since the claim (another start or
+    doctor than the operator was shown, ``Finished.moved``): the patient
+    agreed to the old one, so nothing is saved but the lock's release (and its
+    audit): no attempt, no count, no effect; the row is callable again.
+
     A claim is made only on an open row, so a source found closed here was
     closed by the clinic's records during the call (an import, a list closed):
     those are newer than what the operator knew. The attempt is recorded, counted
@@ -543,15 +581,21 @@ def finish_call(
     key = claim.key
     source = source_sql(policy, key.kind)
     with write(conn):
-        # The release reads, in the same statement, the row's count of failed attempts and
-        # whether its source still needs the call (NULL: the source is gone).
+        # The release reads, in the same statement, the row's count of failed attempts,
+        # whether its source still needs the call (NULL: the source is gone), and what the
+        # claim showed of it and what its records say now.
+        now_shown = ", ".join(
+            f"(SELECT {column} FROM {source.table} WHERE src.id = locks.source_id)"
+            for column in source.shown
+        )
         released = conn.execute(
             preparable(
                 "DELETE FROM locks WHERE kind = ? AND source_id = ? AND session_id = ?"
                 " AND epoch = ? RETURNING since, coalesce((SELECT failed_attempts"
                 " FROM call_rows r WHERE r.kind = locks.kind AND r.source_id = locks.source_id),"
                 f" 0), (SELECT {source.is_open} FROM {source.table}"
-                " WHERE src.id = locks.source_id)"
+                " WHERE src.id = locks.source_id), shown_starts_at, shown_doctor,"
+                f" {now_shown}"
             ),
             (key.kind, key.source_id, claim.session_id, claim.epoch, *source.parameters),
         ).fetchone()
@@ -563,6 +607,21 @@ def finish_call(
             if holder is None:
                 raise LockLost(None)
             raise LockLost(str(holder[0]), own_window=holder[0] == session.operator)
+        moved = _moved(released[3:5], released[5:7]) if released[2] else None
+        if moved is not None:
+            audit(
+                conn,
+                now,
+                session.operator,
+                session.id,
+                "release",
+                key,
+                claim.client_id,
+                outcome=outcome.code,
+                moved_from=moved.shown_at,
+                moved_to=moved.starts_at,
+            )
+            return Finished(closed=False, unreachable=False, moved=moved)  # commits the release
         execute_soon(
             conn,
             preparable(

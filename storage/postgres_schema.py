@@ -385,6 +385,11 @@ MIGRATIONS: tuple[str | Callable[[Connection], None], ...] = (
     ALTER TABLE row_notes ADD COLUMN comment TEXT NOT NULL DEFAULT '';
     """,
     _change_feed,
+    # 6: the appointment as its claim showed it to the operator (storage/schema.py).
+    """
+    ALTER TABLE locks ADD COLUMN shown_starts_at BIGINT;
+    ALTER TABLE locks ADD COLUMN shown_doctor TEXT;
+    """,
 )
 
 

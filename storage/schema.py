@@ -221,6 +221,13 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     CREATE INDEX call_rows_open_callbacks ON call_rows(kind, source_id)
         WHERE callback_at IS NOT NULL AND closed_at IS NULL;
     """,
+    # 6: the appointment as its claim showed it to the operator (start and doctor; NULL for
+    # items and tasks, and for locks claimed before): a finish on an appointment moved
+    # since saves nothing (storage/locks.py: finish_call).
+    """
+    ALTER TABLE locks ADD COLUMN shown_starts_at INTEGER;
+    ALTER TABLE locks ADD COLUMN shown_doctor TEXT;
+    """,
 )
 
 

@@ -30,14 +30,18 @@ class SourceSql:
     ``table`` is the source, named ``src`` (keyed by ``src.id``), so that a
     query may join it where it likes; ``client`` is its client's id and
     ``is_open`` whether it still needs this call, both columns of ``src``;
-    ``parameters`` are ``is_open``'s. :func:`read_source` and the lock
-    protocol's reads of a row (storage/locks.py) use it.
+    ``parameters`` are ``is_open``'s. ``shown`` is what the client pane's
+    "Confirm:" line tells the operator of an appointment, which the patient
+    then agrees to: its start and its doctor (two NULLs for other kinds; the
+    service names what is done, not when or with whom). :func:`read_source`
+    and the lock protocol's reads of a row (storage/locks.py) use it.
     """
 
     client: str
     is_open: str
     table: str
     parameters: tuple[object, ...]
+    shown: tuple[str, str] = ("NULL", "NULL")
 
     @property
     def columns(self) -> str:
@@ -54,6 +58,7 @@ def source_sql(policy: Policy, kind: str) -> SourceSql:
             f"src.status IN ({marks})",
             "appointments src",
             tuple(policy.open_statuses),
+            ("src.starts_at", "src.doctor"),
         )
     if kind == ITEM:
         return SourceSql(

@@ -5,7 +5,8 @@ move to the comment; Tab and Shift+Tab move between the fields in the order type
 Enter in the comment (or the call-back time) saves; Escape cancels and the
 lock stays, and what was written comes back when the dialog opens again for
 the same call (a Draft the work screen keeps). If the call is taken over or
-released meanwhile, the dialog says so and keeps the comment: Enter then
+released meanwhile, or its appointment was moved (CallEnded), the dialog says
+so and keeps the comment: Enter then
 saves it as a note on the row, Escape drops it. With other open rows on the
 same phone (B6), Tab reaches the "same outcome for N other rows" box: Space
 ticks it, Enter there saves. A failed save keeps the dialog open with
@@ -37,6 +38,11 @@ from tui.i18n import N_, _, current_language
 from tui.safe_text import safe_text
 from tui.same_phone import checkbox_label
 from tui.tick_box import TickBox
+
+
+class CallEnded(RingroundError):
+    """The save found the call over without saving it (the appointment was moved during
+    it, storage.locks.Moved): as for a lost call, the sentence and what was typed stay."""
 
 
 @dataclass(frozen=True)
@@ -260,7 +266,7 @@ class ResultDialog(ModalScreen[Finished | None]):
 
     def _save(self, choice: ResultChoice) -> None:
         def failed(error: RingroundError) -> None:
-            if isinstance(error, LockLost):
+            if isinstance(error, LockLost | CallEnded):
                 self.lock_lost(str(error))
             else:
                 self.not_saved(error)

@@ -41,6 +41,7 @@ from storage.locks import (
     Finished,
     Lock,
     LockLost,
+    Moved,
     Refusal,
     RowState,
     abort_call,
@@ -50,6 +51,7 @@ from storage.locks import (
     saved_finish,
 )
 from storage.open_calls import save_note
+from storage.policy import Policy
 from storage.row_details import WorkRow, load_rows
 from storage.rows import APPOINTMENT, TASK, RowKey
 from storage.sources import read_source, read_subject
@@ -83,7 +85,7 @@ from tui.formats import (
 from tui.i18n import N_, _, ngettext
 from tui.messages import DataChanged, in_sight
 from tui.phone_calls import PHONE_BINDINGS, PhoneActions
-from tui.result_dialog import Draft, ResultChoice, ResultDialog
+from tui.result_dialog import CallEnded, Draft, ResultChoice, ResultDialog
 from tui.row_table import RowTable, header_line
 from tui.safe_text import safe_text
 from tui.same_phone import saved_note, skipped_text
@@ -112,6 +114,25 @@ def records_changed_text(key: RowKey) -> str:
         "The call list was closed or this client marked called during the call; the list "
         "was left as it is, and your call was recorded."
     )
+
+
+def moved_text(moved: Moved, policy: Policy, now: int) -> str:
+    """Why a call on an appointment the clinic moved during it was not saved, and what now."""
+    time, doctor = moment_text(moved.starts_at, policy, now), safe_text(moved.doctor)
+    if moved.doctor == moved.shown_doctor:
+        return _(
+            "Not saved: the appointment was moved to {time} during the call; call again "
+            "with the new time."
+        ).format(time=time)
+    if moved.starts_at == moved.shown_at:
+        return _(
+            "Not saved: during the call the appointment's doctor was changed to {doctor}; "
+            "call again with the new doctor."
+        ).format(doctor=doctor)
+    return _(
+        "Not saved: the appointment was moved to {time} with {doctor} during the call; "
+        "call again with the new time and doctor."
+    ).format(time=time, doctor=doctor)
 
 
 class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
@@ -782,7 +803,10 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
                         raise
                     return saved
 
-            return desk.database.call(job, on_busy=busy)
+            finished = desk.database.call(job, on_busy=busy)
+            if finished.moved is not None:  # only the lock was released: the row is free
+                raise CallEnded(moved_text(finished.moved, desk.policy, desk.now()))
+            return finished
 
         def done(finished: Finished | None) -> None:
             # A save that lands while the app is closing (SIGHUP, SIGTERM) is in the

@@ -232,6 +232,28 @@ def test_a_lost_lock_saves_nothing_for_anyone(
     assert clinic.scalar("SELECT count(*) FROM locks") == 0
 
 
+def test_a_call_on_an_appointment_moved_meanwhile_settles_nobody(
+    clinic: StoredClinic, policy: Policy, family: Family
+) -> None:
+    """The mother's visit was moved during the call: her "Confirmed" is not saved, nor
+    given to the family; only her lock is released, and that release is kept."""
+    alice = clinic.session("alice")
+    main = claim(clinic, policy, family.mother_visit)
+    with write(clinic.conn):  # the front desk moves it, on the clinic's side
+        clinic.conn.execute(
+            "UPDATE appointments SET starts_at = starts_at + 3600 WHERE id = ?",
+            (family.mother_visit.source_id,),
+        )
+    done = finish_family(
+        clinic.conn, policy, alice, main, "confirmed", "", NOW + 60, family=family.all
+    )
+    assert done.moved is not None and done.moved.starts_at == TOMORROW + 3600
+    assert (done.settled, done.skipped) == ((), ())
+    assert clinic.scalar("SELECT count(*) FROM attempts") == 0
+    assert clinic.scalar("SELECT count(*) FROM locks") == 0
+    assert clinic.scalar("SELECT count(*) FROM appointments WHERE status = 'confirmed'") == 1
+
+
 def test_a_failure_halfway_undoes_the_whole_save(
     clinic: StoredClinic, policy: Policy, family: Family, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,7 +14,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from storage.call_lists import close_list
 from storage.connection import Connection
-from storage.engine import open_engine
+from storage.engine import open_engine, write
 from storage.errors import NotAllowed
 from storage.imports import import_csv
 from storage.locks import (
@@ -25,6 +25,7 @@ from storage.locks import (
     Lock,
     LockChangedHands,
     LockLost,
+    Moved,
     Refusal,
     abort_call,
     claim_row,
@@ -222,6 +223,106 @@ def test_an_outcome_leaves_a_source_the_clinics_records_closed_during_the_call(
     (release,) = audit_rows(conn, "release")
     assert json.loads(str(release["detail"]))["records_changed"] is True
     assert refused(conn, policy, alice, key, NOW + 2 * HOUR).reason == "closed"
+
+
+def _front_desk_moves(location: str, policy: Policy, key: RowKey, change: str) -> None:
+    """On another connection, as the clinic's side does it: an import moves the appointment
+    (still unconfirmed, so still to call about) to 11:30, to another doctor, or both."""
+    rows = {
+        "time": "id,starts_at\n{id},13.03.2025 11:30\n",
+        "doctor": "id,doctor\n{id},Dr. Wilson\n",
+        "both": "id,starts_at,doctor\n{id},13.03.2025 11:30,Dr. Wilson\n",
+    }
+    other = open_engine(location).connect()
+    try:
+        import_csv(
+            other,
+            policy,
+            "appointments",
+            rows[change].format(id=key.source_id).encode(),
+            source="schedule.csv",
+            operator="root",
+            supervisor=True,
+            now=NOW + 1,
+        )
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize("change", ["time", "doctor", "both"])
+def test_an_outcome_on_an_appointment_moved_during_the_call_saves_nothing(
+    conn: Connection, clinic: StoredClinic, policy: Policy, engine_location: str, change: str
+) -> None:
+    """Alice told the patient "tomorrow at 10:00 with Dr. House" and the front desk moved the
+    appointment meanwhile, still open: "Confirmed" must not confirm a visit the patient never
+    agreed to. Only her lock is released (audited); no attempt, no count, no effect, and the
+    row can be called again at once, about the new time."""
+    key = new_appointment(clinic)
+    alice = clinic.session("alice")
+    claim = claimed(conn, policy, alice, key)
+    _front_desk_moves(engine_location, policy, key, change)
+    starts_at = TOMORROW_10 + (90 * MINUTE if change != "doctor" else 0)
+    doctor = "Dr. House" if change == "time" else "Dr. Wilson"
+    done = finish_call(conn, policy, alice, claim, "confirmed", "will come", NOW + 90)
+    assert done == Finished(
+        closed=False,
+        unreachable=False,
+        moved=Moved(TOMORROW_10, "Dr. House", starts_at, doctor),
+    )
+    assert appointment_status(conn, key) == "unconfirmed"
+    assert locks(conn) == []
+    assert attempts(conn, key) == []
+    row = call_row(conn, key)
+    assert (row["closed_at"], row["last_attempt_at"], row["failed_attempts"]) == (None, None, 0)
+    (release,) = audit_rows(conn, "release")
+    detail = json.loads(str(release["detail"]))
+    assert (detail["outcome"], detail["moved_from"], detail["moved_to"]) == (
+        "confirmed",
+        TOMORROW_10,
+        starts_at,
+    )
+    # Called again about the new time, the call saves as usual.
+    again = claimed(conn, policy, alice, key, NOW + 120)
+    assert finish_call(conn, policy, alice, again, "confirmed", "", NOW + 180) == Finished(
+        closed=True, unreachable=False
+    )
+    assert appointment_status(conn, key) == "confirmed"
+    assert attempts(conn, key) == [("alice", "confirmed", NOW + 120, NOW + 180, "")]
+
+
+def test_a_call_claimed_before_the_upgrade_saves_as_before(
+    conn: Connection, clinic: StoredClinic, policy: Policy, engine_location: str
+) -> None:
+    """A lock claimed by a ringround older than migration 6 holds nothing of what its
+    operator was shown: its finish cannot tell a move and saves, as it did then."""
+    key = new_appointment(clinic)
+    alice = clinic.session("alice")
+    claim = claimed(conn, policy, alice, key)
+    with write(conn):
+        conn.execute("UPDATE locks SET shown_starts_at = NULL, shown_doctor = NULL")
+    _front_desk_moves(engine_location, policy, key, "time")
+    done = finish_call(conn, policy, alice, claim, "confirmed", "", NOW + 90)
+    assert done == Finished(closed=True, unreachable=False)
+    assert appointment_status(conn, key) == "confirmed"
+
+
+def test_a_takeover_shows_the_appointment_as_it_is_then(
+    conn: Connection, clinic: StoredClinic, policy: Policy, engine_location: str
+) -> None:
+    """Bob takes over alice's stale call after the move: he saw the new time, so his
+    "Confirmed" is saved."""
+    key = new_appointment(clinic)
+    alice, bob = clinic.session("alice"), clinic.session("bob")
+    claimed(conn, policy, alice, key)
+    _front_desk_moves(engine_location, policy, key, "time")
+    later = NOW + policy.stale_after + MINUTE
+    heartbeat(conn, alice, later)
+    offered = refused(conn, policy, bob, key, later).lock
+    assert offered is not None and offered.offers_takeover
+    taken = claimed(conn, policy, bob, key, later, take_over=offered)
+    done = finish_call(conn, policy, bob, taken, "confirmed", "", later + 60)
+    assert done == Finished(closed=True, unreachable=False)
+    assert appointment_status(conn, key) == "confirmed"
 
 
 def test_client_cancels_sets_the_appointment_cancelled(

@@ -14,7 +14,8 @@ from rich.cells import cell_len
 
 from storage.call_lists import close_list
 from storage.imports import import_csv
-from storage.locks import Claim, claim_row
+from storage.locks import Claim, Moved, claim_row
+from storage.policy import default_policy
 from storage.rows import APPOINTMENT, ITEM, RowKey
 from tests.clinic_fixtures import (
     DAY,
@@ -22,6 +23,7 @@ from tests.clinic_fixtures import (
     MINUTE,
     Clock,
     DeskClinic,
+    at,
     notices,
     open_list,
     option_texts,
@@ -36,6 +38,7 @@ from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.picker import ListPicker
 from tui.result_dialog import ResultDialog
 from tui.row_table import RowTable
+from tui.work_screen import moved_text
 
 STALE = 16 * MINUTE  # past the default stale_after of 15 minutes
 
@@ -287,6 +290,100 @@ async def test_confirmed_on_an_appointment_an_import_cancelled_leaves_it_cancell
     assert desk.query(
         "SELECT operator, outcome, comment FROM attempts WHERE source_id = ?", ivanova
     ) == [("alice", "confirmed", "Придёт")]
+
+
+async def test_confirmed_on_an_appointment_moved_during_the_call_is_not_saved(
+    desk: DeskClinic,
+) -> None:
+    """Alice told Ivanova "tomorrow at 9:30", the front desk moved the visit to 11:30
+    meanwhile (still to confirm), and she saves "Confirmed": nothing is saved, the dialog
+    says what changed and keeps her comment; the row is free again, shows the new time,
+    and her next call about it saves."""
+    ivanova = desk.appointments["ivanova"]
+    app = desk.app("alice")
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        await pilot.press("c")
+        await wait_until(
+            pilot, lambda: desk.locks() == [(APPOINTMENT, ivanova, "alice", app.session.id)]
+        )
+        conn = desk.connect()
+        try:
+            import_csv(
+                conn,
+                desk.policy,
+                "appointments",
+                f"id,starts_at\n{ivanova},27.11.2026 11:30\n".encode(),
+                source="schedule.csv",
+                operator="root",
+                supervisor=True,
+                now=DESK_NOW,
+            )
+        finally:
+            conn.close()
+        await pilot.press("f")
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, ResultDialog) and app.screen, "the dialog"
+        )
+        assert isinstance(dialog, ResultDialog)
+        await pilot.press("1", *"Придёт", "enter")
+        message = dialog.query_one("#result-message")
+        await wait_until(pilot, lambda: "Not saved" in text_of(message), "the sentence")
+        assert text_of(message) == (
+            "Not saved: the appointment was moved to 27 Nov, 11:30 during the call; call "
+            "again with the new time. Your comment is kept: Enter saves it as a note on the "
+            "row, Escape drops it."
+        )
+        assert desk.locks() == []
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is screen, "the list")
+        await wait_until(
+            pilot, lambda: "27.11 11:30" in text_of(screen.query_one("#pane")), "the new time"
+        )
+        assert desk.query("SELECT count(*) FROM attempts WHERE source_id = ?", ivanova) == [(0,)]
+        await pilot.press("c")
+        await wait_until(
+            pilot, lambda: desk.locks() == [(APPOINTMENT, ivanova, "alice", app.session.id)]
+        )
+        await pilot.press("f")
+        await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog), "the dialog")
+        await pilot.press("1", "enter")
+        await wait_until(pilot, lambda: app.screen is screen, "the save")
+    assert desk.query("SELECT status FROM appointments WHERE id = ?", ivanova) == [("confirmed",)]
+    assert desk.query("SELECT operator, outcome FROM attempts WHERE source_id = ?", ivanova) == [
+        ("alice", "confirmed")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("starts_at", "doctor", "told"),
+    [
+        (
+            at(27, 11, 30),
+            "Орлова Е. В.",
+            "was moved to 27 Nov, 11:30 during the call; call again with the new time.",
+        ),
+        (
+            at(27, 9, 30),
+            "Смирнов А. А.",
+            "during the call the appointment's doctor was "
+            "changed to Смирнов А. А.; call again with the new doctor.",
+        ),
+        (
+            at(27, 11, 30),
+            "Смирнов А. А.",
+            "the appointment was moved to 27 Nov, 11:30 with "
+            "Смирнов А. А. during the call; call again with the new time and doctor.",
+        ),
+    ],
+)
+def test_a_moved_appointment_is_told_by_what_changed(
+    starts_at: int, doctor: str, told: str
+) -> None:
+    """The sentence names what the patient was not told: the new time, doctor, or both."""
+    moved = Moved(at(27, 9, 30), "Орлова Е. В.", starts_at, doctor)
+    sentence = moved_text(moved, default_policy(), DESK_NOW)
+    assert sentence.startswith("Not saved: ") and sentence.endswith(told)
 
 
 async def test_a_comment_left_in_a_closed_result_dialog_survives_a_release(
