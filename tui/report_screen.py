@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -85,12 +86,60 @@ def percent(rate: float) -> str:
     return _("{value}%").format(value=whole_number(round(rate * 100)))
 
 
-def outcome_text(row: ReportRow, policy: Policy) -> str:
-    """The outcomes of a line that occurred, most frequent first."""
+def outcome_parts(row: ReportRow, policy: Policy) -> list[str]:
+    """The outcomes of a line that occurred, most frequent first, each with its count."""
     counts = sorted(((n, code) for code, n in row.outcomes.items() if n), key=lambda pair: -pair[0])
     if not counts:
-        return _("no calls")
-    return " · ".join(f"{outcome_label(policy, code)} {whole_number(n)}" for n, code in counts)
+        return [_("no calls")]
+    return [f"{outcome_label(policy, code)} {whole_number(n)}" for n, code in counts]
+
+
+SEPARATOR = " · "
+
+
+def outcome_lines(name: str, parts: Sequence[str], width: int, height: int) -> Text:
+    """ "name: part · part · …" in lines of ``width`` cells, broken only between outcomes:
+    a label wrapped at its own space ("Перезвонить" / "позже 1") read as two outcomes.
+    A part wider than a line, or the last line when more would follow, ends in "…"."""
+    lines = [f"{name}: {parts[0]}"] if parts else [f"{name}:"]
+    for part in parts[1:]:
+        if cell_len(lines[-1] + SEPARATOR + part) <= width:
+            lines[-1] += SEPARATOR + part
+        else:
+            lines.append(part)
+    if len(lines) > height:
+        lines = lines[:height]
+        lines[-1] = fit(lines[-1] + SEPARATOR + "…", width)
+    text = Text("\n".join(fit(line, width) for line in lines))
+    text.stylize("bold", 0, len(name) + 2)  # "name: ", not the outcomes
+    return text
+
+
+class OutcomeLines(Static):
+    """The outcomes of the chosen line, laid out again when its width changes."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id)
+        self.outcomes: tuple[str, tuple[str, ...]] | None = None  # the name and its parts
+
+    def show(self, name: str, parts: Sequence[str]) -> None:
+        self.outcomes = (name, tuple(parts))
+        self.lay_out()
+
+    def clear(self) -> None:
+        self.outcomes = None
+        self.update("")
+
+    def lay_out(self) -> None:
+        if self.outcomes is None:
+            return
+        # Before its first layout the panel spans the screen, less its padding.
+        width = self.content_region.width or self.app.size.width - 2
+        height = self.styles.height.cells if self.styles.height else None
+        self.update(outcome_lines(*self.outcomes, width, height or 2))
+
+    def on_resize(self) -> None:
+        self.lay_out()
 
 
 class DayChart(Widget):
@@ -168,7 +217,7 @@ class ReportScreen(FollowsEveryCommit, AtTheDesk, Screen[None]):
         yield SteadyText(id="report-title")
         yield DatabaseLine()
         yield DataTable(id="report", cursor_type="row")
-        yield Static("", id="report-outcomes")
+        yield OutcomeLines(id="report-outcomes")
         yield SteadyText(id="report-chart-title")
         yield DayChart(id="report-chart")
         yield SteadyText(id="report-status")
@@ -306,14 +355,12 @@ class ReportScreen(FollowsEveryCommit, AtTheDesk, Screen[None]):
     @on(DataTable.RowHighlighted, "#report")
     def show_outcomes(self) -> None:
         report = self.report
-        panel = self.query_one("#report-outcomes", Static)
+        panel = self.query_one("#report-outcomes", OutcomeLines)
         if report is None or not report.rows:
-            panel.update("")
+            panel.clear()
             return
         lines = [*report.rows, *([report.total] if report.total is not None else [])]
         index = min(self.query_one("#report", DataTable).cursor_row, len(lines) - 1)
         line = lines[index]
         name = group_name(line) if index < len(report.rows) else _("All")
-        text = Text(name + ": ", style="bold")
-        text.append(outcome_text(line, self.desk.policy))
-        panel.update(text)
+        panel.show(name, outcome_parts(line, self.desk.policy))

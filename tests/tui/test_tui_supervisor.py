@@ -7,6 +7,7 @@ Keys used: v supervisor screen, p reports (list picker); u release, y/n, Escape
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -37,7 +38,7 @@ from tests.supervisor_fixtures import (
 )
 from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.picker import ListPicker
-from tui.report_screen import DayChart, ReportScreen
+from tui.report_screen import DayChart, ReportScreen, outcome_lines
 from tui.supervisor_screen import SupervisorScreen
 
 
@@ -373,3 +374,41 @@ async def test_the_counts_over_the_day_bars_are_grouped(language: str) -> None:
         # Split at plain spaces only: the Russian group separator is a no-break space.
         numbers = [cell for cell in chart.render().plain.splitlines()[0].split(" ") if cell]
     assert numbers == ["1,200" if language == "en" else "1\u00a0200", "5", "7", "30", "2", "12"]
+
+
+async def test_each_outcome_of_a_report_line_stays_on_one_line(
+    desk: DeskClinic, language: str
+) -> None:
+    """The outcomes under the table wrapped at any space: in Russian at 80 columns
+    «Перезвонить» ended one line and «позже 1» began the next, two outcomes to the eye.
+    They break only between outcomes now."""
+    record_calls(desk)
+    app = supervisor_app(desk)
+    async with running(app) as pilot:
+        screen = await open_report(pilot)
+        await pilot.press("w")
+        await wait_until(
+            pilot,
+            lambda: screen.report is not None and len(screen.report.days) == 7,
+            "the week's report",
+        )
+        await settle(pilot)
+        await pilot.press("down", "down", "down")  # the week's total has all six outcomes
+        await settle(pilot)
+        panel = screen.query_one("#report-outcomes")
+        lines = [strip.text.strip() for strip in panel.render_lines(panel.region.reset_offset)]
+    assert screen.report is not None and screen.report.total is not None
+    outcomes = [part for line in lines if line for part in line.split(" · ")]
+    outcomes[0] = outcomes[0].split(": ", 1)[1]  # "Всего: Не отвечает 3"
+    # Each outcome whole, its count ending it on the same line: no "Клиент" / "отменяет 1".
+    assert all(re.fullmatch(r"[^·\s][^·]* \d+", outcome) for outcome in outcomes), lines
+    occurred = [n for n in screen.report.total.outcomes.values() if n]
+    assert len(outcomes) == len(occurred) == 6, lines
+
+
+def test_outcomes_beyond_the_panel_end_in_an_ellipsis() -> None:
+    """Two lines of 30 cells: what does not fit is marked "…", never cut off unmarked."""
+    parts = ["Перезвонить позже 1", "Не отвечает 2", "Оставлено сообщение 3", "Занято 4"]
+    lines = outcome_lines("Подтверждение записей", parts, 30, 2).plain.split("\n")
+    assert lines == ["Подтверждение записей: Перезв…", "Не отвечает 2 · …"]
+    assert all(cell_len(line) <= 30 for line in lines)
