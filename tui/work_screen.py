@@ -54,6 +54,7 @@ from storage.open_calls import save_note
 from storage.policy import Policy
 from storage.row_details import WorkRow, load_rows
 from storage.rows import APPOINTMENT, TASK, RowKey
+from storage.shown import in_quotes
 from storage.sources import read_source, read_subject
 from storage.worklists import (
     BLOCKED,
@@ -393,8 +394,8 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
             self.query_one(ClientPane).show_activation(None, desk.policy, desk.now())
             if self.filter_text:
                 self.show_state(
-                    _("Nothing on this list matches the filter “{text}”.").format(
-                        text=self.filter_text
+                    _("Nothing on this list matches the filter '{text}'.").format(
+                        text=in_quotes(self.filter_text)
                     )
                 )
             else:
@@ -899,8 +900,8 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         if not comment:
             return False
         question = _(
-            "{told} What you wrote was not saved: «{comment}». Keep it as a note on the row?"
-        ).format(told=told, comment=safe_text(comment))
+            "{told} What you wrote was not saved: '{comment}'. Keep it as a note on the row?"
+        ).format(told=told, comment=in_quotes(comment))
 
         def answered(yes: bool | None) -> None:
             if yes:

@@ -416,7 +416,7 @@ async def test_a_comment_left_in_a_closed_result_dialog_survives_a_release(
         assert question.title_text == "Your call was taken"
         assert question.question == (
             "Supervisor root released your call with Иванова Мария Петровна at 10:00. "
-            "What you wrote was not saved: «Перезвонить вечером». Keep it as a note on the row?"
+            "What you wrote was not saved: 'Перезвонить вечером'. Keep it as a note on the row?"
         )
         await pilot.press("y")
         await wait_until(
