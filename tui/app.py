@@ -54,7 +54,7 @@ from textual import events, work
 from textual.app import App
 from textual.driver import Driver
 from textual.notifications import SeverityLevel
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Input
 from textual.worker import WorkerFailed
 
@@ -78,6 +78,7 @@ from tui.database_line import DatabaseLine
 from tui.database_work import Database, deliver
 from tui.desk import Desk
 from tui.dialogs import ConfirmDialog, NoticeDialog
+from tui.footer import KEYS, key_list
 from tui.formats import moment_text
 from tui.i18n import _, choose_language, ngettext, set_language
 from tui.keyboard_layout import latin_key
@@ -146,6 +147,7 @@ class RingroundApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "ringround"
     ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [KEYS]  # h: the screen's keys, for those a narrow footer leaves out
 
     def __init__(
         self,
@@ -375,6 +377,11 @@ class RingroundApp(App[None]):
     async def action_quit(self) -> None:
         """q, ctrl+q, ctrl+c: quit, asking first while a call of this session is open."""
         self.leave(_("quit"), self.exit)
+
+    def action_show_keys(self) -> None:
+        """h: every key of the screen with its word (a dialog's keys are in its hint)."""
+        if not isinstance(self.screen, ModalScreen):
+            self.push_screen(NoticeDialog(key_list(self.screen), title=_("Keys")))
 
     def action_help_quit(self) -> None:
         self.leave(_("quit"), self.exit)  # ctrl+c quits as operators expect (Textual hints)

@@ -4,7 +4,7 @@ Keys: arrows activate a row (C12 checks run each time); c start call; 1…9 PBX
 call to that number and m PBX/manual mode (telephony on, tui/phone_calls.py); f finish
 processing (result dialog); a abort processing; r refresh; k client card;
 s client summary; o current requests; / filter; Escape back to the list picker
-(asking first while a call is open).
+(asking first while a call is open); h lists them all (tui/footer.py).
 
 The state line under the pane always tells the active row's true state (its
 lock, or why it cannot be called); it is read again every few seconds while
@@ -152,10 +152,10 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         Binding("slash", "filter", N_("Filter")),
         Binding("escape", "back", N_("Back")),
     ]
-    # Keys whose words the footer drops when it is too narrow for all (Russian, 60 columns,
-    # telephony on), the least needed first: refresh happens by itself every second; the
-    # summary, card and requests are looked at less often than the filter is used. The
-    # call keys (c, 1-9, m, f, a) and Escape always keep their words.
+    # Keys the footer leaves out (to "h Keys") when it is too narrow for all (Russian,
+    # 60 columns, telephony on), the least needed first: refresh happens by itself every
+    # second; the summary, card and requests are looked at less often than the filter is
+    # used. The call keys (c, 1-9, m, f, a) and Escape are always shown.
     FOOTER_SPARE = ("refresh_rows", "summary", "card", "requests", "filter")
 
     def __init__(self, work_list: WorkList, title: str) -> None:

@@ -58,6 +58,21 @@ def test_work_screen_ru(snap_compare: Compare, desk: DeskClinic, apps: list[Ring
     assert shoot(snap_compare, app, SIZE, steps)
 
 
+def test_keys_of_the_work_screen_ru(
+    snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp]
+) -> None:
+    """h: every key with its word, those the footer left out («r», «k») among them."""
+    app = desk.app("alice", clock=Clock())
+    apps.append(app)
+
+    async def steps(pilot: Pilot[Any]) -> None:
+        await open_list(pilot)
+        await pilot.press("h")
+        await wait_until(pilot, on_screen(app, NoticeDialog))
+
+    assert shoot(snap_compare, app, SIZE, steps)
+
+
 def test_result_dialog_ru(
     snap_compare: Compare, desk: DeskClinic, apps: list[RingroundApp]
 ) -> None:

@@ -1,9 +1,9 @@
 """Small terminals keep the essential keys and whole times (README, "Using it").
 
-At 60×20 and in Russian at 80×24 the footer keeps every key of the work screen:
-the call keys and Escape keep their words; refresh, summary, card, requests and
-filter give up their words first (in that order), so nothing is cut off. The
-rows' Due column is never cut in the middle of a time.
+At 60×20 and in Russian at 80×24 every key the footer shows has its word: the
+call keys and Escape always; refresh, summary, card, requests and filter are
+left out first (in that order) and "h Keys" lists them. The rows' Due column is
+never cut in the middle of a time.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from tests.clinic_fixtures import (
 )
 from tests.stored_clinic import release_held
 from tui.client_card import ClientCard
+from tui.dialogs import NoticeDialog
 from tui.result_dialog import ResultDialog
 from tui.row_table import RowTable, columns
 
@@ -43,22 +44,34 @@ def footer(screen: object) -> list[tuple[str, str, int]]:
 
 
 @pytest.mark.parametrize("size", [(60, 20), (80, 24)], ids=["60x20", "80x24"])
-async def test_every_work_screen_key_stays_in_the_footer(
+async def test_every_key_in_the_footer_has_its_word_and_h_lists_the_rest(
     desk: DeskClinic, language: str, size: tuple[int, int]
 ) -> None:
+    """The footer showed the least needed keys as bare letters (Russian at 80 columns:
+    "r", "s"), and an operator could not tell what they do. Each key shown has its word;
+    the keys left out are in "h Keys", and h lists them all with their words."""
     app = desk.app("alice")
     async with running(app, size=size) as pilot:
         screen = await open_list(pilot)
         keys = footer(screen)
-    assert [key for key, _words, _right in keys] == ALL_KEYS
+        await pilot.press("h")
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, NoticeDialog) and app.screen, "the keys"
+        )
+        listed = text_of(dialog.query_one("#notice-message")).splitlines()
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is screen, "the work screen again")
+    assert all(words for _key, words, _right in keys), keys  # never a bare letter
     assert all(right <= size[0] for _key, _words, right in keys)
-    words = {key: description for key, description, _right in keys}
+    shown = [key for key, _words, _right in keys]
     for key in ("c", "f", "a", "esc"):
-        assert words[key], key  # the call keys and Escape keep their words
-    if size == (60, 20):
-        assert words["r"] == "" and words["s"] == ""  # the least needed lose theirs first
+        assert key in shown  # the call keys and Escape always
+    assert [line.split()[0] for line in listed] == ALL_KEYS
+    assert all(len(line.split()) >= 2 for line in listed)  # each key with its word
+    left_out = [key for key in ALL_KEYS if key not in shown]
+    assert (shown[-1] == "h") == bool(left_out)  # "h Keys" when some are left out
     if language == "en" and size == (80, 24):
-        assert all(words.values())  # English fits whole at 80 columns
+        assert shown == ALL_KEYS  # English fits whole at 80 columns
 
 
 @pytest.mark.parametrize("width", range(55, 130))  # 55: lock, name, phone and due, at least
