@@ -806,6 +806,7 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
 
             finished = desk.database.call(job, on_busy=busy)
             if finished.moved is not None:  # only the lock was released: the row is free
+                deliver(self, self.call_released, claim.key)  # the exchange stops following
                 raise CallEnded(moved_text(finished.moved, desk.policy, desk.now()))
             return finished
 

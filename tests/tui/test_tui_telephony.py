@@ -29,7 +29,7 @@ from storage.policy import Policy, default_policy, load_policy
 from storage.rows import APPOINTMENT, RowKey
 from storage.sessions import start_session
 from telephony import CallStage
-from tests.clinic_fixtures import DESK_NOW, notices, wait_until
+from tests.clinic_fixtures import DESK_NOW, notices, text_of, wait_until
 from tests.fake_ami import FakeAmi
 from tui.app import RingroundApp
 from tui.dialogs import ConfirmDialog, NoticeDialog
@@ -255,6 +255,42 @@ async def test_number_key_dials_through_the_pbx_and_follows_the_call(
             assert locks(path) == []
             await settle(pilot)
         assert pbx.received("Logoff"), "the app logs off the exchange when it exits"
+
+
+async def test_a_pbx_call_on_an_appointment_moved_meanwhile_is_not_followed_after(
+    tmp_path: Path, db: tuple[Path, dict[str, int]]
+) -> None:
+    """The front desk moved the visit during the call: the save is refused and its lock
+    released, so the exchange stops following that call and the row offers a new one."""
+    path, ids = db
+    async with FakeAmi(step=0.3, call_length=0.3) as pbx:
+        app = make_app(path, telephony_policy(tmp_path, pbx.port))
+        async with on_work_screen(app) as pilot:
+            await wait_until(pilot, lambda: "PBX: connected" in title_line(app), "connected")
+            await pilot.press("1")
+            await wait_until(pilot, lambda: "The call has ended." in state_line(app), "the end")
+            conn = open_database(path)
+            with write(conn):  # the front desk's schedule, written on the clinic's side
+                conn.execute(
+                    "UPDATE appointments SET starts_at = starts_at + 3600 WHERE id = ?",
+                    (ids["talks"],),
+                )
+            conn.close()
+            await pilot.press("f")
+            await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog), "the dialog")
+            dialog = app.screen
+            await pilot.press("1", "enter")
+            message = dialog.query_one("#result-message")
+            await wait_until(pilot, lambda: "Not saved" in text_of(message), "the sentence")
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: isinstance(app.screen, WorkScreen), "the list")
+            await wait_until(
+                pilot,
+                lambda: "Free — 1-9 call a number" in state_line(app),
+                "the row free for a new call",
+            )
+            assert attempts(path) == [] and locks(path) == []
+            await settle(pilot)
 
 
 async def test_an_extension_is_shown_to_ask_for_and_never_dialled(
