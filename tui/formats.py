@@ -163,8 +163,11 @@ def lock_state(lock: Lock, policy: Policy, now: int) -> str:
             "Locked by you in an earlier session — a aborts, c takes it over (since {since})"
         ).format(since=since)
     if lock.mine_elsewhere:
+        # A session still beating: its window is open, or was closed so abruptly (killed, the
+        # machine gone) that it could not end its session, and beats no more for alive_for.
         return _(
-            "Open in your other window — c asks to move it here (since {since}, on {place})"
+            "Your call in another window, open or closed — c asks to move it here "
+            "(since {since}, on {place})"
         ).format(since=since, place=lock_place(lock))
     if lock.offers_takeover:
         return _(

@@ -706,7 +706,10 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         if refusal.reason == "closed" and lock is not None and lock.mine:
             return _("This row needs no call any more; f still saves what came of yours.")
         if refusal.reason == "closed" and lock is not None and lock.mine_elsewhere:
-            return _("This row needs no call any more; finish or abort it in your other window.")
+            return _(
+                "This row needs no call any more; finish or abort it in your other window, "
+                "or, if that window was closed, abort it here with a at most {duration} later."
+            ).format(duration=duration_text(desk.policy.alive_for))
         if refusal.reason == "closed" and lock is not None and lock.mine_earlier:
             return _(
                 "This row needs no call any more; a gives back the lock your earlier "
@@ -715,11 +718,13 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         return refusal_text(refusal, desk.policy, desk.now())
 
     def ask_to_move(self, key: RowKey, lock: Lock) -> None:
-        """The operator's own call is open in their other window: move it here only on a yes."""
+        """The operator's own call in their other window, which may be open still: move it
+        here only on a yes."""
         desk = self.desk
         question = _(
-            "This call is open in your other window (since {since}, on {place}). "
-            "Take it over here? Whatever that window has not saved yet is lost."
+            "This call is held by another window of yours (since {since}, on {place}): it is "
+            "still open there, or that window was closed without saving it. Take it over "
+            "here? Whatever that window has not saved yet is lost."
         ).format(since=moment_text(lock.since, desk.policy, desk.now()), place=lock_place(lock))
 
         def answered(yes: bool | None) -> None:
@@ -728,7 +733,9 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
             else:
                 self.activate(key.source_id)
 
-        self.app.push_screen(ConfirmDialog(question, title=_("Your other window")), answered)
+        self.app.push_screen(
+            ConfirmDialog(question, title=_("Your call in another window")), answered
+        )
 
     def my_claim(self) -> Claim | None:
         """The Claim for the active row if this session holds its lock."""
@@ -758,8 +765,8 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
             elif lock is not None and lock.mine_elsewhere:
                 self.refuse(
                     _(
-                        "This call is open in your other window: finish it there, or "
-                        "take it over here with c."
+                        "This call is held by another window of yours (still open, or "
+                        "closed without saving): finish it there, or take it over here with c."
                     ),
                     _("Finish processing"),
                 )
@@ -864,8 +871,8 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         if lock is not None and lock.mine_elsewhere:
             self.refuse(
                 _(
-                    "This call is open in your other window; finish or abort it "
-                    "there, or take it over here with c."
+                    "This call is held by another window of yours (still open, or closed "
+                    "without saving); finish or abort it there, or take it over here with c."
                 ),
                 _("Abort processing"),
             )

@@ -855,7 +855,7 @@ def test_a_terminal_not_set_to_utf8_does_not_stop_the_app(
 
 # -- one operator, two windows --------------------------------------------------------------------
 
-OTHER_WINDOW = "Open in your other window"
+OTHER_WINDOW = "Your call in another window, open or closed"
 
 
 def flat(screen: str) -> str:
@@ -896,7 +896,7 @@ def test_two_windows_of_one_operator_do_not_steal_from_each_other(
     second.wait_for(lambda s: ASKED not in s, "the question to close")
     for key in ("a", "f"):
         second.keys(key)
-        second.wait_for(lambda s: "open in your other window" in flat(s), "the refusal")
+        second.wait_for(lambda s: "held by another window of yours" in flat(s), "the refusal")
         second.keys("Escape")
         second.wait_for(lambda s: "Enter or Escape to close" not in s, "the notice to close")
     assert lock_of(anna) == [(name, first_session)]
@@ -933,7 +933,7 @@ def test_two_windows_of_one_operator_do_not_steal_from_each_other(
     first.wait_for(lambda s: "Your call was taken" not in s, "the notice to close")
     first.wait_for_text(OTHER_WINDOW)
     first.keys("f")
-    first.wait_for(lambda s: "open in your other window" in flat(s), "the refusal")
+    first.wait_for(lambda s: "held by another window of yours" in flat(s), "the refusal")
     first.keys("Escape")
     [(detail,)] = clinic.query("SELECT detail FROM audit WHERE event = 'takeover'")
     assert '"holder_alive": true' in str(detail) and f'"holder_session": {first_session}' in str(

@@ -14,7 +14,8 @@ saved with its release in one transaction, ``integrity_check`` is ok. The
 next round's operator (the same login) finds the rows of the killed
 sessions locked by "you from an earlier session" and takes them over with
 ``c`` (C9 again) — or, while a killed session's last heartbeat is still
-recent, as "open in your other window", which ``c`` takes over after a ``y``.
+recent, as "your call in another window, open or closed", which ``c`` takes
+over after a ``y``.
 
 The rounds run in two lanes at once, each on a database of its own, so that
 the 50 rounds take about a minute on two cores. They run on each engine: the

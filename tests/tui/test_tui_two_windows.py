@@ -33,7 +33,15 @@ from tests.clinic_fixtures import (
 from tui.dialogs import ConfirmDialog, NoticeDialog
 from tui.result_dialog import ResultDialog
 
-OTHER_WINDOW = "Open in your other window — c asks to move it here (since 10:00, on clinic/pts/3)"
+OTHER_WINDOW = (
+    "Your call in another window, open or closed — c asks to move it here "
+    "(since 10:00, on clinic/pts/3)"
+)
+ASKED = (
+    "This call is held by another window of yours (since 10:00, on clinic/pts/3): it is "
+    "still open there, or that window was closed without saving it. Take it over here? "
+    "Whatever that window has not saved yet is lost."
+)
 
 
 @pytest.fixture
@@ -94,7 +102,8 @@ async def test_a_call_the_clinic_closed_stays_in_the_other_window(desk: DeskClin
             pilot, lambda: isinstance(app.screen, NoticeDialog) and app.screen, "the refusal"
         )
         assert notice.message == (
-            "This row needs no call any more; finish or abort it in your other window."
+            "This row needs no call any more; finish or abort it in your other window, or, "
+            "if that window was closed, abort it here with a at most 1 min later."
         )
     assert holders(desk) == [first.id]
 
@@ -115,7 +124,10 @@ async def test_the_other_windows_call_moves_only_on_yes(desk: DeskClinic) -> Non
                 pilot, lambda: isinstance(app.screen, NoticeDialog) and app.screen, "the notice"
             )
             assert notice.title_text == title
-            assert "open in your other window" in notice.message
+            assert notice.message.startswith(
+                "This call is held by another window of yours (still open, or closed without "
+                "saving)"
+            )
             await pilot.press("escape")
             await settle(pilot)
         assert holders(desk) == [first.id]
@@ -126,11 +138,8 @@ async def test_the_other_windows_call_moves_only_on_yes(desk: DeskClinic) -> Non
                 pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen, "the question"
             )
             assert isinstance(dialog, ConfirmDialog)
-            assert dialog.title_text == "Your other window"
-            assert dialog.question == (
-                "This call is open in your other window (since 10:00, on clinic/pts/3). Take "
-                "it over here? Whatever that window has not saved yet is lost."
-            )
+            assert dialog.title_text == "Your call in another window"
+            assert dialog.question == ASKED
             await pilot.press(answer)
             await settle(pilot)
             assert app.screen is screen
@@ -145,6 +154,29 @@ async def test_the_other_windows_call_moves_only_on_yes(desk: DeskClinic) -> Non
         "holder_alive": True,
         "since": DESK_NOW,
     }
+
+
+async def test_a_killed_windows_call_is_not_said_to_be_open_there(desk: DeskClinic) -> None:
+    """Alice's app was killed (kill -9) during a call: its session could not end, and its
+    last heartbeat counts as alive for alive_for more. Logging in again she read "Open in
+    your other window", a window that no longer existed. The app cannot tell a killed
+    window from a live one in that minute, so it says both, and c still asks."""
+    first = other_window(desk)
+    desk.claim(first, "ivanova")  # then killed: no heartbeat, no end of its session
+    app = desk.app("alice", clock=Clock(DESK_NOW + 30))
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        assert state(screen) == OTHER_WINDOW
+        await pilot.press("c")
+        dialog = await wait_until(
+            pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen, "the question"
+        )
+        assert isinstance(dialog, ConfirmDialog) and dialog.question == ASKED
+        await pilot.press("y")
+        await wait_until(
+            pilot, lambda: state(screen) == "Your call since 10:00 — f to finish, a to abort"
+        )
+    assert holders(desk) == [app.session.id]
 
 
 async def test_the_window_that_lost_its_call_is_told_and_saves_nothing(desk: DeskClinic) -> None:
