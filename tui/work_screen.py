@@ -250,6 +250,7 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         )
 
     def state_read(self, state: RowState, ticket: int) -> None:
+        self.keep_removal(state)  # the full reading this one asks for finds the row free
         activation = self.activation
         if ticket != self.activations or activation is None or activation.state.key != state.key:
             return  # the operator has moved on, or a full reading is on its way
@@ -466,11 +467,25 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
         )
 
     def newest_activation(self, activation: Activation, ticket: int) -> None:
-        state = activation.state
-        if state.removed_stale_lock:  # said even when a newer reading overtook this one
-            self.stale_removed = (state.key, state.removed_stale_lock)
+        removed = self.keep_removal(activation.state)
         if ticket == self.activations:
             self.show_activation(activation)
+        elif removed and self.activation is not None:
+            # A newer reading (the removal's own change-feed announcement, say) was
+            # shown first, without the note: the row's state line says it now.
+            self.show_activation(self.activation)
+
+    def keep_removal(self, state: RowState) -> bool:
+        """Whether a reading of the row under the cursor removed a gone operator's stale
+        lock (C11); if so, the state line says whose until the operator moves on, whichever
+        reading of the row is shown meanwhile (:meth:`show_activation`)."""
+        if (
+            not state.removed_stale_lock
+            or self.query_one(RowTable).current_id != state.key.source_id
+        ):
+            return False
+        self.stale_removed = (state.key, state.removed_stale_lock)
+        return True
 
     def show_activation(self, activation: Activation) -> None:
         table = self.query_one(RowTable)

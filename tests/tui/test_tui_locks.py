@@ -493,6 +493,22 @@ async def test_stale_lock_of_a_gone_operator_is_removed_on_activation(desk: Desk
     assert desk.query("SELECT count(*) FROM row_notes") == [(0,)]
 
 
+async def test_a_lock_turning_stale_on_the_shown_row_is_said_removed(desk: DeskClinic) -> None:
+    """The shown row's recheck (not an activation) removes the lock: the pane says whose."""
+    clock = Clock(DESK_NOW)
+    olga = desk.session("olga", DESK_NOW - 10 * MINUTE)
+    desk.claim(olga, "ivanova", DESK_NOW - 10 * MINUTE)
+    app = desk.app("bob", clock=clock)
+    async with running(app) as pilot:
+        screen = await open_list(pilot)
+        assert state(screen) == "Locked by olga since 09:50 — session gone"
+        clock.now = DESK_NOW + 6 * MINUTE
+        await wait_until(pilot, lambda: desk.locks() == [], "the recheck to remove the lock")
+        await settle(pilot)
+        assert state(screen) == "Free — the stale lock of olga was removed; c to start the call"
+    assert events(desk) == ["claim", "auto-removal"]
+
+
 async def test_fresh_lock_of_a_gone_operator_stays_until_stale(desk: DeskClinic) -> None:
     clock = Clock(DESK_NOW)
     olga = desk.session("olga", DESK_NOW - 10 * MINUTE)
