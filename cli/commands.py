@@ -17,6 +17,8 @@ from click.core import ParameterSource
 
 from cli.options import (
     Settings,
+    WholeNumber,
+    WholeNumberRange,
     database_now,
     db_options,
     db_options_for,
@@ -91,14 +93,14 @@ def _open_hint(path: str, settings: Settings) -> str:
 )
 @click.option(
     "--clients",
-    type=click.IntRange(10, 1_000_000),
+    type=WholeNumberRange(10, 1_000_000),
     default=300,
     show_default=True,
     help="How many clients the demo clinic has.",
 )
 @click.option(
     "--seed",
-    type=int,
+    type=WholeNumber(),
     default=1,
     show_default=True,
     help="The same seed always gives the same clinic.",

@@ -23,6 +23,7 @@ from click.core import ParameterSource
 from rich.markup import escape
 
 from cli.options import (
+    Choice,
     Settings,
     database_now,
     db_options,
@@ -86,7 +87,7 @@ LIST_NAME = refuse_empty(N_("the list's name"), name=True)
 
 
 @click.command(short_help="CSV of clients, appointments, tasks, calls, locks or the audit.")
-@click.argument("kind", type=click.Choice(KINDS), metavar="KIND")
+@click.argument("kind", type=Choice(KINDS), metavar="KIND")
 @db_options
 @click.option(
     "-o",
@@ -530,7 +531,7 @@ def _import(
 
 
 @click.command("import", short_help="Import clients, appointments, tasks or a call list.")
-@click.argument("kind", type=click.Choice(IMPORT_KINDS), metavar="KIND")
+@click.argument("kind", type=Choice(IMPORT_KINDS), metavar="KIND")
 @click.argument("file", metavar="FILE", callback=IMPORT_FILE)
 @db_options
 @click.option(
@@ -818,7 +819,7 @@ def lists_delete(
 )
 @click.option(
     "--by",
-    type=click.Choice(REPORT_BY),
+    type=Choice(REPORT_BY),
     default="operator",
     show_default=True,
     help="One row per operator, or per work list.",

@@ -33,18 +33,11 @@ def _click_messages() -> None:
     """Never called: Click's own messages, listed for pybabel so that our catalog has them.
 
     Click translates its words with gettext's global domain, which cli/main.py sets
-    to ours (the language then follows LC_ALL / LC_MESSAGES / LANG).
+    to ours (the language then follows LC_ALL / LC_MESSAGES / LANG). Those that
+    quote what they are about are worded by cli/errors.py and cli/options.py instead.
     """
     _("Usage:"), _("Options"), _("Commands"), _("Show this message and exit.")
     _("Show the version and exit."), _("Error: {message}"), _("Missing command.")
-    _("Missing argument"), _("Missing option"), _("Missing parameter"), _("Aborted!")
-    _("No such option {name!r}."), _("No such command {name!r}."), _("default: {default}")
-    _("Invalid value for {param_hint}: {message}"), _("Try '{command} {option}' for help.")
-    _("{value} is not in the range {range}."), _("{value!r} is not a valid {number_type}.")
-    _("Option {name!r} does not take a value.")
-    ngettext("{value!r} is not {choice}.", "{value!r} is not one of {choices}.", 2)
-    ngettext("Did you mean {possibility}?", "(Did you mean one of: {possibilities}?)", 2)
+    _("Aborted!"), _("default: {default}"), _("Try '{command} {option}' for help.")
+    _("{value} is not in the range {range}.")
     ngettext("Got unexpected extra argument ({args})", "Got unexpected extra arguments ({args})", 2)
-    ngettext(
-        "Option {name!r} requires an argument.", "Option {name!r} requires {nargs} arguments.", 2
-    )

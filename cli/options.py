@@ -19,6 +19,7 @@ from storage.errors import BadInput
 from storage.names import is_utf8, not_utf8
 from storage.policy import Policy
 from storage.policy_files import PolicyChoice, find_policy
+from storage.shown import in_quotes
 from tui.i18n import N_, _, choose_language, set_language
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -166,3 +167,39 @@ def use_database(
 def database_now(path: str) -> int:
     """Now, on the clock of the database at ``path`` (its engine's: storage/engine.py)."""
     return open_engine(path).now()
+
+
+class Choice(click.Choice[str]):
+    """click.Choice saying a word it does not know in the sentence's own quotes.
+
+    Click quotes the word with ``repr`` ('patients' in a Russian sentence too); here
+    the quotes are the catalog's and the word goes through :func:`in_quotes`, as in
+    every other message (cli/errors.py says Click's usage errors likewise).
+    """
+
+    def get_invalid_choice_message(self, value: Any, ctx: click.Context | None) -> str:
+        return _("'{value}' is not one of {choices}.").format(
+            value=in_quotes(str(value)), choices=", ".join(self.choices)
+        )
+
+    def get_missing_message(self, param: click.Parameter, ctx: click.Context | None) -> str:
+        return _("Choose from: {choices}.").format(choices=", ".join(self.choices))
+
+
+class WholeNumber(click.types.IntParamType):
+    """click's int, saying a value that is no whole number in the sentence's own quotes."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            number = int(value)
+        except ValueError:
+            self.fail(
+                _("'{value}' is not a whole number.").format(value=in_quotes(str(value))),
+                param,
+                ctx,
+            )
+        return super().convert(number, param, ctx)
+
+
+class WholeNumberRange(WholeNumber, click.IntRange):
+    """click.IntRange, saying a value that is no whole number as :class:`WholeNumber` does."""

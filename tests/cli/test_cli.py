@@ -35,6 +35,7 @@ from storage.worklists import confirmation_days, work_lists
 from tests.command_env import command_env, no_server_policy_here
 from tests.database_contents import contents_at
 from tests.stored_clinic import NOW, StoredClinic, clinic_time
+from tui.i18n import set_language
 
 ME = login_name()
 SPEC_APPOINTMENT_COLUMNS = ["id", "client_id", "client", "starts_at", "doctor", "service", "status"]
@@ -694,6 +695,71 @@ def test_usage_errors_are_one_sentence(capsys: pytest.CaptureFixture[str], args:
     code, out, err = call(capsys, *args)
     assert code == 2 and out == ""
     assert one_sentence(err).endswith("--help').")
+
+
+KINDS_LISTED = "clients, appointments, tasks, calls, locks, audit, call-list"
+
+
+@pytest.mark.parametrize(
+    ("args", "english", "russian"),
+    [
+        (["bo\x1bgus"], "No such command 'bo␛gus'.", "Нет команды «bo␛gus»."),
+        (
+            ["lists", "--bogs"],
+            "No such option '--bogs'. Did you mean '--db'?",
+            "Нет параметра «--bogs». Может быть, вы имели в виду «--db»?",
+        ),
+        (
+            ["demo", "--seed", "x"],
+            "Invalid value for '--seed': 'x' is not a whole number.",
+            "Неверное значение «--seed»: «x» — не целое число.",
+        ),
+        (
+            ["export", "patients"],
+            f"Invalid value for 'KIND': 'patients' is not one of {KINDS_LISTED}.",
+            f"Неверное значение «KIND»: «patients» не входит в список: {KINDS_LISTED}.",
+        ),
+        (
+            ["export"],
+            f"Missing argument 'KIND'. Choose from: {KINDS_LISTED}.",
+            f"Не указан аргумент «KIND». Выберите одно из: {KINDS_LISTED}.",
+        ),
+        (
+            ["demo", "--no-run=1"],
+            "Option '--no-run' does not take a value.",
+            "Параметр «--no-run» не принимает значения.",
+        ),
+        (
+            ["report", "--by"],
+            "Option '--by' requires an argument.",
+            "Параметру «--by» нужен 1 аргумент.",
+        ),
+    ],
+)
+def test_clicks_usage_errors_quote_as_the_language_does(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    english: str,
+    russian: str,
+) -> None:
+    """Click quoted what it names with repr: 'bogus' in a Russian sentence too, and a
+    control character as \\x1b where every other message shows ␛ (storage.shown)."""
+    for variable in ("LC_ALL", "LC_MESSAGES", "LANGUAGE", "RINGROUND_POLICY"):
+        monkeypatch.delenv(variable, raising=False)
+    said = {}
+    try:
+        for language in ("C.UTF-8", "ru_RU.UTF-8"):
+            monkeypatch.setenv("LANG", language)
+            code, out, err = call(capsys, *args)
+            assert (code, out) == (2, "")
+            said[language] = one_sentence(err).rpartition(" (")[0]
+    finally:
+        set_language("en")
+    assert said == {
+        "C.UTF-8": f"ringround: {english.rstrip('.')}",
+        "ru_RU.UTF-8": f"ringround: {russian.rstrip('.')}",
+    }
 
 
 @pytest.mark.parametrize(

@@ -124,7 +124,7 @@ def test_help_and_usage_errors_speak_the_policys_language(tmp_path: Path, given:
     )
     assert (done.returncode, done.stderr) == (
         2,
-        "ringround: Нет команды 'bogus' (см. «ringround --help»).\n",
+        "ringround: Нет команды «bogus» (см. «ringround --help»).\n",
     )
 
 
