@@ -8,7 +8,8 @@ recompose), so every screen's keys show in the language chosen at start.
 Russian words are longer, and telephony adds keys: when the keys do not fit
 the width, the footer leaves out the keys the screen lists in ``FOOTER_SPARE``
 (action names, the least needed first; those that fit again are put back,
-the most needed first) and shows "h Keys" instead: h lists every key of the
+the most needed first), then if need be the last keys, and shows "h Keys"
+instead: h lists every key of the
 screen with its word (:func:`key_list`, tui/app.py). A key is never shown
 without its word: a bare letter tells an operator nothing. The keys left out
 still work.
@@ -68,13 +69,23 @@ class Footer(TextualFooter):
             return set()
         room = width - self._cells(KEYS.key, KEYS)
         left_out: list[str] = []
+
+        def used() -> int:
+            return sum(cells[a] for a in cells if a not in left_out)
+
         for action in spare:  # the least needed first…
-            if sum(cells[a] for a in cells if a not in left_out) <= room:
+            if used() <= room:
                 break
             if action in cells:
                 left_out.append(action)
-        for action in reversed(list(left_out)):  # …and back what fits again, most needed first
-            if sum(cells[a] for a in cells if a not in left_out) + cells[action] <= room:
+        spared = list(left_out)
+        for action in reversed(cells):  # still too wide (Russian, 60 columns, telephony on):
+            if used() <= room:  # the last keys too, rather than run off the edge
+                break
+            if action not in left_out:
+                left_out.append(action)
+        for action in reversed(spared):  # …and back what fits again, most needed first
+            if used() + cells[action] <= room:
                 left_out.remove(action)
         return set(left_out)
 

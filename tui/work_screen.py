@@ -155,7 +155,8 @@ class WorkScreen(PhoneActions, AtTheDesk, Screen[None]):
     # Keys the footer leaves out (to "h Keys") when it is too narrow for all (Russian,
     # 60 columns, telephony on), the least needed first: refresh happens by itself every
     # second; the summary, card and requests are looked at less often than the filter is
-    # used. The call keys (c, 1-9, m, f, a) and Escape are always shown.
+    # used. The call keys (c, 1-9, m, f, a) and Escape stay (only Russian at 60 columns
+    # with telephony on has no room for Escape: it is under h then, and works as ever).
     FOOTER_SPARE = ("refresh_rows", "summary", "card", "requests", "filter")
 
     def __init__(self, work_list: WorkList, title: str) -> None:
