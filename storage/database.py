@@ -699,10 +699,9 @@ def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             except sqlite3.Error as error:
                 raise describe(error, path) from None
             try:
-                # Before and after the block: a file deleted or replaced meanwhile would
-                # swallow the save (a long import or copy is checked at its end).
-                check_in_place(conn)
                 yield conn
+                # Just before the commit: a file deleted or replaced before or during the
+                # block would swallow the save (SQLite writes on into what it opened).
                 check_in_place(conn)
                 conn.execute("COMMIT")
             except BaseException as error:

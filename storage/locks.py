@@ -585,7 +585,9 @@ def finish_call(
         # whether its source still needs the call (NULL: the source is gone), and what the
         # claim showed of it and what its records say now.
         now_shown = ", ".join(
-            f"(SELECT {column} FROM {source.table} WHERE src.id = locks.source_id)"
+            column  # NULL: a kind that shows nothing of this sort (no look-up)
+            if column == "NULL"
+            else f"(SELECT {column} FROM {source.table} WHERE src.id = locks.source_id)"
             for column in source.shown
         )
         released = conn.execute(
