@@ -427,9 +427,9 @@ def test_whole_numbers_group_digits_as_babel_does(language: str) -> None:
         set_language("en")
 
 
-def test_russian_quotes_a_placeholder_with_guillemets() -> None:
-    """Russian text quotes with «…»: "(см. 'ringround --help')" read as a foreign sentence.
-    (Click's own ``{value!r}`` placeholders still bring Python's quotes: Click fills them.)"""
+def test_russian_quotes_a_placeholder_or_a_command_with_guillemets() -> None:
+    """Russian text quotes with «…»: "(см. 'ringround --help')" read as a foreign sentence,
+    whether what it quotes is a placeholder or a command to type."""
     ascii_quoted = [
         string
         for message in russian()
@@ -438,7 +438,10 @@ def test_russian_quotes_a_placeholder_with_guillemets() -> None:
             (message.string,) if isinstance(message.string, str) else message.string or ()
         )
         # Between the 1st and 2nd ASCII quote, the 3rd and 4th, …: the quoted parts.
-        if any(PLACEHOLDER.search(part) for part in string.split("'")[1::2])
+        if any(
+            PLACEHOLDER.search(part) or part.startswith("ringround ")
+            for part in string.split("'")[1::2]
+        )
     ]
     assert ascii_quoted == []
 
