@@ -28,6 +28,7 @@ from textual.worker import WorkerState
 from storage.clients import save_phones
 from storage.connection import Connection
 from storage.engine import open_engine, write
+from storage.imports import import_csv
 from storage.locks import Claim, claim_row
 from storage.policy import Policy, default_policy
 from storage.rows import APPOINTMENT, RowKey
@@ -119,6 +120,25 @@ class DeskClinic:
         olga = self.session("olga", DESK_NOW - 5 * MINUTE)
         self.claim(olga, appointment, DESK_NOW - 5 * MINUTE)
         self.heartbeat(olga, DESK_NOW)
+
+    def schedule_changes(self, csv: str) -> None:
+        """The clinic's schedule changes appointments, as its system does: an import of
+        ``csv`` (an id column and the columns that change) by root, on a connection of
+        its own."""
+        conn = self.connect()
+        try:
+            import_csv(
+                conn,
+                self.policy,
+                "appointments",
+                csv.encode(),
+                source="schedule.csv",
+                operator="root",
+                supervisor=True,
+                now=DESK_NOW,
+            )
+        finally:
+            conn.close()
 
     def locks(self) -> list[tuple[Any, ...]]:
         """(kind, source_id, operator, session_id) of every lock."""

@@ -13,7 +13,6 @@ import pytest
 from rich.cells import cell_len
 
 from storage.call_lists import close_list
-from storage.imports import import_csv
 from storage.locks import Claim, Moved, claim_row
 from storage.policy import default_policy
 from storage.rows import APPOINTMENT, ITEM, RowKey
@@ -205,20 +204,7 @@ async def test_a_call_whose_appointment_an_import_cancels_stays_until_finished(
         await wait_until(
             pilot, lambda: desk.locks() == [(APPOINTMENT, ivanova, "alice", app.session.id)]
         )
-        conn = desk.connect()
-        try:
-            import_csv(
-                conn,
-                desk.policy,
-                "appointments",
-                f"id,status\n{ivanova},cancelled\n".encode(),
-                source="schedule.csv",
-                operator="root",
-                supervisor=True,
-                now=DESK_NOW,
-            )
-        finally:
-            conn.close()
+        desk.schedule_changes(f"id,status\n{ivanova},cancelled\n")
         await pilot.press("r")
         await settle(pilot)
         assert screen.query_one(RowTable).current_id == ivanova
@@ -260,20 +246,7 @@ async def test_confirmed_on_an_appointment_an_import_cancelled_leaves_it_cancell
         await wait_until(
             pilot, lambda: desk.locks() == [(APPOINTMENT, ivanova, "alice", app.session.id)]
         )
-        conn = desk.connect()
-        try:
-            import_csv(
-                conn,
-                desk.policy,
-                "appointments",
-                f"id,status\n{ivanova},cancelled\n".encode(),
-                source="schedule.csv",
-                operator="root",
-                supervisor=True,
-                now=DESK_NOW,
-            )
-        finally:
-            conn.close()
+        desk.schedule_changes(f"id,status\n{ivanova},cancelled\n")
         await pilot.press("f")
         await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog), "the result dialog")
         await pilot.press("1", *"Придёт", "enter")
@@ -307,20 +280,7 @@ async def test_confirmed_on_an_appointment_moved_during_the_call_is_not_saved(
         await wait_until(
             pilot, lambda: desk.locks() == [(APPOINTMENT, ivanova, "alice", app.session.id)]
         )
-        conn = desk.connect()
-        try:
-            import_csv(
-                conn,
-                desk.policy,
-                "appointments",
-                f"id,starts_at\n{ivanova},27.11.2026 11:30\n".encode(),
-                source="schedule.csv",
-                operator="root",
-                supervisor=True,
-                now=DESK_NOW,
-            )
-        finally:
-            conn.close()
+        desk.schedule_changes(f"id,starts_at\n{ivanova},27.11.2026 11:30\n")
         await pilot.press("f")
         dialog = await wait_until(
             pilot, lambda: isinstance(app.screen, ResultDialog) and app.screen, "the dialog"

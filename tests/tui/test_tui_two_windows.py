@@ -14,7 +14,6 @@ import json
 import pytest
 
 from storage.engine import write
-from storage.imports import import_csv
 from storage.locks import claim_row, inspect_row
 from storage.rows import APPOINTMENT, RowKey
 from storage.sessions import Session
@@ -75,20 +74,7 @@ async def test_a_call_the_clinic_closed_stays_in_the_other_window(desk: DeskClin
     first = other_window(desk)
     desk.claim(first, "ivanova")
     ivanova = desk.appointments["ivanova"]
-    conn = desk.connect()
-    try:
-        import_csv(
-            conn,
-            desk.policy,
-            "appointments",
-            f"id,status\n{ivanova},cancelled\n".encode(),
-            source="schedule.csv",
-            operator="root",
-            supervisor=True,
-            now=DESK_NOW,
-        )
-    finally:
-        conn.close()
+    desk.schedule_changes(f"id,status\n{ivanova},cancelled\n")
     clock = Clock(DESK_NOW + MINUTE)
     desk.heartbeat(first, clock.now)
     app = desk.app("alice", clock=clock)
