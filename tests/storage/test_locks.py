@@ -161,22 +161,29 @@ def test_confirmed_appointment_gets_the_confirmed_status(
 def _clinic_records_change(location: str, policy: Policy, key: RowKey) -> None:
     """On another connection, as the clinic's side does it: an import cancels the
     appointment or marks the task done, a supervisor closes the item's call list."""
+    if key.kind == APPOINTMENT:
+        _clinic_imports(location, policy, "appointments", f"id,status\n{key.source_id},cancelled\n")
+    elif key.kind == ITEM:
+        other = open_engine(location).connect()
+        try:
+            close_list(other, start_session(other, "root", NOW, supervisor=True), "List 0", NOW + 1)
+        finally:
+            other.close()
+    else:
+        _clinic_imports(
+            location, policy, "tasks", f"id,done_at\n{key.source_id},2025-03-12 10:00\n"
+        )
+
+
+def _clinic_imports(location: str, policy: Policy, kind: str, csv: str) -> None:
+    """The clinic's system imports ``csv`` into ``kind``, on a connection of its own."""
     other = open_engine(location).connect()
     try:
-        if key.kind == ITEM:
-            close_list(other, start_session(other, "root", NOW, supervisor=True), "List 0", NOW + 1)
-            return
-        kind, row = (
-            ("appointments", f"{key.source_id},cancelled")
-            if key.kind == APPOINTMENT
-            else ("tasks", f"{key.source_id},2025-03-12 10:00")
-        )
-        header = "id,status" if key.kind == APPOINTMENT else "id,done_at"
         import_csv(
             other,
             policy,
             kind,
-            f"{header}\n{row}\n".encode(),
+            csv.encode(),
             source="schedule.csv",
             operator="root",
             supervisor=True,
@@ -233,20 +240,7 @@ def _front_desk_moves(location: str, policy: Policy, key: RowKey, change: str) -
         "doctor": "id,doctor\n{id},Dr. Wilson\n",
         "both": "id,starts_at,doctor\n{id},13.03.2025 11:30,Dr. Wilson\n",
     }
-    other = open_engine(location).connect()
-    try:
-        import_csv(
-            other,
-            policy,
-            "appointments",
-            rows[change].format(id=key.source_id).encode(),
-            source="schedule.csv",
-            operator="root",
-            supervisor=True,
-            now=NOW + 1,
-        )
-    finally:
-        other.close()
+    _clinic_imports(location, policy, "appointments", rows[change].format(id=key.source_id))
 
 
 @pytest.mark.parametrize("change", ["time", "doctor", "both"])
