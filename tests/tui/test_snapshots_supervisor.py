@@ -23,10 +23,9 @@ from tests.clinic_fixtures import (
     shoot,
     wait_until,
 )
-from tests.supervisor_fixtures import operators_at_work, record_calls, supervisor_app
+from tests.supervisor_fixtures import open_report, operators_at_work, record_calls, supervisor_app
 from tests.tui.test_tui_same_phone import add_family
 from tui.app import RingroundApp
-from tui.report_screen import ReportScreen
 from tui.result_dialog import ResultDialog
 from tui.supervisor_screen import SupervisorScreen
 
@@ -62,18 +61,9 @@ def test_report_per_operator_last_7_days(
     apps.append(app)
 
     async def steps(pilot: Pilot[Any]) -> None:
-        await pilot.press("p")
-        await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen))
-        await settle(pilot)
+        screen = await open_report(pilot)
         await pilot.press("w")
-        await wait_until(
-            pilot,
-            lambda: (
-                isinstance(app.screen, ReportScreen)
-                and app.screen.report is not None
-                and len(app.screen.report.days) == 7
-            ),
-        )
+        await wait_until(pilot, lambda: screen.report is not None and len(screen.report.days) == 7)
 
     assert shoot(snap_compare, app, size, steps)
 
@@ -86,18 +76,9 @@ def test_report_per_list_today(
     apps.append(app)
 
     async def steps(pilot: Pilot[Any]) -> None:
-        await pilot.press("p")
-        await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen))
-        await settle(pilot)
+        screen = await open_report(pilot)
         await pilot.press("l")
-        await wait_until(
-            pilot,
-            lambda: (
-                isinstance(app.screen, ReportScreen)
-                and app.screen.report is not None
-                and app.screen.report.by == "list"
-            ),
-        )
+        await wait_until(pilot, lambda: screen.report is not None and screen.report.by == "list")
 
     assert shoot(snap_compare, app, (80, 24), steps)
 
