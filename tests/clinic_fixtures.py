@@ -408,6 +408,20 @@ async def open_list(pilot: Pilot[Any], index: int = 0) -> WorkScreen:
     return screen
 
 
+async def start_call(pilot: Pilot[Any], screen: WorkScreen) -> None:
+    """On the work screen, start the call on the active row (c) and wait until it is ours."""
+    await pilot.press("c")
+    await wait_until(
+        pilot,
+        lambda: (
+            screen.activation is not None
+            and screen.activation.state.lock is not None
+            and screen.activation.state.lock.mine
+        ),
+        "the call to start",
+    )
+
+
 async def open_card(pilot: Pilot[Any]) -> ClientCard:
     """From the work screen, open the active row's client card (k) and wait for its client."""
     app = pilot.app

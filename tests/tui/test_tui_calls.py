@@ -29,6 +29,7 @@ from tests.clinic_fixtures import (
     open_list,
     running,
     settle,
+    start_call,
     state,
     text_of,
     wait_until,
@@ -46,19 +47,6 @@ from tui.work_screen import WorkScreen
 def desk(engine_desk: DeskClinic) -> DeskClinic:
     """The call flows run on each engine in turn (tests/conftest.py: engine_desk)."""
     return engine_desk
-
-
-async def start_call(pilot: Pilot[None], screen: WorkScreen) -> None:
-    await pilot.press("c")
-    await wait_until(
-        pilot,
-        lambda: (
-            screen.activation is not None
-            and screen.activation.state.lock is not None
-            and screen.activation.state.lock.mine
-        ),
-        "the call to start",
-    )
 
 
 async def result_dialog(pilot: Pilot[None], app: RingroundApp) -> ResultDialog:

@@ -31,6 +31,7 @@ from tests.clinic_fixtures import (
     open_list,
     running,
     settle,
+    start_call,
     state,
     text_of,
     wait_until,
@@ -39,7 +40,6 @@ from tests.stored_clinic import release_held
 from tui.dialogs import NoticeDialog
 from tui.i18n import set_language
 from tui.result_dialog import ResultDialog
-from tui.work_screen import WorkScreen
 
 
 async def notice(pilot: Pilot[None]) -> NoticeDialog:
@@ -49,19 +49,6 @@ async def notice(pilot: Pilot[None]) -> NoticeDialog:
     )
     assert isinstance(dialog, NoticeDialog)
     return dialog
-
-
-async def start_call(pilot: Pilot[None], screen: WorkScreen) -> None:
-    await pilot.press("c")
-    await wait_until(
-        pilot,
-        lambda: (
-            screen.activation is not None
-            and screen.activation.state.lock is not None
-            and screen.activation.state.lock.mine
-        ),
-        "the call to start",
-    )
 
 
 def release_by_root(desk: DeskClinic, appointment: str, now: int = DESK_NOW) -> None:
