@@ -49,6 +49,7 @@ from tests.clinic_fixtures import (
     go_to,
     open_list,
     settle,
+    start_call,
     text_of,
     wait_until,
 )
@@ -360,16 +361,7 @@ async def operator_walk(pilot: Pilot[Any], desk: DeskClinic, colleague: Session)
         await pilot.press(key)
         await wait_screen(pilot, kind, f"the {kind.__name__}")
         await dismiss(pilot, screen)
-    await pilot.press("c")
-    await wait_until(
-        pilot,
-        lambda: (
-            screen.activation is not None
-            and screen.activation.state.lock is not None
-            and screen.activation.state.lock.mine
-        ),
-        "the claim",
-    )
+    await start_call(pilot, screen)
     conn = desk.connect()
     try:
         with write(conn):  # as a takeover does: the colleague's session, a new epoch
@@ -514,16 +506,7 @@ def test_pasted_control_characters_are_shown_and_saved_as_placeholders(tmp_path:
             async with app.run_test(headless=False, size=(100, 30)) as pilot:
                 screen = await open_list(pilot)
                 await go_to(pilot, screen, desk.appointments["smith"])
-                await pilot.press("c")
-                await wait_until(
-                    pilot,
-                    lambda: (
-                        screen.activation is not None
-                        and screen.activation.state.lock is not None
-                        and screen.activation.state.lock.mine
-                    ),
-                    "the claim",
-                )
+                await start_call(pilot, screen)
                 await pilot.press("f")
                 dialog = await wait_screen(pilot, ResultDialog, "the result dialog")
                 await pilot.press("2")  # no answer; the comment field has the focus

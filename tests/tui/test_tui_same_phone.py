@@ -24,6 +24,7 @@ from tests.clinic_fixtures import (
     open_list,
     running,
     settle,
+    start_call,
     text_of,
     wait_until,
 )
@@ -77,16 +78,7 @@ def add_family(desk: DeskClinic) -> dict[str, int]:
 
 
 async def result_dialog(pilot: Any, app: RingroundApp, screen: WorkScreen) -> ResultDialog:
-    await pilot.press("c")
-    await wait_until(
-        pilot,
-        lambda: (
-            screen.activation is not None
-            and screen.activation.state.lock is not None
-            and screen.activation.state.lock.mine
-        ),
-        "the call to start",
-    )
+    await start_call(pilot, screen)
     await settle(pilot)
     await pilot.press("f")
     dialog = await wait_until(pilot, lambda: isinstance(app.screen, ResultDialog) and app.screen)
